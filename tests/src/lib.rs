@@ -1,0 +1,1 @@
+//! Support code for weft's end-to-end tests.
