@@ -1,0 +1,466 @@
+//! Runs a plugin natively with the host's semantics, for unit tests and benchmarks.
+//!
+//! ```
+//! # use weft_plugin_sdk::prelude::*;
+//! # #[derive(Default)] struct Noop;
+//! # impl Resolver for Noop {
+//! #     fn info(&self) -> PluginInfo { PluginInfo::new("noop", "0.1.0", "Always left.") }
+//! #     fn resolve(&self, _: &Context, c: Vec<FieldConflict>) -> Result<Vec<Decision>, PluginError> {
+//! #         Ok(c.iter().map(|_| Decision::TakeLeft).collect())
+//! #     }
+//! # }
+//! let decisions = testing::Harness::new(Noop)
+//!     .with_config(serde_json::json!({"tie": "netsuite"}))
+//!     .resolve(vec![])
+//!     .unwrap();
+//! assert!(decisions.is_empty());
+//! ```
+//!
+//! What the harness checks, as the host does: one outcome per input, every record's `fields`
+//! a JSON object and every command's `body` valid JSON, log lines bounded (1 KiB a line, 16 KiB a
+//! call), and a panic becomes [`HarnessError::Trap`] with the panic message instead of unwinding
+//! into the test.
+
+use crate::context::{CapturedLog, Context, take_captured_log};
+use crate::types::*;
+use crate::{Mapper, Resolver};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// How a native plugin call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessError {
+    /// The plugin returned its `plugin-error`.
+    #[error("plugin error: {0}")]
+    Plugin(PluginError),
+    /// The plugin panicked (on the host: a trap).
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    /// The plugin broke the contract's shape rules.
+    #[error("plugin broke the contract: {0}")]
+    Contract(String),
+    /// A fixture file is malformed.
+    #[error("fixture: {0}")]
+    Fixture(String),
+}
+
+/// Runs one plugin natively against a store config.
+pub struct Harness<P> {
+    plugin: P,
+    config: Value,
+    last_log: RefCell<CapturedLog>,
+}
+
+impl<P> Harness<P> {
+    /// A harness with an empty store config.
+    pub fn new(plugin: P) -> Harness<P> {
+        Harness {
+            plugin,
+            config: Value::Object(serde_json::Map::new()),
+            last_log: RefCell::new(CapturedLog::default()),
+        }
+    }
+
+    /// Sets the store's `[plugin.config]` table, as JSON.
+    ///
+    /// # Panics
+    /// When `config` is not a JSON object (a test bug).
+    pub fn with_config(mut self, config: Value) -> Harness<P> {
+        assert!(
+            config.is_object(),
+            "Harness::with_config takes a JSON object, got {config}"
+        );
+        self.config = config;
+        self
+    }
+
+    /// The plugin under test.
+    pub fn plugin(&self) -> &P {
+        &self.plugin
+    }
+
+    /// A context over the harness config, as a call would see it.
+    pub fn context(&self) -> Context {
+        Context::native(self.config.clone())
+    }
+
+    /// The log lines of the last call.
+    pub fn last_log(&self) -> CapturedLog {
+        self.last_log.borrow().clone()
+    }
+
+    fn call<T>(&self, f: impl FnOnce(&P, &Context) -> T) -> Result<T, HarnessError> {
+        let cx = self.context();
+        take_captured_log();
+        let out = catch_unwind(AssertUnwindSafe(|| f(&self.plugin, &cx)));
+        *self.last_log.borrow_mut() = take_captured_log();
+        out.map_err(|payload| {
+            let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+                (*s).to_owned()
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "panic with a non-text payload".to_owned()
+            };
+            HarnessError::Trap(msg)
+        })
+    }
+}
+
+fn check_count(what: &str, inputs: usize, outputs: usize) -> Result<(), HarnessError> {
+    if inputs == outputs {
+        Ok(())
+    } else {
+        Err(HarnessError::Contract(format!(
+            "{what} returned {outputs} outcomes for {inputs} inputs"
+        )))
+    }
+}
+
+fn check_record(r: &CanonicalRecord) -> Result<(), HarnessError> {
+    r.fields_json()
+        .map(|_| ())
+        .map_err(|e| HarnessError::Contract(e.to_string()))
+}
+
+fn check_command(c: &WriteCommand) -> Result<(), HarnessError> {
+    serde_json::from_str::<Value>(&c.body)
+        .map(|_| ())
+        .map_err(|e| {
+            HarnessError::Contract(format!(
+                "{} {} command body is not valid JSON: {e}",
+                c.system, c.kind
+            ))
+        })
+}
+
+impl<P: Mapper> Harness<P> {
+    /// The plugin's `info`.
+    pub fn info(&self) -> PluginInfo {
+        self.plugin.info()
+    }
+
+    /// Runs `to-canonical` on a batch.
+    pub fn to_canonical(
+        &self,
+        docs: Vec<PlatformDoc>,
+    ) -> Result<Vec<ToCanonicalOutcome>, HarnessError> {
+        let n = docs.len();
+        let out = self
+            .call(|p, cx| p.to_canonical(cx, docs))?
+            .map_err(HarnessError::Plugin)?;
+        check_count("to-canonical", n, out.len())?;
+        for o in &out {
+            if let ToCanonicalOutcome::Mapped(records) = o {
+                records.iter().try_for_each(check_record)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `from-canonical` on a batch.
+    pub fn from_canonical(
+        &self,
+        reqs: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, HarnessError> {
+        let n = reqs.len();
+        let out = self
+            .call(|p, cx| p.from_canonical(cx, reqs))?
+            .map_err(HarnessError::Plugin)?;
+        check_count("from-canonical", n, out.len())?;
+        for o in &out {
+            if let FromCanonicalOutcome::Commands(cmds) = o {
+                cmds.iter().try_for_each(check_command)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a mapper fixture: `{"call": "to-canonical"|"from-canonical", "config": {...},
+    /// "input": [...]}` with inputs in the serde shape of [`PlatformDoc`] / [`WriteRequest`].
+    /// Returns the outcomes as JSON, in the shape an `.expected.json` file holds. The fixture's
+    /// `config` replaces the harness config for this call.
+    pub fn run_mapper_fixture(&mut self, fixture: &Value) -> Result<Value, HarnessError> {
+        let (call, input) = self.read_fixture(fixture)?;
+        let json = |e: serde_json::Error| HarnessError::Fixture(e.to_string());
+        match call.as_str() {
+            "to-canonical" => {
+                let docs: Vec<PlatformDoc> = serde_json::from_value(input).map_err(json)?;
+                serde_json::to_value(self.to_canonical(docs)?).map_err(json)
+            }
+            "from-canonical" => {
+                let reqs: Vec<WriteRequest> = serde_json::from_value(input).map_err(json)?;
+                serde_json::to_value(self.from_canonical(reqs)?).map_err(json)
+            }
+            other => Err(HarnessError::Fixture(format!(
+                "call must be \"to-canonical\" or \"from-canonical\" for a mapper, found {other:?}"
+            ))),
+        }
+    }
+
+    fn read_fixture(&mut self, fixture: &Value) -> Result<(String, Value), HarnessError> {
+        let call = fixture
+            .get("call")
+            .and_then(Value::as_str)
+            .ok_or_else(|| HarnessError::Fixture("missing string field `call`".into()))?
+            .to_owned();
+        let config = fixture
+            .get("config")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        if !config.is_object() {
+            return Err(HarnessError::Fixture("`config` must be an object".into()));
+        }
+        self.config = config;
+        let input = fixture
+            .get("input")
+            .cloned()
+            .ok_or_else(|| HarnessError::Fixture("missing field `input`".into()))?;
+        Ok((call, input))
+    }
+}
+
+impl<P: Resolver> Harness<P> {
+    /// The resolver's `info`.
+    pub fn resolver_info(&self) -> PluginInfo {
+        self.plugin.info()
+    }
+
+    /// Runs `resolve` on a batch.
+    pub fn resolve(&self, conflicts: Vec<FieldConflict>) -> Result<Vec<Decision>, HarnessError> {
+        let n = conflicts.len();
+        let out = self
+            .call(|p, cx| p.resolve(cx, conflicts))?
+            .map_err(HarnessError::Plugin)?;
+        check_count("resolve", n, out.len())?;
+        for d in &out {
+            if let Decision::Value(v) = d {
+                serde_json::from_str::<Value>(v).map_err(|e| {
+                    HarnessError::Contract(format!("decision value is not valid JSON: {e}"))
+                })?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Builds a conflict for resolver tests: values are JSON (`None` = removed on that side).
+pub fn conflict(
+    kind: EntityKind,
+    key: &str,
+    field: &str,
+    base: Option<Value>,
+    left: (&str, Option<Value>, &str),
+    right: (&str, Option<Value>, &str),
+) -> FieldConflict {
+    let side = |(system, value, version): (&str, Option<Value>, &str)| Side {
+        system: system.to_owned(),
+        value: value.map(|v| v.to_string()),
+        version: version.to_owned(),
+    };
+    FieldConflict {
+        kind,
+        key: key.to_owned(),
+        field: field.to_owned(),
+        base: base.map(|v| v.to_string()),
+        left: side(left),
+        right: side(right),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DocMapper;
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Echo {
+        panic_on: Option<String>,
+        drop_outcome: bool,
+    }
+
+    impl Mapper for Echo {
+        fn info(&self) -> PluginInfo {
+            PluginInfo::new("echo", "0.0.1", "Copies bodies.")
+        }
+        fn to_canonical(
+            &self,
+            cx: &Context,
+            docs: Vec<PlatformDoc>,
+        ) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
+            let strict: bool = cx.config_or("strict", false)?;
+            crate::info!("mapping {} docs", docs.len());
+            let mut out = Vec::new();
+            for d in docs {
+                if self.panic_on.as_deref() == Some(d.id.as_str()) {
+                    panic!("boom on {}", d.id);
+                }
+                if strict && d.body == "null" {
+                    return Err(PluginError::Other("null body".into()));
+                }
+                out.push(ToCanonicalOutcome::Mapped(vec![CanonicalRecord {
+                    kind: d.kind,
+                    key: d.id,
+                    fields: d.body,
+                }]));
+            }
+            if self.drop_outcome {
+                out.pop();
+            }
+            Ok(out)
+        }
+        fn from_canonical(
+            &self,
+            _cx: &Context,
+            reqs: Vec<WriteRequest>,
+        ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+            Ok(reqs
+                .into_iter()
+                .map(|r| {
+                    FromCanonicalOutcome::Commands(vec![WriteCommand {
+                        system: r.target,
+                        kind: r.record.kind,
+                        op: WriteOp::Upsert,
+                        target_id: r.target_id,
+                        external_id: None,
+                        body: r.record.fields,
+                    }])
+                })
+                .collect())
+        }
+    }
+
+    fn doc(id: &str, body: Value) -> PlatformDoc {
+        PlatformDoc::from_json("shopify", EntityKind::Customer, id, "v", &body)
+    }
+
+    #[test]
+    fn maps_and_captures_logs() {
+        let h = Harness::new(Echo::default());
+        let out = h.to_canonical(vec![doc("1", json!({"a": 1}))]).unwrap();
+        assert_eq!(
+            out,
+            vec![ToCanonicalOutcome::Mapped(vec![CanonicalRecord::new(
+                EntityKind::Customer,
+                "1",
+                &json!({"a": 1})
+            )])]
+        );
+        let log = h.last_log();
+        assert_eq!(log.lines.len(), 1);
+        assert_eq!(log.lines[0].message, "mapping 1 docs");
+        assert_eq!(log.lines[0].level, Level::Info);
+    }
+
+    #[test]
+    fn panics_become_traps_with_the_message() {
+        let h = Harness::new(Echo {
+            panic_on: Some("2".into()),
+            ..Echo::default()
+        });
+        let err = h
+            .to_canonical(vec![doc("1", json!({})), doc("2", json!({}))])
+            .unwrap_err();
+        assert_eq!(err, HarnessError::Trap("boom on 2".into()));
+    }
+
+    #[test]
+    fn contract_breaches_are_reported() {
+        let h = Harness::new(Echo {
+            drop_outcome: true,
+            ..Echo::default()
+        });
+        let err = h.to_canonical(vec![doc("1", json!({}))]).unwrap_err();
+        assert_eq!(
+            err,
+            HarnessError::Contract("to-canonical returned 0 outcomes for 1 inputs".into())
+        );
+        let h = Harness::new(Echo::default());
+        let err = h.to_canonical(vec![doc("1", json!([1]))]).unwrap_err();
+        assert!(
+            matches!(&err, HarnessError::Contract(m) if m.contains("must be a JSON object")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plugin_errors_and_config_errors_surface() {
+        let h = Harness::new(Echo::default()).with_config(json!({"strict": true}));
+        let err = h.to_canonical(vec![doc("1", Value::Null)]).unwrap_err();
+        assert_eq!(
+            err,
+            HarnessError::Plugin(PluginError::Other("null body".into()))
+        );
+        let h = Harness::new(Echo::default()).with_config(json!({"strict": "yes"}));
+        let err = h.to_canonical(vec![]).unwrap_err();
+        assert!(
+            matches!(&err, HarnessError::Plugin(PluginError::Config(m)) if m.starts_with("config key `strict`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fixtures_round_trip_through_serde_shapes() {
+        let mut h = Harness::new(Echo::default());
+        let fixture = json!({
+            "call": "from-canonical",
+            "config": {},
+            "input": [{"target": "netsuite",
+                       "record": {"kind": "InventoryLevel", "key": "k", "fields": "{\"q\":1}"},
+                       "current": null, "target_id": "9"}]
+        });
+        let out = h.run_mapper_fixture(&fixture).unwrap();
+        assert_eq!(
+            out,
+            json!([{"Commands": [{"system": "netsuite", "kind": "InventoryLevel", "op": "Upsert",
+                                  "target_id": "9", "external_id": null, "body": "{\"q\":1}"}]}])
+        );
+        let bad = json!({"call": "resolve", "input": []});
+        assert!(matches!(
+            h.run_mapper_fixture(&bad),
+            Err(HarnessError::Fixture(_))
+        ));
+    }
+
+    #[derive(Default)]
+    struct PerDoc;
+    impl DocMapper for PerDoc {
+        fn info(&self) -> PluginInfo {
+            PluginInfo::new("per-doc", "0.0.1", "Skips everything.")
+        }
+        fn prepare(&self, cx: &Context) -> Result<(), PluginError> {
+            cx.require_config::<String>("needed")?;
+            Ok(())
+        }
+        fn map_doc(&self, _cx: &Context, doc: PlatformDoc) -> ToCanonicalOutcome {
+            ToCanonicalOutcome::Skipped(format!("skip {}", doc.id))
+        }
+        fn write_request(&self, _cx: &Context, req: WriteRequest) -> FromCanonicalOutcome {
+            FromCanonicalOutcome::Skipped(req.record.key)
+        }
+    }
+
+    #[test]
+    fn doc_mapper_maps_in_order_after_prepare() {
+        let h = Harness::new(PerDoc).with_config(json!({"needed": "x"}));
+        let out = h
+            .to_canonical(vec![doc("a", json!({})), doc("b", json!({}))])
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                ToCanonicalOutcome::Skipped("skip a".into()),
+                ToCanonicalOutcome::Skipped("skip b".into())
+            ]
+        );
+        let err = Harness::new(PerDoc).to_canonical(vec![]).unwrap_err();
+        assert_eq!(
+            err,
+            HarnessError::Plugin(PluginError::Config(
+                "config key `needed`: is required but not set".into()
+            ))
+        );
+    }
+}
