@@ -1,0 +1,140 @@
+//! The canonical records this mapper produces and consumes (see `docs/document-shapes.md` §2),
+//! as serde structs so both directions agree on field names, order and nullability.
+
+use serde::{Deserialize, Serialize};
+use weft_plugin_sdk::json::{normalize_decimal, same_value};
+use weft_plugin_sdk::prelude::*;
+use weft_plugin_sdk::serde_json::{self, Value};
+
+/// Canonical `variant` (key: SKU).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantFields {
+    /// Canonical SKU (Shopify's, without the NetSuite prefix).
+    pub sku: String,
+    /// Web title (Shopify product title); `None` when the ERP has none.
+    pub title: Option<String>,
+    /// Description HTML.
+    pub description: Option<String>,
+    /// Vendor name.
+    pub vendor: Option<String>,
+    /// Barcode (UPC/EAN).
+    pub barcode: Option<String>,
+    /// Sellable on the storefront.
+    pub active: bool,
+}
+
+/// Canonical `price` (key: SKU).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceFields {
+    /// Canonical SKU.
+    pub sku: String,
+    /// List price, a normalised decimal string; `None` when the ERP has none.
+    pub price: Option<String>,
+    /// Compare-at price, a normalised decimal string.
+    pub compare_at_price: Option<String>,
+}
+
+impl PriceFields {
+    /// Normalises both prices (`"59"` → `"59.00"`); an error when one is not a decimal.
+    pub fn normalized(mut self, key: &str) -> Result<PriceFields, ItemError> {
+        for (name, v) in [
+            ("price", &mut self.price),
+            ("compare_at_price", &mut self.compare_at_price),
+        ] {
+            if let Some(text) = v.as_deref() {
+                let norm = normalize_decimal(text).ok_or_else(|| {
+                    ItemError::InvalidInput(format!(
+                        "price {key}.{name}: expected a decimal string, found {text:?}"
+                    ))
+                })?;
+                *v = Some(norm);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Canonical `inventory-level` (key: `<sku>@<netsuite location id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelFields {
+    /// Canonical SKU.
+    pub sku: String,
+    /// NetSuite location id.
+    pub location: String,
+    /// Quantity on hand / available.
+    pub quantity: i64,
+}
+
+/// Canonical `customer` (key: Shopify customer id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFields {
+    /// Email address.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// One order line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    /// Canonical SKU.
+    pub sku: String,
+    /// Units ordered.
+    pub quantity: i64,
+    /// Unit price, a normalised decimal string.
+    pub price: String,
+}
+
+/// Canonical `order` (key: Shopify order id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderFields {
+    /// Order name (`#1001`).
+    pub name: String,
+    /// Buyer email.
+    pub email: Option<String>,
+    /// Shopify customer id; `None` for a guest checkout.
+    pub customer: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// ISO currency code.
+    pub currency: String,
+    /// Order total, a normalised decimal string.
+    pub total_price: String,
+    /// Shopify financial status (`paid`, `pending`, ...).
+    pub financial_status: Option<String>,
+    /// Whether the order was cancelled.
+    pub cancelled: bool,
+    /// Lines, in Shopify's order.
+    pub lines: Vec<OrderLine>,
+}
+
+/// Serialises canonical fields into a record.
+pub fn record<T: Serialize>(kind: EntityKind, key: &str, fields: &T) -> CanonicalRecord {
+    let value = serde_json::to_value(fields).unwrap_or(Value::Null);
+    CanonicalRecord::new(kind, key, &value)
+}
+
+/// Parses a record's fields into `T`, naming the record in the error.
+pub fn parse<T: for<'de> Deserialize<'de>>(r: &CanonicalRecord) -> Result<T, ItemError> {
+    serde_json::from_str(&r.fields).map_err(|e| {
+        ItemError::InvalidInput(format!("{} {}: canonical fields: {e}", r.kind, r.key))
+    })
+}
+
+/// Whether two sets of canonical fields are the same for sync purposes.
+pub fn same<T: Serialize>(a: &T, b: &T) -> bool {
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(x), Ok(y)) => same_value(&x, &y),
+        _ => false,
+    }
+}

@@ -1,0 +1,156 @@
+//! The store's `[plugin.config]` for the Shopify <-> NetSuite mapper, read once per batch.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `sku_prefix` | `""` | NetSuite `itemId` = prefix + Shopify SKU; items without it are not web items |
+//! | `title_field` | `"displayName"` | NetSuite field holding the web title (`displayName` or `custitem_*`) |
+//! | `locations` | `{}` | Shopify location id → NetSuite location id, one to one |
+//! | `subsidiary` | unset | NetSuite subsidiary id written on customers and sales orders |
+//! | `default_customer` | unset | NetSuite customer internal id used for guest orders |
+
+use std::collections::BTreeMap;
+use weft_plugin_sdk::prelude::*;
+use weft_plugin_sdk::serde_json::Value;
+
+/// The parsed config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Prefix of NetSuite item ids (`WEB-`).
+    pub sku_prefix: String,
+    /// NetSuite field that holds the web title.
+    pub title_field: String,
+    /// Shopify location id → NetSuite location id.
+    pub to_netsuite_location: BTreeMap<String, String>,
+    /// NetSuite location id → Shopify location id.
+    pub to_shopify_location: BTreeMap<String, String>,
+    /// NetSuite subsidiary id, when the account needs one.
+    pub subsidiary: Option<String>,
+    /// NetSuite customer internal id for orders without a Shopify customer.
+    pub default_customer: Option<String>,
+}
+
+fn id_text(key: &str, v: &Value) -> Result<String, PluginError> {
+    match v {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+        other => Err(PluginError::Config(format!(
+            "config key `{key}`: expected an id (string or integer), found {other}"
+        ))),
+    }
+}
+
+impl Config {
+    /// Reads and validates the config.
+    pub fn load(cx: &Context) -> Result<Config, PluginError> {
+        let sku_prefix: String = cx.config_or("sku_prefix", String::new())?;
+        let title_field: String = cx.config_or("title_field", "displayName".to_owned())?;
+        if title_field != "displayName"
+            && !(title_field.starts_with("custitem_") && title_field.len() > "custitem_".len())
+        {
+            return Err(PluginError::Config(format!(
+                "config key `title_field`: must be \"displayName\" or a \"custitem_*\" field, got {title_field:?}"
+            )));
+        }
+        let raw: BTreeMap<String, Value> = cx.config_or("locations", BTreeMap::new())?;
+        let mut to_netsuite_location = BTreeMap::new();
+        let mut to_shopify_location = BTreeMap::new();
+        for (shopify, v) in raw {
+            let netsuite = id_text("locations", &v)?;
+            if let Some(prev) = to_shopify_location.insert(netsuite.clone(), shopify.clone()) {
+                return Err(PluginError::Config(format!(
+                    "config key `locations`: netsuite location {netsuite:?} is mapped from both shopify locations {prev:?} and {shopify:?}"
+                )));
+            }
+            to_netsuite_location.insert(shopify, netsuite);
+        }
+        let subsidiary = cx
+            .config::<Value>("subsidiary")?
+            .map(|v| id_text("subsidiary", &v))
+            .transpose()?;
+        let default_customer = cx
+            .config::<Value>("default_customer")?
+            .map(|v| id_text("default_customer", &v))
+            .transpose()?;
+        Ok(Config {
+            sku_prefix,
+            title_field,
+            to_netsuite_location,
+            to_shopify_location,
+            subsidiary,
+            default_customer,
+        })
+    }
+
+    /// The canonical SKU of a NetSuite `itemId`, or `None` when it lacks the prefix.
+    pub fn sku_of_item_id<'a>(&self, item_id: &'a str) -> Option<&'a str> {
+        item_id
+            .strip_prefix(self.sku_prefix.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The NetSuite `itemId` of a canonical SKU.
+    pub fn item_id_of_sku(&self, sku: &str) -> String {
+        format!("{}{sku}", self.sku_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_plugin_sdk::serde_json::json;
+
+    #[test]
+    fn defaults() {
+        let c = Config::load(&Context::native(json!({}))).unwrap();
+        assert_eq!(c.title_field, "displayName");
+        assert_eq!(c.sku_prefix, "");
+        assert!(c.to_netsuite_location.is_empty());
+        assert_eq!(c.sku_of_item_id("ABC"), Some("ABC"));
+        assert_eq!(c.sku_of_item_id(""), None);
+    }
+
+    #[test]
+    fn reads_every_option() {
+        let c = Config::load(&Context::native(json!({
+            "sku_prefix": "WEB-",
+            "title_field": "custitem_web_title",
+            "locations": {"61000000001": "1", "61000000002": 2},
+            "subsidiary": 3,
+            "default_customer": "99",
+        })))
+        .unwrap();
+        assert_eq!(c.sku_of_item_id("WEB-ABC"), Some("ABC"));
+        assert_eq!(c.sku_of_item_id("ABC"), None);
+        assert_eq!(c.sku_of_item_id("WEB-"), None);
+        assert_eq!(c.item_id_of_sku("ABC"), "WEB-ABC");
+        assert_eq!(c.to_netsuite_location["61000000002"], "2");
+        assert_eq!(c.to_shopify_location["1"], "61000000001");
+        assert_eq!(c.subsidiary.as_deref(), Some("3"));
+        assert_eq!(c.default_customer.as_deref(), Some("99"));
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_key() {
+        for (config, needle) in [
+            (json!({"title_field": "salesDescription"}), "`title_field`"),
+            (json!({"title_field": "custitem_"}), "`title_field`"),
+            (
+                json!({"locations": {"1": "5", "2": "5"}}),
+                "mapped from both",
+            ),
+            (
+                json!({"locations": {"1": 1.5}}),
+                "`locations`: expected an id",
+            ),
+            (json!({"locations": ["1"]}), "`locations`"),
+            (json!({"sku_prefix": 7}), "`sku_prefix`"),
+            (json!({"subsidiary": true}), "`subsidiary`"),
+        ] {
+            let err = Config::load(&Context::native(config.clone())).unwrap_err();
+            assert!(
+                matches!(&err, PluginError::Config(m) if m.contains(needle)),
+                "{config}: {err}"
+            );
+        }
+    }
+}

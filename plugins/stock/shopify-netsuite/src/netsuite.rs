@@ -1,0 +1,535 @@
+//! NetSuite side: REST record JSON (`docs/document-shapes.md` §1.2) to canonical records, and
+//! canonical records to NetSuite write commands (§3.1).
+
+use crate::canonical::{
+    self, CustomerFields, LevelFields, OrderFields, PriceFields, VariantFields,
+};
+use crate::config::Config;
+use crate::ids;
+use weft_plugin_sdk::json::{Node, decimal_to_number, parse, same_value};
+use weft_plugin_sdk::prelude::*;
+use weft_plugin_sdk::serde_json::{Map, Value, json};
+
+/// The system name.
+pub const SYSTEM: &str = "netsuite";
+
+/// An inventory item, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Canonical variant fields.
+    pub variant: VariantFields,
+    /// Canonical price fields.
+    pub price: PriceFields,
+    /// Internal id.
+    pub id: Option<String>,
+    /// External id, when the item has one.
+    pub external_id: Option<String>,
+}
+
+/// Reads an inventoryItem: `Ok(Err(reason))` when it is not a web item (no SKU prefix).
+pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, ItemError> {
+    let i = Node::root("inventoryItem", body);
+    let item_id = i.str("itemId")?;
+    let Some(sku) = cfg.sku_of_item_id(item_id) else {
+        return Ok(Err(format!(
+            "item {item_id:?} does not start with the sku_prefix {:?}; not a web item",
+            cfg.sku_prefix
+        )));
+    };
+    Ok(Ok(Item {
+        variant: VariantFields {
+            sku: sku.to_owned(),
+            title: i.opt_str(&cfg.title_field)?.map(str::to_owned),
+            description: i.opt_str("salesDescription")?.map(str::to_owned),
+            vendor: i.opt_str("vendorName")?.map(str::to_owned),
+            barcode: i.opt_str("upcCode")?.map(str::to_owned),
+            active: !i.opt_bool("isInactive")?.unwrap_or(false),
+        },
+        price: PriceFields {
+            sku: sku.to_owned(),
+            price: i.opt_decimal("basePrice")?,
+            compare_at_price: i.opt_decimal("custitem_compare_at_price")?,
+        },
+        id: i.opt_id("id")?,
+        external_id: i.opt_str("externalId")?.map(str::to_owned),
+    }))
+}
+
+/// Reads a host-derived inventory level: `Ok(Err(reason))` when it is not synced.
+pub fn read_level(
+    cfg: &Config,
+    body: &Value,
+) -> Result<Result<(LevelFields, String), String>, ItemError> {
+    let l = Node::root("inventory_level", body);
+    let item = l.id("item_id")?;
+    let location = l.id("location_id")?;
+    let item_id = l.str("sku")?;
+    let Some(sku) = cfg.sku_of_item_id(item_id) else {
+        return Ok(Err(format!(
+            "item {item_id:?} does not start with the sku_prefix {:?}; not a web item",
+            cfg.sku_prefix
+        )));
+    };
+    if !cfg.to_shopify_location.contains_key(&location) {
+        return Ok(Err(format!(
+            "netsuite location {location} is not mapped in config key `locations`"
+        )));
+    }
+    Ok(Ok((
+        LevelFields {
+            sku: sku.to_owned(),
+            location,
+            quantity: l.opt_i64("quantity_on_hand")?.unwrap_or(0),
+        },
+        item,
+    )))
+}
+
+/// Reads a customer: `Ok(Err(reason))` when it was not created from Shopify.
+pub fn read_customer(body: &Value) -> Result<Result<(String, CustomerFields), String>, ItemError> {
+    let c = Node::root("customer", body);
+    let eid = c.opt_str("externalId")?;
+    let Some(key) = eid.and_then(ids::customer_id_of_external_id) else {
+        return Ok(Err(format!(
+            "customer {} has externalId {eid:?}, not shopify-customer-<id>; web customers are created in shopify",
+            c.opt_id("id")?.unwrap_or_default()
+        )));
+    };
+    Ok(Ok((
+        key,
+        CustomerFields {
+            email: c.opt_str("email")?.map(str::to_owned),
+            first_name: c.opt_str("firstName")?.map(str::to_owned),
+            last_name: c.opt_str("lastName")?.map(str::to_owned),
+            phone: c.opt_str("phone")?.map(str::to_owned),
+        },
+    )))
+}
+
+/// Maps one NetSuite document to canonical records.
+pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcome, ItemError> {
+    let body = parse(&format!("netsuite {} {}", doc.kind, doc.id), &doc.body)?;
+    Ok(match doc.kind {
+        EntityKind::Variant => match read_item(cfg, &body)? {
+            Ok(item) => ToCanonicalOutcome::Mapped(vec![
+                canonical::record(EntityKind::Variant, &item.variant.sku, &item.variant),
+                canonical::record(EntityKind::Price, &item.price.sku, &item.price),
+            ]),
+            Err(reason) => ToCanonicalOutcome::Skipped(reason),
+        },
+        EntityKind::InventoryLevel => match read_level(cfg, &body)? {
+            Ok((level, _)) => ToCanonicalOutcome::Mapped(vec![canonical::record(
+                EntityKind::InventoryLevel,
+                &crate::shopify::level_key(&level),
+                &level,
+            )]),
+            Err(reason) => ToCanonicalOutcome::Skipped(reason),
+        },
+        EntityKind::Customer => match read_customer(&body)? {
+            Ok((key, fields)) => ToCanonicalOutcome::Mapped(vec![canonical::record(
+                EntityKind::Customer,
+                &key,
+                &fields,
+            )]),
+            Err(reason) => ToCanonicalOutcome::Skipped(reason),
+        },
+        EntityKind::Order => {
+            ToCanonicalOutcome::Skipped("sales orders flow from shopify to netsuite only".into())
+        }
+        EntityKind::Product | EntityKind::Price => {
+            return Err(ItemError::Unsupported(format!(
+                "netsuite {} documents: items arrive as kind variant",
+                doc.kind
+            )));
+        }
+    })
+}
+
+fn parse_current(req: &WriteRequest) -> Result<Option<Value>, ItemError> {
+    req.current
+        .as_deref()
+        .map(|c| {
+            parse(
+                &format!("current netsuite {} {}", req.record.kind, req.record.key),
+                c,
+            )
+        })
+        .transpose()
+}
+
+fn command(
+    kind: EntityKind,
+    op: WriteOp,
+    target_id: Option<String>,
+    external_id: Option<String>,
+    body: Value,
+) -> WriteCommand {
+    WriteCommand {
+        system: SYSTEM.to_owned(),
+        kind,
+        op,
+        target_id,
+        external_id,
+        body: body.to_string(),
+    }
+}
+
+fn price_number(decimal: &str, what: &str) -> Result<Value, ItemError> {
+    decimal_to_number(decimal)
+        .ok_or_else(|| ItemError::InvalidInput(format!("{what}: {decimal:?} is not a price")))
+}
+
+/// inventoryItem upsert for a canonical `variant` or `price` record.
+pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let sku = &req.record.key;
+    let current = parse_current(req)?;
+    let have = match &current {
+        Some(c) => read_item(cfg, c)?.ok(),
+        None => None,
+    };
+    let current_id = match &current {
+        Some(c) => Node::root("inventoryItem", c).opt_id("id")?,
+        None => None,
+    };
+    let target_id = current_id.or_else(|| req.target_id.clone());
+    let derived = ids::item_external_id(sku);
+    let mut body = Map::new();
+    let external_id = match (&current, have.as_ref().and_then(|h| h.external_id.clone())) {
+        (_, Some(existing)) => {
+            body.insert("externalId".into(), json!(existing));
+            Some(existing)
+        }
+        // The item exists without an external id: PATCH it by id and stamp ours.
+        (Some(_), None) if target_id.is_some() => {
+            body.insert("externalId".into(), json!(derived));
+            None
+        }
+        _ => {
+            body.insert("externalId".into(), json!(derived));
+            Some(derived)
+        }
+    };
+    body.insert("itemId".into(), json!(cfg.item_id_of_sku(sku)));
+    match req.record.kind {
+        EntityKind::Variant => {
+            let fields: VariantFields = canonical::parse(&req.record)?;
+            if let Some(h) = &have {
+                let want = VariantFields {
+                    title: fields.title.clone().or_else(|| h.variant.title.clone()),
+                    ..fields.clone()
+                };
+                if canonical::same(&want, &h.variant) {
+                    return Ok(FromCanonicalOutcome::Commands(vec![]));
+                }
+            }
+            if let Some(t) = &fields.title {
+                body.insert(cfg.title_field.clone(), json!(t));
+            }
+            body.insert("salesDescription".into(), json!(fields.description));
+            body.insert("upcCode".into(), json!(fields.barcode));
+            body.insert("vendorName".into(), json!(fields.vendor));
+            body.insert("isInactive".into(), json!(!fields.active));
+        }
+        EntityKind::Price => {
+            let fields =
+                canonical::parse::<PriceFields>(&req.record)?.normalized(&req.record.key)?;
+            if let Some(h) = &have {
+                let want = PriceFields {
+                    price: fields.price.clone().or_else(|| h.price.price.clone()),
+                    ..fields.clone()
+                };
+                if canonical::same(&want, &h.price) {
+                    return Ok(FromCanonicalOutcome::Commands(vec![]));
+                }
+            }
+            if let Some(p) = &fields.price {
+                body.insert(
+                    "basePrice".into(),
+                    price_number(p, &format!("price {sku}.price"))?,
+                );
+            }
+            let cap = match &fields.compare_at_price {
+                Some(c) => price_number(c, &format!("price {sku}.compare_at_price"))?,
+                None => Value::Null,
+            };
+            body.insert("custitem_compare_at_price".into(), cap);
+        }
+        other => {
+            return Err(ItemError::Unsupported(format!(
+                "netsuite item writes from canonical {other}"
+            )));
+        }
+    }
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        req.record.kind,
+        WriteOp::Upsert,
+        target_id,
+        external_id,
+        Value::Object(body),
+    )]))
+}
+
+/// inventoryAdjustment (a delta) for a canonical `inventory-level`.
+pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields: LevelFields = canonical::parse(&req.record)?;
+    let mut item_id = req
+        .target_id
+        .as_deref()
+        .and_then(|t| t.split_once('@'))
+        .map(|(item, _)| item.to_owned());
+    let mut on_hand = 0;
+    if let Some(c) = parse_current(req)? {
+        let l = Node::root("inventory_level", &c);
+        if let Some(id) = l.opt_id("item_id")? {
+            item_id = Some(id);
+        }
+        on_hand = l.opt_i64("quantity_on_hand")?.unwrap_or(0);
+    }
+    let delta = fields.quantity.checked_sub(on_hand).ok_or_else(|| {
+        ItemError::InvalidInput(format!(
+            "inventory-level {}: quantity delta overflows",
+            req.record.key
+        ))
+    })?;
+    if delta == 0 {
+        return Ok(FromCanonicalOutcome::Commands(vec![]));
+    }
+    let item = match &item_id {
+        Some(id) => json!({"id": id}),
+        None => json!({"externalId": ids::item_external_id(&fields.sku)}),
+    };
+    let body = json!({
+        "adjLocation": {"id": fields.location},
+        "memo": format!("weft stock sync {}", cfg.item_id_of_sku(&fields.sku)),
+        "inventory": {"items": [{
+            "item": item,
+            "location": {"id": fields.location},
+            "adjustQtyBy": delta,
+        }]},
+    });
+    let target = item_id
+        .map(|i| format!("{i}@{}", fields.location))
+        .or_else(|| req.target_id.clone());
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::InventoryLevel,
+        WriteOp::AdjustQuantity,
+        target,
+        None,
+        body,
+    )]))
+}
+
+/// customer upsert for a canonical `customer`.
+pub fn customer_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields: CustomerFields = canonical::parse(&req.record)?;
+    let mut target_id = req.target_id.clone();
+    if let Some(c) = parse_current(req)? {
+        if let Some(id) = Node::root("customer", &c).opt_id("id")? {
+            target_id = Some(id);
+        }
+        if let Ok((_, have)) = read_customer(&c)?
+            && canonical::same(&fields, &have)
+        {
+            return Ok(FromCanonicalOutcome::Commands(vec![]));
+        }
+    }
+    let eid = ids::customer_external_id(&req.record.key);
+    let mut body = json!({
+        "externalId": eid,
+        "firstName": fields.first_name,
+        "lastName": fields.last_name,
+        "email": fields.email,
+        "phone": fields.phone,
+        "isPerson": true,
+    });
+    if let Some(s) = &cfg.subsidiary {
+        body["subsidiary"] = json!({"id": s});
+    }
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Customer,
+        WriteOp::Upsert,
+        target_id,
+        Some(eid),
+        body,
+    )]))
+}
+
+/// The salesOrder body for a canonical order.
+pub fn order_body(cfg: &Config, key: &str, o: &OrderFields) -> Result<Value, ItemError> {
+    let entity = match (&o.customer, &cfg.default_customer) {
+        (Some(c), _) => json!({"externalId": ids::customer_external_id(c)}),
+        (None, Some(d)) => json!({"id": d}),
+        (None, None) => {
+            return Err(ItemError::Config(format!(
+                "order {key} ({}) has no customer and config key `default_customer` is not set",
+                o.name
+            )));
+        }
+    };
+    let tran_date = match o.created_at.get(..10) {
+        Some(d) if weft_plugin_sdk::time::parse_rfc3339(&o.created_at).is_some() => d,
+        _ => {
+            return Err(ItemError::InvalidInput(format!(
+                "order {key}.created_at: expected RFC 3339, found {:?}",
+                o.created_at
+            )));
+        }
+    };
+    let mut items = Vec::with_capacity(o.lines.len());
+    for (i, line) in o.lines.iter().enumerate() {
+        let what = format!("order {key}.lines[{i}]");
+        let rate = price_number(&line.price, &format!("{what}.price"))?;
+        let amount = amount(&line.price, line.quantity)
+            .ok_or_else(|| ItemError::InvalidInput(format!("{what}: amount overflows")))?;
+        items.push(json!({
+            "item": {"externalId": ids::item_external_id(&line.sku)},
+            "quantity": line.quantity,
+            "rate": rate,
+            "amount": price_number(&amount, &format!("{what}.amount"))?,
+        }));
+    }
+    let mut body = json!({
+        "externalId": ids::order_external_id(key),
+        "entity": entity,
+        "tranDate": tran_date,
+        "memo": o.name,
+        "otherRefNum": o.name,
+        "item": {"items": items},
+        "custbody_shopify_financial_status": o.financial_status,
+        "custbody_shopify_currency": o.currency,
+        "custbody_shopify_total": price_number(&o.total_price, &format!("order {key}.total_price"))?,
+    });
+    if o.cancelled {
+        body["orderStatus"] = json!("C");
+    }
+    if let Some(s) = &cfg.subsidiary {
+        body["subsidiary"] = json!({"id": s});
+    }
+    Ok(body)
+}
+
+/// `price × quantity` exactly, as a normalised decimal string.
+fn amount(price: &str, quantity: i64) -> Option<String> {
+    let (neg, digits) = match price.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, price),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let scale = frac.len() as u32;
+    let units: i128 = format!("{int}{frac}").parse().ok()?;
+    let total = units.checked_mul(i128::from(quantity))?;
+    let total = if neg { -total } else { total };
+    let div = 10i128.checked_pow(scale)?;
+    let sign = if total < 0 { "-" } else { "" };
+    let t = total.abs();
+    let text = if scale == 0 {
+        format!("{sign}{t}")
+    } else {
+        format!(
+            "{sign}{}.{:0width$}",
+            t / div,
+            t % div,
+            width = scale as usize
+        )
+    };
+    weft_plugin_sdk::json::normalize_decimal(&text)
+}
+
+/// Whether the current salesOrder already holds what `want` would write.
+fn order_matches(cfg: &Config, want: &Value, current: &Value) -> bool {
+    let scalar = [
+        "tranDate",
+        "memo",
+        "otherRefNum",
+        "custbody_shopify_financial_status",
+        "custbody_shopify_currency",
+        "custbody_shopify_total",
+    ];
+    if !scalar
+        .iter()
+        .all(|k| same_value(&want[*k], current.get(*k).unwrap_or(&Value::Null)))
+    {
+        return false;
+    }
+    if want.get("orderStatus").is_some() && current.get("orderStatus") != want.get("orderStatus") {
+        return false;
+    }
+    let want_lines = want["item"]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let have_lines = current
+        .get("item")
+        .and_then(|i| i.get("items"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    want_lines.len() == have_lines.len()
+        && want_lines.iter().zip(&have_lines).all(|(w, h)| {
+            let item_ok = match (h["item"].get("externalId"), h["item"].get("refName")) {
+                (Some(eid), _) => eid == &w["item"]["externalId"],
+                (None, Some(Value::String(name))) => {
+                    // refName is the itemId; compare with the prefix applied to the line's sku.
+                    w["item"]["externalId"]
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("item-"))
+                        .and_then(ids::unescape)
+                        .is_some_and(|sku| *name == cfg.item_id_of_sku(&sku))
+                }
+                _ => true,
+            };
+            item_ok
+                && same_value(&w["quantity"], &h["quantity"])
+                && same_value(&w["rate"], &h["rate"])
+        })
+}
+
+/// salesOrder upsert for a canonical `order`.
+pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields: OrderFields = canonical::parse(&req.record)?;
+    let body = order_body(cfg, &req.record.key, &fields)?;
+    let mut target_id = req.target_id.clone();
+    if let Some(c) = parse_current(req)? {
+        if let Some(id) = Node::root("salesOrder", &c).opt_id("id")? {
+            target_id = Some(id);
+        }
+        if order_matches(cfg, &body, &c) {
+            return Ok(FromCanonicalOutcome::Commands(vec![]));
+        }
+    }
+    let eid = ids::order_external_id(&req.record.key);
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Order,
+        WriteOp::Upsert,
+        target_id,
+        Some(eid),
+        body,
+    )]))
+}
+
+/// Canonical record → NetSuite commands.
+pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    match req.record.kind {
+        EntityKind::Variant | EntityKind::Price => item_write(cfg, req),
+        EntityKind::InventoryLevel => level_write(cfg, req),
+        EntityKind::Customer => customer_write(cfg, req),
+        EntityKind::Order => order_write(cfg, req),
+        EntityKind::Product => Err(ItemError::Unsupported(
+            "canonical product records: this mapper syncs variants and prices".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amount;
+
+    #[test]
+    fn amounts_are_exact() {
+        assert_eq!(amount("49.00", 2).as_deref(), Some("98.00"));
+        assert_eq!(amount("0.10", 3).as_deref(), Some("0.30"));
+        assert_eq!(amount("1.2345", 3).as_deref(), Some("3.7035"));
+        assert_eq!(amount("-5.50", 2).as_deref(), Some("-11.00"));
+        assert_eq!(amount("19.99", 0).as_deref(), Some("0.00"));
+    }
+}

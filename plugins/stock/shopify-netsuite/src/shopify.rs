@@ -1,0 +1,419 @@
+//! Shopify side: REST/webhook-shaped documents (`docs/document-shapes.md` §1.1) to canonical
+//! records, and canonical records to Shopify write commands (§3.2).
+
+use crate::canonical::{
+    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields,
+};
+use crate::config::Config;
+use weft_plugin_sdk::json::{Node, parse};
+use weft_plugin_sdk::prelude::*;
+use weft_plugin_sdk::serde_json::{Map, Value, json};
+
+/// The system name.
+pub const SYSTEM: &str = "shopify";
+
+/// One variant of a Shopify product, read into canonical fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductVariant {
+    /// Canonical variant fields (product-level fields repeated).
+    pub variant: VariantFields,
+    /// Canonical price fields.
+    pub price: PriceFields,
+    /// Shopify variant id.
+    pub variant_id: Option<String>,
+}
+
+/// A Shopify product, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// Product id.
+    pub id: Option<String>,
+    /// Shopify status (`active`, `draft`, `archived`).
+    pub status: String,
+    /// Variants that carry a SKU, in order.
+    pub variants: Vec<ProductVariant>,
+}
+
+/// Reads a product body; variants without a SKU are left out.
+pub fn read_product(body: &Value) -> Result<Product, ItemError> {
+    let p = Node::root("product", body);
+    let id = p.opt_id("id")?;
+    let title = p.opt_str("title")?.map(str::to_owned);
+    let description = p.opt_str("body_html")?.map(str::to_owned);
+    let vendor = p.opt_str("vendor")?.map(str::to_owned);
+    let status = p.opt_str("status")?.unwrap_or("active").to_owned();
+    let mut variants: Vec<ProductVariant> = Vec::new();
+    for v in p.opt_array("variants")? {
+        let Some(sku) = v.opt_str("sku")? else {
+            continue;
+        };
+        if let Some(first) = variants.iter().position(|x| x.variant.sku == sku) {
+            return Err(v.error(format!(
+                "sku {sku:?} repeats product.variants[{first}]; a sku must identify one variant"
+            )));
+        }
+        variants.push(ProductVariant {
+            variant: VariantFields {
+                sku: sku.to_owned(),
+                title: title.clone(),
+                description: description.clone(),
+                vendor: vendor.clone(),
+                barcode: v.opt_str("barcode")?.map(str::to_owned),
+                active: status == "active",
+            },
+            price: PriceFields {
+                sku: sku.to_owned(),
+                price: v.opt_decimal("price")?,
+                compare_at_price: v.opt_decimal("compare_at_price")?,
+            },
+            variant_id: v.opt_id("id")?,
+        });
+    }
+    Ok(Product {
+        id,
+        status,
+        variants,
+    })
+}
+
+/// A Shopify inventory level, read: `Ok(Err(reason))` when it is deliberately not synced.
+pub fn read_level(
+    cfg: &Config,
+    body: &Value,
+) -> Result<Result<(LevelFields, String), String>, ItemError> {
+    let l = Node::root("inventory_level", body);
+    let item = l.id("inventory_item_id")?;
+    let location = l.id("location_id")?;
+    let Some(sku) = l.opt_str("sku")? else {
+        return Ok(Err(format!("inventory item {item} has no sku")));
+    };
+    let Some(ns_location) = cfg.to_netsuite_location.get(&location) else {
+        return Ok(Err(format!(
+            "shopify location {location} is not in config key `locations`"
+        )));
+    };
+    let Some(quantity) = l.opt_i64("available")? else {
+        return Ok(Err(format!(
+            "inventory item {item} is not tracked at location {location}"
+        )));
+    };
+    Ok(Ok((
+        LevelFields {
+            sku: sku.to_owned(),
+            location: ns_location.clone(),
+            quantity,
+        },
+        item,
+    )))
+}
+
+/// Reads a customer body into its id and canonical fields.
+pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError> {
+    let c = Node::root("customer", body);
+    Ok((
+        c.id("id")?,
+        CustomerFields {
+            email: c.opt_str("email")?.map(str::to_owned),
+            first_name: c.opt_str("first_name")?.map(str::to_owned),
+            last_name: c.opt_str("last_name")?.map(str::to_owned),
+            phone: c.opt_str("phone")?.map(str::to_owned),
+        },
+    ))
+}
+
+/// Reads an order body into its id and canonical fields.
+pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
+    let o = Node::root("order", body);
+    let customer = match o.opt_obj("customer")? {
+        Some(c) => c.opt_id("id")?,
+        None => None,
+    };
+    let mut lines = Vec::new();
+    for li in o.array("line_items")? {
+        lines.push(OrderLine {
+            sku: li.str("sku").and_then(|s| {
+                if s.is_empty() {
+                    Err(ItemError::InvalidInput(format!(
+                        "{}.sku: empty; every line must name a sku to become a netsuite item",
+                        li.path()
+                    )))
+                } else {
+                    Ok(s.to_owned())
+                }
+            })?,
+            quantity: li.i64("quantity")?,
+            price: li.decimal("price")?,
+        });
+    }
+    Ok((
+        o.id("id")?,
+        OrderFields {
+            name: o.str("name")?.to_owned(),
+            email: o.opt_str("email")?.map(str::to_owned),
+            customer,
+            created_at: o.str("created_at")?.to_owned(),
+            currency: o.str("currency")?.to_owned(),
+            total_price: o.decimal("total_price")?,
+            financial_status: o.opt_str("financial_status")?.map(str::to_owned),
+            cancelled: o.opt_str("cancelled_at")?.is_some(),
+            lines,
+        },
+    ))
+}
+
+/// Maps one Shopify document to canonical records.
+pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcome, ItemError> {
+    let body = parse(&format!("shopify {} {}", doc.kind, doc.id), &doc.body)?;
+    Ok(match doc.kind {
+        EntityKind::Product => {
+            let product = read_product(&body)?;
+            if product.variants.is_empty() {
+                return Ok(ToCanonicalOutcome::Skipped(format!(
+                    "product {} has no variant with a sku",
+                    doc.id
+                )));
+            }
+            let mut records = Vec::with_capacity(product.variants.len() * 2);
+            for v in &product.variants {
+                records.push(canonical::record(
+                    EntityKind::Variant,
+                    &v.variant.sku,
+                    &v.variant,
+                ));
+                records.push(canonical::record(EntityKind::Price, &v.price.sku, &v.price));
+            }
+            ToCanonicalOutcome::Mapped(records)
+        }
+        EntityKind::InventoryLevel => match read_level(cfg, &body)? {
+            Ok((level, _)) => ToCanonicalOutcome::Mapped(vec![canonical::record(
+                EntityKind::InventoryLevel,
+                &level_key(&level),
+                &level,
+            )]),
+            Err(reason) => ToCanonicalOutcome::Skipped(reason),
+        },
+        EntityKind::Customer => {
+            let (id, fields) = read_customer(&body)?;
+            ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Customer, &id, &fields)])
+        }
+        EntityKind::Order => {
+            let (id, fields) = read_order(&body)?;
+            ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Order, &id, &fields)])
+        }
+        EntityKind::Variant | EntityKind::Price => {
+            return Err(ItemError::Unsupported(format!(
+                "shopify {} documents: variants and prices arrive inside their product",
+                doc.kind
+            )));
+        }
+    })
+}
+
+/// The canonical key of an inventory level.
+pub fn level_key(level: &LevelFields) -> String {
+    format!("{}@{}", level.sku, level.location)
+}
+
+fn parse_current(req: &WriteRequest) -> Result<Option<Value>, ItemError> {
+    req.current
+        .as_deref()
+        .map(|c| {
+            parse(
+                &format!("current shopify {} {}", req.record.kind, req.record.key),
+                c,
+            )
+        })
+        .transpose()
+}
+
+fn command(kind: EntityKind, op: WriteOp, target_id: Option<String>, body: Value) -> WriteCommand {
+    WriteCommand {
+        system: SYSTEM.to_owned(),
+        kind,
+        op,
+        target_id,
+        external_id: None,
+        body: body.to_string(),
+    }
+}
+
+/// The status to write for `active`, given the product's current status (if it exists).
+fn status_for(active: bool, current: Option<&str>) -> &'static str {
+    match (active, current) {
+        (true, _) => "active",
+        (false, Some("draft")) => "draft",
+        (false, Some("archived")) => "archived",
+        (false, Some(_)) => "archived",
+        (false, None) => "draft",
+    }
+}
+
+/// `productSet` for a canonical `variant` or `price` record.
+pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let current = parse_current(req)?.map(|c| read_product(&c)).transpose()?;
+    let sku = &req.record.key;
+    let existing = current
+        .as_ref()
+        .and_then(|p| p.variants.iter().find(|v| &v.variant.sku == sku));
+    let product_id = current
+        .as_ref()
+        .and_then(|p| p.id.clone())
+        .or_else(|| req.target_id.clone());
+    let mut variant = Map::new();
+    if let Some(id) = existing.and_then(|v| v.variant_id.clone()) {
+        variant.insert("id".into(), json!(id));
+    }
+    variant.insert("sku".into(), json!(sku));
+    let mut body = Map::new();
+    if let Some(id) = &product_id {
+        body.insert("id".into(), json!(id));
+    }
+    match req.record.kind {
+        EntityKind::Variant => {
+            let fields: VariantFields = canonical::parse(&req.record)?;
+            if let Some(have) = existing {
+                // `title: null` means "the ERP has no web title": leave Shopify's alone.
+                let want = VariantFields {
+                    title: fields.title.clone().or_else(|| have.variant.title.clone()),
+                    ..fields.clone()
+                };
+                if canonical::same(&want, &have.variant) {
+                    return Ok(FromCanonicalOutcome::Commands(vec![]));
+                }
+            }
+            match &fields.title {
+                Some(t) => {
+                    body.insert("title".into(), json!(t));
+                }
+                None if current.is_none() => {
+                    body.insert("title".into(), json!(sku));
+                }
+                None => {}
+            }
+            body.insert("body_html".into(), json!(fields.description));
+            body.insert("vendor".into(), json!(fields.vendor));
+            body.insert(
+                "status".into(),
+                json!(status_for(
+                    fields.active,
+                    current.as_ref().map(|p| p.status.as_str())
+                )),
+            );
+            variant.insert("barcode".into(), json!(fields.barcode));
+        }
+        EntityKind::Price => {
+            let fields =
+                canonical::parse::<PriceFields>(&req.record)?.normalized(&req.record.key)?;
+            if let Some(have) = existing {
+                let want = PriceFields {
+                    price: fields.price.clone().or_else(|| have.price.price.clone()),
+                    ..fields.clone()
+                };
+                if canonical::same(&want, &have.price) {
+                    return Ok(FromCanonicalOutcome::Commands(vec![]));
+                }
+            }
+            if let Some(p) = &fields.price {
+                variant.insert("price".into(), json!(p));
+            }
+            variant.insert("compare_at_price".into(), json!(fields.compare_at_price));
+        }
+        other => {
+            return Err(ItemError::Unsupported(format!(
+                "shopify product writes from canonical {other}"
+            )));
+        }
+    }
+    body.insert("variants".into(), json!([Value::Object(variant)]));
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Product,
+        WriteOp::Upsert,
+        product_id,
+        Value::Object(body),
+    )]))
+}
+
+/// `inventorySetQuantities` for a canonical `inventory-level` (NetSuite is the stock master).
+pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields: LevelFields = canonical::parse(&req.record)?;
+    let Some(location) = cfg.to_shopify_location.get(&fields.location) else {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "netsuite location {} is not mapped to a shopify location in config key `locations`",
+            fields.location
+        )));
+    };
+    let current = parse_current(req)?;
+    let mut item_id = req
+        .target_id
+        .as_deref()
+        .and_then(|t| t.split_once('@'))
+        .map(|(item, _)| item.to_owned());
+    if let Some(c) = &current {
+        let l = Node::root("inventory_level", c);
+        if let Some(id) = l.opt_id("inventory_item_id")? {
+            item_id = Some(id);
+        }
+        if l.opt_i64("available")? == Some(fields.quantity) {
+            return Ok(FromCanonicalOutcome::Commands(vec![]));
+        }
+    }
+    let mut body = Map::new();
+    if let Some(id) = &item_id {
+        body.insert("inventory_item_id".into(), json!(id));
+    }
+    body.insert("location_id".into(), json!(location));
+    body.insert("available".into(), json!(fields.quantity));
+    body.insert("sku".into(), json!(fields.sku));
+    let target = item_id
+        .map(|i| format!("{i}@{location}"))
+        .or_else(|| req.target_id.clone());
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::InventoryLevel,
+        WriteOp::SetQuantity,
+        target,
+        Value::Object(body),
+    )]))
+}
+
+/// `customerUpdate` for a canonical `customer`.
+pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields: CustomerFields = canonical::parse(&req.record)?;
+    if let Some(c) = parse_current(req)? {
+        let (_, have) = read_customer(&c)?;
+        if canonical::same(&fields, &have) {
+            return Ok(FromCanonicalOutcome::Commands(vec![]));
+        }
+    }
+    let id = req
+        .target_id
+        .clone()
+        .unwrap_or_else(|| req.record.key.clone());
+    let body = json!({
+        "id": id,
+        "email": fields.email,
+        "first_name": fields.first_name,
+        "last_name": fields.last_name,
+        "phone": fields.phone,
+    });
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Customer,
+        WriteOp::Upsert,
+        Some(id),
+        body,
+    )]))
+}
+
+/// Canonical record → Shopify commands.
+pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    match req.record.kind {
+        EntityKind::Variant | EntityKind::Price => product_write(req),
+        EntityKind::InventoryLevel => level_write(cfg, req),
+        EntityKind::Customer => customer_write(req),
+        EntityKind::Order => Ok(FromCanonicalOutcome::Skipped(
+            "orders flow from shopify to netsuite only".into(),
+        )),
+        EntityKind::Product => Err(ItemError::Unsupported(
+            "canonical product records: this mapper syncs variants and prices".into(),
+        )),
+    }
+}
