@@ -177,26 +177,32 @@ impl<P: Mapper> Harness<P> {
         Ok(out)
     }
 
-    /// Runs a mapper fixture: `{"call": "to-canonical"|"from-canonical", "config": {...},
-    /// "input": [...]}` with inputs in the serde shape of [`PlatformDoc`] / [`WriteRequest`].
-    /// Returns the outcomes as JSON, in the shape an `.expected.json` file holds. The fixture's
-    /// `config` replaces the harness config for this call.
+    /// Runs a mapper fixture in the format of `weft plugin test` (`host/runtime/README.md`):
+    /// `{"call": "to-canonical"|"from-canonical", "config": {...}, "input": [...]}`, inputs in the
+    /// serde shape of [`PlatformDoc`] / [`WriteRequest`], JSON-text fields (`body`, `fields`,
+    /// `current`) written either as text or as JSON values. Returns the outcomes as JSON with
+    /// JSON-text fields holding objects or arrays parsed, as an `.expected.json` file holds them.
+    /// The fixture's `config` replaces the harness config.
     pub fn run_mapper_fixture(&mut self, fixture: &Value) -> Result<Value, HarnessError> {
         let (call, input) = self.read_fixture(fixture)?;
+        let input = fixture_text_in(input);
         let json = |e: serde_json::Error| HarnessError::Fixture(e.to_string());
-        match call.as_str() {
+        let out = match call.as_str() {
             "to-canonical" => {
                 let docs: Vec<PlatformDoc> = serde_json::from_value(input).map_err(json)?;
-                serde_json::to_value(self.to_canonical(docs)?).map_err(json)
+                serde_json::to_value(self.to_canonical(docs)?).map_err(json)?
             }
             "from-canonical" => {
                 let reqs: Vec<WriteRequest> = serde_json::from_value(input).map_err(json)?;
-                serde_json::to_value(self.from_canonical(reqs)?).map_err(json)
+                serde_json::to_value(self.from_canonical(reqs)?).map_err(json)?
             }
-            other => Err(HarnessError::Fixture(format!(
-                "call must be \"to-canonical\" or \"from-canonical\" for a mapper, found {other:?}"
-            ))),
-        }
+            other => {
+                return Err(HarnessError::Fixture(format!(
+                    "call must be \"to-canonical\" or \"from-canonical\" for a mapper, found {other:?}"
+                )));
+            }
+        };
+        Ok(fixture_text_out(out))
     }
 
     fn read_fixture(&mut self, fixture: &Value) -> Result<(String, Value), HarnessError> {
@@ -242,6 +248,66 @@ impl<P: Resolver> Harness<P> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Record fields that carry JSON text.
+const TEXT_FIELDS: &[&str] = &["body", "fields", "current", "value", "base"];
+/// Variants whose payload is JSON text.
+const TEXT_VARIANTS: &[&str] = &["Value"];
+
+fn is_text_key(k: &str) -> bool {
+    TEXT_FIELDS.contains(&k) || TEXT_VARIANTS.contains(&k)
+}
+
+/// Fixture input: JSON values written in text fields become text (as `weft plugin test` does).
+pub fn fixture_text_in(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        v @ (Value::Object(_)
+                        | Value::Array(_)
+                        | Value::Number(_)
+                        | Value::Bool(_))
+                            if is_text_key(&k) =>
+                        {
+                            Value::String(v.to_string())
+                        }
+                        other => fixture_text_in(other),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(fixture_text_in).collect()),
+        other => other,
+    }
+}
+
+/// Fixture output: text fields holding a JSON object or array are parsed (as `weft plugin test`
+/// compares them).
+pub fn fixture_text_out(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) if is_text_key(&k) => {
+                            match serde_json::from_str::<Value>(&s) {
+                                Ok(parsed @ (Value::Object(_) | Value::Array(_))) => parsed,
+                                _ => Value::String(s),
+                            }
+                        }
+                        other => fixture_text_out(other),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(fixture_text_out).collect()),
+        other => other,
     }
 }
 
@@ -408,14 +474,14 @@ mod tests {
             "call": "from-canonical",
             "config": {},
             "input": [{"target": "netsuite",
-                       "record": {"kind": "InventoryLevel", "key": "k", "fields": "{\"q\":1}"},
+                       "record": {"kind": "InventoryLevel", "key": "k", "fields": {"q": 1}},
                        "current": null, "target_id": "9"}]
         });
         let out = h.run_mapper_fixture(&fixture).unwrap();
         assert_eq!(
             out,
             json!([{"Commands": [{"system": "netsuite", "kind": "InventoryLevel", "op": "Upsert",
-                                  "target_id": "9", "external_id": null, "body": "{\"q\":1}"}]}])
+                                  "target_id": "9", "external_id": null, "body": {"q": 1}}]}])
         );
         let bad = json!({"call": "resolve", "input": []});
         assert!(matches!(

@@ -90,10 +90,15 @@ pub fn read_customer(body: &Value) -> Result<Result<(String, CustomerFields), St
     let c = Node::root("customer", body);
     let eid = c.opt_str("externalId")?;
     let Some(key) = eid.and_then(ids::customer_id_of_external_id) else {
-        return Ok(Err(format!(
-            "customer {} has externalId {eid:?}, not shopify-customer-<id>; web customers are created in shopify",
-            c.opt_id("id")?.unwrap_or_default()
-        )));
+        let id = c.opt_id("id")?.unwrap_or_default();
+        return Ok(Err(match eid {
+            Some(e) => format!(
+                "customer {id} has externalId {e:?}, not shopify-customer-<id>; web customers are created in shopify"
+            ),
+            None => format!(
+                "customer {id} has no externalId, so it is not a shopify customer; web customers are created in shopify"
+            ),
+        }));
     };
     Ok(Ok((
         key,
