@@ -1,1 +1,122 @@
-//! placeholder
+//! An in-process, embeddable simulator of the Shopify Admin API and Shopify webhooks.
+//!
+//! weft's connectors, its rate limiter and its demo are tested against this simulator, so it
+//! follows the real API's paths, headers, shapes, limits and error shapes; a client library
+//! written for Shopify works against it unmodified. Start one with [`ShopifySim::new`] and
+//! [`ShopifySim::serve`] (or mount [`ShopifySim::router`] in-process).
+//!
+//! # What it models
+//!
+//! - **Admin GraphQL** at `POST /admin/api/{version}/graphql.json` (JSON or
+//!   `application/graphql` bodies), a real GraphQL server (async-graphql) with Shopify's type and
+//!   field names for products, variants, inventory items and levels per location (`quantities(names:)`),
+//!   locations, customers, orders, webhook subscriptions, `node`/`nodes`, `shop`.
+//! - **Auth**: `X-Shopify-Access-Token`; a wrong or missing token gets 401 with Shopify's body.
+//!   Unknown API versions get 404. Every response carries `X-Shopify-API-Version`.
+//! - **Ids** are `gid://shopify/Type/N` with N above 2^53 (first id 9007199254740993), so a
+//!   client that parses ids as floats fails at once. Inventory level ids carry
+//!   `?inventory_item_id=` as Shopify's do.
+//! - **Pagination**: `first`/`after`, `last`/`before`, `reverse`, `sortKey`, `edges{cursor node}`,
+//!   `nodes`, `pageInfo{hasNextPage hasPreviousPage startCursor endCursor}`; keyset cursors
+//!   (base64 JSON `{last_id,last_value}`); more than 250 per page is an error
+//!   (`MAX_PAGE_SIZE_EXCEEDED`), as is giving neither `first` nor `last`.
+//! - **Search** (`query:`): `updated_at:>'…'`, `>=`, `<`, `<=`, `created_at`, `id:>N`, `sku:`,
+//!   `email:`, `AND`/`OR`/`NOT`/`-`, quoted values, bare words; unknown fields are ignored, as
+//!   Shopify does. Timestamps have second precision (ties are real).
+//! - **Mutations**: `productSet` (list fields are the full desired state: missing variants are
+//!   deleted; variants need `optionValues`; new products with variants need `productOptions`),
+//!   `productVariantsBulkUpdate` (SKU via `inventoryItem.sku`), `inventorySetQuantities` (2026-04+:
+//!   every quantity must carry `changeFromQuantity`, explicit null opts out, omission is a user
+//!   error, a mismatch is `CHANGE_FROM_QUANTITY_STALE`; older versions use `compareQuantity` /
+//!   `ignoreCompareQuantity` and `COMPARE_QUANTITY_STALE`; all-or-nothing),
+//!   `inventoryAdjustQuantities` (2026-04+: the `@idempotent(key:)` directive is mandatory, a
+//!   runtime error otherwise), `customerCreate`, `customerUpdate`, `webhookSubscriptionCreate`,
+//!   `webhookSubscriptionDelete`. `userErrors { field message code }` as Shopify shapes them;
+//!   at most 250 items per input array (`MAX_INPUT_SIZE_EXCEEDED`).
+//! - **`@idempotent(key:)`** on any mutation field: a repeated key returns the ORIGINAL result
+//!   and applies nothing; the same key with different arguments is
+//!   `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`; a concurrent use is `IDEMPOTENCY_CONCURRENT_REQUEST`.
+//!   Keys are kept for the simulator's lifetime.
+//! - **Calculated query cost**: scalar/enum 0, object 1, connection `2 + first × node cost`,
+//!   `nodes(ids:)` per id, mutation field 10. Requested cost above 1,000 is rejected with
+//!   `MAX_COST_EXCEEDED` before execution; the bucket must hold the requested cost, else the
+//!   `THROTTLED` shape (HTTP 200 by default, 429 configurable) with `actualQueryCost: null`;
+//!   after execution requested − actual is refunded (actual counts objects returned).
+//!   `extensions.cost.throttleStatus` is on every GraphQL response. One leaky bucket per
+//!   simulator (= per app per shop), on `tokio::time` so a paused clock drives it.
+//! - **Plan presets** ([`PlanPreset`]): standard 1,000 pts @ 100/s, advanced 2,000 @ 200/s,
+//!   plus 10,000 @ 1,000/s, enterprise 20,000 @ 2,000/s (restore rates documented; bucket sizes
+//!   assumed), or any `maximumAvailable`/`restoreRate`.
+//! - **REST-style limits** on `GET /admin/api/{v}/shop.json` and `/products/count.json`:
+//!   request bucket (standard 40 @ 2/s), `X-Shopify-Shop-Api-Call-Limit: n/40`, 429 with
+//!   `Retry-After` (integer seconds) and Shopify's "Exceeded 2 calls per second" body.
+//! - **Webhooks** for `products/create`, `products/update`, `inventory_levels/update`,
+//!   `orders/create`, `orders/updated`, `customers/create`, `customers/update`: REST-shaped
+//!   bodies (snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
+//!   as a comma-joined string, timestamps in the shop's UTC offset, default `-05:00`), headers
+//!   `X-Shopify-Topic`, `-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the oldest
+//!   unrevoked client secret), `-Shop-Domain`, `-API-Version`, `-Webhook-Id` (stable across
+//!   retries and copies), `-Event-Id` (shared by all subscriptions of one change),
+//!   `-Triggered-At`. 1 s connect / 5 s total timeout; non-2xx or timeout is retried 8 times over
+//!   4 hours (exponential, each delay twice the last) with the original payload, delays divided
+//!   by a compression factor; an API-created subscription is deleted after 8 consecutive
+//!   deliveries exhaust their retries. Changes made by the app through GraphQL fire webhooks too.
+//! - **Chaos** (seeded, decided when the event fires): drop rate, duplicate rate, reorder/delay
+//!   window (ms), late-delivery rate (a stale copy of the original payload delivered again after
+//!   a nominal hour, compressed). [`ShopifySim::webhook_stats`] and [`ShopifySim::webhook_log`]
+//!   report per delivery: dropped, duplicated, late, reordered, delivered, failed, attempts.
+//! - **Merchant activity** (Rust API and `/_sim/...` HTTP, ids as decimal strings): create/edit
+//!   products and variants, set/adjust stock at a location, create/edit customers, place orders
+//!   (stock is decremented; `orders/create` + `inventory_levels/update`), cancel orders (restock,
+//!   `orders/updated`). Inspection: state dump, request log, creates per type split by API vs
+//!   merchant, throttled counts, webhook stats.
+//! - **Determinism**: ids, webhook/event ids and chaos come from the seed; timestamps are a
+//!   settable base time plus elapsed `tokio::time` (so a paused clock makes them exact).
+//!
+//! # What it does NOT model
+//!
+//! - Bulk operations, staged uploads, metafields, media, collections, publications, markets,
+//!   discounts, fulfillments, refunds, draft orders, transactions, taxes, shipping, addresses.
+//! - Inventory states other than `available` (`on_hand` mirrors it; `committed`, `reserved`,
+//!   etc. read 0; orders decrement `available` directly); inventory items' `updatedAt` does not
+//!   move when quantities change (levels have their own `updatedAt`); no `products/update` is
+//!   fired for stock changes.
+//! - Asynchronous `productSet` (`synchronous: false` is refused with an error).
+//! - Exact Shopify error message texts where unpublished (page-size, idempotency, missing
+//!   `changeFromQuantity` codes are documented assumptions), interface cost as the max of
+//!   fragments (fragments are summed), the 25,000-object pagination depth cap, search relevance.
+//! - Webhook `includeFields`/filters, XML format, `X-Shopify-Name`, EventBridge/PubSub
+//!   endpoints, HTTPS-only callback URLs (http is accepted for local receivers), the
+//!   up-to-a-day natural lateness (only chaos lateness), subscriptions declared in app TOML.
+//! - One app per shop: every access token shares the single cost bucket.
+//!
+//! # Layout
+//!
+//! [`config`] settings and plan presets; [`state`] entities and every change; [`graphql`] schema,
+//! resolvers and cost; [`bucket`] leaky buckets; [`webhooks`] delivery and chaos; [`merchant`]
+//! merchant API and `/_sim` routes; [`http`] the router; [`inspect`] counters and request log.
+
+pub mod bucket;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod inspect;
+pub mod merchant;
+pub mod search;
+pub mod sim;
+pub mod state;
+pub mod webhooks;
+
+pub use config::{
+    ChaosConfig, ConfigError, PlanPreset, SimConfig, SimConfigBuilder, ThrottleStatusCode,
+    WebhookConfig,
+};
+pub use inspect::{RequestRecord, SimStats};
+pub use merchant::{
+    CreatedProduct, CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ProductEdit,
+    VariantEdit,
+};
+pub use sim::{ShopifySim, SimError, SimHandle};
+pub use state::Topic;
+pub use webhooks::{CopyKind, DeliveryRecord, Subscription, WebhookStats, sign};

@@ -1,0 +1,732 @@
+//! Merchant and shopper activity (Rust API and `/_sim` HTTP endpoints): create and edit products,
+//! variants, inventory, customers; place and cancel orders. Every change bumps `updated_at` and
+//! fires webhooks exactly like an admin edit. Also the `/_sim` inspection endpoints.
+//!
+//! HTTP ids are decimal strings (JSON numbers would lose precision above 2^53).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ids::parse_money;
+use crate::sim::{Shared, ShopifySim, SimError};
+use crate::state::{
+    Actor, CustomerSpec, OrderLineSpec, OrderSpec, ProductSpec, Status, Topic, VariantPatch,
+    VariantSpec,
+};
+
+/// A product to create as the merchant.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewProduct {
+    /// Title.
+    pub title: String,
+    /// Description HTML.
+    pub body_html: Option<String>,
+    /// Vendor.
+    pub vendor: Option<String>,
+    /// Product type.
+    pub product_type: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// `active` (default), `draft`, `archived`.
+    pub status: Option<String>,
+    /// Name of the single option (default `Title`).
+    pub option_name: Option<String>,
+    /// Variants (at least one; an empty list creates one default variant).
+    pub variants: Vec<NewVariant>,
+}
+
+/// A variant of a new product.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewVariant {
+    /// SKU.
+    pub sku: Option<String>,
+    /// Price as a decimal string.
+    pub price: String,
+    /// Compare-at price.
+    pub compare_at_price: Option<String>,
+    /// Barcode.
+    pub barcode: Option<String>,
+    /// Option value (default `Default Title` for one variant, else the SKU or `Variant N`).
+    pub option: Option<String>,
+    /// Initial available quantity at the first location.
+    pub available: Option<i64>,
+}
+
+/// Product fields to edit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProductEdit {
+    /// Title.
+    pub title: Option<String>,
+    /// Description HTML.
+    pub body_html: Option<String>,
+    /// Vendor.
+    pub vendor: Option<String>,
+    /// Product type.
+    pub product_type: Option<String>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+    /// Status.
+    pub status: Option<String>,
+}
+
+/// Variant fields to edit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VariantEdit {
+    /// SKU.
+    pub sku: Option<String>,
+    /// Price.
+    pub price: Option<String>,
+    /// Compare-at price (`null` clears it when `clear_compare_at_price` is set).
+    pub compare_at_price: Option<String>,
+    /// Clears the compare-at price.
+    pub clear_compare_at_price: bool,
+    /// Barcode.
+    pub barcode: Option<String>,
+    /// New option value (the variant title).
+    pub title: Option<String>,
+}
+
+/// Customer fields (create: at least one of email, phone, names).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomerFields {
+    /// Email.
+    pub email: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Phone (E.164).
+    pub phone: Option<String>,
+    /// Tags.
+    pub tags: Option<Vec<String>>,
+}
+
+/// An order line by variant id or SKU.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewOrderLine {
+    /// Variant id (decimal string).
+    pub variant_id: Option<String>,
+    /// Or the SKU.
+    pub sku: Option<String>,
+    /// Quantity.
+    pub quantity: i64,
+}
+
+/// An order to place.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewOrder {
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Location id (default: first location).
+    pub location_id: Option<String>,
+    /// Lines.
+    pub line_items: Vec<NewOrderLine>,
+}
+
+/// Ids of a created product.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedProduct {
+    /// Product id.
+    pub id: u64,
+    /// Variant ids in position order.
+    pub variant_ids: Vec<u64>,
+    /// Inventory item ids, one per variant.
+    pub inventory_item_ids: Vec<u64>,
+}
+
+fn money(s: &str) -> Result<i64, SimError> {
+    parse_money(s).ok_or_else(|| SimError::Invalid(format!("price {s:?} is not a decimal amount")))
+}
+
+fn status(s: &str) -> Result<Status, SimError> {
+    match s.to_ascii_lowercase().as_str() {
+        "active" => Ok(Status::Active),
+        "draft" => Ok(Status::Draft),
+        "archived" => Ok(Status::Archived),
+        other => Err(SimError::Invalid(format!("product status {other:?}"))),
+    }
+}
+
+fn id(s: &str, what: &str) -> Result<u64, SimError> {
+    s.parse()
+        .map_err(|_| SimError::Invalid(format!("{what} id {s:?} is not a decimal id")))
+}
+
+impl ShopifySim {
+    fn with_state<T>(
+        &self,
+        f: impl FnOnce(&mut crate::state::ShopState) -> Result<T, SimError>,
+    ) -> Result<T, SimError> {
+        let out = {
+            let mut st = self.shared.state.lock();
+            f(&mut st)
+        };
+        self.shared.flush_events();
+        out
+    }
+
+    /// Ids of the locations.
+    pub fn location_ids(&self) -> Vec<u64> {
+        self.shared.state.lock().locations.keys().copied().collect()
+    }
+
+    /// Adds a location; existing variants are stocked there with 0.
+    pub fn create_location(&self, name: &str) -> u64 {
+        let mut st = self.shared.state.lock();
+        let lid = st.new_id();
+        st.locations.insert(
+            lid,
+            crate::state::LocationRec {
+                id: lid,
+                name: name.to_string(),
+                is_active: true,
+            },
+        );
+        let now = st.clock.now();
+        let items: Vec<u64> = st.inventory_items.keys().copied().collect();
+        for item in items {
+            let level_id = st.new_id();
+            st.levels.insert(
+                (item, lid),
+                crate::state::LevelRec {
+                    id: level_id,
+                    inventory_item_id: item,
+                    location_id: lid,
+                    available: 0,
+                    updated_at: now,
+                },
+            );
+        }
+        lid
+    }
+
+    /// Creates a product as the merchant (fires `products/create`).
+    pub fn create_product(&self, p: NewProduct) -> Result<CreatedProduct, SimError> {
+        let option_name = p.option_name.clone().unwrap_or_else(|| "Title".to_string());
+        let single = p.variants.len() <= 1;
+        let mut variants = Vec::new();
+        let mut values = Vec::new();
+        let mut initial = Vec::new();
+        let list = if p.variants.is_empty() {
+            vec![NewVariant {
+                price: "0.00".into(),
+                ..NewVariant::default()
+            }]
+        } else {
+            p.variants.clone()
+        };
+        for (i, v) in list.iter().enumerate() {
+            let value = v.option.clone().unwrap_or_else(|| {
+                if single {
+                    "Default Title".to_string()
+                } else {
+                    v.sku
+                        .clone()
+                        .unwrap_or_else(|| format!("Variant {}", i + 1))
+                }
+            });
+            values.push(value.clone());
+            initial.push(v.available);
+            variants.push(VariantSpec {
+                id: None,
+                option_values: vec![(option_name.clone(), value)],
+                sku: Some(v.sku.clone()),
+                price: Some(money(&v.price)?),
+                compare_at_price: Some(v.compare_at_price.as_deref().map(money).transpose()?),
+                barcode: Some(v.barcode.clone()),
+            });
+        }
+        let spec = ProductSpec {
+            id: None,
+            title: Some(p.title),
+            handle: None,
+            description_html: p.body_html,
+            vendor: p.vendor,
+            product_type: p.product_type,
+            status: p.status.as_deref().map(status).transpose()?,
+            tags: Some(p.tags),
+            options: Some(vec![(option_name, values)]),
+            variants: Some(variants),
+        };
+        self.with_state(|st| {
+            let pid = st
+                .product_set(spec, Actor::Merchant)
+                .map_err(|e| SimError::from_user_errors(&e))?;
+            let vids = st.products[&pid].variant_ids.clone();
+            let items: Vec<u64> = vids
+                .iter()
+                .map(|v| st.variants[v].inventory_item_id)
+                .collect();
+            let loc = *st.locations.keys().next().expect("at least one location");
+            for (item, qty) in items.iter().zip(initial) {
+                if let Some(q) = qty {
+                    st.set_available(*item, loc, q, None)
+                        .map_err(|e| SimError::from_user_errors(&[e]))?;
+                }
+            }
+            Ok(CreatedProduct {
+                id: pid,
+                variant_ids: vids,
+                inventory_item_ids: items,
+            })
+        })
+    }
+
+    /// Edits product fields (fires `products/update`).
+    pub fn edit_product(&self, product_id: u64, e: ProductEdit) -> Result<(), SimError> {
+        let spec = ProductSpec {
+            id: Some(product_id),
+            title: e.title,
+            description_html: e.body_html,
+            vendor: e.vendor,
+            product_type: e.product_type,
+            tags: e.tags,
+            status: e.status.as_deref().map(status).transpose()?,
+            ..ProductSpec::default()
+        };
+        self.with_state(|st| {
+            if !st.products.contains_key(&product_id) {
+                return Err(SimError::NotFound(format!("product {product_id}")));
+            }
+            st.product_set(spec, Actor::Merchant)
+                .map(|_| ())
+                .map_err(|e| SimError::from_user_errors(&e))
+        })
+    }
+
+    /// Edits a variant (fires `products/update`).
+    pub fn edit_variant(&self, variant_id: u64, e: VariantEdit) -> Result<(), SimError> {
+        let price = e.price.as_deref().map(money).transpose()?;
+        let compare = if e.clear_compare_at_price {
+            Some(None)
+        } else {
+            e.compare_at_price
+                .as_deref()
+                .map(money)
+                .transpose()?
+                .map(Some)
+        };
+        self.with_state(|st| {
+            let v = st
+                .variants
+                .get(&variant_id)
+                .ok_or_else(|| SimError::NotFound(format!("variant {variant_id}")))?;
+            let product_id = v.product_id;
+            let option_values = e.title.map(|t| {
+                v.selected_options
+                    .first()
+                    .map(|(n, _)| vec![(n.clone(), t)])
+                    .unwrap_or_default()
+            });
+            st.variants_bulk_update(
+                product_id,
+                vec![VariantPatch {
+                    id: variant_id,
+                    sku: e.sku.map(Some),
+                    price,
+                    compare_at_price: compare,
+                    barcode: e.barcode.map(Some),
+                    option_values,
+                }],
+            )
+            .map(|_| ())
+            .map_err(|e| SimError::from_user_errors(&e))
+        })
+    }
+
+    /// The variant id carrying `sku` (first by id).
+    pub fn variant_by_sku(&self, sku: &str) -> Option<u64> {
+        let st = self.shared.state.lock();
+        st.variants
+            .values()
+            .find(|v| v.sku.as_deref() == Some(sku))
+            .map(|v| v.id)
+    }
+
+    /// The inventory item of a variant.
+    pub fn inventory_item_of(&self, variant_id: u64) -> Option<u64> {
+        let st = self.shared.state.lock();
+        st.variants.get(&variant_id).map(|v| v.inventory_item_id)
+    }
+
+    /// Available quantity of an item at a location.
+    pub fn available(&self, item: u64, location: u64) -> Option<i64> {
+        let st = self.shared.state.lock();
+        st.levels.get(&(item, location)).map(|l| l.available)
+    }
+
+    /// Sets available stock (fires `inventory_levels/update`).
+    pub fn set_inventory(&self, item: u64, location: u64, quantity: i64) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.set_available(item, location, quantity, None)
+                .map(|_| ())
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// Adjusts available stock by `delta`; returns the new quantity.
+    pub fn adjust_inventory(&self, item: u64, location: u64, delta: i64) -> Result<i64, SimError> {
+        self.with_state(|st| {
+            st.adjust_available(item, location, delta)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// Creates a customer (fires `customers/create`).
+    pub fn create_customer(&self, c: CustomerFields) -> Result<u64, SimError> {
+        self.upsert_customer(None, c)
+    }
+
+    /// Edits a customer (fires `customers/update`).
+    pub fn edit_customer(&self, customer_id: u64, c: CustomerFields) -> Result<(), SimError> {
+        self.upsert_customer(Some(customer_id), c).map(|_| ())
+    }
+
+    fn upsert_customer(&self, id: Option<u64>, c: CustomerFields) -> Result<u64, SimError> {
+        let spec = CustomerSpec {
+            id,
+            email: c.email.map(Some),
+            first_name: c.first_name.map(Some),
+            last_name: c.last_name.map(Some),
+            phone: c.phone.map(Some),
+            tags: c.tags,
+        };
+        self.with_state(|st| {
+            if let Some(i) = id
+                && !st.customers.contains_key(&i)
+            {
+                return Err(SimError::NotFound(format!("customer {i}")));
+            }
+            st.customer_upsert(spec, Actor::Merchant)
+                .map_err(|e| SimError::from_user_errors(&e))
+        })
+    }
+
+    /// Places an order as a shopper would (fires `orders/create` and stock updates).
+    pub fn place_order(&self, o: NewOrder) -> Result<u64, SimError> {
+        let mut lines = Vec::new();
+        for l in &o.line_items {
+            let variant_id = match (&l.variant_id, &l.sku) {
+                (Some(v), _) => id(v, "variant")?,
+                (None, Some(sku)) => self
+                    .variant_by_sku(sku)
+                    .ok_or_else(|| SimError::NotFound(format!("variant with sku {sku}")))?,
+                (None, None) => {
+                    return Err(SimError::Invalid(
+                        "an order line needs variant_id or sku".into(),
+                    ));
+                }
+            };
+            lines.push(OrderLineSpec {
+                variant_id,
+                quantity: l.quantity,
+            });
+        }
+        let spec = OrderSpec {
+            customer_id: o
+                .customer_id
+                .as_deref()
+                .map(|c| id(c, "customer"))
+                .transpose()?,
+            email: o.email,
+            lines,
+            location_id: o
+                .location_id
+                .as_deref()
+                .map(|l| id(l, "location"))
+                .transpose()?,
+        };
+        self.with_state(|st| {
+            st.place_order(spec, Actor::Merchant)
+                .map_err(|e| SimError::from_user_errors(&e))
+        })
+    }
+
+    /// Cancels an order, restocking it (fires `orders/updated`).
+    pub fn cancel_order(&self, order_id: u64) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.cancel_order(order_id)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+struct ApiError(SimError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.0 {
+            SimError::NotFound(_) => StatusCode::NOT_FOUND,
+            SimError::Invalid(_) | SimError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({"error": self.0.to_string()}))).into_response()
+    }
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> Self {
+        ApiError(e)
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn sim(shared: Arc<Shared>) -> ShopifySim {
+    ShopifySim { shared }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryBody {
+    inventory_item_id: Option<String>,
+    sku: Option<String>,
+    location_id: Option<String>,
+    available: Option<i64>,
+    delta: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeBody {
+    topic: String,
+    uri: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretBody {
+    secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationBody {
+    name: String,
+}
+
+fn resolve_level(s: &ShopifySim, b: &InventoryBody) -> Result<(u64, u64), SimError> {
+    let item = match (&b.inventory_item_id, &b.sku) {
+        (Some(i), _) => id(i, "inventory item")?,
+        (None, Some(sku)) => s
+            .variant_by_sku(sku)
+            .and_then(|v| s.inventory_item_of(v))
+            .ok_or_else(|| SimError::NotFound(format!("inventory item with sku {sku}")))?,
+        (None, None) => return Err(SimError::Invalid("give inventory_item_id or sku".into())),
+    };
+    let loc = match &b.location_id {
+        Some(l) => id(l, "location")?,
+        None => *s
+            .location_ids()
+            .first()
+            .ok_or_else(|| SimError::NotFound("location".into()))?,
+    };
+    Ok((item, loc))
+}
+
+/// The `/_sim` routes.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sim/products", post(http_create_product))
+        .route("/_sim/products/{id}", patch(http_edit_product))
+        .route("/_sim/variants/{id}", patch(http_edit_variant))
+        .route("/_sim/inventory/set", post(http_set_inventory))
+        .route("/_sim/inventory/adjust", post(http_adjust_inventory))
+        .route("/_sim/customers", post(http_create_customer))
+        .route("/_sim/customers/{id}", patch(http_edit_customer))
+        .route("/_sim/orders", post(http_place_order))
+        .route("/_sim/orders/{id}/cancel", post(http_cancel_order))
+        .route("/_sim/locations", post(http_create_location))
+        .route(
+            "/_sim/webhooks/subscriptions",
+            post(http_subscribe).get(http_subscriptions),
+        )
+        .route("/_sim/webhooks/log", get(http_webhook_log))
+        .route("/_sim/webhooks/stats", get(http_webhook_stats))
+        .route("/_sim/secrets/rotate", post(http_rotate))
+        .route("/_sim/secrets/revoke", post(http_revoke))
+        .route("/_sim/state", get(http_state))
+        .route("/_sim/requests", get(http_requests))
+        .route("/_sim/stats", get(http_stats))
+}
+
+async fn http_create_product(
+    State(sh): State<Arc<Shared>>,
+    Json(p): Json<NewProduct>,
+) -> ApiResult {
+    let c = sim(sh).create_product(p)?;
+    Ok(Json(json!({
+        "id": c.id.to_string(),
+        "variant_ids": c.variant_ids.iter().map(u64::to_string).collect::<Vec<_>>(),
+        "inventory_item_ids": c.inventory_item_ids.iter().map(u64::to_string).collect::<Vec<_>>(),
+    })))
+}
+
+async fn http_edit_product(
+    State(sh): State<Arc<Shared>>,
+    Path(pid): Path<String>,
+    Json(e): Json<ProductEdit>,
+) -> ApiResult {
+    let pid = id(&pid, "product")?;
+    sim(sh).edit_product(pid, e)?;
+    Ok(Json(json!({"id": pid.to_string()})))
+}
+
+async fn http_edit_variant(
+    State(sh): State<Arc<Shared>>,
+    Path(vid): Path<String>,
+    Json(e): Json<VariantEdit>,
+) -> ApiResult {
+    let vid = id(&vid, "variant")?;
+    sim(sh).edit_variant(vid, e)?;
+    Ok(Json(json!({"id": vid.to_string()})))
+}
+
+async fn http_set_inventory(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<InventoryBody>,
+) -> ApiResult {
+    let s = sim(sh);
+    let (item, loc) = resolve_level(&s, &b)?;
+    let q = b
+        .available
+        .ok_or_else(|| SimError::Invalid("`available` is required".into()))?;
+    s.set_inventory(item, loc, q)?;
+    Ok(Json(
+        json!({"inventory_item_id": item.to_string(), "location_id": loc.to_string(), "available": q}),
+    ))
+}
+
+async fn http_adjust_inventory(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<InventoryBody>,
+) -> ApiResult {
+    let s = sim(sh);
+    let (item, loc) = resolve_level(&s, &b)?;
+    let d = b
+        .delta
+        .ok_or_else(|| SimError::Invalid("`delta` is required".into()))?;
+    let after = s.adjust_inventory(item, loc, d)?;
+    Ok(Json(
+        json!({"inventory_item_id": item.to_string(), "location_id": loc.to_string(), "available": after}),
+    ))
+}
+
+async fn http_create_customer(
+    State(sh): State<Arc<Shared>>,
+    Json(c): Json<CustomerFields>,
+) -> ApiResult {
+    let cid = sim(sh).create_customer(c)?;
+    Ok(Json(json!({"id": cid.to_string()})))
+}
+
+async fn http_edit_customer(
+    State(sh): State<Arc<Shared>>,
+    Path(cid): Path<String>,
+    Json(c): Json<CustomerFields>,
+) -> ApiResult {
+    let cid = id(&cid, "customer")?;
+    sim(sh).edit_customer(cid, c)?;
+    Ok(Json(json!({"id": cid.to_string()})))
+}
+
+async fn http_place_order(State(sh): State<Arc<Shared>>, Json(o): Json<NewOrder>) -> ApiResult {
+    let oid = sim(sh).place_order(o)?;
+    Ok(Json(json!({"id": oid.to_string()})))
+}
+
+async fn http_cancel_order(State(sh): State<Arc<Shared>>, Path(oid): Path<String>) -> ApiResult {
+    let oid = id(&oid, "order")?;
+    sim(sh).cancel_order(oid)?;
+    Ok(Json(json!({"id": oid.to_string()})))
+}
+
+async fn http_create_location(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<LocationBody>,
+) -> ApiResult {
+    let lid = sim(sh).create_location(&b.name);
+    Ok(Json(json!({"id": lid.to_string()})))
+}
+
+async fn http_subscribe(State(sh): State<Arc<Shared>>, Json(b): Json<SubscribeBody>) -> ApiResult {
+    let s = sim(sh);
+    let subs = if b.topic == "*" {
+        s.subscribe_all(&b.uri)?
+    } else {
+        let topic = Topic::parse(&b.topic)
+            .ok_or_else(|| SimError::Invalid(format!("unknown webhook topic {:?}", b.topic)))?;
+        vec![s.subscribe_webhook(topic, &b.uri)?]
+    };
+    Ok(Json(json!({"subscriptions": subs.iter().map(|s| json!({
+        "id": s.id.to_string(), "topic": s.topic.as_str(), "uri": s.uri,
+    })).collect::<Vec<_>>()})))
+}
+
+async fn http_subscriptions(State(sh): State<Arc<Shared>>) -> ApiResult {
+    let subs = sim(sh).subscriptions();
+    Ok(Json(json!({"subscriptions": subs.iter().map(|s| json!({
+        "id": s.id.to_string(), "topic": s.topic.as_str(), "uri": s.uri, "api_version": s.api_version,
+    })).collect::<Vec<_>>()})))
+}
+
+async fn http_webhook_log(State(sh): State<Arc<Shared>>) -> ApiResult {
+    Ok(Json(
+        serde_json::to_value(sim(sh).webhook_log()).unwrap_or(Value::Null),
+    ))
+}
+
+async fn http_webhook_stats(State(sh): State<Arc<Shared>>) -> ApiResult {
+    Ok(Json(
+        serde_json::to_value(sim(sh).webhook_stats()).unwrap_or(Value::Null),
+    ))
+}
+
+async fn http_rotate(State(sh): State<Arc<Shared>>, Json(b): Json<SecretBody>) -> ApiResult {
+    sim(sh).rotate_secret(&b.secret);
+    Ok(Json(json!({"rotated": true})))
+}
+
+async fn http_revoke(State(sh): State<Arc<Shared>>, Json(b): Json<SecretBody>) -> ApiResult {
+    if sim(sh).revoke_secret(&b.secret) {
+        Ok(Json(json!({"revoked": true})))
+    } else {
+        Err(SimError::NotFound("active secret with that value".into()).into())
+    }
+}
+
+async fn http_state(State(sh): State<Arc<Shared>>) -> ApiResult {
+    Ok(Json(sim(sh).dump()))
+}
+
+async fn http_requests(State(sh): State<Arc<Shared>>) -> ApiResult {
+    Ok(Json(
+        serde_json::to_value(sim(sh).request_log()).unwrap_or(Value::Null),
+    ))
+}
+
+async fn http_stats(State(sh): State<Arc<Shared>>) -> ApiResult {
+    Ok(Json(
+        serde_json::to_value(sim(sh).stats()).unwrap_or(Value::Null),
+    ))
+}
