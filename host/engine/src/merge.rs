@@ -1,9 +1,15 @@
 //! Three-way merge of canonical records, field by field.
 //!
-//! The store's golden record is the base: the last state both systems were brought to agree on.
-//! A field changed on one side only takes that side; a field changed on both sides to different
-//! values is a conflict for the store's resolver. An echo of weft's own write carries the values
-//! already in the golden record, so it merges to no change: there is no ping-pong.
+//! The store's golden record is the agreed state. A system *changed* a field when the value it
+//! now shows differs from the value it was last known to hold (its target state). A change made
+//! from the agreed value is taken; a change made from an older value, while the golden record
+//! moved on because of the other system, is a conflict for the store's resolver (base = the
+//! value the changing side started from, other = the golden value).
+//!
+//! Two consequences the engine relies on:
+//! - An echo of weft's own write shows the golden value, so it merges to no change: no ping-pong.
+//! - A document that still shows a value weft has not finished writing (the write is queued)
+//!   shows the side's *previous* value, so it is not mistaken for a change: no regression.
 //!
 //! Fields a document does not carry are "not observed", not deleted: an inventory webhook says
 //! nothing about a product's title, so the title keeps its golden value.
@@ -13,24 +19,24 @@ use serde_json::{Map, Value};
 /// A canonical record's fields: field name to JSON value.
 pub type Fields = Map<String, Value>;
 
-/// A field that both sides changed, to different values, since the base.
+/// A field that both sides changed, to different values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
     /// The field name.
     pub field: String,
-    /// The agreed value before either change; `None` when the field was never agreed.
+    /// The value the observed side changed from; `None` when it was never known there.
     pub base: Option<Value>,
     /// The value in the observation being merged.
     pub incoming: Value,
-    /// The value the other system is known to hold.
+    /// The golden value, which the other system moved it to.
     pub other: Value,
 }
 
 /// The outcome of merging one observation into the golden record.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Merge {
-    /// The new golden record, with conflicting fields still at their base value (or absent)
-    /// until [`Merge::settle`] applies the resolver's decisions.
+    /// The new golden record, with conflicting fields still at their golden value until
+    /// [`Merge::settle`] applies the resolver's decisions.
     pub golden: Fields,
     /// Fields that changed on the observed side only and were taken.
     pub taken: Vec<String>,
@@ -43,35 +49,37 @@ pub struct Merge {
 pub enum Settlement {
     /// Keep the observed side's value.
     Incoming,
-    /// Keep the other system's value.
+    /// Keep the golden (other system's) value.
     Other,
     /// Use this value (e.g. a merged counter).
     Value(Value),
 }
 
-/// Merges an observation (`incoming`, the fields one system now holds) into `golden`, given what
-/// the other system is last known to hold (`other`, `None` when nothing is known there yet).
-pub fn merge(golden: &Fields, incoming: &Fields, other: Option<&Fields>) -> Merge {
+/// Merges an observation into `golden`: `incoming` is what one system now holds, `previous` what
+/// that same system was last known to hold (`None` on first sight).
+pub fn merge(golden: &Fields, previous: Option<&Fields>, incoming: &Fields) -> Merge {
     let mut out = Merge {
         golden: golden.clone(),
         ..Merge::default()
     };
     for (field, value) in incoming {
-        let base = golden.get(field);
-        if base == Some(value) {
-            continue; // unchanged on this side (or an echo of our own write)
+        let agreed = golden.get(field);
+        if agreed == Some(value) {
+            continue; // already agreed (or an echo of our own write)
         }
-        let theirs = other.and_then(|o| o.get(field));
-        match theirs {
-            // The other side still holds the base (or nothing known), or already agrees.
-            None => take(&mut out, field, value),
-            Some(t) if Some(t) == base || t == value => take(&mut out, field, value),
-            Some(t) => out.conflicts.push(Conflict {
+        let before = previous.and_then(|p| p.get(field));
+        if before == Some(value) {
+            continue; // this side did not change it: a write to it is still on its way
+        }
+        if agreed.is_none() || before == agreed {
+            take(&mut out, field, value); // changed from the agreed value
+        } else {
+            out.conflicts.push(Conflict {
                 field: field.clone(),
-                base: base.cloned(),
+                base: before.cloned(),
                 incoming: value.clone(),
-                other: t.clone(),
-            }),
+                other: agreed.cloned().unwrap_or(Value::Null),
+            });
         }
     }
     out
@@ -130,8 +138,8 @@ mod tests {
         let golden = f(json!({"title": "A", "price": "10.00"}));
         let m = merge(
             &golden,
-            &f(json!({"title": "B", "price": "10.00"})),
             Some(&golden),
+            &f(json!({"title": "B", "price": "10.00"})),
         );
         assert_eq!(m.golden, f(json!({"title": "B", "price": "10.00"})));
         assert_eq!(m.taken, vec!["title"]);
@@ -141,51 +149,64 @@ mod tests {
     #[test]
     fn echo_merges_to_nothing() {
         let golden = f(json!({"title": "B"}));
-        let m = merge(&golden, &golden, Some(&golden));
+        let m = merge(&golden, Some(&f(json!({"title": "A"}))), &golden);
         assert!(m.is_noop());
     }
 
     #[test]
-    fn both_sides_changed_is_a_conflict_with_base() {
-        let golden = f(json!({"qty": 10}));
-        let m = merge(&golden, &f(json!({"qty": 8})), Some(&f(json!({"qty": 15}))));
+    fn a_side_still_showing_its_old_value_is_not_a_change() {
+        // NetSuite moved the price to 12; the write to Shopify is queued. A Shopify webhook for a
+        // title edit still shows price 10, which Shopify held before: the price must not regress.
+        let golden = f(json!({"title": "A", "price": "12.00"}));
+        let before = f(json!({"title": "A", "price": "10.00"}));
+        let m = merge(
+            &golden,
+            Some(&before),
+            &f(json!({"title": "B", "price": "10.00"})),
+        );
+        assert_eq!(m.golden, f(json!({"title": "B", "price": "12.00"})));
+        assert!(m.conflicts.is_empty());
+    }
+
+    #[test]
+    fn change_from_a_stale_value_is_a_conflict() {
+        // Shopify sold 2 (10 -> 8) while NetSuite restocked to 20.
+        let golden = f(json!({"qty": 20}));
+        let mut m = merge(&golden, Some(&f(json!({"qty": 10}))), &f(json!({"qty": 8})));
         assert_eq!(
             m.conflicts,
             vec![Conflict {
                 field: "qty".into(),
                 base: Some(json!(10)),
                 incoming: json!(8),
-                other: json!(15)
+                other: json!(20)
             }]
         );
-        let mut m = m;
-        m.settle(&[Settlement::Value(json!(13))]);
-        assert_eq!(m.golden["qty"], json!(13));
+        m.settle(&[Settlement::Value(json!(18))]);
+        assert_eq!(m.golden["qty"], json!(18));
     }
 
     #[test]
-    fn same_change_on_both_sides_is_not_a_conflict() {
-        let golden = f(json!({"qty": 10}));
-        let m = merge(&golden, &f(json!({"qty": 8})), Some(&f(json!({"qty": 8}))));
-        assert!(m.conflicts.is_empty());
-        assert_eq!(m.golden["qty"], json!(8));
-    }
-
-    #[test]
-    fn first_sight_with_different_other_side_conflicts_without_base() {
+    fn first_sight_with_a_different_golden_value_conflicts_without_base() {
         let m = merge(
-            &Fields::new(),
+            &f(json!({"title": "Erp"})),
+            None,
             &f(json!({"title": "Shop"})),
-            Some(&f(json!({"title": "Erp"}))),
         );
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.conflicts[0].base, None);
     }
 
     #[test]
+    fn first_sight_of_a_new_field_is_taken() {
+        let m = merge(&Fields::new(), None, &f(json!({"title": "Shop"})));
+        assert_eq!(m.taken, vec!["title"]);
+    }
+
+    #[test]
     fn unobserved_fields_keep_their_golden_value() {
         let golden = f(json!({"title": "A", "qty": 3}));
-        let m = merge(&golden, &f(json!({"qty": 4})), None);
+        let m = merge(&golden, Some(&golden), &f(json!({"qty": 4})));
         assert_eq!(m.golden, f(json!({"title": "A", "qty": 4})));
     }
 
@@ -212,19 +233,19 @@ mod tests {
         /// Merging the same observation twice changes nothing the second time: replay and
         /// duplicate deliveries are harmless.
         #[test]
-        fn merge_is_idempotent(golden in small_fields(), incoming in small_fields(), other in small_fields()) {
-            let mut first = merge(&golden, &incoming, Some(&other));
+        fn merge_is_idempotent(golden in small_fields(), previous in small_fields(), incoming in small_fields()) {
+            let mut first = merge(&golden, Some(&previous), &incoming);
             first.settle(&vec![Settlement::Incoming; first.conflicts.len()]);
-            let second = merge(&first.golden, &incoming, Some(&other));
+            let second = merge(&first.golden, Some(&previous), &incoming);
             prop_assert!(second.is_noop(), "{second:?}");
         }
 
         /// Every field of the observation ends up either taken or in conflict, never silently lost.
         #[test]
-        fn every_changed_field_is_accounted_for(golden in small_fields(), incoming in small_fields(), other in small_fields()) {
-            let m = merge(&golden, &incoming, Some(&other));
+        fn every_changed_field_is_accounted_for(golden in small_fields(), previous in small_fields(), incoming in small_fields()) {
+            let m = merge(&golden, Some(&previous), &incoming);
             for (k, v) in &incoming {
-                let changed = golden.get(k) != Some(v);
+                let changed = golden.get(k) != Some(v) && previous.get(k) != Some(v);
                 let accounted = m.taken.contains(k) || m.conflicts.iter().any(|c| &c.field == k);
                 prop_assert_eq!(changed, accounted);
             }
