@@ -1,0 +1,1208 @@
+//! The record store: record types and their exact field sets, write validation (unknown
+//! fields, types, references, external ids), upsert / patch semantics, inventory adjustments
+//! that move stock, and rendering records as the REST record API returns them.
+
+use crate::clock::format_datetime;
+use crate::error::NsError;
+use chrono::{DateTime, NaiveDate, Utc};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// The record types the simulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordType {
+    /// `inventoryItem` (kind `variant` for weft).
+    InventoryItem,
+    /// `customer`.
+    Customer,
+    /// `salesOrder`.
+    SalesOrder,
+    /// `inventoryAdjustment`: the only way quantities change.
+    InventoryAdjustment,
+    /// `location` (read-only, seeded).
+    Location,
+}
+
+impl RecordType {
+    /// Every record type, in a stable order.
+    pub const ALL: [RecordType; 5] = [
+        RecordType::InventoryItem,
+        RecordType::Customer,
+        RecordType::SalesOrder,
+        RecordType::InventoryAdjustment,
+        RecordType::Location,
+    ];
+
+    /// The name used in URLs and errors (`inventoryItem`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordType::InventoryItem => "inventoryItem",
+            RecordType::Customer => "customer",
+            RecordType::SalesOrder => "salesOrder",
+            RecordType::InventoryAdjustment => "inventoryAdjustment",
+            RecordType::Location => "location",
+        }
+    }
+
+    /// Parses a URL record type name (NetSuite matches them case-insensitively).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s))
+    }
+
+    /// The prefix of free custom fields on this type.
+    fn custom_prefix(self) -> Option<&'static str> {
+        match self {
+            RecordType::InventoryItem => Some("custitem_"),
+            RecordType::Customer => Some("custentity_"),
+            RecordType::SalesOrder | RecordType::InventoryAdjustment => Some("custbody_"),
+            RecordType::Location => None,
+        }
+    }
+
+    /// Writable fields.
+    fn schema(self) -> &'static [Field] {
+        match self {
+            RecordType::InventoryItem => ITEM_FIELDS,
+            RecordType::Customer => CUSTOMER_FIELDS,
+            RecordType::SalesOrder => SALES_ORDER_FIELDS,
+            RecordType::InventoryAdjustment => ADJUSTMENT_FIELDS,
+            RecordType::Location => &[],
+        }
+    }
+
+    /// Fields the API returns but never accepts in a request body.
+    fn read_only(self) -> &'static [&'static str] {
+        match self {
+            RecordType::InventoryItem => &["id", "lastModifiedDate", "createdDate", "locations"],
+            RecordType::Customer => &["id", "lastModifiedDate", "dateCreated"],
+            RecordType::SalesOrder => &["id", "lastModifiedDate", "createdDate", "total"],
+            RecordType::InventoryAdjustment => &["id", "lastModifiedDate", "createdDate"],
+            RecordType::Location => &["id", "name", "isInactive"],
+        }
+    }
+
+    /// The creation-date field's name on this type.
+    fn created_field(self) -> &'static str {
+        match self {
+            RecordType::Customer => "dateCreated",
+            _ => "createdDate",
+        }
+    }
+}
+
+/// How a field's value is written and stored.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Text,
+    Bool,
+    Number,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// Sales order status letter `A`..`H`.
+    Status,
+    Ref(RefTarget),
+    Lines(&'static [Field]),
+}
+
+/// What a reference field points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefTarget {
+    Record(RecordType),
+    Subsidiary,
+    Account,
+}
+
+/// One writable field.
+#[derive(Debug)]
+struct Field {
+    name: &'static str,
+    kind: Kind,
+}
+
+const fn f(name: &'static str, kind: Kind) -> Field {
+    Field { name, kind }
+}
+
+const ITEM_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("itemId", Kind::Text),
+    f("displayName", Kind::Text),
+    f("salesDescription", Kind::Text),
+    f("upcCode", Kind::Text),
+    f("vendorName", Kind::Text),
+    f("isInactive", Kind::Bool),
+    f("basePrice", Kind::Number),
+];
+
+const CUSTOMER_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("entityId", Kind::Text),
+    f("companyName", Kind::Text),
+    f("firstName", Kind::Text),
+    f("lastName", Kind::Text),
+    f("email", Kind::Text),
+    f("phone", Kind::Text),
+    f("isPerson", Kind::Bool),
+    f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+];
+
+const ORDER_LINE_FIELDS: &[Field] = &[
+    f(
+        "item",
+        Kind::Ref(RefTarget::Record(RecordType::InventoryItem)),
+    ),
+    f("quantity", Kind::Number),
+    f("rate", Kind::Number),
+    f("amount", Kind::Number),
+    f("description", Kind::Text),
+];
+
+const SALES_ORDER_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("tranId", Kind::Text),
+    f("entity", Kind::Ref(RefTarget::Record(RecordType::Customer))),
+    f("tranDate", Kind::Date),
+    f("orderStatus", Kind::Status),
+    f("memo", Kind::Text),
+    f("otherRefNum", Kind::Text),
+    f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+    f("item", Kind::Lines(ORDER_LINE_FIELDS)),
+];
+
+const ADJUSTMENT_LINE_FIELDS: &[Field] = &[
+    f(
+        "item",
+        Kind::Ref(RefTarget::Record(RecordType::InventoryItem)),
+    ),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+    f("adjustQtyBy", Kind::Number),
+    f("memo", Kind::Text),
+];
+
+const ADJUSTMENT_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("tranId", Kind::Text),
+    f("tranDate", Kind::Date),
+    f("memo", Kind::Text),
+    f("account", Kind::Ref(RefTarget::Account)),
+    f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+    f(
+        "adjLocation",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+    f("inventory", Kind::Lines(ADJUSTMENT_LINE_FIELDS)),
+];
+
+/// Sales order statuses (`orderStatus`) and their names.
+const ORDER_STATUSES: &[(&str, &str)] = &[
+    ("A", "Pending Approval"),
+    ("B", "Pending Fulfillment"),
+    ("C", "Cancelled"),
+    ("D", "Partially Fulfilled"),
+    ("E", "Pending Billing/Partially Fulfilled"),
+    ("F", "Pending Billing"),
+    ("G", "Billed"),
+    ("H", "Closed"),
+];
+
+/// One stored record.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Internal id.
+    pub id: u64,
+    /// Body fields in stored form (references as internal-id strings, lines as arrays).
+    pub fields: Map<String, Value>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// `lastModifiedDate` (whole seconds).
+    pub modified: DateTime<Utc>,
+}
+
+impl Record {
+    /// A text field's value.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Where a write goes.
+#[derive(Clone, Debug)]
+pub enum WriteTarget {
+    /// POST: a new record.
+    Create,
+    /// PATCH by internal id.
+    Update(u64),
+    /// PUT by external id: create or update.
+    Upsert(String),
+}
+
+/// The outcome of a successful write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Internal id of the written record.
+    pub id: u64,
+    /// Whether the record was created.
+    pub created: bool,
+}
+
+/// Counts of writes per record type (inspection).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct WriteCounts {
+    /// Records created.
+    pub creates: u64,
+    /// Records updated.
+    pub updates: u64,
+    /// Records deleted.
+    pub deletes: u64,
+}
+
+/// All records of one simulated account.
+#[derive(Debug)]
+pub struct Db {
+    records: BTreeMap<RecordType, BTreeMap<u64, Record>>,
+    eids: HashMap<(RecordType, String), u64>,
+    item_names: HashMap<String, u64>,
+    /// Quantity on hand per (item, location).
+    stock: BTreeMap<(u64, u64), f64>,
+    next_item: u64,
+    next_entity: u64,
+    next_txn: u64,
+    next_so_number: u64,
+    next_adj_number: u64,
+    subsidiaries: BTreeMap<u64, String>,
+    accounts: BTreeMap<u64, String>,
+    counts: BTreeMap<RecordType, WriteCounts>,
+}
+
+/// `true` if `s` is a valid NetSuite external id (letters, digits, `_`, `-`).
+pub fn valid_external_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn rest_href(base: &str, rt: &str, id: u64) -> String {
+    format!("{base}/services/rest/record/v1/{rt}/{id}")
+}
+
+fn self_link(href: String) -> Value {
+    json!([{"rel": "self", "href": href}])
+}
+
+/// Renders a quantity: integral values as JSON integers.
+fn qty(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
+
+fn missing(label: &str, path: &str) -> NsError {
+    NsError::bad_request("USER_ERROR", format!("Please enter value(s) for: {label}")).at(path)
+}
+
+impl Db {
+    /// A store with the given seeded locations (ids 1..), one subsidiary and one adjustment
+    /// account.
+    pub fn new(location_names: &[String], now: DateTime<Utc>) -> Self {
+        let mut db = Db {
+            records: RecordType::ALL
+                .into_iter()
+                .map(|t| (t, BTreeMap::new()))
+                .collect(),
+            eids: HashMap::new(),
+            item_names: HashMap::new(),
+            stock: BTreeMap::new(),
+            next_item: 1000,
+            next_entity: 300,
+            next_txn: 9000,
+            next_so_number: 1001,
+            next_adj_number: 1,
+            subsidiaries: BTreeMap::from([(1, "Parent Company".to_owned())]),
+            accounts: BTreeMap::from([(1, "Inventory Adjustment".to_owned())]),
+            counts: BTreeMap::new(),
+        };
+        for (i, name) in location_names.iter().enumerate() {
+            let id = i as u64 + 1;
+            let mut fields = Map::new();
+            fields.insert("name".into(), json!(name));
+            fields.insert("isInactive".into(), json!(false));
+            db.records
+                .get_mut(&RecordType::Location)
+                .expect("all types")
+                .insert(
+                    id,
+                    Record {
+                        id,
+                        fields,
+                        created: now,
+                        modified: now,
+                    },
+                );
+        }
+        db
+    }
+
+    /// A record by type and internal id.
+    pub fn get(&self, rt: RecordType, id: u64) -> Option<&Record> {
+        self.records.get(&rt).and_then(|m| m.get(&id))
+    }
+
+    /// The internal id of the record with this external id.
+    pub fn by_external_id(&self, rt: RecordType, eid: &str) -> Option<u64> {
+        self.eids.get(&(rt, eid.to_owned())).copied()
+    }
+
+    /// All records of a type, by ascending internal id.
+    pub fn all(&self, rt: RecordType) -> impl Iterator<Item = &Record> {
+        self.records.get(&rt).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Quantity on hand of an item at a location.
+    pub fn on_hand(&self, item: u64, location: u64) -> f64 {
+        self.stock.get(&(item, location)).copied().unwrap_or(0.0)
+    }
+
+    /// Seeded location ids.
+    pub fn location_ids(&self) -> Vec<u64> {
+        self.all(RecordType::Location).map(|r| r.id).collect()
+    }
+
+    /// Write counts per record type.
+    pub fn counts(&self) -> BTreeMap<String, WriteCounts> {
+        self.counts
+            .iter()
+            .map(|(t, c)| (t.name().to_owned(), c.clone()))
+            .collect()
+    }
+
+    /// Resolves a URL id segment (`123` or `eid:abc`) to an internal id.
+    pub fn resolve_segment(&self, rt: RecordType, seg: &str) -> Result<u64, NsError> {
+        if let Some(eid) = seg.strip_prefix("eid:") {
+            if !valid_external_id(eid) {
+                return Err(invalid_eid(eid));
+            }
+            return self.by_external_id(rt, eid).ok_or_else(NsError::not_found);
+        }
+        let id: u64 = seg.parse().map_err(|_| NsError::not_found())?;
+        self.get(rt, id)
+            .map(|r| r.id)
+            .ok_or_else(NsError::not_found)
+    }
+
+    /// The display name a reference to this record carries as `refName`.
+    fn ref_name(&self, target: RefTarget, id: u64) -> Option<String> {
+        match target {
+            RefTarget::Subsidiary => self.subsidiaries.get(&id).cloned(),
+            RefTarget::Account => self.accounts.get(&id).cloned(),
+            RefTarget::Record(rt) => {
+                let r = self.get(rt, id)?;
+                Some(match rt {
+                    RecordType::InventoryItem => r.text("itemId").unwrap_or_default().to_owned(),
+                    RecordType::Location => r.text("name").unwrap_or_default().to_owned(),
+                    RecordType::Customer => customer_name(r),
+                    _ => r.text("tranId").unwrap_or_default().to_owned(),
+                })
+            }
+        }
+    }
+
+    fn ref_exists(&self, target: RefTarget, id: u64) -> bool {
+        self.ref_name(target, id).is_some()
+    }
+
+    /// Resolves a reference object `{id}` / `{externalId}` to an internal id string.
+    fn parse_ref(&self, target: RefTarget, v: &Value, path: &str) -> Result<Value, NsError> {
+        let obj = v.as_object().ok_or_else(|| {
+            NsError::bad_request(
+                "INVALID_FLD_VALUE",
+                format!("Invalid value for field {path}: a reference must be an object such as {{\"id\": \"123\"}} or {{\"externalId\": \"abc\"}}."),
+            )
+            .at(path)
+        })?;
+        for k in obj.keys() {
+            if !matches!(k.as_str(), "id" | "externalId" | "refName" | "links") {
+                return Err(NsError::bad_request(
+                    "INVALID_FIELD",
+                    format!("Invalid field {path}.{k}: a reference accepts only id, externalId and refName."),
+                )
+                .at(format!("{path}.{k}")));
+            }
+        }
+        let bad_ref = |shown: &str| {
+            NsError::bad_request(
+                "INVALID_KEY_OR_REF",
+                format!("Invalid {path} reference key {shown}."),
+            )
+            .at(path)
+        };
+        let id = match (obj.get("id"), obj.get("externalId")) {
+            (Some(id), _) => {
+                let s = match id {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return Err(bad_ref(&id.to_string())),
+                };
+                let n: u64 = s.parse().map_err(|_| bad_ref(&s))?;
+                if !self.ref_exists(target, n) {
+                    return Err(bad_ref(&s));
+                }
+                n
+            }
+            (None, Some(Value::String(eid))) => match target {
+                RefTarget::Record(rt) => {
+                    self.by_external_id(rt, eid).ok_or_else(|| bad_ref(eid))?
+                }
+                _ => return Err(bad_ref(eid)),
+            },
+            (None, Some(other)) => return Err(bad_ref(&other.to_string())),
+            (None, None) => {
+                return Err(NsError::bad_request(
+                    "INVALID_KEY_OR_REF",
+                    format!("Invalid {path} reference: give an id or an externalId."),
+                )
+                .at(path));
+            }
+        };
+        Ok(json!(id.to_string()))
+    }
+
+    /// Validates one body value for a field and converts it to stored form (`Null` clears).
+    fn parse_value(&self, kind: Kind, v: &Value, path: &str) -> Result<Value, NsError> {
+        let wrong = |want: &str| {
+            NsError::bad_request(
+                "INVALID_FLD_VALUE",
+                format!("Invalid value {v} for field {path}: expected {want}."),
+            )
+            .at(path)
+        };
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        match kind {
+            Kind::Text => v
+                .as_str()
+                .map(|_| v.clone())
+                .ok_or_else(|| wrong("a string")),
+            Kind::Bool => v
+                .as_bool()
+                .map(|_| v.clone())
+                .ok_or_else(|| wrong("true or false")),
+            Kind::Number => match v.as_f64() {
+                Some(x) if x.is_finite() => Ok(v.clone()),
+                _ => Err(wrong("a number")),
+            },
+            Kind::Date => {
+                let s = v.as_str().ok_or_else(|| wrong("a date YYYY-MM-DD"))?;
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| wrong("a date YYYY-MM-DD"))?;
+                Ok(v.clone())
+            }
+            Kind::Status => {
+                let s = match v {
+                    Value::String(s) => s.as_str(),
+                    Value::Object(o) => o.get("id").and_then(Value::as_str).unwrap_or(""),
+                    _ => "",
+                };
+                if ORDER_STATUSES.iter().any(|(k, _)| *k == s) {
+                    Ok(json!(s))
+                } else {
+                    Err(wrong("an order status A..H"))
+                }
+            }
+            Kind::Ref(target) => self.parse_ref(target, v, path),
+            Kind::Lines(fields) => {
+                let obj = v.as_object().ok_or_else(|| wrong("{\"items\": [...]}"))?;
+                if let Some(k) = obj.keys().find(|k| *k != "items" && *k != "links") {
+                    return Err(NsError::bad_request(
+                        "INVALID_FIELD",
+                        format!("Invalid field {path}.{k}: a sublist accepts only items."),
+                    )
+                    .at(format!("{path}.{k}")));
+                }
+                let items = obj
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| wrong("{\"items\": [...]}"))?;
+                let mut lines = Vec::with_capacity(items.len());
+                for (i, line) in items.iter().enumerate() {
+                    let lpath = format!("{path}.items[{i}]");
+                    let lobj = line.as_object().ok_or_else(|| {
+                        NsError::bad_request(
+                            "INVALID_FLD_VALUE",
+                            format!("Invalid sublist line {lpath}: expected an object."),
+                        )
+                        .at(lpath.clone())
+                    })?;
+                    let mut out = Map::new();
+                    for (k, lv) in lobj {
+                        if k == "links" {
+                            continue;
+                        }
+                        let fpath = format!("{lpath}.{k}");
+                        let field = fields.iter().find(|fd| fd.name == k).ok_or_else(|| {
+                            NsError::bad_request(
+                                "INVALID_FIELD",
+                                format!(
+                                    "Invalid field {fpath}: {k} is not a field of this sublist."
+                                ),
+                            )
+                            .at(fpath.clone())
+                        })?;
+                        let pv = self.parse_value(field.kind, lv, &fpath)?;
+                        if !pv.is_null() {
+                            out.insert(k.clone(), pv);
+                        }
+                    }
+                    lines.push(Value::Object(out));
+                }
+                Ok(Value::Array(lines))
+            }
+        }
+    }
+
+    /// Validates a request body against the record type's field set.
+    fn parse_body(&self, rt: RecordType, body: &Value) -> Result<Map<String, Value>, NsError> {
+        let obj = body.as_object().ok_or_else(|| {
+            NsError::bad_request("INVALID_CONTENT", "The request body must be a JSON object.")
+        })?;
+        let mut out = Map::new();
+        for (k, v) in obj {
+            if let Some(prefix) = rt.custom_prefix()
+                && k.starts_with(prefix)
+                && k.len() > prefix.len()
+            {
+                if v.is_array() {
+                    return Err(NsError::bad_request(
+                        "INVALID_FLD_VALUE",
+                        format!("Invalid value for custom field {k}."),
+                    )
+                    .at(k.clone()));
+                }
+                out.insert(k.clone(), v.clone());
+                continue;
+            }
+            if rt.read_only().contains(&k.as_str()) {
+                return Err(NsError::bad_request(
+                    "INVALID_FIELD",
+                    format!(
+                        "Invalid field {k}: the field is read-only on record type {}.",
+                        rt.name()
+                    ),
+                )
+                .at(k.clone()));
+            }
+            let field = rt.schema().iter().find(|fd| fd.name == k).ok_or_else(|| {
+                NsError::bad_request(
+                    "INVALID_FIELD",
+                    format!(
+                        "Invalid field {k}: it is not a field of record type {}.",
+                        rt.name()
+                    ),
+                )
+                .at(k.clone())
+            })?;
+            let pv = self.parse_value(field.kind, v, k)?;
+            if k == "externalId"
+                && let Some(s) = pv.as_str()
+                && !valid_external_id(s)
+            {
+                return Err(invalid_eid(s).at("externalId"));
+            }
+            out.insert(k.clone(), pv);
+        }
+        Ok(out)
+    }
+
+    /// Applies a write (POST / PATCH / PUT-upsert) and returns the record's id.
+    ///
+    /// `replace` names the sublists a PATCH replaces wholesale (NetSuite's `replace` query
+    /// parameter); other sublist lines in a PATCH body are added. A POST and a PUT set the
+    /// sublists they carry to exactly the given lines.
+    pub fn write(
+        &mut self,
+        rt: RecordType,
+        target: WriteTarget,
+        body: &Value,
+        replace: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, NsError> {
+        if rt == RecordType::Location {
+            return Err(NsError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "INVALID_REQUEST",
+                "Location records are read-only in this account.",
+            ));
+        }
+        let (existing_id, path_eid, replace_all) = match &target {
+            WriteTarget::Create => (None, None, true),
+            WriteTarget::Update(id) => {
+                if self.get(rt, *id).is_none() {
+                    return Err(NsError::not_found());
+                }
+                (Some(*id), None, false)
+            }
+            WriteTarget::Upsert(eid) => {
+                if !valid_external_id(eid) {
+                    return Err(invalid_eid(eid));
+                }
+                (self.by_external_id(rt, eid), Some(eid.clone()), true)
+            }
+        };
+        let parsed = self.parse_body(rt, body)?;
+        if let (Some(path_eid), Some(Value::String(body_eid))) =
+            (&path_eid, parsed.get("externalId"))
+            && body_eid != path_eid
+        {
+            return Err(NsError::bad_request(
+                "INVALID_FLD_VALUE",
+                format!("The externalId {body_eid} in the request body differs from eid:{path_eid} in the URL."),
+            )
+            .at("externalId"));
+        }
+        if let Some(Value::String(eid)) = parsed.get("externalId")
+            && let Some(other) = self.by_external_id(rt, eid)
+            && Some(other) != existing_id
+        {
+            return Err(NsError::bad_request(
+                "DUP_RCRD",
+                format!(
+                    "A {} record with externalId {eid} already exists (id {other}).",
+                    rt.name()
+                ),
+            )
+            .at("externalId"));
+        }
+        let old = existing_id.and_then(|id| self.get(rt, id)).cloned();
+        let mut fields = old.as_ref().map(|r| r.fields.clone()).unwrap_or_default();
+        for (k, v) in parsed {
+            let is_lines = matches!(
+                rt.schema().iter().find(|fd| fd.name == k).map(|fd| fd.kind),
+                Some(Kind::Lines(_))
+            );
+            if v.is_null() {
+                fields.remove(&k);
+            } else if is_lines && !replace_all && !replace.iter().any(|r| r == &k) {
+                let mut lines = fields
+                    .get(&k)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                lines.extend(v.as_array().cloned().unwrap_or_default());
+                fields.insert(k, Value::Array(lines));
+            } else {
+                fields.insert(k, v);
+            }
+        }
+        if let Some(eid) = &path_eid {
+            fields.insert("externalId".into(), json!(eid));
+        }
+        let id = match existing_id {
+            Some(id) => id,
+            None => self.peek_id(rt),
+        };
+        self.finalize(rt, id, &mut fields, now)?;
+        // Everything validated: commit.
+        let created = existing_id.is_none();
+        if created {
+            self.take_id(rt);
+        }
+        if let Some(o) = &old {
+            if let Some(e) = o.text("externalId") {
+                self.eids.remove(&(rt, e.to_owned()));
+            }
+            if rt == RecordType::InventoryItem
+                && let Some(n) = o.text("itemId")
+            {
+                self.item_names.remove(n);
+            }
+        }
+        if let Some(e) = fields.get("externalId").and_then(Value::as_str) {
+            self.eids.insert((rt, e.to_owned()), id);
+        }
+        if rt == RecordType::InventoryItem
+            && let Some(n) = fields.get("itemId").and_then(Value::as_str)
+        {
+            self.item_names.insert(n.to_owned(), id);
+        }
+        if rt == RecordType::InventoryAdjustment {
+            self.repost_adjustment(old.as_ref(), &fields, now);
+        }
+        let record = Record {
+            id,
+            fields,
+            created: old.as_ref().map(|o| o.created).unwrap_or(now),
+            modified: now,
+        };
+        self.records
+            .get_mut(&rt)
+            .expect("all types")
+            .insert(id, record);
+        let c = self.counts.entry(rt).or_default();
+        if created {
+            c.creates += 1;
+        } else {
+            c.updates += 1;
+        }
+        Ok(WriteOutcome { id, created })
+    }
+
+    /// Deletes a record (an adjustment's stock movements are reversed).
+    pub fn delete(&mut self, rt: RecordType, id: u64, now: DateTime<Utc>) -> Result<(), NsError> {
+        if rt == RecordType::Location {
+            return Err(NsError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "INVALID_REQUEST",
+                "Location records are read-only in this account.",
+            ));
+        }
+        let referenced = match rt {
+            RecordType::Customer => self
+                .all(RecordType::SalesOrder)
+                .any(|o| o.text("entity") == Some(&id.to_string())),
+            RecordType::InventoryItem => {
+                let sid = id.to_string();
+                self.all(RecordType::SalesOrder)
+                    .chain(self.all(RecordType::InventoryAdjustment))
+                    .any(|t| {
+                        ["item", "inventory"].iter().any(|sub| {
+                            t.fields
+                                .get(*sub)
+                                .and_then(Value::as_array)
+                                .is_some_and(|ls| {
+                                    ls.iter().any(|l| {
+                                        l.get("item").and_then(Value::as_str) == Some(&sid)
+                                    })
+                                })
+                        })
+                    })
+            }
+            _ => false,
+        };
+        if referenced {
+            return Err(NsError::bad_request(
+                "THIS_RECORD_CANNOT_BE_DELETED_BECAUSE_IT_HAS_DEPENDENT_RECORDS",
+                "This record cannot be deleted because it has dependent records.",
+            ));
+        }
+        let old = self
+            .records
+            .get_mut(&rt)
+            .and_then(|m| m.remove(&id))
+            .ok_or_else(NsError::not_found)?;
+        if let Some(e) = old.text("externalId") {
+            self.eids.remove(&(rt, e.to_owned()));
+        }
+        if rt == RecordType::InventoryItem {
+            if let Some(n) = old.text("itemId") {
+                self.item_names.remove(n);
+            }
+            self.stock.retain(|(item, _), _| *item != id);
+        }
+        if rt == RecordType::InventoryAdjustment {
+            self.repost_adjustment(Some(&old), &Map::new(), now);
+        }
+        self.counts.entry(rt).or_default().deletes += 1;
+        Ok(())
+    }
+
+    fn peek_id(&self, rt: RecordType) -> u64 {
+        match rt {
+            RecordType::InventoryItem => self.next_item,
+            RecordType::Customer => self.next_entity,
+            _ => self.next_txn,
+        }
+    }
+
+    fn take_id(&mut self, rt: RecordType) {
+        match rt {
+            RecordType::InventoryItem => self.next_item += 1,
+            RecordType::Customer => self.next_entity += 1,
+            RecordType::SalesOrder => {
+                self.next_txn += 1;
+                self.next_so_number += 1;
+            }
+            RecordType::InventoryAdjustment => {
+                self.next_txn += 1;
+                self.next_adj_number += 1;
+            }
+            RecordType::Location => {}
+        }
+    }
+
+    /// Type-specific required fields, defaults and computed fields.
+    fn finalize(
+        &self,
+        rt: RecordType,
+        id: u64,
+        fields: &mut Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(), NsError> {
+        let today = json!(now.format("%Y-%m-%d").to_string());
+        match rt {
+            RecordType::InventoryItem => {
+                let name = fields
+                    .get("itemId")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| missing("Item Name/Number", "itemId"))?;
+                if let Some(&other) = self.item_names.get(name)
+                    && other != id
+                {
+                    return Err(NsError::bad_request(
+                        "DUP_ITEM",
+                        format!("An item record with itemId {name} already exists (id {other})."),
+                    )
+                    .at("itemId"));
+                }
+                fields.entry("isInactive").or_insert(json!(false));
+            }
+            RecordType::Customer => {
+                fields
+                    .entry("entityId")
+                    .or_insert_with(|| json!(format!("CUST{id}")));
+                fields.entry("subsidiary").or_insert(json!("1"));
+                if !fields.contains_key("isPerson") {
+                    let person = !fields.contains_key("companyName")
+                        && (fields.contains_key("firstName") || fields.contains_key("lastName"));
+                    fields.insert("isPerson".into(), json!(person));
+                }
+            }
+            RecordType::SalesOrder => {
+                if !fields.contains_key("entity") {
+                    return Err(missing("Customer", "entity"));
+                }
+                let lines = fields
+                    .get_mut("item")
+                    .and_then(Value::as_array_mut)
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| {
+                        NsError::bad_request(
+                            "USER_ERROR",
+                            "You must enter at least one line item for this transaction.",
+                        )
+                        .at("item")
+                    })?;
+                let mut total = 0.0;
+                for (i, line) in lines.iter_mut().enumerate() {
+                    let l = line.as_object_mut().expect("lines are objects");
+                    if !l.contains_key("item") {
+                        return Err(missing("Item", &format!("item.items[{i}].item")));
+                    }
+                    let q = l
+                        .get("quantity")
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| missing("Quantity", &format!("item.items[{i}].quantity")))?;
+                    let rate = match l.get("rate").and_then(Value::as_f64) {
+                        Some(r) => r,
+                        None => {
+                            let item: u64 =
+                                l["item"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                            let r = self
+                                .get(RecordType::InventoryItem, item)
+                                .and_then(|it| it.fields.get("basePrice"))
+                                .and_then(Value::as_f64)
+                                .unwrap_or(0.0);
+                            l.insert("rate".into(), json!(r));
+                            r
+                        }
+                    };
+                    let amount = match l.get("amount").and_then(Value::as_f64) {
+                        Some(a) => a,
+                        None => {
+                            let a = round2(q * rate);
+                            l.insert("amount".into(), json!(a));
+                            a
+                        }
+                    };
+                    total += amount;
+                }
+                fields.insert("total".into(), json!(round2(total)));
+                fields
+                    .entry("tranId")
+                    .or_insert_with(|| json!(format!("SO{}", self.next_so_number)));
+                fields.entry("tranDate").or_insert(today);
+                fields.entry("orderStatus").or_insert(json!("B"));
+                fields.entry("subsidiary").or_insert(json!("1"));
+            }
+            RecordType::InventoryAdjustment => {
+                let adj_location = fields.get("adjLocation").cloned();
+                let lines = fields
+                    .get_mut("inventory")
+                    .and_then(Value::as_array_mut)
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| {
+                        NsError::bad_request(
+                            "USER_ERROR",
+                            "You must enter at least one line item for this transaction.",
+                        )
+                        .at("inventory")
+                    })?;
+                for (i, line) in lines.iter_mut().enumerate() {
+                    let l = line.as_object_mut().expect("lines are objects");
+                    if !l.contains_key("item") {
+                        return Err(missing("Item", &format!("inventory.items[{i}].item")));
+                    }
+                    if !l.contains_key("location") {
+                        match &adj_location {
+                            Some(loc) => {
+                                l.insert("location".into(), loc.clone());
+                            }
+                            None => {
+                                return Err(missing(
+                                    "Location",
+                                    &format!("inventory.items[{i}].location"),
+                                ));
+                            }
+                        }
+                    }
+                    if l.get("adjustQtyBy").and_then(Value::as_f64).is_none() {
+                        return Err(missing(
+                            "Adjust Qty. By",
+                            &format!("inventory.items[{i}].adjustQtyBy"),
+                        ));
+                    }
+                }
+                fields
+                    .entry("tranId")
+                    .or_insert_with(|| json!(format!("ADJ{}", self.next_adj_number)));
+                fields.entry("tranDate").or_insert(today);
+                fields.entry("account").or_insert(json!("1"));
+                fields.entry("subsidiary").or_insert(json!("1"));
+            }
+            RecordType::Location => {}
+        }
+        Ok(())
+    }
+
+    /// Applies the difference between an adjustment's old and new lines to stock, and bumps
+    /// `lastModifiedDate` of every item whose quantity moved (as NetSuite re-posts the
+    /// transaction on edit).
+    fn repost_adjustment(
+        &mut self,
+        old: Option<&Record>,
+        new: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) {
+        let mut delta: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+        let mut add = |fields: &Map<String, Value>, sign: f64| {
+            for line in fields
+                .get("inventory")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = |k: &str| {
+                    line.get(k)
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<u64>().ok())
+                };
+                if let (Some(item), Some(loc), Some(q)) = (
+                    id("item"),
+                    id("location"),
+                    line.get("adjustQtyBy").and_then(Value::as_f64),
+                ) {
+                    *delta.entry((item, loc)).or_default() += sign * q;
+                }
+            }
+        };
+        if let Some(o) = old {
+            add(&o.fields, -1.0);
+        }
+        add(new, 1.0);
+        for ((item, loc), d) in delta {
+            if d == 0.0 {
+                continue;
+            }
+            *self.stock.entry((item, loc)).or_default() += d;
+            if let Some(r) = self
+                .records
+                .get_mut(&RecordType::InventoryItem)
+                .and_then(|m| m.get_mut(&item))
+            {
+                r.modified = now;
+            }
+        }
+    }
+
+    /// Renders a reference as the REST API does: `{links, id, refName}`.
+    fn render_ref(&self, target: RefTarget, id_str: &str, base: &str) -> Value {
+        let id: u64 = id_str.parse().unwrap_or(0);
+        let type_name = match target {
+            RefTarget::Record(rt) => rt.name(),
+            RefTarget::Subsidiary => "subsidiary",
+            RefTarget::Account => "account",
+        };
+        let mut m = Map::new();
+        m.insert("links".into(), self_link(rest_href(base, type_name, id)));
+        m.insert("id".into(), json!(id_str));
+        if let Some(name) = self.ref_name(target, id) {
+            m.insert("refName".into(), json!(name));
+        }
+        Value::Object(m)
+    }
+
+    fn render_value(&self, kind: Kind, v: &Value, base: &str, expand: bool, href: String) -> Value {
+        match kind {
+            Kind::Ref(t) => self.render_ref(t, v.as_str().unwrap_or_default(), base),
+            Kind::Lines(fields) => {
+                let lines: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|line| {
+                        let mut out = Map::new();
+                        out.insert("links".into(), json!([]));
+                        for fd in fields {
+                            if let Some(lv) = line.get(fd.name) {
+                                let rendered = match fd.kind {
+                                    Kind::Ref(t) => {
+                                        self.render_ref(t, lv.as_str().unwrap_or_default(), base)
+                                    }
+                                    _ if fd.name == "quantity" || fd.name == "adjustQtyBy" => {
+                                        qty(lv.as_f64().unwrap_or(0.0))
+                                    }
+                                    _ => lv.clone(),
+                                };
+                                out.insert(fd.name.into(), rendered);
+                            }
+                        }
+                        Value::Object(out)
+                    })
+                    .collect();
+                sublist(href, lines, expand)
+            }
+            _ => v.clone(),
+        }
+    }
+
+    /// Renders a record as `GET /record/v1/{type}/{id}` returns it.
+    pub fn render(&self, rt: RecordType, rec: &Record, base: &str, expand: bool) -> Value {
+        let href = rest_href(base, rt.name(), rec.id);
+        let mut out = Map::new();
+        out.insert("links".into(), self_link(href.clone()));
+        out.insert("id".into(), json!(rec.id.to_string()));
+        if rt == RecordType::Location {
+            for (k, v) in &rec.fields {
+                out.insert(k.clone(), v.clone());
+            }
+            return Value::Object(out);
+        }
+        for fd in rt.schema() {
+            if let Some(v) = rec.fields.get(fd.name) {
+                let sub_href = format!("{href}/{}", fd.name);
+                out.insert(
+                    fd.name.into(),
+                    self.render_value(fd.kind, v, base, expand, sub_href),
+                );
+            }
+        }
+        let mut custom: Vec<(&String, &Value)> = rec
+            .fields
+            .iter()
+            .filter(|(k, _)| rt.custom_prefix().is_some_and(|p| k.starts_with(p)))
+            .collect();
+        custom.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in custom {
+            out.insert(k.clone(), v.clone());
+        }
+        if let Some(t) = rec.fields.get("total") {
+            out.insert("total".into(), t.clone());
+        }
+        out.insert(
+            rt.created_field().into(),
+            json!(format_datetime(rec.created)),
+        );
+        out.insert(
+            "lastModifiedDate".into(),
+            json!(format_datetime(rec.modified)),
+        );
+        if rt == RecordType::InventoryItem {
+            let lines = self
+                .all(RecordType::Location)
+                .map(|loc| {
+                    let q = self.on_hand(rec.id, loc.id);
+                    json!({
+                        "links": [],
+                        "location": self.render_ref(RefTarget::Record(RecordType::Location), &loc.id.to_string(), base),
+                        "quantityOnHand": qty(q),
+                        "quantityAvailable": qty(q),
+                    })
+                })
+                .collect();
+            out.insert(
+                "locations".into(),
+                sublist(format!("{href}/locations"), lines, expand),
+            );
+        }
+        Value::Object(out)
+    }
+
+    /// Renders one sublist of a record (`GET /record/v1/{type}/{id}/{sublist}`), or `None` if the
+    /// type has no such sublist.
+    pub fn render_sublist(
+        &self,
+        rt: RecordType,
+        rec: &Record,
+        name: &str,
+        base: &str,
+    ) -> Option<Value> {
+        let full = self.render(rt, rec, base, true);
+        let sub = full.get(name)?;
+        sub.get("items").is_some().then(|| sub.clone())
+    }
+}
+
+/// A sublist value: collapsed to its link, or expanded with its lines.
+fn sublist(href: String, lines: Vec<Value>, expand: bool) -> Value {
+    if !expand {
+        return json!({"links": self_link(href)});
+    }
+    let n = lines.len();
+    json!({
+        "links": self_link(href),
+        "count": n,
+        "hasMore": false,
+        "items": lines,
+        "offset": 0,
+        "totalResults": n,
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A customer's display name: company, else first and last name, else entity id.
+pub fn customer_name(r: &Record) -> String {
+    if let Some(c) = r.text("companyName").filter(|s| !s.is_empty()) {
+        return c.to_owned();
+    }
+    let name = [r.text("firstName"), r.text("lastName")]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        r.text("entityId").unwrap_or_default().to_owned()
+    } else {
+        name
+    }
+}
+
+fn invalid_eid(eid: &str) -> NsError {
+    NsError::bad_request(
+        "INVALID_ID",
+        format!(
+            "Invalid external ID {eid}: external IDs may contain only letters, digits, underscores (_) and hyphens (-)."
+        ),
+    )
+}
