@@ -1,0 +1,1070 @@
+//! The Shopify GraphQL Admin client: transport, error detection, cost accounting, reads and
+//! writes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::normalize::{self, NormalizeError, ShopifyDoc, gid, id_string};
+use super::queries as q;
+use crate::error::{ConnectorError, parse_retry_after};
+use crate::gate::{CostBudget, QueryCost};
+
+const SYSTEM: &str = "shopify";
+
+/// How to reach one shop.
+#[derive(Clone)]
+pub struct ShopifyConfig {
+    /// Scheme, host and port, e.g. `https://acme.myshopify.com` or `http://127.0.0.1:4001`.
+    pub base_url: String,
+    /// API version path segment, e.g. `2026-04`.
+    pub api_version: String,
+    /// The Admin API access token (sent as `X-Shopify-Access-Token`; never logged).
+    pub access_token: String,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Page sizes of the reconciliation reads.
+    pub paging: Paging,
+}
+
+impl std::fmt::Debug for ShopifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyConfig")
+            .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
+            .field("access_token", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .field("paging", &self.paging)
+            .finish()
+    }
+}
+
+impl ShopifyConfig {
+    /// A config with a 30 s timeout and the default page sizes.
+    pub fn new(
+        base_url: impl Into<String>,
+        api_version: impl Into<String>,
+        access_token: impl Into<String>,
+    ) -> Self {
+        ShopifyConfig {
+            base_url: base_url.into(),
+            api_version: api_version.into(),
+            access_token: access_token.into(),
+            timeout: Duration::from_secs(30),
+            paging: Paging::default(),
+        }
+    }
+}
+
+/// Page sizes of the reconciliation reads. The defaults keep every page's requested cost under
+/// Shopify's 1,000-point single-query maximum; flat lists use the 250 maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Products per page.
+    pub products: u32,
+    /// Variants fetched with each product (more are fetched by follow-up pages).
+    pub variants: u32,
+    /// Customers per page.
+    pub customers: u32,
+    /// Orders per page.
+    pub orders: u32,
+    /// Line items fetched with each order.
+    pub line_items: u32,
+    /// Inventory levels per page.
+    pub inventory_levels: u32,
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging {
+            products: 20,
+            variants: 20,
+            customers: 250,
+            orders: 10,
+            line_items: 15,
+            inventory_levels: 250,
+        }
+    }
+}
+
+/// What a reconciliation read pages over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entity {
+    /// Products with their variants.
+    Products,
+    /// Customers.
+    Customers,
+    /// Orders with their line items.
+    Orders,
+    /// The inventory levels of one location (decimal location id).
+    InventoryLevels {
+        /// The location's decimal id.
+        location_id: String,
+    },
+}
+
+/// One page of a reconciliation read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Normalized documents, in the server's order (ascending `updated_at`).
+    pub docs: Vec<ShopifyDoc>,
+    /// The cursor to pass as `after` for the next page.
+    pub end_cursor: Option<String>,
+    /// Whether another page follows.
+    pub has_next_page: bool,
+    /// The greatest `updated_at` on this page.
+    pub max_updated_at: Option<String>,
+}
+
+/// Every page of a reconciliation read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReadResult {
+    /// Normalized documents of every page.
+    pub docs: Vec<ShopifyDoc>,
+    /// The greatest `updated_at` seen (the caller's next watermark, once journaled).
+    pub max_updated_at: Option<String>,
+}
+
+/// A successful GraphQL response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlResponse {
+    /// `data`.
+    pub data: Value,
+    /// `extensions.cost`, when present.
+    pub cost: Option<QueryCost>,
+}
+
+/// One absolute quantity to set, guarded by the quantity the caller last saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuantityChange {
+    /// Decimal inventory item id.
+    pub inventory_item_id: String,
+    /// Decimal location id.
+    pub location_id: String,
+    /// The quantity to set.
+    pub quantity: i64,
+    /// The quantity the caller last saw (`changeFromQuantity`); `None` opts out of the guard.
+    pub change_from: Option<i64>,
+}
+
+/// One delta to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustChange {
+    /// Decimal inventory item id.
+    pub inventory_item_id: String,
+    /// Decimal location id.
+    pub location_id: String,
+    /// Signed change.
+    pub delta: i64,
+}
+
+/// A Shopify GraphQL Admin API client for one shop.
+pub struct ShopifyClient {
+    http: reqwest::Client,
+    endpoint: String,
+    token: String,
+    api_version: String,
+    paging: Paging,
+    budget: Arc<dyn CostBudget>,
+    /// Requested cost the server reported per document, so later reservations are exact.
+    learned_cost: Mutex<HashMap<String, f64>>,
+}
+
+impl std::fmt::Debug for ShopifyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyClient")
+            .field("endpoint", &self.endpoint)
+            .field("access_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn normalize_err(e: NormalizeError) -> ConnectorError {
+    ConnectorError::Transport {
+        system: SYSTEM,
+        message: format!("unexpected response shape: {e}"),
+        retryable: false,
+    }
+}
+
+fn shape_err(what: &str) -> ConnectorError {
+    ConnectorError::Transport {
+        system: SYSTEM,
+        message: format!("unexpected response shape: {what}"),
+        retryable: false,
+    }
+}
+
+impl ShopifyClient {
+    /// Builds a client. `budget` is the shop's cost limiter (shared by every flow of the shop).
+    pub fn new(config: ShopifyConfig, budget: Arc<dyn CostBudget>) -> Result<Self, ConnectorError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10).min(config.timeout))
+            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConnectorError::from_reqwest(SYSTEM, e))?;
+        let endpoint = format!(
+            "{}/admin/api/{}/graphql.json",
+            config.base_url.trim_end_matches('/'),
+            config.api_version
+        );
+        Ok(ShopifyClient {
+            http,
+            endpoint,
+            token: config.access_token,
+            api_version: config.api_version,
+            paging: config.paging,
+            budget,
+            learned_cost: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The GraphQL endpoint URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Whether this API version requires `changeFromQuantity` (2026-04 and later, and
+    /// `unstable`) rather than `compareQuantity`.
+    fn uses_change_from_quantity(&self) -> bool {
+        self.api_version == "unstable" || self.api_version.as_str() >= "2026-04"
+    }
+
+    /// Sends one GraphQL document. Reserves `estimate` points (or the cost the server reported
+    /// for this document last time) from the budget first, and settles with `extensions.cost`.
+    pub async fn graphql(
+        &self,
+        document: &str,
+        variables: Value,
+        estimate: u32,
+    ) -> Result<GraphqlResponse, ConnectorError> {
+        let reserve = self
+            .learned_cost
+            .lock()
+            .expect("cost cache lock poisoned")
+            .get(document)
+            .copied()
+            .unwrap_or(f64::from(estimate));
+        self.budget.reserve(reserve).await;
+        let result = self.send(document, variables, reserve).await;
+        let cost = match &result {
+            Ok(r) => r.cost.clone(),
+            Err((_, cost)) => cost.clone(),
+        };
+        if let Some(requested) = cost.as_ref().and_then(|c| c.requested_query_cost) {
+            self.learned_cost
+                .lock()
+                .expect("cost cache lock poisoned")
+                .insert(document.to_owned(), requested);
+        }
+        self.budget.settle(reserve, cost.as_ref());
+        result.map_err(|(e, _)| e)
+    }
+
+    async fn send(
+        &self,
+        document: &str,
+        variables: Value,
+        reserved: f64,
+    ) -> Result<GraphqlResponse, (ConnectorError, Option<QueryCost>)> {
+        let resp = self
+            .http
+            .post(&self.endpoint)
+            .header("X-Shopify-Access-Token", &self.token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(&json!({"query": document, "variables": variables}))
+            .send()
+            .await
+            .map_err(|e| (ConnectorError::from_reqwest(SYSTEM, e), None))?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| (ConnectorError::from_reqwest(SYSTEM, e), None))?;
+        let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let cost: Option<QueryCost> = body
+            .as_ref()
+            .and_then(|b| b.pointer("/extensions/cost"))
+            .and_then(|c| serde_json::from_value(c.clone()).ok());
+        classify_response(status, retry_after, body, &bytes, reserved)
+            .map(|data| GraphqlResponse {
+                data,
+                cost: cost.clone(),
+            })
+            .map_err(|e| (e, cost))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+    // -----------------------------------------------------------------------------------------
+
+    /// Reads one page of `entity` updated at or after `since` (RFC 3339), sorted by
+    /// `updated_at`, starting after cursor `after`.
+    pub async fn read_page(
+        &self,
+        entity: &Entity,
+        since: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<Page, ConnectorError> {
+        let query = since.map(|s| format!("updated_at:>='{s}'"));
+        let p = self.paging;
+        let (doc, vars, estimate, root) = match entity {
+            Entity::Products => (
+                q::PRODUCTS,
+                json!({"first": p.products, "after": after, "query": query, "variants": p.variants}),
+                q::products_cost(p.products, p.variants),
+                "/products",
+            ),
+            Entity::Customers => (
+                q::CUSTOMERS,
+                json!({"first": p.customers, "after": after, "query": query}),
+                q::connection_cost(p.customers, 1),
+                "/customers",
+            ),
+            Entity::Orders => (
+                q::ORDERS,
+                json!({"first": p.orders, "after": after, "query": query, "lines": p.line_items}),
+                q::orders_cost(p.orders, p.line_items),
+                "/orders",
+            ),
+            Entity::InventoryLevels { location_id } => (
+                q::INVENTORY_LEVELS,
+                json!({"location": gid("Location", location_id), "first": p.inventory_levels,
+                       "after": after, "query": query}),
+                1 + q::connection_cost(p.inventory_levels, 3),
+                "/location/inventoryLevels",
+            ),
+        };
+        let resp = self.graphql(doc, vars, estimate).await?;
+        let conn = resp.data.pointer(root).ok_or_else(|| match entity {
+            Entity::InventoryLevels { location_id } => ConnectorError::Permanent {
+                system: SYSTEM,
+                status: 200,
+                code: "NOT_FOUND".into(),
+                message: format!("location {location_id} does not exist"),
+            },
+            _ => shape_err(&format!("no `{root}` in data")),
+        })?;
+        let nodes = conn
+            .get("nodes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| shape_err("connection without `nodes`"))?;
+        let mut docs = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let d = match entity {
+                Entity::Products => {
+                    let extra = self.remaining_variants(node).await?;
+                    normalize::product_from_graphql(node, &extra)
+                }
+                Entity::Customers => normalize::customer_from_graphql(node),
+                Entity::Orders => normalize::order_from_graphql(node),
+                Entity::InventoryLevels { location_id } => {
+                    normalize::inventory_level_from_graphql(node, Some(location_id))
+                }
+            }
+            .map_err(normalize_err)?;
+            docs.push(d);
+        }
+        let has_next_page = conn
+            .pointer("/pageInfo/hasNextPage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let end_cursor = conn
+            .pointer("/pageInfo/endCursor")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if has_next_page && end_cursor.is_none() {
+            return Err(shape_err("hasNextPage without endCursor"));
+        }
+        let max_updated_at = max_version(&docs);
+        Ok(Page {
+            docs,
+            end_cursor,
+            has_next_page,
+            max_updated_at,
+        })
+    }
+
+    /// Fetches the variants of a product node beyond its first page.
+    async fn remaining_variants(&self, node: &Value) -> Result<Vec<Value>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut has_next = node
+            .pointer("/variants/pageInfo/hasNextPage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut after = node
+            .pointer("/variants/pageInfo/endCursor")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let id = node.get("id").and_then(Value::as_str).unwrap_or_default();
+        while has_next {
+            let resp = self
+                .graphql(
+                    q::PRODUCT_VARIANTS,
+                    json!({"id": id, "first": 250, "after": after}),
+                    1 + q::connection_cost(250, 2),
+                )
+                .await?;
+            let conn = resp
+                .data
+                .pointer("/product/variants")
+                .ok_or_else(|| shape_err("product variants page without `product.variants`"))?;
+            if let Some(nodes) = conn.get("nodes").and_then(Value::as_array) {
+                out.extend(nodes.iter().cloned());
+            }
+            has_next = conn
+                .pointer("/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            after = conn
+                .pointer("/pageInfo/endCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if has_next && after.is_none() {
+                return Err(shape_err("variants hasNextPage without endCursor"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads every page of `entity` updated at or after `since`.
+    pub async fn read_since(
+        &self,
+        entity: &Entity,
+        since: Option<&str>,
+    ) -> Result<ReadResult, ConnectorError> {
+        let mut out = ReadResult::default();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.read_page(entity, since, after.as_deref()).await?;
+            out.docs.extend(page.docs);
+            if !page.has_next_page {
+                break;
+            }
+            after = page.end_cursor;
+        }
+        out.max_updated_at = max_version(&out.docs);
+        Ok(out)
+    }
+
+    /// The decimal ids of the shop's locations.
+    pub async fn locations(&self) -> Result<Vec<String>, ConnectorError> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let resp = self
+                .graphql(
+                    q::LOCATIONS,
+                    json!({"first": 250, "after": after}),
+                    q::connection_cost(250, 1),
+                )
+                .await?;
+            let conn = resp
+                .data
+                .get("locations")
+                .ok_or_else(|| shape_err("no `locations` in data"))?;
+            for n in conn
+                .get("nodes")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let id = n
+                    .get("id")
+                    .and_then(id_string)
+                    .ok_or_else(|| shape_err("location without a gid"))?;
+                ids.push(id);
+            }
+            if conn
+                .pointer("/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                != Some(true)
+            {
+                break;
+            }
+            after = conn
+                .pointer("/pageInfo/endCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if after.is_none() {
+                return Err(shape_err("locations hasNextPage without endCursor"));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// One product by decimal id, `None` when it does not exist.
+    pub async fn product(&self, id: &str) -> Result<Option<ShopifyDoc>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::PRODUCT,
+                json!({"id": gid("Product", id), "variants": 250}),
+                1 + q::connection_cost(250, 2),
+            )
+            .await?;
+        match resp.data.get("product") {
+            None | Some(Value::Null) => Ok(None),
+            Some(node) => {
+                let extra = self.remaining_variants(node).await?;
+                normalize::product_from_graphql(node, &extra)
+                    .map(Some)
+                    .map_err(normalize_err)
+            }
+        }
+    }
+
+    /// One inventory level, `None` when the item is not stocked at the location.
+    pub async fn inventory_level(
+        &self,
+        inventory_item_id: &str,
+        location_id: &str,
+    ) -> Result<Option<ShopifyDoc>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::INVENTORY_LEVEL,
+                json!({"item": gid("InventoryItem", inventory_item_id),
+                       "location": gid("Location", location_id)}),
+                5,
+            )
+            .await?;
+        match resp.data.pointer("/inventoryItem/inventoryLevel") {
+            None | Some(Value::Null) => Ok(None),
+            Some(node) => normalize::inventory_level_from_graphql(node, Some(location_id))
+                .map(Some)
+                .map_err(normalize_err),
+        }
+    }
+
+    /// The decimal id of the product with this handle, if any.
+    pub async fn find_product_by_handle(
+        &self,
+        handle: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::PRODUCT_SEARCH,
+                json!({"query": format!("handle:'{}'", handle.replace('\'', "\\'"))}),
+                q::connection_cost(1, 1),
+            )
+            .await?;
+        let nodes = resp
+            .data
+            .pointer("/products/nodes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // Searches are fuzzy on some fields: only an exact handle match counts.
+        Ok(nodes
+            .iter()
+            .find(|n| n.get("handle").and_then(Value::as_str) == Some(handle))
+            .and_then(|n| n.get("id"))
+            .and_then(id_string))
+    }
+
+    /// The customer with this email, if any.
+    pub async fn find_customer_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<ShopifyDoc>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::CUSTOMER_SEARCH,
+                json!({"query": format!("email:'{}'", email.replace('\'', "\\'"))}),
+                q::connection_cost(1, 1),
+            )
+            .await?;
+        let nodes = resp
+            .data
+            .pointer("/customers/nodes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for n in nodes {
+            let d = normalize::customer_from_graphql(n).map_err(normalize_err)?;
+            if d.body["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writes
+    // -----------------------------------------------------------------------------------------
+
+    /// `productSet` (synchronous): upserts a product and its variants from a
+    /// `ProductSetInput`; returns the normalized product as Shopify now holds it.
+    pub async fn product_set(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
+        let resp = self
+            .graphql(q::PRODUCT_SET, json!({"input": input}), q::MUTATION_COST)
+            .await?;
+        let payload = payload(&resp.data, "productSet")?;
+        check_user_errors(payload, "productSet")?;
+        let node = payload
+            .get("product")
+            .filter(|p| !p.is_null())
+            .ok_or_else(|| shape_err("productSet returned no product"))?;
+        let extra = self.remaining_variants(node).await?;
+        normalize::product_from_graphql(node, &extra).map_err(normalize_err)
+    }
+
+    /// `productVariantsBulkUpdate` on variants of one product; returns the normalized variants
+    /// and the product's new `updated_at`.
+    pub async fn variants_bulk_update(
+        &self,
+        product_id: &str,
+        variants: Value,
+    ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+        let resp = self
+            .graphql(
+                q::VARIANTS_BULK_UPDATE,
+                json!({"productId": gid("Product", product_id), "variants": variants}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "productVariantsBulkUpdate")?;
+        check_user_errors(payload, "productVariantsBulkUpdate")?;
+        let mut out = Vec::new();
+        for v in payload
+            .get("productVariants")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            out.push(normalize::variant_from_graphql(v, product_id).map_err(normalize_err)?);
+        }
+        let updated = payload
+            .pointer("/product/updatedAt")
+            .and_then(Value::as_str)
+            .and_then(normalize::timestamp);
+        Ok((out, updated))
+    }
+
+    /// `inventorySetQuantities` of the `available` quantity with compare-and-set. A changed
+    /// quantity gives [`ConnectorError::Stale`]: re-read, re-merge, write again.
+    pub async fn inventory_set_quantities(
+        &self,
+        changes: &[QuantityChange],
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
+        let cfq = self.uses_change_from_quantity();
+        let quantities: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let mut q = json!({
+                    "inventoryItemId": gid("InventoryItem", &c.inventory_item_id),
+                    "locationId": gid("Location", &c.location_id),
+                    "quantity": c.quantity,
+                });
+                if cfq {
+                    q["changeFromQuantity"] = json!(c.change_from);
+                } else if let Some(cmp) = c.change_from {
+                    q["compareQuantity"] = json!(cmp);
+                }
+                q
+            })
+            .collect();
+        let mut input = json!({"name": "available", "reason": reason, "quantities": quantities});
+        if !cfq {
+            input["ignoreCompareQuantity"] = json!(changes.iter().all(|c| c.change_from.is_none()));
+        }
+        if let Some(r) = reference {
+            input["referenceDocumentUri"] = json!(r);
+        }
+        let resp = self
+            .graphql(
+                q::INVENTORY_SET_QUANTITIES,
+                json!({"input": input}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "inventorySetQuantities")?;
+        check_user_errors(payload, "inventorySetQuantities")?;
+        Ok(payload
+            .get("inventoryAdjustmentGroup")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// `inventoryAdjustQuantities` of the `available` quantity with `@idempotent(key:)`: a
+    /// repeated key returns the original result and applies nothing.
+    pub async fn inventory_adjust_quantities(
+        &self,
+        changes: &[AdjustChange],
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<Value, ConnectorError> {
+        let input = json!({
+            "name": "available",
+            "reason": reason,
+            "changes": changes.iter().map(|c| json!({
+                "delta": c.delta,
+                "inventoryItemId": gid("InventoryItem", &c.inventory_item_id),
+                "locationId": gid("Location", &c.location_id),
+            })).collect::<Vec<_>>(),
+        });
+        let doc =
+            q::INVENTORY_ADJUST_QUANTITIES.replace("{KEY}", &q::string_literal(idempotency_key));
+        let resp = self
+            .graphql(&doc, json!({"input": input}), q::MUTATION_COST)
+            .await?;
+        let payload = payload(&resp.data, "inventoryAdjustQuantities")?;
+        check_user_errors(payload, "inventoryAdjustQuantities")?;
+        Ok(payload
+            .get("inventoryAdjustmentGroup")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// `customerCreate` from a `CustomerInput`.
+    pub async fn customer_create(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
+        self.customer_mutation(q::CUSTOMER_CREATE, "customerCreate", input)
+            .await
+    }
+
+    /// `customerUpdate` from a `CustomerInput` carrying `id`.
+    pub async fn customer_update(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
+        self.customer_mutation(q::CUSTOMER_UPDATE, "customerUpdate", input)
+            .await
+    }
+
+    async fn customer_mutation(
+        &self,
+        doc: &str,
+        field: &str,
+        input: Value,
+    ) -> Result<ShopifyDoc, ConnectorError> {
+        let resp = self
+            .graphql(doc, json!({"input": input}), q::MUTATION_COST)
+            .await?;
+        let payload = payload(&resp.data, field)?;
+        check_user_errors(payload, field)?;
+        let node = payload
+            .get("customer")
+            .filter(|c| !c.is_null())
+            .ok_or_else(|| shape_err(&format!("{field} returned no customer")))?;
+        normalize::customer_from_graphql(node).map_err(normalize_err)
+    }
+}
+
+fn max_version(docs: &[ShopifyDoc]) -> Option<String> {
+    // Versions are UTC RFC 3339 with `Z`; compare as instants (fractions vary in length).
+    docs.iter()
+        .filter_map(|d| {
+            chrono::DateTime::parse_from_rfc3339(&d.updated_at)
+                .ok()
+                .map(|t| (t, &d.updated_at))
+        })
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, s)| s.clone())
+}
+
+fn payload<'a>(data: &'a Value, field: &str) -> Result<&'a Value, ConnectorError> {
+    data.get(field)
+        .filter(|p| !p.is_null())
+        .ok_or_else(|| shape_err(&format!("no `{field}` payload in data")))
+}
+
+/// Turns a mutation payload's `userErrors` into a typed error.
+pub(crate) fn check_user_errors(payload: &Value, mutation: &str) -> Result<(), ConnectorError> {
+    let errors = match payload.get("userErrors").and_then(Value::as_array) {
+        Some(e) if !e.is_empty() => e,
+        _ => return Ok(()),
+    };
+    let describe = |e: &Value| {
+        let msg = e.get("message").and_then(Value::as_str).unwrap_or("error");
+        match e.get("field").and_then(Value::as_array) {
+            Some(f) if !f.is_empty() => {
+                let path: Vec<String> = f
+                    .iter()
+                    .map(|p| match p {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                format!("{}: {msg}", path.join("."))
+            }
+            _ => msg.to_owned(),
+        }
+    };
+    let message = errors.iter().map(describe).collect::<Vec<_>>().join("; ");
+    let codes: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| e.get("code").and_then(Value::as_str))
+        .collect();
+    if codes
+        .iter()
+        .any(|c| matches!(*c, "CHANGE_FROM_QUANTITY_STALE" | "COMPARE_QUANTITY_STALE"))
+    {
+        return Err(ConnectorError::Stale {
+            system: SYSTEM,
+            what: mutation.to_owned(),
+            message,
+        });
+    }
+    if codes.iter().any(|c| c.contains("IDEMPOTENCY_CONCURRENT")) {
+        return Err(ConnectorError::Retryable {
+            system: SYSTEM,
+            status: Some(200),
+            message: format!("{mutation}: {message}"),
+            retry_after: None,
+        });
+    }
+    Err(ConnectorError::Permanent {
+        system: SYSTEM,
+        status: 200,
+        code: codes.first().copied().unwrap_or("USER_ERROR").to_owned(),
+        message: format!("{mutation}: {message}"),
+    })
+}
+
+/// How long until a bucket holding `available` points at `restore` points/s holds `needed`.
+fn refill_wait(needed: f64, status: Option<&QueryCost>) -> Option<Duration> {
+    let ts = status?.throttle_status?;
+    if ts.restore_rate <= 0.0 {
+        return None;
+    }
+    let deficit = (needed - ts.currently_available).max(0.0);
+    Some(Duration::from_secs_f64(
+        (deficit / ts.restore_rate).min(3600.0),
+    ))
+}
+
+/// Classifies a GraphQL HTTP response; returns `data` on success.
+pub(crate) fn classify_response(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Option<Value>,
+    raw: &[u8],
+    reserved: f64,
+) -> Result<Value, ConnectorError> {
+    let cost: Option<QueryCost> = body
+        .as_ref()
+        .and_then(|b| b.pointer("/extensions/cost"))
+        .and_then(|c| serde_json::from_value(c.clone()).ok());
+    let errors: Vec<Value> = match body.as_ref().and_then(|b| b.get("errors")) {
+        Some(Value::Array(a)) => a.clone(),
+        Some(other) if !other.is_null() => vec![other.clone()],
+        _ => Vec::new(),
+    };
+    let code_of = |e: &Value| {
+        e.pointer("/extensions/code")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let throttled = errors
+        .iter()
+        .any(|e| code_of(e).as_deref() == Some("THROTTLED"));
+    if status == 429 || throttled {
+        let needed = cost
+            .as_ref()
+            .and_then(|c| c.requested_query_cost)
+            .unwrap_or(reserved);
+        return Err(ConnectorError::Throttled {
+            system: SYSTEM,
+            retry_after: retry_after.or_else(|| refill_wait(needed, cost.as_ref())),
+        });
+    }
+    let message_of = |e: &Value| match e {
+        Value::String(s) => s.clone(),
+        other => other
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| other.to_string()),
+    };
+    let joined = || {
+        if errors.is_empty() {
+            String::from_utf8_lossy(&raw[..raw.len().min(512)]).into_owned()
+        } else {
+            errors
+                .iter()
+                .map(&message_of)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    if status >= 500 || status == 408 {
+        return Err(ConnectorError::Retryable {
+            system: SYSTEM,
+            status: Some(status),
+            message: joined(),
+            retry_after,
+        });
+    }
+    if !(200..300).contains(&status) {
+        let code = match status {
+            401 => "UNAUTHORIZED",
+            402 => "PAYMENT_REQUIRED",
+            403 => "FORBIDDEN",
+            404 => "NOT_FOUND",
+            _ => "HTTP_ERROR",
+        };
+        return Err(ConnectorError::Permanent {
+            system: SYSTEM,
+            status,
+            code: code.into(),
+            message: joined(),
+        });
+    }
+    let Some(body) = body else {
+        return Err(ConnectorError::Transport {
+            system: SYSTEM,
+            message: format!(
+                "response is not JSON: {}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            ),
+            retryable: false,
+        });
+    };
+    if !errors.is_empty() {
+        if errors
+            .iter()
+            .any(|e| code_of(e).as_deref() == Some("INTERNAL_SERVER_ERROR"))
+        {
+            return Err(ConnectorError::Retryable {
+                system: SYSTEM,
+                status: Some(status),
+                message: joined(),
+                retry_after,
+            });
+        }
+        let code = errors
+            .iter()
+            .find_map(code_of)
+            .unwrap_or_else(|| "GRAPHQL_ERROR".into());
+        return Err(ConnectorError::Permanent {
+            system: SYSTEM,
+            status,
+            code,
+            message: joined(),
+        });
+    }
+    match body {
+        Value::Object(mut m) => match m.remove("data") {
+            Some(d) if !d.is_null() => Ok(d),
+            _ => Err(shape_err("response without `data` or `errors`")),
+        },
+        _ => Err(shape_err("response is not a JSON object")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(status: u16, body: Value) -> Result<Value, ConnectorError> {
+        let raw = serde_json::to_vec(&body).unwrap();
+        classify_response(status, None, Some(body), &raw, 10.0)
+    }
+
+    #[test]
+    fn throttled_on_200_is_detected_with_a_refill_wait() {
+        let body = json!({
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED",
+                "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+            "extensions": {"cost": {"requestedQueryCost": 70, "actualQueryCost": null,
+                "throttleStatus": {"maximumAvailable": 1000, "currentlyAvailable": 66, "restoreRate": 50}}}
+        });
+        match classify(200, body) {
+            Err(ConnectorError::Throttled { retry_after, .. }) => {
+                // (70 - 66) / 50 s = 80 ms
+                assert_eq!(retry_after, Some(Duration::from_millis(80)));
+            }
+            other => panic!("expected Throttled, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn http_429_is_throttled_with_retry_after() {
+        let r = classify_response(
+            429,
+            Some(Duration::from_secs(2)),
+            None,
+            b"Too Many Requests",
+            10.0,
+        );
+        assert!(matches!(
+            r,
+            Err(ConnectorError::Throttled { retry_after: Some(d), .. }) if d == Duration::from_secs(2)
+        ));
+    }
+
+    #[test]
+    fn other_errors_are_classified() {
+        let e = classify(
+            200,
+            json!({"errors": [{"message": "Field 'nope' doesn't exist on type 'Product'",
+                "extensions": {"code": "undefinedField"}}]}),
+        )
+        .unwrap_err();
+        assert!(matches!(&e, ConnectorError::Permanent { code, .. } if code == "undefinedField"));
+        assert!(!e.is_retryable());
+        let e = classify(
+            401,
+            json!({"errors": "[API] Invalid API key or access token"}),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConnectorError::Permanent { status: 401, message, .. } if message.contains("Invalid API key"))
+        );
+        let e = classify(503, json!({})).unwrap_err();
+        assert!(e.is_retryable());
+        let e = classify(
+            200,
+            json!({"errors": [{"message": "Internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}),
+        )
+        .unwrap_err();
+        assert!(e.is_retryable());
+        assert_eq!(
+            classify(200, json!({"data": {"x": 1}})).unwrap(),
+            json!({"x": 1})
+        );
+        assert!(classify_response(200, None, None, b"<html>", 1.0).is_err());
+    }
+
+    #[test]
+    fn user_errors_become_typed_errors() {
+        let stale = json!({"userErrors": [{"field": ["input", "quantities", "0", "changeFromQuantity"],
+            "message": "The specified compare quantity does not match", "code": "CHANGE_FROM_QUANTITY_STALE"}]});
+        let e = check_user_errors(&stale, "inventorySetQuantities").unwrap_err();
+        assert!(e.is_stale());
+        assert!(
+            e.to_string()
+                .contains("input.quantities.0.changeFromQuantity")
+        );
+        let bad = json!({"userErrors": [{"field": ["input", "title"], "message": "Title can't be blank", "code": "BLANK"}]});
+        let e = check_user_errors(&bad, "productSet").unwrap_err();
+        assert!(
+            matches!(&e, ConnectorError::Permanent { code, message, .. } if code == "BLANK" && message == "productSet: input.title: Title can't be blank")
+        );
+        assert!(check_user_errors(&json!({"userErrors": []}), "x").is_ok());
+    }
+
+    #[test]
+    fn max_version_compares_instants() {
+        let d = |t: &str| ShopifyDoc {
+            kind: crate::EntityKind::Customer,
+            id: "1".into(),
+            updated_at: t.into(),
+            body: Value::Null,
+        };
+        let docs = [
+            d("2024-01-01T00:00:00.5Z"),
+            d("2024-01-01T00:00:00.25Z"),
+            d("2023-12-31T23:59:59Z"),
+        ];
+        assert_eq!(
+            max_version(&docs).as_deref(),
+            Some("2024-01-01T00:00:00.5Z")
+        );
+    }
+}

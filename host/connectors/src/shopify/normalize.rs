@@ -1,0 +1,892 @@
+//! The one place that knows both of Shopify's data shapes.
+//!
+//! Shopify describes the same entity two ways: webhook bodies are REST-shaped (snake_case,
+//! numeric ids that can exceed 2^53, local-offset timestamps, tags as one comma-separated
+//! string), GraphQL reads are camelCase with `gid://shopify/...` ids, enums in upper case and
+//! money in nested objects. The mapping plugins see exactly one shape per entity: the REST /
+//! webhook field names listed below, with these rules applied to both inputs so a product read
+//! by GraphQL and the same product delivered by webhook normalize to identical JSON:
+//!
+//! - every id is a decimal string (`"8079745990737254412"`), never a JSON number or a gid;
+//! - timestamps are RFC 3339 in UTC with a `Z` suffix (`"2020-09-03T12:44:10Z"`);
+//! - `tags` is one string, tags trimmed, de-duplicated, sorted and joined with `", "`;
+//! - money amounts are decimal strings with at least two fraction digits (`"19.90"`);
+//! - enums (`status`, `financial_status`) are lower snake case (`"active"`, `"partially_paid"`);
+//! - only the fields below appear, each always present (`null` when the source has none).
+//!
+//! | kind | fields |
+//! |---|---|
+//! | product | id, title, body_html, vendor, product_type, handle, status, tags, updated_at, variants |
+//! | variant (inside product) | id, product_id, title, sku, price, compare_at_price, barcode, inventory_item_id, updated_at |
+//! | customer | id, email, first_name, last_name, phone, tags, updated_at |
+//! | order | id, name, email, created_at, updated_at, customer, line_items, total_price, currency, financial_status, cancelled_at |
+//! | order customer | id, email, first_name, last_name |
+//! | line item | id, sku, quantity, price, variant_id, product_id |
+//! | inventory level | inventory_item_id, location_id, available, updated_at, sku |
+//!
+//! Inventory levels have no id of their own; their document id is
+//! `"<inventory_item_id>@<location_id>"` ([`inventory_level_doc_id`]). Webhooks for inventory
+//! levels lack the SKU; the host looks it up and passes it in.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::EntityKind;
+
+/// Why a payload could not be normalized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    /// A required field is absent or null.
+    #[error("shopify {entity}: missing field `{field}`")]
+    Missing {
+        /// The entity being normalized.
+        entity: &'static str,
+        /// The missing field (source name).
+        field: String,
+    },
+    /// A field has a value of the wrong type or format.
+    #[error("shopify {entity}: field `{field}` is invalid: {reason}")]
+    Invalid {
+        /// The entity being normalized.
+        entity: &'static str,
+        /// The offending field (source name).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The webhook topic is not one weft syncs.
+    #[error("shopify webhook topic `{0}` is not synced by weft")]
+    UnknownTopic(String),
+}
+
+/// A normalized Shopify document, ready to journal and hand to a mapping plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopifyDoc {
+    /// The entity kind (product, customer, order or inventory-level).
+    pub kind: EntityKind,
+    /// The document id: the numeric id as a decimal string, or `item@location` for levels.
+    pub id: String,
+    /// The source version: `updated_at` in RFC 3339 UTC.
+    pub updated_at: String,
+    /// The document in the one shape described in the module docs.
+    pub body: Value,
+}
+
+/// The document id of an inventory level.
+pub fn inventory_level_doc_id(inventory_item_id: &str, location_id: &str) -> String {
+    format!("{inventory_item_id}@{location_id}")
+}
+
+/// Extracts the numeric id from a gid (`gid://shopify/Product/123` -> `"123"`; the query
+/// string of `gid://shopify/InventoryLevel/1?inventory_item_id=2` is dropped).
+pub fn id_from_gid(gid: &str) -> Option<String> {
+    let rest = gid.strip_prefix("gid://shopify/")?;
+    let (_, tail) = rest.split_once('/')?;
+    let id = tail.split('?').next()?;
+    is_decimal(id).then(|| id.to_owned())
+}
+
+/// Builds a gid from a resource name and a decimal id.
+pub fn gid(resource: &str, id: &str) -> String {
+    format!("gid://shopify/{resource}/{id}")
+}
+
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Converts any id representation (JSON number, decimal string, gid) to a decimal string.
+/// JSON numbers are read as exact 64-bit integers, so ids above 2^53 are not rounded.
+pub fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .map(|u| u.to_string())
+            .or_else(|| n.as_i64().filter(|i| *i >= 0).map(|i| i.to_string())),
+        Value::String(s) if is_decimal(s) => Some(s.clone()),
+        Value::String(s) => id_from_gid(s),
+        _ => None,
+    }
+}
+
+/// Normalizes a timestamp (any RFC 3339 offset) to UTC with a `Z` suffix.
+pub fn timestamp(s: &str) -> Option<String> {
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    Some(format_ts(t))
+}
+
+/// Formats a UTC instant as weft's version string (seconds, plus fraction only when present).
+pub fn format_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Normalizes a money amount: numbers and strings become a decimal string with at least two
+/// fraction digits.
+pub fn money(v: &Value) -> Option<String> {
+    let raw = match v {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let (neg, digits) = match raw.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, raw.as_str()),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() || !is_decimal(int) || !(frac.is_empty() || is_decimal(frac)) {
+        return None;
+    }
+    let mut frac = frac.to_owned();
+    while frac.len() < 2 {
+        frac.push('0');
+    }
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    Some(format!("{}{int}.{frac}", if neg { "-" } else { "" }))
+}
+
+/// Normalizes tags from a comma-separated string or a list of strings.
+pub fn tags(v: &Value) -> String {
+    let mut out: Vec<String> = match v {
+        Value::String(s) => s.split(',').map(|t| t.trim().to_owned()).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|t| t.trim().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.retain(|t| !t.is_empty());
+    out.sort();
+    out.dedup();
+    out.join(", ")
+}
+
+/// Lower snake case for GraphQL enums (`PARTIALLY_PAID` -> `partially_paid`); REST values
+/// already are.
+fn enum_value(v: &Value) -> Value {
+    match v.as_str() {
+        Some(s) => Value::String(s.to_ascii_lowercase()),
+        None => Value::Null,
+    }
+}
+
+/// Accessor helper bound to one entity for error messages.
+struct Src<'a> {
+    entity: &'static str,
+    obj: &'a Map<String, Value>,
+}
+
+impl<'a> Src<'a> {
+    fn new(entity: &'static str, v: &'a Value) -> Result<Self, NormalizeError> {
+        let obj = v.as_object().ok_or_else(|| NormalizeError::Invalid {
+            entity,
+            field: "<root>".into(),
+            reason: "expected a JSON object".into(),
+        })?;
+        Ok(Src { entity, obj })
+    }
+
+    fn get(&self, field: &str) -> &'a Value {
+        self.obj.get(field).unwrap_or(&Value::Null)
+    }
+
+    /// A nested path (`a.b.c`), null when any step is missing.
+    fn path(&self, path: &str) -> &'a Value {
+        let mut cur = self.obj.get(path.split('.').next().unwrap_or_default());
+        for step in path.split('.').skip(1) {
+            cur = cur.and_then(|v| v.get(step));
+        }
+        cur.unwrap_or(&Value::Null)
+    }
+
+    fn id(&self, field: &str) -> Result<String, NormalizeError> {
+        let v = self.path(field);
+        if v.is_null() {
+            return Err(self.missing(field));
+        }
+        id_string(v).ok_or_else(|| self.invalid(field, "not a numeric id or gid"))
+    }
+
+    fn opt_id(&self, field: &str) -> Result<Value, NormalizeError> {
+        let v = self.path(field);
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        id_string(v)
+            .map(Value::String)
+            .ok_or_else(|| self.invalid(field, "not a numeric id or gid"))
+    }
+
+    fn ts(&self, field: &str) -> Result<String, NormalizeError> {
+        let v = self.path(field);
+        let s = v.as_str().ok_or_else(|| self.missing(field))?;
+        timestamp(s).ok_or_else(|| self.invalid(field, "not an RFC 3339 timestamp"))
+    }
+
+    fn opt_ts(&self, field: &str) -> Result<Value, NormalizeError> {
+        match self.path(field) {
+            Value::Null => Ok(Value::Null),
+            Value::String(s) => timestamp(s)
+                .map(Value::String)
+                .ok_or_else(|| self.invalid(field, "not an RFC 3339 timestamp")),
+            _ => Err(self.invalid(field, "not a string")),
+        }
+    }
+
+    fn text(&self, field: &str) -> Value {
+        match self.path(field) {
+            Value::String(s) => Value::String(s.clone()),
+            _ => Value::Null,
+        }
+    }
+
+    fn opt_money(&self, field: &str) -> Result<Value, NormalizeError> {
+        let v = self.path(field);
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        money(v)
+            .map(Value::String)
+            .ok_or_else(|| self.invalid(field, "not a decimal amount"))
+    }
+
+    fn opt_int(&self, field: &str) -> Result<Value, NormalizeError> {
+        match self.path(field) {
+            Value::Null => Ok(Value::Null),
+            Value::Number(n) if n.is_i64() => Ok(Value::Number(n.clone())),
+            Value::String(s) => s
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| self.invalid(field, "not an integer")),
+            _ => Err(self.invalid(field, "not an integer")),
+        }
+    }
+
+    fn list(&self, field: &str) -> Result<&'a [Value], NormalizeError> {
+        match self.path(field) {
+            Value::Null => Ok(&[]),
+            Value::Array(a) => Ok(a),
+            _ => Err(self.invalid(field, "not a list")),
+        }
+    }
+
+    fn missing(&self, field: &str) -> NormalizeError {
+        NormalizeError::Missing {
+            entity: self.entity,
+            field: field.to_owned(),
+        }
+    }
+
+    fn invalid(&self, field: &str, reason: &str) -> NormalizeError {
+        NormalizeError::Invalid {
+            entity: self.entity,
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Nodes of a GraphQL connection, given either as `{nodes: [...]}` or `{edges: [{node}]}`.
+fn connection_nodes(v: &Value) -> Vec<&Value> {
+    if let Some(nodes) = v.get("nodes").and_then(Value::as_array) {
+        return nodes.iter().collect();
+    }
+    if let Some(edges) = v.get("edges").and_then(Value::as_array) {
+        return edges.iter().filter_map(|e| e.get("node")).collect();
+    }
+    Vec::new()
+}
+
+fn doc(kind: EntityKind, id: String, updated_at: String, body: Value) -> ShopifyDoc {
+    ShopifyDoc {
+        kind,
+        id,
+        updated_at,
+        body,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products and variants
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes a `products/create` / `products/update` webhook body (or a REST product).
+pub fn product_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("product", body)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updated_at")?;
+    let mut variants = Vec::new();
+    for v in s.list("variants")? {
+        let vs = Src::new("variant", v)?;
+        variants.push(json!({
+            "id": vs.id("id")?,
+            "product_id": id,
+            "title": vs.text("title"),
+            "sku": vs.text("sku"),
+            "price": vs.opt_money("price")?,
+            "compare_at_price": vs.opt_money("compare_at_price")?,
+            "barcode": vs.text("barcode"),
+            "inventory_item_id": vs.opt_id("inventory_item_id")?,
+            "updated_at": vs.opt_ts("updated_at")?,
+        }));
+    }
+    let body = json!({
+        "id": id,
+        "title": s.text("title"),
+        "body_html": s.text("body_html"),
+        "vendor": s.text("vendor"),
+        "product_type": s.text("product_type"),
+        "handle": s.text("handle"),
+        "status": enum_value(s.get("status")),
+        "tags": tags(s.get("tags")),
+        "updated_at": updated_at,
+        "variants": variants,
+    });
+    Ok(doc(EntityKind::Product, id, updated_at, body))
+}
+
+/// Normalizes a GraphQL `Product` node (as selected by [`super::queries::PRODUCT_FIELDS`]).
+/// `extra_variants` are variant nodes fetched by follow-up pages of the product's variants.
+pub fn product_from_graphql(
+    node: &Value,
+    extra_variants: &[Value],
+) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("product", node)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updatedAt")?;
+    let mut variants = Vec::new();
+    let nodes = connection_nodes(s.get("variants"));
+    for v in nodes.into_iter().chain(extra_variants.iter()) {
+        variants.push(variant_from_graphql(v, &id)?);
+    }
+    let body = json!({
+        "id": id,
+        "title": s.text("title"),
+        "body_html": s.text("descriptionHtml"),
+        "vendor": s.text("vendor"),
+        "product_type": s.text("productType"),
+        "handle": s.text("handle"),
+        "status": enum_value(s.get("status")),
+        "tags": tags(s.get("tags")),
+        "updated_at": updated_at,
+        "variants": variants,
+    });
+    Ok(doc(EntityKind::Product, id, updated_at, body))
+}
+
+/// Normalizes a GraphQL `ProductVariant` node of product `product_id`.
+pub fn variant_from_graphql(v: &Value, product_id: &str) -> Result<Value, NormalizeError> {
+    let vs = Src::new("variant", v)?;
+    // `sku` moved to the inventory item in newer versions; read either.
+    let sku = match vs.text("sku") {
+        Value::Null => vs.text("inventoryItem.sku"),
+        s => s,
+    };
+    Ok(json!({
+        "id": vs.id("id")?,
+        "product_id": product_id,
+        "title": vs.text("title"),
+        "sku": sku,
+        "price": vs.opt_money("price")?,
+        "compare_at_price": vs.opt_money("compareAtPrice")?,
+        "barcode": vs.text("barcode"),
+        "inventory_item_id": vs.opt_id("inventoryItem.id")?,
+        "updated_at": vs.opt_ts("updatedAt")?,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes a `customers/create` / `customers/update` webhook body.
+pub fn customer_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("customer", body)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updated_at")?;
+    let body = json!({
+        "id": id,
+        "email": s.text("email"),
+        "first_name": s.text("first_name"),
+        "last_name": s.text("last_name"),
+        "phone": s.text("phone"),
+        "tags": tags(s.get("tags")),
+        "updated_at": updated_at,
+    });
+    Ok(doc(EntityKind::Customer, id, updated_at, body))
+}
+
+/// Normalizes a GraphQL `Customer` node.
+pub fn customer_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("customer", node)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updatedAt")?;
+    let email = match s.text("email") {
+        Value::Null => s.text("defaultEmailAddress.emailAddress"),
+        e => e,
+    };
+    let phone = match s.text("phone") {
+        Value::Null => s.text("defaultPhoneNumber.phoneNumber"),
+        p => p,
+    };
+    let body = json!({
+        "id": id,
+        "email": email,
+        "first_name": s.text("firstName"),
+        "last_name": s.text("lastName"),
+        "phone": phone,
+        "tags": tags(s.get("tags")),
+        "updated_at": updated_at,
+    });
+    Ok(doc(EntityKind::Customer, id, updated_at, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes an `orders/create` / `orders/updated` webhook body.
+pub fn order_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("order", body)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updated_at")?;
+    let customer = match s.get("customer") {
+        Value::Null => Value::Null,
+        c => {
+            let cs = Src::new("order customer", c)?;
+            json!({
+                "id": cs.id("id")?,
+                "email": cs.text("email"),
+                "first_name": cs.text("first_name"),
+                "last_name": cs.text("last_name"),
+            })
+        }
+    };
+    let mut lines = Vec::new();
+    for li in s.list("line_items")? {
+        let ls = Src::new("line item", li)?;
+        lines.push(json!({
+            "id": ls.id("id")?,
+            "sku": ls.text("sku"),
+            "quantity": ls.opt_int("quantity")?,
+            "price": ls.opt_money("price")?,
+            "variant_id": ls.opt_id("variant_id")?,
+            "product_id": ls.opt_id("product_id")?,
+        }));
+    }
+    let body = json!({
+        "id": id,
+        "name": s.text("name"),
+        "email": s.text("email"),
+        "created_at": s.opt_ts("created_at")?,
+        "updated_at": updated_at,
+        "customer": customer,
+        "line_items": lines,
+        "total_price": s.opt_money("total_price")?,
+        "currency": s.text("currency"),
+        "financial_status": enum_value(s.get("financial_status")),
+        "cancelled_at": s.opt_ts("cancelled_at")?,
+    });
+    Ok(doc(EntityKind::Order, id, updated_at, body))
+}
+
+/// Normalizes a GraphQL `Order` node.
+pub fn order_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("order", node)?;
+    let id = s.id("id")?;
+    let updated_at = s.ts("updatedAt")?;
+    let customer = match s.get("customer") {
+        Value::Null => Value::Null,
+        c => {
+            let cs = Src::new("order customer", c)?;
+            let email = match cs.text("email") {
+                Value::Null => cs.text("defaultEmailAddress.emailAddress"),
+                e => e,
+            };
+            json!({
+                "id": cs.id("id")?,
+                "email": email,
+                "first_name": cs.text("firstName"),
+                "last_name": cs.text("lastName"),
+            })
+        }
+    };
+    let mut lines = Vec::new();
+    for li in connection_nodes(s.get("lineItems")) {
+        let ls = Src::new("line item", li)?;
+        lines.push(json!({
+            "id": ls.id("id")?,
+            "sku": ls.text("sku"),
+            "quantity": ls.opt_int("quantity")?,
+            "price": ls.opt_money("originalUnitPriceSet.shopMoney.amount")?,
+            "variant_id": ls.opt_id("variant.id")?,
+            "product_id": ls.opt_id("product.id")?,
+        }));
+    }
+    let currency = match s.text("currencyCode") {
+        Value::Null => s.text("totalPriceSet.shopMoney.currencyCode"),
+        c => c,
+    };
+    let body = json!({
+        "id": id,
+        "name": s.text("name"),
+        "email": s.text("email"),
+        "created_at": s.opt_ts("createdAt")?,
+        "updated_at": updated_at,
+        "customer": customer,
+        "line_items": lines,
+        "total_price": s.opt_money("totalPriceSet.shopMoney.amount")?,
+        "currency": currency,
+        "financial_status": enum_value(s.get("displayFinancialStatus")),
+        "cancelled_at": s.opt_ts("cancelledAt")?,
+    });
+    Ok(doc(EntityKind::Order, id, updated_at, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory levels
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes an `inventory_levels/update` (or `/connect`) webhook body. The webhook has no
+/// SKU; pass the one the host knows for the inventory item (or `None`).
+pub fn inventory_level_from_webhook(
+    body: &Value,
+    sku: Option<&str>,
+) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("inventory level", body)?;
+    let item = s.id("inventory_item_id")?;
+    let location = s.id("location_id")?;
+    let updated_at = s.ts("updated_at")?;
+    let body = json!({
+        "inventory_item_id": item,
+        "location_id": location,
+        "available": s.opt_int("available")?,
+        "updated_at": updated_at,
+        "sku": sku,
+    });
+    Ok(doc(
+        EntityKind::InventoryLevel,
+        inventory_level_doc_id(&item, &location),
+        updated_at,
+        body,
+    ))
+}
+
+/// Normalizes a GraphQL `InventoryLevel` node (`item { id sku }`, `location { id }`,
+/// `quantities(names: ["available"]) { name quantity }`, `updatedAt`). `location_id` is used
+/// when the node does not select its location (levels read through a location).
+pub fn inventory_level_from_graphql(
+    node: &Value,
+    location_id: Option<&str>,
+) -> Result<ShopifyDoc, NormalizeError> {
+    let s = Src::new("inventory level", node)?;
+    let item = s.id("item.id")?;
+    let location = match (s.path("location.id"), location_id) {
+        (Value::Null, Some(l)) => l.to_owned(),
+        _ => s.id("location.id")?,
+    };
+    let updated_at = s.ts("updatedAt")?;
+    let mut available = Value::Null;
+    for q in s.list("quantities")? {
+        if q.get("name").and_then(Value::as_str) == Some("available") {
+            let qs = Src::new("inventory quantity", q)?;
+            available = qs.opt_int("quantity")?;
+        }
+    }
+    let body = json!({
+        "inventory_item_id": item,
+        "location_id": location,
+        "available": available,
+        "updated_at": updated_at,
+        "sku": s.text("item.sku"),
+    });
+    Ok(doc(
+        EntityKind::InventoryLevel,
+        inventory_level_doc_id(&item, &location),
+        updated_at,
+        body,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks by topic
+// ---------------------------------------------------------------------------------------------
+
+/// Normalizes a webhook body by its `X-Shopify-Topic`. `sku` is used for inventory levels only.
+/// Delete topics are not handled here (they carry only an id).
+pub fn from_webhook(
+    topic: &str,
+    body: &Value,
+    sku: Option<&str>,
+) -> Result<ShopifyDoc, NormalizeError> {
+    match topic {
+        "products/create" | "products/update" => product_from_webhook(body),
+        "customers/create" | "customers/update" | "customers/enable" | "customers/disable" => {
+            customer_from_webhook(body)
+        }
+        "orders/create"
+        | "orders/updated"
+        | "orders/paid"
+        | "orders/cancelled"
+        | "orders/fulfilled"
+        | "orders/partially_fulfilled" => order_from_webhook(body),
+        "inventory_levels/update" | "inventory_levels/connect" => {
+            inventory_level_from_webhook(body, sku)
+        }
+        other => Err(NormalizeError::UnknownTopic(other.to_owned())),
+    }
+}
+
+/// Parses a raw webhook body, keeping ids above 2^53 exact (serde_json reads integers as
+/// 64-bit, never as floats).
+pub fn parse_webhook_body(raw: &[u8]) -> Result<Value, NormalizeError> {
+    serde_json::from_slice(raw).map_err(|e| NormalizeError::Invalid {
+        entity: "webhook",
+        field: "<body>".into(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `products/update` body as Shopify sends it (ids above 2^53, local offsets).
+    const PRODUCT_WEBHOOK: &str = r#"{
+      "admin_graphql_api_id": "gid://shopify/Product/8079745990737254412",
+      "body_html": "<p>Warm wool.</p>",
+      "created_at": "2024-01-10T09:00:00-05:00",
+      "handle": "wool-sweater",
+      "id": 8079745990737254412,
+      "product_type": "Sweaters",
+      "published_at": "2024-01-10T09:00:00-05:00",
+      "template_suffix": null,
+      "title": "Wool Sweater",
+      "updated_at": "2024-03-01T10:15:30-05:00",
+      "vendor": "Acme",
+      "status": "active",
+      "published_scope": "web",
+      "tags": "winter, wool,  winter",
+      "variants": [
+        {"admin_graphql_api_id": "gid://shopify/ProductVariant/9007199254740993",
+         "barcode": "0123456789012", "compare_at_price": null, "created_at": "2024-01-10T09:00:00-05:00",
+         "id": 9007199254740993, "inventory_policy": "deny", "position": 1, "price": "59.9",
+         "product_id": 8079745990737254412, "sku": "WS-M", "taxable": true, "title": "M",
+         "updated_at": "2024-03-01T10:15:30-05:00", "option1": "M", "option2": null, "option3": null,
+         "image_id": null, "inventory_item_id": 9223372036854775807, "inventory_quantity": 4,
+         "old_inventory_quantity": 4}
+      ],
+      "options": [], "images": [], "image": null
+    }"#;
+
+    /// The same product as a GraphQL read returns it.
+    fn product_graphql() -> Value {
+        json!({
+          "id": "gid://shopify/Product/8079745990737254412",
+          "title": "Wool Sweater",
+          "descriptionHtml": "<p>Warm wool.</p>",
+          "vendor": "Acme",
+          "productType": "Sweaters",
+          "handle": "wool-sweater",
+          "status": "ACTIVE",
+          "tags": ["wool", "winter"],
+          "updatedAt": "2024-03-01T15:15:30Z",
+          "variants": {"nodes": [{
+            "id": "gid://shopify/ProductVariant/9007199254740993",
+            "title": "M", "sku": "WS-M", "price": "59.90", "compareAtPrice": null,
+            "barcode": "0123456789012", "updatedAt": "2024-03-01T15:15:30Z",
+            "inventoryItem": {"id": "gid://shopify/InventoryItem/9223372036854775807"}
+          }], "pageInfo": {"hasNextPage": false, "endCursor": null}}
+        })
+    }
+
+    #[test]
+    fn product_webhook_and_graphql_normalize_identically() {
+        let body = parse_webhook_body(PRODUCT_WEBHOOK.as_bytes()).unwrap();
+        let a = from_webhook("products/update", &body, None).unwrap();
+        let b = product_from_graphql(&product_graphql(), &[]).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.id, "8079745990737254412");
+        assert_eq!(a.updated_at, "2024-03-01T15:15:30Z");
+        let v = &a.body["variants"][0];
+        // 2^53 + 1: a float would have rounded it to ...992.
+        assert_eq!(v["id"], "9007199254740993");
+        assert_eq!(v["inventory_item_id"], "9223372036854775807");
+        assert_eq!(v["product_id"], "8079745990737254412");
+        assert_eq!(v["price"], "59.90");
+        assert_eq!(a.body["tags"], "winter, wool");
+        assert_eq!(a.body["status"], "active");
+        let keys: Vec<&str> = a
+            .body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "title",
+                "body_html",
+                "vendor",
+                "product_type",
+                "handle",
+                "status",
+                "tags",
+                "updated_at",
+                "variants"
+            ]
+        );
+    }
+
+    #[test]
+    fn extra_variant_pages_are_appended() {
+        let extra = vec![json!({
+            "id": "gid://shopify/ProductVariant/2", "title": "L", "sku": "WS-L",
+            "price": "61.00", "compareAtPrice": "70", "barcode": null,
+            "updatedAt": "2024-03-01T15:15:30Z", "inventoryItem": {"id": "gid://shopify/InventoryItem/3"}
+        })];
+        let d = product_from_graphql(&product_graphql(), &extra).unwrap();
+        let vs = d.body["variants"].as_array().unwrap();
+        assert_eq!(vs.len(), 2);
+        assert_eq!(vs[1]["compare_at_price"], "70.00");
+        assert_eq!(vs[1]["barcode"], Value::Null);
+    }
+
+    #[test]
+    fn inventory_level_webhook_and_graphql_match() {
+        let raw = br#"{"inventory_item_id":271878346596884015,"location_id":53716844710,"available":7,
+            "updated_at":"2020-09-03T08:44:10-04:00",
+            "admin_graphql_api_id":"gid://shopify/InventoryLevel/87892394150?inventory_item_id=271878346596884015"}"#;
+        let body = parse_webhook_body(raw).unwrap();
+        let a = from_webhook("inventory_levels/update", &body, Some("WS-M")).unwrap();
+        let g = json!({
+            "id": "gid://shopify/InventoryLevel/87892394150?inventory_item_id=271878346596884015",
+            "updatedAt": "2020-09-03T12:44:10Z",
+            "quantities": [{"name": "available", "quantity": 7}],
+            "item": {"id": "gid://shopify/InventoryItem/271878346596884015", "sku": "WS-M"},
+        });
+        let b = inventory_level_from_graphql(&g, Some("53716844710")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.id, "271878346596884015@53716844710");
+        assert_eq!(a.kind, EntityKind::InventoryLevel);
+        assert_eq!(a.body["available"], 7);
+        // Shopify's sample sends `available: null` for an untracked level.
+        let null_avail = json!({"inventory_item_id": 1, "location_id": 2, "available": null,
+            "updated_at": "2020-09-03T08:44:10-04:00"});
+        let d = inventory_level_from_webhook(&null_avail, None).unwrap();
+        assert_eq!(d.body["available"], Value::Null);
+        assert_eq!(d.body["sku"], Value::Null);
+    }
+
+    #[test]
+    fn order_webhook_and_graphql_match() {
+        let raw = br##"{"id":820982911946154508,"admin_graphql_api_id":"gid://shopify/Order/820982911946154508",
+          "name":"#9999","email":"jon@example.com","created_at":"2024-05-01T10:00:00+02:00",
+          "updated_at":"2024-05-01T10:05:00+02:00","cancelled_at":null,"currency":"EUR",
+          "financial_status":"partially_paid","total_price":"398.00",
+          "customer":{"id":115310627314723954,"email":"jon@example.com","first_name":"Jon","last_name":"Doe",
+             "admin_graphql_api_id":"gid://shopify/Customer/115310627314723954"},
+          "line_items":[{"id":866550311766439020,"sku":"IPOD2008PINK","quantity":2,"price":"199.00",
+             "variant_id":808950810,"product_id":632910392,"tax_lines":[],"discount_allocations":[]},
+             {"id":141249953214522974,"sku":null,"quantity":1,"price":"0.00","variant_id":null,"product_id":null}]}"##;
+        let body = parse_webhook_body(raw).unwrap();
+        let a = from_webhook("orders/create", &body, None).unwrap();
+        let g = json!({
+            "id": "gid://shopify/Order/820982911946154508", "name": "#9999", "email": "jon@example.com",
+            "createdAt": "2024-05-01T08:00:00Z", "updatedAt": "2024-05-01T08:05:00Z", "cancelledAt": null,
+            "currencyCode": "EUR", "displayFinancialStatus": "PARTIALLY_PAID",
+            "totalPriceSet": {"shopMoney": {"amount": "398.0", "currencyCode": "EUR"}},
+            "customer": {"id": "gid://shopify/Customer/115310627314723954", "email": "jon@example.com",
+                          "firstName": "Jon", "lastName": "Doe"},
+            "lineItems": {"nodes": [
+                {"id": "gid://shopify/LineItem/866550311766439020", "sku": "IPOD2008PINK", "quantity": 2,
+                 "originalUnitPriceSet": {"shopMoney": {"amount": "199.0"}},
+                 "variant": {"id": "gid://shopify/ProductVariant/808950810"},
+                 "product": {"id": "gid://shopify/Product/632910392"}},
+                {"id": "gid://shopify/LineItem/141249953214522974", "sku": null, "quantity": 1,
+                 "originalUnitPriceSet": {"shopMoney": {"amount": "0.0"}}, "variant": null, "product": null}
+            ]}
+        });
+        let b = order_from_graphql(&g).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.body["financial_status"], "partially_paid");
+        assert_eq!(a.body["customer"]["id"], "115310627314723954");
+        assert_eq!(a.body["line_items"][0]["variant_id"], "808950810");
+        assert_eq!(a.body["line_items"][1]["variant_id"], Value::Null);
+    }
+
+    #[test]
+    fn customer_webhook_and_graphql_match() {
+        let w = json!({"id": 706405506930370084_u64, "email": "bob@example.com", "first_name": "Bob",
+            "last_name": "Norman", "phone": "+16136120707", "tags": "vip,  loyal",
+            "updated_at": "2024-02-02T12:00:00-00:00", "accepts_marketing": false});
+        let g = json!({"id": "gid://shopify/Customer/706405506930370084",
+            "defaultEmailAddress": {"emailAddress": "bob@example.com"}, "firstName": "Bob",
+            "lastName": "Norman", "phone": "+16136120707", "tags": ["loyal", "vip"],
+            "updatedAt": "2024-02-02T12:00:00Z"});
+        let a = from_webhook("customers/update", &w, None).unwrap();
+        let b = customer_from_graphql(&g).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.body["tags"], "loyal, vip");
+    }
+
+    #[test]
+    fn rejects_bad_payloads() {
+        assert_eq!(
+            from_webhook("products/update", &json!({"title": "x"}), None),
+            Err(NormalizeError::Missing {
+                entity: "product",
+                field: "id".into()
+            })
+        );
+        assert!(matches!(
+            from_webhook(
+                "products/update",
+                &json!({"id": 1.5, "updated_at": "2024-01-01T00:00:00Z"}),
+                None
+            ),
+            Err(NormalizeError::Invalid { .. })
+        ));
+        assert!(matches!(
+            from_webhook(
+                "products/update",
+                &json!({"id": 1, "updated_at": "yesterday"}),
+                None
+            ),
+            Err(NormalizeError::Invalid { .. })
+        ));
+        assert_eq!(
+            from_webhook("carts/update", &json!({}), None),
+            Err(NormalizeError::UnknownTopic("carts/update".into()))
+        );
+        assert!(parse_webhook_body(b"{not json").is_err());
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            id_from_gid("gid://shopify/Product/123").as_deref(),
+            Some("123")
+        );
+        assert_eq!(id_from_gid("gid://shopify/Product/abc"), None);
+        assert_eq!(id_from_gid("123"), None);
+        assert_eq!(money(&json!("5")).as_deref(), Some("5.00"));
+        assert_eq!(money(&json!(5.5)).as_deref(), Some("5.50"));
+        assert_eq!(money(&json!("-0.125")).as_deref(), Some("-0.125"));
+        assert_eq!(money(&json!("007.1")).as_deref(), Some("7.10"));
+        assert_eq!(money(&json!("abc")), None);
+        assert_eq!(tags(&json!(" b ,a,,b")), "a, b");
+        assert_eq!(
+            timestamp("2020-09-03T08:44:10.250-04:00").as_deref(),
+            Some("2020-09-03T12:44:10.250Z")
+        );
+        assert_eq!(id_string(&json!(-1)), None);
+        assert_eq!(
+            id_string(&json!("18446744073709551615")).as_deref(),
+            Some("18446744073709551615")
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! The GraphQL documents the Shopify connector sends, and their requested-cost estimates.
+//!
+//! Estimates follow Shopify's published cost rules (object = 1, connection = 2 + first × the
+//! node's cost, mutation = 10) and only seed the cost budget for the first call of each
+//! document: after that the client uses the `requestedQueryCost` the server reported.
+
+/// Fields selected on each product variant.
+pub const VARIANT_FIELDS: &str =
+    "id title sku price compareAtPrice barcode updatedAt inventoryItem { id }";
+
+/// Page of products with their first variants.
+pub const PRODUCTS: &str = r#"query WeftProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id title descriptionHtml vendor productType handle status tags updatedAt
+      variants(first: $variants) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+      }
+    }
+  }
+}"#;
+
+/// Further pages of one product's variants (when a product has more than fit in [`PRODUCTS`]).
+pub const PRODUCT_VARIANTS: &str = r#"query WeftProductVariants($id: ID!, $first: Int!, $after: String) {
+  product(id: $id) {
+    variants(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+    }
+  }
+}"#;
+
+/// One product by id, with its first variants.
+pub const PRODUCT: &str = r#"query WeftProduct($id: ID!, $variants: Int!) {
+  product(id: $id) {
+    id title descriptionHtml vendor productType handle status tags updatedAt
+    variants(first: $variants) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+    }
+  }
+}"#;
+
+/// Page of customers.
+pub const CUSTOMERS: &str = r#"query WeftCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id email firstName lastName phone tags updatedAt }
+  }
+}"#;
+
+/// Page of orders with their line items.
+pub const ORDERS: &str = r#"query WeftOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id name email createdAt updatedAt cancelledAt currencyCode displayFinancialStatus
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id email firstName lastName }
+      lineItems(first: $lines) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id sku quantity
+          originalUnitPriceSet { shopMoney { amount } }
+          variant { id }
+          product { id }
+        }
+      }
+    }
+  }
+}"#;
+
+/// The shop's locations.
+pub const LOCATIONS: &str = r#"query WeftLocations($first: Int!, $after: String) {
+  locations(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id name }
+  }
+}"#;
+
+/// Page of one location's inventory levels.
+pub const INVENTORY_LEVELS: &str = r#"query WeftInventoryLevels($location: ID!, $first: Int!, $after: String, $query: String) {
+  location(id: $location) {
+    id
+    inventoryLevels(first: $first, after: $after, query: $query) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id updatedAt
+        quantities(names: ["available"]) { name quantity }
+        item { id sku }
+      }
+    }
+  }
+}"#;
+
+/// One inventory level (the re-read after a stale compare-and-set).
+pub const INVENTORY_LEVEL: &str = r#"query WeftInventoryLevel($item: ID!, $location: ID!) {
+  inventoryItem(id: $item) {
+    id sku
+    inventoryLevel(locationId: $location) {
+      id updatedAt
+      quantities(names: ["available"]) { name quantity }
+      item { id sku }
+      location { id }
+    }
+  }
+}"#;
+
+/// Upsert of a product and its variants (list fields are the full desired state).
+pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput!) {
+  productSet(input: $input, synchronous: true) {
+    product {
+      id title descriptionHtml vendor productType handle status tags updatedAt
+      variants(first: 250) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+      }
+    }
+    userErrors { field message code }
+  }
+}"#;
+
+/// Price / barcode updates of variants of one product.
+pub const VARIANTS_BULK_UPDATE: &str = r#"mutation WeftVariantsBulkUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    product { id updatedAt }
+    productVariants { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+    userErrors { field message code }
+  }
+}"#;
+
+/// Absolute quantities with compare-and-set.
+pub const INVENTORY_SET_QUANTITIES: &str = r#"mutation WeftInventorySet($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id createdAt reason changes { name delta quantityAfterChange item { id } location { id } } }
+    userErrors { field message code }
+  }
+}"#;
+
+/// Deltas with an idempotency key; `{KEY}` is replaced by a GraphQL string literal.
+pub const INVENTORY_ADJUST_QUANTITIES: &str = r#"mutation WeftInventoryAdjust($input: InventoryAdjustQuantitiesInput!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: {KEY}) {
+    inventoryAdjustmentGroup { id createdAt reason changes { name delta quantityAfterChange item { id } location { id } } }
+    userErrors { field message code }
+  }
+}"#;
+
+/// Customers matching a search (used to find an existing customer before creating one).
+pub const CUSTOMER_SEARCH: &str = r#"query WeftCustomerSearch($query: String!) {
+  customers(first: 1, query: $query) {
+    nodes { id email firstName lastName phone tags updatedAt }
+  }
+}"#;
+
+/// Create a customer.
+pub const CUSTOMER_CREATE: &str = r#"mutation WeftCustomerCreate($input: CustomerInput!) {
+  customerCreate(input: $input) {
+    customer { id email firstName lastName phone tags updatedAt }
+    userErrors { field message }
+  }
+}"#;
+
+/// Update a customer.
+pub const CUSTOMER_UPDATE: &str = r#"mutation WeftCustomerUpdate($input: CustomerInput!) {
+  customerUpdate(input: $input) {
+    customer { id email firstName lastName phone tags updatedAt }
+    userErrors { field message }
+  }
+}"#;
+
+/// Products matching a search (used to find an existing product by handle before creating).
+pub const PRODUCT_SEARCH: &str = r#"query WeftProductSearch($query: String!) {
+  products(first: 1, query: $query) {
+    nodes { id handle }
+  }
+}"#;
+
+/// Estimated requested cost of a connection of `first` nodes each costing `node`.
+pub fn connection_cost(first: u32, node: u32) -> u32 {
+    2 + first * node
+}
+
+/// Estimated cost of a [`PRODUCTS`] page.
+pub fn products_cost(first: u32, variants: u32) -> u32 {
+    // product (1) + variants connection of variant (1) + inventoryItem (1)
+    connection_cost(first, 1 + connection_cost(variants, 2))
+}
+
+/// Estimated cost of an [`ORDERS`] page.
+pub fn orders_cost(first: u32, lines: u32) -> u32 {
+    // order 1 + totalPriceSet 1 + shopMoney 1 + customer 1 + lines (line 1 + price set 2 + variant 1 + product 1)
+    connection_cost(first, 4 + connection_cost(lines, 5))
+}
+
+/// Estimated cost of a mutation.
+pub const MUTATION_COST: u32 = 10;
+
+/// Renders a GraphQL string literal (for the `@idempotent` key, inlined so any server that
+/// reads the directive from the document sees it).
+pub fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_page_costs_fit_the_single_query_maximum() {
+        assert!(products_cost(20, 20) <= 1000, "{}", products_cost(20, 20));
+        assert!(orders_cost(10, 15) <= 1000, "{}", orders_cost(10, 15));
+        assert_eq!(connection_cost(250, 1), 252);
+    }
+
+    #[test]
+    fn literal_escapes() {
+        assert_eq!(string_literal("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(string_literal("k-1"), "\"k-1\"");
+    }
+}

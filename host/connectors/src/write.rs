@@ -1,0 +1,709 @@
+//! Executes one write command against the right platform API.
+//!
+//! The engine's outbox holds [`WriteCommand`]s (what a mapping plugin's `from-canonical`
+//! returned, plus the host's idempotency key and compare-and-set guard). [`Connectors::execute`]
+//! turns one into the platform call that makes it idempotent:
+//!
+//! | system | kind | op | call |
+//! |---|---|---|---|
+//! | shopify | product | upsert | `productSet` (id from `target_id`, else looked up by handle) |
+//! | shopify | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
+//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity` |
+//! | shopify | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
+//! | shopify | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
+//! | netsuite | product, variant, price | upsert | `PUT inventoryItem/eid:{external_id}` |
+//! | netsuite | customer | upsert | `PUT customer/eid:{external_id}` |
+//! | netsuite | order | upsert | `PUT salesOrder/eid:{external_id}` |
+//! | netsuite | inventory-level | adjust-quantity | `PUT inventoryAdjustment/eid:{external id from the key}` |
+//! | netsuite | inventory-level | set-quantity | read `locations`, compare, then the adjustment above for the difference |
+//!
+//! Shopify bodies are documents in the normalized Shopify shape ([`crate::shopify::normalize`]);
+//! NetSuite bodies are record JSON with NetSuite's field names.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::EntityKind;
+use crate::error::{ConnectorError, InvalidRequest};
+use crate::netsuite::{self, NetSuiteClient, RecordRef};
+use crate::shopify::normalize::{self, gid, id_string};
+use crate::shopify::{AdjustChange, QuantityChange, ShopifyClient};
+
+/// How a write changes the target (the WIT `write-op`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteOp {
+    /// Create or update, keyed by external id (NetSuite) or target id (Shopify).
+    Upsert,
+    /// Set an absolute quantity with compare-and-set.
+    SetQuantity,
+    /// Add a signed delta, idempotent by key.
+    AdjustQuantity,
+}
+
+impl WriteOp {
+    /// The WIT name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteOp::Upsert => "upsert",
+            WriteOp::SetQuantity => "set-quantity",
+            WriteOp::AdjustQuantity => "adjust-quantity",
+        }
+    }
+}
+
+/// One write to perform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteCommand {
+    /// Target system: "shopify" or "netsuite".
+    pub system: String,
+    /// What is written.
+    pub kind: EntityKind,
+    /// How it is written.
+    pub op: WriteOp,
+    /// The target's id, when known from the cross-reference table. For inventory levels on
+    /// Shopify the body's ids are used instead; on NetSuite it is the item's internal id.
+    pub target_id: Option<String>,
+    /// The NetSuite external id to upsert under.
+    pub external_id: Option<String>,
+    /// The payload (see the module table).
+    pub body: Value,
+    /// The outbox row's idempotency key (stable across retries of this write).
+    pub idempotency_key: String,
+    /// For set-quantity: the quantity the target held when the write was computed
+    /// (`changeFromQuantity`). `None` sets without a guard.
+    pub expected_quantity: Option<i64>,
+}
+
+/// A cross-reference learned from a write (e.g. the ids Shopify gave new variants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildId {
+    /// The child's kind.
+    pub kind: EntityKind,
+    /// Its natural key (the SKU for variants).
+    pub key: String,
+    /// The target's id for it.
+    pub id: String,
+    /// For Shopify variants, the inventory item id.
+    pub inventory_item_id: Option<String>,
+}
+
+/// What a successful write left on the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    /// The target's id of the written record (for inventory levels: `item@location` on
+    /// Shopify, the adjustment's internal id on NetSuite).
+    pub target_id: String,
+    /// The target's new version (Shopify `updated_at`, NetSuite `lastModifiedDate`) when the
+    /// response tells it, so the engine can recognise the echo of its own write.
+    pub version: Option<String>,
+    /// The record as the target now holds it (normalized for Shopify), when returned.
+    pub document: Option<Value>,
+    /// Ids of children created or matched by the write.
+    pub children: Vec<ChildId>,
+    /// False when nothing needed writing (e.g. a NetSuite set-quantity already satisfied).
+    pub applied: bool,
+}
+
+/// The connectors of one store.
+#[derive(Debug, Clone, Default)]
+pub struct Connectors {
+    /// The store's Shopify client.
+    pub shopify: Option<Arc<ShopifyClient>>,
+    /// The store's NetSuite client.
+    pub netsuite: Option<Arc<NetSuiteClient>>,
+}
+
+fn missing(system: &'static str, field: &'static str, cmd: &WriteCommand) -> ConnectorError {
+    ConnectorError::invalid(
+        system,
+        InvalidRequest::Missing {
+            field,
+            kind: cmd.kind.to_string(),
+            op: cmd.op.as_str().to_owned(),
+        },
+    )
+}
+
+fn unsupported(system: &'static str, cmd: &WriteCommand) -> ConnectorError {
+    ConnectorError::invalid(
+        system,
+        InvalidRequest::Unsupported {
+            system: system.to_owned(),
+            kind: cmd.kind.to_string(),
+            op: cmd.op.as_str().to_owned(),
+        },
+    )
+}
+
+fn bad_field(system: &'static str, field: &str, reason: &str) -> ConnectorError {
+    ConnectorError::invalid(
+        system,
+        InvalidRequest::BadField {
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+/// A required decimal id from the body.
+fn body_id(
+    system: &'static str,
+    cmd: &WriteCommand,
+    field: &'static str,
+) -> Result<String, ConnectorError> {
+    let v = cmd
+        .body
+        .get(field)
+        .ok_or_else(|| missing(system, field, cmd))?;
+    id_string(v).ok_or_else(|| bad_field(system, field, "not a numeric id or gid"))
+}
+
+fn body_i64(
+    system: &'static str,
+    cmd: &WriteCommand,
+    field: &'static str,
+) -> Result<i64, ConnectorError> {
+    match cmd.body.get(field) {
+        None | Some(Value::Null) => Err(missing(system, field, cmd)),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| bad_field(system, field, "not an integer")),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| bad_field(system, field, "not an integer")),
+        Some(_) => Err(bad_field(system, field, "not an integer")),
+    }
+}
+
+impl Connectors {
+    /// Performs `cmd` against its target system.
+    pub async fn execute(&self, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
+        match cmd.system.as_str() {
+            "shopify" => {
+                let c = self.shopify.as_deref().ok_or_else(|| {
+                    bad_field("shopify", "system", "this store has no shopify connection")
+                })?;
+                execute_shopify(c, cmd).await
+            }
+            "netsuite" => {
+                let c = self.netsuite.as_deref().ok_or_else(|| {
+                    bad_field(
+                        "netsuite",
+                        "system",
+                        "this store has no netsuite connection",
+                    )
+                })?;
+                execute_netsuite(c, cmd).await
+            }
+            other => Err(ConnectorError::invalid(
+                "shopify",
+                InvalidRequest::Unsupported {
+                    system: other.to_owned(),
+                    kind: cmd.kind.to_string(),
+                    op: cmd.op.as_str().to_owned(),
+                },
+            )),
+        }
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// Shopify
+// -------------------------------------------------------------------------------------------
+
+const SHOPIFY: &str = "shopify";
+
+/// Copies `src` (normalized name) to `dst` (GraphQL name) when present in the body.
+fn copy_field(body: &Value, out: &mut Map<String, Value>, src: &str, dst: &str) {
+    if let Some(v) = body.get(src) {
+        out.insert(dst.to_owned(), v.clone());
+    }
+}
+
+/// Builds a `ProductSetInput` from a normalized product document.
+pub fn product_set_input(body: &Value, id: Option<&str>) -> Result<Value, ConnectorError> {
+    let mut input = Map::new();
+    if let Some(id) = id {
+        input.insert("id".into(), json!(gid("Product", id)));
+    }
+    copy_field(body, &mut input, "title", "title");
+    copy_field(body, &mut input, "body_html", "descriptionHtml");
+    copy_field(body, &mut input, "vendor", "vendor");
+    copy_field(body, &mut input, "product_type", "productType");
+    copy_field(body, &mut input, "handle", "handle");
+    if let Some(s) = body.get("status").and_then(Value::as_str) {
+        input.insert("status".into(), json!(s.to_ascii_uppercase()));
+    }
+    if let Some(t) = body.get("tags") {
+        let list: Vec<String> = normalize::tags(t)
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        input.insert("tags".into(), json!(list));
+    }
+    if let Some(vs) = body.get("variants") {
+        let vs = vs
+            .as_array()
+            .ok_or_else(|| bad_field(SHOPIFY, "variants", "not a list"))?;
+        let mut option_values = Vec::new();
+        let mut variants = Vec::new();
+        for (i, v) in vs.iter().enumerate() {
+            let name = v
+                .get("title")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .or_else(|| v.get("sku").and_then(Value::as_str))
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("Variant {}", i + 1));
+            let mut vi = Map::new();
+            if let Some(id) = v.get("id").and_then(id_string) {
+                vi.insert("id".into(), json!(gid("ProductVariant", &id)));
+            }
+            copy_field(v, &mut vi, "sku", "sku");
+            copy_field(v, &mut vi, "price", "price");
+            copy_field(v, &mut vi, "compare_at_price", "compareAtPrice");
+            copy_field(v, &mut vi, "barcode", "barcode");
+            vi.insert(
+                "optionValues".into(),
+                json!([{"optionName": "Title", "name": name}]),
+            );
+            option_values.push(json!({"name": name}));
+            variants.push(Value::Object(vi));
+        }
+        input.insert(
+            "productOptions".into(),
+            json!([{"name": "Title", "values": option_values}]),
+        );
+        input.insert("variants".into(), Value::Array(variants));
+    }
+    Ok(Value::Object(input))
+}
+
+fn variant_children(doc: &Value) -> Vec<ChildId> {
+    doc.get("variants")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            Some(ChildId {
+                kind: EntityKind::Variant,
+                key: v.get("sku")?.as_str()?.to_owned(),
+                id: v.get("id")?.as_str()?.to_owned(),
+                inventory_item_id: v
+                    .get("inventory_item_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+async fn execute_shopify(
+    c: &ShopifyClient,
+    cmd: &WriteCommand,
+) -> Result<WriteOutcome, ConnectorError> {
+    match (cmd.kind, cmd.op) {
+        (EntityKind::Product, WriteOp::Upsert) => {
+            let mut id = cmd.target_id.clone();
+            if id.is_none()
+                && let Some(h) = cmd.body.get("handle").and_then(Value::as_str)
+            {
+                // A retry of a create whose response was lost finds the product it made.
+                id = c.find_product_by_handle(h).await?;
+            }
+            let input = product_set_input(&cmd.body, id.as_deref())?;
+            let d = c.product_set(input).await?;
+            Ok(WriteOutcome {
+                target_id: d.id,
+                version: Some(d.updated_at),
+                children: variant_children(&d.body),
+                document: Some(d.body),
+                applied: true,
+            })
+        }
+        (EntityKind::Variant | EntityKind::Price, WriteOp::Upsert) => {
+            let variant_id = match &cmd.target_id {
+                Some(t) => t.clone(),
+                None => body_id(SHOPIFY, cmd, "id")?,
+            };
+            let product_id = body_id(SHOPIFY, cmd, "product_id")?;
+            let mut vi = Map::new();
+            vi.insert("id".into(), json!(gid("ProductVariant", &variant_id)));
+            copy_field(&cmd.body, &mut vi, "price", "price");
+            copy_field(&cmd.body, &mut vi, "compare_at_price", "compareAtPrice");
+            if cmd.kind == EntityKind::Variant {
+                copy_field(&cmd.body, &mut vi, "barcode", "barcode");
+                if let Some(sku) = cmd.body.get("sku") {
+                    vi.insert("inventoryItem".into(), json!({"sku": sku}));
+                }
+            }
+            let (variants, product_updated) = c
+                .variants_bulk_update(&product_id, json!([Value::Object(vi)]))
+                .await?;
+            let doc = variants
+                .into_iter()
+                .find(|v| v.get("id").and_then(Value::as_str) == Some(variant_id.as_str()));
+            let version = doc
+                .as_ref()
+                .and_then(|d| d.get("updated_at"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or(product_updated);
+            Ok(WriteOutcome {
+                target_id: variant_id,
+                version,
+                document: doc,
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => {
+            let item = body_id(SHOPIFY, cmd, "inventory_item_id")?;
+            let location = body_id(SHOPIFY, cmd, "location_id")?;
+            let quantity = body_i64(SHOPIFY, cmd, "available")?;
+            c.inventory_set_quantities(
+                &[QuantityChange {
+                    inventory_item_id: item.clone(),
+                    location_id: location.clone(),
+                    quantity,
+                    change_from: cmd.expected_quantity,
+                }],
+                "correction",
+                Some(&format!("weft://write/{}", cmd.idempotency_key)),
+            )
+            .await
+            .map_err(|e| match e {
+                ConnectorError::Stale {
+                    system, message, ..
+                } => ConnectorError::Stale {
+                    system,
+                    what: format!("inventory level {item}@{location}"),
+                    message,
+                },
+                other => other,
+            })?;
+            Ok(WriteOutcome {
+                target_id: normalize::inventory_level_doc_id(&item, &location),
+                version: None,
+                document: None,
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
+            let item = body_id(SHOPIFY, cmd, "inventory_item_id")?;
+            let location = body_id(SHOPIFY, cmd, "location_id")?;
+            let delta = body_i64(SHOPIFY, cmd, "delta")?;
+            if cmd.idempotency_key.is_empty() {
+                return Err(missing(SHOPIFY, "idempotency_key", cmd));
+            }
+            let group = c
+                .inventory_adjust_quantities(
+                    &[AdjustChange {
+                        inventory_item_id: item.clone(),
+                        location_id: location.clone(),
+                        delta,
+                    }],
+                    "correction",
+                    &cmd.idempotency_key,
+                )
+                .await?;
+            Ok(WriteOutcome {
+                target_id: normalize::inventory_level_doc_id(&item, &location),
+                version: None,
+                document: Some(group),
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::Customer, WriteOp::Upsert) => {
+            let mut input = Map::new();
+            copy_field(&cmd.body, &mut input, "email", "email");
+            copy_field(&cmd.body, &mut input, "first_name", "firstName");
+            copy_field(&cmd.body, &mut input, "last_name", "lastName");
+            copy_field(&cmd.body, &mut input, "phone", "phone");
+            if let Some(t) = cmd.body.get("tags") {
+                let list: Vec<String> = normalize::tags(t)
+                    .split(", ")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                input.insert("tags".into(), json!(list));
+            }
+            let mut id = cmd.target_id.clone();
+            if id.is_none()
+                && let Some(email) = cmd.body.get("email").and_then(Value::as_str)
+            {
+                // Creating is not idempotent: find a customer a lost response already made.
+                id = c.find_customer_by_email(email).await?.map(|d| d.id);
+            }
+            let d = match id {
+                Some(id) => {
+                    input.insert("id".into(), json!(gid("Customer", &id)));
+                    c.customer_update(Value::Object(input)).await?
+                }
+                None => c.customer_create(Value::Object(input)).await?,
+            };
+            Ok(WriteOutcome {
+                target_id: d.id,
+                version: Some(d.updated_at),
+                document: Some(d.body),
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        _ => Err(unsupported(SHOPIFY, cmd)),
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// NetSuite
+// -------------------------------------------------------------------------------------------
+
+const NETSUITE: &str = "netsuite";
+
+/// The record type a kind is written as on NetSuite.
+pub fn netsuite_record_type(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Product | EntityKind::Variant | EntityKind::Price => "inventoryItem",
+        EntityKind::Customer => "customer",
+        EntityKind::Order => "salesOrder",
+        EntityKind::InventoryLevel => "inventoryAdjustment",
+    }
+}
+
+/// The external id of the inventory adjustment made for an idempotency key.
+pub fn adjustment_external_id(idempotency_key: &str) -> String {
+    netsuite::sanitize_external_id(&format!("weft-adj-{idempotency_key}"))
+}
+
+async fn upsert_and_read(
+    c: &NetSuiteClient,
+    record_type: &str,
+    external_id: &str,
+    body: &Value,
+) -> Result<WriteOutcome, ConnectorError> {
+    let id = c.upsert(record_type, external_id, body).await?;
+    let rec = c
+        .get_record(record_type, &RecordRef::Id(id.clone()))
+        .await?;
+    let version = rec
+        .as_ref()
+        .and_then(|r| r.get("lastModifiedDate"))
+        .and_then(Value::as_str)
+        .and_then(netsuite::cdc::parse_netsuite_date)
+        .map(normalize::format_ts);
+    Ok(WriteOutcome {
+        target_id: id,
+        version,
+        document: rec,
+        children: Vec::new(),
+        applied: true,
+    })
+}
+
+async fn execute_netsuite(
+    c: &NetSuiteClient,
+    cmd: &WriteCommand,
+) -> Result<WriteOutcome, ConnectorError> {
+    match (cmd.kind, cmd.op) {
+        (
+            EntityKind::Product
+            | EntityKind::Variant
+            | EntityKind::Price
+            | EntityKind::Customer
+            | EntityKind::Order,
+            WriteOp::Upsert,
+        ) => {
+            let ext = cmd
+                .external_id
+                .clone()
+                .or_else(|| {
+                    cmd.body
+                        .get("externalId")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .ok_or_else(|| missing(NETSUITE, "external_id", cmd))?;
+            upsert_and_read(c, netsuite_record_type(cmd.kind), &ext, &cmd.body).await
+        }
+        (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
+            if cmd.idempotency_key.is_empty() && cmd.external_id.is_none() {
+                return Err(missing(NETSUITE, "idempotency_key", cmd));
+            }
+            let ext = cmd
+                .external_id
+                .clone()
+                .unwrap_or_else(|| adjustment_external_id(&cmd.idempotency_key));
+            upsert_and_read(c, "inventoryAdjustment", &ext, &cmd.body).await
+        }
+        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_netsuite(c, cmd).await,
+        _ => Err(unsupported(NETSUITE, cmd)),
+    }
+}
+
+/// NetSuite quantities change only through adjustments: read the item's on-hand quantity at
+/// the location, check the guard, and post an adjustment for the difference under an external
+/// id derived from the idempotency key (a retry finds the adjustment it already made).
+async fn set_quantity_netsuite(
+    c: &NetSuiteClient,
+    cmd: &WriteCommand,
+) -> Result<WriteOutcome, ConnectorError> {
+    let ext = cmd
+        .external_id
+        .clone()
+        .unwrap_or_else(|| adjustment_external_id(&cmd.idempotency_key));
+    if let Some(done) = c
+        .get_record("inventoryAdjustment", &RecordRef::ExternalId(ext.clone()))
+        .await?
+    {
+        let id = done
+            .get("id")
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        return Ok(WriteOutcome {
+            target_id: id,
+            version: None,
+            document: Some(done),
+            children: Vec::new(),
+            applied: true,
+        });
+    }
+    let item_id = match &cmd.target_id {
+        Some(t) => t.clone(),
+        None => body_id(NETSUITE, cmd, "item_id")?,
+    };
+    let location = body_id(NETSUITE, cmd, "location_id")?;
+    let quantity = body_i64(NETSUITE, cmd, "quantity_on_hand")?;
+    let item = c
+        .get_record("inventoryItem", &RecordRef::Id(item_id.clone()))
+        .await?
+        .ok_or_else(|| ConnectorError::Permanent {
+            system: NETSUITE,
+            status: 404,
+            code: "RECORD_NOT_FOUND".into(),
+            message: format!("inventoryItem {item_id} does not exist"),
+        })?;
+    let current = netsuite::inventory_level_docs(&item)
+        .into_iter()
+        .find(|d| d["location_id"].as_str() == Some(location.as_str()))
+        .and_then(|d| d["quantity_on_hand"].as_f64())
+        .map(|q| q.round() as i64)
+        .unwrap_or(0);
+    if let Some(expected) = cmd.expected_quantity
+        && expected != current
+    {
+        return Err(ConnectorError::Stale {
+            system: NETSUITE,
+            what: format!("inventory level {item_id}@{location}"),
+            message: format!("expected quantity on hand {expected}, found {current}"),
+        });
+    }
+    let delta = quantity - current;
+    if delta == 0 {
+        return Ok(WriteOutcome {
+            target_id: item_id,
+            version: None,
+            document: None,
+            children: Vec::new(),
+            applied: false,
+        });
+    }
+    let mut adj = Map::new();
+    if let Some(extra) = cmd.body.get("adjustment").and_then(Value::as_object) {
+        // Account, subsidiary and the like, as the store's plugin configures them.
+        adj.extend(extra.clone());
+    }
+    adj.insert("externalId".into(), json!(ext));
+    adj.insert(
+        "tranDate".into(),
+        json!(chrono::Utc::now().format("%Y-%m-%d").to_string()),
+    );
+    adj.entry("memo")
+        .or_insert_with(|| json!(format!("weft: set quantity to {quantity}")));
+    adj.insert("adjLocation".into(), json!({"id": location}));
+    adj.insert(
+        "inventory".into(),
+        json!({"items": [{"item": {"id": item_id}, "location": {"id": location}, "adjustQtyBy": delta}]}),
+    );
+    upsert_and_read(c, "inventoryAdjustment", &ext, &Value::Object(adj)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_set_input_from_a_normalized_product() {
+        let body = json!({
+            "id": "8079745990737254412", "title": "Wool Sweater", "body_html": "<p>x</p>",
+            "vendor": "Acme", "product_type": "Sweaters", "handle": "wool-sweater",
+            "status": "active", "tags": "winter, wool",
+            "variants": [
+                {"id": "9007199254740993", "title": "M", "sku": "WS-M", "price": "59.90",
+                 "compare_at_price": null, "barcode": "012"},
+                {"title": "", "sku": "WS-L", "price": "61.00"}
+            ]
+        });
+        let input = product_set_input(&body, Some("8079745990737254412")).unwrap();
+        assert_eq!(input["id"], "gid://shopify/Product/8079745990737254412");
+        assert_eq!(input["descriptionHtml"], "<p>x</p>");
+        assert_eq!(input["status"], "ACTIVE");
+        assert_eq!(input["tags"], json!(["winter", "wool"]));
+        assert_eq!(
+            input["variants"][0]["id"],
+            "gid://shopify/ProductVariant/9007199254740993"
+        );
+        assert_eq!(input["variants"][0]["compareAtPrice"], Value::Null);
+        assert_eq!(input["variants"][1]["optionValues"][0]["name"], "WS-L");
+        assert!(input["variants"][1].get("id").is_none());
+        assert_eq!(
+            input["productOptions"][0]["values"],
+            json!([{"name": "M"}, {"name": "WS-L"}])
+        );
+        // Absent scalars are left alone (productSet updates only what is present).
+        let partial = product_set_input(&json!({"title": "T"}), None).unwrap();
+        assert_eq!(partial, json!({"title": "T"}));
+    }
+
+    #[test]
+    fn record_types_and_adjustment_ids() {
+        assert_eq!(netsuite_record_type(EntityKind::Variant), "inventoryItem");
+        assert_eq!(netsuite_record_type(EntityKind::Order), "salesOrder");
+        assert_eq!(adjustment_external_id("ob:12/3"), "weft-adj-ob-12-3");
+        assert!(netsuite::check_external_id(&adjustment_external_id("a b:c")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn missing_connection_and_unsupported_ops_are_invalid() {
+        let cs = Connectors::default();
+        let cmd = WriteCommand {
+            system: "shopify".into(),
+            kind: EntityKind::Order,
+            op: WriteOp::Upsert,
+            target_id: None,
+            external_id: None,
+            body: json!({}),
+            idempotency_key: "k".into(),
+            expected_quantity: None,
+        };
+        let e = cs.execute(&cmd).await.unwrap_err();
+        assert!(matches!(e, ConnectorError::Invalid { .. }));
+        assert!(!e.is_retryable());
+        let e = cs
+            .execute(&WriteCommand {
+                system: "magento".into(),
+                ..cmd
+            })
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("magento"));
+    }
+}
