@@ -1,1 +1,57 @@
-//! placeholder
+//! Durable storage for weft: the append-only journal, the projections derived from it, the
+//! outbox and dead letters, work leases and counters, on SQLite (embedded default) or
+//! PostgreSQL (scale-out) behind one API, [`Store`].
+//!
+//! # Guarantees
+//!
+//! - **Log first.** [`Store::append`], [`Store::append_batch`] and [`JournalWriter::append`]
+//!   return only after the transaction committed. SQLite runs in WAL mode with
+//!   `synchronous=FULL`, so a commit survives power loss; the [`JournalWriter`] group-commits
+//!   concurrent appends so a burst costs one fsync per batch.
+//! - **Dedupe.** An append is a duplicate when its observation key (store, system, kind,
+//!   entity id, sortable version, SHA-256 of the body's canonical JSON) or its delivery id was
+//!   journaled before; the store's `journal_duplicate_<source>` counter is bumped.
+//! - **One step, one transaction.** [`Store::commit_step`] applies projection upserts, outbox
+//!   rows, watermarks, counters and the cursor advance atomically.
+//! - **Order by version.** Entity-state upserts never replace a newer version with an older one.
+//! - **Idempotent effects.** Outbox idempotency keys are unique; coalescing, per-target order
+//!   and claim leases are described in the `outbox` module docs and on [`NewOutboxRow`].
+//! - **Watermarks never pass the journal.** [`Store::append_with_watermark`] journals a poll
+//!   page and moves the watermark in one transaction.
+//!
+//! # Layout
+//!
+//! - `db`: URLs, pools, the per-backend macros and row decoding; `migrate`: versioned
+//!   migrations (`migrations/{sqlite,postgres}`).
+//! - `journal`: appends, dedupe, reads, intake rejects; `writer`: group commit.
+//! - `step`: `commit_step`, projections, watermarks, cursor, counters, status.
+//! - `outbox`: claim/complete/retry/dead letters; `lease`: scale-out leases.
+//! - `bench`: [`bench_intake`].
+//!
+//! Times are passed in by the caller (the host owns time) and stored as Unix milliseconds.
+
+#[macro_use]
+mod db;
+mod bench;
+mod error;
+mod journal;
+mod lease;
+mod migrate;
+mod outbox;
+mod step;
+mod store;
+mod types;
+mod writer;
+
+pub use bench::{IntakeBench, bench_intake};
+pub use db::{Backend, OpenOptions};
+pub use error::{Result, StoreError};
+pub use journal::body_hash;
+pub use store::Store;
+pub use types::{
+    AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,
+    IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxRow, OutboxDepth, OutboxRow,
+    OutboxStatus, Source, StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert,
+    WatermarkUpdate, Xref, version_key,
+};
+pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};

@@ -1,0 +1,394 @@
+//! The append-only journal: appends with dedupe, intake rejects, and the reads the engine and
+//! replay use.
+//!
+//! Dedupe rule: an append is a duplicate when the store already journaled the same
+//! observation key — (store, system, kind, entity_id, sortable version, SHA-256 of the body's
+//! canonical JSON) — or the same `delivery_id`. So a repeated webhook, or a poll that returns
+//! what a webhook already delivered, is recognised; a different body under the same version
+//! (Shopify's one-second `updated_at`) is still journaled.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::db::{RowExt, Tx, from_ms, json, ms, sha256_hex};
+use crate::error::{Result, StoreError};
+use crate::store::Store;
+use crate::types::{
+    AppendOutcome, IntakeReject, JournalEntry, NewJournalEntry, WatermarkUpdate, version_key,
+};
+
+/// Advisory lock id held by PostgreSQL journal appends: serialising them makes `seq` commit
+/// order equal `seq` order, so a reader paging by `seq > cursor` can never skip an entry
+/// committed late by a concurrent transaction with a smaller `seq`.
+const PG_JOURNAL_LOCK: i64 = 0x0077_6566_746a_6e6c;
+
+pub(crate) const BUMP_COUNTER: &str =
+    "INSERT INTO counters (store_id, name, value) VALUES ($1, $2, $3)
+     ON CONFLICT (store_id, name) DO UPDATE SET value = counters.value + excluded.value";
+
+const INSERT: &str = "INSERT INTO journal
+     (store_id, system, kind, entity_id, version, version_key, source, delivery_id, body, body_hash, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT DO NOTHING RETURNING seq";
+
+const FIND: &str = "SELECT seq FROM journal
+     WHERE (store_id = $1 AND system = $2 AND kind = $3 AND entity_id = $4 AND version_key = $5 AND body_hash = $6)
+        OR (store_id = $1 AND delivery_id = $7)
+     ORDER BY seq LIMIT 1";
+
+const COLUMNS: &str = "seq, store_id, system, kind, entity_id, version, version_key, source, delivery_id, body, body_hash, received_at";
+
+/// A validated entry, ready to insert: checked and hashed by the caller's task, so the
+/// journal writer's batch only does I/O.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) entry: NewJournalEntry,
+    version_key: String,
+    body_text: String,
+    body_hash: String,
+}
+
+/// Writes `v` as JSON with object keys sorted, recursively: two documents that differ only
+/// in key order hash alike.
+fn canonical_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// SHA-256 (hex) of the canonical JSON of `body`: the body part of the observation key.
+pub fn body_hash(body: &Value) -> String {
+    let mut s = String::new();
+    canonical_json(body, &mut s);
+    sha256_hex(s.as_bytes())
+}
+
+pub(crate) fn prepare(entry: NewJournalEntry) -> Result<Prepared> {
+    let what = || {
+        format!(
+            "{}/{}/{} {}",
+            entry.store_id, entry.system, entry.kind, entry.entity_id
+        )
+    };
+    for (name, value) in [
+        ("store_id", &entry.store_id),
+        ("system", &entry.system),
+        ("kind", &entry.kind),
+        ("entity_id", &entry.entity_id),
+    ] {
+        if value.is_empty() {
+            return Err(StoreError::InvalidArgument {
+                op: "journal append",
+                reason: format!("{name} is empty in {}", what()),
+            });
+        }
+    }
+    if entry.delivery_id.as_deref() == Some("") {
+        return Err(StoreError::InvalidArgument {
+            op: "journal append",
+            reason: format!("delivery_id is empty (use None) in {}", what()),
+        });
+    }
+    let version_key = version_key(&entry.version).ok_or_else(|| StoreError::InvalidVersion {
+        value: entry.version.clone(),
+        what: what(),
+    })?;
+    let body_text = entry.body.to_string();
+    let body_hash = body_hash(&entry.body);
+    Ok(Prepared {
+        entry,
+        version_key,
+        body_text,
+        body_hash,
+    })
+}
+
+/// Appends `entries` inside `tx`, answering each with its outcome.
+pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Vec<AppendOutcome>> {
+    const OP: &str = "journal append";
+    let mut out = Vec::with_capacity(entries.len());
+    let postgres = matches!(tx, Tx::Postgres(_));
+    on_tx!(tx, c => {
+        if postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_JOURNAL_LOCK)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+        }
+        for p in entries {
+            let e = &p.entry;
+            let inserted = sqlx::query(INSERT)
+                .bind(&e.store_id)
+                .bind(&e.system)
+                .bind(&e.kind)
+                .bind(&e.entity_id)
+                .bind(&e.version)
+                .bind(&p.version_key)
+                .bind(e.source.as_str())
+                .bind(&e.delivery_id)
+                .bind(&p.body_text)
+                .bind(&p.body_hash)
+                .bind(ms(e.received_at))
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            if let Some(row) = inserted {
+                out.push(AppendOutcome::Inserted(row.i64("seq").map_err(StoreError::db(OP))?));
+                continue;
+            }
+            let row = sqlx::query(FIND)
+                .bind(&e.store_id)
+                .bind(&e.system)
+                .bind(&e.kind)
+                .bind(&e.entity_id)
+                .bind(&p.version_key)
+                .bind(&p.body_hash)
+                .bind(&e.delivery_id)
+                .fetch_one(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            out.push(AppendOutcome::Duplicate(row.i64("seq").map_err(StoreError::db(OP))?));
+            sqlx::query(BUMP_COUNTER)
+                .bind(&e.store_id)
+                .bind(format!("journal_duplicate_{}", e.source))
+                .bind(1_i64)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(out)
+}
+
+fn entry_from_row<R: RowExt>(r: &R) -> Result<JournalEntry> {
+    const OP: &str = "journal read";
+    let get = |res: std::result::Result<String, sqlx::Error>| res.map_err(StoreError::db(OP));
+    Ok(JournalEntry {
+        seq: r.i64("seq").map_err(StoreError::db(OP))?,
+        store_id: get(r.text("store_id"))?,
+        system: get(r.text("system"))?,
+        kind: get(r.text("kind"))?,
+        entity_id: get(r.text("entity_id"))?,
+        version: get(r.text("version"))?,
+        version_key: get(r.text("version_key"))?,
+        source: get(r.text("source"))?.parse()?,
+        delivery_id: r.opt_text("delivery_id").map_err(StoreError::db(OP))?,
+        body: json("journal.body", &get(r.text("body"))?)?,
+        body_hash: get(r.text("body_hash"))?,
+        received_at: from_ms(r.i64("received_at").map_err(StoreError::db(OP))?),
+    })
+}
+
+impl Store {
+    /// Appends one entry in its own transaction (one fsync). For intake bursts use a
+    /// [`JournalWriter`](crate::JournalWriter), which batches concurrent appends.
+    pub async fn append(&self, entry: NewJournalEntry) -> Result<AppendOutcome> {
+        let mut v = self.append_batch(vec![entry]).await?;
+        Ok(v.remove(0))
+    }
+
+    /// Appends `entries` in one transaction; outcomes are in the same order. An entry that
+    /// duplicates an earlier one of the same batch is reported as [`AppendOutcome::Duplicate`].
+    pub async fn append_batch(&self, entries: Vec<NewJournalEntry>) -> Result<Vec<AppendOutcome>> {
+        let prepared = entries
+            .into_iter()
+            .map(prepare)
+            .collect::<Result<Vec<_>>>()?;
+        self.append_prepared(&prepared).await
+    }
+
+    /// Appends a poll page and advances the poller's watermark in the SAME transaction, so a
+    /// watermark never moves past a change that is not journaled.
+    pub async fn append_with_watermark(
+        &self,
+        entries: Vec<NewJournalEntry>,
+        store_id: &str,
+        watermark: WatermarkUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AppendOutcome>> {
+        const OP: &str = "journal append with watermark";
+        let prepared = entries
+            .into_iter()
+            .map(prepare)
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(p) = prepared.iter().find(|p| p.entry.store_id != store_id) {
+            return Err(StoreError::InvalidArgument {
+                op: OP,
+                reason: format!(
+                    "entry for store `{}` in a page for store `{store_id}`",
+                    p.entry.store_id
+                ),
+            });
+        }
+        let mut w = self.begin_write(OP).await?;
+        let out = append_in_tx(&mut w.tx, &prepared).await?;
+        crate::step::set_watermark_in_tx(&mut w.tx, store_id, &watermark, at).await?;
+        w.commit(OP).await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn append_prepared(
+        &self,
+        prepared: &[Prepared],
+    ) -> Result<Vec<AppendOutcome>> {
+        if prepared.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut w = self.begin_write("journal append").await?;
+        let out = append_in_tx(&mut w.tx, prepared).await?;
+        w.commit("journal append").await?;
+        Ok(out)
+    }
+
+    /// Up to `limit` entries of `store_id` with `seq > after_seq`, in seq order: the engine's
+    /// work queue (pass the store's cursor).
+    pub async fn journal_since(
+        &self,
+        store_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<JournalEntry>> {
+        self.journal_range(store_id, None, None, after_seq, limit)
+            .await
+    }
+
+    /// Up to `limit` entries of `store_id` received at or after `since` (all when `None`), of
+    /// kind `kind` (all when `None`), with `seq > after_seq`, in seq order. Replay pages
+    /// through it by passing the last seq it saw.
+    pub async fn journal_range(
+        &self,
+        store_id: &str,
+        since: Option<DateTime<Utc>>,
+        kind: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<JournalEntry>> {
+        const OP: &str = "journal read";
+        let sql = format!(
+            "SELECT {COLUMNS} FROM journal WHERE store_id = $1 AND seq > $2
+             AND ($3 IS NULL OR received_at >= $3) AND ($4 IS NULL OR kind = $4)
+             ORDER BY seq LIMIT $5"
+        );
+        let since = since.map(ms);
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(&sql)
+                .bind(store_id)
+                .bind(after_seq)
+                .bind(since)
+                .bind(kind)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter().map(entry_from_row).collect()
+        })
+    }
+
+    /// The entry with sequence number `seq`, if any.
+    pub async fn journal_entry(&self, seq: i64) -> Result<Option<JournalEntry>> {
+        const OP: &str = "journal read";
+        let sql = format!("SELECT {COLUMNS} FROM journal WHERE seq = $1");
+        on_db!(self.db(), p => {
+            let row = sqlx::query(&sql)
+                .bind(seq)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.as_ref().map(entry_from_row).transpose()
+        })
+    }
+
+    /// Highest journal seq of `store_id` (0 when it has none).
+    pub async fn journal_head(&self, store_id: &str) -> Result<i64> {
+        const OP: &str = "journal head";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS head FROM journal WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.i64("head").map_err(StoreError::db(OP))
+        })
+    }
+
+    /// Keeps a request intake refused (malformed body), returning its id. The caller must
+    /// strip secrets (signature headers are fine; tokens are not) from `headers`.
+    pub async fn record_reject(
+        &self,
+        store_id: &str,
+        reason: &str,
+        headers: &Value,
+        body: &[u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<i64> {
+        const OP: &str = "record intake reject";
+        let mut w = self.begin_write(OP).await?;
+        let id = on_tx!(&mut w.tx, c => {
+            let row = sqlx::query("INSERT INTO intake_rejects (store_id, reason, headers, body, received_at)
+                                   VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(store_id)
+                .bind(reason)
+                .bind(headers.to_string())
+                .bind(body)
+                .bind(ms(received_at))
+                .fetch_one(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.i64("id").map_err(StoreError::db(OP))?
+        });
+        w.commit(OP).await?;
+        Ok(id)
+    }
+
+    /// The newest `limit` intake rejects of `store_id`, newest first.
+    pub async fn list_rejects(&self, store_id: &str, limit: u32) -> Result<Vec<IntakeReject>> {
+        const OP: &str = "list intake rejects";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query("SELECT id, store_id, reason, headers, body, received_at FROM intake_rejects
+                                    WHERE store_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(store_id)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(IntakeReject {
+                        id: r.i64("id").map_err(StoreError::db(OP))?,
+                        store_id: r.text("store_id").map_err(StoreError::db(OP))?,
+                        reason: r.text("reason").map_err(StoreError::db(OP))?,
+                        headers: json("intake_rejects.headers", &r.text("headers").map_err(StoreError::db(OP))?)?,
+                        body: r.bytes("body").map_err(StoreError::db(OP))?,
+                        received_at: from_ms(r.i64("received_at").map_err(StoreError::db(OP))?),
+                    })
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,314 @@
+//! The outbox (writes leaving the host) and dead letters.
+//!
+//! Rules the dispatcher can rely on:
+//! - **Idempotency**: an idempotency key is enqueued at most once, ever (until purged).
+//! - **Coalescing**: a new row with `coalesce = true` replaces every still-`pending`
+//!   coalescing row of the same (store, system, kind, key, op), which becomes `superseded`
+//!   (kept, so its key stays used); rows already `inflight` are never touched (see [`NewOutboxRow`](crate::NewOutboxRow)).
+//! - **Per-target order**: a row is claimable only when no older `pending` or `inflight` row
+//!   exists for the same (store, system, kind, key), so two writes to one entity are never in
+//!   flight together and land in the order they were enqueued. Dead letters do not block.
+//! - **Leases**: [`Store::claim_due`] marks rows `inflight` until `now + lease` under a fresh
+//!   claim token; when a dispatcher crashes, its rows become due again once the lease expires.
+//!   Settling (`complete`, `retry`, `dead_letter`) requires the claim token, so a dispatcher
+//!   whose lease expired and whose row was re-claimed gets [`StoreError::LeaseLost`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{Db, RowExt, from_ms, json, ms};
+use crate::error::{Result, StoreError};
+use crate::store::Store;
+use crate::types::{Completion, OutboxRow, OutboxStatus};
+
+const COLUMNS: &str = "id, store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status, attempts, next_attempt_at, lease_until, claim_token, last_error, created_at, updated_at";
+
+fn claim_sql(postgres: bool) -> String {
+    format!(
+        "UPDATE outbox SET status = 'inflight', lease_until = $2, claim_token = $3,
+                attempts = attempts + 1, updated_at = $1
+         WHERE id IN (
+           SELECT o.id FROM outbox o
+           WHERE ((o.status = 'pending' AND o.next_attempt_at <= $1)
+                  OR (o.status = 'inflight' AND o.lease_until <= $1))
+             AND ($4 IS NULL OR o.store_id = $4)
+             AND NOT EXISTS (
+               SELECT 1 FROM outbox p
+               WHERE p.store_id = o.store_id AND p.system = o.system AND p.kind = o.kind
+                 AND p.key = o.key AND p.status IN ('pending', 'inflight') AND p.id < o.id)
+           ORDER BY o.priority, o.next_attempt_at, o.id
+           LIMIT $5{}
+         )
+         RETURNING {COLUMNS}",
+        if postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    )
+}
+
+fn row_from<R: RowExt>(r: &R) -> Result<OutboxRow> {
+    const OP: &str = "read outbox";
+    let d = StoreError::db;
+    Ok(OutboxRow {
+        id: r.i64("id").map_err(d(OP))?,
+        store_id: r.text("store_id").map_err(d(OP))?,
+        system: r.text("system").map_err(d(OP))?,
+        kind: r.text("kind").map_err(d(OP))?,
+        key: r.text("key").map_err(d(OP))?,
+        op: r.text("op").map_err(d(OP))?,
+        idempotency_key: r.text("idempotency_key").map_err(d(OP))?,
+        body: json("outbox.body", &r.text("body").map_err(d(OP))?)?,
+        priority: r.i64("priority").map_err(d(OP))?,
+        coalesce: r.i64("coalescing").map_err(d(OP))? != 0,
+        status: r.text("status").map_err(d(OP))?.parse()?,
+        attempts: r.i64("attempts").map_err(d(OP))?,
+        next_attempt_at: from_ms(r.i64("next_attempt_at").map_err(d(OP))?),
+        lease_until: r.opt_i64("lease_until").map_err(d(OP))?.map(from_ms),
+        claim_token: r.opt_text("claim_token").map_err(d(OP))?,
+        last_error: r.opt_text("last_error").map_err(d(OP))?,
+        created_at: from_ms(r.i64("created_at").map_err(d(OP))?),
+        updated_at: from_ms(r.i64("updated_at").map_err(d(OP))?),
+    })
+}
+
+fn lease_ms(op: &'static str, lease: Duration) -> Result<i64> {
+    i64::try_from(lease.as_millis())
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| StoreError::InvalidArgument {
+            op,
+            reason: format!("lease {lease:?} must be at least 1 ms"),
+        })
+}
+
+impl Store {
+    /// Claims up to `limit` due rows (of `store_id` only, when given): `pending` rows whose
+    /// `next_attempt_at <= now` and `inflight` rows whose lease expired, respecting per-target
+    /// order, highest priority (lowest number) first. Each is marked `inflight` until
+    /// `now + lease` with a new claim token, and its `attempts` is incremented.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+        store_id: Option<&str>,
+    ) -> Result<Vec<OutboxRow>> {
+        const OP: &str = "claim outbox rows";
+        let lease = lease_ms(OP, lease)?;
+        let token = uuid::Uuid::new_v4().to_string();
+        let sql = claim_sql(matches!(self.db(), Db::Postgres(_)));
+        let mut w = self.begin_write(OP).await?;
+        let mut rows = on_tx!(&mut w.tx, c => {
+            let rows = sqlx::query(&sql)
+                .bind(ms(now))
+                .bind(ms(now) + lease)
+                .bind(&token)
+                .bind(store_id)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter().map(row_from).collect::<Result<Vec<_>>>()?
+        });
+        w.commit(OP).await?;
+        rows.sort_by_key(|r| (r.priority, r.next_attempt_at, r.id));
+        Ok(rows)
+    }
+
+    /// Marks claimed row `id` done and, in the same transaction, records what the write made
+    /// the target hold (`completion`). Fails with [`StoreError::LeaseLost`] when `token` no
+    /// longer holds the row.
+    pub async fn complete(
+        &self,
+        id: i64,
+        token: &str,
+        completion: &Completion,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const OP: &str = "complete outbox row";
+        let mut w = self.begin_write(OP).await?;
+        let store_id = on_tx!(&mut w.tx, c => {
+            let row = sqlx::query("UPDATE outbox SET status = 'done', lease_until = NULL, claim_token = NULL,
+                                          last_error = NULL, updated_at = $3
+                                   WHERE id = $1 AND claim_token = $2 AND status = 'inflight'
+                                   RETURNING store_id")
+                .bind(id)
+                .bind(token)
+                .bind(ms(now))
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            match row {
+                Some(r) => r.text("store_id").map_err(StoreError::db(OP))?,
+                None => return Err(StoreError::LeaseLost { id, token: token.to_owned() }),
+            }
+        });
+        for x in &completion.xrefs {
+            crate::step::upsert_xref_in_tx(&mut w.tx, &store_id, x).await?;
+        }
+        for t in &completion.target_states {
+            crate::step::upsert_target_in_tx(&mut w.tx, &store_id, t, now).await?;
+        }
+        for (name, n) in &completion.counters {
+            crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
+        }
+        w.commit(OP).await
+    }
+
+    /// Puts claimed row `id` back to `pending`, due at `next_at`, recording `error`.
+    pub async fn retry(
+        &self,
+        id: i64,
+        token: &str,
+        next_at: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.settle(id, token, OutboxStatus::Pending, Some(next_at), error, now)
+            .await
+    }
+
+    /// Moves claimed row `id` to the dead letters with the platform's `error`.
+    pub async fn dead_letter(
+        &self,
+        id: i64,
+        token: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.settle(id, token, OutboxStatus::Dead, None, error, now)
+            .await
+    }
+
+    async fn settle(
+        &self,
+        id: i64,
+        token: &str,
+        status: OutboxStatus,
+        next_at: Option<DateTime<Utc>>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const OP: &str = "settle outbox row";
+        let mut w = self.begin_write(OP).await?;
+        let n = on_tx!(&mut w.tx, c => {
+            sqlx::query("UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at),
+                                lease_until = NULL, claim_token = NULL, last_error = $5, updated_at = $6
+                         WHERE id = $1 AND claim_token = $2 AND status = 'inflight'")
+                .bind(id)
+                .bind(token)
+                .bind(status.as_str())
+                .bind(next_at.map(ms))
+                .bind(error)
+                .bind(ms(now))
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::LeaseLost {
+                id,
+                token: token.to_owned(),
+            });
+        }
+        w.commit(OP).await
+    }
+
+    /// Outbox row `id`, in any status.
+    pub async fn outbox_row(&self, id: i64) -> Result<Option<OutboxRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1");
+        on_db!(self.db(), p => {
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db("read outbox"))?;
+            row.as_ref().map(row_from).transpose()
+        })
+    }
+
+    /// Up to `limit` outbox rows (of `store_id` / in `status` when given), oldest first.
+    pub async fn list_outbox(
+        &self,
+        store_id: Option<&str>,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox WHERE ($1 IS NULL OR store_id = $1)
+             AND ($2 IS NULL OR status = $2) ORDER BY id LIMIT $3"
+        );
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(&sql)
+                .bind(store_id)
+                .bind(status.map(OutboxStatus::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db("list outbox"))?;
+            rows.iter().map(row_from).collect()
+        })
+    }
+
+    /// Dead letters (of `store_id` when given), oldest first.
+    pub async fn list_dead_letters(
+        &self,
+        store_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>> {
+        self.list_outbox(store_id, Some(OutboxStatus::Dead), limit)
+            .await
+    }
+
+    /// Sends dead letter `id` back to `pending`, due at `now`, with `attempts` reset to 0.
+    /// Returns false when `id` is not a dead letter.
+    pub async fn retry_dead_letter(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        self.move_dead(id, "pending", now).await
+    }
+
+    /// Discards dead letter `id` (status `discarded`; its idempotency key stays used, so the
+    /// same write is not enqueued again). Returns false when `id` is not a dead letter.
+    pub async fn discard_dead_letter(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        self.move_dead(id, "discarded", now).await
+    }
+
+    async fn move_dead(&self, id: i64, to: &'static str, now: DateTime<Utc>) -> Result<bool> {
+        const OP: &str = "move dead letter";
+        let mut w = self.begin_write(OP).await?;
+        let n = on_tx!(&mut w.tx, c => {
+            sqlx::query("UPDATE outbox SET status = $2, attempts = 0, next_attempt_at = $3, updated_at = $3
+                         WHERE id = $1 AND status = 'dead'")
+                .bind(id)
+                .bind(to)
+                .bind(ms(now))
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .rows_affected()
+        });
+        w.commit(OP).await?;
+        Ok(n == 1)
+    }
+
+    /// Deletes `done`, `discarded` and `superseded` rows last changed before `before`,
+    /// returning how many.
+    /// Their idempotency keys are forgotten, so keep `before` well past any replay window.
+    pub async fn purge_outbox(&self, before: DateTime<Utc>) -> Result<u64> {
+        const OP: &str = "purge outbox";
+        let mut w = self.begin_write(OP).await?;
+        let n = on_tx!(&mut w.tx, c => {
+            sqlx::query("DELETE FROM outbox WHERE status IN ('done', 'discarded', 'superseded') AND updated_at < $1")
+                .bind(ms(before))
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .rows_affected()
+        });
+        w.commit(OP).await?;
+        Ok(n)
+    }
+}

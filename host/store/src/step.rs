@@ -1,0 +1,606 @@
+//! Projections and the engine's atomic step: [`Store::commit_step`], the projection reads,
+//! watermarks, the per-store cursor, counters, projection rebuild and operator status.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::db::{RowExt, Tx, from_ms, json, ms};
+use crate::error::{Result, StoreError};
+use crate::journal::BUMP_COUNTER;
+use crate::store::Store;
+use crate::types::{
+    EntityState, GoldenRecord, OutboxDepth, StepCommit, StepOutcome, StoreStatus, TargetState,
+    WatermarkUpdate, version_key,
+};
+
+const UPSERT_ENTITY_STATE: &str = "INSERT INTO entity_state
+     (store_id, system, kind, entity_id, version, version_key, body, canonical_key, journal_seq, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (store_id, system, kind, entity_id) DO UPDATE SET
+       version = excluded.version, version_key = excluded.version_key, body = excluded.body,
+       canonical_key = excluded.canonical_key, journal_seq = excluded.journal_seq,
+       updated_at = excluded.updated_at
+     WHERE entity_state.version_key <= excluded.version_key
+     RETURNING journal_seq";
+
+const UPSERT_GOLDEN: &str = "INSERT INTO golden (store_id, kind, key, fields, field_meta, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (store_id, kind, key) DO UPDATE SET
+       fields = excluded.fields, field_meta = excluded.field_meta, updated_at = excluded.updated_at";
+
+const MOVE_XREF: &str = "DELETE FROM xref
+     WHERE store_id = $1 AND kind = $2 AND system = $3 AND entity_id = $4 AND key <> $5";
+
+const UPSERT_XREF: &str = "INSERT INTO xref (store_id, kind, key, system, entity_id)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (store_id, kind, key, system) DO UPDATE SET entity_id = excluded.entity_id";
+
+const UPSERT_TARGET: &str =
+    "INSERT INTO target_state (store_id, system, kind, key, fields, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (store_id, system, kind, key) DO UPDATE SET
+       fields = excluded.fields, updated_at = excluded.updated_at";
+
+const UPSERT_WATERMARK: &str = "INSERT INTO watermarks (store_id, stream, value, updated_at)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (store_id, stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+const ADVANCE_CURSOR: &str = "INSERT INTO cursors (store_id, seq) VALUES ($1, $2)
+     ON CONFLICT (store_id) DO UPDATE SET seq = excluded.seq WHERE cursors.seq < excluded.seq";
+
+const OUTBOX_EXISTS: &str = "SELECT id FROM outbox WHERE idempotency_key = $1";
+
+const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_at = $6
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND op = $5
+       AND status = 'pending' AND coalescing = 1";
+
+const OUTBOX_INSERT: &str = "INSERT INTO outbox
+     (store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status,
+      attempts, next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10, $10)
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+
+pub(crate) async fn set_watermark_in_tx(
+    tx: &mut Tx,
+    store_id: &str,
+    w: &WatermarkUpdate,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(UPSERT_WATERMARK)
+            .bind(store_id)
+            .bind(&w.stream)
+            .bind(w.value.to_string())
+            .bind(ms(at))
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db("set watermark"))?;
+    });
+    Ok(())
+}
+
+pub(crate) async fn upsert_xref_in_tx(
+    tx: &mut Tx,
+    store_id: &str,
+    x: &crate::types::Xref,
+) -> Result<()> {
+    const OP: &str = "upsert xref";
+    on_tx!(tx, c => {
+        sqlx::query(MOVE_XREF)
+            .bind(store_id)
+            .bind(&x.kind)
+            .bind(&x.system)
+            .bind(&x.entity_id)
+            .bind(&x.key)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+        sqlx::query(UPSERT_XREF)
+            .bind(store_id)
+            .bind(&x.kind)
+            .bind(&x.key)
+            .bind(&x.system)
+            .bind(&x.entity_id)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+    });
+    Ok(())
+}
+
+pub(crate) async fn upsert_target_in_tx(
+    tx: &mut Tx,
+    store_id: &str,
+    t: &crate::types::TargetStateUpsert,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(UPSERT_TARGET)
+            .bind(store_id)
+            .bind(&t.system)
+            .bind(&t.kind)
+            .bind(&t.key)
+            .bind(t.fields.to_string())
+            .bind(ms(at))
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db("upsert target state"))?;
+    });
+    Ok(())
+}
+
+pub(crate) async fn bump_in_tx(tx: &mut Tx, store_id: &str, name: &str, n: i64) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(BUMP_COUNTER)
+            .bind(store_id)
+            .bind(name)
+            .bind(n)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db("bump counter"))?;
+    });
+    Ok(())
+}
+
+fn entity_state_from_row<R: RowExt>(r: &R) -> Result<EntityState> {
+    const OP: &str = "read entity state";
+    let d = StoreError::db;
+    Ok(EntityState {
+        system: r.text("system").map_err(d(OP))?,
+        kind: r.text("kind").map_err(d(OP))?,
+        entity_id: r.text("entity_id").map_err(d(OP))?,
+        version: r.text("version").map_err(d(OP))?,
+        version_key: r.text("version_key").map_err(d(OP))?,
+        body: json("entity_state.body", &r.text("body").map_err(d(OP))?)?,
+        canonical_key: r.opt_text("canonical_key").map_err(d(OP))?,
+        journal_seq: r.i64("journal_seq").map_err(d(OP))?,
+        updated_at: from_ms(r.i64("updated_at").map_err(d(OP))?),
+    })
+}
+
+const ENTITY_COLUMNS: &str =
+    "system, kind, entity_id, version, version_key, body, canonical_key, journal_seq, updated_at";
+
+impl Store {
+    /// Applies one engine step in ONE transaction: entity states (version-guarded), golden
+    /// records, cross-references, target states, outbox rows (idempotent, coalescing),
+    /// watermarks, counters and the cursor advance. If any part fails, nothing is applied;
+    /// a crash at any instant leaves either the whole step or none of it.
+    pub async fn commit_step(&self, step: &StepCommit) -> Result<StepOutcome> {
+        const OP: &str = "commit step";
+        let store = step.store_id.as_str();
+        if store.is_empty() {
+            return Err(StoreError::InvalidArgument {
+                op: OP,
+                reason: "store_id is empty".into(),
+            });
+        }
+        let mut keys = Vec::with_capacity(step.entity_states.len());
+        for s in &step.entity_states {
+            keys.push(
+                version_key(&s.version).ok_or_else(|| StoreError::InvalidVersion {
+                    value: s.version.clone(),
+                    what: format!("{store}/{}/{} {}", s.system, s.kind, s.entity_id),
+                })?,
+            );
+        }
+        let at = ms(step.at);
+        let mut outcome = StepOutcome::default();
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            for (s, key) in step.entity_states.iter().zip(&keys) {
+                let applied = sqlx::query(UPSERT_ENTITY_STATE)
+                    .bind(store)
+                    .bind(&s.system)
+                    .bind(&s.kind)
+                    .bind(&s.entity_id)
+                    .bind(&s.version)
+                    .bind(key)
+                    .bind(s.body.to_string())
+                    .bind(&s.canonical_key)
+                    .bind(s.journal_seq)
+                    .bind(at)
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                if applied.is_none() {
+                    outcome.stale_entity_states += 1;
+                }
+            }
+            for g in &step.golden {
+                sqlx::query(UPSERT_GOLDEN)
+                    .bind(store)
+                    .bind(&g.kind)
+                    .bind(&g.key)
+                    .bind(g.fields.to_string())
+                    .bind(g.field_meta.to_string())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        for x in &step.xrefs {
+            upsert_xref_in_tx(&mut w.tx, store, x).await?;
+        }
+        for t in &step.target_states {
+            upsert_target_in_tx(&mut w.tx, store, t, step.at).await?;
+        }
+        on_tx!(&mut w.tx, c => {
+            for o in &step.outbox {
+                let exists = sqlx::query(OUTBOX_EXISTS)
+                    .bind(&o.idempotency_key)
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                if exists.is_some() {
+                    outcome.outbox_duplicates += 1;
+                    continue;
+                }
+                if o.coalesce {
+                    let r = sqlx::query(OUTBOX_COALESCE)
+                        .bind(store)
+                        .bind(&o.system)
+                        .bind(&o.kind)
+                        .bind(&o.key)
+                        .bind(&o.op)
+                        .bind(at)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(StoreError::db(OP))?;
+                    outcome.outbox_replaced += r.rows_affected();
+                }
+                let row = sqlx::query(OUTBOX_INSERT)
+                    .bind(store)
+                    .bind(&o.system)
+                    .bind(&o.kind)
+                    .bind(&o.key)
+                    .bind(&o.op)
+                    .bind(&o.idempotency_key)
+                    .bind(o.body.to_string())
+                    .bind(o.priority)
+                    .bind(i64::from(o.coalesce))
+                    .bind(at)
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                match row {
+                    Some(r) => outcome.outbox_inserted.push(r.i64("id").map_err(StoreError::db(OP))?),
+                    None => outcome.outbox_duplicates += 1,
+                }
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        for wm in &step.watermarks {
+            set_watermark_in_tx(&mut w.tx, store, wm, step.at).await?;
+        }
+        for (name, n) in &step.counters {
+            bump_in_tx(&mut w.tx, store, name, *n).await?;
+        }
+        if let Some(seq) = step.advance_cursor_to {
+            on_tx!(&mut w.tx, c => {
+                sqlx::query(ADVANCE_CURSOR)
+                    .bind(store)
+                    .bind(seq)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            });
+        }
+        w.commit(OP).await?;
+        Ok(outcome)
+    }
+
+    /// `system`'s last-seen state of entity `entity_id`.
+    pub async fn entity_state(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        entity_id: &str,
+    ) -> Result<Option<EntityState>> {
+        let sql = format!(
+            "SELECT {ENTITY_COLUMNS} FROM entity_state
+             WHERE store_id = $1 AND system = $2 AND kind = $3 AND entity_id = $4"
+        );
+        on_db!(self.db(), p => {
+            let row = sqlx::query(&sql)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(entity_id)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db("read entity state"))?;
+            row.as_ref().map(entity_state_from_row).transpose()
+        })
+    }
+
+    /// Every system's last-seen state of the entities with canonical key `key`.
+    pub async fn entity_states_by_key(
+        &self,
+        store_id: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Vec<EntityState>> {
+        let sql = format!(
+            "SELECT {ENTITY_COLUMNS} FROM entity_state
+             WHERE store_id = $1 AND kind = $2 AND canonical_key = $3 ORDER BY system, entity_id"
+        );
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(&sql)
+                .bind(store_id)
+                .bind(kind)
+                .bind(key)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db("read entity state"))?;
+            rows.iter().map(entity_state_from_row).collect()
+        })
+    }
+
+    /// The golden record of (`kind`, `key`).
+    pub async fn golden(
+        &self,
+        store_id: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<GoldenRecord>> {
+        const OP: &str = "read golden record";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT fields, field_meta, updated_at FROM golden
+                                   WHERE store_id = $1 AND kind = $2 AND key = $3")
+                .bind(store_id)
+                .bind(kind)
+                .bind(key)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            match row {
+                None => Ok(None),
+                Some(r) => Ok(Some(GoldenRecord {
+                    kind: kind.to_owned(),
+                    key: key.to_owned(),
+                    fields: json("golden.fields", &r.text("fields").map_err(StoreError::db(OP))?)?,
+                    field_meta: json("golden.field_meta", &r.text("field_meta").map_err(StoreError::db(OP))?)?,
+                    updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
+                })),
+            }
+        })
+    }
+
+    /// The id canonical key `key` has in `system`.
+    pub async fn xref_entity(
+        &self,
+        store_id: &str,
+        kind: &str,
+        key: &str,
+        system: &str,
+    ) -> Result<Option<String>> {
+        const OP: &str = "read xref";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT entity_id FROM xref
+                                   WHERE store_id = $1 AND kind = $2 AND key = $3 AND system = $4")
+                .bind(store_id)
+                .bind(kind)
+                .bind(key)
+                .bind(system)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.map(|r| r.text("entity_id").map_err(StoreError::db(OP))).transpose()
+        })
+    }
+
+    /// The canonical key of `system`'s entity `entity_id`.
+    pub async fn xref_key(
+        &self,
+        store_id: &str,
+        kind: &str,
+        system: &str,
+        entity_id: &str,
+    ) -> Result<Option<String>> {
+        const OP: &str = "read xref";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT key FROM xref
+                                   WHERE store_id = $1 AND kind = $2 AND system = $3 AND entity_id = $4")
+                .bind(store_id)
+                .bind(kind)
+                .bind(system)
+                .bind(entity_id)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.map(|r| r.text("key").map_err(StoreError::db(OP))).transpose()
+        })
+    }
+
+    /// What weft last wrote to or saw in `system` for (`kind`, `key`).
+    pub async fn target_state(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<TargetState>> {
+        const OP: &str = "read target state";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT fields, updated_at FROM target_state
+                                   WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4")
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(key)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            match row {
+                None => Ok(None),
+                Some(r) => Ok(Some(TargetState {
+                    system: system.to_owned(),
+                    kind: kind.to_owned(),
+                    key: key.to_owned(),
+                    fields: json("target_state.fields", &r.text("fields").map_err(StoreError::db(OP))?)?,
+                    updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
+                })),
+            }
+        })
+    }
+
+    /// The watermark of `stream`, if one was stored.
+    pub async fn watermark(&self, store_id: &str, stream: &str) -> Result<Option<Value>> {
+        const OP: &str = "read watermark";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT value FROM watermarks WHERE store_id = $1 AND stream = $2")
+                .bind(store_id)
+                .bind(stream)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            row.map(|r| json("watermarks.value", &r.text("value").map_err(StoreError::db(OP))?))
+                .transpose()
+        })
+    }
+
+    /// Stores a watermark on its own. A poller that journals a page should use
+    /// [`Store::append_with_watermark`] instead, so both land together.
+    pub async fn set_watermark(
+        &self,
+        store_id: &str,
+        watermark: &WatermarkUpdate,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut w = self.begin_write("set watermark").await?;
+        set_watermark_in_tx(&mut w.tx, store_id, watermark, at).await?;
+        w.commit("set watermark").await
+    }
+
+    /// The last journal seq the engine processed for `store_id` (0 before the first step).
+    pub async fn cursor(&self, store_id: &str) -> Result<i64> {
+        const OP: &str = "read cursor";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT seq FROM cursors WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            Ok(match row {
+                Some(r) => r.i64("seq").map_err(StoreError::db(OP))?,
+                None => 0,
+            })
+        })
+    }
+
+    /// Adds `n` to counter `name` of `store_id` (creating it at 0).
+    pub async fn bump_counter(&self, store_id: &str, name: &str, n: i64) -> Result<()> {
+        let mut w = self.begin_write("bump counter").await?;
+        bump_in_tx(&mut w.tx, store_id, name, n).await?;
+        w.commit("bump counter").await
+    }
+
+    /// All counters of `store_id`.
+    pub async fn counters(&self, store_id: &str) -> Result<BTreeMap<String, i64>> {
+        const OP: &str = "read counters";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query("SELECT name, value FROM counters WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| Ok((r.text("name").map_err(StoreError::db(OP))?, r.i64("value").map_err(StoreError::db(OP))?)))
+                .collect()
+        })
+    }
+
+    /// Deletes the projections of `store_id` (entity states, golden records, xrefs, target
+    /// states) and resets its cursor to 0, in one transaction, so the engine re-derives them
+    /// by re-running the journal. Watermarks, counters, the outbox and the journal are kept.
+    pub async fn rebuild_projections(&self, store_id: &str) -> Result<()> {
+        const OP: &str = "rebuild projections";
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            for table in ["entity_state", "golden", "xref", "target_state", "cursors"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE store_id = $1"))
+                    .bind(store_id)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            }
+        });
+        w.commit(OP).await
+    }
+
+    /// Every store id that has journal entries, outbox rows or a cursor, sorted.
+    pub async fn store_ids(&self) -> Result<Vec<String>> {
+        const OP: &str = "list stores";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query("SELECT DISTINCT store_id FROM journal
+                                    UNION SELECT DISTINCT store_id FROM outbox
+                                    UNION SELECT store_id FROM cursors ORDER BY 1")
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter().map(|r| r.text("store_id").map_err(StoreError::db(OP))).collect()
+        })
+    }
+
+    /// Operator figures for `store_id`: journal head, cursor, lag, outbox depth per status,
+    /// intake rejects and counters.
+    pub async fn status(&self, store_id: &str) -> Result<StoreStatus> {
+        const OP: &str = "store status";
+        let cursor = self.cursor(store_id).await?;
+        let head = self.journal_head(store_id).await?;
+        let counters = self.counters(store_id).await?;
+        let (lag, rejects, by_status) = on_db!(self.db(), p => {
+            let lag = sqlx::query("SELECT COUNT(*) AS n FROM journal WHERE store_id = $1 AND seq > $2")
+                .bind(store_id)
+                .bind(cursor)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .i64("n")
+                .map_err(StoreError::db(OP))?;
+            let rejects = sqlx::query("SELECT COUNT(*) AS n FROM intake_rejects WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .i64("n")
+                .map_err(StoreError::db(OP))?;
+            let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox WHERE store_id = $1 GROUP BY status")
+                .bind(store_id)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            let mut by_status = Vec::new();
+            for r in &rows {
+                by_status.push((r.text("status").map_err(StoreError::db(OP))?, r.i64("n").map_err(StoreError::db(OP))?));
+            }
+            (lag, rejects, by_status)
+        });
+        let mut outbox = OutboxDepth::default();
+        for (status, n) in by_status {
+            match status.parse()? {
+                crate::types::OutboxStatus::Pending => outbox.pending = n,
+                crate::types::OutboxStatus::Inflight => outbox.inflight = n,
+                crate::types::OutboxStatus::Done => outbox.done = n,
+                crate::types::OutboxStatus::Dead => outbox.dead = n,
+                crate::types::OutboxStatus::Discarded => outbox.discarded = n,
+                crate::types::OutboxStatus::Superseded => outbox.superseded = n,
+            }
+        }
+        Ok(StoreStatus {
+            store_id: store_id.to_owned(),
+            journal_head: head,
+            cursor,
+            lag,
+            outbox,
+            intake_rejects: rejects,
+            counters,
+        })
+    }
+}

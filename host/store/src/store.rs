@@ -1,0 +1,91 @@
+//! [`Store`]: the handle the host uses for everything durable. Cheap to clone (one pool shared).
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::db::{self, Backend, Db, OpenOptions, Tx};
+use crate::error::Result;
+
+/// Durable storage for weft: the journal, projections, outbox, dead letters, leases and
+/// counters, on SQLite or PostgreSQL behind one API.
+///
+/// Every method is one transaction. Times are passed in by the caller (the host owns time) and
+/// stored with millisecond precision.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) backend: Backend,
+    pub(crate) url: String,
+    /// SQLite allows one writer at a time; queueing writers of this process here (fairly, in
+    /// order) beats having them spin in SQLite's busy handler.
+    write_lock: Mutex<()>,
+}
+
+/// A write transaction plus, on SQLite, this process's write turn.
+pub(crate) struct WriteTx<'a> {
+    pub(crate) tx: Tx,
+    _turn: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    pub(crate) async fn commit(self, op: &'static str) -> Result<()> {
+        self.tx.commit(op).await
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `url`:
+    /// `sqlite://path?mode=rwc`, `sqlite:path`, a bare file path, `sqlite::memory:`, or
+    /// `postgres://user:pass@host/db`.
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, OpenOptions::default()).await
+    }
+
+    /// [`Store::open`] with explicit pool options (PostgreSQL schema, pool size).
+    pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store> {
+        let (db, backend) = db::connect(url, &options).await?;
+        tracing::debug!(url = %db::redact(url), ?backend, "opened store");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                backend,
+                url: db::redact(url),
+                write_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The database URL with any password redacted.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        on_db!(&self.inner.db, p => p.close().await)
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub(crate) async fn begin_write(&self, op: &'static str) -> Result<WriteTx<'_>> {
+        let turn = match self.inner.backend {
+            Backend::Sqlite => Some(self.inner.write_lock.lock().await),
+            Backend::Postgres => None,
+        };
+        let tx = db::begin(&self.inner.db, op).await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+}
