@@ -120,8 +120,12 @@ pub struct OrderFields {
 
 /// Serialises canonical fields into a record.
 pub fn record<T: Serialize>(kind: EntityKind, key: &str, fields: &T) -> CanonicalRecord {
-    let value = serde_json::to_value(fields).unwrap_or(Value::Null);
-    CanonicalRecord::new(kind, key, &value)
+    CanonicalRecord {
+        kind,
+        key: key.to_owned(),
+        // Plain structs of strings, numbers and bools always serialise.
+        fields: serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned()),
+    }
 }
 
 /// Parses a record's fields into `T`, naming the record in the error.
