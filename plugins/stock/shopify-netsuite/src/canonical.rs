@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use weft_plugin_sdk::json::{normalize_decimal, same_value};
 use weft_plugin_sdk::prelude::*;
-use weft_plugin_sdk::serde_json::{self, Value};
+use weft_plugin_sdk::serde_json;
 
 /// Canonical `variant` (key: SKU).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
