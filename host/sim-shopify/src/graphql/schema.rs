@@ -2269,10 +2269,10 @@ const REASONS: [&str; 17] = [
     "shrinkage",
 ];
 
-/// Mutation root.
+/// Mutation root (named `Mutation`, as Shopify's is).
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     async fn product_set(
         &self,

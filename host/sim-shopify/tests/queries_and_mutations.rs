@@ -1,0 +1,414 @@
+//! Reads and writes over HTTP as a client does: pagination, `updated_at` search, ids above
+//! 2^53, `productSet` full-state variants, compare-and-set, `@idempotent` semantics, orders.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use weft_sim_shopify::{NewOrder, NewOrderLine, NewProduct, NewVariant, ProductEdit};
+
+fn numeric(gid: &Value) -> u64 {
+    gid.as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn merchant_product(
+    sim: &weft_sim_shopify::ShopifySim,
+    title: &str,
+    sku: &str,
+) -> weft_sim_shopify::CreatedProduct {
+    sim.create_product(NewProduct {
+        title: title.into(),
+        variants: vec![NewVariant {
+            sku: Some(sku.into()),
+            price: "5.00".into(),
+            ..NewVariant::default()
+        }],
+        ..NewProduct::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn cursor_pagination_walks_every_product_once() {
+    let sim = sim();
+    for i in 0..7 {
+        merchant_product(&sim, &format!("Product {i}"), &format!("SKU-{i}"));
+    }
+    let q = r#"query($after: String) { products(first: 3, after: $after) {
+        edges { cursor node { id title } } nodes { id } pageInfo { hasNextPage hasPreviousPage endCursor startCursor } } }"#;
+    let mut after = Value::Null;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let body = gql(&sim, q, json!({"after": after})).await;
+        let conn = &body["data"]["products"];
+        let edges = conn["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), conn["nodes"].as_array().unwrap().len());
+        for e in edges {
+            seen.push(numeric(&e["node"]["id"]));
+        }
+        pages += 1;
+        assert_eq!(conn["pageInfo"]["hasPreviousPage"], pages > 1);
+        assert_eq!(
+            conn["pageInfo"]["endCursor"],
+            edges.last().unwrap()["cursor"]
+        );
+        if conn["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 7);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "ids ascending and unique");
+    assert!(seen.iter().all(|id| *id > (1u64 << 53)), "ids exceed 2^53");
+
+    // last/before from the end.
+    let body = gql(
+        &sim,
+        "{ products(last: 2) { nodes { title } pageInfo { hasPreviousPage hasNextPage } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["products"]["nodes"],
+        json!([{"title": "Product 5"}, {"title": "Product 6"}])
+    );
+    assert_eq!(
+        body["data"]["products"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
+
+    // More than 250 per page is an error; so is neither first nor last.
+    let body = gql(&sim, "{ products(first: 251) { nodes { id } } }", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "MAX_PAGE_SIZE_EXCEEDED"
+    );
+    let body = gql(&sim, "{ products { nodes { id } } }", json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("first or last")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn updated_at_search_and_sort() {
+    let sim = sim();
+    let a = merchant_product(&sim, "Alpha", "A-1");
+    merchant_product(&sim, "Beta", "B-1");
+    let t0 = sim.now();
+    tokio::time::advance(Duration::from_secs(10)).await;
+    sim.edit_product(
+        a.id,
+        ProductEdit {
+            title: Some("Alpha 2".into()),
+            ..ProductEdit::default()
+        },
+    )
+    .unwrap();
+    let t1 = sim.now();
+    assert_eq!((t1 - t0).num_seconds(), 10);
+
+    let q = "query($q: String) { products(first: 10, query: $q, sortKey: UPDATED_AT) { nodes { title updatedAt } } }";
+    let iso = t0.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = gql(&sim, q, json!({"q": format!("updated_at:>'{iso}'")})).await;
+    assert_eq!(
+        body["data"]["products"]["nodes"],
+        json!([{"title": "Alpha 2", "updatedAt": t1.format("%Y-%m-%dT%H:%M:%SZ").to_string()}])
+    );
+    let body = gql(&sim, q, json!({"q": format!("updated_at:>='{iso}'")})).await;
+    let titles: Vec<&str> = body["data"]["products"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Beta", "Alpha 2"], "sorted by updated_at");
+    let body = gql(
+        &sim,
+        q,
+        json!({"q": format!("updated_at:<='{iso}' AND sku:B-1")}),
+    )
+    .await;
+    assert_eq!(body["data"]["products"]["nodes"][0]["title"], "Beta");
+
+    // Variants by SKU and id range.
+    let body = gql(&sim, r#"{ productVariants(first: 5, query: "sku:A-1") { nodes { sku price product { title } } } }"#, json!({})).await;
+    assert_eq!(
+        body["data"]["productVariants"]["nodes"],
+        json!([{"sku": "A-1", "price": "5.00", "product": {"title": "Alpha 2"}}])
+    );
+    let q = format!(
+        r#"{{ products(first: 5, query: "id:>{}") {{ nodes {{ title }} }} }}"#,
+        a.id
+    );
+    let body = gql(&sim, &q, json!({})).await;
+    assert_eq!(
+        body["data"]["products"]["nodes"],
+        json!([{"title": "Beta"}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn product_set_treats_variants_as_full_state() {
+    let sim = sim();
+    let p = create_product(&sim, "Tee", &["S", "M", "L"]).await;
+    let vids: Vec<&Value> = p["variants"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["id"])
+        .collect();
+    assert_eq!(vids.len(), 3);
+    let body = gql(
+        &sim,
+        r#"mutation($input: ProductSetInput!) { productSet(input: $input) {
+            product { title variants(first: 10) { nodes { id sku price } } } userErrors { field message code } } }"#,
+        json!({"input": {"id": p["id"], "title": "Tee v2",
+            "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
+            "variants": [
+                {"id": vids[0], "optionValues": [{"optionName": "Size", "name": "S"}], "price": "12.50"},
+                {"id": vids[1], "optionValues": [{"optionName": "Size", "name": "M"}]}
+            ]}}),
+    )
+    .await;
+    let prod = &body["data"]["productSet"]["product"];
+    assert_eq!(prod["title"], "Tee v2");
+    assert_eq!(
+        prod["variants"]["nodes"],
+        json!([{"id": vids[0], "sku": "S", "price": "12.50"}, {"id": vids[1], "sku": "M", "price": "10.00"}])
+    );
+    // A variant without optionValues is a schema error; a bad money value too.
+    let body = gql(&sim, r#"mutation { productSet(input: {title: "X", productOptions: [{name: "Size", values: [{name: "S"}]}], variants: [{sku: "X"}]}) { userErrors { message } } }"#, json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("optionValues"),
+        "{body}"
+    );
+    let body = gql(&sim, r#"mutation { productSet(input: {title: "X", productOptions: [{name: "Size", values: [{name: "S"}]}], variants: [{optionValues: [{optionName: "Size", name: "S"}], price: "1.999"}]}) { userErrors { message } } }"#, json!({})).await;
+    assert!(body["errors"].is_array(), "{body}");
+    // Variants for a new product need productOptions.
+    let body = gql(&sim, r#"mutation { productSet(input: {title: "X", variants: [{optionValues: [{optionName: "Size", name: "S"}]}]}) { product { id } userErrors { code } } }"#, json!({})).await;
+    assert_eq!(
+        body["data"]["productSet"]["userErrors"][0]["code"],
+        "PRODUCT_OPTIONS_INPUT_MISSING"
+    );
+    assert!(body["data"]["productSet"]["product"].is_null());
+    assert_eq!(sim.stats().creates.api["product"], 1);
+}
+
+const SET: &str = r#"mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
+    userErrors { field message code } } }"#;
+
+async fn item_and_location(sim: &weft_sim_shopify::ShopifySim) -> (String, String) {
+    let p = create_product(sim, "Mug", &["MUG"]).await;
+    let item = p["variants"]["nodes"][0]["inventoryItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let loc = format!("gid://shopify/Location/{}", sim.location_ids()[0]);
+    (item, loc)
+}
+
+#[tokio::test(start_paused = true)]
+async fn inventory_set_quantities_compare_and_set() {
+    let sim = sim();
+    let (item, loc) = item_and_location(&sim).await;
+    let input = |qty: i64, from: Option<Value>| {
+        let mut q = json!({"inventoryItemId": item, "locationId": loc, "quantity": qty});
+        if let Some(f) = from {
+            q["changeFromQuantity"] = f;
+        }
+        json!({"input": {"name": "available", "reason": "correction", "quantities": [q]}})
+    };
+    let body = gql(&sim, SET, input(10, Some(json!(0)))).await;
+    let p = &body["data"]["inventorySetQuantities"];
+    assert_eq!(p["userErrors"], json!([]));
+    assert_eq!(
+        p["inventoryAdjustmentGroup"]["changes"],
+        json!([{"name": "available", "delta": 10, "quantityAfterChange": 10}])
+    );
+
+    // Stale compare value: nothing applied.
+    let body = gql(&sim, SET, input(3, Some(json!(0)))).await;
+    let p = &body["data"]["inventorySetQuantities"];
+    assert_eq!(p["userErrors"][0]["code"], "CHANGE_FROM_QUANTITY_STALE");
+    assert_eq!(
+        p["userErrors"][0]["field"],
+        json!(["input", "quantities", "0", "changeFromQuantity"])
+    );
+    assert!(p["inventoryAdjustmentGroup"].is_null());
+
+    // Omitted is an error in 2026-04; explicit null opts out.
+    let body = gql(&sim, SET, input(3, None)).await;
+    assert_eq!(
+        body["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "CHANGE_FROM_QUANTITY_REQUIRED"
+    );
+    let body = gql(&sim, SET, input(4, Some(Value::Null))).await;
+    assert_eq!(
+        body["data"]["inventorySetQuantities"]["userErrors"],
+        json!([])
+    );
+
+    let read = gql(&sim, r#"query($id: ID!) { inventoryItem(id: $id) { sku inventoryLevels(first: 5) { nodes { location { id } quantities(names: ["available", "on_hand", "committed"]) { name quantity } } } } }"#, json!({"id": item})).await;
+    let level = &read["data"]["inventoryItem"]["inventoryLevels"]["nodes"][0];
+    assert_eq!(read["data"]["inventoryItem"]["sku"], "MUG");
+    assert_eq!(level["location"]["id"], loc.as_str());
+    assert_eq!(
+        level["quantities"],
+        json!([{"name": "available", "quantity": 4}, {"name": "on_hand", "quantity": 4}, {"name": "committed", "quantity": 0}])
+    );
+
+    // Before 2026-04 the guard is compareQuantity.
+    let q = json!({"input": {"name": "available", "reason": "correction", "quantities": [{"inventoryItemId": item, "locationId": loc, "quantity": 9, "compareQuantity": 1}]}});
+    let (_, body) = gql_at(&sim, "2026-01", SET, q).await;
+    assert_eq!(
+        body["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "COMPARE_QUANTITY_STALE"
+    );
+    // More than 250 entries is rejected outright.
+    let many: Vec<Value> = (0..251).map(|_| json!({"inventoryItemId": item, "locationId": loc, "quantity": 1, "changeFromQuantity": null})).collect();
+    let body = gql(
+        &sim,
+        SET,
+        json!({"input": {"name": "available", "reason": "correction", "quantities": many}}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "MAX_INPUT_SIZE_EXCEEDED"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn idempotent_key_applies_once_and_replays_original_result() {
+    let sim = sim();
+    let (item, loc) = item_and_location(&sim).await;
+    let m = |key: Option<&str>| {
+        let directive = key
+            .map(|k| format!(r#"@idempotent(key: "{k}")"#))
+            .unwrap_or_default();
+        format!(
+            r#"mutation($input: InventoryAdjustQuantitiesInput!) {{ inventoryAdjustQuantities(input: $input) {directive} {{
+                inventoryAdjustmentGroup {{ id changes {{ delta quantityAfterChange }} }} userErrors {{ code message }} }} }}"#
+        )
+    };
+    let vars = |delta: i64| json!({"input": {"name": "available", "reason": "restock", "changes": [{"delta": delta, "inventoryItemId": item, "locationId": loc}]}});
+    let first = gql(&sim, &m(Some("k-1")), vars(5)).await;
+    assert_eq!(
+        first["data"]["inventoryAdjustQuantities"]["inventoryAdjustmentGroup"]["changes"],
+        json!([{"delta": 5, "quantityAfterChange": 5}])
+    );
+    let again = gql(&sim, &m(Some("k-1")), vars(5)).await;
+    assert_eq!(again["data"], first["data"], "original result replayed");
+    let item_id: u64 = item.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(
+        sim.available(item_id, sim.location_ids()[0]),
+        Some(5),
+        "applied once"
+    );
+
+    // A new key applies again.
+    let third = gql(&sim, &m(Some("k-2")), vars(5)).await;
+    assert_eq!(
+        third["data"]["inventoryAdjustQuantities"]["inventoryAdjustmentGroup"]["changes"][0]["quantityAfterChange"],
+        10
+    );
+    // Same key, different arguments.
+    let mismatch = gql(&sim, &m(Some("k-1")), vars(6)).await;
+    assert_eq!(
+        mismatch["errors"][0]["extensions"]["code"],
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+    );
+    // Missing key: runtime error in 2026-04, accepted in 2026-01.
+    let missing = gql(&sim, &m(None), vars(1)).await;
+    assert_eq!(
+        missing["errors"][0]["extensions"]["code"],
+        "IDEMPOTENCY_KEY_REQUIRED"
+    );
+    assert!(missing["data"].is_null());
+    let (_, old) = gql_at(&sim, "2026-01", &m(None), vars(1)).await;
+    assert_eq!(
+        old["data"]["inventoryAdjustQuantities"]["userErrors"],
+        json!([])
+    );
+    assert_eq!(sim.available(item_id, sim.location_ids()[0]), Some(11));
+}
+
+#[tokio::test(start_paused = true)]
+async fn orders_customers_and_nodes_read_back() {
+    let sim = sim();
+    let p = merchant_product(&sim, "Lamp", "LAMP-1");
+    sim.set_inventory(p.inventory_item_ids[0], sim.location_ids()[0], 5)
+        .unwrap();
+    let body = gql(&sim, r#"mutation { customerCreate(input: {email: "ann@example.com", firstName: "Ann", lastName: "Lee", tags: ["vip"]}) { customer { id email } userErrors { field message } } }"#, json!({})).await;
+    let cid = body["data"]["customerCreate"]["customer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dup = gql(&sim, r#"mutation { customerCreate(input: {email: "ANN@example.com"}) { customer { id } userErrors { field message } } }"#, json!({})).await;
+    assert_eq!(
+        dup["data"]["customerCreate"]["userErrors"][0]["message"],
+        "Email has already been taken"
+    );
+
+    let oid = sim
+        .place_order(NewOrder {
+            customer_id: Some(cid.rsplit('/').next().unwrap().to_string()),
+            line_items: vec![NewOrderLine {
+                sku: Some("LAMP-1".into()),
+                quantity: 2,
+                ..NewOrderLine::default()
+            }],
+            ..NewOrder::default()
+        })
+        .unwrap();
+    assert_eq!(
+        sim.available(p.inventory_item_ids[0], sim.location_ids()[0]),
+        Some(3)
+    );
+    let body = gql(&sim, r#"{ orders(first: 5, query: "sku:LAMP-1") { nodes { id name email customer { id }
+        lineItems(first: 5) { nodes { sku quantity originalUnitPriceSet { shopMoney { amount currencyCode } } variant { id } } }
+        totalPriceSet { shopMoney { amount currencyCode } } displayFinancialStatus cancelledAt } } }"#, json!({})).await;
+    let o = &body["data"]["orders"]["nodes"][0];
+    assert_eq!(numeric(&o["id"]), oid);
+    assert_eq!(o["name"], "#1001");
+    assert_eq!(o["email"], "ann@example.com");
+    assert_eq!(o["customer"]["id"], cid.as_str());
+    assert_eq!(o["lineItems"]["nodes"][0]["quantity"], 2);
+    assert_eq!(
+        o["lineItems"]["nodes"][0]["originalUnitPriceSet"]["shopMoney"],
+        json!({"amount": "5.00", "currencyCode": "USD"})
+    );
+    assert_eq!(o["totalPriceSet"]["shopMoney"]["amount"], "10.00");
+    assert_eq!(o["displayFinancialStatus"], "PAID");
+    assert!(o["cancelledAt"].is_null());
+
+    let body = gql(&sim, r#"query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Customer { email } ... on Order { name } } }"#, json!({"ids": [cid, format!("gid://shopify/Order/{oid}"), "gid://shopify/Product/1"]})).await;
+    assert_eq!(body["data"]["nodes"][0]["email"], "ann@example.com");
+    assert_eq!(body["data"]["nodes"][1]["name"], "#1001");
+    assert!(body["data"]["nodes"][2].is_null());
+    assert_eq!(sim.stats().creates.merchant["order"], 1);
+    assert_eq!(sim.stats().creates.api["customer"], 1);
+}
