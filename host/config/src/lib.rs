@@ -1,1 +1,30 @@
-//! placeholder
+//! weft configuration: one host file (`weft.toml`) plus one file per store
+//! (`stores/<id>.toml`), loaded into typed, validated structs.
+//!
+//! - [`load`] reads every file with toml's spanned parser and walks it against the schema by
+//!   hand, so it reports every problem in every file at once (unknown keys with "did you mean",
+//!   type errors, bad durations, URLs, cron expressions, quiet hours, ids, duplicates, missing
+//!   keys), each with file, line, column and a hint, as [`Diagnostics`].
+//! - Secrets are only ever references (`{ env = "..." }` / `{ file = "..." }`); an inline secret
+//!   is an error. A [`Secret`] prints as `Secret(***)` and is read only by [`Secret::resolve`].
+//! - [`init`] writes a commented starter configuration that loads cleanly.
+//! - Every struct is public and constructible, so demo and test configs are built in code.
+
+mod diag;
+mod init;
+mod load;
+mod model;
+mod secret;
+mod time;
+
+pub use diag::{Diagnostic, Diagnostics, Origin};
+pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init};
+pub use load::{INLINE_SECRET_HINT, load};
+pub use model::{
+    Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, DEFAULT_SHOPIFY_API_VERSION,
+    ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat, NetSuiteConfig, PluginLimits, PluginRef,
+    PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig, ScheduleConfig, ServerConfig,
+    ShopifyConfig, StorageConfig, StoreConfig, System, netsuite_default_base_url,
+};
+pub use secret::{Secret, SecretError, SecretSource, SecretString};
+pub use time::{CronSchedule, QuietHours, format_duration, parse_duration};

@@ -1,0 +1,215 @@
+//! `weft init`: writes a commented starter configuration (host file plus one example store)
+//! that loads cleanly, refusing to overwrite anything.
+
+use std::path::{Path, PathBuf};
+
+/// Environment variables the starter store refers to; set them (or edit the references) before
+/// running `weft run`. Loading does not need them: secrets are resolved lazily.
+pub const STARTER_ENV_VARS: [&str; 6] = [
+    "ACME_SHOPIFY_ACCESS_TOKEN",
+    "ACME_SHOPIFY_WEBHOOK_SECRET",
+    "ACME_NETSUITE_CONSUMER_KEY",
+    "ACME_NETSUITE_CONSUMER_SECRET",
+    "ACME_NETSUITE_TOKEN_ID",
+    "ACME_NETSUITE_TOKEN_SECRET",
+];
+
+/// The starter host file (`weft.toml`).
+pub const STARTER_HOST: &str = r#"# weft host configuration.
+#
+# This file holds what the whole host shares; each store (one Shopify shop synced with one
+# NetSuite account) has its own file in `stores/`. Relative paths are resolved against the
+# directory of the file that names them. Check everything with `weft check`.
+#
+# Unknown keys are errors, so a typo never silently falls back to a default.
+
+# Where store files live: every `*.toml` in this directory is one store.
+# Instead, you can list them: stores = ["stores/acme.toml", "/etc/weft/other.toml"]
+stores_dir = "stores"
+
+[server]
+# Address of the HTTP listener for Shopify webhooks, Prometheus metrics (/metrics) and health checks (/healthz, /readyz).
+listen = "127.0.0.1:8080"
+# Largest webhook body accepted, in KiB; larger requests get 413 and are not stored.
+webhook_max_body_kb = 1024
+
+[storage]
+# The journal, projections and outbox. A file path (or `sqlite://path`) means an embedded
+# SQLite database in WAL mode; a `postgres://` URL means PostgreSQL. A URL with a password is a
+# secret: write it as a reference, e.g. url = { env = "DATABASE_URL" }.
+url = "weft.db"
+
+[runtime]
+# Where compiled plugins are cached, keyed by content hash, so restarts do not recompile.
+cache_dir = ".weft/cache"
+# Most plugin instances alive at once across all stores (pooling allocator slots).
+pool_size = 1000
+
+# Default limits for every plugin call (one batch). A store can override any of them in its
+# own [limits] section. A plugin that exceeds one fails with an error naming the limit.
+[runtime.limits]
+# Wall-clock deadline per call, in milliseconds.
+timeout_ms = 2000
+# Instruction budget per call; 0 disables fuel metering (the deadline still applies).
+fuel = 10000000000
+# Linear memory cap, in MiB.
+memory_mb = 64
+# Wasm stack cap, in KiB (deep recursion traps instead of crashing the host).
+stack_kb = 512
+# Largest input batch and output handed across the boundary, in KiB.
+max_input_kb = 4096
+max_output_kb = 4096
+# Log output kept per call, in KiB; the rest is counted and dropped.
+max_log_kb = 16
+
+[log]
+# A level (error, warn, info, debug, trace) or per-module levels like
+# "info,weft_runtime=debug". The RUST_LOG environment variable, when set, wins.
+level = "info"
+# "text" for people, "json" for log pipelines (one object per line).
+format = "text"
+"#;
+
+/// The starter store file (`stores/acme.toml`).
+pub const STARTER_STORE: &str = r#"# One store: a Shopify shop kept in sync with a NetSuite account.
+#
+# Secrets are never written here: every credential is a reference to an environment variable
+# ({ env = "NAME" }) or a file ({ file = "/run/secrets/name" }), read only when needed and never
+# logged. Writing a secret inline is an error.
+
+[store]
+# Unique id: lowercase letters, digits, `-` and `_`. It appears in URLs, metrics and logs and
+# must not change once the store has synced (weft's journal is keyed by it).
+id = "acme"
+# Display name for humans.
+name = "Acme Outdoor"
+# A disabled store is loaded and checked, but not synced.
+enabled = true
+
+[shopify]
+# The shop's myshopify.com domain.
+shop = "acme.myshopify.com"
+# API base URL. Defaults to https://<shop>; point it at `weft sandbox` to develop offline.
+# base_url = "http://127.0.0.1:9001"
+# Admin API version (Shopify releases quarterly: YYYY-01, -04, -07, -10).
+api_version = "2025-10"
+# Admin API access token of the custom app.
+access_token = { env = "ACME_SHOPIFY_ACCESS_TOKEN" }
+# Webhook signing secrets: the current one first, then any previous one still accepted while a
+# rotation is in progress.
+webhook_secrets = [{ env = "ACME_SHOPIFY_WEBHOOK_SECRET" }]
+# Locations whose inventory is synced (numeric ids or gid://shopify/Location/<id>); empty means all.
+location_ids = []
+
+[netsuite]
+# Account id, e.g. "1234567", or "1234567_SB1" for a sandbox.
+account_id = "1234567"
+# Defaults to https://<account>.suitetalk.api.netsuite.com.
+# base_url = "http://127.0.0.1:9002"
+# Token-based authentication (OAuth 1.0a, HMAC-SHA256) of the integration record and token.
+consumer_key = { env = "ACME_NETSUITE_CONSUMER_KEY" }
+consumer_secret = { env = "ACME_NETSUITE_CONSUMER_SECRET" }
+token_id = { env = "ACME_NETSUITE_TOKEN_ID" }
+token_secret = { env = "ACME_NETSUITE_TOKEN_SECRET" }
+# The account's concurrency limit, shared by every store and integration on the account.
+# Leave it out to have weft learn it from the responses.
+# concurrency_limit = 15
+
+[plugins]
+# The mapping plugin: a stock plugin (builtin:<name>) or a path to a .wasm component,
+# relative to this file. `weft plugin check <file>` validates a component.
+mapper = "builtin:shopify-netsuite"
+# The conflict resolver for fields changed on both sides.
+resolver = "builtin:system-of-record"
+
+# Free-form settings the plugins read (read-only; never put secrets here). Keys are up to
+# the plugin; `policy` is reserved: weft passes [policy] under it.
+[plugins.config]
+# sku_prefix = "WEB-"
+
+[policy]
+# How a conflict on a field that no system owns is settled: "last-write-wins",
+# "prefer-shopify", "prefer-netsuite" or "counter-merge" (sum both sides' deltas).
+default = "last-write-wins"
+# Field owners: "<entity>.<field>" = "<system>". Entities: product, variant, inventory-level,
+# price, customer, order. Systems: shopify, netsuite. The owner's value wins conflicts.
+"price.price" = "netsuite"
+"product.title" = "shopify"
+
+# Per-store overrides of [runtime.limits] in weft.toml; omit what you do not change.
+[limits]
+# timeout_ms = 5000
+
+[schedule]
+# All times are UTC. Durations are like "250ms", "30s", "5m", "1h", "1h30m".
+# How often Shopify is polled by updated_at to catch webhooks that never arrived.
+reconcile_interval = "5m"
+# How often NetSuite is polled (SuiteQL on lastModifiedDate) for ERP changes.
+cdc_interval = "30s"
+# How far each poll reaches back before its watermark, so late or same-timestamp changes are
+# never skipped (already-journaled changes are recognised and ignored).
+poll_overlap = "2m"
+cdc_overlap = "2m"
+# When a full resync of every record runs (cron: minute hour day-of-month month day-of-week),
+# or "never".
+full_resync_cron = "0 3 * * *"
+# A daily window in which polling and resyncs pause (webhooks are still taken).
+# quiet_hours = "01:00-05:00"
+"#;
+
+/// Why `init` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A file it would write already exists.
+    #[error("refusing to overwrite existing `{}`", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Creating a directory or writing a file failed.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Io {
+        /// The path being written.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Writes `weft.toml` and `stores/acme.toml` under `dir` (created if missing). Writes nothing
+/// if either exists. Returns the written paths, host file first.
+pub fn init(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, InitError> {
+    let dir = dir.as_ref();
+    let host = dir.join("weft.toml");
+    let store = dir.join("stores").join("acme.toml");
+    for path in [&host, &store] {
+        if path.exists() {
+            return Err(InitError::Exists { path: path.clone() });
+        }
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InitError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir.join("stores")).map_err(io(&dir.join("stores")))?;
+    for (path, text) in [(&host, STARTER_HOST), (&store, STARTER_STORE)] {
+        // `create_new` so a file appearing between the check and the write is still not replaced.
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    InitError::Exists { path: path.clone() }
+                } else {
+                    InitError::Io {
+                        path: path.clone(),
+                        source: e,
+                    }
+                }
+            })?;
+        f.write_all(text.as_bytes()).map_err(io(path))?;
+    }
+    Ok(vec![host, store])
+}

@@ -1,0 +1,1622 @@
+//! The loader: reads the host file and every store file with toml's spanned parser, walks each
+//! document against the schema by hand, and collects every problem (with file, line, column and
+//! a hint) instead of stopping at the first.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+use url::Url;
+
+use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
+use crate::model::{
+    Config, ConflictPolicy, DEFAULT_SHOPIFY_API_VERSION, ENTITY_KINDS, LimitOverrides, LogConfig,
+    LogFormat, NetSuiteConfig, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig,
+    RuntimeConfig, ScheduleConfig, ServerConfig, ShopifyConfig, StorageConfig, StoreConfig, System,
+    netsuite_default_base_url,
+};
+use crate::secret::Secret;
+use crate::time::{CronSchedule, QuietHours, parse_duration};
+
+/// The hint for every secret written inline.
+pub const INLINE_SECRET_HINT: &str =
+    "secrets must be references: use { env = \"...\" } or { file = \"...\" }";
+
+const DURATION_HINT: &str =
+    "write a whole number with a unit: `250ms`, `30s`, `5m`, `1h`, `1d`, or combined like `1h30m`";
+
+const HOST_KEYS: [&str; 6] = [
+    "server",
+    "storage",
+    "runtime",
+    "log",
+    "stores_dir",
+    "stores",
+];
+const SERVER_KEYS: [&str; 2] = ["listen", "webhook_max_body_kb"];
+const STORAGE_KEYS: [&str; 1] = ["url"];
+const RUNTIME_KEYS: [&str; 3] = ["cache_dir", "pool_size", "limits"];
+const LOG_KEYS: [&str; 2] = ["level", "format"];
+const LIMIT_KEYS: [&str; 7] = [
+    "timeout_ms",
+    "fuel",
+    "memory_mb",
+    "stack_kb",
+    "max_input_kb",
+    "max_output_kb",
+    "max_log_kb",
+];
+const STORE_FILE_KEYS: [&str; 7] = [
+    "store", "shopify", "netsuite", "plugins", "policy", "limits", "schedule",
+];
+const STORE_KEYS: [&str; 3] = ["id", "name", "enabled"];
+const SHOPIFY_KEYS: [&str; 6] = [
+    "shop",
+    "base_url",
+    "api_version",
+    "access_token",
+    "webhook_secrets",
+    "location_ids",
+];
+const NETSUITE_KEYS: [&str; 7] = [
+    "account_id",
+    "base_url",
+    "consumer_key",
+    "consumer_secret",
+    "token_id",
+    "token_secret",
+    "concurrency_limit",
+];
+const PLUGINS_KEYS: [&str; 3] = ["mapper", "resolver", "config"];
+const SCHEDULE_KEYS: [&str; 6] = [
+    "reconcile_interval",
+    "cdc_interval",
+    "full_resync_cron",
+    "quiet_hours",
+    "cdc_overlap",
+    "poll_overlap",
+];
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// Where a store file was named: (source index, span of the path in that file).
+type NamedAt = Option<(usize, Range<usize>)>;
+
+/// A table being read: its dotted path (empty for the document root) and its header span.
+struct Tbl<'a, 'i> {
+    path: &'a str,
+    table: &'a DeTable<'i>,
+    span: Range<usize>,
+}
+
+impl<'a, 'i> Tbl<'a, 'i> {
+    fn name(&self) -> String {
+        if self.path.is_empty() {
+            "the top level".to_string()
+        } else {
+            format!("[{}]", self.path)
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+        self.table.get(key)
+    }
+}
+
+/// Reading context for one file.
+struct Cx<'a> {
+    src: &'a SourceFile,
+    diags: &'a mut Diagnostics,
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn de_int(v: &DeValue<'_>) -> Option<i128> {
+    match v {
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+impl<'a> Cx<'a> {
+    fn err(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
+        let mut d = self.src.error(span, message);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.diags.push(d);
+    }
+
+    /// Reports every key of `tbl` not in `known`.
+    fn check_keys(&mut self, tbl: &Tbl<'_, '_>, known: &[&str]) {
+        for (k, v) in tbl.table.iter() {
+            let key = k.get_ref().as_ref();
+            if known.contains(&key) {
+                continue;
+            }
+            let msg = if tbl.path.is_empty() && matches!(v.get_ref(), DeValue::Table(_)) {
+                format!("unknown table `[{key}]`")
+            } else {
+                format!("unknown key `{key}` in {}", tbl.name())
+            };
+            self.err(k.span(), msg, Some(unknown_hint(key, known)));
+        }
+    }
+
+    fn type_err(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        v: &Value<'_>,
+        expected: &str,
+        example: &str,
+    ) {
+        self.err(
+            v.span(),
+            format!(
+                "`{key}` in {} must be {expected}, found {}",
+                tbl.name(),
+                type_name(v.get_ref())
+            ),
+            Some(format!("for example: {example}")),
+        );
+    }
+
+    fn missing(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) {
+        self.err(
+            tbl.span.clone(),
+            format!("missing required key `{key}` in {}", tbl.name()),
+            Some(format!("add `{example}`")),
+        );
+    }
+
+    fn sub<'t, 'i>(&mut self, tbl: &Tbl<'t, 'i>, key: &str, path: &'t str) -> Option<Tbl<'t, 'i>> {
+        let v = tbl.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some(Tbl {
+                path,
+                table: t,
+                span: v.span(),
+            }),
+            _ => {
+                self.type_err(tbl, key, v, "a table", &format!("[{path}]"));
+                None
+            }
+        }
+    }
+
+    fn sub_req<'t, 'i>(
+        &mut self,
+        tbl: &Tbl<'t, 'i>,
+        key: &str,
+        path: &'t str,
+    ) -> Option<Tbl<'t, 'i>> {
+        if tbl.get(key).is_none() {
+            self.err(
+                0..0,
+                format!("missing required table `[{path}]`"),
+                Some(format!(
+                    "add a `[{path}]` section (`weft init` writes a commented example)"
+                )),
+            );
+            return None;
+        }
+        self.sub(tbl, key, path)
+    }
+
+    fn string(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        example: &str,
+    ) -> Option<(String, Range<usize>)> {
+        let v = tbl.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some((s.to_string(), v.span())),
+            _ => {
+                self.type_err(tbl, key, v, "a string", example);
+                None
+            }
+        }
+    }
+
+    fn string_req(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        example: &str,
+    ) -> Option<(String, Range<usize>)> {
+        if tbl.get(key).is_none() {
+            self.missing(tbl, key, example);
+            return None;
+        }
+        self.string(tbl, key, example)
+    }
+
+    fn boolean(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<bool> {
+        let v = tbl.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_err(tbl, key, v, "a boolean (`true` or `false`)", example);
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, tbl: &Tbl<'_, '_>, key: &str, min: u64, max: u64) -> Option<u64> {
+        let v = tbl.get(key)?;
+        let example = format!("{key} = {}", min.max(1));
+        let Some(n) = de_int(v.get_ref()) else {
+            self.type_err(tbl, key, v, "an integer", &example);
+            return None;
+        };
+        if n < i128::from(min) || n > i128::from(max) {
+            self.err(
+                v.span(),
+                format!(
+                    "`{key}` in {} must be between {min} and {max}, found {n}",
+                    tbl.name()
+                ),
+                None,
+            );
+            return None;
+        }
+        u64::try_from(n).ok()
+    }
+
+    fn duration(&mut self, tbl: &Tbl<'_, '_>, key: &str, min: Duration) -> Option<Duration> {
+        let (s, span) = self.string(tbl, key, &format!("{key} = \"5m\""))?;
+        match parse_duration(&s) {
+            Ok(d) if d < min => {
+                self.err(
+                    span,
+                    format!(
+                        "`{key}` in {} must be at least {}, found `{s}`",
+                        tbl.name(),
+                        crate::time::format_duration(min)
+                    ),
+                    None,
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    span,
+                    format!("invalid duration `{s}` for `{key}` in {}: {e}", tbl.name()),
+                    Some(DURATION_HINT.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<Url> {
+        let v = tbl.get(key)?;
+        let DeValue::String(s) = v.get_ref() else {
+            self.type_err(tbl, key, v, "a string", example);
+            return None;
+        };
+        let span = v.span();
+        let bad = |cx: &mut Self, why: String| {
+            cx.err(
+                span.clone(),
+                format!("invalid URL for `{key}` in {}: {why}", tbl.name()),
+                Some(format!("for example: {example}")),
+            );
+        };
+        match Url::parse(s) {
+            Err(e) => bad(self, format!("`{s}`: {e}")),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                self.diags.push(
+                    self.src
+                        .error_redacted(
+                            span.clone(),
+                            format!(
+                                "`{key}` in {} has credentials written inline in the URL",
+                                tbl.name()
+                            ),
+                        )
+                        .with_hint("remove them from the URL; credentials are configured as secret references"),
+                );
+            }
+            Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
+                bad(self, format!("`{s}`: scheme must be `http` or `https`"));
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                bad(self, format!("`{s}`: no host"));
+            }
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                bad(
+                    self,
+                    format!("`{s}`: a base URL takes no query or fragment"),
+                );
+            }
+            Ok(u) => return Some(u),
+        }
+        None
+    }
+
+    /// A secret reference value: `{ env = "X" }` or `{ file = "path" }`.
+    fn secret_value(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        v: &Value<'_>,
+        label: &str,
+    ) -> Option<Secret> {
+        let origin = self.src.origin(&v.span());
+        match v.get_ref() {
+            DeValue::String(_) => {
+                self.diags.push(
+                    self.src
+                        .error_redacted(
+                            v.span(),
+                            format!("`{key}` in {} is a secret written inline", tbl.name()),
+                        )
+                        .with_hint(INLINE_SECRET_HINT),
+                );
+                None
+            }
+            DeValue::Table(t) => {
+                let inner = Tbl {
+                    path: tbl.path,
+                    table: t,
+                    span: v.span(),
+                };
+                let mut ok = true;
+                for (k, _) in t.iter() {
+                    let name = k.get_ref().as_ref();
+                    if name != "env" && name != "file" {
+                        ok = false;
+                        self.err(
+                            k.span(),
+                            format!("unknown key `{name}` in the secret reference `{key}`"),
+                            Some(unknown_hint(name, &["env", "file"])),
+                        );
+                    }
+                }
+                let env = self.string(&inner, "env", "{ env = \"SHOPIFY_TOKEN\" }");
+                let file = self.string(&inner, "file", "{ file = \"/run/secrets/token\" }");
+                if !ok {
+                    return None;
+                }
+                let secret = match (env, file) {
+                    (Some(_), Some(_)) => {
+                        self.err(
+                            v.span(),
+                            format!("secret reference `{key}` names both `env` and `file`"),
+                            Some("use one: { env = \"...\" } or { file = \"...\" }".to_string()),
+                        );
+                        return None;
+                    }
+                    (Some((name, span)), None) => {
+                        let valid = !name.is_empty()
+                            && !name.starts_with(|c: char| c.is_ascii_digit())
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                        if !valid {
+                            self.err(
+                                span,
+                                format!("`{name}` is not a valid environment variable name"),
+                                Some(
+                                    "use letters, digits and `_`, not starting with a digit"
+                                        .to_string(),
+                                ),
+                            );
+                            return None;
+                        }
+                        Secret::env(name)
+                    }
+                    (None, Some((path, span))) => {
+                        if path.is_empty() {
+                            self.err(span, "empty secret file path".to_string(), None);
+                            return None;
+                        }
+                        Secret::file(self.src.dir().join(path))
+                    }
+                    (None, None) => {
+                        if t.iter().next().is_none()
+                            || !t.contains_key("env") && !t.contains_key("file")
+                        {
+                            self.err(
+                                v.span(),
+                                format!("secret reference `{key}` names neither `env` nor `file`"),
+                                Some(INLINE_SECRET_HINT.to_string()),
+                            );
+                        }
+                        return None;
+                    }
+                };
+                Some(secret.with_label(label).with_origin(origin))
+            }
+            _ => {
+                self.type_err(
+                    tbl,
+                    key,
+                    v,
+                    "a secret reference",
+                    "{ env = \"SHOPIFY_TOKEN\" }",
+                );
+                None
+            }
+        }
+    }
+
+    fn secret_req(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        label: &str,
+        env_example: &str,
+    ) -> Option<Secret> {
+        match tbl.get(key) {
+            None => {
+                self.missing(tbl, key, &format!("{key} = {{ env = \"{env_example}\" }}"));
+                None
+            }
+            Some(v) => self.secret_value(tbl, key, v, label),
+        }
+    }
+
+    fn limits(&mut self, tbl: &Tbl<'_, '_>) -> LimitOverrides {
+        self.check_keys(tbl, &LIMIT_KEYS);
+        LimitOverrides {
+            timeout_ms: self.integer(tbl, "timeout_ms", 1, 600_000),
+            fuel: self
+                .integer(tbl, "fuel", 0, i64::MAX as u64)
+                .map(|f| (f != 0).then_some(f)),
+            memory_mb: self.integer(tbl, "memory_mb", 1, 4_096),
+            stack_kb: self.integer(tbl, "stack_kb", 16, 16_384),
+            max_input_kb: self.integer(tbl, "max_input_kb", 1, 1_048_576),
+            max_output_kb: self.integer(tbl, "max_output_kb", 1, 1_048_576),
+            max_log_kb: self.integer(tbl, "max_log_kb", 0, 16_384),
+        }
+    }
+}
+
+/// What the host file says, before stores are read.
+struct Host {
+    server: ServerConfig,
+    storage: StorageConfig,
+    runtime: RuntimeConfig,
+    log: LogConfig,
+    stores: StoreFiles,
+}
+
+enum StoreFiles {
+    Dir {
+        path: PathBuf,
+        span: Option<Range<usize>>,
+    },
+    List(Vec<(PathBuf, Range<usize>)>),
+}
+
+fn validate_log_level(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("empty log level".to_string());
+    }
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (target, level) = match part.split_once('=') {
+            Some((t, l)) => (Some(t), l),
+            None => (None, part),
+        };
+        if let Some(t) = target
+            && (t.is_empty()
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_:-".contains(c)))
+        {
+            return Err(format!("`{t}` is not a module path"));
+        }
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            let hint = unknown_hint(level, &LOG_LEVELS);
+            return Err(format!("unknown level `{level}` ({hint})"));
+        }
+    }
+    Ok(())
+}
+
+fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
+    cx.check_keys(root, &HOST_KEYS);
+    let dir = cx.src.dir().to_path_buf();
+
+    let mut server = ServerConfig::default();
+    if let Some(t) = cx.sub(root, "server", "server") {
+        cx.check_keys(&t, &SERVER_KEYS);
+        if let Some((s, span)) = cx.string(&t, "listen", "listen = \"127.0.0.1:8080\"") {
+            match s.parse::<SocketAddr>() {
+                Ok(a) => server.listen = a,
+                Err(_) => cx.err(
+                    span,
+                    format!("invalid listen address `{s}` in [server]"),
+                    Some(
+                        "an IP address and a port, e.g. `127.0.0.1:8080` or `0.0.0.0:8080`".into(),
+                    ),
+                ),
+            }
+        }
+        if let Some(n) = cx.integer(&t, "webhook_max_body_kb", 1, 1_048_576) {
+            server.webhook_max_body_kb = n;
+        }
+    }
+
+    let mut storage = StorageConfig::Sqlite {
+        path: dir.join("weft.db"),
+    };
+    if let Some(t) = cx.sub(root, "storage", "storage") {
+        cx.check_keys(&t, &STORAGE_KEYS);
+        if let Some(v) = t.get("url") {
+            match v.get_ref() {
+                DeValue::String(s) => {
+                    if let Some(st) = parse_storage_url(cx, s, v.span(), &dir) {
+                        storage = st;
+                    }
+                }
+                DeValue::Table(_) => {
+                    if let Some(secret) = cx.secret_value(&t, "url", v, "storage.url") {
+                        storage = StorageConfig::Postgres { url: secret };
+                    }
+                }
+                _ => cx.type_err(&t, "url", v, "a string", "url = \"weft.db\""),
+            }
+        }
+    }
+
+    let mut runtime = RuntimeConfig {
+        cache_dir: dir.join(".weft/cache"),
+        ..RuntimeConfig::default()
+    };
+    if let Some(t) = cx.sub(root, "runtime", "runtime") {
+        cx.check_keys(&t, &RUNTIME_KEYS);
+        if let Some((s, span)) = cx.string(&t, "cache_dir", "cache_dir = \".weft/cache\"") {
+            if s.is_empty() {
+                cx.err(span, "`cache_dir` in [runtime] is empty".into(), None);
+            } else {
+                runtime.cache_dir = dir.join(s);
+            }
+        }
+        if let Some(n) = cx.integer(&t, "pool_size", 1, 100_000) {
+            runtime.pool_size = n as u32;
+        }
+        if let Some(l) = cx.sub(&t, "limits", "runtime.limits") {
+            let o = cx.limits(&l);
+            runtime.limits = runtime.limits.with_overrides(&o);
+        }
+    }
+
+    let mut log = LogConfig::default();
+    if let Some(t) = cx.sub(root, "log", "log") {
+        cx.check_keys(&t, &LOG_KEYS);
+        if let Some((s, span)) = cx.string(&t, "level", "level = \"info\"") {
+            match validate_log_level(&s) {
+                Ok(()) => log.level = s,
+                Err(e) => cx.err(
+                    span,
+                    format!("invalid log level `{s}` in [log]: {e}"),
+                    Some("a level (`error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas, e.g. `info,weft_runtime=debug`".into()),
+                ),
+            }
+        }
+        if let Some((s, span)) = cx.string(&t, "format", "format = \"text\"") {
+            match s.as_str() {
+                "text" => log.format = LogFormat::Text,
+                "json" => log.format = LogFormat::Json,
+                other => cx.err(
+                    span,
+                    format!("unknown log format `{other}` in [log]"),
+                    Some(unknown_hint(other, &["text", "json"])),
+                ),
+            }
+        }
+    }
+
+    let stores_dir = cx.string(root, "stores_dir", "stores_dir = \"stores\"");
+    let stores = match root.get("stores") {
+        Some(v) => {
+            if stores_dir.is_some() {
+                cx.err(
+                    v.span(),
+                    "set either `stores_dir` or `stores`, not both".into(),
+                    Some(
+                        "`stores_dir` loads every `*.toml` in a directory; `stores` lists files"
+                            .into(),
+                    ),
+                );
+            }
+            let mut files = Vec::new();
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::String(s) => files.push((dir.join(s.as_ref()), item.span())),
+                            _ => cx.type_err(
+                                root,
+                                "stores",
+                                item,
+                                "an array of file paths",
+                                "stores = [\"stores/acme.toml\"]",
+                            ),
+                        }
+                    }
+                }
+                _ => cx.type_err(
+                    root,
+                    "stores",
+                    v,
+                    "an array of file paths",
+                    "stores = [\"stores/acme.toml\"]",
+                ),
+            }
+            StoreFiles::List(files)
+        }
+        None => match stores_dir {
+            Some((s, span)) => StoreFiles::Dir {
+                path: dir.join(s),
+                span: Some(span),
+            },
+            None => StoreFiles::Dir {
+                path: dir.join("stores"),
+                span: None,
+            },
+        },
+    };
+
+    Host {
+        server,
+        storage,
+        runtime,
+        log,
+        stores,
+    }
+}
+
+fn parse_storage_url(
+    cx: &mut Cx<'_>,
+    s: &str,
+    span: Range<usize>,
+    dir: &Path,
+) -> Option<StorageConfig> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        match Url::parse(s) {
+            Ok(u) if u.password().is_some() => {
+                cx.diags.push(
+                    cx.src
+                        .error_redacted(
+                            span,
+                            "`url` in [storage] has a password written inline".to_string(),
+                        )
+                        .with_hint(format!(
+                            "{INLINE_SECRET_HINT}, e.g. url = {{ env = \"DATABASE_URL\" }}"
+                        )),
+                );
+                None
+            }
+            Ok(_) => Some(StorageConfig::Postgres {
+                url: Secret::value(s).with_label("storage.url"),
+            }),
+            Err(e) => {
+                cx.err(
+                    span,
+                    format!("invalid PostgreSQL URL `{s}` in [storage]: {e}"),
+                    Some("for example: url = \"postgres://weft@localhost/weft\"".into()),
+                );
+                None
+            }
+        }
+    } else if let Some(rest) = s
+        .strip_prefix("sqlite://")
+        .or_else(|| s.strip_prefix("sqlite:"))
+    {
+        let path = rest.split('?').next().unwrap_or("");
+        if path.is_empty() {
+            cx.err(
+                span,
+                format!("`{s}` names no database file"),
+                Some("for example: url = \"sqlite://weft.db\"".into()),
+            );
+            return None;
+        }
+        Some(StorageConfig::Sqlite {
+            path: dir.join(path),
+        })
+    } else if let Some((scheme, _)) = s.split_once("://") {
+        cx.err(
+            span,
+            format!("unsupported storage scheme `{scheme}` in [storage]"),
+            Some(
+                "use a SQLite file path (`weft.db`, `sqlite://weft.db`) or a `postgres://` URL"
+                    .into(),
+            ),
+        );
+        None
+    } else if s.is_empty() {
+        cx.err(
+            span,
+            "`url` in [storage] is empty".into(),
+            Some("for example: url = \"weft.db\"".into()),
+        );
+        None
+    } else {
+        Some(StorageConfig::Sqlite { path: dir.join(s) })
+    }
+}
+
+/// Spans of a store's identifying values, kept for cross-file checks.
+struct StoreSide {
+    file: usize,
+    id: Option<(String, Range<usize>)>,
+    shop: Option<(String, Range<usize>)>,
+    account: Option<(String, Range<usize>)>,
+    concurrency: Option<(u32, Range<usize>)>,
+}
+
+fn valid_store_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("store id is empty".into());
+    }
+    if id.len() > 63 {
+        return Err(format!("store id `{id}` is longer than 63 characters"));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "store id `{id}` contains the forbidden character {c:?}"
+        ));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return Err(format!("store id `{id}` must start with a letter or digit"));
+    }
+    Ok(())
+}
+
+fn suggested_id(id: &str) -> String {
+    let mut out = String::new();
+    for c in id.trim().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "my-store".into()
+    } else {
+        out.chars().take(63).collect()
+    }
+}
+
+fn valid_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+fn valid_api_version(s: &str) -> bool {
+    if s == "unstable" {
+        return true;
+    }
+    let Some((y, m)) = s.split_once('-') else {
+        return false;
+    };
+    y.len() == 4
+        && y.chars().all(|c| c.is_ascii_digit())
+        && y >= "2019"
+        && ["01", "04", "07", "10"].contains(&m)
+}
+
+fn json_of(cx: &mut Cx<'_>, v: &Value<'_>) -> Option<serde_json::Value> {
+    Some(match v.get_ref() {
+        DeValue::String(s) => serde_json::Value::from(s.as_ref()),
+        DeValue::Integer(_) => match de_int(v.get_ref()).and_then(|n| i64::try_from(n).ok()) {
+            Some(n) => serde_json::Value::from(n),
+            None => {
+                cx.err(
+                    v.span(),
+                    "integer out of range for plugin config".into(),
+                    None,
+                );
+                return None;
+            }
+        },
+        DeValue::Float(f) => {
+            let parsed = f.as_str().replace('_', "").parse::<f64>().ok();
+            match parsed.and_then(serde_json::Number::from_f64) {
+                Some(n) => serde_json::Value::Number(n),
+                None => {
+                    cx.err(
+                        v.span(),
+                        format!(
+                            "float `{}` cannot be passed to plugins (JSON has no inf or nan)",
+                            f.as_str()
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        DeValue::Boolean(b) => serde_json::Value::Bool(*b),
+        DeValue::Datetime(d) => serde_json::Value::from(d.to_string()),
+        DeValue::Array(items) => {
+            let mut out = Vec::new();
+            for item in items.iter() {
+                out.push(json_of(cx, item)?);
+            }
+            serde_json::Value::Array(out)
+        }
+        DeValue::Table(t) => {
+            let mut map = serde_json::Map::new();
+            for (k, item) in t.iter() {
+                map.insert(k.get_ref().to_string(), json_of(cx, item)?);
+            }
+            serde_json::Value::Object(map)
+        }
+    })
+}
+
+fn plugin_ref(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, key: &str, default: &str) -> Option<PluginRef> {
+    let example = format!("{key} = \"builtin:{default}\"");
+    let Some((s, span)) = cx.string(tbl, key, &example) else {
+        return tbl.get(key).is_none().then(|| PluginRef::builtin(default));
+    };
+    let origin = cx.src.origin(&span);
+    if let Some(name) = s.strip_prefix("builtin:") {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            cx.err(
+                span,
+                format!("invalid stock plugin name `{name}` for `{key}` in [plugins]"),
+                Some(format!("stock plugins are named like `builtin:{default}`")),
+            );
+            return None;
+        }
+        return Some(PluginRef {
+            source: PluginSource::Builtin(name.to_string()),
+            origin: Some(origin),
+        });
+    }
+    if s.is_empty() {
+        cx.err(
+            span,
+            format!("`{key}` in [plugins] is empty"),
+            Some(format!("for example: {example}")),
+        );
+        return None;
+    }
+    let path = cx.src.dir().join(&s);
+    if !path.is_file() {
+        cx.err(
+            span,
+            format!("plugin file `{}` for `{key}` does not exist", path.display()),
+            Some(format!(
+                "paths are relative to the store file's directory; stock plugins are named like `builtin:{default}`"
+            )),
+        );
+        return None;
+    }
+    Some(PluginRef {
+        source: PluginSource::File(path),
+        origin: Some(origin),
+    })
+}
+
+fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
+    let mut policy = PolicyConfig::default();
+    // Owners may be written `"price.price" = "netsuite"` or, unquoted, as nested tables; both
+    // flatten to a dotted field path.
+    let mut entries: Vec<(String, Range<usize>, &Value<'_>)> = Vec::new();
+    fn flatten<'a, 'i>(
+        prefix: &str,
+        t: &'a DeTable<'i>,
+        out: &mut Vec<(String, Range<usize>, &'a Value<'i>)>,
+    ) {
+        for (k, v) in t.iter() {
+            let path = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            match v.get_ref() {
+                DeValue::Table(inner) => flatten(&path, inner, out),
+                _ => out.push((path, k.span(), v)),
+            }
+        }
+    }
+    flatten("", tbl.table, &mut entries);
+    for (path, key_span, v) in entries {
+        if path == "default" {
+            match v.get_ref() {
+                DeValue::String(s) => match ConflictPolicy::parse(s) {
+                    Some(p) => policy.default = p,
+                    None => cx.err(
+                        v.span(),
+                        format!("unknown conflict policy `{s}` in [policy]"),
+                        Some(unknown_hint(s, &ConflictPolicy::NAMES)),
+                    ),
+                },
+                _ => cx.type_err(
+                    tbl,
+                    "default",
+                    v,
+                    "a string",
+                    "default = \"last-write-wins\"",
+                ),
+            }
+            continue;
+        }
+        let Some((kind, field)) = path.split_once('.') else {
+            let hint = match crate::diag::suggest(&path, &["default"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "field owners are written `\"<entity>.<field>\" = \"<system>\"`, e.g. `\"price.price\" = \"netsuite\"`".into(),
+            };
+            cx.err(
+                key_span,
+                format!("unknown key `{path}` in [policy]"),
+                Some(hint),
+            );
+            continue;
+        };
+        if !ENTITY_KINDS.contains(&kind) {
+            cx.err(
+                key_span,
+                format!("unknown entity kind `{kind}` in field `{path}` in [policy]"),
+                Some(unknown_hint(kind, &ENTITY_KINDS)),
+            );
+            continue;
+        }
+        if field.is_empty()
+            || !field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            cx.err(
+                key_span,
+                format!("invalid field name `{field}` in `{path}` in [policy]"),
+                Some("field names use letters, digits, `_`, `-` and `.`".into()),
+            );
+            continue;
+        }
+        match v.get_ref() {
+            DeValue::String(s) => match System::parse(s) {
+                Some(sys) => {
+                    policy.owners.insert(path, sys);
+                }
+                None => cx.err(
+                    v.span(),
+                    format!("unknown system `{s}` as owner of `{path}` in [policy]"),
+                    Some(unknown_hint(s, &System::NAMES)),
+                ),
+            },
+            _ => cx.type_err(
+                tbl,
+                &path,
+                v,
+                "a system name",
+                &format!("\"{path}\" = \"netsuite\""),
+            ),
+        }
+    }
+    policy
+}
+
+fn read_schedule(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> ScheduleConfig {
+    cx.check_keys(tbl, &SCHEDULE_KEYS);
+    let mut s = ScheduleConfig::default();
+    let second = Duration::from_secs(1);
+    if let Some(d) = cx.duration(tbl, "reconcile_interval", second) {
+        s.reconcile_interval = d;
+    }
+    if let Some(d) = cx.duration(tbl, "cdc_interval", second) {
+        s.cdc_interval = d;
+    }
+    if let Some(d) = cx.duration(tbl, "cdc_overlap", Duration::ZERO) {
+        s.cdc_overlap = d;
+    }
+    if let Some(d) = cx.duration(tbl, "poll_overlap", Duration::ZERO) {
+        s.poll_overlap = d;
+    }
+    if let Some((text, span)) =
+        cx.string(tbl, "full_resync_cron", "full_resync_cron = \"0 3 * * *\"")
+    {
+        if text.trim().is_empty() || text.trim() == "never" {
+            s.full_resync_cron = None;
+        } else {
+            match CronSchedule::parse(&text) {
+                Ok(c) => s.full_resync_cron = Some(c),
+                Err(e) => cx.err(
+                    span,
+                    format!("invalid cron expression `{text}` for `full_resync_cron` in [schedule]: {e}"),
+                    Some("five fields: minute hour day-of-month month day-of-week, e.g. `0 3 * * *` (03:00 UTC daily), or `never`".into()),
+                ),
+            }
+        }
+    }
+    if let Some((text, span)) = cx.string(tbl, "quiet_hours", "quiet_hours = \"01:00-05:00\"") {
+        match QuietHours::parse(&text) {
+            Ok(q) => s.quiet_hours = Some(q),
+            Err(e) => cx.err(
+                span,
+                format!("invalid quiet hours `{text}` in [schedule]: {e}"),
+                Some(
+                    "a daily UTC window `HH:MM-HH:MM`, e.g. `01:00-05:00` or `22:00-06:00`".into(),
+                ),
+            ),
+        }
+    }
+    s
+}
+
+fn read_store(
+    cx: &mut Cx<'_>,
+    root: &Tbl<'_, '_>,
+    defaults: &PluginLimits,
+    file: usize,
+) -> (Option<StoreConfig>, StoreSide) {
+    let before = cx.diags.len();
+    cx.check_keys(root, &STORE_FILE_KEYS);
+    let mut side = StoreSide {
+        file,
+        id: None,
+        shop: None,
+        account: None,
+        concurrency: None,
+    };
+
+    let mut name = None;
+    let mut enabled = true;
+    if let Some(t) = cx.sub_req(root, "store", "store") {
+        cx.check_keys(&t, &STORE_KEYS);
+        if let Some((id, span)) = cx.string_req(&t, "id", "id = \"acme\"") {
+            match valid_store_id(&id) {
+                Ok(()) => side.id = Some((id, span)),
+                Err(e) => cx.err(
+                    span,
+                    e,
+                    Some(format!(
+                        "use lowercase letters, digits, `-` and `_`, starting with a letter or digit (e.g. `{}`)",
+                        suggested_id(&id)
+                    )),
+                ),
+            }
+        }
+        name = cx
+            .string(&t, "name", "name = \"Acme Outdoor\"")
+            .map(|(s, _)| s);
+        if let Some(b) = cx.boolean(&t, "enabled", "enabled = true") {
+            enabled = b;
+        }
+    }
+    let id = side
+        .id
+        .as_ref()
+        .map_or("?", |(s, _)| s.as_str())
+        .to_string();
+    let label = |what: &str| format!("{what} of store `{id}`");
+
+    let mut shopify = None;
+    if let Some(t) = cx.sub_req(root, "shopify", "shopify") {
+        cx.check_keys(&t, &SHOPIFY_KEYS);
+        let shop = cx
+            .string_req(&t, "shop", "shop = \"acme.myshopify.com\"")
+            .and_then(|(s, span)| {
+                if valid_hostname(&s) && s.contains('.') {
+                    side.shop = Some((s.clone(), span));
+                    Some(s)
+                } else {
+                    cx.err(
+                        span,
+                        format!("invalid shop domain `{s}` in [shopify]"),
+                        Some("the shop's full domain, e.g. `acme.myshopify.com`".into()),
+                    );
+                    None
+                }
+            });
+        let base_url = cx.url(&t, "base_url", "base_url = \"https://acme.myshopify.com\"");
+        let base_url_given = t.get("base_url").is_some();
+        let api_version = match cx.string(&t, "api_version", "api_version = \"2025-10\"") {
+            Some((v, span)) if !valid_api_version(&v) => {
+                cx.err(
+                    span,
+                    format!("invalid Shopify API version `{v}` in [shopify]"),
+                    Some(format!(
+                        "Shopify releases quarterly: `YYYY-01`, `YYYY-04`, `YYYY-07` or `YYYY-10` (e.g. `{DEFAULT_SHOPIFY_API_VERSION}`), or `unstable`"
+                    )),
+                );
+                None
+            }
+            Some((v, _)) => Some(v),
+            None => {
+                (t.get("api_version").is_none()).then(|| DEFAULT_SHOPIFY_API_VERSION.to_string())
+            }
+        };
+        let token = cx.secret_req(
+            &t,
+            "access_token",
+            &label("shopify.access_token"),
+            "SHOPIFY_ACCESS_TOKEN",
+        );
+        let mut webhook_secrets = Vec::new();
+        let mut hooks_ok = true;
+        match t.get("webhook_secrets") {
+            None => {
+                hooks_ok = false;
+                cx.missing(
+                    &t,
+                    "webhook_secrets",
+                    "webhook_secrets = [{ env = \"SHOPIFY_WEBHOOK_SECRET\" }]",
+                );
+            }
+            Some(v) => match v.get_ref() {
+                DeValue::Array(items) if items.is_empty() => {
+                    hooks_ok = false;
+                    cx.err(
+                        v.span(),
+                        "`webhook_secrets` in [shopify] is empty".into(),
+                        Some("list the current secret first, then any previous one still in rotation".into()),
+                    );
+                }
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        match cx.secret_value(
+                            &t,
+                            "webhook_secrets",
+                            item,
+                            &label(&format!("shopify.webhook_secrets[{i}]")),
+                        ) {
+                            Some(s) => webhook_secrets.push(s),
+                            None => hooks_ok = false,
+                        }
+                    }
+                }
+                DeValue::Table(_) => {
+                    hooks_ok = false;
+                    cx.type_err(
+                        &t,
+                        "webhook_secrets",
+                        v,
+                        "an array of secret references",
+                        "webhook_secrets = [{ env = \"SHOPIFY_WEBHOOK_SECRET\" }]",
+                    );
+                }
+                _ => {
+                    hooks_ok = false;
+                    cx.secret_value(&t, "webhook_secrets", v, "shopify.webhook_secrets");
+                }
+            },
+        }
+        let mut location_ids = Vec::new();
+        if let Some(v) = t.get("location_ids") {
+            match v.get_ref() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        let raw = match item.get_ref() {
+                            DeValue::String(s) => Some(s.to_string()),
+                            DeValue::Integer(_) => de_int(item.get_ref()).map(|n| n.to_string()),
+                            _ => None,
+                        };
+                        let id = raw
+                            .as_deref()
+                            .map(|r| r.strip_prefix("gid://shopify/Location/").unwrap_or(r));
+                        match id {
+                            Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) => {
+                                location_ids.push(id.to_string());
+                            }
+                            _ => cx.err(
+                                item.span(),
+                                "invalid location id in `location_ids` in [shopify]".into(),
+                                Some("a numeric id or a `gid://shopify/Location/<id>`, e.g. `\"72471003\"`".into()),
+                            ),
+                        }
+                    }
+                }
+                _ => cx.type_err(
+                    &t,
+                    "location_ids",
+                    v,
+                    "an array",
+                    "location_ids = [\"72471003\"]",
+                ),
+            }
+        }
+        if let (Some(shop), Some(api_version), Some(access_token), true) =
+            (shop, api_version, token, hooks_ok)
+        {
+            let base_url = match base_url {
+                Some(u) => Some(u),
+                None if !base_url_given => Url::parse(&format!("https://{shop}")).ok(),
+                None => None,
+            };
+            if let Some(base_url) = base_url {
+                shopify = Some(ShopifyConfig {
+                    shop,
+                    base_url,
+                    api_version,
+                    access_token,
+                    webhook_secrets,
+                    location_ids,
+                });
+            }
+        }
+    }
+
+    let mut netsuite = None;
+    if let Some(t) = cx.sub_req(root, "netsuite", "netsuite") {
+        cx.check_keys(&t, &NETSUITE_KEYS);
+        let account = cx.string_req(&t, "account_id", "account_id = \"1234567\"").and_then(|(s, span)| {
+            if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                side.account = Some((s.to_ascii_uppercase(), span));
+                Some(s)
+            } else {
+                cx.err(
+                    span,
+                    format!("invalid NetSuite account id `{s}` in [netsuite]"),
+                    Some("letters, digits and `_`, e.g. `1234567` or `1234567_SB1` for a sandbox".into()),
+                );
+                None
+            }
+        });
+        let base_url = cx.url(
+            &t,
+            "base_url",
+            "base_url = \"https://1234567.suitetalk.api.netsuite.com\"",
+        );
+        let base_url_given = t.get("base_url").is_some();
+        let ck = cx.secret_req(
+            &t,
+            "consumer_key",
+            &label("netsuite.consumer_key"),
+            "NETSUITE_CONSUMER_KEY",
+        );
+        let cs = cx.secret_req(
+            &t,
+            "consumer_secret",
+            &label("netsuite.consumer_secret"),
+            "NETSUITE_CONSUMER_SECRET",
+        );
+        let ti = cx.secret_req(
+            &t,
+            "token_id",
+            &label("netsuite.token_id"),
+            "NETSUITE_TOKEN_ID",
+        );
+        let ts = cx.secret_req(
+            &t,
+            "token_secret",
+            &label("netsuite.token_secret"),
+            "NETSUITE_TOKEN_SECRET",
+        );
+        let limit = cx
+            .integer(&t, "concurrency_limit", 1, 1_000)
+            .map(|n| n as u32);
+        if let (Some(n), Some(v)) = (limit, t.get("concurrency_limit")) {
+            side.concurrency = Some((n, v.span()));
+        }
+        let limit_ok = limit.is_some() || t.get("concurrency_limit").is_none();
+        if let (
+            Some(account_id),
+            Some(consumer_key),
+            Some(consumer_secret),
+            Some(token_id),
+            Some(token_secret),
+            true,
+        ) = (account, ck, cs, ti, ts, limit_ok)
+        {
+            let base_url = match base_url {
+                Some(u) => Some(u),
+                None if !base_url_given => netsuite_default_base_url(&account_id),
+                None => None,
+            };
+            if let Some(base_url) = base_url {
+                netsuite = Some(NetSuiteConfig {
+                    account_id,
+                    base_url,
+                    consumer_key,
+                    consumer_secret,
+                    token_id,
+                    token_secret,
+                    concurrency_limit: limit,
+                });
+            }
+        }
+    }
+
+    let mut plugins = PluginsConfig::default();
+    if let Some(t) = cx.sub(root, "plugins", "plugins") {
+        cx.check_keys(&t, &PLUGINS_KEYS);
+        if let Some(m) = plugin_ref(cx, &t, "mapper", crate::model::DEFAULT_MAPPER) {
+            plugins.mapper = m;
+        }
+        if let Some(r) = plugin_ref(cx, &t, "resolver", crate::model::DEFAULT_RESOLVER) {
+            plugins.resolver = r;
+        }
+        if let Some(c) = cx.sub(&t, "config", "plugins.config") {
+            for (k, v) in c.table.iter() {
+                if k.get_ref() == "policy" {
+                    cx.err(
+                        k.span(),
+                        "`policy` in [plugins.config] is reserved".into(),
+                        Some("weft passes the store's [policy] to plugins under this key; rename yours".into()),
+                    );
+                    continue;
+                }
+                if let Some(j) = json_of(cx, v) {
+                    plugins.config.insert(k.get_ref().to_string(), j);
+                }
+            }
+        }
+    }
+
+    let policy = match cx.sub(root, "policy", "policy") {
+        Some(t) => read_policy(cx, &t),
+        None => PolicyConfig::default(),
+    };
+    let limits = match cx.sub(root, "limits", "limits") {
+        Some(t) => defaults.with_overrides(&cx.limits(&t)),
+        None => *defaults,
+    };
+    let schedule = match cx.sub(root, "schedule", "schedule") {
+        Some(t) => read_schedule(cx, &t),
+        None => ScheduleConfig::default(),
+    };
+
+    if cx.diags.len() != before {
+        return (None, side);
+    }
+    let (Some((id, _)), Some(shopify), Some(netsuite)) = (side.id.clone(), shopify, netsuite)
+    else {
+        return (None, side);
+    };
+    let store = StoreConfig {
+        name: name.unwrap_or_else(|| id.clone()),
+        id,
+        enabled,
+        file: cx.src.path.clone(),
+        shopify,
+        netsuite,
+        plugins,
+        policy,
+        limits,
+        schedule,
+    };
+    (Some(store), side)
+}
+
+/// Reads and parses one file; syntax errors are reported and yield `None`.
+fn parse_file(path: &Path, seq: usize, diags: &mut Diagnostics) -> Option<SourceFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(SourceFile::new(path.to_path_buf(), text, seq)),
+        Err(e) => {
+            let mut d =
+                Diagnostic::file_level(path, format!("cannot read `{}`: {e}", path.display()));
+            if e.kind() == std::io::ErrorKind::NotFound {
+                d = d.with_hint(
+                    "check the path; relative paths are resolved against the file that names them",
+                );
+            }
+            diags.push(d);
+            None
+        }
+    }
+}
+
+fn syntax_errors(src: &SourceFile, errors: Vec<toml::de::Error>, diags: &mut Diagnostics) {
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        diags.push(
+            src.error(
+                span,
+                format!("invalid TOML: {}", e.message().trim_end_matches('.')),
+            )
+            .with_hint("see https://toml.io for the syntax"),
+        );
+    }
+}
+
+/// Loads the host file and every store file it names, validating everything and collecting
+/// every problem. Relative paths resolve against the file that names them.
+pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
+    let host_path = host_file.as_ref();
+    let mut diags = Diagnostics::new();
+    let Some(host_src) = parse_file(host_path, 0, &mut diags) else {
+        return Err(diags);
+    };
+    let (host_doc, errors) = DeTable::parse_recoverable(&host_src.text);
+    let host_syntax_ok = errors.is_empty();
+    syntax_errors(&host_src, errors, &mut diags);
+    let root = Tbl {
+        path: "",
+        table: host_doc.get_ref(),
+        span: 0..0,
+    };
+    // After a syntax error the recovered document may hold placeholders: read it anyway to find
+    // the store files, but report only the syntax errors for this file.
+    let mut host_diags = Diagnostics::new();
+    let host = read_host(
+        &mut Cx {
+            src: &host_src,
+            diags: &mut host_diags,
+        },
+        &root,
+    );
+    if host_syntax_ok {
+        diags.extend(host_diags);
+    }
+
+    let mut files: Vec<(PathBuf, NamedAt)> = Vec::new();
+    match &host.stores {
+        StoreFiles::List(list) => {
+            for (p, span) in list {
+                files.push((p.clone(), Some((0, span.clone()))));
+            }
+        }
+        StoreFiles::Dir { path, span } => match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.extension().is_some_and(|e| e == "toml")
+                            && p.file_name()
+                                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+                            && p.is_file()
+                    })
+                    .collect();
+                found.sort();
+                files.extend(found.into_iter().map(|p| (p, None)));
+            }
+            Err(e) => {
+                let msg = format!("cannot read store directory `{}`: {e}", path.display());
+                let hint = "create it with one `<store-id>.toml` per store, set `stores_dir`, or list files in `stores = [...]`";
+                let d = match span {
+                    Some(span) => host_src.error(span.clone(), msg),
+                    None => Diagnostic::file_level(host_path, msg),
+                };
+                diags.push(d.with_hint(hint));
+            }
+        },
+    }
+
+    let mut sources = vec![host_src];
+    let mut stores = Vec::new();
+    let mut sides = Vec::new();
+    for (path, named_at) in files {
+        let seq = sources.len();
+        let Some(src) = (match std::fs::read_to_string(&path) {
+            Ok(text) => Some(SourceFile::new(path.clone(), text, seq)),
+            Err(e) => {
+                let msg = format!("cannot read store file `{}`: {e}", path.display());
+                let d = match &named_at {
+                    Some((file, span)) => sources[*file].error(span.clone(), msg),
+                    None => Diagnostic::file_level(&path, msg),
+                };
+                diags.push(d.with_hint("paths in `stores` are relative to the host file"));
+                None
+            }
+        }) else {
+            continue;
+        };
+        let (doc, errors) = DeTable::parse_recoverable(&src.text);
+        if !errors.is_empty() {
+            syntax_errors(&src, errors, &mut diags);
+            sources.push(src);
+            continue;
+        }
+        let root = Tbl {
+            path: "",
+            table: doc.get_ref(),
+            span: 0..0,
+        };
+        let (store, side) = read_store(
+            &mut Cx {
+                src: &src,
+                diags: &mut diags,
+            },
+            &root,
+            &host.runtime.limits,
+            seq,
+        );
+        stores.extend(store);
+        sides.push(side);
+        sources.push(src);
+    }
+
+    cross_checks(&sources, &sides, &mut diags);
+
+    if diags.is_empty() {
+        Ok(Config {
+            host_file: host_path.to_path_buf(),
+            server: host.server,
+            storage: host.storage,
+            runtime: host.runtime,
+            log: host.log,
+            stores,
+        })
+    } else {
+        diags.sort();
+        Err(diags)
+    }
+}
+
+/// Checks across store files: unique ids and shops, one concurrency limit per NetSuite account.
+fn cross_checks(sources: &[SourceFile], sides: &[StoreSide], diags: &mut Diagnostics) {
+    let mut ids: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
+    let mut shops: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
+    let mut limits: HashMap<&str, (u32, usize, Range<usize>)> = HashMap::new();
+    for side in sides {
+        let src = &sources[side.file];
+        if let Some((id, span)) = &side.id {
+            match ids.get(id.as_str()) {
+                Some((f, first)) => diags.push(
+                    src.error(span.clone(), format!("duplicate store id `{id}`"))
+                        .with_note(format!("first defined at {}", sources[*f].origin(first)))
+                        .with_hint("every store needs its own id; rename one of them"),
+                ),
+                None => {
+                    ids.insert(id, (side.file, span.clone()));
+                }
+            }
+        }
+        if let Some((shop, span)) = &side.shop {
+            match shops.get(shop.as_str()) {
+                Some((f, first)) => diags.push(
+                    src.error(
+                        span.clone(),
+                        format!("shop `{shop}` is configured by two stores"),
+                    )
+                    .with_note(format!("first configured at {}", sources[*f].origin(first)))
+                    .with_hint("one store per shop: two would sync the same data twice"),
+                ),
+                None => {
+                    shops.insert(shop, (side.file, span.clone()));
+                }
+            }
+        }
+        if let (Some((account, _)), Some((limit, span))) = (&side.account, &side.concurrency) {
+            match limits.get(account.as_str()) {
+                Some((other, f, first)) if other != limit => diags.push(
+                    src.error(
+                        span.clone(),
+                        format!(
+                            "NetSuite account `{account}` has concurrency_limit {limit} here but {other} elsewhere"
+                        ),
+                    )
+                    .with_note(format!("set to {other} at {}", sources[*f].origin(first)))
+                    .with_hint("the limit belongs to the account and is shared by every store on it; use one value"),
+                ),
+                Some(_) => {}
+                None => {
+                    limits.insert(account, (*limit, side.file, span.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! The validated, typed configuration: what the loader produces and what code (the demo, tests)
+//! builds directly. Every struct is public and constructible; defaults are the safe ones.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::diag::{Diagnostic, Diagnostics, Origin};
+use crate::secret::Secret;
+use crate::time::{CronSchedule, QuietHours};
+
+/// The whole configuration: host settings plus every store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The host file this was loaded from (empty for configs built in code).
+    pub host_file: PathBuf,
+    /// Webhook and metrics listener.
+    pub server: ServerConfig,
+    /// Journal, projections and outbox storage.
+    pub storage: StorageConfig,
+    /// Plugin runtime settings and default limits.
+    pub runtime: RuntimeConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Every store, in file-name order.
+    pub stores: Vec<StoreConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host_file: PathBuf::new(),
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            runtime: RuntimeConfig::default(),
+            log: LogConfig::default(),
+            stores: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The store with this id.
+    pub fn store(&self, id: &str) -> Option<&StoreConfig> {
+        self.stores.iter().find(|s| s.id == id)
+    }
+
+    /// Stores with `enabled = true`.
+    pub fn enabled_stores(&self) -> impl Iterator<Item = &StoreConfig> {
+        self.stores.iter().filter(|s| s.enabled)
+    }
+
+    /// Every secret reference in the configuration (storage URL, then each store's).
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut out = Vec::new();
+        if let StorageConfig::Postgres { url } = &self.storage {
+            out.push(url);
+        }
+        for store in &self.stores {
+            out.extend(store.secrets());
+        }
+        out
+    }
+
+    /// Resolves every secret now and reports each one that fails, located at the reference in
+    /// its file (for `weft check` and start-up). Values are dropped immediately.
+    pub fn check_secrets(&self) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        for secret in self.secrets() {
+            if let Err(e) = secret.resolve() {
+                let origin = secret.origin().cloned().unwrap_or_else(|| Origin {
+                    file: self.host_file.clone(),
+                    line: 0,
+                    column: 0,
+                });
+                diags.push(Diagnostic::at(&origin, e.to_string()).with_hint(
+                    "set the environment variable or create the file before starting weft; \
+                     secrets are read when needed, never stored in config",
+                ));
+            }
+        }
+        diags
+    }
+}
+
+/// `[server]`: the HTTP listener for webhooks, `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Listen address (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Largest accepted webhook body in KiB (default 1024); larger bodies get 413.
+    pub webhook_max_body_kb: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            webhook_max_body_kb: 1024,
+        }
+    }
+}
+
+/// `[storage]`: where the journal, projections and outbox live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// An embedded SQLite file (the default: `weft.db` next to the host file).
+    Sqlite {
+        /// The database file, resolved against the host file's directory.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database. The URL is held as a secret: it usually carries a password.
+    Postgres {
+        /// The connection URL.
+        url: Secret,
+    },
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self::Sqlite {
+            path: PathBuf::from("weft.db"),
+        }
+    }
+}
+
+impl StorageConfig {
+    /// For SQLite, the sqlx connection URL (`sqlite://<path>?mode=rwc`, creating the file).
+    pub fn sqlite_url(&self) -> Option<String> {
+        match self {
+            Self::Sqlite { path } => Some(format!("sqlite://{}?mode=rwc", path.display())),
+            Self::Postgres { .. } => None,
+        }
+    }
+}
+
+/// `[runtime]`: the plugin runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Directory for precompiled plugins (default `.weft/cache` next to the host file).
+    pub cache_dir: PathBuf,
+    /// Most plugin instances alive at once across all stores (pooling allocator slots;
+    /// default 1000).
+    pub pool_size: u32,
+    /// Default limits for every plugin call (`[runtime.limits]`); stores override with `[limits]`.
+    pub limits: PluginLimits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: PathBuf::from(".weft/cache"),
+            pool_size: 1000,
+            limits: PluginLimits::default(),
+        }
+    }
+}
+
+/// Limits for one plugin call (one batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    /// Wall-time deadline per call in milliseconds (epoch interruption; default 2000).
+    pub timeout_ms: u64,
+    /// Fuel (instruction budget) per call; `None` disables fuel metering (default
+    /// 10,000,000,000; `fuel = 0` in TOML means `None`).
+    pub fuel: Option<u64>,
+    /// Linear memory cap in MiB (default 64).
+    pub memory_mb: u64,
+    /// Wasm stack cap in KiB (default 512).
+    pub stack_kb: u64,
+    /// Largest input batch in KiB (default 4096).
+    pub max_input_kb: u64,
+    /// Largest output in KiB (default 4096).
+    pub max_output_kb: u64,
+    /// Most log output kept per call in KiB (default 16).
+    pub max_log_kb: u64,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 2_000,
+            fuel: Some(10_000_000_000),
+            memory_mb: 64,
+            stack_kb: 512,
+            max_input_kb: 4_096,
+            max_output_kb: 4_096,
+            max_log_kb: 16,
+        }
+    }
+}
+
+impl PluginLimits {
+    /// These limits with a store's overrides applied.
+    pub fn with_overrides(&self, o: &LimitOverrides) -> Self {
+        Self {
+            timeout_ms: o.timeout_ms.unwrap_or(self.timeout_ms),
+            fuel: o.fuel.unwrap_or(self.fuel),
+            memory_mb: o.memory_mb.unwrap_or(self.memory_mb),
+            stack_kb: o.stack_kb.unwrap_or(self.stack_kb),
+            max_input_kb: o.max_input_kb.unwrap_or(self.max_input_kb),
+            max_output_kb: o.max_output_kb.unwrap_or(self.max_output_kb),
+            max_log_kb: o.max_log_kb.unwrap_or(self.max_log_kb),
+        }
+    }
+
+    /// The timeout as a `Duration`.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// A store's `[limits]`: each set field overrides the host default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// Overrides [`PluginLimits::timeout_ms`].
+    pub timeout_ms: Option<u64>,
+    /// Overrides [`PluginLimits::fuel`] (`Some(None)` disables fuel).
+    pub fuel: Option<Option<u64>>,
+    /// Overrides [`PluginLimits::memory_mb`].
+    pub memory_mb: Option<u64>,
+    /// Overrides [`PluginLimits::stack_kb`].
+    pub stack_kb: Option<u64>,
+    /// Overrides [`PluginLimits::max_input_kb`].
+    pub max_input_kb: Option<u64>,
+    /// Overrides [`PluginLimits::max_output_kb`].
+    pub max_output_kb: Option<u64>,
+    /// Overrides [`PluginLimits::max_log_kb`].
+    pub max_log_kb: Option<u64>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A tracing `EnvFilter` directive: a level (`info`) or `target=level` pairs separated by
+    /// commas (`info,weft_runtime=debug`). `RUST_LOG`, when set, wins (default `info`).
+    pub level: String,
+    /// Output format (default text).
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One store: a Shopify shop synced with a NetSuite account (`stores/<id>.toml`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// Unique id: lowercase letters, digits, `-`, `_`; at most 63 characters.
+    pub id: String,
+    /// Display name (defaults to the id).
+    pub name: String,
+    /// Disabled stores are loaded and checked but not synced.
+    pub enabled: bool,
+    /// The file this store was loaded from (empty for stores built in code).
+    pub file: PathBuf,
+    /// The Shopify connection.
+    pub shopify: ShopifyConfig,
+    /// The NetSuite connection.
+    pub netsuite: NetSuiteConfig,
+    /// The store's plugins and their config.
+    pub plugins: PluginsConfig,
+    /// Field ownership and the default conflict policy.
+    pub policy: PolicyConfig,
+    /// Effective plugin limits (host defaults with the store's `[limits]` applied).
+    pub limits: PluginLimits,
+    /// Reconciliation, CDC and resync timing.
+    pub schedule: ScheduleConfig,
+}
+
+impl StoreConfig {
+    /// A store with default plugins, policy, limits and schedule.
+    pub fn new(id: impl Into<String>, shopify: ShopifyConfig, netsuite: NetSuiteConfig) -> Self {
+        let id = id.into();
+        Self {
+            name: id.clone(),
+            id,
+            enabled: true,
+            file: PathBuf::new(),
+            shopify,
+            netsuite,
+            plugins: PluginsConfig::default(),
+            policy: PolicyConfig::default(),
+            limits: PluginLimits::default(),
+            schedule: ScheduleConfig::default(),
+        }
+    }
+
+    /// The store's secret references.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut out = vec![&self.shopify.access_token];
+        out.extend(self.shopify.webhook_secrets.iter());
+        out.extend([
+            &self.netsuite.consumer_key,
+            &self.netsuite.consumer_secret,
+            &self.netsuite.token_id,
+            &self.netsuite.token_secret,
+        ]);
+        out
+    }
+
+    /// What the store's plugins read through the `config` host import: the `[plugins.config]`
+    /// table plus a reserved `policy` key holding `{ "default": "...", "owners": { field:
+    /// system } }` for resolvers. Never contains secrets.
+    pub fn plugin_config(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = self.plugins.config.clone();
+        let owners: serde_json::Map<String, serde_json::Value> = self
+            .policy
+            .owners
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+            .collect();
+        map.insert(
+            "policy".to_string(),
+            serde_json::json!({ "default": self.policy.default.as_str(), "owners": owners }),
+        );
+        map
+    }
+}
+
+/// `[shopify]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopifyConfig {
+    /// The shop's domain, e.g. `acme.myshopify.com`.
+    pub shop: String,
+    /// API base URL (default `https://{shop}`); point it at the simulator for tests.
+    pub base_url: Url,
+    /// Admin API version, e.g. `2025-10`.
+    pub api_version: String,
+    /// Admin API access token.
+    pub access_token: Secret,
+    /// Webhook signing secrets: the current one first, then previous ones still accepted during
+    /// a rotation.
+    pub webhook_secrets: Vec<Secret>,
+    /// Location ids (numeric, as strings) whose inventory is synced; empty means all.
+    pub location_ids: Vec<String>,
+}
+
+/// The Admin API version used when a store does not name one.
+pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-10";
+
+impl ShopifyConfig {
+    /// A Shopify connection with the default base URL and API version.
+    pub fn new(shop: impl Into<String>, access_token: Secret, webhook_secret: Secret) -> Self {
+        let shop = shop.into();
+        let base_url = Url::parse(&format!("https://{shop}"))
+            .unwrap_or_else(|_| Url::parse("https://invalid.myshopify.com").expect("valid url"));
+        Self {
+            shop,
+            base_url,
+            api_version: DEFAULT_SHOPIFY_API_VERSION.to_string(),
+            access_token,
+            webhook_secrets: vec![webhook_secret],
+            location_ids: Vec::new(),
+        }
+    }
+
+    /// The GraphQL endpoint: `{base_url}/admin/api/{api_version}/graphql.json`.
+    pub fn graphql_url(&self) -> String {
+        format!(
+            "{}/admin/api/{}/graphql.json",
+            self.base_url.as_str().trim_end_matches('/'),
+            self.api_version
+        )
+    }
+}
+
+/// `[netsuite]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetSuiteConfig {
+    /// Account id, e.g. `1234567` or `1234567_SB1` (also the OAuth realm).
+    pub account_id: String,
+    /// API base URL (default `https://{account}.suitetalk.api.netsuite.com`, with the account id
+    /// lowercased and `_` as `-`).
+    pub base_url: Url,
+    /// OAuth 1.0a consumer key.
+    pub consumer_key: Secret,
+    /// OAuth 1.0a consumer secret.
+    pub consumer_secret: Secret,
+    /// OAuth 1.0a token id.
+    pub token_id: Secret,
+    /// OAuth 1.0a token secret.
+    pub token_secret: Secret,
+    /// The account's concurrency limit, if known; learned from responses otherwise. Every store
+    /// on one account shares it.
+    pub concurrency_limit: Option<u32>,
+}
+
+impl NetSuiteConfig {
+    /// A NetSuite connection with the default base URL.
+    pub fn new(
+        account_id: impl Into<String>,
+        consumer_key: Secret,
+        consumer_secret: Secret,
+        token_id: Secret,
+        token_secret: Secret,
+    ) -> Self {
+        let account_id = account_id.into();
+        let base_url = netsuite_default_base_url(&account_id).unwrap_or_else(|| {
+            Url::parse("https://invalid.suitetalk.api.netsuite.com").expect("valid url")
+        });
+        Self {
+            account_id,
+            base_url,
+            consumer_key,
+            consumer_secret,
+            token_id,
+            token_secret,
+            concurrency_limit: None,
+        }
+    }
+
+    /// The OAuth realm: the account id in upper case.
+    pub fn realm(&self) -> String {
+        self.account_id.to_ascii_uppercase()
+    }
+}
+
+/// The default NetSuite base URL for an account id.
+pub fn netsuite_default_base_url(account_id: &str) -> Option<Url> {
+    let host = account_id.to_ascii_lowercase().replace('_', "-");
+    Url::parse(&format!("https://{host}.suitetalk.api.netsuite.com")).ok()
+}
+
+/// `[plugins]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginsConfig {
+    /// The mapping plugin (default `builtin:shopify-netsuite`).
+    pub mapper: PluginRef,
+    /// The resolver plugin (default `builtin:system-of-record`).
+    pub resolver: PluginRef,
+    /// `[plugins.config]`: free-form settings passed to the plugins (see
+    /// [`StoreConfig::plugin_config`]).
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            mapper: PluginRef::builtin(DEFAULT_MAPPER),
+            resolver: PluginRef::builtin(DEFAULT_RESOLVER),
+            config: serde_json::Map::new(),
+        }
+    }
+}
+
+/// The stock mapper used when a store names none.
+pub const DEFAULT_MAPPER: &str = "shopify-netsuite";
+/// The stock resolver used when a store names none.
+pub const DEFAULT_RESOLVER: &str = "system-of-record";
+
+/// A plugin named by a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRef {
+    /// Where the component comes from.
+    pub source: PluginSource,
+    /// Where it was named, for located errors when it fails to load.
+    pub origin: Option<Origin>,
+}
+
+impl PluginRef {
+    /// A stock plugin shipped with weft (`builtin:<name>` in TOML).
+    pub fn builtin(name: impl Into<String>) -> Self {
+        Self {
+            source: PluginSource::Builtin(name.into()),
+            origin: None,
+        }
+    }
+
+    /// A component file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            source: PluginSource::File(path.into()),
+            origin: None,
+        }
+    }
+}
+
+impl fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            PluginSource::Builtin(name) => write!(f, "builtin:{name}"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Where a plugin component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A stock plugin by name (`builtin:shopify-netsuite`).
+    Builtin(String),
+    /// A `.wasm` component file, resolved against the store file's directory.
+    File(PathBuf),
+}
+
+/// `[policy]`: who owns which field, and what settles the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyConfig {
+    /// The policy for conflicting fields without an owner.
+    pub default: ConflictPolicy,
+    /// `[policy.owners]`: `"<entity-kind>.<field>" = "<system>"`, e.g. `"price.price" =
+    /// "netsuite"`: that system's value wins conflicts on that field.
+    pub owners: BTreeMap<String, System>,
+}
+
+/// A system weft syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum System {
+    /// Shopify.
+    Shopify,
+    /// NetSuite.
+    Netsuite,
+}
+
+impl System {
+    /// Every system, by config name.
+    pub const NAMES: [&str; 2] = ["shopify", "netsuite"];
+
+    /// The config and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopify => "shopify",
+            Self::Netsuite => "netsuite",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "shopify" => Some(Self::Shopify),
+            "netsuite" => Some(Self::Netsuite),
+            _ => None,
+        }
+    }
+}
+
+/// How a conflict on a field without an owner is settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    /// The side with the newer source version wins (default).
+    #[default]
+    LastWriteWins,
+    /// Shopify's value wins.
+    PreferShopify,
+    /// NetSuite's value wins.
+    PreferNetsuite,
+    /// Numeric fields merge by summing both sides' deltas from the base (stock quantities).
+    CounterMerge,
+}
+
+impl ConflictPolicy {
+    /// Every policy, by config name.
+    pub const NAMES: [&str; 4] = [
+        "last-write-wins",
+        "prefer-shopify",
+        "prefer-netsuite",
+        "counter-merge",
+    ];
+
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LastWriteWins => "last-write-wins",
+            Self::PreferShopify => "prefer-shopify",
+            Self::PreferNetsuite => "prefer-netsuite",
+            Self::CounterMerge => "counter-merge",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "last-write-wins" => Some(Self::LastWriteWins),
+            "prefer-shopify" => Some(Self::PreferShopify),
+            "prefer-netsuite" => Some(Self::PreferNetsuite),
+            "counter-merge" => Some(Self::CounterMerge),
+            _ => None,
+        }
+    }
+}
+
+/// Entity kinds a field owner may name (the WIT `entity-kind` names).
+pub const ENTITY_KINDS: [&str; 6] = [
+    "product",
+    "variant",
+    "inventory-level",
+    "price",
+    "customer",
+    "order",
+];
+
+/// `[schedule]`: per-store timing of background work (times are UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// How often Shopify is polled by `updated_at` watermark to catch dropped webhooks
+    /// (default 5m).
+    pub reconcile_interval: Duration,
+    /// How often NetSuite is polled with SuiteQL on `lastModifiedDate` (default 30s).
+    pub cdc_interval: Duration,
+    /// When a full resync of every entity runs (default `0 3 * * *`); `None` never.
+    pub full_resync_cron: Option<CronSchedule>,
+    /// A daily window in which reconciliation and resyncs pause (webhooks are still taken).
+    pub quiet_hours: Option<QuietHours>,
+    /// How far each NetSuite poll reaches back before the watermark (default 2m).
+    pub cdc_overlap: Duration,
+    /// How far each Shopify poll reaches back before the watermark (default 2m).
+    pub poll_overlap: Duration,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            reconcile_interval: Duration::from_secs(300),
+            cdc_interval: Duration::from_secs(30),
+            full_resync_cron: Some(CronSchedule::parse("0 3 * * *").expect("valid cron")),
+            quiet_hours: None,
+            cdc_overlap: Duration::from_secs(120),
+            poll_overlap: Duration::from_secs(120),
+        }
+    }
+}
