@@ -288,3 +288,217 @@ impl GovernorRegistry {
         ids
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Tracks requests in flight as seen by a "server".
+    #[derive(Default)]
+    struct Server {
+        in_flight: AtomicUsize,
+        high_water: AtomicUsize,
+    }
+
+    impl Server {
+        fn enter(&self) {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.high_water.fetch_max(now, Ordering::SeqCst);
+        }
+        fn leave(&self) {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_hundred_stores_share_fifteen_slots_fairly() {
+        let governor = ConcurrencyGovernor::new("ACCT", 15);
+        let server = Arc::new(Server::default());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut handles = Vec::new();
+        for store in 0..200u64 {
+            let governor = governor.clone();
+            let server = server.clone();
+            handles.push(tokio::spawn(async move {
+                let mut rng = ChaCha8Rng::seed_from_u64(store);
+                let id = format!("store-{store}");
+                // Stores differ in how many flows they run concurrently (1..=8).
+                let flows = 1 + (store % 8) as usize;
+                let done = Arc::new(AtomicUsize::new(0));
+                let mut tasks = Vec::new();
+                for _ in 0..flows {
+                    let governor = governor.clone();
+                    let server = server.clone();
+                    let id = id.clone();
+                    let done = done.clone();
+                    let seed = rng.random::<u64>();
+                    tasks.push(tokio::spawn(async move {
+                        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                        while Instant::now() < deadline {
+                            let guard = governor.acquire(&id).await;
+                            server.enter();
+                            let ms = rng.random_range(50..150);
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            server.leave();
+                            drop(guard);
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                done.load(Ordering::SeqCst)
+            }));
+        }
+        let mut counts = Vec::new();
+        for h in handles {
+            counts.push(h.await.unwrap());
+        }
+        let stats = governor.stats();
+        assert!(server.high_water.load(Ordering::SeqCst) <= 15);
+        assert!(stats.high_water <= 15);
+        assert_eq!(
+            stats.high_water, 15,
+            "the account's slots were not all used"
+        );
+        assert_eq!(stats.in_flight, 0);
+        let min = *counts.iter().min().unwrap();
+        let max = *counts.iter().max().unwrap();
+        assert!(min > 0);
+        assert!(
+            max <= 2 * min,
+            "per-store throughput not within 2x: min {min}, max {max}"
+        );
+        // Slots stay busy: 15 slots * 120 s / ~100 ms mean hold.
+        let total: usize = counts.iter().sum();
+        assert!(total > 15 * 1200 * 9 / 10, "only {total} requests");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deep_backlog_cannot_starve_a_shallow_one() {
+        let governor = ConcurrencyGovernor::new("ACCT", 2);
+        let big_done = Arc::new(AtomicUsize::new(0));
+        let mut big = Vec::new();
+        for _ in 0..10_000 {
+            let governor = governor.clone();
+            let big_done = big_done.clone();
+            big.push(tokio::spawn(async move {
+                let _g = governor.acquire("big").await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                big_done.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        tokio::task::yield_now().await;
+        let mut small = Vec::new();
+        for _ in 0..10 {
+            let governor = governor.clone();
+            small.push(tokio::spawn(async move {
+                let _g = governor.acquire("small").await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }));
+        }
+        for s in small {
+            s.await.unwrap();
+        }
+        let big_so_far = big_done.load(Ordering::SeqCst);
+        assert!(
+            big_so_far <= 12,
+            "the small store waited for {big_so_far} of the big store's requests"
+        );
+        for b in big {
+            b.await.unwrap();
+        }
+        assert_eq!(governor.stats().granted, 10_010);
+        assert!(governor.stats().high_water <= 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn set_limit_admits_and_restrains() {
+        let governor = ConcurrencyGovernor::new("ACCT", 1);
+        let a = governor.acquire("s").await;
+        let waiter = {
+            let g = governor.clone();
+            tokio::spawn(async move { g.acquire("s").await })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(governor.stats().waiting, 1);
+        governor.set_limit(2);
+        let b = waiter.await.unwrap();
+        assert_eq!(governor.stats().in_flight, 2);
+        governor.set_limit(1);
+        drop(a);
+        // Still one in flight (b) with limit 1: nobody else gets in.
+        assert!(governor.try_acquire("t").is_none());
+        drop(b);
+        assert!(governor.try_acquire("t").is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_waiter_does_not_leak_a_slot() {
+        let governor = ConcurrencyGovernor::new("ACCT", 1);
+        let held = governor.acquire("a").await;
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(10), governor.acquire("b")).await;
+        assert!(cancelled.is_err());
+        drop(held);
+        let g = tokio::time::timeout(Duration::from_millis(10), governor.acquire("c")).await;
+        assert!(g.is_ok(), "slot leaked to a cancelled waiter");
+        assert_eq!(governor.stats().in_flight, 1);
+    }
+
+    #[test]
+    fn registry_shares_one_governor_per_account() {
+        let registry = GovernorRegistry::new();
+        let a = registry.get_or_create("A", 3);
+        let a2 = registry.get_or_create("A", 10);
+        let _b = registry.get_or_create("B", 5);
+        let g = a.try_acquire("x").unwrap();
+        assert_eq!(a2.stats().in_flight, 1);
+        assert_eq!(g.account(), "A");
+        assert_eq!(g.store(), "x");
+        assert_eq!(registry.accounts(), vec!["A".to_owned(), "B".to_owned()]);
+        assert!(registry.get("C").is_none());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(32))]
+        #[test]
+        fn governor_never_exceeds_its_limit(
+            limit in 1usize..8,
+            jobs in proptest::collection::vec((0u8..6, 1u64..40), 1..120),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let governor = ConcurrencyGovernor::new("P", limit);
+                let server = Arc::new(Server::default());
+                let mut handles = Vec::new();
+                for (store, ms) in jobs.clone() {
+                    let governor = governor.clone();
+                    let server = server.clone();
+                    handles.push(tokio::spawn(async move {
+                        let _g = governor.acquire(&store.to_string()).await;
+                        server.enter();
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        server.leave();
+                    }));
+                }
+                for h in handles {
+                    h.await.unwrap();
+                }
+                assert!(server.high_water.load(Ordering::SeqCst) <= limit);
+                assert_eq!(governor.stats().granted, jobs.len() as u64);
+                assert_eq!(governor.stats().in_flight, 0);
+            });
+        }
+    }
+}

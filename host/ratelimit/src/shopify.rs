@@ -736,3 +736,343 @@ impl Drop for RestPermit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A leaky bucket behaving like Shopify's: requested cost must be available on arrival,
+    /// the difference to the actual cost is refunded when the query finishes.
+    struct FakeShop {
+        maximum: f64,
+        rate: f64,
+        available: f64,
+        at: Instant,
+        throttled: u64,
+        spent: f64,
+    }
+
+    impl FakeShop {
+        fn new(maximum: f64, rate: f64) -> Self {
+            Self {
+                maximum,
+                rate,
+                available: maximum,
+                at: Instant::now(),
+                throttled: 0,
+                spent: 0.0,
+            }
+        }
+
+        fn refill(&mut self) {
+            let now = Instant::now();
+            let secs = (now - self.at).as_secs_f64();
+            self.available = (self.available + secs * self.rate).min(self.maximum);
+            self.at = now;
+        }
+
+        fn status(&self) -> ThrottleStatus {
+            ThrottleStatus {
+                maximum_available: self.maximum,
+                // Shopify reports whole points; rounding down keeps the client conservative.
+                currently_available: self.available.floor(),
+                restore_rate: self.rate,
+            }
+        }
+
+        /// Charge on arrival; `Err(status)` when throttled.
+        fn arrive(&mut self, requested: f64) -> Result<(), ThrottleStatus> {
+            self.refill();
+            if self.available + 1e-9 < requested {
+                self.throttled += 1;
+                return Err(self.status());
+            }
+            self.available -= requested;
+            Ok(())
+        }
+
+        fn finish(&mut self, requested: f64, actual: f64) -> ThrottleStatus {
+            self.refill();
+            self.available = (self.available + requested - actual).min(self.maximum);
+            self.spent += actual;
+            self.status()
+        }
+    }
+
+    fn status(max: f64, now: f64, rate: f64) -> ThrottleStatus {
+        ThrottleStatus {
+            maximum_available: max,
+            currently_available: now,
+            restore_rate: rate,
+        }
+    }
+
+    /// Run `tasks` concurrent clients for `duration` against a fake shop; return the shop.
+    async fn drive(tasks: usize, duration: Duration, requested: f64, actual: f64) -> FakeShop {
+        let shop = Arc::new(Mutex::new(FakeShop::new(2000.0, 100.0)));
+        let limiter = ShopifyCostLimiter::new();
+        let deadline = Instant::now() + duration;
+        let mut handles = Vec::new();
+        for _ in 0..tasks {
+            let shop = shop.clone();
+            let limiter = limiter.clone();
+            handles.push(tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let permit = limiter.reserve(requested).await.unwrap();
+                    if Instant::now() >= deadline {
+                        break; // only count what was sent within the measured period
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await; // request on the wire
+                    let arrived = shop.lock().arrive(requested);
+                    match arrived {
+                        Ok(()) => {
+                            tokio::time::sleep(Duration::from_millis(30)).await; // execution
+                            let st = shop.lock().finish(requested, actual);
+                            tokio::time::sleep(Duration::from_millis(5)).await; // response
+                            permit.settle(actual, &st);
+                        }
+                        Err(st) => {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            permit.throttled(&st);
+                        }
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let model = limiter.model();
+        assert_eq!(model.maximum_available, 2000.0);
+        assert_eq!(model.restore_rate, 100.0);
+        assert_eq!(limiter.stats().throttled, shop.lock().throttled);
+        Arc::try_unwrap(shop).ok().unwrap().into_inner()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fifty_concurrent_reservers_never_throttled_and_drain_at_restore_rate() {
+        let secs = 60.0;
+        let shop = drive(50, Duration::from_secs_f64(secs), 112.0, 112.0).await;
+        assert_eq!(shop.throttled, 0, "the limiter oversubscribed the bucket");
+        // Everything the server could give: the initial bucket plus 60 s of restore.
+        let budget = 2000.0 + 100.0 * secs;
+        let utilisation = shop.spent / budget;
+        assert!(
+            utilisation > 0.97 && utilisation <= 1.0,
+            "spent {} of {budget} points ({utilisation:.3})",
+            shop.spent
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refunds_are_reused_when_actual_cost_is_below_requested() {
+        // Requested 200, actual 20: the refund lets far more queries through than 200/query.
+        let shop = drive(10, Duration::from_secs(20), 200.0, 20.0).await;
+        assert_eq!(shop.throttled, 0);
+        let queries = shop.spent / 20.0;
+        // Without refunds the budget would allow (2000 + 100*20) / 200 = 20 queries.
+        assert!(queries > 100.0, "only {queries} queries in 20 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probe_only_until_first_response() {
+        let limiter = ShopifyCostLimiter::new();
+        let first = limiter.reserve(10.0).await.unwrap();
+        let second = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.reserve(10.0).await.unwrap() })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !second.is_finished(),
+            "second request went out before the probe answered"
+        );
+        first.settle(10.0, &status(2000.0, 1990.0, 100.0));
+        let second = second.await.unwrap();
+        assert_eq!(second.requested_cost(), 10.0);
+        assert!(limiter.model().learned);
+        second.settle(10.0, &status(2000.0, 1980.0, 100.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_response_makes_the_retry_wait_for_the_deficit() {
+        let limiter = ShopifyCostLimiter::new();
+        let permit = limiter.reserve(70.0).await.unwrap();
+        permit.throttled(&status(1000.0, 66.0, 50.0));
+        assert_eq!(limiter.stats().throttled, 1);
+        let start = Instant::now();
+        let permit = limiter.reserve(70.0).await.unwrap();
+        let waited = start.elapsed();
+        // (70 - 66) / 50 = 80 ms
+        assert!(waited >= Duration::from_millis(80), "{waited:?}");
+        assert!(waited < Duration::from_millis(90), "{waited:?}");
+        permit.settle(70.0, &status(1000.0, 0.0, 50.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn settle_refunds_and_resyncs() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 100.0, 50.0));
+        let permit = limiter.reserve(100.0).await.unwrap();
+        assert!(limiter.model().server_available - limiter.model().outstanding < 1e-6);
+        // The server charged 100, refunded 90 (actual 10): it reports 90 available.
+        permit.settle(10.0, &status(1000.0, 90.0, 50.0));
+        let m = limiter.model();
+        assert_eq!(m.outstanding, 0.0);
+        assert!((m.server_available - 90.0).abs() < 1e-6);
+        let start = Instant::now();
+        let p = limiter.reserve(90.0).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        p.settle(90.0, &status(1000.0, 0.0, 50.0));
+        assert!((limiter.stats().points_spent - 101.0).abs() < 1e-9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn out_of_order_status_only_lowers_the_estimate() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 1000.0, 50.0));
+        let older = limiter.reserve(100.0).await.unwrap();
+        let newer = limiter.reserve(100.0).await.unwrap();
+        // The newer request's response arrives first and describes the bucket after both.
+        newer.settle(100.0, &status(1000.0, 800.0, 50.0));
+        // The older one's stale response claims more than is true: it must not raise the model.
+        older.settle(100.0, &status(1000.0, 900.0, 50.0));
+        let m = limiter.model();
+        assert!(m.server_available <= 800.0 + 1e-6, "{m:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropped_permit_counts_as_charged() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 500.0, 50.0));
+        drop(limiter.reserve(300.0).await.unwrap());
+        let m = limiter.model();
+        assert_eq!(m.outstanding, 0.0);
+        assert!((m.server_available - 200.0).abs() < 1e-6, "{m:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn impossible_costs_are_rejected() {
+        let limiter = ShopifyCostLimiter::new();
+        assert!(matches!(
+            limiter.reserve(1001.0).await,
+            Err(LimitError::CostAboveQueryMaximum { .. })
+        ));
+        assert!(matches!(
+            limiter.reserve(f64::NAN).await,
+            Err(LimitError::InvalidCost { .. })
+        ));
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(500.0, 500.0, 25.0));
+        assert!(matches!(
+            limiter.reserve(600.0).await,
+            Err(LimitError::CostAboveBucket { .. })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reservers_are_served_first_come_first_served() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 0.0, 100.0));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut handles = Vec::new();
+        for (i, cost) in [(0, 500.0), (1, 10.0), (2, 10.0)] {
+            let limiter = limiter.clone();
+            let order = order.clone();
+            handles.push(tokio::spawn(async move {
+                let p = limiter.reserve(cost).await.unwrap();
+                order.lock().push(i);
+                drop(p);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        // The big request was first in line; small ones may not jump ahead of it.
+        assert_eq!(*order.lock(), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn call_limit_header() {
+        assert_eq!(parse_call_limit(" 39/40 ").unwrap(), (39, 40));
+        for bad in ["", "40", "a/40", "1/0", "1/-3"] {
+            assert!(parse_call_limit(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rest_bucket_fills_then_leaks() {
+        let limiter = RestCallLimiter::new();
+        limiter.acquire().await.settle(Some("1/40")).unwrap();
+        let start = Instant::now();
+        for used in 2..=40 {
+            limiter
+                .acquire()
+                .await
+                .settle(Some(&format!("{used}/40")))
+                .unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        // The bucket is full: the next request waits one leak interval (0.5 s at 2/s).
+        let p = limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(500));
+        p.settle(Some("40/40")).unwrap();
+        assert_eq!(limiter.size(), 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rest_retry_after_blocks_everyone() {
+        let limiter = RestCallLimiter::new();
+        limiter.acquire().await.settle(Some("1/40")).unwrap();
+        limiter
+            .acquire()
+            .await
+            .throttled(Some(Duration::from_secs(2)));
+        assert_eq!(limiter.throttled_count(), 1);
+        let start = Instant::now();
+        let calls = Arc::new(AtomicU64::new(0));
+        let mut handles = Vec::new();
+        for _ in 0..3 {
+            let limiter = limiter.clone();
+            let calls = calls.clone();
+            handles.push(tokio::spawn(async move {
+                let p = limiter.acquire().await;
+                assert!(start.elapsed() >= Duration::from_secs(2));
+                calls.fetch_add(1, Ordering::SeqCst);
+                p.settle(None).unwrap();
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rest_malformed_header_is_reported_and_counted() {
+        let limiter = RestCallLimiter::new();
+        assert!(limiter.acquire().await.settle(Some("garbage")).is_err());
+        assert!((limiter.used() - 1.0).abs() < 1e-9);
+    }
+}
