@@ -310,7 +310,7 @@ impl NetSuiteSim {
             } else {
                 let id = customers[s.rng.random_range(0..customers.len())].to_string();
                 let n: u32 = s.rng.random_range(0..10_000_000);
-                let (field, body) = if n % 2 == 0 {
+                let (field, body) = if n.is_multiple_of(2) {
                     ("phone", json!({"phone": format!("+1555{n:07}")}))
                 } else {
                     (

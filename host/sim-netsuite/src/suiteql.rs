@@ -718,10 +718,9 @@ impl Parser {
                 "Record '{tname}' was not found. The simulator serves item, customer, transaction, inventoryitemlocations and location."
             ))
         })?);
-        if self.eat_kw("AS") {
-            self.alias = Some(self.ident()?);
-        } else if matches!(self.peek(), Some(Tok::Ident(s)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)))
-        {
+        let aliased = self.eat_kw("AS")
+            || matches!(self.peek(), Some(Tok::Ident(s)) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)));
+        if aliased {
             self.alias = Some(self.ident()?);
         }
         if self.is_kw("JOIN")
@@ -829,9 +828,9 @@ impl Parser {
                 let col = self.column()?;
                 (SelExpr::Col(col), self.table().columns()[col].0.to_owned())
             };
-            let name = if self.eat_kw("AS") {
-                self.ident()?.to_ascii_lowercase()
-            } else if self.pos < end && matches!(self.peek(), Some(Tok::Ident(_))) {
+            let aliased =
+                self.eat_kw("AS") || (self.pos < end && matches!(self.peek(), Some(Tok::Ident(_))));
+            let name = if aliased {
                 self.ident()?.to_ascii_lowercase()
             } else {
                 default_name
@@ -857,16 +856,15 @@ impl Parser {
         }
         let save = self.pos;
         let name = self.ident()?;
-        if !matches!(self.peek(), Some(Tok::Sym("."))) {
-            if let Some(i) = items
+        if !matches!(self.peek(), Some(Tok::Sym(".")))
+            && let Some(i) = items
                 .iter()
                 .position(|it| it.name.eq_ignore_ascii_case(&name))
-            {
-                if let SelExpr::Col(c) = items[i].expr {
-                    return Ok(OrderKey::Col(c));
-                }
-                return Ok(OrderKey::Output(i));
+        {
+            if let SelExpr::Col(c) = items[i].expr {
+                return Ok(OrderKey::Col(c));
             }
+            return Ok(OrderKey::Output(i));
         }
         self.pos = save;
         Ok(OrderKey::Col(self.column()?))

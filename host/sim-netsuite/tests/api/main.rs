@@ -1,0 +1,8 @@
+//! Black-box tests of the NetSuite simulator over HTTP, driven as a client would drive it.
+
+mod activity;
+mod common;
+mod concurrency;
+mod oauth;
+mod records;
+mod suiteql;
