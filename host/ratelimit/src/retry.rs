@@ -516,3 +516,212 @@ impl Drop for BreakerPermit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_full_jitter_bounds() {
+        let config = BackoffConfig {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(10),
+            max_retries: 20,
+        };
+        let backoff = Backoff::seeded(config, 42);
+        for attempt in 0..20 {
+            let ceiling = backoff.ceiling(attempt);
+            let expected =
+                Duration::from_millis(100 * (1u64 << attempt.min(20))).min(Duration::from_secs(10));
+            assert_eq!(ceiling, expected, "attempt {attempt}");
+            for _ in 0..200 {
+                assert!(backoff.next_delay(attempt, None) <= ceiling);
+            }
+        }
+        assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn backoff_is_uniform_and_reproducible() {
+        let config = BackoffConfig {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(1),
+            max_retries: 3,
+        };
+        let a = Backoff::seeded(config, 9);
+        let b = Backoff::seeded(config, 9);
+        let draws: Vec<Duration> = (0..4000).map(|_| a.next_delay(0, None)).collect();
+        let again: Vec<Duration> = (0..4000).map(|_| b.next_delay(0, None)).collect();
+        assert_eq!(draws, again);
+        let mean = draws.iter().map(Duration::as_secs_f64).sum::<f64>() / draws.len() as f64;
+        assert!((mean - 0.5).abs() < 0.03, "mean {mean}");
+        let low = draws.iter().filter(|d| d.as_secs_f64() < 0.25).count();
+        assert!((800..1200).contains(&low), "{low} of 4000 below a quarter");
+    }
+
+    #[test]
+    fn retry_after_is_never_undercut() {
+        let backoff = Backoff::seeded(BackoffConfig::default(), 1);
+        for attempt in 0..10 {
+            let after = Duration::from_secs(90); // beyond the 60 s cap
+            assert!(backoff.next_delay(attempt, Some(after)) >= after);
+            let small = Duration::from_millis(10);
+            assert!(backoff.next_delay(attempt, Some(small)) >= small);
+        }
+        assert!(!backoff.exhausted(7));
+        assert!(backoff.exhausted(8));
+    }
+
+    #[test]
+    fn classification_per_platform() {
+        use RetryClass::*;
+        assert_eq!(
+            RetryClass::from_status(429, Some(Duration::from_secs(3))),
+            Retryable {
+                after: Some(Duration::from_secs(3))
+            }
+        );
+        for s in [408, 425, 500, 502, 503, 504] {
+            assert!(RetryClass::from_status(s, None).is_retryable(), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 422, 501, 505] {
+            assert_eq!(RetryClass::from_status(s, None), Permanent, "{s}");
+        }
+        let st = ThrottleStatus {
+            maximum_available: 1000.0,
+            currently_available: 66.0,
+            restore_rate: 50.0,
+        };
+        assert_eq!(
+            RetryClass::shopify_graphql("THROTTLED", Some((&st, 70.0))).retry_after(),
+            Some(Duration::from_millis(80))
+        );
+        assert!(RetryClass::shopify_graphql("INTERNAL_SERVER_ERROR", None).is_retryable());
+        assert_eq!(
+            RetryClass::shopify_graphql("MAX_COST_EXCEEDED", None),
+            Permanent
+        );
+        assert!(RetryClass::netsuite(400, Some("SSS_REQUEST_LIMIT_EXCEEDED"), None).is_retryable());
+        assert!(RetryClass::netsuite(429, None, None).is_retryable());
+        assert_eq!(
+            RetryClass::netsuite(400, Some("INVALID_KEY_OR_REF"), None),
+            Permanent
+        );
+        assert!(RetryClass::transport().is_retryable());
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 2.0 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:29:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // A date in the past: retry now.
+        assert_eq!(
+            parse_retry_after_at("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after_at("tomorrow", now), None);
+    }
+
+    fn config() -> BreakerConfig {
+        BreakerConfig {
+            consecutive_failures: 3,
+            failure_ratio: 0.5,
+            window: 10,
+            min_calls: 10,
+            cool_down: Duration::from_secs(30),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_opens_after_consecutive_failures_and_recovers_through_a_probe() {
+        let b = CircuitBreaker::new("ns:acct", config());
+        b.try_acquire().unwrap().failure();
+        b.try_acquire().unwrap().failure();
+        b.try_acquire().unwrap().success(); // resets the run
+        for _ in 0..3 {
+            assert_eq!(b.state(), BreakerState::Closed);
+            b.try_acquire().unwrap().failure();
+        }
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+        let refused = b.try_acquire().unwrap_err();
+        assert_eq!(refused.retry_in, Duration::from_secs(30));
+        assert_eq!(refused.name, "ns:acct");
+        assert!(refused.to_string().contains("circuit `ns:acct` is open"));
+
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen {
+                probe_in_flight: false
+            }
+        );
+        let probe = b.try_acquire().unwrap();
+        assert!(probe.is_probe());
+        // Only one probe at a time.
+        assert_eq!(b.try_acquire().unwrap_err().retry_in, Duration::ZERO);
+        probe.failure();
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+        assert_eq!(b.times_opened(), 2);
+
+        tokio::time::advance(Duration::from_secs(30)).await;
+        b.try_acquire().unwrap().success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(!b.try_acquire().unwrap().is_probe());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_opens_on_failure_ratio() {
+        let b = CircuitBreaker::new("x", config());
+        for i in 0..10 {
+            let p = b.try_acquire().unwrap();
+            if i % 2 == 0 { p.failure() } else { p.success() }
+        }
+        // 5 of 10 failed, never 3 in a row: the ratio trips it.
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_admitted_before_opening_do_not_count_afterwards() {
+        let b = CircuitBreaker::new("x", config());
+        let late = b.try_acquire().unwrap();
+        for _ in 0..3 {
+            b.try_acquire().unwrap().failure();
+        }
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let probe = b.try_acquire().unwrap();
+        late.success(); // from before the outage: must not close the breaker
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen {
+                probe_in_flight: true
+            }
+        );
+        drop(probe); // no outcome: the probe slot is free again
+        assert!(b.try_acquire().unwrap().is_probe());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acquire_waits_for_the_cool_down() {
+        let b = CircuitBreaker::new("x", config());
+        for _ in 0..3 {
+            b.try_acquire().unwrap().failure();
+        }
+        let start = Instant::now();
+        let probe = b.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        assert!(probe.is_probe());
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move { b.acquire().await.is_probe() })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished());
+        probe.success();
+        assert!(!waiter.await.unwrap(), "after closing, calls are normal");
+    }
+}

@@ -353,3 +353,140 @@ impl Drop for WindowPermit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(quota: u32, window_ms: u64) -> WindowConfig {
+        WindowConfig {
+            quota,
+            window: Duration::from_millis(window_ms),
+            default_retry_after: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sliding_window_never_exceeds_quota_in_any_window() {
+        let quota = WindowQuota::new(config(5, 1000));
+        let start = Instant::now();
+        let mut sends = Vec::new();
+        for _ in 0..23 {
+            let p = quota.acquire().await;
+            sends.push(start.elapsed());
+            p.settle(&WindowObservation::default());
+        }
+        // Any 1 s window holds at most 5 sends.
+        for (i, t) in sends.iter().enumerate() {
+            let in_window = sends[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 5, "{in_window} sends in the window from {t:?}");
+        }
+        // And the quota is used: 23 sends take 4 full windows.
+        assert_eq!(*sends.last().unwrap(), Duration::from_secs(4));
+        assert_eq!(quota.granted(), 23);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_count_of_requests_left_is_obeyed() {
+        let quota = WindowQuota::new(WindowConfig::BIGCOMMERCE_STANDARD);
+        let start = Instant::now();
+        // Another app has used the store's quota: 1 left, reset in 700 ms.
+        quota.acquire().await.settle(&WindowObservation {
+            requests_left: Some(1),
+            reset_in: Some(Duration::from_millis(700)),
+            quota: Some(150),
+            window: Some(Duration::from_secs(30)),
+        });
+        quota.acquire().await.settle(&WindowObservation {
+            requests_left: Some(0),
+            reset_in: Some(Duration::from_millis(700)),
+            quota: None,
+            window: None,
+        });
+        let p = quota.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(700));
+        drop(p);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn learns_quota_and_window_from_headers() {
+        let quota = WindowQuota::new(config(1000, 1000));
+        quota.acquire().await.settle(&WindowObservation {
+            requests_left: None,
+            reset_in: None,
+            quota: Some(3),
+            window: Some(Duration::from_secs(10)),
+        });
+        assert_eq!(quota.quota(), 3);
+        assert_eq!(quota.window(), Duration::from_secs(10));
+        let start = Instant::now();
+        drop(quota.acquire().await);
+        drop(quota.acquire().await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        drop(quota.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_many_requests_blocks_until_retry_after() {
+        let quota = WindowQuota::new(WindowConfig::SHEETS_PER_USER);
+        quota
+            .acquire()
+            .await
+            .throttled(Some(Duration::from_secs(7)));
+        let start = Instant::now();
+        drop(quota.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+        assert_eq!(quota.throttled_count(), 1);
+        quota.acquire().await.throttled(None);
+        let start = Instant::now();
+        drop(quota.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_flight_requests_are_not_double_spent() {
+        let quota = WindowQuota::new(WindowConfig::BIGCOMMERCE_STANDARD);
+        let a = quota.acquire().await;
+        let b = quota.acquire().await;
+        // The server answered `a` before `b` arrived: it says 1 left, but `b` will take it.
+        a.settle(&WindowObservation {
+            requests_left: Some(1),
+            reset_in: Some(Duration::from_secs(5)),
+            ..Default::default()
+        });
+        let start = Instant::now();
+        drop(quota.acquire().await);
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        drop(b);
+    }
+
+    #[test]
+    fn bigcommerce_headers() {
+        let headers = [
+            ("X-Rate-Limit-Requests-Left", "3"),
+            ("X-Rate-Limit-Time-Reset-Ms", "1500"),
+        ];
+        let obs = WindowObservation::from_bigcommerce_headers(|name| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        })
+        .unwrap();
+        assert_eq!(obs.requests_left, Some(3));
+        assert_eq!(obs.reset_in, Some(Duration::from_millis(1500)));
+        assert_eq!(obs.quota, None);
+        let err = WindowObservation::from_bigcommerce_headers(|name| {
+            (name == "X-Rate-Limit-Requests-Quota").then_some("lots")
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed `X-Rate-Limit-Requests-Quota` header: \"lots\""
+        );
+    }
+}
