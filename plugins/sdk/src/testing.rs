@@ -90,6 +90,27 @@ impl<P> Harness<P> {
         self.last_log.borrow().clone()
     }
 
+    fn read_fixture(&mut self, fixture: &Value) -> Result<(String, Value), HarnessError> {
+        let call = fixture
+            .get("call")
+            .and_then(Value::as_str)
+            .ok_or_else(|| HarnessError::Fixture("missing string field `call`".into()))?
+            .to_owned();
+        let config = fixture
+            .get("config")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        if !config.is_object() {
+            return Err(HarnessError::Fixture("`config` must be an object".into()));
+        }
+        self.config = config;
+        let input = fixture
+            .get("input")
+            .cloned()
+            .ok_or_else(|| HarnessError::Fixture("missing field `input`".into()))?;
+        Ok((call, input))
+    }
+
     fn call<T>(&self, f: impl FnOnce(&P, &Context) -> T) -> Result<T, HarnessError> {
         let cx = self.context();
         take_captured_log();
@@ -204,33 +225,28 @@ impl<P: Mapper> Harness<P> {
         };
         Ok(fixture_text_out(out))
     }
-
-    fn read_fixture(&mut self, fixture: &Value) -> Result<(String, Value), HarnessError> {
-        let call = fixture
-            .get("call")
-            .and_then(Value::as_str)
-            .ok_or_else(|| HarnessError::Fixture("missing string field `call`".into()))?
-            .to_owned();
-        let config = fixture
-            .get("config")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        if !config.is_object() {
-            return Err(HarnessError::Fixture("`config` must be an object".into()));
-        }
-        self.config = config;
-        let input = fixture
-            .get("input")
-            .cloned()
-            .ok_or_else(|| HarnessError::Fixture("missing field `input`".into()))?;
-        Ok((call, input))
-    }
 }
 
 impl<P: Resolver> Harness<P> {
     /// The resolver's `info`.
     pub fn resolver_info(&self) -> PluginInfo {
         self.plugin.info()
+    }
+
+    /// Runs a resolver fixture (`"call": "resolve"`, input: list of [`FieldConflict`]); see
+    /// [`Harness::run_mapper_fixture`] for the format.
+    pub fn run_resolver_fixture(&mut self, fixture: &Value) -> Result<Value, HarnessError> {
+        let (call, input) = self.read_fixture(fixture)?;
+        if call != "resolve" {
+            return Err(HarnessError::Fixture(format!(
+                "call must be \"resolve\" for a resolver, found {call:?}"
+            )));
+        }
+        let json = |e: serde_json::Error| HarnessError::Fixture(e.to_string());
+        let conflicts: Vec<FieldConflict> =
+            serde_json::from_value(fixture_text_in(input)).map_err(json)?;
+        let out = serde_json::to_value(self.resolve(conflicts)?).map_err(json)?;
+        Ok(fixture_text_out(out))
     }
 
     /// Runs `resolve` on a batch.
@@ -248,6 +264,85 @@ impl<P: Resolver> Harness<P> {
             }
         }
         Ok(out)
+    }
+}
+
+impl HarnessError {
+    /// The error kind as `weft plugin test` names it in `{"error": "<kind>"}` expected files.
+    pub fn fixture_kind(&self) -> &'static str {
+        match self {
+            HarnessError::Plugin(_) => "guest",
+            HarnessError::Trap(_) => "trap",
+            HarnessError::Contract(_) => "contract",
+            HarnessError::Fixture(_) => "fixture",
+        }
+    }
+}
+
+/// Runs every `<name>.input.json` in `dir` through `run` and compares the result with
+/// `<name>.expected.json`, as `weft plugin test` does with the component: outputs compare as
+/// JSON values, and an expected `{"error": "<kind>", "message_contains": "..."}` matches a
+/// failed call. With the environment variable `WEFT_BLESS` set, the expected files are
+/// (re)written from the actual outputs instead. Returns the number of cases, or every
+/// mismatch.
+pub fn check_fixture_dir(
+    dir: &std::path::Path,
+    mut run: impl FnMut(&Value) -> Result<Value, HarnessError>,
+) -> Result<usize, String> {
+    let read = |p: &std::path::Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".input.json")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("no *.input.json fixtures in {}", dir.display()));
+    }
+    let bless = std::env::var_os("WEFT_BLESS").is_some();
+    let mut failures = Vec::new();
+    for name in &names {
+        let input = read(&dir.join(format!("{name}.input.json")))?;
+        let expected_path = dir.join(format!("{name}.expected.json"));
+        let actual = match run(&input) {
+            Ok(v) => v,
+            Err(HarnessError::Fixture(m)) => return Err(format!("{name}: fixture: {m}")),
+            Err(e) => serde_json::json!({"error": e.fixture_kind(), "message": e.to_string()}),
+        };
+        if bless {
+            let mut text = serde_json::to_string_pretty(&actual).map_err(|e| e.to_string())?;
+            text.push('\n');
+            std::fs::write(&expected_path, text)
+                .map_err(|e| format!("{}: {e}", expected_path.display()))?;
+            continue;
+        }
+        let expected = fixture_text_out(read(&expected_path)?);
+        let ok = match expected.get("error") {
+            Some(kind) => {
+                actual.get("error") == Some(kind)
+                    && expected
+                        .get("message_contains")
+                        .and_then(Value::as_str)
+                        .is_none_or(|t| actual["message"].as_str().unwrap_or("").contains(t))
+            }
+            None => expected == actual,
+        };
+        if !ok {
+            failures.push(format!("{name}: expected {expected}\n  actual {actual}"));
+        }
+    }
+    if failures.is_empty() {
+        Ok(names.len())
+    } else {
+        Err(failures.join("\n"))
     }
 }
 
@@ -528,5 +623,37 @@ mod tests {
                 "config key `needed`: is required but not set".into()
             ))
         );
+    }
+
+    #[test]
+    fn fixture_dirs_compare_values_and_error_kinds() {
+        let dir = std::env::temp_dir().join(format!("weft-sdk-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, v: Value| {
+            std::fs::write(dir.join(name), serde_json::to_string(&v).unwrap()).unwrap()
+        };
+        let input = json!({"call": "to-canonical", "config": {"strict": true}, "input": [
+            {"system": "shopify", "kind": "Customer", "id": "1", "version": "v", "body": {"a": 1}}
+        ]});
+        write("ok.input.json", input.clone());
+        write(
+            "ok.expected.json",
+            json!([{"Mapped": [{"kind": "Customer", "key": "1", "fields": {"a": 1}}]}]),
+        );
+        let mut failing = input;
+        failing["input"][0]["body"] = json!("null");
+        write("err.input.json", failing);
+        write(
+            "err.expected.json",
+            json!({"error": "guest", "message_contains": "null body"}),
+        );
+        let run = |v: &Value| Harness::new(Echo::default()).run_mapper_fixture(v);
+        assert_eq!(check_fixture_dir(&dir, run), Ok(2));
+
+        write("ok.expected.json", json!([{"Skipped": "no"}]));
+        let err = check_fixture_dir(&dir, run).unwrap_err();
+        assert!(err.starts_with("ok: expected"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(check_fixture_dir(&dir, run).is_err());
     }
 }
