@@ -2280,7 +2280,8 @@ impl MutationRoot {
         input: ProductSetInput,
         #[graphql(default = true)] synchronous: bool,
         identifier: Option<ProductSetIdentifiers>,
-    ) -> async_graphql::Result<ProductSetPayload> {
+    ) -> async_graphql::Result<Option<ProductSetPayload>> {
+        let result: async_graphql::Result<ProductSetPayload> = async move {
         if !synchronous {
             return Err(err(
                 "asynchronous productSet is not modelled by the simulator; pass synchronous: true",
@@ -2416,6 +2417,9 @@ impl MutationRoot {
                 user_errors: errs.into_iter().map(Into::into).collect(),
             }),
         }
+        }
+        .await;
+        result.map(Some)
     }
 
     async fn product_variants_bulk_update(
@@ -2424,81 +2428,86 @@ impl MutationRoot {
         product_id: ID,
         variants: Vec<ProductVariantsBulkInput>,
         #[graphql(default)] allow_partial_updates: bool,
-    ) -> async_graphql::Result<ProductVariantsBulkUpdatePayload> {
-        let _ = allow_partial_updates;
-        if variants.len() > MAX_PAGE as usize {
-            return Err(input_too_large(variants.len()));
+    ) -> async_graphql::Result<Option<ProductVariantsBulkUpdatePayload>> {
+        let result: async_graphql::Result<ProductVariantsBulkUpdatePayload> = async move {
+            let _ = allow_partial_updates;
+            if variants.len() > MAX_PAGE as usize {
+                return Err(input_too_large(variants.len()));
+            }
+            let pid = parse_id("Product", &product_id, "productId")?;
+            let mut patches = Vec::new();
+            let mut errors: Vec<UserErr> = Vec::new();
+            for (i, v) in variants.iter().enumerate() {
+                let idx = i.to_string();
+                let Some(id) = &v.id else {
+                    errors.push(UserErr::new(
+                        &["variants", &idx, "id"],
+                        "Product variant id is required",
+                        "PRODUCT_VARIANT_ID_MISSING",
+                    ));
+                    continue;
+                };
+                let id = parse_id("ProductVariant", id, "variants.id")?;
+                let option_values = match &v.option_values {
+                    Some(ov) => match option_pairs(ov, &["variants", &idx, "optionValues"]) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                patches.push(VariantPatch {
+                    id,
+                    sku: v
+                        .inventory_item
+                        .as_ref()
+                        .and_then(|i| i.sku.clone())
+                        .map(Some),
+                    price: v.price.as_ref().map(|m| m.0),
+                    compare_at_price: money_opt(v.compare_at_price.clone()),
+                    barcode: string_opt(v.barcode.clone()),
+                    option_values,
+                });
+            }
+            let sh = shared(ctx);
+            let mut st = sh.state.lock();
+            if !errors.is_empty() {
+                return Ok(ProductVariantsBulkUpdatePayload {
+                    product: None,
+                    product_variants: None,
+                    user_errors: errors.into_iter().map(Into::into).collect(),
+                });
+            }
+            match st.variants_bulk_update(pid, patches) {
+                Ok(ids) => Ok(ProductVariantsBulkUpdatePayload {
+                    product: st.products.get(&pid).cloned().map(Product),
+                    product_variants: Some(
+                        ids.iter()
+                            .filter_map(|v| st.variants.get(v).cloned())
+                            .map(ProductVariant)
+                            .collect(),
+                    ),
+                    user_errors: Vec::new(),
+                }),
+                Err(errs) => Ok(ProductVariantsBulkUpdatePayload {
+                    product: None,
+                    product_variants: None,
+                    user_errors: errs.into_iter().map(Into::into).collect(),
+                }),
+            }
         }
-        let pid = parse_id("Product", &product_id, "productId")?;
-        let mut patches = Vec::new();
-        let mut errors: Vec<UserErr> = Vec::new();
-        for (i, v) in variants.iter().enumerate() {
-            let idx = i.to_string();
-            let Some(id) = &v.id else {
-                errors.push(UserErr::new(
-                    &["variants", &idx, "id"],
-                    "Product variant id is required",
-                    "PRODUCT_VARIANT_ID_MISSING",
-                ));
-                continue;
-            };
-            let id = parse_id("ProductVariant", id, "variants.id")?;
-            let option_values = match &v.option_values {
-                Some(ov) => match option_pairs(ov, &["variants", &idx, "optionValues"]) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            patches.push(VariantPatch {
-                id,
-                sku: v
-                    .inventory_item
-                    .as_ref()
-                    .and_then(|i| i.sku.clone())
-                    .map(Some),
-                price: v.price.as_ref().map(|m| m.0),
-                compare_at_price: money_opt(v.compare_at_price.clone()),
-                barcode: string_opt(v.barcode.clone()),
-                option_values,
-            });
-        }
-        let sh = shared(ctx);
-        let mut st = sh.state.lock();
-        if !errors.is_empty() {
-            return Ok(ProductVariantsBulkUpdatePayload {
-                product: None,
-                product_variants: None,
-                user_errors: errors.into_iter().map(Into::into).collect(),
-            });
-        }
-        match st.variants_bulk_update(pid, patches) {
-            Ok(ids) => Ok(ProductVariantsBulkUpdatePayload {
-                product: st.products.get(&pid).cloned().map(Product),
-                product_variants: Some(
-                    ids.iter()
-                        .filter_map(|v| st.variants.get(v).cloned())
-                        .map(ProductVariant)
-                        .collect(),
-                ),
-                user_errors: Vec::new(),
-            }),
-            Err(errs) => Ok(ProductVariantsBulkUpdatePayload {
-                product: None,
-                product_variants: None,
-                user_errors: errs.into_iter().map(Into::into).collect(),
-            }),
-        }
+        .await;
+        result.map(Some)
     }
 
     async fn inventory_set_quantities(
         &self,
         ctx: &Context<'_>,
         input: InventorySetQuantitiesInput,
-    ) -> async_graphql::Result<InventorySetQuantitiesPayload> {
+    ) -> async_graphql::Result<Option<InventorySetQuantitiesPayload>> {
+        let result: async_graphql::Result<InventorySetQuantitiesPayload> = async move {
         if input.quantities.len() > MAX_PAGE as usize {
             return Err(input_too_large(input.quantities.len()));
         }
@@ -2629,130 +2638,145 @@ impl MutationRoot {
             }),
             user_errors: Vec::new(),
         })
+        }
+        .await;
+        result.map(Some)
     }
 
     async fn inventory_adjust_quantities(
         &self,
         ctx: &Context<'_>,
         input: InventoryAdjustQuantitiesInput,
-    ) -> async_graphql::Result<InventoryAdjustQuantitiesPayload> {
-        let rq = ctx.data_unchecked::<ReqCtx>();
-        if rq.at_least("2026-04") && rq.idempotency_key.lock().is_none() {
-            return Err(err(
-                "The @idempotent directive is required for this mutation.",
-                "IDEMPOTENCY_KEY_REQUIRED",
-            ));
-        }
-        if input.changes.len() > MAX_PAGE as usize {
-            return Err(input_too_large(input.changes.len()));
-        }
-        let fail = |e: UserErr| {
-            Ok(InventoryAdjustQuantitiesPayload {
-                inventory_adjustment_group: None,
-                user_errors: vec![e.into()],
-            })
-        };
-        if input.name != "available" && input.name != "on_hand" {
-            return fail(UserErr::new(
-                &["input", "name"],
-                "The quantity name must be 'available' or 'on_hand' in this simulator.",
-                "INVALID_QUANTITY_NAME",
-            ));
-        }
-        if !REASONS.contains(&input.reason.as_str()) {
-            return fail(UserErr::new(
-                &["input", "reason"],
-                "The specified reason is invalid.",
-                "INVALID_REASON",
-            ));
-        }
-        let mut plan = Vec::new();
-        for c in &input.changes {
-            let item = parse_id("InventoryItem", &c.inventory_item_id, "inventoryItemId")?;
-            let loc = parse_id("Location", &c.location_id, "locationId")?;
-            plan.push((item, loc, c.delta));
-        }
-        let sh = shared(ctx);
-        let mut st = sh.state.lock();
-        for (i, (item, loc, _)) in plan.iter().enumerate() {
-            if let Err(mut e) = st.level_mut(*item, *loc) {
-                e.field = Some(vec![
-                    "input".into(),
-                    "changes".into(),
-                    i.to_string(),
-                    e.field.and_then(|f| f.last().cloned()).unwrap_or_default(),
-                ]);
-                return fail(e);
+    ) -> async_graphql::Result<Option<InventoryAdjustQuantitiesPayload>> {
+        let result: async_graphql::Result<InventoryAdjustQuantitiesPayload> = async move {
+            let rq = ctx.data_unchecked::<ReqCtx>();
+            if rq.at_least("2026-04") && rq.idempotency_key.lock().is_none() {
+                return Err(err(
+                    "The @idempotent directive is required for this mutation.",
+                    "IDEMPOTENCY_KEY_REQUIRED",
+                ));
             }
+            if input.changes.len() > MAX_PAGE as usize {
+                return Err(input_too_large(input.changes.len()));
+            }
+            let fail = |e: UserErr| {
+                Ok(InventoryAdjustQuantitiesPayload {
+                    inventory_adjustment_group: None,
+                    user_errors: vec![e.into()],
+                })
+            };
+            if input.name != "available" && input.name != "on_hand" {
+                return fail(UserErr::new(
+                    &["input", "name"],
+                    "The quantity name must be 'available' or 'on_hand' in this simulator.",
+                    "INVALID_QUANTITY_NAME",
+                ));
+            }
+            if !REASONS.contains(&input.reason.as_str()) {
+                return fail(UserErr::new(
+                    &["input", "reason"],
+                    "The specified reason is invalid.",
+                    "INVALID_REASON",
+                ));
+            }
+            let mut plan = Vec::new();
+            for c in &input.changes {
+                let item = parse_id("InventoryItem", &c.inventory_item_id, "inventoryItemId")?;
+                let loc = parse_id("Location", &c.location_id, "locationId")?;
+                plan.push((item, loc, c.delta));
+            }
+            let sh = shared(ctx);
+            let mut st = sh.state.lock();
+            for (i, (item, loc, _)) in plan.iter().enumerate() {
+                if let Err(mut e) = st.level_mut(*item, *loc) {
+                    e.field = Some(vec![
+                        "input".into(),
+                        "changes".into(),
+                        i.to_string(),
+                        e.field.and_then(|f| f.last().cloned()).unwrap_or_default(),
+                    ]);
+                    return fail(e);
+                }
+            }
+            let mut changes = Vec::new();
+            for (item, loc, delta) in plan {
+                let after = st
+                    .adjust_available(item, loc, delta)
+                    .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
+                changes.push(InventoryChange {
+                    name: input.name.clone(),
+                    delta,
+                    quantity_after_change: after,
+                    item,
+                    location: loc,
+                });
+            }
+            let id = st.new_id();
+            let now = st.clock.now();
+            Ok(InventoryAdjustQuantitiesPayload {
+                inventory_adjustment_group: Some(InventoryAdjustmentGroup {
+                    id,
+                    created_at: now,
+                    reason: input.reason,
+                    reference_document_uri: input.reference_document_uri,
+                    changes,
+                }),
+                user_errors: Vec::new(),
+            })
         }
-        let mut changes = Vec::new();
-        for (item, loc, delta) in plan {
-            let after = st
-                .adjust_available(item, loc, delta)
-                .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
-            changes.push(InventoryChange {
-                name: input.name.clone(),
-                delta,
-                quantity_after_change: after,
-                item,
-                location: loc,
-            });
-        }
-        let id = st.new_id();
-        let now = st.clock.now();
-        Ok(InventoryAdjustQuantitiesPayload {
-            inventory_adjustment_group: Some(InventoryAdjustmentGroup {
-                id,
-                created_at: now,
-                reason: input.reason,
-                reference_document_uri: input.reference_document_uri,
-                changes,
-            }),
-            user_errors: Vec::new(),
-        })
+        .await;
+        result.map(Some)
     }
 
     async fn customer_create(
         &self,
         ctx: &Context<'_>,
         input: CustomerInput,
-    ) -> async_graphql::Result<CustomerCreatePayload> {
-        if input.id.is_some() {
-            return Ok(CustomerCreatePayload {
-                customer: None,
-                user_errors: vec![UserError {
-                    field: Some(vec!["id".into()]),
-                    message: "Id must not be set when creating a customer".into(),
-                }],
-            });
+    ) -> async_graphql::Result<Option<CustomerCreatePayload>> {
+        let result: async_graphql::Result<CustomerCreatePayload> = async move {
+            if input.id.is_some() {
+                return Ok(CustomerCreatePayload {
+                    customer: None,
+                    user_errors: vec![UserError {
+                        field: Some(vec!["id".into()]),
+                        message: "Id must not be set when creating a customer".into(),
+                    }],
+                });
+            }
+            let (customer, user_errors) = upsert_customer(ctx, input, None)?;
+            Ok(CustomerCreatePayload {
+                customer,
+                user_errors,
+            })
         }
-        let (customer, user_errors) = upsert_customer(ctx, input, None)?;
-        Ok(CustomerCreatePayload {
-            customer,
-            user_errors,
-        })
+        .await;
+        result.map(Some)
     }
 
     async fn customer_update(
         &self,
         ctx: &Context<'_>,
         input: CustomerInput,
-    ) -> async_graphql::Result<CustomerUpdatePayload> {
-        let Some(id) = &input.id else {
-            return Ok(CustomerUpdatePayload {
-                customer: None,
-                user_errors: vec![UserError {
-                    field: Some(vec!["id".into()]),
-                    message: "Customer does not exist".into(),
-                }],
-            });
-        };
-        let id = parse_id("Customer", id, "input.id")?;
-        let (customer, user_errors) = upsert_customer(ctx, input, Some(id))?;
-        Ok(CustomerUpdatePayload {
-            customer,
-            user_errors,
-        })
+    ) -> async_graphql::Result<Option<CustomerUpdatePayload>> {
+        let result: async_graphql::Result<CustomerUpdatePayload> = async move {
+            let Some(id) = &input.id else {
+                return Ok(CustomerUpdatePayload {
+                    customer: None,
+                    user_errors: vec![UserError {
+                        field: Some(vec!["id".into()]),
+                        message: "Customer does not exist".into(),
+                    }],
+                });
+            };
+            let id = parse_id("Customer", id, "input.id")?;
+            let (customer, user_errors) = upsert_customer(ctx, input, Some(id))?;
+            Ok(CustomerUpdatePayload {
+                customer,
+                user_errors,
+            })
+        }
+        .await;
+        result.map(Some)
     }
 
     async fn webhook_subscription_create(
@@ -2760,64 +2784,72 @@ impl MutationRoot {
         ctx: &Context<'_>,
         topic: WebhookSubscriptionTopic,
         webhook_subscription: WebhookSubscriptionInput,
-    ) -> async_graphql::Result<WebhookSubscriptionCreatePayload> {
-        let uri = webhook_subscription
-            .uri
-            .clone()
-            .or(webhook_subscription.callback_url.clone().map(|u| u.0));
-        let fail = |field: &str, message: &str| {
-            Ok(WebhookSubscriptionCreatePayload {
-                webhook_subscription: None,
-                user_errors: vec![UserError {
-                    field: Some(vec!["webhookSubscription".into(), field.into()]),
-                    message: message.into(),
-                }],
-            })
-        };
-        let Some(uri) = uri else {
-            return fail("uri", "Address can't be blank");
-        };
-        if webhook_subscription.format == Some(WebhookSubscriptionFormat::Xml) {
-            return fail("format", "Format XML is not supported by the simulator");
+    ) -> async_graphql::Result<Option<WebhookSubscriptionCreatePayload>> {
+        let result: async_graphql::Result<WebhookSubscriptionCreatePayload> = async move {
+            let uri = webhook_subscription
+                .uri
+                .clone()
+                .or(webhook_subscription.callback_url.clone().map(|u| u.0));
+            let fail = |field: &str, message: &str| {
+                Ok(WebhookSubscriptionCreatePayload {
+                    webhook_subscription: None,
+                    user_errors: vec![UserError {
+                        field: Some(vec!["webhookSubscription".into(), field.into()]),
+                        message: message.into(),
+                    }],
+                })
+            };
+            let Some(uri) = uri else {
+                return fail("uri", "Address can't be blank");
+            };
+            if webhook_subscription.format == Some(WebhookSubscriptionFormat::Xml) {
+                return fail("format", "Format XML is not supported by the simulator");
+            }
+            if reqwest::Url::parse(&uri)
+                .map(|u| u.scheme() != "http" && u.scheme() != "https")
+                .unwrap_or(true)
+            {
+                return fail("callbackUrl", "Address is invalid");
+            }
+            let rq = ctx.data_unchecked::<ReqCtx>();
+            let sh = shared(ctx);
+            let now = sh.state.lock().clock.now();
+            match sh.hub.subscribe(topic.topic(), &uri, &rq.version, now) {
+                Ok(sub) => Ok(WebhookSubscriptionCreatePayload {
+                    webhook_subscription: Some(WebhookSubscription(sub)),
+                    user_errors: Vec::new(),
+                }),
+                Err(message) => fail("callbackUrl", &message),
+            }
         }
-        if reqwest::Url::parse(&uri)
-            .map(|u| u.scheme() != "http" && u.scheme() != "https")
-            .unwrap_or(true)
-        {
-            return fail("callbackUrl", "Address is invalid");
-        }
-        let rq = ctx.data_unchecked::<ReqCtx>();
-        let sh = shared(ctx);
-        let now = sh.state.lock().clock.now();
-        match sh.hub.subscribe(topic.topic(), &uri, &rq.version, now) {
-            Ok(sub) => Ok(WebhookSubscriptionCreatePayload {
-                webhook_subscription: Some(WebhookSubscription(sub)),
-                user_errors: Vec::new(),
-            }),
-            Err(message) => fail("callbackUrl", &message),
-        }
+        .await;
+        result.map(Some)
     }
 
     async fn webhook_subscription_delete(
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> async_graphql::Result<WebhookSubscriptionDeletePayload> {
-        let n = parse_id("WebhookSubscription", &id, "id")?;
-        if shared(ctx).hub.unsubscribe(n) {
-            Ok(WebhookSubscriptionDeletePayload {
-                deleted_webhook_subscription_id: Some(id),
-                user_errors: Vec::new(),
-            })
-        } else {
-            Ok(WebhookSubscriptionDeletePayload {
-                deleted_webhook_subscription_id: None,
-                user_errors: vec![UserError {
-                    field: Some(vec!["id".into()]),
-                    message: "Webhook subscription does not exist".into(),
-                }],
-            })
+    ) -> async_graphql::Result<Option<WebhookSubscriptionDeletePayload>> {
+        let result: async_graphql::Result<WebhookSubscriptionDeletePayload> = async move {
+            let n = parse_id("WebhookSubscription", &id, "id")?;
+            if shared(ctx).hub.unsubscribe(n) {
+                Ok(WebhookSubscriptionDeletePayload {
+                    deleted_webhook_subscription_id: Some(id),
+                    user_errors: Vec::new(),
+                })
+            } else {
+                Ok(WebhookSubscriptionDeletePayload {
+                    deleted_webhook_subscription_id: None,
+                    user_errors: vec![UserError {
+                        field: Some(vec!["id".into()]),
+                        message: "Webhook subscription does not exist".into(),
+                    }],
+                })
+            }
         }
+        .await;
+        result.map(Some)
     }
 }
 
