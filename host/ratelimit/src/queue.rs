@@ -408,9 +408,11 @@ impl<K: Hash + Eq + Clone, V> WorkQueue<K, V> {
     /// the earlier enqueue time).
     pub fn requeue(&mut self, batch: Batch<K, V>) {
         self.release(batch.id);
-        let Some(queue) = self.stores.get_mut(&batch.store) else {
-            return;
-        };
+        // Releasing may have dropped the store's (now empty) queue; the writes need one again.
+        let queue = self
+            .stores
+            .entry(batch.store.clone())
+            .or_insert_with(StoreQueue::new);
         let was_active = queue.has_queued();
         for item in batch.items {
             queue.upsert(item, batch.priority, false);
@@ -479,5 +481,262 @@ impl<K: Hash + Eq + Clone, V> WorkQueue<K, V> {
             .values()
             .map(|e| now.saturating_duration_since(e.enqueued_at))
             .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn keys<V>(batch: &Batch<u32, V>) -> Vec<u32> {
+        batch.items.iter().map(|i| i.key).collect()
+    }
+
+    #[test]
+    fn coalesces_to_latest_value_keeping_earliest_time_and_highest_priority() {
+        let mut q: WorkQueue<u32, &str> = WorkQueue::default();
+        assert_eq!(q.push("s", 1, Priority::Catalog, "a"), PushOutcome::Queued);
+        let first_time = q.stores["s"].pending[&1].enqueued_at;
+        assert_eq!(
+            q.push("s", 1, Priority::Inventory, "b"),
+            PushOutcome::Coalesced
+        );
+        assert_eq!(q.push("s", 1, Priority::Price, "c"), PushOutcome::Coalesced);
+        assert_eq!(q.len(), 1);
+        let batch = q.next_batch().unwrap();
+        assert_eq!(batch.priority, Priority::Inventory);
+        assert_eq!(batch.items.len(), 1);
+        let item = &batch.items[0];
+        assert_eq!(
+            (item.value, item.writes, item.enqueued_at),
+            ("c", 3, first_time)
+        );
+        q.complete(&batch);
+        assert!(q.is_empty());
+        assert!(q.next_batch().is_none());
+    }
+
+    #[test]
+    fn priorities_order_within_a_store() {
+        let mut q: WorkQueue<u32, ()> = WorkQueue::new(QueueConfig {
+            batch_limits: BatchLimits::uniform(10),
+            max_wait: None,
+        });
+        q.push("s", 1, Priority::Catalog, ());
+        q.push("s", 2, Priority::Price, ());
+        q.push("s", 3, Priority::Inventory, ());
+        q.push("s", 4, Priority::Order, ());
+        let order: Vec<Priority> = std::iter::from_fn(|| {
+            let b = q.next_batch()?;
+            q.complete(&b);
+            Some(b.priority)
+        })
+        .collect();
+        assert_eq!(order, Priority::DESCENDING.to_vec());
+    }
+
+    #[test]
+    fn inventory_batches_up_to_the_api_maximum() {
+        let mut q: WorkQueue<u32, u32> = WorkQueue::default();
+        for k in 0..600 {
+            q.push("s", k, Priority::Inventory, k);
+        }
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            let b = q.next_batch()?;
+            q.complete(&b);
+            Some(b.items.len())
+        })
+        .collect();
+        assert_eq!(sizes, vec![250, 250, 100]);
+        // Orders go one per call.
+        q.push("s", 1, Priority::Order, 0);
+        q.push("s", 2, Priority::Order, 0);
+        assert_eq!(q.next_batch().unwrap().items.len(), 1);
+    }
+
+    #[test]
+    fn stores_are_served_round_robin() {
+        let mut q: WorkQueue<u32, ()> = WorkQueue::default();
+        for k in 0..10_000 {
+            q.push("big", k, Priority::Inventory, ());
+        }
+        for k in 0..10 {
+            q.push("small", k, Priority::Order, ());
+        }
+        for k in 0..3 {
+            q.push("other", k, Priority::Catalog, ());
+        }
+        let mut served = Vec::new();
+        for _ in 0..30 {
+            let b = q.next_batch().unwrap();
+            served.push(b.store.to_string());
+            q.complete(&b);
+        }
+        let small_done = served.iter().filter(|s| *s == "small").count();
+        let other_done = served.iter().filter(|s| *s == "other").count();
+        assert_eq!(small_done, 10, "{served:?}");
+        assert_eq!(other_done, 3, "{served:?}");
+        // The big store got one turn per round, not more.
+        assert_eq!(&served[..3], &["big", "small", "other"]);
+        assert_eq!(q.store_len("small"), 0);
+        assert_eq!(q.store_len("big"), 10_000 - 17 * 250);
+    }
+
+    #[test]
+    fn a_key_in_flight_is_held_until_its_batch_completes() {
+        let mut q: WorkQueue<u32, u32> = WorkQueue::default();
+        q.push("s", 7, Priority::Inventory, 1);
+        let b1 = q.next_batch().unwrap();
+        q.push("s", 7, Priority::Inventory, 2);
+        q.push("s", 7, Priority::Inventory, 3);
+        q.push("s", 8, Priority::Inventory, 1);
+        let b2 = q.next_batch().unwrap();
+        assert_eq!(
+            keys(&b2),
+            vec![8],
+            "key 7 must wait for its in-flight batch"
+        );
+        assert!(q.next_batch().is_none());
+        assert_eq!(q.ready_len(), 0);
+        assert_eq!(q.len(), 1);
+        q.complete(&b1);
+        let b3 = q.next_batch().unwrap();
+        assert_eq!(
+            (b3.items[0].key, b3.items[0].value, b3.items[0].writes),
+            (7, 3, 2)
+        );
+        q.complete(&b2);
+        q.complete(&b3);
+        assert!(q.is_empty());
+        assert_eq!(q.batches_in_flight(), 0);
+    }
+
+    #[test]
+    fn requeue_keeps_place_and_loses_to_newer_writes() {
+        let mut q: WorkQueue<u32, u32> = WorkQueue::new(QueueConfig {
+            batch_limits: BatchLimits::uniform(2),
+            max_wait: None,
+        });
+        for k in 0..4 {
+            q.push("s", k, Priority::Price, 10);
+        }
+        let b = q.next_batch().unwrap();
+        assert_eq!(keys(&b), vec![0, 1]);
+        q.push("s", 1, Priority::Price, 11); // newer state while the batch failed
+        q.requeue(b);
+        let b = q.next_batch().unwrap();
+        assert_eq!(
+            keys(&b),
+            vec![0, 1],
+            "retried writes keep their place in line"
+        );
+        assert_eq!(b.items[0].value, 10);
+        assert_eq!(b.items[1].value, 11, "the newer write wins");
+        assert_eq!(b.items[1].writes, 2);
+        q.complete(&b);
+        assert_eq!(keys(&q.next_batch().unwrap()), vec![2, 3]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aging_lets_old_low_priority_work_through() {
+        let mut q: WorkQueue<u32, ()> = WorkQueue::new(QueueConfig {
+            batch_limits: BatchLimits::uniform(1),
+            max_wait: Some(Duration::from_secs(60)),
+        });
+        q.push("s", 1, Priority::Catalog, ());
+        tokio::time::advance(Duration::from_secs(61)).await;
+        q.push("s", 2, Priority::Order, ());
+        let b = q.next_batch().unwrap();
+        assert_eq!(b.priority, Priority::Catalog, "overdue catalog write first");
+        assert_eq!(q.oldest_age("s"), Some(Duration::ZERO));
+        q.complete(&b);
+        assert_eq!(q.next_batch().unwrap().priority, Priority::Order);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push { store: u8, key: u8, value: u32 },
+        Take,
+        Finish { index: usize, ok: bool },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..3, 0u8..8, any::<u32>()).prop_map(|(store, key, value)| Op::Push { store, key, value }),
+            2 => Just(Op::Take),
+            2 => (any::<usize>(), any::<bool>()).prop_map(|(index, ok)| Op::Finish { index, ok }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Whatever the interleaving of pushes, batches, completions and retries: the last value
+        /// written for each key is the last one delivered, no key is ever in two batches in
+        /// flight, and every pushed write is accounted for.
+        #[test]
+        fn coalescing_keeps_the_latest_value_per_key(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut q: WorkQueue<(u8, u8), u32> = WorkQueue::new(QueueConfig {
+                batch_limits: BatchLimits::uniform(3),
+                max_wait: None,
+            });
+            let mut latest: HashMap<(u8, u8), u32> = HashMap::new();
+            let mut delivered: HashMap<(u8, u8), u32> = HashMap::new();
+            let mut pushes = 0u32;
+            let mut accounted = 0u32;
+            let mut in_flight: Vec<Batch<(u8, u8), u32>> = Vec::new();
+            let take = |q: &mut WorkQueue<(u8, u8), u32>, in_flight: &mut Vec<Batch<(u8, u8), u32>>| {
+                if let Some(b) = q.next_batch() {
+                    for item in &b.items {
+                        let busy = in_flight.iter().any(|f| f.store == b.store && f.items.iter().any(|i| i.key == item.key));
+                        assert!(!busy, "key {:?} handed out twice", item.key);
+                    }
+                    in_flight.push(b);
+                    true
+                } else {
+                    false
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Push { store, key, value } => {
+                        q.push(&store.to_string(), (store, key), Priority::Inventory, value);
+                        latest.insert((store, key), value);
+                        pushes += 1;
+                    }
+                    Op::Take => { take(&mut q, &mut in_flight); }
+                    Op::Finish { index, ok } => {
+                        if !in_flight.is_empty() {
+                            let b = in_flight.remove(index % in_flight.len());
+                            if ok {
+                                for item in &b.items {
+                                    delivered.insert(item.key, item.value);
+                                    accounted += item.writes;
+                                }
+                                q.complete(&b);
+                            } else {
+                                q.requeue(b);
+                            }
+                        }
+                    }
+                }
+            }
+            // Drain: complete everything.
+            loop {
+                for b in in_flight.drain(..) {
+                    for item in &b.items {
+                        delivered.insert(item.key, item.value);
+                        accounted += item.writes;
+                    }
+                    q.complete(&b);
+                }
+                if !take(&mut q, &mut in_flight) {
+                    break;
+                }
+            }
+            prop_assert!(q.is_empty());
+            prop_assert_eq!(delivered, latest);
+            prop_assert_eq!(accounted, pushes);
+        }
     }
 }
