@@ -1125,3 +1125,112 @@ proptest! {
         prop_assert_eq!(qty, shop);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Customers: Shopify -> canonical -> NetSuite record -> canonical, and back to Shopify;
+    /// each target, given what was written as current, writes nothing more.
+    #[test]
+    fn customer_round_trips(
+        id in "[1-9][0-9]{0,18}",
+        email in opt_text(), first in opt_text(), last in opt_text(), phone in opt_text(),
+    ) {
+        let h = harness(default_config());
+        let shop = json!({"id": id, "email": email, "first_name": first, "last_name": last,
+                          "phone": phone, "tags": "", "updated_at": V});
+        let rec = canonical_of(&h, doc("shopify", EntityKind::Customer, &id, &shop)).remove(0);
+        let body = single_command(&h, WriteRequest {
+            target: "netsuite".into(), record: rec.clone(), current: None, target_id: None,
+        });
+        let mut ns = Map::new();
+        ns.insert("id".into(), json!("301"));
+        apply_netsuite(&mut ns, &body);
+        let ns = Value::Object(ns);
+        let back = canonical_of(&h, doc("netsuite", EntityKind::Customer, "301", &ns)).remove(0);
+        prop_assert_eq!(&back, &rec);
+        let again = h.from_canonical(vec![WriteRequest {
+            target: "netsuite".into(), record: rec.clone(), current: Some(ns.to_string()), target_id: None,
+        }]).unwrap();
+        prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
+
+        let shop_body = single_command(&h, WriteRequest {
+            target: "shopify".into(), record: back, current: None, target_id: None,
+        });
+        let back2 = canonical_of(&h, doc("shopify", EntityKind::Customer, &id, &shop_body)).remove(0);
+        prop_assert_eq!(&back2, &rec);
+        let again = h.from_canonical(vec![WriteRequest {
+            target: "shopify".into(), record: rec, current: Some(shop.to_string()), target_id: None,
+        }]).unwrap();
+        prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
+    }
+
+    /// Orders: the sales order NetSuite stores for an order (item references turned into
+    /// {id, refName}, numbers as NetSuite prints them) is recognised: no second write.
+    #[test]
+    fn order_echo_writes_nothing(
+        lines in prop::collection::vec(("[A-Z0-9-]{1,8}", 1i64..20, price_text()), 1..5),
+        cancelled in any::<bool>(),
+        guest in any::<bool>(),
+    ) {
+        let h = harness(json!({"sku_prefix": "WEB-", "default_customer": "42"}));
+        let items: Vec<Value> = lines.iter().enumerate().map(|(i, (sku, q, p))| json!({
+            "id": i.to_string(), "sku": sku, "quantity": q, "price": p,
+            "variant_id": "1", "product_id": "2"})).collect();
+        let o = json!({"id": "820982911946154508", "name": "#1001", "email": null,
+            "created_at": "2026-11-26T23:59:00+09:00", "updated_at": V,
+            "customer": if guest { Value::Null } else { json!({"id": "7001"}) },
+            "line_items": items, "total_price": "10.00", "currency": "JPY",
+            "financial_status": "pending",
+            "cancelled_at": if cancelled { json!("2026-11-27T00:00:00Z") } else { Value::Null }});
+        let rec = canonical_of(&h, doc("shopify", EntityKind::Order, "820982911946154508", &o)).remove(0);
+        let body = single_command(&h, WriteRequest {
+            target: "netsuite".into(), record: rec.clone(), current: None, target_id: None,
+        });
+        prop_assert_eq!(&body["tranDate"], &json!("2026-11-26"));
+        let mut stored = body.clone();
+        stored["id"] = json!("9001");
+        stored["entity"] = json!({"id": "301", "refName": "Someone"});
+        if !cancelled {
+            stored["orderStatus"] = json!("B");
+        }
+        for (i, (sku, _, _)) in lines.iter().enumerate() {
+            stored["item"]["items"][i]["item"] = json!({"id": format!("{}", 1200 + i), "refName": format!("WEB-{sku}")});
+        }
+        let again = h.from_canonical(vec![WriteRequest {
+            target: "netsuite".into(), record: rec, current: Some(stored.to_string()), target_id: Some("9001".into()),
+        }]).unwrap();
+        prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
+    }
+}
+
+#[test]
+fn prices_in_records_must_be_decimals() {
+    let h = harness(default_config());
+    assert_eq!(
+        write(
+            &h,
+            req(
+                "shopify",
+                EntityKind::Price,
+                "LS-S",
+                json!({"sku": "LS-S", "price": "cheap", "compare_at_price": null}),
+                Some(&shirt())
+            )
+        ),
+        FromCanonicalOutcome::Failed(ItemError::InvalidInput(
+            "price LS-S.price: expected a decimal string, found \"cheap\"".into()
+        ))
+    );
+    assert!(matches!(
+        write(
+            &h,
+            req("netsuite", EntityKind::Product, "P", json!({}), None)
+        ),
+        FromCanonicalOutcome::Failed(ItemError::Unsupported(_))
+    ));
+    assert!(matches!(
+        one(&h, doc("netsuite", EntityKind::Price, "1", &json!({}))),
+        ToCanonicalOutcome::Failed(ItemError::Unsupported(_))
+    ));
+}
