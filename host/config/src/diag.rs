@@ -5,8 +5,9 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// One configuration problem, located in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One configuration problem, located in a file. Serializes (for `--json` output) as
+/// `{"file", "line", "column", "message", "hint", "notes"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     /// The file the problem is in, as the loader named it (relative to the working directory
     /// when the host file was given relatively).
@@ -21,7 +22,9 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     /// Extra context, such as where a duplicate was first defined.
     pub notes: Vec<String>,
+    #[serde(skip)]
     snippet: Option<Snippet>,
+    #[serde(skip)]
     order: (usize, usize),
 }
 
@@ -117,8 +120,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every problem found while loading a configuration, in file order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Every problem found while loading a configuration, in file order. Serializes as a JSON
+/// array of [`Diagnostic`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
@@ -193,7 +198,7 @@ impl<'a> IntoIterator for &'a Diagnostics {
 
 /// A position in a configuration file, kept on typed values so later checks (duplicate ids,
 /// secret resolution) can point back at the source.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Origin {
     /// The file.
     pub file: PathBuf,
@@ -354,6 +359,21 @@ mod tests {
     fn suggestion_only_for_close_names() {
         assert_eq!(suggest("shopfy", &["store", "shopify"]), Some("shopify"));
         assert_eq!(suggest("zzzz", &["store", "shopify"]), None);
+    }
+
+    #[test]
+    fn serializes_for_json_output() {
+        let src = SourceFile::new("weft.toml".into(), "x = 1\n".into(), 0);
+        let mut all = Diagnostics::new();
+        all.push(
+            src.error(0..1, "unknown key `x`")
+                .with_hint("did you mean `y`?"),
+        );
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            serde_json::json!([{ "file": "weft.toml", "line": 1, "column": 1,
+                "message": "unknown key `x`", "hint": "did you mean `y`?", "notes": [] }])
+        );
     }
 
     #[test]

@@ -177,7 +177,19 @@ impl<'a> Cx<'a> {
         );
     }
 
+    /// True when `tbl` holds a misspelling of `key` (already reported as an unknown key with
+    /// a "did you mean" hint), so a "missing" error for `key` would only repeat it.
+    fn misspelled_present(tbl: &Tbl<'_, '_>, key: &str) -> bool {
+        tbl.table.iter().any(|(k, _)| {
+            let k = k.get_ref().as_ref();
+            k != key && crate::diag::suggest(k, &[key]).is_some()
+        })
+    }
+
     fn missing(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) {
+        if Self::misspelled_present(tbl, key) {
+            return;
+        }
         self.err(
             tbl.span.clone(),
             format!("missing required key `{key}` in {}", tbl.name()),
@@ -207,6 +219,9 @@ impl<'a> Cx<'a> {
         path: &'t str,
     ) -> Option<Tbl<'t, 'i>> {
         if tbl.get(key).is_none() {
+            if Self::misspelled_present(tbl, key) {
+                return None;
+            }
             self.err(
                 0..0,
                 format!("missing required table `[{path}]`"),
@@ -261,7 +276,18 @@ impl<'a> Cx<'a> {
 
     fn integer(&mut self, tbl: &Tbl<'_, '_>, key: &str, min: u64, max: u64) -> Option<u64> {
         let v = tbl.get(key)?;
-        let example = format!("{key} = {}", min.max(1));
+        let example = match key {
+            "timeout_ms" => "timeout_ms = 2000 (milliseconds)".to_string(),
+            "fuel" => "fuel = 10000000000".to_string(),
+            "memory_mb" => "memory_mb = 64".to_string(),
+            "stack_kb" => "stack_kb = 512".to_string(),
+            "max_input_kb" | "max_output_kb" => format!("{key} = 4096"),
+            "max_log_kb" => "max_log_kb = 16".to_string(),
+            "webhook_max_body_kb" => "webhook_max_body_kb = 1024".to_string(),
+            "pool_size" => "pool_size = 1000".to_string(),
+            "concurrency_limit" => "concurrency_limit = 15".to_string(),
+            _ => format!("{key} = {}", min.max(1)),
+        };
         let Some(n) = de_int(v.get_ref()) else {
             self.type_err(tbl, key, v, "an integer", &example);
             return None;
