@@ -590,3 +590,234 @@ impl Schedule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn local(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, 0)
+            .unwrap()
+    }
+
+    fn next(expr: &str, from: NaiveDateTime) -> Option<NaiveDateTime> {
+        expr.parse::<Cron>().unwrap().next_after(from)
+    }
+
+    #[test]
+    fn cron_next_run() {
+        let from = local(2026, 11, 26, 22, 31); // a Thursday
+        assert_eq!(next("* * * * *", from), Some(local(2026, 11, 26, 22, 32)));
+        assert_eq!(
+            next("*/15 * * * *", from),
+            Some(local(2026, 11, 26, 22, 45))
+        );
+        assert_eq!(next("0 3 * * *", from), Some(local(2026, 11, 27, 3, 0)));
+        assert_eq!(next("0 0 1 * *", from), Some(local(2026, 12, 1, 0, 0)));
+        assert_eq!(next("@yearly", from), Some(local(2027, 1, 1, 0, 0)));
+        assert_eq!(
+            next("30 4 * * 1-5", local(2026, 11, 27, 5, 0)),
+            Some(local(2026, 11, 30, 4, 30))
+        );
+        assert_eq!(
+            next("0 12 * jan,jul mon", from),
+            Some(local(2027, 1, 4, 12, 0))
+        );
+        assert_eq!(
+            next("5-10/5 8 * * 7", from),
+            Some(local(2026, 11, 29, 8, 5))
+        );
+        // Seconds are ignored and the result is strictly later.
+        let exact = local(2026, 11, 26, 3, 0);
+        assert_eq!(next("0 3 * * *", exact), Some(local(2026, 11, 27, 3, 0)));
+        assert_eq!(
+            next("0 3 * * *", exact.with_second(59).unwrap()),
+            Some(local(2026, 11, 27, 3, 0))
+        );
+    }
+
+    #[test]
+    fn cron_day_fields_or_when_both_restricted() {
+        // The 13th or any Friday.
+        let from = local(2026, 11, 1, 0, 0);
+        assert_eq!(next("0 0 13 * fri", from), Some(local(2026, 11, 6, 0, 0)));
+        assert_eq!(
+            next("0 0 13 * fri", local(2026, 11, 10, 0, 0)),
+            Some(local(2026, 11, 13, 0, 0))
+        );
+        // With `*` in day-of-week, only the day of month counts.
+        assert_eq!(next("0 0 13 * *", from), Some(local(2026, 11, 13, 0, 0)));
+    }
+
+    #[test]
+    fn cron_leap_day_and_never() {
+        assert_eq!(
+            next("0 0 29 2 *", local(2026, 3, 1, 0, 0)),
+            Some(local(2028, 2, 29, 0, 0))
+        );
+        assert_eq!(next("0 0 30 2 *", local(2026, 1, 1, 0, 0)), None);
+        assert_eq!(
+            next("59 23 31 12 *", local(2026, 12, 31, 23, 59)),
+            Some(local(2027, 12, 31, 23, 59))
+        );
+    }
+
+    #[test]
+    fn cron_errors_name_the_field() {
+        let err = |e: &str| e.parse::<Cron>().unwrap_err().to_string();
+        assert_eq!(
+            err("* * * *"),
+            "cron expression \"* * * *\" has 4 fields, expected 5 (minute hour day-of-month month day-of-week)"
+        );
+        assert!(err("60 * * * *").contains("minute field \"60\" is invalid: 60 is outside 0-59"));
+        assert!(err("* 5-2 * * *").contains("hour field"));
+        assert!(err("* * 0 * *").contains("day-of-month"));
+        assert!(err("* * * foo *").contains("month field \"foo\""));
+        assert!(err("* * * * 8").contains("day-of-week"));
+        assert!(err("*/0 * * * *").contains("step must be at least 1"));
+        assert!(err("1,,2 * * * *").contains("empty list element"));
+    }
+
+    #[test]
+    fn quiet_hours_parse_and_wrap() {
+        let q: QuietHours = "01:00-05:00".parse().unwrap();
+        assert!(q.contains(NaiveTime::from_hms_opt(1, 0, 0).unwrap()));
+        assert!(q.contains(NaiveTime::from_hms_opt(4, 59, 59).unwrap()));
+        assert!(!q.contains(NaiveTime::from_hms_opt(5, 0, 0).unwrap()));
+        assert!(!q.contains(NaiveTime::from_hms_opt(0, 59, 0).unwrap()));
+        let to_midnight: QuietHours = "22:00-24:00".parse().unwrap();
+        assert!(to_midnight.contains(NaiveTime::from_hms_opt(23, 59, 0).unwrap()));
+        assert!(!to_midnight.contains(NaiveTime::from_hms_opt(0, 0, 0).unwrap()));
+        assert_eq!(to_midnight.to_string(), "22:00-24:00");
+        for bad in [
+            "",
+            "01:00",
+            "1-5",
+            "01:00-01:00",
+            "25:00-02:00",
+            "01:60-02:00",
+            "24:00-02:00",
+        ] {
+            let e = bad.parse::<QuietHours>().unwrap_err();
+            assert!(
+                e.to_string().contains("expected \"HH:MM-HH:MM\""),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn utc_offsets() {
+        assert_eq!("Z".parse::<UtcOffset>().unwrap(), UtcOffset::UTC);
+        assert_eq!("+05:45".parse::<UtcOffset>().unwrap().seconds(), 20_700);
+        for bad in ["5", "+5:00", "+24:00", "+01:60", "0100"] {
+            assert!(bad.parse::<UtcOffset>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn schedule_defers_runs_out_of_quiet_hours() {
+        let s = Schedule::parse(
+            Duration::from_secs(600),
+            None,
+            Some("22:00-02:00"),
+            Some("-05:00"),
+        )
+        .unwrap();
+        // 02:55 UTC = 21:55 local: the next reconciliation at 22:05 local is quiet → 02:00 local.
+        let last = Utc.with_ymd_and_hms(2026, 11, 27, 2, 55, 0).unwrap();
+        assert_eq!(
+            s.next_reconcile(last),
+            Utc.with_ymd_and_hms(2026, 11, 27, 7, 0, 0).unwrap()
+        );
+        assert!(s.is_quiet(Utc.with_ymd_and_hms(2026, 11, 27, 3, 30, 0).unwrap()));
+        assert!(!s.is_quiet(Utc.with_ymd_and_hms(2026, 11, 27, 7, 0, 0).unwrap()));
+        // Outside quiet hours: plain interval.
+        let last = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let run = s.next_run(last);
+        assert_eq!(run.kind, RunKind::Reconcile);
+        assert_eq!(
+            run.at,
+            Utc.with_ymd_and_hms(2026, 11, 27, 12, 10, 0).unwrap()
+        );
+        assert_eq!(s.next_full_resync(last), None);
+    }
+
+    #[test]
+    fn full_resync_cron_in_local_time_collapses_deferred_runs() {
+        let s = Schedule::new(Duration::from_secs(3600))
+            .unwrap()
+            .with_full_resync("0 1-4 * * *".parse().unwrap())
+            .with_quiet_hours("01:30-05:00".parse().unwrap())
+            .with_utc_offset("+01:00".parse().unwrap());
+        // 23:00 UTC = 00:00 local; the 01:00 local run is not quiet.
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 23, 0, 0).unwrap();
+        let first = s.next_full_resync(t0).unwrap();
+        assert_eq!(first, Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap());
+        let run = s.next_run(t0);
+        assert_eq!(
+            (run.kind, run.at),
+            (RunKind::FullResync, first),
+            "a tie goes to the resync"
+        );
+        // 02:00, 03:00, 04:00 local are quiet: one deferred run at 05:00 local.
+        let second = s.next_full_resync(first).unwrap();
+        assert_eq!(second, Utc.with_ymd_and_hms(2026, 11, 27, 4, 0, 0).unwrap());
+        let third = s.next_full_resync(second).unwrap();
+        assert_eq!(third, Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn zero_interval_is_rejected() {
+        assert_eq!(
+            Schedule::new(Duration::ZERO).unwrap_err(),
+            ScheduleError::ZeroInterval
+        );
+    }
+
+    #[test]
+    fn serde_round_trips_config_strings() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Conf {
+            cron: Cron,
+            quiet: QuietHours,
+            offset: UtcOffset,
+        }
+        let json = r#"{"cron":"*/5 * * * *","quiet":"01:00-05:00","offset":"+02:00"}"#;
+        let conf: Conf = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&conf).unwrap(), json);
+        let bad =
+            serde_json::from_str::<Conf>(r#"{"cron":"bad","quiet":"01:00-05:00","offset":"Z"}"#)
+                .unwrap_err();
+        assert!(bad.to_string().contains("has 1 fields"), "{bad}");
+    }
+
+    proptest::proptest! {
+        /// The next run found by the jumping search equals a minute-by-minute scan.
+        #[test]
+        fn cron_matches_brute_force(
+            minute in proptest::sample::select(vec!["*", "0", "*/7", "15-20", "5,35"]),
+            hour in proptest::sample::select(vec!["*", "3", "*/5", "22-23"]),
+            dom in proptest::sample::select(vec!["*", "1", "15-17", "31"]),
+            dow in proptest::sample::select(vec!["*", "0", "mon-wed", "6"]),
+            start_min in 0i64..(60 * 24 * 400),
+        ) {
+            let expr = format!("{minute} {hour} {dom} * {dow}");
+            let cron: Cron = expr.parse().unwrap();
+            let from = local(2026, 1, 1, 0, 0) + TimeDelta::minutes(start_min);
+            let found = cron.next_after(from).unwrap();
+            let mut t = from + TimeDelta::minutes(1);
+            while !(cron.minutes & (1 << t.minute()) != 0
+                && cron.hours & (1 << t.hour()) != 0
+                && cron.months & (1 << t.month()) != 0
+                && cron.day_matches(t.date()))
+            {
+                t += TimeDelta::minutes(1);
+            }
+            proptest::prop_assert_eq!(found, t, "{}", expr);
+        }
+    }
+}
