@@ -50,6 +50,7 @@ pub(crate) struct State {
 pub(crate) struct Gate {
     in_flight: AtomicUsize,
     high_water: AtomicUsize,
+    attempted_high_water: AtomicUsize,
     over_limit: AtomicU64,
 }
 
@@ -66,6 +67,7 @@ impl Gate {
     /// Takes a slot, or `None` (counted as over-limit) when `limit` are already in flight.
     pub(crate) fn enter(&self, limit: usize) -> Option<Slot<'_>> {
         let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.attempted_high_water.fetch_max(n, Ordering::SeqCst);
         if n > limit {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.over_limit.fetch_add(1, Ordering::SeqCst);
@@ -128,6 +130,9 @@ pub struct SimStats {
     pub in_flight: usize,
     /// Most requests ever in flight at once (never above the limit).
     pub high_water: usize,
+    /// Most requests ever in flight at once counting the ones refused for the limit: a client
+    /// that governs itself correctly keeps this at or below the limit.
+    pub attempted_high_water: usize,
     /// Requests answered 429 for the concurrency limit.
     pub over_limit: u64,
     /// REST requests received (all outcomes).
@@ -283,6 +288,7 @@ impl NetSuiteSim {
             concurrency_limit: self.inner.config.concurrency_limit,
             in_flight: g.in_flight.load(Ordering::SeqCst),
             high_water: g.high_water.load(Ordering::SeqCst),
+            attempted_high_water: g.attempted_high_water.load(Ordering::SeqCst),
             over_limit: g.over_limit.load(Ordering::SeqCst),
             requests: s.requests,
             auth_failures: s.auth_failures,
@@ -299,8 +305,9 @@ impl NetSuiteSim {
     /// Resets the concurrency high-water mark and over-limit count (e.g. after a warm-up).
     pub fn reset_concurrency_stats(&self) {
         let g = &self.inner.gate;
-        g.high_water
-            .store(g.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        let now = g.in_flight.load(Ordering::SeqCst);
+        g.high_water.store(now, Ordering::SeqCst);
+        g.attempted_high_water.store(now, Ordering::SeqCst);
         g.over_limit.store(0, Ordering::SeqCst);
     }
 
@@ -321,6 +328,15 @@ impl NetSuiteSim {
         let id = s.db.resolve_segment(rt, id).ok()?;
         let rec = s.db.get(rt, id)?;
         Some(s.db.render(rt, rec, &base, true))
+    }
+
+    /// Every record of one type (expanded), by ascending internal id.
+    pub fn records(&self, rt: RecordType) -> Vec<Value> {
+        let base = self.href_base();
+        let s = self.inner.state.lock();
+        s.db.all(rt)
+            .map(|r| s.db.render(rt, r, &base, true))
+            .collect()
     }
 
     /// Every record of every type (expanded), plus the clock, as one JSON document.

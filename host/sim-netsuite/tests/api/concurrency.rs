@@ -89,5 +89,10 @@ async fn a_client_that_respects_the_limit_never_sees_429() {
     let stats = h.sim.stats();
     assert_eq!(stats.over_limit, 0);
     assert_eq!(stats.high_water, 4, "the whole budget was used");
+    assert_eq!(stats.attempted_high_water, 4);
     assert_eq!(stats.api_writes["customer"].creates, 40);
+    assert_eq!(
+        h.sim.records(weft_sim_netsuite::RecordType::Customer).len(),
+        40
+    );
 }
