@@ -119,22 +119,28 @@ token_secret = { env = "ACME_NETSUITE_TOKEN_SECRET" }
 # The mapping plugin: a stock plugin (builtin:<name>) or a path to a .wasm component,
 # relative to this file. `weft plugin check <file>` validates a component.
 mapper = "builtin:shopify-netsuite"
-# The conflict resolver for fields changed on both sides.
+# The conflict resolver for fields changed on both sides. Stock resolvers: system-of-record
+# (applies [policy]), last-write-wins, counter-merge. Leave it out to get the one that
+# implements [policy].
 resolver = "builtin:system-of-record"
 
 # Free-form settings the plugins read (read-only; never put secrets here). Keys are up to
-# the plugin; `policy` is reserved: weft passes [policy] under it.
+# the plugin; weft adds `owners` from [policy].
 [plugins.config]
 # sku_prefix = "WEB-"
 
 [policy]
-# How a conflict on a field that no system owns is settled: "last-write-wins",
-# "prefer-shopify", "prefer-netsuite" or "counter-merge" (sum both sides' deltas).
-default = "last-write-wins"
-# Field owners: "<entity>.<field>" = "<system>". Entities: product, variant, inventory-level,
-# price, customer, order. Systems: shopify, netsuite. The owner's value wins conflicts.
+# Who wins when the same field changed on both sides since the last sync.
+# The default for fields without an owner: "prefer-netsuite" or "prefer-shopify" (that system
+# wins), "last-write-wins" (the newer edit wins; needs resolver last-write-wins) or
+# "counter-merge" (numbers add both sides' changes; needs resolver counter-merge).
+default = "prefer-netsuite"
+# Field owners: "<entity>.<field>" = "<system>"; "<entity>.*", "*.<field>" and "*" are
+# wildcards and the most specific rule wins. Entities: product, variant, inventory-level,
+# price, customer, order. Systems: shopify, netsuite.
 "price.price" = "netsuite"
 "product.title" = "shopify"
+"product.description" = "shopify"
 
 # Per-store overrides of [runtime.limits] in weft.toml; omit what you do not change.
 [limits]

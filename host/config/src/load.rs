@@ -999,7 +999,12 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
             }
             continue;
         }
-        let Some((kind, field)) = path.split_once('.') else {
+        let split = if path == "*" {
+            Some(("*", "*"))
+        } else {
+            path.split_once('.')
+        };
+        let Some((kind, field)) = split else {
             let hint = match crate::diag::suggest(&path, &["default"]) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "field owners are written `\"<entity>.<field>\" = \"<system>\"`, e.g. `\"price.price\" = \"netsuite\"`".into(),
@@ -1011,7 +1016,7 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
             );
             continue;
         };
-        if !ENTITY_KINDS.contains(&kind) {
+        if kind != "*" && !ENTITY_KINDS.contains(&kind) {
             cx.err(
                 key_span,
                 format!("unknown entity kind `{kind}` in field `{path}` in [policy]"),
@@ -1020,9 +1025,10 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
             continue;
         }
         if field.is_empty()
-            || !field
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            || field != "*"
+                && !field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
         {
             cx.err(
                 key_span,
@@ -1375,22 +1381,34 @@ fn read_store(
         }
     }
 
-    let mut plugins = PluginsConfig::default();
+    let policy_tbl = cx.sub(root, "policy", "policy");
+    let policy = match &policy_tbl {
+        Some(t) => read_policy(cx, t),
+        None => PolicyConfig::default(),
+    };
+    let owner_rules = policy.owner_rules();
+
+    let mut plugins = PluginsConfig {
+        resolver: PluginRef::builtin(policy.stock_resolver()),
+        ..PluginsConfig::default()
+    };
+    let mut resolver_span = None;
     if let Some(t) = cx.sub(root, "plugins", "plugins") {
         cx.check_keys(&t, &PLUGINS_KEYS);
         if let Some(m) = plugin_ref(cx, &t, "mapper", crate::model::DEFAULT_MAPPER) {
             plugins.mapper = m;
         }
-        if let Some(r) = plugin_ref(cx, &t, "resolver", crate::model::DEFAULT_RESOLVER) {
+        if let Some(r) = plugin_ref(cx, &t, "resolver", policy.stock_resolver()) {
             plugins.resolver = r;
+            resolver_span = t.get("resolver").map(|v| v.span());
         }
         if let Some(c) = cx.sub(&t, "config", "plugins.config") {
             for (k, v) in c.table.iter() {
-                if k.get_ref() == "policy" {
+                if k.get_ref() == "owners" && !owner_rules.is_empty() {
                     cx.err(
                         k.span(),
-                        "`policy` in [plugins.config] is reserved".into(),
-                        Some("weft passes the store's [policy] to plugins under this key; rename yours".into()),
+                        "`owners` in [plugins.config] clashes with the field owners in [policy]".into(),
+                        Some("weft passes [policy] to the resolver as `owners`; write them in one place, [policy]".into()),
                     );
                     continue;
                 }
@@ -1401,10 +1419,29 @@ fn read_store(
         }
     }
 
-    let policy = match cx.sub(root, "policy", "policy") {
-        Some(t) => read_policy(cx, &t),
-        None => PolicyConfig::default(),
-    };
+    // The stock resolvers each read a different policy; catch a combination that would fail
+    // every conflict at run time, or silently ignore the owners.
+    if let PluginSource::Builtin(name) = &plugins.resolver.source {
+        let at = resolver_span
+            .clone()
+            .or_else(|| policy_tbl.as_ref().map(|t| t.span.clone()))
+            .unwrap_or(0..0);
+        if name == "system-of-record" && !owner_rules.contains_key("*") {
+            cx.err(
+                at,
+                "the `system-of-record` resolver needs an owner for every field, but [policy] has no catch-all".into(),
+                Some("set `default = \"prefer-netsuite\"` (or `\"prefer-shopify\"`) in [policy], or add `\"*\" = \"netsuite\"`".into()),
+            );
+        } else if (name == "last-write-wins" || name == "counter-merge")
+            && !policy.owners.is_empty()
+        {
+            cx.err(
+                at,
+                format!("the `{name}` resolver ignores the field owners in [policy]"),
+                Some("use `resolver = \"builtin:system-of-record\"`, or remove the owners".into()),
+            );
+        }
+    }
     let limits = match cx.sub(root, "limits", "limits") {
         Some(t) => defaults.with_overrides(&cx.limits(&t)),
         None => *defaults,

@@ -319,20 +319,19 @@ impl StoreConfig {
     }
 
     /// What the store's plugins read through the `config` host import: the `[plugins.config]`
-    /// table plus a reserved `policy` key holding `{ "default": "...", "owners": { field:
-    /// system } }` for resolvers. Never contains secrets.
+    /// table plus, when [policy] names owners, an `owners` key (`{ "<kind>.<field>": system,
+    /// "*": system }`, see [`PolicyConfig::owner_rules`]) in the shape the stock
+    /// `system-of-record` resolver reads. Never contains secrets.
     pub fn plugin_config(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut map = self.plugins.config.clone();
-        let owners: serde_json::Map<String, serde_json::Value> = self
-            .policy
-            .owners
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-            .collect();
-        map.insert(
-            "policy".to_string(),
-            serde_json::json!({ "default": self.policy.default.as_str(), "owners": owners }),
-        );
+        let rules = self.policy.owner_rules();
+        if !rules.is_empty() {
+            let owners: serde_json::Map<String, serde_json::Value> = rules
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::from(v.as_str())))
+                .collect();
+            map.insert("owners".to_string(), serde_json::Value::Object(owners));
+        }
         map
     }
 }
@@ -446,7 +445,8 @@ pub fn netsuite_default_base_url(account_id: &str) -> Option<Url> {
 pub struct PluginsConfig {
     /// The mapping plugin (default `builtin:shopify-netsuite`).
     pub mapper: PluginRef,
-    /// The resolver plugin (default `builtin:system-of-record`).
+    /// The resolver plugin (default: the stock resolver for the store's policy, see
+    /// [`PolicyConfig::stock_resolver`]; `builtin:last-write-wins` for the default policy).
     pub resolver: PluginRef,
     /// `[plugins.config]`: free-form settings passed to the plugins (see
     /// [`StoreConfig::plugin_config`]).
@@ -465,8 +465,8 @@ impl Default for PluginsConfig {
 
 /// The stock mapper used when a store names none.
 pub const DEFAULT_MAPPER: &str = "shopify-netsuite";
-/// The stock resolver used when a store names none.
-pub const DEFAULT_RESOLVER: &str = "system-of-record";
+/// The stock resolver for the default policy (last write wins, no owners).
+pub const DEFAULT_RESOLVER: &str = "last-write-wins";
 
 /// A plugin named by a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,9 +518,40 @@ pub enum PluginSource {
 pub struct PolicyConfig {
     /// The policy for conflicting fields without an owner.
     pub default: ConflictPolicy,
-    /// `[policy.owners]`: `"<entity-kind>.<field>" = "<system>"`, e.g. `"price.price" =
-    /// "netsuite"`: that system's value wins conflicts on that field.
+    /// Field owners, written in [policy] as `"<kind>.<field>" = "<system>"` (e.g.
+    /// `"price.price" = "netsuite"`); `kind.*`, `*.field` and `*` are wildcards, the most
+    /// specific rule wins. That system's value wins conflicts on that field.
     pub owners: BTreeMap<String, System>,
+}
+
+impl PolicyConfig {
+    /// The owner rules a resolver applies: [`Self::owners`], plus a catch-all `*` rule from a
+    /// `prefer-shopify` / `prefer-netsuite` default when the owners have none.
+    pub fn owner_rules(&self) -> BTreeMap<String, System> {
+        let mut rules = self.owners.clone();
+        let catch_all = match self.default {
+            ConflictPolicy::PreferShopify => Some(System::Shopify),
+            ConflictPolicy::PreferNetsuite => Some(System::Netsuite),
+            ConflictPolicy::LastWriteWins | ConflictPolicy::CounterMerge => None,
+        };
+        if let Some(system) = catch_all {
+            rules.entry("*".to_string()).or_insert(system);
+        }
+        rules
+    }
+
+    /// The stock resolver that implements this policy, used when a store names none:
+    /// `system-of-record` when there are owner rules, else `last-write-wins` or
+    /// `counter-merge` after [`Self::default`].
+    pub fn stock_resolver(&self) -> &'static str {
+        if !self.owner_rules().is_empty() {
+            "system-of-record"
+        } else if self.default == ConflictPolicy::CounterMerge {
+            "counter-merge"
+        } else {
+            DEFAULT_RESOLVER
+        }
+    }
 }
 
 /// A system weft syncs.

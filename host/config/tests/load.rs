@@ -137,16 +137,17 @@ concurrency_limit = 15
 
 [plugins]
 mapper = "plugins/map.wasm"
-resolver = "builtin:last-write-wins"
+resolver = "builtin:system-of-record"
 [plugins.config]
 sku_prefix = "WEB-"
 weights = [1, 2.5]
 nested = { on = true }
 
 [policy]
-default = "counter-merge"
+default = "prefer-shopify"
 "price.price" = "netsuite"
 product.title = "shopify"
+"customer.*" = "netsuite"
 
 [limits]
 timeout_ms = 5000
@@ -203,7 +204,8 @@ format = "json"
         PluginSource::File(dir.path().join("s/plugins/map.wasm"))
     );
     assert_eq!(s.plugins.mapper.origin.as_ref().unwrap().line, 24);
-    assert_eq!(s.policy.default, ConflictPolicy::CounterMerge);
+    assert_eq!(s.policy.default, ConflictPolicy::PreferShopify);
+    assert_eq!(s.policy.owners["customer.*"], System::Netsuite);
     assert_eq!(s.policy.owners["price.price"], System::Netsuite);
     assert_eq!(s.policy.owners["product.title"], System::Shopify);
     assert_eq!(s.limits.timeout_ms, 5000);
@@ -222,8 +224,8 @@ format = "json"
             "sku_prefix": "WEB-",
             "weights": [1, 2.5],
             "nested": { "on": true },
-            "policy": { "default": "counter-merge",
-                        "owners": { "price.price": "netsuite", "product.title": "shopify" } }
+            "owners": { "*": "shopify", "customer.*": "netsuite", "price.price": "netsuite",
+                        "product.title": "shopify" }
         })
     );
 }
@@ -680,4 +682,68 @@ fn no_secret_value_in_the_printed_config() {
     let printed = format!("{c:?}\n{c:#?}\n{resolved:?} {resolved}");
     assert!(!printed.contains("SECRET-VALUE"), "{printed}");
     assert!(printed.contains("Secret(***)"));
+}
+
+#[test]
+fn resolver_follows_the_policy_and_mismatches_are_caught() {
+    let with = |extra: &str| format!("{}\n{extra}", store("acme"));
+    let resolver_of = |extra: &str| {
+        let (_dir, host) = setup(HOST, &[("acme.toml", &with(extra))]);
+        let c = load(&host).unwrap_or_else(|d| panic!("{d}"));
+        c.stores[0].plugins.resolver.to_string()
+    };
+    assert_eq!(resolver_of(""), "builtin:last-write-wins");
+    assert_eq!(
+        resolver_of("[policy]\ndefault = \"counter-merge\"\n"),
+        "builtin:counter-merge"
+    );
+    assert_eq!(
+        resolver_of("[policy]\ndefault = \"prefer-netsuite\"\n\"product.title\" = \"shopify\"\n"),
+        "builtin:system-of-record"
+    );
+
+    // Owners without a catch-all would fail every other conflict at run time.
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &with("[policy]\n\"price.price\" = \"netsuite\"\n"),
+        )],
+    );
+    let e = only(&d);
+    assert_eq!(
+        e.message,
+        "the `system-of-record` resolver needs an owner for every field, but [policy] has no catch-all"
+    );
+    assert_eq!(e.line, 16, "points at the [policy] header");
+
+    // A resolver that ignores owners is named where it is configured.
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &with(
+                "[plugins]\nresolver = \"builtin:last-write-wins\"\n[policy]\n\"*\" = \"netsuite\"\n",
+            ),
+        )],
+    );
+    let e = only(&d);
+    assert_eq!(
+        e.message,
+        "the `last-write-wins` resolver ignores the field owners in [policy]"
+    );
+    assert_eq!(e.line, 17);
+
+    // Owners in two places.
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &with("[plugins.config]\nowners = {}\n[policy]\ndefault = \"prefer-shopify\"\n"),
+        )],
+    );
+    assert_eq!(
+        only(&d).message,
+        "`owners` in [plugins.config] clashes with the field owners in [policy]"
+    );
 }
