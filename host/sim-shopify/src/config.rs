@@ -334,7 +334,7 @@ impl SimConfigBuilder {
                 "rest bucket size must be at least 1 and its leak rate positive".into(),
             ));
         }
-        if !(c.webhooks.time_compression >= 1.0) {
+        if c.webhooks.time_compression.is_nan() || c.webhooks.time_compression < 1.0 {
             return Err(ConfigError::Invalid(
                 "webhook time compression must be at least 1".into(),
             ));

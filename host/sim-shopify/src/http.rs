@@ -266,7 +266,7 @@ async fn graphql(
             serde_json::to_value(&response.errors).unwrap_or(Value::Null),
         );
     }
-    if !(data.is_null() && !response.errors.is_empty()) {
+    if !data.is_null() || response.errors.is_empty() {
         out.insert("data".into(), data);
     }
     out.insert(
@@ -290,7 +290,7 @@ async fn graphql(
 }
 
 /// Applies the REST bucket; `Err` is the 429 response.
-fn rest_admit(shared: &Shared, path: &str, version: &str) -> Result<String, Response> {
+fn rest_admit(shared: &Shared, path: &str, version: &str) -> Result<String, Box<Response>> {
     let mut b = shared.rest_bucket.lock();
     let cap = b.capacity();
     if b.try_take(1.0) {
@@ -316,7 +316,7 @@ fn rest_admit(shared: &Shared, path: &str, version: &str) -> Result<String, Resp
             "x-shopify-shop-api-call-limit",
             HeaderValue::from_str(&format!("{}/{}", cap as u64, cap as u64)).expect("ascii"),
         );
-        Err(resp)
+        Err(Box::new(resp))
     }
 }
 
@@ -325,19 +325,19 @@ fn rest_guard(
     headers: &HeaderMap,
     version: &str,
     path: &str,
-) -> Result<String, Response> {
+) -> Result<String, Box<Response>> {
     if !authorized(shared, headers) {
         shared.inspect.lock().unauthorized += 1;
         record(shared, "GET", path.to_string(), 401, None, None, false);
-        return Err(unauthorized());
+        return Err(Box::new(unauthorized()));
     }
     if !shared.config.api_versions.iter().any(|v| v == version) {
         record(shared, "GET", path.to_string(), 404, None, None, false);
-        return Err(json_response(
+        return Err(Box::new(json_response(
             StatusCode::NOT_FOUND,
             &json!({"errors": "Not Found"}),
             None,
-        ));
+        )));
     }
     rest_admit(shared, path, version)
 }
@@ -360,7 +360,7 @@ async fn rest_shop(
     let path = format!("/admin/api/{version}/shop.json");
     let limit = match rest_guard(&shared, &headers, &version, &path) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let c = &shared.config;
     let name = c.shop_domain.trim_end_matches(".myshopify.com").to_string();
@@ -384,7 +384,7 @@ async fn rest_products_count(
     let path = format!("/admin/api/{version}/products/count.json");
     let limit = match rest_guard(&shared, &headers, &version, &path) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let count = shared.state.lock().products.len();
     rest_ok(&shared, path, &version, limit, json!({"count": count}))

@@ -6,14 +6,9 @@
 use graphql_client::GraphQLQuery;
 use weft_sim_shopify::{ShopifySim, SimConfig};
 
-#[allow(clippy::upper_case_acronyms)]
-type URL = String;
-#[allow(clippy::upper_case_acronyms)]
-type HTML = String;
+// Custom scalars map to strings (only those the two operations use are needed).
 type DateTime = String;
 type Money = String;
-type Decimal = String;
-type UnsignedInt64 = String;
 
 #[derive(GraphQLQuery)]
 #[graphql(

@@ -1559,12 +1559,14 @@ impl QueryRoot {
                 .filter_map(|i| {
                     let sku = st.variants.get(&i.variant_id).and_then(|v| v.sku.clone());
                     let probe = (i.clone(), sku);
-                    q.matches(&probe).then(|| {
-                        (
+                    if q.matches(&probe) {
+                        Some((
                             (SortVal::Int(i.id as i64), i.id),
                             InventoryItem(probe.0, probe.1),
-                        )
-                    })
+                        ))
+                    } else {
+                        None
+                    }
                 })
                 .collect()
         };
