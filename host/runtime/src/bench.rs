@@ -62,6 +62,65 @@ impl BenchOptions {
     }
 }
 
+impl BenchOptions {
+    /// The stock Shopify <-> NetSuite mapper (`component`: its Wasm build, e.g.
+    /// `weft_plugin_artifacts::stock("shopify-netsuite")`) on [`sample_products`], with its
+    /// native build linked in for the Wasm/native ratio.
+    pub fn stock_shopify_netsuite(component: Vec<u8>) -> Self {
+        let config = stock_config();
+        let native_config = serde_json::Value::Object(config.clone());
+        let mut opts = BenchOptions::new("shopify-netsuite", component);
+        opts.config = config;
+        opts.native = Some(Box::new(move |docs: &[PlatformDoc]| {
+            native_shopify_netsuite(&native_config, docs)
+        }));
+        opts
+    }
+}
+
+/// A realistic store config for the stock mapper.
+fn stock_config() -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::json!({
+        "sku_prefix": "WEB-",
+        "title_field": "custitem_web_title",
+        "locations": {"61000000001": "1", "61000000002": "2"},
+        "default_customer": "42"
+    }) {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+/// Maps a batch with the stock mapper compiled natively (same source as the component).
+fn native_shopify_netsuite(
+    config: &serde_json::Value,
+    docs: &[PlatformDoc],
+) -> Result<usize, String> {
+    use weft_plugin_sdk::Mapper as _;
+    let cx = weft_plugin_sdk::Context::native(config.clone());
+    let docs = docs
+        .iter()
+        .map(|d| weft_plugin_sdk::PlatformDoc {
+            system: d.system.clone(),
+            kind: match d.kind {
+                EntityKind::Product => weft_plugin_sdk::EntityKind::Product,
+                EntityKind::Variant => weft_plugin_sdk::EntityKind::Variant,
+                EntityKind::InventoryLevel => weft_plugin_sdk::EntityKind::InventoryLevel,
+                EntityKind::Price => weft_plugin_sdk::EntityKind::Price,
+                EntityKind::Customer => weft_plugin_sdk::EntityKind::Customer,
+                EntityKind::Order => weft_plugin_sdk::EntityKind::Order,
+            },
+            id: d.id.clone(),
+            version: d.version.clone(),
+            body: d.body.clone(),
+        })
+        .collect();
+    weft_stock_shopify_netsuite::ShopifyNetsuite
+        .to_canonical(&cx, docs)
+        .map(|out| out.len())
+        .map_err(|e| format!("native stock mapper failed: {e:?}"))
+}
+
 /// The figures, as `weft bench plugin --json` prints them.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginBench {

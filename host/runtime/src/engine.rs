@@ -17,7 +17,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use crate::cache::DiskCache;
 use crate::config::{Limits, RuntimeConfig};
 use crate::error::{PluginError, PluginRef, RuntimeError};
-use crate::host_impl::{StoreState, linker};
+use crate::host_impl::{Entropy, StoreState, linker};
 use crate::plugin::{LoadSource, MapperInstance, Plugin, ResolverInstance, Role, StoreCtx};
 
 /// The plugin runtime. Cheap to share (`Send + Sync`); calls are synchronous and meant to run
@@ -32,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<StoreState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) pooling: bool,
+    pub(crate) entropy: Entropy,
     cache: Option<DiskCache>,
     compiled: Mutex<HashMap<String, Component>>,
     pub(crate) slots: Slots,
@@ -102,6 +103,7 @@ impl Runtime {
                 engine,
                 linker,
                 pooling,
+                entropy: Entropy::new(config.random_seed),
                 cache,
                 compiled: Mutex::new(HashMap::new()),
                 slots: Slots::new(config.max_instances as usize),

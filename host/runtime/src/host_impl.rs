@@ -63,16 +63,16 @@ impl StoreState {
         config: Arc<serde_json::Map<String, serde_json::Value>>,
         memory_bytes: u64,
         max_log_bytes: u64,
-        random_seed: u64,
+        entropy: &Entropy,
     ) -> Self {
         let stderr = Capture::new(MAX_STDERR);
         let mut wasi = WasiCtx::builder();
         wasi.stderr(stderr.clone())
             .wall_clock(FixedWall)
             .monotonic_clock(FixedMonotonic)
-            .secure_random(seeded_rng(random_seed, b"secure"))
-            .insecure_random(seeded_rng(random_seed, b"insecure"))
-            .insecure_random_seed(u128::from(random_seed) << 64 | u128::from(random_seed))
+            .secure_random(wasmtime_wasi::Deterministic::new(entropy.secure.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(entropy.insecure.to_vec()))
+            .insecure_random_seed(entropy.seed)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
@@ -201,8 +201,25 @@ impl wasmtime_wasi::HostMonotonicClock for FixedMonotonic {
     }
 }
 
-/// A deterministic byte stream for `wasi:random`, derived from the runtime's seed with sha256.
-fn seeded_rng(seed: u64, domain: &[u8]) -> wasmtime_wasi::Deterministic {
+/// The deterministic randomness every store gets, derived once from the runtime's seed.
+pub(crate) struct Entropy {
+    secure: Arc<[u8]>,
+    insecure: Arc<[u8]>,
+    seed: u128,
+}
+
+impl Entropy {
+    pub(crate) fn new(seed: u64) -> Self {
+        Entropy {
+            secure: stream(seed, b"secure"),
+            insecure: stream(seed, b"insecure"),
+            seed: u128::from(seed) << 64 | u128::from(seed),
+        }
+    }
+}
+
+/// 2 KiB of bytes from a sha256 chain over the seed; `wasi:random` cycles through them.
+fn stream(seed: u64, domain: &[u8]) -> Arc<[u8]> {
     use sha2::{Digest, Sha256};
     let mut bytes = Vec::with_capacity(32 * 64);
     let mut block = Sha256::new()
@@ -213,7 +230,7 @@ fn seeded_rng(seed: u64, domain: &[u8]) -> wasmtime_wasi::Deterministic {
         bytes.extend_from_slice(&block);
         block = Sha256::digest(block);
     }
-    wasmtime_wasi::Deterministic::new(bytes)
+    bytes.into()
 }
 
 /// The per-store resource limiter: caps linear memory and records when the cap was hit, so the
@@ -422,7 +439,7 @@ mod tests {
 
     #[test]
     fn log_lines_are_cut_and_the_budget_counts_drops() {
-        let mut s = StoreState::new(Arc::default(), 1 << 20, 2000, 1);
+        let mut s = StoreState::new(Arc::default(), 1 << 20, 2000, &Entropy::new(1));
         host::Host::log(&mut s, Level::Info, "x".repeat(5000));
         assert_eq!(s.log.lines[0].message.chars().count(), MAX_LOG_LINE + 1);
         host::Host::log(&mut s, Level::Info, "y".repeat(900));

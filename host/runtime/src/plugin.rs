@@ -19,6 +19,9 @@ use crate::types::{
     PlatformDoc, PluginInfo, RESOLVING_EXPORT, ResolvingIndices, ToCanonicalOutcome, WriteRequest,
 };
 
+/// A store's plugin config, shared by its calls.
+type Config = Arc<serde_json::Map<String, serde_json::Value>>;
+
 /// Which roles a component exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,7 +203,7 @@ impl Plugin {
                 .effective_limits(&plugin.runtime.config().default_limits),
         };
         let info = plugin
-            .call(&ctx, 0, |p, store, instance| {
+            .call(&ctx, &Arc::default(), 0, |p, store, instance| {
                 let mut info = None;
                 if let Some(idx) = &p.mapping {
                     let guest = idx
@@ -293,12 +296,13 @@ impl Plugin {
     fn call<R>(
         &self,
         ctx: &StoreCtx,
+        config: &Config,
         input_bytes: u64,
         f: impl FnOnce(&Plugin, &mut Store<StoreState>, &Instance) -> Result<(R, u64), LoadError>,
     ) -> Result<(R, CallReport), CallError> {
         let inner = &self.runtime.inner;
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(ctx, input_bytes, f);
+        let result = self.call_inner(ctx, config, input_bytes, f);
         if result.is_err() {
             inner.stats.failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -308,6 +312,7 @@ impl Plugin {
     fn call_inner<R>(
         &self,
         ctx: &StoreCtx,
+        config: &Config,
         input_bytes: u64,
         f: impl FnOnce(&Plugin, &mut Store<StoreState>, &Instance) -> Result<(R, u64), LoadError>,
     ) -> Result<(R, CallReport), CallError> {
@@ -325,7 +330,7 @@ impl Plugin {
         let _slot = inner.slots.acquire();
         let started = Instant::now();
         let mut store = self
-            .new_store(ctx)
+            .new_store(ctx, config)
             .map_err(|e| CallError::Plugin(self.host_error(store_id, e)))?;
         let outcome = match self.pre.instantiate(&mut store) {
             Ok(instance) => f(self, &mut store, &instance),
@@ -374,14 +379,14 @@ impl Plugin {
     }
 
     /// A fresh store for one call under `ctx`'s limits.
-    fn new_store(&self, ctx: &StoreCtx) -> wasmtime::Result<Store<StoreState>> {
+    fn new_store(&self, ctx: &StoreCtx, config: &Config) -> wasmtime::Result<Store<StoreState>> {
         let limits = &ctx.limits;
         let inner = &self.runtime.inner;
         let state = StoreState::new(
-            Arc::new(ctx.config.clone()),
+            config.clone(),
             limits.memory_bytes,
             limits.max_log_bytes,
-            inner.config.random_seed,
+            &inner.entropy,
         );
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -621,12 +626,14 @@ fn decisions_bytes(out: &[Decision]) -> u64 {
 pub struct MapperInstance {
     plugin: Arc<Plugin>,
     ctx: Arc<StoreCtx>,
+    config: Config,
 }
 
 impl MapperInstance {
     pub(crate) fn new(plugin: Arc<Plugin>, ctx: StoreCtx) -> Self {
         MapperInstance {
             plugin,
+            config: Arc::new(ctx.config.clone()),
             ctx: Arc::new(ctx),
         }
     }
@@ -656,28 +663,33 @@ impl MapperInstance {
     ) -> Result<(Vec<ToCanonicalOutcome>, CallReport), PluginError> {
         let store_id = &self.ctx.store_id;
         let p = &self.plugin;
-        p.call(&self.ctx, docs_bytes(docs), |p, store, instance| {
-            let idx = p.mapping.as_ref().expect("role checked when bound");
-            let guest = idx
-                .load(&mut *store, instance)
-                .map_err(LoadError::Mismatch)?;
-            let out = guest
-                .call_to_canonical(&mut *store, docs)
-                .map_err(LoadError::Call)?
-                .map_err(|e| p.guest_error(store_id, e))?;
-            if out.len() != docs.len() {
-                return Err(p.contract(
-                    store_id,
-                    format!(
-                        "to-canonical returned {} outcomes for {} documents",
-                        out.len(),
-                        docs.len()
-                    ),
-                ));
-            }
-            let bytes = to_canonical_bytes(&out);
-            Ok((out, bytes))
-        })
+        p.call(
+            &self.ctx,
+            &self.config,
+            docs_bytes(docs),
+            |p, store, instance| {
+                let idx = p.mapping.as_ref().expect("role checked when bound");
+                let guest = idx
+                    .load(&mut *store, instance)
+                    .map_err(LoadError::Mismatch)?;
+                let out = guest
+                    .call_to_canonical(&mut *store, docs)
+                    .map_err(LoadError::Call)?
+                    .map_err(|e| p.guest_error(store_id, e))?;
+                if out.len() != docs.len() {
+                    return Err(p.contract(
+                        store_id,
+                        format!(
+                            "to-canonical returned {} outcomes for {} documents",
+                            out.len(),
+                            docs.len()
+                        ),
+                    ));
+                }
+                let bytes = to_canonical_bytes(&out);
+                Ok((out, bytes))
+            },
+        )
         .map_err(|e| e.into_plugin(p))
     }
 
@@ -696,28 +708,33 @@ impl MapperInstance {
     ) -> Result<(Vec<FromCanonicalOutcome>, CallReport), PluginError> {
         let store_id = &self.ctx.store_id;
         let p = &self.plugin;
-        p.call(&self.ctx, requests_bytes(requests), |p, store, instance| {
-            let idx = p.mapping.as_ref().expect("role checked when bound");
-            let guest = idx
-                .load(&mut *store, instance)
-                .map_err(LoadError::Mismatch)?;
-            let out = guest
-                .call_from_canonical(&mut *store, requests)
-                .map_err(LoadError::Call)?
-                .map_err(|e| p.guest_error(store_id, e))?;
-            if out.len() != requests.len() {
-                return Err(p.contract(
-                    store_id,
-                    format!(
-                        "from-canonical returned {} outcomes for {} requests",
-                        out.len(),
-                        requests.len()
-                    ),
-                ));
-            }
-            let bytes = from_canonical_bytes(&out);
-            Ok((out, bytes))
-        })
+        p.call(
+            &self.ctx,
+            &self.config,
+            requests_bytes(requests),
+            |p, store, instance| {
+                let idx = p.mapping.as_ref().expect("role checked when bound");
+                let guest = idx
+                    .load(&mut *store, instance)
+                    .map_err(LoadError::Mismatch)?;
+                let out = guest
+                    .call_from_canonical(&mut *store, requests)
+                    .map_err(LoadError::Call)?
+                    .map_err(|e| p.guest_error(store_id, e))?;
+                if out.len() != requests.len() {
+                    return Err(p.contract(
+                        store_id,
+                        format!(
+                            "from-canonical returned {} outcomes for {} requests",
+                            out.len(),
+                            requests.len()
+                        ),
+                    ));
+                }
+                let bytes = from_canonical_bytes(&out);
+                Ok((out, bytes))
+            },
+        )
         .map_err(|e| e.into_plugin(p))
     }
 }
@@ -735,7 +752,7 @@ impl MapperInstance {
         let p = &self.plugin;
         let store_id = &self.ctx.store_id;
         let mut store = p
-            .new_store(&self.ctx)
+            .new_store(&self.ctx, &self.config)
             .map_err(|e| p.host_error(store_id, e))?;
         let instance = p
             .pre
@@ -765,12 +782,14 @@ impl MapperInstance {
 pub struct ResolverInstance {
     plugin: Arc<Plugin>,
     ctx: Arc<StoreCtx>,
+    config: Config,
 }
 
 impl ResolverInstance {
     pub(crate) fn new(plugin: Arc<Plugin>, ctx: StoreCtx) -> Self {
         ResolverInstance {
             plugin,
+            config: Arc::new(ctx.config.clone()),
             ctx: Arc::new(ctx),
         }
     }
@@ -794,6 +813,7 @@ impl ResolverInstance {
         let p = &self.plugin;
         p.call(
             &self.ctx,
+            &self.config,
             conflicts_bytes(conflicts),
             |p, store, instance| {
                 let idx = p.resolving.as_ref().expect("role checked when bound");
