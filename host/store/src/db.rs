@@ -130,6 +130,14 @@ pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backen
             url: shown.clone(),
             reason: e.to_string(),
         })?;
+        // One direct connection first: fails fast (the pool would retry until its acquire
+        // timeout) and creates the schema when one is asked for.
+        let mut probe = sqlx::PgConnection::connect_with(&pg)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
         if let Some(schema) = &opts.postgres_schema {
             if schema.is_empty()
                 || !schema
@@ -141,21 +149,16 @@ pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backen
                     reason: format!("schema `{schema}` must be letters, digits and `_` only"),
                 });
             }
-            let mut conn = sqlx::PgConnection::connect_with(&pg)
-                .await
-                .map_err(|source| StoreError::Connect {
-                    url: shown.clone(),
-                    source,
-                })?;
             sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .execute(&mut conn)
-                .await
-                .map_err(StoreError::db("create schema"))?;
-            conn.close()
+                .execute(&mut probe)
                 .await
                 .map_err(StoreError::db("create schema"))?;
             pg = pg.options([("search_path", schema.as_str())]);
         }
+        probe
+            .close()
+            .await
+            .map_err(StoreError::db("create schema"))?;
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))

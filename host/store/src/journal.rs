@@ -7,6 +7,8 @@
 //! what a webhook already delivered, is recognised; a different body under the same version
 //! (Shopify's one-second `updated_at`) is still journaled.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -14,7 +16,8 @@ use crate::db::{RowExt, Tx, from_ms, json, ms, sha256_hex};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::{
-    AppendOutcome, IntakeReject, JournalEntry, NewJournalEntry, WatermarkUpdate, version_key,
+    AppendOutcome, IntakeReject, JournalEntry, NewJournalEntry, Source, WatermarkUpdate,
+    version_key,
 };
 
 /// Advisory lock id held by PostgreSQL journal appends: serialising them makes `seq` commit
@@ -25,11 +28,6 @@ const PG_JOURNAL_LOCK: i64 = 0x0077_6566_746a_6e6c;
 pub(crate) const BUMP_COUNTER: &str =
     "INSERT INTO counters (store_id, name, value) VALUES ($1, $2, $3)
      ON CONFLICT (store_id, name) DO UPDATE SET value = counters.value + excluded.value";
-
-const INSERT: &str = "INSERT INTO journal
-     (store_id, system, kind, entity_id, version, version_key, source, delivery_id, body, body_hash, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     ON CONFLICT DO NOTHING RETURNING seq";
 
 const FIND: &str = "SELECT seq FROM journal
      WHERE (store_id = $1 AND system = $2 AND kind = $3 AND entity_id = $4 AND version_key = $5 AND body_hash = $6)
@@ -127,10 +125,86 @@ pub(crate) fn prepare(entry: NewJournalEntry) -> Result<Prepared> {
     })
 }
 
+/// Rows per multi-row INSERT (11 parameters each; well under both backends' limits).
+const CHUNK: usize = 128;
+
+/// `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING ...` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO journal (store_id, system, kind, entity_id, version, version_key, source, \
+         delivery_id, body, body_hash, received_at) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let b = r * 11;
+        sql.push('(');
+        for c in 1..=11 {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(b + c).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(
+        " ON CONFLICT DO NOTHING RETURNING seq, store_id, system, kind, entity_id, version_key, \
+         body_hash, delivery_id",
+    );
+    sql
+}
+
+/// What identifies an inserted row among a batch's RETURNING rows.
+type RowKey = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+fn prepared_key(p: &Prepared) -> RowKey {
+    let e = &p.entry;
+    (
+        e.store_id.clone(),
+        e.system.clone(),
+        e.kind.clone(),
+        e.entity_id.clone(),
+        p.version_key.clone(),
+        p.body_hash.clone(),
+        e.delivery_id.clone(),
+    )
+}
+
+fn returned_key<R: RowExt>(r: &R) -> std::result::Result<(RowKey, i64), sqlx::Error> {
+    Ok((
+        (
+            r.text("store_id")?,
+            r.text("system")?,
+            r.text("kind")?,
+            r.text("entity_id")?,
+            r.text("version_key")?,
+            r.text("body_hash")?,
+            r.opt_text("delivery_id")?,
+        ),
+        r.i64("seq")?,
+    ))
+}
+
 /// Appends `entries` inside `tx`, answering each with its outcome.
+///
+/// Each chunk is one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING`; rows are inserted
+/// in the given order, so of several equal entries the first is the one inserted. Entries whose
+/// row was not returned conflicted with an existing row (or an earlier entry of the batch) and
+/// are looked up to report the seq they duplicate.
 pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Vec<AppendOutcome>> {
     const OP: &str = "journal append";
     let mut out = Vec::with_capacity(entries.len());
+    let mut duplicates: HashMap<(String, Source), i64> = HashMap::new();
     let postgres = matches!(tx, Tx::Postgres(_));
     on_tx!(tx, c => {
         if postgres {
@@ -140,43 +214,56 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Ve
                 .await
                 .map_err(StoreError::db(OP))?;
         }
-        for p in entries {
-            let e = &p.entry;
-            let inserted = sqlx::query(INSERT)
-                .bind(&e.store_id)
-                .bind(&e.system)
-                .bind(&e.kind)
-                .bind(&e.entity_id)
-                .bind(&e.version)
-                .bind(&p.version_key)
-                .bind(e.source.as_str())
-                .bind(&e.delivery_id)
-                .bind(&p.body_text)
-                .bind(&p.body_hash)
-                .bind(ms(e.received_at))
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(StoreError::db(OP))?;
-            if let Some(row) = inserted {
-                out.push(AppendOutcome::Inserted(row.i64("seq").map_err(StoreError::db(OP))?));
-                continue;
+        for chunk in entries.chunks(CHUNK) {
+            let sql = insert_sql(chunk.len());
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                let e = &p.entry;
+                q = q
+                    .bind(&e.store_id)
+                    .bind(&e.system)
+                    .bind(&e.kind)
+                    .bind(&e.entity_id)
+                    .bind(&e.version)
+                    .bind(&p.version_key)
+                    .bind(e.source.as_str())
+                    .bind(&e.delivery_id)
+                    .bind(&p.body_text)
+                    .bind(&p.body_hash)
+                    .bind(ms(e.received_at));
             }
-            let row = sqlx::query(FIND)
-                .bind(&e.store_id)
-                .bind(&e.system)
-                .bind(&e.kind)
-                .bind(&e.entity_id)
-                .bind(&p.version_key)
-                .bind(&p.body_hash)
-                .bind(&e.delivery_id)
-                .fetch_one(&mut *c)
-                .await
-                .map_err(StoreError::db(OP))?;
-            out.push(AppendOutcome::Duplicate(row.i64("seq").map_err(StoreError::db(OP))?));
+            let rows = q.fetch_all(&mut *c).await.map_err(StoreError::db(OP))?;
+            let mut inserted: HashMap<RowKey, i64> = HashMap::with_capacity(rows.len());
+            for r in &rows {
+                let (k, seq) = returned_key(r).map_err(StoreError::db(OP))?;
+                inserted.insert(k, seq);
+            }
+            for p in chunk {
+                let e = &p.entry;
+                if let Some(seq) = inserted.remove(&prepared_key(p)) {
+                    out.push(AppendOutcome::Inserted(seq));
+                    continue;
+                }
+                let row = sqlx::query(FIND)
+                    .bind(&e.store_id)
+                    .bind(&e.system)
+                    .bind(&e.kind)
+                    .bind(&e.entity_id)
+                    .bind(&p.version_key)
+                    .bind(&p.body_hash)
+                    .bind(&e.delivery_id)
+                    .fetch_one(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                out.push(AppendOutcome::Duplicate(row.i64("seq").map_err(StoreError::db(OP))?));
+                *duplicates.entry((e.store_id.clone(), e.source)).or_default() += 1;
+            }
+        }
+        for ((store_id, source), n) in &duplicates {
             sqlx::query(BUMP_COUNTER)
-                .bind(&e.store_id)
-                .bind(format!("journal_duplicate_{}", e.source))
-                .bind(1_i64)
+                .bind(store_id)
+                .bind(format!("journal_duplicate_{source}"))
+                .bind(*n)
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?;

@@ -48,6 +48,7 @@ suite!(
     outbox_coalesces_pending_and_skips_known_keys,
     outbox_claim_lease_retry_and_dead_letters,
     outbox_keeps_per_target_order,
+    concurrent_claimers_never_share_a_row,
     completion_updates_projections,
     leases_are_exclusive,
     migrations_are_idempotent,
@@ -105,10 +106,37 @@ async fn dedupe_by_observation_key_and_delivery_id(db: &TestDb) {
     assert!(out[0].is_inserted());
     assert_eq!(out[1], AppendOutcome::Duplicate(out[0].seq()));
 
+    // Same content under a known delivery id, then without one: the first is a duplicate of
+    // the delivery, the second is new.
+    let mut by_known_delivery = product("404", "2026-11-26T10:00:00Z", "Scarf");
+    by_known_delivery.delivery_id = Some("d-1".into());
+    let fresh = product("404", "2026-11-26T10:00:00Z", "Scarf");
+    let out = s
+        .append_batch(vec![by_known_delivery, fresh])
+        .await
+        .unwrap();
+    assert_eq!(out[0], AppendOutcome::Duplicate(first.seq()));
+    assert!(out[1].is_inserted());
+
     let counters = s.counters("s1").await.unwrap();
-    assert_eq!(counters.get("journal_duplicate_webhook"), Some(&3));
+    assert_eq!(counters.get("journal_duplicate_webhook"), Some(&4));
     assert_eq!(counters.get("journal_duplicate_poll"), Some(&1));
-    assert_eq!(s.journal_since("s1", 0, 100).await.unwrap().len(), 3);
+    assert_eq!(s.journal_since("s1", 0, 100).await.unwrap().len(), 4);
+
+    // A batch larger than one INSERT statement, repeating entries across statement boundaries.
+    let big: Vec<_> = (0..400)
+        .map(|i| product(&format!("b{}", i % 300), "2026-11-26T10:00:00Z", "bulk"))
+        .collect();
+    let out = s.append_batch(big).await.unwrap();
+    assert_eq!(out.iter().filter(|o| o.is_inserted()).count(), 300);
+    for i in 300..400 {
+        assert_eq!(out[i], AppendOutcome::Duplicate(out[i - 300].seq()));
+    }
+    let seqs: Vec<_> = out[..300].iter().map(|o| o.seq()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seq follows batch order"
+    );
 
     // Invalid input is refused before anything is written.
     let bad = product("303", "yesterday", "x");
@@ -608,6 +636,45 @@ async fn outbox_keeps_per_target_order(db: &TestDb) {
             .unwrap();
         }
     }
+}
+
+async fn concurrent_claimers_never_share_a_row(db: &TestDb) {
+    let s = &db.store;
+    let mut step = StepCommit::new("s1", t0());
+    for i in 0..40 {
+        step.outbox.push(outbox(
+            &format!("K{i}"),
+            &format!("w-{i}"),
+            json!({"i": i}),
+            true,
+        ));
+    }
+    s.commit_step(&step).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .claim_due(t0(), 3, Duration::from_secs(60), None)
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|r| r.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((n, all.len()), (40, 40), "every row claimed exactly once");
 }
 
 async fn completion_updates_projections(db: &TestDb) {
