@@ -50,15 +50,16 @@ pool_size = 1000
 [runtime.limits]
 # Wall-clock deadline per call, in milliseconds.
 timeout_ms = 2000
-# Instruction budget per call; 0 disables fuel metering (the deadline still applies).
-fuel = 10000000000
+# Instruction budget per call (deterministic, unlike the deadline, but metering costs
+# speed); 0 means no fuel limit, only the deadline.
+fuel = 0
 # Linear memory cap, in MiB.
 memory_mb = 64
 # Wasm stack cap, in KiB (deep recursion traps instead of crashing the host).
 stack_kb = 512
 # Largest input batch and output handed across the boundary, in KiB.
-max_input_kb = 4096
-max_output_kb = 4096
+max_input_kb = 8192
+max_output_kb = 8192
 # Log output kept per call, in KiB; the rest is counted and dropped.
 max_log_kb = 16
 

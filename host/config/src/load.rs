@@ -278,10 +278,10 @@ impl<'a> Cx<'a> {
         let v = tbl.get(key)?;
         let example = match key {
             "timeout_ms" => "timeout_ms = 2000 (milliseconds)".to_string(),
-            "fuel" => "fuel = 10000000000".to_string(),
+            "fuel" => "fuel = 10000000000 (0 for no fuel limit)".to_string(),
             "memory_mb" => "memory_mb = 64".to_string(),
             "stack_kb" => "stack_kb = 512".to_string(),
-            "max_input_kb" | "max_output_kb" => format!("{key} = 4096"),
+            "max_input_kb" | "max_output_kb" => format!("{key} = 8192"),
             "max_log_kb" => "max_log_kb = 16".to_string(),
             "webhook_max_body_kb" => "webhook_max_body_kb = 1024".to_string(),
             "pool_size" => "pool_size = 1000".to_string(),

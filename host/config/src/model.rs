@@ -165,16 +165,17 @@ impl Default for RuntimeConfig {
 pub struct PluginLimits {
     /// Wall-time deadline per call in milliseconds (epoch interruption; default 2000).
     pub timeout_ms: u64,
-    /// Fuel (instruction budget) per call; `None` disables fuel metering (default
-    /// 10,000,000,000; `fuel = 0` in TOML means `None`).
+    /// Fuel (instruction budget) per call; `None` (the default, `fuel = 0` in TOML) leaves
+    /// only the wall-time deadline. Fuel is deterministic but metering costs speed, so the
+    /// runtime only enforces it when built with fuel metering on.
     pub fuel: Option<u64>,
     /// Linear memory cap in MiB (default 64).
     pub memory_mb: u64,
     /// Wasm stack cap in KiB (default 512).
     pub stack_kb: u64,
-    /// Largest input batch in KiB (default 4096).
+    /// Largest input batch in KiB (default 8192).
     pub max_input_kb: u64,
-    /// Largest output in KiB (default 4096).
+    /// Largest output in KiB (default 8192).
     pub max_output_kb: u64,
     /// Most log output kept per call in KiB (default 16).
     pub max_log_kb: u64,
@@ -184,11 +185,11 @@ impl Default for PluginLimits {
     fn default() -> Self {
         Self {
             timeout_ms: 2_000,
-            fuel: Some(10_000_000_000),
+            fuel: None,
             memory_mb: 64,
             stack_kb: 512,
-            max_input_kb: 4_096,
-            max_output_kb: 4_096,
+            max_input_kb: 8_192,
+            max_output_kb: 8_192,
             max_log_kb: 16,
         }
     }
@@ -211,6 +212,31 @@ impl PluginLimits {
     /// The timeout as a `Duration`.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The memory cap in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_mb * 1024 * 1024
+    }
+
+    /// The stack cap in bytes.
+    pub fn stack_bytes(&self) -> u64 {
+        self.stack_kb * 1024
+    }
+
+    /// The input cap in bytes.
+    pub fn max_input_bytes(&self) -> u64 {
+        self.max_input_kb * 1024
+    }
+
+    /// The output cap in bytes.
+    pub fn max_output_bytes(&self) -> u64 {
+        self.max_output_kb * 1024
+    }
+
+    /// The log cap in bytes.
+    pub fn max_log_bytes(&self) -> u64 {
+        self.max_log_kb * 1024
     }
 }
 

@@ -747,3 +747,43 @@ fn resolver_follows_the_policy_and_mismatches_are_caught() {
         "`owners` in [plugins.config] clashes with the field owners in [policy]"
     );
 }
+
+#[test]
+fn explicit_store_list() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/one.toml"), store("one")).unwrap();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        "stores = [\"a/one.toml\", \"a/two.toml\"]\n",
+    )
+    .unwrap();
+    let d = load(dir.path().join("weft.toml")).unwrap_err();
+    let e = only(&d);
+    assert!(
+        e.message.starts_with("cannot read store file `"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("two.toml"));
+    assert_eq!(
+        (file_name(e).as_str(), e.line, e.column),
+        ("weft.toml", 1, 25)
+    );
+
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        "stores_dir = \"a\"\nstores = [\"a/one.toml\"]\n",
+    )
+    .unwrap();
+    let d = load(dir.path().join("weft.toml")).unwrap_err();
+    assert_eq!(
+        only(&d).message,
+        "set either `stores_dir` or `stores`, not both"
+    );
+
+    std::fs::write(dir.path().join("weft.toml"), "stores = [\"a/one.toml\"]\n").unwrap();
+    let c = load(dir.path().join("weft.toml")).unwrap();
+    assert_eq!(c.stores.len(), 1);
+    assert_eq!(c.stores[0].file, dir.path().join("a/one.toml"));
+}
