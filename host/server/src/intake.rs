@@ -1,0 +1,349 @@
+//! `POST /webhooks/shopify/{store_id}`: Shopify webhook intake.
+//!
+//! Order of checks (each one before any work the next one needs):
+//! 1. the store must be configured (404);
+//! 2. the body must fit the store's cap: a `Content-Length` above it is refused at once, and a
+//!    streamed body is read only up to the cap (413; the rest is never read);
+//! 3. the signature must verify against one of the store's accepted secrets (401; nothing is
+//!    stored, not even a reject row, so unauthenticated input cannot fill the disk);
+//! 4. the body must be JSON, the topic one weft syncs, and the document acceptable to
+//!    `weft_connectors::shopify::normalize` (400 with the reason; the raw request, minus the
+//!    signature header and any credentials, is kept via `Store::record_reject`);
+//! 5. the normalized document is journaled through the group-committing [`JournalWriter`]
+//!    (`weft_store::JournalWriter`), and only then is 200 sent (duplicates too). A journal error is
+//!    503 so Shopify retries.
+//!
+//! The journal entry: system `shopify`, the document's kind and id, version = the document's
+//! `updated_at` (when the payload has none, `X-Shopify-Triggered-At` is written into it as its
+//! `updated_at` before normalizing), source `webhook`, delivery id = `X-Shopify-Webhook-Id`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tracing::Instrument as _;
+use weft_connectors::shopify::normalize;
+use weft_store::{AppendOutcome, NewJournalEntry, Source, StoreError};
+
+use crate::metrics::WebhookOutcome;
+use crate::signature;
+use crate::state::ServerState;
+
+/// Default body cap: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The signature header.
+pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
+/// The topic header.
+pub const TOPIC_HEADER: &str = "x-shopify-topic";
+/// The delivery id header (dedupe key).
+pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
+/// When the event fired (version fallback).
+pub const TRIGGERED_AT_HEADER: &str = "x-shopify-triggered-at";
+
+/// Headers never kept with a reject: the signature and anything that could carry a credential.
+const STRIPPED_HEADERS: [&str; 5] = [
+    HMAC_HEADER,
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-shopify-access-token",
+];
+
+/// A webhook signing secret (the app's client secret). Its `Debug` never prints the value and
+/// it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// Wraps a secret's bytes.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        WebhookSecret(secret.into())
+    }
+
+    /// The secret's bytes (for signing and verifying only).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// One store's intake configuration (the host fills it from `weft-config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeStore {
+    /// The store id, as in the URL path.
+    pub id: String,
+    /// Accepted signing secrets: the current one and, during a rotation, the previous one(s).
+    /// A store with none refuses every delivery (401).
+    pub secrets: Vec<WebhookSecret>,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl IntakeStore {
+    /// A store with the given secrets and the default 1 MiB body cap.
+    pub fn new(id: impl Into<String>, secrets: Vec<WebhookSecret>) -> Self {
+        IntakeStore {
+            id: id.into(),
+            secrets,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sets the body cap.
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+}
+
+/// The intake router: `POST /webhooks/shopify/{store_id}`.
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/webhooks/shopify/{store_id}", post(webhook))
+        .with_state(state)
+}
+
+fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg.into(),
+    )
+        .into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+async fn webhook(
+    State(state): State<ServerState>,
+    Path(store_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "webhook",
+        store = %store_id,
+        topic = header_str(&headers, TOPIC_HEADER).unwrap_or(""),
+        delivery = header_str(&headers, WEBHOOK_ID_HEADER).unwrap_or(""),
+    );
+    handle(state, store_id, headers, body, started)
+        .instrument(span)
+        .await
+}
+
+enum ReadError {
+    TooLarge,
+    Io(String),
+}
+
+/// Reads at most `cap` bytes of `body`; stops at the first frame that would exceed it.
+async fn read_capped(mut body: Body, cap: usize) -> Result<Bytes, ReadError> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Io(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > cap {
+                return Err(ReadError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn handle(
+    state: ServerState,
+    store_id: String,
+    headers: HeaderMap,
+    body: Body,
+    started: Instant,
+) -> Response {
+    let metrics = state.metrics().clone();
+    let Some(cfg) = state.intake_store(&store_id) else {
+        metrics.inc_unknown_store();
+        tracing::debug!("webhook for an unknown store");
+        return text(StatusCode::NOT_FOUND, "unknown store");
+    };
+    let too_large = || {
+        metrics.inc_webhook(&cfg.id, WebhookOutcome::TooLarge);
+        tracing::warn!(
+            cap = cfg.max_body_bytes,
+            "webhook body over the store's cap"
+        );
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body exceeds {} bytes", cfg.max_body_bytes),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cfg.max_body_bytes as u64) {
+        return too_large();
+    }
+    let raw = match read_capped(body, cfg.max_body_bytes).await {
+        Ok(raw) => raw,
+        Err(ReadError::TooLarge) => return too_large(),
+        Err(ReadError::Io(e)) => {
+            tracing::debug!(error = %e, "webhook body could not be read");
+            return text(StatusCode::BAD_REQUEST, "request body could not be read");
+        }
+    };
+
+    let verified = header_str(&headers, HMAC_HEADER)
+        .is_some_and(|sig| signature::verify(&cfg.secrets, &raw, sig));
+    if !verified {
+        metrics.inc_webhook(&cfg.id, WebhookOutcome::BadSignature);
+        tracing::warn!("webhook with a missing or invalid signature refused");
+        return text(StatusCode::UNAUTHORIZED, "invalid webhook signature");
+    }
+
+    let entry = match to_entry(&cfg.id, &headers, &raw) {
+        Ok(entry) => entry,
+        Err(reason) => return malformed(&state, &cfg.id, &headers, &raw, reason).await,
+    };
+
+    match state.writer().append(entry).await {
+        Ok(outcome) => {
+            let kind = match outcome {
+                AppendOutcome::Inserted(seq) => {
+                    (state.shared.notifier)(&cfg.id);
+                    tracing::debug!(seq, "webhook journaled");
+                    WebhookOutcome::Accepted
+                }
+                AppendOutcome::Duplicate(seq) => {
+                    tracing::debug!(seq, "duplicate webhook");
+                    WebhookOutcome::Duplicate
+                }
+            };
+            metrics.inc_webhook(&cfg.id, kind);
+            metrics.observe_ack(&cfg.id, started.elapsed());
+            text(StatusCode::OK, "ok")
+        }
+        Err(e @ (StoreError::InvalidVersion { .. } | StoreError::InvalidArgument { .. })) => {
+            malformed(&state, &cfg.id, &headers, &raw, e.to_string()).await
+        }
+        Err(e) => {
+            metrics.inc_webhook(&cfg.id, WebhookOutcome::Unavailable);
+            tracing::error!(error = %e, "journal append failed; answering 503 so Shopify retries");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "journal unavailable; retry later",
+            )
+        }
+    }
+}
+
+/// Turns an authenticated delivery into its journal entry, or says why it cannot be one.
+fn to_entry(store_id: &str, headers: &HeaderMap, raw: &[u8]) -> Result<NewJournalEntry, String> {
+    let topic = header_str(headers, TOPIC_HEADER)
+        .ok_or_else(|| "missing X-Shopify-Topic header".to_string())?;
+    let mut value =
+        normalize::parse_webhook_body(raw).map_err(|e| format!("body is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("body is not a JSON object".into());
+    }
+    if value.get("updated_at").is_none_or(Value::is_null)
+        && let Some(at) = header_str(headers, TRIGGERED_AT_HEADER)
+        && let Some(obj) = value.as_object_mut()
+    {
+        obj.insert("updated_at".into(), Value::String(at.to_owned()));
+    }
+    let doc = normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
+    Ok(NewJournalEntry {
+        store_id: store_id.to_owned(),
+        system: "shopify".into(),
+        kind: doc.kind.as_str().to_owned(),
+        entity_id: doc.id,
+        version: doc.updated_at,
+        source: Source::Webhook,
+        delivery_id: header_str(headers, WEBHOOK_ID_HEADER).map(str::to_owned),
+        body: doc.body,
+        received_at: Utc::now(),
+    })
+}
+
+/// The request headers as a JSON object, without the signature or credentials. Repeated
+/// headers become arrays; non-UTF-8 values are kept lossily.
+fn kept_headers(headers: &HeaderMap) -> Value {
+    let mut map: BTreeMap<String, Value> = BTreeMap::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if STRIPPED_HEADERS.contains(&name) {
+            continue;
+        }
+        let v = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        match map.get_mut(name) {
+            None => {
+                map.insert(name.to_owned(), v);
+            }
+            Some(Value::Array(a)) => a.push(v),
+            Some(prev) => {
+                let first = prev.take();
+                *prev = Value::Array(vec![first, v]);
+            }
+        }
+    }
+    Value::Object(map.into_iter().collect())
+}
+
+/// 400 after keeping the raw request; 503 if it cannot be kept (so the delivery is retried
+/// rather than lost).
+async fn malformed(
+    state: &ServerState,
+    store_id: &str,
+    headers: &HeaderMap,
+    raw: &[u8],
+    reason: String,
+) -> Response {
+    let kept = state
+        .store()
+        .record_reject(store_id, &reason, &kept_headers(headers), raw, Utc::now())
+        .await;
+    match kept {
+        Ok(id) => {
+            state
+                .metrics()
+                .inc_webhook(store_id, WebhookOutcome::Malformed);
+            tracing::warn!(reject = id, %reason, "malformed webhook kept for inspection");
+            text(
+                StatusCode::BAD_REQUEST,
+                format!("malformed webhook: {reason}"),
+            )
+        }
+        Err(e) => {
+            state
+                .metrics()
+                .inc_webhook(store_id, WebhookOutcome::Unavailable);
+            tracing::error!(error = %e, "could not keep a malformed webhook; answering 503");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not record the rejected request; retry later",
+            )
+        }
+    }
+}

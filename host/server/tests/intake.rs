@@ -1,0 +1,329 @@
+//! Webhook intake through the router (`tower::ServiceExt::oneshot`): signatures and rotation,
+//! body cap, malformed bodies kept as rejects, dedupe, version fallback and journal failure.
+
+mod common;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use axum::response::Response;
+use common::*;
+use tower::ServiceExt as _;
+use weft_server::signature::sign;
+use weft_server::{IntakeStore, WebhookOutcome, WebhookSecret};
+use weft_store::Source;
+
+async fn send(h: &Harness, req: Request<Body>) -> (StatusCode, String) {
+    let resp: Response = h.state.app().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn good_signature_is_journaled_in_the_one_shape_then_acknowledged() {
+    let h = harness(vec![acme()]).await;
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            PRODUCT.as_bytes(),
+            Some(SECRET),
+            "wh-1",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let entries = h.store.journal_since("acme", 0, 10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e.system, "shopify");
+    assert_eq!(e.kind, "product");
+    assert_eq!(e.entity_id, "8079745990737254412");
+    assert_eq!(e.version, "2024-03-01T15:15:30Z");
+    assert_eq!(e.source, Source::Webhook);
+    assert_eq!(e.delivery_id.as_deref(), Some("wh-1"));
+    // Ids above 2^53 stay exact strings.
+    assert_eq!(e.body["variants"][0]["id"], "9007199254740993");
+    assert_eq!(
+        e.body["variants"][0]["inventory_item_id"],
+        "9223372036854775807"
+    );
+    assert_eq!(*h.notified.lock(), vec!["acme".to_string()]);
+    assert_eq!(
+        h.state.metrics().webhooks("acme", WebhookOutcome::Accepted),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_or_missing_signature_is_401_and_stores_nothing() {
+    let h = harness(vec![acme()]).await;
+    let body = PRODUCT.as_bytes();
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", body, Some("wrong"), "wh-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(&h, delivery("acme", "products/update", body, None, "wh-2")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A signature over another body does not verify this one.
+    let mut req = delivery("acme", "products/update", body, None, "wh-3");
+    req.headers_mut().insert(
+        "x-shopify-hmac-sha256",
+        sign(SECRET.as_bytes(), b"{}").parse().unwrap(),
+    );
+    let (status, _) = send(&h, req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Malformed AND unsigned: still 401, no reject row.
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", b"{oops", Some("wrong"), "wh-4"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let st = h.store.status("acme").await.unwrap();
+    assert_eq!(st.journal_head, 0);
+    assert_eq!(st.intake_rejects, 0);
+    assert!(h.store.list_rejects("acme", 10).await.unwrap().is_empty());
+    assert!(h.notified.lock().is_empty());
+    assert_eq!(
+        h.state
+            .metrics()
+            .webhooks("acme", WebhookOutcome::BadSignature),
+        4
+    );
+}
+
+#[tokio::test]
+async fn previous_secret_is_accepted_during_rotation() {
+    let h = harness(vec![IntakeStore::new(
+        "acme",
+        vec![WebhookSecret::new(SECRET), WebhookSecret::new(OLD_SECRET)],
+    )])
+    .await;
+    let body = PRODUCT.as_bytes();
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", body, Some(OLD_SECRET), "wh-old"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", body, Some(SECRET), "wh-new"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", body, Some("revoked"), "wh-x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // After the rotation ends the old secret is refused.
+    h.state.set_stores(vec![acme()]);
+    let other = PRODUCT.replace("Wool Sweater", "Wool Sweater II");
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            other.as_bytes(),
+            Some(OLD_SECRET),
+            "wh-later",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn body_over_the_cap_is_413_and_stores_nothing() {
+    let h = harness(vec![acme().with_max_body_bytes(1024)]).await;
+    let big = format!(r#"{{"id": 1, "title": "{}"}}"#, "x".repeat(2048));
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            big.as_bytes(),
+            Some(SECRET),
+            "wh-1",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Streamed without Content-Length: refused once the cap is passed.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+    let req = Request::post("/webhooks/shopify/acme")
+        .header("x-shopify-topic", "products/update")
+        .header(
+            "x-shopify-hmac-sha256",
+            sign(SECRET.as_bytes(), &[b' '; 4096]),
+        )
+        .body(Body::from_stream(futures::stream::iter(chunks)))
+        .unwrap();
+    let (status, _) = send(&h, req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let st = h.store.status("acme").await.unwrap();
+    assert_eq!((st.journal_head, st.intake_rejects), (0, 0));
+    assert_eq!(
+        h.state.metrics().webhooks("acme", WebhookOutcome::TooLarge),
+        2
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_kept_with_their_raw_bytes() {
+    let h = harness(vec![acme()]).await;
+    let raw = b"{\"id\": 8079745990737254412, \"title\": ";
+    let (status, msg) = send(
+        &h,
+        delivery("acme", "products/update", raw, Some(SECRET), "wh-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("not valid JSON"), "{msg}");
+
+    let (status, msg) = send(
+        &h,
+        delivery("acme", "carts/update", b"{\"id\": 1}", Some(SECRET), "wh-2"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("carts/update"), "{msg}");
+
+    let no_id = br#"{"title": "x", "updated_at": "2024-03-01T10:15:30Z"}"#;
+    let (status, msg) = send(
+        &h,
+        delivery("acme", "products/update", no_id, Some(SECRET), "wh-3"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("missing field `id`"), "{msg}");
+
+    let rejects = h.store.list_rejects("acme", 10).await.unwrap();
+    assert_eq!(rejects.len(), 3);
+    let first = rejects.last().unwrap(); // newest first
+    assert_eq!(first.body, raw.to_vec());
+    assert!(first.reason.contains("not valid JSON"));
+    assert_eq!(first.headers["x-shopify-topic"], "products/update");
+    assert_eq!(first.headers["x-shopify-webhook-id"], "wh-1");
+    assert!(first.headers.get("x-shopify-hmac-sha256").is_none());
+    assert_eq!(h.store.status("acme").await.unwrap().journal_head, 0);
+    assert_eq!(
+        h.state
+            .metrics()
+            .webhooks("acme", WebhookOutcome::Malformed),
+        3
+    );
+    assert!(h.notified.lock().is_empty());
+}
+
+#[tokio::test]
+async fn duplicate_delivery_is_journaled_once_and_acknowledged_twice() {
+    let h = harness(vec![acme()]).await;
+    let body = PRODUCT.as_bytes();
+    for _ in 0..2 {
+        let (status, _) = send(
+            &h,
+            delivery("acme", "products/update", body, Some(SECRET), "wh-dup"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Same delivery id with another (retried, stale) body: still a duplicate.
+    let other = PRODUCT.replace("Wool Sweater", "Wool Jumper");
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            other.as_bytes(),
+            Some(SECRET),
+            "wh-dup",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.store.journal_since("acme", 0, 10).await.unwrap().len(), 1);
+    let m = h.state.metrics();
+    assert_eq!(m.webhooks("acme", WebhookOutcome::Accepted), 1);
+    assert_eq!(m.webhooks("acme", WebhookOutcome::Duplicate), 2);
+    assert_eq!(h.notified.lock().len(), 1);
+    let counters = h.store.counters("acme").await.unwrap();
+    assert_eq!(counters.get("journal_duplicate_webhook"), Some(&2));
+}
+
+#[tokio::test]
+async fn unknown_store_is_404() {
+    let h = harness(vec![acme()]).await;
+    let (status, _) = send(
+        &h,
+        delivery(
+            "nope",
+            "products/update",
+            PRODUCT.as_bytes(),
+            Some(SECRET),
+            "wh-1",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(h.store.store_ids().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn version_falls_back_to_triggered_at_when_the_payload_has_none() {
+    let h = harness(vec![acme()]).await;
+    let body =
+        br#"{"inventory_item_id": 271878346596884015, "location_id": 53716844710, "available": 7}"#;
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "inventory_levels/update",
+            body,
+            Some(SECRET),
+            "wh-inv",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let e = &h.store.journal_since("acme", 0, 10).await.unwrap()[0];
+    assert_eq!(e.kind, "inventory-level");
+    assert_eq!(e.entity_id, "271878346596884015@53716844710");
+    assert_eq!(e.version, "2024-03-01T15:15:31Z");
+    assert_eq!(e.body["available"], 7);
+}
+
+#[tokio::test]
+async fn journal_failure_is_503_so_shopify_retries() {
+    let h = harness(vec![acme()]).await;
+    h.store.close().await;
+    let (status, _) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            PRODUCT.as_bytes(),
+            Some(SECRET),
+            "wh-1",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        h.state
+            .metrics()
+            .webhooks("acme", WebhookOutcome::Unavailable),
+        1
+    );
+    assert!(h.notified.lock().is_empty());
+}
