@@ -43,7 +43,7 @@ pub use queue::{
 };
 pub use retry::{
     Backoff, BackoffConfig, BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, RetryClass,
-    parse_retry_after, parse_retry_after_at,
+    RetryError, parse_retry_after, parse_retry_after_at, retry,
 };
 pub use schedule::{Cron, QuietHours, RunKind, Schedule, ScheduledRun, UtcOffset};
 pub use shopify::{

@@ -2,6 +2,7 @@
 //! permanent classification per platform, and a per-connection circuit breaker.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -227,6 +228,90 @@ pub fn parse_retry_after_at(value: &str, now: chrono::DateTime<chrono::Utc>) -> 
             .to_std()
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// Why [`retry`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError<E> {
+    /// The operation failed in a way retrying cannot fix.
+    #[error("permanent failure after {attempts} attempt(s): {last}")]
+    Permanent {
+        /// Attempts made, including the failing one.
+        attempts: u32,
+        /// The failure.
+        last: E,
+    },
+    /// Every allowed retry failed.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: E,
+    },
+}
+
+impl<E> RetryError<E> {
+    /// The last failure.
+    pub fn into_last(self) -> E {
+        match self {
+            RetryError::Permanent { last, .. } | RetryError::Exhausted { last, .. } => last,
+        }
+    }
+}
+
+/// Run `op` (given the 0-based attempt number) until it succeeds, `classify` calls its error
+/// permanent, or `backoff`'s retries are used up, sleeping [`Backoff::next_delay`] between
+/// attempts (never less than the error's `Retry-After`).
+///
+/// For in-process retries of one request (reads, polls). Writes from the outbox are retried by
+/// rescheduling the durable row instead, with the same [`Backoff`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+/// use weft_ratelimit::{retry, Backoff, BackoffConfig, RetryClass};
+/// let backoff = Backoff::seeded(BackoffConfig::default(), 1);
+/// let result = retry(&backoff, |status: &u16| RetryClass::from_status(*status, None), |attempt| async move {
+///     if attempt < 2 { Err(503u16) } else { Ok("done") }
+/// }).await;
+/// assert_eq!(result.unwrap(), "done");
+/// # });
+/// ```
+pub async fn retry<T, E, F, Fut>(
+    backoff: &Backoff,
+    classify: impl Fn(&E) -> RetryClass,
+    mut op: F,
+) -> Result<T, RetryError<E>>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        let error = match op(attempt).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let after = match classify(&error) {
+            RetryClass::Permanent => {
+                return Err(RetryError::Permanent {
+                    attempts: attempt + 1,
+                    last: error,
+                });
+            }
+            RetryClass::Retryable { after } => after,
+        };
+        if backoff.exhausted(attempt) {
+            return Err(RetryError::Exhausted {
+                attempts: attempt + 1,
+                last: error,
+            });
+        }
+        let delay = backoff.next_delay(attempt, after);
+        tracing::debug!(attempt, ?delay, "retrying after a transient failure");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
 }
 
 /// Parameters of a [`CircuitBreaker`].
@@ -608,6 +693,51 @@ mod tests {
             Permanent
         );
         assert!(RetryClass::transport().is_retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_helper_honours_retry_after_and_gives_up() {
+        let backoff = Backoff::seeded(
+            BackoffConfig {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(10),
+                max_retries: 3,
+            },
+            5,
+        );
+        let classify =
+            |e: &(u16, u64)| RetryClass::from_status(e.0, Some(Duration::from_secs(e.1)));
+        let start = Instant::now();
+        let ok = retry(&backoff, classify, |attempt| async move {
+            if attempt < 2 {
+                Err((429, 2))
+            } else {
+                Ok(attempt)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(ok, 2);
+        assert!(start.elapsed() >= Duration::from_secs(4));
+        assert!(start.elapsed() <= Duration::from_secs(4) + Duration::from_millis(20));
+
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let err = retry(&backoff, classify, |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Err::<(), _>((503, 0)) }
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, RetryError::Exhausted { attempts: 4, .. }));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+        let start = Instant::now();
+        let err = retry(&backoff, classify, |_| async { Err::<(), _>((404, 0)) })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RetryError::Permanent { attempts: 1, .. }));
+        assert_eq!(err.into_last(), (404, 0));
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     #[test]
