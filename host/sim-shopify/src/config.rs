@@ -129,8 +129,9 @@ impl Default for WebhookConfig {
     }
 }
 
-/// Full simulator configuration. Build with [`SimConfig::builder`].
-#[derive(Clone, Debug)]
+/// Full simulator configuration. Build with [`SimConfig::builder`]. `Debug` redacts tokens
+/// and secrets.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Seed for ids, webhook ids and chaos decisions.
     pub seed: u64,
@@ -195,6 +196,35 @@ impl Default for SimConfig {
             webhooks: WebhookConfig::default(),
             locations: vec!["Main warehouse".to_string()],
         }
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("shop_domain", &self.shop_domain)
+            .field(
+                "access_tokens",
+                &format_args!("[{} redacted]", self.access_tokens.len()),
+            )
+            .field(
+                "client_secrets",
+                &format_args!("[{} redacted]", self.client_secrets.len()),
+            )
+            .field("api_versions", &self.api_versions)
+            .field("maximum_available", &self.maximum_available)
+            .field("restore_rate", &self.restore_rate)
+            .field("max_query_cost", &self.max_query_cost)
+            .field("rest_bucket_size", &self.rest_bucket_size)
+            .field("rest_leak_rate", &self.rest_leak_rate)
+            .field("throttle_status", &self.throttle_status)
+            .field("base_time", &self.base_time)
+            .field("currency", &self.currency)
+            .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .field("webhooks", &self.webhooks)
+            .field("locations", &self.locations)
+            .finish()
     }
 }
 

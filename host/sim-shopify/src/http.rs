@@ -22,6 +22,8 @@ use crate::sim::Shared;
 pub const INVALID_TOKEN_BODY: &str =
     r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#;
 
+static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Builds the router.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -44,6 +46,10 @@ fn json_response(status: StatusCode, body: &Value, version: Option<&str>) -> Res
     );
     if let Some(v) = version.and_then(|v| HeaderValue::from_str(v).ok()) {
         h.insert("x-shopify-api-version", v);
+    }
+    let id = REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(v) = HeaderValue::from_str(&format!("sim-{id:016x}")) {
+        h.insert("x-request-id", v);
     }
     resp
 }

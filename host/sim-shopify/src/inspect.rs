@@ -1,6 +1,8 @@
 //! Inspection: the request log and counters (throttled responses, cost rejections, auth
 //! failures), combined with entity-create counts and webhook stats in [`SimStats`].
 
+use std::collections::VecDeque;
+
 use serde::Serialize;
 
 use crate::state::CreateCounts;
@@ -36,7 +38,7 @@ pub struct RequestRecord {
 #[derive(Debug, Default)]
 pub struct Inspect {
     /// Log.
-    pub requests: Vec<RequestRecord>,
+    pub requests: VecDeque<RequestRecord>,
     /// Total requests seen.
     pub total: u64,
     /// GraphQL requests.
@@ -59,9 +61,9 @@ impl Inspect {
         rec.seq = self.total;
         self.total += 1;
         if self.requests.len() >= REQUEST_LOG_CAP {
-            self.requests.remove(0);
+            self.requests.pop_front();
         }
-        self.requests.push(rec);
+        self.requests.push_back(rec);
     }
 }
 

@@ -293,7 +293,13 @@ impl ShopifySim {
 
     /// The request log.
     pub fn request_log(&self) -> Vec<RequestRecord> {
-        self.shared.inspect.lock().requests.clone()
+        self.shared
+            .inspect
+            .lock()
+            .requests
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Full state dump (ids as strings).
