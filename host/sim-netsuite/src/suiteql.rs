@@ -469,6 +469,8 @@ enum FmtPart {
     Minute,
     Second,
     Meridian,
+    /// `.FF` / `.FF1`..`.FF9`: a dot and fractional seconds (digits, if fixed).
+    DotFraction(Option<usize>),
     Lit(String),
 }
 
@@ -498,6 +500,15 @@ fn parse_fmt(fmt: &str) -> Result<Vec<FmtPart>, NsError> {
             (FmtPart::Minute, 2)
         } else if rest.starts_with("SS") {
             (FmtPart::Second, 2)
+        } else if rest.starts_with(".FF") {
+            let digit = upc
+                .get(i + 3)
+                .and_then(|c| c.to_digit(10))
+                .filter(|d| (1..=9).contains(d));
+            match digit {
+                Some(d) => (FmtPart::DotFraction(Some(d as usize)), 4),
+                None => (FmtPart::DotFraction(None), 3),
+            }
         } else if rest.starts_with("AM") || rest.starts_with("PM") {
             (FmtPart::Meridian, 2)
         } else if chars[i] == '"' {
@@ -534,6 +545,12 @@ fn chrono_fmt(parts: &[FmtPart]) -> String {
             FmtPart::Minute => "%M".to_owned(),
             FmtPart::Second => "%S".to_owned(),
             FmtPart::Meridian => "%p".to_owned(),
+            FmtPart::DotFraction(None) => "%.f".to_owned(),
+            FmtPart::DotFraction(Some(d)) => match d {
+                1..=3 => "%.3f".to_owned(),
+                4..=6 => "%.6f".to_owned(),
+                _ => "%.9f".to_owned(),
+            },
             FmtPart::Lit(s) => s.replace('%', "%%"),
         })
         .collect()
@@ -1271,6 +1288,9 @@ mod tests {
             format_time(&t, &parse_fmt("YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"").unwrap()),
             "2026-03-04T05:06:07Z"
         );
+        let frac = to_timestamp("2023-11-14 22:13:20.5", "YYYY-MM-DD HH24:MI:SS.FF").unwrap();
+        assert_eq!(frac.timestamp_subsec_millis(), 500);
+        assert_eq!(frac.timestamp(), 1_700_000_000);
         assert!(like("WEB-1", "WEB%"));
         assert!(!like("XWEB", "WEB%"));
     }

@@ -244,3 +244,43 @@ async fn paging_links_and_bounds() {
     let r = h.client.suiteql("SELECT id FROM item", 3, 100_000).await;
     assert_eq!((r.status, r.code()), (400, "INVALID_PARAMETER"));
 }
+
+#[tokio::test]
+async fn keyset_cursor_queries_as_weft_writes_them() {
+    let h = start(config(25)).await;
+    h.sim.freeze_clock();
+    for i in 0..4 {
+        h.sim
+            .erp_create(
+                weft_sim_netsuite::RecordType::InventoryItem,
+                json!({"itemId": format!("K-{i}")}),
+            )
+            .unwrap();
+    }
+    let t = h.sim.now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let lit = format!("TO_TIMESTAMP('{t}', 'YYYY-MM-DD HH24:MI:SS')");
+    let frac = format!("TO_TIMESTAMP('{t}.0', 'YYYY-MM-DD HH24:MI:SS.FF')");
+    let q = format!(
+        "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified, itemId FROM item \
+         WHERE (itemType = 'InvtPart') AND lastModifiedDate >= {frac} \
+         AND (lastModifiedDate > {lit} OR (lastModifiedDate = {lit} AND id > 1001)) \
+         ORDER BY lastModifiedDate ASC, id ASC"
+    );
+    let r = h.client.suiteql(&q, 100, 0).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rows = r.body["items"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1002", "1003"]);
+    assert_eq!(rows[0]["itemid"], "K-2");
+    assert_eq!(rows[0]["lastmodified"], json!(t));
+    let head = h
+        .client
+        .suiteql(
+            "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified FROM item ORDER BY lastModifiedDate DESC, id DESC",
+            1,
+            0,
+        )
+        .await;
+    assert_eq!(head.body["items"][0]["id"], "1003");
+    assert_eq!(head.body["hasMore"], json!(true));
+}
