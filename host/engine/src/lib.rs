@@ -4,6 +4,22 @@
 //! # Layout
 //! - [`version`]: source versions and the stale guard (order by version, not by arrival).
 //! - [`merge`]: field-by-field three-way merge against the golden record, and the write diff.
+//! - [`sync`]: the processing step from journal entries to projections and outbox rows.
+//! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
+//! - [`poll`]: Shopify reconciliation and NetSuite change capture, journaling what webhooks missed.
+//! - [`runner`]: one store's loops (processing, dispatch, polls), resilient to errors.
+//! - [`error`]: the engine's error type, [`EngineError`].
 
+pub mod dispatch;
+pub mod error;
 pub mod merge;
+pub mod poll;
+pub mod runner;
+pub mod sync;
 pub mod version;
+
+pub use dispatch::{DispatchReport, Dispatcher};
+pub use error::EngineError;
+pub use poll::{NetSuiteCdc, ShopifyReconciler};
+pub use runner::{PollReport, Poller, StoreRunner, Timing, Wakers};
+pub use sync::{Mode, Processor, StepReport};

@@ -1,0 +1,268 @@
+//! The dispatcher: executes one store's outbox rows through its connectors.
+//!
+//! Rows are claimed with a lease (a crashed dispatcher's rows become due again when it
+//! expires), executed with the idempotency the row carries (NetSuite upsert by external id,
+//! Shopify `@idempotent` keys, inventory compare-and-set), and settled:
+//! - success: the row is done, and in the same transaction the target's last-known state becomes
+//!   the fields written and the ids the target assigned are recorded as cross-references;
+//! - a stale compare-and-set: the row is done and the target's current state is re-read into the
+//!   journal, so the next step re-merges against what the target really holds;
+//! - retryable errors: exponential backoff with full jitter, never sooner than `Retry-After`;
+//! - permanent errors (or retries exhausted): a dead letter with the platform's message.
+//!
+//! Rows for one entity run in order; different entities run concurrently.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{debug, warn};
+use weft_connectors::{ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp};
+use weft_ratelimit::Backoff;
+use weft_store::{Completion, OutboxRow, Store, TargetStateUpsert, Xref};
+
+use crate::error::EngineError;
+
+/// What one dispatch round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    /// Rows claimed.
+    pub claimed: u64,
+    /// Rows applied by the target.
+    pub applied: u64,
+    /// Compare-and-set writes found stale (re-read and re-merged).
+    pub stale: u64,
+    /// Rows scheduled for a retry.
+    pub retried: u64,
+    /// Rows that became dead letters.
+    pub dead: u64,
+    /// Throttled responses seen.
+    pub throttled: u64,
+}
+
+/// Re-reads a target's current document after a stale compare-and-set, to journal it.
+pub type Reobserve = Arc<
+    dyn Fn(
+            String,
+            String,
+            String,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EngineError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// One store's dispatcher.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store_id: String,
+    db: Store,
+    connectors: Connectors,
+    backoff: Arc<Backoff>,
+    lease: Duration,
+    batch: u32,
+    reobserve: Option<Reobserve>,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `store_id`.
+    pub fn new(
+        store_id: impl Into<String>,
+        db: Store,
+        connectors: Connectors,
+        backoff: Arc<Backoff>,
+    ) -> Self {
+        Dispatcher {
+            store_id: store_id.into(),
+            db,
+            connectors,
+            backoff,
+            lease: Duration::from_secs(120),
+            batch: 64,
+            reobserve: None,
+        }
+    }
+
+    /// Sets the hook that re-reads a target after a stale compare-and-set.
+    pub fn with_reobserve(mut self, reobserve: Reobserve) -> Self {
+        self.reobserve = Some(reobserve);
+        self
+    }
+
+    /// Claims due rows and executes them; returns when all claimed rows are settled.
+    pub async fn run_once(&self) -> Result<DispatchReport, EngineError> {
+        let now = Utc::now();
+        let rows = self
+            .db
+            .claim_due(now, self.batch, self.lease, Some(&self.store_id))
+            .await?;
+        let mut report = DispatchReport {
+            claimed: rows.len() as u64,
+            ..DispatchReport::default()
+        };
+        // One queue per entity, in claim (id) order.
+        let mut groups: BTreeMap<(String, String, String), Vec<OutboxRow>> = BTreeMap::new();
+        for row in rows {
+            groups
+                .entry((row.system.clone(), row.kind.clone(), row.key.clone()))
+                .or_default()
+                .push(row);
+        }
+        let results = futures::future::join_all(groups.into_values().map(|rows| async move {
+            let mut r = DispatchReport::default();
+            for row in rows {
+                self.execute(row, &mut r).await?;
+            }
+            Ok::<_, EngineError>(r)
+        }))
+        .await;
+        for r in results {
+            let r = r?;
+            report.applied += r.applied;
+            report.stale += r.stale;
+            report.retried += r.retried;
+            report.dead += r.dead;
+            report.throttled += r.throttled;
+        }
+        Ok(report)
+    }
+
+    async fn execute(
+        &self,
+        row: OutboxRow,
+        report: &mut DispatchReport,
+    ) -> Result<(), EngineError> {
+        let token = row.claim_token.clone().unwrap_or_default();
+        let now = Utc::now();
+        let cmd = match command(&row) {
+            Ok(c) => c,
+            Err(msg) => {
+                report.dead += 1;
+                self.db.dead_letter(row.id, &token, &msg, now).await?;
+                return Ok(());
+            }
+        };
+        match self.connectors.execute(&cmd).await {
+            Ok(outcome) => {
+                report.applied += 1;
+                let mut completion = Completion::default();
+                let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
+                if desired.is_object() {
+                    completion.target_states.push(TargetStateUpsert {
+                        system: row.system.clone(),
+                        kind: row.kind.clone(),
+                        key: row.key.clone(),
+                        fields: desired,
+                    });
+                }
+                // NetSuite stock writes answer with the adjustment's id, not the level's.
+                let level_on_erp = row.system == crate::sync::ERP && row.kind == "inventory-level";
+                if !level_on_erp && !outcome.target_id.is_empty() {
+                    completion.xrefs.push(Xref {
+                        kind: row.kind.clone(),
+                        key: row.key.clone(),
+                        system: row.system.clone(),
+                        entity_id: outcome.target_id.clone(),
+                    });
+                }
+                for child in &outcome.children {
+                    if let Some(item) = &child.inventory_item_id {
+                        completion.xrefs.push(Xref {
+                            kind: "inventory-item".into(),
+                            key: item.clone(),
+                            system: "shopify-sku".into(),
+                            entity_id: child.key.clone(),
+                        });
+                    }
+                }
+                completion.counters.push(("writes_applied".into(), 1));
+                self.db
+                    .complete(row.id, &token, &completion, Utc::now())
+                    .await?;
+                debug!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, op = %row.op, "write applied");
+            }
+            Err(ConnectorError::Stale { message, .. }) => {
+                report.stale += 1;
+                let mut completion = Completion::default();
+                completion.counters.push(("writes_stale".into(), 1));
+                if let Some(re) = &self.reobserve
+                    && let Err(e) = re(row.system.clone(), row.kind.clone(), row.key.clone()).await
+                {
+                    // Could not re-read: retry the row later instead of losing the write.
+                    let at = now + chrono_delay(self.backoff.next_delay(row.attempts as u32, None));
+                    self.db
+                        .retry(
+                            row.id,
+                            &token,
+                            at,
+                            &format!("stale ({message}); re-read failed: {e}"),
+                            now,
+                        )
+                        .await?;
+                    report.retried += 1;
+                    return Ok(());
+                }
+                self.db
+                    .complete(row.id, &token, &completion, Utc::now())
+                    .await?;
+            }
+            Err(e) => {
+                if matches!(e, ConnectorError::Throttled { .. }) {
+                    report.throttled += 1;
+                }
+                let attempt = row.attempts.max(1) as u32 - 1;
+                if e.is_retryable() && !self.backoff.exhausted(attempt) {
+                    report.retried += 1;
+                    let delay = self.backoff.next_delay(attempt, e.retry_after());
+                    self.db
+                        .retry(
+                            row.id,
+                            &token,
+                            now + chrono_delay(delay),
+                            &e.to_string(),
+                            now,
+                        )
+                        .await?;
+                } else {
+                    report.dead += 1;
+                    warn!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed permanently: dead letter");
+                    self.db
+                        .dead_letter(row.id, &token, &e.to_string(), now)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn chrono_delay(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
+}
+
+/// Rebuilds the connector command from an outbox row.
+pub fn command(row: &OutboxRow) -> Result<WriteCommand, String> {
+    let b = &row.body;
+    let kind = EntityKind::parse(&row.kind)
+        .ok_or_else(|| format!("outbox row has unknown kind `{}`", row.kind))?;
+    let op = match row.op.as_str() {
+        "upsert" => WriteOp::Upsert,
+        "set-quantity" => WriteOp::SetQuantity,
+        "adjust-quantity" => WriteOp::AdjustQuantity,
+        other => return Err(format!("outbox row has unknown op `{other}`")),
+    };
+    let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(WriteCommand {
+        system: row.system.clone(),
+        kind,
+        op,
+        target_id: text("target_id"),
+        external_id: text("external_id"),
+        body: b.get("body").cloned().unwrap_or(Value::Null),
+        idempotency_key: row.idempotency_key.clone(),
+        expected_quantity: b.get("expected_quantity").and_then(Value::as_i64),
+    })
+}

@@ -1,0 +1,26 @@
+//! The engine's error type.
+
+use weft_runtime::PluginError;
+use weft_store::StoreError;
+
+/// Why an engine step failed. A failed step commits nothing; it is retried from the same
+/// cursor, so nothing is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A plugin call failed as a whole (trap, limit, interface): the typed error names the
+    /// store, the plugin and the limit.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// A platform call failed (after the connector's own classification).
+    #[error(transparent)]
+    Connector(#[from] weft_connectors::ConnectorError),
+    /// A plugin broke the contract (wrong number of outcomes, fields that are not JSON).
+    #[error("plugin broke the contract: {0}")]
+    PluginContract(String),
+    /// A blocking task panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Join(String),
+}

@@ -1,0 +1,934 @@
+//! The processing step: journal entries in, projections and outbox rows out, in one transaction.
+//!
+//! For one store, in journal order:
+//! 1. **Stale guard**: an entry older than the version weft holds for that entity is never
+//!    applied; the same version with the same body is a duplicate.
+//! 2. **Mapping** to canonical records (the store's mapper plugin, one batched call).
+//! 3. **Three-way merge** of each record into the golden record ([`crate::merge`]); fields
+//!    changed on both sides go to the store's resolver plugin.
+//! 4. **Diff** of the golden record against each system's last-known state: only systems that
+//!    do not hold it yet get a write (no-op writes and echoes are dropped here).
+//! 5. **Mapping** from canonical to write commands (one batched call), turned into outbox rows
+//!    with idempotency keys.
+//! 6. Everything above, and the cursor advance, is committed with [`Store::commit_step`]: a crash
+//!    at any instant applies all of a step or none of it, and a re-run yields the same keys.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tracing::{debug, warn};
+use weft_runtime::types::{
+    CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, PlatformDoc, Side,
+    ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
+};
+use weft_runtime::{MapperInstance, ResolverInstance};
+use weft_store::{
+    EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, StepCommit, Store,
+    TargetStateUpsert, Xref,
+};
+
+use crate::error::EngineError;
+use crate::merge::{Fields, Settlement, merge, pending_fields};
+use crate::version::{Freshness, freshness};
+
+/// The storefront system (the resolver's "left" side).
+pub const STOREFRONT: &str = "shopify";
+/// The ERP system (the resolver's "right" side).
+pub const ERP: &str = "netsuite";
+const SYSTEMS: [&str; 2] = [STOREFRONT, ERP];
+
+/// Xref kind mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
+const INVENTORY_ITEM_XREF: &str = "inventory-item";
+/// Xref "system" under which the SKU of a Shopify inventory item is kept.
+const SKU_XREF_SYSTEM: &str = "shopify-sku";
+
+/// Whether entries are processed live (advancing the cursor) or replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// New journal entries after the store's cursor; the cursor advances.
+    Live,
+    /// Re-run of already processed entries through the current plugins; the cursor is left
+    /// alone and an entry at the version weft already holds is processed again (only older
+    /// ones are skipped), so a corrected mapping repairs what the old one got wrong.
+    Replay,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// Journal entries read.
+    pub entries: u64,
+    /// Entries older than the known version: never applied.
+    pub stale: u64,
+    /// Entries at the known version with the same body.
+    pub duplicates: u64,
+    /// Inventory documents whose item is not known yet (the reconciliation poll brings them
+    /// back with their SKU).
+    pub deferred: u64,
+    /// Documents mapped to canonical records.
+    pub mapped: u64,
+    /// Documents the mapper deliberately skipped.
+    pub skipped: u64,
+    /// Documents or records the mapper failed on.
+    pub failed: u64,
+    /// Field conflicts settled by the resolver.
+    pub conflicts: u64,
+    /// Outbox rows written.
+    pub writes: u64,
+    /// The cursor after the step (live mode).
+    pub cursor: i64,
+}
+
+/// One store's processing: its database handle and its plugins.
+#[derive(Clone)]
+pub struct Processor {
+    store_id: String,
+    db: Store,
+    mapper: MapperInstance,
+    resolver: ResolverInstance,
+}
+
+impl Processor {
+    /// A processor for `store_id` with its bound plugins.
+    pub fn new(
+        store_id: impl Into<String>,
+        db: Store,
+        mapper: MapperInstance,
+        resolver: ResolverInstance,
+    ) -> Self {
+        Processor {
+            store_id: store_id.into(),
+            db,
+            mapper,
+            resolver,
+        }
+    }
+
+    /// The store this processor works for.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    /// Processes up to `limit` journal entries after the store's cursor, in one transaction.
+    pub async fn step(&self, limit: u32) -> Result<StepReport, EngineError> {
+        let cursor = self.db.cursor(&self.store_id).await?;
+        let entries = self.db.journal_since(&self.store_id, cursor, limit).await?;
+        let mut report = self.process(entries, Mode::Live).await?;
+        if report.cursor == 0 {
+            report.cursor = cursor;
+        }
+        Ok(report)
+    }
+
+    /// Processes `entries` (in seq order) and commits the result.
+    pub async fn process(
+        &self,
+        entries: Vec<JournalEntry>,
+        mode: Mode,
+    ) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        let Some(last_seq) = entries.last().map(|e| e.seq) else {
+            return Ok(report);
+        };
+        let now = Utc::now();
+        let mut work = Work::new(&self.db, &self.store_id, now);
+
+        // 1. Stale guard and enrichment.
+        let mut fresh: Vec<(JournalEntry, PlatformDoc)> = Vec::new();
+        for entry in entries {
+            report.entries += 1;
+            let known = work
+                .entity(&entry.system, &entry.kind, &entry.entity_id)
+                .await?;
+            match freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version) {
+                Freshness::Stale => {
+                    report.stale += 1;
+                    work.count(&format!("stale_ignored_{}", entry.source));
+                    continue;
+                }
+                Freshness::Same
+                    if mode == Mode::Live
+                        && known.as_ref().is_some_and(|k| k.body == entry.body) =>
+                {
+                    report.duplicates += 1;
+                    work.count("duplicate_ignored");
+                    continue;
+                }
+                _ => {}
+            }
+            let mut body = entry.body.clone();
+            if !work.enrich(&entry, &mut body).await? {
+                report.deferred += 1;
+                work.count("deferred_unknown_item");
+                continue;
+            }
+            let Some(kind) = parse_kind(&entry.kind) else {
+                report.failed += 1;
+                work.count("map_failed");
+                warn!(store = %self.store_id, kind = %entry.kind, seq = entry.seq, "journal entry of an unknown entity kind");
+                continue;
+            };
+            work.remember_entity(&entry, &body);
+            let doc = PlatformDoc {
+                system: entry.system.clone(),
+                kind,
+                id: entry.entity_id.clone(),
+                version: entry.version.clone(),
+                body: body.to_string(),
+            };
+            fresh.push((entry, doc));
+        }
+
+        // 2. Map to canonical.
+        if !fresh.is_empty() {
+            let docs: Vec<PlatformDoc> = fresh.iter().map(|(_, d)| d.clone()).collect();
+            let outcomes = self.docs_to_canonical(docs).await?;
+            let mut plans: BTreeMap<(String, String, String), Plan> = BTreeMap::new();
+            for ((entry, _), outcome) in fresh.iter().zip(outcomes) {
+                match outcome {
+                    ToCanonicalOutcome::Mapped(records) => {
+                        report.mapped += 1;
+                        work.learn_xrefs(entry, &records);
+                        for record in records {
+                            self.merge_record(&mut work, &mut report, entry, record, &mut plans)
+                                .await?;
+                        }
+                    }
+                    ToCanonicalOutcome::Skipped(reason) => {
+                        report.skipped += 1;
+                        debug!(store = %self.store_id, system = %entry.system, id = %entry.entity_id, %reason, "mapper skipped a document");
+                    }
+                    ToCanonicalOutcome::Failed(err) => {
+                        report.failed += 1;
+                        work.count("map_failed");
+                        warn!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, error = ?err, "mapper failed on a document");
+                    }
+                }
+            }
+            // 4-5. Writes for every system that does not hold the golden record yet.
+            self.plan_writes(&mut work, &mut report, plans).await?;
+        }
+
+        // 6. Commit.
+        let mut step = work.into_step();
+        if mode == Mode::Live {
+            step.advance_cursor_to = Some(last_seq);
+            report.cursor = last_seq;
+        }
+        step.counters
+            .push(("journal_processed".into(), report.entries as i64));
+        self.db.commit_step(&step).await?;
+        Ok(report)
+    }
+
+    async fn merge_record(
+        &self,
+        work: &mut Work<'_>,
+        report: &mut StepReport,
+        entry: &JournalEntry,
+        record: CanonicalRecord,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        let kind = kind_str(record.kind).to_owned();
+        let incoming: Fields = match serde_json::from_str::<Value>(&record.fields) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                report.failed += 1;
+                work.count("map_failed");
+                warn!(store = %self.store_id, kind = %kind, key = %record.key, "mapper returned canonical fields that are not a JSON object");
+                return Ok(());
+            }
+        };
+        let system = entry.system.as_str();
+        let (golden, mut meta) = work.golden(&kind, &record.key).await?;
+        let previous = work.target(system, &kind, &record.key).await?;
+        let mut m = merge(&golden, previous.as_ref(), &incoming);
+        if !m.conflicts.is_empty() {
+            let settlements = self
+                .resolve(&kind, &record.key, system, &entry.version, &m, &meta)
+                .await?;
+            report.conflicts += settlements.len() as u64;
+            work.count_by("conflicts_resolved", settlements.len() as i64);
+            for (c, s) in m.conflicts.iter().zip(&settlements) {
+                let how = match s {
+                    Settlement::Incoming => system,
+                    Settlement::Other => "golden",
+                    Settlement::Value(_) => "merged",
+                };
+                debug!(store = %self.store_id, kind = %kind, key = %record.key, field = %c.field, how, "conflict settled");
+                work.count(&format!(
+                    "conflict_{}",
+                    match s {
+                        Settlement::Incoming | Settlement::Other => "took_side",
+                        Settlement::Value(_) => "merged_value",
+                    }
+                ));
+            }
+            m.settle(&settlements);
+        }
+        // Provenance of the fields this observation decided.
+        let decided = m.taken.iter().chain(m.conflicts.iter().map(|c| &c.field));
+        if let Value::Object(meta_map) = &mut meta {
+            for field in decided {
+                meta_map.insert(
+                    field.clone(),
+                    json!({"system": system, "version": entry.version, "seq": entry.seq}),
+                );
+            }
+        }
+        let changed = !m.is_noop();
+        work.set_golden(&kind, &record.key, m.golden, meta, changed);
+        // This system now holds what it showed.
+        let mut holds = previous.unwrap_or_default();
+        holds.extend(incoming);
+        work.set_target(system, &kind, &record.key, holds);
+        for target in SYSTEMS {
+            plans
+                .entry((target.to_owned(), kind.clone(), record.key.clone()))
+                .and_modify(|p| p.seq = entry.seq)
+                .or_insert(Plan {
+                    kind: record.kind,
+                    seq: entry.seq,
+                });
+        }
+        Ok(())
+    }
+
+    async fn resolve(
+        &self,
+        kind: &str,
+        key: &str,
+        system: &str,
+        version: &str,
+        m: &crate::merge::Merge,
+        meta: &Value,
+    ) -> Result<Vec<Settlement>, EngineError> {
+        let incoming_is_left = system == STOREFRONT;
+        let other_system = if incoming_is_left { ERP } else { STOREFRONT };
+        let entity_kind = parse_kind(kind).unwrap_or(EntityKind::Product);
+        let conflicts: Vec<FieldConflict> = m
+            .conflicts
+            .iter()
+            .map(|c| {
+                let other_version = meta
+                    .get(&c.field)
+                    .and_then(|v| v.get("version"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                let ours = Side {
+                    system: system.to_owned(),
+                    value: Some(c.incoming.to_string()),
+                    version: version.to_owned(),
+                };
+                let theirs = Side {
+                    system: other_system.to_owned(),
+                    value: Some(c.other.to_string()),
+                    version: other_version,
+                };
+                let (left, right) = if incoming_is_left {
+                    (ours, theirs)
+                } else {
+                    (theirs, ours)
+                };
+                FieldConflict {
+                    kind: entity_kind,
+                    key: key.to_owned(),
+                    field: c.field.clone(),
+                    base: c.base.as_ref().map(Value::to_string),
+                    left,
+                    right,
+                }
+            })
+            .collect();
+        let resolver = self.resolver.clone();
+        let n = conflicts.len();
+        let decisions = tokio::task::spawn_blocking(move || resolver.resolve(&conflicts))
+            .await
+            .map_err(|e| EngineError::Join(e.to_string()))??;
+        if decisions.len() != n {
+            return Err(EngineError::PluginContract(format!(
+                "resolver returned {} decisions for {n} conflicts",
+                decisions.len()
+            )));
+        }
+        decisions
+            .into_iter()
+            .map(|d| {
+                Ok(match d {
+                    Decision::TakeLeft if incoming_is_left => Settlement::Incoming,
+                    Decision::TakeLeft => Settlement::Other,
+                    Decision::TakeRight if incoming_is_left => Settlement::Other,
+                    Decision::TakeRight => Settlement::Incoming,
+                    Decision::Value(text) => {
+                        Settlement::Value(serde_json::from_str(&text).map_err(|e| {
+                            EngineError::PluginContract(format!(
+                                "resolver decided a value that is not JSON ({e}): {text}"
+                            ))
+                        })?)
+                    }
+                })
+            })
+            .collect()
+    }
+
+    async fn plan_writes(
+        &self,
+        work: &mut Work<'_>,
+        report: &mut StepReport,
+        plans: BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        let mut requests = Vec::new();
+        let mut meta = Vec::new();
+        for ((target, kind, key), plan) in plans {
+            let (golden, _) = work.golden(&kind, &key).await?;
+            let known = work.target(&target, &kind, &key).await?;
+            if golden.is_empty() || pending_fields(&golden, known.as_ref()).is_empty() {
+                continue;
+            }
+            let target_id = work.xref(&kind, &key, &target).await?;
+            let current = match &target_id {
+                Some(id) => work
+                    .entity(&target, doc_kind(&target, &kind), id)
+                    .await?
+                    .map(|e| e.body.to_string()),
+                None => None,
+            };
+            requests.push(WriteRequest {
+                target: target.clone(),
+                record: CanonicalRecord {
+                    kind: plan.kind,
+                    key: key.clone(),
+                    fields: Value::Object(golden.clone()).to_string(),
+                },
+                current,
+                target_id,
+            });
+            meta.push((target, kind, key, plan.seq, golden, known));
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.canonical_to_writes(requests).await?;
+        for ((target, kind, key, seq, golden, known), outcome) in meta.into_iter().zip(outcomes) {
+            match outcome {
+                FromCanonicalOutcome::Commands(cmds) => {
+                    for cmd in cmds {
+                        let row = outbox_row(
+                            &self.store_id,
+                            seq,
+                            &kind,
+                            &key,
+                            cmd,
+                            &golden,
+                            known.as_ref(),
+                        )?;
+                        work.step.outbox.push(row);
+                        report.writes += 1;
+                    }
+                }
+                FromCanonicalOutcome::Skipped(reason) => {
+                    debug!(store = %self.store_id, %target, %kind, %key, %reason, "mapper skipped a write");
+                }
+                FromCanonicalOutcome::Failed(err) => {
+                    report.failed += 1;
+                    work.count("map_failed");
+                    warn!(store = %self.store_id, %target, %kind, %key, error = ?err, "mapper failed to build a write");
+                }
+            }
+        }
+        work.count_by("writes_planned", report.writes as i64);
+        Ok(())
+    }
+
+    async fn docs_to_canonical(
+        &self,
+        docs: Vec<PlatformDoc>,
+    ) -> Result<Vec<ToCanonicalOutcome>, EngineError> {
+        let mapper = self.mapper.clone();
+        let n = docs.len();
+        let out = tokio::task::spawn_blocking(move || mapper.to_canonical(&docs))
+            .await
+            .map_err(|e| EngineError::Join(e.to_string()))??;
+        if out.len() != n {
+            return Err(EngineError::PluginContract(format!(
+                "mapper returned {} outcomes for {n} documents",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    async fn canonical_to_writes(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, EngineError> {
+        let mapper = self.mapper.clone();
+        let n = requests.len();
+        let out = tokio::task::spawn_blocking(move || mapper.from_canonical(&requests))
+            .await
+            .map_err(|e| EngineError::Join(e.to_string()))??;
+        if out.len() != n {
+            return Err(EngineError::PluginContract(format!(
+                "mapper returned {} outcomes for {n} write requests",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// A pending decision to diff one canonical record against one target.
+struct Plan {
+    kind: EntityKind,
+    seq: i64,
+}
+
+/// The outbox row for one write command: the command, plus what the host adds (idempotency key,
+/// compare-and-set guard, the desired canonical fields for the completion).
+fn outbox_row(
+    store_id: &str,
+    seq: i64,
+    kind: &str,
+    key: &str,
+    cmd: WriteCommand,
+    golden: &Fields,
+    known: Option<&Fields>,
+) -> Result<NewOutboxRow, EngineError> {
+    let body: Value = serde_json::from_str(&cmd.body).map_err(|e| {
+        EngineError::PluginContract(format!("write command body is not JSON ({e})"))
+    })?;
+    let mut op = cmd.op;
+    let mut body = body;
+    let mut target_id = cmd.target_id.clone();
+    // NetSuite stock moves only by adjustment. A delta computed now would be applied twice if a
+    // second change is planned before the first write lands, so the host sends the absolute
+    // target instead and the connector computes the delta when the write executes (read,
+    // compare, adjust under an external id derived from the idempotency key).
+    if cmd.system == ERP && kind == "inventory-level" && op == WriteOp::AdjustQuantity {
+        let (item, location) = split_level_id(target_id.as_deref())
+            .or_else(|| netsuite_adjustment_ids(&body))
+            .unwrap_or_default();
+        if !item.is_empty()
+            && let Some(quantity) = golden.get("quantity").and_then(Value::as_i64)
+        {
+            let mut extra = body.clone();
+            if let Some(o) = extra.as_object_mut() {
+                o.remove("inventory");
+                o.remove("adjLocation");
+            }
+            body = json!({
+                "item_id": item,
+                "location_id": location,
+                "quantity_on_hand": quantity,
+                "adjustment": extra,
+            });
+            op = WriteOp::SetQuantity;
+            target_id = Some(item);
+        }
+    }
+    let expected_quantity = match (cmd.system.as_str(), op) {
+        (_, WriteOp::SetQuantity) => known
+            .and_then(|k| k.get("quantity"))
+            .and_then(Value::as_i64),
+        _ => None,
+    };
+    let op_name = match op {
+        WriteOp::Upsert => "upsert",
+        WriteOp::SetQuantity => "set-quantity",
+        WriteOp::AdjustQuantity => "adjust-quantity",
+    };
+    let payload = json!({
+        "system": cmd.system,
+        "kind": kind_str(cmd.kind),
+        "op": op_name,
+        "target_id": target_id,
+        "external_id": cmd.external_id,
+        "body": body,
+        "expected_quantity": expected_quantity,
+        "desired": golden,
+    });
+    let mut h = Sha256::new();
+    for part in [
+        store_id,
+        &seq.to_string(),
+        &cmd.system,
+        kind,
+        key,
+        op_name,
+        &payload.to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let idempotency_key = format!(
+        "weft-{}",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    Ok(NewOutboxRow {
+        system: cmd.system.clone(),
+        kind: kind.to_owned(),
+        key: key.to_owned(),
+        op: op_name.to_owned(),
+        idempotency_key,
+        priority: priority(kind),
+        coalesce: op != WriteOp::AdjustQuantity,
+        body: payload,
+    })
+}
+
+fn split_level_id(id: Option<&str>) -> Option<(String, String)> {
+    let (item, location) = id?.split_once('@')?;
+    Some((item.to_owned(), location.to_owned()))
+}
+
+fn netsuite_adjustment_ids(body: &Value) -> Option<(String, String)> {
+    let line = body.pointer("/inventory/items/0")?;
+    let item = line.pointer("/item/id")?.as_str()?.to_owned();
+    let location = line
+        .pointer("/location/id")
+        .or_else(|| body.pointer("/adjLocation/id"))?
+        .as_str()?
+        .to_owned();
+    Some((item, location))
+}
+
+/// Dispatch priority: orders before inventory before prices before catalog (lower first).
+pub fn priority(kind: &str) -> i64 {
+    match kind {
+        "order" => 0,
+        "inventory-level" => 10,
+        "price" => 20,
+        "customer" => 25,
+        _ => 30,
+    }
+}
+
+/// The kind of the platform document that carries a canonical kind in `system` (Shopify
+/// variants and prices travel inside their product).
+pub fn doc_kind<'a>(system: &str, canonical_kind: &'a str) -> &'a str {
+    match (system, canonical_kind) {
+        (STOREFRONT, "variant" | "price") => "product",
+        (ERP, "price") => "variant",
+        (_, k) => k,
+    }
+}
+
+/// The WIT name of an entity kind.
+pub fn kind_str(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Product => "product",
+        EntityKind::Variant => "variant",
+        EntityKind::InventoryLevel => "inventory-level",
+        EntityKind::Price => "price",
+        EntityKind::Customer => "customer",
+        EntityKind::Order => "order",
+    }
+}
+
+/// Parses a WIT entity-kind name.
+pub fn parse_kind(s: &str) -> Option<EntityKind> {
+    Some(match s {
+        "product" => EntityKind::Product,
+        "variant" => EntityKind::Variant,
+        "inventory-level" => EntityKind::InventoryLevel,
+        "price" => EntityKind::Price,
+        "customer" => EntityKind::Customer,
+        "order" => EntityKind::Order,
+        _ => return None,
+    })
+}
+
+/// A system's last-seen document of an entity.
+#[derive(Debug, Clone)]
+struct Seen {
+    version: String,
+    body: Value,
+}
+
+type Key3 = (String, String, String);
+
+/// The step's working set: projections read from the database on first use, updated in memory
+/// as entries are processed (so a later entry in the batch sees an earlier one's effect), and
+/// written out as one [`StepCommit`].
+struct Work<'a> {
+    db: &'a Store,
+    store_id: &'a str,
+    step: StepCommit,
+    entities: HashMap<Key3, Option<Seen>>,
+    golden: HashMap<(String, String), (Fields, Value)>,
+    golden_dirty: Vec<(String, String)>,
+    targets: HashMap<Key3, Option<Fields>>,
+    targets_dirty: Vec<Key3>,
+    xrefs: HashMap<Key3, Option<String>>,
+    counters: BTreeMap<String, i64>,
+}
+
+impl<'a> Work<'a> {
+    fn new(db: &'a Store, store_id: &'a str, now: DateTime<Utc>) -> Self {
+        Work {
+            db,
+            store_id,
+            step: StepCommit::new(store_id, now),
+            entities: HashMap::new(),
+            golden: HashMap::new(),
+            golden_dirty: Vec::new(),
+            targets: HashMap::new(),
+            targets_dirty: Vec::new(),
+            xrefs: HashMap::new(),
+            counters: BTreeMap::new(),
+        }
+    }
+
+    fn count(&mut self, name: &str) {
+        self.count_by(name, 1);
+    }
+
+    fn count_by(&mut self, name: &str, n: i64) {
+        if n != 0 {
+            *self.counters.entry(name.to_owned()).or_default() += n;
+        }
+    }
+
+    async fn entity(
+        &mut self,
+        system: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<Seen>, EngineError> {
+        let k = (system.to_owned(), kind.to_owned(), id.to_owned());
+        if let Some(v) = self.entities.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = self
+            .db
+            .entity_state(self.store_id, system, kind, id)
+            .await?
+            .map(|e| Seen {
+                version: e.version,
+                body: e.body,
+            });
+        self.entities.insert(k, v.clone());
+        Ok(v)
+    }
+
+    fn remember_entity(&mut self, entry: &JournalEntry, body: &Value) {
+        self.entities.insert(
+            (
+                entry.system.clone(),
+                entry.kind.clone(),
+                entry.entity_id.clone(),
+            ),
+            Some(Seen {
+                version: entry.version.clone(),
+                body: body.clone(),
+            }),
+        );
+        self.step.entity_states.push(EntityStateUpsert {
+            system: entry.system.clone(),
+            kind: entry.kind.clone(),
+            entity_id: entry.entity_id.clone(),
+            version: entry.version.clone(),
+            body: body.clone(),
+            canonical_key: None,
+            journal_seq: entry.seq,
+        });
+    }
+
+    /// Adds what the host knows and the platform's document lacks. Returns false when the
+    /// document cannot be mapped yet.
+    async fn enrich(
+        &mut self,
+        entry: &JournalEntry,
+        body: &mut Value,
+    ) -> Result<bool, EngineError> {
+        if entry.system != STOREFRONT || entry.kind != "inventory-level" {
+            return Ok(true);
+        }
+        if body.get("sku").is_some_and(|s| s.is_string()) {
+            return Ok(true);
+        }
+        let Some(item) = body
+            .get("inventory_item_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Ok(true); // the mapper reports the malformed document
+        };
+        match self
+            .xref(INVENTORY_ITEM_XREF, &item, SKU_XREF_SYSTEM)
+            .await?
+        {
+            Some(sku) => {
+                if let Some(o) = body.as_object_mut() {
+                    o.insert("sku".into(), Value::String(sku));
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Records which entity id a canonical key has in the observed system, and for Shopify
+    /// products the SKU of each inventory item.
+    fn learn_xrefs(&mut self, entry: &JournalEntry, records: &[CanonicalRecord]) {
+        for r in records {
+            let k = (
+                kind_str(r.kind).to_owned(),
+                r.key.clone(),
+                entry.system.clone(),
+            );
+            if self.xrefs.get(&k) != Some(&Some(entry.entity_id.clone())) {
+                self.xrefs.insert(k.clone(), Some(entry.entity_id.clone()));
+                self.step.xrefs.push(Xref {
+                    kind: k.0,
+                    key: k.1,
+                    system: k.2,
+                    entity_id: entry.entity_id.clone(),
+                });
+            }
+        }
+        if let Some(first) = records.first()
+            && let Some(es) = self
+                .step
+                .entity_states
+                .iter_mut()
+                .rev()
+                .find(|e| e.journal_seq == entry.seq)
+        {
+            es.canonical_key = Some(first.key.clone());
+        }
+        if entry.system == STOREFRONT && entry.kind == "product" {
+            let variants = entry
+                .body
+                .get("variants")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for v in variants {
+                if let (Some(item), Some(sku)) = (
+                    v.get("inventory_item_id").and_then(Value::as_str),
+                    v.get("sku").and_then(Value::as_str),
+                ) {
+                    let k = (
+                        INVENTORY_ITEM_XREF.to_owned(),
+                        item.to_owned(),
+                        SKU_XREF_SYSTEM.to_owned(),
+                    );
+                    self.xrefs.insert(k.clone(), Some(sku.to_owned()));
+                    self.step.xrefs.push(Xref {
+                        kind: k.0,
+                        key: k.1,
+                        system: k.2,
+                        entity_id: sku.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn xref(
+        &mut self,
+        kind: &str,
+        key: &str,
+        system: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let k = (kind.to_owned(), key.to_owned(), system.to_owned());
+        if let Some(v) = self.xrefs.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = self
+            .db
+            .xref_entity(self.store_id, kind, key, system)
+            .await?;
+        self.xrefs.insert(k, v.clone());
+        Ok(v)
+    }
+
+    async fn golden(&mut self, kind: &str, key: &str) -> Result<(Fields, Value), EngineError> {
+        let k = (kind.to_owned(), key.to_owned());
+        if let Some(v) = self.golden.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = match self.db.golden(self.store_id, kind, key).await? {
+            Some(g) => (
+                g.fields.as_object().cloned().unwrap_or_default(),
+                if g.field_meta.is_object() {
+                    g.field_meta
+                } else {
+                    json!({})
+                },
+            ),
+            None => (Fields::new(), json!({})),
+        };
+        self.golden.insert(k, v.clone());
+        Ok(v)
+    }
+
+    fn set_golden(&mut self, kind: &str, key: &str, fields: Fields, meta: Value, changed: bool) {
+        let k = (kind.to_owned(), key.to_owned());
+        if changed && !self.golden_dirty.contains(&k) {
+            self.golden_dirty.push(k.clone());
+        }
+        self.golden.insert(k, (fields, meta));
+    }
+
+    async fn target(
+        &mut self,
+        system: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Fields>, EngineError> {
+        let k = (system.to_owned(), kind.to_owned(), key.to_owned());
+        if let Some(v) = self.targets.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = self
+            .db
+            .target_state(self.store_id, system, kind, key)
+            .await?
+            .and_then(|t| t.fields.as_object().cloned());
+        self.targets.insert(k, v.clone());
+        Ok(v)
+    }
+
+    fn set_target(&mut self, system: &str, kind: &str, key: &str, fields: Fields) {
+        let k = (system.to_owned(), kind.to_owned(), key.to_owned());
+        if !self.targets_dirty.contains(&k) {
+            self.targets_dirty.push(k.clone());
+        }
+        self.targets.insert(k, Some(fields));
+    }
+
+    fn into_step(mut self) -> StepCommit {
+        for k in std::mem::take(&mut self.golden_dirty) {
+            if let Some((fields, meta)) = self.golden.get(&k) {
+                self.step.golden.push(GoldenUpsert {
+                    kind: k.0.clone(),
+                    key: k.1.clone(),
+                    fields: Value::Object(fields.clone()),
+                    field_meta: meta.clone(),
+                });
+            }
+        }
+        for k in std::mem::take(&mut self.targets_dirty) {
+            if let Some(Some(fields)) = self.targets.get(&k) {
+                self.step.target_states.push(TargetStateUpsert {
+                    system: k.0.clone(),
+                    kind: k.1.clone(),
+                    key: k.2.clone(),
+                    fields: Value::Object(fields.clone()),
+                });
+            }
+        }
+        self.step.counters.extend(self.counters);
+        self.step
+    }
+}
