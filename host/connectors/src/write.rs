@@ -221,8 +221,52 @@ fn copy_field(body: &Value, out: &mut Map<String, Value>, src: &str, dst: &str) 
     }
 }
 
-/// Builds a `ProductSetInput` from a normalized product document.
-pub fn product_set_input(body: &Value, id: Option<&str>) -> Result<Value, ConnectorError> {
+/// What Shopify holds of a product a write merges into: its option names and its variants as
+/// `{id, sku, title, selectedOptions: [{name, value}]}` ([`ShopifyClient::product_for_set`]).
+pub type ExistingProduct = (Vec<String>, Vec<Value>);
+
+/// Option values for a variant the product does not have yet: the title split on `" / "` when
+/// it names every option, else the title (or SKU) for the first option and "Default" for the
+/// others.
+fn new_option_values(options: &[String], v: &Value, index: usize) -> Value {
+    let title = v
+        .get("title")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            v.get("sku")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("Variant {}", index + 1));
+    let parts: Vec<&str> = title.split(" / ").collect();
+    let values: Vec<Value> = options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let name = if parts.len() == options.len() {
+                parts[i].to_owned()
+            } else if i == 0 {
+                title.clone()
+            } else {
+                "Default".to_owned()
+            };
+            json!({"optionName": o, "name": name})
+        })
+        .collect();
+    Value::Array(values)
+}
+
+/// Builds a `ProductSetInput` from a (partial) product document in the normalized Shopify
+/// shape, with patch semantics: absent scalars are not sent (left unchanged); listed variants
+/// are matched to `existing` by id, else by SKU, and updated, or created; variants of
+/// `existing` that the body does not list are added by id so `productSet` keeps them.
+pub fn product_set_input(
+    body: &Value,
+    id: Option<&str>,
+    existing: Option<&ExistingProduct>,
+) -> Result<Value, ConnectorError> {
     let mut input = Map::new();
     if let Some(id) = id {
         input.insert("id".into(), json!(gid("Product", id)));
@@ -243,42 +287,96 @@ pub fn product_set_input(body: &Value, id: Option<&str>) -> Result<Value, Connec
             .collect();
         input.insert("tags".into(), json!(list));
     }
-    if let Some(vs) = body.get("variants") {
-        let vs = vs
-            .as_array()
-            .ok_or_else(|| bad_field(SHOPIFY, "variants", "not a list"))?;
-        let mut option_values = Vec::new();
-        let mut variants = Vec::new();
-        for (i, v) in vs.iter().enumerate() {
-            let name = v
-                .get("title")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .or_else(|| v.get("sku").and_then(Value::as_str))
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("Variant {}", i + 1));
-            let mut vi = Map::new();
-            if let Some(id) = v.get("id").and_then(id_string) {
-                vi.insert("id".into(), json!(gid("ProductVariant", &id)));
+    let Some(vs) = body.get("variants") else {
+        return Ok(Value::Object(input));
+    };
+    let vs = vs
+        .as_array()
+        .ok_or_else(|| bad_field(SHOPIFY, "variants", "not a list"))?;
+    let options: Vec<String> = match existing {
+        Some((opts, _)) if !opts.is_empty() => opts.clone(),
+        _ => vec!["Title".to_owned()],
+    };
+    let current: &[Value] = existing.map(|(_, v)| v.as_slice()).unwrap_or_default();
+    let mut matched = vec![false; current.len()];
+    let mut variants = Vec::new();
+    let mut new_values: Vec<Value> = Vec::new();
+    for (i, v) in vs.iter().enumerate() {
+        let vid = v.get("id").and_then(id_string);
+        let sku = v
+            .get("sku")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let hit = current
+            .iter()
+            .position(|c| vid.is_some() && c.get("id").and_then(Value::as_str) == vid.as_deref())
+            .or_else(|| {
+                sku.and_then(|s| {
+                    current
+                        .iter()
+                        .position(|c| c.get("sku").and_then(Value::as_str) == Some(s))
+                })
+            });
+        let mut vi = Map::new();
+        let option_values = match hit {
+            Some(h) => {
+                matched[h] = true;
+                vi.insert(
+                    "id".into(),
+                    json!(gid(
+                        "ProductVariant",
+                        current[h]["id"].as_str().unwrap_or_default()
+                    )),
+                );
+                selected_options(&current[h])
             }
-            copy_field(v, &mut vi, "sku", "sku");
-            copy_field(v, &mut vi, "price", "price");
-            copy_field(v, &mut vi, "compare_at_price", "compareAtPrice");
-            copy_field(v, &mut vi, "barcode", "barcode");
-            vi.insert(
-                "optionValues".into(),
-                json!([{"optionName": "Title", "name": name}]),
-            );
-            option_values.push(json!({"name": name}));
-            variants.push(Value::Object(vi));
+            None => {
+                if let Some(id) = &vid {
+                    vi.insert("id".into(), json!(gid("ProductVariant", id)));
+                }
+                let ov = new_option_values(&options, v, i);
+                if let Some(first) = ov.get(0).and_then(|o| o.get("name")) {
+                    new_values.push(json!({"name": first}));
+                }
+                ov
+            }
+        };
+        copy_field(v, &mut vi, "sku", "sku");
+        copy_field(v, &mut vi, "price", "price");
+        copy_field(v, &mut vi, "compare_at_price", "compareAtPrice");
+        copy_field(v, &mut vi, "barcode", "barcode");
+        vi.insert("optionValues".into(), option_values);
+        variants.push(Value::Object(vi));
+    }
+    for (c, m) in current.iter().zip(&matched) {
+        if !m {
+            variants.push(json!({
+                "id": gid("ProductVariant", c["id"].as_str().unwrap_or_default()),
+                "optionValues": selected_options(c),
+            }));
         }
+    }
+    if existing.is_none() {
+        // A new product declares its option; an existing one keeps its own.
         input.insert(
             "productOptions".into(),
-            json!([{"name": "Title", "values": option_values}]),
+            json!([{"name": "Title", "values": new_values}]),
         );
-        input.insert("variants".into(), Value::Array(variants));
     }
+    input.insert("variants".into(), Value::Array(variants));
     Ok(Value::Object(input))
+}
+
+fn selected_options(v: &Value) -> Value {
+    Value::Array(
+        v.get("selectedOptions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| json!({"optionName": o.get("name"), "name": o.get("value")}))
+            .collect(),
+    )
 }
 
 fn variant_children(doc: &Value) -> Vec<ChildId> {
@@ -301,20 +399,78 @@ fn variant_children(doc: &Value) -> Vec<ChildId> {
         .collect()
 }
 
+/// The inventory item of a Shopify inventory-level write: the body's `inventory_item_id`, else
+/// the item part of `target_id` (`item@location`), else looked up by the body's `sku`.
+async fn shopify_inventory_item(
+    c: &ShopifyClient,
+    cmd: &WriteCommand,
+) -> Result<String, ConnectorError> {
+    if let Some(v) = cmd.body.get("inventory_item_id").filter(|v| !v.is_null()) {
+        return id_string(v)
+            .ok_or_else(|| bad_field(SHOPIFY, "inventory_item_id", "not a numeric id or gid"));
+    }
+    if let Some((item, _)) = cmd.target_id.as_deref().and_then(|t| t.split_once('@')) {
+        return Ok(item.to_owned());
+    }
+    let sku = cmd
+        .body
+        .get("sku")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing(SHOPIFY, "inventory_item_id", cmd))?;
+    c.find_variants_by_sku(sku)
+        .await?
+        .into_iter()
+        .find_map(|(_, _, item)| item)
+        .ok_or_else(|| ConnectorError::Permanent {
+            system: SHOPIFY,
+            status: 200,
+            code: "NOT_FOUND".into(),
+            message: format!("no Shopify variant has SKU `{sku}`"),
+        })
+}
+
 async fn execute_shopify(
     c: &ShopifyClient,
     cmd: &WriteCommand,
 ) -> Result<WriteOutcome, ConnectorError> {
     match (cmd.kind, cmd.op) {
         (EntityKind::Product, WriteOp::Upsert) => {
-            let mut id = cmd.target_id.clone();
-            if id.is_none()
-                && let Some(h) = cmd.body.get("handle").and_then(Value::as_str)
-            {
-                // A retry of a create whose response was lost finds the product it made.
-                id = c.find_product_by_handle(h).await?;
+            let mut id = cmd
+                .target_id
+                .clone()
+                .or_else(|| cmd.body.get("id").and_then(id_string));
+            let mut existing = None;
+            if let Some(p) = &id {
+                existing = c.product_for_set(p).await?;
+                if existing.is_none() {
+                    // Deleted in Shopify since weft learned its id: fall back to the SKU lookup.
+                    id = None;
+                }
             }
-            let input = product_set_input(&cmd.body, id.as_deref())?;
+            if id.is_none() {
+                // A retried create must find the product its lost response made.
+                let skus = cmd
+                    .body
+                    .get("variants")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v.get("sku").and_then(Value::as_str))
+                    .filter(|s| !s.is_empty());
+                for sku in skus {
+                    let found = c.find_variants_by_sku(sku).await?;
+                    if let Some((_, product, _)) = found.into_iter().next() {
+                        existing = c.product_for_set(&product).await?;
+                        if existing.is_some() {
+                            id = Some(product);
+                            break;
+                        }
+                    }
+                }
+            }
+            let input = product_set_input(&cmd.body, id.as_deref(), existing.as_ref())?;
             let d = c.product_set(input).await?;
             Ok(WriteOutcome {
                 target_id: d.id,
@@ -361,7 +517,7 @@ async fn execute_shopify(
             })
         }
         (EntityKind::InventoryLevel, WriteOp::SetQuantity) => {
-            let item = body_id(SHOPIFY, cmd, "inventory_item_id")?;
+            let item = shopify_inventory_item(c, cmd).await?;
             let location = body_id(SHOPIFY, cmd, "location_id")?;
             let quantity = body_i64(SHOPIFY, cmd, "available")?;
             c.inventory_set_quantities(
@@ -433,7 +589,10 @@ async fn execute_shopify(
                     .collect();
                 input.insert("tags".into(), json!(list));
             }
-            let mut id = cmd.target_id.clone();
+            let mut id = cmd
+                .target_id
+                .clone()
+                .or_else(|| cmd.body.get("id").and_then(id_string));
             if id.is_none()
                 && let Some(email) = cmd.body.get("email").and_then(Value::as_str)
             {
@@ -475,9 +634,10 @@ pub fn netsuite_record_type(kind: EntityKind) -> &'static str {
     }
 }
 
-/// The external id of the inventory adjustment made for an idempotency key.
+/// The external id of the inventory adjustment made for an idempotency key: the key itself,
+/// with characters NetSuite does not allow in external ids written `-`.
 pub fn adjustment_external_id(idempotency_key: &str) -> String {
-    netsuite::sanitize_external_id(&format!("weft-adj-{idempotency_key}"))
+    netsuite::sanitize_external_id(idempotency_key)
 }
 
 async fn upsert_and_read(
@@ -487,6 +647,15 @@ async fn upsert_and_read(
     body: &Value,
 ) -> Result<WriteOutcome, ConnectorError> {
     let id = c.upsert(record_type, external_id, body).await?;
+    read_back(c, record_type, id).await
+}
+
+/// Reads a written record back for its version (`lastModifiedDate`) and current document.
+async fn read_back(
+    c: &NetSuiteClient,
+    record_type: &str,
+    id: String,
+) -> Result<WriteOutcome, ConnectorError> {
     let rec = c
         .get_record(record_type, &RecordRef::Id(id.clone()))
         .await?;
@@ -518,17 +687,24 @@ async fn execute_netsuite(
             | EntityKind::Order,
             WriteOp::Upsert,
         ) => {
-            let ext = cmd
-                .external_id
-                .clone()
-                .or_else(|| {
-                    cmd.body
-                        .get("externalId")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .ok_or_else(|| missing(NETSUITE, "external_id", cmd))?;
-            upsert_and_read(c, netsuite_record_type(cmd.kind), &ext, &cmd.body).await
+            let record_type = netsuite_record_type(cmd.kind);
+            let ext = cmd.external_id.clone().or_else(|| {
+                cmd.body
+                    .get("externalId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            match (ext, &cmd.target_id) {
+                (Some(ext), _) => upsert_and_read(c, record_type, &ext, &cmd.body).await,
+                // The record exists without an external id: PATCH it by internal id (the body
+                // sets `externalId`, so later writes upsert by it).
+                (None, Some(id)) => {
+                    let r = RecordRef::Id(id.clone());
+                    c.update_record(record_type, &r, &cmd.body).await?;
+                    read_back(c, record_type, id.clone()).await
+                }
+                (None, None) => Err(missing(NETSUITE, "external_id", cmd)),
+            }
         }
         (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
             if cmd.idempotency_key.is_empty() && cmd.external_id.is_none() {
@@ -538,7 +714,12 @@ async fn execute_netsuite(
                 .external_id
                 .clone()
                 .unwrap_or_else(|| adjustment_external_id(&cmd.idempotency_key));
-            upsert_and_read(c, "inventoryAdjustment", &ext, &cmd.body).await
+            let mut body = cmd.body.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.entry("tranDate")
+                    .or_insert_with(|| json!(chrono::Utc::now().format("%Y-%m-%d").to_string()));
+            }
+            upsert_and_read(c, "inventoryAdjustment", &ext, &body).await
         }
         (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_netsuite(c, cmd).await,
         _ => Err(unsupported(NETSUITE, cmd)),
@@ -652,7 +833,7 @@ mod tests {
                 {"title": "", "sku": "WS-L", "price": "61.00"}
             ]
         });
-        let input = product_set_input(&body, Some("8079745990737254412")).unwrap();
+        let input = product_set_input(&body, Some("8079745990737254412"), None).unwrap();
         assert_eq!(input["id"], "gid://shopify/Product/8079745990737254412");
         assert_eq!(input["descriptionHtml"], "<p>x</p>");
         assert_eq!(input["status"], "ACTIVE");
@@ -669,7 +850,7 @@ mod tests {
             json!([{"name": "M"}, {"name": "WS-L"}])
         );
         // Absent scalars are left alone (productSet updates only what is present).
-        let partial = product_set_input(&json!({"title": "T"}), None).unwrap();
+        let partial = product_set_input(&json!({"title": "T"}), None, None).unwrap();
         assert_eq!(partial, json!({"title": "T"}));
     }
 
@@ -677,7 +858,7 @@ mod tests {
     fn record_types_and_adjustment_ids() {
         assert_eq!(netsuite_record_type(EntityKind::Variant), "inventoryItem");
         assert_eq!(netsuite_record_type(EntityKind::Order), "salesOrder");
-        assert_eq!(adjustment_external_id("ob:12/3"), "weft-adj-ob-12-3");
+        assert_eq!(adjustment_external_id("ob:12/3"), "ob-12-3");
         assert!(netsuite::check_external_id(&adjustment_external_id("a b:c")).is_ok());
     }
 

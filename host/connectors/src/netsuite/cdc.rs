@@ -131,7 +131,12 @@ fn id_literal(id: &str) -> String {
 impl PageQuery {
     /// Renders the page as SuiteQL over `source`.
     pub fn to_suiteql(&self, source: &CdcSource) -> String {
-        let mut cols = vec!["id".to_owned(), "lastModifiedDate".to_owned()];
+        // SuiteQL renders date-times in the user's date preference (`M/D/YYYY`, no time), so
+        // the timestamp is selected through TO_CHAR.
+        let mut cols = vec![
+            "id".to_owned(),
+            "TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified".to_owned(),
+        ];
         cols.extend(
             source
                 .columns
@@ -219,13 +224,31 @@ pub enum CdcError {
     },
 }
 
+/// What a sweep needs fetched next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// The newest row of the source when the sweep starts: `SELECT ... ORDER BY
+    /// lastModifiedDate DESC, id DESC` with limit 1 ([`CdcCursor::head_suiteql`]).
+    Head,
+    /// The next page of changes.
+    Page(PageQuery),
+}
+
 /// A CDC sweep in progress: which page to fetch next and what watermark the delivered rows
 /// allow.
+///
+/// The watermark a sweep commits is the last delivered row, but never beyond the source's
+/// newest row as of the sweep's start (its *head*). A row committed during the sweep can carry
+/// a `lastModifiedDate` behind the sweep's cursor (commit delay, clock skew) and be passed
+/// over; its timestamp is at least (sweep start − skew) ≥ (head − overlap), which is where the
+/// next sweep begins. Rows delivered beyond the head are simply read again next time.
 #[derive(Debug, Clone)]
 pub struct CdcCursor {
     source: CdcSource,
     lower: Option<DateTime<Utc>>,
     after: Option<(DateTime<Utc>, String)>,
+    /// `None` until the head is fetched; `Some(None)` when the source was empty.
+    head: Option<Option<(DateTime<Utc>, String)>>,
     watermark: Option<Watermark>,
     page_size: u32,
     done: bool,
@@ -255,6 +278,7 @@ impl CdcCursor {
             source,
             lower,
             after: None,
+            head: None,
             watermark,
             page_size: page_size.clamp(1, 1000),
             done: false,
@@ -276,32 +300,70 @@ impl CdcCursor {
         self.done
     }
 
-    /// The next page to fetch, or `None` when the sweep is complete.
-    pub fn next_query(&self) -> Option<PageQuery> {
-        (!self.done).then(|| PageQuery {
+    /// What to fetch next, or `None` when the sweep is complete.
+    pub fn next_fetch(&self) -> Option<Fetch> {
+        if self.done {
+            return None;
+        }
+        if self.head.is_none() {
+            return Some(Fetch::Head);
+        }
+        Some(Fetch::Page(PageQuery {
             lower: self.lower,
             after: self.after.clone(),
             limit: self.page_size,
-        })
+        }))
     }
 
-    /// Consumes the rows of the page returned for [`Self::next_query`].
+    /// The SuiteQL of the head fetch (run it with limit 1).
+    pub fn head_suiteql(&self) -> String {
+        let mut q = format!(
+            "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified FROM {}",
+            self.source.table
+        );
+        if let Some(f) = &self.source.filter {
+            q.push_str(&format!(" WHERE ({f})"));
+        }
+        q.push_str(" ORDER BY lastModifiedDate DESC, id DESC");
+        q
+    }
+
+    /// Consumes the result of [`Fetch::Head`] (zero or one row).
+    pub fn absorb_head(&mut self, items: Vec<Value>) -> Result<(), CdcError> {
+        let head = match items.into_iter().next() {
+            None => None,
+            Some(item) => {
+                let (id, t) = self.key_of(&item, 0)?;
+                Some((t, id))
+            }
+        };
+        self.head = Some(head);
+        Ok(())
+    }
+
+    fn key_of(&self, item: &Value, index: usize) -> Result<(String, DateTime<Utc>), CdcError> {
+        let bad = |reason: &str| CdcError::BadRow {
+            table: self.source.table.clone(),
+            index,
+            reason: reason.to_owned(),
+        };
+        let id = field_ci(item, "id")
+            .and_then(super::client::id_text)
+            .ok_or_else(|| bad("no `id`"))?;
+        let lm = field_ci(item, "lastmodified")
+            .or_else(|| field_ci(item, "lastmodifieddate"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no `lastModifiedDate`"))?;
+        let t = parse_netsuite_date(lm)
+            .ok_or_else(|| bad(&format!("unparseable lastModifiedDate `{lm}`")))?;
+        Ok((id, t))
+    }
+
+    /// Consumes the rows of the page returned for [`Fetch::Page`].
     pub fn absorb(&mut self, items: Vec<Value>, has_more: bool) -> Result<CdcPage, CdcError> {
-        let mut rows = Vec::with_capacity(items.len());
+        let mut rows: Vec<CdcRow> = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let bad = |reason: &str| CdcError::BadRow {
-                table: self.source.table.clone(),
-                index,
-                reason: reason.to_owned(),
-            };
-            let id = field_ci(&item, "id")
-                .and_then(super::client::id_text)
-                .ok_or_else(|| bad("no `id`"))?;
-            let lm = field_ci(&item, "lastmodifieddate")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("no `lastModifiedDate`"))?;
-            let last_modified = parse_netsuite_date(lm)
-                .ok_or_else(|| bad(&format!("unparseable lastModifiedDate `{lm}`")))?;
+            let (id, last_modified) = self.key_of(&item, index)?;
             // Defensive: drop rows the server should not have returned.
             if let Some(l) = self.lower
                 && last_modified < l
@@ -313,10 +375,9 @@ impl CdcCursor {
             {
                 continue;
             }
-            if let Some(prev) = rows
-                .last()
-                .map(|r: &CdcRow| (r.last_modified, r.id.clone()))
-                && cmp_keys((last_modified, &id), (prev.0, &prev.1)) != Ordering::Greater
+            if let Some(prev) = rows.last()
+                && cmp_keys((last_modified, &id), (prev.last_modified, &prev.id))
+                    != Ordering::Greater
             {
                 return Err(CdcError::Unordered {
                     table: self.source.table.clone(),
@@ -332,17 +393,30 @@ impl CdcCursor {
         match rows.last() {
             Some(last) => {
                 self.after = Some((last.last_modified, last.id.clone()));
-                let advance = match &self.watermark {
-                    None => true,
-                    Some(w) => {
-                        cmp_keys((last.last_modified, &last.id), w.key()) == Ordering::Greater
+                // Never past the head (see the type's docs); the head is known once a page
+                // is fetched, and an empty head means nothing may be committed this sweep.
+                let candidate = match self.head.as_ref().and_then(|h| h.as_ref()) {
+                    Some((ht, hid)) => {
+                        if cmp_keys((last.last_modified, &last.id), (*ht, hid)) == Ordering::Greater
+                        {
+                            Some((*ht, hid.clone()))
+                        } else {
+                            Some((last.last_modified, last.id.clone()))
+                        }
                     }
+                    None => None,
                 };
-                if advance {
-                    self.watermark = Some(Watermark {
-                        last_modified: last.last_modified,
-                        last_id: last.id.clone(),
-                    });
+                if let Some((t, id)) = candidate {
+                    let advance = match &self.watermark {
+                        None => true,
+                        Some(w) => cmp_keys((t, &id), w.key()) == Ordering::Greater,
+                    };
+                    if advance {
+                        self.watermark = Some(Watermark {
+                            last_modified: t,
+                            last_id: id,
+                        });
+                    }
                 }
                 self.done = !has_more;
             }
@@ -401,7 +475,7 @@ mod tests {
     }
 
     fn row(id: u64, s: i64) -> Value {
-        json!({"id": id.to_string(), "lastmodifieddate": t(s).to_rfc3339(), "links": []})
+        json!({"id": id.to_string(), "lastmodified": t(s).format("%Y-%m-%d %H:%M:%S").to_string(), "links": []})
     }
 
     #[test]
@@ -414,7 +488,7 @@ mod tests {
         };
         assert_eq!(
             q.to_suiteql(&src),
-            "SELECT id, lastModifiedDate, tranId FROM transaction WHERE (type = 'SalesOrd') \
+            "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified, tranId FROM transaction WHERE (type = 'SalesOrd') \
              AND lastModifiedDate >= TO_TIMESTAMP('2023-11-14 22:13:20', 'YYYY-MM-DD HH24:MI:SS') \
              AND (lastModifiedDate > TO_TIMESTAMP('2023-11-14 22:13:25', 'YYYY-MM-DD HH24:MI:SS') \
              OR (lastModifiedDate = TO_TIMESTAMP('2023-11-14 22:13:25', 'YYYY-MM-DD HH24:MI:SS') AND id > 42)) \
@@ -427,7 +501,8 @@ mod tests {
         };
         assert_eq!(
             first.to_suiteql(&CdcSource::table("customer")),
-            "SELECT id, lastModifiedDate FROM customer ORDER BY lastModifiedDate ASC, id ASC"
+            "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified FROM customer \
+             ORDER BY lastModifiedDate ASC, id ASC"
         );
     }
 
@@ -443,7 +518,10 @@ mod tests {
             Duration::from_secs(60),
             50,
         );
-        assert_eq!(c.next_query().unwrap().lower, Some(t(40)));
+        assert_eq!(c.next_fetch(), Some(Fetch::Head));
+        let mut c = c;
+        c.absorb_head(vec![]).unwrap();
+        assert_eq!(page_query(&c).lower, Some(t(40)));
         assert_eq!(c.watermark(), Some(&wm));
     }
 
@@ -459,11 +537,12 @@ mod tests {
             Duration::from_secs(10),
             2,
         );
+        c.absorb_head(vec![row(2, 11)]).unwrap();
         // Overlap re-reads rows before the watermark: it must not move back.
         let p = c.absorb(vec![row(3, 2), row(4, 10)], true).unwrap();
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.watermark, Some(wm.clone()));
-        assert_eq!(c.next_query().unwrap().after, Some((t(10), "4".into())));
+        assert_eq!(page_query(&c).after, Some((t(10), "4".into())));
         // Same timestamp, ids 5 (the old watermark) and 10 (numerically after 9).
         let p = c.absorb(vec![row(5, 10), row(10, 10)], true).unwrap();
         assert_eq!(
@@ -476,12 +555,13 @@ mod tests {
         let p = c.absorb(vec![row(2, 11)], false).unwrap();
         assert_eq!(p.watermark.unwrap().last_id, "2");
         assert!(c.is_done());
-        assert_eq!(c.next_query(), None);
+        assert_eq!(c.next_fetch(), None);
     }
 
     #[test]
     fn bad_pages_are_reported() {
         let mut c = CdcCursor::new(CdcSource::table("item"), None, Duration::ZERO, 2);
+        c.absorb_head(vec![row(9, 9)]).unwrap();
         assert!(matches!(
             c.clone().absorb(vec![row(2, 1), row(1, 1)], true),
             Err(CdcError::Unordered { index: 1, .. })
@@ -511,5 +591,179 @@ mod tests {
         assert_eq!(parse_netsuite_date("2023-11-14 22:13:20"), Some(t(0)));
         assert_eq!(parse_netsuite_date("2023-11-14T23:13:20+01:00"), Some(t(0)));
         assert_eq!(parse_netsuite_date("14/11/2023"), None);
+    }
+
+    /// An in-memory NetSuite table for the property test: rows `(id, lastModifiedDate)`
+    /// answering [`PageQuery`]s as SuiteQL would.
+    struct Table {
+        rows: std::collections::BTreeMap<u64, (i64, u32)>,
+    }
+
+    impl Table {
+        fn page(&self, q: &PageQuery) -> (Vec<Value>, bool) {
+            let mut hits: Vec<(i64, u64)> = self
+                .rows
+                .iter()
+                .map(|(id, (ts, _))| (*ts, *id))
+                .filter(|(ts, _)| q.lower.is_none_or(|l| t(*ts) >= l))
+                .filter(|(ts, id)| {
+                    q.after.as_ref().is_none_or(|(at, aid)| {
+                        cmp_keys((t(*ts), &id.to_string()), (*at, aid)) == Ordering::Greater
+                    })
+                })
+                .collect();
+            hits.sort();
+            let more = hits.len() > q.limit as usize;
+            hits.truncate(q.limit as usize);
+            (hits.into_iter().map(|(ts, id)| row(id, ts)).collect(), more)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Modify row `id`: the clock advances by `advance` seconds, and the row's
+        /// lastModifiedDate is the clock minus `skew` (a commit that became visible late).
+        Modify { id: u64, advance: i64, skew: i64 },
+        /// Fetch one page of the current sweep (starting one from the committed watermark).
+        Poll,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (1u64..=12, prop_oneof![3 => Just(0i64), 1 => Just(1i64), 1 => 2i64..5], 0i64..=3)
+                .prop_map(|(id, advance, skew)| Step::Modify { id, advance, skew }),
+            2 => Just(Step::Poll),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// With the overlap at least the worst skew, no change is skipped: after the steps
+        /// and one final sweep, every row was delivered at its latest version; the watermark
+        /// never moves back and never passes a row not yet delivered.
+        #[test]
+        fn no_change_is_skipped(
+            steps in proptest::collection::vec(step(), 1..80),
+            page_size in 1u32..5,
+        ) {
+            let overlap = Duration::from_secs(3);
+            let mut table = Table { rows: Default::default() };
+            let mut clock = 0i64;
+            let mut committed: Option<Watermark> = None;
+            let mut cursor: Option<CdcCursor> = None;
+            let mut seen: std::collections::HashMap<u64, u32> = Default::default();
+            let poll = |table: &Table,
+                            cursor: &mut Option<CdcCursor>,
+                            committed: &mut Option<Watermark>,
+                            seen: &mut std::collections::HashMap<u64, u32>| {
+                let c = cursor.get_or_insert_with(|| {
+                    CdcCursor::new(CdcSource::table("customer"), committed.clone(), overlap, page_size)
+                });
+                if c.next_fetch() == Some(Fetch::Head) {
+                    // Sweeps start by reading the newest row, as the client does.
+                    let head = table.rows.iter().map(|(id, (ts, _))| (*ts, *id)).max_by(|a, b| {
+                        cmp_keys((t(a.0), &a.1.to_string()), (t(b.0), &b.1.to_string()))
+                    });
+                    c.absorb_head(head.map(|(ts, id)| row(id, ts)).into_iter().collect()).unwrap();
+                }
+                let q = page_query(c);
+                let (items, more) = table.page(&q);
+                let page = c.absorb(items, more).expect("well-formed page");
+                for r in &page.rows {
+                    let id: u64 = r.id.parse().unwrap();
+                    seen.insert(id, table.rows[&id].1);
+                }
+                // The watermark covers only what was delivered: it is the old one, or at or
+                // before this page's last row.
+                if let Some(new) = page.watermark.as_ref() && Some(new) != committed.as_ref() {
+                    let last = page.rows.last().expect("the watermark moved without rows");
+                    assert!(cmp_keys(new.key(), (last.last_modified, &last.id)) != Ordering::Greater);
+                }
+                if let (Some(old), Some(new)) = (committed.as_ref(), page.watermark.as_ref()) {
+                    assert!(cmp_keys(new.key(), old.key()) != Ordering::Less, "watermark moved back");
+                }
+                *committed = page.watermark.clone();
+                if c.is_done() {
+                    *cursor = None;
+                }
+            };
+            for s in &steps {
+                match s {
+                    Step::Modify { id, advance, skew } => {
+                        clock += advance;
+                        let ts = (clock - skew).max(0);
+                        let v = table.rows.get(id).map_or(1, |(_, v)| v + 1);
+                        table.rows.insert(*id, (ts, v));
+                    }
+                    Step::Poll => poll(&table, &mut cursor, &mut committed, &mut seen),
+                }
+            }
+            // Finish the sweep in progress, then run one complete sweep.
+            while cursor.is_some() {
+                poll(&table, &mut cursor, &mut committed, &mut seen);
+            }
+            poll(&table, &mut cursor, &mut committed, &mut seen);
+            while cursor.is_some() {
+                poll(&table, &mut cursor, &mut committed, &mut seen);
+            }
+            for (id, (_, v)) in &table.rows {
+                proptest::prop_assert_eq!(seen.get(id), Some(v), "row {} skipped", id);
+            }
+        }
+    }
+
+    /// The overlap is what protects late commits: without it the same history loses a change.
+    #[test]
+    fn without_overlap_a_late_commit_is_lost() {
+        let wm = Some(Watermark {
+            last_modified: t(10),
+            last_id: "1".into(),
+        });
+        // Row 2 commits after the sweep that set the watermark but carries lastModifiedDate 8.
+        let mut c = CdcCursor::new(CdcSource::table("customer"), wm.clone(), Duration::ZERO, 10);
+        c.absorb_head(vec![row(2, 8)]).unwrap();
+        assert!(
+            page_query(&c).lower.unwrap() > t(8),
+            "a zero overlap starts after the late row"
+        );
+        let mut c = CdcCursor::new(CdcSource::table("customer"), wm, Duration::from_secs(2), 10);
+        c.absorb_head(vec![row(1, 10)]).unwrap();
+        assert!(page_query(&c).lower.unwrap() <= t(8));
+        let page = c.absorb(vec![row(2, 8), row(1, 10)], false).unwrap();
+        assert_eq!(page.rows.len(), 2);
+    }
+
+    /// Rows delivered beyond the sweep's head are not committed past the head.
+    #[test]
+    fn watermark_stops_at_the_head() {
+        let mut c = CdcCursor::new(CdcSource::table("customer"), None, Duration::ZERO, 10);
+        c.absorb_head(vec![row(3, 5)]).unwrap();
+        let page = c.absorb(vec![row(3, 5), row(7, 9)], false).unwrap();
+        assert_eq!(page.rows.len(), 2);
+        assert_eq!(
+            page.watermark,
+            Some(Watermark {
+                last_modified: t(5),
+                last_id: "3".into()
+            })
+        );
+        // An empty source at the start commits nothing this sweep.
+        let mut c = CdcCursor::new(CdcSource::table("customer"), None, Duration::ZERO, 10);
+        c.absorb_head(vec![]).unwrap();
+        assert_eq!(c.absorb(vec![row(1, 1)], false).unwrap().watermark, None);
+        assert_eq!(
+            c.head_suiteql(),
+            "SELECT id, TO_CHAR(lastModifiedDate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodified FROM customer \
+             ORDER BY lastModifiedDate DESC, id DESC"
+        );
+    }
+
+    fn page_query(c: &CdcCursor) -> PageQuery {
+        match c.next_fetch() {
+            Some(Fetch::Page(q)) => q,
+            other => panic!("expected a page fetch, got {other:?}"),
+        }
     }
 }

@@ -1,13 +1,12 @@
 //! The NetSuite REST client: record API, upsert by external id, SuiteQL, error classification.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::oauth::{self, Credentials};
 use crate::error::{ConnectorError, InvalidRequest, parse_retry_after};
-use crate::gate::ConcurrencyGate;
+use crate::gate::{CircuitBreaker, ConcurrencyGovernor, breaker_permit, breaker_record};
 
 const SYSTEM: &str = "netsuite";
 
@@ -126,7 +125,9 @@ pub struct NetSuiteClient {
     http: reqwest::Client,
     base: String,
     creds: Credentials,
-    gate: Arc<dyn ConcurrencyGate>,
+    governor: ConcurrencyGovernor,
+    store_id: String,
+    breaker: Option<CircuitBreaker>,
 }
 
 impl std::fmt::Debug for NetSuiteClient {
@@ -139,11 +140,14 @@ impl std::fmt::Debug for NetSuiteClient {
 }
 
 impl NetSuiteClient {
-    /// Builds a client. `gate` is the ACCOUNT's concurrency governor, shared by every store and
-    /// flow using the account; every request holds one of its permits while in flight.
+    /// Builds a client for `store_id`. `governor` is the ACCOUNT's concurrency governor, shared
+    /// by every store and flow using the account (one per account id, e.g. from a
+    /// `weft_ratelimit::GovernorRegistry`); every request holds one of its slots while in
+    /// flight, granted to `store_id` in round-robin turn with the account's other stores.
     pub fn new(
         config: NetSuiteConfig,
-        gate: Arc<dyn ConcurrencyGate>,
+        governor: ConcurrencyGovernor,
+        store_id: impl Into<String>,
     ) -> Result<Self, ConnectorError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -155,8 +159,21 @@ impl NetSuiteClient {
             http,
             base: config.base_url.trim_end_matches('/').to_owned(),
             creds: config.credentials,
-            gate,
+            governor,
+            store_id: store_id.into(),
+            breaker: None,
         })
+    }
+
+    /// Adds a circuit breaker for this connection: calls fail fast while it is open.
+    pub fn with_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The account's concurrency governor.
+    pub fn governor(&self) -> &ConcurrencyGovernor {
+        &self.governor
     }
 
     /// The account id.
@@ -181,7 +198,8 @@ impl NetSuiteClient {
                     },
                 )
             })?;
-        let _permit = self.gate.acquire().await;
+        let probe = breaker_permit(self.breaker.as_ref(), SYSTEM)?;
+        let _slot = self.governor.acquire(&self.store_id).await;
         // Sign after the permit is granted so the timestamp is fresh however long we waited.
         let auth = oauth::authorization(&self.creds, method.as_str(), &url).map_err(|e| {
             ConnectorError::invalid(
@@ -192,6 +210,19 @@ impl NetSuiteClient {
                 },
             )
         })?;
+        let result = self.send(method, url, auth, body, transient).await;
+        breaker_record(probe, &result);
+        result
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: reqwest::Url,
+        auth: String,
+        body: Option<&Value>,
+        transient: bool,
+    ) -> Result<Reply, ConnectorError> {
         let mut req = self
             .http
             .request(method, url)

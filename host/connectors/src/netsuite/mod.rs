@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-pub use cdc::{CdcCursor, CdcError, CdcPage, CdcRow, CdcSource, Watermark};
+pub use cdc::{CdcCursor, CdcError, CdcPage, CdcRow, CdcSource, Fetch, PageQuery, Watermark};
 pub use client::{
     NetSuiteClient, NetSuiteConfig, RecordRef, SuiteQlPage, check_external_id, sanitize_external_id,
 };
@@ -45,15 +45,23 @@ impl NetSuiteClient {
         &self,
         cursor: &mut CdcCursor,
     ) -> Result<Option<CdcPage>, ConnectorError> {
-        let Some(q) = cursor.next_query() else {
-            return Ok(None);
-        };
-        let sql = q.to_suiteql(cursor.source());
-        let page = self.suiteql(&sql, q.limit, 0).await?;
-        cursor
-            .absorb(page.items, page.has_more)
-            .map(Some)
-            .map_err(cdc_err)
+        loop {
+            match cursor.next_fetch() {
+                None => return Ok(None),
+                Some(Fetch::Head) => {
+                    let head = self.suiteql(&cursor.head_suiteql(), 1, 0).await?;
+                    cursor.absorb_head(head.items).map_err(cdc_err)?;
+                }
+                Some(Fetch::Page(q)) => {
+                    let sql = q.to_suiteql(cursor.source());
+                    let page = self.suiteql(&sql, q.limit, 0).await?;
+                    return cursor
+                        .absorb(page.items, page.has_more)
+                        .map(Some)
+                        .map_err(cdc_err);
+                }
+            }
+        }
     }
 
     /// Runs a whole CDC sweep of `source` from `watermark` (minus `overlap`). For large

@@ -2,7 +2,7 @@
 //! writes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::normalize::{self, NormalizeError, ShopifyDoc, gid, id_string};
 use super::queries as q;
 use crate::error::{ConnectorError, parse_retry_after};
-use crate::gate::{CostBudget, QueryCost};
+use crate::gate::{CircuitBreaker, QueryCost, ShopifyCostLimiter, breaker_permit, breaker_record};
 
 const SYSTEM: &str = "shopify";
 
@@ -72,8 +72,10 @@ pub struct Paging {
     pub orders: u32,
     /// Line items fetched with each order.
     pub line_items: u32,
-    /// Inventory levels per page.
-    pub inventory_levels: u32,
+    /// Inventory items per page of an inventory-level read.
+    pub inventory_items: u32,
+    /// Levels fetched with each inventory item (more are fetched by follow-up pages).
+    pub levels_per_item: u32,
 }
 
 impl Default for Paging {
@@ -84,7 +86,8 @@ impl Default for Paging {
             customers: 250,
             orders: 10,
             line_items: 15,
-            inventory_levels: 250,
+            inventory_items: 25,
+            levels_per_item: 10,
         }
     }
 }
@@ -98,10 +101,12 @@ pub enum Entity {
     Customers,
     /// Orders with their line items.
     Orders,
-    /// The inventory levels of one location (decimal location id).
+    /// Inventory levels, at one location (decimal id) or at all (`None`). Levels are read
+    /// through their inventory items and filtered by `updated_at` client-side, so every page
+    /// scans a page of items.
     InventoryLevels {
-        /// The location's decimal id.
-        location_id: String,
+        /// Only levels at this location.
+        location_id: Option<String>,
     },
 }
 
@@ -167,7 +172,8 @@ pub struct ShopifyClient {
     token: String,
     api_version: String,
     paging: Paging,
-    budget: Arc<dyn CostBudget>,
+    limiter: ShopifyCostLimiter,
+    breaker: Option<CircuitBreaker>,
     /// Requested cost the server reported per document, so later reservations are exact.
     learned_cost: Mutex<HashMap<String, f64>>,
 }
@@ -198,8 +204,9 @@ fn shape_err(what: &str) -> ConnectorError {
 }
 
 impl ShopifyClient {
-    /// Builds a client. `budget` is the shop's cost limiter (shared by every flow of the shop).
-    pub fn new(config: ShopifyConfig, budget: Arc<dyn CostBudget>) -> Result<Self, ConnectorError> {
+    /// Builds a client. `limiter` is the shop's cost limiter: clone one limiter into every client
+    /// of the same shop (it models the shop's single bucket).
+    pub fn new(config: ShopifyConfig, limiter: ShopifyCostLimiter) -> Result<Self, ConnectorError> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10).min(config.timeout))
@@ -217,9 +224,21 @@ impl ShopifyClient {
             token: config.access_token,
             api_version: config.api_version,
             paging: config.paging,
-            budget,
+            limiter,
+            breaker: None,
             learned_cost: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Adds a circuit breaker for this connection: calls fail fast while it is open.
+    pub fn with_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The shop's cost limiter.
+    pub fn limiter(&self) -> &ShopifyCostLimiter {
+        &self.limiter
     }
 
     /// The GraphQL endpoint URL.
@@ -234,7 +253,8 @@ impl ShopifyClient {
     }
 
     /// Sends one GraphQL document. Reserves `estimate` points (or the cost the server reported
-    /// for this document last time) from the budget first, and settles with `extensions.cost`.
+    /// for this document last time) from the shop's limiter first, and settles the permit with
+    /// the response's `extensions.cost`.
     pub async fn graphql(
         &self,
         document: &str,
@@ -248,20 +268,37 @@ impl ShopifyClient {
             .get(document)
             .copied()
             .unwrap_or(f64::from(estimate));
-        self.budget.reserve(reserve).await;
+        let probe = breaker_permit(self.breaker.as_ref(), SYSTEM)?;
+        let permit =
+            self.limiter
+                .reserve(reserve)
+                .await
+                .map_err(|e| ConnectorError::Permanent {
+                    system: SYSTEM,
+                    status: 0,
+                    code: "MAX_COST_EXCEEDED".into(),
+                    message: e.to_string(),
+                })?;
         let result = self.send(document, variables, reserve).await;
         let cost = match &result {
-            Ok(r) => r.cost.clone(),
-            Err((_, cost)) => cost.clone(),
+            Ok(r) => r.cost,
+            Err((_, cost)) => *cost,
         };
-        if let Some(requested) = cost.as_ref().and_then(|c| c.requested_query_cost) {
-            self.learned_cost
-                .lock()
-                .expect("cost cache lock poisoned")
-                .insert(document.to_owned(), requested);
+        match cost {
+            Some(c) => {
+                self.learned_cost
+                    .lock()
+                    .expect("cost cache lock poisoned")
+                    .insert(document.to_owned(), c.requested_query_cost);
+                permit.settle_cost(&c);
+            }
+            // No cost reported (transport failure, non-JSON body): the limiter assumes the
+            // whole reservation was spent.
+            None => drop(permit),
         }
-        self.budget.settle(reserve, cost.as_ref());
-        result.map_err(|(e, _)| e)
+        let result = result.map_err(|(e, _)| e);
+        breaker_record(probe, &result);
+        result
     }
 
     async fn send(
@@ -291,10 +328,7 @@ impl ShopifyClient {
             .and_then(|b| b.pointer("/extensions/cost"))
             .and_then(|c| serde_json::from_value(c.clone()).ok());
         classify_response(status, retry_after, body, &bytes, reserved)
-            .map(|data| GraphqlResponse {
-                data,
-                cost: cost.clone(),
-            })
+            .map(|data| GraphqlResponse { data, cost })
             .map_err(|e| (e, cost))
     }
 
@@ -310,6 +344,11 @@ impl ShopifyClient {
         since: Option<&str>,
         after: Option<&str>,
     ) -> Result<Page, ConnectorError> {
+        if let Entity::InventoryLevels { location_id } = entity {
+            return self
+                .read_levels_page(location_id.as_deref(), since, after)
+                .await;
+        }
         let query = since.map(|s| format!("updated_at:>='{s}'"));
         let p = self.paging;
         let (doc, vars, estimate, root) = match entity {
@@ -331,24 +370,13 @@ impl ShopifyClient {
                 q::orders_cost(p.orders, p.line_items),
                 "/orders",
             ),
-            Entity::InventoryLevels { location_id } => (
-                q::INVENTORY_LEVELS,
-                json!({"location": gid("Location", location_id), "first": p.inventory_levels,
-                       "after": after, "query": query}),
-                1 + q::connection_cost(p.inventory_levels, 3),
-                "/location/inventoryLevels",
-            ),
+            Entity::InventoryLevels { .. } => unreachable!("handled above"),
         };
         let resp = self.graphql(doc, vars, estimate).await?;
-        let conn = resp.data.pointer(root).ok_or_else(|| match entity {
-            Entity::InventoryLevels { location_id } => ConnectorError::Permanent {
-                system: SYSTEM,
-                status: 200,
-                code: "NOT_FOUND".into(),
-                message: format!("location {location_id} does not exist"),
-            },
-            _ => shape_err(&format!("no `{root}` in data")),
-        })?;
+        let conn = resp
+            .data
+            .pointer(root)
+            .ok_or_else(|| shape_err(&format!("no `{root}` in data")))?;
         let nodes = conn
             .get("nodes")
             .and_then(Value::as_array)
@@ -362,9 +390,7 @@ impl ShopifyClient {
                 }
                 Entity::Customers => normalize::customer_from_graphql(node),
                 Entity::Orders => normalize::order_from_graphql(node),
-                Entity::InventoryLevels { location_id } => {
-                    normalize::inventory_level_from_graphql(node, Some(location_id))
-                }
+                Entity::InventoryLevels { .. } => unreachable!("handled above"),
             }
             .map_err(normalize_err)?;
             docs.push(d);
@@ -426,6 +452,137 @@ impl ShopifyClient {
                 .map(str::to_owned);
             if has_next && after.is_none() {
                 return Err(shape_err("variants hasNextPage without endCursor"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One page of inventory items, yielding their levels (at `location`, when given) updated
+    /// at or after `since`.
+    async fn read_levels_page(
+        &self,
+        location: Option<&str>,
+        since: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<Page, ConnectorError> {
+        let since_t = match since {
+            Some(s) => Some(chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
+                ConnectorError::invalid(
+                    SYSTEM,
+                    crate::InvalidRequest::BadField {
+                        field: "since".into(),
+                        reason: e.to_string(),
+                    },
+                )
+            })?),
+            None => None,
+        };
+        let p = self.paging;
+        let resp = self
+            .graphql(
+                q::INVENTORY_ITEMS,
+                json!({"first": p.inventory_items, "after": after, "levels": p.levels_per_item}),
+                q::connection_cost(
+                    p.inventory_items,
+                    1 + q::connection_cost(p.levels_per_item, 3),
+                ),
+            )
+            .await?;
+        let conn = resp
+            .data
+            .get("inventoryItems")
+            .ok_or_else(|| shape_err("no `inventoryItems` in data"))?;
+        let items = conn
+            .get("nodes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| shape_err("connection without `nodes`"))?;
+        let mut docs = Vec::new();
+        for item in items {
+            let item_ref = json!({"id": item.get("id"), "sku": item.get("sku")});
+            let mut levels: Vec<Value> = item
+                .pointer("/inventoryLevels/nodes")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            levels.extend(self.remaining_levels(item).await?);
+            for mut level in levels {
+                if let Some(o) = level.as_object_mut() {
+                    o.insert("item".into(), item_ref.clone());
+                }
+                let d =
+                    normalize::inventory_level_from_graphql(&level, None).map_err(normalize_err)?;
+                if location.is_some_and(|l| d.body["location_id"].as_str() != Some(l)) {
+                    continue;
+                }
+                if let Some(t) = since_t {
+                    let at = chrono::DateTime::parse_from_rfc3339(&d.updated_at)
+                        .map_err(|_| shape_err("level updatedAt is not RFC 3339"))?;
+                    if at < t {
+                        continue;
+                    }
+                }
+                docs.push(d);
+            }
+        }
+        let has_next_page = conn
+            .pointer("/pageInfo/hasNextPage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let end_cursor = conn
+            .pointer("/pageInfo/endCursor")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if has_next_page && end_cursor.is_none() {
+            return Err(shape_err("hasNextPage without endCursor"));
+        }
+        let max_updated_at = max_version(&docs);
+        Ok(Page {
+            docs,
+            end_cursor,
+            has_next_page,
+            max_updated_at,
+        })
+    }
+
+    /// Fetches the levels of an inventory item node beyond its first page.
+    async fn remaining_levels(&self, item: &Value) -> Result<Vec<Value>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut has_next = item
+            .pointer("/inventoryLevels/pageInfo/hasNextPage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut after = item
+            .pointer("/inventoryLevels/pageInfo/endCursor")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+        while has_next {
+            let resp = self
+                .graphql(
+                    q::ITEM_LEVELS,
+                    json!({"id": id, "first": 250, "after": after}),
+                    1 + q::connection_cost(250, 3),
+                )
+                .await?;
+            let conn = resp
+                .data
+                .pointer("/inventoryItem/inventoryLevels")
+                .ok_or_else(|| {
+                    shape_err("item levels page without `inventoryItem.inventoryLevels`")
+                })?;
+            if let Some(nodes) = conn.get("nodes").and_then(Value::as_array) {
+                out.extend(nodes.iter().cloned());
+            }
+            has_next = conn
+                .pointer("/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            after = conn
+                .pointer("/pageInfo/endCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if has_next && after.is_none() {
+                return Err(shape_err("levels hasNextPage without endCursor"));
             }
         }
         Ok(out)
@@ -539,30 +696,92 @@ impl ShopifyClient {
         }
     }
 
-    /// The decimal id of the product with this handle, if any.
-    pub async fn find_product_by_handle(
+    /// Variants with exactly this SKU: `(variant id, product id, inventory item id)`.
+    pub async fn find_variants_by_sku(
         &self,
-        handle: &str,
-    ) -> Result<Option<String>, ConnectorError> {
+        sku: &str,
+    ) -> Result<Vec<(String, String, Option<String>)>, ConnectorError> {
         let resp = self
             .graphql(
-                q::PRODUCT_SEARCH,
-                json!({"query": format!("handle:'{}'", handle.replace('\'', "\\'"))}),
-                q::connection_cost(1, 1),
+                q::VARIANTS_BY_SKU,
+                json!({"query": format!("sku:'{}'", sku.replace('\'', "\\'"))}),
+                q::connection_cost(10, 3),
             )
             .await?;
         let nodes = resp
             .data
-            .pointer("/products/nodes")
+            .pointer("/productVariants/nodes")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        // Searches are fuzzy on some fields: only an exact handle match counts.
+        // Searches may be fuzzy (prefixes, case): only an exact SKU counts.
         Ok(nodes
             .iter()
-            .find(|n| n.get("handle").and_then(Value::as_str) == Some(handle))
-            .and_then(|n| n.get("id"))
-            .and_then(id_string))
+            .filter(|n| n.get("sku").and_then(Value::as_str) == Some(sku))
+            .filter_map(|n| {
+                Some((
+                    id_string(n.get("id")?)?,
+                    id_string(n.pointer("/product/id")?)?,
+                    n.pointer("/inventoryItem/id").and_then(id_string),
+                ))
+            })
+            .collect())
+    }
+
+    /// A product's option names and its variants as `{id, sku, title, selectedOptions}` (ids as
+    /// decimal strings), for merging a partial write into a full `productSet` list; `None` when
+    /// the product does not exist.
+    pub async fn product_for_set(
+        &self,
+        product_id: &str,
+    ) -> Result<Option<(Vec<String>, Vec<Value>)>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::PRODUCT_FOR_SET,
+                json!({"id": gid("Product", product_id)}),
+                1 + q::connection_cost(250, 1),
+            )
+            .await?;
+        let Some(p) = resp.data.get("product").filter(|p| !p.is_null()) else {
+            return Ok(None);
+        };
+        if p.pointer("/variants/pageInfo/hasNextPage")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            return Err(ConnectorError::Permanent {
+                system: SYSTEM,
+                status: 200,
+                code: "TOO_MANY_VARIANTS".into(),
+                message: format!(
+                    "product {product_id} has more than 250 variants; weft's productSet merge handles at most 250"
+                ),
+            });
+        }
+        let options = p
+            .get("options")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| o.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let variants = p
+            .pointer("/variants/nodes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| {
+                Some(json!({
+                    "id": id_string(v.get("id")?)?,
+                    "sku": v.get("sku").cloned().unwrap_or(Value::Null),
+                    "title": v.get("title").cloned().unwrap_or(Value::Null),
+                    "selectedOptions": v.get("selectedOptions").cloned().unwrap_or(json!([])),
+                }))
+            })
+            .collect();
+        Ok(Some((options, variants)))
     }
 
     /// The customer with this email, if any.
@@ -828,14 +1047,8 @@ pub(crate) fn check_user_errors(payload: &Value, mutation: &str) -> Result<(), C
 
 /// How long until a bucket holding `available` points at `restore` points/s holds `needed`.
 fn refill_wait(needed: f64, status: Option<&QueryCost>) -> Option<Duration> {
-    let ts = status?.throttle_status?;
-    if ts.restore_rate <= 0.0 {
-        return None;
-    }
-    let deficit = (needed - ts.currently_available).max(0.0);
-    Some(Duration::from_secs_f64(
-        (deficit / ts.restore_rate).min(3600.0),
-    ))
+    let wait = status?.throttle_status.time_until_available(needed);
+    (wait != Duration::MAX).then(|| wait.min(Duration::from_secs(3600)))
 }
 
 /// Classifies a GraphQL HTTP response; returns `data` on success.
@@ -866,7 +1079,7 @@ pub(crate) fn classify_response(
     if status == 429 || throttled {
         let needed = cost
             .as_ref()
-            .and_then(|c| c.requested_query_cost)
+            .map(|c| c.requested_query_cost)
             .unwrap_or(reserved);
         return Err(ConnectorError::Throttled {
             system: SYSTEM,

@@ -1,7 +1,7 @@
 //! Shopify GraphQL Admin API connector.
 //!
 //! [`ShopifyClient`] posts to `{base}/admin/api/{version}/graphql.json` with the
-//! `X-Shopify-Access-Token` header, passes every call through a [`crate::gate::CostBudget`],
+//! `X-Shopify-Access-Token` header, reserves every call's cost from the shop's `ShopifyCostLimiter`,
 //! detects `THROTTLED` on HTTP 200 (and 429), turns mutation `userErrors` into typed errors
 //! (`CHANGE_FROM_QUANTITY_STALE` -> [`crate::ConnectorError::Stale`]), and offers the paged
 //! reconciliation reads and the writes weft uses. [`normalize`] converts both of Shopify's data

@@ -80,18 +80,51 @@ pub const LOCATIONS: &str = r#"query WeftLocations($first: Int!, $after: String)
   }
 }"#;
 
-/// Page of one location's inventory levels.
-pub const INVENTORY_LEVELS: &str = r#"query WeftInventoryLevels($location: ID!, $first: Int!, $after: String, $query: String) {
-  location(id: $location) {
-    id
-    inventoryLevels(first: $first, after: $after, query: $query) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id updatedAt
-        quantities(names: ["available"]) { name quantity }
-        item { id sku }
+/// Page of inventory items with their levels at every location. (Levels are read through
+/// their items rather than `Location.inventoryLevels`, which the simulator does not offer;
+/// filtering by `updated_at` happens client-side, as the levels' own `updatedAt` is not
+/// searchable through items.)
+pub const INVENTORY_ITEMS: &str = r#"query WeftInventoryItems($first: Int!, $after: String, $levels: Int!) {
+  inventoryItems(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id sku
+      inventoryLevels(first: $levels) {
+        pageInfo { hasNextPage endCursor }
+        nodes { id updatedAt quantities(names: ["available"]) { name quantity } location { id } }
       }
     }
+  }
+}"#;
+
+/// Further pages of one inventory item's levels.
+pub const ITEM_LEVELS: &str = r#"query WeftItemLevels($id: ID!, $first: Int!, $after: String) {
+  inventoryItem(id: $id) {
+    id sku
+    inventoryLevels(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id updatedAt quantities(names: ["available"]) { name quantity } location { id } }
+    }
+  }
+}"#;
+
+/// A product's options and variants with their option values (to build a `productSet` that
+/// keeps the variants a write does not mention).
+pub const PRODUCT_FOR_SET: &str = r#"query WeftProductForSet($id: ID!) {
+  product(id: $id) {
+    id
+    options { name }
+    variants(first: 250) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id sku title selectedOptions { name value } }
+    }
+  }
+}"#;
+
+/// Variants by SKU (to find the product a retried create already made, or an inventory item).
+pub const VARIANTS_BY_SKU: &str = r#"query WeftVariantsBySku($query: String!) {
+  productVariants(first: 10, query: $query) {
+    nodes { id sku product { id } inventoryItem { id } }
   }
 }"#;
 
@@ -167,13 +200,6 @@ pub const CUSTOMER_UPDATE: &str = r#"mutation WeftCustomerUpdate($input: Custome
   customerUpdate(input: $input) {
     customer { id email firstName lastName phone tags updatedAt }
     userErrors { field message }
-  }
-}"#;
-
-/// Products matching a search (used to find an existing product by handle before creating).
-pub const PRODUCT_SEARCH: &str = r#"query WeftProductSearch($query: String!) {
-  products(first: 1, query: $query) {
-    nodes { id handle }
   }
 }"#;
 
