@@ -26,6 +26,9 @@ pub struct Diagnostic {
     snippet: Option<Snippet>,
     #[serde(skip)]
     order: (usize, usize),
+    /// Set on diagnostics about a secret written inline: no diagnostic may show that line.
+    #[serde(skip)]
+    redacts_line: bool,
 }
 
 /// The source line shown under a diagnostic with the offending part underlined.
@@ -48,6 +51,7 @@ impl Diagnostic {
             notes: Vec::new(),
             snippet: None,
             order: (usize::MAX, 0),
+            redacts_line: false,
         }
     }
 
@@ -63,6 +67,36 @@ impl Diagnostic {
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
+    }
+
+    /// Replaces every character inside quotes on the shown source line with `*` (keeping the
+    /// underline in place), when the line looks like it holds a credential. Used for TOML
+    /// syntax errors, which are found before the schema knows which values are secrets.
+    pub(crate) fn mask_secretish_line(&mut self) {
+        let Some(snippet) = &mut self.snippet else {
+            return;
+        };
+        if !looks_secret(&snippet.text) {
+            return;
+        }
+        let mut quote = None;
+        snippet.text = snippet
+            .text
+            .chars()
+            .map(|c| match quote {
+                Some(q) if c == q => {
+                    quote = None;
+                    c
+                }
+                Some(_) => '*',
+                None => {
+                    if c == '"' || c == '\'' {
+                        quote = Some(c);
+                    }
+                    c
+                }
+            })
+            .collect();
     }
 
     /// `file:line:column`, or just the file when the diagnostic has no position.
@@ -86,6 +120,7 @@ impl Diagnostic {
             notes: Vec::new(),
             snippet: None,
             order: (usize::MAX, 0),
+            redacts_line: false,
         }
     }
 }
@@ -154,9 +189,21 @@ impl Diagnostics {
         self.items.iter()
     }
 
-    /// Sorts by file (in the order files were read) and position within the file.
-    pub(crate) fn sort(&mut self) {
+    /// Sorts by file (in the order files were read) and position within the file, and drops
+    /// the source line from any diagnostic on a line that holds an inline secret.
+    pub(crate) fn finish(&mut self) {
         self.items.sort_by_key(|d| d.order);
+        let redacted: Vec<(PathBuf, usize)> = self
+            .items
+            .iter()
+            .filter(|d| d.redacts_line)
+            .map(|d| (d.file.clone(), d.line))
+            .collect();
+        for d in &mut self.items {
+            if redacted.iter().any(|(f, l)| *f == d.file && *l == d.line) {
+                d.snippet = None;
+            }
+        }
     }
 
     pub(crate) fn extend(&mut self, other: Diagnostics) {
@@ -286,6 +333,7 @@ impl SourceFile {
                 underline_len: span_chars.min(line_rest).max(1),
             }),
             order: (self.seq, span.start),
+            redacts_line: false,
         }
     }
 
@@ -294,8 +342,17 @@ impl SourceFile {
     pub fn error_redacted(&self, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
         let mut d = self.error(span, message);
         d.snippet = None;
+        d.redacts_line = true;
         d
     }
+}
+
+/// True when a key or line mentions a credential (`token`, `secret`, `password`, `key`, ...).
+pub(crate) fn looks_secret(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["token", "secret", "password", "passwd", "key", "credential"]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 /// Levenshtein edit distance between two short strings.

@@ -154,7 +154,17 @@ impl<'a> Cx<'a> {
             } else {
                 format!("unknown key `{key}` in {}", tbl.name())
             };
-            self.err(k.span(), msg, Some(unknown_hint(key, known)));
+            // A misspelt secret key (`acess_token = "..."`) may carry an inline value: never
+            // echo such a line.
+            if crate::diag::looks_secret(key) && matches!(v.get_ref(), DeValue::String(_)) {
+                self.diags.push(
+                    self.src
+                        .error_redacted(k.span(), msg)
+                        .with_hint(unknown_hint(key, known)),
+                );
+            } else {
+                self.err(k.span(), msg, Some(unknown_hint(key, known)));
+            }
         }
     }
 
@@ -457,9 +467,8 @@ impl<'a> Cx<'a> {
                         Secret::file(self.src.dir().join(path))
                     }
                     (None, None) => {
-                        if t.iter().next().is_none()
-                            || !t.contains_key("env") && !t.contains_key("file")
-                        {
+                        // When a key is present but ill-typed, its type error was reported.
+                        if !t.contains_key("env") && !t.contains_key("file") {
                             self.err(
                                 v.span(),
                                 format!("secret reference `{key}` names neither `env` nor `file`"),
@@ -1494,13 +1503,14 @@ fn parse_file(path: &Path, seq: usize, diags: &mut Diagnostics) -> Option<Source
 fn syntax_errors(src: &SourceFile, errors: Vec<toml::de::Error>, diags: &mut Diagnostics) {
     for e in errors {
         let span = e.span().unwrap_or(0..0);
-        diags.push(
-            src.error(
+        let mut d = src
+            .error(
                 span,
                 format!("invalid TOML: {}", e.message().trim_end_matches('.')),
             )
-            .with_hint("see https://toml.io for the syntax"),
-        );
+            .with_hint("see https://toml.io for the syntax");
+        d.mask_secretish_line();
+        diags.push(d);
     }
 }
 
@@ -1624,7 +1634,7 @@ pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
             stores,
         })
     } else {
-        diags.sort();
+        diags.finish();
         Err(diags)
     }
 }

@@ -321,6 +321,35 @@ fn inline_secret_is_rejected_without_echoing_it() {
     );
     assert!(!format!("{d}{d:?}").contains("TOPSECRET"));
 
+    // A misspelt secret key with an inline value is reported without echoing the line.
+    let text = replace(
+        &store("acme"),
+        "token_id = { env = \"TI\" }",
+        "token_id = { env = \"TI\" }\ntoken_secrte = \"TOPSECRET\"",
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert!(
+        d.iter()
+            .any(|x| x.message == "unknown key `token_secrte` in [netsuite]"),
+        "{d}"
+    );
+    assert!(!format!("{d}{d:?}").contains("TOPSECRET"));
+
+    // A syntax error on the line of an inline secret does not echo it either.
+    let text = replace(
+        &store("acme"),
+        "access_token = { env = \"T_acme\" }",
+        "access_token = \"TOPSECRET\" x",
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert!(
+        d.iter().all(|x| x.message.starts_with("invalid TOML")),
+        "{d}"
+    );
+    let shown = format!("{d}");
+    assert!(!shown.contains("TOPSECRET"), "{shown}");
+    assert!(shown.contains("access_token = \"*********\" x"), "{shown}");
+
     let d = errors(
         "[storage]\nurl = \"postgres://weft:TOPSECRET@db/weft\"\n",
         &[("acme.toml", &store("acme"))],
