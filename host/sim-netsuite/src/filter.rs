@@ -207,6 +207,12 @@ enum FieldValue {
 }
 
 fn field_value(rt: RecordType, rec: &Record, field: &str) -> Result<FieldValue, NsError> {
+    if !rt.has_field(field) {
+        return Err(err(format!(
+            "{field} is not a field of record type {}",
+            rt.name()
+        )));
+    }
     let created = if rt == RecordType::Customer {
         "dateCreated"
     } else {

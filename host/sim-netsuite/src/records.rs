@@ -62,6 +62,13 @@ impl RecordType {
         }
     }
 
+    /// Whether `name` is a field of this record type (body field, read-only field or custom).
+    pub fn has_field(self, name: &str) -> bool {
+        self.schema().iter().any(|f| f.name == name)
+            || self.read_only().contains(&name)
+            || self.custom_prefix().is_some_and(|p| name.starts_with(p))
+    }
+
     /// Writable fields.
     fn schema(self) -> &'static [Field] {
         match self {
