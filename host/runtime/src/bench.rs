@@ -257,29 +257,30 @@ fn run_in(opts: &BenchOptions, cache: &std::path::Path) -> Result<PluginBench, B
         empty.push(t.elapsed());
     }
 
-    // Throughput through Wasm.
+    // Throughput, Wasm and native alternating batch by batch so both see the same machine
+    // load (a busy 2-core machine otherwise skews the ratio either way).
     let rounds = opts.throughput_docs.div_ceil(batch_size).max(1);
-    let started = Instant::now();
-    let mut mapped = 0usize;
-    for i in 0..rounds {
-        mapped += mapper.to_canonical(&batches[i % batches.len()])?.len();
-    }
-    let wasm_secs = started.elapsed().as_secs_f64();
-    let wasm_docs_per_sec = mapped as f64 / wasm_secs;
-
-    // Throughput natively.
-    let (native_docs_per_sec, native_missing) = match &opts.native {
-        Some(native) => {
-            for b in batches.iter().take(5) {
-                native(b).map_err(BenchError::Options)?;
-            }
-            let started = Instant::now();
-            let mut mapped = 0usize;
-            for i in 0..rounds {
-                mapped += native(&batches[i % batches.len()]).map_err(BenchError::Options)?;
-            }
-            (Some(mapped as f64 / started.elapsed().as_secs_f64()), None)
+    if let Some(native) = &opts.native {
+        for b in batches.iter().take(5) {
+            native(b).map_err(BenchError::Options)?;
         }
+    }
+    let (mut wasm_time, mut native_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut wasm_mapped, mut native_mapped) = (0usize, 0usize);
+    for i in 0..rounds {
+        let batch = &batches[i % batches.len()];
+        let t = Instant::now();
+        wasm_mapped += mapper.to_canonical(batch)?.len();
+        wasm_time += t.elapsed();
+        if let Some(native) = &opts.native {
+            let t = Instant::now();
+            native_mapped += native(batch).map_err(BenchError::Options)?;
+            native_time += t.elapsed();
+        }
+    }
+    let wasm_docs_per_sec = wasm_mapped as f64 / wasm_time.as_secs_f64();
+    let (native_docs_per_sec, native_missing) = match &opts.native {
+        Some(_) => (Some(native_mapped as f64 / native_time.as_secs_f64()), None),
         None => (
             None,
             Some("no native build of this mapping was linked into this binary".to_string()),
