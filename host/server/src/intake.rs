@@ -3,7 +3,8 @@
 //! Order of checks (each one before any work the next one needs):
 //! 1. the store must be configured (404);
 //! 2. the body must fit the store's cap: a `Content-Length` above it is refused at once, and a
-//!    streamed body is read only up to the cap (413; the rest is never read);
+//!    streamed body is read only up to the cap (413; the rest is never read); it must arrive
+//!    within the store's body timeout (408);
 //! 3. the signature must verify against one of the store's accepted secrets (401; nothing is
 //!    stored, not even a reject row, so unauthenticated input cannot fill the disk);
 //! 4. the body must be JSON, the topic one weft syncs, and the document acceptable to
@@ -18,7 +19,7 @@
 //! `updated_at` before normalizing), source `webhook`, delivery id = `X-Shopify-Webhook-Id`.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -40,6 +41,10 @@ use crate::state::ServerState;
 
 /// Default body cap: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Default time allowed to receive a whole body. Shopify gives up on a delivery after 5 s, so
+/// a body still arriving after 10 s is a stalled or hostile client, not Shopify.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The signature header.
 pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
@@ -92,16 +97,28 @@ pub struct IntakeStore {
     pub secrets: Vec<WebhookSecret>,
     /// Largest body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Time allowed to receive the whole body; a slower request gets 408 and nothing is
+    /// stored.
+    pub body_timeout: Duration,
 }
 
 impl IntakeStore {
-    /// A store with the given secrets and the default 1 MiB body cap.
+    /// A store with the given secrets, the default 1 MiB body cap and the default 10 s body
+    /// timeout.
     pub fn new(id: impl Into<String>, secrets: Vec<WebhookSecret>) -> Self {
         IntakeStore {
             id: id.into(),
             secrets,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+
+    /// Sets the body timeout.
+    #[must_use]
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
     }
 
     /// Sets the body cap.
@@ -205,10 +222,21 @@ async fn handle(
     if declared.is_some_and(|n| n > cfg.max_body_bytes as u64) {
         return too_large();
     }
-    let raw = match read_capped(body, cfg.max_body_bytes).await {
-        Ok(raw) => raw,
-        Err(ReadError::TooLarge) => return too_large(),
-        Err(ReadError::Io(e)) => {
+    let read = tokio::time::timeout(cfg.body_timeout, read_capped(body, cfg.max_body_bytes));
+    let raw = match read.await {
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = cfg.body_timeout.as_millis() as u64,
+                "webhook body not received in time"
+            );
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            );
+        }
+        Ok(Ok(raw)) => raw,
+        Ok(Err(ReadError::TooLarge)) => return too_large(),
+        Ok(Err(ReadError::Io(e))) => {
             tracing::debug!(error = %e, "webhook body could not be read");
             return text(StatusCode::BAD_REQUEST, "request body could not be read");
         }

@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | store not configured | 404 | nothing |
 //! | body larger than the store's cap (`Content-Length` or streamed) | 413, rest unread | nothing |
+//! | body not received within the store's body timeout (default 10 s) | 408 | nothing |
 //! | `X-Shopify-Hmac-Sha256` missing or not matching any accepted secret | 401 | nothing (counted) |
 //! | body not JSON, unknown topic, or a document normalize refuses | 400 with the reason | raw request via `record_reject` |
 //! | journal append failed (database down) | 503 (Shopify retries) | nothing |
@@ -38,6 +39,6 @@ mod state;
 
 pub use bench::{IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use error::ServerError;
-pub use intake::{DEFAULT_MAX_BODY_BYTES, IntakeStore, WebhookSecret};
+pub use intake::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, WebhookSecret};
 pub use metrics::{Metrics, WebhookOutcome};
-pub use state::{Notifier, Readiness, ServerState, serve};
+pub use state::{Notifier, Readiness, ServerState, notifier_from_map, serve};

@@ -20,6 +20,16 @@ use crate::metrics::Metrics;
 /// per-store `tokio::sync::Notify`; pass `move |id| notifies[id].notify_one()`).
 pub type Notifier = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// A [`Notifier`] that wakes the `Notify` of the store it is called with (`notify_one`, so a
+/// wake-up sent while the engine is busy is kept for its next wait). Unknown ids are ignored.
+pub fn notifier_from_map(map: HashMap<String, Arc<tokio::sync::Notify>>) -> Notifier {
+    Arc::new(move |store_id: &str| {
+        if let Some(n) = map.get(store_id) {
+            n.notify_one();
+        }
+    })
+}
+
 /// Whether the host says it is ready to serve (engine started, plugins loaded). Starts "not
 /// ready: host starting".
 #[derive(Debug, Clone)]

@@ -327,3 +327,49 @@ async fn journal_failure_is_503_so_shopify_retries() {
     );
     assert!(h.notified.lock().is_empty());
 }
+
+#[tokio::test]
+async fn stalled_body_is_408_and_stores_nothing() {
+    let h = harness(vec![
+        acme().with_body_timeout(std::time::Duration::from_millis(100)),
+    ])
+    .await;
+    let first: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"{\"id\": 1".to_vec())];
+    let stream =
+        futures::StreamExt::chain(futures::stream::iter(first), futures::stream::pending());
+    let req = Request::post("/webhooks/shopify/acme")
+        .header("x-shopify-topic", "products/update")
+        .header(
+            "x-shopify-hmac-sha256",
+            sign(SECRET.as_bytes(), b"{\"id\": 1}"),
+        )
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let (status, _) = send(&h, req).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    let st = h.store.status("acme").await.unwrap();
+    assert_eq!((st.journal_head, st.intake_rejects), (0, 0));
+}
+
+#[tokio::test]
+async fn notifier_from_map_wakes_only_the_named_store() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    let a = Arc::new(tokio::sync::Notify::new());
+    let b = Arc::new(tokio::sync::Notify::new());
+    let n = weft_server::notifier_from_map(HashMap::from([
+        ("a".to_string(), Arc::clone(&a)),
+        ("b".to_string(), Arc::clone(&b)),
+    ]));
+    n("a");
+    n("unknown");
+    // The permit is kept until the engine waits.
+    tokio::time::timeout(std::time::Duration::from_secs(1), a.notified())
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(20), b.notified())
+            .await
+            .is_err()
+    );
+}
