@@ -28,7 +28,8 @@
 //!   `productVariantsBulkUpdate` (SKU via `inventoryItem.sku`), `inventorySetQuantities` (2026-04+:
 //!   every quantity must carry `changeFromQuantity`, explicit null opts out, omission is a user
 //!   error, a mismatch is `CHANGE_FROM_QUANTITY_STALE`; older versions use `compareQuantity` /
-//!   `ignoreCompareQuantity` and `COMPARE_QUANTITY_STALE`; all-or-nothing),
+//!   `ignoreCompareQuantity` and `COMPARE_QUANTITY_STALE`; negative quantities and repeated
+//!   item/location pairs are user errors; all-or-nothing),
 //!   `inventoryAdjustQuantities` (2026-04+: the `@idempotent(key:)` directive is mandatory, a
 //!   runtime error otherwise), `customerCreate`, `customerUpdate`, `webhookSubscriptionCreate`,
 //!   `webhookSubscriptionDelete`. `userErrors { field message code }` as Shopify shapes them;
@@ -38,7 +39,8 @@
 //!   `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`; a concurrent use is `IDEMPOTENCY_CONCURRENT_REQUEST`.
 //!   Keys are kept for the simulator's lifetime.
 //! - **Calculated query cost**: scalar/enum 0, object 1, connection `2 + first × node cost`,
-//!   `nodes(ids:)` per id, mutation field 10. Requested cost above 1,000 is rejected with
+//!   `nodes(ids:)` per id, mutation field 10 (an assumption), except `productSet`, priced as
+//!   Shopify does since 2025-10: 10 + 0.2 per variant, rounded up. Requested cost above 1,000 is rejected with
 //!   `MAX_COST_EXCEEDED` before execution; the bucket must hold the requested cost, else the
 //!   `THROTTLED` shape (HTTP 200 by default, 429 configurable) with `actualQueryCost: null`;
 //!   after execution requested − actual is refunded (actual counts objects returned).

@@ -20,7 +20,7 @@ async fn requested_cost_is_charged_then_difference_refunded() {
     for i in 0..3 {
         create_product(&sim, &format!("P{i}"), &["S"]).await;
     }
-    // Three mutations at 10 points each, no time passed.
+    // Three one-variant productSets at 10 + 0.2 (rounded up) = 11 points each, no time passed.
     let body = gql(
         &sim,
         "{ products(first: 50) { nodes { id title } } }",
@@ -32,7 +32,7 @@ async fn requested_cost_is_charged_then_difference_refunded() {
     assert_eq!(c["actualQueryCost"], 2 + 3);
     assert_eq!(c["throttleStatus"]["maximumAvailable"], 1000.0);
     assert_eq!(c["throttleStatus"]["restoreRate"], 100.0);
-    assert_eq!(c["throttleStatus"]["currentlyAvailable"], 1000 - 30 - 5);
+    assert_eq!(c["throttleStatus"]["currentlyAvailable"], 1000 - 33 - 5);
 
     // Nested connections multiply: 2 + 10 * (1 + 2 + 5 * 1) = 82 requested.
     let body = gql(
@@ -46,9 +46,9 @@ async fn requested_cost_is_charged_then_difference_refunded() {
     assert_eq!(cost(&body)["actualQueryCost"], 14);
     assert_eq!(
         cost(&body)["throttleStatus"]["currentlyAvailable"],
-        965 - 14
+        962 - 14
     );
-    assert_eq!(sim.stats().cost_charged, 30 + 5 + 14);
+    assert_eq!(sim.stats().cost_charged, 33 + 5 + 14);
 }
 
 #[tokio::test(start_paused = true)]

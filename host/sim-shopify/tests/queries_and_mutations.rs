@@ -287,6 +287,18 @@ async fn inventory_set_quantities_compare_and_set() {
         body["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
         "COMPARE_QUANTITY_STALE"
     );
+    // Negative quantities and repeated (item, location) pairs are user errors.
+    let body = gql(&sim, SET, input(-1, Some(Value::Null))).await;
+    assert_eq!(
+        body["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "INVALID_QUANTITY_NEGATIVE"
+    );
+    let twice = json!({"inventoryItemId": item, "locationId": loc, "quantity": 1, "changeFromQuantity": null});
+    let body = gql(&sim, SET, json!({"input": {"name": "available", "reason": "correction", "quantities": [twice, twice]}})).await;
+    assert_eq!(
+        body["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR"
+    );
     // More than 250 entries is rejected outright.
     let many: Vec<Value> = (0..251).map(|_| json!({"inventoryItemId": item, "locationId": loc, "quantity": 1, "changeFromQuantity": null})).collect();
     let body = gql(

@@ -159,6 +159,38 @@ impl<'a> Walker<'a> {
             })
     }
 
+    /// Cost of one mutation field: `productSet` is priced dynamically as Shopify does since
+    /// 2025-10 (10 + 0.2 per variant, rounded up); every other mutation costs 10.
+    fn mutation_field_cost(&self, f: &Field) -> u64 {
+        if f.name.node.as_str() != "productSet" {
+            return MUTATION_COST;
+        }
+        let variants = f
+            .arguments
+            .iter()
+            .find(|(n, _)| n.node.as_str() == "input")
+            .and_then(|(_, v)| match &v.node {
+                Value::Variable(var) => self
+                    .variables
+                    .get(var.as_str())
+                    .and_then(|i| i.get("variants"))
+                    .and_then(Json::as_array)
+                    .map(|a| a.len() as u64),
+                Value::Object(map) => match map.get("variants") {
+                    Some(Value::List(l)) => Some(l.len() as u64),
+                    Some(Value::Variable(var)) => self
+                        .variables
+                        .get(var.as_str())
+                        .and_then(Json::as_array)
+                        .map(|a| a.len() as u64),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or(0);
+        MUTATION_COST + (2 * variants).div_ceil(10)
+    }
+
     fn requested(&self, fields: &[(String, Vec<&Field>)]) -> u64 {
         fields
             .iter()
@@ -275,12 +307,13 @@ pub fn requested_cost(
     let mut fields = Vec::new();
     w.collect(&op.selection_set.node, &mut fields);
     if op.ty == OperationType::Mutation {
-        let n = fields
+        let requested = fields
             .iter()
             .filter(|(_, g)| !g[0].name.node.starts_with("__"))
-            .count() as u64;
+            .map(|(_, g)| w.mutation_field_cost(g[0]))
+            .sum();
         Cost {
-            requested: n * MUTATION_COST,
+            requested,
             is_mutation: true,
         }
     } else {
@@ -304,9 +337,11 @@ pub fn actual_cost(
     if op.ty == OperationType::Mutation {
         fields
             .iter()
-            .filter(|(k, _)| data.get(k).is_some_and(|v| !v.is_null()))
-            .count() as u64
-            * MUTATION_COST
+            .filter(|(k, g)| {
+                !g[0].name.node.starts_with("__") && data.get(k).is_some_and(|v| !v.is_null())
+            })
+            .map(|(_, g)| w.mutation_field_cost(g[0]))
+            .sum()
     } else {
         w.actual(&fields, data)
     }
@@ -360,6 +395,23 @@ mod tests {
                 json!({})
             ),
             20
+        );
+    }
+
+    #[test]
+    fn product_set_is_priced_per_variant() {
+        let q = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { id } } }";
+        let vars = |n: usize| json!({"i": {"variants": vec![json!({}); n]}});
+        assert_eq!(req(q, vars(0)), 10);
+        assert_eq!(req(q, vars(1)), 11);
+        assert_eq!(req(q, vars(5)), 11);
+        assert_eq!(req(q, vars(100)), 30);
+        assert_eq!(
+            req(
+                "mutation { productSet(input: {variants: [{}, {}, {}, {}, {}, {}]}) { product { id } } }",
+                json!({})
+            ),
+            12
         );
     }
 

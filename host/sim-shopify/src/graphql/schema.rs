@@ -2579,11 +2579,25 @@ impl MutationRoot {
                     }
                 }
             };
-            if q.quantity < -1_000_000_000 || q.quantity > 1_000_000_000 {
+            if q.quantity < 0 {
                 return fail(UserErr::new(
                     &["input", "quantities", &idx, "quantity"],
-                    "The quantity can't be larger than 1,000,000,000.",
+                    "The quantity can't be negative.",
+                    "INVALID_QUANTITY_NEGATIVE",
+                ));
+            }
+            if q.quantity > 1_000_000_000 {
+                return fail(UserErr::new(
+                    &["input", "quantities", &idx, "quantity"],
+                    "The total quantity can't be higher than 1,000,000,000.",
                     "INVALID_QUANTITY_TOO_HIGH",
+                ));
+            }
+            if plan.iter().any(|(_, i, l, _, _)| *i == item && *l == loc) {
+                return fail(UserErr::new(
+                    &["input", "quantities", &idx],
+                    "The combination of inventoryItemId and locationId must be unique.",
+                    "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
                 ));
             }
             plan.push((idx, item, loc, q.quantity, guard));
