@@ -1,4 +1,4 @@
-//! Hostile plugin: answers every batch with several MiB of output. The host must refuse it
+//! Hostile plugin: answers every batch with 6 MiB of output. The host must refuse it
 //! with `PluginError::OutputTooLarge` once the store's output cap is passed.
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
@@ -44,13 +44,17 @@ fn json_str(s: &str) -> String {
 
 impl Guest for Hostile {
     fn info() -> PluginInfo {
-        describe("oversized-output", "Returns 8 MiB for any batch.")
+        describe("oversized-output", "Returns 6 MiB for any batch.")
     }
 
     fn to_canonical(docs: Vec<PlatformDoc>) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
-        let blob = "x".repeat(8 << 20);
-        let mut out = report(format!("{{\"blob\":\"{blob}\"}}"));
-        out.extend(docs.iter().map(|d| ToCanonicalOutcome::Skipped(d.id.clone())));
+        // One 6 MiB record, built in place (no copies), then one outcome per further document.
+        let mut fields = String::with_capacity((6 << 20) + 16);
+        fields.push_str("{\"blob\":\"");
+        fields.extend(std::iter::repeat_n('x', 6 << 20));
+        fields.push_str("\"}");
+        let mut out = report(fields);
+        out.extend(docs.iter().skip(1).map(|d| ToCanonicalOutcome::Skipped(d.id.clone())));
         Ok(out)
     }
 

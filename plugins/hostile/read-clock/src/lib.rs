@@ -62,10 +62,13 @@ impl Guest for Hostile {
         let slept = start.elapsed().as_nanos();
         let hash = RandomState::new().hash_one(docs.len());
         let ids: Vec<String> = docs.iter().map(|d| json_str(&d.id)).collect();
-        Ok(report(format!(
+        let mut out = report(format!(
             "{{\"wall_nanos\":{wall},\"slept_nanos\":{slept},\"random_hash\":{hash},\"ids\":[{}]}}",
             ids.join(",")
-        )))
+        ));
+        // One outcome per document: the rest are skipped.
+        out.extend(docs.iter().skip(1).map(|d| ToCanonicalOutcome::Skipped(d.id.clone())));
+        Ok(out)
     }
 
     fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
