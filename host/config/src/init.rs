@@ -125,6 +125,12 @@ mapper = "builtin:shopify-netsuite"
 # implements [policy].
 resolver = "builtin:system-of-record"
 
+# Resolvers for particular fields ("<entity>.<field>", "<entity>.*" or "*.<field>"); the most
+# specific pattern wins and `resolver` takes the rest. Stock quantities merge as counters:
+# both sides' changes are added, so a sale and a restock never overwrite each other.
+[plugins.resolvers]
+"inventory-level.quantity" = "builtin:counter-merge"
+
 # Free-form settings the plugins read (read-only; never put secrets here). Keys are up to
 # the plugin; weft adds `owners` from [policy].
 [plugins.config]

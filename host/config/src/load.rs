@@ -2,7 +2,7 @@
 //! document against the schema by hand, and collects every problem (with file, line, column and
 //! a hint) instead of stopping at the first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -71,7 +71,7 @@ const NETSUITE_KEYS: [&str; 7] = [
     "token_secret",
     "concurrency_limit",
 ];
-const PLUGINS_KEYS: [&str; 3] = ["mapper", "resolver", "config"];
+const PLUGINS_KEYS: [&str; 4] = ["mapper", "resolver", "resolvers", "config"];
 const SCHEDULE_KEYS: [&str; 6] = [
     "reconcile_interval",
     "cdc_interval",
@@ -920,6 +920,18 @@ fn plugin_ref(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, key: &str, default: &str) -> O
     let Some((s, span)) = cx.string(tbl, key, &example) else {
         return tbl.get(key).is_none().then(|| PluginRef::builtin(default));
     };
+    plugin_from_str(cx, &s, span, key, default)
+}
+
+/// A plugin reference: `builtin:<name>` or a component path relative to the store file.
+fn plugin_from_str(
+    cx: &mut Cx<'_>,
+    s: &str,
+    span: Range<usize>,
+    key: &str,
+    default: &str,
+) -> Option<PluginRef> {
+    let example = format!("{key} = \"builtin:{default}\"");
     let origin = cx.src.origin(&span);
     if let Some(name) = s.strip_prefix("builtin:") {
         if name.is_empty()
@@ -947,7 +959,7 @@ fn plugin_ref(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, key: &str, default: &str) -> O
         );
         return None;
     }
-    let path = cx.src.dir().join(&s);
+    let path = cx.src.dir().join(s);
     if !path.is_file() {
         cx.err(
             span,
@@ -964,28 +976,107 @@ fn plugin_ref(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, key: &str, default: &str) -> O
     })
 }
 
+/// Flattens nested tables into dotted paths, so `price.price = "x"` (unquoted, a nested table)
+/// and `"price.price" = "x"` read the same.
+fn flatten<'a, 'i>(
+    prefix: &str,
+    t: &'a DeTable<'i>,
+    out: &mut Vec<(String, Range<usize>, &'a Value<'i>)>,
+) {
+    for (k, v) in t.iter() {
+        let path = if prefix.is_empty() {
+            k.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", k.get_ref())
+        };
+        match v.get_ref() {
+            DeValue::Table(inner) => flatten(&path, inner, out),
+            _ => out.push((path, k.span(), v)),
+        }
+    }
+}
+
+/// Checks a field pattern's kind and field (`kind.field`, `kind.*`, `*.field`, `*`), reporting
+/// a problem in `section`. Returns whether it is valid.
+fn check_pattern(
+    cx: &mut Cx<'_>,
+    kind: &str,
+    field: &str,
+    path: &str,
+    span: Range<usize>,
+    section: &str,
+) -> bool {
+    if kind != "*" && !ENTITY_KINDS.contains(&kind) {
+        cx.err(
+            span,
+            format!("unknown entity kind `{kind}` in field `{path}` in {section}"),
+            Some(unknown_hint(kind, &ENTITY_KINDS)),
+        );
+        return false;
+    }
+    if field.is_empty()
+        || field != "*"
+            && !field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        cx.err(
+            span,
+            format!("invalid field name `{field}` in `{path}` in {section}"),
+            Some("field names use letters, digits, `_`, `-` and `.`".into()),
+        );
+        return false;
+    }
+    true
+}
+
+fn read_resolvers(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> BTreeMap<String, PluginRef> {
+    let mut out = BTreeMap::new();
+    let mut entries = Vec::new();
+    flatten("", tbl.table, &mut entries);
+    for (path, key_span, v) in entries {
+        if path == "*" {
+            cx.err(
+                key_span,
+                "the catch-all resolver goes in `resolver`, not [plugins.resolvers]".into(),
+                Some("write `resolver = \"builtin:...\"` in [plugins]".into()),
+            );
+            continue;
+        }
+        let Some((kind, field)) = path.split_once('.') else {
+            cx.err(
+                key_span,
+                format!("`{path}` in [plugins.resolvers] is not a field pattern"),
+                Some("write `\"<entity>.<field>\" = \"builtin:<resolver>\"`, e.g. `\"inventory-level.quantity\" = \"builtin:counter-merge\"`".into()),
+            );
+            continue;
+        };
+        if !check_pattern(cx, kind, field, &path, key_span, "[plugins.resolvers]") {
+            continue;
+        }
+        match v.get_ref() {
+            DeValue::String(s) => {
+                if let Some(r) = plugin_from_str(cx, s, v.span(), &path, "counter-merge") {
+                    out.insert(path, r);
+                }
+            }
+            _ => cx.type_err(
+                tbl,
+                &path,
+                v,
+                "a plugin name",
+                &format!("\"{path}\" = \"builtin:counter-merge\""),
+            ),
+        }
+    }
+    out
+}
+
 fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
     let mut policy = PolicyConfig::default();
     // Owners may be written `"price.price" = "netsuite"` or, unquoted, as nested tables; both
     // flatten to a dotted field path.
     let mut entries: Vec<(String, Range<usize>, &Value<'_>)> = Vec::new();
-    fn flatten<'a, 'i>(
-        prefix: &str,
-        t: &'a DeTable<'i>,
-        out: &mut Vec<(String, Range<usize>, &'a Value<'i>)>,
-    ) {
-        for (k, v) in t.iter() {
-            let path = if prefix.is_empty() {
-                k.get_ref().to_string()
-            } else {
-                format!("{prefix}.{}", k.get_ref())
-            };
-            match v.get_ref() {
-                DeValue::Table(inner) => flatten(&path, inner, out),
-                _ => out.push((path, k.span(), v)),
-            }
-        }
-    }
     flatten("", tbl.table, &mut entries);
     for (path, key_span, v) in entries {
         if path == "default" {
@@ -1025,25 +1116,7 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
             );
             continue;
         };
-        if kind != "*" && !ENTITY_KINDS.contains(&kind) {
-            cx.err(
-                key_span,
-                format!("unknown entity kind `{kind}` in field `{path}` in [policy]"),
-                Some(unknown_hint(kind, &ENTITY_KINDS)),
-            );
-            continue;
-        }
-        if field.is_empty()
-            || field != "*"
-                && !field
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        {
-            cx.err(
-                key_span,
-                format!("invalid field name `{field}` in `{path}` in [policy]"),
-                Some("field names use letters, digits, `_`, `-` and `.`".into()),
-            );
+        if !check_pattern(cx, kind, field, &path, key_span, "[policy]") {
             continue;
         }
         match v.get_ref() {
@@ -1411,6 +1484,9 @@ fn read_store(
             plugins.resolver = r;
             resolver_span = t.get("resolver").map(|v| v.span());
         }
+        if let Some(r) = cx.sub(&t, "resolvers", "plugins.resolvers") {
+            plugins.resolvers = read_resolvers(cx, &r);
+        }
         if let Some(c) = cx.sub(&t, "config", "plugins.config") {
             for (k, v) in c.table.iter() {
                 if k.get_ref() == "owners" && !owner_rules.is_empty() {
@@ -1443,6 +1519,10 @@ fn read_store(
             );
         } else if (name == "last-write-wins" || name == "counter-merge")
             && !policy.owners.is_empty()
+            && !plugins.resolvers.values().any(|r| match &r.source {
+                PluginSource::Builtin(n) => n == "system-of-record",
+                PluginSource::File(_) => true,
+            })
         {
             cx.err(
                 at,

@@ -474,9 +474,23 @@ pub struct PluginsConfig {
     /// The resolver plugin (default: the stock resolver for the store's policy, see
     /// [`PolicyConfig::stock_resolver`]; `builtin:last-write-wins` for the default policy).
     pub resolver: PluginRef,
+    /// `[plugins.resolvers]`: resolvers for particular fields, by pattern (`kind.field`,
+    /// `kind.*`, `*.field`), e.g. `"inventory-level.quantity" = "builtin:counter-merge"`;
+    /// `resolver` handles every other field.
+    pub resolvers: BTreeMap<String, PluginRef>,
     /// `[plugins.config]`: free-form settings passed to the plugins (see
     /// [`StoreConfig::plugin_config`]).
     pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl PluginsConfig {
+    /// Every resolver rule: `("*", resolver)` first, then each field pattern of
+    /// [`Self::resolvers`]. The most specific pattern that matches a field wins.
+    pub fn resolver_rules(&self) -> Vec<(String, &PluginRef)> {
+        let mut rules = vec![("*".to_string(), &self.resolver)];
+        rules.extend(self.resolvers.iter().map(|(k, v)| (k.clone(), v)));
+        rules
+    }
 }
 
 impl Default for PluginsConfig {
@@ -484,6 +498,7 @@ impl Default for PluginsConfig {
         Self {
             mapper: PluginRef::builtin(DEFAULT_MAPPER),
             resolver: PluginRef::builtin(DEFAULT_RESOLVER),
+            resolvers: BTreeMap::new(),
             config: serde_json::Map::new(),
         }
     }

@@ -138,6 +138,8 @@ concurrency_limit = 15
 [plugins]
 mapper = "plugins/map.wasm"
 resolver = "builtin:system-of-record"
+[plugins.resolvers]
+"inventory-level.quantity" = "builtin:counter-merge"
 [plugins.config]
 sku_prefix = "WEB-"
 weights = [1, 2.5]
@@ -204,6 +206,22 @@ format = "json"
         PluginSource::File(dir.path().join("s/plugins/map.wasm"))
     );
     assert_eq!(s.plugins.mapper.origin.as_ref().unwrap().line, 24);
+    let rules: Vec<(String, String)> = s
+        .plugins
+        .resolver_rules()
+        .into_iter()
+        .map(|(p, r)| (p, r.to_string()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("*".to_string(), "builtin:system-of-record".to_string()),
+            (
+                "inventory-level.quantity".to_string(),
+                "builtin:counter-merge".to_string()
+            )
+        ]
+    );
     assert_eq!(s.policy.default, ConflictPolicy::PreferShopify);
     assert_eq!(s.policy.owners["customer.*"], System::Netsuite);
     assert_eq!(s.policy.owners["price.price"], System::Netsuite);
@@ -632,6 +650,18 @@ fn starter_config_loads_cleanly_and_init_never_overwrites() {
     let c = load(dir.path().join("weft.toml")).unwrap_or_else(|d| panic!("{d}"));
     let acme = c.store("acme").unwrap();
     assert_eq!(acme.policy.owners["price.price"], System::Netsuite);
+    assert_eq!(
+        acme.plugins.resolvers["inventory-level.quantity"].to_string(),
+        "builtin:counter-merge"
+    );
+    assert_eq!(
+        acme.plugins.resolver.to_string(),
+        "builtin:system-of-record"
+    );
+    assert_eq!(
+        acme.plugin_config()["owners"]["*"],
+        serde_json::json!("netsuite")
+    );
     assert_eq!(c.runtime.limits, weft_config::PluginLimits::default());
     assert_eq!(acme.schedule, weft_config::ScheduleConfig::default());
     assert_eq!(c.server, weft_config::ServerConfig::default());
@@ -815,4 +845,24 @@ fn explicit_store_list() {
     let c = load(dir.path().join("weft.toml")).unwrap();
     assert_eq!(c.stores.len(), 1);
     assert_eq!(c.stores[0].file, dir.path().join("a/one.toml"));
+}
+
+#[test]
+fn bad_resolver_patterns() {
+    let text = format!(
+        "{}\n[plugins.resolvers]\n\"*\" = \"builtin:counter-merge\"\n\"inventory.quantity\" = \"builtin:counter-merge\"\n\"price.price\" = \"nope.wasm\"\n",
+        store("acme")
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    let got: Vec<&str> = d.iter().map(|x| x.message.as_str()).collect();
+    assert_eq!(got.len(), 3, "{d}");
+    assert_eq!(
+        got[0],
+        "the catch-all resolver goes in `resolver`, not [plugins.resolvers]"
+    );
+    assert_eq!(
+        got[1],
+        "unknown entity kind `inventory` in field `inventory.quantity` in [plugins.resolvers]"
+    );
+    assert!(got[2].starts_with("plugin file `"), "{}", got[2]);
 }
