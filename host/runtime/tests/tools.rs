@@ -264,3 +264,48 @@ fn stock_plugins_pass_their_fixtures_as_wasm() {
     }
     println!("{ran} stock fixtures passed as wasm");
 }
+
+/// More concurrent calls than pool slots wait for a slot instead of failing; the on-demand
+/// allocator (used when pooling cannot reserve its address space) behaves the same.
+#[test]
+fn calls_beyond_the_pool_wait_for_a_slot_and_on_demand_allocation_works() {
+    for pooling in [true, false] {
+        let rt = Runtime::new(RuntimeConfig {
+            max_instances: 2,
+            pooling,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        assert_eq!(rt.stats().pooling, pooling);
+        let control = rt
+            .load(
+                "control",
+                &std::fs::read(artifacts::HOSTILE_CONTROL).unwrap(),
+            )
+            .unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let m = rt
+                    .mapper(
+                        &control,
+                        StoreCtx {
+                            store_id: format!("store-{t}"),
+                            ..StoreCtx::default()
+                        },
+                    )
+                    .unwrap();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let out = m.to_canonical(&[doc(&format!("{t}-{i}"))]).unwrap();
+                        assert_eq!(out.len(), 1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let stats = rt.stats();
+        assert_eq!((stats.calls, stats.failures), (81, 0), "{stats:?}");
+    }
+}
