@@ -120,14 +120,10 @@ impl State {
     }
 
     fn create_item(&mut self, now: DateTime<Utc>) -> Result<(String, String), NsError> {
-        let mut n = self.db.all(RecordType::InventoryItem).count() + 1;
+        let mut n = self.db.count(RecordType::InventoryItem) + 1;
         let sku = loop {
             let s = format!("SKU-{n:05}");
-            if !self
-                .db
-                .all(RecordType::InventoryItem)
-                .any(|r| r.text("itemId") == Some(&s))
-            {
+            if !self.db.item_id_taken(&s) {
                 break s;
             }
             n += 1;

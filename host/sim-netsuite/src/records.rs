@@ -373,6 +373,16 @@ impl Db {
         self.records.get(&rt).into_iter().flat_map(|m| m.values())
     }
 
+    /// Number of records of a type.
+    pub fn count(&self, rt: RecordType) -> usize {
+        self.records.get(&rt).map_or(0, BTreeMap::len)
+    }
+
+    /// Whether an inventory item with this `itemId` exists.
+    pub fn item_id_taken(&self, item_id: &str) -> bool {
+        self.item_names.contains_key(item_id)
+    }
+
     /// Quantity on hand of an item at a location.
     pub fn on_hand(&self, item: u64, location: u64) -> f64 {
         self.stock.get(&(item, location)).copied().unwrap_or(0.0)
