@@ -30,8 +30,7 @@ fn info() -> PluginInfo {
     PluginInfo {
         name: "control".to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        description: "Echoes documents as canonical records; last-write-wins resolver."
-            .to_string(),
+        description: "Echoes documents as canonical records; last-write-wins resolver.".to_string(),
     }
 }
 

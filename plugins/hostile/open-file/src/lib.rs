@@ -3,7 +3,9 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
 
-use exports::weft::plugin::mapping::{FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest};
+use exports::weft::plugin::mapping::{
+    FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest,
+};
 use weft::plugin::types::{CanonicalRecord, EntityKind, PlatformDoc, PluginError, PluginInfo};
 
 struct Hostile;
@@ -51,22 +53,28 @@ fn outcome<T>(r: std::io::Result<T>, show: impl Fn(T) -> String) -> String {
 
 impl Guest for Hostile {
     fn info() -> PluginInfo {
-        describe("open-file", "Tries to read /etc/passwd, list / and write /tmp.")
+        describe(
+            "open-file",
+            "Tries to read /etc/passwd, list / and write /tmp.",
+        )
     }
 
     fn to_canonical(_docs: Vec<PlatformDoc>) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
         let read = outcome(std::fs::read_to_string("/etc/passwd"), |s| s);
         let read_rel = outcome(std::fs::read_to_string("Cargo.toml"), |s| s);
         let list = outcome(std::fs::read_dir("/"), |d| d.count().to_string());
-        let write = outcome(std::fs::write("/tmp/weft-hostile-open-file", b"pwned"), |_| {
-            "written".to_string()
-        });
+        let write = outcome(
+            std::fs::write("/tmp/weft-hostile-open-file", b"pwned"),
+            |_| "written".to_string(),
+        );
         Ok(report(format!(
             "{{\"read\":{read},\"read_relative\":{read_rel},\"list\":{list},\"write\":{write}}}"
         )))
     }
 
-    fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+    fn from_canonical(
+        _requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         Ok(Vec::new())
     }
 }

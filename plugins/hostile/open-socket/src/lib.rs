@@ -3,7 +3,9 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
 
-use exports::weft::plugin::mapping::{FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest};
+use exports::weft::plugin::mapping::{
+    FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest,
+};
 use weft::plugin::types::{CanonicalRecord, EntityKind, PlatformDoc, PluginError, PluginInfo};
 
 struct Hostile;
@@ -63,10 +65,14 @@ impl Guest for Hostile {
         let tcp = outcome(TcpStream::connect(addr.as_str()));
         let udp = outcome(UdpSocket::bind("0.0.0.0:0"));
         let dns = outcome(("example.com", 80).to_socket_addrs());
-        Ok(report(format!("{{\"tcp\":{tcp},\"udp\":{udp},\"dns\":{dns}}}")))
+        Ok(report(format!(
+            "{{\"tcp\":{tcp},\"udp\":{udp},\"dns\":{dns}}}"
+        )))
     }
 
-    fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+    fn from_canonical(
+        _requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         Ok(Vec::new())
     }
 }

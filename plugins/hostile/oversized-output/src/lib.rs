@@ -3,7 +3,9 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
 
-use exports::weft::plugin::mapping::{FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest};
+use exports::weft::plugin::mapping::{
+    FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest,
+};
 use weft::plugin::types::{CanonicalRecord, EntityKind, PlatformDoc, PluginError, PluginInfo};
 
 struct Hostile;
@@ -54,11 +56,17 @@ impl Guest for Hostile {
         fields.extend(std::iter::repeat_n('x', 6 << 20));
         fields.push_str("\"}");
         let mut out = report(fields);
-        out.extend(docs.iter().skip(1).map(|d| ToCanonicalOutcome::Skipped(d.id.clone())));
+        out.extend(
+            docs.iter()
+                .skip(1)
+                .map(|d| ToCanonicalOutcome::Skipped(d.id.clone())),
+        );
         Ok(out)
     }
 
-    fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+    fn from_canonical(
+        _requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         Ok(Vec::new())
     }
 }

@@ -4,7 +4,9 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
 
-use exports::weft::plugin::mapping::{FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest};
+use exports::weft::plugin::mapping::{
+    FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest,
+};
 use weft::plugin::types::{CanonicalRecord, EntityKind, PlatformDoc, PluginError, PluginInfo};
 
 struct Hostile;
@@ -67,11 +69,17 @@ impl Guest for Hostile {
             ids.join(",")
         ));
         // One outcome per document: the rest are skipped.
-        out.extend(docs.iter().skip(1).map(|d| ToCanonicalOutcome::Skipped(d.id.clone())));
+        out.extend(
+            docs.iter()
+                .skip(1)
+                .map(|d| ToCanonicalOutcome::Skipped(d.id.clone())),
+        );
         Ok(out)
     }
 
-    fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+    fn from_canonical(
+        _requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         Ok(Vec::new())
     }
 }

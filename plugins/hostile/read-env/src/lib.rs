@@ -3,7 +3,9 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../../wit" });
 
-use exports::weft::plugin::mapping::{FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest};
+use exports::weft::plugin::mapping::{
+    FromCanonicalOutcome, Guest, ToCanonicalOutcome, WriteRequest,
+};
 use weft::plugin::types::{CanonicalRecord, EntityKind, PlatformDoc, PluginError, PluginInfo};
 
 struct Hostile;
@@ -44,7 +46,10 @@ fn json_str(s: &str) -> String {
 
 impl Guest for Hostile {
     fn info() -> PluginInfo {
-        describe("read-env", "Reads env vars, args and the working directory.")
+        describe(
+            "read-env",
+            "Reads env vars, args and the working directory.",
+        )
     }
 
     fn to_canonical(_docs: Vec<PlatformDoc>) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
@@ -65,7 +70,9 @@ impl Guest for Hostile {
         )))
     }
 
-    fn from_canonical(_requests: Vec<WriteRequest>) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
+    fn from_canonical(
+        _requests: Vec<WriteRequest>,
+    ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         Ok(Vec::new())
     }
 }
