@@ -255,11 +255,28 @@ async fn handle(
         Err(reason) => return malformed(&state, &cfg.id, &headers, &raw, reason).await,
     };
 
-    match state.writer().append(entry).await {
+    // The append and the engine's wake-up run in their own task: a client that hangs up
+    // mid-commit cancels this handler, but its entry (already queued) is still journaled, and
+    // the engine must still hear of it.
+    let appended = {
+        let (writer, notifier, id) = (
+            state.writer().clone(),
+            std::sync::Arc::clone(&state.shared.notifier),
+            cfg.id.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = writer.append(entry).await;
+            if let Ok(AppendOutcome::Inserted(_)) = outcome {
+                notifier(&id);
+            }
+            outcome
+        })
+    };
+    let appended = appended.await.unwrap_or(Err(StoreError::WriterClosed));
+    match appended {
         Ok(outcome) => {
             let kind = match outcome {
                 AppendOutcome::Inserted(seq) => {
-                    (state.shared.notifier)(&cfg.id);
                     tracing::debug!(seq, "webhook journaled");
                     WebhookOutcome::Accepted
                 }
