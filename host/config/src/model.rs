@@ -345,7 +345,7 @@ impl StoreConfig {
     }
 
     /// What the store's plugins read through the `config` host import: the `[plugins.config]`
-    /// table plus, when [policy] names owners, an `owners` key (`{ "<kind>.<field>": system,
+    /// table plus, when `[policy]` names owners, an `owners` key (`{ "<kind>.<field>": system,
     /// "*": system }`, see [`PolicyConfig::owner_rules`]) in the shape the stock
     /// `system-of-record` resolver reads. Never contains secrets.
     pub fn plugin_config(&self) -> serde_json::Map<String, serde_json::Value> {
@@ -559,7 +559,7 @@ pub enum PluginSource {
 pub struct PolicyConfig {
     /// The policy for conflicting fields without an owner.
     pub default: ConflictPolicy,
-    /// Field owners, written in [policy] as `"<kind>.<field>" = "<system>"` (e.g.
+    /// Field owners, written in `[policy]` as `"<kind>.<field>" = "<system>"` (e.g.
     /// `"price.price" = "netsuite"`); `kind.*`, `*.field` and `*` are wildcards, the most
     /// specific rule wins. That system's value wins conflicts on that field.
     pub owners: BTreeMap<String, System>,
