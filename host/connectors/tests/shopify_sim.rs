@@ -425,3 +425,130 @@ async fn a_wrong_token_is_permanent() {
     );
     h.shutdown().await;
 }
+
+/// Real webhook bodies from the simulator (REST shape, numeric ids, `-05:00` offsets) and
+/// GraphQL reads of the same state normalize to identical documents.
+#[tokio::test]
+async fn webhooks_and_graphql_reads_normalize_identically() {
+    use weft_connectors::shopify::normalize;
+    use weft_sim_shopify::{ProductEdit, Topic};
+
+    let received: Arc<inbox::Inbox> = Arc::default();
+    let inbox = received.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let inbox = inbox.clone();
+                async move {
+                    let topic = headers
+                        .get("x-shopify-topic")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    inbox.push(topic, body.to_vec());
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (sim, h) = start(SimConfig::default()).await;
+    for t in [
+        Topic::ProductsUpdate,
+        Topic::CustomersCreate,
+        Topic::InventoryLevelsUpdate,
+    ] {
+        sim.subscribe_webhook(t, &hook_url).unwrap();
+    }
+    let p = sim
+        .create_product(product("Lamp", &["LAMP-1", "LAMP-2"]))
+        .unwrap();
+    sim.edit_product(
+        p.id,
+        ProductEdit {
+            title: Some("Desk Lamp".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cust = sim
+        .create_customer(CustomerFields {
+            email: Some("lin@example.com".into()),
+            first_name: Some("Lin".into()),
+            tags: Some(vec!["b2b".into(), "eu".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let loc = sim.location_ids()[0];
+    sim.adjust_inventory(p.inventory_item_ids[1], loc, 4)
+        .unwrap();
+    assert!(
+        sim.wait_webhooks_idle(std::time::Duration::from_secs(10))
+            .await
+    );
+
+    let c = client(&h, Paging::default(), ShopifyCostLimiter::new());
+    let hooks = received.take();
+    let body_of = |topic: &str| {
+        let (_, raw) = hooks
+            .iter()
+            .rev()
+            .find(|(t, _)| t == topic)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {topic} webhook in {:?}",
+                    hooks.iter().map(|h| &h.0).collect::<Vec<_>>()
+                )
+            });
+        normalize::parse_webhook_body(raw).unwrap()
+    };
+
+    let from_hook =
+        normalize::from_webhook("products/update", &body_of("products/update"), None).unwrap();
+    let from_read = c.product(&p.id.to_string()).await.unwrap().unwrap();
+    assert_eq!(from_hook, from_read);
+    assert_eq!(from_hook.body["title"], "Desk Lamp");
+
+    let from_hook =
+        normalize::from_webhook("customers/create", &body_of("customers/create"), None).unwrap();
+    let from_read = c.read_since(&Entity::Customers, None).await.unwrap();
+    assert_eq!(from_read.docs.len(), 1);
+    assert_eq!(from_hook, from_read.docs[0]);
+    assert_eq!(from_hook.id, cust.to_string());
+
+    let from_hook = normalize::from_webhook(
+        "inventory_levels/update",
+        &body_of("inventory_levels/update"),
+        Some("LAMP-2"),
+    )
+    .unwrap();
+    let from_read = c
+        .inventory_level(&p.inventory_item_ids[1].to_string(), &loc.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_hook, from_read);
+    assert_eq!(from_hook.body["available"], 11);
+    h.shutdown().await;
+}
+
+/// A tiny thread-safe inbox for webhook bodies.
+mod inbox {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct Inbox(Mutex<Vec<(String, Vec<u8>)>>);
+
+    impl Inbox {
+        pub fn push(&self, topic: String, body: Vec<u8>) {
+            self.0.lock().unwrap().push((topic, body));
+        }
+        pub fn take(&self) -> Vec<(String, Vec<u8>)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+}
