@@ -7,7 +7,8 @@
 //! - [`ShopifyCostLimiter`]: Shopify GraphQL calculated-cost leaky bucket, per shop;
 //!   [`RestCallLimiter`]: Shopify REST request bucket (`X-Shopify-Shop-Api-Call-Limit`).
 //! - [`ConcurrencyGovernor`] / [`GovernorRegistry`]: NetSuite's account-wide concurrency limit,
-//!   one governor per account, stores served round robin.
+//!   one governor per account, stores served round robin; [`LimiterRegistry`] keeps one limiter
+//!   per shop/store.
 //! - [`WindowQuota`]: N requests per window (BigCommerce `X-Rate-Limit-*`, Google Sheets).
 //! - [`Backoff`], [`RetryClass`], [`CircuitBreaker`]: retries with full jitter that honour
 //!   `Retry-After`, per-platform error classification, and outage protection.
@@ -30,6 +31,7 @@
 mod error;
 mod governor;
 mod queue;
+mod registry;
 mod retry;
 mod schedule;
 mod shopify;
@@ -41,6 +43,7 @@ pub use queue::{
     Batch, BatchLimits, Priority, PushOutcome, QueueConfig, SHOPIFY_ARRAY_INPUT_MAX, WorkItem,
     WorkQueue,
 };
+pub use registry::LimiterRegistry;
 pub use retry::{
     Backoff, BackoffConfig, BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, RetryClass,
     RetryError, parse_retry_after, parse_retry_after_at, retry,
