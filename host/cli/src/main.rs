@@ -1,1 +1,224 @@
-fn main() {}
+//! The `weft` command line: parses arguments, sets up logging, and hands each command to its
+//! module. Nothing here decides behaviour; the library crates do.
+
+mod bench;
+mod ops;
+mod plugin;
+mod plugin_bench;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// weft keeps commerce storefronts and an ERP in two-way sync without losing or duplicating
+/// anything. Per-store mapping and conflict resolution run as sandboxed WebAssembly plugins.
+///
+/// Start with `weft sandbox` (simulated Shopify and NetSuite) and `weft plugin check` while you
+/// write a plugin; `weft init` writes a commented starter config and `weft check` validates it.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about, long_about)]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax (e.g. `info`, `weft_engine=debug`). Default: warn.
+    #[arg(long, global = true, env = "WEFT_LOG")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with store, entity and plugin fields.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Shopify and NetSuite simulators standalone, for offline development.
+    ///
+    /// Prints their URLs and credentials (with `--json`, as one JSON object on the first line of
+    /// stdout once both are ready) and runs until Ctrl-C. Chaos flags make webhook delivery
+    /// drop, duplicate, reorder and redeliver stale payloads, deterministically per `--seed`.
+    Sandbox(sandbox::SandboxArgs),
+    /// The main job on embedded defaults, with no setup: simulated Shopify and NetSuite, a host
+    /// over SQLite in a temporary directory, merchant and ERP activity under webhook chaos, then
+    /// a verification report. Exit code 1 if the two systems drift apart.
+    Demo(DemoArgs),
+    /// Validate a configuration: every problem in every file at once, with file and line.
+    Check {
+        /// The host config file.
+        #[arg(default_value = "weft.toml")]
+        config: PathBuf,
+        /// Also load every store's plugins (compiles them, checks them against the WIT).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        plugins: bool,
+    },
+    /// Write a commented starter configuration (weft.toml and stores/example.toml).
+    Init {
+        /// Directory to write into; existing files are never overwritten.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Develop plugins without a store: check a component, run fixtures against it.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Measure weft on this machine; `--json` prints the figures as one JSON object on the last
+    /// line of stdout.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Per-store lag, outbox depth, dead letters and recovered webhooks.
+    Status(ops::StatusArgs),
+    /// Inspect and act on dead letters (writes that failed permanently).
+    #[command(subcommand)]
+    Dlq(ops::DlqCommand),
+}
+
+/// Flags of `weft demo`.
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Seed for the simulators, the chaos and the activity: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Merchant and ERP edits to generate.
+    #[arg(long, default_value_t = 400)]
+    events: usize,
+    /// Fraction of webhook deliveries dropped.
+    #[arg(long, default_value_t = 0.05)]
+    drop_rate: f64,
+    /// Fraction of webhook deliveries sent twice.
+    #[arg(long, default_value_t = 0.05)]
+    duplicate_rate: f64,
+    /// Deliveries held back by up to this many milliseconds (out of order).
+    #[arg(long, default_value_t = 200)]
+    reorder_ms: u64,
+    /// Fraction of deliveries redelivered late with their original (stale) payload.
+    #[arg(long, default_value_t = 0.02)]
+    late_rate: f64,
+    /// Stores, each with its own simulated shop and NetSuite account.
+    #[arg(long, default_value_t = 1)]
+    stores: usize,
+    /// Catalog size per store.
+    #[arg(long, default_value_t = 12)]
+    items: usize,
+    /// Print the report as one JSON object on the last line of stdout (no progress output).
+    #[arg(long)]
+    json: bool,
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    for (name, rate) in [
+        ("--drop-rate", args.drop_rate),
+        ("--duplicate-rate", args.duplicate_rate),
+        ("--late-rate", args.late_rate),
+    ] {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&rate),
+            "{name} must be between 0 and 1, got {rate}"
+        );
+    }
+    anyhow::ensure!(
+        args.stores >= 1 && args.items >= 1,
+        "--stores and --items must be at least 1"
+    );
+    let report = weft::demo::run(weft::demo::DemoOptions {
+        seed: args.seed,
+        events: args.events,
+        drop_rate: args.drop_rate,
+        duplicate_rate: args.duplicate_rate,
+        reorder_ms: args.reorder_ms,
+        late_rate: args.late_rate,
+        stores: args.stores,
+        items: args.items,
+        progress: !args.json,
+        ..weft::demo::DemoOptions::default()
+    })
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let v = serde_json::to_value(&report)?;
+        println!("weft demo report");
+        if let Some(m) = v.as_object() {
+            for (k, v) in m {
+                if k != "drift_details" {
+                    println!("  {k:>22}  {v}");
+                }
+            }
+        }
+        for d in &report.drift_details {
+            println!("  drift: {d}");
+        }
+        println!(
+            "{}",
+            if report.drift == 0 {
+                "both systems agree: drift 0"
+            } else {
+                "DRIFT: the systems disagree (see above)"
+            }
+        );
+    }
+    Ok(if report.drift == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, cli.log.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo(args) => demo(args).await,
+        Command::Sandbox(args) => sandbox::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Check { config, plugins } => ops::check(&config, plugins),
+        Command::Init { dir } => ops::init(&dir),
+        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Status(args) => ops::status(args).await,
+        Command::Dlq(cmd) => ops::dlq(cmd).await,
+    }
+}
+
+fn init_tracing(format: LogFormat, filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter.unwrap_or("warn")).unwrap_or_else(|e| {
+        eprintln!("warning: bad log filter ({e}); using `warn`");
+        EnvFilter::new("warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

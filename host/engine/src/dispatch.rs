@@ -214,7 +214,9 @@ impl Dispatcher {
                     report.throttled += 1;
                 }
                 let attempt = row.attempts.max(1) as u32 - 1;
-                if e.is_retryable() && !self.backoff.exhausted(attempt) {
+                if (e.is_retryable() || waits_for_dependency(&e))
+                    && !self.backoff.exhausted(attempt)
+                {
                     report.retried += 1;
                     let delay = self.backoff.next_delay(attempt, e.retry_after());
                     self.db
@@ -239,6 +241,15 @@ impl Dispatcher {
     }
 }
 
+/// A write that references a record another queued write is still creating (an inventory level
+/// whose variant is not in Shopify yet, a sales order whose customer is not in NetSuite yet)
+/// fails with "not found" until that write lands: it is retried with backoff rather than
+/// dead-lettered at once. If the record never appears, retries run out and it is a dead letter.
+fn waits_for_dependency(e: &ConnectorError) -> bool {
+    matches!(e, ConnectorError::Permanent { code, .. }
+        if matches!(code.as_str(), "NOT_FOUND" | "INVALID_KEY_OR_REF" | "RECORD_NOT_FOUND"))
+}
+
 fn chrono_delay(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
@@ -246,8 +257,10 @@ fn chrono_delay(d: Duration) -> chrono::Duration {
 /// Rebuilds the connector command from an outbox row.
 pub fn command(row: &OutboxRow) -> Result<WriteCommand, String> {
     let b = &row.body;
-    let kind = EntityKind::parse(&row.kind)
-        .ok_or_else(|| format!("outbox row has unknown kind `{}`", row.kind))?;
+    // The command's kind (e.g. a Shopify `product` written for a canonical `variant`).
+    let kind_name = b.get("kind").and_then(Value::as_str).unwrap_or(&row.kind);
+    let kind = EntityKind::parse(kind_name)
+        .ok_or_else(|| format!("outbox row has unknown kind `{kind_name}`"))?;
     let op = match row.op.as_str() {
         "upsert" => WriteOp::Upsert,
         "set-quantity" => WriteOp::SetQuantity,

@@ -22,4 +22,4 @@ pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use poll::{NetSuiteCdc, ShopifyReconciler};
 pub use runner::{PollReport, Poller, StoreRunner, Timing, Wakers};
-pub use sync::{Mode, Processor, StepReport};
+pub use sync::{Mode, Processor, ResolverRule, StepReport};

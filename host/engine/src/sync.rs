@@ -82,28 +82,59 @@ pub struct StepReport {
     pub cursor: i64,
 }
 
+/// Which resolver settles which fields: `pattern` is `<kind>.<field>` where either part may be
+/// `*` (e.g. `inventory-level.quantity` to a counter merge, `*` to a system-of-record policy).
+#[derive(Clone)]
+pub struct ResolverRule {
+    /// The field pattern.
+    pub pattern: String,
+    /// The bound resolver.
+    pub resolver: ResolverInstance,
+}
+
+impl ResolverRule {
+    fn matches(&self, kind: &str, field: &str) -> bool {
+        let (k, f) = self
+            .pattern
+            .split_once('.')
+            .unwrap_or((self.pattern.as_str(), "*"));
+        (k == "*" || k == kind) && (f == "*" || f == field)
+    }
+
+    /// How specific the pattern is (exact kind and field first).
+    fn specificity(&self) -> u8 {
+        let (k, f) = self
+            .pattern
+            .split_once('.')
+            .unwrap_or((self.pattern.as_str(), "*"));
+        u8::from(k != "*") * 2 + u8::from(f != "*")
+    }
+}
+
 /// One store's processing: its database handle and its plugins.
 #[derive(Clone)]
 pub struct Processor {
     store_id: String,
     db: Store,
     mapper: MapperInstance,
-    resolver: ResolverInstance,
+    resolvers: Vec<ResolverRule>,
 }
 
 impl Processor {
-    /// A processor for `store_id` with its bound plugins.
+    /// A processor for `store_id` with its bound mapper and resolver rules (the most specific
+    /// matching rule settles a field; a conflict no rule matches is an error).
     pub fn new(
         store_id: impl Into<String>,
         db: Store,
         mapper: MapperInstance,
-        resolver: ResolverInstance,
+        mut resolvers: Vec<ResolverRule>,
     ) -> Self {
+        resolvers.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
         Processor {
             store_id: store_id.into(),
             db,
             mapper,
-            resolver,
+            resolvers,
         }
     }
 
@@ -344,17 +375,43 @@ impl Processor {
                 }
             })
             .collect();
-        let resolver = self.resolver.clone();
         let n = conflicts.len();
-        let decisions = tokio::task::spawn_blocking(move || resolver.resolve(&conflicts))
-            .await
-            .map_err(|e| EngineError::Join(e.to_string()))??;
-        if decisions.len() != n {
-            return Err(EngineError::PluginContract(format!(
-                "resolver returned {} decisions for {n} conflicts",
-                decisions.len()
-            )));
+        let mut decisions: Vec<Option<Decision>> = vec![None; n];
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, c) in conflicts.iter().enumerate() {
+            let Some(r) = self
+                .resolvers
+                .iter()
+                .position(|r| r.matches(kind, &c.field))
+            else {
+                return Err(EngineError::PluginContract(format!(
+                    "no resolver rule matches {kind}.{} for store {}",
+                    c.field, self.store_id
+                )));
+            };
+            match groups.iter_mut().find(|(g, _)| *g == r) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((r, vec![i])),
+            }
         }
+        for (r, idx) in groups {
+            let resolver = self.resolvers[r].resolver.clone();
+            let batch: Vec<FieldConflict> = idx.iter().map(|&i| conflicts[i].clone()).collect();
+            let m = batch.len();
+            let out = tokio::task::spawn_blocking(move || resolver.resolve(&batch))
+                .await
+                .map_err(|e| EngineError::Join(e.to_string()))??;
+            if out.len() != m {
+                return Err(EngineError::PluginContract(format!(
+                    "resolver returned {} decisions for {m} conflicts",
+                    out.len()
+                )));
+            }
+            for (i, d) in idx.into_iter().zip(out) {
+                decisions[i] = Some(d);
+            }
+        }
+        let decisions: Vec<Decision> = decisions.into_iter().flatten().collect();
         decisions
             .into_iter()
             .map(|d| {

@@ -1,0 +1,217 @@
+//! Assembles a running host: the database, the plugin runtime, one runner per store (processing,
+//! dispatch, pollers) and the HTTP server (webhook intake, metrics, health).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use weft_connectors::Connectors;
+use weft_connectors::netsuite::{Credentials, NetSuiteClient, NetSuiteConfig};
+use weft_connectors::shopify::{ShopifyClient, ShopifyConfig};
+use weft_engine::{
+    Dispatcher, NetSuiteCdc, Poller, Processor, ResolverRule, ShopifyReconciler, StoreRunner,
+    Timing, Wakers,
+};
+use weft_ratelimit::{Backoff, BackoffConfig, GovernorRegistry, ShopifyCostLimiter};
+use weft_runtime::{Limits, Plugin, Runtime, StoreCtx};
+use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
+use weft_store::{GroupCommitConfig, JournalWriter, Store};
+
+/// Everything needed to run one store, already resolved (secrets in hand, plugins loaded).
+pub struct StoreSetup {
+    /// The store's id.
+    pub id: String,
+    /// Shopify API base URL (scheme, host, port).
+    pub shopify_base_url: String,
+    /// Shopify Admin API version.
+    pub shopify_api_version: String,
+    /// Shopify access token.
+    pub shopify_token: String,
+    /// Webhook secrets accepted (current first).
+    pub webhook_secrets: Vec<Vec<u8>>,
+    /// NetSuite API base URL.
+    pub netsuite_base_url: String,
+    /// NetSuite TBA credentials (the realm is the account id).
+    pub netsuite_credentials: Credentials,
+    /// The account's concurrency limit (every store on the account shares it).
+    pub netsuite_concurrency: usize,
+    /// The mapping plugin.
+    pub mapper: Arc<Plugin>,
+    /// Resolver rules: field pattern and plugin, most specific wins.
+    pub resolvers: Vec<(String, Arc<Plugin>)>,
+    /// The store's plugin config (`[plugins.config]`).
+    pub plugin_config: serde_json::Map<String, serde_json::Value>,
+    /// The store's plugin limits.
+    pub limits: Limits,
+    /// Loop timing.
+    pub timing: Timing,
+    /// Overlap of the poll windows before their watermarks.
+    pub poll_overlap: Duration,
+}
+
+/// A running host.
+pub struct Host {
+    /// The database.
+    pub db: Store,
+    /// The HTTP server's address (webhooks at `/webhooks/shopify/{store}`, `/metrics`).
+    pub addr: SocketAddr,
+    /// Each store's wakers.
+    pub wakers: HashMap<String, Arc<Wakers>>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Host {
+    /// Starts every store's loops and the server on `listen`.
+    pub async fn start(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listen: SocketAddr,
+    ) -> Result<Host> {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let governors = GovernorRegistry::new();
+        let backoff = Arc::new(Backoff::from_entropy(BackoffConfig {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(30),
+            max_retries: 10,
+        }));
+        let mut wakers = HashMap::new();
+        let mut intake = Vec::new();
+        for s in stores {
+            let shopify = Arc::new(
+                ShopifyClient::new(
+                    ShopifyConfig::new(
+                        &s.shopify_base_url,
+                        &s.shopify_api_version,
+                        &s.shopify_token,
+                    ),
+                    ShopifyCostLimiter::new(),
+                )
+                .with_context(|| format!("store {}: cannot build the Shopify client", s.id))?,
+            );
+            let governor =
+                governors.get_or_create(&s.netsuite_credentials.account_id, s.netsuite_concurrency);
+            let netsuite = Arc::new(
+                NetSuiteClient::new(
+                    NetSuiteConfig::new(&s.netsuite_base_url, s.netsuite_credentials.clone()),
+                    governor,
+                    s.id.clone(),
+                )
+                .with_context(|| format!("store {}: cannot build the NetSuite client", s.id))?,
+            );
+            let ctx = StoreCtx {
+                store_id: s.id.clone(),
+                config: s.plugin_config.clone(),
+                limits: s.limits.clone(),
+            };
+            let mapper = runtime.mapper(&s.mapper, ctx.clone())?;
+            let mut rules = Vec::new();
+            for (pattern, plugin) in &s.resolvers {
+                rules.push(ResolverRule {
+                    pattern: pattern.clone(),
+                    resolver: runtime.resolver(plugin, ctx.clone())?,
+                });
+            }
+            let processor = Processor::new(s.id.clone(), db.clone(), mapper, rules);
+            let connectors = Connectors {
+                shopify: Some(shopify.clone()),
+                netsuite: Some(netsuite.clone()),
+            };
+            let dispatcher = Dispatcher::new(s.id.clone(), db.clone(), connectors, backoff.clone());
+            let pollers: Vec<Arc<dyn Poller>> = vec![
+                Arc::new(ShopifyReconciler::new(
+                    s.id.clone(),
+                    db.clone(),
+                    shopify,
+                    s.poll_overlap,
+                )),
+                Arc::new(NetSuiteCdc::new(
+                    s.id.clone(),
+                    db.clone(),
+                    netsuite,
+                    s.poll_overlap,
+                )),
+            ];
+            let runner = StoreRunner::new(processor, dispatcher, pollers, s.timing);
+            wakers.insert(s.id.clone(), runner.wakers());
+            runner.spawn(&mut tasks, stop_rx.clone());
+            intake.push(IntakeStore::new(
+                s.id.clone(),
+                s.webhook_secrets
+                    .into_iter()
+                    .map(WebhookSecret::new)
+                    .collect(),
+            ));
+        }
+        let writer = JournalWriter::spawn(db.clone(), GroupCommitConfig::default());
+        let notify_map = wakers.clone();
+        let notifier: weft_server::Notifier = Arc::new(move |store: &str| {
+            if let Some(w) = notify_map.get(store) {
+                w.journal.notify_one();
+            }
+        });
+        let metrics = Arc::new(Metrics::new());
+        let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        state.readiness().mark_ready();
+        let mut server_stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let shutdown = async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = weft_server::serve(listener, state, shutdown).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        {
+            let metrics = metrics.clone();
+            let db = db.clone();
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                loop {
+                    if let Err(e) = metrics.refresh_from_store(&db).await {
+                        tracing::warn!(error = %e, "metrics refresh failed");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
+        Ok(Host {
+            db,
+            addr,
+            wakers,
+            metrics,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Asks every store's pollers for an immediate round.
+    pub fn poll_now(&self) {
+        for w in self.wakers.values() {
+            w.poll.notify_one();
+            w.journal.notify_one();
+            w.outbox.notify_one();
+        }
+    }
+
+    /// Stops every loop and the server, waiting for them to finish.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,103 @@
+//! `weft bench ...`: measurements printed as figures, with `--json` as one JSON object on the
+//! last line of stdout.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use serde::Serialize;
+
+/// The `weft bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The plugin runtime: instantiate-and-call cost, Wasm vs native mapping throughput, cold
+    /// vs warm load, memory for many stores sharing one plugin.
+    Plugin {
+        /// Documents per batch.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Calls sampled for the latency figures.
+        #[arg(long, default_value_t = 500)]
+        iterations: usize,
+        /// Documents mapped for the throughput figures.
+        #[arg(long, default_value_t = 50_000)]
+        docs: usize,
+        /// Stores sharing the plugin for the memory figure.
+        #[arg(long, default_value_t = 1_000)]
+        stores: usize,
+        /// Print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Journal intake: durable appends per second through group commit, with p50/p99
+    /// acknowledgement latency, next to one fsync'd transaction per append on the same disk.
+    Intake {
+        /// Appends to make.
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        /// Concurrent appenders (webhook requests in flight).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Directory for the benchmark database (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `weft bench` subcommand.
+pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Plugin {
+            batch,
+            iterations,
+            docs,
+            stores,
+            json,
+        } => {
+            let report = tokio::task::spawn_blocking(move || {
+                crate::plugin_bench::run(batch, iterations, docs, stores)
+            })
+            .await
+            .context("the plugin benchmark panicked")??;
+            print_report(&report, json)
+        }
+        BenchCommand::Intake {
+            events,
+            concurrency,
+            dir,
+            json,
+        } => {
+            let tmp = tempdir_for(dir.as_deref())?;
+            let report = weft_store::bench_intake(tmp.path(), events, concurrency)
+                .await
+                .context("intake benchmark failed")?;
+            print_report(&report, json)
+        }
+    }
+}
+
+fn print_report<T: Serialize + std::fmt::Debug>(report: &T, json: bool) -> Result<ExitCode> {
+    let value = serde_json::to_value(report)?;
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            println!("{k:>28}  {v}");
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&value)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempdir_for(dir: Option<&std::path::Path>) -> Result<tempfile::TempDir> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            tempfile::tempdir_in(d).context("cannot create a benchmark directory")
+        }
+        None => tempfile::tempdir().context("cannot create a temporary directory"),
+    }
+}

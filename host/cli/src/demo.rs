@@ -1,0 +1,731 @@
+//! `weft demo`: the main job on embedded defaults. Starts simulated Shopify and NetSuite stores,
+//! a host over SQLite in a temporary directory, generates merchant and ERP activity under
+//! webhook chaos, lets weft converge, and verifies field by field that both systems agree.
+//!
+//! Drift is judged through the store's own mapping: both systems are read afresh through the
+//! connectors, mapped to canonical records by the same mapper plugin, and compared per record
+//! and field. Orders must each be exactly one NetSuite sales order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use weft_connectors::netsuite::{NetSuiteClient, NetSuiteConfig, RecordRef, inventory_level_docs};
+use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
+use weft_engine::Timing;
+use weft_ratelimit::{ConcurrencyGovernor, ShopifyCostLimiter};
+use weft_runtime::types::{EntityKind, PlatformDoc, ToCanonicalOutcome};
+use weft_runtime::{Limits, MapperInstance, Runtime, RuntimeConfig, StoreCtx};
+use weft_sim_netsuite::{NetSuiteSim, RecordType};
+use weft_sim_shopify::{
+    ChaosConfig, CustomerFields, NewOrder, NewOrderLine, ShopifySim, VariantEdit,
+};
+use weft_store::Store;
+
+use crate::app::{Host, StoreSetup};
+
+/// What `weft demo` runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Seed for every simulator and the activity generator.
+    pub seed: u64,
+    /// Merchant + ERP edits to generate, across all stores.
+    pub events: usize,
+    /// Webhook drop rate.
+    pub drop_rate: f64,
+    /// Webhook duplicate rate.
+    pub duplicate_rate: f64,
+    /// Webhook reorder window.
+    pub reorder_ms: u64,
+    /// Rate of late, stale redeliveries.
+    pub late_rate: f64,
+    /// Number of stores.
+    pub stores: usize,
+    /// Catalog size per store.
+    pub items: usize,
+    /// Show progress on stderr.
+    pub progress: bool,
+    /// Longest time to wait for convergence.
+    pub settle_timeout: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            seed: 1,
+            events: 400,
+            drop_rate: 0.05,
+            duplicate_rate: 0.05,
+            reorder_ms: 200,
+            late_rate: 0.02,
+            stores: 1,
+            items: 12,
+            progress: true,
+            settle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The verification report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DemoReport {
+    /// Seed used.
+    pub seed: u64,
+    /// Stores run.
+    pub stores: usize,
+    /// Edits generated (merchant + ERP).
+    pub events: usize,
+    /// Of which in Shopify (merchant).
+    pub merchant_events: usize,
+    /// Of which in NetSuite (ERP).
+    pub erp_events: usize,
+    /// Webhook deliveries Shopify attempted to make (one per event per subscription).
+    pub webhooks_sent: u64,
+    /// Deliveries the chaos dropped.
+    pub webhooks_dropped: u64,
+    /// Deliveries sent twice.
+    pub webhooks_duplicated: u64,
+    /// Deliveries held back out of order.
+    pub webhooks_reordered: u64,
+    /// Stale copies of old payloads delivered late.
+    pub webhooks_late: u64,
+    /// Changes the reconciliation polls found that no webhook had delivered.
+    pub recovered: i64,
+    /// Deliveries ignored as duplicates (journal dedupe + same version).
+    pub duplicates_ignored: i64,
+    /// Entries ignored because a newer version was already known (stale retries, reordering).
+    pub stale_ignored: i64,
+    /// Field conflicts the resolvers settled.
+    pub conflicts_resolved: i64,
+    /// Writes applied to the platforms.
+    pub writes_applied: i64,
+    /// Compare-and-set writes found stale and re-merged.
+    pub writes_stale: i64,
+    /// Dead letters left.
+    pub dead_letters: i64,
+    /// Throttled responses from Shopify (GraphQL + REST) and NetSuite (over the limit).
+    pub throttled: u64,
+    /// Shopify orders placed.
+    pub orders: usize,
+    /// Shopify orders that are exactly one NetSuite sales order.
+    pub orders_matched: usize,
+    /// Records compared between the systems.
+    pub records_compared: usize,
+    /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
+    pub drift: usize,
+    /// The first differences, for a person to read.
+    pub drift_details: Vec<String>,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+}
+
+struct DemoStore {
+    id: String,
+    shopify: ShopifySim,
+    netsuite: NetSuiteSim,
+    _servers: (weft_sim_shopify::SimHandle, weft_sim_netsuite::SimServer),
+    shopify_url: String,
+    netsuite_url: String,
+    location: u64,
+    skus: Vec<String>,
+    customers: Vec<u64>,
+    orders: Vec<u64>,
+}
+
+const API_VERSION: &str = "2026-04";
+const NS_LOCATION: &str = "1";
+
+/// Runs the demo and returns its report (drift 0 means both systems agree).
+pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("weft.db").display()
+    ))
+    .await
+    .context("cannot open the demo database")?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let stock = |name: &str| -> Result<Arc<weft_runtime::Plugin>> {
+        let bytes = weft_plugin_artifacts::stock(name)
+            .ok_or_else(|| anyhow!("stock plugin {name} is not embedded in this build"))?;
+        Ok(runtime.load(name, bytes)?)
+    };
+    let mapper = stock("shopify-netsuite")?;
+    let owners = stock("system-of-record")?;
+    let counter = stock("counter-merge")?;
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+
+    say(&opts, "starting simulators");
+    let mut stores = Vec::new();
+    for i in 0..opts.stores {
+        stores.push(start_store(&opts, i).await?);
+    }
+    let mut setups = Vec::new();
+    for s in &stores {
+        let creds = s
+            .netsuite
+            .credentials()
+            .into_iter()
+            .next()
+            .map(connector_credentials)
+            .context("the NetSuite simulator has no credentials")?;
+        let plugin_config = json!({
+            "locations": { s.location.to_string(): NS_LOCATION },
+            "owners": { "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" },
+        });
+        setups.push(StoreSetup {
+            id: s.id.clone(),
+            shopify_base_url: s.shopify_url.clone(),
+            shopify_api_version: API_VERSION.into(),
+            shopify_token: s.shopify.config().access_tokens[0].clone(),
+            webhook_secrets: s
+                .shopify
+                .config()
+                .client_secrets
+                .iter()
+                .map(|x| x.as_bytes().to_vec())
+                .collect(),
+            netsuite_base_url: s.netsuite_url.clone(),
+            netsuite_credentials: creds,
+            netsuite_concurrency: s.netsuite.config().concurrency_limit,
+            mapper: mapper.clone(),
+            resolvers: vec![
+                ("inventory-level.quantity".into(), counter.clone()),
+                ("*".into(), owners.clone()),
+            ],
+            plugin_config: plugin_config.as_object().cloned().unwrap_or_default(),
+            limits: Limits::default(),
+            timing: Timing {
+                poll_interval: Duration::from_secs(3),
+                process_idle: Duration::from_millis(50),
+                dispatch_idle: Duration::from_millis(50),
+                ..Timing::default()
+            },
+            poll_overlap: Duration::from_secs(5),
+        });
+    }
+    let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
+    for s in &stores {
+        s.shopify
+            .subscribe_all(&format!("http://{}/webhooks/shopify/{}", host.addr, s.id))
+            .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+    }
+
+    say(&opts, "initial sync: NetSuite catalog to Shopify");
+    host.poll_now();
+    settle(&host, &stores, &opts).await?;
+    for s in &mut stores {
+        let missing: Vec<_> = s
+            .skus
+            .iter()
+            .filter(|sku| s.shopify.variant_by_sku(sku).is_none())
+            .cloned()
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "store {}: the initial sync did not create {} products in Shopify (e.g. {})",
+            s.id,
+            missing.len(),
+            missing[0]
+        );
+        for k in 0..4 {
+            let id = s
+                .shopify
+                .create_customer(CustomerFields {
+                    email: Some(format!("buyer{k}@{}.example", s.id)),
+                    first_name: Some(format!("Buyer{k}")),
+                    last_name: Some("Demo".into()),
+                    ..CustomerFields::default()
+                })
+                .map_err(|e| anyhow!("{e}"))?;
+            s.customers.push(id);
+        }
+    }
+    settle(&host, &stores, &opts).await?;
+
+    say(
+        &opts,
+        &format!("generating {} events with webhook chaos", opts.events),
+    );
+    let mut report = DemoReport {
+        seed: opts.seed,
+        stores: opts.stores,
+        events: opts.events,
+        ..DemoReport::default()
+    };
+    let bar = progress_bar(&opts, opts.events as u64);
+    for n in 0..opts.events {
+        let si = rng.random_range(0..stores.len());
+        let s = &mut stores[si];
+        let sku = s.skus[rng.random_range(0..s.skus.len())].clone();
+        let roll = rng.random_range(0..100);
+        if roll < 55 {
+            report.merchant_events += 1;
+            merchant_event(s, &sku, roll, &mut rng)?;
+        } else {
+            report.erp_events += 1;
+            erp_event(s, &sku, roll, &mut rng)?;
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        if n % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+
+    say(&opts, "letting webhooks, polls and writes settle");
+    settle(&host, &stores, &opts).await?;
+
+    say(&opts, "verifying both systems field by field");
+    for s in &stores {
+        let ctx = StoreCtx {
+            store_id: s.id.clone(),
+            config: json!({ "locations": { s.location.to_string(): NS_LOCATION } })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            limits: Limits::default(),
+        };
+        let m = runtime.mapper(&mapper, ctx)?;
+        verify(s, &m, &mut report).await?;
+        let status = db.status(&s.id).await?;
+        let c = |k: &str| status.counters.get(k).copied().unwrap_or(0);
+        report.recovered += c("recovered");
+        report.duplicates_ignored += c("duplicate_ignored")
+            + status
+                .counters
+                .iter()
+                .filter(|(k, _)| k.starts_with("journal_duplicate_"))
+                .map(|(_, v)| *v)
+                .sum::<i64>();
+        report.stale_ignored += status
+            .counters
+            .iter()
+            .filter(|(k, _)| k.starts_with("stale_ignored"))
+            .map(|(_, v)| *v)
+            .sum::<i64>();
+        report.conflicts_resolved += c("conflicts_resolved");
+        report.writes_applied += c("writes_applied");
+        report.writes_stale += c("writes_stale");
+        report.dead_letters += status.outbox.dead;
+        let ws = s.shopify.webhook_stats();
+        report.webhooks_sent += ws.deliveries;
+        report.webhooks_dropped += ws.dropped;
+        report.webhooks_duplicated += ws.duplicated;
+        report.webhooks_reordered += ws.reordered;
+        report.webhooks_late += ws.late;
+        let ss = s.shopify.stats();
+        report.throttled +=
+            ss.throttled_graphql + ss.throttled_rest + s.netsuite.stats().over_limit;
+        report.orders += s.orders.len();
+    }
+    host.stop().await;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
+    let seed = opts.seed.wrapping_mul(1000).wrapping_add(i as u64);
+    let shopify = ShopifySim::new(
+        weft_sim_shopify::SimConfig::builder()
+            .seed(seed)
+            .chaos(ChaosConfig {
+                drop_rate: opts.drop_rate,
+                duplicate_rate: opts.duplicate_rate,
+                reorder_window_ms: opts.reorder_ms,
+                late_rate: opts.late_rate,
+                ..ChaosConfig::default()
+            })
+            .time_compression(3600.0)
+            .api_versions(vec![API_VERSION.into()])
+            .build()
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    let netsuite =
+        NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(seed)).map_err(|e| anyhow!("{e}"))?;
+    let sh = shopify
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let ns = netsuite
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await?;
+    let shopify_url = sh.base_url.clone();
+    let netsuite_url = ns.base_url();
+    let location = *shopify
+        .location_ids()
+        .first()
+        .context("the Shopify simulator has no location")?;
+    let mut skus = Vec::new();
+    for k in 0..opts.items {
+        let sku = format!("S{i}-{k:04}");
+        let id = netsuite
+            .erp_create(
+                RecordType::InventoryItem,
+                json!({
+                    "externalId": format!("item-{sku}"),
+                    "itemId": sku,
+                    "displayName": format!("Demo product {k}"),
+                    "salesDescription": format!("<p>Demo product {k}.</p>"),
+                    "vendorName": "Acme",
+                    "isInactive": false,
+                    "basePrice": 10.0 + k as f64,
+                }),
+            )
+            .map_err(|e| anyhow!("{e:?}"))?;
+        netsuite
+            .erp_adjust_inventory(&id, NS_LOCATION, 50.0, Some("opening stock"))
+            .map_err(|e| anyhow!("{e:?}"))?;
+        skus.push(sku);
+    }
+    Ok(DemoStore {
+        id: format!("store-{}", i + 1),
+        shopify,
+        netsuite,
+        _servers: (sh, ns),
+        shopify_url,
+        netsuite_url,
+        location,
+        skus,
+        customers: Vec::new(),
+        orders: Vec::new(),
+    })
+}
+
+fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> Result<()> {
+    let variant = s
+        .shopify
+        .variant_by_sku(sku)
+        .with_context(|| format!("no Shopify variant for {sku}"))?;
+    let err = |e: weft_sim_shopify::SimError| anyhow!("{e}");
+    match roll {
+        0..20 => {
+            let cents = rng.random_range(500..9000);
+            s.shopify
+                .edit_variant(
+                    variant,
+                    VariantEdit {
+                        price: Some(format!("{}.{:02}", cents / 100, cents % 100)),
+                        ..VariantEdit::default()
+                    },
+                )
+                .map_err(err)?;
+        }
+        20..45 => {
+            let customer = s.customers[rng.random_range(0..s.customers.len())];
+            let order = s
+                .shopify
+                .place_order(NewOrder {
+                    customer_id: Some(customer.to_string()),
+                    line_items: vec![NewOrderLine {
+                        sku: Some(sku.to_owned()),
+                        quantity: rng.random_range(1..3),
+                        ..NewOrderLine::default()
+                    }],
+                    ..NewOrder::default()
+                })
+                .map_err(err)?;
+            s.orders.push(order);
+        }
+        _ => {
+            let customer = s.customers[rng.random_range(0..s.customers.len())];
+            s.shopify
+                .edit_customer(
+                    customer,
+                    CustomerFields {
+                        phone: Some(format!("+4420{:07}", rng.random_range(0..10_000_000))),
+                        ..CustomerFields::default()
+                    },
+                )
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> Result<()> {
+    let err = |e: weft_sim_netsuite::NsError| anyhow!("{e:?}");
+    let eid = format!("eid:item-{sku}");
+    match roll {
+        55..75 => {
+            let cents: i64 = rng.random_range(500..9000);
+            s.netsuite
+                .erp_update(
+                    RecordType::InventoryItem,
+                    &eid,
+                    json!({ "basePrice": cents as f64 / 100.0 }),
+                )
+                .map_err(err)?;
+        }
+        75..92 => {
+            s.netsuite
+                .erp_adjust_inventory(
+                    &eid,
+                    NS_LOCATION,
+                    rng.random_range(1..20) as f64,
+                    Some("receipt"),
+                )
+                .map_err(err)?;
+        }
+        _ => {
+            s.netsuite
+                .erp_update(
+                    RecordType::InventoryItem,
+                    &eid,
+                    json!({ "salesDescription": format!("<p>Revised {}.</p>", rng.random_range(0..1000)) }),
+                )
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every store is quiet: webhooks delivered, journal processed, outbox drained, and
+/// a final poll round found nothing new.
+async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result<()> {
+    let deadline = Instant::now() + opts.settle_timeout;
+    for s in stores {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.shopify.wait_webhooks_idle(left).await;
+    }
+    let mut quiet_rounds = 0;
+    let mut last_head: HashMap<String, i64> = HashMap::new();
+    while quiet_rounds < 3 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "weft did not settle within {:?}",
+            opts.settle_timeout
+        );
+        host.poll_now();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let mut quiet = true;
+        for s in stores {
+            let st = host.db.status(&s.id).await?;
+            let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0;
+            let head_moved =
+                last_head.insert(s.id.clone(), st.journal_head) != Some(st.journal_head);
+            if busy || head_moved {
+                quiet = false;
+            }
+        }
+        quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+    }
+    Ok(())
+}
+
+async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport) -> Result<()> {
+    let shopify = ShopifyClient::new(
+        ShopifyConfig::new(
+            &s.shopify_url,
+            API_VERSION,
+            &s.shopify.config().access_tokens[0],
+        ),
+        ShopifyCostLimiter::new(),
+    )?;
+    let creds = s
+        .netsuite
+        .credentials()
+        .into_iter()
+        .next()
+        .map(connector_credentials)
+        .context("no credentials")?;
+    let netsuite = NetSuiteClient::new(
+        NetSuiteConfig::new(&s.netsuite_url, creds),
+        ConcurrencyGovernor::new("verify", 4),
+        "verify",
+    )?;
+    let mut shop_docs = Vec::new();
+    for entity in [
+        Entity::Products,
+        Entity::Customers,
+        Entity::InventoryLevels { location_id: None },
+    ] {
+        let read = loop {
+            // The verifier shares the shop's cost bucket with the host: wait when throttled.
+            match shopify.read_since(&entity, None).await {
+                Ok(r) => break r,
+                Err(e) if e.is_retryable() => {
+                    tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        for d in read.docs {
+            shop_docs.push(PlatformDoc {
+                system: "shopify".into(),
+                kind: kind(d.kind.as_str()),
+                id: d.id,
+                version: d.updated_at,
+                body: d.body.to_string(),
+            });
+        }
+    }
+    let mut erp_docs = Vec::new();
+    for (rt, rname, k) in [
+        (RecordType::InventoryItem, "inventoryItem", "variant"),
+        (RecordType::Customer, "customer", "customer"),
+    ] {
+        for rec in s.netsuite.records(rt) {
+            let id = rec["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| rec["id"].to_string());
+            let Some(full) = netsuite
+                .get_record(rname, &RecordRef::Id(id.clone()))
+                .await?
+            else {
+                continue;
+            };
+            let version = full["lastModifiedDate"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if k == "variant" {
+                for level in inventory_level_docs(&full) {
+                    erp_docs.push(PlatformDoc {
+                        system: "netsuite".into(),
+                        kind: EntityKind::InventoryLevel,
+                        id: format!(
+                            "{}@{}",
+                            level["item_id"].as_str().unwrap_or(""),
+                            level["location_id"].as_str().unwrap_or("")
+                        ),
+                        version: version.clone(),
+                        body: level.to_string(),
+                    });
+                }
+            }
+            erp_docs.push(PlatformDoc {
+                system: "netsuite".into(),
+                kind: kind(k),
+                id,
+                version,
+                body: full.to_string(),
+            });
+        }
+    }
+    let shop = canonical(mapper, shop_docs).await?;
+    let erp = canonical(mapper, erp_docs).await?;
+    for (key, fields) in &shop {
+        if key.0 == "order" {
+            continue;
+        }
+        let Some(other) = erp.get(key) else {
+            drift(report, format!("{} {}: in Shopify only", key.0, key.1));
+            continue;
+        };
+        report.records_compared += 1;
+        for (f, v) in fields {
+            if let Some(w) = other.get(f)
+                && !same(v, w)
+            {
+                drift(
+                    report,
+                    format!("{} {} .{f}: shopify {v} vs netsuite {w}", key.0, key.1),
+                );
+            }
+        }
+    }
+    for key in erp.keys() {
+        if (key.0 == "variant" || key.0 == "price") && !shop.contains_key(key) {
+            drift(report, format!("{} {}: in NetSuite only", key.0, key.1));
+        }
+    }
+    // Orders: each exactly one sales order.
+    let sales: Vec<Value> = s.netsuite.records(RecordType::SalesOrder);
+    let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
+    for so in &sales {
+        if let Some(e) = so["externalId"].as_str() {
+            *by_ext.entry(e.to_owned()).or_default() += 1;
+        }
+    }
+    for o in &s.orders {
+        match by_ext.get(&format!("shopify-order-{o}")) {
+            Some(1) => report.orders_matched += 1,
+            Some(n) => drift(report, format!("order {o}: {n} sales orders in NetSuite")),
+            None => drift(report, format!("order {o}: no sales order in NetSuite")),
+        }
+    }
+    Ok(())
+}
+
+/// The simulator's credentials as the connector takes them.
+fn connector_credentials(
+    c: weft_sim_netsuite::Credentials,
+) -> weft_connectors::netsuite::Credentials {
+    weft_connectors::netsuite::Credentials {
+        account_id: c.realm,
+        consumer_key: c.consumer_key,
+        consumer_secret: c.consumer_secret,
+        token_id: c.token_id,
+        token_secret: c.token_secret,
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        _ => a == b,
+    }
+}
+
+fn drift(report: &mut DemoReport, detail: String) {
+    report.drift += 1;
+    if report.drift_details.len() < 20 {
+        report.drift_details.push(detail);
+    }
+}
+
+type Canon = BTreeMap<(String, String), serde_json::Map<String, Value>>;
+
+async fn canonical(mapper: &MapperInstance, docs: Vec<PlatformDoc>) -> Result<Canon> {
+    let m = mapper.clone();
+    let outcomes = tokio::task::spawn_blocking(move || m.to_canonical(&docs)).await??;
+    let mut out = Canon::new();
+    for o in outcomes {
+        if let ToCanonicalOutcome::Mapped(records) = o {
+            for r in records {
+                let fields: Value = serde_json::from_str(&r.fields)?;
+                out.insert(
+                    (weft_engine::sync::kind_str(r.kind).to_owned(), r.key),
+                    fields.as_object().cloned().unwrap_or_default(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn kind(s: &str) -> EntityKind {
+    weft_engine::sync::parse_kind(s).unwrap_or(EntityKind::Product)
+}
+
+fn say(opts: &DemoOptions, msg: &str) {
+    if opts.progress {
+        eprintln!("weft demo: {msg}");
+    }
+}
+
+fn progress_bar(opts: &DemoOptions, len: u64) -> Option<indicatif::ProgressBar> {
+    opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new(len);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("  {bar:40} {pos}/{len} events")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    })
+}

@@ -1,0 +1,160 @@
+//! `weft sandbox`: the Shopify and NetSuite simulators, standalone, for developing plugins and
+//! connectors offline.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use weft_sim_netsuite::NetSuiteSim;
+use weft_sim_shopify::{ChaosConfig, PlanPreset, ShopifySim, SimConfig as ShopifyConfig};
+
+/// Flags of `weft sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address for the Shopify simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub shopify_addr: SocketAddr,
+    /// Address for the NetSuite simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub netsuite_addr: SocketAddr,
+    /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Shopify plan preset for the GraphQL cost bucket: standard, advanced, plus, enterprise.
+    #[arg(long, default_value = "standard", value_parser = parse_plan)]
+    pub plan: PlanPreset,
+    /// Fraction of webhook deliveries silently dropped (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Fraction of webhook deliveries sent twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate_rate: f64,
+    /// Deliveries are held back by up to this many milliseconds, so they arrive out of order.
+    #[arg(long, default_value_t = 0)]
+    pub reorder_ms: u64,
+    /// Fraction of deliveries also re-sent much later with the original (stale) payload.
+    #[arg(long, default_value_t = 0.0)]
+    pub late_rate: f64,
+    /// Divide Shopify's webhook retry schedule (8 retries over 4 hours) by this factor.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_compression: f64,
+    /// NetSuite account-wide concurrency limit (requests in flight, shared by every client).
+    #[arg(long, default_value_t = weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT)]
+    pub netsuite_concurrency: usize,
+    /// Artificial time each NetSuite request holds a concurrency slot, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub netsuite_latency_ms: u64,
+    /// Print URLs and credentials as one JSON object on the first line of stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_plan(s: &str) -> Result<PlanPreset, String> {
+    PlanPreset::parse(s)
+        .ok_or_else(|| format!("unknown plan `{s}`: use standard, advanced, plus or enterprise"))
+}
+
+/// Runs both simulators until Ctrl-C.
+pub async fn run(args: SandboxArgs) -> Result<()> {
+    for (name, rate) in [
+        ("--drop-rate", args.drop_rate),
+        ("--duplicate-rate", args.duplicate_rate),
+        ("--late-rate", args.late_rate),
+    ] {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&rate),
+            "{name} must be between 0 and 1, got {rate}"
+        );
+    }
+    let shopify_cfg = ShopifyConfig::builder()
+        .seed(args.seed)
+        .plan(args.plan)
+        .chaos(ChaosConfig {
+            drop_rate: args.drop_rate,
+            duplicate_rate: args.duplicate_rate,
+            reorder_window_ms: args.reorder_ms,
+            late_rate: args.late_rate,
+            ..ChaosConfig::default()
+        })
+        .time_compression(args.time_compression)
+        .build()
+        .context("invalid Shopify simulator settings")?;
+    let shopify = ShopifySim::new(shopify_cfg);
+    let mut ns_cfg = weft_sim_netsuite::SimConfig::new(args.seed);
+    ns_cfg.concurrency_limit = args.netsuite_concurrency;
+    ns_cfg.latency = std::time::Duration::from_millis(args.netsuite_latency_ms);
+    let netsuite = NetSuiteSim::new(ns_cfg).context("invalid NetSuite simulator settings")?;
+
+    let shopify_listener = tokio::net::TcpListener::bind(args.shopify_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for Shopify", args.shopify_addr))?;
+    let netsuite_listener = tokio::net::TcpListener::bind(args.netsuite_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for NetSuite", args.netsuite_addr))?;
+    let shopify_handle = shopify.serve(shopify_listener).await?;
+    let netsuite_handle = netsuite.serve(netsuite_listener).await?;
+
+    let scfg = shopify.config();
+    let version = scfg.api_versions.last().cloned().unwrap_or_default();
+    let info = json!({
+        "shopify": {
+            "base_url": shopify_handle.base_url,
+            "graphql_url": format!("{}/admin/api/{}/graphql.json", shopify_handle.base_url, version),
+            "shop_domain": scfg.shop_domain,
+            "api_versions": scfg.api_versions,
+            "access_token": scfg.access_tokens.first(),
+            "client_secret": scfg.client_secrets.first(),
+            "plan": { "maximum_available": scfg.maximum_available, "restore_rate": scfg.restore_rate },
+        },
+        "netsuite": {
+            "base_url": netsuite_handle.base_url(),
+            "account_id": netsuite.account_id(),
+            "concurrency_limit": netsuite.config().concurrency_limit,
+            "credentials": netsuite.credentials().iter().map(|c| json!({
+                "realm": c.realm,
+                "consumer_key": c.consumer_key,
+                "consumer_secret": c.consumer_secret,
+                "token_id": c.token_id,
+                "token_secret": c.token_secret,
+            })).collect::<Vec<_>>(),
+        },
+        "seed": args.seed,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string(&info)?);
+    } else {
+        println!(
+            "weft sandbox (seed {}): simulators are up. Ctrl-C stops them.",
+            args.seed
+        );
+        println!();
+        println!(
+            "Shopify   {}",
+            info["shopify"]["graphql_url"].as_str().unwrap_or("")
+        );
+        println!("  shop domain    {}", scfg.shop_domain);
+        println!("  access token   {}", info["shopify"]["access_token"]);
+        println!(
+            "  client secret  {}  (webhook HMAC key)",
+            info["shopify"]["client_secret"]
+        );
+        println!("  merchant API   {}/_sim/...", shopify_handle.base_url);
+        println!();
+        println!("NetSuite  {}/services/rest/", netsuite_handle.base_url());
+        println!("  account        {}", netsuite.account_id());
+        for c in netsuite.credentials() {
+            println!("  consumer key   {}", c.consumer_key);
+            println!("  consumer secret {}", c.consumer_secret);
+            println!("  token id       {}", c.token_id);
+            println!("  token secret   {}", c.token_secret);
+        }
+        println!("  ERP activity   {}/_sim/...", netsuite_handle.base_url());
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    shopify_handle.shutdown().await;
+    netsuite_handle.shutdown().await?;
+    Ok(())
+}
