@@ -1,5 +1,5 @@
 //! Group commit for the journal: [`JournalWriter`] is a task that owns a channel; appends that
-//! arrive while a commit is running (or within `max_wait` of the first one) are written in ONE
+//! arrive while a commit is running (or within the optional `max_wait`) are written in ONE
 //! transaction, and each caller is answered only after that transaction committed. So a webhook
 //! is acknowledged only when durable, and a burst costs one fsync per batch, not per request.
 
@@ -21,8 +21,9 @@ pub struct GroupCommitConfig {
     /// Most entries in one transaction.
     pub max_batch: usize,
     /// After the first entry of a batch arrives, wait at most this long for more before
-    /// committing. Zero commits whatever is queued at once (batches still form naturally
-    /// while the previous commit is syncing).
+    /// committing. The default, zero, commits whatever is queued at once: batches still form
+    /// naturally from the appends that arrive while the previous commit is syncing, and a lone
+    /// append is not delayed (tokio timers have 1 ms granularity, so any wait costs >= 1 ms).
     pub max_wait: Duration,
     /// Capacity of the request queue; appenders wait when it is full (back-pressure).
     pub queue: usize,
@@ -32,7 +33,7 @@ impl Default for GroupCommitConfig {
     fn default() -> Self {
         GroupCommitConfig {
             max_batch: 256,
-            max_wait: Duration::from_micros(500),
+            max_wait: Duration::ZERO,
             queue: 4096,
         }
     }
