@@ -92,7 +92,6 @@ pub struct Plugin {
     imports: Vec<String>,
     source: LoadSource,
     load_time: Duration,
-    size: u64,
     pre: InstancePre<StoreState>,
     mapping: Option<MappingIndices>,
     resolving: Option<ResolvingIndices>,
@@ -128,10 +127,6 @@ impl Plugin {
             plugin: reference.clone(),
             detail,
         };
-        let size = component
-            .serialize()
-            .map(|b| b.len() as u64)
-            .unwrap_or_default();
         let pre = runtime
             .inner
             .linker
@@ -188,7 +183,6 @@ impl Plugin {
             imports,
             source,
             load_time: Duration::ZERO,
-            size,
             pre,
             mapping,
             resolving,
@@ -268,11 +262,6 @@ impl Plugin {
     /// How long loading took (compile or deserialize, link, probe instantiation).
     pub fn load_time(&self) -> Duration {
         self.load_time
-    }
-
-    /// Size of the compiled artifact, in bytes.
-    pub fn compiled_size(&self) -> u64 {
-        self.size
     }
 
     pub(crate) fn require(&self, wanted: Role, store: &str) -> Result<(), PluginError> {
