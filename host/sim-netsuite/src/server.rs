@@ -571,10 +571,11 @@ fn suiteql_request(
         ));
     }
     let parsed = suiteql::parse(q)?;
-    let rows = {
+    let snapshot = {
         let s = sim.inner.state.lock();
-        parsed.run(&s.db)
+        parsed.snapshot(&s.db)
     };
+    let rows = parsed.evaluate(snapshot);
     let total = rows.len().min(suiteql::MAX_RESULTS);
     let items: Vec<Value> = rows
         .into_iter()

@@ -447,6 +447,10 @@ enum OrderKey {
     Output(usize),
 }
 
+/// The matching rows of one query, taken from the store.
+#[derive(Debug)]
+pub struct Snapshot(Vec<Vec<Val>>);
+
 /// A parsed query.
 #[derive(Debug, Clone)]
 pub struct Query {
@@ -1183,17 +1187,29 @@ fn order_cmp(a: &Val, b: &Val) -> Ordering {
 impl Query {
     /// Runs the query; returns every matching row (paging is applied by the caller).
     pub fn run(&self, db: &Db) -> Vec<Value> {
+        self.evaluate(self.snapshot(db))
+    }
+
+    /// The rows of the queried table that pass the WHERE clause (the only step that needs
+    /// the store; callers hold its lock for this part only).
+    pub fn snapshot(&self, db: &Db) -> Snapshot {
+        Snapshot(
+            self.table
+                .rows(db)
+                .into_iter()
+                .filter(|r| {
+                    self.filter
+                        .as_ref()
+                        .is_none_or(|f| eval(f, r) == Some(true))
+                })
+                .collect(),
+        )
+    }
+
+    /// Orders and renders a snapshot's rows.
+    pub fn evaluate(&self, snapshot: Snapshot) -> Vec<Value> {
         let cols = self.table.columns();
-        let mut rows: Vec<Vec<Val>> = self
-            .table
-            .rows(db)
-            .into_iter()
-            .filter(|r| {
-                self.filter
-                    .as_ref()
-                    .is_none_or(|f| eval(f, r) == Some(true))
-            })
-            .collect();
+        let mut rows: Vec<Vec<Val>> = snapshot.0;
         let out_val = |row: &[Val], item: &SelItem| -> Val {
             match &item.expr {
                 SelExpr::Col(c) => row[*c].clone(),
