@@ -15,7 +15,10 @@
 //! Plugins have no ambient authority: no files, sockets, env, args; fixed clocks; seeded
 //! randomness (see `host_impl`).
 //!
-//! All calls are synchronous: run them on blocking threads (`tokio::task::spawn_blocking`).
+//! All calls are synchronous: run them on blocking threads (`tokio::task::spawn_blocking`, or a
+//! plain thread). Never call them directly inside an async task: wasmtime-wasi's synchronous
+//! WASI blocks on the ambient tokio runtime when a plugin writes to stderr or polls, which
+//! panics inside an async execution context.
 
 mod cache;
 mod config;

@@ -309,3 +309,46 @@ fn calls_beyond_the_pool_wait_for_a_slot_and_on_demand_allocation_works() {
         assert_eq!((stats.calls, stats.failures), (81, 0), "{stats:?}");
     }
 }
+
+/// The engine runs calls through `spawn_blocking`; that works on both tokio runtime flavours,
+/// including a plugin that writes to stderr (which blocks on the ambient runtime inside WASI).
+#[test]
+fn calls_work_from_spawn_blocking_on_both_runtime_flavours() {
+    let rt = runtime();
+    let panic = rt
+        .load("panic", &std::fs::read(artifacts::HOSTILE_PANIC).unwrap())
+        .unwrap();
+    let m = rt
+        .mapper(
+            &panic,
+            StoreCtx {
+                store_id: "s".into(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    for multi_thread in [false, true] {
+        let tokio_rt = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .unwrap();
+        let m = m.clone();
+        let result = tokio_rt.block_on(async move {
+            tokio::task::spawn_blocking(move || m.to_canonical(&[doc("1")]))
+                .await
+                .unwrap()
+        });
+        match result {
+            Err(PluginError::Trap { panic: Some(p), .. }) => {
+                assert!(p.contains("panicked on purpose"), "{p}")
+            }
+            other => panic!("expected a trap with the panic message, got {other:?}"),
+        }
+    }
+}
