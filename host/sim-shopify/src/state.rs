@@ -487,6 +487,8 @@ pub struct ShopState {
     pub outbox: Vec<Event>,
     /// Results of mutations run with `@idempotent(key:)`: key -> (fingerprint, result).
     pub idempotency: HashMap<String, (String, async_graphql::Value)>,
+    /// Handle -> product id, so handle uniqueness is O(1).
+    handles: HashMap<String, u64>,
 }
 
 impl ShopState {
@@ -516,6 +518,7 @@ impl ShopState {
             creates: CreateCounts::default(),
             outbox: Vec::new(),
             idempotency: HashMap::new(),
+            handles: HashMap::new(),
         };
         for name in locations {
             let id = s.new_id();
@@ -561,9 +564,9 @@ impl ShopState {
             base
         };
         let taken = |h: &str| {
-            self.products
-                .values()
-                .any(|p| p.handle == h && Some(p.id) != except)
+            self.handles
+                .get(h)
+                .is_some_and(|owner| Some(*owner) != except)
         };
         if !taken(&base) {
             return base;
@@ -803,6 +806,12 @@ impl ShopState {
             }
         }
         product.updated_at = now;
+        if let Some(old) = existing.as_ref().map(|p| &p.handle)
+            && *old != product.handle
+        {
+            self.handles.remove(old);
+        }
+        self.handles.insert(product.handle.clone(), id);
         self.products.insert(id, product);
         if created {
             self.count_create(actor, "product");
@@ -1636,7 +1645,10 @@ pub fn slugify(s: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-impl Searchable for (ProductRec, Vec<String>) {
+/// A product with its variants' SKUs, as the search sees it.
+pub struct ProductProbe<'a>(pub &'a ProductRec, pub Vec<String>);
+
+impl Searchable for ProductProbe<'_> {
     fn search_field(&self, field: &str) -> Option<FieldValue> {
         let p = &self.0;
         Some(match field {

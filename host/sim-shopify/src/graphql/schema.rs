@@ -20,7 +20,8 @@ use crate::search::{self, SearchQuery};
 use crate::sim::Shared;
 use crate::state::{
     Actor, CustomerRec, CustomerSpec, InventoryItemRec, LevelRec, LineItemRec, LocationRec,
-    OrderRec, ProductRec, ProductSpec, Status, UserErr, VariantPatch, VariantRec, VariantSpec,
+    OrderRec, ProductProbe, ProductRec, ProductSpec, Status, UserErr, VariantPatch, VariantRec,
+    VariantSpec,
 };
 
 /// The executable schema type.
@@ -1435,9 +1436,17 @@ impl QueryRoot {
         query: Option<String>,
     ) -> async_graphql::Result<ProductConnection> {
         let q = search_of(&query);
-        let items: Vec<_> = {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = {
             let st = shared(ctx).state.lock();
-            st.products
+            let items: Vec<_> = st
+                .products
                 .values()
                 .filter_map(|p| {
                     let skus: Vec<String> = p
@@ -1445,8 +1454,7 @@ impl QueryRoot {
                         .iter()
                         .filter_map(|v| st.variants.get(v).and_then(|v| v.sku.clone()))
                         .collect();
-                    let probe = (p.clone(), skus);
-                    if !q.matches(&probe) {
+                    if !q.matches(&ProductProbe(p, skus)) {
                         return None;
                     }
                     let key = match sort_key {
@@ -1457,18 +1465,17 @@ impl QueryRoot {
                         ProductSortKeys::UpdatedAt => time_key(p.updated_at),
                         ProductSortKeys::CreatedAt => time_key(p.created_at),
                     };
-                    Some(((key, p.id), Product(probe.0)))
+                    Some(((key, p.id), p))
                 })
-                .collect()
+                .collect();
+            // Only the page is cloned out of the shop.
+            let (page, info) = paginate(items, &args)?;
+            let page: Vec<(String, Product)> = page
+                .into_iter()
+                .map(|(c, p)| (c, Product(p.clone())))
+                .collect();
+            (page, info)
         };
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        };
-        let (page, info) = paginate(items, &args)?;
         Ok(ProductConnection::build(page, info))
     }
 
