@@ -458,3 +458,54 @@ mod ties {
         }
     }
 }
+
+#[tokio::test]
+async fn create_patch_and_suiteql_paging() {
+    let env = start(SimConfig::new(10)).await;
+    let client = env.client(&governor(&env, 5), "store-a");
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(
+            client
+                .create_record(
+                    "customer",
+                    &json!({"firstName": format!("P{i}"), "isPerson": true}),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    client
+        .update_record(
+            "customer",
+            &RecordRef::Id(ids[3].clone()),
+            &json!({"externalId": "shopify-customer-42"}),
+        )
+        .await
+        .unwrap();
+    let rec = client
+        .get_record(
+            "customer",
+            &RecordRef::ExternalId("shopify-customer-42".into()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec["id"], ids[3].as_str());
+    let rows = client
+        .suiteql_all("SELECT id, firstname FROM customer ORDER BY id", 3)
+        .await
+        .unwrap();
+    let got: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(rows.iter().all(|r| r.get("links").is_none()));
+    // An unknown table is a permanent platform error.
+    let err = client
+        .suiteql("SELECT id FROM nosuchtable", 10, 0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Permanent { status: 400, .. }),
+        "{err:?}"
+    );
+}
