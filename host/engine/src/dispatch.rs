@@ -22,7 +22,9 @@ use serde_json::Value;
 use tracing::{debug, warn};
 use weft_connectors::{ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp};
 use weft_ratelimit::Backoff;
-use weft_store::{Completion, OutboxRow, Store, TargetStateUpsert, Xref};
+use weft_store::{
+    Completion, NewJournalEntry, OutboxRow, Source, Store, StoreError, TargetStateUpsert, Xref,
+};
 
 use crate::error::EngineError;
 
@@ -114,7 +116,13 @@ impl Dispatcher {
         let results = futures::future::join_all(groups.into_values().map(|rows| async move {
             let mut r = DispatchReport::default();
             for row in rows {
-                self.execute(row, &mut r).await?;
+                match self.execute(row, &mut r).await {
+                    // The claim expired and another dispatcher owns the row now: it settles it.
+                    Err(EngineError::Store(StoreError::LeaseLost { .. })) => {
+                        warn!(store = %self.store_id, "outbox claim expired before the write settled");
+                    }
+                    other => other?,
+                }
             }
             Ok::<_, EngineError>(r)
         }))
@@ -148,6 +156,34 @@ impl Dispatcher {
         match self.connectors.execute(&cmd).await {
             Ok(outcome) => {
                 report.applied += 1;
+                // What the target answered is an observation of it, newer than anything it
+                // sent before the write: journal it, so an older document still in flight
+                // (a delayed webhook, a poll page read before the write) is stale by version
+                // and cannot be mistaken for a change that undoes the write.
+                if let (Some(doc), Some(version)) = (&outcome.document, &outcome.version) {
+                    let doc_kind = crate::sync::doc_kind(&row.system, cmd.kind.as_str());
+                    let entity_id = match (row.system.as_str(), doc_kind) {
+                        ("shopify", "product") => doc
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or(&outcome.target_id)
+                            .to_owned(),
+                        _ => outcome.target_id.clone(),
+                    };
+                    self.db
+                        .append(NewJournalEntry {
+                            store_id: self.store_id.clone(),
+                            system: row.system.clone(),
+                            kind: doc_kind.to_owned(),
+                            entity_id,
+                            version: version.clone(),
+                            source: Source::Poll,
+                            delivery_id: None,
+                            body: doc.clone(),
+                            received_at: now,
+                        })
+                        .await?;
+                }
                 let mut completion = Completion::default();
                 let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
                 if desired.is_object() {

@@ -75,21 +75,31 @@ impl ShopifyReconciler {
             let read = self.client.read_since(&entity, since.as_deref()).await?;
             report.read += read.docs.len() as u64;
             let now = Utc::now();
-            let entries: Vec<NewJournalEntry> = read
-                .docs
-                .into_iter()
-                .map(|d| NewJournalEntry {
+            let mut entries: Vec<NewJournalEntry> = Vec::with_capacity(read.docs.len());
+            for d in read.docs {
+                let kind = d.kind.as_str();
+                let version = observed_version(
+                    &self.db,
+                    &self.store_id,
+                    "shopify",
+                    kind,
+                    &d.id,
+                    &d.updated_at,
+                    &d.body,
+                )
+                .await?;
+                entries.push(NewJournalEntry {
                     store_id: self.store_id.clone(),
                     system: "shopify".into(),
-                    kind: d.kind.as_str().into(),
+                    kind: kind.into(),
                     entity_id: d.id,
-                    version: d.updated_at,
+                    version,
                     source: Source::Poll,
                     delivery_id: None,
                     body: d.body,
                     received_at: now,
-                })
-                .collect();
+                });
+            }
             let next = match (mark, read.max_updated_at) {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
@@ -257,6 +267,40 @@ impl Poller for NetSuiteCdc {
     }
     fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
         Box::pin(self.round())
+    }
+}
+
+/// The version under which a polled document is journaled.
+///
+/// Platforms stamp versions to the second, so two edits in one second share a version, and
+/// webhooks for them may arrive in either order: the order of such a tie cannot be known from
+/// the deliveries. A poll reads the platform's state *now*, after both edits, so when it finds
+/// a body different from the one weft holds at the same second, that body is the truth: it is
+/// journaled with a version just after the known one, and the engine applies it. Strictly
+/// older documents keep their version (the stale guard ignores them).
+pub async fn observed_version(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+    kind: &str,
+    id: &str,
+    version: &str,
+    body: &Value,
+) -> Result<String, EngineError> {
+    let Some(known) = db.entity_state(store_id, system, kind, id).await? else {
+        return Ok(version.to_owned());
+    };
+    if &known.body == body {
+        return Ok(version.to_owned());
+    }
+    match (Version::parse(version), Version::parse(&known.version)) {
+        (Version::At(new), Version::At(old))
+            if new <= old && new.timestamp() == old.timestamp() =>
+        {
+            Ok((old + chrono::Duration::microseconds(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        _ => Ok(version.to_owned()),
     }
 }
 

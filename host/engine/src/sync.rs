@@ -446,6 +446,18 @@ impl Processor {
             if golden.is_empty() || pending_fields(&golden, known.as_ref()).is_empty() {
                 continue;
             }
+            // Prices and stock levels live on a variant: until the variant exists in the target
+            // (its creation is queued), writing them would fail or create a half product. The
+            // target's observation of the created variant re-plans them.
+            if matches!(kind.as_str(), "price" | "inventory-level") {
+                let sku = key.split('@').next().unwrap_or(&key);
+                if work.xref("variant", sku, &target).await?.is_none()
+                    && work.xref(&kind, &key, &target).await?.is_none()
+                {
+                    work.count("writes_waiting_for_variant");
+                    continue;
+                }
+            }
             let target_id = work.xref(&kind, &key, &target).await?;
             let current = match &target_id {
                 Some(id) => work
