@@ -1,0 +1,72 @@
+//! Small versions of both `weft bench ratelimit` scenarios, asserting the invariants that must
+//! hold exactly: NetSuite never exceeds the account limit, gets no over-limit answer and serves
+//! stores within 2x of each other; Shopify applies every change (latest value per item, the
+//! rest coalesced), is never throttled after the first second, and ends with correct quantities.
+//! Performance ratios are printed by the benchmark, not asserted here. Both run on tokio's
+//! paused clock: the simulators' latency, bucket refill and every wait advance virtual time, so
+//! the tests are instant and do not depend on this machine's speed (HTTP still goes over
+//! loopback, served by the same runtime).
+
+use std::time::Duration;
+
+use weft_bench::{NetSuiteOptions, ShopifyOptions, netsuite_scenario, shopify_scenario};
+
+#[tokio::test(start_paused = true)]
+async fn netsuite_many_stores_share_one_account_within_its_limit() {
+    let opts = NetSuiteOptions {
+        stores: 30,
+        limit: 4,
+        latency: Duration::from_millis(10),
+        ops_per_store: 6,
+        seed: 3,
+    };
+    let b = netsuite_scenario(&opts).await.expect("scenario runs");
+    assert_eq!(b.netsuite_errors, 0);
+    assert!(
+        b.netsuite_requests >= 30 * 6,
+        "requests: {}",
+        b.netsuite_requests
+    );
+    assert!(
+        b.netsuite_high_water <= 4,
+        "high water {}",
+        b.netsuite_high_water
+    );
+    assert_eq!(b.netsuite_over_limit, 0);
+    assert!(
+        b.netsuite_store_max_over_min <= 2.0,
+        "per-store spread {}",
+        b.netsuite_store_max_over_min
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shopify_every_change_is_applied_without_throttling_after_the_first_second() {
+    let opts = ShopifyOptions {
+        items: 3_000,
+        changes_per_item: 2,
+        sustained_items: 5_000,
+        workers: 3,
+        naive_budget: Duration::from_millis(500),
+        // A small bucket, so the 12- and 20-call runs must wait for the restore rate.
+        bucket: Some((50.0, 100.0)),
+        seed: 5,
+    };
+    let b = shopify_scenario(&opts)
+        .await
+        .expect("scenario runs and verifies");
+    assert_eq!(b.shopify_changes, 6_000);
+    // Every item's latest change is applied once; the earlier one is coalesced away.
+    assert_eq!(b.weft_items_applied, 3_000);
+    assert_eq!(b.weft_changes_coalesced, 3_000);
+    assert_eq!(b.weft_verified_items, 3_000);
+    assert_eq!(b.weft_calls, 12);
+    assert_eq!(b.weft_cost_per_call, 10.0);
+    assert!(!b.weft_burst_covered_run);
+    assert_eq!(b.weft_throttled_after_1s, 0);
+    assert_eq!(b.sustained_calls, 20);
+    assert_eq!(b.sustained_burst_calls, 5);
+    assert_eq!(b.sustained_throttled_after_1s, 0);
+    // The naive baseline really is one change per call.
+    assert_eq!(b.naive_calls, b.naive_changes_applied + b.naive_throttled);
+}
