@@ -640,3 +640,64 @@ async fn run_naive(opts: &ShopifyOptions) -> Result<NaiveRun, BenchError> {
         elapsed_s: secs(elapsed),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(completions: Vec<(Duration, usize)>, elapsed_s: f64) -> WeftRun {
+        WeftRun {
+            bucket: 1000.0,
+            restore: 100.0,
+            coalesced: 0,
+            applied: completions.iter().map(|(_, n)| *n as u64).sum(),
+            calls: completions.len() as u64,
+            elapsed_s,
+            items_per_s: 0.0,
+            cost_per_call: 10.0,
+            theoretical: 2500.0,
+            throttled_total: 0,
+            throttled_after_1s: 0,
+            waits: 0,
+            verified: 0,
+            completions,
+        }
+    }
+
+    #[test]
+    fn steady_rate_ignores_the_burst_and_the_refill_spent_with_it() {
+        // 100 burst calls in the first 0.5 s (50 more points refill meanwhile: 5 calls at
+        // once after), then one 250-item call every 0.1 s.
+        let mut c: Vec<(Duration, usize)> = (0..100)
+            .map(|i| (Duration::from_millis(5 * i), 250))
+            .collect();
+        c.extend((0..5).map(|_| (Duration::from_millis(505), 250)));
+        c.extend((1..=60).map(|i| (Duration::from_millis(505 + 100 * i), 250)));
+        let r = run(c, 6.505);
+        assert_eq!(r.burst_calls(), 100);
+        let steady = r.steady_items_per_s().unwrap();
+        assert!((steady - 2500.0).abs() < 1e-6, "{steady}");
+        // 165 calls in 6.505 s; the bucket could pay for (1000 + 650.5) / 10 = 165.05.
+        assert!((r.applied as f64 / r.bound_items() - 165.0 / 165.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn steady_rate_needs_calls_past_the_burst() {
+        let c: Vec<(Duration, usize)> = (0..110).map(|i| (Duration::from_millis(i), 250)).collect();
+        assert_eq!(run(c, 0.11).steady_items_per_s(), None);
+    }
+
+    #[test]
+    fn changes_are_generated_round_by_round_and_deterministically() {
+        let a = generate(&[1, 2, 3], 2, 9);
+        let b = generate(&[1, 2, 3], 2, 9);
+        assert_eq!(
+            a.iter().map(|c| c.item).collect::<Vec<_>>(),
+            vec![1, 2, 3, 1, 2, 3]
+        );
+        assert_eq!(
+            a.iter().map(|c| c.quantity).collect::<Vec<_>>(),
+            b.iter().map(|c| c.quantity).collect::<Vec<_>>()
+        );
+    }
+}

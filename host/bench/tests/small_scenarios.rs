@@ -64,9 +64,27 @@ async fn shopify_every_change_is_applied_without_throttling_after_the_first_seco
     assert_eq!(b.weft_cost_per_call, 10.0);
     assert!(!b.weft_burst_covered_run);
     assert_eq!(b.weft_throttled_after_1s, 0);
+    // The limiter probes with one request until it has learned the real (small) bucket, so
+    // weft is not throttled at all, not even in the first second.
+    assert_eq!(b.weft_throttled_total, 0);
+    assert_eq!(b.sustained_throttled_total, 0);
     assert_eq!(b.sustained_calls, 20);
     assert_eq!(b.sustained_burst_calls, 5);
     assert_eq!(b.sustained_throttled_after_1s, 0);
+    // The rate-bound run spends what the bucket can pay in its time, and no more.
+    assert!(
+        b.sustained_ratio_to_bound <= 1.0 + 1e-9,
+        "{}",
+        b.sustained_ratio_to_bound
+    );
+    // Flat JSON: every figure is a top-level scalar.
+    let json = serde_json::to_value(&b).unwrap();
+    assert!(
+        json.as_object()
+            .unwrap()
+            .values()
+            .all(|v| !v.is_object() && !v.is_array())
+    );
     // The naive baseline really is one change per call.
     assert_eq!(b.naive_calls, b.naive_changes_applied + b.naive_throttled);
 }
