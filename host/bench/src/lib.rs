@@ -181,7 +181,11 @@ impl fmt::Display for RatelimitBench {
                 ", stopped at the time budget"
             }
         )?;
-        writeln!(f, "           {:.1} items/s", s.naive_items_per_s)?;
+        writeln!(
+            f,
+            "           {:.1} items/s (its steady-state ceiling: {:.0} items/s, one item per call)",
+            s.naive_items_per_s, s.naive_theoretical_items_per_s
+        )?;
         writeln!(
             f,
             "  weft/naive: {:.1}x (applied items/s), {:.1}x (changes/s); sustained/naive {:.1}x",

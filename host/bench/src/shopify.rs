@@ -139,6 +139,8 @@ pub struct ShopifyBench {
     pub naive_completed: bool,
     /// Naive applied changes per second.
     pub naive_items_per_s: f64,
+    /// The naive path's own steady-state ceiling: restore rate / cost per call × 1 item.
+    pub naive_theoretical_items_per_s: f64,
     /// `weft_items_per_s / naive_items_per_s`.
     pub weft_over_naive: f64,
     /// `sustained_items_per_s / naive_items_per_s` (both whole-run rates, initial bucket
@@ -306,6 +308,7 @@ pub async fn shopify_scenario(opts: &ShopifyOptions) -> Result<ShopifyBench, Ben
         naive_elapsed_s: naive.elapsed_s,
         naive_completed: naive.applied as usize == changes,
         naive_items_per_s,
+        naive_theoretical_items_per_s: ratio(weft.restore, weft.cost_per_call),
         weft_over_naive: ratio(weft.items_per_s, naive_items_per_s),
         sustained_over_naive: sustained
             .as_ref()
