@@ -125,7 +125,18 @@ impl Host {
                 shopify: Some(shopify.clone()),
                 netsuite: Some(netsuite.clone()),
             };
-            let dispatcher = Dispatcher::new(s.id.clone(), db.clone(), connectors, backoff.clone());
+            let store_wakers = Arc::new(Wakers::default());
+            // After a stale compare-and-set, read the target again now rather than at the next
+            // scheduled poll: the re-read is journaled and re-merged.
+            let reobserve: weft_engine::dispatch::Reobserve = {
+                let w = store_wakers.clone();
+                Arc::new(move |_system, _kind, _key| {
+                    w.poll.notify_one();
+                    Box::pin(async { Ok(()) })
+                })
+            };
+            let dispatcher = Dispatcher::new(s.id.clone(), db.clone(), connectors, backoff.clone())
+                .with_reobserve(reobserve);
             let pollers: Vec<Arc<dyn Poller>> = vec![
                 Arc::new(ShopifyReconciler::new(
                     s.id.clone(),
@@ -140,7 +151,7 @@ impl Host {
                     s.poll_overlap,
                 )),
             ];
-            let runner = StoreRunner::new(processor, dispatcher, pollers, s.timing);
+            let runner = StoreRunner::new(processor, dispatcher, pollers, s.timing, store_wakers);
             wakers.insert(s.id.clone(), runner.wakers());
             runner.spawn(&mut tasks, stop_rx.clone());
             intake.push(IntakeStore::new(

@@ -108,6 +108,8 @@ pub struct DemoReport {
     pub writes_stale: i64,
     /// Dead letters left.
     pub dead_letters: i64,
+    /// The first dead letters, for a person to read.
+    pub dead_letter_details: Vec<String>,
     /// Throttled responses from Shopify (GraphQL + REST) and NetSuite (over the limit).
     pub throttled: u64,
     /// Shopify orders placed.
@@ -321,6 +323,17 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         report.writes_applied += c("writes_applied");
         report.writes_stale += c("writes_stale");
         report.dead_letters += status.outbox.dead;
+        for d in db.list_dead_letters(Some(&s.id), 20).await? {
+            report.dead_letter_details.push(format!(
+                "{} {} {}/{} {}: {}",
+                d.store_id,
+                d.system,
+                d.kind,
+                d.key,
+                d.op,
+                d.last_error.unwrap_or_default()
+            ));
+        }
         let ws = s.shopify.webhook_stats();
         report.webhooks_sent += ws.deliveries;
         report.webhooks_dropped += ws.dropped;
@@ -503,14 +516,35 @@ async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result
     }
     let mut quiet_rounds = 0;
     let mut last_head: HashMap<String, i64> = HashMap::new();
-    while quiet_rounds < 3 {
+    while quiet_rounds < 2 {
         anyhow::ensure!(
             Instant::now() < deadline,
             "weft did not settle within {:?}",
             opts.settle_timeout
         );
+        // A full poll round of every poller of every store must complete in each quiet round,
+        // so "quiet" means the platforms were read afresh and had nothing new.
+        let rounds = |h: &Host| -> Vec<u64> {
+            h.wakers
+                .values()
+                .map(|w| w.poll_rounds.load(std::sync::atomic::Ordering::SeqCst))
+                .collect()
+        };
+        let before = rounds(host);
         host.poll_now();
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = rounds(host);
+            if now.iter().zip(&before).all(|(n, b)| *n >= b + 4) {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "polls did not complete within {:?}",
+                opts.settle_timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let mut quiet = true;
         for s in stores {
             let st = host.db.status(&s.id).await?;

@@ -146,10 +146,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("weft demo report");
         if let Some(m) = v.as_object() {
             for (k, v) in m {
-                if k != "drift_details" {
+                if k != "drift_details" && k != "dead_letter_details" {
                     println!("  {k:>22}  {v}");
                 }
             }
+        }
+        for d in &report.dead_letter_details {
+            println!("  dead letter: {d}");
         }
         for d in &report.drift_details {
             println!("  drift: {d}");

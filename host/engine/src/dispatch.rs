@@ -160,7 +160,11 @@ impl Dispatcher {
                 // sent before the write: journal it, so an older document still in flight
                 // (a delayed webhook, a poll page read before the write) is stale by version
                 // and cannot be mistaken for a change that undoes the write.
-                if let (Some(doc), Some(version)) = (&outcome.document, &outcome.version) {
+                if let (Some(doc), Some(version), false) = (
+                    &outcome.document,
+                    &outcome.version,
+                    row.kind == "inventory-level",
+                ) {
                     let doc_kind = crate::sync::doc_kind(&row.system, cmd.kind.as_str());
                     let entity_id = match (row.system.as_str(), doc_kind) {
                         ("shopify", "product") => doc

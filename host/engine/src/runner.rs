@@ -68,6 +68,8 @@ pub struct Wakers {
     pub outbox: Notify,
     /// Wakes the pollers for an immediate round.
     pub poll: Notify,
+    /// Poll rounds completed (successfully or not) by all of the store's pollers together.
+    pub poll_rounds: std::sync::atomic::AtomicU64,
 }
 
 /// One store's running tasks.
@@ -80,19 +82,21 @@ pub struct StoreRunner {
 }
 
 impl StoreRunner {
-    /// A runner for one store.
+    /// A runner for one store, woken through `wakers` (make them first, so other parts, such
+    /// as the dispatcher's re-read after a stale write, can wake the store too).
     pub fn new(
         processor: Processor,
         dispatcher: Dispatcher,
         pollers: Vec<Arc<dyn Poller>>,
         timing: Timing,
+        wakers: Arc<Wakers>,
     ) -> Self {
         StoreRunner {
             processor,
             dispatcher,
             pollers,
             timing,
-            wakers: Arc::new(Wakers::default()),
+            wakers,
         }
     }
 
@@ -182,6 +186,8 @@ impl StoreRunner {
                         }
                         Err(e) => warn!(%store, poller = poller.name(), error = %e, "poll failed; will retry"),
                     }
+                    w.poll_rounds
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     tokio::select! {
                         _ = w.poll.notified() => {}
                         _ = tokio::time::sleep(t.poll_interval) => {}
