@@ -1,7 +1,8 @@
 //! Convergence under webhook chaos: hundreds of merchant and ERP edits with 1% and 20% of
 //! webhooks dropped, plus duplicates, reordering and late stale redeliveries, between simulated
-//! Shopify and NetSuite. Each run ends with both systems read afresh, mapped by the store's mapper and compared field
-//! by field; every Shopify order must be exactly one NetSuite sales order.
+//! Shopify and NetSuite. Each run ends with both systems read afresh, mapped by the store's
+//! mapper and compared field by field; every Shopify order must be exactly one NetSuite sales
+//! order.
 
 use weft::demo::{DemoOptions, DemoReport, run};
 

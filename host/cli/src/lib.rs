@@ -4,6 +4,11 @@
 //! # Layout
 //! - [`app`]: builds a running host (stores' loops, webhook intake, metrics) from resolved setups.
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report.
+//! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
+//! - [`ops`], [`plugin`]: operator and plugin-developer commands.
 
 pub mod app;
 pub mod demo;
+pub mod ops;
+pub mod plugin;
+pub mod run;

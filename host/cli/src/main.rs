@@ -2,8 +2,6 @@
 //! module. Nothing here decides behaviour; the library crates do.
 
 mod bench;
-mod ops;
-mod plugin;
 mod plugin_bench;
 mod sandbox;
 
@@ -50,6 +48,32 @@ enum Command {
     /// over SQLite in a temporary directory, merchant and ERP activity under webhook chaos, then
     /// a verification report. Exit code 1 if the two systems drift apart.
     Demo(DemoArgs),
+    /// Run every enabled store of a configuration until Ctrl-C: webhook intake, processing,
+    /// dispatch, reconciliation and change capture, with /metrics, /healthz and /readyz.
+    Run {
+        /// The host config file.
+        #[arg(default_value = "weft.toml")]
+        config: PathBuf,
+    },
+    /// Re-run journaled changes through the store's CURRENT plugins, so a corrected mapping
+    /// repairs past data. Idempotent: a second replay queues no new writes.
+    Replay {
+        /// The host config file.
+        #[arg(long, short, default_value = "weft.toml")]
+        config: PathBuf,
+        /// The store to replay.
+        #[arg(long)]
+        store: String,
+        /// Only changes received at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only this entity kind (product, variant, inventory-level, price, customer, order).
+        #[arg(long)]
+        entity: Option<String>,
+        /// Print the totals as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration: every problem in every file at once, with file and line.
     Check {
         /// The host config file.
@@ -67,16 +91,16 @@ enum Command {
     },
     /// Develop plugins without a store: check a component, run fixtures against it.
     #[command(subcommand)]
-    Plugin(plugin::PluginCommand),
+    Plugin(weft::plugin::PluginCommand),
     /// Measure weft on this machine; `--json` prints the figures as one JSON object on the last
     /// line of stdout.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Per-store lag, outbox depth, dead letters and recovered webhooks.
-    Status(ops::StatusArgs),
+    Status(weft::ops::StatusArgs),
     /// Inspect and act on dead letters (writes that failed permanently).
     #[command(subcommand)]
-    Dlq(ops::DlqCommand),
+    Dlq(weft::ops::DlqCommand),
 }
 
 /// Flags of `weft demo`.
@@ -202,12 +226,20 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo(args) => demo(args).await,
         Command::Sandbox(args) => sandbox::run(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Check { config, plugins } => ops::check(&config, plugins),
-        Command::Init { dir } => ops::init(&dir),
-        Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Run { config } => weft::run::run(&config).await,
+        Command::Replay {
+            config,
+            store,
+            since,
+            entity,
+            json,
+        } => weft::run::replay(&config, &store, since, entity.as_deref(), json).await,
+        Command::Check { config, plugins } => weft::ops::check(&config, plugins),
+        Command::Init { dir } => weft::ops::init(&dir),
+        Command::Plugin(cmd) => weft::plugin::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
-        Command::Status(args) => ops::status(args).await,
-        Command::Dlq(cmd) => ops::dlq(cmd).await,
+        Command::Status(args) => weft::ops::status(args).await,
+        Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
     }
 }
 

@@ -1,0 +1,214 @@
+//! `weft run` and `weft replay`: a host driven by the configuration files.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::{DateTime, Utc};
+use weft_config::{Config, StorageConfig, StoreConfig};
+use weft_connectors::netsuite::Credentials;
+use weft_engine::{Mode, Processor, ResolverRule, Timing};
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::Store;
+
+use crate::app::{Host, StoreSetup};
+use crate::ops::load_plugin;
+
+/// Loads and validates the configuration (secrets resolved now, so a missing one fails at
+/// start, with its file and line).
+pub fn load(host_file: &Path) -> Result<Config> {
+    let config = weft_config::load(host_file).map_err(|d| anyhow!("{d}"))?;
+    let problems = config.check_secrets();
+    if problems.iter().next().is_some() {
+        return Err(anyhow!("{problems}"));
+    }
+    Ok(config)
+}
+
+/// Opens the configured database.
+pub async fn open_store(config: &Config) -> Result<Store> {
+    let url = match &config.storage {
+        StorageConfig::Sqlite { .. } => config
+            .storage
+            .sqlite_url()
+            .context("sqlite storage without a path")?,
+        StorageConfig::Postgres { url } => url.resolve()?.expose().to_owned(),
+    };
+    Store::open(&url).await.context("cannot open the database")
+}
+
+/// The plugin runtime the configuration describes.
+pub fn runtime(config: &Config) -> Result<Runtime> {
+    Ok(Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.runtime.cache_dir.clone()),
+        max_instances: config.runtime.pool_size,
+        ..RuntimeConfig::default()
+    })?)
+}
+
+fn limits(store: &StoreConfig) -> Limits {
+    let l = &store.limits;
+    Limits {
+        timeout: l.timeout(),
+        fuel: l.fuel,
+        memory_bytes: l.memory_bytes(),
+        stack_bytes: l.stack_bytes(),
+        max_input_bytes: l.max_input_bytes(),
+        max_output_bytes: l.max_output_bytes(),
+        max_log_bytes: l.max_log_bytes(),
+    }
+}
+
+/// Resolves one store's configuration into what the host runs.
+pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
+    let ctx = |what: &str| format!("store {}: {what}", store.id);
+    let secret = |s: &weft_config::Secret, what: &str| -> Result<String> {
+        Ok(s.resolve().with_context(|| ctx(what))?.expose().to_owned())
+    };
+    let mut resolvers = Vec::new();
+    for (pattern, plugin) in store.plugins.resolver_rules() {
+        resolvers.push((
+            pattern,
+            load_plugin(runtime, &plugin.source).with_context(|| ctx("resolver"))?,
+        ));
+    }
+    let ns = &store.netsuite;
+    Ok(StoreSetup {
+        id: store.id.clone(),
+        shopify_base_url: store
+            .shopify
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+        shopify_api_version: store.shopify.api_version.clone(),
+        shopify_token: secret(&store.shopify.access_token, "shopify access token")?,
+        webhook_secrets: store
+            .shopify
+            .webhook_secrets
+            .iter()
+            .map(|s| secret(s, "webhook secret").map(String::into_bytes))
+            .collect::<Result<_>>()?,
+        netsuite_base_url: ns.base_url.as_str().trim_end_matches('/').to_owned(),
+        netsuite_credentials: Credentials {
+            account_id: ns.account_id.clone(),
+            consumer_key: secret(&ns.consumer_key, "netsuite consumer key")?,
+            consumer_secret: secret(&ns.consumer_secret, "netsuite consumer secret")?,
+            token_id: secret(&ns.token_id, "netsuite token id")?,
+            token_secret: secret(&ns.token_secret, "netsuite token secret")?,
+        },
+        netsuite_concurrency: ns
+            .concurrency_limit
+            .map(|l| l as usize)
+            .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+        mapper: load_plugin(runtime, &store.plugins.mapper.source)
+            .with_context(|| ctx("mapper"))?,
+        resolvers,
+        plugin_config: store.plugin_config(),
+        limits: limits(store),
+        timing: Timing {
+            poll_interval: store
+                .schedule
+                .reconcile_interval
+                .min(store.schedule.cdc_interval),
+            ..Timing::default()
+        },
+        poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
+    })
+}
+
+/// `weft run`: every enabled store until Ctrl-C.
+pub async fn run(host_file: &Path) -> Result<ExitCode> {
+    let config = load(host_file)?;
+    let db = open_store(&config).await?;
+    let runtime = runtime(&config)?;
+    let setups = config
+        .enabled_stores()
+        .map(|s| setup(s, &runtime))
+        .collect::<Result<Vec<_>>>()?;
+    let n = setups.len();
+    let host = Host::start(db, &runtime, setups, config.server.listen).await?;
+    eprintln!(
+        "weft: {n} store{} running; webhooks at http://{}/webhooks/shopify/<store>, metrics at /metrics. Ctrl-C stops.",
+        if n == 1 { "" } else { "s" },
+        host.addr
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    host.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weft replay`: re-runs journaled changes through the store's current plugins. Writes go to
+/// the outbox (a running host sends them); a second replay plans nothing new.
+pub async fn replay(
+    host_file: &Path,
+    store_id: &str,
+    since: Option<DateTime<Utc>>,
+    entity: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
+    let config = load(host_file)?;
+    let store = config
+        .store(store_id)
+        .with_context(|| format!("no store `{store_id}` in {}", host_file.display()))?;
+    let db = open_store(&config).await?;
+    let runtime = runtime(&config)?;
+    let s = setup(store, &runtime)?;
+    let ctx = StoreCtx {
+        store_id: s.id.clone(),
+        config: s.plugin_config.clone(),
+        limits: s.limits.clone(),
+    };
+    let mut rules = Vec::new();
+    for (pattern, plugin) in &s.resolvers {
+        rules.push(ResolverRule {
+            pattern: pattern.clone(),
+            resolver: runtime.resolver(plugin, ctx.clone())?,
+        });
+    }
+    let processor = Processor::new(
+        s.id.clone(),
+        db.clone(),
+        runtime.mapper(&s.mapper, ctx)?,
+        rules,
+    );
+    let bar = (!json).then(|| indicatif::ProgressBar::new_spinner());
+    let mut after = 0;
+    let mut total = weft_engine::StepReport::default();
+    loop {
+        let page = db
+            .journal_range(store_id, since, entity, after, 500)
+            .await?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        let r = processor.process(page, Mode::Replay).await?;
+        total.entries += r.entries;
+        total.mapped += r.mapped;
+        total.failed += r.failed;
+        total.conflicts += r.conflicts;
+        total.writes += r.writes;
+        total.stale += r.stale;
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "{} entries replayed, {} writes planned",
+                total.entries, total.writes
+            ));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if json {
+        println!("{}", serde_json::to_string(&total)?);
+    } else {
+        println!(
+            "replayed {} journal entries of store {store_id}: {} mapped, {} failed, {} conflicts, {} writes queued",
+            total.entries, total.mapped, total.failed, total.conflicts, total.writes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,64 @@
+//! `weft sandbox --json` prints both simulators' URLs and credentials as one JSON object on the
+//! first line of stdout once they are ready, and they answer as the real APIs do.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn sandbox_prints_ready_simulators_as_json_on_its_first_line() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["sandbox", "--json", "--seed", "7", "--drop-rate", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start weft sandbox");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read the first line");
+    let info: serde_json::Value = serde_json::from_str(&line).expect("first line is JSON");
+
+    let graphql = info["shopify"]["graphql_url"].as_str().unwrap().to_owned();
+    let token = info["shopify"]["access_token"].as_str().unwrap().to_owned();
+    let netsuite = info["netsuite"]["base_url"].as_str().unwrap().to_owned();
+    assert!(info["netsuite"]["credentials"][0]["consumer_key"].is_string());
+    assert_eq!(info["seed"], 7);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        // Shopify: a real GraphQL answer with cost extensions, and 401 without the token.
+        let ok: serde_json::Value = http
+            .post(&graphql)
+            .header("X-Shopify-Access-Token", &token)
+            .json(&serde_json::json!({"query": "{ shop { name } }"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            ok["extensions"]["cost"]["throttleStatus"].is_object(),
+            "{ok}"
+        );
+        let denied = http
+            .post(&graphql)
+            .json(&serde_json::json!({"query": "{ shop { name } }"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(denied.status(), 401);
+        // NetSuite: unsigned requests are refused with NetSuite's error shape.
+        let ns = http
+            .get(format!("{netsuite}/services/rest/record/v1/customer/1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ns.status(), 401);
+        let body: serde_json::Value = ns.json().await.unwrap();
+        assert!(body["o:errorDetails"].is_array(), "{body}");
+    });
+    child.kill().ok();
+    child.wait().ok();
+}
