@@ -174,7 +174,7 @@ pub async fn replay(
         runtime.mapper(&s.mapper, ctx)?,
         rules,
     );
-    let bar = (!json).then(|| indicatif::ProgressBar::new_spinner());
+    let bar = (!json).then(indicatif::ProgressBar::new_spinner);
     let mut after = 0;
     let mut total = weft_engine::StepReport::default();
     loop {
