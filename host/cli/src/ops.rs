@@ -18,13 +18,19 @@ pub fn check(host_file: &Path, plugins: bool) -> Result<ExitCode> {
         }
     };
     let mut failed = false;
+    let secrets = config.check_secrets();
+    if secrets.iter().next().is_some() {
+        eprintln!("{secrets}");
+        failed = true;
+    }
     if plugins {
         let runtime = crate::plugin::tool_runtime()?;
         for store in &config.stores {
-            for (role, plugin) in [
-                ("mapper", &store.plugins.mapper),
-                ("resolver", &store.plugins.resolver),
-            ] {
+            let mut roles = vec![("mapper".to_owned(), &store.plugins.mapper)];
+            for (pattern, plugin) in store.plugins.resolver_rules() {
+                roles.push((format!("resolver for {pattern}"), plugin));
+            }
+            for (role, plugin) in roles {
                 match load_plugin(&runtime, &plugin.source) {
                     Ok(p) => println!(
                         "store {}: {role} {} {} ({:?}, {})",
