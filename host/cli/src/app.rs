@@ -53,6 +53,18 @@ pub struct StoreSetup {
     pub poll_overlap: Duration,
 }
 
+/// Feeds the engine's measurements into the Prometheus registry.
+struct MetricsObserver(Arc<Metrics>);
+
+impl weft_engine::Observer for MetricsObserver {
+    fn plugin_call(&self, store: &str, plugin: &str, elapsed: Duration, error: Option<&str>) {
+        self.0.observe_plugin_call(store, plugin, elapsed, error);
+    }
+    fn throttled(&self, store: &str, system: &str) {
+        self.0.inc_throttled(store, system);
+    }
+}
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -84,6 +96,8 @@ impl Host {
             max_retries: 10,
         }));
         let mut wakers = HashMap::new();
+        let metrics = Arc::new(Metrics::new());
+        let observer: Arc<dyn weft_engine::Observer> = Arc::new(MetricsObserver(metrics.clone()));
         let mut intake = Vec::new();
         for s in stores {
             let shopify = Arc::new(
@@ -120,7 +134,8 @@ impl Host {
                     resolver: runtime.resolver(plugin, ctx.clone())?,
                 });
             }
-            let processor = Processor::new(s.id.clone(), db.clone(), mapper, rules);
+            let processor = Processor::new(s.id.clone(), db.clone(), mapper, rules)
+                .with_observer(observer.clone());
             let connectors = Connectors {
                 shopify: Some(shopify.clone()),
                 netsuite: Some(netsuite.clone()),
@@ -136,7 +151,8 @@ impl Host {
                 })
             };
             let dispatcher = Dispatcher::new(s.id.clone(), db.clone(), connectors, backoff.clone())
-                .with_reobserve(reobserve);
+                .with_reobserve(reobserve)
+                .with_observer(observer.clone());
             let pollers: Vec<Arc<dyn Poller>> = vec![
                 Arc::new(ShopifyReconciler::new(
                     s.id.clone(),
@@ -169,7 +185,6 @@ impl Host {
                 w.journal.notify_one();
             }
         });
-        let metrics = Arc::new(Metrics::new());
         let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -67,6 +67,7 @@ pub struct Dispatcher {
     lease: Duration,
     batch: u32,
     reobserve: Option<Reobserve>,
+    observer: Arc<dyn crate::observe::Observer>,
 }
 
 impl Dispatcher {
@@ -85,7 +86,14 @@ impl Dispatcher {
             lease: Duration::from_secs(120),
             batch: 64,
             reobserve: None,
+            observer: Arc::new(crate::observe::Discard),
         }
+    }
+
+    /// Reports throttled responses to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn crate::observe::Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Sets the hook that re-reads a target after a stale compare-and-set.
@@ -252,6 +260,7 @@ impl Dispatcher {
             Err(e) => {
                 if matches!(e, ConnectorError::Throttled { .. }) {
                     report.throttled += 1;
+                    self.observer.throttled(&self.store_id, &row.system);
                 }
                 let attempt = row.attempts.max(1) as u32 - 1;
                 if (e.is_retryable() || waits_for_dependency(&e))

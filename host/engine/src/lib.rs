@@ -6,6 +6,7 @@
 //! - [`merge`]: field-by-field three-way merge against the golden record, and the write diff.
 //! - [`sync`]: the processing step from journal entries to projections and outbox rows.
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
+//! - [`observe`]: the measurements the engine reports (plugin times, throttles).
 //! - [`poll`]: Shopify reconciliation and NetSuite change capture, journaling what webhooks missed.
 //! - [`runner`]: one store's loops (processing, dispatch, polls), resilient to errors.
 //! - [`error`]: the engine's error type, [`EngineError`].
@@ -13,6 +14,7 @@
 pub mod dispatch;
 pub mod error;
 pub mod merge;
+pub mod observe;
 pub mod poll;
 pub mod runner;
 pub mod sync;
@@ -20,6 +22,7 @@ pub mod version;
 
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
+pub use observe::Observer;
 pub use poll::{NetSuiteCdc, ShopifyReconciler};
 pub use runner::{PollReport, Poller, StoreRunner, Timing, Wakers};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};

@@ -30,8 +30,11 @@ use weft_store::{
     TargetStateUpsert, Xref,
 };
 
+use std::sync::Arc;
+
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
+use crate::observe::{Discard, Observer, timed_call};
 use crate::version::{Freshness, freshness};
 
 /// The storefront system (the resolver's "left" side).
@@ -118,6 +121,7 @@ pub struct Processor {
     db: Store,
     mapper: MapperInstance,
     resolvers: Vec<ResolverRule>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Processor {
@@ -135,7 +139,14 @@ impl Processor {
             db,
             mapper,
             resolvers,
+            observer: Arc::new(Discard),
         }
+    }
+
+    /// Reports plugin call times and failures to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// The store this processor works for.
@@ -396,11 +407,13 @@ impl Processor {
         }
         for (r, idx) in groups {
             let resolver = self.resolvers[r].resolver.clone();
+            let name = resolver.plugin().info().name.clone();
             let batch: Vec<FieldConflict> = idx.iter().map(|&i| conflicts[i].clone()).collect();
             let m = batch.len();
-            let out = tokio::task::spawn_blocking(move || resolver.resolve(&batch))
-                .await
-                .map_err(|e| EngineError::Join(e.to_string()))??;
+            let out = timed_call(&self.observer, &self.store_id, &name, move || {
+                resolver.resolve(&batch)
+            })
+            .await?;
             if out.len() != m {
                 return Err(EngineError::PluginContract(format!(
                     "resolver returned {} decisions for {m} conflicts",
@@ -518,10 +531,12 @@ impl Processor {
         docs: Vec<PlatformDoc>,
     ) -> Result<Vec<ToCanonicalOutcome>, EngineError> {
         let mapper = self.mapper.clone();
+        let name = mapper.plugin().info().name.clone();
         let n = docs.len();
-        let out = tokio::task::spawn_blocking(move || mapper.to_canonical(&docs))
-            .await
-            .map_err(|e| EngineError::Join(e.to_string()))??;
+        let out = timed_call(&self.observer, &self.store_id, &name, move || {
+            mapper.to_canonical(&docs)
+        })
+        .await?;
         if out.len() != n {
             return Err(EngineError::PluginContract(format!(
                 "mapper returned {} outcomes for {n} documents",
@@ -536,10 +551,12 @@ impl Processor {
         requests: Vec<WriteRequest>,
     ) -> Result<Vec<FromCanonicalOutcome>, EngineError> {
         let mapper = self.mapper.clone();
+        let name = mapper.plugin().info().name.clone();
         let n = requests.len();
-        let out = tokio::task::spawn_blocking(move || mapper.from_canonical(&requests))
-            .await
-            .map_err(|e| EngineError::Join(e.to_string()))??;
+        let out = timed_call(&self.observer, &self.store_id, &name, move || {
+            mapper.from_canonical(&requests)
+        })
+        .await?;
         if out.len() != n {
             return Err(EngineError::PluginContract(format!(
                 "mapper returned {} outcomes for {n} write requests",
