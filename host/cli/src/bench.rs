@@ -65,11 +65,18 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             stores,
             json,
         } => {
-            let report = tokio::task::spawn_blocking(move || {
-                crate::plugin_bench::run(batch, iterations, docs, stores)
-            })
-            .await
-            .context("the plugin benchmark panicked")??;
+            let bytes = weft_plugin_artifacts::stock("shopify-netsuite")
+                .context("the stock shopify-netsuite plugin is not embedded in this build")?;
+            // The runtime's preset links the same mapper natively for the Wasm/native ratio.
+            let mut opts =
+                weft_runtime::bench::BenchOptions::stock_shopify_netsuite(bytes.to_vec());
+            opts.batch_size = batch;
+            opts.iterations = iterations;
+            opts.throughput_docs = docs;
+            opts.stores = stores;
+            let report = tokio::task::spawn_blocking(move || weft_runtime::bench::run(opts))
+                .await
+                .context("the plugin benchmark panicked")??;
             print_report(&report, json)
         }
         BenchCommand::Intake {

@@ -2,7 +2,6 @@
 //! module. Nothing here decides behaviour; the library crates do.
 
 mod bench;
-mod plugin_bench;
 mod sandbox;
 
 use std::path::PathBuf;

@@ -409,17 +409,11 @@ impl Processor {
             let resolver = self.resolvers[r].resolver.clone();
             let name = resolver.plugin().info().name.clone();
             let batch: Vec<FieldConflict> = idx.iter().map(|&i| conflicts[i].clone()).collect();
-            let m = batch.len();
+            // The runtime guarantees one decision per conflict (a contract error otherwise).
             let out = timed_call(&self.observer, &self.store_id, &name, move || {
                 resolver.resolve(&batch)
             })
             .await?;
-            if out.len() != m {
-                return Err(EngineError::PluginContract(format!(
-                    "resolver returned {} decisions for {m} conflicts",
-                    out.len()
-                )));
-            }
             for (i, d) in idx.into_iter().zip(out) {
                 decisions[i] = Some(d);
             }
@@ -532,18 +526,11 @@ impl Processor {
     ) -> Result<Vec<ToCanonicalOutcome>, EngineError> {
         let mapper = self.mapper.clone();
         let name = mapper.plugin().info().name.clone();
-        let n = docs.len();
-        let out = timed_call(&self.observer, &self.store_id, &name, move || {
+        // The runtime guarantees one outcome per document (a contract error otherwise).
+        timed_call(&self.observer, &self.store_id, &name, move || {
             mapper.to_canonical(&docs)
         })
-        .await?;
-        if out.len() != n {
-            return Err(EngineError::PluginContract(format!(
-                "mapper returned {} outcomes for {n} documents",
-                out.len()
-            )));
-        }
-        Ok(out)
+        .await
     }
 
     async fn canonical_to_writes(
@@ -552,18 +539,10 @@ impl Processor {
     ) -> Result<Vec<FromCanonicalOutcome>, EngineError> {
         let mapper = self.mapper.clone();
         let name = mapper.plugin().info().name.clone();
-        let n = requests.len();
-        let out = timed_call(&self.observer, &self.store_id, &name, move || {
+        timed_call(&self.observer, &self.store_id, &name, move || {
             mapper.from_canonical(&requests)
         })
-        .await?;
-        if out.len() != n {
-            return Err(EngineError::PluginContract(format!(
-                "mapper returned {} outcomes for {n} write requests",
-                out.len()
-            )));
-        }
-        Ok(out)
+        .await
     }
 }
 
