@@ -49,7 +49,8 @@ impl ShopifyReconciler {
         }
     }
 
-    async fn round(&self) -> Result<PollReport, EngineError> {
+    /// One round; `full` reads every entity, not only those updated since the watermark.
+    async fn round(&self, full: bool) -> Result<PollReport, EngineError> {
         let mut report = PollReport::default();
         let entities = [
             ("products", Entity::Products),
@@ -71,7 +72,10 @@ impl ShopifyReconciler {
                         .and_then(Value::as_str)
                         .map(str::to_owned)
                 });
-            let since = mark.as_deref().map(|m| minus(m, self.overlap));
+            let since = mark
+                .as_deref()
+                .filter(|_| !full)
+                .map(|m| minus(m, self.overlap));
             let read = self.client.read_since(&entity, since.as_deref()).await?;
             report.read += read.docs.len() as u64;
             let now = Utc::now();
@@ -134,7 +138,10 @@ impl Poller for ShopifyReconciler {
         "shopify-reconcile"
     }
     fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
-        Box::pin(self.round())
+        Box::pin(self.round(false))
+    }
+    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+        Box::pin(self.round(true))
     }
 }
 
@@ -164,7 +171,8 @@ impl NetSuiteCdc {
         }
     }
 
-    async fn round(&self) -> Result<PollReport, EngineError> {
+    /// One round; `full` reads every record, not only those modified since the watermark.
+    async fn round(&self, full: bool) -> Result<PollReport, EngineError> {
         let mut report = PollReport::default();
         for (record_type, kind) in [
             ("inventoryItem", "variant"),
@@ -180,11 +188,18 @@ impl NetSuiteCdc {
                 .watermark(&self.store_id, &stream)
                 .await?
                 .and_then(|v| serde_json::from_value(v).ok());
+            let from = if full { None } else { mark.clone() };
             let batch = self
                 .client
-                .changes_since(source, mark.clone(), self.overlap, self.page_size)
+                .changes_since(source, from, self.overlap, self.page_size)
                 .await?;
-            let Some(next) = batch.watermark else {
+            // A full sweep never moves the watermark backwards.
+            let next = if full {
+                later_mark(mark, batch.watermark)
+            } else {
+                batch.watermark
+            };
+            let Some(next) = next else {
                 continue;
             };
             let now = Utc::now();
@@ -266,7 +281,23 @@ impl Poller for NetSuiteCdc {
         "netsuite-cdc"
     }
     fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
-        Box::pin(self.round())
+        Box::pin(self.round(false))
+    }
+    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+        Box::pin(self.round(true))
+    }
+}
+
+/// The later of two CDC watermarks by `(lastModifiedDate, id)`.
+fn later_mark(a: Option<Watermark>, b: Option<Watermark>) -> Option<Watermark> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let a_later = a.last_modified > b.last_modified
+                || (a.last_modified == b.last_modified
+                    && weft_connectors::netsuite::cdc::cmp_ids(&a.last_id, &b.last_id).is_gt());
+            Some(if a_later { a } else { b })
+        }
+        (a, b) => a.or(b),
     }
 }
 

@@ -30,6 +30,10 @@ pub trait Poller: Send + Sync {
     fn name(&self) -> &str;
     /// One round: read what changed since the watermark, journal it, advance the watermark.
     fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>>;
+    /// A full resync: one round that reads every entity from no watermark, journaled like any
+    /// round (the journal recognises what it already holds, so only real differences lead to
+    /// writes). The watermark never moves backwards.
+    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>>;
 }
 
 /// How often the loops wake up when idle.
