@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use weft_config::{Config, StorageConfig, StoreConfig};
 use weft_connectors::netsuite::Credentials;
-use weft_engine::{Mode, Processor, ResolverRule, Timing};
+use weft_engine::{Mode, Processor, ResolverRule, StepReport, Timing};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::Store;
 
@@ -156,49 +156,8 @@ pub async fn replay(
     let db = open_store(&config).await?;
     let runtime = runtime(&config)?;
     let s = setup(store, &runtime)?;
-    let ctx = StoreCtx {
-        store_id: s.id.clone(),
-        config: s.plugin_config.clone(),
-        limits: s.limits.clone(),
-    };
-    let mut rules = Vec::new();
-    for (pattern, plugin) in &s.resolvers {
-        rules.push(ResolverRule {
-            pattern: pattern.clone(),
-            resolver: runtime.resolver(plugin, ctx.clone())?,
-        });
-    }
-    let processor = Processor::new(
-        s.id.clone(),
-        db.clone(),
-        runtime.mapper(&s.mapper, ctx)?,
-        rules,
-    );
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
-    let mut after = 0;
-    let mut total = weft_engine::StepReport::default();
-    loop {
-        let page = db
-            .journal_range(store_id, since, entity, after, 500)
-            .await?;
-        let Some(last) = page.last().map(|e| e.seq) else {
-            break;
-        };
-        after = last;
-        let r = processor.process(page, Mode::Replay).await?;
-        total.entries += r.entries;
-        total.mapped += r.mapped;
-        total.failed += r.failed;
-        total.conflicts += r.conflicts;
-        total.writes += r.writes;
-        total.stale += r.stale;
-        if let Some(b) = &bar {
-            b.set_message(format!(
-                "{} entries replayed, {} writes planned",
-                total.entries, total.writes
-            ));
-        }
-    }
+    let total = replay_store(&db, &runtime, &s, since, entity, bar.as_ref()).await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -211,4 +170,69 @@ pub async fn replay(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The work of `weft replay` for one resolved store: re-runs the store's journal entries
+/// received at or after `since` (all when `None`), of journal kind `entity` (all when `None`;
+/// kinds as journaled: `product`, `variant`, `inventory-level`, `customer`, `order`), in journal
+/// order, through `setup`'s current mapper and resolvers ([`Mode::Replay`]: the cursor is left
+/// alone). Planned writes go to the outbox for a running host to send. Returns the totals;
+/// `progress`, when given, shows a running count.
+pub async fn replay_store(
+    db: &Store,
+    runtime: &Runtime,
+    setup: &StoreSetup,
+    since: Option<DateTime<Utc>>,
+    entity: Option<&str>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<StepReport> {
+    let ctx = StoreCtx {
+        store_id: setup.id.clone(),
+        config: setup.plugin_config.clone(),
+        limits: setup.limits.clone(),
+    };
+    let mut rules = Vec::new();
+    for (pattern, plugin) in &setup.resolvers {
+        rules.push(ResolverRule {
+            pattern: pattern.clone(),
+            resolver: runtime.resolver(plugin, ctx.clone())?,
+        });
+    }
+    let processor = Processor::new(
+        setup.id.clone(),
+        db.clone(),
+        runtime.mapper(&setup.mapper, ctx)?,
+        rules,
+    );
+    let mut after = 0;
+    let mut total = StepReport::default();
+    loop {
+        let page = db
+            .journal_range(&setup.id, since, entity, after, 500)
+            .await?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        let r = processor
+            .process(page, Mode::Replay)
+            .await
+            .with_context(|| format!("store {}: replay", setup.id))?;
+        total.entries += r.entries;
+        total.stale += r.stale;
+        total.duplicates += r.duplicates;
+        total.deferred += r.deferred;
+        total.mapped += r.mapped;
+        total.skipped += r.skipped;
+        total.failed += r.failed;
+        total.conflicts += r.conflicts;
+        total.writes += r.writes;
+        if let Some(b) = progress {
+            b.set_message(format!(
+                "{} entries replayed, {} writes planned",
+                total.entries, total.writes
+            ));
+        }
+    }
+    Ok(total)
 }
