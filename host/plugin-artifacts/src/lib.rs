@@ -6,5 +6,8 @@
 //! - [`ALL`]: every component as `(crate name, path)`;
 //! - [`STOCK`] and [`stock`]: the stock plugins, embedded in the binary with `include_bytes!`, so
 //!   the `weft` binary ships them.
+//! - test doubles under `plugins/testing/` are built like every guest but never embedded: the
+//!   replay test loads [`TESTING_BUGGY_MAPPER`] (the stock mapper with one deliberate bug) from
+//!   its path.
 
 include!(concat!(env!("OUT_DIR"), "/gen.rs"));
