@@ -47,6 +47,7 @@ pub use bench::{IntakeBench, bench_intake};
 pub use db::{Backend, OpenOptions};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
+pub use outbox::ClaimFilter;
 pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,

@@ -8,6 +8,10 @@
 //! - **Per-target order**: a row is claimable only when no older `pending` or `inflight` row
 //!   exists for the same (store, system, kind, key), so two writes to one entity are never in
 //!   flight together and land in the order they were enqueued. Dead letters do not block.
+//!   One claim therefore holds at most one row per target entity.
+//! - **Latest state only**: a coalescing row sent back to `pending` by [`Store::retry`] while a
+//!   newer pending coalescing row for the same target and op exists (enqueued while it was in
+//!   flight) becomes `superseded` instead: only the latest state is sent.
 //! - **Leases**: [`Store::claim_due`] marks rows `inflight` until `now + lease` under a fresh
 //!   claim token; when a dispatcher crashes, its rows become due again once the lease expires.
 //!   Settling (`complete`, `retry`, `dead_letter`) requires the claim token, so a dispatcher
@@ -33,6 +37,10 @@ fn claim_sql(postgres: bool) -> String {
            WHERE ((o.status = 'pending' AND o.next_attempt_at <= $1)
                   OR (o.status = 'inflight' AND o.lease_until <= $1))
              AND ($4 IS NULL OR o.store_id = $4)
+             AND ($6 IS NULL OR o.system = $6)
+             AND ($7 IS NULL OR o.kind = $7)
+             AND ($8 IS NULL OR o.op = $8)
+             AND ($9 IS NULL OR o.priority <= $9)
              AND NOT EXISTS (
                SELECT 1 FROM outbox p
                WHERE p.store_id = o.store_id AND p.system = o.system AND p.kind = o.kind
@@ -84,6 +92,19 @@ fn lease_ms(op: &'static str, lease: Duration) -> Result<i64> {
         })
 }
 
+/// Which due rows a claim may take ([`Store::claim_due_filtered`]); `None` fields match all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimFilter {
+    /// Only rows for this target system.
+    pub system: Option<String>,
+    /// Only rows of this entity kind.
+    pub kind: Option<String>,
+    /// Only rows with this operation.
+    pub op: Option<String>,
+    /// Only rows at least this urgent (priority number at most this).
+    pub max_priority: Option<i64>,
+}
+
 impl Store {
     /// Claims up to `limit` due rows (of `store_id` only, when given): `pending` rows whose
     /// `next_attempt_at <= now` and `inflight` rows whose lease expired, respecting per-target
@@ -95,6 +116,22 @@ impl Store {
         limit: u32,
         lease: Duration,
         store_id: Option<&str>,
+    ) -> Result<Vec<OutboxRow>> {
+        self.claim_due_filtered(now, limit, lease, store_id, &ClaimFilter::default())
+            .await
+    }
+
+    /// [`Store::claim_due`] restricted to the rows `filter` matches (e.g. only Shopify
+    /// inventory set-quantity rows, to fill a batch; only urgent rows, during quiet hours).
+    /// Per-target order still counts every row: a row is not claimable while an older row for
+    /// its target is pending or in flight, whether or not the filter matches that older row.
+    pub async fn claim_due_filtered(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+        store_id: Option<&str>,
+        filter: &ClaimFilter,
     ) -> Result<Vec<OutboxRow>> {
         const OP: &str = "claim outbox rows";
         let lease = lease_ms(OP, lease)?;
@@ -108,6 +145,10 @@ impl Store {
                 .bind(&token)
                 .bind(store_id)
                 .bind(i64::from(limit))
+                .bind(filter.system.as_deref())
+                .bind(filter.kind.as_deref())
+                .bind(filter.op.as_deref())
+                .bind(filter.max_priority)
                 .fetch_all(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?;
@@ -158,7 +199,10 @@ impl Store {
         w.commit(OP).await
     }
 
-    /// Puts claimed row `id` back to `pending`, due at `next_at`, recording `error`.
+    /// Puts claimed row `id` back to `pending`, due at `next_at`, recording `error`; or, when
+    /// it is a coalescing row and a newer pending coalescing row for the same target and op was
+    /// enqueued while it was in flight, marks it `superseded` (the newer row carries the latest
+    /// state, so this one is never sent again).
     pub async fn retry(
         &self,
         id: i64,
@@ -195,7 +239,15 @@ impl Store {
         const OP: &str = "settle outbox row";
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
-            sqlx::query("UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at),
+            sqlx::query("UPDATE outbox SET status = CASE
+                                  WHEN $3 = 'pending' AND coalescing = 1 AND EXISTS (
+                                    SELECT 1 FROM outbox n
+                                    WHERE n.store_id = outbox.store_id AND n.system = outbox.system
+                                      AND n.kind = outbox.kind AND n.key = outbox.key
+                                      AND n.op = outbox.op AND n.status = 'pending'
+                                      AND n.coalescing = 1 AND n.id > outbox.id)
+                                  THEN 'superseded' ELSE $3 END,
+                                next_attempt_at = COALESCE($4, next_attempt_at),
                                 lease_until = NULL, claim_token = NULL, last_error = $5, updated_at = $6
                          WHERE id = $1 AND claim_token = $2 AND status = 'inflight'")
                 .bind(id)
