@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 /// A failed call to a platform API.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectorError {
     /// The platform throttled the call (Shopify `THROTTLED`, HTTP 429, NetSuite's concurrency
     /// limit). Retry after `retry_after` when the platform said so.
@@ -81,7 +81,7 @@ pub enum ConnectorError {
 }
 
 /// Why a request was refused before it was sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum InvalidRequest {
     /// The write command lacks a field the operation needs.
     #[error("missing `{field}` for {kind} {op}")]

@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | shopify | product | upsert | `productSet` (id from `target_id`, else looked up by handle) |
 //! | shopify | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
-//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity` |
+//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; many in one call with [`Connectors::execute_inventory_batch`] |
 //! | shopify | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
 //! | shopify | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
 //! | netsuite | product, variant, price | upsert | `PUT inventoryItem/eid:{external_id}` |
@@ -20,6 +20,7 @@
 //! Shopify bodies are documents in the normalized Shopify shape ([`crate::shopify::normalize`]);
 //! NetSuite bodies are record JSON with NetSuite's field names.
 
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -73,6 +74,20 @@ pub struct WriteCommand {
     /// For set-quantity: the quantity the target held when the write was computed
     /// (`changeFromQuantity`). `None` sets without a guard.
     pub expected_quantity: Option<i64>,
+}
+
+/// Most quantities one Shopify `inventorySetQuantities` call takes: Shopify caps every array
+/// input at 250 items (the simulator answers `MAX_INPUT_SIZE_EXCEEDED` above that).
+pub const SHOPIFY_MAX_QUANTITIES: usize = 250;
+
+impl WriteCommand {
+    /// Whether this command can share one platform call with others like it: Shopify
+    /// set-quantity writes of inventory levels ([`Connectors::execute_inventory_batch`]).
+    pub fn is_batchable(&self) -> bool {
+        self.system == SHOPIFY
+            && self.kind == EntityKind::InventoryLevel
+            && self.op == WriteOp::SetQuantity
+    }
 }
 
 /// A cross-reference learned from a write (e.g. the ids Shopify gave new variants).
@@ -205,6 +220,46 @@ impl Connectors {
                 },
             )),
         }
+    }
+}
+
+impl Connectors {
+    /// Performs Shopify inventory set-quantity commands ([`WriteCommand::is_batchable`]) in as
+    /// few `inventorySetQuantities` calls as [`SHOPIFY_MAX_QUANTITIES`] allows, each quantity
+    /// keeping its own compare-and-set guard. Returns one result per command, in order: what
+    /// [`Connectors::execute`] would have returned for it alone. Other commands are executed
+    /// one by one.
+    ///
+    /// Shopify applies a call all or nothing, and its `userErrors` name each failing quantity by
+    /// index (`["input", "quantities", "3", "changeFromQuantity"]`). The quantities named get
+    /// their own error (a stale guard is [`ConnectorError::Stale`], as alone) and the rest are
+    /// sent again without them, so a stale item costs one more call, not the batch. An error
+    /// that names no quantity (throttling, transport, a malformed call) is every item's result.
+    pub async fn execute_inventory_batch(
+        &self,
+        cmds: &[WriteCommand],
+    ) -> Vec<Result<WriteOutcome, ConnectorError>> {
+        let mut results: Vec<Option<Result<WriteOutcome, ConnectorError>>> =
+            (0..cmds.len()).map(|_| None).collect();
+        let mut batch = Vec::new();
+        for (i, cmd) in cmds.iter().enumerate() {
+            if cmd.is_batchable() && self.shopify.is_some() {
+                batch.push((i, cmd));
+            } else {
+                results[i] = Some(self.execute(cmd).await);
+            }
+        }
+        if let Some(c) = self.shopify.as_deref() {
+            let cmds: Vec<&WriteCommand> = batch.iter().map(|(_, c)| *c).collect();
+            let done = set_quantities_shopify(c, &cmds).await;
+            for ((i, _), r) in batch.into_iter().zip(done) {
+                results[i] = Some(r);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))))
+            .collect()
     }
 }
 
@@ -430,6 +485,165 @@ async fn shopify_inventory_item(
         })
 }
 
+/// One quantity of a Shopify set-quantity batch: the command's position and its change.
+type Pending = (usize, QuantityChange);
+
+/// The change a Shopify set-quantity command asks for.
+async fn quantity_change(
+    c: &ShopifyClient,
+    cmd: &WriteCommand,
+) -> Result<QuantityChange, ConnectorError> {
+    Ok(QuantityChange {
+        inventory_item_id: shopify_inventory_item(c, cmd).await?,
+        location_id: body_id(SHOPIFY, cmd, "location_id")?,
+        quantity: body_i64(SHOPIFY, cmd, "available")?,
+        change_from: cmd.expected_quantity,
+    })
+}
+
+/// Set-quantity commands in calls of at most [`SHOPIFY_MAX_QUANTITIES`] (see
+/// [`Connectors::execute_inventory_batch`]); one result per command, in order.
+async fn set_quantities_shopify(
+    c: &ShopifyClient,
+    cmds: &[&WriteCommand],
+) -> Vec<Result<WriteOutcome, ConnectorError>> {
+    const MUTATION: &str = "inventorySetQuantities";
+    let mut results: Vec<Option<Result<WriteOutcome, ConnectorError>>> =
+        (0..cmds.len()).map(|_| None).collect();
+    let mut queue: VecDeque<Pending> = VecDeque::new();
+    for (i, cmd) in cmds.iter().enumerate() {
+        match quantity_change(c, cmd).await {
+            Ok(q) => queue.push_back((i, q)),
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    while !queue.is_empty() {
+        let chunk = next_chunk(&mut queue);
+        let changes: Vec<QuantityChange> = chunk.iter().map(|(_, q)| q.clone()).collect();
+        let reference = format!("weft://write/{}", cmds[chunk[0].0].idempotency_key);
+        let payload = match c
+            .inventory_set_quantities_payload(&changes, "correction", Some(&reference))
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                for (i, _) in chunk {
+                    results[i] = Some(Err(e.clone()));
+                }
+                continue;
+            }
+        };
+        let errors: Vec<Value> = payload
+            .get("userErrors")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if errors.is_empty() {
+            for (i, q) in chunk {
+                results[i] = Some(Ok(WriteOutcome {
+                    target_id: normalize::inventory_level_doc_id(
+                        &q.inventory_item_id,
+                        &q.location_id,
+                    ),
+                    version: None,
+                    document: None,
+                    children: Vec::new(),
+                    applied: true,
+                }));
+            }
+            continue;
+        }
+        // Which quantities the errors name, by position in this call.
+        let mut named: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+        let mut unattributed = false;
+        for e in errors {
+            match quantity_index(&e).filter(|k| *k < chunk.len()) {
+                Some(k) => named.entry(k).or_default().push(e),
+                None => unattributed = true,
+            }
+        }
+        if unattributed || named.is_empty() {
+            let e = user_error(&payload, MUTATION);
+            for (i, _) in chunk {
+                results[i] = Some(Err(e.clone()));
+            }
+            continue;
+        }
+        let mut again = Vec::new();
+        for (k, (i, q)) in chunk.into_iter().enumerate() {
+            match named.remove(&k) {
+                Some(errs) => {
+                    let e = match user_error(&json!({ "userErrors": errs }), MUTATION) {
+                        ConnectorError::Stale {
+                            system, message, ..
+                        } => ConnectorError::Stale {
+                            system,
+                            what: format!(
+                                "inventory level {}@{}",
+                                q.inventory_item_id, q.location_id
+                            ),
+                            message,
+                        },
+                        other => other,
+                    };
+                    results[i] = Some(Err(e));
+                }
+                None => again.push((i, q)),
+            }
+        }
+        // The call applied nothing: send the others again, first.
+        for p in again.into_iter().rev() {
+            queue.push_front(p);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))))
+        .collect()
+}
+
+/// Takes the next call's quantities off `queue`: at most [`SHOPIFY_MAX_QUANTITIES`], each
+/// inventory item and location once (Shopify refuses a repeated pair in one call; a repeat
+/// waits for the next call, keeping its place in order).
+fn next_chunk(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
+    let mut chunk = Vec::new();
+    let mut deferred = Vec::new();
+    let mut seen = HashSet::new();
+    while chunk.len() < SHOPIFY_MAX_QUANTITIES {
+        let Some(p) = queue.pop_front() else { break };
+        if seen.insert((p.1.inventory_item_id.clone(), p.1.location_id.clone())) {
+            chunk.push(p);
+        } else {
+            deferred.push(p);
+        }
+    }
+    for p in deferred.into_iter().rev() {
+        queue.push_front(p);
+    }
+    chunk
+}
+
+/// The position of the quantity a `userError` names (`field: ["input", "quantities", "3", …]`).
+fn quantity_index(error: &Value) -> Option<usize> {
+    let field = error.get("field")?.as_array()?;
+    if field.first()?.as_str()? != "input" || field.get(1)?.as_str()? != "quantities" {
+        return None;
+    }
+    match field.get(2)? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        _ => None,
+    }
+}
+
+/// The typed error for a payload whose `userErrors` is not empty.
+fn user_error(payload: &Value, mutation: &str) -> ConnectorError {
+    match crate::shopify::check_user_errors(payload, mutation) {
+        Err(e) => e,
+        Ok(()) => bad_field(SHOPIFY, "userErrors", "expected at least one user error"),
+    }
+}
+
 async fn execute_shopify(
     c: &ShopifyClient,
     cmd: &WriteCommand,
@@ -516,39 +730,10 @@ async fn execute_shopify(
                 applied: true,
             })
         }
-        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => {
-            let item = shopify_inventory_item(c, cmd).await?;
-            let location = body_id(SHOPIFY, cmd, "location_id")?;
-            let quantity = body_i64(SHOPIFY, cmd, "available")?;
-            c.inventory_set_quantities(
-                &[QuantityChange {
-                    inventory_item_id: item.clone(),
-                    location_id: location.clone(),
-                    quantity,
-                    change_from: cmd.expected_quantity,
-                }],
-                "correction",
-                Some(&format!("weft://write/{}", cmd.idempotency_key)),
-            )
+        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantities_shopify(c, &[cmd])
             .await
-            .map_err(|e| match e {
-                ConnectorError::Stale {
-                    system, message, ..
-                } => ConnectorError::Stale {
-                    system,
-                    what: format!("inventory level {item}@{location}"),
-                    message,
-                },
-                other => other,
-            })?;
-            Ok(WriteOutcome {
-                target_id: normalize::inventory_level_doc_id(&item, &location),
-                version: None,
-                document: None,
-                children: Vec::new(),
-                applied: true,
-            })
-        }
+            .pop()
+            .unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))),
         (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
             let item = body_id(SHOPIFY, cmd, "inventory_item_id")?;
             let location = body_id(SHOPIFY, cmd, "location_id")?;
@@ -852,6 +1037,50 @@ mod tests {
         // Absent scalars are left alone (productSet updates only what is present).
         let partial = product_set_input(&json!({"title": "T"}), None, None).unwrap();
         assert_eq!(partial, json!({"title": "T"}));
+    }
+
+    fn pending(i: usize, item: &str) -> Pending {
+        (
+            i,
+            QuantityChange {
+                inventory_item_id: item.to_owned(),
+                location_id: "1".to_owned(),
+                quantity: 5,
+                change_from: Some(3),
+            },
+        )
+    }
+
+    #[test]
+    fn chunks_hold_at_most_250_and_each_level_once() {
+        let mut queue: VecDeque<Pending> = (0..600).map(|i| pending(i, &i.to_string())).collect();
+        // Two writes to one level in one claim: the second waits for the next call.
+        queue.insert(3, pending(600, "1"));
+        let first = next_chunk(&mut queue);
+        assert_eq!(first.len(), SHOPIFY_MAX_QUANTITIES);
+        assert!(first.iter().all(|(i, _)| *i != 600));
+        assert_eq!(queue.front().map(|p| p.0), Some(600), "keeps its place");
+        let sizes: Vec<usize> =
+            std::iter::from_fn(|| (!queue.is_empty()).then(|| next_chunk(&mut queue).len()))
+                .collect();
+        assert_eq!(sizes, [250, 101]);
+    }
+
+    #[test]
+    fn user_errors_name_their_quantity() {
+        let e = json!({"field": ["input", "quantities", "7", "changeFromQuantity"],
+                       "code": "CHANGE_FROM_QUANTITY_STALE", "message": "stale"});
+        assert_eq!(quantity_index(&e), Some(7));
+        assert_eq!(
+            quantity_index(&json!({"field": ["input", "quantities", 2]})),
+            Some(2)
+        );
+        assert_eq!(quantity_index(&json!({"field": ["input", "name"]})), None);
+        assert_eq!(quantity_index(&json!({"message": "no field"})), None);
+        assert!(matches!(
+            user_error(&json!({"userErrors": [e]}), "inventorySetQuantities"),
+            ConnectorError::Stale { .. }
+        ));
     }
 
     #[test]

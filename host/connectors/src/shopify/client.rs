@@ -874,6 +874,25 @@ impl ShopifyClient {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<Value, ConnectorError> {
+        let payload = self
+            .inventory_set_quantities_payload(changes, reason, reference)
+            .await?;
+        check_user_errors(&payload, "inventorySetQuantities")?;
+        Ok(payload
+            .get("inventoryAdjustmentGroup")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// `inventorySetQuantities` as above, returning the mutation's payload with its
+    /// `userErrors` unchecked, so a batch can tell which of its quantities failed (each error's
+    /// `field` is `["input", "quantities", "<index>", ...]`).
+    pub async fn inventory_set_quantities_payload(
+        &self,
+        changes: &[QuantityChange],
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
         let cfq = self.uses_change_from_quantity();
         let quantities: Vec<Value> = changes
             .iter()
@@ -905,12 +924,7 @@ impl ShopifyClient {
                 q::MUTATION_COST,
             )
             .await?;
-        let payload = payload(&resp.data, "inventorySetQuantities")?;
-        check_user_errors(payload, "inventorySetQuantities")?;
-        Ok(payload
-            .get("inventoryAdjustmentGroup")
-            .cloned()
-            .unwrap_or(Value::Null))
+        payload(&resp.data, "inventorySetQuantities").cloned()
     }
 
     /// `inventoryAdjustQuantities` of the `available` quantity with `@idempotent(key:)`: a

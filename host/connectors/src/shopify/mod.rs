@@ -11,6 +11,7 @@ mod client;
 pub mod normalize;
 pub mod queries;
 
+pub(crate) use client::check_user_errors;
 pub use client::{
     AdjustChange, Entity, GraphqlResponse, Page, Paging, QuantityChange, ReadResult, ShopifyClient,
     ShopifyConfig,
