@@ -10,7 +10,19 @@
 //! - retryable errors: exponential backoff with full jitter, never sooner than `Retry-After`;
 //! - permanent errors (or retries exhausted): a dead letter with the platform's message.
 //!
-//! Rows for one entity run in order; different entities run concurrently.
+//! Rows for one entity run in order (the store hands out at most one row per target entity at a
+//! time, and a newer coalescing row replaces an older pending one: only the latest state of an
+//! entity is sent); different entities run concurrently, NetSuite's under the account's
+//! concurrency governor, one request per record (its REST API has no batch upsert for them).
+//!
+//! Shopify inventory set-quantity rows are batched: the claimed ones travel together in
+//! `inventorySetQuantities` calls of up to 250 quantities
+//! ([`weft_connectors::Connectors::execute_inventory_batch`]), each keeping its own
+//! compare-and-set guard. When a claim comes back full and holds such rows, the dispatcher claims
+//! more of them to fill a call. Each row is still settled on its own (done, stale and re-read,
+//! retried or dead-lettered), in its own transaction with what it records.
+//!
+//! [`Dispatcher::run_urgent`] dispatches only urgent rows (orders), for quiet hours.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,10 +32,14 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, warn};
-use weft_connectors::{ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp};
+use weft_connectors::write::SHOPIFY_MAX_QUANTITIES;
+use weft_connectors::{
+    ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp, WriteOutcome,
+};
 use weft_ratelimit::Backoff;
 use weft_store::{
-    Completion, NewJournalEntry, OutboxRow, Source, Store, StoreError, TargetStateUpsert, Xref,
+    ClaimFilter, Completion, NewJournalEntry, OutboxRow, Source, Store, StoreError,
+    TargetStateUpsert, Xref,
 };
 
 use crate::error::EngineError;
@@ -104,44 +120,115 @@ impl Dispatcher {
 
     /// Claims due rows and executes them; returns when all claimed rows are settled.
     pub async fn run_once(&self) -> Result<DispatchReport, EngineError> {
+        self.run(None).await
+    }
+
+    /// Like [`Dispatcher::run_once`], but claims only urgent rows: orders (the most urgent
+    /// priority). The runner dispatches this way during the store's quiet hours; everything
+    /// else stays queued (and coalesces) until the window ends.
+    pub async fn run_urgent(&self) -> Result<DispatchReport, EngineError> {
+        self.run(Some(crate::sync::priority("order"))).await
+    }
+
+    async fn run(&self, max_priority: Option<i64>) -> Result<DispatchReport, EngineError> {
         let now = Utc::now();
-        let rows = self
+        let general = ClaimFilter {
+            max_priority,
+            ..ClaimFilter::default()
+        };
+        let mut rows = self
             .db
-            .claim_due(now, self.batch, self.lease, Some(&self.store_id))
+            .claim_due_filtered(now, self.batch, self.lease, Some(&self.store_id), &general)
             .await?;
+        // The claim's limit bounds how many rows are written concurrently, one call each; batched
+        // rows share calls, so when the claim is full and holds some, fill a whole call.
+        let batchable = rows.iter().filter(|r| is_batchable(r)).count();
+        if rows.len() >= self.batch as usize && batchable > 0 && batchable < SHOPIFY_MAX_QUANTITIES
+        {
+            let more = ClaimFilter {
+                system: Some(crate::sync::STOREFRONT.to_owned()),
+                kind: Some("inventory-level".to_owned()),
+                op: Some(WriteOp::SetQuantity.as_str().to_owned()),
+                max_priority,
+            };
+            let limit = (SHOPIFY_MAX_QUANTITIES - batchable) as u32;
+            rows.extend(
+                self.db
+                    .claim_due_filtered(now, limit, self.lease, Some(&self.store_id), &more)
+                    .await?,
+            );
+        }
         let mut report = DispatchReport {
             claimed: rows.len() as u64,
             ..DispatchReport::default()
         };
+        let mut batch = Vec::new();
         // One queue per entity, in claim (id) order.
         let mut groups: BTreeMap<(String, String, String), Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
-            groups
-                .entry((row.system.clone(), row.kind.clone(), row.key.clone()))
-                .or_default()
-                .push(row);
+            match command(&row) {
+                Ok(cmd) if cmd.is_batchable() => batch.push((row, cmd)),
+                _ => groups
+                    .entry((row.system.clone(), row.kind.clone(), row.key.clone()))
+                    .or_default()
+                    .push(row),
+            }
         }
-        let results = futures::future::join_all(groups.into_values().map(|rows| async move {
+        let singles = futures::future::join_all(groups.into_values().map(|rows| async move {
             let mut r = DispatchReport::default();
             for row in rows {
-                match self.execute(row, &mut r).await {
-                    // The claim expired and another dispatcher owns the row now: it settles it.
-                    Err(EngineError::Store(StoreError::LeaseLost { .. })) => {
-                        warn!(store = %self.store_id, "outbox claim expired before the write settled");
-                    }
-                    other => other?,
-                }
+                let outcome = self.execute(row, &mut r).await;
+                self.lease_lost_is_fine(outcome)?;
             }
             Ok::<_, EngineError>(r)
-        }))
-        .await;
-        for r in results {
+        }));
+        let (singles, batched) = futures::join!(singles, self.execute_batch(batch));
+        for r in singles.into_iter().chain([batched]) {
             let r = r?;
             report.applied += r.applied;
             report.stale += r.stale;
             report.retried += r.retried;
             report.dead += r.dead;
             report.throttled += r.throttled;
+        }
+        Ok(report)
+    }
+
+    /// A row whose claim expired is settled by whoever claimed it next: not an error here.
+    fn lease_lost_is_fine(&self, outcome: Result<(), EngineError>) -> Result<(), EngineError> {
+        match outcome {
+            Err(EngineError::Store(StoreError::LeaseLost { .. })) => {
+                warn!(store = %self.store_id, "outbox claim expired before the write settled");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Sends batchable rows together and settles each on its own.
+    async fn execute_batch(
+        &self,
+        rows: Vec<(OutboxRow, WriteCommand)>,
+    ) -> Result<DispatchReport, EngineError> {
+        let mut report = DispatchReport::default();
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        let cmds: Vec<WriteCommand> = rows.iter().map(|(_, c)| c.clone()).collect();
+        let results = self.connectors.execute_inventory_batch(&cmds).await;
+        // A throttled call fails every row it carried: count calls, not rows.
+        let throttled_rows = results
+            .iter()
+            .filter(|r| matches!(r, Err(ConnectorError::Throttled { .. })))
+            .count();
+        for _ in 0..throttled_rows.div_ceil(SHOPIFY_MAX_QUANTITIES) {
+            report.throttled += 1;
+            self.observer
+                .throttled(&self.store_id, crate::sync::STOREFRONT);
+        }
+        for ((row, cmd), result) in rows.into_iter().zip(results) {
+            let outcome = self.settle(row, &cmd, result, false, &mut report).await;
+            self.lease_lost_is_fine(outcome)?;
         }
         Ok(report)
     }
@@ -161,7 +248,23 @@ impl Dispatcher {
                 return Ok(());
             }
         };
-        match self.connectors.execute(&cmd).await {
+        let result = self.connectors.execute(&cmd).await;
+        self.settle(row, &cmd, result, true, report).await
+    }
+
+    /// Records what became of one row's write, in one transaction per row. `count_throttle`:
+    /// whether a throttled result is counted here (a batch counts its calls itself).
+    async fn settle(
+        &self,
+        row: OutboxRow,
+        cmd: &WriteCommand,
+        result: Result<WriteOutcome, ConnectorError>,
+        count_throttle: bool,
+        report: &mut DispatchReport,
+    ) -> Result<(), EngineError> {
+        let token = row.claim_token.clone().unwrap_or_default();
+        let now = Utc::now();
+        match result {
             Ok(outcome) => {
                 report.applied += 1;
                 // What the target answered is an observation of it, newer than anything it
@@ -258,7 +361,7 @@ impl Dispatcher {
                     .await?;
             }
             Err(e) => {
-                if matches!(e, ConnectorError::Throttled { .. }) {
+                if count_throttle && matches!(e, ConnectorError::Throttled { .. }) {
                     report.throttled += 1;
                     self.observer.throttled(&self.store_id, &row.system);
                 }
@@ -288,6 +391,11 @@ impl Dispatcher {
         }
         Ok(())
     }
+}
+
+/// Whether `row` is a write that travels in a batch (Shopify inventory set-quantity).
+fn is_batchable(row: &OutboxRow) -> bool {
+    command(row).is_ok_and(|c| c.is_batchable())
 }
 
 /// A write that references a record another queued write is still creating (an inventory level
