@@ -8,7 +8,8 @@
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
 //! - [`poll`]: Shopify reconciliation and NetSuite change capture, journaling what webhooks missed.
-//! - [`runner`]: one store's loops (processing, dispatch, polls), resilient to errors.
+//! - [`runner`]: one store's loops (processing, dispatch, polls), resilient to errors, on the
+//!   store's schedule (reconciliation interval, full-resync cron, quiet hours).
 //! - [`error`]: the engine's error type, [`EngineError`].
 
 pub mod dispatch;
@@ -24,5 +25,5 @@ pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use observe::Observer;
 pub use poll::{NetSuiteCdc, ShopifyReconciler};
-pub use runner::{PollReport, Poller, StoreRunner, Timing, Wakers};
+pub use runner::{Clock, PollReport, Poller, StoreRunner, SystemClock, Timing, TokioClock, Wakers};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};

@@ -1,15 +1,36 @@
 //! Runs one store: its processing loop, its dispatcher and its pollers, each a task that
 //! survives errors (logged, then retried after a pause) so one failing plugin, database hiccup
 //! or platform outage never stops the store, and never touches another store's tasks.
+//!
+//! # Schedules
+//!
+//! A store's [`Schedule`] (from the `[schedule]` of its config) drives its pollers: an
+//! incremental round every reconciliation interval, a full resync ([`Poller::poll_full`]: every
+//! entity read afresh, journaled like any round, so only real differences lead to writes) when
+//! the cron fires, and quiet hours. During quiet hours:
+//!
+//! - **paused**: scheduled poll rounds and full resyncs (deferred to the end of the window,
+//!   where the runs it swallowed happen once), and dispatch of every outbox row that is not an
+//!   order (inventory, prices, customers, catalog);
+//! - **still running**: webhook intake and the processing step (changes are merged and queued,
+//!   and repeated changes to one entity coalesce in the outbox to the latest state, so the
+//!   window ends with one write per entity), dispatch of orders (Shopify orders still become
+//!   NetSuite sales orders), and poll rounds asked for explicitly through [`Wakers::poll`] (the
+//!   re-read after a stale compare-and-set, an operator's "poll now").
+//!
+//! The runner reads the time of day from a [`Clock`], so tests drive schedules with tokio's
+//! paused clock ([`TokioClock`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
+use weft_ratelimit::Schedule;
 
 use crate::dispatch::Dispatcher;
 use crate::error::EngineError;
@@ -43,7 +64,8 @@ pub struct Timing {
     pub process_idle: Duration,
     /// Idle wait of the dispatcher between outbox checks (it also wakes on notify).
     pub dispatch_idle: Duration,
-    /// Interval between poll rounds.
+    /// Interval between poll rounds when the runner has no [`Schedule`]
+    /// ([`StoreRunner::with_schedule`] replaces it with the schedule's reconciliation interval).
     pub poll_interval: Duration,
     /// Pause after an error before the loop tries again.
     pub error_pause: Duration,
@@ -76,6 +98,53 @@ pub struct Wakers {
     pub poll_rounds: std::sync::atomic::AtomicU64,
 }
 
+/// Where the runner reads the time its schedule is evaluated at.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that starts at a chosen instant and advances with tokio's clock: under a paused
+/// tokio runtime it moves only when tokio's time does, so schedule tests are exact and instant.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    origin: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock reading `origin` now.
+    pub fn starting_at(origin: DateTime<Utc>) -> Self {
+        TokioClock {
+            origin,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        TimeDelta::from_std(self.start.elapsed())
+            .ok()
+            .and_then(|d| self.origin.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+/// The longest a poll loop sleeps before looking at the clock again, so a wall clock that
+/// jumps (NTP, a suspended machine) delays a scheduled run by at most this much.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
 /// One store's running tasks.
 pub struct StoreRunner {
     processor: Processor,
@@ -83,6 +152,8 @@ pub struct StoreRunner {
     pollers: Vec<Arc<dyn Poller>>,
     timing: Timing,
     wakers: Arc<Wakers>,
+    schedule: Schedule,
+    clock: Arc<dyn Clock>,
 }
 
 impl StoreRunner {
@@ -95,13 +166,31 @@ impl StoreRunner {
         timing: Timing,
         wakers: Arc<Wakers>,
     ) -> Self {
+        let schedule = Schedule::new(timing.poll_interval.max(Duration::from_millis(1)))
+            .expect("a non-zero reconciliation interval is a valid schedule");
         StoreRunner {
             processor,
             dispatcher,
             pollers,
             timing,
             wakers,
+            schedule,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Runs the pollers on `schedule` (reconciliation interval, full-resync cron, quiet hours)
+    /// instead of every [`Timing::poll_interval`], and pauses non-urgent dispatch in its quiet
+    /// hours (see the module docs for exactly what pauses).
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Reads the schedule's time from `clock` (default: [`SystemClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The store's wakers, for the intake and for tests.
@@ -148,6 +237,8 @@ impl StoreRunner {
         {
             let d = self.dispatcher.clone();
             let w = self.wakers.clone();
+            let schedule = self.schedule.clone();
+            let clock = self.clock.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
             set.spawn(async move {
@@ -155,7 +246,13 @@ impl StoreRunner {
                     if *stop.borrow() {
                         break;
                     }
-                    match d.run_once().await {
+                    let quiet = schedule.is_quiet(clock.now());
+                    let round = if quiet {
+                        d.run_urgent().await
+                    } else {
+                        d.run_once().await
+                    };
+                    match round {
                         Ok(r) if r.claimed > 0 => continue,
                         Ok(_) => {}
                         Err(e) => {
@@ -173,32 +270,97 @@ impl StoreRunner {
             });
         }
         for poller in self.pollers {
-            let w = self.wakers.clone();
-            let mut stop = shutdown.clone();
-            let store = store.clone();
-            set.spawn(async move {
-                loop {
-                    if *stop.borrow() {
-                        break;
-                    }
-                    match poller.poll().await {
-                        Ok(r) => {
-                            if r.journaled > 0 {
-                                info!(%store, poller = poller.name(), read = r.read, journaled = r.journaled, "poll journaled missed changes");
-                                w.journal.notify_one();
-                            }
-                        }
-                        Err(e) => warn!(%store, poller = poller.name(), error = %e, "poll failed; will retry"),
-                    }
-                    w.poll_rounds
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    tokio::select! {
-                        _ = w.poll.notified() => {}
-                        _ = tokio::time::sleep(t.poll_interval) => {}
-                        _ = stop.changed() => {}
+            set.spawn(poll_loop(
+                poller,
+                self.schedule.clone(),
+                self.clock.clone(),
+                self.wakers.clone(),
+                store.clone(),
+                shutdown.clone(),
+            ));
+        }
+    }
+}
+
+/// The end of the quiet window `at` falls in, or `at` when it is not quiet.
+fn quiet_until(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<Utc> {
+    // `next_reconcile` defers `last + interval` past quiet hours: with `last = at - interval`
+    // that is `at`, deferred.
+    TimeDelta::from_std(schedule.reconcile_every())
+        .ok()
+        .and_then(|d| at.checked_sub_signed(d))
+        .map_or(at, |last| schedule.next_reconcile(last))
+}
+
+/// One poller's loop until `stop`: a round when the schedule says (a full resync when the cron
+/// is due, else an incremental round), and a round whenever `wakers.poll` is notified. See the
+/// module docs for quiet hours.
+async fn poll_loop(
+    poller: Arc<dyn Poller>,
+    schedule: Schedule,
+    clock: Arc<dyn Clock>,
+    w: Arc<Wakers>,
+    store: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let start = clock.now();
+    // As if a round had just run one interval ago: the first is due now, or when quiet ends.
+    let mut last_round = TimeDelta::from_std(schedule.reconcile_every())
+        .ok()
+        .and_then(|d| start.checked_sub_signed(d))
+        .unwrap_or(start);
+    let mut next_full = schedule.next_full_resync(start);
+    let mut woken = false;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = clock.now();
+        let quiet = schedule.is_quiet(now);
+        let full = !quiet && next_full.is_some_and(|t| t <= now);
+        let scheduled = !quiet && schedule.next_reconcile(last_round) <= now;
+        if full || scheduled || woken {
+            woken = false;
+            let result = if full {
+                info!(%store, poller = poller.name(), "full resync");
+                poller.poll_full().await
+            } else {
+                poller.poll().await
+            };
+            match &result {
+                Ok(r) => {
+                    if r.journaled > 0 {
+                        info!(%store, poller = poller.name(), full, read = r.read, journaled = r.journaled, "poll journaled missed changes");
+                        w.journal.notify_one();
                     }
                 }
-            });
+                Err(e) => {
+                    warn!(%store, poller = poller.name(), full, error = %e, "poll failed; will retry")
+                }
+            }
+            if full {
+                // A failed resync is tried again at the next reconciliation time.
+                next_full = match result {
+                    Ok(_) => schedule.next_full_resync(now),
+                    Err(_) => Some(schedule.next_reconcile(clock.now())),
+                };
+            }
+            last_round = clock.now();
+            w.poll_rounds
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            continue;
+        }
+        let due = [Some(schedule.next_reconcile(last_round)), next_full]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now)
+            .max(quiet_until(&schedule, now));
+        let wait = (due - now).to_std().unwrap_or_default().min(MAX_SLEEP);
+        tokio::select! {
+            _ = w.poll.notified() => woken = true,
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
         }
     }
 }
@@ -207,5 +369,196 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
         _ = stop.changed() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Records each round's kind and the clock's time; fails the first `fail_full` full rounds.
+    struct Recorder {
+        clock: Arc<dyn Clock>,
+        rounds: Mutex<Vec<(&'static str, String)>>,
+        fail_full: AtomicU32,
+    }
+
+    impl Recorder {
+        fn new(clock: Arc<dyn Clock>, fail_full: u32) -> Arc<Self> {
+            Arc::new(Recorder {
+                clock,
+                rounds: Mutex::new(Vec::new()),
+                fail_full: AtomicU32::new(fail_full),
+            })
+        }
+
+        fn record(&self, kind: &'static str) {
+            let at = self.clock.now().format("%d %H:%M").to_string();
+            self.rounds.lock().unwrap().push((kind, at));
+        }
+
+        fn rounds(&self) -> Vec<(&'static str, String)> {
+            self.rounds.lock().unwrap().clone()
+        }
+    }
+
+    impl Poller for Recorder {
+        fn name(&self) -> &str {
+            "recorder"
+        }
+        fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+            self.record("poll");
+            Box::pin(async { Ok(PollReport::default()) })
+        }
+        fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+            self.record("full");
+            let failing = self
+                .fail_full
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            Box::pin(async move {
+                if failing {
+                    Err(EngineError::Join("platform unavailable".into()))
+                } else {
+                    Ok(PollReport::default())
+                }
+            })
+        }
+    }
+
+    fn schedule(every_min: u64, cron: Option<&str>, quiet: Option<&str>) -> Schedule {
+        Schedule::parse(Duration::from_secs(every_min * 60), cron, quiet, None).unwrap()
+    }
+
+    /// Runs a poll loop from 2026-11-26 `start` UTC for `minutes` of paused tokio time (end it
+    /// off any scheduled instant: timers due at the same instant fire in no promised order) and
+    /// returns its rounds; `wake_after` notifies `Wakers::poll` once, that far in.
+    async fn run(
+        schedule: Schedule,
+        start: (u32, u32),
+        minutes: u64,
+        fail_full: u32,
+        wake_after: Option<Duration>,
+    ) -> Vec<(&'static str, String)> {
+        let origin = Utc
+            .with_ymd_and_hms(2026, 11, 26, start.0, start.1, 0)
+            .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(origin));
+        let poller = Recorder::new(clock.clone(), fail_full);
+        let wakers = Arc::new(Wakers::default());
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(poll_loop(
+            poller.clone(),
+            schedule,
+            clock,
+            wakers.clone(),
+            "s1".into(),
+            stop,
+        ));
+        let total = Duration::from_secs(minutes * 60);
+        if let Some(after) = wake_after {
+            tokio::time::sleep(after).await;
+            wakers.poll.notify_one();
+            tokio::time::sleep(total - after).await;
+        } else {
+            tokio::time::sleep(total).await;
+        }
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(
+            wakers.poll_rounds.load(Ordering::SeqCst),
+            poller.rounds().len() as u64
+        );
+        poller.rounds()
+    }
+
+    fn rounds(list: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        list.iter().map(|(k, t)| (*k, (*t).to_owned())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconciles_on_interval_full_resync_on_cron_nothing_in_quiet_hours() {
+        let s = schedule(20, Some("0 0 * * *"), Some("01:00-03:00"));
+        let got = run(s, (23, 20), 245, 0, None).await;
+        assert_eq!(
+            got,
+            rounds(&[
+                ("poll", "26 23:20"),
+                ("poll", "26 23:40"),
+                // Midnight: the cron's full resync replaces the incremental round.
+                ("full", "27 00:00"),
+                ("poll", "27 00:20"),
+                ("poll", "27 00:40"),
+                // 01:00-03:00 quiet: the rounds it swallowed run once when it ends.
+                ("poll", "27 03:00"),
+                ("poll", "27 03:20"),
+            ])
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_resync_in_quiet_hours_waits_for_the_window_and_a_failed_one_is_retried() {
+        let s = schedule(30, Some("30 1 * * *"), Some("01:00-02:00"));
+        let got = run(s, (0, 0), 185, 1, None).await;
+        assert_eq!(
+            got,
+            rounds(&[
+                ("poll", "26 00:00"),
+                ("poll", "26 00:30"),
+                // 01:30 is quiet: the resync runs when the window ends; it fails, so it is tried
+                // again at the next reconciliation time, as a full resync.
+                ("full", "26 02:00"),
+                ("full", "26 02:30"),
+                ("poll", "26 03:00"),
+            ])
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn starting_in_quiet_hours_waits_and_an_explicit_wake_still_polls() {
+        let s = schedule(60, None, Some("22:00-06:00"));
+        let got = run(s, (23, 0), 480, 0, Some(Duration::from_secs(90 * 60))).await;
+        assert_eq!(
+            got,
+            rounds(&[
+                // Woken at 00:30 (a stale write's re-read): a round runs despite quiet hours.
+                ("poll", "27 00:30"),
+                ("poll", "27 06:00"),
+            ])
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_schedule_the_timing_interval_applies() {
+        let s = Schedule::new(Duration::from_secs(15 * 60)).unwrap();
+        let got = run(s, (12, 0), 55, 0, None).await;
+        assert_eq!(
+            got,
+            rounds(&[
+                ("poll", "26 12:00"),
+                ("poll", "26 12:15"),
+                ("poll", "26 12:30"),
+                ("poll", "26 12:45"),
+            ])
+        );
+    }
+
+    #[test]
+    fn tokio_clock_starts_at_its_origin() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let origin = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+            let c = TokioClock::starting_at(origin);
+            assert_eq!(c.now(), origin);
+            tokio::time::advance(Duration::from_secs(90)).await;
+            assert_eq!(c.now(), origin + TimeDelta::seconds(90));
+        });
     }
 }
