@@ -4,10 +4,10 @@
 //!
 //! # Schedules
 //!
-//! A store's [`Schedule`] (from the `[schedule]` of its config) drives its pollers: an
-//! incremental round every reconciliation interval, a full resync ([`Poller::poll_full`]: every
-//! entity read afresh, journaled like any round, so only real differences lead to writes) when
-//! the cron fires, and quiet hours. During quiet hours:
+//! A store's [`Schedule`] ([`Timing::schedule`], from the `[schedule]` of its config) drives its
+//! pollers: an incremental round every reconciliation interval, a full resync
+//! ([`Poller::poll_full`]: every entity read afresh, journaled like any round, so only real
+//! differences lead to writes) when the cron fires, and quiet hours. During quiet hours:
 //!
 //! - **paused**: scheduled poll rounds and full resyncs (deferred to the end of the window,
 //!   where the runs it swallowed happen once), and dispatch of every outbox row that is not an
@@ -57,20 +57,23 @@ pub trait Poller: Send + Sync {
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>>;
 }
 
-/// How often the loops wake up when idle.
-#[derive(Debug, Clone, Copy)]
+/// How often the loops wake up when idle, and the store's schedule.
+#[derive(Debug, Clone)]
 pub struct Timing {
     /// Idle wait of the processing loop between journal checks (it also wakes on notify).
     pub process_idle: Duration,
     /// Idle wait of the dispatcher between outbox checks (it also wakes on notify).
     pub dispatch_idle: Duration,
-    /// Interval between poll rounds when the runner has no [`Schedule`]
-    /// ([`StoreRunner::with_schedule`] replaces it with the schedule's reconciliation interval).
+    /// Interval between poll rounds when there is no [`Timing::schedule`].
     pub poll_interval: Duration,
     /// Pause after an error before the loop tries again.
     pub error_pause: Duration,
     /// Journal entries per processing step.
     pub step_size: u32,
+    /// The store's schedule (reconciliation interval, full-resync cron, quiet hours; see the
+    /// module docs for what quiet hours pause). `None`: a poll round every `poll_interval`, no
+    /// full resyncs, no quiet hours.
+    pub schedule: Option<Schedule>,
 }
 
 impl Default for Timing {
@@ -81,6 +84,7 @@ impl Default for Timing {
             poll_interval: Duration::from_secs(60),
             error_pause: Duration::from_secs(1),
             step_size: 256,
+            schedule: None,
         }
     }
 }
@@ -166,8 +170,11 @@ impl StoreRunner {
         timing: Timing,
         wakers: Arc<Wakers>,
     ) -> Self {
-        let schedule = Schedule::new(timing.poll_interval.max(Duration::from_millis(1)))
-            .expect("a non-zero reconciliation interval is a valid schedule");
+        let schedule = match &timing.schedule {
+            Some(s) => s.clone(),
+            None => Schedule::new(timing.poll_interval.max(Duration::from_millis(1)))
+                .expect("a non-zero reconciliation interval is a valid schedule"),
+        };
         StoreRunner {
             processor,
             dispatcher,
@@ -177,14 +184,6 @@ impl StoreRunner {
             schedule,
             clock: Arc::new(SystemClock),
         }
-    }
-
-    /// Runs the pollers on `schedule` (reconciliation interval, full-resync cron, quiet hours)
-    /// instead of every [`Timing::poll_interval`], and pauses non-urgent dispatch in its quiet
-    /// hours (see the module docs for exactly what pauses).
-    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
-        self.schedule = schedule;
-        self
     }
 
     /// Reads the schedule's time from `clock` (default: [`SystemClock`]).
@@ -201,7 +200,8 @@ impl StoreRunner {
     /// Spawns the store's loops into `set`; they stop when `shutdown` turns true.
     pub fn spawn(self, set: &mut JoinSet<()>, shutdown: watch::Receiver<bool>) {
         let store = self.processor.store_id().to_owned();
-        let t = self.timing;
+        let (step_size, error_pause) = (self.timing.step_size, self.timing.error_pause);
+        let (process_idle, dispatch_idle) = (self.timing.process_idle, self.timing.dispatch_idle);
         {
             let p = self.processor.clone();
             let w = self.wakers.clone();
@@ -212,7 +212,7 @@ impl StoreRunner {
                     if *stop.borrow() {
                         break;
                     }
-                    match p.step(t.step_size).await {
+                    match p.step(step_size).await {
                         Ok(r) if r.entries > 0 => {
                             if r.writes > 0 {
                                 w.outbox.notify_one();
@@ -222,13 +222,13 @@ impl StoreRunner {
                         Ok(_) => {}
                         Err(e) => {
                             warn!(%store, error = %e, "processing step failed; retrying");
-                            pause(t.error_pause, &mut stop).await;
+                            pause(error_pause, &mut stop).await;
                             continue;
                         }
                     }
                     tokio::select! {
                         _ = w.journal.notified() => {}
-                        _ = tokio::time::sleep(t.process_idle) => {}
+                        _ = tokio::time::sleep(process_idle) => {}
                         _ = stop.changed() => {}
                     }
                 }
@@ -257,13 +257,13 @@ impl StoreRunner {
                         Ok(_) => {}
                         Err(e) => {
                             warn!(%store, error = %e, "dispatch round failed; retrying");
-                            pause(t.error_pause, &mut stop).await;
+                            pause(error_pause, &mut stop).await;
                             continue;
                         }
                     }
                     tokio::select! {
                         _ = w.outbox.notified() => {}
-                        _ = tokio::time::sleep(t.dispatch_idle) => {}
+                        _ = tokio::time::sleep(dispatch_idle) => {}
                         _ = stop.changed() => {}
                     }
                 }
