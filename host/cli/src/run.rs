@@ -111,10 +111,27 @@ pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
                 .schedule
                 .reconcile_interval
                 .min(store.schedule.cdc_interval),
+            schedule: Some(schedule(store)?),
             ..Timing::default()
         },
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
     })
+}
+
+/// The store's `[schedule]` as the runner applies it (times in UTC): both pollers every
+/// `min(reconcile_interval, cdc_interval)`, the full-resync cron, quiet hours.
+fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> {
+    let s = &store.schedule;
+    let quiet = s
+        .quiet_hours
+        .map(|q| format!("{}-{}", q.start.format("%H:%M"), q.end.format("%H:%M")));
+    weft_ratelimit::Schedule::parse(
+        s.reconcile_interval.min(s.cdc_interval),
+        s.full_resync_cron.as_ref().map(|c| c.as_str()),
+        quiet.as_deref(),
+        None,
+    )
+    .with_context(|| format!("store {}: [schedule]", store.id))
 }
 
 /// `weft run`: every enabled store until Ctrl-C.
