@@ -561,23 +561,68 @@ async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result
 }
 
 async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport) -> Result<()> {
+    let v = verify_store(
+        &s.shopify,
+        &s.shopify_url,
+        &s.netsuite,
+        &s.netsuite_url,
+        &s.orders,
+        mapper,
+    )
+    .await?;
+    report.records_compared += v.records_compared;
+    report.orders_matched += v.orders_matched;
+    report.drift += v.drift;
+    for d in v.drift_details {
+        if report.drift_details.len() < 20 {
+            report.drift_details.push(d);
+        }
+    }
+    Ok(())
+}
+
+/// What [`verify_store`] found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verification {
+    /// Records compared between the systems.
+    pub records_compared: usize,
+    /// Shopify orders that are exactly one NetSuite sales order.
+    pub orders_matched: usize,
+    /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
+    pub drift: usize,
+    /// The first differences, for a person to read.
+    pub drift_details: Vec<String>,
+}
+
+/// Reads both simulated systems of one store afresh (Shopify through its API at `shopify_url`,
+/// NetSuite through its API at `netsuite_url`), maps them to canonical records with `mapper`
+/// and compares them per record and field; each of `orders` (Shopify order ids) must be exactly
+/// one NetSuite sales order (external id `shopify-order-<id>`).
+pub async fn verify_store(
+    shopify_sim: &ShopifySim,
+    shopify_url: &str,
+    netsuite_sim: &NetSuiteSim,
+    netsuite_url: &str,
+    orders: &[u64],
+    mapper: &MapperInstance,
+) -> Result<Verification> {
+    let mut report = Verification::default();
     let shopify = ShopifyClient::new(
         ShopifyConfig::new(
-            &s.shopify_url,
+            shopify_url,
             API_VERSION,
-            &s.shopify.config().access_tokens[0],
+            &shopify_sim.config().access_tokens[0],
         ),
         ShopifyCostLimiter::new(),
     )?;
-    let creds = s
-        .netsuite
+    let creds = netsuite_sim
         .credentials()
         .into_iter()
         .next()
         .map(connector_credentials)
         .context("no credentials")?;
     let netsuite = NetSuiteClient::new(
-        NetSuiteConfig::new(&s.netsuite_url, creds),
+        NetSuiteConfig::new(netsuite_url, creds),
         ConcurrencyGovernor::new("verify", 4),
         "verify",
     )?;
@@ -612,7 +657,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         (RecordType::InventoryItem, "inventoryItem", "variant"),
         (RecordType::Customer, "customer", "customer"),
     ] {
-        for rec in s.netsuite.records(rt) {
+        for rec in netsuite_sim.records(rt) {
             let id = rec["id"]
                 .as_str()
                 .map(str::to_owned)
@@ -658,7 +703,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
             continue;
         }
         let Some(other) = erp.get(key) else {
-            drift(report, format!("{} {}: in Shopify only", key.0, key.1));
+            drift(&mut report, format!("{} {}: in Shopify only", key.0, key.1));
             continue;
         };
         report.records_compared += 1;
@@ -667,7 +712,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
                 && !same(v, w)
             {
                 drift(
-                    report,
+                    &mut report,
                     format!("{} {} .{f}: shopify {v} vs netsuite {w}", key.0, key.1),
                 );
             }
@@ -675,25 +720,34 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     }
     for key in erp.keys() {
         if (key.0 == "variant" || key.0 == "price") && !shop.contains_key(key) {
-            drift(report, format!("{} {}: in NetSuite only", key.0, key.1));
+            drift(
+                &mut report,
+                format!("{} {}: in NetSuite only", key.0, key.1),
+            );
         }
     }
     // Orders: each exactly one sales order.
-    let sales: Vec<Value> = s.netsuite.records(RecordType::SalesOrder);
+    let sales: Vec<Value> = netsuite_sim.records(RecordType::SalesOrder);
     let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
     for so in &sales {
         if let Some(e) = so["externalId"].as_str() {
             *by_ext.entry(e.to_owned()).or_default() += 1;
         }
     }
-    for o in &s.orders {
+    for o in orders {
         match by_ext.get(&format!("shopify-order-{o}")) {
             Some(1) => report.orders_matched += 1,
-            Some(n) => drift(report, format!("order {o}: {n} sales orders in NetSuite")),
-            None => drift(report, format!("order {o}: no sales order in NetSuite")),
+            Some(n) => drift(
+                &mut report,
+                format!("order {o}: {n} sales orders in NetSuite"),
+            ),
+            None => drift(
+                &mut report,
+                format!("order {o}: no sales order in NetSuite"),
+            ),
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// The simulator's credentials as the connector takes them.
@@ -716,7 +770,7 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn drift(report: &mut DemoReport, detail: String) {
+fn drift(report: &mut Verification, detail: String) {
     report.drift += 1;
     if report.drift_details.len() < 20 {
         report.drift_details.push(detail);
