@@ -54,8 +54,9 @@ pub enum Mode {
     /// New journal entries after the store's cursor; the cursor advances.
     Live,
     /// Re-run of already processed entries through the current plugins; the cursor is left
-    /// alone and an entry at the version weft already holds is processed again (only older
-    /// ones are skipped), so a corrected mapping repairs what the old one got wrong.
+    /// alone and the document weft holds for an entity is processed again (older versions, and
+    /// earlier documents of the same second, are skipped), so a corrected mapping repairs what
+    /// the old one got wrong.
     Replay,
 }
 
@@ -185,7 +186,8 @@ impl Processor {
             let known = work
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
-            match freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version) {
+            let fresh_state = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
+            match fresh_state {
                 Freshness::Stale => {
                     report.stale += 1;
                     work.count(&format!("stale_ignored_{}", entry.source));
@@ -205,6 +207,17 @@ impl Processor {
             if !work.enrich(&entry, &mut body).await? {
                 report.deferred += 1;
                 work.count("deferred_unknown_item");
+                continue;
+            }
+            if superseded(
+                mode,
+                fresh_state,
+                known.as_ref().map(|k| &k.body),
+                &entry.body,
+                &body,
+            ) {
+                report.stale += 1;
+                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
                 continue;
             }
             let Some(kind) = parse_kind(&entry.kind) else {
@@ -544,6 +557,29 @@ impl Processor {
         })
         .await
     }
+}
+
+/// Whether a replayed entry is a document that a later one superseded within the same second.
+///
+/// Versions are second-granular on both platforms, so an entity can have several journaled
+/// documents at one version (a merchant's edit and weft's own write a moment later; a poll's
+/// read of the platform's state). Live processing applied them in journal order and holds the
+/// last one. A replay that re-applied an earlier one would roll that system back to it in the
+/// merge and forward again at the later one, and the second step looks like a fresh change on
+/// that side: it would be taken and written to the other system (a merchant's edit replayed
+/// before weft's damaged write-back of it would push the damage into the ERP). So at the version
+/// weft holds, a replay applies only the document weft holds (compared before and after
+/// enrichment); older versions are already skipped as stale.
+fn superseded(
+    mode: Mode,
+    freshness: Freshness,
+    known_body: Option<&Value>,
+    raw: &Value,
+    enriched: &Value,
+) -> bool {
+    mode == Mode::Replay
+        && freshness == Freshness::Same
+        && known_body.is_some_and(|k| k != raw && k != enriched)
 }
 
 /// A pending decision to diff one canonical record against one target.
@@ -995,5 +1031,64 @@ impl<'a> Work<'a> {
         }
         self.step.counters.extend(self.counters);
         self.step
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_applies_only_the_document_weft_holds_at_its_version() {
+        let held = json!({"id": "1", "price": "1250.00"});
+        let earlier = json!({"id": "1", "price": "12.50"});
+        // The merchant's edit, superseded in the same second by weft's write-back: skipped.
+        assert!(superseded(
+            Mode::Replay,
+            Freshness::Same,
+            Some(&held),
+            &earlier,
+            &earlier
+        ));
+        // The document weft holds is replayed (through the corrected mapping).
+        assert!(!superseded(
+            Mode::Replay,
+            Freshness::Same,
+            Some(&held),
+            &held,
+            &held
+        ));
+        // A webhook body the host enriched (inventory: the SKU added) is still the held one.
+        let raw = json!({"inventory_item_id": "9", "available": 3});
+        let enriched = json!({"inventory_item_id": "9", "available": 3, "sku": "S"});
+        assert!(!superseded(
+            Mode::Replay,
+            Freshness::Same,
+            Some(&enriched),
+            &raw,
+            &enriched
+        ));
+        // Newer documents, first sights and live processing are never "superseded".
+        assert!(!superseded(
+            Mode::Replay,
+            Freshness::Newer,
+            Some(&held),
+            &earlier,
+            &earlier
+        ));
+        assert!(!superseded(
+            Mode::Replay,
+            Freshness::Same,
+            None,
+            &earlier,
+            &earlier
+        ));
+        assert!(!superseded(
+            Mode::Live,
+            Freshness::Same,
+            Some(&held),
+            &earlier,
+            &earlier
+        ));
     }
 }
