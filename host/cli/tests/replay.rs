@@ -1,0 +1,551 @@
+//! Replay repairs what a mapping bug damaged (issue #4).
+//!
+//! A store runs against the simulators with a buggy mapper (`weft-testing-buggy-mapper`: the
+//! stock mapper reading NetSuite prices in cents), so weft writes hundredfold prices to Shopify
+//! while NetSuite keeps the right ones. The test checks the damage is really there, swaps the
+//! stock mapper in and replays the journal through [`weft::run::replay_store`] (what
+//! `weft replay` runs):
+//! - `--entity customer` replays customers only: nothing to repair there, nothing queued;
+//! - `--since <before the edits>` repairs exactly the items changed since then;
+//! - a full replay repairs exactly the rest;
+//! - each time, only Shopify price writes for damaged items are queued, and the host sends
+//!   exactly those (no other record is rewritten);
+//! - then both systems agree field by field, and a second replay queues nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, ensure};
+use chrono::Utc;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+use weft::app::{Host, StoreSetup};
+use weft::demo::{Verification, verify_store};
+use weft::run::replay_store;
+use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
+use weft_engine::{StepReport, Timing};
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_runtime::{Limits, Plugin, Runtime, RuntimeConfig, StoreCtx};
+use weft_sim_netsuite::{NetSuiteSim, RecordType};
+use weft_sim_shopify::{CustomerFields, ShopifySim, VariantEdit};
+use weft_store::{OutboxStatus, Store};
+
+const SEED: u64 = 4;
+const STORE: &str = "replay";
+const API_VERSION: &str = "2026-04";
+const NS_LOCATION: &str = "1";
+const ITEMS: usize = 9;
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Both simulated systems of the store.
+struct Sims {
+    shopify: ShopifySim,
+    netsuite: NetSuiteSim,
+    _servers: (weft_sim_shopify::SimHandle, weft_sim_netsuite::SimServer),
+    shopify_url: String,
+    netsuite_url: String,
+    location: u64,
+    skus: Vec<String>,
+}
+
+async fn start_sims() -> Result<Sims> {
+    let shopify = ShopifySim::new(
+        weft_sim_shopify::SimConfig::builder()
+            .seed(SEED)
+            .time_compression(3600.0)
+            .api_versions(vec![API_VERSION.into()])
+            .build()
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    let netsuite =
+        NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(SEED)).map_err(|e| anyhow!("{e}"))?;
+    let sh = shopify
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let ns = netsuite
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await?;
+    let location = *shopify
+        .location_ids()
+        .first()
+        .context("the Shopify simulator has no location")?;
+    let mut skus = Vec::new();
+    for k in 0..ITEMS {
+        let sku = format!("R-{k:03}");
+        let id = netsuite
+            .erp_create(
+                RecordType::InventoryItem,
+                json!({
+                    "externalId": format!("item-{sku}"),
+                    "itemId": sku,
+                    "displayName": format!("Replay product {k}"),
+                    "salesDescription": format!("<p>Replay product {k}.</p>"),
+                    "vendorName": "Acme",
+                    "isInactive": false,
+                    "basePrice": 10.0 + k as f64 * 1.25,
+                }),
+            )
+            .map_err(|e| anyhow!("{e:?}"))?;
+        netsuite
+            .erp_adjust_inventory(&id, NS_LOCATION, 40.0, Some("opening stock"))
+            .map_err(|e| anyhow!("{e:?}"))?;
+        skus.push(sku);
+    }
+    Ok(Sims {
+        shopify_url: sh.base_url.clone(),
+        netsuite_url: ns.base_url(),
+        shopify,
+        netsuite,
+        _servers: (sh, ns),
+        location,
+        skus,
+    })
+}
+
+/// The stock resolvers the store runs with (as in the demo).
+struct Resolvers {
+    owners: Arc<Plugin>,
+    counter: Arc<Plugin>,
+}
+
+fn plugin_config(s: &Sims) -> serde_json::Map<String, Value> {
+    json!({
+        "locations": { s.location.to_string(): NS_LOCATION },
+        "owners": { "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" },
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
+    let c = s
+        .netsuite
+        .credentials()
+        .into_iter()
+        .next()
+        .context("the NetSuite simulator has no credentials")?;
+    Ok(StoreSetup {
+        id: STORE.into(),
+        shopify_base_url: s.shopify_url.clone(),
+        shopify_api_version: API_VERSION.into(),
+        shopify_token: s.shopify.config().access_tokens[0].clone(),
+        webhook_secrets: s
+            .shopify
+            .config()
+            .client_secrets
+            .iter()
+            .map(|x| x.as_bytes().to_vec())
+            .collect(),
+        netsuite_base_url: s.netsuite_url.clone(),
+        netsuite_credentials: weft_connectors::netsuite::Credentials {
+            account_id: c.realm,
+            consumer_key: c.consumer_key,
+            consumer_secret: c.consumer_secret,
+            token_id: c.token_id,
+            token_secret: c.token_secret,
+        },
+        netsuite_concurrency: s.netsuite.config().concurrency_limit,
+        mapper: mapper.clone(),
+        resolvers: vec![
+            ("inventory-level.quantity".into(), r.counter.clone()),
+            ("*".into(), r.owners.clone()),
+        ],
+        plugin_config: plugin_config(s),
+        limits: Limits::default(),
+        timing: Timing {
+            poll_interval: Duration::from_secs(3),
+            process_idle: Duration::from_millis(50),
+            dispatch_idle: Duration::from_millis(50),
+            ..Timing::default()
+        },
+        poll_overlap: Duration::from_secs(5),
+    })
+}
+
+/// Runs a host until everything is quiet (see [`settle`]), then stops it.
+async fn run_until_settled(
+    db: &Store,
+    runtime: &Runtime,
+    setup: StoreSetup,
+    listen: SocketAddr,
+    s: &Sims,
+) -> Result<()> {
+    let host = Host::start(db.clone(), runtime, vec![setup], listen).await?;
+    let settled = settle(&host, s).await;
+    host.stop().await;
+    settled
+}
+
+/// Waits until everything is quiet: webhooks delivered, journal processed, outbox drained, and
+/// two poll rounds in a row found nothing new; no dead letters.
+async fn settle(host: &Host, s: &Sims) -> Result<()> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    s.shopify.wait_webhooks_idle(SETTLE_TIMEOUT).await;
+    let rounds = || -> u64 {
+        host.wakers
+            .values()
+            .map(|w| w.poll_rounds.load(Ordering::SeqCst))
+            .sum()
+    };
+    let mut quiet_rounds = 0;
+    let mut last_head = None;
+    while quiet_rounds < 2 {
+        ensure!(
+            Instant::now() < deadline,
+            "weft did not settle within {SETTLE_TIMEOUT:?}"
+        );
+        // Each quiet round includes a completed poll of both pollers, so "quiet" means the
+        // platforms were read afresh and had nothing new.
+        let before = rounds();
+        host.poll_now();
+        while rounds() < before + 4 {
+            ensure!(
+                Instant::now() < deadline,
+                "polls did not complete within {SETTLE_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let st = host.db.status(STORE).await?;
+        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0;
+        let head_moved = last_head.replace(st.journal_head) != Some(st.journal_head);
+        quiet_rounds = if busy || head_moved {
+            0
+        } else {
+            quiet_rounds + 1
+        };
+    }
+    ensure!(
+        host.db.status(STORE).await?.outbox.dead == 0,
+        "dead letters: {:?}",
+        host.db.list_dead_letters(Some(STORE), 10).await?
+    );
+    Ok(())
+}
+
+/// Each SKU's price in cents: (Shopify's variant price, NetSuite's item basePrice), read from
+/// the platforms afresh.
+async fn prices(s: &Sims) -> Result<BTreeMap<String, (i64, i64)>> {
+    let cents = |v: &Value| -> Option<i64> {
+        let f = match v {
+            Value::String(t) => t.parse::<f64>().ok()?,
+            other => other.as_f64()?,
+        };
+        Some((f * 100.0).round() as i64)
+    };
+    let shopify = ShopifyClient::new(
+        ShopifyConfig::new(
+            &s.shopify_url,
+            API_VERSION,
+            &s.shopify.config().access_tokens[0],
+        ),
+        ShopifyCostLimiter::new(),
+    )?;
+    let read = loop {
+        match shopify.read_since(&Entity::Products, None).await {
+            Ok(r) => break r,
+            Err(e) if e.is_retryable() => {
+                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut shop = BTreeMap::new();
+    for d in read.docs {
+        for v in d.body["variants"].as_array().into_iter().flatten() {
+            if let (Some(sku), Some(p)) = (v["sku"].as_str(), cents(&v["price"])) {
+                shop.insert(sku.to_owned(), p);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for item in s.netsuite.records(RecordType::InventoryItem) {
+        let sku = item["itemId"].as_str().context("item without itemId")?;
+        let erp = cents(&item["basePrice"]).with_context(|| format!("{sku}: no basePrice"))?;
+        let shop = *shop
+            .get(sku)
+            .with_context(|| format!("{sku} is not in Shopify"))?;
+        out.insert(sku.to_owned(), (shop, erp));
+    }
+    Ok(out)
+}
+
+/// The SKUs whose Shopify price is NetSuite's in cents (the bug's damage). Every other SKU must
+/// agree exactly.
+async fn damaged(s: &Sims) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for (sku, (shop, erp)) in prices(s).await? {
+        if shop == erp * 100 && erp != 0 {
+            out.insert(sku);
+        } else {
+            ensure!(
+                shop == erp,
+                "{sku}: Shopify {shop} cents vs NetSuite {erp} cents, which is not the bug's damage"
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Both systems read afresh, mapped with the stock mapper and compared field by field.
+async fn verify(s: &Sims, runtime: &Runtime, stock: &Arc<Plugin>) -> Result<Verification> {
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: plugin_config(s),
+        limits: Limits::default(),
+    };
+    let mapper = runtime.mapper(stock, ctx)?;
+    verify_store(
+        &s.shopify,
+        &s.shopify_url,
+        &s.netsuite,
+        &s.netsuite_url,
+        &[],
+        &mapper,
+    )
+    .await
+}
+
+/// The outbox rows waiting to be sent, as (system, kind, key).
+async fn queued(db: &Store) -> Result<BTreeSet<(String, String, String)>> {
+    Ok(db
+        .list_outbox(Some(STORE), Some(OutboxStatus::Pending), 10_000)
+        .await?
+        .into_iter()
+        .map(|r| (r.system, r.kind, r.key))
+        .collect())
+}
+
+fn price_writes<'a>(
+    skus: impl IntoIterator<Item = &'a String>,
+) -> BTreeSet<(String, String, String)> {
+    skus.into_iter()
+        .map(|sku| ("shopify".to_owned(), "price".to_owned(), sku.clone()))
+        .collect()
+}
+
+async fn writes_applied(db: &Store) -> Result<i64> {
+    Ok(db
+        .status(STORE)
+        .await?
+        .counters
+        .get("writes_applied")
+        .copied()
+        .unwrap_or(0))
+}
+
+fn cents_text(rng: &mut ChaCha8Rng) -> (String, f64) {
+    let cents: i64 = rng.random_range(500..9000);
+    (
+        format!("{}.{:02}", cents / 100, cents % 100),
+        cents as f64 / 100.0,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("weft.db").display()
+    ))
+    .await?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let stock = |name: &str| -> Result<Arc<Plugin>> {
+        let bytes = weft_plugin_artifacts::stock(name)
+            .with_context(|| format!("stock plugin {name} is not embedded"))?;
+        Ok(runtime.load(name, bytes)?)
+    };
+    let fixed = stock("shopify-netsuite")?;
+    let resolvers = Resolvers {
+        owners: stock("system-of-record")?,
+        counter: stock("counter-merge")?,
+    };
+    let buggy_path = weft_plugin_artifacts::TESTING_BUGGY_MAPPER;
+    let buggy = runtime.load(
+        "buggy-shopify-netsuite",
+        &std::fs::read(buggy_path).with_context(|| format!("cannot read {buggy_path}"))?,
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let s = start_sims().await?;
+
+    // 1. The buggy mapper syncs the catalog and a round of edits on both sides.
+    let host = Host::start(
+        db.clone(),
+        &runtime,
+        vec![setup(&s, &buggy, &resolvers)?],
+        "127.0.0.1:0".parse()?,
+    )
+    .await?;
+    let listen = host.addr;
+    s.shopify
+        .subscribe_all(&format!("http://{listen}/webhooks/shopify/{STORE}"))
+        .map_err(|e| anyhow!("{e}"))?;
+    settle(&host, &s).await?;
+    let mut customers = Vec::new();
+    for k in 0..3 {
+        customers.push(
+            s.shopify
+                .create_customer(CustomerFields {
+                    email: Some(format!("buyer{k}@replay.example")),
+                    first_name: Some(format!("Buyer{k}")),
+                    last_name: Some("Replay".into()),
+                    ..CustomerFields::default()
+                })
+                .map_err(|e| anyhow!("{e}"))?,
+        );
+    }
+    settle(&host, &s).await?;
+    // Every price is damaged now: NetSuite's catalog reached Shopify in cents.
+    let all: BTreeSet<String> = s.skus.iter().cloned().collect();
+    assert_eq!(damaged(&s).await?, all, "{:?}", prices(&s).await?);
+
+    let before_edits = Utc::now();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut order = s.skus.clone();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let (erp_priced, rest) = order.split_at(3);
+    let (merchant_priced, rest) = rest.split_at(2);
+    let (described, untouched) = rest.split_at(1);
+    for sku in erp_priced {
+        let (_, price) = cents_text(&mut rng);
+        s.netsuite
+            .erp_update(
+                RecordType::InventoryItem,
+                &format!("eid:item-{sku}"),
+                json!({ "basePrice": price }),
+            )
+            .map_err(|e| anyhow!("{e:?}"))?;
+    }
+    for sku in merchant_priced {
+        let (text, _) = cents_text(&mut rng);
+        let variant = s
+            .shopify
+            .variant_by_sku(sku)
+            .with_context(|| format!("no Shopify variant for {sku}"))?;
+        s.shopify
+            .edit_variant(
+                variant,
+                VariantEdit {
+                    price: Some(text),
+                    ..VariantEdit::default()
+                },
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    for sku in described {
+        s.netsuite
+            .erp_update(
+                RecordType::InventoryItem,
+                &format!("eid:item-{sku}"),
+                json!({ "salesDescription": "<p>Revised.</p>" }),
+            )
+            .map_err(|e| anyhow!("{e:?}"))?;
+    }
+    for c in &customers {
+        s.shopify
+            .edit_customer(
+                *c,
+                CustomerFields {
+                    phone: Some(format!("+4420{:07}", rng.random_range(0..10_000_000))),
+                    ..CustomerFields::default()
+                },
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    settle(&host, &s).await?;
+    host.stop().await;
+
+    // The damage is real: every Shopify price is NetSuite's in cents (the merchant's own edits
+    // included: weft read them back from NetSuite through the bug), and the field-by-field
+    // comparison through the correct mapping finds exactly those prices.
+    assert_eq!(damaged(&s).await?, all, "{:?}", prices(&s).await?);
+    let v = verify(&s, &runtime, &fixed).await?;
+    assert_eq!(v.drift, ITEMS, "{:#?}", v.drift_details);
+    assert!(
+        v.drift_details
+            .iter()
+            .all(|d| d.starts_with("price ") && d.contains(" .price: ")),
+        "the bug damaged something other than prices: {:#?}",
+        v.drift_details
+    );
+
+    // 2. The mapping is fixed: the stock mapper replaces the buggy one.
+    let fixed_setup = || setup(&s, &fixed, &resolvers);
+
+    // `--entity customer`: customers were never damaged, so nothing is queued.
+    let r = replay_store(&db, &runtime, &fixed_setup()?, None, Some("customer"), None).await?;
+    assert!(r.entries > 0 && r.mapped > 0, "{r:?}");
+    assert_eq!((r.writes, r.failed), (0, 0), "{r:?}");
+    assert!(queued(&db).await?.is_empty());
+
+    // `--since`: only the items NetSuite or the merchant changed after that instant are repaired.
+    let changed: BTreeSet<String> = erp_priced
+        .iter()
+        .chain(merchant_priced)
+        .chain(described)
+        .cloned()
+        .collect();
+    let r = replay_store(
+        &db,
+        &runtime,
+        &fixed_setup()?,
+        Some(before_edits),
+        None,
+        None,
+    )
+    .await?;
+    assert_repair_queued(&db, &r, &changed).await?;
+    let applied = writes_applied(&db).await?;
+    run_until_settled(&db, &runtime, fixed_setup()?, listen, &s).await?;
+    assert_eq!(
+        writes_applied(&db).await? - applied,
+        changed.len() as i64,
+        "the host sent writes beyond the repair"
+    );
+    let untouched: BTreeSet<String> = untouched.iter().cloned().collect();
+    assert_eq!(damaged(&s).await?, untouched, "{:?}", prices(&s).await?);
+
+    // A full replay repairs the rest, and only the rest.
+    let r = replay_store(&db, &runtime, &fixed_setup()?, None, None, None).await?;
+    assert_repair_queued(&db, &r, &untouched).await?;
+    let applied = writes_applied(&db).await?;
+    run_until_settled(&db, &runtime, fixed_setup()?, listen, &s).await?;
+    assert_eq!(
+        writes_applied(&db).await? - applied,
+        untouched.len() as i64,
+        "the host sent writes beyond the repair"
+    );
+    assert!(damaged(&s).await?.is_empty(), "{:?}", prices(&s).await?);
+    let v = verify(&s, &runtime, &fixed).await?;
+    assert_eq!(v.drift, 0, "{:#?}", v.drift_details);
+    assert!(v.records_compared >= 2 * ITEMS, "{v:?}");
+
+    // 3. Replay is idempotent: a second one queues nothing.
+    let r = replay_store(&db, &runtime, &fixed_setup()?, None, None, None).await?;
+    assert!(r.entries > 0, "{r:?}");
+    assert_eq!((r.writes, r.failed), (0, 0), "{r:?}");
+    assert!(queued(&db).await?.is_empty());
+    let st = db.status(STORE).await?;
+    assert_eq!((st.outbox.pending, st.outbox.inflight), (0, 0));
+    Ok(())
+}
+
+/// The replay queued exactly one Shopify price write per SKU in `skus`, and nothing else.
+async fn assert_repair_queued(db: &Store, r: &StepReport, skus: &BTreeSet<String>) -> Result<()> {
+    assert_eq!(r.failed, 0, "{r:?}");
+    assert_eq!(queued(db).await?, price_writes(skus), "replay report {r:?}");
+    assert_eq!(r.writes, skus.len() as u64, "{r:?}");
+    Ok(())
+}
