@@ -9,7 +9,7 @@ use weft_config::{Config, StorageConfig, StoreConfig};
 use weft_connectors::netsuite::Credentials;
 use weft_engine::{Mode, Processor, ResolverRule, StepReport, Timing};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
-use weft_store::Store;
+use weft_store::{OutboxStatus, Store, StoreError};
 
 use crate::app::{Host, StoreSetup};
 use crate::ops::load_plugin;
@@ -144,17 +144,87 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         .map(|s| setup(s, &runtime))
         .collect::<Result<Vec<_>>>()?;
     let n = setups.len();
+    for s in &setups {
+        let released = release_orphaned_writes(&db, &s.id).await?;
+        if released > 0 {
+            tracing::warn!(store = %s.id, writes = released, "writes left in flight by a stopped weft are due again");
+        }
+    }
     let host = Host::start(db, &runtime, setups, config.server.listen).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/shopify/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },
         host.addr
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
+    shutdown_signal().await?;
     host.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM (what service managers send to stop).
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")
+    }
+}
+
+/// Makes the writes of `store_id` that a previous `weft` process claimed but never settled (it
+/// was killed, or the machine went down, while they were in flight) due again now, instead of
+/// when their claim's lease runs out (two minutes), during which they and every later write to
+/// the same records would wait. Returns how many were released.
+///
+/// `weft run` is the only host working on its database (leases for several hosts on one
+/// database are not built), so nothing else holds these claims; sending the writes again is
+/// what the leases' expiry would do, only sooner. Each write carries its idempotency key or
+/// compare-and-set guard, so a write the platform already applied is not applied twice.
+pub async fn release_orphaned_writes(db: &Store, store_id: &str) -> Result<u64> {
+    let now = Utc::now();
+    let mut released = 0;
+    loop {
+        let rows = db
+            .list_outbox(Some(store_id), Some(OutboxStatus::Inflight), 500)
+            .await
+            .with_context(|| format!("store {store_id}: cannot read the outbox"))?;
+        let mut page = 0;
+        for row in rows {
+            let token = row.claim_token.as_deref().unwrap_or_default();
+            match db
+                .retry(
+                    row.id,
+                    token,
+                    now,
+                    "weft stopped while this write was in flight; sent again after restart",
+                    now,
+                )
+                .await
+            {
+                Ok(()) => page += 1,
+                // Settled meanwhile: nothing to release.
+                Err(StoreError::LeaseLost { .. }) => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("store {store_id}: cannot release write #{}", row.id)
+                    });
+                }
+            }
+        }
+        if page == 0 {
+            return Ok(released);
+        }
+        released += page;
+    }
 }
 
 /// `weft replay`: re-runs journaled changes through the store's current plugins. Writes go to
