@@ -80,7 +80,8 @@ pub struct StepReport {
     pub failed: u64,
     /// Field conflicts settled by the resolver.
     pub conflicts: u64,
-    /// Outbox rows written.
+    /// Outbox rows queued (a write whose idempotency key was queued before is not queued
+    /// again, so it is not counted).
     pub writes: u64,
     /// The cursor after the step (live mode).
     pub cursor: i64,
@@ -275,7 +276,11 @@ impl Processor {
         }
         step.counters
             .push(("journal_processed".into(), report.entries as i64));
-        self.db.commit_step(&step).await?;
+        let outcome = self.db.commit_step(&step).await?;
+        // An idempotency key is queued at most once, ever: a write planned again with the key
+        // of one already queued (a re-run after a crash, a replay of a write that was sent or
+        // dead-lettered) is not queued again, and the report says what really went out.
+        report.writes = outcome.outbox_inserted.len() as u64;
         Ok(report)
     }
 
