@@ -259,12 +259,30 @@ pub async fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The journal kinds holding the documents an entity kind is read from, which is what
+/// `weft replay --entity` selects: prices and variants travel inside Shopify products and
+/// NetSuite items (journal kind `variant`), so `price` and `variant` select both. An error names
+/// the kinds accepted.
+pub fn journal_kinds(entity: &str) -> Result<&'static [&'static str]> {
+    Ok(match entity {
+        "product" => &["product"],
+        "variant" | "price" => &["product", "variant"],
+        "inventory-level" => &["inventory-level"],
+        "customer" => &["customer"],
+        "order" => &["order"],
+        other => {
+            return Err(anyhow!(
+                "unknown entity kind `{other}`: expected product, variant, price, inventory-level, customer or order"
+            ));
+        }
+    })
+}
+
 /// The work of `weft replay` for one resolved store: re-runs the store's journal entries
-/// received at or after `since` (all when `None`), of journal kind `entity` (all when `None`;
-/// kinds as journaled: `product`, `variant`, `inventory-level`, `customer`, `order`), in journal
-/// order, through `setup`'s current mapper and resolvers ([`Mode::Replay`]: the cursor is left
-/// alone). Planned writes go to the outbox for a running host to send. Returns the totals;
-/// `progress`, when given, shows a running count.
+/// received at or after `since` (all when `None`), of entity kind `entity` (all when `None`; see
+/// [`journal_kinds`]), in journal order, through `setup`'s current mapper and resolvers
+/// ([`Mode::Replay`]: the cursor is left alone). Planned writes go to the outbox for a running
+/// host to send. Returns the totals; `progress`, when given, shows a running count.
 pub async fn replay_store(
     db: &Store,
     runtime: &Runtime,
@@ -273,6 +291,13 @@ pub async fn replay_store(
     entity: Option<&str>,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<StepReport> {
+    let kinds = entity.map(journal_kinds).transpose()?;
+    // One journal kind is filtered by the database; several are read together and filtered
+    // here, so the entries keep their journal order across kinds.
+    let db_kind = match kinds {
+        Some([one]) => Some(*one),
+        _ => None,
+    };
     let ctx = StoreCtx {
         store_id: setup.id.clone(),
         config: setup.plugin_config.clone(),
@@ -295,12 +320,19 @@ pub async fn replay_store(
     let mut total = StepReport::default();
     loop {
         let page = db
-            .journal_range(&setup.id, since, entity, after, 500)
+            .journal_range(&setup.id, since, db_kind, after, 500)
             .await?;
         let Some(last) = page.last().map(|e| e.seq) else {
             break;
         };
         after = last;
+        let page: Vec<_> = page
+            .into_iter()
+            .filter(|e| kinds.is_none_or(|k| k.contains(&e.kind.as_str())))
+            .collect();
+        if page.is_empty() {
+            continue;
+        }
         let r = processor
             .process(page, Mode::Replay)
             .await
