@@ -7,7 +7,8 @@
 //! `weft replay` runs):
 //! - `--entity customer` replays customers only: nothing to repair there, nothing queued;
 //! - `--since <before the edits>` repairs exactly the items changed since then;
-//! - a full replay repairs exactly the rest;
+//! - `--entity price` (the documents prices travel in: Shopify products, NetSuite items) repairs
+//!   exactly the rest;
 //! - each time, only Shopify price writes for damaged items are queued, and the host sends
 //!   exactly those (no other record is rewritten);
 //! - then both systems agree field by field, and a second replay queues nothing.
@@ -484,6 +485,12 @@ async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
     // 2. The mapping is fixed: the stock mapper replaces the buggy one.
     let fixed_setup = || setup(&s, &fixed, &resolvers);
 
+    // An entity kind weft does not know is refused, naming the kinds it knows.
+    let err = replay_store(&db, &runtime, &fixed_setup()?, None, Some("prices"), None)
+        .await
+        .expect_err("an unknown entity kind must be refused");
+    assert!(err.to_string().contains("price, inventory-level"), "{err}");
+
     // `--entity customer`: customers were never damaged, so nothing is queued.
     let r = replay_store(&db, &runtime, &fixed_setup()?, None, Some("customer"), None).await?;
     assert!(r.entries > 0 && r.mapped > 0, "{r:?}");
@@ -517,8 +524,8 @@ async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
     let untouched: BTreeSet<String> = untouched.iter().cloned().collect();
     assert_eq!(damaged(&s).await?, untouched, "{:?}", prices(&s).await?);
 
-    // A full replay repairs the rest, and only the rest.
-    let r = replay_store(&db, &runtime, &fixed_setup()?, None, None, None).await?;
+    // `--entity price` repairs the rest, and only the rest.
+    let r = replay_store(&db, &runtime, &fixed_setup()?, None, Some("price"), None).await?;
     assert_repair_queued(&db, &r, &untouched).await?;
     let applied = writes_applied(&db).await?;
     run_until_settled(&db, &runtime, fixed_setup()?, listen, &s).await?;
