@@ -160,7 +160,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         plugin_config: plugin_config(s),
         limits: Limits::default(),
         timing: Timing {
-            poll_interval: Duration::from_secs(3),
+            poll_interval: Duration::from_secs(1),
             process_idle: Duration::from_millis(50),
             dispatch_idle: Duration::from_millis(50),
             ..Timing::default()
