@@ -199,6 +199,53 @@ impl Store {
         w.commit(OP).await
     }
 
+    /// Marks many claimed rows done in ONE transaction (one fsync for a whole batch of writes),
+    /// each with its own completion, exactly as [`Store::complete`] does for one row. Rows whose
+    /// claim token no longer holds them are skipped (their new owner settles them) and their
+    /// ids returned; the others commit.
+    pub async fn complete_many(
+        &self,
+        rows: &[(i64, String, Completion)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        const OP: &str = "complete outbox rows";
+        let mut lost = Vec::new();
+        let mut w = self.begin_write(OP).await?;
+        for (id, token, completion) in rows {
+            let store_id = on_tx!(&mut w.tx, c => {
+                let row = sqlx::query("UPDATE outbox SET status = 'done', lease_until = NULL, claim_token = NULL,
+                                              last_error = NULL, updated_at = $3
+                                       WHERE id = $1 AND claim_token = $2 AND status = 'inflight'
+                                       RETURNING store_id")
+                    .bind(id)
+                    .bind(token)
+                    .bind(ms(now))
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                match row {
+                    Some(r) => Some(r.text("store_id").map_err(StoreError::db(OP))?),
+                    None => None,
+                }
+            });
+            let Some(store_id) = store_id else {
+                lost.push(*id);
+                continue;
+            };
+            for x in &completion.xrefs {
+                crate::step::upsert_xref_in_tx(&mut w.tx, &store_id, x).await?;
+            }
+            for t in &completion.target_states {
+                crate::step::upsert_target_in_tx(&mut w.tx, &store_id, t, now).await?;
+            }
+            for (name, n) in &completion.counters {
+                crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
+            }
+        }
+        w.commit(OP).await?;
+        Ok(lost)
+    }
+
     /// Puts claimed row `id` back to `pending`, due at `next_at`, recording `error`; or, when
     /// it is a coalescing row and a newer pending coalescing row for the same target and op was
     /// enqueued while it was in flight, marks it `superseded` (the newer row carries the latest

@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use common::{TestDb, outbox, t0};
 use serde_json::json;
-use weft_store::{ClaimFilter, NewOutboxRow, OutboxStatus, StepCommit};
+use weft_store::{
+    ClaimFilter, Completion, NewOutboxRow, OutboxStatus, StepCommit, TargetStateUpsert,
+};
 
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -39,6 +41,7 @@ macro_rules! suite {
 suite!(
     claims_only_what_the_filter_matches,
     a_retried_row_replaced_meanwhile_is_superseded,
+    complete_many_settles_each_row_with_its_records,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -179,5 +182,69 @@ async fn a_retried_row_replaced_meanwhile_is_superseded(db: &TestDb) {
     assert_eq!(
         s.outbox_row(d1.id).await.unwrap().unwrap().status,
         OutboxStatus::Pending
+    );
+}
+
+async fn complete_many_settles_each_row_with_its_records(db: &TestDb) {
+    let s = &db.store;
+    enqueue(
+        db,
+        (0..3)
+            .map(|i| {
+                row(
+                    "shopify",
+                    "inventory-level",
+                    &format!("l{i}"),
+                    "set-quantity",
+                    10,
+                )
+            })
+            .collect(),
+    )
+    .await;
+    let now = t0() + TimeDelta::seconds(1);
+    let mut claimed = s.claim_due(now, 10, LEASE, Some("s1")).await.unwrap();
+    claimed.sort_by_key(|r| r.key.clone());
+    let done = |r: &weft_store::OutboxRow, token: &str, q: i64| {
+        let mut c = Completion::default();
+        c.target_states.push(TargetStateUpsert {
+            system: r.system.clone(),
+            kind: r.kind.clone(),
+            key: r.key.clone(),
+            fields: json!({"quantity": q}),
+        });
+        c.counters.push(("writes_applied".into(), 1));
+        (r.id, token.to_owned(), c)
+    };
+    let batch = vec![
+        done(&claimed[0], claimed[0].claim_token.as_deref().unwrap(), 10),
+        // Its claim expired and someone else holds it now: skipped, reported.
+        done(&claimed[1], "someone-else", 11),
+        done(&claimed[2], claimed[2].claim_token.as_deref().unwrap(), 12),
+    ];
+    let lost = s.complete_many(&batch, now).await.unwrap();
+    assert_eq!(lost, [claimed[1].id]);
+    for (r, want) in [
+        (&claimed[0], Some(10)),
+        (&claimed[1], None),
+        (&claimed[2], Some(12)),
+    ] {
+        let status = s.outbox_row(r.id).await.unwrap().unwrap().status;
+        let state = s
+            .target_state("s1", "shopify", "inventory-level", &r.key)
+            .await
+            .unwrap()
+            .map(|t| t.fields["quantity"].as_i64().unwrap());
+        assert_eq!(state, want, "{}", r.key);
+        let expected = if want.is_some() {
+            OutboxStatus::Done
+        } else {
+            OutboxStatus::Inflight
+        };
+        assert_eq!(status, expected, "{}", r.key);
+    }
+    assert_eq!(
+        s.counters("s1").await.unwrap().get("writes_applied"),
+        Some(&2)
     );
 }
