@@ -20,7 +20,8 @@
 //! ([`weft_connectors::Connectors::execute_inventory_batch`]), each keeping its own
 //! compare-and-set guard. When a claim comes back full and holds such rows, the dispatcher claims
 //! more of them to fill a call. Each row is still settled on its own (done, stale and re-read,
-//! retried or dead-lettered), in its own transaction with what it records.
+//! retried or dead-lettered) together with what it records; the rows a call applied complete in
+//! one transaction ([`Store::complete_many`]), so a batch costs one commit, not 250.
 //!
 //! [`Dispatcher::run_urgent`] dispatches only urgent rows (orders), for quiet hours.
 
@@ -226,9 +227,28 @@ impl Dispatcher {
             self.observer
                 .throttled(&self.store_id, crate::sync::STOREFRONT);
         }
+        // Applied rows complete in one transaction (a level write journals nothing); stale,
+        // retried and dead rows settle one by one.
+        let mut applied = Vec::new();
         for ((row, cmd), result) in rows.into_iter().zip(results) {
-            let outcome = self.settle(row, &cmd, result, false, &mut report).await;
-            self.lease_lost_is_fine(outcome)?;
+            match result {
+                Ok(outcome) if row.kind == "inventory-level" => {
+                    let token = row.claim_token.clone().unwrap_or_default();
+                    applied.push((row.id, token, applied_completion(&row, &outcome)));
+                }
+                other => {
+                    let outcome = self.settle(row, &cmd, other, false, &mut report).await;
+                    self.lease_lost_is_fine(outcome)?;
+                }
+            }
+        }
+        if !applied.is_empty() {
+            report.applied += applied.len() as u64;
+            let lost = self.db.complete_many(&applied, Utc::now()).await?;
+            if !lost.is_empty() {
+                warn!(store = %self.store_id, rows = lost.len(), "outbox claims expired before the writes settled");
+            }
+            debug!(store = %self.store_id, writes = applied.len(), "inventory batch applied");
         }
         Ok(report)
     }
@@ -299,37 +319,7 @@ impl Dispatcher {
                         })
                         .await?;
                 }
-                let mut completion = Completion::default();
-                let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
-                if desired.is_object() {
-                    completion.target_states.push(TargetStateUpsert {
-                        system: row.system.clone(),
-                        kind: row.kind.clone(),
-                        key: row.key.clone(),
-                        fields: desired,
-                    });
-                }
-                // NetSuite stock writes answer with the adjustment's id, not the level's.
-                let level_on_erp = row.system == crate::sync::ERP && row.kind == "inventory-level";
-                if !level_on_erp && !outcome.target_id.is_empty() {
-                    completion.xrefs.push(Xref {
-                        kind: row.kind.clone(),
-                        key: row.key.clone(),
-                        system: row.system.clone(),
-                        entity_id: outcome.target_id.clone(),
-                    });
-                }
-                for child in &outcome.children {
-                    if let Some(item) = &child.inventory_item_id {
-                        completion.xrefs.push(Xref {
-                            kind: "inventory-item".into(),
-                            key: item.clone(),
-                            system: "shopify-sku".into(),
-                            entity_id: child.key.clone(),
-                        });
-                    }
-                }
-                completion.counters.push(("writes_applied".into(), 1));
+                let completion = applied_completion(&row, &outcome);
                 self.db
                     .complete(row.id, &token, &completion, Utc::now())
                     .await?;
@@ -391,6 +381,43 @@ impl Dispatcher {
         }
         Ok(())
     }
+}
+
+/// What a row's applied write records: the target's new last-known state (the row's desired
+/// fields), the ids the target assigned, and the `writes_applied` counter.
+fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion {
+    let mut completion = Completion::default();
+    let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
+    if desired.is_object() {
+        completion.target_states.push(TargetStateUpsert {
+            system: row.system.clone(),
+            kind: row.kind.clone(),
+            key: row.key.clone(),
+            fields: desired,
+        });
+    }
+    // NetSuite stock writes answer with the adjustment's id, not the level's.
+    let level_on_erp = row.system == crate::sync::ERP && row.kind == "inventory-level";
+    if !level_on_erp && !outcome.target_id.is_empty() {
+        completion.xrefs.push(Xref {
+            kind: row.kind.clone(),
+            key: row.key.clone(),
+            system: row.system.clone(),
+            entity_id: outcome.target_id.clone(),
+        });
+    }
+    for child in &outcome.children {
+        if let Some(item) = &child.inventory_item_id {
+            completion.xrefs.push(Xref {
+                kind: "inventory-item".into(),
+                key: item.clone(),
+                system: "shopify-sku".into(),
+                entity_id: child.key.clone(),
+            });
+        }
+    }
+    completion.counters.push(("writes_applied".into(), 1));
+    completion
 }
 
 /// Whether `row` is a write that travels in a batch (Shopify inventory set-quantity).
