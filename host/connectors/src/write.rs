@@ -603,15 +603,20 @@ async fn set_quantities_shopify(
 }
 
 /// Takes the next call's quantities off `queue`: at most [`SHOPIFY_MAX_QUANTITIES`], each
-/// inventory item and location once (Shopify refuses a repeated pair in one call; a repeat
-/// waits for the next call, keeping its place in order).
+/// inventory item and location once (Shopify refuses a repeated pair in one call), and either
+/// all guarded or all unguarded (before API 2026-04, a call without compare quantities says so
+/// for the whole call with `ignoreCompareQuantity`). The others wait for a later call, keeping
+/// their place in order.
 fn next_chunk(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
     let mut chunk = Vec::new();
     let mut deferred = Vec::new();
     let mut seen = HashSet::new();
+    let guarded = queue.front().map(|p| p.1.change_from.is_some());
     while chunk.len() < SHOPIFY_MAX_QUANTITIES {
         let Some(p) = queue.pop_front() else { break };
-        if seen.insert((p.1.inventory_item_id.clone(), p.1.location_id.clone())) {
+        if Some(p.1.change_from.is_some()) == guarded
+            && seen.insert((p.1.inventory_item_id.clone(), p.1.location_id.clone()))
+        {
             chunk.push(p);
         } else {
             deferred.push(p);
@@ -1064,6 +1069,18 @@ mod tests {
             std::iter::from_fn(|| (!queue.is_empty()).then(|| next_chunk(&mut queue).len()))
                 .collect();
         assert_eq!(sizes, [250, 101]);
+
+        // Guarded and unguarded quantities do not share a call.
+        let mut unguarded = pending(1, "b");
+        unguarded.1.change_from = None;
+        let mut queue: VecDeque<Pending> = [pending(0, "a"), unguarded, pending(2, "c")]
+            .into_iter()
+            .collect();
+        let calls: Vec<Vec<usize>> = std::iter::from_fn(|| {
+            (!queue.is_empty()).then(|| next_chunk(&mut queue).iter().map(|p| p.0).collect())
+        })
+        .collect();
+        assert_eq!(calls, [vec![0, 2], vec![1]]);
     }
 
     #[test]
