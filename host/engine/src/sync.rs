@@ -187,8 +187,13 @@ impl Processor {
             let known = work
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
-            let fresh_state = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
-            match fresh_state {
+            let age = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
+            if superseded(mode, age, known.as_ref().map(|k| k.seq), entry.seq) {
+                report.stale += 1;
+                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
+                continue;
+            }
+            match age {
                 Freshness::Stale => {
                     report.stale += 1;
                     work.count(&format!("stale_ignored_{}", entry.source));
@@ -208,17 +213,6 @@ impl Processor {
             if !work.enrich(&entry, &mut body).await? {
                 report.deferred += 1;
                 work.count("deferred_unknown_item");
-                continue;
-            }
-            if superseded(
-                mode,
-                fresh_state,
-                known.as_ref().map(|k| &k.body),
-                &entry.body,
-                &body,
-            ) {
-                report.stale += 1;
-                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
                 continue;
             }
             let Some(kind) = parse_kind(&entry.kind) else {
@@ -573,18 +567,11 @@ impl Processor {
 /// merge and forward again at the later one, and the second step looks like a fresh change on
 /// that side: it would be taken and written to the other system (a merchant's edit replayed
 /// before weft's damaged write-back of it would push the damage into the ERP). So at the version
-/// weft holds, a replay applies only the document weft holds (compared before and after
-/// enrichment); older versions are already skipped as stale.
-fn superseded(
-    mode: Mode,
-    freshness: Freshness,
-    known_body: Option<&Value>,
-    raw: &Value,
-    enriched: &Value,
-) -> bool {
-    mode == Mode::Replay
-        && freshness == Freshness::Same
-        && known_body.is_some_and(|k| k != raw && k != enriched)
+/// weft holds, a replay skips the entries journaled before the one weft holds (`held_seq`);
+/// older versions are skipped as stale anyway, and entries this replay applies itself move
+/// `held_seq` forward, so later entries of the same second still apply in journal order.
+fn superseded(mode: Mode, freshness: Freshness, held_seq: Option<i64>, seq: i64) -> bool {
+    mode == Mode::Replay && freshness == Freshness::Same && held_seq.is_some_and(|h| h > seq)
 }
 
 /// A pending decision to diff one canonical record against one target.
@@ -757,6 +744,8 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
 struct Seen {
     version: String,
     body: Value,
+    /// The journal entry this document came from.
+    seq: i64,
 }
 
 type Key3 = (String, String, String);
@@ -820,6 +809,7 @@ impl<'a> Work<'a> {
             .map(|e| Seen {
                 version: e.version,
                 body: e.body,
+                seq: e.journal_seq,
             });
         self.entities.insert(k, v.clone());
         Ok(v)
@@ -835,6 +825,7 @@ impl<'a> Work<'a> {
             Some(Seen {
                 version: entry.version.clone(),
                 body: body.clone(),
+                seq: entry.seq,
             }),
         );
         self.step.entity_states.push(EntityStateUpsert {
@@ -1045,55 +1036,15 @@ mod tests {
 
     #[test]
     fn replay_applies_only_the_document_weft_holds_at_its_version() {
-        let held = json!({"id": "1", "price": "1250.00"});
-        let earlier = json!({"id": "1", "price": "12.50"});
-        // The merchant's edit, superseded in the same second by weft's write-back: skipped.
-        assert!(superseded(
-            Mode::Replay,
-            Freshness::Same,
-            Some(&held),
-            &earlier,
-            &earlier
-        ));
-        // The document weft holds is replayed (through the corrected mapping).
-        assert!(!superseded(
-            Mode::Replay,
-            Freshness::Same,
-            Some(&held),
-            &held,
-            &held
-        ));
-        // A webhook body the host enriched (inventory: the SKU added) is still the held one.
-        let raw = json!({"inventory_item_id": "9", "available": 3});
-        let enriched = json!({"inventory_item_id": "9", "available": 3, "sku": "S"});
-        assert!(!superseded(
-            Mode::Replay,
-            Freshness::Same,
-            Some(&enriched),
-            &raw,
-            &enriched
-        ));
-        // Newer documents, first sights and live processing are never "superseded".
-        assert!(!superseded(
-            Mode::Replay,
-            Freshness::Newer,
-            Some(&held),
-            &earlier,
-            &earlier
-        ));
-        assert!(!superseded(
-            Mode::Replay,
-            Freshness::Same,
-            None,
-            &earlier,
-            &earlier
-        ));
-        assert!(!superseded(
-            Mode::Live,
-            Freshness::Same,
-            Some(&held),
-            &earlier,
-            &earlier
-        ));
+        // Weft holds the document of entry 12; entry 10 (same second) was superseded by it.
+        assert!(superseded(Mode::Replay, Freshness::Same, Some(12), 10));
+        // The held entry itself, and later ones of the same second (entries after the cursor,
+        // or after one this replay applied), are applied in journal order.
+        assert!(!superseded(Mode::Replay, Freshness::Same, Some(12), 12));
+        assert!(!superseded(Mode::Replay, Freshness::Same, Some(12), 14));
+        // Newer versions, first sights and live processing are never "superseded".
+        assert!(!superseded(Mode::Replay, Freshness::Newer, Some(12), 10));
+        assert!(!superseded(Mode::Replay, Freshness::Same, None, 10));
+        assert!(!superseded(Mode::Live, Freshness::Same, Some(12), 10));
     }
 }
