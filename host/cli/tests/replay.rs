@@ -12,6 +12,10 @@
 //! - each time, only Shopify price writes for damaged items are queued, and the host sends
 //!   exactly those (no other record is rewritten);
 //! - then both systems agree field by field, and a second replay queues nothing.
+//!
+//! A second test pins, without simulators or timing, the case the end-to-end run meets only
+//! when the merchant's edit and weft's write-back land in the same second: the replay must not
+//! re-apply the superseded edit (which would push the damaged price into NetSuite).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -28,12 +32,13 @@ use weft::app::{Host, StoreSetup};
 use weft::demo::{Verification, verify_store};
 use weft::run::replay_store;
 use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
+use weft_engine::{Processor, ResolverRule};
 use weft_engine::{StepReport, Timing};
 use weft_ratelimit::ShopifyCostLimiter;
 use weft_runtime::{Limits, Plugin, Runtime, RuntimeConfig, StoreCtx};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_shopify::{CustomerFields, ShopifySim, VariantEdit};
-use weft_store::{OutboxStatus, Store};
+use weft_store::{Completion, NewJournalEntry, OutboxStatus, Source, Store, TargetStateUpsert};
 
 const SEED: u64 = 4;
 const STORE: &str = "replay";
@@ -554,5 +559,254 @@ async fn assert_repair_queued(db: &Store, r: &StepReport, skus: &BTreeSet<String
     assert_eq!(r.failed, 0, "{r:?}");
     assert_eq!(queued(db).await?, price_writes(skus), "replay report {r:?}");
     assert_eq!(r.writes, skus.len() as u64, "{r:?}");
+    Ok(())
+}
+
+/// The live processing step of an offline store (what the host's processing loop runs).
+fn live_processor(
+    db: &Store,
+    runtime: &Runtime,
+    mapper: &Arc<Plugin>,
+    r: &Resolvers,
+) -> Result<Processor> {
+    let s = offline_setup(mapper, r);
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: s.plugin_config.clone(),
+        limits: Limits::default(),
+    };
+    let mut rules = Vec::new();
+    for (pattern, plugin) in &s.resolvers {
+        rules.push(ResolverRule {
+            pattern: pattern.clone(),
+            resolver: runtime.resolver(plugin, ctx.clone())?,
+        });
+    }
+    Ok(Processor::new(
+        STORE,
+        db.clone(),
+        runtime.mapper(mapper, ctx)?,
+        rules,
+    ))
+}
+
+/// A setup for replays that never reach the platforms (the connection fields are unused).
+fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
+    StoreSetup {
+        id: STORE.into(),
+        shopify_base_url: "http://127.0.0.1:9".into(),
+        shopify_api_version: API_VERSION.into(),
+        shopify_token: "unused".into(),
+        webhook_secrets: Vec::new(),
+        netsuite_base_url: "http://127.0.0.1:9".into(),
+        netsuite_credentials: weft_connectors::netsuite::Credentials {
+            account_id: "1".into(),
+            consumer_key: "unused".into(),
+            consumer_secret: "unused".into(),
+            token_id: "unused".into(),
+            token_secret: "unused".into(),
+        },
+        netsuite_concurrency: 1,
+        mapper: mapper.clone(),
+        resolvers: vec![
+            ("inventory-level.quantity".into(), r.counter.clone()),
+            ("*".into(), r.owners.clone()),
+        ],
+        plugin_config: json!({ "owners": { "*": "netsuite", "variant.title": "shopify" } })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        limits: Limits::default(),
+        timing: Timing::default(),
+        poll_overlap: Duration::ZERO,
+    }
+}
+
+/// Journals a document of the one product: Shopify product 100 or NetSuite item 7.
+async fn observe(db: &Store, system: &str, version: &str, body: Value) {
+    let (kind, id) = if system == "shopify" {
+        ("product", "100")
+    } else {
+        ("variant", "7")
+    };
+    db.append(NewJournalEntry {
+        store_id: STORE.into(),
+        system: system.into(),
+        kind: kind.into(),
+        entity_id: id.into(),
+        version: version.into(),
+        source: Source::Manual,
+        delivery_id: None,
+        body,
+        received_at: Utc::now(),
+    })
+    .await
+    .expect("journal append");
+}
+
+fn shopify_product(price: &str) -> Value {
+    json!({
+        "id": "100", "title": "Mug", "body_html": "<p>Mug.</p>", "vendor": "Acme",
+        "status": "active",
+        "variants": [{"id": "200", "product_id": "100", "sku": "SKU-1", "price": price,
+                      "compare_at_price": null, "barcode": null, "inventory_item_id": "300"}],
+    })
+}
+
+fn netsuite_item(base_price: f64) -> Value {
+    json!({
+        "id": "7", "itemId": "SKU-1", "externalId": "item-SKU-1", "displayName": "Mug",
+        "salesDescription": "<p>Mug.</p>", "vendorName": "Acme", "isInactive": false,
+        "basePrice": base_price,
+    })
+}
+
+/// Settles every queued write as the dispatcher does on success (the target now holds the
+/// desired fields) and returns them as (system, kind, key, desired price).
+async fn send_queued(db: &Store) -> Vec<(String, String, String, Value)> {
+    let now = Utc::now();
+    let rows = db
+        .claim_due(now, 100, Duration::from_secs(60), Some(STORE))
+        .await
+        .expect("claim");
+    let mut sent = Vec::new();
+    for row in rows {
+        let desired = row.body["desired"].clone();
+        let completion = Completion {
+            target_states: vec![TargetStateUpsert {
+                system: row.system.clone(),
+                kind: row.kind.clone(),
+                key: row.key.clone(),
+                fields: desired.clone(),
+            }],
+            ..Completion::default()
+        };
+        db.complete(
+            row.id,
+            row.claim_token.as_deref().unwrap_or_default(),
+            &completion,
+            now,
+        )
+        .await
+        .expect("complete");
+        sent.push((row.system, row.kind, row.key, desired["price"].clone()));
+    }
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("weft.db").display()
+    ))
+    .await?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let stock = |name: &str| -> Result<Arc<Plugin>> {
+        let bytes = weft_plugin_artifacts::stock(name)
+            .with_context(|| format!("stock plugin {name} is not embedded"))?;
+        Ok(runtime.load(name, bytes)?)
+    };
+    let fixed = stock("shopify-netsuite")?;
+    let resolvers = Resolvers {
+        owners: stock("system-of-record")?,
+        counter: stock("counter-merge")?,
+    };
+    let buggy = runtime.load(
+        "buggy-shopify-netsuite",
+        &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER)?,
+    )?;
+    let live = live_processor(&db, &runtime, &buggy, &resolvers)?;
+
+    // Both systems known, Shopify already showing the buggy price (NetSuite's 12.50 in cents).
+    observe(&db, "netsuite", "2026-11-20T10:00:00Z", netsuite_item(12.5)).await;
+    observe(
+        &db,
+        "shopify",
+        "2026-11-20T10:00:00Z",
+        shopify_product("1250.00"),
+    )
+    .await;
+    assert_eq!(live.step(100).await?.writes, 0);
+    // The merchant sets 20.00 at 10:05:00; weft writes it to NetSuite and reads it back through
+    // the bug as 2000.00, which it writes to Shopify within the same second.
+    observe(
+        &db,
+        "shopify",
+        "2026-11-20T10:05:00Z",
+        shopify_product("20.00"),
+    )
+    .await;
+    live.step(100).await?;
+    let sent = send_queued(&db).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].3),
+        ("netsuite", &json!("20.00"))
+    );
+    observe(&db, "netsuite", "2026-11-20T10:05:00Z", netsuite_item(20.0)).await;
+    live.step(100).await?;
+    let sent = send_queued(&db).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].3),
+        ("shopify", &json!("2000.00"))
+    );
+    observe(
+        &db,
+        "shopify",
+        "2026-11-20T10:05:00Z",
+        shopify_product("2000.00"),
+    )
+    .await;
+    assert_eq!(live.step(100).await?.writes, 0);
+
+    // Replay through the fixed mapper: the merchant's 20.00 (superseded at 10:05:00 by weft's
+    // write-back) is not re-applied; NetSuite's 20.0 is read right, so Shopify gets 20.00 and
+    // NetSuite nothing (re-applying the edit would have made the write-back look like a new
+    // merchant change and written 2000.00 to NetSuite).
+    let r = replay_store(
+        &db,
+        &runtime,
+        &offline_setup(&fixed, &resolvers),
+        None,
+        None,
+        None,
+    )
+    .await?;
+    assert_eq!(r.writes, 1, "{r:?}");
+    let sent = send_queued(&db).await;
+    assert_eq!(
+        sent,
+        vec![(
+            "shopify".into(),
+            "price".into(),
+            "SKU-1".into(),
+            json!("20.00")
+        )]
+    );
+    observe(
+        &db,
+        "shopify",
+        "2026-11-20T10:06:00Z",
+        shopify_product("20.00"),
+    )
+    .await;
+    let live = live_processor(&db, &runtime, &fixed, &resolvers)?;
+    assert_eq!(live.step(100).await?.writes, 0);
+    let r = replay_store(
+        &db,
+        &runtime,
+        &offline_setup(&fixed, &resolvers),
+        None,
+        None,
+        None,
+    )
+    .await?;
+    assert_eq!(r.writes, 0, "{r:?}");
     Ok(())
 }
