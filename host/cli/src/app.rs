@@ -146,7 +146,7 @@ impl Host {
             let reobserve: weft_engine::dispatch::Reobserve = {
                 let w = store_wakers.clone();
                 Arc::new(move |_system, _kind, _key| {
-                    w.poll.notify_one();
+                    w.request_poll();
                     Box::pin(async { Ok(()) })
                 })
             };
@@ -226,13 +226,25 @@ impl Host {
         })
     }
 
-    /// Asks every store's pollers for an immediate round.
-    pub fn poll_now(&self) {
-        for w in self.wakers.values() {
-            w.poll.notify_one();
-            w.journal.notify_one();
-            w.outbox.notify_one();
-        }
+    /// Asks every store's pollers for an immediate round; returns each store's request number
+    /// for [`Host::polled_since`].
+    pub fn poll_now(&self) -> HashMap<String, u64> {
+        self.wakers
+            .iter()
+            .map(|(store, w)| {
+                w.journal.notify_one();
+                w.outbox.notify_one();
+                (store.clone(), w.request_poll())
+            })
+            .collect()
+    }
+
+    /// Whether every poller of every store has completed a round that started after the
+    /// [`Host::poll_now`] call that returned `requests`.
+    pub fn polled_since(&self, requests: &HashMap<String, u64>) -> bool {
+        requests
+            .iter()
+            .all(|(store, n)| self.wakers.get(store).is_none_or(|w| w.polled_since(*n)))
     }
 
     /// Stops every loop and the server, waiting for them to finish.

@@ -52,6 +52,8 @@ pub struct DemoOptions {
     pub progress: bool,
     /// Longest time to wait for convergence.
     pub settle_timeout: Duration,
+    /// Keep the database in this directory instead of a temporary one.
+    pub keep: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoOptions {
@@ -67,6 +69,7 @@ impl Default for DemoOptions {
             items: 12,
             progress: true,
             settle_timeout: Duration::from_secs(120),
+            keep: None,
         }
     }
 }
@@ -146,9 +149,21 @@ const NS_LOCATION: &str = "1";
 pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let dir = match &opts.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            anyhow::ensure!(
+                !d.join("weft.db").exists(),
+                "{} already holds a weft.db; pick an empty directory",
+                d.display()
+            );
+            d.clone()
+        }
+        None => tmp.path().to_owned(),
+    };
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
-        tmp.path().join("weft.db").display()
+        dir.join("weft.db").display()
     ))
     .await
     .context("cannot open the demo database")?;
@@ -522,22 +537,11 @@ async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result
             "weft did not settle within {:?}",
             opts.settle_timeout
         );
-        // A full poll round of every poller of every store must complete in each quiet round,
+        // Every poller of every store must complete a round that started after this request,
         // so "quiet" means the platforms were read afresh and had nothing new.
-        let rounds = |h: &Host| -> Vec<u64> {
-            h.wakers
-                .values()
-                .map(|w| w.poll_rounds.load(std::sync::atomic::Ordering::SeqCst))
-                .collect()
-        };
-        let before = rounds(host);
-        host.poll_now();
-        loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let now = rounds(host);
-            if now.iter().zip(&before).all(|(n, b)| *n >= b + 4) {
-                break;
-            }
+        let requests = host.poll_now();
+        while !host.polled_since(&requests) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "polls did not complete within {:?}",

@@ -132,6 +132,10 @@ struct DemoArgs {
     /// Print the report as one JSON object on the last line of stdout (no progress output).
     #[arg(long)]
     json: bool,
+    /// Keep the demo's SQLite database in this directory (created if missing) for inspection
+    /// with `weft status` or sqlite3, instead of a temporary directory removed at the end.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<std::path::PathBuf>,
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -159,6 +163,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         stores: args.stores,
         items: args.items,
         progress: !args.json,
+        keep: args.keep,
         ..weft::demo::DemoOptions::default()
     })
     .await?;

@@ -10,15 +10,16 @@
 //! In both, the journal entries and the new watermark are committed in ONE transaction, so the
 //! watermark never advances past a change that is not journaled.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use weft_connectors::netsuite::cdc::{CdcSource, Watermark};
 use weft_connectors::netsuite::{NetSuiteClient, RecordRef, inventory_level_docs};
-use weft_connectors::shopify::{Entity, ShopifyClient};
+use weft_connectors::shopify::{Entity, ReadResult, ShopifyClient, ShopifyDoc};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
 use crate::error::EngineError;
@@ -31,6 +32,12 @@ pub struct ShopifyReconciler {
     db: Store,
     client: Arc<ShopifyClient>,
     overlap: Duration,
+    /// Per stream and id, the document this reconciler read in full after its version's
+    /// second was over (so no same-second edit can follow it) and journaled. The overlap
+    /// window lists such documents again every round: they are not fetched again, but their
+    /// final body is offered to the journal again, so a late webhook carrying an earlier edit
+    /// of the same second that was processed meanwhile is still corrected.
+    settled: std::sync::Mutex<HashMap<(String, String), ShopifyDoc>>,
 }
 
 impl ShopifyReconciler {
@@ -46,6 +53,7 @@ impl ShopifyReconciler {
             db,
             client,
             overlap,
+            settled: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,8 +84,9 @@ impl ShopifyReconciler {
                 .as_deref()
                 .filter(|_| !full)
                 .map(|m| minus(m, self.overlap));
-            let read = self.client.read_since(&entity, since.as_deref()).await?;
-            report.read += read.docs.len() as u64;
+            let (read, listing_time, fetched) =
+                self.read(&stream, &entity, since.as_deref()).await?;
+            report.read += fetched.len() as u64;
             let now = Utc::now();
             let mut entries: Vec<NewJournalEntry> = Vec::with_capacity(read.docs.len());
             for d in read.docs {
@@ -115,7 +124,7 @@ impl ShopifyReconciler {
                     entries,
                     &self.store_id,
                     WatermarkUpdate {
-                        stream,
+                        stream: stream.clone(),
                         value: json!({ "updated_at": next }),
                     },
                     now,
@@ -128,8 +137,86 @@ impl ShopifyReconciler {
                     .bump_counter(&self.store_id, "recovered", inserted)
                     .await?;
             }
+            self.remember(&stream, &fetched, listing_time, since.as_deref());
         }
         Ok(report)
+    }
+
+    /// Reads what changed in `entity` since `since`. Products, customers and orders are listed
+    /// first (ids and versions, one point each) and only the ones not already settled are
+    /// fetched in full; inventory levels are read directly. Returns the read (its watermark
+    /// covers everything listed) and the listing's server time.
+    async fn read(
+        &self,
+        stream: &str,
+        entity: &Entity,
+        since: Option<&str>,
+    ) -> Result<(ReadResult, Option<DateTime<Utc>>, Vec<ShopifyDoc>), EngineError> {
+        if matches!(entity, Entity::InventoryLevels { .. }) {
+            let read = self.client.read_since(entity, since).await?;
+            let fetched = read.docs.clone();
+            return Ok((read, None, fetched));
+        }
+        let listing = self.client.list_changed(entity, since).await?;
+        let mut docs = Vec::new();
+        let mut wanted = Vec::new();
+        {
+            let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+            for l in &listing.items {
+                match settled.get(&(stream.to_owned(), l.id.clone())) {
+                    Some(d) if d.updated_at == l.updated_at => docs.push(d.clone()),
+                    _ => wanted.push(l.id.clone()),
+                }
+            }
+        }
+        let fetched = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.client.fetch(entity, &wanted).await?
+        };
+        docs.extend(fetched.iter().cloned());
+        let max_updated_at = listing
+            .items
+            .iter()
+            .map(|l| l.updated_at.clone())
+            .chain(docs.iter().map(|d| d.updated_at.clone()))
+            .reduce(later);
+        Ok((
+            ReadResult {
+                docs,
+                max_updated_at,
+            },
+            listing.server_time,
+            fetched,
+        ))
+    }
+
+    /// Records the documents just journaled whose version's second was over before the
+    /// listing that found them (so the read saw the last edit of that second), and forgets
+    /// those older than the overlap window, which no listing returns again.
+    fn remember(
+        &self,
+        stream: &str,
+        fetched: &[ShopifyDoc],
+        listing_time: Option<DateTime<Utc>>,
+        since: Option<&str>,
+    ) {
+        let Some(listed_at) = listing_time else {
+            return;
+        };
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        for d in fetched {
+            if let Version::At(v) = Version::parse(&d.updated_at)
+                && listed_at.timestamp() > v.timestamp()
+            {
+                settled.insert((stream.to_owned(), d.id.clone()), d.clone());
+            }
+        }
+        if let Some(Version::At(since)) = since.map(Version::parse) {
+            settled.retain(|(s, _), d| {
+                s != stream || !matches!(Version::parse(&d.updated_at), Version::At(t) if t < since)
+            });
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 //! paused clock ([`TokioClock`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -100,6 +101,44 @@ pub struct Wakers {
     pub poll: Notify,
     /// Poll rounds completed (successfully or not) by all of the store's pollers together.
     pub poll_rounds: std::sync::atomic::AtomicU64,
+    /// Immediate rounds requested so far ([`Wakers::request_poll`]).
+    poll_requested: AtomicU64,
+    /// Per poller: the latest request number its completed rounds started after.
+    poll_served: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Wakers {
+    /// Asks every poller for an immediate round and returns the request's number: once
+    /// [`Wakers::polled_since`] says true for it, every poller has completed a round that
+    /// STARTED after this call, so it read the platforms afresh. A request made while a round
+    /// is running is not lost: the poller starts another round as soon as it finishes.
+    pub fn request_poll(&self) -> u64 {
+        let n = self.poll_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.poll.notify_waiters();
+        n
+    }
+
+    /// Whether every poller of the store has completed a round started after request `n`
+    /// (true when the store has no pollers).
+    pub fn polled_since(&self, n: u64) -> bool {
+        self.poll_served
+            .lock()
+            .map(|v| v.iter().all(|&served| served >= n))
+            .unwrap_or(false)
+    }
+
+    fn register_poller(&self) -> usize {
+        let mut v = self.poll_served.lock().unwrap_or_else(|e| e.into_inner());
+        v.push(0);
+        v.len() - 1
+    }
+
+    fn poll_done(&self, poller: usize, started_after: u64) {
+        let mut v = self.poll_served.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = v.get_mut(poller) {
+            *s = (*s).max(started_after);
+        }
+    }
 }
 
 /// Where the runner reads the time its schedule is evaluated at.
@@ -270,8 +309,10 @@ impl StoreRunner {
             });
         }
         for poller in self.pollers {
+            let me = self.wakers.register_poller();
             set.spawn(poll_loop(
                 poller,
+                me,
                 self.schedule.clone(),
                 self.clock.clone(),
                 self.wakers.clone(),
@@ -295,8 +336,10 @@ fn quiet_until(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<Utc> {
 /// One poller's loop until `stop`: a round when the schedule says (a full resync when the cron
 /// is due, else an incremental round), and a round whenever `wakers.poll` is notified. See the
 /// module docs for quiet hours.
+#[allow(clippy::too_many_arguments)]
 async fn poll_loop(
     poller: Arc<dyn Poller>,
+    me: usize,
     schedule: Schedule,
     clock: Arc<dyn Clock>,
     w: Arc<Wakers>,
@@ -310,17 +353,19 @@ async fn poll_loop(
         .and_then(|d| start.checked_sub_signed(d))
         .unwrap_or(start);
     let mut next_full = schedule.next_full_resync(start);
-    let mut woken = false;
+    // The latest request (Wakers::request_poll) a round of this poller started after.
+    let mut served = 0;
     loop {
         if *stop.borrow() {
             break;
         }
         let now = clock.now();
+        let request = w.poll_requested.load(Ordering::SeqCst);
+        let woken = request > served;
         let quiet = schedule.is_quiet(now);
         let full = !quiet && next_full.is_some_and(|t| t <= now);
         let scheduled = !quiet && schedule.next_reconcile(last_round) <= now;
         if full || scheduled || woken {
-            woken = false;
             let result = if full {
                 info!(%store, poller = poller.name(), "full resync");
                 poller.poll_full().await
@@ -346,8 +391,9 @@ async fn poll_loop(
                 };
             }
             last_round = clock.now();
-            w.poll_rounds
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            served = request;
+            w.poll_done(me, request);
+            w.poll_rounds.fetch_add(1, Ordering::SeqCst);
             continue;
         }
         let due = [Some(schedule.next_reconcile(last_round)), next_full]
@@ -357,8 +403,15 @@ async fn poll_loop(
             .unwrap_or(now)
             .max(quiet_until(&schedule, now));
         let wait = (due - now).to_std().unwrap_or_default().min(MAX_SLEEP);
+        // Registered before the check, so a request between the two is not missed.
+        let wake = w.poll.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        if w.poll_requested.load(Ordering::SeqCst) > served {
+            continue;
+        }
         tokio::select! {
-            _ = w.poll.notified() => woken = true,
+            _ = wake => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
@@ -450,8 +503,10 @@ mod tests {
         let poller = Recorder::new(clock.clone(), fail_full);
         let wakers = Arc::new(Wakers::default());
         let (stop_tx, stop) = watch::channel(false);
+        let me = wakers.register_poller();
         let task = tokio::spawn(poll_loop(
             poller.clone(),
+            me,
             schedule,
             clock,
             wakers.clone(),
@@ -461,7 +516,7 @@ mod tests {
         let total = Duration::from_secs(minutes * 60);
         if let Some(after) = wake_after {
             tokio::time::sleep(after).await;
-            wakers.poll.notify_one();
+            wakers.request_poll();
             tokio::time::sleep(total - after).await;
         } else {
             tokio::time::sleep(total).await;

@@ -43,10 +43,8 @@ pub const STOREFRONT: &str = "shopify";
 pub const ERP: &str = "netsuite";
 const SYSTEMS: [&str; 2] = [STOREFRONT, ERP];
 
-/// Xref kind mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
-const INVENTORY_ITEM_XREF: &str = "inventory-item";
-/// Xref "system" under which the SKU of a Shopify inventory item is kept.
-const SKU_XREF_SYSTEM: &str = "shopify-sku";
+// Xrefs mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
+use weft_store::{INVENTORY_ITEM_XREF, SKU_XREF_SYSTEM};
 
 /// Whether entries are processed live (advancing the cursor) or replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -250,10 +250,11 @@ async fn handle(
         return text(StatusCode::UNAUTHORIZED, "invalid webhook signature");
     }
 
-    let entry = match to_entry(&cfg.id, &headers, &raw) {
+    let mut entry = match to_entry(&cfg.id, &headers, &raw) {
         Ok(entry) => entry,
         Err(reason) => return malformed(&state, &cfg.id, &headers, &raw, reason).await,
     };
+    stamp_sku(&state, &mut entry).await;
 
     // The append and the engine's wake-up run in their own task: a client that hangs up
     // mid-commit cancels this handler, but its entry (already queued) is still journaled, and
@@ -330,6 +331,33 @@ fn to_entry(store_id: &str, headers: &HeaderMap, raw: &[u8]) -> Result<NewJourna
         body: doc.body,
         received_at: Utc::now(),
     })
+}
+
+/// Stamps an inventory level webhook with its item's SKU when weft knows it, so the journaled
+/// body is the one a poll of the same level produces (the poll reads `item { sku }`): the
+/// journal then recognises the poll's read as the same observation instead of journaling it
+/// again. Unknown SKU (or a database hiccup): the body keeps `sku: null` and the engine
+/// looks the SKU up when it processes the entry.
+async fn stamp_sku(state: &ServerState, entry: &mut NewJournalEntry) {
+    if entry.kind != "inventory-level" || !entry.body.get("sku").is_some_and(Value::is_null) {
+        return;
+    }
+    let Some(item) = entry.body.get("inventory_item_id").and_then(Value::as_str) else {
+        return;
+    };
+    match state
+        .store()
+        .inventory_item_sku(&entry.store_id, item)
+        .await
+    {
+        Ok(Some(sku)) => {
+            if let Some(o) = entry.body.as_object_mut() {
+                o.insert("sku".into(), Value::String(sku));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "SKU lookup failed; the engine will stamp it"),
+    }
 }
 
 /// The request headers as a JSON object, without the signature or credentials. Repeated

@@ -34,7 +34,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(rest_products_count),
         )
         .merge(crate::merchant::routes())
+        .layer(axum::middleware::map_response_with_state(
+            shared.clone(),
+            shop_date,
+        ))
         .with_state(shared)
+}
+
+/// Stamps every response with the shop's own clock as its `Date` header, as Shopify's servers
+/// do: the same clock as every `updatedAt`, so a client can tell whether a read happened after
+/// a given second was over (hyper's own `Date` would be the host's clock, which the simulated
+/// shop clock is not).
+async fn shop_date(State(shared): State<Arc<Shared>>, mut resp: Response) -> Response {
+    let now = shared.state.lock().clock.now();
+    if let Ok(v) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 fn json_response(status: StatusCode, body: &Value, version: Option<&str>) -> Response {

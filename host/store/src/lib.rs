@@ -56,3 +56,10 @@ pub use types::{
     WatermarkUpdate, Xref, version_key,
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
+
+/// Cross-reference kind under which a Shopify inventory item id maps to its variant's SKU
+/// (recorded by the engine from product observations; read by the intake to stamp inventory
+/// level webhooks, which carry no SKU, the same way a poll stamps them).
+pub const INVENTORY_ITEM_XREF: &str = "inventory-item";
+/// Cross-reference "system" of [`INVENTORY_ITEM_XREF`] rows: the entity id is the SKU.
+pub const SKU_XREF_SYSTEM: &str = "shopify-sku";

@@ -395,6 +395,21 @@ impl Store {
         })
     }
 
+    /// The SKU of Shopify inventory item `item_id`, once a product observation taught it.
+    pub async fn inventory_item_sku(
+        &self,
+        store_id: &str,
+        item_id: &str,
+    ) -> Result<Option<String>> {
+        self.xref_entity(
+            store_id,
+            crate::INVENTORY_ITEM_XREF,
+            item_id,
+            crate::SKU_XREF_SYSTEM,
+        )
+        .await
+    }
+
     /// The canonical key of `system`'s entity `entity_id`.
     pub async fn xref_key(
         &self,

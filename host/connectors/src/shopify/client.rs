@@ -139,6 +139,27 @@ pub struct GraphqlResponse {
     pub data: Value,
     /// `extensions.cost`, when present.
     pub cost: Option<QueryCost>,
+    /// The server's clock when it answered (its `Date` header, whole seconds), when present.
+    pub server_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One entity of a change listing ([`ShopifyClient::list_changed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Decimal id.
+    pub id: String,
+    /// Normalized `updatedAt` (UTC, `Z`), the version a full read of it would carry.
+    pub updated_at: String,
+}
+
+/// What changed since a time, without the documents themselves.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listing {
+    /// Changed entities, ascending `updated_at`.
+    pub items: Vec<Listed>,
+    /// The server's clock when the listing's first page was answered: a document read after
+    /// this listing reflects every edit made before this instant.
+    pub server_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One absolute quantity to set, guarded by the quantity the caller last saw.
@@ -318,6 +339,12 @@ impl ShopifyClient {
             .map_err(|e| (ConnectorError::from_reqwest(SYSTEM, e), None))?;
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
+        let server_time = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|t| t.with_timezone(&chrono::Utc));
         let bytes = resp
             .bytes()
             .await
@@ -328,7 +355,11 @@ impl ShopifyClient {
             .and_then(|b| b.pointer("/extensions/cost"))
             .and_then(|c| serde_json::from_value(c.clone()).ok());
         classify_response(status, retry_after, body, &bytes, reserved)
-            .map(|data| GraphqlResponse { data, cost })
+            .map(|data| GraphqlResponse {
+                data,
+                cost,
+                server_time,
+            })
             .map_err(|e| (e, cost))
     }
 
@@ -606,6 +637,146 @@ impl ShopifyClient {
         }
         out.max_updated_at = max_version(&out.docs);
         Ok(out)
+    }
+
+    /// Lists the ids and versions of `entity` (products, customers or orders) updated at or
+    /// after `since`: one point per entity, against the dozens a full read costs, so a
+    /// reconciliation round can fetch only what it has not read yet ([`ShopifyClient::fetch`]).
+    pub async fn list_changed(
+        &self,
+        entity: &Entity,
+        since: Option<&str>,
+    ) -> Result<Listing, ConnectorError> {
+        let (doc, root) = match entity {
+            Entity::Products => (q::LIST_PRODUCTS, "products"),
+            Entity::Customers => (q::LIST_CUSTOMERS, "customers"),
+            Entity::Orders => (q::LIST_ORDERS, "orders"),
+            Entity::InventoryLevels { .. } => {
+                return Err(ConnectorError::invalid(
+                    SYSTEM,
+                    crate::InvalidRequest::BadField {
+                        field: "entity".into(),
+                        reason: "inventory levels have no change listing; read them".into(),
+                    },
+                ));
+            }
+        };
+        let query = since.map(|s| format!("updated_at:>='{s}'"));
+        let mut out = Listing::default();
+        let mut after: Option<String> = None;
+        loop {
+            let resp = self
+                .graphql(
+                    doc,
+                    json!({"first": 250, "after": after, "query": query}),
+                    q::connection_cost(250, 1),
+                )
+                .await?;
+            if out.server_time.is_none() {
+                out.server_time = resp.server_time;
+            }
+            let conn = resp
+                .data
+                .get(root)
+                .ok_or_else(|| shape_err(&format!("no `{root}` in data")))?;
+            for n in conn
+                .get("nodes")
+                .and_then(Value::as_array)
+                .ok_or_else(|| shape_err("connection without `nodes`"))?
+            {
+                let id = n
+                    .get("id")
+                    .and_then(id_string)
+                    .ok_or_else(|| shape_err("listed node without an id"))?;
+                let updated_at = n
+                    .get("updatedAt")
+                    .and_then(Value::as_str)
+                    .and_then(normalize::timestamp)
+                    .ok_or_else(|| shape_err("listed node without an RFC 3339 updatedAt"))?;
+                out.items.push(Listed { id, updated_at });
+            }
+            if conn
+                .pointer("/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                != Some(true)
+            {
+                break;
+            }
+            after = conn
+                .pointer("/pageInfo/endCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if after.is_none() {
+                return Err(shape_err("hasNextPage without endCursor"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads products, customers or orders by decimal id (`nodes(ids:)`), normalized exactly
+    /// as a paged read normalizes them. Ids that no longer exist are left out.
+    pub async fn fetch(
+        &self,
+        entity: &Entity,
+        ids: &[String],
+    ) -> Result<Vec<ShopifyDoc>, ConnectorError> {
+        let p = self.paging;
+        let (doc, resource, per_call, node_cost) = match entity {
+            Entity::Products => (
+                q::PRODUCTS_BY_ID,
+                "Product",
+                p.products,
+                1 + q::connection_cost(p.variants, 2),
+            ),
+            Entity::Customers => (q::CUSTOMERS_BY_ID, "Customer", p.customers, 1),
+            Entity::Orders => (
+                q::ORDERS_BY_ID,
+                "Order",
+                p.orders,
+                4 + q::connection_cost(p.line_items, 5),
+            ),
+            Entity::InventoryLevels { .. } => {
+                return Err(ConnectorError::invalid(
+                    SYSTEM,
+                    crate::InvalidRequest::BadField {
+                        field: "entity".into(),
+                        reason: "inventory levels are not fetched by id".into(),
+                    },
+                ));
+            }
+        };
+        let mut docs = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(per_call.max(1) as usize) {
+            let gids: Vec<String> = chunk.iter().map(|id| gid(resource, id)).collect();
+            let resp = self
+                .graphql(
+                    doc,
+                    json!({"ids": gids, "variants": p.variants, "lines": p.line_items}),
+                    chunk.len() as u32 * (1 + node_cost),
+                )
+                .await?;
+            for node in resp
+                .data
+                .get("nodes")
+                .and_then(Value::as_array)
+                .ok_or_else(|| shape_err("no `nodes` in data"))?
+            {
+                if node.is_null() || node.get("id").is_none() {
+                    continue; // deleted since it was listed
+                }
+                let d = match entity {
+                    Entity::Products => {
+                        let extra = self.remaining_variants(node).await?;
+                        normalize::product_from_graphql(node, &extra)
+                    }
+                    Entity::Customers => normalize::customer_from_graphql(node),
+                    _ => normalize::order_from_graphql(node),
+                }
+                .map_err(normalize_err)?;
+                docs.push(d);
+            }
+        }
+        Ok(docs)
     }
 
     /// The decimal ids of the shop's locations.

@@ -13,7 +13,7 @@ pub mod queries;
 
 pub(crate) use client::check_user_errors;
 pub use client::{
-    AdjustChange, Entity, GraphqlResponse, Page, Paging, QuantityChange, ReadResult, ShopifyClient,
-    ShopifyConfig,
+    AdjustChange, Entity, GraphqlResponse, Listed, Listing, Page, Paging, QuantityChange,
+    ReadResult, ShopifyClient, ShopifyConfig,
 };
 pub use normalize::ShopifyDoc;

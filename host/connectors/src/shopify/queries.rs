@@ -8,19 +8,50 @@
 pub const VARIANT_FIELDS: &str =
     "id title sku price compareAtPrice barcode updatedAt inventoryItem { id }";
 
-/// Page of products with their first variants.
-pub const PRODUCTS: &str = r#"query WeftProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
-  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id title descriptionHtml vendor productType handle status tags updatedAt
+// The field sets of each entity, shared by the paged reads and the by-id fetches (so both
+// normalize to the same document). Macros, because `concat!` needs literals.
+macro_rules! product_fields {
+    () => {
+        "id title descriptionHtml vendor productType handle status tags updatedAt
       variants(first: $variants) {
         pageInfo { hasNextPage endCursor }
         nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
-      }
-    }
+      }"
+    };
+}
+macro_rules! customer_fields {
+    () => {
+        "id email firstName lastName phone tags updatedAt"
+    };
+}
+macro_rules! order_fields {
+    () => {
+        "id name email createdAt updatedAt cancelledAt currencyCode displayFinancialStatus
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id email firstName lastName }
+      lineItems(first: $lines) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id sku quantity
+          originalUnitPriceSet { shopMoney { amount } }
+          variant { id }
+          product { id }
+        }
+      }"
+    };
+}
+
+/// Page of products with their first variants.
+pub const PRODUCTS: &str = concat!(
+    "query WeftProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ",
+    product_fields!(),
+    " }
   }
-}"#;
+}"
+);
 
 /// Further pages of one product's variants (when a product has more than fit in [`PRODUCTS`]).
 pub const PRODUCT_VARIANTS: &str = r#"query WeftProductVariants($id: ID!, $first: Int!, $after: String) {
@@ -33,42 +64,87 @@ pub const PRODUCT_VARIANTS: &str = r#"query WeftProductVariants($id: ID!, $first
 }"#;
 
 /// One product by id, with its first variants.
-pub const PRODUCT: &str = r#"query WeftProduct($id: ID!, $variants: Int!) {
-  product(id: $id) {
-    id title descriptionHtml vendor productType handle status tags updatedAt
-    variants(first: $variants) {
-      pageInfo { hasNextPage endCursor }
-      nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
-    }
-  }
-}"#;
+pub const PRODUCT: &str = concat!(
+    "query WeftProduct($id: ID!, $variants: Int!) {
+  product(id: $id) { ",
+    product_fields!(),
+    " }
+}"
+);
 
 /// Page of customers.
-pub const CUSTOMERS: &str = r#"query WeftCustomers($first: Int!, $after: String, $query: String) {
+pub const CUSTOMERS: &str = concat!(
+    "query WeftCustomers($first: Int!, $after: String, $query: String) {
   customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
-    nodes { id email firstName lastName phone tags updatedAt }
+    nodes { ",
+    customer_fields!(),
+    " }
+  }
+}"
+);
+
+/// Page of orders with their line items.
+pub const ORDERS: &str = concat!(
+    "query WeftOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ",
+    order_fields!(),
+    " }
+  }
+}"
+);
+
+/// Products by id (`nodes`), each with its first variants.
+pub const PRODUCTS_BY_ID: &str = concat!(
+    "query WeftProductsById($ids: [ID!]!, $variants: Int!) {
+  nodes(ids: $ids) { ... on Product { ",
+    product_fields!(),
+    " } }
+}"
+);
+
+/// Customers by id (`nodes`).
+pub const CUSTOMERS_BY_ID: &str = concat!(
+    "query WeftCustomersById($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Customer { ",
+    customer_fields!(),
+    " } }
+}"
+);
+
+/// Orders by id (`nodes`), each with its first line items.
+pub const ORDERS_BY_ID: &str = concat!(
+    "query WeftOrdersById($ids: [ID!]!, $lines: Int!) {
+  nodes(ids: $ids) { ... on Order { ",
+    order_fields!(),
+    " } }
+}"
+);
+
+/// Page of the ids and `updatedAt` of products changed since a time: the cheap first half of a
+/// reconciliation round (one point per node), so only what weft has not read yet is fetched.
+pub const LIST_PRODUCTS: &str = r#"query WeftListProducts($first: Int!, $after: String, $query: String) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id updatedAt }
   }
 }"#;
 
-/// Page of orders with their line items.
-pub const ORDERS: &str = r#"query WeftOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
+/// Like [`LIST_PRODUCTS`], for customers.
+pub const LIST_CUSTOMERS: &str = r#"query WeftListCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id updatedAt }
+  }
+}"#;
+
+/// Like [`LIST_PRODUCTS`], for orders.
+pub const LIST_ORDERS: &str = r#"query WeftListOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id name email createdAt updatedAt cancelledAt currencyCode displayFinancialStatus
-      totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id email firstName lastName }
-      lineItems(first: $lines) {
-        pageInfo { hasNextPage endCursor }
-        nodes {
-          id sku quantity
-          originalUnitPriceSet { shopMoney { amount } }
-          variant { id }
-          product { id }
-        }
-      }
-    }
+    nodes { id updatedAt }
   }
 }"#;
 
