@@ -170,6 +170,48 @@ async fn customers_orders_and_levels_read_in_the_one_shape() {
     );
     assert_eq!(od["total_price"], "21.00");
 
+    // The cheap listing names the same entities and versions, and a fetch by id normalizes
+    // exactly as the paged read does (the reconciler mixes both).
+    for (entity, paged) in [
+        (Entity::Customers, &customers),
+        (Entity::Orders, &orders),
+        (
+            Entity::Products,
+            &c.read_since(&Entity::Products, None).await.unwrap(),
+        ),
+    ] {
+        let listing = c.list_changed(&entity, None).await.unwrap();
+        let listed: Vec<(String, String)> = listing
+            .items
+            .iter()
+            .map(|l| (l.id.clone(), l.updated_at.clone()))
+            .collect();
+        let read: Vec<(String, String)> = paged
+            .docs
+            .iter()
+            .map(|d| (d.id.clone(), d.updated_at.clone()))
+            .collect();
+        assert_eq!(listed, read, "{entity:?}");
+        let shop_now = sim.now();
+        let server = listing
+            .server_time
+            .expect("the listing carries the server's Date");
+        assert!(
+            (server - shop_now).num_seconds().abs() <= 1,
+            "Date is the shop clock: {server} vs {shop_now}"
+        );
+        let mut ids: Vec<String> = listed.iter().map(|(id, _)| id.clone()).collect();
+        ids.push("999999999".into()); // deleted or never existed: left out
+        let fetched = c.fetch(&entity, &ids).await.unwrap();
+        assert_eq!(&fetched, &paged.docs, "{entity:?}");
+    }
+    assert!(
+        c.list_changed(&Entity::InventoryLevels { location_id: None }, None)
+            .await
+            .is_err(),
+        "inventory levels have no listing"
+    );
+
     let locations = c.locations().await.unwrap();
     assert_eq!(locations.len(), 1);
     let levels = c
