@@ -408,10 +408,18 @@ pub async fn observed_version(
     let Some(known) = db.entity_state(store_id, system, kind, id).await? else {
         return Ok(version.to_owned());
     };
+    let (new, old) = (Version::parse(version), Version::parse(&known.version));
     if &known.body == body {
-        return Ok(version.to_owned());
+        // The body weft holds; if weft holds it under a nudged version of the same second,
+        // it is that same observation (not a new one to journal and count as recovered).
+        return Ok(match (new, old) {
+            (Version::At(n), Version::At(o)) if n.timestamp() == o.timestamp() && n <= o => {
+                known.version
+            }
+            _ => version.to_owned(),
+        });
     }
-    match (Version::parse(version), Version::parse(&known.version)) {
+    match (new, old) {
         (Version::At(new), Version::At(old))
             if new <= old && new.timestamp() == old.timestamp() =>
         {

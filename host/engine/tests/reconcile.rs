@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use weft_connectors::gate::ShopifyCostLimiter;
-use weft_connectors::shopify::{ShopifyClient, ShopifyConfig};
+use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_engine::{Poller, ShopifyReconciler};
 use weft_sim_shopify::{CustomerFields, ShopifySim, SimConfig};
 use weft_store::{EntityStateUpsert, StepCommit, Store};
@@ -42,8 +42,16 @@ async fn wait_for_next_second(sim: &ShopifySim) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lists_then_fetches_and_still_settles_a_same_second_tie() {
+struct Rig {
+    sim: ShopifySim,
+    server: weft_sim_shopify::SimHandle,
+    db: Store,
+    client: Arc<ShopifyClient>,
+    reconciler: ShopifyReconciler,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
     let sim = ShopifySim::new(SimConfig::default());
     let server = sim
         .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
@@ -67,8 +75,63 @@ async fn lists_then_fetches_and_still_settles_a_same_second_tie() {
         )
         .unwrap(),
     );
-    let reconciler = ShopifyReconciler::new(STORE, db.clone(), client, Duration::from_secs(5));
+    let reconciler =
+        ShopifyReconciler::new(STORE, db.clone(), client.clone(), Duration::from_secs(5));
+    Rig {
+        sim,
+        server,
+        db,
+        client,
+        reconciler,
+        _dir: dir,
+    }
+}
 
+/// What the engine does when it applies an observation: weft now holds `body` at `version`.
+async fn engine_holds(db: &Store, id: u64, version: &str, body: Value, seq: i64) {
+    let mut step = StepCommit::new(STORE, chrono::Utc::now());
+    step.entity_states.push(EntityStateUpsert {
+        system: "shopify".into(),
+        kind: "customer".into(),
+        entity_id: id.to_string(),
+        version: version.to_owned(),
+        body,
+        canonical_key: None,
+        journal_seq: seq,
+    });
+    db.commit_step(&step).await.unwrap();
+}
+
+async fn recovered(db: &Store) -> Option<i64> {
+    db.status(STORE)
+        .await
+        .unwrap()
+        .counters
+        .get("recovered")
+        .copied()
+}
+
+fn customer_entries(
+    entries: &[weft_store::JournalEntry],
+    id: u64,
+) -> Vec<weft_store::JournalEntry> {
+    entries
+        .iter()
+        .filter(|e| e.kind == "customer" && e.entity_id == id.to_string())
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_then_fetches_and_still_settles_a_same_second_tie() {
+    let Rig {
+        sim,
+        server,
+        db,
+        reconciler,
+        _dir,
+        ..
+    } = rig().await;
     let id = sim
         .create_customer(CustomerFields {
             email: Some("ada@example.com".into()),
@@ -81,28 +144,15 @@ async fn lists_then_fetches_and_still_settles_a_same_second_tie() {
     // Round 1 reads the customer in full: the last edit of its second.
     let r1 = reconciler.poll().await.unwrap();
     assert_eq!((r1.read, r1.journaled), (1, 1), "{r1:?}");
-    let entries = db.journal_since(STORE, 0, 100).await.unwrap();
-    let read = entries
-        .iter()
-        .find(|e| e.kind == "customer" && e.entity_id == id.to_string())
-        .expect("the customer is journaled");
+    let entries = customer_entries(&db.journal_since(STORE, 0, 100).await.unwrap(), id);
+    let read = entries.last().expect("the customer is journaled").clone();
     assert_eq!(read.body["phone"], Value::String(last.clone()));
 
     // A late webhook of the first edit, same second, is processed after that read: weft now
     // holds the earlier phone at the same version.
     let mut stale = read.body.clone();
     stale["phone"] = Value::String(first);
-    let mut step = StepCommit::new(STORE, chrono::Utc::now());
-    step.entity_states.push(EntityStateUpsert {
-        system: "shopify".into(),
-        kind: "customer".into(),
-        entity_id: id.to_string(),
-        version: read.version.clone(),
-        body: stale,
-        canonical_key: None,
-        journal_seq: read.seq,
-    });
-    db.commit_step(&step).await.unwrap();
+    engine_holds(&db, id, &read.version, stale, read.seq).await;
 
     // Round 2 fetches nothing (the listing shows the version it read in full) but offers
     // the final body again: it differs from what weft holds at that second, so it is
@@ -119,8 +169,71 @@ async fn lists_then_fetches_and_still_settles_a_same_second_tie() {
         read.version
     );
 
-    // Round 3: nothing new, nothing fetched, nothing journaled.
+    // Round 3, before the engine applied it: the same correction, already journaled.
     let r3 = reconciler.poll().await.unwrap();
     assert_eq!((r3.read, r3.journaled), (0, 0), "{r3:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_tie_is_not_journaled_again() {
+    let Rig {
+        sim,
+        server,
+        db,
+        client,
+        reconciler,
+        _dir,
+    } = rig().await;
+    let id = sim
+        .create_customer(CustomerFields {
+            email: Some("ada@example.com".into()),
+            ..CustomerFields::default()
+        })
+        .unwrap();
+    let r0 = reconciler.poll().await.unwrap();
+    assert_eq!(r0.journaled, 1);
+    let (first, last) = two_edits_in_one_second(&sim, id);
+    wait_for_next_second(&sim).await;
+
+    // The first edit's webhook was processed, the second's was dropped.
+    let created = customer_entries(&db.journal_since(STORE, 0, 100).await.unwrap(), id)
+        .pop()
+        .unwrap();
+    let t = client
+        .list_changed(&Entity::Customers, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.id == id.to_string())
+        .expect("the customer is listed")
+        .updated_at;
+    let mut body = created.body.clone();
+    body["phone"] = Value::String(first);
+    body["updated_at"] = Value::String(t.clone());
+    engine_holds(&db, id, &t, body, created.seq).await;
+
+    // The poll reads the last edit: same second, other body, journaled just after.
+    let r1 = reconciler.poll().await.unwrap();
+    assert_eq!((r1.read, r1.journaled), (1, 1), "{r1:?}");
+    let fixed = customer_entries(
+        &db.journal_since(STORE, created.seq, 100).await.unwrap(),
+        id,
+    )
+    .pop()
+    .unwrap();
+    assert_eq!(fixed.body["phone"], Value::String(last));
+    assert_ne!(fixed.version, t, "journaled after the version weft held");
+
+    // The engine applies it. The next rounds offer that body again: the same observation
+    // under its nudged version, so nothing is journaled or counted as recovered.
+    engine_holds(&db, id, &fixed.version, fixed.body.clone(), fixed.seq).await;
+    let before = recovered(&db).await;
+    for _ in 0..2 {
+        let r = reconciler.poll().await.unwrap();
+        assert_eq!((r.read, r.journaled), (0, 0), "{r:?}");
+    }
+    assert_eq!(recovered(&db).await, before);
     server.shutdown().await;
 }
