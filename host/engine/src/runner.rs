@@ -30,7 +30,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, warn};
 use weft_ratelimit::Schedule;
 
 use crate::dispatch::Dispatcher;
@@ -246,32 +246,36 @@ impl StoreRunner {
             let w = self.wakers.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
-            set.spawn(async move {
-                loop {
-                    if *stop.borrow() {
-                        break;
-                    }
-                    match p.step(step_size).await {
-                        Ok(r) if r.entries > 0 => {
-                            if r.writes > 0 {
-                                w.outbox.notify_one();
+            let span_store = store.clone();
+            set.spawn(
+                async move {
+                    loop {
+                        if *stop.borrow() {
+                            break;
+                        }
+                        match p.step(step_size).await {
+                            Ok(r) if r.entries > 0 => {
+                                if r.writes > 0 {
+                                    w.outbox.notify_one();
+                                }
+                                continue;
                             }
-                            continue;
+                            Ok(_) => {}
+                            Err(e) => {
+                                warn!(%store, error = %e, "processing step failed; retrying");
+                                pause(error_pause, &mut stop).await;
+                                continue;
+                            }
                         }
-                        Ok(_) => {}
-                        Err(e) => {
-                            warn!(%store, error = %e, "processing step failed; retrying");
-                            pause(error_pause, &mut stop).await;
-                            continue;
+                        tokio::select! {
+                            _ = w.journal.notified() => {}
+                            _ = tokio::time::sleep(process_idle) => {}
+                            _ = stop.changed() => {}
                         }
-                    }
-                    tokio::select! {
-                        _ = w.journal.notified() => {}
-                        _ = tokio::time::sleep(process_idle) => {}
-                        _ = stop.changed() => {}
                     }
                 }
-            });
+                .instrument(tracing::info_span!("process", store = %span_store)),
+            );
         }
         {
             let d = self.dispatcher.clone();
@@ -280,45 +284,53 @@ impl StoreRunner {
             let clock = self.clock.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
-            set.spawn(async move {
-                loop {
-                    if *stop.borrow() {
-                        break;
-                    }
-                    let quiet = schedule.is_quiet(clock.now());
-                    let round = if quiet {
-                        d.run_urgent().await
-                    } else {
-                        d.run_once().await
-                    };
-                    match round {
-                        Ok(r) if r.claimed > 0 => continue,
-                        Ok(_) => {}
-                        Err(e) => {
-                            warn!(%store, error = %e, "dispatch round failed; retrying");
-                            pause(error_pause, &mut stop).await;
-                            continue;
+            let span_store = store.clone();
+            set.spawn(
+                async move {
+                    loop {
+                        if *stop.borrow() {
+                            break;
+                        }
+                        let quiet = schedule.is_quiet(clock.now());
+                        let round = if quiet {
+                            d.run_urgent().await
+                        } else {
+                            d.run_once().await
+                        };
+                        match round {
+                            Ok(r) if r.claimed > 0 => continue,
+                            Ok(_) => {}
+                            Err(e) => {
+                                warn!(%store, error = %e, "dispatch round failed; retrying");
+                                pause(error_pause, &mut stop).await;
+                                continue;
+                            }
+                        }
+                        tokio::select! {
+                            _ = w.outbox.notified() => {}
+                            _ = tokio::time::sleep(dispatch_idle) => {}
+                            _ = stop.changed() => {}
                         }
                     }
-                    tokio::select! {
-                        _ = w.outbox.notified() => {}
-                        _ = tokio::time::sleep(dispatch_idle) => {}
-                        _ = stop.changed() => {}
-                    }
                 }
-            });
+                .instrument(tracing::info_span!("dispatch", store = %span_store)),
+            );
         }
         for poller in self.pollers {
             let me = self.wakers.register_poller();
-            set.spawn(poll_loop(
-                poller,
-                me,
-                self.schedule.clone(),
-                self.clock.clone(),
-                self.wakers.clone(),
-                store.clone(),
-                shutdown.clone(),
-            ));
+            let span = tracing::info_span!("poll", store = %store, poller = poller.name());
+            set.spawn(
+                poll_loop(
+                    poller,
+                    me,
+                    self.schedule.clone(),
+                    self.clock.clone(),
+                    self.wakers.clone(),
+                    store.clone(),
+                    shutdown.clone(),
+                )
+                .instrument(span),
+            );
         }
     }
 }
