@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
@@ -193,12 +192,6 @@ async fn run_until_settled(
 async fn settle(host: &Host, s: &Sims) -> Result<()> {
     let deadline = Instant::now() + SETTLE_TIMEOUT;
     s.shopify.wait_webhooks_idle(SETTLE_TIMEOUT).await;
-    let rounds = || -> u64 {
-        host.wakers
-            .values()
-            .map(|w| w.poll_rounds.load(Ordering::SeqCst))
-            .sum()
-    };
     let mut quiet_rounds = 0;
     let mut last_head = None;
     while quiet_rounds < 2 {
@@ -206,16 +199,15 @@ async fn settle(host: &Host, s: &Sims) -> Result<()> {
             Instant::now() < deadline,
             "weft did not settle within {SETTLE_TIMEOUT:?}"
         );
-        // Each quiet round includes a completed poll of both pollers, so "quiet" means the
-        // platforms were read afresh and had nothing new.
-        let before = rounds();
-        host.poll_now();
-        while rounds() < before + 4 {
+        // Each quiet round includes a poll round of every poller started after the request, so
+        // "quiet" means the platforms were read afresh and had nothing new.
+        let requests = host.poll_now();
+        while !host.polled_since(&requests) {
             ensure!(
                 Instant::now() < deadline,
                 "polls did not complete within {SETTLE_TIMEOUT:?}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let st = host.db.status(STORE).await?;
