@@ -23,6 +23,13 @@ pub fn check(host_file: &Path, plugins: bool) -> Result<ExitCode> {
         eprintln!("{secrets}");
         failed = true;
     }
+    // The schedule as `weft run` builds it, so what `check` accepts the runner accepts.
+    for store in &config.stores {
+        if let Err(e) = crate::run::schedule(store) {
+            eprintln!("error: {e:#}");
+            failed = true;
+        }
+    }
     if plugins {
         let runtime = crate::plugin::tool_runtime()?;
         for store in &config.stores {

@@ -120,7 +120,7 @@ pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
 
 /// The store's `[schedule]` as the runner applies it (times in UTC): both pollers every
 /// `min(reconcile_interval, cdc_interval)`, the full-resync cron, quiet hours.
-fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> {
+pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> {
     let s = &store.schedule;
     let quiet = s
         .quiet_hours

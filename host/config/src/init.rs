@@ -166,7 +166,8 @@ cdc_overlap = "2m"
 # When a full resync of every record runs (cron: minute hour day-of-month month day-of-week),
 # or "never".
 full_resync_cron = "0 3 * * *"
-# A daily window in which polling and resyncs pause (webhooks are still taken).
+# A daily window (UTC) in which scheduled polls, full resyncs and every write except orders
+# pause; webhooks are still taken and merged, and queued writes coalesce to one per record.
 # quiet_hours = "01:00-05:00"
 "#;
 

@@ -691,7 +691,8 @@ pub struct ScheduleConfig {
     pub cdc_interval: Duration,
     /// When a full resync of every entity runs (default `0 3 * * *`); `None` never.
     pub full_resync_cron: Option<CronSchedule>,
-    /// A daily window in which reconciliation and resyncs pause (webhooks are still taken).
+    /// A daily window (UTC) in which scheduled polls, full resyncs and every write except
+    /// orders pause (webhooks are still taken and merged; queued writes coalesce).
     pub quiet_hours: Option<QuietHours>,
     /// How far each NetSuite poll reaches back before the watermark (default 2m).
     pub cdc_overlap: Duration,
