@@ -26,8 +26,8 @@ use weft_runtime::types::{
 };
 use weft_runtime::{MapperInstance, ResolverInstance};
 use weft_store::{
-    EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, StepCommit, Store,
-    TargetStateUpsert, Xref,
+    EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus,
+    StepCommit, Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
@@ -166,7 +166,31 @@ impl Processor {
     }
 
     /// Processes `entries` (in seq order) and commits the result.
+    ///
+    /// A step records what each observed system now holds from what it read of that record. If
+    /// a write to the same record completed while the step ran (the dispatcher recorded a newer
+    /// state), the commit refuses the step whole and it is run again from what the store holds
+    /// now: a step working from an older record must not overwrite a newer one.
     pub async fn process(
+        &self,
+        entries: Vec<JournalEntry>,
+        mode: Mode,
+    ) -> Result<StepReport, EngineError> {
+        let mut attempt = 1;
+        loop {
+            match self.process_once(entries.clone(), mode).await {
+                Err(EngineError::Store(StoreError::TargetChanged { system, kind, key }))
+                    if attempt < STEP_ATTEMPTS =>
+                {
+                    debug!(store = %self.store_id, %system, %kind, %key, attempt, "a write completed while the step ran: running it again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn process_once(
         &self,
         entries: Vec<JournalEntry>,
         mode: Mode,
@@ -179,7 +203,8 @@ impl Processor {
         let mut work = Work::new(&self.db, &self.store_id, now);
 
         // 1. Stale guard and enrichment.
-        let mut fresh: Vec<(JournalEntry, PlatformDoc)> = Vec::new();
+        // Each fresh entry with the document weft held before it (restored if it is deferred).
+        let mut fresh: Vec<(JournalEntry, PlatformDoc, Option<Seen>)> = Vec::new();
         for entry in entries {
             report.entries += 1;
             let known = work
@@ -227,22 +252,29 @@ impl Processor {
                 version: entry.version.clone(),
                 body: body.to_string(),
             };
-            fresh.push((entry, doc));
+            fresh.push((entry, doc, known));
         }
 
         // 2. Map to canonical.
         if !fresh.is_empty() {
-            let docs: Vec<PlatformDoc> = fresh.iter().map(|(_, d)| d.clone()).collect();
+            let docs: Vec<PlatformDoc> = fresh.iter().map(|(_, d, _)| d.clone()).collect();
             let outcomes = self.docs_to_canonical(docs).await?;
             let mut plans: BTreeMap<(String, String, String), Plan> = BTreeMap::new();
-            for ((entry, _), outcome) in fresh.iter().zip(outcomes) {
+            for ((entry, _, prior), outcome) in fresh.iter().zip(outcomes) {
                 match outcome {
                     ToCanonicalOutcome::Mapped(records) => {
                         report.mapped += 1;
                         work.learn_xrefs(entry, &records);
                         for record in records {
-                            self.merge_record(&mut work, &mut report, entry, record, &mut plans)
-                                .await?;
+                            self.merge_record(
+                                &mut work,
+                                &mut report,
+                                entry,
+                                prior.as_ref(),
+                                record,
+                                &mut plans,
+                            )
+                            .await?;
                         }
                     }
                     ToCanonicalOutcome::Skipped(reason) => {
@@ -281,6 +313,7 @@ impl Processor {
         work: &mut Work<'_>,
         report: &mut StepReport,
         entry: &JournalEntry,
+        prior: Option<&Seen>,
         record: CanonicalRecord,
         plans: &mut BTreeMap<(String, String, String), Plan>,
     ) -> Result<(), EngineError> {
@@ -296,7 +329,37 @@ impl Processor {
         };
         let system = entry.system.as_str();
         let (golden, mut meta) = work.golden(&kind, &record.key).await?;
-        let previous = work.target(system, &kind, &record.key).await?;
+        let mut previous = work.target(system, &kind, &record.key).await?;
+        if kind == "inventory-level" {
+            match work
+                .settling(
+                    system,
+                    &kind,
+                    &record.key,
+                    entry,
+                    &incoming,
+                    previous.as_ref(),
+                )
+                .await?
+            {
+                Settling::Settled => {}
+                Settling::Echo => {
+                    // The side shows what weft is writing to it: it holds that now, and it is
+                    // not a change of the side's own.
+                    work.count("echo_of_write_in_flight");
+                    let mut holds = previous.unwrap_or_default();
+                    holds.extend(incoming.clone());
+                    previous = Some(holds);
+                }
+                Settling::Deferred => {
+                    report.deferred += 1;
+                    work.count("deferred_unsettled_write");
+                    debug!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, "a stock reading that may predate weft's write to it: left for a fresh read");
+                    work.forget_entity(entry, prior);
+                    return Ok(());
+                }
+            }
+        }
         let mut m = merge(&golden, previous.as_ref(), &incoming);
         if !m.conflicts.is_empty() {
             let settlements = self
@@ -572,6 +635,32 @@ fn superseded(mode: Mode, freshness: Freshness, held_seq: Option<i64>, seq: i64)
     mode == Mode::Replay && freshness == Freshness::Same && held_seq.is_some_and(|h| h > seq)
 }
 
+/// How many times a step is run when writes keep completing under it (each run re-reads what
+/// it needs; a refused run applied nothing).
+const STEP_ATTEMPTS: u32 = 8;
+
+/// How an observation of a stock level stands against weft's own writes to that side.
+///
+/// Inventory write results carry no platform version, so a reading cannot be ordered against
+/// weft's write by version. What the host knows instead: every stock write is guarded by the
+/// quantity the side was last known to hold (Shopify `changeFromQuantity`, NetSuite's checked
+/// read before its adjustment), so when it lands, whatever the side did since that state was
+/// undone by the write or made the write fail as stale (and be re-read). A reading taken before
+/// the write landed is therefore no change to merge; after it landed, one showing the written
+/// value is weft's own echo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settling {
+    /// No write is unsettled for this reading: merge it.
+    Settled,
+    /// The reading shows the value of a write in flight to that side: weft's own echo.
+    Echo,
+    /// The reading differs from what weft last recorded for the side, and was journaled while
+    /// a write to it was in flight or before the write's completion was recorded: it may
+    /// predate the write. It is neither merged nor kept as the side's last-seen document, so
+    /// the next read of the side (journaled after the completion) is merged instead.
+    Deferred,
+}
+
 /// A pending decision to diff one canonical record against one target.
 struct Plan {
     kind: EntityKind,
@@ -759,6 +848,9 @@ struct Work<'a> {
     golden: HashMap<(String, String), (Fields, Value)>,
     golden_dirty: Vec<(String, String)>,
     targets: HashMap<Key3, Option<Fields>>,
+    /// What the store held for each target when the step first read it: its fields (the step
+    /// records a target only over these) and when they were recorded.
+    targets_read: HashMap<Key3, (Option<Value>, Option<DateTime<Utc>>)>,
     targets_dirty: Vec<Key3>,
     xrefs: HashMap<Key3, Option<String>>,
     counters: BTreeMap<String, i64>,
@@ -774,6 +866,7 @@ impl<'a> Work<'a> {
             golden: HashMap::new(),
             golden_dirty: Vec::new(),
             targets: HashMap::new(),
+            targets_read: HashMap::new(),
             targets_dirty: Vec::new(),
             xrefs: HashMap::new(),
             counters: BTreeMap::new(),
@@ -835,6 +928,26 @@ impl<'a> Work<'a> {
             canonical_key: None,
             journal_seq: entry.seq,
         });
+    }
+
+    /// Undoes [`Work::remember_entity`] for a deferred entry: weft keeps the document it held
+    /// before (`prior`), so the side's next read is not mistaken for a duplicate of this one.
+    fn forget_entity(&mut self, entry: &JournalEntry, prior: Option<&Seen>) {
+        self.step
+            .entity_states
+            .retain(|e| e.journal_seq != entry.seq);
+        let k = (
+            entry.system.clone(),
+            entry.kind.clone(),
+            entry.entity_id.clone(),
+        );
+        if self
+            .entities
+            .get(&k)
+            .is_some_and(|s| s.as_ref().is_some_and(|s| s.seq == entry.seq))
+        {
+            self.entities.insert(k, prior.cloned());
+        }
     }
 
     /// Adds what the host knows and the platform's document lacks. Returns false when the
@@ -985,13 +1098,66 @@ impl<'a> Work<'a> {
         if let Some(v) = self.targets.get(&k) {
             return Ok(v.clone());
         }
-        let v = self
+        let read = self
             .db
             .target_state(self.store_id, system, kind, key)
-            .await?
-            .and_then(|t| t.fields.as_object().cloned());
+            .await?;
+        let v = read.as_ref().and_then(|t| t.fields.as_object().cloned());
+        self.targets_read.insert(
+            k.clone(),
+            match read {
+                Some(t) => (Some(t.fields), Some(t.updated_at)),
+                None => (None, None),
+            },
+        );
         self.targets.insert(k, v.clone());
         Ok(v)
+    }
+
+    /// Judges a stock reading of `system` against weft's writes to it (see [`Settling`]).
+    /// `previous` is what the step holds for the side.
+    async fn settling(
+        &mut self,
+        system: &str,
+        kind: &str,
+        key: &str,
+        entry: &JournalEntry,
+        incoming: &Fields,
+        previous: Option<&Fields>,
+    ) -> Result<Settling, EngineError> {
+        if previous.is_some_and(|p| incoming.iter().all(|(f, v)| p.get(f) == Some(v))) {
+            return Ok(Settling::Settled); // it shows what the side already held: no change
+        }
+        self.target(system, kind, key).await?;
+        let recorded = self
+            .targets_read
+            .get(&(system.to_owned(), kind.to_owned(), key.to_owned()))
+            .and_then(|(_, at)| *at);
+        let writes = self
+            .db
+            .settling_writes(self.store_id, system, kind, key, recorded)
+            .await?;
+        let shows = |desired: &Value| {
+            incoming.iter().any(|(f, _)| desired.get(f).is_some())
+                && incoming
+                    .iter()
+                    .all(|(f, v)| desired.get(f).is_none_or(|d| d == v))
+        };
+        let in_flight = writes.iter().filter(|w| w.status == OutboxStatus::Inflight);
+        if in_flight.clone().any(|w| shows(&w.desired)) {
+            return Ok(Settling::Echo);
+        }
+        if in_flight.count() > 0 {
+            return Ok(Settling::Deferred);
+        }
+        let before_completion = writes
+            .iter()
+            .any(|w| w.status == OutboxStatus::Done && entry.received_at <= w.updated_at);
+        Ok(if before_completion {
+            Settling::Deferred
+        } else {
+            Settling::Settled
+        })
     }
 
     fn set_target(&mut self, system: &str, kind: &str, key: &str, fields: Fields) {
@@ -1015,11 +1181,15 @@ impl<'a> Work<'a> {
         }
         for k in std::mem::take(&mut self.targets_dirty) {
             if let Some(Some(fields)) = self.targets.get(&k) {
-                self.step.target_states.push(TargetStateUpsert {
-                    system: k.0.clone(),
-                    kind: k.1.clone(),
-                    key: k.2.clone(),
-                    fields: Value::Object(fields.clone()),
+                let read = self.targets_read.get(&k).and_then(|(f, _)| f.clone());
+                self.step.observed_targets.push(ObservedTarget {
+                    upsert: TargetStateUpsert {
+                        system: k.0.clone(),
+                        kind: k.1.clone(),
+                        key: k.2.clone(),
+                        fields: Value::Object(fields.clone()),
+                    },
+                    read,
                 });
             }
         }

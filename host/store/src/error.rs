@@ -106,6 +106,21 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
+    /// A processing step recorded a target's last-known state from a reading, but the record
+    /// changed after the step read it (a write completed meanwhile): the step applied nothing
+    /// and must be re-run from what the store holds now.
+    #[error(
+        "the last-known state of {system} {kind} `{key}` changed while a processing step ran; \
+         the step was not applied"
+    )]
+    TargetChanged {
+        /// Platform.
+        system: String,
+        /// Entity kind.
+        kind: String,
+        /// Canonical key.
+        key: String,
+    },
     /// The journal writer task has stopped (its store was closed or it panicked).
     #[error("the journal writer has stopped; the append was not journaled")]
     WriterClosed,

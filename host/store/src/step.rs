@@ -43,6 +43,21 @@ const UPSERT_TARGET: &str =
      ON CONFLICT (store_id, system, kind, key) DO UPDATE SET
        fields = excluded.fields, updated_at = excluded.updated_at";
 
+// A step's record of a target: only over the fields it read (the text is compared as stored;
+// every writer stores `Value::to_string`, and reading then re-serializing reproduces it).
+const UPDATE_OBSERVED_TARGET: &str = "UPDATE target_state SET fields = $5, updated_at = $6
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND fields = $7";
+
+const INSERT_OBSERVED_TARGET: &str =
+    "INSERT INTO target_state (store_id, system, kind, key, fields, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (store_id, system, kind, key) DO NOTHING";
+
+const SETTLING_WRITES: &str = "SELECT id, status, body, updated_at FROM outbox
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
+       AND (status = 'inflight' OR (status = 'done' AND updated_at = $5))
+     ORDER BY id";
+
 const UPSERT_WATERMARK: &str = "INSERT INTO watermarks (store_id, stream, value, updated_at)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (store_id, stream) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
@@ -128,6 +143,51 @@ pub(crate) async fn upsert_target_in_tx(
             .await
             .map_err(StoreError::db("upsert target state"))?;
     });
+    Ok(())
+}
+
+/// Records a target state a step derived from its reading, only if the record still holds
+/// what the step read; otherwise fails with [`StoreError::TargetChanged`] (the caller's
+/// transaction is dropped, so nothing of the step is applied).
+async fn record_observed_target_in_tx(
+    tx: &mut Tx,
+    store_id: &str,
+    o: &crate::types::ObservedTarget,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    const OP: &str = "record observed target state";
+    let t = &o.upsert;
+    let applied = on_tx!(tx, c => {
+        let r = match &o.read {
+            Some(read) => sqlx::query(UPDATE_OBSERVED_TARGET)
+                .bind(store_id)
+                .bind(&t.system)
+                .bind(&t.kind)
+                .bind(&t.key)
+                .bind(t.fields.to_string())
+                .bind(ms(at))
+                .bind(read.to_string())
+                .execute(&mut *c)
+                .await,
+            None => sqlx::query(INSERT_OBSERVED_TARGET)
+                .bind(store_id)
+                .bind(&t.system)
+                .bind(&t.kind)
+                .bind(&t.key)
+                .bind(t.fields.to_string())
+                .bind(ms(at))
+                .execute(&mut *c)
+                .await,
+        };
+        r.map_err(StoreError::db(OP))?.rows_affected()
+    });
+    if applied == 0 {
+        return Err(StoreError::TargetChanged {
+            system: t.system.clone(),
+            kind: t.kind.clone(),
+            key: t.key.clone(),
+        });
+    }
     Ok(())
 }
 
@@ -228,6 +288,9 @@ impl Store {
         }
         for t in &step.target_states {
             upsert_target_in_tx(&mut w.tx, store, t, step.at).await?;
+        }
+        for o in &step.observed_targets {
+            record_observed_target_in_tx(&mut w.tx, store, o, step.at).await?;
         }
         on_tx!(&mut w.tx, c => {
             for o in &step.outbox {
@@ -463,6 +526,46 @@ impl Store {
                 })),
             }
         })
+    }
+
+    /// The writes that bear on what `system` holds for `kind`/`key` now: every row in flight
+    /// (sent or about to be; its outcome is not recorded yet), and the applied row whose
+    /// completion recorded the target state `recorded` (a completion stamps the row and the
+    /// target state with the same instant; pass the target state's `updated_at`). In row order.
+    pub async fn settling_writes(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        key: &str,
+        recorded: Option<DateTime<Utc>>,
+    ) -> Result<Vec<crate::types::SettlingWrite>> {
+        const OP: &str = "read settling writes";
+        // No target state: no completion recorded one (-1 matches no row).
+        let recorded = recorded.map(ms).unwrap_or(-1);
+        let rows = on_db!(self.db(), p => {
+            sqlx::query(SETTLING_WRITES)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(key)
+                .bind(recorded)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .iter()
+                .map(|r| {
+                    let body = json("outbox.body", &r.text("body").map_err(StoreError::db(OP))?)?;
+                    Ok(crate::types::SettlingWrite {
+                        id: r.i64("id").map_err(StoreError::db(OP))?,
+                        status: r.text("status").map_err(StoreError::db(OP))?.parse()?,
+                        desired: body.get("desired").cloned().unwrap_or(Value::Null),
+                        updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(rows)
     }
 
     /// The watermark of `stream`, if one was stored.

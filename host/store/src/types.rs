@@ -410,6 +410,32 @@ pub struct TargetStateUpsert {
     pub fields: Value,
 }
 
+/// A target's last-known state recorded by a processing step from what the target showed,
+/// guarded by what the step read: a write that completed meanwhile recorded a newer state, and
+/// a step working from the older one must not overwrite it (it is re-run instead).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedTarget {
+    /// The state to record.
+    pub upsert: TargetStateUpsert,
+    /// The fields the step read for this target (`None`: it had no record).
+    pub read: Option<Value>,
+}
+
+/// An outbox row that bears on what a target holds now: a write in flight (sent or about to
+/// be, outcome not recorded yet), or the applied write whose completion recorded the target's
+/// last-known state ([`Store::settling_writes`](crate::Store::settling_writes)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettlingWrite {
+    /// Outbox row id.
+    pub id: i64,
+    /// `Inflight`, or `Done` for the write that recorded the target's state.
+    pub status: OutboxStatus,
+    /// The canonical fields the write makes the target hold (JSON object, or null).
+    pub desired: Value,
+    /// When the row last changed (for a done row: when its completion was recorded).
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Upsert of a golden record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoldenUpsert {
@@ -439,8 +465,12 @@ pub struct StepCommit {
     pub golden: Vec<GoldenUpsert>,
     /// Cross-references.
     pub xrefs: Vec<Xref>,
-    /// Target last-known states.
+    /// Target last-known states, written unconditionally.
     pub target_states: Vec<TargetStateUpsert>,
+    /// Target last-known states the step derived from what it read: each is written only if
+    /// the record still holds what the step read, else the whole step fails with
+    /// [`StoreError::TargetChanged`](crate::StoreError::TargetChanged) and applies nothing.
+    pub observed_targets: Vec<ObservedTarget>,
     /// New writes (see [`NewOutboxRow`] for coalescing and idempotency).
     pub outbox: Vec<NewOutboxRow>,
     /// Watermark updates.
@@ -461,6 +491,7 @@ impl StepCommit {
             golden: Vec::new(),
             xrefs: Vec::new(),
             target_states: Vec::new(),
+            observed_targets: Vec::new(),
             outbox: Vec::new(),
             watermarks: Vec::new(),
             counters: Vec::new(),

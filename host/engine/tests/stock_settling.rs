@@ -1,0 +1,394 @@
+//! Stock conservation against weft's own writes, without crashes: the processing step (stock
+//! mapper, `counter-merge` for quantities) and the outbox settled as the dispatcher settles it.
+//!
+//! Inventory write results carry no platform version, so the step has to place a stock reading
+//! against weft's write to that side another way:
+//! - the echo of a write still in flight (its completion not recorded yet) is weft's own value,
+//!   not a change of the side (it used to be counter-merged as one: a phantom adjustment);
+//! - readings journaled before a write's completion was recorded, processed after it, may
+//!   predate the write (which was guarded by the quantity it replaced) and are not merged;
+//!   a reading journaled after the completion is, so a real sale after the write still counts;
+//! - a step's record of what a side holds never overwrites a newer record a completion made
+//!   while the step ran (the step is refused whole and re-run).
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use weft_engine::{Processor, ResolverRule};
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::{
+    Completion, NewJournalEntry, ObservedTarget, OutboxRow, Source, StepCommit, Store, StoreError,
+    TargetStateUpsert,
+};
+
+const STORE: &str = "acme";
+const SKU: &str = "SKU-1";
+/// The canonical key of the one stock level: `<sku>@<NetSuite location>`.
+const KEY: &str = "SKU-1@1";
+const SHOPIFY_LEVEL: &str = "5500000000000000001@61000000001";
+const NETSUITE_LEVEL: &str = "1201@1";
+
+struct Env {
+    db: Store,
+    processor: Processor,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let stock = |name: &str| {
+        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+        runtime.load(name, bytes).unwrap()
+    };
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: json!({
+            "locations": { "61000000001": "1" },
+            "owners": { "*": "netsuite" },
+        })
+        .as_object()
+        .cloned()
+        .unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = vec![
+        ResolverRule {
+            pattern: "inventory-level.quantity".into(),
+            resolver: runtime
+                .resolver(&stock("counter-merge"), ctx.clone())
+                .unwrap(),
+        },
+        ResolverRule {
+            pattern: "*".into(),
+            resolver: runtime
+                .resolver(&stock("system-of-record"), ctx.clone())
+                .unwrap(),
+        },
+    ];
+    let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
+    let processor = Processor::new(STORE, db.clone(), mapper, rules);
+    Env {
+        db,
+        processor,
+        _dir: dir,
+    }
+}
+
+/// A version `secs` seconds into the test's day.
+fn at(secs: i64) -> String {
+    (Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Env {
+    /// Journals a Shopify reading of the level (a webhook or poll page).
+    async fn shopify_shows(&self, secs: i64, available: i64) {
+        let version = at(secs);
+        self.journal(
+            "shopify",
+            SHOPIFY_LEVEL,
+            &version,
+            Source::Webhook,
+            json!({
+                "inventory_item_id": "5500000000000000001",
+                "location_id": "61000000001",
+                "available": available,
+                "updated_at": version,
+                "sku": SKU,
+            }),
+        )
+        .await;
+    }
+
+    /// Journals a NetSuite reading of the level (change capture).
+    async fn netsuite_shows(&self, secs: i64, on_hand: i64) {
+        let version = at(secs);
+        self.journal(
+            "netsuite",
+            NETSUITE_LEVEL,
+            &version,
+            Source::Cdc,
+            json!({
+                "item_id": "1201",
+                "sku": SKU,
+                "location_id": "1",
+                "quantity_on_hand": on_hand,
+                "last_modified_date": version,
+            }),
+        )
+        .await;
+    }
+
+    async fn journal(&self, system: &str, id: &str, version: &str, source: Source, body: Value) {
+        let outcome = self
+            .db
+            .append(NewJournalEntry {
+                store_id: STORE.into(),
+                system: system.into(),
+                kind: "inventory-level".into(),
+                entity_id: id.into(),
+                version: version.into(),
+                source,
+                delivery_id: None,
+                body,
+                received_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        assert!(outcome.is_inserted(), "{system} {version} journaled once");
+    }
+
+    /// Runs the processing step over everything journaled.
+    async fn step(&self) -> weft_engine::StepReport {
+        self.processor.step(100).await.unwrap()
+    }
+
+    /// The agreed quantity.
+    async fn golden(&self) -> i64 {
+        let g = self
+            .db
+            .golden(STORE, "inventory-level", KEY)
+            .await
+            .unwrap()
+            .expect("the level has a golden record");
+        g.fields["quantity"].as_i64().unwrap()
+    }
+
+    /// What weft records `system` as holding.
+    async fn holds(&self, system: &str) -> i64 {
+        let t = self
+            .db
+            .target_state(STORE, system, "inventory-level", KEY)
+            .await
+            .unwrap()
+            .expect("a target state");
+        t.fields["quantity"].as_i64().unwrap()
+    }
+
+    /// Claims the due write to `system` (marks it in flight, as the dispatcher does).
+    async fn send(&self, system: &str) -> OutboxRow {
+        let rows = self
+            .db
+            .claim_due(Utc::now(), 64, Duration::from_secs(120), Some(STORE))
+            .await
+            .unwrap();
+        let mut mine: Vec<OutboxRow> = rows.into_iter().filter(|r| r.system == system).collect();
+        assert_eq!(mine.len(), 1, "one write to {system} is due");
+        mine.remove(0)
+    }
+
+    /// Records `row` as applied, as the dispatcher does: the target now holds its desired
+    /// fields.
+    async fn applied(&self, row: &OutboxRow) {
+        let completion = Completion {
+            target_states: vec![TargetStateUpsert {
+                system: row.system.clone(),
+                kind: row.kind.clone(),
+                key: row.key.clone(),
+                fields: row.body["desired"].clone(),
+            }],
+            ..Completion::default()
+        };
+        self.db
+            .complete(
+                row.id,
+                row.claim_token.as_deref().unwrap(),
+                &completion,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The quantity each queued (pending) write to `system` would set, in order.
+    async fn queued(&self, system: &str) -> Vec<i64> {
+        let status = weft_store::OutboxStatus::Pending;
+        let rows = self
+            .db
+            .list_outbox(Some(STORE), Some(status), 100)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .filter(|r| r.system == system)
+            .map(|r| r.body["desired"]["quantity"].as_i64().unwrap())
+            .collect()
+    }
+
+    /// Both sides agree on `qty` to begin with.
+    async fn start_at(&self, qty: i64) {
+        self.netsuite_shows(0, qty).await;
+        self.shopify_shows(0, qty).await;
+        self.step().await;
+        assert_eq!(self.golden().await, qty);
+        assert_eq!(
+            (self.holds("shopify").await, self.holds("netsuite").await),
+            (qty, qty)
+        );
+        assert!(self.queued("shopify").await.is_empty());
+        assert!(self.queued("netsuite").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_echo_of_a_write_in_flight_is_not_a_change() {
+    let e = env().await;
+    e.start_at(50).await;
+    // Two ERP receipts (+10, +10). The first is being written to Shopify when the second is
+    // merged, so a second Shopify write is queued behind it.
+    e.netsuite_shows(10, 60).await;
+    e.step().await;
+    assert_eq!(e.queued("shopify").await, vec![60]);
+    let first = e.send("shopify").await;
+    e.netsuite_shows(20, 70).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 70);
+    // Shopify's webhook for weft's first write arrives before its completion is recorded.
+    e.shopify_shows(30, 60).await;
+    let report = e.step().await;
+    assert_eq!(report.conflicts, 0, "{report:?}");
+    assert_eq!(
+        e.golden().await,
+        70,
+        "50 + two receipts of 10: the echo of weft's own 60 is no sale of Shopify's"
+    );
+    assert_eq!(e.holds("shopify").await, 60);
+    e.applied(&first).await;
+    assert_eq!(e.holds("shopify").await, 60);
+    assert!(
+        e.queued("netsuite").await.is_empty(),
+        "NetSuite already holds 70: no adjustment"
+    );
+    // The second write lands; its echo changes nothing either.
+    let second = e.send("shopify").await;
+    e.applied(&second).await;
+    e.shopify_shows(40, 70).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 70);
+    assert!(e.queued("netsuite").await.is_empty());
+    assert!(e.queued("shopify").await.is_empty());
+}
+
+#[tokio::test]
+async fn readings_from_before_a_write_landed_are_not_merged_after_its_completion() {
+    let e = env().await;
+    e.start_at(50).await;
+    // An ERP receipt (+5) is written to Shopify.
+    e.netsuite_shows(10, 55).await;
+    e.step().await;
+    let write = e.send("shopify").await;
+    // Meanwhile Shopify sold one and the sale was cancelled (49, then 50 again) before the
+    // write landed: the write's guard (changeFromQuantity 50) held, and it set 55. Both
+    // readings were journaled before the completion was recorded, and are processed after it.
+    e.shopify_shows(11, 49).await;
+    e.shopify_shows(12, 50).await;
+    e.applied(&write).await;
+    let report = e.step().await;
+    assert_eq!(report.deferred, 2, "{report:?}");
+    assert_eq!(
+        e.golden().await,
+        55,
+        "the sale and its cancellation net to nothing; Shopify holds 55"
+    );
+    assert_eq!(e.holds("shopify").await, 55);
+    assert!(
+        e.queued("netsuite").await.is_empty(),
+        "no phantom adjustment of NetSuite"
+    );
+    // A sale after the write (journaled after its completion) is a real change.
+    e.shopify_shows(13, 53).await;
+    let report = e.step().await;
+    assert_eq!(report.deferred, 0, "{report:?}");
+    assert_eq!(e.golden().await, 53);
+    assert_eq!(e.queued("netsuite").await, vec![53]);
+}
+
+#[tokio::test]
+async fn a_stale_pre_write_reading_of_a_new_level_does_not_undo_the_initial_stock() {
+    let e = env().await;
+    // NetSuite holds 55 of a new item; Shopify's level of the new variant shows 0 until weft
+    // sets it. A poll read it as 0 before the write and is processed after it completed.
+    e.netsuite_shows(0, 55).await;
+    e.step().await;
+    e.shopify_shows(0, 0).await;
+    e.step().await;
+    // Counter merge of a first sight: the engine now agrees on a quantity and writes Shopify.
+    let agreed = e.golden().await;
+    let write = e.send("shopify").await;
+    e.shopify_shows(1, 0).await;
+    e.applied(&write).await;
+    let report = e.step().await;
+    assert_eq!(report.deferred, 1, "{report:?}");
+    assert_eq!(e.golden().await, agreed);
+    assert_eq!(e.holds("shopify").await, agreed);
+}
+
+#[tokio::test]
+async fn a_step_never_overwrites_a_target_state_recorded_after_it_read() {
+    let e = env().await;
+    let upsert = |qty: i64| TargetStateUpsert {
+        system: "netsuite".into(),
+        kind: "inventory-level".into(),
+        key: KEY.into(),
+        fields: json!({ "sku": SKU, "location": "1", "quantity": qty }),
+    };
+    let mut first = StepCommit::new(STORE, Utc::now());
+    first.observed_targets.push(ObservedTarget {
+        upsert: upsert(65),
+        read: None,
+    });
+    e.db.commit_step(&first).await.unwrap();
+    assert_eq!(e.holds("netsuite").await, 65);
+    // A write completes: NetSuite holds 64 now.
+    let mut completed = StepCommit::new(STORE, Utc::now());
+    completed.target_states.push(upsert(64));
+    e.db.commit_step(&completed).await.unwrap();
+    // A step that read 65 before that completion must not record its 65 over the 64.
+    let mut stale = StepCommit::new(STORE, Utc::now());
+    stale.observed_targets.push(ObservedTarget {
+        upsert: upsert(65),
+        read: Some(upsert(65).fields),
+    });
+    stale.advance_cursor_to = Some(7);
+    let err = e.db.commit_step(&stale).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::TargetChanged { system, key, .. } if system == "netsuite" && key == KEY),
+        "{err}"
+    );
+    assert_eq!(e.holds("netsuite").await, 64);
+    assert_eq!(
+        e.db.cursor(STORE).await.unwrap(),
+        0,
+        "nothing of the step applied"
+    );
+    // A step that read the record as it is now records over it; one that saw no record while
+    // there is one is refused too.
+    let mut fresh = StepCommit::new(STORE, Utc::now());
+    fresh.observed_targets.push(ObservedTarget {
+        upsert: upsert(63),
+        read: Some(upsert(64).fields),
+    });
+    e.db.commit_step(&fresh).await.unwrap();
+    assert_eq!(e.holds("netsuite").await, 63);
+    let mut blind = StepCommit::new(STORE, Utc::now());
+    blind.observed_targets.push(ObservedTarget {
+        upsert: upsert(1),
+        read: None,
+    });
+    assert!(matches!(
+        e.db.commit_step(&blind).await,
+        Err(StoreError::TargetChanged { .. })
+    ));
+    assert_eq!(e.holds("netsuite").await, 63);
+}
