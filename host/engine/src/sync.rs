@@ -351,10 +351,10 @@ impl Processor {
                     holds.extend(incoming.clone());
                     previous = Some(holds);
                 }
-                Settling::Deferred => {
-                    report.deferred += 1;
-                    work.count("deferred_unsettled_write");
-                    debug!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, "a stock reading that may predate weft's write to it: left for a fresh read");
+                Settling::BeforeWrite => {
+                    report.stale += 1;
+                    work.count("stale_before_write");
+                    debug!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, "a stock reading from before weft's write to that side: not a change");
                     work.forget_entity(entry, prior);
                     return Ok(());
                 }
@@ -641,24 +641,27 @@ const STEP_ATTEMPTS: u32 = 8;
 
 /// How an observation of a stock level stands against weft's own writes to that side.
 ///
-/// Inventory write results carry no platform version, so a reading cannot be ordered against
-/// weft's write by version. What the host knows instead: every stock write is guarded by the
-/// quantity the side was last known to hold (Shopify `changeFromQuantity`, NetSuite's checked
-/// read before its adjustment), so when it lands, whatever the side did since that state was
-/// undone by the write or made the write fail as stale (and be re-read). A reading taken before
-/// the write landed is therefore no change to merge; after it landed, one showing the written
-/// value is weft's own echo.
+/// Inventory write results carry no platform version, so a reading cannot simply be ordered
+/// against weft's write by version; without care, a reading from before the write, processed
+/// after the write's completion was recorded, looks like the side moving away from what weft
+/// wrote, and the counter merge turns it into a phantom adjustment. What the host knows
+/// instead:
+/// - the write reached the side after its row was queued, and it changed the level's version,
+///   so every reading taken after it has a version at least the second the row was queued in;
+/// - a guarded write (Shopify `changeFromQuantity`, NetSuite's checked read before its
+///   adjustment) found the side at the guard quantity and replaced it: a reading of the guard
+///   quantity journaled before the completion was recorded is the side before the write;
+/// - a write in flight makes the side hold its value: a reading of exactly that value is weft's
+///   own echo, even before the completion is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settling {
-    /// No write is unsettled for this reading: merge it.
+    /// Nothing places the reading before weft's write: merge it.
     Settled,
     /// The reading shows the value of a write in flight to that side: weft's own echo.
     Echo,
-    /// The reading differs from what weft last recorded for the side, and was journaled while
-    /// a write to it was in flight or before the write's completion was recorded: it may
-    /// predate the write. It is neither merged nor kept as the side's last-seen document, so
-    /// the next read of the side (journaled after the completion) is merged instead.
-    Deferred,
+    /// The reading shows the side before an applied write of weft's replaced its quantity:
+    /// not a change (the write superseded it).
+    BeforeWrite,
 }
 
 /// A pending decision to diff one canonical record against one target.
@@ -930,8 +933,8 @@ impl<'a> Work<'a> {
         });
     }
 
-    /// Undoes [`Work::remember_entity`] for a deferred entry: weft keeps the document it held
-    /// before (`prior`), so the side's next read is not mistaken for a duplicate of this one.
+    /// Undoes [`Work::remember_entity`] for an entry that turned out to show the side before
+    /// weft's write: weft keeps the document it held before (`prior`).
     fn forget_entity(&mut self, entry: &JournalEntry, prior: Option<&Seen>) {
         self.step
             .entity_states
@@ -1143,18 +1146,25 @@ impl<'a> Work<'a> {
                     .iter()
                     .all(|(f, v)| desired.get(f).is_none_or(|d| d == v))
         };
-        let in_flight = writes.iter().filter(|w| w.status == OutboxStatus::Inflight);
-        if in_flight.clone().any(|w| shows(&w.desired)) {
+        if writes
+            .iter()
+            .any(|w| w.status == OutboxStatus::Inflight && shows(&w.desired))
+        {
             return Ok(Settling::Echo);
         }
-        if in_flight.count() > 0 {
-            return Ok(Settling::Deferred);
-        }
-        let before_completion = writes
-            .iter()
-            .any(|w| w.status == OutboxStatus::Done && entry.received_at <= w.updated_at);
-        Ok(if before_completion {
-            Settling::Deferred
+        let Some(applied) = writes.iter().find(|w| w.status == OutboxStatus::Done) else {
+            return Ok(Settling::Settled);
+        };
+        // Versions are second-granular: a reading after the write is stamped at least the
+        // second its row was queued in.
+        let older = chrono::DateTime::parse_from_rfc3339(&entry.version)
+            .is_ok_and(|v| v.timestamp() < applied.created_at.timestamp());
+        let replaced = entry.received_at <= applied.updated_at
+            && applied
+                .expected_quantity
+                .is_some_and(|q| incoming.get("quantity").and_then(Value::as_i64) == Some(q));
+        Ok(if older || replaced {
+            Settling::BeforeWrite
         } else {
             Settling::Settled
         })

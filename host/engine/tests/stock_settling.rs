@@ -5,9 +5,9 @@
 //! against weft's write to that side another way:
 //! - the echo of a write still in flight (its completion not recorded yet) is weft's own value,
 //!   not a change of the side (it used to be counter-merged as one: a phantom adjustment);
-//! - readings journaled before a write's completion was recorded, processed after it, may
-//!   predate the write (which was guarded by the quantity it replaced) and are not merged;
-//!   a reading journaled after the completion is, so a real sale after the write still counts;
+//! - a reading from before an applied write, processed after its completion was recorded (a
+//!   poll page or a late webhook), is no change: it is older than the write by version, or it
+//!   shows the guard quantity the write replaced; a real sale after the write still counts;
 //! - a step's record of what a side holds never overwrites a newer record a completion made
 //!   while the step ran (the step is refused whole and re-run).
 
@@ -30,6 +30,9 @@ const SHOPIFY_LEVEL: &str = "5500000000000000001@61000000001";
 const NETSUITE_LEVEL: &str = "1201@1";
 
 struct Env {
+    /// The second the test's versions count from: a minute before the test started, so the
+    /// platform versions of the test's first readings are older than any write it queues.
+    start: chrono::DateTime<Utc>,
     db: Store,
     processor: Processor,
     _dir: tempfile::TempDir,
@@ -79,23 +82,26 @@ async fn env() -> Env {
     ];
     let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
     let processor = Processor::new(STORE, db.clone(), mapper, rules);
+    let now = Utc::now() - chrono::Duration::seconds(60);
+    let start = Utc.timestamp_opt(now.timestamp(), 0).unwrap();
     Env {
+        start,
         db,
         processor,
         _dir: dir,
     }
 }
 
-/// A version `secs` seconds into the test's day.
-fn at(secs: i64) -> String {
-    (Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 impl Env {
+    /// A platform version `secs` seconds after the test's start.
+    fn at(&self, secs: i64) -> String {
+        (self.start + chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     /// Journals a Shopify reading of the level (a webhook or poll page).
     async fn shopify_shows(&self, secs: i64, available: i64) {
-        let version = at(secs);
+        let version = self.at(secs);
         self.journal(
             "shopify",
             SHOPIFY_LEVEL,
@@ -114,7 +120,7 @@ impl Env {
 
     /// Journals a NetSuite reading of the level (change capture).
     async fn netsuite_shows(&self, secs: i64, on_hand: i64) {
-        let version = at(secs);
+        let version = self.at(secs);
         self.journal(
             "netsuite",
             NETSUITE_LEVEL,
@@ -290,12 +296,14 @@ async fn readings_from_before_a_write_landed_are_not_merged_after_its_completion
     let write = e.send("shopify").await;
     // Meanwhile Shopify sold one and the sale was cancelled (49, then 50 again) before the
     // write landed: the write's guard (changeFromQuantity 50) held, and it set 55. Both
-    // readings were journaled before the completion was recorded, and are processed after it.
+    // readings were journaled before the completion was recorded, and are processed after it:
+    // the first is older than the write, the second shows the quantity the write replaced.
     e.shopify_shows(11, 49).await;
-    e.shopify_shows(12, 50).await;
+    let now = Utc::now().timestamp() - e.start.timestamp();
+    e.shopify_shows(now, 50).await;
     e.applied(&write).await;
     let report = e.step().await;
-    assert_eq!(report.deferred, 2, "{report:?}");
+    assert_eq!(report.stale, 2, "{report:?}");
     assert_eq!(
         e.golden().await,
         55,
@@ -306,10 +314,16 @@ async fn readings_from_before_a_write_landed_are_not_merged_after_its_completion
         e.queued("netsuite").await.is_empty(),
         "no phantom adjustment of NetSuite"
     );
-    // A sale after the write (journaled after its completion) is a real change.
-    e.shopify_shows(13, 53).await;
+    // A late webhook of the sale, delivered after the completion: older than the write.
+    e.shopify_shows(5, 49).await;
     let report = e.step().await;
-    assert_eq!(report.deferred, 0, "{report:?}");
+    assert_eq!(report.stale, 1, "{report:?}");
+    assert_eq!(e.golden().await, 55);
+    // A sale after the write (stamped after it, journaled after its completion) is a real
+    // change.
+    e.shopify_shows(120, 53).await;
+    let report = e.step().await;
+    assert_eq!(report.stale, 0, "{report:?}");
     assert_eq!(e.golden().await, 53);
     assert_eq!(e.queued("netsuite").await, vec![53]);
 }
@@ -326,10 +340,11 @@ async fn a_stale_pre_write_reading_of_a_new_level_does_not_undo_the_initial_stoc
     // Counter merge of a first sight: the engine now agrees on a quantity and writes Shopify.
     let agreed = e.golden().await;
     let write = e.send("shopify").await;
-    e.shopify_shows(1, 0).await;
+    let now = Utc::now().timestamp() - e.start.timestamp();
+    e.shopify_shows(now, 0).await;
     e.applied(&write).await;
     let report = e.step().await;
-    assert_eq!(report.deferred, 1, "{report:?}");
+    assert_eq!(report.stale, 1, "{report:?}");
     assert_eq!(e.golden().await, agreed);
     assert_eq!(e.holds("shopify").await, agreed);
 }

@@ -53,7 +53,7 @@ const INSERT_OBSERVED_TARGET: &str =
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (store_id, system, kind, key) DO NOTHING";
 
-const SETTLING_WRITES: &str = "SELECT id, status, body, updated_at FROM outbox
+const SETTLING_WRITES: &str = "SELECT id, status, body, created_at, updated_at FROM outbox
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
        AND (status = 'inflight' OR (status = 'done' AND updated_at = $5))
      ORDER BY id";
@@ -560,6 +560,8 @@ impl Store {
                         id: r.i64("id").map_err(StoreError::db(OP))?,
                         status: r.text("status").map_err(StoreError::db(OP))?.parse()?,
                         desired: body.get("desired").cloned().unwrap_or(Value::Null),
+                        expected_quantity: body.get("expected_quantity").and_then(Value::as_i64),
+                        created_at: from_ms(r.i64("created_at").map_err(StoreError::db(OP))?),
                         updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
                     })
                 })

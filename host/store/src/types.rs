@@ -432,6 +432,11 @@ pub struct SettlingWrite {
     pub status: OutboxStatus,
     /// The canonical fields the write makes the target hold (JSON object, or null).
     pub desired: Value,
+    /// The stock write's compare-and-set guard: the quantity the target held when it was
+    /// planned, which a guarded write replaces (`None` for unguarded writes).
+    pub expected_quantity: Option<i64>,
+    /// When the row was queued: the write reached the target after this instant.
+    pub created_at: DateTime<Utc>,
     /// When the row last changed (for a done row: when its completion was recorded).
     pub updated_at: DateTime<Utc>,
 }
