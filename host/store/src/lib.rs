@@ -51,9 +51,10 @@ pub use outbox::ClaimFilter;
 pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,
-    IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxRow, ObservedTarget,
-    OutboxDepth, OutboxRow, OutboxStatus, SettlingWrite, Source, StepCommit, StepOutcome,
-    StoreStatus, TargetState, TargetStateUpsert, WatermarkUpdate, Xref, version_key,
+    IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxCall, NewOutboxRow,
+    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, SettlingWrite, Source,
+    StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert, WatermarkUpdate, Xref,
+    version_key,
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 

@@ -24,6 +24,11 @@ const SQLITE: &[Migration] = &[
         name: "outbox_claim_index",
         sql: include_str!("../migrations/sqlite/0002_outbox_claim_index.sql"),
     },
+    Migration {
+        version: 3,
+        name: "outbox_calls",
+        sql: include_str!("../migrations/sqlite/0003_outbox_calls.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -36,6 +41,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "outbox_claim_index",
         sql: include_str!("../migrations/postgres/0002_outbox_claim_index.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "outbox_calls",
+        sql: include_str!("../migrations/postgres/0003_outbox_calls.sql"),
     },
 ];
 

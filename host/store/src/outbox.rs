@@ -12,6 +12,13 @@
 //! - **Latest state only**: a coalescing row sent back to `pending` by [`Store::retry`] while a
 //!   newer pending coalescing row for the same target and op exists (enqueued while it was in
 //!   flight) becomes `superseded` instead: only the latest state is sent.
+//! - **Persisted calls**: a platform call carrying several rows (Shopify inventory batches) is
+//!   saved with [`Store::open_calls`] before it is sent, and its rows point at it (`call_key`).
+//!   While they do, the call's outcome is unknown: they are never superseded (the call may have
+//!   applied them) and their next send must be that exact call again, under the same
+//!   idempotency key, so the platform answers with the original result instead of applying it
+//!   twice. [`Store::release_calls`] detaches rows whose call was answered but did not apply
+//!   them, so they may join a new call.
 //! - **Leases**: [`Store::claim_due`] marks rows `inflight` until `now + lease` under a fresh
 //!   claim token; when a dispatcher crashes, its rows become due again once the lease expires.
 //!   Settling (`complete`, `retry`, `dead_letter`) requires the claim token, so a dispatcher
@@ -24,9 +31,9 @@ use chrono::{DateTime, Utc};
 use crate::db::{Db, RowExt, from_ms, json, ms};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
-use crate::types::{Completion, OutboxRow, OutboxStatus};
+use crate::types::{Completion, NewOutboxCall, OutboxCall, OutboxRow, OutboxStatus};
 
-const COLUMNS: &str = "id, store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status, attempts, next_attempt_at, lease_until, claim_token, last_error, created_at, updated_at";
+const COLUMNS: &str = "id, store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status, attempts, next_attempt_at, lease_until, claim_token, last_error, created_at, updated_at, call_key";
 
 fn claim_sql(postgres: bool) -> String {
     format!(
@@ -79,6 +86,7 @@ fn row_from<R: RowExt>(r: &R) -> Result<OutboxRow> {
         last_error: r.opt_text("last_error").map_err(d(OP))?,
         created_at: from_ms(r.i64("created_at").map_err(d(OP))?),
         updated_at: from_ms(r.i64("updated_at").map_err(d(OP))?),
+        call_key: r.opt_text("call_key").map_err(d(OP))?,
     })
 }
 
@@ -287,7 +295,7 @@ impl Store {
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
             sqlx::query("UPDATE outbox SET status = CASE
-                                  WHEN $3 = 'pending' AND coalescing = 1 AND EXISTS (
+                                  WHEN $3 = 'pending' AND coalescing = 1 AND call_key IS NULL AND EXISTS (
                                     SELECT 1 FROM outbox n
                                     WHERE n.store_id = outbox.store_id AND n.system = outbox.system
                                       AND n.kind = outbox.kind AND n.key = outbox.key
@@ -314,6 +322,112 @@ impl Store {
                 token: token.to_owned(),
             });
         }
+        w.commit(OP).await
+    }
+
+    /// Persists `calls` before they are sent, in one transaction: each gets a new call key
+    /// (a UUID, to be sent as the call's idempotency key) and its rows point at it. Every row
+    /// must still be held by its claim token; when some are not (their lease expired and
+    /// another dispatcher claimed them), nothing is persisted and their ids are returned
+    /// (`Err` of the inner result), so the caller can leave them out and try again. Returns
+    /// the call keys, in order.
+    pub async fn open_calls(
+        &self,
+        store_id: &str,
+        calls: &[NewOutboxCall],
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Vec<String>, Vec<i64>>> {
+        const OP: &str = "persist outbox calls";
+        let mut keys = Vec::with_capacity(calls.len());
+        let mut lost = Vec::new();
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            for call in calls {
+                let key = uuid::Uuid::new_v4().to_string();
+                let ids: Vec<i64> = call.rows.iter().map(|(id, _)| *id).collect();
+                sqlx::query("INSERT INTO outbox_calls (call_key, store_id, payload, row_ids, created_at)
+                             VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&key)
+                    .bind(store_id)
+                    .bind(call.payload.to_string())
+                    .bind(serde_json::Value::from(ids).to_string())
+                    .bind(ms(now))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                for (id, token) in &call.rows {
+                    let n = sqlx::query("UPDATE outbox SET call_key = $3
+                                         WHERE id = $1 AND claim_token = $2 AND status = 'inflight'")
+                        .bind(id)
+                        .bind(token)
+                        .bind(&key)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(StoreError::db(OP))?
+                        .rows_affected();
+                    if n == 0 {
+                        lost.push(*id);
+                    }
+                }
+                keys.push(key);
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        if !lost.is_empty() {
+            // Dropping the transaction rolls it back.
+            return Ok(Err(lost));
+        }
+        w.commit(OP).await?;
+        Ok(Ok(keys))
+    }
+
+    /// The persisted call `call_key` ([`Store::open_calls`]).
+    pub async fn outbox_call(&self, call_key: &str) -> Result<Option<OutboxCall>> {
+        const OP: &str = "read outbox call";
+        on_db!(self.db(), p => {
+            let row = sqlx::query("SELECT call_key, store_id, payload, row_ids, created_at
+                                   FROM outbox_calls WHERE call_key = $1")
+                .bind(call_key)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            let Some(r) = row else { return Ok(None) };
+            let ids = json("outbox_calls.row_ids", &r.text("row_ids").map_err(StoreError::db(OP))?)?;
+            let row_ids = ids
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+                .unwrap_or_default();
+            Ok(Some(OutboxCall {
+                call_key: r.text("call_key").map_err(StoreError::db(OP))?,
+                store_id: r.text("store_id").map_err(StoreError::db(OP))?,
+                payload: json("outbox_calls.payload", &r.text("payload").map_err(StoreError::db(OP))?)?,
+                row_ids,
+                created_at: from_ms(r.i64("created_at").map_err(StoreError::db(OP))?),
+            }))
+        })
+    }
+
+    /// Detaches claimed rows `(id, token)` from their persisted call, in one transaction: the
+    /// call was answered and did not apply them, so their next send may be a new call (and a
+    /// newer coalescing row may supersede them again). Rows no longer held are skipped.
+    pub async fn release_calls(&self, rows: &[(i64, String)]) -> Result<()> {
+        const OP: &str = "release outbox calls";
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            for (id, token) in rows {
+                sqlx::query("UPDATE outbox SET call_key = NULL
+                             WHERE id = $1 AND claim_token = $2 AND status = 'inflight'")
+                    .bind(id)
+                    .bind(token)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            }
+            Ok::<(), StoreError>(())
+        })?;
         w.commit(OP).await
     }
 
@@ -394,18 +508,26 @@ impl Store {
     }
 
     /// Deletes `done`, `discarded` and `superseded` rows last changed before `before`,
-    /// returning how many.
+    /// returning how many, and the persisted calls made before `before` that no row points at
+    /// any more.
     /// Their idempotency keys are forgotten, so keep `before` well past any replay window.
     pub async fn purge_outbox(&self, before: DateTime<Utc>) -> Result<u64> {
         const OP: &str = "purge outbox";
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
-            sqlx::query("DELETE FROM outbox WHERE status IN ('done', 'discarded', 'superseded') AND updated_at < $1")
+            let n = sqlx::query("DELETE FROM outbox WHERE status IN ('done', 'discarded', 'superseded') AND updated_at < $1")
                 .bind(ms(before))
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?
-                .rows_affected()
+                .rows_affected();
+            sqlx::query("DELETE FROM outbox_calls WHERE created_at < $1 AND NOT EXISTS (
+                           SELECT 1 FROM outbox o WHERE o.call_key = outbox_calls.call_key)")
+                .bind(ms(before))
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            n
         });
         w.commit(OP).await?;
         Ok(n)

@@ -69,7 +69,7 @@ const OUTBOX_EXISTS: &str = "SELECT id FROM outbox WHERE idempotency_key = $1";
 
 const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_at = $6
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND op = $5
-       AND status = 'pending' AND coalescing = 1";
+       AND status = 'pending' AND coalescing = 1 AND call_key IS NULL";
 
 const OUTBOX_INSERT: &str = "INSERT INTO outbox
      (store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status,

@@ -278,7 +278,8 @@ pub struct NewOutboxRow {
     /// When true, this row replaces every still-`pending` coalescing row for the same
     /// (store, system, kind, key, op): it carries the latest full state, so the older ones are
     /// obsolete and become `superseded`. Set it to false for writes that must all happen (inventory deltas).
-    /// Rows already `inflight` are never replaced.
+    /// Rows already `inflight` are never replaced, nor are rows waiting for the outcome of a
+    /// call they were sent in (`call_key` set): that call may have applied them.
     pub coalesce: bool,
 }
 
@@ -374,6 +375,36 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The persisted platform call ([`OutboxCall`]) this row was sent in while that call's
+    /// outcome is unknown (a lost response, a crash): the row's next send must be exactly that
+    /// call again. `None` for rows never sent in one, or released from it by its answer.
+    pub call_key: Option<String>,
+}
+
+/// A platform call about to be sent on behalf of several claimed outbox rows
+/// ([`Store::open_calls`](crate::Store::open_calls)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxCall {
+    /// The call's input exactly as it will be sent.
+    pub payload: Value,
+    /// The claimed rows it carries, `(row id, claim token)`, in the payload's order.
+    pub rows: Vec<(i64, String)>,
+}
+
+/// A persisted platform call: sent (or about to be) under `call_key` as its idempotency key,
+/// and re-sent exactly while any of its rows still waits for its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxCall {
+    /// The idempotency key the call is sent with (a UUID the store assigned).
+    pub call_key: String,
+    /// Store id.
+    pub store_id: String,
+    /// The call's input exactly as sent.
+    pub payload: Value,
+    /// The outbox row of each item of the payload, in order.
+    pub row_ids: Vec<i64>,
+    /// When it was persisted.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A watermark value to store.
