@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | shopify | product | upsert | `productSet` (id from `target_id`, else looked up by handle) |
 //! | shopify | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
-//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; many in one call with [`Connectors::execute_inventory_batch`] |
+//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`Connectors::plan_inventory_calls`] and [`Connectors::send_inventory_call`] |
 //! | shopify | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
 //! | shopify | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
 //! | netsuite | product, variant, price | upsert | `PUT inventoryItem/eid:{external_id}` |
@@ -82,7 +82,7 @@ pub const SHOPIFY_MAX_QUANTITIES: usize = 250;
 
 impl WriteCommand {
     /// Whether this command can share one platform call with others like it: Shopify
-    /// set-quantity writes of inventory levels ([`Connectors::execute_inventory_batch`]).
+    /// set-quantity writes of inventory levels ([`Connectors::plan_inventory_calls`]).
     pub fn is_batchable(&self) -> bool {
         self.system == SHOPIFY
             && self.kind == EntityKind::InventoryLevel
@@ -223,44 +223,228 @@ impl Connectors {
     }
 }
 
+/// One Shopify `inventorySetQuantities` call, built but not sent
+/// ([`Connectors::plan_inventory_calls`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryCall {
+    /// The planned commands it carries (positions in the slice that was planned), in the order
+    /// of the input's quantities.
+    pub members: Vec<usize>,
+    /// The mutation's `input`, exactly as it is to be sent. A durable caller saves it before
+    /// sending, so a call whose response was lost can be sent again unchanged.
+    pub input: Value,
+}
+
+/// What an answered `inventorySetQuantities` call did to one of its quantities
+/// ([`Connectors::send_inventory_call`]).
+#[derive(Debug, Clone)]
+pub enum QuantityResult {
+    /// Set: what [`Connectors::execute`] would have returned for it alone.
+    Applied(WriteOutcome),
+    /// Refused: its own error (a stale guard is [`ConnectorError::Stale`]); an error naming no
+    /// quantity is every quantity's.
+    Failed(ConnectorError),
+    /// Not applied because other quantities of the call were refused (Shopify applies a call
+    /// all or nothing): send it again, in a new call without those.
+    NotApplied,
+}
+
 impl Connectors {
-    /// Performs Shopify inventory set-quantity commands ([`WriteCommand::is_batchable`]) in as
+    /// Plans Shopify inventory set-quantity commands ([`WriteCommand::is_batchable`]) into as
     /// few `inventorySetQuantities` calls as [`SHOPIFY_MAX_QUANTITIES`] allows, each quantity
-    /// keeping its own compare-and-set guard. Returns one result per command, in order: what
-    /// [`Connectors::execute`] would have returned for it alone. Other commands are executed
-    /// one by one.
+    /// keeping its own compare-and-set guard, guarded and unguarded quantities in separate
+    /// calls and each inventory level at most once per call. Commands that cannot be planned
+    /// (no Shopify connection, not batchable, an inventory item that cannot be resolved) are
+    /// returned with their error instead.
     ///
-    /// Shopify applies a call all or nothing, and its `userErrors` name each failing quantity by
-    /// index (`["input", "quantities", "3", "changeFromQuantity"]`). The quantities named get
-    /// their own error (a stale guard is [`ConnectorError::Stale`], as alone) and the rest are
-    /// sent again without them, so a stale item costs one more call, not the batch. An error
-    /// that names no quantity (throttling, transport, a malformed call) is every item's result.
-    pub async fn execute_inventory_batch(
+    /// Nothing is sent. Send each call with [`Connectors::send_inventory_call`] under an
+    /// idempotency key that stays the same until the call is answered: the dispatcher saves
+    /// the call first and re-sends exactly it after a lost response or a crash, so a call
+    /// Shopify applied is never applied again (its compare-and-set guard alone cannot tell:
+    /// an order may have moved the quantity back to the guarded value meanwhile).
+    pub async fn plan_inventory_calls(
         &self,
         cmds: &[WriteCommand],
-    ) -> Vec<Result<WriteOutcome, ConnectorError>> {
-        let mut results: Vec<Option<Result<WriteOutcome, ConnectorError>>> =
-            (0..cmds.len()).map(|_| None).collect();
-        let mut batch = Vec::new();
-        for (i, cmd) in cmds.iter().enumerate() {
-            if cmd.is_batchable() && self.shopify.is_some() {
-                batch.push((i, cmd));
-            } else {
-                results[i] = Some(self.execute(cmd).await);
+    ) -> (Vec<InventoryCall>, Vec<(usize, ConnectorError)>) {
+        match self.shopify.as_deref() {
+            Some(c) => plan_inventory_calls(c, cmds).await,
+            None => {
+                let e = bad_field(SHOPIFY, "system", "this store has no shopify connection");
+                (
+                    Vec::new(),
+                    (0..cmds.len()).map(|i| (i, e.clone())).collect(),
+                )
             }
         }
-        if let Some(c) = self.shopify.as_deref() {
-            let cmds: Vec<&WriteCommand> = batch.iter().map(|(_, c)| *c).collect();
-            let done = set_quantities_shopify(c, &cmds).await;
-            for ((i, _), r) in batch.into_iter().zip(done) {
-                results[i] = Some(r);
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))))
-            .collect()
     }
+
+    /// Sends one planned `inventorySetQuantities` call ([`InventoryCall::input`]) with
+    /// `@idempotent(key: idempotency_key)`. Sending the same input under the same key again
+    /// returns the original answer and applies nothing.
+    ///
+    /// `Ok`: Shopify answered; one result per quantity of `input`, in order. `Err`: the call
+    /// was not answered (throttled, transport failure, 5xx, the key in use by a concurrent
+    /// request, a malformed call): whether it applied is unknown, so the only safe next step is
+    /// to send the same input under the same key again.
+    pub async fn send_inventory_call(
+        &self,
+        input: &Value,
+        idempotency_key: &str,
+    ) -> Result<Vec<QuantityResult>, ConnectorError> {
+        let c = self
+            .shopify
+            .as_deref()
+            .ok_or_else(|| bad_field(SHOPIFY, "system", "this store has no shopify connection"))?;
+        send_inventory_call(c, input, idempotency_key).await
+    }
+}
+
+/// [`Connectors::plan_inventory_calls`] on `c`.
+async fn plan_inventory_calls(
+    c: &ShopifyClient,
+    cmds: &[WriteCommand],
+) -> (Vec<InventoryCall>, Vec<(usize, ConnectorError)>) {
+    let mut failed = Vec::new();
+    let mut queue: VecDeque<Pending> = VecDeque::new();
+    for (i, cmd) in cmds.iter().enumerate() {
+        if !cmd.is_batchable() {
+            failed.push((i, unsupported(SHOPIFY, cmd)));
+            continue;
+        }
+        match quantity_change(c, cmd).await {
+            Ok(q) => queue.push_back((i, q)),
+            Err(e) => failed.push((i, e)),
+        }
+    }
+    let mut calls = Vec::new();
+    while !queue.is_empty() {
+        let chunk = next_chunk(&mut queue);
+        let changes: Vec<QuantityChange> = chunk.iter().map(|(_, q)| q.clone()).collect();
+        let reference = format!("weft://write/{}", cmds[chunk[0].0].idempotency_key);
+        calls.push(InventoryCall {
+            members: chunk.iter().map(|(i, _)| *i).collect(),
+            input: c.inventory_set_quantities_input(&changes, "correction", Some(&reference)),
+        });
+    }
+    (calls, failed)
+}
+
+/// [`Connectors::send_inventory_call`] on `c`.
+async fn send_inventory_call(
+    c: &ShopifyClient,
+    input: &Value,
+    idempotency_key: &str,
+) -> Result<Vec<QuantityResult>, ConnectorError> {
+    const MUTATION: &str = "inventorySetQuantities";
+    if idempotency_key.is_empty() {
+        return Err(bad_field(
+            SHOPIFY,
+            "idempotency_key",
+            "an inventory call needs an idempotency key",
+        ));
+    }
+    let quantities = input
+        .get("quantities")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_field(SHOPIFY, "quantities", "not a list"))?;
+    let levels: Vec<(String, String)> = quantities
+        .iter()
+        .map(|q| {
+            let id = |f: &str| q.get(f).and_then(id_string).unwrap_or_default();
+            (id("inventoryItemId"), id("locationId"))
+        })
+        .collect();
+    let payload = c
+        .inventory_set_quantities_send(input, Some(idempotency_key))
+        .await
+        .map_err(|e| match e {
+            // Another request with this key has not finished: ask again later.
+            ConnectorError::Permanent {
+                system,
+                status,
+                code,
+                message,
+            } if code == "IDEMPOTENCY_CONCURRENT_REQUEST" => ConnectorError::Retryable {
+                system,
+                status: Some(status),
+                message: format!("{code}: {message}"),
+                retry_after: None,
+            },
+            other => other,
+        })?;
+    let errors: Vec<Value> = payload
+        .get("userErrors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if errors.is_empty() {
+        return Ok(levels
+            .iter()
+            .map(|(item, location)| {
+                QuantityResult::Applied(WriteOutcome {
+                    target_id: normalize::inventory_level_doc_id(item, location),
+                    version: None,
+                    document: None,
+                    children: Vec::new(),
+                    applied: true,
+                })
+            })
+            .collect());
+    }
+    // Which quantities the errors name, by position in this call.
+    let mut named: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+    let mut unattributed = false;
+    for e in errors {
+        match quantity_index(&e).filter(|k| *k < levels.len()) {
+            Some(k) => named.entry(k).or_default().push(e),
+            None => unattributed = true,
+        }
+    }
+    if unattributed || named.is_empty() {
+        let e = user_error(&payload, MUTATION);
+        return Ok(levels
+            .iter()
+            .map(|_| QuantityResult::Failed(e.clone()))
+            .collect());
+    }
+    Ok(levels
+        .iter()
+        .enumerate()
+        .map(|(k, (item, location))| match named.remove(&k) {
+            Some(errs) => {
+                QuantityResult::Failed(match user_error(&json!({ "userErrors": errs }), MUTATION) {
+                    ConnectorError::Stale {
+                        system, message, ..
+                    } => ConnectorError::Stale {
+                        system,
+                        what: format!("inventory level {item}@{location}"),
+                        message,
+                    },
+                    other => other,
+                })
+            }
+            None => QuantityResult::NotApplied,
+        })
+        .collect())
+}
+
+/// The input of a call like `input` carrying only its quantities at `positions` (in that
+/// order), each exactly as `input` had it: the follow-up of a call Shopify refused because of
+/// other quantities.
+pub fn inventory_call_subset(input: &Value, positions: &[usize]) -> Value {
+    let mut out = input.clone();
+    let quantities: Vec<Value> = input
+        .get("quantities")
+        .and_then(Value::as_array)
+        .map(|qs| {
+            positions
+                .iter()
+                .filter_map(|p| qs.get(*p).cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    out["quantities"] = Value::Array(quantities);
+    out
 }
 
 // -------------------------------------------------------------------------------------------
@@ -501,105 +685,35 @@ async fn quantity_change(
     })
 }
 
-/// Set-quantity commands in calls of at most [`SHOPIFY_MAX_QUANTITIES`] (see
-/// [`Connectors::execute_inventory_batch`]); one result per command, in order.
-async fn set_quantities_shopify(
+/// One Shopify set-quantity command in a call of its own, sent under the command's idempotency
+/// key: sending the same command again returns the original answer and applies nothing.
+async fn set_quantity_shopify(
     c: &ShopifyClient,
-    cmds: &[&WriteCommand],
-) -> Vec<Result<WriteOutcome, ConnectorError>> {
-    const MUTATION: &str = "inventorySetQuantities";
-    let mut results: Vec<Option<Result<WriteOutcome, ConnectorError>>> =
-        (0..cmds.len()).map(|_| None).collect();
-    let mut queue: VecDeque<Pending> = VecDeque::new();
-    for (i, cmd) in cmds.iter().enumerate() {
-        match quantity_change(c, cmd).await {
-            Ok(q) => queue.push_back((i, q)),
-            Err(e) => results[i] = Some(Err(e)),
-        }
+    cmd: &WriteCommand,
+) -> Result<WriteOutcome, ConnectorError> {
+    if cmd.idempotency_key.is_empty() {
+        return Err(missing(SHOPIFY, "idempotency_key", cmd));
     }
-    while !queue.is_empty() {
-        let chunk = next_chunk(&mut queue);
-        let changes: Vec<QuantityChange> = chunk.iter().map(|(_, q)| q.clone()).collect();
-        let reference = format!("weft://write/{}", cmds[chunk[0].0].idempotency_key);
-        let payload = match c
-            .inventory_set_quantities_payload(&changes, "correction", Some(&reference))
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                for (i, _) in chunk {
-                    results[i] = Some(Err(e.clone()));
-                }
-                continue;
-            }
-        };
-        let errors: Vec<Value> = payload
-            .get("userErrors")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if errors.is_empty() {
-            for (i, q) in chunk {
-                results[i] = Some(Ok(WriteOutcome {
-                    target_id: normalize::inventory_level_doc_id(
-                        &q.inventory_item_id,
-                        &q.location_id,
-                    ),
-                    version: None,
-                    document: None,
-                    children: Vec::new(),
-                    applied: true,
-                }));
-            }
-            continue;
-        }
-        // Which quantities the errors name, by position in this call.
-        let mut named: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
-        let mut unattributed = false;
-        for e in errors {
-            match quantity_index(&e).filter(|k| *k < chunk.len()) {
-                Some(k) => named.entry(k).or_default().push(e),
-                None => unattributed = true,
-            }
-        }
-        if unattributed || named.is_empty() {
-            let e = user_error(&payload, MUTATION);
-            for (i, _) in chunk {
-                results[i] = Some(Err(e.clone()));
-            }
-            continue;
-        }
-        let mut again = Vec::new();
-        for (k, (i, q)) in chunk.into_iter().enumerate() {
-            match named.remove(&k) {
-                Some(errs) => {
-                    let e = match user_error(&json!({ "userErrors": errs }), MUTATION) {
-                        ConnectorError::Stale {
-                            system, message, ..
-                        } => ConnectorError::Stale {
-                            system,
-                            what: format!(
-                                "inventory level {}@{}",
-                                q.inventory_item_id, q.location_id
-                            ),
-                            message,
-                        },
-                        other => other,
-                    };
-                    results[i] = Some(Err(e));
-                }
-                None => again.push((i, q)),
-            }
-        }
-        // The call applied nothing: send the others again, first.
-        for p in again.into_iter().rev() {
-            queue.push_front(p);
-        }
+    let (calls, mut failed) = plan_inventory_calls(c, std::slice::from_ref(cmd)).await;
+    if let Some((_, e)) = failed.pop() {
+        return Err(e);
     }
-    results
+    let call = calls
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))))
-        .collect()
+        .next()
+        .ok_or_else(|| bad_field(SHOPIFY, "batch", "no call planned for the quantity"))?;
+    match send_inventory_call(c, &call.input, &cmd.idempotency_key)
+        .await?
+        .pop()
+    {
+        Some(QuantityResult::Applied(outcome)) => Ok(outcome),
+        Some(QuantityResult::Failed(e)) => Err(e),
+        Some(QuantityResult::NotApplied) | None => Err(bad_field(
+            SHOPIFY,
+            "batch",
+            "the call neither applied nor refused the quantity",
+        )),
+    }
 }
 
 /// Takes the next call's quantities off `queue`: at most [`SHOPIFY_MAX_QUANTITIES`], each
@@ -735,10 +849,7 @@ async fn execute_shopify(
                 applied: true,
             })
         }
-        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantities_shopify(c, &[cmd])
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(bad_field(SHOPIFY, "batch", "item left unsettled"))),
+        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_shopify(c, cmd).await,
         (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
             let item = body_id(SHOPIFY, cmd, "inventory_item_id")?;
             let location = body_id(SHOPIFY, cmd, "location_id")?;
@@ -1081,6 +1192,20 @@ mod tests {
         })
         .collect();
         assert_eq!(calls, [vec![0, 2], vec![1]]);
+    }
+
+    #[test]
+    fn a_follow_up_call_keeps_each_quantity_exactly() {
+        let input = json!({"name": "available", "reason": "correction",
+                           "referenceDocumentUri": "weft://write/k",
+                           "quantities": [{"q": 0, "changeFromQuantity": 1}, {"q": 1}, {"q": 2}]});
+        let sub = inventory_call_subset(&input, &[2, 0]);
+        assert_eq!(
+            sub["quantities"],
+            json!([{"q": 2}, {"q": 0, "changeFromQuantity": 1}])
+        );
+        assert_eq!(sub["referenceDocumentUri"], "weft://write/k");
+        assert_eq!(sub["reason"], "correction");
     }
 
     #[test]

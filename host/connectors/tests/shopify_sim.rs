@@ -350,10 +350,23 @@ async fn inventory_compare_and_set_and_idempotent_adjust() {
     assert!(stale.is_stale(), "{stale:?}");
     assert!(stale.to_string().contains(&format!("{item}@{loc}")));
     assert_eq!(sim.available(item, loc), Some(10));
+    // A write against the fresh reading is a new write, with its own key.
     set.expected_quantity = Some(10);
+    set.idempotency_key = "set-2".into();
     let out = cs.execute(&set).await.unwrap();
     assert_eq!(out.target_id, format!("{item}@{loc}"));
     assert_eq!(sim.available(item, loc), Some(4));
+    // Its answer is "lost", and something moves the level back to the guarded 10 before the
+    // retry: the retry (same key, same call) gets the original answer and applies nothing.
+    sim.set_inventory(item, loc, 10).unwrap();
+    let again = cs.execute(&set).await.unwrap();
+    assert_eq!(again.target_id, out.target_id);
+    assert_eq!(
+        sim.available(item, loc),
+        Some(10),
+        "a repeated set under its key applies once"
+    );
+    sim.set_inventory(item, loc, 4).unwrap();
 
     let adjust = WriteCommand {
         system: "shopify".into(),

@@ -17,11 +17,21 @@
 //!
 //! Shopify inventory set-quantity rows are batched: the claimed ones travel together in
 //! `inventorySetQuantities` calls of up to 250 quantities
-//! ([`weft_connectors::Connectors::execute_inventory_batch`]), each keeping its own
+//! ([`weft_connectors::Connectors::plan_inventory_calls`]), each keeping its own
 //! compare-and-set guard. When a claim comes back full and holds such rows, the dispatcher claims
 //! more of them to fill a call. Each row is still settled on its own (done, stale and re-read,
 //! retried or dead-lettered) together with what it records; the rows a call applied complete in
 //! one transaction ([`Store::complete_many`]), so a batch costs one commit, not 250.
+//!
+//! The guard alone does not make a retried call safe: after Shopify applied "set 62 -> 63" and
+//! the answer was lost, an order can move the level back to 62, and the same call sent again
+//! would match and erase the sale. So every call is saved before it is sent
+//! ([`Store::open_calls`]: its exact input, the rows it carries, a fresh key) and sent with
+//! `@idempotent(key:)`. Until Shopify answers it, its rows keep pointing at it, are never
+//! superseded, and their next send is that same call again: Shopify then returns the original
+//! answer and applies nothing twice. Rows an answered call refused are released from it
+//! ([`Store::release_calls`]); rows it left unapplied because others were refused go into a new
+//! saved call.
 //!
 //! [`Dispatcher::run_urgent`] dispatches only urgent rows (orders), for quiet hours.
 
@@ -33,13 +43,13 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, warn};
-use weft_connectors::write::SHOPIFY_MAX_QUANTITIES;
+use weft_connectors::write::{QuantityResult, SHOPIFY_MAX_QUANTITIES, inventory_call_subset};
 use weft_connectors::{
     ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp, WriteOutcome,
 };
 use weft_ratelimit::Backoff;
 use weft_store::{
-    ClaimFilter, Completion, NewJournalEntry, OutboxRow, Source, Store, StoreError,
+    ClaimFilter, Completion, NewJournalEntry, NewOutboxCall, OutboxRow, Source, Store, StoreError,
     TargetStateUpsert, Xref,
 };
 
@@ -206,7 +216,10 @@ impl Dispatcher {
         }
     }
 
-    /// Sends batchable rows together and settles each on its own.
+    /// Sends batchable rows in persisted `inventorySetQuantities` calls and settles each row on
+    /// its own. Rows still pointing at a call whose answer was lost (a timeout, a crash) are
+    /// sent again in exactly that call, under its key, before they may join any other; the
+    /// others are planned into new calls, each saved with the rows it carries before it is sent.
     async fn execute_batch(
         &self,
         rows: Vec<(OutboxRow, WriteCommand)>,
@@ -215,33 +228,106 @@ impl Dispatcher {
         if rows.is_empty() {
             return Ok(report);
         }
-        let cmds: Vec<WriteCommand> = rows.iter().map(|(_, c)| c.clone()).collect();
-        let results = self.connectors.execute_inventory_batch(&cmds).await;
-        // A throttled call fails every row it carried: count calls, not rows.
-        let throttled_rows = results
-            .iter()
-            .filter(|r| matches!(r, Err(ConnectorError::Throttled { .. })))
-            .count();
-        for _ in 0..throttled_rows.div_ceil(SHOPIFY_MAX_QUANTITIES) {
-            report.throttled += 1;
-            self.observer
-                .throttled(&self.store_id, crate::sync::STOREFRONT);
-        }
-        // Applied rows complete in one transaction (a level write journals nothing); stale,
-        // retried and dead rows settle one by one.
         let mut applied = Vec::new();
-        for ((row, cmd), result) in rows.into_iter().zip(results) {
-            match result {
-                Ok(outcome) if row.kind == "inventory-level" => {
-                    let token = row.claim_token.clone().unwrap_or_default();
-                    applied.push((row.id, token, applied_completion(&row, &outcome)));
-                }
-                other => {
-                    let outcome = self.settle(row, &cmd, other, false, &mut report).await;
-                    self.lease_lost_is_fine(outcome)?;
-                }
+        let mut fresh = Vec::new();
+        let mut open: BTreeMap<String, Vec<(OutboxRow, WriteCommand)>> = BTreeMap::new();
+        for (row, cmd) in rows {
+            match row.call_key.clone() {
+                Some(key) => open.entry(key).or_default().push((row, cmd)),
+                None => fresh.push((row, cmd)),
             }
         }
+        // Calls still to persist and send: their input and the rows they carry, in order.
+        let mut next: Vec<(Value, Vec<(OutboxRow, WriteCommand)>)> = Vec::new();
+        for (key, members) in open {
+            let Some(call) = self.db.outbox_call(&key).await? else {
+                // Calls are purged only once no row points at them: a row cannot get here.
+                warn!(store = %self.store_id, call = %key, "outbox rows point at a call that is not stored; sending them in a new call");
+                self.release(&members).await?;
+                fresh.extend(members);
+                continue;
+            };
+            let mut held = Vec::new();
+            for (row, cmd) in members {
+                match call.row_ids.iter().position(|id| *id == row.id) {
+                    Some(p) => held.push((p, row, cmd)),
+                    None => {
+                        warn!(store = %self.store_id, call = %key, row = row.id, "outbox row is not part of the call it points at; sending it in a new call");
+                        self.release(std::slice::from_ref(&(row.clone(), cmd.clone())))
+                            .await?;
+                        fresh.push((row, cmd));
+                    }
+                }
+            }
+            self.send_call(
+                &key,
+                &call.payload,
+                held,
+                &mut next,
+                &mut applied,
+                &mut report,
+            )
+            .await?;
+        }
+        let cmds: Vec<WriteCommand> = fresh.iter().map(|(_, c)| c.clone()).collect();
+        let (calls, failed) = self.connectors.plan_inventory_calls(&cmds).await;
+        let mut slots: Vec<Option<(OutboxRow, WriteCommand)>> =
+            fresh.into_iter().map(Some).collect();
+        for call in calls {
+            let members = call
+                .members
+                .iter()
+                .filter_map(|i| slots.get_mut(*i).and_then(Option::take))
+                .collect();
+            next.push((call.input, members));
+        }
+        for (i, e) in failed {
+            if let Some((row, cmd)) = slots.get_mut(i).and_then(Option::take) {
+                let outcome = self.settle(row, &cmd, Err(e), false, &mut report).await;
+                self.lease_lost_is_fine(outcome)?;
+            }
+        }
+        while !next.is_empty() {
+            let round = std::mem::take(&mut next);
+            let new: Vec<NewOutboxCall> = round
+                .iter()
+                .map(|(input, rows)| NewOutboxCall {
+                    payload: input.clone(),
+                    rows: rows
+                        .iter()
+                        .map(|(r, _)| (r.id, r.claim_token.clone().unwrap_or_default()))
+                        .collect(),
+                })
+                .collect();
+            let keys = match self.db.open_calls(&self.store_id, &new, Utc::now()).await? {
+                Ok(keys) => keys,
+                Err(lost) => {
+                    // Their claims expired and another dispatcher holds them: leave them out.
+                    warn!(store = %self.store_id, rows = lost.len(), "outbox claims expired before the inventory call was sent");
+                    for (input, rows) in round {
+                        let (positions, kept): (Vec<usize>, Vec<_>) = rows
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(_, (r, _))| !lost.contains(&r.id))
+                            .unzip();
+                        if !kept.is_empty() {
+                            next.push((inventory_call_subset(&input, &positions), kept));
+                        }
+                    }
+                    continue;
+                }
+            };
+            for (key, (input, rows)) in keys.iter().zip(round) {
+                let held = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(p, (r, c))| (p, r, c))
+                    .collect();
+                self.send_call(key, &input, held, &mut next, &mut applied, &mut report)
+                    .await?;
+            }
+        }
+        // Applied rows complete in one transaction (a level write journals nothing).
         if !applied.is_empty() {
             report.applied += applied.len() as u64;
             let lost = self.db.complete_many(&applied, Utc::now()).await?;
@@ -251,6 +337,107 @@ impl Dispatcher {
             debug!(store = %self.store_id, writes = applied.len(), "inventory batch applied");
         }
         Ok(report)
+    }
+
+    /// Sends the persisted call `key` (`input`, carrying `held`: each row we hold with its
+    /// position in the call) and settles what its answer decided. Applied rows are collected
+    /// into `applied`; rows the call did not apply because others were refused go to `next`,
+    /// a new call of exactly their quantities. Without an answer every held row keeps the call
+    /// and is retried at one time for all (so they are claimed, and the call re-sent, together).
+    async fn send_call(
+        &self,
+        key: &str,
+        input: &Value,
+        held: Vec<(usize, OutboxRow, WriteCommand)>,
+        next: &mut Vec<(Value, Vec<(OutboxRow, WriteCommand)>)>,
+        applied: &mut Vec<(i64, String, Completion)>,
+        report: &mut DispatchReport,
+    ) -> Result<(), EngineError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let results = match self.connectors.send_inventory_call(input, key).await {
+            Ok(results) => results,
+            Err(e) => {
+                if matches!(e, ConnectorError::Throttled { .. }) {
+                    report.throttled += 1;
+                    self.observer
+                        .throttled(&self.store_id, crate::sync::STOREFRONT);
+                }
+                let attempt = held
+                    .iter()
+                    .map(|(_, r, _)| r.attempts)
+                    .max()
+                    .unwrap_or(1)
+                    .max(1) as u32
+                    - 1;
+                let now = Utc::now();
+                let retry = e.is_retryable() && !self.backoff.exhausted(attempt);
+                let at = now + chrono_delay(self.backoff.next_delay(attempt, e.retry_after()));
+                let message = e.to_string();
+                if !retry {
+                    warn!(store = %self.store_id, call = %key, rows = held.len(), error = %e, "inventory call failed permanently: dead letters (they keep the call, so a retry sends it again unchanged)");
+                }
+                for (_, row, _) in held {
+                    let token = row.claim_token.clone().unwrap_or_default();
+                    let outcome = if retry {
+                        report.retried += 1;
+                        self.db.retry(row.id, &token, at, &message, now).await
+                    } else {
+                        report.dead += 1;
+                        self.db.dead_letter(row.id, &token, &message, now).await
+                    };
+                    self.lease_lost_is_fine(outcome.map_err(EngineError::from))?;
+                }
+                return Ok(());
+            }
+        };
+        let mut refused = Vec::new();
+        let mut again = Vec::new();
+        for (p, row, cmd) in held {
+            match results.get(p) {
+                Some(QuantityResult::Applied(outcome)) => {
+                    let token = row.claim_token.clone().unwrap_or_default();
+                    applied.push((row.id, token, applied_completion(&row, outcome)));
+                }
+                Some(QuantityResult::NotApplied) => again.push((p, (row, cmd))),
+                Some(QuantityResult::Failed(e)) => refused.push((row, cmd, e.clone())),
+                None => {
+                    let e = ConnectorError::Transport {
+                        system: "shopify",
+                        message: format!(
+                            "inventory call {key} answered fewer quantities than it sent"
+                        ),
+                        retryable: false,
+                    };
+                    refused.push((row, cmd, e));
+                }
+            }
+        }
+        // The call is answered: the refused rows' next send is a new call.
+        let release: Vec<(OutboxRow, WriteCommand)> = refused
+            .iter()
+            .map(|(r, c, _)| (r.clone(), c.clone()))
+            .collect();
+        self.release(&release).await?;
+        for (row, cmd, e) in refused {
+            let outcome = self.settle(row, &cmd, Err(e), false, report).await;
+            self.lease_lost_is_fine(outcome)?;
+        }
+        if !again.is_empty() {
+            let (positions, rows): (Vec<usize>, Vec<_>) = again.into_iter().unzip();
+            next.push((inventory_call_subset(input, &positions), rows));
+        }
+        Ok(())
+    }
+
+    /// Detaches rows from the call they were sent in ([`Store::release_calls`]).
+    async fn release(&self, rows: &[(OutboxRow, WriteCommand)]) -> Result<(), EngineError> {
+        let ids: Vec<(i64, String)> = rows
+            .iter()
+            .map(|(r, _)| (r.id, r.claim_token.clone().unwrap_or_default()))
+            .collect();
+        Ok(self.db.release_calls(&ids).await?)
     }
 
     async fn execute(

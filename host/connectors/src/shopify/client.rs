@@ -1045,9 +1045,8 @@ impl ShopifyClient {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<Value, ConnectorError> {
-        let payload = self
-            .inventory_set_quantities_payload(changes, reason, reference)
-            .await?;
+        let input = self.inventory_set_quantities_input(changes, reason, reference);
+        let payload = self.inventory_set_quantities_send(&input, None).await?;
         check_user_errors(&payload, "inventorySetQuantities")?;
         Ok(payload
             .get("inventoryAdjustmentGroup")
@@ -1055,15 +1054,15 @@ impl ShopifyClient {
             .unwrap_or(Value::Null))
     }
 
-    /// `inventorySetQuantities` as above, returning the mutation's payload with its
-    /// `userErrors` unchecked, so a batch can tell which of its quantities failed (each error's
-    /// `field` is `["input", "quantities", "<index>", ...]`).
-    pub async fn inventory_set_quantities_payload(
+    /// The `input` of an `inventorySetQuantities` call of the `available` quantity: one entry
+    /// per change, in order, each with its compare-and-set guard in the form this API version
+    /// takes. Build it once and keep it: a retried call must send exactly the same input.
+    pub fn inventory_set_quantities_input(
         &self,
         changes: &[QuantityChange],
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Value {
         let cfq = self.uses_change_from_quantity();
         let quantities: Vec<Value> = changes
             .iter()
@@ -1088,12 +1087,25 @@ impl ShopifyClient {
         if let Some(r) = reference {
             input["referenceDocumentUri"] = json!(r);
         }
+        input
+    }
+
+    /// Sends `inventorySetQuantities` with `input` ([`Self::inventory_set_quantities_input`]),
+    /// under `@idempotent(key:)` when `idempotency_key` is given: a repeated key with the same
+    /// input returns the original result and applies nothing. Returns the mutation's payload
+    /// with its `userErrors` unchecked, so a batch can tell which of its quantities failed
+    /// (each error's `field` is `["input", "quantities", "<index>", ...]`).
+    pub async fn inventory_set_quantities_send(
+        &self,
+        input: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, ConnectorError> {
+        let directive = idempotency_key
+            .map(|k| format!(" @idempotent(key: {})", q::string_literal(k)))
+            .unwrap_or_default();
+        let doc = q::INVENTORY_SET_QUANTITIES.replace("{IDEMPOTENT}", &directive);
         let resp = self
-            .graphql(
-                q::INVENTORY_SET_QUANTITIES,
-                json!({"input": input}),
-                q::MUTATION_COST,
-            )
+            .graphql(&doc, json!({"input": input}), q::MUTATION_COST)
             .await?;
         payload(&resp.data, "inventorySetQuantities").cloned()
     }

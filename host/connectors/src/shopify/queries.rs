@@ -240,9 +240,10 @@ pub const VARIANTS_BULK_UPDATE: &str = r#"mutation WeftVariantsBulkUpdate($produ
   }
 }"#;
 
-/// Absolute quantities with compare-and-set.
+/// Absolute quantities with compare-and-set; `{IDEMPOTENT}` is replaced by
+/// `@idempotent(key: "…")` (or nothing, for a call sent without a key).
 pub const INVENTORY_SET_QUANTITIES: &str = r#"mutation WeftInventorySet($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
+  inventorySetQuantities(input: $input){IDEMPOTENT} {
     inventoryAdjustmentGroup { id createdAt reason changes { name delta quantityAfterChange item { id } location { id } } }
     userErrors { field message code }
   }
