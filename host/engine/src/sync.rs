@@ -641,13 +641,12 @@ const STEP_ATTEMPTS: u32 = 8;
 
 /// How an observation of a stock level stands against weft's own writes to that side.
 ///
-/// Inventory write results carry no platform version, so a reading cannot simply be ordered
-/// against weft's write by version; without care, a reading from before the write, processed
-/// after the write's completion was recorded, looks like the side moving away from what weft
-/// wrote, and the counter merge turns it into a phantom adjustment. What the host knows
-/// instead:
-/// - the write reached the side after its row was queued, and it changed the level's version,
-///   so every reading taken after it has a version at least the second the row was queued in;
+/// Inventory write results carry no platform version, so a reading cannot be ordered against
+/// weft's write by version (and platform clocks are not the host's: a reading's version says
+/// nothing against the host's time of the write); without care, a reading from before the
+/// write, processed after the write's completion was recorded, looks like the side moving away
+/// from what weft wrote, and the counter merge turns it into a phantom adjustment. What the
+/// host knows instead:
 /// - a guarded write (Shopify `changeFromQuantity`, NetSuite's checked read before its
 ///   adjustment) found the side at the guard quantity and replaced it: a reading of the guard
 ///   quantity journaled before the completion was recorded is the side before the write;
@@ -1155,15 +1154,11 @@ impl<'a> Work<'a> {
         let Some(applied) = writes.iter().find(|w| w.status == OutboxStatus::Done) else {
             return Ok(Settling::Settled);
         };
-        // Versions are second-granular: a reading after the write is stamped at least the
-        // second its row was queued in.
-        let older = chrono::DateTime::parse_from_rfc3339(&entry.version)
-            .is_ok_and(|v| v.timestamp() < applied.created_at.timestamp());
         let replaced = entry.received_at <= applied.updated_at
             && applied
                 .expected_quantity
                 .is_some_and(|q| incoming.get("quantity").and_then(Value::as_i64) == Some(q));
-        Ok(if older || replaced {
+        Ok(if replaced {
             Settling::BeforeWrite
         } else {
             Settling::Settled
