@@ -522,7 +522,19 @@ impl Processor {
         let mut meta = Vec::new();
         for ((target, kind, key), plan) in plans {
             let (golden, _) = work.golden(&kind, &key).await?;
-            let known = work.target(&target, &kind, &key).await?;
+            let mut known = work.target(&target, &kind, &key).await?;
+            if kind == "inventory-level"
+                && let Some(sent) = work.in_flight(&target, &kind, &key).await?
+            {
+                // A stock write in flight makes the target hold its value once it lands: the
+                // next write starts from there (its guard is that value), and none is needed
+                // if it already carries the golden record. Guarding with the quantity the
+                // in-flight write replaces would let a later write land over sales that took
+                // the level back to it, undoing them.
+                let mut holds = known.unwrap_or_default();
+                holds.extend(sent);
+                known = Some(holds);
+            }
             if golden.is_empty() || pending_fields(&golden, known.as_ref()).is_empty() {
                 continue;
             }
@@ -1114,6 +1126,24 @@ impl<'a> Work<'a> {
         );
         self.targets.insert(k, v.clone());
         Ok(v)
+    }
+
+    /// The fields the latest write in flight to `system` for `kind`/`key` makes it hold.
+    async fn in_flight(
+        &mut self,
+        system: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Fields>, EngineError> {
+        let writes = self
+            .db
+            .settling_writes(self.store_id, system, kind, key, None)
+            .await?;
+        Ok(writes
+            .into_iter()
+            .rev()
+            .find(|w| w.status == OutboxStatus::Inflight)
+            .and_then(|w| w.desired.as_object().cloned()))
     }
 
     /// Judges a stock reading of `system` against weft's writes to it (see [`Settling`]).

@@ -230,6 +230,20 @@ impl Env {
             .collect()
     }
 
+    /// The compare-and-set guard of each queued (pending) write to `system`, in order.
+    async fn queued_guards(&self, system: &str) -> Vec<Option<i64>> {
+        let status = weft_store::OutboxStatus::Pending;
+        let rows = self
+            .db
+            .list_outbox(Some(STORE), Some(status), 100)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .filter(|r| r.system == system)
+            .map(|r| r.body["expected_quantity"].as_i64())
+            .collect()
+    }
+
     /// Both sides agree on `qty` to begin with.
     async fn start_at(&self, qty: i64) {
         self.netsuite_shows(0, qty).await;
@@ -258,6 +272,9 @@ async fn the_echo_of_a_write_in_flight_is_not_a_change() {
     e.netsuite_shows(20, 70).await;
     e.step().await;
     assert_eq!(e.golden().await, 70);
+    // The queued write is guarded by what Shopify holds once the first lands (60), not by the
+    // 50 the first replaces: sales that took the level back to 50 must fail it, not be undone.
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(60)]);
     // Shopify's webhook for weft's first write arrives before its completion is recorded.
     e.shopify_shows(30, 60).await;
     let report = e.step().await;
