@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::{Value, json};
+use weft_connectors::ConnectorError;
 use weft_connectors::netsuite::cdc::{CdcSource, Watermark};
 use weft_connectors::netsuite::{NetSuiteClient, RecordRef, inventory_level_docs};
 use weft_connectors::shopify::{Entity, ReadResult, ShopifyClient, ShopifyDoc};
@@ -154,11 +155,11 @@ impl ShopifyReconciler {
         since: Option<&str>,
     ) -> Result<(ReadResult, Option<DateTime<Utc>>, Vec<ShopifyDoc>), EngineError> {
         if matches!(entity, Entity::InventoryLevels { .. }) {
-            let read = self.client.read_since(entity, since).await?;
+            let read = patient(|| self.client.read_since(entity, since)).await?;
             let fetched = read.docs.clone();
             return Ok((read, None, fetched));
         }
-        let listing = self.client.list_changed(entity, since).await?;
+        let listing = patient(|| self.client.list_changed(entity, since)).await?;
         let mut docs = Vec::new();
         let mut wanted = Vec::new();
         {
@@ -173,7 +174,7 @@ impl ShopifyReconciler {
         let fetched = if wanted.is_empty() {
             Vec::new()
         } else {
-            self.client.fetch(entity, &wanted).await?
+            patient(|| self.client.fetch(entity, &wanted)).await?
         };
         docs.extend(fetched.iter().cloned());
         let max_updated_at = listing
@@ -230,6 +231,29 @@ impl Poller for ShopifyReconciler {
     }
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
         Box::pin(self.round(true))
+    }
+}
+
+/// Throttled reads a reconciliation round waits out (honouring `Retry-After`) before it gives
+/// up and lets the next round start over.
+const THROTTLE_RETRIES: u32 = 4;
+
+/// Runs a platform read, waiting out a throttled answer instead of failing the round (which
+/// would discard what the round already read and spend the budget again next round).
+async fn patient<T, F, Fut>(mut read: F) -> Result<T, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match read().await {
+            Err(e @ ConnectorError::Throttled { .. }) if attempt < THROTTLE_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -196,7 +196,7 @@ pub struct ShopifyClient {
     limiter: ShopifyCostLimiter,
     breaker: Option<CircuitBreaker>,
     /// Requested cost the server reported per document, so later reservations are exact.
-    learned_cost: Mutex<HashMap<String, f64>>,
+    learned_cost: Mutex<HashMap<(String, u32), f64>>,
 }
 
 impl std::fmt::Debug for ShopifyClient {
@@ -282,11 +282,15 @@ impl ShopifyClient {
         variables: Value,
         estimate: u32,
     ) -> Result<GraphqlResponse, ConnectorError> {
+        // What the server last reported for this document with the same estimate: the
+        // estimate stands for the variables that scale the cost (a `nodes(ids:)` fetch of 3 ids
+        // costs a third of one of 10), so a cheap call never sets the reservation of a dear one.
+        let key = (document.to_owned(), estimate);
         let reserve = self
             .learned_cost
             .lock()
             .expect("cost cache lock poisoned")
-            .get(document)
+            .get(&key)
             .copied()
             .unwrap_or(f64::from(estimate));
         let probe = breaker_permit(self.breaker.as_ref(), SYSTEM)?;
@@ -310,7 +314,7 @@ impl ShopifyClient {
                 self.learned_cost
                     .lock()
                     .expect("cost cache lock poisoned")
-                    .insert(document.to_owned(), c.requested_query_cost);
+                    .insert(key, c.requested_query_cost);
                 permit.settle_cost(&c);
             }
             // No cost reported (transport failure, non-JSON body): the limiter assumes the
