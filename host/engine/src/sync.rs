@@ -524,13 +524,17 @@ impl Processor {
             let (golden, _) = work.golden(&kind, &key).await?;
             let mut known = work.target(&target, &kind, &key).await?;
             if kind == "inventory-level"
-                && let Some(sent) = work.in_flight(&target, &kind, &key).await?
+                && let Some((sent, claimed_at)) = work.in_flight(&target, &kind, &key).await?
+                && work
+                    .target_recorded_at(&target, &kind, &key)
+                    .is_none_or(|at| at <= claimed_at)
             {
                 // A stock write in flight makes the target hold its value once it lands: the
                 // next write starts from there (its guard is that value), and none is needed
                 // if it already carries the golden record. Guarding with the quantity the
                 // in-flight write replaces would let a later write land over sales that took
-                // the level back to it, undoing them.
+                // the level back to it, undoing them. (Once the step has recorded what the
+                // target showed after the write was sent, that record is newer and is used.)
                 let mut holds = known.unwrap_or_default();
                 holds.extend(sent);
                 known = Some(holds);
@@ -1128,22 +1132,34 @@ impl<'a> Work<'a> {
         Ok(v)
     }
 
-    /// The fields the latest write in flight to `system` for `kind`/`key` makes it hold.
+    /// The fields the latest write in flight to `system` for `kind`/`key` makes it hold, and
+    /// when it was sent.
     async fn in_flight(
         &mut self,
         system: &str,
         kind: &str,
         key: &str,
-    ) -> Result<Option<Fields>, EngineError> {
+    ) -> Result<Option<(Fields, DateTime<Utc>)>, EngineError> {
         let writes = self
             .db
             .settling_writes(self.store_id, system, kind, key, None)
             .await?;
+        // An in-flight row's `updated_at` is when it was claimed (sent).
         Ok(writes
             .into_iter()
             .rev()
             .find(|w| w.status == OutboxStatus::Inflight)
-            .and_then(|w| w.desired.as_object().cloned()))
+            .and_then(|w| Some((w.desired.as_object().cloned()?, w.updated_at))))
+    }
+
+    /// When what the step holds for a target was recorded: now if this step recorded it, else
+    /// when the store did (`None`: never, or not read).
+    fn target_recorded_at(&self, system: &str, kind: &str, key: &str) -> Option<DateTime<Utc>> {
+        let k = (system.to_owned(), kind.to_owned(), key.to_owned());
+        if self.targets_dirty.contains(&k) {
+            return Some(self.step.at);
+        }
+        self.targets_read.get(&k).and_then(|(_, at)| *at)
     }
 
     /// Judges a stock reading of `system` against weft's writes to it (see [`Settling`]).
