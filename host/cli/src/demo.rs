@@ -140,7 +140,33 @@ struct DemoStore {
     skus: Vec<String>,
     customers: Vec<u64>,
     orders: Vec<u64>,
+    /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
+    /// Shopify (the stock both systems must end with).
+    stock: BTreeMap<String, StockLedger>,
 }
+
+/// One SKU's stock movements in the demo, for [`verify_stock`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StockLedger {
+    /// The NetSuite inventory item's internal id.
+    pub item_id: String,
+    /// Units on hand in NetSuite before weft started.
+    pub opening: i64,
+    /// Units received in NetSuite since.
+    pub received: i64,
+    /// Units ordered in Shopify since.
+    pub ordered: i64,
+}
+
+impl StockLedger {
+    /// The stock both systems must hold: opening + received - ordered.
+    pub fn expected(&self) -> i64 {
+        self.opening + self.received - self.ordered
+    }
+}
+
+/// Units of opening stock of every demo item.
+const OPENING_STOCK: i64 = 50;
 
 const API_VERSION: &str = "2026-04";
 const NS_LOCATION: &str = "1";
@@ -398,6 +424,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         .first()
         .context("the Shopify simulator has no location")?;
     let mut skus = Vec::new();
+    let mut stock = BTreeMap::new();
     for k in 0..opts.items {
         let sku = format!("S{i}-{k:04}");
         let id = netsuite
@@ -415,8 +442,21 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
             )
             .map_err(|e| anyhow!("{e:?}"))?;
         netsuite
-            .erp_adjust_inventory(&id, NS_LOCATION, 50.0, Some("opening stock"))
+            .erp_adjust_inventory(
+                &id,
+                NS_LOCATION,
+                OPENING_STOCK as f64,
+                Some("opening stock"),
+            )
             .map_err(|e| anyhow!("{e:?}"))?;
+        stock.insert(
+            sku.clone(),
+            StockLedger {
+                item_id: id,
+                opening: OPENING_STOCK,
+                ..StockLedger::default()
+            },
+        );
         skus.push(sku);
     }
     Ok(DemoStore {
@@ -430,6 +470,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         skus,
         customers: Vec::new(),
         orders: Vec::new(),
+        stock,
     })
 }
 
@@ -454,19 +495,21 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
         }
         20..45 => {
             let customer = s.customers[rng.random_range(0..s.customers.len())];
+            let quantity = rng.random_range(1..3);
             let order = s
                 .shopify
                 .place_order(NewOrder {
                     customer_id: Some(customer.to_string()),
                     line_items: vec![NewOrderLine {
                         sku: Some(sku.to_owned()),
-                        quantity: rng.random_range(1..3),
+                        quantity,
                         ..NewOrderLine::default()
                     }],
                     ..NewOrder::default()
                 })
                 .map_err(err)?;
             s.orders.push(order);
+            s.stock.entry(sku.to_owned()).or_default().ordered += quantity;
         }
         _ => {
             let customer = s.customers[rng.random_range(0..s.customers.len())];
@@ -499,14 +542,11 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
                 .map_err(err)?;
         }
         75..92 => {
+            let units: i64 = rng.random_range(1..20);
             s.netsuite
-                .erp_adjust_inventory(
-                    &eid,
-                    NS_LOCATION,
-                    rng.random_range(1..20) as f64,
-                    Some("receipt"),
-                )
+                .erp_adjust_inventory(&eid, NS_LOCATION, units as f64, Some("receipt"))
                 .map_err(err)?;
+            s.stock.entry(sku.to_owned()).or_default().received += units;
         }
         _ => {
             s.netsuite
@@ -574,15 +614,58 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         mapper,
     )
     .await?;
+    let stock = verify_stock(&s.shopify, &s.netsuite, s.location, &s.stock);
     report.records_compared += v.records_compared;
     report.orders_matched += v.orders_matched;
-    report.drift += v.drift;
-    for d in v.drift_details {
+    report.drift += v.drift + stock.drift;
+    for d in v.drift_details.into_iter().chain(stock.drift_details) {
         if report.drift_details.len() < 20 {
             report.drift_details.push(d);
         }
     }
     Ok(())
+}
+
+/// Checks stock conservation in one store: each SKU of `ledger` holds exactly its opening stock
+/// plus receipts minus units ordered, in NetSuite (at the demo location) and in Shopify (at
+/// `location`). Both systems agreeing is not enough: an adjustment weft applied twice, or one it
+/// lost, moves both sides alike, and only this check sees it. Each side that differs is one
+/// drift.
+pub fn verify_stock(
+    shopify: &ShopifySim,
+    netsuite: &NetSuiteSim,
+    location: u64,
+    ledger: &BTreeMap<String, StockLedger>,
+) -> Verification {
+    let mut report = Verification::default();
+    for (sku, l) in ledger {
+        let expected = l.expected();
+        report.records_compared += 1;
+        let erp = netsuite.on_hand(&l.item_id, NS_LOCATION);
+        if erp != expected as f64 {
+            drift(
+                &mut report,
+                format!(
+                    "stock {sku}: NetSuite on hand {erp}, expected {expected} (opening {} + received {} - ordered {})",
+                    l.opening, l.received, l.ordered
+                ),
+            );
+        }
+        let shop = shopify
+            .variant_by_sku(sku)
+            .and_then(|v| shopify.inventory_item_of(v))
+            .and_then(|item| shopify.available(item, location));
+        if shop != Some(expected) {
+            drift(
+                &mut report,
+                format!(
+                    "stock {sku}: Shopify available {shop:?}, expected {expected} (opening {} + received {} - ordered {})",
+                    l.opening, l.received, l.ordered
+                ),
+            );
+        }
+    }
+    report
 }
 
 /// What [`verify_store`] found.
