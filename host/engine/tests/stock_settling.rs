@@ -409,3 +409,28 @@ async fn a_step_never_overwrites_a_target_state_recorded_after_it_read() {
     ));
     assert_eq!(e.holds("netsuite").await, 63);
 }
+
+#[tokio::test]
+async fn a_completion_does_not_overwrite_a_sale_merged_after_the_echo() {
+    let e = env().await;
+    e.start_at(50).await;
+    // An ERP receipt (+10) is written to Shopify; its echo and then a sale of 2 are merged
+    // before the write's completion is recorded.
+    e.netsuite_shows(10, 60).await;
+    e.step().await;
+    let write = e.send("shopify").await;
+    e.shopify_shows(11, 60).await;
+    e.step().await;
+    e.shopify_shows(12, 58).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 58);
+    assert_eq!(e.holds("shopify").await, 58);
+    // The completion says Shopify holds 60, which it did before the sale: the newer record
+    // stays.
+    e.applied(&write).await;
+    assert_eq!(e.holds("shopify").await, 58);
+    // The next sale counts once.
+    e.shopify_shows(13, 57).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 57, "50 + 10 received - 3 sold");
+}

@@ -199,7 +199,7 @@ impl Store {
             crate::step::upsert_xref_in_tx(&mut w.tx, &store_id, x).await?;
         }
         for t in &completion.target_states {
-            crate::step::upsert_target_in_tx(&mut w.tx, &store_id, t, now).await?;
+            crate::step::record_written_target_in_tx(&mut w.tx, &store_id, id, t, now).await?;
         }
         for (name, n) in &completion.counters {
             crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
@@ -244,7 +244,8 @@ impl Store {
                 crate::step::upsert_xref_in_tx(&mut w.tx, &store_id, x).await?;
             }
             for t in &completion.target_states {
-                crate::step::upsert_target_in_tx(&mut w.tx, &store_id, t, now).await?;
+                crate::step::record_written_target_in_tx(&mut w.tx, &store_id, *id, t, now)
+                    .await?;
             }
             for (name, n) in &completion.counters {
                 crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;

@@ -146,6 +146,61 @@ pub(crate) async fn upsert_target_in_tx(
     Ok(())
 }
 
+/// Records what an applied write (outbox row `row_id`) made the target hold, unless a stock
+/// write's target was recorded anew since the write was planned: the row's compare-and-set
+/// guard is the quantity the target was recorded at then, and a processing step that since
+/// merged the write's echo and the side's later moves (a sale) holds a newer state than the
+/// write's own value. Overwriting it would make the next reading count that sale again.
+pub(crate) async fn record_written_target_in_tx(
+    tx: &mut Tx,
+    store_id: &str,
+    row_id: i64,
+    t: &crate::types::TargetStateUpsert,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    const OP: &str = "record written target state";
+    if t.kind == "inventory-level" {
+        let (body, held) = on_tx!(tx, c => {
+            let body = sqlx::query("SELECT body FROM outbox WHERE id = $1")
+                .bind(row_id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .map(|r| r.text("body"))
+                .transpose()
+                .map_err(StoreError::db(OP))?;
+            let held = sqlx::query("SELECT fields FROM target_state
+                                    WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4")
+                .bind(store_id)
+                .bind(&t.system)
+                .bind(&t.kind)
+                .bind(&t.key)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .map(|r| r.text("fields"))
+                .transpose()
+                .map_err(StoreError::db(OP))?;
+            (body, held)
+        });
+        let quantity =
+            |text: Option<String>, what: &'static str, field: &str| -> Result<Option<i64>> {
+                Ok(match text {
+                    Some(text) => json(what, &text)?.get(field).and_then(Value::as_i64),
+                    None => None,
+                })
+            };
+        let guard = quantity(body, "outbox.body", "expected_quantity")?;
+        let held = quantity(held, "target_state.fields", "quantity")?;
+        if let (Some(guard), Some(held)) = (guard, held)
+            && guard != held
+        {
+            return Ok(());
+        }
+    }
+    upsert_target_in_tx(tx, store_id, t, at).await
+}
+
 /// Records a target state a step derived from its reading, only if the record still holds
 /// what the step read; otherwise fails with [`StoreError::TargetChanged`] (the caller's
 /// transaction is dropped, so nothing of the step is applied).
