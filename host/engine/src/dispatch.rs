@@ -218,9 +218,10 @@ impl Dispatcher {
     /// its own completed meanwhile, typically one planned from the same reading), the row's
     /// intent is outdated: sent as is, its guard could match again after the target moved back
     /// (an order taking the level back to the guarded value) and erase that change. Such a row
-    /// is treated as stale without being sent: the target is re-read and re-merged. Rows still
-    /// waiting for the answer of a call they were sent in are exempt: only that call, sent
-    /// again, can tell whether it applied them.
+    /// is treated as stale without being sent: the target is re-read and re-merged. Rows an
+    /// earlier attempt may have applied are exempt (a Shopify row waiting for the answer of
+    /// the call it was sent in; a NetSuite row on a retry, whose adjustment may exist): only
+    /// sending them again can tell, and it records what they made the target hold.
     async fn outdated_guard(
         &self,
         row: &OutboxRow,
@@ -229,7 +230,8 @@ impl Dispatcher {
         let Some(expected) = cmd.expected_quantity else {
             return Ok(None);
         };
-        if cmd.op != WriteOp::SetQuantity || row.call_key.is_some() {
+        let may_have_applied = row.call_key.is_some() || (!cmd.is_batchable() && row.attempts > 1);
+        if cmd.op != WriteOp::SetQuantity || may_have_applied {
             return Ok(None);
         }
         let Some(known) = self
