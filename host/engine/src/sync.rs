@@ -524,17 +524,18 @@ impl Processor {
             let (golden, _) = work.golden(&kind, &key).await?;
             let mut known = work.target(&target, &kind, &key).await?;
             if kind == "inventory-level"
-                && let Some((sent, claimed_at)) = work.in_flight(&target, &kind, &key).await?
+                && let Some((sent, queued_at)) = work.in_flight(&target, &kind, &key).await?
                 && work
                     .target_recorded_at(&target, &kind, &key)
-                    .is_none_or(|at| at <= claimed_at)
+                    .is_none_or(|at| at <= queued_at)
             {
                 // A stock write in flight makes the target hold its value once it lands: the
                 // next write starts from there (its guard is that value), and none is needed
                 // if it already carries the golden record. Guarding with the quantity the
                 // in-flight write replaces would let a later write land over sales that took
                 // the level back to it, undoing them. (Once the step has recorded what the
-                // target showed after the write was sent, that record is newer and is used.)
+                // target showed after the write was queued, that record is newer and is used:
+                // it may already include the write's echo and later sales.)
                 let mut holds = known.unwrap_or_default();
                 holds.extend(sent);
                 known = Some(holds);
@@ -1133,7 +1134,7 @@ impl<'a> Work<'a> {
     }
 
     /// The fields the latest write in flight to `system` for `kind`/`key` makes it hold, and
-    /// when it was sent.
+    /// when it was queued.
     async fn in_flight(
         &mut self,
         system: &str,
@@ -1144,12 +1145,13 @@ impl<'a> Work<'a> {
             .db
             .settling_writes(self.store_id, system, kind, key, None)
             .await?;
-        // An in-flight row's `updated_at` is when it was claimed (sent).
+        // Its queueing time, not its claim time: a row claimed again after a restart was sent
+        // before that too.
         Ok(writes
             .into_iter()
             .rev()
             .find(|w| w.status == OutboxStatus::Inflight)
-            .and_then(|w| Some((w.desired.as_object().cloned()?, w.updated_at))))
+            .and_then(|w| Some((w.desired.as_object().cloned()?, w.created_at))))
     }
 
     /// When what the step holds for a target was recorded: now if this step recorded it, else
