@@ -177,7 +177,15 @@ impl Dispatcher {
         // One queue per entity, in claim (id) order.
         let mut groups: BTreeMap<(String, String, String), Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
-            match command(&row) {
+            let cmd = command(&row);
+            if let Ok(cmd) = &cmd
+                && let Some(stale) = self.outdated_guard(&row, cmd).await?
+            {
+                let outcome = self.settle(row, cmd, Err(stale), false, &mut report).await;
+                self.lease_lost_is_fine(outcome)?;
+                continue;
+            }
+            match cmd {
                 Ok(cmd) if cmd.is_batchable() => batch.push((row, cmd)),
                 _ => groups
                     .entry((row.system.clone(), row.kind.clone(), row.key.clone()))
@@ -203,6 +211,53 @@ impl Dispatcher {
             report.throttled += r.throttled;
         }
         Ok(report)
+    }
+
+    /// A set-quantity row is planned against the quantity weft last recorded for its target
+    /// (its compare-and-set guard). When weft has recorded another quantity since (a write of
+    /// its own completed meanwhile, typically one planned from the same reading), the row's
+    /// intent is outdated: sent as is, its guard could match again after the target moved back
+    /// (an order taking the level back to the guarded value) and erase that change. Such a row
+    /// is treated as stale without being sent: the target is re-read and re-merged. Rows an
+    /// earlier attempt may have applied are exempt (a Shopify row waiting for the answer of
+    /// the call it was sent in; a NetSuite row on a retry, whose adjustment may exist): only
+    /// sending them again can tell, and it records what they made the target hold.
+    async fn outdated_guard(
+        &self,
+        row: &OutboxRow,
+        cmd: &WriteCommand,
+    ) -> Result<Option<ConnectorError>, EngineError> {
+        let Some(expected) = cmd.expected_quantity else {
+            return Ok(None);
+        };
+        let may_have_applied = row.call_key.is_some() || (!cmd.is_batchable() && row.attempts > 1);
+        if cmd.op != WriteOp::SetQuantity || may_have_applied {
+            return Ok(None);
+        }
+        let Some(known) = self
+            .db
+            .target_state(&self.store_id, &row.system, &row.kind, &row.key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(recorded) = known.fields.get("quantity").and_then(Value::as_i64) else {
+            return Ok(None);
+        };
+        if recorded == expected {
+            return Ok(None);
+        }
+        Ok(Some(ConnectorError::Stale {
+            system: if row.system == crate::sync::ERP {
+                "netsuite"
+            } else {
+                "shopify"
+            },
+            what: format!("inventory level {}", row.key),
+            message: format!(
+                "planned against quantity {expected}, but weft has recorded {recorded} since; not sent"
+            ),
+        }))
     }
 
     /// A row whose claim expired is settled by whoever claimed it next: not an error here.

@@ -357,3 +357,29 @@ async fn a_refused_quantity_releases_its_row_and_the_rest_go_in_a_new_call() {
         "the answered call released the refused row"
     );
 }
+
+#[tokio::test]
+async fn a_write_planned_before_weft_s_own_write_landed_is_not_sent_over_a_sale() {
+    let env = env(1).await;
+    // Two rows from the same reading (62): the first lands and weft records 63; the second was
+    // planned before that, against 62.
+    enqueue(&env.db, vec![set_row(&env, 0, START, START + 1, "a")]).await;
+    let first = env.dispatcher.run_once().await.unwrap();
+    assert_eq!(first.applied, 1);
+    enqueue(&env.db, vec![set_row(&env, 0, START, START + 1, "b")]).await;
+    // An order takes the level back to the second row's guard.
+    sell_one(&env, 0);
+    assert_eq!(available(&env, 0), START);
+
+    let rest = drain(&env).await;
+    assert_eq!((rest.applied, rest.stale, rest.dead), (0, 1, 0));
+    assert_eq!(
+        available(&env, 0),
+        START,
+        "the outdated write must not erase the order's decrement"
+    );
+    assert_eq!(set_calls(&env.sim), 1, "the outdated write was not sent");
+    assert_eq!(*env.reobserved.lock().unwrap(), vec![key(0)]);
+    let outdated = row(&env.db, "weft-test-b-0").await;
+    assert_eq!(outdated.status, OutboxStatus::Done);
+}
