@@ -174,7 +174,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("weft demo report");
         if let Some(m) = v.as_object() {
             for (k, v) in m {
-                if k != "drift_details" && k != "dead_letter_details" {
+                if !matches!(
+                    k.as_str(),
+                    "drift_details" | "dead_letter_details" | "stock_details"
+                ) {
                     println!("  {k:>22}  {v}");
                 }
             }
@@ -184,6 +187,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         for d in &report.drift_details {
             println!("  drift: {d}");
+        }
+        for d in &report.stock_details {
+            println!("  stock ledger: {d}");
         }
         println!(
             "{}",
