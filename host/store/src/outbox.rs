@@ -244,8 +244,7 @@ impl Store {
                 crate::step::upsert_xref_in_tx(&mut w.tx, &store_id, x).await?;
             }
             for t in &completion.target_states {
-                crate::step::record_written_target_in_tx(&mut w.tx, &store_id, *id, t, now)
-                    .await?;
+                crate::step::record_written_target_in_tx(&mut w.tx, &store_id, *id, t, now).await?;
             }
             for (name, n) in &completion.counters {
                 crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
