@@ -53,9 +53,16 @@ const INSERT_OBSERVED_TARGET: &str =
      VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (store_id, system, kind, key) DO NOTHING";
 
-const SETTLING_WRITES: &str = "SELECT id, status, body, created_at, updated_at FROM outbox
+// A pending row still bound to a saved call was sent in that call and its answer was lost
+// (a timeout, or a process killed before it recorded the outcome): the platform may hold its
+// value already, so it is a write in flight, not one still to send.
+const SETTLING_WRITES: &str = "SELECT id,
+            CASE WHEN status = 'pending' AND call_key IS NOT NULL THEN 'inflight' ELSE status END
+              AS status,
+            body, created_at, updated_at FROM outbox
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
-       AND (status = 'inflight' OR (status = 'done' AND updated_at = $5))
+       AND (status = 'inflight' OR (status = 'pending' AND call_key IS NOT NULL)
+            OR (status = 'done' AND updated_at = $5))
      ORDER BY id";
 
 const UPSERT_WATERMARK: &str = "INSERT INTO watermarks (store_id, stream, value, updated_at)
@@ -584,7 +591,8 @@ impl Store {
     }
 
     /// The writes that bear on what `system` holds for `kind`/`key` now: every row in flight
-    /// (sent or about to be; its outcome is not recorded yet), and the applied row whose
+    /// (sent or about to be; its outcome is not recorded yet; a pending row still bound to a
+    /// saved call counts, reported as in flight: its call was sent), and the applied row whose
     /// completion recorded the target state `recorded` (a completion stamps the row and the
     /// target state with the same instant; pass the target state's `updated_at`). In row order.
     pub async fn settling_writes(
