@@ -594,7 +594,7 @@ async fn run_naive(opts: &ShopifyOptions) -> Result<NaiveRun, BenchError> {
                 break 'changes;
             }
             let body = json!({
-                "query": queries::INVENTORY_SET_QUANTITIES,
+                "query": queries::inventory_set_quantities(None),
                 "variables": {"input": {"name": "available", "reason": "correction", "quantities": [{
                     "inventoryItemId": format!("gid://shopify/InventoryItem/{}", c.item),
                     "locationId": location,

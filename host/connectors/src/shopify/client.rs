@@ -1104,10 +1104,7 @@ impl ShopifyClient {
         input: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<Value, ConnectorError> {
-        let directive = idempotency_key
-            .map(|k| format!(" @idempotent(key: {})", q::string_literal(k)))
-            .unwrap_or_default();
-        let doc = q::INVENTORY_SET_QUANTITIES.replace("{IDEMPOTENT}", &directive);
+        let doc = q::inventory_set_quantities(idempotency_key);
         let resp = self
             .graphql(&doc, json!({"input": input}), q::MUTATION_COST)
             .await?;

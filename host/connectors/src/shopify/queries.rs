@@ -249,6 +249,15 @@ pub const INVENTORY_SET_QUANTITIES: &str = r#"mutation WeftInventorySet($input: 
   }
 }"#;
 
+/// The [`INVENTORY_SET_QUANTITIES`] document to send: with `@idempotent(key:)` when a key is
+/// given, without it otherwise.
+pub fn inventory_set_quantities(idempotency_key: Option<&str>) -> String {
+    let directive = idempotency_key
+        .map(|k| format!(" @idempotent(key: {})", string_literal(k)))
+        .unwrap_or_default();
+    INVENTORY_SET_QUANTITIES.replace("{IDEMPOTENT}", &directive)
+}
+
 /// Deltas with an idempotency key; `{KEY}` is replaced by a GraphQL string literal.
 pub const INVENTORY_ADJUST_QUANTITIES: &str = r#"mutation WeftInventoryAdjust($input: InventoryAdjustQuantitiesInput!) {
   inventoryAdjustQuantities(input: $input) @idempotent(key: {KEY}) {
