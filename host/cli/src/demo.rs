@@ -128,7 +128,7 @@ pub struct DemoReport {
     /// Sides whose stock is not opening stock + receipts - units ordered (the demo's own
     /// ledger of what it generated), although both systems may agree. Reported, not counted as
     /// drift: weft still leaves such a phantom adjustment in some runs under heavy webhook loss
-    /// (see ARCHITECTURE.md, "Not built yet"); the crash test asserts it on its own workload.
+    /// (see ARCHITECTURE.md, "Stock", Open); the crash test prints the same ledger.
     pub stock_mismatches: usize,
     /// The first stock mismatches, for a person to read.
     pub stock_details: Vec<String>,
