@@ -4,6 +4,7 @@
 //! again, and purging keeps every call a row still points at. On SQLite and on PostgreSQL (at
 //! `WEFT_TEST_POSTGRES_URL`; skipped with a message when unset).
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -12,31 +13,6 @@ use chrono::TimeDelta;
 use common::{TestDb, outbox, t0};
 use serde_json::json;
 use weft_store::{NewOutboxCall, OutboxStatus, StepCommit};
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::common::sqlite_db().await;
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::common::postgres_db().await else { return };
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     a_row_waiting_for_its_call_is_not_superseded,

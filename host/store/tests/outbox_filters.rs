@@ -2,6 +2,7 @@
 //! newer coalescing row replaced, on SQLite and on PostgreSQL (at `WEFT_TEST_POSTGRES_URL`;
 //! skipped with a message when unset).
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -12,31 +13,6 @@ use serde_json::json;
 use weft_store::{
     ClaimFilter, Completion, NewOutboxRow, OutboxStatus, StepCommit, TargetStateUpsert,
 };
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::common::sqlite_db().await;
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::common::postgres_db().await else { return };
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     claims_only_what_the_filter_matches,

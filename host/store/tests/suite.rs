@@ -2,6 +2,7 @@
 //! test at `WEFT_TEST_POSTGRES_URL`; skipped with a message when unset). Every behaviour is one
 //! `async fn(&TestDb)`, instantiated for both backends by `suite!`.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -14,31 +15,6 @@ use weft_store::{
     LeaseGrant, OutboxStatus, Source, StepCommit, StoreError, TargetStateUpsert, WatermarkUpdate,
     Xref,
 };
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = crate::common::sqlite_db().await;
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = crate::common::postgres_db().await else { return };
-                    crate::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 suite!(
     dedupe_by_observation_key_and_delivery_id,

@@ -2,6 +2,33 @@
 
 #![allow(dead_code)]
 
+/// Runs each named `async fn(&TestDb)` of the including test file once on SQLite and once on
+/// PostgreSQL (skipped, as `postgres_db` says, when `WEFT_TEST_POSTGRES_URL` is unset).
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::common::sqlite_db().await;
+                    crate::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::common::postgres_db().await else { return };
+                    crate::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use weft_store::{NewJournalEntry, NewOutboxRow, OpenOptions, Source, Store};
