@@ -216,6 +216,22 @@ fn normalize_err(e: NormalizeError) -> ConnectorError {
     }
 }
 
+/// The cursor of a connection's next page, `None` on its last page (an error when the
+/// connection says there is a next page but gives no cursor).
+fn next_cursor(conn: &Value, what: &str) -> Result<Option<String>, ConnectorError> {
+    if conn
+        .pointer("/pageInfo/hasNextPage")
+        .and_then(Value::as_bool)
+        != Some(true)
+    {
+        return Ok(None);
+    }
+    conn.pointer("/pageInfo/endCursor")
+        .and_then(Value::as_str)
+        .map(|c| Some(c.to_owned()))
+        .ok_or_else(|| shape_err(&format!("{what} hasNextPage without endCursor")))
+}
+
 fn shape_err(what: &str) -> ConnectorError {
     ConnectorError::Transport {
         system: SYSTEM,
@@ -699,19 +715,9 @@ impl ShopifyClient {
                     .ok_or_else(|| shape_err("listed node without an RFC 3339 updatedAt"))?;
                 out.items.push(Listed { id, updated_at });
             }
-            if conn
-                .pointer("/pageInfo/hasNextPage")
-                .and_then(Value::as_bool)
-                != Some(true)
-            {
-                break;
-            }
-            after = conn
-                .pointer("/pageInfo/endCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            after = next_cursor(conn, "listing")?;
             if after.is_none() {
-                return Err(shape_err("hasNextPage without endCursor"));
+                break;
             }
         }
         Ok(out)
@@ -811,19 +817,9 @@ impl ShopifyClient {
                     .ok_or_else(|| shape_err("location without a gid"))?;
                 ids.push(id);
             }
-            if conn
-                .pointer("/pageInfo/hasNextPage")
-                .and_then(Value::as_bool)
-                != Some(true)
-            {
-                break;
-            }
-            after = conn
-                .pointer("/pageInfo/endCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            after = next_cursor(conn, "locations")?;
             if after.is_none() {
-                return Err(shape_err("locations hasNextPage without endCursor"));
+                break;
             }
         }
         Ok(ids)
