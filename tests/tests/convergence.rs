@@ -9,6 +9,12 @@ use weft::demo::{DemoOptions, DemoReport, run};
 
 fn assert_converged(r: &DemoReport) {
     assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    // Both systems agreeing is not enough: stock must be what the run's own ledger says.
+    assert_eq!(
+        r.stock_mismatches, 0,
+        "stock is not opening + receipts - ordered: {:#?}",
+        r.stock_details
+    );
     assert_eq!(
         r.dead_letters, 0,
         "dead letters: {:#?}",

@@ -126,9 +126,9 @@ pub struct DemoReport {
     /// The first differences, for a person to read.
     pub drift_details: Vec<String>,
     /// Sides whose stock is not opening stock + receipts - units ordered (the demo's own
-    /// ledger of what it generated), although both systems may agree. Reported, not counted as
-    /// drift: weft still leaves such a phantom adjustment in some runs under heavy webhook loss
-    /// (see ARCHITECTURE.md, "Stock", Open); the crash test prints the same ledger.
+    /// ledger of what it generated), although both systems may agree: an adjustment applied
+    /// twice or lost moves both sides alike, which drift cannot see. Not counted in `drift`
+    /// (the systems agree), but `weft demo` fails when it is not 0.
     pub stock_mismatches: usize,
     /// The first stock mismatches, for a person to read.
     pub stock_details: Vec<String>,
@@ -599,7 +599,8 @@ async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result
         let mut quiet = true;
         for s in stores {
             let st = host.db.status(&s.id).await?;
-            let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0;
+            let busy =
+                st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
             let head_moved =
                 last_head.insert(s.id.clone(), st.journal_head) != Some(st.journal_head);
             if busy || head_moved {

@@ -193,14 +193,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         println!(
             "{}",
-            if report.drift == 0 {
-                "both systems agree: drift 0"
-            } else {
-                "DRIFT: the systems disagree (see above)"
+            match (report.drift, report.stock_mismatches) {
+                (0, 0) => "both systems agree: drift 0, stock ledger balanced",
+                (0, _) =>
+                    "STOCK: both systems agree, but stock is not opening + receipts - ordered (see above)",
+                _ => "DRIFT: the systems disagree (see above)",
             }
         );
     }
-    Ok(if report.drift == 0 {
+    Ok(if report.drift == 0 && report.stock_mismatches == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

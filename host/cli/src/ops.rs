@@ -175,12 +175,13 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             continue;
         }
         println!(
-            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | intake rejects {}",
+            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | stock readings waiting for a write {} | intake rejects {}",
             s.lag,
             s.outbox.pending,
             s.outbox.inflight,
             s.outbox.done,
             s.outbox.dead,
+            s.parked,
             s.intake_rejects
         );
         for (name, n) in &s.counters {

@@ -7,14 +7,8 @@
 //! At the end one last `weft run` settles, stops on Ctrl-C, and the two systems must agree:
 //! field by field through the store's own mapper (`weft::demo::verify_store`), every Shopify
 //! order exactly one NetSuite sales order, every NetSuite item exactly one Shopify variant,
-//! every Shopify customer exactly one NetSuite customer, and no dead letters.
-//!
-//! Stock conservation (both sides equal to the opening stock plus ERP receipts minus units
-//! ordered) is computed and printed with the run's summary but NOT asserted yet: weft still
-//! leaves a phantom adjustment of a few units in some runs (a stock reading taken while weft's
-//! own write is in flight is ambiguous until inventory write results carry the platform's
-//! version; see ARCHITECTURE.md, "Stock", Open). Both systems agreeing is asserted; the ledger
-//! becomes an assertion again with that fix.
+//! every Shopify customer exactly one NetSuite customer, stock conserved on both sides (the
+//! opening stock plus ERP receipts minus units ordered, per SKU), and no dead letters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -186,8 +180,7 @@ async fn weft_run_survives_repeated_sigkill_without_losing_or_duplicating() {
         problems.push(format!("... {} differences in all", v.drift));
     }
     check_exactly_once(&world, &mut problems);
-    let mut stock = Vec::new();
-    check_stock(&world, &mut stock);
+    check_stock(&world, &mut problems);
     for d in &dead {
         problems.push(format!(
             "dead letter #{} {} {}/{} {}: {}",
@@ -215,13 +208,6 @@ async fn weft_run_survives_repeated_sigkill_without_losing_or_duplicating() {
         status.counters,
     );
     eprintln!("{summary}");
-    if !stock.is_empty() {
-        eprintln!(
-            "stock ledger (known open bug, not asserted): {} mismatches\n  {}",
-            stock.len(),
-            stock.join("\n  ")
-        );
-    }
     if !problems.is_empty() {
         // Keep weft's database and logs for a person to look at.
         problems.push(format!("weft's files are kept in {}", tmp.keep().display()));
@@ -588,7 +574,8 @@ async fn settle(w: &World, db: &Store, weft: &mut Weft, kill_log: &str) -> Durat
         );
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let st = status_of(db).await;
-        let idle = st.lag == 0 && st.outbox.pending == 0 && st.outbox.inflight == 0;
+        let idle =
+            st.lag == 0 && st.outbox.pending == 0 && st.outbox.inflight == 0 && st.parked == 0;
         quiet = if idle && st.journal_head == head {
             quiet + 1
         } else {

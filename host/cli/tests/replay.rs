@@ -211,7 +211,7 @@ async fn settle(host: &Host, s: &Sims) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let st = host.db.status(STORE).await?;
-        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0;
+        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
         let head_moved = last_head.replace(st.journal_head) != Some(st.journal_head);
         quiet_rounds = if busy || head_moved {
             0

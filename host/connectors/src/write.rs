@@ -378,12 +378,19 @@ async fn send_inventory_call(
         .cloned()
         .unwrap_or_default();
     if errors.is_empty() {
+        // The adjustment group's time is the levels' new `updatedAt` (one shop clock): the
+        // version under which the engine places this write among readings of the levels.
+        let version = payload
+            .pointer("/inventoryAdjustmentGroup/createdAt")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| normalize::format_ts(t.with_timezone(&chrono::Utc)));
         return Ok(levels
             .iter()
             .map(|(item, location)| {
                 QuantityResult::Applied(WriteOutcome {
                     target_id: normalize::inventory_level_doc_id(item, location),
-                    version: None,
+                    version: version.clone(),
                     document: None,
                     children: Vec::new(),
                     applied: true,
@@ -1050,9 +1057,14 @@ async fn set_quantity_netsuite(
                 _ => None,
             })
             .unwrap_or_default();
+        let version = done
+            .get("lastModifiedDate")
+            .and_then(Value::as_str)
+            .and_then(netsuite::cdc::parse_netsuite_date)
+            .map(normalize::format_ts);
         return Ok(WriteOutcome {
             target_id: id,
-            version: None,
+            version,
             document: Some(done),
             children: Vec::new(),
             applied: true,

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::{debug, warn};
 use weft_connectors::write::{QuantityResult, SHOPIFY_MAX_QUANTITIES, inventory_call_subset};
 use weft_connectors::{
@@ -49,8 +49,8 @@ use weft_connectors::{
 };
 use weft_ratelimit::Backoff;
 use weft_store::{
-    ClaimFilter, Completion, NewJournalEntry, NewOutboxCall, OutboxRow, Source, Store, StoreError,
-    TargetStateUpsert, Xref,
+    ClaimFilter, Completion, NewJournalEntry, NewOutboxCall, OutboxRow, OutboxStatus, Source,
+    Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use crate::error::EngineError;
@@ -234,14 +234,34 @@ impl Dispatcher {
         if cmd.op != WriteOp::SetQuantity || may_have_applied {
             return Ok(None);
         }
-        let Some(known) = self
+        let known = self
             .db
             .target_state(&self.store_id, &row.system, &row.kind, &row.key)
+            .await?;
+        // A stock write applied since the record was made: the level holds what it set (its
+        // result is journaled, and the step records it when it gets there).
+        let since = known
+            .as_ref()
+            .map_or(chrono::DateTime::<Utc>::MIN_UTC, |k| k.updated_at);
+        let applied = self
+            .db
+            .settling_writes(
+                &self.store_id,
+                &row.system,
+                &row.kind,
+                &row.key,
+                Some(since),
+            )
             .await?
-        else {
-            return Ok(None);
+            .into_iter()
+            .rev()
+            .find(|w| w.status == OutboxStatus::Done && w.id != row.id);
+        let fields = match (&applied, &known) {
+            (Some(w), _) => &w.desired,
+            (None, Some(k)) => &k.fields,
+            (None, None) => return Ok(None),
         };
-        let Some(recorded) = known.fields.get("quantity").and_then(Value::as_i64) else {
+        let Some(recorded) = fields.get("quantity").and_then(Value::as_i64) else {
             return Ok(None);
         };
         if recorded == expected {
@@ -635,12 +655,19 @@ impl Dispatcher {
     }
 }
 
-/// What a row's applied write records: the target's new last-known state (the row's desired
-/// fields), the ids the target assigned, and the `writes_applied` counter.
-fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion {
+/// What a row's applied write records in the same transaction as its `done`: the ids the
+/// target assigned, the `writes_applied` counter, and either the write's result as a journal
+/// entry (a stock write whose answer carries the level's version: the processing step records
+/// what the level holds when it gets there, in order with the level's readings) or, for other
+/// writes, the target's new last-known state (the row's desired fields).
+pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion {
     let mut completion = Completion::default();
     let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
-    if desired.is_object() {
+    if let Some(result) = stock_write_result(row, outcome) {
+        // The step records what the level holds when it reaches this entry, in journal order
+        // with the readings of the level (see `sync::StockWrite`).
+        completion.journal.push(result);
+    } else if desired.is_object() {
         completion.target_states.push(TargetStateUpsert {
             system: row.system.clone(),
             kind: row.kind.clone(),
@@ -670,6 +697,47 @@ fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion {
     }
     completion.counters.push(("writes_applied".into(), 1));
     completion
+}
+
+/// The journal entry that records an applied stock write: the level's platform version after
+/// it, the quantity its guard found (`before`) and the fields it set (`after`), keyed by the
+/// row's idempotency key (a re-sent write journals nothing new). `None` when the write is not a
+/// stock write or its answer carries no version; the completion then records the target state
+/// itself.
+fn stock_write_result(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJournalEntry> {
+    if row.kind != "inventory-level" || row.op != WriteOp::SetQuantity.as_str() {
+        return None;
+    }
+    let version = outcome.version.clone()?;
+    let entity_id = if row.system == crate::sync::ERP {
+        let body = row.body.get("body")?;
+        let id = |f: &str| body.get(f).and_then(Value::as_str).map(str::to_owned);
+        format!("{}@{}", id("item_id")?, id("location_id")?)
+    } else {
+        outcome.target_id.clone()
+    };
+    let desired = row.body.get("desired").filter(|d| d.is_object())?;
+    Some(NewJournalEntry {
+        store_id: row.store_id.clone(),
+        system: row.system.clone(),
+        kind: row.kind.clone(),
+        entity_id,
+        version,
+        source: Source::Poll,
+        delivery_id: Some(format!(
+            "{}{}",
+            crate::sync::WRITE_RESULT_PREFIX,
+            row.idempotency_key
+        )),
+        body: json!({ crate::sync::WRITE_RESULT_FIELD: {
+            "key": row.key,
+            "before": row.body.get("expected_quantity").cloned().unwrap_or(Value::Null),
+            "after": desired,
+            "queued_at": row.created_at.to_rfc3339(),
+            "row": row.id,
+        }}),
+        received_at: Utc::now(),
+    })
 }
 
 /// Whether `row` is a write that travels in a batch (Shopify inventory set-quantity).

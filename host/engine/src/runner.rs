@@ -298,7 +298,13 @@ impl StoreRunner {
                             d.run_once().await
                         };
                         match round {
-                            Ok(r) if r.claimed > 0 => continue,
+                            Ok(r) if r.claimed > 0 => {
+                                // Settled writes may release readings set aside for them.
+                                if r.applied + r.stale + r.dead > 0 {
+                                    w.journal.notify_one();
+                                }
+                                continue;
+                            }
                             Ok(_) => {}
                             Err(e) => {
                                 warn!(%store, error = %e, "dispatch round failed; retrying");

@@ -13,7 +13,7 @@
 //! 6. Everything above, and the cursor advance, is committed with [`Store::commit_step`]: a crash
 //!    at any instant applies all of a step or none of it, and a re-run yields the same keys.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,7 +27,7 @@ use weft_runtime::types::{
 use weft_runtime::{MapperInstance, ResolverInstance};
 use weft_store::{
     EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus,
-    StepCommit, Store, StoreError, TargetStateUpsert, Xref,
+    Parked, StepCommit, Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
@@ -42,6 +42,11 @@ pub const STOREFRONT: &str = "shopify";
 /// The ERP system (the resolver's "right" side).
 pub const ERP: &str = "netsuite";
 const SYSTEMS: [&str; 2] = [STOREFRONT, ERP];
+
+/// Delivery-id prefix of a journaled stock write result.
+pub(crate) use weft_store::WRITE_RESULT_DELIVERY_PREFIX as WRITE_RESULT_PREFIX;
+/// The body field of a journaled stock write result ([`StockWrite`]).
+pub(crate) const WRITE_RESULT_FIELD: &str = "weft_write";
 
 // Xrefs mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
 use weft_store::{INVENTORY_ITEM_XREF, SKU_XREF_SYSTEM};
@@ -78,6 +83,8 @@ pub struct StepReport {
     pub failed: u64,
     /// Field conflicts settled by the resolver.
     pub conflicts: u64,
+    /// Stock readings newly set aside until weft's write to that level settles.
+    pub parked: u64,
     /// Outbox rows queued (a write whose idempotency key was queued before is not queued
     /// again, so it is not counted).
     pub writes: u64,
@@ -155,14 +162,113 @@ impl Processor {
     }
 
     /// Processes up to `limit` journal entries after the store's cursor, in one transaction.
+    ///
+    /// Stock readings set aside by earlier steps ([`StepCommit::park`]) come back once the
+    /// write they wait for settled: right after its journaled result when that is in this
+    /// batch, else first.
     pub async fn step(&self, limit: u32) -> Result<StepReport, EngineError> {
         let cursor = self.db.cursor(&self.store_id).await?;
         let entries = self.db.journal_since(&self.store_id, cursor, limit).await?;
-        let mut report = self.process(entries, Mode::Live).await?;
+        let parked = self.db.parked_entries(&self.store_id).await?;
+        let batch = self.batch(entries, parked, cursor).await?;
+        let mut report = self.run(batch, Mode::Live).await?;
         if report.cursor == 0 {
             report.cursor = cursor;
         }
         Ok(report)
+    }
+
+    /// Puts a step's entries in processing order: journal order, except that a stock reading
+    /// journaled after weft's write to that level was queued goes right after the write's
+    /// result when the result is in the batch (it may show the write's effect, so it is judged
+    /// against what the write left, never against what the write replaced), and readings set
+    /// aside earlier come back the same way, or first when their write settled without a
+    /// result to wait for. Readings whose write is still unsettled stay aside.
+    async fn batch(
+        &self,
+        entries: Vec<JournalEntry>,
+        parked: Vec<(Parked, JournalEntry)>,
+        cursor: i64,
+    ) -> Result<Batch, EngineError> {
+        let advance_to = entries.last().map(|e| e.seq);
+        let end = advance_to.unwrap_or(cursor);
+        let fresh = entries.len() as u64;
+        // Write results in the batch: position, entity, when the write was queued.
+        let results: Vec<(usize, (String, String), DateTime<Utc>)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let w = StockWrite::from_entry(e)?;
+                Some((i, (e.system.clone(), e.entity_id.clone()), w.queued_at))
+            })
+            .collect();
+        let mut after: HashMap<usize, Vec<JournalEntry>> = HashMap::new();
+        let mut moved = vec![false; entries.len()];
+        if !results.is_empty() {
+            for (i, e) in entries.iter().enumerate() {
+                if e.kind != "inventory-level" || StockWrite::from_entry(e).is_some() {
+                    continue;
+                }
+                if let Some((r, _, _)) = results.iter().find(|(r, (system, id), queued)| {
+                    *r > i && *system == e.system && *id == e.entity_id && *queued <= e.received_at
+                }) {
+                    after.entry(*r).or_default().push(e.clone());
+                    moved[i] = true;
+                }
+            }
+        }
+        let mut released = BTreeSet::new();
+        let mut held = BTreeSet::new();
+        let mut blocked: HashMap<Key3, bool> = HashMap::new();
+        let mut front = Vec::new();
+        for (p, e) in parked {
+            let group = (p.system.clone(), p.kind.clone(), p.key.clone());
+            if let Some((r, _, _)) = results
+                .iter()
+                .find(|(_, (system, id), _)| *system == e.system && *id == e.entity_id)
+            {
+                released.insert(e.seq);
+                after.entry(*r).or_default().push(e);
+                continue;
+            }
+            let is_blocked = match blocked.get(&group) {
+                Some(b) => *b,
+                None => {
+                    let b = !self
+                        .db
+                        .unsettled_writes(&self.store_id, &p.system, &p.kind, &p.key, end)
+                        .await?
+                        .is_empty();
+                    blocked.insert(group.clone(), b);
+                    b
+                }
+            };
+            if is_blocked {
+                held.insert(group);
+            } else {
+                released.insert(e.seq);
+                front.push(e);
+            }
+        }
+        let mut ordered = front;
+        for (i, e) in entries.into_iter().enumerate() {
+            if moved[i] {
+                continue;
+            }
+            ordered.push(e);
+            if let Some(mut rest) = after.remove(&i) {
+                rest.sort_by_key(|e| e.seq);
+                ordered.extend(rest);
+            }
+        }
+        Ok(Batch {
+            entries: ordered,
+            fresh,
+            released,
+            held,
+            advance_to,
+            end,
+        })
     }
 
     /// Processes `entries` (in seq order) and commits the result.
@@ -176,9 +282,22 @@ impl Processor {
         entries: Vec<JournalEntry>,
         mode: Mode,
     ) -> Result<StepReport, EngineError> {
+        let last = entries.last().map(|e| e.seq);
+        let batch = Batch {
+            fresh: entries.len() as u64,
+            advance_to: last,
+            entries,
+            released: BTreeSet::new(),
+            held: BTreeSet::new(),
+            end: last.unwrap_or(i64::MAX),
+        };
+        self.run(batch, mode).await
+    }
+
+    async fn run(&self, batch: Batch, mode: Mode) -> Result<StepReport, EngineError> {
         let mut attempt = 1;
         loop {
-            match self.process_once(entries.clone(), mode).await {
+            match self.process_once(&batch, mode).await {
                 Err(EngineError::Store(StoreError::TargetChanged { system, kind, key }))
                     if attempt < STEP_ATTEMPTS =>
                 {
@@ -190,23 +309,49 @@ impl Processor {
         }
     }
 
-    async fn process_once(
-        &self,
-        entries: Vec<JournalEntry>,
-        mode: Mode,
-    ) -> Result<StepReport, EngineError> {
+    async fn process_once(&self, batch: &Batch, mode: Mode) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        let Some(last_seq) = entries.last().map(|e| e.seq) else {
+        if batch.entries.is_empty() {
             return Ok(report);
-        };
+        }
         let now = Utc::now();
         let mut work = Work::new(&self.db, &self.store_id, now);
+        work.mode = mode;
+        work.end = batch.end;
+        work.held = batch.held.clone();
+        work.released = batch.released.clone();
 
         // 1. Stale guard and enrichment.
-        // Each fresh entry with the document weft held before it (restored if it is deferred).
-        let mut fresh: Vec<(JournalEntry, PlatformDoc, Option<Seen>)> = Vec::new();
-        for entry in entries {
-            report.entries += 1;
+        // Each fresh entry with the document weft held before it (restored if it is deferred),
+        // and the stock write results, in processing order.
+        let mut fresh: Vec<Fresh> = Vec::new();
+        for entry in batch.entries.iter().cloned() {
+            if let Some(write) = StockWrite::from_entry(&entry) {
+                if mode == Mode::Replay {
+                    // Weft's own writes: a replay derives its writes anew.
+                    continue;
+                }
+                let known = work
+                    .entity(&entry.system, &entry.kind, &entry.entity_id)
+                    .await?;
+                let age = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
+                if age != Freshness::Stale {
+                    // The level now holds what the write set, at the write's version: older
+                    // readings of it are stale from here on.
+                    let body = write.level_doc(&entry, known.as_ref());
+                    work.remember_entity(&entry, &body);
+                }
+                work.stock_writes.insert(
+                    (
+                        entry.system.clone(),
+                        entry.kind.clone(),
+                        entry.entity_id.clone(),
+                    ),
+                    (entry.version.clone(), write.before),
+                );
+                fresh.push(Fresh::Write(entry, write));
+                continue;
+            }
             let known = work
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
@@ -214,6 +359,13 @@ impl Processor {
             if superseded(mode, age, known.as_ref().map(|k| k.seq), entry.seq) {
                 report.stale += 1;
                 debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
+                continue;
+            }
+            if age == Freshness::Same && work.shows_replaced_quantity(&entry) {
+                // Same second as weft's write, showing the quantity the write replaced: the
+                // level before the write (the platform's compare-and-set matched it then).
+                report.stale += 1;
+                work.count("stale_before_write");
                 continue;
             }
             match age {
@@ -252,15 +404,39 @@ impl Processor {
                 version: entry.version.clone(),
                 body: body.to_string(),
             };
-            fresh.push((entry, doc, known));
+            fresh.push(Fresh::Doc(entry, doc, known));
         }
 
         // 2. Map to canonical.
         if !fresh.is_empty() {
-            let docs: Vec<PlatformDoc> = fresh.iter().map(|(_, d, _)| d.clone()).collect();
-            let outcomes = self.docs_to_canonical(docs).await?;
+            let docs: Vec<PlatformDoc> = fresh
+                .iter()
+                .filter_map(|f| match f {
+                    Fresh::Doc(_, d, _) => Some(d.clone()),
+                    Fresh::Write(..) => None,
+                })
+                .collect();
+            let mut outcomes = if docs.is_empty() {
+                Vec::new()
+            } else {
+                self.docs_to_canonical(docs).await?
+            }
+            .into_iter();
             let mut plans: BTreeMap<(String, String, String), Plan> = BTreeMap::new();
-            for ((entry, _, prior), outcome) in fresh.iter().zip(outcomes) {
+            for item in &fresh {
+                let (entry, prior) = match item {
+                    Fresh::Doc(entry, _, prior) => (entry, prior),
+                    Fresh::Write(entry, write) => {
+                        self.apply_stock_write(&mut work, &mut report, entry, write, &mut plans)
+                            .await?;
+                        continue;
+                    }
+                };
+                let Some(outcome) = outcomes.next() else {
+                    return Err(EngineError::PluginContract(
+                        "mapper returned fewer outcomes than documents".into(),
+                    ));
+                };
                 match outcome {
                     ToCanonicalOutcome::Mapped(records) => {
                         report.mapped += 1;
@@ -293,8 +469,19 @@ impl Processor {
         }
 
         // 6. Commit.
+        let reparked = work.reparked.clone();
         let mut step = work.into_step();
-        if mode == Mode::Live {
+        step.unpark = batch
+            .released
+            .iter()
+            .filter(|s| !reparked.contains(s))
+            .copied()
+            .collect();
+        // Entries read: the new ones, and those set aside earlier that were processed now.
+        report.entries = batch.fresh + step.unpark.len() as u64;
+        if mode == Mode::Live
+            && let Some(last_seq) = batch.advance_to
+        {
             step.advance_cursor_to = Some(last_seq);
             report.cursor = last_seq;
         }
@@ -328,42 +515,52 @@ impl Processor {
             }
         };
         let system = entry.system.as_str();
-        let (golden, mut meta) = work.golden(&kind, &record.key).await?;
-        let mut previous = work.target(system, &kind, &record.key).await?;
-        if kind == "inventory-level" {
-            match work
-                .settling(
-                    system,
-                    &kind,
-                    &record.key,
-                    entry,
-                    &incoming,
-                    previous.as_ref(),
-                )
-                .await?
-            {
-                Settling::Settled => {}
-                Settling::Echo => {
-                    // The side shows what weft is writing to it: it holds that now, and it is
-                    // not a change of the side's own.
-                    work.count("echo_of_write_in_flight");
-                    let mut holds = previous.unwrap_or_default();
-                    holds.extend(incoming.clone());
-                    previous = Some(holds);
-                }
-                Settling::BeforeWrite => {
-                    report.stale += 1;
-                    work.count("stale_before_write");
-                    debug!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, "a stock reading from before weft's write to that side: not a change");
-                    work.forget_entity(entry, prior);
-                    return Ok(());
-                }
+        if kind == "inventory-level"
+            && work.mode == Mode::Live
+            && work.must_park(system, &kind, &record.key, entry).await?
+        {
+            if work.park(entry, prior, system, &kind, &record.key) {
+                report.parked += 1;
+                work.count("stock_readings_parked");
             }
+            debug!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, "a stock reading taken while weft's write to that level is unsettled: set aside until it settles");
+            return Ok(());
         }
+        self.merge_fields(
+            work,
+            report,
+            entry,
+            &kind,
+            &record.key,
+            record.kind,
+            incoming,
+            plans,
+        )
+        .await
+    }
+
+    /// Merges `incoming`, what `entry`'s system shows for `kind`/`key`, into the golden record,
+    /// records that the system holds it, and plans the record's writes.
+    #[allow(clippy::too_many_arguments)]
+    async fn merge_fields(
+        &self,
+        work: &mut Work<'_>,
+        report: &mut StepReport,
+        entry: &JournalEntry,
+        kind: &str,
+        key: &str,
+        canonical_kind: EntityKind,
+        incoming: Fields,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        let system = entry.system.as_str();
+        let (kind, record_key) = (kind.to_owned(), key.to_owned());
+        let (golden, mut meta) = work.golden(&kind, &record_key).await?;
+        let previous = work.target(system, &kind, &record_key).await?;
         let mut m = merge(&golden, previous.as_ref(), &incoming);
         if !m.conflicts.is_empty() {
             let settlements = self
-                .resolve(&kind, &record.key, system, &entry.version, &m, &meta)
+                .resolve(&kind, &record_key, system, &entry.version, &m, &meta)
                 .await?;
             report.conflicts += settlements.len() as u64;
             work.count_by("conflicts_resolved", settlements.len() as i64);
@@ -373,7 +570,7 @@ impl Processor {
                     Settlement::Other => "golden",
                     Settlement::Value(_) => "merged",
                 };
-                debug!(store = %self.store_id, kind = %kind, key = %record.key, field = %c.field, how, "conflict settled");
+                debug!(store = %self.store_id, kind = %kind, key = %record_key, field = %c.field, how, "conflict settled");
                 work.count(&format!(
                     "conflict_{}",
                     match s {
@@ -395,20 +592,70 @@ impl Processor {
             }
         }
         let changed = !m.is_noop();
-        work.set_golden(&kind, &record.key, m.golden, meta, changed);
+        work.set_golden(&kind, &record_key, m.golden, meta, changed);
         // This system now holds what it showed.
         let mut holds = previous.unwrap_or_default();
         holds.extend(incoming);
-        work.set_target(system, &kind, &record.key, holds);
+        work.set_target(system, &kind, &record_key, holds);
         for target in SYSTEMS {
             plans
-                .entry((target.to_owned(), kind.clone(), record.key.clone()))
+                .entry((target.to_owned(), kind.clone(), record_key.clone()))
                 .and_modify(|p| p.seq = entry.seq)
                 .or_insert(Plan {
-                    kind: record.kind,
+                    kind: canonical_kind,
                     seq: entry.seq,
                 });
         }
+        Ok(())
+    }
+
+    /// Applies the journaled result of weft's stock write to `entry.system`: the level held
+    /// the write's guard quantity when the write replaced it (merged like a reading, so a
+    /// change weft had not read yet counts once), and holds what the write set after it (weft's
+    /// own change, not the side's).
+    async fn apply_stock_write(
+        &self,
+        work: &mut Work<'_>,
+        report: &mut StepReport,
+        entry: &JournalEntry,
+        write: &StockWrite,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        const KIND: &str = "inventory-level";
+        let system = entry.system.as_str();
+        if let Some(before) = write.before {
+            let incoming: Fields = [("quantity".to_owned(), json!(before))]
+                .into_iter()
+                .collect();
+            self.merge_fields(
+                work,
+                report,
+                entry,
+                KIND,
+                &write.key,
+                EntityKind::InventoryLevel,
+                incoming,
+                plans,
+            )
+            .await?;
+        }
+        let mut holds = work
+            .target(system, KIND, &write.key)
+            .await?
+            .unwrap_or_default();
+        holds.extend(write.after.clone());
+        work.set_target(system, KIND, &write.key, holds);
+        for target in SYSTEMS {
+            plans
+                .entry((target.to_owned(), KIND.to_owned(), write.key.clone()))
+                .and_modify(|p| p.seq = entry.seq)
+                .or_insert(Plan {
+                    kind: EntityKind::InventoryLevel,
+                    seq: entry.seq,
+                });
+        }
+        work.count("stock_writes_recorded");
+        debug!(store = %self.store_id, %system, key = %write.key, before = ?write.before, seq = entry.seq, "stock write result recorded");
         Ok(())
     }
 
@@ -529,13 +776,12 @@ impl Processor {
                     .target_recorded_at(&target, &kind, &key)
                     .is_none_or(|at| at <= queued_at)
             {
-                // A stock write in flight makes the target hold its value once it lands: the
-                // next write starts from there (its guard is that value), and none is needed
-                // if it already carries the golden record. Guarding with the quantity the
-                // in-flight write replaces would let a later write land over sales that took
-                // the level back to it, undoing them. (Once the step has recorded what the
-                // target showed after the write was queued, that record is newer and is used:
-                // it may already include the write's echo and later sales.)
+                // A stock write in flight (or applied, its result not recorded yet) makes the
+                // target hold its value: the next write starts from there (its guard is that
+                // value), and none is needed if it already carries the golden record.
+                // Guarding with the quantity the write replaces would let a later write land
+                // over sales that took the level back to it, undoing them. (Once the step has
+                // recorded the target after the write was queued, that record is newer.)
                 let mut holds = known.unwrap_or_default();
                 holds.extend(sent);
                 known = Some(holds);
@@ -656,28 +902,110 @@ fn superseded(mode: Mode, freshness: Freshness, held_seq: Option<i64>, seq: i64)
 /// it needs; a refused run applied nothing).
 const STEP_ATTEMPTS: u32 = 8;
 
-/// How an observation of a stock level stands against weft's own writes to that side.
+/// A step's entries in processing order ([`Processor::batch`]).
+struct Batch {
+    entries: Vec<JournalEntry>,
+    /// How many of them are new (after the cursor).
+    fresh: u64,
+    /// Entries set aside earlier that come back in this batch.
+    released: BTreeSet<i64>,
+    /// Levels whose set-aside readings still wait: new readings of them wait too.
+    held: BTreeSet<Key3>,
+    /// The last new entry (the cursor moves there).
+    advance_to: Option<i64>,
+    /// The last journal seq the step reads (write results after it are unknown to it).
+    end: i64,
+}
+
+/// An entry that passed the stale guard: a platform document to map, or a stock write result.
+enum Fresh {
+    Doc(JournalEntry, PlatformDoc, Option<Seen>),
+    Write(JournalEntry, StockWrite),
+}
+
+/// The journaled result of one of weft's stock writes (written by the dispatcher when the
+/// platform answered; see `dispatch::stock_write_result`).
 ///
-/// Inventory write results carry no platform version, so a reading cannot be ordered against
-/// weft's write by version (and platform clocks are not the host's: a reading's version says
-/// nothing against the host's time of the write); without care, a reading from before the
-/// write, processed after the write's completion was recorded, looks like the side moving away
-/// from what weft wrote, and the counter merge turns it into a phantom adjustment. What the
-/// host knows instead:
-/// - a guarded write (Shopify `changeFromQuantity`, NetSuite's checked read before its
-///   adjustment) found the side at the guard quantity and replaced it: a reading of the guard
-///   quantity journaled before the completion was recorded is the side before the write;
-/// - a write in flight makes the side hold its value: a reading of exactly that value is weft's
-///   own echo, even before the completion is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Settling {
-    /// Nothing places the reading before weft's write: merge it.
-    Settled,
-    /// The reading shows the value of a write in flight to that side: weft's own echo.
-    Echo,
-    /// The reading shows the side before an applied write of weft's replaced its quantity:
-    /// not a change (the write superseded it).
-    BeforeWrite,
+/// Stock readings carry the platform's version to the second only, and a reading taken while
+/// weft's write was in flight can show the write's effect or not. So weft places readings
+/// against its writes by the journal instead of by the host's clock: the result is journaled
+/// with the level's version after the write (Shopify's adjustment group `createdAt`,
+/// NetSuite's `lastModifiedDate`); readings journaled after the write was queued wait until
+/// the result has been applied ([`Work::must_park`]); then older readings are stale by version
+/// and newer ones are changes from what the write set. The guard quantity (`before`) is merged
+/// like a reading first: the platform's compare-and-set proved the level held it, so a change
+/// weft had not read yet is counted exactly once, whatever order its readings arrive in.
+#[derive(Debug, Clone)]
+struct StockWrite {
+    /// Canonical key of the level.
+    key: String,
+    /// The compare-and-set guard the platform matched (`None`: unguarded).
+    before: Option<i64>,
+    /// The canonical fields the write set.
+    after: Fields,
+    /// When the write was queued.
+    queued_at: DateTime<Utc>,
+}
+
+impl StockWrite {
+    fn from_entry(entry: &JournalEntry) -> Option<StockWrite> {
+        if entry.kind != "inventory-level"
+            || !entry
+                .delivery_id
+                .as_deref()
+                .is_some_and(|d| d.starts_with(WRITE_RESULT_PREFIX))
+        {
+            return None;
+        }
+        let w = entry.body.get(WRITE_RESULT_FIELD)?;
+        Some(StockWrite {
+            key: w.get("key")?.as_str()?.to_owned(),
+            before: w.get("before").and_then(Value::as_i64),
+            after: w.get("after")?.as_object()?.clone(),
+            queued_at: DateTime::parse_from_rfc3339(w.get("queued_at")?.as_str()?)
+                .ok()?
+                .with_timezone(&Utc),
+        })
+    }
+
+    /// The level's document after the write: what weft held for it with the quantity and the
+    /// version the write left (the platform's own reading of that state dedupes against it).
+    fn level_doc(&self, entry: &JournalEntry, known: Option<&Seen>) -> Value {
+        let (quantity_field, version_field) = level_fields(&entry.system);
+        let mut body = known
+            .map(|k| k.body.clone())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if let (Some(o), Some(q)) = (
+            body.as_object_mut(),
+            self.after.get("quantity").and_then(Value::as_i64),
+        ) {
+            // NetSuite reads quantities as decimals: keep the number's form.
+            let value = match o.get(quantity_field) {
+                Some(Value::Number(n)) if n.is_f64() => json!(q as f64),
+                _ => json!(q),
+            };
+            o.insert(quantity_field.to_owned(), value);
+            o.insert(version_field.to_owned(), json!(entry.version));
+        }
+        body
+    }
+}
+
+/// The quantity and version fields of `system`'s stock level documents (as the connectors
+/// normalize them).
+fn level_fields(system: &str) -> (&'static str, &'static str) {
+    if system == ERP {
+        ("quantity_on_hand", "last_modified_date")
+    } else {
+        ("available", "updated_at")
+    }
+}
+
+/// The quantity a stock level document of `system` shows.
+fn level_quantity(system: &str, body: &Value) -> Option<i64> {
+    let q = body.get(level_fields(system).0)?;
+    q.as_i64().or_else(|| q.as_f64().map(|f| f.round() as i64))
 }
 
 /// A pending decision to diff one canonical record against one target.
@@ -873,6 +1201,20 @@ struct Work<'a> {
     targets_dirty: Vec<Key3>,
     xrefs: HashMap<Key3, Option<String>>,
     counters: BTreeMap<String, i64>,
+    mode: Mode,
+    /// The last journal seq the step reads: write results after it are unknown to it.
+    end: i64,
+    /// Stock levels (system, kind, key) whose readings wait for weft's write to settle.
+    held: BTreeSet<Key3>,
+    /// Entries set aside earlier that this step processes.
+    released: BTreeSet<i64>,
+    /// Entries this step set aside (again).
+    reparked: BTreeSet<i64>,
+    /// Per entity with readings set aside in this step, the document weft held before them.
+    parked_prior: HashMap<Key3, Option<Seen>>,
+    /// Per stock level entity, the version and guard quantity of the last write result this
+    /// step applied.
+    stock_writes: HashMap<Key3, (String, Option<i64>)>,
 }
 
 impl<'a> Work<'a> {
@@ -889,6 +1231,13 @@ impl<'a> Work<'a> {
             targets_dirty: Vec::new(),
             xrefs: HashMap::new(),
             counters: BTreeMap::new(),
+            mode: Mode::Live,
+            end: i64::MAX,
+            held: BTreeSet::new(),
+            released: BTreeSet::new(),
+            reparked: BTreeSet::new(),
+            parked_prior: HashMap::new(),
+            stock_writes: HashMap::new(),
         }
     }
 
@@ -947,26 +1296,6 @@ impl<'a> Work<'a> {
             canonical_key: None,
             journal_seq: entry.seq,
         });
-    }
-
-    /// Undoes [`Work::remember_entity`] for an entry that turned out to show the side before
-    /// weft's write: weft keeps the document it held before (`prior`).
-    fn forget_entity(&mut self, entry: &JournalEntry, prior: Option<&Seen>) {
-        self.step
-            .entity_states
-            .retain(|e| e.journal_seq != entry.seq);
-        let k = (
-            entry.system.clone(),
-            entry.kind.clone(),
-            entry.entity_id.clone(),
-        );
-        if self
-            .entities
-            .get(&k)
-            .is_some_and(|s| s.as_ref().is_some_and(|s| s.seq == entry.seq))
-        {
-            self.entities.insert(k, prior.cloned());
-        }
     }
 
     /// Adds what the host knows and the platform's document lacks. Returns false when the
@@ -1133,25 +1462,90 @@ impl<'a> Work<'a> {
         Ok(v)
     }
 
-    /// The fields the latest write in flight to `system` for `kind`/`key` makes it hold, and
-    /// when it was queued.
+    /// The fields the latest write to `system` for `kind`/`key` that is in flight, or applied
+    /// since the target was recorded (its result not processed yet), makes it hold, and when
+    /// it was queued.
     async fn in_flight(
         &mut self,
         system: &str,
         kind: &str,
         key: &str,
     ) -> Result<Option<(Fields, DateTime<Utc>)>, EngineError> {
+        self.target(system, kind, key).await?;
+        let recorded = self
+            .target_recorded_at(system, kind, key)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let writes = self
             .db
-            .settling_writes(self.store_id, system, kind, key, None)
+            .settling_writes(self.store_id, system, kind, key, Some(recorded))
             .await?;
         // Its queueing time, not its claim time: a row claimed again after a restart was sent
         // before that too.
         Ok(writes
             .into_iter()
             .rev()
-            .find(|w| w.status == OutboxStatus::Inflight)
+            .find(|w| matches!(w.status, OutboxStatus::Inflight | OutboxStatus::Done))
             .and_then(|w| Some((w.desired.as_object().cloned()?, w.created_at))))
+    }
+
+    /// Whether a stock reading of `system` for `kind`/`key` must wait: weft's write to that
+    /// level was queued before the reading was journaled and is not settled yet (in flight, or
+    /// applied, its result journaled after the step's entries), or earlier
+    /// readings of the level already wait.
+    async fn must_park(
+        &mut self,
+        system: &str,
+        kind: &str,
+        key: &str,
+        entry: &JournalEntry,
+    ) -> Result<bool, EngineError> {
+        let group = (system.to_owned(), kind.to_owned(), key.to_owned());
+        if self.held.contains(&group) {
+            return Ok(true);
+        }
+        let writes = self
+            .db
+            .unsettled_writes(self.store_id, system, kind, key, self.end)
+            .await?;
+        Ok(writes.iter().any(|w| w.created_at <= entry.received_at))
+    }
+
+    /// Sets `entry` aside (see [`Work::must_park`]): nothing of it is applied, the entity keeps
+    /// the document it had before the first reading set aside, and later readings of the level
+    /// wait behind it. Returns whether it was newly set aside (not one that came back and waits
+    /// again).
+    fn park(
+        &mut self,
+        entry: &JournalEntry,
+        prior: Option<&Seen>,
+        system: &str,
+        kind: &str,
+        key: &str,
+    ) -> bool {
+        let entity = (
+            entry.system.clone(),
+            entry.kind.clone(),
+            entry.entity_id.clone(),
+        );
+        let before = self
+            .parked_prior
+            .entry(entity.clone())
+            .or_insert_with(|| prior.cloned())
+            .clone();
+        self.step
+            .entity_states
+            .retain(|e| e.journal_seq != entry.seq);
+        self.entities.insert(entity, before);
+        self.held
+            .insert((system.to_owned(), kind.to_owned(), key.to_owned()));
+        self.reparked.insert(entry.seq);
+        self.step.park.push(Parked {
+            seq: entry.seq,
+            system: system.to_owned(),
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+        });
+        !self.released.contains(&entry.seq)
     }
 
     /// When what the step holds for a target was recorded: now if this step recorded it, else
@@ -1164,53 +1558,19 @@ impl<'a> Work<'a> {
         self.targets_read.get(&k).and_then(|(_, at)| *at)
     }
 
-    /// Judges a stock reading of `system` against weft's writes to it (see [`Settling`]).
-    /// `previous` is what the step holds for the side.
-    async fn settling(
-        &mut self,
-        system: &str,
-        kind: &str,
-        key: &str,
-        entry: &JournalEntry,
-        incoming: &Fields,
-        previous: Option<&Fields>,
-    ) -> Result<Settling, EngineError> {
-        if previous.is_some_and(|p| incoming.iter().all(|(f, v)| p.get(f) == Some(v))) {
-            return Ok(Settling::Settled); // it shows what the side already held: no change
-        }
-        self.target(system, kind, key).await?;
-        let recorded = self
-            .targets_read
-            .get(&(system.to_owned(), kind.to_owned(), key.to_owned()))
-            .and_then(|(_, at)| *at);
-        let writes = self
-            .db
-            .settling_writes(self.store_id, system, kind, key, recorded)
-            .await?;
-        let shows = |desired: &Value| {
-            incoming.iter().any(|(f, _)| desired.get(f).is_some())
-                && incoming
-                    .iter()
-                    .all(|(f, v)| desired.get(f).is_none_or(|d| d == v))
+    /// Whether `entry` reads a stock level at the version of a write result this step applied,
+    /// showing the quantity that write replaced.
+    fn shows_replaced_quantity(&self, entry: &JournalEntry) -> bool {
+        let k = (
+            entry.system.clone(),
+            entry.kind.clone(),
+            entry.entity_id.clone(),
+        );
+        let Some((version, Some(before))) = self.stock_writes.get(&k) else {
+            return false;
         };
-        if writes
-            .iter()
-            .any(|w| w.status == OutboxStatus::Inflight && shows(&w.desired))
-        {
-            return Ok(Settling::Echo);
-        }
-        let Some(applied) = writes.iter().find(|w| w.status == OutboxStatus::Done) else {
-            return Ok(Settling::Settled);
-        };
-        let replaced = entry.received_at <= applied.updated_at
-            && applied
-                .expected_quantity
-                .is_some_and(|q| incoming.get("quantity").and_then(Value::as_i64) == Some(q));
-        Ok(if replaced {
-            Settling::BeforeWrite
-        } else {
-            Settling::Settled
-        })
+        freshness(Some(version), &entry.version) == Freshness::Same
+            && level_quantity(&entry.system, &entry.body) == Some(*before)
     }
 
     fn set_target(&mut self, system: &str, kind: &str, key: &str, fields: Fields) {

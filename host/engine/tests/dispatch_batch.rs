@@ -209,14 +209,31 @@ async fn inventory_writes_travel_250_to_a_call() {
     assert_eq!(status_count(&env.db, OutboxStatus::Done).await, N);
     let counters = env.db.counters(STORE).await.unwrap();
     assert_eq!(counters.get("writes_applied"), Some(&(N as i64)));
-    // Each row recorded what the target now holds, as a single write would.
-    let state = env
+    // Each row journaled its result, as a single write would: the level's version after the
+    // write, the guard it replaced and what it set (the processing step records it).
+    let results: Vec<_> = env
         .db
-        .target_state(STORE, "shopify", "inventory-level", &key(599))
+        .journal_since(STORE, 0, 10_000)
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(state.fields, json!({"quantity": 699}));
+        .into_iter()
+        .filter(|e| {
+            e.delivery_id
+                .as_deref()
+                .is_some_and(|d| d.starts_with(weft_store::WRITE_RESULT_DELIVERY_PREFIX))
+        })
+        .collect();
+    assert_eq!(results.len(), N);
+    let last = results
+        .iter()
+        .find(|e| e.body["weft_write"]["key"] == json!(key(599)))
+        .expect("the last level's result");
+    assert_eq!(last.body["weft_write"]["after"], json!({"quantity": 699}));
+    assert!(
+        weft_store::version_key(&last.version).is_some(),
+        "versioned: {}",
+        last.version
+    );
 }
 
 #[tokio::test]

@@ -1,20 +1,25 @@
 //! Stock conservation against weft's own writes, without crashes: the processing step (stock
 //! mapper, `counter-merge` for quantities) and the outbox settled as the dispatcher settles it.
 //!
-//! Inventory write results carry no platform version, so the step has to place a stock reading
-//! against weft's write to that side another way:
-//! - the echo of a write still in flight (its completion not recorded yet) is weft's own value,
-//!   not a change of the side (it used to be counter-merged as one: a phantom adjustment);
-//! - a reading from before an applied write, journaled before its completion was recorded and
-//!   processed after it, is no change: it shows the guard quantity the write replaced; a real
-//!   sale after the write still counts;
-//! - a step's record of what a side holds never overwrites a newer record a completion made
-//!   while the step ran (the step is refused whole and re-run).
+//! Platforms version stock to the second, and a reading taken while weft's write is in flight
+//! may or may not show the write. The dispatcher journals each applied stock write's result
+//! with the level's version after it; the step:
+//! - sets aside readings journaled after the write was queued until the result is applied,
+//!   then judges them against what the write set (a sale after the write counts once; the echo
+//!   of the write is no change), never against what it replaced (that was the phantom: a sale
+//!   read while a +10 receipt was being written counted as +9);
+//! - treats readings older than the write's version, or of its second showing the quantity it
+//!   replaced, as stale;
+//! - merges the write's guard quantity like a reading (the platform's compare-and-set proved the
+//!   level held it), so a change weft had not read yet counts once;
+//! - never lets a step's record of what a side holds overwrite a newer one (the step is refused
+//!   whole and re-run).
 
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use weft_connectors::WriteOutcome;
 use weft_engine::{Processor, ResolverRule};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
@@ -193,16 +198,41 @@ impl Env {
         mine.remove(0)
     }
 
-    /// Records `row` as applied, as the dispatcher does: the target now holds its desired
-    /// fields.
-    async fn applied(&self, row: &OutboxRow) {
+    /// Records `row` as applied at the platform's version `secs`, exactly as the dispatcher
+    /// does (its result journaled with the level's version).
+    async fn applied(&self, row: &OutboxRow, secs: i64) {
+        let outcome = WriteOutcome {
+            target_id: if row.system == "shopify" {
+                SHOPIFY_LEVEL.into()
+            } else {
+                "9001".into() // the adjustment's id
+            },
+            version: Some(self.at(secs)),
+            document: None,
+            children: Vec::new(),
+            applied: true,
+        };
+        let completion = weft_engine::dispatch::applied_completion(row, &outcome);
+        assert_eq!(
+            completion.journal.len(),
+            1,
+            "a stock write journals its result"
+        );
+        self.db
+            .complete(
+                row.id,
+                row.claim_token.as_deref().unwrap(),
+                &completion,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Records `row` as refused by the platform's compare-and-set, as the dispatcher does.
+    async fn refused_as_stale(&self, row: &OutboxRow) {
         let completion = Completion {
-            target_states: vec![TargetStateUpsert {
-                system: row.system.clone(),
-                kind: row.kind.clone(),
-                key: row.key.clone(),
-                fields: row.body["desired"].clone(),
-            }],
+            counters: vec![("writes_stale".into(), 1)],
             ..Completion::default()
         };
         self.db
@@ -260,6 +290,38 @@ impl Env {
 }
 
 #[tokio::test]
+async fn a_sale_read_while_a_write_is_in_flight_counts_once() {
+    let e = env().await;
+    e.start_at(50).await;
+    // An ERP receipt (+10) is being written to Shopify (50 -> 60) when a sale of one lands
+    // right after it; Shopify's webhook (59) arrives before the write's answer.
+    e.netsuite_shows(10, 60).await;
+    e.step().await;
+    let write = e.send("shopify").await;
+    e.shopify_shows(31, 59).await;
+    let report = e.step().await;
+    assert_eq!(report.parked, 1, "{report:?}");
+    assert_eq!(
+        e.golden().await,
+        60,
+        "nothing is decided from the ambiguous reading"
+    );
+    assert!(e.queued("netsuite").await.is_empty());
+    // The answer: applied at 30. The reading is judged against the 60 weft set: one sale.
+    e.applied(&write, 30).await;
+    let report = e.step().await;
+    assert_eq!(report.parked, 0, "{report:?}");
+    assert_eq!(
+        e.golden().await,
+        59,
+        "50 + 10 received - 1 sold (not 50 + 10 + 9)"
+    );
+    assert_eq!(e.holds("shopify").await, 59);
+    assert_eq!(e.queued("netsuite").await, vec![59]);
+    assert!(e.queued("shopify").await.is_empty());
+}
+
+#[tokio::test]
 async fn the_echo_of_a_write_in_flight_is_not_a_change() {
     let e = env().await;
     e.start_at(50).await;
@@ -275,8 +337,11 @@ async fn the_echo_of_a_write_in_flight_is_not_a_change() {
     // The queued write is guarded by what Shopify holds once the first lands (60), not by the
     // 50 the first replaces: sales that took the level back to 50 must fail it, not be undone.
     assert_eq!(e.queued_guards("shopify").await, vec![Some(60)]);
-    // Shopify's webhook for weft's first write arrives before its completion is recorded.
+    // Shopify's webhook for weft's first write arrives before its answer.
     e.shopify_shows(30, 60).await;
+    let report = e.step().await;
+    assert_eq!(report.parked, 1, "{report:?}");
+    e.applied(&first, 30).await;
     let report = e.step().await;
     assert_eq!(report.conflicts, 0, "{report:?}");
     assert_eq!(
@@ -285,15 +350,13 @@ async fn the_echo_of_a_write_in_flight_is_not_a_change() {
         "50 + two receipts of 10: the echo of weft's own 60 is no sale of Shopify's"
     );
     assert_eq!(e.holds("shopify").await, 60);
-    e.applied(&first).await;
-    assert_eq!(e.holds("shopify").await, 60);
     assert!(
         e.queued("netsuite").await.is_empty(),
         "NetSuite already holds 70: no adjustment"
     );
     // The second write lands; its echo changes nothing either.
     let second = e.send("shopify").await;
-    e.applied(&second).await;
+    e.applied(&second, 40).await;
     e.shopify_shows(40, 70).await;
     e.step().await;
     assert_eq!(e.golden().await, 70);
@@ -302,29 +365,49 @@ async fn the_echo_of_a_write_in_flight_is_not_a_change() {
 }
 
 #[tokio::test]
-async fn a_reading_from_before_a_write_landed_is_not_merged_after_its_completion() {
+async fn a_reading_from_before_a_write_is_stale_after_its_result() {
     let e = env().await;
     e.start_at(50).await;
     // An ERP receipt (+5) is written to Shopify, guarded by the 50 Shopify held.
     e.netsuite_shows(10, 55).await;
     e.step().await;
     let write = e.send("shopify").await;
-    // A poll page read Shopify's level before the write landed (an unrelated product edit
-    // bumped its version) and is journaled before the completion is recorded, then processed
-    // after it.
+    // Two readings from before the write landed (at 12) arrive while it is in flight: an
+    // older version, and one of the write's own second showing the quantity it replaced.
     e.shopify_shows(11, 50).await;
-    e.applied(&write).await;
+    e.db.append(NewJournalEntry {
+        store_id: STORE.into(),
+        system: "shopify".into(),
+        kind: "inventory-level".into(),
+        entity_id: SHOPIFY_LEVEL.into(),
+        version: e.at(12),
+        source: Source::Poll,
+        delivery_id: None,
+        body: json!({
+            "inventory_item_id": "5500000000000000001",
+            "location_id": "61000000001",
+            "available": 50,
+            "updated_at": e.at(12),
+            "sku": SKU,
+            "read_by": "a poll before the write", // a different document of the same second
+        }),
+        received_at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(e.step().await.parked, 2);
+    e.applied(&write, 12).await;
     let report = e.step().await;
-    assert_eq!(report.stale, 1, "{report:?}");
+    assert_eq!(report.stale, 2, "{report:?}");
     assert_eq!(e.golden().await, 55, "Shopify holds 55: it did not sell 5");
     assert_eq!(e.holds("shopify").await, 55);
     assert!(
         e.queued("netsuite").await.is_empty(),
         "no phantom adjustment of NetSuite"
     );
-    // A sale after the write (journaled after its completion) is a real change, even one that
-    // brings the level back to the quantity the write replaced.
-    e.shopify_shows(12, 50).await;
+    // A sale after the write is a real change, even one that brings the level back to the
+    // quantity the write replaced.
+    e.shopify_shows(13, 50).await;
     let report = e.step().await;
     assert_eq!(report.stale, 0, "{report:?}");
     assert_eq!(e.golden().await, 50);
@@ -332,10 +415,55 @@ async fn a_reading_from_before_a_write_landed_is_not_merged_after_its_completion
 }
 
 #[tokio::test]
+async fn late_readings_from_before_a_write_change_nothing() {
+    let e = env().await;
+    e.start_at(50).await;
+    // A receipt (+10) is written to Shopify guarded by 50. Before it is sent, Shopify sells 2
+    // and gets 2 back (a return): the guard matches again and the write lands. The sale's and
+    // the return's webhooks arrive late, after the result, at older versions.
+    e.netsuite_shows(10, 60).await;
+    e.step().await;
+    let write = e.send("shopify").await;
+    e.applied(&write, 20).await;
+    e.step().await;
+    e.shopify_shows(15, 48).await;
+    e.step().await;
+    e.shopify_shows(16, 50).await;
+    e.step().await;
+    assert_eq!(
+        e.golden().await,
+        60,
+        "the round trip nets to nothing: 50 + 10"
+    );
+    assert_eq!(e.holds("shopify").await, 60);
+    assert!(e.queued("netsuite").await.is_empty());
+    assert!(e.queued("shopify").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_write_refused_as_stale_releases_the_readings_it_held() {
+    let e = env().await;
+    e.start_at(50).await;
+    e.netsuite_shows(10, 60).await;
+    e.step().await;
+    let write = e.send("shopify").await;
+    // Shopify sold 3 before the write reached it: the compare-and-set refuses it.
+    e.shopify_shows(11, 47).await;
+    assert_eq!(e.step().await.parked, 1);
+    e.refused_as_stale(&write).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 57, "50 + 10 received - 3 sold");
+    assert_eq!(e.holds("shopify").await, 47);
+    assert_eq!(e.queued("shopify").await, vec![57]);
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(47)]);
+    assert_eq!(e.queued("netsuite").await, vec![57]);
+}
+
+#[tokio::test]
 async fn a_stale_pre_write_reading_of_a_new_level_does_not_undo_the_initial_stock() {
     let e = env().await;
     // NetSuite holds 55 of a new item; Shopify's level of the new variant shows 0 until weft
-    // sets it. A poll read it as 0 before the write and is processed after it completed.
+    // sets it. A poll read it as 0 before the write and is journaled while it is in flight.
     e.netsuite_shows(0, 55).await;
     e.step().await;
     e.shopify_shows(0, 0).await;
@@ -344,7 +472,7 @@ async fn a_stale_pre_write_reading_of_a_new_level_does_not_undo_the_initial_stoc
     let agreed = e.golden().await;
     let write = e.send("shopify").await;
     e.shopify_shows(1, 0).await;
-    e.applied(&write).await;
+    e.applied(&write, 2).await;
     let report = e.step().await;
     assert_eq!(report.stale, 1, "{report:?}");
     assert_eq!(e.golden().await, agreed);
@@ -411,11 +539,11 @@ async fn a_step_never_overwrites_a_target_state_recorded_after_it_read() {
 }
 
 #[tokio::test]
-async fn a_completion_does_not_overwrite_a_sale_merged_after_the_echo() {
+async fn readings_after_the_echo_chain_from_what_the_write_set() {
     let e = env().await;
     e.start_at(50).await;
-    // An ERP receipt (+10) is written to Shopify; its echo and then a sale of 2 are merged
-    // before the write's completion is recorded.
+    // An ERP receipt (+10) is written to Shopify; its echo and then a sale of 2 arrive before
+    // the write's answer.
     e.netsuite_shows(10, 60).await;
     e.step().await;
     let write = e.send("shopify").await;
@@ -423,14 +551,14 @@ async fn a_completion_does_not_overwrite_a_sale_merged_after_the_echo() {
     e.step().await;
     e.shopify_shows(12, 58).await;
     e.step().await;
+    assert_eq!(e.golden().await, 60);
+    e.applied(&write, 11).await;
+    e.step().await;
     assert_eq!(e.golden().await, 58);
-    assert_eq!(e.holds("shopify").await, 58);
-    // The completion says Shopify holds 60, which it did before the sale: the newer record
-    // stays.
-    e.applied(&write).await;
     assert_eq!(e.holds("shopify").await, 58);
     // The next sale counts once.
     e.shopify_shows(13, 57).await;
     e.step().await;
     assert_eq!(e.golden().await, 57, "50 + 10 received - 3 sold");
+    assert_eq!(e.queued("netsuite").await, vec![57]);
 }

@@ -16,7 +16,7 @@ use crate::db::{RowExt, Tx, from_ms, json, ms, sha256_hex};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::{
-    AppendOutcome, IntakeReject, JournalEntry, NewJournalEntry, Source, WatermarkUpdate,
+    AppendOutcome, IntakeReject, JournalEntry, NewJournalEntry, Parked, Source, WatermarkUpdate,
     version_key,
 };
 
@@ -408,6 +408,41 @@ impl Store {
                 .await
                 .map_err(StoreError::db(OP))?;
             row.as_ref().map(entry_from_row).transpose()
+        })
+    }
+
+    /// The entries of `store_id` set aside by processing steps ([`crate::StepCommit::park`]),
+    /// each with what it waits for, in seq order.
+    pub async fn parked_entries(&self, store_id: &str) -> Result<Vec<(Parked, JournalEntry)>> {
+        const OP: &str = "read parked entries";
+        let cols = COLUMNS
+            .split(", ")
+            .map(|c| format!("j.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols}, p.system AS p_system, p.kind AS p_kind, p.key AS p_key
+             FROM parked p JOIN journal j ON j.seq = p.seq
+             WHERE p.store_id = $1 ORDER BY p.seq"
+        );
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(&sql)
+                .bind(store_id)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    let entry = entry_from_row(r)?;
+                    let parked = Parked {
+                        seq: entry.seq,
+                        system: r.text("p_system").map_err(StoreError::db(OP))?,
+                        kind: r.text("p_kind").map_err(StoreError::db(OP))?,
+                        key: r.text("p_key").map_err(StoreError::db(OP))?,
+                    };
+                    Ok((parked, entry))
+                })
+                .collect()
         })
     }
 

@@ -52,9 +52,9 @@ pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,
     IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxCall, NewOutboxRow,
-    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, SettlingWrite, Source,
-    StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert, WatermarkUpdate, Xref,
-    version_key,
+    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, Parked, SettlingWrite,
+    Source, StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert, WatermarkUpdate,
+    Xref, version_key,
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 
@@ -64,3 +64,7 @@ pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 pub const INVENTORY_ITEM_XREF: &str = "inventory-item";
 /// Cross-reference "system" of [`INVENTORY_ITEM_XREF`] rows: the entity id is the SKU.
 pub const SKU_XREF_SYSTEM: &str = "shopify-sku";
+/// Delivery-id prefix of a journaled stock write result; the written row's idempotency key
+/// follows (so a write sent again journals nothing new, and
+/// [`Store::settling_writes`] tells an applied write from one refused as stale).
+pub const WRITE_RESULT_DELIVERY_PREFIX: &str = "weft-write:";

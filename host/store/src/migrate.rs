@@ -29,6 +29,11 @@ const SQLITE: &[Migration] = &[
         name: "outbox_calls",
         sql: include_str!("../migrations/sqlite/0003_outbox_calls.sql"),
     },
+    Migration {
+        version: 4,
+        name: "parked",
+        sql: include_str!("../migrations/sqlite/0004_parked.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -46,6 +51,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "outbox_calls",
         sql: include_str!("../migrations/postgres/0003_outbox_calls.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "parked",
+        sql: include_str!("../migrations/postgres/0004_parked.sql"),
     },
 ];
 

@@ -19,6 +19,11 @@
 //!   idempotency key, so the platform answers with the original result instead of applying it
 //!   twice. [`Store::release_calls`] detaches rows whose call was answered but did not apply
 //!   them, so they may join a new call.
+//! - **NetSuite stock sets** are sent one by one, outside saved calls: once sent, one may have
+//!   applied (its adjustment exists under its key) whatever the error said, so it is never
+//!   superseded or coalesced away; its next send finds the adjustment and records its result.
+//! - **Stock write results**: a completion may journal the write's result in its transaction
+//!   ([`Completion::journal`](crate::Completion::journal)).
 //! - **Leases**: [`Store::claim_due`] marks rows `inflight` until `now + lease` under a fresh
 //!   claim token; when a dispatcher crashes, its rows become due again once the lease expires.
 //!   Settling (`complete`, `retry`, `dead_letter`) requires the claim token, so a dispatcher
@@ -178,6 +183,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         const OP: &str = "complete outbox row";
+        let journal = completion
+            .journal
+            .iter()
+            .cloned()
+            .map(crate::journal::prepare)
+            .collect::<Result<Vec<_>>>()?;
         let mut w = self.begin_write(OP).await?;
         let store_id = on_tx!(&mut w.tx, c => {
             let row = sqlx::query("UPDATE outbox SET status = 'done', lease_until = NULL, claim_token = NULL,
@@ -204,6 +215,7 @@ impl Store {
         for (name, n) in &completion.counters {
             crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
         }
+        crate::journal::append_in_tx(&mut w.tx, &journal).await?;
         w.commit(OP).await
     }
 
@@ -218,8 +230,18 @@ impl Store {
     ) -> Result<Vec<i64>> {
         const OP: &str = "complete outbox rows";
         let mut lost = Vec::new();
+        let journals = rows
+            .iter()
+            .map(|(_, _, c)| {
+                c.journal
+                    .iter()
+                    .cloned()
+                    .map(crate::journal::prepare)
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut w = self.begin_write(OP).await?;
-        for (id, token, completion) in rows {
+        for ((id, token, completion), journal) in rows.iter().zip(&journals) {
             let store_id = on_tx!(&mut w.tx, c => {
                 let row = sqlx::query("UPDATE outbox SET status = 'done', lease_until = NULL, claim_token = NULL,
                                               last_error = NULL, updated_at = $3
@@ -249,6 +271,7 @@ impl Store {
             for (name, n) in &completion.counters {
                 crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
             }
+            crate::journal::append_in_tx(&mut w.tx, journal).await?;
         }
         w.commit(OP).await?;
         Ok(lost)
@@ -295,7 +318,11 @@ impl Store {
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
             sqlx::query("UPDATE outbox SET status = CASE
-                                  WHEN $3 = 'pending' AND coalescing = 1 AND call_key IS NULL AND EXISTS (
+                                  WHEN $3 = 'pending' AND coalescing = 1 AND call_key IS NULL
+                                    -- a NetSuite stock set that was sent may have applied (it is
+                                    -- sent alone, outside a saved call): it is sent again and
+                                    -- finds its adjustment by key, never replaced
+                                    AND NOT (system = 'netsuite' AND op = 'set-quantity') AND EXISTS (
                                     SELECT 1 FROM outbox n
                                     WHERE n.store_id = outbox.store_id AND n.system = outbox.system
                                       AND n.kind = outbox.kind AND n.key = outbox.key

@@ -57,13 +57,32 @@ const INSERT_OBSERVED_TARGET: &str =
 // (a timeout, or a process killed before it recorded the outcome): the platform may hold its
 // value already, so it is a write in flight, not one still to send.
 const SETTLING_WRITES: &str = "SELECT id,
-            CASE WHEN status = 'pending' AND call_key IS NOT NULL THEN 'inflight' ELSE status END
-              AS status,
+            CASE WHEN status = 'pending' THEN 'inflight' ELSE status END AS status,
             body, created_at, updated_at FROM outbox
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
-       AND (status = 'inflight' OR (status = 'pending' AND call_key IS NOT NULL)
-            OR (status = 'done' AND updated_at = $5))
+       AND (status = 'inflight'
+            -- sent, outcome unknown: bound to a saved (Shopify) call, or a NetSuite stock set
+            -- sent before (sent alone: its adjustment may exist)
+            OR (status = 'pending' AND (call_key IS NOT NULL
+                OR (system = 'netsuite' AND op = 'set-quantity' AND attempts > 0)))
+            -- applied: its result is journaled (`WRITE_RESULT_DELIVERY_PREFIX`)
+            OR (status = 'done' AND updated_at >= $5 AND EXISTS (
+                  SELECT 1 FROM journal j
+                   WHERE j.store_id = outbox.store_id
+                     AND j.delivery_id = 'weft-write:' || outbox.idempotency_key)))
      ORDER BY id";
+
+const UNSETTLED_WRITES: &str = "SELECT o.id,
+            CASE WHEN o.status = 'pending' THEN 'inflight' ELSE o.status END AS status,
+            o.body, o.created_at, o.updated_at FROM outbox o
+       LEFT JOIN journal j
+         ON j.store_id = o.store_id AND j.delivery_id = 'weft-write:' || o.idempotency_key
+     WHERE o.store_id = $1 AND o.system = $2 AND o.kind = $3 AND o.key = $4
+       AND (o.status = 'inflight'
+            OR (o.status = 'pending' AND (o.call_key IS NOT NULL
+                OR (o.system = 'netsuite' AND o.op = 'set-quantity' AND o.attempts > 0)))
+            OR (o.status = 'done' AND j.seq > $5))
+     ORDER BY o.id";
 
 const UPSERT_WATERMARK: &str = "INSERT INTO watermarks (store_id, stream, value, updated_at)
      VALUES ($1, $2, $3, $4)
@@ -76,7 +95,8 @@ const OUTBOX_EXISTS: &str = "SELECT id FROM outbox WHERE idempotency_key = $1";
 
 const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_at = $6
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND op = $5
-       AND status = 'pending' AND coalescing = 1 AND call_key IS NULL";
+       AND status = 'pending' AND coalescing = 1 AND call_key IS NULL
+       AND NOT (system = 'netsuite' AND op = 'set-quantity' AND attempts > 0)";
 
 const OUTBOX_INSERT: &str = "INSERT INTO outbox
      (store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status,
@@ -405,6 +425,32 @@ impl Store {
         for (name, n) in &step.counters {
             bump_in_tx(&mut w.tx, store, name, *n).await?;
         }
+        on_tx!(&mut w.tx, c => {
+            for seq in &step.unpark {
+                sqlx::query("DELETE FROM parked WHERE store_id = $1 AND seq = $2")
+                    .bind(store)
+                    .bind(seq)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            }
+            for p in &step.park {
+                sqlx::query(
+                    "INSERT INTO parked (store_id, seq, system, kind, key, parked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (store_id, seq) DO NOTHING",
+                )
+                .bind(store)
+                .bind(p.seq)
+                .bind(&p.system)
+                .bind(&p.kind)
+                .bind(&p.key)
+                .bind(at)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            }
+            Ok::<(), StoreError>(())
+        })?;
         if let Some(seq) = step.advance_cursor_to {
             on_tx!(&mut w.tx, c => {
                 sqlx::query(ADVANCE_CURSOR)
@@ -592,20 +638,19 @@ impl Store {
 
     /// The writes that bear on what `system` holds for `kind`/`key` now: every row in flight
     /// (sent or about to be; its outcome is not recorded yet; a pending row still bound to a
-    /// saved call counts, reported as in flight: its call was sent), and the applied row whose
-    /// completion recorded the target state `recorded` (a completion stamps the row and the
-    /// target state with the same instant; pass the target state's `updated_at`). In row order.
+    /// saved call counts, reported as in flight: its call was sent), and the applied stock
+    /// writes (whose result is journaled under `weft-write:<idempotency key>`) completed at or
+    /// after `done_since` (`None`: none). In row order.
     pub async fn settling_writes(
         &self,
         store_id: &str,
         system: &str,
         kind: &str,
         key: &str,
-        recorded: Option<DateTime<Utc>>,
+        done_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<crate::types::SettlingWrite>> {
         const OP: &str = "read settling writes";
-        // No target state: no completion recorded one (-1 matches no row).
-        let recorded = recorded.map(ms).unwrap_or(-1);
+        let recorded = done_since.map(ms).unwrap_or(i64::MAX);
         let rows = on_db!(self.db(), p => {
             sqlx::query(SETTLING_WRITES)
                 .bind(store_id)
@@ -617,20 +662,39 @@ impl Store {
                 .await
                 .map_err(StoreError::db(OP))?
                 .iter()
-                .map(|r| {
-                    let body = json("outbox.body", &r.text("body").map_err(StoreError::db(OP))?)?;
-                    Ok(crate::types::SettlingWrite {
-                        id: r.i64("id").map_err(StoreError::db(OP))?,
-                        status: r.text("status").map_err(StoreError::db(OP))?.parse()?,
-                        desired: body.get("desired").cloned().unwrap_or(Value::Null),
-                        expected_quantity: body.get("expected_quantity").and_then(Value::as_i64),
-                        created_at: from_ms(r.i64("created_at").map_err(StoreError::db(OP))?),
-                        updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
-                    })
-                })
+                .map(|r| settling_write(r, OP))
                 .collect::<Result<Vec<_>>>()
         })?;
         Ok(rows)
+    }
+
+    /// The writes to `system` for `kind`/`key` whose effect a reader of the journal up to
+    /// `processed` (a seq) cannot know yet: those in flight (as in
+    /// [`Store::settling_writes`]) and the applied stock writes whose result is journaled after
+    /// `processed`. In row order.
+    pub async fn unsettled_writes(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        key: &str,
+        processed: i64,
+    ) -> Result<Vec<crate::types::SettlingWrite>> {
+        const OP: &str = "read unsettled writes";
+        on_db!(self.db(), p => {
+            sqlx::query(UNSETTLED_WRITES)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(key)
+                .bind(processed)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .iter()
+                .map(|r| settling_write(r, OP))
+                .collect::<Result<Vec<_>>>()
+        })
     }
 
     /// The watermark of `stream`, if one was stored.
@@ -738,7 +802,7 @@ impl Store {
         let cursor = self.cursor(store_id).await?;
         let head = self.journal_head(store_id).await?;
         let counters = self.counters(store_id).await?;
-        let (lag, rejects, by_status) = on_db!(self.db(), p => {
+        let (lag, rejects, parked, by_status) = on_db!(self.db(), p => {
             let lag = sqlx::query("SELECT COUNT(*) AS n FROM journal WHERE store_id = $1 AND seq > $2")
                 .bind(store_id)
                 .bind(cursor)
@@ -754,6 +818,13 @@ impl Store {
                 .map_err(StoreError::db(OP))?
                 .i64("n")
                 .map_err(StoreError::db(OP))?;
+            let parked = sqlx::query("SELECT COUNT(*) AS n FROM parked WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .i64("n")
+                .map_err(StoreError::db(OP))?;
             let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox WHERE store_id = $1 GROUP BY status")
                 .bind(store_id)
                 .fetch_all(p)
@@ -763,7 +834,7 @@ impl Store {
             for r in &rows {
                 by_status.push((r.text("status").map_err(StoreError::db(OP))?, r.i64("n").map_err(StoreError::db(OP))?));
             }
-            (lag, rejects, by_status)
+            (lag, rejects, parked, by_status)
         });
         let mut outbox = OutboxDepth::default();
         for (status, n) in by_status {
@@ -782,8 +853,21 @@ impl Store {
             cursor,
             lag,
             outbox,
+            parked,
             intake_rejects: rejects,
             counters,
         })
     }
+}
+
+fn settling_write<R: RowExt>(r: &R, op: &'static str) -> Result<crate::types::SettlingWrite> {
+    let body = json("outbox.body", &r.text("body").map_err(StoreError::db(op))?)?;
+    Ok(crate::types::SettlingWrite {
+        id: r.i64("id").map_err(StoreError::db(op))?,
+        status: r.text("status").map_err(StoreError::db(op))?.parse()?,
+        desired: body.get("desired").cloned().unwrap_or(Value::Null),
+        expected_quantity: body.get("expected_quantity").and_then(Value::as_i64),
+        created_at: from_ms(r.i64("created_at").map_err(StoreError::db(op))?),
+        updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(op))?),
+    })
 }

@@ -426,6 +426,9 @@ pub struct Completion {
     pub target_states: Vec<TargetStateUpsert>,
     /// Counter increments, `(name, delta)`.
     pub counters: Vec<(String, i64)>,
+    /// Observations the write's answer carries, journaled in the same transaction (a stock
+    /// write's result with the platform's version: see the engine's stock rules).
+    pub journal: Vec<NewJournalEntry>,
 }
 
 /// Upsert of a target's last-known state.
@@ -453,13 +456,13 @@ pub struct ObservedTarget {
 }
 
 /// An outbox row that bears on what a target holds now: a write in flight (sent or about to
-/// be, outcome not recorded yet), or the applied write whose completion recorded the target's
-/// last-known state ([`Store::settling_writes`](crate::Store::settling_writes)).
+/// be, outcome not recorded yet), or an applied write completed since a given instant
+/// ([`Store::settling_writes`](crate::Store::settling_writes)).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SettlingWrite {
     /// Outbox row id.
     pub id: i64,
-    /// `Inflight`, or `Done` for the write that recorded the target's state.
+    /// `Inflight`, or `Done` for an applied write.
     pub status: OutboxStatus,
     /// The canonical fields the write makes the target hold (JSON object, or null).
     pub desired: Value,
@@ -515,6 +518,24 @@ pub struct StepCommit {
     pub counters: Vec<(String, i64)>,
     /// Advance the store's cursor to this journal seq (never moves it back).
     pub advance_cursor_to: Option<i64>,
+    /// Journal entries set aside until a write settles (kept if already set aside).
+    pub park: Vec<Parked>,
+    /// Journal seqs no longer set aside (processed by this step).
+    pub unpark: Vec<i64>,
+}
+
+/// A journal entry set aside by a processing step until weft's write to the same target
+/// settles (see [`StepCommit::park`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Parked {
+    /// The journal entry.
+    pub seq: i64,
+    /// The system the entry observed.
+    pub system: String,
+    /// Canonical kind.
+    pub kind: String,
+    /// Canonical key.
+    pub key: String,
 }
 
 impl StepCommit {
@@ -532,6 +553,8 @@ impl StepCommit {
             watermarks: Vec::new(),
             counters: Vec::new(),
             advance_cursor_to: None,
+            park: Vec::new(),
+            unpark: Vec::new(),
         }
     }
 }
@@ -607,6 +630,8 @@ pub struct StoreStatus {
     pub lag: i64,
     /// Outbox rows per status.
     pub outbox: OutboxDepth,
+    /// Stock readings set aside until weft's write to their level settles.
+    pub parked: i64,
     /// Intake rejects kept.
     pub intake_rejects: i64,
     /// Named counters (`recovered`, `stale`, `journal_duplicate_webhook`, ...).

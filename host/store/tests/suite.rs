@@ -682,6 +682,7 @@ async fn completion_updates_projections(db: &TestDb) {
             fields: json!({"sku": "WEB-9"}),
         }],
         counters: vec![("writes_netsuite".into(), 1)],
+        journal: Vec::new(),
     };
     s.complete(
         row.id,
