@@ -460,6 +460,8 @@ impl SimClock {
 pub struct ShopState {
     /// Shop clock.
     pub clock: SimClock,
+    /// The instant a mutation in progress stamps all its changes with ([`ShopState::at_one_instant`]).
+    pinned_now: Option<DateTime<Utc>>,
     /// Shop currency.
     pub currency: String,
     /// UTC offset used in REST/webhook timestamps.
@@ -502,6 +504,7 @@ impl ShopState {
     ) -> Self {
         let mut s = ShopState {
             clock: SimClock::new(base_time),
+            pinned_now: None,
             currency: currency.to_string(),
             utc_offset: FixedOffset::east_opt(utc_offset_minutes * 60)
                 .unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
@@ -1050,8 +1053,19 @@ impl ShopState {
         })
     }
 
-    fn apply_level(&mut self, item: u64, location: u64, quantity: i64) {
+    /// Runs `f` with every inventory change it makes stamped at one instant, which it returns:
+    /// the changes of one inventory mutation are one adjustment group, and the group's
+    /// `createdAt` is the levels' new `updatedAt`.
+    pub fn at_one_instant<T>(&mut self, f: impl FnOnce(&mut ShopState) -> T) -> (T, DateTime<Utc>) {
         let now = self.clock.now();
+        self.pinned_now = Some(now);
+        let out = f(self);
+        self.pinned_now = None;
+        (out, now)
+    }
+
+    fn apply_level(&mut self, item: u64, location: u64, quantity: i64) {
+        let now = self.pinned_now.unwrap_or_else(|| self.clock.now());
         let Some(level) = self.levels.get_mut(&(item, location)) else {
             return;
         };

@@ -231,6 +231,41 @@ async fn item_and_location(sim: &weft_sim_shopify::ShopifySim) -> (String, Strin
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_adjustment_group_is_stamped_at_its_levels_updated_at() {
+    // The levels a mutation changes get one instant, the group's `createdAt`: weft places
+    // readings of a level against its own write by that version.
+    let sim = sim();
+    let (item, loc) = item_and_location(&sim).await;
+    const STAMPED: &str = r#"mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
+        inventoryAdjustmentGroup { createdAt } userErrors { code } } }"#;
+    for qty in [5, 6, 7] {
+        let q = json!({"inventoryItemId": item, "locationId": loc, "quantity": qty, "changeFromQuantity": null});
+        let body = gql(
+            &sim,
+            STAMPED,
+            json!({"input": {"name": "available", "reason": "correction", "quantities": [q]}}),
+        )
+        .await;
+        let created =
+            body["data"]["inventorySetQuantities"]["inventoryAdjustmentGroup"]["createdAt"]
+                .as_str()
+                .expect("createdAt")
+                .to_owned();
+        let read = gql(
+            &sim,
+            r#"query($id: ID!) { inventoryItem(id: $id) { inventoryLevels(first: 5) { nodes { updatedAt } } } }"#,
+            json!({"id": item}),
+        )
+        .await;
+        assert_eq!(
+            read["data"]["inventoryItem"]["inventoryLevels"]["nodes"][0]["updatedAt"],
+            created.as_str()
+        );
+        tokio::time::advance(std::time::Duration::from_millis(700)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn inventory_set_quantities_compare_and_set() {
     let sim = sim();
     let (item, loc) = item_and_location(&sim).await;

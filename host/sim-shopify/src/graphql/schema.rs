@@ -2636,21 +2636,24 @@ impl MutationRoot {
                 ));
             }
         }
-        let mut changes = Vec::new();
-        for (_, item, loc, qty, _) in plan {
-            let (delta, after) = st
-                .set_available(item, loc, qty, None)
-                .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
-            changes.push(InventoryChange {
-                name: input.name.clone(),
-                delta,
-                quantity_after_change: after,
-                item,
-                location: loc,
-            });
-        }
+        let (changes, now) = st.at_one_instant(|st| {
+            let mut changes = Vec::new();
+            for (_, item, loc, qty, _) in plan {
+                let (delta, after) = st
+                    .set_available(item, loc, qty, None)
+                    .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
+                changes.push(InventoryChange {
+                    name: input.name.clone(),
+                    delta,
+                    quantity_after_change: after,
+                    item,
+                    location: loc,
+                });
+            }
+            Ok::<_, async_graphql::Error>(changes)
+        });
+        let changes = changes?;
         let id = st.new_id();
-        let now = st.clock.now();
         Ok(InventorySetQuantitiesPayload {
             inventory_adjustment_group: Some(InventoryAdjustmentGroup {
                 id,
@@ -2721,21 +2724,24 @@ impl MutationRoot {
                     return fail(e);
                 }
             }
-            let mut changes = Vec::new();
-            for (item, loc, delta) in plan {
-                let after = st
-                    .adjust_available(item, loc, delta)
-                    .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
-                changes.push(InventoryChange {
-                    name: input.name.clone(),
-                    delta,
-                    quantity_after_change: after,
-                    item,
-                    location: loc,
-                });
-            }
+            let (changes, now) = st.at_one_instant(|st| {
+                let mut changes = Vec::new();
+                for (item, loc, delta) in plan {
+                    let after = st
+                        .adjust_available(item, loc, delta)
+                        .map_err(|e| err(e.message, "INTERNAL_SERVER_ERROR"))?;
+                    changes.push(InventoryChange {
+                        name: input.name.clone(),
+                        delta,
+                        quantity_after_change: after,
+                        item,
+                        location: loc,
+                    });
+                }
+                Ok::<_, async_graphql::Error>(changes)
+            });
+            let changes = changes?;
             let id = st.new_id();
-            let now = st.clock.now();
             Ok(InventoryAdjustQuantitiesPayload {
                 inventory_adjustment_group: Some(InventoryAdjustmentGroup {
                     id,
