@@ -274,6 +274,15 @@ impl Env {
             .collect()
     }
 
+    /// Both sides agree on `opening`; an ERP receipt brings NetSuite to `received` and weft's
+    /// write of it to Shopify is in flight.
+    async fn receipt_in_flight(&self, opening: i64, received: i64) -> OutboxRow {
+        self.start_at(opening).await;
+        self.netsuite_shows(10, received).await;
+        self.step().await;
+        self.send("shopify").await
+    }
+
     /// Both sides agree on `qty` to begin with.
     async fn start_at(&self, qty: i64) {
         self.netsuite_shows(0, qty).await;
@@ -292,12 +301,9 @@ impl Env {
 #[tokio::test]
 async fn a_sale_read_while_a_write_is_in_flight_counts_once() {
     let e = env().await;
-    e.start_at(50).await;
     // An ERP receipt (+10) is being written to Shopify (50 -> 60) when a sale of one lands
     // right after it; Shopify's webhook (59) arrives before the write's answer.
-    e.netsuite_shows(10, 60).await;
-    e.step().await;
-    let write = e.send("shopify").await;
+    let write = e.receipt_in_flight(50, 60).await;
     e.shopify_shows(31, 59).await;
     let report = e.step().await;
     assert_eq!(report.parked, 1, "{report:?}");
@@ -367,11 +373,8 @@ async fn the_echo_of_a_write_in_flight_is_not_a_change() {
 #[tokio::test]
 async fn a_reading_from_before_a_write_is_stale_after_its_result() {
     let e = env().await;
-    e.start_at(50).await;
     // An ERP receipt (+5) is written to Shopify, guarded by the 50 Shopify held.
-    e.netsuite_shows(10, 55).await;
-    e.step().await;
-    let write = e.send("shopify").await;
+    let write = e.receipt_in_flight(50, 55).await;
     // Two readings from before the write landed (at 12) arrive while it is in flight: an
     // older version, and one of the write's own second showing the quantity it replaced.
     e.shopify_shows(11, 50).await;
@@ -417,13 +420,10 @@ async fn a_reading_from_before_a_write_is_stale_after_its_result() {
 #[tokio::test]
 async fn late_readings_from_before_a_write_change_nothing() {
     let e = env().await;
-    e.start_at(50).await;
     // A receipt (+10) is written to Shopify guarded by 50. Before it is sent, Shopify sells 2
     // and gets 2 back (a return): the guard matches again and the write lands. The sale's and
     // the return's webhooks arrive late, after the result, at older versions.
-    e.netsuite_shows(10, 60).await;
-    e.step().await;
-    let write = e.send("shopify").await;
+    let write = e.receipt_in_flight(50, 60).await;
     e.applied(&write, 20).await;
     e.step().await;
     e.shopify_shows(15, 48).await;
@@ -443,10 +443,7 @@ async fn late_readings_from_before_a_write_change_nothing() {
 #[tokio::test]
 async fn a_write_refused_as_stale_releases_the_readings_it_held() {
     let e = env().await;
-    e.start_at(50).await;
-    e.netsuite_shows(10, 60).await;
-    e.step().await;
-    let write = e.send("shopify").await;
+    let write = e.receipt_in_flight(50, 60).await;
     // Shopify sold 3 before the write reached it: the compare-and-set refuses it.
     e.shopify_shows(11, 47).await;
     assert_eq!(e.step().await.parked, 1);
@@ -541,12 +538,9 @@ async fn a_step_never_overwrites_a_target_state_recorded_after_it_read() {
 #[tokio::test]
 async fn readings_after_the_echo_chain_from_what_the_write_set() {
     let e = env().await;
-    e.start_at(50).await;
     // An ERP receipt (+10) is written to Shopify; its echo and then a sale of 2 arrive before
     // the write's answer.
-    e.netsuite_shows(10, 60).await;
-    e.step().await;
-    let write = e.send("shopify").await;
+    let write = e.receipt_in_flight(50, 60).await;
     e.shopify_shows(11, 60).await;
     e.step().await;
     e.shopify_shows(12, 58).await;

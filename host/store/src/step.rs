@@ -649,23 +649,14 @@ impl Store {
         key: &str,
         done_since: Option<DateTime<Utc>>,
     ) -> Result<Vec<crate::types::SettlingWrite>> {
-        const OP: &str = "read settling writes";
-        let recorded = done_since.map(ms).unwrap_or(i64::MAX);
-        let rows = on_db!(self.db(), p => {
-            sqlx::query(SETTLING_WRITES)
-                .bind(store_id)
-                .bind(system)
-                .bind(kind)
-                .bind(key)
-                .bind(recorded)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .iter()
-                .map(|r| settling_write(r, OP))
-                .collect::<Result<Vec<_>>>()
-        })?;
-        Ok(rows)
+        let since = done_since.map(ms).unwrap_or(i64::MAX);
+        self.writes_to(
+            SETTLING_WRITES,
+            "read settling writes",
+            [store_id, system, kind, key],
+            since,
+        )
+        .await
     }
 
     /// The writes to `system` for `kind`/`key` whose effect a reader of the journal up to
@@ -680,19 +671,31 @@ impl Store {
         key: &str,
         processed: i64,
     ) -> Result<Vec<crate::types::SettlingWrite>> {
-        const OP: &str = "read unsettled writes";
+        let target = [store_id, system, kind, key];
+        self.writes_to(UNSETTLED_WRITES, "read unsettled writes", target, processed)
+            .await
+    }
+
+    /// Runs `sql`, a query of outbox rows bound to `(store, system, kind, key)` and one bound.
+    async fn writes_to(
+        &self,
+        sql: &str,
+        op: &'static str,
+        [store_id, system, kind, key]: [&str; 4],
+        bound: i64,
+    ) -> Result<Vec<crate::types::SettlingWrite>> {
         on_db!(self.db(), p => {
-            sqlx::query(UNSETTLED_WRITES)
+            sqlx::query(sql)
                 .bind(store_id)
                 .bind(system)
                 .bind(kind)
                 .bind(key)
-                .bind(processed)
+                .bind(bound)
                 .fetch_all(p)
                 .await
-                .map_err(StoreError::db(OP))?
+                .map_err(StoreError::db(op))?
                 .iter()
-                .map(|r| settling_write(r, OP))
+                .map(|r| settling_write(r, op))
                 .collect::<Result<Vec<_>>>()
         })
     }
