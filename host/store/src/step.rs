@@ -72,6 +72,11 @@ const SETTLING_WRITES: &str = "SELECT id,
                      AND j.delivery_id = 'weft-write:' || outbox.idempotency_key)))
      ORDER BY id";
 
+const HELD_QUANTITY: &str = "SELECT fields FROM target_state
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4";
+const HELD_QUANTITY_LOCKED: &str = "SELECT fields FROM target_state
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 FOR UPDATE";
+
 const UNSETTLED_WRITES: &str = "SELECT o.id,
             CASE WHEN o.status = 'pending' THEN 'inflight' ELSE o.status END AS status,
             o.body, o.created_at, o.updated_at FROM outbox o
@@ -173,8 +178,10 @@ pub(crate) async fn upsert_target_in_tx(
     Ok(())
 }
 
-/// Records what an applied write (outbox row `row_id`) made the target hold, unless a stock
-/// write's target was recorded anew since the write was planned: the row's compare-and-set
+/// Records what an applied write (outbox row `row_id`) made the target hold. (Stock writes
+/// whose answer carries the level's version journal their result instead, and the processing
+/// step records it in order with the level's readings; this path takes the others.) Unless a
+/// stock write's target was recorded anew since the write was planned: the row's compare-and-set
 /// guard is the quantity the target was recorded at then, and a processing step that since
 /// merged the write's echo and the side's later moves (a sale) holds a newer state than the
 /// write's own value. Overwriting it would make the next reading count that sale again.
@@ -187,6 +194,13 @@ pub(crate) async fn record_written_target_in_tx(
 ) -> Result<()> {
     const OP: &str = "record written target state";
     if t.kind == "inventory-level" {
+        // The check and the upsert must see one record: PostgreSQL locks the row it read
+        // (READ COMMITTED would let a step's record land in between); SQLite's write
+        // transaction already excludes every other writer.
+        let held_sql = match tx {
+            Tx::Sqlite(_) => HELD_QUANTITY,
+            Tx::Postgres(_) => HELD_QUANTITY_LOCKED,
+        };
         let (body, held) = on_tx!(tx, c => {
             let body = sqlx::query("SELECT body FROM outbox WHERE id = $1")
                 .bind(row_id)
@@ -196,8 +210,7 @@ pub(crate) async fn record_written_target_in_tx(
                 .map(|r| r.text("body"))
                 .transpose()
                 .map_err(StoreError::db(OP))?;
-            let held = sqlx::query("SELECT fields FROM target_state
-                                    WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4")
+            let held = sqlx::query(held_sql)
                 .bind(store_id)
                 .bind(&t.system)
                 .bind(&t.kind)

@@ -4,7 +4,9 @@
 //! - `unsettled_writes` tells writes in flight and applied writes whose result lies after what
 //!   a step read from writes whose effect is known (results already read, writes refused);
 //! - a NetSuite stock set that was sent is never superseded or coalesced away;
-//! - readings set aside by a step come back with what they wait for, and leave when processed.
+//! - readings set aside by a step come back with what they wait for, and leave when processed;
+//! - a stock write without a versioned result records its target unless a step recorded it
+//!   since the write was planned (atomically on PostgreSQL too).
 
 #[macro_use]
 mod common;
@@ -14,8 +16,8 @@ use std::time::Duration;
 use common::{TestDb, t0};
 use serde_json::json;
 use weft_store::{
-    Completion, NewJournalEntry, NewOutboxRow, OutboxStatus, Parked, Source, StepCommit,
-    WRITE_RESULT_DELIVERY_PREFIX,
+    Completion, NewJournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus, Parked, Source,
+    StepCommit, TargetStateUpsert, WRITE_RESULT_DELIVERY_PREFIX,
 };
 
 suite!(
@@ -23,6 +25,7 @@ suite!(
     unsettled_writes_follow_results_not_clocks,
     a_sent_netsuite_stock_set_is_never_replaced,
     parked_readings_come_back_until_processed,
+    a_result_without_a_version_records_the_target_unless_it_moved,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -258,4 +261,64 @@ async fn parked_readings_come_back_until_processed(db: &TestDb) {
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].1.seq, journal[1].seq);
     assert!(s.parked_entries("other").await.unwrap().is_empty());
+}
+
+async fn a_result_without_a_version_records_the_target_unless_it_moved(db: &TestDb) {
+    let s = &db.store;
+    let upsert = |quantity: i64| TargetStateUpsert {
+        system: "netsuite".into(),
+        kind: "inventory-level".into(),
+        key: KEY.into(),
+        fields: json!({"quantity": quantity}),
+    };
+    let holds = || async {
+        s.target_state("s1", "netsuite", "inventory-level", KEY)
+            .await
+            .unwrap()
+            .map(|t| t.fields["quantity"].as_i64().unwrap())
+    };
+    let mut step = StepCommit::new("s1", t0());
+    step.observed_targets.push(ObservedTarget {
+        upsert: upsert(50),
+        read: None,
+    });
+    s.commit_step(&step).await.unwrap();
+    // Planned against 50 (the row's guard) and applied: the target holds what it set.
+    enqueue(db, vec![stock_row("netsuite", "w1", 60)]).await;
+    let row = claim_one(db).await;
+    let completion = Completion {
+        target_states: vec![upsert(60)],
+        ..Completion::default()
+    };
+    s.complete(
+        row.id,
+        row.claim_token.as_deref().unwrap(),
+        &completion,
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(holds().await, Some(60));
+    // A step recorded 58 since this one was planned against 50: its record stays.
+    enqueue(db, vec![stock_row("netsuite", "w2", 70)]).await;
+    let row = claim_one(db).await;
+    let mut step = StepCommit::new("s1", t0());
+    step.observed_targets.push(ObservedTarget {
+        upsert: upsert(58),
+        read: Some(json!({"quantity": 60})),
+    });
+    s.commit_step(&step).await.unwrap();
+    let completion = Completion {
+        target_states: vec![upsert(70)],
+        ..Completion::default()
+    };
+    s.complete(
+        row.id,
+        row.claim_token.as_deref().unwrap(),
+        &completion,
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(holds().await, Some(58));
 }
