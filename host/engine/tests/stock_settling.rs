@@ -556,3 +556,24 @@ async fn readings_after_the_echo_chain_from_what_the_write_set() {
     assert_eq!(e.golden().await, 57, "50 + 10 received - 3 sold");
     assert_eq!(e.queued("netsuite").await, vec![57]);
 }
+
+#[tokio::test]
+async fn a_receipt_landing_during_weft_s_netsuite_adjustment_counts_once() {
+    let e = env().await;
+    e.start_at(50).await;
+    // A Shopify sale (50 -> 49) is written to NetSuite: read 50, check the guard, adjust by -1.
+    // A receipt of 5 lands between that read and the adjustment, so NetSuite ends at 54, and
+    // change capture reads 54 at the adjustment's own second while weft waits for its answer.
+    e.shopify_shows(10, 49).await;
+    e.step().await;
+    let write = e.send("netsuite").await;
+    e.netsuite_shows(20, 54).await;
+    assert_eq!(e.step().await.parked, 1);
+    e.applied(&write, 20).await;
+    let report = e.step().await;
+    assert_eq!(report.stale, 0, "{report:?}");
+    assert_eq!(e.golden().await, 54, "50 - 1 sold + 5 received");
+    assert_eq!(e.holds("netsuite").await, 54);
+    assert_eq!(e.queued("shopify").await, vec![54]);
+    assert!(e.queued("netsuite").await.is_empty());
+}
