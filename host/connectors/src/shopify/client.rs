@@ -446,64 +446,62 @@ impl ShopifyClient {
             .map_err(normalize_err)?;
             docs.push(d);
         }
-        let has_next_page = conn
-            .pointer("/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let end_cursor = conn
-            .pointer("/pageInfo/endCursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if has_next_page && end_cursor.is_none() {
-            return Err(shape_err("hasNextPage without endCursor"));
-        }
+        let end_cursor = next_cursor(conn, "page")?;
         let max_updated_at = max_version(&docs);
         Ok(Page {
             docs,
+            has_next_page: end_cursor.is_some(),
             end_cursor,
-            has_next_page,
             max_updated_at,
         })
     }
 
     /// Fetches the variants of a product node beyond its first page.
     async fn remaining_variants(&self, node: &Value) -> Result<Vec<Value>, ConnectorError> {
+        self.remaining_nodes(
+            node,
+            "variants",
+            q::PRODUCT_VARIANTS,
+            2,
+            "/product/variants",
+        )
+        .await
+    }
+
+    /// Fetches the nodes of `parent`'s connection `field` beyond its first page, with `query`
+    /// (`$id`, `$first`, `$after`; `fields` per node for its cost), whose answer holds the
+    /// connection at `path`.
+    async fn remaining_nodes(
+        &self,
+        parent: &Value,
+        field: &str,
+        query: &str,
+        fields: u32,
+        path: &str,
+    ) -> Result<Vec<Value>, ConnectorError> {
         let mut out = Vec::new();
-        let mut has_next = node
-            .pointer("/variants/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let mut after = node
-            .pointer("/variants/pageInfo/endCursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let id = node.get("id").and_then(Value::as_str).unwrap_or_default();
-        while has_next {
+        let what = format!("{field} page");
+        let mut after = match parent.get(field) {
+            Some(conn) => next_cursor(conn, &what)?,
+            None => None,
+        };
+        let id = parent.get("id").and_then(Value::as_str).unwrap_or_default();
+        while let Some(cursor) = after {
             let resp = self
                 .graphql(
-                    q::PRODUCT_VARIANTS,
-                    json!({"id": id, "first": 250, "after": after}),
-                    1 + q::connection_cost(250, 2),
+                    query,
+                    json!({"id": id, "first": 250, "after": cursor}),
+                    1 + q::connection_cost(250, fields),
                 )
                 .await?;
             let conn = resp
                 .data
-                .pointer("/product/variants")
-                .ok_or_else(|| shape_err("product variants page without `product.variants`"))?;
+                .pointer(path)
+                .ok_or_else(|| shape_err(&format!("{what} without `{path}`")))?;
             if let Some(nodes) = conn.get("nodes").and_then(Value::as_array) {
                 out.extend(nodes.iter().cloned());
             }
-            has_next = conn
-                .pointer("/pageInfo/hasNextPage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            after = conn
-                .pointer("/pageInfo/endCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if has_next && after.is_none() {
-                return Err(shape_err("variants hasNextPage without endCursor"));
-            }
+            after = next_cursor(conn, &what)?;
         }
         Ok(out)
     }
@@ -575,68 +573,26 @@ impl ShopifyClient {
                 docs.push(d);
             }
         }
-        let has_next_page = conn
-            .pointer("/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let end_cursor = conn
-            .pointer("/pageInfo/endCursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if has_next_page && end_cursor.is_none() {
-            return Err(shape_err("hasNextPage without endCursor"));
-        }
+        let end_cursor = next_cursor(conn, "page")?;
         let max_updated_at = max_version(&docs);
         Ok(Page {
             docs,
+            has_next_page: end_cursor.is_some(),
             end_cursor,
-            has_next_page,
             max_updated_at,
         })
     }
 
     /// Fetches the levels of an inventory item node beyond its first page.
     async fn remaining_levels(&self, item: &Value) -> Result<Vec<Value>, ConnectorError> {
-        let mut out = Vec::new();
-        let mut has_next = item
-            .pointer("/inventoryLevels/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let mut after = item
-            .pointer("/inventoryLevels/pageInfo/endCursor")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-        while has_next {
-            let resp = self
-                .graphql(
-                    q::ITEM_LEVELS,
-                    json!({"id": id, "first": 250, "after": after}),
-                    1 + q::connection_cost(250, 3),
-                )
-                .await?;
-            let conn = resp
-                .data
-                .pointer("/inventoryItem/inventoryLevels")
-                .ok_or_else(|| {
-                    shape_err("item levels page without `inventoryItem.inventoryLevels`")
-                })?;
-            if let Some(nodes) = conn.get("nodes").and_then(Value::as_array) {
-                out.extend(nodes.iter().cloned());
-            }
-            has_next = conn
-                .pointer("/pageInfo/hasNextPage")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            after = conn
-                .pointer("/pageInfo/endCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if has_next && after.is_none() {
-                return Err(shape_err("levels hasNextPage without endCursor"));
-            }
-        }
-        Ok(out)
+        self.remaining_nodes(
+            item,
+            "inventoryLevels",
+            q::ITEM_LEVELS,
+            3,
+            "/inventoryItem/inventoryLevels",
+        )
+        .await
     }
 
     /// Reads every page of `entity` updated at or after `since`.
