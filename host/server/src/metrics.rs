@@ -7,6 +7,7 @@
 //! | `weft_journal_lag` | gauge | | journal entries after the engine's cursor (`store.status`) |
 //! | `weft_outbox_depth` | gauge | `status` | outbox rows per status (`store.status`) |
 //! | `weft_dead_letters` | gauge | | outbox rows in `dead` (`store.status`) |
+//! | `weft_stock_readings_waiting` | gauge | | stock readings set aside until weft's write to their level settles (`store.status`) |
 //! | `weft_intake_rejects` | gauge | | malformed deliveries kept for inspection (`store.status`) |
 //! | `weft_webhooks_received_total` | counter | `outcome` | this process's intake answers |
 //! | `weft_webhooks_recovered_total` | counter | | store counter `recovered` (+ `recovered_*`) |
@@ -102,6 +103,7 @@ struct StoreFigures {
     lag: i64,
     outbox: [(&'static str, i64); 6],
     dead: i64,
+    parked: i64,
     rejects: i64,
     recovered: i64,
     stale: i64,
@@ -129,6 +131,7 @@ impl StoreFigures {
                 ("superseded", o.superseded),
             ],
             dead: o.dead,
+            parked: s.parked,
             rejects: s.intake_rejects,
             recovered: sum_counters("recovered", "recovered_"),
             stale: sum_counters("stale", "stale_ignored_"),
@@ -307,6 +310,20 @@ impl Metrics {
                 "weft_dead_letters",
                 &[("store", s)],
                 f.dead as f64,
+            );
+        }
+        family(
+            &mut out,
+            "weft_stock_readings_waiting",
+            "gauge",
+            "Stock readings set aside until weft's own write to their level settles.",
+        );
+        for (s, f) in &g.stores {
+            sample(
+                &mut out,
+                "weft_stock_readings_waiting",
+                &[("store", s)],
+                f.parked as f64,
             );
         }
         family(

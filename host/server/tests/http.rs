@@ -212,6 +212,10 @@ async fn metrics_are_scraped_and_parse_with_their_labels() {
     );
     assert_eq!(scalar(find(&scrape, "weft_dead_letters", &[acme])), 0.0);
     assert_eq!(
+        scalar(find(&scrape, "weft_stock_readings_waiting", &[acme])),
+        0.0
+    );
+    assert_eq!(
         scalar(find(&scrape, "weft_webhooks_recovered_total", &[acme])),
         3.0
     );
