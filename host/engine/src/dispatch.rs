@@ -599,8 +599,7 @@ impl Dispatcher {
             }
             Err(ConnectorError::Stale { message, .. }) => {
                 report.stale += 1;
-                let mut completion = Completion::default();
-                completion.counters.push(("writes_stale".into(), 1));
+                let completion = refused_completion(&row);
                 if let Some(re) = &self.reobserve
                     && let Err(e) = re(row.system.clone(), row.kind.clone(), row.key.clone()).await
                 {
@@ -737,6 +736,42 @@ fn stock_write_result(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJour
             "row": row.id,
         }}),
         received_at: Utc::now(),
+    })
+}
+
+/// What a row refused as stale (its compare-and-set guard no longer held) records when it is
+/// marked done: the `writes_stale` counter and, for a stock write, a journal entry that has the
+/// processing step plan the level again once it gets there. The target is re-read too, but the
+/// re-read may find nothing new to journal (the reading that outdated the guard may be
+/// processed already: a write queued behind one that was never applied), and then nothing else
+/// would plan the level.
+pub fn refused_completion(row: &OutboxRow) -> Completion {
+    let mut completion = Completion::default();
+    completion.counters.push(("writes_stale".into(), 1));
+    completion.journal.extend(replan_entry(row));
+    completion
+}
+
+/// The journal entry that has the processing step plan a refused stock write's level again
+/// (delivery id `weft-replan:<idempotency key>`; `None` for other writes).
+fn replan_entry(row: &OutboxRow) -> Option<NewJournalEntry> {
+    (row.kind == "inventory-level").then(|| {
+        let now = Utc::now();
+        NewJournalEntry {
+            store_id: row.store_id.clone(),
+            system: row.system.clone(),
+            kind: row.kind.clone(),
+            entity_id: row.key.clone(),
+            version: now.to_rfc3339(),
+            source: Source::Poll,
+            delivery_id: Some(format!(
+                "{}{}",
+                crate::sync::REPLAN_PREFIX,
+                row.idempotency_key
+            )),
+            body: json!({ crate::sync::REPLAN_FIELD: { "key": row.key, "row": row.id } }),
+            received_at: now,
+        }
     })
 }
 

@@ -47,6 +47,11 @@ const SYSTEMS: [&str; 2] = [STOREFRONT, ERP];
 pub(crate) use weft_store::WRITE_RESULT_DELIVERY_PREFIX as WRITE_RESULT_PREFIX;
 /// The body field of a journaled stock write result ([`StockWrite`]).
 pub(crate) const WRITE_RESULT_FIELD: &str = "weft_write";
+/// Delivery-id prefix of the entry a stock write refused as stale journals: the step plans
+/// that level again when it gets there.
+pub(crate) const REPLAN_PREFIX: &str = "weft-replan:";
+/// The body field of a replan entry (`key`: the level's canonical key).
+pub(crate) const REPLAN_FIELD: &str = "weft_replan";
 
 // Xrefs mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
 use weft_store::{INVENTORY_ITEM_XREF, SKU_XREF_SYSTEM};
@@ -326,6 +331,12 @@ impl Processor {
         // and the stock write results, in processing order.
         let mut fresh: Vec<Fresh> = Vec::new();
         for entry in batch.entries.iter().cloned() {
+            if let Some(key) = replan_key(&entry) {
+                if mode == Mode::Live {
+                    fresh.push(Fresh::Replan(entry, key));
+                }
+                continue;
+            }
             if let Some(write) = StockWrite::from_entry(&entry) {
                 if mode == Mode::Replay {
                     // Weft's own writes: a replay derives its writes anew.
@@ -413,7 +424,7 @@ impl Processor {
                 .iter()
                 .filter_map(|f| match f {
                     Fresh::Doc(_, d, _) => Some(d.clone()),
-                    Fresh::Write(..) => None,
+                    Fresh::Write(..) | Fresh::Replan(..) => None,
                 })
                 .collect();
             let mut outcomes = if docs.is_empty() {
@@ -429,6 +440,24 @@ impl Processor {
                     Fresh::Write(entry, write) => {
                         self.apply_stock_write(&mut work, &mut report, entry, write, &mut plans)
                             .await?;
+                        continue;
+                    }
+                    Fresh::Replan(entry, key) => {
+                        // A refused stock write: diff the level again against what weft holds.
+                        for target in SYSTEMS {
+                            plans
+                                .entry((
+                                    target.to_owned(),
+                                    "inventory-level".to_owned(),
+                                    key.clone(),
+                                ))
+                                .and_modify(|p| p.seq = entry.seq)
+                                .or_insert(Plan {
+                                    kind: EntityKind::InventoryLevel,
+                                    seq: entry.seq,
+                                });
+                        }
+                        work.count("stock_levels_replanned");
                         continue;
                     }
                 };
@@ -917,10 +946,32 @@ struct Batch {
     end: i64,
 }
 
-/// An entry that passed the stale guard: a platform document to map, or a stock write result.
+/// An entry that passed the stale guard: a platform document to map, a stock write result, or
+/// a refused stock write's level to plan again.
 enum Fresh {
     Doc(JournalEntry, PlatformDoc, Option<Seen>),
     Write(JournalEntry, StockWrite),
+    Replan(JournalEntry, String),
+}
+
+/// The level a replan entry (journaled when a stock write was refused as stale) names.
+fn replan_key(entry: &JournalEntry) -> Option<String> {
+    if entry.kind != "inventory-level"
+        || !entry
+            .delivery_id
+            .as_deref()
+            .is_some_and(|d| d.starts_with(REPLAN_PREFIX))
+    {
+        return None;
+    }
+    Some(
+        entry
+            .body
+            .get(REPLAN_FIELD)?
+            .get("key")?
+            .as_str()?
+            .to_owned(),
+    )
 }
 
 /// The journaled result of one of weft's stock writes (written by the dispatcher when the

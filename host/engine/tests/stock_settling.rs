@@ -23,7 +23,7 @@ use weft_connectors::WriteOutcome;
 use weft_engine::{Processor, ResolverRule};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
-    Completion, NewJournalEntry, ObservedTarget, OutboxRow, Source, StepCommit, Store, StoreError,
+    NewJournalEntry, ObservedTarget, OutboxRow, Source, StepCommit, Store, StoreError,
     TargetStateUpsert,
 };
 
@@ -231,10 +231,7 @@ impl Env {
 
     /// Records `row` as refused by the platform's compare-and-set, as the dispatcher does.
     async fn refused_as_stale(&self, row: &OutboxRow) {
-        let completion = Completion {
-            counters: vec![("writes_stale".into(), 1)],
-            ..Completion::default()
-        };
+        let completion = weft_engine::dispatch::refused_completion(row);
         self.db
             .complete(
                 row.id,
@@ -576,4 +573,34 @@ async fn a_receipt_landing_during_weft_s_netsuite_adjustment_counts_once() {
     assert_eq!(e.holds("netsuite").await, 54);
     assert_eq!(e.queued("shopify").await, vec![54]);
     assert!(e.queued("netsuite").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_write_queued_behind_one_that_never_landed_is_planned_again_when_refused() {
+    let e = env().await;
+    // A receipt (+10) is being written to Shopify; a second (+10) is queued behind it, guarded
+    // by the 60 the first would leave.
+    let first = e.receipt_in_flight(50, 60).await;
+    e.netsuite_shows(20, 70).await;
+    e.step().await;
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(60)]);
+    // weft is killed before the first call was saved, so it was never sent; on restart it is
+    // due again, and the newer row replaces it.
+    e.db.retry(
+        first.id,
+        first.claim_token.as_deref().unwrap(),
+        Utc::now(),
+        "weft stopped while this write was in flight",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // The second is refused: Shopify still holds 50, not 60. No new reading will come (the
+    // level has not moved), yet the level must be written again, from 50.
+    let second = e.send("shopify").await;
+    e.refused_as_stale(&second).await;
+    e.step().await;
+    assert_eq!(e.queued("shopify").await, vec![70]);
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(50)]);
+    assert_eq!(e.golden().await, 70);
 }
