@@ -8,6 +8,12 @@
 //!
 //! Two consequences the engine relies on:
 //! - An echo of weft's own write shows the golden value, so it merges to no change: no ping-pong.
+//!   Except for **counters** (stock quantities): their changes are deltas, and a side that moved
+//!   from an older value to exactly the golden value by a change of its own (three sales that
+//!   happen to land on the agreed quantity) moved by `value - before`, which must count. So a
+//!   counter showing the golden value from a different, older value is a conflict for the
+//!   resolver (the counter merge adds both deltas). Weft's own stock writes are placed before
+//!   their echoes by their journaled results, so an echo of one shows the side's previous value.
 //! - A document that still shows a value weft has not finished writing (the write is queued)
 //!   shows the side's *previous* value, so it is not mistaken for a change: no regression.
 //!
@@ -57,19 +63,24 @@ pub enum Settlement {
 
 /// Merges an observation into `golden`: `incoming` is what one system now holds, `previous` what
 /// that same system was last known to hold (`None` on first sight).
-pub fn merge(golden: &Fields, previous: Option<&Fields>, incoming: &Fields) -> Merge {
+pub fn merge(
+    golden: &Fields,
+    previous: Option<&Fields>,
+    incoming: &Fields,
+    counter: impl Fn(&str) -> bool,
+) -> Merge {
     let mut out = Merge {
         golden: golden.clone(),
         ..Merge::default()
     };
     for (field, value) in incoming {
         let agreed = golden.get(field);
-        if agreed == Some(value) {
-            continue; // already agreed (or an echo of our own write)
-        }
         let before = previous.and_then(|p| p.get(field));
         if before == Some(value) {
             continue; // this side did not change it: a write to it is still on its way
+        }
+        if agreed == Some(value) && !(counter(field) && before.is_some()) {
+            continue; // already agreed (or an echo of our own write)
         }
         if agreed.is_none() || before == agreed {
             take(&mut out, field, value); // changed from the agreed value
@@ -134,12 +145,49 @@ mod tests {
     }
 
     #[test]
+    fn a_counter_that_lands_on_the_golden_value_by_its_own_change_still_counts() {
+        // Golden 45 (the other side moved it); this side last held 44 and now shows 45: it
+        // moved by +1 of its own, which the counter merge adds (45 + 1 = 46).
+        let golden = f(json!({"qty": 45}));
+        let counter = |field: &str| field == "qty";
+        let m = merge(
+            &golden,
+            Some(&f(json!({"qty": 44}))),
+            &f(json!({"qty": 45})),
+            counter,
+        );
+        assert_eq!(
+            m.conflicts,
+            vec![Conflict {
+                field: "qty".into(),
+                base: Some(json!(44)),
+                incoming: json!(45),
+                other: json!(45),
+            }]
+        );
+        // Not a counter: showing the agreed value is no change (an echo).
+        let m = merge(
+            &golden,
+            Some(&f(json!({"qty": 44}))),
+            &f(json!({"qty": 45})),
+            |_| false,
+        );
+        assert!(m.is_noop());
+        // A counter showing what it held, or a first sight of the agreed value, is no change.
+        let m = merge(&golden, Some(&golden), &golden, counter);
+        assert!(m.is_noop());
+        let m = merge(&golden, None, &golden, counter);
+        assert!(m.is_noop());
+    }
+
+    #[test]
     fn one_sided_change_is_taken() {
         let golden = f(json!({"title": "A", "price": "10.00"}));
         let m = merge(
             &golden,
             Some(&golden),
             &f(json!({"title": "B", "price": "10.00"})),
+            |_| false,
         );
         assert_eq!(m.golden, f(json!({"title": "B", "price": "10.00"})));
         assert_eq!(m.taken, vec!["title"]);
@@ -149,7 +197,7 @@ mod tests {
     #[test]
     fn echo_merges_to_nothing() {
         let golden = f(json!({"title": "B"}));
-        let m = merge(&golden, Some(&f(json!({"title": "A"}))), &golden);
+        let m = merge(&golden, Some(&f(json!({"title": "A"}))), &golden, |_| false);
         assert!(m.is_noop());
     }
 
@@ -163,6 +211,7 @@ mod tests {
             &golden,
             Some(&before),
             &f(json!({"title": "B", "price": "10.00"})),
+            |_| false,
         );
         assert_eq!(m.golden, f(json!({"title": "B", "price": "12.00"})));
         assert!(m.conflicts.is_empty());
@@ -172,7 +221,12 @@ mod tests {
     fn change_from_a_stale_value_is_a_conflict() {
         // Shopify sold 2 (10 -> 8) while NetSuite restocked to 20.
         let golden = f(json!({"qty": 20}));
-        let mut m = merge(&golden, Some(&f(json!({"qty": 10}))), &f(json!({"qty": 8})));
+        let mut m = merge(
+            &golden,
+            Some(&f(json!({"qty": 10}))),
+            &f(json!({"qty": 8})),
+            |_| false,
+        );
         assert_eq!(
             m.conflicts,
             vec![Conflict {
@@ -192,6 +246,7 @@ mod tests {
             &f(json!({"title": "Erp"})),
             None,
             &f(json!({"title": "Shop"})),
+            |_| false,
         );
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.conflicts[0].base, None);
@@ -199,14 +254,16 @@ mod tests {
 
     #[test]
     fn first_sight_of_a_new_field_is_taken() {
-        let m = merge(&Fields::new(), None, &f(json!({"title": "Shop"})));
+        let m = merge(&Fields::new(), None, &f(json!({"title": "Shop"})), |_| {
+            false
+        });
         assert_eq!(m.taken, vec!["title"]);
     }
 
     #[test]
     fn unobserved_fields_keep_their_golden_value() {
         let golden = f(json!({"title": "A", "qty": 3}));
-        let m = merge(&golden, Some(&golden), &f(json!({"qty": 4})));
+        let m = merge(&golden, Some(&golden), &f(json!({"qty": 4})), |_| false);
         assert_eq!(m.golden, f(json!({"title": "A", "qty": 4})));
     }
 
@@ -234,16 +291,16 @@ mod tests {
         /// duplicate deliveries are harmless.
         #[test]
         fn merge_is_idempotent(golden in small_fields(), previous in small_fields(), incoming in small_fields()) {
-            let mut first = merge(&golden, Some(&previous), &incoming);
+            let mut first = merge(&golden, Some(&previous), &incoming, |_| false);
             first.settle(&vec![Settlement::Incoming; first.conflicts.len()]);
-            let second = merge(&first.golden, Some(&previous), &incoming);
+            let second = merge(&first.golden, Some(&previous), &incoming, |_| false);
             prop_assert!(second.is_noop(), "{second:?}");
         }
 
         /// Every field of the observation ends up either taken or in conflict, never silently lost.
         #[test]
         fn every_changed_field_is_accounted_for(golden in small_fields(), previous in small_fields(), incoming in small_fields()) {
-            let m = merge(&golden, Some(&previous), &incoming);
+            let m = merge(&golden, Some(&previous), &incoming, |_| false);
             for (k, v) in &incoming {
                 let changed = golden.get(k) != Some(v) && previous.get(k) != Some(v);
                 let accounted = m.taken.contains(k) || m.conflicts.iter().any(|c| &c.field == k);

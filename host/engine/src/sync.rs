@@ -586,7 +586,9 @@ impl Processor {
         let (kind, record_key) = (kind.to_owned(), key.to_owned());
         let (golden, mut meta) = work.golden(&kind, &record_key).await?;
         let previous = work.target(system, &kind, &record_key).await?;
-        let mut m = merge(&golden, previous.as_ref(), &incoming);
+        // Stock quantities are counters: every change of a side is a delta that counts.
+        let counter = |field: &str| kind == "inventory-level" && field == "quantity";
+        let mut m = merge(&golden, previous.as_ref(), &incoming, counter);
         if !m.conflicts.is_empty() {
             let settlements = self
                 .resolve(&kind, &record_key, system, &entry.version, &m, &meta)

@@ -604,3 +604,19 @@ async fn a_write_queued_behind_one_that_never_landed_is_planned_again_when_refus
     assert_eq!(e.queued_guards("shopify").await, vec![Some(50)]);
     assert_eq!(e.golden().await, 70);
 }
+
+#[tokio::test]
+async fn a_change_that_lands_on_the_agreed_quantity_still_counts() {
+    let e = env().await;
+    e.start_at(50).await;
+    // NetSuite receives 2 (golden 52); before weft's write reaches Shopify, two units are
+    // returned there: Shopify shows 52 too, by a change of its own, not by weft's write.
+    e.netsuite_shows(10, 52).await;
+    e.step().await;
+    e.shopify_shows(11, 52).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 54, "50 + 2 received + 2 returned");
+    assert_eq!(e.queued("netsuite").await, vec![54]);
+    assert_eq!(e.queued("shopify").await, vec![54]);
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(52)]);
+}
