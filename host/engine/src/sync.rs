@@ -444,19 +444,13 @@ impl Processor {
                     }
                     Fresh::Replan(entry, key) => {
                         // A refused stock write: diff the level again against what weft holds.
-                        for target in SYSTEMS {
-                            plans
-                                .entry((
-                                    target.to_owned(),
-                                    "inventory-level".to_owned(),
-                                    key.clone(),
-                                ))
-                                .and_modify(|p| p.seq = entry.seq)
-                                .or_insert(Plan {
-                                    kind: EntityKind::InventoryLevel,
-                                    seq: entry.seq,
-                                });
-                        }
+                        plan_everywhere(
+                            &mut plans,
+                            EntityKind::InventoryLevel,
+                            "inventory-level",
+                            key,
+                            entry.seq,
+                        );
                         work.count("stock_levels_replanned");
                         continue;
                     }
@@ -628,15 +622,7 @@ impl Processor {
         let mut holds = previous.unwrap_or_default();
         holds.extend(incoming);
         work.set_target(system, &kind, &record_key, holds);
-        for target in SYSTEMS {
-            plans
-                .entry((target.to_owned(), kind.clone(), record_key.clone()))
-                .and_modify(|p| p.seq = entry.seq)
-                .or_insert(Plan {
-                    kind: canonical_kind,
-                    seq: entry.seq,
-                });
-        }
+        plan_everywhere(plans, canonical_kind, &kind, &record_key, entry.seq);
         Ok(())
     }
 
@@ -676,15 +662,13 @@ impl Processor {
             .unwrap_or_default();
         holds.extend(write.after.clone());
         work.set_target(system, KIND, &write.key, holds);
-        for target in SYSTEMS {
-            plans
-                .entry((target.to_owned(), KIND.to_owned(), write.key.clone()))
-                .and_modify(|p| p.seq = entry.seq)
-                .or_insert(Plan {
-                    kind: EntityKind::InventoryLevel,
-                    seq: entry.seq,
-                });
-        }
+        plan_everywhere(
+            plans,
+            EntityKind::InventoryLevel,
+            KIND,
+            &write.key,
+            entry.seq,
+        );
         work.count("stock_writes_recorded");
         debug!(store = %self.store_id, %system, key = %write.key, before = ?write.before, seq = entry.seq, "stock write result recorded");
         Ok(())
@@ -958,22 +942,27 @@ enum Fresh {
 
 /// The level a replan entry (journaled when a stock write was refused as stale) names.
 fn replan_key(entry: &JournalEntry) -> Option<String> {
-    if entry.kind != "inventory-level"
-        || !entry
-            .delivery_id
-            .as_deref()
-            .is_some_and(|d| d.starts_with(REPLAN_PREFIX))
-    {
-        return None;
-    }
     Some(
-        entry
-            .body
-            .get(REPLAN_FIELD)?
+        stock_entry_by_weft(entry, REPLAN_PREFIX, REPLAN_FIELD)?
             .get("key")?
             .as_str()?
             .to_owned(),
     )
+}
+
+/// The body field `field` of a stock entry weft journaled itself under delivery id prefix
+/// `prefix` (a write result, a replan); `None` for any other entry.
+fn stock_entry_by_weft<'e>(
+    entry: &'e JournalEntry,
+    prefix: &str,
+    field: &str,
+) -> Option<&'e Value> {
+    let ours = entry.kind == "inventory-level"
+        && entry
+            .delivery_id
+            .as_deref()
+            .is_some_and(|d| d.starts_with(prefix));
+    if ours { entry.body.get(field) } else { None }
 }
 
 /// The journaled result of one of weft's stock writes (written by the dispatcher when the
@@ -1002,15 +991,7 @@ struct StockWrite {
 
 impl StockWrite {
     fn from_entry(entry: &JournalEntry) -> Option<StockWrite> {
-        if entry.kind != "inventory-level"
-            || !entry
-                .delivery_id
-                .as_deref()
-                .is_some_and(|d| d.starts_with(WRITE_RESULT_PREFIX))
-        {
-            return None;
-        }
-        let w = entry.body.get(WRITE_RESULT_FIELD)?;
+        let w = stock_entry_by_weft(entry, WRITE_RESULT_PREFIX, WRITE_RESULT_FIELD)?;
         Some(StockWrite {
             key: w.get("key")?.as_str()?.to_owned(),
             before: w.get("before").and_then(Value::as_i64),
@@ -1059,6 +1040,25 @@ fn level_fields(system: &str) -> (&'static str, &'static str) {
 fn level_quantity(system: &str, body: &Value) -> Option<i64> {
     let q = body.get(level_fields(system).0)?;
     q.as_i64().or_else(|| q.as_f64().map(|f| f.round() as i64))
+}
+
+/// Plans a diff of `kind`/`key` against every system, as of journal entry `seq`.
+fn plan_everywhere(
+    plans: &mut BTreeMap<(String, String, String), Plan>,
+    canonical_kind: EntityKind,
+    kind: &str,
+    key: &str,
+    seq: i64,
+) {
+    for target in SYSTEMS {
+        plans
+            .entry((target.to_owned(), kind.to_owned(), key.to_owned()))
+            .and_modify(|p| p.seq = seq)
+            .or_insert(Plan {
+                kind: canonical_kind,
+                seq,
+            });
+    }
 }
 
 /// A pending decision to diff one canonical record against one target.
