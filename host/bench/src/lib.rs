@@ -1,9 +1,11 @@
-//! weft's benchmarks. [`ratelimit`] is `weft bench ratelimit`: it syncs inventory changes into
+//! weft's benchmarks. [`bench_http_intake`] is `weft bench intake`: the real webhook intake
+//! over loopback HTTP against one fsync per request. [`ratelimit`] is `weft bench ratelimit`: it syncs inventory changes into
 //! the Shopify simulator through weft's real write path (coalescing work queue, batches of up to
 //! 250 quantities per `inventorySetQuantities`, the learned cost limiter) next to a naive
 //! one-mutation-per-change baseline, and drives 200 stores through one NetSuite account's
 //! concurrency governor. Every figure is read from the simulators' own accounting.
 
+mod intake;
 mod netsuite;
 mod shopify;
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use intake::{IntakeBenchError, IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use netsuite::{NetSuiteBench, NetSuiteOptions, netsuite_scenario};
 pub use shopify::{ShopifyBench, ShopifyOptions, shopify_scenario};
 

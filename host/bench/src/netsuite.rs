@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 use tokio::time::Instant;
-use weft_connectors::netsuite::{Credentials, NetSuiteClient, NetSuiteConfig, RecordRef};
+use weft_netsuite::{Credentials, NetSuiteClient, NetSuiteConfig, RecordRef};
 use weft_ratelimit::ConcurrencyGovernor;
 use weft_sim_netsuite::{NetSuiteSim, SimConfig};
 

@@ -1,25 +1,24 @@
-//! The Shopify scenario: inventory changes into a simulated shop through weft's write path
-//! (coalescing [`WorkQueue`] → 250-quantity `inventorySetQuantities` batches → the learned
-//! [`ShopifyCostLimiter`]) and through a naive one-mutation-per-change client, each on its own
-//! simulator so they do not share a bucket.
+//! The Shopify scenario: inventory changes into a simulated shop through weft's real write
+//! path (outbox rows queued by a step commit, coalescing, the store's [`Dispatcher`] claiming
+//! them and sending 250-quantity `inventorySetQuantities` calls through the Shopify connection
+//! and its learned [`ShopifyCostLimiter`]) and through a naive one-mutation-per-change client,
+//! each on its own simulator so they do not share a bucket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 use tokio::time::Instant;
-use weft_connectors::shopify::{QuantityChange, ShopifyClient, ShopifyConfig, queries};
-use weft_ratelimit::{
-    Backoff, BackoffConfig, BatchLimits, Priority, PushOutcome, QueueConfig,
-    SHOPIFY_ARRAY_INPUT_MAX, ShopifyCostLimiter, WorkQueue,
-};
+use weft_engine::{Dispatcher, System, Systems};
+use weft_platform::{EntityKind, PlannedWrite, WriteCommand, WriteOp};
+use weft_ratelimit::{Backoff, BackoffConfig, SHOPIFY_ARRAY_INPUT_MAX, ShopifyCostLimiter};
+use weft_shopify::{Shopify, ShopifyClient, ShopifyConfig, ShopifyConnection, queries};
 use weft_sim_shopify::{NewProduct, NewVariant, PlanPreset, ShopifySim, SimConfig, SimHandle};
+use weft_store::{NewOutboxRow, StepCommit, Store};
 
 use crate::{BenchError, secs};
 
@@ -36,8 +35,6 @@ pub struct ShopifyOptions {
     /// Distinct items of the sustained run (one change each, more than the initial bucket can
     /// pay for, so the restore rate binds and the steady-state rate can be measured); 0 skips it.
     pub sustained_items: usize,
-    /// Concurrent dispatcher tasks taking batches from the queue.
-    pub workers: usize,
     /// Time budget of the naive baseline (it stops there if not done).
     pub naive_budget: Duration,
     /// `(maximumAvailable, restoreRate)` of the simulated bucket; `None` = the standard plan.
@@ -52,7 +49,6 @@ impl Default for ShopifyOptions {
             items: 2_000,
             changes_per_item: 5,
             sustained_items: 60_000,
-            workers: 4,
             naive_budget: Duration::from_secs(20),
             bucket: None,
             seed: 7,
@@ -251,9 +247,9 @@ fn throttled_since(sim: &ShopifySim, from_ms: u64) -> (u64, u64) {
 
 /// Runs the Shopify scenario: weft's path, then the naive baseline.
 pub async fn shopify_scenario(opts: &ShopifyOptions) -> Result<ShopifyBench, BenchError> {
-    if opts.items == 0 || opts.changes_per_item == 0 || opts.workers == 0 {
+    if opts.items == 0 || opts.changes_per_item == 0 {
         return Err(BenchError::InvalidOption {
-            option: "shopify items/changes/workers",
+            option: "shopify items/changes",
             message: "must all be at least 1".into(),
         });
     }
@@ -377,14 +373,11 @@ impl WeftRun {
     }
 }
 
-struct Dispatch {
-    queue: Mutex<WorkQueue<u64, i64>>,
-    wake: Notify,
-    applied: Mutex<(u64, u64)>,
-    started: Instant,
-    completions: Mutex<Vec<(Duration, usize)>>,
-}
-
+/// Runs `changes` through weft's real write path: each change is a set-quantity outbox row
+/// queued by a processing-step commit (so a later change of the same item coalesces an
+/// earlier pending one, as in the product), and the store's [`Dispatcher`] sends them through
+/// the Shopify connection (claims with leases, 250-quantity `inventorySetQuantities` calls saved
+/// before they are sent, the learned cost limiter, settlements in one transaction per call).
 async fn run_weft(
     opts: &ShopifyOptions,
     items: usize,
@@ -392,6 +385,7 @@ async fn run_weft(
 ) -> Result<WeftRun, BenchError> {
     let shop = start_shop(opts, items).await?;
     let changes = generate(&shop.items, per_item, opts.seed);
+    let setup = |what: &'static str| move |e: String| BenchError::Setup { what, message: e };
     let limiter = ShopifyCostLimiter::new();
     let client = Arc::new(
         ShopifyClient::new(
@@ -402,52 +396,78 @@ async fn run_weft(
             ),
             limiter.clone(),
         )
-        .map_err(|e| BenchError::Setup {
-            what: "shopify client",
-            message: e.to_string(),
-        })?,
+        .map_err(|e| setup("shopify client")(e.to_string()))?,
     );
-    let dispatch = Arc::new(Dispatch {
-        queue: Mutex::new(WorkQueue::new(QueueConfig {
-            batch_limits: BatchLimits::uniform(SHOPIFY_ARRAY_INPUT_MAX),
-            max_wait: None,
-        })),
-        wake: Notify::new(),
-        applied: Mutex::new((0, 0)),
-        started: Instant::now(),
-        completions: Mutex::new(Vec::new()),
-    });
-    let start = dispatch.started;
+    let dir = tempfile::tempdir().map_err(|e| setup("scratch directory")(e.to_string()))?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("outbox.sqlite").display()
+    ))
+    .await
+    .map_err(|e| setup("outbox database")(e.to_string()))?;
+    let systems = Systems::new(vec![System {
+        name: SYSTEM.into(),
+        platform: Arc::new(Shopify),
+        connection: Some(Arc::new(ShopifyConnection::new(client))),
+    }]);
+    let backoff = Arc::new(Backoff::seeded(BackoffConfig::default(), opts.seed));
+    let dispatcher = Dispatcher::new(STORE, db.clone(), systems, backoff);
+
+    // Queue every change as the processing step does: one commit per round of changes.
+    let location = shop.location.to_string();
+    let start = Instant::now();
     let start_ms = start.saturating_duration_since(shop.created).as_millis() as u64;
     let mut coalesced = 0u64;
-    {
-        let mut q = dispatch.queue.lock();
-        for c in &changes {
-            if q.push("bench-shop", c.item, Priority::Inventory, c.quantity)
-                == PushOutcome::Coalesced
-            {
-                coalesced += 1;
-            }
+    for (round, chunk) in changes.chunks(shop.items.len().max(1)).enumerate() {
+        let mut step = StepCommit::new(STORE, chrono::Utc::now());
+        for (i, c) in chunk.iter().enumerate() {
+            step.outbox
+                .push(outbox_row(c, &location, round * chunk.len() + i)?);
+        }
+        let outcome = db
+            .commit_step(&step)
+            .await
+            .map_err(|e| request(e.to_string()))?;
+        coalesced += outcome.outbox_replaced;
+    }
+
+    // Dispatch until the outbox is drained, as the store's dispatch loop does.
+    let mut completions = Vec::new();
+    let (mut applied, mut calls) = (0u64, 0u64);
+    let deadline = start + Duration::from_secs(600);
+    loop {
+        let report = dispatcher
+            .run_once()
+            .await
+            .map_err(|e| request(e.to_string()))?;
+        if report.dead > 0 {
+            return Err(request(format!(
+                "{} writes became dead letters",
+                report.dead
+            )));
+        }
+        if report.applied > 0 {
+            applied += report.applied;
+            calls += 1;
+            completions.push((start.elapsed(), report.applied as usize));
+        }
+        let depth = db
+            .status(STORE)
+            .await
+            .map_err(|e| request(e.to_string()))?
+            .outbox;
+        if depth.pending == 0 && depth.inflight == 0 {
+            break;
+        }
+        if report.claimed == 0 {
+            // Rows waiting for a retry time: let it come.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if Instant::now() > deadline {
+            return Err(request("the outbox did not drain within 600 s".into()));
         }
     }
-    let location = shop.location.to_string();
-    let mut workers = Vec::with_capacity(opts.workers);
-    for _ in 0..opts.workers {
-        let d = dispatch.clone();
-        let client = client.clone();
-        let location = location.clone();
-        workers.push(tokio::spawn(async move {
-            weft_worker(d, client, location).await
-        }));
-    }
-    for w in workers {
-        w.await.map_err(|e| BenchError::Request {
-            scenario: "shopify-weft",
-            message: format!("dispatcher task failed: {e}"),
-        })??;
-    }
     let elapsed = start.elapsed();
-    let (applied, calls) = *dispatch.applied.lock();
 
     // Every item must hold the last value generated for it.
     let mut last: HashMap<u64, i64> = HashMap::new();
@@ -476,6 +496,7 @@ async fn run_weft(
     let (throttled_total, throttled_after_1s) = throttled_since(&shop.sim, start_ms);
     let items_per_s = ratio(applied as f64, secs(elapsed));
     let waits = limiter.stats().waited;
+    db.close().await;
     shop.handle.shutdown().await;
     Ok(WeftRun {
         bucket,
@@ -491,78 +512,56 @@ async fn run_weft(
         throttled_after_1s,
         waits,
         verified,
-        completions: std::mem::take(&mut *dispatch.completions.lock()),
+        completions,
     })
 }
 
-async fn weft_worker(
-    d: Arc<Dispatch>,
-    client: Arc<ShopifyClient>,
-    location: String,
-) -> Result<(), BenchError> {
-    let backoff = Backoff::seeded(BackoffConfig::default(), 1);
-    let mut attempt = 0u32;
-    loop {
-        let batch = {
-            let mut q = d.queue.lock();
-            if q.is_empty() {
-                d.wake.notify_waiters();
-                return Ok(());
-            }
-            q.next_batch()
-        };
-        let Some(batch) = batch else {
-            // Other workers hold the remaining keys; wait for one of them to finish.
-            let notified = d.wake.notified();
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-            continue;
-        };
-        let quantities: Vec<QuantityChange> = batch
-            .items
-            .iter()
-            .map(|i| QuantityChange {
-                inventory_item_id: i.key.to_string(),
-                location_id: location.clone(),
-                quantity: i.value,
-                // The ERP is the system of record for stock: explicit null opts out of CAS.
-                change_from: None,
-            })
-            .collect();
-        match client
-            .inventory_set_quantities(&quantities, "correction", None)
-            .await
-        {
-            Ok(_) => {
-                attempt = 0;
-                {
-                    let mut a = d.applied.lock();
-                    a.0 += batch.items.len() as u64;
-                    a.1 += 1;
-                }
-                d.completions
-                    .lock()
-                    .push((d.started.elapsed(), batch.items.len()));
-                d.queue.lock().complete(&batch);
-                d.wake.notify_waiters();
-            }
-            Err(e) if e.is_retryable() => {
-                let wait = backoff.next_delay(attempt, e.retry_after());
-                attempt = attempt.saturating_add(1);
-                d.queue.lock().requeue(batch);
-                d.wake.notify_waiters();
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => {
-                return Err(BenchError::Request {
-                    scenario: "shopify-weft",
-                    message: e.to_string(),
-                });
-            }
-        }
+const STORE: &str = "bench-shop";
+const SYSTEM: &str = "shopify";
+
+fn request(message: String) -> BenchError {
+    BenchError::Request {
+        scenario: "shopify-weft",
+        message,
     }
+}
+
+/// The outbox row the processing step queues for one change: an unguarded set of the item's
+/// quantity (the ERP is the system of record for stock), in the one write representation.
+fn outbox_row(c: &Change, location: &str, n: usize) -> Result<NewOutboxRow, BenchError> {
+    let command = WriteCommand {
+        system: SYSTEM.into(),
+        kind: EntityKind::InventoryLevel,
+        op: WriteOp::SetQuantity,
+        target_id: Some(format!("{}@{location}", c.item)),
+        external_id: None,
+        body: json!({
+            "inventory_item_id": c.item.to_string(),
+            "location_id": location,
+            "available": c.quantity,
+        }),
+        idempotency_key: String::new(),
+        expected_quantity: None,
+    };
+    let body = serde_json::to_value(PlannedWrite {
+        command,
+        desired: json!({ "quantity": c.quantity })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    })
+    .map_err(|e| request(e.to_string()))?;
+    Ok(NewOutboxRow {
+        system: SYSTEM.into(),
+        kind: EntityKind::InventoryLevel.as_str().into(),
+        key: format!("level-{}", c.item),
+        op: WriteOp::SetQuantity.as_str().into(),
+        idempotency_key: format!("bench-{n}"),
+        body,
+        priority: weft_engine::sync::priority("inventory-level"),
+        coalesce: true,
+        resend_may_apply: false,
+    })
 }
 
 struct NaiveRun {

@@ -9,36 +9,73 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use weft_connectors::Connectors;
-use weft_connectors::netsuite::{Credentials, NetSuiteClient, NetSuiteConfig};
-use weft_connectors::shopify::{ShopifyClient, ShopifyConfig};
 use weft_engine::{
-    Dispatcher, NetSuiteCdc, Poller, Processor, ResolverRule, ShopifyReconciler, StoreRunner,
-    Timing, Wakers,
+    Dispatcher, Poller, Processor, ResolverRule, StoreRunner, System, Systems, Timing, Wakers,
 };
-use weft_ratelimit::{Backoff, BackoffConfig, GovernorRegistry, ShopifyCostLimiter};
+use weft_platform::{Connection, Platform, SourceCtx};
+use weft_ratelimit::{
+    Backoff, BackoffConfig, BreakerConfig, BreakerState, CircuitBreaker, GovernorRegistry,
+};
 use weft_runtime::{Limits, Plugin, Runtime, StoreCtx};
-use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
+use weft_server::{IntakeStore, Metrics, ServerState, SystemHealth, WebhookSecret};
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
+
+/// What the host shares between the connections it builds: an ERP account's concurrency limit
+/// is shared by every store on that account.
+pub struct HostShared {
+    /// Concurrency governors, one per account.
+    pub governors: GovernorRegistry,
+    breakers: parking_lot::Mutex<HashMap<String, CircuitBreaker>>,
+}
+
+impl HostShared {
+    /// An empty set of shared resources.
+    pub fn new() -> Self {
+        HostShared {
+            governors: GovernorRegistry::new(),
+            breakers: parking_lot::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The circuit breaker of platform account `account` (every store's connection to the
+    /// same account shares it: an outage is the account's, not one store's).
+    pub fn breaker(&self, account: &str) -> CircuitBreaker {
+        self.breakers
+            .lock()
+            .entry(account.to_owned())
+            .or_insert_with(|| CircuitBreaker::new(account.to_owned(), BreakerConfig::default()))
+            .clone()
+    }
+}
+
+impl Default for HostShared {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Builds one store's connection to one system (secrets already resolved).
+pub type Connect = Arc<dyn Fn(&HostShared) -> Result<Arc<dyn Connection>> + Send + Sync>;
+
+/// One system of a store, resolved from its config section ([`crate::platforms`]).
+#[derive(Clone)]
+pub struct SystemSetup {
+    /// The system's name in the store.
+    pub name: String,
+    /// Its platform.
+    pub platform: Arc<dyn Platform>,
+    /// Webhook secrets accepted (current first); none for a platform without webhooks.
+    pub webhook_secrets: Vec<Vec<u8>>,
+    /// Builds the connection.
+    pub connect: Connect,
+}
 
 /// Everything needed to run one store, already resolved (secrets in hand, plugins loaded).
 pub struct StoreSetup {
     /// The store's id.
     pub id: String,
-    /// Shopify API base URL (scheme, host, port).
-    pub shopify_base_url: String,
-    /// Shopify Admin API version.
-    pub shopify_api_version: String,
-    /// Shopify access token.
-    pub shopify_token: String,
-    /// Webhook secrets accepted (current first).
-    pub webhook_secrets: Vec<Vec<u8>>,
-    /// NetSuite API base URL.
-    pub netsuite_base_url: String,
-    /// NetSuite TBA credentials (the realm is the account id).
-    pub netsuite_credentials: Credentials,
-    /// The account's concurrency limit (every store on the account shares it).
-    pub netsuite_concurrency: usize,
+    /// The systems it syncs, in config order.
+    pub systems: Vec<SystemSetup>,
     /// The mapping plugin.
     pub mapper: Arc<Plugin>,
     /// Resolver rules: field pattern and plugin, most specific wins.
@@ -51,17 +88,106 @@ pub struct StoreSetup {
     pub timing: Timing,
     /// Overlap of the poll windows before their watermarks.
     pub poll_overlap: Duration,
+    /// The public base URL platforms deliver webhooks to (`https://weft.example.com`); when
+    /// set, each system with webhooks keeps its subscriptions to
+    /// `<url>/webhooks/<system>/<store>` in place.
+    pub public_url: Option<String>,
 }
 
-/// Feeds the engine's measurements into the Prometheus registry.
-struct MetricsObserver(Arc<Metrics>);
+/// The plugin config key under which the host tells plugins each system's platform
+/// (`{"<system>": "<platform>"}`), so one mapper can serve two systems of one platform.
+pub const SYSTEMS_CONFIG_KEY: &str = "weft:systems";
+
+impl StoreSetup {
+    /// The plugin context of this store: its config, with the systems' platforms under
+    /// [`SYSTEMS_CONFIG_KEY`].
+    pub fn plugin_ctx(&self) -> StoreCtx {
+        let mut config = self.plugin_config.clone();
+        config.insert(
+            SYSTEMS_CONFIG_KEY.into(),
+            serde_json::Value::Object(
+                self.systems
+                    .iter()
+                    .map(|s| (s.name.clone(), s.platform.name().into()))
+                    .collect(),
+            ),
+        );
+        StoreCtx {
+            store_id: self.id.clone(),
+            config,
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// The store's systems without connections (for planning only, e.g. `weft replay`).
+    pub fn offline_systems(&self) -> Systems {
+        Systems::new(
+            self.systems
+                .iter()
+                .map(|s| System {
+                    name: s.name.clone(),
+                    platform: s.platform.clone(),
+                    connection: None,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Feeds the engine's measurements into the Prometheus registry, and keeps the last outage
+/// error per store and system for [`SystemHealth`].
+struct MetricsObserver {
+    metrics: Arc<Metrics>,
+    last_errors: Arc<parking_lot::Mutex<HashMap<(String, String), String>>>,
+}
 
 impl weft_engine::Observer for MetricsObserver {
     fn plugin_call(&self, store: &str, plugin: &str, elapsed: Duration, error: Option<&str>) {
-        self.0.observe_plugin_call(store, plugin, elapsed, error);
+        self.metrics
+            .observe_plugin_call(store, plugin, elapsed, error);
     }
     fn throttled(&self, store: &str, system: &str) {
-        self.0.inc_throttled(store, system);
+        self.metrics.inc_throttled(store, system);
+    }
+    fn waiting_out(&self, store: &str, system: &str, error: &str) {
+        self.last_errors
+            .lock()
+            .insert((store.to_owned(), system.to_owned()), error.to_owned());
+    }
+}
+
+/// Where each store's connections stand, from their breakers: refreshed into the metrics
+/// registry (and so `/metrics` and `/readyz`) every couple of seconds.
+struct HealthWatch {
+    connections: Vec<(String, String, Arc<dyn Connection>)>,
+    last_errors: Arc<parking_lot::Mutex<HashMap<(String, String), String>>>,
+    down_since: HashMap<(String, String), chrono::DateTime<chrono::Utc>>,
+}
+
+impl HealthWatch {
+    fn refresh(&mut self, metrics: &Metrics) {
+        let now = chrono::Utc::now();
+        for (store, system, conn) in &self.connections {
+            let key = (store.clone(), system.clone());
+            let down = conn
+                .breaker()
+                .is_some_and(|b| !matches!(b.state(), BreakerState::Closed));
+            let down_since = if down {
+                Some(*self.down_since.entry(key.clone()).or_insert(now))
+            } else {
+                self.down_since.remove(&key);
+                None
+            };
+            let last_error = self.last_errors.lock().get(&key).cloned();
+            metrics.set_system_health(
+                store,
+                system,
+                SystemHealth {
+                    down_since,
+                    last_error,
+                },
+            );
+        }
     }
 }
 
@@ -69,7 +195,7 @@ impl weft_engine::Observer for MetricsObserver {
 pub struct Host {
     /// The database.
     pub db: Store,
-    /// The HTTP server's address (webhooks at `/webhooks/shopify/{store}`, `/metrics`).
+    /// The HTTP server's address (webhooks at `/webhooks/{system}/{store}`, `/metrics`).
     pub addr: SocketAddr,
     /// Each store's wakers.
     pub wakers: HashMap<String, Arc<Wakers>>,
@@ -89,7 +215,6 @@ impl Host {
     ) -> Result<Host> {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let governors = GovernorRegistry::new();
         let backoff = Arc::new(Backoff::from_entropy(BackoffConfig {
             base: Duration::from_millis(200),
             cap: Duration::from_secs(30),
@@ -97,35 +222,45 @@ impl Host {
         }));
         let mut wakers = HashMap::new();
         let metrics = Arc::new(Metrics::new());
-        let observer: Arc<dyn weft_engine::Observer> = Arc::new(MetricsObserver(metrics.clone()));
+        let last_errors = Arc::new(parking_lot::Mutex::new(HashMap::new()));
+        let observer: Arc<dyn weft_engine::Observer> = Arc::new(MetricsObserver {
+            metrics: metrics.clone(),
+            last_errors: last_errors.clone(),
+        });
+        let mut health = HealthWatch {
+            connections: Vec::new(),
+            last_errors,
+            down_since: HashMap::new(),
+        };
         let mut intake = Vec::new();
+        let shared = HostShared::new();
         for s in stores {
-            let shopify = Arc::new(
-                ShopifyClient::new(
-                    ShopifyConfig::new(
-                        &s.shopify_base_url,
-                        &s.shopify_api_version,
-                        &s.shopify_token,
-                    ),
-                    ShopifyCostLimiter::new(),
-                )
-                .with_context(|| format!("store {}: cannot build the Shopify client", s.id))?,
-            );
-            let governor =
-                governors.get_or_create(&s.netsuite_credentials.account_id, s.netsuite_concurrency);
-            let netsuite = Arc::new(
-                NetSuiteClient::new(
-                    NetSuiteConfig::new(&s.netsuite_base_url, s.netsuite_credentials.clone()),
-                    governor,
-                    s.id.clone(),
-                )
-                .with_context(|| format!("store {}: cannot build the NetSuite client", s.id))?,
-            );
-            let ctx = StoreCtx {
-                store_id: s.id.clone(),
-                config: s.plugin_config.clone(),
-                limits: s.limits.clone(),
-            };
+            let mut systems = Vec::with_capacity(s.systems.len());
+            let mut store_intake = IntakeStore::new(s.id.clone());
+            for sys in &s.systems {
+                let connection = (sys.connect)(&shared).with_context(|| {
+                    format!("store {}: cannot connect to system {}", s.id, sys.name)
+                })?;
+                health
+                    .connections
+                    .push((s.id.clone(), sys.name.clone(), connection.clone()));
+                systems.push(System {
+                    name: sys.name.clone(),
+                    platform: sys.platform.clone(),
+                    connection: Some(connection),
+                });
+                store_intake = store_intake.with_system(
+                    sys.name.clone(),
+                    sys.platform.clone(),
+                    sys.webhook_secrets
+                        .iter()
+                        .cloned()
+                        .map(WebhookSecret::new)
+                        .collect(),
+                );
+            }
+            let systems = Systems::new(systems);
+            let ctx = s.plugin_ctx();
             let mapper = runtime.mapper(&s.mapper, ctx.clone())?;
             let mut rules = Vec::new();
             for (pattern, plugin) in &s.resolvers {
@@ -134,12 +269,9 @@ impl Host {
                     resolver: runtime.resolver(plugin, ctx.clone())?,
                 });
             }
-            let processor = Processor::new(s.id.clone(), db.clone(), mapper, rules)
-                .with_observer(observer.clone());
-            let connectors = Connectors {
-                shopify: Some(shopify.clone()),
-                netsuite: Some(netsuite.clone()),
-            };
+            let processor =
+                Processor::new(s.id.clone(), db.clone(), systems.clone(), mapper, rules)
+                    .with_observer(observer.clone());
             let store_wakers = Arc::new(Wakers::default());
             // After a stale compare-and-set, read the target again now rather than at the next
             // scheduled poll: the re-read is journaled and re-merged.
@@ -150,33 +282,32 @@ impl Host {
                     Box::pin(async { Ok(()) })
                 })
             };
-            let dispatcher = Dispatcher::new(s.id.clone(), db.clone(), connectors, backoff.clone())
-                .with_reobserve(reobserve)
-                .with_observer(observer.clone());
-            let pollers: Vec<Arc<dyn Poller>> = vec![
-                Arc::new(ShopifyReconciler::new(
-                    s.id.clone(),
-                    db.clone(),
-                    shopify,
-                    s.poll_overlap,
-                )),
-                Arc::new(NetSuiteCdc::new(
-                    s.id.clone(),
-                    db.clone(),
-                    netsuite,
-                    s.poll_overlap,
-                )),
-            ];
+            let dispatcher =
+                Dispatcher::new(s.id.clone(), db.clone(), systems.clone(), backoff.clone())
+                    .with_reobserve(reobserve)
+                    .with_observer(observer.clone());
+            let pollers: Vec<Arc<dyn Poller>> = systems
+                .iter()
+                .flat_map(|sys| {
+                    let ctx = SourceCtx {
+                        store_id: s.id.clone(),
+                        system: sys.name.clone(),
+                        db: db.clone(),
+                        overlap: s.poll_overlap,
+                        webhook_url: s.public_url.as_ref().map(|u| {
+                            format!("{}/webhooks/{}/{}", u.trim_end_matches('/'), sys.name, s.id)
+                        }),
+                    };
+                    sys.connection
+                        .as_ref()
+                        .map(|c| c.change_sources(&ctx))
+                        .unwrap_or_default()
+                })
+                .collect();
             let runner = StoreRunner::new(processor, dispatcher, pollers, s.timing, store_wakers);
             wakers.insert(s.id.clone(), runner.wakers());
             runner.spawn(&mut tasks, stop_rx.clone());
-            intake.push(IntakeStore::new(
-                s.id.clone(),
-                s.webhook_secrets
-                    .into_iter()
-                    .map(WebhookSecret::new)
-                    .collect(),
-            ));
+            intake.push(store_intake);
         }
         let writer = JournalWriter::spawn(db.clone(), GroupCommitConfig::default());
         let notify_map = wakers.clone();
@@ -206,6 +337,7 @@ impl Host {
             let mut stop = stop_rx.clone();
             tasks.spawn(async move {
                 loop {
+                    health.refresh(&metrics);
                     if let Err(e) = metrics.refresh_from_store(&db).await {
                         tracing::warn!(error = %e, "metrics refresh failed");
                     }

@@ -86,7 +86,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             json,
         } => {
             let tmp = tempdir_for(dir.as_deref())?;
-            let report = weft_server::bench_http_intake(weft_server::IntakeHttpBenchOptions {
+            let report = weft_bench::bench_http_intake(weft_bench::IntakeHttpBenchOptions {
                 requests: events,
                 concurrency,
                 dir: Some(tmp.path().to_path_buf()),

@@ -15,12 +15,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
-use weft_connectors::netsuite::{NetSuiteClient, NetSuiteConfig, RecordRef, inventory_level_docs};
-use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_engine::Timing;
+use weft_netsuite::{NetSuiteClient, NetSuiteConfig, RecordRef, inventory_level_docs};
 use weft_ratelimit::{ConcurrencyGovernor, ShopifyCostLimiter};
 use weft_runtime::types::{EntityKind, PlatformDoc, ToCanonicalOutcome};
 use weft_runtime::{Limits, MapperInstance, Runtime, RuntimeConfig, StoreCtx};
+use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_shopify::{
     ChaosConfig, CustomerFields, NewOrder, NewOrderLine, ShopifySim, VariantEdit,
@@ -28,6 +28,7 @@ use weft_sim_shopify::{
 use weft_store::Store;
 
 use crate::app::{Host, StoreSetup};
+use crate::platforms;
 
 /// What `weft demo` runs.
 #[derive(Debug, Clone)]
@@ -234,19 +235,27 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         });
         setups.push(StoreSetup {
             id: s.id.clone(),
-            shopify_base_url: s.shopify_url.clone(),
-            shopify_api_version: API_VERSION.into(),
-            shopify_token: s.shopify.config().access_tokens[0].clone(),
-            webhook_secrets: s
-                .shopify
-                .config()
-                .client_secrets
-                .iter()
-                .map(|x| x.as_bytes().to_vec())
-                .collect(),
-            netsuite_base_url: s.netsuite_url.clone(),
-            netsuite_credentials: creds,
-            netsuite_concurrency: s.netsuite.config().concurrency_limit,
+            systems: vec![
+                platforms::shopify_system(
+                    weft_shopify::PLATFORM,
+                    &s.shopify_url,
+                    API_VERSION,
+                    &s.shopify.config().access_tokens[0],
+                    s.shopify
+                        .config()
+                        .client_secrets
+                        .iter()
+                        .map(|x| x.as_bytes().to_vec())
+                        .collect(),
+                ),
+                platforms::netsuite_system(
+                    weft_netsuite::PLATFORM,
+                    &s.id,
+                    &s.netsuite_url,
+                    creds,
+                    s.netsuite.config().concurrency_limit,
+                ),
+            ],
             mapper: mapper.clone(),
             resolvers: vec![
                 ("inventory-level.quantity".into(), counter.clone()),
@@ -261,6 +270,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
                 ..Timing::default()
             },
             poll_overlap: Duration::from_secs(5),
+            public_url: None,
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
@@ -852,10 +862,8 @@ pub async fn verify_store(
 }
 
 /// The simulator's credentials as the connector takes them.
-fn connector_credentials(
-    c: weft_sim_netsuite::Credentials,
-) -> weft_connectors::netsuite::Credentials {
-    weft_connectors::netsuite::Credentials {
+fn connector_credentials(c: weft_sim_netsuite::Credentials) -> weft_netsuite::Credentials {
+    weft_netsuite::Credentials {
         account_id: c.realm,
         consumer_key: c.consumer_key,
         consumer_secret: c.consumer_secret,

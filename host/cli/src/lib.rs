@@ -5,10 +5,13 @@
 //! - [`app`]: builds a running host (stores' loops, webhook intake, metrics) from resolved setups.
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report.
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
+//! - [`platforms`]: the one place platforms are registered, and how their config sections
+//!   become systems.
 //! - [`ops`], [`plugin`]: operator and plugin-developer commands.
 
 pub mod app;
 pub mod demo;
 pub mod ops;
+pub mod platforms;
 pub mod plugin;
 pub mod run;

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
 use weft_config::{Config, StorageConfig, StoreConfig};
-use weft_connectors::netsuite::Credentials;
 use weft_engine::{Mode, Processor, ResolverRule, StepReport, Timing};
-use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_runtime::{Limits, Runtime, RuntimeConfig};
 use weft_store::{OutboxStatus, Store, StoreError};
 
 use crate::app::{Host, StoreSetup};
@@ -42,6 +41,8 @@ pub fn runtime(config: &Config) -> Result<Runtime> {
     Ok(Runtime::new(RuntimeConfig {
         cache_dir: Some(config.runtime.cache_dir.clone()),
         max_instances: config.runtime.pool_size,
+        // The stack limit is the engine's, one for every store ([runtime.limits] stack_kb).
+        max_stack_bytes: config.runtime.limits.stack_bytes(),
         ..RuntimeConfig::default()
     })?)
 }
@@ -62,9 +63,6 @@ fn limits(store: &StoreConfig) -> Limits {
 /// Resolves one store's configuration into what the host runs.
 pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
     let ctx = |what: &str| format!("store {}: {what}", store.id);
-    let secret = |s: &weft_config::Secret, what: &str| -> Result<String> {
-        Ok(s.resolve().with_context(|| ctx(what))?.expose().to_owned())
-    };
     let mut resolvers = Vec::new();
     for (pattern, plugin) in store.plugins.resolver_rules() {
         resolvers.push((
@@ -72,35 +70,9 @@ pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
             load_plugin(runtime, &plugin.source).with_context(|| ctx("resolver"))?,
         ));
     }
-    let ns = &store.netsuite;
     Ok(StoreSetup {
         id: store.id.clone(),
-        shopify_base_url: store
-            .shopify
-            .base_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
-        shopify_api_version: store.shopify.api_version.clone(),
-        shopify_token: secret(&store.shopify.access_token, "shopify access token")?,
-        webhook_secrets: store
-            .shopify
-            .webhook_secrets
-            .iter()
-            .map(|s| secret(s, "webhook secret").map(String::into_bytes))
-            .collect::<Result<_>>()?,
-        netsuite_base_url: ns.base_url.as_str().trim_end_matches('/').to_owned(),
-        netsuite_credentials: Credentials {
-            account_id: ns.account_id.clone(),
-            consumer_key: secret(&ns.consumer_key, "netsuite consumer key")?,
-            consumer_secret: secret(&ns.consumer_secret, "netsuite consumer secret")?,
-            token_id: secret(&ns.token_id, "netsuite token id")?,
-            token_secret: secret(&ns.token_secret, "netsuite token secret")?,
-        },
-        netsuite_concurrency: ns
-            .concurrency_limit
-            .map(|l| l as usize)
-            .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+        systems: crate::platforms::store_systems(store)?,
         mapper: load_plugin(runtime, &store.plugins.mapper.source)
             .with_context(|| ctx("mapper"))?,
         resolvers,
@@ -115,6 +87,7 @@ pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
             ..Timing::default()
         },
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
+        public_url: None,
     })
 }
 
@@ -152,7 +125,7 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
     }
     let host = Host::start(db, &runtime, setups, config.server.listen).await?;
     eprintln!(
-        "weft: {n} store{} running; webhooks at http://{}/webhooks/shopify/<store>, metrics at /metrics. Ctrl-C stops.",
+        "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },
         host.addr
     );
@@ -298,11 +271,7 @@ pub async fn replay_store(
         Some([one]) => Some(*one),
         _ => None,
     };
-    let ctx = StoreCtx {
-        store_id: setup.id.clone(),
-        config: setup.plugin_config.clone(),
-        limits: setup.limits.clone(),
-    };
+    let ctx = setup.plugin_ctx();
     let mut rules = Vec::new();
     for (pattern, plugin) in &setup.resolvers {
         rules.push(ResolverRule {
@@ -313,6 +282,7 @@ pub async fn replay_store(
     let processor = Processor::new(
         setup.id.clone(),
         db.clone(),
+        setup.offline_systems(),
         runtime.mapper(&setup.mapper, ctx)?,
         rules,
     );

@@ -29,12 +29,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use weft::app::{Host, StoreSetup};
 use weft::demo::{Verification, verify_store};
+use weft::platforms;
 use weft::run::replay_store;
-use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_engine::{Processor, ResolverRule};
 use weft_engine::{StepReport, Timing};
 use weft_ratelimit::ShopifyCostLimiter;
 use weft_runtime::{Limits, Plugin, Runtime, RuntimeConfig, StoreCtx};
+use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_shopify::{CustomerFields, ShopifySim, VariantEdit};
 use weft_store::{Completion, NewJournalEntry, OutboxStatus, Source, Store, TargetStateUpsert};
@@ -137,25 +138,33 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         .context("the NetSuite simulator has no credentials")?;
     Ok(StoreSetup {
         id: STORE.into(),
-        shopify_base_url: s.shopify_url.clone(),
-        shopify_api_version: API_VERSION.into(),
-        shopify_token: s.shopify.config().access_tokens[0].clone(),
-        webhook_secrets: s
-            .shopify
-            .config()
-            .client_secrets
-            .iter()
-            .map(|x| x.as_bytes().to_vec())
-            .collect(),
-        netsuite_base_url: s.netsuite_url.clone(),
-        netsuite_credentials: weft_connectors::netsuite::Credentials {
-            account_id: c.realm,
-            consumer_key: c.consumer_key,
-            consumer_secret: c.consumer_secret,
-            token_id: c.token_id,
-            token_secret: c.token_secret,
-        },
-        netsuite_concurrency: s.netsuite.config().concurrency_limit,
+        systems: vec![
+            platforms::shopify_system(
+                "shopify",
+                &s.shopify_url,
+                API_VERSION,
+                &s.shopify.config().access_tokens[0],
+                s.shopify
+                    .config()
+                    .client_secrets
+                    .iter()
+                    .map(|x| x.as_bytes().to_vec())
+                    .collect(),
+            ),
+            platforms::netsuite_system(
+                "netsuite",
+                STORE,
+                &s.netsuite_url,
+                weft_netsuite::Credentials {
+                    account_id: c.realm,
+                    consumer_key: c.consumer_key,
+                    consumer_secret: c.consumer_secret,
+                    token_id: c.token_id,
+                    token_secret: c.token_secret,
+                },
+                s.netsuite.config().concurrency_limit,
+            ),
+        ],
         mapper: mapper.clone(),
         resolvers: vec![
             ("inventory-level.quantity".into(), r.counter.clone()),
@@ -170,6 +179,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
             ..Timing::default()
         },
         poll_overlap: Duration::from_secs(5),
+        public_url: None,
     })
 }
 
@@ -562,11 +572,7 @@ fn live_processor(
     r: &Resolvers,
 ) -> Result<Processor> {
     let s = offline_setup(mapper, r);
-    let ctx = StoreCtx {
-        store_id: STORE.into(),
-        config: s.plugin_config.clone(),
-        limits: Limits::default(),
-    };
+    let ctx = s.plugin_ctx();
     let mut rules = Vec::new();
     for (pattern, plugin) in &s.resolvers {
         rules.push(ResolverRule {
@@ -577,6 +583,7 @@ fn live_processor(
     Ok(Processor::new(
         STORE,
         db.clone(),
+        s.offline_systems(),
         runtime.mapper(mapper, ctx)?,
         rules,
     ))
@@ -586,19 +593,28 @@ fn live_processor(
 fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
     StoreSetup {
         id: STORE.into(),
-        shopify_base_url: "http://127.0.0.1:9".into(),
-        shopify_api_version: API_VERSION.into(),
-        shopify_token: "unused".into(),
-        webhook_secrets: Vec::new(),
-        netsuite_base_url: "http://127.0.0.1:9".into(),
-        netsuite_credentials: weft_connectors::netsuite::Credentials {
-            account_id: "1".into(),
-            consumer_key: "unused".into(),
-            consumer_secret: "unused".into(),
-            token_id: "unused".into(),
-            token_secret: "unused".into(),
-        },
-        netsuite_concurrency: 1,
+        systems: vec![
+            platforms::shopify_system(
+                "shopify",
+                "http://127.0.0.1:9",
+                API_VERSION,
+                "unused",
+                Vec::new(),
+            ),
+            platforms::netsuite_system(
+                "netsuite",
+                STORE,
+                "http://127.0.0.1:9",
+                weft_netsuite::Credentials {
+                    account_id: "1".into(),
+                    consumer_key: "unused".into(),
+                    consumer_secret: "unused".into(),
+                    token_id: "unused".into(),
+                    token_secret: "unused".into(),
+                },
+                1,
+            ),
+        ],
         mapper: mapper.clone(),
         resolvers: vec![
             ("inventory-level.quantity".into(), r.counter.clone()),
@@ -611,6 +627,7 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
         limits: Limits::default(),
         timing: Timing::default(),
         poll_overlap: Duration::ZERO,
+        public_url: None,
     }
 }
 

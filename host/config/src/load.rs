@@ -1532,7 +1532,17 @@ fn read_store(
         }
     }
     let limits = match cx.sub(root, "limits", "limits") {
-        Some(t) => defaults.with_overrides(&cx.limits(&t)),
+        Some(t) => {
+            // wasmtime sets the stack limit per engine: one value for the whole host.
+            if let Some((k, _)) = t.table.get_key_value("stack_kb") {
+                cx.err(
+                    k.span(),
+                    "`stack_kb` cannot be set per store: the Wasm stack limit is host-wide".into(),
+                    Some("set `stack_kb` in [runtime.limits] of the host file".into()),
+                );
+            }
+            defaults.with_overrides(&cx.limits(&t))
+        }
         None => *defaults,
     };
     let schedule = match cx.sub(root, "schedule", "schedule") {

@@ -1,8 +1,9 @@
 //! The dispatcher: executes one store's outbox rows through its connectors.
 //!
 //! Rows are claimed with a lease (a crashed dispatcher's rows become due again when it
-//! expires), executed with the idempotency the row carries (NetSuite upsert by external id,
-//! Shopify `@idempotent` keys, inventory compare-and-set), and settled:
+//! expires), executed through the target system's [`Connection`] with the idempotency the row
+//! carries (an upsert by external id, an idempotency key, a compare-and-set guard), and
+//! settled:
 //! - success: the row is done, and in the same transaction the target's last-known state becomes
 //!   the fields written and the ids the target assigned are recorded as cross-references;
 //! - a stale compare-and-set: the row is done and the target's current state is re-read into the
@@ -12,24 +13,24 @@
 //!
 //! Rows for one entity run in order (the store hands out at most one row per target entity at a
 //! time, and a newer coalescing row replaces an older pending one: only the latest state of an
-//! entity is sent); different entities run concurrently, NetSuite's under the account's
-//! concurrency governor, one request per record (its REST API has no batch upsert for them).
+//! entity is sent); different entities run concurrently, each connection under its own rate
+//! limits (a cost bucket, an account's concurrency governor).
 //!
-//! Shopify inventory set-quantity rows are batched: the claimed ones travel together in
-//! `inventorySetQuantities` calls of up to 250 quantities
-//! ([`weft_connectors::Connectors::plan_inventory_calls`]), each keeping its own
-//! compare-and-set guard. When a claim comes back full and holds such rows, the dispatcher claims
-//! more of them to fill a call. Each row is still settled on its own (done, stale and re-read,
-//! retried or dead-lettered) together with what it records; the rows a call applied complete in
-//! one transaction ([`Store::complete_many`]), so a batch costs one commit, not 250.
+//! Rows a system can batch ([`Connection::batch_size`], e.g. stock sets that share one call)
+//! travel together in calls planned by the connection ([`Connection::plan_batches`]), each
+//! keeping its own compare-and-set guard. When a claim comes back full and holds such rows, the
+//! dispatcher claims more of them to fill a call. Each row is still settled on its own (done,
+//! stale and re-read, retried or dead-lettered) together with what it records; the rows a call
+//! applied complete in one transaction ([`Store::complete_many`]), so a batch costs one commit,
+//! not hundreds.
 //!
-//! The guard alone does not make a retried call safe: after Shopify applied "set 62 -> 63" and
-//! the answer was lost, an order can move the level back to 62, and the same call sent again
+//! The guard alone does not make a retried call safe: after the platform applied "set 62 -> 63"
+//! and the answer was lost, an order can move the level back to 62, and the same call sent again
 //! would match and erase the sale. So every call is saved before it is sent
-//! ([`Store::open_calls`]: its exact input, the rows it carries, a fresh key) and sent with
-//! `@idempotent(key:)`. Until Shopify answers it, its rows keep pointing at it, are never
-//! superseded, and their next send is that same call again: Shopify then returns the original
-//! answer and applies nothing twice. Rows an answered call refused are released from it
+//! ([`Store::open_calls`]: its exact input, the rows it carries, a fresh key) and sent under
+//! that key. Until the platform answers it, its rows keep pointing at it, are never
+//! superseded, and their next send is that same call again: the platform then returns the
+//! original answer and applies nothing twice. Rows an answered call refused are released from it
 //! ([`Store::release_calls`]); rows it left unapplied because others were refused go into a new
 //! saved call.
 //!
@@ -43,9 +44,9 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::{debug, warn};
-use weft_connectors::write::{QuantityResult, SHOPIFY_MAX_QUANTITIES, inventory_call_subset};
-use weft_connectors::{
-    ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp, WriteOutcome,
+use weft_platform::{
+    BatchResult, Connection, ConnectorError, InvalidRequest, PlannedWrite, Systems, WriteCommand,
+    WriteOp, WriteOutcome,
 };
 use weft_ratelimit::Backoff;
 use weft_store::{
@@ -89,7 +90,7 @@ pub type Reobserve = Arc<
 pub struct Dispatcher {
     store_id: String,
     db: Store,
-    connectors: Connectors,
+    systems: Systems,
     backoff: Arc<Backoff>,
     lease: Duration,
     batch: u32,
@@ -98,17 +99,17 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher for `store_id`.
+    /// A dispatcher for `store_id`, writing to `systems` through their connections.
     pub fn new(
         store_id: impl Into<String>,
         db: Store,
-        connectors: Connectors,
+        systems: Systems,
         backoff: Arc<Backoff>,
     ) -> Self {
         Dispatcher {
             store_id: store_id.into(),
             db,
-            connectors,
+            systems,
             backoff,
             lease: Duration::from_secs(120),
             batch: 64,
@@ -141,6 +142,28 @@ impl Dispatcher {
         self.run(Some(crate::sync::priority("order"))).await
     }
 
+    /// The store's connection to `system`, or the error a write to it settles with.
+    fn connection(&self, system: &str) -> Result<&Arc<dyn Connection>, ConnectorError> {
+        self.systems
+            .get(system)
+            .and_then(|s| s.connection.as_ref())
+            .ok_or_else(|| ConnectorError::Invalid {
+                system: "weft",
+                reason: InvalidRequest::BadField {
+                    field: "system".into(),
+                    reason: format!(
+                        "store {} has no connection to system `{system}`",
+                        self.store_id
+                    ),
+                },
+            })
+    }
+
+    /// How many rows like `cmd` share one call (`None`: sent alone).
+    fn batch_size(&self, cmd: &WriteCommand) -> Option<usize> {
+        self.connection(&cmd.system).ok()?.batch_size(cmd)
+    }
+
     async fn run(&self, max_priority: Option<i64>) -> Result<DispatchReport, EngineError> {
         let now = Utc::now();
         let general = ClaimFilter {
@@ -153,21 +176,35 @@ impl Dispatcher {
             .await?;
         // The claim's limit bounds how many rows are written concurrently, one call each; batched
         // rows share calls, so when the claim is full and holds some, fill a whole call.
-        let batchable = rows.iter().filter(|r| is_batchable(r)).count();
-        if rows.len() >= self.batch as usize && batchable > 0 && batchable < SHOPIFY_MAX_QUANTITIES
-        {
-            let more = ClaimFilter {
-                system: Some(crate::sync::STOREFRONT.to_owned()),
-                kind: Some("inventory-level".to_owned()),
-                op: Some(WriteOp::SetQuantity.as_str().to_owned()),
-                max_priority,
-            };
-            let limit = (SHOPIFY_MAX_QUANTITIES - batchable) as u32;
-            rows.extend(
-                self.db
-                    .claim_due_filtered(now, limit, self.lease, Some(&self.store_id), &more)
-                    .await?,
-            );
+        if rows.len() >= self.batch as usize {
+            let mut batchable: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
+            for row in &rows {
+                if let Ok(w) = command(row)
+                    && let Some(size) = self.batch_size(&w)
+                {
+                    let e = batchable
+                        .entry((row.system.clone(), row.kind.clone(), row.op.clone()))
+                        .or_insert((0, size));
+                    e.0 += 1;
+                }
+            }
+            for ((system, kind, op), (claimed, size)) in batchable {
+                if claimed >= size {
+                    continue;
+                }
+                let more = ClaimFilter {
+                    system: Some(system),
+                    kind: Some(kind),
+                    op: Some(op),
+                    max_priority,
+                };
+                let limit = (size - claimed) as u32;
+                rows.extend(
+                    self.db
+                        .claim_due_filtered(now, limit, self.lease, Some(&self.store_id), &more)
+                        .await?,
+                );
+            }
         }
         let mut report = DispatchReport {
             claimed: rows.len() as u64,
@@ -186,7 +223,7 @@ impl Dispatcher {
                 continue;
             }
             match cmd {
-                Ok(cmd) if cmd.is_batchable() => batch.push((row, cmd)),
+                Ok(cmd) if self.batch_size(&cmd).is_some() => batch.push((row, cmd)),
                 _ => groups
                     .entry((row.system.clone(), row.kind.clone(), row.key.clone()))
                     .or_default()
@@ -230,7 +267,8 @@ impl Dispatcher {
         let Some(expected) = cmd.expected_quantity else {
             return Ok(None);
         };
-        let may_have_applied = row.call_key.is_some() || (!cmd.is_batchable() && row.attempts > 1);
+        let may_have_applied =
+            row.call_key.is_some() || (self.batch_size(cmd).is_none() && row.attempts > 1);
         if cmd.op != WriteOp::SetQuantity || may_have_applied {
             return Ok(None);
         }
@@ -268,11 +306,8 @@ impl Dispatcher {
             return Ok(None);
         }
         Ok(Some(ConnectorError::Stale {
-            system: if row.system == crate::sync::ERP {
-                "netsuite"
-            } else {
-                "shopify"
-            },
+            // weft's own guard refused it; the platform never saw it.
+            system: "weft",
             what: format!("inventory level {}", row.key),
             message: format!(
                 "planned against quantity {expected}, but weft has recorded {recorded} since; not sent"
@@ -297,6 +332,35 @@ impl Dispatcher {
     /// others are planned into new calls, each saved with the rows it carries before it is sent.
     async fn execute_batch(
         &self,
+        rows: Vec<(OutboxRow, WriteCommand)>,
+    ) -> Result<DispatchReport, EngineError> {
+        let mut by_system: BTreeMap<String, Vec<(OutboxRow, WriteCommand)>> = BTreeMap::new();
+        for (row, cmd) in rows {
+            by_system
+                .entry(row.system.clone())
+                .or_default()
+                .push((row, cmd));
+        }
+        let mut report = DispatchReport::default();
+        for (system, rows) in by_system {
+            // Only rows whose connection batches them get here.
+            let Ok(conn) = self.connection(&system) else {
+                continue;
+            };
+            let r = self.execute_batch_on(conn.as_ref(), rows).await?;
+            report.applied += r.applied;
+            report.stale += r.stale;
+            report.retried += r.retried;
+            report.dead += r.dead;
+            report.throttled += r.throttled;
+        }
+        Ok(report)
+    }
+
+    /// [`Dispatcher::execute_batch`] for the rows of one system.
+    async fn execute_batch_on(
+        &self,
+        conn: &dyn Connection,
         rows: Vec<(OutboxRow, WriteCommand)>,
     ) -> Result<DispatchReport, EngineError> {
         let mut report = DispatchReport::default();
@@ -335,6 +399,7 @@ impl Dispatcher {
                 }
             }
             self.send_call(
+                conn,
                 &key,
                 &call.payload,
                 held,
@@ -345,7 +410,7 @@ impl Dispatcher {
             .await?;
         }
         let cmds: Vec<WriteCommand> = fresh.iter().map(|(_, c)| c.clone()).collect();
-        let (calls, failed) = self.connectors.plan_inventory_calls(&cmds).await;
+        let (calls, failed) = conn.plan_batches(&cmds).await;
         let mut slots: Vec<Option<(OutboxRow, WriteCommand)>> =
             fresh.into_iter().map(Some).collect();
         for call in calls {
@@ -386,7 +451,7 @@ impl Dispatcher {
                             .filter(|(_, (r, _))| !lost.contains(&r.id))
                             .unzip();
                         if !kept.is_empty() {
-                            next.push((inventory_call_subset(&input, &positions), kept));
+                            next.push((conn.batch_subset(&input, &positions), kept));
                         }
                     }
                     continue;
@@ -398,8 +463,16 @@ impl Dispatcher {
                     .enumerate()
                     .map(|(p, (r, c))| (p, r, c))
                     .collect();
-                self.send_call(key, &input, held, &mut next, &mut applied, &mut report)
-                    .await?;
+                self.send_call(
+                    conn,
+                    key,
+                    &input,
+                    held,
+                    &mut next,
+                    &mut applied,
+                    &mut report,
+                )
+                .await?;
             }
         }
         // Applied rows complete in one transaction (a level write journals nothing).
@@ -420,8 +493,10 @@ impl Dispatcher {
     /// a new call of exactly their quantities. Without an answer every held row keeps the call
     /// and is retried at one time for all (so they are claimed, and the call re-sent, together);
     /// a throttled call ran nothing, so its rows are released before they are retried.
+    #[allow(clippy::too_many_arguments)]
     async fn send_call(
         &self,
+        conn: &dyn Connection,
         key: &str,
         input: &Value,
         held: Vec<(usize, OutboxRow, WriteCommand)>,
@@ -432,13 +507,16 @@ impl Dispatcher {
         if held.is_empty() {
             return Ok(());
         }
-        let results = match self.connectors.send_inventory_call(input, key).await {
+        let system = held
+            .first()
+            .map(|(_, r, _)| r.system.clone())
+            .unwrap_or_default();
+        let results = match conn.send_batch(input, key).await {
             Ok(results) => results,
             Err(e) => {
                 if matches!(e, ConnectorError::Throttled { .. }) {
                     report.throttled += 1;
-                    self.observer
-                        .throttled(&self.store_id, crate::sync::STOREFRONT);
+                    self.observer.throttled(&self.store_id, &system);
                 }
                 let attempt = held
                     .iter()
@@ -448,7 +526,13 @@ impl Dispatcher {
                     .max(1) as u32
                     - 1;
                 let now = Utc::now();
-                let retry = e.is_retryable() && !self.backoff.exhausted(attempt);
+                // An unanswered call is the world's failure (or a malformed call, which no
+                // retry fixes): waited out, never dead-lettered for an outage.
+                let retry = e.is_outage();
+                if retry {
+                    self.observer
+                        .waiting_out(&self.store_id, &system, &e.to_string());
+                }
                 let at = now + chrono_delay(self.backoff.next_delay(attempt, e.retry_after()));
                 let message = e.to_string();
                 if matches!(e, ConnectorError::Throttled { .. }) {
@@ -481,17 +565,17 @@ impl Dispatcher {
         let mut again = Vec::new();
         for (p, row, cmd) in held {
             match results.get(p) {
-                Some(QuantityResult::Applied(outcome)) => {
+                Some(BatchResult::Applied(outcome)) => {
                     let token = row.claim_token.clone().unwrap_or_default();
                     applied.push((row.id, token, applied_completion(&row, outcome)));
                 }
-                Some(QuantityResult::NotApplied) => again.push((p, (row, cmd))),
-                Some(QuantityResult::Failed(e)) => refused.push((row, cmd, e.clone())),
+                Some(BatchResult::NotApplied) => again.push((p, (row, cmd))),
+                Some(BatchResult::Failed(e)) => refused.push((row, cmd, e.clone())),
                 None => {
                     let e = ConnectorError::Transport {
-                        system: "shopify",
+                        system: conn.platform().name(),
                         message: format!(
-                            "inventory call {key} answered fewer quantities than it sent"
+                            "batched call {key} answered fewer results than it carried commands"
                         ),
                         retryable: false,
                     };
@@ -511,7 +595,7 @@ impl Dispatcher {
         }
         if !again.is_empty() {
             let (positions, rows): (Vec<usize>, Vec<_>) = again.into_iter().unzip();
-            next.push((inventory_call_subset(input, &positions), rows));
+            next.push((conn.batch_subset(input, &positions), rows));
         }
         Ok(())
     }
@@ -540,7 +624,10 @@ impl Dispatcher {
                 return Ok(());
             }
         };
-        let result = self.connectors.execute(&cmd).await;
+        let result = match self.connection(&cmd.system) {
+            Ok(conn) => conn.execute(&cmd).await,
+            Err(e) => Err(e),
+        };
         self.settle(row, &cmd, result, true, report).await
     }
 
@@ -568,20 +655,22 @@ impl Dispatcher {
                     &outcome.version,
                     row.kind == "inventory-level",
                 ) {
-                    let doc_kind = crate::sync::doc_kind(&row.system, cmd.kind.as_str());
-                    let entity_id = match (row.system.as_str(), doc_kind) {
-                        ("shopify", "product") => doc
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .unwrap_or(&outcome.target_id)
-                            .to_owned(),
-                        _ => outcome.target_id.clone(),
+                    let doc_kind = match self.systems.platform(&row.system) {
+                        Some(p) => p.document_kind(cmd.kind),
+                        None => cmd.kind,
                     };
+                    // The document's own id when it has one (a variant written inside its
+                    // product answers with the product's document), else the written id.
+                    let entity_id = doc
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&outcome.target_id)
+                        .to_owned();
                     self.db
                         .append(NewJournalEntry {
                             store_id: self.store_id.clone(),
                             system: row.system.clone(),
-                            kind: doc_kind.to_owned(),
+                            kind: doc_kind.as_str().to_owned(),
                             entity_id,
                             version: version.clone(),
                             source: Source::Poll,
@@ -627,9 +716,13 @@ impl Dispatcher {
                     self.observer.throttled(&self.store_id, &row.system);
                 }
                 let attempt = row.attempts.max(1) as u32 - 1;
-                if (e.is_retryable() || waits_for_dependency(&e))
-                    && !self.backoff.exhausted(attempt)
-                {
+                // The world's failures (an outage, throttling, refused credentials) are waited
+                // out behind the connection's breaker: never a dead letter, however long.
+                if e.is_outage() || (waits_for_dependency(&e) && !self.backoff.exhausted(attempt)) {
+                    if e.is_outage() {
+                        self.observer
+                            .waiting_out(&self.store_id, &row.system, &e.to_string());
+                    }
                     report.retried += 1;
                     let delay = self.backoff.next_delay(attempt, e.retry_after());
                     self.db
@@ -674,9 +767,7 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             fields: desired,
         });
     }
-    // NetSuite stock writes answer with the adjustment's id, not the level's.
-    let level_on_erp = row.system == crate::sync::ERP && row.kind == "inventory-level";
-    if !level_on_erp && !outcome.target_id.is_empty() {
+    if !outcome.target_id.is_empty() {
         completion.xrefs.push(Xref {
             kind: row.kind.clone(),
             key: row.key.clone(),
@@ -689,7 +780,7 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             completion.xrefs.push(Xref {
                 kind: "inventory-item".into(),
                 key: item.clone(),
-                system: "shopify-sku".into(),
+                system: weft_store::sku_xref_system(&row.system),
                 entity_id: child.key.clone(),
             });
         }
@@ -708,13 +799,8 @@ fn stock_write_result(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJour
         return None;
     }
     let version = outcome.version.clone()?;
-    let entity_id = if row.system == crate::sync::ERP {
-        let body = row.body.get("body")?;
-        let id = |f: &str| body.get(f).and_then(Value::as_str).map(str::to_owned);
-        format!("{}@{}", id("item_id")?, id("location_id")?)
-    } else {
-        outcome.target_id.clone()
-    };
+    // A stock write answers with the level's id (`item@location`).
+    let entity_id = outcome.target_id.clone();
     let desired = row.body.get("desired").filter(|d| d.is_object())?;
     Some(NewJournalEntry {
         store_id: row.store_id.clone(),
@@ -775,11 +861,6 @@ fn replan_entry(row: &OutboxRow) -> Option<NewJournalEntry> {
     })
 }
 
-/// Whether `row` is a write that travels in a batch (Shopify inventory set-quantity).
-fn is_batchable(row: &OutboxRow) -> bool {
-    command(row).is_ok_and(|c| c.is_batchable())
-}
-
 /// A write that references a record another queued write is still creating (an inventory level
 /// whose variant is not in Shopify yet, a sales order whose customer is not in NetSuite yet)
 /// fails with "not found" until that write lands: it is retried with backoff rather than
@@ -793,28 +874,7 @@ fn chrono_delay(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
 
-/// Rebuilds the connector command from an outbox row.
+/// The command an outbox row holds ([`PlannedWrite`], with the row's idempotency key).
 pub fn command(row: &OutboxRow) -> Result<WriteCommand, String> {
-    let b = &row.body;
-    // The command's kind (e.g. a Shopify `product` written for a canonical `variant`).
-    let kind_name = b.get("kind").and_then(Value::as_str).unwrap_or(&row.kind);
-    let kind = EntityKind::parse(kind_name)
-        .ok_or_else(|| format!("outbox row has unknown kind `{kind_name}`"))?;
-    let op = match row.op.as_str() {
-        "upsert" => WriteOp::Upsert,
-        "set-quantity" => WriteOp::SetQuantity,
-        "adjust-quantity" => WriteOp::AdjustQuantity,
-        other => return Err(format!("outbox row has unknown op `{other}`")),
-    };
-    let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
-    Ok(WriteCommand {
-        system: row.system.clone(),
-        kind,
-        op,
-        target_id: text("target_id"),
-        external_id: text("external_id"),
-        body: b.get("body").cloned().unwrap_or(Value::Null),
-        idempotency_key: row.idempotency_key.clone(),
-        expected_quantity: b.get("expected_quantity").and_then(Value::as_i64),
-    })
+    PlannedWrite::from_row_body(&row.body, &row.idempotency_key).map(|w| w.command)
 }

@@ -16,11 +16,28 @@ pub enum EngineError {
     Plugin(#[from] PluginError),
     /// A platform call failed (after the connector's own classification).
     #[error(transparent)]
-    Connector(#[from] weft_connectors::ConnectorError),
+    Connector(#[from] weft_platform::ConnectorError),
     /// A plugin broke the contract (wrong number of outcomes, fields that are not JSON).
     #[error("plugin broke the contract: {0}")]
     PluginContract(String),
+    /// A store names a system it has no connection to (or a platform it does not know).
+    #[error("store {store}: {message}")]
+    System {
+        /// The store.
+        store: String,
+        /// What is missing.
+        message: String,
+    },
     /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Join(String),
+}
+
+impl From<weft_platform::SourceError> for EngineError {
+    fn from(e: weft_platform::SourceError) -> Self {
+        match e {
+            weft_platform::SourceError::Connector(e) => EngineError::Connector(e),
+            weft_platform::SourceError::Store(e) => EngineError::Store(e),
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! What the engine reports to the host's metrics: plugin call times and failures, and
-//! throttled responses. The engine does not know the metrics backend; the host plugs one in.
+//! What the engine reports to the host's metrics: plugin call times and failures, throttled
+//! responses, and writes that wait out an outage. The engine does not know the metrics backend; the host plugs one in.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +10,9 @@ pub trait Observer: Send + Sync {
     fn plugin_call(&self, store: &str, plugin: &str, elapsed: Duration, error: Option<&str>);
     /// A platform throttled one of `store`'s requests.
     fn throttled(&self, store: &str, system: &str);
+    /// A write of `store` to `system` waits out the world's failure `error` (an outage,
+    /// throttling, refused credentials) instead of becoming a dead letter.
+    fn waiting_out(&self, _store: &str, _system: &str, _error: &str) {}
 }
 
 /// An observer that drops everything.

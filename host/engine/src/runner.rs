@@ -15,7 +15,7 @@
 //! - **still running**: webhook intake and the processing step (changes are merged and queued,
 //!   and repeated changes to one entity coalesce in the outbox to the latest state, so the
 //!   window ends with one write per entity), dispatch of orders (Shopify orders still become
-//!   NetSuite sales orders), and poll rounds asked for explicitly through [`Wakers::poll`] (the
+//!   ERP sales orders), and poll rounds asked for explicitly through [`Wakers::poll`] (the
 //!   re-read after a stale compare-and-set, an operator's "poll now").
 //!
 //! The runner reads the time of day from a [`Clock`], so tests drive schedules with tokio's
@@ -26,37 +26,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::future::BoxFuture;
-use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument as _, info, warn};
 use weft_ratelimit::Schedule;
 
 use crate::dispatch::Dispatcher;
-use crate::error::EngineError;
 use crate::sync::Processor;
-
-/// What one poll round found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PollReport {
-    /// Documents read from the platform.
-    pub read: u64,
-    /// Documents newly journaled (changes the webhooks had not delivered).
-    pub journaled: u64,
-}
-
-/// A source that is polled on a schedule (Shopify reconciliation, NetSuite change capture).
-pub trait Poller: Send + Sync {
-    /// A short name for logs (`shopify-reconcile`, `netsuite-cdc`).
-    fn name(&self) -> &str;
-    /// One round: read what changed since the watermark, journal it, advance the watermark.
-    fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>>;
-    /// A full resync: one round that reads every entity from no watermark, journaled like any
-    /// round (the journal recognises what it already holds, so only real differences lead to
-    /// writes). The watermark never moves backwards.
-    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>>;
-}
+pub use weft_platform::{PollReport, Poller};
 
 /// How often the loops wake up when idle, and the store's schedule.
 #[derive(Debug, Clone)]
@@ -447,8 +424,10 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use futures::future::BoxFuture;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use weft_platform::{ConnectorError, SourceError};
 
     /// Records each round's kind and the clock's time; fails the first `fail_full` full rounds.
     struct Recorder {
@@ -480,11 +459,11 @@ mod tests {
         fn name(&self) -> &str {
             "recorder"
         }
-        fn poll(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+        fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
             self.record("poll");
             Box::pin(async { Ok(PollReport::default()) })
         }
-        fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, EngineError>> {
+        fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
             self.record("full");
             let failing = self
                 .fail_full
@@ -492,7 +471,12 @@ mod tests {
                 .is_ok();
             Box::pin(async move {
                 if failing {
-                    Err(EngineError::Join("platform unavailable".into()))
+                    Err(SourceError::Connector(ConnectorError::Retryable {
+                        system: "test",
+                        status: Some(503),
+                        message: "platform unavailable".into(),
+                        retry_after: None,
+                    }))
                 } else {
                     Ok(PollReport::default())
                 }

@@ -20,6 +20,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
+use weft_platform::version::{Freshness, freshness};
+use weft_platform::{Idempotency, PlannedWrite, Platform, Role, Systems};
 use weft_runtime::types::{
     CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, PlatformDoc, Side,
     ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
@@ -35,13 +37,6 @@ use std::sync::Arc;
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
-use crate::version::{Freshness, freshness};
-
-/// The storefront system (the resolver's "left" side).
-pub const STOREFRONT: &str = "shopify";
-/// The ERP system (the resolver's "right" side).
-pub const ERP: &str = "netsuite";
-const SYSTEMS: [&str; 2] = [STOREFRONT, ERP];
 
 /// Delivery-id prefix of a journaled stock write result.
 pub(crate) use weft_store::WRITE_RESULT_DELIVERY_PREFIX as WRITE_RESULT_PREFIX;
@@ -53,8 +48,8 @@ pub(crate) const REPLAN_PREFIX: &str = "weft-replan:";
 /// The body field of a replan entry (`key`: the level's canonical key).
 pub(crate) const REPLAN_FIELD: &str = "weft_replan";
 
-// Xrefs mapping a Shopify inventory item id to its SKU (inventory webhooks lack the SKU).
-use weft_store::{INVENTORY_ITEM_XREF, SKU_XREF_SYSTEM};
+// Xrefs mapping a system's inventory item id to its SKU (for levels whose documents lack it).
+use weft_store::{INVENTORY_ITEM_XREF, sku_xref_system};
 
 /// Whether entries are processed live (advancing the cursor) or replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,17 +126,20 @@ impl ResolverRule {
 pub struct Processor {
     store_id: String,
     db: Store,
+    systems: Systems,
     mapper: MapperInstance,
     resolvers: Vec<ResolverRule>,
     observer: Arc<dyn Observer>,
 }
 
 impl Processor {
-    /// A processor for `store_id` with its bound mapper and resolver rules (the most specific
-    /// matching rule settles a field; a conflict no rule matches is an error).
+    /// A processor for `store_id` syncing `systems`, with its bound mapper and resolver rules
+    /// (the most specific matching rule settles a field; a conflict no rule matches is an
+    /// error).
     pub fn new(
         store_id: impl Into<String>,
         db: Store,
+        systems: Systems,
         mapper: MapperInstance,
         mut resolvers: Vec<ResolverRule>,
     ) -> Self {
@@ -149,6 +147,7 @@ impl Processor {
         Processor {
             store_id: store_id.into(),
             db,
+            systems,
             mapper,
             resolvers,
             observer: Arc::new(Discard),
@@ -320,7 +319,7 @@ impl Processor {
             return Ok(report);
         }
         let now = Utc::now();
-        let mut work = Work::new(&self.db, &self.store_id, now);
+        let mut work = Work::new(&self.db, &self.store_id, &self.systems, now);
         work.mode = mode;
         work.end = batch.end;
         work.held = batch.held.clone();
@@ -349,7 +348,8 @@ impl Processor {
                 if age != Freshness::Stale {
                     // The level now holds what the write set, at the write's version: older
                     // readings of it are stale from here on.
-                    let body = write.level_doc(&entry, known.as_ref());
+                    let body =
+                        write.level_doc(&entry, known.as_ref(), work.platform(&entry.system)?);
                     work.remember_entity(&entry, &body);
                 }
                 work.stock_writes.insert(
@@ -446,6 +446,7 @@ impl Processor {
                         // A refused stock write: diff the level again against what weft holds.
                         plan_everywhere(
                             &mut plans,
+                            &self.systems,
                             EntityKind::InventoryLevel,
                             "inventory-level",
                             key,
@@ -622,7 +623,14 @@ impl Processor {
         let mut holds = previous.unwrap_or_default();
         holds.extend(incoming);
         work.set_target(system, &kind, &record_key, holds);
-        plan_everywhere(plans, canonical_kind, &kind, &record_key, entry.seq);
+        plan_everywhere(
+            plans,
+            &self.systems,
+            canonical_kind,
+            &kind,
+            &record_key,
+            entry.seq,
+        );
         Ok(())
     }
 
@@ -664,6 +672,7 @@ impl Processor {
         work.set_target(system, KIND, &write.key, holds);
         plan_everywhere(
             plans,
+            &self.systems,
             EntityKind::InventoryLevel,
             KIND,
             &write.key,
@@ -683,30 +692,40 @@ impl Processor {
         m: &crate::merge::Merge,
         meta: &Value,
     ) -> Result<Vec<Settlement>, EngineError> {
-        let incoming_is_left = system == STOREFRONT;
-        let other_system = if incoming_is_left { ERP } else { STOREFRONT };
         let entity_kind = parse_kind(kind).unwrap_or(EntityKind::Product);
+        // Per conflict, whether the incoming side is the resolver's left one.
+        let mut incoming_left = Vec::with_capacity(m.conflicts.len());
         let conflicts: Vec<FieldConflict> = m
             .conflicts
             .iter()
             .map(|c| {
-                let other_version = meta
-                    .get(&c.field)
+                let provenance = meta.get(&c.field);
+                let other_version = provenance
                     .and_then(|v| v.get("version"))
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned();
+                let other_system = self
+                    .other_side(
+                        system,
+                        provenance
+                            .and_then(|v| v.get("system"))
+                            .and_then(Value::as_str),
+                    )
+                    .to_owned();
+                let is_left = self.left_of(system, &other_system);
+                incoming_left.push(is_left);
                 let ours = Side {
                     system: system.to_owned(),
                     value: Some(c.incoming.to_string()),
                     version: version.to_owned(),
                 };
                 let theirs = Side {
-                    system: other_system.to_owned(),
+                    system: other_system,
                     value: Some(c.other.to_string()),
                     version: other_version,
                 };
-                let (left, right) = if incoming_is_left {
+                let (left, right) = if is_left {
                     (ours, theirs)
                 } else {
                     (theirs, ours)
@@ -756,7 +775,8 @@ impl Processor {
         let decisions: Vec<Decision> = decisions.into_iter().flatten().collect();
         decisions
             .into_iter()
-            .map(|d| {
+            .zip(incoming_left)
+            .map(|(d, incoming_is_left)| {
                 Ok(match d {
                     Decision::TakeLeft if incoming_is_left => Settlement::Incoming,
                     Decision::TakeLeft => Settlement::Other,
@@ -772,6 +792,48 @@ impl Processor {
                 })
             })
             .collect()
+    }
+
+    /// The system a conflict of `incoming` is paired with: the system whose change made the
+    /// golden value (its provenance) when that system is of another role; else the store's
+    /// first system of another role, holding the golden value. The WIT contract pairs a
+    /// storefront (or sheet) with an ERP, and resolvers decide by that pairing (a system of
+    /// record is one of the two), so two storefronts are never paired with each other while an
+    /// ERP is there to pair with; a store of one role pairs with the provenance, else the first
+    /// other system.
+    fn other_side<'s>(&'s self, incoming: &str, provenance: Option<&'s str>) -> &'s str {
+        let role = |s: &str| self.systems.platform(s).map(|p| p.role());
+        let provenance = provenance.filter(|p| *p != incoming);
+        if let Some(p) = provenance
+            && role(p) != role(incoming)
+        {
+            return p;
+        }
+        self.systems
+            .names()
+            .find(|s| *s != incoming && role(s) != role(incoming))
+            .or(provenance)
+            .or_else(|| self.systems.names().find(|s| *s != incoming))
+            .unwrap_or("")
+    }
+
+    /// Whether `a` is the resolver's left side against `b`: storefronts and sheets are left of
+    /// an ERP (the WIT contract's convention); between systems of one kind, the one the store
+    /// lists first is left.
+    fn left_of(&self, a: &str, b: &str) -> bool {
+        let rank = |s: &str| {
+            let erp = self
+                .systems
+                .platform(s)
+                .is_some_and(|p| p.role() == Role::Erp);
+            let index = self
+                .systems
+                .names()
+                .position(|n| n == s)
+                .unwrap_or(usize::MAX);
+            (erp, index)
+        };
+        rank(a) <= rank(b)
     }
 
     async fn plan_writes(
@@ -818,10 +880,12 @@ impl Processor {
             }
             let target_id = work.xref(&kind, &key, &target).await?;
             let current = match &target_id {
-                Some(id) => work
-                    .entity(&target, doc_kind(&target, &kind), id)
-                    .await?
-                    .map(|e| e.body.to_string()),
+                Some(id) => {
+                    let doc_kind = work.platform(&target)?.document_kind(platform_kind(&kind));
+                    work.entity(&target, doc_kind.as_str(), id)
+                        .await?
+                        .map(|e| e.body.to_string())
+                }
                 None => None,
             };
             requests.push(WriteRequest {
@@ -844,8 +908,15 @@ impl Processor {
             match outcome {
                 FromCanonicalOutcome::Commands(cmds) => {
                     for cmd in cmds {
+                        let Some(platform) = self.systems.platform(&cmd.system) else {
+                            report.failed += 1;
+                            work.count("map_failed");
+                            warn!(store = %self.store_id, %target, %kind, %key, system = %cmd.system, "mapper wrote a command for a system this store does not sync");
+                            continue;
+                        };
                         let row = outbox_row(
                             &self.store_id,
+                            platform.as_ref(),
                             seq,
                             &kind,
                             &key,
@@ -1004,8 +1075,14 @@ impl StockWrite {
 
     /// The level's document after the write: what weft held for it with the quantity and the
     /// version the write left (the platform's own reading of that state dedupes against it).
-    fn level_doc(&self, entry: &JournalEntry, known: Option<&Seen>) -> Value {
-        let (quantity_field, version_field) = level_fields(&entry.system);
+    fn level_doc(
+        &self,
+        entry: &JournalEntry,
+        known: Option<&Seen>,
+        platform: &dyn Platform,
+    ) -> Value {
+        let fields = platform.stock_fields();
+        let (quantity_field, version_field) = (fields.quantity, fields.version);
         let mut body = known
             .map(|k| k.body.clone())
             .filter(Value::is_object)
@@ -1014,7 +1091,7 @@ impl StockWrite {
             body.as_object_mut(),
             self.after.get("quantity").and_then(Value::as_i64),
         ) {
-            // NetSuite reads quantities as decimals: keep the number's form.
+            // A platform that reads quantities as decimals keeps the number's form.
             let value = match o.get(quantity_field) {
                 Some(Value::Number(n)) if n.is_f64() => json!(q as f64),
                 _ => json!(q),
@@ -1026,31 +1103,27 @@ impl StockWrite {
     }
 }
 
-/// The quantity and version fields of `system`'s stock level documents (as the connectors
-/// normalize them).
-fn level_fields(system: &str) -> (&'static str, &'static str) {
-    if system == ERP {
-        ("quantity_on_hand", "last_modified_date")
-    } else {
-        ("available", "updated_at")
-    }
-}
-
-/// The quantity a stock level document of `system` shows.
-fn level_quantity(system: &str, body: &Value) -> Option<i64> {
-    let q = body.get(level_fields(system).0)?;
+/// The quantity a stock level document of `platform` shows.
+fn level_quantity(platform: &dyn Platform, body: &Value) -> Option<i64> {
+    let q = body.get(platform.stock_fields().quantity)?;
     q.as_i64().or_else(|| q.as_f64().map(|f| f.round() as i64))
 }
 
-/// Plans a diff of `kind`/`key` against every system, as of journal entry `seq`.
+/// The platform interface's kind for a canonical kind name (`product` for an unknown one).
+fn platform_kind(kind: &str) -> weft_platform::EntityKind {
+    weft_platform::EntityKind::parse(kind).unwrap_or(weft_platform::EntityKind::Product)
+}
+
+/// Plans a diff of `kind`/`key` against every system of the store, as of journal entry `seq`.
 fn plan_everywhere(
     plans: &mut BTreeMap<(String, String, String), Plan>,
+    systems: &Systems,
     canonical_kind: EntityKind,
     kind: &str,
     key: &str,
     seq: i64,
 ) {
-    for target in SYSTEMS {
+    for target in systems.names() {
         plans
             .entry((target.to_owned(), kind.to_owned(), key.to_owned()))
             .and_modify(|p| p.seq = seq)
@@ -1067,10 +1140,13 @@ struct Plan {
     seq: i64,
 }
 
-/// The outbox row for one write command: the command, plus what the host adds (idempotency key,
-/// compare-and-set guard, the desired canonical fields for the completion).
+/// The outbox row for one write command: the command as the target's platform prepares it
+/// ([`Platform::prepare_write`]), plus what the host adds (idempotency key, compare-and-set
+/// guard, the desired canonical fields for the completion).
+#[allow(clippy::too_many_arguments)]
 fn outbox_row(
     store_id: &str,
+    platform: &dyn Platform,
     seq: i64,
     kind: &str,
     key: &str,
@@ -1081,56 +1157,34 @@ fn outbox_row(
     let body: Value = serde_json::from_str(&cmd.body).map_err(|e| {
         EngineError::PluginContract(format!("write command body is not JSON ({e})"))
     })?;
-    let mut op = cmd.op;
-    let mut body = body;
-    let mut target_id = cmd.target_id.clone();
-    // NetSuite stock moves only by adjustment. A delta computed now would be applied twice if a
-    // second change is planned before the first write lands, so the host sends the absolute
-    // target instead and the connector computes the delta when the write executes (read,
-    // compare, adjust under an external id derived from the idempotency key).
-    if cmd.system == ERP && kind == "inventory-level" && op == WriteOp::AdjustQuantity {
-        let (item, location) = split_level_id(target_id.as_deref())
-            .or_else(|| netsuite_adjustment_ids(&body))
-            .unwrap_or_default();
-        if !item.is_empty()
-            && let Some(quantity) = golden.get("quantity").and_then(Value::as_i64)
-        {
-            let mut extra = body.clone();
-            if let Some(o) = extra.as_object_mut() {
-                o.remove("inventory");
-                o.remove("adjLocation");
-            }
-            body = json!({
-                "item_id": item,
-                "location_id": location,
-                "quantity_on_hand": quantity,
-                "adjustment": extra,
-            });
-            op = WriteOp::SetQuantity;
-            target_id = Some(item);
-        }
-    }
-    let expected_quantity = match (cmd.system.as_str(), op) {
-        (_, WriteOp::SetQuantity) => known
+    let command = weft_platform::WriteCommand {
+        system: cmd.system.clone(),
+        kind: platform_kind(kind_str(cmd.kind)),
+        op: match cmd.op {
+            WriteOp::Upsert => weft_platform::WriteOp::Upsert,
+            WriteOp::SetQuantity => weft_platform::WriteOp::SetQuantity,
+            WriteOp::AdjustQuantity => weft_platform::WriteOp::AdjustQuantity,
+        },
+        target_id: cmd.target_id.clone(),
+        external_id: cmd.external_id.clone(),
+        body,
+        idempotency_key: String::new(),
+        expected_quantity: None,
+    };
+    let prepared = platform.prepare_write(command, golden);
+    let mut command = prepared.command;
+    let op = command.op;
+    if op == weft_platform::WriteOp::SetQuantity {
+        command.expected_quantity = known
             .and_then(|k| k.get("quantity"))
-            .and_then(Value::as_i64),
-        _ => None,
-    };
-    let op_name = match op {
-        WriteOp::Upsert => "upsert",
-        WriteOp::SetQuantity => "set-quantity",
-        WriteOp::AdjustQuantity => "adjust-quantity",
-    };
-    let payload = json!({
-        "system": cmd.system,
-        "kind": kind_str(cmd.kind),
-        "op": op_name,
-        "target_id": target_id,
-        "external_id": cmd.external_id,
-        "body": body,
-        "expected_quantity": expected_quantity,
-        "desired": golden,
-    });
+            .and_then(Value::as_i64);
+    }
+    let payload = serde_json::to_value(PlannedWrite {
+        command,
+        desired: golden.clone(),
+    })
+    .map_err(|e| EngineError::PluginContract(format!("write command cannot be kept ({e})")))?;
+    let op_name = op.as_str();
     let mut h = Sha256::new();
     for part in [
         store_id,
@@ -1159,25 +1213,10 @@ fn outbox_row(
         op: op_name.to_owned(),
         idempotency_key,
         priority: priority(kind),
-        coalesce: op != WriteOp::AdjustQuantity,
+        coalesce: op != weft_platform::WriteOp::AdjustQuantity,
+        resend_may_apply: prepared.idempotency == Idempotency::SentMayHaveApplied,
         body: payload,
     })
-}
-
-fn split_level_id(id: Option<&str>) -> Option<(String, String)> {
-    let (item, location) = id?.split_once('@')?;
-    Some((item.to_owned(), location.to_owned()))
-}
-
-fn netsuite_adjustment_ids(body: &Value) -> Option<(String, String)> {
-    let line = body.pointer("/inventory/items/0")?;
-    let item = line.pointer("/item/id")?.as_str()?.to_owned();
-    let location = line
-        .pointer("/location/id")
-        .or_else(|| body.pointer("/adjLocation/id"))?
-        .as_str()?
-        .to_owned();
-    Some((item, location))
 }
 
 /// Dispatch priority: orders before inventory before prices before catalog (lower first).
@@ -1188,16 +1227,6 @@ pub fn priority(kind: &str) -> i64 {
         "price" => 20,
         "customer" => 25,
         _ => 30,
-    }
-}
-
-/// The kind of the platform document that carries a canonical kind in `system` (Shopify
-/// variants and prices travel inside their product).
-pub fn doc_kind<'a>(system: &str, canonical_kind: &'a str) -> &'a str {
-    match (system, canonical_kind) {
-        (STOREFRONT, "variant" | "price") => "product",
-        (ERP, "price") => "variant",
-        (_, k) => k,
     }
 }
 
@@ -1243,6 +1272,7 @@ type Key3 = (String, String, String);
 struct Work<'a> {
     db: &'a Store,
     store_id: &'a str,
+    systems: &'a Systems,
     step: StepCommit,
     entities: HashMap<Key3, Option<Seen>>,
     golden: HashMap<(String, String), (Fields, Value)>,
@@ -1271,10 +1301,11 @@ struct Work<'a> {
 }
 
 impl<'a> Work<'a> {
-    fn new(db: &'a Store, store_id: &'a str, now: DateTime<Utc>) -> Self {
+    fn new(db: &'a Store, store_id: &'a str, systems: &'a Systems, now: DateTime<Utc>) -> Self {
         Work {
             db,
             store_id,
+            systems,
             step: StepCommit::new(store_id, now),
             entities: HashMap::new(),
             golden: HashMap::new(),
@@ -1292,6 +1323,19 @@ impl<'a> Work<'a> {
             parked_prior: HashMap::new(),
             stock_writes: HashMap::new(),
         }
+    }
+
+    /// The platform of the store's system `system`.
+    fn platform(&self, system: &str) -> Result<&'a dyn Platform, EngineError> {
+        self.systems
+            .platform(system)
+            .map(|p| p.as_ref())
+            .ok_or_else(|| EngineError::System {
+                store: self.store_id.to_owned(),
+                message: format!(
+                    "the journal names system `{system}`, which the store does not sync"
+                ),
+            })
     }
 
     fn count(&mut self, name: &str) {
@@ -1358,21 +1402,15 @@ impl<'a> Work<'a> {
         entry: &JournalEntry,
         body: &mut Value,
     ) -> Result<bool, EngineError> {
-        if entry.system != STOREFRONT || entry.kind != "inventory-level" {
+        if entry.kind != "inventory-level" {
             return Ok(true);
         }
-        if body.get("sku").is_some_and(|s| s.is_string()) {
+        // A level that names its SKU, or a malformed one the mapper reports.
+        let Some(item) = self.platform(&entry.system)?.item_without_sku(body) else {
             return Ok(true);
-        }
-        let Some(item) = body
-            .get("inventory_item_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            return Ok(true); // the mapper reports the malformed document
         };
         match self
-            .xref(INVENTORY_ITEM_XREF, &item, SKU_XREF_SYSTEM)
+            .xref(INVENTORY_ITEM_XREF, &item, &sku_xref_system(&entry.system))
             .await?
         {
             Some(sku) => {
@@ -1385,8 +1423,8 @@ impl<'a> Work<'a> {
         }
     }
 
-    /// Records which entity id a canonical key has in the observed system, and for Shopify
-    /// products the SKU of each inventory item.
+    /// Records which entity id a canonical key has in the observed system, and the SKU of
+    /// each inventory item the document shows ([`Platform::item_skus`]).
     fn learn_xrefs(&mut self, entry: &JournalEntry, records: &[CanonicalRecord]) {
         for r in records {
             let k = (
@@ -1414,32 +1452,21 @@ impl<'a> Work<'a> {
         {
             es.canonical_key = Some(first.key.clone());
         }
-        if entry.system == STOREFRONT && entry.kind == "product" {
-            let variants = entry
-                .body
-                .get("variants")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for v in variants {
-                if let (Some(item), Some(sku)) = (
-                    v.get("inventory_item_id").and_then(Value::as_str),
-                    v.get("sku").and_then(Value::as_str),
-                ) {
-                    let k = (
-                        INVENTORY_ITEM_XREF.to_owned(),
-                        item.to_owned(),
-                        SKU_XREF_SYSTEM.to_owned(),
-                    );
-                    self.xrefs.insert(k.clone(), Some(sku.to_owned()));
-                    self.step.xrefs.push(Xref {
-                        kind: k.0,
-                        key: k.1,
-                        system: k.2,
-                        entity_id: sku.to_owned(),
-                    });
-                }
-            }
+        let skus = self
+            .systems
+            .platform(&entry.system)
+            .map(|p| p.item_skus(&entry.kind, &entry.body))
+            .unwrap_or_default();
+        let sku_system = sku_xref_system(&entry.system);
+        for (item, sku) in skus {
+            let k = (INVENTORY_ITEM_XREF.to_owned(), item, sku_system.clone());
+            self.xrefs.insert(k.clone(), Some(sku.clone()));
+            self.step.xrefs.push(Xref {
+                kind: k.0,
+                key: k.1,
+                system: k.2,
+                entity_id: sku,
+            });
         }
     }
 
@@ -1623,7 +1650,10 @@ impl<'a> Work<'a> {
             return false;
         };
         freshness(Some(version), &entry.version) == Freshness::Same
-            && level_quantity(&entry.system, &entry.body) == Some(*before)
+            && self
+                .systems
+                .platform(&entry.system)
+                .is_some_and(|p| level_quantity(p.as_ref(), &entry.body) == Some(*before))
     }
 
     fn set_target(&mut self, system: &str, kind: &str, key: &str, fields: Fields) {

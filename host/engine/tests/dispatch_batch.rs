@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use weft_connectors::Connectors;
-use weft_connectors::gate::ShopifyCostLimiter;
-use weft_connectors::shopify::{ShopifyClient, ShopifyConfig};
 use weft_engine::dispatch::Reobserve;
 use weft_engine::{DispatchReport, Dispatcher};
+use weft_ratelimit::ShopifyCostLimiter;
 use weft_ratelimit::{Backoff, BackoffConfig};
+use weft_shopify::{ShopifyClient, ShopifyConfig};
 use weft_sim_shopify::{NewProduct, NewVariant, ShopifySim, SimConfig, SimHandle};
 use weft_store::{NewOutboxRow, OpenOptions, OutboxStatus, StepCommit, Store};
 
@@ -80,10 +79,13 @@ async fn env(n: usize) -> Env {
         ShopifyCostLimiter::new(),
     )
     .unwrap();
-    let connectors = Connectors {
-        shopify: Some(Arc::new(client)),
-        netsuite: None,
-    };
+    let systems = weft_engine::Systems::new(vec![weft_engine::System {
+        name: "shopify".into(),
+        platform: Arc::new(weft_shopify::Shopify),
+        connection: Some(Arc::new(weft_shopify::ShopifyConnection::new(Arc::new(
+            client,
+        )))),
+    }]);
     let backoff = Arc::new(Backoff::seeded(
         BackoffConfig {
             base: Duration::from_millis(200),
@@ -100,7 +102,7 @@ async fn env(n: usize) -> Env {
             Box::pin(async { Ok(()) })
         })
     };
-    let dispatcher = Dispatcher::new(STORE, db.clone(), connectors, backoff).with_reobserve(hook);
+    let dispatcher = Dispatcher::new(STORE, db.clone(), systems, backoff).with_reobserve(hook);
     Env {
         sim,
         _handle: handle,
@@ -142,6 +144,7 @@ fn set_row(env: &Env, i: usize, quantity: i64, tag: &str) -> NewOutboxRow {
         }),
         priority: weft_engine::sync::priority("inventory-level"),
         coalesce: true,
+        resend_may_apply: false,
     }
 }
 

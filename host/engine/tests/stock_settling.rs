@@ -15,12 +15,13 @@
 //! - never lets a step's record of what a side holds overwrite a newer one (the step is refused
 //!   whole and re-run).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use weft_connectors::WriteOutcome;
 use weft_engine::{Processor, ResolverRule};
+use weft_platform::WriteOutcome;
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
     NewJournalEntry, ObservedTarget, OutboxRow, Source, StepCommit, Store, StoreError,
@@ -85,7 +86,19 @@ async fn env() -> Env {
         },
     ];
     let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
-    let processor = Processor::new(STORE, db.clone(), mapper, rules);
+    let systems = weft_engine::Systems::new(vec![
+        weft_engine::System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+        weft_engine::System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ]);
+    let processor = Processor::new(STORE, db.clone(), systems, mapper, rules);
     let start = Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).unwrap();
     Env {
         start,
@@ -202,10 +215,11 @@ impl Env {
     /// does (its result journaled with the level's version).
     async fn applied(&self, row: &OutboxRow, secs: i64) {
         let outcome = WriteOutcome {
+            // A stock write answers with the level's id (`item@location`), on both platforms.
             target_id: if row.system == "shopify" {
                 SHOPIFY_LEVEL.into()
             } else {
-                "9001".into() // the adjustment's id
+                NETSUITE_LEVEL.into()
             },
             version: Some(self.at(secs)),
             document: None,

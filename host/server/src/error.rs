@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Errors of the server's library functions (serving and benchmarking). Request-level failures
+/// Errors of the server's library functions (serving). Request-level failures
 /// never surface here: they become HTTP answers.
 #[derive(Debug, Error)]
 pub enum ServerError {
@@ -15,28 +15,4 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// A file or socket operation of the intake benchmark failed.
-    #[error("i/o error in intake benchmark: {what}")]
-    BenchIo {
-        /// What was being done.
-        what: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The store failed during the intake benchmark.
-    #[error("store error in intake benchmark while {what}")]
-    BenchStore {
-        /// What was being done.
-        what: &'static str,
-        /// The store's error.
-        #[source]
-        source: weft_store::StoreError,
-    },
-    /// A benchmark request failed or was refused.
-    #[error("intake benchmark request failed: {0}")]
-    BenchRequest(String),
-    /// The benchmark options are out of range.
-    #[error("invalid intake benchmark options: {0}")]
-    BenchOptions(String),
 }

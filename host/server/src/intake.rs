@@ -1,24 +1,27 @@
-//! `POST /webhooks/shopify/{store_id}`: Shopify webhook intake.
+//! `POST /webhooks/{system}/{store_id}`: webhook intake for every platform that has webhooks.
 //!
-//! Order of checks (each one before any work the next one needs):
-//! 1. the store must be configured (404);
+//! The route names the store and one of its systems (`/webhooks/shopify/acme` for a store whose
+//! Shopify system is called `shopify`); the system's platform says how a delivery is
+//! authenticated and what it carries ([`weft_platform::WebhookIntake`]). Order of checks (each
+//! one before any work the next one needs):
+//! 1. the store must be configured and the system one of its systems with webhooks (404);
 //! 2. the body must fit the store's cap: a `Content-Length` above it is refused at once, and a
 //!    streamed body is read only up to the cap (413; the rest is never read); it must arrive
 //!    within the store's body timeout (408);
-//! 3. the signature must verify against one of the store's accepted secrets (401; nothing is
+//! 3. the signature must verify against one of the system's accepted secrets (401; nothing is
 //!    stored, not even a reject row, so unauthenticated input cannot fill the disk);
-//! 4. the body must be JSON, the topic one weft syncs, and the document acceptable to
-//!    `weft_connectors::shopify::normalize` (400 with the reason; the raw request, minus the
-//!    signature header and any credentials, is kept via `Store::record_reject`);
-//! 5. the normalized document is journaled through the group-committing [`JournalWriter`]
+//! 4. the platform must accept the delivery as a document (400 with the reason; the raw
+//!    request, minus the signature header and any credentials, is kept via
+//!    `Store::record_reject`);
+//! 5. the document is journaled through the group-committing [`JournalWriter`]
 //!    (`weft_store::JournalWriter`), and only then is 200 sent (duplicates too). A journal error is
-//!    503 so Shopify retries.
+//!    503 so the platform retries.
 //!
-//! The journal entry: system `shopify`, the document's kind and id, version = the document's
-//! `updated_at` (when the payload has none, `X-Shopify-Triggered-At` is written into it as its
-//! `updated_at` before normalizing), source `webhook`, delivery id = `X-Shopify-Webhook-Id`.
+//! The journal entry: the system's name, the document's kind, id and version, source `webhook`,
+//! and the platform's delivery id.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -32,69 +35,57 @@ use chrono::Utc;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tracing::Instrument as _;
-use weft_connectors::shopify::normalize;
+use weft_platform::{Platform, WebhookIntake};
 use weft_store::{AppendOutcome, NewJournalEntry, Source, StoreError};
 
+pub use weft_platform::WebhookSecret;
+
 use crate::metrics::WebhookOutcome;
-use crate::signature;
 use crate::state::ServerState;
 
 /// Default body cap: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Default time allowed to receive a whole body. Shopify gives up on a delivery after 5 s, so
-/// a body still arriving after 10 s is a stalled or hostile client, not Shopify.
+/// Default time allowed to receive a whole body. Platforms give up on a delivery after a few
+/// seconds (Shopify after 5 s), so a body still arriving after 10 s is a stalled or hostile
+/// client, not a platform.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The signature header.
-pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
-/// The topic header.
-pub const TOPIC_HEADER: &str = "x-shopify-topic";
-/// The delivery id header (dedupe key).
-pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
-/// When the event fired (version fallback).
-pub const TRIGGERED_AT_HEADER: &str = "x-shopify-triggered-at";
+/// Headers never kept with a reject, whatever the platform: anything that could carry a
+/// credential.
+const STRIPPED_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
-/// Headers never kept with a reject: the signature and anything that could carry a credential.
-const STRIPPED_HEADERS: [&str; 5] = [
-    HMAC_HEADER,
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-shopify-access-token",
-];
-
-/// A webhook signing secret (the app's client secret). Its `Debug` never prints the value and
-/// it has no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
-
-impl WebhookSecret {
-    /// Wraps a secret's bytes.
-    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
-        WebhookSecret(secret.into())
-    }
-
-    /// The secret's bytes (for signing and verifying only).
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
+/// One system of a store that takes webhooks.
+#[derive(Clone)]
+pub struct IntakeSystem {
+    /// The system's name in the store (the route's `{system}`, the journal's system).
+    pub name: String,
+    /// Its platform.
+    pub platform: Arc<dyn Platform>,
+    /// The platform's webhook intake.
+    pub intake: Arc<dyn WebhookIntake>,
+    /// Accepted signing secrets: the current one and, during a rotation, the previous one(s).
+    /// A system with none refuses every delivery (401).
+    pub secrets: Vec<WebhookSecret>,
 }
 
-impl std::fmt::Debug for WebhookSecret {
+impl std::fmt::Debug for IntakeSystem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(***)")
+        f.debug_struct("IntakeSystem")
+            .field("name", &self.name)
+            .field("platform", &self.platform.name())
+            .field("secrets", &self.secrets)
+            .finish()
     }
 }
 
 /// One store's intake configuration (the host fills it from `weft-config`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IntakeStore {
     /// The store id, as in the URL path.
     pub id: String,
-    /// Accepted signing secrets: the current one and, during a rotation, the previous one(s).
-    /// A store with none refuses every delivery (401).
-    pub secrets: Vec<WebhookSecret>,
+    /// The store's systems that take webhooks.
+    pub systems: Vec<IntakeSystem>,
     /// Largest body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Time allowed to receive the whole body; a slower request gets 408 and nothing is
@@ -103,15 +94,40 @@ pub struct IntakeStore {
 }
 
 impl IntakeStore {
-    /// A store with the given secrets, the default 1 MiB body cap and the default 10 s body
+    /// A store with no webhook systems yet, the default 1 MiB body cap and the default 10 s body
     /// timeout.
-    pub fn new(id: impl Into<String>, secrets: Vec<WebhookSecret>) -> Self {
+    pub fn new(id: impl Into<String>) -> Self {
         IntakeStore {
             id: id.into(),
-            secrets,
+            systems: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+
+    /// Adds system `name` of `platform`, accepting deliveries signed with `secrets`. A
+    /// platform without webhooks adds nothing.
+    #[must_use]
+    pub fn with_system(
+        mut self,
+        name: impl Into<String>,
+        platform: Arc<dyn Platform>,
+        secrets: Vec<WebhookSecret>,
+    ) -> Self {
+        if let Some(intake) = platform.webhooks() {
+            self.systems.push(IntakeSystem {
+                name: name.into(),
+                platform,
+                intake,
+                secrets,
+            });
+        }
+        self
+    }
+
+    /// The system named `name`, when it takes webhooks.
+    pub fn system(&self, name: &str) -> Option<&IntakeSystem> {
+        self.systems.iter().find(|s| s.name == name)
     }
 
     /// Sets the body timeout.
@@ -129,10 +145,10 @@ impl IntakeStore {
     }
 }
 
-/// The intake router: `POST /webhooks/shopify/{store_id}`.
+/// The intake router: `POST /webhooks/{system}/{store_id}`.
 pub fn router(state: ServerState) -> Router {
     Router::new()
-        .route("/webhooks/shopify/{store_id}", post(webhook))
+        .route("/webhooks/{system}/{store_id}", post(webhook))
         .with_state(state)
 }
 
@@ -145,30 +161,35 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
 async fn webhook(
     State(state): State<ServerState>,
-    Path(store_id): Path<String>,
+    Path((system, store_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    let (topic, delivery) = state
+        .intake_store(&store_id)
+        .and_then(|s| s.system(&system).map(|s| s.intake.describe(&headers)))
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "webhook",
         store = %store_id,
-        topic = header_str(&headers, TOPIC_HEADER).unwrap_or(""),
-        delivery = header_str(&headers, WEBHOOK_ID_HEADER).unwrap_or(""),
+        %system,
+        topic = %truncated(&topic),
+        delivery = %truncated(&delivery),
     );
-    handle(state, store_id, headers, body, started)
+    handle(state, store_id, system, headers, body, started)
         .instrument(span)
         .await
+}
+
+/// At most 128 characters of a header-borne value, for the log.
+fn truncated(v: &str) -> &str {
+    match v.char_indices().nth(128) {
+        Some((i, _)) => &v[..i],
+        None => v,
+    }
 }
 
 enum ReadError {
@@ -194,6 +215,7 @@ async fn read_capped(mut body: Body, cap: usize) -> Result<Bytes, ReadError> {
 async fn handle(
     state: ServerState,
     store_id: String,
+    system: String,
     headers: HeaderMap,
     body: Body,
     started: Instant,
@@ -203,6 +225,17 @@ async fn handle(
         metrics.inc_unknown_store();
         tracing::debug!("webhook for an unknown store");
         return text(StatusCode::NOT_FOUND, "unknown store");
+    };
+    let Some(sys) = cfg.system(&system).cloned() else {
+        metrics.inc_unknown_store();
+        tracing::debug!("webhook for a system the store does not have, or that takes no webhooks");
+        return text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "store {store_id} has no system `{}` that takes webhooks",
+                truncated(&system)
+            ),
+        );
     };
     let too_large = || {
         metrics.inc_webhook(&cfg.id, WebhookOutcome::TooLarge);
@@ -242,19 +275,27 @@ async fn handle(
         }
     };
 
-    let verified = header_str(&headers, HMAC_HEADER)
-        .is_some_and(|sig| signature::verify(&cfg.secrets, &raw, sig));
-    if !verified {
+    if !sys.intake.verify(&headers, &raw, &sys.secrets) {
         metrics.inc_webhook(&cfg.id, WebhookOutcome::BadSignature);
         tracing::warn!("webhook with a missing or invalid signature refused");
         return text(StatusCode::UNAUTHORIZED, "invalid webhook signature");
     }
 
-    let mut entry = match to_entry(&cfg.id, &headers, &raw) {
-        Ok(entry) => entry,
-        Err(reason) => return malformed(&state, &cfg.id, &headers, &raw, reason).await,
+    let mut entry = match sys.intake.parse(&headers, &raw) {
+        Ok(d) => NewJournalEntry {
+            store_id: cfg.id.clone(),
+            system: sys.name.clone(),
+            kind: d.kind,
+            entity_id: d.entity_id,
+            version: d.version,
+            source: Source::Webhook,
+            delivery_id: d.delivery_id,
+            body: d.body,
+            received_at: Utc::now(),
+        },
+        Err(reason) => return malformed(&state, &cfg.id, &sys, &headers, &raw, reason).await,
     };
-    stamp_sku(&state, &mut entry).await;
+    stamp_sku(&state, sys.platform.as_ref(), &mut entry).await;
 
     // The append and the engine's wake-up run in their own task: a client that hangs up
     // mid-commit cancels this handler, but its entry (already queued) is still journaled, and
@@ -291,11 +332,11 @@ async fn handle(
             text(StatusCode::OK, "ok")
         }
         Err(e @ (StoreError::InvalidVersion { .. } | StoreError::InvalidArgument { .. })) => {
-            malformed(&state, &cfg.id, &headers, &raw, e.to_string()).await
+            malformed(&state, &cfg.id, &sys, &headers, &raw, e.to_string()).await
         }
         Err(e) => {
             metrics.inc_webhook(&cfg.id, WebhookOutcome::Unavailable);
-            tracing::error!(error = %e, "journal append failed; answering 503 so Shopify retries");
+            tracing::error!(error = %e, "journal append failed; answering 503 so the platform retries");
             text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "journal unavailable; retry later",
@@ -304,50 +345,21 @@ async fn handle(
     }
 }
 
-/// Turns an authenticated delivery into its journal entry, or says why it cannot be one.
-fn to_entry(store_id: &str, headers: &HeaderMap, raw: &[u8]) -> Result<NewJournalEntry, String> {
-    let topic = header_str(headers, TOPIC_HEADER)
-        .ok_or_else(|| "missing X-Shopify-Topic header".to_string())?;
-    let mut value =
-        normalize::parse_webhook_body(raw).map_err(|e| format!("body is not valid JSON: {e}"))?;
-    if !value.is_object() {
-        return Err("body is not a JSON object".into());
-    }
-    if value.get("updated_at").is_none_or(Value::is_null)
-        && let Some(at) = header_str(headers, TRIGGERED_AT_HEADER)
-        && let Some(obj) = value.as_object_mut()
-    {
-        obj.insert("updated_at".into(), Value::String(at.to_owned()));
-    }
-    let doc = normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
-    Ok(NewJournalEntry {
-        store_id: store_id.to_owned(),
-        system: "shopify".into(),
-        kind: doc.kind.as_str().to_owned(),
-        entity_id: doc.id,
-        version: doc.updated_at,
-        source: Source::Webhook,
-        delivery_id: header_str(headers, WEBHOOK_ID_HEADER).map(str::to_owned),
-        body: doc.body,
-        received_at: Utc::now(),
-    })
-}
-
-/// Stamps an inventory level webhook with its item's SKU when weft knows it, so the journaled
-/// body is the one a poll of the same level produces (the poll reads `item { sku }`): the
-/// journal then recognises the poll's read as the same observation instead of journaling it
-/// again. Unknown SKU (or a database hiccup): the body keeps `sku: null` and the engine
-/// looks the SKU up when it processes the entry.
-async fn stamp_sku(state: &ServerState, entry: &mut NewJournalEntry) {
+/// Stamps an inventory level webhook that names its item but not its SKU
+/// ([`Platform::item_without_sku`]) with the SKU when weft knows it, so the journaled body is
+/// the one a poll of the same level produces: the journal then recognises the poll's read as
+/// the same observation instead of journaling it again. Unknown SKU (or a database hiccup):
+/// the body keeps `sku: null` and the engine looks the SKU up when it processes the entry.
+async fn stamp_sku(state: &ServerState, platform: &dyn Platform, entry: &mut NewJournalEntry) {
     if entry.kind != "inventory-level" || !entry.body.get("sku").is_some_and(Value::is_null) {
         return;
     }
-    let Some(item) = entry.body.get("inventory_item_id").and_then(Value::as_str) else {
+    let Some(item) = platform.item_without_sku(&entry.body) else {
         return;
     };
     match state
         .store()
-        .inventory_item_sku(&entry.store_id, item)
+        .inventory_item_sku(&entry.store_id, &entry.system, &item)
         .await
     {
         Ok(Some(sku)) => {
@@ -362,11 +374,11 @@ async fn stamp_sku(state: &ServerState, entry: &mut NewJournalEntry) {
 
 /// The request headers as a JSON object, without the signature or credentials. Repeated
 /// headers become arrays; non-UTF-8 values are kept lossily.
-fn kept_headers(headers: &HeaderMap) -> Value {
+fn kept_headers(headers: &HeaderMap, secret: &[&str]) -> Value {
     let mut map: BTreeMap<String, Value> = BTreeMap::new();
     for (name, value) in headers {
         let name = name.as_str();
-        if STRIPPED_HEADERS.contains(&name) {
+        if STRIPPED_HEADERS.contains(&name) || secret.contains(&name) {
             continue;
         }
         let v = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
@@ -389,13 +401,15 @@ fn kept_headers(headers: &HeaderMap) -> Value {
 async fn malformed(
     state: &ServerState,
     store_id: &str,
+    system: &IntakeSystem,
     headers: &HeaderMap,
     raw: &[u8],
     reason: String,
 ) -> Response {
+    let kept_headers = kept_headers(headers, system.intake.secret_headers());
     let kept = state
         .store()
-        .record_reject(store_id, &reason, &kept_headers(headers), raw, Utc::now())
+        .record_reject(store_id, &reason, &kept_headers, raw, Utc::now())
         .await;
     match kept {
         Ok(id) => {

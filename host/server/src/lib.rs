@@ -1,21 +1,23 @@
-//! weft's HTTP front door: Shopify webhook intake and the operations endpoints.
+//! weft's HTTP front door: webhook intake for every platform and the operations endpoints.
+//! The server never names a platform: a store's systems bring their platform's
+//! [`weft_platform::WebhookIntake`].
 //!
 //! # Intake ([`intake::router`])
 //!
-//! `POST /webhooks/shopify/{store_id}` takes a Shopify webhook delivery and answers only once it
-//! is durable in the journal (principle 1, log first):
+//! `POST /webhooks/{system}/{store_id}` takes a delivery for one of the store's systems and
+//! answers only once it is durable in the journal (principle 1, log first):
 //!
 //! | condition | answer | stored |
 //! |---|---|---|
-//! | store not configured | 404 | nothing |
+//! | store not configured, or no such system with webhooks | 404 | nothing |
 //! | body larger than the store's cap (`Content-Length` or streamed) | 413, rest unread | nothing |
 //! | body not received within the store's body timeout (default 10 s) | 408 | nothing |
-//! | `X-Shopify-Hmac-Sha256` missing or not matching any accepted secret | 401 | nothing (counted) |
-//! | body not JSON, unknown topic, or a document normalize refuses | 400 with the reason | raw request via `record_reject` |
-//! | journal append failed (database down) | 503 (Shopify retries) | nothing |
+//! | signature missing or not matching any accepted secret of the system | 401 | nothing (counted) |
+//! | a delivery the platform cannot read as a document | 400 with the reason | raw request via `record_reject` |
+//! | journal append failed (database down) | 503 (the platform retries) | nothing |
 //! | new or duplicate delivery | 200 after the group commit | journal entry (once) |
 //!
-//! Signatures are checked in constant time against every accepted secret of the store (current
+//! Signatures are checked in constant time against every accepted secret of the system (current
 //! and previous during rotation). Neither secrets nor bodies are ever logged.
 //!
 //! # Operations ([`ops::router`])
@@ -24,21 +26,20 @@
 //! process runs) and `GET /readyz` (200 only when the database answers and the host has said it
 //! is ready; 503 with the reason otherwise).
 //!
-//! # Serving and benchmarking
+//! # Serving
 //!
-//! [`serve`] merges both routers behind a tracing layer; [`bench_http_intake`] measures the real
-//! intake over loopback HTTP against the raw one-fsync-per-request rate of the same disk.
+//! [`serve`] merges both routers behind a tracing layer. `weft bench intake` (crate
+//! `weft-bench`) measures the real intake over loopback HTTP.
 
-pub mod bench;
 pub mod error;
 pub mod intake;
 pub mod metrics;
 pub mod ops;
-pub mod signature;
 mod state;
 
-pub use bench::{IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use error::ServerError;
-pub use intake::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, WebhookSecret};
-pub use metrics::{Metrics, WebhookOutcome};
+pub use intake::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, IntakeSystem, WebhookSecret,
+};
+pub use metrics::{Metrics, SystemHealth, WebhookOutcome};
 pub use state::{Notifier, Readiness, ServerState, notifier_from_map, serve};

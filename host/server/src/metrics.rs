@@ -14,6 +14,8 @@
 //! | `weft_stale_ignored_total` | counter | | store counters `stale` and `stale_ignored_*` |
 //! | `weft_journal_duplicates_total` | counter | `source` | store counters `journal_duplicate_<source>` |
 //! | `weft_throttled_total` | counter | `system` | [`Metrics::inc_throttled`] |
+//! | `weft_system_down` | gauge | `system` | 1 while the connection's breaker is open or writes wait out an outage ([`Metrics::set_system_health`]) |
+//! | `weft_system_down_seconds` | gauge | `system` | how long it has been down |
 //! | `weft_plugin_seconds` | histogram | `plugin` | [`Metrics::observe_plugin_call`] |
 //! | `weft_plugin_errors_total` | counter | `plugin`, `kind` | [`Metrics::observe_plugin_call`] |
 //! | `weft_intake_ack_seconds` | histogram | | request start to durable 200 |
@@ -147,8 +149,19 @@ impl StoreFigures {
     }
 }
 
+/// The health of one store's connection to one system, as the host last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemHealth {
+    /// Since when the system has been down (its breaker open, or its writes waiting out an
+    /// outage); `None` while it answers.
+    pub down_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last error that said it was down.
+    pub last_error: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
+    systems: BTreeMap<(String, String), SystemHealth>,
     webhooks: BTreeMap<(String, WebhookOutcome), u64>,
     unknown_store: u64,
     throttled: BTreeMap<(String, String), u64>,
@@ -237,6 +250,25 @@ impl Metrics {
             .throttled
             .entry((store.to_owned(), system.to_owned()))
             .or_insert(0) += 1;
+    }
+
+    /// Records the health of `store`'s connection to `system`.
+    pub fn set_system_health(&self, store: &str, system: &str, health: SystemHealth) {
+        self.inner
+            .lock()
+            .systems
+            .insert((store.to_owned(), system.to_owned()), health);
+    }
+
+    /// Every (store, system) currently down, with its health.
+    pub fn systems_down(&self) -> Vec<(String, String, SystemHealth)> {
+        self.inner
+            .lock()
+            .systems
+            .iter()
+            .filter(|(_, h)| h.down_since.is_some())
+            .map(|((s, sys), h)| (s.clone(), sys.clone(), h.clone()))
+            .collect()
     }
 
     /// The current value of `weft_webhooks_received_total{store, outcome}`.
@@ -409,6 +441,40 @@ impl Metrics {
                     *n as f64,
                 );
             }
+        }
+        family(
+            &mut out,
+            "weft_system_down",
+            "gauge",
+            "1 while the store's connection to a system is down (breaker open, writes waiting out an outage).",
+        );
+        for ((s, sys), h) in &g.systems {
+            let down = if h.down_since.is_some() { 1.0 } else { 0.0 };
+            sample(
+                &mut out,
+                "weft_system_down",
+                &[("store", s), ("system", sys)],
+                down,
+            );
+        }
+        family(
+            &mut out,
+            "weft_system_down_seconds",
+            "gauge",
+            "How long the store's connection to a system has been down (0 while up).",
+        );
+        let now = chrono::Utc::now();
+        for ((s, sys), h) in &g.systems {
+            let secs = h
+                .down_since
+                .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+                .unwrap_or(0.0);
+            sample(
+                &mut out,
+                "weft_system_down_seconds",
+                &[("store", s), ("system", sys)],
+                secs,
+            );
         }
         family(
             &mut out,

@@ -46,7 +46,23 @@ async fn readyz(State(state): State<ServerState>) -> Response {
     let db = tokio::time::timeout(DB_TIMEOUT, state.store().journal_head("")).await;
     let reason = match db {
         Ok(Ok(_)) => match state.readiness().get() {
-            Ok(()) => return (StatusCode::OK, "ready").into_response(),
+            Ok(()) => {
+                // Ready to take webhooks; systems that are down (their writes wait) are said,
+                // but do not make the host unready: intake still journals everything.
+                let down = state.metrics().systems_down();
+                if down.is_empty() {
+                    return (StatusCode::OK, "ready").into_response();
+                }
+                let mut body = String::from("ready; writes waiting for systems that are down:");
+                for (store, system, h) in down {
+                    body.push_str(&format!(
+                        "\n  store {store}, system {system}: down since {}; last error: {}",
+                        h.down_since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        h.last_error.unwrap_or_default()
+                    ));
+                }
+                return (StatusCode::OK, body).into_response();
+            }
             Err(reason) => format!("not ready: {reason}"),
         },
         Ok(Err(e)) => format!("not ready: database does not answer: {e}"),

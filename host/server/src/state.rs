@@ -117,8 +117,8 @@ impl ServerState {
     pub fn set_stores(&self, stores: Vec<IntakeStore>) {
         for s in &stores {
             self.shared.metrics.register_store(&s.id);
-            if s.secrets.is_empty() {
-                tracing::warn!(store = %s.id, "store has no webhook secret: every delivery will be refused with 401");
+            for sys in s.systems.iter().filter(|sys| sys.secrets.is_empty()) {
+                tracing::warn!(store = %s.id, system = %sys.name, "system has no webhook secret: every delivery will be refused with 401");
             }
         }
         let map = stores

@@ -59,7 +59,7 @@ async fn post(
         .header("x-shopify-webhook-id", id)
         .header(
             "x-shopify-hmac-sha256",
-            weft_server::signature::sign(secret.as_bytes(), body.as_bytes()),
+            weft_platform::signature::sign(secret.as_bytes(), body.as_bytes()),
         )
         .body(body)
         .send()

@@ -8,8 +8,8 @@ use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use common::*;
 use tower::ServiceExt as _;
-use weft_server::signature::sign;
-use weft_server::{IntakeStore, WebhookOutcome, WebhookSecret};
+use weft_platform::signature::sign;
+use weft_server::{WebhookOutcome, WebhookSecret};
 use weft_store::Source;
 
 async fn send(h: &Harness, req: Request<Body>) -> (StatusCode, String) {
@@ -99,7 +99,7 @@ async fn bad_or_missing_signature_is_401_and_stores_nothing() {
 
 #[tokio::test]
 async fn previous_secret_is_accepted_during_rotation() {
-    let h = harness(vec![IntakeStore::new(
+    let h = harness(vec![shop(
         "acme",
         vec![WebhookSecret::new(SECRET), WebhookSecret::new(OLD_SECRET)],
     )])

@@ -75,7 +75,7 @@ fn body(i: usize) -> serde_json::Value {
 fn entry(i: usize) -> NewJournalEntry {
     NewJournalEntry {
         store_id: "bench".into(),
-        system: "shopify".into(),
+        system: "storefront".into(),
         kind: "product".into(),
         entity_id: (7_000_000_000_000_u64 + i as u64).to_string(),
         version: "2026-11-26T10:00:00Z".into(),

@@ -58,12 +58,16 @@ pub use types::{
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 
-/// Cross-reference kind under which a Shopify inventory item id maps to its variant's SKU
-/// (recorded by the engine from product observations; read by the intake to stamp inventory
-/// level webhooks, which carry no SKU, the same way a poll stamps them).
+/// Cross-reference kind under which a system's inventory item id maps to its variant's SKU
+/// (recorded by the engine from what the platform says its documents show; read by the intake
+/// to stamp inventory level webhooks that carry no SKU, the same way a poll stamps them).
 pub const INVENTORY_ITEM_XREF: &str = "inventory-item";
-/// Cross-reference "system" of [`INVENTORY_ITEM_XREF`] rows: the entity id is the SKU.
-pub const SKU_XREF_SYSTEM: &str = "shopify-sku";
+
+/// Cross-reference "system" of [`INVENTORY_ITEM_XREF`] rows of `system`: the entity id is the
+/// SKU (`<system>-sku`).
+pub fn sku_xref_system(system: &str) -> String {
+    format!("{system}-sku")
+}
 /// Delivery-id prefix of a journaled stock write result; the written row's idempotency key
 /// follows (so a write sent again journals nothing new, and
 /// [`Store::settling_writes`] tells an applied write from one refused as stale).

@@ -34,6 +34,11 @@ const SQLITE: &[Migration] = &[
         name: "parked",
         sql: include_str!("../migrations/sqlite/0004_parked.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox_resend_may_apply",
+        sql: include_str!("../migrations/sqlite/0005_outbox_resend_may_apply.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -56,6 +61,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "parked",
         sql: include_str!("../migrations/postgres/0004_parked.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "outbox_resend_may_apply",
+        sql: include_str!("../migrations/postgres/0005_outbox_resend_may_apply.sql"),
     },
 ];
 

@@ -319,10 +319,10 @@ impl Store {
         let n = on_tx!(&mut w.tx, c => {
             sqlx::query("UPDATE outbox SET status = CASE
                                   WHEN $3 = 'pending' AND coalescing = 1 AND call_key IS NULL
-                                    -- a NetSuite stock set that was sent may have applied (it is
-                                    -- sent alone, outside a saved call): it is sent again and
-                                    -- finds its adjustment by key, never replaced
-                                    AND NOT (system = 'netsuite' AND op = 'set-quantity') AND EXISTS (
+                                    -- a write whose resend may find it applied (sent alone,
+                                    -- outside a saved call) is sent again and finds its
+                                    -- effect by key, never replaced
+                                    AND resend_may_apply = 0 AND EXISTS (
                                     SELECT 1 FROM outbox n
                                     WHERE n.store_id = outbox.store_id AND n.system = outbox.system
                                       AND n.kind = outbox.kind AND n.key = outbox.key

@@ -61,10 +61,10 @@ const SETTLING_WRITES: &str = "SELECT id,
             body, created_at, updated_at FROM outbox
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
        AND (status = 'inflight'
-            -- sent, outcome unknown: bound to a saved (Shopify) call, or a NetSuite stock set
-            -- sent before (sent alone: its adjustment may exist)
+            -- sent, outcome unknown: bound to a saved call, or a write whose resend may find it
+            -- applied, sent before (sent alone: its effect may exist)
             OR (status = 'pending' AND (call_key IS NOT NULL
-                OR (system = 'netsuite' AND op = 'set-quantity' AND attempts > 0)))
+                OR (resend_may_apply = 1 AND attempts > 0)))
             -- applied: its result is journaled (`WRITE_RESULT_DELIVERY_PREFIX`)
             OR (status = 'done' AND updated_at >= $5 AND EXISTS (
                   SELECT 1 FROM journal j
@@ -85,7 +85,7 @@ const UNSETTLED_WRITES: &str = "SELECT o.id,
      WHERE o.store_id = $1 AND o.system = $2 AND o.kind = $3 AND o.key = $4
        AND (o.status = 'inflight'
             OR (o.status = 'pending' AND (o.call_key IS NOT NULL
-                OR (o.system = 'netsuite' AND o.op = 'set-quantity' AND o.attempts > 0)))
+                OR (o.resend_may_apply = 1 AND o.attempts > 0)))
             OR (o.status = 'done' AND j.seq > $5))
      ORDER BY o.id";
 
@@ -101,12 +101,12 @@ const OUTBOX_EXISTS: &str = "SELECT id FROM outbox WHERE idempotency_key = $1";
 const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_at = $6
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND op = $5
        AND status = 'pending' AND coalescing = 1 AND call_key IS NULL
-       AND NOT (system = 'netsuite' AND op = 'set-quantity' AND attempts > 0)";
+       AND NOT (resend_may_apply = 1 AND attempts > 0)";
 
 const OUTBOX_INSERT: &str = "INSERT INTO outbox
      (store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status,
-      attempts, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10, $10)
+      attempts, next_attempt_at, created_at, updated_at, resend_may_apply)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10, $10, $11)
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
 
 pub(crate) async fn set_watermark_in_tx(
@@ -422,6 +422,7 @@ impl Store {
                     .bind(o.priority)
                     .bind(i64::from(o.coalesce))
                     .bind(at)
+                    .bind(i64::from(o.resend_may_apply))
                     .fetch_optional(&mut *c)
                     .await
                     .map_err(StoreError::db(OP))?;
@@ -579,17 +580,18 @@ impl Store {
         })
     }
 
-    /// The SKU of Shopify inventory item `item_id`, once a product observation taught it.
+    /// The SKU of `system`'s inventory item `item_id`, once an observation taught it.
     pub async fn inventory_item_sku(
         &self,
         store_id: &str,
+        system: &str,
         item_id: &str,
     ) -> Result<Option<String>> {
         self.xref_entity(
             store_id,
             crate::INVENTORY_ITEM_XREF,
             item_id,
-            crate::SKU_XREF_SYSTEM,
+            &crate::sku_xref_system(system),
         )
         .await
     }

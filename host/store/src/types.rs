@@ -281,6 +281,10 @@ pub struct NewOutboxRow {
     /// Rows already `inflight` are never replaced, nor are rows waiting for the outcome of a
     /// call they were sent in (`call_key` set): that call may have applied them.
     pub coalesce: bool,
+    /// When true, a resend of this write may find it already applied (the platform executes it
+    /// as read, compare, write under the row's key): once sent, the row is never superseded or
+    /// coalesced away, and counts as in flight until it settles.
+    pub resend_may_apply: bool,
 }
 
 /// Status of an outbox row.

@@ -32,6 +32,7 @@ fn row(system: &str, kind: &str, key: &str, op: &str, priority: i64) -> NewOutbo
         body: json!({}),
         priority,
         coalesce: true,
+        resend_may_apply: false,
     }
 }
 

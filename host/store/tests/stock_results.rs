@@ -41,6 +41,8 @@ fn stock_row(system: &str, idem: &str, quantity: i64) -> NewOutboxRow {
         body: json!({"desired": {"quantity": quantity}, "expected_quantity": 50}),
         priority: 30,
         coalesce: true,
+        // The ERP's stock set is read, compare, adjust: a resend may find it applied.
+        resend_may_apply: system == "netsuite",
     }
 }
 

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::Request;
 use parking_lot::Mutex;
 use tempfile::TempDir;
-use weft_server::signature::sign;
+use weft_platform::signature::sign;
 use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
 
@@ -60,7 +60,16 @@ pub async fn harness(stores: Vec<IntakeStore>) -> Harness {
 
 /// The usual store: `acme`, current secret only.
 pub fn acme() -> IntakeStore {
-    IntakeStore::new("acme", vec![WebhookSecret::new(SECRET)])
+    shop("acme", vec![WebhookSecret::new(SECRET)])
+}
+
+/// A store whose Shopify system (named `shopify`) accepts `secrets`.
+pub fn shop(id: &str, secrets: Vec<WebhookSecret>) -> IntakeStore {
+    IntakeStore::new(id).with_system(
+        "shopify",
+        std::sync::Arc::new(weft_shopify::Shopify),
+        secrets,
+    )
 }
 
 /// A signed delivery (signature by `secret`, or none when `None`).

@@ -137,5 +137,6 @@ pub fn outbox(key: &str, idem: &str, body: Value, coalesce: bool) -> NewOutboxRo
         body,
         priority: 20,
         coalesce,
+        resend_may_apply: false,
     }
 }

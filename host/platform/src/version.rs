@@ -80,6 +80,12 @@ pub fn freshness(known: Option<&str>, incoming: &str) -> Freshness {
     }
 }
 
+/// The text form weft writes versions in: RFC 3339 in UTC, with as many fraction digits as
+/// the instant needs.
+pub fn format_ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

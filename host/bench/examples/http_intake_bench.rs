@@ -1,8 +1,8 @@
-//! Runs [`weft_server::bench_http_intake`] and prints its figures as one JSON object.
+//! Runs [`weft_bench::bench_http_intake`] and prints its figures as one JSON object.
 //!
 //! `cargo run -p weft-server --example http_intake_bench -- [requests] [concurrency] [dir]`
 
-use weft_server::{IntakeHttpBenchOptions, bench_http_intake};
+use weft_bench::{IntakeHttpBenchOptions, bench_http_intake};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

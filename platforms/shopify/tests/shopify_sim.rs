@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use weft_connectors::gate::ShopifyCostLimiter;
-use weft_connectors::shopify::{Entity, Paging, ShopifyClient, ShopifyConfig};
-use weft_connectors::{ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp};
+use weft_platform::{Connection as _, ConnectorError, EntityKind, WriteCommand, WriteOp};
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_shopify::ShopifyConnection;
+use weft_shopify::{Entity, Paging, ShopifyClient, ShopifyConfig};
 use weft_sim_shopify::{
     CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ShopifySim, SimConfig,
     SimHandle,
@@ -320,11 +321,8 @@ async fn throttled_is_detected_and_the_limiter_prevents_it() {
     h.shutdown().await;
 }
 
-fn connectors(c: ShopifyClient) -> Connectors {
-    Connectors {
-        shopify: Some(Arc::new(c)),
-        netsuite: None,
-    }
+fn connectors(c: ShopifyClient) -> ShopifyConnection {
+    ShopifyConnection::new(Arc::new(c))
 }
 
 #[tokio::test]
@@ -497,7 +495,7 @@ async fn a_wrong_token_is_permanent() {
 /// GraphQL reads of the same state normalize to identical documents.
 #[tokio::test]
 async fn webhooks_and_graphql_reads_normalize_identically() {
-    use weft_connectors::shopify::normalize;
+    use weft_shopify::normalize;
     use weft_sim_shopify::{ProductEdit, Topic};
 
     let received: Arc<inbox::Inbox> = Arc::default();

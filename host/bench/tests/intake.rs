@@ -1,7 +1,7 @@
 //! The HTTP intake benchmark runs end to end on a small load and reports consistent figures
 //! (no timing assertions).
 
-use weft_server::{IntakeHttpBenchOptions, bench_http_intake};
+use weft_bench::{IntakeHttpBenchOptions, bench_http_intake};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_intake_bench_journals_every_request_and_reports_figures() {

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::normalize::{self, NormalizeError, ShopifyDoc, gid, id_string};
 use super::queries as q;
 use crate::error::{ConnectorError, parse_retry_after};
-use crate::gate::{CircuitBreaker, QueryCost, ShopifyCostLimiter, breaker_permit, breaker_record};
+use weft_ratelimit::ShopifyCostLimiter;
+
+use crate::gate::{CircuitBreaker, QueryCost, breaker_permit, breaker_record};
 
 const SYSTEM: &str = "shopify";
 
@@ -271,6 +273,11 @@ impl ShopifyClient {
     pub fn with_breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breaker = Some(breaker);
         self
+    }
+
+    /// The connection's circuit breaker, if it has one.
+    pub fn breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
     }
 
     /// The shop's cost limiter.

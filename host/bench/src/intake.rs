@@ -14,11 +14,38 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use weft_store::{GroupCommitConfig, JournalWriter, NewJournalEntry, Source, Store};
 
-use crate::error::ServerError;
-use crate::intake::{IntakeStore, WebhookSecret};
-use crate::metrics::Metrics;
-use crate::signature::sign;
-use crate::state::ServerState;
+use weft_platform::signature::sign;
+use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
+use weft_shopify::Shopify;
+
+/// What went wrong in the intake benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeBenchError {
+    /// A file or socket operation of the intake benchmark failed.
+    #[error("i/o error in intake benchmark: {what}")]
+    BenchIo {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed during the intake benchmark.
+    #[error("store error in intake benchmark while {what}")]
+    BenchStore {
+        /// What was being done.
+        what: &'static str,
+        /// The store's error.
+        #[source]
+        source: weft_store::StoreError,
+    },
+    /// A benchmark request failed or was refused.
+    #[error("intake benchmark request failed: {0}")]
+    BenchRequest(String),
+    /// The benchmark options are out of range.
+    #[error("invalid intake benchmark options: {0}")]
+    BenchOptions(String),
+}
 
 const STORE: &str = "bench";
 const SECRET: &[u8] = b"bench-webhook-secret";
@@ -120,8 +147,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
-fn store_err(what: &'static str) -> impl FnOnce(weft_store::StoreError) -> ServerError {
-    move |source| ServerError::BenchStore { what, source }
+fn store_err(what: &'static str) -> impl FnOnce(weft_store::StoreError) -> IntakeBenchError {
+    move |source| IntakeBenchError::BenchStore { what, source }
 }
 
 /// Runs the real intake router on `127.0.0.1:0` over a scratch SQLite file, sends
@@ -132,21 +159,21 @@ fn store_err(what: &'static str) -> impl FnOnce(weft_store::StoreError) -> Serve
 /// an error. Needs a tokio runtime (multi-threaded for realistic figures).
 pub async fn bench_http_intake(
     opts: IntakeHttpBenchOptions,
-) -> Result<IntakeHttpBench, ServerError> {
+) -> Result<IntakeHttpBench, IntakeBenchError> {
     if opts.requests == 0 || opts.concurrency == 0 {
-        return Err(ServerError::BenchOptions(
+        return Err(IntakeBenchError::BenchOptions(
             "requests and concurrency must be at least 1".into(),
         ));
     }
     let dir = opts.dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&dir).map_err(|source| ServerError::BenchIo {
+    std::fs::create_dir_all(&dir).map_err(|source| IntakeBenchError::BenchIo {
         what: format!("creating {}", dir.display()),
         source,
     })?;
     let tmp = tempfile::Builder::new()
         .prefix("weft-http-intake-bench-")
         .tempdir_in(&dir)
-        .map_err(|source| ServerError::BenchIo {
+        .map_err(|source| IntakeBenchError::BenchIo {
             what: format!("creating a scratch directory in {}", dir.display()),
             source,
         })?;
@@ -159,25 +186,29 @@ pub async fn bench_http_intake(
     let state = ServerState::new(
         store.clone(),
         writer.clone(),
-        vec![IntakeStore::new(STORE, vec![WebhookSecret::new(SECRET)])],
+        vec![IntakeStore::new(STORE).with_system(
+            "shopify",
+            Arc::new(Shopify),
+            vec![WebhookSecret::new(SECRET)],
+        )],
         Arc::new(|_: &str| {}),
         Arc::new(Metrics::new()),
     );
     let listener =
         TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|source| ServerError::BenchIo {
+            .map_err(|source| IntakeBenchError::BenchIo {
                 what: "binding 127.0.0.1:0".into(),
                 source,
             })?;
     let addr = listener
         .local_addr()
-        .map_err(|source| ServerError::BenchIo {
+        .map_err(|source| IntakeBenchError::BenchIo {
             what: "reading the listener address".into(),
             source,
         })?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::state::serve(listener, state, async {
+    let server = tokio::spawn(weft_server::serve(listener, state, async {
         let _ = stopped.await;
     }));
     let url = format!("http://{addr}/webhooks/shopify/{STORE}");
@@ -199,14 +230,14 @@ pub async fn bench_http_intake(
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(1)
             .build()
-            .map_err(|e| ServerError::BenchRequest(format!("building an HTTP client: {e}")))?;
+            .map_err(|e| IntakeBenchError::BenchRequest(format!("building an HTTP client: {e}")))?;
         let (next, bodies, url) = (Arc::clone(&next), Arc::clone(&bodies), url.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((body, sig)) = bodies.get(i) else {
-                    return Ok::<_, ServerError>(lat);
+                    return Ok::<_, IntakeBenchError>(lat);
                 };
                 let t = Instant::now();
                 let resp = client
@@ -220,11 +251,11 @@ pub async fn bench_http_intake(
                     .body(body.clone())
                     .send()
                     .await
-                    .map_err(|e| ServerError::BenchRequest(e.to_string()))?;
+                    .map_err(|e| IntakeBenchError::BenchRequest(e.to_string()))?;
                 let status = resp.status();
                 let _ = resp.bytes().await;
                 if status != reqwest::StatusCode::OK {
-                    return Err(ServerError::BenchRequest(format!(
+                    return Err(IntakeBenchError::BenchRequest(format!(
                         "request {i} answered {status}"
                     )));
                 }
@@ -239,7 +270,7 @@ pub async fn bench_http_intake(
             Ok(Ok(lat)) => latencies.extend(lat),
             Ok(Err(e)) => failure = Some(e),
             Err(e) => {
-                failure = Some(ServerError::BenchRequest(format!(
+                failure = Some(IntakeBenchError::BenchRequest(format!(
                     "client task failed: {e}"
                 )))
             }

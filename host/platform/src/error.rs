@@ -144,6 +144,25 @@ impl ConnectorError {
         }
     }
 
+    /// Whether the credentials were refused (401, 403): the account's problem, not the
+    /// record's. Writes wait for it to be fixed, like an outage.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Permanent {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+
+    /// Whether the failure is the world's, not the record's: the platform is down, throttling,
+    /// unreachable, or refusing the credentials. Such a write is waited out behind the
+    /// connection's breaker, never dead-lettered, however long it takes.
+    pub fn is_outage(&self) -> bool {
+        self.is_retryable() || self.is_auth_failure()
+    }
+
     /// Whether this is a failed compare-and-set (re-read and re-merge, then write again).
     pub fn is_stale(&self) -> bool {
         matches!(self, ConnectorError::Stale { .. })
@@ -170,12 +189,13 @@ impl ConnectorError {
         }
     }
 
-    pub(crate) fn invalid(system: &'static str, reason: InvalidRequest) -> Self {
+    /// A request the connector refused to send (what was wrong with it, in `reason`).
+    pub fn invalid(system: &'static str, reason: InvalidRequest) -> Self {
         ConnectorError::Invalid { system, reason }
     }
 
     /// Classifies a reqwest failure: connect, timeout and mid-body failures are retryable.
-    pub(crate) fn from_reqwest(system: &'static str, err: reqwest::Error) -> Self {
+    pub fn from_reqwest(system: &'static str, err: reqwest::Error) -> Self {
         let retryable = err.is_connect() || err.is_timeout() || err.is_request() || err.is_body();
         let kind = if err.is_timeout() {
             "timed out"
@@ -197,7 +217,7 @@ impl ConnectorError {
 
 /// Parses a `Retry-After` header value given in (possibly fractional) seconds. HTTP dates are
 /// not used by either platform and are ignored.
-pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let secs: f64 = v.trim().parse().ok()?;
     if secs.is_finite() && secs >= 0.0 {

@@ -1,16 +1,17 @@
-//! Shopify webhook signatures: `X-Shopify-Hmac-Sha256` is the base64 (standard alphabet)
-//! HMAC-SHA256 of the raw request body keyed with the app's client secret.
+//! Webhook signatures of the common kind: the base64 (standard alphabet) HMAC-SHA256 of the raw
+//! request body keyed with a shared secret. Platforms whose webhooks are signed this way call
+//! [`verify`] from their [`crate::WebhookIntake`]; [`sign`] is what their simulators send.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::intake::WebhookSecret;
+use crate::webhook::WebhookSecret;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The header value Shopify sends for `body` signed with `secret`.
+/// The signature header value for `body` signed with `secret`.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
     mac.update(body);

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use weft_connectors::gate::ShopifyCostLimiter;
-use weft_connectors::shopify::{Entity, ShopifyClient, ShopifyConfig};
-use weft_engine::{Poller, ShopifyReconciler};
+use weft_platform::Poller;
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_shopify::ShopifyReconciler;
+use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_sim_shopify::{CustomerFields, ShopifySim, SimConfig};
 use weft_store::{EntityStateUpsert, StepCommit, Store};
 
@@ -75,8 +76,13 @@ async fn rig() -> Rig {
         )
         .unwrap(),
     );
-    let reconciler =
-        ShopifyReconciler::new(STORE, db.clone(), client.clone(), Duration::from_secs(5));
+    let reconciler = ShopifyReconciler::new(
+        STORE,
+        "shopify",
+        db.clone(),
+        client.clone(),
+        Duration::from_secs(5),
+    );
     Rig {
         sim,
         server,

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use weft_connectors::gate::ShopifyCostLimiter;
-use weft_connectors::shopify::{ShopifyClient, ShopifyConfig};
-use weft_engine::{Poller, ShopifyReconciler};
+use weft_platform::Poller;
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_shopify::ShopifyReconciler;
+use weft_shopify::{ShopifyClient, ShopifyConfig};
 use weft_sim_shopify::{NewProduct, NewVariant, ProductEdit, ShopifySim, SimConfig};
 use weft_store::{OpenOptions, Store};
 
@@ -51,7 +52,13 @@ async fn full_resync_journals_only_real_differences_and_finds_what_the_watermark
         ShopifyCostLimiter::new(),
     )
     .unwrap();
-    let poller = ShopifyReconciler::new("acme", db.clone(), Arc::new(client), Duration::ZERO);
+    let poller = ShopifyReconciler::new(
+        "acme",
+        "shopify",
+        db.clone(),
+        Arc::new(client),
+        Duration::ZERO,
+    );
 
     // First round: everything is new (5 products, 5 inventory levels).
     let first = poller.poll().await.unwrap();

@@ -171,6 +171,11 @@ impl NetSuiteClient {
         self
     }
 
+    /// The connection's circuit breaker, if it has one.
+    pub fn breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
+    }
+
     /// The account's concurrency governor.
     pub fn governor(&self) -> &ConcurrencyGovernor {
         &self.governor

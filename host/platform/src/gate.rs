@@ -1,23 +1,17 @@
-//! How every connector request passes the host's rate limiters (`weft-ratelimit`).
-//!
-//! - Shopify: each GraphQL call reserves its requested cost from the shop's
-//!   [`ShopifyCostLimiter`] before it is sent and settles the permit with the response's
-//!   `extensions.cost` (refund of requested − actual, or a re-sync on `THROTTLED`).
-//! - NetSuite: each HTTP request holds a slot of the ACCOUNT's [`ConcurrencyGovernor`] for its
-//!   whole duration, granted on behalf of the calling store (round robin across stores).
-//! - Both: an optional per-connection [`CircuitBreaker`] refuses calls while the connection is
-//!   down. Transient failures (5xx, timeouts, connection errors) count as failures; any answer
-//!   from the platform, even a refusal or a throttle, proves the connection is up.
+//! How every connector request passes the host's rate limiters (`weft-ratelimit`): each
+//! platform picks the shape its API has (a learned cost bucket, an account-wide concurrency
+//! governor shared by every store on the account, a window quota), and every connection may
+//! have a [`CircuitBreaker`] that refuses calls while the connection is down. Transient
+//! failures (5xx, timeouts, connection errors) count as failures; any answer from the
+//! platform, even a refusal or a throttle, proves the connection is up.
 
 use weft_ratelimit::BreakerPermit;
-pub use weft_ratelimit::{
-    CircuitBreaker, ConcurrencyGovernor, QueryCost, ShopifyCostLimiter, ThrottleStatus,
-};
+pub use weft_ratelimit::{CircuitBreaker, ConcurrencyGovernor, QueryCost, ThrottleStatus};
 
 use crate::ConnectorError;
 
 /// Asks the breaker (if any) for a call permit.
-pub(crate) fn breaker_permit(
+pub fn breaker_permit(
     breaker: Option<&CircuitBreaker>,
     system: &'static str,
 ) -> Result<Option<BreakerPermit>, ConnectorError> {
@@ -36,13 +30,14 @@ pub(crate) fn breaker_permit(
 }
 
 /// Reports a call's outcome to its breaker permit.
-pub(crate) fn breaker_record<T>(permit: Option<BreakerPermit>, result: &Result<T, ConnectorError>) {
+pub fn breaker_record<T>(permit: Option<BreakerPermit>, result: &Result<T, ConnectorError>) {
     let Some(p) = permit else { return };
     let down = match result {
         Ok(_) => false,
         Err(ConnectorError::Retryable { .. }) => true,
         Err(ConnectorError::Transport { retryable, .. }) => *retryable,
-        Err(_) => false,
+        // Refused credentials: the connection is unusable until someone fixes them.
+        Err(e) => e.is_auth_failure(),
     };
     if down { p.failure() } else { p.success() }
 }

@@ -1,167 +1,39 @@
-//! Executes one write command against the right platform API.
+//! Executes write commands against the Shopify Admin GraphQL API.
 //!
-//! The engine's outbox holds [`WriteCommand`]s (what a mapping plugin's `from-canonical`
-//! returned, plus the host's idempotency key and compare-and-set guard). [`Connectors::execute`]
-//! turns one into the platform call that makes it idempotent:
+//! | kind | op | call |
+//! |---|---|---|
+//! | product | upsert | `productSet` (id from `target_id`, else looked up by a variant's SKU) |
+//! | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
+//! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
+//! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
+//! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
 //!
-//! | system | kind | op | call |
-//! |---|---|---|---|
-//! | shopify | product | upsert | `productSet` (id from `target_id`, else looked up by handle) |
-//! | shopify | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
-//! | shopify | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`Connectors::plan_inventory_calls`] and [`Connectors::send_inventory_call`] |
-//! | shopify | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
-//! | shopify | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
-//! | netsuite | product, variant, price | upsert | `PUT inventoryItem/eid:{external_id}` |
-//! | netsuite | customer | upsert | `PUT customer/eid:{external_id}` |
-//! | netsuite | order | upsert | `PUT salesOrder/eid:{external_id}` |
-//! | netsuite | inventory-level | adjust-quantity | `PUT inventoryAdjustment/eid:{external id from the key}` |
-//! | netsuite | inventory-level | set-quantity | read `locations`, compare, then the adjustment above for the difference |
-//!
-//! Shopify bodies are documents in the normalized Shopify shape ([`crate::shopify::normalize`]);
-//! NetSuite bodies are record JSON with NetSuite's field names.
+//! Bodies are documents in the normalized Shopify shape ([`crate::normalize`]).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use weft_platform::write::{bad_field, body_i64, missing, unsupported};
+use weft_platform::{
+    BatchCall, BatchResult, ChildId, ConnectorError, EntityKind, WriteCommand, WriteOp,
+    WriteOutcome,
+};
 
-use crate::EntityKind;
-use crate::error::{ConnectorError, InvalidRequest};
-use crate::netsuite::{self, NetSuiteClient, RecordRef};
-use crate::shopify::normalize::{self, gid, id_string};
-use crate::shopify::{AdjustChange, QuantityChange, ShopifyClient};
+use crate::normalize::{self, gid, id_string};
+use crate::{AdjustChange, QuantityChange, ShopifyClient};
 
-/// How a write changes the target (the WIT `write-op`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WriteOp {
-    /// Create or update, keyed by external id (NetSuite) or target id (Shopify).
-    Upsert,
-    /// Set an absolute quantity with compare-and-set.
-    SetQuantity,
-    /// Add a signed delta, idempotent by key.
-    AdjustQuantity,
+const SHOPIFY: &str = crate::PLATFORM;
+
+/// Most quantities one `inventorySetQuantities` call takes: Shopify caps every array input at
+/// 250 items (the simulator answers `MAX_INPUT_SIZE_EXCEEDED` above that).
+pub const MAX_QUANTITIES: usize = 250;
+
+/// Whether `cmd` can share an `inventorySetQuantities` call with others like it.
+pub fn is_batchable(cmd: &WriteCommand) -> bool {
+    cmd.kind == EntityKind::InventoryLevel && cmd.op == WriteOp::SetQuantity
 }
 
-impl WriteOp {
-    /// The WIT name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WriteOp::Upsert => "upsert",
-            WriteOp::SetQuantity => "set-quantity",
-            WriteOp::AdjustQuantity => "adjust-quantity",
-        }
-    }
-}
-
-/// One write to perform.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteCommand {
-    /// Target system: "shopify" or "netsuite".
-    pub system: String,
-    /// What is written.
-    pub kind: EntityKind,
-    /// How it is written.
-    pub op: WriteOp,
-    /// The target's id, when known from the cross-reference table. For inventory levels on
-    /// Shopify the body's ids are used instead; on NetSuite it is the item's internal id.
-    pub target_id: Option<String>,
-    /// The NetSuite external id to upsert under.
-    pub external_id: Option<String>,
-    /// The payload (see the module table).
-    pub body: Value,
-    /// The outbox row's idempotency key (stable across retries of this write).
-    pub idempotency_key: String,
-    /// For set-quantity: the quantity the target held when the write was computed
-    /// (`changeFromQuantity`). `None` sets without a guard.
-    pub expected_quantity: Option<i64>,
-}
-
-/// Most quantities one Shopify `inventorySetQuantities` call takes: Shopify caps every array
-/// input at 250 items (the simulator answers `MAX_INPUT_SIZE_EXCEEDED` above that).
-pub const SHOPIFY_MAX_QUANTITIES: usize = 250;
-
-impl WriteCommand {
-    /// Whether this command can share one platform call with others like it: Shopify
-    /// set-quantity writes of inventory levels ([`Connectors::plan_inventory_calls`]).
-    pub fn is_batchable(&self) -> bool {
-        self.system == SHOPIFY
-            && self.kind == EntityKind::InventoryLevel
-            && self.op == WriteOp::SetQuantity
-    }
-}
-
-/// A cross-reference learned from a write (e.g. the ids Shopify gave new variants).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildId {
-    /// The child's kind.
-    pub kind: EntityKind,
-    /// Its natural key (the SKU for variants).
-    pub key: String,
-    /// The target's id for it.
-    pub id: String,
-    /// For Shopify variants, the inventory item id.
-    pub inventory_item_id: Option<String>,
-}
-
-/// What a successful write left on the target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteOutcome {
-    /// The target's id of the written record (for inventory levels: `item@location` on
-    /// Shopify, the adjustment's internal id on NetSuite).
-    pub target_id: String,
-    /// The target's new version (Shopify `updated_at`, NetSuite `lastModifiedDate`) when the
-    /// response tells it, so the engine can recognise the echo of its own write.
-    pub version: Option<String>,
-    /// The record as the target now holds it (normalized for Shopify), when returned.
-    pub document: Option<Value>,
-    /// Ids of children created or matched by the write.
-    pub children: Vec<ChildId>,
-    /// False when nothing needed writing (e.g. a NetSuite set-quantity already satisfied).
-    pub applied: bool,
-}
-
-/// The connectors of one store.
-#[derive(Debug, Clone, Default)]
-pub struct Connectors {
-    /// The store's Shopify client.
-    pub shopify: Option<Arc<ShopifyClient>>,
-    /// The store's NetSuite client.
-    pub netsuite: Option<Arc<NetSuiteClient>>,
-}
-
-fn missing(system: &'static str, field: &'static str, cmd: &WriteCommand) -> ConnectorError {
-    ConnectorError::invalid(
-        system,
-        InvalidRequest::Missing {
-            field,
-            kind: cmd.kind.to_string(),
-            op: cmd.op.as_str().to_owned(),
-        },
-    )
-}
-
-fn unsupported(system: &'static str, cmd: &WriteCommand) -> ConnectorError {
-    ConnectorError::invalid(
-        system,
-        InvalidRequest::Unsupported {
-            system: system.to_owned(),
-            kind: cmd.kind.to_string(),
-            op: cmd.op.as_str().to_owned(),
-        },
-    )
-}
-
-fn bad_field(system: &'static str, field: &str, reason: &str) -> ConnectorError {
-    ConnectorError::invalid(
-        system,
-        InvalidRequest::BadField {
-            field: field.to_owned(),
-            reason: reason.to_owned(),
-        },
-    )
-}
-
-/// A required decimal id from the body.
+/// A required decimal id from the body (a number, a decimal string or a gid).
 fn body_id(
     system: &'static str,
     cmd: &WriteCommand,
@@ -174,140 +46,18 @@ fn body_id(
     id_string(v).ok_or_else(|| bad_field(system, field, "not a numeric id or gid"))
 }
 
-fn body_i64(
-    system: &'static str,
-    cmd: &WriteCommand,
-    field: &'static str,
-) -> Result<i64, ConnectorError> {
-    match cmd.body.get(field) {
-        None | Some(Value::Null) => Err(missing(system, field, cmd)),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| bad_field(system, field, "not an integer")),
-        Some(Value::String(s)) => s
-            .parse()
-            .map_err(|_| bad_field(system, field, "not an integer")),
-        Some(_) => Err(bad_field(system, field, "not an integer")),
-    }
-}
-
-impl Connectors {
-    /// Performs `cmd` against its target system.
-    pub async fn execute(&self, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
-        match cmd.system.as_str() {
-            "shopify" => {
-                let c = self.shopify.as_deref().ok_or_else(|| {
-                    bad_field("shopify", "system", "this store has no shopify connection")
-                })?;
-                execute_shopify(c, cmd).await
-            }
-            "netsuite" => {
-                let c = self.netsuite.as_deref().ok_or_else(|| {
-                    bad_field(
-                        "netsuite",
-                        "system",
-                        "this store has no netsuite connection",
-                    )
-                })?;
-                execute_netsuite(c, cmd).await
-            }
-            other => Err(ConnectorError::invalid(
-                "shopify",
-                InvalidRequest::Unsupported {
-                    system: other.to_owned(),
-                    kind: cmd.kind.to_string(),
-                    op: cmd.op.as_str().to_owned(),
-                },
-            )),
-        }
-    }
-}
-
-/// One Shopify `inventorySetQuantities` call, built but not sent
-/// ([`Connectors::plan_inventory_calls`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InventoryCall {
-    /// The planned commands it carries (positions in the slice that was planned), in the order
-    /// of the input's quantities.
-    pub members: Vec<usize>,
-    /// The mutation's `input`, exactly as it is to be sent. A durable caller saves it before
-    /// sending, so a call whose response was lost can be sent again unchanged.
-    pub input: Value,
-}
-
-/// What an answered `inventorySetQuantities` call did to one of its quantities
-/// ([`Connectors::send_inventory_call`]).
-#[derive(Debug, Clone)]
-pub enum QuantityResult {
-    /// Set: what [`Connectors::execute`] would have returned for it alone.
-    Applied(WriteOutcome),
-    /// Refused: its own error (a stale guard is [`ConnectorError::Stale`]); an error naming no
-    /// quantity is every quantity's.
-    Failed(ConnectorError),
-    /// Not applied because other quantities of the call were refused (Shopify applies a call
-    /// all or nothing): send it again, in a new call without those.
-    NotApplied,
-}
-
-impl Connectors {
-    /// Plans Shopify inventory set-quantity commands ([`WriteCommand::is_batchable`]) into as
-    /// few `inventorySetQuantities` calls as [`SHOPIFY_MAX_QUANTITIES`] allows, each quantity
-    /// keeping its own compare-and-set guard, guarded and unguarded quantities in separate
-    /// calls and each inventory level at most once per call. Commands that cannot be planned
-    /// (no Shopify connection, not batchable, an inventory item that cannot be resolved) are
-    /// returned with their error instead.
-    ///
-    /// Nothing is sent. Send each call with [`Connectors::send_inventory_call`] under an
-    /// idempotency key that stays the same until the call is answered: the dispatcher saves
-    /// the call first and re-sends exactly it after a lost response or a crash, so a call
-    /// Shopify applied is never applied again (its compare-and-set guard alone cannot tell:
-    /// an order may have moved the quantity back to the guarded value meanwhile).
-    pub async fn plan_inventory_calls(
-        &self,
-        cmds: &[WriteCommand],
-    ) -> (Vec<InventoryCall>, Vec<(usize, ConnectorError)>) {
-        match self.shopify.as_deref() {
-            Some(c) => plan_inventory_calls(c, cmds).await,
-            None => {
-                let e = bad_field(SHOPIFY, "system", "this store has no shopify connection");
-                (
-                    Vec::new(),
-                    (0..cmds.len()).map(|i| (i, e.clone())).collect(),
-                )
-            }
-        }
-    }
-
-    /// Sends one planned `inventorySetQuantities` call ([`InventoryCall::input`]) with
-    /// `@idempotent(key: idempotency_key)`. Sending the same input under the same key again
-    /// returns the original answer and applies nothing.
-    ///
-    /// `Ok`: Shopify answered; one result per quantity of `input`, in order. `Err`: the call
-    /// was not answered (throttled, transport failure, 5xx, the key in use by a concurrent
-    /// request, a malformed call): whether it applied is unknown, so the only safe next step is
-    /// to send the same input under the same key again.
-    pub async fn send_inventory_call(
-        &self,
-        input: &Value,
-        idempotency_key: &str,
-    ) -> Result<Vec<QuantityResult>, ConnectorError> {
-        let c = self
-            .shopify
-            .as_deref()
-            .ok_or_else(|| bad_field(SHOPIFY, "system", "this store has no shopify connection"))?;
-        send_inventory_call(c, input, idempotency_key).await
-    }
-}
-
-/// [`Connectors::plan_inventory_calls`] on `c`.
-async fn plan_inventory_calls(
+/// Plans set-quantity commands into as few `inventorySetQuantities` calls as
+/// [`MAX_QUANTITIES`] allows, each quantity keeping its own compare-and-set guard, guarded and
+/// unguarded quantities in separate calls and each inventory level at most once per call.
+/// Commands that cannot be planned are returned with their error instead. Nothing is sent.
+pub async fn plan_inventory_calls(
     c: &ShopifyClient,
     cmds: &[WriteCommand],
-) -> (Vec<InventoryCall>, Vec<(usize, ConnectorError)>) {
+) -> (Vec<BatchCall>, Vec<(usize, ConnectorError)>) {
     let mut failed = Vec::new();
     let mut queue: VecDeque<Pending> = VecDeque::new();
     for (i, cmd) in cmds.iter().enumerate() {
-        if !cmd.is_batchable() {
+        if !is_batchable(cmd) {
             failed.push((i, unsupported(SHOPIFY, cmd)));
             continue;
         }
@@ -321,7 +71,7 @@ async fn plan_inventory_calls(
         let chunk = next_chunk(&mut queue);
         let changes: Vec<QuantityChange> = chunk.iter().map(|(_, q)| q.clone()).collect();
         let reference = format!("weft://write/{}", cmds[chunk[0].0].idempotency_key);
-        calls.push(InventoryCall {
+        calls.push(BatchCall {
             members: chunk.iter().map(|(i, _)| *i).collect(),
             input: c.inventory_set_quantities_input(&changes, "correction", Some(&reference)),
         });
@@ -329,12 +79,14 @@ async fn plan_inventory_calls(
     (calls, failed)
 }
 
-/// [`Connectors::send_inventory_call`] on `c`.
-async fn send_inventory_call(
+/// Sends one planned `inventorySetQuantities` call with `@idempotent(key: idempotency_key)`:
+/// sending the same input under the same key again returns the original answer and applies
+/// nothing. `Ok`: one result per quantity of `input`, in order; `Err`: not answered.
+pub async fn send_inventory_call(
     c: &ShopifyClient,
     input: &Value,
     idempotency_key: &str,
-) -> Result<Vec<QuantityResult>, ConnectorError> {
+) -> Result<Vec<BatchResult>, ConnectorError> {
     const MUTATION: &str = "inventorySetQuantities";
     if idempotency_key.is_empty() {
         return Err(bad_field(
@@ -388,7 +140,7 @@ async fn send_inventory_call(
         return Ok(levels
             .iter()
             .map(|(item, location)| {
-                QuantityResult::Applied(WriteOutcome {
+                BatchResult::Applied(WriteOutcome {
                     target_id: normalize::inventory_level_doc_id(item, location),
                     version: version.clone(),
                     document: None,
@@ -411,7 +163,7 @@ async fn send_inventory_call(
         let e = user_error(&payload, MUTATION);
         return Ok(levels
             .iter()
-            .map(|_| QuantityResult::Failed(e.clone()))
+            .map(|_| BatchResult::Failed(e.clone()))
             .collect());
     }
     Ok(levels
@@ -419,7 +171,7 @@ async fn send_inventory_call(
         .enumerate()
         .map(|(k, (item, location))| match named.remove(&k) {
             Some(errs) => {
-                QuantityResult::Failed(match user_error(&json!({ "userErrors": errs }), MUTATION) {
+                BatchResult::Failed(match user_error(&json!({ "userErrors": errs }), MUTATION) {
                     ConnectorError::Stale {
                         system, message, ..
                     } => ConnectorError::Stale {
@@ -430,7 +182,7 @@ async fn send_inventory_call(
                     other => other,
                 })
             }
-            None => QuantityResult::NotApplied,
+            None => BatchResult::NotApplied,
         })
         .collect())
 }
@@ -457,8 +209,6 @@ pub fn inventory_call_subset(input: &Value, positions: &[usize]) -> Value {
 // -------------------------------------------------------------------------------------------
 // Shopify
 // -------------------------------------------------------------------------------------------
-
-const SHOPIFY: &str = "shopify";
 
 /// Copies `src` (normalized name) to `dst` (GraphQL name) when present in the body.
 fn copy_field(body: &Value, out: &mut Map<String, Value>, src: &str, dst: &str) {
@@ -713,9 +463,9 @@ async fn set_quantity_shopify(
         .await?
         .pop()
     {
-        Some(QuantityResult::Applied(outcome)) => Ok(outcome),
-        Some(QuantityResult::Failed(e)) => Err(e),
-        Some(QuantityResult::NotApplied) | None => Err(bad_field(
+        Some(BatchResult::Applied(outcome)) => Ok(outcome),
+        Some(BatchResult::Failed(e)) => Err(e),
+        Some(BatchResult::NotApplied) | None => Err(bad_field(
             SHOPIFY,
             "batch",
             "the call neither applied nor refused the quantity",
@@ -723,7 +473,7 @@ async fn set_quantity_shopify(
     }
 }
 
-/// Takes the next call's quantities off `queue`: at most [`SHOPIFY_MAX_QUANTITIES`], each
+/// Takes the next call's quantities off `queue`: at most [`MAX_QUANTITIES`], each
 /// inventory item and location once (Shopify refuses a repeated pair in one call), and either
 /// all guarded or all unguarded (before API 2026-04, a call without compare quantities says so
 /// for the whole call with `ignoreCompareQuantity`). The others wait for a later call, keeping
@@ -733,7 +483,7 @@ fn next_chunk(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
     let mut deferred = Vec::new();
     let mut seen = HashSet::new();
     let guarded = queue.front().map(|p| p.1.change_from.is_some());
-    while chunk.len() < SHOPIFY_MAX_QUANTITIES {
+    while chunk.len() < MAX_QUANTITIES {
         let Some(p) = queue.pop_front() else { break };
         if Some(p.1.change_from.is_some()) == guarded
             && seen.insert((p.1.inventory_item_id.clone(), p.1.location_id.clone()))
@@ -764,13 +514,14 @@ fn quantity_index(error: &Value) -> Option<usize> {
 
 /// The typed error for a payload whose `userErrors` is not empty.
 fn user_error(payload: &Value, mutation: &str) -> ConnectorError {
-    match crate::shopify::check_user_errors(payload, mutation) {
+    match crate::check_user_errors(payload, mutation) {
         Err(e) => e,
         Ok(()) => bad_field(SHOPIFY, "userErrors", "expected at least one user error"),
     }
 }
 
-async fn execute_shopify(
+/// Performs one write.
+pub async fn execute(
     c: &ShopifyClient,
     cmd: &WriteCommand,
 ) -> Result<WriteOutcome, ConnectorError> {
@@ -930,206 +681,6 @@ async fn execute_shopify(
 // NetSuite
 // -------------------------------------------------------------------------------------------
 
-const NETSUITE: &str = "netsuite";
-
-/// The record type a kind is written as on NetSuite.
-pub fn netsuite_record_type(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Product | EntityKind::Variant | EntityKind::Price => "inventoryItem",
-        EntityKind::Customer => "customer",
-        EntityKind::Order => "salesOrder",
-        EntityKind::InventoryLevel => "inventoryAdjustment",
-    }
-}
-
-/// The external id of the inventory adjustment made for an idempotency key: the key itself,
-/// with characters NetSuite does not allow in external ids written `-`.
-pub fn adjustment_external_id(idempotency_key: &str) -> String {
-    netsuite::sanitize_external_id(idempotency_key)
-}
-
-async fn upsert_and_read(
-    c: &NetSuiteClient,
-    record_type: &str,
-    external_id: &str,
-    body: &Value,
-) -> Result<WriteOutcome, ConnectorError> {
-    let id = c.upsert(record_type, external_id, body).await?;
-    read_back(c, record_type, id).await
-}
-
-/// Reads a written record back for its version (`lastModifiedDate`) and current document.
-async fn read_back(
-    c: &NetSuiteClient,
-    record_type: &str,
-    id: String,
-) -> Result<WriteOutcome, ConnectorError> {
-    let rec = c
-        .get_record(record_type, &RecordRef::Id(id.clone()))
-        .await?;
-    let version = rec
-        .as_ref()
-        .and_then(|r| r.get("lastModifiedDate"))
-        .and_then(Value::as_str)
-        .and_then(netsuite::cdc::parse_netsuite_date)
-        .map(normalize::format_ts);
-    Ok(WriteOutcome {
-        target_id: id,
-        version,
-        document: rec,
-        children: Vec::new(),
-        applied: true,
-    })
-}
-
-async fn execute_netsuite(
-    c: &NetSuiteClient,
-    cmd: &WriteCommand,
-) -> Result<WriteOutcome, ConnectorError> {
-    match (cmd.kind, cmd.op) {
-        (
-            EntityKind::Product
-            | EntityKind::Variant
-            | EntityKind::Price
-            | EntityKind::Customer
-            | EntityKind::Order,
-            WriteOp::Upsert,
-        ) => {
-            let record_type = netsuite_record_type(cmd.kind);
-            let ext = cmd.external_id.clone().or_else(|| {
-                cmd.body
-                    .get("externalId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
-            match (ext, &cmd.target_id) {
-                (Some(ext), _) => upsert_and_read(c, record_type, &ext, &cmd.body).await,
-                // The record exists without an external id: PATCH it by internal id (the body
-                // sets `externalId`, so later writes upsert by it).
-                (None, Some(id)) => {
-                    let r = RecordRef::Id(id.clone());
-                    c.update_record(record_type, &r, &cmd.body).await?;
-                    read_back(c, record_type, id.clone()).await
-                }
-                (None, None) => Err(missing(NETSUITE, "external_id", cmd)),
-            }
-        }
-        (EntityKind::InventoryLevel, WriteOp::AdjustQuantity) => {
-            if cmd.idempotency_key.is_empty() && cmd.external_id.is_none() {
-                return Err(missing(NETSUITE, "idempotency_key", cmd));
-            }
-            let ext = cmd
-                .external_id
-                .clone()
-                .unwrap_or_else(|| adjustment_external_id(&cmd.idempotency_key));
-            let mut body = cmd.body.clone();
-            if let Some(o) = body.as_object_mut() {
-                o.entry("tranDate")
-                    .or_insert_with(|| json!(chrono::Utc::now().format("%Y-%m-%d").to_string()));
-            }
-            upsert_and_read(c, "inventoryAdjustment", &ext, &body).await
-        }
-        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_netsuite(c, cmd).await,
-        _ => Err(unsupported(NETSUITE, cmd)),
-    }
-}
-
-/// NetSuite quantities change only through adjustments: read the item's on-hand quantity at
-/// the location, check the guard, and post an adjustment for the difference under an external
-/// id derived from the idempotency key (a retry finds the adjustment it already made).
-async fn set_quantity_netsuite(
-    c: &NetSuiteClient,
-    cmd: &WriteCommand,
-) -> Result<WriteOutcome, ConnectorError> {
-    let ext = cmd
-        .external_id
-        .clone()
-        .unwrap_or_else(|| adjustment_external_id(&cmd.idempotency_key));
-    if let Some(done) = c
-        .get_record("inventoryAdjustment", &RecordRef::ExternalId(ext.clone()))
-        .await?
-    {
-        let id = done
-            .get("id")
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .unwrap_or_default();
-        let version = done
-            .get("lastModifiedDate")
-            .and_then(Value::as_str)
-            .and_then(netsuite::cdc::parse_netsuite_date)
-            .map(normalize::format_ts);
-        return Ok(WriteOutcome {
-            target_id: id,
-            version,
-            document: Some(done),
-            children: Vec::new(),
-            applied: true,
-        });
-    }
-    let item_id = match &cmd.target_id {
-        Some(t) => t.clone(),
-        None => body_id(NETSUITE, cmd, "item_id")?,
-    };
-    let location = body_id(NETSUITE, cmd, "location_id")?;
-    let quantity = body_i64(NETSUITE, cmd, "quantity_on_hand")?;
-    let item = c
-        .get_record("inventoryItem", &RecordRef::Id(item_id.clone()))
-        .await?
-        .ok_or_else(|| ConnectorError::Permanent {
-            system: NETSUITE,
-            status: 404,
-            code: "RECORD_NOT_FOUND".into(),
-            message: format!("inventoryItem {item_id} does not exist"),
-        })?;
-    let current = netsuite::inventory_level_docs(&item)
-        .into_iter()
-        .find(|d| d["location_id"].as_str() == Some(location.as_str()))
-        .and_then(|d| d["quantity_on_hand"].as_f64())
-        .map(|q| q.round() as i64)
-        .unwrap_or(0);
-    if let Some(expected) = cmd.expected_quantity
-        && expected != current
-    {
-        return Err(ConnectorError::Stale {
-            system: NETSUITE,
-            what: format!("inventory level {item_id}@{location}"),
-            message: format!("expected quantity on hand {expected}, found {current}"),
-        });
-    }
-    let delta = quantity - current;
-    if delta == 0 {
-        return Ok(WriteOutcome {
-            target_id: item_id,
-            version: None,
-            document: None,
-            children: Vec::new(),
-            applied: false,
-        });
-    }
-    let mut adj = Map::new();
-    if let Some(extra) = cmd.body.get("adjustment").and_then(Value::as_object) {
-        // Account, subsidiary and the like, as the store's plugin configures them.
-        adj.extend(extra.clone());
-    }
-    adj.insert("externalId".into(), json!(ext));
-    adj.insert(
-        "tranDate".into(),
-        json!(chrono::Utc::now().format("%Y-%m-%d").to_string()),
-    );
-    adj.entry("memo")
-        .or_insert_with(|| json!(format!("weft: set quantity to {quantity}")));
-    adj.insert("adjLocation".into(), json!({"id": location}));
-    adj.insert(
-        "inventory".into(),
-        json!({"items": [{"item": {"id": item_id}, "location": {"id": location}, "adjustQtyBy": delta}]}),
-    );
-    upsert_and_read(c, "inventoryAdjustment", &ext, &Value::Object(adj)).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1185,7 +736,7 @@ mod tests {
         // Two writes to one level in one claim: the second waits for the next call.
         queue.insert(3, pending(600, "1"));
         let first = next_chunk(&mut queue);
-        assert_eq!(first.len(), SHOPIFY_MAX_QUANTITIES);
+        assert_eq!(first.len(), MAX_QUANTITIES);
         assert!(first.iter().all(|(i, _)| *i != 600));
         assert_eq!(queue.front().map(|p| p.0), Some(600), "keeps its place");
         let sizes: Vec<usize> =
@@ -1235,39 +786,5 @@ mod tests {
             user_error(&json!({"userErrors": [e]}), "inventorySetQuantities"),
             ConnectorError::Stale { .. }
         ));
-    }
-
-    #[test]
-    fn record_types_and_adjustment_ids() {
-        assert_eq!(netsuite_record_type(EntityKind::Variant), "inventoryItem");
-        assert_eq!(netsuite_record_type(EntityKind::Order), "salesOrder");
-        assert_eq!(adjustment_external_id("ob:12/3"), "ob-12-3");
-        assert!(netsuite::check_external_id(&adjustment_external_id("a b:c")).is_ok());
-    }
-
-    #[tokio::test]
-    async fn missing_connection_and_unsupported_ops_are_invalid() {
-        let cs = Connectors::default();
-        let cmd = WriteCommand {
-            system: "shopify".into(),
-            kind: EntityKind::Order,
-            op: WriteOp::Upsert,
-            target_id: None,
-            external_id: None,
-            body: json!({}),
-            idempotency_key: "k".into(),
-            expected_quantity: None,
-        };
-        let e = cs.execute(&cmd).await.unwrap_err();
-        assert!(matches!(e, ConnectorError::Invalid { .. }));
-        assert!(!e.is_retryable());
-        let e = cs
-            .execute(&WriteCommand {
-                system: "magento".into(),
-                ..cmd
-            })
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("magento"));
     }
 }

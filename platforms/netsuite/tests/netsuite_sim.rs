@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use weft_connectors::gate::ConcurrencyGovernor;
-use weft_connectors::netsuite::{
-    CdcSource, Credentials, NetSuiteClient, NetSuiteConfig, RecordRef, Watermark,
-};
-use weft_connectors::{ConnectorError, Connectors, EntityKind, WriteCommand, WriteOp};
+use weft_netsuite::NetSuiteConnection;
+use weft_netsuite::{CdcSource, Credentials, NetSuiteClient, NetSuiteConfig, RecordRef, Watermark};
+use weft_platform::gate::ConcurrencyGovernor;
+use weft_platform::{Connection as _, ConnectorError, EntityKind, WriteCommand, WriteOp};
 use weft_sim_netsuite::{NetSuiteSim, RecordType, SimConfig, SimServer};
 
 struct Env {
@@ -136,7 +135,7 @@ async fn validation_errors_carry_the_platform_message() {
     assert!(matches!(err, ConnectorError::Invalid { .. }));
 }
 
-fn ids(rows: &[weft_connectors::netsuite::CdcRow]) -> Vec<String> {
+fn ids(rows: &[weft_netsuite::CdcRow]) -> Vec<String> {
     rows.iter().map(|r| r.id.clone()).collect()
 }
 
@@ -255,7 +254,7 @@ async fn cdc_reads_sales_orders_by_type() {
         .await
         .unwrap()
         .unwrap();
-    let levels = weft_connectors::netsuite::inventory_level_docs(&rec);
+    let levels = weft_netsuite::inventory_level_docs(&rec);
     assert!(
         levels
             .iter()
@@ -326,10 +325,7 @@ async fn over_limit_answers_are_classified_as_throttled() {
 async fn write_execution_upserts_and_adjusts_idempotently() {
     let env = start(SimConfig::new(8)).await;
     let client = Arc::new(env.client(&governor(&env, 5), "store-a"));
-    let connectors = Connectors {
-        shopify: None,
-        netsuite: Some(client.clone()),
-    };
+    let connectors = NetSuiteConnection::new(client.clone());
     let item = WriteCommand {
         system: "netsuite".into(),
         kind: EntityKind::Variant,

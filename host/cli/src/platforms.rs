@@ -1,0 +1,130 @@
+//! The one place platforms are registered: which platforms this build knows, and how a store's
+//! config section of each becomes a [`SystemSetup`]. Everything else about a platform lives in
+//! its folder under `platforms/`; the host assembly ([`crate::app`]) speaks only to the
+//! platform interface.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use weft_config::StoreConfig;
+use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
+use weft_platform::{Connection, Platform};
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_shopify::{Shopify, ShopifyClient, ShopifyConfig, ShopifyConnection};
+
+use crate::app::{Connect, SystemSetup};
+
+/// Every platform this build knows.
+pub fn registry() -> Vec<Arc<dyn Platform>> {
+    vec![Arc::new(Shopify), Arc::new(NetSuite)]
+}
+
+/// The platform named `name`.
+pub fn platform(name: &str) -> Option<Arc<dyn Platform>> {
+    registry().into_iter().find(|p| p.name() == name)
+}
+
+/// A Shopify shop's system: its Admin API endpoint and token, and its webhook secrets.
+pub fn shopify_system(
+    name: &str,
+    base_url: &str,
+    api_version: &str,
+    token: &str,
+    webhook_secrets: Vec<Vec<u8>>,
+) -> SystemSetup {
+    let (base_url, api_version, token) = (
+        base_url.trim_end_matches('/').to_owned(),
+        api_version.to_owned(),
+        token.to_owned(),
+    );
+    let connect: Connect = Arc::new(move |shared| {
+        let client = ShopifyClient::new(
+            ShopifyConfig::new(&base_url, &api_version, &token),
+            ShopifyCostLimiter::new(),
+        )
+        .context("cannot build the Shopify client")?
+        .with_breaker(shared.breaker(&format!("{}:{base_url}", weft_shopify::PLATFORM)));
+        Ok(Arc::new(ShopifyConnection::new(Arc::new(client))) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(Shopify),
+        webhook_secrets,
+        connect,
+    }
+}
+
+/// A NetSuite account's system: its REST endpoint, TBA credentials and the account's
+/// concurrency limit (shared by every store on the account).
+pub fn netsuite_system(
+    name: &str,
+    store_id: &str,
+    base_url: &str,
+    credentials: Credentials,
+    concurrency: usize,
+) -> SystemSetup {
+    let (base_url, store_id) = (
+        base_url.trim_end_matches('/').to_owned(),
+        store_id.to_owned(),
+    );
+    let connect: Connect = Arc::new(move |shared| {
+        let governor = shared
+            .governors
+            .get_or_create(&credentials.account_id, concurrency);
+        let client = NetSuiteClient::new(
+            NetSuiteConfig::new(&base_url, credentials.clone()),
+            governor,
+            store_id.clone(),
+        )
+        .context("cannot build the NetSuite client")?
+        .with_breaker(shared.breaker(&format!(
+            "{}:{}",
+            weft_netsuite::PLATFORM,
+            credentials.account_id
+        )));
+        Ok(Arc::new(NetSuiteConnection::new(Arc::new(client))) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(NetSuite),
+        webhook_secrets: Vec::new(),
+        connect,
+    }
+}
+
+/// The systems a store's config describes, secrets resolved, in config order.
+pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
+    let ctx = |what: &str| format!("store {}: {what}", store.id);
+    let secret = |s: &weft_config::Secret, what: &str| -> Result<String> {
+        Ok(s.resolve().with_context(|| ctx(what))?.expose().to_owned())
+    };
+    let sh = &store.shopify;
+    let ns = &store.netsuite;
+    Ok(vec![
+        shopify_system(
+            weft_shopify::PLATFORM,
+            sh.base_url.as_str(),
+            &sh.api_version,
+            &secret(&sh.access_token, "shopify access token")?,
+            sh.webhook_secrets
+                .iter()
+                .map(|s| secret(s, "webhook secret").map(String::into_bytes))
+                .collect::<Result<_>>()?,
+        ),
+        netsuite_system(
+            weft_netsuite::PLATFORM,
+            &store.id,
+            ns.base_url.as_str(),
+            Credentials {
+                account_id: ns.account_id.clone(),
+                consumer_key: secret(&ns.consumer_key, "netsuite consumer key")?,
+                consumer_secret: secret(&ns.consumer_secret, "netsuite consumer secret")?,
+                token_id: secret(&ns.token_id, "netsuite token id")?,
+                token_secret: secret(&ns.token_secret, "netsuite token secret")?,
+            },
+            ns.concurrency_limit
+                .map(|l| l as usize)
+                .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+        ),
+    ])
+}

@@ -1,0 +1,130 @@
+//! Change sources: webhooks are a fast path, not the truth.
+//!
+//! Each platform's sources (list-then-fetch reconciliation, watermark change capture, snapshot
+//! diff) implement [`Poller`]; the runner calls them on the store's schedule. A source commits
+//! its journal entries and its new watermark in ONE transaction
+//! ([`weft_store::Store::append_with_watermark`]), so a watermark never advances past a change
+//! that is not journaled. The helpers here are what every source shares.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+use weft_store::{Store, StoreError};
+
+use crate::error::ConnectorError;
+use crate::version::Version;
+
+/// What one poll round found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PollReport {
+    /// Documents read from the platform.
+    pub read: u64,
+    /// Documents newly journaled (changes the webhooks had not delivered).
+    pub journaled: u64,
+}
+
+/// Why a poll round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The platform call failed.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A source that is polled on a schedule.
+pub trait Poller: Send + Sync {
+    /// A short name for logs (`<system>-reconcile`, `<system>-cdc`).
+    fn name(&self) -> &str;
+    /// One round: read what changed since the watermark, journal it, advance the watermark.
+    fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>>;
+    /// A full resync: one round that reads every entity from no watermark, journaled like any
+    /// round (the journal recognises what it already holds, so only real differences lead to
+    /// writes). The watermark never moves backwards.
+    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>>;
+}
+
+/// How many times a read inside a round waits out a throttled answer.
+pub const THROTTLE_RETRIES: u32 = 4;
+
+/// Runs a platform read, waiting out a throttled answer instead of failing the round (which
+/// would discard what the round already read and spend the budget again next round).
+pub async fn patient<T, F, Fut>(mut read: F) -> Result<T, ConnectorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match read().await {
+            Err(e @ ConnectorError::Throttled { .. }) if attempt < THROTTLE_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The version under which a polled document is journaled.
+///
+/// Platforms stamp versions to the second, so two edits in one second share a version, and
+/// webhooks for them may arrive in either order: the order of such a tie cannot be known from
+/// the deliveries. A poll reads the platform's state *now*, after both edits, so when it finds
+/// a body different from the one weft holds at the same second, that body is the truth: it is
+/// journaled with a version just after the known one, and the engine applies it. Strictly
+/// older documents keep their version (the stale guard ignores them).
+pub async fn observed_version(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+    kind: &str,
+    id: &str,
+    version: &str,
+    body: &Value,
+) -> Result<String, StoreError> {
+    let Some(known) = db.entity_state(store_id, system, kind, id).await? else {
+        return Ok(version.to_owned());
+    };
+    let (new, old) = (Version::parse(version), Version::parse(&known.version));
+    if &known.body == body {
+        // The body weft holds; if weft holds it under a nudged version of the same second,
+        // it is that same observation (not a new one to journal and count as recovered).
+        return Ok(match (new, old) {
+            (Version::At(n), Version::At(o)) if n.timestamp() == o.timestamp() && n <= o => {
+                known.version
+            }
+            _ => version.to_owned(),
+        });
+    }
+    match (new, old) {
+        (Version::At(new), Version::At(old))
+            if new <= old && new.timestamp() == old.timestamp() =>
+        {
+            Ok((old + chrono::Duration::microseconds(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        _ => Ok(version.to_owned()),
+    }
+}
+
+/// `ts` minus `d`, as RFC 3339 (unparseable timestamps are returned unchanged).
+pub fn minus(ts: &str, d: Duration) -> String {
+    match Version::parse(ts) {
+        Version::At(t) => (t - chrono::Duration::from_std(d).unwrap_or_default())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        Version::Opaque(s) => s,
+    }
+}
+
+/// The later of two RFC 3339 timestamps.
+pub fn later(a: String, b: String) -> String {
+    match Version::parse(&a).compare(&Version::parse(&b)) {
+        Some(std::cmp::Ordering::Less) => b,
+        _ => a,
+    }
+}

@@ -1,0 +1,72 @@
+//! Webhook intake, per platform: how a delivery is authenticated and what it says.
+//!
+//! The server owns everything that is the same for every platform (the route, the body cap and
+//! timeout, the journal, the answers); a platform's [`WebhookIntake`] says whether a delivery
+//! is authentic and turns it into the document it carries.
+
+use http::HeaderMap;
+use serde_json::Value;
+
+/// A webhook signing secret. Its `Debug` never prints the value and it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// Wraps a secret's bytes.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        WebhookSecret(secret.into())
+    }
+
+    /// The secret's bytes (for signing and verifying only).
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// The document an authenticated delivery carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    /// The document's journal kind.
+    pub kind: String,
+    /// Its id in the platform.
+    pub entity_id: String,
+    /// Its version (modification time).
+    pub version: String,
+    /// The platform's delivery id, when it sends one (deduplicates retries).
+    pub delivery_id: Option<String>,
+    /// The document, in the platform's normalized shape.
+    pub body: Value,
+}
+
+/// One platform's webhooks.
+pub trait WebhookIntake: Send + Sync {
+    /// Headers never kept with a refused delivery: the signature and anything that could carry
+    /// a credential (`authorization`, `cookie` and `proxy-authorization` are never kept
+    /// anyway).
+    fn secret_headers(&self) -> &'static [&'static str];
+
+    /// What to call the delivery in logs: its topic and delivery id, when the headers say.
+    fn describe(&self, headers: &HeaderMap) -> (String, String);
+
+    /// Whether the delivery is signed with one of `secrets`, in constant time.
+    fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool;
+
+    /// The document an authenticated delivery carries, or why it cannot be one (the request
+    /// is refused with 400 and kept for inspection).
+    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<WebhookDelivery, String>;
+}
+
+/// A header's value as trimmed text, when present and not empty.
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}

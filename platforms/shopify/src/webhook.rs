@@ -1,0 +1,216 @@
+//! Shopify webhooks: `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body keyed
+//! with the app's client secret; the topic (`X-Shopify-Topic`) says what the REST-shaped body
+//! is, and [`crate::normalize::from_webhook`] turns it into the one document shape the mapper
+//! sees. The version is the document's `updated_at`; when the payload has none,
+//! `X-Shopify-Triggered-At` is written into it before normalizing. The delivery id is
+//! `X-Shopify-Webhook-Id` (Shopify retries a delivery with the same id).
+
+use http::HeaderMap;
+use serde_json::Value;
+use weft_platform::webhook::header_str;
+use weft_platform::{WebhookDelivery, WebhookIntake, WebhookSecret, signature};
+
+use crate::normalize;
+
+/// The signature header.
+pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
+/// The topic header.
+pub const TOPIC_HEADER: &str = "x-shopify-topic";
+/// The delivery id header (dedupe key).
+pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
+/// When the event fired (version fallback).
+pub const TRIGGERED_AT_HEADER: &str = "x-shopify-triggered-at";
+
+/// Shopify's webhook intake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShopifyWebhooks;
+
+impl WebhookIntake for ShopifyWebhooks {
+    fn secret_headers(&self) -> &'static [&'static str] {
+        &[HMAC_HEADER, "x-shopify-access-token"]
+    }
+
+    fn describe(&self, headers: &HeaderMap) -> (String, String) {
+        (
+            header_str(headers, TOPIC_HEADER).unwrap_or("").to_owned(),
+            header_str(headers, WEBHOOK_ID_HEADER)
+                .unwrap_or("")
+                .to_owned(),
+        )
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool {
+        header_str(headers, HMAC_HEADER).is_some_and(|sig| signature::verify(secrets, body, sig))
+    }
+
+    fn parse(&self, headers: &HeaderMap, raw: &[u8]) -> Result<WebhookDelivery, String> {
+        let topic = header_str(headers, TOPIC_HEADER)
+            .ok_or_else(|| "missing X-Shopify-Topic header".to_string())?;
+        let mut value = normalize::parse_webhook_body(raw)
+            .map_err(|e| format!("body is not valid JSON: {e}"))?;
+        if !value.is_object() {
+            return Err("body is not a JSON object".into());
+        }
+        if value.get("updated_at").is_none_or(Value::is_null)
+            && let Some(at) = header_str(headers, TRIGGERED_AT_HEADER)
+            && let Some(obj) = value.as_object_mut()
+        {
+            obj.insert("updated_at".into(), Value::String(at.to_owned()));
+        }
+        let doc = normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
+        Ok(WebhookDelivery {
+            kind: doc.kind.as_str().to_owned(),
+            entity_id: doc.id,
+            version: doc.updated_at,
+            delivery_id: header_str(headers, WEBHOOK_ID_HEADER).map(str::to_owned),
+            body: doc.body,
+        })
+    }
+}
+
+/// The topics weft subscribes to (GraphQL `WebhookSubscriptionTopic` names): everything the
+/// normalizer reads.
+pub const TOPICS: [&str; 7] = [
+    "PRODUCTS_CREATE",
+    "PRODUCTS_UPDATE",
+    "INVENTORY_LEVELS_UPDATE",
+    "ORDERS_CREATE",
+    "ORDERS_UPDATED",
+    "CUSTOMERS_CREATE",
+    "CUSTOMERS_UPDATE",
+];
+
+const LIST_SUBSCRIPTIONS: &str = "query WeftWebhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    nodes { id topic callbackUrl }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+const CREATE_SUBSCRIPTION: &str = "mutation WeftWebhookCreate($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+    webhookSubscription { id }
+    userErrors { field message }
+  }
+}";
+
+/// The topics of [`TOPICS`] with no subscription delivering to `url` (a subscription Shopify
+/// removed after failed deliveries, or one somebody deleted, is missing too).
+pub async fn missing_subscriptions(
+    client: &crate::ShopifyClient,
+    url: &str,
+) -> Result<Vec<&'static str>, weft_platform::ConnectorError> {
+    let mut present = std::collections::BTreeSet::new();
+    let mut after = Value::Null;
+    loop {
+        let r = client
+            .graphql(
+                LIST_SUBSCRIPTIONS,
+                serde_json::json!({ "after": after }),
+                12,
+            )
+            .await?;
+        let page = &r.data["webhookSubscriptions"];
+        for n in page["nodes"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if n["callbackUrl"].as_str() == Some(url)
+                && let Some(t) = n["topic"].as_str()
+            {
+                present.insert(t.to_owned());
+            }
+        }
+        if page["pageInfo"]["hasNextPage"].as_bool() != Some(true) {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+        if after.is_null() {
+            break;
+        }
+    }
+    Ok(TOPICS
+        .iter()
+        .copied()
+        .filter(|t| !present.contains(*t))
+        .collect())
+}
+
+/// Subscribes `url` to every topic of [`TOPICS`] it is missing; returns the topics created.
+pub async fn ensure_subscriptions(
+    client: &crate::ShopifyClient,
+    url: &str,
+) -> Result<Vec<&'static str>, weft_platform::ConnectorError> {
+    let missing = missing_subscriptions(client, url).await?;
+    for topic in &missing {
+        let r = client
+            .graphql(
+                CREATE_SUBSCRIPTION,
+                serde_json::json!({
+                    "topic": topic,
+                    "sub": { "callbackUrl": url, "format": "JSON" },
+                }),
+                10,
+            )
+            .await?;
+        crate::check_user_errors(
+            &r.data["webhookSubscriptionCreate"],
+            "webhookSubscriptionCreate",
+        )?;
+    }
+    Ok(missing)
+}
+
+/// Keeps a shop's webhook subscriptions to weft in place: creates the missing ones when the
+/// store starts and checks them every reconciliation round, repairing what was removed
+/// (Shopify deletes a subscription after repeated failed deliveries).
+pub struct WebhookKeeper {
+    name: String,
+    store_id: String,
+    client: std::sync::Arc<crate::ShopifyClient>,
+    url: String,
+}
+
+impl WebhookKeeper {
+    /// A keeper of `store_id`'s subscriptions of system `system` to `url`.
+    pub fn new(
+        store_id: impl Into<String>,
+        system: &str,
+        client: std::sync::Arc<crate::ShopifyClient>,
+        url: impl Into<String>,
+    ) -> Self {
+        WebhookKeeper {
+            name: format!("{system}-webhooks"),
+            store_id: store_id.into(),
+            client,
+            url: url.into(),
+        }
+    }
+
+    async fn round(&self) -> Result<weft_platform::PollReport, weft_platform::SourceError> {
+        let created = ensure_subscriptions(&self.client, &self.url).await?;
+        if !created.is_empty() {
+            tracing::warn!(store = %self.store_id, keeper = %self.name, url = %self.url, topics = ?created, "webhook subscriptions were missing; created them");
+        }
+        Ok(weft_platform::PollReport::default())
+    }
+}
+
+impl weft_platform::Poller for WebhookKeeper {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn poll(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<weft_platform::PollReport, weft_platform::SourceError>>
+    {
+        Box::pin(self.round())
+    }
+    fn poll_full(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<weft_platform::PollReport, weft_platform::SourceError>>
+    {
+        Box::pin(self.round())
+    }
+}
