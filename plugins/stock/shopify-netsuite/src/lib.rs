@@ -10,6 +10,11 @@
 //! - Customers both ways (externalId `shopify-customer-<id>`); orders one way, Shopify -> NetSuite
 //!   sales orders (externalId `shopify-order-<id>`).
 //!
+//! A store may sync several systems of one platform (two Shopify shops): the host names each
+//! system's platform in the `weft:systems` config key, commands go to the system asked for, and
+//! the orders and customers of a system not named like its platform get keys qualified with
+//! the system's name (`shopify-eu:1001`), so two shops' ids never meet.
+//!
 //! Echo-safe: every from-canonical write first maps the target's current document back to
 //! canonical and returns no command when it already holds the record. Shapes and config keys:
 //! `docs/document-shapes.md`.
@@ -29,8 +34,54 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles \"shopify\" and \"netsuite\""
+        "system {system:?}: this mapper handles systems of the \"shopify\" and \"netsuite\" platforms"
     ))
+}
+
+/// Qualifies an order's or customer's key, and an order's customer, with the system it
+/// comes from (a second shop's ids can repeat the first shop's).
+fn qualify(r: &mut CanonicalRecord, system: &str) {
+    if !matches!(r.kind, EntityKind::Order | EntityKind::Customer) {
+        return;
+    }
+    r.key = format!("{system}:{}", r.key);
+    if r.kind == EntityKind::Order
+        && let Ok(serde_json::Value::Object(mut fields)) =
+            serde_json::from_str::<serde_json::Value>(&r.fields)
+        && let Some(serde_json::Value::String(customer)) = fields.get("customer").cloned()
+    {
+        fields.insert(
+            "customer".into(),
+            serde_json::Value::String(format!("{system}:{customer}")),
+        );
+        r.fields = serde_json::Value::Object(fields).to_string();
+    }
+}
+
+/// The platform of each of the store's systems, as the host passes it (`weft:systems`); a
+/// system the host does not name is taken to be the platform of the same name.
+struct Platforms(std::collections::BTreeMap<String, String>);
+
+impl Platforms {
+    fn load(cx: &Context) -> Result<Self, PluginError> {
+        Ok(Platforms(
+            cx.config::<std::collections::BTreeMap<String, String>>("weft:systems")?
+                .unwrap_or_default(),
+        ))
+    }
+
+    fn of<'a>(&'a self, system: &'a str) -> &'a str {
+        self.0.get(system).map(String::as_str).unwrap_or(system)
+    }
+
+    /// The storefront an order or customer key belongs to: the system its key is qualified
+    /// with, else the one named like the shopify platform.
+    fn owner<'a>(&self, key: &'a str) -> &'a str {
+        match key.split_once(':') {
+            Some((system, _)) if self.0.contains_key(system) => system,
+            _ => shopify::SYSTEM,
+        }
+    }
 }
 
 impl Mapper for ShopifyNetsuite {
@@ -48,15 +99,28 @@ impl Mapper for ShopifyNetsuite {
         docs: Vec<PlatformDoc>,
     ) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
         let cfg = Config::load(cx)?;
+        let platforms = Platforms::load(cx)?;
         Ok(docs
             .iter()
             .map(|doc| {
-                let out = match doc.system.as_str() {
+                let platform = platforms.of(&doc.system);
+                let out = match platform {
                     shopify::SYSTEM => shopify::to_canonical(&cfg, doc),
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
-                out.unwrap_or_else(ToCanonicalOutcome::Failed)
+                match out {
+                    // A second shop's order and customer ids can repeat the first shop's:
+                    // their canonical keys name the system they come from.
+                    Ok(ToCanonicalOutcome::Mapped(mut records)) if platform != doc.system => {
+                        for r in &mut records {
+                            qualify(r, &doc.system);
+                        }
+                        ToCanonicalOutcome::Mapped(records)
+                    }
+                    Ok(other) => other,
+                    Err(e) => ToCanonicalOutcome::Failed(e),
+                }
             })
             .collect())
     }
@@ -67,15 +131,41 @@ impl Mapper for ShopifyNetsuite {
         reqs: Vec<WriteRequest>,
     ) -> Result<Vec<FromCanonicalOutcome>, PluginError> {
         let cfg = Config::load(cx)?;
+        let platforms = Platforms::load(cx)?;
         Ok(reqs
             .iter()
             .map(|req| {
-                let out = match req.target.as_str() {
+                let out = match platforms.of(&req.target) {
+                    // Orders and customers belong to the storefront they came from: another
+                    // shop of the store never gets them (it would map them back under its
+                    // own ids, as new records).
+                    shopify::SYSTEM
+                        if matches!(req.record.kind, EntityKind::Order | EntityKind::Customer)
+                            && platforms.owner(&req.record.key) != req.target =>
+                    {
+                        Ok(FromCanonicalOutcome::Skipped(format!(
+                            "{} {} belongs to storefront {}",
+                            req.record.kind.as_str(),
+                            req.record.key,
+                            platforms.owner(&req.record.key)
+                        )))
+                    }
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
-                    other => Err(unsupported_system(other)),
+                    _ => Err(unsupported_system(&req.target)),
                 };
-                out.unwrap_or_else(FromCanonicalOutcome::Failed)
+                // The commands write to the system asked for (one of possibly several of the
+                // same platform).
+                match out {
+                    Ok(FromCanonicalOutcome::Commands(mut cmds)) => {
+                        for c in &mut cmds {
+                            c.system = req.target.clone();
+                        }
+                        FromCanonicalOutcome::Commands(cmds)
+                    }
+                    Ok(other) => other,
+                    Err(e) => FromCanonicalOutcome::Failed(e),
+                }
             })
             .collect())
     }

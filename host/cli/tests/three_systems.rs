@@ -1,0 +1,395 @@
+//! A store with three systems: two Shopify shops (systems `shopify` and `shopify-eu`) and one
+//! NetSuite account, run by the real host through the platform interface. A price edited in the
+//! ERP reaches both storefronts; an order from each shop becomes exactly one sales order; stock
+//! sold in one shop reaches the ERP and the other shop; customers and orders stay with the shop
+//! they came from; and once quiet, nothing is written again (no ping-pong).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, ensure};
+use serde_json::{Value, json};
+use weft::app::{Host, StoreSetup};
+use weft::platforms;
+use weft_engine::Timing;
+use weft_platform::poll::patient;
+use weft_ratelimit::ShopifyCostLimiter;
+use weft_runtime::{Limits, Runtime, RuntimeConfig};
+use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
+use weft_sim_netsuite::{NetSuiteSim, RecordType};
+use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine, ShopifySim};
+use weft_store::Store;
+
+const STORE: &str = "three";
+const API_VERSION: &str = "2026-04";
+const NS_LOCATION: &str = "1";
+const SKUS: [&str; 3] = ["T-001", "T-002", "T-003"];
+const OPENING: i64 = 50;
+const SETTLE: Duration = Duration::from_secs(90);
+
+struct Shop {
+    system: &'static str,
+    sim: ShopifySim,
+    /// The test's own reader (its own cost limiter; reads wait out throttling).
+    reader: ShopifyClient,
+    _server: weft_sim_shopify::SimHandle,
+    url: String,
+    location: u64,
+}
+
+async fn start_shop(system: &'static str, seed: u64) -> Result<Shop> {
+    let sim = ShopifySim::new(
+        weft_sim_shopify::SimConfig::builder()
+            .seed(seed)
+            .time_compression(3600.0)
+            .api_versions(vec![API_VERSION.into()])
+            .build()
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    let server = sim
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let location = *sim
+        .location_ids()
+        .first()
+        .context("the Shopify simulator has no location")?;
+    let reader = ShopifyClient::new(
+        ShopifyConfig::new(
+            &server.base_url,
+            API_VERSION,
+            &sim.config().access_tokens[0],
+        ),
+        ShopifyCostLimiter::new(),
+    )?;
+    Ok(Shop {
+        system,
+        reader,
+        url: server.base_url.clone(),
+        sim,
+        _server: server,
+        location,
+    })
+}
+
+impl Shop {
+    /// Every document of `entity` as the shop's API reads it.
+    async fn read(&self, entity: Entity) -> Result<Vec<Value>> {
+        let read = patient(|| self.reader.read_since(&entity, None)).await?;
+        Ok(read.docs.into_iter().map(|d| d.body).collect())
+    }
+
+    /// Each SKU's variant as the shop's API reads it.
+    async fn variants(&self) -> Result<Vec<Value>> {
+        let read = self.read(Entity::Products).await?;
+        Ok(read
+            .iter()
+            .flat_map(|d| {
+                d.get("variants")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn price(&self, sku: &str) -> Result<Option<String>> {
+        Ok(self
+            .variants()
+            .await?
+            .into_iter()
+            .find(|v| v["sku"] == sku)
+            .and_then(|v| v["price"].as_str().map(str::to_owned)))
+    }
+
+    fn available(&self, sku: &str) -> Option<i64> {
+        let variant = self.sim.variant_by_sku(sku)?;
+        let item = self.sim.inventory_item_of(variant)?;
+        self.sim.available(item, self.location)
+    }
+}
+
+/// Waits until the store is quiet: webhooks delivered, journal processed, outbox drained, and
+/// two poll rounds in a row found nothing new.
+async fn settle(host: &Host, shops: &[&Shop]) -> Result<()> {
+    let deadline = Instant::now() + SETTLE;
+    for s in shops {
+        s.sim
+            .wait_webhooks_idle(deadline.saturating_duration_since(Instant::now()))
+            .await;
+    }
+    let mut quiet_rounds = 0;
+    let mut last_head = None;
+    while quiet_rounds < 2 {
+        ensure!(
+            Instant::now() < deadline,
+            "weft did not settle within {SETTLE:?}"
+        );
+        let requests = host.poll_now();
+        while !host.polled_since(&requests) {
+            ensure!(Instant::now() < deadline, "polls did not complete in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let st = host.db.status(STORE).await?;
+        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
+        let moved = last_head.replace(st.journal_head) != Some(st.journal_head);
+        quiet_rounds = if busy || moved { 0 } else { quiet_rounds + 1 };
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
+    // `WEFT_TEST_LOG=info cargo test --test three_systems` shows the host's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    let shop = start_shop("shopify", 31).await?;
+    let eu = start_shop("shopify-eu", 32).await?;
+    let netsuite =
+        NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(33)).map_err(|e| anyhow!("{e}"))?;
+    let ns_server = netsuite
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await?;
+    let mut item_ids = Vec::new();
+    for (k, sku) in SKUS.iter().enumerate() {
+        let id = netsuite
+            .erp_create(
+                RecordType::InventoryItem,
+                json!({
+                    "externalId": format!("item-{sku}"),
+                    "itemId": sku,
+                    "displayName": format!("Three-system product {k}"),
+                    "salesDescription": format!("<p>Product {k}.</p>"),
+                    "vendorName": "Acme",
+                    "isInactive": false,
+                    "basePrice": 20.0 + k as f64,
+                }),
+            )
+            .map_err(|e| anyhow!("{e:?}"))?;
+        netsuite
+            .erp_adjust_inventory(&id, NS_LOCATION, OPENING as f64, Some("opening stock"))
+            .map_err(|e| anyhow!("{e:?}"))?;
+        item_ids.push(id);
+    }
+    let creds = netsuite
+        .credentials()
+        .into_iter()
+        .next()
+        .context("the NetSuite simulator has no credentials")?;
+
+    let dir = tempfile::tempdir()?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let stock = |name: &str| {
+        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugins are embedded");
+        runtime.load(name, bytes)
+    };
+    let shop_system = |s: &Shop| {
+        platforms::shopify_system(
+            s.system,
+            &s.url,
+            API_VERSION,
+            &s.sim.config().access_tokens[0],
+            s.sim
+                .config()
+                .client_secrets
+                .iter()
+                .map(|x| x.as_bytes().to_vec())
+                .collect(),
+        )
+    };
+    ensure!(
+        shop.location == eu.location,
+        "both shops' first location maps to the ERP's"
+    );
+    let setup = StoreSetup {
+        id: STORE.into(),
+        systems: vec![
+            shop_system(&shop),
+            shop_system(&eu),
+            platforms::netsuite_system(
+                "netsuite",
+                STORE,
+                &ns_server.base_url(),
+                weft_netsuite::Credentials {
+                    account_id: creds.realm,
+                    consumer_key: creds.consumer_key,
+                    consumer_secret: creds.consumer_secret,
+                    token_id: creds.token_id,
+                    token_secret: creds.token_secret,
+                },
+                netsuite.config().concurrency_limit,
+            ),
+        ],
+        mapper: stock("shopify-netsuite")?,
+        resolvers: vec![
+            ("inventory-level.quantity".into(), stock("counter-merge")?),
+            ("*".into(), stock("system-of-record")?),
+        ],
+        plugin_config: json!({
+            "locations": { shop.location.to_string(): NS_LOCATION },
+            "owners": { "*": "netsuite", "customer.*": "shopify" },
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+        limits: Limits::default(),
+        timing: Timing {
+            poll_interval: Duration::from_secs(2),
+            process_idle: Duration::from_millis(50),
+            dispatch_idle: Duration::from_millis(50),
+            ..Timing::default()
+        },
+        poll_overlap: Duration::from_secs(5),
+        public_url: None,
+    };
+    let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
+    for s in [&shop, &eu] {
+        s.sim
+            .subscribe_all(&format!(
+                "http://{}/webhooks/{}/{STORE}",
+                host.addr, s.system
+            ))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    let shops = [&shop, &eu];
+
+    // The ERP's catalog reaches both storefronts.
+    host.poll_now();
+    settle(&host, &shops).await?;
+    for s in shops {
+        for (k, sku) in SKUS.iter().enumerate() {
+            ensure!(
+                s.price(sku).await?.as_deref() == Some(&format!("{:.2}", 20.0 + k as f64)),
+                "{}: {sku} has price {:?}",
+                s.system,
+                s.price(sku).await?
+            );
+            ensure!(
+                s.available(sku) == Some(OPENING),
+                "{}: {sku} has {:?} available",
+                s.system,
+                s.available(sku)
+            );
+        }
+    }
+
+    // A price edited in the ERP reaches both storefronts.
+    netsuite
+        .erp_update(
+            RecordType::InventoryItem,
+            "eid:item-T-001",
+            json!({ "basePrice": 42.5 }),
+        )
+        .map_err(|e| anyhow!("{e:?}"))?;
+    // One order in each shop, each by that shop's own customer.
+    let mut orders = Vec::new();
+    for (s, qty) in [(&shop, 2), (&eu, 3)] {
+        let customer = s
+            .sim
+            .create_customer(CustomerFields {
+                email: Some(format!("buyer@{}.example", s.system)),
+                first_name: Some("Buyer".into()),
+                last_name: Some(s.system.into()),
+                ..CustomerFields::default()
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+        let order = s
+            .sim
+            .place_order(NewOrder {
+                customer_id: Some(customer.to_string()),
+                line_items: vec![NewOrderLine {
+                    sku: Some("T-002".into()),
+                    quantity: qty,
+                    ..NewOrderLine::default()
+                }],
+                ..NewOrder::default()
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+        orders.push((s.system, order));
+    }
+    settle(&host, &shops).await?;
+
+    for s in shops {
+        ensure!(
+            s.price("T-001").await?.as_deref() == Some("42.50"),
+            "{}: the ERP's new price did not arrive: {:?}",
+            s.system,
+            s.price("T-001").await?
+        );
+        ensure!(
+            s.available("T-002") == Some(OPENING - 5),
+            "{}: T-002 has {:?} available, not {}",
+            s.system,
+            s.available("T-002"),
+            OPENING - 5
+        );
+    }
+    let on_hand = netsuite.on_hand(&item_ids[1], NS_LOCATION);
+    ensure!(
+        on_hand == (OPENING - 5) as f64,
+        "NetSuite holds {on_hand} of T-002, not {}",
+        OPENING - 5
+    );
+
+    // Each order is exactly one sales order, and they do not collide though the shops' order
+    // ids may be the same numbers.
+    let sales_orders = netsuite.records(RecordType::SalesOrder);
+    ensure!(
+        sales_orders.len() == 2,
+        "expected 2 sales orders, found {}: {:?}",
+        sales_orders.len(),
+        sales_orders
+            .iter()
+            .map(|o| o["externalId"].clone())
+            .collect::<Vec<_>>()
+    );
+    let eids: std::collections::BTreeSet<String> = sales_orders
+        .iter()
+        .filter_map(|o| o["externalId"].as_str().map(str::to_owned))
+        .collect();
+    ensure!(
+        eids.len() == 2,
+        "sales orders share an external id: {eids:?}"
+    );
+    // Customers stay with their shop: the ERP has both, each shop only its own.
+    ensure!(
+        netsuite.records(RecordType::Customer).len() == 2,
+        "expected 2 NetSuite customers, found {}",
+        netsuite.records(RecordType::Customer).len()
+    );
+    for s in shops {
+        let customers = s.read(Entity::Customers).await?;
+        ensure!(
+            customers.len() == 1,
+            "{}: a customer of the other shop was copied here ({} customers)",
+            s.system,
+            customers.len()
+        );
+    }
+
+    // No ping-pong: more poll rounds write nothing.
+    let done = host.db.status(STORE).await?.outbox.done;
+    for _ in 0..3 {
+        settle(&host, &shops).await?;
+    }
+    let st = host.db.status(STORE).await?;
+    ensure!(
+        st.outbox.done == done && st.outbox.dead == 0,
+        "writes went on after the store was quiet: {} done before, {} after, {} dead",
+        done,
+        st.outbox.done,
+        st.outbox.dead
+    );
+    host.stop().await;
+    Ok(())
+}
