@@ -162,9 +162,9 @@ async fn webhook(
     let started = Instant::now();
     let span = tracing::info_span!(
         "webhook",
-        store = %store_id,
-        topic = header_str(&headers, TOPIC_HEADER).unwrap_or(""),
-        delivery = header_str(&headers, WEBHOOK_ID_HEADER).unwrap_or(""),
+        store = %crate::clip_for_log(&store_id),
+        topic = %crate::clip_for_log(header_str(&headers, TOPIC_HEADER).unwrap_or("")),
+        delivery = %crate::clip_for_log(header_str(&headers, WEBHOOK_ID_HEADER).unwrap_or("")),
     );
     handle(state, store_id, headers, body, started)
         .instrument(span)
@@ -273,7 +273,14 @@ async fn handle(
             outcome
         })
     };
-    let appended = appended.await.unwrap_or(Err(StoreError::WriterClosed));
+    let mut appended = appended.await.unwrap_or(Err(StoreError::WriterClosed));
+    // A database file deleted or replaced under the host still takes commits nobody will read:
+    // never acknowledge into it.
+    if appended.is_ok()
+        && let Some(fault) = state.database_fault_error()
+    {
+        appended = Err(fault);
+    }
     match appended {
         Ok(outcome) => {
             let kind = match outcome {

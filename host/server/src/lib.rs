@@ -12,7 +12,7 @@
 //! | body not received within the store's body timeout (default 10 s) | 408 | nothing |
 //! | `X-Shopify-Hmac-Sha256` missing or not matching any accepted secret | 401 | nothing (counted) |
 //! | body not JSON, unknown topic, or a document normalize refuses | 400 with the reason | raw request via `record_reject` |
-//! | journal append failed (database down) | 503 (Shopify retries) | nothing |
+//! | journal append failed (database down), or the database file was deleted or replaced while open | 503 (Shopify retries) | nothing |
 //! | new or duplicate delivery | 200 after the group commit | journal entry (once) |
 //!
 //! Signatures are checked in constant time against every accepted secret of the store (current
@@ -21,17 +21,21 @@
 //! # Operations ([`ops::router`])
 //!
 //! `GET /metrics` (Prometheus text format 0.0.4, see [`Metrics`]), `GET /healthz` (200 while the
-//! process runs) and `GET /readyz` (200 only when the database answers and the host has said it
-//! is ready; 503 with the reason otherwise).
+//! process runs) and `GET /readyz` (200 only when the database answers, its file is still the
+//! one opened, and the host has said it is ready; 503 with the reason otherwise).
 //!
 //! # Serving and benchmarking
 //!
-//! [`serve`] merges both routers behind a tracing layer; [`bench_http_intake`] measures the real
+//! [`serve`] / [`serve_with`] merge both routers behind a tracing layer (client-controlled text
+//! cut to [`LOG_VALUE_MAX`] bytes) and serve them under the connection limits and timeouts of
+//! [`listen`]: connection caps, per-address fairness, slow-header and idle timeouts, a shutdown
+//! deadline, an optional operations-only listener. [`bench_http_intake`] measures the real
 //! intake over loopback HTTP against the raw one-fsync-per-request rate of the same disk.
 
 pub mod bench;
 pub mod error;
 pub mod intake;
+pub mod listen;
 pub mod metrics;
 pub mod ops;
 pub mod signature;
@@ -40,5 +44,9 @@ mod state;
 pub use bench::{IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use error::ServerError;
 pub use intake::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, WebhookSecret};
+pub use listen::{Listeners, MAX_HEADER_BYTES, OPS_MAX_CONNECTIONS, ServeOptions};
 pub use metrics::{Metrics, WebhookOutcome};
-pub use state::{Notifier, Readiness, ServerState, notifier_from_map, serve};
+pub use state::{
+    DB_FILE_CHECK_INTERVAL, LOG_VALUE_MAX, Notifier, Readiness, ServerState, clip_for_log,
+    notifier_from_map, serve, serve_with,
+};
