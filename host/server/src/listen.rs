@@ -426,6 +426,7 @@ async fn serve_conn(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES)
+        .max_header_size(MAX_HEADER_BYTES)
         .keep_alive(true);
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);

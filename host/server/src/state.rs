@@ -192,6 +192,12 @@ impl ServerState {
         self.database_fault_error().map(|e| e.to_string())
     }
 
+    /// Whether a database fault was already found (by a request or the background check),
+    /// without checking the file now.
+    pub fn database_fault_recorded(&self) -> bool {
+        self.shared.db_fault.read().is_some()
+    }
+
     /// [`ServerState::database_fault`] as the store's error
     /// ([`StoreError::DatabaseGone`](weft_store::StoreError::DatabaseGone)).
     pub fn database_fault_error(&self) -> Option<weft_store::StoreError> {
