@@ -18,7 +18,7 @@ use weft_engine::{
 };
 use weft_ratelimit::{Backoff, BackoffConfig, GovernorRegistry, ShopifyCostLimiter};
 use weft_runtime::{Limits, Plugin, Runtime, StoreCtx};
-use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
+use weft_server::{IntakeStore, Listeners, Metrics, ServeOptions, ServerState, WebhookSecret};
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
 
 /// Everything needed to run one store, already resolved (secrets in hand, plugins loaded).
@@ -80,13 +80,28 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts every store's loops and the server on `listen`.
+    /// Binds `listen`, then starts every store's loops and the server on it with the default
+    /// [`ServeOptions`] (see [`Host::start_on`]).
     pub async fn start(
         db: Store,
         runtime: &Runtime,
         stores: Vec<StoreSetup>,
         listen: SocketAddr,
     ) -> Result<Host> {
+        let listeners = Listeners::bind(listen, None).await?;
+        Host::start_on(db, runtime, stores, listeners, ServeOptions::default()).await
+    }
+
+    /// Starts every store's loops and serves `listeners` (already bound, so a port clash has
+    /// stopped start-up before any loop ran) under `serve`'s limits.
+    pub async fn start_on(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+    ) -> Result<Host> {
+        let addr = listeners.intake.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let governors = GovernorRegistry::new();
@@ -186,17 +201,13 @@ impl Host {
             }
         });
         let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
         state.readiness().mark_ready();
         let mut server_stop = stop_rx.clone();
         tasks.spawn(async move {
             let shutdown = async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             };
-            if let Err(e) = weft_server::serve(listener, state, shutdown).await {
+            if let Err(e) = weft_server::serve_with(listeners, state, serve, shutdown).await {
                 tracing::error!(error = %e, "server stopped");
             }
         });

@@ -6,9 +6,11 @@
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report.
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
 //! - [`ops`], [`plugin`]: operator and plugin-developer commands.
+//! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
 pub mod demo;
 pub mod ops;
+pub mod out;
 pub mod plugin;
 pub mod run;

@@ -137,6 +137,10 @@ pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> 
 /// `weft run`: every enabled store until Ctrl-C.
 pub async fn run(host_file: &Path) -> Result<ExitCode> {
     let config = load(host_file)?;
+    crate::ops::raise_fd_limit(&config.server);
+    // Listen first: a port clash stops start-up here, before any store's loops run.
+    let listeners =
+        weft_server::Listeners::bind(config.server.listen, config.server.ops_listen).await?;
     let db = open_store(&config).await?;
     let runtime = runtime(&config)?;
     let setups = config
@@ -150,7 +154,8 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
             tracing::warn!(store = %s.id, writes = released, "writes left in flight by a stopped weft are due again");
         }
     }
-    let host = Host::start(db, &runtime, setups, config.server.listen).await?;
+    let serve = crate::ops::serve_options(&config.server);
+    let host = Host::start_on(db, &runtime, setups, listeners, serve).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/shopify/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },
@@ -240,7 +245,7 @@ pub async fn replay(
     let store = config
         .store(store_id)
         .with_context(|| format!("no store `{store_id}` in {}", host_file.display()))?;
-    let db = open_store(&config).await?;
+    let db = crate::ops::open_existing_store(&config).await?;
     let runtime = runtime(&config)?;
     let s = setup(store, &runtime)?;
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
@@ -249,11 +254,15 @@ pub async fn replay(
         b.finish_and_clear();
     }
     if json {
-        println!("{}", serde_json::to_string(&total)?);
+        crate::outln!("{}", serde_json::to_string(&total)?);
     } else {
-        println!(
+        crate::outln!(
             "replayed {} journal entries of store {store_id}: {} mapped, {} failed, {} conflicts, {} writes queued",
-            total.entries, total.mapped, total.failed, total.conflicts, total.writes
+            total.entries,
+            total.mapped,
+            total.failed,
+            total.conflicts,
+            total.writes
         );
     }
     Ok(ExitCode::SUCCESS)
