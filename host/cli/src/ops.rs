@@ -289,7 +289,7 @@ impl DlqFilter {
 /// The `weft dlq` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// List dead letters, newest first.
+    /// List dead letters, oldest first.
     List {
         #[command(flatten)]
         db: StoreArgs,

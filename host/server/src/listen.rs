@@ -431,14 +431,20 @@ async fn serve_conn(
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let mut stopping = false;
+    let mut wake = activity.idle_deadline(limits.idle_timeout);
     loop {
-        let idle_at = activity.idle_deadline(limits.idle_timeout);
         tokio::select! {
             _ = conn.as_mut() => return,
-            _ = tokio::time::sleep_until(idle_at) => {
-                if !activity.busy()
-                    && activity.idle_deadline(limits.idle_timeout) <= tokio::time::Instant::now()
-                {
+            _ = tokio::time::sleep_until(wake) => {
+                let now = tokio::time::Instant::now();
+                let idle_at = activity.idle_deadline(limits.idle_timeout);
+                if idle_at > now {
+                    wake = idle_at;
+                } else if activity.busy() {
+                    // A request is being handled (its answer touches the activity when done):
+                    // look again later rather than spin.
+                    wake = now + limits.idle_timeout;
+                } else {
                     stats.timed_out_idle.fetch_add(1, Ordering::Relaxed);
                     return;
                 }

@@ -330,6 +330,9 @@ async fn the_background_check_notices_a_replaced_database_without_requests() {
     let h = harness(vec![acme()]).await;
     h.state.readiness().mark_ready();
     let server = start(&h, ServeOptions::default(), false).await;
+    // Let the watch make its first (passing) check, so what follows is its periodic one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!h.state.database_fault_recorded());
     let db = h._dir.path().join("weft.sqlite");
     let t = Instant::now();
     std::fs::rename(&db, h._dir.path().join("moved.sqlite")).unwrap();
@@ -343,6 +346,7 @@ async fn the_background_check_notices_a_replaced_database_without_requests() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     eprintln!("replaced database noticed by the background check after {noticed:?}");
+    assert!(noticed < Duration::from_millis(2_500), "{noticed:?}");
     let (code, body) = http(server.addr, &get("/readyz")).await;
     assert_eq!(code, 503);
     assert!(body.contains("was replaced"), "{body}");
@@ -419,4 +423,35 @@ fn forged_huge_headers_do_not_reach_the_log() {
         "log for 40 forged requests with 60 KiB headers: {} bytes",
         log.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_is_not_cut_as_idle() {
+    // The body stalls: no byte moves, but the request is the intake's until its body timeout,
+    // which answers 408; the idle timeout (shorter) must not close the connection under it.
+    let h = harness(vec![acme().with_body_timeout(Duration::from_millis(1500))]).await;
+    let options = ServeOptions {
+        idle_timeout: Duration::from_millis(300),
+        ..ServeOptions::default()
+    };
+    let server = start(&h, options, false).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(
+        b"POST /webhooks/shopify/acme HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nx-shopify-topic: products/update\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let t = Instant::now();
+    let (text, _) = read_until_close(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        text.starts_with("HTTP/1.1 408"),
+        "after {:?}: {text:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        t.elapsed()
+    );
+    server.stop().await;
 }
