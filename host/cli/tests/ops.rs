@@ -267,3 +267,100 @@ fn weft_run_on_a_taken_port_stops_before_anything_starts() {
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
     drop(taken);
 }
+
+/// `weft run` (the starter config, its platforms unreachable) with a client halfway through its
+/// request head and another whose webhook body trickles in: SIGTERM ends the process within the
+/// configured `shutdown_grace` plus the time the store loops take to stop.
+#[test]
+fn sigterm_with_slow_clients_attached_exits_within_the_grace() {
+    use std::io::{Read as _, Write as _};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        weft(&["init", dir.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let host = dir.path().join("weft.toml");
+    let config = std::fs::read_to_string(&host).unwrap().replace(
+        "listen = \"127.0.0.1:8080\"",
+        &format!("listen = \"127.0.0.1:{port}\"\nshutdown_grace = \"1s\""),
+    );
+    std::fs::write(&host, config).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.args(["run", host.to_str().unwrap()])
+        .env("WEFT_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for var in weft_config::STARTER_ENV_VARS {
+        cmd.env(var, "test-value");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let t = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            s.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            let mut r = String::new();
+            let _ = s.read_to_string(&mut r);
+            if r.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("weft run exited ({status}): {err}");
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "not ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut half_head = std::net::TcpStream::connect(&addr).unwrap();
+    half_head
+        .write_all(b"POST /webhooks/shopify/acme HTTP/1.1\r\nx-shopify-top")
+        .unwrap();
+    let mut slow_body = std::net::TcpStream::connect(&addr).unwrap();
+    slow_body
+        .write_all(
+            b"POST /webhooks/shopify/acme HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",
+        )
+        .unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..300 {
+            if slow_body.write_all(b" ").is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("weft run still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = t.elapsed();
+    eprintln!("weft run exited {status} {took:?} after SIGTERM with two slow clients (grace 1 s)");
+    assert!(status.success(), "{status}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    drop(half_head);
+    let _ = trickle.join();
+}
