@@ -17,7 +17,9 @@ use weft_ratelimit::{
     Backoff, BackoffConfig, BreakerConfig, BreakerState, CircuitBreaker, GovernorRegistry,
 };
 use weft_runtime::{Limits, Plugin, Runtime, StoreCtx};
-use weft_server::{IntakeStore, Metrics, ServerState, SystemHealth, WebhookSecret};
+use weft_server::{
+    IntakeStore, Listeners, Metrics, ServeOptions, ServerState, SystemHealth, WebhookSecret,
+};
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
 
 /// What the host shares between the connections it builds: an ERP account's concurrency limit
@@ -206,13 +208,28 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts every store's loops and the server on `listen`.
+    /// Binds `listen`, then starts every store's loops and the server on it with the default
+    /// [`ServeOptions`] (see [`Host::start_on`]).
     pub async fn start(
         db: Store,
         runtime: &Runtime,
         stores: Vec<StoreSetup>,
         listen: SocketAddr,
     ) -> Result<Host> {
+        let listeners = Listeners::bind(listen, None).await?;
+        Host::start_on(db, runtime, stores, listeners, ServeOptions::default()).await
+    }
+
+    /// Starts every store's loops and serves `listeners` (already bound, so a port clash has
+    /// stopped start-up before any loop ran) under `serve`'s limits.
+    pub async fn start_on(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+    ) -> Result<Host> {
+        let addr = listeners.intake.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let backoff = Arc::new(Backoff::from_entropy(BackoffConfig {
@@ -236,7 +253,8 @@ impl Host {
         let shared = HostShared::new();
         for s in stores {
             let mut systems = Vec::with_capacity(s.systems.len());
-            let mut store_intake = IntakeStore::new(s.id.clone());
+            let mut store_intake =
+                IntakeStore::new(s.id.clone()).with_max_body_bytes(serve.max_body_bytes);
             for sys in &s.systems {
                 let connection = (sys.connect)(&shared).with_context(|| {
                     format!("store {}: cannot connect to system {}", s.id, sys.name)
@@ -317,17 +335,13 @@ impl Host {
             }
         });
         let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
         state.readiness().mark_ready();
         let mut server_stop = stop_rx.clone();
         tasks.spawn(async move {
             let shutdown = async move {
                 let _ = server_stop.wait_for(|s| *s).await;
             };
-            if let Err(e) = weft_server::serve(listener, state, shutdown).await {
+            if let Err(e) = weft_server::serve_with(listeners, state, serve, shutdown).await {
                 tracing::error!(error = %e, "server stopped");
             }
         });

@@ -101,7 +101,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 .await
                 .context("rate-limit benchmark failed")?;
             if !json {
-                println!("{report}");
+                weft::outln!("{report}");
                 return Ok(ExitCode::SUCCESS);
             }
             print_report(&report, json)
@@ -113,11 +113,11 @@ fn print_report<T: Serialize + std::fmt::Debug>(report: &T, json: bool) -> Resul
     let value = serde_json::to_value(report)?;
     if let Some(map) = value.as_object() {
         for (k, v) in map {
-            println!("{k:>28}  {v}");
+            weft::outln!("{k:>28}  {v}");
         }
     }
     if json {
-        println!("{}", serde_json::to_string(&value)?);
+        weft::outln!("{}", serde_json::to_string(&value)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,12 @@
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
 //!   become systems.
 //! - [`ops`], [`plugin`]: operator and plugin-developer commands.
+//! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
 pub mod demo;
 pub mod ops;
+pub mod out;
 pub mod platforms;
 pub mod plugin;
 pub mod run;

@@ -168,30 +168,30 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        weft::outln!("{}", serde_json::to_string(&report)?);
     } else {
         let v = serde_json::to_value(&report)?;
-        println!("weft demo report");
+        weft::outln!("weft demo report");
         if let Some(m) = v.as_object() {
             for (k, v) in m {
                 if !matches!(
                     k.as_str(),
                     "drift_details" | "dead_letter_details" | "stock_details"
                 ) {
-                    println!("  {k:>22}  {v}");
+                    weft::outln!("  {k:>22}  {v}");
                 }
             }
         }
         for d in &report.dead_letter_details {
-            println!("  dead letter: {d}");
+            weft::outln!("  dead letter: {d}");
         }
         for d in &report.drift_details {
-            println!("  drift: {d}");
+            weft::outln!("  drift: {d}");
         }
         for d in &report.stock_details {
-            println!("  stock ledger: {d}");
+            weft::outln!("  stock ledger: {d}");
         }
-        println!(
+        weft::outln!(
             "{}",
             match (report.drift, report.stock_mismatches) {
                 (0, 0) => "both systems agree: drift 0, stock ledger balanced",

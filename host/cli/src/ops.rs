@@ -39,7 +39,7 @@ pub fn check(host_file: &Path, plugins: bool) -> Result<ExitCode> {
             }
             for (role, plugin) in roles {
                 match load_plugin(&runtime, &plugin.source) {
-                    Ok(p) => println!(
+                    Ok(p) => crate::outln!(
                         "store {}: {role} {} {} ({:?}, {})",
                         store.id,
                         p.info().name,
@@ -63,7 +63,7 @@ pub fn check(host_file: &Path, plugins: bool) -> Result<ExitCode> {
     if failed {
         return Ok(ExitCode::FAILURE);
     }
-    println!(
+    crate::outln!(
         "{}: ok ({} store{})",
         host_file.display(),
         config.stores.len(),
@@ -96,9 +96,9 @@ pub fn load_plugin(
 pub fn init(dir: &Path) -> Result<ExitCode> {
     let written = weft_config::init(dir)?;
     for path in &written {
-        println!("wrote {}", path.display());
+        crate::outln!("wrote {}", path.display());
     }
-    println!(
+    crate::outln!(
         "next: set the environment variables it names ({}), then `weft check {}`",
         weft_config::STARTER_ENV_VARS.join(", "),
         written
@@ -128,20 +128,76 @@ impl StoreArgs {
                 let config: Config = weft_config::load(&self.config)
                     .map_err(|d| anyhow::anyhow!("{d}"))
                     .with_context(|| format!("cannot load {}", self.config.display()))?;
-                match &config.storage {
-                    StorageConfig::Sqlite { .. } => config
-                        .storage
-                        .sqlite_url()
-                        .context("sqlite storage without a path")?,
-                    StorageConfig::Postgres { url } => url
-                        .resolve()
-                        .context("cannot resolve the storage URL")?
-                        .expose()
-                        .to_owned(),
-                }
+                storage_url(&config)?
             }
         };
-        Store::open(&url).await.context("cannot open the database")
+        Store::open_existing(&url)
+            .await
+            .context("cannot open the database")
+    }
+}
+
+/// The database URL a configuration names (secrets resolved).
+pub fn storage_url(config: &Config) -> Result<String> {
+    Ok(match &config.storage {
+        StorageConfig::Sqlite { .. } => config
+            .storage
+            .sqlite_url()
+            .context("sqlite storage without a path")?,
+        StorageConfig::Postgres { url } => url
+            .resolve()
+            .context("cannot resolve the storage URL")?
+            .expose()
+            .to_owned(),
+    })
+}
+
+/// Opens the configured database for a command that works on an existing one (`weft replay`):
+/// a SQLite file that does not exist is an error naming its path, and nothing is created.
+pub async fn open_existing_store(config: &Config) -> Result<Store> {
+    Store::open_existing(&storage_url(config)?)
+        .await
+        .context("cannot open the database")
+}
+
+/// Raises this process's open-file limit to its hard limit (as Go's runtime does: the soft
+/// default of 1024 is far below what a server needs) and warns when `[server]`'s connection
+/// caps, with room for the database and outbound clients, still do not fit under it: then a
+/// flood would exhaust descriptors before the cap refuses it.
+pub fn raise_fd_limit(server: &weft_config::ServerConfig) {
+    let needed = server.max_connections
+        + if server.ops_listen.is_some() {
+            weft_server::OPS_MAX_CONNECTIONS as u64
+        } else {
+            0
+        }
+        + 256;
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            return;
+        }
+    };
+    if limit < needed {
+        tracing::warn!(
+            limit,
+            max_connections = server.max_connections,
+            "the open-file limit is below [server] max_connections plus 256 for the database and clients: lower max_connections or raise the limit (LimitNOFILE=)"
+        );
+    }
+}
+
+/// The HTTP serving limits `[server]` sets.
+pub fn serve_options(server: &weft_config::ServerConfig) -> weft_server::ServeOptions {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    weft_server::ServeOptions {
+        header_read_timeout: server.header_read_timeout,
+        idle_timeout: server.idle_timeout,
+        max_connections: n(server.max_connections),
+        max_connections_per_ip: n(server.max_connections_per_ip),
+        shutdown_grace: server.shutdown_grace,
+        max_body_bytes: n(server.webhook_max_body_kb.saturating_mul(1024)),
     }
 }
 
@@ -166,15 +222,15 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         None => store.store_ids().await?,
     };
     if ids.is_empty() && !args.json {
-        println!("no stores have journaled anything yet");
+        crate::outln!("no stores have journaled anything yet");
     }
     for id in ids {
         let s = store.status(&id).await?;
         if args.json {
-            println!("{}", serde_json::to_string(&s)?);
+            crate::outln!("{}", serde_json::to_string(&s)?);
             continue;
         }
-        println!(
+        crate::outln!(
             "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | stock readings waiting for a write {} | intake rejects {}",
             s.lag,
             s.outbox.pending,
@@ -185,16 +241,56 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             s.intake_rejects
         );
         for (name, n) in &s.counters {
-            println!("  {name}: {n}");
+            crate::outln!("  {name}: {n}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// A dead letter's id as `weft dlq list` prints it (`#65`) or bare (`65`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DlqId(pub i64);
+
+impl std::str::FromStr for DlqId {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let digits = s.trim().strip_prefix('#').unwrap_or(s.trim());
+        match digits.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(DlqId(n)),
+            _ => Err(format!(
+                "`{s}` is not a dead letter id: expected a number as `weft dlq list` prints it, e.g. `#65` or `65`"
+            )),
+        }
+    }
+}
+
+/// Which dead letters `weft dlq retry --all` re-queues.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DlqFilter {
+    /// Only this store's.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Only writes of this entity kind (as `weft dlq list` prints it, e.g. `product`).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only those that died at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl DlqFilter {
+    fn matches(&self, row: &weft_store::OutboxRow) -> bool {
+        self.store.as_deref().is_none_or(|s| row.store_id == s)
+            && self.kind.as_deref().is_none_or(|k| row.kind == k)
+            && self.since.is_none_or(|t| row.updated_at >= t)
+    }
+}
+
 /// The `weft dlq` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// List dead letters, newest first.
+    /// List dead letters, oldest first.
     List {
         #[command(flatten)]
         db: StoreArgs,
@@ -212,22 +308,29 @@ pub enum DlqCommand {
     Show {
         #[command(flatten)]
         db: StoreArgs,
-        /// The dead letter's id (from `weft dlq list`).
-        id: i64,
+        /// The dead letter's id, as `weft dlq list` prints it (`#65`) or bare (`65`).
+        id: DlqId,
     },
-    /// Queue a dead letter again (for example after fixing the mapping or the data).
+    /// Queue dead letters again (for example after fixing the mapping or the data): the ids
+    /// given, or with `--all` every one matching `--store`, `--kind` and `--since`.
     Retry {
         #[command(flatten)]
         db: StoreArgs,
-        /// The dead letter's id.
-        id: i64,
+        /// Dead letter ids, as `weft dlq list` prints them (`#65`) or bare (`65`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<DlqId>,
+        /// Every dead letter matching the filters (all of them without filters).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        filter: DlqFilter,
     },
     /// Give up on a dead letter; it is kept, marked discarded, so its write is never re-sent.
     Discard {
         #[command(flatten)]
         db: StoreArgs,
-        /// The dead letter's id.
-        id: i64,
+        /// The dead letter's id, as `weft dlq list` prints it (`#65`) or bare (`65`).
+        id: DlqId,
     },
 }
 
@@ -247,13 +350,13 @@ pub async fn dlq(cmd: DlqCommand) -> Result<ExitCode> {
                 .list_dead_letters(store.as_deref(), limit)
                 .await?;
             if rows.is_empty() && !json {
-                println!("no dead letters");
+                crate::outln!("no dead letters");
             }
             for r in rows {
                 if json {
-                    println!("{}", serde_json::to_string(&r)?);
+                    crate::outln!("{}", serde_json::to_string(&r)?);
                 } else {
-                    println!(
+                    crate::outln!(
                         "#{} {} {} {}/{} {} attempts {}: {}",
                         r.id,
                         r.store_id,
@@ -267,21 +370,57 @@ pub async fn dlq(cmd: DlqCommand) -> Result<ExitCode> {
                 }
             }
         }
-        DlqCommand::Show { db, id } => match db.open().await?.outbox_row(id).await? {
-            Some(row) => println!("{}", serde_json::to_string_pretty(&row)?),
+        DlqCommand::Show { db, id: DlqId(id) } => match db.open().await?.outbox_row(id).await? {
+            Some(row) => crate::outln!("{}", serde_json::to_string_pretty(&row)?),
             None => bail!("no outbox row #{id}"),
         },
-        DlqCommand::Retry { db, id } => {
-            if !db.open().await?.retry_dead_letter(id, now).await? {
-                bail!("#{id} is not a dead letter");
+        DlqCommand::Retry {
+            db,
+            ids,
+            all,
+            filter,
+        } => {
+            let store = db.open().await?;
+            let ids: Vec<i64> = if all {
+                store
+                    .list_dead_letters(filter.store.as_deref(), u32::MAX)
+                    .await?
+                    .into_iter()
+                    .filter(|r| filter.matches(r))
+                    .map(|r| r.id)
+                    .collect()
+            } else {
+                anyhow::ensure!(
+                    filter.store.is_none() && filter.kind.is_none() && filter.since.is_none(),
+                    "--store, --kind and --since select dead letters for --all; with ids, give only the ids"
+                );
+                ids.into_iter().map(|DlqId(id)| id).collect()
+            };
+            let mut missing = Vec::new();
+            let mut queued = 0usize;
+            for id in ids {
+                if store.retry_dead_letter(id, now).await? {
+                    queued += 1;
+                    crate::outln!("#{id} queued again");
+                } else {
+                    missing.push(format!("#{id}"));
+                }
             }
-            println!("#{id} queued again");
+            if all {
+                crate::outln!(
+                    "{queued} dead letter{} queued again",
+                    if queued == 1 { "" } else { "s" }
+                );
+            }
+            if !missing.is_empty() {
+                bail!("not a dead letter: {}", missing.join(", "));
+            }
         }
-        DlqCommand::Discard { db, id } => {
+        DlqCommand::Discard { db, id: DlqId(id) } => {
             if !db.open().await?.discard_dead_letter(id, now).await? {
                 bail!("#{id} is not a dead letter");
             }
-            println!("#{id} discarded");
+            crate::outln!("#{id} discarded");
         }
     }
     Ok(ExitCode::SUCCESS)

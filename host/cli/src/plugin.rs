@@ -45,9 +45,9 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode> {
                 }
             };
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                crate::outln!("{}", serde_json::to_string(&report)?);
             } else {
-                println!("{report}");
+                crate::outln!("{report}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -59,9 +59,9 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode> {
             let report = tools::run_fixtures(&runtime, &component, &fixtures)
                 .with_context(|| format!("cannot run fixtures in {}", fixtures.display()))?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                crate::outln!("{}", serde_json::to_string(&report)?);
             } else {
-                println!("{report}");
+                crate::outln!("{report}");
             }
             Ok(if report.success() {
                 ExitCode::SUCCESS

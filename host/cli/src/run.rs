@@ -61,7 +61,11 @@ fn limits(store: &StoreConfig) -> Limits {
 }
 
 /// Resolves one store's configuration into what the host runs.
-pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
+pub fn setup(
+    store: &StoreConfig,
+    runtime: &Runtime,
+    public_url: Option<&str>,
+) -> Result<StoreSetup> {
     let ctx = |what: &str| format!("store {}: {what}", store.id);
     let mut resolvers = Vec::new();
     for (pattern, plugin) in store.plugins.resolver_rules() {
@@ -87,7 +91,7 @@ pub fn setup(store: &StoreConfig, runtime: &Runtime) -> Result<StoreSetup> {
             ..Timing::default()
         },
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
-        public_url: None,
+        public_url: public_url.map(str::to_owned),
     })
 }
 
@@ -110,11 +114,20 @@ pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> 
 /// `weft run`: every enabled store until Ctrl-C.
 pub async fn run(host_file: &Path) -> Result<ExitCode> {
     let config = load(host_file)?;
+    crate::ops::raise_fd_limit(&config.server);
+    // Listen first: a port clash stops start-up here, before any store's loops run.
+    let listeners =
+        weft_server::Listeners::bind(config.server.listen, config.server.ops_listen).await?;
     let db = open_store(&config).await?;
     let runtime = runtime(&config)?;
+    let public_url = config
+        .server
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_owned());
     let setups = config
         .enabled_stores()
-        .map(|s| setup(s, &runtime))
+        .map(|s| setup(s, &runtime, public_url.as_deref()))
         .collect::<Result<Vec<_>>>()?;
     let n = setups.len();
     for s in &setups {
@@ -123,7 +136,8 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
             tracing::warn!(store = %s.id, writes = released, "writes left in flight by a stopped weft are due again");
         }
     }
-    let host = Host::start(db, &runtime, setups, config.server.listen).await?;
+    let serve = crate::ops::serve_options(&config.server);
+    let host = Host::start_on(db, &runtime, setups, listeners, serve).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },
@@ -213,20 +227,24 @@ pub async fn replay(
     let store = config
         .store(store_id)
         .with_context(|| format!("no store `{store_id}` in {}", host_file.display()))?;
-    let db = open_store(&config).await?;
+    let db = crate::ops::open_existing_store(&config).await?;
     let runtime = runtime(&config)?;
-    let s = setup(store, &runtime)?;
+    let s = setup(store, &runtime, None)?;
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
     let total = replay_store(&db, &runtime, &s, since, entity, bar.as_ref()).await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     if json {
-        println!("{}", serde_json::to_string(&total)?);
+        crate::outln!("{}", serde_json::to_string(&total)?);
     } else {
-        println!(
+        crate::outln!(
             "replayed {} journal entries of store {store_id}: {} mapped, {} failed, {} conflicts, {} writes queued",
-            total.entries, total.mapped, total.failed, total.conflicts, total.writes
+            total.entries,
+            total.mapped,
+            total.failed,
+            total.conflicts,
+            total.writes
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -122,34 +122,34 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         "seed": args.seed,
     });
     if args.json {
-        println!("{}", serde_json::to_string(&info)?);
+        weft::outln!("{}", serde_json::to_string(&info)?);
     } else {
-        println!(
+        weft::outln!(
             "weft sandbox (seed {}): simulators are up. Ctrl-C stops them.",
             args.seed
         );
-        println!();
-        println!(
+        weft::outln!();
+        weft::outln!(
             "Shopify   {}",
             info["shopify"]["graphql_url"].as_str().unwrap_or("")
         );
-        println!("  shop domain    {}", scfg.shop_domain);
-        println!("  access token   {}", info["shopify"]["access_token"]);
-        println!(
+        weft::outln!("  shop domain    {}", scfg.shop_domain);
+        weft::outln!("  access token   {}", info["shopify"]["access_token"]);
+        weft::outln!(
             "  client secret  {}  (webhook HMAC key)",
             info["shopify"]["client_secret"]
         );
-        println!("  merchant API   {}/_sim/...", shopify_handle.base_url);
-        println!();
-        println!("NetSuite  {}/services/rest/", netsuite_handle.base_url());
-        println!("  account        {}", netsuite.account_id());
+        weft::outln!("  merchant API   {}/_sim/...", shopify_handle.base_url);
+        weft::outln!();
+        weft::outln!("NetSuite  {}/services/rest/", netsuite_handle.base_url());
+        weft::outln!("  account        {}", netsuite.account_id());
         for c in netsuite.credentials() {
-            println!("  consumer key   {}", c.consumer_key);
-            println!("  consumer secret {}", c.consumer_secret);
-            println!("  token id       {}", c.token_id);
-            println!("  token secret   {}", c.token_secret);
+            weft::outln!("  consumer key   {}", c.consumer_key);
+            weft::outln!("  consumer secret {}", c.consumer_secret);
+            weft::outln!("  token id       {}", c.token_id);
+            weft::outln!("  token secret   {}", c.token_secret);
         }
-        println!("  ERP activity   {}/_sim/...", netsuite_handle.base_url());
+        weft::outln!("  ERP activity   {}/_sim/...", netsuite_handle.base_url());
     }
     tokio::signal::ctrl_c()
         .await

@@ -28,10 +28,25 @@ pub const STARTER_HOST: &str = r#"# weft host configuration.
 stores_dir = "stores"
 
 [server]
-# Address of the HTTP listener for Shopify webhooks, Prometheus metrics (/metrics) and health checks (/healthz, /readyz).
+# Address of the HTTP listener for webhooks, Prometheus metrics (/metrics) and health checks (/healthz, /readyz).
 listen = "127.0.0.1:8080"
 # Largest webhook body accepted, in KiB; larger requests get 413 and are not stored.
 webhook_max_body_kb = 1024
+# Where the platforms can reach this listener from outside. When set, weft subscribes each
+# store's systems with webhooks to <public_url>/webhooks/<system>/<store> at start, and checks
+# and repairs the subscriptions every reconciliation round.
+# public_url = "https://weft.example.com"
+# Hostile clients: a request head must arrive within header_read_timeout; a connection idle
+# (no request, no byte) for idle_timeout is closed; at most max_connections at once (one more
+# gets 503 and is closed), at most max_connections_per_ip from one address (raise it to
+# max_connections behind a reverse proxy); requests in flight get shutdown_grace at stop.
+# header_read_timeout = "10s"
+# idle_timeout = "30s"
+# max_connections = 4096
+# max_connections_per_ip = 256
+# shutdown_grace = "10s"
+# A separate listener for /metrics, /healthz and /readyz only, with its own small budget, so
+# probes answer while intake is flooded: ops_listen = "127.0.0.1:9090"
 
 [storage]
 # The journal, projections and outbox. A file path (or `sqlite://path`) means an embedded

@@ -37,7 +37,17 @@ const HOST_KEYS: [&str; 6] = [
     "stores_dir",
     "stores",
 ];
-const SERVER_KEYS: [&str; 2] = ["listen", "webhook_max_body_kb"];
+const SERVER_KEYS: [&str; 9] = [
+    "listen",
+    "public_url",
+    "webhook_max_body_kb",
+    "ops_listen",
+    "header_read_timeout",
+    "idle_timeout",
+    "max_connections",
+    "max_connections_per_ip",
+    "shutdown_grace",
+];
 const STORAGE_KEYS: [&str; 1] = ["url"];
 const RUNTIME_KEYS: [&str; 3] = ["cache_dir", "pool_size", "limits"];
 const LOG_KEYS: [&str; 2] = ["level", "format"];
@@ -574,20 +584,58 @@ fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
     let mut server = ServerConfig::default();
     if let Some(t) = cx.sub(root, "server", "server") {
         cx.check_keys(&t, &SERVER_KEYS);
-        if let Some((s, span)) = cx.string(&t, "listen", "listen = \"127.0.0.1:8080\"") {
-            match s.parse::<SocketAddr>() {
-                Ok(a) => server.listen = a,
-                Err(_) => cx.err(
-                    span,
-                    format!("invalid listen address `{s}` in [server]"),
-                    Some(
-                        "an IP address and a port, e.g. `127.0.0.1:8080` or `0.0.0.0:8080`".into(),
+        for key in ["listen", "ops_listen"] {
+            let example = format!("{key} = \"127.0.0.1:8080\"");
+            if let Some((s, span)) = cx.string(&t, key, &example) {
+                match s.parse::<SocketAddr>() {
+                    Ok(a) if key == "listen" => server.listen = a,
+                    Ok(a) => server.ops_listen = Some(a),
+                    Err(_) => cx.err(
+                        span,
+                        format!("invalid {key} address `{s}` in [server]"),
+                        Some(
+                            "an IP address and a port, e.g. `127.0.0.1:8080` or `0.0.0.0:8080`"
+                                .into(),
+                        ),
                     ),
-                ),
+                }
             }
         }
         if let Some(n) = cx.integer(&t, "webhook_max_body_kb", 1, 1_048_576) {
             server.webhook_max_body_kb = n;
+        }
+        server.public_url = cx.url(
+            &t,
+            "public_url",
+            "public_url = \"https://weft.example.com\"",
+        );
+        let min = Duration::from_millis(100);
+        if let Some(d) = cx.duration(&t, "header_read_timeout", min) {
+            server.header_read_timeout = d;
+        }
+        if let Some(d) = cx.duration(&t, "idle_timeout", min) {
+            server.idle_timeout = d;
+        }
+        if let Some(d) = cx.duration(&t, "shutdown_grace", Duration::ZERO) {
+            server.shutdown_grace = d;
+        }
+        if let Some(n) = cx.integer(&t, "max_connections", 1, 1_000_000) {
+            server.max_connections = n;
+        }
+        if let Some(n) = cx.integer(&t, "max_connections_per_ip", 1, 1_000_000) {
+            server.max_connections_per_ip = n;
+            if n > server.max_connections
+                && let Some(v) = t.get("max_connections_per_ip")
+            {
+                cx.err(
+                    v.span(),
+                    format!(
+                        "`max_connections_per_ip` in [server] ({n}) is above `max_connections` ({})",
+                        server.max_connections
+                    ),
+                    Some("one address can never hold more than the whole cap".into()),
+                );
+            }
         }
     }
 

@@ -94,6 +94,28 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted webhook body in KiB (default 1024); larger bodies get 413.
     pub webhook_max_body_kb: u64,
+    /// The public base URL platforms deliver webhooks to (`https://weft.example.com`): when set,
+    /// each system with webhooks keeps its subscriptions to
+    /// `<public_url>/webhooks/<system>/<store>` in place.
+    pub public_url: Option<Url>,
+    /// A second listener serving only `/metrics`, `/healthz` and `/readyz`, with its own small
+    /// connection budget, so they answer while intake is flooded (default: none; they are
+    /// always served on `listen` too).
+    pub ops_listen: Option<SocketAddr>,
+    /// Time a client has to send a complete request head, from connection open or its previous
+    /// response (default 10 s).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no byte moving for this long is closed
+    /// (default 30 s).
+    pub idle_timeout: Duration,
+    /// Connections open at once on `listen`; one more is answered 503 and closed
+    /// (default 4096). Keep it below the process's file-descriptor limit.
+    pub max_connections: u64,
+    /// Connections open at once from one source address (IPv6: one /64) (default 256; behind a
+    /// reverse proxy set it to `max_connections`).
+    pub max_connections_per_ip: u64,
+    /// How long requests in flight at shutdown get to be answered (default 10 s).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +123,13 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             webhook_max_body_kb: 1024,
+            public_url: None,
+            ops_listen: None,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

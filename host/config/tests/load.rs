@@ -866,3 +866,34 @@ fn bad_resolver_patterns() {
     );
     assert!(got[2].starts_with("plugin file `"), "{}", got[2]);
 }
+
+#[test]
+fn server_connection_limits_load_and_are_checked_with_their_line() {
+    let host = "stores_dir = \"stores\"\n[server]\nlisten = \"127.0.0.1:8080\"\nops_listen = \"127.0.0.1:9090\"\nheader_read_timeout = \"2s\"\nidle_timeout = \"5s\"\nmax_connections = 100\nmax_connections_per_ip = 10\nshutdown_grace = \"3s\"\n";
+    let (_dir, path) = setup(host, &[("a.toml", &store("a"))]);
+    let c = load(&path).unwrap();
+    let s = &c.server;
+    assert_eq!(s.ops_listen.unwrap().to_string(), "127.0.0.1:9090");
+    assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(s.idle_timeout, std::time::Duration::from_secs(5));
+    assert_eq!((s.max_connections, s.max_connections_per_ip), (100, 10));
+    assert_eq!(s.shutdown_grace, std::time::Duration::from_secs(3));
+
+    let bad = "stores_dir = \"stores\"\n[server]\nops_listen = \"nine\"\nheader_read_timeout = \"10\"\nmax_connections = 10\nmax_connections_per_ip = 11\n";
+    let d = errors(bad, &[("a.toml", &store("a"))]);
+    let got: Vec<(usize, &str)> = d.iter().map(|x| (x.line, x.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (3, "invalid ops_listen address `nine` in [server]"),
+            (
+                4,
+                "invalid duration `10` for `header_read_timeout` in [server]: missing unit after `10`"
+            ),
+            (
+                6,
+                "`max_connections_per_ip` in [server] (11) is above `max_connections` (10)"
+            ),
+        ]
+    );
+}

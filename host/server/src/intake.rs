@@ -174,22 +174,14 @@ async fn webhook(
         .unwrap_or_default();
     let span = tracing::info_span!(
         "webhook",
-        store = %store_id,
-        %system,
-        topic = %truncated(&topic),
-        delivery = %truncated(&delivery),
+        store = %crate::clip_for_log(&store_id),
+        system = %crate::clip_for_log(&system),
+        topic = %crate::clip_for_log(&topic),
+        delivery = %crate::clip_for_log(&delivery),
     );
     handle(state, store_id, system, headers, body, started)
         .instrument(span)
         .await
-}
-
-/// At most 128 characters of a header-borne value, for the log.
-fn truncated(v: &str) -> &str {
-    match v.char_indices().nth(128) {
-        Some((i, _)) => &v[..i],
-        None => v,
-    }
 }
 
 enum ReadError {
@@ -233,7 +225,7 @@ async fn handle(
             StatusCode::NOT_FOUND,
             format!(
                 "store {store_id} has no system `{}` that takes webhooks",
-                truncated(&system)
+                crate::clip_for_log(&system)
             ),
         );
     };
@@ -314,7 +306,14 @@ async fn handle(
             outcome
         })
     };
-    let appended = appended.await.unwrap_or(Err(StoreError::WriterClosed));
+    let mut appended = appended.await.unwrap_or(Err(StoreError::WriterClosed));
+    // A database file deleted or replaced under the host still takes commits nobody will read:
+    // never acknowledge into it.
+    if appended.is_ok()
+        && let Some(fault) = state.database_fault_error()
+    {
+        appended = Err(fault);
+    }
     match appended {
         Ok(outcome) => {
             let kind = match outcome {

@@ -14,7 +14,7 @@
 //! | body not received within the store's body timeout (default 10 s) | 408 | nothing |
 //! | signature missing or not matching any accepted secret of the system | 401 | nothing (counted) |
 //! | a delivery the platform cannot read as a document | 400 with the reason | raw request via `record_reject` |
-//! | journal append failed (database down) | 503 (the platform retries) | nothing |
+//! | journal append failed (database down), or the database file was deleted or replaced while open | 503 (the platform retries) | nothing |
 //! | new or duplicate delivery | 200 after the group commit | journal entry (once) |
 //!
 //! Signatures are checked in constant time against every accepted secret of the system (current
@@ -23,16 +23,21 @@
 //! # Operations ([`ops::router`])
 //!
 //! `GET /metrics` (Prometheus text format 0.0.4, see [`Metrics`]), `GET /healthz` (200 while the
-//! process runs) and `GET /readyz` (200 only when the database answers and the host has said it
-//! is ready; 503 with the reason otherwise).
+//! process runs) and `GET /readyz` (200 only when the database answers, its file is still the
+//! one opened, and the host has said it is ready; 503 with the reason otherwise).
 //!
 //! # Serving
 //!
-//! [`serve`] merges both routers behind a tracing layer. `weft bench intake` (crate
-//! `weft-bench`) measures the real intake over loopback HTTP.
+//! [`serve`] / [`serve_with`] merge both routers behind a tracing layer (client-controlled text
+//! cut to [`LOG_VALUE_MAX`] bytes) and serve them under the connection limits and timeouts of
+//! [`listen`]: connection caps, per-address fairness, slow-header and idle timeouts, a shutdown
+//! deadline, an optional operations-only listener. `weft bench intake` (crate `weft-bench`)
+//! measures the real intake over loopback HTTP against the raw one-fsync-per-request rate of
+//! the same disk.
 
 pub mod error;
 pub mod intake;
+pub mod listen;
 pub mod metrics;
 pub mod ops;
 mod state;
@@ -41,5 +46,9 @@ pub use error::ServerError;
 pub use intake::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, IntakeSystem, WebhookSecret,
 };
+pub use listen::{Listeners, MAX_HEADER_BYTES, OPS_MAX_CONNECTIONS, ServeOptions};
 pub use metrics::{Metrics, SystemHealth, WebhookOutcome};
-pub use state::{Notifier, Readiness, ServerState, notifier_from_map, serve};
+pub use state::{
+    DB_FILE_CHECK_INTERVAL, LOG_VALUE_MAX, Notifier, Readiness, ServerState, clip_for_log,
+    notifier_from_map, serve, serve_with,
+};

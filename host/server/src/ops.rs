@@ -34,15 +34,65 @@ async fn metrics(State(state): State<ServerState>) -> Response {
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics refresh from the store failed"),
         Err(_) => tracing::warn!("metrics refresh from the store timed out"),
     }
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], m.render()).into_response()
+    let mut text = m.render();
+    render_listeners(&state, &mut text);
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+}
+
+/// The HTTP listeners' connection figures and the database file check, appended to the
+/// registry's text.
+fn render_listeners(state: &ServerState, out: &mut String) {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let listeners = state.shared.listeners.read();
+    let _ = writeln!(
+        out,
+        "# HELP weft_http_connections_open HTTP connections open per listener.\n# TYPE weft_http_connections_open gauge"
+    );
+    for (name, s) in listeners.iter() {
+        let _ = writeln!(
+            out,
+            "weft_http_connections_open{{listener=\"{name}\"}} {}",
+            s.open.load(Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP weft_http_connections_closed_total HTTP connections refused (cap reached, per-address cap reached) or closed idle, per listener.\n# TYPE weft_http_connections_closed_total counter"
+    );
+    for (name, s) in listeners.iter() {
+        for (reason, n) in [
+            ("refused_cap", s.refused_full.load(Relaxed)),
+            ("refused_per_address", s.refused_per_ip.load(Relaxed)),
+            ("idle", s.timed_out_idle.load(Relaxed)),
+        ] {
+            let _ = writeln!(
+                out,
+                "weft_http_connections_closed_total{{listener=\"{name}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP weft_database_file_ok 1 while the database file is the one opened at start, 0 once it was deleted or replaced.\n# TYPE weft_database_file_ok gauge\nweft_database_file_ok {}",
+        u8::from(state.database_fault().is_none())
+    );
 }
 
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 when the database answers a query and the host reports ready; 503 with the reason.
+/// 200 when the database answers a query, its file is still the one opened, and the host
+/// reports ready; 503 with the reason.
 async fn readyz(State(state): State<ServerState>) -> Response {
+    if let Some(fault) = state.database_fault() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {fault}"),
+        )
+            .into_response();
+    }
     let db = tokio::time::timeout(DB_TIMEOUT, state.store().journal_head("")).await;
     let reason = match db {
         Ok(Ok(_)) => match state.readiness().get() {

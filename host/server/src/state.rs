@@ -1,9 +1,12 @@
-//! The state shared by the intake and operations routers, the host's readiness flag, and
-//! [`serve`], which runs both routers on one listener.
+//! The state shared by the intake and operations routers, the host's readiness flag, the
+//! database file watch, and [`serve`] / [`serve_with`], which run the routers on their
+//! listeners (limits and timeouts in [`crate::listen`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -14,7 +17,29 @@ use weft_store::{JournalWriter, Store};
 
 use crate::error::ServerError;
 use crate::intake::IntakeStore;
+use crate::listen::{
+    self, ListenerStats, Listeners, LoopLimits, OPS_MAX_CONNECTIONS, ServeOptions,
+};
 use crate::metrics::Metrics;
+
+/// How often a serving host checks that its database file is still the one it opened.
+pub const DB_FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Longest piece of client-controlled text (a header value, a path) that reaches the log.
+pub const LOG_VALUE_MAX: usize = 128;
+
+/// `s` cut to [`LOG_VALUE_MAX`] bytes (at a character boundary) with the original length noted,
+/// so a forged request's megabyte header costs the log a line, not a megabyte.
+pub fn clip_for_log(s: &str) -> Cow<'_, str> {
+    if s.len() <= LOG_VALUE_MAX {
+        return Cow::Borrowed(s);
+    }
+    let mut end = LOG_VALUE_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...[{} bytes]", &s[..end], s.len()))
+}
 
 /// Called with a store id after a webhook was newly journaled for it (the engine waits on a
 /// per-store `tokio::sync::Notify`; pass `move |id| notifies[id].notify_one()`).
@@ -69,6 +94,10 @@ pub(crate) struct Shared {
     pub(crate) notifier: Notifier,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) readiness: Readiness,
+    /// Set for good once the database file was found deleted or replaced: (path, what).
+    pub(crate) db_fault: RwLock<Option<(String, String)>>,
+    /// Connection figures of the listeners being served, for `/metrics`.
+    pub(crate) listeners: RwLock<Vec<(&'static str, Arc<ListenerStats>)>>,
 }
 
 /// Everything the routers need. Clone it freely (one `Arc` inside).
@@ -106,6 +135,8 @@ impl ServerState {
                 notifier,
                 metrics,
                 readiness: Readiness::default(),
+                db_fault: RwLock::new(None),
+                listeners: RwLock::new(Vec::new()),
             }),
         };
         state.set_stores(stores);
@@ -153,33 +184,161 @@ impl ServerState {
         &self.shared.store
     }
 
+    /// Why the database must not be trusted any more, if it must not: its file was deleted or
+    /// replaced since it was opened (writes would land where nobody reads them again). Checks
+    /// the file now (one `stat`) unless a fault was already found; a fault is permanent until
+    /// restart, logged once, and makes intake answer 503 and `/readyz` unready.
+    pub fn database_fault(&self) -> Option<String> {
+        self.database_fault_error().map(|e| e.to_string())
+    }
+
+    /// Whether a database fault was already found (by a request or the background check),
+    /// without checking the file now.
+    pub fn database_fault_recorded(&self) -> bool {
+        self.shared.db_fault.read().is_some()
+    }
+
+    /// [`ServerState::database_fault`] as the store's error
+    /// ([`StoreError::DatabaseGone`](weft_store::StoreError::DatabaseGone)).
+    pub fn database_fault_error(&self) -> Option<weft_store::StoreError> {
+        let gone =
+            |(path, what): (String, String)| weft_store::StoreError::DatabaseGone { path, what };
+        if let Some(f) = self.shared.db_fault.read().clone() {
+            return Some(gone(f));
+        }
+        let Err(weft_store::StoreError::DatabaseGone { path, what }) =
+            self.shared.store.check_file()
+        else {
+            return None;
+        };
+        let mut g = self.shared.db_fault.write();
+        if g.is_none() {
+            tracing::error!(%path, %what, "database file lost: refusing webhooks (503) and reporting not ready until restart");
+            *g = Some((path, what));
+        }
+        g.clone().map(gone)
+    }
+
     /// The intake and operations routers merged, with a request tracing layer (method and
-    /// path, which carries the store id; never headers or bodies).
+    /// path, which carries the store id, cut to [`LOG_VALUE_MAX`]; never headers or bodies).
     pub fn app(&self) -> Router {
         crate::intake::router(self.clone())
             .merge(crate::ops::router(self.clone()))
-            .layer(
-                TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-                }),
-            )
+            .layer(trace_layer())
+    }
+
+    /// The operations router alone (the operations listener), with the same tracing layer.
+    pub fn ops_app(&self) -> Router {
+        crate::ops::router(self.clone()).layer(trace_layer())
     }
 }
 
-/// Serves the intake and operations routers on `listener` until `shutdown` completes, then
-/// finishes the requests in flight (each of which is answered only after its journal append).
+fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request) -> tracing::Span + Clone,
+> {
+    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        tracing::info_span!(
+            "http",
+            method = %clip_for_log(req.method().as_str()),
+            path = %clip_for_log(req.uri().path())
+        )
+    })
+}
+
+/// Serves the intake and operations routers on `listener` with the default [`ServeOptions`]
+/// until `shutdown` completes; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let addr = listener
+    let listeners = Listeners {
+        intake: listener,
+        ops: None,
+    };
+    serve_with(listeners, state, ServeOptions::default(), shutdown).await
+}
+
+/// Serves the intake listener (webhooks and operations endpoints) and the optional operations
+/// listener under `options` until `shutdown` completes: then stops accepting, closes idle
+/// connections and gives requests in flight up to `options.shutdown_grace` (each webhook is
+/// answered only after its journal append). Meanwhile, every [`DB_FILE_CHECK_INTERVAL`], checks
+/// that the database file is still the one opened ([`ServerState::database_fault`]).
+pub async fn serve_with(
+    listeners: Listeners,
+    state: ServerState,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let addr = listeners
+        .intake
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "<unknown>".into());
-    tracing::info!(%addr, "serving webhooks and metrics");
-    axum::serve(listener, state.app())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServerError::Serve { addr, source })
+    let ops_addr = listeners
+        .ops
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.to_string());
+    tracing::info!(%addr, ops = ops_addr.as_deref().unwrap_or("-"), "serving webhooks and metrics");
+    let stop = listen::shutdown_channel(shutdown);
+
+    let watch = {
+        let (state, mut stop) = (state.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                if state.database_fault().is_some() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(DB_FILE_CHECK_INTERVAL) => {}
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+                }
+            }
+        })
+    };
+
+    let intake_limits = LoopLimits {
+        name: "intake",
+        max_connections: options.max_connections,
+        max_connections_per_ip: options.max_connections_per_ip,
+        header_read_timeout: options.header_read_timeout,
+        idle_timeout: options.idle_timeout,
+        shutdown_grace: options.shutdown_grace,
+    };
+    let intake_stats = Arc::new(ListenerStats::default());
+    state
+        .shared
+        .listeners
+        .write()
+        .push(("intake", Arc::clone(&intake_stats)));
+    let intake = listen::accept_loop(
+        listeners.intake,
+        state.app(),
+        intake_limits.clone(),
+        intake_stats,
+        stop.clone(),
+    );
+    match listeners.ops {
+        Some(ops) => {
+            let ops_limits = LoopLimits {
+                name: "ops",
+                max_connections: OPS_MAX_CONNECTIONS,
+                max_connections_per_ip: OPS_MAX_CONNECTIONS,
+                ..intake_limits
+            };
+            let ops_stats = Arc::new(ListenerStats::default());
+            state
+                .shared
+                .listeners
+                .write()
+                .push(("ops", Arc::clone(&ops_stats)));
+            let ops = listen::accept_loop(ops, state.ops_app(), ops_limits, ops_stats, stop);
+            tokio::join!(intake, ops);
+        }
+        None => intake.await,
+    }
+    watch.abort();
+    Ok(())
 }

@@ -89,6 +89,10 @@ pub struct OpenOptions {
     pub postgres_schema: Option<String>,
     /// SQLite only: how long a writer waits for another process's write lock.
     pub busy_timeout: Duration,
+    /// SQLite only: create the database file when it does not exist (`true` by default, what
+    /// `weft run` wants). Commands that only inspect a database set it to `false`, so a
+    /// mistyped path is a [`StoreError::NotFound`] naming the path, not a new empty database.
+    pub create_if_missing: bool,
 }
 
 impl Default for OpenOptions {
@@ -97,6 +101,7 @@ impl Default for OpenOptions {
             max_connections: 8,
             postgres_schema: None,
             busy_timeout: Duration::from_secs(30),
+            create_if_missing: true,
         }
     }
 }
@@ -122,8 +127,60 @@ pub(crate) fn redact(url: &str) -> String {
     url.to_owned()
 }
 
-/// Opens a pool for `url` and migrates it.
-pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backend)> {
+/// What identifies the SQLite file a store opened: its path and the (device, inode) it had
+/// at open. A file deleted or replaced under a running host still answers queries (the open
+/// handles keep the old inode alive) while nothing written to it can ever be read again, so
+/// the host compares this with the path's current identity ([`FileIdentity::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &std::path::Path) -> std::io::Result<FileIdentity> {
+        let (dev, ino) = dev_ino(&std::fs::metadata(path)?);
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev,
+            ino,
+        })
+    }
+
+    /// `Ok` while `path` is still the file that was opened; otherwise the error says whether it
+    /// was deleted or replaced. One `stat`, cheap enough for every acknowledgement.
+    pub(crate) fn check(&self) -> Result<()> {
+        let gone = |what: String| StoreError::DatabaseGone {
+            path: self.path.display().to_string(),
+            what,
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(m) if dev_ino(&m) == (self.dev, self.ino) => Ok(()),
+            Ok(_) => Err(gone("was replaced by another file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(gone("was deleted".into())),
+            Err(e) => Err(gone(format!("cannot be checked: {e}"))),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn dev_ino(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    (m.dev(), m.ino())
+}
+
+/// No inode numbers off Unix: only deletion is detected there.
+#[cfg(not(unix))]
+fn dev_ino(_m: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// Opens a pool for `url` and migrates it; for a SQLite file, also returns the file's identity.
+pub(crate) async fn connect(
+    url: &str,
+    opts: &OpenOptions,
+) -> Result<(Db, Backend, Option<FileIdentity>)> {
     let shown = redact(url);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut pg = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
@@ -170,7 +227,7 @@ pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backen
             })?;
         let db = Db::Postgres(pool);
         crate::migrate::run(&db).await?;
-        return Ok((db, Backend::Postgres));
+        return Ok((db, Backend::Postgres, None));
     }
 
     let (sqlite, in_memory) = if url.starts_with("sqlite:") {
@@ -195,8 +252,17 @@ pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backen
     // synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power cut could lose
     // commits that intake already acknowledged. FULL syncs the WAL on every commit; group
     // commit (JournalWriter) makes that one fsync per batch, not per webhook.
+    let file = (!in_memory).then(|| sqlite.get_filename().to_path_buf());
+    if let Some(path) = &file
+        && !opts.create_if_missing
+        && !path.exists()
+    {
+        return Err(StoreError::NotFound {
+            path: path.display().to_string(),
+        });
+    }
     let sqlite = sqlite
-        .create_if_missing(true)
+        .create_if_missing(opts.create_if_missing)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
@@ -221,7 +287,16 @@ pub(crate) async fn connect(url: &str, opts: &OpenOptions) -> Result<(Db, Backen
         })?;
     let db = Db::Sqlite(pool);
     crate::migrate::run(&db).await?;
-    Ok((db, Backend::Sqlite))
+    let identity = match file {
+        Some(path) => Some(
+            FileIdentity::of(&path).map_err(|e| StoreError::DatabaseGone {
+                path: path.display().to_string(),
+                what: format!("cannot be checked right after opening it: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    Ok((db, Backend::Sqlite, identity))
 }
 
 /// Begins a write transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so a

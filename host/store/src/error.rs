@@ -13,6 +13,23 @@ pub enum StoreError {
         /// Why it was refused.
         reason: String,
     },
+    /// The SQLite file does not exist and the caller asked not to create one.
+    #[error(
+        "database `{path}` does not exist (nothing was created; check --config / --database, or start `weft run` once to create it)"
+    )]
+    NotFound {
+        /// The path that was looked for.
+        path: String,
+    },
+    /// The SQLite file this store opened is no longer at its path (deleted or replaced while
+    /// open): writes would land in a file nobody can read again.
+    #[error("database file `{path}` {what} since weft opened it; restart weft")]
+    DatabaseGone {
+        /// The database file's path.
+        path: String,
+        /// What happened to it.
+        what: String,
+    },
     /// Connecting to the database failed.
     #[error("cannot open database `{url}`")]
     Connect {

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     pub(crate) db: Db,
     pub(crate) backend: Backend,
     pub(crate) url: String,
+    /// The SQLite file opened (none for PostgreSQL and in-memory databases).
+    identity: Option<db::FileIdentity>,
     /// SQLite allows one writer at a time; queueing writers of this process here (fairly, in
     /// order) beats having them spin in SQLite's busy handler.
     write_lock: Mutex<()>,
@@ -49,16 +51,38 @@ impl Store {
 
     /// [`Store::open`] with explicit pool options (PostgreSQL schema, pool size).
     pub async fn open_with(url: &str, options: OpenOptions) -> Result<Store> {
-        let (db, backend) = db::connect(url, &options).await?;
+        let (db, backend, identity) = db::connect(url, &options).await?;
         tracing::debug!(url = %db::redact(url), ?backend, "opened store");
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 backend,
                 url: db::redact(url),
+                identity,
                 write_lock: Mutex::new(()),
             }),
         })
+    }
+
+    /// [`Store::open`] for commands that only inspect or amend an existing database: a SQLite
+    /// file that does not exist is [`StoreError::NotFound`](crate::StoreError::NotFound) and
+    /// nothing is created.
+    pub async fn open_existing(url: &str) -> Result<Store> {
+        let options = OpenOptions {
+            create_if_missing: false,
+            ..OpenOptions::default()
+        };
+        Store::open_with(url, options).await
+    }
+
+    /// Whether the SQLite file this store opened is still the file at its path: an error
+    /// ([`StoreError::DatabaseGone`](crate::StoreError::DatabaseGone)) once it was deleted or
+    /// replaced. One `stat`; always `Ok` for PostgreSQL and in-memory databases.
+    pub fn check_file(&self) -> Result<()> {
+        match &self.inner.identity {
+            Some(id) => id.check(),
+            None => Ok(()),
+        }
     }
 
     /// Which backend this store uses.
