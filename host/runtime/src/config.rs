@@ -86,6 +86,9 @@ pub struct RuntimeConfig {
     /// dropped, never cached).
     #[serde(with = "duration_text")]
     pub compile_timeout: Duration,
+    /// How many compilations may run at once (abandoned ones count until they finish); a load
+    /// waits for a slot within its `compile_timeout`.
+    pub max_concurrent_compiles: usize,
     /// The most commands one write request may produce (`from-canonical`).
     pub max_commands_per_request: usize,
     /// The deepest nesting of arrays/objects accepted in JSON text a plugin returns.
@@ -115,6 +118,7 @@ impl Default for RuntimeConfig {
             default_fuel: DEFAULT_FUEL,
             max_component_bytes: 32 * MIB,
             compile_timeout: Duration::from_secs(30),
+            max_concurrent_compiles: 2,
             max_commands_per_request: 16,
             max_json_depth: 64,
             max_log_records: 256,

@@ -42,6 +42,9 @@ pub(crate) struct Inner {
     pub(crate) pool: Arc<GuestPool>,
     compiled: Mutex<HashMap<String, Component>>,
     pub(crate) slots: Slots,
+    /// Compile threads running (abandoned ones included), bounded by
+    /// `RuntimeConfig::max_concurrent_compiles`.
+    compiling: Arc<(Mutex<usize>, Condvar)>,
     pub(crate) stats: Counters,
     _ticker: Ticker,
 }
@@ -76,6 +79,8 @@ pub struct RuntimeStats {
     pub refused_loads: u64,
     /// Compilations given up after the compile budget (their threads finish in the background).
     pub abandoned_compiles: u64,
+    /// Compile threads running now (abandoned ones included).
+    pub compiling: u64,
     /// Whether the pooling allocator is in use.
     pub pooling: bool,
 }
@@ -122,6 +127,7 @@ impl Runtime {
                 pool: GuestPool::new(config.max_instances as usize + 8),
                 compiled: Mutex::new(HashMap::new()),
                 slots: Slots::new(config.max_instances as usize),
+                compiling: Arc::new((Mutex::new(0), Condvar::new())),
                 stats: Counters::default(),
                 config,
                 _ticker: ticker,
@@ -340,6 +346,7 @@ impl Runtime {
             failures: s.failures.load(Ordering::Relaxed),
             refused_loads: s.refused_loads.load(Ordering::Relaxed),
             abandoned_compiles: s.abandoned_compiles.load(Ordering::Relaxed),
+            compiling: *self.inner.compiling.0.lock() as u64,
             pooling: self.inner.pooling,
         }
     }
@@ -393,19 +400,52 @@ impl Runtime {
         bytes: &[u8],
     ) -> Result<wasmtime::Result<Vec<u8>>, PluginError> {
         let inner = &self.inner;
+        let budget = inner.config.compile_timeout;
+        let deadline = Instant::now() + budget;
+        // A compile slot: abandoned compilations keep theirs until they finish, so a flood of
+        // slow components cannot pile up threads burning CPU; a load waits for a slot within
+        // its own budget.
+        {
+            let (count, freed) = &*inner.compiling;
+            let mut running = count.lock();
+            while *running >= inner.config.max_concurrent_compiles.max(1) {
+                if freed.wait_until(&mut running, deadline).timed_out() {
+                    tracing::warn!(plugin = %plugin, "no compile slot within the compile budget; refused");
+                    return Err(PluginError::CompileTimeout {
+                        plugin: plugin.clone(),
+                        limit: budget,
+                    });
+                }
+            }
+            *running += 1;
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         let engine = inner.engine.clone();
         let source = bytes.to_vec();
-        std::thread::Builder::new()
+        let slot = inner.compiling.clone();
+        let release = move || {
+            let (count, freed) = &*slot;
+            *count.lock() -= 1;
+            freed.notify_one();
+        };
+        let spawned = std::thread::Builder::new()
             .name("weft-compile".into())
-            .spawn(move || {
-                let _ = tx.send(engine.precompile_component(&source));
-            })
-            .map_err(|e| PluginError::Invalid {
+            .spawn({
+                let release = release.clone();
+                move || {
+                    let result = engine.precompile_component(&source);
+                    release();
+                    let _ = tx.send(result);
+                }
+            });
+        if let Err(e) = spawned {
+            release();
+            return Err(PluginError::Invalid {
                 plugin: plugin.clone(),
                 detail: format!("cannot start a compile thread: {e}"),
-            })?;
-        match rx.recv_timeout(inner.config.compile_timeout) {
+            });
+        }
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(result) => Ok(result),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 inner

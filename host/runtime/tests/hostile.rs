@@ -1134,6 +1134,45 @@ async fn oversized_and_slow_to_compile_components_are_refused_and_not_cached() {
         ),
         (0, 1, 1)
     );
+    // Its compile thread still runs (Cranelift cannot be stopped) and holds a compile slot:
+    // with the slots taken, another load waits at most its budget, then is refused too, so
+    // a flood of slow components cannot pile up compile threads.
+    let rt2 = Runtime::new(RuntimeConfig {
+        max_concurrent_compiles: 1,
+        ..config(32 * MIB, Duration::from_millis(5))
+    })
+    .unwrap();
+    assert!(matches!(
+        rt2.load("stock", &stock),
+        Err(PluginError::CompileTimeout { .. })
+    ));
+    assert_eq!(
+        rt2.stats().compiling,
+        1,
+        "the abandoned compile holds its slot"
+    );
+    let control_bytes = std::fs::read(artifacts::HOSTILE_CONTROL).unwrap();
+    let t = Instant::now();
+    assert!(matches!(
+        rt2.load("control", &control_bytes),
+        Err(PluginError::CompileTimeout { .. })
+    ));
+    assert!(t.elapsed() < Duration::from_millis(1000));
+    assert_eq!(
+        rt2.stats().abandoned_compiles,
+        1,
+        "the second load never started compiling"
+    );
+    let t = Instant::now();
+    while rt2.stats().compiling > 0 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        rt2.stats().compiling,
+        0,
+        "the abandoned compile finished and freed its slot"
+    );
+    assert_eq!(cached(), 0, "its result was dropped, not cached");
     // A component that compiles but breaks the contract is not cached either.
     let rt = Runtime::new(config(32 * MIB, Duration::from_secs(60))).unwrap();
     let wrong = std::fs::read(artifacts::HOSTILE_WRONG_INTERFACE).unwrap();
