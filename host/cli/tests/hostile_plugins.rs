@@ -99,3 +99,44 @@ fn plugin_check_and_test_on_hostile_components_exit_cleanly() {
     assert_eq!(o.status.code(), Some(0), "test stdio-writer:\n{out}\n{err}");
     assert!(out.contains("ok    echo"), "{out}");
 }
+
+/// `weft check` loads every store's plugins at start-up from its async main: a mapper whose
+/// `info()` writes to stderr used to make it exit 101. Now it loads, and its chatter stays out
+/// of weft's output.
+#[test]
+fn weft_check_loads_a_mapper_that_writes_to_stderr_in_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let o = weft(&["init", dir.path().to_str().unwrap()], cache.path());
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let store = dir.path().join("stores/acme.toml");
+    let toml = std::fs::read_to_string(&store).unwrap();
+    assert!(
+        toml.contains("mapper = \"builtin:shopify-netsuite\""),
+        "{toml}"
+    );
+    let toml = toml.replace(
+        "mapper = \"builtin:shopify-netsuite\"",
+        &format!("mapper = {:?}", artifacts::HOSTILE_STDIO_WRITER),
+    );
+    std::fs::write(&store, toml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.arg("check")
+        .arg(dir.path().join("weft.toml"))
+        .env("WEFT_CACHE_DIR", cache.path());
+    for var in [
+        "ACME_SHOPIFY_ACCESS_TOKEN",
+        "ACME_SHOPIFY_WEBHOOK_SECRET",
+        "ACME_NETSUITE_CONSUMER_KEY",
+        "ACME_NETSUITE_CONSUMER_SECRET",
+        "ACME_NETSUITE_TOKEN_ID",
+        "ACME_NETSUITE_TOKEN_SECRET",
+    ] {
+        cmd.env(var, "x");
+    }
+    let o = cmd.output().expect("run weft check");
+    assert_no_crash("weft check", &o);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "weft check:\n{out}\n{err}");
+    assert!(out.contains("mapper stdio-writer"), "{out}");
+}
