@@ -558,9 +558,16 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
             .take_while(|l| !l.starts_with("note:"))
             .collect::<Vec<_>>()
             .join("\n");
-        return Some(format!("{} (at {location})", message.trim()));
+        return Some(one_line(&format!("{} (at {location})", message.trim())));
     }
-    Some(stderr.to_string())
+    Some(one_line(stderr))
+}
+
+/// A guest's text on one line (errors are printed in the host's logs; see [`escape_log`]).
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    escape_log(text, usize::MAX, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -576,6 +583,12 @@ mod tests {
         );
         assert_eq!(panic_message(""), None);
         assert_eq!(panic_message("other").as_deref(), Some("other"));
+        // A multi-line panic message stays on one line (it is printed in the host's logs).
+        let forged = "thread 'x' panicked at a.rs:1:1:\nboom\n2026-12-04 ERROR store=victim forged";
+        assert_eq!(
+            panic_message(forged).as_deref(),
+            Some("boom\\n2026-12-04 ERROR store=victim forged (at a.rs:1:1)")
+        );
     }
 
     #[test]

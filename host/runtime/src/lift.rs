@@ -266,18 +266,32 @@ fn cut(mut text: String, max: usize) -> String {
     text
 }
 
+/// Text meant for people (error messages, skip reasons) on one line: the host prints it in
+/// its logs, where a newline would forge a line (see [`crate::escape_log`]).
+fn one_line(text: String) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    crate::escape_log(&text, usize::MAX, &mut out);
+    out
+}
+
 fn guest_error(e: GuestErrorOut) -> GuestError {
     match e {
-        GuestErrorOut::Config(m) => GuestError::Config(cut(m.0, MAX_ERROR_TEXT)),
-        GuestErrorOut::Other(m) => GuestError::Other(cut(m.0, MAX_ERROR_TEXT)),
+        GuestErrorOut::Config(m) => GuestError::Config(one_line(cut(m.0, MAX_ERROR_TEXT))),
+        GuestErrorOut::Other(m) => GuestError::Other(one_line(cut(m.0, MAX_ERROR_TEXT))),
     }
 }
 
 fn item_error(e: ItemErrorOut) -> ItemError {
     match e {
-        ItemErrorOut::InvalidInput(m) => ItemError::InvalidInput(m.0),
-        ItemErrorOut::Unsupported(m) => ItemError::Unsupported(m.0),
-        ItemErrorOut::Config(m) => ItemError::Config(m.0),
+        ItemErrorOut::InvalidInput(m) => ItemError::InvalidInput(one_line(m.0)),
+        ItemErrorOut::Unsupported(m) => ItemError::Unsupported(one_line(m.0)),
+        ItemErrorOut::Config(m) => ItemError::Config(one_line(m.0)),
     }
 }
 
@@ -291,9 +305,9 @@ pub(crate) fn info(
     let func = instance.get_typed_func::<(), (InfoOut,)>(&mut *store, export(f)?)?;
     let (i,) = metered(budget, || func.call(&mut *store, ()))?;
     Ok(PluginInfo {
-        name: cut(i.name.0, MAX_INFO_TEXT),
-        version: cut(i.version.0, MAX_INFO_TEXT),
-        description: cut(i.description.0, MAX_INFO_TEXT),
+        name: one_line(cut(i.name.0, MAX_INFO_TEXT)),
+        version: one_line(cut(i.version.0, MAX_INFO_TEXT)),
+        description: one_line(cut(i.description.0, MAX_INFO_TEXT)),
     })
 }
 
@@ -330,7 +344,7 @@ pub(crate) fn to_canonical(
                     })
                     .collect(),
             ),
-            ToCanonicalOut::Skipped(why) => ToCanonicalOutcome::Skipped(why.0),
+            ToCanonicalOut::Skipped(why) => ToCanonicalOutcome::Skipped(one_line(why.0)),
             ToCanonicalOut::Failed(e) => ToCanonicalOutcome::Failed(item_error(e)),
         })
         .collect()))
@@ -367,7 +381,7 @@ pub(crate) fn from_canonical(
                     })
                     .collect(),
             ),
-            FromCanonicalOut::Skipped(why) => FromCanonicalOutcome::Skipped(why.0),
+            FromCanonicalOut::Skipped(why) => FromCanonicalOutcome::Skipped(one_line(why.0)),
             FromCanonicalOut::Failed(e) => FromCanonicalOutcome::Failed(item_error(e)),
         })
         .collect()))
