@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 
+/// The default fuel budget of one call (see [`RuntimeConfig::default_fuel`]).
+pub const DEFAULT_FUEL: u64 = 2_000_000_000;
+
 /// The limits one store's plugin calls run under. One batch call gets a fresh instance bounded by
 /// all of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,8 +23,9 @@ pub struct Limits {
     /// Wall-time budget of one batch call, instantiation included (enforced with epochs).
     #[serde(with = "duration_text")]
     pub timeout: Duration,
-    /// Optional instruction budget (wasmtime fuel) per batch call; deterministic, unlike
-    /// `timeout`. Only enforced when the runtime was built with `fuel_metering`.
+    /// Instruction budget (wasmtime fuel) per batch call; deterministic, unlike `timeout`, so a
+    /// call that fits passes however loaded the machine is. Fuel is metered on every call;
+    /// `None` means the runtime's [`RuntimeConfig::default_fuel`].
     pub fuel: Option<u64>,
     /// Linear memory cap of one instance, in bytes.
     pub memory_bytes: u64,
@@ -68,8 +72,29 @@ pub struct RuntimeConfig {
     /// How often the epoch ticker advances; the granularity of `Limits::timeout`.
     #[serde(with = "duration_text")]
     pub epoch_tick: Duration,
-    /// Turn on fuel metering so `Limits::fuel` is enforced (costs some speed on every call).
-    pub fuel_metering: bool,
+    /// The fuel (instruction) budget of a call whose store sets no `Limits::fuel`. Fuel is
+    /// always metered: it is the deterministic limit (the same call passes or fails the same way
+    /// under any load), and `Limits::timeout` stays as the wall-clock backstop. The default is
+    /// sized so that a call that uses all of it takes a fraction of the default 2 s timeout on
+    /// an idle machine (see README, "Limits").
+    pub default_fuel: u64,
+    /// The largest component accepted, in bytes (checked before compiling).
+    pub max_component_bytes: u64,
+    /// How long compiling one component may take. Compilation runs on its own thread; past the
+    /// budget the load fails with `PluginError::CompileTimeout` and the thread is abandoned
+    /// (Cranelift cannot be interrupted: it finishes in the background and its result is
+    /// dropped, never cached).
+    #[serde(with = "duration_text")]
+    pub compile_timeout: Duration,
+    /// How many compilations may run at once (abandoned ones count until they finish); a load
+    /// waits for a slot within its `compile_timeout`.
+    pub max_concurrent_compiles: usize,
+    /// The most commands one write request may produce (`from-canonical`).
+    pub max_commands_per_request: usize,
+    /// The deepest nesting of arrays/objects accepted in JSON text a plugin returns.
+    pub max_json_depth: usize,
+    /// The most log records one call keeps (on top of the `max_log_bytes` budget).
+    pub max_log_records: u64,
     /// Use the pooling instance allocator (falls back to on-demand allocation, with a warning,
     /// when the address space cannot be reserved).
     pub pooling: bool,
@@ -90,7 +115,13 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 * MIB,
             max_stack_bytes: 512 * KIB,
             epoch_tick: Duration::from_millis(5),
-            fuel_metering: false,
+            default_fuel: DEFAULT_FUEL,
+            max_component_bytes: 32 * MIB,
+            compile_timeout: Duration::from_secs(30),
+            max_concurrent_compiles: 2,
+            max_commands_per_request: 16,
+            max_json_depth: 64,
+            max_log_records: 256,
             pooling: true,
             keep_resident_bytes: 2 * MIB,
             default_limits: Limits::default(),

@@ -17,11 +17,17 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use crate::cache::DiskCache;
 use crate::config::{Limits, RuntimeConfig};
 use crate::error::{PluginError, PluginRef, RuntimeError};
-use crate::host_impl::{Entropy, StoreState, linker};
+use crate::host_impl::{StoreState, linker};
 use crate::plugin::{LoadSource, MapperInstance, Plugin, ResolverInstance, Role, StoreCtx};
+use crate::pool::{GuestPool, JobPanicked};
 
-/// The plugin runtime. Cheap to share (`Send + Sync`); calls are synchronous and meant to run
-/// on blocking threads (`tokio::task::spawn_blocking`).
+/// The plugin runtime. Cheap to share (`Send + Sync`).
+///
+/// Every guest execution runs on the runtime's own guest threads (see `pool`), never on the
+/// caller's thread, so every method is safe to call from anywhere, inside an async task
+/// included: a plugin that writes to stdout/stderr, panics or hits a limit cannot reach the
+/// caller's tokio runtime. The blocking methods block the calling thread until the guest thread
+/// is done; in async code prefer the `*_async` forms, which await it instead.
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) inner: Arc<Inner>,
@@ -32,10 +38,13 @@ pub(crate) struct Inner {
     pub(crate) linker: Linker<StoreState>,
     pub(crate) config: RuntimeConfig,
     pub(crate) pooling: bool,
-    pub(crate) entropy: Entropy,
     cache: Option<DiskCache>,
+    pub(crate) pool: Arc<GuestPool>,
     compiled: Mutex<HashMap<String, Component>>,
     pub(crate) slots: Slots,
+    /// Compile threads running (abandoned ones included), bounded by
+    /// `RuntimeConfig::max_concurrent_compiles`.
+    compiling: Arc<(Mutex<usize>, Condvar)>,
     pub(crate) stats: Counters,
     _ticker: Ticker,
 }
@@ -48,6 +57,8 @@ pub(crate) struct Counters {
     pub(crate) memory_loads: AtomicU64,
     pub(crate) calls: AtomicU64,
     pub(crate) failures: AtomicU64,
+    pub(crate) refused_loads: AtomicU64,
+    pub(crate) abandoned_compiles: AtomicU64,
 }
 
 /// A snapshot of the runtime's counters.
@@ -63,6 +74,13 @@ pub struct RuntimeStats {
     pub calls: u64,
     /// Batch calls that failed (any `PluginError`).
     pub failures: u64,
+    /// Loads refused before or while compiling (too large, compile budget spent, invalid,
+    /// contract mismatch); none of them was cached.
+    pub refused_loads: u64,
+    /// Compilations given up after the compile budget (their threads finish in the background).
+    pub abandoned_compiles: u64,
+    /// Compile threads running now (abandoned ones included).
+    pub compiling: u64,
     /// Whether the pooling allocator is in use.
     pub pooling: bool,
 }
@@ -103,10 +121,13 @@ impl Runtime {
                 engine,
                 linker,
                 pooling,
-                entropy: Entropy::new(config.random_seed),
                 cache,
+                // One thread per concurrent call (calls past the instance slots wait for a
+                // slot anyway), plus a few for loads.
+                pool: GuestPool::new(config.max_instances as usize + 8),
                 compiled: Mutex::new(HashMap::new()),
                 slots: Slots::new(config.max_instances as usize),
+                compiling: Arc::new((Mutex::new(0), Condvar::new())),
                 stats: Counters::default(),
                 config,
                 _ticker: ticker,
@@ -117,15 +138,117 @@ impl Runtime {
     /// Loads a component: compiles it (or takes it from the in-process or on-disk cache),
     /// checks it against the WIT contract, detects its role and reads its info. A component
     /// that does not match the contract fails here with `InterfaceMismatch`, not at a call.
+    ///
+    /// Bounded: a component over [`RuntimeConfig::max_component_bytes`] is refused with
+    /// `TooLarge` before compiling, and compiling past [`RuntimeConfig::compile_timeout`] fails
+    /// with `CompileTimeout`. Only a component that loaded completely is cached (in memory and
+    /// on disk). Blocks the calling thread (the work runs on a guest thread); from async code use
+    /// [`Runtime::load_async`] or [`Runtime::load_in_background`].
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
+        let rt = self.clone();
+        let (name, bytes) = (name.to_string(), Arc::<[u8]>::from(bytes));
+        let plugin = PluginRef {
+            name: name.clone(),
+            hash: "-".into(),
+        };
+        self.inner
+            .pool
+            .run(move || rt.load_here(&name, &bytes))
+            .unwrap_or_else(|p| Err(load_panicked(plugin, p)))
+    }
+
+    /// [`Runtime::load`] for async code: the future resolves when the component is compiled,
+    /// checked and probed (on guest and compile threads; the caller's executor is not blocked).
+    pub async fn load_async(
+        &self,
+        name: &str,
+        bytes: impl Into<Arc<[u8]>>,
+    ) -> Result<Arc<Plugin>, PluginError> {
+        let rt = self.clone();
+        let (name, bytes) = (name.to_string(), bytes.into());
+        let plugin = PluginRef {
+            name: name.clone(),
+            hash: "-".into(),
+        };
+        self.inner
+            .pool
+            .run_async(move || rt.load_here(&name, &bytes))
+            .await
+            .unwrap_or_else(|p| Err(load_panicked(plugin, p)))
+    }
+
+    /// Starts loading a component and returns at once with a handle that resolves when it is
+    /// loaded (or refused). For start-up: a host can start every store whose plugins are ready
+    /// and let a store whose plugin is still compiling wait on [`PendingPlugin::ready`].
+    pub fn load_in_background(&self, name: &str, bytes: impl Into<Arc<[u8]>>) -> PendingPlugin {
+        let pending = PendingPlugin {
+            name: name.to_string(),
+            shared: Arc::new(PendingShared {
+                result: Mutex::new(None),
+                done: Condvar::new(),
+                notify: tokio::sync::Notify::new(),
+            }),
+        };
+        let rt = self.clone();
+        let (name, bytes) = (name.to_string(), bytes.into());
+        let shared = pending.shared.clone();
+        let plugin = PluginRef {
+            name: name.clone(),
+            hash: "-".into(),
+        };
+        self.inner.pool.spawn(
+            move || rt.load_here(&name, &bytes),
+            move |result| {
+                let result = result.unwrap_or_else(|p| Err(load_panicked(plugin, p)));
+                *shared.result.lock() = Some(result);
+                shared.done.notify_all();
+                shared.notify.notify_waiters();
+            },
+        );
+        pending
+    }
+
+    /// The work of a load, on the current (guest) thread.
+    fn load_here(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
+        let result = self.load_checked(name, bytes);
+        if result.is_err() {
+            self.inner
+                .stats
+                .refused_loads
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn load_checked(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, PluginError> {
         let started = Instant::now();
         let hash = hex::encode(Sha256::digest(bytes));
         let plugin = PluginRef {
             name: name.to_string(),
             hash: hash[..12].to_string(),
         };
-        let (component, source) = self.component(&plugin, &hash, bytes)?;
-        let loaded = Plugin::new(self.clone(), plugin, hash, component, source, started)?;
+        let max = self.inner.config.max_component_bytes;
+        if bytes.len() as u64 > max {
+            return Err(PluginError::TooLarge {
+                plugin,
+                limit: max,
+                actual: bytes.len() as u64,
+            });
+        }
+        let (component, source, precompiled) = self.component(&plugin, &hash, bytes)?;
+        let loaded = Plugin::new(
+            self.clone(),
+            plugin,
+            hash.clone(),
+            component.clone(),
+            source,
+            started,
+        )?;
+        // Only now, checked against the contract and probed, is it worth keeping.
+        self.inner.compiled.lock().insert(hash.clone(), component);
+        if let (Some(cache), Some(bytes)) = (&self.inner.cache, precompiled) {
+            cache.store(&hash, &bytes);
+        }
         tracing::info!(
             plugin = %loaded.reference(),
             role = ?loaded.role(),
@@ -142,11 +265,22 @@ impl Runtime {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "plugin".to_string());
+        let plugin = PluginRef {
+            name: name.clone(),
+            hash: "-".into(),
+        };
+        let max = self.inner.config.max_component_bytes;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.len() > max
+        {
+            return Err(PluginError::TooLarge {
+                plugin,
+                limit: max,
+                actual: meta.len(),
+            });
+        }
         let bytes = std::fs::read(path).map_err(|e| PluginError::Invalid {
-            plugin: PluginRef {
-                name: name.clone(),
-                hash: "-".into(),
-            },
+            plugin,
             detail: format!("cannot read {}: {e}", path.display()),
         })?;
         self.load(&name, &bytes)
@@ -178,8 +312,8 @@ impl Runtime {
     }
 
     /// The limits a store actually runs under: memory is capped at the runtime's
-    /// `max_memory_bytes`, the stack is the engine's, and fuel is dropped when the engine does
-    /// not meter it.
+    /// `max_memory_bytes`, the stack is the engine's, and a store without a fuel budget gets the
+    /// runtime's `default_fuel` (fuel is always metered).
     pub fn effective_limits(&self, limits: &Limits) -> Limits {
         let c = &self.inner.config;
         let mut l = limits.clone();
@@ -192,9 +326,7 @@ impl Runtime {
             l.memory_bytes = c.max_memory_bytes;
         }
         l.stack_bytes = c.max_stack_bytes;
-        if !c.fuel_metering {
-            l.fuel = None;
-        }
+        l.fuel = Some(l.fuel.unwrap_or(c.default_fuel));
         l
     }
 
@@ -212,20 +344,27 @@ impl Runtime {
             memory_loads: s.memory_loads.load(Ordering::Relaxed),
             calls: s.calls.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
+            refused_loads: s.refused_loads.load(Ordering::Relaxed),
+            abandoned_compiles: s.abandoned_compiles.load(Ordering::Relaxed),
+            compiling: *self.inner.compiling.0.lock() as u64,
             pooling: self.inner.pooling,
         }
     }
 
+    /// The compiled component: from memory, the disk cache, or compiled now under the compile
+    /// budget. Returns the precompiled bytes when it compiled them, for the caller to cache once
+    /// the component has passed its checks.
+    #[allow(clippy::type_complexity)]
     fn component(
         &self,
         plugin: &PluginRef,
         hash: &str,
         bytes: &[u8],
-    ) -> Result<(Component, LoadSource), PluginError> {
+    ) -> Result<(Component, LoadSource, Option<Vec<u8>>), PluginError> {
         let inner = &self.inner;
         if let Some(c) = inner.compiled.lock().get(hash) {
             inner.stats.memory_loads.fetch_add(1, Ordering::Relaxed);
-            return Ok((c.clone(), LoadSource::Memory));
+            return Ok((c.clone(), LoadSource::Memory, None));
         }
         if let Some(c) = inner
             .cache
@@ -233,8 +372,7 @@ impl Runtime {
             .and_then(|d| d.load(&inner.engine, hash))
         {
             inner.stats.cache_loads.fetch_add(1, Ordering::Relaxed);
-            inner.compiled.lock().insert(hash.to_string(), c.clone());
-            return Ok((c, LoadSource::Cache));
+            return Ok((c, LoadSource::Cache, None));
         }
         if Engine::detect_precompiled(bytes).is_some() {
             return Err(PluginError::Invalid {
@@ -246,20 +384,155 @@ impl Runtime {
             plugin: plugin.clone(),
             detail: format!("{e:#}"),
         };
-        let component = match &inner.cache {
-            Some(cache) => {
-                let precompiled = inner.engine.precompile_component(bytes).map_err(invalid)?;
-                cache.store(hash, &precompiled);
-                crate::cache::deserialize_own(&inner.engine, &precompiled).map_err(invalid)?
-            }
-            None => Component::new(&inner.engine, bytes).map_err(invalid)?,
-        };
+        let precompiled = self.compile_bounded(plugin, bytes)?.map_err(invalid)?;
+        let component =
+            crate::cache::deserialize_own(&inner.engine, &precompiled).map_err(invalid)?;
         inner.stats.compiles.fetch_add(1, Ordering::Relaxed);
-        inner
-            .compiled
-            .lock()
-            .insert(hash.to_string(), component.clone());
-        Ok((component, LoadSource::Compiled))
+        Ok((component, LoadSource::Compiled, Some(precompiled)))
+    }
+
+    /// Compiles on a thread of its own and waits at most the compile budget. Cranelift cannot be
+    /// interrupted: past the budget the thread is abandoned (it runs to completion in the
+    /// background, its result dropped) and the load fails with `CompileTimeout`.
+    fn compile_bounded(
+        &self,
+        plugin: &PluginRef,
+        bytes: &[u8],
+    ) -> Result<wasmtime::Result<Vec<u8>>, PluginError> {
+        let inner = &self.inner;
+        let budget = inner.config.compile_timeout;
+        let deadline = Instant::now() + budget;
+        // A compile slot: abandoned compilations keep theirs until they finish, so a flood of
+        // slow components cannot pile up threads burning CPU; a load waits for a slot within
+        // its own budget.
+        {
+            let (count, freed) = &*inner.compiling;
+            let mut running = count.lock();
+            while *running >= inner.config.max_concurrent_compiles.max(1) {
+                if freed.wait_until(&mut running, deadline).timed_out() {
+                    tracing::warn!(plugin = %plugin, "no compile slot within the compile budget; refused");
+                    return Err(PluginError::CompileTimeout {
+                        plugin: plugin.clone(),
+                        limit: budget,
+                    });
+                }
+            }
+            *running += 1;
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        let engine = inner.engine.clone();
+        let source = bytes.to_vec();
+        let slot = inner.compiling.clone();
+        let release = move || {
+            let (count, freed) = &*slot;
+            *count.lock() -= 1;
+            freed.notify_one();
+        };
+        let spawned = std::thread::Builder::new()
+            .name("weft-compile".into())
+            .spawn({
+                let release = release.clone();
+                move || {
+                    let result = engine.precompile_component(&source);
+                    release();
+                    let _ = tx.send(result);
+                }
+            });
+        if let Err(e) = spawned {
+            release();
+            return Err(PluginError::Invalid {
+                plugin: plugin.clone(),
+                detail: format!("cannot start a compile thread: {e}"),
+            });
+        }
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => Ok(result),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                inner
+                    .stats
+                    .abandoned_compiles
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    plugin = %plugin,
+                    budget_ms = inner.config.compile_timeout.as_millis() as u64,
+                    "plugin compilation over budget; refused (the compile thread is abandoned)"
+                );
+                Err(PluginError::CompileTimeout {
+                    plugin: plugin.clone(),
+                    limit: inner.config.compile_timeout,
+                })
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(PluginError::Invalid {
+                plugin: plugin.clone(),
+                detail: "the compiler panicked".into(),
+            }),
+        }
+    }
+}
+
+fn load_panicked(plugin: PluginRef, p: JobPanicked) -> PluginError {
+    PluginError::Invalid {
+        plugin,
+        detail: format!("the host panicked while loading it: {}", p.0),
+    }
+}
+
+/// A plugin being loaded in the background ([`Runtime::load_in_background`]). Cheap to clone;
+/// every clone sees the same result.
+#[derive(Clone)]
+pub struct PendingPlugin {
+    name: String,
+    shared: Arc<PendingShared>,
+}
+
+struct PendingShared {
+    result: Mutex<Option<Result<Arc<Plugin>, PluginError>>>,
+    done: Condvar,
+    notify: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for PendingPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingPlugin")
+            .field("name", &self.name)
+            .field("ready", &self.shared.result.lock().is_some())
+            .finish()
+    }
+}
+
+impl PendingPlugin {
+    /// The name it is loaded under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The result if loading has finished, without waiting.
+    pub fn try_get(&self) -> Option<Result<Arc<Plugin>, PluginError>> {
+        self.shared.result.lock().clone()
+    }
+
+    /// Waits (without blocking the executor) until loading has finished.
+    pub async fn ready(&self) -> Result<Arc<Plugin>, PluginError> {
+        loop {
+            let notified = self.shared.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = self.try_get() {
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    /// Blocks the calling thread until loading has finished.
+    pub fn wait(&self) -> Result<Arc<Plugin>, PluginError> {
+        let mut result = self.shared.result.lock();
+        loop {
+            if let Some(r) = result.as_ref() {
+                return r.clone();
+            }
+            self.shared.done.wait(&mut result);
+        }
     }
 }
 
@@ -267,7 +540,8 @@ fn build_engine(config: &RuntimeConfig, pooling: bool) -> Result<Engine, Runtime
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true)
         .epoch_interruption(true)
-        .consume_fuel(config.fuel_metering)
+        // Fuel is always metered: the deterministic limit (see `RuntimeConfig::default_fuel`).
+        .consume_fuel(true)
         .max_wasm_stack(config.max_stack_bytes as usize)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         // Same input, same output: NaNs are canonicalised so float code is deterministic.

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::duration_text;
-use crate::types::GuestError;
+use crate::types::{EntityKind, GuestError};
+use crate::validate::OutputFault;
 
 /// Which plugin: its name and the first 12 hex digits of its sha256.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -22,6 +23,46 @@ impl fmt::Display for PluginRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}` (sha256 {})", self.name, self.hash)
     }
+}
+
+/// A plugin export, as errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Export {
+    /// `mapping.to-canonical`.
+    ToCanonical,
+    /// `mapping.from-canonical`.
+    FromCanonical,
+    /// `resolving.resolve`.
+    Resolve,
+}
+
+impl Export {
+    /// The WIT name: `to-canonical`, `from-canonical`, `resolve`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Export::ToCanonical => "to-canonical",
+            Export::FromCanonical => "from-canonical",
+            Export::Resolve => "resolve",
+        }
+    }
+}
+
+impl fmt::Display for Export {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The write request a refused command list answered: target system and record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestRef {
+    /// The request's target system.
+    pub target: String,
+    /// The requested record's kind.
+    pub kind: EntityKind,
+    /// The requested record's canonical key.
+    pub key: String,
 }
 
 /// Why a plugin could not be loaded or a call did not produce an answer.
@@ -113,6 +154,57 @@ pub enum PluginError {
     /// The bytes are not a valid component, or wasmtime could not compile them.
     #[error("plugin {plugin} cannot be compiled: {detail}")]
     Invalid { plugin: PluginRef, detail: String },
+    /// The component is larger than the runtime accepts (checked before compiling).
+    #[error(
+        "plugin {plugin} is {actual} bytes, over the component size limit of {limit} bytes; it was not compiled"
+    )]
+    TooLarge {
+        plugin: PluginRef,
+        limit: u64,
+        actual: u64,
+    },
+    /// Compiling the component took longer than the runtime's compile budget. Nothing was
+    /// cached; the compilation may still finish in the background and is then dropped.
+    #[error(
+        "plugin {plugin} did not compile within the compile budget of {}; refused and not cached",
+        duration_text::format(*limit)
+    )]
+    CompileTimeout {
+        plugin: PluginRef,
+        #[serde(with = "duration_text")]
+        limit: Duration,
+    },
+    /// One item of the plugin's output is not acceptable (bad JSON, a record that is not an
+    /// object). `index` is the position of the document / request / conflict in the batch.
+    #[error(
+        "store `{store}`: plugin {plugin} returned invalid output from {call} for {item}: {fault}"
+    )]
+    InvalidOutput {
+        store: String,
+        plugin: PluginRef,
+        /// Which export returned it.
+        call: Export,
+        /// The input's index in the batch.
+        index: usize,
+        /// The input, for people: `document 2 (shopify Product "123")`.
+        item: Box<str>,
+        fault: Box<OutputFault>,
+    },
+    /// The commands a mapper returned for one write request do not answer that request (another
+    /// system, kind or record; too many; a bad body). Nothing of that request may be written.
+    #[error(
+        "store `{store}`: plugin {plugin} returned commands for write request {request} ({} {:?} {:?}) that were refused: {fault}",
+        record.target, record.kind, record.key
+    )]
+    CommandRejected {
+        store: String,
+        plugin: PluginRef,
+        /// The request's index in the batch.
+        request: usize,
+        /// Which record the request was for.
+        record: Box<RequestRef>,
+        fault: Box<OutputFault>,
+    },
     /// The plugin was asked for a role it does not export.
     #[error("store `{store}`: plugin {plugin} is not a {wanted} (it exports: {exports})")]
     WrongRole {
@@ -130,6 +222,10 @@ pub enum PluginError {
     },
 }
 
+// Callers pass `PluginError` around in `Result`s (and clippy's `result_large_err` flags errors
+// over 128 bytes in every crate that does): keep it small, boxing the rare large payloads.
+const _: () = assert!(std::mem::size_of::<PluginError>() <= 120);
+
 impl PluginError {
     /// A short machine name of the variant (`timeout`, `memory_limit`, ...), as in its JSON.
     pub fn kind(&self) -> &'static str {
@@ -146,6 +242,10 @@ impl PluginError {
             PluginError::InterfaceMismatch { .. } => "interface_mismatch",
             PluginError::Invalid { .. } => "invalid",
             PluginError::WrongRole { .. } => "wrong_role",
+            PluginError::TooLarge { .. } => "too_large",
+            PluginError::CompileTimeout { .. } => "compile_timeout",
+            PluginError::InvalidOutput { .. } => "invalid_output",
+            PluginError::CommandRejected { .. } => "command_rejected",
             PluginError::Host { .. } => "host",
         }
     }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::Serialize;
-use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::AsContext as _;
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable, WasmStr};
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -32,19 +33,48 @@ const WASI_CLOCKS: &str = "wasi:clocks/monotonic-clock@0.2.12";
 pub struct LogLine {
     /// Severity as the plugin gave it.
     pub level: &'static str,
-    /// The text, cut at [`MAX_LOG_LINE`] bytes.
+    /// The text, escaped (see [`escape_log`]: no newline or other control character survives,
+    /// so a message can never forge a log line) and cut at [`MAX_LOG_LINE`] bytes (then ending
+    /// in `…`).
     pub message: String,
 }
 
-/// The logs of one call, bounded by the store's `max_log_bytes`.
+/// What one log record costs against a call's `max_log_bytes` on top of its text: the level,
+/// the store and plugin tags and the line break every record carries when printed. So empty
+/// lines are not free.
+pub const LOG_RECORD_OVERHEAD: u64 = 64;
+
+/// The logs of one call, bounded by the store's `max_log_bytes` and the runtime's
+/// `max_log_records`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CallLog {
     /// The lines kept, in order.
     pub lines: Vec<LogLine>,
-    /// Lines not kept because the call's log budget was spent.
+    /// Lines not kept because the call's log budget (bytes or records) was spent.
     pub dropped: u64,
-    /// Bytes kept.
+    /// Bytes charged for the lines kept: their text plus [`LOG_RECORD_OVERHEAD`] each.
     pub bytes: u64,
+}
+
+/// Escapes a plugin's log text for one log line: `\n`, `\r`, `\t` and every other control
+/// character (C0, DEL, C1, U+2028/U+2029) as `\u{..}`. Stops once `max` output bytes are
+/// written; returns whether it stopped early.
+pub fn escape_log(text: &str, max: usize, out: &mut String) -> bool {
+    for c in text.chars() {
+        if out.len() >= max {
+            return true;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    false
 }
 
 /// The data of one `Store`: everything a single batch call can touch.
@@ -54,38 +84,88 @@ pub(crate) struct StoreState {
     pub(crate) limiter: Limiter,
     pub(crate) log: CallLog,
     max_log_bytes: u64,
+    max_log_records: u64,
     config: Arc<serde_json::Map<String, serde_json::Value>>,
     pub(crate) stderr: Capture,
 }
 
+/// The per-call budgets of a store's state.
+pub(crate) struct StateLimits {
+    pub(crate) memory_bytes: u64,
+    pub(crate) max_log_bytes: u64,
+    pub(crate) max_log_records: u64,
+}
+
 impl StoreState {
+    /// `seed` is the call's randomness seed (see [`call_seed`]).
     pub(crate) fn new(
         config: Arc<serde_json::Map<String, serde_json::Value>>,
-        memory_bytes: u64,
-        max_log_bytes: u64,
-        entropy: &Entropy,
+        limits: StateLimits,
+        seed: [u8; 32],
     ) -> Self {
         let stderr = Capture::new(MAX_STDERR);
         let mut wasi = WasiCtx::builder();
-        wasi.stderr(stderr.clone())
+        // stdout is not inherited: it goes to the same bounded capture as stderr (never to
+        // the host's own stdout, where it could corrupt `--json` output or forge log lines).
+        wasi.stdout(stderr.clone())
+            .stderr(stderr.clone())
             .wall_clock(FixedWall)
             .monotonic_clock(FixedMonotonic)
-            .secure_random(wasmtime_wasi::Deterministic::new(entropy.secure.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(entropy.insecure.to_vec()))
-            .insecure_random_seed(entropy.seed)
+            .secure_random(CallRng::new(&seed, b"secure"))
+            .insecure_random(CallRng::new(&seed, b"insecure"))
+            .insecure_random_seed(u128::from_le_bytes(
+                seed[..16].try_into().expect("16 bytes"),
+            ))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         StoreState {
             table: ResourceTable::new(),
             wasi: wasi.build(),
-            limiter: Limiter::new(memory_bytes),
+            limiter: Limiter::new(limits.memory_bytes),
             log: CallLog::default(),
-            max_log_bytes,
+            max_log_bytes: limits.max_log_bytes,
+            max_log_records: limits.max_log_records,
             config,
             stderr,
         }
     }
+
+    /// Whether another record could still be kept.
+    fn log_full(&self) -> bool {
+        self.log.lines.len() as u64 >= self.max_log_records
+            || self.log.bytes + LOG_RECORD_OVERHEAD > self.max_log_bytes
+    }
+
+    /// Keeps one record (already escaped and cut) if the budget allows, else counts it.
+    fn push_log(&mut self, level: Level, message: String) {
+        let cost = message.len() as u64 + LOG_RECORD_OVERHEAD;
+        if self.log.lines.len() as u64 >= self.max_log_records
+            || self.log.bytes + cost > self.max_log_bytes
+        {
+            self.log.dropped += 1;
+            return;
+        }
+        self.log.bytes += cost;
+        self.log.lines.push(LogLine {
+            level: level_name(level),
+            message,
+        });
+    }
+}
+
+/// Cuts and escapes a raw log message into what is kept.
+fn log_text(raw: &str) -> String {
+    let mut message = String::with_capacity(raw.len().min(MAX_LOG_LINE) + 8);
+    if escape_log(raw, MAX_LOG_LINE, &mut message) || message.len() > MAX_LOG_LINE {
+        let mut cut = MAX_LOG_LINE.min(message.len());
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }
 
 impl WasiView for StoreState {
@@ -97,31 +177,40 @@ impl WasiView for StoreState {
     }
 }
 
+/// The bindings' host trait. The linker replaces its `log` with [`log_lazily`], which reads
+/// the message in place; this one serves the native tests.
 impl host::Host for StoreState {
     fn log(&mut self, level: Level, message: String) {
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        if self.log.bytes + message.len() as u64 > self.max_log_bytes {
+        if self.log_full() {
             self.log.dropped += 1;
             return;
         }
-        self.log.bytes += message.len() as u64;
-        self.log.lines.push(LogLine {
-            level: level_name(level),
-            message,
-        });
+        let text = log_text(&message);
+        self.push_log(level, text);
     }
 
     fn config(&mut self, key: String) -> Option<String> {
         self.config.get(&key).map(|v| v.to_string())
     }
+}
+
+/// `host.log` as linked: the message is read in place in the guest's memory and only its first
+/// [`MAX_LOG_LINE`] bytes are copied (escaped), so a 48 MiB line never exists in host memory;
+/// once the budget is spent a line is counted without being read at all.
+fn log_lazily(
+    mut store: wasmtime::StoreContextMut<'_, StoreState>,
+    (level, message): (Level, WasmStr),
+) -> wasmtime::Result<()> {
+    if store.data().log_full() {
+        store.data_mut().log.dropped += 1;
+        return Ok(());
+    }
+    let text = {
+        let raw = message.to_str(store.as_context())?;
+        log_text(&raw)
+    };
+    store.data_mut().push_log(level, text);
+    Ok(())
 }
 
 impl crate::types::bindings_types_host::Host for StoreState {}
@@ -146,6 +235,11 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Store
         &mut linker,
         |s| s,
     )?;
+    linker.allow_shadowing(true);
+    linker
+        .instance(crate::types::HOST_IMPORT)?
+        .func_wrap("log", log_lazily)?;
+    linker.allow_shadowing(false);
     // wasmtime-wasi's sleeps wait in real time inside a host call, where the epoch deadline
     // cannot interrupt them. Time does not pass for a plugin, so a sleep is ready at once.
     linker.allow_shadowing(true);
@@ -201,36 +295,90 @@ impl wasmtime_wasi::HostMonotonicClock for FixedMonotonic {
     }
 }
 
-/// The deterministic randomness every store gets, derived once from the runtime's seed.
-pub(crate) struct Entropy {
-    secure: Arc<[u8]>,
-    insecure: Arc<[u8]>,
-    seed: u128,
+/// The seed of one call's randomness: a digest of the runtime's seed, the store, the plugin,
+/// the call and the call's whole input. Same store, plugin and batch: same stream (replay
+/// reproduces a run); another store or another batch: another stream.
+pub(crate) fn call_seed(
+    runtime_seed: u64,
+    store_id: &str,
+    plugin_hash: &str,
+    call: &str,
+    input_digest: &[u8; 32],
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"weft-random-v1\0");
+    h.update(runtime_seed.to_le_bytes());
+    for part in [store_id, plugin_hash, call] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.update(input_digest);
+    h.finalize().into()
 }
 
-impl Entropy {
-    pub(crate) fn new(seed: u64) -> Self {
-        Entropy {
-            secure: stream(seed, b"secure"),
-            insecure: stream(seed, b"insecure"),
-            seed: u128::from(seed) << 64 | u128::from(seed),
+/// A deterministic random stream that does not repeat: SHA-256 in counter mode over a per-call
+/// key (2^64 blocks of 32 bytes before the counter wraps).
+pub(crate) struct CallRng {
+    key: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl CallRng {
+    pub(crate) fn new(seed: &[u8; 32], domain: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        CallRng {
+            key: Sha256::new()
+                .chain_update(seed)
+                .chain_update(domain)
+                .finalize()
+                .into(),
+            counter: 0,
+            block: [0; 32],
+            used: 32,
         }
     }
+
+    fn next_byte(&mut self) -> u8 {
+        use sha2::{Digest, Sha256};
+        if self.used == 32 {
+            self.block = Sha256::new()
+                .chain_update(self.key)
+                .chain_update(self.counter.to_le_bytes())
+                .finalize()
+                .into();
+            self.counter = self.counter.wrapping_add(1);
+            self.used = 0;
+        }
+        let b = self.block[self.used];
+        self.used += 1;
+        b
+    }
 }
 
-/// 2 KiB of bytes from a sha256 chain over the seed; `wasi:random` cycles through them.
-fn stream(seed: u64, domain: &[u8]) -> Arc<[u8]> {
-    use sha2::{Digest, Sha256};
-    let mut bytes = Vec::with_capacity(32 * 64);
-    let mut block = Sha256::new()
-        .chain_update(seed.to_le_bytes())
-        .chain_update(domain)
-        .finalize();
-    for _ in 0..64 {
-        bytes.extend_from_slice(&block);
-        block = Sha256::digest(block);
+impl rand_core::TryRng for CallRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
     }
-    bytes.into()
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            *b = self.next_byte();
+        }
+        Ok(())
+    }
 }
 
 /// The per-store resource limiter: caps linear memory and records when the cap was hit, so the
@@ -410,9 +558,16 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
             .take_while(|l| !l.starts_with("note:"))
             .collect::<Vec<_>>()
             .join("\n");
-        return Some(format!("{} (at {location})", message.trim()));
+        return Some(one_line(&format!("{} (at {location})", message.trim())));
     }
-    Some(stderr.to_string())
+    Some(one_line(stderr))
+}
+
+/// A guest's text on one line (errors are printed in the host's logs; see [`escape_log`]).
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    escape_log(text, usize::MAX, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -428,6 +583,12 @@ mod tests {
         );
         assert_eq!(panic_message(""), None);
         assert_eq!(panic_message("other").as_deref(), Some("other"));
+        // A multi-line panic message stays on one line (it is printed in the host's logs).
+        let forged = "thread 'x' panicked at a.rs:1:1:\nboom\n2026-12-04 ERROR store=victim forged";
+        assert_eq!(
+            panic_message(forged).as_deref(),
+            Some("boom\\n2026-12-04 ERROR store=victim forged (at a.rs:1:1)")
+        );
     }
 
     #[test]
@@ -439,12 +600,83 @@ mod tests {
 
     #[test]
     fn log_lines_are_cut_and_the_budget_counts_drops() {
-        let mut s = StoreState::new(Arc::default(), 1 << 20, 2000, &Entropy::new(1));
+        // Budget: the 1 KiB line (1,027 bytes with its `…`) and one 900-byte line, each plus
+        // the record overhead, fit in 2,200 bytes; a second 900-byte line does not.
+        let mut s = state(2200, 256);
         host::Host::log(&mut s, Level::Info, "x".repeat(5000));
         assert_eq!(s.log.lines[0].message.chars().count(), MAX_LOG_LINE + 1);
         host::Host::log(&mut s, Level::Info, "y".repeat(900));
         host::Host::log(&mut s, Level::Info, "z".repeat(900));
         assert_eq!(s.log.lines.len(), 1 + 1);
         assert_eq!(s.log.dropped, 1);
+        assert_eq!(s.log.bytes, 1027 + 900 + 2 * LOG_RECORD_OVERHEAD);
+    }
+
+    fn state(max_log_bytes: u64, max_log_records: u64) -> StoreState {
+        StoreState::new(
+            Arc::default(),
+            StateLimits {
+                memory_bytes: 1 << 20,
+                max_log_bytes,
+                max_log_records,
+            },
+            [7; 32],
+        )
+    }
+
+    #[test]
+    fn empty_and_tiny_lines_are_not_free_and_records_are_capped() {
+        let mut s = state(16 * 1024, 1_000_000);
+        for _ in 0..100_000 {
+            host::Host::log(&mut s, Level::Info, String::new());
+        }
+        assert_eq!(s.log.lines.len() as u64, 16 * 1024 / LOG_RECORD_OVERHEAD);
+        assert_eq!(s.log.dropped + s.log.lines.len() as u64, 100_000);
+        let mut s = state(16 * 1024, 100);
+        for _ in 0..100_000 {
+            host::Host::log(&mut s, Level::Info, "x".into());
+        }
+        assert_eq!(s.log.lines.len(), 100);
+        assert!(s.log.bytes <= 16 * 1024);
+    }
+
+    #[test]
+    fn newlines_and_control_characters_are_escaped() {
+        let mut s = state(16 * 1024, 256);
+        host::Host::log(
+            &mut s,
+            Level::Info,
+            "ok\n2026-12-04 ERROR store=victim forged\r\t\u{1b}[31m\u{85}\u{2028}".into(),
+        );
+        let m = &s.log.lines[0].message;
+        assert_eq!(
+            m,
+            "ok\\n2026-12-04 ERROR store=victim forged\\r\\t\\u{1b}[31m\\u{85}\\u{2028}"
+        );
+        assert!(!m.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn call_randomness_does_not_repeat_and_depends_on_the_seed() {
+        use rand_core::TryRng;
+        let seed = call_seed(1, "store-a", "abc", "to-canonical", &[0; 32]);
+        let mut a = CallRng::new(&seed, b"secure");
+        let mut bytes = vec![0u8; 64 * 1024];
+        a.try_fill_bytes(&mut bytes).unwrap();
+        // No 32-byte block repeats.
+        let mut blocks: Vec<&[u8]> = bytes.chunks(32).collect();
+        blocks.sort();
+        blocks.dedup();
+        assert_eq!(blocks.len(), 64 * 1024 / 32);
+        let mut again = CallRng::new(&seed, b"secure");
+        let mut same = vec![0u8; 64 * 1024];
+        again.try_fill_bytes(&mut same).unwrap();
+        assert_eq!(bytes, same, "same seed, same stream");
+        let other = call_seed(1, "store-b", "abc", "to-canonical", &[0; 32]);
+        assert_ne!(seed, other);
+        assert_ne!(
+            seed,
+            call_seed(1, "store-a", "abc", "to-canonical", &[1; 32])
+        );
     }
 }

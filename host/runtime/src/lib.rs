@@ -15,26 +15,36 @@
 //! Plugins have no ambient authority: no files, sockets, env, args; fixed clocks; seeded
 //! randomness (see `host_impl`).
 //!
-//! All calls are synchronous: run them on blocking threads (`tokio::task::spawn_blocking`, or a
-//! plain thread). Never call them directly inside an async task: wasmtime-wasi's synchronous
-//! WASI blocks on the ambient tokio runtime when a plugin writes to stderr or polls, which
-//! panics inside an async execution context.
+//! Every guest execution (load probe, `info`, batches, resolvers, `plugin check`/`test`) runs on
+//! the runtime's own guest threads, which are never inside a tokio runtime: wasmtime-wasi's
+//! synchronous WASI blocks on the *ambient* tokio runtime when a plugin writes to stdout/stderr
+//! or polls, which panicked ("Cannot start a runtime from within a runtime") when a call was
+//! made from async context. So every public method is safe to call from anywhere. The blocking
+//! forms (`load`, `to_canonical`, ...) block the calling thread until the guest thread is done;
+//! async code should use the `*_async` forms (`load_async`, `load_in_background`,
+//! `to_canonical_async`, `from_canonical_per_request_async`, `resolve_async`), which await it.
 
 mod cache;
 mod config;
 mod engine;
 mod error;
 mod host_impl;
+mod lift;
 mod plugin;
+mod pool;
 
 pub mod bench;
 pub mod tools;
 pub mod types;
+pub mod validate;
 
-pub use config::{Limits, RuntimeConfig};
-pub use engine::{Runtime, RuntimeStats};
-pub use error::{PluginError, PluginRef, RuntimeError};
-pub use host_impl::{CallLog, FIXED_MONOTONIC_CLOCK, FIXED_WALL_CLOCK, LogLine};
+pub use config::{DEFAULT_FUEL, Limits, RuntimeConfig};
+pub use engine::{PendingPlugin, Runtime, RuntimeStats};
+pub use error::{Export, PluginError, PluginRef, RequestRef, RuntimeError};
+pub use host_impl::{
+    CallLog, FIXED_MONOTONIC_CLOCK, FIXED_WALL_CLOCK, LOG_RECORD_OVERHEAD, LogLine, MAX_LOG_LINE,
+    escape_log,
+};
 pub use plugin::{
     CallReport, LoadSource, MapperInstance, Plugin, ResolverInstance, Role, StoreCtx,
 };

@@ -7,17 +7,21 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use wasmtime::Store;
-use wasmtime::component::{Component, Instance, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 
 use crate::config::Limits;
 use crate::engine::Runtime;
-use crate::error::{PluginError, PluginRef};
-use crate::host_impl::{CallLog, StoreState, panic_message};
+use crate::error::{PluginError, PluginRef, RequestRef};
+use crate::host_impl::{CallLog, StateLimits, StoreState, call_seed, panic_message};
+use crate::lift::{self, Budget, Exports};
+use crate::pool::JobPanicked;
 use crate::types::{
-    Decision, FieldConflict, FromCanonicalOutcome, ItemError, MAPPING_EXPORT, MappingIndices,
-    PlatformDoc, PluginInfo, RESOLVING_EXPORT, ResolvingIndices, ToCanonicalOutcome, WriteRequest,
+    Decision, FieldConflict, FromCanonicalOutcome, MAPPING_EXPORT, MappingIndices, PlatformDoc,
+    PluginInfo, RESOLVING_EXPORT, ResolvingIndices, ToCanonicalOutcome, WriteRequest,
 };
+use crate::validate::{self, JsonBounds};
 
 /// A store's plugin config, shared by its calls.
 type Config = Arc<serde_json::Map<String, serde_json::Value>>;
@@ -95,6 +99,7 @@ pub struct Plugin {
     pre: InstancePre<StoreState>,
     mapping: Option<MappingIndices>,
     resolving: Option<ResolvingIndices>,
+    exports_idx: Exports,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -169,6 +174,17 @@ impl Plugin {
                 )));
             }
         };
+        let export = |iface: &str, func: &str| -> Option<ComponentExportIndex> {
+            let i = component.get_export_index(None, iface)?;
+            component.get_export_index(Some(&i), func)
+        };
+        let exports_idx = Exports {
+            mapping_info: export(MAPPING_EXPORT, "info"),
+            to_canonical: export(MAPPING_EXPORT, "to-canonical"),
+            from_canonical: export(MAPPING_EXPORT, "from-canonical"),
+            resolving_info: export(RESOLVING_EXPORT, "info"),
+            resolve: export(RESOLVING_EXPORT, "resolve"),
+        };
         let mut plugin = Plugin {
             runtime,
             reference: reference.clone(),
@@ -186,6 +202,7 @@ impl Plugin {
             pre,
             mapping,
             resolving,
+            exports_idx,
         };
         // Instantiate once: this type-checks every export function against the contract (a
         // wrong signature fails here, at load) and reads the plugin's info.
@@ -196,24 +213,39 @@ impl Plugin {
                 .runtime
                 .effective_limits(&plugin.runtime.config().default_limits),
         };
+        let ctx_output_cap = ctx.limits.max_output_bytes;
         let info = plugin
-            .call(&ctx, &Arc::default(), 0, |p, store, instance| {
-                let mut info = None;
-                if let Some(idx) = &p.mapping {
-                    let guest = idx
-                        .load(&mut *store, instance)
-                        .map_err(LoadError::Mismatch)?;
-                    info = Some(guest.call_info(&mut *store).map_err(LoadError::Call)?);
-                }
-                if let Some(idx) = &p.resolving {
-                    let guest = idx
-                        .load(&mut *store, instance)
-                        .map_err(LoadError::Mismatch)?;
-                    let resolver_info = guest.call_info(&mut *store).map_err(LoadError::Call)?;
-                    info.get_or_insert(resolver_info);
-                }
-                Ok((info.expect("a role was detected"), 0))
-            })
+            .call(
+                &ctx,
+                &Arc::default(),
+                "info",
+                [0; 32],
+                0,
+                |p, store, instance| {
+                    let mut info = None;
+                    if let Some(idx) = &p.mapping {
+                        // Type-checks every export function of the role against the contract.
+                        idx.load(&mut *store, instance)
+                            .map_err(LoadError::Mismatch)?;
+                        let f = p.exports_idx.mapping_info.as_ref();
+                        let mut budget = Budget::new(ctx_output_cap);
+                        info = Some(
+                            lift::info(store, instance, f, &mut budget)
+                                .map_err(|e| p.lift_error(LOAD_STORE, e, &budget))?,
+                        );
+                    }
+                    if let Some(idx) = &p.resolving {
+                        idx.load(&mut *store, instance)
+                            .map_err(LoadError::Mismatch)?;
+                        let f = p.exports_idx.resolving_info.as_ref();
+                        let mut budget = Budget::new(ctx_output_cap);
+                        let resolver_info = lift::info(store, instance, f, &mut budget)
+                            .map_err(|e| p.lift_error(LOAD_STORE, e, &budget))?;
+                        info.get_or_insert(resolver_info);
+                    }
+                    Ok((info.expect("a role was detected"), 0))
+                },
+            )
             .map_err(|e| match e {
                 CallError::Plugin(e) => e,
                 CallError::Mismatch(e) => mismatch(format!("{e:#}")),
@@ -282,16 +314,29 @@ impl Plugin {
 
     /// Runs one batch call in a fresh store under `ctx`'s limits. `f` gets the instance and
     /// returns the result with its output size in bytes.
+    /// `call` names the export (for the randomness seed), `input_digest` is a digest of the
+    /// whole input (see `host_impl::call_seed`). Runs on the current thread: callers are on a
+    /// guest thread.
+    #[allow(clippy::too_many_arguments)]
     fn call<R>(
         &self,
         ctx: &StoreCtx,
         config: &Config,
+        call: &str,
+        input_digest: [u8; 32],
         input_bytes: u64,
         f: impl FnOnce(&Plugin, &mut Store<StoreState>, &Instance) -> Result<(R, u64), LoadError>,
     ) -> Result<(R, CallReport), CallError> {
         let inner = &self.runtime.inner;
         inner.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(ctx, config, input_bytes, f);
+        let seed = call_seed(
+            inner.config.random_seed,
+            &ctx.store_id,
+            &self.hash,
+            call,
+            &input_digest,
+        );
+        let result = self.call_inner(ctx, config, seed, input_bytes, f);
         if result.is_err() {
             inner.stats.failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -302,6 +347,7 @@ impl Plugin {
         &self,
         ctx: &StoreCtx,
         config: &Config,
+        seed: [u8; 32],
         input_bytes: u64,
         f: impl FnOnce(&Plugin, &mut Store<StoreState>, &Instance) -> Result<(R, u64), LoadError>,
     ) -> Result<(R, CallReport), CallError> {
@@ -319,17 +365,14 @@ impl Plugin {
         let _slot = inner.slots.acquire();
         let started = Instant::now();
         let mut store = self
-            .new_store(ctx, config)
+            .new_store(ctx, config, seed)
             .map_err(|e| CallError::Plugin(self.host_error(store_id, e)))?;
         let outcome = match self.pre.instantiate(&mut store) {
             Ok(instance) => f(self, &mut store, &instance),
             Err(e) => Err(LoadError::Instantiate(e)),
         };
         let elapsed = started.elapsed();
-        let fuel_used = inner.config.fuel_metering.then(|| {
-            let budget = limits.fuel.unwrap_or(u64::MAX);
-            budget - store.get_fuel().unwrap_or(0)
-        });
+        let fuel_used = Some(fuel_budget(inner, limits) - store.get_fuel().unwrap_or(0));
         let state = store.data();
         let mut report = CallReport {
             elapsed,
@@ -368,14 +411,22 @@ impl Plugin {
     }
 
     /// A fresh store for one call under `ctx`'s limits.
-    fn new_store(&self, ctx: &StoreCtx, config: &Config) -> wasmtime::Result<Store<StoreState>> {
+    fn new_store(
+        &self,
+        ctx: &StoreCtx,
+        config: &Config,
+        seed: [u8; 32],
+    ) -> wasmtime::Result<Store<StoreState>> {
         let limits = &ctx.limits;
         let inner = &self.runtime.inner;
         let state = StoreState::new(
             config.clone(),
-            limits.memory_bytes,
-            limits.max_log_bytes,
-            &inner.entropy,
+            StateLimits {
+                memory_bytes: limits.memory_bytes,
+                max_log_bytes: limits.max_log_bytes,
+                max_log_records: inner.config.max_log_records,
+            },
+            seed,
         );
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -383,10 +434,7 @@ impl Plugin {
         let ticks = limits.timeout.as_nanos().div_ceil(tick) as u64;
         store.set_epoch_deadline(ticks.max(1));
         store.epoch_deadline_trap();
-        if inner.config.fuel_metering {
-            // A metering engine traps a store with no fuel at once: unlimited unless set.
-            store.set_fuel(limits.fuel.unwrap_or(u64::MAX))?;
-        }
+        store.set_fuel(fuel_budget(inner, limits))?;
         Ok(store)
     }
 
@@ -447,7 +495,7 @@ impl Plugin {
                     return PluginError::OutOfFuel {
                         store: store_name,
                         plugin,
-                        limit: limits.fuel.unwrap_or_default(),
+                        limit: fuel_budget(&self.runtime.inner, limits),
                     };
                 }
                 wasmtime::Trap::StackOverflow => {
@@ -492,6 +540,20 @@ impl Plugin {
         })
     }
 
+    /// A failure while lifting the output: over the output cap (found before anything was
+    /// copied) or a trap.
+    fn lift_error(&self, store_id: &str, e: wasmtime::Error, budget: &Budget) -> LoadError {
+        if budget.over() {
+            return LoadError::Plugin(PluginError::OutputTooLarge {
+                store: store_id.to_string(),
+                plugin: self.reference.clone(),
+                limit: budget.cap,
+                actual: budget.used,
+            });
+        }
+        LoadError::Call(e)
+    }
+
     fn contract(&self, store_id: &str, detail: String) -> LoadError {
         LoadError::Plugin(PluginError::Contract {
             store: store_id.to_string(),
@@ -501,7 +563,9 @@ impl Plugin {
     }
 }
 
-/// Failures inside a call, before they are classified.
+/// Failures inside a call, before they are classified. Short-lived, so its size (that of
+/// `PluginError`) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum LoadError {
     /// An export's type does not match the contract.
     Mismatch(wasmtime::Error),
@@ -513,6 +577,7 @@ pub(crate) enum LoadError {
     Plugin(PluginError),
 }
 
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum CallError {
     Plugin(PluginError),
     Mismatch(wasmtime::Error),
@@ -530,87 +595,104 @@ impl CallError {
     }
 }
 
-fn opt_len(s: &Option<String>) -> u64 {
-    s.as_ref().map_or(0, |s| s.len() as u64)
+/// The fuel a call starts with: the store's budget, or the runtime's default.
+fn fuel_budget(inner: &crate::engine::Inner, limits: &Limits) -> u64 {
+    limits.fuel.unwrap_or(inner.config.default_fuel)
 }
 
-fn item_error_len(e: &ItemError) -> u64 {
-    match e {
-        ItemError::InvalidInput(m) | ItemError::Unsupported(m) | ItemError::Config(m) => {
-            m.len() as u64
+fn opt(s: &Option<String>) -> &[u8] {
+    s.as_deref().map_or(&[], str::as_bytes)
+}
+
+/// Feeds length-prefixed parts into a digest and sums their lengths: the input's size (what
+/// `max_input_bytes` bounds) and its digest (what seeds the call's randomness) in one pass.
+struct InputSum {
+    h: Sha256,
+    bytes: u64,
+}
+
+impl InputSum {
+    fn new() -> Self {
+        InputSum {
+            h: Sha256::new(),
+            bytes: 0,
         }
+    }
+    fn part(&mut self, b: &[u8]) -> &mut Self {
+        self.h.update((b.len() as u64).to_le_bytes());
+        self.h.update(b);
+        self.bytes += b.len() as u64;
+        self
+    }
+    fn tag(&mut self, t: impl std::fmt::Debug) -> &mut Self {
+        self.h.update(format!("{t:?}").as_bytes());
+        self
+    }
+    fn finish(self) -> ([u8; 32], u64) {
+        (self.h.finalize().into(), self.bytes)
     }
 }
 
-fn docs_bytes(docs: &[PlatformDoc]) -> u64 {
-    docs.iter()
-        .map(|d| (d.system.len() + d.id.len() + d.version.len() + d.body.len()) as u64)
-        .sum()
+fn docs_input(docs: &[PlatformDoc]) -> ([u8; 32], u64) {
+    let mut s = InputSum::new();
+    for d in docs {
+        s.part(d.system.as_bytes())
+            .tag(d.kind)
+            .part(d.id.as_bytes())
+            .part(d.version.as_bytes())
+            .part(d.body.as_bytes());
+    }
+    s.finish()
 }
 
-fn requests_bytes(reqs: &[WriteRequest]) -> u64 {
-    reqs.iter()
-        .map(|r| {
-            (r.target.len() + r.record.key.len() + r.record.fields.len()) as u64
-                + opt_len(&r.current)
-                + opt_len(&r.target_id)
-        })
-        .sum()
+fn requests_input(reqs: &[WriteRequest]) -> ([u8; 32], u64) {
+    let mut s = InputSum::new();
+    for r in reqs {
+        s.part(r.target.as_bytes())
+            .tag(r.record.kind)
+            .part(r.record.key.as_bytes())
+            .part(r.record.fields.as_bytes())
+            .tag(r.current.is_some())
+            .part(opt(&r.current))
+            .tag(r.target_id.is_some())
+            .part(opt(&r.target_id));
+    }
+    s.finish()
 }
 
-fn conflicts_bytes(cs: &[FieldConflict]) -> u64 {
-    cs.iter()
-        .map(|c| {
-            (c.key.len() + c.field.len()) as u64
-                + opt_len(&c.base)
-                + (c.left.system.len() + c.left.version.len()) as u64
-                + opt_len(&c.left.value)
-                + (c.right.system.len() + c.right.version.len()) as u64
-                + opt_len(&c.right.value)
-        })
-        .sum()
+fn conflicts_input(cs: &[FieldConflict]) -> ([u8; 32], u64) {
+    let mut s = InputSum::new();
+    for c in cs {
+        s.tag(c.kind)
+            .part(c.key.as_bytes())
+            .part(c.field.as_bytes())
+            .tag(c.base.is_some())
+            .part(opt(&c.base));
+        for side in [&c.left, &c.right] {
+            s.part(side.system.as_bytes())
+                .part(side.version.as_bytes())
+                .tag(side.value.is_some())
+                .part(opt(&side.value));
+        }
+    }
+    s.finish()
 }
 
-fn to_canonical_bytes(out: &[ToCanonicalOutcome]) -> u64 {
-    out.iter()
-        .map(|o| match o {
-            ToCanonicalOutcome::Mapped(records) => records
-                .iter()
-                .map(|r| (r.key.len() + r.fields.len()) as u64)
-                .sum(),
-            ToCanonicalOutcome::Skipped(why) => why.len() as u64,
-            ToCanonicalOutcome::Failed(e) => item_error_len(e),
-        })
-        .sum()
+fn panicked(plugin: &Plugin, store: &str, p: JobPanicked) -> PluginError {
+    PluginError::Host {
+        store: store.to_string(),
+        plugin: plugin.reference.clone(),
+        detail: format!("the host panicked while running the call: {}", p.0),
+    }
 }
 
-fn from_canonical_bytes(out: &[FromCanonicalOutcome]) -> u64 {
-    out.iter()
-        .map(|o| match o {
-            FromCanonicalOutcome::Commands(cmds) => cmds
-                .iter()
-                .map(|c| {
-                    (c.system.len() + c.body.len()) as u64
-                        + opt_len(&c.target_id)
-                        + opt_len(&c.external_id)
-                })
-                .sum(),
-            FromCanonicalOutcome::Skipped(why) => why.len() as u64,
-            FromCanonicalOutcome::Failed(e) => item_error_len(e),
-        })
-        .sum()
-}
-
-fn decisions_bytes(out: &[Decision]) -> u64 {
-    out.iter()
-        .map(|d| match d {
-            Decision::Value(v) => v.len() as u64,
-            Decision::TakeLeft | Decision::TakeRight => 1,
-        })
-        .sum()
-}
+/// One item's verdict in a per-item result.
+pub type ItemResult<T> = Result<T, PluginError>;
 
 /// A mapper bound to one store. Cheap to clone; each call gets a fresh instance.
+///
+/// Every call runs on a guest thread (never in the caller's async context). The plain methods
+/// block the calling thread; the `*_async` ones await.
 #[derive(Clone)]
 pub struct MapperInstance {
     plugin: Arc<Plugin>,
@@ -637,7 +719,42 @@ impl MapperInstance {
         &self.ctx
     }
 
-    /// Maps platform documents to canonical records: one outcome per document, in order.
+    fn bounds(&self) -> JsonBounds {
+        json_bounds(&self.plugin, &self.ctx)
+    }
+
+    /// Runs `f` on a guest thread, blocking.
+    fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&MapperInstance) -> Result<R, PluginError> + Send + 'static,
+    ) -> Result<R, PluginError> {
+        let me = self.clone();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run(move || f(&me))
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+    }
+
+    /// Runs `f` on a guest thread, awaiting.
+    async fn run_async<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&MapperInstance) -> Result<R, PluginError> + Send + 'static,
+    ) -> Result<R, PluginError> {
+        let me = self.clone();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run_async(move || f(&me))
+            .await
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+    }
+
+    /// Maps platform documents to canonical records: one outcome per document, in order. The
+    /// whole batch fails if any outcome is invalid (`InvalidOutput`, naming the first bad
+    /// document); [`Self::to_canonical_per_document`] keeps the good ones.
     pub fn to_canonical(
         &self,
         docs: &[PlatformDoc],
@@ -650,39 +767,108 @@ impl MapperInstance {
         &self,
         docs: &[PlatformDoc],
     ) -> Result<(Vec<ToCanonicalOutcome>, CallReport), PluginError> {
-        let store_id = &self.ctx.store_id;
-        let p = &self.plugin;
-        p.call(
-            &self.ctx,
-            &self.config,
-            docs_bytes(docs),
-            |p, store, instance| {
-                let idx = p.mapping.as_ref().expect("role checked when bound");
-                let guest = idx
-                    .load(&mut *store, instance)
-                    .map_err(LoadError::Mismatch)?;
-                let out = guest
-                    .call_to_canonical(&mut *store, docs)
-                    .map_err(LoadError::Call)?
-                    .map_err(|e| p.guest_error(store_id, e))?;
-                if out.len() != docs.len() {
-                    return Err(p.contract(
-                        store_id,
-                        format!(
-                            "to-canonical returned {} outcomes for {} documents",
-                            out.len(),
-                            docs.len()
-                        ),
-                    ));
-                }
-                let bytes = to_canonical_bytes(&out);
-                Ok((out, bytes))
-            },
-        )
-        .map_err(|e| e.into_plugin(p))
+        let docs = docs.to_vec();
+        self.run(move |m| m.call_to_canonical_strict(&docs))
     }
 
-    /// Maps canonical records to write commands: one outcome per request, in order.
+    /// [`Self::to_canonical`] for async code.
+    pub async fn to_canonical_async(
+        &self,
+        docs: Vec<PlatformDoc>,
+    ) -> Result<Vec<ToCanonicalOutcome>, PluginError> {
+        self.run_async(move |m| m.call_to_canonical_strict(&docs))
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// Maps documents with one verdict per document: `Err(InvalidOutput)` for a document whose
+    /// records the runtime refuses, the outcome otherwise. The outer `Err` is a failure of the
+    /// whole call (trap, limit, the plugin's own batch error).
+    pub fn to_canonical_per_document(
+        &self,
+        docs: &[PlatformDoc],
+    ) -> Result<(Vec<ItemResult<ToCanonicalOutcome>>, CallReport), PluginError> {
+        let docs = docs.to_vec();
+        self.run(move |m| m.call_to_canonical(&docs))
+    }
+
+    /// [`Self::to_canonical_per_document`] for async code.
+    pub async fn to_canonical_per_document_async(
+        &self,
+        docs: Vec<PlatformDoc>,
+    ) -> Result<(Vec<ItemResult<ToCanonicalOutcome>>, CallReport), PluginError> {
+        self.run_async(move |m| m.call_to_canonical(&docs)).await
+    }
+
+    fn call_to_canonical_strict(
+        &self,
+        docs: &[PlatformDoc],
+    ) -> Result<(Vec<ToCanonicalOutcome>, CallReport), PluginError> {
+        let (items, report) = self.call_to_canonical(docs)?;
+        let out = items.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok((out, report))
+    }
+
+    /// The call and the per-document checks, on the current (guest) thread.
+    fn call_to_canonical(
+        &self,
+        docs: &[PlatformDoc],
+    ) -> Result<(Vec<ItemResult<ToCanonicalOutcome>>, CallReport), PluginError> {
+        let store_id = &self.ctx.store_id;
+        let p = &self.plugin;
+        let (digest, input_bytes) = docs_input(docs);
+        let max_output = self.ctx.limits.max_output_bytes;
+        let (out, report) = p
+            .call(
+                &self.ctx,
+                &self.config,
+                "to-canonical",
+                digest,
+                input_bytes,
+                |p, store, instance| {
+                    let f = p.exports_idx.to_canonical.as_ref();
+                    let mut budget = Budget::new(max_output);
+                    let out = lift::to_canonical(store, instance, f, docs, &mut budget)
+                        .map_err(|e| p.lift_error(store_id, e, &budget))?
+                        .map_err(|e| p.guest_error(store_id, e))?;
+                    if out.len() != docs.len() {
+                        return Err(p.contract(
+                            store_id,
+                            format!(
+                                "to-canonical returned {} outcomes for {} documents",
+                                out.len(),
+                                docs.len()
+                            ),
+                        ));
+                    }
+                    Ok((out, budget.used))
+                },
+            )
+            .map_err(|e| e.into_plugin(p))?;
+        let bounds = self.bounds();
+        let items = out
+            .into_iter()
+            .zip(docs)
+            .enumerate()
+            .map(|(i, (o, d))| {
+                validate::to_canonical_outcome(&o, bounds)
+                    .map(|()| o)
+                    .map_err(|fault| PluginError::InvalidOutput {
+                        store: store_id.clone(),
+                        plugin: p.reference.clone(),
+                        call: crate::error::Export::ToCanonical,
+                        index: i,
+                        item: format!("document {i} ({} {:?} {:?})", d.system, d.kind, d.id).into(),
+                        fault: Box::new(fault),
+                    })
+            })
+            .collect();
+        Ok((items, report))
+    }
+
+    /// Maps canonical records to write commands: one outcome per request, in order. The whole
+    /// batch fails if the commands of any request are refused (`CommandRejected` naming the
+    /// first bad request); [`Self::from_canonical_per_request`] keeps the good ones.
     pub fn from_canonical(
         &self,
         requests: &[WriteRequest],
@@ -695,36 +881,111 @@ impl MapperInstance {
         &self,
         requests: &[WriteRequest],
     ) -> Result<(Vec<FromCanonicalOutcome>, CallReport), PluginError> {
+        let requests = requests.to_vec();
+        self.run(move |m| {
+            let (items, report) = m.call_from_canonical(&requests)?;
+            let out = items.into_iter().collect::<Result<Vec<_>, _>>()?;
+            Ok((out, report))
+        })
+    }
+
+    /// Maps canonical records to write commands with one verdict per request: `Ok(outcome)`
+    /// when every command answers its request (see [`Self::check_commands`]), else
+    /// `Err(CommandRejected)` naming the request and record, so one bad request does not fail
+    /// the batch. The outer `Err` is a failure of the whole call.
+    pub fn from_canonical_per_request(
+        &self,
+        requests: &[WriteRequest],
+    ) -> Result<(Vec<ItemResult<FromCanonicalOutcome>>, CallReport), PluginError> {
+        let requests = requests.to_vec();
+        self.run(move |m| m.call_from_canonical(&requests))
+    }
+
+    /// [`Self::from_canonical_per_request`] for async code.
+    pub async fn from_canonical_per_request_async(
+        &self,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(Vec<ItemResult<FromCanonicalOutcome>>, CallReport), PluginError> {
+        self.run_async(move |m| m.call_from_canonical(&requests))
+            .await
+    }
+
+    /// Checks one request's outcome: each command must be for the request's target system, a
+    /// kind that writes the requested kind, a record the request names (its `target_id`, its
+    /// key, or an id in its `current` document), carry a valid JSON body, and there may be at
+    /// most `RuntimeConfig::max_commands_per_request` of them. `index` is the request's
+    /// position in its batch (for the error).
+    pub fn check_commands(
+        &self,
+        index: usize,
+        request: &WriteRequest,
+        outcome: &FromCanonicalOutcome,
+    ) -> Result<(), PluginError> {
+        let max = self.plugin.runtime.inner.config.max_commands_per_request;
+        validate::from_canonical_outcome(request, outcome, max, self.bounds()).map_err(|fault| {
+            PluginError::CommandRejected {
+                store: self.ctx.store_id.clone(),
+                plugin: self.plugin.reference.clone(),
+                request: index,
+                record: Box::new(RequestRef {
+                    target: request.target.clone(),
+                    kind: request.record.kind,
+                    key: request.record.key.clone(),
+                }),
+                fault: Box::new(fault),
+            }
+        })
+    }
+
+    fn call_from_canonical(
+        &self,
+        requests: &[WriteRequest],
+    ) -> Result<(Vec<ItemResult<FromCanonicalOutcome>>, CallReport), PluginError> {
         let store_id = &self.ctx.store_id;
         let p = &self.plugin;
-        p.call(
-            &self.ctx,
-            &self.config,
-            requests_bytes(requests),
-            |p, store, instance| {
-                let idx = p.mapping.as_ref().expect("role checked when bound");
-                let guest = idx
-                    .load(&mut *store, instance)
-                    .map_err(LoadError::Mismatch)?;
-                let out = guest
-                    .call_from_canonical(&mut *store, requests)
-                    .map_err(LoadError::Call)?
-                    .map_err(|e| p.guest_error(store_id, e))?;
-                if out.len() != requests.len() {
-                    return Err(p.contract(
-                        store_id,
-                        format!(
-                            "from-canonical returned {} outcomes for {} requests",
-                            out.len(),
-                            requests.len()
-                        ),
-                    ));
-                }
-                let bytes = from_canonical_bytes(&out);
-                Ok((out, bytes))
-            },
-        )
-        .map_err(|e| e.into_plugin(p))
+        let (digest, input_bytes) = requests_input(requests);
+        let max_output = self.ctx.limits.max_output_bytes;
+        let (out, report) = p
+            .call(
+                &self.ctx,
+                &self.config,
+                "from-canonical",
+                digest,
+                input_bytes,
+                |p, store, instance| {
+                    let f = p.exports_idx.from_canonical.as_ref();
+                    let mut budget = Budget::new(max_output);
+                    let out = lift::from_canonical(store, instance, f, requests, &mut budget)
+                        .map_err(|e| p.lift_error(store_id, e, &budget))?
+                        .map_err(|e| p.guest_error(store_id, e))?;
+                    if out.len() != requests.len() {
+                        return Err(p.contract(
+                            store_id,
+                            format!(
+                                "from-canonical returned {} outcomes for {} requests",
+                                out.len(),
+                                requests.len()
+                            ),
+                        ));
+                    }
+                    Ok((out, budget.used))
+                },
+            )
+            .map_err(|e| e.into_plugin(p))?;
+        let items = out
+            .into_iter()
+            .zip(requests)
+            .enumerate()
+            .map(|(i, (o, r))| self.check_commands(i, r, &o).map(|()| o))
+            .collect();
+        Ok((items, report))
+    }
+}
+
+fn json_bounds(plugin: &Plugin, ctx: &StoreCtx) -> JsonBounds {
+    JsonBounds {
+        max_depth: plugin.runtime.inner.config.max_json_depth,
+        max_bytes: usize::try_from(ctx.limits.max_output_bytes).unwrap_or(usize::MAX),
     }
 }
 
@@ -736,23 +997,25 @@ pub(crate) struct HeldInstance {
 
 impl MapperInstance {
     /// Instantiates, maps `batch`, and keeps the instance alive (outside the slot gate; only
-    /// for measuring what live instances cost).
+    /// for measuring what live instances cost). Runs on a guest thread like every call.
     pub(crate) fn hold(&self, batch: &[PlatformDoc]) -> Result<HeldInstance, PluginError> {
+        let batch = batch.to_vec();
+        self.run(move |m| m.hold_here(&batch))
+    }
+
+    fn hold_here(&self, batch: &[PlatformDoc]) -> Result<HeldInstance, PluginError> {
         let p = &self.plugin;
         let store_id = &self.ctx.store_id;
         let mut store = p
-            .new_store(&self.ctx, &self.config)
+            .new_store(&self.ctx, &self.config, [0; 32])
             .map_err(|e| p.host_error(store_id, e))?;
         let instance = p
             .pre
             .instantiate(&mut store)
             .map_err(|e| p.classify(store_id, &self.ctx.limits, &store, e, true))?;
-        let idx = p.mapping.as_ref().expect("role checked when bound");
-        let guest = idx
-            .load(&mut store, &instance)
-            .map_err(|e| CallError::Mismatch(e).into_plugin(p))?;
-        guest
-            .call_to_canonical(&mut store, batch)
+        let mut budget = Budget::new(self.ctx.limits.max_output_bytes);
+        let f = p.exports_idx.to_canonical.as_ref();
+        lift::to_canonical(&mut store, &instance, f, batch, &mut budget)
             .map_err(|e| p.classify(store_id, &self.ctx.limits, &store, e, false))?
             .map_err(|error| PluginError::Guest {
                 store: store_id.clone(),
@@ -766,7 +1029,8 @@ impl MapperInstance {
     }
 }
 
-/// A resolver bound to one store. Cheap to clone; each call gets a fresh instance.
+/// A resolver bound to one store. Cheap to clone; each call gets a fresh instance, on a guest
+/// thread.
 #[derive(Clone)]
 pub struct ResolverInstance {
     plugin: Arc<Plugin>,
@@ -788,7 +1052,8 @@ impl ResolverInstance {
         &self.plugin
     }
 
-    /// Decides conflicts: one decision per conflict, in order.
+    /// Decides conflicts: one decision per conflict, in order. A `value` that is not valid JSON
+    /// fails the batch with `InvalidOutput`.
     pub fn resolve(&self, conflicts: &[FieldConflict]) -> Result<Vec<Decision>, PluginError> {
         self.resolve_with_report(conflicts).map(|(v, _)| v)
     }
@@ -798,35 +1063,82 @@ impl ResolverInstance {
         &self,
         conflicts: &[FieldConflict],
     ) -> Result<(Vec<Decision>, CallReport), PluginError> {
+        let me = self.clone();
+        let conflicts = conflicts.to_vec();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run(move || me.resolve_here(&conflicts))
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+    }
+
+    /// [`Self::resolve`] for async code.
+    pub async fn resolve_async(
+        &self,
+        conflicts: Vec<FieldConflict>,
+    ) -> Result<Vec<Decision>, PluginError> {
+        let me = self.clone();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run_async(move || me.resolve_here(&conflicts))
+            .await
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+            .map(|(v, _)| v)
+    }
+
+    fn resolve_here(
+        &self,
+        conflicts: &[FieldConflict],
+    ) -> Result<(Vec<Decision>, CallReport), PluginError> {
         let store_id = &self.ctx.store_id;
         let p = &self.plugin;
-        p.call(
-            &self.ctx,
-            &self.config,
-            conflicts_bytes(conflicts),
-            |p, store, instance| {
-                let idx = p.resolving.as_ref().expect("role checked when bound");
-                let guest = idx
-                    .load(&mut *store, instance)
-                    .map_err(LoadError::Mismatch)?;
-                let out = guest
-                    .call_resolve(&mut *store, conflicts)
-                    .map_err(LoadError::Call)?
-                    .map_err(|e| p.guest_error(store_id, e))?;
-                if out.len() != conflicts.len() {
-                    return Err(p.contract(
-                        store_id,
-                        format!(
-                            "resolve returned {} decisions for {} conflicts",
-                            out.len(),
-                            conflicts.len()
-                        ),
-                    ));
-                }
-                let bytes = decisions_bytes(&out);
-                Ok((out, bytes))
-            },
-        )
-        .map_err(|e| e.into_plugin(p))
+        let (digest, input_bytes) = conflicts_input(conflicts);
+        let max_output = self.ctx.limits.max_output_bytes;
+        let (out, report) = p
+            .call(
+                &self.ctx,
+                &self.config,
+                "resolve",
+                digest,
+                input_bytes,
+                |p, store, instance| {
+                    let f = p.exports_idx.resolve.as_ref();
+                    let mut budget = Budget::new(max_output);
+                    let out = lift::resolve(store, instance, f, conflicts, &mut budget)
+                        .map_err(|e| p.lift_error(store_id, e, &budget))?
+                        .map_err(|e| p.guest_error(store_id, e))?;
+                    if out.len() != conflicts.len() {
+                        return Err(p.contract(
+                            store_id,
+                            format!(
+                                "resolve returned {} decisions for {} conflicts",
+                                out.len(),
+                                conflicts.len()
+                            ),
+                        ));
+                    }
+                    Ok((out, budget.used))
+                },
+            )
+            .map_err(|e| e.into_plugin(p))?;
+        let bounds = json_bounds(p, &self.ctx);
+        for (i, (d, c)) in out.iter().zip(conflicts).enumerate() {
+            validate::decision(d, bounds).map_err(|fault| PluginError::InvalidOutput {
+                store: store_id.clone(),
+                plugin: p.reference.clone(),
+                call: crate::error::Export::Resolve,
+                index: i,
+                item: format!(
+                    "conflict {i} ({:?} {:?} field {:?})",
+                    c.kind, c.key, c.field
+                )
+                .into(),
+                fault: Box::new(fault),
+            })?;
+        }
+        Ok((out, report))
     }
 }

@@ -97,13 +97,42 @@ impl fmt::Display for CheckReport {
     }
 }
 
-/// Loads a component, validates it against the WIT contract and reports what it is.
+/// Loads a component, validates it against the WIT contract, calls each export it has once
+/// with an empty batch (a plugin that panics, runs out of memory or answers wrongly even then
+/// fails the check), and reports what it is. Every guest execution runs on the runtime's guest
+/// threads, so this is safe to call from async context.
 pub fn check(runtime: &Runtime, path: &Path) -> Result<CheckReport, ToolError> {
+    let max = runtime.config().max_component_bytes;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > max
+    {
+        return Err(ToolError::Plugin(PluginError::TooLarge {
+            plugin: crate::error::PluginRef {
+                name: file_name(path),
+                hash: "-".into(),
+            },
+            limit: max,
+            actual: meta.len(),
+        }));
+    }
     let bytes = std::fs::read(path).map_err(|source| ToolError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let plugin = runtime.load(&file_name(path), &bytes)?;
+    let ctx = StoreCtx {
+        store_id: "plugin-check".into(),
+        config: Default::default(),
+        limits: runtime.config().default_limits.clone(),
+    };
+    if plugin.role() != Role::Resolver {
+        let m = runtime.mapper(&plugin, ctx.clone())?;
+        m.to_canonical(&[])?;
+        m.from_canonical(&[])?;
+    }
+    if plugin.role() != Role::Mapper {
+        runtime.resolver(&plugin, ctx)?.resolve(&[])?;
+    }
     Ok(CheckReport {
         path: path.to_path_buf(),
         size_bytes: bytes.len() as u64,

@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use weft_plugin_artifacts as artifacts;
-use weft_runtime::types::{EntityKind, PlatformDoc, ToCanonicalOutcome};
+use weft_runtime::types::{
+    CanonicalRecord, EntityKind, FromCanonicalOutcome, PlatformDoc, ToCanonicalOutcome,
+    WriteRequest,
+};
+use weft_runtime::validate::OutputFault;
 use weft_runtime::{
-    FIXED_WALL_CLOCK, Limits, LoadSource, MapperInstance, PluginError, Role, Runtime,
-    RuntimeConfig, StoreCtx,
+    CallLog, FIXED_WALL_CLOCK, LOG_RECORD_OVERHEAD, Limits, LoadSource, MAX_LOG_LINE,
+    MapperInstance, PluginError, Role, Runtime, RuntimeConfig, StoreCtx,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -81,6 +85,15 @@ fn hostile_store(
     path: &str,
     config: serde_json::Map<String, Value>,
 ) -> MapperInstance {
+    store_with(rt, path, config, hostile_limits())
+}
+
+fn store_with(
+    rt: &Runtime,
+    path: &str,
+    config: serde_json::Map<String, Value>,
+    limits: Limits,
+) -> MapperInstance {
     let plugin = load(rt, path);
     assert_eq!(plugin.role(), Role::Mapper);
     rt.mapper(
@@ -88,10 +101,180 @@ fn hostile_store(
         StoreCtx {
             store_id: "hostile-store".into(),
             config,
-            limits: hostile_limits(),
+            limits,
         },
     )
     .unwrap()
+}
+
+fn attack_config(attack: &str) -> serde_json::Map<String, Value> {
+    let mut config = serde_json::Map::new();
+    config.insert("attack".into(), Value::String(attack.into()));
+    config
+}
+
+/// Three documents; the middle one (index 1) is the one `bad-output` attacks.
+fn evil_docs() -> Vec<PlatformDoc> {
+    let mut d = docs(3);
+    d[1].id = "evil-1".into();
+    d
+}
+
+fn request(target: &str, key: &str, target_id: Option<&str>) -> WriteRequest {
+    WriteRequest {
+        target: target.into(),
+        record: CanonicalRecord {
+            kind: EntityKind::Variant,
+            key: key.into(),
+            fields: r#"{"sku": "x", "price": "1.00"}"#.into(),
+        },
+        current: None,
+        target_id: target_id.map(str::to_string),
+    }
+}
+
+/// Three write requests; the middle one (index 1) is the one `bad-output` attacks.
+fn evil_requests() -> Vec<WriteRequest> {
+    vec![
+        request("shopify", "SKU-0", Some("100")),
+        request("netsuite", "evil-1", Some("201")),
+        request("netsuite", "SKU-2", None),
+    ]
+}
+
+fn fault_name(fault: &OutputFault) -> String {
+    let v = serde_json::to_value(fault).unwrap();
+    match v["violation"].as_str() {
+        Some("json") => v["fault"]["fault"].as_str().unwrap().to_string(),
+        Some(other) => other.to_string(),
+        None => panic!("{v}"),
+    }
+}
+
+fn assert_invalid_output<T: std::fmt::Debug>(
+    attack: &str,
+    r: Result<T, PluginError>,
+    at: usize,
+    want: &str,
+) {
+    match r {
+        Err(
+            ref e @ PluginError::InvalidOutput {
+                call,
+                index,
+                ref item,
+                ref fault,
+                ..
+            },
+        ) => {
+            assert_eq!(call, weft_runtime::Export::ToCanonical, "{attack}");
+            assert_eq!(index, at, "{attack}: {e}");
+            assert!(item.contains("evil-1"), "{attack}: {item}");
+            assert_eq!(fault_name(fault), want, "{attack}: {e}");
+            println!("                   {attack}: {e}");
+        }
+        other => panic!("{attack}: expected InvalidOutput, got {other:?}"),
+    }
+}
+
+fn assert_command_rejected(attack: &str, r: Result<(), PluginError>, want: &str) {
+    match r {
+        Err(
+            ref e @ PluginError::CommandRejected {
+                request,
+                ref record,
+                ref fault,
+                ..
+            },
+        ) => {
+            assert_eq!(request, 1, "{attack}: {e}");
+            assert_eq!(record.target, "netsuite", "{attack}");
+            assert_eq!(record.key, "evil-1", "{attack}");
+            assert_eq!(record.kind, EntityKind::Variant, "{attack}");
+            assert_eq!(fault_name(fault), want, "{attack}: {e}");
+            let text = e.to_string();
+            assert!(
+                text.len() < 600,
+                "{attack}: the message stays short: {text}"
+            );
+            println!("                   {attack}: {text}");
+        }
+        other => panic!("{attack}: expected CommandRejected, got {other:?}"),
+    }
+}
+
+/// What a call may keep of its log with the default limits.
+fn assert_log_bounded(attack: &str, log: &CallLog) {
+    let limits = Limits::default();
+    let records = RuntimeConfig::default().max_log_records;
+    assert!(
+        log.bytes <= limits.max_log_bytes,
+        "{attack}: {} bytes",
+        log.bytes
+    );
+    assert!(
+        log.lines.len() as u64 <= records,
+        "{attack}: {} records",
+        log.lines.len()
+    );
+    let text: u64 = log.lines.iter().map(|l| l.message.len() as u64).sum();
+    assert!(
+        text + log.lines.len() as u64 * LOG_RECORD_OVERHEAD <= limits.max_log_bytes,
+        "{attack}: newlines/overhead not charged"
+    );
+    for line in &log.lines {
+        assert!(
+            line.message.len() <= MAX_LOG_LINE + 3,
+            "{attack}: a line of {}",
+            line.message.len()
+        );
+        assert!(
+            !line.message.chars().any(|c| c.is_control()),
+            "{attack}: a control character survived: {:?}",
+            line.message
+        );
+    }
+    match attack {
+        "empty-lines" => {
+            assert_eq!(log.lines.len() as u64 + log.dropped, 200_000);
+            assert_eq!(
+                log.lines.len() as u64,
+                limits.max_log_bytes / LOG_RECORD_OVERHEAD
+            );
+        }
+        "one-byte-lines" => {
+            assert_eq!(log.lines.len() as u64 + log.dropped, 100_000);
+            assert!(
+                log.lines.len() < 300,
+                "{} one-byte records kept",
+                log.lines.len()
+            );
+        }
+        "huge-line" => {
+            assert_eq!(log.lines.len(), 1);
+            assert!(log.lines[0].message.ends_with('…'));
+        }
+        "newline-forgery" => {
+            let m = &log.lines[0].message;
+            assert!(!m.contains('\n') && !m.contains('\r'), "{m:?}");
+            assert!(
+                m.starts_with("ok\\n2026-12-04T00:00:00.000000Z ERROR"),
+                "{m:?}"
+            );
+        }
+        _ => unreachable!(),
+    }
+    println!(
+        "                   {attack}: kept {} records / {} bytes, dropped {}",
+        log.lines.len(),
+        log.bytes,
+        log.dropped
+    );
+}
+
+/// The hex a `randomness` probe returned.
+fn random_hex(out: Result<Vec<ToCanonicalOutcome>, PluginError>) -> String {
+    observations(out)["hex"].as_str().unwrap().to_string()
 }
 
 /// The observations record a capability-probing plugin returns.
@@ -183,8 +366,39 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
         base.pct(0.99).as_secs_f64() * 1e3
     );
 
-    // Infinite loop: wall-time limit.
-    let h = hostile_store(&rt, artifacts::HOSTILE_INFINITE_LOOP, Default::default());
+    // Infinite loop under a fuel budget that runs out well inside its deadline: the
+    // deterministic limit stops it, under any load. (The default budget, 2e9, takes ~0.2 s of
+    // this loop alone: a tenth of the default 2 s deadline, but not of this test's 300 ms.)
+    let h = store_with(
+        &rt,
+        artifacts::HOSTILE_INFINITE_LOOP,
+        Default::default(),
+        Limits {
+            fuel: Some(200_000_000),
+            ..hostile_limits()
+        },
+    );
+    let (r, took, lat) = under_attack(&good, move || h.to_canonical(&docs(3)));
+    match r {
+        Err(PluginError::OutOfFuel { store, limit, .. }) => {
+            assert_eq!(store, "hostile-store");
+            assert_eq!(limit, 200_000_000);
+        }
+        other => panic!("infinite loop: expected OutOfFuel, got {other:?}"),
+    }
+    assert!(took < HOSTILE_TIMEOUT + SLACK, "took {took:?}");
+    report("loop (fuel)", took, &lat);
+
+    // Infinite loop with fuel to spare: the wall-time limit is the backstop.
+    let h = store_with(
+        &rt,
+        artifacts::HOSTILE_INFINITE_LOOP,
+        Default::default(),
+        Limits {
+            fuel: Some(u64::MAX),
+            ..hostile_limits()
+        },
+    );
     let (r, took, lat) = under_attack(&good, move || h.to_canonical(&docs(3)));
     match r {
         Err(PluginError::Timeout {
@@ -202,7 +416,7 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
         took >= HOSTILE_TIMEOUT && took < HOSTILE_TIMEOUT + SLACK,
         "took {took:?}"
     );
-    report("infinite-loop", took, &lat);
+    report("loop (deadline)", took, &lat);
 
     // Memory growth: memory cap.
     let h = hostile_store(&rt, artifacts::HOSTILE_MEMORY_GROWTH, Default::default());
@@ -346,6 +560,114 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
     }
     report("wrong-interface", took, &lat);
 
+    // stdout/stderr writer (in `info()` too, which ran when it was loaded): the call succeeds,
+    // what it wrote is captured, bounded, and never reaches the host's own streams.
+    let h = hostile_store(&rt, artifacts::HOSTILE_STDIO_WRITER, Default::default());
+    let (r, took, lat) = under_attack(&good, move || h.to_canonical_with_report(&docs(3)));
+    let (out, call) = r.expect("a plugin writing to stdout/stderr still answers");
+    assert_eq!(out.len(), 3);
+    assert!(
+        call.stderr.contains("stdio-writer to-canonical line 0"),
+        "{}",
+        &call.stderr[..200.min(call.stderr.len())]
+    );
+    assert!(
+        call.stderr.len() < 9 * 1024,
+        "{} bytes kept",
+        call.stderr.len()
+    );
+    report("stdio-writer", took, &lat);
+
+    // Bad JSON in canonical records: refused, naming the document.
+    for (attack, want) in [
+        ("invalid-json", "syntax"),
+        ("deep-nesting", "too_deep"),
+        ("huge-number", "non_finite"),
+        ("lone-surrogate", "lone_surrogate"),
+    ] {
+        let h = hostile_store(&rt, artifacts::HOSTILE_BAD_OUTPUT, attack_config(attack));
+        let (r, took, lat) = under_attack(&good, move || h.to_canonical(&evil_docs()));
+        assert_invalid_output(attack, r, 1, want);
+        report(attack, took, &lat);
+    }
+
+    // Commands that do not answer their request: refused, naming the request and record.
+    for (attack, want) in [
+        ("extra-command", "wrong_system"),
+        ("made-up-system", "wrong_system"),
+        ("many-commands", "too_many_commands"),
+    ] {
+        let h = hostile_store(&rt, artifacts::HOSTILE_BAD_OUTPUT, attack_config(attack));
+        let (r, took, lat) = under_attack(&good, move || h.from_canonical(&evil_requests()));
+        assert_command_rejected(attack, r.map(|_| ()), want);
+        report(attack, took, &lat);
+    }
+
+    // Log floods: the call succeeds, the log stays within its budgets.
+    for attack in [
+        "empty-lines",
+        "one-byte-lines",
+        "huge-line",
+        "newline-forgery",
+    ] {
+        let mut limits = hostile_limits();
+        limits.memory_bytes = 128 * MIB;
+        let h = store_with(
+            &rt,
+            artifacts::HOSTILE_LOG_FLOOD,
+            attack_config(attack),
+            limits,
+        );
+        let (r, took, lat) = under_attack(&good, move || h.to_canonical_with_report(&docs(2)));
+        let (_, call) = r.unwrap_or_else(|e| panic!("{attack}: {e}"));
+        assert_log_bounded(attack, &call.log);
+        report(attack, took, &lat);
+    }
+
+    // 96 MiB of output against an 8 MiB cap: `OutputTooLarge`, found before the copy.
+    let mut limits = hostile_limits();
+    limits.memory_bytes = 200 * MIB;
+    limits.max_output_bytes = 8 * MIB;
+    limits.timeout = Duration::from_secs(2);
+    let h = store_with(
+        &rt,
+        artifacts::HOSTILE_BAD_OUTPUT,
+        attack_config("huge-output"),
+        limits,
+    );
+    let (r, took, lat) = under_attack(&good, move || h.to_canonical(&docs(1)));
+    match r {
+        Err(PluginError::OutputTooLarge { limit, actual, .. }) => {
+            assert_eq!(limit, 8 * MIB);
+            assert!(actual > limit, "actual {actual}");
+        }
+        other => panic!("huge output: expected OutputTooLarge, got {other:?}"),
+    }
+    report("huge-output", took, &lat);
+
+    // Randomness probe.
+    let h = hostile_store(&rt, artifacts::HOSTILE_RANDOMNESS, Default::default());
+    let (r, took, lat) = under_attack(&good, move || h.to_canonical(&docs(1)));
+    assert_eq!(random_hex(r).len(), 32 * 1024);
+    report("randomness", took, &lat);
+
+    // A component refused at load while the good store runs (size cap).
+    let small = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        max_component_bytes: 4096,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let (r, took, lat) = under_attack(&good, move || {
+        let bytes = std::fs::read(artifacts::STOCK_SHOPIFY_NETSUITE).unwrap();
+        small.load("big", &bytes).map(|_| ())
+    });
+    assert!(
+        matches!(r, Err(PluginError::TooLarge { limit: 4096, .. })),
+        "{r:?}"
+    );
+    report("too-large", took, &lat);
+
     let stats = rt.stats();
     println!("runtime stats: {stats:?}");
 }
@@ -443,9 +765,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn fuel_budget_stops_a_loop_deterministically_and_reports_use() {
+    // Fuel is metered on every call path, with no opt-in.
     let rt = Runtime::new(RuntimeConfig {
         max_instances: 8,
-        fuel_metering: true,
         ..RuntimeConfig::default()
     })
     .unwrap();
@@ -490,4 +812,508 @@ fn fuel_budget_stops_a_loop_deterministically_and_reports_use() {
     assert!(used > 0);
     assert_eq!(Some(used), b.fuel_used, "fuel use is deterministic");
     println!("control plugin, 10 docs: {used} fuel units");
+}
+
+/// A fixture directory with one `to-canonical` case expecting each document back as one
+/// record (what the control/stdio-writer plugins answer).
+fn echo_fixture(
+    dir: &std::path::Path,
+    config: serde_json::Map<String, Value>,
+    docs: &[PlatformDoc],
+) {
+    let input = serde_json::json!({
+        "call": "to-canonical",
+        "config": config,
+        "input": docs,
+    });
+    let expected: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            serde_json::json!({"Mapped": [{"kind": "Product", "key": d.id,
+                "fields": serde_json::from_str::<Value>(&d.body).unwrap()}]})
+        })
+        .collect();
+    std::fs::write(dir.join("echo.input.json"), input.to_string()).unwrap();
+    std::fs::write(
+        dir.join("echo.expected.json"),
+        Value::Array(expected).to_string(),
+    )
+    .unwrap();
+}
+
+/// Item 1: inside a tokio runtime, through the same public API `weft run` (load, info, batch),
+/// `weft plugin check` (`tools::check`) and `weft plugin test` (`tools::run_fixtures`) use:
+/// stdout/stderr writes (in `info()` too), panics and the memory cap end in typed results, never
+/// in "Cannot start a runtime from within a runtime".
+async fn hostile_calls_from_async_context() {
+    let rt = runtime();
+    // `weft run` / `weft check` load plugins at start-up from async code, blocking form...
+    let bytes = std::fs::read(artifacts::HOSTILE_STDIO_WRITER).unwrap();
+    let writer = rt
+        .load("stdio-writer", &bytes)
+        .expect("loads despite eprintln! in info()");
+    assert_eq!(writer.info().name, "stdio-writer");
+    // ...and async form.
+    let again = rt.load_async("stdio-writer", bytes.clone()).await.unwrap();
+    assert_eq!(again.load_source(), LoadSource::Memory);
+    let m = rt
+        .mapper(
+            &writer,
+            StoreCtx {
+                store_id: "async-store".into(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(m.to_canonical(&docs(2)).unwrap().len(), 2);
+    assert_eq!(m.to_canonical_async(docs(2)).await.unwrap().len(), 2);
+
+    let panic = load(&rt, artifacts::HOSTILE_PANIC);
+    let m = rt
+        .mapper(
+            &panic,
+            StoreCtx {
+                store_id: "async-store".into(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    for r in [
+        m.to_canonical(&docs(3)),
+        m.to_canonical_async(docs(3)).await,
+    ] {
+        match r {
+            Err(PluginError::Trap { panic: Some(p), .. }) => {
+                assert!(p.contains("panicked on purpose after 3 docs"), "{p}")
+            }
+            other => panic!("expected Trap, got {other:?}"),
+        }
+    }
+    let grow = load(&rt, artifacts::HOSTILE_MEMORY_GROWTH);
+    let m = rt
+        .mapper(
+            &grow,
+            StoreCtx {
+                store_id: "async-store".into(),
+                limits: hostile_limits(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    for r in [
+        m.to_canonical(&docs(1)),
+        m.to_canonical_async(docs(1)).await,
+    ] {
+        assert!(matches!(r, Err(PluginError::MemoryLimit { .. })), "{r:?}");
+    }
+
+    // `weft plugin check`: the empty-batch smoke calls surface the panic and the memory cap.
+    use weft_runtime::tools::{ToolError, check, run_fixtures};
+    match check(&rt, std::path::Path::new(artifacts::HOSTILE_PANIC)) {
+        Err(ToolError::Plugin(PluginError::Trap { panic: Some(p), .. })) => {
+            assert!(p.contains("panicked on purpose after 0 docs"), "{p}")
+        }
+        other => panic!("check panic: expected Trap, got {other:?}"),
+    }
+    match check(&rt, std::path::Path::new(artifacts::HOSTILE_MEMORY_GROWTH)) {
+        Err(ToolError::Plugin(PluginError::MemoryLimit { .. })) => {}
+        other => panic!("check memory-growth: expected MemoryLimit, got {other:?}"),
+    }
+    let report = check(&rt, std::path::Path::new(artifacts::HOSTILE_STDIO_WRITER)).unwrap();
+    assert_eq!(report.info.name, "stdio-writer");
+
+    // `weft plugin test`.
+    let dir = tempfile::tempdir().unwrap();
+    echo_fixture(dir.path(), Default::default(), &docs(2));
+    let ok = run_fixtures(
+        &rt,
+        std::path::Path::new(artifacts::HOSTILE_STDIO_WRITER),
+        dir.path(),
+    )
+    .unwrap();
+    assert!(ok.success(), "{ok}");
+    let bad = run_fixtures(
+        &rt,
+        std::path::Path::new(artifacts::HOSTILE_PANIC),
+        dir.path(),
+    )
+    .unwrap();
+    assert!(!bad.success());
+    assert!(bad.to_string().contains("panicked on purpose"), "{bad}");
+}
+
+#[tokio::test]
+async fn hostile_calls_are_safe_inside_a_current_thread_tokio_runtime() {
+    hostile_calls_from_async_context().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_calls_are_safe_inside_a_multi_thread_tokio_runtime() {
+    hostile_calls_from_async_context().await;
+}
+
+/// Item 2: the host's call path and `weft plugin test` run the same check, and one bad document
+/// is named by index while the others keep their outcome.
+#[test]
+fn bad_json_is_refused_per_document_and_plugin_test_agrees() {
+    let rt = runtime();
+    for (attack, want) in [
+        ("invalid-json", "syntax"),
+        ("deep-nesting", "too_deep"),
+        ("huge-number", "non_finite"),
+        ("lone-surrogate", "lone_surrogate"),
+        ("not-an-object", "not_an_object"),
+    ] {
+        let h = hostile_store(&rt, artifacts::HOSTILE_BAD_OUTPUT, attack_config(attack));
+        assert_invalid_output(attack, h.to_canonical(&evil_docs()), 1, want);
+        let (items, _) = h.to_canonical_per_document(&evil_docs()).unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok() && items[2].is_ok(), "{attack}: {items:?}");
+        assert_invalid_output(attack, items[1].clone(), 1, want);
+
+        // `weft plugin test` on the same output reports the same refusal.
+        let dir = tempfile::tempdir().unwrap();
+        echo_fixture(dir.path(), attack_config(attack), &evil_docs());
+        let report = weft_runtime::tools::run_fixtures(
+            &rt,
+            std::path::Path::new(artifacts::HOSTILE_BAD_OUTPUT),
+            dir.path(),
+        )
+        .unwrap();
+        assert!(
+            !report.success(),
+            "{attack}: plugin test accepted what the host refuses"
+        );
+        let text = report.to_string();
+        assert!(
+            text.contains("invalid_output") && text.contains("document 1"),
+            "{text}"
+        );
+    }
+}
+
+/// Item 3: each command must answer its request; violations are typed, per request.
+#[test]
+fn commands_for_other_systems_records_or_in_bulk_are_refused_per_request() {
+    let rt = runtime();
+    for (attack, want) in [
+        ("extra-command", "wrong_system"),
+        ("other-record", "unrelated_record"),
+        ("made-up-system", "wrong_system"),
+        ("wrong-kind", "wrong_kind"),
+        ("many-commands", "too_many_commands"),
+        ("invalid-body", "syntax"),
+    ] {
+        let h = hostile_store(&rt, artifacts::HOSTILE_BAD_OUTPUT, attack_config(attack));
+        assert_command_rejected(attack, h.from_canonical(&evil_requests()).map(|_| ()), want);
+        let (items, _) = h.from_canonical_per_request(&evil_requests()).unwrap();
+        assert_eq!(items.len(), 3);
+        for i in [0, 2] {
+            match &items[i] {
+                Ok(FromCanonicalOutcome::Commands(c)) => assert_eq!(c.len(), 1, "{attack}"),
+                other => panic!("{attack}: request {i} should pass, got {other:?}"),
+            }
+        }
+        assert_command_rejected(attack, items[1].clone().map(|_| ()), want);
+    }
+    // The limit is the runtime's.
+    let h = hostile_store(
+        &rt,
+        artifacts::HOSTILE_BAD_OUTPUT,
+        attack_config("many-commands"),
+    );
+    match h.from_canonical(&evil_requests()) {
+        Err(PluginError::CommandRejected { fault, .. }) => match *fault {
+            OutputFault::TooManyCommands { limit, got } => {
+                assert_eq!(limit, RuntimeConfig::default().max_commands_per_request);
+                assert_eq!(got, 10_003);
+            }
+            other => panic!("expected TooManyCommands, got {other:?}"),
+        },
+        other => panic!("expected TooManyCommands, got {other:?}"),
+    }
+}
+
+/// Item 6: `wasi:random` is a stream that does not repeat, differs per store and per batch, and
+/// is the same for the same store and batch (even in another runtime: replay).
+#[test]
+fn randomness_does_not_repeat_and_differs_per_store_and_batch() {
+    let probe = |rt: &Runtime, store: &str, batch: &[PlatformDoc]| {
+        let plugin = load(rt, artifacts::HOSTILE_RANDOMNESS);
+        let m = rt
+            .mapper(
+                &plugin,
+                StoreCtx {
+                    store_id: store.into(),
+                    ..StoreCtx::default()
+                },
+            )
+            .unwrap();
+        random_hex(m.to_canonical(batch))
+    };
+    let rt = runtime();
+    let a = probe(&rt, "store-a", &docs(1));
+    // No 64-bit word repeats in 16 KiB (the old stream repeated every 2 KiB).
+    let words: Vec<&str> = (0..a.len() / 16).map(|i| &a[i * 16..i * 16 + 16]).collect();
+    let mut unique = words.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), words.len(), "the random stream repeats");
+    assert_ne!(&a[..4096], &a[4096..8192]);
+    let b = probe(&rt, "store-b", &docs(1));
+    assert_ne!(a, b, "two stores got the same randomness");
+    let other_batch = probe(&rt, "store-a", &docs(2));
+    assert_ne!(a, other_batch, "two batches got the same randomness");
+    assert_eq!(
+        a,
+        probe(&rt, "store-a", &docs(1)),
+        "same input, same output"
+    );
+    assert_eq!(
+        a,
+        probe(&runtime(), "store-a", &docs(1)),
+        "deterministic across runtimes"
+    );
+}
+
+/// Item 5: size cap and compile budget; nothing refused is cached (memory or disk); a plugin
+/// can load in the background while other work goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_slow_to_compile_components_are_refused_and_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let stock = std::fs::read(artifacts::STOCK_SHOPIFY_NETSUITE).unwrap();
+    let cached = || {
+        walk(dir.path())
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .count()
+    };
+    let config = |max_bytes: u64, budget: Duration| RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        max_instances: 8,
+        max_component_bytes: max_bytes,
+        compile_timeout: budget,
+        ..RuntimeConfig::default()
+    };
+
+    // Size cap: refused before compiling.
+    let rt = Runtime::new(config(64 * 1024, Duration::from_secs(60))).unwrap();
+    match rt.load("stock", &stock) {
+        Err(e @ PluginError::TooLarge { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("over the component size limit of 65536 bytes"),
+                "{text}"
+            );
+            println!("size cap: {text}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(rt.stats().compiles, 0);
+
+    // Compile budget: 5 ms is far below what the stock mapper takes; refused, nothing cached,
+    // and the load returns at the budget, not when compiling ends.
+    let rt = Runtime::new(config(32 * MIB, Duration::from_millis(5))).unwrap();
+    let t = Instant::now();
+    let r = rt.load("stock", &stock);
+    let refused_in = t.elapsed();
+    match r {
+        Err(e @ PluginError::CompileTimeout { .. }) => println!("compile budget: {e}"),
+        other => panic!("expected CompileTimeout, got {other:?}"),
+    }
+    assert!(
+        refused_in < Duration::from_millis(1000),
+        "refused after {refused_in:?}"
+    );
+    let stats = rt.stats();
+    assert_eq!(
+        (
+            stats.compiles,
+            stats.abandoned_compiles,
+            stats.refused_loads
+        ),
+        (0, 1, 1)
+    );
+    // Its compile thread still runs (Cranelift cannot be stopped) and holds a compile slot:
+    // with the slots taken, another load waits at most its budget, then is refused too, so
+    // a flood of slow components cannot pile up compile threads.
+    let rt2 = Runtime::new(RuntimeConfig {
+        max_concurrent_compiles: 1,
+        ..config(32 * MIB, Duration::from_millis(5))
+    })
+    .unwrap();
+    assert!(matches!(
+        rt2.load("stock", &stock),
+        Err(PluginError::CompileTimeout { .. })
+    ));
+    assert_eq!(
+        rt2.stats().compiling,
+        1,
+        "the abandoned compile holds its slot"
+    );
+    let control_bytes = std::fs::read(artifacts::HOSTILE_CONTROL).unwrap();
+    let t = Instant::now();
+    assert!(matches!(
+        rt2.load("control", &control_bytes),
+        Err(PluginError::CompileTimeout { .. })
+    ));
+    assert!(t.elapsed() < Duration::from_millis(1000));
+    assert_eq!(
+        rt2.stats().abandoned_compiles,
+        1,
+        "the second load never started compiling"
+    );
+    let t = Instant::now();
+    while rt2.stats().compiling > 0 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        rt2.stats().compiling,
+        0,
+        "the abandoned compile finished and freed its slot"
+    );
+    assert_eq!(cached(), 0, "its result was dropped, not cached");
+    // A component that compiles but breaks the contract is not cached either.
+    let rt = Runtime::new(config(32 * MIB, Duration::from_secs(60))).unwrap();
+    let wrong = std::fs::read(artifacts::HOSTILE_WRONG_INTERFACE).unwrap();
+    assert!(matches!(
+        rt.load("wrong", &wrong),
+        Err(PluginError::InterfaceMismatch { .. })
+    ));
+    assert!(matches!(
+        rt.load("wrong", &wrong),
+        Err(PluginError::InterfaceMismatch { .. })
+    ));
+    assert_eq!(
+        rt.stats().memory_loads,
+        0,
+        "a refused component was kept in memory"
+    );
+    assert_eq!(cached(), 0, "a refused component was cached on disk");
+
+    // In the background: a store whose plugin is ready is served while another store's plugin
+    // still compiles; the handle resolves when it is compiled.
+    let control = rt
+        .load_async(
+            "control",
+            std::fs::read(artifacts::HOSTILE_CONTROL).unwrap(),
+        )
+        .await
+        .unwrap();
+    let m = rt
+        .mapper(
+            &control,
+            StoreCtx {
+                store_id: "other".into(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    let t = Instant::now();
+    let pending = rt.load_in_background("stock", stock.clone());
+    assert_eq!(m.to_canonical_async(docs(5)).await.unwrap().len(), 5);
+    let served_at = t.elapsed();
+    let still_compiling = pending.try_get().is_none();
+    let stock_plugin = pending
+        .ready()
+        .await
+        .expect("compiles within the default budget");
+    let compiled_in = t.elapsed();
+    assert_eq!(stock_plugin.load_source(), LoadSource::Compiled);
+    assert!(pending.try_get().is_some_and(|r| r.is_ok()));
+    println!(
+        "background load: another store served after {:.1} ms (stock still compiling: {still_compiling}); stock mapper compiled in {:.1} ms",
+        served_at.as_secs_f64() * 1e3,
+        compiled_in.as_secs_f64() * 1e3
+    );
+    assert!(
+        served_at < compiled_in,
+        "the other store waited for the compile"
+    );
+    assert_eq!(cached(), 2, "validated components are cached");
+}
+
+/// Item 6: fuel is the deterministic limit on every call path; the same budget fails the same
+/// way however loaded the machine is.
+#[test]
+fn fuel_is_on_by_default_and_deterministic_under_load() {
+    let rt = runtime();
+    let control = load(&rt, artifacts::HOSTILE_CONTROL);
+    let m = rt
+        .mapper(
+            &control,
+            StoreCtx {
+                store_id: "s".into(),
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    let (_, report) = m.to_canonical_with_report(&docs(10)).unwrap();
+    assert!(report.fuel_used.is_some_and(|f| f > 0));
+    assert_eq!(
+        m.store().limits.fuel,
+        Some(RuntimeConfig::default().default_fuel),
+        "a store without a fuel budget gets the runtime's default"
+    );
+
+    // A loop under a fuel budget with a generous deadline: OutOfFuel alone and under load.
+    let looping = load(&rt, artifacts::HOSTILE_INFINITE_LOOP);
+    let lm = rt
+        .mapper(
+            &looping,
+            StoreCtx {
+                store_id: "fuel".into(),
+                limits: Limits {
+                    fuel: Some(20_000_000),
+                    timeout: Duration::from_secs(10),
+                    ..Limits::default()
+                },
+                ..StoreCtx::default()
+            },
+        )
+        .unwrap();
+    let t = Instant::now();
+    assert!(matches!(
+        lm.to_canonical(&docs(1)),
+        Err(PluginError::OutOfFuel {
+            limit: 20_000_000,
+            ..
+        })
+    ));
+    let alone = t.elapsed();
+    let stop = Arc::new(AtomicBool::new(false));
+    let burners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    let r = lm.to_canonical(&docs(1));
+    let loaded = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for b in burners {
+        b.join().unwrap();
+    }
+    assert!(
+        matches!(
+            r,
+            Err(PluginError::OutOfFuel {
+                limit: 20_000_000,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    println!(
+        "20M fuel: alone {:.1} ms, with 4 busy threads {:.1} ms (same verdict)",
+        alone.as_secs_f64() * 1e3,
+        loaded.as_secs_f64() * 1e3
+    );
 }

@@ -49,7 +49,14 @@ fn check_reports_role_exports_info_and_limits() {
             .iter()
             .any(|i| i.starts_with("weft:plugin/host"))
     );
-    assert_eq!(report.limits, Limits::default());
+    // Fuel is always metered: a store without a budget runs under the runtime's default.
+    assert_eq!(
+        report.limits,
+        Limits {
+            fuel: Some(weft_runtime::DEFAULT_FUEL),
+            ..Limits::default()
+        }
+    );
     let text = report.to_string();
     assert!(
         text.contains("role      Both") && text.contains("timeout 2s"),

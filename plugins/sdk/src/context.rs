@@ -10,8 +10,14 @@ use std::cell::{Cell, RefCell};
 
 /// A log line is cut at this many bytes (the host's bound).
 pub const MAX_LOG_LINE: usize = 1024;
-/// A call's total log output is cut at this many bytes; later lines are counted, not kept.
+/// A call's total log output is cut at this many bytes (each line's text plus
+/// [`LOG_RECORD_OVERHEAD`]); later lines are counted, not kept.
 pub const MAX_LOG_TOTAL: usize = 16 * 1024;
+/// What each line costs against [`MAX_LOG_TOTAL`] on top of its text (the host's bound: empty
+/// lines are not free).
+pub const LOG_RECORD_OVERHEAD: usize = 64;
+/// The most lines one call keeps (the host's default `max_log_records`).
+pub const MAX_LOG_RECORDS: usize = 256;
 
 /// A store config value that is missing or has the wrong shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,8 +124,27 @@ impl Context {
 pub struct LogLine {
     /// Severity.
     pub level: Level,
-    /// The text, cut at [`MAX_LOG_LINE`] bytes.
+    /// The text, escaped as the host escapes it (newlines and other control characters as
+    /// `\\n`, `\\u{..}`), cut at [`MAX_LOG_LINE`] bytes.
     pub message: String,
+}
+
+/// Escapes a message as the host does before keeping it: no line break or other control
+/// character survives, so a message cannot forge a log line.
+pub(crate) fn escape_log(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The log lines of one call, bounded as the host bounds them.
@@ -134,12 +159,14 @@ pub struct CapturedLog {
 
 impl CapturedLog {
     fn push(&mut self, level: Level, message: &str) {
-        let cut = truncate_utf8(message, MAX_LOG_LINE);
-        if self.bytes + cut.len() > MAX_LOG_TOTAL {
+        let escaped = escape_log(message);
+        let cut = truncate_utf8(&escaped, MAX_LOG_LINE);
+        let cost = cut.len() + LOG_RECORD_OVERHEAD;
+        if self.lines.len() >= MAX_LOG_RECORDS || self.bytes + cost > MAX_LOG_TOTAL {
             self.dropped += 1;
             return;
         }
-        self.bytes += cut.len();
+        self.bytes += cost;
         self.lines.push(LogLine {
             level,
             message: cut.to_owned(),
@@ -247,7 +274,19 @@ mod tests {
             write_log(Level::Debug, &line);
         }
         let log = take_captured_log();
-        assert_eq!(log.lines.len(), MAX_LOG_TOTAL / 1000);
-        assert_eq!(log.dropped, 20 - MAX_LOG_TOTAL / 1000);
+        let fit = MAX_LOG_TOTAL / (1000 + LOG_RECORD_OVERHEAD);
+        assert_eq!(log.lines.len(), fit);
+        assert_eq!(log.dropped, 20 - fit);
+
+        for _ in 0..1000 {
+            write_log(Level::Debug, "");
+        }
+        let log = take_captured_log();
+        assert_eq!(log.lines.len(), MAX_LOG_TOTAL / LOG_RECORD_OVERHEAD);
+        assert_eq!(log.dropped, 1000 - MAX_LOG_TOTAL / LOG_RECORD_OVERHEAD);
+
+        write_log(Level::Info, "ok\nforged line\r\u{1b}[0m");
+        let log = take_captured_log();
+        assert_eq!(log.lines[0].message, "ok\\nforged line\\r\\u{1b}[0m");
     }
 }
