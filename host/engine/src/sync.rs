@@ -26,10 +26,10 @@ use weft_runtime::types::{
     CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, PlatformDoc, Side,
     ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
 };
-use weft_runtime::{MapperInstance, ResolverInstance};
+use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
     EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus,
-    Parked, StepCommit, Store, StoreError, TargetStateUpsert, Xref,
+    Parked, RETRY_KEY, SetAside, StepCommit, Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
@@ -37,6 +37,11 @@ use std::sync::Arc;
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
+
+/// Stages of a set-aside entry: the document could not be mapped to canonical records, or a
+/// write for one target could not be built from them.
+const TO_CANONICAL: &str = "to-canonical";
+const FROM_CANONICAL: &str = "from-canonical";
 
 /// Delivery-id prefix of a journaled stock write result.
 pub(crate) use weft_store::WRITE_RESULT_DELIVERY_PREFIX as WRITE_RESULT_PREFIX;
@@ -222,10 +227,17 @@ impl Processor {
             }
         }
         let mut released = BTreeSet::new();
+        let mut retried = BTreeSet::new();
         let mut held = BTreeSet::new();
         let mut blocked: HashMap<Key3, bool> = HashMap::new();
         let mut front = Vec::new();
         for (p, e) in parked {
+            if p.key == RETRY_KEY {
+                released.insert(e.seq);
+                retried.insert(e.seq);
+                front.push(e);
+                continue;
+            }
             let group = (p.system.clone(), p.kind.clone(), p.key.clone());
             if let Some((r, _, _)) = results
                 .iter()
@@ -269,6 +281,7 @@ impl Processor {
             entries: ordered,
             fresh,
             released,
+            retried,
             held,
             advance_to,
             end,
@@ -292,6 +305,7 @@ impl Processor {
             advance_to: last,
             entries,
             released: BTreeSet::new(),
+            retried: BTreeSet::new(),
             held: BTreeSet::new(),
             end: last.unwrap_or(i64::MAX),
         };
@@ -387,6 +401,7 @@ impl Processor {
                 }
                 Freshness::Same
                     if mode == Mode::Live
+                        && !batch.retried.contains(&entry.seq)
                         && known.as_ref().is_some_and(|k| k.body == entry.body) =>
                 {
                     report.duplicates += 1;
@@ -461,9 +476,23 @@ impl Processor {
                         "mapper returned fewer outcomes than documents".into(),
                     ));
                 };
+                let outcome = match outcome {
+                    Ok(o) => o,
+                    Err(e) => {
+                        // This document broke the plugin's contract (invalid output, a trap on
+                        // it alone): set aside, counted and logged with its record; the rest of
+                        // the batch and the store go on.
+                        report.failed += 1;
+                        work.count("map_failed");
+                        warn!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, error = %e, "mapper output refused for a document: set aside");
+                        work.set_aside(entry, TO_CANONICAL, "", e.to_string());
+                        continue;
+                    }
+                };
                 match outcome {
                     ToCanonicalOutcome::Mapped(records) => {
                         report.mapped += 1;
+                        work.clear_set_aside(&entry.system, &entry.kind, &entry.entity_id);
                         work.learn_xrefs(entry, &records);
                         for record in records {
                             self.merge_record(
@@ -484,7 +513,9 @@ impl Processor {
                     ToCanonicalOutcome::Failed(err) => {
                         report.failed += 1;
                         work.count("map_failed");
-                        warn!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, error = ?err, "mapper failed on a document");
+                        warn!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, error = ?err, "mapper failed on a document: set aside");
+                        let reason = format!("{} failed: {err:?}", self.mapper_name());
+                        work.set_aside(entry, TO_CANONICAL, "", reason);
                     }
                 }
             }
@@ -905,8 +936,22 @@ impl Processor {
         }
         let outcomes = self.canonical_to_writes(requests).await?;
         for ((target, kind, key, seq, golden, known), outcome) in meta.into_iter().zip(outcomes) {
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    // Commands the request did not ask for (another system, another record,
+                    // too many), or output that is not valid: none of this request's commands
+                    // are queued; the other requests go on.
+                    report.failed += 1;
+                    work.count("map_failed");
+                    warn!(store = %self.store_id, %target, %kind, %key, error = %e, "mapper commands refused for a write: set aside");
+                    work.set_aside_write(seq, &target, &kind, &key, e.to_string());
+                    continue;
+                }
+            };
             match outcome {
                 FromCanonicalOutcome::Commands(cmds) => {
+                    work.clear_set_aside(&target, &kind, &key);
                     for cmd in cmds {
                         let Some(platform) = self.systems.platform(&cmd.system) else {
                             report.failed += 1;
@@ -934,7 +979,9 @@ impl Processor {
                 FromCanonicalOutcome::Failed(err) => {
                     report.failed += 1;
                     work.count("map_failed");
-                    warn!(store = %self.store_id, %target, %kind, %key, error = ?err, "mapper failed to build a write");
+                    warn!(store = %self.store_id, %target, %kind, %key, error = ?err, "mapper failed to build a write: set aside");
+                    let reason = format!("{} failed: {err:?}", self.mapper_name());
+                    work.set_aside_write(seq, &target, &kind, &key, reason);
                 }
             }
         }
@@ -942,27 +989,40 @@ impl Processor {
         Ok(())
     }
 
+    fn mapper_name(&self) -> String {
+        let info = self.mapper.plugin().info();
+        format!("plugin {} {}", info.name, info.version)
+    }
+
+    /// Maps documents to canonical records, one result per document: a document whose output
+    /// the runtime refuses fails alone (the call as a whole fails only when the plugin does).
     async fn docs_to_canonical(
         &self,
         docs: Vec<PlatformDoc>,
-    ) -> Result<Vec<ToCanonicalOutcome>, EngineError> {
+    ) -> Result<Vec<Result<ToCanonicalOutcome, PluginError>>, EngineError> {
         let mapper = self.mapper.clone();
         let name = mapper.plugin().info().name.clone();
         // The runtime guarantees one outcome per document (a contract error otherwise).
         timed_call(&self.observer, &self.store_id, &name, move || {
-            mapper.to_canonical(&docs)
+            mapper
+                .to_canonical_per_document(&docs)
+                .map(|(items, _)| items)
         })
         .await
     }
 
+    /// Maps write requests to commands, one result per request: the runtime checks each
+    /// request's commands against it (system, kind, record, count).
     async fn canonical_to_writes(
         &self,
         requests: Vec<WriteRequest>,
-    ) -> Result<Vec<FromCanonicalOutcome>, EngineError> {
+    ) -> Result<Vec<Result<FromCanonicalOutcome, PluginError>>, EngineError> {
         let mapper = self.mapper.clone();
         let name = mapper.plugin().info().name.clone();
         timed_call(&self.observer, &self.store_id, &name, move || {
-            mapper.from_canonical(&requests)
+            mapper
+                .from_canonical_per_request(&requests)
+                .map(|(items, _)| items)
         })
         .await
     }
@@ -995,6 +1055,9 @@ struct Batch {
     fresh: u64,
     /// Entries set aside earlier that come back in this batch.
     released: BTreeSet<i64>,
+    /// Of those, entries an operator asked to process again (a plugin could not map them):
+    /// processed even though weft holds the same document (it was recorded, not mapped).
+    retried: BTreeSet<i64>,
     /// Levels whose set-aside readings still wait: new readings of them wait too.
     held: BTreeSet<Key3>,
     /// The last new entry (the cursor moves there).
@@ -1336,6 +1399,51 @@ impl<'a> Work<'a> {
                     "the journal names system `{system}`, which the store does not sync"
                 ),
             })
+    }
+
+    /// Sets `entry` aside for an operator: a plugin could not map it (`stage`), for `target`
+    /// (a write's) or none. Live processing only: a replay reports, it does not queue.
+    fn set_aside(&mut self, entry: &JournalEntry, stage: &str, target: &str, reason: String) {
+        if self.mode != Mode::Live {
+            return;
+        }
+        self.step.set_aside.push(SetAside {
+            seq: entry.seq,
+            stage: stage.to_owned(),
+            target: target.to_owned(),
+            system: entry.system.clone(),
+            kind: entry.kind.clone(),
+            entity_id: entry.entity_id.clone(),
+            reason,
+            at: self.step.at,
+        });
+    }
+
+    /// Sets aside the write for `target` of canonical `kind`/`key` planned from journal entry
+    /// `seq`: processing that entry again plans the write again.
+    fn set_aside_write(&mut self, seq: i64, target: &str, kind: &str, key: &str, reason: String) {
+        if self.mode != Mode::Live {
+            return;
+        }
+        self.step.set_aside.push(SetAside {
+            seq,
+            stage: FROM_CANONICAL.to_owned(),
+            target: target.to_owned(),
+            system: target.to_owned(),
+            kind: kind.to_owned(),
+            entity_id: key.to_owned(),
+            reason,
+            at: self.step.at,
+        });
+    }
+
+    /// A record mapped or written since: its set-aside entries are done.
+    fn clear_set_aside(&mut self, system: &str, kind: &str, id: &str) {
+        if self.mode == Mode::Live {
+            self.step
+                .clear_set_aside
+                .push((system.to_owned(), kind.to_owned(), id.to_owned()));
+        }
     }
 
     fn count(&mut self, name: &str) {
