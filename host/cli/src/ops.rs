@@ -231,12 +231,13 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             continue;
         }
         crate::outln!(
-            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | stock readings waiting for a write {} | intake rejects {}",
+            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | set aside (not mapped) {} | stock readings waiting for a write {} | intake rejects {}",
             s.lag,
             s.outbox.pending,
             s.outbox.inflight,
             s.outbox.done,
             s.outbox.dead,
+            s.set_aside,
             s.parked,
             s.intake_rejects
         );
@@ -290,7 +291,8 @@ impl DlqFilter {
 /// The `weft dlq` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
-    /// List dead letters, oldest first.
+    /// List dead letters (writes a platform refused) and set-aside entries (journal entries a
+    /// plugin could not map, `set aside ...`), oldest first.
     List {
         #[command(flatten)]
         db: StoreArgs,
@@ -312,7 +314,8 @@ pub enum DlqCommand {
         id: DlqId,
     },
     /// Queue dead letters again (for example after fixing the mapping or the data): the ids
-    /// given, or with `--all` every one matching `--store`, `--kind` and `--since`.
+    /// given, or with `--all` every one matching `--store`, `--kind` and `--since`, and every
+    /// matching set-aside entry (processed again through the store's plugins as they are then).
     Retry {
         #[command(flatten)]
         db: StoreArgs,
@@ -344,13 +347,42 @@ pub async fn dlq(cmd: DlqCommand) -> Result<ExitCode> {
             limit,
             json,
         } => {
-            let rows = db
-                .open()
-                .await?
-                .list_dead_letters(store.as_deref(), limit)
+            let db = db.open().await?;
+            let rows = db.list_dead_letters(store.as_deref(), limit).await?;
+            let aside = db
+                .list_set_aside(
+                    &weft_store::SetAsideFilter {
+                        store: store.clone(),
+                        ..Default::default()
+                    },
+                    limit,
+                )
                 .await?;
-            if rows.is_empty() && !json {
+            if rows.is_empty() && aside.is_empty() && !json {
                 crate::outln!("no dead letters");
+            }
+            for (store_id, a) in &aside {
+                if json {
+                    crate::outln!(
+                        "{}",
+                        serde_json::json!({ "set_aside": a, "store_id": store_id })
+                    );
+                } else {
+                    let target = if a.target.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" for {}", a.target)
+                    };
+                    crate::outln!(
+                        "set aside {store_id} journal entry {} ({}{target}) {} {}/{}: {}",
+                        a.seq,
+                        a.stage,
+                        a.system,
+                        a.kind,
+                        a.entity_id,
+                        a.reason
+                    );
+                }
             }
             for r in rows {
                 if json {
@@ -410,6 +442,21 @@ pub async fn dlq(cmd: DlqCommand) -> Result<ExitCode> {
                 crate::outln!(
                     "{queued} dead letter{} queued again",
                     if queued == 1 { "" } else { "s" }
+                );
+                let aside = store
+                    .retry_set_aside(
+                        &weft_store::SetAsideFilter {
+                            store: filter.store.clone(),
+                            kind: filter.kind.clone(),
+                            since: filter.since,
+                            seq: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                crate::outln!(
+                    "{aside} set-aside entr{} queued to be processed again",
+                    if aside == 1 { "y" } else { "ies" }
                 );
             }
             if !missing.is_empty() {

@@ -8,6 +8,7 @@
 //! | `weft_outbox_depth` | gauge | `status` | outbox rows per status (`store.status`) |
 //! | `weft_dead_letters` | gauge | | outbox rows in `dead` (`store.status`) |
 //! | `weft_stock_readings_waiting` | gauge | | stock readings set aside until weft's write to their level settles (`store.status`) |
+//! | `weft_set_aside` | gauge | | journal entries a plugin could not map, waiting for an operator's retry (`store.status`) |
 //! | `weft_intake_rejects` | gauge | | malformed deliveries kept for inspection (`store.status`) |
 //! | `weft_webhooks_received_total` | counter | `outcome` | this process's intake answers |
 //! | `weft_webhooks_recovered_total` | counter | | store counter `recovered` (+ `recovered_*`) |
@@ -106,6 +107,7 @@ struct StoreFigures {
     outbox: [(&'static str, i64); 6],
     dead: i64,
     parked: i64,
+    set_aside: i64,
     rejects: i64,
     recovered: i64,
     stale: i64,
@@ -134,6 +136,7 @@ impl StoreFigures {
             ],
             dead: o.dead,
             parked: s.parked,
+            set_aside: s.set_aside,
             rejects: s.intake_rejects,
             recovered: sum_counters("recovered", "recovered_"),
             stale: sum_counters("stale", "stale_ignored_"),
@@ -342,6 +345,20 @@ impl Metrics {
                 "weft_dead_letters",
                 &[("store", s)],
                 f.dead as f64,
+            );
+        }
+        family(
+            &mut out,
+            "weft_set_aside",
+            "gauge",
+            "Journal entries a plugin could not map (a refused output, a mapper error), waiting for `weft dlq retry --all`.",
+        );
+        for (s, f) in &g.stores {
+            sample(
+                &mut out,
+                "weft_set_aside",
+                &[("store", s)],
+                f.set_aside as f64,
             );
         }
         family(

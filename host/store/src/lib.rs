@@ -38,6 +38,7 @@ mod journal;
 mod lease;
 mod migrate;
 mod outbox;
+mod set_aside;
 mod step;
 mod store;
 mod types;
@@ -48,13 +49,14 @@ pub use db::{Backend, OpenOptions};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
 pub use outbox::ClaimFilter;
+pub use set_aside::{RETRY_KEY, SetAsideFilter};
 pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,
     IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxCall, NewOutboxRow,
-    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, Parked, SettlingWrite,
-    Source, StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert, WatermarkUpdate,
-    Xref, version_key,
+    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, Parked, SetAside,
+    SettlingWrite, Source, StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert,
+    WatermarkUpdate, Xref, version_key,
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 

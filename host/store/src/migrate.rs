@@ -39,6 +39,11 @@ const SQLITE: &[Migration] = &[
         name: "outbox_resend_may_apply",
         sql: include_str!("../migrations/sqlite/0005_outbox_resend_may_apply.sql"),
     },
+    Migration {
+        version: 6,
+        name: "set_aside",
+        sql: include_str!("../migrations/sqlite/0006_set_aside.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -66,6 +71,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "outbox_resend_may_apply",
         sql: include_str!("../migrations/postgres/0005_outbox_resend_may_apply.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "set_aside",
+        sql: include_str!("../migrations/postgres/0006_set_aside.sql"),
     },
 ];
 

@@ -463,6 +463,40 @@ impl Store {
                 .await
                 .map_err(StoreError::db(OP))?;
             }
+            for (system, kind, id) in &step.clear_set_aside {
+                sqlx::query(
+                    "DELETE FROM set_aside
+                     WHERE store_id = $1 AND system = $2 AND kind = $3 AND entity_id = $4",
+                )
+                .bind(store)
+                .bind(system)
+                .bind(kind)
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            }
+            for a in &step.set_aside {
+                sqlx::query(
+                    "INSERT INTO set_aside
+                       (store_id, seq, stage, target, system, kind, entity_id, reason, set_aside_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (store_id, seq, stage, target)
+                     DO UPDATE SET reason = excluded.reason, set_aside_at = excluded.set_aside_at",
+                )
+                .bind(store)
+                .bind(a.seq)
+                .bind(&a.stage)
+                .bind(&a.target)
+                .bind(&a.system)
+                .bind(&a.kind)
+                .bind(&a.entity_id)
+                .bind(&a.reason)
+                .bind(ms(a.at))
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            }
             Ok::<(), StoreError>(())
         })?;
         if let Some(seq) = step.advance_cursor_to {
@@ -820,7 +854,7 @@ impl Store {
         let cursor = self.cursor(store_id).await?;
         let head = self.journal_head(store_id).await?;
         let counters = self.counters(store_id).await?;
-        let (lag, rejects, parked, by_status) = on_db!(self.db(), p => {
+        let (lag, rejects, parked, set_aside, by_status) = on_db!(self.db(), p => {
             let lag = sqlx::query("SELECT COUNT(*) AS n FROM journal WHERE store_id = $1 AND seq > $2")
                 .bind(store_id)
                 .bind(cursor)
@@ -843,6 +877,13 @@ impl Store {
                 .map_err(StoreError::db(OP))?
                 .i64("n")
                 .map_err(StoreError::db(OP))?;
+            let set_aside = sqlx::query("SELECT COUNT(*) AS n FROM set_aside WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .i64("n")
+                .map_err(StoreError::db(OP))?;
             let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox WHERE store_id = $1 GROUP BY status")
                 .bind(store_id)
                 .fetch_all(p)
@@ -852,7 +893,7 @@ impl Store {
             for r in &rows {
                 by_status.push((r.text("status").map_err(StoreError::db(OP))?, r.i64("n").map_err(StoreError::db(OP))?));
             }
-            (lag, rejects, parked, by_status)
+            (lag, rejects, parked, set_aside, by_status)
         });
         let mut outbox = OutboxDepth::default();
         for (status, n) in by_status {
@@ -872,6 +913,7 @@ impl Store {
             lag,
             outbox,
             parked,
+            set_aside,
             intake_rejects: rejects,
             counters,
         })

@@ -526,6 +526,34 @@ pub struct StepCommit {
     pub park: Vec<Parked>,
     /// Journal seqs no longer set aside (processed by this step).
     pub unpark: Vec<i64>,
+    /// Entries a plugin could not map, kept for an operator ([`SetAside`]).
+    pub set_aside: Vec<SetAside>,
+    /// Records mapped or written successfully since: their set-aside entries are cleared
+    /// (`(system, kind, entity id)`; for a write, the target system, canonical kind and key).
+    pub clear_set_aside: Vec<(String, String, String)>,
+}
+
+/// A journal entry a plugin could not turn into records (stage `to-canonical`) or into writes
+/// for one target (stage `from-canonical`), with the reason; processed again on request
+/// ([`Store::retry_set_aside`](crate::Store::retry_set_aside)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetAside {
+    /// The journal entry.
+    pub seq: i64,
+    /// `to-canonical` or `from-canonical`.
+    pub stage: String,
+    /// For `from-canonical`: the system the write was for (else empty).
+    pub target: String,
+    /// The record: the observed system (the target, for a write)...
+    pub system: String,
+    /// ...its kind (journal kind; canonical kind for a write)...
+    pub kind: String,
+    /// ...and its id (entity id; canonical key for a write).
+    pub entity_id: String,
+    /// Why, naming the plugin.
+    pub reason: String,
+    /// When it was set aside.
+    pub at: DateTime<Utc>,
 }
 
 /// A journal entry set aside by a processing step until weft's write to the same target
@@ -559,6 +587,8 @@ impl StepCommit {
             advance_cursor_to: None,
             park: Vec::new(),
             unpark: Vec::new(),
+            set_aside: Vec::new(),
+            clear_set_aside: Vec::new(),
         }
     }
 }
@@ -636,6 +666,8 @@ pub struct StoreStatus {
     pub outbox: OutboxDepth,
     /// Stock readings set aside until weft's write to their level settles.
     pub parked: i64,
+    /// Journal entries a plugin could not map, waiting for an operator's retry.
+    pub set_aside: i64,
     /// Intake rejects kept.
     pub intake_rejects: i64,
     /// Named counters (`recovered`, `stale`, `journal_duplicate_webhook`, ...).

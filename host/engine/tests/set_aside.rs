@@ -1,0 +1,174 @@
+//! A record the mapper cannot map is set aside, visible and retryable, while the rest of the
+//! store goes on: a guest order (no customer) with no `default_customer` configured cannot
+//! become a sales order; it shows up as a set-aside entry naming the record and the reason,
+//! the other order syncs, and after the config is fixed a retry syncs it exactly once.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use weft_engine::{Processor, ResolverRule, System, Systems};
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::{NewJournalEntry, SetAsideFilter, Source, Store};
+
+const STORE: &str = "acme";
+const GUEST_ORDER: &str = "820982911946154508";
+const CUSTOMER_ORDER: &str = "820982911946154509";
+
+fn processor(db: &Store, runtime: &Runtime, config: Value) -> Processor {
+    let stock = |name: &str| {
+        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+        runtime.load(name, bytes).unwrap()
+    };
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: config.as_object().cloned().unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = vec![ResolverRule {
+        pattern: "*".into(),
+        resolver: runtime
+            .resolver(&stock("system-of-record"), ctx.clone())
+            .unwrap(),
+    }];
+    let systems = Systems::new(vec![
+        System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+        System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ]);
+    let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
+    Processor::new(STORE, db.clone(), systems, mapper, rules)
+}
+
+fn order(id: &str, customer: Value) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: "shopify".into(),
+        kind: "order".into(),
+        entity_id: id.into(),
+        version: "2026-11-26T10:00:00Z".into(),
+        source: Source::Webhook,
+        delivery_id: Some(format!("order-{id}")),
+        body: json!({
+            "id": id, "name": format!("#{id}"), "email": "ada@example.com",
+            "created_at": "2026-11-26T09:59:00Z", "updated_at": "2026-11-26T10:00:00Z",
+            "customer": customer,
+            "line_items": [{"id": "1", "sku": "LS-S-WH", "quantity": 2, "price": "49.00",
+                            "variant_id": "4400000000000000001",
+                            "product_id": "8812345678901234567"}],
+            "total_price": "98.00", "currency": "EUR", "financial_status": "paid",
+            "cancelled_at": null
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+/// Sales order writes queued for Shopify order `id`.
+async fn sales_orders(db: &Store, id: &str) -> usize {
+    db.list_outbox(Some(STORE), None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.system == "netsuite" && r.kind == "order" && r.key == id)
+        .count()
+}
+
+#[tokio::test]
+async fn a_refused_order_is_set_aside_and_a_retry_after_the_fix_syncs_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let broken = processor(&db, &runtime, json!({ "owners": { "*": "netsuite" } }));
+    db.append(order(GUEST_ORDER, Value::Null)).await.unwrap();
+    db.append(order(
+        CUSTOMER_ORDER,
+        json!({"id": "7000000000000000001", "email": "ada@example.com",
+               "first_name": "Ada", "last_name": "Lovelace"}),
+    ))
+    .await
+    .unwrap();
+
+    let report = broken.step(100).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    // The rest of the store went on: the other order is queued, the cursor moved past both.
+    assert_eq!(sales_orders(&db, CUSTOMER_ORDER).await, 1);
+    assert_eq!(sales_orders(&db, GUEST_ORDER).await, 0);
+    assert_eq!(db.cursor(STORE).await.unwrap(), report.cursor);
+    // The refused one is visible, naming the record, the plugin and the reason.
+    let aside = db
+        .list_set_aside(&SetAsideFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let (store, a) = &aside[0];
+    assert_eq!(store, STORE);
+    assert_eq!(
+        (
+            a.stage.as_str(),
+            a.target.as_str(),
+            a.kind.as_str(),
+            a.entity_id.as_str()
+        ),
+        ("from-canonical", "netsuite", "order", GUEST_ORDER)
+    );
+    assert!(a.reason.contains("shopify-netsuite"), "{}", a.reason);
+    assert!(a.reason.contains("default_customer"), "{}", a.reason);
+    assert_eq!(db.status(STORE).await.unwrap().set_aside, 1);
+    // It is not retried on its own.
+    broken.step(100).await.unwrap();
+    assert_eq!(sales_orders(&db, GUEST_ORDER).await, 0);
+
+    // The config is fixed; the operator retries: it syncs, once.
+    let fixed = processor(
+        &db,
+        &runtime,
+        json!({ "owners": { "*": "netsuite" }, "default_customer": "42" }),
+    );
+    let queued = db
+        .retry_set_aside(
+            &SetAsideFilter {
+                store: Some(STORE.into()),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let report = fixed.step(100).await.unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(sales_orders(&db, GUEST_ORDER).await, 1);
+    assert!(
+        db.list_set_aside(&SetAsideFilter::default(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(db.status(STORE).await.unwrap().set_aside, 0);
+    // Nothing is left to retry, and more steps queue nothing again.
+    assert_eq!(
+        db.retry_set_aside(&SetAsideFilter::default(), Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    fixed.step(100).await.unwrap();
+    assert_eq!(sales_orders(&db, GUEST_ORDER).await, 1);
+    assert_eq!(sales_orders(&db, CUSTOMER_ORDER).await, 1);
+}
