@@ -17,10 +17,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "weft", version, about, long_about)]
 struct Cli {
-    /// Log output format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    /// Log filter in `RUST_LOG` syntax (e.g. `info`, `weft_engine=debug`). Default: warn.
+    /// Log output format. Default: text (`weft run`: the config's `[log] format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log filter in `RUST_LOG` syntax (e.g. `info`, `weft_engine=debug`). Default: warn
+    /// (`weft run`: the config's `[log] level`).
     #[arg(long, global = true, env = "WEFT_LOG")]
     log: Option<String>,
     #[command(subcommand)]
@@ -210,7 +211,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format, cli.log.as_deref());
+    // `weft run` logs as its config's [log] says, unless a flag or WEFT_LOG says otherwise (a
+    // config that does not load is reported by the command itself).
+    let configured = match &cli.command {
+        Command::Run { config } => weft_config::load(config).ok().map(|c| c.log),
+        _ => None,
+    };
+    let format = cli
+        .log_format
+        .unwrap_or(match configured.as_ref().map(|l| l.format) {
+            Some(weft_config::LogFormat::Json) => LogFormat::Json,
+            _ => LogFormat::Text,
+        });
+    let filter = cli.log.clone().or_else(|| configured.map(|l| l.level));
+    init_tracing(format, filter.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -114,8 +114,6 @@ access_token = { env = "ACME_SHOPIFY_ACCESS_TOKEN" }
 # Webhook signing secrets: the current one first, then any previous one still accepted while a
 # rotation is in progress.
 webhook_secrets = [{ env = "ACME_SHOPIFY_WEBHOOK_SECRET" }]
-# Locations whose inventory is synced (numeric ids or gid://shopify/Location/<id>); empty means all.
-location_ids = []
 
 [netsuite]
 # Account id, e.g. "1234567", or "1234567_SB1" for a sandbox.

@@ -1375,38 +1375,16 @@ fn read_store(
                 }
             },
         }
-        let mut location_ids = Vec::new();
+        // Which locations sync is the mapper's `locations` table; a list here was accepted and
+        // ignored, so a non-empty one is refused rather than silently not applied.
         if let Some(v) = t.get("location_ids") {
-            match v.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        let raw = match item.get_ref() {
-                            DeValue::String(s) => Some(s.to_string()),
-                            DeValue::Integer(_) => de_int(item.get_ref()).map(|n| n.to_string()),
-                            _ => None,
-                        };
-                        let id = raw
-                            .as_deref()
-                            .map(|r| r.strip_prefix("gid://shopify/Location/").unwrap_or(r));
-                        match id {
-                            Some(id) if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) => {
-                                location_ids.push(id.to_string());
-                            }
-                            _ => cx.err(
-                                item.span(),
-                                "invalid location id in `location_ids` in [shopify]".into(),
-                                Some("a numeric id or a `gid://shopify/Location/<id>`, e.g. `\"72471003\"`".into()),
-                            ),
-                        }
-                    }
-                }
-                _ => cx.type_err(
-                    &t,
-                    "location_ids",
-                    v,
-                    "an array",
-                    "location_ids = [\"72471003\"]",
-                ),
+            let empty = matches!(v.get_ref(), DeValue::Array(items) if items.is_empty());
+            if !empty {
+                cx.err(
+                    v.span(),
+                    "`location_ids` in [shopify] is not supported: the store's mapper decides which locations sync".into(),
+                    Some("map each Shopify location to an ERP location in [plugins.config.locations], e.g. `\"72471003\" = \"1\"`; levels at unmapped locations are skipped".into()),
+                );
             }
         }
         if let (Some(shop), Some(api_version), Some(access_token), true) =
@@ -1424,7 +1402,6 @@ fn read_store(
                     api_version,
                     access_token,
                     webhook_secrets,
-                    location_ids,
                 });
             }
         }

@@ -194,9 +194,9 @@ impl Default for RuntimeConfig {
 pub struct PluginLimits {
     /// Wall-time deadline per call in milliseconds (epoch interruption; default 2000).
     pub timeout_ms: u64,
-    /// Fuel (instruction budget) per call; `None` (the default, `fuel = 0` in TOML) leaves
-    /// only the wall-time deadline. Fuel is deterministic but metering costs speed, so the
-    /// runtime only enforces it when built with fuel metering on.
+    /// Fuel (instruction budget) per call, deterministic whatever the machine's load; `None`
+    /// (the default, `fuel = 0` in TOML) is the runtime's default budget (2·10⁹). The wall-time
+    /// deadline stays as a backstop.
     pub fuel: Option<u64>,
     /// Linear memory cap in MiB (default 64).
     pub memory_mb: u64,
@@ -405,8 +405,6 @@ pub struct ShopifyConfig {
     /// Webhook signing secrets: the current one first, then previous ones still accepted during
     /// a rotation.
     pub webhook_secrets: Vec<Secret>,
-    /// Location ids (numeric, as strings) whose inventory is synced; empty means all.
-    pub location_ids: Vec<String>,
 }
 
 /// The Admin API version used when a store does not name one.
@@ -424,7 +422,6 @@ impl ShopifyConfig {
             api_version: DEFAULT_SHOPIFY_API_VERSION.to_string(),
             access_token,
             webhook_secrets: vec![webhook_secret],
-            location_ids: Vec::new(),
         }
     }
 

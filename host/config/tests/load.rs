@@ -125,7 +125,7 @@ base_url = "http://127.0.0.1:9001"
 api_version = "2026-01"
 access_token = { file = "secrets/token" }
 webhook_secrets = [{ env = "NEW" }, { env = "OLD" }]
-location_ids = ["gid://shopify/Location/11", 22, "33"]
+location_ids = []
 
 [netsuite]
 account_id = "1234567_SB1"
@@ -189,7 +189,6 @@ format = "json"
         ("acme_2", "Acme Two", false)
     );
     assert_eq!(s.shopify.base_url.as_str(), "http://127.0.0.1:9001/");
-    assert_eq!(s.shopify.location_ids, ["11", "22", "33"]);
     assert_eq!(s.shopify.webhook_secrets.len(), 2);
     assert!(matches!(
         s.shopify.access_token.source(),
@@ -895,5 +894,48 @@ fn server_connection_limits_load_and_are_checked_with_their_line() {
                 "`max_connections_per_ip` in [server] (11) is above `max_connections` (10)"
             ),
         ]
+    );
+}
+
+#[test]
+fn keys_that_would_be_ignored_are_refused_with_the_form_that_works() {
+    // A location list was accepted and never applied: which locations sync is the mapper's.
+    let text = replace(
+        &store("acme"),
+        "[shopify]\n",
+        "[shopify]\nlocation_ids = [\"72471003\"]\n",
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    let e = only(&d);
+    assert!(e.message.contains("`location_ids`"), "{}", e.message);
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("[plugins.config.locations]")),
+        "{:?}",
+        e.hint
+    );
+    // The empty list `weft init` used to write still loads.
+    let text = replace(
+        &store("acme"),
+        "[shopify]\n",
+        "[shopify]\nlocation_ids = []\n",
+    );
+    let (_dir, path) = setup(HOST, &[("acme.toml", &text)]);
+    assert!(load(&path).is_ok());
+
+    // The Wasm stack is the engine's: one value for the host, not per store.
+    let text = format!("{}\n[limits]\nstack_kb = 256\n", store("acme"));
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    let e = only(&d);
+    assert!(
+        e.message.contains("`stack_kb` cannot be set per store"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("[runtime.limits]"))
     );
 }
