@@ -995,37 +995,123 @@ impl Processor {
     }
 
     /// Maps documents to canonical records, one result per document: a document whose output
-    /// the runtime refuses fails alone (the call as a whole fails only when the plugin does).
+    /// the runtime refuses fails alone. When the call fails as a whole on something a document
+    /// can cause (a trap, a limit), the documents are mapped one at a time, so only the one
+    /// that causes it fails.
     async fn docs_to_canonical(
         &self,
         docs: Vec<PlatformDoc>,
     ) -> Result<Vec<Result<ToCanonicalOutcome, PluginError>>, EngineError> {
         let mapper = self.mapper.clone();
-        let name = mapper.plugin().info().name.clone();
-        // The runtime guarantees one outcome per document (a contract error otherwise).
-        timed_call(&self.observer, &self.store_id, &name, move || {
+        let whole = docs.clone();
+        let all = self
+            .mapper_call(move || {
+                mapper
+                    .to_canonical_per_document(&whole)
+                    .map(|(items, _)| items)
+            })
+            .await;
+        self.one_at_a_time(all, docs, |mapper, doc| {
             mapper
-                .to_canonical_per_document(&docs)
+                .to_canonical_per_document(std::slice::from_ref(&doc))
                 .map(|(items, _)| items)
         })
         .await
     }
 
     /// Maps write requests to commands, one result per request: the runtime checks each
-    /// request's commands against it (system, kind, record, count).
+    /// request's commands against it (system, kind, record, count). A call that fails as a
+    /// whole is retried one request at a time, as for documents.
     async fn canonical_to_writes(
         &self,
         requests: Vec<WriteRequest>,
     ) -> Result<Vec<Result<FromCanonicalOutcome, PluginError>>, EngineError> {
         let mapper = self.mapper.clone();
-        let name = mapper.plugin().info().name.clone();
-        timed_call(&self.observer, &self.store_id, &name, move || {
+        let whole = requests.clone();
+        let all = self
+            .mapper_call(move || {
+                mapper
+                    .from_canonical_per_request(&whole)
+                    .map(|(items, _)| items)
+            })
+            .await;
+        self.one_at_a_time(all, requests, |mapper, req| {
             mapper
-                .from_canonical_per_request(&requests)
+                .from_canonical_per_request(std::slice::from_ref(&req))
                 .map(|(items, _)| items)
         })
         .await
     }
+
+    async fn mapper_call<T, F>(&self, call: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, PluginError> + Send + 'static,
+    {
+        let name = self.mapper.plugin().info().name.clone();
+        timed_call(&self.observer, &self.store_id, &name, call).await
+    }
+
+    /// `all`, or, when the batch call failed as a whole on something one item can cause, each
+    /// item's own result, mapped alone with `one`.
+    async fn one_at_a_time<I, T, F>(
+        &self,
+        all: Result<Vec<Result<T, PluginError>>, EngineError>,
+        items: Vec<I>,
+        one: F,
+    ) -> Result<Vec<Result<T, PluginError>>, EngineError>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        F: Fn(MapperInstance, I) -> Result<Vec<Result<T, PluginError>>, PluginError>
+            + Clone
+            + Send
+            + 'static,
+    {
+        let e = match all {
+            Err(EngineError::Plugin(e)) if caused_by_an_item(&e) => e,
+            other => return other,
+        };
+        if items.len() == 1 {
+            return Ok(vec![Err(e)]);
+        }
+        warn!(store = %self.store_id, items = items.len(), error = %e, "a mapper call failed as a whole: mapping its items one at a time");
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let (mapper, one) = (self.mapper.clone(), one.clone());
+            match self.mapper_call(move || one(mapper, item)).await {
+                Ok(mut v) if v.len() == 1 => out.push(v.remove(0)),
+                Ok(_) => {
+                    return Err(EngineError::PluginContract(
+                        "mapper returned another number of outcomes than items".into(),
+                    ));
+                }
+                Err(EngineError::Plugin(e)) if caused_by_an_item(&e) => out.push(Err(e)),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a plugin call's failure is one an item of its batch can cause (a trap, a limit, a
+/// refused output), as opposed to the plugin or host being unusable (no such export, a
+/// compile failure, the host itself): the former is retried item by item.
+fn caused_by_an_item(e: &PluginError) -> bool {
+    matches!(
+        e.kind(),
+        "timeout"
+            | "out_of_fuel"
+            | "memory_limit"
+            | "stack_overflow"
+            | "input_too_large"
+            | "output_too_large"
+            | "trap"
+            | "guest"
+            | "contract"
+            | "invalid_output"
+            | "command_rejected"
+    )
 }
 
 /// Whether a replayed entry is a document that a later one superseded within the same second.

@@ -172,3 +172,124 @@ async fn a_refused_order_is_set_aside_and_a_retry_after_the_fix_syncs_it_once() 
     assert_eq!(sales_orders(&db, GUEST_ORDER).await, 1);
     assert_eq!(sales_orders(&db, CUSTOMER_ORDER).await, 1);
 }
+
+fn item(id: &str, sku: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: "netsuite".into(),
+        kind: "variant".into(),
+        entity_id: id.into(),
+        version: "2026-11-26T10:00:00Z".into(),
+        source: Source::Cdc,
+        delivery_id: None,
+        body: json!({
+            "id": id, "itemId": sku, "displayName": format!("Product {sku}"),
+            "basePrice": 12.5, "isInactive": false,
+            "lastModifiedDate": "2026-11-26T10:00:00Z",
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+/// Writes queued to Shopify for SKU `sku` (any kind).
+async fn shopify_writes(db: &Store, sku: &str) -> usize {
+    db.list_outbox(Some(STORE), None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.system == "shopify" && r.key.starts_with(sku))
+        .count()
+}
+
+#[tokio::test]
+async fn a_mapper_that_traps_on_one_item_stops_only_that_item_until_it_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let config = json!({ "owners": { "*": "netsuite" } });
+    // The same store with the panicky mapper: it traps on any batch holding the marked item.
+    let panicky = {
+        let bytes = std::fs::read(weft_plugin_artifacts::TESTING_PANICKY_MAPPER).unwrap();
+        let plugin = runtime.load("panicky", &bytes).unwrap();
+        let ctx = StoreCtx {
+            store_id: STORE.into(),
+            config: config.as_object().cloned().unwrap(),
+            limits: Limits::default(),
+        };
+        let systems = Systems::new(vec![
+            System {
+                name: "shopify".into(),
+                platform: Arc::new(weft_shopify::Shopify),
+                connection: None,
+            },
+            System {
+                name: "netsuite".into(),
+                platform: Arc::new(weft_netsuite::NetSuite),
+                connection: None,
+            },
+        ]);
+        let resolver = runtime
+            .resolver(
+                &runtime
+                    .load(
+                        "system-of-record",
+                        weft_plugin_artifacts::stock("system-of-record").unwrap(),
+                    )
+                    .unwrap(),
+                ctx.clone(),
+            )
+            .unwrap();
+        Processor::new(
+            STORE,
+            db.clone(),
+            systems,
+            runtime.mapper(&plugin, ctx).unwrap(),
+            vec![ResolverRule {
+                pattern: "*".into(),
+                resolver,
+            }],
+        )
+    };
+    for (id, sku) in [("1", "ITEM-1"), ("2", "ITEM-PANIC-2"), ("3", "ITEM-3")] {
+        db.append(item(id, sku)).await.unwrap();
+    }
+    let report = panicky.step(100).await.unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(report.mapped, 2, "{report:?}");
+    assert!(shopify_writes(&db, "ITEM-1").await > 0);
+    assert!(shopify_writes(&db, "ITEM-3").await > 0);
+    assert_eq!(shopify_writes(&db, "ITEM-PANIC-2").await, 0);
+    let aside = db
+        .list_set_aside(&SetAsideFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let a = &aside[0].1;
+    assert_eq!(
+        (a.stage.as_str(), a.system.as_str(), a.entity_id.as_str()),
+        ("to-canonical", "netsuite", "2")
+    );
+    assert!(a.reason.contains("panicky"), "{}", a.reason);
+
+    // The plugin is replaced by the stock mapper; the operator retries.
+    let fixed = processor(&db, &runtime, config);
+    assert_eq!(
+        db.retry_set_aside(&SetAsideFilter::default(), Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    let report = fixed.step(100).await.unwrap();
+    assert_eq!((report.failed, report.mapped), (0, 1), "{report:?}");
+    assert!(shopify_writes(&db, "ITEM-PANIC-2").await > 0);
+    assert_eq!(db.status(STORE).await.unwrap().set_aside, 0);
+}
