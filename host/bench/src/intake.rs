@@ -190,6 +190,7 @@ pub async fn bench_http_intake(
             "shopify",
             Arc::new(Shopify),
             vec![WebhookSecret::new(SECRET)],
+            Some("bench.myshopify.com".into()),
         )],
         Arc::new(|_: &str| {}),
         Arc::new(Metrics::new()),

@@ -238,6 +238,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             systems: vec![
                 platforms::shopify_system(
                     weft_shopify::PLATFORM,
+                    &s.shopify.config().shop_domain,
                     &s.shopify_url,
                     API_VERSION,
                     &s.shopify.config().access_tokens[0],

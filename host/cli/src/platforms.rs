@@ -24,9 +24,11 @@ pub fn platform(name: &str) -> Option<Arc<dyn Platform>> {
     registry().into_iter().find(|p| p.name() == name)
 }
 
-/// A Shopify shop's system: its Admin API endpoint and token, and its webhook secrets.
+/// A Shopify shop's system: its shop domain (deliveries for another shop are refused), its
+/// Admin API endpoint and token, and its webhook secrets.
 pub fn shopify_system(
     name: &str,
+    shop: &str,
     base_url: &str,
     api_version: &str,
     token: &str,
@@ -50,6 +52,7 @@ pub fn shopify_system(
         name: name.to_owned(),
         platform: Arc::new(Shopify),
         webhook_secrets,
+        account: Some(shop.to_owned()),
         connect,
     }
 }
@@ -67,6 +70,7 @@ pub fn netsuite_system(
         base_url.trim_end_matches('/').to_owned(),
         store_id.to_owned(),
     );
+    let credentials_account = credentials.account_id.clone();
     let connect: Connect = Arc::new(move |shared| {
         let governor = shared
             .governors
@@ -88,6 +92,7 @@ pub fn netsuite_system(
         name: name.to_owned(),
         platform: Arc::new(NetSuite),
         webhook_secrets: Vec::new(),
+        account: Some(credentials_account),
         connect,
     }
 }
@@ -103,6 +108,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
     Ok(vec![
         shopify_system(
             weft_shopify::PLATFORM,
+            &sh.shop,
             sh.base_url.as_str(),
             &sh.api_version,
             &secret(&sh.access_token, "shopify access token")?,

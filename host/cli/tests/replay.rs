@@ -141,6 +141,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         systems: vec![
             platforms::shopify_system(
                 "shopify",
+                &s.shopify.config().shop_domain,
                 &s.shopify_url,
                 API_VERSION,
                 &s.shopify.config().access_tokens[0],
@@ -596,6 +597,7 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
         systems: vec![
             platforms::shopify_system(
                 "shopify",
+                "replay.myshopify.com",
                 "http://127.0.0.1:9",
                 API_VERSION,
                 "unused",

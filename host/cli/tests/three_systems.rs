@@ -196,6 +196,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
     let shop_system = |s: &Shop| {
         platforms::shopify_system(
             s.system,
+            &s.sim.config().shop_domain,
             &s.url,
             API_VERSION,
             &s.sim.config().access_tokens[0],

@@ -37,7 +37,7 @@ const HOST_KEYS: [&str; 6] = [
     "stores_dir",
     "stores",
 ];
-const SERVER_KEYS: [&str; 9] = [
+const SERVER_KEYS: [&str; 10] = [
     "listen",
     "public_url",
     "webhook_max_body_kb",
@@ -47,6 +47,7 @@ const SERVER_KEYS: [&str; 9] = [
     "max_connections",
     "max_connections_per_ip",
     "shutdown_grace",
+    "future_version_skew",
 ];
 const STORAGE_KEYS: [&str; 1] = ["url"];
 const RUNTIME_KEYS: [&str; 3] = ["cache_dir", "pool_size", "limits"];
@@ -615,6 +616,9 @@ fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
         }
         if let Some(d) = cx.duration(&t, "idle_timeout", min) {
             server.idle_timeout = d;
+        }
+        if let Some(d) = cx.duration(&t, "future_version_skew", Duration::from_secs(1)) {
+            server.future_version_skew = d;
         }
         if let Some(d) = cx.duration(&t, "shutdown_grace", Duration::ZERO) {
             server.shutdown_grace = d;

@@ -116,6 +116,9 @@ pub struct ServerConfig {
     pub max_connections_per_ip: u64,
     /// How long requests in flight at shutdown get to be answered (default 10 s).
     pub shutdown_grace: Duration,
+    /// How far ahead of this host's clock a webhook's version may be (default 5 min): one
+    /// further ahead is refused and kept, since journaling it would make later edits look stale.
+    pub future_version_skew: Duration,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +133,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             max_connections_per_ip: 256,
             shutdown_grace: Duration::from_secs(10),
+            future_version_skew: Duration::from_secs(300),
         }
     }
 }

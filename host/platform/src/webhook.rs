@@ -58,8 +58,16 @@ pub trait WebhookIntake: Send + Sync {
     fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool;
 
     /// The document an authenticated delivery carries, or why it cannot be one (the request
-    /// is refused with 400 and kept for inspection).
-    fn parse(&self, headers: &HeaderMap, body: &[u8]) -> Result<WebhookDelivery, String>;
+    /// is refused with 400 and kept for inspection): a body that is not the topic's resource,
+    /// or a delivery addressed to another account than `account` (the system's own, e.g. its
+    /// shop domain, when the platform names it in its deliveries: apps share one signing
+    /// secret across accounts, so the signature alone does not say whose delivery it is).
+    fn parse(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        account: Option<&str>,
+    ) -> Result<WebhookDelivery, String>;
 }
 
 /// A header's value as trimmed text, when present and not empty.
@@ -69,4 +77,16 @@ pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
+}
+
+/// At most 128 bytes of a client-supplied value, for messages and logs.
+pub fn clip(v: &str) -> &str {
+    if v.len() <= 128 {
+        return v;
+    }
+    let mut end = 128;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    &v[..end]
 }

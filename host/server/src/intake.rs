@@ -43,6 +43,9 @@ pub use weft_platform::WebhookSecret;
 use crate::metrics::WebhookOutcome;
 use crate::state::ServerState;
 
+/// Default future-version skew: 5 minutes.
+pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
+
 /// Default body cap: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -67,6 +70,9 @@ pub struct IntakeSystem {
     /// Accepted signing secrets: the current one and, during a rotation, the previous one(s).
     /// A system with none refuses every delivery (401).
     pub secrets: Vec<WebhookSecret>,
+    /// The system's own account as its platform names it in deliveries (a Shopify shop
+    /// domain): a delivery for another account is refused (400, kept).
+    pub account: Option<String>,
 }
 
 impl std::fmt::Debug for IntakeSystem {
@@ -75,6 +81,7 @@ impl std::fmt::Debug for IntakeSystem {
             .field("name", &self.name)
             .field("platform", &self.platform.name())
             .field("secrets", &self.secrets)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -91,6 +98,9 @@ pub struct IntakeStore {
     /// Time allowed to receive the whole body; a slower request gets 408 and nothing is
     /// stored.
     pub body_timeout: Duration,
+    /// How far a delivery's version may be ahead of this host's clock: one further ahead is
+    /// refused (400, kept), since journaling it would make every later real edit look stale.
+    pub max_future_skew: Duration,
 }
 
 impl IntakeStore {
@@ -102,17 +112,27 @@ impl IntakeStore {
             systems: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 
-    /// Adds system `name` of `platform`, accepting deliveries signed with `secrets`. A
-    /// platform without webhooks adds nothing.
+    /// Sets the future-version skew.
+    #[must_use]
+    pub fn with_max_future_skew(mut self, skew: Duration) -> Self {
+        self.max_future_skew = skew;
+        self
+    }
+
+    /// Adds system `name` of `platform`, accepting deliveries signed with `secrets` and
+    /// addressed to `account` (when the platform names accounts in its deliveries). A platform
+    /// without webhooks adds nothing.
     #[must_use]
     pub fn with_system(
         mut self,
         name: impl Into<String>,
         platform: Arc<dyn Platform>,
         secrets: Vec<WebhookSecret>,
+        account: Option<String>,
     ) -> Self {
         if let Some(intake) = platform.webhooks() {
             self.systems.push(IntakeSystem {
@@ -120,6 +140,7 @@ impl IntakeStore {
                 platform,
                 intake,
                 secrets,
+                account,
             });
         }
         self
@@ -273,7 +294,11 @@ async fn handle(
         return text(StatusCode::UNAUTHORIZED, "invalid webhook signature");
     }
 
-    let mut entry = match sys.intake.parse(&headers, &raw) {
+    let parsed = sys
+        .intake
+        .parse(&headers, &raw, sys.account.as_deref())
+        .and_then(|d| too_far_ahead(&d.version, cfg.max_future_skew).map_or(Ok(d), Err));
+    let mut entry = match parsed {
         Ok(d) => NewJournalEntry {
             store_id: cfg.id.clone(),
             system: sys.name.clone(),
@@ -342,6 +367,21 @@ async fn handle(
             )
         }
     }
+}
+
+/// Why a delivery's `version` is refused: further ahead of this host's clock than `skew`.
+fn too_far_ahead(version: &str, skew: Duration) -> Option<String> {
+    let weft_platform::version::Version::At(at) = weft_platform::version::Version::parse(version)
+    else {
+        return None;
+    };
+    let limit = Utc::now() + chrono::Duration::from_std(skew).unwrap_or(chrono::Duration::MAX);
+    (at > limit).then(|| {
+        format!(
+            "version {at} is more than {}s ahead of this host's clock",
+            skew.as_secs()
+        )
+    })
 }
 
 /// Stamps an inventory level webhook that names its item but not its SKU

@@ -13,7 +13,7 @@
 //! | body larger than the store's cap (`Content-Length` or streamed) | 413, rest unread | nothing |
 //! | body not received within the store's body timeout (default 10 s) | 408 | nothing |
 //! | signature missing or not matching any accepted secret of the system | 401 | nothing (counted) |
-//! | a delivery the platform cannot read as a document | 400 with the reason | raw request via `record_reject` |
+//! | a delivery the platform cannot read as a document (not the topic's resource, another account's, a version further ahead than the skew) | 400 with the reason | raw request via `record_reject` |
 //! | journal append failed (database down), or the database file was deleted or replaced while open | 503 (the platform retries) | nothing |
 //! | new or duplicate delivery | 200 after the group commit | journal entry (once) |
 //!
@@ -44,7 +44,8 @@ mod state;
 
 pub use error::ServerError;
 pub use intake::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, IntakeStore, IntakeSystem, WebhookSecret,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FUTURE_SKEW, IntakeStore,
+    IntakeSystem, WebhookSecret,
 };
 pub use listen::{Listeners, MAX_HEADER_BYTES, OPS_MAX_CONNECTIONS, ServeOptions};
 pub use metrics::{Metrics, SystemHealth, WebhookOutcome};

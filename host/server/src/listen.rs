@@ -83,6 +83,9 @@ pub struct ServeOptions {
     /// Largest webhook body a store accepts, in bytes (default 1 MiB; `[server]
     /// webhook_max_body_kb`).
     pub max_body_bytes: usize,
+    /// How far ahead of this host's clock a delivery's version may be (default 5 min;
+    /// `[server] future_version_skew`).
+    pub max_future_skew: Duration,
 }
 
 impl Default for ServeOptions {
@@ -94,6 +97,7 @@ impl Default for ServeOptions {
             max_connections_per_ip: 256,
             shutdown_grace: Duration::from_secs(10),
             max_body_bytes: crate::intake::DEFAULT_MAX_BODY_BYTES,
+            max_future_skew: crate::intake::DEFAULT_MAX_FUTURE_SKEW,
         }
     }
 }

@@ -39,7 +39,7 @@ fn signed_webhook(i: usize) -> String {
     );
     let sig = sign(SECRET.as_bytes(), body.as_bytes());
     format!(
-        "POST /webhooks/shopify/acme HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-shopify-topic: products/update\r\nx-shopify-webhook-id: attack-{i}\r\nx-shopify-hmac-sha256: {sig}\r\n\r\n{body}",
+        "POST /webhooks/shopify/acme HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-shopify-topic: products/update\r\nx-shopify-shop-domain: acme.myshopify.com\r\nx-shopify-webhook-id: attack-{i}\r\nx-shopify-hmac-sha256: {sig}\r\n\r\n{body}",
         body.len()
     )
 }

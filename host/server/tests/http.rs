@@ -56,6 +56,7 @@ async fn post(
     client
         .post(format!("http://{addr}/webhooks/shopify/acme"))
         .header("x-shopify-topic", "products/update")
+        .header("x-shopify-shop-domain", "acme.myshopify.com")
         .header("x-shopify-webhook-id", id)
         .header(
             "x-shopify-hmac-sha256",

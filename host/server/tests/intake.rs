@@ -373,3 +373,75 @@ async fn notifier_from_map_wakes_only_the_named_store() {
             .is_err()
     );
 }
+
+/// What the store kept and journaled after one refused delivery.
+async fn refused_and_kept(h: &Harness, store: &str, status: StatusCode, msg: &str, why: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{msg}");
+    assert!(msg.contains(why), "{msg}");
+    let rejects = h.store.list_rejects(store, 10).await.unwrap();
+    assert_eq!(rejects.len(), 1);
+    assert!(rejects[0].reason.contains(why), "{}", rejects[0].reason);
+    assert_eq!(
+        h.store.status(store).await.unwrap().journal_head,
+        0,
+        "nothing journaled"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_for_another_shop_is_refused_and_kept() {
+    // Shopify signs every shop's deliveries with the app's one secret: a hosting provider's
+    // stores share it, so the shop domain, not the signature, says whose delivery it is.
+    let h = harness(vec![shop("beta", vec![WebhookSecret::new(SECRET)])]).await;
+    // The helper's deliveries say `X-Shopify-Shop-Domain: acme.myshopify.com`.
+    let (status, msg) = send(
+        &h,
+        delivery(
+            "beta",
+            "products/update",
+            PRODUCT.as_bytes(),
+            Some(SECRET),
+            "wh-x",
+        ),
+    )
+    .await;
+    refused_and_kept(
+        &h,
+        "beta",
+        status,
+        &msg,
+        "not this system's shop beta.myshopify.com",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_version_from_the_far_future_is_refused_and_kept() {
+    let h = harness(vec![acme()]).await;
+    let future = PRODUCT.replace("2024-03-01T10:15:30-05:00", "2099-01-01T00:00:00Z");
+    let (status, msg) = send(
+        &h,
+        delivery(
+            "acme",
+            "products/update",
+            future.as_bytes(),
+            Some(SECRET),
+            "wh-f",
+        ),
+    )
+    .await;
+    refused_and_kept(&h, "acme", status, &msg, "ahead of this host's clock").await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_topics_resource_is_refused_and_kept() {
+    let h = harness(vec![acme()]).await;
+    let order = br##"{"id": 820982911946154508, "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
+        "name": "#1001", "updated_at": "2024-03-01T10:15:30-05:00", "line_items": []}"##;
+    let (status, msg) = send(
+        &h,
+        delivery("acme", "products/update", order, Some(SECRET), "wh-o"),
+    )
+    .await;
+    refused_and_kept(&h, "acme", status, &msg, "not a Product").await;
+}

@@ -20,6 +20,40 @@ pub const TOPIC_HEADER: &str = "x-shopify-topic";
 pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
 /// When the event fired (version fallback).
 pub const TRIGGERED_AT_HEADER: &str = "x-shopify-triggered-at";
+/// The shop the delivery is for.
+pub const SHOP_DOMAIN_HEADER: &str = "x-shopify-shop-domain";
+
+/// Refuses a body that is not the topic's resource: its `admin_graphql_api_id` names another
+/// type, or it lacks what every such resource has (a product topic with an order body would
+/// otherwise become an empty product).
+fn check_shape(topic: &str, body: &Value) -> Result<(), String> {
+    let (resource, required): (&str, &[&str]) = match topic.split('/').next() {
+        Some("products") => ("Product", &["title", "variants"]),
+        Some("orders") => ("Order", &["line_items"]),
+        Some("customers") => ("Customer", &[]),
+        Some("inventory_levels") => ("InventoryLevel", &["inventory_item_id"]),
+        _ => return Ok(()), // an unknown topic is refused by the normalizer
+    };
+    if let Some(gid) = body.get("admin_graphql_api_id").and_then(Value::as_str)
+        && !gid.starts_with(&format!("gid://shopify/{resource}/"))
+    {
+        return Err(format!(
+            "a {topic} delivery whose body is not a {resource} (it is {gid})"
+        ));
+    }
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|k| body.get(*k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "a {topic} delivery whose body has no {}: not a {resource}",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
 
 /// Shopify's webhook intake.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,9 +77,26 @@ impl WebhookIntake for ShopifyWebhooks {
         header_str(headers, HMAC_HEADER).is_some_and(|sig| signature::verify(secrets, body, sig))
     }
 
-    fn parse(&self, headers: &HeaderMap, raw: &[u8]) -> Result<WebhookDelivery, String> {
+    fn parse(
+        &self,
+        headers: &HeaderMap,
+        raw: &[u8],
+        account: Option<&str>,
+    ) -> Result<WebhookDelivery, String> {
         let topic = header_str(headers, TOPIC_HEADER)
             .ok_or_else(|| "missing X-Shopify-Topic header".to_string())?;
+        if let Some(shop) = account {
+            match header_str(headers, SHOP_DOMAIN_HEADER) {
+                Some(d) if d.eq_ignore_ascii_case(shop) => {}
+                Some(d) => {
+                    return Err(format!(
+                        "delivery for shop {}, not this system's shop {shop}",
+                        weft_platform::webhook::clip(d)
+                    ));
+                }
+                None => return Err("missing X-Shopify-Shop-Domain header".into()),
+            }
+        }
         let mut value = normalize::parse_webhook_body(raw)
             .map_err(|e| format!("body is not valid JSON: {e}"))?;
         if !value.is_object() {
@@ -58,6 +109,7 @@ impl WebhookIntake for ShopifyWebhooks {
             obj.insert("updated_at".into(), Value::String(at.to_owned()));
         }
         let doc = normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
+        check_shape(topic, &value)?;
         Ok(WebhookDelivery {
             kind: doc.kind.as_str().to_owned(),
             entity_id: doc.id,

@@ -69,6 +69,7 @@ pub fn shop(id: &str, secrets: Vec<WebhookSecret>) -> IntakeStore {
         "shopify",
         std::sync::Arc::new(weft_shopify::Shopify),
         secrets,
+        Some(format!("{id}.myshopify.com")),
     )
 }
 
