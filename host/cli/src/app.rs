@@ -68,6 +68,9 @@ pub struct SystemSetup {
     pub platform: Arc<dyn Platform>,
     /// Webhook secrets accepted (current first); none for a platform without webhooks.
     pub webhook_secrets: Vec<Vec<u8>>,
+    /// The system's account as its platform names it in deliveries (a Shopify shop domain):
+    /// deliveries for another account are refused.
+    pub account: Option<String>,
     /// Builds the connection.
     pub connect: Connect,
 }
@@ -164,6 +167,8 @@ struct HealthWatch {
     connections: Vec<(String, String, Arc<dyn Connection>)>,
     last_errors: Arc<parking_lot::Mutex<HashMap<(String, String), String>>>,
     down_since: HashMap<(String, String), chrono::DateTime<chrono::Utc>>,
+    /// What was last written to the database (for `weft status`, another process).
+    recorded: HashMap<(String, String), SystemHealth>,
 }
 
 impl HealthWatch {
@@ -189,6 +194,33 @@ impl HealthWatch {
                     last_error,
                 },
             );
+        }
+    }
+
+    /// Writes what changed since the last call to the database, for `weft status`.
+    async fn record(&mut self, metrics: &Metrics, db: &Store) {
+        let now = chrono::Utc::now();
+        let all = metrics.system_health_all();
+        for (store, system, health) in all {
+            let key = (store, system);
+            if self.recorded.get(&key) == Some(&health) {
+                continue;
+            }
+            match db
+                .set_system_health(
+                    &key.0,
+                    &key.1,
+                    health.down_since,
+                    health.last_error.as_deref(),
+                    now,
+                )
+                .await
+            {
+                Ok(()) => {
+                    self.recorded.insert(key, health);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot record system health"),
+            }
         }
     }
 }
@@ -248,13 +280,15 @@ impl Host {
             connections: Vec::new(),
             last_errors,
             down_since: HashMap::new(),
+            recorded: HashMap::new(),
         };
         let mut intake = Vec::new();
         let shared = HostShared::new();
         for s in stores {
             let mut systems = Vec::with_capacity(s.systems.len());
-            let mut store_intake =
-                IntakeStore::new(s.id.clone()).with_max_body_bytes(serve.max_body_bytes);
+            let mut store_intake = IntakeStore::new(s.id.clone())
+                .with_max_body_bytes(serve.max_body_bytes)
+                .with_max_future_skew(serve.max_future_skew);
             for sys in &s.systems {
                 let connection = (sys.connect)(&shared).with_context(|| {
                     format!("store {}: cannot connect to system {}", s.id, sys.name)
@@ -275,6 +309,7 @@ impl Host {
                         .cloned()
                         .map(WebhookSecret::new)
                         .collect(),
+                    sys.account.clone(),
                 );
             }
             let systems = Systems::new(systems);
@@ -352,6 +387,7 @@ impl Host {
             tasks.spawn(async move {
                 loop {
                     health.refresh(&metrics);
+                    health.record(&metrics, &db).await;
                     if let Err(e) = metrics.refresh_from_store(&db).await {
                         tracing::warn!(error = %e, "metrics refresh failed");
                     }

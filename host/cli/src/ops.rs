@@ -92,6 +92,56 @@ pub fn load_plugin(
     }
 }
 
+/// `weft check --webhooks`: asks each enabled store's systems with webhooks which of weft's
+/// subscriptions to `<public_url>/webhooks/<system>/<store>` they are missing (the running host
+/// creates and repairs them; this reports what a platform holds now). Fails when any is missing.
+pub async fn check_webhooks(host_file: &Path) -> Result<ExitCode> {
+    let config = crate::run::load(host_file)?;
+    let Some(public) = config.server.public_url.as_ref() else {
+        bail!(
+            "[server] public_url is not set: weft does not know where the platforms should deliver webhooks"
+        );
+    };
+    let base = public.as_str().trim_end_matches('/');
+    let shared = crate::app::HostShared::new();
+    let mut missing_any = false;
+    for store in config.enabled_stores() {
+        for sys in crate::platforms::store_systems(store)? {
+            if sys.platform.webhooks().is_none() {
+                continue;
+            }
+            let url = format!("{base}/webhooks/{}/{}", sys.name, store.id);
+            let conn = (sys.connect)(&shared)?;
+            let missing = conn.missing_webhooks(&url).await.with_context(|| {
+                format!(
+                    "store {}: cannot read {}'s webhook subscriptions",
+                    store.id, sys.name
+                )
+            })?;
+            if missing.is_empty() {
+                crate::outln!(
+                    "store {}: {}: every webhook subscription to {url} is in place",
+                    store.id,
+                    sys.name
+                );
+            } else {
+                missing_any = true;
+                crate::outln!(
+                    "store {}: {}: missing webhook subscriptions to {url}: {} (weft run creates them)",
+                    store.id,
+                    sys.name,
+                    missing.join(", ")
+                );
+            }
+        }
+    }
+    Ok(if missing_any {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `weft init`: writes a commented starter config.
 pub fn init(dir: &Path) -> Result<ExitCode> {
     let written = weft_config::init(dir)?;
@@ -198,6 +248,7 @@ pub fn serve_options(server: &weft_config::ServerConfig) -> weft_server::ServeOp
         max_connections_per_ip: n(server.max_connections_per_ip),
         shutdown_grace: server.shutdown_grace,
         max_body_bytes: n(server.webhook_max_body_kb.saturating_mul(1024)),
+        max_future_skew: server.future_version_skew,
     }
 }
 
@@ -241,6 +292,22 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             s.parked,
             s.intake_rejects
         );
+        for h in store.system_health(&id).await? {
+            match h.down_since {
+                Some(since) => crate::outln!(
+                    "  system {} DOWN since {} (writes wait behind its breaker); last error: {} [as of {}]",
+                    h.system,
+                    since.to_rfc3339(),
+                    h.last_error.as_deref().unwrap_or("-"),
+                    h.updated_at.to_rfc3339()
+                ),
+                None => crate::outln!(
+                    "  system {} up [as of {}]",
+                    h.system,
+                    h.updated_at.to_rfc3339()
+                ),
+            }
+        }
         for (name, n) in &s.counters {
             crate::outln!("  {name}: {n}");
         }

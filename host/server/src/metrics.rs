@@ -263,6 +263,16 @@ impl Metrics {
             .insert((store.to_owned(), system.to_owned()), health);
     }
 
+    /// Every (store, system) the host has seen, with its health.
+    pub fn system_health_all(&self) -> Vec<(String, String, SystemHealth)> {
+        self.inner
+            .lock()
+            .systems
+            .iter()
+            .map(|((s, sys), h)| (s.clone(), sys.clone(), h.clone()))
+            .collect()
+    }
+
     /// Every (store, system) currently down, with its health.
     pub fn systems_down(&self) -> Vec<(String, String, SystemHealth)> {
         self.inner

@@ -49,7 +49,7 @@ pub use db::{Backend, OpenOptions};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
 pub use outbox::ClaimFilter;
-pub use set_aside::{RETRY_KEY, SetAsideFilter};
+pub use set_aside::{RETRY_KEY, SetAsideFilter, SystemHealthRecord};
 pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,

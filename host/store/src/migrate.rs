@@ -44,6 +44,11 @@ const SQLITE: &[Migration] = &[
         name: "set_aside",
         sql: include_str!("../migrations/sqlite/0006_set_aside.sql"),
     },
+    Migration {
+        version: 7,
+        name: "system_health",
+        sql: include_str!("../migrations/sqlite/0007_system_health.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -76,6 +81,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "set_aside",
         sql: include_str!("../migrations/postgres/0006_set_aside.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "system_health",
+        sql: include_str!("../migrations/postgres/0007_system_health.sql"),
     },
 ];
 

@@ -121,3 +121,75 @@ impl Store {
         Ok(entries.len() as u64)
     }
 }
+
+/// Where one store's connection to one system stands, as the running host last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SystemHealthRecord {
+    /// The system.
+    pub system: String,
+    /// Since when it has been down (its breaker open); `None` while it answers.
+    pub down_since: Option<DateTime<Utc>>,
+    /// The last error that said it was down.
+    pub last_error: Option<String>,
+    /// When the host recorded this.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Records where `store_id`'s connection to `system` stands (the host does, for
+    /// `weft status`, which runs in another process).
+    pub async fn set_system_health(
+        &self,
+        store_id: &str,
+        system: &str,
+        down_since: Option<DateTime<Utc>>,
+        last_error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const OP: &str = "record system health";
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            sqlx::query(
+                "INSERT INTO system_health (store_id, system, down_since, last_error, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (store_id, system) DO UPDATE SET down_since = excluded.down_since,
+                   last_error = excluded.last_error, updated_at = excluded.updated_at",
+            )
+            .bind(store_id)
+            .bind(system)
+            .bind(down_since.map(ms))
+            .bind(last_error)
+            .bind(ms(now))
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+            Ok::<(), StoreError>(())
+        })?;
+        w.commit(OP).await
+    }
+
+    /// Where each of `store_id`'s systems stands, as the host last recorded it.
+    pub async fn system_health(&self, store_id: &str) -> Result<Vec<SystemHealthRecord>> {
+        const OP: &str = "read system health";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(
+                "SELECT system, down_since, last_error, updated_at FROM system_health
+                 WHERE store_id = $1 ORDER BY system",
+            )
+            .bind(store_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SystemHealthRecord {
+                        system: r.text("system").map_err(StoreError::db(OP))?,
+                        down_since: r.opt_i64("down_since").map_err(StoreError::db(OP))?.map(from_ms),
+                        last_error: r.opt_text("last_error").map_err(StoreError::db(OP))?,
+                        updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
+                    })
+                })
+                .collect()
+        })
+    }
+}
