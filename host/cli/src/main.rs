@@ -82,6 +82,10 @@ enum Command {
         /// Also load every store's plugins (compiles them, checks them against the WIT).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         plugins: bool,
+        /// Also ask each platform with webhooks which of weft's subscriptions to
+        /// `[server] public_url` it is missing (contacts the platforms).
+        #[arg(long)]
+        webhooks: bool,
     },
     /// Write a commented starter configuration (weft.toml and stores/example.toml).
     Init {
@@ -259,7 +263,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             entity,
             json,
         } => weft::run::replay(&config, &store, since, entity.as_deref(), json).await,
-        Command::Check { config, plugins } => weft::ops::check(&config, plugins),
+        Command::Check {
+            config,
+            plugins,
+            webhooks,
+        } => {
+            let code = weft::ops::check(&config, plugins)?;
+            if webhooks && code == ExitCode::SUCCESS {
+                weft::ops::check_webhooks(&config).await
+            } else {
+                Ok(code)
+            }
+        }
         Command::Init { dir } => weft::ops::init(&dir),
         Command::Plugin(cmd) => weft::plugin::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,

@@ -268,6 +268,15 @@ pub trait Connection: Send + Sync {
         input.clone()
     }
 
+    /// The webhook topics this system is not subscribed to at `url` (empty for a platform
+    /// without webhooks): what `weft check --webhooks` reports and the keeper repairs.
+    fn missing_webhooks<'a>(
+        &'a self,
+        _url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// The connection's circuit breaker (open while the system is down), when it has one.
     fn breaker(&self) -> Option<&gate::CircuitBreaker> {
         None

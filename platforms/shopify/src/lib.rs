@@ -156,6 +156,16 @@ impl Connection for ShopifyConnection {
         write::inventory_call_subset(input, positions)
     }
 
+    fn missing_webhooks<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
+        Box::pin(async move {
+            let missing = webhook::missing_subscriptions(&self.client, url).await?;
+            Ok(missing.into_iter().map(str::to_owned).collect())
+        })
+    }
+
     fn breaker(&self) -> Option<&weft_platform::gate::CircuitBreaker> {
         self.client.breaker()
     }
