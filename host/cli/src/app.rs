@@ -82,9 +82,9 @@ pub struct StoreSetup {
     /// The systems it syncs, in config order.
     pub systems: Vec<SystemSetup>,
     /// The mapping plugin.
-    pub mapper: Arc<Plugin>,
+    pub mapper: StorePlugin,
     /// Resolver rules: field pattern and plugin, most specific wins.
-    pub resolvers: Vec<(String, Arc<Plugin>)>,
+    pub resolvers: Vec<(String, StorePlugin)>,
     /// The store's plugin config (`[plugins.config]`).
     pub plugin_config: serde_json::Map<String, serde_json::Value>,
     /// The store's plugin limits.
@@ -97,6 +97,40 @@ pub struct StoreSetup {
     /// set, each system with webhooks keeps its subscriptions to
     /// `<url>/webhooks/<system>/<store>` in place.
     pub public_url: Option<String>,
+}
+
+/// A plugin a store runs: loaded, or still compiling in the background. A store whose plugins
+/// are still compiling waits for them while the others run.
+#[derive(Clone)]
+pub enum StorePlugin {
+    /// Loaded.
+    Ready(Arc<Plugin>),
+    /// Compiling ([`Runtime::load_in_background`]).
+    Loading(weft_runtime::PendingPlugin),
+}
+
+impl From<Arc<Plugin>> for StorePlugin {
+    fn from(p: Arc<Plugin>) -> Self {
+        StorePlugin::Ready(p)
+    }
+}
+
+impl StorePlugin {
+    /// The plugin, once loaded.
+    pub async fn ready(&self) -> Result<Arc<Plugin>, weft_runtime::PluginError> {
+        match self {
+            StorePlugin::Ready(p) => Ok(p.clone()),
+            StorePlugin::Loading(p) => p.ready().await,
+        }
+    }
+
+    /// The plugin if it is loaded already (a load that failed is an error).
+    fn now(&self) -> Option<Result<Arc<Plugin>, weft_runtime::PluginError>> {
+        match self {
+            StorePlugin::Ready(p) => Some(Ok(p.clone())),
+            StorePlugin::Loading(p) => p.try_get(),
+        }
+    }
 }
 
 /// The plugin config key under which the host tells plugins each system's platform
@@ -225,6 +259,112 @@ impl HealthWatch {
     }
 }
 
+/// Everything one store's runner is built from, once its plugins are loaded.
+struct StoreBuild {
+    setup: StoreSetup,
+    ctx: StoreCtx,
+    db: Store,
+    systems: Systems,
+    runtime: Runtime,
+    observer: Arc<dyn weft_engine::Observer>,
+    backoff: Arc<Backoff>,
+    wakers: Arc<Wakers>,
+}
+
+/// A store's loaded plugins: the mapper and its resolver rules.
+type Loaded = (Arc<Plugin>, Vec<(String, Arc<Plugin>)>);
+
+impl StoreBuild {
+    /// The plugins, if every one has finished loading.
+    fn plugins_now(&self) -> Option<Result<Loaded, weft_runtime::PluginError>> {
+        let mapper = self.setup.mapper.now()?;
+        let mut rules = Vec::new();
+        for (pattern, p) in &self.setup.resolvers {
+            rules.push((pattern.clone(), p.now()?));
+        }
+        Some((|| {
+            let rules = rules
+                .into_iter()
+                .map(|(pattern, p)| p.map(|p| (pattern, p)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((mapper?, rules))
+        })())
+    }
+
+    /// The plugins, once every one has loaded.
+    async fn plugins_ready(&self) -> Result<Loaded, weft_runtime::PluginError> {
+        let mapper = self.setup.mapper.ready().await?;
+        let mut rules = Vec::new();
+        for (pattern, p) in &self.setup.resolvers {
+            rules.push((pattern.clone(), p.ready().await?));
+        }
+        Ok((mapper, rules))
+    }
+
+    fn runner(&self, (mapper, resolvers): Loaded) -> Result<StoreRunner> {
+        let s = &self.setup;
+        let mapper = self.runtime.mapper(&mapper, self.ctx.clone())?;
+        let mut rules = Vec::new();
+        for (pattern, plugin) in &resolvers {
+            rules.push(ResolverRule {
+                pattern: pattern.clone(),
+                resolver: self.runtime.resolver(plugin, self.ctx.clone())?,
+            });
+        }
+        let processor = Processor::new(
+            s.id.clone(),
+            self.db.clone(),
+            self.systems.clone(),
+            mapper,
+            rules,
+        )
+        .with_observer(self.observer.clone());
+        // After a stale compare-and-set, read the target again now rather than at the next
+        // scheduled poll: the re-read is journaled and re-merged.
+        let reobserve: weft_engine::dispatch::Reobserve = {
+            let w = self.wakers.clone();
+            Arc::new(move |_system, _kind, _key| {
+                w.request_poll();
+                Box::pin(async { Ok(()) })
+            })
+        };
+        let dispatcher = Dispatcher::new(
+            s.id.clone(),
+            self.db.clone(),
+            self.systems.clone(),
+            self.backoff.clone(),
+        )
+        .with_reobserve(reobserve)
+        .with_observer(self.observer.clone());
+        let pollers: Vec<Arc<dyn Poller>> = self
+            .systems
+            .iter()
+            .flat_map(|sys| {
+                let ctx = SourceCtx {
+                    store_id: s.id.clone(),
+                    system: sys.name.clone(),
+                    db: self.db.clone(),
+                    overlap: s.poll_overlap,
+                    webhook_url: s.public_url.as_ref().map(|u| {
+                        format!("{}/webhooks/{}/{}", u.trim_end_matches('/'), sys.name, s.id)
+                    }),
+                };
+                sys.connection
+                    .as_ref()
+                    .map(|c| c.change_sources(&ctx))
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok(StoreRunner::new(
+            processor,
+            dispatcher,
+            pollers,
+            s.timing.clone(),
+            self.wakers.clone(),
+        ))
+    }
+}
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -313,53 +453,42 @@ impl Host {
                 );
             }
             let systems = Systems::new(systems);
-            let ctx = s.plugin_ctx();
-            let mapper = runtime.mapper(&s.mapper, ctx.clone())?;
-            let mut rules = Vec::new();
-            for (pattern, plugin) in &s.resolvers {
-                rules.push(ResolverRule {
-                    pattern: pattern.clone(),
-                    resolver: runtime.resolver(plugin, ctx.clone())?,
-                });
-            }
-            let processor =
-                Processor::new(s.id.clone(), db.clone(), systems.clone(), mapper, rules)
-                    .with_observer(observer.clone());
             let store_wakers = Arc::new(Wakers::default());
-            // After a stale compare-and-set, read the target again now rather than at the next
-            // scheduled poll: the re-read is journaled and re-merged.
-            let reobserve: weft_engine::dispatch::Reobserve = {
-                let w = store_wakers.clone();
-                Arc::new(move |_system, _kind, _key| {
-                    w.request_poll();
-                    Box::pin(async { Ok(()) })
-                })
+            wakers.insert(s.id.clone(), store_wakers.clone());
+            let build = StoreBuild {
+                ctx: s.plugin_ctx(),
+                setup: s,
+                db: db.clone(),
+                systems,
+                runtime: runtime.clone(),
+                observer: observer.clone(),
+                backoff: backoff.clone(),
+                wakers: store_wakers,
             };
-            let dispatcher =
-                Dispatcher::new(s.id.clone(), db.clone(), systems.clone(), backoff.clone())
-                    .with_reobserve(reobserve)
-                    .with_observer(observer.clone());
-            let pollers: Vec<Arc<dyn Poller>> = systems
-                .iter()
-                .flat_map(|sys| {
-                    let ctx = SourceCtx {
-                        store_id: s.id.clone(),
-                        system: sys.name.clone(),
-                        db: db.clone(),
-                        overlap: s.poll_overlap,
-                        webhook_url: s.public_url.as_ref().map(|u| {
-                            format!("{}/webhooks/{}/{}", u.trim_end_matches('/'), sys.name, s.id)
-                        }),
-                    };
-                    sys.connection
-                        .as_ref()
-                        .map(|c| c.change_sources(&ctx))
-                        .unwrap_or_default()
-                })
-                .collect();
-            let runner = StoreRunner::new(processor, dispatcher, pollers, s.timing, store_wakers);
-            wakers.insert(s.id.clone(), runner.wakers());
-            runner.spawn(&mut tasks, stop_rx.clone());
+            match build.plugins_now() {
+                // Loaded (or refused) already: the store starts now, or start-up fails.
+                Some(plugins) => build.runner(plugins?)?.spawn(&mut tasks, stop_rx.clone()),
+                // Still compiling: this store waits for its plugins, the others start.
+                None => {
+                    let stop = stop_rx.clone();
+                    tasks.spawn(async move {
+                        let id = build.setup.id.clone();
+                        let runner = match build.plugins_ready().await {
+                            Ok(plugins) => build.runner(plugins),
+                            Err(e) => Err(e.into()),
+                        };
+                        match runner {
+                            Ok(runner) => {
+                                tracing::info!(store = %id, "plugins loaded; the store starts");
+                                let mut loops = JoinSet::new();
+                                runner.spawn(&mut loops, stop);
+                                while loops.join_next().await.is_some() {}
+                            }
+                            Err(e) => tracing::error!(store = %id, error = %format!("{e:#}"), "the store's plugins did not load: it does not run (its webhooks are still journaled)"),
+                        }
+                    });
+                }
+            }
             intake.push(store_intake);
         }
         let writer = JournalWriter::spawn(db.clone(), GroupCommitConfig::default());

@@ -257,10 +257,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
                     s.netsuite.config().concurrency_limit,
                 ),
             ],
-            mapper: mapper.clone(),
+            mapper: mapper.clone().into(),
             resolvers: vec![
-                ("inventory-level.quantity".into(), counter.clone()),
-                ("*".into(), owners.clone()),
+                ("inventory-level.quantity".into(), counter.clone().into()),
+                ("*".into(), owners.clone().into()),
             ],
             plugin_config: plugin_config.as_object().cloned().unwrap_or_default(),
             limits: Limits::default(),

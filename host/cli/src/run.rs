@@ -10,8 +10,7 @@ use weft_engine::{Mode, Processor, ResolverRule, StepReport, Timing};
 use weft_runtime::{Limits, Runtime, RuntimeConfig};
 use weft_store::{OutboxStatus, Store, StoreError};
 
-use crate::app::{Host, StoreSetup};
-use crate::ops::load_plugin;
+use crate::app::{Host, StorePlugin, StoreSetup};
 
 /// Loads and validates the configuration (secrets resolved now, so a missing one fails at
 /// start, with its file and line).
@@ -60,6 +59,33 @@ fn limits(store: &StoreConfig) -> Limits {
     }
 }
 
+/// Starts loading a plugin in the background (compiling is bounded but can take seconds): the
+/// host starts every store whose plugins are ready, and a store whose plugin is still
+/// compiling waits for it. A missing file or unknown stock plugin fails here.
+fn start_loading(runtime: &Runtime, source: &weft_config::PluginSource) -> Result<StorePlugin> {
+    Ok(match source {
+        weft_config::PluginSource::Builtin(name) => {
+            let bytes = weft_plugin_artifacts::stock(name).with_context(|| {
+                let known: Vec<_> = weft_plugin_artifacts::STOCK.iter().map(|s| s.1).collect();
+                format!(
+                    "no stock plugin `{name}` (stock plugins: {})",
+                    known.join(", ")
+                )
+            })?;
+            StorePlugin::Loading(runtime.load_in_background(name, bytes))
+        }
+        weft_config::PluginSource::File(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read plugin {}", path.display()))?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "plugin".to_string());
+            StorePlugin::Loading(runtime.load_in_background(&name, bytes))
+        }
+    })
+}
+
 /// Resolves one store's configuration into what the host runs.
 pub fn setup(
     store: &StoreConfig,
@@ -71,13 +97,13 @@ pub fn setup(
     for (pattern, plugin) in store.plugins.resolver_rules() {
         resolvers.push((
             pattern,
-            load_plugin(runtime, &plugin.source).with_context(|| ctx("resolver"))?,
+            start_loading(runtime, &plugin.source).with_context(|| ctx("resolver"))?,
         ));
     }
     Ok(StoreSetup {
         id: store.id.clone(),
         systems: crate::platforms::store_systems(store)?,
-        mapper: load_plugin(runtime, &store.plugins.mapper.source)
+        mapper: start_loading(runtime, &store.plugins.mapper.source)
             .with_context(|| ctx("mapper"))?,
         resolvers,
         plugin_config: store.plugin_config(),
@@ -294,14 +320,14 @@ pub async fn replay_store(
     for (pattern, plugin) in &setup.resolvers {
         rules.push(ResolverRule {
             pattern: pattern.clone(),
-            resolver: runtime.resolver(plugin, ctx.clone())?,
+            resolver: runtime.resolver(&plugin.ready().await?, ctx.clone())?,
         });
     }
     let processor = Processor::new(
         setup.id.clone(),
         db.clone(),
         setup.offline_systems(),
-        runtime.mapper(&setup.mapper, ctx)?,
+        runtime.mapper(&setup.mapper.ready().await?, ctx)?,
         rules,
     );
     let mut after = 0;

@@ -190,10 +190,13 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
                 netsuite.config().concurrency_limit,
             ),
         ],
-        mapper: stock("shopify-netsuite")?,
+        mapper: stock("shopify-netsuite")?.into(),
         resolvers: vec![
-            ("inventory-level.quantity".into(), stock("counter-merge")?),
-            ("*".into(), stock("system-of-record")?),
+            (
+                "inventory-level.quantity".into(),
+                stock("counter-merge")?.into(),
+            ),
+            ("*".into(), stock("system-of-record")?.into()),
         ],
         plugin_config: json!({
             "locations": { location.to_string(): NS_LOCATION },

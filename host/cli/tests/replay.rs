@@ -166,10 +166,10 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
                 s.netsuite.config().concurrency_limit,
             ),
         ],
-        mapper: mapper.clone(),
+        mapper: mapper.clone().into(),
         resolvers: vec![
-            ("inventory-level.quantity".into(), r.counter.clone()),
-            ("*".into(), r.owners.clone()),
+            ("inventory-level.quantity".into(), r.counter.clone().into()),
+            ("*".into(), r.owners.clone().into()),
         ],
         plugin_config: plugin_config(s),
         limits: Limits::default(),
@@ -575,9 +575,9 @@ fn live_processor(
     let s = offline_setup(mapper, r);
     let ctx = s.plugin_ctx();
     let mut rules = Vec::new();
-    for (pattern, plugin) in &s.resolvers {
+    for (pattern, plugin) in [("inventory-level.quantity", &r.counter), ("*", &r.owners)] {
         rules.push(ResolverRule {
-            pattern: pattern.clone(),
+            pattern: pattern.into(),
             resolver: runtime.resolver(plugin, ctx.clone())?,
         });
     }
@@ -617,10 +617,10 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
                 1,
             ),
         ],
-        mapper: mapper.clone(),
+        mapper: mapper.clone().into(),
         resolvers: vec![
-            ("inventory-level.quantity".into(), r.counter.clone()),
-            ("*".into(), r.owners.clone()),
+            ("inventory-level.quantity".into(), r.counter.clone().into()),
+            ("*".into(), r.owners.clone().into()),
         ],
         plugin_config: json!({ "owners": { "*": "netsuite", "variant.title": "shopify" } })
             .as_object()

@@ -231,10 +231,13 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
                 netsuite.config().concurrency_limit,
             ),
         ],
-        mapper: stock("shopify-netsuite")?,
+        mapper: stock("shopify-netsuite")?.into(),
         resolvers: vec![
-            ("inventory-level.quantity".into(), stock("counter-merge")?),
-            ("*".into(), stock("system-of-record")?),
+            (
+                "inventory-level.quantity".into(),
+                stock("counter-merge")?.into(),
+            ),
+            ("*".into(), stock("system-of-record")?.into()),
         ],
         plugin_config: json!({
             "locations": { shop.location.to_string(): NS_LOCATION },
