@@ -38,10 +38,12 @@ use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
 
-/// Stages of a set-aside entry: the document could not be mapped to canonical records, or a
-/// write for one target could not be built from them.
+/// Stages of a set-aside entry: the document could not be mapped to canonical records, a
+/// write for one target could not be built from them, or a resolver failed on a conflict.
 const TO_CANONICAL: &str = "to-canonical";
 const FROM_CANONICAL: &str = "from-canonical";
+/// A resolver could not settle a conflict of the entry's record.
+const RESOLVE: &str = "resolve";
 
 /// Delivery-id prefix of a journaled stock write result.
 pub(crate) use weft_store::WRITE_RESULT_DELIVERY_PREFIX as WRITE_RESULT_PREFIX;
@@ -616,9 +618,23 @@ impl Processor {
         let counter = |field: &str| kind == "inventory-level" && field == "quantity";
         let mut m = merge(&golden, previous.as_ref(), &incoming, counter);
         if !m.conflicts.is_empty() {
-            let settlements = self
+            let settlements = match self
                 .resolve(&kind, &record_key, system, &entry.version, &m, &meta)
-                .await?;
+                .await
+            {
+                Ok(s) => s,
+                Err(e @ (EngineError::Plugin(_) | EngineError::PluginContract(_))) => {
+                    // The resolver failed on this record's conflict (a trap, a refused value,
+                    // no rule for the field): the entry is set aside for a retry once the plugin
+                    // or the config is fixed; the record keeps what it had, the store goes on.
+                    report.failed += 1;
+                    work.count("resolve_failed");
+                    warn!(store = %self.store_id, %system, %kind, key = %record_key, seq = entry.seq, error = %e, "resolver failed on a conflict: set aside");
+                    work.set_aside(entry, RESOLVE, "", e.to_string());
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
             report.conflicts += settlements.len() as u64;
             work.count_by("conflicts_resolved", settlements.len() as i64);
             for (c, s) in m.conflicts.iter().zip(&settlements) {

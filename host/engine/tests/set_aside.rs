@@ -293,3 +293,121 @@ async fn a_mapper_that_traps_on_one_item_stops_only_that_item_until_it_is_replac
     assert!(shopify_writes(&db, "ITEM-PANIC-2").await > 0);
     assert_eq!(db.status(STORE).await.unwrap().set_aside, 0);
 }
+
+fn shopify_product(price: &str, version: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: "shopify".into(),
+        kind: "product".into(),
+        entity_id: "8812345678901234567".into(),
+        version: version.into(),
+        source: Source::Webhook,
+        delivery_id: None,
+        body: json!({
+            "id": "8812345678901234567", "title": "Linen Shirt", "body_html": "<p>Linen.</p>",
+            "vendor": "Acme", "product_type": "Shirts", "handle": "linen-shirt",
+            "status": "active", "tags": "", "updated_at": version,
+            "variants": [{"id": "4400000000000000001", "product_id": "8812345678901234567",
+                          "title": "S", "sku": "LS-S", "price": price, "compare_at_price": null,
+                          "barcode": null, "inventory_item_id": "5500000000000000001",
+                          "updated_at": version}]
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+fn netsuite_item(price: f64, version: &str) -> NewJournalEntry {
+    let mut e = item("7", "LS-S");
+    e.version = version.into();
+    e.body["basePrice"] = json!(price);
+    e.body["lastModifiedDate"] = json!(version);
+    e
+}
+
+#[tokio::test]
+async fn a_conflict_no_resolver_can_settle_is_set_aside_not_a_stuck_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let stock = |name: &str| {
+        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+        runtime.load(name, bytes).unwrap()
+    };
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: json!({ "owners": { "*": "netsuite" } })
+            .as_object()
+            .cloned()
+            .unwrap(),
+        limits: Limits::default(),
+    };
+    // Only stock quantities have a resolver: a price conflict has none.
+    let rules = vec![ResolverRule {
+        pattern: "inventory-level.quantity".into(),
+        resolver: runtime
+            .resolver(&stock("counter-merge"), ctx.clone())
+            .unwrap(),
+    }];
+    let systems = Systems::new(vec![
+        System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+        System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ]);
+    let p = Processor::new(
+        STORE,
+        db.clone(),
+        systems,
+        runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap(),
+        rules,
+    );
+    // Both sides agree on 12.50; then both change it from there: a conflict.
+    db.append(netsuite_item(12.5, "2026-11-26T10:00:00Z"))
+        .await
+        .unwrap();
+    db.append(shopify_product("12.50", "2026-11-26T10:00:00Z"))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(netsuite_item(13.0, "2026-11-26T10:01:00Z"))
+        .await
+        .unwrap();
+    db.append(shopify_product("14.00", "2026-11-26T10:01:00Z"))
+        .await
+        .unwrap();
+    // An unrelated record still syncs in the same step.
+    db.append(item("8", "OTHER-1")).await.unwrap();
+    let report = p.step(100).await.unwrap();
+    assert!(report.failed >= 1, "{report:?}");
+    assert_eq!(
+        db.cursor(STORE).await.unwrap(),
+        report.cursor,
+        "the store went on"
+    );
+    assert!(shopify_writes(&db, "OTHER-1").await > 0);
+    let aside = db
+        .list_set_aside(&SetAsideFilter::default(), 10)
+        .await
+        .unwrap();
+    assert!(
+        aside
+            .iter()
+            .any(|(_, a)| a.stage == "resolve" && a.reason.contains("no resolver rule")),
+        "{aside:?}"
+    );
+}
