@@ -6,6 +6,8 @@
 //! once it answers again everything is delivered: every order is one sales order, stock on
 //! both sides is opening + received - ordered, no dead letters.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -66,32 +68,6 @@ fn target(url: &str) -> Result<SocketAddr> {
     Ok(hostport.parse()?)
 }
 
-/// Waits until the store is quiet: webhooks delivered, journal processed, outbox drained, and
-/// two poll rounds in a row found nothing new.
-async fn settle(host: &Host, shop: &ShopifySim, limit: Duration) -> Result<()> {
-    let deadline = Instant::now() + limit;
-    shop.wait_webhooks_idle(limit).await;
-    let mut quiet_rounds = 0;
-    let mut last_head = None;
-    while quiet_rounds < 2 {
-        ensure!(
-            Instant::now() < deadline,
-            "weft did not settle within {limit:?}"
-        );
-        let requests = host.poll_now();
-        while !host.polled_since(&requests) {
-            ensure!(Instant::now() < deadline, "polls did not complete in time");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let st = host.db.status(STORE).await?;
-        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
-        let moved = last_head.replace(st.journal_head) != Some(st.journal_head);
-        quiet_rounds = if busy || moved { 0 } else { quiet_rounds + 1 };
-    }
-    Ok(())
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Down {
     Erp,
@@ -100,10 +76,7 @@ enum Down {
 
 async fn outage_is_waited_out(down: Down) -> Result<()> {
     // `WEFT_TEST_LOG=info cargo test --test outage` shows the host's log.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
+    common::init_log();
     let shop = ShopifySim::new(
         weft_sim_shopify::SimConfig::builder()
             .seed(41)
@@ -219,7 +192,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
     shop.subscribe_all(&format!("http://{}/webhooks/shopify/{STORE}", host.addr))
         .map_err(|e| anyhow!("{e}"))?;
     host.poll_now();
-    settle(&host, &shop, SETTLE).await?;
+    common::settle(&host, STORE, &[&shop], SETTLE).await?;
     for sku in SKUS {
         ensure!(shop.variant_by_sku(sku).is_some(), "{sku} reached Shopify");
     }
@@ -231,7 +204,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
             ..CustomerFields::default()
         })
         .map_err(|e| anyhow!("{e}"))?;
-    settle(&host, &shop, SETTLE).await?;
+    common::settle(&host, STORE, &[&shop], SETTLE).await?;
 
     // The outage: orders in Shopify and a receipt in NetSuite while one side is unreachable.
     let (system, switch) = match down {
@@ -294,7 +267,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
 
     // Back up: everything is delivered, once.
     switch.send_replace(true);
-    settle(&host, &shop, SETTLE).await?;
+    common::settle(&host, STORE, &[&shop], SETTLE).await?;
     let st = host.db.status(STORE).await?;
     ensure!(st.outbox.dead == 0, "{} dead letters", st.outbox.dead);
     let sales_orders = netsuite.records(RecordType::SalesOrder);

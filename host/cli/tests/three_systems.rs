@@ -4,7 +4,9 @@
 //! sold in one shop reaches the ERP and the other shop; customers and orders stay with the shop
 //! they came from; and once quiet, nothing is written again (no ping-pong).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::{Value, json};
@@ -108,43 +110,10 @@ impl Shop {
     }
 }
 
-/// Waits until the store is quiet: webhooks delivered, journal processed, outbox drained, and
-/// two poll rounds in a row found nothing new.
-async fn settle(host: &Host, shops: &[&Shop]) -> Result<()> {
-    let deadline = Instant::now() + SETTLE;
-    for s in shops {
-        s.sim
-            .wait_webhooks_idle(deadline.saturating_duration_since(Instant::now()))
-            .await;
-    }
-    let mut quiet_rounds = 0;
-    let mut last_head = None;
-    while quiet_rounds < 2 {
-        ensure!(
-            Instant::now() < deadline,
-            "weft did not settle within {SETTLE:?}"
-        );
-        let requests = host.poll_now();
-        while !host.polled_since(&requests) {
-            ensure!(Instant::now() < deadline, "polls did not complete in time");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let st = host.db.status(STORE).await?;
-        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
-        let moved = last_head.replace(st.journal_head) != Some(st.journal_head);
-        quiet_rounds = if busy || moved { 0 } else { quiet_rounds + 1 };
-    }
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
     // `WEFT_TEST_LOG=info cargo test --test three_systems` shows the host's log.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
+    common::init_log();
     let shop = start_shop("shopify", 31).await?;
     let eu = start_shop("shopify-eu", 32).await?;
     let netsuite =
@@ -269,7 +238,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
 
     // The ERP's catalog reaches both storefronts.
     host.poll_now();
-    settle(&host, &shops).await?;
+    common::settle(&host, STORE, &[&shop.sim, &eu.sim], SETTLE).await?;
     for s in shops {
         for (k, sku) in SKUS.iter().enumerate() {
             ensure!(
@@ -321,7 +290,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         orders.push((s.system, order));
     }
-    settle(&host, &shops).await?;
+    common::settle(&host, STORE, &[&shop.sim, &eu.sim], SETTLE).await?;
 
     for s in shops {
         ensure!(
@@ -384,7 +353,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
     // No ping-pong: more poll rounds write nothing.
     let done = host.db.status(STORE).await?.outbox.done;
     for _ in 0..3 {
-        settle(&host, &shops).await?;
+        common::settle(&host, STORE, &[&shop.sim, &eu.sim], SETTLE).await?;
     }
     let st = host.db.status(STORE).await?;
     ensure!(

@@ -15,23 +15,14 @@ const STORE: &str = "acme";
 const GUEST_ORDER: &str = "820982911946154508";
 const CUSTOMER_ORDER: &str = "820982911946154509";
 
-fn processor(db: &Store, runtime: &Runtime, config: Value) -> Processor {
-    let stock = |name: &str| {
-        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
-        runtime.load(name, bytes).unwrap()
-    };
-    let ctx = StoreCtx {
-        store_id: STORE.into(),
-        config: config.as_object().cloned().unwrap(),
-        limits: Limits::default(),
-    };
-    let rules = vec![ResolverRule {
-        pattern: "*".into(),
-        resolver: runtime
-            .resolver(&stock("system-of-record"), ctx.clone())
-            .unwrap(),
-    }];
-    let systems = Systems::new(vec![
+fn stock(runtime: &Runtime, name: &str) -> Arc<weft_runtime::Plugin> {
+    let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+    runtime.load(name, bytes).unwrap()
+}
+
+/// The store's two systems, offline (the step only plans).
+fn systems() -> Systems {
+    Systems::new(vec![
         System {
             name: "shopify".into(),
             platform: Arc::new(weft_shopify::Shopify),
@@ -42,9 +33,55 @@ fn processor(db: &Store, runtime: &Runtime, config: Value) -> Processor {
             platform: Arc::new(weft_netsuite::NetSuite),
             connection: None,
         },
-    ]);
-    let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
-    Processor::new(STORE, db.clone(), systems, mapper, rules)
+    ])
+}
+
+/// A processor with `mapper` and `resolvers` (field pattern, stock resolver name), configured
+/// with `config`.
+fn processor_with(
+    db: &Store,
+    runtime: &Runtime,
+    mapper: &Arc<weft_runtime::Plugin>,
+    resolvers: &[(&str, &str)],
+    config: Value,
+) -> Processor {
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: config.as_object().cloned().unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = resolvers
+        .iter()
+        .map(|(pattern, name)| ResolverRule {
+            pattern: (*pattern).into(),
+            resolver: runtime
+                .resolver(&stock(runtime, name), ctx.clone())
+                .unwrap(),
+        })
+        .collect();
+    let mapper = runtime.mapper(mapper, ctx).unwrap();
+    Processor::new(STORE, db.clone(), systems(), mapper, rules)
+}
+
+/// The stock mapper and the system-of-record resolver.
+fn processor(db: &Store, runtime: &Runtime, config: Value) -> Processor {
+    let mapper = stock(runtime, "shopify-netsuite");
+    processor_with(db, runtime, &mapper, &[("*", "system-of-record")], config)
+}
+
+async fn open(dir: &tempfile::TempDir) -> (Store, Runtime) {
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    (db, runtime)
 }
 
 fn order(id: &str, customer: Value) -> NewJournalEntry {
@@ -83,17 +120,7 @@ async fn sales_orders(db: &Store, id: &str) -> usize {
 #[tokio::test]
 async fn a_refused_order_is_set_aside_and_a_retry_after_the_fix_syncs_it_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
+    let (db, runtime) = open(&dir).await;
     let broken = processor(&db, &runtime, json!({ "owners": { "*": "netsuite" } }));
     db.append(order(GUEST_ORDER, Value::Null)).await.unwrap();
     db.append(order(
@@ -204,59 +231,18 @@ async fn shopify_writes(db: &Store, sku: &str) -> usize {
 #[tokio::test]
 async fn a_mapper_that_traps_on_one_item_stops_only_that_item_until_it_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
+    let (db, runtime) = open(&dir).await;
     let config = json!({ "owners": { "*": "netsuite" } });
     // The same store with the panicky mapper: it traps on any batch holding the marked item.
     let panicky = {
         let bytes = std::fs::read(weft_plugin_artifacts::TESTING_PANICKY_MAPPER).unwrap();
         let plugin = runtime.load("panicky", &bytes).unwrap();
-        let ctx = StoreCtx {
-            store_id: STORE.into(),
-            config: config.as_object().cloned().unwrap(),
-            limits: Limits::default(),
-        };
-        let systems = Systems::new(vec![
-            System {
-                name: "shopify".into(),
-                platform: Arc::new(weft_shopify::Shopify),
-                connection: None,
-            },
-            System {
-                name: "netsuite".into(),
-                platform: Arc::new(weft_netsuite::NetSuite),
-                connection: None,
-            },
-        ]);
-        let resolver = runtime
-            .resolver(
-                &runtime
-                    .load(
-                        "system-of-record",
-                        weft_plugin_artifacts::stock("system-of-record").unwrap(),
-                    )
-                    .unwrap(),
-                ctx.clone(),
-            )
-            .unwrap();
-        Processor::new(
-            STORE,
-            db.clone(),
-            systems,
-            runtime.mapper(&plugin, ctx).unwrap(),
-            vec![ResolverRule {
-                pattern: "*".into(),
-                resolver,
-            }],
+        processor_with(
+            &db,
+            &runtime,
+            &plugin,
+            &[("*", "system-of-record")],
+            config.clone(),
         )
     };
     for (id, sku) in [("1", "ITEM-1"), ("2", "ITEM-PANIC-2"), ("3", "ITEM-3")] {
@@ -327,54 +313,14 @@ fn netsuite_item(price: f64, version: &str) -> NewJournalEntry {
 #[tokio::test]
 async fn a_conflict_no_resolver_can_settle_is_set_aside_not_a_stuck_store() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
-    let stock = |name: &str| {
-        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
-        runtime.load(name, bytes).unwrap()
-    };
-    let ctx = StoreCtx {
-        store_id: STORE.into(),
-        config: json!({ "owners": { "*": "netsuite" } })
-            .as_object()
-            .cloned()
-            .unwrap(),
-        limits: Limits::default(),
-    };
+    let (db, runtime) = open(&dir).await;
     // Only stock quantities have a resolver: a price conflict has none.
-    let rules = vec![ResolverRule {
-        pattern: "inventory-level.quantity".into(),
-        resolver: runtime
-            .resolver(&stock("counter-merge"), ctx.clone())
-            .unwrap(),
-    }];
-    let systems = Systems::new(vec![
-        System {
-            name: "shopify".into(),
-            platform: Arc::new(weft_shopify::Shopify),
-            connection: None,
-        },
-        System {
-            name: "netsuite".into(),
-            platform: Arc::new(weft_netsuite::NetSuite),
-            connection: None,
-        },
-    ]);
-    let p = Processor::new(
-        STORE,
-        db.clone(),
-        systems,
-        runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap(),
-        rules,
+    let p = processor_with(
+        &db,
+        &runtime,
+        &stock(&runtime, "shopify-netsuite"),
+        &[("inventory-level.quantity", "counter-merge")],
+        json!({ "owners": { "*": "netsuite" } }),
     );
     // Both sides agree on 12.50; then both change it from there: a conflict.
     db.append(netsuite_item(12.5, "2026-11-26T10:00:00Z"))

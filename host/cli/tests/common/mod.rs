@@ -1,0 +1,50 @@
+//! What the host-level tests share.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use weft::app::Host;
+use weft_sim_shopify::ShopifySim;
+
+/// Waits until `store` is quiet: every shop's webhooks delivered, the journal processed, the
+/// outbox drained, nothing set aside for a write, and two poll rounds in a row (each started
+/// after it was asked for) that found nothing new.
+pub async fn settle(
+    host: &Host,
+    store: &str,
+    shops: &[&ShopifySim],
+    limit: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    for s in shops {
+        s.wait_webhooks_idle(deadline.saturating_duration_since(Instant::now()))
+            .await;
+    }
+    let mut quiet_rounds = 0;
+    let mut last_head = None;
+    while quiet_rounds < 2 {
+        ensure!(
+            Instant::now() < deadline,
+            "weft did not settle within {limit:?}"
+        );
+        let requests = host.poll_now();
+        while !host.polled_since(&requests) {
+            ensure!(Instant::now() < deadline, "polls did not complete in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let st = host.db.status(store).await?;
+        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
+        let moved = last_head.replace(st.journal_head) != Some(st.journal_head);
+        quiet_rounds = if busy || moved { 0 } else { quiet_rounds + 1 };
+    }
+    Ok(())
+}
+
+/// Logs the host to the test's output as `WEFT_TEST_LOG` says (default: warnings).
+pub fn init_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
