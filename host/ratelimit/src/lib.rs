@@ -7,13 +7,15 @@
 //! - [`ShopifyCostLimiter`]: Shopify GraphQL calculated-cost leaky bucket, per shop;
 //!   [`RestCallLimiter`]: Shopify REST request bucket (`X-Shopify-Shop-Api-Call-Limit`).
 //! - [`ConcurrencyGovernor`] / [`GovernorRegistry`]: NetSuite's account-wide concurrency limit,
-//!   one governor per account, stores served round robin; [`LimiterRegistry`] keeps one limiter
-//!   per shop/store.
-//! - [`WindowQuota`]: N requests per window (BigCommerce `X-Rate-Limit-*`, Google Sheets).
+//!   one governor per account, stores served round robin.
 //! - [`Backoff`], [`RetryClass`], [`CircuitBreaker`]: retries with full jitter that honour
 //!   `Retry-After`, per-platform error classification, and outage protection.
-//! - [`WorkQueue`], [`Priority`], [`Schedule`]: coalescing, batching, fair-across-stores work
-//!   queue; per-store reconciliation interval, full-resync cron and quiet hours.
+//! - [`Schedule`]: per-store reconciliation interval, full-resync cron and quiet hours.
+//!
+//! Coalescing and batching of writes are the outbox's and the dispatcher's (`weft-store`,
+//! `weft-engine`). A window quota (N requests per window, for BigCommerce and Google Sheets)
+//! existed here unused and was removed; it is in git history at 31c874a
+//! (`host/ratelimit/src/window.rs`) for the platform that needs it.
 //!
 //! Everything waits on `tokio::time`, so tests run instantly on tokio's paused clock.
 //!
@@ -30,20 +32,12 @@
 
 mod error;
 mod governor;
-mod queue;
-mod registry;
 mod retry;
 mod schedule;
 mod shopify;
-mod window;
 
 pub use error::{CircuitOpen, HeaderError, LimitError, ScheduleError};
 pub use governor::{ConcurrencyGovernor, GovernorRegistry, GovernorStats, Guard};
-pub use queue::{
-    Batch, BatchLimits, Priority, PushOutcome, QueueConfig, SHOPIFY_ARRAY_INPUT_MAX, WorkItem,
-    WorkQueue,
-};
-pub use registry::LimiterRegistry;
 pub use retry::{
     Backoff, BackoffConfig, BreakerConfig, BreakerPermit, BreakerState, CircuitBreaker, RetryClass,
     RetryError, parse_retry_after, parse_retry_after_at, retry,
@@ -54,4 +48,3 @@ pub use shopify::{
     RestLimiterConfig, RestPermit, SINGLE_QUERY_MAX_COST, ShopifyCostLimiter, ThrottleStatus,
     parse_call_limit,
 };
-pub use window::{WindowConfig, WindowObservation, WindowPermit, WindowQuota};
