@@ -18,10 +18,9 @@ use tokio::sync::watch;
 use weft::app::{Host, StoreSetup};
 use weft::platforms;
 use weft_engine::Timing;
-use weft_runtime::{Limits, Runtime, RuntimeConfig};
+use weft_runtime::Limits;
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine, ShopifySim};
-use weft_store::Store;
 
 const STORE: &str = "outage";
 const API_VERSION: &str = "2026-04";
@@ -114,26 +113,10 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
     }
     let (shop_url, shop_switch) = proxy(target(&shop_server.base_url)?).await?;
     let (ns_url, ns_switch) = proxy(target(&ns_server.base_url())?).await?;
-    let creds = netsuite
-        .credentials()
-        .into_iter()
-        .next()
-        .context("simulator credentials")?;
 
     let dir = tempfile::tempdir()?;
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })?;
-    let stock = |name: &str| {
-        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugins are embedded");
-        runtime.load(name, bytes)
-    };
+    let (db, runtime) = common::store_and_runtime(dir.path()).await?;
+    let stock = |name: &str| common::stock(&runtime, name);
     let setup = StoreSetup {
         id: STORE.into(),
         systems: vec![
@@ -149,27 +132,12 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
                     .map(|x| x.as_bytes().to_vec())
                     .collect(),
             ),
-            platforms::netsuite_system(
-                "netsuite",
-                STORE,
-                &ns_url,
-                weft_netsuite::Credentials {
-                    account_id: creds.realm,
-                    consumer_key: creds.consumer_key,
-                    consumer_secret: creds.consumer_secret,
-                    token_id: creds.token_id,
-                    token_secret: creds.token_secret,
-                },
-                netsuite.config().concurrency_limit,
-            ),
+            common::netsuite_system(&netsuite, STORE, &ns_url)?,
         ],
-        mapper: stock("shopify-netsuite")?.into(),
+        mapper: stock("shopify-netsuite")?,
         resolvers: vec![
-            (
-                "inventory-level.quantity".into(),
-                stock("counter-merge")?.into(),
-            ),
-            ("*".into(), stock("system-of-record")?.into()),
+            ("inventory-level.quantity".into(), stock("counter-merge")?),
+            ("*".into(), stock("system-of-record")?),
         ],
         plugin_config: json!({
             "locations": { location.to_string(): NS_LOCATION },

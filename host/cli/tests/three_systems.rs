@@ -15,11 +15,10 @@ use weft::platforms;
 use weft_engine::Timing;
 use weft_platform::poll::patient;
 use weft_ratelimit::ShopifyCostLimiter;
-use weft_runtime::{Limits, Runtime, RuntimeConfig};
+use weft_runtime::Limits;
 use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine, ShopifySim};
-use weft_store::Store;
 
 const STORE: &str = "three";
 const API_VERSION: &str = "2026-04";
@@ -142,26 +141,10 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
             .map_err(|e| anyhow!("{e:?}"))?;
         item_ids.push(id);
     }
-    let creds = netsuite
-        .credentials()
-        .into_iter()
-        .next()
-        .context("the NetSuite simulator has no credentials")?;
 
     let dir = tempfile::tempdir()?;
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })?;
-    let stock = |name: &str| {
-        let bytes = weft_plugin_artifacts::stock(name).expect("stock plugins are embedded");
-        runtime.load(name, bytes)
-    };
+    let (db, runtime) = common::store_and_runtime(dir.path()).await?;
+    let stock = |name: &str| common::stock(&runtime, name);
     let shop_system = |s: &Shop| {
         platforms::shopify_system(
             s.system,
@@ -186,27 +169,12 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
         systems: vec![
             shop_system(&shop),
             shop_system(&eu),
-            platforms::netsuite_system(
-                "netsuite",
-                STORE,
-                &ns_server.base_url(),
-                weft_netsuite::Credentials {
-                    account_id: creds.realm,
-                    consumer_key: creds.consumer_key,
-                    consumer_secret: creds.consumer_secret,
-                    token_id: creds.token_id,
-                    token_secret: creds.token_secret,
-                },
-                netsuite.config().concurrency_limit,
-            ),
+            common::netsuite_system(&netsuite, STORE, &ns_server.base_url())?,
         ],
-        mapper: stock("shopify-netsuite")?.into(),
+        mapper: stock("shopify-netsuite")?,
         resolvers: vec![
-            (
-                "inventory-level.quantity".into(),
-                stock("counter-merge")?.into(),
-            ),
-            ("*".into(), stock("system-of-record")?.into()),
+            ("inventory-level.quantity".into(), stock("counter-merge")?),
+            ("*".into(), stock("system-of-record")?),
         ],
         plugin_config: json!({
             "locations": { shop.location.to_string(): NS_LOCATION },

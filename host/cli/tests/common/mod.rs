@@ -48,3 +48,51 @@ pub fn init_log() {
         .with_test_writer()
         .try_init();
 }
+
+/// A scratch database and plugin runtime in `dir`.
+pub async fn store_and_runtime(
+    dir: &std::path::Path,
+) -> Result<(weft_store::Store, weft_runtime::Runtime)> {
+    let db = weft_store::Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("weft.db").display()
+    ))
+    .await?;
+    let runtime = weft_runtime::Runtime::new(weft_runtime::RuntimeConfig {
+        cache_dir: Some(dir.join("cache")),
+        ..weft_runtime::RuntimeConfig::default()
+    })?;
+    Ok((db, runtime))
+}
+
+/// Stock plugin `name`, loaded.
+pub fn stock(runtime: &weft_runtime::Runtime, name: &str) -> Result<weft::app::StorePlugin> {
+    let bytes = weft_plugin_artifacts::stock(name).expect("stock plugins are embedded");
+    Ok(runtime.load(name, bytes)?.into())
+}
+
+/// The NetSuite system of `store` on the simulator `sim`, reached at `url`.
+pub fn netsuite_system(
+    sim: &weft_sim_netsuite::NetSuiteSim,
+    store: &str,
+    url: &str,
+) -> Result<weft::app::SystemSetup> {
+    let c = sim
+        .credentials()
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("the NetSuite simulator has no credentials"))?;
+    Ok(weft::platforms::netsuite_system(
+        "netsuite",
+        store,
+        url,
+        weft_netsuite::Credentials {
+            account_id: c.realm,
+            consumer_key: c.consumer_key,
+            consumer_secret: c.consumer_secret,
+            token_id: c.token_id,
+            token_secret: c.token_secret,
+        },
+        sim.config().concurrency_limit,
+    ))
+}
