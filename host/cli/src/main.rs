@@ -218,7 +218,7 @@ fn main() -> ExitCode {
     // `weft run` logs as its config's [log] says, unless a flag or WEFT_LOG says otherwise (a
     // config that does not load is reported by the command itself).
     let configured = match &cli.command {
-        Command::Run { config } => weft_config::load(config).ok().map(|c| c.log),
+        Command::Run { config } => weft::platforms::load_config(config).ok().map(|c| c.log),
         _ => None,
     };
     let format = cli

@@ -10,7 +10,7 @@ use weft_store::Store;
 
 /// `weft check`: validates the config and, when asked, loads every store's plugins.
 pub fn check(host_file: &Path, plugins: bool) -> Result<ExitCode> {
-    let config = match weft_config::load(host_file) {
+    let config = match crate::platforms::load_config(host_file) {
         Ok(c) => c,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -175,7 +175,7 @@ impl StoreArgs {
         let url = match &self.database {
             Some(url) => url.clone(),
             None => {
-                let config: Config = weft_config::load(&self.config)
+                let config: Config = crate::platforms::load_config(&self.config)
                     .map_err(|d| anyhow::anyhow!("{d}"))
                     .with_context(|| format!("cannot load {}", self.config.display()))?;
                 storage_url(&config)?

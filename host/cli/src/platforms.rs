@@ -1,15 +1,18 @@
-//! The one place platforms are registered: which platforms this build knows, and how a store's
-//! config section of each becomes a [`SystemSetup`]. Everything else about a platform lives in
+//! The one place platforms are registered: which platforms this build knows, which reads each
+//! one's config section, and how a system's settings become a [`SystemSetup`]. Everything else about a platform lives in
 //! its folder under `platforms/`; the host assembly ([`crate::app`]) speaks only to the
 //! platform interface.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use weft_config::StoreConfig;
+use anyhow::{Context, Result, anyhow, bail};
+use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
+use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
 use weft_platform::{Connection, Platform};
 use weft_ratelimit::ShopifyCostLimiter;
+use weft_shopify::config::{ShopifySection, ShopifySettings};
 use weft_shopify::{Shopify, ShopifyClient, ShopifyConfig, ShopifyConnection};
 
 use crate::app::{Connect, SystemSetup};
@@ -97,40 +100,73 @@ pub fn netsuite_system(
     }
 }
 
+/// Every platform's config section, for the config loader.
+pub fn sections() -> Vec<&'static dyn PlatformSection> {
+    vec![&ShopifySection, &NetSuiteSection]
+}
+
+/// Loads the host file and its stores with every registered platform's section reader.
+pub fn load_config(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
+    weft_config::load(host_file, &sections())
+}
+
 /// The systems a store's config describes, secrets resolved, in config order.
 pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
-    let ctx = |what: &str| format!("store {}: {what}", store.id);
-    let secret = |s: &weft_config::Secret, what: &str| -> Result<String> {
-        Ok(s.resolve().with_context(|| ctx(what))?.expose().to_owned())
+    let secret = |s: &weft_config::Secret, system: &str, what: &str| -> Result<String> {
+        Ok(s.resolve()
+            .with_context(|| format!("store {}: system {system}: {what}", store.id))?
+            .expose()
+            .to_owned())
     };
-    let sh = &store.shopify;
-    let ns = &store.netsuite;
-    Ok(vec![
-        shopify_system(
-            weft_shopify::PLATFORM,
-            &sh.shop,
-            sh.base_url.as_str(),
-            &sh.api_version,
-            &secret(&sh.access_token, "shopify access token")?,
-            sh.webhook_secrets
-                .iter()
-                .map(|s| secret(s, "webhook secret").map(String::into_bytes))
-                .collect::<Result<_>>()?,
-        ),
-        netsuite_system(
-            weft_netsuite::PLATFORM,
-            &store.id,
-            ns.base_url.as_str(),
-            Credentials {
-                account_id: ns.account_id.clone(),
-                consumer_key: secret(&ns.consumer_key, "netsuite consumer key")?,
-                consumer_secret: secret(&ns.consumer_secret, "netsuite consumer secret")?,
-                token_id: secret(&ns.token_id, "netsuite token id")?,
-                token_secret: secret(&ns.token_secret, "netsuite token secret")?,
-            },
-            ns.concurrency_limit
-                .map(|l| l as usize)
-                .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
-        ),
-    ])
+    let mut out = Vec::new();
+    for sys in &store.systems {
+        let name = sys.name.as_str();
+        let wrong = || {
+            anyhow!(
+                "store {}: system {name}: settings are not those of platform `{}`",
+                store.id,
+                sys.platform
+            )
+        };
+        let setup = match sys.platform.as_str() {
+            weft_shopify::PLATFORM => {
+                let sh = sys.settings::<ShopifySettings>().ok_or_else(wrong)?;
+                shopify_system(
+                    name,
+                    &sh.shop,
+                    sh.base_url.as_str(),
+                    &sh.api_version,
+                    &secret(&sh.access_token, name, "access token")?,
+                    sh.webhook_secrets
+                        .iter()
+                        .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
+                        .collect::<Result<_>>()?,
+                )
+            }
+            weft_netsuite::PLATFORM => {
+                let ns = sys.settings::<NetSuiteSettings>().ok_or_else(wrong)?;
+                netsuite_system(
+                    name,
+                    &store.id,
+                    ns.base_url.as_str(),
+                    Credentials {
+                        account_id: ns.account_id.clone(),
+                        consumer_key: secret(&ns.consumer_key, name, "consumer key")?,
+                        consumer_secret: secret(&ns.consumer_secret, name, "consumer secret")?,
+                        token_id: secret(&ns.token_id, name, "token id")?,
+                        token_secret: secret(&ns.token_secret, name, "token secret")?,
+                    },
+                    ns.concurrency_limit
+                        .map(|l| l as usize)
+                        .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+                )
+            }
+            other => bail!(
+                "store {}: system {name}: platform `{other}` is not registered in this build",
+                store.id
+            ),
+        };
+        out.push(setup);
+    }
+    Ok(out)
 }

@@ -15,7 +15,7 @@ use crate::app::{Host, StorePlugin, StoreSetup};
 /// Loads and validates the configuration (secrets resolved now, so a missing one fails at
 /// start, with its file and line).
 pub fn load(host_file: &Path) -> Result<Config> {
-    let config = weft_config::load(host_file).map_err(|d| anyhow!("{d}"))?;
+    let config = crate::platforms::load_config(host_file).map_err(|d| anyhow!("{d}"))?;
     let problems = config.check_secrets();
     if problems.iter().next().is_some() {
         return Err(anyhow!("{problems}"));

@@ -343,13 +343,15 @@ pool_size = 16
     let store = format!(
         r#"[store]
 id = "{STORE}"
-[shopify]
+[systems.shopify]
+platform = "shopify"
 shop = "{shop}"
 base_url = "{shopify_url}"
 api_version = "{API_VERSION}"
 access_token = {{ env = "CRASH_SHOPIFY_TOKEN" }}
 webhook_secrets = [{{ env = "CRASH_SHOPIFY_WEBHOOK_SECRET" }}]
-[netsuite]
+[systems.netsuite]
+platform = "netsuite"
 account_id = "{account}"
 base_url = "{netsuite_url}"
 consumer_key = {{ env = "CRASH_NS_CONSUMER_KEY" }}

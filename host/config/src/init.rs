@@ -102,7 +102,12 @@ name = "Acme Outdoor"
 # A disabled store is loaded and checked, but not synced.
 enabled = true
 
-[shopify]
+# The systems this store syncs, two or more, each `[systems.<name>]` with the platform it
+# connects to. The name is how weft refers to the system: in webhook URLs
+# (/webhooks/<name>/<store>), in [policy] and in plugin commands. A store may list two
+# systems of one platform (two shops), each with its own name.
+[systems.shopify]
+platform = "shopify"
 # The shop's myshopify.com domain.
 shop = "acme.myshopify.com"
 # API base URL. Defaults to https://<shop>; point it at `weft sandbox` to develop offline.
@@ -115,7 +120,8 @@ access_token = { env = "ACME_SHOPIFY_ACCESS_TOKEN" }
 # rotation is in progress.
 webhook_secrets = [{ env = "ACME_SHOPIFY_WEBHOOK_SECRET" }]
 
-[netsuite]
+[systems.netsuite]
+platform = "netsuite"
 # Account id, e.g. "1234567", or "1234567_SB1" for a sandbox.
 account_id = "1234567"
 # Defaults to https://<account>.suitetalk.api.netsuite.com.
@@ -151,13 +157,13 @@ resolver = "builtin:system-of-record"
 
 [policy]
 # Who wins when the same field changed on both sides since the last sync.
-# The default for fields without an owner: "prefer-netsuite" or "prefer-shopify" (that system
-# wins), "last-write-wins" (the newer edit wins; needs resolver last-write-wins) or
+# The default for fields without an owner: "prefer-<system>" (that system wins, e.g.
+# "prefer-netsuite"), "last-write-wins" (the newer edit wins; needs resolver last-write-wins) or
 # "counter-merge" (numbers add both sides' changes; needs resolver counter-merge).
 default = "prefer-netsuite"
 # Field owners: "<entity>.<field>" = "<system>"; "<entity>.*", "*.<field>" and "*" are
 # wildcards and the most specific rule wins. Entities: product, variant, inventory-level,
-# price, customer, order. Systems: shopify, netsuite.
+# price, customer, order. Systems: the names under [systems].
 "price.price" = "netsuite"
 "product.title" = "shopify"
 "product.description" = "shopify"

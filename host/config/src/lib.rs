@@ -1,5 +1,7 @@
 //! weft configuration: one host file (`weft.toml`) plus one file per store
-//! (`stores/<id>.toml`), loaded into typed, validated structs.
+//! (`stores/<id>.toml`), loaded into typed, validated structs. A store lists its systems
+//! (`[systems.<name>]`); each system's section is read by its platform's [`PlatformSection`],
+//! registered by the host, so this crate names no platform.
 //!
 //! - [`load`] reads every file with toml's spanned parser and walks it against the schema by
 //!   hand, so it reports every problem in every file at once (unknown keys with "did you mean",
@@ -15,16 +17,17 @@ mod init;
 mod load;
 mod model;
 mod secret;
+mod section;
 mod time;
 
 pub use diag::{Diagnostic, Diagnostics, Origin};
 pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init};
 pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
-    Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, DEFAULT_SHOPIFY_API_VERSION,
-    ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat, NetSuiteConfig, PluginLimits, PluginRef,
-    PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig, ScheduleConfig, ServerConfig,
-    ShopifyConfig, StorageConfig, StoreConfig, System, netsuite_default_base_url,
+    Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS, LimitOverrides,
+    LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig,
+    RuntimeConfig, ScheduleConfig, ServerConfig, StorageConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretSource, SecretString};
+pub use section::{PlatformSection, Section, Span, SystemConfig, SystemSettings};
 pub use time::{CronSchedule, QuietHours, format_duration, parse_duration};

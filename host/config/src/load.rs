@@ -14,12 +14,12 @@ use url::Url;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
 use crate::model::{
-    Config, ConflictPolicy, DEFAULT_SHOPIFY_API_VERSION, ENTITY_KINDS, LimitOverrides, LogConfig,
-    LogFormat, NetSuiteConfig, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig,
-    RuntimeConfig, ScheduleConfig, ServerConfig, ShopifyConfig, StorageConfig, StoreConfig, System,
-    netsuite_default_base_url,
+    Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat, PluginLimits,
+    PluginRef, PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig, ScheduleConfig,
+    ServerConfig, StorageConfig, StoreConfig,
 };
 use crate::secret::Secret;
+use crate::section::{Claim, PlatformSection, Section, SystemConfig};
 use crate::time::{CronSchedule, QuietHours, parse_duration};
 
 /// The hint for every secret written inline.
@@ -61,27 +61,10 @@ const LIMIT_KEYS: [&str; 7] = [
     "max_output_kb",
     "max_log_kb",
 ];
-const STORE_FILE_KEYS: [&str; 7] = [
-    "store", "shopify", "netsuite", "plugins", "policy", "limits", "schedule",
+const STORE_FILE_KEYS: [&str; 6] = [
+    "store", "systems", "plugins", "policy", "limits", "schedule",
 ];
 const STORE_KEYS: [&str; 3] = ["id", "name", "enabled"];
-const SHOPIFY_KEYS: [&str; 6] = [
-    "shop",
-    "base_url",
-    "api_version",
-    "access_token",
-    "webhook_secrets",
-    "location_ids",
-];
-const NETSUITE_KEYS: [&str; 7] = [
-    "account_id",
-    "base_url",
-    "consumer_key",
-    "consumer_secret",
-    "token_id",
-    "token_secret",
-    "concurrency_limit",
-];
 const PLUGINS_KEYS: [&str; 4] = ["mapper", "resolver", "resolvers", "config"];
 const SCHEDULE_KEYS: [&str; 6] = [
     "reconcile_interval",
@@ -99,14 +82,14 @@ type Value<'i> = Spanned<DeValue<'i>>;
 type NamedAt = Option<(usize, Range<usize>)>;
 
 /// A table being read: its dotted path (empty for the document root) and its header span.
-struct Tbl<'a, 'i> {
-    path: &'a str,
-    table: &'a DeTable<'i>,
-    span: Range<usize>,
+pub(crate) struct Tbl<'a, 'i> {
+    pub(crate) path: &'a str,
+    pub(crate) table: &'a DeTable<'i>,
+    pub(crate) span: Range<usize>,
 }
 
 impl<'a, 'i> Tbl<'a, 'i> {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         if self.path.is_empty() {
             "the top level".to_string()
         } else {
@@ -114,15 +97,15 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value<'i>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value<'i>> {
         self.table.get(key)
     }
 }
 
 /// Reading context for one file.
-struct Cx<'a> {
-    src: &'a SourceFile,
-    diags: &'a mut Diagnostics,
+pub(crate) struct Cx<'a> {
+    pub(crate) src: &'a SourceFile,
+    pub(crate) diags: &'a mut Diagnostics,
 }
 
 fn type_name(v: &DeValue<'_>) -> &'static str {
@@ -145,7 +128,7 @@ fn de_int(v: &DeValue<'_>) -> Option<i128> {
 }
 
 impl<'a> Cx<'a> {
-    fn err(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
+    pub(crate) fn err(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
         let mut d = self.src.error(span, message);
         if let Some(h) = hint {
             d = d.with_hint(h);
@@ -154,7 +137,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Reports every key of `tbl` not in `known`.
-    fn check_keys(&mut self, tbl: &Tbl<'_, '_>, known: &[&str]) {
+    pub(crate) fn check_keys(&mut self, tbl: &Tbl<'_, '_>, known: &[&str]) {
         for (k, v) in tbl.table.iter() {
             let key = k.get_ref().as_ref();
             if known.contains(&key) {
@@ -179,7 +162,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn type_err(
+    pub(crate) fn type_err(
         &mut self,
         tbl: &Tbl<'_, '_>,
         key: &str,
@@ -207,7 +190,7 @@ impl<'a> Cx<'a> {
         })
     }
 
-    fn missing(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) {
+    pub(crate) fn missing(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) {
         if Self::misspelled_present(tbl, key) {
             return;
         }
@@ -255,7 +238,7 @@ impl<'a> Cx<'a> {
         self.sub(tbl, key, path)
     }
 
-    fn string(
+    pub(crate) fn string(
         &mut self,
         tbl: &Tbl<'_, '_>,
         key: &str,
@@ -271,7 +254,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn string_req(
+    pub(crate) fn string_req(
         &mut self,
         tbl: &Tbl<'_, '_>,
         key: &str,
@@ -296,7 +279,6 @@ impl<'a> Cx<'a> {
     }
 
     fn integer(&mut self, tbl: &Tbl<'_, '_>, key: &str, min: u64, max: u64) -> Option<u64> {
-        let v = tbl.get(key)?;
         let example = match key {
             "timeout_ms" => "timeout_ms = 2000 (milliseconds)".to_string(),
             "fuel" => "fuel = 10000000000 (0 for no fuel limit)".to_string(),
@@ -306,11 +288,23 @@ impl<'a> Cx<'a> {
             "max_log_kb" => "max_log_kb = 16".to_string(),
             "webhook_max_body_kb" => "webhook_max_body_kb = 1024".to_string(),
             "pool_size" => "pool_size = 1000".to_string(),
-            "concurrency_limit" => "concurrency_limit = 15".to_string(),
             _ => format!("{key} = {}", min.max(1)),
         };
+        self.integer_with(tbl, key, min, max, &example)
+    }
+
+    /// An integer in `min..=max`, with the example shown on a type error.
+    pub(crate) fn integer_with(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        min: u64,
+        max: u64,
+        example: &str,
+    ) -> Option<u64> {
+        let v = tbl.get(key)?;
         let Some(n) = de_int(v.get_ref()) else {
-            self.type_err(tbl, key, v, "an integer", &example);
+            self.type_err(tbl, key, v, "an integer", example);
             return None;
         };
         if n < i128::from(min) || n > i128::from(max) {
@@ -354,7 +348,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn url(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<Url> {
+    pub(crate) fn url(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<Url> {
         let v = tbl.get(key)?;
         let DeValue::String(s) = v.get_ref() else {
             self.type_err(tbl, key, v, "a string", example);
@@ -401,7 +395,7 @@ impl<'a> Cx<'a> {
     }
 
     /// A secret reference value: `{ env = "X" }` or `{ file = "path" }`.
-    fn secret_value(
+    pub(crate) fn secret_value(
         &mut self,
         tbl: &Tbl<'_, '_>,
         key: &str,
@@ -504,7 +498,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn secret_req(
+    pub(crate) fn secret_req(
         &mut self,
         tbl: &Tbl<'_, '_>,
         key: &str,
@@ -848,28 +842,30 @@ fn parse_storage_url(
 struct StoreSide {
     file: usize,
     id: Option<(String, Range<usize>)>,
-    shop: Option<(String, Range<usize>)>,
-    account: Option<(String, Range<usize>)>,
-    concurrency: Option<(u32, Range<usize>)>,
 }
 
 fn valid_store_id(id: &str) -> Result<(), String> {
+    valid_name("store id", id)
+}
+
+/// A store id or system name: it appears in URLs, metrics and the journal's keys.
+fn valid_name(what: &str, id: &str) -> Result<(), String> {
     if id.is_empty() {
-        return Err("store id is empty".into());
+        return Err(format!("{what} is empty"));
     }
     if id.len() > 63 {
-        return Err(format!("store id `{id}` is longer than 63 characters"));
+        return Err(format!("{what} `{id}` is longer than 63 characters"));
     }
     if let Some(c) = id
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
     {
         return Err(format!(
-            "store id `{id}` contains the forbidden character {c:?}"
+            "{what} `{id}` contains the forbidden character {c:?}"
         ));
     }
     if !id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-        return Err(format!("store id `{id}` must start with a letter or digit"));
+        return Err(format!("{what} `{id}` must start with a letter or digit"));
     }
     Ok(())
 }
@@ -890,31 +886,6 @@ fn suggested_id(id: &str) -> String {
     } else {
         out.chars().take(63).collect()
     }
-}
-
-fn valid_hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-fn valid_api_version(s: &str) -> bool {
-    if s == "unstable" {
-        return true;
-    }
-    let Some((y, m)) = s.split_once('-') else {
-        return false;
-    };
-    y.len() == 4
-        && y.chars().all(|c| c.is_ascii_digit())
-        && y >= "2019"
-        && ["01", "04", "07", "10"].contains(&m)
 }
 
 fn json_of(cx: &mut Cx<'_>, v: &Value<'_>) -> Option<serde_json::Value> {
@@ -1124,7 +1095,11 @@ fn read_resolvers(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> BTreeMap<String, Plugin
     out
 }
 
-fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
+/// `[policy]`; owners and `prefer-<system>` must name one of the store's `systems` (when the
+/// systems could not be read, `systems` is empty and names are not checked).
+fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, systems: &[String]) -> PolicyConfig {
+    let known = |name: &str| systems.is_empty() || systems.iter().any(|s| s == name);
+    let names: Vec<&str> = systems.iter().map(String::as_str).collect();
     let mut policy = PolicyConfig::default();
     // Owners may be written `"price.price" = "netsuite"` or, unquoted, as nested tables; both
     // flatten to a dotted field path.
@@ -1134,12 +1109,27 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
         if path == "default" {
             match v.get_ref() {
                 DeValue::String(s) => match ConflictPolicy::parse(s) {
-                    Some(p) => policy.default = p,
-                    None => cx.err(
+                    Some(ConflictPolicy::Prefer(sys)) if !known(&sys) => cx.err(
                         v.span(),
-                        format!("unknown conflict policy `{s}` in [policy]"),
-                        Some(unknown_hint(s, &ConflictPolicy::NAMES)),
+                        format!(
+                            "`{s}` in [policy] prefers `{sys}`, which is not a system of this store"
+                        ),
+                        Some(unknown_hint(&sys, &names)),
                     ),
+                    Some(p) => policy.default = p,
+                    None => {
+                        let mut all: Vec<String> = ConflictPolicy::NAMES
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect();
+                        all.extend(systems.iter().map(|n| format!("prefer-{n}")));
+                        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                        cx.err(
+                            v.span(),
+                            format!("unknown conflict policy `{s}` in [policy]"),
+                            Some(unknown_hint(s, &all)),
+                        )
+                    }
                 },
                 _ => cx.type_err(
                     tbl,
@@ -1172,16 +1162,14 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> PolicyConfig {
             continue;
         }
         match v.get_ref() {
-            DeValue::String(s) => match System::parse(s) {
-                Some(sys) => {
-                    policy.owners.insert(path, sys);
-                }
-                None => cx.err(
-                    v.span(),
-                    format!("unknown system `{s}` as owner of `{path}` in [policy]"),
-                    Some(unknown_hint(s, &System::NAMES)),
-                ),
-            },
+            DeValue::String(s) if known(s) => {
+                policy.owners.insert(path, s.to_string());
+            }
+            DeValue::String(s) => cx.err(
+                v.span(),
+                format!("unknown system `{s}` as owner of `{path}` in [policy]"),
+                Some(unknown_hint(s, &names)),
+            ),
             _ => cx.type_err(
                 tbl,
                 &path,
@@ -1246,16 +1234,22 @@ fn read_store(
     root: &Tbl<'_, '_>,
     defaults: &PluginLimits,
     file: usize,
+    platforms: &[&dyn PlatformSection],
+    claims: &mut Vec<(usize, Claim)>,
 ) -> (Option<StoreConfig>, StoreSide) {
     let before = cx.diags.len();
-    cx.check_keys(root, &STORE_FILE_KEYS);
-    let mut side = StoreSide {
-        file,
-        id: None,
-        shop: None,
-        account: None,
-        concurrency: None,
-    };
+    // A platform's name as a top-level table is the form before systems were named:
+    // `[shopify]` reads as `[systems.shopify]` with `platform = "shopify"`.
+    let mut file_keys = STORE_FILE_KEYS.to_vec();
+    file_keys.extend(platforms.iter().map(|p| p.platform()));
+    cx.check_keys(root, &file_keys);
+    // A misspelt table (`[shopfy]`) was reported with a "did you mean": a count of systems that
+    // misses it would only repeat it.
+    let misspelt = root.table.iter().any(|(k, _)| {
+        let k = k.get_ref().as_ref();
+        !file_keys.contains(&k) && crate::diag::suggest(k, &file_keys).is_some()
+    });
+    let mut side = StoreSide { file, id: None };
 
     let mut name = None;
     let mut enabled = true;
@@ -1286,217 +1280,20 @@ fn read_store(
         .as_ref()
         .map_or("?", |(s, _)| s.as_str())
         .to_string();
-    let label = |what: &str| format!("{what} of store `{id}`");
 
-    let mut shopify = None;
-    if let Some(t) = cx.sub_req(root, "shopify", "shopify") {
-        cx.check_keys(&t, &SHOPIFY_KEYS);
-        let shop = cx
-            .string_req(&t, "shop", "shop = \"acme.myshopify.com\"")
-            .and_then(|(s, span)| {
-                if valid_hostname(&s) && s.contains('.') {
-                    side.shop = Some((s.clone(), span));
-                    Some(s)
-                } else {
-                    cx.err(
-                        span,
-                        format!("invalid shop domain `{s}` in [shopify]"),
-                        Some("the shop's full domain, e.g. `acme.myshopify.com`".into()),
-                    );
-                    None
-                }
-            });
-        let base_url = cx.url(&t, "base_url", "base_url = \"https://acme.myshopify.com\"");
-        let base_url_given = t.get("base_url").is_some();
-        let api_version = match cx.string(&t, "api_version", "api_version = \"2025-10\"") {
-            Some((v, span)) if !valid_api_version(&v) => {
-                cx.err(
-                    span,
-                    format!("invalid Shopify API version `{v}` in [shopify]"),
-                    Some(format!(
-                        "Shopify releases quarterly: `YYYY-01`, `YYYY-04`, `YYYY-07` or `YYYY-10` (e.g. `{DEFAULT_SHOPIFY_API_VERSION}`), or `unstable`"
-                    )),
-                );
-                None
-            }
-            Some((v, _)) => Some(v),
-            None => {
-                (t.get("api_version").is_none()).then(|| DEFAULT_SHOPIFY_API_VERSION.to_string())
-            }
-        };
-        let token = cx.secret_req(
-            &t,
-            "access_token",
-            &label("shopify.access_token"),
-            "SHOPIFY_ACCESS_TOKEN",
-        );
-        let mut webhook_secrets = Vec::new();
-        let mut hooks_ok = true;
-        match t.get("webhook_secrets") {
-            None => {
-                hooks_ok = false;
-                cx.missing(
-                    &t,
-                    "webhook_secrets",
-                    "webhook_secrets = [{ env = \"SHOPIFY_WEBHOOK_SECRET\" }]",
-                );
-            }
-            Some(v) => match v.get_ref() {
-                DeValue::Array(items) if items.is_empty() => {
-                    hooks_ok = false;
-                    cx.err(
-                        v.span(),
-                        "`webhook_secrets` in [shopify] is empty".into(),
-                        Some("list the current secret first, then any previous one still in rotation".into()),
-                    );
-                }
-                DeValue::Array(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        match cx.secret_value(
-                            &t,
-                            "webhook_secrets",
-                            item,
-                            &label(&format!("shopify.webhook_secrets[{i}]")),
-                        ) {
-                            Some(s) => webhook_secrets.push(s),
-                            None => hooks_ok = false,
-                        }
-                    }
-                }
-                DeValue::Table(_) => {
-                    hooks_ok = false;
-                    cx.type_err(
-                        &t,
-                        "webhook_secrets",
-                        v,
-                        "an array of secret references",
-                        "webhook_secrets = [{ env = \"SHOPIFY_WEBHOOK_SECRET\" }]",
-                    );
-                }
-                _ => {
-                    hooks_ok = false;
-                    cx.secret_value(&t, "webhook_secrets", v, "shopify.webhook_secrets");
-                }
-            },
-        }
-        // Which locations sync is the mapper's `locations` table; a list here was accepted and
-        // ignored, so a non-empty one is refused rather than silently not applied.
-        if let Some(v) = t.get("location_ids") {
-            let empty = matches!(v.get_ref(), DeValue::Array(items) if items.is_empty());
-            if !empty {
-                cx.err(
-                    v.span(),
-                    "`location_ids` in [shopify] is not supported: the store's mapper decides which locations sync".into(),
-                    Some("map each Shopify location to an ERP location in [plugins.config.locations], e.g. `\"72471003\" = \"1\"`; levels at unmapped locations are skipped".into()),
-                );
-            }
-        }
-        if let (Some(shop), Some(api_version), Some(access_token), true) =
-            (shop, api_version, token, hooks_ok)
-        {
-            let base_url = match base_url {
-                Some(u) => Some(u),
-                None if !base_url_given => Url::parse(&format!("https://{shop}")).ok(),
-                None => None,
-            };
-            if let Some(base_url) = base_url {
-                shopify = Some(ShopifyConfig {
-                    shop,
-                    base_url,
-                    api_version,
-                    access_token,
-                    webhook_secrets,
-                });
-            }
-        }
-    }
+    let systems = read_systems(cx, root, &id, platforms, claims, file, misspelt);
+    let system_names: Vec<String> = systems
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
 
-    let mut netsuite = None;
-    if let Some(t) = cx.sub_req(root, "netsuite", "netsuite") {
-        cx.check_keys(&t, &NETSUITE_KEYS);
-        let account = cx.string_req(&t, "account_id", "account_id = \"1234567\"").and_then(|(s, span)| {
-            if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                side.account = Some((s.to_ascii_uppercase(), span));
-                Some(s)
-            } else {
-                cx.err(
-                    span,
-                    format!("invalid NetSuite account id `{s}` in [netsuite]"),
-                    Some("letters, digits and `_`, e.g. `1234567` or `1234567_SB1` for a sandbox".into()),
-                );
-                None
-            }
-        });
-        let base_url = cx.url(
-            &t,
-            "base_url",
-            "base_url = \"https://1234567.suitetalk.api.netsuite.com\"",
-        );
-        let base_url_given = t.get("base_url").is_some();
-        let ck = cx.secret_req(
-            &t,
-            "consumer_key",
-            &label("netsuite.consumer_key"),
-            "NETSUITE_CONSUMER_KEY",
-        );
-        let cs = cx.secret_req(
-            &t,
-            "consumer_secret",
-            &label("netsuite.consumer_secret"),
-            "NETSUITE_CONSUMER_SECRET",
-        );
-        let ti = cx.secret_req(
-            &t,
-            "token_id",
-            &label("netsuite.token_id"),
-            "NETSUITE_TOKEN_ID",
-        );
-        let ts = cx.secret_req(
-            &t,
-            "token_secret",
-            &label("netsuite.token_secret"),
-            "NETSUITE_TOKEN_SECRET",
-        );
-        let limit = cx
-            .integer(&t, "concurrency_limit", 1, 1_000)
-            .map(|n| n as u32);
-        if let (Some(n), Some(v)) = (limit, t.get("concurrency_limit")) {
-            side.concurrency = Some((n, v.span()));
-        }
-        let limit_ok = limit.is_some() || t.get("concurrency_limit").is_none();
-        if let (
-            Some(account_id),
-            Some(consumer_key),
-            Some(consumer_secret),
-            Some(token_id),
-            Some(token_secret),
-            true,
-        ) = (account, ck, cs, ti, ts, limit_ok)
-        {
-            let base_url = match base_url {
-                Some(u) => Some(u),
-                None if !base_url_given => netsuite_default_base_url(&account_id),
-                None => None,
-            };
-            if let Some(base_url) = base_url {
-                netsuite = Some(NetSuiteConfig {
-                    account_id,
-                    base_url,
-                    consumer_key,
-                    consumer_secret,
-                    token_id,
-                    token_secret,
-                    concurrency_limit: limit,
-                });
-            }
-        }
-    }
-
+    let before_policy = cx.diags.len();
     let policy_tbl = cx.sub(root, "policy", "policy");
     let policy = match &policy_tbl {
-        Some(t) => read_policy(cx, t),
+        Some(t) => read_policy(cx, t, &system_names),
         None => PolicyConfig::default(),
     };
+    let policy_ok = cx.diags.len() == before_policy;
     let owner_rules = policy.owner_rules();
 
     let mut plugins = PluginsConfig {
@@ -1535,7 +1332,7 @@ fn read_store(
 
     // The stock resolvers each read a different policy; catch a combination that would fail
     // every conflict at run time, or silently ignore the owners.
-    if let PluginSource::Builtin(name) = &plugins.resolver.source {
+    if let (PluginSource::Builtin(name), true) = (&plugins.resolver.source, policy_ok) {
         let at = resolver_span
             .clone()
             .or_else(|| policy_tbl.as_ref().map(|t| t.span.clone()))
@@ -1544,7 +1341,10 @@ fn read_store(
             cx.err(
                 at,
                 "the `system-of-record` resolver needs an owner for every field, but [policy] has no catch-all".into(),
-                Some("set `default = \"prefer-netsuite\"` (or `\"prefer-shopify\"`) in [policy], or add `\"*\" = \"netsuite\"`".into()),
+                Some(format!(
+                    "set `default = \"prefer-<system>\"` in [policy], or add `\"*\" = \"<system>\"` (systems of this store: {})",
+                    crate::diag::list(&system_names.iter().map(String::as_str).collect::<Vec<_>>())
+                )),
             );
         } else if (name == "last-write-wins" || name == "counter-merge")
             && !policy.owners.is_empty()
@@ -1582,8 +1382,7 @@ fn read_store(
     if cx.diags.len() != before {
         return (None, side);
     }
-    let (Some((id, _)), Some(shopify), Some(netsuite)) = (side.id.clone(), shopify, netsuite)
-    else {
+    let (Some((id, _)), Some(systems)) = (side.id.clone(), systems) else {
         return (None, side);
     };
     let store = StoreConfig {
@@ -1591,14 +1390,195 @@ fn read_store(
         id,
         enabled,
         file: cx.src.path.clone(),
-        shopify,
-        netsuite,
+        systems,
         plugins,
         policy,
         limits,
         schedule,
     };
     (Some(store), side)
+}
+
+/// A system's table as found in a store file: its name, the name's span, the table's path, the
+/// table and its span, and whether it is a platform's own top-level table.
+type Found<'a, 'i> = (
+    String,
+    Range<usize>,
+    String,
+    &'a DeTable<'i>,
+    Range<usize>,
+    bool,
+);
+
+/// A store's systems: every `[systems.<name>]` table, plus a platform's own top-level table
+/// (`[shopify]`, the form before systems were named). Each is read by the platform it names.
+/// `None` when any could not be read, or when fewer than two are listed.
+fn read_systems(
+    cx: &mut Cx<'_>,
+    root: &Tbl<'_, '_>,
+    store: &str,
+    platforms: &[&dyn PlatformSection],
+    claims: &mut Vec<(usize, Claim)>,
+    file: usize,
+    misspelt: bool,
+) -> Option<Vec<SystemConfig>> {
+    let before = cx.diags.len();
+    let platform_names: Vec<&str> = platforms.iter().map(|p| p.platform()).collect();
+    // (name, the name's span, table path, the table and its span, platform implied by the name)
+    let mut found: Vec<Found<'_, '_>> = Vec::new();
+    for p in &platform_names {
+        if let Some(v) = root.get(p) {
+            match v.get_ref() {
+                DeValue::Table(t) => {
+                    found.push((p.to_string(), v.span(), p.to_string(), t, v.span(), true))
+                }
+                _ => cx.type_err(root, p, v, "a table", &format!("[systems.{p}]")),
+            }
+        }
+    }
+    let example = format!(
+        "[systems.<name>] with `platform = \"<platform>\"`; this build knows {}",
+        crate::diag::list(&platform_names)
+    );
+    if let Some(v) = root.get("systems") {
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                for (k, sv) in t.iter() {
+                    let name = k.get_ref().to_string();
+                    match sv.get_ref() {
+                        DeValue::Table(st) => found.push((
+                            name.clone(),
+                            k.span(),
+                            format!("systems.{name}"),
+                            st,
+                            sv.span(),
+                            false,
+                        )),
+                        _ => cx.err(
+                            sv.span(),
+                            format!(
+                                "`{name}` in [systems] must be a table, found {}",
+                                type_name(sv.get_ref())
+                            ),
+                            Some(format!("write each system as {example}")),
+                        ),
+                    }
+                }
+            }
+            _ => cx.type_err(root, "systems", v, "a table of systems", "[systems.erp]"),
+        }
+    }
+    found.sort_by_key(|f| f.4.start);
+
+    let mut systems: Vec<SystemConfig> = Vec::new();
+    let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+    for (name, name_span, path, table, span, legacy) in &found {
+        let tbl = Tbl {
+            path,
+            table,
+            span: span.clone(),
+        };
+        if let Err(e) = valid_name("system name", name) {
+            cx.err(
+                name_span.clone(),
+                e,
+                Some("use lowercase letters, digits, `-` and `_`, e.g. `[systems.shop-eu]`".into()),
+            );
+            continue;
+        }
+        if let Some(first) = seen.get(name) {
+            let first = cx.src.origin(first);
+            cx.diags.push(
+                cx.src
+                    .error(
+                        name_span.clone(),
+                        format!("system `{name}` is configured twice in store `{store}`"),
+                    )
+                    .with_note(format!("first configured at {first}"))
+                    .with_hint("give each system its own name under [systems]"),
+            );
+            continue;
+        }
+        seen.insert(name.clone(), name_span.clone());
+        let platform = match cx.string(&tbl, "platform", "platform = \"netsuite\"") {
+            Some((p, pspan)) => match platforms.iter().find(|s| s.platform() == p) {
+                Some(section) if !*legacy || p == *name => Some((*section, p)),
+                Some(_) => {
+                    cx.err(
+                        pspan,
+                        format!("[{name}] is the `{name}` platform's section; `platform = \"{p}\"` contradicts it"),
+                        Some(format!("write it as `[systems.{name}]` with `platform = \"{p}\"`")),
+                    );
+                    None
+                }
+                None => {
+                    cx.err(
+                        pspan,
+                        format!("unknown platform `{p}` for system `{name}`"),
+                        Some(unknown_hint(&p, &platform_names)),
+                    );
+                    None
+                }
+            },
+            None if tbl.get("platform").is_some() => None,
+            None => match platforms.iter().find(|s| s.platform() == name) {
+                Some(section) => Some((*section, name.clone())),
+                None => {
+                    cx.err(
+                        span.clone(),
+                        format!("missing required key `platform` in [{path}]"),
+                        Some(format!(
+                            "add `platform = \"<platform>\"`; this build knows {}",
+                            crate::diag::list(&platform_names)
+                        )),
+                    );
+                    None
+                }
+            },
+        };
+        let Some((section, platform)) = platform else {
+            continue;
+        };
+        let mut s = Section {
+            cx: &mut *cx,
+            tbl: &tbl,
+            store,
+            system: name,
+            platform: section.platform(),
+            claims: &mut *claims,
+            file,
+        };
+        if let Some(settings) = section.read(&mut s) {
+            systems.push(SystemConfig {
+                name: name.clone(),
+                platform,
+                settings,
+            });
+        }
+    }
+    if cx.diags.len() != before {
+        return None;
+    }
+    if systems.len() < 2 {
+        if misspelt {
+            return None;
+        }
+        let listed = match systems.as_slice() {
+            [] => "no system".to_string(),
+            [one] => format!("one system (`{}`)", one.name),
+            _ => unreachable!(),
+        };
+        let at = root.get("systems").map_or(0..0, |v| v.span());
+        cx.err(
+            at,
+            format!("store `{store}` lists {listed}; a store syncs two or more"),
+            Some(format!(
+                "add each system as {example}, e.g. `[systems.erp]` with `platform = \"netsuite\"`"
+            )),
+        );
+        return None;
+    }
+    Some(systems)
 }
 
 /// Reads and parses one file; syntax errors are reported and yield `None`.
@@ -1634,8 +1614,12 @@ fn syntax_errors(src: &SourceFile, errors: Vec<toml::de::Error>, diags: &mut Dia
 }
 
 /// Loads the host file and every store file it names, validating everything and collecting
-/// every problem. Relative paths resolve against the file that names them.
-pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
+/// every problem. Relative paths resolve against the file that names them. `platforms` are the
+/// platforms this build knows: each reads the sections of the systems that name it.
+pub fn load(
+    host_file: impl AsRef<Path>,
+    platforms: &[&dyn PlatformSection],
+) -> Result<Config, Diagnostics> {
     let host_path = host_file.as_ref();
     let mut diags = Diagnostics::new();
     let Some(host_src) = parse_file(host_path, 0, &mut diags) else {
@@ -1700,6 +1684,7 @@ pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
     let mut sources = vec![host_src];
     let mut stores = Vec::new();
     let mut sides = Vec::new();
+    let mut claims = Vec::new();
     for (path, named_at) in files {
         let seq = sources.len();
         let Some(src) = (match std::fs::read_to_string(&path) {
@@ -1735,13 +1720,15 @@ pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
             &root,
             &host.runtime.limits,
             seq,
+            platforms,
+            &mut claims,
         );
         stores.extend(store);
         sides.push(side);
         sources.push(src);
     }
 
-    cross_checks(&sources, &sides, &mut diags);
+    cross_checks(&sources, &sides, &claims, &mut diags);
 
     if diags.is_empty() {
         Ok(Config {
@@ -1758,11 +1745,15 @@ pub fn load(host_file: impl AsRef<Path>) -> Result<Config, Diagnostics> {
     }
 }
 
-/// Checks across store files: unique ids and shops, one concurrency limit per NetSuite account.
-fn cross_checks(sources: &[SourceFile], sides: &[StoreSide], diags: &mut Diagnostics) {
+/// Checks across store files: unique store ids, and what platforms claimed (a shop configured
+/// once, one concurrency limit per NetSuite account).
+fn cross_checks(
+    sources: &[SourceFile],
+    sides: &[StoreSide],
+    claims: &[(usize, Claim)],
+    diags: &mut Diagnostics,
+) {
     let mut ids: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
-    let mut shops: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
-    let mut limits: HashMap<&str, (u32, usize, Range<usize>)> = HashMap::new();
     for side in sides {
         let src = &sources[side.file];
         if let Some((id, span)) = &side.id {
@@ -1777,38 +1768,54 @@ fn cross_checks(sources: &[SourceFile], sides: &[StoreSide], diags: &mut Diagnos
                 }
             }
         }
-        if let Some((shop, span)) = &side.shop {
-            match shops.get(shop.as_str()) {
+    }
+    let mut unique: HashMap<(&str, &str, &str), (usize, &Range<usize>)> = HashMap::new();
+    // (platform, scope, key) -> (value, file, span) of the first system that set it.
+    type Agreed<'c> = HashMap<(&'c str, &'c str, &'c str), (&'c str, usize, &'c Range<usize>)>;
+    let mut agree: Agreed<'_> = HashMap::new();
+    for (file, claim) in claims {
+        let src = &sources[*file];
+        match claim {
+            Claim::Unique {
+                platform,
+                what,
+                value,
+                hint,
+                span,
+            } => match unique.get(&(*platform, what.as_str(), value.as_str())) {
                 Some((f, first)) => diags.push(
                     src.error(
                         span.clone(),
-                        format!("shop `{shop}` is configured by two stores"),
+                        format!("{what} `{value}` is configured by two systems"),
                     )
                     .with_note(format!("first configured at {}", sources[*f].origin(first)))
-                    .with_hint("one store per shop: two would sync the same data twice"),
+                    .with_hint(hint.clone()),
                 ),
                 None => {
-                    shops.insert(shop, (side.file, span.clone()));
+                    unique.insert((platform, what, value), (*file, span));
                 }
-            }
-        }
-        if let (Some((account, _)), Some((limit, span))) = (&side.account, &side.concurrency) {
-            match limits.get(account.as_str()) {
-                Some((other, f, first)) if other != limit => diags.push(
+            },
+            Claim::Agree {
+                platform,
+                scope,
+                key,
+                value,
+                hint,
+                span,
+            } => match agree.get(&(*platform, scope.as_str(), key.as_str())) {
+                Some((other, f, first)) if other != value => diags.push(
                     src.error(
                         span.clone(),
-                        format!(
-                            "NetSuite account `{account}` has concurrency_limit {limit} here but {other} elsewhere"
-                        ),
+                        format!("{scope} has {key} {value} here but {other} elsewhere"),
                     )
                     .with_note(format!("set to {other} at {}", sources[*f].origin(first)))
-                    .with_hint("the limit belongs to the account and is shared by every store on it; use one value"),
+                    .with_hint(hint.clone()),
                 ),
                 Some(_) => {}
                 None => {
-                    limits.insert(account, (*limit, side.file, span.clone()));
+                    agree.insert((platform, scope, key), (value, *file, span));
                 }
-            }
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::diag::{Diagnostic, Diagnostics, Origin};
 use crate::secret::Secret;
+use crate::section::SystemConfig;
 use crate::time::{CronSchedule, QuietHours};
 
 /// The whole configuration: host settings plus every store.
@@ -321,7 +322,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// One store: a Shopify shop synced with a NetSuite account (`stores/<id>.toml`).
+/// One store: the systems it keeps in sync (`stores/<id>.toml`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     /// Unique id: lowercase letters, digits, `-`, `_`; at most 63 characters.
@@ -332,10 +333,8 @@ pub struct StoreConfig {
     pub enabled: bool,
     /// The file this store was loaded from (empty for stores built in code).
     pub file: PathBuf,
-    /// The Shopify connection.
-    pub shopify: ShopifyConfig,
-    /// The NetSuite connection.
-    pub netsuite: NetSuiteConfig,
+    /// The systems it syncs (two or more), in file order.
+    pub systems: Vec<SystemConfig>,
     /// The store's plugins and their config.
     pub plugins: PluginsConfig,
     /// Field ownership and the default conflict policy.
@@ -348,15 +347,14 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// A store with default plugins, policy, limits and schedule.
-    pub fn new(id: impl Into<String>, shopify: ShopifyConfig, netsuite: NetSuiteConfig) -> Self {
+    pub fn new(id: impl Into<String>, systems: Vec<SystemConfig>) -> Self {
         let id = id.into();
         Self {
             name: id.clone(),
             id,
             enabled: true,
             file: PathBuf::new(),
-            shopify,
-            netsuite,
+            systems,
             plugins: PluginsConfig::default(),
             policy: PolicyConfig::default(),
             limits: PluginLimits::default(),
@@ -366,15 +364,15 @@ impl StoreConfig {
 
     /// The store's secret references.
     pub fn secrets(&self) -> Vec<&Secret> {
-        let mut out = vec![&self.shopify.access_token];
-        out.extend(self.shopify.webhook_secrets.iter());
-        out.extend([
-            &self.netsuite.consumer_key,
-            &self.netsuite.consumer_secret,
-            &self.netsuite.token_id,
-            &self.netsuite.token_secret,
-        ]);
-        out
+        self.systems
+            .iter()
+            .flat_map(|s| s.settings.secrets())
+            .collect()
+    }
+
+    /// The system named `name`.
+    pub fn system(&self, name: &str) -> Option<&SystemConfig> {
+        self.systems.iter().find(|s| s.name == name)
     }
 
     /// What the store's plugins read through the `config` host import: the `[plugins.config]`
@@ -387,113 +385,12 @@ impl StoreConfig {
         if !rules.is_empty() {
             let owners: serde_json::Map<String, serde_json::Value> = rules
                 .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::from(v.as_str())))
+                .map(|(k, v)| (k, serde_json::Value::from(v)))
                 .collect();
             map.insert("owners".to_string(), serde_json::Value::Object(owners));
         }
         map
     }
-}
-
-/// `[shopify]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShopifyConfig {
-    /// The shop's domain, e.g. `acme.myshopify.com`.
-    pub shop: String,
-    /// API base URL (default `https://{shop}`); point it at the simulator for tests.
-    pub base_url: Url,
-    /// Admin API version, e.g. `2025-10`.
-    pub api_version: String,
-    /// Admin API access token.
-    pub access_token: Secret,
-    /// Webhook signing secrets: the current one first, then previous ones still accepted during
-    /// a rotation.
-    pub webhook_secrets: Vec<Secret>,
-}
-
-/// The Admin API version used when a store does not name one.
-pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-10";
-
-impl ShopifyConfig {
-    /// A Shopify connection with the default base URL and API version.
-    pub fn new(shop: impl Into<String>, access_token: Secret, webhook_secret: Secret) -> Self {
-        let shop = shop.into();
-        let base_url = Url::parse(&format!("https://{shop}"))
-            .unwrap_or_else(|_| Url::parse("https://invalid.myshopify.com").expect("valid url"));
-        Self {
-            shop,
-            base_url,
-            api_version: DEFAULT_SHOPIFY_API_VERSION.to_string(),
-            access_token,
-            webhook_secrets: vec![webhook_secret],
-        }
-    }
-
-    /// The GraphQL endpoint: `{base_url}/admin/api/{api_version}/graphql.json`.
-    pub fn graphql_url(&self) -> String {
-        format!(
-            "{}/admin/api/{}/graphql.json",
-            self.base_url.as_str().trim_end_matches('/'),
-            self.api_version
-        )
-    }
-}
-
-/// `[netsuite]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetSuiteConfig {
-    /// Account id, e.g. `1234567` or `1234567_SB1` (also the OAuth realm).
-    pub account_id: String,
-    /// API base URL (default `https://{account}.suitetalk.api.netsuite.com`, with the account id
-    /// lowercased and `_` as `-`).
-    pub base_url: Url,
-    /// OAuth 1.0a consumer key.
-    pub consumer_key: Secret,
-    /// OAuth 1.0a consumer secret.
-    pub consumer_secret: Secret,
-    /// OAuth 1.0a token id.
-    pub token_id: Secret,
-    /// OAuth 1.0a token secret.
-    pub token_secret: Secret,
-    /// The account's concurrency limit, if known; learned from responses otherwise. Every store
-    /// on one account shares it.
-    pub concurrency_limit: Option<u32>,
-}
-
-impl NetSuiteConfig {
-    /// A NetSuite connection with the default base URL.
-    pub fn new(
-        account_id: impl Into<String>,
-        consumer_key: Secret,
-        consumer_secret: Secret,
-        token_id: Secret,
-        token_secret: Secret,
-    ) -> Self {
-        let account_id = account_id.into();
-        let base_url = netsuite_default_base_url(&account_id).unwrap_or_else(|| {
-            Url::parse("https://invalid.suitetalk.api.netsuite.com").expect("valid url")
-        });
-        Self {
-            account_id,
-            base_url,
-            consumer_key,
-            consumer_secret,
-            token_id,
-            token_secret,
-            concurrency_limit: None,
-        }
-    }
-
-    /// The OAuth realm: the account id in upper case.
-    pub fn realm(&self) -> String {
-        self.account_id.to_ascii_uppercase()
-    }
-}
-
-/// The default NetSuite base URL for an account id.
-pub fn netsuite_default_base_url(account_id: &str) -> Option<Url> {
-    let host = account_id.to_ascii_lowercase().replace('_', "-");
-    Url::parse(&format!("https://{host}.suitetalk.api.netsuite.com")).ok()
 }
 
 /// `[plugins]`.
@@ -589,24 +486,21 @@ pub enum PluginSource {
 pub struct PolicyConfig {
     /// The policy for conflicting fields without an owner.
     pub default: ConflictPolicy,
-    /// Field owners, written in `[policy]` as `"<kind>.<field>" = "<system>"` (e.g.
-    /// `"price.price" = "netsuite"`); `kind.*`, `*.field` and `*` are wildcards, the most
-    /// specific rule wins. That system's value wins conflicts on that field.
-    pub owners: BTreeMap<String, System>,
+    /// Field owners, written in `[policy]` as `"<kind>.<field>" = "<system>"` (a system name of
+    /// the store, e.g. `"price.price" = "erp"`); `kind.*`, `*.field` and `*` are wildcards, the
+    /// most specific rule wins. That system's value wins conflicts on that field.
+    pub owners: BTreeMap<String, String>,
 }
 
 impl PolicyConfig {
     /// The owner rules a resolver applies: [`Self::owners`], plus a catch-all `*` rule from a
-    /// `prefer-shopify` / `prefer-netsuite` default when the owners have none.
-    pub fn owner_rules(&self) -> BTreeMap<String, System> {
+    /// `prefer-<system>` default when the owners have none.
+    pub fn owner_rules(&self) -> BTreeMap<String, String> {
         let mut rules = self.owners.clone();
-        let catch_all = match self.default {
-            ConflictPolicy::PreferShopify => Some(System::Shopify),
-            ConflictPolicy::PreferNetsuite => Some(System::Netsuite),
-            ConflictPolicy::LastWriteWins | ConflictPolicy::CounterMerge => None,
-        };
-        if let Some(system) = catch_all {
-            rules.entry("*".to_string()).or_insert(system);
+        if let ConflictPolicy::Prefer(system) = &self.default {
+            rules
+                .entry("*".to_string())
+                .or_insert_with(|| system.clone());
         }
         rules
     }
@@ -617,7 +511,7 @@ impl PolicyConfig {
     pub fn stock_resolver(&self) -> &'static str {
         if !self.owner_rules().is_empty() {
             "system-of-record"
-        } else if self.default == ConflictPolicy::CounterMerge {
+        } else if matches!(self.default, ConflictPolicy::CounterMerge) {
             "counter-merge"
         } else {
             DEFAULT_RESOLVER
@@ -625,78 +519,41 @@ impl PolicyConfig {
     }
 }
 
-/// A system weft syncs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum System {
-    /// Shopify.
-    Shopify,
-    /// NetSuite.
-    Netsuite,
-}
-
-impl System {
-    /// Every system, by config name.
-    pub const NAMES: [&str; 2] = ["shopify", "netsuite"];
-
-    /// The config and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Shopify => "shopify",
-            Self::Netsuite => "netsuite",
-        }
-    }
-
-    /// Parses a config name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "shopify" => Some(Self::Shopify),
-            "netsuite" => Some(Self::Netsuite),
-            _ => None,
-        }
-    }
-}
-
 /// How a conflict on a field without an owner is settled.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ConflictPolicy {
     /// The side with the newer source version wins (default).
     #[default]
     LastWriteWins,
-    /// Shopify's value wins.
-    PreferShopify,
-    /// NetSuite's value wins.
-    PreferNetsuite,
+    /// This system's value wins (`prefer-<system>`).
+    Prefer(String),
     /// Numeric fields merge by summing both sides' deltas from the base (stock quantities).
     CounterMerge,
 }
 
 impl ConflictPolicy {
-    /// Every policy, by config name.
-    pub const NAMES: [&str; 4] = [
-        "last-write-wins",
-        "prefer-shopify",
-        "prefer-netsuite",
-        "counter-merge",
-    ];
+    /// The fixed policy names (besides `prefer-<system>`).
+    pub const NAMES: [&str; 2] = ["last-write-wins", "counter-merge"];
 
     /// The config name.
-    pub fn as_str(self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            Self::LastWriteWins => "last-write-wins",
-            Self::PreferShopify => "prefer-shopify",
-            Self::PreferNetsuite => "prefer-netsuite",
-            Self::CounterMerge => "counter-merge",
+            Self::LastWriteWins => "last-write-wins".to_string(),
+            Self::Prefer(system) => format!("prefer-{system}"),
+            Self::CounterMerge => "counter-merge".to_string(),
         }
     }
 
-    /// Parses a config name.
+    /// Parses a config name (`prefer-<system>` for any system name; the caller checks that the
+    /// store has it).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "last-write-wins" => Some(Self::LastWriteWins),
-            "prefer-shopify" => Some(Self::PreferShopify),
-            "prefer-netsuite" => Some(Self::PreferNetsuite),
             "counter-merge" => Some(Self::CounterMerge),
-            _ => None,
+            _ => s
+                .strip_prefix("prefer-")
+                .filter(|sys| !sys.is_empty())
+                .map(|sys| Self::Prefer(sys.to_string())),
         }
     }
 }

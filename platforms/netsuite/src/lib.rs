@@ -13,6 +13,7 @@
 
 pub mod cdc;
 mod client;
+pub mod config;
 pub mod oauth;
 pub mod poll;
 pub mod write;

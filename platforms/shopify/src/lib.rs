@@ -17,6 +17,7 @@
 //! - The simulator is the `weft-sim-shopify` crate in `sim/` beside this one.
 
 mod client;
+pub mod config;
 pub mod normalize;
 pub mod poll;
 pub mod queries;

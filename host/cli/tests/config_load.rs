@@ -4,10 +4,21 @@
 
 use std::path::PathBuf;
 
+use weft::platforms::load_config as load;
 use weft_config::{
     ConflictPolicy, Diagnostic, Diagnostics, LogFormat, PluginSource, SecretSource, StorageConfig,
-    System, init, load,
+    StoreConfig, init,
 };
+use weft_netsuite::config::NetSuiteSettings;
+use weft_shopify::config::ShopifySettings;
+
+fn shopify(s: &StoreConfig) -> &ShopifySettings {
+    s.system("shopify").unwrap().settings().unwrap()
+}
+
+fn netsuite(s: &StoreConfig) -> &NetSuiteSettings {
+    s.system("netsuite").unwrap().settings().unwrap()
+}
 
 const HOST: &str = "stores_dir = \"stores\"\n";
 
@@ -79,18 +90,15 @@ fn valid_config_loads_with_defaults_and_resolved_paths() {
     assert_eq!(acme.name, "acme");
     assert!(acme.enabled);
     assert_eq!(
-        acme.shopify.base_url.as_str(),
+        shopify(acme).base_url.as_str(),
         "https://acme.myshopify.com/"
     );
+    assert_eq!(shopify(acme).api_version, "2025-10");
     assert_eq!(
-        acme.shopify.graphql_url(),
-        "https://acme.myshopify.com/admin/api/2025-10/graphql.json"
-    );
-    assert_eq!(
-        acme.netsuite.base_url.as_str(),
+        netsuite(acme).base_url.as_str(),
         "https://123456.suitetalk.api.netsuite.com/"
     );
-    assert_eq!(acme.netsuite.concurrency_limit, None);
+    assert_eq!(netsuite(acme).concurrency_limit, None);
     assert_eq!(acme.plugins.mapper.to_string(), "builtin:shopify-netsuite");
     assert_eq!(acme.limits, c.runtime.limits);
     assert_eq!(acme.schedule.reconcile_interval.as_secs(), 300);
@@ -103,7 +111,7 @@ fn valid_config_loads_with_defaults_and_resolved_paths() {
     assert_eq!(c.runtime.cache_dir, dir.path().join(".weft/cache"));
     assert_eq!(acme.file, dir.path().join("stores/acme.toml"));
     assert!(matches!(
-        acme.shopify.access_token.source(),
+        shopify(acme).access_token.source(),
         SecretSource::Env(v) if v == "T_acme"
     ));
 }
@@ -188,18 +196,18 @@ format = "json"
         (s.id.as_str(), s.name.as_str(), s.enabled),
         ("acme_2", "Acme Two", false)
     );
-    assert_eq!(s.shopify.base_url.as_str(), "http://127.0.0.1:9001/");
-    assert_eq!(s.shopify.webhook_secrets.len(), 2);
+    assert_eq!(shopify(s).base_url.as_str(), "http://127.0.0.1:9001/");
+    assert_eq!(shopify(s).webhook_secrets.len(), 2);
     assert!(matches!(
-        s.shopify.access_token.source(),
-        SecretSource::File(p) if p == &dir.path().join("s/secrets/token")
+        shopify(s).access_token.source(),
+        SecretSource::File(p) if *p == dir.path().join("s/secrets/token")
     ));
     assert_eq!(
-        s.netsuite.base_url.as_str(),
+        netsuite(s).base_url.as_str(),
         "https://1234567-sb1.suitetalk.api.netsuite.com/"
     );
-    assert_eq!(s.netsuite.realm(), "1234567_SB1");
-    assert_eq!(s.netsuite.concurrency_limit, Some(15));
+    assert_eq!(netsuite(s).realm(), "1234567_SB1");
+    assert_eq!(netsuite(s).concurrency_limit, Some(15));
     assert_eq!(
         s.plugins.mapper.source,
         PluginSource::File(dir.path().join("s/plugins/map.wasm"))
@@ -221,10 +229,10 @@ format = "json"
             )
         ]
     );
-    assert_eq!(s.policy.default, ConflictPolicy::PreferShopify);
-    assert_eq!(s.policy.owners["customer.*"], System::Netsuite);
-    assert_eq!(s.policy.owners["price.price"], System::Netsuite);
-    assert_eq!(s.policy.owners["product.title"], System::Shopify);
+    assert_eq!(s.policy.default, ConflictPolicy::Prefer("shopify".into()));
+    assert_eq!(s.policy.owners["customer.*"], "netsuite");
+    assert_eq!(s.policy.owners["price.price"], "netsuite");
+    assert_eq!(s.policy.owners["product.title"], "shopify");
     assert_eq!(s.limits.timeout_ms, 5000);
     assert_eq!(s.limits.fuel, None);
     assert_eq!(
@@ -262,7 +270,17 @@ fn unknown_key_suggests_the_closest_name() {
     let d = errors(HOST, &[("acme.toml", &text)]);
     assert_eq!(d.len(), 2, "{d}");
     let v: Vec<&Diagnostic> = d.iter().collect();
-    assert_eq!(v[0].message, "missing required table `[shopify]`");
+    assert_eq!(
+        v[0].message,
+        "store `acme` lists one system (`netsuite`); a store syncs two or more"
+    );
+    assert!(
+        v[0].hint
+            .as_deref()
+            .is_some_and(|h| h.contains("[systems.<name>] with `platform = \"<platform>\"`")),
+        "the error shows the new form: {:?}",
+        v[0].hint
+    );
     assert_eq!(v[1].message, "unknown table `[storefront]`");
 
     let text = replace(
@@ -648,7 +666,7 @@ fn starter_config_loads_cleanly_and_init_never_overwrites() {
     );
     let c = load(dir.path().join("weft.toml")).unwrap_or_else(|d| panic!("{d}"));
     let acme = c.store("acme").unwrap();
-    assert_eq!(acme.policy.owners["price.price"], System::Netsuite);
+    assert_eq!(acme.policy.owners["price.price"], "netsuite");
     assert_eq!(
         acme.plugins.resolvers["inventory-level.quantity"].to_string(),
         "builtin:counter-merge"
@@ -734,8 +752,8 @@ fn no_secret_value_in_the_printed_config() {
     std::fs::write(dir.path().join("stores/acme.toml"), text).unwrap();
     let c = load(&host).unwrap();
     let s = c.store("acme").unwrap();
-    assert_eq!(s.shopify.access_token.resolve().unwrap().expose(), VALUE);
-    let resolved = s.netsuite.token_secret.resolve().unwrap();
+    assert_eq!(shopify(s).access_token.resolve().unwrap().expose(), VALUE);
+    let resolved = netsuite(s).token_secret.resolve().unwrap();
     assert_eq!(resolved.expose(), "FILE-SECRET-VALUE-9f8e");
     let printed = format!("{c:?}\n{c:#?}\n{resolved:?} {resolved}");
     assert!(!printed.contains("SECRET-VALUE"), "{printed}");
@@ -937,5 +955,165 @@ fn keys_that_would_be_ignored_are_refused_with_the_form_that_works() {
         e.hint
             .as_deref()
             .is_some_and(|h| h.contains("[runtime.limits]"))
+    );
+}
+
+/// A store of three systems in the `[systems.<name>]` form: two shops of one platform and an
+/// ERP, owners and the preferred system named by system.
+fn three_systems(eu_shop: &str) -> String {
+    format!(
+        r#"[store]
+id = "acme"
+
+[systems.shop-us]
+platform = "shopify"
+shop = "acme-us.myshopify.com"
+access_token = {{ file = "secret" }}
+webhook_secrets = [{{ file = "secret" }}]
+
+[systems.shop-eu]
+platform = "shopify"
+shop = "{eu_shop}"
+access_token = {{ file = "secret" }}
+webhook_secrets = [{{ file = "secret" }}]
+
+[systems.erp]
+platform = "netsuite"
+account_id = "123456"
+consumer_key = {{ file = "secret" }}
+consumer_secret = {{ file = "secret" }}
+token_id = {{ file = "secret" }}
+token_secret = {{ file = "secret" }}
+
+[policy]
+default = "prefer-erp"
+"product.title" = "shop-us"
+"#
+    )
+}
+
+#[test]
+fn a_store_lists_its_systems_by_name() {
+    let (_dir, host) = setup(
+        HOST,
+        &[("acme.toml", &three_systems("acme-eu.myshopify.com"))],
+    );
+    let c = load(&host).unwrap();
+    let s = c.store("acme").unwrap();
+    let names: Vec<(&str, &str)> = s
+        .systems
+        .iter()
+        .map(|sys| (sys.name.as_str(), sys.platform.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("shop-us", "shopify"),
+            ("shop-eu", "shopify"),
+            ("erp", "netsuite")
+        ]
+    );
+    let eu: &ShopifySettings = s.system("shop-eu").unwrap().settings().unwrap();
+    assert_eq!(eu.shop, "acme-eu.myshopify.com");
+    assert_eq!(eu.base_url.as_str(), "https://acme-eu.myshopify.com/");
+    assert_eq!(s.policy.default, ConflictPolicy::Prefer("erp".into()));
+    assert_eq!(
+        serde_json::Value::Object(s.plugin_config())["owners"],
+        serde_json::json!({ "*": "erp", "product.title": "shop-us" })
+    );
+    // Every secret of every system is a reference the store reports.
+    assert_eq!(s.secrets().len(), 2 + 2 + 4);
+    // The systems turn into running systems, one per section, under their own names.
+    std::fs::write(_dir.path().join("stores/secret"), "s3cr3t").unwrap();
+    let setups = weft::platforms::store_systems(s).unwrap();
+    let names: Vec<&str> = setups.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["shop-us", "shop-eu", "erp"]);
+    assert_eq!(setups[1].account.as_deref(), Some("acme-eu.myshopify.com"));
+}
+
+#[test]
+fn systems_are_checked_with_the_form_that_works() {
+    // The same shop twice: syncing it twice would write everything twice.
+    let d = errors(
+        HOST,
+        &[("acme.toml", &three_systems("acme-us.myshopify.com"))],
+    );
+    let e = only(&d);
+    assert_eq!(
+        e.message,
+        "shop `acme-us.myshopify.com` is configured by two systems"
+    );
+    assert_eq!(e.line, 12);
+
+    // An unknown platform, a missing one, a bad name, and a name given twice.
+    let text = replace(
+        &three_systems("acme-eu.myshopify.com"),
+        "platform = \"netsuite\"",
+        "platform = \"netsuit\"",
+    );
+    let e = only(&errors(HOST, &[("acme.toml", &text)])).clone();
+    assert_eq!(e.message, "unknown platform `netsuit` for system `erp`");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `netsuite`?"));
+
+    let text = replace(
+        &three_systems("acme-eu.myshopify.com"),
+        "[systems.erp]\nplatform = \"netsuite\"\n",
+        "[systems.erp]\n",
+    );
+    let e = only(&errors(HOST, &[("acme.toml", &text)])).clone();
+    assert_eq!(
+        e.message,
+        "missing required key `platform` in [systems.erp]"
+    );
+    assert!(e.hint.unwrap().contains("`shopify` or `netsuite`"));
+
+    let text = replace(
+        &three_systems("acme-eu.myshopify.com"),
+        "[systems.erp]",
+        "[systems.ERP]",
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert!(
+        d.iter()
+            .any(|e| e.message == "system name `ERP` contains the forbidden character 'E'"),
+        "{d}"
+    );
+
+    // The old `[netsuite]` table and `[systems.netsuite]` are the same system.
+    let text = format!(
+        "{}\n[systems.netsuite]\naccount_id = \"1\"\n",
+        store("acme")
+    );
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert!(
+        d.iter()
+            .any(|e| e.message == "system `netsuite` is configured twice in store `acme`"),
+        "{d}"
+    );
+
+    // Owners and the preferred system name systems of the store.
+    let text = replace(
+        &three_systems("acme-eu.myshopify.com"),
+        "\"product.title\" = \"shop-us\"",
+        "\"product.title\" = \"shopify\"",
+    );
+    let e = only(&errors(HOST, &[("acme.toml", &text)])).clone();
+    assert_eq!(
+        e.message,
+        "unknown system `shopify` as owner of `product.title` in [policy]"
+    );
+    let text = replace(
+        &three_systems("acme-eu.myshopify.com"),
+        "default = \"prefer-erp\"",
+        "default = \"prefer-netsuite\"",
+    );
+    let e = only(&errors(HOST, &[("acme.toml", &text)])).clone();
+    assert_eq!(
+        e.message,
+        "`prefer-netsuite` in [policy] prefers `netsuite`, which is not a system of this store"
+    );
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("expected one of `shop-us`, `shop-eu` or `erp`")
     );
 }

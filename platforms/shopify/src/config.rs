@@ -1,0 +1,190 @@
+//! A Shopify shop's config section: `[systems.<name>]` with `platform = "shopify"` (or, as
+//! before systems were named, a store file's `[shopify]` table).
+//!
+//! ```toml
+//! [systems.shopify]
+//! platform = "shopify"
+//! shop = "acme.myshopify.com"
+//! access_token = { env = "ACME_SHOPIFY_ACCESS_TOKEN" }
+//! webhook_secrets = [{ env = "ACME_SHOPIFY_WEBHOOK_SECRET" }]
+//! # api_version = "2025-10"
+//! # base_url = "https://acme.myshopify.com"
+//! ```
+
+use std::any::Any;
+use std::sync::Arc;
+
+use url::Url;
+use weft_config::{PlatformSection, Secret, Section, SystemSettings};
+
+use crate::PLATFORM;
+
+/// The Admin API version used when a system does not name one.
+pub const DEFAULT_API_VERSION: &str = "2025-10";
+
+const KEYS: [&str; 6] = [
+    "shop",
+    "base_url",
+    "api_version",
+    "access_token",
+    "webhook_secrets",
+    "location_ids",
+];
+
+/// What a Shopify system's section says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopifySettings {
+    /// The shop's domain, e.g. `acme.myshopify.com`.
+    pub shop: String,
+    /// API base URL (default `https://{shop}`); point it at the simulator for tests.
+    pub base_url: Url,
+    /// Admin API version, e.g. `2025-10`.
+    pub api_version: String,
+    /// Admin API access token.
+    pub access_token: Secret,
+    /// Webhook signing secrets: the current one first, then previous ones still accepted during
+    /// a rotation.
+    pub webhook_secrets: Vec<Secret>,
+}
+
+impl SystemSettings for ShopifySettings {
+    fn secrets(&self) -> Vec<&Secret> {
+        let mut out = vec![&self.access_token];
+        out.extend(self.webhook_secrets.iter());
+        out
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn same_as(&self, other: &dyn SystemSettings) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
+}
+
+/// Reads Shopify sections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShopifySection;
+
+fn valid_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn valid_api_version(s: &str) -> bool {
+    if s == "unstable" {
+        return true;
+    }
+    let Some((year, month)) = s.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && year.chars().all(|c| c.is_ascii_digit())
+        && year >= "2019"
+        && matches!(month, "01" | "04" | "07" | "10")
+}
+
+impl PlatformSection for ShopifySection {
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn read(&self, s: &mut Section<'_, '_, '_, '_>) -> Option<Arc<dyn SystemSettings>> {
+        s.keys(&KEYS);
+        let name = s.name();
+        let shop = s
+            .string_req("shop", "shop = \"acme.myshopify.com\"")
+            .and_then(|(shop, span)| {
+                if valid_hostname(&shop) {
+                    s.claim_unique(
+                        "shop",
+                        &shop,
+                        &span,
+                        "one system per shop: two would sync the same data twice",
+                    );
+                    Some(shop)
+                } else {
+                    s.error(
+                        &span,
+                        format!("invalid shop domain `{shop}` in {name}"),
+                        "the shop's full domain, e.g. `acme.myshopify.com`",
+                    );
+                    None
+                }
+            });
+        let base_url_given = s.has("base_url");
+        let base_url = s.url("base_url", "base_url = \"https://acme.myshopify.com\"");
+        let api_version = match s.string("api_version", "api_version = \"2025-10\"") {
+            Some((v, span)) if !valid_api_version(&v) => {
+                s.error(
+                    &span,
+                    format!("invalid Shopify API version `{v}` in {name}"),
+                    format!(
+                        "Shopify releases quarterly: `YYYY-01`, `YYYY-04`, `YYYY-07` or `YYYY-10` (e.g. `{DEFAULT_API_VERSION}`), or `unstable`"
+                    ),
+                );
+                None
+            }
+            Some((v, _)) => Some(v),
+            None => (!s.has("api_version")).then(|| DEFAULT_API_VERSION.to_owned()),
+        };
+        let access_token = s.secret_req("access_token", "SHOPIFY_ACCESS_TOKEN");
+        let webhook_secrets = s.secret_list_req("webhook_secrets", "SHOPIFY_WEBHOOK_SECRET");
+        // Which locations sync is the mapper's `locations` table; a list here was accepted and
+        // ignored, so a non-empty one is refused rather than silently not applied.
+        if let Some(span) = s.span_of("location_ids")
+            && s.array_len("location_ids") != Some(0)
+        {
+            s.error(
+                &span,
+                format!("`location_ids` in {name} is not supported: the store's mapper decides which locations sync"),
+                "map each Shopify location to an ERP location in [plugins.config.locations], e.g. `\"72471003\" = \"1\"`; levels at unmapped locations are skipped",
+            );
+            return None;
+        }
+        let (shop, api_version, access_token, webhook_secrets) =
+            (shop?, api_version?, access_token?, webhook_secrets?);
+        let base_url = match base_url {
+            Some(u) => u,
+            None if !base_url_given => Url::parse(&format!("https://{shop}")).ok()?,
+            None => return None,
+        };
+        Some(Arc::new(ShopifySettings {
+            shop,
+            base_url,
+            api_version,
+            access_token,
+            webhook_secrets,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_are_quarterly() {
+        assert!(valid_api_version("2025-10"));
+        assert!(valid_api_version("unstable"));
+        assert!(!valid_api_version("2025-11"));
+        assert!(!valid_api_version("25-10"));
+    }
+
+    #[test]
+    fn shop_domains_are_hostnames() {
+        assert!(valid_hostname("acme.myshopify.com"));
+        assert!(!valid_hostname("acme"));
+        assert!(!valid_hostname("acme..com"));
+        assert!(!valid_hostname("-acme.com"));
+    }
+}
