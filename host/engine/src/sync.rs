@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 use weft_platform::version::{Freshness, freshness};
-use weft_platform::{Idempotency, PlannedWrite, Platform, Role, Systems};
+use weft_platform::{Idempotency, PlannedWrite, Platform, Systems};
 use weft_runtime::types::{
-    CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, PlatformDoc, Side,
-    ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
+    CanonicalRecord, Decision, EntityKind, FieldChange, FromCanonicalOutcome, Occasion,
+    PlatformDoc, Side, ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
 };
 use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
@@ -109,13 +109,19 @@ pub struct ResolverRule {
     pub resolver: ResolverInstance,
 }
 
+/// What a rule's resolver guards: the field patterns whose one-sided changes it vets, asked once
+/// (its `guards` export) and kept.
+type Guards = Arc<tokio::sync::OnceCell<Vec<String>>>;
+
+/// Whether `pattern` (`kind.field`, `kind.*`, `*.field`, `*`) matches a field.
+fn pattern_matches(pattern: &str, kind: &str, field: &str) -> bool {
+    let (k, f) = pattern.split_once('.').unwrap_or((pattern, "*"));
+    (k == "*" || k == kind) && (f == "*" || f == field)
+}
+
 impl ResolverRule {
     fn matches(&self, kind: &str, field: &str) -> bool {
-        let (k, f) = self
-            .pattern
-            .split_once('.')
-            .unwrap_or((self.pattern.as_str(), "*"));
-        (k == "*" || k == kind) && (f == "*" || f == field)
+        pattern_matches(&self.pattern, kind, field)
     }
 
     /// How specific the pattern is (exact kind and field first).
@@ -128,6 +134,15 @@ impl ResolverRule {
     }
 }
 
+/// What the resolvers decided for one record: a settlement per conflict (in the merge's order),
+/// per vetted one-sided change, and the refusals with their reasons.
+#[derive(Debug, Default)]
+struct Resolved {
+    conflicts: Vec<Settlement>,
+    changes: Vec<(String, Settlement)>,
+    refusals: Vec<(String, String)>,
+}
+
 /// One store's processing: its database handle and its plugins.
 #[derive(Clone)]
 pub struct Processor {
@@ -136,6 +151,8 @@ pub struct Processor {
     systems: Systems,
     mapper: MapperInstance,
     resolvers: Vec<ResolverRule>,
+    /// Per rule (same order), what its resolver guards.
+    guards: Vec<Guards>,
     observer: Arc<dyn Observer>,
 }
 
@@ -156,6 +173,7 @@ impl Processor {
             db,
             systems,
             mapper,
+            guards: resolvers.iter().map(|_| Guards::default()).collect(),
             resolvers,
             observer: Arc::new(Discard),
         }
@@ -617,16 +635,29 @@ impl Processor {
         // Stock quantities are counters: every change of a side is a delta that counts.
         let counter = |field: &str| kind == "inventory-level" && field == "quantity";
         let mut m = merge(&golden, previous.as_ref(), &incoming, counter);
-        if !m.conflicts.is_empty() {
-            let settlements = match self
-                .resolve(&kind, &record_key, system, &entry.version, &m, &meta)
+        // One-sided changes of fields a resolver guards are put to it, as conflicts are.
+        let guarded = self.guarded(&kind, &m.taken).await;
+        let mut refusals: Vec<(String, String)> = Vec::new();
+        if !m.conflicts.is_empty() || !guarded.is_empty() {
+            let resolved = match self
+                .resolve(
+                    work,
+                    &kind,
+                    &record_key,
+                    system,
+                    &entry.version,
+                    &golden,
+                    &m,
+                    &guarded,
+                    &meta,
+                )
                 .await
             {
                 Ok(s) => s,
                 Err(e @ (EngineError::Plugin(_) | EngineError::PluginContract(_))) => {
-                    // The resolver failed on this record's conflict (a trap, a refused value,
-                    // no rule for the field): the entry is set aside for a retry once the plugin
-                    // or the config is fixed; the record keeps what it had, the store goes on.
+                    // The resolver failed on this record (a trap, a refused value, no rule for
+                    // the field): the entry is set aside for a retry once the plugin or the
+                    // config is fixed; the record keeps what it had, the store goes on.
                     report.failed += 1;
                     work.count("resolve_failed");
                     warn!(store = %self.store_id, %system, %kind, key = %record_key, seq = entry.seq, error = %e, "resolver failed on a conflict: set aside");
@@ -635,6 +666,7 @@ impl Processor {
                 }
                 Err(e) => return Err(e),
             };
+            let settlements = resolved.conflicts;
             report.conflicts += settlements.len() as u64;
             work.count_by("conflicts_resolved", settlements.len() as i64);
             for (c, s) in m.conflicts.iter().zip(&settlements) {
@@ -653,9 +685,37 @@ impl Processor {
                 ));
             }
             m.settle(&settlements);
+            // Vetted one-sided changes: kept, changed, or refused (the agreed value stays, so
+            // weft writes it back to the system that changed it).
+            for (field, settlement) in resolved.changes {
+                match settlement {
+                    Settlement::Incoming => work.count("changes_vetted"),
+                    Settlement::Value(v) => {
+                        work.count("changes_vetted");
+                        m.golden.insert(field, v);
+                    }
+                    Settlement::Other => {
+                        match golden.get(&field) {
+                            Some(v) => m.golden.insert(field.clone(), v.clone()),
+                            None => m.golden.remove(&field),
+                        };
+                        m.taken.retain(|f| *f != field);
+                    }
+                }
+            }
+            for (field, reason) in resolved.refusals {
+                work.count("changes_refused");
+                warn!(store = %self.store_id, %system, %kind, key = %record_key, %field, seq = entry.seq, %reason, "resolver refused a change: the agreed value stays and is written back");
+                refusals.push((field, reason));
+            }
         }
-        // Provenance of the fields this observation decided.
-        let decided = m.taken.iter().chain(m.conflicts.iter().map(|c| &c.field));
+        // Provenance of the fields this observation decided; a refusal is kept with the field's
+        // provenance, so the record's history says what was refused and why.
+        let decided = m
+            .taken
+            .iter()
+            .chain(m.conflicts.iter().map(|c| &c.field))
+            .filter(|f| !refusals.iter().any(|(r, _)| r == *f));
         if let Value::Object(meta_map) = &mut meta {
             for field in decided {
                 meta_map.insert(
@@ -663,8 +723,24 @@ impl Processor {
                     json!({"system": system, "version": entry.version, "seq": entry.seq}),
                 );
             }
+            for (field, reason) in &refusals {
+                let entry_meta = meta_map.entry(field.clone()).or_insert_with(|| json!({}));
+                if let Value::Object(o) = entry_meta {
+                    o.insert(
+                        "refused".into(),
+                        json!({
+                            "system": system,
+                            "value": incoming.get(field),
+                            "version": entry.version,
+                            "seq": entry.seq,
+                            "reason": reason,
+                        }),
+                    );
+                }
+            }
         }
-        let changed = !m.is_noop();
+        let changed_by_refusal = !refusals.is_empty();
+        let changed = !m.is_noop() || changed_by_refusal;
         work.set_golden(&kind, &record_key, m.golden, meta, changed);
         // This system now holds what it showed.
         let mut holds = previous.unwrap_or_default();
@@ -730,67 +806,148 @@ impl Processor {
         Ok(())
     }
 
+    /// The fields of `taken` (one-sided changes of `kind`) whose resolver guards them: the most
+    /// specific rule matching the field decides, and it is asked only if its resolver's
+    /// `guards` name the field. A resolver whose `guards` fails guards everything its rule
+    /// covers (fail closed: the change goes to it and is set aside with its error).
+    async fn guarded(&self, kind: &str, taken: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for field in taken {
+            let Some(i) = self.resolvers.iter().position(|r| r.matches(kind, field)) else {
+                continue;
+            };
+            let rule = &self.resolvers[i];
+            let guards = self.guards[i]
+                .get_or_init(|| async {
+                    match rule.resolver.guards_async().await {
+                        Ok(g) => g,
+                        Err(e) => {
+                            warn!(store = %self.store_id, pattern = %rule.pattern, error = %e, "resolver guards failed: it vets every change its rule covers");
+                            vec![rule.pattern.clone()]
+                        }
+                    }
+                })
+                .await;
+            if guards.iter().any(|g| pattern_matches(g, kind, field)) {
+                out.push(field.clone());
+            }
+        }
+        out
+    }
+
+    /// Puts the merge's conflicts and the `guarded` one-sided changes to their resolvers, each
+    /// with every system of the store as a side.
+    #[allow(clippy::too_many_arguments)]
     async fn resolve(
         &self,
+        work: &mut Work<'_>,
         kind: &str,
         key: &str,
         system: &str,
         version: &str,
+        agreed: &Fields,
         m: &crate::merge::Merge,
+        guarded: &[String],
         meta: &Value,
-    ) -> Result<Vec<Settlement>, EngineError> {
+    ) -> Result<Resolved, EngineError> {
         let entity_kind = parse_kind(kind).unwrap_or(EntityKind::Product);
-        // Per conflict, whether the incoming side is the resolver's left one.
-        let mut incoming_left = Vec::with_capacity(m.conflicts.len());
-        let conflicts: Vec<FieldConflict> = m
-            .conflicts
-            .iter()
-            .map(|c| {
-                let provenance = meta.get(&c.field);
-                let other_version = provenance
-                    .and_then(|v| v.get("version"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                let other_system = self
-                    .other_side(
-                        system,
-                        provenance
-                            .and_then(|v| v.get("system"))
-                            .and_then(Value::as_str),
-                    )
-                    .to_owned();
-                let is_left = self.left_of(system, &other_system);
-                incoming_left.push(is_left);
-                let ours = Side {
-                    system: system.to_owned(),
-                    value: Some(c.incoming.to_string()),
-                    version: version.to_owned(),
-                };
-                let theirs = Side {
-                    system: other_system,
-                    value: Some(c.other.to_string()),
-                    version: other_version,
-                };
-                let (left, right) = if is_left {
-                    (ours, theirs)
+        // What every other system was last known to hold.
+        let mut held: Vec<(String, Option<Fields>)> = Vec::new();
+        for name in self.systems.names() {
+            if name != system {
+                let known = work.target(name, kind, key).await?;
+                held.push((name.to_owned(), known));
+            }
+        }
+        let text = |v: Option<&Value>| v.map(Value::to_string);
+        // Per input: the field, its occasion, the system that made the agreed value (conflicts).
+        let mut inputs: Vec<(String, Occasion, Option<String>)> = Vec::new();
+        let mut changes: Vec<FieldChange> = Vec::new();
+        let mut build = |field: &str,
+                         occasion: Occasion,
+                         base: Option<&Value>,
+                         incoming_value: Option<&Value>,
+                         agreed_value: Option<&Value>,
+                         other: Option<(&str, &str)>| {
+            let mut sides = Vec::with_capacity(held.len() + 1);
+            for name in self.systems.names() {
+                let side = if name == system {
+                    Side {
+                        system: name.to_owned(),
+                        value: text(incoming_value),
+                        version: version.to_owned(),
+                        changed: true,
+                    }
+                } else if let Some((o, o_version)) = other.filter(|(o, _)| *o == name) {
+                    Side {
+                        system: o.to_owned(),
+                        value: text(agreed_value),
+                        version: o_version.to_owned(),
+                        changed: true,
+                    }
                 } else {
-                    (theirs, ours)
+                    let known = held
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .and_then(|(_, f)| f.as_ref())
+                        .and_then(|f| f.get(field));
+                    Side {
+                        system: name.to_owned(),
+                        value: text(known),
+                        version: String::new(),
+                        changed: false,
+                    }
                 };
-                FieldConflict {
-                    kind: entity_kind,
-                    key: key.to_owned(),
-                    field: c.field.clone(),
-                    base: c.base.as_ref().map(Value::to_string),
-                    left,
-                    right,
-                }
-            })
-            .collect();
-        let n = conflicts.len();
+                sides.push(side);
+            }
+            inputs.push((field.to_owned(), occasion, other.map(|(o, _)| o.to_owned())));
+            changes.push(FieldChange {
+                occasion,
+                kind: entity_kind,
+                key: key.to_owned(),
+                field: field.to_owned(),
+                base: text(base),
+                agreed: text(agreed_value),
+                incoming: system.to_owned(),
+                sides,
+            });
+        };
+        for c in &m.conflicts {
+            let provenance = meta.get(&c.field);
+            let other_version = provenance
+                .and_then(|v| v.get("version"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let other_system = self.other_side(
+                system,
+                provenance
+                    .and_then(|v| v.get("system"))
+                    .and_then(Value::as_str),
+            );
+            build(
+                &c.field,
+                Occasion::Conflict,
+                c.base.as_ref(),
+                Some(&c.incoming),
+                Some(&c.other),
+                Some((other_system, other_version)),
+            );
+        }
+        for field in guarded {
+            let before = agreed.get(field);
+            build(
+                field,
+                Occasion::Change,
+                before,
+                m.golden.get(field),
+                before,
+                None,
+            );
+        }
+        let n = changes.len();
         let mut decisions: Vec<Option<Decision>> = vec![None; n];
         let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (i, c) in conflicts.iter().enumerate() {
+        for (i, c) in changes.iter().enumerate() {
             let Some(r) = self
                 .resolvers
                 .iter()
@@ -809,8 +966,9 @@ impl Processor {
         for (r, idx) in groups {
             let resolver = self.resolvers[r].resolver.clone();
             let name = resolver.plugin().info().name.clone();
-            let batch: Vec<FieldConflict> = idx.iter().map(|&i| conflicts[i].clone()).collect();
-            // The runtime guarantees one decision per conflict (a contract error otherwise).
+            let batch: Vec<FieldChange> = idx.iter().map(|&i| changes[i].clone()).collect();
+            // The runtime guarantees one decision per input, each naming a side (a contract
+            // error otherwise).
             let out = timed_call(&self.observer, &self.store_id, &name, move || {
                 resolver.resolve(&batch)
             })
@@ -819,68 +977,51 @@ impl Processor {
                 decisions[i] = Some(d);
             }
         }
-        let decisions: Vec<Decision> = decisions.into_iter().flatten().collect();
-        decisions
-            .into_iter()
-            .zip(incoming_left)
-            .map(|(d, incoming_is_left)| {
-                Ok(match d {
-                    Decision::TakeLeft if incoming_is_left => Settlement::Incoming,
-                    Decision::TakeLeft => Settlement::Other,
-                    Decision::TakeRight if incoming_is_left => Settlement::Other,
-                    Decision::TakeRight => Settlement::Incoming,
-                    Decision::Value(text) => {
-                        Settlement::Value(serde_json::from_str(&text).map_err(|e| {
-                            EngineError::PluginContract(format!(
-                                "resolver decided a value that is not JSON ({e}): {text}"
-                            ))
-                        })?)
-                    }
-                })
-            })
-            .collect()
+        let mut resolved = Resolved::default();
+        for ((d, (field, occasion, other)), change) in
+            decisions.into_iter().zip(inputs).zip(&changes)
+        {
+            let Some(d) = d else { continue };
+            let settlement = match d {
+                Decision::Take(s) if s == system => Settlement::Incoming,
+                Decision::Take(s) if other.as_deref() == Some(s.as_str()) => Settlement::Other,
+                Decision::Take(s) => match change
+                    .sides
+                    .iter()
+                    .find(|side| side.system == s)
+                    .and_then(|side| side.value.as_deref())
+                    .map(serde_json::from_str::<Value>)
+                {
+                    Some(Ok(v)) => Settlement::Value(v),
+                    _ => Settlement::Other,
+                },
+                Decision::Value(text) => {
+                    Settlement::Value(serde_json::from_str(&text).map_err(|e| {
+                        EngineError::PluginContract(format!(
+                            "resolver decided a value that is not JSON ({e}): {text}"
+                        ))
+                    })?)
+                }
+                Decision::Refuse(reason) => {
+                    resolved.refusals.push((field.clone(), reason));
+                    Settlement::Other
+                }
+            };
+            match occasion {
+                Occasion::Conflict => resolved.conflicts.push(settlement),
+                Occasion::Change => resolved.changes.push((field, settlement)),
+            }
+        }
+        Ok(resolved)
     }
 
-    /// The system a conflict of `incoming` is paired with: the system whose change made the
-    /// golden value (its provenance) when that system is of another role; else the store's
-    /// first system of another role, holding the golden value. The WIT contract pairs a
-    /// storefront (or sheet) with an ERP, and resolvers decide by that pairing (a system of
-    /// record is one of the two), so two storefronts are never paired with each other while an
-    /// ERP is there to pair with; a store of one role pairs with the provenance, else the first
-    /// other system.
+    /// The system whose change made the agreed value of a field `incoming` changed too: its
+    /// provenance, when that is another system of the store; else the first other system.
     fn other_side<'s>(&'s self, incoming: &str, provenance: Option<&'s str>) -> &'s str {
-        let role = |s: &str| self.systems.platform(s).map(|p| p.role());
-        let provenance = provenance.filter(|p| *p != incoming);
-        if let Some(p) = provenance
-            && role(p) != role(incoming)
-        {
-            return p;
-        }
-        self.systems
-            .names()
-            .find(|s| *s != incoming && role(s) != role(incoming))
-            .or(provenance)
+        provenance
+            .filter(|p| *p != incoming && self.systems.names().any(|n| n == *p))
             .or_else(|| self.systems.names().find(|s| *s != incoming))
             .unwrap_or("")
-    }
-
-    /// Whether `a` is the resolver's left side against `b`: storefronts and sheets are left of
-    /// an ERP (the WIT contract's convention); between systems of one kind, the one the store
-    /// lists first is left.
-    fn left_of(&self, a: &str, b: &str) -> bool {
-        let rank = |s: &str| {
-            let erp = self
-                .systems
-                .platform(s)
-                .is_some_and(|p| p.role() == Role::Erp);
-            let index = self
-                .systems
-                .names()
-                .position(|n| n == s)
-                .unwrap_or(usize::MAX);
-            (erp, index)
-        };
-        rank(a) <= rank(b)
     }
 
     async fn plan_writes(

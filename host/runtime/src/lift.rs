@@ -24,7 +24,7 @@ use wasmtime::{Store, ValRaw};
 
 use crate::host_impl::StoreState;
 use crate::types::{
-    CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, GuestError,
+    CanonicalRecord, Decision, EntityKind, FieldChange, FromCanonicalOutcome, GuestError,
     ItemError, PlatformDoc, PluginInfo, ToCanonicalOutcome, WriteCommand, WriteOp, WriteRequest,
 };
 
@@ -41,6 +41,7 @@ pub(crate) struct Exports {
     pub(crate) from_canonical: Option<ComponentExportIndex>,
     pub(crate) resolving_info: Option<ComponentExportIndex>,
     pub(crate) resolve: Option<ComponentExportIndex>,
+    pub(crate) guards: Option<ComponentExportIndex>,
 }
 
 /// The output budget of one call.
@@ -241,12 +242,12 @@ enum FromCanonicalOut {
 #[derive(ComponentType, Lift)]
 #[component(variant)]
 enum DecisionOut {
-    #[component(name = "take-left")]
-    TakeLeft,
-    #[component(name = "take-right")]
-    TakeRight,
+    #[component(name = "take")]
+    Take(CappedStr),
     #[component(name = "value")]
     Value(CappedStr),
+    #[component(name = "refuse")]
+    Refuse(CappedStr),
 }
 
 fn export(f: Option<&ComponentExportIndex>) -> wasmtime::Result<&ComponentExportIndex> {
@@ -392,11 +393,11 @@ pub(crate) fn resolve(
     store: &mut Store<StoreState>,
     instance: &Instance,
     f: Option<&ComponentExportIndex>,
-    conflicts: &[FieldConflict],
+    conflicts: &[FieldChange],
     budget: &mut Budget,
 ) -> Answer<Decision> {
     let func = instance
-        .get_typed_func::<(&[FieldConflict],), (Result<CappedList<DecisionOut>, GuestErrorOut>,)>(
+        .get_typed_func::<(&[FieldChange],), (Result<CappedList<DecisionOut>, GuestErrorOut>,)>(
             &mut *store,
             export(f)?,
         )?;
@@ -407,9 +408,26 @@ pub(crate) fn resolve(
     Ok(Ok(list
         .into_iter()
         .map(|d| match d {
-            DecisionOut::TakeLeft => Decision::TakeLeft,
-            DecisionOut::TakeRight => Decision::TakeRight,
+            DecisionOut::Take(s) => Decision::Take(s.0),
             DecisionOut::Value(v) => Decision::Value(v.0),
+            DecisionOut::Refuse(r) => Decision::Refuse(one_line(cut(r.0, MAX_ERROR_TEXT))),
         })
         .collect()))
+}
+
+/// Calls `guards`; the output is charged against `budget` before it is copied.
+pub(crate) fn guards(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
+    f: Option<&ComponentExportIndex>,
+    budget: &mut Budget,
+) -> Answer<String> {
+    let func = instance.get_typed_func::<(), (Result<CappedList<CappedStr>, GuestErrorOut>,)>(
+        &mut *store,
+        export(f)?,
+    )?;
+    match metered(budget, || func.call(&mut *store, ()))?.0 {
+        Ok(list) => Ok(Ok(list.0.into_iter().map(|s| s.0).collect())),
+        Err(e) => Ok(Err(guest_error(e))),
+    }
 }

@@ -18,8 +18,8 @@ use crate::host_impl::{CallLog, StateLimits, StoreState, call_seed, panic_messag
 use crate::lift::{self, Budget, Exports};
 use crate::pool::JobPanicked;
 use crate::types::{
-    Decision, FieldConflict, FromCanonicalOutcome, MAPPING_EXPORT, MappingIndices, PlatformDoc,
-    PluginInfo, RESOLVING_EXPORT, ResolvingIndices, ToCanonicalOutcome, WriteRequest,
+    CONTRACT_VERSION, Decision, FieldChange, FromCanonicalOutcome, MAPPING_EXPORT, MappingIndices,
+    PlatformDoc, PluginInfo, RESOLVING_EXPORT, ResolvingIndices, ToCanonicalOutcome, WriteRequest,
 };
 use crate::validate::{self, JsonBounds};
 
@@ -132,6 +132,21 @@ impl Plugin {
             plugin: reference.clone(),
             detail,
         };
+        // A component built against another version of the contract: say so, rather than
+        // that its imports cannot be satisfied.
+        if let Some(other) = imports
+            .iter()
+            .chain(&exports)
+            .filter_map(|n| n.strip_prefix("weft:plugin/"))
+            .filter_map(|n| n.split_once('@').map(|(_, v)| v))
+            .find(|v| *v != CONTRACT_VERSION)
+        {
+            return Err(mismatch(format!(
+                "it was built against weft:plugin@{other}, and this host speaks \
+                 weft:plugin@{CONTRACT_VERSION}: rebuild it against this weft's wit/plugin.wit \
+                 (and its SDK); see docs/plugins.md for what changed"
+            )));
+        }
         let pre = runtime
             .inner
             .linker
@@ -184,6 +199,7 @@ impl Plugin {
             from_canonical: export(MAPPING_EXPORT, "from-canonical"),
             resolving_info: export(RESOLVING_EXPORT, "info"),
             resolve: export(RESOLVING_EXPORT, "resolve"),
+            guards: export(RESOLVING_EXPORT, "guards"),
         };
         let mut plugin = Plugin {
             runtime,
@@ -660,17 +676,22 @@ fn requests_input(reqs: &[WriteRequest]) -> ([u8; 32], u64) {
     s.finish()
 }
 
-fn conflicts_input(cs: &[FieldConflict]) -> ([u8; 32], u64) {
+fn conflicts_input(cs: &[FieldChange]) -> ([u8; 32], u64) {
     let mut s = InputSum::new();
     for c in cs {
-        s.tag(c.kind)
+        s.tag(c.occasion)
+            .tag(c.kind)
             .part(c.key.as_bytes())
             .part(c.field.as_bytes())
             .tag(c.base.is_some())
-            .part(opt(&c.base));
-        for side in [&c.left, &c.right] {
+            .part(opt(&c.base))
+            .tag(c.agreed.is_some())
+            .part(opt(&c.agreed))
+            .part(c.incoming.as_bytes());
+        for side in &c.sides {
             s.part(side.system.as_bytes())
                 .part(side.version.as_bytes())
+                .tag(side.changed)
                 .tag(side.value.is_some())
                 .part(opt(&side.value));
         }
@@ -1054,14 +1075,14 @@ impl ResolverInstance {
 
     /// Decides conflicts: one decision per conflict, in order. A `value` that is not valid JSON
     /// fails the batch with `InvalidOutput`.
-    pub fn resolve(&self, conflicts: &[FieldConflict]) -> Result<Vec<Decision>, PluginError> {
+    pub fn resolve(&self, conflicts: &[FieldChange]) -> Result<Vec<Decision>, PluginError> {
         self.resolve_with_report(conflicts).map(|(v, _)| v)
     }
 
     /// [`Self::resolve`] plus what the call cost and logged.
     pub fn resolve_with_report(
         &self,
-        conflicts: &[FieldConflict],
+        conflicts: &[FieldChange],
     ) -> Result<(Vec<Decision>, CallReport), PluginError> {
         let me = self.clone();
         let conflicts = conflicts.to_vec();
@@ -1076,7 +1097,7 @@ impl ResolverInstance {
     /// [`Self::resolve`] for async code.
     pub async fn resolve_async(
         &self,
-        conflicts: Vec<FieldConflict>,
+        conflicts: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError> {
         let me = self.clone();
         self.plugin
@@ -1089,9 +1110,58 @@ impl ResolverInstance {
             .map(|(v, _)| v)
     }
 
+    /// The field patterns whose one-sided changes this resolver vets (its `guards` export), for
+    /// this store's config. A plugin without the export (none can be: the contract requires
+    /// it) guards nothing.
+    pub fn guards(&self) -> Result<Vec<String>, PluginError> {
+        let me = self.clone();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run(move || me.guards_here())
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+    }
+
+    /// [`Self::guards`] for async code.
+    pub async fn guards_async(&self) -> Result<Vec<String>, PluginError> {
+        let me = self.clone();
+        self.plugin
+            .runtime
+            .inner
+            .pool
+            .run_async(move || me.guards_here())
+            .await
+            .unwrap_or_else(|p| Err(panicked(&self.plugin, &self.ctx.store_id, p)))
+    }
+
+    fn guards_here(&self) -> Result<Vec<String>, PluginError> {
+        let store_id = &self.ctx.store_id;
+        let p = &self.plugin;
+        let max_output = self.ctx.limits.max_output_bytes;
+        let (out, _) = p
+            .call(
+                &self.ctx,
+                &self.config,
+                "guards",
+                [0; 32],
+                0,
+                |p, store, instance| {
+                    let f = p.exports_idx.guards.as_ref();
+                    let mut budget = Budget::new(max_output);
+                    let out = lift::guards(store, instance, f, &mut budget)
+                        .map_err(|e| p.lift_error(store_id, e, &budget))?
+                        .map_err(|e| p.guest_error(store_id, e))?;
+                    Ok((out, budget.used))
+                },
+            )
+            .map_err(|e| e.into_plugin(p))?;
+        Ok(out)
+    }
+
     fn resolve_here(
         &self,
-        conflicts: &[FieldConflict],
+        conflicts: &[FieldChange],
     ) -> Result<(Vec<Decision>, CallReport), PluginError> {
         let store_id = &self.ctx.store_id;
         let p = &self.plugin;
@@ -1126,16 +1196,12 @@ impl ResolverInstance {
             .map_err(|e| e.into_plugin(p))?;
         let bounds = json_bounds(p, &self.ctx);
         for (i, (d, c)) in out.iter().zip(conflicts).enumerate() {
-            validate::decision(d, bounds).map_err(|fault| PluginError::InvalidOutput {
+            validate::decision(d, c, bounds).map_err(|fault| PluginError::InvalidOutput {
                 store: store_id.clone(),
                 plugin: p.reference.clone(),
                 call: crate::error::Export::Resolve,
                 index: i,
-                item: format!(
-                    "conflict {i} ({:?} {:?} field {:?})",
-                    c.kind, c.key, c.field
-                )
-                .into(),
+                item: format!("field {i} ({:?} {:?} field {:?})", c.kind, c.key, c.field).into(),
                 fault: Box::new(fault),
             })?;
         }

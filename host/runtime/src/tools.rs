@@ -18,7 +18,7 @@ use crate::config::Limits;
 use crate::engine::Runtime;
 use crate::error::PluginError;
 use crate::plugin::{LoadSource, Plugin, Role, StoreCtx};
-use crate::types::{FieldConflict, PlatformDoc, PluginInfo, WriteRequest};
+use crate::types::{FieldChange, PlatformDoc, PluginInfo, WriteRequest};
 
 /// Why a tool could not run at all (as opposed to a plugin failing a check or a fixture).
 #[derive(Debug, thiserror::Error)]
@@ -383,7 +383,7 @@ fn call(
                 .map(|v| serde_json::to_value(v).expect("serializable"))
         }
         FixtureCall::Resolve => {
-            let cs: Vec<FieldConflict> = serde_json::from_value(input).map_err(bad_input)?;
+            let cs: Vec<FieldChange> = serde_json::from_value(input).map_err(bad_input)?;
             let r = runtime.resolver(plugin, ctx).map_err(|e| e.to_string())?;
             r.resolve(&cs)
                 .map(|v| serde_json::to_value(v).expect("serializable"))

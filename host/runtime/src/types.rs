@@ -2,7 +2,7 @@
 //! wasmtime's `bindgen!`, with serde `Serialize`/`Deserialize` so fixtures and tools can use JSON.
 //!
 //! JSON shape: structs use the Rust field names (`target_id`), enums and variants the Rust
-//! variant names (`"Product"`, `{"Mapped": [...]}`, `"TakeLeft"`, `{"Value": "..."}`).
+//! variant names (`"Product"`, `{"Mapped": [...]}`, `"Conflict"`, `{"Value": "..."}`).
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -12,9 +12,9 @@ mod bindings {
             /// Everything a plugin may export, so one set of bindings serves both roles; a
             /// component exports one role or both.
             world any-plugin {
-                import weft:plugin/host@0.1.0;
-                export weft:plugin/mapping@0.1.0;
-                export weft:plugin/resolving@0.1.0;
+                import weft:plugin/host@0.2.0;
+                export weft:plugin/mapping@0.2.0;
+                export weft:plugin/resolving@0.2.0;
             }
         "#,
         path: "../../wit",
@@ -31,7 +31,7 @@ pub(crate) use bindings::weft::plugin::types as bindings_types_host;
 pub use bindings::exports::weft::plugin::mapping::{
     FromCanonicalOutcome, ToCanonicalOutcome, WriteRequest,
 };
-pub use bindings::exports::weft::plugin::resolving::{Decision, FieldConflict, Side};
+pub use bindings::exports::weft::plugin::resolving::{Decision, FieldChange, Occasion, Side};
 pub use bindings::weft::plugin::host::Level;
 pub use bindings::weft::plugin::types::{
     CanonicalRecord, EntityKind, ItemError, PlatformDoc, PluginError as GuestError, PluginInfo,
@@ -39,8 +39,10 @@ pub use bindings::weft::plugin::types::{
 };
 
 /// The name of the mapping export every mapper must have.
-pub const MAPPING_EXPORT: &str = "weft:plugin/mapping@0.1.0";
+pub const MAPPING_EXPORT: &str = "weft:plugin/mapping@0.2.0";
 /// The name of the resolving export every resolver must have.
-pub const RESOLVING_EXPORT: &str = "weft:plugin/resolving@0.1.0";
+pub const RESOLVING_EXPORT: &str = "weft:plugin/resolving@0.2.0";
+/// The contract's package version this host speaks.
+pub const CONTRACT_VERSION: &str = "0.2.0";
 /// The name of the host interface plugins import.
-pub const HOST_IMPORT: &str = "weft:plugin/host@0.1.0";
+pub const HOST_IMPORT: &str = "weft:plugin/host@0.2.0";

@@ -20,7 +20,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::types::{
-    Decision, EntityKind, FromCanonicalOutcome, ToCanonicalOutcome, WriteCommand, WriteRequest,
+    Decision, EntityKind, FieldChange, FromCanonicalOutcome, ToCanonicalOutcome, WriteCommand,
+    WriteRequest,
 };
 
 /// Bounds for [`json_text`].
@@ -96,6 +97,14 @@ pub enum OutputFault {
     /// More commands than allowed for one request.
     #[error("{got} commands for one request, over the limit of {limit}")]
     TooManyCommands { limit: usize, got: usize },
+    /// A decision that takes the value of a system the field was not put with.
+    #[error(
+        "the decision takes system `{got}`, which is not a side of this field (sides: {sides})"
+    )]
+    UnknownSide { got: String, sides: String },
+    /// A refusal without a reason.
+    #[error("the decision refuses the change without a reason")]
+    RefusedWithoutReason,
 }
 
 /// Checks JSON text against the contract (see the module docs).
@@ -145,15 +154,28 @@ pub fn to_canonical_outcome(
 }
 
 /// Checks one resolver decision: a `value` must be JSON within bounds.
-pub fn decision(d: &Decision, bounds: JsonBounds) -> Result<(), OutputFault> {
-    if let Decision::Value(v) = d {
-        json_text(v, bounds).map_err(|fault| OutputFault::Json {
+pub fn decision(d: &Decision, change: &FieldChange, bounds: JsonBounds) -> Result<(), OutputFault> {
+    match d {
+        Decision::Value(v) => json_text(v, bounds).map_err(|fault| OutputFault::Json {
             item: "decision".into(),
             field: "value",
             fault,
-        })?;
+        }),
+        Decision::Take(system) if change.sides.iter().any(|s| &s.system == system) => Ok(()),
+        Decision::Take(system) => Err(OutputFault::UnknownSide {
+            got: system.clone(),
+            sides: change
+                .sides
+                .iter()
+                .map(|s| format!("`{}`", s.system))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+        Decision::Refuse(reason) if reason.trim().is_empty() => {
+            Err(OutputFault::RefusedWithoutReason)
+        }
+        Decision::Refuse(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// The kinds a command may write for a request of `asked`: the same kind, or, for a variant or

@@ -554,11 +554,24 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
     match r {
         Err(PluginError::InterfaceMismatch { plugin, detail }) => {
             assert_eq!(plugin.name, "wrong-interface");
-            assert!(detail.contains("weft:plugin/mapping@0.1.0"), "{detail}");
+            assert!(detail.contains("weft:plugin/mapping@0.2.0"), "{detail}");
         }
         other => panic!("wrong interface: expected InterfaceMismatch, got {other:?}"),
     }
     report("wrong-interface", took, &lat);
+
+    // Built against the previous contract version: refused at load, naming both versions.
+    let bytes = std::fs::read(artifacts::TESTING_OLD_CONTRACT).unwrap();
+    match rt.load("old-contract", &bytes) {
+        Err(PluginError::InterfaceMismatch { detail, .. }) => {
+            assert!(
+                detail.contains("built against weft:plugin@0.1.0")
+                    && detail.contains("this host speaks weft:plugin@0.2.0"),
+                "{detail}"
+            );
+        }
+        other => panic!("old contract: expected InterfaceMismatch, got {other:?}"),
+    }
 
     // stdout/stderr writer (in `info()` too, which ran when it was loaded): the call succeeds,
     // what it wrote is captured, bounded, and never reaches the host's own streams.
@@ -612,6 +625,9 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
     ] {
         let mut limits = hostile_limits();
         limits.memory_bytes = 128 * MIB;
+        // A flood is bounded by the log budgets, not by time: a loaded machine (CI running
+        // builds beside the tests) must not turn it into a timeout.
+        limits.timeout = Duration::from_secs(10);
         let h = store_with(
             &rt,
             artifacts::HOSTILE_LOG_FLOOD,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use weft_plugin_artifacts as artifacts;
 use weft_runtime::tools::{ToolError, check, run_fixtures};
-use weft_runtime::types::{Decision, EntityKind, FieldConflict, PlatformDoc, Side};
+use weft_runtime::types::{Decision, EntityKind, FieldChange, Occasion, PlatformDoc, Side};
 use weft_runtime::{Limits, PluginError, Role, Runtime, RuntimeConfig, StoreCtx};
 
 fn runtime() -> Runtime {
@@ -133,14 +133,17 @@ fn roles_bind_and_config_and_logs_reach_the_host() {
         system: system.into(),
         value: Some("1".into()),
         version: version.into(),
+        changed: true,
     };
-    let conflict = |l: &str, r: &str| FieldConflict {
+    let conflict = |l: &str, r: &str| FieldChange {
+        occasion: Occasion::Conflict,
         kind: EntityKind::Price,
         key: "SKU-1".into(),
         field: "price".into(),
         base: None,
-        left: side("shopify", l),
-        right: side("netsuite", r),
+        agreed: Some("1".into()),
+        incoming: "shopify".into(),
+        sides: vec![side("shopify", l), side("netsuite", r)],
     };
     let decisions = r
         .resolve(&[
@@ -148,7 +151,14 @@ fn roles_bind_and_config_and_logs_reach_the_host() {
             conflict("2026-11-26T10:00:00Z", "2026-11-26T10:00:01Z"),
         ])
         .unwrap();
-    assert_eq!(decisions, vec![Decision::TakeLeft, Decision::TakeRight]);
+    assert_eq!(
+        decisions,
+        vec![
+            Decision::Take("shopify".into()),
+            Decision::Take("netsuite".into())
+        ]
+    );
+    assert_eq!(r.guards().unwrap(), Vec::<String>::new());
 
     // A mapper-only plugin cannot be bound as a resolver.
     let panic = rt

@@ -217,36 +217,51 @@ pub fn resolver_info<T: Resolver + Default>() -> resolver::weft::plugin::types::
     resolver_conv::info_out(T::default().info())
 }
 
+/// `guards` of a resolver.
+pub fn resolver_guards<T: Resolver + Default>()
+-> Result<Vec<String>, resolver::weft::plugin::types::PluginError> {
+    let cx: Context = resolver_conv::context();
+    T::default()
+        .guards(&cx)
+        .map_err(resolver_conv::plugin_error_out)
+}
+
 /// `resolve` of a resolver.
 pub fn resolver_resolve<T: Resolver + Default>(
-    conflicts: Vec<rx::FieldConflict>,
+    changes: Vec<rx::FieldChange>,
 ) -> Result<Vec<rx::Decision>, resolver::weft::plugin::types::PluginError> {
     let cx: Context = resolver_conv::context();
     let side = |s: rx::Side| native::Side {
         system: s.system,
         value: s.value,
         version: s.version,
+        changed: s.changed,
     };
-    let conflicts = conflicts
+    let changes = changes
         .into_iter()
-        .map(|c| native::FieldConflict {
+        .map(|c| native::FieldChange {
+            occasion: match c.occasion {
+                rx::Occasion::Conflict => native::Occasion::Conflict,
+                rx::Occasion::Change => native::Occasion::Change,
+            },
             kind: resolver_conv::kind_in(c.kind),
             key: c.key,
             field: c.field,
             base: c.base,
-            left: side(c.left),
-            right: side(c.right),
+            agreed: c.agreed,
+            incoming: c.incoming,
+            sides: c.sides.into_iter().map(side).collect(),
         })
         .collect();
     let out = T::default()
-        .resolve(&cx, conflicts)
+        .resolve(&cx, changes)
         .map_err(resolver_conv::plugin_error_out)?;
     Ok(out
         .into_iter()
         .map(|d| match d {
-            native::Decision::TakeLeft => rx::Decision::TakeLeft,
-            native::Decision::TakeRight => rx::Decision::TakeRight,
+            native::Decision::Take(s) => rx::Decision::Take(s),
             native::Decision::Value(v) => rx::Decision::Value(v),
+            native::Decision::Refuse(r) => rx::Decision::Refuse(r),
         })
         .collect())
 }

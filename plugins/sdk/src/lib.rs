@@ -65,9 +65,9 @@ pub mod glue;
 
 pub use context::{ConfigError, Context, write_log};
 pub use types::{
-    CanonicalRecord, Decision, EntityKind, FieldConflict, FromCanonicalOutcome, ItemError, Level,
-    PlatformDoc, PluginError, PluginInfo, Side, ToCanonicalOutcome, WriteCommand, WriteOp,
-    WriteRequest,
+    CanonicalRecord, Decision, EntityKind, FieldChange, FromCanonicalOutcome, ItemError, Level,
+    Occasion, PlatformDoc, PluginError, PluginInfo, Side, ToCanonicalOutcome, WriteCommand,
+    WriteOp, WriteRequest,
 };
 
 /// Re-exported so plugins need no direct dependency on `serde_json`.
@@ -149,16 +149,22 @@ impl<T: DocMapper> Mapper for T {
     }
 }
 
-/// The conflict-resolution role.
+/// The resolution role.
 pub trait Resolver {
     /// Describes the plugin.
     fn info(&self) -> PluginInfo;
 
-    /// Decides a batch of conflicts: exactly one decision per input, in order.
+    /// Field patterns (`kind.field`, `kind.*`, `*.field`, `*`) whose one-sided changes this
+    /// resolver vets ([`Occasion::Change`]); none by default (conflicts only).
+    fn guards(&self, _cx: &Context) -> Result<Vec<String>, PluginError> {
+        Ok(Vec::new())
+    }
+
+    /// Decides a batch: exactly one decision per input, in order.
     fn resolve(
         &self,
         cx: &Context,
-        conflicts: Vec<FieldConflict>,
+        changes: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError>;
 }
 
@@ -255,9 +261,15 @@ macro_rules! export_resolver {
                 fn info() -> $crate::glue::resolver::weft::plugin::types::PluginInfo {
                     $crate::glue::resolver_info::<$ty>()
                 }
+                fn guards() -> ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    $crate::glue::resolver::weft::plugin::types::PluginError,
+                > {
+                    $crate::glue::resolver_guards::<$ty>()
+                }
                 fn resolve(
                     conflicts: ::std::vec::Vec<
-                        $crate::glue::resolver::exports::weft::plugin::resolving::FieldConflict,
+                        $crate::glue::resolver::exports::weft::plugin::resolving::FieldChange,
                     >,
                 ) -> ::std::result::Result<
                     ::std::vec::Vec<

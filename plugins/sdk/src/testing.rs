@@ -4,9 +4,9 @@
 //! # use weft_plugin_sdk::prelude::*;
 //! # #[derive(Default)] struct Noop;
 //! # impl Resolver for Noop {
-//! #     fn info(&self) -> PluginInfo { PluginInfo::new("noop", "0.1.0", "Always left.") }
-//! #     fn resolve(&self, _: &Context, c: Vec<FieldConflict>) -> Result<Vec<Decision>, PluginError> {
-//! #         Ok(c.iter().map(|_| Decision::TakeLeft).collect())
+//! #     fn info(&self) -> PluginInfo { PluginInfo::new("noop", "0.1.0", "Always the incoming side.") }
+//! #     fn resolve(&self, _: &Context, c: Vec<FieldChange>) -> Result<Vec<Decision>, PluginError> {
+//! #         Ok(c.into_iter().map(|c| Decision::Take(c.incoming)).collect())
 //! #     }
 //! # }
 //! let decisions = testing::Harness::new(Noop)
@@ -233,7 +233,7 @@ impl<P: Resolver> Harness<P> {
         self.plugin.info()
     }
 
-    /// Runs a resolver fixture (`"call": "resolve"`, input: list of [`FieldConflict`]); see
+    /// Runs a resolver fixture (`"call": "resolve"`, input: list of [`FieldChange`]); see
     /// [`Harness::run_mapper_fixture`] for the format.
     pub fn run_resolver_fixture(&mut self, fixture: &Value) -> Result<Value, HarnessError> {
         let (call, input) = self.read_fixture(fixture)?;
@@ -243,24 +243,48 @@ impl<P: Resolver> Harness<P> {
             )));
         }
         let json = |e: serde_json::Error| HarnessError::Fixture(e.to_string());
-        let conflicts: Vec<FieldConflict> =
+        let conflicts: Vec<FieldChange> =
             serde_json::from_value(fixture_text_in(input)).map_err(json)?;
         let out = serde_json::to_value(self.resolve(conflicts)?).map_err(json)?;
         Ok(fixture_text_out(out))
     }
 
-    /// Runs `resolve` on a batch.
-    pub fn resolve(&self, conflicts: Vec<FieldConflict>) -> Result<Vec<Decision>, HarnessError> {
-        let n = conflicts.len();
+    /// Runs `guards`.
+    pub fn guards(&self) -> Result<Vec<String>, HarnessError> {
+        self.call(|p, cx| p.guards(cx))?
+            .map_err(HarnessError::Plugin)
+    }
+
+    /// Runs `resolve` on a batch, checking each decision as the host does.
+    pub fn resolve(&self, changes: Vec<FieldChange>) -> Result<Vec<Decision>, HarnessError> {
+        let n = changes.len();
+        let sides: Vec<Vec<String>> = changes
+            .iter()
+            .map(|c| c.sides.iter().map(|s| s.system.clone()).collect())
+            .collect();
         let out = self
-            .call(|p, cx| p.resolve(cx, conflicts))?
+            .call(|p, cx| p.resolve(cx, changes))?
             .map_err(HarnessError::Plugin)?;
         check_count("resolve", n, out.len())?;
-        for d in &out {
-            if let Decision::Value(v) = d {
-                serde_json::from_str::<Value>(v).map_err(|e| {
-                    HarnessError::Contract(format!("decision value is not valid JSON: {e}"))
-                })?;
+        for (d, sides) in out.iter().zip(&sides) {
+            match d {
+                Decision::Value(v) => {
+                    serde_json::from_str::<Value>(v).map_err(|e| {
+                        HarnessError::Contract(format!("decision value is not valid JSON: {e}"))
+                    })?;
+                }
+                Decision::Take(s) if !sides.contains(s) => {
+                    return Err(HarnessError::Contract(format!(
+                        "the decision takes system `{s}`, which is not a side of this field (sides: {})",
+                        sides.join(", ")
+                    )));
+                }
+                Decision::Refuse(r) if r.trim().is_empty() => {
+                    return Err(HarnessError::Contract(
+                        "the decision refuses the change without a reason".into(),
+                    ));
+                }
+                _ => {}
             }
         }
         Ok(out)
@@ -406,27 +430,66 @@ pub fn fixture_text_out(v: Value) -> Value {
     }
 }
 
-/// Builds a conflict for resolver tests: values are JSON (`None` = removed on that side).
+/// Builds a conflict for resolver tests: `incoming` changed the field from `base` while `other`
+/// made the agreed value; both are sides, in that order. Values are JSON (`None` = removed).
 pub fn conflict(
     kind: EntityKind,
     key: &str,
     field: &str,
     base: Option<Value>,
-    left: (&str, Option<Value>, &str),
-    right: (&str, Option<Value>, &str),
-) -> FieldConflict {
+    incoming: (&str, Option<Value>, &str),
+    other: (&str, Option<Value>, &str),
+) -> FieldChange {
     let side = |(system, value, version): (&str, Option<Value>, &str)| Side {
         system: system.to_owned(),
         value: value.map(|v| v.to_string()),
         version: version.to_owned(),
+        changed: true,
     };
-    FieldConflict {
+    FieldChange {
+        occasion: Occasion::Conflict,
         kind,
         key: key.to_owned(),
         field: field.to_owned(),
         base: base.map(|v| v.to_string()),
-        left: side(left),
-        right: side(right),
+        agreed: other.1.as_ref().map(Value::to_string),
+        incoming: incoming.0.to_owned(),
+        sides: vec![side(incoming), side(other)],
+    }
+}
+
+/// Builds a one-sided change for resolver tests: `incoming` changed the field from the agreed
+/// value, which `holder` still holds.
+pub fn change(
+    kind: EntityKind,
+    key: &str,
+    field: &str,
+    agreed: Option<Value>,
+    incoming: (&str, Option<Value>, &str),
+    holder: (&str, &str),
+) -> FieldChange {
+    FieldChange {
+        occasion: Occasion::Change,
+        kind,
+        key: key.to_owned(),
+        field: field.to_owned(),
+        base: agreed.as_ref().map(Value::to_string),
+        agreed: agreed.as_ref().map(Value::to_string),
+        incoming: incoming.0.to_owned(),
+        sides: vec![
+            Side {
+                system: incoming.0.to_owned(),
+                value: incoming.1.map(|v| v.to_string()),
+                version: incoming.2.to_owned(),
+                changed: true,
+            },
+            Side {
+                system: holder.0.to_owned(),
+                value: agreed.map(|v| v.to_string()),
+                version: holder.1.to_owned(),
+                changed: false,
+            },
+        ],
     }
 }
 

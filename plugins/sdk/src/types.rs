@@ -269,43 +269,77 @@ pub enum FromCanonicalOutcome {
     Failed(ItemError),
 }
 
-/// One side's value of a conflicting field (WIT `side`).
+/// One system's value of a field (WIT `side`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Side {
-    /// The system the value comes from.
+    /// The system's name in the store.
     pub system: String,
-    /// The value as JSON text; `None` when the field was removed on that side.
+    /// The value as JSON text; `None` when the field was removed there or never known.
     pub value: Option<String>,
-    /// That side's source version (RFC 3339 modification time).
+    /// That value's source version (RFC 3339 modification time); empty when unknown.
     pub version: String,
+    /// Whether this system changed the field since the agreed value.
+    pub changed: bool,
 }
 
-/// A field changed on both sides since the base was last agreed (WIT `field-conflict`).
+/// Why a field is put to the resolver (WIT `occasion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Occasion {
+    /// Several systems changed the field since the agreed value.
+    Conflict,
+    /// One system changed a field the resolver guards; taking it needs the resolver's consent.
+    Change,
+}
+
+/// A field to decide (WIT `field-change`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldConflict {
+pub struct FieldChange {
+    /// Why it is put to the resolver.
+    pub occasion: Occasion,
     /// The entity kind.
     pub kind: EntityKind,
     /// The canonical key of the entity.
     pub key: String,
     /// The field name.
     pub field: String,
-    /// The agreed value before either change, as JSON text; `None` if the field is new.
+    /// The agreed value the incoming system changed from, as JSON text; `None` if the field is
+    /// new to it.
     pub base: Option<String>,
-    /// The storefront side (Shopify, Woo, ...).
-    pub left: Side,
-    /// The ERP side (NetSuite).
-    pub right: Side,
+    /// The agreed value now, as JSON text; `None` if nothing was agreed yet.
+    pub agreed: Option<String>,
+    /// The system whose change is being merged now.
+    pub incoming: String,
+    /// Every system of the store, in the store's order.
+    pub sides: Vec<Side>,
 }
 
-/// How one conflict is settled (WIT `decision`).
+impl FieldChange {
+    /// The side of system `system`.
+    pub fn side(&self, system: &str) -> Option<&Side> {
+        self.sides.iter().find(|s| s.system == system)
+    }
+
+    /// The incoming system's side.
+    pub fn incoming_side(&self) -> Option<&Side> {
+        self.side(&self.incoming)
+    }
+
+    /// The sides that changed the field since the agreed value.
+    pub fn changed(&self) -> impl Iterator<Item = &Side> {
+        self.sides.iter().filter(|s| s.changed)
+    }
+}
+
+/// How one field is decided (WIT `decision`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {
-    /// Keep the left side's value.
-    TakeLeft,
-    /// Keep the right side's value.
-    TakeRight,
-    /// Use this value (JSON text), for example a merged counter.
+    /// Keep this system's value.
+    Take(String),
+    /// Use this value (JSON text), for example a merged counter or a clamped price.
     Value(String),
+    /// Refuse the incoming change and keep the agreed value (written back to the system that
+    /// changed it); the text says why.
+    Refuse(String),
 }
 
 /// Severity of a log line (WIT `host.level`).

@@ -6,8 +6,8 @@ wit_bindgen::generate!({
     inline: r#"
         package weft:control;
         world both {
-            include weft:plugin/mapper@0.1.0;
-            include weft:plugin/resolver@0.1.0;
+            include weft:plugin/mapper@0.2.0;
+            include weft:plugin/resolver@0.2.0;
         }
     "#,
     path: "../../../wit",
@@ -18,7 +18,7 @@ wit_bindgen::generate!({
 use exports::weft::plugin::mapping::{
     FromCanonicalOutcome, Guest as Mapping, ToCanonicalOutcome, WriteRequest,
 };
-use exports::weft::plugin::resolving::{Decision, FieldConflict, Guest as Resolving};
+use exports::weft::plugin::resolving::{Decision, FieldChange, Guest as Resolving};
 use weft::plugin::host::{Level, config, log};
 use weft::plugin::types::{
     CanonicalRecord, PlatformDoc, PluginError, PluginInfo, WriteCommand, WriteOp,
@@ -81,16 +81,22 @@ impl Resolving for Control {
         info()
     }
 
-    fn resolve(conflicts: Vec<FieldConflict>) -> Result<Vec<Decision>, PluginError> {
-        Ok(conflicts
+    fn guards() -> Result<Vec<String>, PluginError> {
+        Ok(Vec::new())
+    }
+
+    fn resolve(changes: Vec<FieldChange>) -> Result<Vec<Decision>, PluginError> {
+        Ok(changes
             .into_iter()
             .map(|c| {
-                // RFC 3339 times in one offset compare as text; ties go to the ERP side.
-                if c.left.version > c.right.version {
-                    Decision::TakeLeft
-                } else {
-                    Decision::TakeRight
-                }
+                // RFC 3339 times in one offset compare as text: the newest changed side wins.
+                let newest = c
+                    .sides
+                    .iter()
+                    .filter(|s| s.changed)
+                    .max_by(|a, b| a.version.cmp(&b.version))
+                    .map_or(c.incoming.clone(), |s| s.system.clone());
+                Decision::Take(newest)
             })
             .collect())
     }

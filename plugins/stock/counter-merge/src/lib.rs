@@ -1,5 +1,5 @@
-//! Stock resolver `counter-merge`: for counters such as stock quantities, both sides' changes
-//! are kept by adding their deltas to the base: `base + (left − base) + (right − base)`.
+//! Stock resolver `counter-merge`: for counters such as stock quantities, every system's change
+//! is kept by adding its delta to the base: `base + Σ (changed side − base)`.
 //!
 //! Example: base 10, the storefront sold 3 (left 7), the warehouse received 5 (right 15):
 //! merged 12. A missing base (a new field) counts as 0. Integers stay integers (checked, an
@@ -24,10 +24,10 @@ enum Num {
     Float(f64),
 }
 
-fn parse_num(c: &FieldConflict, which: &str, text: Option<&str>) -> Result<Num, PluginError> {
+fn parse_num(c: &FieldChange, which: &str, text: Option<&str>) -> Result<Num, PluginError> {
     let Some(text) = text else {
         return Err(PluginError::Other(format!(
-            "{}: {which} side removed the field; a counter needs a number",
+            "{}: {which} removed the field; a counter needs a number",
             describe(c)
         )));
     };
@@ -44,33 +44,41 @@ fn parse_num(c: &FieldConflict, which: &str, text: Option<&str>) -> Result<Num, 
 }
 
 /// Merges one counter conflict into the summed value (JSON text).
-pub fn merge(c: &FieldConflict, min: Option<f64>) -> Result<String, PluginError> {
+pub fn merge(c: &FieldChange, min: Option<f64>) -> Result<String, PluginError> {
     let base = match c.base.as_deref() {
         None => Num::Int(0),
         Some(b) => parse_num(c, "base", Some(b))?,
     };
-    let left = parse_num(c, "left", c.left.value.as_deref())?;
-    let right = parse_num(c, "right", c.right.value.as_deref())?;
-    let value = match (base, left, right) {
-        (Num::Int(b), Num::Int(l), Num::Int(r)) => {
-            let sum = l
-                .checked_add(r)
-                .and_then(|s| s.checked_sub(b))
-                .ok_or_else(|| {
-                    PluginError::Other(format!("{}: merged counter overflows", describe(c)))
-                })?;
+    // Every system that changed the counter since the agreed value contributes its delta.
+    let mut deltas = Vec::new();
+    for side in c.changed() {
+        deltas.push(parse_num(c, &side.system, side.value.as_deref())?);
+    }
+    let value = match (&base, deltas.iter().all(|d| matches!(d, Num::Int(_)))) {
+        (Num::Int(b), true) => {
+            let mut sum = *b;
+            for d in &deltas {
+                let Num::Int(v) = d else { unreachable!() };
+                sum = v
+                    .checked_sub(*b)
+                    .and_then(|delta| sum.checked_add(delta))
+                    .ok_or_else(|| {
+                        PluginError::Other(format!("{}: merged counter overflows", describe(c)))
+                    })?;
+            }
             let sum = match min {
                 Some(m) if (sum as f64) < m => m.ceil() as i64,
                 _ => sum,
             };
             Value::Number(Number::from(sum))
         }
-        (b, l, r) => {
-            let f = |n: Num| match n {
-                Num::Int(i) => i as f64,
-                Num::Float(x) => x,
+        _ => {
+            let f = |n: &Num| match n {
+                Num::Int(i) => *i as f64,
+                Num::Float(x) => *x,
             };
-            let mut sum = f(l) + f(r) - f(b);
+            let b = f(&base);
+            let mut sum = b + deltas.iter().map(|d| f(d) - b).sum::<f64>();
             if let Some(m) = min {
                 sum = sum.max(m);
             }
@@ -94,12 +102,16 @@ impl Resolver for CounterMerge {
     fn resolve(
         &self,
         cx: &Context,
-        conflicts: Vec<FieldConflict>,
+        changes: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError> {
         let min: Option<f64> = cx.config("min")?;
-        conflicts
+        changes
             .iter()
-            .map(|c| merge(c, min).map(Decision::Value))
+            .map(|c| match c.occasion {
+                // A one-sided change of a counter is that side's delta: taken as it is.
+                Occasion::Change => Ok(Decision::Take(c.incoming.clone())),
+                Occasion::Conflict => merge(c, min).map(Decision::Value),
+            })
             .collect()
     }
 }
@@ -112,7 +124,7 @@ mod tests {
     use weft_plugin_sdk::serde_json::json;
     use weft_plugin_sdk::testing::{Harness, HarnessError, conflict};
 
-    fn c(base: Option<Value>, left: Option<Value>, right: Option<Value>) -> FieldConflict {
+    fn c(base: Option<Value>, left: Option<Value>, right: Option<Value>) -> FieldChange {
         conflict(
             EntityKind::InventoryLevel,
             "SKU1@1",
@@ -161,11 +173,11 @@ mod tests {
         for (conflict, needle) in [
             (
                 c(Some(json!(1)), Some(json!("3")), Some(json!(2))),
-                "left value \"3\" is not a number",
+                "shopify value \"3\" is not a number",
             ),
             (
                 c(Some(json!(1)), Some(json!(3)), None),
-                "right side removed the field",
+                "netsuite removed the field",
             ),
             (
                 c(Some(json!("x")), Some(json!(3)), Some(json!(2))),

@@ -1,8 +1,9 @@
-//! Stock resolver `last-write-wins`: of two conflicting edits, the one with the newer source
-//! version (Shopify `updated_at`, NetSuite `lastModifiedDate`, compared as instants) wins.
+//! Stock resolver `last-write-wins`: of the systems that changed a field, the one with the newest
+//! source version (Shopify `updated_at`, NetSuite `lastModifiedDate`, compared as instants) wins.
 //!
-//! Config (`[plugin.config]`): `tie = "netsuite"` names the system that wins when both versions
-//! are the same instant (default: the right side, by convention the ERP).
+//! Config (`[plugin.config]`): `tie = "netsuite"` names the system that wins when the newest
+//! versions are the same instant (default: the system that made the agreed value, so a tie
+//! keeps what was agreed).
 
 use weft_plugin_sdk::prelude::*;
 use weft_plugin_sdk::resolve::last_write_wins;
@@ -23,12 +24,18 @@ impl Resolver for LastWriteWins {
     fn resolve(
         &self,
         cx: &Context,
-        conflicts: Vec<FieldConflict>,
+        changes: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError> {
         let tie: Option<String> = cx.config("tie")?;
-        conflicts
+        changes
             .iter()
-            .map(|c| last_write_wins(c, tie.as_deref().unwrap_or(&c.right.system)))
+            .map(|c| {
+                let agreed_by = c
+                    .changed()
+                    .find(|s| s.system != c.incoming)
+                    .map_or(c.incoming.as_str(), |s| s.system.as_str());
+                last_write_wins(c, tie.as_deref().unwrap_or(agreed_by))
+            })
             .collect()
     }
 }
@@ -44,7 +51,7 @@ mod tests {
     const T1: &str = "2026-11-26T10:00:00Z";
     const T2: &str = "2026-11-26T10:00:00.001Z";
 
-    fn c(lv: &str, rv: &str) -> FieldConflict {
+    fn c(lv: &str, rv: &str) -> FieldChange {
         conflict(
             EntityKind::Customer,
             "7001",
@@ -60,7 +67,10 @@ mod tests {
         let h = Harness::new(LastWriteWins);
         assert_eq!(
             h.resolve(vec![c(T2, T1), c(T1, T2)]).unwrap(),
-            vec![Decision::TakeLeft, Decision::TakeRight]
+            vec![
+                Decision::Take("shopify".into()),
+                Decision::Take("netsuite".into())
+            ]
         );
     }
 
@@ -71,31 +81,33 @@ mod tests {
         assert_eq!(
             h.resolve(vec![c("2026-11-26T06:00:00-05:00", "2026-11-26T10:30:00Z")])
                 .unwrap(),
-            vec![Decision::TakeLeft]
+            vec![Decision::Take("shopify".into())]
         );
     }
 
     #[test]
-    fn ties_go_to_the_right_side_unless_configured() {
+    fn ties_keep_the_agreed_value_unless_configured() {
         let h = Harness::new(LastWriteWins);
         assert_eq!(
             h.resolve(vec![c(T1, T1)]).unwrap(),
-            vec![Decision::TakeRight]
+            vec![Decision::Take("netsuite".into())]
         );
         let h = Harness::new(LastWriteWins).with_config(json!({"tie": "shopify"}));
         assert_eq!(
             h.resolve(vec![c(T1, T1)]).unwrap(),
-            vec![Decision::TakeLeft]
+            vec![Decision::Take("shopify".into())]
         );
     }
 
     #[test]
-    fn bad_config_and_bad_versions_fail_the_batch() {
+    fn bad_config_and_bad_versions_fail_the_batch_and_foreign_ties_keep_the_change() {
+        // A tie system that is not one of the tied sides (a third system of the store): the
+        // incoming change is kept.
         let h = Harness::new(LastWriteWins).with_config(json!({"tie": "sheets"}));
-        assert!(matches!(
-            h.resolve(vec![c(T1, T1)]),
-            Err(HarnessError::Plugin(PluginError::Config(_)))
-        ));
+        assert_eq!(
+            h.resolve(vec![c(T1, T1)]).unwrap(),
+            vec![Decision::Take("shopify".into())]
+        );
         let h = Harness::new(LastWriteWins).with_config(json!({"tie": 3}));
         assert!(matches!(
             h.resolve(vec![]),

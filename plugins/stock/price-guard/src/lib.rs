@@ -1,7 +1,9 @@
-//! Stock resolver `price-guard`, a worked business rule: when a price is edited on both sides,
-//! the newer edit wins (last-write-wins), except that a storefront price may never end up more
-//! than `max_drop_percent` below the ERP's price. A storefront price under that floor is raised
-//! to the floor (rounded up to the cent) and a warning is logged, so a fat-fingered "4.99"
+//! Stock resolver `price-guard`, a worked business rule: a price no system but the ERP may set
+//! more than `max_drop_percent` below the ERP's price, whether it was edited on one side only
+//! (the resolver guards the `fields`, so weft puts every change of them to it) or on several at
+//! once (then the newer edit wins, last-write-wins, within the same floor). A price under the
+//! floor is raised to the floor (rounded up to the cent), or, with `action = "refuse"`, refused
+//! so the agreed price is written back; either way a warning names it. A fat-fingered "4.99"
 //! instead of "49.99" in the shop admin cannot become the price of record.
 //!
 //! Config (`[plugin.config]`):
@@ -9,9 +11,10 @@
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `max_drop_percent` | `20` | how far (0–100, fractions allowed) a storefront price may go below the ERP's |
-//! | `erp` | the right side's system | the system whose price is the reference |
+//! | `erp` | `"netsuite"` | the system (its name in the store) whose price is the reference |
 //! | `fields` | `["price.price"]` | the `kind.field` pairs that are guarded |
-//! | `tie` | the right side's system | who wins when both versions are the same instant |
+//! | `action` | `"clamp"` | `"clamp"` raises a price under the floor to it; `"refuse"` refuses the change |
+//! | `tie` | the system that made the agreed price | who wins when both versions are the same instant |
 //!
 //! Fields that are not guarded are decided by last-write-wins alone. Guarded values are
 //! decimal strings (`"49.99"`) or JSON numbers; a guarded value that is neither fails the batch.
@@ -29,7 +32,7 @@ pub struct PriceGuard;
 const MICROS: i128 = 1_000_000;
 
 /// Parses a price (JSON text of a decimal string or number) into micro-units.
-fn micros(c: &FieldConflict, which: &str, text: &str) -> Result<i128, PluginError> {
+fn micros(c: &FieldChange, which: &str, text: &str) -> Result<i128, PluginError> {
     let bad = || {
         PluginError::Other(format!(
             "{}: {which} value {text} is not a price",
@@ -67,18 +70,20 @@ fn format_micros(v: i128) -> String {
 /// The settings read from config.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Allowed drop below the ERP price, in basis points (1% = 100).
+    /// The largest drop below the ERP's price, in basis points.
     pub max_drop_bp: i128,
-    /// The reference system, when configured.
-    pub erp: Option<String>,
+    /// The reference system.
+    pub erp: String,
     /// Guarded `(kind, field)` pairs.
     pub fields: Vec<(String, String)>,
-    /// Tie winner, when configured.
+    /// Refuse instead of clamping.
+    pub refuse: bool,
+    /// Who wins a tie of versions.
     pub tie: Option<String>,
 }
 
 impl Settings {
-    /// Reads and checks the config.
+    /// Reads and checks the store's config.
     pub fn load(cx: &Context) -> Result<Settings, PluginError> {
         let pct: f64 = cx.config_or("max_drop_percent", 20.0)?;
         if !(0.0..=100.0).contains(&pct) {
@@ -98,45 +103,77 @@ impl Settings {
                 ))),
             })
             .collect::<Result<_, _>>()?;
+        let action: String = cx.config_or("action", "clamp".to_owned())?;
+        let refuse = match action.as_str() {
+            "clamp" => false,
+            "refuse" => true,
+            other => {
+                return Err(PluginError::Config(format!(
+                    "config key `action`: must be \"clamp\" or \"refuse\", got {other:?}"
+                )));
+            }
+        };
         Ok(Settings {
             max_drop_bp: (pct * 100.0).round() as i128,
-            erp: cx.config("erp")?,
+            erp: cx.config_or("erp", "netsuite".to_owned())?,
             fields,
+            refuse,
             tie: cx.config("tie")?,
         })
     }
 
-    fn guarded(&self, c: &FieldConflict) -> bool {
+    fn guarded(&self, c: &FieldChange) -> bool {
         self.fields
             .iter()
             .any(|(k, f)| k == c.kind.as_str() && *f == c.field)
     }
 
-    /// Decides one conflict.
-    pub fn decide(&self, c: &FieldConflict) -> Result<Decision, PluginError> {
-        let lww = last_write_wins(c, self.tie.as_deref().unwrap_or(&c.right.system))?;
+    /// The guarded fields as patterns, for `guards`.
+    pub fn patterns(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .map(|(k, f)| format!("{k}.{f}"))
+            .collect()
+    }
+
+    /// Decides one field.
+    pub fn decide(&self, c: &FieldChange) -> Result<Decision, PluginError> {
+        let base = match c.occasion {
+            Occasion::Change => Decision::Take(c.incoming.clone()),
+            Occasion::Conflict => {
+                let agreed_by = c
+                    .changed()
+                    .find(|s| s.system != c.incoming)
+                    .map_or(c.incoming.as_str(), |s| s.system.as_str());
+                last_write_wins(c, self.tie.as_deref().unwrap_or(agreed_by))?
+            }
+        };
         if !self.guarded(c) {
-            return Ok(lww);
+            return Ok(base);
         }
-        let erp = self.erp.as_deref().unwrap_or(&c.right.system);
-        let (erp_side, shop_side, shop_wins) = if erp == c.right.system {
-            (&c.right, &c.left, lww == Decision::TakeLeft)
-        } else if erp == c.left.system {
-            (&c.left, &c.right, lww == Decision::TakeRight)
-        } else {
+        let Decision::Take(winner) = &base else {
+            return Ok(base);
+        };
+        if *winner == self.erp {
+            return Ok(base); // the reference's own price always stands
+        }
+        let Some(erp_side) = c.side(&self.erp) else {
             return Err(PluginError::Config(format!(
-                "{}: config key `erp` names {erp:?}, which is neither side ({} or {})",
+                "{}: config key `erp` names {:?}, which is not a system of this store ({})",
                 describe(c),
-                c.left.system,
-                c.right.system
+                self.erp,
+                c.sides
+                    .iter()
+                    .map(|s| s.system.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
-        let (Some(erp_text), Some(shop_text), true) = (
+        let (Some(erp_text), Some(shop_text)) = (
             erp_side.value.as_deref(),
-            shop_side.value.as_deref(),
-            shop_wins,
+            c.side(winner).and_then(|s| s.value.as_deref()),
         ) else {
-            return Ok(lww);
+            return Ok(base);
         };
         let erp_price = micros(c, "erp", erp_text)?;
         let shop_price = micros(c, "storefront", shop_text)?;
@@ -146,19 +183,23 @@ impl Settings {
         let cent = MICROS / 100;
         let floor = raw_floor.div_euclid(cent) * cent + cent * i128::from(raw_floor % cent != 0);
         if shop_price >= floor {
-            return Ok(lww);
+            return Ok(base);
         }
         let floor_text = format_micros(floor);
-        weft_plugin_sdk::warn!(
-            "{}: {} price {} is more than {}% below {} price {}; using {}",
+        let why = format!(
+            "{}: {} price {} is more than {}% below {} price {}",
             describe(c),
-            shop_side.system,
+            winner,
             format_micros(shop_price),
             format_micros(self.max_drop_bp * 10_000).trim_end_matches(".00"),
             erp_side.system,
             format_micros(erp_price),
-            floor_text
         );
+        if self.refuse {
+            weft_plugin_sdk::warn!("{why}; refused");
+            return Ok(Decision::Refuse(why));
+        }
+        weft_plugin_sdk::warn!("{why}; using {floor_text}");
         Ok(Decision::Value(Value::String(floor_text).to_string()))
     }
 }
@@ -175,10 +216,14 @@ impl Resolver for PriceGuard {
     fn resolve(
         &self,
         cx: &Context,
-        conflicts: Vec<FieldConflict>,
+        changes: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError> {
         let settings = Settings::load(cx)?;
-        conflicts.iter().map(|c| settings.decide(c)).collect()
+        changes.iter().map(|c| settings.decide(c)).collect()
+    }
+
+    fn guards(&self, cx: &Context) -> Result<Vec<String>, PluginError> {
+        Ok(Settings::load(cx)?.patterns())
     }
 }
 
@@ -188,12 +233,12 @@ weft_plugin_sdk::export_resolver!(PriceGuard);
 mod tests {
     use super::*;
     use weft_plugin_sdk::serde_json::json;
-    use weft_plugin_sdk::testing::{Harness, HarnessError, conflict};
+    use weft_plugin_sdk::testing::{Harness, HarnessError, change, conflict};
 
     const OLD: &str = "2026-11-26T10:00:00Z";
     const NEW: &str = "2026-11-26T10:05:00Z";
 
-    fn price(shop: Value, shop_v: &str, erp: Value, erp_v: &str) -> FieldConflict {
+    fn price(shop: Value, shop_v: &str, erp: Value, erp_v: &str) -> FieldChange {
         conflict(
             EntityKind::Price,
             "SKU1",
@@ -210,13 +255,13 @@ mod tests {
         assert_eq!(
             h.resolve(vec![price(json!("40.00"), NEW, json!("49.99"), OLD)])
                 .unwrap(),
-            vec![Decision::TakeLeft]
+            vec![Decision::Take("shopify".into())]
         );
         // The ERP's newer price always wins, whatever its size.
         assert_eq!(
             h.resolve(vec![price(json!("45.00"), OLD, json!("1.00"), NEW)])
                 .unwrap(),
-            vec![Decision::TakeRight]
+            vec![Decision::Take("netsuite".into())]
         );
     }
 
@@ -240,7 +285,7 @@ mod tests {
         assert_eq!(
             h.resolve(vec![price(json!("40.00"), NEW, json!("50.00"), OLD)])
                 .unwrap(),
-            vec![Decision::TakeLeft]
+            vec![Decision::Take("shopify".into())]
         );
     }
 
@@ -265,8 +310,11 @@ mod tests {
         let mut title = price(json!("x"), NEW, json!("y"), OLD);
         title.kind = EntityKind::Variant;
         title.field = "title".into();
-        assert_eq!(h.resolve(vec![title]).unwrap(), vec![Decision::TakeLeft]);
-        // With the ERP on the left, the right side is the storefront.
+        assert_eq!(
+            h.resolve(vec![title]).unwrap(),
+            vec![Decision::Take("shopify".into())]
+        );
+        // With the shop as the reference, the other system is held to its floor.
         let h = Harness::new(PriceGuard).with_config(json!({"erp": "shopify"}));
         assert_eq!(
             h.resolve(vec![price(json!("100"), OLD, json!("10"), NEW)])
@@ -279,8 +327,11 @@ mod tests {
     fn removed_values_fall_back_to_last_write_wins() {
         let h = Harness::new(PriceGuard);
         let mut c = price(json!("1.00"), NEW, json!("100"), OLD);
-        c.right.value = None;
-        assert_eq!(h.resolve(vec![c]).unwrap(), vec![Decision::TakeLeft]);
+        c.sides[1].value = None;
+        assert_eq!(
+            h.resolve(vec![c]).unwrap(),
+            vec![Decision::Take("shopify".into())]
+        );
     }
 
     #[test]
@@ -288,7 +339,8 @@ mod tests {
         for (config, needle) in [
             (json!({"max_drop_percent": 150}), "between 0 and 100"),
             (json!({"fields": ["price"]}), "config key `fields`"),
-            (json!({"erp": "sheets"}), "neither side"),
+            (json!({"erp": "sheets"}), "not a system of this store"),
+            (json!({"action": "drop"}), "config key `action`"),
         ] {
             let err = Harness::new(PriceGuard)
                 .with_config(config)
@@ -308,6 +360,55 @@ mod tests {
                 "price SKU1 field price: storefront value \"cheap\" is not a price".into()
             ))
         );
+    }
+
+    #[test]
+    fn one_sided_storefront_prices_are_guarded_too() {
+        let h = Harness::new(PriceGuard);
+        assert_eq!(h.guards().unwrap(), vec!["price.price".to_string()]);
+        let edit = |shop: Value| {
+            change(
+                EntityKind::Price,
+                "SKU1",
+                "price",
+                Some(json!("49.99")),
+                ("shopify", Some(shop), NEW),
+                ("netsuite", OLD),
+            )
+        };
+        // Within the floor: taken.
+        assert_eq!(
+            h.resolve(vec![edit(json!("45.00"))]).unwrap(),
+            vec![Decision::Take("shopify".into())]
+        );
+        // Under it: clamped by default, refused with its reason when so configured.
+        assert_eq!(
+            h.resolve(vec![edit(json!("4.99"))]).unwrap(),
+            vec![Decision::Value("\"40.00\"".into())]
+        );
+        let h = Harness::new(PriceGuard).with_config(json!({"action": "refuse"}));
+        assert_eq!(
+            h.resolve(vec![edit(json!("4.99"))]).unwrap(),
+            vec![Decision::Refuse(
+                "price SKU1 field price: shopify price 4.99 is more than 20% below netsuite price 49.99"
+                    .into()
+            )]
+        );
+        // The ERP's own one-sided change always stands.
+        let erp = change(
+            EntityKind::Price,
+            "SKU1",
+            "price",
+            Some(json!("49.99")),
+            ("netsuite", Some(json!("1.00")), NEW),
+            ("shopify", OLD),
+        );
+        assert_eq!(
+            h.resolve(vec![erp]).unwrap(),
+            vec![Decision::Take("netsuite".into())]
+        );
+        let h = Harness::new(PriceGuard).with_config(json!({"fields": ["variant.cost"]}));
+        assert_eq!(h.guards().unwrap(), vec!["variant.cost".to_string()]);
     }
 
     #[test]

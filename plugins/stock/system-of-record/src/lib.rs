@@ -14,7 +14,7 @@
 //!
 //! The most specific rule wins: `kind.field`, then `kind.*`, then `*.field`, then `*`. Kinds
 //! are spelled as in the WIT (`inventory-level`). A conflict no rule covers, or whose owner is
-//! neither side of the conflict, fails the batch with a config error that names it.
+//! not a system of the store, fails the batch with a config error that names it.
 
 use std::collections::BTreeMap;
 use weft_plugin_sdk::prelude::*;
@@ -92,10 +92,10 @@ impl Resolver for SystemOfRecord {
     fn resolve(
         &self,
         cx: &Context,
-        conflicts: Vec<FieldConflict>,
+        changes: Vec<FieldChange>,
     ) -> Result<Vec<Decision>, PluginError> {
         let owners = Owners::parse(cx.require_config("owners")?)?;
-        conflicts
+        changes
             .iter()
             .map(|c| {
                 let owner = owners.owner(c.kind, &c.field).ok_or_else(|| {
@@ -120,7 +120,7 @@ mod tests {
     use weft_plugin_sdk::serde_json::{Value, json};
     use weft_plugin_sdk::testing::{Harness, HarnessError, conflict};
 
-    fn c(kind: EntityKind, field: &str) -> FieldConflict {
+    fn c(kind: EntityKind, field: &str) -> FieldChange {
         conflict(
             kind,
             "K",
@@ -158,12 +158,12 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Decision::TakeRight,
-                Decision::TakeLeft,
-                Decision::TakeRight,
-                Decision::TakeLeft,
-                Decision::TakeRight,
-                Decision::TakeLeft,
+                Decision::Take("netsuite".into()),
+                Decision::Take("shopify".into()),
+                Decision::Take("netsuite".into()),
+                Decision::Take("shopify".into()),
+                Decision::Take("netsuite".into()),
+                Decision::Take("shopify".into()),
             ]
         );
     }
@@ -174,7 +174,7 @@ mod tests {
         let h = harness(json!({"*": "netsuite"}));
         assert_eq!(
             h.resolve(vec![c(EntityKind::Price, "price")]).unwrap(),
-            vec![Decision::TakeRight]
+            vec![Decision::Take("netsuite".into())]
         );
     }
 
@@ -194,7 +194,7 @@ mod tests {
         let h = harness(json!({"*": "woocommerce"}));
         assert!(matches!(
             h.resolve(vec![c(EntityKind::Variant, "title")]),
-            Err(HarnessError::Plugin(PluginError::Config(m))) if m.contains("neither side")
+            Err(HarnessError::Plugin(PluginError::Config(m))) if m.contains("is not a side")
         ));
     }
 
