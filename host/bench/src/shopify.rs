@@ -49,7 +49,7 @@ impl Default for ShopifyOptions {
         Self {
             items: 2_000,
             changes_per_item: 5,
-            sustained_items: 60_000,
+            sustained_items: 200_000,
             naive_budget: Duration::from_secs(20),
             bucket: None,
             seed: 7,
@@ -110,10 +110,10 @@ pub struct ShopifyBench {
     pub sustained_elapsed_s: f64,
     /// Items/s over the whole sustained run (initial bucket included).
     pub sustained_items_per_s: f64,
-    /// Items/s after the initial bucket was spent: applied by calls past the burst, over the
-    /// time from the last burst call's answer to the last call's answer. `None` when fewer
-    /// than 20 calls followed the burst. Measured over the later half of the calls past the
-    /// burst (the bucket also refills while the burst is being spent).
+    /// Items/s once the initial bucket was spent: from the first call by which the run had
+    /// used everything the bucket could have paid for (its size plus its restore since the
+    /// first answer), to the last call. `None` when fewer than 20 calls followed that point
+    /// (the run never became rate-bound).
     pub sustained_steady_items_per_s: Option<f64>,
     /// `sustained_steady_items_per_s / theoretical_max_items_per_s`.
     pub sustained_ratio_to_theoretical: Option<f64>,
@@ -346,21 +346,26 @@ impl WeftRun {
     }
 
     /// Applied items/s once the initial bucket is spent (see
-    /// [`ShopifyBench::sustained_steady_items_per_s`]).
+    /// [`ShopifyBench::sustained_steady_items_per_s`]): from the first call by which the run
+    /// had used all the bucket could have paid for (its size plus what it restored since the
+    /// first answer, less one call of slack), to the last call.
     fn steady_items_per_s(&self) -> Option<f64> {
-        let burst = usize::try_from(self.burst_calls()).ok()?;
-        let after = self.completions.len().checked_sub(burst)?;
-        if burst == 0 || after < 20 {
+        if self.cost_per_call <= 0.0 || self.completions.is_empty() {
             return None;
         }
         let mut done = self.completions.clone();
         done.sort_by_key(|(t, _)| *t);
-        // The bucket also refills while the burst is spent, so the first calls after it can
-        // still be paid from that refill: measure the later half only.
-        let start = burst + after / 2;
-        let from = done[start - 1].0;
+        let first = done[0].0;
+        let spent = done.iter().enumerate().position(|(k, (t, _))| {
+            let paid = (k + 1) as f64 * self.cost_per_call;
+            paid >= self.bucket + self.restore * secs(t.saturating_sub(first)) - self.cost_per_call
+        })?;
+        if done.len() - spent - 1 < 20 {
+            return None;
+        }
+        let from = done[spent].0;
         let to = done.last()?.0;
-        let items: usize = done[start..].iter().map(|(_, n)| n).sum();
+        let items: usize = done[spent + 1..].iter().map(|(_, n)| n).sum();
         Some(ratio(items as f64, secs(to.saturating_sub(from))))
     }
 
@@ -448,9 +453,26 @@ async fn run_weft(
             )));
         }
         if report.applied > 0 {
+            // A round sends up to a few calls together; every row here is a fresh set of its
+            // own level, so its calls are full but the last (their answers arrive together:
+            // one completion per call, at the round's end).
+            let at = start.elapsed();
+            let mut left = report.applied as usize;
+            while left > 0 {
+                let n = left.min(SHOPIFY_ARRAY_INPUT_MAX);
+                completions.push((at, n));
+                calls += 1;
+                left -= n;
+            }
             applied += report.applied;
-            calls += 1;
-            completions.push((start.elapsed(), report.applied as usize));
+        }
+        // As the store's dispatch loop does: another round at once while rows were claimed;
+        // only an empty claim asks whether anything is left (a count over the whole outbox).
+        if Instant::now() > deadline {
+            return Err(request("the outbox did not drain within 600 s".into()));
+        }
+        if report.claimed > 0 {
+            continue;
         }
         let depth = db
             .status(STORE)
@@ -460,13 +482,8 @@ async fn run_weft(
         if depth.pending == 0 && depth.inflight == 0 {
             break;
         }
-        if report.claimed == 0 {
-            // Rows waiting for a retry time: let it come.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if Instant::now() > deadline {
-            return Err(request("the outbox did not drain within 600 s".into()));
-        }
+        // Rows waiting for a retry time: let it come.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = start.elapsed();
 

@@ -85,6 +85,9 @@ pub type Reobserve = Arc<
         + Sync,
 >;
 
+/// How many full batched calls one dispatch round claims for a system that batches.
+const PIPELINED_CALLS: usize = 4;
+
 /// One store's dispatcher.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -165,6 +168,7 @@ impl Dispatcher {
     }
 
     async fn run(&self, max_priority: Option<i64>) -> Result<DispatchReport, EngineError> {
+        let started = std::time::Instant::now();
         let now = Utc::now();
         let general = ClaimFilter {
             max_priority,
@@ -175,7 +179,9 @@ impl Dispatcher {
             .claim_due_filtered(now, self.batch, self.lease, Some(&self.store_id), &general)
             .await?;
         // The claim's limit bounds how many rows are written concurrently, one call each; batched
-        // rows share calls, so when the claim is full and holds some, fill a whole call.
+        // rows share calls, so when the claim is full and holds some, fill a few whole calls:
+        // they are saved in one transaction, sent together and settled in one, so a commit's
+        // fsync is paid once per `PIPELINED_CALLS` calls rather than once per call.
         if rows.len() >= self.batch as usize {
             let mut batchable: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
             for row in &rows {
@@ -189,7 +195,7 @@ impl Dispatcher {
                 }
             }
             for ((system, kind, op), (claimed, size)) in batchable {
-                if claimed >= size {
+                if claimed >= size * PIPELINED_CALLS {
                     continue;
                 }
                 let more = ClaimFilter {
@@ -198,7 +204,7 @@ impl Dispatcher {
                     op: Some(op),
                     max_priority,
                 };
-                let limit = (size - claimed) as u32;
+                let limit = (size * PIPELINED_CALLS - claimed) as u32;
                 rows.extend(
                     self.db
                         .claim_due_filtered(now, limit, self.lease, Some(&self.store_id), &more)
@@ -206,6 +212,7 @@ impl Dispatcher {
                 );
             }
         }
+        let claimed_in = started.elapsed();
         let mut report = DispatchReport {
             claimed: rows.len() as u64,
             ..DispatchReport::default()
@@ -230,6 +237,7 @@ impl Dispatcher {
                     .push(row),
             }
         }
+        let guarded_in = started.elapsed() - claimed_in;
         let singles = futures::future::join_all(groups.into_values().map(|rows| async move {
             let mut r = DispatchReport::default();
             for row in rows {
@@ -246,6 +254,11 @@ impl Dispatcher {
             report.retried += r.retried;
             report.dead += r.dead;
             report.throttled += r.throttled;
+        }
+        if report.claimed > 0 {
+            debug!(store = %self.store_id, claimed = report.claimed, applied = report.applied,
+                claim_ms = claimed_in.as_millis() as u64, guard_ms = guarded_in.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64, "dispatch round");
         }
         Ok(report)
     }
@@ -427,8 +440,10 @@ impl Dispatcher {
                 self.lease_lost_is_fine(outcome)?;
             }
         }
+        let (mut open_time, mut send_time) = (Duration::ZERO, Duration::ZERO);
         while !next.is_empty() {
             let round = std::mem::take(&mut next);
+            let opening = std::time::Instant::now();
             let new: Vec<NewOutboxCall> = round
                 .iter()
                 .map(|(input, rows)| NewOutboxCall {
@@ -457,28 +472,54 @@ impl Dispatcher {
                     continue;
                 }
             };
-            for (key, (input, rows)) in keys.iter().zip(round) {
-                let held = rows
-                    .into_iter()
-                    .enumerate()
-                    .map(|(p, (r, c))| (p, r, c))
-                    .collect();
-                self.send_call(
-                    conn,
-                    key,
-                    &input,
-                    held,
-                    &mut next,
-                    &mut applied,
-                    &mut report,
-                )
-                .await?;
+            open_time += opening.elapsed();
+            let sending = std::time::Instant::now();
+            // The round's calls carry disjoint levels (one open row per level is claimed), so
+            // they are sent together: the platform's limiter orders them, and their round
+            // trips overlap instead of adding up.
+            let sends = keys
+                .iter()
+                .zip(round)
+                .map(|(key, (input, rows))| async move {
+                    let held = rows
+                        .into_iter()
+                        .enumerate()
+                        .map(|(p, (r, c))| (p, r, c))
+                        .collect();
+                    let (mut next, mut applied) = (Vec::new(), Vec::new());
+                    let mut report = DispatchReport::default();
+                    self.send_call(
+                        conn,
+                        key,
+                        &input,
+                        held,
+                        &mut next,
+                        &mut applied,
+                        &mut report,
+                    )
+                    .await
+                    .map(|()| (next, applied, report))
+                });
+            for sent in futures::future::join_all(sends).await {
+                let (n, a, r) = sent?;
+                next.extend(n);
+                applied.extend(a);
+                report.applied += r.applied;
+                report.stale += r.stale;
+                report.retried += r.retried;
+                report.dead += r.dead;
+                report.throttled += r.throttled;
             }
+            send_time += sending.elapsed();
         }
         // Applied rows complete in one transaction (a level write journals nothing).
         if !applied.is_empty() {
             report.applied += applied.len() as u64;
+            let completing = std::time::Instant::now();
             let lost = self.db.complete_many(&applied, Utc::now()).await?;
+            debug!(store = %self.store_id, rows = applied.len(),
+                open_ms = open_time.as_millis() as u64, send_ms = send_time.as_millis() as u64,
+                complete_ms = completing.elapsed().as_millis() as u64, "batched calls settled");
             if !lost.is_empty() {
                 warn!(store = %self.store_id, rows = lost.len(), "outbox claims expired before the writes settled");
             }

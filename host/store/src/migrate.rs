@@ -49,6 +49,11 @@ const SQLITE: &[Migration] = &[
         name: "system_health",
         sql: include_str!("../migrations/sqlite/0007_system_health.sql"),
     },
+    Migration {
+        version: 8,
+        name: "outbox_claim_by_store",
+        sql: include_str!("../migrations/sqlite/0008_outbox_claim_by_store.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -86,6 +91,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "system_health",
         sql: include_str!("../migrations/postgres/0007_system_health.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "outbox_claim_by_store",
+        sql: include_str!("../migrations/postgres/0008_outbox_claim_by_store.sql"),
     },
 ];
 

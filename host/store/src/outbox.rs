@@ -40,15 +40,23 @@ use crate::types::{Completion, NewOutboxCall, OutboxCall, OutboxRow, OutboxStatu
 
 const COLUMNS: &str = "id, store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status, attempts, next_attempt_at, lease_until, claim_token, last_error, created_at, updated_at, call_key";
 
-fn claim_sql(postgres: bool) -> String {
-    format!(
-        "UPDATE outbox SET status = 'inflight', lease_until = $2, claim_token = $3,
-                attempts = attempts + 1, updated_at = $1
-         WHERE id IN (
-           SELECT o.id FROM outbox o
-           WHERE ((o.status = 'pending' AND o.next_attempt_at <= $1)
-                  OR (o.status = 'inflight' AND o.lease_until <= $1))
-             AND ($4 IS NULL OR o.store_id = $4)
+/// The claim: due rows (pending and due, or in flight with an expired lease), at most one per
+/// target entity (the oldest open row of each), in (priority, next_attempt_at, id) order.
+///
+/// On SQLite the two kinds of due rows are found by two index walks (`outbox_claim_store` /
+/// `outbox_claim` for pending rows in claim order, `outbox_lease` for expired leases), each
+/// stopping at the limit, and merged: one query with `status = 'pending' OR status =
+/// 'inflight'` made SQLite collect and sort the whole backlog on every claim (180 ms for a
+/// 60,000-row backlog, against 5 ms). PostgreSQL keeps
+/// one query (`FOR UPDATE SKIP LOCKED` cannot lock through a `UNION`).
+fn claim_sql(postgres: bool, by_store: bool) -> String {
+    let store = if by_store {
+        "o.store_id = $4"
+    } else {
+        "$4 IS NULL"
+    };
+    let filters = format!(
+        "{store}
              AND ($6 IS NULL OR o.system = $6)
              AND ($7 IS NULL OR o.kind = $7)
              AND ($8 IS NULL OR o.op = $8)
@@ -56,16 +64,44 @@ fn claim_sql(postgres: bool) -> String {
              AND NOT EXISTS (
                SELECT 1 FROM outbox p
                WHERE p.store_id = o.store_id AND p.system = o.system AND p.kind = o.kind
-                 AND p.key = o.key AND p.status IN ('pending', 'inflight') AND p.id < o.id)
+                 AND p.key = o.key AND p.status IN ('pending', 'inflight') AND p.id < o.id)"
+    );
+    let pick = if postgres {
+        format!(
+            "SELECT o.id FROM outbox o
+           WHERE ((o.status = 'pending' AND o.next_attempt_at <= $1)
+                  OR (o.status = 'inflight' AND o.lease_until <= $1))
+             AND {filters}
            ORDER BY o.priority, o.next_attempt_at, o.id
-           LIMIT $5{}
-         )
-         RETURNING {COLUMNS}",
-        if postgres {
-            " FOR UPDATE SKIP LOCKED"
+           LIMIT $5 FOR UPDATE SKIP LOCKED"
+        )
+    } else {
+        // Without statistics SQLite prefers `outbox_due` for the `next_attempt_at` range and
+        // then sorts every due row; the claim-order index stops after `limit` rows instead.
+        let index = if by_store {
+            "outbox_claim_store"
         } else {
-            ""
-        }
+            "outbox_claim"
+        };
+        format!(
+            "SELECT id FROM (
+             SELECT * FROM (
+               SELECT o.id, o.priority, o.next_attempt_at FROM outbox o INDEXED BY {index}
+               WHERE o.status = 'pending' AND o.next_attempt_at <= $1 AND {filters}
+               ORDER BY o.priority, o.next_attempt_at, o.id LIMIT $5)
+             UNION ALL
+             SELECT * FROM (
+               SELECT o.id, o.priority, o.next_attempt_at FROM outbox o
+               WHERE o.status = 'inflight' AND o.lease_until <= $1 AND {filters}
+               ORDER BY o.priority, o.next_attempt_at, o.id LIMIT $5))
+           ORDER BY priority, next_attempt_at, id LIMIT $5"
+        )
+    };
+    format!(
+        "UPDATE outbox SET status = 'inflight', lease_until = $2, claim_token = $3,
+                attempts = attempts + 1, updated_at = $1
+         WHERE id IN ({pick})
+         RETURNING {COLUMNS}"
     )
 }
 
@@ -149,7 +185,7 @@ impl Store {
         const OP: &str = "claim outbox rows";
         let lease = lease_ms(OP, lease)?;
         let token = uuid::Uuid::new_v4().to_string();
-        let sql = claim_sql(matches!(self.db(), Db::Postgres(_)));
+        let sql = claim_sql(matches!(self.db(), Db::Postgres(_)), store_id.is_some());
         let mut w = self.begin_write(OP).await?;
         let mut rows = on_tx!(&mut w.tx, c => {
             let rows = sqlx::query(&sql)
@@ -240,6 +276,8 @@ impl Store {
                     .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut counters: std::collections::BTreeMap<(String, String), i64> =
+            std::collections::BTreeMap::new();
         let mut w = self.begin_write(OP).await?;
         for ((id, token, completion), journal) in rows.iter().zip(&journals) {
             let store_id = on_tx!(&mut w.tx, c => {
@@ -269,9 +307,15 @@ impl Store {
                 crate::step::record_written_target_in_tx(&mut w.tx, &store_id, *id, t, now).await?;
             }
             for (name, n) in &completion.counters {
-                crate::step::bump_in_tx(&mut w.tx, &store_id, name, *n).await?;
+                *counters
+                    .entry((store_id.clone(), name.clone()))
+                    .or_default() += *n;
             }
             crate::journal::append_in_tx(&mut w.tx, journal).await?;
+        }
+        // One bump per counter for the whole batch, not one per row.
+        for ((store_id, name), n) in &counters {
+            crate::step::bump_in_tx(&mut w.tx, store_id, name, *n).await?;
         }
         w.commit(OP).await?;
         Ok(lost)
