@@ -629,7 +629,7 @@ fn create(
         Kind::Order => store.create_order(body, actor)?,
         Kind::Webhook => store.create_webhook(body, secret)?,
     };
-    Ok(store.render(kind, id))
+    Ok(with_secret(store, kind, id))
 }
 
 fn update(
@@ -645,7 +645,19 @@ fn update(
         Kind::Order => store.update_order(id, body)?,
         Kind::Webhook => store.update_webhook(id, body)?,
     }
-    Ok(store.render(kind, id))
+    Ok(with_secret(store, kind, id))
+}
+
+/// Create and update answer in the `edit` context, which includes a webhook's secret.
+fn with_secret(store: &Store, kind: Kind, id: u64) -> Value {
+    let mut v = store.render(kind, id);
+    if kind == Kind::Webhook
+        && let Some(w) = store.webhooks.get(&id)
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("secret".into(), w.data["secret"].clone());
+    }
+    v
 }
 
 fn delete(

@@ -65,7 +65,10 @@
 //!   `_cannot_delete` / `_cannot_batch`. A read-only key on a write: 401 "The API key provided
 //!   does not have write permissions." (WooCommerce's `check_permissions` answers 401, not 403).
 //! - **Webhooks** (`/webhooks` CRUD; the secret defaults to the creating key's consumer secret
-//!   and is never returned): topics `product|order|customer.created|updated|deleted`
+//!   and is shown only in create/update answers, the `edit` context; updating an unknown id is
+//!   400 "ID is invalid."). Creating an active webhook sends `deliver_ping`'s unsigned form
+//!   POST `webhook_id=N`; only a 200 clears its pending state, and saving it active again while
+//!   pending pings again; a failed ping is not a delivery failure. Topics `product|order|customer.created|updated|deleted`
 //!   (+ `restored`), only to `active` webhooks. One POST per (event, webhook) with
 //!   `X-WC-Webhook-Source` (site URL + `/`), `-Topic`, `-Resource`, `-Event`, `-Signature`
 //!   (base64 HMAC-SHA256 of the exact body with the secret), `-ID`, `-Delivery-ID`,
@@ -101,7 +104,9 @@
 //! - Webhook payloads are snapshotted when the event fires (WooCommerce builds them when the
 //!   queued delivery runs), so a delayed or reordered delivery can carry a stale resource.
 //!   Variations fire `product.*` with the variation's own representation.
-//! - Re-activating a webhook resets its failure count. No activation ping is sent.
+//! - Re-activating a webhook resets its failure count.
+//! - Delivery URLs on loopback and private addresses are allowed (WooCommerce's
+//!   `wp_safe_remote_post` refuses them unless a filter allows them); http is accepted.
 //! - Webhook delivery is asynchronous (Action Scheduler in WooCommerce): every delivery is
 //!   queued and sent by a background task, in the order the reorder window allows.
 //! - Ids: products, variations and orders share one counter from 10 (WordPress posts);

@@ -56,9 +56,10 @@ impl Shared {
 
     /// Hands fired events to the hub for the webhooks active now.
     pub fn flush_events(&self) {
-        let (events, targets) = {
+        let (events, targets, pings) = {
             let mut st = self.store.lock();
             let events = std::mem::take(&mut st.outbox);
+            let pings = std::mem::take(&mut st.pings);
             let targets: Vec<Target> = st
                 .webhooks
                 .values()
@@ -70,8 +71,16 @@ impl Shared {
                     secret: w.data["secret"].as_str().unwrap_or("").to_string(),
                 })
                 .collect();
-            (events, targets)
+            (events, targets, pings)
         };
+        if !pings.is_empty()
+            && tokio::runtime::Handle::try_current().is_ok()
+            && let Some(me) = self.me.get().and_then(std::sync::Weak::upgrade)
+        {
+            for (id, url) in pings {
+                self.hub.ping(me.clone(), id, url);
+            }
+        }
         if !events.is_empty() {
             self.ensure_started();
             self.hub.dispatch(events, &targets);
@@ -448,6 +457,11 @@ impl WooSim {
     /// The delivery log.
     pub fn webhook_log(&self) -> Vec<DeliveryRecord> {
         self.shared.hub.log()
+    }
+
+    /// Activation pings sent: (webhook id, status answered).
+    pub fn webhook_pings(&self) -> Vec<(u64, Option<u16>)> {
+        self.shared.hub.pings()
     }
 
     /// Waits (real time) until no delivery is pending; false on timeout.

@@ -153,6 +153,8 @@ pub struct Store {
     rng: ChaCha8Rng,
     /// Events waiting for delivery.
     pub outbox: Vec<Event>,
+    /// Activation pings waiting to be sent: (webhook id, delivery URL).
+    pub pings: Vec<(u64, String)>,
     /// `order_stock_saves_product`.
     pub order_stock_saves_product: bool,
     /// Creates per (kind, actor).
@@ -234,6 +236,7 @@ impl Store {
             next_webhook_id: 1,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x574f_4f43),
             outbox: Vec::new(),
+            pings: Vec::new(),
             order_stock_saves_product,
             creates: BTreeMap::new(),
         }
@@ -1589,7 +1592,12 @@ impl Store {
             data.insert("name".into(), json!(name));
         }
         data.insert("failure_count".into(), json!(0));
+        data.insert("pending_delivery".into(), json!(true));
         let now = self.clock.now();
+        if data.get("status") == Some(&json!("active")) {
+            let url = data["delivery_url"].as_str().unwrap_or("").to_string();
+            self.pings.push((id, url));
+        }
         self.webhooks.insert(
             id,
             Rec {
@@ -1605,11 +1613,26 @@ impl Store {
     /// Updates a webhook. Re-activating resets its failure count (an assumption).
     pub fn update_webhook(&mut self, id: u64, input: &Value) -> Result<(), WcError> {
         let input = obj(input)?;
-        let mut data = self.webhook(id)?.data.clone();
+        let Some(rec) = self.webhooks.get(&id) else {
+            // The update route answers 400 here, unlike GET's 404.
+            return Err(WcError::new(
+                400,
+                "woocommerce_rest_shop_webhook_invalid_id",
+                "ID is invalid.",
+            ));
+        };
+        let mut data = rec.data.clone();
         let was = data.get("status").cloned();
         self.apply_webhook(&mut data, input)?;
         if data.get("status") == Some(&json!("active")) && was != Some(json!("active")) {
             data.insert("failure_count".into(), json!(0));
+        }
+        // WC_Webhook_Data_Store::update pings an active webhook whose ping never succeeded.
+        if data.get("status") == Some(&json!("active"))
+            && data.get("pending_delivery") == Some(&json!(true))
+        {
+            let url = data["delivery_url"].as_str().unwrap_or("").to_string();
+            self.pings.push((id, url));
         }
         let now = self.clock.now();
         let r = self.webhooks.get_mut(&id).expect("checked above");
@@ -1654,6 +1677,13 @@ impl Store {
         }
         r.data.insert("failure_count".into(), json!(n + 1));
         false
+    }
+
+    /// A ping answered 200: the webhook is no longer pending its first delivery.
+    pub fn ping_succeeded(&mut self, id: u64) {
+        if let Some(r) = self.webhooks.get_mut(&id) {
+            r.data.insert("pending_delivery".into(), json!(false));
+        }
     }
 
     /// Rendered resource by kind.

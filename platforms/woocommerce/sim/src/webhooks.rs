@@ -21,6 +21,8 @@ use crate::config::WebhookConfig;
 use crate::sim::Shared;
 use crate::store::Event;
 
+const USER_AGENT: &str = "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)";
+
 /// base64(HMAC-SHA256(body, secret)): `WC_Webhook::generate_signature`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac =
@@ -146,6 +148,7 @@ pub struct Target {
 }
 
 struct HubState {
+    pings: Vec<(u64, Option<u16>)>,
     rng: ChaCha8Rng,
     log: Vec<DeliveryRecord>,
     max_sent_seq: BTreeMap<u64, u64>,
@@ -177,6 +180,7 @@ impl WebhookHub {
         WebhookHub {
             config,
             state: Mutex::new(HubState {
+                pings: Vec::new(),
                 rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5743_5748),
                 log: Vec::new(),
                 max_sent_seq: BTreeMap::new(),
@@ -232,8 +236,6 @@ impl WebhookHub {
                         delay_ms += chaos.delay_ms;
                     }
                     let index = st.log.len();
-                    let (resource, _) = ev.topic.split_once('.').unwrap_or((&ev.topic, ""));
-                    let _ = resource;
                     st.log.push(DeliveryRecord {
                         seq: index as u64,
                         delivery_id,
@@ -280,6 +282,41 @@ impl WebhookHub {
         for job in jobs {
             let _ = self.tx.send(job);
         }
+    }
+
+    /// Sends the activation ping `WC_Webhook::deliver_ping` sends: a form POST with
+    /// `webhook_id=N`, unsigned; only a 200 clears the webhook's pending state. Its outcome
+    /// never counts as a delivery failure.
+    pub fn ping(&self, sh: Arc<Shared>, id: u64, url: String) {
+        self.state.lock().in_flight += 1;
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("reqwest client builds");
+            let status = client
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("User-Agent", USER_AGENT)
+                .body(format!("webhook_id={id}"))
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().as_u16());
+            if status == Some(200) {
+                sh.store.lock().ping_succeeded(id);
+            }
+            let mut st = sh.hub.state.lock();
+            st.pings.push((id, status));
+            st.in_flight -= 1;
+        });
+    }
+
+    /// Pings sent: (webhook id, status).
+    pub fn pings(&self) -> Vec<(u64, Option<u16>)> {
+        self.state.lock().pings.clone()
     }
 
     /// Counters.
@@ -341,7 +378,7 @@ async fn run_job(sh: Arc<Shared>, client: reqwest::Client, job: Job) {
     let resp = client
         .post(&rec.delivery_url)
         .header("Content-Type", "application/json")
-        .header("User-Agent", "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)")
+        .header("User-Agent", USER_AGENT)
         .header("X-WC-Webhook-Source", source)
         .header("X-WC-Webhook-Topic", &rec.topic)
         .header("X-WC-Webhook-Resource", resource)

@@ -28,8 +28,12 @@ async fn subscribe(sim: &WooSim, topic: &str, url: &str, secret: Option<&str>) -
     let r = post(sim, "/wp-json/wc/v3/webhooks", body).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["status"], "active");
-    assert!(r.body.get("secret").is_none(), "the secret is write-only");
-    r.body["id"].as_u64().unwrap()
+    let id = r.body["id"].as_u64().unwrap();
+    // Create answers in the edit context (with the secret); GET does not show it.
+    assert!(r.body["secret"].is_string());
+    let g = get(sim, &format!("/wp-json/wc/v3/webhooks/{id}")).await;
+    assert!(g.body.get("secret").is_none(), "{}", g.body);
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,4 +391,43 @@ async fn paused_webhooks_receive_nothing_and_webhook_crud_validates() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(sim.all(Kind::Webhook).len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_an_active_webhook_pings_it_and_a_failed_ping_is_retried_on_save() {
+    let sim = sim();
+    let (url, seen, pings) = receiver_full(|_| StatusCode::OK, StatusCode::NOT_FOUND).await;
+    let hook = subscribe(&sim, "order.created", &url, None).await;
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    {
+        let p = pings.lock();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].body.as_ref(), format!("webhook_id={hook}").as_bytes());
+        assert!(p[0].headers.get("x-wc-webhook-signature").is_none());
+    }
+    assert_eq!(sim.webhook_pings(), vec![(hook, Some(404))]);
+    // A failed ping does not stop the webhook, nor count as a delivery failure.
+    assert_eq!(sim.webhook_health(hook).unwrap(), (0, "active".to_string()));
+    sim.create_order(json!({})).unwrap();
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    assert_eq!(seen.lock().len(), 1);
+    // Saving it active again pings again, since no ping has succeeded yet.
+    call(
+        &sim,
+        "PUT",
+        &format!("/wp-json/wc/v3/webhooks/{hook}"),
+        Some(json!({"name": "renamed"})),
+    )
+    .await;
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    assert_eq!(pings.lock().len(), 2);
+    let r = call(
+        &sim,
+        "PUT",
+        "/wp-json/wc/v3/webhooks/999",
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["message"], "ID is invalid.");
 }

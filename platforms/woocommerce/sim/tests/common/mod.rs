@@ -91,19 +91,38 @@ pub struct Captured {
 
 pub type Seen = Arc<Mutex<Vec<Captured>>>;
 
-/// A webhook receiver answering with `status(n)` for the n-th request (0-based).
+/// A webhook receiver answering with `status(n)` for the n-th delivery (0-based); activation
+/// pings (`webhook_id=N` form posts) are answered 200 and kept apart.
 pub async fn receiver(
     status: impl Fn(usize) -> StatusCode + Send + Sync + 'static,
 ) -> (String, Seen) {
+    let (url, seen, _) = receiver_full(status, StatusCode::OK).await;
+    (url, seen)
+}
+
+/// As [`receiver`], answering pings with `ping_status` and returning them too.
+pub async fn receiver_full(
+    status: impl Fn(usize) -> StatusCode + Send + Sync + 'static,
+    ping_status: StatusCode,
+) -> (String, Seen, Seen) {
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
+    let pings: Seen = Arc::new(Mutex::new(Vec::new()));
+    let (s2, p2) = (seen.clone(), pings.clone());
     let status = Arc::new(status);
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let seen = s2.clone();
+            let pings = p2.clone();
             let status = status.clone();
             async move {
+                let form = headers
+                    .get("content-type")
+                    .is_some_and(|c| c == "application/x-www-form-urlencoded");
+                if form && body.starts_with(b"webhook_id=") {
+                    pings.lock().push(Captured { headers, body });
+                    return ping_status;
+                }
                 let mut g = seen.lock();
                 let n = g.len();
                 g.push(Captured { headers, body });
@@ -116,5 +135,5 @@ pub async fn receiver(
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    (format!("http://{addr}/hook"), seen)
+    (format!("http://{addr}/hook"), seen, pings)
 }
