@@ -196,7 +196,15 @@ fn oauth(
     now: i64,
     req: &AuthRequest<'_>,
 ) -> Result<ApiKey, WcError> {
-    let mut params: Vec<(String, String)> = req.query.to_vec();
+    // PHP's `$_GET`: a repeated key keeps its last value (clients such as the Python library
+    // send signed parameters twice).
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (k, v) in req.query {
+        match params.iter_mut().find(|(n, _)| n == k) {
+            Some(slot) if !k.ends_with("[]") => slot.1 = v.clone(),
+            _ => params.push((k.clone(), v.clone())),
+        }
+    }
     let from_header = req.authorization.map(oauth_header).unwrap_or_default();
     if !params.iter().any(|(k, _)| k == "oauth_consumer_key") {
         params.extend(from_header);

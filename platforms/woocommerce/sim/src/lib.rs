@@ -88,8 +88,19 @@
 //!   stock reduced); order status changes; deletes; each fires webhooks. Inspection: state dump,
 //!   request log, creates per kind split by API vs merchant, delivery log, webhook health.
 //!
+//! Checked by hand against unmodified client libraries over plain HTTP (OAuth 1.0a): the Python
+//! `woocommerce` 3.0.0 package and the Node `@woocommerce/woocommerce-rest-api` package list,
+//! create, update, batch and delete. (The Python package leaves `/` unencoded in the signature
+//! base string, so a parameter value holding `/` fails its signature here as it does against
+//! WooCommerce, which `rawurlencode`s twice.)
+//!
 //! # What it assumes where the documentation is silent
 //!
+//! - OAuth parameters are read as PHP reads `$_GET`: a repeated key keeps its last value;
+//!   array parameters (`k[]=…`) are signed as plain repeated pairs, not WooCommerce's
+//!   `k%5B0%5D` expansion.
+//! - A variation's change does not move its parent's `date_modified` nor fire
+//!   `product.updated` for the parent.
 //! - Basic auth and query-string keys are accepted over plain HTTP (WooCommerce only takes them
 //!   over HTTPS; a local sandbox has no TLS), OAuth 1.0a is accepted too. The OAuth base URL is
 //!   the configured `site_url` + path, else `http://{Host}` + path (`https` with

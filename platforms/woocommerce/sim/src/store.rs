@@ -874,7 +874,12 @@ impl Store {
     }
 
     fn change_stock(&mut self, id: u64, delta: i64, sold: i64) {
-        if let Some(r) = self.products.get_mut(&id) {
+        // total_sales is kept on the parent product (`update_product_sales($product_id)`).
+        let sales_id = match self.products.get(&id) {
+            Some(r) if r.is_variation() => r.parent(),
+            _ => id,
+        };
+        if let Some(r) = self.products.get_mut(&sales_id) {
             let sales = r.i("total_sales").unwrap_or(0) + sold;
             r.data.insert("total_sales".into(), json!(sales.max(0)));
         }
@@ -1314,6 +1319,27 @@ impl Store {
         r.data.insert("stock_reduced".into(), json!(sign < 0));
     }
 
+    /// A paid order makes its customer a paying customer (`set_is_paying_customer` + save,
+    /// which fires `customer.updated`).
+    fn mark_paying(&mut self, id: u64) {
+        let r = &self.orders[&id];
+        if r.data.get("paid_at").is_none() {
+            return;
+        }
+        let cid = r.i("customer_id").unwrap_or(0) as u64;
+        let now = self.clock.now();
+        let Some(c) = self.customers.get_mut(&cid) else {
+            return;
+        };
+        if c.b("is_paying_customer") {
+            return;
+        }
+        c.data.insert("is_paying_customer".into(), json!(true));
+        c.modified = now;
+        let body = self.render_customer(cid);
+        self.emit("customer.updated", cid, body);
+    }
+
     fn apply_order(
         &mut self,
         data: &mut Map<String, Value>,
@@ -1441,6 +1467,7 @@ impl Store {
         let body = self.render_order(id);
         self.emit("order.created", id, body);
         self.stock_for_status(id);
+        self.mark_paying(id);
         Ok(id)
     }
 
@@ -1463,6 +1490,7 @@ impl Store {
         let body = self.render_order(id);
         self.emit("order.updated", id, body);
         self.stock_for_status(id);
+        self.mark_paying(id);
         Ok(())
     }
 

@@ -302,3 +302,21 @@ async fn oauth1_in_the_authorization_header_works() {
     let r = send(&sim, "GET", path, None, Some(&header)).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn oauth1_repeated_query_keys_count_once_as_php_reads_them() {
+    // The Python client signs `per_page=5` once but sends it twice; PHP keeps the last value.
+    let sim = sim();
+    let path = "/wp-json/wc/v3/products";
+    let q = oauth_query(
+        "GET",
+        path,
+        &[("per_page", "5")],
+        SECRET,
+        "HMAC-SHA256",
+        "d1",
+        now(),
+    );
+    let r = send(&sim, "GET", &format!("{path}?{q}&per_page=5"), None, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

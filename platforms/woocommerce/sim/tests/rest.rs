@@ -449,6 +449,11 @@ async fn variable_products_and_variations() {
     )
     .unwrap();
     assert_eq!(sim.stock(vids[1]), Some(3));
+    assert_eq!(
+        sim.get(Kind::Product, pid)["total_sales"],
+        2,
+        "sales count on the parent"
+    );
     assert_eq!(sim.stock(vids[0]), Some(5));
 }
 
@@ -512,6 +517,20 @@ async fn orders_reduce_stock_once_and_cancel_restores_it() {
         .body;
     assert_eq!(p["stock_quantity"], 0);
     assert_eq!(p["stock_status"], "outofstock");
+    // A paid order makes its customer a paying customer.
+    let c = sim.create_customer("buyer@example.com", "B", "C").unwrap();
+    assert_eq!(sim.get(Kind::Customer, c)["is_paying_customer"], false);
+    sim.set_stock(a, 5).unwrap();
+    sim.place_order(
+        c,
+        &[OrderLine {
+            sku: "A".into(),
+            quantity: 1,
+        }],
+    )
+    .unwrap();
+    assert_eq!(sim.get(Kind::Customer, c)["is_paying_customer"], true);
+    assert_eq!(sim.get(Kind::Product, a)["total_sales"], 11);
     let r = post(
         &sim,
         "/wp-json/wc/v3/orders",
