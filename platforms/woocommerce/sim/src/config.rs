@@ -75,6 +75,12 @@ pub struct WebhookConfig {
     /// (WooCommerce's `woocommerce_max_webhook_delivery_failures`, default 5: the 7th
     /// consecutive failure disables it).
     pub max_delivery_failures: u32,
+    /// Build each payload when it is sent rather than when the event fires. WooCommerce's
+    /// asynchronous delivery (the default, through Action Scheduler) builds it when the queued
+    /// action runs, so a late delivery carries the resource as it is then; synchronous
+    /// delivery builds it at once. Off by default: a snapshot lets reordering deliver stale
+    /// payloads, the harder case for a receiver.
+    pub payload_at_delivery: bool,
 }
 
 impl Default for WebhookConfig {
@@ -83,6 +89,7 @@ impl Default for WebhookConfig {
             chaos: ChaosConfig::default(),
             timeout_ms: 60_000,
             max_delivery_failures: 5,
+            payload_at_delivery: false,
         }
     }
 }

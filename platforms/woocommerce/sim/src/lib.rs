@@ -112,8 +112,9 @@
 //!   UTC with `dates_are_gmt=true`; one with a zone is converted. Comparisons are strict.
 //! - Customers ignore date filters (WooCommerce's customers endpoint has none); their default
 //!   order is `name` ascending, other lists `date` descending, ties broken by id.
-//! - Webhook payloads are snapshotted when the event fires (WooCommerce builds them when the
-//!   queued delivery runs), so a delayed or reordered delivery can carry a stale resource.
+//! - Webhook payloads are snapshotted when the event fires (WooCommerce's synchronous mode), so a
+//!   delayed or reordered delivery can carry a stale resource; `payload_at_delivery` builds them
+//!   when sent instead, as WooCommerce's default asynchronous delivery does.
 //!   Variations fire `product.*` with the variation's own representation.
 //! - Re-activating a webhook resets its failure count.
 //! - Delivery URLs on loopback and private addresses are allowed (WooCommerce's

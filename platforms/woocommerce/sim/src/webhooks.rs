@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::config::WebhookConfig;
 use crate::sim::Shared;
-use crate::store::Event;
+use crate::store::{Event, Kind};
 
 const USER_AGENT: &str = "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)";
 
@@ -374,6 +374,23 @@ async fn run_job(sh: Arc<Shared>, client: reqwest::Client, job: Job) {
         rec
     };
     let (resource, event) = rec.topic.split_once('.').unwrap_or((&rec.topic, ""));
+    let kind = match resource {
+        "product" => Some(Kind::Product),
+        "order" => Some(Kind::Order),
+        "customer" => Some(Kind::Customer),
+        _ => None,
+    };
+    let body: Arc<Vec<u8>> = match kind {
+        Some(kind) if hub.config.payload_at_delivery && event != "deleted" => {
+            let now = sh.store.lock().render(kind, rec.resource_id);
+            if now.is_null() {
+                job.body.clone()
+            } else {
+                Arc::new(php_json(&now).into_bytes())
+            }
+        }
+        _ => job.body.clone(),
+    };
     let source = format!("{}/", sh.site_url());
     let resp = client
         .post(&rec.delivery_url)
@@ -383,10 +400,10 @@ async fn run_job(sh: Arc<Shared>, client: reqwest::Client, job: Job) {
         .header("X-WC-Webhook-Topic", &rec.topic)
         .header("X-WC-Webhook-Resource", resource)
         .header("X-WC-Webhook-Event", event)
-        .header("X-WC-Webhook-Signature", sign(&job.secret, &job.body))
+        .header("X-WC-Webhook-Signature", sign(&job.secret, &body))
         .header("X-WC-Webhook-ID", rec.webhook_id.to_string())
         .header("X-WC-Webhook-Delivery-ID", &rec.delivery_id)
-        .body(job.body.as_ref().clone())
+        .body(body.as_ref().clone())
         .send()
         .await;
     let at_ms = hub.elapsed_ms();

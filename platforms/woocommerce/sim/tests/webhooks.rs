@@ -431,3 +431,40 @@ async fn creating_an_active_webhook_pings_it_and_a_failed_ping_is_retried_on_sav
     assert_eq!(r.status, 400);
     assert_eq!(r.body["message"], "ID is invalid.");
 }
+
+async fn created_payload_price(payload_at_delivery: bool) -> Value {
+    let sim = WooSim::new(SimConfig {
+        webhooks: WebhookConfig {
+            chaos: ChaosConfig {
+                delay_rate: 1.0,
+                delay_ms: 300,
+                ..ChaosConfig::default()
+            },
+            payload_at_delivery,
+            ..WebhookConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let (url, seen) = receiver(|_| StatusCode::OK).await;
+    sim.create_webhook("product.created", &url, "k").unwrap();
+    let id = sim
+        .create_product(json!({"name": "A", "sku": "A", "regular_price": "5.00"}))
+        .unwrap();
+    sim.set_price(id, "7.00", "").unwrap();
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    let got = seen.lock().clone();
+    assert_eq!(got.len(), 1);
+    assert!(verify(
+        "k",
+        &got[0].body,
+        got[0].headers["x-wc-webhook-signature"].to_str().unwrap()
+    ));
+    serde_json::from_slice::<Value>(&got[0].body).unwrap()["price"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_are_snapshots_unless_built_at_delivery() {
+    assert_eq!(created_payload_price(false).await, "5.00", "stale snapshot");
+    assert_eq!(created_payload_price(true).await, "7.00", "built when sent");
+}
