@@ -86,7 +86,8 @@
 //! - **Merchant activity** (Rust API on [`WooSim`] and `/_sim/...`, see [`merchant`]): create
 //!   and edit products, variations, stock, prices, customers; shopper checkouts (paid orders,
 //!   stock reduced); order status changes; deletes; each fires webhooks. Inspection: state dump,
-//!   request log, creates per kind split by API vs merchant, delivery log, webhook health.
+//!   request log, creates per kind split by API vs merchant, delivery log, webhook health, and a
+//!   stock ledger (every change of a stock figure with its cause: API, merchant or an order).
 //!
 //! Checked by hand against unmodified client libraries over plain HTTP (OAuth 1.0a): the Python
 //! `woocommerce` 3.0.0 package and the Node `@woocommerce/woocommerce-rest-api` package list,
@@ -160,5 +161,5 @@ pub use config::{
 pub use error::WcError;
 pub use inspect::RequestRecord;
 pub use sim::{OrderLine, SimError, SimHandle, WooSim};
-pub use store::{Actor, Kind};
+pub use store::{Actor, Kind, StockChange};
 pub use webhooks::{CopyKind, DeliveryRecord, WebhookStats, php_json, sign};

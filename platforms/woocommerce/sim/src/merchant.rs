@@ -19,6 +19,7 @@
 //! | `GET /_sim/state` | every resource, rendered |
 //! | `GET /_sim/webhooks/log`, `/_sim/webhooks/stats`, `/_sim/webhooks/health` | deliveries |
 //! | `GET /_sim/requests` | the REST request log |
+//! | `GET /_sim/stock/log` | every stock change with its cause (`api`, `merchant`, `order`) |
 //! | `GET /_sim/keys` | the configured API keys (a sandbox prints them) |
 
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/webhooks/stats", get(webhook_stats))
         .route("/_sim/webhooks/health", get(webhook_health))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/stock/log", get(stock_log))
         .route("/_sim/keys", get(keys))
 }
 
@@ -269,4 +271,12 @@ async fn keys(State(sh): St) -> Response {
         })
         .collect();
     json_response(200, &Value::Array(v))
+}
+
+async fn stock_log(State(sh): St) -> Response {
+    let s = sim(&sh);
+    json_response(
+        200,
+        &serde_json::to_value(s.stock_log()).unwrap_or_default(),
+    )
 }

@@ -283,7 +283,13 @@ impl WooSim {
     }
 
     fn write<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, WcError>) -> Result<T, SimError> {
-        let r = f(&mut self.shared.store.lock());
+        let r = {
+            let mut st = self.shared.store.lock();
+            st.acting = Actor::Merchant;
+            let r = f(&mut st);
+            st.acting = Actor::Api;
+            r
+        };
         self.shared.flush_events();
         Ok(r?)
     }
@@ -457,6 +463,11 @@ impl WooSim {
     /// The delivery log.
     pub fn webhook_log(&self) -> Vec<DeliveryRecord> {
         self.shared.hub.log()
+    }
+
+    /// Every stock change so far (cause `api`, `merchant` or `order`).
+    pub fn stock_log(&self) -> Vec<crate::store::StockChange> {
+        self.shared.store.lock().stock_log.clone()
     }
 
     /// Activation pings sent: (webhook id, status answered).

@@ -130,6 +130,23 @@ pub enum Actor {
     Merchant,
 }
 
+/// One change of a stock figure, for tests that must show no sale was overwritten.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StockChange {
+    /// Product or variation whose figure changed.
+    pub product_id: u64,
+    /// Quantity before (`None` when stock was not managed).
+    pub before: Option<i64>,
+    /// Quantity after.
+    pub after: i64,
+    /// `api`, `merchant` or `order`.
+    pub cause: String,
+    /// The order, when an order moved the stock.
+    pub order_id: Option<u64>,
+    /// Shop time (UTC).
+    pub at: DateTime<Utc>,
+}
+
 /// The shop state.
 pub struct Store {
     /// Clock.
@@ -159,6 +176,11 @@ pub struct Store {
     pub order_stock_saves_product: bool,
     /// Creates per (kind, actor).
     pub creates: BTreeMap<(Kind, Actor), u64>,
+    /// Who is making the current change (the REST API unless the merchant API says so).
+    pub acting: Actor,
+    /// Every stock change, in order.
+    pub stock_log: Vec<StockChange>,
+    order_in_progress: Option<u64>,
 }
 
 const PRODUCT_TYPES: &[&str] = &["simple", "grouped", "external", "variable"];
@@ -239,6 +261,9 @@ impl Store {
             pings: Vec::new(),
             order_stock_saves_product,
             creates: BTreeMap::new(),
+            acting: Actor::Api,
+            stock_log: Vec::new(),
+            order_in_progress: None,
         }
     }
 
@@ -770,6 +795,23 @@ impl Store {
             data.insert("slug".into(), json!(slug));
         }
         let now = self.clock.now();
+        if data.get("manage_stock") == Some(&json!(true)) {
+            let cause = match self.acting {
+                Actor::Api => "api",
+                Actor::Merchant => "merchant",
+            };
+            self.stock_log.push(StockChange {
+                product_id: id,
+                before: None,
+                after: data
+                    .get("stock_quantity")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+                cause: cause.to_string(),
+                order_id: None,
+                at: now,
+            });
+        }
         self.products.insert(
             id,
             Rec {
@@ -808,6 +850,30 @@ impl Store {
             data.insert("slug".into(), json!(slug));
         }
         let now = self.clock.now();
+        let before = self.products[&id]
+            .data
+            .get("stock_quantity")
+            .and_then(Value::as_i64);
+        let was_managed = self.products[&id].b("manage_stock");
+        let after = data.get("stock_quantity").and_then(Value::as_i64);
+        let managed = data
+            .get("manage_stock")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if managed && (before != after || !was_managed) {
+            let cause = match self.acting {
+                Actor::Api => "api",
+                Actor::Merchant => "merchant",
+            };
+            self.stock_log.push(StockChange {
+                product_id: id,
+                before: if was_managed { before } else { None },
+                after: after.unwrap_or(0),
+                cause: cause.to_string(),
+                order_id: None,
+                at: now,
+            });
+        }
         let rec = self.products.get_mut(&id).expect("checked above");
         rec.data = data;
         rec.modified = now;
@@ -888,9 +954,20 @@ impl Store {
         };
         let now = self.clock.now();
         let saves = self.order_stock_saves_product;
+        let order_id = self.order_in_progress;
         let r = self.products.get_mut(&h).expect("holder exists");
-        let q = r.i("stock_quantity").unwrap_or(0) + delta;
+        let before = r.i("stock_quantity").unwrap_or(0);
+        let q = before + delta;
         r.data.insert("stock_quantity".into(), json!(q));
+        self.stock_log.push(StockChange {
+            product_id: h,
+            before: Some(before),
+            after: q,
+            cause: "order".to_string(),
+            order_id,
+            at: now,
+        });
+        let r = self.products.get_mut(&h).expect("holder exists");
         if saves {
             r.modified = now;
             let body = self.render_product(h);
@@ -1305,6 +1382,7 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default();
+        self.order_in_progress = Some(id);
         let sign = if !reduced && Store::reduces(&status) {
             -1
         } else if reduced && Store::restores(&status) {

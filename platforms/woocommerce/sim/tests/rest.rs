@@ -531,6 +531,18 @@ async fn orders_reduce_stock_once_and_cancel_restores_it() {
     .unwrap();
     assert_eq!(sim.get(Kind::Customer, c)["is_paying_customer"], true);
     assert_eq!(sim.get(Kind::Product, a)["total_sales"], 11);
+    // The stock ledger names every change and its cause.
+    let log: Vec<(Option<i64>, i64, String, Option<u64>)> = sim
+        .stock_log()
+        .into_iter()
+        .filter(|c| c.product_id == a)
+        .map(|c| (c.before, c.after, c.cause, c.order_id))
+        .collect();
+    assert_eq!(log[0], (None, 10, "api".to_string(), None));
+    assert_eq!(log[1], (Some(10), 7, "order".to_string(), Some(oid)));
+    assert_eq!(log[2], (Some(7), 10, "order".to_string(), Some(oid)));
+    assert_eq!(log[4], (Some(0), 5, "merchant".to_string(), None));
+    assert_eq!(log.len(), 6);
     let r = post(
         &sim,
         "/wp-json/wc/v3/orders",
