@@ -846,10 +846,35 @@ fn handle(
         if method != "GET" {
             return (error_response(&no_route()), key_name);
         }
-        let body = json!({"namespace": "wc/v3", "routes": {
-            "/wc/v3/products": {}, "/wc/v3/products/batch": {},
-            "/wc/v3/products/(?P<product_id>[\\d]+)/variations": {},
-            "/wc/v3/customers": {}, "/wc/v3/orders": {}, "/wc/v3/webhooks": {}}});
+        let route = |m: &[&str]| json!({"namespace": "wc/v3", "methods": m});
+        let rw = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        let routes = json!({
+            "/wc/v3": route(&["GET"]),
+            "/wc/v3/products": route(&["GET", "POST"]),
+            "/wc/v3/products/batch": route(&["POST", "PUT", "PATCH"]),
+            "/wc/v3/products/(?P<id>[\\d]+)": route(&rw),
+            "/wc/v3/products/(?P<product_id>[\\d]+)/variations": route(&["GET", "POST"]),
+            "/wc/v3/products/(?P<product_id>[\\d]+)/variations/batch": route(&["POST", "PUT", "PATCH"]),
+            "/wc/v3/products/(?P<product_id>[\\d]+)/variations/(?P<id>[\\d]+)": route(&rw),
+            "/wc/v3/customers": route(&["GET", "POST"]),
+            "/wc/v3/customers/batch": route(&["POST", "PUT", "PATCH"]),
+            "/wc/v3/customers/(?P<id>[\\d]+)": route(&rw),
+            "/wc/v3/orders": route(&["GET", "POST"]),
+            "/wc/v3/orders/batch": route(&["POST", "PUT", "PATCH"]),
+            "/wc/v3/orders/(?P<id>[\\d]+)": route(&rw),
+            "/wc/v3/webhooks": route(&["GET", "POST"]),
+            "/wc/v3/webhooks/batch": route(&["POST", "PUT", "PATCH"]),
+            "/wc/v3/webhooks/(?P<id>[\\d]+)": route(&rw),
+        });
+        let site = shared.site_url();
+        let body = if rest.is_empty() {
+            // The WordPress index: public, names the namespaces a client probes for.
+            json!({"name": "weft WooCommerce simulator", "description": "", "url": site,
+                "home": site, "gmt_offset": shared.store.lock().offset().local_minus_utc() / 3600,
+                "namespaces": ["wp/v2", "wc/v3"], "authentication": [], "routes": routes})
+        } else {
+            json!({"namespace": "wc/v3", "routes": routes})
+        };
         return (json_response(200, &body), key_name);
     }
     let Some(api_path) = rest.strip_prefix("wc/v3/") else {

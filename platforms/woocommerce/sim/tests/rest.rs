@@ -582,3 +582,20 @@ async fn customers_need_a_unique_email() {
     let r = get(&sim, "/wp-json/wc/v3/customers?email=jo@example.com").await;
     assert_eq!(r.headers["x-wp-total"], "1");
 }
+
+#[tokio::test]
+async fn the_index_is_public_and_names_the_namespace() {
+    let sim = sim();
+    let r = send(&sim, "GET", "/wp-json/", None, None).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("wc/v3"))
+    );
+    assert_eq!(r.body["gmt_offset"], -5);
+    let r = get(&sim, "/wp-json/wc/v3").await;
+    assert_eq!(r.body["namespace"], "wc/v3");
+    assert!(r.body["routes"]["/wc/v3/products/batch"]["methods"].is_array());
+}
