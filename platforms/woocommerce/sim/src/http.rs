@@ -253,6 +253,7 @@ fn listing(q: &Query, kind: Kind, zone: FixedOffset) -> Result<Listing, WcError>
         Kind::Order => &["date", "modified", "id", "include", "title", "slug"],
         Kind::Customer => &["id", "include", "name", "registered_date"],
         Kind::Webhook => &["date", "id", "include", "title"],
+        Kind::Refund => &["date", "id", "include", "title", "slug", "modified"],
     };
     let default_orderby = if kind == Kind::Customer {
         "name"
@@ -329,6 +330,7 @@ fn map_for(store: &Store, kind: Kind) -> &std::collections::BTreeMap<u64, Rec> {
         Kind::Customer => &store.customers,
         Kind::Order => &store.orders,
         Kind::Webhook => &store.webhooks,
+        Kind::Refund => &store.refunds,
     }
 }
 
@@ -366,9 +368,10 @@ fn list(
                 "checkout-draft",
             ],
             Kind::Webhook => &["all", "active", "paused", "disabled"],
-            Kind::Customer => &[],
+            Kind::Customer | Kind::Refund => &[],
         };
         if kind != Kind::Customer
+            && kind != Kind::Refund
             && let Some(b) = st.iter().find(|s| !allowed.contains(&s.as_str()))
         {
             let _ = b;
@@ -407,12 +410,13 @@ fn list(
                 Some(p) => r.parent() == p,
                 None => !r.is_variation(),
             },
+            Kind::Refund => Some(r.parent()) == parent,
             _ => true,
         })
         .filter(|r| {
             let st = r.status();
             match (&status, kind) {
-                (_, Kind::Customer) => true,
+                (_, Kind::Customer | Kind::Refund) => true,
                 (None, Kind::Webhook) => true,
                 (Some(v), Kind::Webhook) => v.iter().any(|s| s == "all" || s == st),
                 (None, _) => st != "trash",
@@ -604,6 +608,8 @@ fn route(segs: &[&str]) -> Option<Target> {
         ["products", p, "variations"] => Some(Target::Collection(Kind::Product, Some(id(p)?))),
         ["products", p, "variations", "batch"] => Some(Target::Batch(Kind::Product, Some(id(p)?))),
         ["products", p, "variations", i] => Some(Target::Item(Kind::Product, Some(id(p)?), id(i)?)),
+        ["orders", o, "refunds"] => Some(Target::Collection(Kind::Refund, Some(id(o)?))),
+        ["orders", o, "refunds", i] => Some(Target::Item(Kind::Refund, Some(id(o)?), id(i)?)),
         _ => None,
     }
 }
@@ -628,6 +634,7 @@ fn create(
         Kind::Customer => store.create_customer(body, actor)?,
         Kind::Order => store.create_order(body, actor)?,
         Kind::Webhook => store.create_webhook(body, secret)?,
+        Kind::Refund => store.create_refund(parent.unwrap_or(0), body)?,
     };
     Ok(with_secret(store, kind, id))
 }
@@ -644,6 +651,7 @@ fn update(
         Kind::Customer => store.update_customer(id, body)?,
         Kind::Order => store.update_order(id, body)?,
         Kind::Webhook => store.update_webhook(id, body)?,
+        Kind::Refund => return Err(no_route()),
     }
     Ok(with_secret(store, kind, id))
 }
@@ -672,6 +680,7 @@ fn delete(
         Kind::Customer => store.delete_customer(id, force),
         Kind::Order => store.delete_order(id, force),
         Kind::Webhook => store.delete_webhook(id, force),
+        Kind::Refund => store.delete_refund(parent.unwrap_or(0), id, force),
     }
 }
 
@@ -682,6 +691,7 @@ fn read(store: &Store, kind: Kind, parent: Option<u64>, id: u64) -> Result<Value
         (Kind::Customer, _) => store.customer(id).map(|_| ()),
         (Kind::Order, _) => store.order(id).map(|_| ()),
         (Kind::Webhook, _) => store.webhook(id).map(|_| ()),
+        (Kind::Refund, p) => store.refund(p.unwrap_or(0), id).map(|_| ()),
     }?;
     Ok(store.render(kind, id))
 }
@@ -931,8 +941,15 @@ fn handle(
     let mut store = shared.store.lock();
     let result = match (target, op) {
         (Target::Collection(kind, parent), Op::List) => {
+            let parent_check = |p: u64| {
+                if kind == Kind::Refund {
+                    store.order(p).map(|_| ())
+                } else {
+                    store.product(p).map(|_| ())
+                }
+            };
             if let Some(p) = parent
-                && let Err(e) = store.product(p)
+                && let Err(e) = parent_check(p)
             {
                 return (error_response(&e), key_name);
             }

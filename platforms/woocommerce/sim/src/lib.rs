@@ -30,6 +30,14 @@
 //!   `cancelled` or `pending` (`wc_maybe_reduce_stock_levels` / `wc_maybe_increase_stock_levels`,
 //!   tracked like `_order_stock_reduced`), on whichever record manages the stock; `total_sales`
 //!   follows.
+//! - **Refunds** (`/orders/{id}/refunds`, as `wc_create_refund`): the amount (or the lines'
+//!   `refund_total`) must be positive (400 `woocommerce_rest_invalid_order_refund`) and within
+//!   what is left (500 `woocommerce_rest_cannot_create_order_refund`, "Invalid refund amount.");
+//!   `api_refund` defaults to true and no simulated gateway refunds automatically (500, "…does
+//!   not support automatic refunds." for `bacs`/`cheque`/`cod`, "…does not exist." otherwise);
+//!   `api_restock` (default true) puts refunded quantities back in stock; a full refund sets the
+//!   order `refunded`; `order.updated` fires. Refunds cannot be trashed; deleting one does not
+//!   take stock back.
 //! - **Customers**: `email` required and unique (`registration-error-email-exists`), billing and
 //!   shipping addresses merged on update. Delete needs `force=true` (501
 //!   `woocommerce_rest_trash_not_supported` otherwise), as for webhooks. Products, variations
@@ -85,7 +93,7 @@
 //!   with `Retry-After`, and [`WooSim::set_unavailable`] for the next N requests.
 //! - **Merchant activity** (Rust API on [`WooSim`] and `/_sim/...`, see [`merchant`]): create
 //!   and edit products, variations, stock, prices, customers; shopper checkouts (paid orders,
-//!   stock reduced); order status changes; deletes; each fires webhooks. Inspection: state dump,
+//!   stock reduced); order status changes; refunds with or without restock; deletes; each fires webhooks. Inspection: state dump,
 //!   request log, creates per kind split by API vs merchant, delivery log, webhook health, and a
 //!   stock ledger (every change of a stock figure with its cause: API, merchant or an order).
 //!
@@ -128,7 +136,7 @@
 //!
 //! # What it does NOT model
 //!
-//! - Coupons, refunds, taxes, shipping, fees, attributes/terms/categories endpoints, reports,
+//! - Coupons, taxes, shipping, fees, attributes/terms/categories endpoints, reports,
 //!   settings, system status, `context=edit`, `_fields`/`_embed`, HEAD bodies, multiple stock
 //!   locations (WooCommerce core has one stock figure per product), reserved stock, low-stock
 //!   notifications, product `date_on_sale_*` schedules.

@@ -12,6 +12,7 @@
 //! | `POST /_sim/checkout` | `{"customer_id", "line_items":[{"sku","quantity"}]}`: a paid order |
 //! | `POST /_sim/orders` | an admin-created order (REST body) |
 //! | `POST /_sim/orders/{id}/status` | `{"status":"cancelled"}` etc. |
+//! | `POST /_sim/orders/{id}/refund` | `{"line_items":[{"sku","quantity"}],"restock":true}` |
 //! | `DELETE /_sim/orders/{id}?force=true` | trash or delete |
 //! | `POST /_sim/webhooks/{id}/status` | `{"status":"active"}` |
 //! | `POST /_sim/clock/advance` | `{"seconds":N}` |
@@ -72,6 +73,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/checkout", post(checkout))
         .route("/_sim/orders", post(create_order))
         .route("/_sim/orders/{id}/status", post(order_status))
+        .route("/_sim/orders/{id}/refund", post(refund))
         .route("/_sim/orders/{id}", delete(delete_order))
         .route("/_sim/webhooks/{id}/status", post(webhook_status))
         .route("/_sim/clock/advance", post(advance))
@@ -278,5 +280,23 @@ async fn stock_log(State(sh): St) -> Response {
     json_response(
         200,
         &serde_json::to_value(s.stock_log()).unwrap_or_default(),
+    )
+}
+
+async fn refund(State(sh): St, Path(id): Path<u64>, axum::Json(b): axum::Json<Value>) -> Response {
+    let s = sim(&sh);
+    let lines: Vec<crate::sim::OrderLine> = b["line_items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| crate::sim::OrderLine {
+            sku: l["sku"].as_str().unwrap_or("").to_string(),
+            quantity: l["quantity"].as_i64().unwrap_or(0),
+        })
+        .collect();
+    let restock = b["restock"].as_bool().unwrap_or(true);
+    done(
+        s.refund_order(id, &lines, restock)
+            .map(|r| s.get(Kind::Refund, r)),
     )
 }

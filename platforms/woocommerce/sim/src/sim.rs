@@ -371,6 +371,43 @@ impl WooSim {
         self.write(|s| s.update_order(id, &json!({"status": status})))
     }
 
+    /// The merchant refunds `quantity` of each SKU at its line price (no gateway refund), with
+    /// or without putting the items back in stock; returns the refund id.
+    pub fn refund_order(
+        &self,
+        order_id: u64,
+        lines: &[OrderLine],
+        restock: bool,
+    ) -> Result<u64, SimError> {
+        self.write(|s| {
+            let order = s.render_order(order_id);
+            if order.is_null() {
+                s.order(order_id)?;
+            }
+            let items = order["line_items"].as_array().cloned().unwrap_or_default();
+            let mut refund_lines = Vec::new();
+            for l in lines {
+                let item = items
+                    .iter()
+                    .find(|i| i["sku"].as_str() == Some(l.sku.as_str()))
+                    .ok_or_else(|| {
+                        WcError::new(
+                            400,
+                            "woocommerce_rest_invalid_order_refund",
+                            "Invalid line item ID.",
+                        )
+                    })?;
+                let price = item["price"].as_f64().unwrap_or(0.0);
+                refund_lines.push(json!({"id": item["id"], "quantity": l.quantity,
+                    "refund_total": format!("{:.2}", price * l.quantity as f64)}));
+            }
+            s.create_refund(
+                order_id,
+                &json!({"line_items": refund_lines, "api_refund": false, "api_restock": restock}),
+            )
+        })
+    }
+
     /// Trashes (or with `force` deletes) an order.
     pub fn delete_order(&self, id: u64, force: bool) -> Result<(), SimError> {
         self.write(|s| s.delete_order(id, force).map(|_| ()))
@@ -422,6 +459,7 @@ impl WooSim {
             Kind::Customer => st.customers.keys().copied().collect(),
             Kind::Order => st.orders.keys().copied().collect(),
             Kind::Webhook => st.webhooks.keys().copied().collect(),
+            Kind::Refund => st.refunds.keys().copied().collect(),
         };
         ids.into_iter().map(|id| st.render(kind, id)).collect()
     }

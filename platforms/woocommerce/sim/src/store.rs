@@ -55,6 +55,8 @@ pub enum Kind {
     Order,
     /// Webhooks.
     Webhook,
+    /// Order refunds.
+    Refund,
 }
 
 impl Kind {
@@ -65,6 +67,7 @@ impl Kind {
             Kind::Customer => "customer",
             Kind::Order => "order",
             Kind::Webhook => "webhook",
+            Kind::Refund => "order_refund",
         }
     }
 }
@@ -163,6 +166,8 @@ pub struct Store {
     pub orders: BTreeMap<u64, Rec>,
     /// Webhooks.
     pub webhooks: BTreeMap<u64, Rec>,
+    /// Order refunds (`parent_id` is the order).
+    pub refunds: BTreeMap<u64, Rec>,
     next_post_id: u64,
     next_customer_id: u64,
     next_item_id: u64,
@@ -252,6 +257,7 @@ impl Store {
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
             webhooks: BTreeMap::new(),
+            refunds: BTreeMap::new(),
             next_post_id: 10,
             next_customer_id: 2,
             next_item_id: 1,
@@ -940,6 +946,10 @@ impl Store {
     }
 
     fn change_stock(&mut self, id: u64, delta: i64, sold: i64) {
+        self.change_stock_for(id, delta, sold, "order");
+    }
+
+    fn change_stock_for(&mut self, id: u64, delta: i64, sold: i64, cause: &str) {
         // total_sales is kept on the parent product (`update_product_sales($product_id)`).
         let sales_id = match self.products.get(&id) {
             Some(r) if r.is_variation() => r.parent(),
@@ -963,7 +973,7 @@ impl Store {
             product_id: h,
             before: Some(before),
             after: q,
-            cause: "order".to_string(),
+            cause: cause.to_string(),
             order_id,
             at: now,
         });
@@ -1236,7 +1246,7 @@ impl Store {
             ("shipping_lines", json!([])),
             ("fee_lines", json!([])),
             ("coupon_lines", json!([])),
-            ("refunds", json!([])),
+            ("refunds", self.order_refunds(id)),
             ("set_paid", json!(false)),
         ] {
             o.insert(k.into(), v);
@@ -1785,6 +1795,225 @@ impl Store {
         false
     }
 
+    // ---------------------------------------------------------------- refunds
+
+    fn order_refunds(&self, order: u64) -> Value {
+        let mut v: Vec<Value> = self
+            .refunds
+            .values()
+            .filter(|r| r.parent() == order)
+            .map(|r| json!({"id": r.id, "reason": r.s("reason"), "total": format!("-{}", r.s("amount"))}))
+            .collect();
+        v.reverse();
+        Value::Array(v)
+    }
+
+    /// Looks a refund of `order` up.
+    pub fn refund(&self, order: u64, id: u64) -> Result<&Rec, WcError> {
+        self.order(order)?;
+        match self.refunds.get(&id) {
+            Some(r) if r.parent() == order => Ok(r),
+            _ => Err(WcError::new(
+                404,
+                "woocommerce_rest_shop_order_refund_invalid_id",
+                "Invalid ID.",
+            )),
+        }
+    }
+
+    /// The refund as `GET /orders/{order}/refunds/{id}` returns it.
+    pub fn render_refund(&self, id: u64) -> Value {
+        let Some(r) = self.refunds.get(&id) else {
+            return Value::Null;
+        };
+        let mut o = Map::new();
+        o.insert("id".into(), json!(id));
+        o.insert("date_created".into(), json!(self.local(r.created)));
+        o.insert("date_created_gmt".into(), json!(Store::gmt(r.created)));
+        o.insert("amount".into(), json!(r.s("amount")));
+        o.insert("reason".into(), json!(r.s("reason")));
+        o.insert("refunded_by".into(), json!(1));
+        o.insert("refunded_payment".into(), json!(false));
+        o.insert("meta_data".into(), arr(r, "meta_data"));
+        o.insert("line_items".into(), arr(r, "line_items"));
+        o.insert(
+            "_links".into(),
+            self.links(&format!("orders/{}/refunds", r.parent()), id, None),
+        );
+        Value::Object(o)
+    }
+
+    /// Creates a refund as `wc_create_refund` does: the amount (or the sum of the lines'
+    /// `refund_total`) must be positive and within what is left to refund; with `api_refund`
+    /// (default true) the payment gateway must refund it, which no simulated gateway can; with
+    /// `api_restock` (default true) refunded line quantities go back to stock. A full refund
+    /// sets the order `refunded`. Fires `order.updated`.
+    pub fn create_refund(&mut self, order: u64, input: &Value) -> Result<u64, WcError> {
+        let input = obj(input)?;
+        let o = self.order(order)?;
+        let gateway = o.s("payment_method").to_string();
+        let items = arr(o, "line_items");
+        let items = items.as_array().cloned().unwrap_or_default();
+        let order_total: f64 = items
+            .iter()
+            .map(|i| money(i["total"].as_str().unwrap_or("0")))
+            .sum();
+        let refunded: f64 = self
+            .refunds
+            .values()
+            .filter(|r| r.parent() == order)
+            .map(|r| money(r.s("amount")))
+            .sum();
+        let mut lines = Vec::new();
+        let mut lines_total = 0.0;
+        for li in input
+            .get("line_items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let lid = li
+                .get("id")
+                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+            let Some(item) = items
+                .iter()
+                .find(|i| i["id"].as_u64() == lid && lid.is_some())
+            else {
+                return Err(WcError::new(
+                    400,
+                    "woocommerce_rest_invalid_order_refund",
+                    "Invalid line item ID.",
+                ));
+            };
+            let qty = li
+                .get("quantity")
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                .unwrap_or(0);
+            let already: i64 = self
+                .refunds
+                .values()
+                .filter(|r| r.parent() == order)
+                .flat_map(|r| arr(r, "line_items").as_array().cloned().unwrap_or_default())
+                .filter(|x| x["refunded_item_id"] == item["id"])
+                .map(|x| -x["quantity"].as_i64().unwrap_or(0))
+                .sum();
+            if qty < 0 || qty + already > item["quantity"].as_i64().unwrap_or(0) {
+                return Err(WcError::new(
+                    500,
+                    "woocommerce_rest_cannot_create_order_refund",
+                    "Invalid refund quantity.",
+                ));
+            }
+            let total = li
+                .get("refund_total")
+                .map(|v| v.as_f64().or_else(|| v.as_str().map(money)).unwrap_or(0.0))
+                .unwrap_or(0.0);
+            lines_total += total;
+            lines.push(json!({
+                "id": 0, "name": item["name"], "product_id": item["product_id"],
+                "variation_id": item["variation_id"], "quantity": -qty, "tax_class": "",
+                "subtotal": fmt2(-total), "subtotal_tax": "0.00", "total": fmt2(-total),
+                "total_tax": "0.00", "taxes": [], "meta_data": [], "sku": item["sku"],
+                "price": item["price"], "refund_total": total, "refunded_item_id": item["id"],
+            }));
+        }
+        let amount = match input.get("amount") {
+            Some(v) => v.as_str().map(money).or_else(|| v.as_f64()).unwrap_or(0.0),
+            None => lines_total,
+        };
+        if amount <= 0.0 {
+            return Err(WcError::new(
+                400,
+                "woocommerce_rest_invalid_order_refund",
+                "Refund amount must be greater than zero.",
+            ));
+        }
+        if amount > order_total - refunded + 1e-9 {
+            return Err(WcError::new(
+                500,
+                "woocommerce_rest_cannot_create_order_refund",
+                "Invalid refund amount.",
+            ));
+        }
+        let flag = |k: &str| {
+            input
+                .get(k)
+                .map(|v| v == &json!(true) || v == &json!("true") || v == &json!("1"))
+                .unwrap_or(true)
+        };
+        if flag("api_refund") {
+            let msg = if ["bacs", "cheque", "cod"].contains(&gateway.as_str()) {
+                "The payment gateway for this order does not support automatic refunds."
+            } else {
+                "The payment gateway for this order does not exist."
+            };
+            return Err(WcError::new(
+                500,
+                "woocommerce_rest_cannot_create_order_refund",
+                msg,
+            ));
+        }
+        for l in &mut lines {
+            l["id"] = json!(self.next_item_id);
+            self.next_item_id += 1;
+        }
+        let id = self.next_post_id;
+        self.next_post_id += 1;
+        let now = self.clock.now();
+        let mut data = Map::new();
+        data.insert("parent_id".into(), json!(order));
+        data.insert("amount".into(), json!(fmt2(amount)));
+        data.insert(
+            "reason".into(),
+            json!(input.get("reason").and_then(Value::as_str).unwrap_or("")),
+        );
+        data.insert("line_items".into(), Value::Array(lines.clone()));
+        self.refunds.insert(
+            id,
+            Rec {
+                id,
+                created: now,
+                modified: now,
+                data,
+            },
+        );
+        if flag("api_restock") {
+            self.order_in_progress = Some(order);
+            for l in &lines {
+                let v = l["variation_id"].as_u64().unwrap_or(0);
+                let p = l["product_id"].as_u64().unwrap_or(0);
+                let q = -l["quantity"].as_i64().unwrap_or(0);
+                if q > 0 {
+                    self.change_stock_for(if v != 0 { v } else { p }, q, 0, "refund");
+                }
+            }
+        }
+        let full = (order_total - refunded - amount).abs() < 0.005;
+        let r = self.orders.get_mut(&order).expect("checked above");
+        if full {
+            r.data.insert("status".into(), json!("refunded"));
+        }
+        r.modified = now;
+        let body = self.render_order(order);
+        self.emit("order.updated", order, body);
+        Ok(id)
+    }
+
+    /// Deletes a refund (force only; stock is not taken back, as in WooCommerce).
+    pub fn delete_refund(&mut self, order: u64, id: u64, force: bool) -> Result<Value, WcError> {
+        self.refund(order, id)?;
+        if !force {
+            return Err(WcError::new(
+                501,
+                "woocommerce_rest_trash_not_supported",
+                "Refunds do not support trashing.",
+            ));
+        }
+        let before = self.render_refund(id);
+        self.refunds.remove(&id);
+        Ok(before)
+    }
+
     /// A ping answered 200: the webhook is no longer pending its first delivery.
     pub fn ping_succeeded(&mut self, id: u64) {
         if let Some(r) = self.webhooks.get_mut(&id) {
@@ -1799,6 +2028,7 @@ impl Store {
             Kind::Customer => self.render_customer(id),
             Kind::Order => self.render_order(id),
             Kind::Webhook => self.render_webhook(id),
+            Kind::Refund => self.render_refund(id),
         }
     }
 }

@@ -599,3 +599,69 @@ async fn the_index_is_public_and_names_the_namespace() {
     assert_eq!(r.body["namespace"], "wc/v3");
     assert!(r.body["routes"]["/wc/v3/products/batch"]["methods"].is_array());
 }
+
+#[tokio::test]
+async fn refunds_need_a_gateway_unless_api_refund_is_off_and_restock() {
+    let sim = sim();
+    let a = product(&sim, "R", 10).await;
+    let r = post(
+        &sim,
+        "/wp-json/wc/v3/orders",
+        json!({"set_paid": true, "payment_method": "bacs", "line_items": [{"sku": "R", "quantity": 4}]}),
+    )
+    .await;
+    let oid = r.body["id"].as_u64().unwrap();
+    let item = r.body["line_items"][0]["id"].as_u64().unwrap();
+    assert_eq!(sim.stock(a), Some(6));
+    let path = format!("/wp-json/wc/v3/orders/{oid}/refunds");
+    // api_refund defaults to true and bank transfer cannot refund automatically.
+    let r = post(&sim, &path, json!({"amount": "9.50"})).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.body["code"],
+        "woocommerce_rest_cannot_create_order_refund"
+    );
+    assert_eq!(
+        r.body["message"],
+        "The payment gateway for this order does not support automatic refunds."
+    );
+    let r = post(
+        &sim,
+        &path,
+        json!({"amount": "100.00", "api_refund": false}),
+    )
+    .await;
+    assert_eq!(r.body["message"], "Invalid refund amount.");
+    let r = post(
+        &sim,
+        &path,
+        json!({"api_refund": false, "reason": "broken",
+            "line_items": [{"id": item, "quantity": 1, "refund_total": "9.50"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["amount"], "9.50");
+    assert_eq!(r.body["line_items"][0]["quantity"], -1);
+    assert_eq!(sim.stock(a), Some(7), "restocked by default");
+    let o = get(&sim, &format!("/wp-json/wc/v3/orders/{oid}"))
+        .await
+        .body;
+    assert_eq!(o["refunds"][0]["total"], "-9.50");
+    assert_eq!(o["status"], "processing");
+    // The merchant refunds the rest without restocking: the order is fully refunded.
+    sim.refund_order(
+        oid,
+        &[OrderLine {
+            sku: "R".into(),
+            quantity: 3,
+        }],
+        false,
+    )
+    .unwrap();
+    assert_eq!(sim.stock(a), Some(7));
+    assert_eq!(sim.get(Kind::Order, oid)["status"], "refunded");
+    let list = get(&sim, &path).await;
+    assert_eq!(list.headers["x-wp-total"], "2");
+    let cause: Vec<String> = sim.stock_log().into_iter().map(|c| c.cause).collect();
+    assert_eq!(cause, vec!["api", "order", "refund"]);
+}
