@@ -262,3 +262,30 @@ fn oauth(
     }
     Ok(key.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_is_rfc3986() {
+        assert_eq!(encode("a b/c~d*e+f"), "a%20b%2Fc~d%2Ae%2Bf");
+    }
+
+    #[test]
+    fn base_string_sorts_and_double_encodes() {
+        // Computed independently: the base string
+        // GET&http%3A%2F%2Fh%2Fp&a%3D1%26b%3Dx%2520y and key `s&`.
+        let params = vec![
+            ("b".to_string(), "x y".to_string()),
+            ("a".to_string(), "1".to_string()),
+            ("oauth_signature".to_string(), "ignored".to_string()),
+        ];
+        let got = oauth_signature("get", "http://h/p", &params, "s", "HMAC-SHA1").unwrap();
+        let mut m = Hmac::<sha1::Sha1>::new_from_slice(b"s&").unwrap();
+        m.update(b"GET&http%3A%2F%2Fh%2Fp&a%3D1%26b%3Dx%2520y");
+        let want = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
+        assert_eq!(got, want);
+        assert!(oauth_signature("GET", "http://h/p", &params, "s", "PLAINTEXT").is_none());
+    }
+}

@@ -446,3 +446,26 @@ async fn run_job(sh: Arc<Shared>, client: reqwest::Client, job: Job) {
     }
     st.in_flight -= 1;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_known_vector() {
+        // echo -n '{"a":1}' | openssl dgst -sha256 -hmac secret -binary | base64
+        assert_eq!(
+            sign("secret", br#"{"a":1}"#),
+            "qp4uNXX11wmLbKzNeQiIw21f22M0KnO62i1qUXR6hJQ="
+        );
+    }
+
+    #[test]
+    fn json_is_written_as_php_writes_it() {
+        let v = serde_json::json!({"u": "http://x/é", "e": "😀", "n": 1.5});
+        assert_eq!(
+            php_json(&v),
+            r#"{"u":"http:\/\/x\/\u00e9","e":"\ud83d\ude00","n":1.5}"#
+        );
+    }
+}
