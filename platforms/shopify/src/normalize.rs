@@ -1089,4 +1089,57 @@ mod tests {
             Some("18446744073709551615")
         );
     }
+
+    #[test]
+    fn order_checkout_webhook_and_graphql_match() {
+        let w = json!({"id": 42, "name": "#1001", "email": null, "created_at": "2026-01-01T10:00:00Z",
+          "updated_at": "2026-01-01T10:00:00Z", "cancelled_at": null, "currency": "GBP",
+          "financial_status": "paid", "total_price": "111.78", "subtotal_price": "88.20",
+          "total_discounts": "9.80", "total_tax": "18.63", "taxes_included": false,
+          "total_shipping_price_set": {"shop_money": {"amount": "4.95", "currency_code": "GBP"}},
+          "customer": null, "note": "porter", "gateway": "shopify_payments",
+          "payment_gateway_names": ["shopify_payments"],
+          "discount_codes": [{"code": "TEN", "amount": "9.80", "type": "percentage"}],
+          "billing_address": {"first_name": "Ada", "last_name": "L", "name": "Ada L",
+            "company": "Engines", "address1": "1 Row", "address2": null, "city": "London",
+            "province": null, "province_code": null, "country": "GB", "country_code": "GB",
+            "zip": "SW1", "phone": null},
+          "shipping_address": null,
+          "shipping_lines": [{"id": 7, "title": "Standard", "code": "STANDARD", "price": "4.95",
+            "tax_lines": [{"title": "VAT", "rate": 0.2, "price": "0.99"}]}],
+          "line_items": [{"id": 1, "sku": "A", "quantity": 2, "price": "49.00", "variant_id": 3,
+            "product_id": 4, "tax_lines": [{"title": "VAT", "rate": 0.2, "price": "17.64"}],
+            "discount_allocations": [{"amount": "9.80", "discount_application_index": 0}]}]});
+        let money = |a: &str| json!({"shopMoney": {"amount": a, "currencyCode": "GBP"}});
+        let g = json!({"id": "gid://shopify/Order/42", "name": "#1001", "email": null,
+          "createdAt": "2026-01-01T10:00:00Z", "updatedAt": "2026-01-01T10:00:00Z",
+          "cancelledAt": null, "currencyCode": "GBP", "displayFinancialStatus": "PAID",
+          "totalPriceSet": money("111.78"), "subtotalPriceSet": money("88.2"),
+          "totalDiscountsSet": money("9.8"), "totalTaxSet": money("18.63"),
+          "totalShippingPriceSet": money("4.95"), "taxesIncluded": false,
+          "discountCodes": ["TEN"], "paymentGatewayNames": ["shopify_payments"], "note": "porter",
+          "billingAddress": {"firstName": "Ada", "lastName": "L", "company": "Engines",
+            "address1": "1 Row", "address2": null, "city": "London", "provinceCode": null,
+            "countryCodeV2": "GB", "zip": "SW1", "phone": null},
+          "shippingAddress": null, "customer": null,
+          "shippingLines": {"nodes": [{"title": "Standard", "code": "STANDARD",
+            "originalPriceSet": money("4.95"),
+            "taxLines": [{"title": "VAT", "rate": 0.2, "priceSet": money("0.99")}]}]},
+          "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/1", "sku": "A", "quantity": 2,
+            "originalUnitPriceSet": money("49.0"),
+            "taxLines": [{"title": "VAT", "rate": 0.2, "priceSet": money("17.64")}],
+            "discountAllocations": [{"allocatedAmountSet": money("9.8")}],
+            "variant": {"id": "gid://shopify/ProductVariant/3"},
+            "product": {"id": "gid://shopify/Product/4"}}]}});
+        let a = order_from_webhook(&w).unwrap();
+        let b = order_from_graphql(&g).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.body["total_shipping"], "4.95");
+        assert_eq!(a.body["discount_codes"], json!(["TEN"]));
+        assert_eq!(
+            a.body["line_items"][0]["discount_allocations"][0]["amount"],
+            "9.80"
+        );
+        assert_eq!(a.body["billing_address"]["country_code"], "GB");
+    }
 }
