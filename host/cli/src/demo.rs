@@ -18,10 +18,13 @@ use serde_json::{Value, json};
 use weft_engine::Timing;
 use weft_netsuite::{NetSuiteClient, NetSuiteConfig, RecordRef, inventory_level_docs};
 use weft_ratelimit::{ConcurrencyGovernor, ShopifyCostLimiter};
-use weft_runtime::types::{EntityKind, PlatformDoc, ToCanonicalOutcome};
+use weft_runtime::types::{EntityKind, FromCanonicalOutcome, PlatformDoc, ToCanonicalOutcome};
 use weft_runtime::{Limits, MapperInstance, Runtime, RuntimeConfig, StoreCtx};
 use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
+use weft_sim_shopify::checkout::{
+    Address, CheckoutSpec, DiscountInput, ShippingLineInput, TaxRateInput,
+};
 use weft_sim_shopify::{
     ChaosConfig, CustomerFields, NewOrder, NewOrderLine, ShopifySim, VariantEdit,
 };
@@ -120,6 +123,10 @@ pub struct DemoReport {
     pub orders: usize,
     /// Shopify orders that are exactly one NetSuite sales order.
     pub orders_matched: usize,
+    /// Orders whose totals add up in both systems (Shopify: line items − discounts + shipping +
+    /// tax = total; NetSuite: subtotal + discountTotal + taxTotal + shippingCost = total) and
+    /// agree, and whose sales order holds every field the mapper writes.
+    pub orders_reconciled: usize,
     /// Records compared between the systems.
     pub records_compared: usize,
     /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
@@ -179,6 +186,74 @@ const OPENING_STOCK: i64 = 50;
 const API_VERSION: &str = "2026-04";
 const NS_LOCATION: &str = "1";
 
+/// The stock mapper's config of a demo store: its location, the simulator's discount item
+/// (id 1) for order discounts and its ship items (1 Ground, 2 Express) for Shopify's shipping
+/// rate codes.
+fn mapper_config(location: u64) -> Value {
+    json!({
+        "locations": { location.to_string(): NS_LOCATION },
+        "discount_item": "1",
+        "ship_methods": { "STANDARD": "1", "EXPRESS": "2" },
+    })
+}
+
+/// A shopper's checkout: addresses (a company on some billing addresses), one of two shipping
+/// rates, VAT, a discount code on about half the orders (a percentage or a fixed amount), the
+/// gateway and sometimes a note.
+fn demo_checkout(rng: &mut ChaCha8Rng, n: usize) -> CheckoutSpec {
+    let address = Address {
+        first_name: Some("Ada".into()),
+        last_name: Some(format!("Shopper{n}")),
+        address1: Some(format!("{} Analytical Row", rng.random_range(1..200))),
+        city: Some("London".into()),
+        country_code: Some("GB".into()),
+        zip: Some("SW1Y 4JH".into()),
+        phone: Some("+442071234567".into()),
+        ..Address::default()
+    };
+    let mut billing = address.clone();
+    if rng.random_bool(0.3) {
+        billing.company = Some("Engines Ltd".into());
+    }
+    let (title, code, price) = if rng.random_bool(0.7) {
+        ("Standard", "STANDARD", "4.95")
+    } else {
+        ("Express", "EXPRESS", "12.00")
+    };
+    let discount_code = match rng.random_range(0..4) {
+        0 => Some(DiscountInput {
+            code: "TEN".into(),
+            value_type: "percentage".into(),
+            value: "10".into(),
+        }),
+        1 => Some(DiscountInput {
+            code: "FIVEOFF".into(),
+            value_type: "fixed_amount".into(),
+            value: "5.00".into(),
+        }),
+        _ => None,
+    };
+    CheckoutSpec {
+        billing_address: Some(billing),
+        shipping_address: Some(address),
+        shipping_lines: vec![ShippingLineInput {
+            title: title.into(),
+            code: Some(code.into()),
+            price: price.into(),
+        }],
+        tax_lines: vec![TaxRateInput {
+            title: "VAT".into(),
+            rate: "0.2".into(),
+        }],
+        discount_code,
+        gateway: Some("shopify_payments".into()),
+        note: rng
+            .random_bool(0.2)
+            .then(|| "Leave with the porter.".into()),
+        financial_status: None,
+    }
+}
+
 /// Runs the demo and returns its report (drift 0 means both systems agree).
 pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     let started = Instant::now();
@@ -229,10 +304,9 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             .next()
             .map(connector_credentials)
             .context("the NetSuite simulator has no credentials")?;
-        let plugin_config = json!({
-            "locations": { s.location.to_string(): NS_LOCATION },
-            "owners": { "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" },
-        });
+        let mut plugin_config = mapper_config(s.location);
+        plugin_config["owners"] =
+            json!({ "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" });
         setups.push(StoreSetup {
             id: s.id.clone(),
             systems: vec![
@@ -354,7 +428,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     for s in &stores {
         let ctx = StoreCtx {
             store_id: s.id.clone(),
-            config: json!({ "locations": { s.location.to_string(): NS_LOCATION } })
+            config: mapper_config(s.location)
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
@@ -514,6 +588,7 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
         20..45 => {
             let customer = s.customers[rng.random_range(0..s.customers.len())];
             let quantity = rng.random_range(1..3);
+            let checkout = demo_checkout(rng, s.orders.len());
             let order = s
                 .shopify
                 .place_order(NewOrder {
@@ -523,6 +598,7 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
                         quantity,
                         ..NewOrderLine::default()
                     }],
+                    checkout,
                     ..NewOrder::default()
                 })
                 .map_err(err)?;
@@ -636,6 +712,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     let stock = verify_stock(&s.shopify, &s.netsuite, s.location, &s.stock);
     report.records_compared += v.records_compared;
     report.orders_matched += v.orders_matched;
+    report.orders_reconciled += v.orders_reconciled;
     report.drift += v.drift;
     for d in v.drift_details {
         if report.drift_details.len() < 20 {
@@ -700,6 +777,9 @@ pub struct Verification {
     pub records_compared: usize,
     /// Shopify orders that are exactly one NetSuite sales order.
     pub orders_matched: usize,
+    /// Orders whose totals add up and agree in both systems and whose sales order holds every
+    /// field the mapper writes (see [`verify_orders`]).
+    pub orders_reconciled: usize,
     /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
     pub drift: usize,
     /// The first differences, for a person to read.
@@ -719,14 +799,16 @@ pub async fn verify_store(
     mapper: &MapperInstance,
 ) -> Result<Verification> {
     let mut report = Verification::default();
-    let shopify = ShopifyClient::new(
-        ShopifyConfig::new(
-            shopify_url,
-            API_VERSION,
-            &shopify_sim.config().access_tokens[0],
-        ),
-        ShopifyCostLimiter::new(),
-    )?;
+    let mut config = ShopifyConfig::new(
+        shopify_url,
+        API_VERSION,
+        &shopify_sim.config().access_tokens[0],
+    );
+    // The verifier shares the shop's bucket with the host: one order per call asks for a
+    // small share (the demo's orders have one line).
+    config.paging.orders = 1;
+    config.paging.line_items = 5;
+    let shopify = ShopifyClient::new(config, ShopifyCostLimiter::new())?;
     let creds = netsuite_sim
         .credentials()
         .into_iter()
@@ -859,7 +941,151 @@ pub async fn verify_store(
             ),
         }
     }
+    verify_orders(&shopify, &netsuite, orders, mapper, &mut report).await?;
     Ok(report)
+}
+
+/// Decimal text (`"12.30"`, `12.3`) as cents, rounded to the cent.
+fn cents(v: &Value) -> Option<i64> {
+    let f = match v {
+        Value::String(s) => s.parse::<f64>().ok()?,
+        Value::Number(n) => n.as_f64()?,
+        Value::Null => 0.0,
+        _ => return None,
+    };
+    Some((f * 100.0).round() as i64)
+}
+
+/// Each order read afresh from Shopify's API (`nodes(ids:)`, normalized as the poller does)
+/// and its sales order from NetSuite's: Shopify's totals add up (Σ price × quantity −
+/// `total_discounts` + `total_shipping` + `total_tax` = `total_price`), NetSuite's add up
+/// (`subtotal` + `discountTotal` + `taxTotal` + `shippingCost` = `total`), both totals are
+/// equal, and the sales order holds every field the mapper writes for the order (the mapper,
+/// given the sales order as the target's current document, returns no command). Each failure
+/// is one drift; an order passing all is reconciled.
+pub async fn verify_orders(
+    shopify: &ShopifyClient,
+    netsuite: &NetSuiteClient,
+    orders: &[u64],
+    mapper: &MapperInstance,
+    report: &mut Verification,
+) -> Result<()> {
+    let ids: Vec<String> = orders.iter().map(u64::to_string).collect();
+    let docs = loop {
+        match shopify.fetch(&Entity::Orders, &ids).await {
+            Ok(d) => break d,
+            Err(e) if e.is_retryable() => {
+                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let pdocs: Vec<PlatformDoc> = docs
+        .iter()
+        .map(|d| PlatformDoc {
+            system: "shopify".into(),
+            kind: EntityKind::Order,
+            id: d.id.clone(),
+            version: d.updated_at.clone(),
+            body: d.body.to_string(),
+        })
+        .collect();
+    let m = mapper.clone();
+    let outcomes = tokio::task::spawn_blocking(move || m.to_canonical(&pdocs)).await??;
+    for (doc, outcome) in docs.iter().zip(outcomes) {
+        let id = &doc.id;
+        let b = &doc.body;
+        let lines: Option<i64> = b["line_items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| Some(cents(&l["price"])? * l["quantity"].as_i64()?))
+            .sum();
+        let shop_total = cents(&b["total_price"]);
+        let shop_sum = (|| {
+            Some(
+                lines? - cents(&b["total_discounts"])?
+                    + cents(&b["total_shipping"])?
+                    + cents(&b["total_tax"])?,
+            )
+        })();
+        if shop_sum.is_none() || shop_sum != shop_total {
+            drift(
+                report,
+                format!(
+                    "order {id}: Shopify totals do not add up: lines - discounts + shipping + tax = {shop_sum:?}, total {shop_total:?}"
+                ),
+            );
+            continue;
+        }
+        let Some(so) = netsuite
+            .get_record(
+                "salesOrder",
+                &RecordRef::ExternalId(format!("shopify-order-{id}")),
+            )
+            .await?
+        else {
+            continue; // counted above as missing
+        };
+        let ns_total = cents(&so["total"]);
+        let ns_sum = (|| {
+            Some(
+                cents(&so["subtotal"])?
+                    + cents(&so["discountTotal"])?
+                    + cents(&so["taxTotal"])?
+                    + cents(&so["shippingCost"])?,
+            )
+        })();
+        if ns_sum.is_none() || ns_sum != ns_total {
+            drift(
+                report,
+                format!(
+                    "order {id}: NetSuite totals do not add up: subtotal + discount + tax + shipping = {ns_sum:?}, total {ns_total:?}"
+                ),
+            );
+            continue;
+        }
+        if ns_total != shop_total {
+            drift(
+                report,
+                format!("order {id}: total {shop_total:?} in Shopify, {ns_total:?} in NetSuite"),
+            );
+            continue;
+        }
+        let ToCanonicalOutcome::Mapped(records) = outcome else {
+            drift(report, format!("order {id}: the mapper did not map it"));
+            continue;
+        };
+        let Some(record) = records.into_iter().find(|r| r.kind == EntityKind::Order) else {
+            drift(
+                report,
+                format!("order {id}: the mapper made no order record"),
+            );
+            continue;
+        };
+        let req = weft_runtime::types::WriteRequest {
+            target: "netsuite".into(),
+            record,
+            current: Some(so.to_string()),
+            target_id: so["id"].as_str().map(str::to_owned),
+        };
+        let m = mapper.clone();
+        let out = tokio::task::spawn_blocking(move || m.from_canonical(&[req])).await??;
+        match out.first() {
+            Some(FromCanonicalOutcome::Commands(c)) if c.is_empty() => {
+                report.orders_reconciled += 1;
+            }
+            Some(FromCanonicalOutcome::Commands(c)) => drift(
+                report,
+                format!(
+                    "order {id}: the sales order does not hold what the mapper writes: {}",
+                    c[0].body
+                ),
+            ),
+            other => drift(report, format!("order {id}: mapper answered {other:?}")),
+        }
+    }
+    Ok(())
 }
 
 /// The simulator's credentials as the connector takes them.

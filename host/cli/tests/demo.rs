@@ -29,6 +29,10 @@ fn demo_binary_reports_zero_drift_as_json_on_its_last_line() {
     let report: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
     assert_eq!(report["drift"], 0, "{report:#}");
     assert_eq!(report["stock_mismatches"], 0, "{report:#}");
+    // Every order: totals add up in Shopify and in NetSuite, agree, and the sales order holds
+    // every field the mapper writes (addresses, shipping, taxes, discounts, payment, note).
+    assert!(report["orders"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(report["orders_reconciled"], report["orders"], "{report:#}");
     assert_eq!(report["seed"], 1);
     assert!(report["webhooks_sent"].as_u64().unwrap() > 0);
 }

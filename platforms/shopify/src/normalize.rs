@@ -19,9 +19,17 @@
 //! | product | id, title, body_html, vendor, product_type, handle, status, tags, updated_at, variants |
 //! | variant (inside product) | id, product_id, title, sku, price, compare_at_price, barcode, inventory_item_id, updated_at |
 //! | customer | id, email, first_name, last_name, phone, tags, updated_at |
-//! | order | id, name, email, created_at, updated_at, customer, line_items, total_price, currency, financial_status, cancelled_at |
+//! | order | id, name, email, created_at, updated_at, customer, line_items, total_price, currency, financial_status, cancelled_at, subtotal_price, total_discounts, total_tax, total_shipping, taxes_included, billing_address, shipping_address, shipping_lines, discount_codes, payment_gateway_names, note |
 //! | order customer | id, email, first_name, last_name |
-//! | line item | id, sku, quantity, price, variant_id, product_id |
+//! | line item | id, sku, quantity, price, variant_id, product_id, tax_lines, discount_allocations |
+//! | address (billing, shipping) | first_name, last_name, company, address1, address2, city, province_code, country_code, zip, phone |
+//! | shipping line | title, code, price, tax_lines |
+//! | tax line | title, rate (a JSON number, `0.2` = 20 %), price |
+//! | discount allocation | amount |
+//!
+//! `subtotal_price` is after discounts (Shopify's meaning); `discount_codes` is the list of
+//! codes applied (GraphQL has no per-code amount; the lines' `discount_allocations` carry the
+//! amounts).
 //! | inventory level | inventory_item_id, location_id, available, updated_at, sku |
 //!
 //! Inventory levels have no id of their own; their document id is
@@ -473,9 +481,11 @@ pub fn order_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> {
             "price": ls.opt_money("price")?,
             "variant_id": ls.opt_id("variant_id")?,
             "product_id": ls.opt_id("product_id")?,
+            "tax_lines": tax_lines_rest(ls.list("tax_lines")?)?,
+            "discount_allocations": allocations(ls.list("discount_allocations")?, "amount")?,
         }));
     }
-    let body = json!({
+    let mut body = json!({
         "id": id,
         "name": s.text("name"),
         "email": s.text("email"),
@@ -488,6 +498,7 @@ pub fn order_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> {
         "financial_status": enum_value(s.get("financial_status")),
         "cancelled_at": s.opt_ts("cancelled_at")?,
     });
+    checkout_from_webhook(&s, &mut body)?;
     Ok(doc(EntityKind::Order, id, updated_at, body))
 }
 
@@ -522,13 +533,18 @@ pub fn order_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError> {
             "price": ls.opt_money("originalUnitPriceSet.shopMoney.amount")?,
             "variant_id": ls.opt_id("variant.id")?,
             "product_id": ls.opt_id("product.id")?,
+            "tax_lines": tax_lines_graphql(ls.list("taxLines")?)?,
+            "discount_allocations": allocations(
+                ls.list("discountAllocations")?,
+                "allocatedAmountSet.shopMoney.amount",
+            )?,
         }));
     }
     let currency = match s.text("currencyCode") {
         Value::Null => s.text("totalPriceSet.shopMoney.currencyCode"),
         c => c,
     };
-    let body = json!({
+    let mut body = json!({
         "id": id,
         "name": s.text("name"),
         "email": s.text("email"),
@@ -541,7 +557,191 @@ pub fn order_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError> {
         "financial_status": enum_value(s.get("displayFinancialStatus")),
         "cancelled_at": s.opt_ts("cancelledAt")?,
     });
+    checkout_from_graphql(&s, &mut body)?;
     Ok(doc(EntityKind::Order, id, updated_at, body))
+}
+
+/// An order's checkout fields from a webhook body (see the table at the top).
+fn checkout_from_webhook(s: &Src<'_>, body: &mut Value) -> Result<(), NormalizeError> {
+    let mut shipping = Vec::new();
+    for l in s.list("shipping_lines")? {
+        let ls = Src::new("shipping line", l)?;
+        shipping.push(json!({
+            "title": ls.text("title"),
+            "code": ls.text("code"),
+            "price": ls.opt_money("price")?,
+            "tax_lines": tax_lines_rest(ls.list("tax_lines")?)?,
+        }));
+    }
+    let mut codes = Vec::new();
+    for c in s.list("discount_codes")? {
+        if let Some(code) = c.get("code").and_then(Value::as_str) {
+            codes.push(Value::String(code.to_owned()));
+        }
+    }
+    let o = body.as_object_mut().expect("an order body is an object");
+    o.insert("subtotal_price".into(), s.opt_money("subtotal_price")?);
+    o.insert("total_discounts".into(), s.opt_money("total_discounts")?);
+    o.insert("total_tax".into(), s.opt_money("total_tax")?);
+    o.insert(
+        "total_shipping".into(),
+        s.opt_money("total_shipping_price_set.shop_money.amount")?,
+    );
+    o.insert(
+        "taxes_included".into(),
+        Value::Bool(s.get("taxes_included").as_bool().unwrap_or(false)),
+    );
+    o.insert(
+        "billing_address".into(),
+        address(s.get("billing_address"), "country_code")?,
+    );
+    o.insert(
+        "shipping_address".into(),
+        address(s.get("shipping_address"), "country_code")?,
+    );
+    o.insert("shipping_lines".into(), Value::Array(shipping));
+    o.insert("discount_codes".into(), Value::Array(codes));
+    o.insert(
+        "payment_gateway_names".into(),
+        strings(s.get("payment_gateway_names")),
+    );
+    o.insert("note".into(), s.text("note"));
+    Ok(())
+}
+
+/// An order's checkout fields from a GraphQL `Order` node.
+fn checkout_from_graphql(s: &Src<'_>, body: &mut Value) -> Result<(), NormalizeError> {
+    let mut shipping = Vec::new();
+    for l in connection_nodes(s.get("shippingLines")) {
+        let ls = Src::new("shipping line", l)?;
+        shipping.push(json!({
+            "title": ls.text("title"),
+            "code": ls.text("code"),
+            "price": ls.opt_money("originalPriceSet.shopMoney.amount")?,
+            "tax_lines": tax_lines_graphql(ls.list("taxLines")?)?,
+        }));
+    }
+    let o = body.as_object_mut().expect("an order body is an object");
+    o.insert(
+        "subtotal_price".into(),
+        s.opt_money("subtotalPriceSet.shopMoney.amount")?,
+    );
+    o.insert(
+        "total_discounts".into(),
+        s.opt_money("totalDiscountsSet.shopMoney.amount")?,
+    );
+    o.insert(
+        "total_tax".into(),
+        s.opt_money("totalTaxSet.shopMoney.amount")?,
+    );
+    o.insert(
+        "total_shipping".into(),
+        s.opt_money("totalShippingPriceSet.shopMoney.amount")?,
+    );
+    o.insert(
+        "taxes_included".into(),
+        Value::Bool(s.get("taxesIncluded").as_bool().unwrap_or(false)),
+    );
+    o.insert(
+        "billing_address".into(),
+        address(s.get("billingAddress"), "countryCodeV2")?,
+    );
+    o.insert(
+        "shipping_address".into(),
+        address(s.get("shippingAddress"), "countryCodeV2")?,
+    );
+    o.insert("shipping_lines".into(), Value::Array(shipping));
+    o.insert("discount_codes".into(), strings(s.get("discountCodes")));
+    o.insert(
+        "payment_gateway_names".into(),
+        strings(s.get("paymentGatewayNames")),
+    );
+    o.insert("note".into(), s.text("note"));
+    Ok(())
+}
+
+/// A list of strings (anything else: empty).
+fn strings(v: &Value) -> Value {
+    Value::Array(
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x.is_string())
+            .cloned()
+            .collect(),
+    )
+}
+
+/// A mailing address, REST (snake_case) or GraphQL (camelCase; the country field named).
+fn address(v: &Value, country: &str) -> Result<Value, NormalizeError> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let a = Src::new("address", v)?;
+    let pick = |snake: &str, camel: &str| match a.text(snake) {
+        Value::Null => a.text(camel),
+        t => t,
+    };
+    Ok(json!({
+        "first_name": pick("first_name", "firstName"),
+        "last_name": pick("last_name", "lastName"),
+        "company": a.text("company"),
+        "address1": a.text("address1"),
+        "address2": a.text("address2"),
+        "city": a.text("city"),
+        "province_code": pick("province_code", "provinceCode"),
+        "country_code": a.text(country),
+        "zip": a.text("zip"),
+        "phone": a.text("phone"),
+    }))
+}
+
+/// A tax rate as a JSON number (REST sends a number, GraphQL a Float).
+fn rate(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => v.clone(),
+        Value::String(s) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        _ => Value::Null,
+    }
+}
+
+fn tax_lines_rest(list: &[Value]) -> Result<Value, NormalizeError> {
+    let mut out = Vec::new();
+    for t in list {
+        let ts = Src::new("tax line", t)?;
+        out.push(json!({
+            "title": ts.text("title"),
+            "rate": rate(ts.get("rate")),
+            "price": ts.opt_money("price")?,
+        }));
+    }
+    Ok(Value::Array(out))
+}
+
+fn tax_lines_graphql(list: &[Value]) -> Result<Value, NormalizeError> {
+    let mut out = Vec::new();
+    for t in list {
+        let ts = Src::new("tax line", t)?;
+        out.push(json!({
+            "title": ts.text("title"),
+            "rate": rate(ts.get("rate")),
+            "price": ts.opt_money("priceSet.shopMoney.amount")?,
+        }));
+    }
+    Ok(Value::Array(out))
+}
+
+fn allocations(list: &[Value], amount: &str) -> Result<Value, NormalizeError> {
+    let mut out = Vec::new();
+    for a in list {
+        let s = Src::new("discount allocation", a)?;
+        out.push(json!({"amount": s.opt_money(amount)?}));
+    }
+    Ok(Value::Array(out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -888,5 +1088,58 @@ mod tests {
             id_string(&json!("18446744073709551615")).as_deref(),
             Some("18446744073709551615")
         );
+    }
+
+    #[test]
+    fn order_checkout_webhook_and_graphql_match() {
+        let w = json!({"id": 42, "name": "#1001", "email": null, "created_at": "2026-01-01T10:00:00Z",
+          "updated_at": "2026-01-01T10:00:00Z", "cancelled_at": null, "currency": "GBP",
+          "financial_status": "paid", "total_price": "111.78", "subtotal_price": "88.20",
+          "total_discounts": "9.80", "total_tax": "18.63", "taxes_included": false,
+          "total_shipping_price_set": {"shop_money": {"amount": "4.95", "currency_code": "GBP"}},
+          "customer": null, "note": "porter", "gateway": "shopify_payments",
+          "payment_gateway_names": ["shopify_payments"],
+          "discount_codes": [{"code": "TEN", "amount": "9.80", "type": "percentage"}],
+          "billing_address": {"first_name": "Ada", "last_name": "L", "name": "Ada L",
+            "company": "Engines", "address1": "1 Row", "address2": null, "city": "London",
+            "province": null, "province_code": null, "country": "GB", "country_code": "GB",
+            "zip": "SW1", "phone": null},
+          "shipping_address": null,
+          "shipping_lines": [{"id": 7, "title": "Standard", "code": "STANDARD", "price": "4.95",
+            "tax_lines": [{"title": "VAT", "rate": 0.2, "price": "0.99"}]}],
+          "line_items": [{"id": 1, "sku": "A", "quantity": 2, "price": "49.00", "variant_id": 3,
+            "product_id": 4, "tax_lines": [{"title": "VAT", "rate": 0.2, "price": "17.64"}],
+            "discount_allocations": [{"amount": "9.80", "discount_application_index": 0}]}]});
+        let money = |a: &str| json!({"shopMoney": {"amount": a, "currencyCode": "GBP"}});
+        let g = json!({"id": "gid://shopify/Order/42", "name": "#1001", "email": null,
+          "createdAt": "2026-01-01T10:00:00Z", "updatedAt": "2026-01-01T10:00:00Z",
+          "cancelledAt": null, "currencyCode": "GBP", "displayFinancialStatus": "PAID",
+          "totalPriceSet": money("111.78"), "subtotalPriceSet": money("88.2"),
+          "totalDiscountsSet": money("9.8"), "totalTaxSet": money("18.63"),
+          "totalShippingPriceSet": money("4.95"), "taxesIncluded": false,
+          "discountCodes": ["TEN"], "paymentGatewayNames": ["shopify_payments"], "note": "porter",
+          "billingAddress": {"firstName": "Ada", "lastName": "L", "company": "Engines",
+            "address1": "1 Row", "address2": null, "city": "London", "provinceCode": null,
+            "countryCodeV2": "GB", "zip": "SW1", "phone": null},
+          "shippingAddress": null, "customer": null,
+          "shippingLines": {"nodes": [{"title": "Standard", "code": "STANDARD",
+            "originalPriceSet": money("4.95"),
+            "taxLines": [{"title": "VAT", "rate": 0.2, "priceSet": money("0.99")}]}]},
+          "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/1", "sku": "A", "quantity": 2,
+            "originalUnitPriceSet": money("49.0"),
+            "taxLines": [{"title": "VAT", "rate": 0.2, "priceSet": money("17.64")}],
+            "discountAllocations": [{"allocatedAmountSet": money("9.8")}],
+            "variant": {"id": "gid://shopify/ProductVariant/3"},
+            "product": {"id": "gid://shopify/Product/4"}}]}});
+        let a = order_from_webhook(&w).unwrap();
+        let b = order_from_graphql(&g).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.body["total_shipping"], "4.95");
+        assert_eq!(a.body["discount_codes"], json!(["TEN"]));
+        assert_eq!(
+            a.body["line_items"][0]["discount_allocations"][0]["amount"],
+            "9.80"
+        );
+        assert_eq!(a.body["billing_address"]["country_code"], "GB");
     }
 }

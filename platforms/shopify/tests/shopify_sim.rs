@@ -148,6 +148,7 @@ async fn customers_orders_and_levels_read_in_the_one_shape() {
                 sku: Some("SH-1".into()),
                 quantity: 2,
             }],
+            ..NewOrder::default()
         })
         .unwrap();
     let c = client(&h, Paging::default(), ShopifyCostLimiter::new());

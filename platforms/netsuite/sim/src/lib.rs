@@ -29,8 +29,19 @@
 //!   adjustment is edited (so a repeated upsert by one externalId applies once), reversed on
 //!   delete, and bump the items' `lastModifiedDate`.
 //! - **Sales orders**: `entity` and at least one line required; line `amount` = quantity × rate
-//!   (rate defaults to the item's `basePrice`), `total` computed, `tranId` auto `SO1001`...,
-//!   `orderStatus` a letter `A`..`H` (default `B`), rendered as the plain letter.
+//!   (rate defaults to the item's `basePrice`), `tranId` auto `SO1001`..., `orderStatus` a
+//!   letter `A`..`H` (default `B`), rendered as the plain letter. `billingAddress` /
+//!   `shippingAddress` are address subrecords (`addressee`, `attention`, `addr1`..`addr3`,
+//!   `city`, `state`, `zip`, `country` as a two-letter code, `addrPhone`; `addrText` rendered,
+//!   read-only), written whole. Shipping: `shipMethod` (a ship item: ids 1 Ground, 2 Express,
+//!   3 Pickup), `shippingCost`. Taxes are the **legacy** model with amounts given rather than
+//!   computed from tax codes (assumption: the simulator has no tax engine): line `taxRate1`
+//!   (percent) and `tax1Amt`, header `shippingTax1Amt`. An order discount is `discountItem`
+//!   (a discount item: id 1 Web Discount) with `discountRate` as a negative amount (a
+//!   percentage string is not modelled); a rate without an item is refused. Line custom
+//!   columns `custcol_*` are free. Read-only, computed on every write: `subtotal` (Σ line
+//!   amounts), `discountTotal` (= `discountRate`), `taxTotal` (Σ `tax1Amt` +
+//!   `shippingTax1Amt`), `total` = subtotal + discountTotal + taxTotal + shippingCost.
 //! - **SuiteQL** `POST /services/rest/query/v1/suiteql` with `Prefer: transient` (400 without)
 //!   and `{"q": ...}`: a real parser for the SELECT subset in [`suiteql`] (tables `item`,
 //!   `customer`, `transaction`, `inventoryitemlocations`, `location`), `limit` ≤ 1000 /

@@ -85,7 +85,15 @@ impl RecordType {
         match self {
             RecordType::InventoryItem => &["id", "lastModifiedDate", "createdDate", "locations"],
             RecordType::Customer => &["id", "lastModifiedDate", "dateCreated"],
-            RecordType::SalesOrder => &["id", "lastModifiedDate", "createdDate", "total"],
+            RecordType::SalesOrder => &[
+                "id",
+                "lastModifiedDate",
+                "createdDate",
+                "subtotal",
+                "discountTotal",
+                "taxTotal",
+                "total",
+            ],
             RecordType::InventoryAdjustment => &["id", "lastModifiedDate", "createdDate"],
             RecordType::Location => &["id", "name", "isInactive"],
         }
@@ -112,6 +120,8 @@ enum Kind {
     Status,
     Ref(RefTarget),
     Lines(&'static [Field]),
+    /// A subrecord (an address): an object of these fields, replaced whole when written.
+    Subrecord(&'static [Field]),
 }
 
 /// What a reference field points at.
@@ -120,6 +130,10 @@ enum RefTarget {
     Record(RecordType),
     Subsidiary,
     Account,
+    /// A ship item (`shipMethod`): fixed ids, see [`Db::new`].
+    ShipItem,
+    /// A discount item (`discountItem`): fixed ids, see [`Db::new`].
+    DiscountItem,
 }
 
 /// One writable field.
@@ -165,6 +179,22 @@ const ORDER_LINE_FIELDS: &[Field] = &[
     f("rate", Kind::Number),
     f("amount", Kind::Number),
     f("description", Kind::Text),
+    f("taxRate1", Kind::Number),
+    f("tax1Amt", Kind::Number),
+];
+
+/// The address subrecord (`billingAddress`, `shippingAddress`).
+const ADDRESS_FIELDS: &[Field] = &[
+    f("addressee", Kind::Text),
+    f("attention", Kind::Text),
+    f("addr1", Kind::Text),
+    f("addr2", Kind::Text),
+    f("addr3", Kind::Text),
+    f("city", Kind::Text),
+    f("state", Kind::Text),
+    f("zip", Kind::Text),
+    f("country", Kind::Text),
+    f("addrPhone", Kind::Text),
 ];
 
 const SALES_ORDER_FIELDS: &[Field] = &[
@@ -177,6 +207,13 @@ const SALES_ORDER_FIELDS: &[Field] = &[
     f("otherRefNum", Kind::Text),
     f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
     f("item", Kind::Lines(ORDER_LINE_FIELDS)),
+    f("billingAddress", Kind::Subrecord(ADDRESS_FIELDS)),
+    f("shippingAddress", Kind::Subrecord(ADDRESS_FIELDS)),
+    f("shipMethod", Kind::Ref(RefTarget::ShipItem)),
+    f("shippingCost", Kind::Number),
+    f("shippingTax1Amt", Kind::Number),
+    f("discountItem", Kind::Ref(RefTarget::DiscountItem)),
+    f("discountRate", Kind::Number),
 ];
 
 const ADJUSTMENT_LINE_FIELDS: &[Field] = &[
@@ -284,6 +321,8 @@ pub struct Db {
     next_adj_number: u64,
     subsidiaries: BTreeMap<u64, String>,
     accounts: BTreeMap<u64, String>,
+    ship_items: BTreeMap<u64, String>,
+    discount_items: BTreeMap<u64, String>,
     counts: BTreeMap<RecordType, WriteCounts>,
 }
 
@@ -335,6 +374,12 @@ impl Db {
             next_adj_number: 1,
             subsidiaries: BTreeMap::from([(1, "Parent Company".to_owned())]),
             accounts: BTreeMap::from([(1, "Inventory Adjustment".to_owned())]),
+            ship_items: BTreeMap::from([
+                (1, "Ground".to_owned()),
+                (2, "Express".to_owned()),
+                (3, "Pickup".to_owned()),
+            ]),
+            discount_items: BTreeMap::from([(1, "Web Discount".to_owned())]),
             counts: BTreeMap::new(),
         };
         for (i, name) in location_names.iter().enumerate() {
@@ -420,6 +465,8 @@ impl Db {
         match target {
             RefTarget::Subsidiary => self.subsidiaries.get(&id).cloned(),
             RefTarget::Account => self.accounts.get(&id).cloned(),
+            RefTarget::ShipItem => self.ship_items.get(&id).cloned(),
+            RefTarget::DiscountItem => self.discount_items.get(&id).cloned(),
             RefTarget::Record(rt) => {
                 let r = self.get(rt, id)?;
                 Some(match rt {
@@ -535,6 +582,37 @@ impl Db {
                 }
             }
             Kind::Ref(target) => self.parse_ref(target, v, path),
+            Kind::Subrecord(fields) => {
+                let obj = v.as_object().ok_or_else(|| wrong("an address object"))?;
+                let mut out = Map::new();
+                for (k, sv) in obj {
+                    if k == "links" || k == "addrText" {
+                        continue;
+                    }
+                    let fpath = format!("{path}.{k}");
+                    let field = fields.iter().find(|fd| fd.name == k).ok_or_else(|| {
+                        NsError::bad_request(
+                            "INVALID_FIELD",
+                            format!("Invalid field {fpath}: {k} is not a field of this subrecord."),
+                        )
+                        .at(fpath.clone())
+                    })?;
+                    let pv = self.parse_value(field.kind, sv, &fpath)?;
+                    if !pv.is_null() {
+                        out.insert(k.clone(), pv);
+                    }
+                }
+                if let Some(c) = out.get("country").and_then(Value::as_str)
+                    && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                {
+                    return Err(NsError::bad_request(
+                        "INVALID_FLD_VALUE",
+                        format!("Invalid value {c:?} for field {path}.country: expected a country code such as \"US\"."),
+                    )
+                    .at(format!("{path}.country")));
+                }
+                Ok(Value::Object(out))
+            }
             Kind::Lines(fields) => {
                 let obj = v.as_object().ok_or_else(|| wrong("{\"items\": [...]}"))?;
                 if let Some(k) = obj.keys().find(|k| *k != "items" && *k != "links") {
@@ -564,6 +642,20 @@ impl Db {
                             continue;
                         }
                         let fpath = format!("{lpath}.{k}");
+                        if k.starts_with("custcol_") && k.len() > "custcol_".len() {
+                            // Free custom column fields, scalars only.
+                            if lv.is_array() || lv.is_object() {
+                                return Err(NsError::bad_request(
+                                    "INVALID_FLD_VALUE",
+                                    format!("Invalid value for custom field {fpath}."),
+                                )
+                                .at(fpath));
+                            }
+                            if !lv.is_null() {
+                                out.insert(k.clone(), lv.clone());
+                            }
+                            continue;
+                        }
                         let field = fields.iter().find(|fd| fd.name == k).ok_or_else(|| {
                             NsError::bad_request(
                                 "INVALID_FIELD",
@@ -908,6 +1000,7 @@ impl Db {
                         .at("item")
                     })?;
                 let mut total = 0.0;
+                let mut tax = 0.0;
                 for (i, line) in lines.iter_mut().enumerate() {
                     let l = line.as_object_mut().expect("lines are objects");
                     if !l.contains_key("item") {
@@ -940,8 +1033,39 @@ impl Db {
                         }
                     };
                     total += amount;
+                    tax += l.get("tax1Amt").and_then(Value::as_f64).unwrap_or(0.0);
                 }
-                fields.insert("total".into(), json!(round2(total)));
+                // Legacy tax: the line and shipping tax amounts are given, not computed from
+                // tax codes. The discount item's rate is an amount (negative) on the subtotal.
+                tax += fields
+                    .get("shippingTax1Amt")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                let discount = fields
+                    .get("discountRate")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                if discount != 0.0 && !fields.contains_key("discountItem") {
+                    return Err(missing("Discount Item", "discountItem"));
+                }
+                if discount > 0.0 {
+                    return Err(NsError::bad_request(
+                        "INVALID_FLD_VALUE",
+                        "Invalid value for field discountRate: a discount is a negative amount.",
+                    )
+                    .at("discountRate"));
+                }
+                let shipping = fields
+                    .get("shippingCost")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                fields.insert("subtotal".into(), json!(round2(total)));
+                fields.insert("discountTotal".into(), json!(round2(discount)));
+                fields.insert("taxTotal".into(), json!(round2(tax)));
+                fields.insert(
+                    "total".into(),
+                    json!(round2(total + discount + tax + shipping)),
+                );
                 fields
                     .entry("tranId")
                     .or_insert_with(|| json!(format!("SO{}", self.next_so_number)));
@@ -1056,6 +1180,8 @@ impl Db {
             RefTarget::Record(rt) => rt.name(),
             RefTarget::Subsidiary => "subsidiary",
             RefTarget::Account => "account",
+            RefTarget::ShipItem => "shipItem",
+            RefTarget::DiscountItem => "discountItem",
         };
         let mut m = Map::new();
         m.insert("links".into(), self_link(rest_href(base, type_name, id)));
@@ -1091,10 +1217,37 @@ impl Db {
                                 out.insert(fd.name.into(), rendered);
                             }
                         }
+                        let mut custom: Vec<(&String, &Value)> = line
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(k, _)| k.starts_with("custcol_"))
+                            .collect();
+                        custom.sort_by(|a, b| a.0.cmp(b.0));
+                        for (k, cv) in custom {
+                            out.insert(k.clone(), cv.clone());
+                        }
                         Value::Object(out)
                     })
                     .collect();
                 sublist(href, lines, expand)
+            }
+            Kind::Subrecord(fields) => {
+                let mut out = Map::new();
+                out.insert("links".into(), self_link(href));
+                let mut text = Vec::new();
+                for fd in fields {
+                    if let Some(sv) = v.get(fd.name) {
+                        out.insert(fd.name.into(), sv.clone());
+                        if fd.name != "addrPhone"
+                            && let Some(t) = sv.as_str()
+                        {
+                            text.push(t.to_owned());
+                        }
+                    }
+                }
+                out.insert("addrText".into(), json!(text.join("\n")));
+                Value::Object(out)
             }
             _ => v.clone(),
         }
@@ -1130,8 +1283,10 @@ impl Db {
         for (k, v) in custom {
             out.insert(k.clone(), v.clone());
         }
-        if let Some(t) = rec.fields.get("total") {
-            out.insert("total".into(), t.clone());
+        for k in ["subtotal", "discountTotal", "taxTotal", "total"] {
+            if let Some(t) = rec.fields.get(k) {
+                out.insert(k.into(), t.clone());
+            }
         }
         out.insert(
             rt.created_field().into(),

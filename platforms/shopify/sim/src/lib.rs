@@ -99,6 +99,7 @@
 //! merchant API and `/_sim` routes; [`http`] the router; [`inspect`] counters and request log.
 
 pub mod bucket;
+pub mod checkout;
 pub mod config;
 pub mod graphql;
 pub mod http;

@@ -138,6 +138,8 @@ pub struct NewOrder {
     pub location_id: Option<String>,
     /// Lines.
     pub line_items: Vec<NewOrderLine>,
+    /// Addresses, shipping lines, tax rates, discount code, gateway, note, financial status.
+    pub checkout: crate::checkout::CheckoutSpec,
 }
 
 /// Ids of a created product.
@@ -446,6 +448,7 @@ impl ShopifySim {
                 .map(|c| id(c, "customer"))
                 .transpose()?,
             email: o.email,
+            checkout: o.checkout,
             lines,
             location_id: o
                 .location_id

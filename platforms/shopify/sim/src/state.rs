@@ -304,6 +304,8 @@ pub struct OrderRec {
     pub updated_at: DateTime<Utc>,
     /// Cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Addresses, shipping, taxes, discount, gateway, note and the totals they make.
+    pub checkout: Box<crate::checkout::Checkout>,
 }
 
 /// Desired state of one variant in a `productSet` (or merchant) write.
@@ -403,6 +405,8 @@ pub struct OrderSpec {
     pub lines: Vec<OrderLineSpec>,
     /// Location to take stock from (default: the first location).
     pub location_id: Option<u64>,
+    /// Addresses, shipping lines, tax rates, discount code, gateway, note.
+    pub checkout: crate::checkout::CheckoutSpec,
 }
 
 /// Counters of entity creations per type, split by who created them.
@@ -1262,9 +1266,25 @@ impl ShopState {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let priced: Vec<(i64, i64)> = spec
+            .lines
+            .iter()
+            .map(|l| (self.variants[&l.variant_id].price, l.quantity))
+            .collect();
+        let mut ids = Vec::new();
+        for _ in &spec.checkout.shipping_lines {
+            ids.push(self.new_id());
+        }
+        let mut ids = ids.into_iter();
+        let checkout =
+            crate::checkout::price(&spec.checkout, &priced, || ids.next().unwrap_or_default())?;
+        let financial_status = spec
+            .checkout
+            .financial_status
+            .clone()
+            .unwrap_or_else(|| "PAID".to_string());
         let id = self.new_id();
         let mut lines = Vec::new();
-        let mut total = 0i64;
         for l in &spec.lines {
             let v = self.variants[&l.variant_id].clone();
             let product_title = self
@@ -1273,7 +1293,6 @@ impl ShopState {
                 .map(|p| p.title.clone())
                 .unwrap_or_default();
             let lid = self.new_id();
-            total += v.price * l.quantity;
             lines.push(LineItemRec {
                 id: lid,
                 variant_id: Some(v.id),
@@ -1298,13 +1317,14 @@ impl ShopState {
                 email,
                 customer_id: customer.as_ref().map(|c| c.id),
                 line_items: lines.clone(),
-                total_price: total,
+                total_price: checkout.total,
                 currency: self.currency.clone(),
-                financial_status: "PAID".to_string(),
+                financial_status,
                 location_id: location,
                 created_at: now,
                 updated_at: now,
                 cancelled_at: None,
+                checkout: Box::new(checkout),
             },
         );
         self.count_create(actor, "order");
@@ -1540,7 +1560,7 @@ impl ShopState {
                 })
             })
             .collect();
-        json!({
+        let mut body = json!({
             "id": o.id,
             "admin_graphql_api_id": gid("Order", o.id),
             "name": o.name,
@@ -1569,7 +1589,9 @@ impl ShopState {
             "fulfillments": [],
             "refunds": [],
             "total_tip_received": "0.00",
-        })
+        });
+        crate::checkout::render_rest(&o.checkout, &o.currency, &mut body);
+        body
     }
 
     /// Full JSON dump with ids as strings (for inspection and test assertions).

@@ -83,7 +83,7 @@ pub struct CustomerFields {
 }
 
 /// One order line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     /// Canonical SKU.
@@ -92,10 +92,19 @@ pub struct OrderLine {
     pub quantity: i64,
     /// Unit price, a normalised decimal string.
     pub price: String,
+    /// Σ of the line's taxes, a normalised decimal string.
+    #[serde(default = "crate::orders::zero")]
+    pub tax: String,
+    /// The line's taxes.
+    #[serde(default)]
+    pub tax_lines: Vec<crate::orders::TaxLine>,
+    /// The order discount allocated to the line, a normalised decimal string.
+    #[serde(default = "crate::orders::zero")]
+    pub discount: String,
 }
 
 /// Canonical `order` (key: Shopify order id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderFields {
     /// Order name (`#1001`).
@@ -116,6 +125,39 @@ pub struct OrderFields {
     pub cancelled: bool,
     /// Lines, in Shopify's order.
     pub lines: Vec<OrderLine>,
+    /// Σ price × quantity of the lines, before discounts.
+    #[serde(default)]
+    pub subtotal: Option<String>,
+    /// Σ shipping line prices.
+    #[serde(default)]
+    pub shipping_total: Option<String>,
+    /// Σ taxes (lines and shipping).
+    #[serde(default)]
+    pub tax_total: Option<String>,
+    /// Order discounts.
+    #[serde(default)]
+    pub discount_total: Option<String>,
+    /// Whether prices include tax.
+    #[serde(default)]
+    pub taxes_included: bool,
+    /// Billing address.
+    #[serde(default)]
+    pub billing_address: Option<crate::orders::Address>,
+    /// Shipping address.
+    #[serde(default)]
+    pub shipping_address: Option<crate::orders::Address>,
+    /// Shipping lines.
+    #[serde(default)]
+    pub shipping_lines: Vec<crate::orders::ShippingLine>,
+    /// Discount codes applied.
+    #[serde(default)]
+    pub discount_codes: Vec<String>,
+    /// Payment gateway.
+    #[serde(default)]
+    pub payment_gateway: Option<String>,
+    /// Order note.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Serialises canonical fields into a record.

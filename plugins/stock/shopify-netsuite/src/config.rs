@@ -7,6 +7,8 @@
 //! | `locations` | `{}` | Shopify location id → NetSuite location id, one to one |
 //! | `subsidiary` | unset | NetSuite subsidiary id written on customers and sales orders |
 //! | `default_customer` | unset | NetSuite customer internal id used for guest orders |
+//! | `discount_item` | unset | NetSuite discount item id for order discounts (needed once an order has one) |
+//! | `ship_methods` | `{}` | Shopify shipping line code or title → NetSuite ship item id (`shipMethod`) |
 
 use std::collections::BTreeMap;
 use weft_plugin_sdk::prelude::*;
@@ -27,6 +29,10 @@ pub struct Config {
     pub subsidiary: Option<String>,
     /// NetSuite customer internal id for orders without a Shopify customer.
     pub default_customer: Option<String>,
+    /// NetSuite discount item for order discounts.
+    pub discount_item: Option<String>,
+    /// Shopify shipping line code or title → NetSuite ship item id.
+    pub ship_methods: BTreeMap<String, String>,
 }
 
 fn id_text(key: &str, v: &Value) -> Result<String, PluginError> {
@@ -71,7 +77,18 @@ impl Config {
             .config::<Value>("default_customer")?
             .map(|v| id_text("default_customer", &v))
             .transpose()?;
+        let discount_item = cx
+            .config::<Value>("discount_item")?
+            .map(|v| id_text("discount_item", &v))
+            .transpose()?;
+        let raw: BTreeMap<String, Value> = cx.config_or("ship_methods", BTreeMap::new())?;
+        let mut ship_methods = BTreeMap::new();
+        for (shopify, v) in raw {
+            ship_methods.insert(shopify, id_text("ship_methods", &v)?);
+        }
         Ok(Config {
+            discount_item,
+            ship_methods,
             sku_prefix,
             title_field,
             to_netsuite_location,

@@ -23,6 +23,7 @@ pub mod canonical;
 pub mod config;
 pub mod ids;
 pub mod netsuite;
+pub mod orders;
 pub mod shopify;
 
 use config::Config;

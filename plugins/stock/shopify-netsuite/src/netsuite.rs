@@ -410,6 +410,7 @@ pub fn order_body(cfg: &Config, key: &str, o: &OrderFields) -> Result<Value, Ite
     if let Some(s) = &cfg.subsidiary {
         body["subsidiary"] = json!({"id": s});
     }
+    crate::orders::sales_order_fields(cfg, key, o, &mut body)?;
     Ok(body)
 }
 
@@ -498,7 +499,7 @@ pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
         if let Some(id) = Node::root("salesOrder", &c).opt_id("id")? {
             target_id = Some(id);
         }
-        if order_matches(cfg, &body, &c) {
+        if order_matches(cfg, &body, &c) && crate::orders::checkout_matches(&body, &c) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }
     }

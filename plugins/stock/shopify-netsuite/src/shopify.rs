@@ -143,22 +143,23 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
             })?,
             quantity: li.i64("quantity")?,
             price: li.decimal("price")?,
+            ..OrderLine::default()
         });
     }
-    Ok((
-        o.id("id")?,
-        OrderFields {
-            name: o.str("name")?.to_owned(),
-            email: o.opt_str("email")?.map(str::to_owned),
-            customer,
-            created_at: o.str("created_at")?.to_owned(),
-            currency: o.str("currency")?.to_owned(),
-            total_price: o.decimal("total_price")?,
-            financial_status: o.opt_str("financial_status")?.map(str::to_owned),
-            cancelled: o.opt_str("cancelled_at")?.is_some(),
-            lines,
-        },
-    ))
+    let mut fields = OrderFields {
+        name: o.str("name")?.to_owned(),
+        email: o.opt_str("email")?.map(str::to_owned),
+        customer,
+        created_at: o.str("created_at")?.to_owned(),
+        currency: o.str("currency")?.to_owned(),
+        total_price: o.decimal("total_price")?,
+        financial_status: o.opt_str("financial_status")?.map(str::to_owned),
+        cancelled: o.opt_str("cancelled_at")?.is_some(),
+        lines,
+        ..OrderFields::default()
+    };
+    crate::orders::read_checkout(&o, &mut fields)?;
+    Ok((o.id("id")?, fields))
 }
 
 /// Maps one Shopify document to canonical records.

@@ -266,8 +266,14 @@ fn shopify_customers_and_orders() {
             "name": "#1001", "email": "ada@example.com", "customer": "7001",
             "created_at": "2026-11-26T09:59:00-05:00", "currency": "EUR", "total_price": "98.10",
             "financial_status": "paid", "cancelled": false,
-            "lines": [{"sku": "LS-S", "quantity": 2, "price": "49.00"},
-                      {"sku": "CAP", "quantity": 1, "price": "0.10"}]})
+            "lines": [{"sku": "LS-S", "quantity": 2, "price": "49.00",
+                       "tax": "0.00", "tax_lines": [], "discount": "0.00"},
+                      {"sku": "CAP", "quantity": 1, "price": "0.10",
+                       "tax": "0.00", "tax_lines": [], "discount": "0.00"}],
+            "subtotal": "98.10", "shipping_total": "0.00", "tax_total": "0.00",
+            "discount_total": "0.00", "taxes_included": false,
+            "billing_address": null, "shipping_address": null, "shipping_lines": [],
+            "discount_codes": [], "payment_gateway": null, "note": null})
         )]
     );
     let mut bad = o.clone();
@@ -648,12 +654,20 @@ fn order_becomes_one_sales_order_keyed_by_the_shopify_id() {
             "tranDate": "2026-11-26",
             "memo": "#1001", "otherRefNum": "#1001",
             "item": {"items": [
-                {"item": {"externalId": "item-LS-S"}, "quantity": 2, "rate": 49.0, "amount": 98.0},
-                {"item": {"externalId": "item-CAP"}, "quantity": 1, "rate": 0.1, "amount": 0.1}
+                {"item": {"externalId": "item-LS-S"}, "quantity": 2, "rate": 49.0, "amount": 98.0,
+                 "tax1Amt": null, "taxRate1": null, "custcol_shopify_discount": null},
+                {"item": {"externalId": "item-CAP"}, "quantity": 1, "rate": 0.1, "amount": 0.1,
+                 "tax1Amt": null, "taxRate1": null, "custcol_shopify_discount": null}
             ]},
             "custbody_shopify_financial_status": "paid",
             "custbody_shopify_currency": "EUR",
-            "custbody_shopify_total": 98.1
+            "custbody_shopify_total": 98.1,
+            // No address, shipping, tax or discount: nulls (NetSuite reads absent as none).
+            "billingAddress": null, "shippingAddress": null,
+            "shippingCost": null, "shippingTax1Amt": null,
+            "discountItem": null, "discountRate": null,
+            "custbody_shopify_discount_codes": null, "custbody_shopify_shipping_method": null,
+            "custbody_shopify_payment_gateway": null, "custbody_shopify_note": null
         })
     );
 

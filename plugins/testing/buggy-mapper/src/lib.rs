@@ -22,6 +22,8 @@ pub mod config;
 pub mod ids;
 #[path = "../../../stock/shopify-netsuite/src/netsuite.rs"]
 pub mod netsuite;
+#[path = "../../../stock/shopify-netsuite/src/orders.rs"]
+pub mod orders;
 #[path = "../../../stock/shopify-netsuite/src/shopify.rs"]
 pub mod shopify;
 

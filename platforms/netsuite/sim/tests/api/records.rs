@@ -529,3 +529,90 @@ async fn collections_page_and_filter_by_last_modified_date() {
         .await;
     assert_eq!(bad.code(), "INVALID_PARAMETER");
 }
+
+#[tokio::test]
+async fn sales_orders_carry_addresses_shipping_legacy_tax_and_a_discount_and_total_them() {
+    let h = start(config(5)).await;
+    h.client
+        .put(
+            &format!("{REC}/inventoryItem/eid:item-LS-S-WH"),
+            &item("WEB-LS-S-WH"),
+        )
+        .await;
+    h.client
+        .put(
+            &format!("{REC}/customer/eid:shopify-customer-1"),
+            &json!({"firstName": "Ada", "lastName": "Lovelace", "isPerson": true}),
+        )
+        .await;
+    let order = json!({
+        "externalId": "shopify-order-1",
+        "entity": {"externalId": "shopify-customer-1"},
+        "item": {"items": [
+            {"item": {"externalId": "item-LS-S-WH"}, "quantity": 2, "rate": 49.0, "amount": 98.0,
+             "taxRate1": 20.0, "tax1Amt": 17.64, "custcol_shopify_discount": 9.8}
+        ]},
+        "billingAddress": {"addressee": "Engines Ltd", "attention": "Ada Lovelace",
+                           "addr1": "12 St James's Square", "city": "London", "country": "GB"},
+        "shippingAddress": {"addressee": "Ada Lovelace", "addr1": "12 St James's Square",
+                            "zip": "SW1Y 4JH", "country": "GB", "addrPhone": "+442071234567"},
+        "shipMethod": {"id": "1"}, "shippingCost": 4.95, "shippingTax1Amt": 0.99,
+        "discountItem": {"id": "1"}, "discountRate": -9.8
+    });
+    let path = format!("{REC}/salesOrder/eid:shopify-order-1");
+    let r = h.client.put(&path, &order).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let b = h
+        .client
+        .get(&format!("{path}?expandSubResources=true"))
+        .await
+        .body;
+    // subtotal + discountTotal + taxTotal + shippingCost = total
+    assert_eq!(b["subtotal"], json!(98.0));
+    assert_eq!(b["discountTotal"], json!(-9.8));
+    assert_eq!(b["taxTotal"], json!(18.63));
+    assert_eq!(b["total"], json!(111.78));
+    assert_eq!(b["shipMethod"]["refName"], "Ground");
+    assert_eq!(b["discountItem"]["refName"], "Web Discount");
+    assert_eq!(b["billingAddress"]["attention"], "Ada Lovelace");
+    assert_eq!(b["shippingAddress"]["country"], "GB");
+    assert!(
+        b["shippingAddress"]["addrText"]
+            .as_str()
+            .unwrap()
+            .contains("SW1Y 4JH")
+    );
+    let line = &b["item"]["items"][0];
+    assert_eq!(line["tax1Amt"], json!(17.64));
+    assert_eq!(line["custcol_shopify_discount"], json!(9.8));
+
+    // What the real API refuses: a discount without its item, a positive discount, a country
+    // that is not a code, an unknown address field, an unknown ship item, a read-only total.
+    for (patch, code) in [
+        (
+            json!({"discountItem": null, "discountRate": -1.0}),
+            "USER_ERROR",
+        ),
+        (json!({"discountRate": 5.0}), "INVALID_FLD_VALUE"),
+        (
+            json!({"shippingAddress": {"country": "United Kingdom"}}),
+            "INVALID_FLD_VALUE",
+        ),
+        (json!({"shippingAddress": {"street": "x"}}), "INVALID_FIELD"),
+        (json!({"shipMethod": {"id": "99"}}), "INVALID_KEY_OR_REF"),
+        (json!({"taxTotal": 1.0}), "INVALID_FIELD"),
+    ] {
+        let r = h.client.patch(&path, &patch).await;
+        assert_eq!(r.code(), code, "{patch}: {:?}", r.body);
+    }
+    // Clearing the shipping makes the total follow.
+    let r = h
+        .client
+        .patch(
+            &path,
+            &json!({"shippingCost": null, "shippingTax1Amt": null, "shipMethod": null}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert_eq!(h.client.get(&path).await.body["total"], json!(105.84));
+}

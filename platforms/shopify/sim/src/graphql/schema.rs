@@ -584,6 +584,12 @@ connection!(CustomerConnection, CustomerEdge, Customer, "customers");
 connection!(OrderConnection, OrderEdge, Order, "orders");
 connection!(LineItemConnection, LineItemEdge, LineItem, "line items");
 connection!(
+    ShippingLineConnection,
+    ShippingLineEdge,
+    ShippingLine,
+    "shipping lines"
+);
+connection!(
     WebhookSubscriptionConnection,
     WebhookSubscriptionEdge,
     WebhookSubscription,
@@ -1135,7 +1141,11 @@ fn money_bag(cents: i64, currency: &str) -> MoneyBag {
 
 /// An order line.
 #[derive(Clone)]
-pub struct LineItem(pub LineItemRec, pub String);
+pub struct LineItem(
+    pub LineItemRec,
+    pub String,
+    pub crate::checkout::LinePricing,
+);
 
 #[Object]
 impl LineItem {
@@ -1162,6 +1172,20 @@ impl LineItem {
     }
     async fn original_total_set(&self) -> MoneyBag {
         money_bag(self.0.price * self.0.quantity, &self.1)
+    }
+    /// Taxes charged on the line.
+    async fn tax_lines(&self) -> Vec<TaxLine> {
+        tax_lines(&self.2.tax_lines, &self.1)
+    }
+    /// The order-level discount allocated to this line.
+    async fn discount_allocations(&self) -> Vec<DiscountAllocation> {
+        if self.2.discount > 0 {
+            vec![DiscountAllocation {
+                allocated_amount_set: money_bag(self.2.discount, &self.1),
+            }]
+        } else {
+            vec![]
+        }
     }
     async fn variant(&self, ctx: &Context<'_>) -> Option<ProductVariant> {
         let st = shared(ctx).state.lock();
@@ -1220,8 +1244,79 @@ impl Order {
     async fn current_total_price_set(&self) -> MoneyBag {
         money_bag(self.0.total_price, &self.0.currency)
     }
+    /// Line items after discounts, before shipping and taxes.
     async fn subtotal_price_set(&self) -> MoneyBag {
-        money_bag(self.0.total_price, &self.0.currency)
+        let c = &self.0.checkout;
+        money_bag(c.line_items_total - c.discount_total, &self.0.currency)
+    }
+    async fn total_shipping_price_set(&self) -> MoneyBag {
+        money_bag(self.0.checkout.shipping_total, &self.0.currency)
+    }
+    async fn total_tax_set(&self) -> MoneyBag {
+        money_bag(self.0.checkout.tax_total, &self.0.currency)
+    }
+    async fn total_discounts_set(&self) -> MoneyBag {
+        money_bag(self.0.checkout.discount_total, &self.0.currency)
+    }
+    async fn taxes_included(&self) -> bool {
+        false
+    }
+    async fn billing_address(&self) -> Option<MailingAddress> {
+        self.0.checkout.billing_address.clone().map(MailingAddress)
+    }
+    async fn shipping_address(&self) -> Option<MailingAddress> {
+        self.0.checkout.shipping_address.clone().map(MailingAddress)
+    }
+    /// Codes of the discounts applied.
+    async fn discount_codes(&self) -> Vec<String> {
+        self.0
+            .checkout
+            .discount
+            .iter()
+            .map(|d| d.code.clone())
+            .collect()
+    }
+    /// The first discount code applied.
+    async fn discount_code(&self) -> Option<String> {
+        self.0.checkout.discount.as_ref().map(|d| d.code.clone())
+    }
+    async fn payment_gateway_names(&self) -> Vec<String> {
+        self.0.checkout.gateway.iter().cloned().collect()
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.checkout.note.as_deref()
+    }
+    #[allow(clippy::too_many_arguments)]
+    async fn shipping_lines(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> async_graphql::Result<ShippingLineConnection> {
+        let items: Vec<_> = self
+            .0
+            .checkout
+            .shipping_lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    (SortVal::Int(i as i64), l.id),
+                    ShippingLine(l.clone(), self.0.currency.clone()),
+                )
+            })
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = paginate(items, &args)?;
+        Ok(ShippingLineConnection::build(page, info))
     }
     async fn display_financial_status(&self) -> Option<OrderDisplayFinancialStatus> {
         Some(match self.0.financial_status.as_str() {
@@ -1258,7 +1353,11 @@ impl Order {
             .map(|(i, l)| {
                 (
                     (SortVal::Int(i as i64), l.id),
-                    LineItem(l.clone(), self.0.currency.clone()),
+                    LineItem(
+                        l.clone(),
+                        self.0.currency.clone(),
+                        self.0.checkout.lines.get(i).cloned().unwrap_or_default(),
+                    ),
                 )
             })
             .collect();
@@ -1271,6 +1370,104 @@ impl Order {
         };
         let (page, info) = paginate(items, &args)?;
         Ok(LineItemConnection::build(page, info))
+    }
+}
+
+/// A tax line.
+#[derive(SimpleObject, Clone)]
+pub struct TaxLine {
+    /// Title (`VAT`).
+    pub title: String,
+    /// Rate as a fraction (`0.2`).
+    pub rate: f64,
+    /// Rate in percent (`20.0`).
+    pub rate_percentage: f64,
+    /// Amount.
+    pub price_set: MoneyBag,
+}
+
+fn tax_lines(t: &[crate::checkout::TaxLine], currency: &str) -> Vec<TaxLine> {
+    t.iter()
+        .map(|t| TaxLine {
+            title: t.title.clone(),
+            rate: crate::checkout::rate_f64(t.rate_ppm),
+            rate_percentage: crate::checkout::rate_f64(t.rate_ppm) * 100.0,
+            price_set: money_bag(t.price, currency),
+        })
+        .collect()
+}
+
+/// A discount's share of one line.
+#[derive(SimpleObject, Clone)]
+pub struct DiscountAllocation {
+    /// Amount allocated.
+    pub allocated_amount_set: MoneyBag,
+}
+
+/// A postal address.
+#[derive(Clone)]
+pub struct MailingAddress(pub crate::checkout::Address);
+
+#[Object]
+impl MailingAddress {
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    async fn company(&self) -> Option<&str> {
+        self.0.company.as_deref()
+    }
+    async fn address1(&self) -> Option<&str> {
+        self.0.address1.as_deref()
+    }
+    async fn address2(&self) -> Option<&str> {
+        self.0.address2.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    async fn province_code(&self) -> Option<&str> {
+        self.0.province_code.as_deref()
+    }
+    async fn country_code_v2(&self) -> Option<&str> {
+        self.0.country_code.as_deref()
+    }
+    async fn zip(&self) -> Option<&str> {
+        self.0.zip.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+}
+
+/// A shipping line of an order.
+#[derive(Clone)]
+pub struct ShippingLine(pub crate::checkout::ShippingLine, pub String);
+
+#[Object]
+impl ShippingLine {
+    async fn id(&self) -> ID {
+        ID(gid("ShippingLine", self.0.id))
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn source(&self) -> &str {
+        "shopify"
+    }
+    async fn original_price_set(&self) -> MoneyBag {
+        money_bag(self.0.price, &self.1)
+    }
+    async fn discounted_price_set(&self) -> MoneyBag {
+        money_bag(self.0.price, &self.1)
+    }
+    async fn tax_lines(&self) -> Vec<TaxLine> {
+        tax_lines(&self.0.tax_lines, &self.1)
     }
 }
 
