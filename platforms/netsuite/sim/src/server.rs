@@ -383,7 +383,7 @@ fn dispatch(
                 StatusCode::NOT_FOUND,
                 "INVALID_RECORD_TYPE",
                 format!(
-                    "Record type '{rtype}' does not exist. This account serves inventoryItem, customer, salesOrder, inventoryAdjustment and location."
+                    "Record type '{rtype}' does not exist. This account serves inventoryItem, customer, salesOrder, inventoryAdjustment, itemFulfillment and location."
                 ),
             )),
         },
@@ -504,6 +504,35 @@ fn record_request(
             Ok(no_content(None))
         }
         ([_], m) => Err(method_not_allowed(&m)),
+        ([seg, "!transform", target], Method::POST) => {
+            if rt != RecordType::SalesOrder || !target.eq_ignore_ascii_case("itemFulfillment") {
+                return Err(NsError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_TRANSFORM",
+                    format!(
+                        "The transformation of {} into {target} is not supported.",
+                        rt.name()
+                    ),
+                ));
+            }
+            let v = if body.is_empty() {
+                json!({})
+            } else {
+                parse_json(body)?
+            };
+            let now = inner.clock.now_secs();
+            let mut s = inner.state.lock();
+            let id = s.db.resolve_segment(rt, seg)?;
+            let out = s.db.transform_fulfillment(id, &v, now)?;
+            s.api_writes
+                .entry(RecordType::ItemFulfillment)
+                .or_default()
+                .creates += 1;
+            Ok(no_content(Some(format!(
+                "{base}/services/rest/record/v1/itemFulfillment/{}",
+                out.id
+            ))))
+        }
         ([seg, sub], Method::GET) => {
             let s = inner.state.lock();
             let id = s.db.resolve_segment(rt, seg)?;

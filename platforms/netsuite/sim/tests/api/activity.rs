@@ -68,13 +68,20 @@ async fn sim_endpoints_drive_and_inspect_the_account() {
     .await;
     assert_eq!(st, 201, "{adj}");
     let a = h.sim.record(RecordType::InventoryItem, &item).unwrap();
-    let b = h
-        .sim
-        .record(
-            RecordType::InventoryItem,
-            seeded["items"][1].as_str().unwrap(),
-        )
+    let item1 = seeded["items"][1].as_str().unwrap();
+    let b = h.sim.record(RecordType::InventoryItem, item1).unwrap();
+    assert_ne!(
+        a["lastModifiedDate"], b["lastModifiedDate"],
+        "an adjustment moves the item's stock, not the item record"
+    );
+    let r = http
+        .patch(format!("{base}/_sim/erp/inventoryItem/{item1}"))
+        .json(&json!({"displayName": "Renamed"}))
+        .send()
+        .await
         .unwrap();
+    assert_eq!(r.status(), 204);
+    let b = h.sim.record(RecordType::InventoryItem, item1).unwrap();
     assert_eq!(a["lastModifiedDate"], b["lastModifiedDate"]);
     assert_eq!(a["basePrice"], json!(12.5));
     // Validation applies to ERP edits too.
