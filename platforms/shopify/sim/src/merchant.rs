@@ -209,8 +209,8 @@ impl ShopifySim {
                     id: level_id,
                     inventory_item_id: item,
                     location_id: lid,
-                    available: 0,
                     updated_at: now,
+                    ..crate::state::LevelRec::default()
                 },
             );
         }
@@ -459,12 +459,74 @@ impl ShopifySim {
         })
     }
 
-    /// Cancels an order, restocking it (fires `orders/updated`).
+    /// Cancels an order, restocking it (fires `orders/cancelled` and `orders/updated`).
     pub fn cancel_order(&self, order_id: u64) -> Result<(), SimError> {
         self.with_state(|st| {
             st.cancel_order(order_id)
                 .map_err(|e| SimError::from_user_errors(&[e]))
         })
+    }
+
+    /// Cancels an order as the merchant does in the admin, restocking or not.
+    pub fn cancel_order_with(
+        &self,
+        order_id: u64,
+        restock: bool,
+        reason: &str,
+    ) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.cancel_order_with(order_id, restock, reason)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// The order's fulfilment order id and its line item ids.
+    pub fn order_lines(&self, order_id: u64) -> Option<(u64, Vec<u64>)> {
+        let st = self.shared.state.lock();
+        st.orders.get(&order_id).map(|o| {
+            (
+                o.fulfillment_order_id,
+                o.line_items.iter().map(|l| l.id).collect(),
+            )
+        })
+    }
+
+    /// Fulfils lines of an order (`None` = everything fulfillable) with tracking, as the
+    /// merchant or a fulfilment app does; returns the fulfilment id.
+    pub fn fulfil_order(
+        &self,
+        order_id: u64,
+        lines: Option<Vec<(u64, i64)>>,
+        tracking: crate::lifecycle::Tracking,
+    ) -> Result<u64, SimError> {
+        self.with_state(|st| {
+            let fo = st
+                .orders
+                .get(&order_id)
+                .map(|o| o.fulfillment_order_id)
+                .ok_or_else(|| SimError::NotFound(format!("order {order_id}")))?;
+            st.fulfill(fo, lines, tracking)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// Refunds lines of an order as the merchant does (restock per line); returns the refund id.
+    pub fn refund_order(
+        &self,
+        order_id: u64,
+        lines: Vec<crate::lifecycle::RefundLineSpec>,
+        note: Option<String>,
+    ) -> Result<u64, SimError> {
+        self.with_state(|st| {
+            st.refund(order_id, lines, note)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// The quantity of a named inventory state (`available`, `committed`, `on_hand`, ...).
+    pub fn quantity(&self, item: u64, location: u64, name: &str) -> Option<i64> {
+        let st = self.shared.state.lock();
+        st.levels.get(&(item, location))?.quantity(name)
     }
 }
 
