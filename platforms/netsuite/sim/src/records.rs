@@ -1083,7 +1083,8 @@ impl Db {
                     all_closed = false;
                 }
             }
-            let new_status = if dead || status == "A" {
+            // Billing is not modelled: a status set by hand to Billed stays.
+            let new_status = if dead || status == "A" || status == "G" {
                 status.clone()
             } else if all_closed {
                 "H".to_owned()
@@ -1138,7 +1139,7 @@ impl Db {
             return Err(NsError::bad_request(
                 "DUP_RCRD",
                 format!(
-                    "A itemFulfillment record with externalId {eid} already exists (id {other})."
+                    "An itemFulfillment record with externalId {eid} already exists (id {other})."
                 ),
             )
             .at("externalId"));
