@@ -238,7 +238,10 @@ impl NetSuiteClient {
 
 /// Derives the `inventory-level` documents of an inventoryItem record (read with
 /// `expandSubResources=true`) from its `locations` sublist:
-/// `{item_id, sku, location_id, quantity_on_hand, last_modified_date}`, one per location.
+/// `{item_id, sku, location_id, quantity_on_hand, quantity_committed, quantity_available,
+/// quantity_on_order, quantity_backordered, last_modified_date}`, one per location. The item's
+/// `lastModifiedDate` is the version here; the change capture of stock transactions replaces it
+/// with the newest transaction's (see [`poll`]).
 pub fn inventory_level_docs(item: &Value) -> Vec<Value> {
     let item_id = item.get("id").and_then(client::id_text);
     let sku = item.get("itemId").cloned().unwrap_or(Value::Null);
@@ -255,12 +258,17 @@ pub fn inventory_level_docs(item: &Value) -> Vec<Value> {
                 .get("location")
                 .and_then(|x| x.get("id").or(Some(x)))
                 .and_then(client::id_text)?;
-            let qty = l.get("quantityOnHand").cloned().unwrap_or(json!(0));
+            let q = |k: &str| l.get(k).cloned().unwrap_or(json!(0));
+            let on_hand = q("quantityOnHand");
             Some(json!({
                 "item_id": item_id,
                 "sku": sku,
                 "location_id": loc,
-                "quantity_on_hand": qty,
+                "quantity_on_hand": on_hand,
+                "quantity_committed": q("quantityCommitted"),
+                "quantity_available": l.get("quantityAvailable").cloned().unwrap_or(on_hand),
+                "quantity_on_order": q("quantityOnOrder"),
+                "quantity_backordered": q("quantityBackOrdered"),
                 "last_modified_date": lmd,
             }))
         })
@@ -276,7 +284,9 @@ mod tests {
         let item = json!({
             "id": "1001", "itemId": "WS-M", "lastModifiedDate": "2024-03-01T15:15:30Z",
             "locations": {"items": [
-                {"location": {"id": "1", "refName": "Main"}, "quantityOnHand": 7, "quantityAvailable": 5},
+                {"location": {"id": "1", "refName": "Main"}, "quantityOnHand": 7,
+                 "quantityCommitted": 2, "quantityAvailable": 5, "quantityOnOrder": 0,
+                 "quantityBackOrdered": 1},
                 {"location": {"id": "2"}, "quantityOnHand": 0}
             ]}
         });
@@ -285,8 +295,12 @@ mod tests {
             docs,
             vec![
                 json!({"item_id": "1001", "sku": "WS-M", "location_id": "1", "quantity_on_hand": 7,
+                       "quantity_committed": 2, "quantity_available": 5, "quantity_on_order": 0,
+                       "quantity_backordered": 1,
                        "last_modified_date": "2024-03-01T15:15:30Z"}),
                 json!({"item_id": "1001", "sku": "WS-M", "location_id": "2", "quantity_on_hand": 0,
+                       "quantity_committed": 0, "quantity_available": 0, "quantity_on_order": 0,
+                       "quantity_backordered": 0,
                        "last_modified_date": "2024-03-01T15:15:30Z"}),
             ]
         );

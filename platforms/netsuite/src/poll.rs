@@ -2,7 +2,16 @@
 //! tie-break; each changed record is fetched in full and journaled (an inventory item with its
 //! stock levels, one document per location), together with the new watermark in one
 //! transaction.
+//!
+//! Stock is captured from the transactions that move it, not from the item: NetSuite's
+//! quantities are sums over transaction lines and a sales order, fulfilment or adjustment does
+//! not modify the item record. A third stream reads changed stock transactions (sales orders,
+//! adjustments, fulfilments) by the same watermark, their lines' items (`transactionline`),
+//! then those items, and journals their levels at the newest `lastModifiedDate` of the
+//! transactions that touched them (or the item's own, if later): the instant the quantities
+//! last moved as far as this round saw.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +22,17 @@ use serde_json::Value;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
-use crate::cdc::{CdcSource, Watermark};
+use crate::cdc::{CdcSource, Watermark, cmp_ids};
 use crate::{NetSuiteClient, RecordRef, inventory_level_docs};
 
 /// Record fetches a change-capture round keeps in flight.
 const FETCH_CONCURRENCY: usize = 4;
+
+/// Transaction ids per `transactionline` query.
+const LINE_QUERY_CHUNK: usize = 200;
+
+/// The SuiteQL transaction types that move an item's quantities.
+const STOCK_TRANSACTIONS: &str = "type IN ('SalesOrd', 'InvAdjst', 'ItemShip')";
 
 /// NetSuite change capture by `lastModifiedDate` watermark with an id tie-break.
 pub struct NetSuiteCdc {
@@ -141,7 +156,128 @@ impl NetSuiteCdc {
             let inserted = outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
             report.journaled += inserted;
         }
+        self.stock_round(full, &mut report).await?;
         Ok(report)
+    }
+
+    /// Reads the stock levels of every item a stock transaction changed since the `stock`
+    /// watermark touched, versioned by the newest such transaction.
+    async fn stock_round(&self, full: bool, report: &mut PollReport) -> Result<(), SourceError> {
+        let source = CdcSource {
+            table: "transaction".into(),
+            columns: Vec::new(),
+            filter: Some(STOCK_TRANSACTIONS.into()),
+        };
+        let stream = format!("{}:stock", self.system);
+        let mark: Option<Watermark> = self
+            .db
+            .watermark(&self.store_id, &stream)
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok());
+        let from = if full { None } else { mark.clone() };
+        let batch = self
+            .client
+            .changes_since(source, from, self.overlap, self.page_size)
+            .await?;
+        let next = if full {
+            later_mark(mark, batch.watermark)
+        } else {
+            batch.watermark
+        };
+        let Some(next) = next else {
+            return Ok(());
+        };
+        // The newest change per transaction, then per item its lines name.
+        let changed: BTreeMap<String, chrono::DateTime<Utc>> = batch
+            .rows
+            .iter()
+            .map(|r| (r.id.clone(), r.last_modified))
+            .collect();
+        let mut items: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
+        let ids: Vec<String> = changed
+            .keys()
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            .cloned()
+            .collect();
+        for chunk in ids.chunks(LINE_QUERY_CHUNK) {
+            let list = chunk.join(", ");
+            if list.is_empty() {
+                continue;
+            }
+            let rows = self
+                .client
+                .suiteql_all(
+                    &format!(
+                        "SELECT transaction, linesequencenumber, item FROM transactionline WHERE transaction IN ({list}) ORDER BY transaction, linesequencenumber"
+                    ),
+                    self.page_size,
+                )
+                .await?;
+            for row in rows {
+                let text = |k: &str| {
+                    row.get(k).and_then(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                };
+                let (Some(txn), Some(item)) = (text("transaction"), text("item")) else {
+                    continue;
+                };
+                if let Some(&at) = changed.get(&txn) {
+                    let e = items.entry(item).or_insert(at);
+                    *e = (*e).max(at);
+                }
+            }
+        }
+        let mut order: Vec<(String, chrono::DateTime<Utc>)> = items.into_iter().collect();
+        order.sort_by(|a, b| cmp_ids(&a.0, &b.0));
+        let fetch: Vec<String> = order.iter().map(|(id, _)| id.clone()).collect();
+        let records: Vec<Option<Value>> = futures::stream::iter(fetch)
+            .map(|id| {
+                let client = self.client.clone();
+                async move { client.get_record("inventoryItem", &RecordRef::Id(id)).await }
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let now = Utc::now();
+        let mut entries = Vec::new();
+        for ((_, moved), record) in order.iter().zip(records) {
+            let Some(record) = record else {
+                continue; // deleted since
+            };
+            report.read += 1;
+            let item_version = record
+                .get("lastModifiedDate")
+                .and_then(Value::as_str)
+                .and_then(crate::cdc::parse_netsuite_date);
+            let version = item_version.map_or(*moved, |v| v.max(*moved));
+            let version_text = version.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            for mut level in inventory_level_docs(&record) {
+                level["last_modified_date"] = Value::String(version_text.clone());
+                let id = format!(
+                    "{}@{}",
+                    level["item_id"].as_str().unwrap_or_default(),
+                    level["location_id"].as_str().unwrap_or_default()
+                );
+                entries.push(self.entry("inventory-level", id, version_text.clone(), level, now));
+            }
+        }
+        let outcomes = self
+            .db
+            .append_with_watermark(
+                entries,
+                &self.store_id,
+                WatermarkUpdate {
+                    stream,
+                    value: serde_json::to_value(&next).unwrap_or(Value::Null),
+                },
+                now,
+            )
+            .await?;
+        report.journaled += outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
+        Ok(())
     }
 
     fn entry(

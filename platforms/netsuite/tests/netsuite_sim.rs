@@ -1,7 +1,8 @@
 //! The NetSuite connector against the NetSuite simulator over real HTTP on 127.0.0.1:0:
 //! OAuth 1.0a accepted (and a wrong secret refused), upsert by external id, platform error
 //! messages, SuiteQL CDC across same-timestamp page boundaries, the account concurrency
-//! governor, and idempotent inventory adjustments through write execution.
+//! governor, idempotent inventory adjustments through write execution, and stock captured from
+//! the transactions that move it (the item's `lastModifiedDate` does not move).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -504,4 +505,82 @@ async fn create_patch_and_suiteql_paging() {
         matches!(err, ConnectorError::Permanent { status: 400, .. }),
         "{err:?}"
     );
+}
+
+/// A sales order, an adjustment and a fulfilment move an item's quantities without modifying
+/// the item; change capture finds them through the changed transactions and journals the
+/// levels at the newest transaction's `lastModifiedDate`.
+#[tokio::test]
+async fn stock_moved_by_transactions_is_captured() {
+    use weft_platform::Poller as _;
+    let env = start(SimConfig::new(11)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = weft_store::Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let gov = governor(&env, 5);
+    let client = Arc::new(env.client(&gov, "s1"));
+    let cdc = weft_netsuite::NetSuiteCdc::new(
+        "s1",
+        "netsuite",
+        db.clone(),
+        client,
+        Duration::from_secs(0),
+    );
+    let (items, customers) = env.sim.erp_seed_catalog(1, 1).unwrap();
+    let item = &items[0];
+    let levels = |entries: &[weft_store::JournalEntry]| -> Vec<serde_json::Value> {
+        entries
+            .iter()
+            .filter(|e| e.kind == "inventory-level" && e.entity_id == format!("{item}@1"))
+            .map(|e| e.body.clone())
+            .collect()
+    };
+    cdc.poll().await.unwrap();
+    let seen = db.journal_since("s1", 0, 1000).await.unwrap();
+    let head = seen.last().map_or(0, |e| e.seq);
+    let opening = env.sim.quantities(item, "1");
+    let item_lmd =
+        env.sim.record(RecordType::InventoryItem, item).unwrap()["lastModifiedDate"].clone();
+
+    // A sales order commits 2; the warehouse fulfils it with a tracking number.
+    env.sim.advance_clock(Duration::from_secs(10));
+    let so = env
+        .sim
+        .erp_create(
+            RecordType::SalesOrder,
+            json!({"entity": {"id": customers[0]}, "item": {"items": [{"item": {"id": item}, "quantity": 2}]}}),
+        )
+        .unwrap();
+    env.sim.advance_clock(Duration::from_secs(10));
+    env.sim
+        .erp_fulfil(&so, &[], &["1Z0001"], Some("UPS"))
+        .unwrap();
+    let after = env.sim.quantities(item, "1");
+    assert_eq!(after.on_hand, opening.on_hand - 2.0);
+    assert_eq!(after.committed, 0.0);
+    assert_eq!(
+        env.sim.record(RecordType::InventoryItem, item).unwrap()["lastModifiedDate"],
+        item_lmd,
+        "transactions do not modify the item"
+    );
+    cdc.poll().await.unwrap();
+    let new = db.journal_since("s1", head, 1000).await.unwrap();
+    let got = levels(&new);
+    let last = got.last().expect("the level was captured");
+    assert_eq!(last["quantity_on_hand"], json!(after.on_hand as i64));
+    assert_eq!(last["quantity_committed"], json!(0));
+    let fulfilled_at = weft_sim_netsuite::clock::format_datetime(env.sim.now());
+    assert_eq!(
+        last["last_modified_date"],
+        json!(fulfilled_at),
+        "versioned by the fulfilment"
+    );
+    // A quiet round journals nothing new.
+    let head = new.last().map_or(head, |e| e.seq);
+    cdc.poll().await.unwrap();
+    assert!(levels(&db.journal_since("s1", head, 1000).await.unwrap()).is_empty());
 }

@@ -4,7 +4,7 @@
 //! the concurrency limit, like a user's browser session, but not validation.
 
 use crate::error::NsError;
-use crate::records::{RecordType, WriteTarget};
+use crate::records::{Quantities, RecordType, WriteTarget};
 use crate::sim::{NetSuiteSim, State};
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -213,6 +213,49 @@ impl NetSuiteSim {
         let mut s = self.inner.state.lock();
         let item = s.db.resolve_segment(RecordType::InventoryItem, item)?;
         s.adjust(&item.to_string(), location, delta, memo, now)
+    }
+
+    /// Every quantity NetSuite keeps of an item (internal id) at a location.
+    pub fn quantities(&self, item: &str, location: &str) -> Quantities {
+        let s = self.inner.state.lock();
+        match (item.parse(), location.parse()) {
+            (Ok(i), Ok(l)) => s.db.quantities(i, l),
+            _ => Quantities::default(),
+        }
+    }
+
+    /// Fulfils a sales order (`id` internal or `eid:...`) as a warehouse user would: transforms
+    /// it into an item fulfilment. `lines` are `(order line number, quantity)`; empty = every
+    /// committed quantity. `tracking` numbers become package lines; `carrier` is `shipCarrier`.
+    /// Returns the fulfilment's internal id.
+    pub fn erp_fulfil(
+        &self,
+        sales_order: &str,
+        lines: &[(u64, f64)],
+        tracking: &[&str],
+        carrier: Option<&str>,
+    ) -> Result<String, NsError> {
+        let now = self.inner.clock.now_secs();
+        let mut s = self.inner.state.lock();
+        let so = s.db.resolve_segment(RecordType::SalesOrder, sales_order)?;
+        let mut body = json!({});
+        if !lines.is_empty() {
+            body["item"] = json!({"items": lines
+                .iter()
+                .map(|(n, q)| json!({"orderLine": n, "quantity": q, "itemReceive": true}))
+                .collect::<Vec<_>>()});
+        }
+        if !tracking.is_empty() {
+            body["package"] = json!({"items": tracking
+                .iter()
+                .map(|t| json!({"packageTrackingNumber": t}))
+                .collect::<Vec<_>>()});
+        }
+        if let Some(c) = carrier {
+            body["shipCarrier"] = json!(c);
+        }
+        s.db.transform_fulfillment(so, &body, now)
+            .map(|o| o.id.to_string())
     }
 
     /// Quantity on hand of an item (internal id) at a location.

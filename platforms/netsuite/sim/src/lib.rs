@@ -23,11 +23,39 @@
 //!   `custitem_*` (items), `custentity_*` (customers), `custbody_*` (transactions) are free.
 //!   Errors use NetSuite's shape `{type, title, status, o:errorDetails[{detail, o:errorCode,
 //!   o:errorPath?, o:errorQueryParam?}]}`.
-//! - **Inventory**: an item's `locations` sublist (one line per location, `quantityOnHand` =
-//!   `quantityAvailable`) is read-only; quantities change only through `inventoryAdjustment`,
-//!   whose lines' `adjustQtyBy` are applied on create, re-applied as a difference when the
-//!   adjustment is edited (so a repeated upsert by one externalId applies once), reversed on
-//!   delete, and bump the items' `lastModifiedDate`.
+//! - **Inventory** per item and location: `quantityOnHand`, `quantityCommitted`,
+//!   `quantityAvailable` (= on hand - committed), `quantityOnOrder` (always 0: purchase orders
+//!   are not modelled; receipts are adjustments) and `quantityBackOrdered`, read-only in the
+//!   item's `locations` sublist and in SuiteQL `inventoryitemlocations`. On hand moves only by
+//!   transactions: `inventoryAdjustment` lines' `adjustQtyBy` (applied on create, re-applied as a
+//!   difference when the adjustment is edited, so a repeated upsert by one externalId applies
+//!   once, reversed on delete) and item fulfilments (below). **A transaction does not move the
+//!   item's `lastModifiedDate`**: the quantities are sums over transaction lines, not fields of
+//!   the item record, and integrators of real NetSuite capture stock from the transactions that
+//!   move it (sales orders, fulfilments, receipts, adjustments, refunds), not from the item
+//!   (an integrator's list of what changes available quantity, found with `search`: "so when we
+//!   integrate the real-time stock to external applications ... these records need to be
+//!   considered"; no Oracle page says the item's date moves, and the item record's fields do not
+//!   include the quantities). So weft reads changed stock transactions (`transaction`,
+//!   `transactionline`) and then the items they touch.
+//! - **Commitments**: an open sales order line commits what remains to fulfil (quantity -
+//!   fulfilled) at its location (the line's `location`, else the order's `location`, else the
+//!   account's first location, standing for the default-location preference), up to what the
+//!   location has available, in order of entry; the rest is back ordered and committed when
+//!   stock arrives (NetSuite's "commit as available"). Closing a line (`isClosed`), cancelling
+//!   (`orderStatus` `C`, refused once anything was fulfilled) or closing the order (`H`)
+//!   releases the commitment. Line `line`, `quantityCommitted`, `quantityFulfilled` and
+//!   `quantityBackOrdered` are read-only. An order with fulfilments cannot lose, re-point or
+//!   shrink below its fulfilled quantity a fulfilled line, nor be deleted.
+//! - **Item fulfilments** (`itemFulfillment`, SuiteQL type `ItemShip`): created only by
+//!   `POST /salesOrder/{id}/!transform/itemFulfillment` (a direct POST is refused), body
+//!   optional: `item.items[{orderLine, quantity, itemReceive}]` (no lines = every committed
+//!   quantity), `package.items[{packageTrackingNumber, packageDescr, packageWeight}]`,
+//!   `shipCarrier`, `shipMethod`, `shipStatus` (default `C`, shipped), `externalId`,
+//!   `custbody_*`. A line ships at most its committed quantity ("fulfil based on commitment");
+//!   the fulfilment lowers on hand and the line's commitment, and moves the order to `D`
+//!   (partially fulfilled) or `F` (pending billing), modifying the order. Its item lines cannot
+//!   be edited (delete and transform again); deleting it puts the stock back.
 //! - **Sales orders**: `entity` and at least one line required; line `amount` = quantity × rate
 //!   (rate defaults to the item's `basePrice`), `tranId` auto `SO1001`..., `orderStatus` a
 //!   letter `A`..`H` (default `B`), rendered as the plain letter. `billingAddress` /
@@ -71,10 +99,11 @@
 //! OAuth 2.0 (bearer tokens are refused), REST web services' `Prefer: respond-async` jobs and
 //! idempotency keys, batch operations, the flexible short over-run of the concurrency limit,
 //! per-integration limit allocation, `governanceLimits`, request-size limit (bodies are capped
-//! at 104 MB without NetSuite's error text), other record types (item fulfilments, invoices,
-//! subsidiaries and accounts exist only as reference targets `1`), price levels and currencies,
-//! committed / back-ordered quantities (available = on hand), negative-stock preferences
-//! (stock may go negative), sales-order fulfilment, role permissions, user date-format and
+//! at 104 MB without NetSuite's error text), other record types (invoices, purchase orders,
+//! item receipts, return authorizations; subsidiaries and accounts exist only as reference
+//! targets `1`), price levels and currencies, negative-stock preferences (stock may go
+//! negative; commitments never exceed what is on hand), pick/pack stages (a fulfilment is
+//! shipped at once), role permissions, user date-format and
 //! time-zone preferences (all times UTC), `fields=` projection, SuiteQL joins / GROUP BY /
 //! functions beyond `TO_CHAR`, `TO_TIMESTAMP`, `TO_DATE`, and HTTPS (serve it behind TLS if a
 //! client insists).
@@ -96,7 +125,7 @@ pub use activity::ActivityEvent;
 pub use config::{DEFAULT_CONCURRENCY_LIMIT, IntegrationConfig, SimConfig, TokenConfig};
 pub use error::{ConfigError, NsError};
 pub use oauth1::Credentials;
-pub use records::{RecordType, WriteCounts};
+pub use records::{Quantities, RecordType, WriteCounts};
 pub use sim::{
     IntegrationStats, LoginAuditEntry, NetSuiteSim, RequestLogEntry, SimServer, SimStats,
 };

@@ -18,20 +18,24 @@ pub enum RecordType {
     Customer,
     /// `salesOrder`.
     SalesOrder,
-    /// `inventoryAdjustment`: the only way quantities change.
+    /// `inventoryAdjustment`: receipts and corrections of quantity on hand.
     InventoryAdjustment,
     /// `location` (read-only, seeded).
     Location,
+    /// `itemFulfillment`: created only by transforming a sales order; lowers on hand and the
+    /// order's commitment.
+    ItemFulfillment,
 }
 
 impl RecordType {
     /// Every record type, in a stable order.
-    pub const ALL: [RecordType; 5] = [
+    pub const ALL: [RecordType; 6] = [
         RecordType::InventoryItem,
         RecordType::Customer,
         RecordType::SalesOrder,
         RecordType::InventoryAdjustment,
         RecordType::Location,
+        RecordType::ItemFulfillment,
     ];
 
     /// The name used in URLs and errors (`inventoryItem`).
@@ -42,6 +46,17 @@ impl RecordType {
             RecordType::SalesOrder => "salesOrder",
             RecordType::InventoryAdjustment => "inventoryAdjustment",
             RecordType::Location => "location",
+            RecordType::ItemFulfillment => "itemFulfillment",
+        }
+    }
+
+    /// The SuiteQL `transaction.type` of a transaction record type.
+    pub fn transaction_type(self) -> Option<&'static str> {
+        match self {
+            RecordType::SalesOrder => Some("SalesOrd"),
+            RecordType::InventoryAdjustment => Some("InvAdjst"),
+            RecordType::ItemFulfillment => Some("ItemShip"),
+            _ => None,
         }
     }
 
@@ -57,7 +72,9 @@ impl RecordType {
         match self {
             RecordType::InventoryItem => Some("custitem_"),
             RecordType::Customer => Some("custentity_"),
-            RecordType::SalesOrder | RecordType::InventoryAdjustment => Some("custbody_"),
+            RecordType::SalesOrder
+            | RecordType::InventoryAdjustment
+            | RecordType::ItemFulfillment => Some("custbody_"),
             RecordType::Location => None,
         }
     }
@@ -77,6 +94,7 @@ impl RecordType {
             RecordType::SalesOrder => SALES_ORDER_FIELDS,
             RecordType::InventoryAdjustment => ADJUSTMENT_FIELDS,
             RecordType::Location => &[],
+            RecordType::ItemFulfillment => FULFILLMENT_FIELDS,
         }
     }
 
@@ -96,6 +114,9 @@ impl RecordType {
             ],
             RecordType::InventoryAdjustment => &["id", "lastModifiedDate", "createdDate"],
             RecordType::Location => &["id", "name", "isInactive"],
+            RecordType::ItemFulfillment => {
+                &["id", "lastModifiedDate", "createdDate", "createdFrom"]
+            }
         }
     }
 
@@ -181,6 +202,56 @@ const ORDER_LINE_FIELDS: &[Field] = &[
     f("description", Kind::Text),
     f("taxRate1", Kind::Number),
     f("tax1Amt", Kind::Number),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+    f("isClosed", Kind::Bool),
+    // Read-only (see `LINE_READ_ONLY`): kept by the simulator, rendered, refused on write.
+    f("line", Kind::Number),
+    f("quantityCommitted", Kind::Number),
+    f("quantityFulfilled", Kind::Number),
+    f("quantityBackOrdered", Kind::Number),
+];
+
+/// Sublist line fields a client may read but not write.
+const LINE_READ_ONLY: &[&str] = &[
+    "line",
+    "quantityCommitted",
+    "quantityFulfilled",
+    "quantityBackOrdered",
+];
+
+const FULFILLMENT_LINE_FIELDS: &[Field] = &[
+    f("orderLine", Kind::Number),
+    f(
+        "item",
+        Kind::Ref(RefTarget::Record(RecordType::InventoryItem)),
+    ),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+    f("quantity", Kind::Number),
+    f("itemReceive", Kind::Bool),
+];
+
+const PACKAGE_FIELDS: &[Field] = &[
+    f("packageTrackingNumber", Kind::Text),
+    f("packageDescr", Kind::Text),
+    f("packageWeight", Kind::Number),
+];
+
+const FULFILLMENT_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("tranId", Kind::Text),
+    f("tranDate", Kind::Date),
+    f("memo", Kind::Text),
+    f("shipStatus", Kind::Text),
+    f("shipCarrier", Kind::Text),
+    f("shipMethod", Kind::Text),
+    f("item", Kind::Lines(FULFILLMENT_LINE_FIELDS)),
+    f("package", Kind::Lines(PACKAGE_FIELDS)),
 ];
 
 /// The address subrecord (`billingAddress`, `shippingAddress`).
@@ -206,6 +277,10 @@ const SALES_ORDER_FIELDS: &[Field] = &[
     f("memo", Kind::Text),
     f("otherRefNum", Kind::Text),
     f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
     f("item", Kind::Lines(ORDER_LINE_FIELDS)),
     f("billingAddress", Kind::Subrecord(ADDRESS_FIELDS)),
     f("shippingAddress", Kind::Subrecord(ADDRESS_FIELDS)),
@@ -306,6 +381,22 @@ pub struct WriteCounts {
     pub deletes: u64,
 }
 
+/// The quantities of one item at one location, as the item's `locations` sublist and the
+/// SuiteQL table `inventoryitemlocations` show them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Quantities {
+    /// `quantityOnHand`: moved by adjustments (receipts, corrections) and fulfilments.
+    pub on_hand: f64,
+    /// `quantityCommitted`: open sales order lines' committed quantity.
+    pub committed: f64,
+    /// `quantityAvailable` = on hand - committed.
+    pub available: f64,
+    /// `quantityOnOrder` (purchase orders are not modelled: always 0).
+    pub on_order: f64,
+    /// `quantityBackOrdered`: open sales order quantity that could not be committed.
+    pub back_ordered: f64,
+}
+
 /// All records of one simulated account.
 #[derive(Debug)]
 pub struct Db {
@@ -314,6 +405,11 @@ pub struct Db {
     item_names: HashMap<String, u64>,
     /// Quantity on hand per (item, location).
     stock: BTreeMap<(u64, u64), f64>,
+    /// Quantity committed to open sales order lines per (item, location) (derived).
+    committed: BTreeMap<(u64, u64), f64>,
+    /// Quantity on open sales order lines that could not be committed (derived).
+    backordered: BTreeMap<(u64, u64), f64>,
+    next_if_number: u64,
     next_item: u64,
     next_entity: u64,
     next_txn: u64,
@@ -367,6 +463,9 @@ impl Db {
             eids: HashMap::new(),
             item_names: HashMap::new(),
             stock: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            backordered: BTreeMap::new(),
+            next_if_number: 1,
             next_item: 1000,
             next_entity: 300,
             next_txn: 9000,
@@ -431,6 +530,33 @@ impl Db {
     /// Quantity on hand of an item at a location.
     pub fn on_hand(&self, item: u64, location: u64) -> f64 {
         self.stock.get(&(item, location)).copied().unwrap_or(0.0)
+    }
+
+    /// The quantities NetSuite keeps of an item at a location.
+    pub fn quantities(&self, item: u64, location: u64) -> Quantities {
+        let on_hand = self.on_hand(item, location);
+        let committed = self
+            .committed
+            .get(&(item, location))
+            .copied()
+            .unwrap_or(0.0);
+        Quantities {
+            on_hand,
+            committed,
+            available: on_hand - committed,
+            on_order: 0.0,
+            back_ordered: self
+                .backordered
+                .get(&(item, location))
+                .copied()
+                .unwrap_or(0.0),
+        }
+    }
+
+    /// The default location of a transaction line without one (the account's first location,
+    /// standing for the user's or subsidiary's default location preference).
+    fn default_location(&self) -> Option<u64> {
+        self.location_ids().first().copied()
     }
 
     /// Seeded location ids.
@@ -642,6 +768,13 @@ impl Db {
                             continue;
                         }
                         let fpath = format!("{lpath}.{k}");
+                        if LINE_READ_ONLY.contains(&k.as_str()) {
+                            return Err(NsError::bad_request(
+                                "INVALID_FIELD",
+                                format!("Invalid field {fpath}: the field is read-only."),
+                            )
+                            .at(fpath));
+                        }
                         if k.starts_with("custcol_") && k.len() > "custcol_".len() {
                             // Free custom column fields, scalars only.
                             if lv.is_array() || lv.is_object() {
@@ -766,6 +899,21 @@ impl Db {
             }
         };
         let parsed = self.parse_body(rt, body)?;
+        if rt == RecordType::ItemFulfillment {
+            if existing_id.is_none() {
+                return Err(NsError::bad_request(
+                    "INVALID_REQUEST",
+                    "An itemFulfillment record is created by transforming its sales order: POST /record/v1/salesOrder/{id}/!transform/itemFulfillment.",
+                ));
+            }
+            if parsed.contains_key("item") {
+                return Err(NsError::bad_request(
+                    "INVALID_FIELD",
+                    "The simulator does not edit the item lines of a fulfilment: delete it and transform the sales order again.",
+                )
+                .at("item"));
+            }
+        }
         if let (Some(path_eid), Some(Value::String(body_eid))) =
             (&path_eid, parsed.get("externalId"))
             && body_eid != path_eid
@@ -818,6 +966,9 @@ impl Db {
             None => self.peek_id(rt),
         };
         self.finalize(rt, id, &mut fields, now)?;
+        if rt == RecordType::SalesOrder && existing_id.is_some() {
+            self.check_against_fulfilments(id, &fields)?;
+        }
         // Everything validated: commit.
         let created = existing_id.is_none();
         if created {
@@ -842,7 +993,7 @@ impl Db {
             self.item_names.insert(n.to_owned(), id);
         }
         if rt == RecordType::InventoryAdjustment {
-            self.repost_adjustment(old.as_ref(), &fields, now);
+            self.repost_adjustment(old.as_ref(), &fields);
         }
         let record = Record {
             id,
@@ -860,7 +1011,355 @@ impl Db {
         } else {
             c.updates += 1;
         }
+        if matches!(rt, RecordType::SalesOrder | RecordType::InventoryAdjustment) {
+            self.recommit(now);
+        }
         Ok(WriteOutcome { id, created })
+    }
+
+    /// Quantity fulfilled per order line (`line` number) of a sales order, with the line's
+    /// item.
+    fn fulfilled_lines(&self, so: u64) -> BTreeMap<u64, (String, f64)> {
+        let so = so.to_string();
+        let mut out: BTreeMap<u64, (String, f64)> = BTreeMap::new();
+        for f in self
+            .all(RecordType::ItemFulfillment)
+            .filter(|f| f.text("createdFrom") == Some(so.as_str()))
+        {
+            for l in f
+                .fields
+                .get("item")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let (Some(n), Some(q)) = (
+                    l.get("orderLine").and_then(Value::as_f64),
+                    l.get("quantity").and_then(Value::as_f64),
+                ) else {
+                    continue;
+                };
+                let item = l
+                    .get("item")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let e = out.entry(n as u64).or_insert((item, 0.0));
+                e.1 += q;
+            }
+        }
+        out
+    }
+
+    /// A sales order edit may not remove, re-point or shrink below its fulfilled quantity a
+    /// line that was fulfilled, nor cancel an order with fulfilments (close it instead).
+    fn check_against_fulfilments(
+        &self,
+        so: u64,
+        fields: &Map<String, Value>,
+    ) -> Result<(), NsError> {
+        let fulfilled = self.fulfilled_lines(so);
+        if fulfilled.is_empty() {
+            return Ok(());
+        }
+        if fields.get("orderStatus").and_then(Value::as_str) == Some("C") {
+            return Err(NsError::bad_request(
+                "USER_ERROR",
+                "You cannot cancel a sales order that has been fulfilled. Close its remaining lines instead.",
+            )
+            .at("orderStatus"));
+        }
+        let lines = fields
+            .get("item")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (n, (item, q)) in fulfilled {
+            let line = lines.get(n as usize - 1);
+            let ok = line.is_some_and(|l| {
+                l.get("item").and_then(Value::as_str) == Some(item.as_str())
+                    && l.get("quantity").and_then(Value::as_f64).unwrap_or(0.0) >= q
+            });
+            if !ok {
+                return Err(NsError::bad_request(
+                    "USER_ERROR",
+                    format!(
+                        "Line {n} has been fulfilled ({}): it cannot be removed, changed to another item or lowered below the fulfilled quantity.",
+                        qty(q)
+                    ),
+                )
+                .at(format!("item.items[{}]", n - 1)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Recomputes every open sales order line's commitment, in order of entry (as NetSuite's
+    /// "commit as available" does, backorders included, when stock arrives): a line commits
+    /// what remains to fulfil up to what its location still has available; the rest is back
+    /// ordered. Closed lines and cancelled or closed orders commit nothing. An order whose
+    /// fulfilled quantities or status change is modified `now`.
+    fn recommit(&mut self, now: DateTime<Utc>) {
+        let so_ids: Vec<u64> = self.all(RecordType::SalesOrder).map(|r| r.id).collect();
+        let fulfilled: BTreeMap<u64, BTreeMap<u64, (String, f64)>> = so_ids
+            .iter()
+            .map(|&id| (id, self.fulfilled_lines(id)))
+            .collect();
+        let mut committed: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+        let mut backordered: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+        let stock = &self.stock;
+        let orders = self
+            .records
+            .get_mut(&RecordType::SalesOrder)
+            .expect("all types");
+        for id in so_ids {
+            let Some(rec) = orders.get_mut(&id) else {
+                continue;
+            };
+            let status = rec.text("orderStatus").unwrap_or("B").to_owned();
+            let dead = status == "C" || status == "H";
+            let done = &fulfilled[&id];
+            let (mut any_fulfilled, mut all_done, mut all_closed) = (false, true, true);
+            let mut fulfilment_moved = false;
+            let lines = rec
+                .fields
+                .get_mut("item")
+                .and_then(Value::as_array_mut)
+                .map(Vec::as_mut_slice)
+                .unwrap_or_default();
+            for (i, line) in lines.iter_mut().enumerate() {
+                let Some(l) = line.as_object_mut() else {
+                    continue;
+                };
+                let n = i as u64 + 1;
+                let q = l.get("quantity").and_then(Value::as_f64).unwrap_or(0.0);
+                let f = done.get(&n).map_or(0.0, |d| d.1);
+                let closed = l.get("isClosed").and_then(Value::as_bool) == Some(true);
+                let remaining = if closed || dead {
+                    0.0
+                } else {
+                    (q - f).max(0.0)
+                };
+                let id_of = |k: &str| {
+                    l.get(k)
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<u64>().ok())
+                };
+                let (c, b) = match (id_of("item"), id_of("location")) {
+                    (Some(item), Some(loc)) => {
+                        let on_hand = stock.get(&(item, loc)).copied().unwrap_or(0.0);
+                        let used = committed.get(&(item, loc)).copied().unwrap_or(0.0);
+                        let c = remaining.min((on_hand - used).max(0.0));
+                        *committed.entry((item, loc)).or_default() += c;
+                        *backordered.entry((item, loc)).or_default() += remaining - c;
+                        (c, remaining - c)
+                    }
+                    _ => (0.0, remaining),
+                };
+                if l.get("quantityFulfilled")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0)
+                    != f
+                {
+                    fulfilment_moved = true;
+                }
+                l.insert("line".into(), json!(n));
+                l.insert("quantityCommitted".into(), json!(c));
+                l.insert("quantityFulfilled".into(), json!(f));
+                l.insert("quantityBackOrdered".into(), json!(b));
+                any_fulfilled |= f > 0.0;
+                if !closed && f < q {
+                    all_done = false;
+                }
+                if !closed {
+                    all_closed = false;
+                }
+            }
+            // Billing is not modelled: a status set by hand to Billed stays.
+            let new_status = if dead || status == "A" || status == "G" {
+                status.clone()
+            } else if all_closed {
+                "H".to_owned()
+            } else if any_fulfilled {
+                if all_done { "F" } else { "D" }.to_owned()
+            } else {
+                "B".to_owned()
+            };
+            if new_status != status {
+                rec.fields.insert("orderStatus".into(), json!(new_status));
+                fulfilment_moved = true;
+            }
+            if fulfilment_moved && rec.modified < now {
+                rec.modified = now;
+            }
+        }
+        committed.retain(|_, v| *v != 0.0);
+        backordered.retain(|_, v| *v != 0.0);
+        self.committed = committed;
+        self.backordered = backordered;
+    }
+
+    /// `POST /salesOrder/{id}/!transform/itemFulfillment`: fulfils lines of a sales order
+    /// (all committed quantities when the body names no lines), lowering on hand and the
+    /// order's commitment. A line ships at most its committed quantity; `package` lines carry
+    /// tracking numbers.
+    pub fn transform_fulfillment(
+        &mut self,
+        so: u64,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, NsError> {
+        let rt = RecordType::ItemFulfillment;
+        let order = self
+            .get(RecordType::SalesOrder, so)
+            .cloned()
+            .ok_or_else(NsError::not_found)?;
+        let status = order.text("orderStatus").unwrap_or("B");
+        if matches!(status, "A" | "C" | "H" | "F" | "G") {
+            return Err(NsError::bad_request(
+                "USER_ERROR",
+                format!(
+                    "Sales order {} cannot be fulfilled in its status ({status}).",
+                    order.text("tranId").unwrap_or_default()
+                ),
+            ));
+        }
+        let mut fields = self.parse_body(rt, body)?;
+        if let Some(Value::String(eid)) = fields.get("externalId")
+            && let Some(other) = self.by_external_id(rt, eid)
+        {
+            return Err(NsError::bad_request(
+                "DUP_RCRD",
+                format!(
+                    "An itemFulfillment record with externalId {eid} already exists (id {other})."
+                ),
+            )
+            .at("externalId"));
+        }
+        let so_lines = order
+            .fields
+            .get("item")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let committed_of = |n: u64| -> f64 {
+            so_lines
+                .get(n as usize - 1)
+                .and_then(|l| l.get("quantityCommitted"))
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+        };
+        let wanted: Vec<(u64, f64)> = match fields.get("item").and_then(Value::as_array) {
+            None => (1..=so_lines.len() as u64)
+                .map(|n| (n, committed_of(n)))
+                .filter(|(_, q)| *q > 0.0)
+                .collect(),
+            Some(lines) => {
+                let mut out = Vec::new();
+                for (i, l) in lines.iter().enumerate() {
+                    if l.get("itemReceive").and_then(Value::as_bool) == Some(false) {
+                        continue;
+                    }
+                    let n = l
+                        .get("orderLine")
+                        .and_then(Value::as_f64)
+                        .filter(|n| *n >= 1.0 && n.fract() == 0.0 && *n as usize <= so_lines.len())
+                        .ok_or_else(|| {
+                            missing("Order Line", &format!("item.items[{i}].orderLine"))
+                        })? as u64;
+                    let q = l
+                        .get("quantity")
+                        .and_then(Value::as_f64)
+                        .unwrap_or_else(|| committed_of(n));
+                    if q <= 0.0 {
+                        continue;
+                    }
+                    let sol = &so_lines[n as usize - 1];
+                    if let Some(item) = l.get("item")
+                        && sol.get("item") != Some(item)
+                    {
+                        return Err(NsError::bad_request(
+                            "INVALID_FLD_VALUE",
+                            format!("Line item.items[{i}] names another item than order line {n}."),
+                        )
+                        .at(format!("item.items[{i}].item")));
+                    }
+                    let already: f64 = out.iter().filter(|(m, _)| *m == n).map(|(_, q)| q).sum();
+                    if q + already > committed_of(n) {
+                        return Err(NsError::bad_request(
+                            "USER_ERROR",
+                            format!(
+                                "You cannot fulfill more than the committed quantity of order line {n} ({}).",
+                                qty(committed_of(n))
+                            ),
+                        )
+                        .at(format!("item.items[{i}].quantity")));
+                    }
+                    out.push((n, q));
+                }
+                out
+            }
+        };
+        if wanted.is_empty() {
+            return Err(NsError::bad_request(
+                "USER_ERROR",
+                "You must enter at least one line item for this transaction.",
+            )
+            .at("item"));
+        }
+        let lines: Vec<Value> = wanted
+            .iter()
+            .map(|&(n, q)| {
+                let sol = &so_lines[n as usize - 1];
+                json!({
+                    "orderLine": n,
+                    "item": sol.get("item").cloned().unwrap_or(Value::Null),
+                    "location": sol.get("location").cloned().unwrap_or(Value::Null),
+                    "quantity": q,
+                    "itemReceive": true,
+                })
+            })
+            .collect();
+        fields.insert("item".into(), Value::Array(lines.clone()));
+        fields.insert("createdFrom".into(), json!(so.to_string()));
+        fields
+            .entry("tranId")
+            .or_insert_with(|| json!(format!("IF{}", self.next_if_number)));
+        fields
+            .entry("tranDate")
+            .or_insert(json!(now.format("%Y-%m-%d").to_string()));
+        fields.entry("shipStatus").or_insert(json!("C"));
+        let id = self.peek_id(rt);
+        self.take_id(rt);
+        for l in &lines {
+            let id_of = |k: &str| {
+                l.get(k)
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<u64>().ok())
+            };
+            if let (Some(item), Some(loc), Some(q)) = (
+                id_of("item"),
+                id_of("location"),
+                l.get("quantity").and_then(Value::as_f64),
+            ) {
+                *self.stock.entry((item, loc)).or_default() -= q;
+            }
+        }
+        if let Some(e) = fields.get("externalId").and_then(Value::as_str) {
+            self.eids.insert((rt, e.to_owned()), id);
+        }
+        self.records.get_mut(&rt).expect("all types").insert(
+            id,
+            Record {
+                id,
+                fields,
+                created: now,
+                modified: now,
+            },
+        );
+        self.counts.entry(rt).or_default().creates += 1;
+        self.recommit(now);
+        Ok(WriteOutcome { id, created: true })
     }
 
     /// Deletes a record (an adjustment's stock movements are reversed).
@@ -873,6 +1372,9 @@ impl Db {
             ));
         }
         let referenced = match rt {
+            RecordType::SalesOrder => self
+                .all(RecordType::ItemFulfillment)
+                .any(|f| f.text("createdFrom") == Some(&id.to_string())),
             RecordType::Customer => self
                 .all(RecordType::SalesOrder)
                 .any(|o| o.text("entity") == Some(&id.to_string())),
@@ -880,6 +1382,7 @@ impl Db {
                 let sid = id.to_string();
                 self.all(RecordType::SalesOrder)
                     .chain(self.all(RecordType::InventoryAdjustment))
+                    .chain(self.all(RecordType::ItemFulfillment))
                     .any(|t| {
                         ["item", "inventory"].iter().any(|sub| {
                             t.fields
@@ -916,7 +1419,39 @@ impl Db {
             self.stock.retain(|(item, _), _| *item != id);
         }
         if rt == RecordType::InventoryAdjustment {
-            self.repost_adjustment(Some(&old), &Map::new(), now);
+            self.repost_adjustment(Some(&old), &Map::new());
+        }
+        if rt == RecordType::ItemFulfillment {
+            // Deleting a fulfilment puts its quantities back on hand and re-opens the lines.
+            for l in old
+                .fields
+                .get("item")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id_of = |k: &str| {
+                    l.get(k)
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<u64>().ok())
+                };
+                if let (Some(item), Some(loc), Some(q)) = (
+                    id_of("item"),
+                    id_of("location"),
+                    l.get("quantity").and_then(Value::as_f64),
+                ) {
+                    *self.stock.entry((item, loc)).or_default() += q;
+                }
+            }
+        }
+        if matches!(
+            rt,
+            RecordType::SalesOrder
+                | RecordType::InventoryAdjustment
+                | RecordType::ItemFulfillment
+                | RecordType::InventoryItem
+        ) {
+            self.recommit(now);
         }
         self.counts.entry(rt).or_default().deletes += 1;
         Ok(())
@@ -941,6 +1476,10 @@ impl Db {
             RecordType::InventoryAdjustment => {
                 self.next_txn += 1;
                 self.next_adj_number += 1;
+            }
+            RecordType::ItemFulfillment => {
+                self.next_txn += 1;
+                self.next_if_number += 1;
             }
             RecordType::Location => {}
         }
@@ -988,6 +1527,7 @@ impl Db {
                 if !fields.contains_key("entity") {
                     return Err(missing("Customer", "entity"));
                 }
+                let header_location = fields.get("location").cloned();
                 let lines = fields
                     .get_mut("item")
                     .and_then(Value::as_array_mut)
@@ -1000,11 +1540,19 @@ impl Db {
                         .at("item")
                     })?;
                 let mut total = 0.0;
+                // A line without a location takes the order's, else the default location.
+                let location = header_location
+                    .or_else(|| self.default_location().map(|l| json!(l.to_string())));
                 let mut tax = 0.0;
                 for (i, line) in lines.iter_mut().enumerate() {
                     let l = line.as_object_mut().expect("lines are objects");
                     if !l.contains_key("item") {
                         return Err(missing("Item", &format!("item.items[{i}].item")));
+                    }
+                    if !l.contains_key("location")
+                        && let Some(loc) = &location
+                    {
+                        l.insert("location".into(), loc.clone());
                     }
                     let q = l
                         .get("quantity")
@@ -1118,20 +1666,15 @@ impl Db {
                 fields.entry("account").or_insert(json!("1"));
                 fields.entry("subsidiary").or_insert(json!("1"));
             }
-            RecordType::Location => {}
+            RecordType::Location | RecordType::ItemFulfillment => {}
         }
         Ok(())
     }
 
-    /// Applies the difference between an adjustment's old and new lines to stock, and bumps
-    /// `lastModifiedDate` of every item whose quantity moved (as NetSuite re-posts the
-    /// transaction on edit).
-    fn repost_adjustment(
-        &mut self,
-        old: Option<&Record>,
-        new: &Map<String, Value>,
-        now: DateTime<Utc>,
-    ) {
+    /// Applies the difference between an adjustment's old and new lines to stock (as NetSuite
+    /// re-posts the transaction on edit). The items' `lastModifiedDate` does not move: a
+    /// transaction changes the item's quantities, not the item record.
+    fn repost_adjustment(&mut self, old: Option<&Record>, new: &Map<String, Value>) {
         let mut delta: BTreeMap<(u64, u64), f64> = BTreeMap::new();
         let mut add = |fields: &Map<String, Value>, sign: f64| {
             for line in fields
@@ -1163,13 +1706,6 @@ impl Db {
                 continue;
             }
             *self.stock.entry((item, loc)).or_default() += d;
-            if let Some(r) = self
-                .records
-                .get_mut(&RecordType::InventoryItem)
-                .and_then(|m| m.get_mut(&item))
-            {
-                r.modified = now;
-            }
         }
     }
 
@@ -1209,7 +1745,7 @@ impl Db {
                                     Kind::Ref(t) => {
                                         self.render_ref(t, lv.as_str().unwrap_or_default(), base)
                                     }
-                                    _ if fd.name == "quantity" || fd.name == "adjustQtyBy" => {
+                                    Kind::Number if fd.name != "rate" && fd.name != "amount" => {
                                         qty(lv.as_f64().unwrap_or(0.0))
                                     }
                                     _ => lv.clone(),
@@ -1288,6 +1824,12 @@ impl Db {
                 out.insert(k.into(), t.clone());
             }
         }
+        if let Some(so) = rec.text("createdFrom") {
+            out.insert(
+                "createdFrom".into(),
+                self.render_ref(RefTarget::Record(RecordType::SalesOrder), so, base),
+            );
+        }
         out.insert(
             rt.created_field().into(),
             json!(format_datetime(rec.created)),
@@ -1300,12 +1842,15 @@ impl Db {
             let lines = self
                 .all(RecordType::Location)
                 .map(|loc| {
-                    let q = self.on_hand(rec.id, loc.id);
+                    let q = self.quantities(rec.id, loc.id);
                     json!({
                         "links": [],
                         "location": self.render_ref(RefTarget::Record(RecordType::Location), &loc.id.to_string(), base),
-                        "quantityOnHand": qty(q),
-                        "quantityAvailable": qty(q),
+                        "quantityOnHand": qty(q.on_hand),
+                        "quantityCommitted": qty(q.committed),
+                        "quantityAvailable": qty(q.available),
+                        "quantityOnOrder": qty(q.on_order),
+                        "quantityBackOrdered": qty(q.back_ordered),
                     })
                 })
                 .collect();

@@ -34,6 +34,11 @@ impl NetSuiteSim {
             .route("/_sim/erp/seed", post(sim_seed))
             .route("/_sim/erp/random", post(sim_random))
             .route("/_sim/erp/inventory-adjust", post(sim_adjust))
+            .route("/_sim/erp/fulfil", post(sim_fulfil))
+            .route(
+                "/_sim/erp/quantities/{item}/{location}",
+                get(sim_quantities),
+            )
             .route("/_sim/erp/{rtype}", post(sim_create))
             .route("/_sim/erp/{rtype}/{id}", patch(sim_update).get(sim_get))
             .with_state(self.clone())
@@ -383,7 +388,7 @@ fn dispatch(
                 StatusCode::NOT_FOUND,
                 "INVALID_RECORD_TYPE",
                 format!(
-                    "Record type '{rtype}' does not exist. This account serves inventoryItem, customer, salesOrder, inventoryAdjustment and location."
+                    "Record type '{rtype}' does not exist. This account serves inventoryItem, customer, salesOrder, inventoryAdjustment, itemFulfillment and location."
                 ),
             )),
         },
@@ -504,6 +509,35 @@ fn record_request(
             Ok(no_content(None))
         }
         ([_], m) => Err(method_not_allowed(&m)),
+        ([seg, "!transform", target], Method::POST) => {
+            if rt != RecordType::SalesOrder || !target.eq_ignore_ascii_case("itemFulfillment") {
+                return Err(NsError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_TRANSFORM",
+                    format!(
+                        "The transformation of {} into {target} is not supported.",
+                        rt.name()
+                    ),
+                ));
+            }
+            let v = if body.is_empty() {
+                json!({})
+            } else {
+                parse_json(body)?
+            };
+            let now = inner.clock.now_secs();
+            let mut s = inner.state.lock();
+            let id = s.db.resolve_segment(rt, seg)?;
+            let out = s.db.transform_fulfillment(id, &v, now)?;
+            s.api_writes
+                .entry(RecordType::ItemFulfillment)
+                .or_default()
+                .creates += 1;
+            Ok(no_content(Some(format!(
+                "{base}/services/rest/record/v1/itemFulfillment/{}",
+                out.id
+            ))))
+        }
         ([seg, sub], Method::GET) => {
             let s = inner.state.lock();
             let id = s.db.resolve_segment(rt, seg)?;
@@ -734,6 +768,41 @@ async fn sim_adjust(State(sim): State<NetSuiteSim>, body: Bytes) -> Response {
         Ok(id) => (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfilBody {
+    /// Sales order, internal id or `eid:...`.
+    sales_order: String,
+    /// `[order line number, quantity]` pairs; empty = every committed quantity.
+    #[serde(default)]
+    lines: Vec<(u64, f64)>,
+    #[serde(default)]
+    tracking: Vec<String>,
+    carrier: Option<String>,
+}
+
+async fn sim_fulfil(State(sim): State<NetSuiteSim>, body: Bytes) -> Response {
+    let b: FulfilBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return NsError::bad_request("INVALID_CONTENT", format!("fulfil body: {e}"))
+                .into_response();
+        }
+    };
+    let tracking: Vec<&str> = b.tracking.iter().map(String::as_str).collect();
+    match sim.erp_fulfil(&b.sales_order, &b.lines, &tracking, b.carrier.as_deref()) {
+        Ok(id) => (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn sim_quantities(
+    State(sim): State<NetSuiteSim>,
+    Path((item, location)): Path<(String, String)>,
+) -> Response {
+    axum::Json(sim.quantities(&item, &location)).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -23,9 +23,12 @@
 //!   isinactive, itemtype, createddate, lastmodifieddate
 //! - `customer`: id, externalid, entityid, companyname, firstname, lastname, email, phone,
 //!   isperson, datecreated, lastmodifieddate
-//! - `transaction`: id, externalid, tranid, type (`SalesOrd` / `InvAdjst`), entity, trandate,
+//! - `transaction`: id, externalid, tranid, type (`SalesOrd` / `InvAdjst` / `ItemShip`), entity, trandate,
 //!   status, memo, otherrefnum, foreigntotal, createddate, lastmodifieddate
-//! - `inventoryitemlocations`: item, location, quantityonhand, quantityavailable
+//! - `inventoryitemlocations`: item, location, quantityonhand, quantityavailable,
+//!   quantitycommitted, quantityonorder, quantitybackordered
+//! - `transactionline`: transaction, linesequencenumber, item, location, quantity (fulfilment
+//!   lines negative), isclosed
 //! - `location`: id, name, isinactive
 //!
 //! Values come back as NetSuite returns them: ids and text as strings, numbers as numbers,
@@ -212,6 +215,7 @@ enum Table {
     Transaction,
     InventoryItemLocations,
     Location,
+    TransactionLine,
 }
 
 impl Table {
@@ -222,6 +226,7 @@ impl Table {
             "transaction" => Table::Transaction,
             "inventoryitemlocations" => Table::InventoryItemLocations,
             "location" => Table::Location,
+            "transactionline" => Table::TransactionLine,
             _ => return None,
         })
     }
@@ -274,8 +279,19 @@ impl Table {
                 ("location", Id),
                 ("quantityonhand", Num),
                 ("quantityavailable", Num),
+                ("quantitycommitted", Num),
+                ("quantityonorder", Num),
+                ("quantitybackordered", Num),
             ],
             Table::Location => &[("id", Id), ("name", Text), ("isinactive", Bool)],
+            Table::TransactionLine => &[
+                ("transaction", Id),
+                ("linesequencenumber", Num),
+                ("item", Id),
+                ("location", Id),
+                ("quantity", Num),
+                ("isclosed", Bool),
+            ],
         }
     }
 
@@ -331,10 +347,12 @@ impl Table {
                 .collect(),
             Table::Transaction => {
                 let mut rows: Vec<(u64, Vec<Val>)> = Vec::new();
-                for (rt, ty) in [
-                    (RecordType::SalesOrder, "SalesOrd"),
-                    (RecordType::InventoryAdjustment, "InvAdjst"),
+                for rt in [
+                    RecordType::SalesOrder,
+                    RecordType::InventoryAdjustment,
+                    RecordType::ItemFulfillment,
                 ] {
+                    let ty = rt.transaction_type().unwrap_or_default();
                     for r in db.all(rt) {
                         let date = r
                             .fields
@@ -375,12 +393,15 @@ impl Table {
                 db.all(RecordType::InventoryItem)
                     .flat_map(|item| {
                         locations.iter().map(move |loc| {
-                            let q = db.on_hand(item.id, *loc);
+                            let q = db.quantities(item.id, *loc);
                             vec![
                                 Val::Num(item.id as f64),
                                 Val::Num(*loc as f64),
-                                Val::Num(q),
-                                Val::Num(q),
+                                Val::Num(q.on_hand),
+                                Val::Num(q.available),
+                                Val::Num(q.committed),
+                                Val::Num(q.on_order),
+                                Val::Num(q.back_ordered),
                             ]
                         })
                     })
@@ -396,6 +417,58 @@ impl Table {
                     ]
                 })
                 .collect(),
+            Table::TransactionLine => {
+                // Item lines of stock transactions: sales order lines (`item`), adjustment lines
+                // (`inventory`, quantity = adjustQtyBy) and fulfilment lines (`item`, shipped
+                // quantity negative, as NetSuite signs lines that lower stock).
+                let mut rows: Vec<(u64, Vec<Val>)> = Vec::new();
+                for (rt, sub, qty_field, sign) in [
+                    (RecordType::SalesOrder, "item", "quantity", 1.0),
+                    (
+                        RecordType::InventoryAdjustment,
+                        "inventory",
+                        "adjustQtyBy",
+                        1.0,
+                    ),
+                    (RecordType::ItemFulfillment, "item", "quantity", -1.0),
+                ] {
+                    for r in db.all(rt) {
+                        let lines = r.fields.get(sub).and_then(Value::as_array);
+                        for (i, l) in lines.into_iter().flatten().enumerate() {
+                            let id = |k: &str| match l.get(k) {
+                                Some(Value::String(s)) => {
+                                    s.parse().map(Val::Num).unwrap_or(Val::Null)
+                                }
+                                _ => Val::Null,
+                            };
+                            rows.push((
+                                r.id,
+                                vec![
+                                    Val::Num(r.id as f64),
+                                    Val::Num(i as f64 + 1.0),
+                                    id("item"),
+                                    id("location"),
+                                    l.get(qty_field)
+                                        .and_then(Value::as_f64)
+                                        .map(|q| Val::Num(sign * q))
+                                        .unwrap_or(Val::Null),
+                                    Val::Text(
+                                        if l.get("isClosed").and_then(Value::as_bool) == Some(true)
+                                        {
+                                            "T"
+                                        } else {
+                                            "F"
+                                        }
+                                        .into(),
+                                    ),
+                                ],
+                            ));
+                        }
+                    }
+                }
+                rows.sort_by_key(|(id, _)| *id);
+                rows.into_iter().map(|(_, r)| r).collect()
+            }
         }
     }
 }
@@ -736,7 +809,7 @@ impl Parser {
         let tname = self.ident()?;
         self.table = Some(Table::parse(&tname).ok_or_else(|| {
             err(format!(
-                "Record '{tname}' was not found. The simulator serves item, customer, transaction, inventoryitemlocations and location."
+                "Record '{tname}' was not found. The simulator serves item, customer, transaction, transactionline, inventoryitemlocations and location."
             ))
         })?);
         let aliased = self.eat_kw("AS")
@@ -1031,6 +1104,7 @@ fn table_name(t: Table) -> &'static str {
         Table::Transaction => "transaction",
         Table::InventoryItemLocations => "inventoryitemlocations",
         Table::Location => "location",
+        Table::TransactionLine => "transactionline",
     }
 }
 

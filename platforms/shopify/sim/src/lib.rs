@@ -32,7 +32,13 @@
 //!   item/location pairs are user errors; all-or-nothing),
 //!   `inventoryAdjustQuantities` (2026-04+: the `@idempotent(key:)` directive is mandatory, a
 //!   runtime error otherwise), `customerCreate`, `customerUpdate`, `webhookSubscriptionCreate`,
-//!   `webhookSubscriptionDelete`. `userErrors { field message code }` as Shopify shapes them;
+//!   `webhookSubscriptionDelete`, and an order's life (see [`lifecycle`]): `fulfillmentCreate`
+//!   (one fulfilment order per call, `trackingInfo {number url company}`, at most each line's
+//!   remaining quantity), `orderCancel` (`restock`, refused once anything shipped; runs at once,
+//!   job `done`), `refundCreate` (`restockType` `RETURN` / `CANCEL` / `NO_RESTOCK` per line;
+//!   `@idempotent` mandatory from 2026-04). Orders have `fulfillmentOrders` (one per order),
+//!   `fulfillments`, `refunds`, `displayFulfillmentStatus`; line items `currentQuantity` and
+//!   `unfulfilledQuantity`. `userErrors { field message code }` as Shopify shapes them;
 //!   at most 250 items per input array (`MAX_INPUT_SIZE_EXCEEDED`).
 //! - **`@idempotent(key:)`** on any mutation field: a repeated key returns the ORIGINAL result
 //!   and applies nothing; the same key with different arguments is
@@ -52,8 +58,18 @@
 //! - **REST-style limits** on `GET /admin/api/{v}/shop.json` and `/products/count.json`:
 //!   request bucket (standard 40 @ 2/s), `X-Shopify-Shop-Api-Call-Limit: n/40`, 429 with
 //!   `Retry-After` (integer seconds) and Shopify's "Exceeded 2 calls per second" body.
+//! - **Inventory by named quantity** per item and location: `available`, `committed`,
+//!   `reserved`, `damaged`, `safety_stock`, `quality_control`, `incoming`, and the derived
+//!   `unavailable` (the four set-aside states) and `on_hand` (available + committed +
+//!   unavailable), as `quantities(names:)` returns them. An order moves its quantities from
+//!   available to committed; a fulfilment lowers committed (so on hand); a cancellation or a
+//!   `CANCEL` refund line returns committed to available (without restock: out of on hand); a
+//!   `RETURN` refund line adds to available and on hand. `inventorySetQuantities` and
+//!   `inventoryAdjustQuantities` move available (on hand follows).
 //! - **Webhooks** for `products/create`, `products/update`, `inventory_levels/update`,
-//!   `orders/create`, `orders/updated`, `customers/create`, `customers/update`: REST-shaped
+//!   `orders/create`, `orders/updated`, `orders/cancelled`, `orders/fulfilled`,
+//!   `orders/partially_fulfilled`, `fulfillments/create`, `refunds/create`, `customers/create`,
+//!   `customers/update`: REST-shaped
 //!   bodies (snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
 //!   as a comma-joined string, timestamps in the shop's UTC offset, default `-05:00`), headers
 //!   `X-Shopify-Topic`, `-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the oldest
@@ -69,8 +85,9 @@
 //!   report per delivery: dropped, duplicated, late, reordered, delivered, failed, attempts.
 //! - **Merchant activity** (Rust API and `/_sim/...` HTTP, ids as decimal strings): create/edit
 //!   products and variants, set/adjust stock at a location, create/edit customers, place orders
-//!   (stock is decremented; `orders/create` + `inventory_levels/update`), cancel orders (restock,
-//!   `orders/updated`). Inspection: state dump, request log, creates per type split by API vs
+//!   (available moves to committed; `orders/create` + `inventory_levels/update`), fulfil them
+//!   with tracking, cancel them (with or without restock; `orders/cancelled` + `orders/updated`),
+//!   refund lines with a restock type. Inspection: state dump, request log, creates per type split by API vs
 //!   merchant, throttled counts, webhook stats.
 //! - **Determinism**: ids, webhook/event ids and chaos come from the seed; timestamps are a
 //!   settable base time plus elapsed `tokio::time` (so a paused clock makes them exact).
@@ -105,6 +122,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod inspect;
+pub mod lifecycle;
 pub mod merchant;
 pub mod search;
 pub mod sim;

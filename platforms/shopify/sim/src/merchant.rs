@@ -1,5 +1,6 @@
 //! Merchant and shopper activity (Rust API and `/_sim` HTTP endpoints): create and edit products,
-//! variants, inventory, customers; place and cancel orders. Every change bumps `updated_at` and
+//! variants, inventory, customers; place, fulfil (with tracking), refund and cancel orders. Every
+//! change bumps `updated_at` and
 //! fires webhooks exactly like an admin edit. Also the `/_sim` inspection endpoints.
 //!
 //! HTTP ids are decimal strings (JSON numbers would lose precision above 2^53).
@@ -211,8 +212,8 @@ impl ShopifySim {
                     id: level_id,
                     inventory_item_id: item,
                     location_id: lid,
-                    available: 0,
                     updated_at: now,
+                    ..crate::state::LevelRec::default()
                 },
             );
         }
@@ -462,12 +463,74 @@ impl ShopifySim {
         })
     }
 
-    /// Cancels an order, restocking it (fires `orders/updated`).
+    /// Cancels an order, restocking it (fires `orders/cancelled` and `orders/updated`).
     pub fn cancel_order(&self, order_id: u64) -> Result<(), SimError> {
         self.with_state(|st| {
             st.cancel_order(order_id)
                 .map_err(|e| SimError::from_user_errors(&[e]))
         })
+    }
+
+    /// Cancels an order as the merchant does in the admin, restocking or not.
+    pub fn cancel_order_with(
+        &self,
+        order_id: u64,
+        restock: bool,
+        reason: &str,
+    ) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.cancel_order_with(order_id, restock, reason)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// The order's fulfilment order id and its line item ids.
+    pub fn order_lines(&self, order_id: u64) -> Option<(u64, Vec<u64>)> {
+        let st = self.shared.state.lock();
+        st.orders.get(&order_id).map(|o| {
+            (
+                o.fulfillment_order_id,
+                o.line_items.iter().map(|l| l.id).collect(),
+            )
+        })
+    }
+
+    /// Fulfils lines of an order (`None` = everything fulfillable) with tracking, as the
+    /// merchant or a fulfilment app does; returns the fulfilment id.
+    pub fn fulfil_order(
+        &self,
+        order_id: u64,
+        lines: Option<Vec<(u64, i64)>>,
+        tracking: crate::lifecycle::Tracking,
+    ) -> Result<u64, SimError> {
+        self.with_state(|st| {
+            let fo = st
+                .orders
+                .get(&order_id)
+                .map(|o| o.fulfillment_order_id)
+                .ok_or_else(|| SimError::NotFound(format!("order {order_id}")))?;
+            st.fulfill(fo, lines, tracking)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// Refunds lines of an order as the merchant does (restock per line); returns the refund id.
+    pub fn refund_order(
+        &self,
+        order_id: u64,
+        lines: Vec<crate::lifecycle::RefundLineSpec>,
+        note: Option<String>,
+    ) -> Result<u64, SimError> {
+        self.with_state(|st| {
+            st.refund(order_id, lines, note)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
+    /// The quantity of a named inventory state (`available`, `committed`, `on_hand`, ...).
+    pub fn quantity(&self, item: u64, location: u64, name: &str) -> Option<i64> {
+        let st = self.shared.state.lock();
+        st.levels.get(&(item, location))?.quantity(name)
     }
 }
 
@@ -559,6 +622,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/customers/{id}", patch(http_edit_customer))
         .route("/_sim/orders", post(http_place_order))
         .route("/_sim/orders/{id}/cancel", post(http_cancel_order))
+        .route("/_sim/orders/{id}/fulfil", post(http_fulfil_order))
+        .route("/_sim/orders/{id}/refund", post(http_refund_order))
         .route("/_sim/locations", post(http_create_location))
         .route(
             "/_sim/webhooks/subscriptions",
@@ -658,10 +723,107 @@ async fn http_place_order(State(sh): State<Arc<Shared>>, Json(o): Json<NewOrder>
     Ok(Json(json!({"id": oid.to_string()})))
 }
 
-async fn http_cancel_order(State(sh): State<Arc<Shared>>, Path(oid): Path<String>) -> ApiResult {
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    restock: Option<bool>,
+    reason: Option<String>,
+}
+
+async fn http_cancel_order(
+    State(sh): State<Arc<Shared>>,
+    Path(oid): Path<String>,
+    body: Option<Json<CancelBody>>,
+) -> ApiResult {
     let oid = id(&oid, "order")?;
-    sim(sh).cancel_order(oid)?;
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    sim(sh).cancel_order_with(
+        oid,
+        b.restock.unwrap_or(true),
+        b.reason.as_deref().unwrap_or("CUSTOMER"),
+    )?;
     Ok(Json(json!({"id": oid.to_string()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfilLine {
+    line_item_id: String,
+    quantity: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FulfilBody {
+    /// Lines to ship; absent = everything fulfillable.
+    lines: Option<Vec<FulfilLine>>,
+    tracking_number: Option<String>,
+    tracking_url: Option<String>,
+    tracking_company: Option<String>,
+}
+
+async fn http_fulfil_order(
+    State(sh): State<Arc<Shared>>,
+    Path(oid): Path<String>,
+    Json(b): Json<FulfilBody>,
+) -> ApiResult {
+    let oid = id(&oid, "order")?;
+    let lines = b
+        .lines
+        .map(|ls| {
+            ls.into_iter()
+                .map(|l| id(&l.line_item_id, "line item").map(|i| (i, l.quantity)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let fid = sim(sh).fulfil_order(
+        oid,
+        lines,
+        crate::lifecycle::Tracking {
+            number: b.tracking_number,
+            url: b.tracking_url,
+            company: b.tracking_company,
+        },
+    )?;
+    Ok(Json(json!({"id": fid.to_string()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundLine {
+    line_item_id: String,
+    quantity: i64,
+    restock_type: Option<String>,
+    location_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    lines: Vec<RefundLine>,
+    note: Option<String>,
+}
+
+async fn http_refund_order(
+    State(sh): State<Arc<Shared>>,
+    Path(oid): Path<String>,
+    Json(b): Json<RefundBody>,
+) -> ApiResult {
+    let oid = id(&oid, "order")?;
+    let mut lines = Vec::new();
+    for l in b.lines {
+        lines.push(crate::lifecycle::RefundLineSpec {
+            line_item_id: id(&l.line_item_id, "line item")?,
+            quantity: l.quantity,
+            restock_type: l
+                .restock_type
+                .unwrap_or_else(|| "RETURN".into())
+                .to_ascii_uppercase(),
+            location_id: l.location_id.map(|x| id(&x, "location")).transpose()?,
+        });
+    }
+    let rid = sim(sh).refund_order(oid, lines, b.note)?;
+    Ok(Json(json!({"id": rid.to_string()})))
 }
 
 async fn http_create_location(

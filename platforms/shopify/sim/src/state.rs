@@ -32,11 +32,21 @@ pub enum Topic {
     CustomersCreate,
     /// `customers/update`
     CustomersUpdate,
+    /// `orders/cancelled`
+    OrdersCancelled,
+    /// `orders/fulfilled` (every line fulfilled)
+    OrdersFulfilled,
+    /// `orders/partially_fulfilled`
+    OrdersPartiallyFulfilled,
+    /// `fulfillments/create`
+    FulfillmentsCreate,
+    /// `refunds/create`
+    RefundsCreate,
 }
 
 impl Topic {
     /// All topics.
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 12] = [
         Topic::ProductsCreate,
         Topic::ProductsUpdate,
         Topic::InventoryLevelsUpdate,
@@ -44,6 +54,11 @@ impl Topic {
         Topic::OrdersUpdated,
         Topic::CustomersCreate,
         Topic::CustomersUpdate,
+        Topic::OrdersCancelled,
+        Topic::OrdersFulfilled,
+        Topic::OrdersPartiallyFulfilled,
+        Topic::FulfillmentsCreate,
+        Topic::RefundsCreate,
     ];
 
     /// The header form, e.g. `products/update`.
@@ -56,6 +71,11 @@ impl Topic {
             Topic::OrdersUpdated => "orders/updated",
             Topic::CustomersCreate => "customers/create",
             Topic::CustomersUpdate => "customers/update",
+            Topic::OrdersCancelled => "orders/cancelled",
+            Topic::OrdersFulfilled => "orders/fulfilled",
+            Topic::OrdersPartiallyFulfilled => "orders/partially_fulfilled",
+            Topic::FulfillmentsCreate => "fulfillments/create",
+            Topic::RefundsCreate => "refunds/create",
         }
     }
 
@@ -220,8 +240,10 @@ pub struct LocationRec {
     pub is_active: bool,
 }
 
-/// Quantity of one item at one location. Only `available` is modelled (no committed/reserved).
-#[derive(Clone, Debug, Serialize)]
+/// Quantities of one item at one location, by Shopify's inventory state names. `on_hand` is
+/// not stored: it is `available + committed + reserved + damaged + safety_stock +
+/// quality_control` (the last four are `unavailable`); `incoming` is not on hand.
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct LevelRec {
     /// InventoryLevel id.
     pub id: u64,
@@ -229,10 +251,54 @@ pub struct LevelRec {
     pub inventory_item_id: u64,
     /// Location.
     pub location_id: u64,
-    /// Available quantity.
+    /// `available`: what can be sold.
     pub available: i64,
+    /// `committed`: on placed orders, not yet fulfilled.
+    pub committed: i64,
+    /// `reserved` (draft orders, holds).
+    pub reserved: i64,
+    /// `damaged`.
+    pub damaged: i64,
+    /// `safety_stock`.
+    pub safety_stock: i64,
+    /// `quality_control`.
+    pub quality_control: i64,
+    /// `incoming` (transfers, purchase orders; not on hand).
+    pub incoming: i64,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The inventory state names Shopify accepts in `quantities(names:)`.
+pub const QUANTITY_NAMES: [&str; 9] = [
+    "available",
+    "on_hand",
+    "committed",
+    "incoming",
+    "reserved",
+    "damaged",
+    "safety_stock",
+    "quality_control",
+    "unavailable",
+];
+
+impl LevelRec {
+    /// The quantity of a named inventory state (`None` for an unknown name).
+    pub fn quantity(&self, name: &str) -> Option<i64> {
+        let unavailable = self.reserved + self.damaged + self.safety_stock + self.quality_control;
+        Some(match name {
+            "available" => self.available,
+            "committed" => self.committed,
+            "on_hand" => self.available + self.committed + unavailable,
+            "incoming" => self.incoming,
+            "reserved" => self.reserved,
+            "damaged" => self.damaged,
+            "safety_stock" => self.safety_stock,
+            "quality_control" => self.quality_control,
+            "unavailable" => unavailable,
+            _ => return None,
+        })
+    }
 }
 
 /// A stored customer.
@@ -273,6 +339,66 @@ pub struct LineItemRec {
     pub quantity: i64,
     /// Unit price in cents.
     pub price: i64,
+    /// Quantity fulfilled.
+    pub fulfilled: i64,
+    /// Quantity removed before fulfilment (order cancelled, refunded with restock `CANCEL`).
+    pub removed: i64,
+    /// Fulfilled quantity refunded (restock `RETURN` or `NO_RESTOCK`).
+    pub returned: i64,
+}
+
+impl LineItemRec {
+    /// What remains to fulfil.
+    pub fn fulfillable(&self) -> i64 {
+        self.quantity - self.fulfilled - self.removed
+    }
+    /// The quantity still on the order (Shopify's `currentQuantity`).
+    pub fn current(&self) -> i64 {
+        self.quantity - self.removed - self.returned
+    }
+}
+
+/// A fulfilment of some of an order's lines, with its tracking.
+#[derive(Clone, Debug, Serialize)]
+pub struct FulfillmentRec {
+    /// Numeric id.
+    pub id: u64,
+    /// `(line item id, quantity)`.
+    pub lines: Vec<(u64, i64)>,
+    /// Tracking number.
+    pub tracking_number: Option<String>,
+    /// Tracking URL.
+    pub tracking_url: Option<String>,
+    /// Carrier (`trackingInfo.company`).
+    pub tracking_company: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One refunded line.
+#[derive(Clone, Debug, Serialize)]
+pub struct RefundLineRec {
+    /// Line item id.
+    pub line_item_id: u64,
+    /// Quantity.
+    pub quantity: i64,
+    /// `RETURN`, `CANCEL` or `NO_RESTOCK`.
+    pub restock_type: String,
+    /// Location restocked at.
+    pub location_id: Option<u64>,
+}
+
+/// A refund.
+#[derive(Clone, Debug, Serialize)]
+pub struct RefundRec {
+    /// Numeric id.
+    pub id: u64,
+    /// Lines.
+    pub lines: Vec<RefundLineRec>,
+    /// Note.
+    pub note: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A stored order.
@@ -306,6 +432,14 @@ pub struct OrderRec {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Addresses, shipping, taxes, discount, gateway, note and the totals they make.
     pub checkout: Box<crate::checkout::Checkout>,
+    /// Cancel reason (`CUSTOMER`, `INVENTORY`, ...).
+    pub cancel_reason: Option<String>,
+    /// The order's fulfilment order (one per order: all lines ship from its location).
+    pub fulfillment_order_id: u64,
+    /// Fulfilments.
+    pub fulfillments: Vec<FulfillmentRec>,
+    /// Refunds.
+    pub refunds: Vec<RefundRec>,
 }
 
 /// Desired state of one variant in a `productSet` (or merchant) write.
@@ -910,8 +1044,8 @@ impl ShopState {
                             id: lid,
                             inventory_item_id: item_id,
                             location_id: loc,
-                            available: 0,
                             updated_at: now,
+                            ..LevelRec::default()
                         },
                     );
                 }
@@ -1301,9 +1435,13 @@ impl ShopState {
                 title: product_title,
                 quantity: l.quantity,
                 price: v.price,
+                fulfilled: 0,
+                removed: 0,
+                returned: 0,
             });
         }
         let number = self.next_order_number;
+        let fulfillment_order_id = self.new_id();
         self.next_order_number += 1;
         let email = spec
             .email
@@ -1325,6 +1463,10 @@ impl ShopState {
                 updated_at: now,
                 cancelled_at: None,
                 checkout: Box::new(checkout),
+                cancel_reason: None,
+                fulfillment_order_id,
+                fulfillments: Vec::new(),
+                refunds: Vec::new(),
             },
         );
         self.count_create(actor, "order");
@@ -1335,57 +1477,40 @@ impl ShopState {
             triggered_at: now,
             entity_gid: gid("Order", id),
         });
+        // An order moves its quantities from available to committed.
         for l in lines {
             if let Some(vid) = l.variant_id {
                 let item = self.variants[&vid].inventory_item_id;
-                if let Some(level) = self.levels.get(&(item, location)) {
-                    let after = level.available - l.quantity;
-                    self.apply_level(item, location, after);
-                }
+                self.shift_level(item, location, -l.quantity, l.quantity);
             }
         }
         Ok(id)
     }
 
-    /// Cancels an order (restocking its lines) and fires `orders/updated`.
-    pub fn cancel_order(&mut self, id: u64) -> Result<(), UserErr> {
-        let now = self.clock.now();
-        let Some(order) = self.orders.get_mut(&id) else {
-            return Err(UserErr::new(
-                &["orderId"],
-                "Order does not exist",
-                "INVALID",
-            ));
+    /// Moves `available` by `d_available` and `committed` by `d_committed` at one level (firing
+    /// `inventory_levels/update` when `available` moves).
+    pub(crate) fn shift_level(
+        &mut self,
+        item: u64,
+        location: u64,
+        d_available: i64,
+        d_committed: i64,
+    ) {
+        let now = self.pinned_now.unwrap_or_else(|| self.clock.now());
+        let Some(level) = self.levels.get_mut(&(item, location)) else {
+            return;
         };
-        if order.cancelled_at.is_some() {
-            return Err(UserErr::new(
-                &["orderId"],
-                "Order has already been cancelled",
-                "INVALID",
-            ));
+        level.committed += d_committed;
+        level.updated_at = now;
+        let after = level.available + d_available;
+        if d_available != 0 {
+            self.apply_level(item, location, after);
         }
-        order.cancelled_at = Some(now);
-        order.updated_at = now;
-        order.financial_status = "REFUNDED".to_string();
-        let location = order.location_id;
-        let lines = order.line_items.clone();
-        let body = self.order_rest(id);
-        self.outbox.push(Event {
-            topic: Topic::OrdersUpdated,
-            body,
-            triggered_at: now,
-            entity_gid: gid("Order", id),
-        });
-        for l in lines {
-            if let Some(v) = l.variant_id.and_then(|vid| self.variants.get(&vid)) {
-                let item = v.inventory_item_id;
-                if let Some(level) = self.levels.get(&(item, location)) {
-                    let after = level.available + l.quantity;
-                    self.apply_level(item, location, after);
-                }
-            }
-        }
-        Ok(())
+    }
+
+    /// Cancels an order, restocking its lines (the merchant's cancel with restock).
+    pub fn cancel_order(&mut self, id: u64) -> Result<(), UserErr> {
+        self.cancel_order_with(id, true, "CUSTOMER")
     }
 
     fn emit_product(&mut self, id: u64, topic: Topic) {
@@ -1551,10 +1676,16 @@ impl ShopState {
                     "title": l.title,
                     "name": l.title,
                     "quantity": l.quantity,
-                    "current_quantity": l.quantity,
+                    "current_quantity": l.current(),
                     "price": format_money(l.price),
-                    "fulfillable_quantity": l.quantity,
-                    "fulfillment_status": null,
+                    "fulfillable_quantity": l.fulfillable(),
+                    "fulfillment_status": if l.fulfilled == 0 {
+                        Value::Null
+                    } else if l.fulfillable() == 0 {
+                        json!("fulfilled")
+                    } else {
+                        json!("partial")
+                    },
                     "tax_lines": [],
                     "discount_allocations": [],
                 })
@@ -1572,22 +1703,28 @@ impl ShopState {
             "updated_at": self.rest_time(o.updated_at),
             "processed_at": self.rest_time(o.created_at),
             "cancelled_at": o.cancelled_at.map(|t| self.rest_time(t)),
-            "cancel_reason": o.cancelled_at.map(|_| "customer"),
+            "cancel_reason": o.cancel_reason.as_ref().map(|r| r.to_lowercase()),
             "currency": o.currency,
             "presentment_currency": o.currency,
             "total_price": format_money(o.total_price),
             "subtotal_price": format_money(o.total_price),
             "total_tax": "0.00",
             "financial_status": o.financial_status.to_lowercase(),
-            "fulfillment_status": null,
+            "fulfillment_status": if o.line_items.iter().all(|l| l.fulfilled == 0) {
+                Value::Null
+            } else if o.line_items.iter().all(|l| l.fulfillable() == 0) {
+                json!("fulfilled")
+            } else {
+                json!("partial")
+            },
             "test": false,
             "customer": customer,
             "line_items": lines,
             "shipping_lines": [],
             "billing_address": null,
             "shipping_address": null,
-            "fulfillments": [],
-            "refunds": [],
+            "fulfillments": o.fulfillments.iter().map(|f| self.fulfillment_rest(o.id, f.id)).collect::<Vec<_>>(),
+            "refunds": o.refunds.iter().map(|r| self.refund_rest(o.id, r.id)).collect::<Vec<_>>(),
             "total_tip_received": "0.00",
         });
         crate::checkout::render_rest(&o.checkout, &o.currency, &mut body);
@@ -1918,5 +2055,119 @@ mod tests {
         let body = s.order_rest(oid);
         assert_eq!(body["line_items"][0]["quantity"], 3);
         assert!(body["id"].as_u64().unwrap() > (1u64 << 53));
+    }
+
+    /// Named quantities through an order's life: the order commits, a partial fulfilment ships
+    /// part of it with tracking, a refund with `CANCEL` releases the rest, a `RETURN` puts a
+    /// shipped unit back; the webhooks fire.
+    #[tokio::test]
+    async fn orders_commit_ship_cancel_and_return_by_named_quantity() {
+        use crate::lifecycle::{RefundLineSpec, Tracking};
+        let mut s = shop();
+        let pid = s
+            .product_set(
+                ProductSpec {
+                    title: Some("Mug".into()),
+                    ..ProductSpec::default()
+                },
+                Actor::Merchant,
+            )
+            .unwrap();
+        let vid = s.products[&pid].variant_ids[0];
+        let item = s.variants[&vid].inventory_item_id;
+        let loc = *s.locations.keys().next().unwrap();
+        s.set_available(item, loc, 10, Some(0)).unwrap();
+        let q = |s: &ShopState, n: &str| s.levels[&(item, loc)].quantity(n).unwrap();
+        let order = |s: &mut ShopState, n: i64| {
+            s.place_order(
+                OrderSpec {
+                    lines: vec![OrderLineSpec {
+                        variant_id: vid,
+                        quantity: n,
+                    }],
+                    ..OrderSpec::default()
+                },
+                Actor::Merchant,
+            )
+            .unwrap()
+        };
+        let oid = order(&mut s, 4);
+        assert_eq!(
+            (q(&s, "available"), q(&s, "committed"), q(&s, "on_hand")),
+            (6, 4, 10)
+        );
+        let fo = s.orders[&oid].fulfillment_order_id;
+        let line = s.orders[&oid].line_items[0].id;
+        assert!(
+            s.fulfill(fo, Some(vec![(line, 5)]), Tracking::default())
+                .is_err()
+        );
+        s.outbox.clear();
+        let fid = s
+            .fulfill(
+                fo,
+                Some(vec![(line, 3)]),
+                Tracking {
+                    number: Some("1Z999".into()),
+                    url: Some("https://ups.example/1Z999".into()),
+                    company: Some("UPS".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (q(&s, "available"), q(&s, "committed"), q(&s, "on_hand")),
+            (6, 1, 7)
+        );
+        let topics: Vec<Topic> = s.outbox.iter().map(|e| e.topic).collect();
+        assert_eq!(
+            topics,
+            vec![
+                Topic::FulfillmentsCreate,
+                Topic::OrdersUpdated,
+                Topic::OrdersPartiallyFulfilled
+            ]
+        );
+        assert_eq!(s.outbox[0].body["tracking_number"], "1Z999");
+        assert_eq!(s.outbox[0].body["id"], fid);
+        let body = s.order_rest(oid);
+        assert_eq!(body["fulfillment_status"], "partial");
+        assert_eq!(body["line_items"][0]["fulfillable_quantity"], 1);
+        // A fulfilled order cannot be cancelled; the rest is refunded with CANCEL instead.
+        assert!(s.cancel_order_with(oid, true, "CUSTOMER").is_err());
+        let refund = |restock: &str, n: i64| RefundLineSpec {
+            line_item_id: line,
+            quantity: n,
+            restock_type: restock.into(),
+            location_id: None,
+        };
+        assert!(s.refund(oid, vec![refund("CANCEL", 2)], None).is_err());
+        s.refund(
+            oid,
+            vec![refund("CANCEL", 1), refund("RETURN", 1)],
+            Some("damaged box".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            (q(&s, "available"), q(&s, "committed"), q(&s, "on_hand")),
+            (8, 0, 8)
+        );
+        let body = s.order_rest(oid);
+        assert_eq!(body["line_items"][0]["current_quantity"], 2);
+        assert_eq!(
+            body["refunds"][0]["refund_line_items"][1]["restock_type"],
+            "return"
+        );
+        assert_eq!(body["financial_status"], "partially_refunded");
+        // Cancelling an unfulfilled order without restock takes it out of on hand.
+        let other = order(&mut s, 2);
+        assert_eq!((q(&s, "available"), q(&s, "committed")), (6, 2));
+        s.outbox.clear();
+        s.cancel_order_with(other, false, "INVENTORY").unwrap();
+        assert_eq!(
+            (q(&s, "available"), q(&s, "committed"), q(&s, "on_hand")),
+            (6, 0, 6)
+        );
+        assert_eq!(s.outbox[0].topic, Topic::OrdersCancelled);
+        assert_eq!(s.outbox[0].body["cancel_reason"], "inventory");
     }
 }

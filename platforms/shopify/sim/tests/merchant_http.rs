@@ -165,3 +165,77 @@ async fn merchant_endpoints_change_the_shop_and_inspection_reports_it() {
     assert_eq!(log.as_array().unwrap().len(), 1);
     assert_eq!(log[0]["operation"], "productVariants");
 }
+
+/// The order's life over the merchant endpoints: ship part with tracking, refund the rest
+/// with `CANCEL`, cancel another order without restock.
+#[tokio::test(start_paused = true)]
+async fn merchant_endpoints_ship_refund_and_cancel() {
+    let sim = sim();
+    let p = sim
+        .create_product(weft_sim_shopify::NewProduct {
+            title: "Tray".into(),
+            variants: vec![weft_sim_shopify::NewVariant {
+                sku: Some("TRAY-1".into()),
+                price: "8.00".into(),
+                ..weft_sim_shopify::NewVariant::default()
+            }],
+            ..weft_sim_shopify::NewProduct::default()
+        })
+        .unwrap();
+    let (item, loc) = (p.inventory_item_ids[0], sim.location_ids()[0]);
+    sim.set_inventory(item, loc, 5).unwrap();
+    let place = |n: i64| {
+        sim.place_order(weft_sim_shopify::NewOrder {
+            line_items: vec![weft_sim_shopify::NewOrderLine {
+                sku: Some("TRAY-1".into()),
+                quantity: n,
+                ..weft_sim_shopify::NewOrderLine::default()
+            }],
+            ..weft_sim_shopify::NewOrder::default()
+        })
+        .unwrap()
+    };
+    let oid = place(3);
+    let (_, lines) = sim.order_lines(oid).unwrap();
+    let (s, f) = call(
+        &sim,
+        "POST",
+        &format!("/_sim/orders/{oid}/fulfil"),
+        Some(
+            json!({"lines": [{"line_item_id": lines[0].to_string(), "quantity": 2}],
+                    "tracking_number": "TRK-1", "tracking_company": "DHL"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    let q = |name: &str| sim.quantity(item, loc, name).unwrap();
+    assert_eq!((q("available"), q("committed"), q("on_hand")), (2, 1, 3));
+    let (s, r) = call(
+        &sim,
+        "POST",
+        &format!("/_sim/orders/{oid}/refund"),
+        Some(json!({"lines": [{"line_item_id": lines[0].to_string(), "quantity": 1, "restock_type": "cancel"}]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((q("available"), q("committed"), q("on_hand")), (3, 0, 3));
+    // More than fulfillable is refused with the reason.
+    let (s, e) = call(
+        &sim,
+        "POST",
+        &format!("/_sim/orders/{oid}/fulfil"),
+        Some(json!({"tracking_number": "TRK-2"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let other = place(1);
+    let (s, _) = call(
+        &sim,
+        "POST",
+        &format!("/_sim/orders/{other}/cancel"),
+        Some(json!({"restock": false, "reason": "INVENTORY"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((q("available"), q("committed"), q("on_hand")), (2, 0, 2));
+}

@@ -459,3 +459,176 @@ async fn orders_customers_and_nodes_read_back() {
     assert_eq!(sim.stats().creates.merchant["order"], 1);
     assert_eq!(sim.stats().creates.api["customer"], 1);
 }
+
+/// An order's life over GraphQL: the order commits, `fulfillmentCreate` ships part of its
+/// fulfilment order with tracking, `refundCreate` (idempotent) cancels the rest, `orderCancel`
+/// on another order restocks it; each step shows in the named quantities and the order's
+/// fields, and the lifecycle webhooks fire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfilments_refunds_and_cancellations_move_named_quantities() {
+    let sim = sim();
+    let (url, seen) = receiver(|_, _| axum::http::StatusCode::OK).await;
+    for t in [
+        weft_sim_shopify::Topic::FulfillmentsCreate,
+        weft_sim_shopify::Topic::OrdersPartiallyFulfilled,
+        weft_sim_shopify::Topic::RefundsCreate,
+        weft_sim_shopify::Topic::OrdersCancelled,
+    ] {
+        sim.subscribe_webhook(t, &url).unwrap();
+    }
+    let p = merchant_product(&sim, "Kettle", "KET-1");
+    let (item, loc) = (p.inventory_item_ids[0], sim.location_ids()[0]);
+    sim.set_inventory(item, loc, 10).unwrap();
+    let order = |n: i64| {
+        sim.place_order(NewOrder {
+            line_items: vec![NewOrderLine {
+                sku: Some("KET-1".into()),
+                quantity: n,
+                ..NewOrderLine::default()
+            }],
+            ..NewOrder::default()
+        })
+        .unwrap()
+    };
+    let oid = order(4);
+    let level = r#"query($id: ID!) { inventoryItem(id: $id) { inventoryLevels(first: 1) { nodes {
+        quantities(names: ["available", "committed", "on_hand", "unavailable"]) { name quantity } } } } }"#;
+    let quantities = |body: Value| -> Vec<i64> {
+        body["data"]["inventoryItem"]["inventoryLevels"]["nodes"][0]["quantities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["quantity"].as_i64().unwrap())
+            .collect()
+    };
+    let item_gid = format!("gid://shopify/InventoryItem/{item}");
+    assert_eq!(
+        quantities(gql(&sim, level, json!({"id": item_gid})).await),
+        vec![6, 4, 10, 0]
+    );
+    let body = gql(
+        &sim,
+        r#"query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 5) { nodes { id status
+            lineItems(first: 5) { nodes { id remainingQuantity lineItem { id sku } } } } } } }"#,
+        json!({"id": format!("gid://shopify/Order/{oid}")}),
+    )
+    .await;
+    let fo = &body["data"]["order"]["fulfillmentOrders"]["nodes"][0];
+    assert_eq!(fo["status"], "OPEN");
+    let fo_id = fo["id"].as_str().unwrap().to_owned();
+    let fo_line = fo["lineItems"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line_id = fo["lineItems"]["nodes"][0]["lineItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let create = r#"mutation($fo: ID!, $line: ID!, $q: Int!) { fulfillmentCreate(fulfillment: {
+        lineItemsByFulfillmentOrder: [{fulfillmentOrderId: $fo, fulfillmentOrderLineItems: [{id: $line, quantity: $q}]}],
+        trackingInfo: {number: "1Z999AA1", url: "https://ups.example/1Z999AA1", company: "UPS"}, notifyCustomer: true}) {
+        fulfillment { id status trackingInfo { number url company } fulfillmentLineItems(first: 5) { quantity lineItem { sku } } }
+        userErrors { field message } } }"#;
+    let over = gql(&sim, create, json!({"fo": fo_id, "line": fo_line, "q": 5})).await;
+    assert!(
+        over["data"]["fulfillmentCreate"]["userErrors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("quantity"),
+        "{over}"
+    );
+    let made = gql(&sim, create, json!({"fo": fo_id, "line": fo_line, "q": 3})).await;
+    let f = &made["data"]["fulfillmentCreate"]["fulfillment"];
+    assert_eq!(f["trackingInfo"][0]["number"], "1Z999AA1", "{made}");
+    assert_eq!(f["trackingInfo"][0]["company"], "UPS");
+    assert_eq!(f["fulfillmentLineItems"][0]["quantity"], 3);
+    assert_eq!(
+        quantities(gql(&sim, level, json!({"id": item_gid})).await),
+        vec![6, 1, 7, 0],
+        "shipping lowers committed and on hand"
+    );
+    // refundCreate needs @idempotent; CANCEL releases the unshipped unit.
+    let refund = r#"mutation($order: ID!, $line: ID!) { refundCreate(input: {orderId: $order, note: "out of stock",
+        refundLineItems: [{lineItemId: $line, quantity: 1, restockType: CANCEL}]}) @idempotent(key: "refund-1") {
+        refund { id refundLineItems(first: 5) { quantity restockType restocked } } userErrors { field message } } }"#;
+    let vars = json!({"order": format!("gid://shopify/Order/{oid}"), "line": line_id});
+    let r1 = gql(&sim, refund, vars.clone()).await;
+    let r2 = gql(&sim, refund, vars).await;
+    assert_eq!(
+        r1["data"]["refundCreate"]["refund"]["refundLineItems"][0]["restockType"], "CANCEL",
+        "{r1}"
+    );
+    assert_eq!(
+        r1["data"], r2["data"],
+        "a repeated key replays the original refund"
+    );
+    assert_eq!(
+        quantities(gql(&sim, level, json!({"id": item_gid})).await),
+        vec![7, 0, 7, 0]
+    );
+    let body = gql(
+        &sim,
+        r#"query($id: ID!) { order(id: $id) { displayFulfillmentStatus fulfillments { id } refunds { id }
+            lineItems(first: 5) { nodes { quantity currentQuantity unfulfilledQuantity } } } }"#,
+        json!({"id": format!("gid://shopify/Order/{oid}")}),
+    )
+    .await;
+    let o = &body["data"]["order"];
+    assert_eq!(o["displayFulfillmentStatus"], "FULFILLED", "{body}");
+    assert_eq!(o["lineItems"]["nodes"][0]["currentQuantity"], 3);
+    assert_eq!(o["refunds"].as_array().unwrap().len(), 1);
+
+    // orderCancel with restock on a second order.
+    let other = order(2);
+    let cancel = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, refund: true, restock: true, notifyCustomer: false) {
+            job { done } orderCancelUserErrors { message code } } }"#,
+        json!({"id": format!("gid://shopify/Order/{other}")}),
+    )
+    .await;
+    assert_eq!(
+        cancel["data"]["orderCancel"]["job"]["done"], true,
+        "{cancel}"
+    );
+    assert_eq!(
+        quantities(gql(&sim, level, json!({"id": item_gid})).await),
+        vec![7, 0, 7, 0]
+    );
+    // A fulfilled order cannot be cancelled.
+    let refused = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, refund: false, restock: true) {
+            job { done } orderCancelUserErrors { message } } }"#,
+        json!({"id": format!("gid://shopify/Order/{oid}")}),
+    )
+    .await;
+    assert!(refused["data"]["orderCancel"]["job"].is_null());
+
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    let topics: Vec<String> = seen
+        .lock()
+        .iter()
+        .map(|c| c.headers["x-shopify-topic"].to_str().unwrap().to_owned())
+        .collect();
+    for t in [
+        "fulfillments/create",
+        "orders/partially_fulfilled",
+        "refunds/create",
+        "orders/cancelled",
+    ] {
+        assert_eq!(
+            topics.iter().filter(|x| *x == t).count(),
+            1,
+            "{t} once in {topics:?}"
+        );
+    }
+    let fulfilment = seen
+        .lock()
+        .iter()
+        .find(|c| c.headers["x-shopify-topic"] == "fulfillments/create")
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+        .unwrap();
+    assert_eq!(fulfilment["tracking_number"], "1Z999AA1");
+    assert_eq!(fulfilment["line_items"][0]["quantity"], 3);
+}

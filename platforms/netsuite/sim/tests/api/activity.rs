@@ -68,13 +68,20 @@ async fn sim_endpoints_drive_and_inspect_the_account() {
     .await;
     assert_eq!(st, 201, "{adj}");
     let a = h.sim.record(RecordType::InventoryItem, &item).unwrap();
-    let b = h
-        .sim
-        .record(
-            RecordType::InventoryItem,
-            seeded["items"][1].as_str().unwrap(),
-        )
+    let item1 = seeded["items"][1].as_str().unwrap();
+    let b = h.sim.record(RecordType::InventoryItem, item1).unwrap();
+    assert_ne!(
+        a["lastModifiedDate"], b["lastModifiedDate"],
+        "an adjustment moves the item's stock, not the item record"
+    );
+    let r = http
+        .patch(format!("{base}/_sim/erp/inventoryItem/{item1}"))
+        .json(&json!({"displayName": "Renamed"}))
+        .send()
+        .await
         .unwrap();
+    assert_eq!(r.status(), 204);
+    let b = h.sim.record(RecordType::InventoryItem, item1).unwrap();
     assert_eq!(a["lastModifiedDate"], b["lastModifiedDate"]);
     assert_eq!(a["basePrice"], json!(12.5));
     // Validation applies to ERP edits too.
@@ -85,6 +92,32 @@ async fn sim_endpoints_drive_and_inspect_the_account() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+
+    // A sales order fulfilled over /_sim/erp/fulfil; quantities read back.
+    h.sim.erp_adjust_inventory(&item, "1", 5.0, None).unwrap();
+    let (st, so) = post(
+        "/_sim/erp/salesOrder",
+        json!({"entity": {"id": seeded["customers"][0]}, "item": {"items": [{"item": {"id": item}, "quantity": 1}]}}),
+    )
+    .await;
+    assert_eq!(st, 201, "{so}");
+    let before = h.sim.quantities(&item, "1");
+    let (st, f) = post(
+        "/_sim/erp/fulfil",
+        json!({"sales_order": so["id"], "tracking": ["1Z1"], "carrier": "UPS"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{f}");
+    let q: Value = http
+        .get(format!("{base}/_sim/erp/quantities/{item}/1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(q["on_hand"], json!(before.on_hand - 1.0));
+    assert_eq!(q["committed"], json!(0.0));
 
     let (st, events) = post("/_sim/erp/random", json!({"steps": 10})).await;
     assert_eq!(st, 200);

@@ -1,7 +1,7 @@
 //! Record API: CRUD, upsert by external id, field validation and NetSuite's error shape,
 //! sublists, inventory adjustments, collection paging and `q` filtering.
 
-use crate::common::{REC, config, id_of, start};
+use crate::common::{Harness, REC, config, id_of, start};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -390,9 +390,9 @@ async fn adjustments_move_stock_once_per_external_id() {
         got.body["locations"]["items"][1]["quantityOnHand"],
         json!(7)
     );
-    assert_ne!(
+    assert_eq!(
         got.body["lastModifiedDate"], before,
-        "the item's lastModifiedDate moved"
+        "a transaction moves the item's quantities, not the item record"
     );
 
     // Editing the adjustment re-posts only the difference.
@@ -615,4 +615,265 @@ async fn sales_orders_carry_addresses_shipping_legacy_tax_and_a_discount_and_tot
         .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(h.client.get(&path).await.body["total"], json!(105.84));
+}
+
+/// A sales order commits its lines at their location, an item fulfilment transformed from it
+/// lowers on hand and the commitment, closing a line releases what it still commits, and stock
+/// arriving commits what was back ordered.
+#[tokio::test]
+async fn orders_commit_fulfilments_ship_and_closing_releases() {
+    let h = start(config(7)).await;
+    let it = h
+        .client
+        .post(&format!("{REC}/inventoryItem"), &item("LEDGER-1"))
+        .await;
+    let item_id = id_of(&it.location);
+    h.sim
+        .erp_adjust_inventory(&item_id, "1", 10.0, Some("opening"))
+        .unwrap();
+    h.client
+        .post(
+            &format!("{REC}/customer"),
+            &json!({"externalId": "c-1", "firstName": "Ada", "lastName": "L"}),
+        )
+        .await;
+    let q = |h: &Harness| h.sim.quantities(&item_id, "1");
+    assert_eq!(
+        (q(&h).on_hand, q(&h).committed, q(&h).available),
+        (10.0, 0.0, 10.0)
+    );
+
+    // Two lines of one item: 4 and 8 against 10 on hand: 4 + 6 committed, 2 back ordered.
+    let so_path = format!("{REC}/salesOrder/eid:so-1");
+    let so = json!({"entity": {"externalId": "c-1"}, "item": {"items": [
+        {"item": {"id": item_id}, "quantity": 4, "rate": 5},
+        {"item": {"id": item_id}, "quantity": 8, "rate": 5},
+    ]}});
+    assert_eq!(h.client.put(&so_path, &so).await.status, 204);
+    let got = q(&h);
+    assert_eq!(
+        (got.on_hand, got.committed, got.available, got.back_ordered),
+        (10.0, 10.0, 0.0, 2.0)
+    );
+    let body = h
+        .client
+        .get(&format!("{so_path}?expandSubResources=true"))
+        .await
+        .body;
+    let lines = &body["item"]["items"];
+    assert_eq!(lines[0]["location"]["id"], "1", "the default location");
+    assert_eq!(lines[1]["quantityCommitted"], json!(6));
+    assert_eq!(lines[1]["quantityBackOrdered"], json!(2));
+    // Read-only line fields are refused on write.
+    let mut bad = so.clone();
+    bad["item"]["items"][0]["quantityCommitted"] = json!(1);
+    assert_eq!(h.client.put(&so_path, &bad).await.code(), "INVALID_FIELD");
+
+    // An item fulfilment cannot be posted directly; it is transformed from the order.
+    let r = h
+        .client
+        .post(&format!("{REC}/itemFulfillment"), &json!({"memo": "x"}))
+        .await;
+    assert_eq!(r.code(), "INVALID_REQUEST");
+    let so_id = {
+        let b = h.client.get(&so_path).await.body;
+        b["id"].as_str().unwrap().to_owned()
+    };
+    let transform = format!("{REC}/salesOrder/{so_id}/!transform/itemFulfillment");
+    // More than the line commits is refused.
+    let r = h
+        .client
+        .post(
+            &transform,
+            &json!({"item": {"items": [{"orderLine": 2, "quantity": 7}]}}),
+        )
+        .await;
+    assert_eq!(r.code(), "USER_ERROR", "{:?}", r.body);
+    // A partial fulfilment with a tracking number.
+    h.sim.advance_clock(Duration::from_secs(3));
+    let r = h
+        .client
+        .post(
+            &transform,
+            &json!({"item": {"items": [{"orderLine": 1, "quantity": 3, "itemReceive": true}]},
+                    "package": {"items": [{"packageTrackingNumber": "1Z999"}]},
+                    "shipCarrier": "UPS"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let if_id = id_of(&r.location);
+    let got = q(&h);
+    assert_eq!(
+        (got.on_hand, got.committed, got.available, got.back_ordered),
+        (7.0, 7.0, 0.0, 2.0)
+    );
+    let f = h
+        .client
+        .get(&format!(
+            "{REC}/itemFulfillment/{if_id}?expandSubResources=true"
+        ))
+        .await
+        .body;
+    assert_eq!(f["createdFrom"]["id"], so_id);
+    assert_eq!(f["package"]["items"][0]["packageTrackingNumber"], "1Z999");
+    assert_eq!(f["shipCarrier"], "UPS");
+    assert_eq!(f["item"]["items"][0]["quantity"], json!(3));
+    let body = h
+        .client
+        .get(&format!("{so_path}?expandSubResources=true"))
+        .await
+        .body;
+    assert_eq!(body["orderStatus"], "D", "partially fulfilled");
+    assert_eq!(body["item"]["items"][0]["quantityFulfilled"], json!(3));
+    // The fulfilment modified the order, not the item.
+    assert_eq!(
+        body["lastModifiedDate"],
+        json!(weft_sim_netsuite::clock::format_datetime(h.sim.now()))
+    );
+
+    // A fulfilled order cannot be cancelled, nor its fulfilled line shrunk; closing the
+    // second line releases its commitment.
+    let r = h
+        .client
+        .patch(
+            &so_path.replace("eid:so-1", &so_id),
+            &json!({"orderStatus": "C"}),
+        )
+        .await;
+    assert_eq!(r.code(), "USER_ERROR");
+    let mut shrunk = so.clone();
+    shrunk["item"]["items"][0]["quantity"] = json!(2);
+    assert_eq!(h.client.put(&so_path, &shrunk).await.code(), "USER_ERROR");
+    let mut closed = so.clone();
+    closed["item"]["items"][1]["isClosed"] = json!(true);
+    assert_eq!(h.client.put(&so_path, &closed).await.status, 204);
+    let got = q(&h);
+    assert_eq!(
+        (got.on_hand, got.committed, got.available, got.back_ordered),
+        (7.0, 1.0, 6.0, 0.0)
+    );
+    // The rest of line 1 ships with no body: every committed quantity. The order is then
+    // fully fulfilled (its closed line aside).
+    let r = h.client.post(&transform, &json!({})).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let got = q(&h);
+    assert_eq!((got.on_hand, got.committed, got.available), (6.0, 0.0, 6.0));
+    assert_eq!(h.client.get(&so_path).await.body["orderStatus"], "F");
+    // Deleting a fulfilment puts its stock back and re-commits the line.
+    let r = h
+        .client
+        .send(
+            Method::DELETE,
+            &format!("{REC}/itemFulfillment/{if_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let got = q(&h);
+    assert_eq!((got.on_hand, got.committed, got.available), (9.0, 3.0, 6.0));
+
+    // SuiteQL sees the quantities, the fulfilment transaction and its lines.
+    let rows = h
+        .client
+        .suiteql(&format!(
+            "SELECT quantityonhand, quantitycommitted, quantityavailable, quantitybackordered FROM inventoryitemlocations WHERE item = {item_id} AND location = 1"
+        ), 10, 0)
+        .await
+        .body["items"]
+        .clone();
+    assert_eq!(rows[0]["quantitycommitted"], json!(3), "{rows:?}");
+    let rows = h
+        .client
+        .suiteql(
+            &format!(
+                "SELECT transaction, item, quantity FROM transactionline WHERE item = {item_id}"
+            ),
+            10,
+            0,
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(rows.len() >= 3, "{rows:?}");
+}
+
+/// Stock arriving commits what was back ordered, in order of entry; cancelling an order
+/// releases everything it committed.
+#[tokio::test]
+async fn receipts_commit_back_orders_and_cancelling_releases() {
+    let h = start(config(8)).await;
+    let it = h
+        .client
+        .post(&format!("{REC}/inventoryItem"), &item("LEDGER-2"))
+        .await;
+    let item_id = id_of(&it.location);
+    h.client
+        .post(
+            &format!("{REC}/customer"),
+            &json!({"externalId": "c-2", "firstName": "Alan", "lastName": "T"}),
+        )
+        .await;
+    let order = |n: u32| {
+        json!({"entity": {"externalId": "c-2"}, "location": {"id": "2"}, "item": {"items": [
+            {"item": {"id": item_id}, "quantity": n, "rate": 1}
+        ]}})
+    };
+    assert_eq!(
+        h.client
+            .put(&format!("{REC}/salesOrder/eid:a"), &order(3))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        h.client
+            .put(&format!("{REC}/salesOrder/eid:b"), &order(2))
+            .await
+            .status,
+        204
+    );
+    let q = |h: &Harness| h.sim.quantities(&item_id, "2");
+    assert_eq!((q(&h).committed, q(&h).back_ordered), (0.0, 5.0));
+    h.sim
+        .erp_adjust_inventory(&item_id, "2", 4.0, None)
+        .unwrap();
+    assert_eq!(
+        (q(&h).committed, q(&h).back_ordered, q(&h).available),
+        (4.0, 1.0, 0.0)
+    );
+    let a = h
+        .client
+        .get(&format!("{REC}/salesOrder/eid:a?expandSubResources=true"))
+        .await
+        .body;
+    assert_eq!(
+        a["item"]["items"][0]["quantityCommitted"],
+        json!(3),
+        "first entered, first committed"
+    );
+    let mut cancelled = order(3);
+    cancelled["orderStatus"] = json!("C");
+    assert_eq!(
+        h.client
+            .put(&format!("{REC}/salesOrder/eid:a"), &cancelled)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        (q(&h).committed, q(&h).back_ordered, q(&h).available),
+        (2.0, 0.0, 2.0)
+    );
+    // A cancelled order cannot be fulfilled.
+    let a_id = a["id"].as_str().unwrap();
+    let r = h
+        .client
+        .post(
+            &format!("{REC}/salesOrder/{a_id}/!transform/itemFulfillment"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "USER_ERROR");
 }

@@ -2,7 +2,8 @@
 //! subset weft syncs: products, variants, inventory items/levels, locations, customers, orders,
 //! webhook subscriptions, and the mutations `productSet`, `productVariantsBulkUpdate`,
 //! `inventorySetQuantities`, `inventoryAdjustQuantities`, `customerCreate`, `customerUpdate`,
-//! `webhookSubscriptionCreate`, `webhookSubscriptionDelete`, plus the `@idempotent(key:)` directive.
+//! `webhookSubscriptionCreate`, `webhookSubscriptionDelete`, `fulfillmentCreate`, `orderCancel`,
+//! `refundCreate` (see [`fulfil`]), plus the `@idempotent(key:)` directive.
 
 use std::sync::Arc;
 
@@ -253,6 +254,8 @@ pub enum OrderDisplayFinancialStatus {
     PartiallyPaid,
     /// Refunded.
     Refunded,
+    /// Partially refunded.
+    PartiallyRefunded,
     /// Voided.
     Voided,
 }
@@ -348,6 +351,16 @@ pub enum WebhookSubscriptionTopic {
     CustomersCreate,
     /// customers/update
     CustomersUpdate,
+    /// orders/cancelled
+    OrdersCancelled,
+    /// orders/fulfilled
+    OrdersFulfilled,
+    /// orders/partially_fulfilled
+    OrdersPartiallyFulfilled,
+    /// fulfillments/create
+    FulfillmentsCreate,
+    /// refunds/create
+    RefundsCreate,
 }
 
 impl WebhookSubscriptionTopic {
@@ -362,6 +375,11 @@ impl WebhookSubscriptionTopic {
             Self::OrdersUpdated => T::OrdersUpdated,
             Self::CustomersCreate => T::CustomersCreate,
             Self::CustomersUpdate => T::CustomersUpdate,
+            Self::OrdersCancelled => T::OrdersCancelled,
+            Self::OrdersFulfilled => T::OrdersFulfilled,
+            Self::OrdersPartiallyFulfilled => T::OrdersPartiallyFulfilled,
+            Self::FulfillmentsCreate => T::FulfillmentsCreate,
+            Self::RefundsCreate => T::RefundsCreate,
         }
     }
 
@@ -375,6 +393,11 @@ impl WebhookSubscriptionTopic {
             T::OrdersUpdated => Self::OrdersUpdated,
             T::CustomersCreate => Self::CustomersCreate,
             T::CustomersUpdate => Self::CustomersUpdate,
+            T::OrdersCancelled => Self::OrdersCancelled,
+            T::OrdersFulfilled => Self::OrdersFulfilled,
+            T::OrdersPartiallyFulfilled => Self::OrdersPartiallyFulfilled,
+            T::FulfillmentsCreate => Self::FulfillmentsCreate,
+            T::RefundsCreate => Self::RefundsCreate,
         }
     }
 }
@@ -588,6 +611,18 @@ connection!(
     ShippingLineEdge,
     ShippingLine,
     "shipping lines"
+);
+connection!(
+    FulfillmentOrderConnection,
+    FulfillmentOrderEdge,
+    FulfillmentOrder,
+    "fulfillment orders"
+);
+connection!(
+    FulfillmentOrderLineItemConnection,
+    FulfillmentOrderLineItemEdge,
+    FulfillmentOrderLineItem,
+    "fulfillment order line items"
 );
 connection!(
     WebhookSubscriptionConnection,
@@ -914,18 +949,8 @@ impl InventoryItem {
     }
 }
 
-/// Quantity names Shopify defines; the simulator models `available` (with `on_hand` equal to it
-/// and the others zero).
-const QUANTITY_NAMES: [&str; 8] = [
-    "available",
-    "on_hand",
-    "committed",
-    "incoming",
-    "reserved",
-    "damaged",
-    "safety_stock",
-    "quality_control",
-];
+/// Quantity names Shopify defines (see [`LevelRec::quantity`]).
+use crate::state::QUANTITY_NAMES;
 
 /// A named quantity at a level.
 #[derive(SimpleObject, Clone)]
@@ -969,10 +994,7 @@ impl InventoryLevel {
                 if !QUANTITY_NAMES.contains(&n.as_str()) {
                     return Err(err(format!("Invalid quantity name: '{n}'"), "BAD_REQUEST"));
                 }
-                let q = match n.as_str() {
-                    "available" | "on_hand" => self.0.available,
-                    _ => 0,
-                };
+                let q = self.0.quantity(&n).unwrap_or(0);
                 Ok(InventoryQuantity {
                     id: ID(format!(
                         "gid://shopify/InventoryQuantity/{}?inventory_item_id={}&name={n}",
@@ -1165,7 +1187,10 @@ impl LineItem {
         self.0.quantity
     }
     async fn current_quantity(&self) -> i64 {
-        self.0.quantity
+        self.0.current()
+    }
+    async fn unfulfilled_quantity(&self) -> i64 {
+        self.0.fulfillable()
     }
     async fn original_unit_price_set(&self) -> MoneyBag {
         money_bag(self.0.price, &self.1)
@@ -1234,6 +1259,55 @@ impl Order {
     }
     async fn cancelled_at(&self) -> Option<DateTimeScalar> {
         self.0.cancelled_at.map(dt)
+    }
+    async fn cancel_reason(&self) -> Option<OrderCancelReason> {
+        self.0
+            .cancel_reason
+            .as_deref()
+            .and_then(OrderCancelReason::parse)
+    }
+    async fn display_fulfillment_status(&self) -> OrderDisplayFulfillmentStatus {
+        fulfil::display_fulfillment_status(&self.0)
+    }
+    async fn fulfillments(&self, first: Option<i32>) -> Vec<Fulfillment> {
+        let n = first.map_or(usize::MAX, |f| f.max(0) as usize);
+        self.0
+            .fulfillments
+            .iter()
+            .take(n)
+            .map(|f| Fulfillment(f.clone(), self.0.clone()))
+            .collect()
+    }
+    async fn refunds(&self, first: Option<i32>) -> Vec<Refund> {
+        let n = first.map_or(usize::MAX, |f| f.max(0) as usize);
+        self.0
+            .refunds
+            .iter()
+            .take(n)
+            .map(|r| Refund(r.clone(), self.0.clone()))
+            .collect()
+    }
+    async fn fulfillment_orders(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> async_graphql::Result<FulfillmentOrderConnection> {
+        let items = vec![(
+            (SortVal::Int(0), self.0.fulfillment_order_id),
+            FulfillmentOrder(self.0.clone()),
+        )];
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = paginate(items, &args)?;
+        Ok(FulfillmentOrderConnection::build(page, info))
     }
     async fn currency_code(&self) -> CurrencyCode {
         CurrencyCode::parse(&self.0.currency).unwrap_or(CurrencyCode::USD)
@@ -1322,6 +1396,7 @@ impl Order {
         Some(match self.0.financial_status.as_str() {
             "PAID" => OrderDisplayFinancialStatus::Paid,
             "REFUNDED" => OrderDisplayFinancialStatus::Refunded,
+            "PARTIALLY_REFUNDED" => OrderDisplayFinancialStatus::PartiallyRefunded,
             "AUTHORIZED" => OrderDisplayFinancialStatus::Authorized,
             "PARTIALLY_PAID" => OrderDisplayFinancialStatus::PartiallyPaid,
             "VOIDED" => OrderDisplayFinancialStatus::Voided,
@@ -2478,8 +2553,44 @@ const REASONS: [&str; 17] = [
 /// Mutation root (named `Mutation`, as Shopify's is).
 pub struct MutationRoot;
 
+mod fulfil;
+pub use fulfil::*;
+
 #[Object(name = "Mutation")]
 impl MutationRoot {
+    async fn fulfillment_create(
+        &self,
+        ctx: &Context<'_>,
+        fulfillment: FulfillmentInput,
+        message: Option<String>,
+    ) -> async_graphql::Result<Option<FulfillmentCreatePayload>> {
+        let _ = message;
+        fulfil::fulfillment_create(ctx, fulfillment).map(Some)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn order_cancel(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        reason: OrderCancelReason,
+        refund: bool,
+        restock: bool,
+        notify_customer: Option<bool>,
+        staff_note: Option<String>,
+    ) -> async_graphql::Result<Option<OrderCancelPayload>> {
+        let _ = (refund, notify_customer, staff_note);
+        fulfil::order_cancel(ctx, order_id, reason, restock).map(Some)
+    }
+
+    async fn refund_create(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundInput,
+    ) -> async_graphql::Result<Option<RefundCreatePayload>> {
+        fulfil::refund_create(ctx, input).map(Some)
+    }
+
     async fn product_set(
         &self,
         ctx: &Context<'_>,
