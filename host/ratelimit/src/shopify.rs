@@ -98,9 +98,11 @@ pub struct CostLimiterConfig {
     /// Restore rate assumed until the first response (historical standard: 50 points/s).
     pub initial_restore_rate: f64,
     /// Points always left unspent in the bucket, a cushion against clock differences between
-    /// this host and the server and against calls in flight being charged out of order
-    /// (default 10). Zero spends the whole budget.
+    /// this host and the server. Zero spends the whole budget.
     pub safety_margin: f64,
+    /// Points also left unspent while other requests are in flight, against calls in flight
+    /// being charged out of order (default 10). A request alone may spend the whole bucket.
+    pub inflight_margin: f64,
 }
 
 impl Default for CostLimiterConfig {
@@ -108,11 +110,12 @@ impl Default for CostLimiterConfig {
         Self {
             initial_maximum: 1000.0,
             initial_restore_rate: 50.0,
+            safety_margin: 0.0,
             // One standard call's worth (1% of the standard bucket): with several calls in
             // flight the server may charge them in another order than they were reserved, and
             // the restore is only estimated between answers (`weft bench ratelimit` saw 2
             // throttles in 800 pipelined calls without it, none with it).
-            safety_margin: 10.0,
+            inflight_margin: 10.0,
         }
     }
 }
@@ -319,8 +322,15 @@ impl ShopifyCostLimiter {
                     // Still probing: one request at a time until the server describes its bucket.
                     None
                 } else {
-                    let spendable =
-                        st.server_available(now) - st.outstanding - st.config.safety_margin;
+                    let inflight = if st.outstanding_count > 0 {
+                        st.config.inflight_margin
+                    } else {
+                        0.0
+                    };
+                    let spendable = st.server_available(now)
+                        - st.outstanding
+                        - st.config.safety_margin
+                        - inflight;
                     if spendable + EPSILON >= requested_cost {
                         st.outstanding += requested_cost;
                         st.outstanding_count += 1;
@@ -900,9 +910,39 @@ mod tests {
         second.settle(10.0, &status(2000.0, 1980.0, 100.0));
     }
 
+    /// A limiter that spends the whole bucket, for exact arithmetic.
+    fn no_margin() -> ShopifyCostLimiter {
+        ShopifyCostLimiter::with_config(CostLimiterConfig {
+            safety_margin: 0.0,
+            inflight_margin: 0.0,
+            ..CostLimiterConfig::default()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_keep_one_standard_call_in_reserve() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 100.0, 50.0));
+        // 100 available: a call alone may spend it all.
+        let first = limiter.reserve(90.0).await.unwrap();
+        // With that one in flight, 10 remain, and 10 more are kept in reserve: the next call
+        // of 10 waits for 10 points to restore (200 ms).
+        let start = Instant::now();
+        let second = limiter.reserve(10.0).await.unwrap();
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited < Duration::from_millis(210), "{waited:?}");
+        first.settle(90.0, &status(1000.0, 10.0, 50.0));
+        second.settle(10.0, &status(1000.0, 10.0, 50.0));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn throttled_response_makes_the_retry_wait_for_the_deficit() {
-        let limiter = ShopifyCostLimiter::new();
+        let limiter = no_margin();
         let permit = limiter.reserve(70.0).await.unwrap();
         permit.throttled(&status(1000.0, 66.0, 50.0));
         assert_eq!(limiter.stats().throttled, 1);
@@ -917,7 +957,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn settle_refunds_and_resyncs() {
-        let limiter = ShopifyCostLimiter::new();
+        let limiter = no_margin();
         limiter
             .reserve(1.0)
             .await
