@@ -17,8 +17,10 @@ fn client() -> reqwest::Client {
 async fn rate_limit_answers_429_with_retry_after_then_recovers() {
     let sim = WooSim::new(SimConfig {
         rate_limit: Some(RateLimit {
+            // Slow enough that a loaded machine cannot refill the bucket while the six
+            // requests below are sent (the test once saw no 429 at 20 per second).
             burst: 3.0,
-            per_second: 20.0,
+            per_second: 1.0,
             status: LimitStatus::TooMany429,
             retry_after_secs: 2,
         }),
@@ -28,7 +30,7 @@ async fn rate_limit_answers_429_with_retry_after_then_recovers() {
     let h = sim.serve_local().await.unwrap();
     let url = format!("{}/wp-json/wc/v3/products", h.base_url);
     let mut statuses = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let r = client()
             .get(&url)
             .basic_auth(KEY, Some(SECRET))
@@ -42,7 +44,7 @@ async fn rate_limit_answers_429_with_retry_after_then_recovers() {
     }
     assert_eq!(&statuses[..3], &[200, 200, 200]);
     assert!(statuses[3..].contains(&429), "{statuses:?}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let r = client()
         .get(&url)
         .basic_auth(KEY, Some(SECRET))
