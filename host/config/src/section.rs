@@ -14,7 +14,6 @@ use std::sync::Arc;
 use toml::de::DeValue;
 use url::Url;
 
-use crate::diag::Origin;
 use crate::load::{Cx, Tbl};
 use crate::secret::Secret;
 
@@ -136,11 +135,6 @@ impl Section<'_, '_, '_, '_> {
     /// Where the key's value is written.
     pub fn span_of(&self, key: &str) -> Option<Span> {
         self.tbl.get(key).map(|v| Span(v.span()))
-    }
-
-    /// The section's header.
-    pub fn header(&self) -> Span {
-        Span(self.tbl.span.clone())
     }
 
     /// Reports a problem at `span`.
@@ -269,11 +263,6 @@ impl Section<'_, '_, '_, '_> {
                 span: span.0.clone(),
             },
         ));
-    }
-
-    /// Where a value sits, for a diagnostic elsewhere.
-    pub fn origin(&self, span: &Span) -> Origin {
-        self.cx.src.origin(&span.0)
     }
 
     fn label(&self, key: &str) -> String {
