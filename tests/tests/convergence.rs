@@ -12,7 +12,7 @@ fn assert_converged(r: &DemoReport) {
     // Both systems agreeing is not enough: stock must be what the run's own ledger says.
     assert_eq!(
         r.stock_mismatches, 0,
-        "stock is not opening + receipts - ordered: {:#?}",
+        "stock does not match the ledger (on hand, open demand, available): {:#?}",
         r.stock_details
     );
     assert_eq!(

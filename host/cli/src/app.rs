@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_engine::{
-    Dispatcher, Poller, Processor, ResolverRule, StoreRunner, System, Systems, Timing, Wakers,
+    Dispatcher, Poller, Processor, ResolverRule, StockPolicy, StoreRunner, System, Systems, Timing,
+    Wakers,
 };
 use weft_platform::{Connection, Platform, SourceCtx};
 use weft_ratelimit::{
@@ -97,6 +98,8 @@ pub struct StoreSetup {
     /// set, each system with webhooks keeps its subscriptions to
     /// `<url>/webhooks/<system>/<store>` in place.
     pub public_url: Option<String>,
+    /// Who owns the store's stock and the storefronts' buffer (`[stock]`).
+    pub stock: StockPolicy,
 }
 
 /// A plugin a store runs: loaded, or still compiling in the background. A store whose plugins
@@ -318,6 +321,7 @@ impl StoreBuild {
             mapper,
             rules,
         )
+        .with_stock(s.stock.clone())
         .with_observer(self.observer.clone());
         // After a stale compare-and-set, read the target again now rather than at the next
         // scheduled poll: the re-read is journaled and re-merged.

@@ -91,6 +91,14 @@ pub struct DemoReport {
     pub merchant_events: usize,
     /// Of which in NetSuite (ERP).
     pub erp_events: usize,
+    /// Sales orders fulfilled in NetSuite (item fulfilments transformed from them, each with
+    /// a tracking number).
+    pub fulfilments: usize,
+    /// Of which partial (fewer units than the order committed).
+    pub partial_fulfilments: usize,
+    /// Storefront stock that did not show what the ERP owns and was written back
+    /// (`stock_overridden`: a sale whose order weft had not read yet, or a manual change).
+    pub stock_overridden: i64,
     /// Webhook deliveries Shopify attempted to make (one per event per subscription).
     pub webhooks_sent: u64,
     /// Deliveries the chaos dropped.
@@ -133,10 +141,12 @@ pub struct DemoReport {
     pub drift: usize,
     /// The first differences, for a person to read.
     pub drift_details: Vec<String>,
-    /// Sides whose stock is not opening stock + receipts - units ordered (the demo's own
-    /// ledger of what it generated), although both systems may agree: an adjustment applied
-    /// twice or lost moves both sides alike, which drift cannot see. Not counted in `drift`
-    /// (the systems agree), but `weft demo` fails when it is not 0.
+    /// Quantities that do not match the demo's own ledger of what it generated, per SKU and
+    /// location: NetSuite on hand = opening + receipts - fulfilled; NetSuite committed + back
+    /// ordered = ordered - fulfilled; Shopify available = NetSuite available - back ordered
+    /// (= opening + receipts - ordered). Both systems may agree and still be wrong (a sale
+    /// counted twice moves both alike), which drift cannot see. Not counted in `drift`, but
+    /// `weft demo` fails when it is not 0.
     pub stock_mismatches: usize,
     /// The first stock mismatches, for a person to read.
     pub stock_details: Vec<String>,
@@ -155,6 +165,8 @@ struct DemoStore {
     skus: Vec<String>,
     customers: Vec<u64>,
     orders: Vec<u64>,
+    /// Each order's SKU and units (the demo's orders have one line).
+    order_skus: BTreeMap<u64, (String, i64)>,
     /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
     /// Shopify (the stock both systems must end with).
     stock: BTreeMap<String, StockLedger>,
@@ -171,12 +183,26 @@ pub struct StockLedger {
     pub received: i64,
     /// Units ordered in Shopify since.
     pub ordered: i64,
+    /// Units fulfilled (shipped) in NetSuite since.
+    pub fulfilled: i64,
 }
 
 impl StockLedger {
-    /// The stock both systems must hold: opening + received - ordered.
+    /// What a storefront can sell once quiet: opening + received - ordered (every order is
+    /// committed in the ERP or shipped).
     pub fn expected(&self) -> i64 {
         self.opening + self.received - self.ordered
+    }
+
+    /// NetSuite's on hand: opening + received - fulfilled (a sale leaves on hand when it
+    /// ships, never before and never twice).
+    pub fn on_hand(&self) -> i64 {
+        self.opening + self.received - self.fulfilled
+    }
+
+    /// NetSuite's open demand (committed + back ordered): ordered - fulfilled.
+    pub fn open_demand(&self) -> i64 {
+        self.ordered - self.fulfilled
     }
 }
 
@@ -346,6 +372,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             },
             poll_overlap: Duration::from_secs(5),
             public_url: None,
+            stock: Default::default(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
@@ -406,6 +433,12 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         if roll < 55 {
             report.merchant_events += 1;
             merchant_event(s, &sku, roll, &mut rng)?;
+        } else if roll < 65 {
+            report.erp_events += 1;
+            if let Some(partial) = erp_fulfil(s, &mut rng) {
+                report.fulfilments += 1;
+                report.partial_fulfilments += usize::from(partial);
+            }
         } else {
             report.erp_events += 1;
             erp_event(s, &sku, roll, &mut rng)?;
@@ -422,6 +455,19 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     }
 
     say(&opts, "letting webhooks, polls and writes settle");
+    settle(&host, &stores, &opts).await?;
+
+    // The warehouse ships about half of the orders now that NetSuite has them all, some in
+    // part: a sale must leave NetSuite's on hand once, at shipping, and move nothing else.
+    say(&opts, "shipping orders from NetSuite");
+    for s in &mut stores {
+        for _ in 0..s.orders.len() / 2 {
+            if let Some(partial) = erp_fulfil(s, &mut rng) {
+                report.fulfilments += 1;
+                report.partial_fulfilments += usize::from(partial);
+            }
+        }
+    }
     settle(&host, &stores, &opts).await?;
 
     say(&opts, "verifying both systems field by field");
@@ -453,6 +499,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             .map(|(_, v)| *v)
             .sum::<i64>();
         report.conflicts_resolved += c("conflicts_resolved");
+        report.stock_overridden += c("stock_overridden");
         report.writes_applied += c("writes_applied");
         report.writes_stale += c("writes_stale");
         report.dead_letters += status.outbox.dead;
@@ -562,6 +609,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         skus,
         customers: Vec::new(),
         orders: Vec::new(),
+        order_skus: BTreeMap::new(),
         stock,
     })
 }
@@ -603,6 +651,7 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
                 })
                 .map_err(err)?;
             s.orders.push(order);
+            s.order_skus.insert(order, (sku.to_owned(), quantity));
             s.stock.entry(sku.to_owned()).or_default().ordered += quantity;
         }
         _ => {
@@ -619,6 +668,28 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
         }
     }
     Ok(())
+}
+
+/// Fulfils one of the store's Shopify orders in NetSuite, as a warehouse would: all it
+/// committed, or one unit of a line of two or more (a partial fulfilment), with a tracking
+/// number. An order whose sales order weft has not created yet, or that has nothing left to
+/// ship, is left alone. Returns whether it fulfilled, and whether partially.
+fn erp_fulfil(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Option<bool> {
+    let order = *s.orders.get(rng.random_range(0..s.orders.len().max(1)))?;
+    let so = format!("eid:shopify-order-{order}");
+    let (sku, units) = s.order_skus.get(&order)?.clone();
+    let item = s.stock.get(&sku)?.item_id.clone();
+    let before = s.netsuite.quantities(&item, NS_LOCATION);
+    let partial = rng.random_range(0..2) == 0;
+    let tracking = format!("1Z{:016}", rng.random_range(0..10_000_000_000_u64));
+    let lines: Vec<(u64, f64)> = if partial { vec![(1, 1.0)] } else { vec![] };
+    s.netsuite
+        .erp_fulfil(&so, &lines, &[tracking.as_str()], Some("ups"))
+        .ok()?;
+    let after = s.netsuite.quantities(&item, NS_LOCATION);
+    let shipped = (before.on_hand - after.on_hand).round() as i64;
+    s.stock.entry(sku).or_default().fulfilled += shipped;
+    Some(shipped < units)
 }
 
 fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> Result<()> {
@@ -728,11 +799,11 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     Ok(())
 }
 
-/// Checks stock conservation in one store: each SKU of `ledger` holds exactly its opening stock
-/// plus receipts minus units ordered, in NetSuite (at the demo location) and in Shopify (at
-/// `location`). Both systems agreeing is not enough: an adjustment weft applied twice, or one it
-/// lost, moves both sides alike, and only this check sees it. Each side that differs is one
-/// drift.
+/// Checks stock in one store against the demo's ledger, per SKU at the demo location (see
+/// [`DemoReport::stock_mismatches`]): NetSuite on hand, NetSuite open demand (committed + back
+/// ordered) and Shopify available. Both systems agreeing is not enough: a sale counted twice,
+/// or an adjustment lost, moves both sides alike, and only this check sees it. Each quantity
+/// that differs is one drift.
 pub fn verify_stock(
     shopify: &ShopifySim,
     netsuite: &NetSuiteSim,
@@ -741,28 +812,44 @@ pub fn verify_stock(
 ) -> Verification {
     let mut report = Verification::default();
     for (sku, l) in ledger {
-        let expected = l.expected();
         report.records_compared += 1;
-        let erp = netsuite.on_hand(&l.item_id, NS_LOCATION);
-        if erp != expected as f64 {
+        let q = netsuite.quantities(&l.item_id, NS_LOCATION);
+        let story = format!(
+            "opening {} + received {} - ordered {} - fulfilled {}",
+            l.opening, l.received, l.ordered, l.fulfilled
+        );
+        if q.on_hand != l.on_hand() as f64 {
             drift(
                 &mut report,
                 format!(
-                    "stock {sku}: NetSuite on hand {erp}, expected {expected} (opening {} + received {} - ordered {})",
-                    l.opening, l.received, l.ordered
+                    "stock {sku}: NetSuite on hand {}, expected {} ({story})",
+                    q.on_hand,
+                    l.on_hand()
                 ),
             );
         }
+        if q.committed + q.back_ordered != l.open_demand() as f64 {
+            drift(
+                &mut report,
+                format!(
+                    "stock {sku}: NetSuite committed {} + back ordered {}, expected {} ({story})",
+                    q.committed,
+                    q.back_ordered,
+                    l.open_demand()
+                ),
+            );
+        }
+        let expected = l.expected();
         let shop = shopify
             .variant_by_sku(sku)
             .and_then(|v| shopify.inventory_item_of(v))
             .and_then(|item| shopify.available(item, location));
-        if shop != Some(expected) {
+        let erp_sellable = (q.available - q.back_ordered).round() as i64;
+        if shop != Some(expected) || erp_sellable != expected {
             drift(
                 &mut report,
                 format!(
-                    "stock {sku}: Shopify available {shop:?}, expected {expected} (opening {} + received {} - ordered {})",
-                    l.opening, l.received, l.ordered
+                    "stock {sku}: Shopify available {shop:?}, NetSuite available - back ordered {erp_sellable}, expected {expected} ({story})"
                 ),
             );
         }

@@ -201,7 +201,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             match (report.drift, report.stock_mismatches) {
                 (0, 0) => "both systems agree: drift 0, stock ledger balanced",
                 (0, _) =>
-                    "STOCK: both systems agree, but stock is not opening + receipts - ordered (see above)",
+                    "STOCK: both systems agree, but stock does not match the ledger (on hand, open demand, available; see above)",
                 _ => "DRIFT: the systems disagree (see above)",
             }
         );

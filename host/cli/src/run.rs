@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
-use weft_config::{Config, StorageConfig, StoreConfig};
-use weft_engine::{Mode, Processor, ResolverRule, StepReport, Timing};
+use weft_config::{Config, StockOwnerConfig, StorageConfig, StoreConfig};
+use weft_engine::{Mode, Processor, ResolverRule, StepReport, StockOwner, StockPolicy, Timing};
 use weft_runtime::{Limits, Runtime, RuntimeConfig};
 use weft_store::{OutboxStatus, Store, StoreError};
 
@@ -118,7 +118,20 @@ pub fn setup(
         },
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
         public_url: public_url.map(str::to_owned),
+        stock: stock_policy(store),
     })
+}
+
+/// The store's `[stock]` as the engine keeps it.
+pub(crate) fn stock_policy(store: &StoreConfig) -> StockPolicy {
+    StockPolicy {
+        owner: match &store.stock.owner {
+            StockOwnerConfig::Erp => StockOwner::Erp,
+            StockOwnerConfig::System(s) => StockOwner::System(s.clone()),
+            StockOwnerConfig::None => StockOwner::Counters,
+        },
+        buffer: i64::try_from(store.stock.buffer).unwrap_or(i64::MAX),
+    }
 }
 
 /// The store's `[schedule]` as the runner applies it (times in UTC): both pollers every
@@ -329,7 +342,8 @@ pub async fn replay_store(
         setup.offline_systems(),
         runtime.mapper(&setup.mapper.ready().await?, ctx)?,
         rules,
-    );
+    )
+    .with_stock(setup.stock.clone());
     let mut after = 0;
     let mut total = StepReport::default();
     loop {

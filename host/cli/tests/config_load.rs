@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use weft::platforms::load_config as load;
 use weft_config::{
-    ConflictPolicy, Diagnostic, Diagnostics, LogFormat, PluginSource, SecretSource, StorageConfig,
-    StoreConfig, init,
+    ConflictPolicy, Diagnostic, Diagnostics, LogFormat, PluginSource, SecretSource, StockConfig,
+    StockOwnerConfig, StorageConfig, StoreConfig, init,
 };
 use weft_netsuite::config::NetSuiteSettings;
 use weft_shopify::config::ShopifySettings;
@@ -542,6 +542,61 @@ fn unknown_field_owner_system() {
         "unknown entity kind `prices` in field `prices.x` in [policy]"
     );
     assert_eq!(v[1].hint.as_deref(), Some("did you mean `price`?"));
+}
+
+#[test]
+fn stock_owner_and_buffer() {
+    let (_dir, path) = setup(
+        HOST,
+        &[(
+            "acme.toml",
+            &format!(
+                "{}\n[stock]\nowner = \"shopify\"\nbuffer = 3\n",
+                store("acme")
+            ),
+        )],
+    );
+    let c = load(&path).unwrap();
+    let s = &c.stores[0];
+    assert_eq!(s.stock.owner, StockOwnerConfig::System("shopify".into()));
+    assert_eq!(s.stock.buffer, 3);
+    let (_dir, path) = setup(HOST, &[("acme.toml", &store("acme"))]);
+    assert_eq!(load(&path).unwrap().stores[0].stock, StockConfig::default());
+    let (_dir, path) = setup(
+        HOST,
+        &[(
+            "acme.toml",
+            &format!("{}\n[stock]\nowner = \"none\"\n", store("acme")),
+        )],
+    );
+    assert_eq!(
+        load(&path).unwrap().stores[0].stock.owner,
+        StockOwnerConfig::None
+    );
+
+    let text = format!("{}\n[stock]\nowner = \"sap\"\nbufer = 2\n", store("acme"));
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert_eq!(d.len(), 2, "{d}");
+    let v: Vec<&Diagnostic> = d.iter().collect();
+    assert!(
+        v.iter().any(|d| d.message == "[stock] owner `sap` is not a system of this store"
+            && d.hint.as_deref()
+                == Some("name one of `shopify` or `netsuite`, or `none` to count every system's stock changes")),
+        "{d}"
+    );
+    assert!(
+        v.iter()
+            .any(|d| d.hint.as_deref() == Some("did you mean `buffer`?")),
+        "{d}"
+    );
+    let text = format!("{}\n[stock]\nbuffer = -1\n", store("acme"));
+    let d = errors(HOST, &[("acme.toml", &text)]);
+    assert!(
+        only(&d)
+            .message
+            .contains("`buffer` in [stock] must be between 0 and 1000000"),
+        "{d}"
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! field by field through the store's own mapper (`weft::demo::verify_store`), every Shopify
 //! order exactly one NetSuite sales order, every NetSuite item exactly one Shopify variant,
 //! every Shopify customer exactly one NetSuite customer, stock conserved on both sides (the
-//! opening stock plus ERP receipts minus units ordered, per SKU), and no dead letters.
+//! ERP's ledger per SKU: on hand = opening + receipts - fulfilled, committed = ordered -
+//! fulfilled, Shopify available = opening + receipts - ordered), and no dead letters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -55,10 +56,14 @@ struct World {
     live: Vec<String>,
     customers: Vec<u64>,
     orders: Vec<u64>,
+    /// Each order's SKU (one line each).
+    order_skus: BTreeMap<u64, String>,
     /// SKU -> units received in NetSuite.
     received: BTreeMap<String, i64>,
     /// SKU -> units ordered in Shopify.
     ordered: BTreeMap<String, i64>,
+    /// SKU -> units fulfilled (shipped) in NetSuite.
+    fulfilled: BTreeMap<String, i64>,
     merchant_events: usize,
     erp_events: usize,
 }
@@ -297,8 +302,10 @@ async fn start_world() -> World {
         live: Vec::new(),
         customers: Vec::new(),
         orders: Vec::new(),
+        order_skus: BTreeMap::new(),
         received: BTreeMap::new(),
         ordered: BTreeMap::new(),
+        fulfilled: BTreeMap::new(),
         merchant_events: 0,
         erp_events: 0,
     }
@@ -488,6 +495,7 @@ fn event(w: &mut World, rng: &mut ChaCha8Rng) {
                 })
                 .expect("place an order in Shopify");
             w.orders.push(order);
+            w.order_skus.insert(order, sku.clone());
             *w.ordered.entry(sku).or_default() += qty;
         }
         (45..55, _) => {
@@ -501,6 +509,26 @@ fn event(w: &mut World, rng: &mut ChaCha8Rng) {
                     },
                 )
                 .expect("edit a customer in Shopify");
+        }
+        (55..62, _) if !w.orders.is_empty() => {
+            // The warehouse ships one of the orders (all it committed, or one unit), if weft
+            // has made it a sales order by now.
+            w.erp_events += 1;
+            let order = w.orders[pick % w.orders.len()];
+            let so = format!("eid:shopify-order-{order}");
+            if let Some(sku) = w.order_skus.get(&order).cloned() {
+                let item = w.items[&sku].clone();
+                let before = w.netsuite.quantities(&item, NS_LOCATION).on_hand;
+                let lines: &[(u64, f64)] = if qty == 1 { &[(1, 1.0)] } else { &[] };
+                let tracking = format!("1Z{phone:010}");
+                if w.netsuite
+                    .erp_fulfil(&so, lines, &[tracking.as_str()], Some("ups"))
+                    .is_ok()
+                {
+                    let shipped = before - w.netsuite.quantities(&item, NS_LOCATION).on_hand;
+                    *w.fulfilled.entry(sku).or_default() += shipped.round() as i64;
+                }
+            }
         }
         (0..75, _) => {
             w.erp_events += 1;
@@ -543,7 +571,8 @@ fn mark_live(w: &mut World) {
             .variant_by_sku(sku)
             .and_then(|v| w.shopify.inventory_item_of(v))
             .and_then(|item| w.shopify.available(item, w.location));
-        if shop.is_some_and(|q| q as f64 == w.netsuite.on_hand(id, NS_LOCATION)) {
+        let q = w.netsuite.quantities(id, NS_LOCATION);
+        if shop.is_some_and(|shop| shop as f64 == q.available - q.back_ordered) {
             w.live.push(sku.clone());
         }
     }
@@ -679,29 +708,46 @@ fn check_exactly_once(w: &World, problems: &mut Vec<String>) {
     }
 }
 
-/// Stock on both sides is the opening stock plus receipts minus units ordered: an adjustment
-/// applied twice (or lost) shows as a difference.
+/// Stock as the ERP's ledger has it, per SKU at the location: NetSuite on hand = opening +
+/// receipts - fulfilled; committed + back ordered = ordered - fulfilled; Shopify available =
+/// NetSuite available - back ordered = opening + receipts - ordered. A sale counted twice (as
+/// an order and as an adjustment), or an adjustment lost, shows as a difference.
 fn check_stock(w: &World, problems: &mut Vec<String>) {
     for (sku, id) in &w.items {
-        let expected = OPENING_STOCK + w.received.get(sku).copied().unwrap_or(0)
-            - w.ordered.get(sku).copied().unwrap_or(0);
-        let erp = w.netsuite.on_hand(id, NS_LOCATION);
-        if erp != expected as f64 {
+        let get = |m: &BTreeMap<String, i64>| m.get(sku).copied().unwrap_or(0);
+        let (received, ordered, fulfilled) = (get(&w.received), get(&w.ordered), get(&w.fulfilled));
+        let q = w.netsuite.quantities(id, NS_LOCATION);
+        let mut bad = false;
+        let on_hand = OPENING_STOCK + received - fulfilled;
+        if q.on_hand != on_hand as f64 {
+            bad = true;
             problems.push(format!(
-                "SKU {sku}: NetSuite on hand {erp}, expected {expected}"
+                "SKU {sku}: NetSuite on hand {}, expected {on_hand}",
+                q.on_hand
             ));
         }
+        if q.committed + q.back_ordered != (ordered - fulfilled) as f64 {
+            bad = true;
+            problems.push(format!(
+                "SKU {sku}: NetSuite committed {} + back ordered {}, expected {}",
+                q.committed,
+                q.back_ordered,
+                ordered - fulfilled
+            ));
+        }
+        let expected = OPENING_STOCK + received - ordered;
         let shop = w
             .shopify
             .variant_by_sku(sku)
             .and_then(|v| w.shopify.inventory_item_of(v))
             .and_then(|item| w.shopify.available(item, w.location));
         if shop != Some(expected) {
+            bad = true;
             problems.push(format!(
                 "SKU {sku}: Shopify available {shop:?}, expected {expected}"
             ));
         }
-        if erp != expected as f64 || shop != Some(expected) {
+        if bad {
             problems.push(stock_history(w, sku, id));
         }
     }
@@ -711,9 +757,10 @@ fn check_stock(w: &World, problems: &mut Vec<String>) {
 /// NetSuite inventory adjustment of the item (weft's carry an external id).
 fn stock_history(w: &World, sku: &str, item: &str) -> String {
     let mut out = format!(
-        "SKU {sku} (NetSuite item {item}): opening {OPENING_STOCK}, received {}, ordered {}; adjustments:",
+        "SKU {sku} (NetSuite item {item}): opening {OPENING_STOCK}, received {}, ordered {}, fulfilled {}; adjustments:",
         w.received.get(sku).copied().unwrap_or(0),
-        w.ordered.get(sku).copied().unwrap_or(0)
+        w.ordered.get(sku).copied().unwrap_or(0),
+        w.fulfilled.get(sku).copied().unwrap_or(0)
     );
     for adj in w.netsuite.records(RecordType::InventoryAdjustment) {
         for line in adj["inventory"]["items"].as_array().into_iter().flatten() {

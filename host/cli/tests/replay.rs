@@ -181,6 +181,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         },
         poll_overlap: Duration::from_secs(5),
         public_url: None,
+        stock: Default::default(),
     })
 }
 
@@ -630,6 +631,7 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
         timing: Timing::default(),
         poll_overlap: Duration::ZERO,
         public_url: None,
+        stock: Default::default(),
     }
 }
 

@@ -168,6 +168,12 @@ default = "prefer-netsuite"
 "product.title" = "shopify"
 "product.description" = "shopify"
 
+[stock]
+# Who owns stock: by default the store's ERP. Storefronts then show the ERP's available less
+# orders it has not committed yet, less `buffer`; a sale is the order, never an adjustment too.
+# owner = "netsuite"   # or "none": every system's stock change counts (counter-merge)
+# buffer = 0
+
 # Per-store overrides of [runtime.limits] in weft.toml; omit what you do not change.
 [limits]
 # timeout_ms = 5000

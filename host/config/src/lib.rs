@@ -26,7 +26,8 @@ pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
     Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS, LimitOverrides,
     LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig,
-    RuntimeConfig, ScheduleConfig, ServerConfig, StorageConfig, StoreConfig,
+    RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig,
+    StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretSource, SecretString};
 pub use section::{PlatformSection, Section, Span, SystemConfig, SystemSettings};

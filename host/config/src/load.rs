@@ -16,7 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
 use crate::model::{
     Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat, PluginLimits,
     PluginRef, PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig, ScheduleConfig,
-    ServerConfig, StorageConfig, StoreConfig,
+    ServerConfig, StockConfig, StockOwnerConfig, StorageConfig, StoreConfig,
 };
 use crate::secret::Secret;
 use crate::section::{Claim, PlatformSection, Section, SystemConfig};
@@ -61,9 +61,10 @@ const LIMIT_KEYS: [&str; 7] = [
     "max_output_kb",
     "max_log_kb",
 ];
-const STORE_FILE_KEYS: [&str; 6] = [
-    "store", "systems", "plugins", "policy", "limits", "schedule",
+const STORE_FILE_KEYS: [&str; 7] = [
+    "store", "systems", "plugins", "policy", "limits", "schedule", "stock",
 ];
+const STOCK_KEYS: [&str; 2] = ["owner", "buffer"];
 const STORE_KEYS: [&str; 3] = ["id", "name", "enabled"];
 const PLUGINS_KEYS: [&str; 4] = ["mapper", "resolver", "resolvers", "config"];
 const SCHEDULE_KEYS: [&str; 6] = [
@@ -1182,6 +1183,37 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, systems: &[String]) -> Policy
     policy
 }
 
+/// `[stock]`: `owner` names one of the store's systems or is `"none"`; `buffer` is a count of
+/// units.
+fn read_stock(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, systems: Option<&[SystemConfig]>) -> StockConfig {
+    cx.check_keys(tbl, &STOCK_KEYS);
+    let mut s = StockConfig::default();
+    if let Some((owner, span)) = cx.string(tbl, "owner", "owner = \"netsuite\"") {
+        if owner == "none" {
+            s.owner = StockOwnerConfig::None;
+        } else {
+            match systems {
+                Some(list) if !list.iter().any(|sys| sys.name == owner) => {
+                    let names: Vec<&str> = list.iter().map(|sys| sys.name.as_str()).collect();
+                    cx.err(
+                        span,
+                        format!("[stock] owner `{owner}` is not a system of this store"),
+                        Some(format!(
+                            "name one of {}, or `none` to count every system's stock changes",
+                            crate::diag::list(&names)
+                        )),
+                    );
+                }
+                _ => s.owner = StockOwnerConfig::System(owner),
+            }
+        }
+    }
+    if let Some(n) = cx.integer_with(tbl, "buffer", 0, 1_000_000, "buffer = 2") {
+        s.buffer = n;
+    }
+    s
+}
+
 fn read_schedule(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> ScheduleConfig {
     cx.check_keys(tbl, &SCHEDULE_KEYS);
     let mut s = ScheduleConfig::default();
@@ -1379,6 +1411,11 @@ fn read_store(
         None => ScheduleConfig::default(),
     };
 
+    let stock = match cx.sub(root, "stock", "stock") {
+        Some(t) => read_stock(cx, &t, systems.as_deref()),
+        None => StockConfig::default(),
+    };
+
     if cx.diags.len() != before {
         return (None, side);
     }
@@ -1395,6 +1432,7 @@ fn read_store(
         policy,
         limits,
         schedule,
+        stock,
     };
     (Some(store), side)
 }

@@ -343,6 +343,29 @@ pub struct StoreConfig {
     pub limits: PluginLimits,
     /// Reconciliation, CDC and resync timing.
     pub schedule: ScheduleConfig,
+    /// Who owns the stock and what storefronts hold back (`[stock]`).
+    pub stock: StockConfig,
+}
+
+/// `[stock]`: who owns a store's stock, and the safety buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StockConfig {
+    /// Who owns the stock.
+    pub owner: StockOwnerConfig,
+    /// Units every storefront holds back from what the owner can sell (default 0).
+    pub buffer: u64,
+}
+
+/// `[stock] owner`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StockOwnerConfig {
+    /// Not set: the store's ERP (its one system whose platform is an ERP), if it has one.
+    #[default]
+    Erp,
+    /// `owner = "<system>"`.
+    System(String),
+    /// `owner = "none"`: quantities are counters, every system's change counts.
+    None,
 }
 
 impl StoreConfig {
@@ -359,6 +382,7 @@ impl StoreConfig {
             policy: PolicyConfig::default(),
             limits: PluginLimits::default(),
             schedule: ScheduleConfig::default(),
+            stock: StockConfig::default(),
         }
     }
 

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
+use crate::stock::{self, Demand, PENDING, StockPolicy};
 
 /// Stages of a set-aside entry: the document could not be mapped to canonical records, a
 /// write for one target could not be built from them, or a resolver failed on a conflict.
@@ -154,6 +155,9 @@ pub struct Processor {
     /// Per rule (same order), what its resolver guards.
     guards: Vec<Guards>,
     observer: Arc<dyn Observer>,
+    /// The store's stock policy, and the system that owns its stock (if any).
+    stock: StockPolicy,
+    stock_owner: Option<String>,
 }
 
 impl Processor {
@@ -168,15 +172,31 @@ impl Processor {
         mut resolvers: Vec<ResolverRule>,
     ) -> Self {
         resolvers.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
+        let stock = StockPolicy::default();
+        let stock_owner = stock.owner_in(&systems);
         Processor {
             store_id: store_id.into(),
             db,
+            stock,
+            stock_owner,
             systems,
             mapper,
             guards: resolvers.iter().map(|_| Guards::default()).collect(),
             resolvers,
             observer: Arc::new(Discard),
         }
+    }
+
+    /// Keeps the store's stock by `policy` (default: the store's ERP owns it).
+    pub fn with_stock(mut self, policy: StockPolicy) -> Self {
+        self.stock_owner = policy.owner_in(&self.systems);
+        self.stock = policy;
+        self
+    }
+
+    /// The system that owns the store's stock, if any (see [`crate::stock`]).
+    pub fn stock_owner(&self) -> Option<&str> {
+        self.stock_owner.as_deref()
     }
 
     /// Reports plugin call times and failures to `observer`.
@@ -632,9 +652,32 @@ impl Processor {
         let (kind, record_key) = (kind.to_owned(), key.to_owned());
         let (golden, mut meta) = work.golden(&kind, &record_key).await?;
         let previous = work.target(system, &kind, &record_key).await?;
-        // Stock quantities are counters: every change of a side is a delta that counts.
-        let counter = |field: &str| kind == "inventory-level" && field == "quantity";
-        let mut m = merge(&golden, previous.as_ref(), &incoming, counter);
+        let stock_level = kind == "inventory-level";
+        let owner = self.stock_owner.as_deref();
+        // With an owner, only the owner's readings set a level's quantity; a storefront's is
+        // computed from it (see `crate::stock`) and written back when it differs. Without one,
+        // quantities are counters: every change of a side is a delta that counts.
+        let counter = |field: &str| stock_level && owner.is_none() && field == "quantity";
+        let mut observed = incoming.clone();
+        if stock_level && owner.is_some_and(|o| o != system) {
+            if let Some(q) = observed.remove("quantity") {
+                let before = previous.as_ref().and_then(|p| p.get("quantity"));
+                if before.is_some_and(|b| *b != q) {
+                    // Judged once the step's orders are in (see `plan_writes`).
+                    work.stock_changed.insert((
+                        system.to_owned(),
+                        kind.clone(),
+                        record_key.clone(),
+                    ));
+                }
+            }
+        }
+        let released = stock_level
+            && owner == Some(system)
+            && self
+                .release_demand(work, entry, &record_key, &mut meta, plans)
+                .await?;
+        let mut m = merge(&golden, previous.as_ref(), &observed, counter);
         // One-sided changes of fields a resolver guards are put to it, as conflicts are.
         let guarded = self.guarded(&kind, &m.taken).await;
         let mut refusals: Vec<(String, String)> = Vec::new();
@@ -740,7 +783,21 @@ impl Processor {
             }
         }
         let changed_by_refusal = !refusals.is_empty();
-        let changed = !m.is_noop() || changed_by_refusal;
+        let mut changed = !m.is_noop() || changed_by_refusal;
+        // Pending demand the owner's reading released lives in the meta only.
+        changed |= released;
+        if kind == "order" && owner.is_some_and(|o| o != system) {
+            changed |= self
+                .track_demand(work, entry, &record_key, &m.golden, &mut meta, plans)
+                .await?;
+        }
+        if kind == "order" && owner == Some(system) {
+            // The owner shows the order (its sales order): the order's demand moves to the
+            // owner's quantities.
+            changed |= self
+                .order_in_erp(work, entry, &record_key, &mut meta, plans)
+                .await?;
+        }
         work.set_golden(&kind, &record_key, m.golden, meta, changed);
         // This system now holds what it showed.
         let mut holds = previous.unwrap_or_default();
@@ -804,6 +861,175 @@ impl Processor {
         work.count("stock_writes_recorded");
         debug!(store = %self.store_id, %system, key = %write.key, before = ?write.before, seq = entry.seq, "stock write result recorded");
         Ok(())
+    }
+
+    /// A storefront order's demand on the stock levels it draws from (see [`crate::stock`]):
+    /// while the owner has not seen its sales order, its lines are pending on their levels, so
+    /// every storefront shows them sold; a cancellation or an edit before then changes them.
+    /// Returns whether the order's meta changed.
+    async fn track_demand(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        order_key: &str,
+        order: &Fields,
+        order_meta: &mut Value,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<bool, EngineError> {
+        let had = Demand::of(order_meta);
+        if had.as_ref().is_some_and(|d| d.state != "pending") {
+            // The owner holds its sales order: its quantities carry the order from here on.
+            return Ok(false);
+        }
+        let want = stock::demand(order);
+        let had_lines = had.map(|d| d.lines).unwrap_or_default();
+        if want == had_lines {
+            return Ok(false);
+        }
+        let levels: BTreeSet<&String> = want.keys().chain(had_lines.keys()).collect();
+        for level in levels {
+            let (fields, mut meta) = work.golden("inventory-level", level).await?;
+            let pending = stock::meta_obj(&mut meta, PENDING);
+            match want.get(level) {
+                Some(q) => {
+                    pending.insert(order_key.to_owned(), json!({ "quantity": q }));
+                }
+                None => {
+                    pending.remove(order_key);
+                }
+            }
+            work.set_golden("inventory-level", level, fields, meta, true);
+            plan_everywhere(
+                plans,
+                &self.systems,
+                EntityKind::InventoryLevel,
+                "inventory-level",
+                level,
+                entry.seq,
+            );
+        }
+        work.count("stock_demand_changed");
+        Demand {
+            open: want.keys().cloned().collect(),
+            lines: want,
+            state: "pending".into(),
+        }
+        .store(order_meta);
+        Ok(true)
+    }
+
+    /// The owner shows order `order_key` (its sales order, read or written by weft): the order's pending
+    /// demand is released from each level as soon as a reading of the level by the owner shows
+    /// the sales order (read after this entry, at or after its version), which may be the
+    /// level's last reading already.
+    /// Returns whether the order's meta changed.
+    async fn order_in_erp(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        order_key: &str,
+        order_meta: &mut Value,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<bool, EngineError> {
+        let Some(owner) = self.stock_owner.as_deref() else {
+            return Ok(false);
+        };
+        let Some(mut demand) = Demand::of(order_meta) else {
+            return Ok(false);
+        };
+        if demand.state != "pending" {
+            return Ok(false);
+        }
+        demand.state = "erp".into();
+        let erp = json!({ "seq": entry.seq, "version": entry.version });
+        let doc_kind = work
+            .platform(owner)?
+            .document_kind(platform_kind("inventory-level"));
+        let mut open = Vec::new();
+        for level in &demand.open {
+            let (fields, mut meta) = work.golden("inventory-level", level).await?;
+            // The owner's last reading of the level, if it already shows the sales order.
+            let last = match work.xref("inventory-level", level, owner).await? {
+                Some(id) => work.entity(owner, doc_kind.as_str(), &id).await?,
+                None => None,
+            };
+            let shown = last
+                .as_ref()
+                .is_some_and(|l| stock::at_or_after(&l.version, &entry.version));
+            let pending = stock::meta_obj(&mut meta, PENDING);
+            if shown {
+                pending.remove(order_key);
+                plan_everywhere(
+                    plans,
+                    &self.systems,
+                    EntityKind::InventoryLevel,
+                    "inventory-level",
+                    level,
+                    entry.seq,
+                );
+                work.count("stock_demand_released");
+            } else {
+                if let Some(Value::Object(p)) = pending.get_mut(order_key) {
+                    p.insert("erp".into(), erp.clone());
+                }
+                open.push(level.clone());
+            }
+            work.set_golden("inventory-level", level, fields, meta, true);
+        }
+        demand.open = open;
+        demand.store(order_meta);
+        Ok(true)
+    }
+
+    /// An owner's reading of a level (`entry`): releases the pending demand of the orders whose
+    /// sales order it shows. Returns whether any was released.
+    async fn release_demand(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        level: &str,
+        meta: &mut Value,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<bool, EngineError> {
+        let Some(pending) = meta.get_mut(PENDING).and_then(Value::as_object_mut) else {
+            return Ok(false);
+        };
+        let released: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| {
+                let erp = &p["erp"];
+                match (erp["seq"].as_i64(), erp["version"].as_str()) {
+                    (Some(seq), Some(version)) => {
+                        stock::reflects(entry.seq, &entry.version, seq, version)
+                    }
+                    _ => false,
+                }
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for order_key in &released {
+            pending.remove(order_key);
+        }
+        for order_key in &released {
+            let (order, mut order_meta) = work.golden("order", order_key).await?;
+            if let Some(mut d) = Demand::of(&order_meta) {
+                d.open.retain(|l| l != level);
+                d.store(&mut order_meta);
+                work.set_golden("order", order_key, order, order_meta, true);
+            }
+            work.count("stock_demand_released");
+        }
+        if !released.is_empty() {
+            plan_everywhere(
+                plans,
+                &self.systems,
+                EntityKind::InventoryLevel,
+                "inventory-level",
+                level,
+                entry.seq,
+            );
+        }
+        Ok(!released.is_empty())
     }
 
     /// The fields of `taken` (one-sided changes of `kind`) whose resolver guards them: the most
@@ -1033,7 +1259,25 @@ impl Processor {
         let mut requests = Vec::new();
         let mut meta = Vec::new();
         for ((target, kind, key), plan) in plans {
-            let (golden, _) = work.golden(&kind, &key).await?;
+            let (mut golden, golden_meta) = work.golden(&kind, &key).await?;
+            if kind == "inventory-level"
+                && let Some(owner) = self.stock_owner.as_deref()
+            {
+                // What a storefront shows is computed from the owner's quantity (see
+                // `crate::stock`); nothing is written anywhere until the owner was read.
+                let Some(q) = golden.get("quantity").and_then(Value::as_i64) else {
+                    continue;
+                };
+                if target == owner {
+                    continue;
+                }
+                let shown = stock::storefront_quantity(
+                    q,
+                    stock::pending_total(&golden_meta),
+                    self.stock.buffer,
+                );
+                golden.insert("quantity".into(), json!(shown));
+            }
             let mut known = work.target(&target, &kind, &key).await?;
             if kind == "inventory-level"
                 && let Some((sent, queued_at)) = work.in_flight(&target, &kind, &key).await?
@@ -1052,7 +1296,24 @@ impl Processor {
                 known = Some(holds);
             }
             if golden.is_empty() || pending_fields(&golden, known.as_ref()).is_empty() {
+                if kind == "inventory-level" && !golden.is_empty() {
+                    // The target holds what weft wants (a cancelled order gave its units
+                    // back, say): a write queued for it and not sent yet would undo that.
+                    work.step
+                        .withdraw
+                        .push((target.clone(), kind.clone(), key.clone()));
+                }
                 continue;
+            }
+            if kind == "inventory-level"
+                && work
+                    .stock_changed
+                    .contains(&(target.clone(), kind.clone(), key.clone()))
+            {
+                // The storefront changed its stock in this step, and after every order of the
+                // step it still does not show what the owner says: not a sale weft knows of.
+                work.count("stock_overridden");
+                debug!(store = %self.store_id, %target, %key, owner_says = ?golden.get("quantity"), "a storefront's stock changed by something other than an order weft knows of: the owner's quantity is written back");
             }
             // Prices and stock levels live on a variant: until the variant exists in the target
             // (its creation is queued), writing them would fail or create a half product. The
@@ -1601,6 +1862,8 @@ struct Work<'a> {
     reparked: BTreeSet<i64>,
     /// Per entity with readings set aside in this step, the document weft held before them.
     parked_prior: HashMap<Key3, Option<Seen>>,
+    /// Storefront stock levels whose quantity a reading of this step changed (with an owner).
+    stock_changed: BTreeSet<Key3>,
     /// Per stock level entity, the version and guard quantity of the last write result this
     /// step applied.
     stock_writes: HashMap<Key3, (String, Option<i64>)>,
@@ -1628,6 +1891,7 @@ impl<'a> Work<'a> {
             reparked: BTreeSet::new(),
             parked_prior: HashMap::new(),
             stock_writes: HashMap::new(),
+            stock_changed: BTreeSet::new(),
         }
     }
 

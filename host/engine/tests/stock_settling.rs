@@ -1,5 +1,10 @@
-//! Stock conservation against weft's own writes, without crashes: the processing step (stock
-//! mapper, `counter-merge` for quantities) and the outbox settled as the dispatcher settles it.
+//! Stock against weft's own writes, without crashes: the processing step (stock mapper,
+//! `counter-merge` for quantities) and the outbox settled as the dispatcher settles it.
+//!
+//! The last tests (`owner_*`) run a store whose ERP owns the stock (the default): a sale is the
+//! order, counted once; a storefront shows the ERP's quantity less the orders the ERP has not
+//! committed, less the buffer. The others run a store without an owner (`[stock] owner =
+//! "none"`): quantities are counters and every side's change counts.
 //!
 //! Platforms version stock to the second, and a reading taken while weft's write is in flight
 //! may or may not show the write. The dispatcher journals each applied stock write's result
@@ -20,7 +25,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use weft_engine::{Processor, ResolverRule};
+use weft_engine::{Processor, ResolverRule, StockOwner, StockPolicy};
 use weft_platform::WriteOutcome;
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
@@ -43,7 +48,16 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
+/// A store without a stock owner: quantities are counters.
 async fn env() -> Env {
+    env_with(StockPolicy {
+        owner: StockOwner::Counters,
+        buffer: 0,
+    })
+    .await
+}
+
+async fn env_with(policy: StockPolicy) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
@@ -65,6 +79,7 @@ async fn env() -> Env {
         config: json!({
             "locations": { "61000000001": "1" },
             "owners": { "*": "netsuite" },
+            "default_customer": "7",
         })
         .as_object()
         .cloned()
@@ -98,7 +113,7 @@ async fn env() -> Env {
             connection: None,
         },
     ]);
-    let processor = Processor::new(STORE, db.clone(), systems, mapper, rules);
+    let processor = Processor::new(STORE, db.clone(), systems, mapper, rules).with_stock(policy);
     let start = Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).unwrap();
     Env {
         start,
@@ -633,4 +648,253 @@ async fn a_change_that_lands_on_the_agreed_quantity_still_counts() {
     assert_eq!(e.queued("netsuite").await, vec![54]);
     assert_eq!(e.queued("shopify").await, vec![54]);
     assert_eq!(e.queued_guards("shopify").await, vec![Some(52)]);
+}
+
+/// A store whose ERP owns the stock (the default), with `buffer` units held back.
+async fn owner_env(buffer: i64) -> Env {
+    let e = env_with(StockPolicy {
+        owner: StockOwner::Erp,
+        buffer,
+    })
+    .await;
+    assert_eq!(e.processor.stock_owner(), Some("netsuite"));
+    e
+}
+
+impl Env {
+    /// Journals NetSuite's level as NetSuite keeps it: on hand, and committed to sales orders.
+    async fn netsuite_keeps(&self, secs: i64, on_hand: i64, committed: i64) {
+        let version = self.at(secs);
+        self.journal(
+            "netsuite",
+            NETSUITE_LEVEL,
+            &version,
+            Source::Cdc,
+            json!({
+                "item_id": "1201", "sku": SKU, "location_id": "1",
+                "quantity_on_hand": on_hand, "quantity_committed": committed,
+                "quantity_available": on_hand - committed, "quantity_backordered": 0,
+                "quantity_sellable": on_hand - committed, "last_modified_date": version,
+            }),
+        )
+        .await;
+    }
+
+    /// Journals a Shopify order of `quantity` units of the SKU (a guest checkout).
+    async fn shopify_order(&self, secs: i64, id: &str, quantity: i64, cancelled: bool) {
+        let version = self.at(secs);
+        let outcome = self
+            .db
+            .append(NewJournalEntry {
+                store_id: STORE.into(),
+                system: "shopify".into(),
+                kind: "order".into(),
+                entity_id: id.into(),
+                version: version.clone(),
+                source: Source::Webhook,
+                delivery_id: None,
+                body: json!({
+                    "id": id, "name": format!("#{id}"), "email": null, "customer": null,
+                    "created_at": self.at(0), "updated_at": version, "currency": "EUR",
+                    "total_price": format!("{}.00", 10 * quantity),
+                    "financial_status": "paid",
+                    "cancelled_at": if cancelled { json!(version) } else { Value::Null },
+                    "line_items": [{"id": "1", "sku": SKU, "quantity": quantity, "price": "10.00"}],
+                }),
+                received_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        assert!(outcome.is_inserted());
+    }
+
+    /// Sends the queued sales order and records it created as NetSuite's `so_id` at `secs`,
+    /// as the dispatcher does (the created record journaled as an observation).
+    async fn sales_order_created(&self, secs: i64, so_id: &str) {
+        let row = self.send("netsuite").await;
+        assert_eq!(row.kind, "order");
+        let outcome = WriteOutcome {
+            target_id: so_id.into(),
+            version: Some(self.at(secs)),
+            document: None,
+            children: Vec::new(),
+            applied: true,
+        };
+        let completion = weft_engine::dispatch::applied_completion(&row, &outcome);
+        self.db
+            .complete(
+                row.id,
+                row.claim_token.as_deref().unwrap(),
+                &completion,
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let version = self.at(secs);
+        let outcome = self
+            .db
+            .append(NewJournalEntry {
+                store_id: STORE.into(),
+                system: "netsuite".into(),
+                kind: "order".into(),
+                entity_id: so_id.into(),
+                version: version.clone(),
+                source: Source::Poll,
+                delivery_id: None,
+                body: json!({"id": so_id, "externalId": format!("shopify-order-{}", row.key),
+                             "lastModifiedDate": version}),
+                received_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        assert!(outcome.is_inserted());
+    }
+
+    async fn counter(&self, name: &str) -> i64 {
+        self.db
+            .counters(STORE)
+            .await
+            .unwrap()
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Stock writes queued for `system`.
+    async fn stock_writes(&self, system: &str) -> usize {
+        let status = weft_store::OutboxStatus::Pending;
+        self.db
+            .list_outbox(Some(STORE), Some(status), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.system == system && r.kind == "inventory-level")
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn owner_a_sale_fulfilled_in_the_erp_is_deducted_once() {
+    let e = owner_env(0).await;
+    e.netsuite_keeps(0, 50, 0).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    assert_eq!((e.golden().await, e.holds("shopify").await), (50, 50));
+
+    // A sale of 2 in Shopify: the order and the level that shows it (in either order).
+    e.shopify_shows(5, 48).await;
+    e.shopify_order(5, "1001", 2, false).await;
+    e.step().await;
+    assert_eq!(
+        e.golden().await,
+        50,
+        "the ERP's quantity is not adjusted for a sale"
+    );
+    assert_eq!(
+        e.stock_writes("netsuite").await,
+        0,
+        "a sale is never an adjustment"
+    );
+    assert_eq!(
+        e.stock_writes("shopify").await,
+        0,
+        "Shopify shows 50 - 2 pending"
+    );
+    assert_eq!(e.counter("stock_overridden").await, 0);
+
+    // The sales order lands in NetSuite, which commits it: available 48.
+    e.sales_order_created(6, "9001").await;
+    e.step().await;
+    e.netsuite_keeps(6, 50, 2).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 48);
+    assert_eq!(
+        e.stock_writes("shopify").await,
+        0,
+        "48 committed, none pending"
+    );
+
+    // The warehouse fulfils it: on hand 48, committed 0, available still 48.
+    e.netsuite_keeps(20, 48, 0).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 48, "fulfilled once: 50 - 2");
+    assert_eq!(e.holds("shopify").await, 48);
+    assert_eq!(e.stock_writes("shopify").await, 0);
+    assert_eq!(e.stock_writes("netsuite").await, 0);
+}
+
+#[tokio::test]
+async fn owner_pending_demand_waits_for_a_reading_that_shows_the_sales_order() {
+    let e = owner_env(0).await;
+    e.netsuite_keeps(0, 50, 0).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    e.shopify_order(5, "1001", 3, false).await;
+    e.shopify_shows(5, 47).await;
+    e.step().await;
+    e.sales_order_created(8, "9001").await;
+    e.step().await;
+    // A reading taken before the sales order (older version) does not release the demand.
+    e.netsuite_keeps(7, 50, 0).await;
+    e.step().await;
+    assert_eq!(e.stock_writes("shopify").await, 0, "still 50 - 3 pending");
+    // The one that shows it does, and nothing moves.
+    e.netsuite_keeps(8, 50, 3).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 47);
+    assert_eq!(e.stock_writes("shopify").await, 0);
+    // A receipt in the ERP reaches Shopify as itself.
+    e.netsuite_keeps(30, 60, 3).await;
+    e.step().await;
+    assert_eq!(e.queued("shopify").await, vec![57]);
+}
+
+#[tokio::test]
+async fn owner_a_storefront_change_that_is_not_a_sale_is_overwritten_and_counted() {
+    let e = owner_env(0).await;
+    e.netsuite_keeps(0, 50, 0).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    e.shopify_shows(5, 40).await;
+    e.step().await;
+    assert_eq!(e.counter("stock_overridden").await, 1);
+    assert_eq!(e.golden().await, 50, "the owner's quantity stands");
+    assert_eq!(e.queued("shopify").await, vec![50]);
+    assert_eq!(e.queued_guards("shopify").await, vec![Some(40)]);
+    assert_eq!(e.stock_writes("netsuite").await, 0);
+}
+
+#[tokio::test]
+async fn owner_a_cancelled_order_gives_its_units_back_before_the_erp_saw_it() {
+    let e = owner_env(0).await;
+    e.netsuite_keeps(0, 50, 0).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    e.shopify_order(5, "1001", 2, false).await;
+    e.step().await;
+    // Shopify's level was not read yet: weft writes 48 (50 - 2 pending).
+    assert_eq!(e.queued("shopify").await, vec![48]);
+    e.shopify_order(9, "1001", 2, true).await;
+    e.step().await;
+    // Cancelled before NetSuite had it: nothing pending, and Shopify, which still shows 50,
+    // must not get the 48 queued before.
+    assert!(e.queued("shopify").await.is_empty());
+    assert_eq!(e.stock_writes("netsuite").await, 0);
+}
+
+#[tokio::test]
+async fn owner_the_buffer_is_held_back_from_storefronts() {
+    let e = owner_env(3).await;
+    e.netsuite_keeps(0, 50, 0).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    assert_eq!(e.queued("shopify").await, vec![47]);
+    assert_eq!(e.golden().await, 50);
+    e.netsuite_keeps(10, 2, 0).await;
+    e.step().await;
+    assert_eq!(
+        e.queued("shopify").await,
+        vec![0],
+        "a buffer larger than the stock shows 0, not -1"
+    );
 }

@@ -103,6 +103,11 @@ const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_
        AND status = 'pending' AND coalescing = 1 AND call_key IS NULL
        AND NOT (resend_may_apply = 1 AND attempts > 0)";
 
+const OUTBOX_WITHDRAW: &str = "UPDATE outbox SET status = 'superseded', updated_at = $5
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
+       AND status = 'pending' AND coalescing = 1 AND call_key IS NULL
+       AND NOT (resend_may_apply = 1 AND attempts > 0)";
+
 const OUTBOX_INSERT: &str = "INSERT INTO outbox
      (store_id, system, kind, key, op, idempotency_key, body, priority, coalescing, status,
       attempts, next_attempt_at, created_at, updated_at, resend_may_apply)
@@ -388,6 +393,18 @@ impl Store {
             record_observed_target_in_tx(&mut w.tx, store, o, step.at).await?;
         }
         on_tx!(&mut w.tx, c => {
+            for (system, kind, key) in &step.withdraw {
+                let r = sqlx::query(OUTBOX_WITHDRAW)
+                    .bind(store)
+                    .bind(system)
+                    .bind(kind)
+                    .bind(key)
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                outcome.outbox_replaced += r.rows_affected();
+            }
             for o in &step.outbox {
                 let exists = sqlx::query(OUTBOX_EXISTS)
                     .bind(&o.idempotency_key)

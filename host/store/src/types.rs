@@ -514,6 +514,10 @@ pub struct StepCommit {
     /// the record still holds what the step read, else the whole step fails with
     /// [`StoreError::TargetChanged`](crate::StoreError::TargetChanged) and applies nothing.
     pub observed_targets: Vec<ObservedTarget>,
+    /// Targets (`(system, kind, key)`) whose still-unsent coalescing writes are no longer
+    /// wanted (the target already holds what they would write): they become `superseded`,
+    /// before [`Self::outbox`] is queued. Rows sent before, or bound to a saved call, stay.
+    pub withdraw: Vec<(String, String, String)>,
     /// New writes (see [`NewOutboxRow`] for coalescing and idempotency).
     pub outbox: Vec<NewOutboxRow>,
     /// Watermark updates.
@@ -581,6 +585,7 @@ impl StepCommit {
             xrefs: Vec::new(),
             target_states: Vec::new(),
             observed_targets: Vec::new(),
+            withdraw: Vec::new(),
             outbox: Vec::new(),
             watermarks: Vec::new(),
             counters: Vec::new(),

@@ -62,12 +62,13 @@ impl Platform for NetSuite {
 
     fn stock_fields(&self) -> StockFields {
         StockFields {
-            quantity: "quantity_on_hand",
+            quantity: "quantity_sellable",
             version: "last_modified_date",
         }
     }
 
-    /// NetSuite stock moves only by adjustment. A delta computed when the write is planned
+    /// NetSuite stock moves only by adjustment (of on hand, which moves what the level can
+    /// sell one for one). A delta computed when the write is planned
     /// would be applied twice if a second change were planned before the first landed, so a
     /// mapper's adjustment of a level becomes a set of the golden quantity, and the connector
     /// computes the delta when the write executes (read, compare, adjust under an external id
@@ -98,7 +99,7 @@ impl Platform for NetSuite {
         command.body = json!({
             "item_id": item,
             "location_id": location,
-            "quantity_on_hand": quantity,
+            "quantity_sellable": quantity,
             "adjustment": extra,
         });
         command.op = WriteOp::SetQuantity;
@@ -239,7 +240,9 @@ impl NetSuiteClient {
 /// Derives the `inventory-level` documents of an inventoryItem record (read with
 /// `expandSubResources=true`) from its `locations` sublist:
 /// `{item_id, sku, location_id, quantity_on_hand, quantity_committed, quantity_available,
-/// quantity_on_order, quantity_backordered, last_modified_date}`, one per location. The item's
+/// quantity_on_order, quantity_backordered, quantity_sellable, last_modified_date}`, one per
+/// location. `quantity_sellable` (available less back ordered: what the level can still
+/// promise) is the level's stock quantity for the engine. The item's
 /// `lastModifiedDate` is the version here; the change capture of stock transactions replaces it
 /// with the newest transaction's (see [`poll`]).
 pub fn inventory_level_docs(item: &Value) -> Vec<Value> {
@@ -259,16 +262,21 @@ pub fn inventory_level_docs(item: &Value) -> Vec<Value> {
                 .and_then(|x| x.get("id").or(Some(x)))
                 .and_then(client::id_text)?;
             let q = |k: &str| l.get(k).cloned().unwrap_or(json!(0));
+            let n = |k: &str| l.get(k).and_then(Value::as_f64).map(|x| x.round() as i64);
             let on_hand = q("quantityOnHand");
+            let available = n("quantityAvailable").unwrap_or_else(|| {
+                n("quantityOnHand").unwrap_or(0) - n("quantityCommitted").unwrap_or(0)
+            });
             Some(json!({
                 "item_id": item_id,
                 "sku": sku,
                 "location_id": loc,
                 "quantity_on_hand": on_hand,
                 "quantity_committed": q("quantityCommitted"),
-                "quantity_available": l.get("quantityAvailable").cloned().unwrap_or(on_hand),
+                "quantity_available": available,
                 "quantity_on_order": q("quantityOnOrder"),
                 "quantity_backordered": q("quantityBackOrdered"),
+                "quantity_sellable": available - n("quantityBackOrdered").unwrap_or(0),
                 "last_modified_date": lmd,
             }))
         })
@@ -296,11 +304,11 @@ mod tests {
             vec![
                 json!({"item_id": "1001", "sku": "WS-M", "location_id": "1", "quantity_on_hand": 7,
                        "quantity_committed": 2, "quantity_available": 5, "quantity_on_order": 0,
-                       "quantity_backordered": 1,
+                       "quantity_backordered": 1, "quantity_sellable": 4,
                        "last_modified_date": "2024-03-01T15:15:30Z"}),
                 json!({"item_id": "1001", "sku": "WS-M", "location_id": "2", "quantity_on_hand": 0,
                        "quantity_committed": 0, "quantity_available": 0, "quantity_on_order": 0,
-                       "quantity_backordered": 0,
+                       "quantity_backordered": 0, "quantity_sellable": 0,
                        "last_modified_date": "2024-03-01T15:15:30Z"}),
             ]
         );

@@ -192,7 +192,7 @@ async fn adjust_to_quantity(
             applied: true,
         });
     }
-    let quantity = body_i64(NETSUITE, cmd, "quantity_on_hand")?;
+    let quantity = body_i64(NETSUITE, cmd, "quantity_sellable")?;
     let item = c
         .get_record("inventoryItem", &RecordRef::Id(item_id.clone()))
         .await?
@@ -205,8 +205,7 @@ async fn adjust_to_quantity(
     let current = crate::inventory_level_docs(&item)
         .into_iter()
         .find(|d| d["location_id"].as_str() == Some(location.as_str()))
-        .and_then(|d| d["quantity_on_hand"].as_f64())
-        .map(|q| q.round() as i64)
+        .and_then(|d| d["quantity_sellable"].as_i64())
         .unwrap_or(0);
     if let Some(expected) = cmd.expected_quantity
         && expected != current
@@ -214,7 +213,7 @@ async fn adjust_to_quantity(
         return Err(ConnectorError::Stale {
             system: NETSUITE,
             what: format!("inventory level {item_id}@{location}"),
-            message: format!("expected quantity on hand {expected}, found {current}"),
+            message: format!("expected quantity to sell {expected}, found {current}"),
         });
     }
     let delta = quantity - current;

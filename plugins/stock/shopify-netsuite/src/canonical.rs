@@ -64,7 +64,8 @@ pub struct LevelFields {
     pub sku: String,
     /// NetSuite location id.
     pub location: String,
-    /// Quantity on hand / available.
+    /// Available to sell: NetSuite's available less what it back ordered; a Shopify level's
+    /// `available`. (With NetSuite owning the stock, the host computes what Shopify shows.)
     pub quantity: i64,
 }
 
@@ -158,6 +159,11 @@ pub struct OrderFields {
     /// Order note.
     #[serde(default)]
     pub note: Option<String>,
+    /// The NetSuite location the order's lines are committed at (the order's Shopify
+    /// location mapped by `locations`, else `order_location`, else the one mapped location);
+    /// `None` when it cannot be told.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// Serialises canonical fields into a record.

@@ -9,6 +9,7 @@
 //! | `default_customer` | unset | NetSuite customer internal id used for guest orders |
 //! | `discount_item` | unset | NetSuite discount item id for order discounts (needed once an order has one) |
 //! | `ship_methods` | `{}` | Shopify shipping line code or title → NetSuite ship item id (`shipMethod`) |
+//! | `order_location` | the one location of `locations` | NetSuite location id that commits the lines of an order whose Shopify location is not known |
 
 use std::collections::BTreeMap;
 use weft_plugin_sdk::prelude::*;
@@ -33,6 +34,8 @@ pub struct Config {
     pub discount_item: Option<String>,
     /// Shopify shipping line code or title → NetSuite ship item id.
     pub ship_methods: BTreeMap<String, String>,
+    /// NetSuite location that commits an order whose Shopify location is not known.
+    pub order_location: Option<String>,
 }
 
 fn id_text(key: &str, v: &Value) -> Result<String, PluginError> {
@@ -86,7 +89,13 @@ impl Config {
         for (shopify, v) in raw {
             ship_methods.insert(shopify, id_text("ship_methods", &v)?);
         }
+        let order_location = match cx.config::<Value>("order_location")? {
+            Some(v) => Some(id_text("order_location", &v)?),
+            None if to_shopify_location.len() == 1 => to_shopify_location.keys().next().cloned(),
+            None => None,
+        };
         Ok(Config {
+            order_location,
             discount_item,
             ship_methods,
             sku_prefix,
@@ -96,6 +105,14 @@ impl Config {
             subsidiary,
             default_customer,
         })
+    }
+
+    /// The NetSuite location that commits an order placed at Shopify location `shopify`
+    /// (`None`: not known).
+    pub fn order_location(&self, shopify: Option<&str>) -> Option<String> {
+        shopify
+            .and_then(|l| self.to_netsuite_location.get(l).cloned())
+            .or_else(|| self.order_location.clone())
     }
 
     /// The canonical SKU of a NetSuite `itemId`, or `None` when it lacks the prefix.

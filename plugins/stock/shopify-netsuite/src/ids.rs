@@ -17,6 +17,13 @@ pub fn order_external_id(id: &str) -> String {
     format!("shopify-order-{}", escape(id))
 }
 
+/// The canonical order key behind a sales order's external id, if it is one of ours.
+pub fn order_id_of_external_id(eid: &str) -> Option<String> {
+    eid.strip_prefix("shopify-order-")
+        .and_then(unescape)
+        .filter(|s| !s.is_empty())
+}
+
 /// The Shopify customer id behind a customer external id, if it is one of ours.
 pub fn customer_id_of_external_id(eid: &str) -> Option<String> {
     eid.strip_prefix("shopify-customer-")

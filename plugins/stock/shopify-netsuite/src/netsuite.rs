@@ -79,10 +79,26 @@ pub fn read_level(
         LevelFields {
             sku: sku.to_owned(),
             location,
-            quantity: l.opt_i64("quantity_on_hand")?.unwrap_or(0),
+            quantity: available_to_sell(&l)?,
         },
         item,
     )))
+}
+
+/// What a NetSuite level can still sell: available (on hand less committed) less what is
+/// back ordered (open sales order quantity that could not be committed).
+fn available_to_sell(l: &Node<'_>) -> Result<i64, ItemError> {
+    if let Some(q) = l.opt_i64("quantity_sellable")? {
+        return Ok(q);
+    }
+    let available = match l.opt_i64("quantity_available")? {
+        Some(a) => a,
+        None => {
+            l.opt_i64("quantity_on_hand")?.unwrap_or(0)
+                - l.opt_i64("quantity_committed")?.unwrap_or(0)
+        }
+    };
+    Ok(available - l.opt_i64("quantity_backordered")?.unwrap_or(0))
 }
 
 /// Reads a customer: `Ok(Err(reason))` when it was not created from Shopify.
@@ -139,7 +155,24 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             Err(reason) => ToCanonicalOutcome::Skipped(reason),
         },
         EntityKind::Order => {
-            ToCanonicalOutcome::Skipped("sales orders flow from shopify to netsuite only".into())
+            // A sales order made from a storefront order says which order NetSuite now holds
+            // (the host moves the order's stock demand to NetSuite's quantities); its fields
+            // flow from the storefront only, so the record carries none.
+            let so = Node::root("salesOrder", &body);
+            match so
+                .opt_str("externalId")?
+                .and_then(ids::order_id_of_external_id)
+            {
+                Some(key) => ToCanonicalOutcome::Mapped(vec![canonical::record(
+                    EntityKind::Order,
+                    &key,
+                    &weft_plugin_sdk::serde_json::Map::new(),
+                )]),
+                None => ToCanonicalOutcome::Skipped(format!(
+                    "sales order {} was not made from a storefront order",
+                    doc.id
+                )),
+            }
         }
         EntityKind::Product | EntityKind::Price => {
             return Err(ItemError::Unsupported(format!(
@@ -282,15 +315,16 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
         .as_deref()
         .and_then(|t| t.split_once('@'))
         .map(|(item, _)| item.to_owned());
-    let mut on_hand = 0;
+    // An adjustment moves on hand, and so what the level can sell, one for one.
+    let mut sellable = 0;
     if let Some(c) = parse_current(req)? {
         let l = Node::root("inventory_level", &c);
         if let Some(id) = l.opt_id("item_id")? {
             item_id = Some(id);
         }
-        on_hand = l.opt_i64("quantity_on_hand")?.unwrap_or(0);
+        sellable = available_to_sell(&l)?;
     }
-    let delta = fields.quantity.checked_sub(on_hand).ok_or_else(|| {
+    let delta = fields.quantity.checked_sub(sellable).ok_or_else(|| {
         ItemError::InvalidInput(format!(
             "inventory-level {}: quantity delta overflows",
             req.record.key
@@ -406,6 +440,9 @@ pub fn order_body(cfg: &Config, key: &str, o: &OrderFields) -> Result<Value, Ite
     });
     if o.cancelled {
         body["orderStatus"] = json!("C");
+    }
+    if let Some(l) = &o.location {
+        body["location"] = json!({"id": l});
     }
     if let Some(s) = &cfg.subsidiary {
         body["subsidiary"] = json!({"id": s});

@@ -198,7 +198,9 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Customer, &id, &fields)])
         }
         EntityKind::Order => {
-            let (id, fields) = read_order(&body)?;
+            let (id, mut fields) = read_order(&body)?;
+            let shop_location = Node::root("order", &body).opt_id("location_id")?;
+            fields.location = cfg.order_location(shop_location.as_deref());
             ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Order, &id, &fields)])
         }
         EntityKind::Variant | EntityKind::Price => {
