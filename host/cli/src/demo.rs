@@ -96,6 +96,9 @@ pub struct DemoReport {
     pub fulfilments: usize,
     /// Of which partial (fewer units than the order committed).
     pub partial_fulfilments: usize,
+    /// NetSuite fulfilments found exactly once in Shopify on their order, with their tracking
+    /// number, carrier, URL and units (the rest is drift).
+    pub fulfilments_matched: usize,
     /// Storefront stock that did not show what the ERP owns and was written back
     /// (`stock_overridden`: a sale whose order weft had not read yet, or a manual change).
     pub stock_overridden: i64,
@@ -167,6 +170,8 @@ struct DemoStore {
     orders: Vec<u64>,
     /// Each order's SKU and units (the demo's orders have one line).
     order_skus: BTreeMap<u64, (String, i64)>,
+    /// NetSuite fulfilments made: order, tracking number, units shipped.
+    shipments: Vec<(u64, String, i64)>,
     /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
     /// Shopify (the stock both systems must end with).
     stock: BTreeMap<String, StockLedger>,
@@ -610,6 +615,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         customers: Vec::new(),
         orders: Vec::new(),
         order_skus: BTreeMap::new(),
+        shipments: Vec::new(),
         stock,
     })
 }
@@ -689,6 +695,7 @@ fn erp_fulfil(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Option<bool> {
     let after = s.netsuite.quantities(&item, NS_LOCATION);
     let shipped = (before.on_hand - after.on_hand).round() as i64;
     s.stock.entry(sku).or_default().fulfilled += shipped;
+    s.shipments.push((order, tracking, shipped));
     Some(shipped < units)
 }
 
@@ -781,6 +788,15 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     )
     .await?;
     let stock = verify_stock(&s.shopify, &s.netsuite, s.location, &s.stock);
+    let shipped = verify_fulfilments(&s.shopify, &s.orders, &s.shipments);
+    report.fulfilments_matched +=
+        shipped.records_compared - shipped.drift.min(shipped.records_compared);
+    report.drift += shipped.drift;
+    for d in shipped.drift_details {
+        if report.drift_details.len() < 20 {
+            report.drift_details.push(d);
+        }
+    }
     report.records_compared += v.records_compared;
     report.orders_matched += v.orders_matched;
     report.orders_reconciled += v.orders_reconciled;
@@ -852,6 +868,64 @@ pub fn verify_stock(
                     "stock {sku}: Shopify available {shop:?}, NetSuite available - back ordered {erp_sellable}, expected {expected} ({story})"
                 ),
             );
+        }
+    }
+    report
+}
+
+/// Checks that every NetSuite fulfilment (`shipments`: order, tracking number, units) is
+/// exactly one fulfilment of its Shopify order with that tracking number, the carrier's name
+/// and tracking page, and the same units, and that no order of `orders` has a fulfilment
+/// NetSuite did not make. Each problem is one drift; `records_compared` counts shipments.
+pub fn verify_fulfilments(
+    shopify: &ShopifySim,
+    orders: &[u64],
+    shipments: &[(u64, String, i64)],
+) -> Verification {
+    let mut report = Verification::default();
+    for (order, tracking, units) in shipments {
+        report.records_compared += 1;
+        let found: Vec<_> = shopify
+            .fulfillments(*order)
+            .into_iter()
+            .filter(|f| f.tracking_number.as_deref() == Some(tracking.as_str()))
+            .collect();
+        match found.as_slice() {
+            [f] if f.units == *units
+                && f.tracking_company.as_deref() == Some("ups")
+                && f.tracking_url
+                    .as_deref()
+                    .is_some_and(|u| u.contains(tracking.as_str())) => {}
+            [f] => drift(
+                &mut report,
+                format!(
+                    "fulfilment {tracking} of order {order}: Shopify has {} units, carrier {:?}, url {:?}; NetSuite shipped {units} with ups",
+                    f.units, f.tracking_company, f.tracking_url
+                ),
+            ),
+            many => drift(
+                &mut report,
+                format!(
+                    "fulfilment {tracking} of order {order}: {} fulfilments in Shopify, expected 1",
+                    many.len()
+                ),
+            ),
+        }
+    }
+    for order in orders {
+        for f in shopify.fulfillments(*order) {
+            let made = shipments
+                .iter()
+                .any(|(o, t, _)| o == order && f.tracking_number.as_deref() == Some(t.as_str()));
+            if !made {
+                drift(
+                    &mut report,
+                    format!(
+                        "order {order}: Shopify fulfilment {} ({:?}) that NetSuite did not make",
+                        f.id, f.tracking_number
+                    ),
+                );
+            }
         }
     }
     report

@@ -1790,6 +1790,7 @@ fn outbox_row(
 pub fn priority(kind: &str) -> i64 {
     match kind {
         "order" => 0,
+        "fulfillment" => 5,
         "inventory-level" => 10,
         "price" => 20,
         "customer" => 25,
@@ -1806,6 +1807,7 @@ pub fn kind_str(kind: EntityKind) -> &'static str {
         EntityKind::Price => "price",
         EntityKind::Customer => "customer",
         EntityKind::Order => "order",
+        EntityKind::Fulfillment => "fulfillment",
     }
 }
 
@@ -1818,6 +1820,7 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
         "price" => EntityKind::Price,
         "customer" => EntityKind::Customer,
         "order" => EntityKind::Order,
+        "fulfillment" => EntityKind::Fulfillment,
         _ => return None,
     })
 }

@@ -60,17 +60,21 @@ pub enum EntityKind {
     Customer,
     /// An order (a storefront order; an ERP sales order).
     Order,
+    /// A shipment of some of an order's lines, with tracking (an ERP item fulfilment; a
+    /// storefront fulfilment).
+    Fulfillment,
 }
 
 impl EntityKind {
     /// Every kind, in WIT order.
-    pub const ALL: [EntityKind; 6] = [
+    pub const ALL: [EntityKind; 7] = [
         EntityKind::Product,
         EntityKind::Variant,
         EntityKind::InventoryLevel,
         EntityKind::Price,
         EntityKind::Customer,
         EntityKind::Order,
+        EntityKind::Fulfillment,
     ];
 
     /// The WIT name: "product", "variant", "inventory-level", "price", "customer", "order".
@@ -82,6 +86,7 @@ impl EntityKind {
             EntityKind::Price => "price",
             EntityKind::Customer => "customer",
             EntityKind::Order => "order",
+            EntityKind::Fulfillment => "fulfillment",
         }
     }
 

@@ -109,6 +109,7 @@ fn native_shopify_netsuite(
                 EntityKind::Price => weft_plugin_sdk::EntityKind::Price,
                 EntityKind::Customer => weft_plugin_sdk::EntityKind::Customer,
                 EntityKind::Order => weft_plugin_sdk::EntityKind::Order,
+                EntityKind::Fulfillment => weft_plugin_sdk::EntityKind::Fulfillment,
             },
             id: d.id.clone(),
             version: d.version.clone(),

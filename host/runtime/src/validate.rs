@@ -190,6 +190,7 @@ pub fn allowed_kinds(asked: EntityKind) -> &'static [EntityKind] {
         K::InventoryLevel => &[K::InventoryLevel],
         K::Customer => &[K::Customer],
         K::Order => &[K::Order],
+        K::Fulfillment => &[K::Fulfillment],
     }
 }
 

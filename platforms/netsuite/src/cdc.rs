@@ -74,7 +74,8 @@ impl CdcSource {
     }
 
     /// The SuiteQL source for a record type weft syncs: `inventoryItem` -> `item` (inventory
-    /// parts), `customer` -> `customer`, `salesOrder` -> `transaction` (sales orders).
+    /// parts), `customer` -> `customer`, `salesOrder` -> `transaction` (sales orders),
+    /// `itemFulfillment` -> `transaction` (item fulfilments, type `ItemShip`).
     pub fn for_record_type(record_type: &str) -> Option<Self> {
         Some(match record_type {
             "inventoryItem" => CdcSource {
@@ -87,6 +88,11 @@ impl CdcSource {
                 table: "transaction".into(),
                 columns: vec!["tranId".into()],
                 filter: Some("type = 'SalesOrd'".into()),
+            },
+            "itemFulfillment" => CdcSource {
+                table: "transaction".into(),
+                columns: vec!["tranId".into()],
+                filter: Some("type = 'ItemShip'".into()),
             },
             _ => return None,
         })

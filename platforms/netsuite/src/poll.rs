@@ -75,6 +75,7 @@ impl NetSuiteCdc {
             ("inventoryItem", "variant"),
             ("customer", "customer"),
             ("salesOrder", "order"),
+            ("itemFulfillment", "fulfillment"),
         ] {
             let Some(source) = CdcSource::for_record_type(record_type) else {
                 continue;
@@ -113,10 +114,39 @@ impl NetSuiteCdc {
                 .buffered(FETCH_CONCURRENCY)
                 .try_collect()
                 .await?;
+            let mut orders_eid: std::collections::HashMap<String, Option<String>> =
+                std::collections::HashMap::new();
             for (row, record) in batch.rows.iter().zip(records) {
-                let Some(record) = record else {
+                let Some(mut record) = record else {
                     continue; // deleted since the row was listed
                 };
+                if kind == "fulfillment" {
+                    // Which order it ships: its sales order's external id (the fulfilment
+                    // names the sales order by internal id only).
+                    let so = record
+                        .pointer("/createdFrom/id")
+                        .or_else(|| record.get("createdFrom"))
+                        .and_then(crate::client::id_text);
+                    if let Some(so) = so {
+                        let eid = match orders_eid.get(&so) {
+                            Some(e) => e.clone(),
+                            None => {
+                                let e = self
+                                    .client
+                                    .get_record("salesOrder", &RecordRef::Id(so.clone()))
+                                    .await?
+                                    .and_then(|o| {
+                                        o.get("externalId")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_owned)
+                                    });
+                                orders_eid.insert(so, e.clone());
+                                e
+                            }
+                        };
+                        record["created_from_external_id"] = eid.map_or(Value::Null, Value::from);
+                    }
+                }
                 report.read += 1;
                 let version = record
                     .get("lastModifiedDate")

@@ -40,6 +40,7 @@ pub fn netsuite_record_type(kind: EntityKind) -> &'static str {
         EntityKind::Customer => "customer",
         EntityKind::Order => "salesOrder",
         EntityKind::InventoryLevel => "inventoryAdjustment",
+        EntityKind::Fulfillment => "itemFulfillment",
     }
 }
 

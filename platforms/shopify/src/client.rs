@@ -1103,6 +1103,131 @@ impl ShopifyClient {
             .unwrap_or(Value::Null))
     }
 
+    /// Ships `lines` (`(sku, quantity)`) of order `order_id` with `tracking`, one
+    /// `fulfillmentCreate` per fulfilment order the lines are on, each under
+    /// `idempotency_key` (suffixed per fulfilment order): sent again, it returns the original
+    /// fulfilment. Lines are placed on the fulfilment order lines of their SKU by total
+    /// quantity, never by what remains, so a resend asks for exactly what the first send did.
+    /// Returns the first fulfilment (id, `createdAt`, the payload).
+    pub async fn fulfill_order(
+        &self,
+        order_id: &str,
+        lines: &[(String, i64)],
+        tracking: Option<Value>,
+        notify_customer: bool,
+        idempotency_key: &str,
+    ) -> Result<ShopifyDoc, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::ORDER_FULFILLMENT_ORDERS,
+                json!({"id": gid("Order", order_id)}),
+                q::ORDER_FULFILLMENT_ORDERS_COST,
+            )
+            .await?;
+        let order = resp
+            .data
+            .get("order")
+            .filter(|o| !o.is_null())
+            .ok_or_else(|| ConnectorError::Permanent {
+                system: crate::PLATFORM,
+                status: 200,
+                code: "NOT_FOUND".into(),
+                message: format!("order {order_id} does not exist"),
+            })?;
+        let fos = order
+            .pointer("/fulfillmentOrders/nodes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // (fulfilment order, [(line id, quantity)]) in the order Shopify lists them.
+        let mut plan: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+        for (sku, quantity) in lines {
+            let mut left = *quantity;
+            for fo in &fos {
+                let fo_id = fo.get("id").and_then(Value::as_str).unwrap_or_default();
+                for li in fo
+                    .pointer("/lineItems/nodes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if left == 0 || li.get("sku").and_then(Value::as_str) != Some(sku.as_str()) {
+                        continue;
+                    }
+                    let total = li.get("totalQuantity").and_then(Value::as_i64).unwrap_or(0);
+                    let take = left.min(total);
+                    if take == 0 {
+                        continue;
+                    }
+                    left -= take;
+                    let li_id = li.get("id").and_then(Value::as_str).unwrap_or_default();
+                    match plan.iter_mut().find(|(f, _)| f == fo_id) {
+                        Some((_, ls)) => ls.push((li_id.to_owned(), take)),
+                        None => plan.push((fo_id.to_owned(), vec![(li_id.to_owned(), take)])),
+                    }
+                }
+            }
+            if left > 0 {
+                return Err(ConnectorError::Permanent {
+                    system: crate::PLATFORM,
+                    status: 200,
+                    code: "FULFILLMENT_LINES".into(),
+                    message: format!(
+                        "order {order_id} has no line for {left} more of sku {sku:?} to fulfil"
+                    ),
+                });
+            }
+        }
+        let mut first: Option<ShopifyDoc> = None;
+        for (n, (fo, items)) in plan.iter().enumerate() {
+            let mut input = json!({
+                "lineItemsByFulfillmentOrder": [{
+                    "fulfillmentOrderId": fo,
+                    "fulfillmentOrderLineItems": items
+                        .iter()
+                        .map(|(id, q)| json!({"id": id, "quantity": q}))
+                        .collect::<Vec<_>>(),
+                }],
+                "notifyCustomer": notify_customer,
+            });
+            if let Some(t) = &tracking {
+                input["trackingInfo"] = t.clone();
+            }
+            let key = if n == 0 {
+                idempotency_key.to_owned()
+            } else {
+                format!("{idempotency_key}:{n}")
+            };
+            let doc = q::FULFILLMENT_CREATE.replace("{KEY}", &q::string_literal(&key));
+            let resp = self
+                .graphql(&doc, json!({"fulfillment": input}), q::MUTATION_COST)
+                .await?;
+            let payload = payload(&resp.data, "fulfillmentCreate")?;
+            check_user_errors(payload, "fulfillmentCreate")?;
+            let f = payload
+                .get("fulfillment")
+                .filter(|f| !f.is_null())
+                .ok_or_else(|| shape_err("fulfillmentCreate returned no fulfillment"))?;
+            if first.is_none() {
+                first = Some(ShopifyDoc {
+                    kind: weft_platform::EntityKind::Fulfillment,
+                    id: f
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(normalize::id_from_gid)
+                        .unwrap_or_default(),
+                    updated_at: f
+                        .get("createdAt")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    body: f.clone(),
+                });
+            }
+        }
+        first.ok_or_else(|| shape_err("no fulfilment order carries the lines"))
+    }
+
     /// `customerCreate` from a `CustomerInput`.
     pub async fn customer_create(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
         self.customer_mutation(q::CUSTOMER_CREATE, "customerCreate", input)

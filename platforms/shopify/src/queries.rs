@@ -278,6 +278,27 @@ pub const INVENTORY_ADJUST_QUANTITIES: &str = r#"mutation WeftInventoryAdjust($i
   }
 }"#;
 
+/// An order's fulfilment orders and their lines (what `fulfillmentCreate` ships from).
+pub const ORDER_FULFILLMENT_ORDERS: &str = r#"query WeftFulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 10) {
+      nodes { id status lineItems(first: 50) { nodes { id sku totalQuantity remainingQuantity } } }
+    }
+  }
+}"#;
+
+/// Expected cost of [`ORDER_FULFILLMENT_ORDERS`] (1 + 10 × (1 + 50)).
+pub const ORDER_FULFILLMENT_ORDERS_COST: u32 = 20;
+
+/// `fulfillmentCreate` under an idempotency key.
+pub const FULFILLMENT_CREATE: &str = r#"mutation WeftFulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) @idempotent(key: {KEY}) {
+    fulfillment { id status createdAt trackingInfo { number company url } }
+    userErrors { field message }
+  }
+}"#;
+
 /// Customers matching a search (used to find an existing customer before creating one).
 pub const CUSTOMER_SEARCH: &str = r#"query WeftCustomerSearch($query: String!) {
   customers(first: 1, query: $query) {

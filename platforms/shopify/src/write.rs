@@ -7,6 +7,7 @@
 //! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
 //! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
 //! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
+//! | fulfillment | upsert | `fulfillmentCreate` per fulfilment order of the order, `@idempotent(key: idempotency_key)`; body `{order_id, lines: [{sku, quantity}], tracking_number, tracking_company, tracking_url, notify_customer}` |
 //!
 //! Bodies are documents in the normalized Shopify shape ([`crate::normalize`]).
 
@@ -669,6 +670,49 @@ pub async fn execute(
                 target_id: d.id,
                 version: Some(d.updated_at),
                 document: Some(d.body),
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::Fulfillment, WriteOp::Upsert) => {
+            if cmd.idempotency_key.is_empty() {
+                return Err(missing(SHOPIFY, "idempotency_key", cmd));
+            }
+            let order = body_id(SHOPIFY, cmd, "order_id")?;
+            let mut lines = Vec::new();
+            for l in cmd
+                .body
+                .get("lines")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let sku = l
+                    .get("sku")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad_field(SHOPIFY, "lines[].sku", "expected a string"))?;
+                let q = l
+                    .get("quantity")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| bad_field(SHOPIFY, "lines[].quantity", "expected an integer"))?;
+                lines.push((sku.to_owned(), q));
+            }
+            let text = |k: &str| cmd.body.get(k).and_then(Value::as_str).map(str::to_owned);
+            let tracking = text("tracking_number").map(|number| {
+                json!({"number": number, "company": text("tracking_company"), "url": text("tracking_url")})
+            });
+            let notify = cmd
+                .body
+                .get("notify_customer")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let d = c
+                .fulfill_order(&order, &lines, tracking, notify, &cmd.idempotency_key)
+                .await?;
+            Ok(WriteOutcome {
+                target_id: d.id,
+                version: None,
+                document: None,
                 children: Vec::new(),
                 applied: true,
             })

@@ -45,6 +45,7 @@ macro_rules! shared_conversions {
                     wit::EntityKind::Price => native::EntityKind::Price,
                     wit::EntityKind::Customer => native::EntityKind::Customer,
                     wit::EntityKind::Order => native::EntityKind::Order,
+                    wit::EntityKind::Fulfillment => native::EntityKind::Fulfillment,
                 }
             }
 
@@ -57,6 +58,7 @@ macro_rules! shared_conversions {
                     native::EntityKind::Price => wit::EntityKind::Price,
                     native::EntityKind::Customer => wit::EntityKind::Customer,
                     native::EntityKind::Order => wit::EntityKind::Order,
+                    native::EntityKind::Fulfillment => wit::EntityKind::Fulfillment,
                 }
             }
 

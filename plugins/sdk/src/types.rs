@@ -27,17 +27,21 @@ pub enum EntityKind {
     Customer,
     /// A storefront order (Shopify order; NetSuite sales order).
     Order,
+    /// A shipment of some of an order's lines, with tracking (NetSuite item fulfilment;
+    /// Shopify fulfillment).
+    Fulfillment,
 }
 
 impl EntityKind {
     /// Every kind, in WIT declaration order.
-    pub const ALL: [EntityKind; 6] = [
+    pub const ALL: [EntityKind; 7] = [
         EntityKind::Product,
         EntityKind::Variant,
         EntityKind::InventoryLevel,
         EntityKind::Price,
         EntityKind::Customer,
         EntityKind::Order,
+        EntityKind::Fulfillment,
     ];
 
     /// The WIT spelling (`product`, `variant`, `inventory-level`, `price`, `customer`, `order`).
@@ -49,6 +53,7 @@ impl EntityKind {
             EntityKind::Price => "price",
             EntityKind::Customer => "customer",
             EntityKind::Order => "order",
+            EntityKind::Fulfillment => "fulfillment",
         }
     }
 

@@ -136,7 +136,7 @@ pub use config::{
 pub use inspect::{RequestRecord, SimStats};
 pub use merchant::{
     CreatedProduct, CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ProductEdit,
-    VariantEdit,
+    ShippedFulfillment, VariantEdit,
 };
 pub use sim::{ShopifySim, SimError, SimHandle};
 pub use state::Topic;

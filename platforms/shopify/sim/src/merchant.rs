@@ -495,6 +495,26 @@ impl ShopifySim {
         })
     }
 
+    /// The order's fulfilments: each one's tracking number, carrier, URL and units shipped.
+    pub fn fulfillments(&self, order_id: u64) -> Vec<ShippedFulfillment> {
+        let st = self.shared.state.lock();
+        st.orders
+            .get(&order_id)
+            .map(|o| {
+                o.fulfillments
+                    .iter()
+                    .map(|f| ShippedFulfillment {
+                        id: f.id,
+                        tracking_number: f.tracking_number.clone(),
+                        tracking_company: f.tracking_company.clone(),
+                        tracking_url: f.tracking_url.clone(),
+                        units: f.lines.iter().map(|(_, q)| q).sum(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Fulfils lines of an order (`None` = everything fulfillable) with tracking, as the
     /// merchant or a fulfilment app does; returns the fulfilment id.
     pub fn fulfil_order(
@@ -894,4 +914,19 @@ async fn http_stats(State(sh): State<Arc<Shared>>) -> ApiResult {
     Ok(Json(
         serde_json::to_value(sim(sh).stats()).unwrap_or(Value::Null),
     ))
+}
+
+/// One fulfilment of an order, as [`ShopifySim::fulfillments`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedFulfillment {
+    /// Numeric id.
+    pub id: u64,
+    /// Tracking number.
+    pub tracking_number: Option<String>,
+    /// Carrier.
+    pub tracking_company: Option<String>,
+    /// Tracking URL.
+    pub tracking_url: Option<String>,
+    /// Units shipped.
+    pub units: i64,
 }

@@ -166,6 +166,42 @@ pub struct OrderFields {
     pub location: Option<String>,
 }
 
+/// One shipped line of a fulfilment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentLine {
+    /// Canonical SKU.
+    pub sku: String,
+    /// Units shipped.
+    pub quantity: i64,
+}
+
+/// A parcel's tracking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracking {
+    /// The tracking number.
+    pub number: String,
+    /// The carrier (NetSuite `shipCarrier`, Shopify tracking company).
+    pub company: Option<String>,
+    /// The tracking page, when known.
+    pub url: Option<String>,
+}
+
+/// Canonical `fulfillment` (key: `<order key>#<NetSuite item fulfilment id>`): a shipment of
+/// some of an order's lines. Fulfilments flow from NetSuite to the storefront the order came
+/// from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentFields {
+    /// The canonical key of the order it ships.
+    pub order: String,
+    /// What it ships.
+    pub lines: Vec<FulfillmentLine>,
+    /// Its parcels' tracking numbers (the first goes to the storefront).
+    pub tracking: Vec<Tracking>,
+}
+
 /// Serialises canonical fields into a record.
 pub fn record<T: Serialize>(kind: EntityKind, key: &str, fields: &T) -> CanonicalRecord {
     CanonicalRecord {

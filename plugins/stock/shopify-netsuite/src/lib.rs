@@ -141,7 +141,10 @@ impl Mapper for ShopifyNetsuite {
                     // shop of the store never gets them (it would map them back under its
                     // own ids, as new records).
                     shopify::SYSTEM
-                        if matches!(req.record.kind, EntityKind::Order | EntityKind::Customer)
+                        if matches!(
+                            req.record.kind,
+                            EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
+                        )
                             && platforms.owner(&req.record.key) != req.target =>
                     {
                         Ok(FromCanonicalOutcome::Skipped(format!(

@@ -2,7 +2,8 @@
 //! canonical records to NetSuite write commands (§3.1).
 
 use crate::canonical::{
-    self, CustomerFields, LevelFields, OrderFields, PriceFields, VariantFields,
+    self, CustomerFields, FulfillmentFields, FulfillmentLine, LevelFields, OrderFields, PriceFields,
+    Tracking, VariantFields,
 };
 use crate::config::Config;
 use crate::ids;
@@ -174,6 +175,14 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 )),
             }
         }
+        EntityKind::Fulfillment => match read_fulfillment(cfg, &body)? {
+            Ok((key, fields)) => ToCanonicalOutcome::Mapped(vec![canonical::record(
+                EntityKind::Fulfillment,
+                &key,
+                &fields,
+            )]),
+            Err(reason) => ToCanonicalOutcome::Skipped(reason),
+        },
         EntityKind::Product | EntityKind::Price => {
             return Err(ItemError::Unsupported(format!(
                 "netsuite {} documents: items arrive as kind variant",
@@ -181,6 +190,87 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             )));
         }
     })
+}
+
+/// Tracking pages of the carriers NetSuite names (`shipCarrier`), by tracking number.
+fn tracking_url(carrier: Option<&str>, number: &str) -> Option<String> {
+    let c = carrier?.to_ascii_lowercase();
+    Some(if c.contains("ups") {
+        format!("https://www.ups.com/track?tracknum={number}")
+    } else if c.contains("fedex") {
+        format!("https://www.fedex.com/fedextrack/?trknbr={number}")
+    } else if c.contains("usps") {
+        format!("https://tools.usps.com/go/TrackConfirmAction?tLabels={number}")
+    } else if c.contains("dhl") {
+        format!("https://www.dhl.com/en/express/tracking.html?AWB={number}")
+    } else {
+        return None;
+    })
+}
+
+/// Reads an item fulfilment (the connector adds `created_from_external_id`, the sales order's
+/// external id): `Ok(Err(reason))` when its sales order was not made from a storefront order.
+pub fn read_fulfillment(
+    cfg: &Config,
+    body: &Value,
+) -> Result<Result<(String, FulfillmentFields), String>, ItemError> {
+    let f = Node::root("itemFulfillment", body);
+    let id = f.id("id")?;
+    let Some(order) = f
+        .opt_str("created_from_external_id")?
+        .and_then(ids::order_id_of_external_id)
+    else {
+        return Ok(Err(format!(
+            "item fulfilment {id} ships a sales order not made from a storefront order"
+        )));
+    };
+    let mut lines = Vec::new();
+    if let Some(items) = f.opt_obj("item")? {
+        for l in items.opt_array("items")? {
+            let item = l.obj("item")?;
+            let sku = match (item.opt_str("externalId")?, item.opt_str("refName")?) {
+                (Some(eid), _) => eid
+                    .strip_prefix("item-")
+                    .and_then(ids::unescape)
+                    .ok_or_else(|| l.error(format!("item external id {eid:?} is not weft's")))?,
+                (None, Some(item_id)) => match cfg.sku_of_item_id(item_id) {
+                    Some(sku) => sku.to_owned(),
+                    None => continue,
+                },
+                (None, None) => {
+                    return Err(l.error("the line's item has neither externalId nor refName"));
+                }
+            };
+            let quantity = l.i64("quantity")?;
+            if quantity > 0 {
+                lines.push(FulfillmentLine { sku, quantity });
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(Err(format!("item fulfilment {id} ships no web item")));
+    }
+    let carrier = f.opt_str("shipCarrier")?;
+    let mut tracking = Vec::new();
+    if let Some(packages) = f.opt_obj("package")? {
+        for p in packages.opt_array("items")? {
+            if let Some(number) = p.opt_str("packageTrackingNumber")?.filter(|n| !n.is_empty()) {
+                tracking.push(Tracking {
+                    number: number.to_owned(),
+                    company: carrier.map(str::to_owned),
+                    url: tracking_url(carrier, number),
+                });
+            }
+        }
+    }
+    Ok(Ok((
+        format!("{order}#{id}"),
+        FulfillmentFields {
+            order,
+            lines,
+            tracking,
+        },
+    )))
 }
 
 fn parse_current(req: &WriteRequest) -> Result<Option<Value>, ItemError> {
@@ -557,6 +647,7 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         EntityKind::InventoryLevel => level_write(cfg, req),
         EntityKind::Customer => customer_write(cfg, req),
         EntityKind::Order => order_write(cfg, req),
+        EntityKind::Fulfillment => Ok(FromCanonicalOutcome::Commands(vec![])),
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),
         )),

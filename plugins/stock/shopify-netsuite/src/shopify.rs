@@ -209,6 +209,9 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 doc.kind
             )));
         }
+        EntityKind::Fulfillment => ToCanonicalOutcome::Skipped(
+            "fulfilments flow from netsuite to shopify only".into(),
+        ),
     })
 }
 
@@ -406,6 +409,32 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
     )]))
 }
 
+/// A fulfilment of the shop's order (`fulfillmentCreate` on its open fulfilment orders), once:
+/// a fulfilment weft already created (`current` known) is not written again.
+fn fulfillment_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    if req.current.is_some() || req.target_id.is_some() {
+        return Ok(FromCanonicalOutcome::Commands(vec![]));
+    }
+    let f: crate::canonical::FulfillmentFields = crate::canonical::parse(&req.record)?;
+    // The shop's own order id (a second shop's keys are qualified with its system).
+    let order_id = f.order.rsplit(':').next().unwrap_or(&f.order).to_owned();
+    let tracking = f.tracking.first();
+    let body = json!({
+        "order_id": order_id,
+        "lines": f.lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
+        "tracking_number": tracking.map(|t| t.number.clone()),
+        "tracking_company": tracking.and_then(|t| t.company.clone()),
+        "tracking_url": tracking.and_then(|t| t.url.clone()),
+        "notify_customer": true,
+    });
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Fulfillment,
+        WriteOp::Upsert,
+        None,
+        body,
+    )]))
+}
+
 /// Canonical record → Shopify commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {
@@ -415,6 +444,7 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         EntityKind::Order => Ok(FromCanonicalOutcome::Skipped(
             "orders flow from shopify to netsuite only".into(),
         )),
+        EntityKind::Fulfillment => fulfillment_write(req),
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),
         )),
