@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(calls[0].input["items"][0]["expected"], 1);
         let sub = subset(&calls[2].input, &[1, 3]);
         assert_eq!(sub["items"].as_array().unwrap().len(), 2);
-        assert_eq!(sub["items"][1]["id"], "253");
+        assert_eq!(sub["items"][1]["id"], "303");
     }
 
     #[test]
