@@ -141,6 +141,9 @@ struct DemoArgs {
     /// with `weft status` or sqlite3, instead of a temporary directory removed at the end.
     #[arg(long, value_name = "DIR")]
     keep: Option<std::path::PathBuf>,
+    /// The storefront synced with NetSuite.
+    #[arg(long, value_enum, default_value = "shopify")]
+    storefront: weft::demo::Storefront,
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -169,6 +172,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         items: args.items,
         progress: !args.json,
         keep: args.keep,
+        storefront: args.storefront,
         ..weft::demo::DemoOptions::default()
     })
     .await?;

@@ -14,7 +14,8 @@
 //!
 //! # Idempotency
 //!
-//! - **Creates** are found again by SKU: every call first reads the records its items name (by
+//! - **Creates** manage their stock from the start (`stock_quantity` 0 until weft sets it), so
+//!   the new product's level is read like any other. They are found again by SKU: every call first reads the records its items name (by
 //!   id, or by SKU when the id is not known yet), and an item whose SKU exists already becomes
 //!   an update. A create that was applied but whose answer was lost is therefore never created
 //!   twice when it is re-sent.
@@ -347,7 +348,13 @@ pub async fn send(client: &WooClient, input: &Value) -> Result<Vec<BatchResult>,
                         message: format!("product {id} no longer exists in WooCommerce"),
                     }));
                 }
-                (None, None) => creates.push((i, Value::Object(body))),
+                // A product weft creates manages its stock from the start (at 0 until weft
+                // sets it): its level is read with it, and that reading plans the stock write.
+                (None, None) => {
+                    body.entry("manage_stock").or_insert(json!(true));
+                    body.entry("stock_quantity").or_insert(json!(0));
+                    creates.push((i, Value::Object(body)))
+                }
             }
         }
     }
