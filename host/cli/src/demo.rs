@@ -73,6 +73,16 @@ pub enum Storefront {
     WooCommerce,
 }
 
+impl Storefront {
+    /// The platform's name.
+    pub fn platform(self) -> &'static str {
+        match self {
+            Storefront::Shopify => weft_shopify::PLATFORM,
+            Storefront::WooCommerce => weft_woocommerce::PLATFORM,
+        }
+    }
+}
+
 impl Default for DemoOptions {
     fn default() -> Self {
         DemoOptions {

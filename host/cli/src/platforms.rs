@@ -134,6 +134,48 @@ pub fn woocommerce_system(
     }
 }
 
+/// The starter store file `weft init` writes for a storefront platform (`shopify`, the
+/// default, or `woocommerce`) synced with NetSuite, and the environment variables it names.
+pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
+    let base = weft_config::STARTER_STORE;
+    let ns_vars = weft_config::STARTER_ENV_VARS
+        .iter()
+        .copied()
+        .filter(|v| v.contains("NETSUITE"));
+    match storefront {
+        weft_shopify::PLATFORM => Ok((base.to_owned(), weft_config::STARTER_ENV_VARS.to_vec())),
+        weft_woocommerce::PLATFORM => {
+            let (head, rest) = base
+                .split_once("[systems.shopify]")
+                .context("the starter store has no Shopify section")?;
+            let (_, tail) = rest
+                .split_once("[systems.netsuite]")
+                .context("the starter store has no NetSuite section")?;
+            let text = format!(
+                "{head}{}[systems.netsuite]{tail}",
+                weft_woocommerce::config::STARTER_SECTION
+            )
+            .replace(
+                "# One store: a Shopify shop kept in sync with a NetSuite account.",
+                "# One store: a WooCommerce site kept in sync with a NetSuite account.",
+            )
+            .replace(
+                "# sku_prefix = \"WEB-\"",
+                "# sku_prefix = \"WEB-\"\n# WooCommerce keeps one stock figure per product: its NetSuite location.\nlocations = { woocommerce = \"1\" }",
+            )
+            .replace("= \"shopify\"\n", "= \"woocommerce\"\n")
+            .replace(
+                "# How often Shopify is polled by updated_at",
+                "# How often WooCommerce is polled by modified_after",
+            );
+            let mut vars = weft_woocommerce::config::STARTER_ENV_VARS.to_vec();
+            vars.extend(ns_vars);
+            Ok((text, vars))
+        }
+        other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
+    }
+}
+
 /// Every platform's config section, for the config loader.
 pub fn sections() -> Vec<&'static dyn PlatformSection> {
     vec![&ShopifySection, &NetSuiteSection, &WooCommerceSection]

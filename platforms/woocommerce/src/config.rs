@@ -25,6 +25,30 @@ use weft_config::{PlatformSection, Secret, Section, SystemSettings};
 
 use crate::PLATFORM;
 
+/// A WooCommerce system's section as `weft init --storefront woocommerce` writes it.
+pub const STARTER_SECTION: &str = r#"[systems.woocommerce]
+platform = "woocommerce"
+# The site's home URL (WooCommerce names it in every webhook delivery). One system per site.
+site_url = "https://shop.example.com"
+# Where the REST API (/wp-json/wc/v3) answers, if not at site_url; point it at `weft sandbox`
+# to develop offline (plain http uses OAuth 1.0a, https uses HTTP Basic).
+# base_url = "http://127.0.0.1:9003"
+# A read/write REST API key (WooCommerce > Settings > Advanced > REST API).
+consumer_key = { env = "ACME_WC_CONSUMER_KEY" }
+consumer_secret = { env = "ACME_WC_CONSUMER_SECRET" }
+# Webhook secrets, the current one first; by default the consumer secret, which is what
+# WooCommerce signs a webhook with when none is given.
+# webhook_secrets = [{ env = "ACME_WC_WEBHOOK_SECRET" }]
+# WooCommerce documents no rate limit; these keep within what a typical host serves.
+# per_page = 100
+# concurrency = 4
+# requests_per_second = 10
+
+"#;
+
+/// The environment variables [`STARTER_SECTION`] names.
+pub const STARTER_ENV_VARS: [&str; 2] = ["ACME_WC_CONSUMER_KEY", "ACME_WC_CONSUMER_SECRET"];
+
 /// The default list page size (WordPress's maximum).
 pub const DEFAULT_PER_PAGE: u32 = 100;
 /// The default number of requests in flight.
