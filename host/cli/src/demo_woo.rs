@@ -158,6 +158,19 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         }
     }
 
+    for s in &stores {
+        // Each creation pinged weft (unsigned `webhook_id=<id>`): answered 200, nothing stored,
+        // or WooCommerce would not activate the webhook.
+        s.woo.wait_webhooks_idle(opts.settle_timeout).await;
+        let pings = s.woo.webhook_pings();
+        anyhow::ensure!(
+            pings.len() == weft_woocommerce::webhook::TOPICS.len()
+                && pings.iter().all(|(_, status)| *status == Some(200)),
+            "store {}: WooCommerce's activation pings were not all answered 200: {pings:?}",
+            s.id
+        );
+    }
+
     say(&opts, "initial sync: NetSuite catalog to WooCommerce");
     host.poll_now();
     settle(&host, &stores, &opts).await?;
