@@ -527,19 +527,33 @@ async fn woo_docs(client: &WooClient) -> Result<Vec<PlatformDoc>> {
 /// Both systems of one store read afresh, mapped, and compared; every order exactly one sales
 /// order whose totals agree and which holds what the mapper writes.
 async fn verify_store(s: &WooStore, mapper: &MapperInstance) -> Result<Verification> {
+    verify_woo_store(&s.woo_url, &s.netsuite, &s.netsuite_url, &s.orders, mapper).await
+}
+
+/// Reads a simulated WooCommerce site (through its API at `woo_url`, the simulator's default
+/// key) and NetSuite afresh, maps both with `mapper` and compares them field by field; each of
+/// `orders` (WooCommerce order ids) must be exactly one NetSuite sales order whose totals agree
+/// and which holds what the mapper writes.
+pub async fn verify_woo_store(
+    woo_url: &str,
+    netsuite_sim: &NetSuiteSim,
+    netsuite_url: &str,
+    orders: &[u64],
+    mapper: &MapperInstance,
+) -> Result<Verification> {
     let mut report = Verification::default();
-    let woo = WooClient::new(WooConfig::new(&s.woo_url, DEFAULT_KEY, DEFAULT_SECRET))?;
-    let netsuite = verifier_client(&s.netsuite, &s.netsuite_url)?;
+    let woo = WooClient::new(WooConfig::new(woo_url, DEFAULT_KEY, DEFAULT_SECRET))?;
+    let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let shop = canonical(mapper, woo_docs(&woo).await?).await?;
-    let erp = canonical(mapper, netsuite_docs(&s.netsuite, &netsuite).await?).await?;
+    let erp = canonical(mapper, netsuite_docs(netsuite_sim, &netsuite).await?).await?;
     compare(&shop, &erp, "WooCommerce", SYSTEM, &mut report);
     let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
-    for so in s.netsuite.records(RecordType::SalesOrder) {
+    for so in netsuite_sim.records(RecordType::SalesOrder) {
         if let Some(e) = so["externalId"].as_str() {
             *by_ext.entry(e.to_owned()).or_default() += 1;
         }
     }
-    for o in &s.orders {
+    for o in orders {
         match by_ext.get(&order_external_id(*o)) {
             Some(1) => report.orders_matched += 1,
             Some(n) => drift(
@@ -552,7 +566,7 @@ async fn verify_store(s: &WooStore, mapper: &MapperInstance) -> Result<Verificat
             ),
         }
     }
-    verify_orders(&woo, &netsuite, &s.orders, mapper, &mut report).await?;
+    verify_orders(&woo, &netsuite, orders, mapper, &mut report).await?;
     Ok(report)
 }
 
