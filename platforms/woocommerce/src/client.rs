@@ -162,7 +162,12 @@ pub fn classify(status: u16, headers: &HeaderMap, text: &str) -> ConnectorError 
     }
     let retry_after = parse_retry_after(headers);
     match status {
+        // A host that sheds load with 503 and says when to come back is throttling too.
         429 => ConnectorError::Throttled {
+            system: PLATFORM,
+            retry_after,
+        },
+        503 if retry_after.is_some() => ConnectorError::Throttled {
             system: PLATFORM,
             retry_after,
         },

@@ -9,8 +9,10 @@
 //! Product and stock writes are batched: at most [`MAX_BATCH`] items a call (WooCommerce's
 //! limit across `create + update + delete`; above it the whole call is 413
 //! `woocommerce_rest_request_entity_too_large`), one call per endpoint (the products, or one
-//! variable product's variations). Commands carry WooCommerce field names; a variation's body
-//! names its `parent_id`.
+//! variable product's variations). A site that lowered the limit (the
+//! `woocommerce_rest_batch_items_limit` filter) answers 413 naming its own, and the call's items
+//! are sent again in calls of that size. Commands carry WooCommerce field names; a variation's
+//! body names its `parent_id`.
 //!
 //! # Idempotency
 //!
@@ -368,7 +370,7 @@ pub async fn send(client: &WooClient, input: &Value) -> Result<Vec<BatchResult>,
         "create": creates.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
         "update": updates.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
     });
-    let answer = client.post(&format!("{coll}/batch"), &body).await?;
+    let answer = post_batch(client, &coll, body).await?;
     let mut corrections = Vec::new();
     for (list, sent) in [("create", &creates), ("update", &updates)] {
         let got = answer[list].as_array().cloned().unwrap_or_default();
@@ -439,6 +441,59 @@ pub async fn send(client: &WooClient, input: &Value) -> Result<Vec<BatchResult>,
         .into_iter()
         .map(|r| r.unwrap_or(BatchResult::NotApplied))
         .collect())
+}
+
+/// The limit a 413 `woocommerce_rest_request_entity_too_large` names ("Unable to accept more
+/// than N items for this request."), when a site lowered it below [`MAX_BATCH`].
+pub fn batch_limit_of(e: &ConnectorError) -> Option<usize> {
+    match e {
+        ConnectorError::Permanent {
+            status: 413,
+            code,
+            message,
+            ..
+        } if code == "woocommerce_rest_request_entity_too_large" => message
+            .split_whitespace()
+            .find_map(|w| w.parse::<usize>().ok())
+            .filter(|n| *n > 0),
+        _ => None,
+    }
+}
+
+/// Posts `{create, update}` to `{coll}/batch`; a site whose batch limit is below
+/// [`MAX_BATCH`] (the `woocommerce_rest_batch_items_limit` filter) answers 413 naming its
+/// limit, and the same items are sent again in calls of that size, answers joined in order.
+async fn post_batch(client: &WooClient, coll: &str, body: Value) -> Result<Value, ConnectorError> {
+    let path = format!("{coll}/batch");
+    let e = match client.post(&path, &body).await {
+        Ok(answer) => return Ok(answer),
+        Err(e) => e,
+    };
+    let Some(limit) = batch_limit_of(&e) else {
+        return Err(e);
+    };
+    let mut items: Vec<(&str, Value)> = Vec::new();
+    for list in ["create", "update"] {
+        for v in body[list].as_array().into_iter().flatten() {
+            items.push((list, v.clone()));
+        }
+    }
+    let mut joined = json!({"create": [], "update": []});
+    for chunk in items.chunks(limit) {
+        let mut part = json!({"create": [], "update": []});
+        for (list, v) in chunk {
+            part[*list]
+                .as_array_mut()
+                .expect("an array")
+                .push(v.clone());
+        }
+        let answer = client.post(&path, &part).await?;
+        for list in ["create", "update"] {
+            let got = answer[list].as_array().cloned().unwrap_or_default();
+            joined[list].as_array_mut().expect("an array").extend(got);
+        }
+    }
+    Ok(joined)
 }
 
 /// Performs one write.

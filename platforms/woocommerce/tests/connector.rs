@@ -135,6 +135,7 @@ async fn errors_are_classified_for_retries() {
     let r = rig().await;
     r.sim.set_unavailable(1, 7);
     let e = r.client.get("products", &[]).await.unwrap_err();
+    assert!(matches!(e, ConnectorError::Throttled { .. }), "{e}");
     assert!(e.is_retryable(), "{e}");
     assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
     let e = r.client.get("products/999999", &[]).await.unwrap_err();
@@ -513,4 +514,75 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
         .unwrap();
     assert!(q.query.contains("modified_after="), "{}", q.query);
     assert!(q.query.contains("orderby=modified"), "{}", q.query);
+}
+
+#[tokio::test]
+async fn a_site_with_a_lower_batch_limit_gets_calls_of_its_size() {
+    let r = rig_with(SimConfig {
+        batch_limit: 30,
+        ..SimConfig::default()
+    })
+    .await;
+    let ids: Vec<u64> = (0..70)
+        .map(|i| {
+            r.sim
+                .create_product(product(&format!("L{i:02}"), 1))
+                .unwrap()
+        })
+        .collect();
+    let cmds: Vec<WriteCommand> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| stock_cmd(*id, 4, Some(1), &format!("l{i}")))
+        .collect();
+    let (calls, _) = write::plan(&cmds);
+    assert_eq!(calls.len(), 1);
+    let results = write::send(&r.client, &calls[0].input).await.unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|x| matches!(x, BatchResult::Applied(o) if o.applied))
+    );
+    assert!(ids.iter().all(|id| r.sim.stock(*id) == Some(4)));
+    let statuses: Vec<u16> = r
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST" && q.path.ends_with("/batch"))
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![413, 200, 200, 200],
+        "one refusal, then calls of 30"
+    );
+}
+
+#[tokio::test]
+async fn reads_wait_out_a_throttling_host() {
+    let r = rig_with(SimConfig {
+        rate_limit: Some(weft_sim_woocommerce::RateLimit {
+            burst: 2.0,
+            per_second: 5.0,
+            status: weft_sim_woocommerce::LimitStatus::TooMany429,
+            retry_after_secs: 1,
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    for i in 0..12 {
+        r.sim
+            .create_product(product(&format!("T{i:02}"), 1))
+            .unwrap();
+    }
+    let mut cfg = WooConfig::new(&r.server.base_url, DEFAULT_KEY, DEFAULT_SECRET);
+    cfg.per_page = 2;
+    cfg.requests_per_second = 1000;
+    let client = WooClient::new(cfg).unwrap();
+    let all = client.list_all("products", &[]).await.unwrap();
+    assert_eq!(all.len(), 12);
+    assert!(
+        r.sim.requests().iter().any(|q| q.status == 429),
+        "the host throttled some page"
+    );
 }
