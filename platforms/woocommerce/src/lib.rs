@@ -101,7 +101,7 @@ pub fn version_of(doc: &Value) -> Option<String> {
 /// WooCommerce's `…_gmt` times carry no zone: they are UTC.
 pub fn gmt(s: &str) -> String {
     let s = s.trim();
-    if s.ends_with('Z') || s.contains('+') || s[10.min(s.len())..].contains('-') {
+    if s.ends_with('Z') || s.contains('+') || s.get(10..).is_some_and(|t| t.contains('-')) {
         s.to_owned()
     } else {
         format!("{s}Z")
