@@ -586,3 +586,92 @@ async fn reads_wait_out_a_throttling_host() {
         "the host throttled some page"
     );
 }
+
+/// A sale that lands between a stock set's read and its write (forced here by a proxy that
+/// places an order just before it forwards the batch call) is not overwritten: the write sees
+/// `total_sales` move and takes the sold units off again.
+#[tokio::test]
+async fn a_sale_between_the_read_and_the_write_is_not_overwritten() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    // The site's URL is the proxy's, so OAuth signatures made for it verify at the simulator.
+    let r = rig_with(SimConfig {
+        site_url: Some(proxy_url.clone()),
+        ..SimConfig::default()
+    })
+    .await;
+    let id = r.sim.create_product(product("TEE", 10)).unwrap();
+    let cust = r.sim.create_customer("c@example.com", "Cy", "Do").unwrap();
+    let (sim, upstream, sold) = (
+        r.sim.clone(),
+        r.server.base_url.clone(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let app = axum::Router::new().fallback(
+        move |method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+            let (sim, upstream, sold) = (sim.clone(), upstream.clone(), sold.clone());
+            async move {
+                if method == axum::http::Method::POST
+                    && uri.path().ends_with("/products/batch")
+                    && !sold.swap(true, Ordering::SeqCst)
+                {
+                    sim.place_order(
+                        cust,
+                        &[OrderLine {
+                            sku: "TEE".into(),
+                            quantity: 2,
+                        }],
+                    )
+                    .unwrap();
+                }
+                let url = format!(
+                    "{upstream}{}",
+                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
+                let mut req = reqwest::Client::new()
+                    .request(method, url)
+                    .body(body.to_vec());
+                for (k, v) in &headers {
+                    if k != "host" {
+                        req = req.header(k, v);
+                    }
+                }
+                let resp = req.send().await.unwrap();
+                let status = resp.status();
+                let text = resp.bytes().await.unwrap();
+                (
+                    status,
+                    [("content-type", "application/json")],
+                    text.to_vec(),
+                )
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(proxy, app).await.unwrap() });
+    let mut cfg = WooConfig::new(&proxy_url, DEFAULT_KEY, DEFAULT_SECRET);
+    cfg.requests_per_second = 1000;
+    let client = WooClient::new(cfg).unwrap();
+    let out = write::execute(&client, &stock_cmd(id, 25, Some(10), "weft-race"))
+        .await
+        .unwrap();
+    assert!(out.applied);
+    // The write set 25 over the 8 the sale left; the 2 sold are taken off again.
+    assert_eq!(r.sim.stock(id), Some(23));
+    let log: Vec<(String, i64)> = r
+        .sim
+        .stock_log()
+        .into_iter()
+        .filter(|c| c.product_id == id)
+        .map(|c| (c.cause, c.after))
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            ("merchant".to_owned(), 10),
+            ("order".to_owned(), 8),
+            ("api".to_owned(), 25),
+            ("api".to_owned(), 23)
+        ]
+    );
+}
