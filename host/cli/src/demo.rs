@@ -58,6 +58,29 @@ pub struct DemoOptions {
     pub settle_timeout: Duration,
     /// Keep the database in this directory instead of a temporary one.
     pub keep: Option<std::path::PathBuf>,
+    /// The storefront synced with NetSuite.
+    pub storefront: Storefront,
+}
+
+/// The storefront platform of a demo store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Storefront {
+    /// Shopify (the default).
+    #[default]
+    Shopify,
+    /// WooCommerce ([`crate::demo_woo`]).
+    #[value(name = "woocommerce")]
+    WooCommerce,
+}
+
+impl Storefront {
+    /// The platform's name.
+    pub fn platform(self) -> &'static str {
+        match self {
+            Storefront::Shopify => weft_shopify::PLATFORM,
+            Storefront::WooCommerce => weft_woocommerce::PLATFORM,
+        }
+    }
 }
 
 impl Default for DemoOptions {
@@ -74,6 +97,7 @@ impl Default for DemoOptions {
             progress: true,
             settle_timeout: Duration::from_secs(120),
             keep: None,
+            storefront: Storefront::Shopify,
         }
     }
 }
@@ -212,10 +236,10 @@ impl StockLedger {
 }
 
 /// Units of opening stock of every demo item.
-const OPENING_STOCK: i64 = 50;
+pub(crate) const OPENING_STOCK: i64 = 50;
 
 const API_VERSION: &str = "2026-04";
-const NS_LOCATION: &str = "1";
+pub(crate) const NS_LOCATION: &str = "1";
 
 /// The stock mapper's config of a demo store: its location, the simulator's discount item
 /// (id 1) for order discounts and its ship items (1 Ground, 2 Express) for Shopify's shipping
@@ -287,6 +311,9 @@ fn demo_checkout(rng: &mut ChaCha8Rng, n: usize) -> CheckoutSpec {
 
 /// Runs the demo and returns its report (drift 0 means both systems agree).
 pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
+    if opts.storefront == Storefront::WooCommerce {
+        return crate::demo_woo::run(opts).await;
+    }
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = match &opts.keep {
@@ -970,17 +997,7 @@ pub async fn verify_store(
     config.paging.orders = 1;
     config.paging.line_items = 5;
     let shopify = ShopifyClient::new(config, ShopifyCostLimiter::new())?;
-    let creds = netsuite_sim
-        .credentials()
-        .into_iter()
-        .next()
-        .map(connector_credentials)
-        .context("no credentials")?;
-    let netsuite = NetSuiteClient::new(
-        NetSuiteConfig::new(netsuite_url, creds),
-        ConcurrencyGovernor::new("verify", 4),
-        "verify",
-    )?;
+    let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let mut shop_docs = Vec::new();
     for entity in [
         Entity::Products,
@@ -1007,6 +1024,58 @@ pub async fn verify_store(
             });
         }
     }
+    let erp_docs = netsuite_docs(netsuite_sim, &netsuite).await?;
+    let shop = canonical(mapper, shop_docs).await?;
+    let erp = canonical(mapper, erp_docs).await?;
+    compare(&shop, &erp, "Shopify", "shopify", &mut report);
+    // Orders: each exactly one sales order.
+    let sales: Vec<Value> = netsuite_sim.records(RecordType::SalesOrder);
+    let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
+    for so in &sales {
+        if let Some(e) = so["externalId"].as_str() {
+            *by_ext.entry(e.to_owned()).or_default() += 1;
+        }
+    }
+    for o in orders {
+        match by_ext.get(&format!("shopify-order-{o}")) {
+            Some(1) => report.orders_matched += 1,
+            Some(n) => drift(
+                &mut report,
+                format!("order {o}: {n} sales orders in NetSuite"),
+            ),
+            None => drift(
+                &mut report,
+                format!("order {o}: no sales order in NetSuite"),
+            ),
+        }
+    }
+    verify_orders(&shopify, &netsuite, orders, mapper, &mut report).await?;
+    Ok(report)
+}
+
+/// A NetSuite client for the verifier (its own governor: it reads while the host may still run).
+pub(crate) fn verifier_client(
+    netsuite_sim: &NetSuiteSim,
+    netsuite_url: &str,
+) -> Result<NetSuiteClient> {
+    let creds = netsuite_sim
+        .credentials()
+        .into_iter()
+        .next()
+        .map(connector_credentials)
+        .context("no credentials")?;
+    Ok(NetSuiteClient::new(
+        NetSuiteConfig::new(netsuite_url, creds),
+        ConcurrencyGovernor::new("verify", 4),
+        "verify",
+    )?)
+}
+
+/// Every NetSuite item (with its levels) and customer, read afresh, as platform documents.
+pub(crate) async fn netsuite_docs(
+    netsuite_sim: &NetSuiteSim,
+    netsuite: &NetSuiteClient,
+) -> Result<Vec<PlatformDoc>> {
     let mut erp_docs = Vec::new();
     for (rt, rname, k) in [
         (RecordType::InventoryItem, "inventoryItem", "variant"),
@@ -1051,14 +1120,24 @@ pub async fn verify_store(
             });
         }
     }
-    let shop = canonical(mapper, shop_docs).await?;
-    let erp = canonical(mapper, erp_docs).await?;
-    for (key, fields) in &shop {
+    Ok(erp_docs)
+}
+
+/// Compares a storefront's canonical records (`label` in messages, system `system`) with
+/// NetSuite's, field by field; orders are checked apart.
+pub(crate) fn compare(
+    shop: &Canon,
+    erp: &Canon,
+    label: &str,
+    system: &str,
+    report: &mut Verification,
+) {
+    for (key, fields) in shop {
         if key.0 == "order" {
             continue;
         }
         let Some(other) = erp.get(key) else {
-            drift(&mut report, format!("{} {}: in Shopify only", key.0, key.1));
+            drift(report, format!("{} {}: in {label} only", key.0, key.1));
             continue;
         };
         report.records_compared += 1;
@@ -1067,47 +1146,21 @@ pub async fn verify_store(
                 && !same(v, w)
             {
                 drift(
-                    &mut report,
-                    format!("{} {} .{f}: shopify {v} vs netsuite {w}", key.0, key.1),
+                    report,
+                    format!("{} {} .{f}: {system} {v} vs netsuite {w}", key.0, key.1),
                 );
             }
         }
     }
     for key in erp.keys() {
         if (key.0 == "variant" || key.0 == "price") && !shop.contains_key(key) {
-            drift(
-                &mut report,
-                format!("{} {}: in NetSuite only", key.0, key.1),
-            );
+            drift(report, format!("{} {}: in NetSuite only", key.0, key.1));
         }
     }
-    // Orders: each exactly one sales order.
-    let sales: Vec<Value> = netsuite_sim.records(RecordType::SalesOrder);
-    let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
-    for so in &sales {
-        if let Some(e) = so["externalId"].as_str() {
-            *by_ext.entry(e.to_owned()).or_default() += 1;
-        }
-    }
-    for o in orders {
-        match by_ext.get(&format!("shopify-order-{o}")) {
-            Some(1) => report.orders_matched += 1,
-            Some(n) => drift(
-                &mut report,
-                format!("order {o}: {n} sales orders in NetSuite"),
-            ),
-            None => drift(
-                &mut report,
-                format!("order {o}: no sales order in NetSuite"),
-            ),
-        }
-    }
-    verify_orders(&shopify, &netsuite, orders, mapper, &mut report).await?;
-    Ok(report)
 }
 
 /// Decimal text (`"12.30"`, `12.3`) as cents, rounded to the cent.
-fn cents(v: &Value) -> Option<i64> {
+pub(crate) fn cents(v: &Value) -> Option<i64> {
     let f = match v {
         Value::String(s) => s.parse::<f64>().ok()?,
         Value::Number(n) => n.as_f64()?,
@@ -1250,7 +1303,9 @@ pub async fn verify_orders(
 }
 
 /// The simulator's credentials as the connector takes them.
-fn connector_credentials(c: weft_sim_netsuite::Credentials) -> weft_netsuite::Credentials {
+pub(crate) fn connector_credentials(
+    c: weft_sim_netsuite::Credentials,
+) -> weft_netsuite::Credentials {
     weft_netsuite::Credentials {
         account_id: c.realm,
         consumer_key: c.consumer_key,
@@ -1267,16 +1322,16 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn drift(report: &mut Verification, detail: String) {
+pub(crate) fn drift(report: &mut Verification, detail: String) {
     report.drift += 1;
     if report.drift_details.len() < 20 {
         report.drift_details.push(detail);
     }
 }
 
-type Canon = BTreeMap<(String, String), serde_json::Map<String, Value>>;
+pub(crate) type Canon = BTreeMap<(String, String), serde_json::Map<String, Value>>;
 
-async fn canonical(mapper: &MapperInstance, docs: Vec<PlatformDoc>) -> Result<Canon> {
+pub(crate) async fn canonical(mapper: &MapperInstance, docs: Vec<PlatformDoc>) -> Result<Canon> {
     let m = mapper.clone();
     let outcomes = tokio::task::spawn_blocking(move || m.to_canonical(&docs)).await??;
     let mut out = Canon::new();
@@ -1294,17 +1349,17 @@ async fn canonical(mapper: &MapperInstance, docs: Vec<PlatformDoc>) -> Result<Ca
     Ok(out)
 }
 
-fn kind(s: &str) -> EntityKind {
+pub(crate) fn kind(s: &str) -> EntityKind {
     weft_engine::sync::parse_kind(s).unwrap_or(EntityKind::Product)
 }
 
-fn say(opts: &DemoOptions, msg: &str) {
+pub(crate) fn say(opts: &DemoOptions, msg: &str) {
     if opts.progress {
         eprintln!("weft demo: {msg}");
     }
 }
 
-fn progress_bar(opts: &DemoOptions, len: u64) -> Option<indicatif::ProgressBar> {
+pub(crate) fn progress_bar(opts: &DemoOptions, len: u64) -> Option<indicatif::ProgressBar> {
     opts.progress.then(|| {
         let b = indicatif::ProgressBar::new(len);
         b.set_style(

@@ -92,6 +92,9 @@ enum Command {
         /// Directory to write into; existing files are never overwritten.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// The storefront the starter store syncs with NetSuite.
+        #[arg(long, value_enum, default_value = "shopify")]
+        storefront: weft::demo::Storefront,
     },
     /// Develop plugins without a store: check a component, run fixtures against it.
     #[command(subcommand)]
@@ -141,6 +144,9 @@ struct DemoArgs {
     /// with `weft status` or sqlite3, instead of a temporary directory removed at the end.
     #[arg(long, value_name = "DIR")]
     keep: Option<std::path::PathBuf>,
+    /// The storefront synced with NetSuite.
+    #[arg(long, value_enum, default_value = "shopify")]
+    storefront: weft::demo::Storefront,
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -169,6 +175,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         items: args.items,
         progress: !args.json,
         keep: args.keep,
+        storefront: args.storefront,
         ..weft::demo::DemoOptions::default()
     })
     .await?;
@@ -275,7 +282,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(code)
             }
         }
-        Command::Init { dir } => weft::ops::init(&dir),
+        Command::Init { dir, storefront } => weft::ops::init(&dir, storefront.platform()),
         Command::Plugin(cmd) => weft::plugin::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Status(args) => weft::ops::status(args).await,

@@ -143,14 +143,15 @@ pub async fn check_webhooks(host_file: &Path) -> Result<ExitCode> {
 }
 
 /// `weft init`: writes a commented starter config.
-pub fn init(dir: &Path) -> Result<ExitCode> {
-    let written = weft_config::init(dir)?;
+pub fn init(dir: &Path, storefront: &str) -> Result<ExitCode> {
+    let (store, vars) = crate::platforms::starter_store(storefront)?;
+    let written = weft_config::init_with(dir, &store)?;
     for path in &written {
         crate::outln!("wrote {}", path.display());
     }
     crate::outln!(
         "next: set the environment variables it names ({}), then `weft check {}`",
-        weft_config::STARTER_ENV_VARS.join(", "),
+        vars.join(", "),
         written
             .first()
             .map(|p| p.display().to_string())

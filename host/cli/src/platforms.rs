@@ -14,12 +14,14 @@ use weft_platform::{Connection, Platform};
 use weft_ratelimit::ShopifyCostLimiter;
 use weft_shopify::config::{ShopifySection, ShopifySettings};
 use weft_shopify::{Shopify, ShopifyClient, ShopifyConfig, ShopifyConnection};
+use weft_woocommerce::config::{WooCommerceSection, WooCommerceSettings};
+use weft_woocommerce::{WooClient, WooCommerce, WooConfig, WooConnection};
 
 use crate::app::{Connect, SystemSetup};
 
 /// Every platform this build knows.
 pub fn registry() -> Vec<Arc<dyn Platform>> {
-    vec![Arc::new(Shopify), Arc::new(NetSuite)]
+    vec![Arc::new(Shopify), Arc::new(NetSuite), Arc::new(WooCommerce)]
 }
 
 /// The platform named `name`.
@@ -100,9 +102,83 @@ pub fn netsuite_system(
     }
 }
 
+/// A WooCommerce site's system: its site URL (deliveries from another site are refused), the
+/// REST API's base URL and consumer key and secret, its webhook secrets (the consumer secret
+/// when none are configured: WooCommerce's default) and its request limits.
+pub fn woocommerce_system(
+    name: &str,
+    site_url: &str,
+    config: WooConfig,
+    webhook_secrets: Vec<Vec<u8>>,
+) -> SystemSetup {
+    let webhook_secrets = if webhook_secrets.is_empty() {
+        vec![config.consumer_secret.clone().into_bytes()]
+    } else {
+        webhook_secrets
+    };
+    let signing = String::from_utf8_lossy(&webhook_secrets[0]).into_owned();
+    let site = site_url.trim_end_matches('/').to_owned();
+    let breaker_key = format!("{}:{site}", weft_woocommerce::PLATFORM);
+    let connect: Connect = Arc::new(move |shared| {
+        let client = WooClient::new(config.clone())
+            .context("cannot build the WooCommerce client")?
+            .with_breaker(shared.breaker(&breaker_key));
+        Ok(Arc::new(WooConnection::new(Arc::new(client), signing.clone())) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(WooCommerce),
+        webhook_secrets,
+        account: Some(site),
+        connect,
+    }
+}
+
+/// The starter store file `weft init` writes for a storefront platform (`shopify`, the
+/// default, or `woocommerce`) synced with NetSuite, and the environment variables it names.
+pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
+    let base = weft_config::STARTER_STORE;
+    let ns_vars = weft_config::STARTER_ENV_VARS
+        .iter()
+        .copied()
+        .filter(|v| v.contains("NETSUITE"));
+    match storefront {
+        weft_shopify::PLATFORM => Ok((base.to_owned(), weft_config::STARTER_ENV_VARS.to_vec())),
+        weft_woocommerce::PLATFORM => {
+            let (head, rest) = base
+                .split_once("[systems.shopify]")
+                .context("the starter store has no Shopify section")?;
+            let (_, tail) = rest
+                .split_once("[systems.netsuite]")
+                .context("the starter store has no NetSuite section")?;
+            let text = format!(
+                "{head}{}[systems.netsuite]{tail}",
+                weft_woocommerce::config::STARTER_SECTION
+            )
+            .replace(
+                "# One store: a Shopify shop kept in sync with a NetSuite account.",
+                "# One store: a WooCommerce site kept in sync with a NetSuite account.",
+            )
+            .replace(
+                "# sku_prefix = \"WEB-\"",
+                "# sku_prefix = \"WEB-\"\n# WooCommerce keeps one stock figure per product: its NetSuite location.\nlocations = { woocommerce = \"1\" }",
+            )
+            .replace("= \"shopify\"\n", "= \"woocommerce\"\n")
+            .replace(
+                "# How often Shopify is polled by updated_at",
+                "# How often WooCommerce is polled by modified_after",
+            );
+            let mut vars = weft_woocommerce::config::STARTER_ENV_VARS.to_vec();
+            vars.extend(ns_vars);
+            Ok((text, vars))
+        }
+        other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
+    }
+}
+
 /// Every platform's config section, for the config loader.
 pub fn sections() -> Vec<&'static dyn PlatformSection> {
-    vec![&ShopifySection, &NetSuiteSection]
+    vec![&ShopifySection, &NetSuiteSection, &WooCommerceSection]
 }
 
 /// Loads the host file and its stores with every registered platform's section reader.
@@ -159,6 +235,26 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     ns.concurrency_limit
                         .map(|l| l as usize)
                         .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+                )
+            }
+            weft_woocommerce::PLATFORM => {
+                let wc = sys.settings::<WooCommerceSettings>().ok_or_else(wrong)?;
+                let mut config = WooConfig::new(
+                    wc.base_url.as_str(),
+                    &secret(&wc.consumer_key, name, "consumer key")?,
+                    &secret(&wc.consumer_secret, name, "consumer secret")?,
+                );
+                config.per_page = wc.per_page;
+                config.concurrency = wc.concurrency;
+                config.requests_per_second = wc.requests_per_second;
+                woocommerce_system(
+                    name,
+                    wc.site_url.as_str(),
+                    config,
+                    wc.webhook_secrets
+                        .iter()
+                        .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
+                        .collect::<Result<_>>()?,
                 )
             }
             other => bail!(

@@ -1,5 +1,6 @@
-//! `weft sandbox`: the Shopify and NetSuite simulators, standalone, for developing plugins and
-//! connectors offline.
+//! `weft sandbox`: the Shopify, NetSuite and WooCommerce simulators, standalone, for developing
+//! plugins and connectors offline (and for trying WooCommerce client libraries: the WooCommerce
+//! simulator takes HTTP Basic and OAuth 1.0a over plain http).
 
 use std::net::SocketAddr;
 
@@ -18,6 +19,9 @@ pub struct SandboxArgs {
     /// Address for the NetSuite simulator (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub netsuite_addr: SocketAddr,
+    /// Address for the WooCommerce simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub woocommerce_addr: SocketAddr,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -92,6 +96,23 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
     let netsuite_listener = tokio::net::TcpListener::bind(args.netsuite_addr)
         .await
         .with_context(|| format!("cannot listen on {} for NetSuite", args.netsuite_addr))?;
+    let mut woo_cfg = weft_sim_woocommerce::SimConfig {
+        seed: args.seed,
+        ..weft_sim_woocommerce::SimConfig::default()
+    };
+    woo_cfg.webhooks.chaos = weft_sim_woocommerce::ChaosConfig {
+        drop_rate: args.drop_rate,
+        duplicate_rate: args.duplicate_rate,
+        reorder_window_ms: args.reorder_ms,
+        delay_rate: args.late_rate,
+        ..weft_sim_woocommerce::ChaosConfig::default()
+    };
+    let woo = weft_sim_woocommerce::WooSim::new(woo_cfg)
+        .context("invalid WooCommerce simulator settings")?;
+    let woo_listener = tokio::net::TcpListener::bind(args.woocommerce_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for WooCommerce", args.woocommerce_addr))?;
+    let woo_handle = woo.serve(woo_listener).await?;
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -118,6 +139,14 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
                 "token_id": c.token_id,
                 "token_secret": c.token_secret,
             })).collect::<Vec<_>>(),
+        },
+        "woocommerce": {
+            "site_url": woo_handle.base_url,
+            "api_url": format!("{}/wp-json/wc/v3", woo_handle.base_url),
+            "consumer_key": weft_sim_woocommerce::DEFAULT_KEY,
+            "consumer_secret": weft_sim_woocommerce::DEFAULT_SECRET,
+            "read_only_consumer_key": weft_sim_woocommerce::READ_ONLY_KEY,
+            "read_only_consumer_secret": weft_sim_woocommerce::READ_ONLY_SECRET,
         },
         "seed": args.seed,
     });
@@ -150,11 +179,21 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             weft::outln!("  token secret   {}", c.token_secret);
         }
         weft::outln!("  ERP activity   {}/_sim/...", netsuite_handle.base_url());
+        weft::outln!();
+        weft::outln!("WooCommerce {}/wp-json/wc/v3", woo_handle.base_url);
+        weft::outln!("  consumer key    {}", weft_sim_woocommerce::DEFAULT_KEY);
+        weft::outln!(
+            "  consumer secret {}  (also the default webhook secret)",
+            weft_sim_woocommerce::DEFAULT_SECRET
+        );
+        weft::outln!("  auth           HTTP Basic, or OAuth 1.0a over plain http");
+        weft::outln!("  merchant API   {}/_sim/...", woo_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     shopify_handle.shutdown().await;
+    woo_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
 }

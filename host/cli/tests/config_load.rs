@@ -1120,7 +1120,11 @@ fn systems_are_checked_with_the_form_that_works() {
         e.message,
         "missing required key `platform` in [systems.erp]"
     );
-    assert!(e.hint.unwrap().contains("`shopify` or `netsuite`"));
+    assert!(
+        e.hint
+            .unwrap()
+            .contains("`shopify`, `netsuite` or `woocommerce`")
+    );
 
     let text = replace(
         &three_systems("acme-eu.myshopify.com"),
@@ -1171,4 +1175,66 @@ fn systems_are_checked_with_the_form_that_works() {
         e.hint.as_deref(),
         Some("expected one of `shop-us`, `shop-eu` or `erp`")
     );
+}
+
+#[test]
+fn woocommerce_starter_config_loads_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, vars) = weft::platforms::starter_store("woocommerce").unwrap();
+    weft_config::init_with(dir.path(), &text).unwrap();
+    let c = load(dir.path().join("weft.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let acme = c.store("acme").unwrap();
+    let wc: &weft_woocommerce::config::WooCommerceSettings =
+        acme.system("woocommerce").unwrap().settings().unwrap();
+    assert_eq!(wc.site_url.as_str(), "https://shop.example.com/");
+    assert_eq!(wc.per_page, 100);
+    assert!(wc.webhook_secrets.is_empty());
+    assert!(acme.system("shopify").is_none());
+    assert_eq!(acme.policy.owners["product.title"], "woocommerce");
+    assert_eq!(
+        acme.plugin_config()["locations"]["woocommerce"],
+        serde_json::json!("1")
+    );
+    for s in acme.secrets() {
+        let SecretSource::Env(var) = s.source() else {
+            panic!("{s:?}")
+        };
+        assert!(vars.contains(&var.as_str()), "{var}");
+    }
+    assert_eq!(c.check_secrets().len(), 6);
+    assert!(weft::platforms::starter_store("netsuite").is_err());
+}
+
+#[test]
+fn woocommerce_sections_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weft.toml"), HOST).unwrap();
+    std::fs::create_dir_all(dir.path().join("stores")).unwrap();
+    let site = |id: &str, per_page: &str| {
+        format!(
+            r#"[store]
+id = "{id}"
+[systems.woocommerce]
+platform = "woocommerce"
+site_url = "https://shop.example.com"
+consumer_key = {{ env = "K" }}
+consumer_secret = {{ env = "S" }}
+per_page = {per_page}
+[systems.netsuite]
+platform = "netsuite"
+account_id = "{id}1"
+consumer_key = {{ env = "A" }}
+consumer_secret = {{ env = "B" }}
+token_id = {{ env = "C" }}
+token_secret = {{ env = "D" }}
+[plugins]
+mapper = "builtin:shopify-netsuite"
+"#
+        )
+    };
+    std::fs::write(dir.path().join("stores/a.toml"), site("a", "500")).unwrap();
+    std::fs::write(dir.path().join("stores/b.toml"), site("b", "50")).unwrap();
+    let d = load(dir.path().join("weft.toml")).unwrap_err().to_string();
+    assert!(d.contains("per_page"), "{d}");
+    assert!(d.contains("site_url"), "one site, two systems: {d}");
 }

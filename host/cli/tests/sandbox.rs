@@ -1,4 +1,4 @@
-//! `weft sandbox --json` prints both simulators' URLs and credentials as one JSON object on the
+//! `weft sandbox --json` prints every simulator's URLs and credentials as one JSON object on the
 //! first line of stdout once they are ready, and they answer as the real APIs do.
 
 use std::io::{BufRead, BufReader};
@@ -58,6 +58,23 @@ fn sandbox_prints_ready_simulators_as_json_on_its_first_line() {
         assert_eq!(ns.status(), 401);
         let body: serde_json::Value = ns.json().await.unwrap();
         assert!(body["o:errorDetails"].is_array(), "{body}");
+        // WooCommerce: a key and secret over Basic list products; without them, WooCommerce's
+        // error shape.
+        let api = info["woocommerce"]["api_url"].as_str().unwrap();
+        let key = info["woocommerce"]["consumer_key"].as_str().unwrap();
+        let secret = info["woocommerce"]["consumer_secret"].as_str().unwrap();
+        let ok = http
+            .get(format!("{api}/products"))
+            .basic_auth(key, Some(secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(ok.headers().contains_key("x-wp-totalpages"));
+        let denied = http.get(format!("{api}/products")).send().await.unwrap();
+        assert_eq!(denied.status(), 401);
+        let body: serde_json::Value = denied.json().await.unwrap();
+        assert_eq!(body["code"], "woocommerce_rest_cannot_view", "{body}");
     });
     child.kill().ok();
     child.wait().ok();

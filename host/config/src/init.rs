@@ -218,6 +218,12 @@ pub enum InitError {
 /// Writes `weft.toml` and `stores/acme.toml` under `dir` (created if missing). Writes nothing
 /// if either exists. Returns the written paths, host file first.
 pub fn init(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, InitError> {
+    init_with(dir, STARTER_STORE)
+}
+
+/// As [`init`], with `store` as the text of `stores/acme.toml` (another platform's starter
+/// store, composed where platforms are registered).
+pub fn init_with(dir: impl AsRef<Path>, store_text: &str) -> Result<Vec<PathBuf>, InitError> {
     let dir = dir.as_ref();
     let host = dir.join("weft.toml");
     let store = dir.join("stores").join("acme.toml");
@@ -231,7 +237,7 @@ pub fn init(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, InitError> {
         move |source| InitError::Io { path, source }
     };
     std::fs::create_dir_all(dir.join("stores")).map_err(io(&dir.join("stores")))?;
-    for (path, text) in [(&host, STARTER_HOST), (&store, STARTER_STORE)] {
+    for (path, text) in [(&host, STARTER_HOST), (&store, store_text)] {
         // `create_new` so a file appearing between the check and the write is still not replaced.
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()

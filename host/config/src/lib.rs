@@ -21,7 +21,7 @@ mod section;
 mod time;
 
 pub use diag::{Diagnostic, Diagnostics, Origin};
-pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init};
+pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init, init_with};
 pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
     Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS, LimitOverrides,

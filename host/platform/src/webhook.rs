@@ -54,6 +54,13 @@ pub trait WebhookIntake: Send + Sync {
     /// What to call the delivery in logs: its topic and delivery id, when the headers say.
     fn describe(&self, headers: &HeaderMap) -> (String, String);
 
+    /// Whether the request is the platform's delivery test (a ping sent when a subscription is
+    /// created, unsigned), to be answered 200 and not journaled. Checked before the signature:
+    /// nothing of it is stored. The default: the platform sends none.
+    fn is_ping(&self, _headers: &HeaderMap, _body: &[u8]) -> bool {
+        false
+    }
+
     /// Whether the delivery is signed with one of `secrets`, in constant time.
     fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool;
 

@@ -8,12 +8,14 @@
 //! 2. the body must fit the store's cap: a `Content-Length` above it is refused at once, and a
 //!    streamed body is read only up to the cap (413; the rest is never read); it must arrive
 //!    within the store's body timeout (408);
-//! 3. the signature must verify against one of the system's accepted secrets (401; nothing is
+//! 3. a platform's unsigned delivery test (`WebhookIntake::is_ping`, a ping sent when a
+//!    subscription is created) is answered 200 and nothing is stored;
+//! 4. the signature must verify against one of the system's accepted secrets (401; nothing is
 //!    stored, not even a reject row, so unauthenticated input cannot fill the disk);
-//! 4. the platform must accept the delivery as a document (400 with the reason; the raw
+//! 5. the platform must accept the delivery as a document (400 with the reason; the raw
 //!    request, minus the signature header and any credentials, is kept via
 //!    `Store::record_reject`);
-//! 5. the document is journaled through the group-committing [`JournalWriter`]
+//! 6. the document is journaled through the group-committing [`JournalWriter`]
 //!    (`weft_store::JournalWriter`), and only then is 200 sent (duplicates too). A journal error is
 //!    503 so the platform retries.
 //!
@@ -287,6 +289,11 @@ async fn handle(
             return text(StatusCode::BAD_REQUEST, "request body could not be read");
         }
     };
+
+    if sys.intake.is_ping(&headers, &raw) {
+        tracing::info!("webhook delivery test (ping) acknowledged; nothing journaled");
+        return text(StatusCode::OK, "pong");
+    }
 
     if !sys.intake.verify(&headers, &raw, &sys.secrets) {
         metrics.inc_webhook(&cfg.id, WebhookOutcome::BadSignature);

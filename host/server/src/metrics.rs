@@ -13,6 +13,7 @@
 //! | `weft_webhooks_received_total` | counter | `outcome` | this process's intake answers |
 //! | `weft_webhooks_recovered_total` | counter | | store counter `recovered` (+ `recovered_*`) |
 //! | `weft_stale_ignored_total` | counter | | store counters `stale` and `stale_ignored_*` |
+//! | `weft_webhooks_reactivated_total` | counter | | store counter `webhooks_reactivated`: subscriptions a platform had disabled after failed deliveries, set active again by weft's keeper |
 //! | `weft_journal_duplicates_total` | counter | `source` | store counters `journal_duplicate_<source>` |
 //! | `weft_throttled_total` | counter | `system` | [`Metrics::inc_throttled`] |
 //! | `weft_system_down` | gauge | `system` | 1 while the connection's breaker is open or writes wait out an outage ([`Metrics::set_system_health`]) |
@@ -111,6 +112,7 @@ struct StoreFigures {
     rejects: i64,
     recovered: i64,
     stale: i64,
+    reactivated: i64,
     duplicates: BTreeMap<String, i64>,
 }
 
@@ -140,6 +142,7 @@ impl StoreFigures {
             rejects: s.intake_rejects,
             recovered: sum_counters("recovered", "recovered_"),
             stale: sum_counters("stale", "stale_ignored_"),
+            reactivated: sum_counters("webhooks_reactivated", "webhooks_reactivated_"),
             duplicates: s
                 .counters
                 .iter()
@@ -451,6 +454,20 @@ impl Metrics {
                 "weft_stale_ignored_total",
                 &[("store", s)],
                 f.stale as f64,
+            );
+        }
+        family(
+            &mut out,
+            "weft_webhooks_reactivated_total",
+            "counter",
+            "Webhook subscriptions a platform disabled after failed deliveries, re-activated by weft.",
+        );
+        for (s, f) in &g.stores {
+            sample(
+                &mut out,
+                "weft_webhooks_reactivated_total",
+                &[("store", s)],
+                f.reactivated as f64,
             );
         }
         family(

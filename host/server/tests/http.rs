@@ -148,6 +148,10 @@ async fn metrics_are_scraped_and_parse_with_their_labels() {
     );
     h.store.bump_counter("acme", "recovered", 3).await.unwrap();
     h.store
+        .bump_counter("acme", "webhooks_reactivated", 2)
+        .await
+        .unwrap();
+    h.store
         .bump_counter("acme", "stale_ignored_webhook", 2)
         .await
         .unwrap();
@@ -223,6 +227,10 @@ async fn metrics_are_scraped_and_parse_with_their_labels() {
     assert_eq!(
         scalar(find(&scrape, "weft_stale_ignored_total", &[acme])),
         3.0
+    );
+    assert_eq!(
+        scalar(find(&scrape, "weft_webhooks_reactivated_total", &[acme])),
+        2.0
     );
     assert_eq!(
         scalar(find(

@@ -445,3 +445,77 @@ async fn a_body_that_is_not_the_topics_resource_is_refused_and_kept() {
     .await;
     refused_and_kept(&h, "acme", status, &msg, "not a Product").await;
 }
+
+/// A platform whose delivery test is an unsigned form body `ping=<n>` (as WooCommerce's
+/// activation ping `webhook_id=<n>`), otherwise Shopify's intake.
+struct Pinging;
+
+impl weft_platform::WebhookIntake for Pinging {
+    fn secret_headers(&self) -> &'static [&'static str] {
+        &["x-shopify-hmac-sha256"]
+    }
+    fn describe(&self, h: &axum::http::HeaderMap) -> (String, String) {
+        weft_shopify::webhook::ShopifyWebhooks.describe(h)
+    }
+    fn is_ping(&self, _h: &axum::http::HeaderMap, body: &[u8]) -> bool {
+        body.starts_with(b"ping=")
+    }
+    fn verify(&self, h: &axum::http::HeaderMap, body: &[u8], s: &[WebhookSecret]) -> bool {
+        weft_shopify::webhook::ShopifyWebhooks.verify(h, body, s)
+    }
+    fn parse(
+        &self,
+        h: &axum::http::HeaderMap,
+        body: &[u8],
+        account: Option<&str>,
+    ) -> Result<weft_platform::WebhookDelivery, String> {
+        weft_shopify::webhook::ShopifyWebhooks.parse(h, body, account)
+    }
+}
+
+struct PingingPlatform;
+
+impl weft_platform::Platform for PingingPlatform {
+    fn name(&self) -> &'static str {
+        "pinging"
+    }
+    fn role(&self) -> weft_platform::Role {
+        weft_platform::Role::Storefront
+    }
+    fn stock_fields(&self) -> weft_platform::StockFields {
+        weft_platform::StockFields {
+            quantity: "available",
+            version: "updated_at",
+        }
+    }
+    fn webhooks(&self) -> Option<std::sync::Arc<dyn weft_platform::WebhookIntake>> {
+        Some(std::sync::Arc::new(Pinging))
+    }
+}
+
+#[tokio::test]
+async fn a_platforms_unsigned_delivery_test_is_answered_200_and_stores_nothing() {
+    let store = weft_server::IntakeStore::new("acme").with_system(
+        "shopify",
+        std::sync::Arc::new(PingingPlatform),
+        vec![WebhookSecret::new(SECRET)],
+        Some("acme.myshopify.com".into()),
+    );
+    let h = harness(vec![store]).await;
+    let ping = Request::post("/webhooks/shopify/acme")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("ping=7"))
+        .unwrap();
+    let (status, _) = send(&h, ping).await;
+    assert_eq!(status, StatusCode::OK);
+    // Anything else unsigned is still refused.
+    let (status, _) = send(
+        &h,
+        delivery("acme", "products/update", PRODUCT.as_bytes(), None, "wh-1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let st = h.store.status("acme").await.unwrap();
+    assert_eq!((st.journal_head, st.intake_rejects), (0, 0));
+    assert!(h.notified.lock().is_empty());
+}

@@ -9,6 +9,10 @@
 //!   `changeFromQuantity`), to NetSuite an `inventoryAdjustment` delta.
 //! - Customers both ways (externalId `shopify-customer-<id>`); orders one way, Shopify -> NetSuite
 //!   sales orders (externalId `shopify-order-<id>`).
+//! - WooCommerce as a storefront too ([`woocommerce`]): simple products and variations <->
+//!   items, prices, its one stock figure per product, customers, orders to sales orders. Its
+//!   order and customer keys are always qualified (`woocommerce:42`, externalId
+//!   `shopify-order-woocommerce_3a42`).
 //!
 //! A store may sync several systems of one platform (two Shopify shops): the host names each
 //! system's platform in the `weft:systems` config key, commands go to the system asked for, and
@@ -25,6 +29,7 @@ pub mod ids;
 pub mod netsuite;
 pub mod orders;
 pub mod shopify;
+pub mod woocommerce;
 
 use config::Config;
 use weft_plugin_sdk::prelude::*;
@@ -35,7 +40,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\" and \"netsuite\" platforms"
     ))
 }
 
@@ -108,12 +113,16 @@ impl Mapper for ShopifyNetsuite {
                 let out = match platform {
                     shopify::SYSTEM => shopify::to_canonical(&cfg, doc),
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
+                    woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
                     // A second shop's order and customer ids can repeat the first shop's:
-                    // their canonical keys name the system they come from.
-                    Ok(ToCanonicalOutcome::Mapped(mut records)) if platform != doc.system => {
+                    // their canonical keys name the system they come from. WooCommerce's always
+                    // do: its ids would otherwise meet a Shopify shop's in the same store.
+                    Ok(ToCanonicalOutcome::Mapped(mut records))
+                        if platform != doc.system || platform == woocommerce::SYSTEM =>
+                    {
                         for r in &mut records {
                             qualify(r, &doc.system);
                         }
@@ -140,7 +149,7 @@ impl Mapper for ShopifyNetsuite {
                     // Orders and customers belong to the storefront they came from: another
                     // shop of the store never gets them (it would map them back under its
                     // own ids, as new records).
-                    shopify::SYSTEM
+                    shopify::SYSTEM | woocommerce::SYSTEM
                         if matches!(
                             req.record.kind,
                             EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
@@ -156,6 +165,7 @@ impl Mapper for ShopifyNetsuite {
                     }
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
+                    woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the

@@ -413,8 +413,8 @@ fn netsuite_levels_customers_and_orders() {
         ToCanonicalOutcome::Skipped("sales orders flow from shopify to netsuite only".into())
     );
     assert!(matches!(
-        one(&h, doc("woocommerce", EntityKind::Product, "1", &json!({}))),
-        ToCanonicalOutcome::Failed(ItemError::Unsupported(m)) if m.contains("\"woocommerce\"")
+        one(&h, doc("bigcommerce", EntityKind::Product, "1", &json!({}))),
+        ToCanonicalOutcome::Failed(ItemError::Unsupported(m)) if m.contains("\"bigcommerce\"")
     ));
 }
 
