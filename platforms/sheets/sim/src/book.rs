@@ -238,13 +238,14 @@ impl Sheet {
         (c0..=c1).any(|c| !self.get(r, c).is_empty())
     }
 
-    /// The table `values:append` finds in `rect`: the first run of consecutive rows with data
-    /// in its columns, and the columns holding data in those rows.
+    /// The table `values:append` finds from `rect`: the first run of consecutive rows with
+    /// data in its columns at or below its first row (a table runs on past the range's last
+    /// row, so `Sheet1!A1` finds the whole table), and the columns holding data in those rows.
     pub fn find_table(&self, rect: &Rect) -> Option<Rect> {
-        let last = (self.cells.len() as u32).min(rect.r1 + 1);
+        let last = self.cells.len() as u32;
         let first = (rect.r0..last).find(|&r| self.row_has_data(r, rect.c0, rect.c1))?;
         let mut end = first;
-        while end + 1 <= rect.r1 && self.row_has_data(end + 1, rect.c0, rect.c1) {
+        while end + 1 < last && self.row_has_data(end + 1, rect.c0, rect.c1) {
             end += 1;
         }
         let cols: Vec<u32> = (rect.c0..=rect.c1)

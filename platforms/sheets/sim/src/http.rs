@@ -561,20 +561,23 @@ async fn api(
     };
     let (op, group) = route.op();
     let mut st = sh.state.lock();
-    let result = (|| {
+    type Failure = Box<(GoogleError, Option<String>)>;
+    let fail = |e: GoogleError, user: Option<String>| -> Failure { Box::new((e, user)) };
+    let result = (|| -> Result<(Value, Option<String>), Failure> {
         if st.unavailable > 0 {
             st.unavailable -= 1;
-            return Err((GoogleError::unavailable(), None));
+            return Err(fail(GoogleError::unavailable(), None));
         }
-        let token = bearer(&headers, &p).ok_or((GoogleError::missing_credentials(), None))?;
+        let token =
+            bearer(&headers, &p).ok_or_else(|| fail(GoogleError::missing_credentials(), None))?;
         let tok: Token = st
             .tokens
             .live(&token, now)
             .cloned()
-            .ok_or((GoogleError::invalid_credentials(), None))?;
+            .ok_or_else(|| fail(GoogleError::invalid_credentials(), None))?;
         let user = Some(tok.client_email.clone());
         if !tok.allows(group == Group::Write) {
-            return Err((GoogleError::insufficient_scopes(), user));
+            return Err(fail(GoogleError::insufficient_scopes(), user));
         }
         let number = sh
             .account(&tok.client_email)
@@ -589,14 +592,17 @@ async fn api(
                 number,
                 now.as_secs(),
             )
-            .map_err(|e| (e, user.clone()))?;
+            .map_err(|e| fail(e, user.clone()))?;
         dispatch(&sh, &mut st, &route, &p, &body)
             .map(|v| (v, user.clone()))
-            .map_err(|e| (e, user))
+            .map_err(|e| fail(e, user))
     })();
     let (status, user, resp) = match result {
         Ok((v, user)) => (200, user, json_response(200, &v)),
-        Err((e, user)) => (e.code, user, e.into_response()),
+        Err(f) => {
+            let (e, user) = *f;
+            (e.code, user, e.into_response())
+        }
     };
     st.requests.push(RequestRecord {
         method: method.to_string(),
