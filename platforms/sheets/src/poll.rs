@@ -176,6 +176,8 @@ impl SheetsPoller {
                 entries.push(self.entry(key, &version, doc.clone(), now));
                 keys.push(key.clone());
                 snap.rows.insert(key.clone(), Known { h, seq: 0 });
+                // A new version of the row: its status is decided again once it is processed.
+                snap.status.remove(key);
             }
         }
         snap.missing.retain(|k, _| !cap.present.contains(k));
@@ -219,23 +221,41 @@ impl SheetsPoller {
         for p in &cap.problems {
             tracing::info!(store = %self.store_id, system = %self.system, row = p.row, problem = %p.message, "sheet row not synced");
         }
-        let written = self.write_statuses(&mut snap, &cap.problems).await?;
-        self.db
-            .set_watermark(
-                &self.store_id,
-                &WatermarkUpdate {
-                    stream: self.stream(),
-                    value: serde_json::to_value(&snap).unwrap_or(Value::Null),
-                },
-                now,
-            )
-            .await?;
+        self.save(&snap, now).await?;
+        // The status write-back never fails a round: what was journaled stays journaled, and
+        // statuses not written are decided again next round.
+        let written = match self.write_statuses(&mut snap, &cap.problems).await {
+            Ok(0) => 0,
+            Ok(n) => {
+                self.save(&snap, now).await?;
+                n
+            }
+            Err(SourceError::Connector(e)) => {
+                tracing::warn!(store = %self.store_id, system = %self.system, error = %e, "sheet statuses not written");
+                0
+            }
+            Err(e) => return Err(e),
+        };
         *self.report.lock() = SheetReport {
             sheet: None,
             rows: cap.problems,
             statuses_written: written,
         };
         Ok(report)
+    }
+
+    async fn save(&self, snap: &Snapshot, now: chrono::DateTime<Utc>) -> Result<(), SourceError> {
+        self.db
+            .set_watermark(
+                &self.store_id,
+                &WatermarkUpdate {
+                    stream: self.stream(),
+                    value: serde_json::to_value(snap).unwrap_or(Value::Null),
+                },
+                now,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Decides each row's status and writes the ones that changed.

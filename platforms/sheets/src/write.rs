@@ -116,7 +116,18 @@ pub async fn apply(
             match column_of(field) {
                 Some(c) => cells.push((c, value.clone())),
                 None => {
-                    bad = Some(bad_field(PLATFORM, field, "the sheet has no column for it"));
+                    let configured = layout.fields.iter().find(|(f, _)| f == field);
+                    bad = Some(match configured {
+                        // The header was renamed or deleted: the sheet's problem, not the
+                        // record's; the write waits until the column is back.
+                        Some((_, header)) => ConnectorError::Retryable {
+                            system: PLATFORM,
+                            status: None,
+                            message: format!("the sheet has no `{header}` column in row 1"),
+                            retry_after: Some(std::time::Duration::from_secs(60)),
+                        },
+                        None => bad_field(PLATFORM, field, "the sheet has no column for it"),
+                    });
                     break;
                 }
             }
