@@ -240,7 +240,8 @@ impl Sheet {
 
     /// The table `values:append` finds from `rect`: the first run of consecutive rows with
     /// data in its columns at or below its first row (a table runs on past the range's last
-    /// row, so `Sheet1!A1` finds the whole table), and the columns holding data in those rows.
+    /// row, so `Sheet1!A1` finds the whole table), from the first of its columns holding data
+    /// in those rows to the last adjacent column that does.
     pub fn find_table(&self, rect: &Rect) -> Option<Rect> {
         let last = self.cells.len() as u32;
         let first = (rect.r0..last).find(|&r| self.row_has_data(r, rect.c0, rect.c1))?;
@@ -251,11 +252,16 @@ impl Sheet {
         let cols: Vec<u32> = (rect.c0..=rect.c1)
             .filter(|&c| (first..=end).any(|r| !self.get(r, c).is_empty()))
             .collect();
+        let (c0, mut c1) = (*cols.first()?, *cols.last()?);
+        // The table runs on to the right while the next column holds data in its rows.
+        while c1 + 1 < self.cols && (first..=end).any(|r| !self.get(r, c1 + 1).is_empty()) {
+            c1 += 1;
+        }
         Some(Rect {
             r0: first,
             r1: end,
-            c0: *cols.first()?,
-            c1: *cols.last()?,
+            c0,
+            c1,
         })
     }
 

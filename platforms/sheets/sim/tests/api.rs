@@ -388,6 +388,24 @@ async fn append_finds_the_table() {
     .await;
     assert!(r.body.get("tableRange").is_none());
     assert_eq!(r.body["updates"]["updatedRange"], "S!D1");
+    // A one-cell range finds the whole table to its right.
+    let id = sim.create_spreadsheet("B", &[("T", 10, 5)]);
+    sim.type_values(
+        &id,
+        "A1",
+        &[vec!["SKU", "Title", "Price"], vec!["A", "a", "1"]],
+    )
+    .unwrap();
+    let r = call(
+        &sim,
+        &t,
+        "POST",
+        &format!("/v4/spreadsheets/{id}/values/T!A1:append?valueInputOption=RAW"),
+        Some(json!({"values": [["B", "b", 2]]})),
+    )
+    .await;
+    assert_eq!(r.body["tableRange"], "T!A1:C2");
+    assert_eq!(r.body["updates"]["updatedRange"], "T!A3:C3");
 }
 
 #[tokio::test]
