@@ -8,8 +8,9 @@
 //!
 //! After journaling, the round writes each row's status back in weft's own columns (created
 //! in row 1 when absent, and never read as merchant data): the row's problem, the reason its
-//! document was set aside by the processing step (a mapper refusing `price 'abc'`), or
-//! `synced` and the time once the step processed it. Status cells are targeted by key in a
+//! document was set aside by the processing step (a mapper refusing `price 'abc'`), the
+//! error of a write to another system that died (`shopify: …`), or `synced` and the time once
+//! the step processed it and no write it planned for another system is still queued. Status cells are targeted by key in a
 //! fresh read of the key column, so rows moved since the round's read get their own status.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use weft_platform::{PollReport, Poller, SourceError, poll::patient, version::format_ts};
-use weft_store::{NewJournalEntry, SetAsideFilter, Source, Store, WatermarkUpdate};
+use weft_store::{NewJournalEntry, OutboxStatus, SetAsideFilter, Source, Store, WatermarkUpdate};
 
 use crate::client::SheetsClient;
 use crate::config::Layout;
@@ -282,6 +283,32 @@ impl SheetsPoller {
             .collect();
         if !pending.is_empty() {
             let cursor = self.db.cursor(&self.store_id).await?;
+            // The writes the step planned for other systems: a dead one is the row's error in
+            // words; one still queued means the row is not synced yet.
+            let mut dead: BTreeMap<String, String> = BTreeMap::new();
+            let mut queued: BTreeSet<String> = BTreeSet::new();
+            for st in [
+                OutboxStatus::Pending,
+                OutboxStatus::Inflight,
+                OutboxStatus::Dead,
+            ] {
+                for row in self
+                    .db
+                    .list_outbox(Some(&self.store_id), Some(st), 10_000)
+                    .await?
+                {
+                    if row.system == self.system {
+                        continue;
+                    }
+                    let key = row.key.split('@').next().unwrap_or_default().to_owned();
+                    if st == OutboxStatus::Dead {
+                        let why = row.last_error.unwrap_or_else(|| "refused".into());
+                        dead.insert(key, format!("{}: {why}", row.system));
+                    } else {
+                        queued.insert(key);
+                    }
+                }
+            }
             let aside = self
                 .db
                 .list_set_aside(
@@ -302,10 +329,15 @@ impl SheetsPoller {
                     Some(r) => {
                         want.insert(key, (r, false));
                     }
-                    None if cursor >= seq => {
-                        want.insert(key, (status::SYNCED.into(), true));
-                    }
-                    None => {}
+                    None if cursor < seq || queued.contains(&key) => {}
+                    None => match dead.remove(&key) {
+                        Some(why) => {
+                            want.insert(key, (why, false));
+                        }
+                        None => {
+                            want.insert(key, (status::SYNCED.into(), true));
+                        }
+                    },
                 }
             }
         }

@@ -13,7 +13,7 @@ use weft_sheets::{
     Layout, QuotaLimiter, ServiceAccountKey, SheetsClient, SheetsConnection, TokenSource,
 };
 use weft_sim_sheets::{SheetsSim, SimHandle};
-use weft_store::{SetAside, StepCommit, Store};
+use weft_store::{Completion, NewOutboxRow, SetAside, StepCommit, Store};
 
 const STORE: &str = "s1";
 const SYSTEM: &str = "sheet";
@@ -106,6 +106,11 @@ impl Rig {
     }
     /// What the engine does: processes the journal up to its head, setting aside `refused`.
     async fn process(&self, refused: &[(&str, &str)]) {
+        self.process_with(refused, vec![]).await
+    }
+
+    /// As [`Rig::process`], planning `outbox` writes to other systems.
+    async fn process_with(&self, refused: &[(&str, &str)], outbox: Vec<NewOutboxRow>) {
         let entries = self.journal().await;
         let head = entries.last().map_or(0, |e| e.seq);
         let set_aside = refused
@@ -133,7 +138,7 @@ impl Rig {
                 xrefs: vec![],
                 target_states: vec![],
                 observed_targets: vec![],
-                outbox: vec![],
+                outbox,
                 watermarks: vec![],
                 counters: vec![],
                 advance_cursor_to: Some(head),
@@ -518,4 +523,68 @@ async fn the_key_file_is_checked() {
     assert!(ServiceAccountKey::from_json(r#"{"type":"service_account","client_email":"a","private_key":"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}"#).is_err());
     let e = ServiceAccountKey::from_json(r#"{"type":"user"}"#).unwrap_err();
     assert!(e.to_string().contains("service_account"));
+}
+
+fn shop_write(kind: &str, key: &str) -> NewOutboxRow {
+    NewOutboxRow {
+        system: "shop".into(),
+        kind: kind.into(),
+        key: key.into(),
+        op: "upsert".into(),
+        idempotency_key: format!("w-{key}"),
+        body: json!({}),
+        priority: 30,
+        coalesce: true,
+        resend_may_apply: false,
+    }
+}
+
+#[tokio::test]
+async fn a_row_is_synced_when_its_writes_elsewhere_are_done() {
+    let r = rig().await;
+    assert_eq!(r.poll().await, 3);
+    r.process_with(
+        &[],
+        vec![
+            shop_write("variant", "TEE-M"),
+            shop_write("inventory-level", "CAP-1@loc-1"),
+        ],
+    )
+    .await;
+    r.poll().await;
+    assert_eq!(
+        r.sheet("Products!G1:G4"),
+        vec![vec!["weft status"], vec!["synced"]],
+        "MUG-1 only"
+    );
+    // The shop refuses the T-shirt and takes the cap's stock.
+    let claimed =
+        r.db.claim_due(
+            Utc::now() + chrono::Duration::seconds(1),
+            10,
+            Duration::from_secs(30),
+            Some(STORE),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    for row in claimed {
+        let token = row.claim_token.clone().unwrap();
+        if row.key == "TEE-M" {
+            r.db.dead_letter(row.id, &token, "price must be greater than 0", Utc::now())
+                .await
+                .unwrap();
+        } else {
+            r.db.complete(row.id, &token, &Completion::default(), Utc::now())
+                .await
+                .unwrap();
+        }
+    }
+    r.poll().await;
+    assert_eq!(
+        r.sheet("Products!G3"),
+        vec![vec!["shop: price must be greater than 0"]]
+    );
+    assert_eq!(r.sheet("Products!G4"), vec![vec!["synced"]]);
+    assert!(r.sheet("Products!H3").is_empty(), "never synced: no time");
 }
