@@ -78,6 +78,13 @@
 //!   key and a title only), rows deleted, re-sorts, renamed and moved column headers.
 //!   Inspection: the request log, counters, the sheet as a person sees it.
 //!
+//! Checked by hand with unmodified client libraries over plain HTTP: Python
+//! `google-auth` 2.63 (`service_account.Credentials` from the `/_sim/service-account` key
+//! file: it signs the JWT and exchanges it at the file's `token_uri`) with
+//! `google-api-python-client` 2.202 (`build("sheets", "v4", static_discovery=True,
+//! client_options={"api_endpoint": url})`): `spreadsheets.get`, `values.get`, `update`,
+//! `append`, `batchUpdate`, `batchGet`, and a bad range's `HttpError` 400.
+//!
 //! # What it assumes where the documentation is silent
 //!
 //! - The quota window is a fixed minute of the simulator clock (tokio time since creation plus
