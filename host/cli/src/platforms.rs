@@ -109,7 +109,7 @@ pub fn netsuite_system(
 /// store that uses the same service account).
 pub fn sheets_system(name: &str, settings: &SheetsSettings, key_json: &str) -> Result<SystemSetup> {
     let key = ServiceAccountKey::from_json(key_json).map_err(|e| anyhow!("system {name}: {e}"))?;
-    let email = key.client_email.clone();
+    let (email, project_id) = (key.client_email.clone(), key.project_id.clone());
     // The key is parsed once here to fail early; the connection parses its own copy.
     let key_json = key_json.to_owned();
     let settings = settings.clone();
@@ -130,6 +130,11 @@ pub fn sheets_system(name: &str, settings: &SheetsSettings, key_json: &str) -> R
             settings.reads_per_minute,
             settings.writes_per_minute,
         );
+        let project = QuotaLimiter::shared(
+            &format!("project:{project_id}"),
+            weft_sheets::client::PROJECT_BUDGET,
+            weft_sheets::client::PROJECT_BUDGET,
+        );
         let client = SheetsClient::new(
             http,
             settings.base_url.as_str(),
@@ -137,6 +142,7 @@ pub fn sheets_system(name: &str, settings: &SheetsSettings, key_json: &str) -> R
             tokens,
             limiter,
         )
+        .with_project_limiter(project)
         .with_breaker(shared.breaker(&format!("{}:{email}", weft_sheets::PLATFORM)));
         Ok(Arc::new(SheetsConnection::new(
             Arc::new(client),

@@ -29,6 +29,9 @@ pub enum Kind {
     Write,
 }
 
+/// Requests per minute weft allows itself per Google Cloud project (Google: 300 of each kind).
+pub const PROJECT_BUDGET: u32 = 250;
+
 /// The longest backoff after a 429 (Google: 32 or 64 s).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(32);
 
@@ -67,7 +70,8 @@ impl QuotaLimiter {
         }
     }
 
-    /// The process-wide limiter of `account` (created with these limits on first use).
+    /// The process-wide limiter of `account` (a service account's email, or `project:<id>`),
+    /// created with these limits on first use.
     pub fn shared(account: &str, reads: u32, writes: u32) -> Arc<QuotaLimiter> {
         static ALL: OnceLock<Mutex<HashMap<String, Arc<QuotaLimiter>>>> = OnceLock::new();
         ALL.get_or_init(Default::default)
@@ -145,6 +149,8 @@ pub struct SheetsClient {
     spreadsheet_id: String,
     tokens: Arc<TokenSource>,
     limiter: Arc<QuotaLimiter>,
+    /// The project's budget, shared by every service account of one Google Cloud project.
+    project: Option<Arc<QuotaLimiter>>,
     breaker: Option<CircuitBreaker>,
     requests: std::sync::atomic::AtomicU64,
     throttled: std::sync::atomic::AtomicU64,
@@ -174,10 +180,17 @@ impl SheetsClient {
             spreadsheet_id: spreadsheet_id.to_owned(),
             tokens,
             limiter,
+            project: None,
             breaker: None,
             requests: Default::default(),
             throttled: Default::default(),
         }
+    }
+
+    /// With the project's budget too (Google counts requests per user and per project).
+    pub fn with_project_limiter(mut self, limiter: Arc<QuotaLimiter>) -> Self {
+        self.project = Some(limiter);
+        self
     }
 
     /// With the account's circuit breaker.
@@ -341,6 +354,9 @@ impl SheetsClient {
         may_refresh: bool,
     ) -> Result<Value, ConnectorError> {
         let token = self.tokens.token().await?;
+        if let Some(p) = &self.project {
+            p.acquire(kind).await;
+        }
         self.limiter.acquire(kind).await;
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -367,12 +383,18 @@ impl SheetsClient {
             self.throttled
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let wait = self.limiter.throttled();
+            if let Some(p) = &self.project {
+                p.throttled();
+            }
             return Err(ConnectorError::Throttled {
                 system: PLATFORM,
                 retry_after: Some(retry_after.unwrap_or(wait).max(wait)),
             });
         }
         self.limiter.answered();
+        if let Some(p) = &self.project {
+            p.answered();
+        }
         if (200..300).contains(&status) {
             return Ok(json);
         }

@@ -588,3 +588,52 @@ async fn a_row_is_synced_when_its_writes_elsewhere_are_done() {
     assert_eq!(r.sheet("Products!G4"), vec![vec!["synced"]]);
     assert!(r.sheet("Products!H3").is_empty(), "never synced: no time");
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_accounts_of_one_project_share_its_budget() {
+    use weft_sim_sheets::{OTHER_ACCOUNT, QuotaLimits, SimConfig};
+    // Each account may read 50 a minute, but the project only 80: the shared project budget
+    // (70) keeps both under it.
+    let sim = SheetsSim::new(SimConfig {
+        quota: QuotaLimits {
+            reads_per_user: 60,
+            reads_per_project: 80,
+            writes_per_user: 60,
+            writes_per_project: 80,
+        },
+        ..SimConfig::default()
+    });
+    let server = sim.serve_local().await.unwrap();
+    let id = sim.create_spreadsheet("Catalog", &[("Products", 20, 5)]);
+    let project = Arc::new(QuotaLimiter::new(70, 70));
+    let client = |email: Option<&str>| {
+        let key = sim.service_account_json(email).unwrap().to_string();
+        let http = reqwest::Client::new();
+        let tokens = Arc::new(TokenSource::new(
+            ServiceAccountKey::from_json(&key).unwrap(),
+            None,
+            http.clone(),
+        ));
+        Arc::new(
+            SheetsClient::new(
+                http,
+                &server.base_url,
+                &id,
+                tokens,
+                Arc::new(QuotaLimiter::new(50, 50)),
+            )
+            .with_project_limiter(project.clone()),
+        )
+    };
+    let (a, b) = (client(None), client(Some(OTHER_ACCOUNT)));
+    let run = |c: Arc<SheetsClient>| async move {
+        let start = tokio::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(180) {
+            c.get("'Products'").await.unwrap();
+        }
+    };
+    tokio::join!(run(a.clone()), run(b.clone()));
+    assert_eq!(sim.throttled(), 0);
+    let total = a.counts().0 + b.counts().0;
+    assert!((200..=290).contains(&total), "{total} reads in 3 minutes");
+}
