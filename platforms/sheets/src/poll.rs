@@ -182,6 +182,8 @@ impl SheetsPoller {
             }
         }
         snap.missing.retain(|k, _| !cap.present.contains(k));
+        snap.status
+            .retain(|k, _| cap.present.contains(k) || snap.rows.contains_key(k));
         let gone: Vec<String> = snap
             .rows
             .keys()
