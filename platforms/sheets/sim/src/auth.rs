@@ -202,15 +202,14 @@ pub fn verify_assertion(
     verify_assertion_at(assertion, accounts, token_url, unix_now())
 }
 
-/// [`verify_assertion`] at a given Unix time.
-pub fn verify_assertion_at(
-    assertion: &str,
-    accounts: &[ServiceAccount],
-    token_url: &str,
-    now: i64,
-) -> Result<Grant, TokenError> {
+/// The account that signed `jwt` and its claims, once the signature is checked against that
+/// account's key (`kid`, when given, must be the key's id).
+fn signed_claims<'a>(
+    jwt: &str,
+    accounts: &'a [ServiceAccount],
+) -> Result<(&'a ServiceAccount, Value), TokenError> {
     let malformed = || TokenError::grant("Invalid JWT: not a valid JWT.");
-    let parts: Vec<&str> = assertion.trim().split('.').collect();
+    let parts: Vec<&str> = jwt.trim().split('.').collect();
     let [h, c, s] = parts.as_slice() else {
         return Err(malformed());
     };
@@ -242,20 +241,68 @@ pub fn verify_assertion_at(
     signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &account.public_key)
         .verify(signed.as_bytes(), &sig)
         .map_err(|_| bad_sig())?;
+    Ok((account, claims))
+}
+
+fn timely(claims: &Value, now: i64) -> bool {
+    match (claims["iat"].as_i64(), claims["exp"].as_i64()) {
+        (Some(iat), Some(exp)) => {
+            exp > iat && exp - iat <= 3600 && iat <= now + IAT_SKEW_SECS && exp > now
+        }
+        _ => false,
+    }
+}
+
+/// A self-signed JWT used directly as the bearer token ("service account authorization
+/// without OAuth", what Google's client libraries send with JWT access enabled): signed by an
+/// issued account, current and at most an hour long, and either for the API (`aud` one of
+/// `audiences`, or a URL under one) or carrying a `scope`. Grants the `scope`'s scopes, or full access to the API.
+pub fn self_signed(jwt: &str, accounts: &[ServiceAccount], audiences: &[String]) -> Option<Grant> {
+    let now = unix_now();
+    let (account, claims) = signed_claims(jwt, accounts).ok()?;
+    if !timely(&claims, now) {
+        return None;
+    }
+    let scopes: Vec<String> = claims["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let aud = claims["aud"].as_str().unwrap_or_default();
+    // The service's root, or a URL under it (clients sign for the URL they call).
+    let for_api = audiences.iter().any(|a| {
+        aud.trim_end_matches('/') == a.trim_end_matches('/') || aud.starts_with(a.as_str())
+    });
+    if scopes.is_empty() && !for_api {
+        return None;
+    }
+    Some(Grant {
+        client_email: account.client_email.clone(),
+        scopes: if scopes.is_empty() {
+            vec![SCOPE_SPREADSHEETS.to_owned()]
+        } else {
+            scopes
+        },
+    })
+}
+
+/// [`verify_assertion`] at a given Unix time.
+pub fn verify_assertion_at(
+    assertion: &str,
+    accounts: &[ServiceAccount],
+    token_url: &str,
+    now: i64,
+) -> Result<Grant, TokenError> {
+    let (account, claims) = signed_claims(assertion, accounts)?;
+    let iss = account.client_email.as_str();
     let aud = claims["aud"].as_str().unwrap_or_default();
     if aud != token_url && !GOOGLE_AUDIENCES.contains(&aud) {
         return Err(TokenError::grant(format!(
             "Invalid JWT: Failed audience check. The right audience is {token_url}"
         )));
     }
-    let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
-    let timely = match (iat, exp) {
-        (Some(iat), Some(exp)) => {
-            exp > iat && exp - iat <= 3600 && iat <= now + IAT_SKEW_SECS && exp > now
-        }
-        _ => false,
-    };
-    if !timely {
+    if !timely(&claims, now) {
         return Err(TokenError::grant(
             "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
         ));

@@ -69,6 +69,10 @@
 //!   refusals are `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}` and
 //!   Google's other texts (`unsupported_grant_type`, `invalid_scope`, audience and
 //!   short-lived token messages). Tokens expire after `token_lifetime` of the simulator clock.
+//!   A self-signed JWT is accepted as the bearer token too ("service account authorization
+//!   without OAuth", which Google's libraries use with JWT access enabled): signed by an issued
+//!   account, at most an hour long and current, with a `scope` claim or an `aud` of
+//!   `https://sheets.googleapis.com/` (or this simulator's URL).
 //!   Reads need one of the spreadsheets, spreadsheets.readonly or drive scopes; writes the
 //!   spreadsheets or drive ones.
 //! - **A person** ([`SheetsSim`] methods and `/_sim/...`, see [`person`]): typing values (as
@@ -83,7 +87,10 @@
 //! file: it signs the JWT and exchanges it at the file's `token_uri`) with
 //! `google-api-python-client` 2.202 (`build("sheets", "v4", static_discovery=True,
 //! client_options={"api_endpoint": url})`): `spreadsheets.get`, `values.get`, `update`,
-//! `append`, `batchUpdate`, `batchGet`, and a bad range's `HttpError` 400.
+//! `append`, `batchUpdate`, `batchGet`, and a bad range's `HttpError` 400; and Node
+//! `@googleapis/sheets` 14 with `google-auth-library` 10 (`rootUrl` the simulator, a `JWT` client
+//! with `useJWTAccessWithScope`, since that library always exchanges tokens at Google's own
+//! endpoint): `spreadsheets.get`, `values.get`, `update`, `append`, and a 400.
 //!
 //! # What it assumes where the documentation is silent
 //!

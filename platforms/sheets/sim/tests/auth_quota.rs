@@ -206,3 +206,39 @@ async fn outages_on_demand() {
     assert_eq!(r.body["error"]["status"], "UNAVAILABLE");
     assert_eq!(call(&sim, &t, "GET", &path, None).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_self_signed_jwt_is_a_bearer_token() {
+    // Google's client libraries may skip the exchange and send a JWT signed with the key
+    // ("service account authorization without OAuth"): for the API's audience, or with a scope.
+    let sim = SheetsSim::with_defaults();
+    let id = catalog(&sim);
+    let key = sim.service_account_json(None).unwrap();
+    let path = format!("/v4/spreadsheets/{id}/values/A1");
+    let by_scope = assertion(&key, SCOPE_SPREADSHEETS, json!({"aud": "unused"}));
+    assert_eq!(call(&sim, &by_scope, "GET", &path, None).await.status, 200);
+    let by_aud = assertion(&key, "", json!({"aud": "https://sheets.googleapis.com/"}));
+    assert_eq!(call(&sim, &by_aud, "GET", &path, None).await.status, 200);
+    let readonly = assertion(&key, SCOPE_READONLY, json!({}));
+    let w = format!("{path}?valueInputOption=RAW");
+    let r = call(&sim, &readonly, "PUT", &w, Some(json!({"values": [["x"]]}))).await;
+    assert_eq!(r.status, 403);
+    // Not for this API, expired, or signed with another key: refused.
+    let elsewhere = assertion(
+        &key,
+        "",
+        json!({"aud": "https://www.googleapis.com/drive/"}),
+    );
+    assert_eq!(call(&sim, &elsewhere, "GET", &path, None).await.status, 401);
+    let old = assertion(
+        &key,
+        SCOPE_SPREADSHEETS,
+        json!({"iat": now() - 7200, "exp": now() - 3600}),
+    );
+    assert_eq!(call(&sim, &old, "GET", &path, None).await.status, 401);
+    let mut forged = key.clone();
+    forged["private_key"] =
+        sim.service_account_json(Some(OTHER_ACCOUNT)).unwrap()["private_key"].clone();
+    let bad = assertion(&forged, SCOPE_SPREADSHEETS, json!({}));
+    assert_eq!(call(&sim, &bad, "GET", &path, None).await.status, 401);
+}
