@@ -407,6 +407,14 @@ impl SheetsClient {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
+        let message = if status == 403 && message.contains("does not have permission") {
+            format!(
+                "the spreadsheet is not shared with the service account {}: share it with that address as an editor ({message})",
+                self.tokens.client_email()
+            )
+        } else {
+            message
+        };
         if status == 401 && may_refresh {
             // The cached token was refused (revoked, or expired early): one fresh exchange.
             self.tokens.invalidate(&token).await;

@@ -637,3 +637,24 @@ async fn two_accounts_of_one_project_share_its_budget() {
     let total = a.counts().0 + b.counts().0;
     assert!((200..=290).contains(&total), "{total} reads in 3 minutes");
 }
+
+#[tokio::test]
+async fn a_sheet_not_shared_with_weft_is_an_outage_that_says_so() {
+    let r = rig().await;
+    r.sim
+        .share(&r.id, weft_sim_sheets::DEFAULT_ACCOUNT, false)
+        .unwrap();
+    let Err(weft_platform::SourceError::Connector(e)) = r.poller.poll().await else {
+        panic!("expected a refusal");
+    };
+    assert!(e.is_outage(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("not shared with the service account weft-sync@"),
+        "{e}"
+    );
+    r.sim
+        .share(&r.id, weft_sim_sheets::DEFAULT_ACCOUNT, true)
+        .unwrap();
+    assert_eq!(r.poll().await, 3);
+}

@@ -367,6 +367,8 @@ pub struct Spreadsheet {
     pub sheets: Vec<Sheet>,
     /// The next `sheetId` for an added sheet.
     pub next_sheet_id: i64,
+    /// The accounts it is shared with; `None`: every account the simulator issued.
+    pub shared_with: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Spreadsheet {

@@ -306,12 +306,16 @@ fn dispatch(
     route: &Route,
     p: &Params,
     body: &Bytes,
+    user: &str,
 ) -> Result<Value, GoogleError> {
     let base = sh.base_url();
     let book = st
         .books
         .get_mut(route.id())
         .ok_or_else(GoogleError::not_found)?;
+    if book.shared_with.as_ref().is_some_and(|s| !s.contains(user)) {
+        return Err(GoogleError::no_permission());
+    }
     match route {
         Route::Get(_) => {
             let mut out = book.render(&base);
@@ -616,7 +620,7 @@ async fn api(
                 now.as_secs(),
             )
             .map_err(|e| fail(e, user.clone()))?;
-        dispatch(&sh, &mut st, &route, &p, &body)
+        dispatch(&sh, &mut st, &route, &p, &body, &tok.client_email)
             .map(|v| (v, user.clone()))
             .map_err(|e| fail(e, user))
     })();

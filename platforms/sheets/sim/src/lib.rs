@@ -57,7 +57,9 @@
 //!   authentication credential…"; unknown or expired token: "Request had invalid
 //!   authentication credentials…", with `WWW-Authenticate: Bearer`), 403 `PERMISSION_DENIED`
 //!   ("Request had insufficient authentication scopes." for a read-only token writing), 404
-//!   `NOT_FOUND` ("Requested entity was not found."), 429, 503 `UNAVAILABLE` on demand.
+//!   `NOT_FOUND` ("Requested entity was not found."), 429, 503 `UNAVAILABLE` on demand; 403
+//!   `PERMISSION_DENIED` "The caller does not have permission" for an account the spreadsheet
+//!   is not shared with ([`SheetsSim::share`]; at first every issued account may open it).
 //! - **OAuth 2.0 for service accounts** ([`auth`]): `/_sim/service-account` returns the key
 //!   file Google's console downloads (`type`, `project_id`, `private_key_id`, PKCS#8
 //!   `private_key`, `client_email`, `client_id`, `token_uri` = this simulator's `/token`, …).
@@ -97,8 +99,7 @@
 //! - The quota window is a fixed minute of the simulator clock (tokio time since creation plus
 //!   [`SheetsSim::advance_clock`]), refilled whole when the minute turns ("quotas refill every
 //!   minute"); a refused request is not counted; no `Retry-After` header is sent (Google sends
-//!   none on Sheets 429s). Every issued service account may open every spreadsheet (sharing is
-//!   not modelled).
+//!   none on Sheets 429s).
 //! - JWT times are checked against the host's real clock (clients sign with theirs), with
 //!   300 s of allowance for an `iat` ahead of it; tokens expire on the simulator clock, so
 //!   tests with a paused clock can expire them. A `sub` claim other than the account itself

@@ -12,6 +12,7 @@
 //! | `POST /_sim/spreadsheets/{id}/rows/sort` | `{"sheet"?,"from","column","descending"}` |
 //! | `POST /_sim/spreadsheets/{id}/columns/move` | `{"sheet"?,"from":"B","to":"D"}` |
 //! | `POST /_sim/spreadsheets/{id}/chaos` | `{"sheet"?,"key_header","seed","edits"}` → the edits made |
+//! | `POST /_sim/spreadsheets/{id}/share` | `{"email","shared":false}`: stop (or start) sharing with an account |
 //! | `POST /_sim/clock/advance` | `{"seconds":N}` |
 //! | `POST /_sim/unavailable` | `{"requests":N}`: the next N API requests answer 503 |
 //! | `POST /_sim/tokens/revoke` | every issued token stops working |
@@ -62,6 +63,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/spreadsheets/{id}/rows/sort", post(sort_rows))
         .route("/_sim/spreadsheets/{id}/columns/move", post(move_column))
         .route("/_sim/spreadsheets/{id}/chaos", post(chaos))
+        .route("/_sim/spreadsheets/{id}/share", post(share))
         .route("/_sim/clock/advance", post(advance))
         .route("/_sim/unavailable", post(unavailable))
         .route("/_sim/tokens/revoke", post(revoke))
@@ -232,6 +234,22 @@ async fn chaos(
                 &ChaosMix::default(),
             )
             .map(|edits| json!(edits)),
+    )
+}
+
+async fn share(
+    State(sh): St,
+    Path(id): Path<String>,
+    axum::Json(b): axum::Json<Value>,
+) -> Response {
+    done(
+        sim(&sh)
+            .share(
+                &id,
+                b["email"].as_str().unwrap_or_default(),
+                b["shared"].as_bool().unwrap_or(true),
+            )
+            .map(|_| json!({})),
     )
 }
 

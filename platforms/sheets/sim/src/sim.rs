@@ -385,6 +385,7 @@ impl SheetsSim {
                 title: title.into(),
                 sheets,
                 next_sheet_id: 1,
+                shared_with: None,
             },
         );
         id
@@ -517,6 +518,27 @@ impl SheetsSim {
                 return Err(GoogleError::bad_range(from));
             }
             s.move_column(f, t);
+            Ok(())
+        })
+    }
+
+    /// Shares the spreadsheet with `email` (`shared`) or stops sharing it: an account it is not
+    /// shared with gets 403 "The caller does not have permission". At first a spreadsheet is
+    /// shared with every account the simulator issued.
+    pub fn share(&self, id: &str, email: &str, shared: bool) -> Result<(), GoogleError> {
+        let all: std::collections::BTreeSet<String> = self
+            .shared
+            .accounts
+            .iter()
+            .map(|a| a.client_email.clone())
+            .collect();
+        self.with_book(id, |b| {
+            let set = b.shared_with.get_or_insert(all);
+            if shared {
+                set.insert(email.to_owned());
+            } else {
+                set.remove(email);
+            }
             Ok(())
         })
     }

@@ -242,3 +242,24 @@ async fn a_self_signed_jwt_is_a_bearer_token() {
     let bad = assertion(&forged, SCOPE_SPREADSHEETS, json!({}));
     assert_eq!(call(&sim, &bad, "GET", &path, None).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_spreadsheet_not_shared_with_the_account_is_forbidden() {
+    let sim = SheetsSim::with_defaults();
+    let id = catalog(&sim);
+    let a = token(&sim).await;
+    let b = token_for(&sim, Some(OTHER_ACCOUNT), SCOPE_SPREADSHEETS).await;
+    let path = format!("/v4/spreadsheets/{id}/values/A1");
+    sim.share(&id, weft_sim_sheets::DEFAULT_ACCOUNT, false)
+        .unwrap();
+    let r = call(&sim, &a, "GET", &path, None).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.body["error"],
+        json!({"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"})
+    );
+    assert_eq!(call(&sim, &b, "GET", &path, None).await.status, 200);
+    sim.share(&id, weft_sim_sheets::DEFAULT_ACCOUNT, true)
+        .unwrap();
+    assert_eq!(call(&sim, &a, "GET", &path, None).await.status, 200);
+}
