@@ -658,3 +658,29 @@ async fn a_sheet_not_shared_with_weft_is_an_outage_that_says_so() {
         .unwrap();
     assert_eq!(r.poll().await, 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_token_is_kept_until_five_minutes_before_it_expires() {
+    let sim = SheetsSim::with_defaults();
+    let server = sim.serve_local().await.unwrap();
+    let key = sim.service_account_json(None).unwrap().to_string();
+    let tokens = TokenSource::new(
+        ServiceAccountKey::from_json(&key).unwrap(),
+        None,
+        reqwest::Client::new(),
+    );
+    let first = tokens.token().await.unwrap();
+    tokio::time::advance(Duration::from_secs(54 * 60)).await;
+    assert_eq!(tokens.token().await.unwrap(), first);
+    assert_eq!(tokens.exchanges(), 1);
+    tokio::time::advance(Duration::from_secs(2 * 60)).await;
+    let second = tokens.token().await.unwrap();
+    assert_ne!(second, first);
+    assert_eq!(tokens.exchanges(), 2);
+    // Concurrent callers share one exchange.
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let (a, b) = tokio::join!(tokens.token(), tokens.token());
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(tokens.exchanges(), 3);
+    drop(server);
+}

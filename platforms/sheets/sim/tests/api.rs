@@ -449,3 +449,104 @@ async fn clear_and_structural_requests() {
     .await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn option_values_are_checked_and_batch_clear() {
+    let sim = SheetsSim::with_defaults();
+    let id = catalog(&sim);
+    let t = token(&sim).await;
+    let r = call(
+        &sim,
+        &t,
+        "GET",
+        &format!("/v4/spreadsheets/{id}/values/A1?majorDimension=DIAGONAL"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid value at 'major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), \"DIAGONAL\""
+    );
+    let r = call(
+        &sim,
+        &t,
+        "POST",
+        &format!(
+            "/v4/spreadsheets/{id}/values/A1:append?valueInputOption=RAW&insertDataOption=SIDEWAYS"
+        ),
+        Some(json!({"values": [["x"]]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = call(
+        &sim,
+        &t,
+        "PUT",
+        &format!("/v4/spreadsheets/{id}/values/A1?valueInputOption=TYPED"),
+        Some(json!({"values": [["x"]]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = call(
+        &sim,
+        &t,
+        "PUT",
+        &format!("/v4/spreadsheets/{id}/values/A1?valueInputOption=RAW"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "an empty body writes nothing: {}", r.body);
+    let r = raw(
+        &sim,
+        "PUT",
+        &format!("/v4/spreadsheets/{id}/values/A1?valueInputOption=RAW"),
+        Some("{".into()),
+        "application/json",
+        Some(&t),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid JSON payload received.")
+    );
+    let r = call(
+        &sim,
+        &t,
+        "POST",
+        &format!("/v4/spreadsheets/{id}/values:batchClear"),
+        Some(json!({"ranges": ["Products!B2:B3", "Products!E:E"]})),
+    )
+    .await;
+    assert_eq!(
+        r.body["clearedRanges"],
+        json!(["Products!B2:B3", "Products!E1:E100"])
+    );
+    assert_eq!(
+        sim.values(&id, "Products!A1:E3").unwrap(),
+        vec![
+            vec!["SKU", "Title", "Price", "Stock"],
+            vec!["MUG-1", "", "8.5", "25"],
+            vec!["TEE-M", "", "19", "10"]
+        ]
+    );
+    let r = call(
+        &sim,
+        &t,
+        "POST",
+        &format!("/v4/spreadsheets/{id}/values:batchClear"),
+        Some(json!({"ranges": ["Products!A1", "Nope!A1"]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        sim.values(&id, "Products!A1").unwrap(),
+        vec![vec!["SKU"]],
+        "all or nothing"
+    );
+    let r = call(&sim, &t, "DELETE", &format!("/v4/spreadsheets/{id}"), None).await;
+    assert_eq!(r.status, 404);
+}
