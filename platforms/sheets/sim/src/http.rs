@@ -620,7 +620,15 @@ async fn api(
                 now.as_secs(),
             )
             .map_err(|e| fail(e, user.clone()))?;
+        let mask = match p.get("fields") {
+            Some(f) => Some(crate::fields::parse(f).map_err(|e| fail(e, user.clone()))?),
+            None => None,
+        };
         dispatch(&sh, &mut st, &route, &p, &body, &tok.client_email)
+            .map(|v| match &mask {
+                Some(m) => crate::fields::select(&v, m),
+                None => v,
+            })
             .map(|v| (v, user.clone()))
             .map_err(|e| fail(e, user))
     })();

@@ -15,9 +15,9 @@
 //!   `values.update` (`PUT {id}/values/{range}`), `values.batchUpdate`
 //!   (`POST {id}/values:batchUpdate`), `values.append` (`POST {id}/values/{range}:append`),
 //!   `values.clear`, `values.batchClear`, and the structural `spreadsheets.batchUpdate`
-//!   subset ([`structure`]). Standard query parameters (`alt`, `prettyPrint`, `fields`,
-//!   `$.xgafv`, `key`, `quotaUser`) are accepted and ignored; `access_token=` works like the
-//!   header.
+//!   subset ([`structure`]). `fields=` partial responses are honoured ([`fields`]); the other
+//!   standard query parameters (`alt`, `prettyPrint`, `$.xgafv`, `key`, `quotaUser`) are
+//!   accepted and ignored; `access_token=` works like the header.
 //! - **A1 ranges** ([`a1`]): `Sheet1!A1:B2`, no sheet name (the first sheet), a bare sheet
 //!   title (the whole sheet), quoted titles (`'My sheet'!A1`, `''` for a quote), open-ended
 //!   `A2:F`, whole columns `A:C`, whole rows `2:5`, reversed corners, `$` anchors. A range
@@ -120,7 +120,7 @@
 //!
 //! - Cell formats beyond what typing sets, `spreadsheets.batchUpdate` beyond the subset,
 //!   developer metadata, data filters (`…ByDataFilter`), named ranges, protected ranges,
-//!   `includeGridData`, `fields` masks (the whole resource is returned), R1C1 notation,
+//!   `includeGridData`, R1C1 notation,
 //!   locales other than en_US, the 10-million-cell limit, Drive (creating spreadsheets is a
 //!   `/_sim` call), API keys for public sheets.
 //!
@@ -134,7 +134,8 @@
 //!
 //! # Layout
 //!
-//! [`a1`] ranges; [`cell`] values, input and rendering; [`formula`]; [`book`] the grid;
+//! [`a1`] ranges; [`cell`] values, input and rendering; [`formula`]; [`fields`] partial
+//! responses; [`book`] the grid;
 //! [`structure`] structural requests; [`auth`] service accounts and tokens; [`quota`];
 //! [`http`] the API surface; [`person`] the `/_sim` routes; [`chaos`] a person's seeded edits;
 //! [`sim`] the handle; [`error`] Google's error bodies.
@@ -145,6 +146,7 @@ pub mod book;
 pub mod cell;
 pub mod chaos;
 pub mod error;
+pub mod fields;
 pub mod formula;
 pub mod http;
 pub mod person;

@@ -550,3 +550,42 @@ async fn option_values_are_checked_and_batch_clear() {
     let r = call(&sim, &t, "DELETE", &format!("/v4/spreadsheets/{id}"), None).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn partial_responses() {
+    let sim = SheetsSim::with_defaults();
+    let id = catalog(&sim);
+    let t = token(&sim).await;
+    let r = call(
+        &sim,
+        &t,
+        "GET",
+        &format!("/v4/spreadsheets/{id}?fields=sheets.properties(sheetId%2Ctitle)"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["sheets"][0],
+        json!({"properties": {"sheetId": 0, "title": "Products"}})
+    );
+    assert!(r.body.get("spreadsheetId").is_none());
+    let r = call(
+        &sim,
+        &t,
+        "GET",
+        &format!("/v4/spreadsheets/{id}/values/A1:B1?fields=values"),
+        None,
+    )
+    .await;
+    assert_eq!(r.body, json!({"values": [["SKU", "Title"]]}));
+    let r = call(
+        &sim,
+        &t,
+        "GET",
+        &format!("/v4/spreadsheets/{id}?fields=sheets("),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}
