@@ -684,3 +684,35 @@ async fn the_token_is_kept_until_five_minutes_before_it_expires() {
     assert_eq!(tokens.exchanges(), 3);
     drop(server);
 }
+
+#[tokio::test]
+async fn a_big_sheet_is_one_read_per_round() {
+    let r = rig().await;
+    let rows: Vec<Vec<String>> = (0..5000)
+        .map(|i| {
+            vec![
+                format!("BIG-{i:05}"),
+                format!("Item {i}"),
+                format!("{}.99", i % 300),
+                format!("{}", i % 50),
+                "TRUE".into(),
+            ]
+        })
+        .collect();
+    let refs: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|x| x.iter().map(String::as_str).collect())
+        .collect();
+    r.sim.type_values(&r.id, "Products!A5", &refs).unwrap();
+    let reads = |s: &SheetsSim| s.stats()["reads"].as_u64().unwrap();
+    let before = reads(&r.sim);
+    let t = std::time::Instant::now();
+    assert_eq!(r.poll().await, 5003);
+    let first = t.elapsed();
+    let t = std::time::Instant::now();
+    r.sim.type_cell(&r.id, "Products!C2500", "1.25").unwrap();
+    assert_eq!(r.poll().await, 1);
+    let second = t.elapsed();
+    assert_eq!(reads(&r.sim) - before, 2, "one read per round");
+    println!("5,003 rows: first round {first:?}, a round with one change {second:?}");
+}

@@ -120,9 +120,8 @@
 //!
 //! - Cell formats beyond what typing sets, `spreadsheets.batchUpdate` beyond the subset,
 //!   developer metadata, data filters (`…ByDataFilter`), named ranges, protected ranges,
-//!   `includeGridData`, R1C1 notation,
-//!   locales other than en_US, the 10-million-cell limit, Drive (creating spreadsheets is a
-//!   `/_sim` call), API keys for public sheets.
+//!   `includeGridData`, R1C1 notation, locales other than en_US, the 10-million-cell limit,
+//!   Drive (creating spreadsheets is a `/_sim` call), API keys for public sheets.
 //!
 //! # Choices
 //!
