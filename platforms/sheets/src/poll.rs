@@ -27,6 +27,7 @@ use weft_store::{NewJournalEntry, OutboxStatus, SetAsideFilter, Source, Store, W
 
 use crate::client::SheetsClient;
 use crate::config::Layout;
+use crate::status::Target;
 use crate::table::{self, RowProblem, Table};
 use crate::{ROW_KIND, status};
 
@@ -182,8 +183,9 @@ impl SheetsPoller {
             }
         }
         snap.missing.retain(|k, _| !cap.present.contains(k));
-        snap.status
-            .retain(|k, _| cap.present.contains(k) || snap.rows.contains_key(k));
+        snap.status.retain(|k, _| {
+            k.starts_with('#') || cap.present.contains(k) || snap.rows.contains_key(k)
+        });
         let gone: Vec<String> = snap
             .rows
             .keys()
@@ -268,11 +270,26 @@ impl SheetsPoller {
         problems: &[RowProblem],
     ) -> Result<u64, SourceError> {
         let mut want: BTreeMap<String, (String, bool)> = BTreeMap::new();
+        // Rows without a key are remembered by what they hold (`#<hash>`).
+        let mut keyless: BTreeMap<String, Target> = BTreeMap::new();
         for p in problems {
             if let Some(k) = &p.key {
                 want.insert(k.clone(), (p.message.clone(), false));
+            } else if let Some(f) = &p.fingerprint {
+                let id = format!("#{}", &hash(&json!([p.row, f]))[..16]);
+                keyless.insert(
+                    id.clone(),
+                    Target::Keyless {
+                        row: p.row,
+                        fingerprint: f.clone(),
+                    },
+                );
+                want.insert(id, (p.message.clone(), false));
             }
         }
+        // Forget keyless rows no longer there (their ids are not keys).
+        snap.status
+            .retain(|k, _| !k.starts_with('#') || keyless.contains_key(k));
         let pending: Vec<(String, i64)> = snap
             .rows
             .iter()
@@ -347,15 +364,21 @@ impl SheetsPoller {
         if want.is_empty() {
             return Ok(0);
         }
-        let statuses: Vec<(String, String, bool)> = want
+        let ids: Vec<&String> = want.keys().collect();
+        let statuses: Vec<(Target, String, bool)> = want
             .iter()
-            .map(|(k, (s, synced))| (k.clone(), s.clone(), *synced))
+            .map(|(k, (s, synced))| {
+                let target = keyless
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| Target::Key(k.clone()));
+                (target, s.clone(), *synced)
+            })
             .collect();
         let written = status::write(&self.client, &self.layout, &self.sheet, &statuses).await?;
-        for k in &written {
-            if let Some((s, _)) = want.get(k) {
-                snap.status.insert(k.clone(), s.clone());
-            }
+        for n in &written {
+            let k = ids[*n];
+            snap.status.insert(k.clone(), want[k].0.clone());
         }
         Ok(written.len() as u64)
     }

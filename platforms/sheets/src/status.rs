@@ -41,14 +41,28 @@ pub fn now_text() -> String {
     Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Writes `(key, status, synced)` for each row (a synced row gets the time too), reading the
-/// sheet first to find each key's row now. Returns the keys written.
+/// Which row a status is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The row (or rows) holding this key.
+    Key(String),
+    /// A row without a key: the one at this row number, if it still holds these cells.
+    Keyless {
+        /// The row number when it was read.
+        row: u32,
+        /// Its cells then ([`crate::table::fingerprint`]).
+        fingerprint: String,
+    },
+}
+
+/// Writes `(target, status, synced)` for each row (a synced row gets the time too), reading
+/// the sheet first to find each row now. Returns the positions written.
 pub async fn write(
     client: &SheetsClient,
     layout: &Layout,
     sheet: &str,
-    statuses: &[(String, String, bool)],
-) -> Result<Vec<String>, ConnectorError> {
+    statuses: &[(Target, String, bool)],
+) -> Result<Vec<usize>, ConnectorError> {
     let table = Table::from_values(client.get(&crate::sheet_range(sheet)).await?);
     let Some(key_col) = table.col(&layout.key) else {
         return Ok(Vec::new());
@@ -56,10 +70,21 @@ pub async fn write(
     let (status_col, time_col, mut data) = columns(&table, layout, sheet);
     let now = now_text();
     let mut written = Vec::new();
-    for (key, text, synced) in statuses {
-        let rows: Vec<usize> = (0..table.rows.len())
-            .filter(|i| table.key_at(*i, key_col) == *key)
-            .collect();
+    let own = crate::table::own_columns(&table, layout);
+    for (n, (target, text, synced)) in statuses.iter().enumerate() {
+        let rows: Vec<usize> = match target {
+            Target::Key(key) => (0..table.rows.len())
+                .filter(|i| table.key_at(*i, key_col) == *key)
+                .collect(),
+            Target::Keyless { row, fingerprint } => {
+                let i = (*row as usize).saturating_sub(2);
+                let same = *row >= 2
+                    && i < table.rows.len()
+                    && table.key_at(i, key_col).is_empty()
+                    && crate::table::fingerprint(&table, i, &own) == *fingerprint;
+                if same { vec![i] } else { Vec::new() }
+            }
+        };
         if rows.is_empty() {
             continue;
         }
@@ -70,7 +95,7 @@ pub async fn write(
                 data.push((a1_cell(sheet, time_col, row), vec![vec![json!(now)]]));
             }
         }
-        written.push(key.clone());
+        written.push(n);
     }
     if !written.is_empty() {
         client.batch_update(&data).await?;

@@ -98,6 +98,28 @@ pub struct RowProblem {
     pub key: Option<String>,
     /// Why, in words (what the status column shows).
     pub message: String,
+    /// For a row without a key: what its cells hold ([`fingerprint`]), so its status is
+    /// written only where a fresh read still finds that row.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
+}
+
+/// The columns weft writes itself (status, synced at).
+pub fn own_columns(table: &Table, layout: &Layout) -> BTreeSet<usize> {
+    [table.col(&layout.status), table.col(&layout.synced_at)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// What data row `i` holds outside weft's own columns, as one text.
+pub fn fingerprint(table: &Table, i: usize, own: &BTreeSet<usize>) -> String {
+    let width = table.rows.get(i).map_or(0, Vec::len);
+    (0..width)
+        .filter(|c| !own.contains(c))
+        .map(|c| text(table.cell(i, c)))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
 }
 
 /// What one read of the sheet yields.
@@ -154,10 +176,7 @@ pub fn capture(
     sheet: &str,
 ) -> Capture {
     let key_col = cols["sku"];
-    let own: BTreeSet<usize> = [table.col(&layout.status), table.col(&layout.synced_at)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let own = own_columns(table, layout);
     let mapped: BTreeSet<usize> = cols.values().copied().collect();
     let extra_cols: Vec<usize> = (0..table.headers.len())
         .filter(|c| !own.contains(c) && !mapped.contains(c) && !table.headers[*c].is_empty())
@@ -177,6 +196,7 @@ pub fn capture(
                 row,
                 key: None,
                 message: format!("no {} in this row", layout.key),
+                fingerprint: Some(fingerprint(table, i, &own)),
             });
             continue;
         }
@@ -198,6 +218,7 @@ pub fn capture(
                 row,
                 key: Some(key),
                 message: format!("incomplete row: {} empty", missing.join(" and ")),
+                fingerprint: None,
             });
             continue;
         }
@@ -227,6 +248,7 @@ pub fn capture(
                 row,
                 key: Some(key.clone()),
                 message: format!("{} `{key}` is on rows {}", layout.key, list.join(", ")),
+                fingerprint: None,
             });
         }
     }

@@ -272,6 +272,7 @@ async fn problem_rows_are_reported_in_the_status_column() {
         r.sheet("Products!G2"),
         vec![vec!["SKU `MUG-1` is on rows 2, 7"]]
     );
+    assert_eq!(r.sheet("Products!G6"), vec![vec!["no SKU in this row"]]);
     // The engine refuses the typo and processes the rest: the reason and `synced` come back.
     r.process(&[(
         "BAG-1",
@@ -296,6 +297,16 @@ async fn problem_rows_are_reported_in_the_status_column() {
     // Another status round writes nothing new.
     r.poll().await;
     assert_eq!(r.conn.report().statuses_written, 0);
+    // The keyless row moves down; it keeps its status, and no status lands on another row.
+    r.sim.insert_rows(&r.id, Some("Products"), 2, 1).unwrap();
+    r.poll().await;
+    assert_eq!(r.sheet("Products!G7"), vec![vec!["no SKU in this row"]]);
+    // Given a key, it syncs.
+    r.sim.type_cell(&r.id, "Products!A7", "ORPHAN-1").unwrap();
+    assert_eq!(r.poll().await, 1);
+    r.process(&[]).await;
+    r.poll().await;
+    assert_eq!(r.sheet("Products!G7")[0][0], "synced");
 }
 
 #[tokio::test]
