@@ -12,6 +12,10 @@ use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
 use weft_platform::{Connection, Platform};
 use weft_ratelimit::ShopifyCostLimiter;
+use weft_sheets::config::{SheetsSection, SheetsSettings};
+use weft_sheets::{
+    QuotaLimiter, ServiceAccountKey, Sheets, SheetsClient, SheetsConnection, TokenSource,
+};
 use weft_shopify::config::{ShopifySection, ShopifySettings};
 use weft_shopify::{Shopify, ShopifyClient, ShopifyConfig, ShopifyConnection};
 use weft_woocommerce::config::{WooCommerceSection, WooCommerceSettings};
@@ -21,7 +25,12 @@ use crate::app::{Connect, SystemSetup};
 
 /// Every platform this build knows.
 pub fn registry() -> Vec<Arc<dyn Platform>> {
-    vec![Arc::new(Shopify), Arc::new(NetSuite), Arc::new(WooCommerce)]
+    vec![
+        Arc::new(Shopify),
+        Arc::new(NetSuite),
+        Arc::new(WooCommerce),
+        Arc::new(Sheets),
+    ]
 }
 
 /// The platform named `name`.
@@ -176,9 +185,70 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
     }
 }
 
+/// A Google Sheet's system: its spreadsheet and sheet, the service-account key file (JSON
+/// text), the API and token endpoints, and the account's per-minute budget (shared by every
+/// store that uses the same service account).
+pub fn sheets_system(name: &str, settings: &SheetsSettings, key_json: &str) -> Result<SystemSetup> {
+    let key = ServiceAccountKey::from_json(key_json).map_err(|e| anyhow!("system {name}: {e}"))?;
+    let (email, project_id) = (key.client_email.clone(), key.project_id.clone());
+    // The key is parsed once here to fail early; the connection parses its own copy.
+    let key_json = key_json.to_owned();
+    let settings = settings.clone();
+    let connect: Connect = Arc::new(move |shared| {
+        let key = ServiceAccountKey::from_json(&key_json)
+            .map_err(|e| anyhow!("cannot read the service-account key: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .context("cannot build the Google Sheets HTTP client")?;
+        let tokens = Arc::new(TokenSource::new(
+            key,
+            settings.token_url.as_ref().map(|u| u.to_string()),
+            http.clone(),
+        ));
+        let limiter = QuotaLimiter::shared(
+            &email,
+            settings.reads_per_minute,
+            settings.writes_per_minute,
+        );
+        let project = QuotaLimiter::shared(
+            &format!("project:{project_id}"),
+            weft_sheets::client::PROJECT_BUDGET,
+            weft_sheets::client::PROJECT_BUDGET,
+        );
+        let client = SheetsClient::new(
+            http,
+            settings.base_url.as_str(),
+            &settings.spreadsheet_id,
+            tokens,
+            limiter,
+        )
+        .with_project_limiter(project)
+        .with_breaker(shared.breaker(&format!("{}:{email}", weft_sheets::PLATFORM)));
+        Ok(Arc::new(SheetsConnection::new(
+            Arc::new(client),
+            settings.layout.clone(),
+            settings.sheet.clone(),
+            settings.delete_after_rounds,
+        )) as Arc<dyn Connection>)
+    });
+    Ok(SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(Sheets),
+        webhook_secrets: Vec::new(),
+        account: None,
+        connect,
+    })
+}
+
 /// Every platform's config section, for the config loader.
 pub fn sections() -> Vec<&'static dyn PlatformSection> {
-    vec![&ShopifySection, &NetSuiteSection, &WooCommerceSection]
+    vec![
+        &ShopifySection,
+        &NetSuiteSection,
+        &WooCommerceSection,
+        &SheetsSection,
+    ]
 }
 
 /// Loads the host file and its stores with every registered platform's section reader.
@@ -256,6 +326,11 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,
                 )
+            }
+            weft_sheets::PLATFORM => {
+                let sh = sys.settings::<SheetsSettings>().ok_or_else(wrong)?;
+                let key = secret(&sh.service_account, name, "service account key")?;
+                sheets_system(name, sh, &key).with_context(|| format!("store {}", store.id))?
             }
             other => bail!(
                 "store {}: system {name}: platform `{other}` is not registered in this build",
