@@ -659,17 +659,15 @@ impl Processor {
         // quantities are counters: every change of a side is a delta that counts.
         let counter = |field: &str| stock_level && owner.is_none() && field == "quantity";
         let mut observed = incoming.clone();
-        if stock_level && owner.is_some_and(|o| o != system) {
-            if let Some(q) = observed.remove("quantity") {
-                let before = previous.as_ref().and_then(|p| p.get("quantity"));
-                if before.is_some_and(|b| *b != q) {
-                    // Judged once the step's orders are in (see `plan_writes`).
-                    work.stock_changed.insert((
-                        system.to_owned(),
-                        kind.clone(),
-                        record_key.clone(),
-                    ));
-                }
+        if stock_level
+            && owner.is_some_and(|o| o != system)
+            && let Some(q) = observed.remove("quantity")
+        {
+            let before = previous.as_ref().and_then(|p| p.get("quantity"));
+            if before.is_some_and(|b| *b != q) {
+                // Judged once the step's orders are in (see `plan_writes`).
+                work.stock_changed
+                    .insert((system.to_owned(), kind.clone(), record_key.clone()));
             }
         }
         let released = stock_level
