@@ -153,8 +153,7 @@ impl Mapper for ShopifyNetsuite {
                         if matches!(
                             req.record.kind,
                             EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
-                        )
-                            && platforms.owner(&req.record.key) != req.target =>
+                        ) && platforms.owner(&req.record.key) != req.target =>
                     {
                         Ok(FromCanonicalOutcome::Skipped(format!(
                             "{} {} belongs to storefront {}",

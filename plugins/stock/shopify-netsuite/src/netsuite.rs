@@ -2,8 +2,8 @@
 //! canonical records to NetSuite write commands (§3.1).
 
 use crate::canonical::{
-    self, CustomerFields, FulfillmentFields, FulfillmentLine, LevelFields, OrderFields, PriceFields,
-    Tracking, VariantFields,
+    self, CustomerFields, FulfillmentFields, FulfillmentLine, LevelFields, OrderFields,
+    PriceFields, Tracking, VariantFields,
 };
 use crate::config::Config;
 use crate::ids;
@@ -254,7 +254,10 @@ pub fn read_fulfillment(
     let mut tracking = Vec::new();
     if let Some(packages) = f.opt_obj("package")? {
         for p in packages.opt_array("items")? {
-            if let Some(number) = p.opt_str("packageTrackingNumber")?.filter(|n| !n.is_empty()) {
+            if let Some(number) = p
+                .opt_str("packageTrackingNumber")?
+                .filter(|n| !n.is_empty())
+            {
                 tracking.push(Tracking {
                     number: number.to_owned(),
                     company: carrier.map(str::to_owned),

@@ -209,9 +209,9 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 doc.kind
             )));
         }
-        EntityKind::Fulfillment => ToCanonicalOutcome::Skipped(
-            "fulfilments flow from netsuite to shopify only".into(),
-        ),
+        EntityKind::Fulfillment => {
+            ToCanonicalOutcome::Skipped("fulfilments flow from netsuite to shopify only".into())
+        }
     })
 }
 
