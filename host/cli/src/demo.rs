@@ -6,7 +6,7 @@
 //! connectors, mapped to canonical records by the same mapper plugin, and compared per record
 //! and field. Orders must each be exactly one NetSuite sales order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,6 +120,8 @@ pub struct DemoReport {
     pub fulfilments: usize,
     /// Of which partial (fewer units than the order committed).
     pub partial_fulfilments: usize,
+    /// Shopify orders cancelled (with restock) before they shipped.
+    pub cancellations: usize,
     /// NetSuite fulfilments found exactly once in Shopify on their order, with their tracking
     /// number, carrier, URL and units (the rest is drift).
     pub fulfilments_matched: usize,
@@ -196,6 +198,8 @@ struct DemoStore {
     order_skus: BTreeMap<u64, (String, i64)>,
     /// NetSuite fulfilments made: order, tracking number, units shipped.
     shipments: Vec<(u64, String, i64)>,
+    /// Orders cancelled in Shopify (never shipped).
+    cancelled: BTreeSet<u64>,
     /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
     /// Shopify (the stock both systems must end with).
     stock: BTreeMap<String, StockLedger>,
@@ -214,13 +218,15 @@ pub struct StockLedger {
     pub ordered: i64,
     /// Units fulfilled (shipped) in NetSuite since.
     pub fulfilled: i64,
+    /// Units of orders cancelled in Shopify (before they shipped) since.
+    pub cancelled: i64,
 }
 
 impl StockLedger {
-    /// What a storefront can sell once quiet: opening + received - ordered (every order is
-    /// committed in the ERP or shipped).
+    /// What a storefront can sell once quiet: opening + received - ordered + cancelled (every
+    /// order is committed in the ERP or shipped, or cancelled).
     pub fn expected(&self) -> i64 {
-        self.opening + self.received - self.ordered
+        self.opening + self.received - self.ordered + self.cancelled
     }
 
     /// NetSuite's on hand: opening + received - fulfilled (a sale leaves on hand when it
@@ -229,9 +235,9 @@ impl StockLedger {
         self.opening + self.received - self.fulfilled
     }
 
-    /// NetSuite's open demand (committed + back ordered): ordered - fulfilled.
+    /// NetSuite's open demand (committed + back ordered): ordered - fulfilled - cancelled.
     pub fn open_demand(&self) -> i64 {
-        self.ordered - self.fulfilled
+        self.ordered - self.fulfilled - self.cancelled
     }
 }
 
@@ -643,6 +649,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         orders: Vec::new(),
         order_skus: BTreeMap::new(),
         shipments: Vec::new(),
+        cancelled: BTreeSet::new(),
         stock,
     })
 }
@@ -687,6 +694,21 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
             s.order_skus.insert(order, (sku.to_owned(), quantity));
             s.stock.entry(sku.to_owned()).or_default().ordered += quantity;
         }
+        45..50 if !s.orders.is_empty() => {
+            // The shopper cancels an order that has not shipped; its units go back on sale.
+            let order = s.orders[rng.random_range(0..s.orders.len())];
+            let shipped = s.shipments.iter().any(|(o, _, _)| *o == order);
+            if !shipped
+                && !s.cancelled.contains(&order)
+                && let Some((sku, units)) = s.order_skus.get(&order).cloned()
+            {
+                s.shopify
+                    .cancel_order_with(order, true, "CUSTOMER")
+                    .map_err(err)?;
+                s.cancelled.insert(order);
+                s.stock.entry(sku).or_default().cancelled += units;
+            }
+        }
         _ => {
             let customer = s.customers[rng.random_range(0..s.customers.len())];
             s.shopify
@@ -709,6 +731,9 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
 /// ship, is left alone. Returns whether it fulfilled, and whether partially.
 fn erp_fulfil(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Option<bool> {
     let order = *s.orders.get(rng.random_range(0..s.orders.len().max(1)))?;
+    if s.cancelled.contains(&order) {
+        return None;
+    }
     let so = format!("eid:shopify-order-{order}");
     let (sku, units) = s.order_skus.get(&order)?.clone();
     let item = s.stock.get(&sku)?.item_id.clone();
@@ -816,6 +841,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     .await?;
     let stock = verify_stock(&s.shopify, &s.netsuite, s.location, &s.stock);
     let shipped = verify_fulfilments(&s.shopify, &s.orders, &s.shipments);
+    report.cancellations += s.cancelled.len();
     report.fulfilments_matched +=
         shipped.records_compared - shipped.drift.min(shipped.records_compared);
     report.drift += shipped.drift;
@@ -858,8 +884,8 @@ pub fn verify_stock(
         report.records_compared += 1;
         let q = netsuite.quantities(&l.item_id, NS_LOCATION);
         let story = format!(
-            "opening {} + received {} - ordered {} - fulfilled {}",
-            l.opening, l.received, l.ordered, l.fulfilled
+            "opening {} + received {} - ordered {} - fulfilled {} - cancelled {}",
+            l.opening, l.received, l.ordered, l.fulfilled, l.cancelled
         );
         if q.on_hand != l.on_hand() as f64 {
             drift(

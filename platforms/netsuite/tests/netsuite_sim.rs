@@ -366,14 +366,15 @@ async fn write_execution_upserts_and_adjusts_idempotently() {
     );
     assert_eq!(env.sim.records(RecordType::InventoryAdjustment).len(), 1);
 
-    // Set-quantity: guarded by the quantity last seen, applied as one adjustment per key.
+    // Set-quantity: of what the level can sell (on hand - committed - back ordered; nothing is
+    // committed here), guarded by the quantity last seen, applied as one adjustment per key.
     let mut set = WriteCommand {
         system: "netsuite".into(),
         kind: EntityKind::InventoryLevel,
         op: WriteOp::SetQuantity,
         target_id: Some(item_id.clone()),
         external_id: None,
-        body: json!({"item_id": item_id, "location_id": "1", "quantity_on_hand": 12}),
+        body: json!({"item_id": item_id, "location_id": "1", "quantity_sellable": 12}),
         idempotency_key: "set-1".into(),
         expected_quantity: Some(4),
     };

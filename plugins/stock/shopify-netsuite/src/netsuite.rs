@@ -617,17 +617,46 @@ fn order_matches(cfg: &Config, want: &Value, current: &Value) -> bool {
             item_ok
                 && same_value(&w["quantity"], &h["quantity"])
                 && same_value(&w["rate"], &h["rate"])
+                && (w.get("isClosed") != Some(&json!(true)) || h.get("isClosed") == Some(&json!(true)))
+        })
+}
+
+/// Whether a sales order shipped any of its lines.
+fn shipped_any(so: &Value) -> bool {
+    so.pointer("/item/items")
+        .and_then(Value::as_array)
+        .is_some_and(|lines| {
+            lines.iter().any(|l| {
+                l.get("quantityFulfilled")
+                    .and_then(Value::as_f64)
+                    .is_some_and(|q| q > 0.0)
+            })
         })
 }
 
 /// salesOrder upsert for a canonical `order`.
 pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     let fields: OrderFields = canonical::parse(&req.record)?;
-    let body = order_body(cfg, &req.record.key, &fields)?;
+    let mut body = order_body(cfg, &req.record.key, &fields)?;
     let mut target_id = req.target_id.clone();
     if let Some(c) = parse_current(req)? {
         if let Some(id) = Node::root("salesOrder", &c).opt_id("id")? {
             target_id = Some(id);
+        }
+        if fields.cancelled && shipped_any(&c) {
+            // NetSuite refuses to cancel a sales order that shipped anything: what is left
+            // to ship is closed instead, which releases its commitment all the same.
+            if let Some(o) = body.as_object_mut() {
+                o.remove("orderStatus");
+            }
+            for line in body
+                .pointer_mut("/item/items")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                line["isClosed"] = json!(true);
+            }
         }
         if order_matches(cfg, &body, &c) && crate::orders::checkout_matches(&body, &c) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
