@@ -15,15 +15,19 @@ async fn main() {
         config.quota.background_per_window = n;
     }
     let sim = BcSim::new(config).expect("valid config");
-    sim.create_product(json!({"name": "Shirt", "type": "physical", "price": 18.0, "sku": "SHIRT",
+    sim.create_product(
+        json!({"name": "Shirt", "type": "physical", "price": 18.0, "sku": "SHIRT",
         "inventory_tracking": "variant", "variants": [
             {"sku": "SHIRT-S", "price": 18.0, "inventory_level": 10,
              "option_values": [{"option_display_name": "Size", "label": "S"}]},
             {"sku": "SHIRT-M", "price": 19.0, "inventory_level": 10,
-             "option_values": [{"option_display_name": "Size", "label": "M"}]}]}))
+             "option_values": [{"option_display_name": "Size", "label": "M"}]}]}),
+    )
     .expect("product");
-    sim.create_product(json!({"name": "Mug", "type": "physical", "price": 8.0, "sku": "MUG",
-        "inventory_tracking": "product", "inventory_level": 25}))
+    sim.create_product(
+        json!({"name": "Mug", "type": "physical", "price": 8.0, "sku": "MUG",
+        "inventory_tracking": "product", "inventory_level": 25}),
+    )
     .expect("product");
     sim.create_location("WAREHOUSE", "Warehouse");
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");

@@ -185,11 +185,7 @@ impl SimConfig {
         if self.tokens.is_empty() {
             return bad("at least one access token is required");
         }
-        if self.store_hash.is_empty()
-            || !self
-                .store_hash
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric())
+        if self.store_hash.is_empty() || !self.store_hash.chars().all(|c| c.is_ascii_alphanumeric())
         {
             return bad("the store hash must be non-empty and alphanumeric");
         }

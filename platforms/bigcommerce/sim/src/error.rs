@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 /// The `type` every V3 error carries.
-pub const ERROR_TYPE: &str = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
+pub const ERROR_TYPE: &str =
+    "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes";
 
 /// An API error, rendered in the shape of the API version that raised it.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,10 +39,7 @@ impl BcError {
 
     /// 404 for a missing record (V3's title).
     pub fn not_found() -> Self {
-        BcError::new(
-            404,
-            "The requested resource was not found.",
-        )
+        BcError::new(404, "The requested resource was not found.")
     }
 
     /// 422 with one field detail.

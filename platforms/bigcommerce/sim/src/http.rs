@@ -107,7 +107,10 @@ fn quota_headers(resp: &mut Response, a: &crate::quota::QuotaAnswer) {
     let h = resp.headers_mut();
     h.insert("x-rate-limit-requests-left", HeaderValue::from(a.left));
     h.insert("x-rate-limit-requests-quota", HeaderValue::from(a.quota));
-    h.insert("x-rate-limit-time-window-ms", HeaderValue::from(a.window_ms));
+    h.insert(
+        "x-rate-limit-time-window-ms",
+        HeaderValue::from(a.window_ms),
+    );
     h.insert("x-rate-limit-time-reset-ms", HeaderValue::from(a.reset_ms));
 }
 
@@ -277,9 +280,8 @@ fn bad_param(name: &str, why: &str) -> BcError {
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, BcError> {
-    serde_json::from_slice(body).map_err(|_| {
-        BcError::new(400, "The request body is not valid JSON.")
-    })
+    serde_json::from_slice(body)
+        .map_err(|_| BcError::new(400, "The request body is not valid JSON."))
 }
 
 fn ok(status: StatusCode, body: Value) -> Response {
@@ -368,10 +370,7 @@ fn sorted(mut items: Vec<Value>, q: &Q, allowed: &[&str]) -> Result<Vec<Value>, 
     Ok(items)
 }
 
-fn act<T>(
-    shared: &Shared,
-    f: impl FnOnce(&mut Store) -> Result<T, BcError>,
-) -> Result<T, BcError> {
+fn act<T>(shared: &Shared, f: impl FnOnce(&mut Store) -> Result<T, BcError>) -> Result<T, BcError> {
     let r = f(&mut shared.store.lock());
     shared.flush_events();
     r
@@ -431,11 +430,26 @@ async fn list_products(State(sh): S, RawQuery(raw): RawQuery) -> Res {
         }
         out
     };
-    let items = sorted(items, &q, &["id", "name", "sku", "price", "date_modified", "inventory_level"])?;
+    let items = sorted(
+        items,
+        &q,
+        &[
+            "id",
+            "name",
+            "sku",
+            "price",
+            "date_modified",
+            "inventory_level",
+        ],
+    )?;
     page_of(items, &q)
 }
 
-async fn get_product(State(sh): S, Path((_, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Res {
+async fn get_product(
+    State(sh): S,
+    Path((_, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Res {
     let q = Q::new(raw);
     let id = path_id(&id)?;
     let st = sh.store.lock();
@@ -503,9 +517,10 @@ fn batch(
     let mut st = sh.store.lock();
     let mut ids = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let id = item.get("id").and_then(Value::as_u64).ok_or_else(|| {
-            BcError::invalid(&format!("{what}.{i}.id"), "id is required")
-        })?;
+        let id = item
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| BcError::invalid(&format!("{what}.{i}.id"), "id is required"))?;
         ids.push(id);
     }
     // All or nothing: apply to a snapshot and restore it on the first failure.
@@ -513,7 +528,8 @@ fn batch(
     for (i, item) in items.iter().enumerate() {
         if let Err(mut e) = f(&mut st, ids[i], item) {
             st.restore(snapshot);
-            e.errors.insert(format!("{what}.{i}"), json!(e.title.clone()));
+            e.errors
+                .insert(format!("{what}.{i}"), json!(e.title.clone()));
             return Err(e);
         }
     }
@@ -526,7 +542,9 @@ fn variant_matches(v: &Variant, q: &Q) -> Result<bool, BcError> {
     if !id_matches(q, v.id)? {
         return Ok(false);
     }
-    if q.get("sku").is_some_and(|s| !s.eq_ignore_ascii_case(&v.sku)) {
+    if q.get("sku")
+        .is_some_and(|s| !s.eq_ignore_ascii_case(&v.sku))
+    {
         return Ok(false);
     }
     if let Some(l) = q.list("sku:in")
@@ -534,7 +552,9 @@ fn variant_matches(v: &Variant, q: &Q) -> Result<bool, BcError> {
     {
         return Ok(false);
     }
-    if q.ids("product_id:in")?.is_some_and(|l| !l.contains(&v.product_id)) {
+    if q.ids("product_id:in")?
+        .is_some_and(|l| !l.contains(&v.product_id))
+    {
         return Ok(false);
     }
     Ok(true)
@@ -659,7 +679,11 @@ async fn list_customers(State(sh): S, RawQuery(raw): RawQuery) -> Res {
         }
         out
     };
-    let items = sorted(items, &q, &["id", "date_modified", "date_created", "last_name"])?;
+    let items = sorted(
+        items,
+        &q,
+        &["id", "date_modified", "date_created", "last_name"],
+    )?;
     page_of(items, &q)
 }
 
@@ -677,7 +701,8 @@ async fn create_customers(State(sh): S, body: Bytes) -> Res {
                 Ok(id) => ids.push(id),
                 Err(mut e) => {
                     st.restore(snap);
-                    e.errors.insert(format!("customers.{i}"), json!(e.title.clone()));
+                    e.errors
+                        .insert(format!("customers.{i}"), json!(e.title.clone()));
                     return Err(e.into());
                 }
             }
@@ -735,7 +760,11 @@ async fn list_inventory_items(State(sh): S, RawQuery(raw): RawQuery) -> Res {
         st.variants
             .values()
             .filter(|v| variant_ids.as_ref().is_none_or(|l| l.contains(&v.id)))
-            .filter(|v| product_ids.as_ref().is_none_or(|l| l.contains(&v.product_id)))
+            .filter(|v| {
+                product_ids
+                    .as_ref()
+                    .is_none_or(|l| l.contains(&v.product_id))
+            })
             .filter(|v| {
                 skus.as_ref()
                     .is_none_or(|l| l.iter().any(|s| s.eq_ignore_ascii_case(&v.sku)))
@@ -748,7 +777,9 @@ async fn list_inventory_items(State(sh): S, RawQuery(raw): RawQuery) -> Res {
 
 async fn adjust(sh: &Shared, absolute: bool, body: &Bytes) -> Res {
     let body = parse_body(body)?;
-    act(sh, |st| st.adjust(absolute, &body, sh.config.adjustment_limit))?;
+    act(sh, |st| {
+        st.adjust(absolute, &body, sh.config.adjustment_limit)
+    })?;
     Ok(ok(
         StatusCode::OK,
         json!({ "transaction_id": uuid::Uuid::new_v4().to_string() }),
@@ -922,4 +953,3 @@ async fn order_statuses() -> Res {
         ),
     ))
 }
-

@@ -58,22 +58,36 @@ pub fn router() -> Router<Arc<Shared>> {
 }
 
 async fn create_product(State(sh): S, b: Bytes) -> Response {
-    answer(body(&b).and_then(|v| sim(&sh).create_product(v)).map(|id| json!({ "id": id })))
+    answer(
+        body(&b)
+            .and_then(|v| sim(&sh).create_product(v))
+            .map(|id| json!({ "id": id })),
+    )
 }
 
 async fn edit_product(State(sh): S, Path(id): Path<u64>, b: Bytes) -> Response {
-    answer(body(&b).and_then(|v| sim(&sh).edit_product(id, v)).map(|()| json!({})))
+    answer(
+        body(&b)
+            .and_then(|v| sim(&sh).edit_product(id, v))
+            .map(|()| json!({})),
+    )
 }
 
 async fn edit_variant(State(sh): S, Path(sku): Path<String>, b: Bytes) -> Response {
-    answer(body(&b).and_then(|v| sim(&sh).edit_variant(&sku, v)).map(|()| json!({})))
+    answer(
+        body(&b)
+            .and_then(|v| sim(&sh).edit_variant(&sku, v))
+            .map(|()| json!({})),
+    )
 }
 
 /// `{"sku", "location_id", "quantity"}` sets; `{"sku", "location_id", "delta"}` adds.
 async fn stock(State(sh): S, b: Bytes) -> Response {
     answer(body(&b).and_then(|v| {
         let sku = v["sku"].as_str().unwrap_or_default().to_owned();
-        let loc = v["location_id"].as_u64().unwrap_or(crate::store::DEFAULT_LOCATION);
+        let loc = v["location_id"]
+            .as_u64()
+            .unwrap_or(crate::store::DEFAULT_LOCATION);
         let s = sim(&sh);
         match (v["quantity"].as_i64(), v["delta"].as_i64()) {
             (Some(q), _) => s.set_stock(&sku, loc, q),
@@ -98,7 +112,11 @@ async fn create_location(State(sh): S, b: Bytes) -> Response {
 }
 
 async fn create_customer(State(sh): S, b: Bytes) -> Response {
-    answer(body(&b).and_then(|v| sim(&sh).create_customer(v)).map(|id| json!({ "id": id })))
+    answer(
+        body(&b)
+            .and_then(|v| sim(&sh).create_customer(v))
+            .map(|id| json!({ "id": id })),
+    )
 }
 
 /// `{"customer_id", "lines": [{"sku", "quantity"}]}`.

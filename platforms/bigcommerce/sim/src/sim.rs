@@ -90,7 +90,11 @@ impl Shared {
 
     /// Whether hook `id` exists and is active.
     pub fn hook_active(&self, id: u64) -> bool {
-        self.store.lock().hooks.get(&id).is_some_and(|h| h.is_active)
+        self.store
+            .lock()
+            .hooks
+            .get(&id)
+            .is_some_and(|h| h.is_active)
     }
 
     /// Deactivates hook `id`; whether it was active.
@@ -403,5 +407,19 @@ impl BcSim {
     /// Webhook counters.
     pub fn webhook_stats(&self) -> WebhookStats {
         self.shared.hub.stats()
+    }
+
+    /// Waits (real time) until no callback is pending; whether that happened within `limit`.
+    pub async fn wait_webhooks_idle(&self, limit: Duration) -> bool {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if self.shared.hub.stats().pending == 0 {
+                return true;
+            }
+            if std::time::Instant::now() > end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

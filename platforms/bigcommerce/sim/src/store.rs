@@ -543,8 +543,10 @@ impl Store {
             .ok_or_else(|| BcError::invalid("price", "price is required"))?;
         let weight = Self::num(body, "weight")?.unwrap_or(0.0);
         if self.products.values().any(|p| p.name == name) {
-            return Err(BcError::new(409, "The product name is a duplicate")
-                .field("name", format!("The product name '{name}' is already in use")));
+            return Err(BcError::new(409, "The product name is a duplicate").field(
+                "name",
+                format!("The product name '{name}' is already in use"),
+            ));
         }
         let tracking = Self::text(body, "inventory_tracking")?.unwrap_or_else(|| "none".into());
         if !matches!(tracking.as_str(), "none" | "product" | "variant") {
@@ -867,7 +869,9 @@ impl Store {
             if !(0..=1_000_000_000).contains(&next) {
                 return Err(BcError::new(
                     422,
-                    format!("Inventory level for variant {v} at location {l} would be {next}: it must be between 0 and 1000000000"),
+                    format!(
+                        "Inventory level for variant {v} at location {l} would be {next}: it must be between 0 and 1000000000"
+                    ),
                 ));
             }
             result.insert((*v, *l), next);
@@ -923,7 +927,14 @@ impl Store {
 
     fn customer_fields(body: &Value) -> Result<Map<String, Value>, BcError> {
         let mut out = Map::new();
-        for k in ["email", "first_name", "last_name", "company", "phone", "notes"] {
+        for k in [
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "phone",
+            "notes",
+        ] {
             if let Some(v) = Self::text(body, k)? {
                 out.insert(k.into(), Value::String(v));
             }
@@ -950,8 +961,12 @@ impl Store {
                 .as_str()
                 .is_some_and(|e| e.eq_ignore_ascii_case(&email))
         }) {
-            return Err(BcError::new(422, "The email address is already in use")
-                .field("email", format!("The email address {email} is already in use")));
+            return Err(
+                BcError::new(422, "The email address is already in use").field(
+                    "email",
+                    format!("The email address {email} is already in use"),
+                ),
+            );
         }
         for k in ["company", "phone", "notes"] {
             fields.entry(k).or_insert(json!(""));
@@ -989,6 +1004,7 @@ impl Store {
 
     fn take_stock(&mut self, order: u64, sign: i64) {
         let lines = self.orders[&order].lines.clone();
+        let acting = std::mem::replace(&mut self.acting, Actor::Order);
         let mut products = Vec::new();
         for l in lines {
             if !self.variants.contains_key(&l.variant_id) {
@@ -1011,6 +1027,7 @@ impl Store {
                 products.push(l.product_id);
             }
         }
+        self.acting = acting;
         for p in products {
             self.touch_product(p);
             self.fire("store/product/inventory/order/updated", "product", p);
@@ -1210,7 +1227,12 @@ impl Store {
     }
 
     /// Updates a hook (scope, destination, is_active, headers).
-    pub fn update_hook(&mut self, id: u64, body: &Value, require_https: bool) -> Result<(), BcError> {
+    pub fn update_hook(
+        &mut self,
+        id: u64,
+        body: &Value,
+        require_https: bool,
+    ) -> Result<(), BcError> {
         if !self.hooks.contains_key(&id) {
             return Err(BcError::not_found());
         }
@@ -1288,8 +1310,10 @@ mod tests {
     async fn absolute_adjustments_are_all_or_nothing() {
         let mut s = store();
         let p = s
-            .create_product(&json!({"name": "A", "type": "physical", "price": 1.0, "sku": "A-1",
-                "inventory_tracking": "product", "inventory_level": 5}))
+            .create_product(
+                &json!({"name": "A", "type": "physical", "price": 1.0, "sku": "A-1",
+                "inventory_tracking": "product", "inventory_level": 5}),
+            )
             .unwrap();
         let e = s
             .adjust(
@@ -1302,14 +1326,26 @@ mod tests {
         assert_eq!(e.title, "Location not found, identities: [7]");
         let v = s.products[&p].variants[0];
         assert_eq!(s.variant_level(v), 5);
-        s.adjust(true, &json!({"items": [{"location_id": 1, "product_id": p, "quantity": 9}]}), 2000)
-            .unwrap();
+        s.adjust(
+            true,
+            &json!({"items": [{"location_id": 1, "product_id": p, "quantity": 9}]}),
+            2000,
+        )
+        .unwrap();
         assert_eq!(s.variant_level(v), 9);
-        s.adjust(false, &json!({"items": [{"location_id": 1, "variant_id": v, "quantity": -2}]}), 2000)
-            .unwrap();
+        s.adjust(
+            false,
+            &json!({"items": [{"location_id": 1, "variant_id": v, "quantity": -2}]}),
+            2000,
+        )
+        .unwrap();
         assert_eq!(s.variant_level(v), 7);
         let e = s
-            .adjust(false, &json!({"items": [{"location_id": 1, "variant_id": v, "quantity": -8}]}), 2000)
+            .adjust(
+                false,
+                &json!({"items": [{"location_id": 1, "variant_id": v, "quantity": -8}]}),
+                2000,
+            )
             .unwrap_err();
         assert_eq!(e.status, 422);
     }
@@ -1318,8 +1354,10 @@ mod tests {
     async fn orders_take_stock_and_cancelling_gives_it_back() {
         let mut s = store();
         let p = s
-            .create_product(&json!({"name": "A", "type": "physical", "price": 2.5, "sku": "A-1",
-                "inventory_tracking": "product", "inventory_level": 5}))
+            .create_product(
+                &json!({"name": "A", "type": "physical", "price": 2.5, "sku": "A-1",
+                "inventory_tracking": "product", "inventory_level": 5}),
+            )
             .unwrap();
         let v = s.products[&p].variants[0];
         let o = s
@@ -1333,7 +1371,10 @@ mod tests {
         let scopes: Vec<&str> = s.outbox.iter().map(|e| e.scope.as_str()).collect();
         assert!(scopes.contains(&"store/order/statusUpdated"));
         assert_eq!(
-            scopes.iter().filter(|s| **s == "store/order/statusUpdated").count(),
+            scopes
+                .iter()
+                .filter(|s| **s == "store/order/statusUpdated")
+                .count(),
             1
         );
     }
