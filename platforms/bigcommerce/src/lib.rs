@@ -1,1 +1,194 @@
-//! BigCommerce (stub).
+//! BigCommerce: everything weft knows about the BigCommerce REST API, behind the platform
+//! interface ([`weft_platform`]).
+//!
+//! - [`client::BcClient`]: `X-Auth-Token` requests to `{base}/stores/{hash}/…`, every one through
+//!   the store's [`limiter::QuotaLimiter`] (the store-wide window quota shared with other apps,
+//!   learned from the `X-Rate-Limit-*` headers; reads and writes share what is left) and the
+//!   connection's breaker; both error shapes become [`weft_platform::ConnectorError`]s.
+//! - [`normalize`]: the one document shape per kind (ids as strings, RFC 3339 versions).
+//! - [`poll`]: change capture by `date_modified` watermark with overlap.
+//! - [`webhook`]: thin callbacks are hints: authenticated by the custom header weft registers
+//!   its hooks with, journaled as hints, fetched once per entity by the [`webhook::HintFetcher`];
+//!   the [`webhook::HookKeeper`] keeps the hooks registered and active.
+//! - [`write`]: catalog, customer and stock writes (absolute adjustments per location, read and
+//!   compared first; see its header for how a resend is made safe).
+//! - [`config`]: the `[systems.<name>]` section.
+//! - The simulator is the `weft-sim-bigcommerce` crate in `sim/` beside this one.
+
+pub mod client;
+pub mod config;
+pub mod limiter;
+pub mod normalize;
+pub mod poll;
+pub mod webhook;
+pub mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use weft_platform::{
+    BatchResult, Connection, ConnectorError, Planned, Platform, Poller, Role, SourceCtx,
+    StockFields, WebhookIntake, WriteCommand, WriteOutcome,
+};
+
+pub use client::{BcClient, BcConfig};
+pub use limiter::{Class, QuotaLimiter, QuotaReading};
+pub use webhook::{HintBus, HintFetcher, HookKeeper};
+
+/// The platform's name.
+pub const PLATFORM: &str = "bigcommerce";
+
+/// The BigCommerce platform. A system's value carries its [`HintBus`] (shared by its webhook
+/// intake and its connection); the registry's has none.
+#[derive(Debug, Clone, Default)]
+pub struct BigCommerce {
+    bus: Option<Arc<HintBus>>,
+}
+
+impl BigCommerce {
+    /// The platform of one system, whose intake hands hints to `bus`.
+    pub fn with_bus(bus: Arc<HintBus>) -> Self {
+        BigCommerce { bus: Some(bus) }
+    }
+}
+
+impl Platform for BigCommerce {
+    fn name(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn role(&self) -> Role {
+        Role::Storefront
+    }
+
+    /// Variants and their prices travel inside their product.
+    fn document_kind(&self, canonical: weft_platform::EntityKind) -> weft_platform::EntityKind {
+        use weft_platform::EntityKind::*;
+        match canonical {
+            Variant | Price => Product,
+            k => k,
+        }
+    }
+
+    fn stock_fields(&self) -> StockFields {
+        StockFields {
+            quantity: "available",
+            version: "updated_at",
+        }
+    }
+
+    fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
+        Some(Arc::new(webhook::BcWebhooks::new(self.bus.clone())))
+    }
+}
+
+/// One store's connection to one BigCommerce store.
+pub struct BigCommerceConnection {
+    client: Arc<BcClient>,
+    bus: Arc<HintBus>,
+    webhook_secret: Option<String>,
+    /// How long hints gather before they are fetched.
+    pub hint_gather: Duration,
+}
+
+impl BigCommerceConnection {
+    /// A connection through `client`, fetching the hints of `bus`; `webhook_secret` is the
+    /// header value its hooks are registered with.
+    pub fn new(client: Arc<BcClient>, bus: Arc<HintBus>, webhook_secret: Option<String>) -> Self {
+        BigCommerceConnection {
+            client,
+            bus,
+            webhook_secret,
+            hint_gather: Duration::from_millis(250),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Arc<BcClient> {
+        &self.client
+    }
+}
+
+impl Connection for BigCommerceConnection {
+    fn platform(&self) -> Arc<dyn Platform> {
+        Arc::new(BigCommerce::with_bus(self.bus.clone()))
+    }
+
+    fn execute<'a>(
+        &'a self,
+        command: &'a WriteCommand,
+    ) -> BoxFuture<'a, Result<WriteOutcome, ConnectorError>> {
+        Box::pin(write::execute(&self.client, command))
+    }
+
+    fn batch_size(&self, command: &WriteCommand) -> Option<usize> {
+        write::is_batchable(command).then_some(write::MAX_LEVELS)
+    }
+
+    fn plan_batches<'a>(&'a self, commands: &'a [WriteCommand]) -> BoxFuture<'a, Planned> {
+        Box::pin(async move { write::plan_stock_calls(commands) })
+    }
+
+    fn send_batch<'a>(
+        &'a self,
+        input: &'a Value,
+        _key: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<BatchResult>, ConnectorError>> {
+        Box::pin(write::send_stock_call(&self.client, input))
+    }
+
+    fn batch_subset(&self, input: &Value, positions: &[usize]) -> Value {
+        write::stock_call_subset(input, positions)
+    }
+
+    fn missing_webhooks<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, ConnectorError>> {
+        Box::pin(async move {
+            let Some(secret) = &self.webhook_secret else {
+                return Ok(webhook::SCOPES.iter().map(|s| (*s).to_owned()).collect());
+            };
+            let missing = webhook::missing_hooks(&self.client, url, secret).await?;
+            Ok(missing.into_iter().map(str::to_owned).collect())
+        })
+    }
+
+    fn breaker(&self) -> Option<&weft_platform::gate::CircuitBreaker> {
+        self.client.breaker()
+    }
+
+    fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
+        let journal = poll::Journal {
+            store_id: ctx.store_id.clone(),
+            system: ctx.system.clone(),
+            db: ctx.db.clone(),
+        };
+        let fetcher = HintFetcher::new(
+            journal.clone(),
+            self.client.clone(),
+            self.bus.clone(),
+            self.hint_gather,
+        );
+        fetcher.start();
+        let mut sources: Vec<Arc<dyn Poller>> = vec![
+            Arc::new(poll::BcChangeCapture::new(
+                journal,
+                self.client.clone(),
+                ctx.overlap,
+            )),
+            fetcher,
+        ];
+        if let (Some(url), Some(secret)) = (&ctx.webhook_url, &self.webhook_secret) {
+            sources.push(Arc::new(HookKeeper::new(
+                &ctx.system,
+                self.client.clone(),
+                url.clone(),
+                secret.clone(),
+            )));
+        }
+        sources
+    }
+}

@@ -1,0 +1,417 @@
+//! A limiter for a **window quota shared with strangers**: N requests per fixed window,
+//! spent by this client and by other apps it cannot see, reported after every answer as what
+//! is left and when the window resets (BigCommerce's `X-Rate-Limit-Requests-Left`,
+//! `-Requests-Quota`, `-Time-Window-Ms`, `-Time-Reset-Ms`). Nothing in it is specific to
+//! BigCommerce but those readings.
+//!
+//! How it decides (see `budget`):
+//!
+//! - **What is left** is the last reading, less this client's requests sent since and not
+//!   answered yet, less what the other apps are expected to have spent since the reading.
+//! - **The other apps' rate** is learned: within a window, `quota - left - ours` is what they
+//!   spent so far; their rate is that over the window's elapsed part, and never taken below
+//!   the whole previous window's rate (a new window's first readings are noisy). What they
+//!   will spend until the reset, at that rate, is reserved for them, plus a small margin.
+//! - A request is granted while the remaining budget is at least one; else it waits for the
+//!   reset (computed from the answer's arrival, so it is never earlier than the server's) and
+//!   then probes the new window with one request before spending it.
+//! - **Reads and writes share** what is left: when both wait, grants alternate between them;
+//!   when one class is idle, the other may take everything.
+//! - A 429 (someone spent faster than learned) records an empty window; the caller returns a
+//!   throttle error whose wait is the reset.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// One reading of the quota, from an answer's headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaReading {
+    /// Requests left in the window after this one.
+    pub left: u32,
+    /// Requests per window.
+    pub quota: u32,
+    /// The window.
+    pub window_ms: u64,
+    /// Until the window resets.
+    pub reset_ms: u64,
+}
+
+/// Which class of request asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Reads (change capture, fetching hinted entities).
+    Read,
+    /// Writes (the dispatcher).
+    Write,
+}
+
+impl Class {
+    fn index(self) -> usize {
+        match self {
+            Class::Read => 0,
+            Class::Write => 1,
+        }
+    }
+}
+
+/// What the limiter has learned, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LimiterStats {
+    /// Requests granted.
+    pub granted: u64,
+    /// 429s recorded.
+    pub throttled: u64,
+    /// The other apps' learned rate, requests per second.
+    pub others_per_sec: f64,
+    /// Requests per window, as last read.
+    pub quota: u32,
+}
+
+#[derive(Debug)]
+struct Window {
+    /// When it resets (local clock; never earlier than the server's reset).
+    reset_at: Instant,
+    /// Its length.
+    window: Duration,
+    /// Requests per window.
+    quota: u32,
+    /// Last `left` read in it, and when.
+    left: u32,
+    read_at: Instant,
+    /// This client's answered requests charged in it.
+    ours: u32,
+    /// Others' rate learned in it (requests per ms).
+    others_rate: f64,
+}
+
+#[derive(Debug)]
+struct State {
+    window: Option<Window>,
+    /// The previous window's others' rate (requests per ms).
+    prior_rate: f64,
+    in_flight: u32,
+    /// Requests sent since the last reading (not answered yet).
+    since_reading: u32,
+    waiting: [u32; 2],
+    last_class: usize,
+    granted: u64,
+    throttled: u64,
+}
+
+/// The limiter. Share one per quota (one BigCommerce store).
+#[derive(Debug)]
+pub struct QuotaLimiter {
+    state: Mutex<State>,
+    notify: Notify,
+    /// Requests never spent, as a fraction of the quota (plus one).
+    margin: f64,
+}
+
+/// A granted request; report its answer with [`Permit::record`] or [`Permit::throttled`].
+#[derive(Debug)]
+pub struct Permit {
+    limiter: Arc<QuotaLimiter>,
+    settled: bool,
+}
+
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Two windows' resets closer than this are the same window.
+const SAME_WINDOW_MS: u64 = 500;
+
+impl QuotaLimiter {
+    /// A limiter keeping `margin` of the quota (e.g. 0.02) unspent besides the other apps'
+    /// learned need.
+    pub fn new(margin: f64) -> Arc<Self> {
+        Arc::new(QuotaLimiter {
+            state: Mutex::new(State {
+                window: None,
+                prior_rate: 0.0,
+                in_flight: 0,
+                since_reading: 0,
+                waiting: [0; 2],
+                last_class: 0,
+                granted: 0,
+                throttled: 0,
+            }),
+            notify: Notify::new(),
+            margin,
+        })
+    }
+
+    /// What it has learned.
+    pub fn stats(&self) -> LimiterStats {
+        let st = self.state.lock();
+        let rate = st
+            .window
+            .as_ref()
+            .map_or(st.prior_rate, |w| w.others_rate.max(st.prior_rate));
+        LimiterStats {
+            granted: st.granted,
+            throttled: st.throttled,
+            others_per_sec: rate * 1000.0,
+            quota: st.window.as_ref().map_or(0, |w| w.quota),
+        }
+    }
+
+    /// How many requests may be sent now, or how long to wait for more.
+    fn budget(&self, st: &mut State, now: Instant) -> Result<u32, Duration> {
+        let Some(w) = st.window.as_mut() else {
+            // Nothing known: one request at a time until the first answer.
+            return if st.in_flight == 0 {
+                Ok(1)
+            } else {
+                Err(MAX_WAIT)
+            };
+        };
+        if now >= w.reset_at {
+            // A new window: probe it with one request before spending it.
+            st.prior_rate = w.others_rate;
+            return if st.in_flight == 0 {
+                Ok(1)
+            } else {
+                Err(MAX_WAIT)
+            };
+        }
+        let rate = w.others_rate.max(st.prior_rate);
+        let since = now.saturating_duration_since(w.read_at).as_millis() as f64;
+        let remaining = w.reset_at.saturating_duration_since(now).as_millis() as f64;
+        let margin = 1.0 + self.margin * w.quota as f64;
+        let left = w.left as f64 - st.since_reading as f64 - rate * since;
+        let budget = left - rate * remaining - margin;
+        if budget >= 1.0 {
+            Ok(budget as u32)
+        } else {
+            Err(w.reset_at.saturating_duration_since(now) + Duration::from_millis(1))
+        }
+    }
+
+    /// Waits until a request of `class` may be sent.
+    pub async fn acquire(self: &Arc<Self>, class: Class) -> Permit {
+        let me = class.index();
+        self.state.lock().waiting[me] += 1;
+        loop {
+            let notified = self.notify.notified();
+            let wait = {
+                let mut st = self.state.lock();
+                let now = Instant::now();
+                let other = 1 - me;
+                let my_turn = st.waiting[other] == 0 || st.last_class != me;
+                match self.budget(&mut st, now) {
+                    Ok(_) if my_turn => {
+                        if st.window.as_ref().is_some_and(|w| now >= w.reset_at) {
+                            // The probe of a new window: forget the old one.
+                            st.window = None;
+                        }
+                        st.waiting[me] -= 1;
+                        st.in_flight += 1;
+                        st.since_reading += 1;
+                        st.last_class = me;
+                        st.granted += 1;
+                        drop(st);
+                        self.notify.notify_waiters();
+                        return Permit {
+                            limiter: self.clone(),
+                            settled: false,
+                        };
+                    }
+                    Ok(_) => Duration::from_millis(5),
+                    Err(w) => w.min(MAX_WAIT),
+                }
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    fn settle(&self, reading: Option<QuotaReading>, throttled: bool) {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        if throttled {
+            st.throttled += 1;
+        }
+        let Some(r) = reading else {
+            st.since_reading = st.since_reading.min(st.in_flight);
+            drop(st);
+            self.notify.notify_waiters();
+            return;
+        };
+        let reset_at = now + Duration::from_millis(r.reset_ms);
+        let same = st.window.as_ref().is_some_and(|w| {
+            let (a, b) = (w.reset_at, reset_at);
+            let d = if a > b { a - b } else { b - a };
+            d.as_millis() as u64 <= SAME_WINDOW_MS.min(r.window_ms / 4)
+        });
+        let stale = st
+            .window
+            .as_ref()
+            .is_some_and(|w| !same && reset_at < w.reset_at);
+        if stale {
+            // An answer charged in a window that has ended since.
+            st.since_reading = st.since_reading.min(st.in_flight);
+            drop(st);
+            self.notify.notify_waiters();
+            return;
+        }
+        if !same {
+            if let Some(old) = &st.window {
+                st.prior_rate = old.others_rate;
+            }
+            st.window = Some(Window {
+                reset_at,
+                window: Duration::from_millis(r.window_ms),
+                quota: r.quota,
+                left: r.left,
+                read_at: now,
+                ours: 0,
+                others_rate: 0.0,
+            });
+        }
+        let prior = st.prior_rate;
+        let in_flight = st.in_flight;
+        let w = st.window.as_mut().expect("set above");
+        if !throttled {
+            w.ours += 1;
+        }
+        // Keep the earliest reset seen for this window (the least-delayed answer's).
+        if reset_at < w.reset_at {
+            w.reset_at = reset_at;
+        }
+        w.quota = r.quota;
+        w.window = Duration::from_millis(r.window_ms);
+        if r.left <= w.left || !same {
+            w.left = r.left;
+            w.read_at = now;
+        }
+        let elapsed = r.window_ms.saturating_sub(r.reset_ms) as f64;
+        let others = r.quota as f64 - r.left as f64 - w.ours as f64;
+        if elapsed >= r.window_ms as f64 * 0.1 {
+            w.others_rate = (others.max(0.0) / elapsed).max(0.0);
+        } else {
+            w.others_rate = w.others_rate.max(prior);
+        }
+        st.since_reading = in_flight;
+        drop(st);
+        self.notify.notify_waiters();
+    }
+}
+
+impl Permit {
+    /// The answer's quota reading (any status but 429).
+    pub fn record(mut self, reading: Option<QuotaReading>) {
+        self.settled = true;
+        self.limiter.settle(reading, false);
+    }
+
+    /// The answer was a 429.
+    pub fn throttled(mut self, reading: Option<QuotaReading>) {
+        self.settled = true;
+        let r = reading.map(|r| QuotaReading { left: 0, ..r });
+        self.limiter.settle(r, true);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.settled {
+            // Not answered (transport failure, cancelled): it may or may not have been charged.
+            self.limiter.settle(None, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(left: u32, reset_ms: u64) -> QuotaReading {
+        QuotaReading {
+            left,
+            quota: 150,
+            window_ms: 30_000,
+            reset_ms,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_request_probes_until_the_first_answer() {
+        let l = QuotaLimiter::new(0.0);
+        let p = l.acquire(Class::Read).await;
+        let second = tokio::time::timeout(Duration::from_millis(50), l.acquire(Class::Read)).await;
+        assert!(second.is_err(), "waits for the probe's answer");
+        p.record(Some(reading(149, 30_000)));
+        let _b = tokio::time::timeout(Duration::from_millis(50), l.acquire(Class::Read))
+            .await
+            .expect("granted after the answer");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_for_the_reset_when_nothing_is_left() {
+        let l = QuotaLimiter::new(0.0);
+        l.acquire(Class::Write).await.record(Some(reading(1, 10_000)));
+        // One left, one request of margin: nothing to spend until the reset.
+        let start = Instant::now();
+        let p = l.acquire(Class::Write).await;
+        assert!(start.elapsed() >= Duration::from_millis(10_000), "{:?}", start.elapsed());
+        p.record(Some(reading(149, 30_000)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_other_apps_need_until_the_reset_is_reserved() {
+        let l = QuotaLimiter::new(0.0);
+        // Half the window gone, 60 of 150 spent by others (we spent 1): 2 per second.
+        l.acquire(Class::Read).await.record(Some(reading(89, 15_000)));
+        let stats = l.stats();
+        assert!((stats.others_per_sec - 4.0).abs() < 0.01, "{stats:?}");
+        // They will spend 60 more; 89 - 60 - 1 = 28 are ours.
+        let mut permits = Vec::new();
+        for _ in 0..28 {
+            permits.push(
+                tokio::time::timeout(Duration::from_millis(1), l.acquire(Class::Read))
+                    .await
+                    .expect("within the budget"),
+            );
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), l.acquire(Class::Read))
+                .await
+                .is_err(),
+            "the 29th would eat into the others' share"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_and_writes_alternate_when_both_wait() {
+        let l = QuotaLimiter::new(0.0);
+        // The probe is out: everyone else waits for its answer.
+        let probe = l.acquire(Class::Read).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for class in [Class::Read, Class::Read, Class::Read, Class::Write, Class::Write, Class::Write] {
+            let (l, order) = (l.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let p = l.acquire(class).await;
+                order.lock().push(class);
+                p.record(Some(reading(100, 29_000)));
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(order.lock().is_empty());
+        probe.record(Some(reading(100, 29_000)));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().clone();
+        assert_eq!(
+            order,
+            [Class::Write, Class::Read, Class::Write, Class::Read, Class::Write, Class::Read],
+            "the class that just went waits its turn"
+        );
+    }
+}
