@@ -179,11 +179,12 @@ impl BcClient {
             if status == 204 || (text.trim().is_empty() && (200..300).contains(&status)) {
                 return Ok(None);
             }
-            let value: Value = serde_json::from_str(&text).map_err(|e| ConnectorError::Transport {
-                system: PLATFORM,
-                message: format!("status {status}: body is not JSON: {e}"),
-                retryable: status >= 500,
-            })?;
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| ConnectorError::Transport {
+                    system: PLATFORM,
+                    message: format!("status {status}: body is not JSON: {e}"),
+                    retryable: status >= 500,
+                })?;
             if (200..300).contains(&status) {
                 return Ok(Some(value));
             }
@@ -246,7 +247,11 @@ impl BcClient {
     }
 
     /// Every item of a V3 list that has no `id` to page on (inventory items): by page number.
-    pub async fn list_v3_paged(&self, path: &str, query: &str) -> Result<Vec<Value>, ConnectorError> {
+    pub async fn list_v3_paged(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> Result<Vec<Value>, ConnectorError> {
         let mut out = Vec::new();
         let mut page = 1u64;
         loop {

@@ -161,11 +161,7 @@ impl Connection for BigCommerceConnection {
     }
 
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
-        let journal = poll::Journal {
-            store_id: ctx.store_id.clone(),
-            system: ctx.system.clone(),
-            db: ctx.db.clone(),
-        };
+        let journal = poll::Journal::new(ctx.store_id.clone(), ctx.system.clone(), ctx.db.clone());
         let fetcher = HintFetcher::new(
             journal.clone(),
             self.client.clone(),

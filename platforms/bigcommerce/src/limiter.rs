@@ -12,6 +12,9 @@
 //!   spent so far; their rate is that over the window's elapsed part, and never taken below
 //!   the whole previous window's rate (a new window's first readings are noisy). What they
 //!   will spend until the reset, at that rate, is reserved for them, plus a small margin.
+//! - **Pacing**: the window's free part (the quota less the margin and the others' expected
+//!   need) is spent evenly over the window, with a small burst, so the other apps are never
+//!   crowded out of the window's start (which would also hide their rate from this client).
 //! - A request is granted while the remaining budget is at least one; else it waits for the
 //!   reset (computed from the answer's arrival, so it is never earlier than the server's) and
 //!   then probes the new window with one request before spending it.
@@ -179,11 +182,27 @@ impl QuotaLimiter {
         let rate = w.others_rate.max(st.prior_rate);
         let since = now.saturating_duration_since(w.read_at).as_millis() as f64;
         let remaining = w.reset_at.saturating_duration_since(now).as_millis() as f64;
+        let window_ms = w.window.as_millis().max(1) as f64;
         let margin = 1.0 + self.margin * w.quota as f64;
         let left = w.left as f64 - st.since_reading as f64 - rate * since;
-        let budget = left - rate * remaining - margin;
-        if budget >= 1.0 {
-            Ok(budget as u32)
+        // (A hundredth of a request of slack: times are whole milliseconds.)
+        let budget = left - rate * remaining - margin + 0.01;
+        if budget < 1.0 {
+            return Err(w.reset_at.saturating_duration_since(now) + Duration::from_millis(1));
+        }
+        // Pace: spend the window's free part evenly, so the other apps are never crowded out
+        // (and their rate can be learned from what they manage to spend).
+        let elapsed = (window_ms - remaining).max(0.0);
+        let pace = ((w.quota as f64 - margin) / window_ms - rate).max(0.0);
+        let burst = (w.quota as f64 * 0.05).max(2.0);
+        let ours = (w.ours + st.since_reading) as f64;
+        let allowed = pace * elapsed + burst - ours + 0.01;
+        if allowed >= 1.0 {
+            Ok(budget.min(allowed) as u32)
+        } else if pace > 0.0 {
+            let ms = ((1.0 - allowed) / pace).ceil().max(1.0);
+            Err(Duration::from_millis(ms as u64)
+                .min(w.reset_at.saturating_duration_since(now) + Duration::from_millis(1)))
         } else {
             Err(w.reset_at.saturating_duration_since(now) + Duration::from_millis(1))
         }
@@ -354,11 +373,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waits_for_the_reset_when_nothing_is_left() {
         let l = QuotaLimiter::new(0.0);
-        l.acquire(Class::Write).await.record(Some(reading(1, 10_000)));
+        l.acquire(Class::Write)
+            .await
+            .record(Some(reading(1, 10_000)));
         // One left, one request of margin: nothing to spend until the reset.
         let start = Instant::now();
         let p = l.acquire(Class::Write).await;
-        assert!(start.elapsed() >= Duration::from_millis(10_000), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(10_000),
+            "{:?}",
+            start.elapsed()
+        );
         p.record(Some(reading(149, 30_000)));
     }
 
@@ -366,24 +391,25 @@ mod tests {
     async fn the_other_apps_need_until_the_reset_is_reserved() {
         let l = QuotaLimiter::new(0.0);
         // Half the window gone, 60 of 150 spent by others (we spent 1): 2 per second.
-        l.acquire(Class::Read).await.record(Some(reading(89, 15_000)));
+        l.acquire(Class::Read)
+            .await
+            .record(Some(reading(89, 15_000)));
         let stats = l.stats();
         assert!((stats.others_per_sec - 4.0).abs() < 0.01, "{stats:?}");
-        // They will spend 60 more; 89 - 60 - 1 = 28 are ours.
+        // They will spend 60 more; 89 - 60 - 1 (margin) = 28 are ours until the reset, paced:
+        // about 14 for the half window's free rate plus a burst of 7.5 at once.
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(14_900);
         let mut permits = Vec::new();
-        for _ in 0..28 {
-            permits.push(
-                tokio::time::timeout(Duration::from_millis(1), l.acquire(Class::Read))
-                    .await
-                    .expect("within the budget"),
-            );
+        let mut at_once = 0;
+        while let Ok(p) = tokio::time::timeout_at(deadline, l.acquire(Class::Read)).await {
+            if start.elapsed() < Duration::from_millis(1) {
+                at_once += 1;
+            }
+            permits.push(p);
         }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(1), l.acquire(Class::Read))
-                .await
-                .is_err(),
-            "the 29th would eat into the others' share"
-        );
+        assert_eq!(permits.len(), 28, "the others' share is left to them");
+        assert_eq!(at_once, 21, "the rest is paced over the window");
     }
 
     #[tokio::test(start_paused = true)]
@@ -393,7 +419,14 @@ mod tests {
         let probe = l.acquire(Class::Read).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for class in [Class::Read, Class::Read, Class::Read, Class::Write, Class::Write, Class::Write] {
+        for class in [
+            Class::Read,
+            Class::Read,
+            Class::Read,
+            Class::Write,
+            Class::Write,
+            Class::Write,
+        ] {
             let (l, order) = (l.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
                 let p = l.acquire(class).await;
@@ -410,7 +443,14 @@ mod tests {
         let order = order.lock().clone();
         assert_eq!(
             order,
-            [Class::Write, Class::Read, Class::Write, Class::Read, Class::Write, Class::Read],
+            [
+                Class::Write,
+                Class::Read,
+                Class::Write,
+                Class::Read,
+                Class::Write,
+                Class::Read
+            ],
             "the class that just went waits its turn"
         );
     }

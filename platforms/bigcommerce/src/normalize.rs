@@ -79,14 +79,19 @@ pub fn levels(items: &[Value], product_version: impl Fn(&str) -> Option<String>)
     let mut out = Vec::new();
     for item in items {
         let ident = &item["identity"];
-        let (Some(variant), Some(product)) = (ident["variant_id"].as_u64(), ident["product_id"].as_u64())
+        let (Some(variant), Some(product)) =
+            (ident["variant_id"].as_u64(), ident["product_id"].as_u64())
         else {
             continue;
         };
         let Some(updated_at) = product_version(&product.to_string()) else {
             continue;
         };
-        for loc in item["locations"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for loc in item["locations"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let Some(location) = loc["location_id"].as_u64() else {
                 continue;
             };
@@ -171,8 +176,10 @@ mod tests {
         let d = product(&p).unwrap();
         assert_eq!(d.id, "111");
         assert_eq!(d.body["variants"][0]["id"], "70");
-        let items = [json!({"identity": {"variant_id": 70, "product_id": 111, "sku": "A"},
-            "locations": [{"location_id": 1, "available_to_sell": 4}, {"location_id": 2, "available_to_sell": 0}]})];
+        let items = [
+            json!({"identity": {"variant_id": 70, "product_id": 111, "sku": "A"},
+            "locations": [{"location_id": 1, "available_to_sell": 4}, {"location_id": 2, "available_to_sell": 0}]}),
+        ];
         let ls = levels(&items, |_| Some(d.version.clone()));
         assert_eq!(ls.len(), 2);
         assert_eq!(ls[0].id, "70@1");

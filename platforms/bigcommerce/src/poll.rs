@@ -35,7 +35,10 @@ pub async fn levels_of(
     let mut out = Vec::new();
     for chunk in products.chunks(IDS_PER_READ) {
         let items = client
-            .list_v3_paged("/v3/inventory/items", &format!("product_id:in={}", chunk.join(",")))
+            .list_v3_paged(
+                "/v3/inventory/items",
+                &format!("product_id:in={}", chunk.join(",")),
+            )
             .await?;
         out.extend(normalize::levels(&items, |p| versions.get(p).cloned()));
     }
@@ -51,8 +54,10 @@ pub async fn products_where(client: &BcClient, filter: &str) -> Result<Vec<BcDoc
     }
     let raw = client.list_v3("/v3/catalog/products", &query).await?;
     let docs: Vec<BcDoc> = raw.iter().filter_map(normalize::product).collect();
-    let versions: BTreeMap<String, String> =
-        docs.iter().map(|d| (d.id.clone(), d.version.clone())).collect();
+    let versions: BTreeMap<String, String> = docs
+        .iter()
+        .map(|d| (d.id.clone(), d.version.clone()))
+        .collect();
     let ids: Vec<String> = versions.keys().cloned().collect();
     let mut out = docs;
     out.extend(levels_of(client, &ids, &versions).await?);
@@ -60,7 +65,10 @@ pub async fn products_where(client: &BcClient, filter: &str) -> Result<Vec<BcDoc
 }
 
 /// Customers for a V3 filter.
-pub async fn customers_where(client: &BcClient, filter: &str) -> Result<Vec<BcDoc>, ConnectorError> {
+pub async fn customers_where(
+    client: &BcClient,
+    filter: &str,
+) -> Result<Vec<BcDoc>, ConnectorError> {
     Ok(client
         .list_v3("/v3/customers", filter)
         .await?
@@ -81,7 +89,11 @@ async fn order_doc(
     let lines = match known {
         Some(k) => k["line_items"].clone(),
         None => client
-            .call(reqwest::Method::GET, &format!("/v2/orders/{id}/products"), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("/v2/orders/{id}/products"),
+                None,
+            )
             .await?
             .unwrap_or(json!([])),
     };
@@ -97,6 +109,21 @@ pub struct Journal {
     pub system: String,
     /// The database.
     pub db: Store,
+    /// Orders this process read, by id: their version and document (so an order read again
+    /// at the same version needs no second `/products` call).
+    pub orders: Arc<parking_lot::Mutex<std::collections::HashMap<String, (String, Value)>>>,
+}
+
+impl Journal {
+    /// A journal context for `system` of `store_id`.
+    pub fn new(store_id: impl Into<String>, system: impl Into<String>, db: Store) -> Self {
+        Journal {
+            store_id: store_id.into(),
+            system: system.into(),
+            db,
+            orders: Arc::default(),
+        }
+    }
 }
 
 impl Journal {
@@ -138,12 +165,25 @@ impl Journal {
 
     /// The order weft holds at `version`, if it does.
     pub async fn known_order(&self, id: &str, version: &str) -> Result<Option<Value>, SourceError> {
+        if let Some((v, body)) = self.orders.lock().get(id)
+            && v == version
+        {
+            return Ok(Some(body.clone()));
+        }
         Ok(self
             .db
             .entity_state(&self.store_id, &self.system, "order", id)
             .await?
             .filter(|k| k.version == version)
             .map(|k| k.body))
+    }
+}
+
+impl Journal {
+    fn remember_order(&self, d: &BcDoc) {
+        self.orders
+            .lock()
+            .insert(d.id.clone(), (d.version.clone(), d.body.clone()));
     }
 }
 
@@ -160,6 +200,7 @@ pub async fn orders_where(
         let v = normalize::version(o["date_modified"].as_str().unwrap_or_default());
         let known = journal.known_order(&id, &v).await?;
         if let Some(d) = order_doc(client, o, known.as_ref()).await? {
+            journal.remember_order(&d);
             out.push(d);
         }
     }
@@ -198,6 +239,7 @@ pub async fn fetch_hinted(
                         let v = normalize::version(o["date_modified"].as_str().unwrap_or_default());
                         let known = journal.known_order(id, &v).await?;
                         if let Some(d) = order_doc(client, &o, known.as_ref()).await? {
+                            journal.remember_order(&d);
                             out.push(d);
                         }
                     }

@@ -313,7 +313,11 @@ pub async fn ensure_hooks(
             // Deactivated after failed callbacks, or its secret rotated: repair it.
             Some(id) => {
                 client
-                    .call(reqwest::Method::PUT, &format!("/v3/hooks/{id}"), Some(&body))
+                    .call(
+                        reqwest::Method::PUT,
+                        &format!("/v3/hooks/{id}"),
+                        Some(&body),
+                    )
                     .await?;
             }
             None => {
@@ -401,14 +405,21 @@ mod tests {
     fn a_callback_is_a_hint_for_the_bus() {
         let bus = HintBus::new();
         let w = BcWebhooks::new(Some(bus.clone()));
-        let d = w.parse(&headers(None), &body("stores/abc"), Some("abc")).unwrap();
+        let d = w
+            .parse(&headers(None), &body("stores/abc"), Some("abc"))
+            .unwrap();
         assert_eq!(d.kind, HINT_KIND);
         assert_eq!(d.entity_id, "product:111");
         assert_eq!(d.version, "2026-01-15T12:00:00Z");
         assert_eq!(d.delivery_id.as_deref(), Some("store/product/updated:abc"));
-        w.parse(&headers(None), &body("stores/abc"), Some("abc")).unwrap();
+        w.parse(&headers(None), &body("stores/abc"), Some("abc"))
+            .unwrap();
         assert_eq!(bus.received(), 2);
-        assert_eq!(bus.drain(), vec![("product".to_owned(), 111)], "once per entity");
+        assert_eq!(
+            bus.drain(),
+            vec![("product".to_owned(), 111)],
+            "once per entity"
+        );
         assert!(bus.drain().is_empty());
     }
 
@@ -420,6 +431,9 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("stores/other"), "{e}");
         assert!(w.parse(&headers(None), b"[]", None).is_err());
-        assert!(w.parse(&headers(None), b"{\"scope\":\"store/x\"}", None).is_err());
+        assert!(
+            w.parse(&headers(None), b"{\"scope\":\"store/x\"}", None)
+                .is_err()
+        );
     }
 }

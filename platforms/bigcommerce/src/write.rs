@@ -47,7 +47,14 @@ const PRODUCT_FIELDS: [&str; 7] = [
     "type",
 ];
 const VARIANT_FIELDS: [&str; 3] = ["sku", "price", "option_values"];
-const CUSTOMER_FIELDS: [&str; 6] = ["email", "first_name", "last_name", "company", "phone", "notes"];
+const CUSTOMER_FIELDS: [&str; 6] = [
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "phone",
+    "notes",
+];
 
 fn pick(body: &Value, fields: &[&str]) -> Map<String, Value> {
     fields
@@ -118,10 +125,17 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
             let fields = Value::Object(pick(&cmd.body, &PRODUCT_FIELDS));
             let r = match target(cmd) {
                 Some(id) => {
-                    c.call(Method::PUT, &format!("/v3/catalog/products/{id}"), Some(&fields))
+                    c.call(
+                        Method::PUT,
+                        &format!("/v3/catalog/products/{id}"),
+                        Some(&fields),
+                    )
+                    .await?
+                }
+                None => {
+                    c.call(Method::POST, "/v3/catalog/products", Some(&fields))
                         .await?
                 }
-                None => c.call(Method::POST, "/v3/catalog/products", Some(&fields)).await?,
             };
             let d = r.unwrap_or_default();
             let id = d["data"]["id"]
@@ -295,7 +309,10 @@ pub fn stock_call_subset(input: &Value, positions: &[usize]) -> Value {
 
 /// Sends one stock call: reads the levels, compares, sets the ones that need it in one
 /// absolute adjustment, then reads the products' `date_modified` (the levels' version).
-pub async fn send_stock_call(c: &BcClient, input: &Value) -> Result<Vec<BatchResult>, ConnectorError> {
+pub async fn send_stock_call(
+    c: &BcClient,
+    input: &Value,
+) -> Result<Vec<BatchResult>, ConnectorError> {
     let levels: Vec<LevelSet> = input["levels"]
         .as_array()
         .map(Vec::as_slice)
@@ -329,15 +346,24 @@ pub async fn send_stock_call(c: &BcClient, input: &Value) -> Result<Vec<BatchRes
     let mut current: BTreeMap<(u64, u64), (i64, u64, String)> = BTreeMap::new();
     for item in &items {
         let ident = &item["identity"];
-        let (Some(v), Some(p)) = (ident["variant_id"].as_u64(), ident["product_id"].as_u64()) else {
+        let (Some(v), Some(p)) = (ident["variant_id"].as_u64(), ident["product_id"].as_u64())
+        else {
             continue;
         };
         let sku = ident["sku"].as_str().unwrap_or_default().to_owned();
-        for loc in item["locations"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for loc in item["locations"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             if let Some(l) = loc["location_id"].as_u64() {
                 current.insert(
                     (v, l),
-                    (loc["available_to_sell"].as_i64().unwrap_or(0), p, sku.clone()),
+                    (
+                        loc["available_to_sell"].as_i64().unwrap_or(0),
+                        p,
+                        sku.clone(),
+                    ),
                 );
             }
         }
@@ -360,14 +386,16 @@ pub async fn send_stock_call(c: &BcClient, input: &Value) -> Result<Vec<BatchRes
                 ),
             }),
             Some((q, _, _)) if *q == l.quantity => Plan::Already,
-            Some((q, _, _)) if l.expected.is_some_and(|e| e != *q) => Plan::Fail(ConnectorError::Stale {
-                system: PLATFORM,
-                what: format!("inventory level {}@{}", l.variant, l.location),
-                message: format!(
-                    "holds {q}, not the {} the write was computed against",
-                    l.expected.unwrap_or_default()
-                ),
-            }),
+            Some((q, _, _)) if l.expected.is_some_and(|e| e != *q) => {
+                Plan::Fail(ConnectorError::Stale {
+                    system: PLATFORM,
+                    what: format!("inventory level {}@{}", l.variant, l.location),
+                    message: format!(
+                        "holds {q}, not the {} the write was computed against",
+                        l.expected.unwrap_or_default()
+                    ),
+                })
+            }
             Some(_) => Plan::Set,
         })
         .collect();
@@ -388,14 +416,21 @@ pub async fn send_stock_call(c: &BcClient, input: &Value) -> Result<Vec<BatchRes
     // The levels' version: their products' date_modified after the write.
     let mut products: Vec<String> = levels
         .iter()
-        .filter_map(|l| current.get(&(l.variant, l.location)).map(|c| c.1.to_string()))
+        .filter_map(|l| {
+            current
+                .get(&(l.variant, l.location))
+                .map(|c| c.1.to_string())
+        })
         .collect();
     products.sort();
     products.dedup();
     let mut versions: BTreeMap<String, String> = BTreeMap::new();
     if !products.is_empty() {
         let listed = c
-            .list_v3("/v3/catalog/products", &format!("id:in={}", products.join(",")))
+            .list_v3(
+                "/v3/catalog/products",
+                &format!("id:in={}", products.join(",")),
+            )
             .await?;
         for p in listed {
             if let (Some(id), Some(d)) = (p["id"].as_u64(), p["date_modified"].as_str()) {
