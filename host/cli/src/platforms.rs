@@ -7,6 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use weft_bigcommerce::config::{BigCommerceSection, BigCommerceSettings};
+use weft_bigcommerce::{
+    BcClient, BcConfig, BigCommerce, BigCommerceConnection, HintBus, QuotaLimiter,
+};
 use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
 use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
@@ -19,7 +23,11 @@ use crate::app::{Connect, SystemSetup};
 
 /// Every platform this build knows.
 pub fn registry() -> Vec<Arc<dyn Platform>> {
-    vec![Arc::new(Shopify), Arc::new(NetSuite)]
+    vec![
+        Arc::new(Shopify),
+        Arc::new(NetSuite),
+        Arc::new(BigCommerce::default()),
+    ]
 }
 
 /// The platform named `name`.
@@ -56,6 +64,49 @@ pub fn shopify_system(
         platform: Arc::new(Shopify),
         webhook_secrets,
         account: Some(shop.to_owned()),
+        connect,
+    }
+}
+
+/// A BigCommerce store's system: its API base and store hash (callbacks from another store are
+/// refused), its token, and its webhook secrets (the custom header its hooks carry). The
+/// system's platform value and its connection share one hint bus: the intake hands the ids of
+/// thin callbacks to the connection's fetcher.
+pub fn bigcommerce_system(
+    name: &str,
+    base_url: &str,
+    store_hash: &str,
+    token: &str,
+    webhook_secrets: Vec<Vec<u8>>,
+) -> SystemSetup {
+    let bus = HintBus::new();
+    let (base_url, hash, token) = (
+        base_url.trim_end_matches('/').to_owned(),
+        store_hash.to_owned(),
+        token.to_owned(),
+    );
+    let secret = webhook_secrets
+        .first()
+        .and_then(|s| String::from_utf8(s.clone()).ok());
+    let connect_bus = bus.clone();
+    let connect: Connect = Arc::new(move |shared| {
+        let client = BcClient::new(
+            BcConfig::new(&base_url, &hash, &token),
+            QuotaLimiter::new(0.02),
+        )
+        .context("cannot build the BigCommerce client")?
+        .with_breaker(shared.breaker(&format!("{}:{hash}", weft_bigcommerce::PLATFORM)));
+        Ok(Arc::new(BigCommerceConnection::new(
+            Arc::new(client),
+            connect_bus.clone(),
+            secret.clone(),
+        )) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(BigCommerce::with_bus(bus)),
+        webhook_secrets,
+        account: Some(store_hash.to_owned()),
         connect,
     }
 }
@@ -102,7 +153,7 @@ pub fn netsuite_system(
 
 /// Every platform's config section, for the config loader.
 pub fn sections() -> Vec<&'static dyn PlatformSection> {
-    vec![&ShopifySection, &NetSuiteSection]
+    vec![&ShopifySection, &NetSuiteSection, &BigCommerceSection]
 }
 
 /// Loads the host file and its stores with every registered platform's section reader.
@@ -159,6 +210,19 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     ns.concurrency_limit
                         .map(|l| l as usize)
                         .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+                )
+            }
+            weft_bigcommerce::PLATFORM => {
+                let bc = sys.settings::<BigCommerceSettings>().ok_or_else(wrong)?;
+                bigcommerce_system(
+                    name,
+                    bc.base_url.as_str(),
+                    &bc.store_hash,
+                    &secret(&bc.access_token, name, "access token")?,
+                    bc.webhook_secrets
+                        .iter()
+                        .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
+                        .collect::<Result<_>>()?,
                 )
             }
             other => bail!(
