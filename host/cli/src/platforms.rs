@@ -69,7 +69,8 @@ pub fn shopify_system(
 }
 
 /// A BigCommerce store's system: its API base and store hash (callbacks from another store are
-/// refused), its token, and its webhook secrets (the custom header its hooks carry). The
+/// refused), its token, its plan's quota per 30 s (assumed only when answers carry no
+/// rate-limit headers), and its webhook secrets (the custom header its hooks carry). The
 /// system's platform value and its connection share one hint bus: the intake hands the ids of
 /// thin callbacks to the connection's fetcher.
 pub fn bigcommerce_system(
@@ -77,6 +78,7 @@ pub fn bigcommerce_system(
     base_url: &str,
     store_hash: &str,
     token: &str,
+    quota: u32,
     webhook_secrets: Vec<Vec<u8>>,
 ) -> SystemSetup {
     let bus = HintBus::new();
@@ -92,7 +94,7 @@ pub fn bigcommerce_system(
     let connect: Connect = Arc::new(move |shared| {
         let client = BcClient::new(
             BcConfig::new(&base_url, &hash, &token),
-            QuotaLimiter::new(0.02),
+            QuotaLimiter::new(0.02).with_fallback(quota, std::time::Duration::from_secs(30)),
         )
         .context("cannot build the BigCommerce client")?
         .with_breaker(shared.breaker(&format!("{}:{hash}", weft_bigcommerce::PLATFORM)));
@@ -219,6 +221,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     bc.base_url.as_str(),
                     &bc.store_hash,
                     &secret(&bc.access_token, name, "access token")?,
+                    bc.quota,
                     bc.webhook_secrets
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))

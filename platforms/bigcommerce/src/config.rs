@@ -13,8 +13,9 @@
 //!
 //! The webhook secret is sent by BigCommerce as the custom header weft registers its hooks
 //! with (`X-Weft-Webhook-Secret`): BigCommerce signs nothing, so that header is the only proof
-//! a callback comes from the store. The plan's quota is a starting point only: the limiter
-//! learns the real one from every answer's headers.
+//! a callback comes from the store. The plan's quota is only assumed when answers carry no
+//! rate-limit headers (a proxy stripped them): the limiter learns the real quota, the window
+//! and the other apps' share from every answer's headers.
 
 use std::any::Any;
 use std::sync::Arc;

@@ -112,6 +112,9 @@ pub struct QuotaLimiter {
     notify: Notify,
     /// Requests never spent, as a fraction of the quota (plus one).
     margin: f64,
+    /// The quota and window to assume when answers carry no readings (a proxy stripped the
+    /// headers): this client's own requests are counted against it.
+    fallback: Mutex<Option<(u32, Duration)>>,
 }
 
 /// A granted request; report its answer with [`Permit::record`] or [`Permit::throttled`].
@@ -142,7 +145,14 @@ impl QuotaLimiter {
             }),
             notify: Notify::new(),
             margin,
+            fallback: Mutex::new(None),
         })
+    }
+
+    /// Sets the quota to assume (e.g. the plan's) when answers carry no rate-limit headers.
+    pub fn with_fallback(self: Arc<Self>, quota: u32, window: Duration) -> Arc<Self> {
+        *self.fallback.lock() = Some((quota, window));
+        self
     }
 
     /// What it has learned.
@@ -248,12 +258,41 @@ impl QuotaLimiter {
         }
     }
 
-    fn settle(&self, reading: Option<QuotaReading>, throttled: bool) {
+    fn settle(&self, reading: Option<QuotaReading>, throttled: bool, answered: bool) {
         let now = Instant::now();
         let mut st = self.state.lock();
         st.in_flight = st.in_flight.saturating_sub(1);
         if throttled {
             st.throttled += 1;
+        }
+        if reading.is_none()
+            && answered
+            && let Some((quota, window)) = *self.fallback.lock()
+        {
+            // No headers: count this client's own requests against the assumed quota.
+            let in_flight = st.in_flight;
+            match st.window.as_mut() {
+                Some(w) if now < w.reset_at => {
+                    w.left = w.left.saturating_sub(1);
+                    w.ours += 1;
+                    w.read_at = now;
+                }
+                _ => {
+                    st.window = Some(Window {
+                        reset_at: now + window,
+                        window,
+                        quota,
+                        left: quota.saturating_sub(1),
+                        read_at: now,
+                        ours: 1,
+                        others_rate: 0.0,
+                    });
+                }
+            }
+            st.since_reading = in_flight;
+            drop(st);
+            self.notify.notify_waiters();
+            return;
         }
         let Some(r) = reading else {
             st.since_reading = st.since_reading.min(st.in_flight);
@@ -325,14 +364,14 @@ impl Permit {
     /// The answer's quota reading (any status but 429).
     pub fn record(mut self, reading: Option<QuotaReading>) {
         self.settled = true;
-        self.limiter.settle(reading, false);
+        self.limiter.settle(reading, false, true);
     }
 
     /// The answer was a 429.
     pub fn throttled(mut self, reading: Option<QuotaReading>) {
         self.settled = true;
         let r = reading.map(|r| QuotaReading { left: 0, ..r });
-        self.limiter.settle(r, true);
+        self.limiter.settle(r, true, true);
     }
 }
 
@@ -340,7 +379,7 @@ impl Drop for Permit {
     fn drop(&mut self) {
         if !self.settled {
             // Not answered (transport failure, cancelled): it may or may not have been charged.
-            self.limiter.settle(None, false);
+            self.limiter.settle(None, false, false);
         }
     }
 }
@@ -410,6 +449,29 @@ mod tests {
         }
         assert_eq!(permits.len(), 28, "the others' share is left to them");
         assert_eq!(at_once, 21, "the rest is paced over the window");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_headers_the_fallback_quota_counts_our_own_requests() {
+        let l = QuotaLimiter::new(0.0).with_fallback(10, Duration::from_secs(30));
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed() < Duration::from_secs(29) {
+            l.acquire(Class::Write).await.record(None);
+            n += 1;
+        }
+        // The probe, then 10 - 1 (margin) in the assumed window: 9 requests in 29 s.
+        assert!(n <= 10, "{n} requests in the first assumed window");
+        assert!(n >= 8, "{n}");
+        // Without a fallback, requests go one at a time (each waits for the previous answer).
+        let plain = QuotaLimiter::new(0.0);
+        let p = plain.acquire(Class::Read).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), plain.acquire(Class::Read))
+                .await
+                .is_err()
+        );
+        p.record(None);
     }
 
     #[tokio::test(start_paused = true)]
