@@ -88,9 +88,11 @@ async fn hooks_can_be_updated_and_deleted() {
 
 #[tokio::test]
 async fn adjustments_are_limited_and_need_one_identifier_per_item() {
-    let mut config = SimConfig::default();
-    config.adjustment_limit = 3;
-    let api = Api::start(config).await;
+    let api = Api::start(SimConfig {
+        adjustment_limit: 3,
+        ..SimConfig::default()
+    })
+    .await;
     catalogue(&api.sim);
     let items: Vec<_> = (0..4)
         .map(|_| json!({"location_id": 1, "sku": "MUG", "quantity": 1}))
