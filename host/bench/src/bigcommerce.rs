@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 use weft_bigcommerce::{BcClient, BcConfig, BigCommerceConnection, HintBus, QuotaLimiter};
 use weft_platform::{Connection, ConnectorError, EntityKind, WriteCommand, WriteOp};
-use weft_sim_bigcommerce::{BcSim, QuotaConfig, SimConfig};
+use weft_sim_bigcommerce::{BackgroundShape, BcSim, QuotaConfig, SimConfig};
 
 use crate::BenchError;
 
@@ -27,6 +27,8 @@ pub struct BigCommerceOptions {
     pub window: Duration,
     /// Requests another app makes per window.
     pub other_apps: u32,
+    /// When in the window it makes them.
+    pub other_apps_shape: BackgroundShape,
     /// Windows to run; the first is warm-up, the last partial one is not measured.
     pub windows: u32,
     /// Concurrent writers.
@@ -43,6 +45,7 @@ impl Default for BigCommerceOptions {
             quota: 150,
             window: Duration::from_secs(3),
             other_apps: 75,
+            other_apps_shape: BackgroundShape::Even,
             windows: 6,
             workers: 4,
             items: 40,
@@ -103,6 +106,7 @@ pub async fn bigcommerce_scenario(
             requests_per_window: opts.quota,
             window: opts.window,
             background_per_window: opts.other_apps,
+            background_shape: opts.other_apps_shape,
         },
         ..SimConfig::default()
     })
@@ -128,7 +132,7 @@ pub async fn bigcommerce_scenario(
     let c = sim.config();
     let client = BcClient::new(
         BcConfig::new(&server.base_url, &c.store_hash, &c.tokens[0]),
-        QuotaLimiter::new(0.02),
+        QuotaLimiter::new(weft_bigcommerce::limiter::DEFAULT_MARGIN),
     )
     .map_err(|e| setup("bigcommerce client", e))?;
     let conn = Arc::new(BigCommerceConnection::new(

@@ -20,6 +20,7 @@ pub use bigcommerce::{BigCommerceBench, BigCommerceOptions, bigcommerce_scenario
 pub use intake::{IntakeBenchError, IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use netsuite::{NetSuiteBench, NetSuiteOptions, netsuite_scenario};
 pub use shopify::{ShopifyBench, ShopifyOptions, shopify_scenario};
+pub use weft_sim_bigcommerce::BackgroundShape;
 
 /// What went wrong while running a benchmark.
 #[derive(Debug, thiserror::Error)]

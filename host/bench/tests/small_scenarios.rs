@@ -108,3 +108,21 @@ async fn bigcommerce_sustained_writes_get_no_429_after_warmup_while_another_app_
     assert!(b.bigcommerce_share_min >= 0.9, "{b:?}");
     assert_eq!(b.bigcommerce_verified_items, 40);
 }
+
+// The same with the other app spending its half in a burst at each window's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigcommerce_sustained_writes_share_the_quota_with_a_bursting_app() {
+    let opts = weft_bench::BigCommerceOptions {
+        window: Duration::from_millis(1000),
+        windows: 4,
+        other_apps_shape: weft_bench::BackgroundShape::Burst,
+        ..weft_bench::BigCommerceOptions::default()
+    };
+    let b = weft_bench::bigcommerce_scenario(&opts)
+        .await
+        .expect("scenario runs and verifies");
+    eprintln!("{b:#?}");
+    assert_eq!(b.bigcommerce_throttled_after_warmup, 0, "{b:?}");
+    assert_eq!(b.bigcommerce_other_app_refused, 0, "{b:?}");
+    assert!(b.bigcommerce_share_min >= 0.9, "{b:?}");
+}

@@ -94,7 +94,8 @@ pub fn bigcommerce_system(
     let connect: Connect = Arc::new(move |shared| {
         let client = BcClient::new(
             BcConfig::new(&base_url, &hash, &token),
-            QuotaLimiter::new(0.02).with_fallback(quota, std::time::Duration::from_secs(30)),
+            QuotaLimiter::new(weft_bigcommerce::limiter::DEFAULT_MARGIN)
+                .with_fallback(quota, std::time::Duration::from_secs(30)),
         )
         .context("cannot build the BigCommerce client")?
         .with_breaker(shared.breaker(&format!("{}:{hash}", weft_bigcommerce::PLATFORM)));

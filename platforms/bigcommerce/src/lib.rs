@@ -34,7 +34,7 @@ use weft_platform::{
 };
 
 pub use client::{BcClient, BcConfig};
-pub use limiter::{Class, QuotaLimiter, QuotaReading};
+pub use limiter::{Class, DEFAULT_MARGIN, QuotaLimiter, QuotaReading};
 pub use webhook::{HintBus, HintFetcher, HookKeeper};
 
 /// The platform's name.

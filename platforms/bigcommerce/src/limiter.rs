@@ -8,10 +8,11 @@
 //!
 //! - **What is left** is the last reading, less this client's requests sent since and not
 //!   answered yet, less what the other apps are expected to have spent since the reading.
-//! - **The other apps' rate** is learned: within a window, `quota - left - ours` is what they
-//!   spent so far; their rate is that over the window's elapsed part, and never taken below
-//!   the whole previous window's rate (a new window's first readings are noisy). What they
-//!   will spend until the reset, at that rate, is reserved for them, plus a small margin.
+//! - **The other apps' need** is learned: within a window, `quota - left - ours` is what they
+//!   spent so far. They are expected to spend as much per window as they were seen to spend in
+//!   the previous one, whatever its shape (evenly, or in bursts); what they have not spent of
+//!   that yet is reserved for them until the reset, plus a small margin. In the first window, or once they
+//!   spend more than before, their rate so far is extrapolated to the reset instead.
 //! - **Pacing**: the window's free part (the quota less the margin and the others' expected
 //!   need) is spent evenly over the window, with a small burst, so the other apps are never
 //!   crowded out of the window's start (which would also hide their rate from this client).
@@ -68,8 +69,8 @@ pub struct LimiterStats {
     pub granted: u64,
     /// 429s recorded.
     pub throttled: u64,
-    /// The other apps' learned rate, requests per second.
-    pub others_per_sec: f64,
+    /// What the other apps are expected to spend per window.
+    pub others_per_window: f64,
     /// Requests per window, as last read.
     pub quota: u32,
 }
@@ -87,15 +88,45 @@ struct Window {
     read_at: Instant,
     /// This client's answered requests charged in it.
     ours: u32,
-    /// Others' rate learned in it (requests per ms).
-    others_rate: f64,
+    /// What the other apps had spent by the last reading (at least; this client's requests
+    /// in flight then are not counted as theirs).
+    others_so_far: f64,
+    /// What they are expected to spend from the last reading to the reset.
+    others_rest: f64,
+    /// The most they were seen to have spent (this client's requests in flight counted as
+    /// theirs), and when (ms into the window).
+    others_seen: f64,
+    seen_at: f64,
+    /// The first reading in the window's second half: (ms into the window, seen by then).
+    mid: Option<(f64, f64)>,
+}
+
+impl Window {
+    fn others_total(&self) -> f64 {
+        self.others_so_far + self.others_rest
+    }
+
+    /// What the other apps spent in this window, once it is over: what was seen, plus the
+    /// unseen tail after the last reading at their rate over the window's second half (zero
+    /// for an app that spends in a burst at the start, their even rate for an app that spreads).
+    fn others_spent(&self) -> f64 {
+        let window_ms = self.window.as_millis() as f64;
+        let tail = match self.mid {
+            Some((at, seen)) if self.seen_at > at => {
+                (self.others_seen - seen).max(0.0) / (self.seen_at - at)
+                    * (window_ms - self.seen_at).max(0.0)
+            }
+            _ => 0.0,
+        };
+        self.others_seen + tail
+    }
 }
 
 #[derive(Debug)]
 struct State {
     window: Option<Window>,
-    /// The previous window's others' rate (requests per ms).
-    prior_rate: f64,
+    /// What the other apps spent in the previous window (expected total).
+    prior_total: Option<f64>,
     in_flight: u32,
     /// Requests sent since the last reading (not answered yet).
     since_reading: u32,
@@ -125,6 +156,10 @@ pub struct Permit {
 }
 
 const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The margin weft keeps unspent besides the other apps' learned need: 1% of the quota, plus
+/// one request.
+pub const DEFAULT_MARGIN: f64 = 0.01;
+
 /// Two windows' resets closer than this are the same window.
 const SAME_WINDOW_MS: u64 = 500;
 
@@ -135,7 +170,7 @@ impl QuotaLimiter {
         Arc::new(QuotaLimiter {
             state: Mutex::new(State {
                 window: None,
-                prior_rate: 0.0,
+                prior_total: None,
                 in_flight: 0,
                 since_reading: 0,
                 waiting: [0; 2],
@@ -158,14 +193,16 @@ impl QuotaLimiter {
     /// What it has learned.
     pub fn stats(&self) -> LimiterStats {
         let st = self.state.lock();
-        let rate = st
+        let others = st
             .window
             .as_ref()
-            .map_or(st.prior_rate, |w| w.others_rate.max(st.prior_rate));
+            .map(Window::others_total)
+            .or(st.prior_total)
+            .unwrap_or(0.0);
         LimiterStats {
             granted: st.granted,
             throttled: st.throttled,
-            others_per_sec: rate * 1000.0,
+            others_per_window: others,
             quota: st.window.as_ref().map_or(0, |w| w.quota),
         }
     }
@@ -182,28 +219,27 @@ impl QuotaLimiter {
         };
         if now >= w.reset_at {
             // A new window: probe it with one request before spending it.
-            st.prior_rate = w.others_rate;
+            st.prior_total = Some(w.others_spent());
             return if st.in_flight == 0 {
                 Ok(1)
             } else {
                 Err(MAX_WAIT)
             };
         }
-        let rate = w.others_rate.max(st.prior_rate);
-        let since = now.saturating_duration_since(w.read_at).as_millis() as f64;
         let remaining = w.reset_at.saturating_duration_since(now).as_millis() as f64;
         let window_ms = w.window.as_millis().max(1) as f64;
         let margin = 1.0 + self.margin * w.quota as f64;
-        let left = w.left as f64 - st.since_reading as f64 - rate * since;
-        // (A hundredth of a request of slack: times are whole milliseconds.)
-        let budget = left - rate * remaining - margin + 0.01;
+        let left = w.left as f64 - st.since_reading as f64;
+        // What is left less what the others will still spend until the reset. (A hundredth of
+        // a request of slack: times are whole milliseconds.)
+        let budget = left - w.others_rest - margin + 0.01;
         if budget < 1.0 {
             return Err(w.reset_at.saturating_duration_since(now) + Duration::from_millis(1));
         }
         // Pace: spend the window's free part evenly, so the other apps are never crowded out
         // (and their rate can be learned from what they manage to spend).
         let elapsed = (window_ms - remaining).max(0.0);
-        let pace = ((w.quota as f64 - margin) / window_ms - rate).max(0.0);
+        let pace = ((w.quota as f64 - margin - w.others_total()) / window_ms).max(0.0);
         let burst = (w.quota as f64 * 0.05).max(2.0);
         let ours = (w.ours + st.since_reading) as f64;
         let allowed = pace * elapsed + burst - ours + 0.01;
@@ -285,7 +321,11 @@ impl QuotaLimiter {
                         left: quota.saturating_sub(1),
                         read_at: now,
                         ours: 1,
-                        others_rate: 0.0,
+                        others_so_far: 0.0,
+                        others_rest: 0.0,
+                        others_seen: 0.0,
+                        seen_at: 0.0,
+                        mid: None,
                     });
                 }
             }
@@ -319,7 +359,7 @@ impl QuotaLimiter {
         }
         if !same {
             if let Some(old) = &st.window {
-                st.prior_rate = old.others_rate;
+                st.prior_total = Some(old.others_spent());
             }
             st.window = Some(Window {
                 reset_at,
@@ -328,10 +368,14 @@ impl QuotaLimiter {
                 left: r.left,
                 read_at: now,
                 ours: 0,
-                others_rate: 0.0,
+                others_so_far: 0.0,
+                others_rest: 0.0,
+                others_seen: 0.0,
+                seen_at: 0.0,
+                mid: None,
             });
         }
-        let prior = st.prior_rate;
+        let prior = st.prior_total;
         let in_flight = st.in_flight;
         let w = st.window.as_mut().expect("set above");
         if !throttled {
@@ -346,13 +390,30 @@ impl QuotaLimiter {
         if r.left <= w.left || !same {
             w.left = r.left;
             w.read_at = now;
-        }
-        let elapsed = r.window_ms.saturating_sub(r.reset_ms) as f64;
-        let others = r.quota as f64 - r.left as f64 - w.ours as f64;
-        if elapsed >= r.window_ms as f64 * 0.1 {
-            w.others_rate = (others.max(0.0) / elapsed).max(0.0);
-        } else {
-            w.others_rate = w.others_rate.max(prior);
+            // The others' spending so far: what is gone but ours. Requests of ours in flight
+            // may be charged already; they are not counted as theirs (the reservation below
+            // errs on their side).
+            let elapsed = r.window_ms.saturating_sub(r.reset_ms) as f64;
+            let remaining = r.reset_ms as f64;
+            let gone = r.quota as f64 - r.left as f64 - w.ours as f64;
+            let so_far = (gone - in_flight as f64).max(0.0);
+            w.others_so_far = so_far;
+            if gone >= w.others_seen {
+                w.others_seen = gone.max(0.0);
+                w.seen_at = elapsed;
+            }
+            if w.mid.is_none() && elapsed >= r.window_ms as f64 / 2.0 {
+                w.mid = Some((elapsed, w.others_seen));
+            }
+            w.others_rest = match prior {
+                // As much as they spent last window, whatever its shape (even or bursts).
+                Some(p) if so_far <= p => p - so_far,
+                // More than last window already, or no window seen yet: at their rate so far.
+                _ if elapsed >= r.window_ms as f64 * 0.1 || (prior.is_some() && elapsed > 0.0) => {
+                    gone.max(0.0) / elapsed * remaining
+                }
+                _ => 0.0,
+            };
         }
         st.since_reading = in_flight;
         drop(st);
@@ -434,7 +495,7 @@ mod tests {
             .await
             .record(Some(reading(89, 15_000)));
         let stats = l.stats();
-        assert!((stats.others_per_sec - 4.0).abs() < 0.01, "{stats:?}");
+        assert!((stats.others_per_window - 120.0).abs() < 0.01, "{stats:?}");
         // They will spend 60 more; 89 - 60 - 1 (margin) = 28 are ours until the reset, paced:
         // about 14 for the half window's free rate plus a burst of 7.5 at once.
         let start = Instant::now();

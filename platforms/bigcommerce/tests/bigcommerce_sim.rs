@@ -13,7 +13,9 @@ use weft_platform::{
     BatchResult, ConnectorError, EntityKind, Poller, WebhookIntake, WebhookSecret, WriteCommand,
     WriteOp,
 };
-use weft_sim_bigcommerce::{BcSim, DEFAULT_LOCATION, OrderLine, QuotaConfig, SimConfig, SimHandle};
+use weft_sim_bigcommerce::{
+    BackgroundShape, BcSim, DEFAULT_LOCATION, OrderLine, QuotaConfig, SimConfig, SimHandle,
+};
 use weft_store::Store;
 
 struct Rig {
@@ -39,7 +41,7 @@ async fn rig(config: SimConfig) -> Rig {
     let client = Arc::new(
         BcClient::new(
             BcConfig::new(&server.base_url, &c.store_hash, &c.tokens[0]),
-            QuotaLimiter::new(0.02),
+            QuotaLimiter::new(weft_bigcommerce::limiter::DEFAULT_MARGIN),
         )
         .unwrap(),
     );
@@ -484,16 +486,28 @@ async fn wrong_tokens_and_throttles_are_classified() {
     assert!(e.to_string().contains("invalid"), "{e}");
 }
 
-/// Sustained stock writes for four quota windows while another app spends half the quota: no
-/// 429 after the first window, and weft uses at least 90% of what the other app leaves.
+/// Sustained stock writes for four quota windows while another app spends half the quota
+/// evenly: no 429 after the first window, and weft uses at least 90% of what the other app
+/// leaves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_writes_share_the_quota_with_another_app_without_429() {
+    sustained(BackgroundShape::Even).await;
+}
+
+/// The same with the other app spending its half in a burst at each window's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_writes_share_the_quota_with_a_bursting_app_without_429() {
+    sustained(BackgroundShape::Burst).await;
+}
+
+async fn sustained(shape: BackgroundShape) {
     let window = Duration::from_millis(1500);
     let r = rig(SimConfig {
         quota: QuotaConfig {
             requests_per_window: 150,
             window,
             background_per_window: 75,
+            background_shape: shape,
         },
         ..SimConfig::default()
     })
@@ -532,7 +546,7 @@ async fn sustained_writes_share_the_quota_with_another_app_without_429() {
         w.await.unwrap();
     }
     let windows = r.sim.quota_windows();
-    eprintln!("{windows:?}");
+    eprintln!("{shape:?}: {windows:?}");
     // Windows 1..=3 are whole windows after the first (warm-up).
     let steady = &windows[1..4];
     for w in steady {

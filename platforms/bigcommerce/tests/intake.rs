@@ -56,7 +56,7 @@ async fn callbacks_become_hints_and_hints_become_documents_once() {
     let client = Arc::new(
         BcClient::new(
             BcConfig::new(&api.base_url, &hash, &sim.config().tokens[0]),
-            QuotaLimiter::new(0.02),
+            QuotaLimiter::new(weft_bigcommerce::limiter::DEFAULT_MARGIN),
         )
         .unwrap(),
     );

@@ -37,9 +37,21 @@ pub struct QuotaConfig {
     pub requests_per_window: u32,
     /// The window (BigCommerce: 30 s).
     pub window: Duration,
-    /// Requests other apps on the same store make per window, spread evenly over it; they
-    /// spend the same quota (a refused one is not retried by them and spends nothing).
+    /// Requests other apps on the same store make per window; they spend the same quota (a
+    /// refused one is not retried by them and spends nothing).
     pub background_per_window: u32,
+    /// When in the window they make them.
+    pub background_shape: BackgroundShape,
+}
+
+/// When the other apps make their requests within a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackgroundShape {
+    /// Spread evenly over the window.
+    #[default]
+    Even,
+    /// All at the window's start (a batch job on a timer).
+    Burst,
 }
 
 impl QuotaConfig {
@@ -49,6 +61,7 @@ impl QuotaConfig {
             requests_per_window: plan.quota(),
             window: Duration::from_secs(30),
             background_per_window: 0,
+            background_shape: BackgroundShape::Even,
         }
     }
 }

@@ -55,8 +55,8 @@
 //!   response carries `X-Rate-Limit-Requests-Left`, `X-Rate-Limit-Requests-Quota`,
 //!   `X-Rate-Limit-Time-Window-Ms` and `X-Rate-Limit-Time-Reset-Ms`; over the quota the answer
 //!   is 429 with the same headers (left 0). **Other apps** on the store spend
-//!   `background_per_window` of each window, evenly over it (configurable, and changeable while
-//!   running, [`BcSim::set_background_load`]); what they spend and what was refused to
+//!   `background_per_window` of each window, evenly over it or in a burst at its start
+//!   (configurable, and changeable while running, [`BcSim::set_background_load`]); what they spend and what was refused to
 //!   anyone is kept per window ([`BcSim::quota_windows`]).
 //! - **Webhooks** (`/v3/hooks` `GET`, `POST`, `GET`/`PUT`/`DELETE` one): `scope` (a `/*` suffix
 //!   subscribes to a family), `destination`, `is_active`, custom `headers` sent with every
@@ -129,8 +129,8 @@ pub mod store;
 pub mod webhooks;
 
 pub use config::{
-    ChaosConfig, ConfigError, DEFAULT_STORE_HASH, DEFAULT_TOKEN, Plan, QuotaConfig, SimConfig,
-    WebhookConfig,
+    BackgroundShape, ChaosConfig, ConfigError, DEFAULT_STORE_HASH, DEFAULT_TOKEN, Plan,
+    QuotaConfig, SimConfig, WebhookConfig,
 };
 pub use error::BcError;
 pub use quota::WindowStats;

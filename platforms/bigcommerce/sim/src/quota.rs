@@ -2,16 +2,17 @@
 //! app on the store, including the "other apps" of the background load.
 //!
 //! Windows are consecutive from the simulator's start. Other apps make their
-//! `background_per_window` requests evenly spread over each window: by the time a fraction
-//! `f` of the window has passed, `floor(f * background)` of them have been attempted; each one
-//! spends a unit if any is left and is refused (and not retried) otherwise.
+//! `background_per_window` requests evenly spread over each window (by the time a fraction
+//! `f` of the window has passed, `floor(f * background)` of them have been attempted) or all at
+//! its start ([`BackgroundShape::Burst`]); each one spends a unit if any is left and is refused
+//! (and not retried) otherwise.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::QuotaConfig;
+use crate::config::{BackgroundShape, QuotaConfig};
 
 /// What the quota answered one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +104,10 @@ impl Quota {
 
     fn catch_up(&mut self, into_ms: u64) {
         let bg = self.config.background_per_window as u64;
-        let due = (bg * into_ms / self.window_ms()) as u32;
+        let due = match self.config.background_shape {
+            BackgroundShape::Even => (bg * into_ms / self.window_ms()) as u32,
+            BackgroundShape::Burst => bg as u32,
+        };
         while self.others_attempted < due {
             self.others_attempted += 1;
             if self.spent() < self.config.requests_per_window {
@@ -156,6 +160,7 @@ mod tests {
             requests_per_window: n,
             window: Duration::from_secs(30),
             background_per_window: bg,
+            background_shape: BackgroundShape::Even,
         })
     }
 
@@ -195,6 +200,19 @@ mod tests {
         let w = quota.windows();
         assert_eq!(w[0].others_spent, 60);
         assert_eq!(w[0].api_spent, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bursting_others_spend_at_the_windows_start() {
+        let mut quota = q(150, 60);
+        quota.config.background_shape = BackgroundShape::Burst;
+        assert_eq!(quota.charge().left, 150 - 60 - 1);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(
+            quota.charge().left,
+            150 - 60 - 1,
+            "again in the next window"
+        );
     }
 
     #[tokio::test(start_paused = true)]

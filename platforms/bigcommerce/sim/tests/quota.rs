@@ -14,6 +14,7 @@ fn config(n: u32, window_ms: u64, others: u32) -> SimConfig {
             requests_per_window: n,
             window: Duration::from_millis(window_ms),
             background_per_window: others,
+            ..QuotaConfig::default()
         },
         ..SimConfig::default()
     }
