@@ -560,3 +560,51 @@ async fn sustained(shape: BackgroundShape) {
         assert!(share >= 0.9, "share {share:.3} of {left}: {windows:?}");
     }
 }
+
+#[tokio::test]
+async fn a_connection_offers_change_capture_hints_and_with_a_public_url_its_hook_keeper() {
+    use weft_platform::{Connection, SourceCtx};
+    let r = rig(SimConfig::default()).await;
+    let conn = weft_bigcommerce::BigCommerceConnection::new(
+        r.client.clone(),
+        HintBus::new(),
+        Some("k".into()),
+    );
+    let mut ctx = SourceCtx {
+        store_id: "s1".into(),
+        system: "shop".into(),
+        db: r.db.clone(),
+        overlap: Duration::from_secs(5),
+        webhook_url: None,
+    };
+    let names = |c: &SourceCtx| -> Vec<String> {
+        conn.change_sources(c)
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&ctx), ["shop-changes", "shop-hints"]);
+    ctx.webhook_url = Some("https://weft.example/webhooks/shop/s1".into());
+    assert_eq!(names(&ctx), ["shop-changes", "shop-hints", "shop-hooks"]);
+    let missing = conn
+        .missing_webhooks("https://weft.example/webhooks/shop/s1")
+        .await
+        .unwrap();
+    assert_eq!(missing.len(), 3);
+    assert_eq!(conn.platform().name(), "bigcommerce");
+    assert!(conn.platform().webhooks().is_some());
+    let stock = cmd(
+        EntityKind::InventoryLevel,
+        WriteOp::SetQuantity,
+        Some("1@1".into()),
+        json!({"available": 1}),
+    );
+    assert_eq!(
+        conn.batch_size(&stock),
+        Some(weft_bigcommerce::write::MAX_LEVELS)
+    );
+    assert_eq!(
+        conn.batch_size(&cmd(EntityKind::Price, WriteOp::Upsert, None, json!({}))),
+        None
+    );
+}
