@@ -75,6 +75,13 @@
 //!   changes; other apps' load; the clock. Inspection: state, request log, quota windows,
 //!   webhook log and counters, stock ledger (every change of a level with its cause).
 //!
+//! The four rate-limit header names are the ones BigCommerce's own Python client reads
+//! (`bigcommerce` 0.23.4, `connection.py`, `OAuthConnection._handle_response`). Checked by hand
+//! with that client (its connection builds `https://` URLs; only the scheme was changed to
+//! reach the plain-HTTP simulator): a V3 product list with `data`/`meta`, its parsing of the
+//! rate-limit headers, V2 order statuses, an empty V2 order list (204, which it reads as
+//! `{}`), and a V2 404 in the V2 error shape.
+//!
 //! # What it assumes where the documentation is silent
 //!
 //! - A variant's change and any stock change of its variants (adjustments, orders) move the
