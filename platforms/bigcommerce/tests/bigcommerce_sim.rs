@@ -608,3 +608,38 @@ async fn a_connection_offers_change_capture_hints_and_with_a_public_url_its_hook
         None
     );
 }
+
+/// Another app bursts through the whole window's quota: weft's request is answered 429, which
+/// becomes a throttle error whose wait is the reset; the next window serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_a_throttle_that_waits_for_the_reset() {
+    let r = rig(SimConfig {
+        quota: QuotaConfig {
+            requests_per_window: 10,
+            window: Duration::from_millis(400),
+            background_per_window: 10,
+            background_shape: BackgroundShape::Burst,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let e = r.client.get("/v3/catalog/products").await.unwrap_err();
+    match e {
+        ConnectorError::Throttled {
+            retry_after: Some(wait),
+            ..
+        } => assert!(wait <= Duration::from_millis(400), "{wait:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.client.limiter().stats().throttled, 1);
+    // A read inside a poll round waits the throttle out (the others burst again each window,
+    // so it keeps being refused: the patient read gives up after its retries).
+    let e = weft_platform::poll::patient(|| r.client.get("/v3/catalog/products"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConnectorError::Throttled { .. }));
+    // The other app stops: the next window serves weft.
+    r.sim.set_background_load(0);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(r.client.get("/v3/catalog/products").await.is_ok());
+}
