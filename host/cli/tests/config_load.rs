@@ -1065,7 +1065,11 @@ fn systems_are_checked_with_the_form_that_works() {
         e.message,
         "missing required key `platform` in [systems.erp]"
     );
-    assert!(e.hint.unwrap().contains("`shopify` or `netsuite`"));
+    assert!(
+        e.hint
+            .unwrap()
+            .contains("`shopify`, `netsuite` or `bigcommerce`")
+    );
 
     let text = replace(
         &three_systems("acme-eu.myshopify.com"),
