@@ -29,10 +29,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use weft_platform::{
-    BatchResult, Connection, ConnectorError, Planned, Platform, Poller, Role, SourceCtx,
-    StockFields, WebhookIntake, WriteCommand, WriteOutcome,
+    BatchResult, Connection, ConnectorError, EntityKind, Idempotency, Planned, Platform, Poller,
+    Prepared, Role, SourceCtx, StockFields, WebhookIntake, WriteCommand, WriteOp, WriteOutcome,
 };
 
 pub use client::{BcClient, BcConfig};
@@ -83,6 +83,35 @@ impl Platform for BigCommerce {
 
     fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
         Some(Arc::new(webhook::BcWebhooks::new(self.bus.clone())))
+    }
+
+    /// Stock writes are absolute sets executed as read, compare, set: a resend finds what the
+    /// first send did (the level already holds the quantity), so once sent a stock write is
+    /// never replaced or coalesced away. A delta a mapper asks for becomes the set of the
+    /// quantity the golden record brings the level to (never a delta computed before it is
+    /// sent, which a resend could apply twice).
+    fn prepare_write(&self, mut command: WriteCommand, desired: &Map<String, Value>) -> Prepared {
+        if command.kind != EntityKind::InventoryLevel {
+            return Prepared {
+                command,
+                idempotency: Idempotency::Keyed,
+            };
+        }
+        if command.op == WriteOp::AdjustQuantity
+            && let Some(q) = desired.get("quantity").and_then(Value::as_i64)
+        {
+            command.op = WriteOp::SetQuantity;
+            if let Some(o) = command.body.as_object_mut() {
+                o.remove("delta");
+                o.insert("available".into(), json!(q));
+            } else {
+                command.body = json!({ "available": q });
+            }
+        }
+        Prepared {
+            command,
+            idempotency: Idempotency::SentMayHaveApplied,
+        }
     }
 }
 
@@ -188,5 +217,41 @@ impl Connection for BigCommerceConnection {
             )));
         }
         sources
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(op: WriteOp, body: Value) -> WriteCommand {
+        WriteCommand {
+            system: "bc".into(),
+            kind: EntityKind::InventoryLevel,
+            op,
+            target_id: Some("70@1".into()),
+            external_id: None,
+            body,
+            idempotency_key: "k".into(),
+            expected_quantity: Some(4),
+        }
+    }
+
+    #[test]
+    fn stock_writes_are_sets_that_a_resend_finds() {
+        let desired = json!({"quantity": 9}).as_object().cloned().unwrap();
+        let p = BigCommerce::default()
+            .prepare_write(cmd(WriteOp::AdjustQuantity, json!({"delta": 5})), &desired);
+        assert_eq!(p.idempotency, Idempotency::SentMayHaveApplied);
+        assert_eq!(p.command.op, WriteOp::SetQuantity);
+        assert_eq!(p.command.body, json!({"available": 9}));
+        assert_eq!(p.command.expected_quantity, Some(4));
+        let p = BigCommerce::default()
+            .prepare_write(cmd(WriteOp::SetQuantity, json!({"available": 9})), &desired);
+        assert_eq!(p.idempotency, Idempotency::SentMayHaveApplied);
+        let mut price = cmd(WriteOp::Upsert, json!({"price": 1.0}));
+        price.kind = EntityKind::Price;
+        let p = BigCommerce::default().prepare_write(price.clone(), &desired);
+        assert_eq!((p.idempotency, p.command), (Idempotency::Keyed, price));
     }
 }
