@@ -17,7 +17,9 @@
 //! received since weft read it: re-read and re-merge), and only the rest are set. BigCommerce has
 //! no compare-and-set, so a sale landing between the read and the set (one round trip) is
 //! overwritten; relative adjustments would not overwrite it but could apply twice on a resend,
-//! which is worse. Orders are never written to BigCommerce.
+//! which is worse. So the platform marks stock writes `SentMayHaveApplied`
+//! ([`crate::BigCommerce`]'s `prepare_write`): once sent, one is never replaced or coalesced
+//! away, only sent again to find what it did. Orders are never written to BigCommerce.
 
 use std::collections::BTreeMap;
 
