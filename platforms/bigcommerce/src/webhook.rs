@@ -6,13 +6,14 @@
 //!   accepted secret (rotation: the current one first). The producer must be this system's
 //!   store (`stores/<hash>`).
 //! - **Intake** journals the hint (kind [`weft_platform::webhook::HINT_KIND`], delivery id the
-//!   payload's `hash`, so a duplicate callback dedupes), which the engine never maps, and
-//!   hands `(type, id)` to the system's [`HintBus`].
-//! - **The [`HintFetcher`]** drains the bus after a short gathering delay, so a burst of
-//!   hints for one entity fetches it once, reads each named entity through the quota limiter
-//!   (a product with its variants and stock per location, a customer, an order with its
-//!   lines), and journals what it read. A hint lost before it was fetched (a crash, a
-//!   dropped callback) is caught by change capture, which reads every change again by
+//!   scope and the payload's `hash`, so a duplicate callback dedupes), which the engine never
+//!   maps, and wakes the system's [`HintFetcher`] through its [`HintBus`].
+//! - **The [`HintFetcher`]** waits a short gathering delay, reads the hints journaled since its
+//!   watermark (so a burst of hints for one entity fetches it once, and a hint acknowledged
+//!   before a crash is still fetched after it), reads each named entity through the quota
+//!   limiter (a product with its variants and stock per location, a customer, an order with
+//!   its lines), and journals what it read with its new watermark in one transaction. A
+//!   dropped callback is caught by change capture, which reads every change again by
 //!   `date_modified`.
 //! - **The [`HookKeeper`]** keeps one active hook per scope of [`SCOPES`] delivering to weft
 //!   with the secret header: it creates the missing ones and re-activates the ones BigCommerce
@@ -169,7 +170,11 @@ pub struct HintFetcher {
     bus: Arc<HintBus>,
     gather: Duration,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    round: tokio::sync::Mutex<()>,
 }
+
+/// Hints read from the journal per page.
+const HINT_PAGE: u32 = 1000;
 
 impl HintFetcher {
     /// A fetcher; `gather` is how long it lets a burst of hints collect before fetching.
@@ -186,28 +191,68 @@ impl HintFetcher {
             bus,
             gather,
             task: Mutex::new(None),
+            round: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Fetches the pending hints now; returns what was read and journaled.
+    /// Fetches what the hints journaled since the last round name, each entity once, and
+    /// journals it together with the new hint watermark (the last hint's sequence number): a
+    /// hint acknowledged to BigCommerce is fetched even if weft stopped before fetching it. A
+    /// first round (no watermark) takes the hints of the last hour; older changes are change
+    /// capture's.
     pub async fn fetch_now(&self) -> Result<PollReport, SourceError> {
-        let hints = self.bus.drain();
-        if hints.is_empty() {
+        let _one_round_at_a_time = self.round.lock().await;
+        // The bus only wakes the fetcher; the journal is the list.
+        self.bus.drain();
+        let j = &self.journal;
+        let stream = format!("{}:hints", j.system);
+        let mark =
+            j.db.watermark(&j.store_id, &stream)
+                .await?
+                .and_then(|v| v["seq"].as_i64());
+        let since = mark
+            .is_none()
+            .then(|| chrono::Utc::now() - chrono::Duration::hours(1));
+        let mut after = mark.unwrap_or(0);
+        let mut hints: Vec<(String, u64)> = Vec::new();
+        loop {
+            let page =
+                j.db.journal_range(&j.store_id, since, Some(HINT_KIND), after, HINT_PAGE)
+                    .await?;
+            let n = page.len();
+            for e in page {
+                after = e.seq;
+                if e.system != j.system {
+                    continue;
+                }
+                if let Some((t, id)) = e.entity_id.split_once(':')
+                    && let Ok(id) = id.parse::<u64>()
+                    && !hints.iter().any(|(ht, hid)| ht == t && *hid == id)
+                {
+                    hints.push((t.to_owned(), id));
+                }
+            }
+            if n < HINT_PAGE as usize {
+                break;
+            }
+        }
+        if Some(after) == mark || (mark.is_none() && after == 0) {
             return Ok(PollReport::default());
         }
-        let docs = match fetch_hinted(&self.client, &self.journal, &hints).await {
-            Ok(d) => d,
-            Err(e) => {
-                // Put them back for the next round.
-                for (t, id) in hints {
-                    self.bus.push(&t, id);
-                }
-                return Err(e);
-            }
-        };
+        let docs = fetch_hinted(&self.client, j, &hints).await?;
         let read = docs.len() as u64;
-        let entries = self.journal.entries(docs, Source::Webhook).await?;
-        let outcomes = self.journal.db.append_batch(entries).await?;
+        let entries = j.entries(docs, Source::Webhook).await?;
+        let outcomes =
+            j.db.append_with_watermark(
+                entries,
+                &j.store_id,
+                weft_store::WatermarkUpdate {
+                    stream,
+                    value: json!({ "seq": after }),
+                },
+                chrono::Utc::now(),
+            )
+            .await?;
         Ok(PollReport {
             read,
             journaled: outcomes
@@ -230,10 +275,19 @@ impl HintFetcher {
             loop {
                 bus.notify.notified().await;
                 let Some(f) = me.upgrade() else { return };
+                // Let a burst gather (and the intake commit the hints it is acknowledging).
                 tokio::time::sleep(f.gather).await;
-                if let Err(e) = f.fetch_now().await {
-                    tracing::warn!(fetcher = %f.name, error = %e, "fetching hinted entities failed; change capture will catch up");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                match f.fetch_now().await {
+                    // Woken before the hint was committed: look once more.
+                    Ok(r) if r.read == 0 => {
+                        tokio::time::sleep(f.gather).await;
+                        let _ = f.fetch_now().await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(fetcher = %f.name, error = %e, "fetching hinted entities failed; the next round retries");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
             }
         }));

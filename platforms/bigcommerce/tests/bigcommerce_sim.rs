@@ -168,6 +168,7 @@ async fn a_burst_of_hints_fetches_each_entity_once() {
             .parse(&headers, body.as_bytes(), Some(&r.sim.config().store_hash))
             .unwrap();
         assert_eq!(d.kind, weft_platform::webhook::HINT_KIND);
+        journal_hint(&r.db, d).await;
     }
     let fetcher = HintFetcher::new(
         r.journal.clone(),
@@ -194,6 +195,65 @@ async fn a_burst_of_hints_fetches_each_entity_once() {
     assert_eq!(fetcher.poll().await.unwrap().read, 0, "nothing pending");
 }
 
+/// What the server does with a delivery: journal it.
+async fn journal_hint(db: &Store, d: weft_platform::WebhookDelivery) {
+    db.append(weft_store::NewJournalEntry {
+        store_id: "s1".into(),
+        system: "bigcommerce".into(),
+        kind: d.kind,
+        entity_id: d.entity_id,
+        version: d.version,
+        source: weft_store::Source::Webhook,
+        delivery_id: d.delivery_id,
+        body: d.body,
+        received_at: chrono::Utc::now(),
+    })
+    .await
+    .unwrap();
+}
+
+/// A hint acknowledged before weft stopped is fetched after it starts again (a new bus, a new
+/// fetcher: the journal and the fetcher's watermark are what survive).
+#[tokio::test]
+async fn a_hint_journaled_before_a_restart_is_fetched_after_it() {
+    let r = rig(SimConfig::default()).await;
+    let shirt = catalogue(&r.sim);
+    let intake = BcWebhooks::new(Some(HintBus::new()));
+    let body = json!({"scope": "store/product/updated", "store_id": "1001234",
+        "producer": format!("stores/{}", r.sim.config().store_hash),
+        "data": {"type": "product", "id": shirt}, "hash": "h", "created_at": 1_768_478_400})
+    .to_string();
+    let d = intake
+        .parse(&http::HeaderMap::new(), body.as_bytes(), None)
+        .unwrap();
+    journal_hint(&r.db, d).await;
+    // "Restart": another bus and fetcher.
+    let fetcher = HintFetcher::new(
+        r.journal.clone(),
+        r.client.clone(),
+        HintBus::new(),
+        Duration::ZERO,
+    );
+    let report = fetcher.poll().await.unwrap();
+    assert_eq!(report.journaled, 4, "the product and its three levels");
+    assert_eq!(
+        fetcher.poll().await.unwrap().read,
+        0,
+        "its watermark moved past the hint"
+    );
+    let again = HintFetcher::new(
+        r.journal.clone(),
+        r.client.clone(),
+        HintBus::new(),
+        Duration::ZERO,
+    );
+    assert_eq!(
+        again.poll().await.unwrap().read,
+        0,
+        "and the watermark is durable"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hints_from_real_callbacks_are_fetched_in_the_background() {
     let r = rig(SimConfig::default()).await;
@@ -205,20 +265,23 @@ async fn hints_from_real_callbacks_are_fetched_in_the_background() {
         Duration::from_millis(50),
     );
     fetcher.start();
-    // A receiver doing what the server's intake does: verify, parse.
+    // A receiver doing what the server's intake does: verify, parse, journal.
     let intake = Arc::new(BcWebhooks::new(Some(bus.clone())));
     let hash = r.sim.config().store_hash.clone();
+    let db = r.db.clone();
     let app = axum::Router::new().route(
         "/webhooks",
         axum::routing::post(move |h: http::HeaderMap, b: axum::body::Bytes| {
-            let intake = intake.clone();
-            let hash = hash.clone();
+            let (intake, hash, db) = (intake.clone(), hash.clone(), db.clone());
             async move {
                 if !intake.verify(&h, &b, &[WebhookSecret::new("s3cret")]) {
                     return http::StatusCode::UNAUTHORIZED;
                 }
                 match intake.parse(&h, &b, Some(&hash)) {
-                    Ok(_) => http::StatusCode::OK,
+                    Ok(d) => {
+                        journal_hint(&db, d).await;
+                        http::StatusCode::OK
+                    }
                     Err(_) => http::StatusCode::BAD_REQUEST,
                 }
             }
