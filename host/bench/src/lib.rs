@@ -2,9 +2,11 @@
 //! over loopback HTTP against one fsync per request. [`ratelimit`] is `weft bench ratelimit`: it syncs inventory changes into
 //! the Shopify simulator through weft's real write path (coalescing work queue, batches of up to
 //! 250 quantities per `inventorySetQuantities`, the learned cost limiter) next to a naive
-//! one-mutation-per-change baseline, and drives 200 stores through one NetSuite account's
-//! concurrency governor. Every figure is read from the simulators' own accounting.
+//! one-mutation-per-change baseline, drives 200 stores through one NetSuite account's
+//! concurrency governor, and writes stock into a BigCommerce store whose request quota another
+//! app spends half of. Every figure is read from the simulators' own accounting.
 
+mod bigcommerce;
 mod intake;
 mod netsuite;
 mod shopify;
@@ -14,9 +16,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use bigcommerce::{BigCommerceBench, BigCommerceOptions, bigcommerce_scenario};
 pub use intake::{IntakeBenchError, IntakeHttpBench, IntakeHttpBenchOptions, bench_http_intake};
 pub use netsuite::{NetSuiteBench, NetSuiteOptions, netsuite_scenario};
 pub use shopify::{ShopifyBench, ShopifyOptions, shopify_scenario};
+pub use weft_sim_bigcommerce::BackgroundShape;
 
 /// What went wrong while running a benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,8 @@ pub struct RatelimitOptions {
     pub shopify: ShopifyOptions,
     /// The NetSuite scenario.
     pub netsuite: NetSuiteOptions,
+    /// The BigCommerce scenario.
+    pub bigcommerce: BigCommerceOptions,
 }
 
 impl Default for RatelimitOptions {
@@ -71,6 +77,7 @@ impl Default for RatelimitOptions {
         Self {
             shopify: ShopifyOptions::default(),
             netsuite: NetSuiteOptions::default(),
+            bigcommerce: BigCommerceOptions::default(),
         }
     }
 }
@@ -84,13 +91,21 @@ pub struct RatelimitBench {
     /// NetSuite figures.
     #[serde(flatten)]
     pub netsuite: NetSuiteBench,
+    /// BigCommerce figures.
+    #[serde(flatten)]
+    pub bigcommerce: BigCommerceBench,
 }
 
-/// Runs both scenarios (Shopify first, then NetSuite) and returns their figures.
+/// Runs the scenarios (Shopify, NetSuite, then BigCommerce) and returns their figures.
 pub async fn ratelimit(opts: RatelimitOptions) -> Result<RatelimitBench, BenchError> {
     let shopify = shopify_scenario(&opts.shopify).await?;
     let netsuite = netsuite_scenario(&opts.netsuite).await?;
-    Ok(RatelimitBench { shopify, netsuite })
+    let bigcommerce = bigcommerce_scenario(&opts.bigcommerce).await?;
+    Ok(RatelimitBench {
+        shopify,
+        netsuite,
+        bigcommerce,
+    })
 }
 
 fn secs(d: Duration) -> f64 {
@@ -215,12 +230,35 @@ impl fmt::Display for RatelimitBench {
             "  high-water {} (limit {}), over-limit responses {}",
             n.netsuite_high_water, n.netsuite_limit, n.netsuite_over_limit
         )?;
-        write!(
+        writeln!(
             f,
             "  per-store ops/s min {:.2} max {:.2}, max/min {:.2}",
             n.netsuite_store_min_ops_per_s,
             n.netsuite_store_max_ops_per_s,
             n.netsuite_store_max_over_min
+        )?;
+        let b = &self.bigcommerce;
+        writeln!(
+            f,
+            "BigCommerce: quota {} per {} ms window, another app spends {} of it",
+            b.bigcommerce_quota, b.bigcommerce_window_ms, b.bigcommerce_other_apps_per_window
+        )?;
+        writeln!(
+            f,
+            "  {} stock writes, {} requests; 429s {} total, {} after the warm-up window; the other app refused {}",
+            b.bigcommerce_writes,
+            b.bigcommerce_requests,
+            b.bigcommerce_throttled_total,
+            b.bigcommerce_throttled_after_warmup,
+            b.bigcommerce_other_app_refused
+        )?;
+        write!(
+            f,
+            "  share of what the other app left used by weft: {:.3} over {} windows (lowest window {:.3}); final quantities verified: {}",
+            b.bigcommerce_share,
+            b.bigcommerce_windows_measured,
+            b.bigcommerce_share_min,
+            b.bigcommerce_verified_items
         )
     }
 }

@@ -89,3 +89,40 @@ async fn shopify_every_change_is_applied_without_throttling_after_the_first_seco
     // The naive baseline really is one change per call.
     assert_eq!(b.naive_calls, b.naive_changes_applied + b.naive_throttled);
 }
+
+// Real time (the simulator's quota windows follow the clock the limiter reads): four 1 s windows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigcommerce_sustained_writes_get_no_429_after_warmup_while_another_app_spends_half() {
+    let opts = weft_bench::BigCommerceOptions {
+        window: Duration::from_millis(1000),
+        windows: 4,
+        ..weft_bench::BigCommerceOptions::default()
+    };
+    let b = weft_bench::bigcommerce_scenario(&opts)
+        .await
+        .expect("scenario runs and verifies");
+    eprintln!("{b:#?}");
+    assert_eq!(b.bigcommerce_windows_measured, 3);
+    assert_eq!(b.bigcommerce_throttled_after_warmup, 0, "{b:?}");
+    assert_eq!(b.bigcommerce_other_app_refused, 0, "{b:?}");
+    assert!(b.bigcommerce_share_min >= 0.9, "{b:?}");
+    assert_eq!(b.bigcommerce_verified_items, 40);
+}
+
+// The same with the other app spending its half in a burst at each window's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bigcommerce_sustained_writes_share_the_quota_with_a_bursting_app() {
+    let opts = weft_bench::BigCommerceOptions {
+        window: Duration::from_millis(1000),
+        windows: 4,
+        other_apps_shape: weft_bench::BackgroundShape::Burst,
+        ..weft_bench::BigCommerceOptions::default()
+    };
+    let b = weft_bench::bigcommerce_scenario(&opts)
+        .await
+        .expect("scenario runs and verifies");
+    eprintln!("{b:#?}");
+    assert_eq!(b.bigcommerce_throttled_after_warmup, 0, "{b:?}");
+    assert_eq!(b.bigcommerce_other_app_refused, 0, "{b:?}");
+    assert!(b.bigcommerce_share_min >= 0.9, "{b:?}");
+}

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use weft_bigcommerce::config::{BigCommerceSection, BigCommerceSettings};
+use weft_bigcommerce::{BcClient, BcConfig, BigCommerce, BigCommerceConnection, HintBus};
 use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
 use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
@@ -30,6 +32,7 @@ pub fn registry() -> Vec<Arc<dyn Platform>> {
         Arc::new(NetSuite),
         Arc::new(WooCommerce),
         Arc::new(Sheets),
+        Arc::new(BigCommerce::default()),
     ]
 }
 
@@ -67,6 +70,52 @@ pub fn shopify_system(
         platform: Arc::new(Shopify),
         webhook_secrets,
         account: Some(shop.to_owned()),
+        connect,
+    }
+}
+
+/// A BigCommerce store's system: its API base and store hash (callbacks from another store are
+/// refused), its token, its plan's quota per 30 s (assumed only when answers carry no
+/// rate-limit headers), and its webhook secrets (the custom header its hooks carry). The
+/// system's platform value and its connection share one hint bus: the intake hands the ids of
+/// thin callbacks to the connection's fetcher.
+pub fn bigcommerce_system(
+    name: &str,
+    base_url: &str,
+    store_hash: &str,
+    token: &str,
+    quota: u32,
+    webhook_secrets: Vec<Vec<u8>>,
+) -> SystemSetup {
+    let bus = HintBus::new();
+    let (base_url, hash, token) = (
+        base_url.trim_end_matches('/').to_owned(),
+        store_hash.to_owned(),
+        token.to_owned(),
+    );
+    let secret = webhook_secrets
+        .first()
+        .and_then(|s| String::from_utf8(s.clone()).ok());
+    let connect_bus = bus.clone();
+    let connect: Connect = Arc::new(move |shared| {
+        let client = BcClient::new(
+            BcConfig::new(&base_url, &hash, &token),
+            weft_bigcommerce::QuotaLimiter::new(weft_bigcommerce::limiter::DEFAULT_MARGIN)
+                .with_fallback(quota, std::time::Duration::from_secs(30)),
+        )
+        .context("cannot build the BigCommerce client")?
+        .with_breaker(shared.breaker(&format!("{}:{hash}", weft_bigcommerce::PLATFORM)));
+        Ok(Arc::new(BigCommerceConnection::new(
+            Arc::new(client),
+            connect_bus.clone(),
+            secret.clone(),
+        )) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(BigCommerce::with_bus(bus)),
+        webhook_secrets,
+        account: Some(store_hash.to_owned()),
         connect,
     }
 }
@@ -248,6 +297,7 @@ pub fn sections() -> Vec<&'static dyn PlatformSection> {
         &NetSuiteSection,
         &WooCommerceSection,
         &SheetsSection,
+        &BigCommerceSection,
     ]
 }
 
@@ -322,6 +372,20 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     wc.site_url.as_str(),
                     config,
                     wc.webhook_secrets
+                        .iter()
+                        .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
+                        .collect::<Result<_>>()?,
+                )
+            }
+            weft_bigcommerce::PLATFORM => {
+                let bc = sys.settings::<BigCommerceSettings>().ok_or_else(wrong)?;
+                bigcommerce_system(
+                    name,
+                    bc.base_url.as_str(),
+                    &bc.store_hash,
+                    &secret(&bc.access_token, name, "access token")?,
+                    bc.quota,
+                    bc.webhook_secrets
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,

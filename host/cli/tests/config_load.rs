@@ -1123,7 +1123,7 @@ fn systems_are_checked_with_the_form_that_works() {
     assert!(
         e.hint
             .unwrap()
-            .contains("`shopify`, `netsuite`, `woocommerce` or `sheets`")
+            .contains("`shopify`, `netsuite`, `woocommerce`, `sheets` or `bigcommerce`")
     );
 
     let text = replace(

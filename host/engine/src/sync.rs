@@ -384,6 +384,11 @@ impl Processor {
         // and the stock write results, in processing order.
         let mut fresh: Vec<Fresh> = Vec::new();
         for entry in batch.entries.iter().cloned() {
+            if entry.kind == weft_platform::webhook::HINT_KIND {
+                // A thin webhook: its platform's change source fetches what it names.
+                work.count("webhook_hints");
+                continue;
+            }
             if let Some(key) = replan_key(&entry) {
                 if mode == Mode::Live {
                     fresh.push(Fresh::Replan(entry, key));

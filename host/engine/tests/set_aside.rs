@@ -357,3 +357,41 @@ async fn a_conflict_no_resolver_can_settle_is_set_aside_not_a_stuck_store() {
         "{aside:?}"
     );
 }
+
+/// A hint (a thin webhook naming an entity, journaled under `HINT_KIND`) is never mapped: the
+/// step passes over it without a failure, a set-aside entry or a write, and the cursor moves on.
+#[tokio::test]
+async fn a_hint_is_passed_over_not_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, json!({ "owners": { "*": "netsuite" } }));
+    db.append(NewJournalEntry {
+        store_id: STORE.into(),
+        system: "shopify".into(),
+        kind: weft_platform::webhook::HINT_KIND.into(),
+        entity_id: "product:111".into(),
+        version: "2026-11-26T10:00:00Z".into(),
+        source: Source::Webhook,
+        delivery_id: Some("hint-1".into()),
+        body: json!({"scope": "store/product/updated", "data": {"type": "product", "id": 111}}),
+        received_at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    let report = p.step(100).await.unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(db.cursor(STORE).await.unwrap(), report.cursor);
+    assert!(report.cursor > 0);
+    assert!(
+        db.list_set_aside(&SetAsideFilter::default(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        db.list_outbox(Some(STORE), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -29,6 +29,12 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
+/// The journal kind of a *hint*: a delivery that names an entity without carrying it (webhooks
+/// that are thin by design). It is journaled like any delivery (acknowledged only once durable;
+/// a duplicate dedupes by its delivery id) but never mapped: the processing step skips it, and
+/// the platform's own change source fetches the entity it names.
+pub const HINT_KIND: &str = "hint";
+
 /// The document an authenticated delivery carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookDelivery {

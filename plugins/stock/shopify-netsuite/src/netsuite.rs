@@ -617,7 +617,8 @@ fn order_matches(cfg: &Config, want: &Value, current: &Value) -> bool {
             item_ok
                 && same_value(&w["quantity"], &h["quantity"])
                 && same_value(&w["rate"], &h["rate"])
-                && (w.get("isClosed") != Some(&json!(true)) || h.get("isClosed") == Some(&json!(true)))
+                && (w.get("isClosed") != Some(&json!(true))
+                    || h.get("isClosed") == Some(&json!(true)))
         })
 }
 

@@ -1,0 +1,467 @@
+//! Executes write commands against the BigCommerce REST API.
+//!
+//! | kind | op | call |
+//! |---|---|---|
+//! | product | upsert | `PUT /v3/catalog/products/{target_id}`, else `POST /v3/catalog/products` |
+//! | variant | upsert | `PUT /v3/catalog/variants` `[{id, …}]`, else `POST /v3/catalog/products/{product_id}/variants` |
+//! | price | upsert | `PUT /v3/catalog/variants` `[{id, price}]` |
+//! | customer | upsert | `PUT /v3/customers` `[{id, …}]`, else `POST /v3/customers` `[{…}]` |
+//! | inventory-level | set-quantity | read the levels (`/v3/inventory/items`), compare, `PUT /v3/inventory/adjustments/absolute`; many levels in one call with [`plan_stock_calls`] / [`send_stock_call`] |
+//!
+//! **How a resend is made safe.** Catalog and customer writes are absolute (a field set to a
+//! value) and keyed by the target's id, so sending one again sets the same values. A stock set
+//! is an *absolute* adjustment guarded by a read: each level is read first, and a level that
+//! already holds the quantity is reported applied without writing (the resend of a write whose
+//! answer was lost finds its own result), one that holds neither the guard
+//! (`expected_quantity`) nor the quantity is [`ConnectorError::Stale`] (someone sold or
+//! received since weft read it: re-read and re-merge), and only the rest are set. BigCommerce has
+//! no compare-and-set, so a sale landing between the read and the set (one round trip) is
+//! overwritten; relative adjustments would not overwrite it but could apply twice on a resend,
+//! which is worse. So the platform marks stock writes `SentMayHaveApplied`
+//! ([`crate::BigCommerce`]'s `prepare_write`): once sent, one is never replaced or coalesced
+//! away, only sent again to find what it did. Orders are never written to BigCommerce.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+use weft_platform::write::{bad_field, missing, unsupported};
+use weft_platform::{
+    BatchCall, BatchResult, ChildId, ConnectorError, EntityKind, WriteCommand, WriteOp,
+    WriteOutcome,
+};
+
+use crate::PLATFORM;
+use crate::client::BcClient;
+use crate::normalize;
+
+/// Levels per stock call (one `/v3/inventory/items` read of up to 50 variants, one absolute
+/// adjustment).
+pub const MAX_LEVELS: usize = 50;
+
+const PRODUCT_FIELDS: [&str; 7] = [
+    "name",
+    "price",
+    "sku",
+    "weight",
+    "is_visible",
+    "inventory_tracking",
+    "type",
+];
+const VARIANT_FIELDS: [&str; 3] = ["sku", "price", "option_values"];
+const CUSTOMER_FIELDS: [&str; 6] = [
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "phone",
+    "notes",
+];
+
+fn pick(body: &Value, fields: &[&str]) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|f| body.get(*f).map(|v| ((*f).to_owned(), v.clone())))
+        .collect()
+}
+
+/// A numeric id from text or a number.
+fn num_id(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn target(cmd: &WriteCommand) -> Option<u64> {
+    cmd.target_id.as_deref().and_then(|t| t.parse().ok())
+}
+
+/// Whether `cmd` can share a stock call with others like it.
+pub fn is_batchable(cmd: &WriteCommand) -> bool {
+    cmd.kind == EntityKind::InventoryLevel && cmd.op == WriteOp::SetQuantity
+}
+
+/// One level to set: variant, location, quantity and guard.
+#[derive(Debug, Clone, PartialEq)]
+struct LevelSet {
+    variant: u64,
+    location: u64,
+    quantity: i64,
+    expected: Option<i64>,
+}
+
+fn level_set(cmd: &WriteCommand) -> Result<LevelSet, ConnectorError> {
+    let (variant, location) = match cmd.target_id.as_deref().and_then(|t| t.split_once('@')) {
+        Some((v, l)) => (v.parse().ok(), l.parse().ok()),
+        None => (
+            cmd.body.get("variant_id").and_then(num_id),
+            cmd.body.get("location_id").and_then(num_id),
+        ),
+    };
+    let variant = variant.ok_or_else(|| missing(PLATFORM, "variant_id", cmd))?;
+    let location = location.ok_or_else(|| missing(PLATFORM, "location_id", cmd))?;
+    let quantity = ["available", "quantity"]
+        .iter()
+        .find_map(|f| cmd.body.get(*f))
+        .ok_or_else(|| missing(PLATFORM, "available", cmd))?;
+    let quantity = match quantity {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| bad_field(PLATFORM, "available", "not an integer"))?;
+    Ok(LevelSet {
+        variant,
+        location,
+        quantity,
+        expected: cmd.expected_quantity,
+    })
+}
+
+/// Performs one write.
+pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
+    match (cmd.kind, cmd.op) {
+        (EntityKind::Product, WriteOp::Upsert) => {
+            let fields = Value::Object(pick(&cmd.body, &PRODUCT_FIELDS));
+            let r = match target(cmd) {
+                Some(id) => {
+                    c.call(
+                        Method::PUT,
+                        &format!("/v3/catalog/products/{id}"),
+                        Some(&fields),
+                    )
+                    .await?
+                }
+                None => {
+                    c.call(Method::POST, "/v3/catalog/products", Some(&fields))
+                        .await?
+                }
+            };
+            let d = r.unwrap_or_default();
+            let id = d["data"]["id"]
+                .as_u64()
+                .ok_or_else(|| bad_field(PLATFORM, "id", "the answer has no product id"))?;
+            Ok(WriteOutcome {
+                target_id: id.to_string(),
+                version: d["data"]["date_modified"].as_str().map(normalize::version),
+                document: None,
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::Variant | EntityKind::Price, WriteOp::Upsert) => {
+            let fields = if cmd.kind == EntityKind::Price {
+                pick(&cmd.body, &["price"])
+            } else {
+                pick(&cmd.body, &VARIANT_FIELDS)
+            };
+            let answer = match target(cmd) {
+                Some(id) => {
+                    let mut item = fields;
+                    item.insert("id".into(), json!(id));
+                    let r = c
+                        .call(Method::PUT, "/v3/catalog/variants", Some(&json!([item])))
+                        .await?
+                        .unwrap_or_default();
+                    r["data"][0].clone()
+                }
+                None if cmd.kind == EntityKind::Variant => {
+                    let pid = cmd
+                        .body
+                        .get("product_id")
+                        .and_then(num_id)
+                        .ok_or_else(|| missing(PLATFORM, "product_id", cmd))?;
+                    let r = c
+                        .call(
+                            Method::POST,
+                            &format!("/v3/catalog/products/{pid}/variants"),
+                            Some(&Value::Object(fields)),
+                        )
+                        .await?
+                        .unwrap_or_default();
+                    r["data"].clone()
+                }
+                None => return Err(missing(PLATFORM, "target_id", cmd)),
+            };
+            let id = answer["id"]
+                .as_u64()
+                .ok_or_else(|| bad_field(PLATFORM, "id", "the answer has no variant id"))?;
+            let children = answer["sku"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(|sku| ChildId {
+                    kind: EntityKind::Variant,
+                    key: sku.to_owned(),
+                    id: id.to_string(),
+                    inventory_item_id: None,
+                })
+                .into_iter()
+                .collect();
+            Ok(WriteOutcome {
+                target_id: id.to_string(),
+                version: None,
+                document: None,
+                children,
+                applied: true,
+            })
+        }
+        (EntityKind::Customer, WriteOp::Upsert) => {
+            let mut item = pick(&cmd.body, &CUSTOMER_FIELDS);
+            let r = match target(cmd) {
+                Some(id) => {
+                    item.insert("id".into(), json!(id));
+                    c.call(Method::PUT, "/v3/customers", Some(&json!([item])))
+                        .await?
+                }
+                None => {
+                    c.call(Method::POST, "/v3/customers", Some(&json!([item])))
+                        .await?
+                }
+            }
+            .unwrap_or_default();
+            let d = &r["data"][0];
+            let id = d["id"]
+                .as_u64()
+                .ok_or_else(|| bad_field(PLATFORM, "id", "the answer has no customer id"))?;
+            Ok(WriteOutcome {
+                target_id: id.to_string(),
+                version: d["date_modified"].as_str().map(normalize::version),
+                document: normalize::customer(d).map(|d| d.body),
+                children: Vec::new(),
+                applied: true,
+            })
+        }
+        (EntityKind::InventoryLevel, WriteOp::SetQuantity) => {
+            let input = stock_input(&[level_set(cmd)?]);
+            let mut results = send_stock_call(c, &input).await?;
+            match results.remove(0) {
+                BatchResult::Applied(o) => Ok(o),
+                BatchResult::Failed(e) => Err(e),
+                BatchResult::NotApplied => Err(ConnectorError::Retryable {
+                    system: PLATFORM,
+                    status: None,
+                    message: "the stock call was not applied".into(),
+                    retry_after: None,
+                }),
+            }
+        }
+        _ => Err(unsupported(PLATFORM, cmd)),
+    }
+}
+
+fn stock_input(levels: &[LevelSet]) -> Value {
+    json!({
+        "levels": levels.iter().map(|l| json!({
+            "variant_id": l.variant, "location_id": l.location,
+            "quantity": l.quantity, "expected": l.expected,
+        })).collect::<Vec<_>>()
+    })
+}
+
+/// Plans set-quantity commands into calls of up to [`MAX_LEVELS`] levels, each level at most
+/// once per call. Nothing is sent.
+pub fn plan_stock_calls(cmds: &[WriteCommand]) -> (Vec<BatchCall>, Vec<(usize, ConnectorError)>) {
+    let mut failed = Vec::new();
+    let mut calls: Vec<(Vec<usize>, Vec<LevelSet>)> = Vec::new();
+    for (i, cmd) in cmds.iter().enumerate() {
+        if !is_batchable(cmd) {
+            failed.push((i, unsupported(PLATFORM, cmd)));
+            continue;
+        }
+        let l = match level_set(cmd) {
+            Ok(l) => l,
+            Err(e) => {
+                failed.push((i, e));
+                continue;
+            }
+        };
+        let slot = calls.iter_mut().find(|(_, ls)| {
+            ls.len() < MAX_LEVELS
+                && !ls
+                    .iter()
+                    .any(|o| o.variant == l.variant && o.location == l.location)
+        });
+        match slot {
+            Some((members, ls)) => {
+                members.push(i);
+                ls.push(l);
+            }
+            None => calls.push((vec![i], vec![l])),
+        }
+    }
+    (
+        calls
+            .into_iter()
+            .map(|(members, ls)| BatchCall {
+                members,
+                input: stock_input(&ls),
+            })
+            .collect(),
+        failed,
+    )
+}
+
+/// The input of a stock call carrying only the levels at `positions`.
+pub fn stock_call_subset(input: &Value, positions: &[usize]) -> Value {
+    let levels = input["levels"].as_array().cloned().unwrap_or_default();
+    json!({ "levels": positions.iter().filter_map(|p| levels.get(*p).cloned()).collect::<Vec<_>>() })
+}
+
+/// Sends one stock call: reads the levels, compares, sets the ones that need it in one
+/// absolute adjustment, then reads the products' `date_modified` (the levels' version).
+pub async fn send_stock_call(
+    c: &BcClient,
+    input: &Value,
+) -> Result<Vec<BatchResult>, ConnectorError> {
+    let levels: Vec<LevelSet> = input["levels"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| LevelSet {
+            variant: l["variant_id"].as_u64().unwrap_or(0),
+            location: l["location_id"].as_u64().unwrap_or(0),
+            quantity: l["quantity"].as_i64().unwrap_or(0),
+            expected: l["expected"].as_i64(),
+        })
+        .collect();
+    if levels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut variants: Vec<String> = levels.iter().map(|l| l.variant.to_string()).collect();
+    variants.dedup();
+    let mut locations: Vec<String> = levels.iter().map(|l| l.location.to_string()).collect();
+    locations.sort();
+    locations.dedup();
+    let items = c
+        .list_v3_paged(
+            "/v3/inventory/items",
+            &format!(
+                "variant_id:in={}&location_id:in={}",
+                variants.join(","),
+                locations.join(",")
+            ),
+        )
+        .await?;
+    let mut current: BTreeMap<(u64, u64), (i64, u64, String)> = BTreeMap::new();
+    for item in &items {
+        let ident = &item["identity"];
+        let (Some(v), Some(p)) = (ident["variant_id"].as_u64(), ident["product_id"].as_u64())
+        else {
+            continue;
+        };
+        let sku = ident["sku"].as_str().unwrap_or_default().to_owned();
+        for loc in item["locations"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let Some(l) = loc["location_id"].as_u64() {
+                current.insert(
+                    (v, l),
+                    (
+                        loc["available_to_sell"].as_i64().unwrap_or(0),
+                        p,
+                        sku.clone(),
+                    ),
+                );
+            }
+        }
+    }
+    enum Plan {
+        Set,
+        Already,
+        Fail(ConnectorError),
+    }
+    let plans: Vec<Plan> = levels
+        .iter()
+        .map(|l| match current.get(&(l.variant, l.location)) {
+            None => Plan::Fail(ConnectorError::Permanent {
+                system: PLATFORM,
+                status: 404,
+                code: "NOT_FOUND".into(),
+                message: format!(
+                    "no inventory level for variant {} at location {}",
+                    l.variant, l.location
+                ),
+            }),
+            Some((q, _, _)) if *q == l.quantity => Plan::Already,
+            Some((q, _, _)) if l.expected.is_some_and(|e| e != *q) => {
+                Plan::Fail(ConnectorError::Stale {
+                    system: PLATFORM,
+                    what: format!("inventory level {}@{}", l.variant, l.location),
+                    message: format!(
+                        "holds {q}, not the {} the write was computed against",
+                        l.expected.unwrap_or_default()
+                    ),
+                })
+            }
+            Some(_) => Plan::Set,
+        })
+        .collect();
+    let to_set: Vec<Value> = levels
+        .iter()
+        .zip(&plans)
+        .filter(|(_, p)| matches!(p, Plan::Set))
+        .map(|(l, _)| json!({"variant_id": l.variant, "location_id": l.location, "quantity": l.quantity}))
+        .collect();
+    if !to_set.is_empty() {
+        c.call(
+            Method::PUT,
+            "/v3/inventory/adjustments/absolute",
+            Some(&json!({"reason": "weft sync", "items": to_set})),
+        )
+        .await?;
+    }
+    // The levels' version: their products' date_modified after the write.
+    let mut products: Vec<String> = levels
+        .iter()
+        .filter_map(|l| {
+            current
+                .get(&(l.variant, l.location))
+                .map(|c| c.1.to_string())
+        })
+        .collect();
+    products.sort();
+    products.dedup();
+    let mut versions: BTreeMap<String, String> = BTreeMap::new();
+    if !products.is_empty() {
+        let listed = c
+            .list_v3(
+                "/v3/catalog/products",
+                &format!("id:in={}", products.join(",")),
+            )
+            .await?;
+        for p in listed {
+            if let (Some(id), Some(d)) = (p["id"].as_u64(), p["date_modified"].as_str()) {
+                versions.insert(id.to_string(), normalize::version(d));
+            }
+        }
+    }
+    Ok(levels
+        .iter()
+        .zip(plans)
+        .map(|(l, plan)| match plan {
+            Plan::Fail(e) => BatchResult::Failed(e),
+            plan => {
+                let (_, product, sku) = current[&(l.variant, l.location)].clone();
+                let id = format!("{}@{}", l.variant, l.location);
+                let version = versions.get(&product.to_string()).cloned();
+                BatchResult::Applied(WriteOutcome {
+                    target_id: id.clone(),
+                    version: version.clone(),
+                    document: Some(json!({
+                        "id": id, "variant_id": l.variant.to_string(),
+                        "product_id": product.to_string(), "sku": sku,
+                        "location_id": l.location.to_string(), "available": l.quantity,
+                        "updated_at": version,
+                    })),
+                    children: Vec::new(),
+                    applied: matches!(plan, Plan::Set),
+                })
+            }
+        })
+        .collect())
+}
