@@ -662,6 +662,17 @@ async fn owner_env(buffer: i64) -> Env {
 }
 
 impl Env {
+    /// NetSuite keeps `qty` on hand, nothing committed, and Shopify shows it: weft agrees.
+    async fn both_keep(&self, qty: i64) {
+        self.netsuite_keeps(0, qty, 0).await;
+        self.shopify_shows(0, qty).await;
+        self.step().await;
+        assert_eq!(
+            (self.golden().await, self.holds("shopify").await),
+            (qty, qty)
+        );
+    }
+
     /// Journals NetSuite's level as NetSuite keeps it: on hand, and committed to sales orders.
     async fn netsuite_keeps(&self, secs: i64, on_hand: i64, committed: i64) {
         let version = self.at(secs);
@@ -776,10 +787,7 @@ impl Env {
 #[tokio::test]
 async fn owner_a_sale_fulfilled_in_the_erp_is_deducted_once() {
     let e = owner_env(0).await;
-    e.netsuite_keeps(0, 50, 0).await;
-    e.shopify_shows(0, 50).await;
-    e.step().await;
-    assert_eq!((e.golden().await, e.holds("shopify").await), (50, 50));
+    e.both_keep(50).await;
 
     // A sale of 2 in Shopify: the order and the level that shows it (in either order).
     e.shopify_shows(5, 48).await;
@@ -826,9 +834,7 @@ async fn owner_a_sale_fulfilled_in_the_erp_is_deducted_once() {
 #[tokio::test]
 async fn owner_pending_demand_waits_for_a_reading_that_shows_the_sales_order() {
     let e = owner_env(0).await;
-    e.netsuite_keeps(0, 50, 0).await;
-    e.shopify_shows(0, 50).await;
-    e.step().await;
+    e.both_keep(50).await;
     e.shopify_order(5, "1001", 3, false).await;
     e.shopify_shows(5, 47).await;
     e.step().await;
@@ -852,9 +858,7 @@ async fn owner_pending_demand_waits_for_a_reading_that_shows_the_sales_order() {
 #[tokio::test]
 async fn owner_a_storefront_change_that_is_not_a_sale_is_overwritten_and_counted() {
     let e = owner_env(0).await;
-    e.netsuite_keeps(0, 50, 0).await;
-    e.shopify_shows(0, 50).await;
-    e.step().await;
+    e.both_keep(50).await;
     e.shopify_shows(5, 40).await;
     e.step().await;
     assert_eq!(e.counter("stock_overridden").await, 1);
@@ -867,9 +871,7 @@ async fn owner_a_storefront_change_that_is_not_a_sale_is_overwritten_and_counted
 #[tokio::test]
 async fn owner_a_cancelled_order_gives_its_units_back_before_the_erp_saw_it() {
     let e = owner_env(0).await;
-    e.netsuite_keeps(0, 50, 0).await;
-    e.shopify_shows(0, 50).await;
-    e.step().await;
+    e.both_keep(50).await;
     e.shopify_order(5, "1001", 2, false).await;
     e.step().await;
     // Shopify's level was not read yet: weft writes 48 (50 - 2 pending).
@@ -885,9 +887,7 @@ async fn owner_a_cancelled_order_gives_its_units_back_before_the_erp_saw_it() {
 #[tokio::test]
 async fn owner_the_buffer_is_held_back_from_storefronts() {
     let e = owner_env(3).await;
-    e.netsuite_keeps(0, 50, 0).await;
-    e.shopify_shows(0, 50).await;
-    e.step().await;
+    e.both_keep(50).await;
     assert_eq!(e.queued("shopify").await, vec![47]);
     assert_eq!(e.golden().await, 50);
     e.netsuite_keeps(10, 2, 0).await;
