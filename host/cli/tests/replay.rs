@@ -360,6 +360,11 @@ fn cents_text(rng: &mut ChaCha8Rng) -> (String, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
+    // `WEFT_TEST_LOG=info cargo test --test replay` shows the host's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
     let tmp = tempfile::tempdir()?;
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",

@@ -273,7 +273,9 @@ fn shopify_customers_and_orders() {
             "subtotal": "98.10", "shipping_total": "0.00", "tax_total": "0.00",
             "discount_total": "0.00", "taxes_included": false,
             "billing_address": null, "shipping_address": null, "shipping_lines": [],
-            "discount_codes": [], "payment_gateway": null, "note": null})
+            "discount_codes": [], "payment_gateway": null, "note": null,
+            // Two mapped locations and no `order_location`: where it commits is not known.
+            "location": null})
         )]
     );
     let mut bad = o.clone();
@@ -410,7 +412,21 @@ fn netsuite_levels_customers_and_orders() {
                 &json!({"id": "9001"})
             )
         ),
-        ToCanonicalOutcome::Skipped("sales orders flow from shopify to netsuite only".into())
+        ToCanonicalOutcome::Skipped("sales order 9001 was not made from a storefront order".into())
+    );
+    // One made from a storefront order names the order, with no fields: the host learns that
+    // NetSuite holds it.
+    assert_eq!(
+        mapped(&one(
+            &h,
+            doc(
+                "netsuite",
+                EntityKind::Order,
+                "9001",
+                &json!({"id": "9001", "externalId": "shopify-order-820982911946154508"})
+            )
+        )),
+        vec![(EntityKind::Order, "820982911946154508".into(), json!({}))]
     );
     assert!(matches!(
         one(&h, doc("bigcommerce", EntityKind::Product, "1", &json!({}))),
