@@ -885,6 +885,20 @@ impl Processor {
             return Ok(false);
         }
         let want = stock::demand(order);
+        if had.is_none()
+            && let Some(owner) = self.stock_owner.as_deref()
+            && work.target(owner, "order", order_key).await?.is_some()
+        {
+            // The owner already holds it (a store upgraded with open orders): its quantities
+            // carry the order, nothing is pending.
+            Demand {
+                lines: want,
+                open: Vec::new(),
+                state: "erp".into(),
+            }
+            .store(order_meta);
+            return Ok(true);
+        }
         let had_lines = had.map(|d| d.lines).unwrap_or_default();
         if want == had_lines {
             return Ok(false);
