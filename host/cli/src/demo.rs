@@ -879,6 +879,22 @@ pub fn verify_stock(
     location: u64,
     ledger: &BTreeMap<String, StockLedger>,
 ) -> Verification {
+    verify_ledger(netsuite, ledger, "Shopify available", |sku| {
+        shopify
+            .variant_by_sku(sku)
+            .and_then(|v| shopify.inventory_item_of(v))
+            .and_then(|item| shopify.available(item, location))
+    })
+}
+
+/// [`verify_stock`] for any storefront: `shows` is what the storefront (`what` names its
+/// quantity in the report) shows for a SKU.
+pub(crate) fn verify_ledger(
+    netsuite: &NetSuiteSim,
+    ledger: &BTreeMap<String, StockLedger>,
+    what: &str,
+    shows: impl Fn(&str) -> Option<i64>,
+) -> Verification {
     let mut report = Verification::default();
     for (sku, l) in ledger {
         report.records_compared += 1;
@@ -909,16 +925,13 @@ pub fn verify_stock(
             );
         }
         let expected = l.expected();
-        let shop = shopify
-            .variant_by_sku(sku)
-            .and_then(|v| shopify.inventory_item_of(v))
-            .and_then(|item| shopify.available(item, location));
+        let shop = shows(sku);
         let erp_sellable = (q.available - q.back_ordered).round() as i64;
         if shop != Some(expected) || erp_sellable != expected {
             drift(
                 &mut report,
                 format!(
-                    "stock {sku}: Shopify available {shop:?}, NetSuite available - back ordered {erp_sellable}, expected {expected} ({story})"
+                    "stock {sku}: {what} {shop:?}, NetSuite available - back ordered {erp_sellable}, expected {expected} ({story})"
                 ),
             );
         }

@@ -665,42 +665,10 @@ async fn verify_orders(
     Ok(())
 }
 
-/// Each SKU against the ledger: NetSuite on hand = opening + receipts − fulfilled, NetSuite
-/// committed + back ordered = ordered − fulfilled, WooCommerce's stock = opening + receipts −
-/// ordered (what NetSuite can still sell).
+/// Each SKU against the ledger ([`crate::demo::verify_ledger`]), WooCommerce's
+/// `stock_quantity` as the storefront's quantity.
 fn verify_stock(s: &WooStore) -> Verification {
-    let mut report = Verification::default();
-    for (sku, l) in &s.stock {
-        let expected = l.expected();
-        report.records_compared += 1;
-        let q = s.netsuite.quantities(&l.item_id, NS_LOCATION);
-        let story = format!(
-            "opening {} + received {} - ordered {} - fulfilled {}",
-            l.opening, l.received, l.ordered, l.fulfilled
-        );
-        if q.on_hand != l.on_hand() as f64 || q.committed + q.back_ordered != l.open_demand() as f64
-        {
-            drift(
-                &mut report,
-                format!(
-                    "stock {sku}: NetSuite on hand {} committed {} back ordered {}, expected {} and {} ({story})",
-                    q.on_hand,
-                    q.committed,
-                    q.back_ordered,
-                    l.on_hand(),
-                    l.open_demand()
-                ),
-            );
-        }
-        let shop = s.woo.id_by_sku(sku).and_then(|id| s.woo.stock(id));
-        if shop != Some(expected) {
-            drift(
-                &mut report,
-                format!(
-                    "stock {sku}: WooCommerce stock_quantity {shop:?}, expected {expected} ({story})"
-                ),
-            );
-        }
-    }
-    report
+    crate::demo::verify_ledger(&s.netsuite, &s.stock, "WooCommerce stock_quantity", |sku| {
+        s.woo.id_by_sku(sku).and_then(|id| s.woo.stock(id))
+    })
 }
