@@ -192,6 +192,10 @@ struct DemoStore {
     netsuite_url: String,
     location: u64,
     skus: Vec<String>,
+    /// The option group (handle) of each SKU that has one.
+    groups: BTreeMap<String, String>,
+    /// Sizes added to option groups in NetSuite during the run.
+    added_sizes: usize,
     customers: Vec<u64>,
     orders: Vec<u64>,
     /// Each order's SKU and units (the demo's orders have one line).
@@ -255,6 +259,52 @@ fn mapper_config(location: u64) -> Value {
         "locations": { location.to_string(): NS_LOCATION },
         "discount_item": "1",
         "ship_methods": { "STANDARD": "1", "EXPRESS": "2" },
+        "matrix_options": { "Size": "custitem_size", "Colour": "custitem_colour", "Fit": "custitem_fit" },
+        "custom_fields": { "material": "custitem_material" },
+    })
+}
+
+/// The option group of the demo's item `k` of store `i`: items with `k % 10 < 4` are children
+/// of a product with three options (Size, Colour, Fit), `4..6` of a product with one (Size);
+/// the others are products of their own. `(handle, [(matrix option field, value)])`.
+fn option_group(i: usize, k: usize) -> Option<(String, Vec<(&'static str, &'static str)>)> {
+    let (j, g) = (k % 10, k / 10);
+    match j {
+        0..4 => Some((
+            format!("tee-{i}-{g}"),
+            vec![
+                ("custitem_size", ["S", "M", "S", "M"][j]),
+                ("custitem_colour", ["Black", "Black", "White", "White"][j]),
+                ("custitem_fit", "Regular"),
+            ],
+        )),
+        4..6 => Some((
+            format!("cap-{i}-{g}"),
+            vec![("custitem_size", ["M", "L"][j - 4])],
+        )),
+        _ => None,
+    }
+}
+
+/// The catalog fields of a demo item: product-level ones (the same for every child of an
+/// option group, as NetSuite's "update matrix children" keeps them) and its own weight.
+fn catalog_fields(name: &str, k: usize) -> Value {
+    json!({
+        "displayName": format!("Demo {name}"),
+        "salesDescription": format!("<p>Demo {name}.</p>"),
+        "vendorName": "Acme",
+        "custitem_web_product_type": "Apparel",
+        "custitem_web_category": "aa-1-13-8",
+        "custitem_web_tags": "cotton, demo",
+        "custitem_web_images": json!([
+            {"url": format!("https://cdn.example.com/{name}.jpg"), "alt": format!("Demo {name}")},
+            {"url": format!("https://cdn.example.com/{name}-back.jpg"), "alt": null}
+        ]).to_string(),
+        "pageTitle": format!("Demo {name} | Acme"),
+        "storeDescription": format!("The demo {name}."),
+        "custitem_material": "Cotton",
+        "weight": ([0.2, 0.35, 0.5])[k % 3],
+        "weightUnit": {"id": "3"},
     })
 }
 
@@ -438,12 +488,32 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             missing[0]
         );
         for k in 0..4 {
+            // Some buyers with an address book: a home address, and a company one as default.
+            let address = |company: Option<&str>, street: &str| Address {
+                first_name: Some(format!("Buyer{k}")),
+                last_name: Some("Demo".into()),
+                company: company.map(str::to_owned),
+                address1: Some(street.into()),
+                city: Some("London".into()),
+                country_code: Some("GB".into()),
+                zip: Some(format!("SW1A {k}AA")),
+                ..Address::default()
+            };
+            let addresses = match k {
+                0 => Some(vec![
+                    address(Some("Demo Ltd"), "1 Market St"),
+                    address(None, "2 Home Rd"),
+                ]),
+                1 => Some(vec![address(None, "3 Park Ln")]),
+                _ => None,
+            };
             let id = s
                 .shopify
                 .create_customer(CustomerFields {
                     email: Some(format!("buyer{k}@{}.example", s.id)),
                     first_name: Some(format!("Buyer{k}")),
                     last_name: Some("Demo".into()),
+                    addresses,
                     ..CustomerFields::default()
                 })
                 .map_err(|e| anyhow!("{e}"))?;
@@ -601,22 +671,43 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         .first()
         .context("the Shopify simulator has no location")?;
     let mut skus = Vec::new();
+    let mut groups = BTreeMap::new();
     let mut stock = BTreeMap::new();
     for k in 0..opts.items {
         let sku = format!("S{i}-{k:04}");
+        let group = option_group(i, k);
+        let mut body = match &group {
+            Some((handle, _)) => catalog_fields(handle, k),
+            None => catalog_fields(&format!("product {k}"), k),
+        };
+        body["externalId"] = json!(format!("item-{sku}"));
+        body["itemId"] = json!(sku);
+        body["isInactive"] = json!(false);
+        body["basePrice"] = json!(10.0 + k as f64);
+        if let Some((handle, options)) = &group {
+            let eid = format!("product-{handle}");
+            let exists = netsuite
+                .records(RecordType::InventoryItem)
+                .iter()
+                .any(|r| r["externalId"] == json!(eid));
+            if !exists {
+                let mut parent = catalog_fields(handle, k);
+                parent["externalId"] = json!(eid);
+                parent["itemId"] = json!(handle);
+                parent["matrixType"] = json!("PARENT");
+                netsuite
+                    .erp_create(RecordType::InventoryItem, parent)
+                    .map_err(|e| anyhow!("{e:?}"))?;
+            }
+            body["matrixType"] = json!("CHILD");
+            body["parent"] = json!({"externalId": eid});
+            for (field, value) in options {
+                body[format!("matrixOption{field}")] = json!({"refName": value});
+            }
+            groups.insert(sku.clone(), handle.clone());
+        }
         let id = netsuite
-            .erp_create(
-                RecordType::InventoryItem,
-                json!({
-                    "externalId": format!("item-{sku}"),
-                    "itemId": sku,
-                    "displayName": format!("Demo product {k}"),
-                    "salesDescription": format!("<p>Demo product {k}.</p>"),
-                    "vendorName": "Acme",
-                    "isInactive": false,
-                    "basePrice": 10.0 + k as f64,
-                }),
-            )
+            .erp_create(RecordType::InventoryItem, body)
             .map_err(|e| anyhow!("{e:?}"))?;
         netsuite
             .erp_adjust_inventory(
@@ -645,6 +736,8 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         netsuite_url,
         location,
         skus,
+        groups,
+        added_sizes: 0,
         customers: Vec::new(),
         orders: Vec::new(),
         order_skus: BTreeMap::new(),
@@ -725,6 +818,73 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
     Ok(())
 }
 
+/// A size added to the option group of `sku` in NetSuite: a new child item of its matrix
+/// parent, which weft must add to the same Shopify product as a variant (checked by
+/// [`verify`]). The new SKU joins the stock ledger (opening 0) but not the SKUs later events
+/// pick, as it reaches Shopify only once weft has synced it.
+fn add_size(s: &mut DemoStore, sku: &str) -> Result<()> {
+    let handle = s.groups[sku].clone();
+    let template = s
+        .netsuite
+        .records(RecordType::InventoryItem)
+        .into_iter()
+        .find(|r| r["externalId"] == json!(format!("item-{sku}")))
+        .with_context(|| format!("no NetSuite item for {sku}"))?;
+    s.added_sizes += 1;
+    let size = format!("XL{}", s.added_sizes);
+    let new_sku = format!("{sku}-{size}");
+    let mut body = json!({
+        "externalId": format!("item-{new_sku}"),
+        "itemId": new_sku,
+        "isInactive": false,
+        "basePrice": 15.0,
+        "matrixType": "CHILD",
+        "parent": {"externalId": format!("product-{handle}")},
+    });
+    // The product-level fields of its siblings (the parent's, in NetSuite's terms).
+    for k in [
+        "displayName",
+        "salesDescription",
+        "vendorName",
+        "custitem_web_product_type",
+        "custitem_web_category",
+        "custitem_web_tags",
+        "custitem_web_images",
+        "pageTitle",
+        "storeDescription",
+        "custitem_material",
+        "weight",
+    ] {
+        if let Some(v) = template.get(k) {
+            body[k] = v.clone();
+        }
+    }
+    body["weightUnit"] = json!({"id": "3"});
+    for (k, v) in template.as_object().into_iter().flatten() {
+        if k.starts_with("matrixOption") {
+            let value = if k == "matrixOptioncustitem_size" {
+                json!(size)
+            } else {
+                v["refName"].clone()
+            };
+            body[k.as_str()] = json!({ "refName": value });
+        }
+    }
+    let id = s
+        .netsuite
+        .erp_create(RecordType::InventoryItem, body)
+        .map_err(|e| anyhow!("{e:?}"))?;
+    s.groups.insert(new_sku.clone(), handle);
+    s.stock.insert(
+        new_sku,
+        StockLedger {
+            item_id: id,
+            ..StockLedger::default()
+        },
+    );
+    Ok(())
+}
+
 /// Fulfils one of the store's Shopify orders in NetSuite, as a warehouse would: all it
 /// committed, or one unit of a line of two or more (a partial fulfilment), with a tracking
 /// number. An order whose sales order weft has not created yet, or that has nothing left to
@@ -755,6 +915,7 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
     let err = |e: weft_sim_netsuite::NsError| anyhow!("{e:?}");
     let eid = format!("eid:item-{sku}");
     match roll {
+        92..94 if s.groups.contains_key(sku) && s.added_sizes < 3 => add_size(s, sku)?,
         55..75 => {
             let cents: i64 = rng.random_range(500..9000);
             s.netsuite
@@ -773,13 +934,27 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
             s.stock.entry(sku.to_owned()).or_default().received += units;
         }
         _ => {
-            s.netsuite
-                .erp_update(
-                    RecordType::InventoryItem,
-                    &eid,
-                    json!({ "salesDescription": format!("<p>Revised {}.</p>", rng.random_range(0..1000)) }),
-                )
-                .map_err(err)?;
+            // A product-level field: NetSuite applies an edit of a matrix parent to every
+            // child ("update matrix children"), so the demo edits the whole option group.
+            let description = format!("<p>Revised {}.</p>", rng.random_range(0..1000));
+            let siblings: Vec<String> = match s.groups.get(sku) {
+                Some(g) => s
+                    .groups
+                    .iter()
+                    .filter(|(_, h)| *h == g)
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+                None => vec![sku.to_owned()],
+            };
+            for sibling in siblings {
+                s.netsuite
+                    .erp_update(
+                        RecordType::InventoryItem,
+                        &format!("eid:item-{sibling}"),
+                        json!({ "salesDescription": description }),
+                    )
+                    .map_err(err)?;
+            }
         }
     }
     Ok(())
@@ -840,6 +1015,28 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     )
     .await?;
     let stock = verify_stock(&s.shopify, &s.netsuite, s.location, &s.stock);
+    // Each option group is one Shopify product holding every child item as a variant.
+    let mut products: BTreeMap<&str, Vec<Option<u64>>> = BTreeMap::new();
+    for (sku, handle) in &s.groups {
+        let product = s
+            .shopify
+            .variant_by_sku(sku)
+            .and_then(|v| s.shopify.product_of_variant(v));
+        products.entry(handle).or_default().push(product);
+    }
+    for (handle, ids) in products {
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() != 1 || distinct[0].is_none() {
+            report.drift += 1;
+            if report.drift_details.len() < 20 {
+                report.drift_details.push(format!(
+                    "option group {handle}: its items are Shopify products {ids:?}, not one"
+                ));
+            }
+        }
+    }
     let shipped = verify_fulfilments(&s.shopify, &s.orders, &s.shipments);
     report.cancellations += s.cancelled.len();
     report.fulfilments_matched +=

@@ -19,6 +19,12 @@
 //!
 //! Fields a document does not carry are "not observed", not deleted: an inventory webhook says
 //! nothing about a product's title, so the title keeps its golden value.
+//!
+//! A field new to a record weft already holds (a mapper that now maps it, while the golden
+//! record and the systems' last-known states predate it) is taken from the first side that
+//! shows a value for it. A side showing `null` for it says only that it has none: that is not
+//! taken, so it is never written as a removal over the value another system holds (which
+//! that system's next observation brings in).
 
 use serde_json::{Map, Value};
 
@@ -81,6 +87,9 @@ pub fn merge(
         }
         if agreed == Some(value) && !(counter(field) && before.is_some()) {
             continue; // already agreed (or an echo of our own write)
+        }
+        if agreed.is_none() && before.is_none() && value.is_null() && !golden.is_empty() {
+            continue; // a field new to the record, without a value here: nothing to agree on
         }
         if agreed.is_none() || before == agreed {
             take(&mut out, field, value); // changed from the agreed value
@@ -258,6 +267,31 @@ mod tests {
             false
         });
         assert_eq!(m.taken, vec!["title"]);
+    }
+
+    #[test]
+    fn a_new_field_without_a_value_is_not_taken_as_a_removal() {
+        // The golden record predates `seo_title`; this side has none, another may have one.
+        let golden = f(json!({"title": "A"}));
+        let m = merge(
+            &golden,
+            Some(&golden),
+            &f(json!({"title": "A", "seo_title": null})),
+            |_| false,
+        );
+        assert!(m.is_noop(), "{m:?}");
+        // A value is taken; a new record takes its nulls as before.
+        let m = merge(
+            &golden,
+            Some(&golden),
+            &f(json!({"title": "A", "seo_title": "S"})),
+            |_| false,
+        );
+        assert_eq!(m.taken, vec!["seo_title"]);
+        let m = merge(&Fields::new(), None, &f(json!({"seo_title": null})), |_| {
+            false
+        });
+        assert_eq!(m.taken, vec!["seo_title"]);
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! | inventory-level | adjust-quantity | `PUT inventoryAdjustment/eid:{external id from the key}` |
 //! | inventory-level | set-quantity | read `locations`, compare, then the adjustment above for the difference |
 //!
-//! Bodies are record JSON with NetSuite's field names.
+//! Bodies are record JSON with NetSuite's field names. An item body may carry `weft:parent`,
+//! the record of its matrix parent (with its `externalId`): the parent is upserted first by
+//! that external id (an idempotent PUT, so a retry repeats it harmlessly), then the item,
+//! whose `parent` names it. A mapper sends it when the child does not exist yet or its parent
+//! changes.
 
 use serde_json::{Map, Value, json};
 use weft_platform::version::format_ts;
@@ -99,6 +103,22 @@ pub async fn execute(
             WriteOp::Upsert,
         ) => {
             let record_type = netsuite_record_type(cmd.kind);
+            let mut stripped = None;
+            if record_type == "inventoryItem"
+                && let Some(parent) = cmd.body.get("weft:parent")
+            {
+                let eid = parent
+                    .get("externalId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad_field(NETSUITE, "weft:parent", "has no externalId"))?;
+                c.upsert(record_type, eid, parent).await?;
+                let mut body = cmd.body.clone();
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("weft:parent");
+                }
+                stripped = Some(body);
+            }
+            let body = stripped.as_ref().unwrap_or(&cmd.body);
             let ext = cmd.external_id.clone().or_else(|| {
                 cmd.body
                     .get("externalId")
@@ -106,12 +126,12 @@ pub async fn execute(
                     .map(str::to_owned)
             });
             match (ext, &cmd.target_id) {
-                (Some(ext), _) => upsert_and_read(c, record_type, &ext, &cmd.body).await,
+                (Some(ext), _) => upsert_and_read(c, record_type, &ext, body).await,
                 // The record exists without an external id: PATCH it by internal id (the body
                 // sets `externalId`, so later writes upsert by it).
                 (None, Some(id)) => {
                     let r = RecordRef::Id(id.clone());
-                    c.update_record(record_type, &r, &cmd.body).await?;
+                    c.update_record(record_type, &r, body).await?;
                     read_back(c, record_type, id.clone()).await
                 }
                 (None, None) => Err(missing(NETSUITE, "external_id", cmd)),

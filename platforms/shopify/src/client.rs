@@ -83,9 +83,14 @@ pub struct Paging {
 impl Default for Paging {
     fn default() -> Self {
         Paging {
-            products: 20,
-            variants: 20,
-            customers: 250,
+            // A product with its SEO fields, options, images, metafields and variants' weights
+            // requests ~104 points with 15 variants: pages of 8 stay under the single-query
+            // maximum of 1000.
+            products: 8,
+            variants: 15,
+            // A customer with its addresses and default address asks for 3 points: pages of
+            // 100 ask for 302, leaving the bucket to other callers.
+            customers: 100,
             // An order with its addresses, shipping lines, taxes and discount allocations
             // requests ~213 points with 15 lines (~35 actual for one line): pages of 2 keep
             // the bucket share a call needs small enough for other callers to get theirs.
@@ -202,6 +207,10 @@ pub struct ShopifyClient {
     breaker: Option<CircuitBreaker>,
     /// Requested cost the server reported per document, so later reservations are exact.
     learned_cost: Mutex<HashMap<(String, u32), f64>>,
+    /// Held across a product write's read and its `productSet`: `productSet` replaces the
+    /// variant list, so two writes to one product (two SKUs of an option group) that read it
+    /// at the same time would each drop the variant the other adds.
+    product_writes: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ShopifyClient {
@@ -269,6 +278,7 @@ impl ShopifyClient {
             limiter,
             breaker: None,
             learned_cost: Mutex::new(HashMap::new()),
+            product_writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -422,7 +432,7 @@ impl ShopifyClient {
             Entity::Customers => (
                 q::CUSTOMERS,
                 json!({"first": p.customers, "after": after, "query": query}),
-                q::connection_cost(p.customers, 1),
+                q::connection_cost(p.customers, q::CUSTOMER_COST),
                 "/customers",
             ),
             Entity::Orders => (
@@ -472,7 +482,7 @@ impl ShopifyClient {
             node,
             "variants",
             q::PRODUCT_VARIANTS,
-            2,
+            5,
             "/product/variants",
         )
         .await
@@ -496,12 +506,14 @@ impl ShopifyClient {
             None => None,
         };
         let id = parent.get("id").and_then(Value::as_str).unwrap_or_default();
+        // As many as Shopify's page maximum (250) and the single-query maximum (1,000) allow.
+        let first = (997 / fields.max(1)).min(250);
         while let Some(cursor) = after {
             let resp = self
                 .graphql(
                     query,
-                    json!({"id": id, "first": 250, "after": cursor}),
-                    1 + q::connection_cost(250, fields),
+                    json!({"id": id, "first": first, "after": cursor}),
+                    1 + q::connection_cost(first, fields),
                 )
                 .await?;
             let conn = resp
@@ -702,9 +714,14 @@ impl ShopifyClient {
                 q::PRODUCTS_BY_ID,
                 "Product",
                 p.products,
-                1 + q::connection_cost(p.variants, 2),
+                q::product_cost(p.variants),
             ),
-            Entity::Customers => (q::CUSTOMERS_BY_ID, "Customer", p.customers, 1),
+            Entity::Customers => (
+                q::CUSTOMERS_BY_ID,
+                "Customer",
+                p.customers,
+                q::CUSTOMER_COST,
+            ),
             Entity::Orders => (
                 q::ORDERS_BY_ID,
                 "Order",
@@ -796,8 +813,8 @@ impl ShopifyClient {
         let resp = self
             .graphql(
                 q::PRODUCT,
-                json!({"id": gid("Product", id), "variants": 250}),
-                1 + q::connection_cost(250, 2),
+                json!({"id": gid("Product", id), "variants": q::PRODUCT_VARIANTS_PER_READ}),
+                q::product_cost(q::PRODUCT_VARIANTS_PER_READ),
             )
             .await?;
         match resp.data.get("product") {
@@ -919,6 +936,60 @@ impl ShopifyClient {
             })
             .collect();
         Ok(Some((options, variants)))
+    }
+
+    /// Serializes product writes of this connection (see the field).
+    pub async fn lock_product_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.product_writes.lock().await
+    }
+
+    /// The id of the product with this handle, if any.
+    pub async fn find_product_by_handle(
+        &self,
+        handle: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::PRODUCT_BY_HANDLE,
+                json!({"query": format!("handle:'{}'", handle.replace('\'', "\\'"))}),
+                q::connection_cost(1, 1),
+            )
+            .await?;
+        Ok(resp
+            .data
+            .pointer("/products/nodes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .find(|n| n.get("handle").and_then(Value::as_str) == Some(handle))
+            .and_then(|n| id_string(n.get("id")?)))
+    }
+
+    /// Deletes metafields `(namespace, key)` of a product.
+    pub async fn delete_product_metafields(
+        &self,
+        product_id: &str,
+        keys: &[(String, String)],
+    ) -> Result<(), ConnectorError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<Value> = keys
+            .iter()
+            .map(
+                |(ns, k)| json!({"ownerId": gid("Product", product_id), "namespace": ns, "key": k}),
+            )
+            .collect();
+        let resp = self
+            .graphql(
+                q::METAFIELDS_DELETE,
+                json!({"metafields": list}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "metafieldsDelete")?;
+        check_user_errors(payload, "metafieldsDelete")
     }
 
     /// The customer with this email, if any.

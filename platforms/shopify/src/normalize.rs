@@ -16,9 +16,14 @@
 //!
 //! | kind | fields |
 //! |---|---|
-//! | product | id, title, body_html, vendor, product_type, handle, status, tags, updated_at, variants |
-//! | variant (inside product) | id, product_id, title, sku, price, compare_at_price, barcode, inventory_item_id, updated_at |
-//! | customer | id, email, first_name, last_name, phone, tags, updated_at |
+//! | product | id, title, body_html, vendor, product_type, handle, status, tags, updated_at, variants, options, images; GraphQL reads also category (a taxonomy id), seo, metafields |
+//! | variant (inside product) | id, product_id, title, sku, price, compare_at_price, barcode, inventory_item_id, updated_at, option1, option2, option3, weight, weight_unit |
+//! | product option | name, values |
+//! | product image | url, alt (in order) |
+//! | seo | title, description |
+//! | metafield | namespace, key, type, value |
+//! | customer | id, email, first_name, last_name, phone, tags, updated_at, addresses |
+//! | customer address | the address fields below and `default` (the customer's default address) |
 //! | order | id, name, email, created_at, updated_at, customer, line_items, total_price, currency, financial_status, cancelled_at, subtotal_price, total_discounts, total_tax, total_shipping, taxes_included, billing_address, shipping_address, shipping_lines, discount_codes, payment_gateway_names, note |
 //! | order customer | id, email, first_name, last_name |
 //! | line item | id, sku, quantity, price, variant_id, product_id, tax_lines, discount_allocations |
@@ -31,6 +36,11 @@
 //! codes applied (GraphQL has no per-code amount; the lines' `discount_allocations` carry the
 //! amounts).
 //! | inventory level | inventory_item_id, location_id, available, updated_at, sku |
+//!
+//! Webhook bodies carry no category (Shopify's REST has none), no SEO fields and no metafields (Shopify sends them only to
+//! subscriptions that name metafield namespaces): a product normalized from a webhook has no
+//! `seo` or `metafields` key at all, so a mapper can tell "not delivered" from "empty". A
+//! variant's `weight` is a JSON number, `weight_unit` one of `g`, `kg`, `oz`, `lb`.
 //!
 //! Inventory levels have no id of their own; their document id is
 //! `"<inventory_item_id>@<location_id>"` ([`inventory_level_doc_id`]). Webhooks for inventory
@@ -337,8 +347,18 @@ pub fn product_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> 
             "barcode": vs.text("barcode"),
             "inventory_item_id": vs.opt_id("inventory_item_id")?,
             "updated_at": vs.opt_ts("updated_at")?,
+            "option1": vs.text("option1"),
+            "option2": vs.text("option2"),
+            "option3": vs.text("option3"),
+            "weight": number(vs.get("weight")),
+            "weight_unit": weight_unit(vs.get("weight_unit")),
         }));
     }
+    let images: Vec<Value> = s
+        .list("images")?
+        .iter()
+        .map(|i| json!({"url": text_of(i.get("src")), "alt": text_of(i.get("alt"))}))
+        .collect();
     let body = json!({
         "id": id,
         "title": s.text("title"),
@@ -350,6 +370,8 @@ pub fn product_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> 
         "tags": tags(s.get("tags")),
         "updated_at": updated_at,
         "variants": variants,
+        "options": options(s.list("options")?),
+        "images": images,
     });
     Ok(doc(EntityKind::Product, id, updated_at, body))
 }
@@ -364,11 +386,34 @@ pub fn product_from_graphql(
     let id = s.id("id")?;
     let updated_at = s.ts("updatedAt")?;
     let mut variants = Vec::new();
+    let options = options(s.list("options")?);
+    let names: Vec<&str> = options
+        .iter()
+        .filter_map(|o| o.get("name").and_then(Value::as_str))
+        .collect();
     let nodes = connection_nodes(s.get("variants"));
     for v in nodes.into_iter().chain(extra_variants.iter()) {
-        variants.push(variant_from_graphql(v, &id)?);
+        let mut nv = variant_from_graphql(v, &id)?;
+        // `optionN` follows the product's option order, as REST numbers them.
+        for (i, name) in names.iter().enumerate() {
+            let value = v
+                .get("selectedOptions")
+                .and_then(Value::as_array)
+                .and_then(|sel| {
+                    sel.iter()
+                        .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
+                })
+                .map(|o| text_of(o.get("value")))
+                .unwrap_or(Value::Null);
+            nv[format!("option{}", i + 1)] = value;
+        }
+        variants.push(nv);
     }
-    let body = json!({
+    let images: Vec<Value> = connection_nodes(s.get("images"))
+        .into_iter()
+        .map(|i| json!({"url": text_of(i.get("url")), "alt": text_of(i.get("altText"))}))
+        .collect();
+    let mut body = json!({
         "id": id,
         "title": s.text("title"),
         "body_html": s.text("descriptionHtml"),
@@ -379,7 +424,38 @@ pub fn product_from_graphql(
         "tags": tags(s.get("tags")),
         "updated_at": updated_at,
         "variants": variants,
+        "options": options,
+        "images": images,
     });
+    // Only what the read selected: a node without them says nothing about SEO or metafields.
+    if let Some(category) = node.get("category") {
+        // `gid://shopify/TaxonomyCategory/aa-1-13-8` -> `aa-1-13-8`.
+        body["category"] = match category.get("id").and_then(Value::as_str) {
+            Some(gid) => json!(gid.rsplit('/').next().unwrap_or(gid)),
+            None => Value::Null,
+        };
+    }
+    if let Some(seo) = node.get("seo") {
+        body["seo"] = json!({
+            "title": text_of(seo.get("title")),
+            "description": text_of(seo.get("description")),
+        });
+    }
+    if node.get("metafields").is_some() {
+        body["metafields"] = Value::Array(
+            connection_nodes(s.get("metafields"))
+                .into_iter()
+                .map(|m| {
+                    json!({
+                        "namespace": text_of(m.get("namespace")),
+                        "key": text_of(m.get("key")),
+                        "type": text_of(m.get("type")),
+                        "value": text_of(m.get("value")),
+                    })
+                })
+                .collect(),
+        );
+    }
     Ok(doc(EntityKind::Product, id, updated_at, body))
 }
 
@@ -401,7 +477,81 @@ pub fn variant_from_graphql(v: &Value, product_id: &str) -> Result<Value, Normal
         "barcode": vs.text("barcode"),
         "inventory_item_id": vs.opt_id("inventoryItem.id")?,
         "updated_at": vs.opt_ts("updatedAt")?,
+        "option1": Value::Null,
+        "option2": Value::Null,
+        "option3": Value::Null,
+        "weight": number(vs.path("inventoryItem.measurement.weight.value")),
+        "weight_unit": weight_unit(vs.path("inventoryItem.measurement.weight.unit")),
     }))
+}
+
+/// A product's options as `[{name, values}]`.
+fn options(list: &[Value]) -> Vec<Value> {
+    list.iter()
+        .map(|o| {
+            json!({
+                "name": text_of(o.get("name")),
+                "values": o.get("values").cloned().unwrap_or_else(|| json!([])),
+            })
+        })
+        .collect()
+}
+
+/// Text or `null` (an empty string is `null`).
+fn text_of(v: Option<&Value>) -> Value {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Value::String(s.clone()),
+        _ => Value::Null,
+    }
+}
+
+/// A JSON number, or `null`.
+fn number(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => v.clone(),
+        Value::String(s) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// A weight unit as REST names it (`kg`), from REST or GraphQL (`KILOGRAMS`).
+fn weight_unit(v: &Value) -> Value {
+    let unit = match v.as_str() {
+        Some("GRAMS" | "g") => "g",
+        Some("KILOGRAMS" | "kg") => "kg",
+        Some("OUNCES" | "oz") => "oz",
+        Some("POUNDS" | "lb") => "lb",
+        _ => return Value::Null,
+    };
+    json!(unit)
+}
+
+/// A customer's addresses in the normalized shape, each with `default`.
+fn customer_addresses(
+    list: &[Value],
+    default: &Value,
+    country: &str,
+) -> Result<Vec<Value>, NormalizeError> {
+    let default = address(default, country)?;
+    let mut out = Vec::with_capacity(list.len());
+    let mut seen_default = false;
+    for a in list {
+        let mut n = address(a, country)?;
+        // REST flags the default address; GraphQL names it separately (the first equal one).
+        let flagged = a.get("default").and_then(Value::as_bool);
+        let is_default = match flagged {
+            Some(d) => d,
+            None => !seen_default && !default.is_null() && n == default,
+        };
+        seen_default |= is_default;
+        n["default"] = json!(is_default);
+        out.push(n);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -421,6 +571,7 @@ pub fn customer_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError>
         "phone": s.text("phone"),
         "tags": tags(s.get("tags")),
         "updated_at": updated_at,
+        "addresses": customer_addresses(s.list("addresses")?, s.get("default_address"), "country_code")?,
     });
     Ok(doc(EntityKind::Customer, id, updated_at, body))
 }
@@ -446,6 +597,7 @@ pub fn customer_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError>
         "phone": phone,
         "tags": tags(s.get("tags")),
         "updated_at": updated_at,
+        "addresses": customer_addresses(s.list("addresses")?, s.get("defaultAddress"), "countryCodeV2")?,
     });
     Ok(doc(EntityKind::Customer, id, updated_at, body))
 }
@@ -868,6 +1020,8 @@ mod tests {
       "status": "active",
       "published_scope": "web",
       "tags": "winter, wool,  winter",
+      "options": [{"id": 1, "name": "Size", "position": 1, "values": ["M"]}],
+      "images": [{"id": 5, "position": 1, "src": "https://cdn.example.com/ws.jpg", "alt": "Front"}],
       "variants": [
         {"admin_graphql_api_id": "gid://shopify/ProductVariant/9007199254740993",
          "barcode": "0123456789012", "compare_at_price": null, "created_at": "2024-01-10T09:00:00-05:00",
@@ -875,9 +1029,9 @@ mod tests {
          "product_id": 8079745990737254412, "sku": "WS-M", "taxable": true, "title": "M",
          "updated_at": "2024-03-01T10:15:30-05:00", "option1": "M", "option2": null, "option3": null,
          "image_id": null, "inventory_item_id": 9223372036854775807, "inventory_quantity": 4,
-         "old_inventory_quantity": 4}
+         "old_inventory_quantity": 4, "weight": 0.4, "weight_unit": "kg", "grams": 400}
       ],
-      "options": [], "images": [], "image": null
+      "image": null
     }"#;
 
     /// The same product as a GraphQL read returns it.
@@ -892,11 +1046,15 @@ mod tests {
           "status": "ACTIVE",
           "tags": ["wool", "winter"],
           "updatedAt": "2024-03-01T15:15:30Z",
+          "options": [{"name": "Size", "values": ["M"]}],
+          "images": {"nodes": [{"url": "https://cdn.example.com/ws.jpg", "altText": "Front"}]},
           "variants": {"nodes": [{
             "id": "gid://shopify/ProductVariant/9007199254740993",
             "title": "M", "sku": "WS-M", "price": "59.90", "compareAtPrice": null,
             "barcode": "0123456789012", "updatedAt": "2024-03-01T15:15:30Z",
-            "inventoryItem": {"id": "gid://shopify/InventoryItem/9223372036854775807"}
+            "selectedOptions": [{"name": "Size", "value": "M"}],
+            "inventoryItem": {"id": "gid://shopify/InventoryItem/9223372036854775807",
+                              "measurement": {"weight": {"unit": "KILOGRAMS", "value": 0.4}}}
           }], "pageInfo": {"hasNextPage": false, "endCursor": null}}
         })
     }
@@ -936,7 +1094,9 @@ mod tests {
                 "status",
                 "tags",
                 "updated_at",
-                "variants"
+                "variants",
+                "options",
+                "images"
             ]
         );
     }

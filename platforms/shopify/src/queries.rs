@@ -5,23 +5,28 @@
 //! document: after that the client uses the `requestedQueryCost` the server reported.
 
 /// Fields selected on each product variant.
-pub const VARIANT_FIELDS: &str =
-    "id title sku price compareAtPrice barcode updatedAt inventoryItem { id }";
+pub const VARIANT_FIELDS: &str = "id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } }";
 
 // The field sets of each entity, shared by the paged reads and the by-id fetches (so both
 // normalize to the same document). Macros, because `concat!` needs literals.
 macro_rules! product_fields {
     () => {
         "id title descriptionHtml vendor productType handle status tags updatedAt
+      seo { title description } category { id }
+      options { name values }
+      images(first: 10) { nodes { url altText } }
+      metafields(first: 10) { nodes { namespace key type value } }
       variants(first: $variants) {
         pageInfo { hasNextPage endCursor }
-        nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+        nodes { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
       }"
     };
 }
 macro_rules! customer_fields {
     () => {
-        "id email firstName lastName phone tags updatedAt"
+        "id email firstName lastName phone tags updatedAt
+      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
+      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }"
     };
 }
 macro_rules! order_fields {
@@ -70,7 +75,7 @@ pub const PRODUCT_VARIANTS: &str = r#"query WeftProductVariants($id: ID!, $first
   product(id: $id) {
     variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+      nodes { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
     }
   }
 }"#;
@@ -209,6 +214,22 @@ pub const PRODUCT_FOR_SET: &str = r#"query WeftProductForSet($id: ID!) {
   }
 }"#;
 
+/// A product by handle (to add a variant to the product of an option group weft has not
+/// written to yet).
+pub const PRODUCT_BY_HANDLE: &str = r#"query WeftProductByHandle($query: String!) {
+  products(first: 1, query: $query) {
+    nodes { id handle }
+  }
+}"#;
+
+/// Deletes metafields (a custom field cleared on the other side).
+pub const METAFIELDS_DELETE: &str = r#"mutation WeftMetafieldsDelete($metafields: [MetafieldIdentifierInput!]!) {
+  metafieldsDelete(metafields: $metafields) {
+    deletedMetafields { key namespace ownerId }
+    userErrors { field message }
+  }
+}"#;
+
 /// Variants by SKU (to find the product a retried create already made, or an inventory item).
 pub const VARIANTS_BY_SKU: &str = r#"query WeftVariantsBySku($query: String!) {
   productVariants(first: 10, query: $query) {
@@ -234,9 +255,13 @@ pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput
   productSet(input: $input, synchronous: true) {
     product {
       id title descriptionHtml vendor productType handle status tags updatedAt
+      seo { title description } category { id }
+      options { name values }
+      images(first: 10) { nodes { url altText } }
+      metafields(first: 10) { nodes { namespace key type value } }
       variants(first: 250) {
         pageInfo { hasNextPage endCursor }
-        nodes { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+        nodes { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
       }
     }
     userErrors { field message code }
@@ -247,7 +272,7 @@ pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput
 pub const VARIANTS_BULK_UPDATE: &str = r#"mutation WeftVariantsBulkUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
   productVariantsBulkUpdate(productId: $productId, variants: $variants) {
     product { id updatedAt }
-    productVariants { id title sku price compareAtPrice barcode updatedAt inventoryItem { id } }
+    productVariants { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
     userErrors { field message code }
   }
 }"#;
@@ -302,14 +327,18 @@ pub const FULFILLMENT_CREATE: &str = r#"mutation WeftFulfillmentCreate($fulfillm
 /// Customers matching a search (used to find an existing customer before creating one).
 pub const CUSTOMER_SEARCH: &str = r#"query WeftCustomerSearch($query: String!) {
   customers(first: 1, query: $query) {
-    nodes { id email firstName lastName phone tags updatedAt }
+    nodes { id email firstName lastName phone tags updatedAt
+      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
+      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
   }
 }"#;
 
 /// Create a customer.
 pub const CUSTOMER_CREATE: &str = r#"mutation WeftCustomerCreate($input: CustomerInput!) {
   customerCreate(input: $input) {
-    customer { id email firstName lastName phone tags updatedAt }
+    customer { id email firstName lastName phone tags updatedAt
+      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
+      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
     userErrors { field message }
   }
 }"#;
@@ -317,7 +346,9 @@ pub const CUSTOMER_CREATE: &str = r#"mutation WeftCustomerCreate($input: Custome
 /// Update a customer.
 pub const CUSTOMER_UPDATE: &str = r#"mutation WeftCustomerUpdate($input: CustomerInput!) {
   customerUpdate(input: $input) {
-    customer { id email firstName lastName phone tags updatedAt }
+    customer { id email firstName lastName phone tags updatedAt
+      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
+      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
     userErrors { field message }
   }
 }"#;
@@ -329,9 +360,22 @@ pub fn connection_cost(first: u32, node: u32) -> u32 {
 
 /// Estimated cost of a [`PRODUCTS`] page.
 pub fn products_cost(first: u32, variants: u32) -> u32 {
-    // product (1) + variants connection of variant (1) + inventoryItem (1)
-    connection_cost(first, 1 + connection_cost(variants, 2))
+    connection_cost(first, product_cost(variants))
 }
+
+/// Estimated cost of one product node with its first `variants` variants: product (1) + seo
+/// (1) + category (1) + options (1) + images (10) + metafields (10) + variants connection of
+/// variant (1) + selectedOptions (1) + inventoryItem (1) + measurement (1) + weight (1).
+pub fn product_cost(variants: u32) -> u32 {
+    4 + 2 * connection_cost(10, 1) + connection_cost(variants, 5)
+}
+
+/// Variants read with one product by id (the single-query maximum allows ~190).
+pub const PRODUCT_VARIANTS_PER_READ: u32 = 150;
+
+/// Estimated cost of one customer node: the customer (1), its addresses (1) and its default
+/// address (1).
+pub const CUSTOMER_COST: u32 = 3;
 
 /// Estimated cost of an [`ORDERS`] page.
 pub fn orders_cost(first: u32, lines: u32) -> u32 {
@@ -375,7 +419,7 @@ mod tests {
 
     #[test]
     fn default_page_costs_fit_the_single_query_maximum() {
-        assert!(products_cost(20, 20) <= 1000, "{}", products_cost(20, 20));
+        assert!(products_cost(8, 15) <= 1000, "{}", products_cost(8, 15));
         assert!(orders_cost(4, 15) <= 1000, "{}", orders_cost(4, 15));
         assert_eq!(connection_cost(250, 1), 252);
     }

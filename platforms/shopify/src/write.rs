@@ -6,7 +6,7 @@
 //! | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
 //! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
 //! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
-//! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate` |
+//! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate`; `addresses` is the full list, the default first |
 //! | fulfillment | upsert | `fulfillmentCreate` per fulfilment order of the order, `@idempotent(key: idempotency_key)`; body `{order_id, lines: [{sku, quantity}], tracking_number, tracking_company, tracking_url, notify_customer}` |
 //!
 //! Bodies are documents in the normalized Shopify shape ([`crate::normalize`]).
@@ -258,7 +258,15 @@ fn new_option_values(options: &[String], v: &Value, index: usize) -> Value {
 /// Builds a `ProductSetInput` from a (partial) product document in the normalized Shopify
 /// shape, with patch semantics: absent scalars are not sent (left unchanged); listed variants
 /// are matched to `existing` by id, else by SKU, and updated, or created; variants of
-/// `existing` that the body does not list are added by id so `productSet` keeps them.
+/// `existing` that the body does not list are added by id so `productSet` keeps them; a listed
+/// variant marked `"retired": true` is left out (so `productSet` deletes it).
+///
+/// Beyond the document's own fields, a write body may carry on a variant `option_values`
+/// (`{"Size": "M"}`: its value of each named option), `weight` and `weight_unit`; on the
+/// product `options` (`[{name, values}]`, the option names in order, for a new product),
+/// `seo`, `images` and `metafields` (a metafield with a `null` value is deleted: see
+/// [`metafields_to_delete`]). `productOptions` is sent whenever `variants` is (Shopify wants
+/// both or neither since 2024-07), each option with exactly the values the variants use.
 pub fn product_set_input(
     body: &Value,
     id: Option<&str>,
@@ -284,20 +292,78 @@ pub fn product_set_input(
             .collect();
         input.insert("tags".into(), json!(list));
     }
+    match body.get("category") {
+        Some(Value::String(c)) => {
+            input.insert(
+                "category".into(),
+                json!(format!("gid://shopify/TaxonomyCategory/{c}")),
+            );
+        }
+        Some(Value::Null) => {
+            input.insert("category".into(), Value::Null);
+        }
+        _ => {}
+    }
+    if let Some(seo) = body.get("seo").filter(|v| v.is_object()) {
+        input.insert(
+            "seo".into(),
+            json!({"title": seo.get("title"), "description": seo.get("description")}),
+        );
+    }
+    if let Some(images) = body.get("images") {
+        let list = images
+            .as_array()
+            .ok_or_else(|| bad_field(SHOPIFY, "images", "not a list"))?;
+        let files: Vec<Value> = list
+            .iter()
+            .map(|i| {
+                json!({"originalSource": i.get("url"), "alt": i.get("alt"), "contentType": "IMAGE"})
+            })
+            .collect();
+        input.insert("files".into(), Value::Array(files));
+    }
+    if let Some(ms) = body.get("metafields").and_then(Value::as_array) {
+        let set: Vec<Value> = ms
+            .iter()
+            .filter(|m| m.get("value").is_some_and(|v| !v.is_null()))
+            .map(|m| {
+                json!({
+                    "namespace": m.get("namespace"),
+                    "key": m.get("key"),
+                    "type": m.get("type").filter(|t| !t.is_null()).cloned()
+                        .unwrap_or_else(|| json!("single_line_text_field")),
+                    "value": m.get("value"),
+                })
+            })
+            .collect();
+        if !set.is_empty() {
+            input.insert("metafields".into(), Value::Array(set));
+        }
+    }
     let Some(vs) = body.get("variants") else {
         return Ok(Value::Object(input));
     };
     let vs = vs
         .as_array()
         .ok_or_else(|| bad_field(SHOPIFY, "variants", "not a list"))?;
+    let declared: Vec<String> = body
+        .get("options")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
     let options: Vec<String> = match existing {
         Some((opts, _)) if !opts.is_empty() => opts.clone(),
+        _ if !declared.is_empty() => declared,
         _ => vec!["Title".to_owned()],
     };
     let current: &[Value] = existing.map(|(_, v)| v.as_slice()).unwrap_or_default();
     let mut matched = vec![false; current.len()];
-    let mut variants = Vec::new();
-    let mut new_values: Vec<Value> = Vec::new();
+    // Updated variants stay in their place; new ones come after the product's own.
+    let mut updated: Vec<Option<Value>> = vec![None; current.len()];
+    let mut added = Vec::new();
     for (i, v) in vs.iter().enumerate() {
         let vid = v.get("id").and_then(id_string);
         let sku = v
@@ -314,10 +380,28 @@ pub fn product_set_input(
                         .position(|c| c.get("sku").and_then(Value::as_str) == Some(s))
                 })
             });
+        if let Some(h) = hit {
+            matched[h] = true;
+        }
+        if v.get("retired").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let wanted = v.get("option_values").and_then(Value::as_object);
+        if let Some(w) = wanted
+            && let Some(unknown) = w.keys().find(|k| !options.contains(k))
+        {
+            return Err(bad_field(
+                SHOPIFY,
+                "option_values",
+                &format!(
+                    "the product has no option {unknown:?} (its options: {})",
+                    options.join(", ")
+                ),
+            ));
+        }
         let mut vi = Map::new();
         let option_values = match hit {
             Some(h) => {
-                matched[h] = true;
                 vi.insert(
                     "id".into(),
                     json!(gid(
@@ -325,43 +409,132 @@ pub fn product_set_input(
                         current[h]["id"].as_str().unwrap_or_default()
                     )),
                 );
-                selected_options(&current[h])
+                let mut ov = selected_options(&current[h]);
+                if let (Some(w), Some(list)) = (wanted, ov.as_array_mut()) {
+                    for o in list.iter_mut() {
+                        if let Some(val) = o
+                            .get("optionName")
+                            .and_then(Value::as_str)
+                            .and_then(|n| w.get(n))
+                        {
+                            o["name"] = val.clone();
+                        }
+                    }
+                }
+                ov
             }
             None => {
                 if let Some(id) = &vid {
                     vi.insert("id".into(), json!(gid("ProductVariant", id)));
                 }
-                let ov = new_option_values(&options, v, i);
-                if let Some(first) = ov.get(0).and_then(|o| o.get("name")) {
-                    new_values.push(json!({"name": first}));
+                match wanted {
+                    Some(w) => {
+                        let mut list = Vec::new();
+                        for o in &options {
+                            let val = w.get(o).filter(|v| v.is_string()).ok_or_else(|| {
+                                bad_field(
+                                    SHOPIFY,
+                                    "option_values",
+                                    &format!("a new variant needs a value for option {o:?}"),
+                                )
+                            })?;
+                            list.push(json!({"optionName": o, "name": val}));
+                        }
+                        Value::Array(list)
+                    }
+                    None => new_option_values(&options, v, i),
                 }
-                ov
             }
         };
         copy_field(v, &mut vi, "sku", "sku");
         copy_field(v, &mut vi, "price", "price");
         copy_field(v, &mut vi, "compare_at_price", "compareAtPrice");
         copy_field(v, &mut vi, "barcode", "barcode");
+        if let Some(w) = v.get("weight").filter(|w| !w.is_null()) {
+            let value = match w {
+                Value::Number(n) => n.as_f64(),
+                Value::String(t) => t.parse::<f64>().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| bad_field(SHOPIFY, "weight", "not a number"))?;
+            let unit = match v.get("weight_unit").and_then(Value::as_str) {
+                Some("g") => "GRAMS",
+                Some("oz") => "OUNCES",
+                Some("lb") => "POUNDS",
+                _ => "KILOGRAMS",
+            };
+            vi.insert(
+                "inventoryItem".into(),
+                json!({"measurement": {"weight": {"unit": unit, "value": value}}}),
+            );
+        }
         vi.insert("optionValues".into(), option_values);
-        variants.push(Value::Object(vi));
-    }
-    for (c, m) in current.iter().zip(&matched) {
-        if !m {
-            variants.push(json!({
-                "id": gid("ProductVariant", c["id"].as_str().unwrap_or_default()),
-                "optionValues": selected_options(c),
-            }));
+        match hit {
+            Some(h) => updated[h] = Some(Value::Object(vi)),
+            None => added.push(Value::Object(vi)),
         }
     }
-    if existing.is_none() {
-        // A new product declares its option; an existing one keeps its own.
-        input.insert(
-            "productOptions".into(),
-            json!([{"name": "Title", "values": new_values}]),
-        );
+    let mut variants = Vec::new();
+    for ((c, m), u) in current.iter().zip(&matched).zip(updated) {
+        match (m, u) {
+            (true, Some(u)) => variants.push(u),
+            // Retired: left out, so productSet deletes it.
+            (true, None) => {}
+            (false, _) => variants.push(json!({
+                "id": gid("ProductVariant", c["id"].as_str().unwrap_or_default()),
+                "optionValues": selected_options(c),
+            })),
+        }
     }
+    variants.extend(added);
+    if variants.is_empty() {
+        return Err(bad_field(
+            SHOPIFY,
+            "variants",
+            "a product keeps at least one variant: archive it instead of retiring its last variant",
+        ));
+    }
+    // Each option with exactly the values its variants use, in their order: a value no
+    // variant uses any more is retired with its variants.
+    let product_options: Vec<Value> = options
+        .iter()
+        .map(|o| {
+            let mut values: Vec<Value> = Vec::new();
+            for v in &variants {
+                let val = v["optionValues"]
+                    .as_array()
+                    .and_then(|l| l.iter().find(|x| x["optionName"] == json!(o)))
+                    .map(|x| x["name"].clone());
+                if let Some(val) = val
+                    && !values.iter().any(|x| x["name"] == val)
+                {
+                    values.push(json!({"name": val}));
+                }
+            }
+            json!({"name": o, "values": values})
+        })
+        .collect();
+    input.insert("productOptions".into(), Value::Array(product_options));
     input.insert("variants".into(), Value::Array(variants));
     Ok(Value::Object(input))
+}
+
+/// The metafields a product write clears (`value: null`): `(namespace, key)`, deleted with
+/// `metafieldsDelete` after the `productSet`.
+pub fn metafields_to_delete(body: &Value) -> Vec<(String, String)> {
+    body.get("metafields")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m.get("value").is_none_or(Value::is_null))
+        .filter_map(|m| {
+            Some((
+                m.get("namespace")?.as_str()?.to_owned(),
+                m.get("key")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
 }
 
 fn selected_options(v: &Value) -> Value {
@@ -528,6 +701,8 @@ pub async fn execute(
 ) -> Result<WriteOutcome, ConnectorError> {
     match (cmd.kind, cmd.op) {
         (EntityKind::Product, WriteOp::Upsert) => {
+            // One product write at a time: each reads the variants it must keep.
+            let _guard = c.lock_product_writes().await;
             let mut id = cmd
                 .target_id
                 .clone()
@@ -562,8 +737,46 @@ pub async fn execute(
                     }
                 }
             }
+            if id.is_none()
+                && cmd.body.get("options").is_some()
+                && let Some(handle) = cmd.body.get("handle").and_then(Value::as_str)
+                && let Some(product) = c.find_product_by_handle(handle).await?
+            {
+                // A variant of an option group whose product exists: it joins that product.
+                existing = c.product_for_set(&product).await?;
+                if existing.is_some() {
+                    id = Some(product);
+                }
+            }
             let input = product_set_input(&cmd.body, id.as_deref(), existing.as_ref())?;
-            let d = c.product_set(input).await?;
+            let mut d = c.product_set(input).await?;
+            let clear = metafields_to_delete(&cmd.body);
+            if !clear.is_empty() {
+                let have: Vec<(String, String)> = d.body["metafields"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| {
+                        Some((
+                            m["namespace"].as_str()?.to_owned(),
+                            m["key"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect();
+                let clear: Vec<(String, String)> =
+                    clear.into_iter().filter(|k| have.contains(k)).collect();
+                if !clear.is_empty() {
+                    c.delete_product_metafields(&d.id, &clear).await?;
+                    if let Some(list) = d.body["metafields"].as_array_mut() {
+                        list.retain(|m| {
+                            !clear
+                                .iter()
+                                .any(|(ns, k)| m["namespace"] == json!(ns) && m["key"] == json!(k))
+                        });
+                    }
+                }
+            }
             Ok(WriteOutcome {
                 target_id: d.id,
                 version: Some(d.updated_at),
@@ -641,6 +854,25 @@ pub async fn execute(
             copy_field(&cmd.body, &mut input, "first_name", "firstName");
             copy_field(&cmd.body, &mut input, "last_name", "lastName");
             copy_field(&cmd.body, &mut input, "phone", "phone");
+            if let Some(list) = cmd.body.get("addresses") {
+                let list = list
+                    .as_array()
+                    .ok_or_else(|| bad_field(SHOPIFY, "addresses", "not a list"))?;
+                let addresses: Vec<Value> = list
+                    .iter()
+                    .map(|a| {
+                        json!({
+                            "firstName": a.get("first_name"), "lastName": a.get("last_name"),
+                            "company": a.get("company"), "address1": a.get("address1"),
+                            "address2": a.get("address2"), "city": a.get("city"),
+                            "provinceCode": a.get("province_code"),
+                            "countryCode": a.get("country_code"), "zip": a.get("zip"),
+                            "phone": a.get("phone"),
+                        })
+                    })
+                    .collect();
+                input.insert("addresses".into(), Value::Array(addresses));
+            }
             if let Some(t) = cmd.body.get("tags") {
                 let list: Vec<String> = normalize::tags(t)
                     .split(", ")

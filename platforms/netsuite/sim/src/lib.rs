@@ -70,6 +70,31 @@
 //!   columns `custcol_*` are free. Read-only, computed on every write: `subtotal` (Σ line
 //!   amounts), `discountTotal` (= `discountRate`), `taxTotal` (Σ `tax1Amt` +
 //!   `shippingTax1Amt`), `total` = subtotal + discountTotal + taxTotal + shippingCost.
+//! - **Catalog fields of items**: `weight` (a number) and `weightUnit` (a reference to the fixed
+//!   units 1 lb, 2 oz, 3 kg, 4 g), `pageTitle` and `storeDescription` (web store SEO title and
+//!   description). Images, product types and tags have no standard REST item field: integrators
+//!   keep them in custom item fields (`custitem_*`).
+//! - **Pricing matrix**: an item's `price` sublist (as Oracle's "Working with the Pricing
+//!   Sublist on Item Records" shows it), lines `{currencyPage, priceLevel, quantity: {value},
+//!   price}`: currencies 1 USD, 2 GBP, 3 EUR, 4 CAD; price levels 1 Base Price, 2..4
+//!   Alternate Price 1..3, 5 Online Price; one price per currency, level and quantity break.
+//!   **Assumption**: `basePrice` is kept apart from the matrix (NetSuite shows the base
+//!   currency's Base Price line there; the simulator does not derive one from the other).
+//! - **Matrix items** (assumed REST shape, as the Oracle pages found with `search` describe the
+//!   SOAP one): `matrixType` `PARENT` or `CHILD` (plain text; absent for an ordinary item), a
+//!   child's `parent` (the "Subitem of" reference, which must be a `PARENT`, else
+//!   `INVALID_MATRIX_PARENT` "Item {1} is not a parent matrix item.") and one field per matrix
+//!   option, `matrixOption<custitem field>` (`matrixOptioncustitem_size`), rendered
+//!   `{id, refName}`. A child names at least one option (`USER_ERROR`), no two children of a
+//!   parent share a combination (`DUP_MATRIX_OPTN_ABBRV`); a parent has no parent and no
+//!   option values. Option values are written `{"id"}` or `{"refName"}`; **assumption**: a
+//!   name the option's list does not have yet is added to it (in NetSuite the list is a custom
+//!   list the administrator extends first). Children are full items (their own prices, stock,
+//!   names); SuiteQL `item` has `matrixtype` and `parent`.
+//! - **Customer address book**: the `addressBook` sublist, lines `{defaultBilling,
+//!   defaultShipping, isResidential, label, addressBookAddress}` (the address subrecord of
+//!   sales orders); one line is the default billing and one the default shipping address (a
+//!   later line checked as default unchecks the earlier ones, as the UI does).
 //! - **SuiteQL** `POST /services/rest/query/v1/suiteql` with `Prefer: transient` (400 without)
 //!   and `{"q": ...}`: a real parser for the SELECT subset in [`suiteql`] (tables `item`,
 //!   `customer`, `transaction`, `inventoryitemlocations`, `location`), `limit` ≤ 1000 /
@@ -101,7 +126,7 @@
 //! per-integration limit allocation, `governanceLimits`, request-size limit (bodies are capped
 //! at 104 MB without NetSuite's error text), other record types (invoices, purchase orders,
 //! item receipts, return authorizations; subsidiaries and accounts exist only as reference
-//! targets `1`), price levels and currencies, negative-stock preferences (stock may go
+//! targets `1`), price level and currency records (their ids are fixed lists), negative-stock preferences (stock may go
 //! negative; commitments never exceed what is on hand), pick/pack stages (a fulfilment is
 //! shipped at once), role permissions, user date-format and
 //! time-zone preferences (all times UTC), `fields=` projection, SuiteQL joins / GROUP BY /

@@ -84,6 +84,7 @@ impl RecordType {
         self.schema().iter().any(|f| f.name == name)
             || self.read_only().contains(&name)
             || self.custom_prefix().is_some_and(|p| name.starts_with(p))
+            || (self == RecordType::InventoryItem && matrix_option_field(name).is_some())
     }
 
     /// Writable fields.
@@ -155,6 +156,48 @@ enum RefTarget {
     ShipItem,
     /// A discount item (`discountItem`): fixed ids, see [`Db::new`].
     DiscountItem,
+    /// A weight unit (`weightUnit`): 1 lb, 2 oz, 3 kg, 4 g.
+    WeightUnit,
+    /// A currency (`currencyPage` of a price line): 1 USD, 2 GBP, 3 EUR, 4 CAD.
+    Currency,
+    /// A price level (`priceLevel` of a price line): 1 Base Price, 2 Alternate Price 1,
+    /// 3 Alternate Price 2, 4 Alternate Price 3, 5 Online Price.
+    PriceLevel,
+}
+
+/// The currencies of price lines, by internal id.
+pub const CURRENCIES: [(u64, &str); 4] = [(1, "USD"), (2, "GBP"), (3, "EUR"), (4, "CAD")];
+
+/// The price levels of price lines, by internal id.
+pub const PRICE_LEVELS: [(u64, &str); 5] = [
+    (1, "Base Price"),
+    (2, "Alternate Price 1"),
+    (3, "Alternate Price 2"),
+    (4, "Alternate Price 3"),
+    (5, "Online Price"),
+];
+
+/// A price line's quantity (`{"value": 0}`: the first quantity break).
+const QUANTITY_FIELDS: &[Field] = &[f("value", Kind::Number)];
+
+/// A line of an item's `price` sublist (the pricing matrix): one price per currency, price
+/// level and quantity break.
+const PRICE_FIELDS: &[Field] = &[
+    f("currencyPage", Kind::Ref(RefTarget::Currency)),
+    f("priceLevel", Kind::Ref(RefTarget::PriceLevel)),
+    f("quantity", Kind::Subrecord(QUANTITY_FIELDS)),
+    f("price", Kind::Number),
+];
+
+/// The weight units of `weightUnit`, by internal id.
+pub const WEIGHT_UNITS: [(u64, &str); 4] = [(1, "lb"), (2, "oz"), (3, "kg"), (4, "g")];
+
+/// The custom item field behind a matrix option field (`matrixOptioncustitem_size` ->
+/// `custitem_size`): a child matrix item names its value of each of the parent's options in
+/// one such field.
+pub fn matrix_option_field(name: &str) -> Option<&str> {
+    name.strip_prefix("matrixOption")
+        .filter(|f| f.starts_with("custitem_") && f.len() > "custitem_".len())
 }
 
 /// One writable field.
@@ -177,6 +220,28 @@ const ITEM_FIELDS: &[Field] = &[
     f("vendorName", Kind::Text),
     f("isInactive", Kind::Bool),
     f("basePrice", Kind::Number),
+    f("weight", Kind::Number),
+    f("weightUnit", Kind::Ref(RefTarget::WeightUnit)),
+    f("pageTitle", Kind::Text),
+    f("storeDescription", Kind::Text),
+    // `PARENT` or `CHILD` (a matrix item); absent for an item without options.
+    f("matrixType", Kind::Text),
+    // The matrix parent of a `CHILD` ("Subitem of").
+    f(
+        "parent",
+        Kind::Ref(RefTarget::Record(RecordType::InventoryItem)),
+    ),
+    // The pricing matrix (Multiple Currencies, Multiple Prices, Quantity Pricing).
+    f("price", Kind::Lines(PRICE_FIELDS)),
+];
+
+/// A line of a customer's `addressBook` sublist.
+const ADDRESS_BOOK_FIELDS: &[Field] = &[
+    f("defaultBilling", Kind::Bool),
+    f("defaultShipping", Kind::Bool),
+    f("isResidential", Kind::Bool),
+    f("label", Kind::Text),
+    f("addressBookAddress", Kind::Subrecord(ADDRESS_FIELDS)),
 ];
 
 const CUSTOMER_FIELDS: &[Field] = &[
@@ -189,6 +254,7 @@ const CUSTOMER_FIELDS: &[Field] = &[
     f("phone", Kind::Text),
     f("isPerson", Kind::Bool),
     f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+    f("addressBook", Kind::Lines(ADDRESS_BOOK_FIELDS)),
 ];
 
 const ORDER_LINE_FIELDS: &[Field] = &[
@@ -420,6 +486,8 @@ pub struct Db {
     ship_items: BTreeMap<u64, String>,
     discount_items: BTreeMap<u64, String>,
     counts: BTreeMap<RecordType, WriteCounts>,
+    /// The values of each matrix option (custom item field), in order; value id = index + 1.
+    matrix_values: BTreeMap<String, Vec<String>>,
 }
 
 /// `true` if `s` is a valid NetSuite external id (letters, digits, `_`, `-`).
@@ -445,6 +513,40 @@ fn qty(v: f64) -> Value {
     } else {
         json!(v)
     }
+}
+
+/// Each price line names a currency and a price level, and no two lines share a currency,
+/// level and quantity break.
+fn check_price_lines(fields: &Map<String, Value>) -> Result<(), NsError> {
+    let Some(Value::Array(lines)) = fields.get("price") else {
+        return Ok(());
+    };
+    let mut seen = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let path = format!("price.items[{i}]");
+        let currency = l
+            .get("currencyPage")
+            .and_then(Value::as_str)
+            .ok_or_else(|| missing("Currency", &format!("{path}.currencyPage")))?;
+        let level = l
+            .get("priceLevel")
+            .and_then(Value::as_str)
+            .ok_or_else(|| missing("Price Level", &format!("{path}.priceLevel")))?;
+        let quantity = l
+            .pointer("/quantity/value")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let key = (currency.to_owned(), level.to_owned(), quantity.to_bits());
+        if seen.contains(&key) {
+            return Err(NsError::bad_request(
+                "INVALID_FLD_VALUE",
+                format!("Invalid {path}: a price for currency {currency}, price level {level} and quantity {quantity} is already given."),
+            )
+            .at(path));
+        }
+        seen.push(key);
+    }
+    Ok(())
 }
 
 fn missing(label: &str, path: &str) -> NsError {
@@ -480,6 +582,7 @@ impl Db {
             ]),
             discount_items: BTreeMap::from([(1, "Web Discount".to_owned())]),
             counts: BTreeMap::new(),
+            matrix_values: BTreeMap::new(),
         };
         for (i, name) in location_names.iter().enumerate() {
             let id = i as u64 + 1;
@@ -593,6 +696,18 @@ impl Db {
             RefTarget::Account => self.accounts.get(&id).cloned(),
             RefTarget::ShipItem => self.ship_items.get(&id).cloned(),
             RefTarget::DiscountItem => self.discount_items.get(&id).cloned(),
+            RefTarget::WeightUnit => WEIGHT_UNITS
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| (*n).to_owned()),
+            RefTarget::Currency => CURRENCIES
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| (*n).to_owned()),
+            RefTarget::PriceLevel => PRICE_LEVELS
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| (*n).to_owned()),
             RefTarget::Record(rt) => {
                 let r = self.get(rt, id)?;
                 Some(match rt {
@@ -810,6 +925,50 @@ impl Db {
         }
     }
 
+    /// A matrix option value `{"id"}` (an existing value of the option) or `{"refName"}` (its
+    /// name; a name the option does not have yet is added to it), stored as the value's name.
+    fn parse_matrix_value(&self, field: &str, path: &str, v: &Value) -> Result<Value, NsError> {
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        let values = self.matrix_values.get(field);
+        let bad = |shown: String| {
+            NsError::bad_request(
+                "INVALID_KEY_OR_REF",
+                format!("Invalid {path} reference key {shown}."),
+            )
+            .at(path)
+        };
+        match (v.get("id"), v.get("refName")) {
+            (Some(id), _) => {
+                let text = match id {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let n: usize = text.parse().map_err(|_| bad(text.clone()))?;
+                values
+                    .and_then(|l| n.checked_sub(1).and_then(|i| l.get(i)))
+                    .map(|name| json!(name))
+                    .ok_or_else(|| bad(text))
+            }
+            (None, Some(Value::String(name))) if !name.trim().is_empty() => Ok(json!(name)),
+            _ => Err(NsError::bad_request(
+                "INVALID_FLD_VALUE",
+                format!("Invalid value for field {path}: a matrix option value is {{\"id\": \"1\"}} or {{\"refName\": \"M\"}}."),
+            )
+            .at(path)),
+        }
+    }
+
+    /// The internal id of a matrix option value (its position in the option's list).
+    fn matrix_value_id(&self, field: &str, name: &str) -> Option<usize> {
+        self.matrix_values
+            .get(field)?
+            .iter()
+            .position(|v| v == name)
+            .map(|i| i + 1)
+    }
+
     /// Validates a request body against the record type's field set.
     fn parse_body(&self, rt: RecordType, body: &Value) -> Result<Map<String, Value>, NsError> {
         let obj = body.as_object().ok_or_else(|| {
@@ -817,6 +976,12 @@ impl Db {
         })?;
         let mut out = Map::new();
         for (k, v) in obj {
+            if rt == RecordType::InventoryItem
+                && let Some(field) = matrix_option_field(k)
+            {
+                out.insert(k.clone(), self.parse_matrix_value(field, k, v)?);
+                continue;
+            }
             if let Some(prefix) = rt.custom_prefix()
                 && k.starts_with(prefix)
                 && k.len() > prefix.len()
@@ -991,6 +1156,16 @@ impl Db {
             && let Some(n) = fields.get("itemId").and_then(Value::as_str)
         {
             self.item_names.insert(n.to_owned(), id);
+        }
+        if rt == RecordType::InventoryItem {
+            for (k, v) in &fields {
+                if let (Some(field), Some(name)) = (matrix_option_field(k), v.as_str()) {
+                    let values = self.matrix_values.entry(field.to_owned()).or_default();
+                    if !values.iter().any(|x| x == name) {
+                        values.push(name.to_owned());
+                    }
+                }
+            }
         }
         if rt == RecordType::InventoryAdjustment {
             self.repost_adjustment(old.as_ref(), &fields);
@@ -1486,6 +1661,86 @@ impl Db {
     }
 
     /// Type-specific required fields, defaults and computed fields.
+    /// Matrix rules: a `CHILD` names a `PARENT` item in `parent` and a value for one or more
+    /// matrix options, no two children of a parent share a combination, a `PARENT` has no
+    /// parent (NetSuite: `INVALID_MATRIX_PARENT`, "Item {1} is not a parent matrix item.").
+    fn check_matrix(&self, id: u64, fields: &Map<String, Value>) -> Result<(), NsError> {
+        let matrix_type = fields.get("matrixType").and_then(Value::as_str);
+        let options: BTreeMap<&str, &str> = fields
+            .iter()
+            .filter_map(|(k, v)| Some((matrix_option_field(k)?, v.as_str()?)))
+            .collect();
+        match matrix_type {
+            None => {
+                if fields.contains_key("parent") || !options.is_empty() {
+                    return Err(NsError::bad_request(
+                        "INVALID_FLD_VALUE",
+                        "An item with a parent or matrix options must set matrixType to CHILD.",
+                    )
+                    .at("matrixType"));
+                }
+            }
+            Some("PARENT") => {
+                if fields.contains_key("parent") || !options.is_empty() {
+                    return Err(NsError::bad_request(
+                        "INVALID_FLD_VALUE",
+                        "A parent matrix item has no parent and no matrix option values.",
+                    )
+                    .at("parent"));
+                }
+            }
+            Some("CHILD") => {
+                let parent: u64 = fields
+                    .get("parent")
+                    .and_then(Value::as_str)
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| missing("Subitem of", "parent"))?;
+                let is_parent = self
+                    .get(RecordType::InventoryItem, parent)
+                    .is_some_and(|p| p.text("matrixType") == Some("PARENT"));
+                if !is_parent {
+                    return Err(NsError::bad_request(
+                        "INVALID_MATRIX_PARENT",
+                        format!("Item {parent} is not a parent matrix item."),
+                    )
+                    .at("parent"));
+                }
+                if options.is_empty() {
+                    return Err(missing("Matrix Options", "matrixOption"));
+                }
+                let sibling = self.all(RecordType::InventoryItem).find(|r| {
+                    r.id != id
+                        && r.text("parent") == Some(parent.to_string().as_str())
+                        && r.fields
+                            .iter()
+                            .filter_map(|(k, v)| Some((matrix_option_field(k)?, v.as_str()?)))
+                            .collect::<BTreeMap<_, _>>()
+                            == options
+                });
+                if let Some(other) = sibling {
+                    return Err(NsError::bad_request(
+                        "DUP_MATRIX_OPTN_ABBRV",
+                        format!(
+                            "Item {} of parent {parent} already has these matrix options.",
+                            other.id
+                        ),
+                    )
+                    .at("matrixOption"));
+                }
+            }
+            Some(other) => {
+                return Err(NsError::bad_request(
+                    "INVALID_FLD_VALUE",
+                    format!(
+                        "Invalid value {other:?} for field matrixType: expected PARENT or CHILD."
+                    ),
+                )
+                .at("matrixType"));
+            }
+        }
+        Ok(())
+    }
+
     fn finalize(
         &self,
         rt: RecordType,
@@ -1511,8 +1766,24 @@ impl Db {
                     .at("itemId"));
                 }
                 fields.entry("isInactive").or_insert(json!(false));
+                self.check_matrix(id, fields)?;
+                check_price_lines(fields)?;
             }
             RecordType::Customer => {
+                // One default billing and one default shipping line: a later line checked as
+                // default unchecks the earlier ones, as in the UI.
+                if let Some(Value::Array(lines)) = fields.get_mut("addressBook") {
+                    for flag in ["defaultBilling", "defaultShipping"] {
+                        let last = lines
+                            .iter()
+                            .rposition(|l| l.get(flag) == Some(&Value::Bool(true)));
+                        for (i, l) in lines.iter_mut().enumerate() {
+                            if let Some(o) = l.as_object_mut() {
+                                o.insert(flag.into(), json!(Some(i) == last));
+                            }
+                        }
+                    }
+                }
                 fields
                     .entry("entityId")
                     .or_insert_with(|| json!(format!("CUST{id}")));
@@ -1718,6 +1989,9 @@ impl Db {
             RefTarget::Account => "account",
             RefTarget::ShipItem => "shipItem",
             RefTarget::DiscountItem => "discountItem",
+            RefTarget::WeightUnit => "weightUnit",
+            RefTarget::Currency => "currency",
+            RefTarget::PriceLevel => "priceLevel",
         };
         let mut m = Map::new();
         m.insert("links".into(), self_link(rest_href(base, type_name, id)));
@@ -1818,6 +2092,16 @@ impl Db {
         custom.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in custom {
             out.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &rec.fields {
+            if let (Some(field), Some(name)) = (matrix_option_field(k), v.as_str()) {
+                let mut r = Map::new();
+                if let Some(i) = self.matrix_value_id(field, name) {
+                    r.insert("id".into(), json!(i.to_string()));
+                }
+                r.insert("refName".into(), json!(name));
+                out.insert(k.clone(), Value::Object(r));
+            }
         }
         for k in ["subtotal", "discountTotal", "taxTotal", "total"] {
             if let Some(t) = rec.fields.get(k) {

@@ -20,7 +20,8 @@
 //!
 //! Tables and columns (`SELECT *` returns them in this order):
 //! - `item`: id, externalid, itemid, displayname, salesdescription, upccode, vendorname,
-//!   isinactive, itemtype, createddate, lastmodifieddate
+//!   isinactive, itemtype, createddate, lastmodifieddate, matrixtype (`PARENT`, `CHILD` or
+//!   null), parent (a child's matrix parent)
 //! - `customer`: id, externalid, entityid, companyname, firstname, lastname, email, phone,
 //!   isperson, datecreated, lastmodifieddate
 //! - `transaction`: id, externalid, tranid, type (`SalesOrd` / `InvAdjst` / `ItemShip`), entity, trandate,
@@ -246,6 +247,8 @@ impl Table {
                 ("itemtype", Text),
                 ("createddate", DateTime),
                 ("lastmodifieddate", DateTime),
+                ("matrixtype", Text),
+                ("parent", Id),
             ],
             Table::Customer => &[
                 ("id", Id),
@@ -324,6 +327,8 @@ impl Table {
                         Val::Text("InvtPart".into()),
                         Val::Time(r.created),
                         Val::Time(r.modified),
+                        text(r, "matrixType"),
+                        id_of(r, "parent"),
                     ]
                 })
                 .collect(),

@@ -23,8 +23,23 @@
 //! - **Search** (`query:`): `updated_at:>'…'`, `>=`, `<`, `<=`, `created_at`, `id:>N`, `sku:`,
 //!   `email:`, `AND`/`OR`/`NOT`/`-`, quoted values, bare words; unknown fields are ignored, as
 //!   Shopify does. Timestamps have second precision (ties are real).
+//! - **Catalog**: products carry up to three options (`options { name values }`, variants'
+//!   `selectedOptions`), `seo { title description }`, a category of the standard product
+//!   taxonomy (`category { id name fullName }`, set by `productSet` `category:
+//!   "gid://shopify/TaxonomyCategory/<id>"`; the simulator knows no taxonomy names, so the id
+//!   stands in for them), images (`images(first:)` with `url` and `altText`, in order; REST `images[{src, alt, position}]`; set by `productSet` `files`
+//!   by URL, which replaces the list), metafields (`metafields(first:, namespace:)`; set by
+//!   `productSet` `metafields`, which creates or updates and keeps the others; removed by
+//!   `metafieldsDelete`; a blank value is a user error), and per variant a weight
+//!   (`inventoryItem.measurement.weight { unit value }`; REST `weight`, `weight_unit`,
+//!   `grams`). Webhook bodies carry no category, SEO fields or metafields, as Shopify's do
+//!   not (metafields only for a subscription that names their namespaces). Customers carry addresses
+//!   (`addresses`, `defaultAddress`; REST `addresses[]` with `default` and
+//!   `default_address`); `customerCreate` / `customerUpdate` `addresses` is the full list and
+//!   its first address becomes the default (assumption).
 //! - **Mutations**: `productSet` (list fields are the full desired state: missing variants are
-//!   deleted; variants need `optionValues`; new products with variants need `productOptions`),
+//!   deleted; variants need `optionValues`; `variants` and `productOptions` go together, as
+//!   since 2024-07; an option's values are exactly the given ones),
 //!   `productVariantsBulkUpdate` (SKU via `inventoryItem.sku`), `inventorySetQuantities` (2026-04+:
 //!   every quantity must carry `changeFromQuantity`, explicit null opts out, omission is a user
 //!   error, a mismatch is `CHANGE_FROM_QUANTITY_STALE`; older versions use `compareQuantity` /
@@ -135,8 +150,8 @@ pub use config::{
 };
 pub use inspect::{RequestRecord, SimStats};
 pub use merchant::{
-    CreatedProduct, CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ProductEdit,
-    ShippedFulfillment, VariantEdit,
+    CreatedProduct, CustomerFields, ImageSpec, MetafieldSpec, NewOrder, NewOrderLine, NewProduct,
+    NewVariant, ProductEdit, ProductExtras, ShippedFulfillment, VariantEdit,
 };
 pub use sim::{ShopifySim, SimError, SimHandle};
 pub use state::Topic;

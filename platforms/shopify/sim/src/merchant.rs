@@ -45,6 +45,53 @@ pub struct NewProduct {
     pub variants: Vec<NewVariant>,
 }
 
+/// What a new product has beyond [`NewProduct`] ([`ShopifySim::create_product_with`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProductExtras {
+    /// Names of up to three options (instead of `option_name`).
+    pub option_names: Vec<String>,
+    /// Per variant of the product, in order: one value per name of `option_names`.
+    pub variant_options: Vec<Vec<String>>,
+    /// Per variant, in order: its weight and unit (`KILOGRAMS` when `None`).
+    pub weights: Vec<Option<(f64, Option<String>)>>,
+    /// Taxonomy category id (`aa-1-13-8`).
+    pub category: Option<String>,
+    /// SEO title.
+    pub seo_title: Option<String>,
+    /// SEO description.
+    pub seo_description: Option<String>,
+    /// Images, in order.
+    pub images: Vec<ImageSpec>,
+    /// Metafields.
+    pub metafields: Vec<MetafieldSpec>,
+}
+
+/// A product image by URL.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Source URL.
+    pub url: String,
+    /// Alt text.
+    pub alt: Option<String>,
+}
+
+/// A product metafield.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetafieldSpec {
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+    /// Type (default `single_line_text_field`).
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    /// Value.
+    pub value: String,
+}
+
 /// A variant of a new product.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -79,6 +126,16 @@ pub struct ProductEdit {
     pub tags: Option<Vec<String>>,
     /// Status.
     pub status: Option<String>,
+    /// Taxonomy category id (`aa-1-13-8`).
+    pub category: Option<String>,
+    /// SEO title.
+    pub seo_title: Option<String>,
+    /// SEO description.
+    pub seo_description: Option<String>,
+    /// Images (the full list).
+    pub images: Option<Vec<ImageSpec>>,
+    /// Metafields to set.
+    pub metafields: Option<Vec<MetafieldSpec>>,
 }
 
 /// Variant fields to edit.
@@ -97,6 +154,10 @@ pub struct VariantEdit {
     pub barcode: Option<String>,
     /// New option value (the variant title).
     pub title: Option<String>,
+    /// New value of a named option: `(option name, value)`.
+    pub option: Option<(String, String)>,
+    /// Weight and unit (`KILOGRAMS`, ...).
+    pub weight: Option<(f64, String)>,
 }
 
 /// Customer fields (create: at least one of email, phone, names).
@@ -113,6 +174,8 @@ pub struct CustomerFields {
     pub phone: Option<String>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Addresses (the full list; the first is the default).
+    pub addresses: Option<Vec<crate::checkout::Address>>,
 }
 
 /// An order line by variant id or SKU.
@@ -164,6 +227,45 @@ fn status(s: &str) -> Result<Status, SimError> {
         "draft" => Ok(Status::Draft),
         "archived" => Ok(Status::Archived),
         other => Err(SimError::Invalid(format!("product status {other:?}"))),
+    }
+}
+
+fn weight(x: &ProductExtras, i: usize) -> Option<(f64, String)> {
+    x.weights
+        .get(i)
+        .cloned()
+        .flatten()
+        .map(|(w, u)| (w, u.unwrap_or_else(|| "KILOGRAMS".to_owned())))
+}
+
+fn metafields(list: Vec<MetafieldSpec>) -> Vec<(String, String, String, String)> {
+    list.into_iter()
+        .map(|m| {
+            (
+                m.namespace,
+                m.key,
+                m.type_
+                    .unwrap_or_else(|| "single_line_text_field".to_owned()),
+                m.value,
+            )
+        })
+        .collect()
+}
+
+/// The catalog fields of a new product (SEO, images, metafields).
+fn catalog_spec(p: &ProductExtras) -> ProductSpec {
+    ProductSpec {
+        category: p.category.clone().map(Some),
+        seo_title: p.seo_title.clone().map(Some),
+        seo_description: p.seo_description.clone().map(Some),
+        images: Some(
+            p.images
+                .iter()
+                .map(|i| (i.url.clone(), i.alt.clone()))
+                .collect(),
+        ),
+        metafields: Some(metafields(p.metafields.clone())),
+        ..ProductSpec::default()
     }
 }
 
@@ -222,10 +324,28 @@ impl ShopifySim {
 
     /// Creates a product as the merchant (fires `products/create`).
     pub fn create_product(&self, p: NewProduct) -> Result<CreatedProduct, SimError> {
+        self.create_product_with(p, ProductExtras::default())
+    }
+
+    /// Creates a product with up to three named options, weights, SEO fields, images and
+    /// metafields (fires `products/create`).
+    pub fn create_product_with(
+        &self,
+        p: NewProduct,
+        x: ProductExtras,
+    ) -> Result<CreatedProduct, SimError> {
+        let named = !x.option_names.is_empty();
         let option_name = p.option_name.clone().unwrap_or_else(|| "Title".to_string());
         let single = p.variants.len() <= 1;
+        let mut options: Vec<(String, Vec<String>)> = if named {
+            x.option_names
+                .iter()
+                .map(|n| (n.clone(), Vec::new()))
+                .collect()
+        } else {
+            vec![(option_name.clone(), Vec::new())]
+        };
         let mut variants = Vec::new();
-        let mut values = Vec::new();
         let mut initial = Vec::new();
         let list = if p.variants.is_empty() {
             vec![NewVariant {
@@ -236,38 +356,64 @@ impl ShopifySim {
             p.variants.clone()
         };
         for (i, v) in list.iter().enumerate() {
-            let value = v.option.clone().unwrap_or_else(|| {
-                if single {
-                    "Default Title".to_string()
-                } else {
-                    v.sku
-                        .clone()
-                        .unwrap_or_else(|| format!("Variant {}", i + 1))
+            let given: Vec<String> = if named {
+                x.variant_options.get(i).cloned().unwrap_or_default()
+            } else {
+                vec![v.option.clone().unwrap_or_else(|| {
+                    if single {
+                        "Default Title".to_string()
+                    } else {
+                        v.sku
+                            .clone()
+                            .unwrap_or_else(|| format!("Variant {}", i + 1))
+                    }
+                })]
+            };
+            if given.len() != options.len() {
+                return Err(SimError::Invalid(format!(
+                    "variant {:?} gives {} option values for {} options",
+                    v.sku,
+                    given.len(),
+                    options.len()
+                )));
+            }
+            for ((_, values), value) in options.iter_mut().zip(&given) {
+                if !values.contains(value) {
+                    values.push(value.clone());
                 }
-            });
-            values.push(value.clone());
+            }
             initial.push(v.available);
             variants.push(VariantSpec {
                 id: None,
-                option_values: vec![(option_name.clone(), value)],
+                option_values: options.iter().map(|(n, _)| n.clone()).zip(given).collect(),
                 sku: Some(v.sku.clone()),
                 price: Some(money(&v.price)?),
                 compare_at_price: Some(v.compare_at_price.as_deref().map(money).transpose()?),
                 barcode: Some(v.barcode.clone()),
+                weight: weight(&x, i),
             });
         }
         let spec = ProductSpec {
             id: None,
-            title: Some(p.title),
+            title: Some(p.title.clone()),
             handle: None,
-            description_html: p.body_html,
-            vendor: p.vendor,
-            product_type: p.product_type,
+            description_html: p.body_html.clone(),
+            vendor: p.vendor.clone(),
+            product_type: p.product_type.clone(),
             status: p.status.as_deref().map(status).transpose()?,
-            tags: Some(p.tags),
-            options: Some(vec![(option_name, values)]),
+            tags: Some(p.tags.clone()),
+            options: Some(options),
             variants: Some(variants),
+            ..catalog_spec(&x)
         };
+        self.create_from_spec(spec, initial)
+    }
+
+    fn create_from_spec(
+        &self,
+        spec: ProductSpec,
+        initial: Vec<Option<i64>>,
+    ) -> Result<CreatedProduct, SimError> {
         self.with_state(|st| {
             let pid = st
                 .product_set(spec, Actor::Merchant)
@@ -302,6 +448,13 @@ impl ShopifySim {
             product_type: e.product_type,
             tags: e.tags,
             status: e.status.as_deref().map(status).transpose()?,
+            category: e.category.map(Some),
+            seo_title: e.seo_title.map(Some),
+            seo_description: e.seo_description.map(Some),
+            images: e
+                .images
+                .map(|l| l.into_iter().map(|i| (i.url, i.alt)).collect()),
+            metafields: e.metafields.map(metafields),
             ..ProductSpec::default()
         };
         self.with_state(|st| {
@@ -332,12 +485,24 @@ impl ShopifySim {
                 .get(&variant_id)
                 .ok_or_else(|| SimError::NotFound(format!("variant {variant_id}")))?;
             let product_id = v.product_id;
-            let option_values = e.title.map(|t| {
+            let mut option_values = e.title.map(|t| {
                 v.selected_options
                     .first()
                     .map(|(n, _)| vec![(n.clone(), t)])
                     .unwrap_or_default()
             });
+            if let Some((name, value)) = e.option {
+                let mut all = v.selected_options.clone();
+                match all.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = value,
+                    None => {
+                        return Err(SimError::Invalid(format!(
+                            "variant {variant_id} has no option {name:?}"
+                        )));
+                    }
+                }
+                option_values = Some(all);
+            }
             st.variants_bulk_update(
                 product_id,
                 vec![VariantPatch {
@@ -347,11 +512,22 @@ impl ShopifySim {
                     compare_at_price: compare,
                     barcode: e.barcode.map(Some),
                     option_values,
+                    weight: e.weight,
                 }],
             )
             .map(|_| ())
             .map_err(|e| SimError::from_user_errors(&e))
         })
+    }
+
+    /// A product in the REST / webhook shape (what a `products/update` delivery carries).
+    pub fn product_json(&self, product_id: u64) -> Value {
+        self.shared.state.lock().product_rest(product_id)
+    }
+
+    /// A customer in the REST / webhook shape.
+    pub fn customer_json(&self, customer_id: u64) -> Value {
+        self.shared.state.lock().customer_rest(customer_id)
     }
 
     /// The variant id carrying `sku` (first by id).
@@ -361,6 +537,12 @@ impl ShopifySim {
             .values()
             .find(|v| v.sku.as_deref() == Some(sku))
             .map(|v| v.id)
+    }
+
+    /// The product a variant belongs to.
+    pub fn product_of_variant(&self, variant_id: u64) -> Option<u64> {
+        let st = self.shared.state.lock();
+        st.variants.get(&variant_id).map(|v| v.product_id)
     }
 
     /// The inventory item of a variant.
@@ -410,6 +592,7 @@ impl ShopifySim {
             last_name: c.last_name.map(Some),
             phone: c.phone.map(Some),
             tags: c.tags,
+            addresses: c.addresses,
         };
         self.with_state(|st| {
             if let Some(i) = id

@@ -156,6 +156,50 @@ pub struct ProductOption {
     pub values: Vec<String>,
 }
 
+/// A product image: Shopify keeps it as product media (a `MediaImage`) made from a URL; the
+/// simulator keeps its URL, alt text and order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageRec {
+    /// Media id.
+    pub id: u64,
+    /// Source URL.
+    pub url: String,
+    /// Alt text.
+    pub alt: Option<String>,
+}
+
+/// A metafield on a product.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetafieldRec {
+    /// Metafield id.
+    pub id: u64,
+    /// Namespace (`custom`).
+    pub namespace: String,
+    /// Key, unique in its namespace.
+    pub key: String,
+    /// Type (`single_line_text_field`, ...).
+    pub type_: String,
+    /// Value, as text.
+    pub value: String,
+}
+
+/// Weight units (`WeightUnit`).
+pub const WEIGHT_UNITS: [(&str, &str); 4] = [
+    ("GRAMS", "g"),
+    ("KILOGRAMS", "kg"),
+    ("OUNCES", "oz"),
+    ("POUNDS", "lb"),
+];
+
+/// A customer's mailing address.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AddressRec {
+    /// Address id.
+    pub id: u64,
+    /// The address fields.
+    pub address: crate::checkout::Address,
+}
+
 /// A stored product.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProductRec {
@@ -177,6 +221,16 @@ pub struct ProductRec {
     pub tags: Vec<String>,
     /// Options.
     pub options: Vec<ProductOption>,
+    /// Category in Shopify's standard product taxonomy (`aa-1-13-8`).
+    pub category: Option<String>,
+    /// SEO title (`seo.title`); `None` falls back to the title on the storefront.
+    pub seo_title: Option<String>,
+    /// SEO description (`seo.description`).
+    pub seo_description: Option<String>,
+    /// Images, in order.
+    pub images: Vec<ImageRec>,
+    /// Metafields.
+    pub metafields: Vec<MetafieldRec>,
     /// Variant ids in position order.
     pub variant_ids: Vec<u64>,
     /// Created.
@@ -208,6 +262,10 @@ pub struct VariantRec {
     pub position: i32,
     /// Its inventory item.
     pub inventory_item_id: u64,
+    /// Shipping weight (the inventory item's `measurement.weight.value`).
+    pub weight: f64,
+    /// Its unit (`WeightUnit`: `KILOGRAMS`, `GRAMS`, `POUNDS`, `OUNCES`).
+    pub weight_unit: String,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -316,6 +374,10 @@ pub struct CustomerRec {
     pub phone: Option<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Addresses, in order.
+    pub addresses: Vec<AddressRec>,
+    /// The default address (one of `addresses`).
+    pub default_address_id: Option<u64>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.
@@ -457,6 +519,8 @@ pub struct VariantSpec {
     pub compare_at_price: Option<Option<i64>>,
     /// Barcode; `Some(None)` clears.
     pub barcode: Option<Option<String>>,
+    /// Weight and unit (`KILOGRAMS`, ...).
+    pub weight: Option<(f64, String)>,
 }
 
 /// Desired product state for `productSet`. `None` scalars are left unchanged; `variants` and
@@ -483,6 +547,16 @@ pub struct ProductSpec {
     pub options: Option<Vec<(String, Vec<String>)>>,
     /// Variants.
     pub variants: Option<Vec<VariantSpec>>,
+    /// Taxonomy category id; `Some(None)` clears.
+    pub category: Option<Option<String>>,
+    /// SEO title; `Some(None)` clears.
+    pub seo_title: Option<Option<String>>,
+    /// SEO description; `Some(None)` clears.
+    pub seo_description: Option<Option<String>>,
+    /// Images `(url, alt)`, the full desired list (`files`).
+    pub images: Option<Vec<(String, Option<String>)>>,
+    /// Metafields `(namespace, key, type, value)` to create or update; others are kept.
+    pub metafields: Option<Vec<(String, String, String, String)>>,
 }
 
 /// A partial variant update (`productVariantsBulkUpdate`, merchant edits).
@@ -500,6 +574,8 @@ pub struct VariantPatch {
     pub barcode: Option<Option<String>>,
     /// Option values.
     pub option_values: Option<Vec<(String, String)>>,
+    /// Weight and unit.
+    pub weight: Option<(f64, String)>,
 }
 
 /// Customer fields for create/update (`None` = unchanged).
@@ -517,6 +593,8 @@ pub struct CustomerSpec {
     pub phone: Option<Option<String>>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Addresses, the full desired list (the first is the default).
+    pub addresses: Option<Vec<crate::checkout::Address>>,
 }
 
 /// One order line to place.
@@ -876,6 +954,11 @@ impl ShopState {
             status: Status::Active,
             tags: Vec::new(),
             options: Vec::new(),
+            category: None,
+            seo_title: None,
+            seo_description: None,
+            images: Vec::new(),
+            metafields: Vec::new(),
             variant_ids: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -902,6 +985,55 @@ impl ShopState {
         }
         if let Some(t) = spec.tags {
             product.tags = normalize_tags(t);
+        }
+        if let Some(c) = spec.category {
+            product.category = c;
+        }
+        if let Some(t) = spec.seo_title {
+            product.seo_title = t.filter(|s| !s.is_empty());
+        }
+        if let Some(d) = spec.seo_description {
+            product.seo_description = d.filter(|s| !s.is_empty());
+        }
+        if let Some(images) = spec.images {
+            let mut kept = Vec::new();
+            for (url, alt) in images {
+                // A URL the product already shows keeps its media id.
+                let id = product
+                    .images
+                    .iter()
+                    .find(|i| i.url == url)
+                    .map(|i| i.id)
+                    .unwrap_or_else(|| self.new_id());
+                kept.push(ImageRec {
+                    id,
+                    url,
+                    alt: alt.filter(|a| !a.is_empty()),
+                });
+            }
+            product.images = kept;
+        }
+        for (namespace, key, type_, value) in spec.metafields.unwrap_or_default() {
+            match product
+                .metafields
+                .iter_mut()
+                .find(|m| m.namespace == namespace && m.key == key)
+            {
+                Some(m) => {
+                    m.type_ = type_;
+                    m.value = value;
+                }
+                None => {
+                    let id = self.new_id();
+                    product.metafields.push(MetafieldRec {
+                        id,
+                        namespace,
+                        key,
+                        type_,
+                        value,
+                    });
+                }
+            }
         }
         if spec.options.is_some() || created {
             let mut new_opts = Vec::new();
@@ -999,6 +1131,10 @@ impl ShopState {
                 if let Some(b) = v.barcode {
                     rec.barcode = b;
                 }
+                if let Some((w, u)) = v.weight {
+                    rec.weight = w;
+                    rec.weight_unit = u;
+                }
                 rec.position = position;
                 rec.updated_at = now;
                 let id = rec.id;
@@ -1021,6 +1157,8 @@ impl ShopState {
                         selected_options: v.option_values,
                         position,
                         inventory_item_id: item_id,
+                        weight: v.weight.as_ref().map_or(0.0, |w| w.0),
+                        weight_unit: v.weight.map_or_else(|| "KILOGRAMS".to_owned(), |w| w.1),
                         created_at: now,
                         updated_at: now,
                     },
@@ -1119,11 +1257,34 @@ impl ShopState {
                 }
                 v.title = variant_title(&v.selected_options);
             }
+            if let Some((w, u)) = p.weight {
+                v.weight = w;
+                v.weight_unit = u;
+            }
             v.updated_at = now;
             ids.push(p.id);
         }
+        let used: Vec<(String, String)> = self
+            .products
+            .get(&product_id)
+            .map(|prod| {
+                prod.variant_ids
+                    .iter()
+                    .filter_map(|vid| self.variants.get(vid))
+                    .flat_map(|v| v.selected_options.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(prod) = self.products.get_mut(&product_id) {
             prod.updated_at = now;
+            // A value a variant now uses joins its option (a renamed value is a new one).
+            for (n, val) in used {
+                if let Some(o) = prod.options.iter_mut().find(|o| o.name == n)
+                    && !o.values.contains(&val)
+                {
+                    o.values.push(val);
+                }
+            }
         }
         self.emit_product(product_id, Topic::ProductsUpdate);
         Ok(ids)
@@ -1307,6 +1468,8 @@ impl ShopState {
             last_name: None,
             phone: None,
             tags: Vec::new(),
+            addresses: Vec::new(),
+            default_address_id: None,
             created_at: now,
             updated_at: now,
         });
@@ -1324,6 +1487,21 @@ impl ShopState {
         }
         if let Some(t) = spec.tags {
             c.tags = normalize_tags(t);
+        }
+        if let Some(list) = spec.addresses {
+            let mut kept: Vec<AddressRec> = Vec::new();
+            for a in list {
+                // An address equal to one the customer has keeps its id.
+                let id = c
+                    .addresses
+                    .iter()
+                    .find(|x| x.address == a && !kept.iter().any(|k| k.id == x.id))
+                    .map(|x| x.id)
+                    .unwrap_or_else(|| self.new_id());
+                kept.push(AddressRec { id, address: a });
+            }
+            c.default_address_id = kept.first().map(|a| a.id);
+            c.addresses = kept;
         }
         c.updated_at = now;
         self.customers.insert(id, c);
@@ -1513,6 +1691,11 @@ impl ShopState {
         self.cancel_order_with(id, true, "CUSTOMER")
     }
 
+    /// Fires `products/update` for a product changed outside `productSet` (its metafields).
+    pub fn product_touched(&mut self, id: u64) {
+        self.emit_product(id, Topic::ProductsUpdate);
+    }
+
     fn emit_product(&mut self, id: u64, topic: Topic) {
         let Some(p) = self.products.get(&id) else {
             return;
@@ -1555,6 +1738,16 @@ impl ShopState {
                 json!({"name": o.name, "id": o.id, "product_id": p.id, "position": i + 1, "values": o.values})
             })
             .collect();
+        let images: Vec<Value> = p
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| {
+                json!({"id": im.id, "product_id": p.id, "position": i + 1, "src": im.url,
+                       "alt": im.alt, "admin_graphql_api_id": gid("ProductImage", im.id),
+                       "variant_ids": []})
+            })
+            .collect();
         json!({
             "admin_graphql_api_id": gid("Product", p.id),
             "body_html": p.description_html,
@@ -1572,8 +1765,8 @@ impl ShopState {
             "tags": p.tags.join(", "),
             "variants": variants,
             "options": options,
-            "images": [],
-            "image": null,
+            "images": images,
+            "image": images.first().cloned().unwrap_or(Value::Null),
             "media": [],
             "variant_gids": variant_gids,
             "has_variants_that_requires_components": false,
@@ -1612,6 +1805,9 @@ impl ShopState {
             "option3": opt(2),
             "image_id": null,
             "inventory_item_id": v.inventory_item_id,
+            "weight": v.weight,
+            "weight_unit": weight_unit_rest(&v.weight_unit),
+            "grams": grams(v.weight, &v.weight_unit),
             "inventory_quantity": qty,
             "old_inventory_quantity": qty,
         })
@@ -1622,6 +1818,18 @@ impl ShopState {
         let Some(c) = self.customers.get(&id) else {
             return Value::Null;
         };
+        let addresses: Vec<Value> = c
+            .addresses
+            .iter()
+            .map(|a| {
+                let x = &a.address;
+                json!({"id": a.id, "customer_id": c.id, "first_name": x.first_name,
+                       "last_name": x.last_name, "company": x.company, "address1": x.address1,
+                       "address2": x.address2, "city": x.city, "province_code": x.province_code,
+                       "country_code": x.country_code, "zip": x.zip, "phone": x.phone,
+                       "default": Some(a.id) == c.default_address_id})
+            })
+            .collect();
         json!({
             "id": c.id,
             "email": c.email,
@@ -1637,10 +1845,10 @@ impl ShopState {
             "phone": c.phone,
             "tags": c.tags.join(", "),
             "currency": self.currency,
-            "addresses": [],
+            "addresses": addresses,
             "tax_exemptions": [],
             "admin_graphql_api_id": gid("Customer", c.id),
-            "default_address": null,
+            "default_address": addresses.iter().find(|a| a["default"] == true).cloned().unwrap_or(Value::Null),
         })
     }
 
@@ -1779,6 +1987,25 @@ pub fn variant_title(options: &[(String, String)]) -> String {
         .map(|(_, v)| v.as_str())
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// The REST `weight_unit` of a `WeightUnit`.
+pub fn weight_unit_rest(unit: &str) -> &'static str {
+    WEIGHT_UNITS
+        .iter()
+        .find(|(g, _)| *g == unit)
+        .map_or("kg", |(_, r)| r)
+}
+
+/// REST `grams` of a weight.
+fn grams(value: f64, unit: &str) -> i64 {
+    let factor = match unit {
+        "GRAMS" => 1.0,
+        "OUNCES" => 28.349_523_125,
+        "POUNDS" => 453.592_37,
+        _ => 1000.0,
+    };
+    (value * factor).round() as i64
 }
 
 fn normalize_tags(tags: Vec<String>) -> Vec<String> {

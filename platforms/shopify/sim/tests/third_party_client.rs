@@ -66,6 +66,10 @@ async fn graphql_client_query_and_mutation_work_unmodified() {
         product_type: None,
         status: Some(ProductStatus::ACTIVE),
         tags: Some(vec!["from-client".into()]),
+        seo: None,
+        category: None,
+        files: None,
+        metafields: None,
         product_options: Some(vec![OptionSetInput {
             id: None,
             name: Some("Size".into()),

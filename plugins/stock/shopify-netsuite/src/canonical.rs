@@ -1,13 +1,15 @@
 //! The canonical records this mapper produces and consumes (see `docs/document-shapes.md` §2),
 //! as serde structs so both directions agree on field names, order and nullability.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use weft_plugin_sdk::json::{normalize_decimal, same_value};
 use weft_plugin_sdk::prelude::*;
 use weft_plugin_sdk::serde_json;
 
 /// Canonical `variant` (key: SKU).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantFields {
     /// Canonical SKU (Shopify's, without the NetSuite prefix).
@@ -20,8 +22,87 @@ pub struct VariantFields {
     pub vendor: Option<String>,
     /// Barcode (UPC/EAN).
     pub barcode: Option<String>,
-    /// Sellable on the storefront.
+    /// Sellable on the storefront. For a variant of an option group: this variant is (a
+    /// retired option value's variants are not).
     pub active: bool,
+    /// The option group (product) the variant belongs to: the Shopify product `handle` of a
+    /// product with options, the NetSuite matrix parent's `itemId` minus `sku_prefix`; `None`
+    /// for a product without options (one NetSuite item per variant, as before).
+    #[serde(default)]
+    pub product: Option<String>,
+    /// The variant's value of each option, by Shopify option name (`{"Size": "M"}`); `None`
+    /// without options.
+    #[serde(default)]
+    pub option_values: Option<BTreeMap<String, String>>,
+    /// Product type.
+    #[serde(default)]
+    pub product_type: Option<String>,
+    /// Category in Shopify's standard product taxonomy (`aa-1-13-8`). Absent like
+    /// `seo_title` (Shopify's webhooks have no category).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Tags, sorted and unique; `None` when there are none.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Shipping weight, a normalised decimal string; `None` when unknown or zero.
+    #[serde(default)]
+    pub weight: Option<String>,
+    /// Weight unit: `g`, `kg`, `oz` or `lb`; `None` without a weight.
+    #[serde(default)]
+    pub weight_unit: Option<String>,
+    /// Images in order (position = index + 1); `None` when there are none.
+    #[serde(default)]
+    pub images: Option<Vec<Image>>,
+    /// SEO title. Absent from a record whose source did not deliver it (a Shopify webhook).
+    #[serde(default)]
+    pub seo_title: Option<String>,
+    /// SEO description (absent like `seo_title`).
+    #[serde(default)]
+    pub seo_description: Option<String>,
+    /// The custom fields the config maps (`custom_fields`), by metafield key; each `None` when
+    /// the product has no value. Absent like `seo_title`.
+    #[serde(default)]
+    pub custom: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// A product image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// Source URL.
+    pub url: String,
+    /// Alt text.
+    pub alt: Option<String>,
+}
+
+/// The variant fields a Shopify webhook does not deliver (left out of its records, so the
+/// merge sees them as not observed rather than cleared).
+pub const UNDELIVERED_BY_WEBHOOK: [&str; 4] =
+    ["category", "seo_title", "seo_description", "custom"];
+
+/// A customer's address. The person is one `name` (NetSuite keeps one addressee, so a split
+/// into given and family name would not survive the round trip).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerAddress {
+    /// The person (`first_name last_name` in Shopify).
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Street, line 1.
+    pub address1: Option<String>,
+    /// Street, line 2.
+    pub address2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province / state code.
+    pub province_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country_code: Option<String>,
+    /// Postal code.
+    pub zip: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
 }
 
 /// Canonical `price` (key: SKU).
@@ -70,7 +151,7 @@ pub struct LevelFields {
 }
 
 /// Canonical `customer` (key: Shopify customer id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerFields {
     /// Email address.
@@ -81,6 +162,10 @@ pub struct CustomerFields {
     pub last_name: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
+    /// Addresses, the default (Shopify's default address, NetSuite's default shipping
+    /// address) first; `None` when there are none.
+    #[serde(default)]
+    pub addresses: Option<Vec<CustomerAddress>>,
 }
 
 /// One order line.
@@ -209,6 +294,49 @@ pub fn record<T: Serialize>(kind: EntityKind, key: &str, fields: &T) -> Canonica
         key: key.to_owned(),
         // Plain structs of strings, numbers and bools always serialise.
         fields: serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+/// Serialises canonical fields into a record, leaving out the fields named in `omit` (fields
+/// its source did not deliver: the merge keeps what it knew of them).
+pub fn record_without<T: Serialize>(
+    kind: EntityKind,
+    key: &str,
+    fields: &T,
+    omit: &[&str],
+) -> CanonicalRecord {
+    let mut value = serde_json::to_value(fields).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        for f in omit {
+            map.remove(*f);
+        }
+    }
+    CanonicalRecord {
+        kind,
+        key: key.to_owned(),
+        fields: value.to_string(),
+    }
+}
+
+/// The names of the fields a record carries (a field it lacks, from a golden record older
+/// than the field or a source that did not deliver it, is left alone on the target).
+pub fn carried(r: &CanonicalRecord) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(&r.fields)
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect()))
+        .unwrap_or_default()
+}
+
+/// Whether `want` and `have` agree on every field in `fields`.
+pub fn same_on<T: Serialize>(want: &T, have: &T, fields: &[String]) -> bool {
+    match (serde_json::to_value(want), serde_json::to_value(have)) {
+        (Ok(x), Ok(y)) => fields.iter().all(|f| {
+            same_value(
+                x.get(f).unwrap_or(&serde_json::Value::Null),
+                y.get(f).unwrap_or(&serde_json::Value::Null),
+            )
+        }),
+        _ => false,
     }
 }
 

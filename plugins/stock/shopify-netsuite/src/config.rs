@@ -9,6 +9,11 @@
 //! | `default_customer` | unset | NetSuite customer internal id used for guest orders |
 //! | `discount_item` | unset | NetSuite discount item id for order discounts (needed once an order has one) |
 //! | `ship_methods` | `{}` | Shopify shipping line code or title → NetSuite ship item id (`shipMethod`) |
+//! | `metafield_namespace` | `"custom"` | Shopify metafield namespace of the custom fields |
+//! | `custom_fields` | `{}` | metafield key → NetSuite custom item field (`custitem_*`) |
+//! | `matrix_options` | `{}` | Shopify option name → NetSuite matrix option field (`custitem_*`) |
+//! | `price_level` | unset | NetSuite price level id whose price is the storefront price (else `basePrice`) |
+//! | `currency` | `"1"` | NetSuite currency id of that price (with `price_level`) |
 //! | `order_location` | the one location of `locations` | NetSuite location id that commits the lines of an order whose Shopify location is not known |
 
 use std::collections::BTreeMap;
@@ -34,8 +39,43 @@ pub struct Config {
     pub discount_item: Option<String>,
     /// Shopify shipping line code or title → NetSuite ship item id.
     pub ship_methods: BTreeMap<String, String>,
+    /// Namespace of the Shopify metafields that are custom fields.
+    pub metafield_namespace: String,
+    /// Metafield key → NetSuite custom item field.
+    pub custom_fields: BTreeMap<String, String>,
+    /// Shopify option name → NetSuite matrix option field (its custom item field).
+    pub matrix_options: BTreeMap<String, String>,
+    /// The storefront price's place in NetSuite's pricing matrix: `(price level, currency)`;
+    /// `None` = the item's `basePrice`.
+    pub price_line: Option<(String, String)>,
     /// NetSuite location that commits an order whose Shopify location is not known.
     pub order_location: Option<String>,
+}
+
+/// Reads a table of names to `custitem_*` fields, each field used once.
+fn custitem_table(cx: &Context, key: &str) -> Result<BTreeMap<String, String>, PluginError> {
+    let raw: BTreeMap<String, Value> = cx.config_or(key, BTreeMap::new())?;
+    let mut out = BTreeMap::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for (name, v) in raw {
+        let field = match &v {
+            Value::String(f) if f.starts_with("custitem_") && f.len() > "custitem_".len() => {
+                f.clone()
+            }
+            other => {
+                return Err(PluginError::Config(format!(
+                    "config key `{key}`.{name}: expected a \"custitem_*\" field, found {other}"
+                )));
+            }
+        };
+        if let Some(prev) = seen.insert(field.clone(), name.clone()) {
+            return Err(PluginError::Config(format!(
+                "config key `{key}`: {field:?} is mapped from both {prev:?} and {name:?}"
+            )));
+        }
+        out.insert(name, field);
+    }
+    Ok(out)
 }
 
 fn id_text(key: &str, v: &Value) -> Result<String, PluginError> {
@@ -89,6 +129,32 @@ impl Config {
         for (shopify, v) in raw {
             ship_methods.insert(shopify, id_text("ship_methods", &v)?);
         }
+        let metafield_namespace: String =
+            cx.config_or("metafield_namespace", "custom".to_owned())?;
+        let custom_fields = custitem_table(cx, "custom_fields")?;
+        let matrix_options = custitem_table(cx, "matrix_options")?;
+        if matrix_options.len() > 3 {
+            return Err(PluginError::Config(
+                "config key `matrix_options`: Shopify products have at most three options".into(),
+            ));
+        }
+        let price_level = cx
+            .config::<Value>("price_level")?
+            .map(|v| id_text("price_level", &v))
+            .transpose()?;
+        let currency = cx
+            .config::<Value>("currency")?
+            .map(|v| id_text("currency", &v))
+            .transpose()?;
+        let price_line = match (price_level, currency) {
+            (Some(level), currency) => Some((level, currency.unwrap_or_else(|| "1".to_owned()))),
+            (None, Some(_)) => {
+                return Err(PluginError::Config(
+                    "config key `currency` needs `price_level`: it names the currency of that price level's price".into(),
+                ));
+            }
+            (None, None) => None,
+        };
         let order_location = match cx.config::<Value>("order_location")? {
             Some(v) => Some(id_text("order_location", &v)?),
             None if to_shopify_location.len() == 1 => to_shopify_location.keys().next().cloned(),
@@ -96,6 +162,10 @@ impl Config {
         };
         Ok(Config {
             order_location,
+            price_line,
+            metafield_namespace,
+            custom_fields,
+            matrix_options,
             discount_item,
             ship_methods,
             sku_prefix,
@@ -120,6 +190,14 @@ impl Config {
         item_id
             .strip_prefix(self.sku_prefix.as_str())
             .filter(|s| !s.is_empty())
+    }
+
+    /// The Shopify option name of a NetSuite matrix option field (`custitem_size`).
+    pub fn option_of_field(&self, field: &str) -> Option<&str> {
+        self.matrix_options
+            .iter()
+            .find(|(_, f)| f.as_str() == field)
+            .map(|(o, _)| o.as_str())
     }
 
     /// The NetSuite `itemId` of a canonical SKU.

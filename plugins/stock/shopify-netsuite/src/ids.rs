@@ -7,6 +7,11 @@ pub fn item_external_id(sku: &str) -> String {
     format!("item-{}", escape(sku))
 }
 
+/// External id of the matrix parent item of an option group (canonical `product`).
+pub fn product_external_id(product: &str) -> String {
+    format!("product-{}", escape(product))
+}
+
 /// External id of a NetSuite customer created from Shopify customer `id`.
 pub fn customer_external_id(id: &str) -> String {
     format!("shopify-customer-{}", escape(id))

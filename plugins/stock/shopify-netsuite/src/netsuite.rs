@@ -1,9 +1,11 @@
 //! NetSuite side: REST record JSON (`docs/document-shapes.md` §1.2) to canonical records, and
 //! canonical records to NetSuite write commands (§3.1).
 
+use std::collections::BTreeMap;
+
 use crate::canonical::{
-    self, CustomerFields, FulfillmentFields, FulfillmentLine, LevelFields, OrderFields,
-    PriceFields, Tracking, VariantFields,
+    self, CustomerAddress, CustomerFields, FulfillmentFields, FulfillmentLine, Image, LevelFields,
+    OrderFields, PriceFields, Tracking, VariantFields,
 };
 use crate::config::Config;
 use crate::ids;
@@ -13,6 +15,22 @@ use weft_plugin_sdk::serde_json::{Map, Value, json};
 
 /// The system name.
 pub const SYSTEM: &str = "netsuite";
+
+/// Custom item field holding the Shopify product type.
+pub const PRODUCT_TYPE_FIELD: &str = "custitem_web_product_type";
+/// Custom item field holding the Shopify taxonomy category id.
+pub const CATEGORY_FIELD: &str = "custitem_web_category";
+/// Custom item field holding the tags, joined with `, `.
+pub const TAGS_FIELD: &str = "custitem_web_tags";
+/// Custom item field holding the images as JSON text `[{"url", "alt"}]`, in order.
+pub const IMAGES_FIELD: &str = "custitem_web_images";
+/// Item field holding the SEO title.
+pub const SEO_TITLE_FIELD: &str = "pageTitle";
+/// Item field holding the SEO description.
+pub const SEO_DESCRIPTION_FIELD: &str = "storeDescription";
+
+/// NetSuite's weight units (`weightUnit` ids).
+const WEIGHT_UNITS: [(&str, &str); 4] = [("1", "lb"), ("2", "oz"), ("3", "kg"), ("4", "g")];
 
 /// An inventory item, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +45,91 @@ pub struct Item {
     pub external_id: Option<String>,
 }
 
-/// Reads an inventoryItem: `Ok(Err(reason))` when it is not a web item (no SKU prefix).
+/// Whether a `price` line is the one of `level` and `currency` at the first quantity break.
+fn is_price_line(line: &Value, level: &str, currency: &str) -> bool {
+    let id = |f: &str| line.get(f).and_then(|r| r.get("id")).map(id_of);
+    let quantity = line
+        .pointer("/quantity/value")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    id("priceLevel").as_deref() == Some(level)
+        && id("currencyPage").as_deref() == Some(currency)
+        && quantity == 0.0
+}
+
+fn id_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The storefront price from the item's pricing matrix (`price` sublist).
+fn storefront_price(
+    i: &Node<'_>,
+    level: &str,
+    currency: &str,
+) -> Result<Option<String>, ItemError> {
+    let Some(price) = i.opt_obj("price")? else {
+        return Ok(None);
+    };
+    for line in price.opt_array("items")? {
+        if is_price_line(line.value(), level, currency) {
+            return line.opt_decimal("price");
+        }
+    }
+    Ok(None)
+}
+
+/// The `price` sublist to write: the item's lines as they are, with the storefront line set
+/// to `price` (the upsert replaces the sublist, so every other level and currency is written
+/// back unchanged).
+fn price_sublist(current: Option<&Value>, level: &str, currency: &str, price: Value) -> Value {
+    let mut items: Vec<Value> = Vec::new();
+    let mut found = false;
+    let lines = current
+        .and_then(|c| c.pointer("/price/items"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for line in lines {
+        let reference = |f: &str| json!({"id": line.get(f).and_then(|r| r.get("id")).map(id_of)});
+        let mut out = json!({
+            "currencyPage": reference("currencyPage"),
+            "priceLevel": reference("priceLevel"),
+            "quantity": {"value": line.pointer("/quantity/value").cloned().unwrap_or(json!(0))},
+            "price": line.get("price").cloned().unwrap_or(Value::Null),
+        });
+        if is_price_line(line, level, currency) {
+            out["price"] = price.clone();
+            found = true;
+        }
+        items.push(out);
+    }
+    if !found {
+        items.push(json!({
+            "currencyPage": {"id": currency},
+            "priceLevel": {"id": level},
+            "quantity": {"value": 0},
+            "price": price,
+        }));
+    }
+    json!({"items": items})
+}
+
+/// A custom field's value as text (NetSuite returns text, numbers, booleans or references).
+fn custom_text(i: &Node<'_>, field: &str) -> Option<String> {
+    match i.value().get(field)? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("refName").and_then(Value::as_str).map(str::to_owned),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Reads an inventoryItem: `Ok(Err(reason))` when it is not a web item (no SKU prefix) or is
+/// a matrix parent (its children are the variants).
 pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, ItemError> {
     let i = Node::root("inventoryItem", body);
     let item_id = i.str("itemId")?;
@@ -37,6 +139,71 @@ pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, Ite
             cfg.sku_prefix
         )));
     };
+    let matrix_type = i.opt_str("matrixType")?;
+    if matrix_type == Some("PARENT") {
+        return Ok(Err(format!(
+            "item {item_id:?} is a matrix parent: its child items are the variants"
+        )));
+    }
+    let (product, option_values) = if matrix_type == Some("CHILD") {
+        let parent = i.obj("parent")?;
+        let name = parent.str("refName").map_err(|_| {
+            parent.error("a matrix child's parent needs its refName (the parent's itemId)")
+        })?;
+        let product = cfg.sku_of_item_id(name).unwrap_or(name).to_owned();
+        let mut values = BTreeMap::new();
+        if let Some(obj) = body.as_object() {
+            for (k, v) in obj {
+                let Some(field) = k.strip_prefix("matrixOption") else {
+                    continue;
+                };
+                let option = cfg.option_of_field(field).ok_or_else(|| {
+                    ItemError::Config(format!(
+                        "item {item_id:?}: matrix option field {field:?} is not in config key `matrix_options`"
+                    ))
+                })?;
+                let value = v
+                    .get("refName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| i.error(format!("{k} has no refName")))?;
+                values.insert(option.to_owned(), value.to_owned());
+            }
+        }
+        (Some(product), Some(values))
+    } else {
+        (None, None)
+    };
+    let weight = crate::shopify::weight_of(&i, "weight")?;
+    let weight_unit = match &weight {
+        Some(_) => match i.opt_obj("weightUnit")? {
+            Some(u) => {
+                let id = u.opt_id("id")?;
+                WEIGHT_UNITS
+                    .iter()
+                    .find(|(wid, _)| id.as_deref() == Some(*wid))
+                    .map(|(_, n)| (*n).to_owned())
+                    .or(u.opt_str("refName")?.map(str::to_owned))
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let images = match custom_text(&i, IMAGES_FIELD) {
+        Some(text) => {
+            let list: Vec<Image> = weft_plugin_sdk::serde_json::from_str(&text).map_err(|e| {
+                i.error(format!(
+                    "{IMAGES_FIELD}: expected JSON [{{\"url\", \"alt\"}}]: {e}"
+                ))
+            })?;
+            (!list.is_empty()).then_some(list)
+        }
+        None => None,
+    };
+    let custom: BTreeMap<String, Option<String>> = cfg
+        .custom_fields
+        .iter()
+        .map(|(key, field)| (key.clone(), custom_text(&i, field)))
+        .collect();
     Ok(Ok(Item {
         variant: VariantFields {
             sku: sku.to_owned(),
@@ -45,10 +212,24 @@ pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, Ite
             vendor: i.opt_str("vendorName")?.map(str::to_owned),
             barcode: i.opt_str("upcCode")?.map(str::to_owned),
             active: !i.opt_bool("isInactive")?.unwrap_or(false),
+            product,
+            option_values,
+            product_type: custom_text(&i, PRODUCT_TYPE_FIELD),
+            category: custom_text(&i, CATEGORY_FIELD),
+            tags: crate::shopify::tag_list(custom_text(&i, TAGS_FIELD).as_deref()),
+            weight,
+            weight_unit,
+            images,
+            seo_title: i.opt_str(SEO_TITLE_FIELD)?.map(str::to_owned),
+            seo_description: i.opt_str(SEO_DESCRIPTION_FIELD)?.map(str::to_owned),
+            custom: (!custom.is_empty()).then_some(custom),
         },
         price: PriceFields {
             sku: sku.to_owned(),
-            price: i.opt_decimal("basePrice")?,
+            price: match &cfg.price_line {
+                None => i.opt_decimal("basePrice")?,
+                Some((level, currency)) => storefront_price(&i, level, currency)?,
+            },
             compare_at_price: i.opt_decimal("custitem_compare_at_price")?,
         },
         id: i.opt_id("id")?,
@@ -117,6 +298,48 @@ pub fn read_customer(body: &Value) -> Result<Result<(String, CustomerFields), St
             ),
         }));
     };
+    let mut default = Vec::new();
+    let mut others = Vec::new();
+    let book = match c.opt_obj("addressBook")? {
+        Some(b) => b.opt_array("items")?,
+        None => Vec::new(),
+    };
+    for line in book {
+        let Some(a) = line.opt_obj("addressBookAddress")? else {
+            continue;
+        };
+        let text =
+            |f: &str| -> Result<Option<String>, ItemError> { Ok(a.opt_str(f)?.map(str::to_owned)) };
+        let addressee = text("addressee")?;
+        let attention = text("attention")?;
+        // The company is the addressee with a person to the attention of; without one, the
+        // addressee is the person unless the address is marked not residential.
+        let residential = line.opt_bool("isResidential")?.unwrap_or(true);
+        let (name, company) = match (addressee, attention) {
+            (Some(c), Some(p)) => (Some(p), Some(c)),
+            (Some(x), None) if !residential => (None, Some(x)),
+            (x, p) => (x.or(p), None),
+        };
+        let address = CustomerAddress {
+            name,
+            company,
+            address1: text("addr1")?,
+            address2: text("addr2")?,
+            city: text("city")?,
+            province_code: text("state")?,
+            country_code: text("country")?,
+            zip: text("zip")?,
+            phone: text("addrPhone")?,
+        };
+        let is_default = line.opt_bool("defaultShipping")? == Some(true)
+            || (line.opt_bool("defaultBilling")? == Some(true));
+        if is_default && default.is_empty() {
+            default.push(address);
+        } else {
+            others.push(address);
+        }
+    }
+    default.extend(others);
     Ok(Ok((
         key,
         CustomerFields {
@@ -124,8 +347,37 @@ pub fn read_customer(body: &Value) -> Result<Result<(String, CustomerFields), St
             first_name: c.opt_str("firstName")?.map(str::to_owned),
             last_name: c.opt_str("lastName")?.map(str::to_owned),
             phone: c.opt_str("phone")?.map(str::to_owned),
+            addresses: (!default.is_empty()).then_some(default),
         },
     )))
+}
+
+/// The `addressBook` sublist for canonical addresses: the first is the default billing and
+/// shipping address.
+fn address_book(addresses: &Option<Vec<CustomerAddress>>) -> Value {
+    let items: Vec<Value> = addresses
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, a)| {
+            let (addressee, attention) = match (&a.company, &a.name) {
+                (Some(c), p) if !c.is_empty() => (Some(c.clone()), p.clone()),
+                (_, p) => (p.clone(), None),
+            };
+            let residential = a.company.as_deref().is_none_or(str::is_empty) || a.name.is_some();
+            json!({
+                "defaultBilling": i == 0,
+                "defaultShipping": i == 0,
+                "isResidential": residential,
+                "addressBookAddress": {
+                    "addressee": addressee, "attention": attention, "addr1": a.address1,
+                    "addr2": a.address2, "city": a.city, "state": a.province_code,
+                    "zip": a.zip, "country": a.country_code, "addrPhone": a.phone,
+                },
+            })
+        })
+        .collect();
+    json!({"items": items})
 }
 
 /// Maps one NetSuite document to canonical records.
@@ -344,12 +596,13 @@ pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutco
     match req.record.kind {
         EntityKind::Variant => {
             let fields: VariantFields = canonical::parse(&req.record)?;
+            let carried = canonical::carried(&req.record);
             if let Some(h) = &have {
                 let want = VariantFields {
                     title: fields.title.clone().or_else(|| h.variant.title.clone()),
                     ..fields.clone()
                 };
-                if canonical::same(&want, &h.variant) {
+                if canonical::same_on(&want, &h.variant, &carried) {
                     return Ok(FromCanonicalOutcome::Commands(vec![]));
                 }
             }
@@ -360,6 +613,38 @@ pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutco
             body.insert("upcCode".into(), json!(fields.barcode));
             body.insert("vendorName".into(), json!(fields.vendor));
             body.insert("isInactive".into(), json!(!fields.active));
+            catalog_body(cfg, &fields, &carried, &mut body)?;
+            if let (Some(group), Some(values)) = (&fields.product, &fields.option_values) {
+                let parent_eid = ids::product_external_id(group);
+                let parent_item = cfg.item_id_of_sku(group);
+                body.insert("matrixType".into(), json!("CHILD"));
+                body.insert("parent".into(), json!({"externalId": parent_eid}));
+                for (option, value) in values {
+                    let field = cfg.matrix_options.get(option).ok_or_else(|| {
+                        ItemError::Config(format!(
+                            "variant {sku}: option {option:?} is not in config key `matrix_options`"
+                        ))
+                    })?;
+                    body.insert(format!("matrixOption{field}"), json!({"refName": value}));
+                }
+                // The parent is upserted first when the child does not name it yet.
+                let has_parent = current
+                    .as_ref()
+                    .and_then(|c| c.pointer("/parent/refName"))
+                    .and_then(Value::as_str)
+                    == Some(parent_item.as_str());
+                if !has_parent {
+                    let mut parent = json!({
+                        "externalId": parent_eid,
+                        "itemId": parent_item,
+                        "matrixType": "PARENT",
+                        "isInactive": false,
+                    });
+                    parent[cfg.title_field.as_str()] =
+                        json!(fields.title.clone().unwrap_or_else(|| group.clone()));
+                    body.insert("weft:parent".into(), parent);
+                }
+            }
         }
         EntityKind::Price => {
             let fields =
@@ -374,10 +659,18 @@ pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutco
                 }
             }
             if let Some(p) = &fields.price {
-                body.insert(
-                    "basePrice".into(),
-                    price_number(p, &format!("price {sku}.price"))?,
-                );
+                let number = price_number(p, &format!("price {sku}.price"))?;
+                match &cfg.price_line {
+                    None => {
+                        body.insert("basePrice".into(), number);
+                    }
+                    Some((level, currency)) => {
+                        body.insert(
+                            "price".into(),
+                            price_sublist(current.as_ref(), level, currency, number),
+                        );
+                    }
+                }
             }
             let cap = match &fields.compare_at_price {
                 Some(c) => price_number(c, &format!("price {sku}.compare_at_price"))?,
@@ -398,6 +691,66 @@ pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutco
         external_id,
         Value::Object(body),
     )]))
+}
+
+/// The catalog fields of an item body (those the record carries).
+fn catalog_body(
+    cfg: &Config,
+    fields: &VariantFields,
+    carried: &[String],
+    body: &mut Map<String, Value>,
+) -> Result<(), ItemError> {
+    let has = |f: &str| carried.iter().any(|c| c == f);
+    if has("product_type") {
+        body.insert(PRODUCT_TYPE_FIELD.into(), json!(fields.product_type));
+    }
+    if has("category") {
+        body.insert(CATEGORY_FIELD.into(), json!(fields.category));
+    }
+    if has("tags") {
+        body.insert(
+            TAGS_FIELD.into(),
+            json!(fields.tags.as_ref().map(|t| t.join(", "))),
+        );
+    }
+    if has("images") {
+        let text = fields
+            .images
+            .as_ref()
+            .map(|l| weft_plugin_sdk::serde_json::to_string(l).unwrap_or_default());
+        body.insert(IMAGES_FIELD.into(), json!(text));
+    }
+    if has("weight") {
+        let weight = match &fields.weight {
+            Some(w) => price_number(w, &format!("variant {}.weight", fields.sku))?,
+            None => Value::Null,
+        };
+        body.insert("weight".into(), weight);
+        let unit = fields.weight.as_ref().and_then(|_| {
+            let u = fields.weight_unit.as_deref().unwrap_or("kg");
+            WEIGHT_UNITS
+                .iter()
+                .find(|(_, n)| *n == u)
+                .map(|(id, _)| json!({"id": id}))
+        });
+        body.insert("weightUnit".into(), unit.unwrap_or(Value::Null));
+    }
+    if has("seo_title") {
+        body.insert(SEO_TITLE_FIELD.into(), json!(fields.seo_title));
+    }
+    if has("seo_description") {
+        body.insert(SEO_DESCRIPTION_FIELD.into(), json!(fields.seo_description));
+    }
+    if has("custom")
+        && let Some(custom) = &fields.custom
+    {
+        for (key, value) in custom {
+            if let Some(field) = cfg.custom_fields.get(key) {
+                body.insert(field.clone(), json!(value));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// inventoryAdjustment (a delta) for a canonical `inventory-level`.
@@ -454,13 +807,16 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 /// customer upsert for a canonical `customer`.
 pub fn customer_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     let fields: CustomerFields = canonical::parse(&req.record)?;
+    let carried = canonical::carried(&req.record);
     let mut target_id = req.target_id.clone();
+    let mut current_book = None;
     if let Some(c) = parse_current(req)? {
         if let Some(id) = Node::root("customer", &c).opt_id("id")? {
             target_id = Some(id);
         }
+        current_book = c.get("addressBook").cloned();
         if let Ok((_, have)) = read_customer(&c)?
-            && canonical::same(&fields, &have)
+            && canonical::same_on(&fields, &have, &carried)
         {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }
@@ -477,6 +833,13 @@ pub fn customer_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
     if let Some(s) = &cfg.subsidiary {
         body["subsidiary"] = json!({"id": s});
     }
+    // The upsert replaces the address book: a record without addresses (older than them)
+    // keeps the one the customer has.
+    if carried.iter().any(|f| f == "addresses") {
+        body["addressBook"] = address_book(&fields.addresses);
+    } else if let Some(book) = current_book.filter(|b| b.get("items").is_some()) {
+        body["addressBook"] = keep_book(&book);
+    }
     Ok(FromCanonicalOutcome::Commands(vec![command(
         EntityKind::Customer,
         WriteOp::Upsert,
@@ -484,6 +847,31 @@ pub fn customer_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         Some(eid),
         body,
     )]))
+}
+
+/// The address book a customer has, as a body that writes it back unchanged.
+fn keep_book(book: &Value) -> Value {
+    let items: Vec<Value> = book["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(o) = l.as_object_mut() {
+                o.remove("links");
+                if let Some(a) = o
+                    .get_mut("addressBookAddress")
+                    .and_then(Value::as_object_mut)
+                {
+                    a.remove("links");
+                    a.remove("addrText");
+                }
+            }
+            l
+        })
+        .collect();
+    json!({"items": items})
 }
 
 /// The salesOrder body for a canonical order.

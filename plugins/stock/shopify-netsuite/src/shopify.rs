@@ -1,8 +1,11 @@
 //! Shopify side: REST/webhook-shaped documents (`docs/document-shapes.md` §1.1) to canonical
 //! records, and canonical records to Shopify write commands (§3.2).
 
+use std::collections::BTreeMap;
+
 use crate::canonical::{
-    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields,
+    self, CustomerAddress, CustomerFields, Image, LevelFields, OrderFields, OrderLine, PriceFields,
+    VariantFields,
 };
 use crate::config::Config;
 use weft_plugin_sdk::json::{Node, parse};
@@ -32,16 +35,105 @@ pub struct Product {
     pub status: String,
     /// Variants that carry a SKU, in order.
     pub variants: Vec<ProductVariant>,
+    /// Names of the product's options (empty for a product with only Shopify's default
+    /// `Title` option).
+    pub options: Vec<String>,
+    /// Canonical fields the document did not deliver (a webhook has no SEO fields and no
+    /// metafields).
+    pub undelivered: Vec<&'static str>,
+}
+
+/// Tags as a sorted, de-duplicated list; `None` when there are none.
+pub fn tag_list(text: Option<&str>) -> Option<Vec<String>> {
+    let mut tags: Vec<String> = text
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    (!tags.is_empty()).then_some(tags)
+}
+
+/// A weight as a canonical decimal, `None` when zero or absent.
+pub fn weight_of(n: &Node<'_>, field: &str) -> Result<Option<String>, ItemError> {
+    let w = n.opt_decimal(field)?;
+    Ok(w.filter(|d| d.parse::<f64>().is_ok_and(|x| x != 0.0)))
 }
 
 /// Reads a product body; variants without a SKU are left out.
-pub fn read_product(body: &Value) -> Result<Product, ItemError> {
+pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
     let p = Node::root("product", body);
     let id = p.opt_id("id")?;
     let title = p.opt_str("title")?.map(str::to_owned);
     let description = p.opt_str("body_html")?.map(str::to_owned);
     let vendor = p.opt_str("vendor")?.map(str::to_owned);
     let status = p.opt_str("status")?.unwrap_or("active").to_owned();
+    let mut options: Vec<String> = Vec::new();
+    for o in p.opt_array("options")? {
+        options.push(o.str("name")?.to_owned());
+    }
+    if options.len() == 1 && options[0] == "Title" {
+        options.clear();
+    }
+    let handle = p.opt_str("handle")?.map(str::to_owned);
+    let product = if options.is_empty() {
+        None
+    } else {
+        Some(handle.clone().ok_or_else(|| {
+            p.error("a product with options needs a handle: it names the option group")
+        })?)
+    };
+    let product_type = p.opt_str("product_type")?.map(str::to_owned);
+    let tags = tag_list(p.opt_str("tags")?);
+    let mut images = Vec::new();
+    for i in p.opt_array("images")? {
+        images.push(Image {
+            url: i.str("url")?.to_owned(),
+            alt: i.opt_str("alt")?.map(str::to_owned),
+        });
+    }
+    let images = (!images.is_empty()).then_some(images);
+    let mut undelivered = Vec::new();
+    let category = if body.get("category").is_some() {
+        p.opt_str("category")?.map(str::to_owned)
+    } else {
+        undelivered.push("category");
+        None
+    };
+    let (seo_title, seo_description) = match p.opt_obj("seo")? {
+        Some(seo) => (
+            seo.opt_str("title")?.map(str::to_owned),
+            seo.opt_str("description")?.map(str::to_owned),
+        ),
+        None => {
+            undelivered.extend(["seo_title", "seo_description"]);
+            (None, None)
+        }
+    };
+    let custom = if cfg.custom_fields.is_empty() {
+        None
+    } else if body.get("metafields").is_some() {
+        let mut have: BTreeMap<String, Option<String>> = cfg
+            .custom_fields
+            .keys()
+            .map(|k| (k.clone(), None))
+            .collect();
+        for m in p.opt_array("metafields")? {
+            if m.opt_str("namespace")? != Some(cfg.metafield_namespace.as_str()) {
+                continue;
+            }
+            if let Some(slot) = have.get_mut(m.str("key")?) {
+                *slot = m.opt_str("value")?.map(str::to_owned);
+            }
+        }
+        Some(have)
+    } else {
+        undelivered.push("custom");
+        None
+    };
     let mut variants: Vec<ProductVariant> = Vec::new();
     for v in p.opt_array("variants")? {
         let Some(sku) = v.opt_str("sku")? else {
@@ -52,6 +144,23 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
                 "sku {sku:?} repeats product.variants[{first}]; a sku must identify one variant"
             )));
         }
+        let option_values = if options.is_empty() {
+            None
+        } else {
+            let mut values = BTreeMap::new();
+            for (i, name) in options.iter().enumerate() {
+                let value = v.opt_str(&format!("option{}", i + 1))?.ok_or_else(|| {
+                    v.error(format!("no value for option {name:?} (option{})", i + 1))
+                })?;
+                values.insert(name.clone(), value.to_owned());
+            }
+            Some(values)
+        };
+        let weight = weight_of(&v, "weight")?;
+        let weight_unit = match &weight {
+            Some(_) => v.opt_str("weight_unit")?.map(str::to_owned),
+            None => None,
+        };
         variants.push(ProductVariant {
             variant: VariantFields {
                 sku: sku.to_owned(),
@@ -60,6 +169,17 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
                 vendor: vendor.clone(),
                 barcode: v.opt_str("barcode")?.map(str::to_owned),
                 active: status == "active",
+                product: product.clone(),
+                option_values,
+                product_type: product_type.clone(),
+                category: category.clone(),
+                tags: tags.clone(),
+                weight,
+                weight_unit,
+                images: images.clone(),
+                seo_title: seo_title.clone(),
+                seo_description: seo_description.clone(),
+                custom: custom.clone(),
             },
             price: PriceFields {
                 sku: sku.to_owned(),
@@ -73,6 +193,8 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
         id,
         status,
         variants,
+        options,
+        undelivered,
     })
 }
 
@@ -110,6 +232,35 @@ pub fn read_level(
 /// Reads a customer body into its id and canonical fields.
 pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError> {
     let c = Node::root("customer", body);
+    let mut default = Vec::new();
+    let mut others = Vec::new();
+    for a in c.opt_array("addresses")? {
+        let text =
+            |f: &str| -> Result<Option<String>, ItemError> { Ok(a.opt_str(f)?.map(str::to_owned)) };
+        let name = [a.opt_str("first_name")?, a.opt_str("last_name")?]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let address = CustomerAddress {
+            name: (!name.is_empty()).then_some(name),
+            company: text("company")?,
+            address1: text("address1")?,
+            address2: text("address2")?,
+            city: text("city")?,
+            province_code: text("province_code")?,
+            country_code: text("country_code")?,
+            zip: text("zip")?,
+            phone: text("phone")?,
+        };
+        if a.opt_bool("default")? == Some(true) && default.is_empty() {
+            default.push(address);
+        } else {
+            others.push(address);
+        }
+    }
+    default.extend(others);
     Ok((
         c.id("id")?,
         CustomerFields {
@@ -117,8 +268,21 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             first_name: c.opt_str("first_name")?.map(str::to_owned),
             last_name: c.opt_str("last_name")?.map(str::to_owned),
             phone: c.opt_str("phone")?.map(str::to_owned),
+            addresses: (!default.is_empty()).then_some(default),
         },
     ))
+}
+
+/// A canonical address's person split into Shopify's given and family name (the last word is
+/// the family name).
+fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => (None, None),
+        Some(n) => match n.rsplit_once(' ') {
+            Some((first, last)) => (Some(first.trim().to_owned()), Some(last.to_owned())),
+            None => (None, Some(n.to_owned())),
+        },
+    }
 }
 
 /// Reads an order body into its id and canonical fields.
@@ -167,7 +331,7 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
     let body = parse(&format!("shopify {} {}", doc.kind, doc.id), &doc.body)?;
     Ok(match doc.kind {
         EntityKind::Product => {
-            let product = read_product(&body)?;
+            let product = read_product(cfg, &body)?;
             if product.variants.is_empty() {
                 return Ok(ToCanonicalOutcome::Skipped(format!(
                     "product {} has no variant with a sku",
@@ -176,10 +340,11 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             }
             let mut records = Vec::with_capacity(product.variants.len() * 2);
             for v in &product.variants {
-                records.push(canonical::record(
+                records.push(canonical::record_without(
                     EntityKind::Variant,
                     &v.variant.sku,
                     &v.variant,
+                    &product.undelivered,
                 ));
                 records.push(canonical::record(EntityKind::Price, &v.price.sku, &v.price));
             }
@@ -255,8 +420,10 @@ fn status_for(active: bool, current: Option<&str>) -> &'static str {
 }
 
 /// `productSet` for a canonical `variant` or `price` record.
-pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let current = parse_current(req)?.map(|c| read_product(&c)).transpose()?;
+pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let current = parse_current(req)?
+        .map(|c| read_product(cfg, &c))
+        .transpose()?;
     let sku = &req.record.key;
     let existing = current
         .as_ref()
@@ -277,15 +444,135 @@ pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
     match req.record.kind {
         EntityKind::Variant => {
             let fields: VariantFields = canonical::parse(&req.record)?;
+            // Fields the record does not carry (a golden record older than them) are left
+            // alone, and so are the ones the current document did not deliver.
+            let carried = canonical::carried(&req.record);
+            let has = |f: &str| carried.iter().any(|c| c == f);
             if let Some(have) = existing {
                 // `title: null` means "the ERP has no web title": leave Shopify's alone.
                 let want = VariantFields {
                     title: fields.title.clone().or_else(|| have.variant.title.clone()),
                     ..fields.clone()
                 };
-                if canonical::same(&want, &have.variant) {
+                let compared: Vec<String> = carried
+                    .iter()
+                    .filter(|f| {
+                        !current
+                            .as_ref()
+                            .is_some_and(|p| p.undelivered.contains(&f.as_str()))
+                    })
+                    .cloned()
+                    .collect();
+                if canonical::same_on(&want, &have.variant, &compared) {
                     return Ok(FromCanonicalOutcome::Commands(vec![]));
                 }
+            }
+            let grouped = fields.product.is_some() && fields.option_values.is_some();
+            let product_active = current.as_ref().is_some_and(|p| p.status == "active");
+            if grouped && !fields.active && (product_active || current.is_none()) {
+                // A retired option value: its variant leaves the product, unless it is the
+                // product's last one (then the product is archived, below).
+                let others = current.as_ref().map_or(0, |p| {
+                    p.variants.iter().filter(|v| &v.variant.sku != sku).count()
+                });
+                if existing.is_none() {
+                    return Ok(FromCanonicalOutcome::Commands(vec![]));
+                }
+                if others > 0 {
+                    variant.insert("retired".into(), json!(true));
+                    body.insert("variants".into(), json!([Value::Object(variant)]));
+                    return Ok(FromCanonicalOutcome::Commands(vec![command(
+                        EntityKind::Product,
+                        WriteOp::Upsert,
+                        product_id,
+                        Value::Object(body),
+                    )]));
+                }
+            }
+            if let (Some(group), Some(values)) = (&fields.product, &fields.option_values) {
+                if current.is_none() {
+                    // A new product, or a new variant of the option group's product (the
+                    // connector finds it by handle).
+                    body.insert("handle".into(), json!(group));
+                    let names: Vec<Value> = values.keys().map(|n| json!({"name": n})).collect();
+                    body.insert("options".into(), Value::Array(names));
+                }
+                variant.insert("option_values".into(), json!(values));
+            }
+            if has("product_type") {
+                body.insert(
+                    "product_type".into(),
+                    json!(fields.product_type.clone().unwrap_or_default()),
+                );
+            }
+            if has("category") {
+                body.insert("category".into(), json!(fields.category));
+            }
+            if has("tags") {
+                body.insert(
+                    "tags".into(),
+                    json!(fields.tags.clone().unwrap_or_default().join(", ")),
+                );
+            }
+            if has("images") {
+                body.insert(
+                    "images".into(),
+                    json!(fields.images.clone().unwrap_or_default()),
+                );
+            }
+            if has("seo_title") || has("seo_description") {
+                let have = existing.map(|e| &e.variant);
+                let pick = |f: &str, want: &Option<String>, had: Option<&Option<String>>| {
+                    if has(f) {
+                        want.clone()
+                    } else {
+                        had.cloned().flatten()
+                    }
+                };
+                body.insert(
+                    "seo".into(),
+                    json!({
+                        "title": pick("seo_title", &fields.seo_title, have.map(|h| &h.seo_title)),
+                        "description": pick(
+                            "seo_description",
+                            &fields.seo_description,
+                            have.map(|h| &h.seo_description),
+                        ),
+                    }),
+                );
+            }
+            if has("custom")
+                && let Some(custom) = &fields.custom
+            {
+                let list: Vec<Value> = cfg
+                    .custom_fields
+                    .keys()
+                    .filter(|k| custom.contains_key(*k))
+                    .map(|k| {
+                        json!({
+                            "namespace": cfg.metafield_namespace,
+                            "key": k,
+                            "type": "single_line_text_field",
+                            "value": custom.get(k).cloned().flatten(),
+                        })
+                    })
+                    .collect();
+                body.insert("metafields".into(), Value::Array(list));
+            }
+            if has("weight") {
+                variant.insert(
+                    "weight".into(),
+                    json!(fields.weight.clone().unwrap_or_else(|| "0".to_owned())),
+                );
+                variant.insert(
+                    "weight_unit".into(),
+                    json!(
+                        fields
+                            .weight_unit
+                            .clone()
+                            .unwrap_or_else(|| "kg".to_owned())
+                    ),
+                );
             }
             match &fields.title {
                 Some(t) => {
@@ -298,6 +585,8 @@ pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
             }
             body.insert("body_html".into(), json!(fields.description));
             body.insert("vendor".into(), json!(fields.vendor));
+            // An option group's variant that is sold keeps the product active; one retired
+            // (the product's last) archives it.
             body.insert(
                 "status".into(),
                 json!(status_for(
@@ -384,9 +673,10 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 /// `customerUpdate` for a canonical `customer`.
 pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     let fields: CustomerFields = canonical::parse(&req.record)?;
+    let carried = canonical::carried(&req.record);
     if let Some(c) = parse_current(req)? {
         let (_, have) = read_customer(&c)?;
-        if canonical::same(&fields, &have) {
+        if canonical::same_on(&fields, &have, &carried) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }
     }
@@ -394,13 +684,30 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
         .target_id
         .clone()
         .unwrap_or_else(|| req.record.key.clone());
-    let body = json!({
+    let mut body = json!({
         "id": id,
         "email": fields.email,
         "first_name": fields.first_name,
         "last_name": fields.last_name,
         "phone": fields.phone,
     });
+    if carried.iter().any(|f| f == "addresses") {
+        let list: Vec<Value> = fields
+            .addresses
+            .iter()
+            .flatten()
+            .map(|a| {
+                let (first, last) = split_name(a.name.as_deref());
+                json!({
+                    "first_name": first, "last_name": last, "company": a.company,
+                    "address1": a.address1, "address2": a.address2, "city": a.city,
+                    "province_code": a.province_code, "country_code": a.country_code,
+                    "zip": a.zip, "phone": a.phone,
+                })
+            })
+            .collect();
+        body["addresses"] = Value::Array(list);
+    }
     Ok(FromCanonicalOutcome::Commands(vec![command(
         EntityKind::Customer,
         WriteOp::Upsert,
@@ -438,7 +745,7 @@ fn fulfillment_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
 /// Canonical record → Shopify commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {
-        EntityKind::Variant | EntityKind::Price => product_write(req),
+        EntityKind::Variant | EntityKind::Price => product_write(cfg, req),
         EntityKind::InventoryLevel => level_write(cfg, req),
         EntityKind::Customer => customer_write(req),
         EntityKind::Order => Ok(FromCanonicalOutcome::Skipped(

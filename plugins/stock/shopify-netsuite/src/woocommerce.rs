@@ -78,6 +78,7 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
                     vendor: None,
                     barcode: None,
                     active: status == "publish",
+                    ..VariantFields::default()
                 },
                 PriceFields {
                     sku: sku.to_owned(),
@@ -145,6 +146,7 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             first_name: c.opt_str("first_name")?.map(str::to_owned),
             last_name: c.opt_str("last_name")?.map(str::to_owned),
             phone,
+            addresses: None,
         },
     ))
 }
@@ -275,6 +277,35 @@ fn gmt(s: &str) -> String {
 }
 
 /// Maps one WooCommerce document to canonical records.
+/// The variant fields this mapping does not map for WooCommerce (options, catalog fields): its
+/// records leave them out (not observed), and its writes neither compare nor write them.
+pub const UNMAPPED_VARIANT_FIELDS: [&str; 11] = [
+    "product",
+    "option_values",
+    "product_type",
+    "category",
+    "tags",
+    "weight",
+    "weight_unit",
+    "images",
+    "seo_title",
+    "seo_description",
+    "custom",
+];
+
+/// `v` without the fields of [`UNMAPPED_VARIANT_FIELDS`].
+fn mapped_view(v: &VariantFields) -> VariantFields {
+    VariantFields {
+        sku: v.sku.clone(),
+        title: v.title.clone(),
+        description: v.description.clone(),
+        vendor: v.vendor.clone(),
+        barcode: v.barcode.clone(),
+        active: v.active,
+        ..VariantFields::default()
+    }
+}
+
 pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcome, ItemError> {
     let body = parse(&format!("woocommerce {} {}", doc.kind, doc.id), &doc.body)?;
     Ok(match doc.kind {
@@ -282,7 +313,12 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             let product = read_product(&body)?;
             match product.fields {
                 Some((variant, price)) => ToCanonicalOutcome::Mapped(vec![
-                    canonical::record(EntityKind::Variant, &variant.sku, &variant),
+                    canonical::record_without(
+                        EntityKind::Variant,
+                        &variant.sku,
+                        &variant,
+                        &UNMAPPED_VARIANT_FIELDS,
+                    ),
                     canonical::record(EntityKind::Price, &price.sku, &price),
                 ]),
                 None if product.kind == "variable" => ToCanonicalOutcome::Skipped(format!(
@@ -302,7 +338,12 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
         },
         EntityKind::Customer => {
             let (id, fields) = read_customer(&body)?;
-            ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Customer, &id, &fields)])
+            ToCanonicalOutcome::Mapped(vec![canonical::record_without(
+                EntityKind::Customer,
+                &id,
+                &fields,
+                &["addresses"],
+            )])
         }
         EntityKind::Order => {
             let (id, mut fields) = read_order(&body)?;
@@ -373,9 +414,9 @@ pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
                     },
                     vendor: h.vendor.clone(),
                     barcode: h.barcode.clone(),
-                    ..fields.clone()
+                    ..mapped_view(&fields)
                 };
-                if canonical::same(&want, h) {
+                if canonical::same(&want, &mapped_view(h)) {
                     return Ok(FromCanonicalOutcome::Commands(vec![]));
                 }
             }
@@ -483,6 +524,10 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
     let fields: CustomerFields = canonical::parse(&req.record)?;
     if let Some(c) = parse_current(req)? {
         let (_, have) = read_customer(&c)?;
+        let fields = CustomerFields {
+            addresses: None,
+            ..fields.clone()
+        };
         if canonical::same(&fields, &have) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }

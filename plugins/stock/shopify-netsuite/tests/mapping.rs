@@ -125,7 +125,8 @@ fn shopify_product_yields_variant_and_price_per_sku() {
                 EntityKind::Variant,
                 "LS-S".into(),
                 json!({"sku": "LS-S", "title": "Linen Shirt",
-                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": "400638133393", "active": true})
+                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": "400638133393", "active": true, "product": null, "option_values": null, "product_type": "Shirts",
+                "tags": ["summer"], "weight": null, "weight_unit": null, "images": null, "custom": null})
             ),
             (
                 EntityKind::Price,
@@ -136,7 +137,8 @@ fn shopify_product_yields_variant_and_price_per_sku() {
                 EntityKind::Variant,
                 "LS-M".into(),
                 json!({"sku": "LS-M", "title": "Linen Shirt",
-                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": null, "active": true})
+                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": null, "active": true, "product": null, "option_values": null, "product_type": "Shirts",
+                "tags": ["summer"], "weight": null, "weight_unit": null, "images": null, "custom": null})
             ),
             (
                 EntityKind::Price,
@@ -250,7 +252,7 @@ fn shopify_customers_and_orders() {
             EntityKind::Customer,
             "7001".into(),
             json!({"email": "ada@example.com",
-            "first_name": "Ada", "last_name": "Lovelace", "phone": null})
+            "first_name": "Ada", "last_name": "Lovelace", "phone": null, "addresses": null})
         )]
     );
     let o = order();
@@ -321,7 +323,10 @@ fn netsuite_item_yields_variant_and_price_with_prefix_stripped() {
                 EntityKind::Variant,
                 "LS-S".into(),
                 json!({"sku": "LS-S", "title": "Linen Shirt",
-                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": "400638133393", "active": true})
+                "description": "<p>Soft.</p>", "vendor": "Acme", "barcode": "400638133393", "active": true,
+                "product": null, "option_values": null, "product_type": null, "category": null, "tags": null,
+                "weight": null, "weight_unit": null, "images": null, "seo_title": null,
+                "seo_description": null, "custom": null})
             ),
             (
                 EntityKind::Price,
@@ -392,7 +397,7 @@ fn netsuite_levels_customers_and_orders() {
             EntityKind::Customer,
             "7001".into(),
             json!({"email": "ada@example.com",
-            "first_name": "Ada", "last_name": "Lovelace", "phone": "+44"})
+            "first_name": "Ada", "last_name": "Lovelace", "phone": "+44", "addresses": null})
         )]
     );
     let mut erp_only = cust;
@@ -971,7 +976,20 @@ fn apply_netsuite(record: &mut Map<String, Value>, body: &Value) {
 /// Applies a Shopify product patch as the connector + productSet would.
 fn apply_shopify(product: &mut Value, body: &Value) {
     let b = body.as_object().unwrap();
-    for k in ["id", "title", "body_html", "vendor", "status"] {
+    for k in [
+        "id",
+        "title",
+        "body_html",
+        "vendor",
+        "status",
+        "product_type",
+        "category",
+        "tags",
+        "seo",
+        "images",
+        "handle",
+        "options",
+    ] {
         if let Some(v) = b.get(k) {
             product[k] = v.clone();
         }
@@ -994,6 +1012,12 @@ fn apply_shopify(product: &mut Value, body: &Value) {
         for (k, v) in bv.as_object().unwrap() {
             target[k] = v.clone();
         }
+        // Shopify numbers a variant's option values in the product's option order.
+        if let Some(values) = bv.get("option_values").and_then(Value::as_object) {
+            for (i, name) in values.keys().enumerate() {
+                target[format!("option{}", i + 1)] = values[name].clone();
+            }
+        }
     }
 }
 
@@ -1011,15 +1035,29 @@ prop_compose! {
         body_html in opt_text(),
         vendor in opt_text(),
         active in any::<bool>(),
-        variants in prop::collection::btree_map("[A-Z0-9/._ -]{1,10}", (price_text(), prop::option::of(price_text()), opt_text()), 1..4),
+        variants in prop::collection::btree_map("[A-Z0-9/._ -]{1,10}", (price_text(), prop::option::of(price_text()), opt_text(), 0u32..5000), 1..4),
+        product_type in opt_text(),
+        tags in prop::collection::btree_set("[a-z]{1,6}", 0..3),
+        category in prop::option::of("[a-z]{2}(-[0-9]{1,2}){0,3}"),
+        seo_title in opt_text(),
+        seo_description in opt_text(),
+        images in prop::collection::vec(("[a-z]{1,8}", opt_text()), 0..3),
     ) -> Value {
-        let variants: Vec<Value> = variants.into_iter().enumerate().map(|(i, (sku, (price, cap, barcode)))| json!({
+        let variants: Vec<Value> = variants.into_iter().enumerate().map(|(i, (sku, (price, cap, barcode, grams)))| json!({
             "id": format!("{}", 4400 + i), "product_id": "88", "title": "v", "sku": sku,
             "price": price, "compare_at_price": cap, "barcode": barcode,
             "inventory_item_id": format!("{}", 5500 + i), "updated_at": V,
+            "weight": grams as f64 / 1000.0, "weight_unit": "kg",
         })).collect();
+        let images: Vec<Value> = images.into_iter().map(|(name, alt)| json!({
+            "url": format!("https://cdn.example.com/{name}.jpg"), "alt": alt,
+        })).collect();
+        let tags: Vec<String> = tags.into_iter().collect();
         json!({"id": "88", "title": title, "body_html": body_html, "vendor": vendor,
                "status": if active { "active" } else { "draft" }, "variants": variants,
+               "product_type": product_type, "tags": tags.join(", "), "images": images,
+               "category": category,
+               "seo": {"title": seo_title, "description": seo_description},
                "updated_at": V})
     }
 }

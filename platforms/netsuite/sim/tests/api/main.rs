@@ -3,6 +3,7 @@
 mod activity;
 mod common;
 mod concurrency;
+mod matrix;
 mod oauth;
 mod records;
 mod suiteql;

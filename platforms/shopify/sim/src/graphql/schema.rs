@@ -603,6 +603,8 @@ connection!(
     "inventory levels"
 );
 connection!(LocationConnection, LocationEdge, Location, "locations");
+connection!(ImageConnection, ImageEdge, Image, "images");
+connection!(MetafieldConnection, MetafieldEdge, Metafield, "metafields");
 connection!(CustomerConnection, CustomerEdge, Customer, "customers");
 connection!(OrderConnection, OrderEdge, Order, "orders");
 connection!(LineItemConnection, LineItemEdge, LineItem, "line items");
@@ -681,6 +683,95 @@ impl Product {
     async fn updated_at(&self) -> DateTimeScalar {
         dt(self.0.updated_at)
     }
+    /// The product's category in Shopify's standard product taxonomy.
+    async fn category(&self) -> Option<TaxonomyCategory> {
+        self.0.category.as_ref().map(|c| TaxonomyCategory {
+            id: ID(format!("gid://shopify/TaxonomyCategory/{c}")),
+            // The simulator does not carry the taxonomy's names: the id stands in.
+            name: c.clone(),
+            full_name: c.clone(),
+        })
+    }
+    async fn seo(&self) -> Seo {
+        Seo {
+            title: self.0.seo_title.clone(),
+            description: self.0.seo_description.clone(),
+        }
+    }
+    /// Product images in order (deprecated in Shopify in favour of `media`, still served).
+    async fn images(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> async_graphql::Result<ImageConnection> {
+        let items: Vec<_> = self
+            .0
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| {
+                (
+                    (SortVal::Int(i as i64), im.id),
+                    Image {
+                        id: ID(gid("ProductImage", im.id)),
+                        url: Url(im.url.clone()),
+                        alt_text: im.alt.clone(),
+                    },
+                )
+            })
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = paginate(items, &args)?;
+        Ok(ImageConnection::build(page, info))
+    }
+    /// Metafields, optionally of one namespace.
+    #[allow(clippy::too_many_arguments)]
+    async fn metafields(
+        &self,
+        namespace: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> async_graphql::Result<MetafieldConnection> {
+        let items: Vec<_> = self
+            .0
+            .metafields
+            .iter()
+            .filter(|m| namespace.as_ref().is_none_or(|n| *n == m.namespace))
+            .map(|m| {
+                (
+                    (SortVal::Int(m.id as i64), m.id),
+                    Metafield {
+                        id: ID(gid("Metafield", m.id)),
+                        namespace: m.namespace.clone(),
+                        key: m.key.clone(),
+                        type_: m.type_.clone(),
+                        value: m.value.clone(),
+                    },
+                )
+            })
+            .collect();
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = paginate(items, &args)?;
+        Ok(MetafieldConnection::build(page, info))
+    }
     async fn options(&self, first: Option<i32>) -> Vec<ProductOptionObj> {
         self.0
             .options
@@ -747,6 +838,102 @@ impl Product {
         Count {
             count: self.0.variant_ids.len() as i64,
             precision: CountPrecision::Exact,
+        }
+    }
+}
+
+/// A category of Shopify's standard product taxonomy.
+#[derive(SimpleObject, Clone)]
+pub struct TaxonomyCategory {
+    /// `gid://shopify/TaxonomyCategory/<id>`.
+    pub id: ID,
+    /// Name.
+    pub name: String,
+    /// Full name with its ancestors.
+    pub full_name: String,
+}
+
+/// SEO fields of a product.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "SEO")]
+pub struct Seo {
+    /// SEO title.
+    pub title: Option<String>,
+    /// SEO description.
+    pub description: Option<String>,
+}
+
+/// A product image.
+#[derive(SimpleObject, Clone)]
+pub struct Image {
+    /// Id.
+    pub id: ID,
+    /// Source URL.
+    pub url: Url,
+    /// Alt text.
+    pub alt_text: Option<String>,
+}
+
+/// A metafield.
+#[derive(SimpleObject, Clone)]
+pub struct Metafield {
+    /// Id.
+    pub id: ID,
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+    /// Type.
+    #[graphql(name = "type")]
+    pub type_: String,
+    /// Value.
+    pub value: String,
+}
+
+/// A weight.
+#[derive(SimpleObject, Clone)]
+pub struct Weight {
+    /// Unit.
+    pub unit: WeightUnit,
+    /// Value.
+    pub value: f64,
+}
+
+/// An inventory item's measurements.
+#[derive(SimpleObject, Clone)]
+pub struct InventoryItemMeasurement {
+    /// Weight.
+    pub weight: Option<Weight>,
+}
+
+/// Weight units.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum WeightUnit {
+    /// g.
+    Grams,
+    /// kg.
+    Kilograms,
+    /// oz.
+    Ounces,
+    /// lb.
+    Pounds,
+}
+
+impl WeightUnit {
+    fn parse(s: &str) -> WeightUnit {
+        match s {
+            "GRAMS" => WeightUnit::Grams,
+            "OUNCES" => WeightUnit::Ounces,
+            "POUNDS" => WeightUnit::Pounds,
+            _ => WeightUnit::Kilograms,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            WeightUnit::Grams => "GRAMS",
+            WeightUnit::Kilograms => "KILOGRAMS",
+            WeightUnit::Ounces => "OUNCES",
+            WeightUnit::Pounds => "POUNDS",
         }
     }
 }
@@ -887,6 +1074,15 @@ impl InventoryItem {
     }
     async fn sku(&self) -> Option<&str> {
         self.1.as_deref()
+    }
+    async fn measurement(&self, ctx: &Context<'_>) -> InventoryItemMeasurement {
+        let st = shared(ctx).state.lock();
+        InventoryItemMeasurement {
+            weight: st.variants.get(&self.0.variant_id).map(|v| Weight {
+                unit: WeightUnit::parse(&v.weight_unit),
+                value: v.weight,
+            }),
+        }
     }
     async fn tracked(&self) -> bool {
         self.0.tracked
@@ -1114,6 +1310,23 @@ impl Customer {
     }
     async fn tags(&self) -> &[String] {
         &self.0.tags
+    }
+    /// The customer's addresses, in order.
+    async fn addresses(&self, first: Option<i32>) -> Vec<MailingAddress> {
+        self.0
+            .addresses
+            .iter()
+            .take(first.unwrap_or(i32::MAX).max(0) as usize)
+            .map(|a| MailingAddress(a.address.clone()))
+            .collect()
+    }
+    /// The default address.
+    async fn default_address(&self) -> Option<MailingAddress> {
+        self.0
+            .addresses
+            .iter()
+            .find(|a| Some(a.id) == self.0.default_address_id)
+            .map(|a| MailingAddress(a.address.clone()))
     }
     async fn created_at(&self) -> DateTimeScalar {
         dt(self.0.created_at)
@@ -2102,6 +2315,117 @@ pub struct InventoryItemInput {
     pub sku: Option<String>,
     /// Tracked.
     pub tracked: Option<bool>,
+    /// Measurements.
+    pub measurement: Option<InventoryItemMeasurementInput>,
+}
+
+/// Measurements of an inventory item.
+#[derive(InputObject, Clone)]
+pub struct InventoryItemMeasurementInput {
+    /// Weight.
+    pub weight: Option<WeightInput>,
+}
+
+/// A weight.
+#[derive(InputObject, Clone)]
+pub struct WeightInput {
+    /// Unit.
+    pub unit: WeightUnit,
+    /// Value (not negative).
+    pub value: f64,
+}
+
+/// SEO fields.
+#[derive(InputObject, Clone)]
+#[graphql(name = "SEOInput")]
+pub struct SeoInput {
+    /// Title.
+    pub title: MaybeUndefined<String>,
+    /// Description.
+    pub description: MaybeUndefined<String>,
+}
+
+/// A file of a product (`productSet` `files`): an image by URL.
+#[derive(InputObject, Clone)]
+pub struct FileSetInput {
+    /// Existing file.
+    pub id: Option<ID>,
+    /// Source URL.
+    pub original_source: Option<String>,
+    /// Alt text.
+    pub alt: Option<String>,
+    /// `IMAGE` (the only content type the simulator models).
+    pub content_type: Option<String>,
+}
+
+/// A metafield to create or update.
+#[derive(InputObject, Clone)]
+pub struct MetafieldInput {
+    /// Namespace (default `custom`).
+    pub namespace: Option<String>,
+    /// Key.
+    pub key: Option<String>,
+    /// Type.
+    #[graphql(name = "type")]
+    pub type_: Option<String>,
+    /// Value.
+    pub value: Option<String>,
+}
+
+/// A metafield by owner, namespace and key (`metafieldsDelete`).
+#[derive(InputObject, Clone)]
+pub struct MetafieldIdentifierInput {
+    /// Owner.
+    pub owner_id: ID,
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+}
+
+/// A deleted metafield.
+#[derive(SimpleObject, Clone)]
+pub struct MetafieldIdentifier {
+    /// Owner.
+    pub owner_id: ID,
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+}
+
+/// `metafieldsDelete` payload.
+#[derive(SimpleObject)]
+pub struct MetafieldsDeletePayload {
+    /// The metafields deleted (`null` for one that did not exist).
+    pub deleted_metafields: Option<Vec<Option<MetafieldIdentifier>>>,
+    /// Errors.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A customer address (`MailingAddressInput`).
+#[derive(InputObject, Clone)]
+pub struct MailingAddressInput {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Street.
+    pub address1: Option<String>,
+    /// Street, second line.
+    pub address2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province code.
+    pub province_code: Option<String>,
+    /// Country code.
+    pub country_code: Option<String>,
+    /// Postal code.
+    pub zip: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
 }
 
 /// Initial quantities in `productSet`.
@@ -2161,6 +2485,14 @@ pub struct ProductSetInput {
     pub product_options: Option<Vec<OptionSetInput>>,
     /// Variants (full desired list: missing ones are deleted).
     pub variants: Option<Vec<ProductVariantSetInput>>,
+    /// Category (`gid://shopify/TaxonomyCategory/<id>`); `null` removes it.
+    pub category: MaybeUndefined<ID>,
+    /// SEO title and description.
+    pub seo: Option<SeoInput>,
+    /// Files (images; the full desired list: missing ones are removed from the product).
+    pub files: Option<Vec<FileSetInput>>,
+    /// Metafields to create or update (others are kept; `metafieldsDelete` removes one).
+    pub metafields: Option<Vec<MetafieldInput>>,
 }
 
 /// Identifies the product to upsert.
@@ -2276,6 +2608,13 @@ pub struct ProductVariantsBulkInput {
     pub inventory_item: Option<InventoryItemInput>,
     /// Option values.
     pub option_values: Option<Vec<VariantOptionValueInput>>,
+}
+
+fn weight_of(i: &Option<InventoryItemInput>) -> Option<(f64, String)> {
+    i.as_ref()
+        .and_then(|i| i.measurement.as_ref())
+        .and_then(|m| m.weight.as_ref())
+        .map(|w| (w.value, w.unit.name().to_owned()))
 }
 
 /// `productVariantsBulkUpdate` payload.
@@ -2446,6 +2785,8 @@ pub struct CustomerInput {
     pub phone: MaybeUndefined<String>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Addresses (the full list: missing ones are removed; the first is the default).
+    pub addresses: Option<Vec<MailingAddressInput>>,
 }
 
 /// `customerCreate` payload.
@@ -2639,11 +2980,19 @@ impl MutationRoot {
                 })
                 .collect::<Vec<_>>()
         });
-        if input.variants.is_some() && options.is_none() && target.is_none() {
+        // Since 2024-07 `variants` and `productOptions` are codependent: both or neither.
+        if input.variants.is_some() && options.is_none() {
             errors.push(UserErr::new(
                 &["input", "productOptions"],
-                "Options must be specified when variants are given for a new product",
+                "Options must be specified when variants are given",
                 "PRODUCT_OPTIONS_INPUT_MISSING",
+            ));
+        }
+        if input.variants.is_none() && options.is_some() {
+            errors.push(UserErr::new(
+                &["input", "variants"],
+                "Variants must be specified when options are given",
+                "INVALID_INPUT",
             ));
         }
         let mut variants = None;
@@ -2680,9 +3029,77 @@ impl MutationRoot {
                     price: v.price.as_ref().map(|m| m.0),
                     compare_at_price: money_opt(v.compare_at_price.clone()),
                     barcode: string_opt(v.barcode.clone()),
+                    weight: weight_of(&v.inventory_item),
                 });
             }
             variants = Some(out);
+        }
+        if !errors.is_empty() {
+            return Ok(ProductSetPayload {
+                product: None,
+                user_errors: errors.into_iter().map(Into::into).collect(),
+            });
+        }
+        let mut images = None;
+        if let Some(files) = &input.files {
+            let mut list = Vec::new();
+            for (i, f) in files.iter().enumerate() {
+                let Some(url) = f.original_source.clone().filter(|u| {
+                    u.starts_with("https://") || u.starts_with("http://")
+                }) else {
+                    errors.push(UserErr::new(
+                        &["input", "files", &i.to_string(), "originalSource"],
+                        "File URL is invalid",
+                        "INVALID",
+                    ));
+                    continue;
+                };
+                list.push((url, f.alt.clone()));
+            }
+            images = Some(list);
+        }
+        let category = match &input.category {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => match id
+                .as_str()
+                .strip_prefix("gid://shopify/TaxonomyCategory/")
+                .filter(|c| {
+                    !c.is_empty()
+                        && c.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                }) {
+                Some(c) => Some(Some(c.to_owned())),
+                None => {
+                    errors.push(UserErr::new(
+                        &["input", "category"],
+                        "Product category does not exist",
+                        "INVALID_PRODUCT_CATEGORY",
+                    ));
+                    None
+                }
+            },
+        };
+        let mut metafields = None;
+        if let Some(ms) = &input.metafields {
+            let mut list = Vec::new();
+            for (i, m) in ms.iter().enumerate() {
+                let idx = i.to_string();
+                match (&m.key, &m.type_, &m.value) {
+                    (Some(k), Some(t), Some(v)) if !k.is_empty() && !v.is_empty() => list.push((
+                        m.namespace.clone().unwrap_or_else(|| "custom".to_owned()),
+                        k.clone(),
+                        t.clone(),
+                        v.clone(),
+                    )),
+                    _ => errors.push(UserErr::new(
+                        &["input", "metafields", &idx, "value"],
+                        "Metafields need a key, a type and a value that is not blank",
+                        "INVALID_VALUE",
+                    )),
+                }
+            }
+            metafields = Some(list);
         }
         if !errors.is_empty() {
             return Ok(ProductSetPayload {
@@ -2701,6 +3118,14 @@ impl MutationRoot {
             tags: input.tags.clone(),
             options,
             variants,
+            category,
+            seo_title: input.seo.as_ref().and_then(|s| string_opt(s.title.clone())),
+            seo_description: input
+                .seo
+                .as_ref()
+                .and_then(|s| string_opt(s.description.clone())),
+            images,
+            metafields,
         };
         match st.product_set(spec, Actor::Api) {
             Ok(pid) => {
@@ -2737,6 +3162,53 @@ impl MutationRoot {
         }
         .await;
         result.map(Some)
+    }
+
+    /// Deletes metafields by owner, namespace and key.
+    async fn metafields_delete(
+        &self,
+        ctx: &Context<'_>,
+        metafields: Vec<MetafieldIdentifierInput>,
+    ) -> async_graphql::Result<Option<MetafieldsDeletePayload>> {
+        if metafields.len() > MAX_PAGE as usize {
+            return Err(input_too_large(metafields.len()));
+        }
+        let mut out = Vec::new();
+        let mut touched = Vec::new();
+        {
+            let sh = shared(ctx);
+            let mut st = sh.state.lock();
+            let now = st.clock.now();
+            for m in &metafields {
+                let pid = parse_id("Product", &m.owner_id, "metafields.ownerId")?;
+                let Some(p) = st.products.get_mut(&pid) else {
+                    out.push(None);
+                    continue;
+                };
+                let before = p.metafields.len();
+                p.metafields
+                    .retain(|x| !(x.namespace == m.namespace && x.key == m.key));
+                if p.metafields.len() == before {
+                    out.push(None);
+                    continue;
+                }
+                p.updated_at = now;
+                touched.push(pid);
+                out.push(Some(MetafieldIdentifier {
+                    owner_id: m.owner_id.clone(),
+                    namespace: m.namespace.clone(),
+                    key: m.key.clone(),
+                }));
+            }
+            touched.dedup();
+            for pid in touched {
+                st.product_touched(pid);
+            }
+        }
+        Ok(Some(MetafieldsDeletePayload {
+            deleted_metafields: Some(out),
+            user_errors: Vec::new(),
+        }))
     }
 
     async fn product_variants_bulk_update(
@@ -2786,6 +3258,7 @@ impl MutationRoot {
                     compare_at_price: money_opt(v.compare_at_price.clone()),
                     barcode: string_opt(v.barcode.clone()),
                     option_values,
+                    weight: weight_of(&v.inventory_item),
                 });
             }
             let sh = shared(ctx);
@@ -3207,6 +3680,22 @@ fn upsert_customer(
         last_name: string_opt(input.last_name),
         phone: string_opt(input.phone),
         tags: input.tags,
+        addresses: input.addresses.map(|list| {
+            list.into_iter()
+                .map(|a| crate::checkout::Address {
+                    first_name: a.first_name,
+                    last_name: a.last_name,
+                    company: a.company,
+                    address1: a.address1,
+                    address2: a.address2,
+                    city: a.city,
+                    province_code: a.province_code,
+                    country_code: a.country_code,
+                    zip: a.zip,
+                    phone: a.phone,
+                })
+                .collect()
+        }),
     };
     let sh = shared(ctx);
     let mut st = sh.state.lock();
