@@ -84,9 +84,10 @@ impl Default for Paging {
     fn default() -> Self {
         Paging {
             // A product with its SEO fields, options, images, metafields and variants' weights
-            // requests ~104 points with 15 variants: pages of 8 stay under the single-query
-            // maximum of 1000.
-            products: 8,
+            // requests ~104 points with 15 variants. Pages of 3 ask for ~312: a page that
+            // needs most of the 1000-point bucket waits for a full bucket, which never comes
+            // while another caller (weft's own pollers, another app) spends the restore rate.
+            products: 3,
             variants: 15,
             // A customer with its addresses and default address asks for 3 points: pages of
             // 100 ask for 302, leaving the bucket to other callers.
