@@ -71,6 +71,9 @@ pub enum Storefront {
     /// WooCommerce ([`crate::demo_woo`]).
     #[value(name = "woocommerce")]
     WooCommerce,
+    /// BigCommerce ([`crate::demo_bc`]).
+    #[value(name = "bigcommerce")]
+    BigCommerce,
 }
 
 impl Storefront {
@@ -79,6 +82,7 @@ impl Storefront {
         match self {
             Storefront::Shopify => weft_shopify::PLATFORM,
             Storefront::WooCommerce => weft_woocommerce::PLATFORM,
+            Storefront::BigCommerce => weft_bigcommerce::PLATFORM,
         }
     }
 }
@@ -367,8 +371,14 @@ fn demo_checkout(rng: &mut ChaCha8Rng, n: usize) -> CheckoutSpec {
 
 /// Runs the demo and returns its report (drift 0 means both systems agree).
 pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
-    if opts.storefront == Storefront::WooCommerce {
-        return crate::demo_woo::run(opts).await;
+    match opts.storefront {
+        Storefront::Shopify => {}
+        Storefront::WooCommerce => {
+            return crate::demo_storefront::run::<crate::demo_woo::Woo>(opts).await;
+        }
+        Storefront::BigCommerce => {
+            return crate::demo_storefront::run::<crate::demo_bc::Bc>(opts).await;
+        }
     }
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;

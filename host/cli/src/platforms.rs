@@ -193,45 +193,73 @@ pub fn woocommerce_system(
 }
 
 /// The starter store file `weft init` writes for a storefront platform (`shopify`, the
-/// default, or `woocommerce`) synced with NetSuite, and the environment variables it names.
+/// default, `woocommerce` or `bigcommerce`) synced with NetSuite, and the environment variables
+/// it names.
 pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
-    let base = weft_config::STARTER_STORE;
-    let ns_vars = weft_config::STARTER_ENV_VARS
-        .iter()
-        .copied()
-        .filter(|v| v.contains("NETSUITE"));
     match storefront {
-        weft_shopify::PLATFORM => Ok((base.to_owned(), weft_config::STARTER_ENV_VARS.to_vec())),
-        weft_woocommerce::PLATFORM => {
-            let (head, rest) = base
-                .split_once("[systems.shopify]")
-                .context("the starter store has no Shopify section")?;
-            let (_, tail) = rest
-                .split_once("[systems.netsuite]")
-                .context("the starter store has no NetSuite section")?;
-            let text = format!(
-                "{head}{}[systems.netsuite]{tail}",
-                weft_woocommerce::config::STARTER_SECTION
-            )
-            .replace(
-                "# One store: a Shopify shop kept in sync with a NetSuite account.",
-                "# One store: a WooCommerce site kept in sync with a NetSuite account.",
-            )
-            .replace(
-                "# sku_prefix = \"WEB-\"",
-                "# sku_prefix = \"WEB-\"\n# WooCommerce keeps one stock figure per product: its NetSuite location.\nlocations = { woocommerce = \"1\" }",
-            )
-            .replace("= \"shopify\"\n", "= \"woocommerce\"\n")
-            .replace(
-                "# How often Shopify is polled by updated_at",
-                "# How often WooCommerce is polled by modified_after",
-            );
-            let mut vars = weft_woocommerce::config::STARTER_ENV_VARS.to_vec();
-            vars.extend(ns_vars);
-            Ok((text, vars))
-        }
+        weft_shopify::PLATFORM => Ok((
+            weft_config::STARTER_STORE.to_owned(),
+            weft_config::STARTER_ENV_VARS.to_vec(),
+        )),
+        weft_woocommerce::PLATFORM => storefront_store(
+            weft_woocommerce::PLATFORM,
+            "WooCommerce",
+            weft_woocommerce::config::STARTER_SECTION,
+            &weft_woocommerce::config::STARTER_ENV_VARS,
+            "# WooCommerce keeps one stock figure per product: its NetSuite location.\nlocations = { woocommerce = \"1\" }",
+            "modified_after",
+        ),
+        weft_bigcommerce::PLATFORM => storefront_store(
+            weft_bigcommerce::PLATFORM,
+            "BigCommerce",
+            weft_bigcommerce::config::STARTER_SECTION,
+            &weft_bigcommerce::config::STARTER_ENV_VARS,
+            "# BigCommerce inventory location id -> NetSuite location id (1 is BigCommerce's default\n# location, where it takes an order's stock).\nlocations = { \"1\" = \"1\" }",
+            "date_modified",
+        ),
         other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
     }
+}
+
+/// The Shopify starter store with another storefront's section in place of Shopify's: its
+/// `locations` line in the mapper's config, and its change-capture field in the comments.
+fn storefront_store(
+    platform: &str,
+    label: &str,
+    section: &str,
+    vars: &[&'static str],
+    locations: &str,
+    watermark: &str,
+) -> Result<(String, Vec<&'static str>)> {
+    let base = weft_config::STARTER_STORE;
+    let (head, rest) = base
+        .split_once("[systems.shopify]")
+        .context("the starter store has no Shopify section")?;
+    let (_, tail) = rest
+        .split_once("[systems.netsuite]")
+        .context("the starter store has no NetSuite section")?;
+    let text = format!("{head}{section}[systems.netsuite]{tail}")
+        .replace(
+            "# One store: a Shopify shop kept in sync with a NetSuite account.",
+            &format!("# One store: a {label} store kept in sync with a NetSuite account."),
+        )
+        .replace(
+            "# sku_prefix = \"WEB-\"",
+            &format!("# sku_prefix = \"WEB-\"\n{locations}"),
+        )
+        .replace("= \"shopify\"\n", &format!("= \"{platform}\"\n"))
+        .replace(
+            "# How often Shopify is polled by updated_at",
+            &format!("# How often {label} is polled by {watermark}"),
+        );
+    let mut out = vars.to_vec();
+    out.extend(
+        weft_config::STARTER_ENV_VARS
+            .iter()
+            .copied()
+            .filter(|v| v.contains("NETSUITE")),
+    );
+    Ok((text, out))
 }
 
 /// A Google Sheet's system: its spreadsheet and sheet, the service-account key file (JSON

@@ -1,6 +1,7 @@
-//! `weft sandbox`: the Shopify, NetSuite and WooCommerce simulators, standalone, for developing
-//! plugins and connectors offline (and for trying WooCommerce client libraries: the WooCommerce
-//! simulator takes HTTP Basic and OAuth 1.0a over plain http).
+//! `weft sandbox`: the Shopify, NetSuite, WooCommerce and BigCommerce simulators, standalone, for
+//! developing plugins and connectors offline (and for trying WooCommerce and BigCommerce client
+//! libraries: the WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http, the
+//! BigCommerce one `X-Auth-Token` over plain http).
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,16 @@ pub struct SandboxArgs {
     /// Address for the WooCommerce simulator (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub woocommerce_addr: SocketAddr,
+    /// Address for the BigCommerce simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub bigcommerce_addr: SocketAddr,
+    /// BigCommerce plan for the store-wide request quota: standard, plus (150 per 30 s) or pro
+    /// (450 per 30 s).
+    #[arg(long, default_value = "standard", value_parser = parse_bc_plan)]
+    pub bigcommerce_plan: weft_sim_bigcommerce::Plan,
+    /// Requests other apps on the BigCommerce store spend per 30 s window (of the same quota).
+    #[arg(long, default_value_t = 0)]
+    pub bigcommerce_other_apps: u32,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -59,7 +70,18 @@ fn parse_plan(s: &str) -> Result<PlanPreset, String> {
         .ok_or_else(|| format!("unknown plan `{s}`: use standard, advanced, plus or enterprise"))
 }
 
-/// Runs both simulators until Ctrl-C.
+fn parse_bc_plan(s: &str) -> Result<weft_sim_bigcommerce::Plan, String> {
+    match s {
+        "standard" => Ok(weft_sim_bigcommerce::Plan::Standard),
+        "plus" => Ok(weft_sim_bigcommerce::Plan::Plus),
+        "pro" => Ok(weft_sim_bigcommerce::Plan::Pro),
+        other => Err(format!(
+            "unknown BigCommerce plan `{other}`: use standard, plus or pro"
+        )),
+    }
+}
+
+/// Runs the simulators until Ctrl-C.
 pub async fn run(args: SandboxArgs) -> Result<()> {
     for (name, rate) in [
         ("--drop-rate", args.drop_rate),
@@ -113,6 +135,29 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} for WooCommerce", args.woocommerce_addr))?;
     let woo_handle = woo.serve(woo_listener).await?;
+    let mut bc_quota = weft_sim_bigcommerce::QuotaConfig::plan(args.bigcommerce_plan);
+    anyhow::ensure!(
+        args.bigcommerce_other_apps <= bc_quota.requests_per_window,
+        "--bigcommerce-other-apps cannot exceed the plan's {} requests per window",
+        bc_quota.requests_per_window
+    );
+    bc_quota.background_per_window = args.bigcommerce_other_apps;
+    let mut bc_cfg = weft_sim_bigcommerce::SimConfig {
+        seed: args.seed,
+        quota: bc_quota,
+        ..weft_sim_bigcommerce::SimConfig::default()
+    };
+    bc_cfg.webhooks.chaos = weft_sim_bigcommerce::ChaosConfig {
+        drop_rate: args.drop_rate,
+        duplicate_rate: args.duplicate_rate,
+        reorder_window: std::time::Duration::from_millis(args.reorder_ms),
+    };
+    let bc = weft_sim_bigcommerce::BcSim::new(bc_cfg)
+        .context("invalid BigCommerce simulator settings")?;
+    let bc_listener = tokio::net::TcpListener::bind(args.bigcommerce_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for BigCommerce", args.bigcommerce_addr))?;
+    let bc_handle = bc.serve(bc_listener).await?;
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -147,6 +192,15 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             "consumer_secret": weft_sim_woocommerce::DEFAULT_SECRET,
             "read_only_consumer_key": weft_sim_woocommerce::READ_ONLY_KEY,
             "read_only_consumer_secret": weft_sim_woocommerce::READ_ONLY_SECRET,
+        },
+        "bigcommerce": {
+            "base_url": bc_handle.base_url,
+            "api_url": bc_handle.api_root(&bc.config().store_hash),
+            "store_hash": bc.config().store_hash,
+            "access_token": bc.config().tokens.first(),
+            "quota": { "requests_per_window": bc.config().quota.requests_per_window,
+                       "window_ms": bc.config().quota.window.as_millis() as u64,
+                       "other_apps_per_window": bc.config().quota.background_per_window },
         },
         "seed": args.seed,
     });
@@ -188,12 +242,29 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         );
         weft::outln!("  auth           HTTP Basic, or OAuth 1.0a over plain http");
         weft::outln!("  merchant API   {}/_sim/...", woo_handle.base_url);
+        weft::outln!();
+        weft::outln!(
+            "BigCommerce {}/v3/",
+            info["bigcommerce"]["api_url"].as_str().unwrap_or("")
+        );
+        weft::outln!("  store hash     {}", bc.config().store_hash);
+        weft::outln!(
+            "  access token   {}  (X-Auth-Token)",
+            info["bigcommerce"]["access_token"]
+        );
+        weft::outln!(
+            "  quota          {} requests per 30 s, {} of them spent by other apps",
+            bc.config().quota.requests_per_window,
+            bc.config().quota.background_per_window
+        );
+        weft::outln!("  merchant API   {}/_sim/...", bc_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     shopify_handle.shutdown().await;
     woo_handle.shutdown().await;
+    bc_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
 }

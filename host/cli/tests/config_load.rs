@@ -1206,6 +1206,33 @@ fn woocommerce_starter_config_loads_cleanly() {
 }
 
 #[test]
+fn bigcommerce_starter_config_loads_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, vars) = weft::platforms::starter_store("bigcommerce").unwrap();
+    weft_config::init_with(dir.path(), &text).unwrap();
+    let c = load(dir.path().join("weft.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let acme = c.store("acme").unwrap();
+    let bc: &weft_bigcommerce::config::BigCommerceSettings =
+        acme.system("bigcommerce").unwrap().settings().unwrap();
+    assert_eq!(bc.store_hash, "abc123");
+    assert_eq!(bc.quota, 150);
+    assert_eq!(bc.webhook_secrets.len(), 1);
+    assert!(acme.system("shopify").is_none());
+    assert_eq!(acme.policy.owners["product.title"], "bigcommerce");
+    assert_eq!(
+        acme.plugin_config()["locations"]["1"],
+        serde_json::json!("1")
+    );
+    for s in acme.secrets() {
+        let SecretSource::Env(var) = s.source() else {
+            panic!("{s:?}")
+        };
+        assert!(vars.contains(&var.as_str()), "{var}");
+    }
+    assert_eq!(c.check_secrets().len(), 6);
+}
+
+#[test]
 fn woocommerce_sections_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("weft.toml"), HOST).unwrap();

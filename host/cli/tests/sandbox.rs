@@ -1,5 +1,6 @@
-//! `weft sandbox --json` prints every simulator's URLs and credentials as one JSON object on the
-//! first line of stdout once they are ready, and they answer as the real APIs do.
+//! `weft sandbox --json` prints every simulator's URLs and credentials (Shopify, NetSuite,
+//! WooCommerce, BigCommerce) as one JSON object on the first line of stdout once they are
+//! ready, and they answer as the real APIs do.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -75,6 +76,28 @@ fn sandbox_prints_ready_simulators_as_json_on_its_first_line() {
         assert_eq!(denied.status(), 401);
         let body: serde_json::Value = denied.json().await.unwrap();
         assert_eq!(body["code"], "woocommerce_rest_cannot_view", "{body}");
+        // BigCommerce: the token lists products with the store quota's headers; without it,
+        // BigCommerce's V3 error shape.
+        let api = info["bigcommerce"]["api_url"].as_str().unwrap();
+        let token = info["bigcommerce"]["access_token"].as_str().unwrap();
+        let ok = http
+            .get(format!("{api}/v3/catalog/products"))
+            .header("X-Auth-Token", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["x-rate-limit-requests-quota"], "150");
+        let body: serde_json::Value = ok.json().await.unwrap();
+        assert!(body["meta"]["pagination"].is_object(), "{body}");
+        let denied = http
+            .get(format!("{api}/v3/catalog/products"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(denied.status(), 401);
+        let body: serde_json::Value = denied.json().await.unwrap();
+        assert_eq!(body["status"], 401, "{body}");
     });
     child.kill().ok();
     child.wait().ok();

@@ -25,6 +25,32 @@ use weft_config::{PlatformSection, Secret, Section, SystemSettings};
 
 use crate::PLATFORM;
 
+/// The `[systems.bigcommerce]` section of the starter store `weft init --storefront
+/// bigcommerce` writes.
+pub const STARTER_SECTION: &str = r#"[systems.bigcommerce]
+platform = "bigcommerce"
+# The letters and digits after /stores/ in the store's API path. One system per store.
+store_hash = "abc123"
+# The API host; point it at `weft sandbox` to develop offline.
+# base_url = "http://127.0.0.1:9004"
+# An API account's access token (Settings > API > Store-level API accounts), sent as
+# X-Auth-Token. Scopes: products, customers, orders (read), information & settings (read).
+access_token = { env = "ACME_BC_ACCESS_TOKEN" }
+# BigCommerce signs no webhook: weft registers its hooks (with [server] public_url set) with
+# this value as a custom header, the only proof a callback comes from the store. The current
+# one first, then previous ones still accepted during a rotation.
+webhook_secrets = [{ env = "ACME_BC_WEBHOOK_SECRET" }]
+# The store's plan: its request quota per 30 s, shared with every other app on the store
+# (standard and plus 150, pro 450; enterprise: set `quota`). Only assumed when answers carry no
+# rate-limit headers: weft learns the quota and the other apps' share from every answer.
+plan = "standard"
+# quota = 900
+
+"#;
+
+/// The environment variables [`STARTER_SECTION`] names.
+pub const STARTER_ENV_VARS: [&str; 2] = ["ACME_BC_ACCESS_TOKEN", "ACME_BC_WEBHOOK_SECRET"];
+
 /// The API host when a system does not name one.
 pub const DEFAULT_BASE_URL: &str = "https://api.bigcommerce.com";
 

@@ -332,10 +332,19 @@ impl BcChangeCapture {
                     Utc::now(),
                 )
                 .await?;
-            report.journaled += outcomes
+            let inserted = outcomes
                 .iter()
                 .filter(|o| matches!(o, weft_store::AppendOutcome::Inserted(_)))
-                .count() as u64;
+                .count();
+            report.journaled += inserted as u64;
+            // What the poll journals, no hint brought before it (a dropped callback, or one
+            // not fetched yet): counted like the other platforms' recoveries.
+            if inserted > 0 {
+                self.journal
+                    .db
+                    .bump_counter(&self.journal.store_id, "recovered", inserted as i64)
+                    .await?;
+            }
         }
         Ok(report)
     }

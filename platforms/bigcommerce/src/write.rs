@@ -2,9 +2,9 @@
 //!
 //! | kind | op | call |
 //! |---|---|---|
-//! | product | upsert | `PUT /v3/catalog/products/{target_id}`, else `POST /v3/catalog/products` |
-//! | variant | upsert | `PUT /v3/catalog/variants` `[{id, …}]`, else `POST /v3/catalog/products/{product_id}/variants` |
-//! | price | upsert | `PUT /v3/catalog/variants` `[{id, price}]` |
+//! | product | upsert | `PUT /v3/catalog/products/{target_id}`, else the product with the body's `sku` (`GET ?sku=`) updated, else `POST /v3/catalog/products` |
+//! | variant | upsert | `PUT /v3/catalog/variants` `[{id, …}]`, else `POST /v3/catalog/products/{product_id}/variants` (answers the product's id, the variant as a child) |
+//! | price | upsert | `PUT /v3/catalog/variants` `[{id, price}]` (answers the product's id) |
 //! | customer | upsert | `PUT /v3/customers` `[{id, …}]`, else `POST /v3/customers` `[{…}]` |
 //! | inventory-level | set-quantity | read the levels (`/v3/inventory/items`), compare, `PUT /v3/inventory/adjustments/absolute`; many levels in one call with [`plan_stock_calls`] / [`send_stock_call`] |
 //!
@@ -134,10 +134,22 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                     )
                     .await?
                 }
-                None => {
-                    c.call(Method::POST, "/v3/catalog/products", Some(&fields))
+                // A create looks its SKU up first: a resend of a create whose answer was lost
+                // (or whose process was killed) finds the product it made (SKUs are unique).
+                None => match existing_product(c, &cmd.body).await? {
+                    Some(id) => {
+                        c.call(
+                            Method::PUT,
+                            &format!("/v3/catalog/products/{id}"),
+                            Some(&fields),
+                        )
                         .await?
-                }
+                    }
+                    None => {
+                        c.call(Method::POST, "/v3/catalog/products", Some(&fields))
+                            .await?
+                    }
+                },
             };
             let d = r.unwrap_or_default();
             let id = d["data"]["id"]
@@ -188,6 +200,11 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
             let id = answer["id"]
                 .as_u64()
                 .ok_or_else(|| bad_field(PLATFORM, "id", "the answer has no variant id"))?;
+            // Variants and prices are journaled inside their product: the write answers with
+            // the product's id (what weft keeps for the SKU), the variant as a child.
+            let product = answer["product_id"]
+                .as_u64()
+                .ok_or_else(|| bad_field(PLATFORM, "product_id", "the answer has no product id"))?;
             let children = answer["sku"]
                 .as_str()
                 .filter(|s| !s.is_empty())
@@ -200,7 +217,7 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                 .into_iter()
                 .collect();
             Ok(WriteOutcome {
-                target_id: id.to_string(),
+                target_id: product.to_string(),
                 version: None,
                 document: None,
                 children,
@@ -249,6 +266,22 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
         }
         _ => Err(unsupported(PLATFORM, cmd)),
     }
+}
+
+/// The product whose base SKU is the body's `sku`, if one exists.
+async fn existing_product(c: &BcClient, body: &Value) -> Result<Option<u64>, ConnectorError> {
+    let Some(sku) = body
+        .get("sku")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let sku: String = url::form_urlencoded::byte_serialize(sku.as_bytes()).collect();
+    let found = c
+        .list_v3("/v3/catalog/products", &format!("sku={sku}"))
+        .await?;
+    Ok(found.first().and_then(|p| p["id"].as_u64()))
 }
 
 fn stock_input(levels: &[LevelSet]) -> Value {

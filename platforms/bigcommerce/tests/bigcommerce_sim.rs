@@ -383,7 +383,11 @@ async fn catalog_and_customer_writes_land() {
     )
     .await
     .unwrap();
-    assert_eq!(o.target_id, m.to_string());
+    assert_eq!(
+        o.target_id,
+        shirt.to_string(),
+        "the product holds the variant"
+    );
     assert_eq!(r.sim.variant("SHIRT-M").unwrap()["price"], 22.5);
     weft_bigcommerce::write::execute(
         &r.client,
@@ -705,4 +709,33 @@ async fn a_429_is_a_throttle_that_waits_for_the_reset() {
     r.sim.set_background_load(0);
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(r.client.get("/v3/catalog/products").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_resent_product_create_finds_the_product_it_made() {
+    let r = rig(SimConfig::default()).await;
+    let create = cmd(
+        EntityKind::Product,
+        WriteOp::Upsert,
+        None,
+        json!({"name": "Cap", "sku": "CAP-1", "type": "physical", "price": 0, "weight": 0,
+            "inventory_tracking": "product", "is_visible": true}),
+    );
+    let first = weft_bigcommerce::write::execute(&r.client, &create)
+        .await
+        .unwrap();
+    // The answer was lost: the same create is sent again.
+    let again = weft_bigcommerce::write::execute(&r.client, &create)
+        .await
+        .unwrap();
+    assert_eq!(first.target_id, again.target_id);
+    let products = r.sim.state()["products"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        products.iter().filter(|p| p["sku"] == "CAP-1").count(),
+        1,
+        "{products:?}"
+    );
 }

@@ -14,6 +14,10 @@
 //!   order and customer keys are always qualified (`woocommerce:42`, externalId
 //!   `shopify-order-woocommerce_3a42`).
 //!
+//! - BigCommerce as a storefront too ([`bigcommerce`]): variants <-> items by SKU, prices,
+//!   stock per inventory location, customers, orders to sales orders, keys qualified like
+//!   WooCommerce's (`bigcommerce:100`).
+//!
 //! A store may sync several systems of one platform (two Shopify shops): the host names each
 //! system's platform in the `weft:systems` config key, commands go to the system asked for, and
 //! the orders and customers of a system not named like its platform get keys qualified with
@@ -23,6 +27,7 @@
 //! canonical and returns no command when it already holds the record. Shapes and config keys:
 //! `docs/document-shapes.md`.
 
+pub mod bigcommerce;
 pub mod canonical;
 pub mod config;
 pub mod ids;
@@ -40,7 +45,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"bigcommerce\" and \"netsuite\" platforms"
     ))
 }
 
@@ -114,14 +119,18 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::to_canonical(&cfg, doc),
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
                     woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
+                    bigcommerce::SYSTEM => bigcommerce::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
                     // A second shop's order and customer ids can repeat the first shop's:
-                    // their canonical keys name the system they come from. WooCommerce's always
-                    // do: its ids would otherwise meet a Shopify shop's in the same store.
+                    // their canonical keys name the system they come from. WooCommerce's and
+                    // BigCommerce's always do: their ids would otherwise meet a Shopify shop's
+                    // in the same store.
                     Ok(ToCanonicalOutcome::Mapped(mut records))
-                        if platform != doc.system || platform == woocommerce::SYSTEM =>
+                        if platform != doc.system
+                            || platform == woocommerce::SYSTEM
+                            || platform == bigcommerce::SYSTEM =>
                     {
                         for r in &mut records {
                             qualify(r, &doc.system);
@@ -149,7 +158,7 @@ impl Mapper for ShopifyNetsuite {
                     // Orders and customers belong to the storefront they came from: another
                     // shop of the store never gets them (it would map them back under its
                     // own ids, as new records).
-                    shopify::SYSTEM | woocommerce::SYSTEM
+                    shopify::SYSTEM | woocommerce::SYSTEM | bigcommerce::SYSTEM
                         if matches!(
                             req.record.kind,
                             EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
@@ -165,6 +174,7 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
+                    bigcommerce::SYSTEM => bigcommerce::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the

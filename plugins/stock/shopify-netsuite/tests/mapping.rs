@@ -434,8 +434,8 @@ fn netsuite_levels_customers_and_orders() {
         vec![(EntityKind::Order, "820982911946154508".into(), json!({}))]
     );
     assert!(matches!(
-        one(&h, doc("bigcommerce", EntityKind::Product, "1", &json!({}))),
-        ToCanonicalOutcome::Failed(ItemError::Unsupported(m)) if m.contains("\"bigcommerce\"")
+        one(&h, doc("prestashop", EntityKind::Product, "1", &json!({}))),
+        ToCanonicalOutcome::Failed(ItemError::Unsupported(m)) if m.contains("\"prestashop\"")
     ));
 }
 
