@@ -13,6 +13,9 @@
 //!   items, prices, its one stock figure per product, customers, orders to sales orders. Its
 //!   order and customer keys are always qualified (`woocommerce:42`, externalId
 //!   `shopify-order-woocommerce_3a42`).
+//! - Magento as a storefront too ([`magento`]): simple products <-> items, prices, stock per
+//!   MSI source (`locations` keys `"<system>:<source_code>"`), customers and orders from
+//!   Magento (orders to sales orders), keys qualified like WooCommerce's (`magento:7`).
 //!
 //! A store may sync several systems of one platform (two Shopify shops): the host names each
 //! system's platform in the `weft:systems` config key, commands go to the system asked for, and
@@ -26,6 +29,7 @@
 pub mod canonical;
 pub mod config;
 pub mod ids;
+pub mod magento;
 pub mod netsuite;
 pub mod orders;
 pub mod shopify;
@@ -40,7 +44,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"magento\" and \"netsuite\" platforms"
     ))
 }
 
@@ -114,6 +118,7 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::to_canonical(&cfg, doc),
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
                     woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
+                    magento::SYSTEM => magento::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
@@ -121,7 +126,9 @@ impl Mapper for ShopifyNetsuite {
                     // their canonical keys name the system they come from. WooCommerce's always
                     // do: its ids would otherwise meet a Shopify shop's in the same store.
                     Ok(ToCanonicalOutcome::Mapped(mut records))
-                        if platform != doc.system || platform == woocommerce::SYSTEM =>
+                        if platform != doc.system
+                            || platform == woocommerce::SYSTEM
+                            || platform == magento::SYSTEM =>
                     {
                         for r in &mut records {
                             qualify(r, &doc.system);
@@ -149,7 +156,7 @@ impl Mapper for ShopifyNetsuite {
                     // Orders and customers belong to the storefront they came from: another
                     // shop of the store never gets them (it would map them back under its
                     // own ids, as new records).
-                    shopify::SYSTEM | woocommerce::SYSTEM
+                    shopify::SYSTEM | woocommerce::SYSTEM | magento::SYSTEM
                         if matches!(
                             req.record.kind,
                             EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
@@ -165,6 +172,7 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
+                    magento::SYSTEM => magento::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the
