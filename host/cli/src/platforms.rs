@@ -10,6 +10,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use weft_bigcommerce::config::{BigCommerceSection, BigCommerceSettings};
 use weft_bigcommerce::{BcClient, BcConfig, BigCommerce, BigCommerceConnection, HintBus};
 use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
+use weft_magento::config::{MagentoSection, MagentoSettings};
+use weft_magento::{BulkSettings, Magento, MagentoConnection, MgClient, MgConfig};
 use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
 use weft_platform::{Connection, Platform};
@@ -33,6 +35,7 @@ pub fn registry() -> Vec<Arc<dyn Platform>> {
         Arc::new(WooCommerce),
         Arc::new(Sheets),
         Arc::new(BigCommerce::default()),
+        Arc::new(Magento),
     ]
 }
 
@@ -116,6 +119,39 @@ pub fn bigcommerce_system(
         platform: Arc::new(BigCommerce::with_bus(bus)),
         webhook_secrets,
         account: Some(store_hash.to_owned()),
+        connect,
+    }
+}
+
+/// A Magento store view's system: the shop's base URL, its store code, an integration's access
+/// token (used as a Bearer token) and how its asynchronous bulks are waited for. Magento has no
+/// webhooks: its change source polls.
+pub fn magento_system(
+    name: &str,
+    base_url: &str,
+    store_code: &str,
+    token: &str,
+    bulk: BulkSettings,
+) -> SystemSetup {
+    let (base_url, store_code, token) = (
+        base_url.trim_end_matches('/').to_owned(),
+        store_code.to_owned(),
+        token.to_owned(),
+    );
+    let connect: Connect = Arc::new(move |shared| {
+        let client = MgClient::new(MgConfig::new(&base_url, &store_code, &token))
+            .context("cannot build the Magento client")?
+            .with_breaker(shared.breaker(&format!(
+                "{}:{base_url}/rest/{store_code}",
+                weft_magento::PLATFORM
+            )));
+        Ok(Arc::new(MagentoConnection::new(Arc::new(client), bulk)) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(Magento),
+        webhook_secrets: Vec::new(),
+        account: None,
         connect,
     }
 }
@@ -230,6 +266,34 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
             vars.extend(ns_vars);
             Ok((text, vars))
         }
+        weft_magento::PLATFORM => {
+            let (head, rest) = base
+                .split_once("[systems.shopify]")
+                .context("the starter store has no Shopify section")?;
+            let (_, tail) = rest
+                .split_once("[systems.netsuite]")
+                .context("the starter store has no NetSuite section")?;
+            let text = format!(
+                "{head}{}[systems.netsuite]{tail}",
+                weft_magento::config::STARTER_SECTION
+            )
+            .replace(
+                "# One store: a Shopify shop kept in sync with a NetSuite account.",
+                "# One store: a Magento store view kept in sync with a NetSuite account.",
+            )
+            .replace(
+                "# sku_prefix = \"WEB-\"",
+                "# sku_prefix = \"WEB-\"\n# Magento's sources (MSI): \"<system>:<source code>\" -> NetSuite location.\nlocations = { \"magento:default\" = \"1\" }",
+            )
+            .replace("= \"shopify\"\n", "= \"magento\"\n")
+            .replace(
+                "# How often Shopify is polled by updated_at",
+                "# How often Magento is polled by updated_at (it sends no webhooks)",
+            );
+            let mut vars = weft_magento::config::STARTER_ENV_VARS.to_vec();
+            vars.extend(ns_vars);
+            Ok((text, vars))
+        }
         other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
     }
 }
@@ -298,6 +362,7 @@ pub fn sections() -> Vec<&'static dyn PlatformSection> {
         &WooCommerceSection,
         &SheetsSection,
         &BigCommerceSection,
+        &MagentoSection,
     ]
 }
 
@@ -389,6 +454,16 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,
+                )
+            }
+            weft_magento::PLATFORM => {
+                let mg = sys.settings::<MagentoSettings>().ok_or_else(wrong)?;
+                magento_system(
+                    name,
+                    mg.base_url.as_str(),
+                    &mg.store_code,
+                    &secret(&mg.access_token, name, "access token")?,
+                    mg.bulk(),
                 )
             }
             weft_sheets::PLATFORM => {

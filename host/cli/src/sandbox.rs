@@ -1,4 +1,4 @@
-//! `weft sandbox`: the Shopify, NetSuite and WooCommerce simulators, standalone, for developing
+//! `weft sandbox`: the Shopify, NetSuite, WooCommerce and Magento simulators, standalone, for developing
 //! plugins and connectors offline (and for trying WooCommerce client libraries: the WooCommerce
 //! simulator takes HTTP Basic and OAuth 1.0a over plain http).
 
@@ -22,6 +22,9 @@ pub struct SandboxArgs {
     /// Address for the WooCommerce simulator (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub woocommerce_addr: SocketAddr,
+    /// Address for the Magento simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub magento_addr: SocketAddr,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -113,6 +116,15 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} for WooCommerce", args.woocommerce_addr))?;
     let woo_handle = woo.serve(woo_listener).await?;
+    let magento = weft_sim_magento::MagentoSim::new(weft_sim_magento::SimConfig {
+        seed: args.seed,
+        ..weft_sim_magento::SimConfig::default()
+    });
+    let magento_listener = tokio::net::TcpListener::bind(args.magento_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for Magento", args.magento_addr))?;
+    let magento_handle = magento.serve(magento_listener).await?;
+    let mcfg = magento.config();
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -147,6 +159,12 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             "consumer_secret": weft_sim_woocommerce::DEFAULT_SECRET,
             "read_only_consumer_key": weft_sim_woocommerce::READ_ONLY_KEY,
             "read_only_consumer_secret": weft_sim_woocommerce::READ_ONLY_SECRET,
+        },
+        "magento": {
+            "base_url": magento_handle.base_url,
+            "api_url": magento_handle.api_root(&mcfg.store_code),
+            "store_code": mcfg.store_code,
+            "access_token": mcfg.tokens.first(),
         },
         "seed": args.seed,
     });
@@ -188,12 +206,24 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         );
         weft::outln!("  auth           HTTP Basic, or OAuth 1.0a over plain http");
         weft::outln!("  merchant API   {}/_sim/...", woo_handle.base_url);
+        weft::outln!();
+        weft::outln!(
+            "Magento   {}/V1/...",
+            magento_handle.api_root(&mcfg.store_code)
+        );
+        weft::outln!(
+            "  access token   {}  (an integration token, as a Bearer token)",
+            info["magento"]["access_token"]
+        );
+        weft::outln!("  bulk API       .../async/bulk/V1/products, .../inventory/source-items");
+        weft::outln!("  merchant API   {}/_sim/...", magento_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     shopify_handle.shutdown().await;
     woo_handle.shutdown().await;
+    magento_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
 }

@@ -25,6 +25,27 @@ use weft_config::{PlatformSection, Secret, Section, SystemSettings};
 use crate::PLATFORM;
 use crate::write::BulkSettings;
 
+/// The `[systems.magento]` section `weft init --storefront magento` writes.
+pub const STARTER_SECTION: &str = r#"[systems.magento]
+platform = "magento"
+# The shop's base URL: the REST API answers under <base_url>/rest/<store_code>/. One system per
+# store view; point it at `weft sandbox` to develop offline.
+base_url = "https://shop.example.com"
+# store_code = "default"
+# An integration's access token (System > Extensions > Integrations), used as a Bearer token:
+# allow that under Stores > Configuration > Services > OAuth > Consumer Settings.
+access_token = { env = "ACME_MAGENTO_TOKEN" }
+# Catalog and stock are written through the asynchronous bulk API (the async.operations.all
+# consumer must run); how often a bulk's status is asked for, and how long an operation may
+# stay open before weft stops waiting for it.
+# bulk_poll_secs = 5
+# bulk_timeout_secs = 1800
+
+"#;
+
+/// The environment variables [`STARTER_SECTION`] names.
+pub const STARTER_ENV_VARS: [&str; 1] = ["ACME_MAGENTO_TOKEN"];
+
 const KEYS: [&str; 5] = [
     "base_url",
     "store_code",
