@@ -36,6 +36,33 @@ enum LogFormat {
     Json,
 }
 
+/// The storefront of the starter store `weft init` writes (Magento has no demo yet, so this is
+/// not the demo's choice).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum InitStorefront {
+    /// Shopify (the default).
+    Shopify,
+    /// WooCommerce.
+    #[value(name = "woocommerce")]
+    WooCommerce,
+    /// BigCommerce.
+    #[value(name = "bigcommerce")]
+    BigCommerce,
+    /// Magento 2 / Adobe Commerce.
+    Magento,
+}
+
+impl InitStorefront {
+    fn platform(self) -> &'static str {
+        match self {
+            InitStorefront::Shopify => weft::demo::Storefront::Shopify.platform(),
+            InitStorefront::WooCommerce => weft::demo::Storefront::WooCommerce.platform(),
+            InitStorefront::BigCommerce => weft::demo::Storefront::BigCommerce.platform(),
+            InitStorefront::Magento => weft_magento::PLATFORM,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the Shopify and NetSuite simulators standalone, for offline development.
@@ -94,7 +121,7 @@ enum Command {
         dir: PathBuf,
         /// The storefront the starter store syncs with NetSuite.
         #[arg(long, value_enum, default_value = "shopify")]
-        storefront: weft::demo::Storefront,
+        storefront: InitStorefront,
     },
     /// Develop plugins without a store: check a component, run fixtures against it.
     #[command(subcommand)]

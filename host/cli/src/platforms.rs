@@ -10,6 +10,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use weft_bigcommerce::config::{BigCommerceSection, BigCommerceSettings};
 use weft_bigcommerce::{BcClient, BcConfig, BigCommerce, BigCommerceConnection, HintBus};
 use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
+use weft_magento::config::{MagentoSection, MagentoSettings};
+use weft_magento::{BulkSettings, Magento, MagentoConnection, MgClient, MgConfig};
 use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
 use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
 use weft_platform::{Connection, Platform};
@@ -33,6 +35,7 @@ pub fn registry() -> Vec<Arc<dyn Platform>> {
         Arc::new(WooCommerce),
         Arc::new(Sheets),
         Arc::new(BigCommerce::default()),
+        Arc::new(Magento),
     ]
 }
 
@@ -120,6 +123,39 @@ pub fn bigcommerce_system(
     }
 }
 
+/// A Magento store view's system: the shop's base URL, its store code, an integration's access
+/// token (used as a Bearer token) and how its asynchronous bulks are waited for. Magento has no
+/// webhooks: its change source polls.
+pub fn magento_system(
+    name: &str,
+    base_url: &str,
+    store_code: &str,
+    token: &str,
+    bulk: BulkSettings,
+) -> SystemSetup {
+    let (base_url, store_code, token) = (
+        base_url.trim_end_matches('/').to_owned(),
+        store_code.to_owned(),
+        token.to_owned(),
+    );
+    let connect: Connect = Arc::new(move |shared| {
+        let client = MgClient::new(MgConfig::new(&base_url, &store_code, &token))
+            .context("cannot build the Magento client")?
+            .with_breaker(shared.breaker(&format!(
+                "{}:{base_url}/rest/{store_code}",
+                weft_magento::PLATFORM
+            )));
+        Ok(Arc::new(MagentoConnection::new(Arc::new(client), bulk)) as Arc<dyn Connection>)
+    });
+    SystemSetup {
+        name: name.to_owned(),
+        platform: Arc::new(Magento),
+        webhook_secrets: Vec::new(),
+        account: None,
+        connect,
+    }
+}
+
 /// A NetSuite account's system: its REST endpoint, TBA credentials and the account's
 /// concurrency limit (shared by every store on the account).
 pub fn netsuite_system(
@@ -193,7 +229,7 @@ pub fn woocommerce_system(
 }
 
 /// The starter store file `weft init` writes for a storefront platform (`shopify`, the
-/// default, `woocommerce` or `bigcommerce`) synced with NetSuite, and the environment variables
+/// default, `woocommerce`, `bigcommerce` or `magento`) synced with NetSuite, and the environment variables
 /// it names.
 pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
     match storefront {
@@ -216,6 +252,14 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
             &weft_bigcommerce::config::STARTER_ENV_VARS,
             "# BigCommerce inventory location id -> NetSuite location id (1 is BigCommerce's default\n# location, where it takes an order's stock).\nlocations = { \"1\" = \"1\" }",
             "date_modified",
+        ),
+        weft_magento::PLATFORM => storefront_store(
+            weft_magento::PLATFORM,
+            "Magento",
+            weft_magento::config::STARTER_SECTION,
+            &weft_magento::config::STARTER_ENV_VARS,
+            "# Magento's sources (MSI): \"<system>:<source code>\" -> NetSuite location.\nlocations = { \"magento:default\" = \"1\" }",
+            "updated_at (it sends no webhooks)",
         ),
         other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
     }
@@ -326,6 +370,7 @@ pub fn sections() -> Vec<&'static dyn PlatformSection> {
         &WooCommerceSection,
         &SheetsSection,
         &BigCommerceSection,
+        &MagentoSection,
     ]
 }
 
@@ -417,6 +462,16 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,
+                )
+            }
+            weft_magento::PLATFORM => {
+                let mg = sys.settings::<MagentoSettings>().ok_or_else(wrong)?;
+                magento_system(
+                    name,
+                    mg.base_url.as_str(),
+                    &mg.store_code,
+                    &secret(&mg.access_token, name, "access token")?,
+                    mg.bulk(),
                 )
             }
             weft_sheets::PLATFORM => {

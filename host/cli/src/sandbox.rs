@@ -1,7 +1,7 @@
-//! `weft sandbox`: the Shopify, NetSuite, WooCommerce and BigCommerce simulators, standalone, for
-//! developing plugins and connectors offline (and for trying WooCommerce and BigCommerce client
-//! libraries: the WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http, the
-//! BigCommerce one `X-Auth-Token` over plain http).
+//! `weft sandbox`: the Shopify, NetSuite, WooCommerce, BigCommerce and Magento simulators,
+//! standalone, for developing plugins and connectors offline (and for trying client libraries:
+//! the WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http, the BigCommerce
+//! one `X-Auth-Token`, the Magento one an integration token as a Bearer token).
 
 use std::net::SocketAddr;
 
@@ -33,6 +33,9 @@ pub struct SandboxArgs {
     /// Requests other apps on the BigCommerce store spend per 30 s window (of the same quota).
     #[arg(long, default_value_t = 0)]
     pub bigcommerce_other_apps: u32,
+    /// Address for the Magento simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub magento_addr: SocketAddr,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -158,6 +161,15 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} for BigCommerce", args.bigcommerce_addr))?;
     let bc_handle = bc.serve(bc_listener).await?;
+    let magento = weft_sim_magento::MagentoSim::new(weft_sim_magento::SimConfig {
+        seed: args.seed,
+        ..weft_sim_magento::SimConfig::default()
+    });
+    let magento_listener = tokio::net::TcpListener::bind(args.magento_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for Magento", args.magento_addr))?;
+    let magento_handle = magento.serve(magento_listener).await?;
+    let mcfg = magento.config();
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -201,6 +213,11 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             "quota": { "requests_per_window": bc.config().quota.requests_per_window,
                        "window_ms": bc.config().quota.window.as_millis() as u64,
                        "other_apps_per_window": bc.config().quota.background_per_window },
+        "magento": {
+            "base_url": magento_handle.base_url,
+            "api_url": magento_handle.api_root(&mcfg.store_code),
+            "store_code": mcfg.store_code,
+            "access_token": mcfg.tokens.first(),
         },
         "seed": args.seed,
     });
@@ -258,6 +275,17 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             bc.config().quota.background_per_window
         );
         weft::outln!("  merchant API   {}/_sim/...", bc_handle.base_url);
+        weft::outln!();
+        weft::outln!(
+            "Magento   {}/V1/...",
+            magento_handle.api_root(&mcfg.store_code)
+        );
+        weft::outln!(
+            "  access token   {}  (an integration token, as a Bearer token)",
+            info["magento"]["access_token"]
+        );
+        weft::outln!("  bulk API       .../async/bulk/V1/products, .../inventory/source-items");
+        weft::outln!("  merchant API   {}/_sim/...", magento_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
@@ -265,6 +293,7 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
     shopify_handle.shutdown().await;
     woo_handle.shutdown().await;
     bc_handle.shutdown().await;
+    magento_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
 }

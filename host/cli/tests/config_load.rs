@@ -1123,7 +1123,7 @@ fn systems_are_checked_with_the_form_that_works() {
     assert!(
         e.hint
             .unwrap()
-            .contains("`shopify`, `netsuite`, `woocommerce`, `sheets` or `bigcommerce`")
+            .contains("`shopify`, `netsuite`, `woocommerce`, `sheets`, `bigcommerce` or `magento`")
     );
 
     let text = replace(
@@ -1264,4 +1264,84 @@ mapper = "builtin:shopify-netsuite"
     let d = load(dir.path().join("weft.toml")).unwrap_err().to_string();
     assert!(d.contains("per_page"), "{d}");
     assert!(d.contains("site_url"), "one site, two systems: {d}");
+}
+
+#[test]
+fn magento_sections_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weft.toml"), HOST).unwrap();
+    std::fs::create_dir_all(dir.path().join("stores")).unwrap();
+    let shop = |id: &str, extra: &str| {
+        format!(
+            r#"[store]
+id = "{id}"
+[systems.magento]
+platform = "magento"
+base_url = "https://shop.example.com"
+access_token = {{ env = "T" }}
+{extra}
+[systems.netsuite]
+platform = "netsuite"
+account_id = "{id}1"
+consumer_key = {{ env = "A" }}
+consumer_secret = {{ env = "B" }}
+token_id = {{ env = "C" }}
+token_secret = {{ env = "D" }}
+[plugins]
+mapper = "builtin:shopify-netsuite"
+"#
+        )
+    };
+    std::fs::write(
+        dir.path().join("stores/a.toml"),
+        shop("a", "bulk_poll_secs = 2"),
+    )
+    .unwrap();
+    let c = load(dir.path().join("weft.toml")).unwrap();
+    let sys = c.stores[0]
+        .systems
+        .iter()
+        .find(|s| s.name == "magento")
+        .unwrap();
+    let mg = sys
+        .settings::<weft_magento::config::MagentoSettings>()
+        .unwrap();
+    assert_eq!(mg.store_code, "default");
+    assert_eq!(mg.bulk_poll, std::time::Duration::from_secs(2));
+    assert_eq!(mg.bulk_timeout, std::time::Duration::from_secs(1800));
+    // A second store on the same store view, and a bad store code.
+    std::fs::write(dir.path().join("stores/b.toml"), shop("b", "")).unwrap();
+    std::fs::write(
+        dir.path().join("stores/c.toml"),
+        shop("c", "store_code = \"Main Store\""),
+    )
+    .unwrap();
+    let d = load(dir.path().join("weft.toml")).unwrap_err().to_string();
+    assert!(d.contains("one system per Magento store view"), "{d}");
+    assert!(d.contains("invalid store code `Main Store`"), "{d}");
+}
+
+#[test]
+fn magento_starter_config_loads_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, vars) = weft::platforms::starter_store("magento").unwrap();
+    weft_config::init_with(dir.path(), &text).unwrap();
+    let c = load(dir.path().join("weft.toml")).unwrap_or_else(|d| panic!("{d}"));
+    let acme = c.store("acme").unwrap();
+    let mg: &weft_magento::config::MagentoSettings =
+        acme.system("magento").unwrap().settings().unwrap();
+    assert_eq!(mg.base_url.as_str(), "https://shop.example.com/");
+    assert_eq!(mg.store_code, "default");
+    assert!(acme.system("shopify").is_none());
+    assert_eq!(acme.policy.owners["product.title"], "magento");
+    assert_eq!(
+        acme.plugin_config()["locations"]["magento:default"],
+        serde_json::json!("1")
+    );
+    for s in acme.secrets() {
+        let SecretSource::Env(var) = s.source() else {
+            panic!("{s:?}")
+        };
+        assert!(vars.contains(&var.as_str()), "{var}");
+    }
 }

@@ -98,6 +98,27 @@ fn sandbox_prints_ready_simulators_as_json_on_its_first_line() {
         assert_eq!(denied.status(), 401);
         let body: serde_json::Value = denied.json().await.unwrap();
         assert_eq!(body["status"], 401, "{body}");
+        // Magento: the integration token as a Bearer token lists products; without it,
+        // Magento's error shape.
+        let api = info["magento"]["api_url"].as_str().unwrap();
+        let token = info["magento"]["access_token"].as_str().unwrap();
+        let ok: serde_json::Value = http
+            .get(format!("{api}/V1/products?searchCriteria[pageSize]=10"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ok["total_count"], 0, "{ok}");
+        let denied = http.get(format!("{api}/V1/products")).send().await.unwrap();
+        assert_eq!(denied.status(), 401);
+        let body: serde_json::Value = denied.json().await.unwrap();
+        assert_eq!(
+            body["message"], "The consumer isn't authorized to access %resources.",
+            "{body}"
+        );
     });
     child.kill().ok();
     child.wait().ok();

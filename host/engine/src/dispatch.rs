@@ -554,6 +554,36 @@ impl Dispatcher {
             .unwrap_or_default();
         let results = match conn.send_batch(input, key).await {
             Ok(results) => results,
+            Err(ConnectorError::Accepted {
+                input: receipt,
+                message,
+                retry_after,
+                ..
+            }) => {
+                // Taken by the platform, settled later (an asynchronous bulk): keep what it
+                // answered as the call's input, so the next send asks for the results and
+                // never submits the call again; the rows keep the call until it settles.
+                self.db.update_call_payload(key, &receipt).await?;
+                let now = Utc::now();
+                let at = now + chrono_delay(retry_after.unwrap_or(Duration::from_secs(1)));
+                debug!(store = %self.store_id, call = %key, rows = held.len(), %message, "call accepted, settled later");
+                for (_, row, _) in held {
+                    let token = row.claim_token.clone().unwrap_or_default();
+                    report.retried += 1;
+                    let outcome = self
+                        .db
+                        .retry(
+                            row.id,
+                            &token,
+                            at,
+                            &format!("accepted, settled later: {message}"),
+                            now,
+                        )
+                        .await;
+                    self.lease_lost_is_fine(outcome.map_err(EngineError::from))?;
+                }
+                return Ok(());
+            }
             Err(e) => {
                 if matches!(e, ConnectorError::Throttled { .. }) {
                     report.throttled += 1;

@@ -68,6 +68,23 @@ pub enum ConnectorError {
         /// Whether sending again may succeed (connect / timeout / reset: yes; bad body: no).
         retryable: bool,
     },
+    /// The platform accepted a batched call and settles it later (an asynchronous bulk whose
+    /// operations a queue consumer applies): what it did is not known yet. `input` is the
+    /// call's input from now on (the one sent, with what the platform answered, e.g. its bulk
+    /// id): the caller keeps it in place of the one sent and sends it again after
+    /// `retry_after`, which asks for the results and never submits the call a second time.
+    /// Not a failure of the world or of the record: never counted as an outage.
+    #[error("{system} accepted the call and settles it later: {message}")]
+    Accepted {
+        /// The platform.
+        system: &'static str,
+        /// The call's input from now on (boxed: the error type stays small).
+        input: Box<serde_json::Value>,
+        /// What is awaited (e.g. "bulk 6f1… has 3 of 10 operations open").
+        message: String,
+        /// When to ask again.
+        retry_after: Option<Duration>,
+    },
     /// The caller asked for something this connector cannot do (an unsupported kind/op pair, a
     /// missing id or field in a write command). Never retryable.
     #[error("invalid {system} request: {reason}")]
@@ -138,6 +155,8 @@ impl ConnectorError {
         match self {
             ConnectorError::Throttled { .. } | ConnectorError::Retryable { .. } => true,
             ConnectorError::Transport { retryable, .. } => *retryable,
+            // Asking again is the next step, but nothing failed: see `is_outage`.
+            ConnectorError::Accepted { .. } => true,
             ConnectorError::Stale { .. }
             | ConnectorError::Permanent { .. }
             | ConnectorError::Invalid { .. } => false,
@@ -160,7 +179,12 @@ impl ConnectorError {
     /// unreachable, or refusing the credentials. Such a write is waited out behind the
     /// connection's breaker, never dead-lettered, however long it takes.
     pub fn is_outage(&self) -> bool {
-        self.is_retryable() || self.is_auth_failure()
+        !self.is_accepted() && (self.is_retryable() || self.is_auth_failure())
+    }
+
+    /// Whether the call was accepted and its results come later ([`ConnectorError::Accepted`]).
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, ConnectorError::Accepted { .. })
     }
 
     /// Whether this is a failed compare-and-set (re-read and re-merge, then write again).
@@ -172,7 +196,8 @@ impl ConnectorError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ConnectorError::Throttled { retry_after, .. }
-            | ConnectorError::Retryable { retry_after, .. } => *retry_after,
+            | ConnectorError::Retryable { retry_after, .. }
+            | ConnectorError::Accepted { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -185,6 +210,7 @@ impl ConnectorError {
             | ConnectorError::Retryable { system, .. }
             | ConnectorError::Permanent { system, .. }
             | ConnectorError::Transport { system, .. }
+            | ConnectorError::Accepted { system, .. }
             | ConnectorError::Invalid { system, .. } => system,
         }
     }
@@ -267,6 +293,14 @@ mod tests {
             retryable: true,
         };
         assert!(tr.is_retryable());
+        let a = ConnectorError::Accepted {
+            system: "erp",
+            input: Box::new(serde_json::json!({"receipt": "b1"})),
+            message: "open".into(),
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        assert!(a.is_accepted() && a.is_retryable() && !a.is_outage());
+        assert_eq!(a.retry_after(), Some(Duration::from_secs(2)));
     }
 
     #[test]

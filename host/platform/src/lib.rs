@@ -249,7 +249,10 @@ pub trait Connection: Send + Sync {
 
     /// Sends one planned call under `key`. `Ok`: one result per command of the call, in
     /// order. `Err`: not answered; whether it applied is unknown, so the only safe next step is
-    /// the same input under the same key.
+    /// the same input under the same key. `Err(ConnectorError::Accepted { input, .. })`: the
+    /// platform took the call and settles it later (an asynchronous bulk): the caller keeps
+    /// `input` as the call's input and sends it again later under the same key, which asks for
+    /// the results instead of submitting the call again.
     fn send_batch<'a>(
         &'a self,
         _input: &'a Value,

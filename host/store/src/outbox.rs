@@ -452,6 +452,30 @@ impl Store {
         Ok(Ok(keys))
     }
 
+    /// Replaces the input of persisted call `call_key`: the platform accepted the call and
+    /// settles it later, and its next send must carry what the platform answered (its receipt)
+    /// so that it asks for the results instead of submitting the call again. Returns false when
+    /// the call is not stored.
+    pub async fn update_call_payload(
+        &self,
+        call_key: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool> {
+        const OP: &str = "update outbox call";
+        let mut w = self.begin_write(OP).await?;
+        let n = on_tx!(&mut w.tx, c => {
+            sqlx::query("UPDATE outbox_calls SET payload = $2 WHERE call_key = $1")
+                .bind(call_key)
+                .bind(payload.to_string())
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?
+                .rows_affected()
+        });
+        w.commit(OP).await?;
+        Ok(n > 0)
+    }
+
     /// The persisted call `call_key` ([`Store::open_calls`]).
     pub async fn outbox_call(&self, call_key: &str) -> Result<Option<OutboxCall>> {
         const OP: &str = "read outbox call";

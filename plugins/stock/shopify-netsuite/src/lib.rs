@@ -13,7 +13,9 @@
 //!   items, prices, its one stock figure per product, customers, orders to sales orders. Its
 //!   order and customer keys are always qualified (`woocommerce:42`, externalId
 //!   `shopify-order-woocommerce_3a42`).
-//!
+//! - Magento as a storefront too ([`magento`]): simple products <-> items, prices, stock per
+//!   MSI source (`locations` keys `"<system>:<source_code>"`), customers and orders from
+//!   Magento (orders to sales orders), keys qualified like WooCommerce's (`magento:7`).
 //! - BigCommerce as a storefront too ([`bigcommerce`]): variants <-> items by SKU, prices,
 //!   stock per inventory location, customers, orders to sales orders, keys qualified like
 //!   WooCommerce's (`bigcommerce:100`).
@@ -31,6 +33,7 @@ pub mod bigcommerce;
 pub mod canonical;
 pub mod config;
 pub mod ids;
+pub mod magento;
 pub mod netsuite;
 pub mod orders;
 pub mod shopify;
@@ -45,7 +48,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"bigcommerce\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"bigcommerce\", \"magento\" and \"netsuite\" platforms"
     ))
 }
 
@@ -120,6 +123,7 @@ impl Mapper for ShopifyNetsuite {
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
                     woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
                     bigcommerce::SYSTEM => bigcommerce::to_canonical(&cfg, doc),
+                    magento::SYSTEM => magento::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
@@ -130,7 +134,8 @@ impl Mapper for ShopifyNetsuite {
                     Ok(ToCanonicalOutcome::Mapped(mut records))
                         if platform != doc.system
                             || platform == woocommerce::SYSTEM
-                            || platform == bigcommerce::SYSTEM =>
+                            || platform == bigcommerce::SYSTEM
+                            || platform == magento::SYSTEM =>
                     {
                         for r in &mut records {
                             qualify(r, &doc.system);
@@ -158,7 +163,10 @@ impl Mapper for ShopifyNetsuite {
                     // Orders and customers belong to the storefront they came from: another
                     // shop of the store never gets them (it would map them back under its
                     // own ids, as new records).
-                    shopify::SYSTEM | woocommerce::SYSTEM | bigcommerce::SYSTEM
+                    shopify::SYSTEM
+                    | woocommerce::SYSTEM
+                    | bigcommerce::SYSTEM
+                    | magento::SYSTEM
                         if matches!(
                             req.record.kind,
                             EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
@@ -175,6 +183,7 @@ impl Mapper for ShopifyNetsuite {
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
                     bigcommerce::SYSTEM => bigcommerce::from_canonical(&cfg, req),
+                    magento::SYSTEM => magento::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the

@@ -954,7 +954,10 @@ fn malformed_records_and_config_are_reported() {
         FromCanonicalOutcome::Failed(ItemError::InvalidInput(m)) if m.starts_with("price X: canonical fields:")
     ));
     assert!(matches!(
-        write(&h, req("magento", EntityKind::Price, "X", json!({}), None)),
+        write(
+            &h,
+            req("prestashop", EntityKind::Price, "X", json!({}), None)
+        ),
         FromCanonicalOutcome::Failed(ItemError::Unsupported(_))
     ));
     let h = harness(json!({"title_field": "itemId"}));
