@@ -7,7 +7,8 @@
 //! Command bodies: `{"key": "MUG-1", "fields": {"price": 9.5, "stock": 7}}` (the key may come
 //! as `sku`, the target id or the external id; without `fields`, the body's other members are
 //! the fields). A `set-quantity` command sets `stock` from `quantity` and, with an expected
-//! quantity, refuses as stale when the cell holds another number.
+//! quantity, refuses as stale when the cell holds another number. With `"only_if_present":
+//! true` (a row weft has read) a command whose row is gone is refused as stale, never appended.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,10 @@ pub struct RowWrite {
     /// The stock the row must hold for the write to apply.
     #[serde(default)]
     pub expected_stock: Option<i64>,
+    /// The row must be on the sheet: a write for a row weft has read is never turned into a
+    /// new row when the person removed it meanwhile (it is refused as stale instead).
+    #[serde(default)]
+    pub only_if_present: bool,
 }
 
 /// The row write a command asks for.
@@ -47,7 +52,15 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
         Some(Value::Object(f)) => f.clone(),
         _ => {
             let mut f = body.clone();
-            for k in ["key", "sku", "quantity", "id", "sheet", "extra"] {
+            for k in [
+                "key",
+                "sku",
+                "quantity",
+                "id",
+                "sheet",
+                "extra",
+                "only_if_present",
+            ] {
                 f.remove(k);
             }
             f
@@ -70,10 +83,15 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
         fields.insert("stock".into(), json!(q));
         expected_stock = cmd.expected_quantity;
     }
+    let only_if_present = body
+        .get("only_if_present")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Ok(RowWrite {
         key,
         fields,
         expected_stock,
+        only_if_present,
     })
 }
 
@@ -147,6 +165,14 @@ pub async fn apply(
             )));
             continue;
         }
+        if rows.is_empty() && w.only_if_present {
+            results.push(Err(ConnectorError::Stale {
+                system: PLATFORM,
+                what: format!("row `{}`", w.key),
+                message: "the row is not on the sheet any more; it is not added back".into(),
+            }));
+            continue;
+        }
         let mut doc_cells: Vec<Value> = match rows.first() {
             Some(i) => (0..width).map(|c| t.cell(*i, c).clone()).collect(),
             None => {
@@ -194,14 +220,12 @@ pub async fn apply(
         // The row as the change capture will read it.
         let mut after = t.clone();
         after.rows = vec![doc_cells];
+        // A row weft appended may be incomplete until its price and stock are written (they
+        // follow once the row exists): it is answered all the same, so the processing step
+        // learns the row exists.
         let document = table::bind(&after, layout, &Default::default())
             .ok()
-            .and_then(|cols| {
-                table::capture(&after, layout, &cols, sheet)
-                    .docs
-                    .remove(&w.key)
-            })
-            .map(|(_, d)| d);
+            .map(|cols| table::document(&after, layout, &cols, 0, sheet));
         results.push(Ok(WriteOutcome {
             target_id: w.key.clone(),
             version: Some(version.clone()),

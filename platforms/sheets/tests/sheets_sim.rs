@@ -716,3 +716,82 @@ async fn a_big_sheet_is_one_read_per_round() {
     assert_eq!(reads(&r.sim) - before, 2, "one read per round");
     println!("5,003 rows: first round {first:?}, a round with one change {second:?}");
 }
+
+#[tokio::test]
+async fn a_row_weft_has_read_is_never_appended_again_once_removed() {
+    let r = rig().await;
+    let row = r
+        .sim
+        .row_of(&r.id, Some("Products"), "SKU", "TEE-M")
+        .unwrap()
+        .unwrap();
+    r.sim.delete_rows(&r.id, Some("Products"), row, 1).unwrap();
+    let commands = vec![
+        cmd(
+            "TEE-M",
+            WriteOp::SetQuantity,
+            json!({"quantity": 4, "only_if_present": true}),
+            Some(10),
+        ),
+        cmd(
+            "TEE-M",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 21}, "only_if_present": true}),
+            None,
+        ),
+        // A product weft has never read on the sheet is appended, incomplete as it is: its
+        // price and stock follow once it exists, and the answer says what the row holds.
+        cmd(
+            "NEW-2",
+            WriteOp::Upsert,
+            json!({"fields": {"title": "New"}}),
+            None,
+        ),
+    ];
+    let (calls, errors) = r.conn.plan_batches(&commands).await;
+    assert!(errors.is_empty());
+    let results = r.conn.send_batch(&calls[0].input, "call-2").await.unwrap();
+    assert!(matches!(&results[0], BatchResult::Failed(e) if e.is_stale()));
+    assert!(matches!(&results[1], BatchResult::Failed(e) if e.is_stale()));
+    let BatchResult::Applied(o) = &results[2] else {
+        panic!("{results:?}")
+    };
+    let doc = o.document.as_ref().expect("an appended row is answered");
+    assert_eq!(doc["title"], json!("New"));
+    assert_eq!(doc["price"], Value::Null);
+    let rows = r.sheet("Products!A1:A10");
+    assert!(!rows.iter().any(|x| x.first().is_some_and(|c| c == "TEE-M")));
+    assert_eq!(
+        rows.iter()
+            .filter(|x| x.first().is_some_and(|c| c == "NEW-2"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_person_retypes_a_cell_found_by_key_and_header() {
+    let r = rig().await;
+    r.sim
+        .sort_rows(&r.id, Some("Products"), 2, "A", true)
+        .unwrap();
+    let typed = r
+        .sim
+        .retype(&r.id, Some("Products"), "SKU", "MUG-1", "Stock", |shown| {
+            (shown.parse::<i64>().unwrap() + 5).to_string()
+        })
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("30"));
+    assert!(
+        r.sim
+            .rename_header(&r.id, Some("Products"), "Stock", "Qty")
+            .unwrap()
+    );
+    assert_eq!(
+        r.sim
+            .retype(&r.id, Some("Products"), "SKU", "MUG-1", "Stock", |_| "1"
+                .into())
+            .unwrap(),
+        None
+    );
+}
