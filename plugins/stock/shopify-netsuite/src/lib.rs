@@ -13,6 +13,8 @@
 //!   items, prices, its one stock figure per product, customers, orders to sales orders. Its
 //!   order and customer keys are always qualified (`woocommerce:42`, externalId
 //!   `shopify-order-woocommerce_3a42`).
+//! - A Google Sheet as a catalog, price and stock source ([`sheet`]): one row per SKU <->
+//!   variant, price and the stock at the sheet's location; a bad cell refuses its row only.
 //!
 //! A store may sync several systems of one platform (two Shopify shops): the host names each
 //! system's platform in the `weft:systems` config key, commands go to the system asked for, and
@@ -28,6 +30,7 @@ pub mod config;
 pub mod ids;
 pub mod netsuite;
 pub mod orders;
+pub mod sheet;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -40,7 +43,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"sheets\" and \"netsuite\" platforms"
     ))
 }
 
@@ -114,6 +117,7 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::to_canonical(&cfg, doc),
                     netsuite::SYSTEM => netsuite::to_canonical(&cfg, doc),
                     woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
+                    sheet::SYSTEM => sheet::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
@@ -165,6 +169,7 @@ impl Mapper for ShopifyNetsuite {
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
+                    sheet::SYSTEM => sheet::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the
