@@ -22,6 +22,16 @@ use std::collections::BTreeMap;
 use weft_plugin_sdk::prelude::*;
 use weft_plugin_sdk::serde_json::Value;
 
+/// What a row removed from a Google Sheet does elsewhere (config `sheet_deleted_rows`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeletedRows {
+    /// The variant becomes inactive (a Shopify product archived); nothing is deleted.
+    #[default]
+    Archive,
+    /// Nothing changes in the other systems.
+    Ignore,
+}
+
 /// The parsed config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
@@ -55,7 +65,7 @@ pub struct Config {
     /// The location a Google Sheet's stock column counts.
     pub sheet_location: Option<String>,
     /// What a row removed from a sheet does.
-    pub sheet_deleted_rows: crate::sheet::DeletedRows,
+    pub sheet_deleted_rows: DeletedRows,
 }
 
 /// Reads a table of names to `custitem_*` fields, each field used once.
@@ -171,8 +181,8 @@ impl Config {
             None => order_location.clone(),
         };
         let sheet_deleted_rows = match cx.config::<String>("sheet_deleted_rows")?.as_deref() {
-            None | Some("archive") => crate::sheet::DeletedRows::Archive,
-            Some("ignore") => crate::sheet::DeletedRows::Ignore,
+            None | Some("archive") => DeletedRows::Archive,
+            Some("ignore") => DeletedRows::Ignore,
             Some(other) => {
                 return Err(PluginError::Config(format!(
                     "config key `sheet_deleted_rows`: \"archive\" or \"ignore\", got {other:?} (weft never deletes a product because a row left the sheet)"

@@ -58,15 +58,7 @@ pub const UNMAPPED_VARIANT_FIELDS: [&str; 13] = [
     "custom",
 ];
 
-/// What a row removed from the sheet does elsewhere (config `sheet_deleted_rows`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DeletedRows {
-    /// The variant becomes inactive (a Shopify product archived); nothing is deleted.
-    #[default]
-    Archive,
-    /// Nothing changes in the other systems.
-    Ignore,
-}
+pub use crate::config::DeletedRows;
 
 /// A row as the mapper reads it: each field `None` when the sheet has no column for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
