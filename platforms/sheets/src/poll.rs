@@ -354,7 +354,10 @@ impl SheetsPoller {
                 let reason = aside
                     .iter()
                     .rev()
-                    .find(|(_, a)| a.system == self.system && a.entity_id == key && a.seq >= seq)
+                    // Any entry still set aside for the row: a later successful mapping of it
+                    // would have cleared it (the newest document may be one a write answered,
+                    // journaled before this round's own, which was then stale).
+                    .find(|(_, a)| a.system == self.system && a.entity_id == key)
                     .map(|(_, a)| in_words(&a.reason));
                 match reason {
                     Some(r) => {

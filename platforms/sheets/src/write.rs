@@ -8,7 +8,10 @@
 //! as `sku`, the target id or the external id; without `fields`, the body's other members are
 //! the fields). A `set-quantity` command sets `stock` from `quantity` and, with an expected
 //! quantity, refuses as stale when the cell holds another number. With `"only_if_present":
-//! true` (a row weft has read) a command whose row is gone is refused as stale, never appended.
+//! true` (a row weft has read) a command whose row is gone is refused as stale, never appended;
+//! with `"expected": {"price": 8.5}` (what the cells held when weft read the row) a command is
+//! refused as stale when a person changed one of them since: their edit is read and merged,
+//! never overwritten.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,10 @@ pub struct RowWrite {
     /// The stock the row must hold for the write to apply.
     #[serde(default)]
     pub expected_stock: Option<i64>,
+    /// What each written cell held when weft last read the row: a cell a person changed
+    /// since refuses the write as stale (their edit is read and merged, never overwritten).
+    #[serde(default)]
+    pub expected: Map<String, Value>,
     /// The row must be on the sheet: a write for a row weft has read is never turned into a
     /// new row when the person removed it meanwhile (it is refused as stale instead).
     #[serde(default)]
@@ -87,10 +94,15 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
         .get("only_if_present")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let expected = match body.get("expected") {
+        Some(Value::Object(e)) => e.clone(),
+        _ => Map::new(),
+    };
     Ok(RowWrite {
         key,
         fields,
         expected_stock,
+        expected,
         only_if_present,
     })
 }
@@ -194,6 +206,18 @@ pub async fn apply(
                 continue;
             }
         }
+        if let Some(i) = rows.first()
+            && let Some((field, _)) = w.expected.iter().find(|(field, held)| {
+                column_of(field).is_some_and(|c| !same_cell(t.cell(*i, c), held))
+            })
+        {
+            results.push(Err(ConnectorError::Stale {
+                system: PLATFORM,
+                what: format!("{field} of row `{}`", w.key),
+                message: "the cell changed since weft read it".into(),
+            }));
+            continue;
+        }
         for (c, v) in &cells {
             doc_cells[*c] = v.clone();
         }
@@ -243,6 +267,15 @@ pub async fn apply(
             .await?;
     }
     Ok(results)
+}
+
+/// Whether a cell holds what weft read: empty and `null` alike, numbers by value, text trimmed.
+fn same_cell(cell: &Value, held: &Value) -> bool {
+    match (cell, held) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) if a.is_null() || b.is_null() => table::text(a) == table::text(b),
+        (a, b) => table::text(a) == table::text(b) && a.is_number() == b.is_number(),
+    }
 }
 
 /// The error for a write whose result went missing (never expected).

@@ -129,11 +129,18 @@ impl Rig {
                 })
             })
             .collect();
+        // As the engine does: a row it maps now clears what was set aside for it before.
+        let clear_set_aside = entries
+            .iter()
+            .filter(|e| !refused.iter().any(|(key, _)| e.entity_id == *key))
+            .map(|e| (e.system.clone(), e.kind.clone(), e.entity_id.clone()))
+            .collect();
         self.db
             .commit_step(&StepCommit {
                 outbox,
                 advance_cursor_to: Some(head),
                 set_aside,
+                clear_set_aside,
                 ..StepCommit::new(STORE, Utc::now())
             })
             .await
@@ -794,4 +801,32 @@ async fn a_person_retypes_a_cell_found_by_key_and_header() {
             .unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn a_cell_the_person_changed_since_weft_read_it_is_not_written_over() {
+    let r = rig().await;
+    // weft read MUG-1 at 8.50; the person types a typo before weft's write lands.
+    r.sim.type_cell(&r.id, "Products!C2", "abc").unwrap();
+    let commands = vec![
+        cmd(
+            "MUG-1",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 9.5}, "expected": {"price": 8.5}, "only_if_present": true}),
+            None,
+        ),
+        cmd(
+            "TEE-M",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 21}, "expected": {"price": 19}, "only_if_present": true}),
+            None,
+        ),
+    ];
+    let (calls, _) = r.conn.plan_batches(&commands).await;
+    let results = r.conn.send_batch(&calls[0].input, "call-3").await.unwrap();
+    assert!(matches!(&results[0], BatchResult::Failed(e) if e.is_stale()));
+    assert!(matches!(&results[1], BatchResult::Applied(_)));
+    let rows = r.sheet("Products!A1:C3");
+    assert_eq!(rows[1][2], "abc", "the person's edit stays");
+    assert_eq!(rows[2][2], "21");
 }

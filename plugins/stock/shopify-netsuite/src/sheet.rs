@@ -378,17 +378,24 @@ fn current_row(req: &WriteRequest) -> Result<Result<CurrentRow, String>, ItemErr
     }
 }
 
-/// A row write; `known`: weft has read the row, so the connector must not append it again
-/// when the person removed it meanwhile.
+/// A row write. `read`: the row as weft read it; the connector then neither appends it again
+/// when the person removed it meanwhile nor writes over a cell the person changed since.
 fn row_command(
     kind: EntityKind,
     sku: &str,
     fields: Map<String, Value>,
-    known: bool,
+    read: Option<&Map<String, Value>>,
 ) -> WriteCommand {
+    let expected: Option<Map<String, Value>> = read.map(|read| {
+        fields
+            .keys()
+            .map(|f| (f.clone(), read.get(f).cloned().unwrap_or(Value::Null)))
+            .collect()
+    });
     let mut body = json!({"key": sku, "fields": fields});
-    if known {
+    if let Some(expected) = expected {
         body["only_if_present"] = json!(true);
+        body["expected"] = Value::Object(expected);
     }
     WriteCommand {
         system: SYSTEM.to_owned(),
@@ -449,7 +456,7 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
                 EntityKind::Variant,
                 &want.sku,
                 fields,
-                row.is_some(),
+                current.as_ref().map(|(_, f)| f),
             )]))
         }
         EntityKind::Price => {
@@ -480,7 +487,7 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
                 EntityKind::Price,
                 &want.sku,
                 fields,
-                row.is_some(),
+                current.as_ref().map(|(_, f)| f),
             )]))
         }
         EntityKind::InventoryLevel => {

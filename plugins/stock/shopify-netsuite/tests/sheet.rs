@@ -215,7 +215,8 @@ fn writes_to_the_sheet_are_echo_safe_and_never_cover_a_typo() {
     assert_eq!(cmds[0].0.op, WriteOp::Upsert);
     assert_eq!(
         cmds[0].1,
-        json!({"key": "MUG-1", "fields": {"price": 9.0}, "only_if_present": true})
+        json!({"key": "MUG-1", "fields": {"price": 9.0}, "only_if_present": true,
+            "expected": {"price": 8.5}})
     );
     let echo = json!({"sku": "MUG-1", "price": "8.5", "compare_at_price": "12"});
     assert!(
@@ -241,7 +242,8 @@ fn writes_to_the_sheet_are_echo_safe_and_never_cover_a_typo() {
     ));
     assert_eq!(
         cmds[0].1,
-        json!({"key": "MUG-1", "fields": {"active": false}, "only_if_present": true})
+        json!({"key": "MUG-1", "fields": {"active": false}, "only_if_present": true,
+            "expected": {"active": true}})
     );
     // Stock: an absolute set at the sheet's location only.
     let level = json!({"sku": "MUG-1", "location": "1", "quantity": 23});
@@ -347,7 +349,8 @@ fn a_product_the_sheet_lacks_is_appended_then_given_its_price_and_stock() {
     ));
     assert_eq!(
         cmds[0].1,
-        json!({"key": "NEW", "fields": {"price": 15.0}, "only_if_present": true})
+        json!({"key": "NEW", "fields": {"price": 15.0}, "only_if_present": true,
+            "expected": {"price": null}})
     );
 }
 
