@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`app`]: builds a running host (stores' loops, webhook intake, metrics) from resolved setups.
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report;
-//!   [`demo_woo`] its WooCommerce storefront (`--storefront woocommerce`).
+//!   [`demo_woo`] its WooCommerce storefront (`--storefront woocommerce`); [`demo_sheet`] a
+//!   Google Sheet as the source of a Shopify shop (`--source sheet`).
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
 //!   become systems.
@@ -13,6 +14,7 @@
 
 pub mod app;
 pub mod demo;
+pub mod demo_sheet;
 pub mod demo_woo;
 pub mod ops;
 pub mod out;

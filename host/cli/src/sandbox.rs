@@ -1,6 +1,7 @@
-//! `weft sandbox`: the Shopify, NetSuite and WooCommerce simulators, standalone, for developing
-//! plugins and connectors offline (and for trying WooCommerce client libraries: the WooCommerce
-//! simulator takes HTTP Basic and OAuth 1.0a over plain http).
+//! `weft sandbox`: the Shopify, NetSuite, WooCommerce and Google Sheets simulators, standalone,
+//! for developing plugins and connectors offline (and for trying client libraries: the
+//! WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http; the Sheets simulator
+//! issues a service-account key file and verifies the JWT exchange at its token endpoint).
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,9 @@ pub struct SandboxArgs {
     /// Address for the WooCommerce simulator (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub woocommerce_addr: SocketAddr,
+    /// Address for the Google Sheets simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub sheets_addr: SocketAddr,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -113,6 +117,16 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} for WooCommerce", args.woocommerce_addr))?;
     let woo_handle = woo.serve(woo_listener).await?;
+    let sheets = weft_sim_sheets::SheetsSim::new(weft_sim_sheets::SimConfig {
+        seed: args.seed,
+        ..weft_sim_sheets::SimConfig::default()
+    });
+    let sheets_listener = tokio::net::TcpListener::bind(args.sheets_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for Google Sheets", args.sheets_addr))?;
+    let sheets_handle = sheets.serve(sheets_listener).await?;
+    let book = sample_sheet(&sheets)?;
+    let key_file = sheets.service_account_json(None).unwrap_or_default();
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -147,6 +161,13 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             "consumer_secret": weft_sim_woocommerce::DEFAULT_SECRET,
             "read_only_consumer_key": weft_sim_woocommerce::READ_ONLY_KEY,
             "read_only_consumer_secret": weft_sim_woocommerce::READ_ONLY_SECRET,
+        },
+        "sheets": {
+            "base_url": sheets_handle.base_url,
+            "token_url": sheets.token_url(),
+            "spreadsheet_id": book,
+            "sheet": crate_sheet_tab(),
+            "service_account": key_file,
         },
         "seed": args.seed,
     });
@@ -188,12 +209,64 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         );
         weft::outln!("  auth           HTTP Basic, or OAuth 1.0a over plain http");
         weft::outln!("  merchant API   {}/_sim/...", woo_handle.base_url);
+        weft::outln!();
+        weft::outln!(
+            "Google Sheets {}/v4/spreadsheets/{book}",
+            sheets_handle.base_url
+        );
+        weft::outln!(
+            "  sheet          {} (SKU, Title, Description, Price, Compare at price, Stock, Active)",
+            crate_sheet_tab()
+        );
+        weft::outln!("  token endpoint {}", sheets.token_url());
+        weft::outln!(
+            "  key file       {}",
+            serde_json::to_string(&info["sheets"]["service_account"])?
+        );
+        weft::outln!("  person API     {}/_sim/...", sheets_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     shopify_handle.shutdown().await;
     woo_handle.shutdown().await;
+    sheets_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
+}
+
+fn crate_sheet_tab() -> &'static str {
+    weft::demo_sheet::TAB
+}
+
+/// A spreadsheet laid out as weft's sheet connector expects, with a few products.
+fn sample_sheet(sheets: &weft_sim_sheets::SheetsSim) -> Result<String> {
+    let tab = weft::demo_sheet::TAB;
+    let book = sheets.create_spreadsheet("Catalog", &[(tab, 200, 12)]);
+    let rows: Vec<Vec<&str>> = vec![
+        vec![
+            "SKU",
+            "Title",
+            "Description",
+            "Price",
+            "Compare at price",
+            "Stock",
+            "Active",
+        ],
+        vec![
+            "MUG-1",
+            "Mug",
+            "Stoneware, 300 ml",
+            "8.50",
+            "",
+            "25",
+            "TRUE",
+        ],
+        vec!["CAP-1", "Cap", "Cotton", "12.00", "15.00", "10", "TRUE"],
+        vec!["TEE-1", "Tee", "Organic cotton", "19.90", "", "40", "TRUE"],
+    ];
+    sheets
+        .type_values(&book, &format!("{tab}!A1"), &rows)
+        .map_err(|e| anyhow::anyhow!("cannot write the sample sheet: {e:?}"))?;
+    Ok(book)
 }
