@@ -239,10 +239,13 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
                 .split_once("[plugins]")
                 .context("the starter store has no [plugins] section")?;
             let (plugins, policy) = tail
-                .split_once("[policy]")
+                .split_once("\n[policy]\n")
                 .context("the starter store has no [policy] section")?;
+            let (_, after_policy) = policy
+                .split_once("\n[stock]\n")
+                .context("the starter store has no [stock] section")?;
             let text = format!(
-                "{head}{}[plugins]{plugins}[policy]\n{SHEET_POLICY}",
+                "{head}{}[plugins]{plugins}\n[policy]\n{SHEET_POLICY}\n[stock]\n{after_policy}",
                 weft_sheets::config::STARTER_SECTION
             )
             .replace(
@@ -253,7 +256,6 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
                 "# sku_prefix = \"WEB-\"",
                 "# The shop's location (its id in Shopify) and the sheet's Stock column count one\n# location, named \"1\" here.\nlocations = { \"61000000001\" = \"1\" }\nsheet_location = \"1\"\n# A row removed from the sheet: \"archive\" (the product is archived in Shopify, never\n# deleted) or \"ignore\".\n# sheet_deleted_rows = \"archive\"",
             );
-            let _ = policy;
             let vars = weft_config::STARTER_ENV_VARS
                 .iter()
                 .copied()
