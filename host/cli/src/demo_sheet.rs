@@ -462,7 +462,9 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         plugin_config: plugin_config.as_object().cloned().unwrap_or_default(),
         limits: Limits::default(),
         timing: Timing {
-            poll_interval: Duration::from_secs(2),
+            // A round is one read (and a status write one more): 3 s leaves room in Google's 60
+            // reads a minute for the write batches, which read the sheet to find their rows.
+            poll_interval: Duration::from_secs(3),
             process_idle: Duration::from_millis(50),
             dispatch_idle: Duration::from_millis(50),
             ..Timing::default()
