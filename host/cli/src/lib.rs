@@ -5,7 +5,8 @@
 //! - [`app`]: builds a running host (stores' loops, webhook intake, metrics) from resolved setups.
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report;
 //!   [`demo_storefront`] what the other storefronts' demos share, [`demo_woo`] and [`demo_bc`]
-//!   their WooCommerce and BigCommerce stores (`--storefront woocommerce|bigcommerce`).
+//!   their WooCommerce and BigCommerce stores (`--storefront woocommerce|bigcommerce`);
+//!   [`demo_sheet`] a Google Sheet as the source of a Shopify shop (`--source sheet`).
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
 //!   become systems.
@@ -16,6 +17,7 @@ pub mod app;
 pub mod demo;
 pub mod demo_bc;
 pub mod demo_storefront;
+pub mod demo_sheet;
 pub mod demo_woo;
 pub mod ops;
 pub mod out;

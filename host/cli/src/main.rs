@@ -122,6 +122,10 @@ enum Command {
         /// The storefront the starter store syncs with NetSuite.
         #[arg(long, value_enum, default_value = "shopify")]
         storefront: InitStorefront,
+        /// `sheet`: a Google Sheet as the catalog, price and stock source of a Shopify shop
+        /// (instead of NetSuite).
+        #[arg(long, value_enum, default_value = "erp")]
+        source: weft::demo_sheet::Source,
     },
     /// Develop plugins without a store: check a component, run fixtures against it.
     #[command(subcommand)]
@@ -174,9 +178,31 @@ struct DemoArgs {
     /// The storefront synced with NetSuite.
     #[arg(long, value_enum, default_value = "shopify")]
     storefront: weft::demo::Storefront,
+    /// Where the catalog comes from: `erp` (NetSuite) or `sheet` (a Google Sheet edited by a
+    /// simulated person, synced with a Shopify shop; events default to 150).
+    #[arg(long, value_enum, default_value = "erp")]
+    source: weft::demo_sheet::Source,
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.source == weft::demo_sheet::Source::Sheet {
+        return weft::demo_sheet::main(
+            weft::demo::DemoOptions {
+                seed: args.seed,
+                events: if args.events == 400 { 150 } else { args.events },
+                drop_rate: args.drop_rate,
+                duplicate_rate: args.duplicate_rate,
+                reorder_ms: args.reorder_ms,
+                late_rate: args.late_rate,
+                items: args.items,
+                progress: !args.json,
+                keep: args.keep,
+                ..weft::demo::DemoOptions::default()
+            },
+            args.json,
+        )
+        .await;
+    }
     for (name, rate) in [
         ("--drop-rate", args.drop_rate),
         ("--duplicate-rate", args.duplicate_rate),
@@ -309,7 +335,17 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(code)
             }
         }
-        Command::Init { dir, storefront } => weft::ops::init(&dir, storefront.platform()),
+        Command::Init {
+            dir,
+            storefront,
+            source,
+        } => weft::ops::init(
+            &dir,
+            match source {
+                weft::demo_sheet::Source::Sheet => weft::demo_sheet::SHEETS_PLATFORM,
+                weft::demo_sheet::Source::Erp => storefront.platform(),
+            },
+        ),
         Command::Plugin(cmd) => weft::plugin::run(cmd),
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Status(args) => weft::ops::status(args).await,

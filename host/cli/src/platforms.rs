@@ -261,6 +261,40 @@ pub fn starter_store(storefront: &str) -> Result<(String, Vec<&'static str>)> {
             "# Magento's sources (MSI): \"<system>:<source code>\" -> NetSuite location.\nlocations = { \"magento:default\" = \"1\" }",
             "updated_at (it sends no webhooks)",
         ),
+        // A Google Sheet as the catalog, price and stock source of the Shopify shop.
+        weft_sheets::PLATFORM => {
+            let base = weft_config::STARTER_STORE;
+            let (head, rest) = base
+                .split_once("[systems.netsuite]")
+                .context("the starter store has no NetSuite section")?;
+            let (_, tail) = rest
+                .split_once("[plugins]")
+                .context("the starter store has no [plugins] section")?;
+            let (plugins, policy) = tail
+                .split_once("\n[policy]\n")
+                .context("the starter store has no [policy] section")?;
+            let (_, after_policy) = policy
+                .split_once("\n[stock]\n")
+                .context("the starter store has no [stock] section")?;
+            let text = format!(
+                "{head}{}[plugins]{plugins}\n[policy]\n{SHEET_POLICY}\n[stock]\n{after_policy}",
+                weft_sheets::config::STARTER_SECTION
+            )
+            .replace(
+                "# One store: a Shopify shop kept in sync with a NetSuite account.",
+                "# One store: a Google Sheet as the catalog, prices and stock of a Shopify shop.",
+            )
+            .replace(
+                "# sku_prefix = \"WEB-\"",
+                "# The shop's location (its id in Shopify) and the sheet's Stock column count one\n# location, named \"1\" here.\nlocations = { \"61000000001\" = \"1\" }\nsheet_location = \"1\"\n# A row removed from the sheet: \"archive\" (the product is archived in Shopify, never\n# deleted) or \"ignore\".\n# sheet_deleted_rows = \"archive\"",
+            );
+            let vars = weft_config::STARTER_ENV_VARS
+                .iter()
+                .copied()
+                .filter(|v| v.contains("SHOPIFY"))
+                .collect();
+            Ok((text, vars))
+        }
         other => bail!("`{other}` is not a storefront platform weft can write a starter store for"),
     }
 }
@@ -305,6 +339,17 @@ fn storefront_store(
     );
     Ok((text, out))
 }
+
+/// The `[policy]` of the sheet starter store: the sheet is the merchant's master.
+const SHEET_POLICY: &str = r#"# The sheet wins when a field changed in both places since the last sync; a change made in
+# Shopify alone is taken and written back to the sheet.
+default = "prefer-sheet"
+
+# With no ERP in the store, stock has no owner: quantities are counters, so a sale in Shopify
+# comes off the sheet's Stock column and a count typed in the sheet reaches Shopify, neither
+# overwriting the other. (At first contact both sides' quantities add up: start with the
+# products in the sheet only, or with zero stock in Shopify.)
+"#;
 
 /// A Google Sheet's system: its spreadsheet and sheet, the service-account key file (JSON
 /// text), the API and token endpoints, and the account's per-minute budget (shared by every

@@ -1,7 +1,9 @@
-//! `weft sandbox`: the Shopify, NetSuite, WooCommerce, BigCommerce and Magento simulators,
-//! standalone, for developing plugins and connectors offline (and for trying client libraries:
-//! the WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http, the BigCommerce
-//! one `X-Auth-Token`, the Magento one an integration token as a Bearer token).
+//! `weft sandbox`: the Shopify, NetSuite, WooCommerce, BigCommerce, Magento and Google Sheets
+//! simulators, standalone, for developing plugins and connectors offline (and for trying client
+//! libraries: the WooCommerce simulator takes HTTP Basic and OAuth 1.0a over plain http, the
+//! BigCommerce one `X-Auth-Token`, the Magento one an integration token as a Bearer token; the
+//! Sheets simulator issues a service-account key file and verifies the JWT exchange at its
+//! token endpoint).
 
 use std::net::SocketAddr;
 
@@ -36,6 +38,9 @@ pub struct SandboxArgs {
     /// Address for the Magento simulator (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub magento_addr: SocketAddr,
+    /// Address for the Google Sheets simulator (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub sheets_addr: SocketAddr,
     /// Seed for generated ids, credentials and chaos: the same seed gives the same run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -170,6 +175,16 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {} for Magento", args.magento_addr))?;
     let magento_handle = magento.serve(magento_listener).await?;
     let mcfg = magento.config();
+    let sheets = weft_sim_sheets::SheetsSim::new(weft_sim_sheets::SimConfig {
+        seed: args.seed,
+        ..weft_sim_sheets::SimConfig::default()
+    });
+    let sheets_listener = tokio::net::TcpListener::bind(args.sheets_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for Google Sheets", args.sheets_addr))?;
+    let sheets_handle = sheets.serve(sheets_listener).await?;
+    let book = sample_sheet(&sheets)?;
+    let key_file = sheets.service_account_json(None).unwrap_or_default();
     let shopify_handle = shopify.serve(shopify_listener).await?;
     let netsuite_handle = netsuite.serve(netsuite_listener).await?;
 
@@ -213,11 +228,19 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
             "quota": { "requests_per_window": bc.config().quota.requests_per_window,
                        "window_ms": bc.config().quota.window.as_millis() as u64,
                        "other_apps_per_window": bc.config().quota.background_per_window },
+        },
         "magento": {
             "base_url": magento_handle.base_url,
             "api_url": magento_handle.api_root(&mcfg.store_code),
             "store_code": mcfg.store_code,
             "access_token": mcfg.tokens.first(),
+        },
+        "sheets": {
+            "base_url": sheets_handle.base_url,
+            "token_url": sheets.token_url(),
+            "spreadsheet_id": book,
+            "sheet": crate_sheet_tab(),
+            "service_account": key_file,
         },
         "seed": args.seed,
     });
@@ -286,6 +309,21 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
         );
         weft::outln!("  bulk API       .../async/bulk/V1/products, .../inventory/source-items");
         weft::outln!("  merchant API   {}/_sim/...", magento_handle.base_url);
+        weft::outln!();
+        weft::outln!(
+            "Google Sheets {}/v4/spreadsheets/{book}",
+            sheets_handle.base_url
+        );
+        weft::outln!(
+            "  sheet          {} (SKU, Title, Description, Price, Compare at price, Stock, Active)",
+            crate_sheet_tab()
+        );
+        weft::outln!("  token endpoint {}", sheets.token_url());
+        weft::outln!(
+            "  key file       {}",
+            serde_json::to_string(&info["sheets"]["service_account"])?
+        );
+        weft::outln!("  person API     {}/_sim/...", sheets_handle.base_url);
     }
     tokio::signal::ctrl_c()
         .await
@@ -294,6 +332,43 @@ pub async fn run(args: SandboxArgs) -> Result<()> {
     woo_handle.shutdown().await;
     bc_handle.shutdown().await;
     magento_handle.shutdown().await;
+    sheets_handle.shutdown().await;
     netsuite_handle.shutdown().await?;
     Ok(())
+}
+
+fn crate_sheet_tab() -> &'static str {
+    weft::demo_sheet::TAB
+}
+
+/// A spreadsheet laid out as weft's sheet connector expects, with a few products.
+fn sample_sheet(sheets: &weft_sim_sheets::SheetsSim) -> Result<String> {
+    let tab = weft::demo_sheet::TAB;
+    let book = sheets.create_spreadsheet("Catalog", &[(tab, 200, 12)]);
+    let rows: Vec<Vec<&str>> = vec![
+        vec![
+            "SKU",
+            "Title",
+            "Description",
+            "Price",
+            "Compare at price",
+            "Stock",
+            "Active",
+        ],
+        vec![
+            "MUG-1",
+            "Mug",
+            "Stoneware, 300 ml",
+            "8.50",
+            "",
+            "25",
+            "TRUE",
+        ],
+        vec!["CAP-1", "Cap", "Cotton", "12.00", "15.00", "10", "TRUE"],
+        vec!["TEE-1", "Tee", "Organic cotton", "19.90", "", "40", "TRUE"],
+    ];
+    sheets
+        .type_values(&book, &format!("{tab}!A1"), &rows)
+        .map_err(|e| anyhow::anyhow!("cannot write the sample sheet: {e:?}"))?;
+    Ok(book)
 }

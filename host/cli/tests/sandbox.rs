@@ -1,6 +1,5 @@
-//! `weft sandbox --json` prints every simulator's URLs and credentials (Shopify, NetSuite,
-//! WooCommerce, BigCommerce) as one JSON object on the first line of stdout once they are
-//! ready, and they answer as the real APIs do.
+//! `weft sandbox --json` prints every simulator's URLs and credentials as one JSON object on the
+//! first line of stdout once they are ready, and they answer as the real APIs do.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -119,6 +118,33 @@ fn sandbox_prints_ready_simulators_as_json_on_its_first_line() {
             body["message"], "The consumer isn't authorized to access %resources.",
             "{body}"
         );
+        // Google Sheets: the sample sheet, read with the key file through the JWT exchange;
+        // without a token, Google's error shape.
+        let sheets = &info["sheets"];
+        let base = sheets["base_url"].as_str().unwrap();
+        let book = sheets["spreadsheet_id"].as_str().unwrap();
+        let denied = http
+            .get(format!(
+                "{base}/v4/spreadsheets/{book}/values/Products!A1:G1"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(denied.status(), 401);
+        let body: serde_json::Value = denied.json().await.unwrap();
+        assert_eq!(body["error"]["status"], "UNAUTHENTICATED", "{body}");
+        let key = weft_sheets::ServiceAccountKey::from_json(&sheets["service_account"].to_string())
+            .unwrap();
+        let client = weft_sheets::SheetsClient::new(
+            http.clone(),
+            base,
+            book,
+            std::sync::Arc::new(weft_sheets::TokenSource::new(key, None, http.clone())),
+            std::sync::Arc::new(weft_sheets::QuotaLimiter::new(5, 5)),
+        );
+        let rows = client.get("Products!A1:G2").await.unwrap();
+        assert_eq!(rows[0][0], "SKU");
+        assert_eq!(rows[1][0], "MUG-1");
     });
     child.kill().ok();
     child.wait().ok();

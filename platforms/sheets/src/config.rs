@@ -32,6 +32,34 @@ use weft_config::{PlatformSection, Secret, Section, SystemSettings};
 
 use crate::PLATFORM;
 
+/// The sheet's section of the starter store `weft init --source sheet` writes.
+pub const STARTER_SECTION: &str = r#"[systems.sheet]
+platform = "sheets"
+# The spreadsheet's id: the part of its URL between /d/ and /edit.
+spreadsheet_id = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+# The tab that holds the products (default: the first).
+sheet = "Products"
+# A Google Cloud service account's JSON key file. Share the spreadsheet with the account's
+# email (client_email in the file) as an Editor.
+service_account = { file = "acme-sheets-key.json" }
+# Columns are found by their header in row 1, wherever they stand: SKU (the key), Title,
+# Description, Price, Compare at price, Stock, Active. A header set to "" turns a field off.
+# weft adds two columns of its own: "weft status" (`synced`, or the row's problem in words,
+# e.g. "price 'abc' is not a number") and "weft synced at".
+# key_column = "SKU"
+# price_column = "Price"
+# stock_column = "Stock"
+# Requests per minute weft allows itself (Google allows 60 per user and 300 per project).
+# reads_per_minute = 50
+# writes_per_minute = 50
+# A key missing from this many reads in a row is a removed row (the store's plugin config
+# `sheet_deleted_rows` says what follows: archive, the default, or ignore).
+# delete_after_rounds = 2
+# Point it at `weft sandbox` to develop offline.
+# base_url = "http://127.0.0.1:9004"
+
+"#;
+
 const KEYS: [&str; 17] = [
     "spreadsheet_id",
     "sheet",

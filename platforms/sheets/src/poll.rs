@@ -68,6 +68,18 @@ struct Snapshot {
     status: BTreeMap<String, String>,
 }
 
+/// The reason a row was set aside, as the merchant reads it: the mapper's own message when
+/// the host wrapped it (`plugin shopify-netsuite 0.5.0 failed: InvalidInput("price 'abc' is
+/// not a number")` becomes `price 'abc' is not a number`), else the reason as it is.
+pub fn in_words(reason: &str) -> String {
+    reason
+        .split_once(" failed: ")
+        .and_then(|(_, after)| after.split_once("(\""))
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .and_then(|quoted| serde_json::from_str::<String>(&format!("\"{quoted}")).ok())
+        .unwrap_or_else(|| reason.to_owned())
+}
+
 fn hash(doc: &Value) -> String {
     hex::encode(Sha256::digest(doc.to_string().as_bytes()))
 }
@@ -342,8 +354,11 @@ impl SheetsPoller {
                 let reason = aside
                     .iter()
                     .rev()
-                    .find(|(_, a)| a.system == self.system && a.entity_id == key && a.seq >= seq)
-                    .map(|(_, a)| a.reason.clone());
+                    // Any entry still set aside for the row: a later successful mapping of it
+                    // would have cleared it (the newest document may be one a write answered,
+                    // journaled before this round's own, which was then stale).
+                    .find(|(_, a)| a.system == self.system && a.entity_id == key)
+                    .map(|(_, a)| in_words(&a.reason));
                 match reason {
                     Some(r) => {
                         want.insert(key, (r, false));
@@ -393,5 +408,19 @@ impl Poller for SheetsPoller {
     }
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
         Box::pin(self.round(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_mapper_refusal_reads_as_its_message() {
+        assert_eq!(
+            super::in_words(
+                "plugin shopify-netsuite 0.5.0 failed: InvalidInput(\"price 'abc' is not a number\")"
+            ),
+            "price 'abc' is not a number"
+        );
+        assert_eq!(super::in_words("shopify: refused"), "shopify: refused");
     }
 }

@@ -168,6 +168,35 @@ pub fn bind(
     Ok(out)
 }
 
+/// The document of data row `i` (its key in the key column), complete or not: what
+/// [`capture`] journals for a complete row, and what a write answers for the row it wrote.
+pub fn document(
+    table: &Table,
+    layout: &Layout,
+    cols: &BTreeMap<String, usize>,
+    i: usize,
+    sheet: &str,
+) -> Value {
+    let key = table.key_at(i, cols["sku"]);
+    let own = own_columns(table, layout);
+    let mapped: BTreeSet<usize> = cols.values().copied().collect();
+    let mut doc = Map::new();
+    doc.insert("id".into(), json!(key));
+    doc.insert("sheet".into(), json!(sheet));
+    doc.insert("sku".into(), json!(key));
+    for (field, _) in &layout.fields {
+        if let Some(c) = cols.get(field) {
+            doc.insert(field.clone(), table.cell(i, *c).clone());
+        }
+    }
+    let extra: Map<String, Value> = (0..table.headers.len())
+        .filter(|c| !own.contains(c) && !mapped.contains(c) && !table.headers[*c].is_empty())
+        .map(|c| (table.headers[c].clone(), table.cell(i, c).clone()))
+        .collect();
+    doc.insert("extra".into(), Value::Object(extra));
+    Value::Object(doc)
+}
+
 /// Reads every row into documents and problems.
 pub fn capture(
     table: &Table,
@@ -177,10 +206,6 @@ pub fn capture(
 ) -> Capture {
     let key_col = cols["sku"];
     let own = own_columns(table, layout);
-    let mapped: BTreeSet<usize> = cols.values().copied().collect();
-    let extra_cols: Vec<usize> = (0..table.headers.len())
-        .filter(|c| !own.contains(c) && !mapped.contains(c) && !table.headers[*c].is_empty())
-        .collect();
     let mut out = Capture::default();
     let mut rows_of: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for i in 0..table.rows.len() {
@@ -222,21 +247,8 @@ pub fn capture(
             });
             continue;
         }
-        let mut doc = Map::new();
-        doc.insert("id".into(), json!(key));
-        doc.insert("sheet".into(), json!(sheet));
-        doc.insert("sku".into(), json!(key));
-        for (field, _) in &layout.fields {
-            if let Some(c) = cols.get(field) {
-                doc.insert(field.clone(), table.cell(i, *c).clone());
-            }
-        }
-        let extra: Map<String, Value> = extra_cols
-            .iter()
-            .map(|c| (table.headers[*c].clone(), table.cell(i, *c).clone()))
-            .collect();
-        doc.insert("extra".into(), Value::Object(extra));
-        out.docs.insert(key, (row, Value::Object(doc)));
+        let doc = document(table, layout, cols, i, sheet);
+        out.docs.insert(key, (row, doc));
     }
     for (key, rows) in rows_of.into_iter().filter(|(_, r)| r.len() > 1) {
         out.docs.remove(&key);

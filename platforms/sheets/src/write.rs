@@ -7,7 +7,11 @@
 //! Command bodies: `{"key": "MUG-1", "fields": {"price": 9.5, "stock": 7}}` (the key may come
 //! as `sku`, the target id or the external id; without `fields`, the body's other members are
 //! the fields). A `set-quantity` command sets `stock` from `quantity` and, with an expected
-//! quantity, refuses as stale when the cell holds another number.
+//! quantity, refuses as stale when the cell holds another number. With `"only_if_present":
+//! true` (a row weft has read) a command whose row is gone is refused as stale, never appended;
+//! with `"expected": {"price": 8.5}` (what the cells held when weft read the row) a command is
+//! refused as stale when a person changed one of them since: their edit is read and merged,
+//! never overwritten.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -30,6 +34,14 @@ pub struct RowWrite {
     /// The stock the row must hold for the write to apply.
     #[serde(default)]
     pub expected_stock: Option<i64>,
+    /// What each written cell held when weft last read the row: a cell a person changed
+    /// since refuses the write as stale (their edit is read and merged, never overwritten).
+    #[serde(default)]
+    pub expected: Map<String, Value>,
+    /// The row must be on the sheet: a write for a row weft has read is never turned into a
+    /// new row when the person removed it meanwhile (it is refused as stale instead).
+    #[serde(default)]
+    pub only_if_present: bool,
 }
 
 /// The row write a command asks for.
@@ -47,7 +59,15 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
         Some(Value::Object(f)) => f.clone(),
         _ => {
             let mut f = body.clone();
-            for k in ["key", "sku", "quantity", "id", "sheet", "extra"] {
+            for k in [
+                "key",
+                "sku",
+                "quantity",
+                "id",
+                "sheet",
+                "extra",
+                "only_if_present",
+            ] {
                 f.remove(k);
             }
             f
@@ -70,10 +90,20 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
         fields.insert("stock".into(), json!(q));
         expected_stock = cmd.expected_quantity;
     }
+    let only_if_present = body
+        .get("only_if_present")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let expected = match body.get("expected") {
+        Some(Value::Object(e)) => e.clone(),
+        _ => Map::new(),
+    };
     Ok(RowWrite {
         key,
         fields,
         expected_stock,
+        expected,
+        only_if_present,
     })
 }
 
@@ -147,6 +177,14 @@ pub async fn apply(
             )));
             continue;
         }
+        if rows.is_empty() && w.only_if_present {
+            results.push(Err(ConnectorError::Stale {
+                system: PLATFORM,
+                what: format!("row `{}`", w.key),
+                message: "the row is not on the sheet any more; it is not added back".into(),
+            }));
+            continue;
+        }
         let mut doc_cells: Vec<Value> = match rows.first() {
             Some(i) => (0..width).map(|c| t.cell(*i, c).clone()).collect(),
             None => {
@@ -167,6 +205,18 @@ pub async fn apply(
                 }));
                 continue;
             }
+        }
+        if let Some(i) = rows.first()
+            && let Some((field, _)) = w.expected.iter().find(|(field, held)| {
+                column_of(field).is_some_and(|c| !same_cell(t.cell(*i, c), held))
+            })
+        {
+            results.push(Err(ConnectorError::Stale {
+                system: PLATFORM,
+                what: format!("{field} of row `{}`", w.key),
+                message: "the cell changed since weft read it".into(),
+            }));
+            continue;
         }
         for (c, v) in &cells {
             doc_cells[*c] = v.clone();
@@ -194,14 +244,12 @@ pub async fn apply(
         // The row as the change capture will read it.
         let mut after = t.clone();
         after.rows = vec![doc_cells];
+        // A row weft appended may be incomplete until its price and stock are written (they
+        // follow once the row exists): it is answered all the same, so the processing step
+        // learns the row exists.
         let document = table::bind(&after, layout, &Default::default())
             .ok()
-            .and_then(|cols| {
-                table::capture(&after, layout, &cols, sheet)
-                    .docs
-                    .remove(&w.key)
-            })
-            .map(|(_, d)| d);
+            .map(|cols| table::document(&after, layout, &cols, 0, sheet));
         results.push(Ok(WriteOutcome {
             target_id: w.key.clone(),
             version: Some(version.clone()),
@@ -219,6 +267,15 @@ pub async fn apply(
             .await?;
     }
     Ok(results)
+}
+
+/// Whether a cell holds what weft read: empty and `null` alike, numbers by value, text trimmed.
+fn same_cell(cell: &Value, held: &Value) -> bool {
+    match (cell, held) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (a, b) if a.is_null() || b.is_null() => table::text(a) == table::text(b),
+        (a, b) => table::text(a) == table::text(b) && a.is_number() == b.is_number(),
+    }
 }
 
 /// The error for a write whose result went missing (never expected).

@@ -129,11 +129,18 @@ impl Rig {
                 })
             })
             .collect();
+        // As the engine does: a row it maps now clears what was set aside for it before.
+        let clear_set_aside = entries
+            .iter()
+            .filter(|e| !refused.iter().any(|(key, _)| e.entity_id == *key))
+            .map(|e| (e.system.clone(), e.kind.clone(), e.entity_id.clone()))
+            .collect();
         self.db
             .commit_step(&StepCommit {
                 outbox,
                 advance_cursor_to: Some(head),
                 set_aside,
+                clear_set_aside,
                 ..StepCommit::new(STORE, Utc::now())
             })
             .await
@@ -715,4 +722,111 @@ async fn a_big_sheet_is_one_read_per_round() {
     let second = t.elapsed();
     assert_eq!(reads(&r.sim) - before, 2, "one read per round");
     println!("5,003 rows: first round {first:?}, a round with one change {second:?}");
+}
+
+#[tokio::test]
+async fn a_row_weft_has_read_is_never_appended_again_once_removed() {
+    let r = rig().await;
+    let row = r
+        .sim
+        .row_of(&r.id, Some("Products"), "SKU", "TEE-M")
+        .unwrap()
+        .unwrap();
+    r.sim.delete_rows(&r.id, Some("Products"), row, 1).unwrap();
+    let commands = vec![
+        cmd(
+            "TEE-M",
+            WriteOp::SetQuantity,
+            json!({"quantity": 4, "only_if_present": true}),
+            Some(10),
+        ),
+        cmd(
+            "TEE-M",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 21}, "only_if_present": true}),
+            None,
+        ),
+        // A product weft has never read on the sheet is appended, incomplete as it is: its
+        // price and stock follow once it exists, and the answer says what the row holds.
+        cmd(
+            "NEW-2",
+            WriteOp::Upsert,
+            json!({"fields": {"title": "New"}}),
+            None,
+        ),
+    ];
+    let (calls, errors) = r.conn.plan_batches(&commands).await;
+    assert!(errors.is_empty());
+    let results = r.conn.send_batch(&calls[0].input, "call-2").await.unwrap();
+    assert!(matches!(&results[0], BatchResult::Failed(e) if e.is_stale()));
+    assert!(matches!(&results[1], BatchResult::Failed(e) if e.is_stale()));
+    let BatchResult::Applied(o) = &results[2] else {
+        panic!("{results:?}")
+    };
+    let doc = o.document.as_ref().expect("an appended row is answered");
+    assert_eq!(doc["title"], json!("New"));
+    assert_eq!(doc["price"], Value::Null);
+    let rows = r.sheet("Products!A1:A10");
+    assert!(!rows.iter().any(|x| x.first().is_some_and(|c| c == "TEE-M")));
+    assert_eq!(
+        rows.iter()
+            .filter(|x| x.first().is_some_and(|c| c == "NEW-2"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_person_retypes_a_cell_found_by_key_and_header() {
+    let r = rig().await;
+    r.sim
+        .sort_rows(&r.id, Some("Products"), 2, "A", true)
+        .unwrap();
+    let typed = r
+        .sim
+        .retype(&r.id, Some("Products"), "SKU", "MUG-1", "Stock", |shown| {
+            (shown.parse::<i64>().unwrap() + 5).to_string()
+        })
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("30"));
+    assert!(
+        r.sim
+            .rename_header(&r.id, Some("Products"), "Stock", "Qty")
+            .unwrap()
+    );
+    assert_eq!(
+        r.sim
+            .retype(&r.id, Some("Products"), "SKU", "MUG-1", "Stock", |_| "1"
+                .into())
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_cell_the_person_changed_since_weft_read_it_is_not_written_over() {
+    let r = rig().await;
+    // weft read MUG-1 at 8.50; the person types a typo before weft's write lands.
+    r.sim.type_cell(&r.id, "Products!C2", "abc").unwrap();
+    let commands = vec![
+        cmd(
+            "MUG-1",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 9.5}, "expected": {"price": 8.5}, "only_if_present": true}),
+            None,
+        ),
+        cmd(
+            "TEE-M",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 21}, "expected": {"price": 19}, "only_if_present": true}),
+            None,
+        ),
+    ];
+    let (calls, _) = r.conn.plan_batches(&commands).await;
+    let results = r.conn.send_batch(&calls[0].input, "call-3").await.unwrap();
+    assert!(matches!(&results[0], BatchResult::Failed(e) if e.is_stale()));
+    assert!(matches!(&results[1], BatchResult::Applied(_)));
+    let rows = r.sheet("Products!A1:C3");
+    assert_eq!(rows[1][2], "abc", "the person's edit stays");
+    assert_eq!(rows[2][2], "21");
 }

@@ -9,7 +9,8 @@ use crate::book::Sheet;
 use crate::cell::{self, CellValue};
 use crate::sim::{ChaosMix, PersonEdit};
 
-fn text_of(s: &Sheet, r: u32, c: u32) -> String {
+/// What a cell shows, as a person reads it.
+pub(crate) fn text_of(s: &Sheet, r: u32, c: u32) -> String {
     match &s.get(r, c).value {
         CellValue::Text(t) => t.clone(),
         CellValue::Number(n) => cell::general(*n),

@@ -623,6 +623,76 @@ impl SheetsSim {
         Ok(out)
     }
 
+    /// A person finds the row whose cell under the header `key_header` shows `key` and, in the
+    /// column headed `header`, reads what the cell shows and types `f(shown)` over it, in one
+    /// step (nothing lands between the look and the typing). Returns what was typed; `None`
+    /// when no row holds the key or no column has the header.
+    pub fn retype(
+        &self,
+        id: &str,
+        sheet: Option<&str>,
+        key_header: &str,
+        key: &str,
+        header: &str,
+        f: impl FnOnce(&str) -> String,
+    ) -> Result<Option<String>, GoogleError> {
+        self.with_sheet(id, sheet, |s| {
+            let col = |h: &str| (0..s.cols).find(|&c| crate::chaos::text_of(s, 0, c) == h);
+            let (Some(kc), Some(c)) = (col(key_header), col(header)) else {
+                return Ok(None);
+            };
+            let last = s.last_data_row().unwrap_or(0);
+            let Some(r) = (1..=last).find(|&r| crate::chaos::text_of(s, r, kc) == key) else {
+                return Ok(None);
+            };
+            let typed = f(&crate::chaos::text_of(s, r, c));
+            s.set(r, c, crate::cell::typed(&typed));
+            Ok(Some(typed))
+        })
+    }
+
+    /// The 1-based row whose cell under `key_header` shows `key`.
+    pub fn row_of(
+        &self,
+        id: &str,
+        sheet: Option<&str>,
+        key_header: &str,
+        key: &str,
+    ) -> Result<Option<u32>, GoogleError> {
+        self.with_sheet(id, sheet, |s| {
+            let Some(kc) = (0..s.cols).find(|&c| crate::chaos::text_of(s, 0, c) == key_header)
+            else {
+                return Ok(None);
+            };
+            let last = s.last_data_row().unwrap_or(0);
+            Ok((1..=last)
+                .find(|&r| crate::chaos::text_of(s, r, kc) == key)
+                .map(|r| r + 1))
+        })
+    }
+
+    /// A person renames the column header `from` to `to`; `false` when no header is `from`.
+    pub fn rename_header(
+        &self,
+        id: &str,
+        sheet: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, GoogleError> {
+        self.with_sheet(id, sheet, |s| {
+            let Some(c) = (0..s.cols).find(|&c| crate::chaos::text_of(s, 0, c) == from) else {
+                return Ok(false);
+            };
+            s.set(0, c, crate::cell::typed(to));
+            Ok(true)
+        })
+    }
+
+    /// The simulator clock now, in milliseconds (the request log's `at_ms`).
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now().as_millis() as u64
+    }
+
     // ------------------------------------------------------------------ host
 
     /// Moves the simulator clock forward (tokens expire, quota windows turn).

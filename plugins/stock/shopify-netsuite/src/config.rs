@@ -15,10 +15,22 @@
 //! | `price_level` | unset | NetSuite price level id whose price is the storefront price (else `basePrice`) |
 //! | `currency` | `"1"` | NetSuite currency id of that price (with `price_level`) |
 //! | `order_location` | the one location of `locations` | NetSuite location id that commits the lines of an order whose Shopify location is not known |
+//! | `sheet_location` | `order_location` | canonical (NetSuite) location id a Google Sheet's Stock column counts |
+//! | `sheet_deleted_rows` | `"archive"` | a row removed from the sheet: `archive` (inactive everywhere, never deleted) or `ignore` |
 
 use std::collections::BTreeMap;
 use weft_plugin_sdk::prelude::*;
 use weft_plugin_sdk::serde_json::Value;
+
+/// What a row removed from a Google Sheet does elsewhere (config `sheet_deleted_rows`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeletedRows {
+    /// The variant becomes inactive (a Shopify product archived); nothing is deleted.
+    #[default]
+    Archive,
+    /// Nothing changes in the other systems.
+    Ignore,
+}
 
 /// The parsed config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,6 +62,10 @@ pub struct Config {
     pub price_line: Option<(String, String)>,
     /// NetSuite location that commits an order whose Shopify location is not known.
     pub order_location: Option<String>,
+    /// The location a Google Sheet's stock column counts.
+    pub sheet_location: Option<String>,
+    /// What a row removed from a sheet does.
+    pub sheet_deleted_rows: DeletedRows,
 }
 
 /// Reads a table of names to `custitem_*` fields, each field used once.
@@ -160,7 +176,22 @@ impl Config {
             None if to_shopify_location.len() == 1 => to_shopify_location.keys().next().cloned(),
             None => None,
         };
+        let sheet_location = match cx.config::<Value>("sheet_location")? {
+            Some(v) => Some(id_text("sheet_location", &v)?),
+            None => order_location.clone(),
+        };
+        let sheet_deleted_rows = match cx.config::<String>("sheet_deleted_rows")?.as_deref() {
+            None | Some("archive") => DeletedRows::Archive,
+            Some("ignore") => DeletedRows::Ignore,
+            Some(other) => {
+                return Err(PluginError::Config(format!(
+                    "config key `sheet_deleted_rows`: \"archive\" or \"ignore\", got {other:?} (weft never deletes a product because a row left the sheet)"
+                )));
+            }
+        };
         Ok(Config {
+            sheet_location,
+            sheet_deleted_rows,
             order_location,
             price_line,
             metafield_namespace,

@@ -19,6 +19,8 @@
 //! - BigCommerce as a storefront too ([`bigcommerce`]): variants <-> items by SKU, prices,
 //!   stock per inventory location, customers, orders to sales orders, keys qualified like
 //!   WooCommerce's (`bigcommerce:100`).
+//! - A Google Sheet as a catalog, price and stock source ([`sheet`]): one row per SKU <->
+//!   variant, price and the stock at the sheet's location; a bad cell refuses its row only.
 //!
 //! A store may sync several systems of one platform (two Shopify shops): the host names each
 //! system's platform in the `weft:systems` config key, commands go to the system asked for, and
@@ -36,6 +38,7 @@ pub mod ids;
 pub mod magento;
 pub mod netsuite;
 pub mod orders;
+pub mod sheet;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -48,7 +51,7 @@ pub struct ShopifyNetsuite;
 
 fn unsupported_system(system: &str) -> ItemError {
     ItemError::Unsupported(format!(
-        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"bigcommerce\", \"magento\" and \"netsuite\" platforms"
+        "system {system:?}: this mapper handles systems of the \"shopify\", \"woocommerce\", \"bigcommerce\", \"magento\", \"sheets\" and \"netsuite\" platforms"
     ))
 }
 
@@ -124,6 +127,7 @@ impl Mapper for ShopifyNetsuite {
                     woocommerce::SYSTEM => woocommerce::to_canonical(&cfg, doc),
                     bigcommerce::SYSTEM => bigcommerce::to_canonical(&cfg, doc),
                     magento::SYSTEM => magento::to_canonical(&cfg, doc),
+                    sheet::SYSTEM => sheet::to_canonical(&cfg, doc),
                     other => Err(unsupported_system(other)),
                 };
                 match out {
@@ -184,6 +188,7 @@ impl Mapper for ShopifyNetsuite {
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),
                     bigcommerce::SYSTEM => bigcommerce::from_canonical(&cfg, req),
                     magento::SYSTEM => magento::from_canonical(&cfg, req),
+                    sheet::SYSTEM => sheet::from_canonical(&cfg, req),
                     _ => Err(unsupported_system(&req.target)),
                 };
                 // The commands write to the system asked for (one of possibly several of the
