@@ -109,7 +109,7 @@ fn new_project_loop(lang: &str, prepare: impl FnOnce(&Path) -> Result<(), String
     let wasm = dir.join("build/plugin.wasm");
     let w = wasm.to_str().unwrap();
     let check = ok("weft plugin check", &weft(&["plugin", "check", w], &[]));
-    assert!(check.contains("mapper"), "{check}");
+    assert!(check.contains("role      Mapper"), "{check}");
     let fx = dir.join("fixtures");
     let test = ok(
         "weft plugin test",
