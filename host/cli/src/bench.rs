@@ -11,20 +11,31 @@ use serde::Serialize;
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// The plugin runtime: instantiate-and-call cost, Wasm vs native mapping throughput, cold
-    /// vs warm load, memory for many stores sharing one plugin.
+    /// vs warm load, memory for many stores sharing one plugin. With `--lang`, the worked
+    /// example `title-price` in that language next to its Rust build (Python and JavaScript
+    /// need their toolchains: see `weft plugin build`).
     Plugin {
+        /// Measure the worked example in this language (rust, python, js) instead of the stock
+        /// mapper.
+        #[arg(long, value_enum)]
+        lang: Option<weft::plugin_dev::Lang>,
+        /// With `--lang`: measure this component instead of building the example.
+        #[arg(long, requires = "lang")]
+        component: Option<std::path::PathBuf>,
         /// Documents per batch.
         #[arg(long, default_value_t = 100)]
         batch: usize,
-        /// Calls sampled for the latency figures.
-        #[arg(long, default_value_t = 500)]
-        iterations: usize,
-        /// Documents mapped for the throughput figures.
-        #[arg(long, default_value_t = 50_000)]
-        docs: usize,
-        /// Stores sharing the plugin for the memory figure.
-        #[arg(long, default_value_t = 1_000)]
-        stores: usize,
+        /// Calls sampled for the latency figures (default 500; 100 with --lang python|js).
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// Documents mapped for the throughput figures (default 50,000; 5,000 with --lang
+        /// python|js).
+        #[arg(long)]
+        docs: Option<usize>,
+        /// Stores sharing the plugin for the memory figure (default 1,000; 50 with --lang
+        /// python|js, whose instances are tens of MiB).
+        #[arg(long)]
+        stores: Option<usize>,
         /// Print the figures as one JSON object on the last line.
         #[arg(long)]
         json: bool,
@@ -59,12 +70,49 @@ pub enum BenchCommand {
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Plugin {
+            lang: Some(lang),
+            component,
             batch,
             iterations,
             docs,
             stores,
             json,
         } => {
+            let interpreted = lang != weft::plugin_dev::Lang::Rust;
+            let pick = |v: Option<usize>, rust: usize, other: usize| {
+                v.unwrap_or(if interpreted { other } else { rust })
+            };
+            let opts = weft::plugin_bench::LangBenchOptions {
+                lang,
+                component,
+                batch,
+                iterations: pick(iterations, 500, 100),
+                docs: pick(docs, 50_000, 5_000),
+                stores: pick(stores, 1_000, 50),
+            };
+            let report = tokio::task::spawn_blocking(move || weft::plugin_bench::run(opts))
+                .await
+                .context("the plugin benchmark panicked")??;
+            weft::outln!("{report}");
+            if json {
+                weft::outln!("{}", serde_json::to_string(&report)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Plugin {
+            lang: None,
+            component: _,
+            batch,
+            iterations,
+            docs,
+            stores,
+            json,
+        } => {
+            let (iterations, docs, stores) = (
+                iterations.unwrap_or(500),
+                docs.unwrap_or(50_000),
+                stores.unwrap_or(1_000),
+            );
             let bytes = weft_plugin_artifacts::stock("shopify-netsuite")
                 .context("the stock shopify-netsuite plugin is not embedded in this build")?;
             // The runtime's preset links the same mapper natively for the Wasm/native ratio.

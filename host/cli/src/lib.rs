@@ -23,4 +23,6 @@ pub mod ops;
 pub mod out;
 pub mod platforms;
 pub mod plugin;
+pub mod plugin_bench;
+pub mod plugin_dev;
 pub mod run;

@@ -30,12 +30,72 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a new plugin project (Rust, Python or JavaScript) that builds, checks and passes
+    /// its sample fixtures as it is; its README.md is the whole loop.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::plugin_dev::Lang,
+        /// Where to write it (default: ./<name>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust only: weft's `plugins/sdk` directory to depend on (default: the checkout this
+        /// weft was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build the plugin project in a directory (default: the current one) into a component,
+    /// with its language's toolchain; a missing toolchain is named in one line.
+    Build {
+        /// The project directory (with Cargo.toml, app.py or app.js).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the component (default: <dir>/build/plugin.wasm).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs a `weft plugin` subcommand.
 pub fn run(cmd: PluginCommand) -> Result<ExitCode> {
+    match cmd {
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            crate::plugin_dev::new_project(&name, lang, &dir, sdk.as_deref())?;
+            crate::outln!(
+                "wrote {} ({} plugin `{name}`): see {}/README.md; next: cd {} && weft plugin build",
+                dir.display(),
+                lang.display(),
+                dir.display(),
+                dir.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginCommand::Build { dir, out } => {
+            let out = out.unwrap_or_else(|| crate::plugin_dev::default_output(&dir));
+            return match crate::plugin_dev::build(&dir, &out) {
+                Ok(out) => {
+                    crate::outln!("built {}", out.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = tool_runtime()?;
     match cmd {
+        PluginCommand::New { .. } | PluginCommand::Build { .. } => unreachable!("handled above"),
         PluginCommand::Check { component, json } => {
             let report = match tools::check(&runtime, &component) {
                 Ok(r) => r,

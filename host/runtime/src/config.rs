@@ -80,10 +80,14 @@ pub struct RuntimeConfig {
     pub default_fuel: u64,
     /// The largest component accepted, in bytes (checked before compiling).
     pub max_component_bytes: u64,
-    /// How long compiling one component may take. Compilation runs on its own thread; past the
-    /// budget the load fails with `PluginError::CompileTimeout` and the thread is abandoned
-    /// (Cranelift cannot be interrupted: it finishes in the background and its result is
-    /// dropped, never cached).
+    /// How long compiling one component of up to [`COMPILE_BUDGET_UNIT`] (2 MiB) may take; a
+    /// larger component gets this much per started 2 MiB ([`RuntimeConfig::compile_budget`]):
+    /// compile time grows with code size, and a Python or JavaScript plugin carries its
+    /// interpreter (12 to 19 MiB; 53 s and 71 s to compile on a busy 2-core machine), so a flat
+    /// budget would refuse it.
+    /// Compilation runs on its own thread; past the budget the load fails with
+    /// `PluginError::CompileTimeout` and the thread is abandoned (Cranelift cannot be
+    /// interrupted: it finishes in the background and its result is dropped, never cached).
     #[serde(with = "duration_text")]
     pub compile_timeout: Duration,
     /// How many compilations may run at once (abandoned ones count until they finish); a load
@@ -127,6 +131,23 @@ impl Default for RuntimeConfig {
             default_limits: Limits::default(),
             random_seed: 0x5EED_0F5E,
         }
+    }
+}
+
+/// The component size each [`RuntimeConfig::compile_timeout`] covers.
+pub const COMPILE_BUDGET_UNIT: u64 = 2 * MIB;
+
+impl RuntimeConfig {
+    /// The compile budget of a component of `bytes`: `compile_timeout` per started
+    /// [`COMPILE_BUDGET_UNIT`] (at least one; at most `max_component_bytes` / unit of them).
+    pub fn compile_budget(&self, bytes: u64) -> Duration {
+        let units = bytes.div_ceil(COMPILE_BUDGET_UNIT).max(1);
+        let cap = self
+            .max_component_bytes
+            .div_ceil(COMPILE_BUDGET_UNIT)
+            .max(1);
+        self.compile_timeout
+            .saturating_mul(units.min(cap).min(u32::MAX as u64) as u32)
     }
 }
 
@@ -215,6 +236,18 @@ mod tests {
         assert!(err.to_string().contains("unknown field"), "{err}");
         let err = serde_json::from_str::<Limits>(r#"{"timeout": "5 fortnights"}"#).unwrap_err();
         assert!(err.to_string().contains("invalid duration unit"), "{err}");
+    }
+
+    #[test]
+    fn the_compile_budget_grows_with_the_component() {
+        let c = RuntimeConfig::default();
+        assert_eq!(c.compile_budget(300 * KIB), Duration::from_secs(30));
+        assert_eq!(c.compile_budget(2 * MIB), Duration::from_secs(30));
+        assert_eq!(c.compile_budget(2 * MIB + 1), Duration::from_secs(60));
+        // A Python plugin (CPython inside, ~17.7 MiB): nine units.
+        assert_eq!(c.compile_budget(18_535_721), Duration::from_secs(270));
+        // Never more than the largest accepted component's.
+        assert_eq!(c.compile_budget(u64::MAX), Duration::from_secs(480));
     }
 
     #[test]

@@ -400,7 +400,7 @@ impl Runtime {
         bytes: &[u8],
     ) -> Result<wasmtime::Result<Vec<u8>>, PluginError> {
         let inner = &self.inner;
-        let budget = inner.config.compile_timeout;
+        let budget = inner.config.compile_budget(bytes.len() as u64);
         let deadline = Instant::now() + budget;
         // A compile slot: abandoned compilations keep theirs until they finish, so a flood of
         // slow components cannot pile up threads burning CPU; a load waits for a slot within
@@ -454,12 +454,12 @@ impl Runtime {
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     plugin = %plugin,
-                    budget_ms = inner.config.compile_timeout.as_millis() as u64,
+                    budget_ms = budget.as_millis() as u64,
                     "plugin compilation over budget; refused (the compile thread is abandoned)"
                 );
                 Err(PluginError::CompileTimeout {
                     plugin: plugin.clone(),
-                    limit: inner.config.compile_timeout,
+                    limit: budget,
                 })
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(PluginError::Invalid {

@@ -38,7 +38,7 @@ pub mod tools;
 pub mod types;
 pub mod validate;
 
-pub use config::{DEFAULT_FUEL, Limits, RuntimeConfig};
+pub use config::{COMPILE_BUDGET_UNIT, DEFAULT_FUEL, Limits, RuntimeConfig};
 pub use engine::{PendingPlugin, Runtime, RuntimeStats};
 pub use error::{Export, PluginError, PluginRef, RequestRef, RuntimeError};
 pub use host_impl::{

@@ -485,8 +485,19 @@ pub fn diff_json(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Str
                 ));
             }
         }
+        (Value::Number(e), Value::Number(a)) if same_number(e, a) => {}
         (e, a) if e == a => {}
         (e, a) => out.push(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+/// Numbers compare by value: `49` and `49.0` are one JSON number (JavaScript cannot tell them
+/// apart, so a fixture must not either); integers compare exactly.
+fn same_number(e: &serde_json::Number, a: &serde_json::Number) -> bool {
+    match (e.as_i64(), a.as_i64(), e.as_u64(), a.as_u64()) {
+        (Some(x), Some(y), _, _) => x == y,
+        (_, _, Some(x), Some(y)) => x == y,
+        _ => e.as_f64() == a.as_f64(),
     }
 }
 
@@ -511,6 +522,23 @@ mod tests {
                 "$[0].b: expected 2 items, got 1",
                 "$[0].c: unexpected true",
             ]
+        );
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        let mut out = Vec::new();
+        diff_json(
+            "$",
+            &json!([49.0, 59, 1.5]),
+            &json!([49, 59.0, 1.5]),
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+        diff_json("$", &json!([49.0, 7]), &json!([49.5, 8]), &mut out);
+        assert_eq!(
+            out,
+            vec!["$[0]: expected 49.0, got 49.5", "$[1]: expected 7, got 8"]
         );
     }
 
