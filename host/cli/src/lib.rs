@@ -16,8 +16,8 @@
 pub mod app;
 pub mod demo;
 pub mod demo_bc;
-pub mod demo_storefront;
 pub mod demo_sheet;
+pub mod demo_storefront;
 pub mod demo_woo;
 pub mod ops;
 pub mod out;
