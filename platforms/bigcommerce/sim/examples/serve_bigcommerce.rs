@@ -1,6 +1,6 @@
 //! Serves a BigCommerce simulator with a small catalogue and prints its API root and token, for
 //! trying clients against it by hand:
-//! `cargo run -p weft-sim-bigcommerce --example serve [-- 127.0.0.1:8098 [other-apps-per-window]]`.
+//! `cargo run -p weft-sim-bigcommerce --example serve_bigcommerce [-- 127.0.0.1:8098 [other-apps-per-window]]`.
 
 use serde_json::json;
 use weft_sim_bigcommerce::{BcSim, SimConfig};

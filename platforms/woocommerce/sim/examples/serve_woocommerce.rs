@@ -1,6 +1,6 @@
 //! Serves a WooCommerce simulator with a small catalogue and prints its URL and keys, for
 //! trying clients against it by hand:
-//! `cargo run -p weft-sim-woocommerce --example serve [-- 127.0.0.1:8099]`.
+//! `cargo run -p weft-sim-woocommerce --example serve_woocommerce [-- 127.0.0.1:8099]`.
 
 use serde_json::json;
 use weft_sim_woocommerce::{SimConfig, WooSim};

@@ -1,6 +1,6 @@
 //! Serves a Google Sheets simulator with a product sheet and prints its URL, the spreadsheet
 //! id and where to fetch the service-account key file, for trying clients against it by hand:
-//! `cargo run -p weft-sim-sheets --example serve [-- 127.0.0.1:8098]`.
+//! `cargo run -p weft-sim-sheets --example serve_sheets [-- 127.0.0.1:8098]`.
 //!
 //! A client then reads the key file from `<url>/_sim/service-account`, exchanges a signed JWT
 //! at its `token_uri`, and calls `<url>/v4/spreadsheets/<id>/values/Products!A1:F`.

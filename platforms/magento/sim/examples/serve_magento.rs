@@ -1,6 +1,6 @@
 //! Serves a Magento simulator with a small catalogue and prints its REST root and token, for
 //! trying clients against it by hand:
-//! `cargo run -p weft-sim-magento --example serve [-- 127.0.0.1:8099]`.
+//! `cargo run -p weft-sim-magento --example serve_magento [-- 127.0.0.1:8099]`.
 
 use serde_json::json;
 use weft_sim_magento::{MagentoSim, SimConfig};
