@@ -354,3 +354,38 @@ pub fn same<T: Serialize>(a: &T, b: &T) -> bool {
         _ => false,
     }
 }
+
+/// The target's current document of a write request, parsed (`None`: the record is new there),
+/// with errors naming the platform, kind and key.
+pub fn current_doc(
+    req: &WriteRequest,
+    platform: &str,
+) -> Result<Option<serde_json::Value>, ItemError> {
+    req.current
+        .as_deref()
+        .map(|c| {
+            weft_plugin_sdk::json::parse(
+                &format!("current {platform} {} {}", req.record.kind, req.record.key),
+                c,
+            )
+        })
+        .transpose()
+}
+
+/// A write command to `system` (the mapper's dispatch renames it to the system asked for).
+pub fn write_command(
+    system: &str,
+    kind: EntityKind,
+    op: WriteOp,
+    target_id: Option<String>,
+    body: serde_json::Value,
+) -> WriteCommand {
+    WriteCommand {
+        system: system.to_owned(),
+        kind,
+        op,
+        target_id,
+        external_id: None,
+        body: body.to_string(),
+    }
+}

@@ -386,26 +386,11 @@ pub fn level_key(level: &LevelFields) -> String {
 }
 
 fn parse_current(req: &WriteRequest) -> Result<Option<Value>, ItemError> {
-    req.current
-        .as_deref()
-        .map(|c| {
-            parse(
-                &format!("current shopify {} {}", req.record.kind, req.record.key),
-                c,
-            )
-        })
-        .transpose()
+    crate::canonical::current_doc(req, SYSTEM)
 }
 
 fn command(kind: EntityKind, op: WriteOp, target_id: Option<String>, body: Value) -> WriteCommand {
-    WriteCommand {
-        system: SYSTEM.to_owned(),
-        kind,
-        op,
-        target_id,
-        external_id: None,
-        body: body.to_string(),
-    }
+    crate::canonical::write_command(SYSTEM, kind, op, target_id, body)
 }
 
 /// The status to write for `active`, given the product's current status (if it exists).
