@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_engine::{
-    Dispatcher, Poller, Processor, ResolverRule, StockPolicy, StoreRunner, System, Systems, Timing,
-    Wakers,
+    Dispatcher, Ownership, Poller, Processor, ResolverRule, StockPolicy, StoreRunner, System,
+    Systems, Timing, Wakers,
 };
 use weft_platform::{Connection, Platform, SourceCtx};
 use weft_ratelimit::{
@@ -100,6 +100,8 @@ pub struct StoreSetup {
     pub public_url: Option<String>,
     /// Who owns the store's stock and the storefronts' buffer (`[stock]`).
     pub stock: StockPolicy,
+    /// Field owners and what a non-owner's change does (`[policy]`).
+    pub ownership: Ownership,
 }
 
 /// A plugin a store runs: loaded, or still compiling in the background. A store whose plugins
@@ -322,6 +324,7 @@ impl StoreBuild {
             rules,
         )
         .with_stock(s.stock.clone())
+        .with_ownership(s.ownership.clone())
         .with_observer(self.observer.clone());
         // After a stale compare-and-set, read the target again now rather than at the next
         // scheduled poll: the re-read is journaled and re-merged.

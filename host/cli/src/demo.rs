@@ -471,6 +471,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             poll_overlap: Duration::from_secs(5),
             public_url: None,
             stock: Default::default(),
+            ownership: Default::default(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;

@@ -204,6 +204,7 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
             poll_overlap: Duration::from_secs(5),
             public_url: None,
             stock: Default::default(),
+            ownership: Default::default(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;

@@ -139,6 +139,10 @@ enum Command {
     /// Inspect and act on dead letters (writes that failed permanently).
     #[command(subcommand)]
     Dlq(weft::ops::DlqCommand),
+    /// Changes by a system that does not own the field, kept for an operator (`[policy]
+    /// on_change = { ... = "propose" }`): list, accept, refuse.
+    #[command(subcommand)]
+    Proposals(weft::proposals::ProposalsCommand),
 }
 
 /// Flags of `weft demo`.
@@ -350,6 +354,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Status(args) => weft::ops::status(args).await,
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
+        Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
     }
 }
 

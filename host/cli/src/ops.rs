@@ -172,7 +172,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    async fn open(&self) -> Result<Store> {
+    pub(crate) async fn open(&self) -> Result<Store> {
         let url = match &self.database {
             Some(url) => url.clone(),
             None => {
@@ -278,12 +278,15 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
     }
     for id in ids {
         let s = store.status(&id).await?;
+        let proposals = crate::proposals::open_count(&store, &id).await?;
         if args.json {
-            crate::outln!("{}", serde_json::to_string(&s)?);
+            let mut v = serde_json::to_value(&s)?;
+            v["proposals"] = serde_json::json!(proposals);
+            crate::outln!("{v}");
             continue;
         }
         crate::outln!(
-            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | set aside (not mapped) {} | stock readings waiting for a write {} | intake rejects {}",
+            "{id}: lag {} | outbox pending {} inflight {} done {} | dead letters {} | set aside (not mapped) {} | stock readings waiting for a write {} | intake rejects {} | proposals open {proposals}",
             s.lag,
             s.outbox.pending,
             s.outbox.inflight,

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
-use weft_config::{Config, StockOwnerConfig, StorageConfig, StoreConfig};
-use weft_engine::{Mode, Processor, ResolverRule, StepReport, StockOwner, StockPolicy, Timing};
+use weft_config::{ChangeAction, Config, StockOwnerConfig, StorageConfig, StoreConfig};
+use weft_engine::{
+    Mode, OnChange, Ownership, Processor, ResolverRule, StepReport, StockOwner, StockPolicy, Timing,
+};
 use weft_runtime::{Limits, Runtime, RuntimeConfig};
 use weft_store::{OutboxStatus, Store, StoreError};
 
@@ -119,7 +121,25 @@ pub fn setup(
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
         public_url: public_url.map(str::to_owned),
         stock: stock_policy(store),
+        ownership: ownership(store),
     })
+}
+
+/// The store's `[policy]` owners and `on_change` actions as the engine holds them.
+pub(crate) fn ownership(store: &StoreConfig) -> Ownership {
+    Ownership::new(
+        store.policy.owners.clone(),
+        store.policy.on_change.iter().map(|(p, a)| {
+            (
+                p.clone(),
+                match a {
+                    ChangeAction::Revert => OnChange::Revert,
+                    ChangeAction::Propose => OnChange::Propose,
+                    ChangeAction::Accept => OnChange::Accept,
+                },
+            )
+        }),
+    )
 }
 
 /// The store's `[stock]` as the engine keeps it.
@@ -343,7 +363,8 @@ pub async fn replay_store(
         runtime.mapper(&setup.mapper.ready().await?, ctx)?,
         rules,
     )
-    .with_stock(setup.stock.clone());
+    .with_stock(setup.stock.clone())
+    .with_ownership(setup.ownership.clone());
     let mut after = 0;
     let mut total = StepReport::default();
     loop {

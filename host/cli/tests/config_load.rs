@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use weft::platforms::load_config as load;
 use weft_config::{
-    ConflictPolicy, Diagnostic, Diagnostics, LogFormat, PluginSource, SecretSource, StockConfig,
-    StockOwnerConfig, StorageConfig, StoreConfig, init,
+    ChangeAction, ConflictPolicy, Diagnostic, Diagnostics, LogFormat, PluginSource, SecretSource,
+    StockConfig, StockOwnerConfig, StorageConfig, StoreConfig, init,
 };
 use weft_netsuite::config::NetSuiteSettings;
 use weft_shopify::config::ShopifySettings;
@@ -1344,4 +1344,72 @@ fn magento_starter_config_loads_cleanly() {
         };
         assert!(vars.contains(&var.as_str()), "{var}");
     }
+}
+
+#[test]
+fn on_change_actions_per_field_pattern() {
+    let (_dir, path) = setup(
+        HOST,
+        &[(
+            "acme.toml",
+            &format!(
+                "{}\n[policy]\ndefault = \"prefer-netsuite\"\n\"price.price\" = \"netsuite\"\non_change = {{ \"*\" = \"revert\", \"price.price\" = \"propose\", \"variant.*\" = \"accept\" }}\n",
+                store("acme")
+            ),
+        )],
+    );
+    let c = load(&path).unwrap();
+    let p = &c.stores[0].policy;
+    assert_eq!(p.on_change["*"], ChangeAction::Revert);
+    assert_eq!(p.on_change["price.price"], ChangeAction::Propose);
+    assert_eq!(p.on_change["variant.*"], ChangeAction::Accept);
+    assert_eq!(
+        p.owners.len(),
+        1,
+        "on_change is not an owner: {:?}",
+        p.owners
+    );
+    // The resolver is told the owners only.
+    assert!(
+        !c.stores[0].plugin_config()["owners"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("on_change")),
+        "{:?}",
+        c.stores[0].plugin_config()
+    );
+
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &format!(
+                "{}\n[policy]\ndefault = \"prefer-netsuite\"\non_change = {{ \"price.price\" = \"revret\", \"prices.x\" = \"accept\" }}\n",
+                store("acme")
+            ),
+        )],
+    );
+    let v: Vec<&Diagnostic> = d.iter().collect();
+    assert_eq!(v.len(), 2, "{d}");
+    assert_eq!(
+        v[0].message,
+        "unknown action `revret` for `price.price` in [policy] on_change"
+    );
+    assert_eq!(v[0].hint.as_deref(), Some("did you mean `revert`?"));
+    assert_eq!(
+        v[1].message,
+        "unknown entity kind `prices` in field `prices.x` in [policy] on_change"
+    );
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &format!("{}\n[policy]\non_change = \"revert\"\n", store("acme")),
+        )],
+    );
+    assert_eq!(
+        only(&d).message,
+        "`on_change` in [policy] is a table of field patterns"
+    );
 }

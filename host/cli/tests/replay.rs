@@ -182,6 +182,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),
+        ownership: Default::default(),
     })
 }
 
@@ -637,6 +638,7 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
         poll_overlap: Duration::ZERO,
         public_url: None,
         stock: Default::default(),
+        ownership: Default::default(),
     }
 }
 

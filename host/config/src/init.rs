@@ -167,6 +167,9 @@ default = "prefer-netsuite"
 "price.price" = "netsuite"
 "product.title" = "shopify"
 "product.description" = "shopify"
+# What a change by a system that does not own the field does: "revert" (the owner's value is
+# written back; the default), "propose" (kept for an operator: `weft proposals`) or "accept".
+# on_change = { "*" = "revert", "price.price" = "propose" }
 
 [stock]
 # Who owns stock: by default the store's ERP. Storefronts then show the ERP's available less

@@ -14,9 +14,9 @@ use url::Url;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
 use crate::model::{
-    Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat, PluginLimits,
-    PluginRef, PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig, ScheduleConfig,
-    ServerConfig, StockConfig, StockOwnerConfig, StorageConfig, StoreConfig,
+    ChangeAction, Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat,
+    PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig,
+    ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig, StoreConfig,
 };
 use crate::secret::Secret;
 use crate::section::{Claim, PlatformSection, Section, SystemConfig};
@@ -1142,13 +1142,60 @@ fn read_policy(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>, systems: &[String]) -> Policy
             }
             continue;
         }
+        if let Some(pattern) = path.strip_prefix("on_change.") {
+            let pattern = pattern.to_owned();
+            if pattern != "*" {
+                let Some((kind, field)) = pattern.split_once('.') else {
+                    cx.err(
+                        key_span,
+                        format!("`{pattern}` in [policy] on_change is not a field pattern"),
+                        Some("write `\"<entity>.<field>\" = \"revert\"`; `<entity>.*`, `*.<field>` and `*` are wildcards".into()),
+                    );
+                    continue;
+                };
+                if !check_pattern(cx, kind, field, &pattern, key_span, "[policy] on_change") {
+                    continue;
+                }
+            }
+            match v.get_ref() {
+                DeValue::String(s) => match ChangeAction::parse(s) {
+                    Some(a) => {
+                        policy.on_change.insert(pattern, a);
+                    }
+                    None => cx.err(
+                        v.span(),
+                        format!("unknown action `{s}` for `{pattern}` in [policy] on_change"),
+                        Some(unknown_hint(s, &ChangeAction::NAMES)),
+                    ),
+                },
+                _ => cx.type_err(
+                    tbl,
+                    &path,
+                    v,
+                    "one of revert, propose, accept",
+                    &format!("on_change = {{ \"{pattern}\" = \"revert\" }}"),
+                ),
+            }
+            continue;
+        }
+        if path == "on_change" {
+            cx.err(
+                key_span,
+                "`on_change` in [policy] is a table of field patterns".into(),
+                Some(
+                    "write `on_change = { \"*\" = \"revert\", \"price.price\" = \"propose\" }`"
+                        .into(),
+                ),
+            );
+            continue;
+        }
         let split = if path == "*" {
             Some(("*", "*"))
         } else {
             path.split_once('.')
         };
         let Some((kind, field)) = split else {
-            let hint = match crate::diag::suggest(&path, &["default"]) {
+            let hint = match crate::diag::suggest(&path, &["default", "on_change"]) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "field owners are written `\"<entity>.<field>\" = \"<system>\"`, e.g. `\"price.price\" = \"netsuite\"`".into(),
             };

@@ -514,6 +514,37 @@ pub struct PolicyConfig {
     /// the store, e.g. `"price.price" = "erp"`); `kind.*`, `*.field` and `*` are wildcards, the
     /// most specific rule wins. That system's value wins conflicts on that field.
     pub owners: BTreeMap<String, String>,
+    /// What a one-sided change by a system that does not own the field does, per field pattern
+    /// (`on_change = { "*" = "revert", "price.price" = "propose" }`; the most specific pattern
+    /// wins; default [`ChangeAction::Revert`]). Fields without an owner are always taken.
+    pub on_change: BTreeMap<String, ChangeAction>,
+}
+
+/// `[policy] on_change`: what a change by a system that does not own the field does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChangeAction {
+    /// The owner's value is written back, counted and logged as an override (default).
+    #[default]
+    Revert,
+    /// Kept aside for an operator to accept or refuse (`weft proposals`).
+    Propose,
+    /// Taken and written to the owner.
+    Accept,
+}
+
+impl ChangeAction {
+    /// The config names.
+    pub const NAMES: [&str; 3] = ["revert", "propose", "accept"];
+
+    /// Parses a config name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "revert" => Some(Self::Revert),
+            "propose" => Some(Self::Propose),
+            "accept" => Some(Self::Accept),
+            _ => None,
+        }
+    }
 }
 
 impl PolicyConfig {

@@ -10,6 +10,7 @@
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
 //! - [`stock`]: stock as available-to-sell with one owner (pending storefront demand).
+//! - [`ownership`]: field owners held on every change (revert, propose, accept).
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
 //!   to errors, on the
 //!   store's schedule (reconciliation interval, full-resync cron, quiet hours).
@@ -19,6 +20,7 @@ pub mod dispatch;
 pub mod error;
 pub mod merge;
 pub mod observe;
+pub mod ownership;
 pub mod runner;
 pub mod stock;
 pub mod sync;
@@ -26,6 +28,7 @@ pub mod sync;
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use observe::Observer;
+pub use ownership::{OnChange, Ownership};
 pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers};
 pub use stock::{StockOwner, StockPolicy};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use weft_platform::version::{Freshness, freshness};
 use weft_platform::{Idempotency, PlannedWrite, Platform, Systems};
 use weft_runtime::types::{
@@ -37,6 +37,7 @@ use std::sync::Arc;
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
+use crate::ownership::{self, OnChange, Ownership, pattern_matches};
 use crate::stock::{self, Demand, PENDING, StockPolicy};
 
 /// Stages of a set-aside entry: the document could not be mapped to canonical records, a
@@ -114,12 +115,6 @@ pub struct ResolverRule {
 /// (its `guards` export) and kept.
 type Guards = Arc<tokio::sync::OnceCell<Vec<String>>>;
 
-/// Whether `pattern` (`kind.field`, `kind.*`, `*.field`, `*`) matches a field.
-fn pattern_matches(pattern: &str, kind: &str, field: &str) -> bool {
-    let (k, f) = pattern.split_once('.').unwrap_or((pattern, "*"));
-    (k == "*" || k == kind) && (f == "*" || f == field)
-}
-
 impl ResolverRule {
     fn matches(&self, kind: &str, field: &str) -> bool {
         pattern_matches(&self.pattern, kind, field)
@@ -127,11 +122,7 @@ impl ResolverRule {
 
     /// How specific the pattern is (exact kind and field first).
     fn specificity(&self) -> u8 {
-        let (k, f) = self
-            .pattern
-            .split_once('.')
-            .unwrap_or((self.pattern.as_str(), "*"));
-        u8::from(k != "*") * 2 + u8::from(f != "*")
+        ownership::specificity(&self.pattern)
     }
 }
 
@@ -158,6 +149,8 @@ pub struct Processor {
     /// The store's stock policy, and the system that owns its stock (if any).
     stock: StockPolicy,
     stock_owner: Option<String>,
+    /// Field owners and what a non-owner's one-sided change does.
+    ownership: Ownership,
 }
 
 impl Processor {
@@ -184,7 +177,14 @@ impl Processor {
             guards: resolvers.iter().map(|_| Guards::default()).collect(),
             resolvers,
             observer: Arc::new(Discard),
+            ownership: Ownership::default(),
         }
+    }
+
+    /// Holds the store's field owners on every change (see [`crate::ownership`]).
+    pub fn with_ownership(mut self, ownership: Ownership) -> Self {
+        self.ownership = ownership;
+        self
     }
 
     /// Keeps the store's stock by `policy` (default: the store's ERP owns it).
@@ -389,6 +389,12 @@ impl Processor {
                 work.count("webhook_hints");
                 continue;
             }
+            if let Some(decision) =
+                ownership::decision_of(entry.delivery_id.as_deref(), &entry.body)
+            {
+                fresh.push(Fresh::Decision(entry, decision));
+                continue;
+            }
             if let Some(key) = replan_key(&entry) {
                 if mode == Mode::Live {
                     fresh.push(Fresh::Replan(entry, key));
@@ -484,7 +490,7 @@ impl Processor {
                 .iter()
                 .filter_map(|f| match f {
                     Fresh::Doc(_, d, _) => Some(d.clone()),
-                    Fresh::Write(..) | Fresh::Replan(..) => None,
+                    Fresh::Write(..) | Fresh::Replan(..) | Fresh::Decision(..) => None,
                 })
                 .collect();
             let mut outcomes = if docs.is_empty() {
@@ -499,6 +505,11 @@ impl Processor {
                     Fresh::Doc(entry, _, prior) => (entry, prior),
                     Fresh::Write(entry, write) => {
                         self.apply_stock_write(&mut work, &mut report, entry, write, &mut plans)
+                            .await?;
+                        continue;
+                    }
+                    Fresh::Decision(entry, decision) => {
+                        self.apply_decision(&mut work, entry, decision, &mut plans)
                             .await?;
                         continue;
                     }
@@ -680,7 +691,63 @@ impl Processor {
             && self
                 .release_demand(work, entry, &record_key, &mut meta, plans)
                 .await?;
-        let mut m = merge(&golden, previous.as_ref(), &observed, counter);
+        // A system with an open proposal for a field shows the proposed value; for the merge it
+        // holds the agreed one, so showing another value is a new proposal (or a change back to
+        // the agreed value withdraws it), never a conflict with its own proposal.
+        let open = self.open_proposals(&meta, system);
+        let mut merge_previous = previous.clone();
+        if !open.is_empty() {
+            let p = merge_previous.get_or_insert_with(Fields::new);
+            for field in &open {
+                match golden.get(field) {
+                    Some(v) => p.insert(field.clone(), v.clone()),
+                    None => p.remove(field),
+                };
+            }
+        }
+        let mut m = merge(&golden, merge_previous.as_ref(), &observed, counter);
+        // One-sided changes by a system that does not own the field: the store's policy
+        // reverts them, proposes them to an operator, or accepts them.
+        let mut overrides: Vec<(String, OnChange)> = Vec::new();
+        for field in m.taken.clone() {
+            if stock_level && field == "quantity" {
+                continue; // stock has its own owner (`[stock]`)
+            }
+            let Some(agreed) = golden.get(&field) else {
+                continue; // nothing agreed yet: the first value shown is taken
+            };
+            if let Some(action @ (OnChange::Revert | OnChange::Propose)) =
+                self.ownership.judge(&kind, &field, system)
+            {
+                m.golden.insert(field.clone(), agreed.clone());
+                m.taken.retain(|f| *f != field);
+                overrides.push((field, action));
+            }
+        }
+        // The same holds when the non-owner's change meets another (a conflict): the owner's
+        // rule decides it before any resolver (an owner's own conflicting change still goes to
+        // the resolver, which with owners is `system-of-record`).
+        let mut kept = Vec::with_capacity(m.conflicts.len());
+        for c in std::mem::take(&mut m.conflicts) {
+            let judged = if stock_level && c.field == "quantity" {
+                None
+            } else {
+                self.ownership.judge(&kind, &c.field, system)
+            };
+            match judged {
+                Some(action @ (OnChange::Revert | OnChange::Propose)) => {
+                    // The golden record still holds the agreed value of a conflicting field.
+                    overrides.push((c.field, action));
+                }
+                _ => kept.push(c),
+            }
+        }
+        m.conflicts = kept;
+        // A proposer that shows the agreed value again withdrew its proposal.
+        let withdrawn: Vec<String> = open
+            .into_iter()
+            .filter(|f| observed.contains_key(f) && observed.get(f) == golden.get(f))
+            .collect();
         // One-sided changes of fields a resolver guards are put to it, as conflicts are.
         let guarded = self.guarded(&kind, &m.taken).await;
         let mut refusals: Vec<(String, String)> = Vec::new();
@@ -762,8 +829,16 @@ impl Processor {
             .iter()
             .chain(m.conflicts.iter().map(|c| &c.field))
             .filter(|f| !refusals.iter().any(|(r, _)| r == *f));
+        let mut proposals_changed = !withdrawn.is_empty();
         if let Value::Object(meta_map) = &mut meta {
             for field in decided {
+                if meta_map
+                    .get(field.as_str())
+                    .is_some_and(|f| f.get(ownership::PROPOSED).is_some())
+                {
+                    work.count("proposals_superseded");
+                    info!(store = %self.store_id, %system, %kind, key = %record_key, %field, seq = entry.seq, "a change of the field superseded its open proposal");
+                }
                 meta_map.insert(
                     field.clone(),
                     json!({"system": system, "version": entry.version, "seq": entry.seq}),
@@ -784,8 +859,50 @@ impl Processor {
                     );
                 }
             }
+            for field in &withdrawn {
+                if let Some(Value::Object(f)) = meta_map.get_mut(field.as_str()) {
+                    f.remove(ownership::PROPOSED);
+                }
+                work.count("proposals_withdrawn");
+            }
+            for (field, action) in &overrides {
+                let value = incoming.get(field).cloned().unwrap_or(Value::Null);
+                let field_meta = meta_map.entry(field.clone()).or_insert_with(|| json!({}));
+                let Value::Object(f) = field_meta else {
+                    continue;
+                };
+                let record = json!({
+                    "system": system,
+                    "value": value,
+                    "version": entry.version,
+                    "seq": entry.seq,
+                });
+                match action {
+                    OnChange::Revert => {
+                        work.count("changes_reverted");
+                        info!(store = %self.store_id, %system, %kind, key = %record_key, %field, seq = entry.seq, owner = self.ownership.owner(&kind, field).unwrap_or(""), "a change by a system that does not own the field: the owner's value is written back");
+                        f.insert(ownership::REVERTED.into(), record);
+                        proposals_changed = true;
+                    }
+                    OnChange::Propose => {
+                        let same = f
+                            .get(ownership::PROPOSED)
+                            .and_then(|p| p.get("value"))
+                            .is_some_and(|v| *v == value);
+                        if !same {
+                            work.count("changes_proposed");
+                            info!(store = %self.store_id, %system, %kind, key = %record_key, %field, seq = entry.seq, "a change by a system that does not own the field: kept for an operator (weft proposals)");
+                            let mut record = record;
+                            record["at"] = json!(entry.received_at.to_rfc3339());
+                            f.insert(ownership::PROPOSED.into(), record);
+                            proposals_changed = true;
+                        }
+                    }
+                    OnChange::Accept => {}
+                }
+            }
         }
-        let changed_by_refusal = !refusals.is_empty();
+        let changed_by_refusal = !refusals.is_empty() || proposals_changed;
         let mut changed = !m.is_noop() || changed_by_refusal;
         // Pending demand the owner's reading released lives in the meta only.
         changed |= released;
@@ -814,6 +931,84 @@ impl Processor {
             &record_key,
             entry.seq,
         );
+        Ok(())
+    }
+
+    /// The fields of a golden record's `meta` with an open proposal by `system`.
+    fn open_proposals(&self, meta: &Value, system: &str) -> Vec<String> {
+        ownership::proposals(meta)
+            .into_iter()
+            .filter(|(_, p)| p.get("system").and_then(Value::as_str) == Some(system))
+            .map(|(f, _)| f)
+            .collect()
+    }
+
+    /// Applies an operator's decision on an open proposal: accepted, the proposed value becomes
+    /// the agreed one (and reaches every system); refused, the proposal is closed and the
+    /// agreed value is written back to the proposer. A decision on a proposal that is no longer
+    /// open with the value the operator saw is not applied (counted as `decisions_stale`).
+    async fn apply_decision(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        decision: &ownership::Decision,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        let (kind, key, field) = (
+            entry.kind.as_str(),
+            entry.entity_id.as_str(),
+            &decision.field,
+        );
+        let Some(canonical_kind) = parse_kind(kind) else {
+            work.count("decisions_stale");
+            return Ok(());
+        };
+        let (mut golden, mut meta) = work.golden(kind, key).await?;
+        let open = meta
+            .get(field)
+            .and_then(|m| m.get(ownership::PROPOSED))
+            .filter(|p| {
+                p.get("system").and_then(Value::as_str) == Some(entry.system.as_str())
+                    && p.get("value") == Some(&decision.value)
+            })
+            .cloned();
+        let Some(open) = open else {
+            work.count("decisions_stale");
+            warn!(store = %self.store_id, system = %entry.system, %kind, %key, %field, seq = entry.seq, "a decision on a proposal that is no longer open with that value: not applied");
+            return Ok(());
+        };
+        let decided = json!({
+            "accept": decision.accept,
+            "system": entry.system,
+            "value": decision.value,
+            "seq": entry.seq,
+            "at": entry.received_at.to_rfc3339(),
+        });
+        let Value::Object(meta_map) = &mut meta else {
+            return Ok(());
+        };
+        if decision.accept {
+            golden.insert(field.clone(), decision.value.clone());
+            meta_map.insert(
+                field.clone(),
+                json!({
+                    "system": entry.system,
+                    "version": open.get("version").cloned().unwrap_or(Value::Null),
+                    "seq": open.get("seq").cloned().unwrap_or(Value::Null),
+                    ownership::DECIDED: decided,
+                }),
+            );
+            work.count("proposals_accepted");
+        } else {
+            if let Some(Value::Object(f)) = meta_map.get_mut(field.as_str()) {
+                f.remove(ownership::PROPOSED);
+                f.insert(ownership::DECIDED.into(), decided);
+            }
+            work.count("proposals_refused");
+        }
+        info!(store = %self.store_id, system = %entry.system, %kind, %key, %field, accept = decision.accept, "an operator decided a proposal");
+        work.set_golden(kind, key, golden, meta, true);
+        plan_everywhere(plans, &self.systems, canonical_kind, kind, key, entry.seq);
         Ok(())
     }
 
@@ -1295,6 +1490,14 @@ impl Processor {
                 );
                 golden.insert("quantity".into(), json!(shown));
             }
+            // A system with an open proposal keeps what it shows until an operator decides.
+            for (field, p) in ownership::proposals(&golden_meta) {
+                if p.get("system").and_then(Value::as_str) == Some(target.as_str())
+                    && let Some(v) = p.get("value")
+                {
+                    golden.insert(field, v.clone());
+                }
+            }
             let mut known = work.target(&target, &kind, &key).await?;
             if kind == "inventory-level"
                 && let Some((sent, queued_at)) = work.in_flight(&target, &kind, &key).await?
@@ -1593,6 +1796,7 @@ enum Fresh {
     Doc(JournalEntry, PlatformDoc, Option<Seen>),
     Write(JournalEntry, StockWrite),
     Replan(JournalEntry, String),
+    Decision(JournalEntry, ownership::Decision),
 }
 
 /// The level a replan entry (journaled when a stock write was refused as stale) names.

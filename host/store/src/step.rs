@@ -608,6 +608,46 @@ impl Store {
         })
     }
 
+    /// The store's golden records whose field meta contains `needle` as text (for example
+    /// `"proposed"`, the open proposals an operator decides), by kind and key, at most `limit`.
+    pub async fn golden_with_meta(
+        &self,
+        store_id: &str,
+        needle: &str,
+        limit: u32,
+    ) -> Result<Vec<GoldenRecord>> {
+        const OP: &str = "read golden records by meta";
+        let pattern = format!(
+            "%{}%",
+            needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        on_db!(self.db(), p => {
+            let rows = sqlx::query("SELECT kind, key, fields, field_meta, updated_at FROM golden
+                                    WHERE store_id = $1 AND field_meta LIKE $2 ESCAPE '\\'
+                                    ORDER BY kind, key LIMIT $3")
+                .bind(store_id)
+                .bind(&pattern)
+                .bind(i64::from(limit))
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(GoldenRecord {
+                        kind: r.text("kind").map_err(StoreError::db(OP))?,
+                        key: r.text("key").map_err(StoreError::db(OP))?,
+                        fields: json("golden.fields", &r.text("fields").map_err(StoreError::db(OP))?)?,
+                        field_meta: json("golden.field_meta", &r.text("field_meta").map_err(StoreError::db(OP))?)?,
+                        updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(OP))?),
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// The id canonical key `key` has in `system`.
     pub async fn xref_entity(
         &self,
