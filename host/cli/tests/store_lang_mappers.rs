@@ -2,8 +2,7 @@
 //! `title-price` maps a Shopify product created in the simulator into NetSuite items (item id and
 //! title; prices see below) through webhooks, the merge and the dispatcher, under the
 //! default runtime config and store limits; an edited title follows; once quiet nothing more is
-//! written. The price upserts are printed, not asserted: they landed in one run of three (see
-//! the comment at the check).
+//! written. Prices reach the items once they exist.
 //!
 //! Toolchains as in `plugin_languages.rs`: installed as the READMEs say, or `SKIPPED:`.
 
@@ -123,14 +122,22 @@ async fn store_with(mapper_wasm: &Path, name: &str) -> Result<()> {
         ensure!(i["itemId"] == item_id, "{name}: {i}");
         ensure!(i["displayName"] == "Polyglot Shirt", "{name}: {i}");
     }
-    // The price upserts: in one run of three they landed (basePrice 49.0 / 49.5, compare-at
-    // 59.0); in the others the dispatcher applied only the `variant` upserts. Reported as open,
-    // not asserted, until the engine's planning of a second kind for the same NetSuite item
-    // is understood.
-    println!(
-        "{name}: prices in NetSuite: {:?}",
-        ["item-PG-S", "item-PG-M"].map(|eid| item(&items, eid).map(|i| i["basePrice"].clone()))
-    );
+    // The prices: their writes wait until the item exists in NetSuite, and the item's creation
+    // has them planned again (`dispatch::dependents_entry`; this mapper maps no NetSuite
+    // document, so nothing else would).
+    for (eid, price, compare_at) in [("item-PG-S", 49.0, Some(59.0)), ("item-PG-M", 49.5, None)] {
+        let i = item(&items, eid).with_context(|| format!("{name}: no NetSuite item {eid}"))?;
+        ensure!(
+            i["basePrice"].as_f64() == Some(price),
+            "{name}: price of {eid}: {i}"
+        );
+        if let Some(c) = compare_at {
+            ensure!(
+                i["custitem_compare_at_price"].as_f64() == Some(c),
+                "{name}: compare-at price of {eid}: {i}"
+            );
+        }
+    }
 
     // An edited title follows.
     shop.edit_product(

@@ -856,8 +856,39 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             });
         }
     }
+    completion.journal.extend(dependents_entry(row, outcome));
     completion.counters.push(("writes_applied".into(), 1));
     completion
+}
+
+/// After a write created a variant in its target (the command named no target id, the answer
+/// does), the journal entry that has the processing step plan the records that live on it
+/// (its price and stock levels), whose writes waited for it (`writes_waiting_for_variant`):
+/// nothing else would plan them when the mapper does not map the target's own documents.
+/// Delivery id `weft-replan:<idempotency key>`, kind `variant`; `None` for other writes.
+fn dependents_entry(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJournalEntry> {
+    if row.kind != "variant" || outcome.target_id.is_empty() {
+        return None;
+    }
+    let created = command(row).is_ok_and(|c| c.target_id.is_none());
+    created.then(|| {
+        let now = Utc::now();
+        NewJournalEntry {
+            store_id: row.store_id.clone(),
+            system: row.system.clone(),
+            kind: row.kind.clone(),
+            entity_id: row.key.clone(),
+            version: now.to_rfc3339(),
+            source: Source::Poll,
+            delivery_id: Some(format!(
+                "{}{}",
+                crate::sync::REPLAN_PREFIX,
+                row.idempotency_key
+            )),
+            body: json!({ crate::sync::REPLAN_FIELD: { "key": row.key, "row": row.id, "dependents": true } }),
+            received_at: now,
+        }
+    })
 }
 
 /// The journal entry that records an applied stock write: the level's platform version after

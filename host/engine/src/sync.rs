@@ -395,6 +395,12 @@ impl Processor {
                 fresh.push(Fresh::Decision(entry, decision));
                 continue;
             }
+            if let Some(key) = dependents_key(&entry) {
+                if mode == Mode::Live {
+                    fresh.push(Fresh::Dependents(entry, key));
+                }
+                continue;
+            }
             if let Some(key) = replan_key(&entry) {
                 if mode == Mode::Live {
                     fresh.push(Fresh::Replan(entry, key));
@@ -490,7 +496,10 @@ impl Processor {
                 .iter()
                 .filter_map(|f| match f {
                     Fresh::Doc(_, d, _) => Some(d.clone()),
-                    Fresh::Write(..) | Fresh::Replan(..) | Fresh::Decision(..) => None,
+                    Fresh::Write(..)
+                    | Fresh::Replan(..)
+                    | Fresh::Decision(..)
+                    | Fresh::Dependents(..) => None,
                 })
                 .collect();
             let mut outcomes = if docs.is_empty() {
@@ -506,6 +515,43 @@ impl Processor {
                     Fresh::Write(entry, write) => {
                         self.apply_stock_write(&mut work, &mut report, entry, write, &mut plans)
                             .await?;
+                        continue;
+                    }
+                    Fresh::Dependents(entry, sku) => {
+                        // A variant weft created: plan what lives on it (see
+                        // `dispatch::dependents_entry`).
+                        let mut n = 0;
+                        if work.golden_exists("price", sku).await? {
+                            plan_everywhere(
+                                &mut plans,
+                                &self.systems,
+                                EntityKind::Price,
+                                "price",
+                                sku,
+                                entry.seq,
+                            );
+                            n += 1;
+                        }
+                        for level in self
+                            .db
+                            .golden_keys_with_prefix(
+                                &self.store_id,
+                                "inventory-level",
+                                &format!("{sku}@"),
+                            )
+                            .await?
+                        {
+                            plan_everywhere(
+                                &mut plans,
+                                &self.systems,
+                                EntityKind::InventoryLevel,
+                                "inventory-level",
+                                &level,
+                                entry.seq,
+                            );
+                            n += 1;
+                        }
+                        work.count_by("dependents_replanned", n);
                         continue;
                     }
                     Fresh::Decision(entry, decision) => {
@@ -1797,6 +1843,20 @@ enum Fresh {
     Write(JournalEntry, StockWrite),
     Replan(JournalEntry, String),
     Decision(JournalEntry, ownership::Decision),
+    /// A variant weft created in a target: its price and levels are planned again.
+    Dependents(JournalEntry, String),
+}
+
+/// The variant a dependents replan entry names (journaled when weft created a variant).
+fn dependents_key(entry: &JournalEntry) -> Option<String> {
+    let ours = entry.kind == "variant"
+        && entry
+            .delivery_id
+            .as_deref()
+            .is_some_and(|d| d.starts_with(REPLAN_PREFIX));
+    let r = entry.body.get(REPLAN_FIELD).filter(|_| ours)?;
+    r.get("dependents")?.as_bool()?.then_some(())?;
+    Some(r.get("key")?.as_str()?.to_owned())
 }
 
 /// The level a replan entry (journaled when a stock write was refused as stale) names.
@@ -2345,6 +2405,11 @@ impl<'a> Work<'a> {
         };
         self.golden.insert(k, v.clone());
         Ok(v)
+    }
+
+    /// Whether a golden record of (`kind`, `key`) with fields exists (in this step or stored).
+    async fn golden_exists(&mut self, kind: &str, key: &str) -> Result<bool, EngineError> {
+        Ok(!self.golden(kind, key).await?.0.is_empty())
     }
 
     fn set_golden(&mut self, kind: &str, key: &str, fields: Fields, meta: Value, changed: bool) {

@@ -648,6 +648,33 @@ impl Store {
         })
     }
 
+    /// The keys of the store's golden records of `kind` that start with `prefix` (a SKU's
+    /// levels: `<sku>@`), in order.
+    pub async fn golden_keys_with_prefix(
+        &self,
+        store_id: &str,
+        kind: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>> {
+        const OP: &str = "read golden keys";
+        let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        on_db!(self.db(), p => {
+            let rows = sqlx::query("SELECT key FROM golden
+                                    WHERE store_id = $1 AND kind = $2 AND substr(key, 1, $3) = $4
+                                    ORDER BY key")
+                .bind(store_id)
+                .bind(kind)
+                .bind(chars)
+                .bind(prefix)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| r.text("key").map_err(StoreError::db(OP)))
+                .collect()
+        })
+    }
+
     /// The id canonical key `key` has in `system`.
     pub async fn xref_entity(
         &self,
