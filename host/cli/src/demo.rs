@@ -33,6 +33,8 @@ use weft_store::Store;
 use crate::app::{Host, StoreSetup};
 use crate::platforms;
 
+pub use weft_engine::Ownership;
+
 /// What `weft demo` runs.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -60,6 +62,9 @@ pub struct DemoOptions {
     pub keep: Option<std::path::PathBuf>,
     /// The storefront synced with NetSuite.
     pub storefront: Storefront,
+    /// Field owners and what a non-owner's change does (`[policy]`); none by default, so
+    /// every side's edits flow.
+    pub ownership: Ownership,
 }
 
 /// The storefront platform of a demo store.
@@ -102,6 +107,7 @@ impl Default for DemoOptions {
             settle_timeout: Duration::from_secs(120),
             keep: None,
             storefront: Storefront::Shopify,
+            ownership: Ownership::default(),
         }
     }
 }
@@ -150,6 +156,8 @@ pub struct DemoReport {
     pub stale_ignored: i64,
     /// Field conflicts the resolvers settled.
     pub conflicts_resolved: i64,
+    /// Changes by a system that does not own the field, written back (`[policy] on_change`).
+    pub changes_reverted: i64,
     /// Writes applied to the platforms.
     pub writes_applied: i64,
     /// Compare-and-set writes found stale and re-merged.
@@ -471,7 +479,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             poll_overlap: Duration::from_secs(5),
             public_url: None,
             stock: Default::default(),
-            ownership: Default::default(),
+            ownership: opts.ownership.clone(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
@@ -618,6 +626,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             .map(|(_, v)| *v)
             .sum::<i64>();
         report.conflicts_resolved += c("conflicts_resolved");
+        report.changes_reverted += c("changes_reverted");
         report.stock_overridden += c("stock_overridden");
         report.writes_applied += c("writes_applied");
         report.writes_stale += c("writes_stale");
