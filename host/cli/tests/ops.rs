@@ -1,7 +1,7 @@
 //! The operator commands as an operator runs them (the real `weft` binary): a mistyped database
 //! path is an error that creates nothing, a closed stdout pipe ends quietly, the ids `dlq list`
 //! prints are the ids `dlq show` / `retry` / `discard` take, and `dlq retry --all` re-queues by
-//! filter.
+//! filter, and `weft proposals` lists, counts and journals decisions.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -364,4 +364,87 @@ fn sigterm_with_slow_clients_attached_exits_within_the_grace() {
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     drop(half_head);
     let _ = trickle.join();
+}
+
+/// `weft proposals`: lists the open proposals a step kept, and `accept` journals the operator's
+/// decision (the value the operator saw) for the running host's next step; `weft status` counts
+/// them; deciding a proposal that is not open is an error naming how to list them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_are_listed_counted_and_decided_by_a_journaled_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weft.db");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+    let mut step = StepCommit::new("s1", t0);
+    step.golden.push(weft_store::GoldenUpsert {
+        kind: "price".into(),
+        key: "LS-S".into(),
+        fields: json!({"price": "49.99"}),
+        field_meta: json!({"price": {"system": "netsuite", "version": "v1", "seq": 1,
+            "proposed": {"system": "shopify", "value": "39.00", "version": "v2", "seq": 2,
+                         "at": "2024-03-01T12:00:00Z"}}}),
+    });
+    store.commit_step(&step).await.unwrap();
+    // The shop's observation that made the proposal.
+    store.append(entry("s1", 1)).await.unwrap();
+    let db = path.to_str().unwrap();
+
+    let list = weft(&["proposals", "list", "--database", db]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(
+        text(&list.stdout).trim(),
+        "s1 price LS-S price: shopify proposes \"39.00\" (agreed \"49.99\")"
+    );
+    let status = weft(&["status", "--json", "--store", "s1", "--database", db]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(s["proposals"], 1, "{s}");
+
+    let missing = weft(&[
+        "proposals",
+        "accept",
+        "--store",
+        "s1",
+        "price",
+        "LS-S",
+        "compare_at_price",
+        "--database",
+        db,
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("no open proposal for price LS-S compare_at_price"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let accept = weft(&[
+        "proposals",
+        "accept",
+        "--store",
+        "s1",
+        "price",
+        "LS-S",
+        "price",
+        "--database",
+        db,
+    ]);
+    assert!(accept.status.success(), "{}", text(&accept.stderr));
+    let entries = store.journal_since("s1", 0, 10).await.unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let e = &entries[1];
+    assert_eq!(
+        (e.system.as_str(), e.kind.as_str(), e.entity_id.as_str()),
+        ("shopify", "price", "LS-S")
+    );
+    assert!(
+        e.delivery_id
+            .as_deref()
+            .unwrap()
+            .starts_with("weft-decision:")
+    );
+    assert_eq!(
+        e.body["weft_decision"],
+        json!({"field": "price", "accept": true, "value": "39.00"})
+    );
 }
