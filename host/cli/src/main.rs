@@ -100,6 +100,9 @@ enum Command {
         /// Print the totals as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Queue nothing: list the writes the replay would make, per record and field.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Validate a configuration: every problem in every file at once, with file and line.
     Check {
@@ -139,6 +142,10 @@ enum Command {
     /// Inspect and act on dead letters (writes that failed permanently).
     #[command(subcommand)]
     Dlq(weft::ops::DlqCommand),
+    /// Why a record's fields hold their values: each observation that set them (source,
+    /// version, mapper), the merge decision (conflict and the resolver that settled it,
+    /// refusal, echo) and the writes it caused with their outcome.
+    Explain(weft::explain::ExplainArgs),
 }
 
 /// Flags of `weft demo`.
@@ -322,7 +329,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             since,
             entity,
             json,
-        } => weft::run::replay(&config, &store, since, entity.as_deref(), json).await,
+            dry_run,
+        } => weft::run::replay(&config, &store, since, entity.as_deref(), json, dry_run).await,
         Command::Check {
             config,
             plugins,
@@ -350,6 +358,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Status(args) => weft::ops::status(args).await,
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
+        Command::Explain(args) => weft::explain::explain(args).await,
     }
 }
 

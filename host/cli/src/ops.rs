@@ -172,7 +172,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    async fn open(&self) -> Result<Store> {
+    pub(crate) async fn open(&self) -> Result<Store> {
         let url = match &self.database {
             Some(url) => url.clone(),
             None => {

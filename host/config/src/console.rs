@@ -1,0 +1,34 @@
+//! `[console]` of the host file: the operator's web console `weft run` serves under
+//! `/console` on its listener. Owned here so the rest of the loader only hands it the table.
+//!
+//! ```toml
+//! [console]
+//! token = { env = "WEFT_CONSOLE_TOKEN" }   # a secret reference, never inline
+//! ```
+//!
+//! Without a token the console is off (`/console` answers 404 saying how to turn it on).
+
+use crate::load::{Cx, Tbl};
+use crate::secret::Secret;
+
+const CONSOLE_KEYS: [&str; 1] = ["token"];
+
+/// `[console]`: the web console's access token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// The token an operator gives to open the console (a secret reference); `None`: the
+    /// console is off.
+    pub token: Option<Secret>,
+}
+
+/// Reads `[console]` from the host file's root table.
+pub(crate) fn read(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> ConsoleConfig {
+    let mut console = ConsoleConfig::default();
+    if let Some(t) = cx.sub_table(root, "console", "console") {
+        cx.check_keys(&t, &CONSOLE_KEYS);
+        if let Some(v) = t.get("token") {
+            console.token = cx.secret_value(&t, "token", v, "console.token");
+        }
+    }
+    console
+}
