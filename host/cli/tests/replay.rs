@@ -889,6 +889,7 @@ async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
         ("shopify", "done")
     );
     let text = weft::explain::render(&e);
+    eprintln!("{text}");
     assert!(
         text.contains("[replay]: mapped by shopify-netsuite"),
         "{text}"

@@ -32,3 +32,39 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> ConsoleConfig {
     }
     console
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::load;
+
+    fn host(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("stores")).unwrap();
+        let path = dir.path().join("weft.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_token_is_a_reference_and_nothing_else_is_accepted() {
+        let (_d, path) = host("[console]\ntoken = { env = \"WEFT_CONSOLE_TOKEN\" }\n");
+        let config = load(&path, &[]).unwrap();
+        assert!(config.console.token.is_some());
+        assert!(
+            config.secrets().len() == 1,
+            "the token is checked with the other secrets"
+        );
+
+        let (_d, path) = host("");
+        assert!(load(&path, &[]).unwrap().console.token.is_none());
+
+        let (_d, path) = host("[console]\ntoken = \"s3cret-written-inline\"\ntokn = 1\n");
+        let err = load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("secret written inline"), "{err}");
+        assert!(
+            !err.contains("s3cret-written-inline"),
+            "the value is not echoed: {err}"
+        );
+        assert!(err.contains("tokn"), "unknown keys are reported: {err}");
+    }
+}

@@ -229,14 +229,19 @@ async fn a_conflict_is_explained_step_by_step_naming_the_resolver() {
         (copy("shopify"), copy("netsuite")),
         (json!("39.00"), json!("59.00"))
     );
-    // Found by the shop's id too.
-    let found = db
-        .find_records(STORE, "8812345678901234567", 10)
-        .await
-        .unwrap();
+    // Found by its SKU, and by a system's id of it.
+    let found = db.find_records(STORE, SKU, 10).await.unwrap();
     assert!(
         found.iter().any(|f| f.kind == "price" && f.key == SKU),
         "{found:?}"
+    );
+    let mut by_id = Vec::new();
+    for id in ["7", "4400000000000000001", "8812345678901234567"] {
+        by_id.extend(db.find_records(STORE, id, 10).await.unwrap());
+    }
+    assert!(
+        by_id.iter().any(|f| f.kind == "price" && f.key == SKU),
+        "{by_id:?}"
     );
     let text: Vec<String> = e
         .steps
