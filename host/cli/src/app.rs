@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_engine::{
-    Dispatcher, Ownership, Poller, Processor, ResolverRule, StockPolicy, StoreRunner, System,
-    Systems, Timing, Wakers,
+    Dispatcher, HealthPolicy, LoopHealth, Ownership, Poller, Processor, ResolverRule,
+    StockPolicy, StoreRunner, System, Systems, Timing, Wakers,
 };
 use weft_platform::{Connection, Platform, SourceCtx};
 use weft_ratelimit::{
@@ -19,7 +19,8 @@ use weft_ratelimit::{
 };
 use weft_runtime::{Limits, Plugin, Runtime, StoreCtx};
 use weft_server::{
-    IntakeStore, Listeners, Metrics, ServeOptions, ServerState, SystemHealth, WebhookSecret,
+    ConsoleOptions, IntakeStore, Listeners, LoopStatus, Metrics, ServeOptions, ServerState,
+    SystemHealth, WebhookSecret,
 };
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
 
@@ -382,6 +383,8 @@ pub struct Host {
     pub wakers: HashMap<String, Arc<Wakers>>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// Every store loop's health (what `/healthz` reports).
+    pub loops: Arc<LoopHealth>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -408,7 +411,21 @@ impl Host {
         listeners: Listeners,
         serve: ServeOptions,
     ) -> Result<Host> {
+        Host::start_with_console(db, runtime, stores, listeners, serve, None).await
+    }
+
+    /// [`Host::start_on`], serving the operator's console under `/console` when `console` is
+    /// given.
+    pub async fn start_with_console(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+        console: Option<ConsoleOptions>,
+    ) -> Result<Host> {
         let addr = listeners.intake.local_addr()?;
+        let loops = Arc::new(LoopHealth::new(HealthPolicy::default()));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let backoff = Arc::new(Backoff::from_entropy(BackoffConfig {
@@ -474,10 +491,14 @@ impl Host {
             };
             match build.plugins_now() {
                 // Loaded (or refused) already: the store starts now, or start-up fails.
-                Some(plugins) => build.runner(plugins?)?.spawn(&mut tasks, stop_rx.clone()),
+                Some(plugins) => build
+                    .runner(plugins?)?
+                    .with_health(loops.clone())
+                    .spawn(&mut tasks, stop_rx.clone()),
                 // Still compiling: this store waits for its plugins, the others start.
                 None => {
                     let stop = stop_rx.clone();
+                    let loops = loops.clone();
                     tasks.spawn(async move {
                         let id = build.setup.id.clone();
                         let runner = match build.plugins_ready().await {
@@ -487,9 +508,9 @@ impl Host {
                         match runner {
                             Ok(runner) => {
                                 tracing::info!(store = %id, "plugins loaded; the store starts");
-                                let mut loops = JoinSet::new();
-                                runner.spawn(&mut loops, stop);
-                                while loops.join_next().await.is_some() {}
+                                let mut set = JoinSet::new();
+                                runner.with_health(loops).spawn(&mut set, stop);
+                                while set.join_next().await.is_some() {}
                             }
                             Err(e) => tracing::error!(store = %id, error = %format!("{e:#}"), "the store's plugins did not load: it does not run (its webhooks are still journaled)"),
                         }
@@ -506,6 +527,26 @@ impl Host {
             }
         });
         let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
+        {
+            let loops = loops.clone();
+            state.set_loops(Arc::new(move || {
+                loops
+                    .report()
+                    .into_iter()
+                    .map(|r| LoopStatus {
+                        store: r.store,
+                        name: r.name,
+                        healthy: r.healthy,
+                        detail: r.detail,
+                        last_round: r.last_round,
+                        last_error: r.last_error,
+                    })
+                    .collect()
+            }));
+        }
+        if let Some(c) = console {
+            state.set_console(c);
+        }
         state.readiness().mark_ready();
         let mut server_stop = stop_rx.clone();
         tasks.spawn(async move {
@@ -539,6 +580,7 @@ impl Host {
             addr,
             wakers,
             metrics,
+            loops,
             stop,
             tasks,
         })

@@ -10,15 +10,18 @@
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
 //!   become systems.
-//! - [`ops`], [`plugin`]: operator and plugin-developer commands.
+//! - [`ops`], [`explain`], [`plugin`]: operator and plugin-developer commands; [`console`]: what
+//!   the web console needs from the host (its token, replay previews, `weft replay --dry-run`).
 //! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
+pub mod console;
 pub mod demo;
 pub mod demo_bc;
 pub mod demo_sheet;
 pub mod demo_storefront;
 pub mod demo_woo;
+pub mod explain;
 pub mod ops;
 pub mod out;
 pub mod platforms;

@@ -100,6 +100,9 @@ enum Command {
         /// Print the totals as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Queue nothing: list the writes the replay would make, per record and field.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Validate a configuration: every problem in every file at once, with file and line.
     Check {
@@ -143,6 +146,10 @@ enum Command {
     /// on_change = { ... = "propose" }`): list, accept, refuse.
     #[command(subcommand)]
     Proposals(weft::proposals::ProposalsCommand),
+    /// Why a record's fields hold their values: each observation that set them (source,
+    /// version, mapper), the merge decision (conflict and the resolver that settled it,
+    /// refusal, echo) and the writes it caused with their outcome.
+    Explain(weft::explain::ExplainArgs),
 }
 
 /// Flags of `weft demo`.
@@ -326,7 +333,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             since,
             entity,
             json,
-        } => weft::run::replay(&config, &store, since, entity.as_deref(), json).await,
+            dry_run,
+        } => weft::run::replay(&config, &store, since, entity.as_deref(), json, dry_run).await,
         Command::Check {
             config,
             plugins,
@@ -355,6 +363,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Status(args) => weft::ops::status(args).await,
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
         Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
+        Command::Explain(args) => weft::explain::explain(args).await,
     }
 }
 

@@ -196,7 +196,8 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         }
     }
     let serve = crate::ops::serve_options(&config.server);
-    let host = Host::start_on(db, &runtime, setups, listeners, serve).await?;
+    let console = crate::console::options(&config, &db, &runtime)?;
+    let host = Host::start_with_console(db, &runtime, setups, listeners, serve, console).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },
@@ -281,6 +282,7 @@ pub async fn replay(
     since: Option<DateTime<Utc>>,
     entity: Option<&str>,
     json: bool,
+    dry_run: bool,
 ) -> Result<ExitCode> {
     let config = load(host_file)?;
     let store = config
@@ -289,6 +291,11 @@ pub async fn replay(
     let db = crate::ops::open_existing_store(&config).await?;
     let runtime = runtime(&config)?;
     let s = setup(store, &runtime, None)?;
+    if dry_run {
+        let preview = crate::console::preview_store(&db, &runtime, &s, since, entity).await?;
+        crate::console::print_preview(store_id, &preview, json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
     let total = replay_store(&db, &runtime, &s, since, entity, bar.as_ref()).await?;
     if let Some(b) = bar {
@@ -328,6 +335,32 @@ pub fn journal_kinds(entity: &str) -> Result<&'static [&'static str]> {
     })
 }
 
+/// A processor of `setup`'s store with its current plugins and no connections (it plans; a
+/// running host sends).
+pub async fn replay_processor(
+    db: &Store,
+    runtime: &Runtime,
+    setup: &StoreSetup,
+) -> Result<Processor> {
+    let ctx = setup.plugin_ctx();
+    let mut rules = Vec::new();
+    for (pattern, plugin) in &setup.resolvers {
+        rules.push(ResolverRule {
+            pattern: pattern.clone(),
+            resolver: runtime.resolver(&plugin.ready().await?, ctx.clone())?,
+        });
+    }
+    Ok(Processor::new(
+        setup.id.clone(),
+        db.clone(),
+        setup.offline_systems(),
+        runtime.mapper(&setup.mapper.ready().await?, ctx)?,
+        rules,
+    )
+    .with_stock(setup.stock.clone())
+    .with_ownership(setup.ownership.clone()))
+}
+
 /// The work of `weft replay` for one resolved store: re-runs the store's journal entries
 /// received at or after `since` (all when `None`), of entity kind `entity` (all when `None`; see
 /// [`journal_kinds`]), in journal order, through `setup`'s current mapper and resolvers
@@ -348,23 +381,7 @@ pub async fn replay_store(
         Some([one]) => Some(*one),
         _ => None,
     };
-    let ctx = setup.plugin_ctx();
-    let mut rules = Vec::new();
-    for (pattern, plugin) in &setup.resolvers {
-        rules.push(ResolverRule {
-            pattern: pattern.clone(),
-            resolver: runtime.resolver(&plugin.ready().await?, ctx.clone())?,
-        });
-    }
-    let processor = Processor::new(
-        setup.id.clone(),
-        db.clone(),
-        setup.offline_systems(),
-        runtime.mapper(&setup.mapper.ready().await?, ctx)?,
-        rules,
-    )
-    .with_stock(setup.stock.clone())
-    .with_ownership(setup.ownership.clone());
+    let processor = replay_processor(db, runtime, setup).await?;
     let mut after = 0;
     let mut total = StepReport::default();
     loop {

@@ -785,6 +785,31 @@ async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
     .await;
     assert_eq!(live.step(100).await?.writes, 0);
 
+    // The dry run lists what the replay will write, per record and field, and queues nothing.
+    let preview = weft::console::preview_store(
+        &db,
+        &runtime,
+        &offline_setup(&fixed, &resolvers),
+        None,
+        None,
+    )
+    .await?;
+    assert_eq!(preview.writes.len(), 1, "{preview:?}");
+    let w = &preview.writes[0];
+    assert_eq!(
+        (w.system.as_str(), w.kind.as_str(), w.key.as_str()),
+        ("shopify", "price", "SKU-1")
+    );
+    assert!(
+        w.fields
+            .contains(&("price".into(), json!("2000.00"), json!("20.00"))),
+        "{w:?}"
+    );
+    assert!(
+        send_queued(&db).await.is_empty(),
+        "a dry run queues nothing"
+    );
+
     // Replay through the fixed mapper: the merchant's 20.00 (superseded at 10:05:00 by weft's
     // write-back) is not re-applied; NetSuite's 20.0 is read right, so Shopify gets 20.00 and
     // NetSuite nothing (re-applying the edit would have made the write-back look like a new
@@ -808,6 +833,68 @@ async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
             "SKU-1".into(),
             json!("20.00")
         )]
+    );
+    // `weft explain` names each step in order: the damage by the buggy mapper, the merchant's
+    // edit, and the repair by the replay through the fixed one, with the write it caused.
+    let e = db
+        .explain(STORE, "price", "SKU-1", 500)
+        .await?
+        .context("the record is known")?
+        .field("price");
+    let steps: Vec<(String, String, String, Value)> = e
+        .steps
+        .iter()
+        .filter(|s| s.fields.get("price").is_some())
+        .map(|s| {
+            (
+                s.mode.clone(),
+                s.system.clone(),
+                s.mapper.split(' ').next().unwrap_or("").to_owned(),
+                s.fields["price"]["value"].clone(),
+            )
+        })
+        .collect();
+    let step = |mode: &str, system: &str, mapper: &str, value: &str| {
+        (mode.into(), system.into(), mapper.into(), json!(value))
+    };
+    assert_eq!(
+        steps.first(),
+        Some(&step(
+            "live",
+            "netsuite",
+            "buggy-shopify-netsuite",
+            "1250.00"
+        )),
+        "{e:#?}"
+    );
+    assert!(
+        steps.contains(&step("live", "shopify", "buggy-shopify-netsuite", "20.00")),
+        "{steps:#?}"
+    );
+    let damage = steps
+        .iter()
+        .position(|s| *s == step("live", "netsuite", "buggy-shopify-netsuite", "2000.00"))
+        .expect("the damage is a step");
+    assert_eq!(
+        steps.last(),
+        Some(&step("replay", "netsuite", "shopify-netsuite", "20.00")),
+        "{steps:#?}"
+    );
+    assert!(damage < steps.len() - 1);
+    let repair = e.steps.last().unwrap();
+    assert_eq!(repair.writes.len(), 1, "{repair:#?}");
+    assert_eq!(
+        (
+            repair.writes[0].system.as_str(),
+            repair.writes[0].status.as_str()
+        ),
+        ("shopify", "done")
+    );
+    let text = weft::explain::render(&e);
+    eprintln!("{text}");
+    assert!(
+        text.contains("[replay]: mapped by shopify-netsuite"),
+        "{text}"
     );
     observe(
         &db,

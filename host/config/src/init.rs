@@ -48,6 +48,11 @@ webhook_max_body_kb = 1024
 # A separate listener for /metrics, /healthz and /readyz only, with its own small budget, so
 # probes answer while intake is flooded: ops_listen = "127.0.0.1:9090"
 
+# The operator's web console at /console on the same listener (stores, records and why they
+# hold what they hold, dead letters, replay previews). Off without a token; no page without it.
+# [console]
+# token = { env = "WEFT_CONSOLE_TOKEN" }
+
 [storage]
 # The journal, projections and outbox. A file path (or `sqlite://path`) means an embedded
 # SQLite database in WAL mode; a `postgres://` URL means PostgreSQL. A URL with a password is a

@@ -29,7 +29,8 @@ pub const INLINE_SECRET_HINT: &str =
 const DURATION_HINT: &str =
     "write a whole number with a unit: `250ms`, `30s`, `5m`, `1h`, `1d`, or combined like `1h30m`";
 
-const HOST_KEYS: [&str; 6] = [
+const HOST_KEYS: [&str; 7] = [
+    "console",
     "server",
     "storage",
     "runtime",
@@ -200,6 +201,16 @@ impl<'a> Cx<'a> {
             format!("missing required key `{key}` in {}", tbl.name()),
             Some(format!("add `{example}`")),
         );
+    }
+
+    /// [`Self::sub`] for the sections other modules own.
+    pub(crate) fn sub_table<'t, 'i>(
+        &mut self,
+        tbl: &Tbl<'t, 'i>,
+        key: &str,
+        path: &'t str,
+    ) -> Option<Tbl<'t, 'i>> {
+        self.sub(tbl, key, path)
     }
 
     fn sub<'t, 'i>(&mut self, tbl: &Tbl<'t, 'i>, key: &str, path: &'t str) -> Option<Tbl<'t, 'i>> {
@@ -533,6 +544,7 @@ impl<'a> Cx<'a> {
 
 /// What the host file says, before stores are read.
 struct Host {
+    console: crate::console::ConsoleConfig,
     server: ServerConfig,
     storage: StorageConfig,
     runtime: RuntimeConfig,
@@ -760,6 +772,7 @@ fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
     };
 
     Host {
+        console: crate::console::read(cx, root),
         server,
         storage,
         runtime,
@@ -1818,6 +1831,7 @@ pub fn load(
     if diags.is_empty() {
         Ok(Config {
             host_file: host_path.to_path_buf(),
+            console: host.console,
             server: host.server,
             storage: host.storage,
             runtime: host.runtime,

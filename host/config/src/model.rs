@@ -19,6 +19,8 @@ use crate::time::{CronSchedule, QuietHours};
 pub struct Config {
     /// The host file this was loaded from (empty for configs built in code).
     pub host_file: PathBuf,
+    /// The operator's web console (`[console]`).
+    pub console: crate::console::ConsoleConfig,
     /// Webhook and metrics listener.
     pub server: ServerConfig,
     /// Journal, projections and outbox storage.
@@ -35,6 +37,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             host_file: PathBuf::new(),
+            console: crate::console::ConsoleConfig::default(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
             runtime: RuntimeConfig::default(),
@@ -61,6 +64,7 @@ impl Config {
         if let StorageConfig::Postgres { url } = &self.storage {
             out.push(url);
         }
+        out.extend(self.console.token.as_ref());
         for store in &self.stores {
             out.extend(store.secrets());
         }

@@ -14,10 +14,12 @@
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
 //!   to errors, on the
 //!   store's schedule (reconciliation interval, full-resync cron, quiet hours).
+//! - [`health`]: whether each store's loops are alive (stopped, stalled, stuck), for `/healthz`.
 //! - [`error`]: the engine's error type, [`EngineError`].
 
 pub mod dispatch;
 pub mod error;
+pub mod health;
 pub mod merge;
 pub mod observe;
 pub mod ownership;
@@ -27,6 +29,7 @@ pub mod sync;
 
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
+pub use health::{Beat, HealthPolicy, LoopHealth, LoopReport};
 pub use observe::Observer;
 pub use ownership::{OnChange, Ownership};
 pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers};

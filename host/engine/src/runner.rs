@@ -32,6 +32,7 @@ use tracing::{Instrument as _, info, warn};
 use weft_ratelimit::Schedule;
 
 use crate::dispatch::Dispatcher;
+use crate::health::{Beat, LoopHealth};
 use crate::sync::Processor;
 pub use weft_platform::{PollReport, Poller};
 
@@ -174,6 +175,7 @@ pub struct StoreRunner {
     wakers: Arc<Wakers>,
     schedule: Schedule,
     clock: Arc<dyn Clock>,
+    health: Option<Arc<LoopHealth>>,
 }
 
 impl StoreRunner {
@@ -199,7 +201,15 @@ impl StoreRunner {
             wakers,
             schedule,
             clock: Arc::new(SystemClock),
+            health: None,
         }
+    }
+
+    /// Registers the store's loops in `health` (see [`crate::health`]), which `/healthz`
+    /// reads.
+    pub fn with_health(mut self, health: Arc<LoopHealth>) -> Self {
+        self.health = Some(health);
+        self
     }
 
     /// Reads the schedule's time from `clock` (default: [`SystemClock`]).
@@ -218,19 +228,32 @@ impl StoreRunner {
         let store = self.processor.store_id().to_owned();
         let (step_size, error_pause) = (self.timing.step_size, self.timing.error_pause);
         let (process_idle, dispatch_idle) = (self.timing.process_idle, self.timing.dispatch_idle);
+        let register = |name: &str, interval: Duration| {
+            self.health
+                .as_ref()
+                .map(|h| h.register(&store, name, interval))
+        };
         {
             let p = self.processor.clone();
             let w = self.wakers.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
             let span_store = store.clone();
+            let beat = register("process", process_idle);
             set.spawn(
                 async move {
                     loop {
                         if *stop.borrow() {
                             break;
                         }
-                        match p.step(step_size).await {
+                        if let Some(b) = &beat {
+                            b.round_started();
+                        }
+                        let stepped = p.step(step_size).await;
+                        if let Some(b) = &beat {
+                            b.round_ended(stepped.as_ref().err().map(ToString::to_string));
+                        }
+                        match stepped {
                             Ok(r) if r.entries > 0 => {
                                 if r.writes > 0 {
                                     w.outbox.notify_one();
@@ -250,6 +273,9 @@ impl StoreRunner {
                             _ = stop.changed() => {}
                         }
                     }
+                    if let Some(b) = beat {
+                        b.shut_down();
+                    }
                 }
                 .instrument(tracing::info_span!("process", store = %span_store)),
             );
@@ -262,6 +288,7 @@ impl StoreRunner {
             let mut stop = shutdown.clone();
             let store = store.clone();
             let span_store = store.clone();
+            let beat = register("dispatch", dispatch_idle);
             set.spawn(
                 async move {
                     loop {
@@ -269,11 +296,17 @@ impl StoreRunner {
                             break;
                         }
                         let quiet = schedule.is_quiet(clock.now());
+                        if let Some(b) = &beat {
+                            b.round_started();
+                        }
                         let round = if quiet {
                             d.run_urgent().await
                         } else {
                             d.run_once().await
                         };
+                        if let Some(b) = &beat {
+                            b.round_ended(round.as_ref().err().map(ToString::to_string));
+                        }
                         match round {
                             Ok(r) if r.claimed > 0 => {
                                 // Settled writes may release readings set aside for them.
@@ -295,6 +328,9 @@ impl StoreRunner {
                             _ = stop.changed() => {}
                         }
                     }
+                    if let Some(b) = beat {
+                        b.shut_down();
+                    }
                 }
                 .instrument(tracing::info_span!("dispatch", store = %span_store)),
             );
@@ -302,9 +338,15 @@ impl StoreRunner {
         for poller in self.pollers {
             let me = self.wakers.register_poller();
             let span = tracing::info_span!("poll", store = %store, poller = poller.name());
+            // A poll loop turns at least every MAX_SLEEP, even in quiet hours.
+            let beat = register(
+                &format!("poll {}", poller.name()),
+                self.schedule.reconcile_every().min(MAX_SLEEP),
+            );
             set.spawn(
                 poll_loop(
                     poller,
+                    beat,
                     me,
                     self.schedule.clone(),
                     self.clock.clone(),
@@ -334,6 +376,7 @@ fn quiet_until(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<Utc> {
 #[allow(clippy::too_many_arguments)]
 async fn poll_loop(
     poller: Arc<dyn Poller>,
+    beat: Option<Beat>,
     me: usize,
     schedule: Schedule,
     clock: Arc<dyn Clock>,
@@ -354,6 +397,9 @@ async fn poll_loop(
         if *stop.borrow() {
             break;
         }
+        if let Some(b) = &beat {
+            b.turn();
+        }
         let now = clock.now();
         let request = w.poll_requested.load(Ordering::SeqCst);
         let woken = request > served;
@@ -361,12 +407,18 @@ async fn poll_loop(
         let full = !quiet && next_full.is_some_and(|t| t <= now);
         let scheduled = !quiet && schedule.next_reconcile(last_round) <= now;
         if full || scheduled || woken {
+            if let Some(b) = &beat {
+                b.round_started();
+            }
             let result = if full {
                 info!(%store, poller = poller.name(), "full resync");
                 poller.poll_full().await
             } else {
                 poller.poll().await
             };
+            if let Some(b) = &beat {
+                b.round_ended(result.as_ref().err().map(ToString::to_string));
+            }
             match &result {
                 Ok(r) => {
                     if r.journaled > 0 {
@@ -410,6 +462,9 @@ async fn poll_loop(
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }
+    }
+    if let Some(b) = beat {
+        b.shut_down();
     }
 }
 
@@ -508,6 +563,7 @@ mod tests {
         let me = wakers.register_poller();
         let task = tokio::spawn(poll_loop(
             poller.clone(),
+            None,
             me,
             schedule,
             clock,

@@ -28,8 +28,9 @@ use weft_runtime::types::{
 };
 use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
-    EntityStateUpsert, GoldenUpsert, JournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus,
-    Parked, RETRY_KEY, SetAside, StepCommit, Store, StoreError, TargetStateUpsert, Xref,
+    EntityStateUpsert, GoldenUpsert, JournalEntry, LineageRow, NewOutboxRow, ObservedTarget,
+    OutboxStatus, Parked, RETRY_KEY, SetAside, StepCommit, Store, StoreError, TargetStateUpsert,
+    Xref,
 };
 
 use std::sync::Arc;
@@ -133,6 +134,9 @@ struct Resolved {
     conflicts: Vec<Settlement>,
     changes: Vec<(String, Settlement)>,
     refusals: Vec<(String, String)>,
+    /// Per field put to a resolver: who decided (`name version`), by which rule, and what
+    /// (for the record's lineage).
+    deciders: HashMap<String, Value>,
 }
 
 /// One store's processing: its database handle and its plugins.
@@ -368,9 +372,60 @@ impl Processor {
     }
 
     async fn process_once(&self, batch: &Batch, mode: Mode) -> Result<StepReport, EngineError> {
+        let (mut report, step) = self.plan_step(batch, mode).await?;
+        let Some(step) = step else {
+            return Ok(report);
+        };
+        let outcome = self.db.commit_step(&step).await?;
+        // An idempotency key is queued at most once, ever: a write planned again with the key
+        // of one already queued (a re-run after a crash, a replay of a write that was sent or
+        // dead-lettered) is not queued again, and the report says what really went out.
+        report.writes = outcome.outbox_inserted.len() as u64;
+        Ok(report)
+    }
+
+    /// What a replay of `entries` would do ([`Mode::Replay`]), without committing anything:
+    /// the report, and the writes it would queue (a write whose idempotency key was queued
+    /// before is left out, as the commit would leave it out). Entries are planned in one step,
+    /// so pass the whole selection.
+    pub async fn preview(
+        &self,
+        entries: Vec<JournalEntry>,
+    ) -> Result<(StepReport, Vec<NewOutboxRow>), EngineError> {
+        let last = entries.last().map(|e| e.seq);
+        let batch = Batch {
+            fresh: entries.len() as u64,
+            advance_to: last,
+            entries,
+            released: BTreeSet::new(),
+            retried: BTreeSet::new(),
+            held: BTreeSet::new(),
+            end: last.unwrap_or(i64::MAX),
+        };
+        let (mut report, step) = self.plan_step(&batch, Mode::Replay).await?;
+        let mut rows = Vec::new();
+        let mut keys = BTreeSet::new();
+        for row in step.map(|s| s.outbox).unwrap_or_default() {
+            if keys.insert(row.idempotency_key.clone())
+                && !self.db.outbox_key_exists(&row.idempotency_key).await?
+            {
+                rows.push(row);
+            }
+        }
+        report.writes = rows.len() as u64;
+        Ok((report, rows))
+    }
+
+    /// Plans a step over `batch`: the report and the commit it would make (`None` for an
+    /// empty batch).
+    async fn plan_step(
+        &self,
+        batch: &Batch,
+        mode: Mode,
+    ) -> Result<(StepReport, Option<StepCommit>), EngineError> {
         let mut report = StepReport::default();
         if batch.entries.is_empty() {
-            return Ok(report);
+            return Ok((report, None));
         }
         let now = Utc::now();
         let mut work = Work::new(&self.db, &self.store_id, &self.systems, now);
@@ -644,12 +699,7 @@ impl Processor {
         }
         step.counters
             .push(("journal_processed".into(), report.entries as i64));
-        let outcome = self.db.commit_step(&step).await?;
-        // An idempotency key is queued at most once, ever: a write planned again with the key
-        // of one already queued (a re-run after a crash, a replay of a write that was sent or
-        // dead-lettered) is not queued again, and the report says what really went out.
-        report.writes = outcome.outbox_inserted.len() as u64;
-        Ok(report)
+        Ok((report, Some(step)))
     }
 
     async fn merge_record(
@@ -797,8 +847,9 @@ impl Processor {
         // One-sided changes of fields a resolver guards are put to it, as conflicts are.
         let guarded = self.guarded(&kind, &m.taken).await;
         let mut refusals: Vec<(String, String)> = Vec::new();
+        let mut deciders: HashMap<String, Value> = HashMap::new();
         if !m.conflicts.is_empty() || !guarded.is_empty() {
-            let resolved = match self
+            let mut resolved = match self
                 .resolve(
                     work,
                     &kind,
@@ -825,6 +876,7 @@ impl Processor {
                 }
                 Err(e) => return Err(e),
             };
+            deciders = std::mem::take(&mut resolved.deciders);
             let settlements = resolved.conflicts;
             report.conflicts += settlements.len() as u64;
             work.count_by("conflicts_resolved", settlements.len() as i64);
@@ -948,6 +1000,17 @@ impl Processor {
                 }
             }
         }
+        self.record_lineage(
+            work,
+            entry,
+            &kind,
+            &record_key,
+            (&golden, previous.as_ref(), &incoming),
+            &m,
+            &refusals,
+            &deciders,
+            &overrides,
+        );
         let changed_by_refusal = !refusals.is_empty() || proposals_changed;
         let mut changed = !m.is_noop() || changed_by_refusal;
         // Pending demand the owner's reading released lives in the meta only.
@@ -1447,9 +1510,14 @@ impl Processor {
                 None => groups.push((r, vec![i])),
             }
         }
+        let mut deciders: Vec<(String, String)> = vec![(String::new(), String::new()); n];
         for (r, idx) in groups {
             let resolver = self.resolvers[r].resolver.clone();
             let name = resolver.plugin().info().name.clone();
+            let named = format!("{name} {}", resolver.plugin().info().version);
+            for &i in &idx {
+                deciders[i] = (named.clone(), self.resolvers[r].pattern.clone());
+            }
             let batch: Vec<FieldChange> = idx.iter().map(|&i| changes[i].clone()).collect();
             // The runtime guarantees one decision per input, each naming a side (a contract
             // error otherwise).
@@ -1462,10 +1530,30 @@ impl Processor {
             }
         }
         let mut resolved = Resolved::default();
-        for ((d, (field, occasion, other)), change) in
-            decisions.into_iter().zip(inputs).zip(&changes)
+        for (((d, (field, occasion, other)), change), (resolver, rule)) in decisions
+            .into_iter()
+            .zip(inputs)
+            .zip(&changes)
+            .zip(deciders)
         {
             let Some(d) = d else { continue };
+            resolved.deciders.insert(
+                field.clone(),
+                json!({
+                    "occasion": match occasion {
+                        Occasion::Conflict => "conflict",
+                        Occasion::Change => "change",
+                    },
+                    "resolver": resolver,
+                    "rule": rule,
+                    "decided": match &d {
+                        Decision::Take(s) => format!("take {s}"),
+                        Decision::Value(v) => format!("value {v}"),
+                        Decision::Refuse(r) => format!("refuse: {r}"),
+                    },
+                    "other_system": other,
+                }),
+            );
             let settlement = match d {
                 Decision::Take(s) if s == system => Settlement::Incoming,
                 Decision::Take(s) if other.as_deref() == Some(s.as_str()) => Settlement::Other,
@@ -1653,6 +1741,13 @@ impl Processor {
                             &golden,
                             known.as_ref(),
                         )?;
+                        let planned = json!({
+                            "target": row.system,
+                            "op": row.op,
+                            "idempotency_key": row.idempotency_key,
+                        });
+                        let mapper = self.mapper_label();
+                        work.lineage_write(seq, &kind, &key, planned, mapper);
                         work.step.outbox.push(row);
                         report.writes += 1;
                     }
@@ -1671,6 +1766,91 @@ impl Processor {
         }
         work.count_by("writes_planned", report.writes as i64);
         Ok(())
+    }
+
+    /// Records what the merge decided for each field of `entry`'s system's copy of the record
+    /// that changed (the record's lineage, see [`LineageRow`]): taken as a one-sided change,
+    /// settled as a conflict, vetted, refused or reverted by a resolver (named with its rule
+    /// and decision), an echo of the agreed value, or observed only (a storefront's stock
+    /// under an owner).
+    #[allow(clippy::too_many_arguments)]
+    fn record_lineage(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        kind: &str,
+        key: &str,
+        (golden, previous, incoming): (&Fields, Option<&Fields>, &Fields),
+        m: &crate::merge::Merge,
+        refusals: &[(String, String)],
+        deciders: &HashMap<String, Value>,
+        overrides: &[(String, OnChange)],
+    ) {
+        let mut fields = serde_json::Map::new();
+        for (field, value) in incoming {
+            let before = previous.and_then(|p| p.get(field));
+            if before == Some(value) {
+                continue;
+            }
+            let settled = m.golden.get(field);
+            let mut d = if let Some((_, action)) = overrides.iter().find(|(f, _)| f == field) {
+                // A change by a system that does not own the field (`[policy] on_change`).
+                let decision = match action {
+                    OnChange::Propose => "proposed",
+                    _ => "owner-reverted",
+                };
+                json!({"decision": decision, "value": golden.get(field), "incoming": value, "from": before, "owner": self.ownership.owner(kind, field)})
+            } else if let Some((_, reason)) = refusals.iter().find(|(f, _)| f == field) {
+                json!({"decision": "refused", "value": value, "reason": reason, "kept": golden.get(field), "from": before})
+            } else if let Some(c) = m.conflicts.iter().find(|c| &c.field == field) {
+                json!({"decision": "conflict", "value": settled, "incoming": value, "base": c.base, "other": c.other})
+            } else if m.taken.contains(field) {
+                let decision = if deciders.contains_key(field) {
+                    "vetted"
+                } else {
+                    "changed"
+                };
+                json!({"decision": decision, "value": settled, "incoming": value, "from": before})
+            } else if deciders.contains_key(field) {
+                json!({"decision": "reverted", "value": settled, "incoming": value, "from": before})
+            } else if golden.get(field) == Some(value) {
+                json!({"decision": "echo", "value": value, "from": before})
+            } else if kind == "inventory-level"
+                && field == "quantity"
+                && self
+                    .stock_owner
+                    .as_deref()
+                    .is_some_and(|o| o != entry.system)
+            {
+                json!({"decision": "not-owner", "value": value, "from": before, "owner": self.stock_owner})
+            } else {
+                json!({"decision": "observed", "value": value, "from": before})
+            };
+            if let (Some(dec), Value::Object(o)) = (deciders.get(field), &mut d) {
+                o.insert("resolver".into(), dec.clone());
+            }
+            fields.insert(field.clone(), d);
+        }
+        if fields.is_empty() {
+            return;
+        }
+        let mapper = self.mapper_label();
+        work.step.lineage.push(LineageRow {
+            seq: entry.seq,
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+            system: entry.system.clone(),
+            mode: work.mode_label().to_owned(),
+            mapper,
+            fields: Value::Object(fields),
+            writes: json!([]),
+        });
+    }
+
+    /// The mapper as lineage names it: `name version`.
+    fn mapper_label(&self) -> String {
+        let info = self.mapper.plugin().info();
+        format!("{} {}", info.name, info.version)
     }
 
     fn mapper_name(&self) -> String {
@@ -2239,6 +2419,44 @@ impl<'a> Work<'a> {
 
     fn count(&mut self, name: &str) {
         self.count_by(name, 1);
+    }
+
+    fn mode_label(&self) -> &'static str {
+        match self.mode {
+            Mode::Live => "live",
+            Mode::Replay => "replay",
+        }
+    }
+
+    /// Adds a write planned from journal entry `seq` for record (`kind`, `key`) to that
+    /// entry's lineage row for the record (a row of its own when the entry changed none of
+    /// the record's fields: a write planned for another system's sake).
+    fn lineage_write(&mut self, seq: i64, kind: &str, key: &str, planned: Value, mapper: String) {
+        let mode = self.mode_label();
+        let row = match self
+            .step
+            .lineage
+            .iter()
+            .rposition(|r| r.seq == seq && r.kind == kind && r.key == key)
+        {
+            Some(i) => &mut self.step.lineage[i],
+            None => {
+                self.step.lineage.push(LineageRow {
+                    seq,
+                    kind: kind.to_owned(),
+                    key: key.to_owned(),
+                    system: String::new(),
+                    mode: mode.to_owned(),
+                    mapper,
+                    fields: json!({}),
+                    writes: json!([]),
+                });
+                self.step.lineage.last_mut().expect("just pushed")
+            }
+        };
+        if let Value::Array(w) = &mut row.writes {
+            w.push(planned);
+        }
     }
 
     fn count_by(&mut self, name: &str, n: i64) {

@@ -22,9 +22,16 @@
 //!
 //! # Operations ([`ops::router`])
 //!
-//! `GET /metrics` (Prometheus text format 0.0.4, see [`Metrics`]), `GET /healthz` (200 while the
-//! process runs) and `GET /readyz` (200 only when the database answers, its file is still the
-//! one opened, and the host has said it is ready; 503 with the reason otherwise).
+//! `GET /metrics` (Prometheus text format 0.0.4, see [`Metrics`]), `GET /healthz` (200 while
+//! every store loop the host reports turns; 503 naming each store and loop that stopped,
+//! stalled or is stuck, see [`health`]) and `GET /readyz` (200 only when the database answers,
+//! its file is still the one opened, the host has said it is ready and its loops are healthy;
+//! 503 with the reason otherwise).
+//!
+//! # Console ([`console::router`])
+//!
+//! `/console`: the operator's web console (stores, records with their lineage, dead letters,
+//! replay preview), server-rendered HTML behind a token (`[console] token`).
 //!
 //! # Serving
 //!
@@ -35,14 +42,18 @@
 //! measures the real intake over loopback HTTP against the raw one-fsync-per-request rate of
 //! the same disk.
 
+pub mod console;
 pub mod error;
+pub mod health;
 pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod ops;
 mod state;
 
+pub use console::{ConsoleActions, ConsoleOptions, PreviewWrite, ReplayPreview};
 pub use error::ServerError;
+pub use health::{LoopSource, LoopStatus};
 pub use intake::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_FUTURE_SKEW, IntakeStore,
     IntakeSystem, WebhookSecret,

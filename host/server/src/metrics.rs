@@ -258,6 +258,16 @@ impl Metrics {
             .or_insert(0) += 1;
     }
 
+    /// Throttled responses per (store, system) so far.
+    pub fn throttled_all(&self) -> Vec<(String, String, u64)> {
+        self.inner
+            .lock()
+            .throttled
+            .iter()
+            .map(|((s, sys), n)| (s.clone(), sys.clone(), *n))
+            .collect()
+    }
+
     /// Records the health of `store`'s connection to `system`.
     pub fn set_system_health(&self, store: &str, system: &str, health: SystemHealth) {
         self.inner

@@ -79,8 +79,23 @@ fn render_listeners(state: &ServerState, out: &mut String) {
     );
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// 200 while every store loop turns (or the host reports none); 503 naming each store and
+/// loop that stopped, stalled or is stuck.
+async fn healthz(State(state): State<ServerState>) -> Response {
+    let loops = state.loops();
+    let bad = crate::health::unhealthy_lines(&loops);
+    if bad.is_empty() {
+        return (
+            StatusCode::OK,
+            format!("ok ({} store loops turning)", loops.len()),
+        )
+            .into_response();
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("unhealthy:\n  {}", bad.join("\n  ")),
+    )
+        .into_response()
 }
 
 /// 200 when the database answers a query, its file is still the one opened, and the host
@@ -95,7 +110,14 @@ async fn readyz(State(state): State<ServerState>) -> Response {
     }
     let db = tokio::time::timeout(DB_TIMEOUT, state.store().journal_head("")).await;
     let reason = match db {
-        Ok(Ok(_)) => match state.readiness().get() {
+        Ok(Ok(_)) => match state.readiness().get().and_then(|()| {
+            let bad = crate::health::unhealthy_lines(&state.loops());
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("store loops unhealthy: {}", bad.join("; ")))
+            }
+        }) {
             Ok(()) => {
                 // Ready to take webhooks; systems that are down (their writes wait) are said,
                 // but do not make the host unready: intake still journals everything.

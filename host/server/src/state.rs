@@ -98,6 +98,10 @@ pub(crate) struct Shared {
     pub(crate) db_fault: RwLock<Option<(String, String)>>,
     /// Connection figures of the listeners being served, for `/metrics`.
     pub(crate) listeners: RwLock<Vec<(&'static str, Arc<ListenerStats>)>>,
+    /// The store loops' health, when the host reports it (`/healthz`, `/readyz`, console).
+    pub(crate) loops: RwLock<Option<crate::health::LoopSource>>,
+    /// The operator's console, when configured.
+    pub(crate) console: RwLock<Option<Arc<crate::console::ConsoleOptions>>>,
 }
 
 /// Everything the routers need. Clone it freely (one `Arc` inside).
@@ -137,6 +141,8 @@ impl ServerState {
                 readiness: Readiness::default(),
                 db_fault: RwLock::new(None),
                 listeners: RwLock::new(Vec::new()),
+                loops: RwLock::new(None),
+                console: RwLock::new(None),
             }),
         };
         state.set_stores(stores);
@@ -162,6 +168,27 @@ impl ServerState {
     /// The intake configuration of `store_id`, if configured.
     pub fn intake_store(&self, store_id: &str) -> Option<Arc<IntakeStore>> {
         self.shared.stores.read().get(store_id).cloned()
+    }
+
+    /// Reports the store loops' health from `source` (see [`crate::health`]).
+    pub fn set_loops(&self, source: crate::health::LoopSource) {
+        *self.shared.loops.write() = Some(source);
+    }
+
+    /// Every store loop's status, when the host reports them (empty otherwise).
+    pub fn loops(&self) -> Vec<crate::health::LoopStatus> {
+        let source = self.shared.loops.read().clone();
+        source.map(|f| f()).unwrap_or_default()
+    }
+
+    /// Serves the operator's console under `/console` with `options`.
+    pub fn set_console(&self, options: crate::console::ConsoleOptions) {
+        *self.shared.console.write() = Some(Arc::new(options));
+    }
+
+    /// The console's options, when it is on.
+    pub(crate) fn console(&self) -> Option<Arc<crate::console::ConsoleOptions>> {
+        self.shared.console.read().clone()
     }
 
     /// The metrics registry.
@@ -224,12 +251,16 @@ impl ServerState {
     pub fn app(&self) -> Router {
         crate::intake::router(self.clone())
             .merge(crate::ops::router(self.clone()))
+            .merge(crate::console::router(self.clone()))
             .layer(trace_layer())
     }
 
-    /// The operations router alone (the operations listener), with the same tracing layer.
+    /// The operations router and the console (the operations listener), with the same
+    /// tracing layer.
     pub fn ops_app(&self) -> Router {
-        crate::ops::router(self.clone()).layer(trace_layer())
+        crate::ops::router(self.clone())
+            .merge(crate::console::router(self.clone()))
+            .layer(trace_layer())
     }
 }
 

@@ -26,6 +26,7 @@
 //! - `journal`: appends, dedupe, reads, intake rejects; `writer`: group commit.
 //! - `step`: `commit_step`, projections, watermarks, cursor, counters, status.
 //! - `outbox`: claim/complete/retry/dead letters; `lease`: scale-out leases.
+//! - `lineage`: why a record holds what it holds ([`Store::explain`]), record search.
 //! - `bench`: [`bench_intake`].
 //!
 //! Times are passed in by the caller (the host owns time) and stored as Unix milliseconds.
@@ -36,6 +37,7 @@ mod bench;
 mod error;
 mod journal;
 mod lease;
+mod lineage;
 mod migrate;
 mod outbox;
 mod set_aside;
@@ -48,15 +50,18 @@ pub use bench::{IntakeBench, bench_intake};
 pub use db::{Backend, OpenOptions};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
+pub use lineage::{
+    Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
+};
 pub use outbox::ClaimFilter;
 pub use set_aside::{RETRY_KEY, SetAsideFilter, SystemHealthRecord};
 pub use store::Store;
 pub use types::{
     AppendOutcome, Completion, EntityState, EntityStateUpsert, GoldenRecord, GoldenUpsert,
-    IntakeReject, JournalEntry, LeaseGrant, NewJournalEntry, NewOutboxCall, NewOutboxRow,
-    ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, Parked, SetAside,
-    SettlingWrite, Source, StepCommit, StepOutcome, StoreStatus, TargetState, TargetStateUpsert,
-    WatermarkUpdate, Xref, version_key,
+    IntakeReject, JournalEntry, LeaseGrant, LineageRow, NewJournalEntry, NewOutboxCall,
+    NewOutboxRow, ObservedTarget, OutboxCall, OutboxDepth, OutboxRow, OutboxStatus, Parked,
+    SetAside, SettlingWrite, Source, StepCommit, StepOutcome, StoreStatus, TargetState,
+    TargetStateUpsert, WatermarkUpdate, Xref, version_key,
 };
 pub use writer::{GroupCommitConfig, GroupCommitStats, JournalWriter};
 

@@ -516,6 +516,7 @@ impl Store {
             }
             Ok::<(), StoreError>(())
         })?;
+        crate::lineage::insert_in_tx(&mut w.tx, store, &step.lineage, at).await?;
         if let Some(seq) = step.advance_cursor_to {
             on_tx!(&mut w.tx, c => {
                 sqlx::query(ADVANCE_CURSOR)

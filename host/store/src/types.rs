@@ -535,6 +535,31 @@ pub struct StepCommit {
     /// Records mapped or written successfully since: their set-aside entries are cleared
     /// (`(system, kind, entity id)`; for a write, the target system, canonical kind and key).
     pub clear_set_aside: Vec<(String, String, String)>,
+    /// Why the step's records hold what they hold ([`LineageRow`]): written with the rest.
+    pub lineage: Vec<LineageRow>,
+}
+
+/// What one processing step decided for one record from one journal entry: the observing
+/// system's fields that changed with the merge decision for each, and the writes it planned.
+/// Kept so `weft explain` and the console can say why a field holds its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineageRow {
+    /// The journal entry.
+    pub seq: i64,
+    /// Canonical kind.
+    pub kind: String,
+    /// Canonical key.
+    pub key: String,
+    /// The system the entry observed (empty for a row that only records writes).
+    pub system: String,
+    /// `live` or `replay`.
+    pub mode: String,
+    /// The mapper that mapped the entry (`name version`).
+    pub mapper: String,
+    /// Per field: the decision (a JSON object with at least `decision` and `value`).
+    pub fields: Value,
+    /// The writes planned: objects with `target`, `op` and `idempotency_key`.
+    pub writes: Value,
 }
 
 /// A journal entry a plugin could not turn into records (stage `to-canonical`) or into writes
@@ -594,6 +619,7 @@ impl StepCommit {
             unpark: Vec::new(),
             set_aside: Vec::new(),
             clear_set_aside: Vec::new(),
+            lineage: Vec::new(),
         }
     }
 }

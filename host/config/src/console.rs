@@ -1,0 +1,70 @@
+//! `[console]` of the host file: the operator's web console `weft run` serves under
+//! `/console` on its listener. Owned here so the rest of the loader only hands it the table.
+//!
+//! ```toml
+//! [console]
+//! token = { env = "WEFT_CONSOLE_TOKEN" }   # a secret reference, never inline
+//! ```
+//!
+//! Without a token the console is off (`/console` answers 404 saying how to turn it on).
+
+use crate::load::{Cx, Tbl};
+use crate::secret::Secret;
+
+const CONSOLE_KEYS: [&str; 1] = ["token"];
+
+/// `[console]`: the web console's access token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// The token an operator gives to open the console (a secret reference); `None`: the
+    /// console is off.
+    pub token: Option<Secret>,
+}
+
+/// Reads `[console]` from the host file's root table.
+pub(crate) fn read(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> ConsoleConfig {
+    let mut console = ConsoleConfig::default();
+    if let Some(t) = cx.sub_table(root, "console", "console") {
+        cx.check_keys(&t, &CONSOLE_KEYS);
+        if let Some(v) = t.get("token") {
+            console.token = cx.secret_value(&t, "token", v, "console.token");
+        }
+    }
+    console
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load;
+
+    fn host(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("stores")).unwrap();
+        let path = dir.path().join("weft.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_token_is_a_reference_and_nothing_else_is_accepted() {
+        let (_d, path) = host("[console]\ntoken = { env = \"WEFT_CONSOLE_TOKEN\" }\n");
+        let config = load(&path, &[]).unwrap();
+        assert!(config.console.token.is_some());
+        assert!(
+            config.secrets().len() == 1,
+            "the token is checked with the other secrets"
+        );
+
+        let (_d, path) = host("");
+        assert!(load(&path, &[]).unwrap().console.token.is_none());
+
+        let (_d, path) = host("[console]\ntoken = \"s3cret-written-inline\"\ntokn = 1\n");
+        let err = load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("secret written inline"), "{err}");
+        assert!(
+            !err.contains("s3cret-written-inline"),
+            "the value is not echoed: {err}"
+        );
+        assert!(err.contains("tokn"), "unknown keys are reported: {err}");
+    }
+}

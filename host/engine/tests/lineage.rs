@@ -1,0 +1,314 @@
+//! A record's lineage (`weft_store::Store::explain`) names, in order, every step that decided
+//! one of its fields: the observation (system, source, version), the mapper, the merge decision
+//! (a one-sided change, an echo, a conflict with the resolver, its rule and its decision, a
+//! refusal with its reason) and the writes each caused.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use weft_engine::{Processor, ResolverRule, System, Systems};
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::{NewJournalEntry, Source, Store};
+
+const STORE: &str = "acme";
+const SKU: &str = "LS-S";
+
+fn stock(runtime: &Runtime, name: &str) -> Arc<weft_runtime::Plugin> {
+    let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+    runtime.load(name, bytes).unwrap()
+}
+
+fn systems(shops: &[&str]) -> Systems {
+    let mut v: Vec<System> = shops
+        .iter()
+        .map(|name| System {
+            name: (*name).into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        })
+        .collect();
+    v.push(System {
+        name: "netsuite".into(),
+        platform: Arc::new(weft_netsuite::NetSuite),
+        connection: None,
+    });
+    Systems::new(v)
+}
+
+fn processor(
+    db: &Store,
+    runtime: &Runtime,
+    shops: &[&str],
+    resolvers: &[(&str, &str)],
+    mut config: Value,
+) -> Processor {
+    let platforms: serde_json::Map<String, Value> = shops
+        .iter()
+        .map(|s| ((*s).to_owned(), json!("shopify")))
+        .chain([("netsuite".to_owned(), json!("netsuite"))])
+        .collect();
+    config["weft:systems"] = Value::Object(platforms);
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: config.as_object().cloned().unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = resolvers
+        .iter()
+        .map(|(pattern, name)| ResolverRule {
+            pattern: (*pattern).into(),
+            resolver: runtime
+                .resolver(&stock(runtime, name), ctx.clone())
+                .unwrap(),
+        })
+        .collect();
+    let mapper = runtime
+        .mapper(&stock(runtime, "shopify-netsuite"), ctx)
+        .unwrap();
+    Processor::new(STORE, db.clone(), systems(shops), mapper, rules)
+}
+
+async fn open(dir: &tempfile::TempDir) -> (Store, Runtime) {
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    (db, runtime)
+}
+
+fn shop_product(system: &str, price: &str, version: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: system.into(),
+        kind: "product".into(),
+        entity_id: "8812345678901234567".into(),
+        version: version.into(),
+        source: Source::Webhook,
+        delivery_id: None,
+        body: json!({
+            "id": "8812345678901234567", "title": "Linen Shirt", "body_html": "<p>Linen.</p>",
+            "vendor": "Acme", "product_type": "Shirts", "handle": "linen-shirt",
+            "status": "active", "tags": "", "updated_at": version,
+            "variants": [{"id": "4400000000000000001", "product_id": "8812345678901234567",
+                          "title": "S", "sku": SKU, "price": price, "compare_at_price": null,
+                          "barcode": null, "inventory_item_id": "5500000000000000001",
+                          "updated_at": version}]
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+fn erp_item(price: f64, version: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: "netsuite".into(),
+        kind: "variant".into(),
+        entity_id: "7".into(),
+        version: version.into(),
+        source: Source::Cdc,
+        delivery_id: None,
+        body: json!({
+            "id": "7", "itemId": SKU, "displayName": "Linen Shirt S",
+            "basePrice": price, "isInactive": false, "lastModifiedDate": version,
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+const T0: &str = "2026-11-26T10:00:00Z";
+const T1: &str = "2026-11-26T10:05:00Z";
+const T2: &str = "2026-11-26T10:10:00Z";
+
+fn decisions(e: &weft_store::Explanation) -> Vec<(String, String, String)> {
+    e.steps
+        .iter()
+        .filter_map(|s| {
+            let d = s.fields.get("price")?;
+            Some((
+                s.system.clone(),
+                s.source.clone(),
+                d["decision"].as_str().unwrap_or("").to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_conflict_is_explained_step_by_step_naming_the_resolver() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[
+            ("*", "system-of-record"),
+            ("inventory-level.quantity", "counter-merge"),
+        ],
+        json!({ "owners": { "*": "netsuite" } }),
+    );
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T0))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    // The shop changes it (one-sided: taken, written to the ERP), then the ERP changes it from
+    // the old value: a conflict, which the owner (netsuite) wins.
+    db.append(shop_product("shopify", "39.00", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(erp_item(59.0, T2)).await.unwrap();
+    let report = p.step(100).await.unwrap();
+    assert_eq!(report.conflicts, 1, "{report:?}");
+
+    let started = std::time::Instant::now();
+    let e = db
+        .explain(STORE, "price", SKU, 500)
+        .await
+        .unwrap()
+        .expect("the record is known")
+        .field("price");
+    let elapsed = started.elapsed();
+    assert_eq!(
+        decisions(&e),
+        vec![
+            ("netsuite".into(), "cdc".into(), "changed".into()),
+            ("shopify".into(), "webhook".into(), "echo".into()),
+            ("shopify".into(), "webhook".into(), "changed".into()),
+            ("netsuite".into(), "cdc".into(), "conflict".into()),
+        ],
+        "{e:#?}"
+    );
+    let conflict = e.steps.last().unwrap();
+    let d = &conflict.fields["price"];
+    assert_eq!(d["value"], "59.00", "{d}");
+    assert_eq!(d["base"], "49.99", "{d}");
+    assert_eq!(d["other"], "39.00", "{d}");
+    assert_eq!(d["resolver"]["rule"], "*", "{d}");
+    assert_eq!(d["resolver"]["decided"], "take netsuite", "{d}");
+    assert!(
+        d["resolver"]["resolver"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("system-of-record ")),
+        "{d}"
+    );
+    assert_eq!(conflict.version.as_deref(), Some(T2));
+    assert!(
+        conflict.mapper.starts_with("shopify-netsuite "),
+        "{}",
+        conflict.mapper
+    );
+    // The writes each step caused, and where they stand.
+    let shop_change = &e.steps[2];
+    assert_eq!(shop_change.writes.len(), 1, "{shop_change:#?}");
+    assert_eq!(shop_change.writes[0].system, "netsuite");
+    assert_eq!(shop_change.writes[0].desired["price"], "39.00");
+    assert_eq!(conflict.writes.len(), 1, "{conflict:#?}");
+    assert_eq!(
+        (
+            conflict.writes[0].system.as_str(),
+            conflict.writes[0].status.as_str()
+        ),
+        ("shopify", "pending")
+    );
+    assert_eq!(conflict.writes[0].desired["price"], "59.00");
+    // The golden value, each copy, and who made the agreed value.
+    assert_eq!(e.golden["price"], "59.00");
+    assert_eq!(e.provenance["price"]["system"], "netsuite");
+    let copy = |s: &str| e.copies.iter().find(|c| c.system == s).unwrap().fields["price"].clone();
+    assert_eq!(
+        (copy("shopify"), copy("netsuite")),
+        (json!("39.00"), json!("59.00"))
+    );
+    // Found by its SKU, and by a system's id of it.
+    let found = db.find_records(STORE, SKU, 10).await.unwrap();
+    assert!(
+        found.iter().any(|f| f.kind == "price" && f.key == SKU),
+        "{found:?}"
+    );
+    let mut by_id = Vec::new();
+    for id in ["7", "4400000000000000001", "8812345678901234567"] {
+        by_id.extend(db.find_records(STORE, id, 10).await.unwrap());
+    }
+    assert!(
+        by_id.iter().any(|f| f.kind == "price" && f.key == SKU),
+        "{by_id:?}"
+    );
+    let text: Vec<String> = e
+        .steps
+        .iter()
+        .map(|s| weft_store::describe_decision(&s.fields["price"]))
+        .collect();
+    assert!(
+        text[3]
+            .contains("conflict: \"59.00\" (changed from \"49.99\") against the agreed \"39.00\"")
+            && text[3].contains("decided take netsuite -> \"59.00\""),
+        "{text:#?}"
+    );
+    eprintln!(
+        "explain of a price with {} steps: {:?}",
+        e.steps.len(),
+        elapsed
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_explained_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[
+            ("*", "price-guard"),
+            ("inventory-level.quantity", "counter-merge"),
+        ],
+        json!({ "action": "refuse" }),
+    );
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T0))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(shop_product("shopify", "4.99", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let e = db
+        .explain(STORE, "price", SKU, 500)
+        .await
+        .unwrap()
+        .unwrap()
+        .field("price");
+    let last = e.steps.last().unwrap();
+    let d = &last.fields["price"];
+    assert_eq!(d["decision"], "refused", "{d}");
+    assert_eq!(d["value"], "4.99");
+    assert_eq!(d["kept"], "49.99");
+    assert!(
+        d["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("more than 20% below netsuite price 49.99")),
+        "{d}"
+    );
+    assert!(
+        d["resolver"]["resolver"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("price-guard ")),
+        "{d}"
+    );
+    // The agreed price is written back to the shop.
+    assert_eq!(last.writes.len(), 1, "{last:#?}");
+    assert_eq!(last.writes[0].system, "shopify");
+    assert_eq!(last.writes[0].desired["price"], "49.99");
+}
