@@ -79,6 +79,8 @@ pub enum Storefront {
     /// BigCommerce ([`crate::demo_bc`]).
     #[value(name = "bigcommerce")]
     BigCommerce,
+    /// Magento 2 / Adobe Commerce ([`crate::demo_magento`]).
+    Magento,
 }
 
 impl Storefront {
@@ -88,6 +90,7 @@ impl Storefront {
             Storefront::Shopify => weft_shopify::PLATFORM,
             Storefront::WooCommerce => weft_woocommerce::PLATFORM,
             Storefront::BigCommerce => weft_bigcommerce::PLATFORM,
+            Storefront::Magento => weft_magento::PLATFORM,
         }
     }
 }
@@ -191,6 +194,10 @@ pub struct DemoReport {
     pub stock_mismatches: usize,
     /// The first stock mismatches, for a person to read.
     pub stock_details: Vec<String>,
+    /// What the storefront's own chaos did, by name (Magento: bulks and their operations
+    /// failed retriably or without a status); empty for the others.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storefront_chaos: BTreeMap<String, u64>,
     /// Wall time of the whole run.
     pub seconds: f64,
 }
@@ -386,6 +393,9 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         }
         Storefront::BigCommerce => {
             return crate::demo_storefront::run::<crate::demo_bc::Bc>(opts).await;
+        }
+        Storefront::Magento => {
+            return crate::demo_storefront::run::<crate::demo_magento::Mg>(opts).await;
         }
     }
     let started = Instant::now();

@@ -83,11 +83,12 @@ fn err(e: weft_sim_bigcommerce::SimError) -> anyhow::Error {
 
 impl DemoStorefront for Bc {
     type Api = BcApi;
+    type Chaos = ();
     const SYSTEM: &'static str = SYSTEM;
     const SKU_PREFIX: &'static str = "B";
     const STOCK_FIGURE: &'static str = "BigCommerce available (default location)";
 
-    async fn start(opts: &DemoOptions, seed: u64) -> Result<Self> {
+    async fn start(opts: &DemoOptions, _chaos: &(), seed: u64) -> Result<Self> {
         let sim = BcSim::new(sim_config(
             seed,
             opts.drop_rate,

@@ -1,5 +1,5 @@
 //! What the storefront demos other than Shopify's share (`weft demo --storefront woocommerce`,
-//! `--storefront bigcommerce`): one run over a [`DemoStorefront`] (a simulated storefront the
+//! `--storefront bigcommerce`, `--storefront magento`): one run over a [`DemoStorefront`] (a simulated storefront the
 //! merchant acts in) and a simulated NetSuite account, and one verification over a
 //! [`StorefrontApi`] (the storefront read afresh through its own API).
 //!
@@ -71,8 +71,15 @@ pub(crate) trait DemoStorefront: Sized + Send + Sync {
     const SKU_PREFIX: &'static str;
     /// How the report names the storefront's stock figure.
     const STOCK_FIGURE: &'static str;
-    /// Starts the simulator (seeded with `seed`, with the run's webhook chaos).
-    fn start(opts: &DemoOptions, seed: u64) -> impl Future<Output = Result<Self>> + Send;
+    /// The storefront's own chaos beyond the run's webhook options (Magento's bulks); its
+    /// `Default` is what `weft demo` runs.
+    type Chaos: Clone + Default + Send + Sync;
+    /// Starts the simulator (seeded with `seed`, with the run's webhook chaos and `chaos`).
+    fn start(
+        opts: &DemoOptions,
+        chaos: &Self::Chaos,
+        seed: u64,
+    ) -> impl Future<Output = Result<Self>> + Send;
     /// The stock mapper's `locations` for this storefront.
     fn locations(&self) -> Value;
     /// The storefront's system of a demo store.
@@ -98,6 +105,10 @@ pub(crate) trait DemoStorefront: Sized + Send + Sync {
     fn webhooks(&self) -> WebhookCounts;
     /// Responses the storefront throttled (429).
     fn throttled(&self) -> u64;
+    /// Figures of the storefront's own chaos, for the report's `storefront_chaos`.
+    fn chaos_counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
     /// A reader through its API.
     fn api(&self) -> Result<Self::Api>;
 }
@@ -120,8 +131,16 @@ fn mapper_config<S: DemoStorefront>(shop: &S) -> Value {
     json!({ "locations": shop.locations(), "discount_item": "1" })
 }
 
-/// Runs a storefront demo.
+/// Runs a storefront demo under the storefront's default chaos.
 pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoReport> {
+    run_with::<S>(opts, S::Chaos::default()).await
+}
+
+/// Runs a storefront demo under `chaos`.
+pub(crate) async fn run_with<S: DemoStorefront>(
+    opts: DemoOptions,
+    chaos: S::Chaos,
+) -> Result<DemoReport> {
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = match &opts.keep {
@@ -162,7 +181,7 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
     );
     let mut stores: Vec<DemoStore<S>> = Vec::new();
     for i in 0..opts.stores {
-        stores.push(start_store(&opts, i).await?);
+        stores.push(start_store(&opts, &chaos, i).await?);
     }
     let mut setups = Vec::new();
     for s in &stores {
@@ -349,6 +368,9 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
         report.webhooks_reordered += ws.reordered;
         report.webhooks_late += ws.late;
         report.throttled += s.shop.throttled() + s.netsuite.stats().over_limit;
+        for (k, n) in s.shop.chaos_counts() {
+            *report.storefront_chaos.entry(k.to_owned()).or_default() += n;
+        }
         report.orders += s.orders.len();
     }
     host.stop().await;
@@ -358,9 +380,13 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
 
 /// A demo store: the storefront, and a NetSuite account whose catalog (`opts.items` items with
 /// opening stock at [`NS_LOCATION`]) weft is to bring to it.
-async fn start_store<S: DemoStorefront>(opts: &DemoOptions, i: usize) -> Result<DemoStore<S>> {
+async fn start_store<S: DemoStorefront>(
+    opts: &DemoOptions,
+    chaos: &S::Chaos,
+    i: usize,
+) -> Result<DemoStore<S>> {
     let seed = opts.seed.wrapping_mul(1000).wrapping_add(i as u64);
-    let shop = S::start(opts, seed).await?;
+    let shop = S::start(opts, chaos, seed).await?;
     let netsuite =
         NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(seed)).map_err(|e| anyhow!("{e}"))?;
     let ns = netsuite

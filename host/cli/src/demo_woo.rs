@@ -42,11 +42,12 @@ impl Woo {
 
 impl DemoStorefront for Woo {
     type Api = WooApi;
+    type Chaos = ();
     const SYSTEM: &'static str = SYSTEM;
     const SKU_PREFIX: &'static str = "W";
     const STOCK_FIGURE: &'static str = "WooCommerce stock_quantity";
 
-    async fn start(opts: &DemoOptions, seed: u64) -> Result<Self> {
+    async fn start(opts: &DemoOptions, _chaos: &(), seed: u64) -> Result<Self> {
         let mut config = weft_sim_woocommerce::SimConfig {
             seed,
             ..weft_sim_woocommerce::SimConfig::default()

@@ -18,6 +18,7 @@ pub mod app;
 pub mod console;
 pub mod demo;
 pub mod demo_bc;
+pub mod demo_magento;
 pub mod demo_sheet;
 pub mod demo_storefront;
 pub mod demo_woo;

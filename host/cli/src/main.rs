@@ -36,8 +36,7 @@ enum LogFormat {
     Json,
 }
 
-/// The storefront of the starter store `weft init` writes (Magento has no demo yet, so this is
-/// not the demo's choice).
+/// The storefront of the starter store `weft init` writes.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum InitStorefront {
     /// Shopify (the default).
@@ -58,7 +57,7 @@ impl InitStorefront {
             InitStorefront::Shopify => weft::demo::Storefront::Shopify.platform(),
             InitStorefront::WooCommerce => weft::demo::Storefront::WooCommerce.platform(),
             InitStorefront::BigCommerce => weft::demo::Storefront::BigCommerce.platform(),
-            InitStorefront::Magento => weft_magento::PLATFORM,
+            InitStorefront::Magento => weft::demo::Storefront::Magento.platform(),
         }
     }
 }

@@ -20,8 +20,13 @@
 //!    5 rejected are permanent errors with Magento's `result_message` (dead letters).
 //! 3. A bulk whose status never arrives (open past [`BulkSettings::timeout`], or unknown to
 //!    Magento) is never posted again: each open command's target is read, and one that holds
-//!    what the write set is applied; the others are dead letters that say so (their operation
-//!    may still apply; an operator decides).
+//!    what the write set is applied. One that has moved since the bulk was accepted (a product
+//!    whose `updated_at` is after the bulk's `start_time`, a level that holds neither the
+//!    write's quantity nor its guard) is stale: something changed it after (a sale, a
+//!    merchant's edit, a later write of weft's), so its newer state is read and merged again
+//!    (a level is re-planned from a fresh read) rather than the old write judged. The others,
+//!    untouched since, are dead letters that say so (their operation may still apply; an
+//!    operator decides).
 //!
 //! Nothing is written twice: a call is posted once, then only asked about. The one window left
 //! is a post whose answer is lost (a timeout, a crash before the answer was saved): Magento
@@ -376,20 +381,58 @@ fn num_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Whether the target holds what member `m` writes.
+/// What the target of an operation without a status holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// What the operation writes.
+    Held,
+    /// Something else, and it changed after the bulk was accepted (what changed it).
+    Moved(String),
+    /// Something else, unchanged since the bulk was accepted (as far as Magento says).
+    NotHeld,
+}
+
+/// Whether the target holds what member `m` writes; `started` is the bulk's `start_time`
+/// (Magento's clock, as RFC 3339).
 async fn holds(
     client: &MgClient,
     m: &Value,
     stock: &HashMap<String, i64>,
-) -> Result<bool, ConnectorError> {
+    started: Option<&str>,
+) -> Result<Found, ConnectorError> {
     if let Some(level) = m["level"].as_str() {
-        return Ok(stock.get(level).copied() == m["quantity"].as_i64());
+        let found = stock.get(level).copied();
+        return Ok(if found == m["quantity"].as_i64() {
+            Found::Held
+        } else if m["expected"].as_i64().is_some_and(|e| found.unwrap_or(0) != e) {
+            Found::Moved(format!(
+                "the level holds {} (neither the write's {} nor its guard {})",
+                found.unwrap_or(0),
+                m["quantity"],
+                m["expected"]
+            ))
+        } else {
+            Found::NotHeld
+        });
     }
     let sku = m["sku"].as_str().unwrap_or_default();
     let p = match client.get(&format!("/V1/products/{}", enc(sku))).await {
         Ok(p) => p,
-        Err(ConnectorError::Permanent { status: 404, .. }) => return Ok(false),
+        Err(ConnectorError::Permanent { status: 404, .. }) => return Ok(Found::NotHeld),
         Err(e) => return Err(e),
+    };
+    let at = |t: &str| DateTime::parse_from_rfc3339(t).ok();
+    let updated = p["updated_at"]
+        .as_str()
+        .map(normalize::version)
+        .and_then(|t| at(&t));
+    let moved = match (updated, started.and_then(at)) {
+        (Some(u), Some(s)) if u > s => Some(format!(
+            "the product was saved at {} after the bulk was accepted at {}",
+            p["updated_at"].as_str().unwrap_or_default(),
+            started.unwrap_or_default()
+        )),
+        _ => None,
     };
     let want = m["op"]["product"].as_object().cloned().unwrap_or_default();
     for (k, v) in &want {
@@ -405,10 +448,10 @@ async fn holds(
             _ => v.is_null() || num_eq(&p[k], v),
         };
         if !ok {
-            return Ok(false);
+            return Ok(moved.map_or(Found::NotHeld, Found::Moved));
         }
     }
-    Ok(true)
+    Ok(Found::Held)
 }
 
 async fn settle(
@@ -457,6 +500,11 @@ async fn settle(
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(Utc::now);
     let waited = (Utc::now() - accepted_at).to_std().unwrap_or_default();
+    // When Magento accepted the bulk, by its own clock.
+    let started = status
+        .as_ref()
+        .and_then(|s| s["start_time"].as_str())
+        .map(normalize::version);
     let given_up = waited >= settings.timeout || status.is_none();
     if open > 0 && !given_up {
         return Err(ConnectorError::Accepted {
@@ -515,21 +563,35 @@ async fn settle(
                 },
                 message,
             }),
-            _ => {
-                if holds(client, m, &stock).await? {
-                    BatchResult::Applied(applied(client, levels, m, None).await?)
-                } else {
-                    BatchResult::Failed(ConnectorError::Permanent {
+            _ => match holds(client, m, &stock, started.as_deref()).await? {
+                Found::Held => BatchResult::Applied(applied(client, levels, m, None).await?),
+                Found::Moved(what) => {
+                    if let Some(level) = m["level"].as_str() {
+                        // Its next reading is journaled, after this result.
+                        levels.forget(level);
+                    }
+                    BatchResult::Failed(ConnectorError::Stale {
                         system: PLATFORM,
-                        status: 0,
-                        code: "BULK_NO_STATUS".into(),
+                        what: m["level"].as_str().map_or_else(
+                            || format!("product {}", m["sku"].as_str().unwrap_or_default()),
+                            |l| format!("inventory level {l}"),
+                        ),
                         message: format!(
-                            "bulk {uuid}: no status for this operation after {} s and the target does not hold it; not sent again, as it may still apply",
+                            "bulk {uuid}: no status for this operation after {} s, and {what}",
                             waited.as_secs()
                         ),
                     })
                 }
-            }
+                Found::NotHeld => BatchResult::Failed(ConnectorError::Permanent {
+                    system: PLATFORM,
+                    status: 0,
+                    code: "BULK_NO_STATUS".into(),
+                    message: format!(
+                        "bulk {uuid}: no status for this operation after {} s and the target does not hold it; not sent again, as it may still apply",
+                        waited.as_secs()
+                    ),
+                }),
+            },
         });
     }
     Ok(out)

@@ -3,7 +3,8 @@
 //! source items journaled when they change), and catalog and stock writes through the
 //! asynchronous bulk API settled back into the outbox by the real dispatcher: complete is
 //! done, retriable is sent again, must-change and rejected are dead letters with Magento's
-//! message, a bulk whose status never arrives is never posted twice, and an accepted bulk is
+//! message, a bulk whose status never arrives is never posted twice (a target that moved since
+//! is stale, one untouched since a dead letter), and an accepted bulk is
 //! asked about (not posted again) by a dispatcher that starts after a restart.
 
 use std::sync::Arc;
@@ -480,6 +481,47 @@ async fn a_bulk_whose_status_never_arrives_is_never_posted_twice() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_bulk_without_status_whose_targets_moved_since_is_stale_not_a_dead_letter() {
+    let mut config = SimConfig::default();
+    config.chaos.lost_bulk_share = 1.0;
+    config.chaos.lost_bulk_applies = true;
+    config.chaos.consumer_delay = Duration::from_millis(50);
+    let r = rig(
+        config,
+        BulkSettings {
+            poll: Duration::from_millis(100),
+            timeout: Duration::from_millis(800),
+        },
+    )
+    .await;
+    seed(&r.sim, 2, 5.0);
+    enqueue(
+        &r.db,
+        vec![price_row("SKU-0", 33.0, "m"), stock_row("SKU-1", 8, 5, "n")],
+    )
+    .await;
+    let d = dispatcher(&r);
+    let first = d.run_once().await.unwrap();
+    assert_eq!(first.claimed, 2);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(r.sim.stock("SKU-1", "default"), Some(8.0), "applied, no status");
+    // After the bulks were accepted (a later second on Magento's clock): the merchant edits the
+    // product, and a sale takes a unit of the level.
+    r.sim.advance(Duration::from_secs(2));
+    r.sim.set_price("SKU-0", 40.0).unwrap();
+    r.sim.set_stock("SKU-1", "default", 7.0).unwrap();
+    let report = settle(&d, &r.db).await;
+    assert_eq!(
+        (report.stale, report.dead),
+        (2, 0),
+        "moved since: read again and merged, not judged by the old write"
+    );
+    assert_eq!(posted(&r.sim, "SKU-0") + posted(&r.sim, "SKU-1"), 2, "posted once");
+    assert_eq!(r.sim.product("SKU-0").unwrap()["price"], 40.0);
+    assert_eq!(r.sim.stock("SKU-1", "default"), Some(7.0));
 }
 
 #[tokio::test]
