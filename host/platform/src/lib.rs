@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod gate;
+pub mod hints;
 pub mod poll;
 pub mod signature;
 pub mod version;

@@ -11,6 +11,12 @@
 //! token_secret = { env = "ACME_NETSUITE_TOKEN_SECRET" }
 //! # concurrency_limit = 15   # the account's; every store on it must agree
 //! # base_url = "https://1234567.suitetalk.api.netsuite.com"
+//! # Pushes from weft's user event script (platforms/netsuite/suitescript/weft_push.js), posted
+//! # to <public_url>/webhooks/<system>/<store>: the HMAC secrets it signs with, the current
+//! # one first, then a previous one still accepted during a rotation.
+//! # push_secrets = [{ env = "ACME_NETSUITE_PUSH_SECRET" }]
+//! # While pushes arrive and change capture finds nothing they missed, poll this seldom:
+//! # push_poll_interval_secs = 300
 //! ```
 
 use std::any::Any;
@@ -21,7 +27,9 @@ use weft_config::{PlatformSection, Secret, Section, SystemSettings};
 
 use crate::PLATFORM;
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 9] = [
+    "push_secrets",
+    "push_poll_interval_secs",
     "account_id",
     "base_url",
     "consumer_key",
@@ -49,16 +57,24 @@ pub struct NetSuiteSettings {
     pub token_secret: Secret,
     /// The account's concurrency limit, if known. Every store on one account shares it.
     pub concurrency_limit: Option<u32>,
+    /// The secrets the push script signs its notifications with (the current one first, then
+    /// previous ones still accepted during a rotation); empty: pushes are off.
+    pub push_secrets: Vec<Secret>,
+    /// Change capture's relaxed interval while pushes arrive without gaps (`None`: the store's
+    /// interval always).
+    pub push_poll_interval: Option<std::time::Duration>,
 }
 
 impl SystemSettings for NetSuiteSettings {
     fn secrets(&self) -> Vec<&Secret> {
-        vec![
+        let mut out = vec![
             &self.consumer_key,
             &self.consumer_secret,
             &self.token_id,
             &self.token_secret,
-        ]
+        ];
+        out.extend(self.push_secrets.iter());
+        out
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -131,6 +147,30 @@ impl PlatformSection for NetSuiteSection {
         if limit.is_none() && s.has("concurrency_limit") {
             return None;
         }
+        let push_secrets = if s.has("push_secrets") {
+            s.secret_list_req("push_secrets", "NETSUITE_PUSH_SECRET")?
+        } else {
+            Vec::new()
+        };
+        let relaxed = s.integer(
+            "push_poll_interval_secs",
+            1,
+            86_400,
+            "push_poll_interval_secs = 300",
+        );
+        if let Some((_, span)) = &relaxed
+            && push_secrets.is_empty()
+        {
+            s.error(
+                span,
+                format!("`push_poll_interval_secs` in {name} needs `push_secrets`"),
+                "polling relaxes only while signed pushes arrive: add push_secrets = [{ env = \"NETSUITE_PUSH_SECRET\" }]",
+            );
+            return None;
+        }
+        if relaxed.is_none() && s.has("push_poll_interval_secs") {
+            return None;
+        }
         let ((account_id, _), consumer_key, consumer_secret, token_id, token_secret) = (
             account?,
             consumer_key?,
@@ -151,6 +191,8 @@ impl PlatformSection for NetSuiteSection {
             token_id,
             token_secret,
             concurrency_limit: limit.map(|(n, _)| n as u32),
+            push_secrets,
+            push_poll_interval: relaxed.map(|(n, _)| std::time::Duration::from_secs(n)),
         }))
     }
 }

@@ -7,6 +7,8 @@
 //!   other concurrency-limit codes, 5xx and timeouts are retryable (honouring `Retry-After`);
 //!   other 4xx are permanent and keep NetSuite's message.
 //! - [`cdc`] and [`poll`]: change capture by `lastModifiedDate` watermark with an id tie-break.
+//! - [`push`]: the notifications of weft's user event script (`suitescript/weft_push.js`):
+//!   verified, journaled as hints, fetched once per burst; change capture stays the safety net.
 //! - [`write`]: write execution (upserts by external id; stock through adjustments).
 //! - [`NetSuite`] and [`NetSuiteConnection`]: the platform interface.
 //! - The simulator is the `weft-sim-netsuite` crate in `sim/` beside this one.
@@ -16,6 +18,7 @@ mod client;
 pub mod config;
 pub mod oauth;
 pub mod poll;
+pub mod push;
 pub mod write;
 
 use std::sync::Arc;
@@ -33,7 +36,8 @@ pub use client::{
     NetSuiteClient, NetSuiteConfig, RecordRef, SuiteQlPage, check_external_id, sanitize_external_id,
 };
 pub use oauth::Credentials;
-pub use poll::NetSuiteCdc;
+pub use poll::{NetSuiteCdc, Reader};
+pub use push::{NsPush, PushPace, PushSettings};
 pub(crate) use weft_platform::{ConnectorError, error, gate};
 
 /// The platform's name.
@@ -111,6 +115,41 @@ impl Platform for NetSuite {
     }
 }
 
+/// The NetSuite platform of one system that receives pushes from weft's user event script:
+/// NetSuite in every respect, with a webhook intake that hands hints to its bus.
+#[derive(Debug, Clone)]
+pub struct NetSuiteWithPush {
+    bus: Arc<weft_platform::hints::HintBus>,
+}
+
+impl NetSuiteWithPush {
+    /// The platform of a system whose intake wakes the fetcher of `bus`.
+    pub fn new(bus: Arc<weft_platform::hints::HintBus>) -> Self {
+        NetSuiteWithPush { bus }
+    }
+}
+
+impl Platform for NetSuiteWithPush {
+    fn name(&self) -> &'static str {
+        NetSuite.name()
+    }
+    fn role(&self) -> Role {
+        NetSuite.role()
+    }
+    fn document_kind(&self, canonical: EntityKind) -> EntityKind {
+        NetSuite.document_kind(canonical)
+    }
+    fn stock_fields(&self) -> StockFields {
+        NetSuite.stock_fields()
+    }
+    fn prepare_write(&self, command: WriteCommand, desired: &Map<String, Value>) -> Prepared {
+        NetSuite.prepare_write(command, desired)
+    }
+    fn webhooks(&self) -> Option<Arc<dyn weft_platform::WebhookIntake>> {
+        Some(Arc::new(NsPush::new(Some(self.bus.clone()))))
+    }
+}
+
 fn split_level_id(id: Option<&str>) -> Option<(String, String)> {
     let (item, location) = id?.split_once('@')?;
     Some((item.to_owned(), location.to_owned()))
@@ -132,12 +171,21 @@ fn adjustment_ids(body: &Value) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub struct NetSuiteConnection {
     client: Arc<NetSuiteClient>,
+    push: Option<PushSettings>,
 }
 
 impl NetSuiteConnection {
     /// A connection through `client`.
     pub fn new(client: Arc<NetSuiteClient>) -> Self {
-        NetSuiteConnection { client }
+        NetSuiteConnection { client, push: None }
+    }
+
+    /// The same, receiving pushes from weft's user event script as `push` says: a fetcher
+    /// of their hints joins its change sources, and change capture may relax while they
+    /// arrive.
+    pub fn with_push(mut self, push: PushSettings) -> Self {
+        self.push = Some(push);
+        self
     }
 
     /// The client.
@@ -148,7 +196,10 @@ impl NetSuiteConnection {
 
 impl Connection for NetSuiteConnection {
     fn platform(&self) -> Arc<dyn Platform> {
-        Arc::new(NetSuite)
+        match &self.push {
+            Some(p) => Arc::new(NetSuiteWithPush::new(p.bus.clone())),
+            None => Arc::new(NetSuite),
+        }
     }
 
     fn execute<'a>(
@@ -163,13 +214,21 @@ impl Connection for NetSuiteConnection {
     }
 
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
-        vec![Arc::new(NetSuiteCdc::new(
+        let cdc = NetSuiteCdc::new(
             ctx.store_id.clone(),
             ctx.system.clone(),
             ctx.db.clone(),
             self.client.clone(),
             ctx.overlap,
-        ))]
+        );
+        let Some(push) = &self.push else {
+            return vec![Arc::new(cdc)];
+        };
+        let fetcher = push.fetcher(cdc.reader().clone());
+        fetcher.start();
+        let cdc = cdc.with_pace(PushPace::new(push.bus.clone(), push.relaxed_poll));
+        let sources: Vec<Arc<dyn Poller>> = vec![Arc::new(cdc), fetcher];
+        sources
     }
 }
 

@@ -34,10 +34,23 @@ const LINE_QUERY_CHUNK: usize = 200;
 /// The SuiteQL transaction types that move an item's quantities.
 const STOCK_TRANSACTIONS: &str = "type IN ('SalesOrd', 'InvAdjst', 'ItemShip')";
 
+/// Reads NetSuite records and turns them into journal entries: shared by change capture and
+/// the push hints ([`crate::push`]), so a record journals the same documents under the same
+/// versions whichever path read it (and the journal dedupes the second read).
+#[derive(Clone)]
+pub struct Reader {
+    pub(crate) store_id: String,
+    /// The system name entries are journaled under.
+    pub(crate) system: String,
+    pub(crate) db: Store,
+    pub(crate) client: Arc<NetSuiteClient>,
+    pub(crate) page_size: u32,
+}
+
 /// NetSuite change capture by `lastModifiedDate` watermark with an id tie-break.
 pub struct NetSuiteCdc {
+    reader: Reader,
     store_id: String,
-    /// The system name entries are journaled under.
     system: String,
     /// `<system>-cdc`.
     name: String,
@@ -45,6 +58,7 @@ pub struct NetSuiteCdc {
     client: Arc<NetSuiteClient>,
     overlap: Duration,
     page_size: u32,
+    pace: Option<crate::push::PushPace>,
 }
 
 impl NetSuiteCdc {
@@ -56,16 +70,57 @@ impl NetSuiteCdc {
         client: Arc<NetSuiteClient>,
         overlap: Duration,
     ) -> Self {
-        let system = system.into();
+        let (store_id, system) = (store_id.into(), system.into());
         NetSuiteCdc {
-            store_id: store_id.into(),
+            reader: Reader {
+                store_id: store_id.clone(),
+                system: system.clone(),
+                db: db.clone(),
+                client: client.clone(),
+                page_size: 1000,
+            },
+            store_id,
             name: format!("{system}-cdc"),
             system,
             db,
             client,
             overlap,
             page_size: 1000,
+            pace: None,
         }
+    }
+
+    /// How it reads and journals records (shared with the push hints).
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// The same, polling at the relaxed pace of `pace` while pushes arrive and no gap is seen;
+    /// what a round journals is then counted as recovered (`recovered_push`): changes the
+    /// pushes did not deliver.
+    pub fn with_pace(mut self, pace: crate::push::PushPace) -> Self {
+        self.pace = Some(pace);
+        self
+    }
+
+    /// A paced round: skipped while pushes keep the system current, else a round whose
+    /// result tells the pace whether pushes missed something.
+    async fn paced_round(&self) -> Result<PollReport, SourceError> {
+        if let Some(pace) = &self.pace
+            && pace.may_skip()
+        {
+            return Ok(PollReport::default());
+        }
+        let report = self.round(false).await?;
+        if let Some(pace) = &self.pace {
+            pace.round_done(report.journaled);
+            if report.journaled > 0 {
+                self.db
+                    .bump_counter(&self.store_id, "recovered_push", report.journaled as i64)
+                    .await?;
+            }
+        }
+        Ok(report)
     }
 
     /// One round; `full` reads every record, not only those modified since the watermark.
@@ -101,76 +156,16 @@ impl NetSuiteCdc {
                 continue;
             };
             let now = Utc::now();
-            let mut entries = Vec::new();
-            // Records are fetched a few at a time (the account's governor still caps what is
-            // in flight), in row order: a round of a hundred changes at NetSuite's typical
-            // few hundred milliseconds per request must not take a minute.
-            let ids: Vec<String> = batch.rows.iter().map(|r| r.id.clone()).collect();
-            let records: Vec<Option<Value>> = futures::stream::iter(ids)
-                .map(|id| {
-                    let client = self.client.clone();
-                    async move { client.get_record(record_type, &RecordRef::Id(id)).await }
-                })
-                .buffered(FETCH_CONCURRENCY)
-                .try_collect()
+            let rows: Vec<(String, String)> = batch
+                .rows
+                .iter()
+                .map(|r| (r.id.clone(), r.last_modified.to_rfc3339()))
+                .collect();
+            let (entries, read) = self
+                .reader
+                .record_entries(record_type, kind, &rows, Source::Cdc)
                 .await?;
-            let mut orders_eid: std::collections::HashMap<String, Option<String>> =
-                std::collections::HashMap::new();
-            for (row, record) in batch.rows.iter().zip(records) {
-                let Some(mut record) = record else {
-                    continue; // deleted since the row was listed
-                };
-                if kind == "fulfillment" {
-                    // Which order it ships: its sales order's external id (the fulfilment
-                    // names the sales order by internal id only).
-                    let so = record
-                        .pointer("/createdFrom/id")
-                        .or_else(|| record.get("createdFrom"))
-                        .and_then(crate::client::id_text);
-                    if let Some(so) = so {
-                        let eid = match orders_eid.get(&so) {
-                            Some(e) => e.clone(),
-                            None => {
-                                let e = self
-                                    .client
-                                    .get_record("salesOrder", &RecordRef::Id(so.clone()))
-                                    .await?
-                                    .and_then(|o| {
-                                        o.get("externalId")
-                                            .and_then(Value::as_str)
-                                            .map(str::to_owned)
-                                    });
-                                orders_eid.insert(so, e.clone());
-                                e
-                            }
-                        };
-                        record["created_from_external_id"] = eid.map_or(Value::Null, Value::from);
-                    }
-                }
-                report.read += 1;
-                let version = record
-                    .get("lastModifiedDate")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| row.last_modified.to_rfc3339());
-                if kind == "variant" {
-                    for level in inventory_level_docs(&record) {
-                        let id = format!(
-                            "{}@{}",
-                            level["item_id"].as_str().unwrap_or_default(),
-                            level["location_id"].as_str().unwrap_or_default()
-                        );
-                        entries.push(self.entry(
-                            "inventory-level",
-                            id,
-                            version.clone(),
-                            level,
-                            now,
-                        ));
-                    }
-                }
-                entries.push(self.entry(kind, row.id.clone(), version, record, now));
-            }
+            report.read += read;
             let outcomes = self
                 .db
                 .append_with_watermark(
@@ -223,6 +218,125 @@ impl NetSuiteCdc {
             .iter()
             .map(|r| (r.id.clone(), r.last_modified))
             .collect();
+        let (entries, read) = self.reader.stock_entries(&changed, Source::Cdc).await?;
+        report.read += read;
+        let now = Utc::now();
+        let outcomes = self
+            .db
+            .append_with_watermark(
+                entries,
+                &self.store_id,
+                WatermarkUpdate {
+                    stream,
+                    value: serde_json::to_value(&next).unwrap_or(Value::Null),
+                },
+                now,
+            )
+            .await?;
+        report.journaled += outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
+        Ok(())
+    }
+}
+
+impl Reader {
+    /// Fetches the records of `record_type` named by `rows` (id, the version to use when the
+    /// record has no `lastModifiedDate`), four at a time under the account's governor, and
+    /// returns their entries (an inventory item with its stock levels, a fulfilment with its
+    /// sales order's external id) and how many records it read. A record deleted since is
+    /// skipped.
+    pub async fn record_entries(
+        &self,
+        record_type: &str,
+        kind: &str,
+        rows: &[(String, String)],
+        source: Source,
+    ) -> Result<(Vec<NewJournalEntry>, u64), SourceError> {
+        let now = Utc::now();
+        let mut entries = Vec::new();
+        let mut read = 0;
+        // Records are fetched a few at a time (the account's governor still caps what is
+        // in flight), in row order: a round of a hundred changes at NetSuite's typical
+        // few hundred milliseconds per request must not take a minute.
+        let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        let records: Vec<Option<Value>> = futures::stream::iter(ids)
+            .map(|id| {
+                let client = self.client.clone();
+                async move { client.get_record(record_type, &RecordRef::Id(id)).await }
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut orders_eid: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
+        for ((row_id, row_version), record) in rows.iter().zip(records) {
+            let Some(mut record) = record else {
+                continue; // deleted since the row was listed
+            };
+            if kind == "fulfillment" {
+                // Which order it ships: its sales order's external id (the fulfilment
+                // names the sales order by internal id only).
+                let so = record
+                    .pointer("/createdFrom/id")
+                    .or_else(|| record.get("createdFrom"))
+                    .and_then(crate::client::id_text);
+                if let Some(so) = so {
+                    let eid = match orders_eid.get(&so) {
+                        Some(e) => e.clone(),
+                        None => {
+                            let e = self
+                                .client
+                                .get_record("salesOrder", &RecordRef::Id(so.clone()))
+                                .await?
+                                .and_then(|o| {
+                                    o.get("externalId")
+                                        .and_then(Value::as_str)
+                                        .map(str::to_owned)
+                                });
+                            orders_eid.insert(so, e.clone());
+                            e
+                        }
+                    };
+                    record["created_from_external_id"] = eid.map_or(Value::Null, Value::from);
+                }
+            }
+            read += 1;
+            let version = record
+                .get("lastModifiedDate")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| row_version.clone());
+            if kind == "variant" {
+                for level in inventory_level_docs(&record) {
+                    let id = format!(
+                        "{}@{}",
+                        level["item_id"].as_str().unwrap_or_default(),
+                        level["location_id"].as_str().unwrap_or_default()
+                    );
+                    entries.push(self.entry(
+                        "inventory-level",
+                        id,
+                        version.clone(),
+                        level,
+                        now,
+                        source,
+                    ));
+                }
+            }
+            entries.push(self.entry(kind, row_id.clone(), version, record, now, source));
+        }
+        Ok((entries, read))
+    }
+
+    /// The stock levels of every item the transactions of `changed` (id, its
+    /// `lastModifiedDate`) name in their lines, each versioned by the newest of those
+    /// transactions that touched it (or the item's own date, if later), and how many items it
+    /// read.
+    pub async fn stock_entries(
+        &self,
+        changed: &BTreeMap<String, chrono::DateTime<Utc>>,
+        source: Source,
+    ) -> Result<(Vec<NewJournalEntry>, u64), SourceError> {
+        let mut read = 0;
         let mut items: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
         let ids: Vec<String> = changed
             .keys()
@@ -277,7 +391,7 @@ impl NetSuiteCdc {
             let Some(record) = record else {
                 continue; // deleted since
             };
-            report.read += 1;
+            read += 1;
             let item_version = record
                 .get("lastModifiedDate")
                 .and_then(Value::as_str)
@@ -291,23 +405,17 @@ impl NetSuiteCdc {
                     level["item_id"].as_str().unwrap_or_default(),
                     level["location_id"].as_str().unwrap_or_default()
                 );
-                entries.push(self.entry("inventory-level", id, version_text.clone(), level, now));
+                entries.push(self.entry(
+                    "inventory-level",
+                    id,
+                    version_text.clone(),
+                    level,
+                    now,
+                    source,
+                ));
             }
         }
-        let outcomes = self
-            .db
-            .append_with_watermark(
-                entries,
-                &self.store_id,
-                WatermarkUpdate {
-                    stream,
-                    value: serde_json::to_value(&next).unwrap_or(Value::Null),
-                },
-                now,
-            )
-            .await?;
-        report.journaled += outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
-        Ok(())
+        Ok((entries, read))
     }
 
     fn entry(
@@ -317,6 +425,7 @@ impl NetSuiteCdc {
         version: String,
         body: Value,
         now: chrono::DateTime<Utc>,
+        source: Source,
     ) -> NewJournalEntry {
         NewJournalEntry {
             store_id: self.store_id.clone(),
@@ -324,7 +433,7 @@ impl NetSuiteCdc {
             kind: kind.into(),
             entity_id: id,
             version,
-            source: Source::Cdc,
+            source,
             delivery_id: None,
             body,
             received_at: now,
@@ -337,7 +446,7 @@ impl Poller for NetSuiteCdc {
         &self.name
     }
     fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
-        Box::pin(self.round(false))
+        Box::pin(self.paced_round())
     }
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
         Box::pin(self.round(true))

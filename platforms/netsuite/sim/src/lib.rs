@@ -119,6 +119,10 @@
 //!   **Inspection** (Rust and `/_sim/...`): state dump, request log, login audit trail, writes
 //!   per record type (API and ERP separately), over-limit count, concurrency high-water mark.
 //!
+//! - **weft's push script** ([`push`], [`NetSuiteSim::push_to`]): after each create, edit or
+//!   delete the user event script posts a signed notification to weft, with seeded drops,
+//!   duplicates, reordering and delay; an unreachable weft never blocks a save.
+//!
 //! # Not modelled
 //!
 //! OAuth 2.0 (bearer tokens are refused), REST web services' `Prefer: respond-async` jobs and
@@ -139,6 +143,7 @@ pub mod config;
 pub mod error;
 pub mod filter;
 pub mod oauth1;
+pub mod push;
 pub mod records;
 mod server;
 pub mod suiteql;
@@ -150,7 +155,8 @@ pub use activity::ActivityEvent;
 pub use config::{DEFAULT_CONCURRENCY_LIMIT, IntegrationConfig, SimConfig, TokenConfig};
 pub use error::{ConfigError, NsError};
 pub use oauth1::Credentials;
-pub use records::{Quantities, RecordType, WriteCounts};
+pub use push::{PushConfig, PushStats};
+pub use records::{Quantities, RecordType, Saved, WriteCounts};
 pub use sim::{
     IntegrationStats, LoginAuditEntry, NetSuiteSim, RequestLogEntry, SimServer, SimStats,
 };

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The record types the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -488,6 +489,22 @@ pub struct Db {
     counts: BTreeMap<RecordType, WriteCounts>,
     /// The values of each matrix option (custom item field), in order; value id = index + 1.
     matrix_values: BTreeMap<String, Vec<String>>,
+    /// Saves a user event script would see (`None` until pushes are on), and what wakes the
+    /// pusher.
+    saves: Option<(Vec<Saved>, Arc<tokio::sync::Notify>)>,
+}
+
+/// A record save as a user event script's `afterSubmit` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The record's type.
+    pub record_type: RecordType,
+    /// Its internal id.
+    pub id: u64,
+    /// `create`, `edit` or `delete`.
+    pub event: &'static str,
+    /// Its `lastModifiedDate` after the save (the time of a delete).
+    pub modified: DateTime<Utc>,
 }
 
 /// `true` if `s` is a valid NetSuite external id (letters, digits, `_`, `-`).
@@ -583,6 +600,7 @@ impl Db {
             discount_items: BTreeMap::from([(1, "Web Discount".to_owned())]),
             counts: BTreeMap::new(),
             matrix_values: BTreeMap::new(),
+            saves: None,
         };
         for (i, name) in location_names.iter().enumerate() {
             let id = i as u64 + 1;
@@ -603,6 +621,31 @@ impl Db {
                 );
         }
         db
+    }
+
+    /// Starts keeping record saves for a user event script, waking `wake` at each.
+    pub fn keep_saves(&mut self, wake: Arc<tokio::sync::Notify>) {
+        self.saves.get_or_insert_with(|| (Vec::new(), wake));
+    }
+
+    /// The saves kept since the last call.
+    pub fn take_saves(&mut self) -> Vec<Saved> {
+        self.saves
+            .as_mut()
+            .map(|(v, _)| std::mem::take(v))
+            .unwrap_or_default()
+    }
+
+    fn saved(&mut self, record_type: RecordType, id: u64, event: &'static str, at: DateTime<Utc>) {
+        if let Some((v, wake)) = &mut self.saves {
+            v.push(Saved {
+                record_type,
+                id,
+                event,
+                modified: at,
+            });
+            wake.notify_one();
+        }
     }
 
     /// A record by type and internal id.
@@ -1189,6 +1232,7 @@ impl Db {
         if matches!(rt, RecordType::SalesOrder | RecordType::InventoryAdjustment) {
             self.recommit(now);
         }
+        self.saved(rt, id, if created { "create" } else { "edit" }, now);
         Ok(WriteOutcome { id, created })
     }
 
@@ -1534,6 +1578,7 @@ impl Db {
         );
         self.counts.entry(rt).or_default().creates += 1;
         self.recommit(now);
+        self.saved(rt, id, "create", now);
         Ok(WriteOutcome { id, created: true })
     }
 
@@ -1629,6 +1674,7 @@ impl Db {
             self.recommit(now);
         }
         self.counts.entry(rt).or_default().deletes += 1;
+        self.saved(rt, id, "delete", now);
         Ok(())
     }
 

@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) gate: Gate,
     pub(crate) base_url: Mutex<Option<String>>,
+    /// The push script, once deployed ([`NetSuiteSim::push_to`]).
+    pub(crate) push: Mutex<Option<Arc<crate::push::Pusher>>>,
 }
 
 pub(crate) struct State {
@@ -208,6 +210,7 @@ impl NetSuiteSim {
                 }),
                 gate: Gate::default(),
                 base_url: Mutex::new(None),
+                push: Mutex::new(None),
                 config,
             }),
         })
