@@ -272,6 +272,7 @@ struct StoreBuild {
     observer: Arc<dyn weft_engine::Observer>,
     backoff: Arc<Backoff>,
     wakers: Arc<Wakers>,
+    privacy_exports: Option<std::path::PathBuf>,
 }
 
 /// A store's loaded plugins: the mapper and its resolver rules.
@@ -359,13 +360,19 @@ impl StoreBuild {
                     .unwrap_or_default()
             })
             .collect();
+        let mut privacy =
+            weft_engine::PrivacyProcessor::new(s.id.clone(), self.db.clone(), self.systems.clone());
+        if let Some(dir) = &self.privacy_exports {
+            privacy = privacy.with_export_dir(dir.clone());
+        }
         Ok(StoreRunner::new(
             processor,
             dispatcher,
             pollers,
             s.timing.clone(),
             self.wakers.clone(),
-        ))
+        )
+        .with_privacy(privacy))
     }
 }
 
@@ -404,6 +411,20 @@ impl Host {
         stores: Vec<StoreSetup>,
         listeners: Listeners,
         serve: ServeOptions,
+    ) -> Result<Host> {
+        Host::start_with(db, runtime, stores, listeners, serve, None).await
+    }
+
+    /// [`Host::start_on`], writing the exports of privacy data requests into
+    /// `privacy_exports` (`[privacy] export_dir`); without it, data requests wait for the
+    /// operator (`weft privacy export`). Redactions run either way.
+    pub async fn start_with(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+        privacy_exports: Option<std::path::PathBuf>,
     ) -> Result<Host> {
         let addr = listeners.intake.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
@@ -468,6 +489,7 @@ impl Host {
                 observer: observer.clone(),
                 backoff: backoff.clone(),
                 wakers: store_wakers,
+                privacy_exports: privacy_exports.clone(),
             };
             match build.plugins_now() {
                 // Loaded (or refused) already: the store starts now, or start-up fails.

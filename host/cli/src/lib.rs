@@ -25,4 +25,5 @@ pub mod platforms;
 pub mod plugin;
 pub mod plugin_bench;
 pub mod plugin_dev;
+pub mod privacy;
 pub mod run;

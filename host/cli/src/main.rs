@@ -139,6 +139,10 @@ enum Command {
     /// Inspect and act on dead letters (writes that failed permanently).
     #[command(subcommand)]
     Dlq(weft::ops::DlqCommand),
+    /// Privacy requests (customer redactions, data requests, shop redactions): list them,
+    /// export what weft holds about a customer.
+    #[command(subcommand)]
+    Privacy(weft::privacy::PrivacyCommand),
 }
 
 /// Flags of `weft demo`.
@@ -350,6 +354,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd).await,
         Command::Status(args) => weft::ops::status(args).await,
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
+        Command::Privacy(cmd) => weft::privacy::run(cmd).await,
     }
 }
 

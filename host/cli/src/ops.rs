@@ -172,7 +172,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    async fn open(&self) -> Result<Store> {
+    pub(crate) async fn open(&self) -> Result<Store> {
         let url = match &self.database {
             Some(url) => url.clone(),
             None => {
@@ -311,6 +311,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         }
         for (name, n) in &s.counters {
             crate::outln!("  {name}: {n}");
+        }
+        for r in store.privacy_requests(Some(&id), false).await? {
+            crate::outln!("  privacy {}", crate::privacy::line(&r));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -176,7 +176,8 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         }
     }
     let serve = crate::ops::serve_options(&config.server);
-    let host = Host::start_on(db, &runtime, setups, listeners, serve).await?;
+    let exports = Some(config.privacy.export_dir.clone());
+    let host = Host::start_with(db, &runtime, setups, listeners, serve, exports).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },

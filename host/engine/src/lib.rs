@@ -9,6 +9,7 @@
 //! - [`sync`]: the processing step from journal entries to projections and outbox rows.
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
+//! - [`privacy`]: privacy requests (redaction of a customer's personal data, data exports).
 //! - [`stock`]: stock as available-to-sell with one owner (pending storefront demand).
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
 //!   to errors, on the
@@ -19,6 +20,7 @@ pub mod dispatch;
 pub mod error;
 pub mod merge;
 pub mod observe;
+pub mod privacy;
 pub mod runner;
 pub mod stock;
 pub mod sync;
@@ -26,6 +28,7 @@ pub mod sync;
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use observe::Observer;
+pub use privacy::{PrivacyPass, PrivacyProcessor};
 pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers};
 pub use stock::{StockOwner, StockPolicy};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};

@@ -174,6 +174,7 @@ pub struct StoreRunner {
     wakers: Arc<Wakers>,
     schedule: Schedule,
     clock: Arc<dyn Clock>,
+    privacy: Option<crate::privacy::PrivacyProcessor>,
 }
 
 impl StoreRunner {
@@ -199,12 +200,21 @@ impl StoreRunner {
             wakers,
             schedule,
             clock: Arc::new(SystemClock),
+            privacy: None,
         }
     }
 
     /// Reads the schedule's time from `clock` (default: [`SystemClock`]).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Processes the store's privacy requests in its processing loop, before each step (so a
+    /// redaction never races a step; the intake's wake-up after storing a request runs it).
+    #[must_use]
+    pub fn with_privacy(mut self, privacy: crate::privacy::PrivacyProcessor) -> Self {
+        self.privacy = Some(privacy);
         self
     }
 
@@ -220,6 +230,7 @@ impl StoreRunner {
         let (process_idle, dispatch_idle) = (self.timing.process_idle, self.timing.dispatch_idle);
         {
             let p = self.processor.clone();
+            let privacy = self.privacy.clone();
             let w = self.wakers.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
@@ -229,6 +240,11 @@ impl StoreRunner {
                     loop {
                         if *stop.borrow() {
                             break;
+                        }
+                        if let Some(pp) = &privacy
+                            && let Err(e) = pp.run_pending().await
+                        {
+                            warn!(%store, error = %e, "privacy requests could not be processed; retrying");
                         }
                         match p.step(step_size).await {
                             Ok(r) if r.entries > 0 => {

@@ -26,6 +26,8 @@
 //! - `journal`: appends, dedupe, reads, intake rejects; `writer`: group commit.
 //! - `step`: `commit_step`, projections, watermarks, cursor, counters, status.
 //! - `outbox`: claim/complete/retry/dead letters; `lease`: scale-out leases.
+//! - `privacy`: privacy requests (stored before they are acknowledged), redaction of a
+//!   customer's personal data, and the export of what weft holds about them.
 //! - `bench`: [`bench_intake`].
 //!
 //! Times are passed in by the caller (the host owns time) and stored as Unix milliseconds.
@@ -38,6 +40,7 @@ mod journal;
 mod lease;
 mod migrate;
 mod outbox;
+mod privacy;
 mod set_aside;
 mod step;
 mod store;
@@ -49,6 +52,10 @@ pub use db::{Backend, OpenOptions};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
 pub use outbox::ClaimFilter;
+pub use privacy::{
+    NewPrivacyRequest, PrivacyAction, PrivacyRequest, PrivacySubject, REDACTED, RedactionOutcome,
+    RedactionPlan, RedactionReport,
+};
 pub use set_aside::{RETRY_KEY, SetAsideFilter, SystemHealthRecord};
 pub use store::Store;
 pub use types::{
