@@ -275,6 +275,7 @@ struct StoreBuild {
     observer: Arc<dyn weft_engine::Observer>,
     backoff: Arc<Backoff>,
     wakers: Arc<Wakers>,
+    privacy_exports: Option<std::path::PathBuf>,
 }
 
 /// A store's loaded plugins: the mapper and its resolver rules.
@@ -363,13 +364,19 @@ impl StoreBuild {
                     .unwrap_or_default()
             })
             .collect();
+        let mut privacy =
+            weft_engine::PrivacyProcessor::new(s.id.clone(), self.db.clone(), self.systems.clone());
+        if let Some(dir) = &self.privacy_exports {
+            privacy = privacy.with_export_dir(dir.clone());
+        }
         Ok(StoreRunner::new(
             processor,
             dispatcher,
             pollers,
             s.timing.clone(),
             self.wakers.clone(),
-        ))
+        )
+        .with_privacy(privacy))
     }
 }
 
@@ -411,7 +418,7 @@ impl Host {
         listeners: Listeners,
         serve: ServeOptions,
     ) -> Result<Host> {
-        Host::start_with_console(db, runtime, stores, listeners, serve, None).await
+        Host::start_full(db, runtime, stores, listeners, serve, None, None).await
     }
 
     /// [`Host::start_on`], serving the operator's console under `/console` when `console` is
@@ -423,6 +430,34 @@ impl Host {
         listeners: Listeners,
         serve: ServeOptions,
         console: Option<ConsoleOptions>,
+    ) -> Result<Host> {
+        Host::start_full(db, runtime, stores, listeners, serve, console, None).await
+    }
+
+    /// [`Host::start_on`], writing the exports of privacy data requests into
+    /// `privacy_exports` (`[privacy] export_dir`); without it, data requests wait for the
+    /// operator (`weft privacy export`). Redactions run either way.
+    pub async fn start_with(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+        privacy_exports: Option<std::path::PathBuf>,
+    ) -> Result<Host> {
+        Host::start_full(db, runtime, stores, listeners, serve, None, privacy_exports).await
+    }
+
+    /// [`Host::start_on`] with the console (when given) and the privacy exports directory
+    /// (when given), as `weft run` starts it.
+    pub async fn start_full(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+        console: Option<ConsoleOptions>,
+        privacy_exports: Option<std::path::PathBuf>,
     ) -> Result<Host> {
         let addr = listeners.intake.local_addr()?;
         let loops = Arc::new(LoopHealth::new(HealthPolicy::default()));
@@ -488,6 +523,7 @@ impl Host {
                 observer: observer.clone(),
                 backoff: backoff.clone(),
                 wakers: store_wakers,
+                privacy_exports: privacy_exports.clone(),
             };
             match build.plugins_now() {
                 // Loaded (or refused) already: the store starts now, or start-up fails.

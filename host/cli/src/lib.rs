@@ -29,5 +29,6 @@ pub mod platforms;
 pub mod plugin;
 pub mod plugin_bench;
 pub mod plugin_dev;
+pub mod privacy;
 pub mod proposals;
 pub mod run;

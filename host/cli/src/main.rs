@@ -149,6 +149,10 @@ enum Command {
     /// version, mapper), the merge decision (conflict and the resolver that settled it,
     /// refusal, echo) and the writes it caused with their outcome.
     Explain(weft::explain::ExplainArgs),
+    /// Privacy requests (customer redactions, data requests, shop redactions): list them,
+    /// export what weft holds about a customer.
+    #[command(subcommand)]
+    Privacy(weft::privacy::PrivacyCommand),
 }
 
 /// Flags of `weft demo`.
@@ -363,6 +367,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
         Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
         Command::Explain(args) => weft::explain::explain(args).await,
+        Command::Privacy(cmd) => weft::privacy::run(cmd).await,
     }
 }
 

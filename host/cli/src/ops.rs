@@ -315,6 +315,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         for (name, n) in &s.counters {
             crate::outln!("  {name}: {n}");
         }
+        for r in store.privacy_requests(Some(&id), false).await? {
+            crate::outln!("  privacy {}", crate::privacy::line(&r));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

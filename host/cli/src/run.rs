@@ -197,7 +197,8 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
     }
     let serve = crate::ops::serve_options(&config.server);
     let console = crate::console::options(&config, &db, &runtime)?;
-    let host = Host::start_with_console(db, &runtime, setups, listeners, serve, console).await?;
+    let exports = Some(config.privacy.export_dir.clone());
+    let host = Host::start_full(db, &runtime, setups, listeners, serve, console, exports).await?;
     eprintln!(
         "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
         if n == 1 { "" } else { "s" },

@@ -28,7 +28,7 @@ pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
     ChangeAction, Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS,
     LimitOverrides, LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig,
-    PolicyConfig, RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig,
+    PolicyConfig, PrivacyConfig, RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig,
     StorageConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretSource, SecretString};

@@ -15,7 +15,7 @@ use url::Url;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
 use crate::model::{
     ChangeAction, Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat,
-    PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, RuntimeConfig,
+    PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, PrivacyConfig, RuntimeConfig,
     ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig, StoreConfig,
 };
 use crate::secret::Secret;
@@ -29,12 +29,13 @@ pub const INLINE_SECRET_HINT: &str =
 const DURATION_HINT: &str =
     "write a whole number with a unit: `250ms`, `30s`, `5m`, `1h`, `1d`, or combined like `1h30m`";
 
-const HOST_KEYS: [&str; 7] = [
+const HOST_KEYS: [&str; 8] = [
     "console",
     "server",
     "storage",
     "runtime",
     "log",
+    "privacy",
     "stores_dir",
     "stores",
 ];
@@ -53,6 +54,7 @@ const SERVER_KEYS: [&str; 10] = [
 const STORAGE_KEYS: [&str; 1] = ["url"];
 const RUNTIME_KEYS: [&str; 3] = ["cache_dir", "pool_size", "limits"];
 const LOG_KEYS: [&str; 2] = ["level", "format"];
+const PRIVACY_KEYS: [&str; 1] = ["export_dir"];
 const LIMIT_KEYS: [&str; 7] = [
     "timeout_ms",
     "fuel",
@@ -549,6 +551,7 @@ struct Host {
     storage: StorageConfig,
     runtime: RuntimeConfig,
     log: LogConfig,
+    privacy: PrivacyConfig,
     stores: StoreFiles,
 }
 
@@ -771,12 +774,27 @@ fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
         },
     };
 
+    let mut privacy = PrivacyConfig {
+        export_dir: dir.join("privacy-exports"),
+    };
+    if let Some(t) = cx.sub(root, "privacy", "privacy") {
+        cx.check_keys(&t, &PRIVACY_KEYS);
+        if let Some((s, span)) = cx.string(&t, "export_dir", "export_dir = \"privacy-exports\"") {
+            if s.is_empty() {
+                cx.err(span, "`export_dir` in [privacy] is empty".into(), None);
+            } else {
+                privacy.export_dir = dir.join(s);
+            }
+        }
+    }
+
     Host {
         console: crate::console::read(cx, root),
         server,
         storage,
         runtime,
         log,
+        privacy,
         stores,
     }
 }
@@ -1836,6 +1854,7 @@ pub fn load(
             storage: host.storage,
             runtime: host.runtime,
             log: host.log,
+            privacy: host.privacy,
             stores,
         })
     } else {

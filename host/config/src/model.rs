@@ -29,8 +29,27 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Privacy requests (`[privacy]`).
+    pub privacy: PrivacyConfig,
     /// Every store, in file-name order.
     pub stores: Vec<StoreConfig>,
+}
+
+/// `[privacy]`: where the exports of privacy data requests are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyConfig {
+    /// The directory (relative to the host file; default `privacy-exports`) a data request's
+    /// export is written to as `<store>-<system>-request-<id>.json`, readable by its owner
+    /// only.
+    pub export_dir: PathBuf,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            export_dir: PathBuf::from("privacy-exports"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -42,6 +61,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             runtime: RuntimeConfig::default(),
             log: LogConfig::default(),
+            privacy: PrivacyConfig::default(),
             stores: Vec::new(),
         }
     }

@@ -28,6 +28,9 @@ pub enum EngineError {
         /// What is missing.
         message: String,
     },
+    /// A privacy request could not be carried out (its export file could not be written).
+    #[error("privacy request: {0}")]
+    Privacy(String),
     /// A blocking task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Join(String),

@@ -9,6 +9,7 @@
 //! - [`sync`]: the processing step from journal entries to projections and outbox rows.
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
+//! - [`privacy`]: privacy requests (redaction of a customer's personal data, data exports).
 //! - [`stock`]: stock as available-to-sell with one owner (pending storefront demand).
 //! - [`ownership`]: field owners held on every change (revert, propose, accept).
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
@@ -23,6 +24,7 @@ pub mod health;
 pub mod merge;
 pub mod observe;
 pub mod ownership;
+pub mod privacy;
 pub mod runner;
 pub mod stock;
 pub mod sync;
@@ -32,6 +34,7 @@ pub use error::EngineError;
 pub use health::{Beat, HealthPolicy, LoopHealth, LoopReport};
 pub use observe::Observer;
 pub use ownership::{OnChange, Ownership};
+pub use privacy::{PrivacyPass, PrivacyProcessor};
 pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers};
 pub use stock::{StockOwner, StockPolicy};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};

@@ -176,6 +176,7 @@ pub struct StoreRunner {
     schedule: Schedule,
     clock: Arc<dyn Clock>,
     health: Option<Arc<LoopHealth>>,
+    privacy: Option<crate::privacy::PrivacyProcessor>,
 }
 
 impl StoreRunner {
@@ -202,6 +203,7 @@ impl StoreRunner {
             schedule,
             clock: Arc::new(SystemClock),
             health: None,
+            privacy: None,
         }
     }
 
@@ -215,6 +217,14 @@ impl StoreRunner {
     /// Reads the schedule's time from `clock` (default: [`SystemClock`]).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Processes the store's privacy requests in its processing loop, before each step (so a
+    /// redaction never races a step; the intake's wake-up after storing a request runs it).
+    #[must_use]
+    pub fn with_privacy(mut self, privacy: crate::privacy::PrivacyProcessor) -> Self {
+        self.privacy = Some(privacy);
         self
     }
 
@@ -235,6 +245,7 @@ impl StoreRunner {
         };
         {
             let p = self.processor.clone();
+            let privacy = self.privacy.clone();
             let w = self.wakers.clone();
             let mut stop = shutdown.clone();
             let store = store.clone();
@@ -245,6 +256,11 @@ impl StoreRunner {
                     loop {
                         if *stop.borrow() {
                             break;
+                        }
+                        if let Some(pp) = &privacy
+                            && let Err(e) = pp.run_pending().await
+                        {
+                            warn!(%store, error = %e, "privacy requests could not be processed; retrying");
                         }
                         if let Some(b) = &beat {
                             b.round_started();

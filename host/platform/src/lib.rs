@@ -40,7 +40,7 @@ use serde_json::{Map, Value};
 
 pub use error::{ConnectorError, InvalidRequest};
 pub use poll::{PollReport, Poller, SourceError};
-pub use webhook::{WebhookDelivery, WebhookIntake, WebhookSecret};
+pub use webhook::{PrivacyDelivery, WebhookDelivery, WebhookIntake, WebhookSecret};
 pub use write::{
     BatchCall, BatchResult, ChildId, PlannedWrite, WriteCommand, WriteOp, WriteOutcome,
 };
@@ -203,6 +203,24 @@ pub trait Platform: Send + Sync + 'static {
     /// The platform's webhook intake, when it has webhooks.
     fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
         None
+    }
+
+    /// The keys of this platform's documents of journal kind `kind` (and of its write bodies
+    /// for records of that kind) that hold a person's data: a privacy redaction replaces every
+    /// string under them, at any depth ([`weft_store::RedactionPlan`]). The default: none.
+    fn personal_fields(&self, _kind: &str) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The keys of canonical records of `kind` that hold a person's data (the contract's
+/// `customer` and `order`, docs/document-shapes.md §2): what a privacy redaction replaces in
+/// golden records and in what each system last held.
+pub fn canonical_personal_fields(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Customer => &["email", "first_name", "last_name", "phone", "addresses"],
+        EntityKind::Order => &["email", "billing_address", "shipping_address", "note"],
+        _ => &[],
     }
 }
 

@@ -50,6 +50,19 @@ pub struct WebhookDelivery {
     pub body: Value,
 }
 
+/// A delivery that is a privacy request (a platform's mandatory customer redaction, data
+/// request or account redaction) rather than a document: the server stores it durably before
+/// answering and the store's runner processes it (`weft_store::Store::redact_subject`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyDelivery {
+    /// What the platform asks for.
+    pub action: weft_store::PrivacyAction,
+    /// Whom it is about: the customer's ids, emails and phones and the orders named.
+    pub subject: weft_store::PrivacySubject,
+    /// The platform's delivery id (a retried delivery is the same request).
+    pub delivery_id: Option<String>,
+}
+
 /// One platform's webhooks.
 pub trait WebhookIntake: Send + Sync {
     /// Headers never kept with a refused delivery: the signature and anything that could carry
@@ -69,6 +82,19 @@ pub trait WebhookIntake: Send + Sync {
 
     /// Whether the delivery is signed with one of `secrets`, in constant time.
     fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool;
+
+    /// Whether an authenticated delivery is a privacy request: `None` when it is not (it is
+    /// then [`WebhookIntake::parse`]d as a document), `Some(Err(reason))` when it is one that
+    /// cannot be read or is addressed to another account than `account` (refused with 400 and
+    /// kept, like a malformed document). The default: the platform sends none.
+    fn privacy_request(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _account: Option<&str>,
+    ) -> Option<Result<PrivacyDelivery, String>> {
+        None
+    }
 
     /// The document an authenticated delivery carries, or why it cannot be one (the request
     /// is refused with 400 and kept for inspection): a body that is not the topic's resource,

@@ -15,7 +15,10 @@
 //! 5. the platform must accept the delivery as a document (400 with the reason; the raw
 //!    request, minus the signature header and any credentials, is kept via
 //!    `Store::record_reject`);
-//! 6. the document is journaled through the group-committing [`JournalWriter`]
+//! 6. a privacy request (`WebhookIntake::privacy_request`: a platform's customer redaction,
+//!    data request or shop redaction) is stored durably (`Store::record_privacy_request`), the
+//!    store's loop is woken to carry it out, and only then is 200 sent;
+//! 7. the document is journaled through the group-committing [`JournalWriter`]
 //!    (`weft_store::JournalWriter`), and only then is 200 sent (duplicates too). A journal error is
 //!    503 so the platform retries.
 //!
@@ -301,6 +304,16 @@ async fn handle(
         return text(StatusCode::UNAUTHORIZED, "invalid webhook signature");
     }
 
+    if let Some(request) = sys
+        .intake
+        .privacy_request(&headers, &raw, sys.account.as_deref())
+    {
+        return match request {
+            Ok(request) => privacy_request(&state, &cfg, &sys, request, started).await,
+            Err(reason) => malformed(&state, &cfg.id, &sys, &headers, &raw, reason).await,
+        };
+    }
+
     let parsed = sys
         .intake
         .parse(&headers, &raw, sys.account.as_deref())
@@ -371,6 +384,68 @@ async fn handle(
             text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "journal unavailable; retry later",
+            )
+        }
+    }
+}
+
+/// A privacy request: stored durably (a retried delivery finds the stored one), then the
+/// store's processing loop is woken to carry it out, and only then 200. Like a journal append,
+/// the write runs in its own task so a client that hangs up cannot cancel it half way.
+async fn privacy_request(
+    state: &ServerState,
+    cfg: &IntakeStore,
+    sys: &IntakeSystem,
+    request: weft_platform::PrivacyDelivery,
+    started: Instant,
+) -> Response {
+    let metrics = state.metrics().clone();
+    let new = weft_store::NewPrivacyRequest {
+        store_id: cfg.id.clone(),
+        system: sys.name.clone(),
+        action: request.action,
+        delivery_id: request.delivery_id,
+        subject: request.subject,
+        received_at: Utc::now(),
+    };
+    let (store, notifier, id) = (
+        state.store().clone(),
+        std::sync::Arc::clone(&state.shared.notifier),
+        cfg.id.clone(),
+    );
+    let stored = tokio::spawn(async move {
+        let out = store.record_privacy_request(&new).await;
+        if let Ok((_, true)) = out {
+            notifier(&id);
+        }
+        out
+    })
+    .await
+    .unwrap_or(Err(StoreError::WriterClosed));
+    let stored = match (stored, state.database_fault_error()) {
+        (Ok(_), Some(fault)) => Err(fault),
+        (r, _) => r,
+    };
+    match stored {
+        Ok((request_id, new)) => {
+            tracing::info!(request_id, action = request.action.as_str(), new, "privacy request stored");
+            metrics.inc_webhook(
+                &cfg.id,
+                if new {
+                    WebhookOutcome::Accepted
+                } else {
+                    WebhookOutcome::Duplicate
+                },
+            );
+            metrics.observe_ack(&cfg.id, started.elapsed());
+            text(StatusCode::OK, "ok")
+        }
+        Err(e) => {
+            metrics.inc_webhook(&cfg.id, WebhookOutcome::Unavailable);
+            tracing::error!(error = %e, "privacy request could not be stored; answering 503 so the platform retries");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "privacy request could not be stored; retry later",
             )
         }
     }

@@ -27,6 +27,8 @@
 //! - `step`: `commit_step`, projections, watermarks, cursor, counters, status.
 //! - `outbox`: claim/complete/retry/dead letters; `lease`: scale-out leases.
 //! - `lineage`: why a record holds what it holds ([`Store::explain`]), record search.
+//! - `privacy`: privacy requests (stored before they are acknowledged), redaction of a
+//!   customer's personal data, and the export of what weft holds about them.
 //! - `bench`: [`bench_intake`].
 //!
 //! Times are passed in by the caller (the host owns time) and stored as Unix milliseconds.
@@ -40,6 +42,7 @@ mod lease;
 mod lineage;
 mod migrate;
 mod outbox;
+mod privacy;
 mod set_aside;
 mod step;
 mod store;
@@ -54,6 +57,10 @@ pub use lineage::{
     Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
 };
 pub use outbox::ClaimFilter;
+pub use privacy::{
+    NewPrivacyRequest, PrivacyAction, PrivacyRequest, PrivacySubject, REDACTED, RedactionOutcome,
+    RedactionPlan, RedactionReport,
+};
 pub use set_aside::{RETRY_KEY, SetAsideFilter, SystemHealthRecord};
 pub use store::Store;
 pub use types::{

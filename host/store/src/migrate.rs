@@ -59,6 +59,11 @@ const SQLITE: &[Migration] = &[
         name: "lineage",
         sql: include_str!("../migrations/sqlite/0009_lineage.sql"),
     },
+    Migration {
+        version: 10,
+        name: "privacy",
+        sql: include_str!("../migrations/sqlite/0010_privacy.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -106,6 +111,11 @@ const POSTGRES: &[Migration] = &[
         version: 9,
         name: "lineage",
         sql: include_str!("../migrations/postgres/0009_lineage.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "privacy",
+        sql: include_str!("../migrations/postgres/0010_privacy.sql"),
     },
 ];
 

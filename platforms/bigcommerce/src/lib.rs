@@ -65,6 +65,15 @@ impl Platform for BigCommerce {
         Role::Storefront
     }
 
+    /// A person's data in BigCommerce customers (V3) and orders (V2).
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "customer" => &["email", "first_name", "last_name", "company", "phone", "notes", "addresses"],
+            "order" => &["billing_address", "shipping_addresses", "customer_message", "staff_notes", "ip_address"],
+            _ => &[],
+        }
+    }
+
     /// Variants and their prices travel inside their product.
     fn document_kind(&self, canonical: weft_platform::EntityKind) -> weft_platform::EntityKind {
         use weft_platform::EntityKind::*;

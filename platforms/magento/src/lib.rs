@@ -51,6 +51,15 @@ impl Platform for Magento {
         Role::Storefront
     }
 
+    /// A person's data in Magento customers and orders (REST representation).
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "customer" => &["email", "firstname", "middlename", "lastname", "prefix", "suffix", "dob", "taxvat", "telephone", "addresses"],
+            "order" => &["customer_email", "customer_firstname", "customer_middlename", "customer_lastname", "customer_dob", "customer_taxvat", "customer_note", "remote_ip", "billing_address", "address"],
+            _ => &[],
+        }
+    }
+
     /// A simple product is the sellable item: variants and prices travel in it.
     fn document_kind(&self, canonical: EntityKind) -> EntityKind {
         match canonical {

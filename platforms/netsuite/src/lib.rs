@@ -56,6 +56,40 @@ impl Platform for NetSuite {
         Role::Erp
     }
 
+    /// A person's data in NetSuite records (customer, salesOrder, itemFulfillment) and in the
+    /// customer and sales order write bodies.
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "customer" => &[
+                "firstName",
+                "middleName",
+                "lastName",
+                "salutation",
+                "email",
+                "altEmail",
+                "phone",
+                "altPhone",
+                "mobilePhone",
+                "homePhone",
+                "fax",
+                "companyName",
+                "addressBook",
+                "defaultAddress",
+                "comments",
+            ],
+            "order" => &[
+                "email",
+                "billingAddress",
+                "shippingAddress",
+                "billAddress",
+                "shipAddress",
+                "custbody_shopify_note",
+            ],
+            "fulfillment" => &["shippingAddress", "shipAddress"],
+            _ => &[],
+        }
+    }
+
     /// Prices are fields of the item record (journal kind `variant`).
     fn document_kind(&self, canonical: EntityKind) -> EntityKind {
         match canonical {

@@ -105,6 +105,38 @@ impl Platform for Shopify {
     fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
         Some(Arc::new(webhook::ShopifyWebhooks))
     }
+
+    /// A person's data in Shopify documents (the normalized shape, docs/document-shapes.md
+    /// §1.1, and Shopify's REST webhook fields) and in customer write bodies.
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "customer" => &[
+                "email",
+                "first_name",
+                "last_name",
+                "phone",
+                "addresses",
+                "default_address",
+                "note",
+                "multipass_identifier",
+            ],
+            "order" => &[
+                "email",
+                "contact_email",
+                "phone",
+                "first_name",
+                "last_name",
+                "note",
+                "note_attributes",
+                "billing_address",
+                "shipping_address",
+                "default_address",
+                "browser_ip",
+                "client_details",
+            ],
+            _ => &[],
+        }
+    }
 }
 
 /// One store's connection to one Shopify shop.

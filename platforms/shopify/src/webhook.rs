@@ -4,11 +4,21 @@
 //! sees. The version is the document's `updated_at`; when the payload has none,
 //! `X-Shopify-Triggered-At` is written into it before normalizing. The delivery id is
 //! `X-Shopify-Webhook-Id` (Shopify retries a delivery with the same id).
+//!
+//! The mandatory compliance topics (`customers/redact`, `customers/data_request`,
+//! `shop/redact`) are privacy requests, not documents ([`WebhookIntake::privacy_request`]): the
+//! customer's id, email and phone and the orders named (`orders_to_redact` /
+//! `orders_requested`; numbers in Shopify's payloads, text here). The shop must be the system's
+//! in the header and in the body's `shop_domain`. They are subscribed in the app's
+//! configuration (Partner Dashboard, `compliance_topics` in `shopify.app.toml`) with
+//! `<public_url>/webhooks/<system>/<store>` as the URL, not by the keeper (the Admin API does not
+//! offer them).
 
 use http::HeaderMap;
 use serde_json::Value;
 use weft_platform::webhook::header_str;
-use weft_platform::{WebhookDelivery, WebhookIntake, WebhookSecret, signature};
+use weft_platform::{PrivacyDelivery, WebhookDelivery, WebhookIntake, WebhookSecret, signature};
+use weft_store::{PrivacyAction, PrivacySubject};
 
 use crate::normalize;
 
@@ -55,6 +65,107 @@ fn check_shape(topic: &str, body: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The mandatory compliance topics (subscribed in the Partner Dashboard, not by the API).
+pub const CUSTOMERS_REDACT: &str = "customers/redact";
+/// A customer asked the shop for their data.
+pub const CUSTOMERS_DATA_REQUEST: &str = "customers/data_request";
+/// 48 hours after the app was uninstalled: erase the shop's data.
+pub const SHOP_REDACT: &str = "shop/redact";
+
+/// An id of a compliance payload: Shopify sends numbers; text is taken too.
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    }
+}
+
+/// Reads a compliance delivery (`{"shop_id", "shop_domain", "customer": {"id", "email",
+/// "phone"}, "orders_to_redact" | "orders_requested": [ids], "data_request": {"id"}}`; a
+/// customer may come with its email only). The shop must be the system's, in the header and
+/// in the body.
+fn parse_privacy(
+    headers: &HeaderMap,
+    raw: &[u8],
+    account: Option<&str>,
+    topic: &str,
+    action: PrivacyAction,
+) -> Result<PrivacyDelivery, String> {
+    let body: Value =
+        serde_json::from_slice(raw).map_err(|e| format!("{topic} body is not valid JSON: {e}"))?;
+    if !body.is_object() {
+        return Err(format!("{topic} body is not a JSON object"));
+    }
+    if let Some(shop) = account {
+        let header = header_str(headers, SHOP_DOMAIN_HEADER)
+            .ok_or_else(|| "missing X-Shopify-Shop-Domain header".to_string())?;
+        for (what, d) in [
+            ("delivery", Some(header)),
+            ("body's shop_domain", body.get("shop_domain").and_then(Value::as_str)),
+        ] {
+            match d {
+                Some(d) if d.eq_ignore_ascii_case(shop) => {}
+                Some(d) => {
+                    return Err(format!(
+                        "{topic} {what} names shop {}, not this system's shop {shop}",
+                        weft_platform::webhook::clip(d)
+                    ));
+                }
+                None => return Err(format!("{topic} body has no shop_domain")),
+            }
+        }
+    }
+    let mut subject = PrivacySubject::default();
+    if action != PrivacyAction::ShopRedact {
+        let customer = body
+            .get("customer")
+            .filter(|c| c.is_object())
+            .ok_or_else(|| format!("{topic} body has no customer object"))?;
+        subject.customer_ids.extend(customer.get("id").and_then(id_text));
+        subject.emails.extend(
+            customer
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+        );
+        subject.phones.extend(
+            customer
+                .get("phone")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+        if subject.customer_ids.is_empty() && subject.emails.is_empty() {
+            return Err(format!("{topic} customer has neither an id nor an email"));
+        }
+        let list = if action == PrivacyAction::Redact {
+            "orders_to_redact"
+        } else {
+            "orders_requested"
+        };
+        match body.get(list) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(ids)) => {
+                for id in ids {
+                    subject
+                        .orders
+                        .push(id_text(id).ok_or_else(|| format!("{topic} {list} holds {id}, not an order id"))?);
+                }
+            }
+            Some(other) => return Err(format!("{topic} {list} is {other}, not a list of order ids")),
+        }
+    }
+    Ok(PrivacyDelivery {
+        action,
+        subject,
+        delivery_id: header_str(headers, WEBHOOK_ID_HEADER).map(str::to_owned),
+    })
+}
+
 /// Shopify's webhook intake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShopifyWebhooks;
@@ -75,6 +186,22 @@ impl WebhookIntake for ShopifyWebhooks {
 
     fn verify(&self, headers: &HeaderMap, body: &[u8], secrets: &[WebhookSecret]) -> bool {
         header_str(headers, HMAC_HEADER).is_some_and(|sig| signature::verify(secrets, body, sig))
+    }
+
+    fn privacy_request(
+        &self,
+        headers: &HeaderMap,
+        raw: &[u8],
+        account: Option<&str>,
+    ) -> Option<Result<PrivacyDelivery, String>> {
+        let topic = header_str(headers, TOPIC_HEADER)?;
+        let action = match topic {
+            CUSTOMERS_REDACT => PrivacyAction::Redact,
+            CUSTOMERS_DATA_REQUEST => PrivacyAction::Export,
+            SHOP_REDACT => PrivacyAction::ShopRedact,
+            _ => return None,
+        };
+        Some(parse_privacy(headers, raw, account, topic, action))
     }
 
     fn parse(

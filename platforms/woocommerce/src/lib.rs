@@ -54,6 +54,15 @@ impl Platform for WooCommerce {
         Role::Storefront
     }
 
+    /// A person's data in WooCommerce customers and orders (REST v3 representation).
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "customer" => &["email", "first_name", "last_name", "username", "billing", "shipping", "avatar_url"],
+            "order" => &["billing", "shipping", "customer_note", "customer_ip_address", "customer_user_agent"],
+            _ => &[],
+        }
+    }
+
     /// Variants (simple products and variations) and their prices are product documents.
     fn document_kind(&self, canonical: EntityKind) -> EntityKind {
         match canonical {

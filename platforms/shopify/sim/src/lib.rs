@@ -94,6 +94,10 @@
 //!   4 hours (exponential, each delay twice the last) with the original payload, delays divided
 //!   by a compression factor; an API-created subscription is deleted after 8 consecutive
 //!   deliveries exhaust their retries. Changes made by the app through GraphQL fire webhooks too.
+//! - **Compliance webhooks** ([`compliance`]): `customers/redact` (after erasing the customer
+//!   in the shop), `customers/data_request` and `shop/redact`, signed the same way, to the app's
+//!   compliance URL (`POST /_sim/compliance/uri`; `POST /_sim/compliance/customers/{id}/redact`,
+//!   `.../data_request`, `/_sim/compliance/shop/redact`).
 //! - **Chaos** (seeded, decided when the event fires): drop rate, duplicate rate, reorder/delay
 //!   window (ms), late-delivery rate (a stale copy of the original payload delivered again after
 //!   a nominal hour, compressed). [`ShopifySim::webhook_stats`] and [`ShopifySim::webhook_log`]
@@ -132,6 +136,7 @@
 
 pub mod bucket;
 pub mod checkout;
+pub mod compliance;
 pub mod config;
 pub mod graphql;
 pub mod http;
@@ -153,6 +158,7 @@ pub use merchant::{
     CreatedProduct, CustomerFields, ImageSpec, MetafieldSpec, NewOrder, NewOrderLine, NewProduct,
     NewVariant, ProductEdit, ProductExtras, ShippedFulfillment, VariantEdit,
 };
+pub use compliance::ComplianceDelivery;
 pub use sim::{ShopifySim, SimError, SimHandle};
 pub use state::Topic;
 pub use webhooks::{CopyKind, DeliveryRecord, Subscription, WebhookStats, sign};

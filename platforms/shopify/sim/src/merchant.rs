@@ -834,6 +834,16 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         .route("/_sim/webhooks/log", get(http_webhook_log))
         .route("/_sim/webhooks/stats", get(http_webhook_stats))
+        .route("/_sim/compliance/uri", post(http_compliance_uri))
+        .route(
+            "/_sim/compliance/customers/{id}/redact",
+            post(http_customer_redact),
+        )
+        .route(
+            "/_sim/compliance/customers/{id}/data_request",
+            post(http_customer_data),
+        )
+        .route("/_sim/compliance/shop/redact", post(http_shop_redact))
         .route("/_sim/secrets/rotate", post(http_rotate))
         .route("/_sim/secrets/revoke", post(http_revoke))
         .route("/_sim/state", get(http_state))
@@ -1112,4 +1122,33 @@ pub struct ShippedFulfillment {
     pub tracking_url: Option<String>,
     /// Units shipped.
     pub units: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComplianceUriBody {
+    uri: String,
+}
+
+async fn http_compliance_uri(
+    State(sh): State<Arc<Shared>>,
+    Json(b): Json<ComplianceUriBody>,
+) -> ApiResult {
+    sim(sh).set_compliance_uri(&b.uri);
+    Ok(Json(json!({"uri": b.uri})))
+}
+
+async fn http_customer_redact(State(sh): State<Arc<Shared>>, Path(cid): Path<String>) -> ApiResult {
+    let d = sim(sh).request_customer_redact(id(&cid, "customer")?).await?;
+    Ok(Json(serde_json::to_value(d).unwrap_or_default()))
+}
+
+async fn http_customer_data(State(sh): State<Arc<Shared>>, Path(cid): Path<String>) -> ApiResult {
+    let d = sim(sh).request_customer_data(id(&cid, "customer")?).await?;
+    Ok(Json(serde_json::to_value(d).unwrap_or_default()))
+}
+
+async fn http_shop_redact(State(sh): State<Arc<Shared>>) -> ApiResult {
+    let d = sim(sh).request_shop_redact().await?;
+    Ok(Json(serde_json::to_value(d).unwrap_or_default()))
 }

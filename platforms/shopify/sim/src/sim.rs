@@ -35,6 +35,8 @@ pub struct Shared {
     pub schema: ShopifySchema,
     /// Base URL once serving.
     pub base_url: OnceLock<String>,
+    /// The app's compliance webhook URL ([`crate::compliance`]).
+    pub compliance_uri: Mutex<Option<String>>,
     pub(crate) started: tokio::time::Instant,
 }
 
@@ -152,6 +154,7 @@ impl ShopifySim {
             inspect: Mutex::new(Inspect::default()),
             schema: build_schema(),
             base_url: OnceLock::new(),
+            compliance_uri: Mutex::new(None),
             started: tokio::time::Instant::now(),
             config,
         });
