@@ -761,8 +761,9 @@ macro_rules! sweep {
         let (c, store, request, find, m, report, op): (_, &str, i64, &Matcher, &Matcher, &mut RedactionReport, &'static str) =
             ($c, $store, $request, $find, $m, $report, $op);
         // (table, id columns, text columns)
-        const TABLES: [(&str, &str, &[&str]); 7] = [
+        const TABLES: [(&str, &str, &[&str]); 8] = [
             ("journal", "seq", &["body"]),
+            ("lineage", "id", &["fields"]),
             ("entity_state", "system, kind, entity_id", &["body"]),
             ("golden", "kind, key", &["fields", "field_meta"]),
             ("target_state", "system, kind, key", &["fields"]),
@@ -791,6 +792,7 @@ macro_rules! sweep {
                         report.add(table, n);
                         let (set_extra, cond) = match table {
                             "journal" => (", redacted_by = $3", "seq = $4"),
+                            "lineage" => ("", "id = $4"),
                             "entity_state" => ("", "system = $4 AND kind = $5 AND entity_id = $6"),
                             "golden" => ("", "kind = $4 AND key = $5"),
                             "target_state" => ("", "system = $4 AND kind = $5 AND key = $6"),
@@ -805,7 +807,7 @@ macro_rules! sweep {
                         let q = sqlx::query(&sql).bind(store).bind(&new).bind(request);
                         let q = match table {
                             "journal" => q.bind(r.i64("seq").map_err(StoreError::db(op))?),
-                            "outbox" => q.bind(r.i64("id").map_err(StoreError::db(op))?),
+                            "outbox" | "lineage" => q.bind(r.i64("id").map_err(StoreError::db(op))?),
                             "outbox_calls" => q.bind(r.text("call_key").map_err(StoreError::db(op))?),
                             "golden" => q
                                 .bind(r.text("kind").map_err(StoreError::db(op))?)
@@ -904,6 +906,7 @@ enum RowId {
     Golden(String, String),
     Target(String, String, String),
     Outbox(i64),
+    Lineage(i64),
 }
 
 impl Store {
@@ -1067,6 +1070,25 @@ impl Store {
                         fields: 0,
                     });
                 }
+                // The record's lineage: per field, the values each step saw and decided.
+                let found = sqlx::query(
+                    "SELECT id, fields FROM lineage WHERE store_id = $1 AND kind = $2 AND key = $3",
+                )
+                .bind(store_id)
+                .bind(kind)
+                .bind(key)
+                .fetch_all(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+                for r in &found {
+                    rows.push(Loaded {
+                        table: "lineage",
+                        id: RowId::Lineage(r.i64("id").map_err(StoreError::db(OP))?),
+                        json: vec![("fields", crate::db::json("lineage.fields", &r.text("fields").map_err(StoreError::db(OP))?)?, keys.clone())],
+                        text: Vec::new(),
+                        fields: 0,
+                    });
+                }
             }
 
             // Pass 1: personal keys; pass 2: the values found, anywhere in those rows.
@@ -1152,6 +1174,15 @@ impl Store {
                         .execute(&mut *c)
                         .await
                         .map_err(StoreError::db(OP))?;
+                    }
+                    RowId::Lineage(id) => {
+                        sqlx::query("UPDATE lineage SET fields = $3 WHERE store_id = $1 AND id = $2")
+                            .bind(store_id)
+                            .bind(id)
+                            .bind(col("fields"))
+                            .execute(&mut *c)
+                            .await
+                            .map_err(StoreError::db(OP))?;
                     }
                     RowId::Outbox(id) => {
                         let err = row.text.first().and_then(|(_, t)| t.clone());
