@@ -4,8 +4,14 @@
 //! Shopify and NetSuite. Each run ends with both systems read afresh, mapped by the store's
 //! mapper and compared field by field; every Shopify order must be exactly one NetSuite sales
 //! order.
+//!
+//! The shops run on Shopify's Plus query budget (10,000 points restored at 1,000 a second):
+//! under the standard budget these runs spend most of their time waiting for it (a 150-event
+//! demo: 110 s standard, 22 s plus). The standard budget is held end to end by the `weft demo`
+//! test (`host/cli/tests/demo.rs`), the crash, outage and replay tests, and `weft bench
+//! ratelimit`.
 
-use weft::demo::{DemoOptions, DemoReport, Ownership, run};
+use weft::demo::{DemoOptions, DemoReport, Ownership, PlanPreset, run};
 
 fn assert_converged(r: &DemoReport) {
     assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
@@ -55,6 +61,7 @@ async fn converges_with_one_percent_of_webhooks_dropped() {
         reorder_ms: 200,
         late_rate: 0.02,
         progress: false,
+        shopify_plan: PlanPreset::Plus,
         ..DemoOptions::default()
     })
     .await
@@ -76,6 +83,7 @@ async fn converges_with_twenty_percent_of_webhooks_dropped() {
         reorder_ms: 300,
         late_rate: 0.05,
         progress: false,
+        shopify_plan: PlanPreset::Plus,
         ..DemoOptions::default()
     })
     .await

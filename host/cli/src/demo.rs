@@ -34,6 +34,7 @@ use crate::app::{Host, StoreSetup};
 use crate::platforms;
 
 pub use weft_engine::Ownership;
+pub use weft_sim_shopify::PlanPreset;
 
 /// What `weft demo` runs.
 #[derive(Debug, Clone)]
@@ -65,6 +66,9 @@ pub struct DemoOptions {
     /// Field owners and what a non-owner's change does (`[policy]`); none by default, so
     /// every side's edits flow.
     pub ownership: Ownership,
+    /// The simulated shops' plan: their GraphQL query budget (standard: 1,000 points restored
+    /// at 100 a second; plus: 10,000 at 1,000).
+    pub shopify_plan: PlanPreset,
 }
 
 /// The storefront platform of a demo store.
@@ -111,6 +115,7 @@ impl Default for DemoOptions {
             keep: None,
             storefront: Storefront::Shopify,
             ownership: Ownership::default(),
+            shopify_plan: PlanPreset::Standard,
         }
     }
 }
@@ -681,6 +686,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
                 ..ChaosConfig::default()
             })
             .time_compression(3600.0)
+            .plan(opts.shopify_plan)
             .api_versions(vec![API_VERSION.into()])
             .build()
             .map_err(|e| anyhow!("{e}"))?,

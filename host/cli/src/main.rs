@@ -192,10 +192,19 @@ struct DemoArgs {
     /// The storefront synced with NetSuite.
     #[arg(long, value_enum, default_value = "shopify")]
     storefront: weft::demo::Storefront,
+    /// The simulated Shopify shops' plan, which sets their query budget: `standard` (1,000
+    /// points restored at 100 a second), `advanced`, `plus` (10,000 at 1,000), `enterprise`.
+    #[arg(long, default_value = "standard", value_parser = parse_plan)]
+    shopify_plan: weft_sim_shopify::PlanPreset,
     /// Where the catalog comes from: `erp` (NetSuite) or `sheet` (a Google Sheet edited by a
     /// simulated person, synced with a Shopify shop; events default to 150).
     #[arg(long, value_enum, default_value = "erp")]
     source: weft::demo_sheet::Source,
+}
+
+fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
+    weft_sim_shopify::PlanPreset::parse(s)
+        .ok_or_else(|| format!("unknown plan `{s}`: standard, advanced, plus or enterprise"))
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -243,6 +252,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         progress: !args.json,
         keep: args.keep,
         storefront: args.storefront,
+        shopify_plan: args.shopify_plan,
         ..weft::demo::DemoOptions::default()
     })
     .await?;
