@@ -1116,6 +1116,21 @@ impl Processor {
             work.count("proposals_refused");
         }
         info!(store = %self.store_id, system = %entry.system, %kind, %key, %field, accept = decision.accept, "an operator decided a proposal");
+        let mode = work.mode_label().to_owned();
+        work.step.lineage.push(LineageRow {
+            seq: entry.seq,
+            kind: kind.to_owned(),
+            key: key.to_owned(),
+            system: entry.system.clone(),
+            mode,
+            mapper: "operator".to_owned(),
+            fields: json!({ field.as_str(): {
+                "decision": if decision.accept { "proposal-accepted" } else { "proposal-refused" },
+                "value": if decision.accept { decision.value.clone() } else { golden.get(field).cloned().unwrap_or(Value::Null) },
+                "incoming": decision.value,
+            }}),
+            writes: json!([]),
+        });
         work.set_golden(kind, key, golden, meta, true);
         plan_everywhere(plans, &self.systems, canonical_kind, kind, key, entry.seq);
         Ok(())

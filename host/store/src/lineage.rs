@@ -583,6 +583,26 @@ pub fn describe_decision(d: &Value) -> String {
             v("from"),
             v("incoming")
         ),
+        "owner-reverted" => format!(
+            "{} -> {} by a system that does not own the field; {} owns it: the agreed {} is written back",
+            v("from"),
+            v("incoming"),
+            d.get("owner").and_then(Value::as_str).unwrap_or("another system"),
+            v("value")
+        ),
+        "proposed" => format!(
+            "{} -> {} proposed by a system that does not own the field ({} owns it); the agreed {} stays until an operator decides",
+            v("from"),
+            v("incoming"),
+            d.get("owner").and_then(Value::as_str).unwrap_or("another system"),
+            v("value")
+        ),
+        "proposal-accepted" => format!("an operator accepted the proposed {}", v("value")),
+        "proposal-refused" => format!(
+            "an operator refused the proposed {}; the agreed {} is written back",
+            v("incoming"),
+            v("value")
+        ),
         "echo" => format!(
             "now {} = the agreed value (an echo of weft's write, or the same change)",
             v("value")
