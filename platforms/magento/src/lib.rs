@@ -13,11 +13,13 @@
 //!   final status settled back into the outbox ([`weft_platform::ConnectorError::Accepted`]
 //!   keeps the bulk's id with the call, so a call is posted once and then only asked about).
 //! - [`config`]: the `[systems.<name>]` section.
-//! - Not written: customers and orders (orders flow from the storefront to the ERP).
+//! - [`customer`]: saves of existing customers (`PUT /V1/customers/{id}`, synchronous).
+//! - Not written: orders (they flow from the storefront to the ERP); customers are not created.
 //! - The simulator is the `weft-sim-magento` crate in `sim/` beside this one.
 
 pub mod client;
 pub mod config;
+pub mod customer;
 pub mod normalize;
 pub mod poll;
 pub mod write;
@@ -133,13 +135,18 @@ impl Connection for MagentoConnection {
         Arc::new(Magento)
     }
 
-    /// Catalog and stock writes go through bulks ([`Connection::send_batch`]); nothing else is
-    /// written to Magento.
+    /// Customer saves; catalog and stock writes go through bulks
+    /// ([`Connection::send_batch`]); nothing else is written to Magento.
     fn execute<'a>(
         &'a self,
         command: &'a WriteCommand,
     ) -> BoxFuture<'a, Result<WriteOutcome, ConnectorError>> {
-        Box::pin(async move { Err(weft_platform::write::unsupported(PLATFORM, command)) })
+        Box::pin(async move {
+            if customer::is_customer_save(command) {
+                return customer::save(&self.client, command).await;
+            }
+            Err(weft_platform::write::unsupported(PLATFORM, command))
+        })
     }
 
     fn batch_size(&self, command: &WriteCommand) -> Option<usize> {

@@ -404,7 +404,10 @@ async fn holds(
         let found = stock.get(level).copied();
         return Ok(if found == m["quantity"].as_i64() {
             Found::Held
-        } else if m["expected"].as_i64().is_some_and(|e| found.unwrap_or(0) != e) {
+        } else if m["expected"]
+            .as_i64()
+            .is_some_and(|e| found.unwrap_or(0) != e)
+        {
             Found::Moved(format!(
                 "the level holds {} (neither the write's {} nor its guard {})",
                 found.unwrap_or(0),

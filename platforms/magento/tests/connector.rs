@@ -507,7 +507,11 @@ async fn a_bulk_without_status_whose_targets_moved_since_is_stale_not_a_dead_let
     let first = d.run_once().await.unwrap();
     assert_eq!(first.claimed, 2);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(r.sim.stock("SKU-1", "default"), Some(8.0), "applied, no status");
+    assert_eq!(
+        r.sim.stock("SKU-1", "default"),
+        Some(8.0),
+        "applied, no status"
+    );
     // After the bulks were accepted (a later second on Magento's clock): the merchant edits the
     // product, and a sale takes a unit of the level.
     r.sim.advance(Duration::from_secs(2));
@@ -519,7 +523,11 @@ async fn a_bulk_without_status_whose_targets_moved_since_is_stale_not_a_dead_let
         (2, 0),
         "moved since: read again and merged, not judged by the old write"
     );
-    assert_eq!(posted(&r.sim, "SKU-0") + posted(&r.sim, "SKU-1"), 2, "posted once");
+    assert_eq!(
+        posted(&r.sim, "SKU-0") + posted(&r.sim, "SKU-1"),
+        2,
+        "posted once"
+    );
     assert_eq!(r.sim.product("SKU-0").unwrap()["price"], 40.0);
     assert_eq!(r.sim.stock("SKU-1", "default"), Some(7.0));
 }

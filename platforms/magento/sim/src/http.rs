@@ -32,7 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(list_source_items).post(post_source_items),
         )
         .route("/V1/customers/search", get(search_customers))
-        .route("/V1/customers/{id}", get(get_customer))
+        .route("/V1/customers/{id}", get(get_customer).put(put_customer))
         .route("/V1/orders", get(list_orders))
         .route("/V1/orders/{id}", get(get_order))
         .route("/V1/bulk/{uuid}/status", get(bulk_status))
@@ -201,6 +201,15 @@ async fn get_customer(State(sh): S, Path((_, id)): Path<(String, String)>) -> Re
         .and_then(|i| st.customers.get(&i))
         .ok_or_else(|| MgError::no_entity("customerId", &id))?;
     ok(Store::customer_json(c))
+}
+
+async fn put_customer(State(sh): S, Path((_, id)): Path<(String, String)>, body: Bytes) -> Res {
+    let b = body_json(&body)?;
+    let id = id
+        .parse::<u64>()
+        .map_err(|_| MgError::no_entity("customerId", &id))?;
+    let now = sh.now();
+    ok(sh.current().update_customer(id, &b, now)?)
 }
 
 async fn list_orders(State(sh): S, RawQuery(q): RawQuery) -> Res {

@@ -33,7 +33,9 @@
 //!   Failed" with `errors`).
 //! - **Customers**: `GET /V1/customers/search?searchCriteria…`, `GET /V1/customers/{id}`
 //!   (`id`, `email`, `firstname`, `lastname`, `website_id`, `group_id`, `addresses`,
-//!   `created_at`, `updated_at`).
+//!   `created_at`, `updated_at`), `PUT /V1/customers/{id}` (`{"customer": {…}}`: `email`,
+//!   `firstname`, `lastname` required, `addresses` replaced when given and kept when left
+//!   out, an email another customer has refused).
 //! - **Orders**: `GET /V1/orders?searchCriteria…`, `GET /V1/orders/{id}` (`entity_id`,
 //!   `increment_id`, `state`, `status`, `customer_*`, `customer_is_guest`, money fields,
 //!   `order_currency_code`, `billing_address`, `items` with `item_id`, `sku`, `name`,
@@ -71,6 +73,8 @@
 //! - A product's `updated_at` moves on every save that changes it (REST, bulk or merchant); a
 //!   source item has no time stamp (the MSI table has none) and its save does not move the
 //!   product's `updated_at`.
+//! - `PUT /V1/customers/{id}` keeps the addresses when `addresses` is left out (what Magento
+//!   2.2+ does) and moves `updated_at` only when a field changed.
 //! - Orders take stock from the order's source item at placement (MSI reservations and
 //!   salable quantity are not modelled) and never move a product's `updated_at`.
 //! - The 400 for a too large page says `Maximum SearchCriteria pageSize is %1` with the limit.

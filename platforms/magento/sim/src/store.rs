@@ -456,6 +456,75 @@ impl Store {
         Ok(Self::customer_json(c))
     }
 
+    /// Saves customer `id` (`PUT /V1/customers/{id}`, `CustomerRepositoryInterface::save`):
+    /// `email`, `firstname` and `lastname` are required; `addresses`, when given, replace the
+    /// customer's (when left out they are kept); an email another customer of the website has
+    /// is refused. `updated_at` moves only when something changed.
+    pub fn update_customer(
+        &mut self,
+        id: u64,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Value, MgError> {
+        let Some(c) = body.get("customer").and_then(Value::as_object) else {
+            return Err(
+                MgError::bad_request("\"%fieldName\" is required. Enter and try again.")
+                    .params(json!({"fieldName": "customer"})),
+            );
+        };
+        if !self.customers.contains_key(&id) {
+            return Err(MgError::no_entity("customerId", &id.to_string()));
+        }
+        let text = |f: &str| c.get(f).and_then(Value::as_str).map(str::trim);
+        for field in ["firstname", "lastname", "email"] {
+            if text(field).is_none_or(str::is_empty) {
+                return Err(MgError::bad_request("\"%fieldName\" is a required value.")
+                    .params(json!({"fieldName": field})));
+            }
+        }
+        let email = text("email").unwrap_or_default().to_owned();
+        if !email.contains('@') {
+            return Err(
+                MgError::bad_request("\"%1\" is not a valid email address.").params(json!([email]))
+            );
+        }
+        if self
+            .customers
+            .values()
+            .any(|o| o.id != id && o.email.eq_ignore_ascii_case(&email))
+        {
+            return Err(MgError::bad_request(
+                "A customer with the same email address already exists in an associated website.",
+            ));
+        }
+        let cust = self
+            .customers
+            .get_mut(&id)
+            .ok_or_else(|| MgError::no_entity("customerId", &id.to_string()))?;
+        let before = (
+            cust.email.clone(),
+            cust.firstname.clone(),
+            cust.lastname.clone(),
+            cust.addresses.clone(),
+        );
+        cust.email = email;
+        cust.firstname = text("firstname").unwrap_or_default().to_owned();
+        cust.lastname = text("lastname").unwrap_or_default().to_owned();
+        if let Some(a) = c.get("addresses").and_then(Value::as_array) {
+            cust.addresses = a.clone();
+        }
+        let after = (
+            cust.email.clone(),
+            cust.firstname.clone(),
+            cust.lastname.clone(),
+            cust.addresses.clone(),
+        );
+        if before != after {
+            cust.updated_at = now;
+        }
+        Ok(Self::customer_json(cust))
+    }
+
     /// An order as the API answers it.
     pub fn order_json(o: &Order) -> Value {
         let items: Vec<Value> = o

@@ -4,14 +4,17 @@
 //! saves by SKU and source item saves, both sent through Magento's asynchronous bulk API).
 //!
 //! - A (simple) product is one canonical `variant` and `price` (key: SKU). Web title = `name`,
-//!   active = `status` 1 (2 is disabled); its description (an EAV attribute) is not mapped. Price: `price`; a `special_price` custom attribute
+//!   active = `status` 1 (2 is disabled), description = the `description` EAV attribute (in
+//!   `custom_attributes`; empty is none). Price: `price`; a `special_price` custom attribute
 //!   below it is the selling price, with `price` as the compare-at price.
 //! - Stock per source: the NetSuite location of source `<code>` of system `<system>` is the
 //!   entry `"<system>:<code>"` of config key `locations`, e.g.
 //!   `locations = { "magento:default" = "1", "magento:wh2" = "2" }`. Writes are absolute
 //!   `set-quantity` commands (the connector reads and compares before it posts them).
-//! - Customers one way, from Magento (weft does not write customers to Magento); orders one
-//!   way, to NetSuite sales orders, committed at the location of `order_location` or the
+//! - Customers both ways (Magento creates them; weft saves existing ones: the whole customer
+//!   Magento requires, `email`, `firstname`, `lastname`, `website_id`, and for a new telephone
+//!   the customer's addresses with the first one's `telephone` changed; a customer without an
+//!   address has no telephone to change); orders one way, to NetSuite sales orders, committed at the location of `order_location` or the
 //!   system's `"<system>:default"` source. Their keys are qualified with the system's name
 //!   (`magento:7`).
 
@@ -28,9 +31,8 @@ use weft_plugin_sdk::serde_json::{Map, Value, json};
 pub const SYSTEM: &str = "magento";
 
 /// The variant fields this mapping does not map for Magento: its records leave them out.
-pub const UNMAPPED_VARIANT_FIELDS: [&str; 14] = [
+pub const UNMAPPED_VARIANT_FIELDS: [&str; 13] = [
     "product",
-    "description",
     "option_values",
     "product_type",
     "category",
@@ -82,7 +84,7 @@ pub fn read_product(body: &Value) -> Result<ReadProduct, ItemError> {
         _ => (price.clone(), None),
     };
     let description = match custom(&p, "description")? {
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
     Ok((
@@ -281,6 +283,7 @@ fn mapped_view(v: &VariantFields) -> VariantFields {
     VariantFields {
         sku: v.sku.clone(),
         title: v.title.clone(),
+        description: v.description.clone(),
         active: v.active,
         ..VariantFields::default()
     }
@@ -386,6 +389,11 @@ pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
                 body.insert("price".into(), json!(0));
             }
             body.insert("status".into(), json!(if fields.active { 1 } else { 2 }));
+            body.insert(
+                "custom_attributes".into(),
+                json!([{"attribute_code": "description",
+                    "value": fields.description.clone().unwrap_or_default()}]),
+            );
         }
         EntityKind::Price => {
             let fields =
@@ -469,14 +477,77 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
     )]))
 }
 
+/// A customer save for a canonical `customer` record (existing Magento customers only).
+pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let fields = CustomerFields {
+        addresses: None,
+        ..canonical::parse(&req.record)?
+    };
+    let Some(current) = parse_current(req)? else {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "customer {} is not in magento; customers are created there",
+            req.record.key
+        )));
+    };
+    let (id, have) = read_customer(&current)?;
+    let addresses: Vec<Value> = current
+        .get("addresses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut carried = canonical::carried(&req.record);
+    if addresses.is_empty() {
+        // Magento keeps a telephone only on an address.
+        carried.retain(|f| f != "phone");
+    }
+    if canonical::same_on(&fields, &have, &carried) {
+        return Ok(FromCanonicalOutcome::Commands(vec![]));
+    }
+    let pick = |want: &Option<String>, had: &Option<String>, name: &str| -> Value {
+        if carried.iter().any(|c| c == name) {
+            json!(want.clone().unwrap_or_default())
+        } else {
+            json!(had.clone().unwrap_or_default())
+        }
+    };
+    let mut body = Map::new();
+    body.insert("email".into(), pick(&fields.email, &have.email, "email"));
+    body.insert(
+        "firstname".into(),
+        pick(&fields.first_name, &have.first_name, "first_name"),
+    );
+    body.insert(
+        "lastname".into(),
+        pick(&fields.last_name, &have.last_name, "last_name"),
+    );
+    body.insert(
+        "website_id".into(),
+        current.get("website_id").cloned().unwrap_or(json!(1)),
+    );
+    if carried.iter().any(|c| c == "phone") && fields.phone != have.phone {
+        let mut addresses = addresses;
+        if let Some(first) = addresses.first_mut().and_then(Value::as_object_mut) {
+            first.insert(
+                "telephone".into(),
+                json!(fields.phone.clone().unwrap_or_default()),
+            );
+        }
+        body.insert("addresses".into(), Value::Array(addresses));
+    }
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Customer,
+        WriteOp::Upsert,
+        Some(id),
+        Value::Object(body),
+    )]))
+}
+
 /// Canonical record → Magento commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {
         EntityKind::Variant | EntityKind::Price => product_write(req),
         EntityKind::InventoryLevel => level_write(cfg, req),
-        EntityKind::Customer => Ok(FromCanonicalOutcome::Skipped(
-            "customers flow from magento to netsuite only".into(),
-        )),
+        EntityKind::Customer => customer_write(req),
         EntityKind::Order => Ok(FromCanonicalOutcome::Skipped(
             "orders flow from magento to netsuite only".into(),
         )),

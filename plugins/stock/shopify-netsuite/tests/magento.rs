@@ -224,15 +224,100 @@ fn orders_become_sales_orders_under_qualified_keys() {
     let cust = records(&one(&h, EntityKind::Customer, "3", &c));
     assert_eq!(cust[0].1, "magento:3");
     assert_eq!(cust[0].2["phone"], "555");
-    assert!(matches!(
-        write(
+    // Echo: Magento holds it, nothing is written.
+    assert!(
+        bodies(&write(
             &h,
             "magento",
             EntityKind::Customer,
             "magento:3",
             cust[0].2.clone(),
             Some(&c)
-        ),
+        ))
+        .is_empty()
+    );
+}
+
+#[test]
+fn existing_customers_are_saved_whole_with_the_telephone_on_their_address() {
+    let h = harness();
+    let c = json!({"id": "3", "email": "ann@example.com", "firstname": "Ann", "lastname": "Lee",
+        "website_id": 1, "updated_at": V,
+        "addresses": [{"id": 9, "city": "Austin", "telephone": "555"}, {"id": 10, "city": "Rome"}]});
+    let want = json!({"email": "ann@example.com", "first_name": "Annie", "last_name": "Lee",
+        "phone": "777"});
+    let cmds = bodies(&write(
+        &h,
+        "magento",
+        EntityKind::Customer,
+        "magento:3",
+        want.clone(),
+        Some(&c),
+    ));
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(cmds[0].0.kind, EntityKind::Customer);
+    assert_eq!(cmds[0].0.op, WriteOp::Upsert);
+    assert_eq!(cmds[0].0.target_id.as_deref(), Some("3"));
+    assert_eq!(
+        cmds[0].1,
+        json!({"email": "ann@example.com", "firstname": "Annie", "lastname": "Lee",
+            "website_id": 1, "addresses": [{"id": 9, "city": "Austin", "telephone": "777"},
+            {"id": 10, "city": "Rome"}]})
+    );
+    // Only a name: the addresses are left out (Magento keeps them).
+    let cmds = bodies(&write(
+        &h,
+        "magento",
+        EntityKind::Customer,
+        "magento:3",
+        json!({"email": "ann@example.com", "first_name": "Annie", "last_name": "Lee",
+            "phone": "555"}),
+        Some(&c),
+    ));
+    assert!(cmds[0].1.get("addresses").is_none(), "{:?}", cmds[0].1);
+    // A customer Magento does not have is not created.
+    assert!(matches!(
+        write(&h, "magento", EntityKind::Customer, "magento:4", want, None),
         FromCanonicalOutcome::Skipped(_)
     ));
+}
+
+#[test]
+fn the_description_is_the_description_attribute_both_ways() {
+    let h = harness();
+    let mut p = tee();
+    p["custom_attributes"] = json!([{"attribute_code": "description", "value": "<p>Soft.</p>"}]);
+    let out = records(&one(&h, EntityKind::Product, "5", &p));
+    assert_eq!(out[0].2["description"], "<p>Soft.</p>");
+    // Empty is none.
+    let out = records(&one(&h, EntityKind::Product, "5", &tee()));
+    assert!(out[0].2["description"].is_null(), "{:?}", out[0].2);
+    // NetSuite's new description: a product save carrying the attribute.
+    let want =
+        json!({"sku": "TEE", "title": "Tee", "description": "<p>Softer.</p>", "active": true});
+    let cmds = bodies(&write(
+        &h,
+        "magento",
+        EntityKind::Variant,
+        "TEE",
+        want,
+        Some(&p),
+    ));
+    assert_eq!(
+        cmds[0].1["custom_attributes"],
+        json!([{"attribute_code": "description", "value": "<p>Softer.</p>"}])
+    );
+    // Echo: Magento holds it.
+    let same = json!({"sku": "TEE", "title": "Tee", "description": "<p>Soft.</p>", "active": true});
+    assert!(
+        bodies(&write(
+            &h,
+            "magento",
+            EntityKind::Variant,
+            "TEE",
+            same,
+            Some(&p)
+        ))
+        .is_empty()
+    );
 }
