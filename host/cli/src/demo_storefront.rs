@@ -32,7 +32,6 @@ use crate::demo::{
     cents, compare, connector_credentials, drift, netsuite_docs, progress_bar, say,
     verifier_client,
 };
-use crate::platforms;
 
 /// What a storefront simulator's webhook delivery did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -180,8 +179,8 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
             id: s.id.clone(),
             systems: vec![
                 s.shop.system()?,
-                platforms::netsuite_system(
-                    weft_netsuite::PLATFORM,
+                crate::demo_push::netsuite_system(
+                    &opts,
                     &s.id,
                     &s.netsuite_url,
                     creds,
@@ -210,6 +209,7 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
     for s in &stores {
         let url = format!("http://{}/webhooks/{}/{}", host.addr, S::SYSTEM, s.id);
         s.shop.subscribe(&url, &opts).await?;
+        crate::demo_push::deploy(&opts, &s.netsuite, host.addr, &s.id);
     }
 
     say(
@@ -323,6 +323,7 @@ pub(crate) async fn run<S: DemoStorefront>(opts: DemoOptions) -> Result<DemoRepo
                 .sum()
         };
         report.recovered += c("recovered");
+        crate::demo_push::report(&mut report, &s.netsuite, &status.counters);
         report.duplicates_ignored += c("duplicate_ignored") + sum_of("journal_duplicate_");
         report.stale_ignored += sum_of("stale_ignored");
         report.conflicts_resolved += c("conflicts_resolved");

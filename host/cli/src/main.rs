@@ -182,6 +182,9 @@ struct DemoArgs {
     /// simulated person, synced with a Shopify shop; events default to 150).
     #[arg(long, value_enum, default_value = "erp")]
     source: weft::demo_sheet::Source,
+    /// Turn off NetSuite's push script (weft then learns ERP changes by polling only).
+    #[arg(long)]
+    no_erp_push: bool,
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -229,6 +232,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         progress: !args.json,
         keep: args.keep,
         storefront: args.storefront,
+        erp_push: !args.no_erp_push,
         ..weft::demo::DemoOptions::default()
     })
     .await?;
