@@ -48,6 +48,22 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// ERP -> storefront lag: a price saved in NetSuite until the simulated shop holds it,
+    /// p50/p99, with NetSuite's push script and with change capture polling only.
+    Lag {
+        /// Price changes per run.
+        #[arg(long, default_value_t = 20)]
+        changes: usize,
+        /// The store's poll interval (NetSuite change capture's), seconds.
+        #[arg(long, default_value_t = 30)]
+        poll_interval_secs: u64,
+        /// Seed of the simulators.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Webhook intake over HTTP: signed webhooks accepted durably per second (group commit), with
     /// p50/p99 acknowledgement latency, next to one fsync'd transaction per request on the same disk.
     Intake {
@@ -142,6 +158,25 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             })
             .await
             .context("intake benchmark failed")?;
+            print_report(&report, json)
+        }
+        BenchCommand::Lag {
+            changes,
+            poll_interval_secs,
+            seed,
+            json,
+        } => {
+            anyhow::ensure!(
+                poll_interval_secs >= 1,
+                "--poll-interval-secs must be at least 1"
+            );
+            let report = weft::bench_lag::run(weft::bench_lag::LagOptions {
+                changes,
+                poll_interval: std::time::Duration::from_secs(poll_interval_secs),
+                seed,
+            })
+            .await
+            .context("lag benchmark failed")?;
             print_report(&report, json)
         }
         BenchCommand::Ratelimit { json } => {

@@ -69,6 +69,9 @@ pub struct DemoOptions {
     /// The simulated shops' plan: their GraphQL query budget (standard: 1,000 points restored
     /// at 100 a second; plus: 10,000 at 1,000).
     pub shopify_plan: PlanPreset,
+    /// Whether NetSuite runs weft's push script ([`crate::demo_push`]), with the webhooks'
+    /// chaos; change capture catches what it loses.
+    pub erp_push: bool,
 }
 
 /// The storefront platform of a demo store.
@@ -116,6 +119,7 @@ impl Default for DemoOptions {
             storefront: Storefront::Shopify,
             ownership: Ownership::default(),
             shopify_plan: PlanPreset::Standard,
+            erp_push: true,
         }
     }
 }
@@ -158,6 +162,18 @@ pub struct DemoReport {
     pub webhooks_late: u64,
     /// Changes the reconciliation polls found that no webhook had delivered.
     pub recovered: i64,
+    /// Whether NetSuite pushed its changes (weft's user event script).
+    pub erp_push: bool,
+    /// Saves the push script ran for.
+    pub erp_pushes: u64,
+    /// Of which lost by the chaos.
+    pub erp_pushes_dropped: u64,
+    /// Sent twice.
+    pub erp_pushes_duplicated: u64,
+    /// Held back out of order.
+    pub erp_pushes_reordered: u64,
+    /// Changes NetSuite change capture found that no push had delivered (`recovered_push`).
+    pub erp_push_recovered: i64,
     /// Deliveries ignored as duplicates (journal dedupe + same version).
     pub duplicates_ignored: i64,
     /// Entries ignored because a newer version was already known (stale retries, reordering).
@@ -272,13 +288,13 @@ impl StockLedger {
 /// Units of opening stock of every demo item.
 pub(crate) const OPENING_STOCK: i64 = 50;
 
-const API_VERSION: &str = "2026-04";
+pub(crate) const API_VERSION: &str = "2026-04";
 pub(crate) const NS_LOCATION: &str = "1";
 
 /// The stock mapper's config of a demo store: its location, the simulator's discount item
 /// (id 1) for order discounts and its ship items (1 Ground, 2 Express) for Shopify's shipping
 /// rate codes.
-fn mapper_config(location: u64) -> Value {
+pub(crate) fn mapper_config(location: u64) -> Value {
     json!({
         "locations": { location.to_string(): NS_LOCATION },
         "discount_item": "1",
@@ -312,7 +328,7 @@ fn option_group(i: usize, k: usize) -> Option<(String, Vec<(&'static str, &'stat
 
 /// The catalog fields of a demo item: product-level ones (the same for every child of an
 /// option group, as NetSuite's "update matrix children" keeps them) and its own weight.
-fn catalog_fields(name: &str, k: usize) -> Value {
+pub(crate) fn catalog_fields(name: &str, k: usize) -> Value {
     json!({
         "displayName": format!("Demo {name}"),
         "salesDescription": format!("<p>Demo {name}.</p>"),
@@ -470,8 +486,8 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
                         .map(|x| x.as_bytes().to_vec())
                         .collect(),
                 ),
-                platforms::netsuite_system(
-                    weft_netsuite::PLATFORM,
+                crate::demo_push::netsuite_system(
+                    &opts,
                     &s.id,
                     &s.netsuite_url,
                     creds,
@@ -502,6 +518,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         s.shopify
             .subscribe_all(&format!("http://{}/webhooks/shopify/{}", host.addr, s.id))
             .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+        crate::demo_push::deploy(&opts, &s.netsuite, host.addr, &s.id);
     }
 
     say(&opts, "initial sync: NetSuite catalog to Shopify");
@@ -627,6 +644,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         let status = db.status(&s.id).await?;
         let c = |k: &str| status.counters.get(k).copied().unwrap_or(0);
         report.recovered += c("recovered");
+        crate::demo_push::report(&mut report, &s.netsuite, &status.counters);
         report.duplicates_ignored += c("duplicate_ignored")
             + status
                 .counters

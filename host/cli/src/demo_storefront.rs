@@ -32,7 +32,6 @@ use crate::demo::{
     cents, compare, connector_credentials, drift, netsuite_docs, progress_bar, say,
     verifier_client,
 };
-use crate::platforms;
 
 /// What a storefront simulator's webhook delivery did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -199,8 +198,8 @@ pub(crate) async fn run_with<S: DemoStorefront>(
             id: s.id.clone(),
             systems: vec![
                 s.shop.system()?,
-                platforms::netsuite_system(
-                    weft_netsuite::PLATFORM,
+                crate::demo_push::netsuite_system(
+                    &opts,
                     &s.id,
                     &s.netsuite_url,
                     creds,
@@ -230,6 +229,7 @@ pub(crate) async fn run_with<S: DemoStorefront>(
     for s in &stores {
         let url = format!("http://{}/webhooks/{}/{}", host.addr, S::SYSTEM, s.id);
         s.shop.subscribe(&url, &opts).await?;
+        crate::demo_push::deploy(&opts, &s.netsuite, host.addr, &s.id);
     }
 
     say(
@@ -343,6 +343,7 @@ pub(crate) async fn run_with<S: DemoStorefront>(
                 .sum()
         };
         report.recovered += c("recovered");
+        crate::demo_push::report(&mut report, &s.netsuite, &status.counters);
         report.duplicates_ignored += c("duplicate_ignored") + sum_of("journal_duplicate_");
         report.stale_ignored += sum_of("stale_ignored");
         report.conflicts_resolved += c("conflicts_resolved");

@@ -6,6 +6,7 @@
 //! - [`demo`]: `weft demo`, the whole job on simulators with a verification report;
 //!   [`demo_storefront`] what the other storefronts' demos share, [`demo_woo`] and [`demo_bc`]
 //!   their WooCommerce and BigCommerce stores (`--storefront woocommerce|bigcommerce`);
+//!   [`demo_push`] the NetSuite push script in the demos;
 //!   [`demo_sheet`] a Google Sheet as the source of a Shopify shop (`--source sheet`).
 //! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
@@ -15,10 +16,12 @@
 //! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
+pub mod bench_lag;
 pub mod console;
 pub mod demo;
 pub mod demo_bc;
 pub mod demo_magento;
+pub mod demo_push;
 pub mod demo_sheet;
 pub mod demo_storefront;
 pub mod demo_woo;

@@ -200,6 +200,9 @@ struct DemoArgs {
     /// simulated person, synced with a Shopify shop; events default to 150).
     #[arg(long, value_enum, default_value = "erp")]
     source: weft::demo_sheet::Source,
+    /// Turn off NetSuite's push script (weft then learns ERP changes by polling only).
+    #[arg(long)]
+    no_erp_push: bool,
 }
 
 fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
@@ -253,6 +256,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         keep: args.keep,
         storefront: args.storefront,
         shopify_plan: args.shopify_plan,
+        erp_push: !args.no_erp_push,
         ..weft::demo::DemoOptions::default()
     })
     .await?;

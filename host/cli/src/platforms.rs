@@ -13,7 +13,10 @@ use weft_config::{Config, Diagnostics, PlatformSection, StoreConfig};
 use weft_magento::config::{MagentoSection, MagentoSettings};
 use weft_magento::{BulkSettings, Magento, MagentoConnection, MgClient, MgConfig};
 use weft_netsuite::config::{NetSuiteSection, NetSuiteSettings};
-use weft_netsuite::{Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection};
+use weft_netsuite::{
+    Credentials, NetSuite, NetSuiteClient, NetSuiteConfig, NetSuiteConnection, NetSuiteWithPush,
+    PushSettings,
+};
 use weft_platform::{Connection, Platform};
 use weft_ratelimit::ShopifyCostLimiter;
 use weft_sheets::config::{SheetsSection, SheetsSettings};
@@ -165,11 +168,50 @@ pub fn netsuite_system(
     credentials: Credentials,
     concurrency: usize,
 ) -> SystemSetup {
+    netsuite_system_with_push(
+        name,
+        store_id,
+        base_url,
+        credentials,
+        concurrency,
+        ErpPush::default(),
+    )
+}
+
+/// Pushes from weft's NetSuite user event script to a system.
+#[derive(Debug, Clone, Default)]
+pub struct ErpPush {
+    /// The secrets the script signs with, the current one first (empty: pushes are off).
+    pub secrets: Vec<Vec<u8>>,
+    /// Change capture's relaxed interval while pushes arrive without gaps.
+    pub relaxed_poll: Option<std::time::Duration>,
+}
+
+/// A NetSuite system that also takes the push script's notifications (`push`): its intake
+/// verifies them and journals them as hints, which its connection's fetcher reads (the two
+/// share one hint bus); change capture stays the safety net.
+pub fn netsuite_system_with_push(
+    name: &str,
+    store_id: &str,
+    base_url: &str,
+    credentials: Credentials,
+    concurrency: usize,
+    push: ErpPush,
+) -> SystemSetup {
     let (base_url, store_id) = (
         base_url.trim_end_matches('/').to_owned(),
         store_id.to_owned(),
     );
     let credentials_account = credentials.account_id.clone();
+    let settings = (!push.secrets.is_empty()).then(|| {
+        let mut p = PushSettings::new(weft_platform::hints::HintBus::new());
+        p.relaxed_poll = push.relaxed_poll;
+        p
+    });
+    let platform: Arc<dyn Platform> = match &settings {
+        Some(p) => Arc::new(NetSuiteWithPush::new(p.bus.clone())),
+        None => Arc::new(NetSuite),
+    };
     let connect: Connect = Arc::new(move |shared| {
         let governor = shared
             .governors
@@ -185,12 +227,16 @@ pub fn netsuite_system(
             weft_netsuite::PLATFORM,
             credentials.account_id
         )));
-        Ok(Arc::new(NetSuiteConnection::new(Arc::new(client))) as Arc<dyn Connection>)
+        let mut connection = NetSuiteConnection::new(Arc::new(client));
+        if let Some(p) = &settings {
+            connection = connection.with_push(p.clone());
+        }
+        Ok(Arc::new(connection) as Arc<dyn Connection>)
     });
     SystemSetup {
         name: name.to_owned(),
-        platform: Arc::new(NetSuite),
-        webhook_secrets: Vec::new(),
+        platform,
+        webhook_secrets: push.secrets,
         account: Some(credentials_account),
         connect,
     }
@@ -459,7 +505,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
             }
             weft_netsuite::PLATFORM => {
                 let ns = sys.settings::<NetSuiteSettings>().ok_or_else(wrong)?;
-                netsuite_system(
+                netsuite_system_with_push(
                     name,
                     &store.id,
                     ns.base_url.as_str(),
@@ -473,6 +519,14 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     ns.concurrency_limit
                         .map(|l| l as usize)
                         .unwrap_or(weft_sim_netsuite::DEFAULT_CONCURRENCY_LIMIT),
+                    ErpPush {
+                        secrets: ns
+                            .push_secrets
+                            .iter()
+                            .map(|s| secret(s, name, "push secret").map(String::into_bytes))
+                            .collect::<Result<_>>()?,
+                        relaxed_poll: ns.push_poll_interval,
+                    },
                 )
             }
             weft_woocommerce::PLATFORM => {

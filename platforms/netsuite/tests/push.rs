@@ -529,3 +529,85 @@ async fn the_scripts_signature_is_what_the_intake_verifies() {
         "{log}"
     );
 }
+
+/// ERP save to weft's journal holding the change (the leg pushes shorten; the rest of the path
+/// to the storefront is the same with or without them), with pushes and with change capture
+/// alone polling every 2 s (a scaled-down interval: polling's lag is the wait for the next
+/// round, so it scales with the interval). Prints the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erp_change_to_journal_lag_with_pushes_and_polling_only() {
+    const CHANGES: usize = 20;
+    const INTERVAL: Duration = Duration::from_secs(2);
+    async fn measure(push: bool) -> Vec<f64> {
+        let w = world(if push { 6 } else { 7 }, &["s"]).await;
+        let ids: Vec<String> = (0..CHANGES)
+            .map(|i| item(&w.sim, &format!("L{i}"), 1.0))
+            .collect();
+        w.sources[0].poll().await.unwrap();
+        if push {
+            w.sources[1].poll().await.unwrap();
+            w.sim.push_to(PushConfig::new(&w.hook_url, "s"));
+        }
+        // Polling only: change capture on its interval, as the runner calls it.
+        let cdc = w.sources[0].clone();
+        let poller = (!push).then(|| {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(INTERVAL).await;
+                    let _ = cdc.poll().await;
+                }
+            })
+        });
+        let mut lags = Vec::new();
+        let spacing = INTERVAL.mul_f64(2.0) / CHANGES as u32;
+        let mut watchers = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let price = 10.0 + i as f64;
+            w.sim.advance_clock(Duration::from_secs(1));
+            w.sim
+                .erp_update(RecordType::InventoryItem, id, json!({"basePrice": price}))
+                .unwrap();
+            let saved = Instant::now();
+            let (db, id) = (w.db.clone(), id.clone());
+            watchers.push(tokio::spawn(async move {
+                loop {
+                    let es = db.journal_since(STORE, 0, 100_000).await.unwrap();
+                    if es.iter().any(|e| {
+                        e.kind == "variant" && e.entity_id == id && e.body["basePrice"] == price
+                    }) {
+                        return saved.elapsed().as_secs_f64() * 1000.0;
+                    }
+                    assert!(
+                        saved.elapsed() < Duration::from_secs(20),
+                        "{id} never journaled"
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }));
+            tokio::time::sleep(spacing).await;
+        }
+        for wt in watchers {
+            lags.push(wt.await.unwrap());
+        }
+        if let Some(p) = poller {
+            p.abort();
+        }
+        lags.sort_by(f64::total_cmp);
+        lags
+    }
+    let pct = |v: &[f64], p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let pushed = measure(true).await;
+    let polled = measure(false).await;
+    eprintln!(
+        "ERP save -> journaled, {CHANGES} changes: pushes p50 {:.0} ms p99 {:.0} ms; polling only every {INTERVAL:?}: p50 {:.0} ms p99 {:.0} ms",
+        pct(&pushed, 0.5),
+        pct(&pushed, 0.99),
+        pct(&polled, 0.5),
+        pct(&polled, 0.99)
+    );
+    assert!(
+        pct(&pushed, 0.5) < pct(&polled, 0.5),
+        "pushes must beat polling: {pushed:?} vs {polled:?}"
+    );
+    assert!(pct(&pushed, 0.99) < 1_000.0, "{pushed:?}");
+}
