@@ -25,9 +25,9 @@ pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init, i
 pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
     Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS, LimitOverrides,
-    LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, PrivacyConfig,
-    RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig,
-    StoreConfig,
+    LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig,
+    PrivacyConfig, RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig,
+    StorageConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretSource, SecretString};
 pub use section::{PlatformSection, Section, Span, SystemConfig, SystemSettings};
