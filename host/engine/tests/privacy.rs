@@ -92,16 +92,9 @@ fn entry(system: &str, kind: &str, id: &str, version: &str, body: Value) -> NewJ
     }
 }
 
-fn address(
-    first: &str,
-    last: &str,
-    company: &str,
-    a1: &str,
-    a2: &str,
-    city: &str,
-    zip: &str,
-    phone: &str,
-) -> Value {
+/// An address from `[first, last, company, address1, address2, city, zip, phone]`.
+fn address(a: [&str; 8]) -> Value {
+    let [first, last, company, a1, a2, city, zip, phone] = a;
     json!({"first_name": first, "last_name": last, "company": company, "address1": a1,
            "address2": a2, "city": city, "province_code": "ON", "country_code": "CA",
            "zip": zip, "phone": phone})
@@ -139,7 +132,7 @@ fn order(
 }
 
 fn quill_address() -> Value {
-    address(
+    address([
         "Quillon",
         "Hazelmere",
         "Hazelmere Brackets",
@@ -148,7 +141,7 @@ fn quill_address() -> Value {
         "Thistleby",
         "Q7X 3Z9",
         "+15550144872",
-    )
+    ])
 }
 
 /// A test database on one backend, and how to search it byte for byte.
@@ -338,7 +331,7 @@ async fn redact_then_search(db: Db) {
         quill.clone(),
     );
     store.append(quill_entry.clone()).await.unwrap();
-    let marg_addr = address(
+    let marg_addr = address([
         "Marguerite",
         "Oakhaven",
         "",
@@ -347,7 +340,7 @@ async fn redact_then_search(db: Db) {
         "Wrenbury",
         "W1 2AB",
         "+15550100000",
-    );
+    ]);
     store
         .append(entry(
             "shopify",
