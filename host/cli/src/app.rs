@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use weft_engine::{
-    Dispatcher, HealthPolicy, LoopHealth, Ownership, Poller, Processor, ResolverRule,
-    StockPolicy, StoreRunner, System, Systems, Timing, Wakers,
+    Dispatcher, HealthPolicy, LoopHealth, Ownership, Poller, Processor, ResolverRule, StockPolicy,
+    StoreRunner, System, Systems, Timing, Wakers,
 };
 use weft_platform::{Connection, Platform, SourceCtx};
 use weft_ratelimit::{

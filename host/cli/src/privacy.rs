@@ -168,7 +168,9 @@ pub fn line(r: &weft_store::PrivacyRequest) -> String {
             let detail = match (report.get("total_rows"), report.get("file")) {
                 (Some(rows), _) => format!(
                     "{rows} rows, {} fields redacted",
-                    report.get("total_fields").unwrap_or(&serde_json::Value::Null)
+                    report
+                        .get("total_fields")
+                        .unwrap_or(&serde_json::Value::Null)
                 ),
                 (None, Some(file)) => format!("exported to {}", file.as_str().unwrap_or("?")),
                 _ => report.to_string(),

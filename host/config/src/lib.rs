@@ -28,8 +28,8 @@ pub use load::{INLINE_SECRET_HINT, load};
 pub use model::{
     ChangeAction, Config, ConflictPolicy, DEFAULT_MAPPER, DEFAULT_RESOLVER, ENTITY_KINDS,
     LimitOverrides, LogConfig, LogFormat, PluginLimits, PluginRef, PluginSource, PluginsConfig,
-    PolicyConfig, PrivacyConfig, RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig,
-    StorageConfig, StoreConfig,
+    PolicyConfig, PrivacyConfig, RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig,
+    StockOwnerConfig, StorageConfig, StoreConfig,
 };
 pub use secret::{Secret, SecretError, SecretSource, SecretString};
 pub use section::{PlatformSection, Section, Span, SystemConfig, SystemSettings};

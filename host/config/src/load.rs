@@ -15,8 +15,9 @@ use url::Url;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, unknown_hint};
 use crate::model::{
     ChangeAction, Config, ConflictPolicy, ENTITY_KINDS, LimitOverrides, LogConfig, LogFormat,
-    PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, PrivacyConfig, RuntimeConfig,
-    ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig, StoreConfig,
+    PluginLimits, PluginRef, PluginSource, PluginsConfig, PolicyConfig, PrivacyConfig,
+    RuntimeConfig, ScheduleConfig, ServerConfig, StockConfig, StockOwnerConfig, StorageConfig,
+    StoreConfig,
 };
 use crate::secret::Secret;
 use crate::section::{Claim, PlatformSection, Section, SystemConfig};

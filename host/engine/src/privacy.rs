@@ -106,10 +106,7 @@ impl PrivacyProcessor {
     /// Processes every pending request of the store, oldest first.
     pub async fn run_pending(&self) -> Result<PrivacyPass, EngineError> {
         let mut pass = PrivacyPass::default();
-        let pending = self
-            .db
-            .privacy_requests(Some(&self.store_id), true)
-            .await?;
+        let pending = self.db.privacy_requests(Some(&self.store_id), true).await?;
         if pending.is_empty() {
             return Ok(pass);
         }
@@ -125,7 +122,9 @@ impl PrivacyProcessor {
                 Err(e) => {
                     pass.pending += 1;
                     warn!(store = %self.store_id, request = req.id, error = %e, "privacy request failed; it stays pending");
-                    self.db.privacy_request_failed(req.id, &e.to_string()).await?;
+                    self.db
+                        .privacy_request_failed(req.id, &e.to_string())
+                        .await?;
                 }
             }
         }
@@ -141,10 +140,7 @@ impl PrivacyProcessor {
         let started = Instant::now();
         match req.action {
             PrivacyAction::Redact | PrivacyAction::ShopRedact => {
-                let outcome = self
-                    .db
-                    .redact_subject(req, plan, Utc::now())
-                    .await?;
+                let outcome = self.db.redact_subject(req, plan, Utc::now()).await?;
                 match outcome {
                     RedactionOutcome::Done(report) => {
                         info!(
@@ -213,7 +209,11 @@ pub fn write_private(file: &Path, doc: &Value) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     let mut f = opts.open(&tmp)?;
-    f.write_all(serde_json::to_string_pretty(doc).unwrap_or_default().as_bytes())?;
+    f.write_all(
+        serde_json::to_string_pretty(doc)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
     f.write_all(b"\n")?;
     f.sync_all()?;
     std::fs::rename(&tmp, file)?;

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use weft_engine::{PrivacyProcessor, Processor, System, Systems};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
-    AppendOutcome, NewJournalEntry, NewPrivacyRequest, OpenOptions, PrivacyAction,
-    PrivacySubject, REDACTED, Source, Store,
+    AppendOutcome, NewJournalEntry, NewPrivacyRequest, OpenOptions, PrivacyAction, PrivacySubject,
+    REDACTED, Source, Store,
 };
 
 const STORE: &str = "acme";
@@ -92,7 +92,9 @@ fn entry(system: &str, kind: &str, id: &str, version: &str, body: Value) -> NewJ
     }
 }
 
-fn address(first: &str, last: &str, company: &str, a1: &str, a2: &str, city: &str, zip: &str, phone: &str) -> Value {
+/// An address from `[first, last, company, address1, address2, city, zip, phone]`.
+fn address(a: [&str; 8]) -> Value {
+    let [first, last, company, a1, a2, city, zip, phone] = a;
     json!({"first_name": first, "last_name": last, "company": company, "address1": a1,
            "address2": a2, "city": city, "province_code": "ON", "country_code": "CA",
            "zip": zip, "phone": phone})
@@ -105,7 +107,15 @@ fn customer(id: &str, email: &str, first: &str, last: &str, phone: &str, addr: V
            "tags": "", "updated_at": "2026-11-26T10:00:00Z", "addresses": [a]})
 }
 
-fn order(id: &str, customer: Value, email: Value, addr: Value, note: Value, version: &str, cancelled: bool) -> Value {
+fn order(
+    id: &str,
+    customer: Value,
+    email: Value,
+    addr: Value,
+    note: Value,
+    version: &str,
+    cancelled: bool,
+) -> Value {
     json!({"id": id, "name": format!("#{id}"), "email": email,
            "created_at": "2026-11-26T10:00:00Z", "updated_at": version,
            "customer": customer,
@@ -122,7 +132,7 @@ fn order(id: &str, customer: Value, email: Value, addr: Value, note: Value, vers
 }
 
 fn quill_address() -> Value {
-    address(
+    address([
         "Quillon",
         "Hazelmere",
         "Hazelmere Brackets",
@@ -131,7 +141,7 @@ fn quill_address() -> Value {
         "Thistleby",
         "Q7X 3Z9",
         "+15550144872",
-    )
+    ])
 }
 
 /// A test database on one backend, and how to search it byte for byte.
@@ -199,18 +209,20 @@ impl Db {
                 .map(|r| r.get::<String, _>(0))
                 .collect();
                 for t in tables {
-                    let cols: Vec<String> = sqlx::query(&format!("SELECT name FROM pragma_table_info('{t}')"))
-                        .fetch_all(&mut c)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|r| r.get::<String, _>(0))
-                        .collect();
-                    for col in cols {
-                        for r in sqlx::query(&format!("SELECT CAST(\"{col}\" AS BLOB) FROM \"{t}\""))
+                    let cols: Vec<String> =
+                        sqlx::query(&format!("SELECT name FROM pragma_table_info('{t}')"))
                             .fetch_all(&mut c)
                             .await
                             .unwrap()
+                            .iter()
+                            .map(|r| r.get::<String, _>(0))
+                            .collect();
+                    for col in cols {
+                        for r in
+                            sqlx::query(&format!("SELECT CAST(\"{col}\" AS BLOB) FROM \"{t}\""))
+                                .fetch_all(&mut c)
+                                .await
+                                .unwrap()
                         {
                             if let Some(b) = r.get::<Option<Vec<u8>>, _>(0) {
                                 out.push((format!("{t}.{col}"), b));
@@ -311,16 +323,38 @@ async fn redact_then_search(db: Db) {
         "+15550199231",
         quill_address(),
     );
-    let quill_entry = entry("shopify", "customer", "7001", "2026-11-26T10:00:00Z", quill.clone());
+    let quill_entry = entry(
+        "shopify",
+        "customer",
+        "7001",
+        "2026-11-26T10:00:00Z",
+        quill.clone(),
+    );
     store.append(quill_entry.clone()).await.unwrap();
-    let marg_addr = address("Marguerite", "Oakhaven", "", "3 Mill Row", "", "Wrenbury", "W1 2AB", "+15550100000");
+    let marg_addr = address([
+        "Marguerite",
+        "Oakhaven",
+        "",
+        "3 Mill Row",
+        "",
+        "Wrenbury",
+        "W1 2AB",
+        "+15550100000",
+    ]);
     store
         .append(entry(
             "shopify",
             "customer",
             "7002",
             "2026-11-26T10:00:00Z",
-            customer("7002", "marguerite.oakhaven@example.test", "Marguerite", "Oakhaven", "+15550100000", marg_addr.clone()),
+            customer(
+                "7002",
+                "marguerite.oakhaven@example.test",
+                "Marguerite",
+                "Oakhaven",
+                "+15550100000",
+                marg_addr.clone(),
+            ),
         ))
         .await
         .unwrap();
@@ -332,8 +366,15 @@ async fn redact_then_search(db: Db) {
             "order",
             "8001",
             "2026-11-26T10:01:00Z",
-            order("8001", quill_ref, json!("quill.hazelmere@example.test"), quill_address(),
-                  json!("Ring the brass bell twice"), "2026-11-26T10:01:00Z", false),
+            order(
+                "8001",
+                quill_ref,
+                json!("quill.hazelmere@example.test"),
+                quill_address(),
+                json!("Ring the brass bell twice"),
+                "2026-11-26T10:01:00Z",
+                false,
+            ),
         ))
         .await
         .unwrap();
@@ -343,10 +384,16 @@ async fn redact_then_search(db: Db) {
             "order",
             "8002",
             "2026-11-26T10:01:00Z",
-            order("8002", json!({"id": "7002", "email": "marguerite.oakhaven@example.test",
+            order(
+                "8002",
+                json!({"id": "7002", "email": "marguerite.oakhaven@example.test",
                                  "first_name": "Marguerite", "last_name": "Oakhaven"}),
-                  json!("marguerite.oakhaven@example.test"), marg_addr, Value::Null,
-                  "2026-11-26T10:01:00Z", false),
+                json!("marguerite.oakhaven@example.test"),
+                marg_addr,
+                Value::Null,
+                "2026-11-26T10:01:00Z",
+                false,
+            ),
         ))
         .await
         .unwrap();
@@ -398,7 +445,12 @@ async fn redact_then_search(db: Db) {
 
     // A write that died with NetSuite's message naming the customer, and an intake reject.
     let claimed = store
-        .claim_due(Utc::now() + chrono::Duration::hours(1), 100, Duration::from_secs(60), Some(STORE))
+        .claim_due(
+            Utc::now() + chrono::Duration::hours(1),
+            100,
+            Duration::from_secs(60),
+            Some(STORE),
+        )
         .await
         .unwrap();
     let dead = claimed
@@ -406,12 +458,23 @@ async fn redact_then_search(db: Db) {
         .find(|r| r.kind == "order" && r.key == "8001")
         .expect("the order write was claimed");
     store
-        .dead_letter(dead.id, dead.claim_token.as_deref().unwrap(), "Invalid entity reference: customer quill.hazelmere@example.test (Quillon Hazelmere)", Utc::now())
+        .dead_letter(
+            dead.id,
+            dead.claim_token.as_deref().unwrap(),
+            "Invalid entity reference: customer quill.hazelmere@example.test (Quillon Hazelmere)",
+            Utc::now(),
+        )
         .await
         .unwrap();
     for r in claimed.iter().filter(|r| r.id != dead.id) {
         store
-            .retry(r.id, r.claim_token.as_deref().unwrap(), Utc::now(), "test", Utc::now())
+            .retry(
+                r.id,
+                r.claim_token.as_deref().unwrap(),
+                Utc::now(),
+                "test",
+                Utc::now(),
+            )
             .await
             .unwrap();
     }
@@ -464,7 +527,10 @@ async fn redact_then_search(db: Db) {
     assert!(pass.rows >= 10, "{pass:?}");
 
     let after = db.find(&PERSONAL).await;
-    assert!(after.is_empty(), "personal data left after redaction: {after:?}");
+    assert!(
+        after.is_empty(),
+        "personal data left after redaction: {after:?}"
+    );
     assert!(!db.find(&[REDACTED]).await.is_empty());
     // The other customer is untouched.
     for v in OTHERS {
@@ -477,7 +543,10 @@ async fn redact_then_search(db: Db) {
     assert_eq!(report["total_rows"].as_u64(), Some(pass.rows));
     assert!(report["rows"]["journal"].as_u64().unwrap() >= 4, "{report}");
     assert!(report["rows"]["golden"].as_u64().unwrap() >= 2, "{report}");
-    assert!(report["rows"]["intake_rejects"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        report["rows"]["intake_rejects"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
     assert_eq!(req.subject.customer_ids, vec!["7001".to_string()]);
     let redacted_entry = store
         .journal_since(STORE, 0, 100)
@@ -502,8 +571,15 @@ async fn redact_then_search(db: Db) {
             "order",
             "8001",
             "2026-11-26T11:00:00Z",
-            order("8001", json!({"id": "7001", "email": null, "first_name": null, "last_name": null}),
-                  Value::Null, Value::Null, Value::Null, "2026-11-26T11:00:00Z", true),
+            order(
+                "8001",
+                json!({"id": "7001", "email": null, "first_name": null, "last_name": null}),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                "2026-11-26T11:00:00Z",
+                true,
+            ),
         ))
         .await
         .unwrap();
@@ -512,7 +588,8 @@ async fn redact_then_search(db: Db) {
     let cancel = writes
         .iter()
         .find(|r| {
-            matches!(r.status, weft_store::OutboxStatus::Pending) && r.body["body"]["orderStatus"] == "C"
+            matches!(r.status, weft_store::OutboxStatus::Pending)
+                && r.body["body"]["orderStatus"] == "C"
         })
         .unwrap_or_else(|| panic!("the cancellation was not planned for NetSuite: {writes:?}"));
     assert!(
@@ -527,7 +604,10 @@ async fn redact_then_search(db: Db) {
     store.rebuild_projections(STORE).await.unwrap();
     settle(&p).await;
     let after = db.find(&PERSONAL).await;
-    assert!(after.is_empty(), "personal data back after a rebuild: {after:?}");
+    assert!(
+        after.is_empty(),
+        "personal data back after a rebuild: {after:?}"
+    );
 
     // A data request for the other customer: one JSON file with what weft holds.
     store
@@ -552,7 +632,10 @@ async fn redact_then_search(db: Db) {
         .await
         .unwrap();
     assert_eq!(pass.completed, 1);
-    let files: Vec<_> = std::fs::read_dir(&exports).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let doc: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
     let text = doc.to_string();
@@ -566,7 +649,10 @@ async fn redact_then_search(db: Db) {
         .iter()
         .filter_map(|r| r["kind"].as_str())
         .collect();
-    assert!(kinds.contains(&"customer") && kinds.contains(&"order"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"customer") && kinds.contains(&"order"),
+        "{kinds:?}"
+    );
     assert!(!doc["journal"].as_array().unwrap().is_empty());
     #[cfg(unix)]
     {

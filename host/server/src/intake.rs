@@ -428,7 +428,12 @@ async fn privacy_request(
     };
     match stored {
         Ok((request_id, new)) => {
-            tracing::info!(request_id, action = request.action.as_str(), new, "privacy request stored");
+            tracing::info!(
+                request_id,
+                action = request.action.as_str(),
+                new,
+                "privacy request stored"
+            );
             metrics.inc_webhook(
                 &cfg.id,
                 if new {

@@ -38,7 +38,13 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    assert!(h.store.privacy_requests(None, false).await.unwrap().is_empty());
+    assert!(
+        h.store
+            .privacy_requests(None, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(h.store.list_rejects("acme", 10).await.unwrap().is_empty());
     assert!(h.notified.lock().is_empty());
 }
@@ -49,7 +55,13 @@ async fn a_signed_request_is_stored_pending_once_then_acknowledged() {
     for _ in 0..2 {
         let (status, body) = send(
             &h,
-            delivery("acme", "customers/redact", REDACT.as_bytes(), Some(SECRET), "c-1"),
+            delivery(
+                "acme",
+                "customers/redact",
+                REDACT.as_bytes(),
+                Some(SECRET),
+                "c-1",
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -99,7 +111,13 @@ async fn a_signed_request_is_stored_pending_once_then_acknowledged() {
     assert_eq!(list[2].action, PrivacyAction::ShopRedact);
     assert_eq!(list[2].subject, PrivacySubject::default());
     // Nothing of it is a journal entry; the loop was woken once per new request.
-    assert!(h.store.journal_since("acme", 0, 10).await.unwrap().is_empty());
+    assert!(
+        h.store
+            .journal_since("acme", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(h.notified.lock().len(), 3);
 }
 
@@ -109,7 +127,13 @@ async fn a_request_for_another_shop_or_without_a_customer_is_refused_and_kept() 
     let other = REDACT.replace("acme.myshopify.com", "evil.myshopify.com");
     let (status, body) = send(
         &h,
-        delivery("acme", "customers/redact", other.as_bytes(), Some(SECRET), "c-9"),
+        delivery(
+            "acme",
+            "customers/redact",
+            other.as_bytes(),
+            Some(SECRET),
+            "c-9",
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -127,6 +151,12 @@ async fn a_request_for_another_shop_or_without_a_customer_is_refused_and_kept() 
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("no customer"), "{body}");
-    assert!(h.store.privacy_requests(None, false).await.unwrap().is_empty());
+    assert!(
+        h.store
+            .privacy_requests(None, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(h.store.list_rejects("acme", 10).await.unwrap().len(), 2);
 }

@@ -587,14 +587,18 @@ pub fn describe_decision(d: &Value) -> String {
             "{} -> {} by a system that does not own the field; {} owns it: the agreed {} is written back",
             v("from"),
             v("incoming"),
-            d.get("owner").and_then(Value::as_str).unwrap_or("another system"),
+            d.get("owner")
+                .and_then(Value::as_str)
+                .unwrap_or("another system"),
             v("value")
         ),
         "proposed" => format!(
             "{} -> {} proposed by a system that does not own the field ({} owns it); the agreed {} stays until an operator decides",
             v("from"),
             v("incoming"),
-            d.get("owner").and_then(Value::as_str).unwrap_or("another system"),
+            d.get("owner")
+                .and_then(Value::as_str)
+                .unwrap_or("another system"),
             v("value")
         ),
         "proposal-accepted" => format!("an operator accepted the proposed {}", v("value")),

@@ -275,8 +275,7 @@ fn contains_word(s: &str, w: &str) -> bool {
         let end = start + w.len();
         let before = s[..start].chars().next_back();
         let after = s[end..].chars().next();
-        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-        {
+        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric) {
             return true;
         }
         from = start + s[start..].chars().next().map_or(1, char::len_utf8);
@@ -405,12 +404,11 @@ macro_rules! privacy_row {
     ($r:expr, $op:expr) => {{
         let r = $r;
         let t = |c: &str| r.text(c).map_err(StoreError::db($op));
-        let subject: PrivacySubject = serde_json::from_str(&t("subject")?).map_err(|source| {
-            StoreError::CorruptJson {
+        let subject: PrivacySubject =
+            serde_json::from_str(&t("subject")?).map_err(|source| StoreError::CorruptJson {
                 what: "privacy_requests.subject",
                 source,
-            }
-        })?;
+            })?;
         let report = match r.opt_text("report").map_err(StoreError::db($op))? {
             Some(s) => Some(crate::db::json("privacy_requests.report", &s)?),
             None => None,
@@ -1236,7 +1234,6 @@ impl Store {
         Ok(outcome)
     }
 }
-
 
 impl Store {
     /// The data `store_id` holds about a subject (as `system` names it), as one JSON document:

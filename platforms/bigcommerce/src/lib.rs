@@ -68,8 +68,22 @@ impl Platform for BigCommerce {
     /// A person's data in BigCommerce customers (V3) and orders (V2).
     fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
         match kind {
-            "customer" => &["email", "first_name", "last_name", "company", "phone", "notes", "addresses"],
-            "order" => &["billing_address", "shipping_addresses", "customer_message", "staff_notes", "ip_address"],
+            "customer" => &[
+                "email",
+                "first_name",
+                "last_name",
+                "company",
+                "phone",
+                "notes",
+                "addresses",
+            ],
+            "order" => &[
+                "billing_address",
+                "shipping_addresses",
+                "customer_message",
+                "staff_notes",
+                "ip_address",
+            ],
             _ => &[],
         }
     }

@@ -56,8 +56,30 @@ impl Platform for Magento {
     /// A person's data in Magento customers and orders (REST representation).
     fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
         match kind {
-            "customer" => &["email", "firstname", "middlename", "lastname", "prefix", "suffix", "dob", "taxvat", "telephone", "addresses"],
-            "order" => &["customer_email", "customer_firstname", "customer_middlename", "customer_lastname", "customer_dob", "customer_taxvat", "customer_note", "remote_ip", "billing_address", "address"],
+            "customer" => &[
+                "email",
+                "firstname",
+                "middlename",
+                "lastname",
+                "prefix",
+                "suffix",
+                "dob",
+                "taxvat",
+                "telephone",
+                "addresses",
+            ],
+            "order" => &[
+                "customer_email",
+                "customer_firstname",
+                "customer_middlename",
+                "customer_lastname",
+                "customer_dob",
+                "customer_taxvat",
+                "customer_note",
+                "remote_ip",
+                "billing_address",
+                "address",
+            ],
             _ => &[],
         }
     }

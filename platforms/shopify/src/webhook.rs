@@ -102,7 +102,10 @@ fn parse_privacy(
             .ok_or_else(|| "missing X-Shopify-Shop-Domain header".to_string())?;
         for (what, d) in [
             ("delivery", Some(header)),
-            ("body's shop_domain", body.get("shop_domain").and_then(Value::as_str)),
+            (
+                "body's shop_domain",
+                body.get("shop_domain").and_then(Value::as_str),
+            ),
         ] {
             match d {
                 Some(d) if d.eq_ignore_ascii_case(shop) => {}
@@ -122,7 +125,9 @@ fn parse_privacy(
             .get("customer")
             .filter(|c| c.is_object())
             .ok_or_else(|| format!("{topic} body has no customer object"))?;
-        subject.customer_ids.extend(customer.get("id").and_then(id_text));
+        subject
+            .customer_ids
+            .extend(customer.get("id").and_then(id_text));
         subject.emails.extend(
             customer
                 .get("email")
@@ -153,10 +158,16 @@ fn parse_privacy(
                 for id in ids {
                     subject
                         .orders
-                        .push(id_text(id).ok_or_else(|| format!("{topic} {list} holds {id}, not an order id"))?);
+                        .push(id_text(id).ok_or_else(|| {
+                            format!("{topic} {list} holds {id}, not an order id")
+                        })?);
                 }
             }
-            Some(other) => return Err(format!("{topic} {list} is {other}, not a list of order ids")),
+            Some(other) => {
+                return Err(format!(
+                    "{topic} {list} is {other}, not a list of order ids"
+                ));
+            }
         }
     }
     Ok(PrivacyDelivery {

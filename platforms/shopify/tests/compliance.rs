@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use weft_platform::{WebhookIntake, WebhookSecret};
 use weft_shopify::webhook::ShopifyWebhooks;
 use weft_sim_shopify::checkout::{Address, CheckoutSpec};
-use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ShopifySim, SimConfig};
+use weft_sim_shopify::{
+    CustomerFields, NewOrder, NewOrderLine, NewProduct, NewVariant, ShopifySim, SimConfig,
+};
 use weft_store::PrivacyAction;
 
 type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;

@@ -57,8 +57,22 @@ impl Platform for WooCommerce {
     /// A person's data in WooCommerce customers and orders (REST v3 representation).
     fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
         match kind {
-            "customer" => &["email", "first_name", "last_name", "username", "billing", "shipping", "avatar_url"],
-            "order" => &["billing", "shipping", "customer_note", "customer_ip_address", "customer_user_agent"],
+            "customer" => &[
+                "email",
+                "first_name",
+                "last_name",
+                "username",
+                "billing",
+                "shipping",
+                "avatar_url",
+            ],
+            "order" => &[
+                "billing",
+                "shipping",
+                "customer_note",
+                "customer_ip_address",
+                "customer_user_agent",
+            ],
             _ => &[],
         }
     }

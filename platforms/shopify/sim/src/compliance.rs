@@ -55,7 +55,9 @@ impl ShopifySim {
         self.config()
             .shop_domain
             .bytes()
-            .fold(548_380_009u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+            .fold(548_380_009u64, |h, b| {
+                h.wrapping_mul(31).wrapping_add(u64::from(b))
+            })
             % 1_000_000_000
     }
 

@@ -149,6 +149,7 @@ pub mod sim;
 pub mod state;
 pub mod webhooks;
 
+pub use compliance::ComplianceDelivery;
 pub use config::{
     ChaosConfig, ConfigError, PlanPreset, SimConfig, SimConfigBuilder, ThrottleStatusCode,
     WebhookConfig,
@@ -158,7 +159,6 @@ pub use merchant::{
     CreatedProduct, CustomerFields, ImageSpec, MetafieldSpec, NewOrder, NewOrderLine, NewProduct,
     NewVariant, ProductEdit, ProductExtras, ShippedFulfillment, VariantEdit,
 };
-pub use compliance::ComplianceDelivery;
 pub use sim::{ShopifySim, SimError, SimHandle};
 pub use state::Topic;
 pub use webhooks::{CopyKind, DeliveryRecord, Subscription, WebhookStats, sign};

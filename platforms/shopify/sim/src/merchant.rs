@@ -1139,7 +1139,9 @@ async fn http_compliance_uri(
 }
 
 async fn http_customer_redact(State(sh): State<Arc<Shared>>, Path(cid): Path<String>) -> ApiResult {
-    let d = sim(sh).request_customer_redact(id(&cid, "customer")?).await?;
+    let d = sim(sh)
+        .request_customer_redact(id(&cid, "customer")?)
+        .await?;
     Ok(Json(serde_json::to_value(d).unwrap_or_default()))
 }
 
