@@ -10,12 +10,14 @@
 //! - [`dispatch`]: executes outbox rows through the connectors, with retries and dead letters.
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
 //! - [`stock`]: stock as available-to-sell with one owner (pending storefront demand).
+//! - [`deletes`]: deletions journaled as tombstones: archive, ignore, the mass-delete guard.
 //! - [`ownership`]: field owners held on every change (revert, propose, accept).
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
 //!   to errors, on the
 //!   store's schedule (reconciliation interval, full-resync cron, quiet hours).
 //! - [`error`]: the engine's error type, [`EngineError`].
 
+pub mod deletes;
 pub mod dispatch;
 pub mod error;
 pub mod merge;
@@ -25,6 +27,7 @@ pub mod runner;
 pub mod stock;
 pub mod sync;
 
+pub use deletes::{DeletePolicy, OnDelete};
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use observe::Observer;

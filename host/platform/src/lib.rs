@@ -203,6 +203,14 @@ pub trait Platform: Send + Sync + 'static {
     fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
         None
     }
+
+    /// Whether a journaled document of `kind` says its entity was deleted on this platform (a
+    /// delete webhook, a record gone from a full read): the engine then applies the store's
+    /// delete policy to the records weft last read from that entity. The default recognises
+    /// [`webhook::tombstone`] documents, which is how a platform should journal a deletion.
+    fn is_deletion(&self, _kind: &str, doc: &Value) -> bool {
+        webhook::is_tombstone(doc)
+    }
 }
 
 /// The batches a connection can plan: calls built but not sent, and the commands that could

@@ -54,6 +54,11 @@ const SQLITE: &[Migration] = &[
         name: "outbox_claim_by_store",
         sql: include_str!("../migrations/sqlite/0008_outbox_claim_by_store.sql"),
     },
+    Migration {
+        version: 9,
+        name: "held_deletes",
+        sql: include_str!("../migrations/sqlite/0009_held_deletes.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -96,6 +101,11 @@ const POSTGRES: &[Migration] = &[
         version: 8,
         name: "outbox_claim_by_store",
         sql: include_str!("../migrations/postgres/0008_outbox_claim_by_store.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "held_deletes",
+        sql: include_str!("../migrations/postgres/0009_held_deletes.sql"),
     },
 ];
 

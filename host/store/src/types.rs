@@ -535,6 +535,8 @@ pub struct StepCommit {
     /// Records mapped or written successfully since: their set-aside entries are cleared
     /// (`(system, kind, entity id)`; for a write, the target system, canonical kind and key).
     pub clear_set_aside: Vec<(String, String, String)>,
+    /// Deletions the mass-delete guard holds for an operator ([`crate::HeldDelete`]).
+    pub hold_deletes: Vec<crate::HeldDelete>,
 }
 
 /// A journal entry a plugin could not turn into records (stage `to-canonical`) or into writes
@@ -594,6 +596,7 @@ impl StepCommit {
             unpark: Vec::new(),
             set_aside: Vec::new(),
             clear_set_aside: Vec::new(),
+            hold_deletes: Vec::new(),
         }
     }
 }
@@ -673,6 +676,8 @@ pub struct StoreStatus {
     pub parked: i64,
     /// Journal entries a plugin could not map, waiting for an operator's retry.
     pub set_aside: i64,
+    /// Deletions the mass-delete guard holds for an operator (`weft deletes`).
+    pub deletes_held: i64,
     /// Intake rejects kept.
     pub intake_rejects: i64,
     /// Named counters (`recovered`, `stale`, `journal_duplicate_webhook`, ...).
