@@ -14,6 +14,7 @@
 //! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
+pub mod deletes;
 pub mod demo;
 pub mod demo_bc;
 pub mod demo_sheet;

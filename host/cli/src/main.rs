@@ -143,6 +143,10 @@ enum Command {
     /// on_change = { ... = "propose" }`): list, accept, refuse.
     #[command(subcommand)]
     Proposals(weft::proposals::ProposalsCommand),
+    /// Deletions the mass-delete guard holds (`[deletes] guard_percent`): list, release,
+    /// discard.
+    #[command(subcommand)]
+    Deletes(weft::deletes::DeletesCommand),
 }
 
 /// Flags of `weft demo`.
@@ -355,6 +359,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Status(args) => weft::ops::status(args).await,
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
         Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
+        Command::Deletes(cmd) => weft::deletes::deletes(cmd).await,
     }
 }
 

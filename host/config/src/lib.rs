@@ -12,6 +12,7 @@
 //! - [`init`] writes a commented starter configuration that loads cleanly.
 //! - Every struct is public and constructible, so demo and test configs are built in code.
 
+mod deletes;
 mod diag;
 mod init;
 mod load;
@@ -20,6 +21,7 @@ mod secret;
 mod section;
 mod time;
 
+pub use deletes::{DeleteAction, DeletesConfig};
 pub use diag::{Diagnostic, Diagnostics, Origin};
 pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init, init_with};
 pub use load::{INLINE_SECRET_HINT, load};
