@@ -103,6 +103,8 @@ pub struct StoreSetup {
     pub stock: StockPolicy,
     /// Field owners and what a non-owner's change does (`[policy]`).
     pub ownership: Ownership,
+    /// What a deletion does to the other systems, and the mass-delete guard (`[deletes]`).
+    pub deletes: weft_engine::DeletePolicy,
 }
 
 /// A plugin a store runs: loaded, or still compiling in the background. A store whose plugins
@@ -327,6 +329,7 @@ impl StoreBuild {
         )
         .with_stock(s.stock.clone())
         .with_ownership(s.ownership.clone())
+        .with_deletes(s.deletes.clone())
         .with_observer(self.observer.clone());
         // After a stale compare-and-set, read the target again now rather than at the next
         // scheduled poll: the re-read is journaled and re-merged.

@@ -511,6 +511,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             public_url: None,
             stock: Default::default(),
             ownership: opts.ownership.clone(),
+            deletes: Default::default(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;

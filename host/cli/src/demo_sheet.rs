@@ -473,6 +473,7 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     };
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     let url = format!("http://{}/webhooks/shopify/{STORE}", host.addr);

@@ -223,6 +223,7 @@ pub(crate) async fn run_with<S: DemoStorefront>(
             public_url: None,
             stock: Default::default(),
             ownership: Default::default(),
+            deletes: Default::default(),
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;

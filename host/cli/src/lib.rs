@@ -18,6 +18,7 @@
 pub mod app;
 pub mod bench_lag;
 pub mod console;
+pub mod deletes;
 pub mod demo;
 pub mod demo_bc;
 pub mod demo_magento;

@@ -153,6 +153,10 @@ enum Command {
     /// export what weft holds about a customer.
     #[command(subcommand)]
     Privacy(weft::privacy::PrivacyCommand),
+    /// Deletions the mass-delete guard holds (`[deletes] guard_percent`): list, release,
+    /// discard.
+    #[command(subcommand)]
+    Deletes(weft::deletes::DeletesCommand),
 }
 
 /// Flags of `weft demo`.
@@ -382,6 +386,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
         Command::Explain(args) => weft::explain::explain(args).await,
         Command::Privacy(cmd) => weft::privacy::run(cmd).await,
+        Command::Deletes(cmd) => weft::deletes::deletes(cmd).await,
     }
 }
 

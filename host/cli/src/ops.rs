@@ -296,6 +296,12 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             s.parked,
             s.intake_rejects
         );
+        if s.deletes_held > 0 {
+            crate::outln!(
+                "  DELETES HELD {} by the mass-delete guard: `weft deletes list --store {id}`, then `weft deletes release|discard --store {id}`",
+                s.deletes_held
+            );
+        }
         for h in store.system_health(&id).await? {
             match h.down_since {
                 Some(since) => crate::outln!(

@@ -122,7 +122,30 @@ pub fn setup(
         public_url: public_url.map(str::to_owned),
         stock: stock_policy(store),
         ownership: ownership(store),
+        deletes: delete_policy(store),
     })
+}
+
+/// The store's `[deletes]` as the engine holds it.
+pub(crate) fn delete_policy(store: &StoreConfig) -> weft_engine::DeletePolicy {
+    weft_engine::DeletePolicy {
+        kinds: store
+            .deletes
+            .kinds
+            .iter()
+            .map(|(k, a)| {
+                (
+                    k.clone(),
+                    match a {
+                        weft_config::DeleteAction::Archive => weft_engine::OnDelete::Archive,
+                        weft_config::DeleteAction::Ignore => weft_engine::OnDelete::Ignore,
+                    },
+                )
+            })
+            .collect(),
+        guard_percent: store.deletes.guard_percent,
+        guard_min: store.deletes.guard_min,
+    }
 }
 
 /// The store's `[policy]` owners and `on_change` actions as the engine holds them.
@@ -359,7 +382,8 @@ pub async fn replay_processor(
         rules,
     )
     .with_stock(setup.stock.clone())
-    .with_ownership(setup.ownership.clone()))
+    .with_ownership(setup.ownership.clone())
+    .with_deletes(setup.deletes.clone()))
 }
 
 /// The work of `weft replay` for one resolved store: re-runs the store's journal entries

@@ -158,6 +158,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     };
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     shop.subscribe_all(&format!("http://{}/webhooks/shopify/{STORE}", host.addr))

@@ -183,6 +183,7 @@ fn setup(s: &Sims, mapper: &Arc<Plugin>, r: &Resolvers) -> Result<StoreSetup> {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     })
 }
 
@@ -639,6 +640,7 @@ fn offline_setup(mapper: &Arc<Plugin>, r: &Resolvers) -> StoreSetup {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     }
 }
 

@@ -194,6 +194,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     };
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     for s in [&shop, &eu] {

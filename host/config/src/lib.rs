@@ -13,6 +13,7 @@
 //! - Every struct is public and constructible, so demo and test configs are built in code.
 
 mod console;
+mod deletes;
 mod diag;
 mod init;
 mod load;
@@ -22,6 +23,7 @@ mod section;
 mod time;
 
 pub use console::ConsoleConfig;
+pub use deletes::{DeleteAction, DeletesConfig};
 pub use diag::{Diagnostic, Diagnostics, Origin};
 pub use init::{InitError, STARTER_ENV_VARS, STARTER_HOST, STARTER_STORE, init, init_with};
 pub use load::{INLINE_SECRET_HINT, load};

@@ -65,8 +65,8 @@ const LIMIT_KEYS: [&str; 7] = [
     "max_output_kb",
     "max_log_kb",
 ];
-const STORE_FILE_KEYS: [&str; 7] = [
-    "store", "systems", "plugins", "policy", "limits", "schedule", "stock",
+const STORE_FILE_KEYS: [&str; 8] = [
+    "store", "systems", "plugins", "policy", "limits", "schedule", "stock", "deletes",
 ];
 const STOCK_KEYS: [&str; 2] = ["owner", "buffer"];
 const STORE_KEYS: [&str; 3] = ["id", "name", "enabled"];
@@ -1495,6 +1495,11 @@ fn read_store(
         None => StockConfig::default(),
     };
 
+    let deletes = match cx.sub(root, "deletes", "deletes") {
+        Some(t) => crate::deletes::read_deletes(cx, &t),
+        None => crate::DeletesConfig::default(),
+    };
+
     if cx.diags.len() != before {
         return (None, side);
     }
@@ -1512,6 +1517,7 @@ fn read_store(
         limits,
         schedule,
         stock,
+        deletes,
     };
     (Some(store), side)
 }

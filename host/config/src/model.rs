@@ -369,6 +369,8 @@ pub struct StoreConfig {
     pub schedule: ScheduleConfig,
     /// Who owns the stock and what storefronts hold back (`[stock]`).
     pub stock: StockConfig,
+    /// What a deletion does to the other systems, and the mass-delete guard (`[deletes]`).
+    pub deletes: crate::DeletesConfig,
 }
 
 /// `[stock]`: who owns a store's stock, and the safety buffer.
@@ -407,6 +409,7 @@ impl StoreConfig {
             limits: PluginLimits::default(),
             schedule: ScheduleConfig::default(),
             stock: StockConfig::default(),
+            deletes: crate::DeletesConfig::default(),
         }
     }
 

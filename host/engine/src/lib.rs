@@ -11,6 +11,7 @@
 //! - [`observe`]: the measurements the engine reports (plugin times, throttles).
 //! - [`privacy`]: privacy requests (redaction of a customer's personal data, data exports).
 //! - [`stock`]: stock as available-to-sell with one owner (pending storefront demand).
+//! - [`deletes`]: deletions journaled as tombstones: archive, ignore, the mass-delete guard.
 //! - [`ownership`]: field owners held on every change (revert, propose, accept).
 //! - [`runner`]: one store's loops (processing, dispatch, its systems' change sources), resilient
 //!   to errors, on the
@@ -18,6 +19,7 @@
 //! - [`health`]: whether each store's loops are alive (stopped, stalled, stuck), for `/healthz`.
 //! - [`error`]: the engine's error type, [`EngineError`].
 
+pub mod deletes;
 pub mod dispatch;
 pub mod error;
 pub mod health;
@@ -29,6 +31,7 @@ pub mod runner;
 pub mod stock;
 pub mod sync;
 
+pub use deletes::{DeletePolicy, OnDelete};
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
 pub use health::{Beat, HealthPolicy, LoopHealth, LoopReport};

@@ -28,13 +28,14 @@ use weft_runtime::types::{
 };
 use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
-    EntityStateUpsert, GoldenUpsert, JournalEntry, LineageRow, NewOutboxRow, ObservedTarget,
-    OutboxStatus, Parked, RETRY_KEY, SetAside, StepCommit, Store, StoreError, TargetStateUpsert,
-    Xref,
+    EntityStateUpsert, GoldenUpsert, HeldDelete, JournalEntry, LineageRow, NewOutboxRow,
+    ObservedTarget, OutboxStatus, Parked, RELEASE_KEY, RETRY_KEY, SetAside, StepCommit, Store,
+    StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
 
+use crate::deletes::{self, DeletePolicy, OnDelete, Recent};
 use crate::error::EngineError;
 use crate::merge::{Fields, Settlement, merge, pending_fields};
 use crate::observe::{Discard, Observer, timed_call};
@@ -155,6 +156,10 @@ pub struct Processor {
     stock_owner: Option<String>,
     /// Field owners and what a non-owner's one-sided change does.
     ownership: Ownership,
+    /// What a deletion does to the other systems, and the mass-delete guard.
+    deletes: DeletePolicy,
+    /// Deletions applied within the guard's window.
+    recent_deletes: Arc<std::sync::Mutex<Recent>>,
 }
 
 impl Processor {
@@ -182,7 +187,15 @@ impl Processor {
             resolvers,
             observer: Arc::new(Discard),
             ownership: Ownership::default(),
+            deletes: DeletePolicy::default(),
+            recent_deletes: Arc::default(),
         }
+    }
+
+    /// Applies the store's delete policy and mass-delete guard (see [`crate::deletes`]).
+    pub fn with_deletes(mut self, policy: DeletePolicy) -> Self {
+        self.deletes = policy;
+        self
     }
 
     /// Holds the store's field owners on every change (see [`crate::ownership`]).
@@ -275,7 +288,15 @@ impl Processor {
         let mut held = BTreeSet::new();
         let mut blocked: HashMap<Key3, bool> = HashMap::new();
         let mut front = Vec::new();
+        let mut release_deletes = BTreeSet::new();
         for (p, e) in parked {
+            if p.key == RELEASE_KEY {
+                // A held deletion an operator released: applied now, past the guard.
+                released.insert(e.seq);
+                release_deletes.insert(e.seq);
+                front.push(e);
+                continue;
+            }
             if p.key == RETRY_KEY {
                 released.insert(e.seq);
                 retried.insert(e.seq);
@@ -326,6 +347,7 @@ impl Processor {
             fresh,
             released,
             retried,
+            release_deletes,
             held,
             advance_to,
             end,
@@ -350,6 +372,7 @@ impl Processor {
             entries,
             released: BTreeSet::new(),
             retried: BTreeSet::new(),
+            release_deletes: BTreeSet::new(),
             held: BTreeSet::new(),
             end: last.unwrap_or(i64::MAX),
         };
@@ -372,11 +395,20 @@ impl Processor {
     }
 
     async fn process_once(&self, batch: &Batch, mode: Mode) -> Result<StepReport, EngineError> {
-        let (mut report, step) = self.plan_step(batch, mode).await?;
+        let (mut report, step, deleted) = self.plan_step(batch, mode).await?;
         let Some(step) = step else {
             return Ok(report);
         };
         let outcome = self.db.commit_step(&step).await?;
+        if !deleted.is_empty()
+            && let Ok(mut recent) = self.recent_deletes.lock()
+        {
+            // The mass-delete guard's window, once the deletions are durable.
+            let now = tokio::time::Instant::now();
+            for (kind, n) in deleted {
+                recent.add(&kind, n, now);
+            }
+        }
         // An idempotency key is queued at most once, ever: a write planned again with the key
         // of one already queued (a re-run after a crash, a replay of a write that was sent or
         // dead-lettered) is not queued again, and the report says what really went out.
@@ -402,7 +434,7 @@ impl Processor {
             held: BTreeSet::new(),
             end: last.unwrap_or(i64::MAX),
         };
-        let (mut report, step) = self.plan_step(&batch, Mode::Replay).await?;
+        let (mut report, step, _) = self.plan_step(&batch, Mode::Replay).await?;
         let mut rows = Vec::new();
         let mut keys = BTreeSet::new();
         for row in step.map(|s| s.outbox).unwrap_or_default() {
@@ -422,10 +454,10 @@ impl Processor {
         &self,
         batch: &Batch,
         mode: Mode,
-    ) -> Result<(StepReport, Option<StepCommit>), EngineError> {
+    ) -> Result<(StepReport, Option<StepCommit>, BTreeMap<String, u64>), EngineError> {
         let mut report = StepReport::default();
         if batch.entries.is_empty() {
-            return Ok((report, None));
+            return Ok((report, None, BTreeMap::new()));
         }
         let now = Utc::now();
         let mut work = Work::new(&self.db, &self.store_id, &self.systems, now);
@@ -489,6 +521,46 @@ impl Processor {
                 fresh.push(Fresh::Write(entry, write));
                 continue;
             }
+            if let Ok(platform) = work.platform(&entry.system)
+                && platform.is_deletion(&entry.kind, &entry.body)
+            {
+                let known = work
+                    .entity(&entry.system, &entry.kind, &entry.entity_id)
+                    .await?;
+                let Some(known) = known else {
+                    // Nothing of it was ever read: there is nothing to delete elsewhere, and
+                    // older documents of it are stale from here on.
+                    work.count("deletes_unknown");
+                    if mode == Mode::Live {
+                        work.remember_entity(&entry, &entry.body);
+                    }
+                    continue;
+                };
+                if platform.is_deletion(&entry.kind, &known.body) {
+                    report.duplicates += 1;
+                    work.count("deletes_duplicate");
+                    continue;
+                }
+                if freshness(Some(known.version.as_str()), &entry.version) == Freshness::Stale {
+                    report.stale += 1;
+                    work.count("deletes_stale");
+                    continue;
+                }
+                let Some(kind) = parse_kind(&entry.kind) else {
+                    report.failed += 1;
+                    work.count("map_failed");
+                    continue;
+                };
+                let doc = PlatformDoc {
+                    system: entry.system.clone(),
+                    kind,
+                    id: entry.entity_id.clone(),
+                    version: known.version.clone(),
+                    body: known.body.to_string(),
+                };
+                fresh.push(Fresh::Delete(entry, doc));
+                continue;
+            }
             let known = work
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
@@ -550,23 +622,42 @@ impl Processor {
             let docs: Vec<PlatformDoc> = fresh
                 .iter()
                 .filter_map(|f| match f {
-                    Fresh::Doc(_, d, _) => Some(d.clone()),
+                    Fresh::Doc(_, d, _) | Fresh::Delete(_, d) => Some(d.clone()),
                     Fresh::Write(..)
                     | Fresh::Replan(..)
                     | Fresh::Decision(..)
                     | Fresh::Dependents(..) => None,
                 })
                 .collect();
-            let mut outcomes = if docs.is_empty() {
+            let outcomes = if docs.is_empty() {
                 Vec::new()
             } else {
                 self.docs_to_canonical(docs).await?
-            }
-            .into_iter();
+            };
+            let held = self
+                .guard_deletes(mode, &fresh, &outcomes, &batch.release_deletes)
+                .await?;
+            let mut outcomes = outcomes.into_iter();
             let mut plans: BTreeMap<(String, String, String), Plan> = BTreeMap::new();
             for item in &fresh {
                 let (entry, prior) = match item {
                     Fresh::Doc(entry, _, prior) => (entry, prior),
+                    Fresh::Delete(entry, _) => {
+                        let Some(outcome) = outcomes.next() else {
+                            return Err(EngineError::PluginContract(
+                                "mapper returned fewer outcomes than documents".into(),
+                            ));
+                        };
+                        self.apply_deletion(
+                            &mut work,
+                            entry,
+                            outcome,
+                            held.get(&entry.seq),
+                            &mut plans,
+                        )
+                        .await?;
+                        continue;
+                    }
                     Fresh::Write(entry, write) => {
                         self.apply_stock_write(&mut work, &mut report, entry, write, &mut plans)
                             .await?;
@@ -682,6 +773,7 @@ impl Processor {
 
         // 6. Commit.
         let reparked = work.reparked.clone();
+        let deleted = std::mem::take(&mut work.deleted);
         let mut step = work.into_step();
         step.unpark = batch
             .released
@@ -699,7 +791,7 @@ impl Processor {
         }
         step.counters
             .push(("journal_processed".into(), report.entries as i64));
-        Ok((report, Some(step)))
+        Ok((report, Some(step), deleted))
     }
 
     async fn merge_record(
@@ -763,7 +855,20 @@ impl Processor {
         let system = entry.system.as_str();
         let (kind, record_key) = (kind.to_owned(), key.to_owned());
         let (golden, mut meta) = work.golden(&kind, &record_key).await?;
-        let previous = work.target(system, &kind, &record_key).await?;
+        // The system that deleted the record shows it again: a real re-creation, so weft
+        // writes it there again from here on.
+        let recreated = deletes::clear(&mut meta, system);
+        if recreated {
+            work.count("deletes_recreated");
+            info!(store = %self.store_id, %system, %kind, key = %record_key, seq = entry.seq, "a record its system had deleted is shown there again: its tombstone is cleared");
+        }
+        // A re-created record held nothing there since its deletion: what it shows now is that
+        // system's change from the agreed record (so, say, an archive is undone by a product
+        // created again active, unless the field's owner says otherwise).
+        let mut previous = work.target(system, &kind, &record_key).await?;
+        if recreated {
+            previous = Some(golden.clone());
+        }
         let stock_level = kind == "inventory-level";
         let owner = self.stock_owner.as_deref();
         // With an owner, only the owner's readings set a level's quantity; a storefront's is
@@ -1012,7 +1117,7 @@ impl Processor {
             &overrides,
         );
         let changed_by_refusal = !refusals.is_empty() || proposals_changed;
-        let mut changed = !m.is_noop() || changed_by_refusal;
+        let mut changed = !m.is_noop() || changed_by_refusal || recreated;
         // Pending demand the owner's reading released lives in the meta only.
         changed |= released;
         if kind == "order" && owner.is_some_and(|o| o != system) {
@@ -1041,6 +1146,203 @@ impl Processor {
             entry.seq,
         );
         Ok(())
+    }
+
+    /// The mass-delete guard (see [`crate::deletes`]): the deletions of this step to hold, by
+    /// journal seq, with the kind whose share tripped it, the records each carries, and why.
+    async fn guard_deletes(
+        &self,
+        mode: Mode,
+        fresh: &[Fresh],
+        outcomes: &[Result<ToCanonicalOutcome, PluginError>],
+        released: &BTreeSet<i64>,
+    ) -> Result<BTreeMap<i64, (String, i64, String)>, EngineError> {
+        let mut held = BTreeMap::new();
+        if mode != Mode::Live {
+            return Ok(held);
+        }
+        // Each deletion of the step (not released by an operator) with its records.
+        let mut deletions: Vec<(i64, Vec<(String, String)>)> = Vec::new();
+        let mut i = 0;
+        for f in fresh {
+            match f {
+                Fresh::Doc(..) => i += 1,
+                Fresh::Delete(entry, _) => {
+                    if !released.contains(&entry.seq)
+                        && let Some(Ok(ToCanonicalOutcome::Mapped(records))) = outcomes.get(i)
+                    {
+                        let keys = records
+                            .iter()
+                            .map(|r| (kind_str(r.kind).to_owned(), r.key.clone()))
+                            .collect();
+                        deletions.push((entry.seq, keys));
+                    }
+                    i += 1;
+                }
+                _ => {}
+            }
+        }
+        if deletions.is_empty() {
+            return Ok(held);
+        }
+        let already = self.db.held_deletes(&self.store_id).await?.len();
+        if already > 0 {
+            for (seq, keys) in deletions {
+                let kind = keys.first().map(|k| k.0.clone()).unwrap_or_default();
+                let reason = format!(
+                    "{already} earlier deletions of this store are held: every new one waits for `weft deletes release|discard`"
+                );
+                held.insert(seq, (kind, keys.len() as i64, reason));
+            }
+            return Ok(held);
+        }
+        let mut per_kind: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (_, keys) in &deletions {
+            for (k, key) in keys {
+                per_kind.entry(k.as_str()).or_default().insert(key.as_str());
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let mut tripped: BTreeMap<String, String> = BTreeMap::new();
+        for (kind, keys) in per_kind {
+            let recent = self
+                .recent_deletes
+                .lock()
+                .map(|mut r| r.count(kind, now))
+                .unwrap_or(0);
+            let n = keys.len() as u64 + recent;
+            let total = self.db.golden_count(&self.store_id, kind).await?.max(0) as u64;
+            if self.deletes.trips(n, total) {
+                let reason = format!(
+                    "this round and the last minute would delete {n} of {total} {kind} records ({}%), more than the guard's {}%",
+                    n * 100 / total.max(1),
+                    self.deletes.guard_percent
+                );
+                warn!(store = %self.store_id, %kind, deletes = n, of = total, "mass-delete guard: deletions held for an operator (weft deletes release|discard)");
+                tripped.insert(kind.to_owned(), reason);
+            }
+        }
+        for (seq, keys) in deletions {
+            if let Some((kind, reason)) = keys
+                .iter()
+                .find_map(|(k, _)| tripped.get(k).map(|r| (k.clone(), r.clone())))
+            {
+                held.insert(seq, (kind, keys.len() as i64, reason));
+            }
+        }
+        Ok(held)
+    }
+
+    /// Applies one deletion (or holds it, when the guard says so): each record the deleted
+    /// document carried gets the deleting system's tombstone and the store's delete policy.
+    async fn apply_deletion(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        outcome: Result<ToCanonicalOutcome, PluginError>,
+        held: Option<&(String, i64, String)>,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        if let Some((record_kind, records, reason)) = held {
+            work.count("deletes_held");
+            work.step.hold_deletes.push(HeldDelete {
+                seq: entry.seq,
+                system: entry.system.clone(),
+                kind: entry.kind.clone(),
+                entity_id: entry.entity_id.clone(),
+                record_kind: record_kind.clone(),
+                records: *records,
+                reason: reason.clone(),
+                at: work.step.at,
+            });
+            return Ok(());
+        }
+        let records = match outcome {
+            Ok(ToCanonicalOutcome::Mapped(records)) => records,
+            other => {
+                // What the system showed before cannot be mapped (any more): nothing is known
+                // to delete elsewhere.
+                work.count("deletes_unmapped");
+                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, outcome = ?other.map(|_| ()), "a deletion whose last document does not map to records");
+                work.remember_entity(entry, &entry.body);
+                return Ok(());
+            }
+        };
+        let system = entry.system.as_str();
+        for record in records {
+            let kind = kind_str(record.kind);
+            let (mut golden, mut meta) = work.golden(kind, &record.key).await?;
+            if golden.is_empty() {
+                continue;
+            }
+            deletes::mark(
+                &mut meta,
+                system,
+                json!({
+                    "seq": entry.seq,
+                    "version": entry.version,
+                    "entity": entry.entity_id,
+                    "at": entry.received_at.to_rfc3339(),
+                }),
+            );
+            match self.deletes.action(kind) {
+                OnDelete::Archive => {
+                    if golden.get("active").is_some_and(|a| *a != json!(false)) {
+                        golden.insert("active".into(), json!(false));
+                        let prov =
+                            json!({"system": system, "version": entry.version, "seq": entry.seq});
+                        match meta.get_mut("active") {
+                            Some(Value::Object(f)) => {
+                                if let Value::Object(p) = prov {
+                                    f.extend(p);
+                                }
+                            }
+                            _ => {
+                                meta["active"] = prov;
+                            }
+                        }
+                        work.count("deletes_archived");
+                    }
+                }
+                OnDelete::Ignore => work.count("deletes_ignored"),
+            }
+            info!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, action = ?self.deletes.action(kind), "a record was deleted on one system");
+            *work.deleted.entry(kind.to_owned()).or_default() += 1;
+            work.count("records_deleted");
+            work.set_golden(kind, &record.key, golden, meta, true);
+            plan_everywhere(
+                plans,
+                &self.systems,
+                record.kind,
+                kind,
+                &record.key,
+                entry.seq,
+            );
+        }
+        work.count("deletes_applied");
+        work.remember_entity(entry, &entry.body);
+        Ok(())
+    }
+
+    /// Whether `target` deleted record `kind`/`key` (its tombstone is in the record's meta, or,
+    /// for what lives on a variant, in the variant's).
+    async fn deleted_on(
+        &self,
+        work: &mut Work<'_>,
+        target: &str,
+        kind: &str,
+        key: &str,
+        meta: &Value,
+    ) -> Result<bool, EngineError> {
+        if deletes::deleted_on(meta, target) {
+            return Ok(true);
+        }
+        if matches!(kind, "price" | "inventory-level") {
+            let sku = key.split('@').next().unwrap_or(key);
+            let (_, variant_meta) = work.golden("variant", sku).await?;
+            return Ok(deletes::deleted_on(&variant_meta, target));
+        }
+        Ok(false)
     }
 
     /// The fields of a golden record's `meta` with an open proposal by `system`.
@@ -1621,6 +1923,14 @@ impl Processor {
         let mut meta = Vec::new();
         for ((target, kind, key), plan) in plans {
             let (mut golden, golden_meta) = work.golden(&kind, &key).await?;
+            if self
+                .deleted_on(work, &target, &kind, &key, &golden_meta)
+                .await?
+            {
+                // Never recreate a record on the side that deleted it.
+                work.count("writes_skipped_deleted");
+                continue;
+            }
             if kind == "inventory-level"
                 && let Some(owner) = self.stock_owner.as_deref()
             {
@@ -2023,6 +2333,8 @@ struct Batch {
     /// Of those, entries an operator asked to process again (a plugin could not map them):
     /// processed even though weft holds the same document (it was recorded, not mapped).
     retried: BTreeSet<i64>,
+    /// Of those, held deletions an operator released: applied past the mass-delete guard.
+    release_deletes: BTreeSet<i64>,
     /// Levels whose set-aside readings still wait: new readings of them wait too.
     held: BTreeSet<Key3>,
     /// The last new entry (the cursor moves there).
@@ -2040,6 +2352,9 @@ enum Fresh {
     Decision(JournalEntry, ownership::Decision),
     /// A variant weft created in a target: its price and levels are planned again.
     Dependents(JournalEntry, String),
+    /// A deletion, with the document weft last held for the entity (mapped to find the records
+    /// it carried).
+    Delete(JournalEntry, PlatformDoc),
 }
 
 /// The variant a dependents replan entry names (journaled when weft created a variant).
@@ -2346,6 +2661,8 @@ struct Work<'a> {
     /// Per stock level entity, the version and guard quantity of the last write result this
     /// step applied.
     stock_writes: HashMap<Key3, (String, Option<i64>)>,
+    /// Records deleted by this step, per canonical kind (the guard's window, once committed).
+    deleted: BTreeMap<String, u64>,
 }
 
 impl<'a> Work<'a> {
@@ -2371,6 +2688,7 @@ impl<'a> Work<'a> {
             parked_prior: HashMap::new(),
             stock_writes: HashMap::new(),
             stock_changed: BTreeSet::new(),
+            deleted: BTreeMap::new(),
         }
     }
 

@@ -35,6 +35,21 @@ impl std::fmt::Debug for WebhookSecret {
 /// the platform's own change source fetches the entity it names.
 pub const HINT_KIND: &str = "hint";
 
+/// The body field that marks a document as a deletion (a *tombstone*).
+pub const DELETED_FIELD: &str = "weft_deleted";
+
+/// The document that says entity `id` was deleted: `{"id": id, "weft_deleted": true}`. A
+/// platform journals a deletion (a delete webhook, a record gone from a full read) as this,
+/// under the entity's journal kind and id, versioned by when it was deleted (or seen gone).
+pub fn tombstone(id: &str) -> Value {
+    serde_json::json!({ "id": id, DELETED_FIELD: true })
+}
+
+/// Whether `doc` is a [`tombstone`].
+pub fn is_tombstone(doc: &Value) -> bool {
+    doc.get(DELETED_FIELD).and_then(Value::as_bool) == Some(true)
+}
+
 /// The document an authenticated delivery carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookDelivery {

@@ -9,6 +9,7 @@
 //! | `weft_dead_letters` | gauge | | outbox rows in `dead` (`store.status`) |
 //! | `weft_stock_readings_waiting` | gauge | | stock readings set aside until weft's write to their level settles (`store.status`) |
 //! | `weft_set_aside` | gauge | | journal entries a plugin could not map, waiting for an operator's retry (`store.status`) |
+//! | `weft_deletes_held` | gauge | | deletions the mass-delete guard holds until `weft deletes release\|discard` (`store.status`) |
 //! | `weft_intake_rejects` | gauge | | malformed deliveries kept for inspection (`store.status`) |
 //! | `weft_webhooks_received_total` | counter | `outcome` | this process's intake answers |
 //! | `weft_webhooks_recovered_total` | counter | | store counter `recovered` (+ `recovered_*`) |
@@ -109,6 +110,7 @@ struct StoreFigures {
     dead: i64,
     parked: i64,
     set_aside: i64,
+    deletes_held: i64,
     rejects: i64,
     recovered: i64,
     stale: i64,
@@ -139,6 +141,7 @@ impl StoreFigures {
             dead: o.dead,
             parked: s.parked,
             set_aside: s.set_aside,
+            deletes_held: s.deletes_held,
             rejects: s.intake_rejects,
             recovered: sum_counters("recovered", "recovered_"),
             stale: sum_counters("stale", "stale_ignored_"),
@@ -382,6 +385,20 @@ impl Metrics {
                 "weft_set_aside",
                 &[("store", s)],
                 f.set_aside as f64,
+            );
+        }
+        family(
+            &mut out,
+            "weft_deletes_held",
+            "gauge",
+            "Deletions the mass-delete guard holds (a round deleting more than the store's share of a kind), waiting for `weft deletes release|discard`.",
+        );
+        for (s, f) in &g.stores {
+            sample(
+                &mut out,
+                "weft_deletes_held",
+                &[("store", s)],
+                f.deletes_held as f64,
             );
         }
         family(

@@ -36,6 +36,7 @@
 #[macro_use]
 mod db;
 mod bench;
+mod deletes;
 mod error;
 mod journal;
 mod lease;
@@ -51,6 +52,7 @@ mod writer;
 
 pub use bench::{IntakeBench, bench_intake};
 pub use db::{Backend, OpenOptions};
+pub use deletes::{HeldDelete, RELEASE_KEY};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
 pub use lineage::{

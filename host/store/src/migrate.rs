@@ -64,6 +64,11 @@ const SQLITE: &[Migration] = &[
         name: "privacy",
         sql: include_str!("../migrations/sqlite/0010_privacy.sql"),
     },
+    Migration {
+        version: 11,
+        name: "held_deletes",
+        sql: include_str!("../migrations/sqlite/0011_held_deletes.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -116,6 +121,11 @@ const POSTGRES: &[Migration] = &[
         version: 10,
         name: "privacy",
         sql: include_str!("../migrations/postgres/0010_privacy.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "held_deletes",
+        sql: include_str!("../migrations/postgres/0011_held_deletes.sql"),
     },
 ];
 

@@ -517,6 +517,7 @@ impl Store {
             Ok::<(), StoreError>(())
         })?;
         crate::lineage::insert_in_tx(&mut w.tx, store, &step.lineage, at).await?;
+        crate::deletes::hold_in_tx(&mut w.tx, store, &step.hold_deletes).await?;
         if let Some(seq) = step.advance_cursor_to {
             on_tx!(&mut w.tx, c => {
                 sqlx::query(ADVANCE_CURSOR)
@@ -939,7 +940,7 @@ impl Store {
         let cursor = self.cursor(store_id).await?;
         let head = self.journal_head(store_id).await?;
         let counters = self.counters(store_id).await?;
-        let (lag, rejects, parked, set_aside, by_status) = on_db!(self.db(), p => {
+        let (lag, rejects, parked, set_aside, deletes_held, by_status) = on_db!(self.db(), p => {
             let lag = sqlx::query("SELECT COUNT(*) AS n FROM journal WHERE store_id = $1 AND seq > $2")
                 .bind(store_id)
                 .bind(cursor)
@@ -969,6 +970,13 @@ impl Store {
                 .map_err(StoreError::db(OP))?
                 .i64("n")
                 .map_err(StoreError::db(OP))?;
+            let deletes_held = sqlx::query("SELECT COUNT(*) AS n FROM held_deletes WHERE store_id = $1")
+                .bind(store_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?
+                .i64("n")
+                .map_err(StoreError::db(OP))?;
             let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox WHERE store_id = $1 GROUP BY status")
                 .bind(store_id)
                 .fetch_all(p)
@@ -978,7 +986,7 @@ impl Store {
             for r in &rows {
                 by_status.push((r.text("status").map_err(StoreError::db(OP))?, r.i64("n").map_err(StoreError::db(OP))?));
             }
-            (lag, rejects, parked, set_aside, by_status)
+            (lag, rejects, parked, set_aside, deletes_held, by_status)
         });
         let mut outbox = OutboxDepth::default();
         for (status, n) in by_status {
@@ -999,6 +1007,7 @@ impl Store {
             outbox,
             parked,
             set_aside,
+            deletes_held,
             intake_rejects: rejects,
             counters,
         })

@@ -560,6 +560,8 @@ pub struct LineageRow {
     pub fields: Value,
     /// The writes planned: objects with `target`, `op` and `idempotency_key`.
     pub writes: Value,
+    /// Deletions the mass-delete guard holds for an operator ([`crate::HeldDelete`]).
+    pub hold_deletes: Vec<crate::HeldDelete>,
 }
 
 /// A journal entry a plugin could not turn into records (stage `to-canonical`) or into writes
@@ -620,6 +622,7 @@ impl StepCommit {
             set_aside: Vec::new(),
             clear_set_aside: Vec::new(),
             lineage: Vec::new(),
+            hold_deletes: Vec::new(),
         }
     }
 }
@@ -699,6 +702,8 @@ pub struct StoreStatus {
     pub parked: i64,
     /// Journal entries a plugin could not map, waiting for an operator's retry.
     pub set_aside: i64,
+    /// Deletions the mass-delete guard holds for an operator (`weft deletes`).
+    pub deletes_held: i64,
     /// Intake rejects kept.
     pub intake_rejects: i64,
     /// Named counters (`recovered`, `stale`, `journal_duplicate_webhook`, ...).

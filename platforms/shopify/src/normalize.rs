@@ -990,6 +990,35 @@ pub fn from_webhook(
     }
 }
 
+/// The tombstone a delete topic's body (`{"id": N}`, nothing else) becomes: the deleted
+/// entity's kind and id, versioned by `updated_at` (the intake writes
+/// `X-Shopify-Triggered-At` there, as the body has none), and a
+/// [`weft_platform::webhook::tombstone`] body. `Ok(None)` for a topic that is not a deletion.
+pub fn deletion_from_webhook(
+    topic: &str,
+    body: &Value,
+) -> Result<Option<ShopifyDoc>, NormalizeError> {
+    let kind = match topic {
+        "products/delete" => EntityKind::Product,
+        "customers/delete" => EntityKind::Customer,
+        _ => return Ok(None),
+    };
+    let entity = if kind == EntityKind::Product {
+        "product"
+    } else {
+        "customer"
+    };
+    let s = Src::new(entity, body)?;
+    let id = s.id("id")?;
+    let at = s.ts("updated_at")?;
+    Ok(Some(doc(
+        kind,
+        id.clone(),
+        at,
+        weft_platform::webhook::tombstone(&id),
+    )))
+}
+
 /// Parses a raw webhook body, keeping ids above 2^53 exact (serde_json reads integers as
 /// 64-bit, never as floats).
 pub fn parse_webhook_body(raw: &[u8]) -> Result<Value, NormalizeError> {

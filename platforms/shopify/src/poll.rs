@@ -88,8 +88,31 @@ impl ShopifyReconciler {
                 .as_deref()
                 .filter(|_| !full)
                 .map(|m| minus(m, self.overlap));
+            // A full read lists every product and customer: one weft held before the listing
+            // and not listed was deleted (read before the listing, so nothing created since
+            // can look deleted).
+            let vanish_kind = match &entity {
+                Entity::Products if full => Some("product"),
+                Entity::Customers if full => Some("customer"),
+                _ => None,
+            };
+            let held = match vanish_kind {
+                Some(kind) => {
+                    let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
+                    self.db
+                        .entity_ids(&self.store_id, &self.system, kind, &marker)
+                        .await?
+                }
+                None => Vec::new(),
+            };
             let (read, listing_time, fetched) =
                 self.read(&stream, &entity, since.as_deref()).await?;
+            let listed: std::collections::HashSet<&str> =
+                read.docs.iter().map(|d| d.id.as_str()).collect();
+            let vanished: Vec<String> = held
+                .into_iter()
+                .filter(|id| !listed.contains(id.as_str()))
+                .collect();
             report.read += fetched.len() as u64;
             let now = Utc::now();
             let mut entries: Vec<NewJournalEntry> = Vec::with_capacity(read.docs.len());
@@ -116,6 +139,23 @@ impl ShopifyReconciler {
                     body: d.body,
                     received_at: now,
                 });
+            }
+            if let Some(kind) = vanish_kind {
+                let version = crate::normalize::format_ts(listing_time.unwrap_or(now));
+                for id in vanished {
+                    entries.push(NewJournalEntry {
+                        store_id: self.store_id.clone(),
+                        system: self.system.clone(),
+                        kind: kind.into(),
+                        body: weft_platform::webhook::tombstone(&id),
+                        entity_id: id,
+                        version: version.clone(),
+                        source: Source::Poll,
+                        delivery_id: None,
+                        received_at: now,
+                    });
+                    report.read += 1;
+                }
             }
             let next = match (mark, read.max_updated_at) {
                 (Some(a), Some(b)) => Some(later(a, b)),

@@ -246,8 +246,17 @@ impl WebhookIntake for ShopifyWebhooks {
         {
             obj.insert("updated_at".into(), Value::String(at.to_owned()));
         }
-        let doc = normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
-        check_shape(topic, &value)?;
+        // A delete topic carries only the id: journaled as a tombstone of that entity.
+        let doc =
+            match normalize::deletion_from_webhook(topic, &value).map_err(|e| e.to_string())? {
+                Some(doc) => doc,
+                None => {
+                    let doc =
+                        normalize::from_webhook(topic, &value, None).map_err(|e| e.to_string())?;
+                    check_shape(topic, &value)?;
+                    doc
+                }
+            };
         Ok(WebhookDelivery {
             kind: doc.kind.as_str().to_owned(),
             entity_id: doc.id,
@@ -260,7 +269,7 @@ impl WebhookIntake for ShopifyWebhooks {
 
 /// The topics weft subscribes to (GraphQL `WebhookSubscriptionTopic` names): everything the
 /// normalizer reads.
-pub const TOPICS: [&str; 7] = [
+pub const TOPICS: [&str; 9] = [
     "PRODUCTS_CREATE",
     "PRODUCTS_UPDATE",
     "INVENTORY_LEVELS_UPDATE",
@@ -268,6 +277,8 @@ pub const TOPICS: [&str; 7] = [
     "ORDERS_UPDATED",
     "CUSTOMERS_CREATE",
     "CUSTOMERS_UPDATE",
+    "PRODUCTS_DELETE",
+    "CUSTOMERS_DELETE",
 ];
 
 const LIST_SUBSCRIPTIONS: &str = "query WeftWebhooks($after: String) {

@@ -84,7 +84,8 @@
 //! - **Webhooks** for `products/create`, `products/update`, `inventory_levels/update`,
 //!   `orders/create`, `orders/updated`, `orders/cancelled`, `orders/fulfilled`,
 //!   `orders/partially_fulfilled`, `fulfillments/create`, `refunds/create`, `customers/create`,
-//!   `customers/update`: REST-shaped
+//!   `customers/update`, `products/delete` (body `{"id": N}` only, as Shopify sends it;
+//!   merchant API `delete_product`): REST-shaped
 //!   bodies (snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
 //!   as a comma-joined string, timestamps in the shop's UTC offset, default `-05:00`), headers
 //!   `X-Shopify-Topic`, `-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the oldest

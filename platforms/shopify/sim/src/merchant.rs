@@ -467,6 +467,22 @@ impl ShopifySim {
         })
     }
 
+    /// Deletes a product (fires `products/delete` with `{"id": N}`).
+    pub fn delete_product(&self, product_id: u64) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.delete_product(product_id)
+                .map_err(|_| SimError::NotFound(format!("product {product_id}")))
+        })
+    }
+
+    /// Deletes a customer without orders (fires `customers/delete` with `{"id": N}`).
+    pub fn delete_customer(&self, customer_id: u64) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.delete_customer(customer_id)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
     /// Edits a variant (fires `products/update`).
     pub fn edit_variant(&self, variant_id: u64, e: VariantEdit) -> Result<(), SimError> {
         let price = e.price.as_deref().map(money).transpose()?;

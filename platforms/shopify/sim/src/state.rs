@@ -42,11 +42,15 @@ pub enum Topic {
     FulfillmentsCreate,
     /// `refunds/create`
     RefundsCreate,
+    /// `products/delete` (the body is `{"id": N}` only)
+    ProductsDelete,
+    /// `customers/delete` (the body is `{"id": N}` only)
+    CustomersDelete,
 }
 
 impl Topic {
     /// All topics.
-    pub const ALL: [Topic; 12] = [
+    pub const ALL: [Topic; 14] = [
         Topic::ProductsCreate,
         Topic::ProductsUpdate,
         Topic::InventoryLevelsUpdate,
@@ -59,6 +63,8 @@ impl Topic {
         Topic::OrdersPartiallyFulfilled,
         Topic::FulfillmentsCreate,
         Topic::RefundsCreate,
+        Topic::ProductsDelete,
+        Topic::CustomersDelete,
     ];
 
     /// The header form, e.g. `products/update`.
@@ -76,6 +82,8 @@ impl Topic {
             Topic::OrdersPartiallyFulfilled => "orders/partially_fulfilled",
             Topic::FulfillmentsCreate => "fulfillments/create",
             Topic::RefundsCreate => "refunds/create",
+            Topic::ProductsDelete => "products/delete",
+            Topic::CustomersDelete => "customers/delete",
         }
     }
 
@@ -1689,6 +1697,55 @@ impl ShopState {
     /// Cancels an order, restocking its lines (the merchant's cancel with restock).
     pub fn cancel_order(&mut self, id: u64) -> Result<(), UserErr> {
         self.cancel_order_with(id, true, "CUSTOMER")
+    }
+
+    /// Deletes a product with its variants, inventory items and levels, and fires
+    /// `products/delete`, whose body is only `{"id": N}` (Shopify sends nothing else of a
+    /// deleted product).
+    pub fn delete_product(&mut self, id: u64) -> Result<(), UserErr> {
+        let Some(p) = self.products.remove(&id) else {
+            return Err(UserErr::new(&["id"], "Product does not exist", "NOT_FOUND"));
+        };
+        for vid in &p.variant_ids {
+            self.delete_variant(*vid);
+        }
+        if self.handles.get(&p.handle) == Some(&id) {
+            self.handles.remove(&p.handle);
+        }
+        self.outbox.push(Event {
+            topic: Topic::ProductsDelete,
+            body: json!({ "id": id }),
+            triggered_at: self.clock.now(),
+            entity_gid: gid("Product", id),
+        });
+        Ok(())
+    }
+
+    /// Deletes a customer and fires `customers/delete` (`{"id": N}` only). Shopify refuses to
+    /// delete a customer with orders.
+    pub fn delete_customer(&mut self, id: u64) -> Result<(), UserErr> {
+        if !self.customers.contains_key(&id) {
+            return Err(UserErr::new(
+                &["id"],
+                "Customer does not exist",
+                "NOT_FOUND",
+            ));
+        }
+        if self.orders.values().any(|o| o.customer_id == Some(id)) {
+            return Err(UserErr::new(
+                &["id"],
+                "Customer can't be deleted because they have associated orders",
+                "INVALID",
+            ));
+        }
+        self.customers.remove(&id);
+        self.outbox.push(Event {
+            topic: Topic::CustomersDelete,
+            body: json!({ "id": id }),
+            triggered_at: self.clock.now(),
+            entity_gid: gid("Customer", id),
+        });
+        Ok(())
     }
 
     /// Fires `products/update` for a product changed outside `productSet` (its metafields).

@@ -361,6 +361,10 @@ pub enum WebhookSubscriptionTopic {
     FulfillmentsCreate,
     /// refunds/create
     RefundsCreate,
+    /// products/delete
+    ProductsDelete,
+    /// customers/delete
+    CustomersDelete,
 }
 
 impl WebhookSubscriptionTopic {
@@ -380,6 +384,8 @@ impl WebhookSubscriptionTopic {
             Self::OrdersPartiallyFulfilled => T::OrdersPartiallyFulfilled,
             Self::FulfillmentsCreate => T::FulfillmentsCreate,
             Self::RefundsCreate => T::RefundsCreate,
+            Self::ProductsDelete => T::ProductsDelete,
+            Self::CustomersDelete => T::CustomersDelete,
         }
     }
 
@@ -398,6 +404,8 @@ impl WebhookSubscriptionTopic {
             T::OrdersPartiallyFulfilled => Self::OrdersPartiallyFulfilled,
             T::FulfillmentsCreate => Self::FulfillmentsCreate,
             T::RefundsCreate => Self::RefundsCreate,
+            T::ProductsDelete => Self::ProductsDelete,
+            T::CustomersDelete => Self::CustomersDelete,
         }
     }
 }

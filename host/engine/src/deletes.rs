@@ -1,0 +1,172 @@
+//! Deletes and archives.
+//!
+//! A platform journals a deletion as a *tombstone* document
+//! ([`weft_platform::webhook::tombstone`], recognised by [`weft_platform::Platform::is_deletion`]):
+//! a delete webhook (`{"id": N}`), a record gone from a full read. The step maps the document
+//! weft last held for that entity (what the system showed before it deleted it) to find the
+//! canonical records it carried, and applies the store's [`DeletePolicy`] to each:
+//!
+//! - every record gets a tombstone for that system in its golden meta ([`DELETED`]): no write
+//!   is ever planned to that system for it again (so nothing recreates what its own side
+//!   deleted), until that system shows the record again (a real re-creation), which clears it;
+//! - [`OnDelete::Archive`] (the default) also makes the golden record inactive
+//!   (`active = false`, for records that carry `active`), which every other system's mapper
+//!   writes as its archived state (Shopify product status `ARCHIVED`, NetSuite `isInactive`);
+//! - [`OnDelete::Ignore`] changes nothing on the other systems.
+//!
+//! Removing the record on the other systems (`delete`) is not offered: the plugin contract has
+//! no delete write.
+//!
+//! **The mass-delete guard**: when the deletions of one step plus those applied in the last
+//! minute would remove more than `guard_percent` of a kind's golden records (and at least
+//! `guard_min` of them), the step applies none of those deletions: it holds them
+//! ([`weft_store::HeldDelete`], shown by `weft status`, `/metrics` `weft_deletes_held` and `weft
+//! deletes list`) until an operator releases them (the next step applies exactly those
+//! entries) or discards them. While a store has held deletions, every new one is held too.
+
+use std::collections::VecDeque;
+
+use serde_json::{Map, Value, json};
+
+/// Golden meta key of a record's tombstones: `{ "<system>": {seq, version, entity, at} }`.
+pub const DELETED: &str = "weft:deleted";
+
+/// How long applied deletions count toward the guard (one minute of webhooks).
+pub const GUARD_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a deletion on one system does to the record on the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDelete {
+    /// The golden record becomes inactive everywhere else (default).
+    #[default]
+    Archive,
+    /// Nothing changes on the other systems.
+    Ignore,
+}
+
+/// A store's delete policy (`[deletes]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletePolicy {
+    /// Per canonical kind; kinds not named are archived.
+    pub kinds: Vec<(String, OnDelete)>,
+    /// Hold a round that would delete more than this percentage of a kind.
+    pub guard_percent: u64,
+    /// ...and at least this many records.
+    pub guard_min: u64,
+}
+
+impl Default for DeletePolicy {
+    fn default() -> Self {
+        DeletePolicy {
+            kinds: Vec::new(),
+            guard_percent: 10,
+            guard_min: 3,
+        }
+    }
+}
+
+impl DeletePolicy {
+    /// The action for canonical `kind`.
+    pub fn action(&self, kind: &str) -> OnDelete {
+        self.kinds
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, a)| *a)
+            .unwrap_or_default()
+    }
+
+    /// Whether deleting `n` records of a kind the store holds `total` of trips the guard.
+    pub fn trips(&self, n: u64, total: u64) -> bool {
+        n >= self.guard_min && n.saturating_mul(100) > self.guard_percent.saturating_mul(total)
+    }
+}
+
+/// Whether `meta` (a golden record's) holds a tombstone for `system`.
+pub fn deleted_on(meta: &Value, system: &str) -> bool {
+    meta.get(DELETED).and_then(|d| d.get(system)).is_some()
+}
+
+/// Records `system`'s tombstone in `meta`.
+pub(crate) fn mark(meta: &mut Value, system: &str, tomb: Value) {
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    let Value::Object(m) = meta else { return };
+    let d = m
+        .entry(DELETED.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !d.is_object() {
+        *d = Value::Object(Map::new());
+    }
+    if let Value::Object(d) = d {
+        d.insert(system.to_owned(), tomb);
+    }
+}
+
+/// Removes `system`'s tombstone from `meta`; returns whether there was one.
+pub(crate) fn clear(meta: &mut Value, system: &str) -> bool {
+    let Some(Value::Object(d)) = meta.get_mut(DELETED) else {
+        return false;
+    };
+    let had = d.remove(system).is_some();
+    if d.is_empty()
+        && let Value::Object(m) = meta
+    {
+        m.remove(DELETED);
+    }
+    had
+}
+
+/// Deletions applied recently, per canonical kind (the guard's one-minute window).
+#[derive(Debug, Default)]
+pub(crate) struct Recent(VecDeque<(tokio::time::Instant, String, u64)>);
+
+impl Recent {
+    /// Deletions of `kind` applied within [`GUARD_WINDOW`] of `now`.
+    pub(crate) fn count(&mut self, kind: &str, now: tokio::time::Instant) -> u64 {
+        while self
+            .0
+            .front()
+            .is_some_and(|(t, _, _)| now.duration_since(*t) >= GUARD_WINDOW)
+        {
+            self.0.pop_front();
+        }
+        self.0
+            .iter()
+            .filter(|(_, k, _)| k == kind)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    pub(crate) fn add(&mut self, kind: &str, n: u64, now: tokio::time::Instant) {
+        if n > 0 {
+            self.0.push_back((now, kind.to_owned(), n));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_trips_above_the_share_and_the_floor() {
+        let p = DeletePolicy::default();
+        assert!(p.trips(3, 10)); // 30% of 10
+        assert!(!p.trips(1, 10)); // 10%: not more than the share
+        assert!(!p.trips(2, 2)); // below the floor
+        assert!(!p.trips(10, 100));
+        assert!(p.trips(11, 100));
+    }
+
+    #[test]
+    fn tombstones_are_marked_and_cleared_per_system() {
+        let mut meta = json!({"price": {"system": "netsuite"}});
+        mark(&mut meta, "shopify", json!({"seq": 4}));
+        assert!(deleted_on(&meta, "shopify"));
+        assert!(!deleted_on(&meta, "netsuite"));
+        assert!(clear(&mut meta, "shopify"));
+        assert!(!clear(&mut meta, "shopify"));
+        assert_eq!(meta, json!({"price": {"system": "netsuite"}}));
+    }
+}

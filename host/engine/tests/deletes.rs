@@ -1,0 +1,497 @@
+//! Deletes and archives (`[deletes]`, see `weft_engine::deletes`):
+//!
+//! - `archive` (the default): a product deleted in the shop makes its variants inactive in the
+//!   ERP; `ignore`: nothing changes in the ERP;
+//! - whatever the policy, no later write recreates the record in the shop that deleted it,
+//!   until the shop shows it again (a real re-creation);
+//! - an item made inactive in NetSuite reaches the shop as an archived product;
+//! - the mass-delete guard holds a poll round that would delete 30% of the catalog, and
+//!   releasing it applies exactly those deletions; discarding applies none.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use weft_engine::{DeletePolicy, OnDelete, Processor, ResolverRule, System, Systems};
+use weft_platform::webhook::tombstone;
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::{NewJournalEntry, OutboxRow, Source, Store};
+
+const STORE: &str = "acme";
+
+const T0: &str = "2026-11-26T10:00:00Z";
+const T1: &str = "2026-11-26T10:05:00Z";
+const T2: &str = "2026-11-26T10:10:00Z";
+const T3: &str = "2026-11-26T10:15:00Z";
+
+fn stock(runtime: &Runtime, name: &str) -> Arc<weft_runtime::Plugin> {
+    let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+    runtime.load(name, bytes).unwrap()
+}
+
+fn systems() -> Systems {
+    Systems::new(vec![
+        System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+        System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ])
+}
+
+fn processor(db: &Store, runtime: &Runtime, policy: DeletePolicy) -> Processor {
+    let config = json!({"weft:systems": {"shopify": "shopify", "netsuite": "netsuite"}});
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: config.as_object().cloned().unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = [
+        ("*", "last-write-wins"),
+        ("inventory-level.quantity", "counter-merge"),
+    ]
+    .iter()
+    .map(|(pattern, name)| ResolverRule {
+        pattern: (*pattern).into(),
+        resolver: runtime
+            .resolver(&stock(runtime, name), ctx.clone())
+            .unwrap(),
+    })
+    .collect();
+    let mapper = runtime
+        .mapper(&stock(runtime, "shopify-netsuite"), ctx)
+        .unwrap();
+    Processor::new(STORE, db.clone(), systems(), mapper, rules).with_deletes(policy)
+}
+
+async fn open(dir: &tempfile::TempDir) -> (Store, Runtime) {
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    (db, runtime)
+}
+
+fn sku(n: u32) -> String {
+    format!("LS-{n}")
+}
+
+fn product_id(n: u32) -> String {
+    format!("88123456789{n:02}")
+}
+
+fn entry(system: &str, kind: &str, id: &str, version: &str, body: Value) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: system.into(),
+        kind: kind.into(),
+        entity_id: id.into(),
+        version: version.into(),
+        source: Source::Webhook,
+        delivery_id: None,
+        body,
+        received_at: Utc::now(),
+    }
+}
+
+/// Shop product `n` (one variant, SKU `LS-n`), as a webhook shows it.
+fn shop_product_with_id(
+    n: u32,
+    id: &str,
+    status: &str,
+    price: &str,
+    version: &str,
+) -> NewJournalEntry {
+    entry(
+        "shopify",
+        "product",
+        id,
+        version,
+        json!({
+            "id": id, "title": format!("Linen Shirt {n}"), "body_html": "<p>Linen.</p>",
+            "vendor": "Acme", "product_type": "Shirts", "handle": format!("linen-shirt-{n}"),
+            "status": status, "tags": "", "updated_at": version,
+            "variants": [{"id": format!("44000000000000{n:02}"), "product_id": id,
+                          "title": "S", "sku": sku(n), "price": price, "compare_at_price": null,
+                          "barcode": null, "inventory_item_id": format!("55000000000000{n:02}"),
+                          "updated_at": version}]
+        }),
+    )
+}
+
+fn shop_product(n: u32, price: &str, version: &str) -> NewJournalEntry {
+    shop_product_with_id(n, &product_id(n), "active", price, version)
+}
+
+fn erp_item(n: u32, price: f64, inactive: bool, version: &str) -> NewJournalEntry {
+    let mut e = entry(
+        "netsuite",
+        "variant",
+        &format!("{}", 700 + n),
+        version,
+        json!({
+            "id": format!("{}", 700 + n), "itemId": sku(n),
+            "displayName": format!("Linen Shirt {n}"),
+            "basePrice": price, "isInactive": inactive, "lastModifiedDate": version,
+        }),
+    );
+    e.source = Source::Cdc;
+    e
+}
+
+/// The shop deleted product `n`: Shopify's `products/delete` body is `{"id": N}`, which the
+/// platform journals as a tombstone.
+fn shop_delete(n: u32, version: &str, source: Source) -> NewJournalEntry {
+    let mut e = entry(
+        "shopify",
+        "product",
+        &product_id(n),
+        version,
+        tombstone(&product_id(n)),
+    );
+    e.source = source;
+    e
+}
+
+/// Both systems hold products 1..=n, agreed.
+async fn catalog(db: &Store, p: &Processor, n: u32) {
+    for i in 1..=n {
+        db.append(erp_item(i, 49.99, false, T0)).await.unwrap();
+        db.append(shop_product(i, "49.99", T0)).await.unwrap();
+    }
+    p.step(1000).await.unwrap();
+    for i in 1..=n {
+        let g = db.golden(STORE, "variant", &sku(i)).await.unwrap().unwrap();
+        assert_eq!(g.fields["active"], json!(true), "{}", g.fields);
+    }
+}
+
+async fn rows(db: &Store) -> Vec<OutboxRow> {
+    db.list_outbox(Some(STORE), None, 10_000).await.unwrap()
+}
+
+/// Rows queued after row id `after`.
+async fn rows_after(db: &Store, after: i64) -> Vec<OutboxRow> {
+    rows(db)
+        .await
+        .into_iter()
+        .filter(|r| r.id > after)
+        .collect()
+}
+
+async fn last_id(db: &Store) -> i64 {
+    rows(db).await.iter().map(|r| r.id).max().unwrap_or(0)
+}
+
+async fn counter(db: &Store, name: &str) -> i64 {
+    db.counters(STORE)
+        .await
+        .unwrap()
+        .get(name)
+        .copied()
+        .unwrap_or(0)
+}
+
+async fn variant(db: &Store, n: u32) -> (Value, Value) {
+    let g = db.golden(STORE, "variant", &sku(n)).await.unwrap().unwrap();
+    (g.fields, g.field_meta)
+}
+
+fn policy(variant: OnDelete) -> DeletePolicy {
+    DeletePolicy {
+        kinds: vec![("variant".into(), variant)],
+        ..DeletePolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn archive_reaches_the_other_side_and_nothing_recreates_the_deleted_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 1).await;
+    let before = last_id(&db).await;
+
+    db.append(shop_delete(1, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 1).await;
+    assert_eq!(fields["active"], json!(false), "archived: {fields}");
+    assert_eq!(
+        meta["weft:deleted"]["shopify"]["entity"],
+        product_id(1),
+        "{meta}"
+    );
+    assert_eq!(counter(&db, "deletes_archived").await, 1);
+    let new = rows_after(&db, before).await;
+    let ns: Vec<&OutboxRow> = new.iter().filter(|r| r.system == "netsuite").collect();
+    assert!(
+        ns.iter().any(|r| r.kind == "variant"
+            && r.body["desired"]["active"] == json!(false)
+            && r.body["body"]["isInactive"] == json!(true)),
+        "the ERP item is made inactive: {ns:#?}"
+    );
+    assert!(
+        new.iter().all(|r| r.system != "shopify"),
+        "nothing is written to the shop that deleted it: {new:#?}"
+    );
+
+    // Later changes of the record in the ERP reach nothing in the shop.
+    let before = last_id(&db).await;
+    db.append(erp_item(1, 59.0, true, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(
+        db.golden(STORE, "price", &sku(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .fields["price"],
+        json!("59.00")
+    );
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter().all(|r| r.system != "shopify"),
+        "a later write of the record does not recreate it in the shop: {new:#?}"
+    );
+    assert!(counter(&db, "writes_skipped_deleted").await > 0);
+
+    // A late copy of the product from before the delete is stale: it changes nothing.
+    db.append(shop_product(1, "49.99", T0)).await.unwrap();
+    let before = last_id(&db).await;
+    p.step(100).await.unwrap();
+    assert!(rows_after(&db, before).await.is_empty());
+    assert_eq!(variant(&db, 1).await.0["active"], json!(false));
+}
+
+#[tokio::test]
+async fn ignore_changes_nothing_on_the_other_side_and_nothing_recreates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, policy(OnDelete::Ignore));
+    catalog(&db, &p, 1).await;
+    let before = last_id(&db).await;
+
+    db.append(shop_delete(1, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 1).await;
+    assert_eq!(fields["active"], json!(true), "kept: {fields}");
+    assert!(meta["weft:deleted"]["shopify"].is_object(), "{meta}");
+    assert_eq!(counter(&db, "deletes_ignored").await, 1);
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter()
+            .all(|r| r.system != "shopify" && r.body["desired"]["active"] != json!(false)),
+        "nothing is archived in the ERP, nothing written to the shop: {new:#?}"
+    );
+
+    db.append(erp_item(1, 59.0, false, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter().all(|r| r.system != "shopify"),
+        "the ERP's change does not recreate it in the shop: {new:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_re_creation_in_the_shop_clears_the_tombstone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 1).await;
+    db.append(shop_delete(1, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(variant(&db, 1).await.0["active"], json!(false));
+
+    // The merchant creates the product again (a new Shopify product with the same SKU).
+    db.append(shop_product_with_id(
+        1,
+        "8899999999999",
+        "active",
+        "49.99",
+        T2,
+    ))
+    .await
+    .unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 1).await;
+    assert!(meta.get("weft:deleted").is_none(), "{meta}");
+    assert_eq!(fields["active"], json!(true), "{fields}");
+    // The variant and its price, both carried by the product.
+    assert_eq!(counter(&db, "deletes_recreated").await, 2);
+
+    // Writes reach the shop again.
+    let before = last_id(&db).await;
+    db.append(erp_item(1, 59.0, false, T3)).await.unwrap();
+    p.step(100).await.unwrap();
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter().any(|r| r.system == "shopify"
+            && r.kind == "price"
+            && r.body["desired"]["price"] == "59.00"),
+        "{new:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_item_made_inactive_in_netsuite_is_archived_in_the_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 1).await;
+    let before = last_id(&db).await;
+    db.append(erp_item(1, 49.99, true, T1)).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(variant(&db, 1).await.0["active"], json!(false));
+    let new = rows_after(&db, before).await;
+    let shop: Vec<&OutboxRow> = new.iter().filter(|r| r.system == "shopify").collect();
+    assert!(
+        shop.iter().any(|r| r.body["body"]
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("\"status\":\"archived\"")),
+        "the shop's product is archived: {shop:#?}"
+    );
+}
+
+/// A catalog of 10; one poll round (a bad read) shows 3 of them gone: 30% > 10%.
+async fn bad_read(db: &Store, p: &Processor) -> i64 {
+    catalog(db, p, 10).await;
+    let before = last_id(db).await;
+    for n in [2, 5, 7] {
+        db.append(shop_delete(n, T1, Source::Poll)).await.unwrap();
+    }
+    p.step(100).await.unwrap();
+    let held = db.held_deletes(STORE).await.unwrap();
+    assert_eq!(held.len(), 3, "{held:#?}");
+    assert!(
+        held.iter()
+            .all(|h| h.records >= 1 && h.reason.contains("more than the guard's 10%")),
+        "{held:#?}"
+    );
+    assert_eq!(db.status(STORE).await.unwrap().deletes_held, 3);
+    for n in 1..=10 {
+        assert_eq!(
+            variant(db, n).await.0["active"],
+            json!(true),
+            "nothing applied"
+        );
+        assert!(variant(db, n).await.1.get("weft:deleted").is_none());
+    }
+    assert!(
+        rows_after(db, before).await.is_empty(),
+        "nothing is written while held"
+    );
+    before
+}
+
+#[tokio::test]
+async fn the_guard_holds_a_round_deleting_30_percent_and_release_applies_exactly_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    let before = bad_read(&db, &p).await;
+
+    // A deletion arriving while others are held waits with them.
+    db.append(shop_delete(9, T2, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(db.held_deletes(STORE).await.unwrap().len(), 4);
+
+    let released = db.release_held_deletes(STORE, Utc::now()).await.unwrap();
+    assert_eq!(released.len(), 4);
+    assert_eq!(db.status(STORE).await.unwrap().deletes_held, 0);
+    p.step(100).await.unwrap();
+    for n in 1..=10 {
+        let want = [2, 5, 7, 9].contains(&n);
+        assert_eq!(
+            variant(&db, n).await.0["active"],
+            json!(!want),
+            "product {n}"
+        );
+    }
+    let mut inactive: Vec<String> = rows_after(&db, before)
+        .await
+        .into_iter()
+        .filter(|r| r.system == "netsuite" && r.body["desired"]["active"] == json!(false))
+        .map(|r| r.key)
+        .collect();
+    inactive.sort();
+    inactive.dedup();
+    assert_eq!(inactive, vec![sku(2), sku(5), sku(7), sku(9)]);
+    assert!(
+        rows_after(&db, before)
+            .await
+            .iter()
+            .all(|r| r.system != "shopify")
+    );
+    assert_eq!(counter(&db, "deletes_released").await, 4);
+    assert_eq!(counter(&db, "deletes_archived").await, 4);
+}
+
+#[tokio::test]
+async fn discarded_deletions_are_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    let before = bad_read(&db, &p).await;
+    assert_eq!(db.discard_held_deletes(STORE).await.unwrap().len(), 3);
+    p.step(100).await.unwrap();
+    for n in 1..=10 {
+        assert_eq!(variant(&db, n).await.0["active"], json!(true));
+    }
+    assert!(rows_after(&db, before).await.is_empty());
+    assert_eq!(counter(&db, "deletes_discarded").await, 3);
+    // A deletion after the decision is judged on its own again.
+    db.append(shop_delete(4, T2, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+    assert_eq!(variant(&db, 4).await.0["active"], json!(false));
+}
+
+#[tokio::test]
+async fn a_minute_of_webhooks_counts_as_one_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 10).await;
+    // One deletion a step: the first is applied (1 of 10 is not more than 10%)...
+    db.append(shop_delete(1, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(shop_delete(2, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+    // ...the third within the minute makes 3 of 10: held.
+    db.append(shop_delete(3, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let held = db.held_deletes(STORE).await.unwrap();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(held[0].entity_id, product_id(3));
+    assert_eq!(variant(&db, 3).await.0["active"], json!(true));
+}
