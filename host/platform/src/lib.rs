@@ -211,6 +211,14 @@ pub trait Platform: Send + Sync + 'static {
     fn personal_fields(&self, _kind: &str) -> &'static [&'static str] {
         &[]
     }
+
+    /// Whether a journaled document of `kind` says its entity was deleted on this platform (a
+    /// delete webhook, a record gone from a full read): the engine then applies the store's
+    /// delete policy to the records weft last read from that entity. The default recognises
+    /// [`webhook::tombstone`] documents, which is how a platform should journal a deletion.
+    fn is_deletion(&self, _kind: &str, doc: &Value) -> bool {
+        webhook::is_tombstone(doc)
+    }
 }
 
 /// The keys of canonical records of `kind` that hold a person's data (the contract's
@@ -221,12 +229,6 @@ pub fn canonical_personal_fields(kind: EntityKind) -> &'static [&'static str] {
         EntityKind::Customer => &["email", "first_name", "last_name", "phone", "addresses"],
         EntityKind::Order => &["email", "billing_address", "shipping_address", "note"],
         _ => &[],
-    /// Whether a journaled document of `kind` says its entity was deleted on this platform (a
-    /// delete webhook, a record gone from a full read): the engine then applies the store's
-    /// delete policy to the records weft last read from that entity. The default recognises
-    /// [`webhook::tombstone`] documents, which is how a platform should journal a deletion.
-    fn is_deletion(&self, _kind: &str, doc: &Value) -> bool {
-        webhook::is_tombstone(doc)
     }
 }
 
