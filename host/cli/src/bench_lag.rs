@@ -236,6 +236,7 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         public_url: None,
         stock: Default::default(),
         ownership: Default::default(),
+        deletes: Default::default(),
     };
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     shop.subscribe_all(&format!("http://{}/webhooks/shopify/{store_id}", host.addr))

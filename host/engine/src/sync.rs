@@ -431,6 +431,7 @@ impl Processor {
             entries,
             released: BTreeSet::new(),
             retried: BTreeSet::new(),
+            release_deletes: BTreeSet::new(),
             held: BTreeSet::new(),
             end: last.unwrap_or(i64::MAX),
         };

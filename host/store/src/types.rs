@@ -537,6 +537,8 @@ pub struct StepCommit {
     pub clear_set_aside: Vec<(String, String, String)>,
     /// Why the step's records hold what they hold ([`LineageRow`]): written with the rest.
     pub lineage: Vec<LineageRow>,
+    /// Deletions the mass-delete guard holds for an operator ([`crate::HeldDelete`]).
+    pub hold_deletes: Vec<crate::HeldDelete>,
 }
 
 /// What one processing step decided for one record from one journal entry: the observing
@@ -560,8 +562,6 @@ pub struct LineageRow {
     pub fields: Value,
     /// The writes planned: objects with `target`, `op` and `idempotency_key`.
     pub writes: Value,
-    /// Deletions the mass-delete guard holds for an operator ([`crate::HeldDelete`]).
-    pub hold_deletes: Vec<crate::HeldDelete>,
 }
 
 /// A journal entry a plugin could not turn into records (stage `to-canonical`) or into writes
