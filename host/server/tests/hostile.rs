@@ -131,10 +131,11 @@ async fn connection_cap_answers_503_and_the_ops_listener_still_answers() {
     assert_eq!(code, 503, "over the cap: {body}");
     assert_eq!(body, "too many connections; retry later");
     let (code, body) = http(server.ops.unwrap(), &get("/healthz")).await;
+    // `/healthz` says how many store loops it watches ("ok (0 store loops turning)").
     assert_eq!(
-        (code, body.as_str()),
-        (200, "ok"),
-        "the ops listener has its own budget"
+        (code, body.starts_with("ok")),
+        (200, true),
+        "the ops listener has its own budget: {body}"
     );
     let (code, metrics) = http(server.ops.unwrap(), &get("/metrics")).await;
     assert_eq!(code, 200);
