@@ -1,0 +1,153 @@
+//! Shared fixtures of the engine tests that run one store of Shopify shops and NetSuite through
+//! the stock plugins: the store, its processor, a Shopify product and a NetSuite item as
+//! journal entries, and what the golden record and the outbox hold for the SKU's price.
+#![allow(dead_code)] // each test binary uses a part
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use weft_engine::{Processor, ResolverRule, System, Systems};
+use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_store::{NewJournalEntry, Source, Store};
+
+pub const STORE: &str = "acme";
+pub const SKU: &str = "LS-S";
+
+pub fn stock(runtime: &Runtime, name: &str) -> Arc<weft_runtime::Plugin> {
+    let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
+    runtime.load(name, bytes).unwrap()
+}
+
+pub fn systems(shops: &[&str]) -> Systems {
+    let mut v: Vec<System> = shops
+        .iter()
+        .map(|name| System {
+            name: (*name).into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        })
+        .collect();
+    v.push(System {
+        name: "netsuite".into(),
+        platform: Arc::new(weft_netsuite::NetSuite),
+        connection: None,
+    });
+    Systems::new(v)
+}
+
+pub fn processor(
+    db: &Store,
+    runtime: &Runtime,
+    shops: &[&str],
+    resolvers: &[(&str, &str)],
+    mut config: Value,
+) -> Processor {
+    let platforms: serde_json::Map<String, Value> = shops
+        .iter()
+        .map(|s| ((*s).to_owned(), json!("shopify")))
+        .chain([("netsuite".to_owned(), json!("netsuite"))])
+        .collect();
+    config["weft:systems"] = Value::Object(platforms);
+    let ctx = StoreCtx {
+        store_id: STORE.into(),
+        config: config.as_object().cloned().unwrap(),
+        limits: Limits::default(),
+    };
+    let rules = resolvers
+        .iter()
+        .map(|(pattern, name)| ResolverRule {
+            pattern: (*pattern).into(),
+            resolver: runtime
+                .resolver(&stock(runtime, name), ctx.clone())
+                .unwrap(),
+        })
+        .collect();
+    let mapper = runtime
+        .mapper(&stock(runtime, "shopify-netsuite"), ctx)
+        .unwrap();
+    Processor::new(STORE, db.clone(), systems(shops), mapper, rules)
+}
+
+pub async fn open(dir: &tempfile::TempDir) -> (Store, Runtime) {
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    (db, runtime)
+}
+
+pub fn shop_product(system: &str, price: &str, version: &str) -> NewJournalEntry {
+    shop_product_by(system, price, "Acme", version)
+}
+
+pub fn shop_product_by(system: &str, price: &str, vendor: &str, version: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: system.into(),
+        kind: "product".into(),
+        entity_id: "8812345678901234567".into(),
+        version: version.into(),
+        source: Source::Webhook,
+        delivery_id: None,
+        body: json!({
+            "id": "8812345678901234567", "title": "Linen Shirt", "body_html": "<p>Linen.</p>",
+            "vendor": vendor, "product_type": "Shirts", "handle": "linen-shirt",
+            "status": "active", "tags": "", "updated_at": version,
+            "variants": [{"id": "4400000000000000001", "product_id": "8812345678901234567",
+                          "title": "S", "sku": SKU, "price": price, "compare_at_price": null,
+                          "barcode": null, "inventory_item_id": "5500000000000000001",
+                          "updated_at": version}]
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+pub fn erp_item(price: f64, version: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        store_id: STORE.into(),
+        system: "netsuite".into(),
+        kind: "variant".into(),
+        entity_id: "7".into(),
+        version: version.into(),
+        source: Source::Cdc,
+        delivery_id: None,
+        body: json!({
+            "id": "7", "itemId": SKU, "displayName": "Linen Shirt S",
+            "basePrice": price, "isInactive": false, "lastModifiedDate": version,
+        }),
+        received_at: Utc::now(),
+    }
+}
+
+pub async fn golden_price(db: &Store) -> (Value, Value) {
+    let g = db.golden(STORE, "price", SKU).await.unwrap().unwrap();
+    (g.fields["price"].clone(), g.field_meta["price"].clone())
+}
+
+/// Writes of `kind` queued to `system` for the SKU.
+pub async fn writes(db: &Store, system: &str, kind: &str) -> Vec<Value> {
+    db.list_outbox(Some(STORE), None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.system == system && r.key == SKU && r.kind == kind)
+        .map(|r| r.body["desired"].clone())
+        .collect()
+}
+
+pub async fn price_writes(db: &Store, system: &str) -> Vec<Value> {
+    writes(db, system, "price").await
+}
+
+pub const T0: &str = "2026-11-26T10:00:00Z";
+pub const T1: &str = "2026-11-26T10:05:00Z";
+pub const T2: &str = "2026-11-26T10:10:00Z";
+pub const T3: &str = "2026-11-26T10:15:00Z";
