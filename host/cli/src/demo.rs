@@ -1018,45 +1018,158 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
 /// Waits until every store is quiet: webhooks delivered, journal processed, outbox drained, and
 /// a final poll round found nothing new.
 async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result<()> {
-    let deadline = Instant::now() + opts.settle_timeout;
-    for s in stores {
-        let left = deadline.saturating_duration_since(Instant::now());
-        s.shopify.wait_webhooks_idle(left).await;
-    }
+    let ids: Vec<&str> = stores.iter().map(|s| s.id.as_str()).collect();
+    settle_host(host, &ids, opts.settle_timeout, |left| async move {
+        for s in stores {
+            s.shopify.wait_webhooks_idle(left).await;
+        }
+    })
+    .await
+}
+
+/// Waits until the sources are idle (`wait_sources`, given the time it may take), then until two
+/// rounds in a row are quiet: every poller of every store completed a round started after the
+/// request (so the platforms were read afresh), nothing is behind in the journal, queued, in
+/// flight or parked, and no store's journal head moved. On timeout the error names what each
+/// store was still doing, so a run that never settles says why.
+pub(crate) async fn settle_host<F, Fut>(
+    host: &Host,
+    ids: &[&str],
+    timeout: Duration,
+    mut wait_sources: F,
+) -> Result<()>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deadline = Instant::now() + timeout;
+    wait_sources(deadline.saturating_duration_since(Instant::now())).await;
     let mut quiet_rounds = 0;
-    let mut last_head: HashMap<String, i64> = HashMap::new();
+    let mut last_head: HashMap<&str, i64> = HashMap::new();
+    let mut busy: Vec<String> = vec!["no quiet round was observed yet".into()];
     while quiet_rounds < 2 {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "weft did not settle within {:?}",
-            opts.settle_timeout
+            "weft did not settle within {timeout:?}; still busy: {}",
+            busy.join("; ")
         );
-        // Every poller of every store must complete a round that started after this request,
-        // so "quiet" means the platforms were read afresh and had nothing new.
         let requests = host.poll_now();
         while !host.polled_since(&requests) {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "polls did not complete within {:?}",
-                opts.settle_timeout
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut quiet = true;
-        for s in stores {
-            let st = host.db.status(&s.id).await?;
-            let busy =
-                st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
-            let head_moved =
-                last_head.insert(s.id.clone(), st.journal_head) != Some(st.journal_head);
-            if busy || head_moved {
-                quiet = false;
+            if Instant::now() >= deadline {
+                // Which pollers are still in a round, and since when.
+                let pollers: Vec<String> = host
+                    .loops
+                    .report()
+                    .into_iter()
+                    .filter(|l| l.name.starts_with("poll"))
+                    .map(|l| format!("{} {}: {}", l.store, l.name, l.detail))
+                    .collect();
+                anyhow::bail!(
+                    "weft did not settle within {timeout:?} (waiting for a poll round); still \
+                     busy: {}; pollers: {}",
+                    busy.join("; "),
+                    pollers.join("; ")
+                );
             }
         }
-        quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        wait_sources(left.min(Duration::from_secs(5))).await;
+        busy.clear();
+        for id in ids {
+            let st = host.db.status(id).await?;
+            let before = last_head.insert(id, st.journal_head);
+            let mut what = Vec::new();
+            if st.lag > 0 {
+                what.push(format!("{} journal entries unprocessed", st.lag));
+            }
+            if st.outbox.pending > 0 || st.outbox.inflight > 0 {
+                what.push(format!(
+                    "{} writes pending, {} in flight",
+                    st.outbox.pending, st.outbox.inflight
+                ));
+            }
+            if st.parked > 0 {
+                what.push(format!("{} stock readings parked", st.parked));
+            }
+            if before != Some(st.journal_head) {
+                let mut line = format!(
+                    "journal head moved from {} to {}",
+                    before.map_or("none".into(), |h| h.to_string()),
+                    st.journal_head
+                );
+                if let Some(from) = before {
+                    line.push_str(&journaled_since(host, id, from).await?);
+                }
+                what.push(line);
+            }
+            if !what.is_empty() {
+                busy.push(format!("store {id}: {}", what.join(", ")));
+            }
+        }
+        quiet_rounds = if busy.is_empty() { quiet_rounds + 1 } else { 0 };
     }
     Ok(())
+}
+
+/// What a store journaled after `seq`, by system, kind and source, with the entities seen most
+/// often: when a run does not settle, this names what keeps changing.
+async fn journaled_since(host: &Host, store: &str, seq: i64) -> Result<String> {
+    let entries = host.db.journal_range(store, None, None, seq, 2_000).await?;
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_entity: HashMap<String, usize> = HashMap::new();
+    for e in &entries {
+        *by_kind
+            .entry(format!("{} {} {}", e.system, e.kind, e.source))
+            .or_default() += 1;
+        *by_entity
+            .entry(format!("{} {} {}", e.system, e.kind, e.entity_id))
+            .or_default() += 1;
+    }
+    let mut top: Vec<(String, usize)> = by_entity.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(5);
+    let cut = |v: &str| v.chars().take(400).collect::<String>();
+    // The most frequent entity's last documents, and the writes still queued or in flight.
+    let mut detail = String::new();
+    if let Some((entity, _)) = top.first() {
+        for e in entries
+            .iter()
+            .rev()
+            .filter(|e| format!("{} {} {}", e.system, e.kind, e.entity_id) == *entity)
+            .take(3)
+        {
+            detail.push_str(&format!(
+                "; seq {} version {}: {}",
+                e.seq,
+                e.version,
+                cut(&e.body.to_string())
+            ));
+        }
+    }
+    for status in [
+        weft_store::OutboxStatus::Inflight,
+        weft_store::OutboxStatus::Pending,
+    ] {
+        for r in host.db.list_outbox(Some(store), Some(status), 5).await? {
+            detail.push_str(&format!(
+                "; {} write {} {} {} {} (attempt {}, last error {:?}): {}",
+                status.as_str(),
+                r.system,
+                r.kind,
+                r.key,
+                r.op,
+                r.attempts,
+                r.last_error,
+                cut(&r.body.to_string())
+            ));
+        }
+    }
+    Ok(format!(
+        " ({} entries: {by_kind:?}; most often {top:?}{detail})",
+        entries.len()
+    ))
 }
 
 async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport) -> Result<()> {

@@ -1039,34 +1039,10 @@ fn status_column(sheets: &SheetsSim, book: &str) -> Result<BTreeMap<String, Stri
 /// Waits until Shopify's webhooks are delivered, every poller completed a round started after
 /// the request twice in a row with nothing new, and nothing is queued.
 async fn settle(host: &Host, shopify: &ShopifySim, opts: &DemoOptions) -> Result<()> {
-    let deadline = Instant::now() + opts.settle_timeout;
-    shopify
-        .wait_webhooks_idle(deadline.saturating_duration_since(Instant::now()))
-        .await;
-    let mut quiet_rounds = 0;
-    let mut last_head = None;
-    while quiet_rounds < 2 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "weft did not settle within {:?}",
-            opts.settle_timeout
-        );
-        let requests = host.poll_now();
-        while !host.polled_since(&requests) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "polls did not complete within {:?}",
-                opts.settle_timeout
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let st = host.db.status(STORE).await?;
-        let busy = st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
-        let moved = last_head.replace(st.journal_head) != Some(st.journal_head);
-        quiet_rounds = if busy || moved { 0 } else { quiet_rounds + 1 };
-    }
-    Ok(())
+    crate::demo::settle_host(host, &[STORE], opts.settle_timeout, |left| async move {
+        shopify.wait_webhooks_idle(left).await;
+    })
+    .await
 }
 
 /// The sheet's rows as the connector reads them, through the Sheets API.

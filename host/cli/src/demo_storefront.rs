@@ -10,7 +10,7 @@
 //! NetSuite sales order whose totals agree and which holds what the mapper writes, and each
 //! SKU's stock against the run's own ledger ([`crate::demo::verify_ledger`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -512,46 +512,13 @@ async fn settle<S: DemoStorefront>(
     stores: &[DemoStore<S>],
     opts: &DemoOptions,
 ) -> Result<()> {
-    let deadline = Instant::now() + opts.settle_timeout;
-    for s in stores {
-        let left = deadline.saturating_duration_since(Instant::now());
-        s.shop.wait_idle(left).await;
-    }
-    let mut quiet_rounds = 0;
-    let mut last_head: HashMap<String, i64> = HashMap::new();
-    while quiet_rounds < 2 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "weft did not settle within {:?}",
-            opts.settle_timeout
-        );
-        let requests = host.poll_now();
-        while !host.polled_since(&requests) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "polls did not complete within {:?}",
-                opts.settle_timeout
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let ids: Vec<&str> = stores.iter().map(|s| s.id.as_str()).collect();
+    crate::demo::settle_host(host, &ids, opts.settle_timeout, |left| async move {
         for s in stores {
-            s.shop.wait_idle(Duration::from_secs(5)).await;
+            s.shop.wait_idle(left).await;
         }
-        let mut quiet = true;
-        for s in stores {
-            let st = host.db.status(&s.id).await?;
-            let busy =
-                st.lag > 0 || st.outbox.pending > 0 || st.outbox.inflight > 0 || st.parked > 0;
-            let head_moved =
-                last_head.insert(s.id.clone(), st.journal_head) != Some(st.journal_head);
-            if busy || head_moved {
-                quiet = false;
-            }
-        }
-        quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
-    }
-    Ok(())
+    })
+    .await
 }
 
 /// The sales order external id of a storefront's order `id` (the keys of WooCommerce's and
