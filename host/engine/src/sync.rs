@@ -571,7 +571,9 @@ impl Processor {
                 debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
                 continue;
             }
-            if age == Freshness::Same && work.shows_replaced_quantity(&entry) {
+            if age == Freshness::Same
+                && work.shows_replaced_quantity(&entry, known.as_ref()).await?
+            {
                 // Same second as weft's write, showing the quantity the write replaced: the
                 // level before the write (the platform's compare-and-set matched it then).
                 report.stale += 1;
@@ -3094,22 +3096,44 @@ impl<'a> Work<'a> {
         self.targets_read.get(&k).and_then(|(_, at)| *at)
     }
 
-    /// Whether `entry` reads a stock level at the version of a write result this step applied,
-    /// showing the quantity that write replaced.
-    fn shows_replaced_quantity(&self, entry: &JournalEntry) -> bool {
+    /// Whether `entry` reads a stock level at the version of a write result weft applied,
+    /// showing the quantity that write replaced: a reading taken just before the write, in the
+    /// same second (versions are second-granular), arriving after its result. The write is
+    /// this step's, or the one whose result is the document weft holds (`known`), recorded by
+    /// an earlier step: a reading set aside until its write settled is released in a later
+    /// step, and applied as the newer document it would make weft believe the level holds
+    /// the replaced quantity, plan a write against it that the platform refuses, and plan it
+    /// again, without end.
+    async fn shows_replaced_quantity(
+        &self,
+        entry: &JournalEntry,
+        known: Option<&Seen>,
+    ) -> Result<bool, EngineError> {
+        let Some(platform) = self.systems.platform(&entry.system) else {
+            return Ok(false);
+        };
+        let Some(quantity) = level_quantity(platform.as_ref(), &entry.body) else {
+            return Ok(false);
+        };
         let k = (
             entry.system.clone(),
             entry.kind.clone(),
             entry.entity_id.clone(),
         );
-        let Some((version, Some(before))) = self.stock_writes.get(&k) else {
-            return false;
+        if let Some((version, before)) = self.stock_writes.get(&k) {
+            return Ok(freshness(Some(version), &entry.version) == Freshness::Same
+                && *before == Some(quantity));
+        }
+        let Some(known) = known else {
+            return Ok(false);
         };
-        freshness(Some(version), &entry.version) == Freshness::Same
-            && self
-                .systems
-                .platform(&entry.system)
-                .is_some_and(|p| level_quantity(p.as_ref(), &entry.body) == Some(*before))
+        if freshness(Some(&known.version), &entry.version) != Freshness::Same {
+            return Ok(false);
+        }
+        let Some(held) = self.db.journal_entry(known.seq).await? else {
+            return Ok(false);
+        };
+        Ok(StockWrite::from_entry(&held).is_some_and(|w| w.before == Some(quantity)))
     }
 
     fn set_target(&mut self, system: &str, kind: &str, key: &str, fields: Fields) {

@@ -444,6 +444,29 @@ async fn a_reading_from_before_a_write_is_stale_after_its_result() {
 }
 
 #[tokio::test]
+async fn a_reading_of_the_write_s_second_journaled_after_its_result_is_stale() {
+    for owner in [StockOwner::Counters, StockOwner::Erp] {
+        let e = env_with(StockPolicy { owner, buffer: 0 }).await;
+        // A receipt (+5) is written to Shopify guarded by 50 and lands at 12; its result is
+        // recorded by one step.
+        let write = e.receipt_in_flight(50, 55).await;
+        e.applied(&write, 12).await;
+        e.step().await;
+        assert_eq!(e.holds("shopify").await, 55);
+        // Then a poll page read just before the write, in its second, is journaled: it shows
+        // the quantity the write replaced. Applied, it would have weft believe Shopify holds
+        // 50 and send 55 guarded by 50, which Shopify refuses, again and again.
+        e.shopify_shows(12, 50).await;
+        let report = e.step().await;
+        assert_eq!(report.stale, 1, "{report:?}");
+        assert_eq!(e.holds("shopify").await, 55);
+        assert_eq!(e.golden().await, 55);
+        assert!(e.queued("shopify").await.is_empty());
+        assert!(e.queued("netsuite").await.is_empty());
+    }
+}
+
+#[tokio::test]
 async fn late_readings_from_before_a_write_change_nothing() {
     let e = env().await;
     // A receipt (+10) is written to Shopify guarded by 50. Before it is sent, Shopify sells 2
