@@ -2583,6 +2583,7 @@ pub fn priority(kind: &str) -> i64 {
     match kind {
         "order" => 0,
         "fulfillment" => 5,
+        "refund" => 6,
         "inventory-level" => 10,
         "price" => 20,
         "customer" => 25,
@@ -2600,6 +2601,7 @@ pub fn kind_str(kind: EntityKind) -> &'static str {
         EntityKind::Customer => "customer",
         EntityKind::Order => "order",
         EntityKind::Fulfillment => "fulfillment",
+        EntityKind::Refund => "refund",
     }
 }
 
@@ -2613,6 +2615,7 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
         "customer" => EntityKind::Customer,
         "order" => EntityKind::Order,
         "fulfillment" => EntityKind::Fulfillment,
+        "refund" => EntityKind::Refund,
         _ => return None,
     })
 }
