@@ -1278,6 +1278,56 @@ mod tests {
     }
 
     #[test]
+    fn order_refunds_from_webhook_and_graphql() {
+        let w = json!({"id": 1, "updated_at": "2024-05-01T08:05:00Z", "line_items": [],
+            "refunds": [{"id": 509562969, "admin_graphql_api_id": "gid://shopify/Refund/509562969",
+                "created_at": "2024-05-02T10:00:00Z", "note": "it broke", "restock": true,
+                "refund_line_items": [{"line_item_id": 866550311766439020_u64, "quantity": 1,
+                    "restock_type": "return", "location_id": 24826418, "subtotal": "199.00",
+                    "line_item": {"id": 866550311766439020_u64, "sku": "IPOD2008PINK"}},
+                    {"line_item_id": 866550311766439020_u64, "quantity": 1,
+                    "restock_type": "no_restock", "location_id": null, "subtotal": "199.00",
+                    "line_item": {"id": 866550311766439020_u64, "sku": "IPOD2008PINK"}}]}]});
+        let a = order_from_webhook(&w).unwrap();
+        let line = |restock: &str, loc: Value, subtotal: Value| {
+            json!({"line_item_id": "866550311766439020", "sku": "IPOD2008PINK", "quantity": 1,
+                   "restock_type": restock, "location_id": loc, "subtotal": subtotal})
+        };
+        assert_eq!(
+            a.body["refunds"],
+            json!([{"id": "509562969", "created_at": "2024-05-02T10:00:00Z", "note": "it broke",
+                    "lines": [line("return", json!("24826418"), json!("199.00")),
+                              line("no_restock", Value::Null, json!("199.00"))]}])
+        );
+        let node = |restock: &str, loc: Value| {
+            json!({"quantity": 1, "restockType": restock, "location": loc,
+                   "lineItem": {"id": "gid://shopify/LineItem/866550311766439020", "sku": "IPOD2008PINK"}})
+        };
+        let g = json!({"id": "gid://shopify/Order/1", "updatedAt": "2024-05-01T08:05:00Z",
+            "lineItems": {"nodes": []},
+            "refunds": [
+                {"id": "gid://shopify/Refund/509562969", "createdAt": "2024-05-02T10:00:00Z",
+                 "note": "it broke", "refundLineItems": {"pageInfo": {"hasNextPage": false}, "nodes": [
+                    node("RETURN", json!({"id": "gid://shopify/Location/24826418"})),
+                    node("NO_RESTOCK", Value::Null)]}},
+                // More lines than the page: left out, never journaled in part.
+                {"id": "gid://shopify/Refund/7", "createdAt": "2024-05-02T11:00:00Z", "note": null,
+                 "refundLineItems": {"pageInfo": {"hasNextPage": true}, "nodes": [node("RETURN", Value::Null)]}}
+            ]});
+        let b = order_from_graphql(&g).unwrap();
+        assert_eq!(
+            b.body["refunds"],
+            json!([{"id": "509562969", "created_at": "2024-05-02T10:00:00Z", "note": "it broke",
+                    "lines": [line("return", json!("24826418"), Value::Null),
+                              line("no_restock", Value::Null, Value::Null)]}])
+        );
+        // A body without refunds has no key (not read, as opposed to none).
+        let mut bare = w.clone();
+        bare.as_object_mut().unwrap().remove("refunds");
+        assert!(order_from_webhook(&bare).unwrap().body.get("refunds").is_none());
+    }
+
+    #[test]
     fn customer_webhook_and_graphql_match() {
         let w = json!({"id": 706405506930370084_u64, "email": "bob@example.com", "first_name": "Bob",
             "last_name": "Norman", "phone": "+16136120707", "tags": "vip,  loyal",
