@@ -31,7 +31,7 @@
 // - `normalizeDecimal`, `decimalToNumber`, `sameValue` as in the Rust SDK.
 //
 // Entity kinds and write ops are the WIT names: "product", "variant", "inventory-level", "price",
-// "customer", "order", "fulfillment"; "upsert", "set-quantity", "adjust-quantity".
+// "customer", "order", "fulfillment", "refund"; "upsert", "set-quantity", "adjust-quantity".
 //
 // JavaScript numbers are doubles: an integer id written as a JSON number beyond 2^53 cannot be
 // read exactly, so `Node.id` refuses it (`InvalidInput`) instead of returning a wrong id. weft's
@@ -39,7 +39,7 @@
 //
 // Any other exception is a bug: it traps, and the host reports it as `PluginError::Trap`.
 
-import { log as hostLog, config as hostConfig } from "weft:plugin/host@0.3.0";
+import { log as hostLog, config as hostConfig } from "weft:plugin/host@0.4.0";
 
 // ---------------------------------------------------------------------------------------------
 // Errors

@@ -147,6 +147,16 @@ pub struct DemoReport {
     /// NetSuite fulfilments found exactly once in Shopify on their order, with their tracking
     /// number, carrier, URL and units (the rest is drift).
     pub fulfilments_matched: usize,
+    /// Shopify refunds of shipped units (each line returned to stock or not).
+    pub refunds: usize,
+    /// Of which with units returned to stock.
+    pub refunds_restocked: usize,
+    /// Of which refunding part of what shipped.
+    pub partial_refunds: usize,
+    /// Shopify refunds found as exactly one NetSuite credit memo with their lines (returned
+    /// units on the item at the order's location, the others on the refund item); the rest is
+    /// drift, as is a credit memo no refund made.
+    pub refunds_matched: usize,
     /// Storefront stock that did not show what the ERP owns and was written back
     /// (`stock_overridden`: a sale whose order weft had not read yet, or a manual change).
     pub stock_overridden: i64,
@@ -244,6 +254,8 @@ struct DemoStore {
     shipments: Vec<(u64, String, i64)>,
     /// Orders cancelled in Shopify (never shipped).
     cancelled: BTreeSet<u64>,
+    /// Refunds made in Shopify: order, refund id, units, whether returned to stock.
+    refunds: Vec<(u64, u64, i64, bool)>,
     /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
     /// Shopify (the stock both systems must end with).
     stock: BTreeMap<String, StockLedger>,
@@ -264,19 +276,22 @@ pub struct StockLedger {
     pub fulfilled: i64,
     /// Units of orders cancelled in Shopify (before they shipped) since.
     pub cancelled: i64,
+    /// Units refunded in Shopify and returned to stock since (a NetSuite credit memo puts
+    /// them back on hand; refunded units not returned move nothing).
+    pub restocked: i64,
 }
 
 impl StockLedger {
     /// What a storefront can sell once quiet: opening + received - ordered + cancelled (every
     /// order is committed in the ERP or shipped, or cancelled).
     pub fn expected(&self) -> i64 {
-        self.opening + self.received - self.ordered + self.cancelled
+        self.opening + self.received - self.ordered + self.cancelled + self.restocked
     }
 
-    /// NetSuite's on hand: opening + received - fulfilled (a sale leaves on hand when it
-    /// ships, never before and never twice).
+    /// NetSuite's on hand: opening + received - fulfilled + restocked returns (a sale leaves
+    /// on hand when it ships, never before and never twice; a returned unit comes back once).
     pub fn on_hand(&self) -> i64 {
-        self.opening + self.received - self.fulfilled
+        self.opening + self.received - self.fulfilled + self.restocked
     }
 
     /// NetSuite's open demand (committed + back ordered): ordered - fulfilled - cancelled.
@@ -298,6 +313,7 @@ pub(crate) fn mapper_config(location: u64) -> Value {
     json!({
         "locations": { location.to_string(): NS_LOCATION },
         "discount_item": "1",
+        "refund_item": weft_sim_netsuite::NON_INVENTORY_REFUND_ITEM.to_string(),
         "ship_methods": { "STANDARD": "1", "EXPRESS": "2" },
         "matrix_options": { "Size": "custitem_size", "Colour": "custitem_colour", "Fit": "custitem_fit" },
         "custom_fields": { "material": "custitem_material" },
@@ -630,6 +646,17 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     }
     settle(&host, &stores, &opts).await?;
 
+    // Shoppers send some of what shipped back, and the merchant refunds it in Shopify: all or
+    // part, returned to stock or not. Each refund must be one NetSuite credit memo, and a
+    // returned unit must come back on hand in NetSuite once.
+    say(&opts, "refunding returns in Shopify");
+    for s in &mut stores {
+        for _ in 0..s.shipments.len().div_ceil(3) {
+            shopper_refund(s, &mut rng)?;
+        }
+    }
+    settle(&host, &stores, &opts).await?;
+
     say(&opts, "verifying both systems field by field");
     for s in &stores {
         let ctx = StoreCtx {
@@ -798,6 +825,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         order_skus: BTreeMap::new(),
         shipments: Vec::new(),
         cancelled: BTreeSet::new(),
+        refunds: Vec::new(),
         stock,
     })
 }
@@ -857,6 +885,7 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
                 s.stock.entry(sku).or_default().cancelled += units;
             }
         }
+        50..54 if !s.shipments.is_empty() => shopper_refund(s, rng)?,
         _ => {
             let customer = s.customers[rng.random_range(0..s.customers.len())];
             s.shopify
@@ -871,6 +900,128 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
         }
     }
     Ok(())
+}
+
+/// A shopper's refund of units Shopify shows shipped, made by the merchant: one or all of
+/// them, returned to stock (`RETURN`) or not (`NO_RESTOCK`), at most two refunds per order
+/// (the reconciliation poll reads an order's first two). An order with nothing left to
+/// refund, or whose fulfilment has not reached Shopify yet, is left alone.
+fn shopper_refund(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Result<()> {
+    let order = s.shipments[rng.random_range(0..s.shipments.len())].0;
+    if s.refunds.iter().filter(|r| r.0 == order).count() >= 2 {
+        return Ok(());
+    }
+    let Some((sku, _)) = s.order_skus.get(&order).cloned() else {
+        return Ok(());
+    };
+    let shipped: i64 = s.shopify.fulfillments(order).iter().map(|f| f.units).sum();
+    let refunded: i64 = s.refunds.iter().filter(|r| r.0 == order).map(|r| r.2).sum();
+    let left = shipped - refunded;
+    let Some((_, lines)) = s.shopify.order_lines(order) else {
+        return Ok(());
+    };
+    if left <= 0 || lines.is_empty() {
+        return Ok(());
+    }
+    let units = if left > 1 && rng.random_range(0..2) == 0 {
+        1
+    } else {
+        left
+    };
+    let restock = rng.random_range(0..3) != 0;
+    let refund = s
+        .shopify
+        .refund_order(
+            order,
+            vec![weft_sim_shopify::lifecycle::RefundLineSpec {
+                line_item_id: lines[0],
+                quantity: units,
+                restock_type: if restock { "RETURN" } else { "NO_RESTOCK" }.to_owned(),
+                location_id: None,
+            }],
+            Some("shopper return".to_owned()),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    s.refunds.push((order, refund, units, restock));
+    if restock {
+        s.stock.entry(sku).or_default().restocked += units;
+    }
+    Ok(())
+}
+
+/// Checks that every Shopify refund (`refunds`: order, refund id, units, returned to stock)
+/// is exactly one NetSuite credit memo (external id from the refund) with one line: the
+/// units on the order's item at the demo location when returned, else on the refund item;
+/// and that NetSuite has no credit memo no refund made. Each problem is one drift;
+/// `records_compared` counts refunds.
+pub(crate) fn verify_refunds(
+    netsuite: &NetSuiteSim,
+    refunds: &[(u64, u64, i64, bool)],
+    item_of_order: impl Fn(u64) -> Option<String>,
+) -> Verification {
+    let mut report = Verification::default();
+    let memos = netsuite.records(RecordType::CreditMemo);
+    for (order, refund, units, restock) in refunds {
+        report.records_compared += 1;
+        let eid = format!("shopify-refund-{order}_23{refund}");
+        let found: Vec<&Value> = memos
+            .iter()
+            .filter(|m| m["externalId"] == json!(eid))
+            .collect();
+        let [memo] = found[..] else {
+            drift(
+                &mut report,
+                format!(
+                    "refund {refund} of order {order}: {} NetSuite credit memos, expected 1",
+                    found.len()
+                ),
+            );
+            continue;
+        };
+        let lines = memo["item"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let want_item = if *restock {
+            item_of_order(*order)
+        } else {
+            Some(weft_sim_netsuite::NON_INVENTORY_REFUND_ITEM.to_string())
+        };
+        let ok = lines.len() == 1
+            && Some(
+                lines[0]["item"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ) == want_item
+            && lines[0]["quantity"].as_f64() == Some(*units as f64)
+            && (!restock || lines[0]["location"]["id"] == json!(NS_LOCATION));
+        if !ok {
+            drift(
+                &mut report,
+                format!(
+                    "refund {refund} of order {order} ({units} units, returned {restock}): NetSuite credit memo {eid} has lines {}",
+                    Value::Array(lines)
+                ),
+            );
+        }
+    }
+    for m in &memos {
+        let eid = m["externalId"].as_str().unwrap_or_default();
+        if !refunds
+            .iter()
+            .any(|(o, r, _, _)| eid == format!("shopify-refund-{o}_23{r}"))
+        {
+            drift(
+                &mut report,
+                format!(
+                    "NetSuite credit memo {eid} ({}) that no refund made",
+                    m["id"]
+                ),
+            );
+        }
+    }
+    report
 }
 
 /// A size added to the option group of `sku` in NetSuite: a new child item of its matrix
@@ -1206,6 +1357,29 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         }
     }
     let shipped = verify_fulfilments(&s.shopify, &s.orders, &s.shipments);
+    let refunded = verify_refunds(&s.netsuite, &s.refunds, |order| {
+        let (sku, _) = s.order_skus.get(&order)?;
+        Some(s.stock.get(sku)?.item_id.clone())
+    });
+    report.refunds += s.refunds.len();
+    report.refunds_restocked += s.refunds.iter().filter(|r| r.3).count();
+    report.partial_refunds += s
+        .refunds
+        .iter()
+        .filter(|(o, _, units, _)| {
+            s.order_skus
+                .get(o)
+                .is_some_and(|(_, ordered)| units < ordered)
+        })
+        .count();
+    report.refunds_matched +=
+        refunded.records_compared - refunded.drift.min(refunded.records_compared);
+    report.drift += refunded.drift;
+    for d in refunded.drift_details {
+        if report.drift_details.len() < 20 {
+            report.drift_details.push(d);
+        }
+    }
     report.cancellations += s.cancelled.len();
     report.fulfilments_matched +=
         shipped.records_compared - shipped.drift.min(shipped.records_compared);
@@ -1265,8 +1439,8 @@ pub(crate) fn verify_ledger(
         report.records_compared += 1;
         let q = netsuite.quantities(&l.item_id, NS_LOCATION);
         let story = format!(
-            "opening {} + received {} - ordered {} - fulfilled {} - cancelled {}",
-            l.opening, l.received, l.ordered, l.fulfilled, l.cancelled
+            "opening {} + received {} - ordered {} - fulfilled {} - cancelled {} + restocked {}",
+            l.opening, l.received, l.ordered, l.fulfilled, l.cancelled, l.restocked
         );
         if q.on_hand != l.on_hand() as f64 {
             drift(

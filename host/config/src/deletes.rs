@@ -106,7 +106,7 @@ pub(crate) fn read_deletes(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> DeletesConfig 
             DeValue::String(s) if *s == "delete" => cx.err(
                 v.span(),
                 format!("`delete` for `{kind}` in [deletes] is not supported"),
-                Some("the plugin contract (weft:plugin@0.3.0) has no delete write: use `archive` (inactive everywhere) or `ignore`".into()),
+                Some("the plugin contract (weft:plugin@0.4.0) has no delete write: use `archive` (inactive everywhere) or `ignore`".into()),
             ),
             DeValue::String(s) => match DeleteAction::parse(s) {
                 Some(a) => {

@@ -2585,6 +2585,7 @@ pub fn priority(kind: &str) -> i64 {
     match kind {
         "order" => 0,
         "fulfillment" => 5,
+        "refund" => 6,
         "inventory-level" => 10,
         "price" => 20,
         "customer" => 25,
@@ -2602,6 +2603,7 @@ pub fn kind_str(kind: EntityKind) -> &'static str {
         EntityKind::Customer => "customer",
         EntityKind::Order => "order",
         EntityKind::Fulfillment => "fulfillment",
+        EntityKind::Refund => "refund",
     }
 }
 
@@ -2615,6 +2617,7 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
         "customer" => EntityKind::Customer,
         "order" => EntityKind::Order,
         "fulfillment" => EntityKind::Fulfillment,
+        "refund" => EntityKind::Refund,
         _ => return None,
     })
 }

@@ -64,11 +64,14 @@ pub enum EntityKind {
     /// A shipment of some of an order's lines, with tracking (an ERP item fulfilment; a
     /// storefront fulfilment).
     Fulfillment,
+    /// Money given back on some of an order's lines, each returned to stock or not (a
+    /// storefront refund; an ERP credit memo).
+    Refund,
 }
 
 impl EntityKind {
     /// Every kind, in WIT order.
-    pub const ALL: [EntityKind; 7] = [
+    pub const ALL: [EntityKind; 8] = [
         EntityKind::Product,
         EntityKind::Variant,
         EntityKind::InventoryLevel,
@@ -76,6 +79,7 @@ impl EntityKind {
         EntityKind::Customer,
         EntityKind::Order,
         EntityKind::Fulfillment,
+        EntityKind::Refund,
     ];
 
     /// The WIT name: "product", "variant", "inventory-level", "price", "customer", "order".
@@ -88,6 +92,7 @@ impl EntityKind {
             EntityKind::Customer => "customer",
             EntityKind::Order => "order",
             EntityKind::Fulfillment => "fulfillment",
+            EntityKind::Refund => "refund",
         }
     }
 

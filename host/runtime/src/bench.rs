@@ -110,6 +110,7 @@ fn native_shopify_netsuite(
                 EntityKind::Customer => weft_plugin_sdk::EntityKind::Customer,
                 EntityKind::Order => weft_plugin_sdk::EntityKind::Order,
                 EntityKind::Fulfillment => weft_plugin_sdk::EntityKind::Fulfillment,
+                EntityKind::Refund => weft_plugin_sdk::EntityKind::Refund,
             },
             id: d.id.clone(),
             version: d.version.clone(),

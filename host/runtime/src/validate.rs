@@ -191,6 +191,7 @@ pub fn allowed_kinds(asked: EntityKind) -> &'static [EntityKind] {
         K::Customer => &[K::Customer],
         K::Order => &[K::Order],
         K::Fulfillment => &[K::Fulfillment],
+        K::Refund => &[K::Refund],
     }
 }
 

@@ -32,7 +32,8 @@ const FETCH_CONCURRENCY: usize = 4;
 const LINE_QUERY_CHUNK: usize = 200;
 
 /// The SuiteQL transaction types that move an item's quantities.
-const STOCK_TRANSACTIONS: &str = "type IN ('SalesOrd', 'InvAdjst', 'ItemShip')";
+/// A credit memo (`CustCred`) returns a refund's inventory lines to stock.
+const STOCK_TRANSACTIONS: &str = "type IN ('SalesOrd', 'InvAdjst', 'ItemShip', 'CustCred')";
 
 /// Reads NetSuite records and turns them into journal entries: shared by change capture and
 /// the push hints ([`crate::push`]), so a record journals the same documents under the same

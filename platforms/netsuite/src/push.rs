@@ -6,7 +6,8 @@
 //!
 //! - **The notification** is a small JSON body, `{"account", "recordType", "id", "event",
 //!   "lastModifiedDate", "deliveryId"}` (record types as SuiteScript names them:
-//!   `inventoryitem`, `customer`, `salesorder`, `itemfulfillment`, `inventoryadjustment`;
+//!   `inventoryitem`, `customer`, `salesorder`, `itemfulfillment`, `inventoryadjustment`,
+//!   `creditmemo`;
 //!   events `create`, `edit`, `xedit`, `delete`), signed in [`SIGNATURE_HEADER`] with the
 //!   base64 HMAC-SHA256 of the raw body under the push secret
 //!   ([`weft_platform::signature`]). Every accepted secret is tried in constant time, so a
@@ -21,7 +22,7 @@
 //!   the same [`Reader`] as change capture (so the journal dedupes what both read), under the
 //!   account's concurrency governor like every request: items with their stock levels,
 //!   customers, sales orders and fulfilments, and the stock levels of the items an order, a
-//!   fulfilment or an inventory adjustment moved. A deleted record fetches nothing.
+//!   fulfilment, an inventory adjustment or a credit memo (a refund's returned units) moved. A deleted record fetches nothing.
 //! - **Polling adapts** ([`PushPace`]): while pushes arrive and change capture finds nothing
 //!   they missed, it may poll at a relaxed interval (`push_poll_interval_secs`); it goes back
 //!   to the normal interval as soon as pushes stop for that long or a round finds a change
@@ -52,12 +53,13 @@ pub const TOPIC_HEADER: &str = "x-weft-topic";
 
 /// What the script posts for, as SuiteScript names the record types, with the REST record
 /// type and journal kind weft reads them as (`None`: read only for the stock it moved).
-pub const RECORD_TYPES: [(&str, &str, Option<&str>); 5] = [
+pub const RECORD_TYPES: [(&str, &str, Option<&str>); 6] = [
     ("inventoryitem", "inventoryItem", Some("variant")),
     ("customer", "customer", Some("customer")),
     ("salesorder", "salesOrder", Some("order")),
     ("itemfulfillment", "itemFulfillment", Some("fulfillment")),
     ("inventoryadjustment", "inventoryAdjustment", None),
+    ("creditmemo", "creditMemo", None),
 ];
 
 /// The user events the script posts for.

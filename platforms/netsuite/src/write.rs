@@ -5,6 +5,7 @@
 //! | product, variant, price | upsert | `PUT inventoryItem/eid:{external_id}` |
 //! | customer | upsert | `PUT customer/eid:{external_id}` |
 //! | order | upsert | `PUT salesOrder/eid:{external_id}` |
+//! | refund | upsert | `PUT creditMemo/eid:{external_id}` (the external id comes from the storefront refund's id, so a resend re-posts the same lines and returns nothing to stock twice) |
 //! | inventory-level | adjust-quantity | `PUT inventoryAdjustment/eid:{external id from the key}` |
 //! | inventory-level | set-quantity | read `locations`, compare, then the adjustment above for the difference |
 //!
@@ -45,6 +46,7 @@ pub fn netsuite_record_type(kind: EntityKind) -> &'static str {
         EntityKind::Order => "salesOrder",
         EntityKind::InventoryLevel => "inventoryAdjustment",
         EntityKind::Fulfillment => "itemFulfillment",
+        EntityKind::Refund => "creditMemo",
     }
 }
 
@@ -99,7 +101,8 @@ pub async fn execute(
             | EntityKind::Variant
             | EntityKind::Price
             | EntityKind::Customer
-            | EntityKind::Order,
+            | EntityKind::Order
+            | EntityKind::Refund,
             WriteOp::Upsert,
         ) => {
             let record_type = netsuite_record_type(cmd.kind);

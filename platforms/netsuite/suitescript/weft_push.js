@@ -5,7 +5,8 @@
  * @NScriptType UserEventScript
  * @NModuleScope SameAccount
  *
- * Deploy on: Inventory Item, Customer, Sales Order, Item Fulfillment, Inventory Adjustment
+ * Deploy on: Inventory Item, Customer, Sales Order, Item Fulfillment, Inventory Adjustment,
+ * Credit Memo
  * (see README.md beside this file). Entry point: afterSubmit, for create, edit, xedit
  * (inline edit) and delete.
  *

@@ -54,6 +54,13 @@ macro_rules! order_fields {
           variant { id }
           product { id }
         }
+      }
+      refunds(first: 2) {
+        id createdAt note
+        refundLineItems(first: 5) {
+          pageInfo { hasNextPage }
+          nodes { quantity restockType location { id } lineItem { id sku } }
+        }
       }"
     };
 }
@@ -386,8 +393,9 @@ pub fn orders_cost(first: u32, lines: u32) -> u32 {
 pub fn order_cost(lines: u32) -> u32 {
     // order 1 + totalPriceSet 1 + shopMoney 1 + customer 1 + four more money sets (2 each) +
     // two addresses (1 each) + shipping lines (5 × (line 1 + price set 2 + tax lines 3)) +
-    // lines (line 1 + price set 2 + variant 1 + product 1 + tax lines 3 + allocations 3)
-    14 + connection_cost(5, 6) + connection_cost(lines, 11)
+    // lines (line 1 + price set 2 + variant 1 + product 1 + tax lines 3 + allocations 3) +
+    // the first 2 refunds (refund 1 + 5 lines of (line 1 + location 1 + line item 1))
+    14 + connection_cost(5, 6) + connection_cost(lines, 11) + 2 * (1 + connection_cost(5, 3))
 }
 
 /// Estimated cost of a mutation.

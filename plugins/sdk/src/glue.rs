@@ -46,6 +46,7 @@ macro_rules! shared_conversions {
                     wit::EntityKind::Customer => native::EntityKind::Customer,
                     wit::EntityKind::Order => native::EntityKind::Order,
                     wit::EntityKind::Fulfillment => native::EntityKind::Fulfillment,
+                    wit::EntityKind::Refund => native::EntityKind::Refund,
                 }
             }
 
@@ -59,6 +60,7 @@ macro_rules! shared_conversions {
                     native::EntityKind::Customer => wit::EntityKind::Customer,
                     native::EntityKind::Order => wit::EntityKind::Order,
                     native::EntityKind::Fulfillment => wit::EntityKind::Fulfillment,
+                    native::EntityKind::Refund => wit::EntityKind::Refund,
                 }
             }
 

@@ -30,11 +30,14 @@ pub enum EntityKind {
     /// A shipment of some of an order's lines, with tracking (NetSuite item fulfilment;
     /// Shopify fulfillment).
     Fulfillment,
+    /// Money given back on some of an order's lines, each returned to stock or not (Shopify
+    /// refund; NetSuite credit memo).
+    Refund,
 }
 
 impl EntityKind {
     /// Every kind, in WIT declaration order.
-    pub const ALL: [EntityKind; 7] = [
+    pub const ALL: [EntityKind; 8] = [
         EntityKind::Product,
         EntityKind::Variant,
         EntityKind::InventoryLevel,
@@ -42,6 +45,7 @@ impl EntityKind {
         EntityKind::Customer,
         EntityKind::Order,
         EntityKind::Fulfillment,
+        EntityKind::Refund,
     ];
 
     /// The WIT spelling (`product`, `variant`, `inventory-level`, `price`, `customer`, `order`).
@@ -54,6 +58,7 @@ impl EntityKind {
             EntityKind::Customer => "customer",
             EntityKind::Order => "order",
             EntityKind::Fulfillment => "fulfillment",
+            EntityKind::Refund => "refund",
         }
     }
 

@@ -6,7 +6,7 @@
 //!
 //! - **Record API** `/services/rest/record/v1/{type}`, `/{type}/{id}`, `/{type}/eid:{externalId}`
 //!   and `/{type}/{id}/{sublist}` for `inventoryItem`, `customer`, `salesOrder`,
-//!   `inventoryAdjustment` and (read-only) `location`: GET (record JSON with `links`, ids as
+//!   `inventoryAdjustment`, `creditMemo` and (read-only) `location`: GET (record JSON with `links`, ids as
 //!   strings, references as `{links, id, refName}`, `lastModifiedDate` as
 //!   `YYYY-MM-DDTHH:MM:SSZ`, sublists collapsed to `{links}` unless `?expandSubResources=true`);
 //!   collection GET with `limit` (max 1000) / `offset` paging (`links`, `count`, `hasMore`,
@@ -56,6 +56,25 @@
 //!   the fulfilment lowers on hand and the line's commitment, and moves the order to `D`
 //!   (partially fulfilled) or `F` (pending billing), modifying the order. Its item lines cannot
 //!   be edited (delete and transform again); deleting it puts the stock back.
+//! - **Credit memos** (`creditMemo`, SuiteQL type `CustCred`; REST POST, PUT on `eid:` as
+//!   upsert, PATCH, DELETE like other transactions): `entity` and at least one `item` line
+//!   required; a line is `{item, quantity, rate, amount, description, location}`, `amount`
+//!   defaults to rate × quantity, read-only `total` = Σ line amounts, `tranId` auto `CM1`....
+//!   **Stock, as NetSuite documents it** (Oracle, "Issuing a Customer Credit Memo": "a credit
+//!   memo created from a return authorization has no impact on inventory; however, a
+//!   stand-alone credit memo does impact inventory"): every line of an **inventory item**
+//!   returns its quantity to on hand at the line's location (else the memo's `location`, else
+//!   the default location), posted on create, re-posted as a difference on edit (a repeated
+//!   upsert by one externalId returns stock once), reversed on delete; commitments are then
+//!   re-run (back orders may be filled). A refund whose units are not returned is credited on
+//!   a **non-inventory item** (integrators' practice: "remove any inventory items ... replace
+//!   with a non-inventory item"): the account has one, id 1 "Refund - Not Returned"
+//!   (`NON_INVENTORY_REFUND_ITEM`; non-inventory items are not served as records), whose lines
+//!   move no stock. **Assumptions**: `createdFrom` is not written (NetSuite sets it when a
+//!   memo is transformed from an invoice or a return authorization, neither modelled), so a
+//!   memo names its order in `otherRefNum` and custom body fields; return authorizations and
+//!   item receipts are not modelled. A memo's lines show in SuiteQL `transactionline` with
+//!   positive quantities (they add to stock).
 //! - **Sales orders**: `entity` and at least one line required; line `amount` = quantity × rate
 //!   (rate defaults to the item's `basePrice`), `tranId` auto `SO1001`..., `orderStatus` a
 //!   letter `A`..`H` (default `B`), rendered as the plain letter. `billingAddress` /
@@ -156,7 +175,7 @@ pub use config::{DEFAULT_CONCURRENCY_LIMIT, IntegrationConfig, SimConfig, TokenC
 pub use error::{ConfigError, NsError};
 pub use oauth1::Credentials;
 pub use push::{PushConfig, PushStats};
-pub use records::{Quantities, RecordType, Saved, WriteCounts};
+pub use records::{NON_INVENTORY_REFUND_ITEM, Quantities, RecordType, Saved, WriteCounts};
 pub use sim::{
     IntegrationStats, LoginAuditEntry, NetSuiteSim, RequestLogEntry, SimServer, SimStats,
 };

@@ -26,17 +26,22 @@ pub enum RecordType {
     /// `itemFulfillment`: created only by transforming a sales order; lowers on hand and the
     /// order's commitment.
     ItemFulfillment,
+    /// `creditMemo` (SuiteQL type `CustCred`): a stand-alone credit memo; its inventory item
+    /// lines return their quantity to on hand at the line's location, its non-inventory lines
+    /// credit an amount only.
+    CreditMemo,
 }
 
 impl RecordType {
     /// Every record type, in a stable order.
-    pub const ALL: [RecordType; 6] = [
+    pub const ALL: [RecordType; 7] = [
         RecordType::InventoryItem,
         RecordType::Customer,
         RecordType::SalesOrder,
         RecordType::InventoryAdjustment,
         RecordType::Location,
         RecordType::ItemFulfillment,
+        RecordType::CreditMemo,
     ];
 
     /// The name used in URLs and errors (`inventoryItem`).
@@ -48,6 +53,7 @@ impl RecordType {
             RecordType::InventoryAdjustment => "inventoryAdjustment",
             RecordType::Location => "location",
             RecordType::ItemFulfillment => "itemFulfillment",
+            RecordType::CreditMemo => "creditMemo",
         }
     }
 
@@ -57,6 +63,7 @@ impl RecordType {
             RecordType::SalesOrder => Some("SalesOrd"),
             RecordType::InventoryAdjustment => Some("InvAdjst"),
             RecordType::ItemFulfillment => Some("ItemShip"),
+            RecordType::CreditMemo => Some("CustCred"),
             _ => None,
         }
     }
@@ -75,7 +82,8 @@ impl RecordType {
             RecordType::Customer => Some("custentity_"),
             RecordType::SalesOrder
             | RecordType::InventoryAdjustment
-            | RecordType::ItemFulfillment => Some("custbody_"),
+            | RecordType::ItemFulfillment
+            | RecordType::CreditMemo => Some("custbody_"),
             RecordType::Location => None,
         }
     }
@@ -97,6 +105,7 @@ impl RecordType {
             RecordType::InventoryAdjustment => ADJUSTMENT_FIELDS,
             RecordType::Location => &[],
             RecordType::ItemFulfillment => FULFILLMENT_FIELDS,
+            RecordType::CreditMemo => CREDIT_MEMO_FIELDS,
         }
     }
 
@@ -119,6 +128,7 @@ impl RecordType {
             RecordType::ItemFulfillment => {
                 &["id", "lastModifiedDate", "createdDate", "createdFrom"]
             }
+            RecordType::CreditMemo => &["id", "lastModifiedDate", "createdDate", "total"],
         }
     }
 
@@ -157,6 +167,9 @@ enum RefTarget {
     ShipItem,
     /// A discount item (`discountItem`): fixed ids, see [`Db::new`].
     DiscountItem,
+    /// The item of a credit memo line: an inventory item (by id or externalId) or one of the
+    /// account's non-inventory sale items (fixed ids, see [`Db::new`]).
+    CreditItem,
     /// A weight unit (`weightUnit`): 1 lb, 2 oz, 3 kg, 4 g.
     WeightUnit,
     /// A currency (`currencyPage` of a price line): 1 USD, 2 GBP, 3 EUR, 4 CAD.
@@ -165,6 +178,10 @@ enum RefTarget {
     /// 3 Alternate Price 2, 4 Alternate Price 3, 5 Online Price.
     PriceLevel,
 }
+
+/// The internal id of the account's non-inventory sale item "Refund - Not Returned": a credit
+/// memo line on it credits an amount without returning anything to stock.
+pub const NON_INVENTORY_REFUND_ITEM: u64 = 1;
 
 /// The currencies of price lines, by internal id.
 pub const CURRENCIES: [(u64, &str); 4] = [(1, "USD"), (2, "GBP"), (3, "EUR"), (4, "CAD")];
@@ -301,6 +318,34 @@ const FULFILLMENT_LINE_FIELDS: &[Field] = &[
     ),
     f("quantity", Kind::Number),
     f("itemReceive", Kind::Bool),
+];
+
+/// A line of a credit memo's `item` sublist.
+const CREDIT_MEMO_LINE_FIELDS: &[Field] = &[
+    f("item", Kind::Ref(RefTarget::CreditItem)),
+    f("quantity", Kind::Number),
+    f("rate", Kind::Number),
+    f("amount", Kind::Number),
+    f("description", Kind::Text),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+];
+
+const CREDIT_MEMO_FIELDS: &[Field] = &[
+    f("externalId", Kind::Text),
+    f("tranId", Kind::Text),
+    f("entity", Kind::Ref(RefTarget::Record(RecordType::Customer))),
+    f("tranDate", Kind::Date),
+    f("memo", Kind::Text),
+    f("otherRefNum", Kind::Text),
+    f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
+    f(
+        "location",
+        Kind::Ref(RefTarget::Record(RecordType::Location)),
+    ),
+    f("item", Kind::Lines(CREDIT_MEMO_LINE_FIELDS)),
 ];
 
 const PACKAGE_FIELDS: &[Field] = &[
@@ -486,6 +531,9 @@ pub struct Db {
     accounts: BTreeMap<u64, String>,
     ship_items: BTreeMap<u64, String>,
     discount_items: BTreeMap<u64, String>,
+    /// Non-inventory sale items (a credit memo's lines for refunds not returned to stock).
+    noninventory_items: BTreeMap<u64, String>,
+    next_cm_number: u64,
     counts: BTreeMap<RecordType, WriteCounts>,
     /// The values of each matrix option (custom item field), in order; value id = index + 1.
     matrix_values: BTreeMap<String, Vec<String>>,
@@ -598,6 +646,11 @@ impl Db {
                 (3, "Pickup".to_owned()),
             ]),
             discount_items: BTreeMap::from([(1, "Web Discount".to_owned())]),
+            noninventory_items: BTreeMap::from([(
+                NON_INVENTORY_REFUND_ITEM,
+                "Refund - Not Returned".to_owned(),
+            )]),
+            next_cm_number: 1,
             counts: BTreeMap::new(),
             matrix_values: BTreeMap::new(),
             saves: None,
@@ -739,6 +792,10 @@ impl Db {
             RefTarget::Account => self.accounts.get(&id).cloned(),
             RefTarget::ShipItem => self.ship_items.get(&id).cloned(),
             RefTarget::DiscountItem => self.discount_items.get(&id).cloned(),
+            RefTarget::CreditItem => match self.noninventory_items.get(&id) {
+                Some(n) => Some(n.clone()),
+                None => self.ref_name(RefTarget::Record(RecordType::InventoryItem), id),
+            },
             RefTarget::WeightUnit => WEIGHT_UNITS
                 .iter()
                 .find(|(i, _)| *i == id)
@@ -809,6 +866,9 @@ impl Db {
                 RefTarget::Record(rt) => {
                     self.by_external_id(rt, eid).ok_or_else(|| bad_ref(eid))?
                 }
+                RefTarget::CreditItem => self
+                    .by_external_id(RecordType::InventoryItem, eid)
+                    .ok_or_else(|| bad_ref(eid))?,
                 _ => return Err(bad_ref(eid)),
             },
             (None, Some(other)) => return Err(bad_ref(&other.to_string())),
@@ -1213,6 +1273,9 @@ impl Db {
         if rt == RecordType::InventoryAdjustment {
             self.repost_adjustment(old.as_ref(), &fields);
         }
+        if rt == RecordType::CreditMemo {
+            self.repost_credit(old.as_ref(), &fields);
+        }
         let record = Record {
             id,
             fields,
@@ -1229,7 +1292,10 @@ impl Db {
         } else {
             c.updates += 1;
         }
-        if matches!(rt, RecordType::SalesOrder | RecordType::InventoryAdjustment) {
+        if matches!(
+            rt,
+            RecordType::SalesOrder | RecordType::InventoryAdjustment | RecordType::CreditMemo
+        ) {
             self.recommit(now);
         }
         self.saved(rt, id, if created { "create" } else { "edit" }, now);
@@ -1597,12 +1663,14 @@ impl Db {
                 .any(|f| f.text("createdFrom") == Some(&id.to_string())),
             RecordType::Customer => self
                 .all(RecordType::SalesOrder)
+                .chain(self.all(RecordType::CreditMemo))
                 .any(|o| o.text("entity") == Some(&id.to_string())),
             RecordType::InventoryItem => {
                 let sid = id.to_string();
                 self.all(RecordType::SalesOrder)
                     .chain(self.all(RecordType::InventoryAdjustment))
                     .chain(self.all(RecordType::ItemFulfillment))
+                    .chain(self.all(RecordType::CreditMemo))
                     .any(|t| {
                         ["item", "inventory"].iter().any(|sub| {
                             t.fields
@@ -1641,6 +1709,9 @@ impl Db {
         if rt == RecordType::InventoryAdjustment {
             self.repost_adjustment(Some(&old), &Map::new());
         }
+        if rt == RecordType::CreditMemo {
+            self.repost_credit(Some(&old), &Map::new());
+        }
         if rt == RecordType::ItemFulfillment {
             // Deleting a fulfilment puts its quantities back on hand and re-opens the lines.
             for l in old
@@ -1669,6 +1740,7 @@ impl Db {
             RecordType::SalesOrder
                 | RecordType::InventoryAdjustment
                 | RecordType::ItemFulfillment
+                | RecordType::CreditMemo
                 | RecordType::InventoryItem
         ) {
             self.recommit(now);
@@ -1701,6 +1773,10 @@ impl Db {
             RecordType::ItemFulfillment => {
                 self.next_txn += 1;
                 self.next_if_number += 1;
+            }
+            RecordType::CreditMemo => {
+                self.next_txn += 1;
+                self.next_cm_number += 1;
             }
             RecordType::Location => {}
         }
@@ -1983,9 +2059,114 @@ impl Db {
                 fields.entry("account").or_insert(json!("1"));
                 fields.entry("subsidiary").or_insert(json!("1"));
             }
+            RecordType::CreditMemo => {
+                if !fields.contains_key("entity") {
+                    return Err(missing("Customer", "entity"));
+                }
+                let header_location = fields.get("location").cloned();
+                let default_location = self.default_location().map(|l| json!(l.to_string()));
+                let lines = fields
+                    .get_mut("item")
+                    .and_then(Value::as_array_mut)
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| {
+                        NsError::bad_request(
+                            "USER_ERROR",
+                            "You must enter at least one line item for this transaction.",
+                        )
+                        .at("item")
+                    })?;
+                let mut total = 0.0;
+                for (i, line) in lines.iter_mut().enumerate() {
+                    let l = line.as_object_mut().expect("lines are objects");
+                    let Some(item) = l.get("item").and_then(Value::as_str) else {
+                        return Err(missing("Item", &format!("item.items[{i}].item")));
+                    };
+                    let inventory = !self
+                        .noninventory_items
+                        .contains_key(&item.parse::<u64>().unwrap_or(0));
+                    let quantity = l.get("quantity").and_then(Value::as_f64);
+                    if inventory {
+                        // An inventory item goes back on hand: it needs a quantity and a
+                        // location (the line's, else the memo's, else the default).
+                        match quantity {
+                            Some(q) if q > 0.0 => {}
+                            _ => {
+                                return Err(missing(
+                                    "Quantity",
+                                    &format!("item.items[{i}].quantity"),
+                                ));
+                            }
+                        }
+                        if !l.contains_key("location")
+                            && let Some(loc) = header_location.clone().or(default_location.clone())
+                        {
+                            l.insert("location".into(), loc);
+                        }
+                    }
+                    let amount = match (
+                        l.get("amount").and_then(Value::as_f64),
+                        l.get("rate").and_then(Value::as_f64),
+                    ) {
+                        (Some(a), _) => a,
+                        (None, Some(r)) => r * quantity.unwrap_or(1.0),
+                        (None, None) => {
+                            return Err(missing("Amount", &format!("item.items[{i}].amount")));
+                        }
+                    };
+                    let amount = round2(amount);
+                    l.insert("amount".into(), json!(amount));
+                    total += amount;
+                }
+                fields.insert("total".into(), json!(round2(total)));
+                fields
+                    .entry("tranId")
+                    .or_insert_with(|| json!(format!("CM{}", self.next_cm_number)));
+                fields.entry("tranDate").or_insert(today);
+                fields.entry("subsidiary").or_insert(json!("1"));
+            }
             RecordType::Location | RecordType::ItemFulfillment => {}
         }
         Ok(())
+    }
+
+    /// Applies the difference between a credit memo's old and new inventory lines to on hand
+    /// (a stand-alone credit memo returns its inventory items to stock; re-posted as a
+    /// difference on edit, so a repeated upsert by one externalId applies once; reversed on
+    /// delete). Lines of non-inventory items move nothing.
+    fn repost_credit(&mut self, old: Option<&Record>, new: &Map<String, Value>) {
+        let mut delta: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+        let mut add = |fields: &Map<String, Value>, sign: f64| {
+            for line in fields
+                .get("item")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = |k: &str| {
+                    line.get(k)
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<u64>().ok())
+                };
+                if let (Some(item), Some(loc), Some(q)) = (
+                    id("item"),
+                    id("location"),
+                    line.get("quantity").and_then(Value::as_f64),
+                ) && !self.noninventory_items.contains_key(&item)
+                {
+                    *delta.entry((item, loc)).or_default() += sign * q;
+                }
+            }
+        };
+        if let Some(o) = old {
+            add(&o.fields, -1.0);
+        }
+        add(new, 1.0);
+        for ((item, loc), d) in delta {
+            if d != 0.0 {
+                *self.stock.entry((item, loc)).or_default() += d;
+            }
+        }
     }
 
     /// Applies the difference between an adjustment's old and new lines to stock (as NetSuite
@@ -2035,6 +2216,10 @@ impl Db {
             RefTarget::Account => "account",
             RefTarget::ShipItem => "shipItem",
             RefTarget::DiscountItem => "discountItem",
+            RefTarget::CreditItem if self.noninventory_items.contains_key(&id) => {
+                "nonInventorySaleItem"
+            }
+            RefTarget::CreditItem => "inventoryItem",
             RefTarget::WeightUnit => "weightUnit",
             RefTarget::Currency => "currency",
             RefTarget::PriceLevel => "priceLevel",

@@ -356,6 +356,7 @@ impl Table {
                     RecordType::SalesOrder,
                     RecordType::InventoryAdjustment,
                     RecordType::ItemFulfillment,
+                    RecordType::CreditMemo,
                 ] {
                     let ty = rt.transaction_type().unwrap_or_default();
                     for r in db.all(rt) {
@@ -436,6 +437,7 @@ impl Table {
                         1.0,
                     ),
                     (RecordType::ItemFulfillment, "item", "quantity", -1.0),
+                    (RecordType::CreditMemo, "item", "quantity", 1.0),
                 ] {
                     for r in db.all(rt) {
                         let lines = r.fields.get(sub).and_then(Value::as_array);

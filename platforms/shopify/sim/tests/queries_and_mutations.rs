@@ -550,12 +550,13 @@ async fn fulfilments_refunds_and_cancellations_move_named_quantities() {
     // refundCreate needs @idempotent; CANCEL releases the unshipped unit.
     let refund = r#"mutation($order: ID!, $line: ID!) { refundCreate(input: {orderId: $order, note: "out of stock",
         refundLineItems: [{lineItemId: $line, quantity: 1, restockType: CANCEL}]}) @idempotent(key: "refund-1") {
-        refund { id refundLineItems(first: 5) { quantity restockType restocked } } userErrors { field message } } }"#;
+        refund { id refundLineItems(first: 5) { nodes { quantity restockType restocked } } } userErrors { field message } } }"#;
     let vars = json!({"order": format!("gid://shopify/Order/{oid}"), "line": line_id});
     let r1 = gql(&sim, refund, vars.clone()).await;
     let r2 = gql(&sim, refund, vars).await;
     assert_eq!(
-        r1["data"]["refundCreate"]["refund"]["refundLineItems"][0]["restockType"], "CANCEL",
+        r1["data"]["refundCreate"]["refund"]["refundLineItems"]["nodes"][0]["restockType"],
+        "CANCEL",
         "{r1}"
     );
     assert_eq!(

@@ -287,6 +287,49 @@ pub struct FulfillmentFields {
     pub tracking: Vec<Tracking>,
 }
 
+/// One refunded line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundLine {
+    /// Canonical SKU.
+    pub sku: String,
+    /// Units refunded.
+    pub quantity: i64,
+    /// Whether the units go back to stock (Shopify restock type `return`); `false` for
+    /// `no_restock` and for `cancel` (units never shipped: they never left stock).
+    pub restock: bool,
+    /// The storefront's restock type (`return`, `cancel`, `no_restock`).
+    pub restock_type: String,
+    /// The money refunded on the line, a normalised decimal string.
+    pub amount: String,
+    /// The NetSuite location the units return to (restocked lines; `None` when unknown).
+    pub location: Option<String>,
+}
+
+/// Canonical `refund` (key: `<order key>#<Shopify refund id>`): money given back on some of
+/// an order's lines, each returned to stock or not. Refunds flow from the storefront to the
+/// ERP (a NetSuite credit memo), once; a refund never changes after it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundFields {
+    /// The canonical key of the order it refunds.
+    pub order: String,
+    /// The order's name (`#1001`).
+    pub order_name: String,
+    /// The order's customer (storefront id); `None` for a guest checkout.
+    pub customer: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// ISO currency code.
+    pub currency: String,
+    /// Σ line amounts, a normalised decimal string.
+    pub amount: String,
+    /// Its note.
+    pub note: Option<String>,
+    /// Its lines.
+    pub lines: Vec<RefundLine>,
+}
+
 /// Serialises canonical fields into a record.
 pub fn record<T: Serialize>(kind: EntityKind, key: &str, fields: &T) -> CanonicalRecord {
     CanonicalRecord {

@@ -8,6 +8,7 @@
 //! | `subsidiary` | unset | NetSuite subsidiary id written on customers and sales orders |
 //! | `default_customer` | unset | NetSuite customer internal id used for guest orders |
 //! | `discount_item` | unset | NetSuite discount item id for order discounts (needed once an order has one) |
+//! | `refund_item` | unset | NetSuite non-inventory item id that credits refunded units not returned to stock (needed once a refund has one) |
 //! | `ship_methods` | `{}` | Shopify shipping line code or title → NetSuite ship item id (`shipMethod`) |
 //! | `metafield_namespace` | `"custom"` | Shopify metafield namespace of the custom fields |
 //! | `custom_fields` | `{}` | metafield key → NetSuite custom item field (`custitem_*`) |
@@ -49,6 +50,8 @@ pub struct Config {
     pub default_customer: Option<String>,
     /// NetSuite discount item for order discounts.
     pub discount_item: Option<String>,
+    /// NetSuite non-inventory item for refunded units not returned to stock.
+    pub refund_item: Option<String>,
     /// Shopify shipping line code or title → NetSuite ship item id.
     pub ship_methods: BTreeMap<String, String>,
     /// Namespace of the Shopify metafields that are custom fields.
@@ -140,6 +143,10 @@ impl Config {
             .config::<Value>("discount_item")?
             .map(|v| id_text("discount_item", &v))
             .transpose()?;
+        let refund_item = cx
+            .config::<Value>("refund_item")?
+            .map(|v| id_text("refund_item", &v))
+            .transpose()?;
         let raw: BTreeMap<String, Value> = cx.config_or("ship_methods", BTreeMap::new())?;
         let mut ship_methods = BTreeMap::new();
         for (shopify, v) in raw {
@@ -198,6 +205,7 @@ impl Config {
             custom_fields,
             matrix_options,
             discount_item,
+            refund_item,
             ship_methods,
             sku_prefix,
             title_field,

@@ -22,6 +22,11 @@ pub fn order_external_id(id: &str) -> String {
     format!("shopify-order-{}", escape(id))
 }
 
+/// External id of the credit memo of Shopify refund `id`.
+pub fn refund_external_id(id: &str) -> String {
+    format!("shopify-refund-{}", escape(id))
+}
+
 /// The canonical order key behind a sales order's external id, if it is one of ours.
 pub fn order_id_of_external_id(eid: &str) -> Option<String> {
     eid.strip_prefix("shopify-order-")

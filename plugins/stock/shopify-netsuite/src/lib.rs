@@ -58,19 +58,26 @@ fn unsupported_system(system: &str) -> ItemError {
 /// Qualifies an order's or customer's key, and an order's customer, with the system it
 /// comes from (a second shop's ids can repeat the first shop's).
 fn qualify(r: &mut CanonicalRecord, system: &str) {
-    if !matches!(r.kind, EntityKind::Order | EntityKind::Customer) {
+    if !matches!(
+        r.kind,
+        EntityKind::Order | EntityKind::Customer | EntityKind::Refund
+    ) {
         return;
     }
     r.key = format!("{system}:{}", r.key);
-    if r.kind == EntityKind::Order
+    if matches!(r.kind, EntityKind::Order | EntityKind::Refund)
         && let Ok(serde_json::Value::Object(mut fields)) =
             serde_json::from_str::<serde_json::Value>(&r.fields)
-        && let Some(serde_json::Value::String(customer)) = fields.get("customer").cloned()
     {
-        fields.insert(
-            "customer".into(),
-            serde_json::Value::String(format!("{system}:{customer}")),
-        );
+        // A refund names its order and customer; an order its customer.
+        for name in ["customer", "order"] {
+            if let Some(serde_json::Value::String(v)) = fields.get(name).cloned() {
+                fields.insert(
+                    name.into(),
+                    serde_json::Value::String(format!("{system}:{v}")),
+                );
+            }
+        }
         r.fields = serde_json::Value::Object(fields).to_string();
     }
 }
@@ -173,7 +180,10 @@ impl Mapper for ShopifyNetsuite {
                     | magento::SYSTEM
                         if matches!(
                             req.record.kind,
-                            EntityKind::Order | EntityKind::Customer | EntityKind::Fulfillment
+                            EntityKind::Order
+                                | EntityKind::Customer
+                                | EntityKind::Fulfillment
+                                | EntityKind::Refund
                         ) && platforms.owner(&req.record.key) != req.target =>
                     {
                         Ok(FromCanonicalOutcome::Skipped(format!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::canonical::{
     self, CustomerAddress, CustomerFields, FulfillmentFields, FulfillmentLine, Image, LevelFields,
-    OrderFields, PriceFields, Tracking, VariantFields,
+    OrderFields, PriceFields, RefundFields, Tracking, VariantFields,
 };
 use crate::config::Config;
 use crate::ids;
@@ -435,6 +435,9 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             )]),
             Err(reason) => ToCanonicalOutcome::Skipped(reason),
         },
+        EntityKind::Refund => ToCanonicalOutcome::Skipped(
+            "credit memos are written from storefront refunds; nothing flows back".into(),
+        ),
         EntityKind::Product | EntityKind::Price => {
             return Err(ItemError::Unsupported(format!(
                 "netsuite {} documents: items arrive as kind variant",
@@ -1061,6 +1064,95 @@ pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
     )]))
 }
 
+/// The creditMemo body for a canonical refund: a stand-alone credit memo returns its
+/// inventory item lines to stock, so only restocked lines name their item (at the location
+/// they return to); the others credit their amount on the store's non-inventory
+/// `refund_item`, described with the sku, and move no stock.
+pub fn refund_body(cfg: &Config, key: &str, r: &RefundFields) -> Result<Value, ItemError> {
+    let entity = match (&r.customer, &cfg.default_customer) {
+        (Some(c), _) => json!({"externalId": ids::customer_external_id(c)}),
+        (None, Some(d)) => json!({"id": d}),
+        (None, None) => {
+            return Err(ItemError::Config(format!(
+                "refund {key} of order {} has no customer and config key `default_customer` is not set",
+                r.order_name
+            )));
+        }
+    };
+    let tran_date = match r.created_at.get(..10) {
+        Some(d) if weft_plugin_sdk::time::parse_rfc3339(&r.created_at).is_some() => d,
+        _ => {
+            return Err(ItemError::InvalidInput(format!(
+                "refund {key}.created_at: expected RFC 3339, found {:?}",
+                r.created_at
+            )));
+        }
+    };
+    let mut items = Vec::with_capacity(r.lines.len());
+    for (i, line) in r.lines.iter().enumerate() {
+        let what = format!("refund {key}.lines[{i}]");
+        let amount = price_number(&line.amount, &format!("{what}.amount"))?;
+        if line.restock {
+            let mut l = json!({
+                "item": {"externalId": ids::item_external_id(&line.sku)},
+                "quantity": line.quantity,
+                "amount": amount,
+            });
+            if let Some(loc) = &line.location {
+                l["location"] = json!({"id": loc});
+            }
+            items.push(l);
+        } else {
+            let Some(item) = &cfg.refund_item else {
+                return Err(ItemError::Config(format!(
+                    "{what} ({} × {}, {}) is not returned to stock and config key `refund_item` (a non-inventory item) is not set",
+                    line.quantity, line.sku, line.restock_type
+                )));
+            };
+            items.push(json!({
+                "item": {"id": item},
+                "quantity": line.quantity,
+                "amount": amount,
+                "description": format!("{} not returned ({})", line.sku, line.restock_type),
+            }));
+        }
+    }
+    let mut body = json!({
+        "externalId": ids::refund_external_id(key),
+        "entity": entity,
+        "tranDate": tran_date,
+        "memo": format!("Refund of {}", r.order_name),
+        "otherRefNum": r.order_name,
+        "item": {"items": items},
+        "custbody_shopify_currency": r.currency,
+        "custbody_weft_order": ids::order_external_id(&r.order),
+    });
+    if let Some(s) = &cfg.subsidiary {
+        body["subsidiary"] = json!({"id": s});
+    }
+    Ok(body)
+}
+
+/// creditMemo upsert for a canonical `refund`, once: a refund never changes, so a credit
+/// memo weft already wrote (`current` or a cross-reference known) is not written again. The
+/// external id comes from the refund's id, so a resend re-posts the same lines (NetSuite
+/// applies the difference: nothing) and never returns stock twice.
+pub fn refund_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    if req.current.is_some() || req.target_id.is_some() {
+        return Ok(FromCanonicalOutcome::Commands(vec![]));
+    }
+    let fields: RefundFields = canonical::parse(&req.record)?;
+    let body = refund_body(cfg, &req.record.key, &fields)?;
+    let eid = ids::refund_external_id(&req.record.key);
+    Ok(FromCanonicalOutcome::Commands(vec![command(
+        EntityKind::Refund,
+        WriteOp::Upsert,
+        None,
+        Some(eid),
+        body,
+    )]))
+}
+
 /// Canonical record → NetSuite commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {
@@ -1069,6 +1161,7 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         EntityKind::Customer => customer_write(cfg, req),
         EntityKind::Order => order_write(cfg, req),
         EntityKind::Fulfillment => Ok(FromCanonicalOutcome::Commands(vec![])),
+        EntityKind::Refund => refund_write(cfg, req),
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),
         )),

@@ -523,9 +523,12 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),
         )),
-        EntityKind::Customer | EntityKind::Order | EntityKind::Fulfillment => Ok(
-            FromCanonicalOutcome::Skipped(format!("a product sheet holds no {}s", req.record.kind)),
-        ),
+        EntityKind::Customer | EntityKind::Order | EntityKind::Fulfillment | EntityKind::Refund => {
+            Ok(FromCanonicalOutcome::Skipped(format!(
+                "a product sheet holds no {}s",
+                req.record.kind
+            )))
+        }
     }
 }
 

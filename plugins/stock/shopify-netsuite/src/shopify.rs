@@ -326,6 +326,83 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
     Ok((o.id("id")?, fields))
 }
 
+/// The refunds an order document carries (`refunds`, see README "document shapes"), as
+/// canonical `refund` records keyed `<order key>#<refund id>`. A line's amount is its
+/// `subtotal`, else the order line's price × quantity; a `return` line goes back to stock at
+/// its restock location mapped to NetSuite (else the order's); `cancel` (never shipped) and
+/// `no_restock` lines move no stock.
+pub fn read_refunds(
+    cfg: &Config,
+    body: &Value,
+    order_key: &str,
+    order: &crate::canonical::OrderFields,
+) -> Result<Vec<(String, crate::canonical::RefundFields)>, ItemError> {
+    use crate::canonical::{RefundFields, RefundLine};
+    let o = Node::root("order", body);
+    let mut prices = std::collections::BTreeMap::new();
+    for li in o.array("line_items")? {
+        prices.insert(li.id("id")?, li.decimal("price")?);
+    }
+    let mut out = Vec::new();
+    for r in o.opt_array("refunds")? {
+        let id = r.id("id")?;
+        let mut lines = Vec::new();
+        for l in r.array("lines")? {
+            let line_item = l.id("line_item_id")?;
+            let sku = match l.opt_str("sku")? {
+                Some(s) if !s.is_empty() => s.to_owned(),
+                _ => return Err(l.error("sku: a refunded line must name a sku")),
+            };
+            let quantity = l.i64("quantity")?;
+            let amount = match l.opt_decimal("subtotal")? {
+                Some(a) => a,
+                None => prices
+                    .get(&line_item)
+                    .and_then(|p| crate::orders::times(p, quantity))
+                    .ok_or_else(|| l.error("line_item_id: not a line of the order"))?,
+            };
+            let restock_type = l
+                .opt_str("restock_type")?
+                .unwrap_or("no_restock")
+                .to_owned();
+            let restock = matches!(restock_type.as_str(), "return" | "legacy_restock");
+            let location = if restock {
+                cfg.order_location(l.opt_id("location_id")?.as_deref())
+                    .or_else(|| order.location.clone())
+            } else {
+                None
+            };
+            lines.push(RefundLine {
+                sku,
+                quantity,
+                restock,
+                restock_type,
+                amount,
+                location,
+            });
+        }
+        let amount = crate::orders::sum(lines.iter().map(|l| l.amount.as_str()))
+            .ok_or_else(|| r.error("lines: amounts do not add up"))?;
+        out.push((
+            format!("{order_key}#{id}"),
+            RefundFields {
+                order: order_key.to_owned(),
+                order_name: order.name.clone(),
+                customer: order.customer.clone(),
+                created_at: r
+                    .opt_str("created_at")?
+                    .unwrap_or(&order.created_at)
+                    .to_owned(),
+                currency: order.currency.clone(),
+                amount,
+                note: r.opt_str("note")?.map(str::to_owned),
+                lines,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// Maps one Shopify document to canonical records.
 pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcome, ItemError> {
     let body = parse(&format!("shopify {} {}", doc.kind, doc.id), &doc.body)?;
@@ -366,7 +443,11 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             let (id, mut fields) = read_order(&body)?;
             let shop_location = Node::root("order", &body).opt_id("location_id")?;
             fields.location = cfg.order_location(shop_location.as_deref());
-            ToCanonicalOutcome::Mapped(vec![canonical::record(EntityKind::Order, &id, &fields)])
+            let mut records = vec![canonical::record(EntityKind::Order, &id, &fields)];
+            for (key, refund) in read_refunds(cfg, &body, &id, &fields)? {
+                records.push(canonical::record(EntityKind::Refund, &key, &refund));
+            }
+            ToCanonicalOutcome::Mapped(records)
         }
         EntityKind::Variant | EntityKind::Price => {
             return Err(ItemError::Unsupported(format!(
@@ -376,6 +457,11 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
         }
         EntityKind::Fulfillment => {
             ToCanonicalOutcome::Skipped("fulfilments flow from netsuite to shopify only".into())
+        }
+        EntityKind::Refund => {
+            return Err(ItemError::Unsupported(
+                "shopify refund documents: refunds arrive inside their order".into(),
+            ));
         }
     })
 }
@@ -737,6 +823,9 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
             "orders flow from shopify to netsuite only".into(),
         )),
         EntityKind::Fulfillment => fulfillment_write(req),
+        EntityKind::Refund => Ok(FromCanonicalOutcome::Skipped(
+            "refunds flow from shopify to netsuite only".into(),
+        )),
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),
         )),

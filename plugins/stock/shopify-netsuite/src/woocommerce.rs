@@ -355,6 +355,9 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
         EntityKind::Fulfillment => ToCanonicalOutcome::Skipped(
             "fulfilments flow from netsuite to the storefront only".into(),
         ),
+        EntityKind::Refund => {
+            ToCanonicalOutcome::Skipped("refunds are read from shopify orders only".into())
+        }
         EntityKind::Price => {
             return Err(ItemError::Unsupported(
                 "woocommerce price documents: prices arrive inside their product".into(),
@@ -551,6 +554,9 @@ pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
         EntityKind::Fulfillment => Ok(FromCanonicalOutcome::Skipped(
             "fulfilments are not written to WooCommerce yet (it has no shipment API of its own)"
                 .into(),
+        )),
+        EntityKind::Refund => Ok(FromCanonicalOutcome::Skipped(
+            "refunds flow from the storefront to netsuite only".into(),
         )),
         EntityKind::Product => Err(ItemError::Unsupported(
             "canonical product records: this mapper syncs variants and prices".into(),

@@ -877,3 +877,99 @@ async fn receipts_commit_back_orders_and_cancelling_releases() {
         .await;
     assert_eq!(r.code(), "USER_ERROR");
 }
+
+#[tokio::test]
+async fn credit_memos_return_inventory_lines_to_stock_once_and_non_inventory_lines_never() {
+    let h = start(config(7)).await;
+    let item_id = id_of(
+        &h.client
+            .post(&format!("{REC}/inventoryItem"), &item("RET-1"))
+            .await
+            .location,
+    );
+    let cust = id_of(
+        &h.client
+            .post(
+                &format!("{REC}/customer"),
+                &json!({"firstName": "Ada", "lastName": "L", "externalId": "c-1"}),
+            )
+            .await
+            .location,
+    );
+    // A customer is required, and at least one line.
+    let r = h
+        .client
+        .post(
+            &format!("{REC}/creditMemo"),
+            &json!({"item": {"items": [{"item": {"id": item_id}, "quantity": 1, "amount": 5}]}}),
+        )
+        .await;
+    assert_eq!(r.code(), "USER_ERROR", "{:?}", r.body);
+    let r = h
+        .client
+        .post(
+            &format!("{REC}/creditMemo"),
+            &json!({"entity": {"id": cust}, "item": {"items": []}}),
+        )
+        .await;
+    assert_eq!(r.code(), "USER_ERROR", "{:?}", r.body);
+
+    // Two returned to location 2, one refunded without return on the non-inventory item.
+    let memo = json!({
+        "entity": {"externalId": "c-1"}, "tranDate": "2026-01-02", "otherRefNum": "#1001",
+        "item": {"items": [
+            {"item": {"externalId": "missing"}, "quantity": 1, "amount": 1}
+        ]}
+    });
+    let path = format!("{REC}/creditMemo/eid:shopify-refund-1");
+    assert_eq!(
+        h.client.put(&path, &memo).await.code(),
+        "INVALID_KEY_OR_REF",
+        "an item named by an unknown external id"
+    );
+    let memo = json!({
+        "entity": {"externalId": "c-1"}, "tranDate": "2026-01-02", "otherRefNum": "#1001",
+        "item": {"items": [
+            {"item": {"id": item_id}, "quantity": 2, "amount": 98, "location": {"id": "2"}},
+            {"item": {"id": "1"}, "quantity": 1, "amount": 49, "description": "RET-1 not returned"}
+        ]}
+    });
+    assert_eq!(h.client.put(&path, &memo).await.status, 204);
+    assert_eq!(h.client.put(&path, &memo).await.status, 204, "a resend");
+    assert_eq!(h.sim.on_hand(&item_id, "2"), 2.0, "returned once");
+    assert_eq!(h.sim.on_hand(&item_id, "1"), 0.0, "nothing elsewhere");
+    let got = h
+        .client
+        .get(&format!("{path}?expandSubResources=true"))
+        .await;
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    assert_eq!(got.body["total"], json!(147.0));
+    assert_eq!(got.body["tranId"], json!("CM1"));
+    assert_eq!(
+        got.body["item"]["items"][1]["item"]["refName"],
+        json!("Refund - Not Returned")
+    );
+    // SuiteQL sees it as a CustCred transaction with positive lines.
+    let q = h
+        .client
+        .suiteql(
+            "SELECT id, type FROM transaction WHERE type = 'CustCred'",
+            10,
+            0,
+        )
+        .await;
+    assert_eq!(
+        q.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        q.body
+    );
+    // A customer with a credit memo cannot be deleted; deleting the memo takes the units back.
+    let r = h
+        .client
+        .send(Method::DELETE, &format!("{REC}/customer/{cust}"), None)
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(h.client.send(Method::DELETE, &path, None).await.status, 204);
+    assert_eq!(h.sim.on_hand(&item_id, "2"), 0.0);
+}

@@ -629,6 +629,12 @@ connection!(
     "fulfillment orders"
 );
 connection!(
+    RefundLineItemConnection,
+    RefundLineItemEdge,
+    RefundLineItem,
+    "refund line items"
+);
+connection!(
     FulfillmentOrderLineItemConnection,
     FulfillmentOrderLineItemEdge,
     FulfillmentOrderLineItem,

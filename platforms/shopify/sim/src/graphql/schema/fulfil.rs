@@ -313,40 +313,59 @@ impl Refund {
     async fn order(&self) -> Order {
         Order(self.1.clone())
     }
+    /// A connection, as Shopify's `RefundLineItemConnection`.
+    #[allow(clippy::too_many_arguments)]
     async fn refund_line_items(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
-    ) -> Vec<RefundLineItem> {
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+    ) -> async_graphql::Result<RefundLineItemConnection> {
         let st = shared(ctx).state.lock();
-        let n = first.map_or(usize::MAX, |f| f.max(0) as usize);
-        self.0
+        let items: Vec<_> = self
+            .0
             .lines
             .iter()
-            .filter_map(|r| {
+            .enumerate()
+            .filter_map(|(i, r)| {
                 let l = self.1.line_items.iter().find(|l| l.id == r.line_item_id)?;
-                Some(RefundLineItem {
-                    quantity: r.quantity,
-                    restock_type: match r.restock_type.as_str() {
-                        "CANCEL" => RefundLineItemRestockType::Cancel,
-                        "NO_RESTOCK" => RefundLineItemRestockType::NoRestock,
-                        _ => RefundLineItemRestockType::Return,
+                Some((
+                    (SortVal::Int(i as i64), i as u64),
+                    RefundLineItem {
+                        quantity: r.quantity,
+                        restock_type: match r.restock_type.as_str() {
+                            "CANCEL" => RefundLineItemRestockType::Cancel,
+                            "NO_RESTOCK" => RefundLineItemRestockType::NoRestock,
+                            _ => RefundLineItemRestockType::Return,
+                        },
+                        restocked: r.restock_type != "NO_RESTOCK",
+                        location: r
+                            .location_id
+                            .and_then(|id| st.locations.get(&id))
+                            .cloned()
+                            .map(Location),
+                        line_item: LineItem(
+                            l.clone(),
+                            self.1.currency.clone(),
+                            pricing_of(&self.1, l.id),
+                        ),
                     },
-                    restocked: r.restock_type != "NO_RESTOCK",
-                    location: r
-                        .location_id
-                        .and_then(|id| st.locations.get(&id))
-                        .cloned()
-                        .map(Location),
-                    line_item: LineItem(
-                        l.clone(),
-                        self.1.currency.clone(),
-                        pricing_of(&self.1, l.id),
-                    ),
-                })
+                ))
             })
-            .take(n)
-            .collect()
+            .collect();
+        drop(st);
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        let (page, info) = paginate(items, &args)?;
+        Ok(RefundLineItemConnection::build(page, info))
     }
 }
 
