@@ -383,6 +383,10 @@ impl StoreBuild {
     }
 }
 
+/// Stores whose figures the background refresh reads every 2 s besides those that moved (so
+/// a host of up to this many stores reads them all each time, as before).
+const METRICS_SWEEP: usize = 64;
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -486,6 +490,9 @@ impl Host {
         };
         let mut intake = Vec::new();
         let shared = HostShared::new();
+        // Idle loops of a host with many stores look at the database less often, so the host's
+        // idle cost stays bounded (weft_engine::idle_cap); woken loops run at once.
+        let idle_cap = weft_engine::idle_cap(stores.len(), Duration::ZERO);
         for s in stores {
             let mut systems = Vec::with_capacity(s.systems.len());
             let mut store_intake = IntakeStore::new(s.id.clone())
@@ -532,6 +539,7 @@ impl Host {
                 // Loaded (or refused) already: the store starts now, or start-up fails.
                 Some(plugins) => build
                     .runner(plugins?)?
+                    .with_idle_cap(idle_cap)
                     .with_health(loops.clone())
                     .spawn(&mut tasks, stop_rx.clone()),
                 // Still compiling: this store waits for its plugins, the others start.
@@ -548,7 +556,10 @@ impl Host {
                             Ok(runner) => {
                                 tracing::info!(store = %id, "plugins loaded; the store starts");
                                 let mut set = JoinSet::new();
-                                runner.with_health(loops).spawn(&mut set, stop);
+                                runner
+                                    .with_idle_cap(idle_cap)
+                                    .with_health(loops)
+                                    .spawn(&mut set, stop);
                                 while set.join_next().await.is_some() {}
                             }
                             Err(e) => tracing::error!(store = %id, error = %format!("{e:#}"), "the store's plugins did not load: it does not run (its webhooks are still journaled)"),
@@ -600,11 +611,15 @@ impl Host {
             let metrics = metrics.clone();
             let db = db.clone();
             let mut stop = stop_rx.clone();
+            let mut ids: Vec<String> = wakers.keys().cloned().collect();
+            ids.sort();
             tasks.spawn(async move {
                 loop {
                     health.refresh(&metrics);
                     health.record(&metrics, &db).await;
-                    if let Err(e) = metrics.refresh_from_store(&db).await {
+                    // The stores that moved, plus a bounded sweep of the others: a host with
+                    // thousands of idle stores does not read each one's figures every 2 s.
+                    if let Err(e) = metrics.refresh_some(&db, &ids, METRICS_SWEEP).await {
                         tracing::warn!(error = %e, "metrics refresh failed");
                     }
                     tokio::select! {
