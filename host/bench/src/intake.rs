@@ -252,7 +252,8 @@ pub async fn bench_http_intake(
     for _ in 0..opts.concurrency {
         let (next, bodies, path) = (Arc::clone(&next), Arc::clone(&bodies), path.clone());
         tasks.push(tokio::spawn(async move {
-            let request_err = |e: &dyn std::fmt::Display| IntakeBenchError::BenchRequest(e.to_string());
+            let request_err =
+                |e: &dyn std::fmt::Display| IntakeBenchError::BenchRequest(e.to_string());
             let stream = tokio::net::TcpStream::connect(addr)
                 .await
                 .map_err(|e| request_err(&e))?;

@@ -181,7 +181,8 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
         active.push(store);
         setups.push(setup);
     }
-    let (_idle, idle_setups) = IdleWorld::build(opts.stores - opts.active, &world, &plugins).await?;
+    let (_idle, idle_setups) =
+        IdleWorld::build(opts.stores - opts.active, &world, &plugins).await?;
     setups.extend(idle_setups);
     let rss_before = rss_bytes();
 
@@ -194,6 +195,10 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
     wait_synced(&active, 10.0, Duration::from_secs(600)).await?;
     settle_cpu(Duration::from_secs(900)).await;
     let startup_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench stores: {} stores started in {startup_secs:.1} s",
+        opts.stores
+    );
 
     // 2. Idle.
     let (cpu0, t0) = (cpu_time(), Instant::now());
@@ -201,6 +206,10 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
     let idle_secs = t0.elapsed().as_secs_f64();
     let idle_cpu_percent = (cpu_time() - cpu0).as_secs_f64() / idle_secs * 100.0;
     let rss = rss_bytes();
+    eprintln!(
+        "bench stores: idle {idle_cpu_percent:.1}% of a core, RSS {:.0} MiB",
+        rss as f64 / 1_048_576.0
+    );
 
     let watch = LagWatch::start(active.iter().map(|s| s.shop.clone()).collect());
     let mut price = 20.0;
@@ -238,20 +247,27 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
     }
     let trickle_wall = t0.elapsed().as_secs_f64();
     let trickle_lags = watch.settle(Duration::from_secs(120)).await?;
-    let trickle_cpu_percent = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+    let trickle_cpu_percent =
+        (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
     let trickle = Lag::of(trickle_lags.into_values().flatten().collect());
+    eprintln!("bench stores: trickle {trickle:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 4. The quiet store alone.
     let quiet = 0;
     let quiet_alone = quiet_run(&active[quiet], quiet, &watch, &mut next_price).await?;
+    eprintln!("bench stores: quiet store alone {quiet_alone:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 5. The quiet store while another is flooded.
     let flooded = &active[1];
     let (stop_flood, mut flood_stopped) = tokio::sync::watch::channel(false);
     let flood = {
-        let (ns, skus, rate) = (flooded.netsuite.clone(), flooded.skus.clone(), opts.flood_rate);
+        let (ns, skus, rate) = (
+            flooded.netsuite.clone(),
+            flooded.skus.clone(),
+            opts.flood_rate,
+        );
         tokio::spawn(async move {
             let mut n = 0usize;
             let started = Instant::now();

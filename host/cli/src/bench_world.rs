@@ -151,9 +151,7 @@ impl ActiveStore {
             .location_ids()
             .first()
             .context("the Shopify simulator has no location")?;
-        let skus: Vec<String> = (0..items)
-            .map(|k| format!("B{index}-{k:04}"))
-            .collect();
+        let skus: Vec<String> = (0..items).map(|k| format!("B{index}-{k:04}")).collect();
         for (k, sku) in skus.iter().enumerate() {
             let mut body = catalog_fields(sku, k);
             body["externalId"] = json!(format!("item-{sku}"));
@@ -295,6 +293,7 @@ struct Watched {
 /// Watches changes until their shop shows them: one task samples every outstanding change
 /// every 5 ms (so thousands of outstanding changes do not make thousands of tasks).
 pub struct LagWatch {
+    shops: Vec<ShopifySim>,
     pending: Arc<Mutex<Vec<Watched>>>,
     done: Arc<Mutex<HashMap<usize, Vec<f64>>>>,
     task: tokio::task::JoinHandle<()>,
@@ -305,6 +304,7 @@ impl LagWatch {
     pub fn start(stores: Vec<ShopifySim>) -> LagWatch {
         let pending: Arc<Mutex<Vec<Watched>>> = Arc::default();
         let done: Arc<Mutex<HashMap<usize, Vec<f64>>>> = Arc::default();
+        let shops = stores.clone();
         let task = {
             let (pending, done) = (pending.clone(), done.clone());
             tokio::spawn(async move {
@@ -333,6 +333,7 @@ impl LagWatch {
             })
         };
         LagWatch {
+            shops,
             pending,
             done,
             task,
@@ -359,10 +360,27 @@ impl LagWatch {
             if n == 0 {
                 break;
             }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "{n} changes did not reach their shop within {within:?}"
-            );
+            if Instant::now() >= deadline {
+                let some: Vec<String> = self
+                    .pending
+                    .lock()
+                    .iter()
+                    .take(5)
+                    .map(|w| {
+                        format!(
+                            "store #{} {} saved at {} (shop shows {:?})",
+                            w.store,
+                            w.sku,
+                            w.price,
+                            shop_price(&self.shops[w.store], &w.sku)
+                        )
+                    })
+                    .collect();
+                anyhow::bail!(
+                    "{n} changes did not reach their shop within {within:?}: {}",
+                    some.join("; ")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(std::mem::take(&mut *self.done.lock()))
@@ -438,7 +456,11 @@ impl IdleWorld {
                             &sh.base_url,
                             API_VERSION,
                             &shop.config().access_tokens[0],
-                            Vec::new(),
+                            shop.config()
+                                .client_secrets
+                                .iter()
+                                .map(|x| x.as_bytes().to_vec())
+                                .collect(),
                         ),
                         crate::demo_push::netsuite_system(
                             &demo,
@@ -524,4 +546,3 @@ pub async fn settle_cpu(within: Duration) {
         }
     }
 }
-

@@ -423,7 +423,11 @@ impl StoreRunner {
                             _ = tokio::time::sleep(wait) => false,
                             _ = stop.changed() => false,
                         };
-                        idle = if woken { dispatch_idle } else { next_idle(idle, dispatch_cap) };
+                        idle = if woken {
+                            dispatch_idle
+                        } else {
+                            next_idle(idle, dispatch_cap)
+                        };
                     }
                     if let Some(b) = beat {
                         b.shut_down();

@@ -252,9 +252,15 @@ async fn next_due_is_the_earliest_retry_or_lapsing_lease(db: &TestDb) {
     // One waits out a retry backoff of 10 s: that comes first.
     let retry_at = now + TimeDelta::seconds(10);
     let r = &claimed[0];
-    s.retry(r.id, r.claim_token.as_deref().unwrap(), retry_at, "timeout", now)
-        .await
-        .unwrap();
+    s.retry(
+        r.id,
+        r.claim_token.as_deref().unwrap(),
+        retry_at,
+        "timeout",
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.outbox_next_due("s1").await.unwrap(), Some(retry_at));
     // Another store's rows are not this store's.
     assert_eq!(s.outbox_next_due("s2").await.unwrap(), None);
