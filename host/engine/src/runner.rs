@@ -322,14 +322,15 @@ impl StoreRunner {
                             break;
                         }
                         if let Some(pp) = &privacy
-                            && let Err(e) = pp.run_pending().await
+                            && let Err(e) = Box::pin(pp.run_pending()).await
                         {
                             warn!(%store, error = %e, "privacy requests could not be processed; retrying");
                         }
                         if let Some(b) = &beat {
                             b.round_started();
                         }
-                        let stepped = p.step(step_size).await;
+                        // Boxed: the loop's own future stays small while it sleeps (thousands of stores).
+                        let stepped = Box::pin(p.step(step_size)).await;
                         if let Some(b) = &beat {
                             b.round_ended(stepped.as_ref().err().map(ToString::to_string));
                         }
@@ -383,10 +384,11 @@ impl StoreRunner {
                         if let Some(b) = &beat {
                             b.round_started();
                         }
+                        // Boxed: the loop's own future stays small while it sleeps.
                         let round = if quiet {
-                            d.run_urgent().await
+                            Box::pin(d.run_urgent()).await
                         } else {
-                            d.run_once().await
+                            Box::pin(d.run_once()).await
                         };
                         if let Some(b) = &beat {
                             b.round_ended(round.as_ref().err().map(ToString::to_string));
@@ -413,7 +415,7 @@ impl StoreRunner {
                         // Not in quiet hours, when due rows that are not orders stay queued.
                         if !quiet
                             && idle > dispatch_idle
-                            && let Ok(Some(due)) = d.next_due().await
+                            && let Ok(Some(due)) = Box::pin(d.next_due()).await
                             && let Ok(until) = (due - Utc::now()).to_std()
                         {
                             wait = wait.min(until.max(dispatch_idle));
