@@ -10,8 +10,8 @@
 //! 5 ms). The same changes are then made in a second, identical world without pushes.
 //!
 //! With `--stores N`, the host runs N - 1 idle stores beside the measured one (real stores over
-//! a shared, empty shop and NetSuite account, `crate::bench_world::IdleWorld`): the lag of one
-//! store among a thousand.
+//! a shared, empty shop and NetSuite account, reconciling hourly, `crate::bench_world::IdleWorld`):
+//! the lag of one store among a thousand.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -259,9 +259,11 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         let plugins = crate::bench_world::StockPlugins::load(&runtime)?;
         let (idle, more) = crate::bench_world::IdleWorld::build(
             opts.stores - 1,
+            // Idle stores reconcile hourly, as a host of a thousand stores would: only the
+            // measured store polls at `--poll-interval-secs`.
             &crate::bench_world::WorldOptions {
                 push,
-                poll_interval: opts.poll_interval,
+                poll_interval: Duration::from_secs(3600),
                 seed: opts.seed,
             },
             &plugins,
