@@ -208,7 +208,10 @@ impl weft_engine::Observer for MetricsObserver {
 struct HealthWatch {
     connections: Vec<(String, String, Arc<dyn Connection>)>,
     last_errors: Arc<parking_lot::Mutex<HashMap<(String, String), String>>>,
-    down_since: HashMap<(String, String), chrono::DateTime<chrono::Utc>>,
+    /// What was last put in the registry, per connection (same order).
+    shown: Vec<Option<SystemHealth>>,
+    /// Whether the registry changed since everything was last recorded.
+    changed: bool,
     /// What was last written to the database (for `weft status`, another process).
     recorded: HashMap<(String, String), SystemHealth>,
 }
@@ -216,32 +219,45 @@ struct HealthWatch {
 impl HealthWatch {
     fn refresh(&mut self, metrics: &Metrics) {
         let now = chrono::Utc::now();
-        for (store, system, conn) in &self.connections {
-            let key = (store.clone(), system.clone());
+        // A copy of the (usually empty) error map, so thousands of connections cost no lock
+        // and no key allocation each when nothing is wrong.
+        let errors = self.last_errors.lock().clone();
+        self.shown.resize(self.connections.len(), None);
+        for (i, (store, system, conn)) in self.connections.iter().enumerate() {
             let down = conn
                 .breaker()
                 .is_some_and(|b| !matches!(b.state(), BreakerState::Closed));
-            let down_since = if down {
-                Some(*self.down_since.entry(key.clone()).or_insert(now))
-            } else {
-                self.down_since.remove(&key);
+            let down_since = down.then(|| {
+                self.shown[i]
+                    .as_ref()
+                    .and_then(|h| h.down_since)
+                    .unwrap_or(now)
+            });
+            let last_error = if errors.is_empty() {
                 None
+            } else {
+                errors.get(&(store.clone(), system.clone())).cloned()
             };
-            let last_error = self.last_errors.lock().get(&key).cloned();
-            metrics.set_system_health(
-                store,
-                system,
-                SystemHealth {
-                    down_since,
-                    last_error,
-                },
-            );
+            let health = SystemHealth {
+                down_since,
+                last_error,
+            };
+            // Only what changed goes to the registry (and so to the database).
+            if self.shown[i].as_ref() != Some(&health) {
+                metrics.set_system_health(store, system, health.clone());
+                self.shown[i] = Some(health);
+                self.changed = true;
+            }
         }
     }
 
     /// Writes what changed since the last call to the database, for `weft status`.
     async fn record(&mut self, metrics: &Metrics, db: &Store) {
+        if !self.changed {
+            return;
+        }
         let now = chrono::Utc::now();
+        let mut all_recorded = true;
         let all = metrics.system_health_all();
         for (store, system, health) in all {
             let key = (store, system);
@@ -261,9 +277,14 @@ impl HealthWatch {
                 Ok(()) => {
                     self.recorded.insert(key, health);
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot record system health"),
+                Err(e) => {
+                    all_recorded = false;
+                    tracing::warn!(error = %e, "cannot record system health");
+                }
             }
         }
+        // A failed write is tried again next time.
+        self.changed = !all_recorded;
     }
 }
 
@@ -383,6 +404,10 @@ impl StoreBuild {
     }
 }
 
+/// Stores whose figures the background refresh reads every 2 s besides those that moved (so
+/// a host of up to this many stores reads them all each time, as before).
+const METRICS_SWEEP: usize = 64;
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -481,11 +506,15 @@ impl Host {
         let mut health = HealthWatch {
             connections: Vec::new(),
             last_errors,
-            down_since: HashMap::new(),
+            shown: Vec::new(),
+            changed: false,
             recorded: HashMap::new(),
         };
         let mut intake = Vec::new();
         let shared = HostShared::new();
+        // Idle loops of a host with many stores look at the database less often, so the host's
+        // idle cost stays bounded (weft_engine::idle_cap); woken loops run at once.
+        let idle_cap = weft_engine::idle_cap(stores.len(), Duration::ZERO);
         for s in stores {
             let mut systems = Vec::with_capacity(s.systems.len());
             let mut store_intake = IntakeStore::new(s.id.clone())
@@ -532,6 +561,7 @@ impl Host {
                 // Loaded (or refused) already: the store starts now, or start-up fails.
                 Some(plugins) => build
                     .runner(plugins?)?
+                    .with_idle_cap(idle_cap)
                     .with_health(loops.clone())
                     .spawn(&mut tasks, stop_rx.clone()),
                 // Still compiling: this store waits for its plugins, the others start.
@@ -548,7 +578,10 @@ impl Host {
                             Ok(runner) => {
                                 tracing::info!(store = %id, "plugins loaded; the store starts");
                                 let mut set = JoinSet::new();
-                                runner.with_health(loops).spawn(&mut set, stop);
+                                runner
+                                    .with_idle_cap(idle_cap)
+                                    .with_health(loops)
+                                    .spawn(&mut set, stop);
                                 while set.join_next().await.is_some() {}
                             }
                             Err(e) => tracing::error!(store = %id, error = %format!("{e:#}"), "the store's plugins did not load: it does not run (its webhooks are still journaled)"),
@@ -600,11 +633,15 @@ impl Host {
             let metrics = metrics.clone();
             let db = db.clone();
             let mut stop = stop_rx.clone();
+            let mut ids: Vec<String> = wakers.keys().cloned().collect();
+            ids.sort();
             tasks.spawn(async move {
                 loop {
                     health.refresh(&metrics);
                     health.record(&metrics, &db).await;
-                    if let Err(e) = metrics.refresh_from_store(&db).await {
+                    // The stores that moved, plus a bounded sweep of the others: a host with
+                    // thousands of idle stores does not read each one's figures every 2 s.
+                    if let Err(e) = metrics.refresh_some(&db, &ids, METRICS_SWEEP).await {
                         tracing::warn!(error = %e, "metrics refresh failed");
                     }
                     tokio::select! {

@@ -60,6 +60,46 @@ pub enum BenchCommand {
         /// Seed of the simulators.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Stores in the host: the measured one plus idle ones (real stores over a shared,
+        /// empty shop and NetSuite account).
+        #[arg(long, default_value_t = 1)]
+        stores: usize,
+        /// Print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Many stores in one host: RSS and idle CPU with N stores running, the lag of a steady
+    /// trickle of changes per store, and a quiet store's lag alone and while another store is
+    /// flooded.
+    Stores {
+        /// Stores in the host.
+        #[arg(long, default_value_t = 1_000)]
+        stores: usize,
+        /// Stores with a simulated shop and NetSuite account of their own (the others are idle
+        /// stores over a shared, empty pair).
+        #[arg(long, default_value_t = 20)]
+        active: usize,
+        /// Items per active store.
+        #[arg(long, default_value_t = 40)]
+        items: usize,
+        /// Every store's reconciliation interval, seconds.
+        #[arg(long, default_value_t = 3600)]
+        poll_interval_secs: u64,
+        /// The idle window, seconds.
+        #[arg(long, default_value_t = 30)]
+        idle_secs: u64,
+        /// How long the trickle runs, seconds.
+        #[arg(long, default_value_t = 30)]
+        trickle_secs: u64,
+        /// Each active store saves one price this often during the trickle, seconds.
+        #[arg(long, default_value_t = 5.0)]
+        trickle_period_secs: f64,
+        /// NetSuite saves per second of the flooded store.
+        #[arg(long, default_value_t = 50.0)]
+        flood_rate: f64,
+        /// Seed of the simulators.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Print the figures as one JSON object on the last line.
         #[arg(long)]
         json: bool,
@@ -164,6 +204,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             changes,
             poll_interval_secs,
             seed,
+            stores,
             json,
         } => {
             anyhow::ensure!(
@@ -174,9 +215,42 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 changes,
                 poll_interval: std::time::Duration::from_secs(poll_interval_secs),
                 seed,
+                stores,
             })
             .await
             .context("lag benchmark failed")?;
+            print_report(&report, json)
+        }
+        BenchCommand::Stores {
+            stores,
+            active,
+            items,
+            poll_interval_secs,
+            idle_secs,
+            trickle_secs,
+            trickle_period_secs,
+            flood_rate,
+            seed,
+            json,
+        } => {
+            anyhow::ensure!(
+                trickle_period_secs > 0.0 && flood_rate > 0.0 && poll_interval_secs >= 1,
+                "--trickle-period-secs and --flood-rate must be positive, --poll-interval-secs at least 1"
+            );
+            let secs = std::time::Duration::from_secs;
+            let report = weft::bench_stores::run(weft::bench_stores::StoresOptions {
+                stores,
+                active,
+                items,
+                poll_interval: secs(poll_interval_secs),
+                idle: secs(idle_secs),
+                trickle: secs(trickle_secs),
+                trickle_period: std::time::Duration::from_secs_f64(trickle_period_secs),
+                flood_rate,
+                seed,
+            })
+            .await
+            .context("stores benchmark failed")?;
             print_report(&report, json)
         }
         BenchCommand::Ratelimit { json } => {

@@ -8,6 +8,10 @@
 //! twice the poll interval, so they fall at every phase of the poll cycle; each one's lag is
 //! the time from the save returning to the simulated shop showing the price (sampled every
 //! 5 ms). The same changes are then made in a second, identical world without pushes.
+//!
+//! With `--stores N`, the host runs N - 1 idle stores beside the measured one (real stores over
+//! a shared, empty shop and NetSuite account, reconciling hourly, `crate::bench_world::IdleWorld`):
+//! the lag of one store among a thousand.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +41,8 @@ pub struct LagOptions {
     pub poll_interval: Duration,
     /// Seed of the simulators.
     pub seed: u64,
+    /// Stores in the host: the measured one and `stores - 1` idle ones.
+    pub stores: usize,
 }
 
 impl Default for LagOptions {
@@ -45,6 +51,7 @@ impl Default for LagOptions {
             changes: 20,
             poll_interval: Duration::from_secs(30),
             seed: 1,
+            stores: 1,
         }
     }
 }
@@ -56,6 +63,8 @@ pub struct LagFigures {
     pub changes: usize,
     /// Median lag, milliseconds.
     pub p50_ms: f64,
+    /// 95th percentile, milliseconds.
+    pub p95_ms: f64,
     /// 99th percentile, milliseconds.
     pub p99_ms: f64,
     /// Longest, milliseconds.
@@ -72,6 +81,10 @@ pub struct LagFigures {
 /// `weft bench lag`'s report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LagReport {
+    /// Stores in the host (the measured one and idle ones).
+    pub stores: usize,
+    /// The load: one NetSuite price save every this many milliseconds, each to another item.
+    pub change_spacing_ms: f64,
     /// The store's poll interval, seconds.
     pub poll_interval_secs: f64,
     /// With NetSuite's push script.
@@ -88,6 +101,9 @@ pub async fn run(opts: LagOptions) -> Result<LagReport> {
     let push = measure(&opts, true).await.context("with pushes")?;
     let poll_only = measure(&opts, false).await.context("polling only")?;
     Ok(LagReport {
+        stores: opts.stores.max(1),
+        change_spacing_ms: (opts.poll_interval.mul_f64(2.0) / opts.changes as u32).as_secs_f64()
+            * 1000.0,
         poll_interval_secs: opts.poll_interval.as_secs_f64(),
         p50_speedup: if push.p50_ms > 0.0 {
             poll_only.p50_ms / push.p50_ms
@@ -238,20 +254,45 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         ownership: Default::default(),
         deletes: Default::default(),
     };
-    let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
+    let mut setups = vec![setup];
+    let _idle = if opts.stores > 1 {
+        let plugins = crate::bench_world::StockPlugins::load(&runtime)?;
+        let (idle, more) = crate::bench_world::IdleWorld::build(
+            opts.stores - 1,
+            // Idle stores reconcile hourly, as a host of a thousand stores would: only the
+            // measured store polls at `--poll-interval-secs`.
+            &crate::bench_world::WorldOptions {
+                push,
+                poll_interval: Duration::from_secs(3600),
+                seed: opts.seed,
+            },
+            &plugins,
+        )
+        .await?;
+        setups.extend(more);
+        Some(idle)
+    } else {
+        None
+    };
+    let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
     shop.subscribe_all(&format!("http://{}/webhooks/shopify/{store_id}", host.addr))
         .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
     crate::demo_push::deploy(&demo, &netsuite, host.addr, store_id);
 
     // First contact: the catalog reaches the shop.
     host.poll_now();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let within = Duration::from_secs(120 + opts.stores as u64 / 10);
+    let deadline = Instant::now() + within;
     while skus.iter().any(|s| shop_price(&shop, s) != Some(10.0)) {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the initial sync did not bring the catalog to the shop in 120 s"
+            "the initial sync did not bring the catalog to the shop in {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if opts.stores > 1 {
+        // The idle stores' first rounds done before measuring.
+        crate::bench_world::settle_cpu(Duration::from_secs(600)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let requests_before = netsuite.stats().requests;
@@ -294,11 +335,13 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
     lags.sort_by(f64::total_cmp);
     let by: BTreeMap<&str, f64> = BTreeMap::from([
         ("p50", percentile(&lags, 0.5)),
+        ("p95", percentile(&lags, 0.95)),
         ("p99", percentile(&lags, 0.99)),
     ]);
     Ok(LagFigures {
         changes: lags.len(),
         p50_ms: by["p50"],
+        p95_ms: by["p95"],
         p99_ms: by["p99"],
         max_ms: lags.last().copied().unwrap_or(0.0),
         mean_ms: lags.iter().sum::<f64>() / lags.len().max(1) as f64,

@@ -17,6 +17,8 @@
 
 pub mod app;
 pub mod bench_lag;
+pub mod bench_stores;
+pub mod bench_world;
 pub mod console;
 pub mod deletes;
 pub mod demo;

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::{debug, warn};
@@ -136,6 +136,13 @@ impl Dispatcher {
     /// Claims due rows and executes them; returns when all claimed rows are settled.
     pub async fn run_once(&self) -> Result<DispatchReport, EngineError> {
         self.run(None).await
+    }
+
+    /// When the store's next outbox row falls due (a pending row's next attempt, or the end of
+    /// an in-flight row's lease), if it has any: an idle runner sleeps until then rather than
+    /// looking again and again.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        Ok(self.db.outbox_next_due(&self.store_id).await?)
     }
 
     /// Like [`Dispatcher::run_once`], but claims only urgent rows: orders (the most urgent

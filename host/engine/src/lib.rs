@@ -38,7 +38,7 @@ pub use health::{Beat, HealthPolicy, LoopHealth, LoopReport};
 pub use observe::Observer;
 pub use ownership::{OnChange, Ownership};
 pub use privacy::{PrivacyPass, PrivacyProcessor};
-pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers};
+pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers, idle_cap};
 pub use stock::{StockOwner, StockPolicy};
 pub use sync::{Mode, Processor, ResolverRule, StepReport};
 pub use weft_platform::version;

@@ -166,6 +166,55 @@ impl Clock for TokioClock {
 /// jumps (NTP, a suspended machine) delays a scheduled run by at most this much.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// Idle checks of the database per second that a host's stores make together, at most, once
+/// it runs enough stores for the loops' own idle intervals to exceed it: see [`idle_cap`].
+pub const HOST_IDLE_CHECKS_PER_SEC: f64 = 100.0;
+
+/// The longest an idle processing or dispatch loop waits before looking at the database again
+/// when nothing woke it.
+pub const MAX_IDLE: Duration = Duration::from_secs(60);
+
+/// How long the idle processing and dispatch loops of a host running `stores` stores may wait
+/// between looks at the database when nothing wakes them: `base` (their [`Timing`] interval)
+/// while the host's `2 × stores` loops checking every `base` stay within
+/// [`HOST_IDLE_CHECKS_PER_SEC`], longer as stores are added, at most [`MAX_IDLE`].
+///
+/// Work that arrives through the host wakes its loop at once whatever the cap (intake,
+/// pollers, the dispatcher's settled writes, a retry's due time); the idle look only finds work
+/// written by another process (`weft proposals`, `weft dlq retry`), so with 10,000 stores such
+/// work waits up to a minute, and 10,000 idle stores cost ~300 cheap queries a second instead
+/// of 80,000.
+pub fn idle_cap(stores: usize, base: Duration) -> Duration {
+    let spread = Duration::from_secs_f64(2.0 * stores as f64 / HOST_IDLE_CHECKS_PER_SEC);
+    spread.min(MAX_IDLE).max(base)
+}
+
+/// The next idle wait: doubled after each idle round, from `base` up to `cap`, reset by work.
+fn next_idle(current: Duration, cap: Duration) -> Duration {
+    current.saturating_mul(2).min(cap)
+}
+
+/// A wait of `d` spread by ±25% with a cheap per-loop generator, so thousands of stores started
+/// together do not look at the database in lockstep.
+fn jittered(d: Duration, rng: &mut u64) -> Duration {
+    // xorshift64
+    let mut x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    let frac = (x >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(0.75 + 0.5 * frac)
+}
+
+fn seed_for(store: &str, salt: u64) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    store.hash(&mut h);
+    salt.hash(&mut h);
+    h.finish() | 1
+}
+
 /// One store's running tasks.
 pub struct StoreRunner {
     processor: Processor,
@@ -177,6 +226,7 @@ pub struct StoreRunner {
     clock: Arc<dyn Clock>,
     health: Option<Arc<LoopHealth>>,
     privacy: Option<crate::privacy::PrivacyProcessor>,
+    idle_cap: Option<Duration>,
 }
 
 impl StoreRunner {
@@ -204,7 +254,17 @@ impl StoreRunner {
             clock: Arc::new(SystemClock),
             health: None,
             privacy: None,
+            idle_cap: None,
         }
+    }
+
+    /// Lets the idle processing and dispatch loops wait up to `cap` between looks at the
+    /// database when nothing wakes them (doubling from their [`Timing`] interval after each
+    /// idle round; see [`idle_cap`]). Without it they look every interval.
+    #[must_use]
+    pub fn with_idle_cap(mut self, cap: Duration) -> Self {
+        self.idle_cap = Some(cap);
+        self
     }
 
     /// Registers the store's loops in `health` (see [`crate::health`]), which `/healthz`
@@ -238,6 +298,8 @@ impl StoreRunner {
         let store = self.processor.store_id().to_owned();
         let (step_size, error_pause) = (self.timing.step_size, self.timing.error_pause);
         let (process_idle, dispatch_idle) = (self.timing.process_idle, self.timing.dispatch_idle);
+        let process_cap = self.idle_cap.unwrap_or(process_idle).max(process_idle);
+        let dispatch_cap = self.idle_cap.unwrap_or(dispatch_idle).max(dispatch_idle);
         let register = |name: &str, interval: Duration| {
             self.health
                 .as_ref()
@@ -250,22 +312,25 @@ impl StoreRunner {
             let mut stop = shutdown.clone();
             let store = store.clone();
             let span_store = store.clone();
-            let beat = register("process", process_idle);
+            let beat = register("process", process_cap);
             set.spawn(
                 async move {
+                    let mut idle = process_idle;
+                    let mut rng = seed_for(&store, 1);
                     loop {
                         if *stop.borrow() {
                             break;
                         }
                         if let Some(pp) = &privacy
-                            && let Err(e) = pp.run_pending().await
+                            && let Err(e) = Box::pin(pp.run_pending()).await
                         {
                             warn!(%store, error = %e, "privacy requests could not be processed; retrying");
                         }
                         if let Some(b) = &beat {
                             b.round_started();
                         }
-                        let stepped = p.step(step_size).await;
+                        // Boxed: the loop's own future stays small while it sleeps (thousands of stores).
+                        let stepped = Box::pin(p.step(step_size)).await;
                         if let Some(b) = &beat {
                             b.round_ended(stepped.as_ref().err().map(ToString::to_string));
                         }
@@ -274,6 +339,7 @@ impl StoreRunner {
                                 if r.writes > 0 {
                                     w.outbox.notify_one();
                                 }
+                                idle = process_idle;
                                 continue;
                             }
                             Ok(_) => {}
@@ -283,11 +349,12 @@ impl StoreRunner {
                                 continue;
                             }
                         }
-                        tokio::select! {
-                            _ = w.journal.notified() => {}
-                            _ = tokio::time::sleep(process_idle) => {}
-                            _ = stop.changed() => {}
-                        }
+                        let woken = tokio::select! {
+                            _ = w.journal.notified() => true,
+                            _ = tokio::time::sleep(jittered(idle, &mut rng)) => false,
+                            _ = stop.changed() => false,
+                        };
+                        idle = if woken { process_idle } else { next_idle(idle, process_cap) };
                     }
                     if let Some(b) = beat {
                         b.shut_down();
@@ -304,9 +371,11 @@ impl StoreRunner {
             let mut stop = shutdown.clone();
             let store = store.clone();
             let span_store = store.clone();
-            let beat = register("dispatch", dispatch_idle);
+            let beat = register("dispatch", dispatch_cap);
             set.spawn(
                 async move {
+                    let mut idle = dispatch_idle;
+                    let mut rng = seed_for(&store, 2);
                     loop {
                         if *stop.borrow() {
                             break;
@@ -315,10 +384,11 @@ impl StoreRunner {
                         if let Some(b) = &beat {
                             b.round_started();
                         }
+                        // Boxed: the loop's own future stays small while it sleeps.
                         let round = if quiet {
-                            d.run_urgent().await
+                            Box::pin(d.run_urgent()).await
                         } else {
-                            d.run_once().await
+                            Box::pin(d.run_once()).await
                         };
                         if let Some(b) = &beat {
                             b.round_ended(round.as_ref().err().map(ToString::to_string));
@@ -329,6 +399,7 @@ impl StoreRunner {
                                 if r.applied + r.stale + r.dead > 0 {
                                     w.journal.notify_one();
                                 }
+                                idle = dispatch_idle;
                                 continue;
                             }
                             Ok(_) => {}
@@ -338,11 +409,27 @@ impl StoreRunner {
                                 continue;
                             }
                         }
-                        tokio::select! {
-                            _ = w.outbox.notified() => {}
-                            _ = tokio::time::sleep(dispatch_idle) => {}
-                            _ = stop.changed() => {}
+                        let mut wait = jittered(idle, &mut rng);
+                        // A row waiting out its retry backoff (or a lease another process let
+                        // lapse) is due at a known time: wake then, not a whole idle wait later.
+                        // Not in quiet hours, when due rows that are not orders stay queued.
+                        if !quiet
+                            && idle > dispatch_idle
+                            && let Ok(Some(due)) = Box::pin(d.next_due()).await
+                            && let Ok(until) = (due - Utc::now()).to_std()
+                        {
+                            wait = wait.min(until.max(dispatch_idle));
                         }
+                        let woken = tokio::select! {
+                            _ = w.outbox.notified() => true,
+                            _ = tokio::time::sleep(wait) => false,
+                            _ = stop.changed() => false,
+                        };
+                        idle = if woken {
+                            dispatch_idle
+                        } else {
+                            next_idle(idle, dispatch_cap)
+                        };
                     }
                     if let Some(b) = beat {
                         b.shut_down();
@@ -673,6 +760,35 @@ mod tests {
                 ("poll", "26 12:45"),
             ])
         );
+    }
+
+    #[test]
+    fn idle_loops_of_many_stores_share_a_bounded_budget() {
+        let base = Duration::from_millis(250);
+        // A small host keeps its loops' own interval.
+        assert_eq!(idle_cap(1, base), base);
+        assert_eq!(idle_cap(10, base), base);
+        // 1,000 stores: 2,000 loops at 100 looks a second.
+        assert_eq!(idle_cap(1_000, base), Duration::from_secs(20));
+        // 10,000 stores: capped at a minute.
+        assert_eq!(idle_cap(10_000, base), MAX_IDLE);
+        // Doubling from the interval up to the cap.
+        let cap = Duration::from_secs(20);
+        let mut d = base;
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            waits.push(d);
+            d = next_idle(d, cap);
+        }
+        assert_eq!(waits[1], Duration::from_millis(500));
+        assert_eq!(*waits.last().unwrap(), cap);
+        // Jitter stays within ±25% and differs between loops.
+        let (mut a, mut b) = (seed_for("s1", 1), seed_for("s2", 1));
+        let (ja, jb) = (jittered(cap, &mut a), jittered(cap, &mut b));
+        for j in [ja, jb] {
+            assert!(j >= cap.mul_f64(0.75) && j <= cap.mul_f64(1.25), "{j:?}");
+        }
+        assert_ne!(ja, jb);
     }
 
     #[test]

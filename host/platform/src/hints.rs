@@ -187,21 +187,32 @@ impl HintFetcher {
         let me = Arc::downgrade(self);
         let bus = self.bus.clone();
         *task = Some(tokio::spawn(async move {
+            // After a failed round, the next one runs after a pause without waiting for another
+            // hint: the hints already journaled must not wait for the next one (the last
+            // change of a burst has none) or for the store's scheduled poll.
+            let mut retry_after: Option<Duration> = None;
             loop {
-                bus.notified().await;
+                match retry_after {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => bus.notified().await,
+                }
                 let Some(f) = me.upgrade() else { return };
                 // Let a burst gather (and the intake commit the hints it is acknowledging).
                 tokio::time::sleep(f.gather).await;
                 match f.fetch_now().await {
                     // Woken before the hint was committed: look once more.
                     Ok(r) if r.read == 0 => {
+                        retry_after = None;
                         tokio::time::sleep(f.gather).await;
                         let _ = f.fetch_now().await;
                     }
-                    Ok(_) => {}
+                    Ok(_) => retry_after = None,
                     Err(e) => {
-                        tracing::warn!(fetcher = %f.name, error = %e, "fetching hinted entities failed; the next round retries");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let pause = retry_after.map_or(Duration::from_secs(1), |d| {
+                            (d * 2).min(Duration::from_secs(30))
+                        });
+                        tracing::warn!(fetcher = %f.name, error = %e, retry_in_ms = pause.as_millis() as u64, "fetching hinted entities failed; retrying");
+                        retry_after = Some(pause);
                     }
                 }
             }

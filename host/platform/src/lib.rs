@@ -26,6 +26,7 @@
 pub mod error;
 pub mod gate;
 pub mod hints;
+pub mod http;
 pub mod poll;
 pub mod signature;
 pub mod version;

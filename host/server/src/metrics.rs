@@ -178,6 +178,10 @@ struct Inner {
     plugin_errors: BTreeMap<(String, String, String), u64>,
     ack_seconds: BTreeMap<String, Histogram>,
     stores: BTreeMap<String, StoreFigures>,
+    /// Stores whose database figures moved since [`Metrics::refresh_some`] last read them.
+    dirty: std::collections::BTreeSet<String>,
+    /// Where [`Metrics::refresh_some`]'s sweep over every store goes on from.
+    sweep: usize,
 }
 
 /// The host's metrics registry. Cheap to update from any task (one short lock per update);
@@ -205,12 +209,20 @@ impl Metrics {
 
     /// Counts one intake answer for `store`.
     pub fn inc_webhook(&self, store: &str, outcome: WebhookOutcome) {
-        *self
-            .inner
-            .lock()
-            .webhooks
-            .entry((store.to_owned(), outcome))
-            .or_insert(0) += 1;
+        let mut g = self.inner.lock();
+        *g.webhooks.entry((store.to_owned(), outcome)).or_insert(0) += 1;
+        if !g.dirty.contains(store) {
+            g.dirty.insert(store.to_owned());
+        }
+    }
+
+    /// Marks `store`'s database figures as moved: the next [`Metrics::refresh_some`] reads
+    /// them (intake answers and plugin calls mark their store themselves).
+    pub fn mark_dirty(&self, store: &str) {
+        let mut g = self.inner.lock();
+        if !g.dirty.contains(store) {
+            g.dirty.insert(store.to_owned());
+        }
     }
 
     /// Counts a delivery addressed to a store that is not configured (404).
@@ -239,6 +251,9 @@ impl Metrics {
         error: Option<&str>,
     ) {
         let mut g = self.inner.lock();
+        if !g.dirty.contains(store) {
+            g.dirty.insert(store.to_owned());
+        }
         g.plugin_seconds
             .entry((store.to_owned(), plugin.to_owned()))
             .or_default()
@@ -326,6 +341,40 @@ impl Metrics {
             figures.insert(id, StoreFigures::from_status(&status));
         }
         self.inner.lock().stores = figures;
+        Ok(())
+    }
+
+    /// Reads the database-derived series of the stores marked as moved (intake answers, plugin
+    /// calls, [`Metrics::mark_dirty`]) plus the next `sweep` of `stores` in turn, so a host
+    /// with thousands of stores refreshes its figures in the background at a bounded cost
+    /// (every store is read at least once every `stores.len() / sweep` calls) instead of
+    /// reading every store every time, as [`Metrics::refresh_from_store`] does for a scrape.
+    pub async fn refresh_some(
+        &self,
+        store: &Store,
+        stores: &[String],
+        sweep: usize,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<String> = {
+            let mut g = self.inner.lock();
+            let mut ids: Vec<String> = std::mem::take(&mut g.dirty).into_iter().collect();
+            if !stores.is_empty() {
+                let n = sweep.min(stores.len());
+                for k in 0..n {
+                    ids.push(stores[(g.sweep + k) % stores.len()].clone());
+                }
+                g.sweep = (g.sweep + n) % stores.len();
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let mut figures = Vec::with_capacity(ids.len());
+        for id in ids {
+            let status = store.status(&id).await?;
+            figures.push((id, StoreFigures::from_status(&status)));
+        }
+        self.inner.lock().stores.extend(figures);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::db::{RowExt, Tx, from_ms, json, ms, sha256_hex};
+use crate::db::{RowExt, Tx, from_ms, json, ms};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::{
@@ -46,43 +46,59 @@ pub(crate) struct Prepared {
     body_hash: String,
 }
 
-/// Writes `v` as JSON with object keys sorted, recursively: two documents that differ only
-/// in key order hash alike.
-fn canonical_json(v: &Value, out: &mut String) {
+/// Writes `v` as JSON with object keys sorted, recursively, into `out` (a hasher): two
+/// documents that differ only in key order hash alike. Keys and scalars are written by
+/// serde_json's own serializer, so the bytes are exactly those of the compact JSON text of the
+/// document with its keys sorted (what earlier versions hashed through an intermediate
+/// string: stored hashes stay valid).
+fn canonical_json<W: std::io::Write>(v: &Value, out: &mut W) -> std::io::Result<()> {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.write_all(b"{")?;
+            for (i, (k, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_all(b",")?;
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical_json(&map[k.as_str()], out);
+                serde_json::to_writer(&mut *out, k)?;
+                out.write_all(b":")?;
+                canonical_json(item, out)?;
             }
-            out.push('}');
+            out.write_all(b"}")
         }
         Value::Array(items) => {
-            out.push('[');
+            out.write_all(b"[")?;
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_all(b",")?;
                 }
-                canonical_json(item, out);
+                canonical_json(item, out)?;
             }
-            out.push(']');
+            out.write_all(b"]")
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => serde_json::to_writer(&mut *out, scalar).map_err(std::io::Error::from),
+    }
+}
+
+/// Feeds what is written straight into a SHA-256 (no intermediate string).
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// SHA-256 (hex) of the canonical JSON of `body`: the body part of the observation key.
 pub fn body_hash(body: &Value) -> String {
-    let mut s = String::new();
-    canonical_json(body, &mut s);
-    sha256_hex(s.as_bytes())
+    let mut w = HashWriter(<sha2::Sha256 as sha2::Digest>::new());
+    canonical_json(body, &mut w).expect("hashing never fails to write");
+    hex::encode(sha2::Digest::finalize(w.0))
 }
 
 pub(crate) fn prepare(entry: NewJournalEntry) -> Result<Prepared> {
@@ -512,5 +528,64 @@ impl Store {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash as the first versions computed it (a sorted-key string, then SHA-256): stored
+    /// hashes must keep matching.
+    fn old_body_hash(body: &Value) -> String {
+        fn canonical(v: &Value, out: &mut String) {
+            match v {
+                Value::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    out.push('{');
+                    for (i, k) in keys.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&Value::String(k.clone()).to_string());
+                        out.push(':');
+                        canonical(&map[k.as_str()], out);
+                    }
+                    out.push('}');
+                }
+                Value::Array(items) => {
+                    out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        canonical(item, out);
+                    }
+                    out.push(']');
+                }
+                scalar => out.push_str(&scalar.to_string()),
+            }
+        }
+        let mut s = String::new();
+        canonical(body, &mut s);
+        crate::db::sha256_hex(s.as_bytes())
+    }
+
+    #[test]
+    fn body_hash_is_unchanged_and_ignores_key_order() {
+        let a: Value = serde_json::from_str(
+            r#"{"z":1,"a":{"y":[1,2.5,-3e-7,{"q":null,"b":true}],"x":"é \"quoted\" \u0001 /"},
+                "id":8079745990737254412,"m":"line\nbreak","e":{},"l":[]}"#,
+        )
+        .unwrap();
+        let b: Value = serde_json::from_str(
+            r#"{"l":[],"e":{},"m":"line\nbreak","id":8079745990737254412,
+                "a":{"x":"é \"quoted\" \u0001 /","y":[1,2.5,-3e-7,{"b":true,"q":null}]},"z":1}"#,
+        )
+        .unwrap();
+        assert_eq!(body_hash(&a), old_body_hash(&a));
+        assert_eq!(body_hash(&a), body_hash(&b));
+        assert_ne!(body_hash(&a), body_hash(&serde_json::json!({"z": 2})));
     }
 }

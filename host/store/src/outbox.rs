@@ -170,6 +170,26 @@ impl Store {
             .await
     }
 
+    /// The earliest instant one of `store_id`'s outbox rows becomes claimable: a pending row's
+    /// `next_attempt_at` or an in-flight row's `lease_until` (`None` when it has neither). A
+    /// read, no write lock: what an idle dispatcher asks instead of claiming nothing.
+    pub async fn outbox_next_due(&self, store_id: &str) -> Result<Option<DateTime<Utc>>> {
+        const OP: &str = "outbox next due";
+        on_db!(self.db(), p => {
+            let row = sqlx::query(
+                "SELECT (SELECT MIN(next_attempt_at) FROM outbox WHERE store_id = $1 AND status = 'pending') AS due,
+                        (SELECT MIN(lease_until) FROM outbox WHERE store_id = $1 AND status = 'inflight') AS lease",
+            )
+            .bind(store_id)
+            .fetch_one(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            let due = row.opt_i64("due").map_err(StoreError::db(OP))?;
+            let lease = row.opt_i64("lease").map_err(StoreError::db(OP))?;
+            Ok([due, lease].into_iter().flatten().min().map(from_ms))
+        })
+    }
+
     /// [`Store::claim_due`] restricted to the rows `filter` matches (e.g. only Shopify
     /// inventory set-quantity rows, to fill a batch; only urgent rows, during quiet hours).
     /// Per-target order still counts every row: a row is not claimable while an older row for

@@ -50,6 +50,9 @@ pub struct GroupCommitStats {
     pub largest_batch: u64,
     /// Batches whose transaction failed and were retried entry by entry.
     pub split_batches: u64,
+    /// Time spent in transactions (insert and commit, fsync included), microseconds: with the
+    /// wall time, how busy the one writer is.
+    pub busy_micros: u64,
 }
 
 #[derive(Default)]
@@ -58,6 +61,7 @@ struct Stats {
     entries: AtomicU64,
     largest: AtomicU64,
     split: AtomicU64,
+    busy: AtomicU64,
 }
 
 struct Request {
@@ -110,6 +114,7 @@ impl JournalWriter {
             entries: self.stats.entries.load(Ordering::Relaxed),
             largest_batch: self.stats.largest.load(Ordering::Relaxed),
             split_batches: self.stats.split.load(Ordering::Relaxed),
+            busy_micros: self.stats.busy.load(Ordering::Relaxed),
         }
     }
 }
@@ -139,7 +144,11 @@ async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         commit(&store, batch, &stats).await;
+        stats
+            .busy
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
 }
 

@@ -18,6 +18,7 @@ suite!(
     claims_only_what_the_filter_matches,
     a_retried_row_replaced_meanwhile_is_superseded,
     complete_many_settles_each_row_with_its_records,
+    next_due_is_the_earliest_retry_or_lapsing_lease,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -224,4 +225,43 @@ async fn complete_many_settles_each_row_with_its_records(db: &TestDb) {
         s.counters("s1").await.unwrap().get("writes_applied"),
         Some(&2)
     );
+}
+
+/// What an idle dispatcher sleeps until: the earliest pending row's next attempt or in-flight
+/// row's lease end; nothing for a store without open rows.
+async fn next_due_is_the_earliest_retry_or_lapsing_lease(db: &TestDb) {
+    let s = &db.store;
+    assert_eq!(s.outbox_next_due("s1").await.unwrap(), None);
+    enqueue(
+        db,
+        vec![
+            row("netsuite", "order", "o1", "upsert", 0),
+            row("netsuite", "order", "o2", "upsert", 0),
+        ],
+    )
+    .await;
+    let now = t0() + TimeDelta::seconds(1);
+    // Pending and due (at or before now).
+    let due = s.outbox_next_due("s1").await.unwrap().unwrap();
+    assert!(due <= now, "{due} should be due by {now}");
+    let claimed = s.claim_due(now, 10, LEASE, Some("s1")).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    // Both in flight: due when their lease lapses.
+    let lease_end = now + TimeDelta::from_std(LEASE).unwrap();
+    assert_eq!(s.outbox_next_due("s1").await.unwrap(), Some(lease_end));
+    // One waits out a retry backoff of 10 s: that comes first.
+    let retry_at = now + TimeDelta::seconds(10);
+    let r = &claimed[0];
+    s.retry(
+        r.id,
+        r.claim_token.as_deref().unwrap(),
+        retry_at,
+        "timeout",
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.outbox_next_due("s1").await.unwrap(), Some(retry_at));
+    // Another store's rows are not this store's.
+    assert_eq!(s.outbox_next_due("s2").await.unwrap(), None);
 }

@@ -149,11 +149,8 @@ impl NetSuiteClient {
         governor: ConcurrencyGovernor,
         store_id: impl Into<String>,
     ) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
-            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // One client per process, shared by every store (weft_platform::http).
+        let http = weft_platform::http::shared_client(config.timeout)
             .map_err(|e| ConnectorError::from_reqwest(SYSTEM, e))?;
         Ok(NetSuiteClient {
             http,

@@ -259,11 +259,8 @@ impl ShopifyClient {
     /// Builds a client. `limiter` is the shop's cost limiter: clone one limiter into every client
     /// of the same shop (it models the shop's single bucket).
     pub fn new(config: ShopifyConfig, limiter: ShopifyCostLimiter) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(10).min(config.timeout))
-            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // One client per process, shared by every store (weft_platform::http).
+        let http = weft_platform::http::shared_client(config.timeout)
             .map_err(|e| ConnectorError::from_reqwest(SYSTEM, e))?;
         let endpoint = format!(
             "{}/admin/api/{}/graphql.json",
