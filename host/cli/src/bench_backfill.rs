@@ -165,8 +165,10 @@ async fn read_once(variants: usize, bulk: bool) -> Result<(u64, f64, u64, u64)> 
 /// Runs the benchmark.
 pub async fn run(opts: BackfillOptions) -> Result<BackfillReport> {
     let products = opts.variants.div_ceil(VARIANTS_PER_PRODUCT);
+    eprintln!("bench backfill: bulk read of {} variants", opts.variants);
     let (bulk_documents, bulk_read_secs, bulk_points, bulk_operations) =
         read_once(opts.variants, true).await.context("bulk read")?;
+    eprintln!("bench backfill: paged read of {} variants", opts.paged_variants);
     let paged_variants = opts
         .paged_variants
         .clamp(VARIANTS_PER_PRODUCT, opts.variants);
@@ -222,8 +224,10 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
         tmp.path().join("weft.db").display()
     ))
     .await?;
+    // The precompiled-plugin cache outlives the run: compiling the stock plugins is not what
+    // this measures (a debug build takes minutes for it).
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(tmp.path().join("cache")),
+        cache_dir: Some(std::env::temp_dir().join("weft-bench-plugin-cache")),
         ..RuntimeConfig::default()
     })?;
     let stock = |name: &str| -> Result<Arc<weft_runtime::Plugin>> {
@@ -320,7 +324,9 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
         ownership: Default::default(),
         deletes: Default::default(),
     };
+    eprintln!("bench backfill: starting the host (plugins load first)");
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
+    eprintln!("bench backfill: host started; waiting for the live SKUs to reach the shop");
     shop.subscribe_all(&format!("http://{}/webhooks/shopify/{store_id}", host.addr))
         .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
 
@@ -348,6 +354,7 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
         running(&shop),
         "the backfill's bulk operation was no longer running when the edits began"
     );
+    eprintln!("bench backfill: editing prices while the bulk operation runs");
     let mut lags = Vec::new();
     for (i, sku) in skus.iter().enumerate() {
         let price = 20.0 + i as f64;

@@ -558,7 +558,12 @@ async fn backfill_loop(
             continue;
         }
         info!(%store, poller = poller.name(), "backfill started");
-        match poller.poll_full().await {
+        // Shutdown cancels a backfill: it is recorded as unfinished and runs again at start.
+        let result = tokio::select! {
+            r = poller.poll_full() => r,
+            _ = stop.changed() => return,
+        };
+        match result {
             Ok(r) => {
                 info!(%store, poller = poller.name(), read = r.read, journaled = r.journaled, "backfill finished");
                 w.journal.notify_one();
