@@ -168,7 +168,10 @@ pub async fn run(opts: BackfillOptions) -> Result<BackfillReport> {
     eprintln!("bench backfill: bulk read of {} variants", opts.variants);
     let (bulk_documents, bulk_read_secs, bulk_points, bulk_operations) =
         read_once(opts.variants, true).await.context("bulk read")?;
-    eprintln!("bench backfill: paged read of {} variants", opts.paged_variants);
+    eprintln!(
+        "bench backfill: paged read of {} variants",
+        opts.paged_variants
+    );
     let paged_variants = opts
         .paged_variants
         .clamp(VARIANTS_PER_PRODUCT, opts.variants);
