@@ -104,6 +104,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Catalog-scale first sync: a simulated standard-plan shop of `--variants` variants read
+    /// through Shopify bulk operations next to the paged read (measured on `--paged-variants`,
+    /// projected), and the lag of live Shopify price edits reaching NetSuite while the
+    /// backfill's bulk operation runs (the real host).
+    Backfill {
+        /// Variants in the shop (10 per product).
+        #[arg(long, default_value_t = 100_000)]
+        variants: usize,
+        /// Variants the paged read is measured on (its time is projected to `--variants`).
+        #[arg(long, default_value_t = 2_000)]
+        paged_variants: usize,
+        /// Live price edits made during the backfill (0: skip the host run).
+        #[arg(long, default_value_t = 10)]
+        edits: usize,
+        /// Print the figures as one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Webhook intake over HTTP: signed webhooks accepted durably per second (group commit), with
     /// p50/p99 acknowledgement latency, next to one fsync'd transaction per request on the same disk.
     Intake {
@@ -251,6 +269,22 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             })
             .await
             .context("stores benchmark failed")?;
+            print_report(&report, json)
+        }
+        BenchCommand::Backfill {
+            variants,
+            paged_variants,
+            edits,
+            json,
+        } => {
+            anyhow::ensure!(variants >= 10, "--variants must be at least 10");
+            let report = weft::bench_backfill::run(weft::bench_backfill::BackfillOptions {
+                variants,
+                paged_variants,
+                edits,
+            })
+            .await
+            .context("backfill benchmark failed")?;
             print_report(&report, json)
         }
         BenchCommand::Ratelimit { json } => {

@@ -16,6 +16,7 @@
 //! - [`out`]: printing that ends quietly when stdout's reader closes the pipe ([`outln!`]).
 
 pub mod app;
+pub mod bench_backfill;
 pub mod bench_lag;
 pub mod bench_stores;
 pub mod bench_world;

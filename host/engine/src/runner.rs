@@ -439,6 +439,22 @@ impl StoreRunner {
             );
         }
         for poller in self.pollers {
+            let kick = Arc::new(Notify::new());
+            set.spawn(
+                backfill_loop(
+                    poller.clone(),
+                    kick.clone(),
+                    self.schedule.clone(),
+                    self.clock.clone(),
+                    self.wakers.clone(),
+                    store.clone(),
+                    error_pause,
+                    shutdown.clone(),
+                )
+                .instrument(
+                    tracing::info_span!("backfill", store = %store, poller = poller.name()),
+                ),
+            );
             let me = self.wakers.register_poller();
             let span = tracing::info_span!("poll", store = %store, poller = poller.name());
             // A poll loop turns at least every MAX_SLEEP, even in quiet hours.
@@ -449,6 +465,7 @@ impl StoreRunner {
             set.spawn(
                 poll_loop(
                     poller,
+                    kick,
                     beat,
                     me,
                     self.schedule.clone(),
@@ -479,6 +496,7 @@ fn quiet_until(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<Utc> {
 #[allow(clippy::too_many_arguments)]
 async fn poll_loop(
     poller: Arc<dyn Poller>,
+    backfill: Arc<Notify>,
     beat: Option<Beat>,
     me: usize,
     schedule: Schedule,
@@ -507,7 +525,14 @@ async fn poll_loop(
         let request = w.poll_requested.load(Ordering::SeqCst);
         let woken = request > served;
         let quiet = schedule.is_quiet(now);
-        let full = !quiet && next_full.is_some_and(|t| t <= now);
+        let mut full = !quiet && next_full.is_some_and(|t| t <= now);
+        if full && poller.full_read_apart().await {
+            // A backfill: its own task runs it while this loop keeps polling.
+            info!(%store, poller = poller.name(), "full resync as a backfill");
+            backfill.notify_one();
+            next_full = schedule.next_full_resync(now);
+            full = false;
+        }
         let scheduled = !quiet && schedule.next_reconcile(last_round) <= now;
         if full || scheduled || woken {
             if let Some(b) = &beat {
@@ -568,6 +593,75 @@ async fn poll_loop(
     }
     if let Some(b) = beat {
         b.shut_down();
+    }
+}
+
+/// A poller's backfills ([`Poller::full_read_apart`]): the one owed at start
+/// ([`Poller::backfill_pending`], after quiet hours), then one each time the poll loop's
+/// full-resync schedule kicks it; each retried after `error_pause` until it succeeds. The poll
+/// loop, the processing step and the webhooks go on meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn backfill_loop(
+    poller: Arc<dyn Poller>,
+    kick: Arc<Notify>,
+    schedule: Schedule,
+    clock: Arc<dyn Clock>,
+    w: Arc<Wakers>,
+    store: String,
+    error_pause: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut owed = loop {
+        if *stop.borrow() {
+            return;
+        }
+        match poller.backfill_pending().await {
+            Ok(owed) => break owed,
+            Err(e) => {
+                warn!(%store, poller = poller.name(), error = %e, "could not tell whether a backfill is owed; asking again");
+                pause(error_pause, &mut stop).await;
+            }
+        }
+    };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if !owed {
+            tokio::select! {
+                _ = kick.notified() => {}
+                _ = stop.changed() => continue,
+            }
+        }
+        let now = clock.now();
+        if schedule.is_quiet(now) {
+            let until = quiet_until(&schedule, now);
+            pause(
+                (until - now).to_std().unwrap_or_default().min(MAX_SLEEP),
+                &mut stop,
+            )
+            .await;
+            owed = true;
+            continue;
+        }
+        info!(%store, poller = poller.name(), "backfill started");
+        // Shutdown cancels a backfill: it is recorded as unfinished and runs again at start.
+        let result = tokio::select! {
+            r = poller.poll_full() => r,
+            _ = stop.changed() => return,
+        };
+        match result {
+            Ok(r) => {
+                info!(%store, poller = poller.name(), read = r.read, journaled = r.journaled, "backfill finished");
+                w.journal.notify_one();
+                owed = false;
+            }
+            Err(e) => {
+                warn!(%store, poller = poller.name(), error = %e, "backfill failed; will retry");
+                pause(error_pause, &mut stop).await;
+                owed = true;
+            }
+        }
     }
 }
 

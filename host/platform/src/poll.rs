@@ -46,6 +46,52 @@ pub trait Poller: Send + Sync {
     /// round (the journal recognises what it already holds, so only real differences lead to
     /// writes). The watermark never moves backwards.
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>>;
+    /// Whether [`Poller::poll_full`] runs beside the incremental rounds instead of in their
+    /// place: a backfill (a platform's bulk export, minutes to hours long) during which webhooks
+    /// and incremental rounds must keep flowing. The runner then runs it on a task of its own,
+    /// at start when [`Poller::backfill_pending`] says so and when the full-resync schedule
+    /// fires. Such a full read journals only what was settled before it began (documents
+    /// versioned before its start): a later edit is the incremental rounds' and the webhooks',
+    /// whose watermark starts before it, so the backfill's older snapshot never overwrites it.
+    fn full_read_apart(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
+    /// Whether a backfill is owed before the incremental rounds cover this source: a first
+    /// sync (nothing read yet) of a source whose full reads run apart, or one a crash
+    /// interrupted. Asked once when the store starts.
+    fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
+        Box::pin(async { Ok(false) })
+    }
+}
+
+/// Journals a backfill's `entries` in chunks of `chunk`. With `pace`, before each chunk after
+/// the first it waits (at most `pace`) until the store's processing has passed the previous
+/// one, so the journal never holds more than a chunk of backfill ahead of a live change: a
+/// webhook journaled during a catalog-scale backfill is processed after one chunk, not after
+/// the whole catalog. Returns how many entries were new.
+pub async fn journal_paced(
+    db: &Store,
+    store_id: &str,
+    entries: Vec<weft_store::NewJournalEntry>,
+    chunk: usize,
+    pace: Option<Duration>,
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    let mut last: Option<i64> = None;
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.max(1).min(rest.len()));
+        if let (Some(wait), Some(seq)) = (pace, last) {
+            let deadline = tokio::time::Instant::now() + wait;
+            while db.cursor(store_id).await? < seq && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let outcomes = db.append_batch(std::mem::replace(&mut rest, tail)).await?;
+        inserted += outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
+        last = outcomes.iter().map(|o| o.seq()).max().or(last);
+    }
+    Ok(inserted)
 }
 
 /// How many times a read inside a round waits out a throttled answer.

@@ -29,6 +29,46 @@ pub struct ShopifyConfig {
     pub timeout: Duration,
     /// Page sizes of the reconciliation reads.
     pub paging: Paging,
+    /// How a first sync or full resync reads a large catalog ([`Backfill`]).
+    pub backfill: Backfill,
+}
+
+/// How a first sync or a full resync reads the catalog (products and inventory levels).
+///
+/// A shop with at least `bulk_above_variants` variants is read through bulk query operations
+/// ([`crate::bulk`]), beside the incremental rounds; a smaller one by the paged read, inside
+/// them, as before. Why a threshold rather than always bulk: a paged read of 2,000 variants
+/// costs about 15,000 points (a minute or two of a standard plan's 100 points a second), while
+/// a bulk query, cheap in points, waits in Shopify's queue for seconds to minutes before its
+/// file is ready; above the threshold the paged read's hold on the shop's budget (which every
+/// incremental poll and write shares) costs more than the bulk query's latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backfill {
+    /// Variants from which the catalog is read in bulk (`u64::MAX`: never).
+    pub bulk_above_variants: u64,
+    /// Interval between status polls of a running operation.
+    pub poll_every: Duration,
+    /// How long an operation may run before weft gives up on it and pages instead.
+    pub max_wait: Duration,
+    /// Journal entries per chunk a backfill journals at once.
+    pub chunk: usize,
+    /// Wait for the store's processing to catch up with each chunk (at most this long) before
+    /// journaling the next, so a live change journaled meanwhile waits behind one chunk, not
+    /// behind the whole catalog. `None`: journal without waiting (no processor runs, as in
+    /// connector tests and `weft bench backfill`'s read timing).
+    pub pace: Option<Duration>,
+}
+
+impl Default for Backfill {
+    fn default() -> Self {
+        Backfill {
+            bulk_above_variants: 2_000,
+            poll_every: Duration::from_secs(2),
+            max_wait: Duration::from_secs(6 * 3600),
+            chunk: 100,
+            pace: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl std::fmt::Debug for ShopifyConfig {
@@ -39,6 +79,7 @@ impl std::fmt::Debug for ShopifyConfig {
             .field("access_token", &"<redacted>")
             .field("timeout", &self.timeout)
             .field("paging", &self.paging)
+            .field("backfill", &self.backfill)
             .finish()
     }
 }
@@ -56,6 +97,7 @@ impl ShopifyConfig {
             access_token: access_token.into(),
             timeout: Duration::from_secs(30),
             paging: Paging::default(),
+            backfill: Backfill::default(),
         }
     }
 }
@@ -199,11 +241,12 @@ pub struct AdjustChange {
 
 /// A Shopify GraphQL Admin API client for one shop.
 pub struct ShopifyClient {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     endpoint: String,
     token: String,
     api_version: String,
     paging: Paging,
+    backfill: Backfill,
     limiter: ShopifyCostLimiter,
     breaker: Option<CircuitBreaker>,
     /// Requested cost the server reported per document, so later reservations are exact.
@@ -273,6 +316,7 @@ impl ShopifyClient {
             token: config.access_token,
             api_version: config.api_version,
             paging: config.paging,
+            backfill: config.backfill,
             limiter,
             breaker: None,
             learned_cost: Mutex::new(HashMap::new()),
@@ -289,6 +333,11 @@ impl ShopifyClient {
     /// The connection's circuit breaker, if it has one.
     pub fn breaker(&self) -> Option<&CircuitBreaker> {
         self.breaker.as_ref()
+    }
+
+    /// How full reads choose between bulk and paged reads.
+    pub fn backfill(&self) -> &Backfill {
+        &self.backfill
     }
 
     /// The shop's cost limiter.

@@ -10,12 +10,14 @@
 //! - [`normalize`] converts both of Shopify's data shapes (REST-shaped webhook bodies, GraphQL
 //!   reads) into the one document shape per entity the mapping plugins see.
 //! - [`write`]: write execution, one at a time and batched `inventorySetQuantities` calls.
-//! - [`poll`]: list-then-fetch reconciliation by `updated_at` watermark.
+//! - [`poll`]: list-then-fetch reconciliation by `updated_at` watermark, and the catalog-scale
+//!   first sync / full resync through [`bulk`] query operations.
 //! - [`webhook`]: signature verification, delivery parsing, and the [`webhook::WebhookKeeper`]
 //!   that keeps the shop's subscriptions to weft in place.
 //! - [`Shopify`] and [`ShopifyConnection`]: the platform interface.
 //! - The simulator is the `weft-sim-shopify` crate in `sim/` beside this one.
 
+pub mod bulk;
 mod client;
 pub mod config;
 pub mod normalize;
@@ -35,7 +37,7 @@ use weft_platform::{
 
 pub(crate) use client::check_user_errors;
 pub use client::{
-    AdjustChange, Entity, GraphqlResponse, Listed, Listing, Page, Paging, QuantityChange,
+    AdjustChange, Backfill, Entity, GraphqlResponse, Listed, Listing, Page, Paging, QuantityChange,
     ReadResult, ShopifyClient, ShopifyConfig,
 };
 pub use normalize::ShopifyDoc;

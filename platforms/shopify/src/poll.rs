@@ -7,6 +7,34 @@
 //! recognised by the journal's observation key (same entity, version and body) and not
 //! counted; the rest are changes the webhooks dropped and are counted as `recovered`. Journal
 //! entries and the new watermark commit in one transaction.
+//!
+//! # Catalog-scale first sync and full resync
+//!
+//! A shop with at least [`crate::Backfill::bulk_above_variants`] variants is not read in full
+//! by paging (hours of the shop's query budget at 100,000 variants): its first sync and its
+//! full resyncs are a **backfill** ([`Poller::full_read_apart`]) that the runner runs on a task
+//! of its own while webhooks and incremental rounds go on. The backfill reads products (with
+//! variants, images and metafields) and then inventory levels through two bulk query
+//! operations ([`crate::bulk`]; one at a time, as Shopify allows before 2026-01), and:
+//!
+//! - on a first sync, sets the products and levels watermarks to the first operation's
+//!   `createdAt` as soon as it is created (the incremental rounds skip those streams until
+//!   then), so incremental rounds cover every edit from then on, and records the backfill as
+//!   started (stream `<system>:backfill`; one a crash interrupts runs again at the next start);
+//! - journals only documents settled before its operation was created (version's second before
+//!   `createdAt`'s): an edit made while the operation runs may or may not be in the file, and
+//!   belongs to the webhooks and incremental rounds, which read the shop *now*; so the bulk
+//!   file's older snapshot of a record never lands after, or in the same second as, a live
+//!   change of it (the stale guard drops an older version; a same-second one would be applied);
+//! - journals in chunks paced by the store's processing ([`weft_platform::poll::journal_paced`]),
+//!   so a live change waits behind one chunk, not behind the catalog;
+//! - detects deleted products as a paged full read does (held before, not in the file);
+//! - on a failed operation (`FAILED` with `INTERNAL_SERVER_ERROR` or `TIMEOUT`) tries once more;
+//!   when that fails too, or another bulk query of the app is running (`OPERATION_IN_PROGRESS`),
+//!   or the operation runs past [`crate::Backfill::max_wait`], logs why and falls back to the
+//!   paged full read (counter `backfill_fallbacks`).
+//!
+//! A smaller shop keeps the paged read, inside the incremental rounds, as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +43,34 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{later, minus, observed_version, patient};
+use tokio::sync::OnceCell;
+use tracing::{info, warn};
+use weft_platform::poll::{journal_paced, later, minus, observed_version, patient};
 use weft_platform::version::Version;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
+use crate::bulk::{self, BulkError};
 use crate::{Entity, ReadResult, ShopifyClient, ShopifyDoc};
+
+/// How the shop's catalog is read in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FullRead {
+    /// Pages, inside the incremental rounds.
+    Paged,
+    /// Bulk query operations, beside them.
+    Bulk,
+}
+
+/// The streams a bulk backfill covers.
+const BULK_STREAMS: [&str; 2] = ["products", "inventory-levels"];
+
+/// What a backfill's bulk phase ended with.
+enum BulkOutcome {
+    Done(PollReport),
+    /// Fall back to the paged read, for this reason.
+    Fallback(String),
+}
 
 /// Shopify reconciliation by `updated_at` watermark.
 pub struct ShopifyReconciler {
@@ -38,6 +88,8 @@ pub struct ShopifyReconciler {
     /// final body is offered to the journal again, so a late webhook carrying an earlier edit
     /// of the same second that was processed meanwhile is still corrected.
     settled: std::sync::Mutex<HashMap<(String, String), ShopifyDoc>>,
+    /// Bulk or paged, decided once by the catalog's size.
+    full_read: OnceCell<FullRead>,
 }
 
 impl ShopifyReconciler {
@@ -58,7 +110,263 @@ impl ShopifyReconciler {
             client,
             overlap,
             settled: std::sync::Mutex::new(HashMap::new()),
+            full_read: OnceCell::new(),
         }
+    }
+
+    /// Bulk or paged: counts the shop's variants once (up to the threshold).
+    async fn full_read(&self) -> FullRead {
+        let threshold = self.client.backfill().bulk_above_variants;
+        if threshold == u64::MAX {
+            return FullRead::Paged;
+        }
+        let decided = self
+            .full_read
+            .get_or_try_init(|| async {
+                let limit = u32::try_from(threshold).unwrap_or(u32::MAX).max(1);
+                let n = self.client.variants_count(limit).await?;
+                let mode = if n >= threshold {
+                    FullRead::Bulk
+                } else {
+                    FullRead::Paged
+                };
+                info!(store = %self.store_id, system = %self.system, variants = n, ?mode, "catalog size read; full reads chosen by it");
+                Ok::<_, weft_platform::ConnectorError>(mode)
+            })
+            .await;
+        match decided {
+            Ok(m) => *m,
+            Err(e) => {
+                warn!(store = %self.store_id, system = %self.system, error = %e, "catalog size unknown; this read pages");
+                FullRead::Paged
+            }
+        }
+    }
+
+    fn marker_stream(&self) -> String {
+        format!("{}:backfill", self.system)
+    }
+
+    /// Whether a backfill is owed: nothing of the catalog read yet, or a backfill started and
+    /// not finished (a crash).
+    async fn owes_backfill(&self) -> Result<bool, SourceError> {
+        let marker = self
+            .db
+            .watermark(&self.store_id, &self.marker_stream())
+            .await?;
+        if let Some(m) = marker {
+            return Ok(m.get("finished").and_then(Value::as_bool) != Some(true));
+        }
+        let products = self
+            .db
+            .watermark(&self.store_id, &format!("{}:products", self.system))
+            .await?;
+        Ok(products.is_none())
+    }
+
+    async fn set_marker(&self, started: &str, finished: bool) -> Result<(), SourceError> {
+        self.db
+            .set_watermark(
+                &self.store_id,
+                &WatermarkUpdate {
+                    stream: self.marker_stream(),
+                    value: json!({ "started_at": started, "finished": finished }),
+                },
+                Utc::now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A full read through bulk operations, falling back to the paged read.
+    async fn backfill(&self) -> Result<PollReport, SourceError> {
+        let began = std::time::Instant::now();
+        info!(store = %self.store_id, system = %self.system, "backfill through bulk operations started");
+        match self.bulk_backfill().await? {
+            BulkOutcome::Done(report) => {
+                info!(store = %self.store_id, system = %self.system, read = report.read, journaled = report.journaled, secs = began.elapsed().as_secs_f64(), "backfill through bulk operations finished");
+                Ok(report)
+            }
+            BulkOutcome::Fallback(reason) => {
+                warn!(store = %self.store_id, system = %self.system, %reason, "bulk backfill failed; falling back to the paged full read");
+                self.db
+                    .bump_counter(&self.store_id, "backfill_fallbacks", 1)
+                    .await?;
+                let report = self.round(true).await?;
+                let at = crate::normalize::format_ts(Utc::now());
+                self.set_marker(&at, true).await?;
+                Ok(report)
+            }
+        }
+    }
+
+    /// Runs one bulk query to its result, trying a failed operation once more.
+    async fn bulk_read(
+        &self,
+        query: &str,
+        first_sync: bool,
+    ) -> Result<Result<bulk::BulkResult, String>, SourceError> {
+        let settings = *self.client.backfill();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let op = match self.client.bulk_start(query).await {
+                Ok(op) => op,
+                Err(BulkError::Connector(e)) => return Err(e.into()),
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            if first_sync {
+                // Incremental rounds cover everything from the operation's creation on.
+                let at = crate::normalize::format_ts(op.created_at);
+                self.set_marker(&at, false).await?;
+                for s in BULK_STREAMS {
+                    let stream = format!("{}:{s}", self.system);
+                    if self.db.watermark(&self.store_id, &stream).await?.is_none() {
+                        self.db
+                            .set_watermark(
+                                &self.store_id,
+                                &WatermarkUpdate {
+                                    stream,
+                                    value: json!({ "updated_at": at }),
+                                },
+                                Utc::now(),
+                            )
+                            .await?;
+                    }
+                }
+            }
+            match self
+                .client
+                .bulk_finish(&op, settings.poll_every, settings.max_wait)
+                .await
+            {
+                Ok(r) => return Ok(Ok(r)),
+                Err(BulkError::Connector(e)) => return Err(e.into()),
+                Err(BulkError::Ended {
+                    error_code,
+                    id,
+                    status,
+                }) if attempt == 1
+                    && matches!(
+                        error_code.as_deref(),
+                        Some("INTERNAL_SERVER_ERROR" | "TIMEOUT")
+                    ) =>
+                {
+                    warn!(store = %self.store_id, system = %self.system, operation = %id, %status, ?error_code, "bulk operation failed; trying it once more");
+                }
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+    }
+
+    async fn bulk_backfill(&self) -> Result<BulkOutcome, SourceError> {
+        let first_sync = self.owes_backfill().await?;
+        let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
+        let held = self
+            .db
+            .entity_ids(&self.store_id, &self.system, "product", &marker)
+            .await?;
+        let mut report = PollReport::default();
+        let products = match self.bulk_read(bulk::PRODUCTS_BULK, first_sync).await? {
+            Ok(r) => r,
+            Err(reason) => return Ok(BulkOutcome::Fallback(reason)),
+        };
+        let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
+        let listed: std::collections::HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+        report.read += docs.len() as u64;
+        let now = Utc::now();
+        let mut entries = self.settled_entries(docs, products.created_at).await?;
+        let version = crate::normalize::format_ts(products.created_at);
+        for id in held.into_iter().filter(|id| !listed.contains(id)) {
+            entries.push(NewJournalEntry {
+                store_id: self.store_id.clone(),
+                system: self.system.clone(),
+                kind: "product".into(),
+                body: weft_platform::webhook::tombstone(&id),
+                entity_id: id,
+                version: version.clone(),
+                source: Source::Poll,
+                delivery_id: None,
+                received_at: now,
+            });
+        }
+        report.journaled += self.journal(entries).await?;
+        let levels = match self.bulk_read(bulk::LEVELS_BULK, false).await? {
+            Ok(r) => r,
+            Err(reason) => return Ok(BulkOutcome::Fallback(reason)),
+        };
+        let docs = bulk::levels_from_bulk(&levels.lines).map_err(SourceError::from)?;
+        report.read += docs.len() as u64;
+        let entries = self.settled_entries(docs, levels.created_at).await?;
+        report.journaled += self.journal(entries).await?;
+        let at = crate::normalize::format_ts(products.created_at);
+        self.set_marker(&at, true).await?;
+        Ok(BulkOutcome::Done(report))
+    }
+
+    /// Journal entries for the documents versioned before `created_at`'s second; the others
+    /// (edited while the operation ran) are left to the webhooks and incremental rounds.
+    async fn settled_entries(
+        &self,
+        docs: Vec<ShopifyDoc>,
+        created_at: DateTime<Utc>,
+    ) -> Result<Vec<NewJournalEntry>, SourceError> {
+        let now = Utc::now();
+        let mut entries = Vec::with_capacity(docs.len());
+        let mut live = 0i64;
+        for d in docs {
+            let settled = matches!(Version::parse(&d.updated_at), Version::At(v) if v.timestamp() < created_at.timestamp());
+            if !settled {
+                live += 1;
+                continue;
+            }
+            let kind = d.kind.as_str();
+            let version = observed_version(
+                &self.db,
+                &self.store_id,
+                &self.system,
+                kind,
+                &d.id,
+                &d.updated_at,
+                &d.body,
+            )
+            .await?;
+            entries.push(NewJournalEntry {
+                store_id: self.store_id.clone(),
+                system: self.system.clone(),
+                kind: kind.into(),
+                entity_id: d.id,
+                version,
+                source: Source::Poll,
+                delivery_id: None,
+                body: d.body,
+                received_at: now,
+            });
+        }
+        if live > 0 {
+            self.db
+                .bump_counter(&self.store_id, "backfill_left_to_live", live)
+                .await?;
+        }
+        Ok(entries)
+    }
+
+    async fn journal(&self, entries: Vec<NewJournalEntry>) -> Result<u64, SourceError> {
+        let settings = self.client.backfill();
+        let inserted = journal_paced(
+            &self.db,
+            &self.store_id,
+            entries,
+            settings.chunk,
+            settings.pace,
+        )
+        .await?;
+        if inserted > 0 {
+            self.db
+                .bump_counter(&self.store_id, "backfill_journaled", inserted as i64)
+                .await?;
+        }
+        Ok(inserted)
     }
 
     /// One round; `full` reads every entity, not only those updated since the watermark.
@@ -84,6 +392,14 @@ impl ShopifyReconciler {
                         .and_then(Value::as_str)
                         .map(str::to_owned)
                 });
+            if !full
+                && mark.is_none()
+                && BULK_STREAMS.contains(&name)
+                && self.full_read().await == FullRead::Bulk
+            {
+                // The backfill reads it first and then sets its watermark.
+                continue;
+            }
             let since = mark
                 .as_deref()
                 .filter(|_| !full)
@@ -272,6 +588,22 @@ impl Poller for ShopifyReconciler {
         Box::pin(self.round(false))
     }
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
-        Box::pin(self.round(true))
+        Box::pin(async move {
+            match self.full_read().await {
+                FullRead::Bulk => self.backfill().await,
+                FullRead::Paged => self.round(true).await,
+            }
+        })
+    }
+    fn full_read_apart(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move { self.full_read().await == FullRead::Bulk })
+    }
+    fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
+        Box::pin(async move {
+            if !self.owes_backfill().await? {
+                return Ok(false);
+            }
+            Ok(self.full_read().await == FullRead::Bulk)
+        })
     }
 }

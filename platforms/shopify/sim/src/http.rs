@@ -33,12 +33,31 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/admin/api/{version}/products/count.json",
             get(rest_products_count),
         )
+        .route("/_sim/bulk/{file}", get(bulk_file))
         .merge(crate::merchant::routes())
         .layer(axum::middleware::map_response_with_state(
             shared.clone(),
             shop_date,
         ))
         .with_state(shared)
+}
+
+/// A bulk operation's JSONL file, as its signed storage URL serves it: no access token.
+async fn bulk_file(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+    let id = file
+        .strip_suffix(".jsonl")
+        .and_then(|n| n.parse::<u64>().ok());
+    match id.and_then(|id| shared.bulk.file(id)) {
+        Some(body) => {
+            let mut resp = (StatusCode::OK, body.as_str().to_owned()).into_response();
+            resp.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/jsonl"),
+            );
+            resp
+        }
+        None => (StatusCode::NOT_FOUND, "Not Found").into_response(),
+    }
 }
 
 /// Stamps every response with the shop's own clock as its `Date` header, as Shopify's servers

@@ -109,12 +109,21 @@
 //!   with tracking, cancel them (with or without restock; `orders/cancelled` + `orders/updated`),
 //!   refund lines with a restock type. Inspection: state dump, request log, creates per type split by API vs
 //!   merchant, throttled counts, webhook stats.
+//! - **Bulk query operations** ([`bulk`], its header lists what is enforced and assumed):
+//!   `bulkOperationRunQuery` (one running query per app and shop before `2026-01`, five
+//!   from `2026-01`, else `OPERATION_IN_PROGRESS`; at most five connections two levels deep,
+//!   else `INVALID`), `currentBulkOperation` and `node(id:)` with status, `errorCode`,
+//!   `objectCount`, `rootObjectCount`, `url` / `partialDataUrl`; the JSONL file (nested
+//!   connections flattened with `__parentId`, grouped or not) at `/_sim/bulk/{id}.jsonl`; the
+//!   shop read page by page while it runs; `productVariantsCount` (up to `limit`, 10,000 by
+//!   default, then `AT_LEAST`). Counters in [`ShopifySim::bulk_stats`]; failures on demand
+//!   ([`ShopifySim::fail_next_bulk`]).
 //! - **Determinism**: ids, webhook/event ids and chaos come from the seed; timestamps are a
 //!   settable base time plus elapsed `tokio::time` (so a paused clock makes them exact).
 //!
 //! # What it does NOT model
 //!
-//! - Bulk operations, staged uploads, metafields, media, collections, publications, markets,
+//! - Bulk mutations, bulk cancellation, `bulk_operations/finish` webhooks, staged uploads, metafields, media, collections, publications, markets,
 //!   discounts, fulfillments, refunds, draft orders, transactions, taxes, shipping, addresses.
 //! - Inventory states other than `available` (`on_hand` mirrors it; `committed`, `reserved`,
 //!   etc. read 0; orders decrement `available` directly); inventory items' `updatedAt` does not
@@ -136,6 +145,7 @@
 //! merchant API and `/_sim` routes; [`http`] the router; [`inspect`] counters and request log.
 
 pub mod bucket;
+pub mod bulk;
 pub mod checkout;
 pub mod compliance;
 pub mod config;

@@ -323,6 +323,33 @@ impl ShopifySim {
     }
 
     /// Creates a product as the merchant (fires `products/create`).
+    /// Seeds a catalog of `products` products of `variants_each` variants (option `Size`,
+    /// SKUs `BF-<product>-<variant>`, 5 available each), for backfill tests and benchmarks.
+    pub fn seed_catalog(
+        &self,
+        products: usize,
+        variants_each: usize,
+    ) -> Result<Vec<CreatedProduct>, SimError> {
+        (0..products)
+            .map(|p| {
+                self.create_product(NewProduct {
+                    title: format!("Backfill product {p}"),
+                    option_name: (variants_each > 1).then(|| "Size".to_owned()),
+                    variants: (0..variants_each.max(1))
+                        .map(|v| NewVariant {
+                            sku: Some(format!("BF-{p:06}-{v:03}")),
+                            price: format!("{}.{:02}", 10 + p % 90, v % 100),
+                            option: (variants_each > 1).then(|| format!("S{v}")),
+                            available: Some(5),
+                            ..NewVariant::default()
+                        })
+                        .collect(),
+                    ..NewProduct::default()
+                })
+            })
+            .collect()
+    }
+
     pub fn create_product(&self, p: NewProduct) -> Result<CreatedProduct, SimError> {
         self.create_product_with(p, ProductExtras::default())
     }

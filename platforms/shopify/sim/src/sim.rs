@@ -37,6 +37,8 @@ pub struct Shared {
     pub base_url: OnceLock<String>,
     /// The app's compliance webhook URL ([`crate::compliance`]).
     pub compliance_uri: Mutex<Option<String>>,
+    /// Bulk query operations and their result files.
+    pub bulk: crate::bulk::BulkOps,
     pub(crate) started: tokio::time::Instant,
 }
 
@@ -155,6 +157,7 @@ impl ShopifySim {
             schema: build_schema(),
             base_url: OnceLock::new(),
             compliance_uri: Mutex::new(None),
+            bulk: crate::bulk::BulkOps::default(),
             started: tokio::time::Instant::now(),
             config,
         });
@@ -323,6 +326,28 @@ impl ShopifySim {
     /// GraphQL bucket points available now.
     pub fn graphql_points_available(&self) -> f64 {
         self.shared.gql_bucket.lock().available()
+    }
+
+    /// Root nodes per page of a bulk operation (at most 250) and the pause between its pages
+    /// (so a test can edit the shop while one runs).
+    pub fn set_bulk_pacing(&self, page_size: usize, pause: Duration) {
+        self.shared.bulk.set_pacing(page_size, pause);
+    }
+
+    /// The next bulk operation fails with `code` (`INTERNAL_SERVER_ERROR`, `TIMEOUT`,
+    /// `ACCESS_DENIED`) once it has written `after_pages` pages (kept at `partialDataUrl`).
+    pub fn fail_next_bulk(&self, code: &str, after_pages: usize) {
+        self.shared.bulk.fail_next(code, after_pages);
+    }
+
+    /// Bulk operation counters.
+    pub fn bulk_stats(&self) -> crate::bulk::BulkStats {
+        self.shared.bulk.stats()
+    }
+
+    /// The most recent bulk operation.
+    pub fn current_bulk_operation(&self) -> Option<crate::bulk::BulkOpRec> {
+        self.shared.bulk.current()
     }
 
     /// The schema in SDL (for client code generation).

@@ -1840,10 +1840,15 @@ pub enum Node {
     Customer(Customer),
     /// Order.
     Order(Order),
+    /// Bulk operation.
+    BulkOperation(BulkOperation),
 }
 
 fn node_by_gid(ctx: &Context<'_>, id: &str) -> Option<Node> {
     let (kind, n) = split_gid(id)?;
+    if kind == "BulkOperation" {
+        return bulk::by_id(ctx, n).map(Node::BulkOperation);
+    }
     if kind == "InventoryItem" {
         return inventory_item_by_id(ctx, n).map(Node::InventoryItem);
     }
@@ -1898,6 +1903,25 @@ impl QueryRoot {
 
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
         node_by_gid(ctx, id.as_str())
+    }
+
+    /// The app's most recent bulk operation (only queries are modelled).
+    async fn current_bulk_operation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "type")] _kind: Option<BulkOperationType>,
+    ) -> Option<BulkOperation> {
+        bulk::current(ctx)
+    }
+
+    /// Variants of the products matching `query`, counted up to `limit` (default 10,000).
+    async fn product_variants_count(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        limit: Option<i32>,
+    ) -> Count {
+        bulk::variants_count(ctx, query, limit)
     }
 
     async fn nodes(
@@ -2908,11 +2932,23 @@ const REASONS: [&str; 17] = [
 /// Mutation root (named `Mutation`, as Shopify's is).
 pub struct MutationRoot;
 
+mod bulk;
 mod fulfil;
+pub use bulk::*;
 pub use fulfil::*;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
+    /// Creates and starts a bulk query operation ([`crate::bulk`]).
+    async fn bulk_operation_run_query(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default)] group_objects: bool,
+    ) -> BulkOperationRunQueryPayload {
+        bulk::run_query(ctx, query, group_objects).await
+    }
+
     async fn fulfillment_create(
         &self,
         ctx: &Context<'_>,
