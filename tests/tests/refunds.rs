@@ -1,8 +1,8 @@
 //! Refunds to the ERP: every Shopify refund is exactly one NetSuite credit memo, and a unit
 //! returned to stock comes back on hand in NetSuite once, never twice, while every webhook is
 //! at risk of arriving twice or late (a duplicated or stale `orders/updated` carries the same
-//! refunds again). The demo's ledger checks NetSuite on hand = opening + receipts - fulfilled
-//! + restocked returns per SKU; a credit memo written twice, or a refund read twice, would
+//! refunds again). The demo's ledger checks, per SKU, that NetSuite's on hand is the opening
+//! quantity plus receipts, less what was fulfilled, plus restocked returns; a credit memo written twice, or a refund read twice, would
 //! show as a stock mismatch or a second credit memo (drift).
 
 use weft::demo::{DemoOptions, PlanPreset, run};

@@ -760,6 +760,7 @@ mod tests {
         let me = wakers.register_poller();
         let task = tokio::spawn(poll_loop(
             poller.clone(),
+            Arc::new(Notify::new()),
             None,
             me,
             schedule,
