@@ -1304,16 +1304,16 @@ mod tests {
                    "lineItem": {"id": "gid://shopify/LineItem/866550311766439020", "sku": "IPOD2008PINK"}})
         };
         let g = json!({"id": "gid://shopify/Order/1", "updatedAt": "2024-05-01T08:05:00Z",
-            "lineItems": {"nodes": []},
-            "refunds": [
-                {"id": "gid://shopify/Refund/509562969", "createdAt": "2024-05-02T10:00:00Z",
-                 "note": "it broke", "refundLineItems": {"pageInfo": {"hasNextPage": false}, "nodes": [
-                    node("RETURN", json!({"id": "gid://shopify/Location/24826418"})),
-                    node("NO_RESTOCK", Value::Null)]}},
-                // More lines than the page: left out, never journaled in part.
-                {"id": "gid://shopify/Refund/7", "createdAt": "2024-05-02T11:00:00Z", "note": null,
-                 "refundLineItems": {"pageInfo": {"hasNextPage": true}, "nodes": [node("RETURN", Value::Null)]}}
-            ]});
+        "lineItems": {"nodes": []},
+        "refunds": [
+            {"id": "gid://shopify/Refund/509562969", "createdAt": "2024-05-02T10:00:00Z",
+             "note": "it broke", "refundLineItems": {"pageInfo": {"hasNextPage": false}, "nodes": [
+                node("RETURN", json!({"id": "gid://shopify/Location/24826418"})),
+                node("NO_RESTOCK", Value::Null)]}},
+            // More lines than the page: left out, never journaled in part.
+            {"id": "gid://shopify/Refund/7", "createdAt": "2024-05-02T11:00:00Z", "note": null,
+             "refundLineItems": {"pageInfo": {"hasNextPage": true}, "nodes": [node("RETURN", Value::Null)]}}
+        ]});
         let b = order_from_graphql(&g).unwrap();
         assert_eq!(
             b.body["refunds"],
@@ -1324,7 +1324,13 @@ mod tests {
         // A body without refunds has no key (not read, as opposed to none).
         let mut bare = w.clone();
         bare.as_object_mut().unwrap().remove("refunds");
-        assert!(order_from_webhook(&bare).unwrap().body.get("refunds").is_none());
+        assert!(
+            order_from_webhook(&bare)
+                .unwrap()
+                .body
+                .get("refunds")
+                .is_none()
+        );
     }
 
     #[test]
