@@ -33,7 +33,6 @@ use crate::app::{Host, StoreSetup};
 use crate::demo::{
     API_VERSION, DemoOptions, NS_LOCATION, catalog_fields, connector_credentials, mapper_config,
 };
-use crate::platforms;
 
 /// Variants per product of the benchmark's catalog.
 const VARIANTS_PER_PRODUCT: usize = 10;
@@ -287,27 +286,15 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
         json!({ "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" });
     let setup = StoreSetup {
         id: store_id.into(),
-        systems: vec![
-            platforms::shopify_system(
-                weft_shopify::PLATFORM,
-                &shop.config().shop_domain,
-                &sh.base_url,
-                API_VERSION,
-                &shop.config().access_tokens[0],
-                shop.config()
-                    .client_secrets
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ),
-            crate::demo_push::netsuite_system(
-                &demo,
-                store_id,
-                &ns.base_url(),
-                creds,
-                netsuite.config().concurrency_limit,
-            ),
-        ],
+        systems: crate::demo::sim_systems(
+            &demo,
+            store_id,
+            &shop,
+            &sh.base_url,
+            &ns.base_url(),
+            creds,
+            &netsuite,
+        ),
         mapper: mapper.into(),
         resolvers: vec![
             ("inventory-level.quantity".into(), counter.into()),

@@ -31,7 +31,6 @@ use crate::app::{StorePlugin, StoreSetup};
 use crate::demo::{
     API_VERSION, DemoOptions, NS_LOCATION, catalog_fields, connector_credentials, mapper_config,
 };
-use crate::platforms;
 
 /// The stock plugins every bench store runs, loaded (compiled) once and shared by every store:
 /// each store gets its own instances per call from the runtime's pool.
@@ -173,27 +172,15 @@ impl ActiveStore {
             .context("the NetSuite simulator has no credentials")?;
         let setup = StoreSetup {
             id: id.into(),
-            systems: vec![
-                platforms::shopify_system(
-                    weft_shopify::PLATFORM,
-                    &shop.config().shop_domain,
-                    &sh.base_url,
-                    API_VERSION,
-                    &shop.config().access_tokens[0],
-                    shop.config()
-                        .client_secrets
-                        .iter()
-                        .map(|x| x.as_bytes().to_vec())
-                        .collect(),
-                ),
-                crate::demo_push::netsuite_system(
-                    &demo,
-                    id,
-                    &ns.base_url(),
-                    creds,
-                    netsuite.config().concurrency_limit,
-                ),
-            ],
+            systems: crate::demo::sim_systems(
+                &demo,
+                id,
+                &shop,
+                &sh.base_url,
+                &ns.base_url(),
+                creds,
+                &netsuite,
+            ),
             mapper: plugins.mapper.clone().into(),
             resolvers: plugins.resolvers(),
             plugin_config: plugin_config(location),
@@ -449,27 +436,15 @@ impl IdleWorld {
             .map(|i| {
                 let id = format!("idle-{i:05}");
                 StoreSetup {
-                    systems: vec![
-                        platforms::shopify_system(
-                            weft_shopify::PLATFORM,
-                            &shop.config().shop_domain,
-                            &sh.base_url,
-                            API_VERSION,
-                            &shop.config().access_tokens[0],
-                            shop.config()
-                                .client_secrets
-                                .iter()
-                                .map(|x| x.as_bytes().to_vec())
-                                .collect(),
-                        ),
-                        crate::demo_push::netsuite_system(
-                            &demo,
-                            &id,
-                            &ns.base_url(),
-                            creds.clone(),
-                            netsuite.config().concurrency_limit,
-                        ),
-                    ],
+                    systems: crate::demo::sim_systems(
+                        &demo,
+                        &id,
+                        &shop,
+                        &sh.base_url,
+                        &ns.base_url(),
+                        creds.clone(),
+                        &netsuite,
+                    ),
                     id,
                     mapper: plugins.mapper.clone().into(),
                     resolvers: plugins.resolvers(),

@@ -488,28 +488,15 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             json!({ "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" });
         setups.push(StoreSetup {
             id: s.id.clone(),
-            systems: vec![
-                platforms::shopify_system(
-                    weft_shopify::PLATFORM,
-                    &s.shopify.config().shop_domain,
-                    &s.shopify_url,
-                    API_VERSION,
-                    &s.shopify.config().access_tokens[0],
-                    s.shopify
-                        .config()
-                        .client_secrets
-                        .iter()
-                        .map(|x| x.as_bytes().to_vec())
-                        .collect(),
-                ),
-                crate::demo_push::netsuite_system(
-                    &opts,
-                    &s.id,
-                    &s.netsuite_url,
-                    creds,
-                    s.netsuite.config().concurrency_limit,
-                ),
-            ],
+            systems: sim_systems(
+                &opts,
+                &s.id,
+                &s.shopify,
+                &s.shopify_url,
+                &s.netsuite_url,
+                creds,
+                &s.netsuite,
+            ),
             mapper: mapper.clone().into(),
             resolvers: vec![
                 ("inventory-level.quantity".into(), counter.clone().into()),
@@ -1164,6 +1151,41 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
         }
     }
     Ok(())
+}
+
+/// A demo store's two systems: the simulated shop at `shop_url` (its first token and its
+/// secrets) and the simulated NetSuite account at `netsuite_url` with `creds` (pushes on as
+/// `opts` says).
+pub(crate) fn sim_systems(
+    opts: &DemoOptions,
+    store_id: &str,
+    shop: &ShopifySim,
+    shop_url: &str,
+    netsuite_url: &str,
+    creds: weft_netsuite::Credentials,
+    netsuite: &NetSuiteSim,
+) -> Vec<crate::app::SystemSetup> {
+    vec![
+        platforms::shopify_system(
+            weft_shopify::PLATFORM,
+            &shop.config().shop_domain,
+            shop_url,
+            API_VERSION,
+            &shop.config().access_tokens[0],
+            shop.config()
+                .client_secrets
+                .iter()
+                .map(|x| x.as_bytes().to_vec())
+                .collect(),
+        ),
+        crate::demo_push::netsuite_system(
+            opts,
+            store_id,
+            netsuite_url,
+            creds,
+            netsuite.config().concurrency_limit,
+        ),
+    ]
 }
 
 /// Waits until every store is quiet: webhooks delivered, journal processed, outbox drained, and
