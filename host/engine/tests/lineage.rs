@@ -193,3 +193,121 @@ async fn a_refusal_is_explained_with_its_reason() {
     assert_eq!(last.writes[0].system, "shopify");
     assert_eq!(last.writes[0].desired["price"], "49.99");
 }
+
+/// A purge of old lineage (`weft lineage purge`, `[console] lineage_retention`) keeps the
+/// newest row of each system's field, so every current value is still explained: after a
+/// conflict, the shop's echo of the agreed price and a later ERP change supersede the shop's
+/// change and the conflict, which go; the first observations stay (they are still the newest
+/// for the other fields).
+#[tokio::test]
+async fn a_purge_keeps_what_explains_each_current_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[
+            ("*", "system-of-record"),
+            ("inventory-level.quantity", "counter-merge"),
+        ],
+        json!({ "owners": { "*": "netsuite" } }),
+    );
+    let before_any = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T0))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(shop_product("shopify", "39.00", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(erp_item(59.0, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    // The shop shows the agreed 59.00 (an echo), then the ERP changes it once more.
+    db.append(shop_product("shopify", "59.00", T3))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(erp_item(61.0, "2026-11-26T10:20:00Z"))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let explain = || async {
+        db.explain(STORE, "price", SKU, 500)
+            .await
+            .unwrap()
+            .expect("the record is known")
+    };
+    let whole = explain().await;
+    let row = |system: &str, source: &str, decision: &str| {
+        (system.to_owned(), source.to_owned(), decision.to_owned())
+    };
+    assert_eq!(
+        decisions(&whole.field("price")),
+        vec![
+            row("netsuite", "cdc", "changed"),
+            row("shopify", "webhook", "echo"),
+            row("shopify", "webhook", "changed"),
+            row("netsuite", "cdc", "conflict"),
+            row("shopify", "webhook", "echo"),
+            row("netsuite", "cdc", "changed"),
+        ],
+        "{whole:#?}"
+    );
+    assert_eq!(whole.golden["price"], "61.00");
+
+    // Nothing is older than a time before every step: nothing goes.
+    assert_eq!(db.purge_lineage(STORE, before_any).await.unwrap(), 0);
+    assert_eq!(explain().await, whole);
+
+    // Everything is old: only the newest row of each system's field stays.
+    let deleted = db
+        .purge_lineage(STORE, chrono::Utc::now() + chrono::TimeDelta::seconds(1))
+        .await
+        .unwrap();
+    let e = explain().await;
+    assert_eq!(
+        decisions(&e.field("price")),
+        vec![
+            // Still the newest of each system's other fields (sku, compare_at_price).
+            row("netsuite", "cdc", "changed"),
+            row("shopify", "webhook", "echo"),
+            // The newest of each system's price.
+            row("shopify", "webhook", "echo"),
+            row("netsuite", "cdc", "changed"),
+        ],
+        "{e:#?}"
+    );
+    assert_eq!(whole.steps.len() - e.steps.len(), 2, "{e:#?}");
+    assert!(deleted >= 2, "{deleted}");
+    // The agreed value and each copy are unchanged, and still explained by the last step.
+    assert_eq!(e.golden, whole.golden);
+    assert_eq!(e.copies, whole.copies);
+    let last = e.field("price").steps.last().unwrap().clone();
+    assert_eq!(last.fields["price"]["value"], e.golden["price"]);
+    // Every field any step decided still has its newest step.
+    for step in &whole.steps {
+        for f in step.fields.as_object().unwrap().keys() {
+            let newest = whole
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.system == step.system && s.fields.get(f).is_some())
+                .unwrap();
+            assert!(
+                e.steps.iter().any(|s| s.id == newest.id),
+                "the newest step of {} {f} was purged",
+                step.system
+            );
+        }
+    }
+    // A second purge finds nothing more.
+    assert_eq!(
+        db.purge_lineage(STORE, chrono::Utc::now() + chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+}
