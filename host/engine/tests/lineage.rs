@@ -311,3 +311,139 @@ async fn a_purge_keeps_what_explains_each_current_value() {
         0
     );
 }
+
+/// One price's history through every kind of step, named in order by `weft explain`'s reading
+/// (`Store::explain`): a mapper bug's damage (NetSuite's prices read in cents), a conflict the
+/// owner's resolver decides, a storefront change reverted because the ERP owns the price
+/// (`[policy]`, set after the conflict), then a replay through the fixed mapper repairing it.
+#[tokio::test]
+async fn a_conflict_an_owner_revert_and_a_replay_are_named_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let buggy = runtime
+        .load(
+            "buggy-shopify-netsuite",
+            &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER).unwrap(),
+        )
+        .unwrap();
+    let fixed = stock(&runtime, "shopify-netsuite");
+    let resolvers = [
+        ("*", "system-of-record"),
+        ("inventory-level.quantity", "counter-merge"),
+    ];
+    let config = json!({ "owners": { "*": "netsuite" } });
+    let owned = || {
+        weft_engine::Ownership::new(
+            [("price.price".to_owned(), "netsuite".to_owned())],
+            std::iter::empty(),
+        )
+    };
+    // 1. The buggy mapper: agreed, the shop's change, then the ERP's: a conflict.
+    let live = processor_with(
+        &db,
+        &runtime,
+        &["shopify"],
+        &resolvers,
+        config.clone(),
+        &buggy,
+    );
+    db.append(erp_item(12.5, T0)).await.unwrap();
+    db.append(shop_product("shopify", "1250.00", T0))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    db.append(shop_product("shopify", "39.00", T1))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    db.append(erp_item(59.0, T2)).await.unwrap();
+    assert_eq!(live.step(100).await.unwrap().conflicts, 1);
+    // 2. The ERP now owns the price: the shop's next change is reverted.
+    let live = processor_with(
+        &db,
+        &runtime,
+        &["shopify"],
+        &resolvers,
+        config.clone(),
+        &buggy,
+    )
+    .with_ownership(owned());
+    db.append(shop_product("shopify", "45.00", T3))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    // 3. The mapper is fixed; the journal is replayed through it.
+    let replay = processor_with(&db, &runtime, &["shopify"], &resolvers, config, &fixed)
+        .with_ownership(owned());
+    let entries = db.journal_range(STORE, None, None, 0, 1000).await.unwrap();
+    let r = replay
+        .process(entries, weft_engine::Mode::Replay)
+        .await
+        .unwrap();
+    assert_eq!(r.writes, 1, "{r:?}");
+
+    let e = db
+        .explain(STORE, "price", SKU, 500)
+        .await
+        .unwrap()
+        .expect("the record is known")
+        .field("price");
+    let named: Vec<(String, String, String, String, serde_json::Value)> = e
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let d = s.fields.get("price")?;
+            Some((
+                s.mode.clone(),
+                s.system.clone(),
+                s.mapper.split(' ').next().unwrap_or("").to_owned(),
+                d["decision"].as_str().unwrap_or("").to_owned(),
+                d["value"].clone(),
+            ))
+        })
+        .collect();
+    let step = |mode: &str, system: &str, mapper: &str, decision: &str, value: &str| {
+        (
+            mode.to_owned(),
+            system.to_owned(),
+            mapper.to_owned(),
+            decision.to_owned(),
+            json!(value),
+        )
+    };
+    let bug = "buggy-shopify-netsuite";
+    assert_eq!(
+        named,
+        vec![
+            step("live", "netsuite", bug, "changed", "1250.00"),
+            step("live", "shopify", bug, "echo", "1250.00"),
+            step("live", "shopify", bug, "changed", "39.00"),
+            step("live", "netsuite", bug, "conflict", "5900.00"),
+            step("live", "shopify", bug, "owner-reverted", "5900.00"),
+            step("replay", "netsuite", "shopify-netsuite", "changed", "59.00"),
+        ],
+        "{e:#?}"
+    );
+    let text: Vec<String> = e
+        .steps
+        .iter()
+        .filter_map(|s| s.fields.get("price"))
+        .map(weft_store::describe_decision)
+        .collect();
+    eprintln!("{text:#?}");
+    assert!(
+        text[3].contains("resolver system-of-record") && text[3].contains("decided take netsuite"),
+        "{text:#?}"
+    );
+    assert!(
+        text[4].contains("does not own the field; netsuite owns it"),
+        "{text:#?}"
+    );
+    // The replay's repair is written to the shop, and is the agreed value now.
+    let repair = e.steps.last().unwrap();
+    assert_eq!(repair.mode, "replay");
+    assert_eq!(repair.writes.len(), 1, "{repair:#?}");
+    assert_eq!(repair.writes[0].system, "shopify");
+    assert_eq!(repair.writes[0].desired["price"], "59.00");
+    assert_eq!(e.golden["price"], "59.00");
+}
