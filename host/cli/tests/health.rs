@@ -270,6 +270,21 @@ async fn a_dead_loop_makes_healthz_unhealthy_naming_store_and_loop() {
     assert_eq!(crashed["store_id"], STORE, "{json}");
     assert!(crashed["unhealthy_since"].is_string(), "{json}");
 
+    // Cheap: a loop whose state stays the same is not rewritten at every beat (only the host's
+    // beat is), up to its refresh a minute later.
+    let row = |loops: Vec<weft_store::LoopHealthRecord>, name: &str| {
+        loops.into_iter().find(|l| l.name == name).unwrap()
+    };
+    let before = row(db.loop_health(Some(STORE)).await.unwrap(), "process");
+    let beat_before = db.host_beats().await.unwrap()[0].beat_at;
+    tokio::time::sleep(BEAT * 4).await;
+    let after = row(db.loop_health(Some(STORE)).await.unwrap(), "process");
+    assert_eq!(
+        after.updated_at, before.updated_at,
+        "rewritten without a change"
+    );
+    assert!(db.host_beats().await.unwrap()[0].beat_at > beat_before);
+
     // The host dies (its recorder ends without a clean stop): after STALE_BEATS beats,
     // `weft status` says no host runs, and every loop with it.
     recorder.abort();
