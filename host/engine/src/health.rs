@@ -289,8 +289,9 @@ const RECORD_CHUNK: usize = 500;
 
 /// Writes the loops' health to the database for `weft status` (another process): the host's
 /// beat every `beat_every`, each loop's row when its state (healthy, stopped, stalled, stuck)
-/// changes and at most every [`RECORD_REFRESH`] otherwise. A host of thousands of loops writes
-/// one row per beat and its loops' rows once a minute, in transactions of a few hundred rows.
+/// changes, and otherwise once [`RECORD_REFRESH`] old, oldest first, at most 500 a beat. A
+/// host of thousands of idle loops writes one row per beat plus at most 500 refreshed rows, in
+/// transactions of at most 500 rows.
 pub struct HealthRecorder {
     health: Arc<LoopHealth>,
     db: weft_store::Store,
@@ -328,20 +329,26 @@ impl HealthRecorder {
                 .forget_old_hosts(wall - chrono::TimeDelta::days(7))
                 .await?;
         }
-        let due: Vec<weft_store::LoopHealthRecord> = self
-            .health
-            .report()
-            .into_iter()
-            .filter(
-                |r| match self.written.get(&(r.store.clone(), r.name.clone())) {
-                    Some((healthy, state, at)) => {
-                        *healthy != r.healthy
-                            || *state != r.state
-                            || now.saturating_duration_since(*at) >= RECORD_REFRESH
+        // Loops never written or whose state changed are written now; the others are
+        // refreshed once RECORD_REFRESH old, the oldest first, at most RECORD_CHUNK a beat (so a
+        // host of thousands of loops spreads its refreshes instead of rewriting them together).
+        let mut changed = Vec::new();
+        let mut stale = Vec::new();
+        for r in self.health.report() {
+            match self.written.get(&(r.store.clone(), r.name.clone())) {
+                Some((healthy, state, at)) if *healthy == r.healthy && *state == r.state => {
+                    if now.saturating_duration_since(*at) >= RECORD_REFRESH {
+                        stale.push((*at, r));
                     }
-                    None => true,
-                },
-            )
+                }
+                _ => changed.push(r),
+            }
+        }
+        stale.sort_by_key(|(at, _)| *at);
+        stale.truncate(RECORD_CHUNK);
+        let due: Vec<weft_store::LoopHealthRecord> = changed
+            .into_iter()
+            .chain(stale.into_iter().map(|(_, r)| r))
             .map(|r| weft_store::LoopHealthRecord {
                 store_id: r.store,
                 name: r.name,
