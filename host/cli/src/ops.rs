@@ -365,8 +365,7 @@ fn host_line(hosts: &[weft_store::HostBeat], now: chrono::DateTime<chrono::Utc>)
             .iter()
             .map(|h| {
                 format!(
-                    "host {} (pid {}) running since {}, last beat {} ago",
-                    h.host,
+                    "host (pid {}) running since {}, last beat {} ago",
                     h.pid,
                     h.started_at.to_rfc3339(),
                     ago(now, h.beat_at)
