@@ -104,6 +104,12 @@ impl ConsoleActions for HostActions {
         Box::pin(async move {
             let run = async {
                 let setup = setup(&store)?;
+                // What the console runs is what it previewed: a selection one preview covers.
+                let (_, truncated) = selection(&db, &setup.id, since, entity.as_deref()).await?;
+                anyhow::ensure!(
+                    !truncated,
+                    "the selection is larger than one preview ({PREVIEW_MAX} entries): narrow it with a later `since`, or run `weft replay` with the host stopped"
+                );
                 let r =
                     crate::run::replay_store(&db, &runtime, &setup, since, entity.as_deref(), None)
                         .await?;
@@ -129,33 +135,8 @@ pub async fn preview_store(
     since: Option<DateTime<Utc>>,
     entity: Option<&str>,
 ) -> Result<ReplayPreview> {
-    let kinds = entity.map(crate::run::journal_kinds).transpose()?;
     let processor = crate::run::replay_processor(db, runtime, setup).await?;
-    let mut entries = Vec::new();
-    let mut after = 0;
-    let mut truncated = false;
-    loop {
-        let page = db
-            .journal_range(&setup.id, since, None, after, 1000)
-            .await?;
-        let Some(last) = page.last().map(|e| e.seq) else {
-            break;
-        };
-        after = last;
-        entries.extend(
-            page.into_iter()
-                .filter(|e| kinds.is_none_or(|k| k.contains(&e.kind.as_str()))),
-        );
-        if entries.len() >= PREVIEW_MAX {
-            truncated = entries.len() > PREVIEW_MAX
-                || !db
-                    .journal_range(&setup.id, since, None, after, 1)
-                    .await?
-                    .is_empty();
-            entries.truncate(PREVIEW_MAX);
-            break;
-        }
-    }
+    let (entries, truncated) = selection(db, &setup.id, since, entity).await?;
     let (report, rows) = processor
         .preview(entries)
         .await
@@ -193,6 +174,42 @@ pub async fn preview_store(
         writes,
         truncated,
     })
+}
+
+/// The journal entries a replay of `store_id` selects (received at or after `since`, of
+/// entity kind `entity`), in journal order, at most [`PREVIEW_MAX`]; `true` when there are
+/// more.
+async fn selection(
+    db: &Store,
+    store_id: &str,
+    since: Option<DateTime<Utc>>,
+    entity: Option<&str>,
+) -> Result<(Vec<weft_store::JournalEntry>, bool)> {
+    let kinds = entity.map(crate::run::journal_kinds).transpose()?;
+    let mut entries = Vec::new();
+    let mut after = 0;
+    let mut truncated = false;
+    loop {
+        let page = db.journal_range(store_id, since, None, after, 1000).await?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        entries.extend(
+            page.into_iter()
+                .filter(|e| kinds.is_none_or(|k| k.contains(&e.kind.as_str()))),
+        );
+        if entries.len() >= PREVIEW_MAX {
+            truncated = entries.len() > PREVIEW_MAX
+                || !db
+                    .journal_range(store_id, since, None, after, 1)
+                    .await?
+                    .is_empty();
+            entries.truncate(PREVIEW_MAX);
+            break;
+        }
+    }
+    Ok((entries, truncated))
 }
 
 /// Prints a preview: one line per write and field, or one JSON object.
