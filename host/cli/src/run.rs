@@ -193,6 +193,9 @@ pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> 
     .with_context(|| format!("store {}: [schedule]", store.id))
 }
 
+/// How often `weft run` purges old lineage (`[console] lineage_retention`).
+pub const LINEAGE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// `weft run`: every enabled store until Ctrl-C.
 pub async fn run(host_file: &Path) -> Result<ExitCode> {
     let config = load(host_file)?;
@@ -227,7 +230,13 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         if n == 1 { "" } else { "s" },
         host.addr
     );
+    let purge = config.console.lineage_retention.map(|keep| {
+        crate::explain::spawn_lineage_purge(host.db.clone(), keep, LINEAGE_PURGE_EVERY)
+    });
     shutdown_signal().await?;
+    if let Some(p) = purge {
+        p.abort();
+    }
     host.stop().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -319,6 +328,18 @@ pub async fn replay(
         let preview = crate::console::preview_store(&db, &runtime, &s, since, entity).await?;
         crate::console::print_preview(store_id, &preview, json)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    // A host serving the database runs the store's steps in its own process, which this one
+    // cannot take turns with: the console's replay runs inside it instead.
+    let now = Utc::now();
+    if let Some(h) = db.host_beats().await?.into_iter().find(|h| h.is_live(now)) {
+        anyhow::bail!(
+            "a host (pid {}, started {}) is running on this database: run the replay from its console \
+             (/console/stores/{store_id}/replay), which takes turns with the store's processing loop, \
+             or stop the host first",
+            h.pid,
+            h.started_at.to_rfc3339()
+        );
     }
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
     let total = replay_store(&db, &runtime, &s, since, entity, bar.as_ref()).await?;

@@ -336,7 +336,12 @@ impl<'a> Cx<'a> {
         u64::try_from(n).ok()
     }
 
-    fn duration(&mut self, tbl: &Tbl<'_, '_>, key: &str, min: Duration) -> Option<Duration> {
+    pub(crate) fn duration(
+        &mut self,
+        tbl: &Tbl<'_, '_>,
+        key: &str,
+        min: Duration,
+    ) -> Option<Duration> {
         let (s, span) = self.string(tbl, key, &format!("{key} = \"5m\""))?;
         match parse_duration(&s) {
             Ok(d) if d < min => {

@@ -41,6 +41,7 @@ mod error;
 mod journal;
 mod lease;
 mod lineage;
+mod loop_health;
 mod migrate;
 mod outbox;
 mod privacy;
@@ -58,6 +59,7 @@ pub use journal::body_hash;
 pub use lineage::{
     Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
 };
+pub use loop_health::{HostBeat, LoopHealthRecord, STALE_BEATS};
 pub use outbox::ClaimFilter;
 pub use privacy::{
     NewPrivacyRequest, PrivacyAction, PrivacyRequest, PrivacySubject, REDACTED, RedactionOutcome,

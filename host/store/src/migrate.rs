@@ -69,6 +69,12 @@ const SQLITE: &[Migration] = &[
         name: "held_deletes",
         sql: include_str!("../migrations/sqlite/0011_held_deletes.sql"),
     },
+    // 12 is another branch's.
+    Migration {
+        version: 13,
+        name: "loop_health",
+        sql: include_str!("../migrations/sqlite/0013_loop_health.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -126,6 +132,12 @@ const POSTGRES: &[Migration] = &[
         version: 11,
         name: "held_deletes",
         sql: include_str!("../migrations/postgres/0011_held_deletes.sql"),
+    },
+    // 12 is another branch's.
+    Migration {
+        version: 13,
+        name: "loop_health",
+        sql: include_str!("../migrations/postgres/0013_loop_health.sql"),
     },
 ];
 
