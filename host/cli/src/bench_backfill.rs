@@ -317,8 +317,10 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
     eprintln!("bench backfill: starting the host (plugins load first)");
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     eprintln!("bench backfill: host started; waiting for the live SKUs to reach the shop");
-    shop.subscribe_all(&format!("http://{}/webhooks/shopify/{store_id}", host.addr))
-        .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+    crate::demo::subscribe_shopify(
+        &shop,
+        &format!("http://{}/webhooks/shopify/{store_id}", host.addr),
+    )?;
 
     // First contact of the live SKUs: NetSuite's items reach the shop while the backfill runs.
     host.poll_now();

@@ -262,8 +262,10 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         None
     };
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
-    shop.subscribe_all(&format!("http://{}/webhooks/shopify/{store_id}", host.addr))
-        .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+    crate::demo::subscribe_shopify(
+        &shop,
+        &format!("http://{}/webhooks/shopify/{store_id}", host.addr),
+    )?;
     crate::demo_push::deploy(&demo, &netsuite, host.addr, store_id);
 
     // First contact: the catalog reaches the shop.

@@ -207,9 +207,10 @@ impl ActiveStore {
 
     /// Points the shop's webhooks and NetSuite's push script at the host at `addr`.
     pub fn connect(&self, addr: std::net::SocketAddr) -> Result<()> {
-        self.shop
-            .subscribe_all(&format!("http://{addr}/webhooks/shopify/{}", self.id))
-            .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+        crate::demo::subscribe_shopify(
+            &self.shop,
+            &format!("http://{addr}/webhooks/shopify/{}", self.id),
+        )?;
         crate::demo_push::deploy(&self.demo, &self.netsuite, addr, &self.id);
         Ok(())
     }

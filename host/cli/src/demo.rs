@@ -519,9 +519,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
     for s in &stores {
-        s.shopify
-            .subscribe_all(&format!("http://{}/webhooks/shopify/{}", host.addr, s.id))
-            .map_err(|e| anyhow!("cannot subscribe to webhooks: {e}"))?;
+        subscribe_shopify(
+            &s.shopify,
+            &format!("http://{}/webhooks/shopify/{}", host.addr, s.id),
+        )?;
         crate::demo_push::deploy(&opts, &s.netsuite, host.addr, &s.id);
     }
 
@@ -1200,11 +1201,30 @@ async fn settle(host: &Host, stores: &[DemoStore], opts: &DemoOptions) -> Result
     .await
 }
 
+/// Subscribes the simulated shop's webhooks to `url` for the topics weft subscribes to in a
+/// real shop (`weft_shopify::webhook::TOPICS`), not every topic the simulator can fire: a topic
+/// weft does not read would only be kept as malformed at intake.
+pub(crate) fn subscribe_shopify(shop: &ShopifySim, url: &str) -> Result<()> {
+    for name in weft_shopify::webhook::TOPICS {
+        let topic = weft_sim_shopify::state::Topic::parse(name)
+            .ok_or_else(|| anyhow!("the Shopify simulator has no webhook topic {name}"))?;
+        shop.subscribe_webhook(topic, url)
+            .map_err(|e| anyhow!("cannot subscribe to Shopify's {name} webhooks: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Waits until the sources are idle (`wait_sources`, given the time it may take), then until two
 /// rounds in a row are quiet: every poller of every store completed a round started after the
 /// request (so the platforms were read afresh), nothing is behind in the journal, queued, in
-/// flight or parked, and no store's journal head moved. On timeout the error names what each
-/// store was still doing, so a run that never settles says why.
+/// flight or parked, and no store's journal head moved.
+///
+/// `timeout` is the time allowed without progress: whenever the stores' backlog (entries
+/// unprocessed, writes queued or in flight, readings parked) reaches a new low, the deadline
+/// moves to at least `timeout / 2` from then, up to three times `timeout` in all. A slow machine
+/// catching up is given the time it needs; a run that keeps changing without its backlog ever
+/// shrinking (a write repeated without end) still ends at the deadline. On timeout the error
+/// names what each store was still doing, so a run that never settles says why.
 pub(crate) async fn settle_host<F, Fut>(
     host: &Host,
     ids: &[&str],
@@ -1215,25 +1235,38 @@ where
     F: FnMut(Duration) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let mut progress = Progress {
+        deadline: started + timeout,
+        cap: started + timeout * 3,
+        timeout,
+        lowest: i64::MAX,
+    };
     let mut start_head: HashMap<&str, i64> = HashMap::new();
     for id in ids {
         start_head.insert(id, host.db.status(id).await?.journal_head);
     }
-    wait_sources(deadline.saturating_duration_since(Instant::now())).await;
+    progress.observe(backlog(host, ids).await?);
+    wait_sources(progress.left()).await;
     let mut quiet_rounds = 0;
     let mut last_head: HashMap<&str, i64> = HashMap::new();
     let mut busy: Vec<String> = vec!["no quiet round was observed yet".into()];
     while quiet_rounds < 2 {
         anyhow::ensure!(
-            Instant::now() < deadline,
-            "weft did not settle within {timeout:?}; still busy: {}",
+            Instant::now() < progress.deadline,
+            "weft did not settle within {:?}; still busy: {}",
+            started.elapsed(),
             busy.join("; ")
         );
         let requests = host.poll_now();
+        let mut checked = Instant::now();
         while !host.polled_since(&requests) {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            if Instant::now() >= deadline {
+            if checked.elapsed() >= Duration::from_secs(1) {
+                checked = Instant::now();
+                progress.observe(backlog(host, ids).await?);
+            }
+            if Instant::now() >= progress.deadline {
                 // Which pollers are still in a round, and since when.
                 let pollers: Vec<String> = host
                     .loops
@@ -1264,8 +1297,9 @@ where
                     ));
                 }
                 anyhow::bail!(
-                    "weft did not settle within {timeout:?} (waiting for a poll round); still \
-                     busy: {}; pollers: {}; {}",
+                    "weft did not settle within {:?} (waiting for a poll round); still busy: \
+                     {}; pollers: {}; {}",
+                    started.elapsed(),
                     busy.join("; "),
                     pollers.join("; "),
                     stores.join("; ")
@@ -1273,11 +1307,12 @@ where
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let left = deadline.saturating_duration_since(Instant::now());
-        wait_sources(left.min(Duration::from_secs(5))).await;
+        wait_sources(progress.left().min(Duration::from_secs(5))).await;
         busy.clear();
+        let mut total = 0;
         for id in ids {
             let st = host.db.status(id).await?;
+            total += st.lag + st.outbox.pending + st.outbox.inflight + st.parked;
             let before = last_head.insert(id, st.journal_head);
             let mut what = Vec::new();
             if st.lag > 0 {
@@ -1307,9 +1342,42 @@ where
                 busy.push(format!("store {id}: {}", what.join(", ")));
             }
         }
+        progress.observe(total);
         quiet_rounds = if busy.is_empty() { quiet_rounds + 1 } else { 0 };
     }
     Ok(())
+}
+
+/// A settle's deadline, moved on while the backlog keeps reaching new lows.
+struct Progress {
+    deadline: Instant,
+    cap: Instant,
+    timeout: Duration,
+    lowest: i64,
+}
+
+impl Progress {
+    fn observe(&mut self, backlog: i64) {
+        if backlog < self.lowest {
+            self.lowest = backlog;
+            let later = (Instant::now() + self.timeout / 2).min(self.cap);
+            self.deadline = self.deadline.max(later);
+        }
+    }
+
+    fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Entries unprocessed, writes queued or in flight and readings parked, over `ids`.
+async fn backlog(host: &Host, ids: &[&str]) -> Result<i64> {
+    let mut total = 0;
+    for id in ids {
+        let st = host.db.status(id).await?;
+        total += st.lag + st.outbox.pending + st.outbox.inflight + st.parked;
+    }
+    Ok(total)
 }
 
 /// What a store journaled after `seq`, by system, kind and source, with the entities seen most

@@ -477,9 +477,7 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
     };
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     let url = format!("http://{}/webhooks/shopify/{STORE}", host.addr);
-    shopify
-        .subscribe_all(&url)
-        .map_err(|e| anyhow!("cannot subscribe to Shopify's webhooks: {e}"))?;
+    crate::demo::subscribe_shopify(&shopify, &url)?;
 
     say(&opts, "initial sync: the sheet's catalog to Shopify");
     host.poll_now();
