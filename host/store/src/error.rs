@@ -138,6 +138,23 @@ pub enum StoreError {
         /// Canonical key.
         key: String,
     },
+    /// A write through a fenced handle ([`Store::fenced`](crate::Store::fenced)) for a store
+    /// whose lease this process no longer holds: another host (or command) took the store over
+    /// since, or the lease was handed back. Nothing was written; the caller must stop working
+    /// on the store.
+    #[error(
+        "store `{store_id}` is no longer this process's: the lease it held (epoch {epoch}) {now}; \
+         nothing was written (fenced)"
+    )]
+    Fenced {
+        /// The store.
+        store_id: String,
+        /// The fencing token (lease epoch) this process held.
+        epoch: i64,
+        /// Who holds the lease now, in words (`is held by host `h2` (epoch 4)`, `was handed
+        /// back`).
+        now: String,
+    },
     /// The journal writer task has stopped (its store was closed or it panicked).
     #[error("the journal writer has stopped; the append was not journaled")]
     WriterClosed,
@@ -153,6 +170,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is [`StoreError::Fenced`]: the process lost the store's lease.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
+    }
+
     /// Wraps a driver error with the name of the operation that was running.
     pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { op, source }

@@ -69,6 +69,11 @@ const SQLITE: &[Migration] = &[
         name: "held_deletes",
         sql: include_str!("../migrations/sqlite/0011_held_deletes.sql"),
     },
+    Migration {
+        version: 12,
+        name: "cluster_leases",
+        sql: include_str!("../migrations/sqlite/0012_cluster_leases.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -126,6 +131,11 @@ const POSTGRES: &[Migration] = &[
         version: 11,
         name: "held_deletes",
         sql: include_str!("../migrations/postgres/0011_held_deletes.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "cluster_leases",
+        sql: include_str!("../migrations/postgres/0012_cluster_leases.sql"),
     },
 ];
 

@@ -15,6 +15,10 @@ use crate::error::Result;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
+    /// When set ([`Store::fenced`]), every write transaction first checks that this lease is
+    /// still the store's current one, and fails with
+    /// [`StoreError::Fenced`](crate::StoreError::Fenced) otherwise.
+    pub(crate) fence: Option<crate::lease::Fence>,
 }
 
 #[derive(Debug)]
@@ -61,6 +65,7 @@ impl Store {
                 identity,
                 write_lock: Mutex::new(()),
             }),
+            fence: None,
         })
     }
 
@@ -95,7 +100,8 @@ impl Store {
         &self.inner.url
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pool (shared with every clone and fenced handle), waiting for connections to
+    /// finish.
     pub async fn close(&self) {
         on_db!(&self.inner.db, p => p.close().await)
     }
@@ -109,7 +115,14 @@ impl Store {
             Backend::Sqlite => Some(self.inner.write_lock.lock().await),
             Backend::Postgres => None,
         };
-        let tx = db::begin(&self.inner.db, op).await?;
+        if let Some(f) = &self.fence {
+            // Once fenced, always fenced: a newer tenure never goes back.
+            f.check_not_lost()?;
+        }
+        let mut tx = db::begin(&self.inner.db, op).await?;
+        if let Some(f) = &self.fence {
+            crate::lease::check_fence(&mut tx, f, op).await?;
+        }
         Ok(WriteTx { tx, _turn: turn })
     }
 }
