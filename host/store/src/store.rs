@@ -80,6 +80,38 @@ impl Store {
         Store::open_with(url, options).await
     }
 
+    /// A handle on the same database with a pool of its own of at most `max_connections`
+    /// (PostgreSQL; SQLite shares this one, its writers queue in-process anyway), for work
+    /// that must not wait behind the rest of the host for a connection (lease renewals).
+    pub async fn with_own_pool(&self, max_connections: u32) -> Result<Store> {
+        let db = match &self.inner.db {
+            Db::Sqlite(_) => return Ok(self.clone()),
+            Db::Postgres(p) => {
+                let options = (*p.connect_options()).clone();
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(std::time::Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .map_err(|source| crate::StoreError::Connect {
+                        url: self.inner.url.clone(),
+                        source,
+                    })?;
+                Db::Postgres(pool)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                backend: self.inner.backend,
+                url: self.inner.url.clone(),
+                identity: None,
+                write_lock: Mutex::new(()),
+            }),
+            fence: self.fence.clone(),
+        })
+    }
+
     /// Whether the SQLite file this store opened is still the file at its path: an error
     /// ([`StoreError::DatabaseGone`](crate::StoreError::DatabaseGone)) once it was deleted or
     /// replaced. One `stat`; always `Ok` for PostgreSQL and in-memory databases.
