@@ -395,10 +395,11 @@ impl Coordinator {
                 warn!(%store, error = %e, "the store's task ended abnormally");
             }
             owned.lock().remove(&store);
-            if release && !t.fence.is_lost() {
-                if let Err(e) = db.release_lease(&t.fence).await {
-                    warn!(%store, error = %e, "cannot hand the store's lease back; it expires on its own");
-                }
+            if release
+                && !t.fence.is_lost()
+                && let Err(e) = db.release_lease(&t.fence).await
+            {
+                warn!(%store, error = %e, "cannot hand the store's lease back; it expires on its own");
             }
         });
     }
