@@ -72,14 +72,15 @@ pub enum StoreError {
         /// Highest version this binary knows.
         known: i64,
     },
-    /// A query failed.
-    #[error("database error in {op}")]
+    /// A query failed. The driver's error is part of the message (loops log errors with their
+    /// message only, and "database error" alone does not tell a lock timeout from a lost
+    /// connection or a full pool).
+    #[error("database error in {op}: {cause}")]
     Database {
         /// The store operation that was running.
         op: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error (printed in the message, so not also a `source()`).
+        cause: sqlx::Error,
     },
     /// A source version is not an RFC 3339 timestamp.
     #[error("invalid version `{value}` for {what}: expected an RFC 3339 timestamp")]
@@ -177,7 +178,7 @@ impl StoreError {
 
     /// Wraps a driver error with the name of the operation that was running.
     pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-        move |source| StoreError::Database { op, source }
+        move |cause| StoreError::Database { op, cause }
     }
 }
 
