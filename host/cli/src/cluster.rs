@@ -103,6 +103,10 @@ fn hostname() -> String {
     if name.is_empty() { "weft".into() } else { name }
 }
 
+/// How soon a host asks again for a free lease it could not take (its row was still locked by
+/// the previous holder's transaction, or the database failed).
+const RETRY_ACQUIRE: Duration = Duration::from_millis(250);
+
 /// One store this host serves: its lease and the task running its loops.
 struct Tenure {
     fence: Fence,
@@ -303,6 +307,7 @@ impl Coordinator {
             }
             free.sort_by_key(|s| std::cmp::Reverse(preference(&host, s)));
             let mut want = share - self.held.len();
+            let mut retry_soon = false;
             for store in free {
                 if want == 0 {
                     break;
@@ -311,17 +316,27 @@ impl Coordinator {
                     .leases
                     .acquire_lease(&store, &host, &self.instance, ttl, Utc::now())
                     .await
-                    .with_context(|| format!("store {store}: cannot take its lease"))?
                 {
-                    LeaseGrant::Acquired(fence) => {
+                    Ok(LeaseGrant::Acquired(fence)) => {
                         want -= 1;
                         info!(host = %host, %store, epoch = fence.epoch(), "took the store's lease; its loops start here");
                         self.begin(&store, fence);
                     }
-                    LeaseGrant::HeldBy { holder, .. } => {
-                        info!(host = %host, %store, %holder, "another host took the store first")
+                    Ok(LeaseGrant::HeldBy { holder, .. }) => {
+                        info!(host = %host, %store, %holder, "the store is not free yet (another host took it first, or its holder's last transaction is still open)");
+                        retry_soon = true;
+                    }
+                    // One store's failure does not hold up the others (or the next round).
+                    Err(e) => {
+                        warn!(host = %host, %store, error = %e, "cannot take the store's lease; trying again at the next round");
+                        retry_soon = true;
                     }
                 }
+            }
+            // A free lease it could not take yet (its row still locked): ask again shortly
+            // rather than a whole round later.
+            if want > 0 && retry_soon {
+                wait = wait.min(RETRY_ACQUIRE);
             }
             // Wake when a lease this host could take expires, if that is before the next round.
             if want > 0

@@ -206,7 +206,8 @@ pub fn storage_url(config: &Config) -> Result<String> {
 /// Opens the configured database for a command that works on an existing one (`weft replay`):
 /// a SQLite file that does not exist is an error naming its path, and nothing is created.
 pub async fn open_existing_store(config: &Config) -> Result<Store> {
-    Store::open_existing(&storage_url(config)?)
+    let options = weft_store::OpenOptions::default().with_lease_ttl(config.cluster.lease_ttl);
+    Store::open_existing_with(&storage_url(config)?, options)
         .await
         .context("cannot open the database")
 }

@@ -35,7 +35,12 @@ pub async fn open_store(config: &Config) -> Result<Store> {
             .context("sqlite storage without a path")?,
         StorageConfig::Postgres { url } => url.resolve()?.expose().to_owned(),
     };
-    Store::open(&url).await.context("cannot open the database")
+    // PostgreSQL sessions limited for several hosts: a host stopped inside a transaction
+    // holds no lock past a third of the lease TTL (see `[cluster]`).
+    let options = weft_store::OpenOptions::default().with_lease_ttl(config.cluster.lease_ttl);
+    Store::open_with(&url, options)
+        .await
+        .context("cannot open the database")
 }
 
 /// The plugin runtime the configuration describes.

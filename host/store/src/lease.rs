@@ -264,6 +264,18 @@ pub(crate) async fn check_fence(tx: &mut Tx, fence: &Fence, op: &'static str) ->
     }
 }
 
+/// How long an acquisition waits for the lease row's lock (PostgreSQL) before answering that
+/// the lease is not free yet: the holder's fenced transactions are short, and a stopped
+/// holder's are ended by the server, so the caller asks again at its next round rather than
+/// queue behind them.
+const ACQUIRE_LOCK_WAIT: Duration = Duration::from_millis(500);
+
+/// Whether PostgreSQL refused a lock wait (`lock_not_available`, 55P03: `lock_timeout` or
+/// `NOWAIT`).
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+}
+
 const LEASE_COLUMNS: &str = "store_id, holder, instance, epoch, acquired_at, expires_at";
 
 fn lease_from<R: RowExt>(r: &R, op: &'static str) -> Result<Lease> {
@@ -317,15 +329,34 @@ impl Store {
         };
         let expires = ms(now) + ttl;
         let mut w = self.begin_write(OP).await?;
+        if pg {
+            // The previous holder's fenced transactions hold the row under `FOR KEY SHARE`
+            // until they end: wait for them briefly, not for as long as a stopped holder's
+            // session lasts (its server ends it: `idle_in_transaction_session_timeout`).
+            on_tx!(&mut w.tx, c => {
+                sqlx::query(&format!("SET LOCAL lock_timeout = '{}ms'", ACQUIRE_LOCK_WAIT.as_millis()))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            });
+        }
         let grant = on_tx!(&mut w.tx, c => {
             let mut current = None;
             let mut inserted = false;
             for _ in 0..2 {
-                let row = sqlx::query(select)
+                let row = match sqlx::query(select)
                     .bind(store_id)
                     .fetch_optional(&mut *c)
                     .await
-                    .map_err(StoreError::db(OP))?;
+                {
+                    Ok(row) => row,
+                    // A transaction of the holder is still open on the row: not free yet.
+                    Err(e) if is_lock_timeout(&e) => {
+                        drop(w);
+                        return self.busy_lease(store_id, now).await;
+                    }
+                    Err(e) => return Err(StoreError::db(OP)(e)),
+                };
                 if let Some(r) = row {
                     current = Some((
                         r.text("holder").map_err(StoreError::db(OP))?,
@@ -386,6 +417,18 @@ impl Store {
         });
         w.commit(OP).await?;
         Ok(grant)
+    }
+
+    /// How a lease whose row another transaction still locks stands, for [`LeaseGrant::HeldBy`].
+    async fn busy_lease(&self, store_id: &str, now: DateTime<Utc>) -> Result<LeaseGrant> {
+        let lease = self.lease(store_id).await?;
+        Ok(LeaseGrant::HeldBy {
+            holder: match &lease {
+                Some(l) => format!("{} (a transaction of its is still open)", l.holder),
+                None => "another process".into(),
+            },
+            expires_at: lease.map_or(now, |l| l.expires_at.max(now)),
+        })
     }
 
     /// Extends `fence`'s lease to `now + ttl` while it is still its tenure (even if it expired

@@ -156,6 +156,12 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
     let mut tx = crate::db::begin(db, "migrate").await?;
     on_tx!(&mut tx, c => {
         if matches!(db, Db::Postgres(_)) {
+            // Another host may be migrating: wait for it however long it takes (the
+            // sessions' `lock_timeout` is for the running host's own writes).
+            sqlx::query("SET LOCAL lock_timeout = 0")
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db("migrate"))?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_MIGRATION_LOCK)
                 .execute(&mut *c)

@@ -73,9 +73,14 @@ impl Store {
     /// file that does not exist is [`StoreError::NotFound`](crate::StoreError::NotFound) and
     /// nothing is created.
     pub async fn open_existing(url: &str) -> Result<Store> {
+        Store::open_existing_with(url, OpenOptions::default()).await
+    }
+
+    /// [`Store::open_existing`] with explicit options (`create_if_missing` is forced off).
+    pub async fn open_existing_with(url: &str, options: OpenOptions) -> Result<Store> {
         let options = OpenOptions {
             create_if_missing: false,
-            ..OpenOptions::default()
+            ..options
         };
         Store::open_with(url, options).await
     }

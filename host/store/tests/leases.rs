@@ -361,3 +361,139 @@ async fn renewals_hand_backs_and_heartbeats(db: &TestDb) {
     s.remove_host("host-a", "a2").await.unwrap();
     assert_eq!(s.hosts().await.unwrap().len(), 1);
 }
+
+/// A holder stopped inside a fenced write (SIGSTOP, a VM pause) on PostgreSQL: its session sits
+/// idle in a transaction holding the lease row under `FOR KEY SHARE` (what every fenced write
+/// takes first) and the lock of an outbox row it claimed. The taker is told at once that the
+/// lease is not free yet instead of queueing behind it, takes it as soon as the server has
+/// ended the stopped session (`idle_in_transaction_session_timeout`, a third of the TTL), and
+/// can settle the row the stopped holder had locked; the stopped transaction commits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_holder_stopped_inside_a_write_does_not_block_the_takeover() {
+    use sqlx::Connection as _;
+    use std::str::FromStr as _;
+    let Some(db) = common::postgres_db().await else {
+        return;
+    };
+    let lease_ttl = Duration::from_secs(6);
+    let options = db.options.clone().with_lease_ttl(lease_ttl);
+    assert_eq!(
+        options.postgres_session_settings(),
+        [
+            ("idle_in_transaction_session_timeout", "2000ms".to_owned()),
+            ("lock_timeout", "6000ms".to_owned())
+        ]
+    );
+    let s = weft_store::Store::open_with(&db.url, options.clone())
+        .await
+        .unwrap();
+    let fa = match s
+        .acquire_lease("s1", "host-a", "a1", TTL, t0())
+        .await
+        .unwrap()
+    {
+        LeaseGrant::Acquired(f) => f,
+        other => panic!("host-a: {other:?}"),
+    };
+    let a = s.fenced(fa.clone());
+    let mut step = StepCommit::new("s1", t0());
+    step.outbox
+        .push(outbox("WEB-1", "k-1", json!({"price": "1"}), false));
+    a.commit_step(&step).await.unwrap();
+    let claimed = a
+        .claim_due(t0(), 1, Duration::from_secs(60), Some("s1"))
+        .await
+        .unwrap();
+    let (id, token) = (claimed[0].id, claimed[0].claim_token.clone().unwrap());
+
+    // host-a's next write stops half way, in a session set up as the store sets up its own.
+    let schema = db.options.postgres_schema.clone().unwrap();
+    let connect = sqlx::postgres::PgConnectOptions::from_str(&db.url)
+        .unwrap()
+        .options([("search_path", schema.as_str())])
+        .options(options.postgres_session_settings());
+    let mut stopped = sqlx::PgConnection::connect_with(&connect).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut stopped).await.unwrap();
+    sqlx::query("SELECT epoch FROM leases WHERE store_id = 's1' FOR KEY SHARE")
+        .execute(&mut stopped)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET claim_token = claim_token WHERE id = $1")
+        .bind(id)
+        .execute(&mut stopped)
+        .await
+        .unwrap();
+    let stopped_at = std::time::Instant::now();
+
+    // host-b, once the lease has expired: not free yet, said without waiting on the lock.
+    let later = t0() + TimeDelta::seconds(30);
+    let asked = std::time::Instant::now();
+    match s
+        .acquire_lease("s1", "host-b", "b1", TTL, later)
+        .await
+        .unwrap()
+    {
+        LeaseGrant::HeldBy { holder, .. } => {
+            assert!(
+                holder.contains("host-a") && holder.contains("still open"),
+                "{holder}"
+            )
+        }
+        other => panic!("host-b took a lease whose holder's write is still open: {other:?}"),
+    }
+    assert!(
+        asked.elapsed() < Duration::from_millis(1500),
+        "the acquisition waited {:?} on the stopped holder",
+        asked.elapsed()
+    );
+    // The server ends the stopped session; host-b then takes the store, within the TTL.
+    let fb = loop {
+        match s
+            .acquire_lease("s1", "host-b", "b1", TTL, later)
+            .await
+            .unwrap()
+        {
+            LeaseGrant::Acquired(f) => break f,
+            LeaseGrant::HeldBy { .. } => {
+                assert!(
+                    stopped_at.elapsed() < lease_ttl,
+                    "host-b could not take the lease {:?} after host-a stopped",
+                    stopped_at.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert!(fb.epoch() > fa.epoch());
+    // The row host-a had locked is host-b's to settle: its write is due again.
+    let b = s.fenced(fb);
+    b.retry(id, &token, later, "the previous holder stopped", later)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.claim_due(later, 10, Duration::from_secs(60), Some("s1"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // host-a resumes: its transaction is gone, and its next write through the store is fenced.
+    assert!(
+        sqlx::raw_sql("COMMIT").execute(&mut stopped).await.is_err(),
+        "the stopped session's transaction outlived the takeover"
+    );
+    let err = a
+        .set_watermark(
+            "s1",
+            &WatermarkUpdate {
+                stream: "x".into(),
+                value: json!(1),
+            },
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_fenced(), "{err}");
+    s.close().await;
+    db.cleanup().await;
+}
