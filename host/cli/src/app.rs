@@ -424,6 +424,9 @@ impl StoreBuild {
 /// a host of up to this many stores reads them all each time, as before).
 const METRICS_SWEEP: usize = 64;
 
+/// How often the host writes its beat and its loops' changed states to the database.
+pub const HEALTH_BEAT: Duration = Duration::from_secs(2);
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -661,6 +664,11 @@ impl Host {
         if let Some(c) = console {
             state.set_console(c);
         }
+        // The loops' health in the database, for `weft status` (another process).
+        tasks.spawn(
+            weft_engine::HealthRecorder::new(loops.clone(), db.clone(), HEALTH_BEAT)
+                .run(stop_rx.clone()),
+        );
         state.readiness().mark_ready();
         let mut server_stop = stop_rx.clone();
         tasks.spawn(async move {

@@ -1,6 +1,7 @@
 //! What the web console (`weft_server::console`) needs from the host: its options from
-//! `[console]` (the token resolved from its secret reference), and replay previews, which need
-//! the store's plugins; `weft replay --dry-run` prints the same preview.
+//! `[console]` (the token resolved from its secret reference), and replays and their previews,
+//! which need the store's plugins; `weft replay` runs the same replay and `weft replay
+//! --dry-run` prints the same preview.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use weft_config::Config;
 use weft_runtime::Runtime;
-use weft_server::{ConsoleActions, ConsoleOptions, PreviewWrite, ReplayPreview};
+use weft_server::{ConsoleActions, ConsoleOptions, PreviewWrite, ReplayOutcome, ReplayPreview};
 use weft_store::Store;
 
 use crate::app::StoreSetup;
@@ -19,7 +20,7 @@ use crate::app::StoreSetup;
 pub const PREVIEW_MAX: usize = 20_000;
 
 /// The console's options when `[console] token` is set (resolved now, so a missing secret
-/// stops start-up naming it), with replay previews over `db` and `runtime`.
+/// stops start-up naming it), with replays and their previews over `db` and `runtime`.
 pub fn options(config: &Config, db: &Store, runtime: &Runtime) -> Result<Option<ConsoleOptions>> {
     let Some(token) = &config.console.token else {
         return Ok(None);
@@ -29,38 +30,96 @@ pub fn options(config: &Config, db: &Store, runtime: &Runtime) -> Result<Option<
         token.expose().len() >= 16,
         "[console] token: use at least 16 characters (it is the console's only lock)"
     );
-    let actions = Arc::new(Previewer {
-        config: Arc::new(config.clone()),
-        db: db.clone(),
-        runtime: runtime.clone(),
-    });
+    let config = Arc::new(config.clone());
+    let setup_runtime = runtime.clone();
+    let actions = Arc::new(HostActions::new(
+        db.clone(),
+        runtime.clone(),
+        move |store| {
+            let s = config
+                .store(store)
+                .with_context(|| format!("no store `{store}` in the configuration"))?;
+            crate::run::setup(s, &setup_runtime, None)
+        },
+    ));
     Ok(Some(
         ConsoleOptions::new(token.expose().as_bytes().to_vec()).with_actions(actions),
     ))
 }
 
-struct Previewer {
-    config: Arc<Config>,
+/// Builds a store's setup (its plugins as configured now) by store id.
+type SetupFn = dyn Fn(&str) -> Result<StoreSetup> + Send + Sync;
+
+/// The console's replays and previews in a running host: the same work as `weft replay` and
+/// `weft replay --dry-run`, over the host's own database handle, so a replay's steps take
+/// turns with the store's processing loop (`Store::step_lock`).
+pub struct HostActions {
     db: Store,
     runtime: Runtime,
+    setup: Arc<SetupFn>,
 }
 
-impl ConsoleActions for Previewer {
+impl HostActions {
+    /// Actions over `db` (the host's handle: the same `Store` its loops use), building each
+    /// store's setup with `setup`.
+    pub fn new(
+        db: Store,
+        runtime: Runtime,
+        setup: impl Fn(&str) -> Result<StoreSetup> + Send + Sync + 'static,
+    ) -> Self {
+        HostActions {
+            db,
+            runtime,
+            setup: Arc::new(setup),
+        }
+    }
+}
+
+type Boxed<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+
+impl ConsoleActions for HostActions {
     fn replay_preview(
         &self,
         store: String,
         since: Option<DateTime<Utc>>,
         entity: Option<String>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<ReplayPreview, String>> + Send>>
-    {
-        let (config, db, runtime) = (self.config.clone(), self.db.clone(), self.runtime.clone());
+    ) -> Boxed<ReplayPreview> {
+        let (setup, db, runtime) = (self.setup.clone(), self.db.clone(), self.runtime.clone());
         Box::pin(async move {
             let run = async {
-                let s = config
-                    .store(&store)
-                    .with_context(|| format!("no store `{store}` in the configuration"))?;
-                let setup = crate::run::setup(s, &runtime, None)?;
+                let setup = setup(&store)?;
                 preview_store(&db, &runtime, &setup, since, entity.as_deref()).await
+            };
+            run.await.map_err(|e: anyhow::Error| format!("{e:#}"))
+        })
+    }
+
+    fn replay_run(
+        &self,
+        store: String,
+        since: Option<DateTime<Utc>>,
+        entity: Option<String>,
+    ) -> Boxed<ReplayOutcome> {
+        let (setup, db, runtime) = (self.setup.clone(), self.db.clone(), self.runtime.clone());
+        Box::pin(async move {
+            let run = async {
+                let setup = setup(&store)?;
+                // What the console runs is what it previewed: a selection one preview covers.
+                let (_, truncated) = selection(&db, &setup.id, since, entity.as_deref()).await?;
+                anyhow::ensure!(
+                    !truncated,
+                    "the selection is larger than one preview ({PREVIEW_MAX} entries): narrow it with a later `since`, or run `weft replay` with the host stopped"
+                );
+                let r =
+                    crate::run::replay_store(&db, &runtime, &setup, since, entity.as_deref(), None)
+                        .await?;
+                Ok(ReplayOutcome {
+                    entries: r.entries,
+                    mapped: r.mapped,
+                    failed: r.failed,
+                    conflicts: r.conflicts,
+                    writes: r.writes,
+                })
             };
             run.await.map_err(|e: anyhow::Error| format!("{e:#}"))
         })
@@ -76,33 +135,8 @@ pub async fn preview_store(
     since: Option<DateTime<Utc>>,
     entity: Option<&str>,
 ) -> Result<ReplayPreview> {
-    let kinds = entity.map(crate::run::journal_kinds).transpose()?;
     let processor = crate::run::replay_processor(db, runtime, setup).await?;
-    let mut entries = Vec::new();
-    let mut after = 0;
-    let mut truncated = false;
-    loop {
-        let page = db
-            .journal_range(&setup.id, since, None, after, 1000)
-            .await?;
-        let Some(last) = page.last().map(|e| e.seq) else {
-            break;
-        };
-        after = last;
-        entries.extend(
-            page.into_iter()
-                .filter(|e| kinds.is_none_or(|k| k.contains(&e.kind.as_str()))),
-        );
-        if entries.len() >= PREVIEW_MAX {
-            truncated = entries.len() > PREVIEW_MAX
-                || !db
-                    .journal_range(&setup.id, since, None, after, 1)
-                    .await?
-                    .is_empty();
-            entries.truncate(PREVIEW_MAX);
-            break;
-        }
-    }
+    let (entries, truncated) = selection(db, &setup.id, since, entity).await?;
     let (report, rows) = processor
         .preview(entries)
         .await
@@ -140,6 +174,42 @@ pub async fn preview_store(
         writes,
         truncated,
     })
+}
+
+/// The journal entries a replay of `store_id` selects (received at or after `since`, of
+/// entity kind `entity`), in journal order, at most [`PREVIEW_MAX`]; `true` when there are
+/// more.
+async fn selection(
+    db: &Store,
+    store_id: &str,
+    since: Option<DateTime<Utc>>,
+    entity: Option<&str>,
+) -> Result<(Vec<weft_store::JournalEntry>, bool)> {
+    let kinds = entity.map(crate::run::journal_kinds).transpose()?;
+    let mut entries = Vec::new();
+    let mut after = 0;
+    let mut truncated = false;
+    loop {
+        let page = db.journal_range(store_id, since, None, after, 1000).await?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        entries.extend(
+            page.into_iter()
+                .filter(|e| kinds.is_none_or(|k| k.contains(&e.kind.as_str()))),
+        );
+        if entries.len() >= PREVIEW_MAX {
+            truncated = entries.len() > PREVIEW_MAX
+                || !db
+                    .journal_range(store_id, since, None, after, 1)
+                    .await?
+                    .is_empty();
+            entries.truncate(PREVIEW_MAX);
+            break;
+        }
+    }
+    Ok((entries, truncated))
 }
 
 /// Prints a preview: one line per write and field, or one JSON object.

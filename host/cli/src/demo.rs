@@ -1216,6 +1216,10 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let deadline = Instant::now() + timeout;
+    let mut start_head: HashMap<&str, i64> = HashMap::new();
+    for id in ids {
+        start_head.insert(id, host.db.status(id).await?.journal_head);
+    }
     wait_sources(deadline.saturating_duration_since(Instant::now())).await;
     let mut quiet_rounds = 0;
     let mut last_head: HashMap<&str, i64> = HashMap::new();
@@ -1238,11 +1242,33 @@ where
                     .filter(|l| l.name.starts_with("poll"))
                     .map(|l| format!("{} {}: {}", l.store, l.name, l.detail))
                     .collect();
+                // What each store did since the settle began: a round that never ends, or
+                // sources that never go idle, show here as the journal moving.
+                let mut stores = Vec::new();
+                for id in ids {
+                    let st = host.db.status(id).await?;
+                    let from = last_head
+                        .get(id)
+                        .or(start_head.get(id))
+                        .copied()
+                        .unwrap_or(0);
+                    stores.push(format!(
+                        "store {id}: {} unprocessed, {} writes pending, {} in flight, {} parked, \
+                         journal head {} (from {from}{})",
+                        st.lag,
+                        st.outbox.pending,
+                        st.outbox.inflight,
+                        st.parked,
+                        st.journal_head,
+                        journaled_since(host, id, from).await?
+                    ));
+                }
                 anyhow::bail!(
                     "weft did not settle within {timeout:?} (waiting for a poll round); still \
-                     busy: {}; pollers: {}",
+                     busy: {}; pollers: {}; {}",
                     busy.join("; "),
-                    pollers.join("; ")
+                    pollers.join("; "),
+                    stores.join("; ")
                 );
             }
         }

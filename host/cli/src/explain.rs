@@ -190,3 +190,107 @@ pub fn render(e: &Explanation) -> String {
     }
     out
 }
+
+/// `weft lineage`: the history `weft explain` reads.
+#[derive(Debug, clap::Subcommand)]
+pub enum LineageCommand {
+    /// Delete lineage rows older than `--older-than`, except, for each record, the newest row
+    /// of each system's field (it explains the value the field holds now). `weft run` does the
+    /// same periodically with `[console] lineage_retention`.
+    Purge {
+        #[command(flatten)]
+        db: StoreArgs,
+        /// Only this store (default: every store).
+        #[arg(long)]
+        store: Option<String>,
+        /// Rows written longer ago than this (`90d`, `12h`).
+        #[arg(long, value_parser = parse_age)]
+        older_than: std::time::Duration,
+        /// Print the count as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_age(s: &str) -> std::result::Result<std::time::Duration, String> {
+    weft_config::parse_duration(s)
+}
+
+/// Purges the lineage of `stores` (every store in the database when `None`) older than
+/// `before`: see [`Store::purge_lineage`]. Returns the rows deleted.
+pub async fn purge(
+    db: &Store,
+    stores: Option<&[String]>,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    let ids = match stores {
+        Some(s) => s.to_vec(),
+        None => db.store_ids().await?,
+    };
+    let mut n = 0;
+    for id in ids {
+        n += db.purge_lineage(&id, before).await?;
+    }
+    Ok(n)
+}
+
+/// Runs `weft lineage`.
+pub async fn lineage(cmd: LineageCommand) -> Result<ExitCode> {
+    match cmd {
+        LineageCommand::Purge {
+            db,
+            store,
+            older_than,
+            json,
+        } => {
+            let db = db.open().await?;
+            let before = chrono::Utc::now() - chrono::TimeDelta::from_std(older_than)?;
+            let stores = store.map(|s| vec![s]);
+            let n = purge(&db, stores.as_deref(), before).await?;
+            if json {
+                crate::outln!(
+                    "{}",
+                    serde_json::json!({ "deleted": n, "before": before.to_rfc3339() })
+                );
+            } else {
+                crate::outln!(
+                    "deleted {n} lineage rows written before {} (the newest of each field of each record kept)",
+                    before.to_rfc3339()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Purges lineage older than `retention` every `every` (the first time one minute after
+/// start), for `weft run` with `[console] lineage_retention`. Failures are logged and tried
+/// again next time.
+pub fn spawn_lineage_purge(
+    db: Store,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + std::time::Duration::from_secs(60).min(every);
+        let mut tick = tokio::time::interval_at(start, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Ok(keep) = chrono::TimeDelta::from_std(retention) else {
+                return;
+            };
+            let before = chrono::Utc::now() - keep;
+            let started = Instant::now();
+            match purge(&db, None, before).await {
+                Ok(n) => tracing::info!(
+                    deleted = n,
+                    before = %before.to_rfc3339(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "lineage purged"
+                ),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "lineage purge failed"),
+            }
+        }
+    })
+}

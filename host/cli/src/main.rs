@@ -149,6 +149,10 @@ enum Command {
     /// version, mapper), the merge decision (conflict and the resolver that settled it,
     /// refusal, echo) and the writes it caused with their outcome.
     Explain(weft::explain::ExplainArgs),
+    /// The lineage `weft explain` reads: `purge --older-than 90d` deletes old rows, keeping the
+    /// newest of each field of each record.
+    #[command(subcommand)]
+    Lineage(weft::explain::LineageCommand),
     /// Privacy requests (customer redactions, data requests, shop redactions): list them,
     /// export what weft holds about a customer.
     #[command(subcommand)]
@@ -385,6 +389,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dlq(cmd) => weft::ops::dlq(cmd).await,
         Command::Proposals(cmd) => weft::proposals::proposals(cmd).await,
         Command::Explain(args) => weft::explain::explain(args).await,
+        Command::Lineage(cmd) => weft::explain::lineage(cmd).await,
         Command::Privacy(cmd) => weft::privacy::run(cmd).await,
         Command::Deletes(cmd) => weft::deletes::deletes(cmd).await,
     }

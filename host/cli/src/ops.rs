@@ -306,10 +306,17 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             crate::outln!("hosts: {}", hosts.join(", "));
         }
     }
+    let hosts = store.host_beats().await?;
     for id in ids {
         let s = store.status(&id).await?;
         let proposals = crate::proposals::open_count(&store, &id).await?;
         let lease = leases.get(&id);
+        let loops: Vec<LoopVerdict> = store
+            .loop_health(Some(&id))
+            .await?
+            .into_iter()
+            .map(|r| LoopVerdict::judge(r, &hosts, now))
+            .collect();
         if args.json {
             let mut v = serde_json::to_value(&s)?;
             v["proposals"] = serde_json::json!(proposals);
@@ -322,6 +329,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
                 }),
                 _ => serde_json::Value::Null,
             };
+            v["loops"] = serde_json::to_value(&loops)?;
+            v["unhealthy_loops"] =
+                serde_json::json!(loops.iter().filter(|l| l.verdict != "ok").count());
             crate::outln!("{v}");
             continue;
         }
@@ -359,12 +369,19 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
                 ),
             }
         }
+        for l in &loops {
+            crate::outln!("  {}", l.line(now));
+        }
         for (name, n) in &s.counters {
             crate::outln!("  {name}: {n}");
         }
         for r in store.privacy_requests(Some(&id), false).await? {
             crate::outln!("  privacy {}", crate::privacy::line(&r));
         }
+    }
+    if !args.json {
+        // Last, so the store lines come first (`weft status | head`).
+        crate::outln!("{}", host_line(&hosts, now));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -390,6 +407,123 @@ fn owner_line(lease: Option<&weft_store::Lease>, now: chrono::DateTime<chrono::U
             l.epoch
         ),
         None => "served by no host yet (never leased)".into(),
+    }
+}
+
+/// How long ago `t` was, for people (`3 s`, `12 min`, `5 h`, `2 d`).
+fn ago(now: chrono::DateTime<chrono::Utc>, t: chrono::DateTime<chrono::Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// The first line of `weft status`: whether a host runs on this database.
+fn host_line(hosts: &[weft_store::HostBeat], now: chrono::DateTime<chrono::Utc>) -> String {
+    let live: Vec<_> = hosts.iter().filter(|h| h.is_live(now)).collect();
+    if !live.is_empty() {
+        return live
+            .iter()
+            .map(|h| {
+                format!(
+                    "host (pid {}) running since {}, last beat {} ago",
+                    h.pid,
+                    h.started_at.to_rfc3339(),
+                    ago(now, h.beat_at)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    match hosts.first() {
+        None => "NO HOST has run on this database yet (or one older than store loop health)".into(),
+        Some(h) => match h.stopped_at {
+            Some(at) => format!(
+                "NO HOST RUNNING: the last one (pid {}, started {}) stopped at {} ({} ago)",
+                h.pid,
+                h.started_at.to_rfc3339(),
+                at.to_rfc3339(),
+                ago(now, at)
+            ),
+            None => format!(
+                "NO HOST RUNNING: the last one (pid {}, started {}) stopped beating at {} ({} ago; it beats every {} s) without stopping cleanly: it died, was killed, or hangs",
+                h.pid,
+                h.started_at.to_rfc3339(),
+                h.beat_at.to_rfc3339(),
+                ago(now, h.beat_at),
+                h.beat_every.as_secs_f64()
+            ),
+        },
+    }
+}
+
+/// One store loop as `weft status` judges it: the host's own judgement while that host still
+/// beats, else "host not running".
+#[derive(Debug, serde::Serialize)]
+pub struct LoopVerdict {
+    /// What the host recorded.
+    #[serde(flatten)]
+    pub record: weft_store::LoopHealthRecord,
+    /// `ok`, `unhealthy`, or `host not running`.
+    pub verdict: &'static str,
+    /// Whether the host that runs it still beats.
+    pub host_running: bool,
+}
+
+impl LoopVerdict {
+    fn judge(
+        record: weft_store::LoopHealthRecord,
+        hosts: &[weft_store::HostBeat],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let host_running = hosts
+            .iter()
+            .any(|h| h.host == record.host && h.is_live(now));
+        let verdict = if !host_running {
+            "host not running"
+        } else if record.healthy {
+            "ok"
+        } else {
+            "unhealthy"
+        };
+        LoopVerdict {
+            record,
+            verdict,
+            host_running,
+        }
+    }
+
+    fn line(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let r = &self.record;
+        let last = r.last_round.map_or_else(
+            || "no round yet".into(),
+            |t| format!("last round {} ago", ago(now, t)),
+        );
+        match self.verdict {
+            "ok" => format!("loop {} ok: {} rounds, {last}", r.name, r.rounds),
+            "unhealthy" => format!(
+                "loop {} UNHEALTHY since {} ({} ago): {}; {last}{}",
+                r.name,
+                r.unhealthy_since.unwrap_or(r.updated_at).to_rfc3339(),
+                ago(now, r.unhealthy_since.unwrap_or(r.updated_at)),
+                r.detail,
+                r.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            ),
+            _ => format!(
+                "loop {} NOT RUNNING: its host {} is not running; as of {} it was {}: {}; {last}",
+                r.name,
+                r.host,
+                r.updated_at.to_rfc3339(),
+                r.state,
+                r.detail
+            ),
+        }
     }
 }
 

@@ -233,6 +233,9 @@ pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> 
     .with_context(|| format!("store {}: [schedule]", store.id))
 }
 
+/// How often `weft run` purges old lineage (`[console] lineage_retention`).
+pub const LINEAGE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// `weft run`: every enabled store until Ctrl-C.
 pub async fn run(host_file: &Path) -> Result<ExitCode> {
     let config = load(host_file)?;
@@ -269,7 +272,13 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         if n == 1 { "" } else { "s" },
         host.addr
     );
+    let purge = config.console.lineage_retention.map(|keep| {
+        crate::explain::spawn_lineage_purge(host.db.clone(), keep, LINEAGE_PURGE_EVERY)
+    });
     shutdown_signal().await?;
+    if let Some(p) = purge {
+        p.abort();
+    }
     host.stop().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -316,9 +325,27 @@ pub async fn replay(
         crate::console::print_preview(store_id, &preview, json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    // The store's lease for as long as the replay runs: a running host would otherwise step
-    // the same store at the same time (refused, naming the host, while one serves it).
-    let lease = CommandLease::take(&db, store_id, "replay", config.cluster.lease_ttl).await?;
+    // The store's lease for as long as the replay runs: the host serving the store would
+    // otherwise step it at the same time. Refused, naming that host, while one serves it; a
+    // host running on this database can run the replay from its console instead.
+    let lease = match CommandLease::take(&db, store_id, "replay", config.cluster.lease_ttl).await {
+        Ok(lease) => lease,
+        Err(e) => {
+            let now = Utc::now();
+            return Err(
+                match db.host_beats().await?.into_iter().find(|h| h.is_live(now)) {
+                    Some(h) => e.context(format!(
+                        "a host (pid {}, started {}) is running on this database: run the replay from its console \
+                         (/console/stores/{store_id}/replay), which takes turns with the store's processing loop, \
+                         or stop the host first",
+                        h.pid,
+                        h.started_at.to_rfc3339()
+                    )),
+                    None => e,
+                },
+            );
+        }
+    };
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
     let total = replay_store(&lease.db, &runtime, &s, since, entity, bar.as_ref()).await;
     lease.release().await?;

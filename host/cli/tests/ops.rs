@@ -1,7 +1,8 @@
 //! The operator commands as an operator runs them (the real `weft` binary): a mistyped database
 //! path is an error that creates nothing, a closed stdout pipe ends quietly, the ids `dlq list`
 //! prints are the ids `dlq show` / `retry` / `discard` take, and `dlq retry --all` re-queues by
-//! filter, and `weft proposals` lists, counts and journals decisions.
+//! filter, `weft proposals` lists, counts and journals decisions, `weft lineage purge` keeps the
+//! newest step of each field, and `weft status` / `weft replay` see whether `weft run` runs.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -447,4 +448,199 @@ async fn proposals_are_listed_counted_and_decided_by_a_journaled_entry() {
         e.body["weft_decision"],
         json!({"field": "price", "accept": true, "value": "39.00"})
     );
+}
+
+/// `weft lineage purge --older-than`: rows older than that go, except each record's newest row
+/// of each system's field; newer rows stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lineage_purge_keeps_the_newest_row_of_each_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weft.db");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let seq = store.append(entry("s1", 1)).await.unwrap().seq();
+    let row = |price: &str| weft_store::LineageRow {
+        seq,
+        kind: "price".into(),
+        key: "SKU-1".into(),
+        system: "shopify".into(),
+        mode: "live".into(),
+        mapper: "shopify-netsuite 0.1.0".into(),
+        fields: json!({ "price": { "decision": "changed", "value": price } }),
+        writes: json!([]),
+    };
+    // Three old steps set the price a year ago, one recent step set it again: the first two old
+    // ones go. Another record's only (old) row stays: it explains its value.
+    let long_ago = Utc::now() - chrono::TimeDelta::days(365);
+    for (price, at) in [
+        ("10.00", long_ago),
+        ("11.00", long_ago),
+        ("12.00", Utc::now() - chrono::TimeDelta::hours(1)),
+    ] {
+        let mut step = StepCommit::new("s1", at);
+        step.lineage.push(row(price));
+        if price == "10.00" {
+            let mut other = row("5.00");
+            other.key = "SKU-2".into();
+            step.lineage.push(other);
+        }
+        store.commit_step(&step).await.unwrap();
+    }
+    store.close().await;
+    let db = path.to_str().unwrap();
+
+    let out = weft(&[
+        "lineage",
+        "purge",
+        "--older-than",
+        "90d",
+        "--json",
+        "--database",
+        db,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["deleted"], 2, "{v}");
+    let store = Store::open(db).await.unwrap();
+    let e = store
+        .explain("s1", "price", "SKU-1", 500)
+        .await
+        .unwrap()
+        .unwrap();
+    let prices: Vec<&serde_json::Value> = e
+        .steps
+        .iter()
+        .map(|s| &s.fields["price"]["value"])
+        .collect();
+    assert_eq!(prices, vec!["12.00"]);
+    let e = store
+        .explain("s1", "price", "SKU-2", 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.steps.len(), 1);
+    store.close().await;
+
+    // Nothing left to purge; an unknown duration is refused.
+    let out = weft(&["lineage", "purge", "--older-than", "90d", "--database", db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("deleted 0 lineage rows"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = weft(&["lineage", "purge", "--older-than", "soon", "--database", db]);
+    assert!(!out.status.success());
+}
+
+/// `weft run` (the starter config, its platforms unreachable) beats into its database: while
+/// it runs, `weft status` names it and its store loops, and `weft replay` (which cannot take
+/// turns with the host's steps) refuses, pointing to the console; after SIGTERM, `weft status`
+/// says no host runs and since when, and `weft replay` goes ahead.
+#[test]
+fn status_and_replay_see_whether_a_host_runs() {
+    use std::io::{Read as _, Write as _};
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        weft(&["init", dir.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let host = dir.path().join("weft.toml");
+    let config = std::fs::read_to_string(&host).unwrap().replace(
+        "listen = \"127.0.0.1:8080\"",
+        &format!("listen = \"127.0.0.1:{port}\"\nshutdown_grace = \"1s\""),
+    );
+    std::fs::write(&host, config).unwrap();
+    let h = host.to_str().unwrap();
+    let with_env = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+        cmd.args(args).env_remove("WEFT_DATABASE_URL");
+        for var in weft_config::STARTER_ENV_VARS {
+            cmd.env(var, "test-value");
+        }
+        cmd
+    };
+    let mut child = with_env(&["run", h])
+        .env("WEFT_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let addr = format!("127.0.0.1:{port}");
+    let t = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            s.write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            let mut r = String::new();
+            let _ = s.read_to_string(&mut r);
+            if r.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("weft run exited ({status}): {err}");
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "not ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The host's first beat names its loops (they turn, failing against unreachable platforms).
+    let status = loop {
+        let out = weft(&["status", "--store", "acme", "-c", h]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let s = text(&out.stdout);
+        if s.contains("loop process ok") && s.contains("loop dispatch ok") {
+            break s;
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(120), "{s}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    eprintln!("weft status while weft run runs:\n{status}");
+    assert!(
+        status.contains(&format!("(pid {pid}) running since")),
+        "{status}"
+    );
+    let replay = with_env(&["replay", "-c", h, "--store", "acme"])
+        .output()
+        .unwrap();
+    let err = text(&replay.stderr);
+    assert!(!replay.status.success());
+    assert!(
+        err.contains(&format!("a host (pid {pid}")) && err.contains("/console/stores/acme/replay"),
+        "{err}"
+    );
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    let out = weft(&["status", "--store", "acme", "-c", h]);
+    let s = text(&out.stdout);
+    eprintln!("weft status after it stopped:\n{s}");
+    assert!(
+        s.contains(&format!("NO HOST RUNNING: the last one (pid {pid}"))
+            && s.contains("stopped at"),
+        "{s}"
+    );
+    assert!(s.contains("loop process NOT RUNNING"), "{s}");
+    let replay = with_env(&["replay", "-c", h, "--store", "acme"])
+        .output()
+        .unwrap();
+    let err = text(&replay.stderr);
+    assert!(!err.contains("is running on this database"), "{err}");
+    assert!(replay.status.success(), "{err}");
 }

@@ -716,6 +716,55 @@ async fn send_queued(db: &Store) -> Vec<(String, String, String, Value)> {
     sent
 }
 
+/// The buggy mapper's damage, step by step: NetSuite's 12.50 shown as 1250.00 in Shopify; the
+/// merchant's 20.00 written to NetSuite, read back through the bug as 2000.00 and written to
+/// Shopify within the same second.
+async fn damage(db: &Store, live: &Processor) -> Result<()> {
+    // Both systems known, Shopify already showing the buggy price (NetSuite's 12.50 in cents).
+    observe(db, "netsuite", "2026-11-20T10:00:00Z", netsuite_item(12.5)).await;
+    observe(
+        db,
+        "shopify",
+        "2026-11-20T10:00:00Z",
+        shopify_product("1250.00"),
+    )
+    .await;
+    assert_eq!(live.step(100).await?.writes, 0);
+    // The merchant sets 20.00 at 10:05:00; weft writes it to NetSuite and reads it back through
+    // the bug as 2000.00, which it writes to Shopify within the same second.
+    observe(
+        db,
+        "shopify",
+        "2026-11-20T10:05:00Z",
+        shopify_product("20.00"),
+    )
+    .await;
+    live.step(100).await?;
+    let sent = send_queued(db).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].3),
+        ("netsuite", &json!("20.00"))
+    );
+    observe(db, "netsuite", "2026-11-20T10:05:00Z", netsuite_item(20.0)).await;
+    live.step(100).await?;
+    let sent = send_queued(db).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), &sent[0].3),
+        ("shopify", &json!("2000.00"))
+    );
+    observe(
+        db,
+        "shopify",
+        "2026-11-20T10:05:00Z",
+        shopify_product("2000.00"),
+    )
+    .await;
+    assert_eq!(live.step(100).await?.writes, 0);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -743,49 +792,7 @@ async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
         &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER)?,
     )?;
     let live = live_processor(&db, &runtime, &buggy, &resolvers)?;
-
-    // Both systems known, Shopify already showing the buggy price (NetSuite's 12.50 in cents).
-    observe(&db, "netsuite", "2026-11-20T10:00:00Z", netsuite_item(12.5)).await;
-    observe(
-        &db,
-        "shopify",
-        "2026-11-20T10:00:00Z",
-        shopify_product("1250.00"),
-    )
-    .await;
-    assert_eq!(live.step(100).await?.writes, 0);
-    // The merchant sets 20.00 at 10:05:00; weft writes it to NetSuite and reads it back through
-    // the bug as 2000.00, which it writes to Shopify within the same second.
-    observe(
-        &db,
-        "shopify",
-        "2026-11-20T10:05:00Z",
-        shopify_product("20.00"),
-    )
-    .await;
-    live.step(100).await?;
-    let sent = send_queued(&db).await;
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(
-        (sent[0].0.as_str(), &sent[0].3),
-        ("netsuite", &json!("20.00"))
-    );
-    observe(&db, "netsuite", "2026-11-20T10:05:00Z", netsuite_item(20.0)).await;
-    live.step(100).await?;
-    let sent = send_queued(&db).await;
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(
-        (sent[0].0.as_str(), &sent[0].3),
-        ("shopify", &json!("2000.00"))
-    );
-    observe(
-        &db,
-        "shopify",
-        "2026-11-20T10:05:00Z",
-        shopify_product("2000.00"),
-    )
-    .await;
-    assert_eq!(live.step(100).await?.writes, 0);
+    damage(&db, &live).await?;
 
     // The dry run lists what the replay will write, per record and field, and queues nothing.
     let preview = weft::console::preview_store(
@@ -917,5 +924,175 @@ async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
     )
     .await?;
     assert_eq!(r.writes, 0, "{r:?}");
+    Ok(())
+}
+
+const TOKEN: &str = "console-token-for-the-replay-test";
+
+/// The console runs the replay it previewed, over HTTP, through the same code as `weft
+/// replay` (`weft::console::HostActions`): only with the token and the form's CSRF field; its
+/// steps wait for the store's step lock (held here as the live processing loop holds it during
+/// a step), then queue exactly the repair; the page says how many entries were re-run and
+/// writes queued, and running it again queues nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_runs_the_previewed_replay_taking_turns_with_the_store_loop() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("weft.db").display()
+    ))
+    .await?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let stock = |name: &str| -> Result<Arc<Plugin>> {
+        let bytes = weft_plugin_artifacts::stock(name)
+            .with_context(|| format!("stock plugin {name} is not embedded"))?;
+        Ok(runtime.load(name, bytes)?)
+    };
+    let fixed = stock("shopify-netsuite")?;
+    let resolvers = Resolvers {
+        owners: stock("system-of-record")?,
+        counter: stock("counter-merge")?,
+    };
+    let buggy = runtime.load(
+        "buggy-shopify-netsuite",
+        &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER)?,
+    )?;
+    damage(&db, &live_processor(&db, &runtime, &buggy, &resolvers)?).await?;
+
+    // The console of a host whose store now runs the fixed mapper.
+    let (owners, counter) = (resolvers.owners.clone(), resolvers.counter.clone());
+    let actions = weft::console::HostActions::new(db.clone(), runtime.clone(), move |store| {
+        ensure!(store == STORE, "no store `{store}`");
+        Ok(offline_setup(
+            &fixed,
+            &Resolvers {
+                owners: owners.clone(),
+                counter: counter.clone(),
+            },
+        ))
+    });
+    let state = weft_server::ServerState::new(
+        db.clone(),
+        weft_store::JournalWriter::spawn(db.clone(), weft_store::GroupCommitConfig::default()),
+        Vec::new(),
+        Arc::new(|_: &str| {}),
+        Arc::new(weft_server::Metrics::new()),
+    );
+    state.set_console(
+        weft_server::ConsoleOptions::new(TOKEN.as_bytes().to_vec()).with_actions(Arc::new(actions)),
+    );
+    state.readiness().mark_ready();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(weft_server::serve(listener, state, async move {
+        let _ = server_stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}/console/stores/{STORE}/replay");
+    let post = |path: String, form: Vec<(&'static str, String)>, token: bool| {
+        let mut r = client.post(path).form(&form);
+        if token {
+            r = r.bearer_auth(TOKEN);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let page = client
+        .get(&base)
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .context("a csrf field")?
+        + 19;
+    let csrf = page[at..at + 64].to_owned();
+
+    // The preview lists the repair and offers to run it.
+    let (status, preview) = post(base.clone(), vec![("csrf", csrf.clone())], true).await;
+    assert_eq!(status, 200, "{preview}");
+    assert!(
+        preview.contains("1 writes would be queued")
+            && preview
+                .contains("<td>price</td><td><code>2000.00</code></td><td><code>20.00</code></td>"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("action=\"/console/stores/replay/replay/run\""),
+        "{preview}"
+    );
+
+    // Without the token, or the form's field: refused, nothing queued.
+    let run = format!("{base}/run");
+    let (status, _) = post(run.clone(), vec![("csrf", csrf.clone())], false).await;
+    assert_eq!(status, 401);
+    let (status, _) = post(run.clone(), vec![("csrf", "0".repeat(64))], true).await;
+    assert_eq!(status, 403);
+    assert!(queued(&db).await?.is_empty());
+
+    // The store's processing loop is in a step (it holds the step lock): the replay waits.
+    let lock = db.step_lock(STORE);
+    let turn = lock.lock().await;
+    let running = tokio::spawn(post(
+        run.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("since", String::new()),
+            ("entity", String::new()),
+        ],
+        true,
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !running.is_finished(),
+        "the replay did not wait for the step"
+    );
+    assert!(
+        queued(&db).await?.is_empty(),
+        "the replay ran during a step"
+    );
+    drop(turn);
+    let (status, outcome) = running.await?;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        outcome.contains("journal entries re-run (every entry)")
+            && outcome.contains("<strong>1 writes queued</strong>"),
+        "{outcome}"
+    );
+    // The same replay again (the price documents only, this time) plans the same write, which
+    // is queued already: nothing new.
+    let (status, again) = post(
+        run.clone(),
+        vec![("csrf", csrf.clone()), ("entity", "price".into())],
+        true,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(
+        again.contains("(every entry of kind price)")
+            && again.contains("<strong>0 writes queued</strong>"),
+        "{again}"
+    );
+    let sent = send_queued(&db).await;
+    assert_eq!(
+        sent,
+        vec![(
+            "shopify".into(),
+            "price".into(),
+            "SKU-1".into(),
+            json!("20.00")
+        )]
+    );
+    assert!(queued(&db).await?.is_empty());
+    let _ = server_stop.send(());
+    server.await??;
     Ok(())
 }

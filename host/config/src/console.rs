@@ -4,14 +4,19 @@
 //! ```toml
 //! [console]
 //! token = { env = "WEFT_CONSOLE_TOKEN" }   # a secret reference, never inline
+//! lineage_retention = "90d"                 # optional: purge older lineage rows
 //! ```
 //!
 //! Without a token the console is off (`/console` answers 404 saying how to turn it on).
+//! `lineage_retention` (at least a day) lets `weft run` purge lineage rows (the history `weft
+//! explain` and the record page read) older than that, except the newest of each field of each
+//! record, which still explains its value; without it they are kept (`weft lineage purge`
+//! purges on request).
 
 use crate::load::{Cx, Tbl};
 use crate::secret::Secret;
 
-const CONSOLE_KEYS: [&str; 1] = ["token"];
+const CONSOLE_KEYS: [&str; 2] = ["token", "lineage_retention"];
 
 /// `[console]`: the web console's access token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +24,8 @@ pub struct ConsoleConfig {
     /// The token an operator gives to open the console (a secret reference); `None`: the
     /// console is off.
     pub token: Option<Secret>,
+    /// How long lineage rows are kept (`None`: as long as the database).
+    pub lineage_retention: Option<std::time::Duration>,
 }
 
 /// Reads `[console]` from the host file's root table.
@@ -28,6 +35,13 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> ConsoleConfig {
         cx.check_keys(&t, &CONSOLE_KEYS);
         if let Some(v) = t.get("token") {
             console.token = cx.secret_value(&t, "token", v, "console.token");
+        }
+        if t.get("lineage_retention").is_some() {
+            console.lineage_retention = cx.duration(
+                &t,
+                "lineage_retention",
+                std::time::Duration::from_secs(86_400),
+            );
         }
     }
     console
@@ -66,5 +80,26 @@ mod tests {
             "the value is not echoed: {err}"
         );
         assert!(err.contains("tokn"), "unknown keys are reported: {err}");
+    }
+
+    #[test]
+    fn lineage_retention_is_a_duration_of_at_least_a_day() {
+        let (_d, path) = host("[console]\nlineage_retention = \"90d\"\n");
+        let config = load(&path, &[]).unwrap();
+        assert_eq!(
+            config.console.lineage_retention,
+            Some(std::time::Duration::from_secs(90 * 86_400))
+        );
+        assert!(
+            config.console.token.is_none(),
+            "retention alone keeps the console off"
+        );
+        let (_d, path) = host("");
+        assert_eq!(load(&path, &[]).unwrap().console.lineage_retention, None);
+        let (_d, path) = host("[console]\nlineage_retention = \"2h\"\n");
+        let err = load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("at least 1d"), "{err}");
+        let (_d, path) = host("[console]\nlineage_retention = \"forever\"\n");
+        assert!(load(&path, &[]).is_err());
     }
 }

@@ -51,6 +51,8 @@ struct State {
     last_turn: Instant,
     busy_since: Option<Instant>,
     stopped: Option<String>,
+    stopped_at: Option<DateTime<Utc>>,
+    shut_down: bool,
     rounds: u64,
     last_round: Option<DateTime<Utc>>,
     last_error: Option<String>,
@@ -80,6 +82,8 @@ pub struct LoopReport {
     pub name: String,
     /// False when it stopped, stalled or is stuck.
     pub healthy: bool,
+    /// `running`, `stopped`, `stalled`, `stuck`, or `shut down` (the host stops).
+    pub state: &'static str,
     /// What is wrong, or what it does (`idle, last round 3 s ago`).
     pub detail: String,
     /// Rounds completed.
@@ -88,6 +92,12 @@ pub struct LoopReport {
     pub last_round: Option<DateTime<Utc>>,
     /// The last round's error, if it failed.
     pub last_error: Option<String>,
+    /// How often it turns at least while idle.
+    pub interval: Duration,
+    /// How long it may go without a turn ([`HealthPolicy::stall_after`]).
+    pub deadline: Duration,
+    /// Since when it has been unhealthy: when it stopped, or when its limit ran out.
+    pub unhealthy_since: Option<DateTime<Utc>>,
 }
 
 impl LoopHealth {
@@ -116,6 +126,8 @@ impl LoopHealth {
                 last_turn: Instant::now(),
                 busy_since: None,
                 stopped: None,
+                stopped_at: None,
+                shut_down: false,
                 rounds: 0,
                 last_round: None,
                 last_error: None,
@@ -140,32 +152,47 @@ impl LoopHealth {
     /// Every loop's state now, by store and name.
     pub fn report(&self) -> Vec<LoopReport> {
         let now = Instant::now();
+        let wall = Utc::now();
+        // The wall-clock time of an instant of tokio's clock.
+        let at = |i: Instant| {
+            wall - chrono::TimeDelta::from_std(now.saturating_duration_since(i))
+                .unwrap_or(chrono::TimeDelta::zero())
+        };
         let mut out: Vec<LoopReport> = lock(&self.loops)
             .iter()
             .map(|e| {
                 let s = lock(&e.state);
                 let stall = self.policy.stall_after(e.interval);
-                let (healthy, detail) = if let Some(why) = &s.stopped {
-                    (false, format!("stopped: {why}"))
+                let (healthy, state, detail, unhealthy_since) = if let Some(why) = &s.stopped {
+                    let state = if s.shut_down { "shut down" } else { "stopped" };
+                    (false, state, format!("stopped: {why}"), s.stopped_at)
                 } else if let Some(since) = s.busy_since {
                     let d = now.saturating_duration_since(since);
                     if d > self.policy.max_round {
                         (
                             false,
+                            "stuck",
                             format!(
                                 "stuck: one round running for {} s (limit {} s)",
                                 d.as_secs(),
                                 self.policy.max_round.as_secs()
                             ),
+                            Some(at(since + self.policy.max_round)),
                         )
                     } else {
-                        (true, format!("in a round for {} s", d.as_secs()))
+                        (
+                            true,
+                            "running",
+                            format!("in a round for {} s", d.as_secs()),
+                            None,
+                        )
                     }
                 } else {
                     let d = now.saturating_duration_since(s.last_turn);
                     if d > stall {
                         (
                             false,
+                            "stalled",
                             format!(
                                 "stalled: no turn for {} s (limit {} s: {} intervals of {} ms)",
                                 d.as_secs(),
@@ -173,19 +200,29 @@ impl LoopHealth {
                                 self.policy.stall_rounds,
                                 e.interval.as_millis()
                             ),
+                            Some(at(s.last_turn + stall)),
                         )
                     } else {
-                        (true, format!("idle, last turn {} s ago", d.as_secs()))
+                        (
+                            true,
+                            "running",
+                            format!("idle, last turn {} s ago", d.as_secs()),
+                            None,
+                        )
                     }
                 };
                 LoopReport {
                     store: e.store.clone(),
                     name: e.name.clone(),
                     healthy,
+                    state,
                     detail,
                     rounds: s.rounds,
                     last_round: s.last_round,
                     last_error: s.last_error.clone(),
+                    interval: e.interval,
+                    deadline: stall,
+                    unhealthy_since,
                 }
             })
             .collect();
@@ -226,7 +263,10 @@ impl Beat {
     /// The loop ends because the host shuts down: not a failure.
     pub fn shut_down(mut self) {
         self.shut_down = true;
-        lock(&self.entry.state).stopped = Some("the host is shutting down".into());
+        let mut s = lock(&self.entry.state);
+        s.stopped = Some("the host is shutting down".into());
+        s.shut_down = true;
+        s.stopped_at = Some(Utc::now());
     }
 }
 
@@ -240,7 +280,134 @@ impl Drop for Beat {
         } else {
             "the loop ended (its task was aborted or returned)"
         };
-        lock(&self.entry.state).stopped = Some(why.into());
+        let mut s = lock(&self.entry.state);
+        s.stopped = Some(why.into());
+        s.stopped_at = Some(Utc::now());
+    }
+}
+
+/// How often a loop's row is written while its state stays the same (so `weft status` shows
+/// its rounds and last round at most this old).
+pub const RECORD_REFRESH: Duration = Duration::from_secs(60);
+
+/// Rows per transaction when many loops are written at once.
+const RECORD_CHUNK: usize = 500;
+
+/// Writes the loops' health to the database for `weft status` (another process): the host's
+/// beat every `beat_every`, each loop's row when its state (healthy, stopped, stalled, stuck)
+/// changes, and otherwise once [`RECORD_REFRESH`] old, oldest first, at most 500 a beat. A
+/// host of thousands of idle loops writes one row per beat plus at most 500 refreshed rows, in
+/// transactions of at most 500 rows.
+pub struct HealthRecorder {
+    health: Arc<LoopHealth>,
+    db: weft_store::Store,
+    beat: weft_store::HostBeat,
+    /// Per loop: its state when last written, and when.
+    written: std::collections::HashMap<(String, String), (bool, String, Instant)>,
+    first: bool,
+}
+
+impl HealthRecorder {
+    /// A recorder for this process's host, beating every `beat_every`.
+    pub fn new(health: Arc<LoopHealth>, db: weft_store::Store, beat_every: Duration) -> Self {
+        HealthRecorder {
+            health,
+            db,
+            beat: weft_store::HostBeat::starting(std::process::id(), Utc::now(), beat_every),
+            written: std::collections::HashMap::new(),
+            first: true,
+        }
+    }
+
+    /// This host's beat as last written.
+    pub fn host(&self) -> &weft_store::HostBeat {
+        &self.beat
+    }
+
+    /// One beat: the host's row and the loops' rows that are due.
+    pub async fn record(&mut self) -> Result<(), weft_store::StoreError> {
+        let now = Instant::now();
+        let wall = Utc::now();
+        self.beat.beat_at = wall;
+        if self.first {
+            // Every process start adds a host row: forget those long gone.
+            self.db
+                .forget_old_hosts(wall - chrono::TimeDelta::days(7))
+                .await?;
+        }
+        // Loops never written or whose state changed are written now; the others are
+        // refreshed once RECORD_REFRESH old, the oldest first, at most RECORD_CHUNK a beat (so a
+        // host of thousands of loops spreads its refreshes instead of rewriting them together).
+        let mut changed = Vec::new();
+        let mut stale = Vec::new();
+        for r in self.health.report() {
+            match self.written.get(&(r.store.clone(), r.name.clone())) {
+                Some((healthy, state, at)) if *healthy == r.healthy && *state == r.state => {
+                    if now.saturating_duration_since(*at) >= RECORD_REFRESH {
+                        stale.push((*at, r));
+                    }
+                }
+                _ => changed.push(r),
+            }
+        }
+        stale.sort_by_key(|(at, _)| *at);
+        stale.truncate(RECORD_CHUNK);
+        let due: Vec<weft_store::LoopHealthRecord> = changed
+            .into_iter()
+            .chain(stale.into_iter().map(|(_, r)| r))
+            .map(|r| weft_store::LoopHealthRecord {
+                store_id: r.store,
+                name: r.name,
+                host: self.beat.host.clone(),
+                healthy: r.healthy,
+                state: r.state.to_owned(),
+                detail: r.detail,
+                rounds: i64::try_from(r.rounds).unwrap_or(i64::MAX),
+                last_round: r.last_round,
+                last_error: r.last_error,
+                interval: r.interval,
+                deadline: r.deadline,
+                unhealthy_since: r.unhealthy_since,
+                updated_at: wall,
+            })
+            .collect();
+        if due.is_empty() {
+            self.db.record_loop_health(&self.beat, &[]).await?;
+        }
+        for chunk in due.chunks(RECORD_CHUNK) {
+            self.db.record_loop_health(&self.beat, chunk).await?;
+            for r in chunk {
+                self.written.insert(
+                    (r.store_id.clone(), r.name.clone()),
+                    (r.healthy, r.state.clone(), now),
+                );
+            }
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    /// Beats until `stop` turns true, then records the host as stopped (with its loops as
+    /// they ended). A failed write is logged and tried again at the next beat.
+    pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.record().await {
+                tracing::warn!(error = %e, "cannot record the store loops' health");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.beat.beat_every) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        self.stopped().await;
+    }
+
+    /// Records that the host stopped cleanly.
+    pub async fn stopped(&mut self) {
+        self.beat.stopped_at = Some(Utc::now());
+        if let Err(e) = self.record().await {
+            tracing::warn!(error = %e, "cannot record that the host stopped");
+        }
     }
 }
 

@@ -111,6 +111,9 @@ impl PrivacyProcessor {
             return Ok(pass);
         }
         let plan = redaction_plan(&self.systems);
+        // Never while a step of the store (a replay's, started by the console) plans.
+        let lock = self.db.step_lock(&self.store_id);
+        let _turn = lock.lock().await;
         for req in pending {
             match self.process(&req, &plan).await {
                 Ok(Some((rows, fields))) => {

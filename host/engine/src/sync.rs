@@ -233,6 +233,10 @@ impl Processor {
     /// write they wait for settled: right after its journaled result when that is in this
     /// batch, else first.
     pub async fn step(&self, limit: u32) -> Result<StepReport, EngineError> {
+        // One step of the store at a time in this process: the live loop's and a replay's
+        // (the console's) take turns (`Store::step_lock`).
+        let lock = self.db.step_lock(&self.store_id);
+        let _turn = lock.lock().await;
         let cursor = self.db.cursor(&self.store_id).await?;
         let entries = self.db.journal_since(&self.store_id, cursor, limit).await?;
         let parked = self.db.parked_entries(&self.store_id).await?;
@@ -376,9 +380,12 @@ impl Processor {
             held: BTreeSet::new(),
             end: last.unwrap_or(i64::MAX),
         };
+        let lock = self.db.step_lock(&self.store_id);
+        let _turn = lock.lock().await;
         self.run(batch, mode).await
     }
 
+    /// Runs a step; the caller holds the store's step lock.
     async fn run(&self, batch: Batch, mode: Mode) -> Result<StepReport, EngineError> {
         let mut attempt = 1;
         loop {

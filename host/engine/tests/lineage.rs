@@ -193,3 +193,257 @@ async fn a_refusal_is_explained_with_its_reason() {
     assert_eq!(last.writes[0].system, "shopify");
     assert_eq!(last.writes[0].desired["price"], "49.99");
 }
+
+/// A purge of old lineage (`weft lineage purge`, `[console] lineage_retention`) keeps the
+/// newest row of each system's field, so every current value is still explained: after a
+/// conflict, the shop's echo of the agreed price and a later ERP change supersede the shop's
+/// change and the conflict, which go; the first observations stay (they are still the newest
+/// for the other fields).
+#[tokio::test]
+async fn a_purge_keeps_what_explains_each_current_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[
+            ("*", "system-of-record"),
+            ("inventory-level.quantity", "counter-merge"),
+        ],
+        json!({ "owners": { "*": "netsuite" } }),
+    );
+    let before_any = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T0))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(shop_product("shopify", "39.00", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(erp_item(59.0, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    // The shop shows the agreed 59.00 (an echo), then the ERP changes it once more.
+    db.append(shop_product("shopify", "59.00", T3))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    db.append(erp_item(61.0, "2026-11-26T10:20:00Z"))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let explain = || async {
+        db.explain(STORE, "price", SKU, 500)
+            .await
+            .unwrap()
+            .expect("the record is known")
+    };
+    let whole = explain().await;
+    let row = |system: &str, source: &str, decision: &str| {
+        (system.to_owned(), source.to_owned(), decision.to_owned())
+    };
+    assert_eq!(
+        decisions(&whole.field("price")),
+        vec![
+            row("netsuite", "cdc", "changed"),
+            row("shopify", "webhook", "echo"),
+            row("shopify", "webhook", "changed"),
+            row("netsuite", "cdc", "conflict"),
+            row("shopify", "webhook", "echo"),
+            row("netsuite", "cdc", "changed"),
+        ],
+        "{whole:#?}"
+    );
+    assert_eq!(whole.golden["price"], "61.00");
+
+    // Nothing is older than a time before every step: nothing goes.
+    assert_eq!(db.purge_lineage(STORE, before_any).await.unwrap(), 0);
+    assert_eq!(explain().await, whole);
+
+    // Everything is old: only the newest row of each system's field stays.
+    let deleted = db
+        .purge_lineage(STORE, chrono::Utc::now() + chrono::TimeDelta::seconds(1))
+        .await
+        .unwrap();
+    let e = explain().await;
+    assert_eq!(
+        decisions(&e.field("price")),
+        vec![
+            // Still the newest of each system's other fields (sku, compare_at_price).
+            row("netsuite", "cdc", "changed"),
+            row("shopify", "webhook", "echo"),
+            // The newest of each system's price.
+            row("shopify", "webhook", "echo"),
+            row("netsuite", "cdc", "changed"),
+        ],
+        "{e:#?}"
+    );
+    assert_eq!(whole.steps.len() - e.steps.len(), 2, "{e:#?}");
+    assert!(deleted >= 2, "{deleted}");
+    // The agreed value and each copy are unchanged, and still explained by the last step.
+    assert_eq!(e.golden, whole.golden);
+    assert_eq!(e.copies, whole.copies);
+    let last = e.field("price").steps.last().unwrap().clone();
+    assert_eq!(last.fields["price"]["value"], e.golden["price"]);
+    // Every field any step decided still has its newest step.
+    for step in &whole.steps {
+        for f in step.fields.as_object().unwrap().keys() {
+            let newest = whole
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.system == step.system && s.fields.get(f).is_some())
+                .unwrap();
+            assert!(
+                e.steps.iter().any(|s| s.id == newest.id),
+                "the newest step of {} {f} was purged",
+                step.system
+            );
+        }
+    }
+    // A second purge finds nothing more.
+    assert_eq!(
+        db.purge_lineage(STORE, chrono::Utc::now() + chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// One price's history through every kind of step, named in order by `weft explain`'s reading
+/// (`Store::explain`): a mapper bug's damage (NetSuite's prices read in cents), a conflict the
+/// owner's resolver decides, a storefront change reverted because the ERP owns the price
+/// (`[policy]`, set after the conflict), then a replay through the fixed mapper repairing it.
+#[tokio::test]
+async fn a_conflict_an_owner_revert_and_a_replay_are_named_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let buggy = runtime
+        .load(
+            "buggy-shopify-netsuite",
+            &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER).unwrap(),
+        )
+        .unwrap();
+    let fixed = stock(&runtime, "shopify-netsuite");
+    let resolvers = [
+        ("*", "system-of-record"),
+        ("inventory-level.quantity", "counter-merge"),
+    ];
+    let config = json!({ "owners": { "*": "netsuite" } });
+    let owned = || {
+        weft_engine::Ownership::new(
+            [("price.price".to_owned(), "netsuite".to_owned())],
+            std::iter::empty(),
+        )
+    };
+    // 1. The buggy mapper: agreed, the shop's change, then the ERP's: a conflict.
+    let live = processor_with(
+        &db,
+        &runtime,
+        &["shopify"],
+        &resolvers,
+        config.clone(),
+        &buggy,
+    );
+    db.append(erp_item(12.5, T0)).await.unwrap();
+    db.append(shop_product("shopify", "1250.00", T0))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    db.append(shop_product("shopify", "39.00", T1))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    db.append(erp_item(59.0, T2)).await.unwrap();
+    assert_eq!(live.step(100).await.unwrap().conflicts, 1);
+    // 2. The ERP now owns the price: the shop's next change is reverted.
+    let live = processor_with(
+        &db,
+        &runtime,
+        &["shopify"],
+        &resolvers,
+        config.clone(),
+        &buggy,
+    )
+    .with_ownership(owned());
+    db.append(shop_product("shopify", "45.00", T3))
+        .await
+        .unwrap();
+    live.step(100).await.unwrap();
+    // 3. The mapper is fixed; the journal is replayed through it.
+    let replay = processor_with(&db, &runtime, &["shopify"], &resolvers, config, &fixed)
+        .with_ownership(owned());
+    let entries = db.journal_range(STORE, None, None, 0, 1000).await.unwrap();
+    let r = replay
+        .process(entries, weft_engine::Mode::Replay)
+        .await
+        .unwrap();
+    assert_eq!(r.writes, 1, "{r:?}");
+
+    let e = db
+        .explain(STORE, "price", SKU, 500)
+        .await
+        .unwrap()
+        .expect("the record is known")
+        .field("price");
+    let named: Vec<(String, String, String, String, serde_json::Value)> = e
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let d = s.fields.get("price")?;
+            Some((
+                s.mode.clone(),
+                s.system.clone(),
+                s.mapper.split(' ').next().unwrap_or("").to_owned(),
+                d["decision"].as_str().unwrap_or("").to_owned(),
+                d["value"].clone(),
+            ))
+        })
+        .collect();
+    let step = |mode: &str, system: &str, mapper: &str, decision: &str, value: &str| {
+        (
+            mode.to_owned(),
+            system.to_owned(),
+            mapper.to_owned(),
+            decision.to_owned(),
+            json!(value),
+        )
+    };
+    let bug = "buggy-shopify-netsuite";
+    assert_eq!(
+        named,
+        vec![
+            step("live", "netsuite", bug, "changed", "1250.00"),
+            step("live", "shopify", bug, "echo", "1250.00"),
+            step("live", "shopify", bug, "changed", "39.00"),
+            step("live", "netsuite", bug, "conflict", "5900.00"),
+            step("live", "shopify", bug, "owner-reverted", "5900.00"),
+            step("replay", "netsuite", "shopify-netsuite", "changed", "59.00"),
+        ],
+        "{e:#?}"
+    );
+    let text: Vec<String> = e
+        .steps
+        .iter()
+        .filter_map(|s| s.fields.get("price"))
+        .map(weft_store::describe_decision)
+        .collect();
+    eprintln!("{text:#?}");
+    assert!(
+        text[3].contains("resolver system-of-record") && text[3].contains("decided take netsuite"),
+        "{text:#?}"
+    );
+    assert!(
+        text[4].contains("does not own the field; netsuite owns it"),
+        "{text:#?}"
+    );
+    // The replay's repair is written to the shop, and is the agreed value now.
+    let repair = e.steps.last().unwrap();
+    assert_eq!(repair.mode, "replay");
+    assert_eq!(repair.writes.len(), 1, "{repair:#?}");
+    assert_eq!(repair.writes[0].system, "shopify");
+    assert_eq!(repair.writes[0].desired["price"], "59.00");
+    assert_eq!(e.golden["price"], "59.00");
+}

@@ -13,6 +13,7 @@
 //! | `GET /console/stores/{store}/dead` | dead letters with the platform's message; retry and discard |
 //! | `POST /console/stores/{store}/dead/{id}/{retry,discard}` | acts on one dead letter |
 //! | `GET`/`POST /console/stores/{store}/replay` | the replay form and its dry-run preview (what would be written) |
+//! | `POST /console/stores/{store}/replay/run` | runs the previewed replay (what `weft replay` runs, taking turns with the store's processing loop) and shows what it queued |
 //!
 //! # Access
 //!
@@ -50,8 +51,8 @@ use crate::state::ServerState;
 /// The session cookie's name.
 pub const COOKIE: &str = "weft_console";
 
-/// What the console asks of the host beyond the database: a replay's dry run needs the store's
-/// plugins, which the host holds.
+/// What the console asks of the host beyond the database: a replay and its dry run need the
+/// store's plugins, which the host holds.
 pub trait ConsoleActions: Send + Sync {
     /// What a replay of `store` (entries received at or after `since`, of entity kind
     /// `entity`) would write, without queuing anything.
@@ -61,6 +62,31 @@ pub trait ConsoleActions: Send + Sync {
         since: Option<DateTime<Utc>>,
         entity: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Result<ReplayPreview, String>> + Send>>;
+
+    /// Runs that replay: the writes it plans are queued for the store's dispatch loop to send.
+    /// Its steps take turns with the store's live processing steps (the store's step lock).
+    fn replay_run(
+        &self,
+        store: String,
+        since: Option<DateTime<Utc>>,
+        entity: Option<String>,
+    ) -> Pin<Box<dyn Future<Output = Result<ReplayOutcome, String>> + Send>>;
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayOutcome {
+    /// Journal entries re-run.
+    pub entries: u64,
+    /// Entries the mapper mapped.
+    pub mapped: u64,
+    /// Entries that failed (set aside).
+    pub failed: u64,
+    /// Conflicts settled by a resolver.
+    pub conflicts: u64,
+    /// Writes queued (a write queued before under the same idempotency key is not queued
+    /// again).
+    pub writes: u64,
 }
 
 /// A replay's dry run.
@@ -165,6 +191,7 @@ pub fn router(state: ServerState) -> Router {
             "/console/stores/{store}/replay",
             get(replay_form).post(replay_preview),
         )
+        .route("/console/stores/{store}/replay/run", post(replay_run))
         .with_state(state)
 }
 
@@ -1053,11 +1080,9 @@ fn replay_form_html(store: &str, csrf: &str, since: &str, entity: &str) -> Strin
          <p><label>Entity kind <select name=\"entity\">{options}</select></label></p>\
          <p><button>Preview the replay</button></p></form>\
          <p class=\"muted\">The preview runs the store's current plugins over the journal and lists what a replay \
-         would write, per record and field, without queuing anything. Run the replay itself with \
-         <code>weft replay --store {}</code> while no host serves the store.</p>",
+         would write, per record and field, without queuing anything; the replay itself can then be run from here.</p>",
         enc(store),
         esc(since),
-        esc(store)
     )
 }
 
@@ -1087,6 +1112,28 @@ struct ReplayForm {
     entity: String,
 }
 
+/// The form's `since` and `entity`, or the message saying what is wrong with them.
+fn replay_selection(form: &ReplayForm) -> Result<(Option<DateTime<Utc>>, Option<String>), String> {
+    let since = match form.since.trim() {
+        "" => None,
+        s => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(e) => {
+                return Err(format!(
+                    "`since` is not an RFC 3339 time ({}): e.g. 2026-12-05T09:00:00Z",
+                    esc(&e.to_string())
+                ));
+            }
+        },
+    };
+    let entity = match form.entity.as_str() {
+        "" => None,
+        e if REPLAY_ENTITIES.contains(&e) => Some(e.to_owned()),
+        other => return Err(format!("unknown entity kind `{}`", esc(other))),
+    };
+    Ok((since, entity))
+}
+
 async fn replay_preview(
     State(state): State<ServerState>,
     headers: HeaderMap,
@@ -1105,29 +1152,10 @@ async fn replay_preview(
     }
     let csrf = options.csrf(&store);
     let mut body = replay_form_html(&store, &csrf, &form.since, &form.entity);
-    let since = match form.since.trim() {
-        "" => None,
-        s => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(e) => {
-                let _ = write!(
-                    body,
-                    "<p class=\"bad\">`since` is not an RFC 3339 time ({}): e.g. 2026-12-05T09:00:00Z</p>",
-                    esc(&e.to_string())
-                );
-                return page(&format!("Replay {store}"), Some(&store), &body);
-            }
-        },
-    };
-    let entity = match form.entity.as_str() {
-        "" => None,
-        e if REPLAY_ENTITIES.contains(&e) => Some(e.to_owned()),
-        other => {
-            let _ = write!(
-                body,
-                "<p class=\"bad\">unknown entity kind `{}`</p>",
-                esc(other)
-            );
+    let (since, entity) = match replay_selection(&form) {
+        Ok(s) => s,
+        Err(msg) => {
+            let _ = write!(body, "<p class=\"bad\">{msg}</p>");
             return page(&format!("Replay {store}"), Some(&store), &body);
         }
     };
@@ -1179,10 +1207,98 @@ async fn replay_preview(
                 }
                 body.push_str("</table></div>");
             }
+            if p.truncated {
+                body.push_str("<p class=\"muted\">A selection larger than one preview is not run from here: narrow it, or run <code>weft replay</code> while no host serves the store.</p>");
+            } else {
+                let _ = write!(
+                    body,
+                    "<form method=\"post\" action=\"/console/stores/{}/replay/run\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                     <input type=\"hidden\" name=\"since\" value=\"{}\">\
+                     <input type=\"hidden\" name=\"entity\" value=\"{}\">\
+                     <p><button id=\"run-replay\">Run this replay</button> \
+                     <span class=\"muted\">re-runs these entries through the store's current plugins and queues the writes; \
+                     the store's processing loop takes turns with it.</span></p></form>",
+                    enc(&store),
+                    esc(form.since.trim()),
+                    esc(&form.entity)
+                );
+            }
         }
         Err(e) => {
             let _ = write!(body, "<p class=\"bad\">The preview failed: {}</p>", esc(&e));
         }
     }
+    page(&format!("Replay {store}"), Some(&store), &body)
+}
+
+async fn replay_run(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    Path(store): Path<String>,
+    Form(form): Form<ReplayForm>,
+) -> Response {
+    let options = match authorize(&state, &headers) {
+        Ok(o) => o,
+        Err(d) => return d.into_response(),
+    };
+    if !check_post(&options, &headers, &store, &form.csrf) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "refused: the form did not come from this console (reload the page and try again)",
+        );
+    }
+    let csrf = options.csrf(&store);
+    let mut body = String::new();
+    let (since, entity) = match replay_selection(&form) {
+        Ok(s) => s,
+        Err(msg) => {
+            let _ = write!(body, "<p class=\"bad\">{msg}</p>");
+            body.push_str(&replay_form_html(&store, &csrf, &form.since, &form.entity));
+            let mut r = page(&format!("Replay {store}"), Some(&store), &body);
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return r;
+        }
+    };
+    let Some(actions) = options.actions.clone() else {
+        return error_page(
+            StatusCode::NOT_IMPLEMENTED,
+            "Replays are not available in this host.",
+        );
+    };
+    let selection = format!(
+        "{}{}",
+        since.map_or_else(
+            || "every entry".to_owned(),
+            |t| format!("entries received since {}", t.to_rfc3339())
+        ),
+        entity
+            .as_deref()
+            .map_or_else(String::new, |e| format!(" of kind {e}"))
+    );
+    match actions.replay_run(store.clone(), since, entity).await {
+        Ok(o) => {
+            tracing::info!(%store, entries = o.entries, writes = o.writes, "console: replay run");
+            let _ = write!(
+                body,
+                "<h2>Replayed</h2><p id=\"replay-outcome\">{} journal entries re-run ({}): {} mapped, {} failed, \
+                 {} conflicts; <strong>{} writes queued</strong>.</p>\
+                 <p class=\"muted\">The store's dispatch loop sends them; a write queued before under the same \
+                 idempotency key is not queued again, so running the same replay twice queues nothing new.</p>\
+                 <p><a href=\"/console/stores/{}\">Back to the store</a></p>",
+                o.entries,
+                esc(&selection),
+                o.mapped,
+                o.failed,
+                o.conflicts,
+                o.writes,
+                enc(&store)
+            );
+        }
+        Err(e) => {
+            let _ = write!(body, "<p class=\"bad\">The replay failed: {}</p>", esc(&e));
+        }
+    }
+    body.push_str(&replay_form_html(&store, &csrf, &form.since, &form.entity));
     page(&format!("Replay {store}"), Some(&store), &body)
 }

@@ -51,7 +51,7 @@ pub mod metrics;
 pub mod ops;
 mod state;
 
-pub use console::{ConsoleActions, ConsoleOptions, PreviewWrite, ReplayPreview};
+pub use console::{ConsoleActions, ConsoleOptions, PreviewWrite, ReplayOutcome, ReplayPreview};
 pub use error::ServerError;
 pub use health::{LoopSource, LoopStatus};
 pub use intake::{

@@ -193,9 +193,10 @@ impl Lease {
     }
 }
 
-/// A host's heartbeat ([`Store::heartbeat`]).
+/// A host among those sharing the database, as its lease heartbeat ([`Store::heartbeat`]) records it
+/// (the `hosts` table; the loop-health beat of a running host is [`crate::HostBeat`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostBeat {
+pub struct ClusterHost {
     /// The host id.
     pub host_id: String,
     /// Its current process.
@@ -624,7 +625,7 @@ impl Store {
 
     /// Every host's last heartbeat, by host id (expired ones included: filter by
     /// `expires_at`).
-    pub async fn hosts(&self) -> Result<Vec<HostBeat>> {
+    pub async fn hosts(&self) -> Result<Vec<ClusterHost>> {
         const OP: &str = "read hosts";
         on_db!(self.db(), p => {
             let rows = sqlx::query(
@@ -636,7 +637,7 @@ impl Store {
             rows.iter()
                 .map(|r| {
                     let d = StoreError::db;
-                    Ok(HostBeat {
+                    Ok(ClusterHost {
                         host_id: r.text("host_id").map_err(d(OP))?,
                         instance: r.text("instance").map_err(d(OP))?,
                         started_at: from_ms(r.i64("started_at").map_err(d(OP))?),

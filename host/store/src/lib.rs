@@ -45,6 +45,7 @@ mod error;
 mod journal;
 mod lease;
 mod lineage;
+mod loop_health;
 mod migrate;
 mod outbox;
 mod privacy;
@@ -59,10 +60,11 @@ pub use db::{Backend, OpenOptions};
 pub use deletes::{HeldDelete, RELEASE_KEY};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
-pub use lease::{Fence, HostBeat, Lease};
+pub use lease::{ClusterHost, Fence, Lease};
 pub use lineage::{
     Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
 };
+pub use loop_health::{HostBeat, LoopHealthRecord, STALE_BEATS};
 pub use outbox::ClaimFilter;
 pub use privacy::{
     NewPrivacyRequest, PrivacyAction, PrivacyRequest, PrivacySubject, REDACTED, RedactionOutcome,

@@ -649,3 +649,133 @@ impl Store {
         })
     }
 }
+
+/// Records examined per pass of [`Store::purge_lineage`].
+const PURGE_PAGE: i64 = 200;
+
+impl Store {
+    /// Deletes `store_id`'s lineage rows written before `before`, except, for each record, the
+    /// newest row of each system and field (whatever its age): that row explains the value the
+    /// field holds now, so `weft explain` still explains every current value. Rows that only
+    /// recorded writes go once they are old. Returns how many rows were deleted.
+    pub async fn purge_lineage(&self, store_id: &str, before: DateTime<Utc>) -> Result<u64> {
+        const OP: &str = "purge lineage";
+        let d = StoreError::db;
+        let cutoff = crate::db::ms(before);
+        let (mut after_kind, mut after_key) = (String::new(), String::new());
+        let mut deleted = 0;
+        loop {
+            // The next records with rows older than the cutoff.
+            let records: Vec<(String, String)> = on_db!(self.db(), p => {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT kind, key FROM lineage
+                     WHERE store_id = $1 AND at < $2 AND (kind > $3 OR (kind = $3 AND key > $4))
+                     ORDER BY kind, key LIMIT $5",
+                )
+                .bind(store_id)
+                .bind(cutoff)
+                .bind(&after_kind)
+                .bind(&after_key)
+                .bind(PURGE_PAGE)
+                .fetch_all(p)
+                .await
+                .map_err(d(OP))?;
+                rows.iter()
+                    .map(|r| Ok((r.text("kind").map_err(d(OP))?, r.text("key").map_err(d(OP))?)))
+                    .collect::<Result<Vec<_>>>()?
+            });
+            let Some(last) = records.last().cloned() else {
+                return Ok(deleted);
+            };
+            let mut doomed: Vec<i64> = Vec::new();
+            for (kind, key) in &records {
+                let rows: Vec<(i64, String, Value, i64)> = on_db!(self.db(), p => {
+                    let rows = sqlx::query(
+                        "SELECT id, system, fields, at FROM lineage
+                         WHERE store_id = $1 AND kind = $2 AND key = $3 ORDER BY id DESC",
+                    )
+                    .bind(store_id)
+                    .bind(kind)
+                    .bind(key)
+                    .fetch_all(p)
+                    .await
+                    .map_err(d(OP))?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok((
+                                r.i64("id").map_err(d(OP))?,
+                                r.text("system").map_err(d(OP))?,
+                                json("lineage.fields", &r.text("fields").map_err(d(OP))?)?,
+                                r.i64("at").map_err(d(OP))?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>>>()?
+                });
+                doomed.extend(purgeable(&rows, cutoff));
+            }
+            if !doomed.is_empty() {
+                let mut w = self.begin_write(OP).await?;
+                on_tx!(&mut w.tx, c => {
+                    for chunk in doomed.chunks(200) {
+                        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                        // Ids are integers read from the table, never text from outside.
+                        sqlx::query(&format!("DELETE FROM lineage WHERE id IN ({list})"))
+                            .execute(&mut *c)
+                            .await
+                            .map_err(d(OP))?;
+                    }
+                    Ok::<(), StoreError>(())
+                })?;
+                w.commit(OP).await?;
+                deleted += doomed.len() as u64;
+            }
+            (after_kind, after_key) = last;
+        }
+    }
+}
+
+/// Which of one record's lineage rows (`(id, system, fields, at)`, newest first) a purge of
+/// rows older than `cutoff` removes: the old ones that are not the newest row of any system's
+/// field.
+fn purgeable(rows: &[(i64, String, Value, i64)], cutoff: i64) -> Vec<i64> {
+    let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (id, system, fields, at) in rows {
+        let mut newest_of_some = false;
+        for f in fields.as_object().into_iter().flat_map(|o| o.keys()) {
+            newest_of_some |= seen.insert((system.as_str(), f.as_str()));
+        }
+        if *at < cutoff && !newest_of_some {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod purge_tests {
+    use super::purgeable;
+    use serde_json::json;
+
+    #[test]
+    fn the_newest_row_of_each_field_stays_whatever_its_age() {
+        // Newest first: 5 and 4 are recent; 3 set shopify's price (newest for it), 2 set the
+        // price again before, 1 set shopify's title, 0 only recorded writes.
+        let rows = vec![
+            (5, "netsuite".to_owned(), json!({"price": {}}), 900),
+            (4, "netsuite".to_owned(), json!({"price": {}}), 800),
+            (3, "shopify".to_owned(), json!({"price": {}}), 30),
+            (
+                2,
+                "shopify".to_owned(),
+                json!({"price": {}, "title": {}}),
+                20,
+            ),
+            (1, "shopify".to_owned(), json!({"title": {}}), 10),
+            (0, String::new(), json!({}), 5),
+        ];
+        assert_eq!(purgeable(&rows, 100), vec![1, 0]);
+        // Nothing is old: nothing goes.
+        assert!(purgeable(&rows, 1).is_empty());
+    }
+}

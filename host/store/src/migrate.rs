@@ -74,6 +74,11 @@ const SQLITE: &[Migration] = &[
         name: "cluster_leases",
         sql: include_str!("../migrations/sqlite/0012_cluster_leases.sql"),
     },
+    Migration {
+        version: 13,
+        name: "loop_health",
+        sql: include_str!("../migrations/sqlite/0013_loop_health.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -136,6 +141,11 @@ const POSTGRES: &[Migration] = &[
         version: 12,
         name: "cluster_leases",
         sql: include_str!("../migrations/postgres/0012_cluster_leases.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "loop_health",
+        sql: include_str!("../migrations/postgres/0013_loop_health.sql"),
     },
 ];
 

@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     /// SQLite allows one writer at a time; queueing writers of this process here (fairly, in
     /// order) beats having them spin in SQLite's busy handler.
     write_lock: Mutex<()>,
+    /// Each store's step lock ([`Store::step_lock`]).
+    step_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// A write transaction plus, on SQLite, this process's write turn.
@@ -64,9 +66,24 @@ impl Store {
                 url: db::redact(url),
                 identity,
                 write_lock: Mutex::new(()),
+                step_locks: std::sync::Mutex::default(),
             }),
             fence: None,
         })
+    }
+
+    /// The lock a processing step of `store_id` holds while it plans and commits, shared by
+    /// every clone of this handle: the store's processing loop and a replay started in the
+    /// same process (the console's) take turns, step by step, so neither plans from what the
+    /// other is about to change. Another process's steps are not covered (`weft replay` must
+    /// not run while a host serves the store).
+    pub fn step_lock(&self, store_id: &str) -> Arc<Mutex<()>> {
+        let mut locks = self
+            .inner
+            .step_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(store_id.to_owned()).or_default().clone()
     }
 
     /// [`Store::open`] for commands that only inspect or amend an existing database: a SQLite
@@ -112,6 +129,8 @@ impl Store {
                 url: self.inner.url.clone(),
                 identity: None,
                 write_lock: Mutex::new(()),
+                // Its own: this handle is for lease work, never a processing step.
+                step_locks: std::sync::Mutex::default(),
             }),
             fence: self.fence.clone(),
         })

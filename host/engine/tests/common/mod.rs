@@ -41,7 +41,20 @@ pub fn processor(
     runtime: &Runtime,
     shops: &[&str],
     resolvers: &[(&str, &str)],
+    config: Value,
+) -> Processor {
+    let mapper = stock(runtime, "shopify-netsuite");
+    processor_with(db, runtime, shops, resolvers, config, &mapper)
+}
+
+/// [`processor`] with another mapper than the stock one.
+pub fn processor_with(
+    db: &Store,
+    runtime: &Runtime,
+    shops: &[&str],
+    resolvers: &[(&str, &str)],
     mut config: Value,
+    mapper: &Arc<weft_runtime::Plugin>,
 ) -> Processor {
     let platforms: serde_json::Map<String, Value> = shops
         .iter()
@@ -63,9 +76,7 @@ pub fn processor(
                 .unwrap(),
         })
         .collect();
-    let mapper = runtime
-        .mapper(&stock(runtime, "shopify-netsuite"), ctx)
-        .unwrap();
+    let mapper = runtime.mapper(mapper, ctx).unwrap();
     Processor::new(STORE, db.clone(), systems(shops), mapper, rules)
 }
 
