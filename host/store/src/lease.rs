@@ -193,8 +193,9 @@ impl Lease {
     }
 }
 
-/// A host among those sharing the database, as its lease heartbeat ([`Store::heartbeat`]) records it
-/// (the `hosts` table; the loop-health beat of a running host is [`crate::HostBeat`]).
+/// A host among those sharing the database, as its lease heartbeat ([`Store::heartbeat`])
+/// records it (the `hosts` table; the loop-health beat of a running host is
+/// [`crate::HostBeat`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterHost {
     /// The host id.
