@@ -24,6 +24,8 @@ use weft_server::{
 };
 use weft_store::{GroupCommitConfig, JournalWriter, Store};
 
+pub use crate::cluster::ClusterOptions;
+
 /// What the host shares between the connections it builds: an ERP account's concurrency limit
 /// is shared by every store on that account.
 pub struct HostShared {
@@ -214,6 +216,8 @@ struct HealthWatch {
     changed: bool,
     /// What was last written to the database (for `weft status`, another process).
     recorded: HashMap<(String, String), SystemHealth>,
+    /// The stores this host serves now: only their health is this host's to report.
+    owned: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl HealthWatch {
@@ -222,8 +226,12 @@ impl HealthWatch {
         // A copy of the (usually empty) error map, so thousands of connections cost no lock
         // and no key allocation each when nothing is wrong.
         let errors = self.last_errors.lock().clone();
+        let owned = self.owned.lock().clone();
         self.shown.resize(self.connections.len(), None);
         for (i, (store, system, conn)) in self.connections.iter().enumerate() {
+            if !owned.contains(store) {
+                continue;
+            }
             let down = conn
                 .breaker()
                 .is_some_and(|b| !matches!(b.state(), BreakerState::Closed));
@@ -259,7 +267,11 @@ impl HealthWatch {
         let now = chrono::Utc::now();
         let mut all_recorded = true;
         let all = metrics.system_health_all();
+        let owned = self.owned.lock().clone();
         for (store, system, health) in all {
+            if !owned.contains(&store) {
+                continue;
+            }
             let key = (store, system);
             if self.recorded.get(&key) == Some(&health) {
                 continue;
@@ -288,25 +300,27 @@ impl HealthWatch {
     }
 }
 
-/// Everything one store's runner is built from, once its plugins are loaded.
-struct StoreBuild {
-    setup: StoreSetup,
+/// Everything one store's runner is built from, once its plugins are loaded. The runner's
+/// database handle is given per tenure ([`StoreBuild::runner`]): fenced by the store's lease.
+pub(crate) struct StoreBuild {
+    pub(crate) setup: StoreSetup,
     ctx: StoreCtx,
-    db: Store,
     systems: Systems,
     runtime: Runtime,
     observer: Arc<dyn weft_engine::Observer>,
     backoff: Arc<Backoff>,
     wakers: Arc<Wakers>,
     privacy_exports: Option<std::path::PathBuf>,
+    /// How long the store's idle loops may go without looking (see `weft_engine::idle_cap`).
+    idle_cap: Duration,
 }
 
 /// A store's loaded plugins: the mapper and its resolver rules.
-type Loaded = (Arc<Plugin>, Vec<(String, Arc<Plugin>)>);
+pub(crate) type Loaded = (Arc<Plugin>, Vec<(String, Arc<Plugin>)>);
 
 impl StoreBuild {
     /// The plugins, if every one has finished loading.
-    fn plugins_now(&self) -> Option<Result<Loaded, weft_runtime::PluginError>> {
+    pub(crate) fn plugins_now(&self) -> Option<Result<Loaded, weft_runtime::PluginError>> {
         let mapper = self.setup.mapper.now()?;
         let mut rules = Vec::new();
         for (pattern, p) in &self.setup.resolvers {
@@ -322,7 +336,7 @@ impl StoreBuild {
     }
 
     /// The plugins, once every one has loaded.
-    async fn plugins_ready(&self) -> Result<Loaded, weft_runtime::PluginError> {
+    pub(crate) async fn plugins_ready(&self) -> Result<Loaded, weft_runtime::PluginError> {
         let mapper = self.setup.mapper.ready().await?;
         let mut rules = Vec::new();
         for (pattern, p) in &self.setup.resolvers {
@@ -331,7 +345,8 @@ impl StoreBuild {
         Ok((mapper, rules))
     }
 
-    fn runner(&self, (mapper, resolvers): Loaded) -> Result<StoreRunner> {
+    /// The store's runner over `db` (the handle fenced by this tenure's lease).
+    pub(crate) fn runner(&self, (mapper, resolvers): Loaded, db: &Store) -> Result<StoreRunner> {
         let s = &self.setup;
         let mapper = self.runtime.mapper(&mapper, self.ctx.clone())?;
         let mut rules = Vec::new();
@@ -343,7 +358,7 @@ impl StoreBuild {
         }
         let processor = Processor::new(
             s.id.clone(),
-            self.db.clone(),
+            db.clone(),
             self.systems.clone(),
             mapper,
             rules,
@@ -363,7 +378,7 @@ impl StoreBuild {
         };
         let dispatcher = Dispatcher::new(
             s.id.clone(),
-            self.db.clone(),
+            db.clone(),
             self.systems.clone(),
             self.backoff.clone(),
         )
@@ -376,7 +391,7 @@ impl StoreBuild {
                 let ctx = SourceCtx {
                     store_id: s.id.clone(),
                     system: sys.name.clone(),
-                    db: self.db.clone(),
+                    db: db.clone(),
                     overlap: s.poll_overlap,
                     webhook_url: s.public_url.as_ref().map(|u| {
                         format!("{}/webhooks/{}/{}", u.trim_end_matches('/'), sys.name, s.id)
@@ -389,7 +404,7 @@ impl StoreBuild {
             })
             .collect();
         let mut privacy =
-            weft_engine::PrivacyProcessor::new(s.id.clone(), self.db.clone(), self.systems.clone());
+            weft_engine::PrivacyProcessor::new(s.id.clone(), db.clone(), self.systems.clone());
         if let Some(dir) = &self.privacy_exports {
             privacy = privacy.with_export_dir(dir.clone());
         }
@@ -400,6 +415,7 @@ impl StoreBuild {
             s.timing.clone(),
             self.wakers.clone(),
         )
+        .with_idle_cap(self.idle_cap)
         .with_privacy(privacy))
     }
 }
@@ -423,6 +439,10 @@ pub struct Host {
     pub metrics: Arc<Metrics>,
     /// Every store loop's health (what `/healthz` reports).
     pub loops: Arc<LoopHealth>,
+    /// This host's id among the hosts sharing the database.
+    pub host_id: String,
+    /// The stores whose loops run here now (their leases are this host's).
+    owned: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -480,7 +500,7 @@ impl Host {
     }
 
     /// [`Host::start_on`] with the console (when given) and the privacy exports directory
-    /// (when given), as `weft run` starts it.
+    /// (when given), under a default [`ClusterOptions`] (this process's own host id).
     pub async fn start_full(
         db: Store,
         runtime: &Runtime,
@@ -489,6 +509,33 @@ impl Host {
         serve: ServeOptions,
         console: Option<ConsoleOptions>,
         privacy_exports: Option<std::path::PathBuf>,
+    ) -> Result<Host> {
+        Host::start_clustered(
+            db,
+            runtime,
+            stores,
+            listeners,
+            serve,
+            console,
+            privacy_exports,
+            ClusterOptions::default(),
+        )
+        .await
+    }
+
+    /// [`Host::start_full`] as host `cluster.host_id` among the hosts sharing the database, as
+    /// `weft run` starts it. Every store's webhooks are accepted here; a store's loops run on
+    /// whichever host holds its lease (see [`crate::cluster`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_clustered(
+        db: Store,
+        runtime: &Runtime,
+        stores: Vec<StoreSetup>,
+        listeners: Listeners,
+        serve: ServeOptions,
+        console: Option<ConsoleOptions>,
+        privacy_exports: Option<std::path::PathBuf>,
+        cluster: ClusterOptions,
     ) -> Result<Host> {
         let addr = listeners.intake.local_addr()?;
         let loops = Arc::new(LoopHealth::new(HealthPolicy::default()));
@@ -506,14 +553,17 @@ impl Host {
             metrics: metrics.clone(),
             last_errors: last_errors.clone(),
         });
+        let owned = Arc::new(parking_lot::Mutex::new(std::collections::BTreeSet::new()));
         let mut health = HealthWatch {
             connections: Vec::new(),
             last_errors,
             shown: Vec::new(),
             changed: false,
             recorded: HashMap::new(),
+            owned: owned.clone(),
         };
         let mut intake = Vec::new();
+        let mut builds = std::collections::BTreeMap::new();
         let shared = HostShared::new();
         // Idle loops of a host with many stores look at the database less often, so the host's
         // idle cost stays bounded (weft_engine::idle_cap); woken loops run at once.
@@ -552,48 +602,40 @@ impl Host {
             let build = StoreBuild {
                 ctx: s.plugin_ctx(),
                 setup: s,
-                db: db.clone(),
                 systems,
                 runtime: runtime.clone(),
                 observer: observer.clone(),
                 backoff: backoff.clone(),
                 wakers: store_wakers,
                 privacy_exports: privacy_exports.clone(),
+                idle_cap,
             };
-            match build.plugins_now() {
-                // Loaded (or refused) already: the store starts now, or start-up fails.
-                Some(plugins) => build
-                    .runner(plugins?)?
-                    .with_idle_cap(idle_cap)
-                    .with_health(loops.clone())
-                    .spawn(&mut tasks, stop_rx.clone()),
-                // Still compiling: this store waits for its plugins, the others start.
-                None => {
-                    let stop = stop_rx.clone();
-                    let loops = loops.clone();
-                    tasks.spawn(async move {
-                        let id = build.setup.id.clone();
-                        let runner = match build.plugins_ready().await {
-                            Ok(plugins) => build.runner(plugins),
-                            Err(e) => Err(e.into()),
-                        };
-                        match runner {
-                            Ok(runner) => {
-                                tracing::info!(store = %id, "plugins loaded; the store starts");
-                                let mut set = JoinSet::new();
-                                runner
-                                    .with_idle_cap(idle_cap)
-                                    .with_health(loops)
-                                    .spawn(&mut set, stop);
-                                while set.join_next().await.is_some() {}
-                            }
-                            Err(e) => tracing::error!(store = %id, error = %format!("{e:#}"), "the store's plugins did not load: it does not run (its webhooks are still journaled)"),
-                        }
-                    });
-                }
-            }
+            builds.insert(build.setup.id.clone(), Arc::new(build));
             intake.push(store_intake);
         }
+        // The stores' loops start as this host takes their leases.
+        let lease_db = db
+            .with_own_pool(2)
+            .await
+            .context("cannot open the leases' connections")?;
+        let coordinator = crate::cluster::Coordinator::new(
+            db.clone(),
+            lease_db,
+            cluster,
+            builds,
+            loops.clone(),
+            owned.clone(),
+        );
+        let host_id = coordinator.host_id().to_owned();
+        // The first round before returning: the stores this host takes now and whose plugins
+        // are loaded are running when the host is returned (a store still compiling its
+        // plugins starts when they are ready).
+        let mut coordinator = coordinator;
+        let first_wait = coordinator
+            .start()
+            .await
+            .context("cannot take part among the hosts of the database")?;
+        tasks.spawn(coordinator.run(first_wait, stop_rx.clone()));
         let writer = JournalWriter::spawn(db.clone(), GroupCommitConfig::default());
         let notify_map = wakers.clone();
         let notifier: weft_server::Notifier = Arc::new(move |store: &str| {
@@ -665,6 +707,8 @@ impl Host {
             wakers,
             metrics,
             loops,
+            host_id,
+            owned,
             stop,
             tasks,
         })
@@ -691,7 +735,13 @@ impl Host {
             .all(|(store, n)| self.wakers.get(store).is_none_or(|w| w.polled_since(*n)))
     }
 
-    /// Stops every loop and the server, waiting for them to finish.
+    /// The stores whose loops run on this host now.
+    pub fn owned_stores(&self) -> Vec<String> {
+        self.owned.lock().iter().cloned().collect()
+    }
+
+    /// Stops every loop and the server, waiting for them to finish; the stores' leases are
+    /// handed back for other hosts to take at once.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}

@@ -8,7 +8,8 @@
 //!   their WooCommerce and BigCommerce stores (`--storefront woocommerce|bigcommerce`);
 //!   [`demo_push`] the NetSuite push script in the demos;
 //!   [`demo_sheet`] a Google Sheet as the source of a Shopify shop (`--source sheet`).
-//! - [`run`]: `weft run` and `weft replay`, driven by the configuration files.
+//! - [`run`]: `weft run` and `weft replay`, driven by the configuration files; [`cluster`]:
+//!   several hosts on one database (store leases, fencing, balancing, hand-back).
 //! - [`platforms`]: the one place platforms are registered, and how their config sections
 //!   become systems.
 //! - [`ops`], [`explain`], [`plugin`]: operator and plugin-developer commands; [`console`]: what
@@ -20,6 +21,7 @@ pub mod bench_backfill;
 pub mod bench_lag;
 pub mod bench_stores;
 pub mod bench_world;
+pub mod cluster;
 pub mod console;
 pub mod deletes;
 pub mod demo;

@@ -206,7 +206,8 @@ pub fn storage_url(config: &Config) -> Result<String> {
 /// Opens the configured database for a command that works on an existing one (`weft replay`):
 /// a SQLite file that does not exist is an error naming its path, and nothing is created.
 pub async fn open_existing_store(config: &Config) -> Result<Store> {
-    Store::open_existing(&storage_url(config)?)
+    let options = weft_store::OpenOptions::default().with_lease_ttl(config.cluster.lease_ttl);
+    Store::open_existing_with(&storage_url(config)?, options)
         .await
         .context("cannot open the database")
 }
@@ -277,10 +278,39 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         crate::outln!("no stores have journaled anything yet");
     }
     let now = chrono::Utc::now();
+    let leases: std::collections::BTreeMap<String, weft_store::Lease> = store
+        .leases()
+        .await?
+        .into_iter()
+        .map(|l| (l.store_id.clone(), l))
+        .collect();
+    if !args.json {
+        let hosts: Vec<String> = store
+            .hosts()
+            .await?
+            .into_iter()
+            .filter(|h| h.expires_at > now)
+            .map(|h| {
+                let n = leases
+                    .values()
+                    .filter(|l| l.holder == h.host_id && l.instance == h.instance && l.is_held(now))
+                    .count();
+                format!(
+                    "{} ({n} stores, up since {})",
+                    h.host_id,
+                    h.started_at.to_rfc3339()
+                )
+            })
+            .collect();
+        if !hosts.is_empty() {
+            crate::outln!("hosts: {}", hosts.join(", "));
+        }
+    }
     let hosts = store.host_beats().await?;
     for id in ids {
         let s = store.status(&id).await?;
         let proposals = crate::proposals::open_count(&store, &id).await?;
+        let lease = leases.get(&id);
         let loops: Vec<LoopVerdict> = store
             .loop_health(Some(&id))
             .await?
@@ -290,6 +320,15 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         if args.json {
             let mut v = serde_json::to_value(&s)?;
             v["proposals"] = serde_json::json!(proposals);
+            v["owner"] = match lease {
+                Some(l) if l.is_held(now) => serde_json::json!({
+                    "host": l.holder,
+                    "since": l.acquired_at,
+                    "lease_expires": l.expires_at,
+                    "epoch": l.epoch,
+                }),
+                _ => serde_json::Value::Null,
+            };
             v["loops"] = serde_json::to_value(&loops)?;
             v["unhealthy_loops"] =
                 serde_json::json!(loops.iter().filter(|l| l.verdict != "ok").count());
@@ -307,6 +346,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
             s.parked,
             s.intake_rejects
         );
+        crate::outln!("  {}", owner_line(lease, now));
         if s.deletes_held > 0 {
             crate::outln!(
                 "  DELETES HELD {} by the mass-delete guard: `weft deletes list --store {id}`, then `weft deletes release|discard --store {id}`",
@@ -344,6 +384,30 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         crate::outln!("{}", host_line(&hosts, now));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who serves a store, as `weft status` prints it.
+fn owner_line(lease: Option<&weft_store::Lease>, now: chrono::DateTime<chrono::Utc>) -> String {
+    match lease {
+        Some(l) if l.is_held(now) => format!(
+            "served by host {} since {} (lease epoch {}, expires in {:.1} s unless renewed)",
+            l.holder,
+            l.acquired_at.to_rfc3339(),
+            l.epoch,
+            (l.expires_at - now).num_milliseconds() as f64 / 1000.0
+        ),
+        Some(l) if l.expires_at.timestamp_millis() == 0 => format!(
+            "served by no host: handed back by {} (epoch {})",
+            l.holder, l.epoch
+        ),
+        Some(l) => format!(
+            "served by no host: the lease of {} expired at {} (epoch {})",
+            l.holder,
+            l.expires_at.to_rfc3339(),
+            l.epoch
+        ),
+        None => "served by no host yet (never leased)".into(),
+    }
 }
 
 /// How long ago `t` was, for people (`3 s`, `12 min`, `5 h`, `2 d`).
@@ -643,37 +707,89 @@ pub async fn dlq(cmd: DlqCommand) -> Result<ExitCode> {
                 );
                 ids.into_iter().map(|DlqId(id)| id).collect()
             };
-            let mut missing = Vec::new();
-            let mut queued = 0usize;
+            // Each store concerned is leased for the retry (refused, naming the host, while a
+            // host serves it), so nothing races the store's own loops.
+            let aside_filter = weft_store::SetAsideFilter {
+                store: filter.store.clone(),
+                kind: filter.kind.clone(),
+                since: filter.since,
+                seq: None,
+            };
+            let mut of_store = Vec::with_capacity(ids.len());
+            let mut stores = std::collections::BTreeSet::new();
             for id in ids {
-                if store.retry_dead_letter(id, now).await? {
-                    queued += 1;
-                    crate::outln!("#{id} queued again");
-                } else {
-                    missing.push(format!("#{id}"));
-                }
+                let s = store.outbox_row(id).await?.map(|r| r.store_id);
+                stores.extend(s.clone());
+                of_store.push((id, s));
             }
             if all {
-                crate::outln!(
-                    "{queued} dead letter{} queued again",
-                    if queued == 1 { "" } else { "s" }
-                );
-                let aside = store
-                    .retry_set_aside(
-                        &weft_store::SetAsideFilter {
-                            store: filter.store.clone(),
-                            kind: filter.kind.clone(),
-                            since: filter.since,
-                            seq: None,
-                        },
-                        now,
-                    )
-                    .await?;
-                crate::outln!(
-                    "{aside} set-aside entr{} queued to be processed again",
-                    if aside == 1 { "y" } else { "ies" }
+                // The store named is leased even with nothing to retry: the answer is the same
+                // whether or not a host serves it.
+                stores.extend(filter.store.clone());
+                stores.extend(
+                    store
+                        .list_set_aside(&aside_filter, u32::MAX)
+                        .await?
+                        .into_iter()
+                        .map(|(s, _)| s),
                 );
             }
+            let ttl = weft_config::ClusterConfig::default().lease_ttl;
+            let mut leases = std::collections::BTreeMap::new();
+            for s in &stores {
+                match crate::cluster::CommandLease::take(&store, s, "dlq retry", ttl).await {
+                    Ok(l) => {
+                        leases.insert(s.clone(), l);
+                    }
+                    Err(e) => {
+                        for (_, l) in leases {
+                            let _ = l.release().await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            let result = async {
+                let mut missing = Vec::new();
+                let mut queued = 0usize;
+                for (id, s) in of_store {
+                    let lease = s.as_ref().and_then(|s| leases.get(s));
+                    let retried = match lease {
+                        Some(l) => l.db.retry_dead_letter(id, now).await?,
+                        None => false,
+                    };
+                    if retried {
+                        queued += 1;
+                        crate::outln!("#{id} queued again");
+                    } else {
+                        missing.push(format!("#{id}"));
+                    }
+                }
+                if all {
+                    crate::outln!(
+                        "{queued} dead letter{} queued again",
+                        if queued == 1 { "" } else { "s" }
+                    );
+                    let mut aside = 0;
+                    for (s, l) in &leases {
+                        let one = weft_store::SetAsideFilter {
+                            store: Some(s.clone()),
+                            ..aside_filter.clone()
+                        };
+                        aside += l.db.retry_set_aside(&one, now).await?;
+                    }
+                    crate::outln!(
+                        "{aside} set-aside entr{} queued to be processed again",
+                        if aside == 1 { "y" } else { "ies" }
+                    );
+                }
+                Ok::<_, anyhow::Error>(missing)
+            }
+            .await;
+            for (_, l) in leases {
+                l.release().await?;
+            }
+            let missing = result?;
             if !missing.is_empty() {
                 bail!("not a dead letter: {}", missing.join(", "));
             }

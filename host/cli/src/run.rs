@@ -10,9 +10,10 @@ use weft_engine::{
     Mode, OnChange, Ownership, Processor, ResolverRule, StepReport, StockOwner, StockPolicy, Timing,
 };
 use weft_runtime::{Limits, Runtime, RuntimeConfig};
-use weft_store::{OutboxStatus, Store, StoreError};
+use weft_store::Store;
 
 use crate::app::{Host, StorePlugin, StoreSetup};
+use crate::cluster::{ClusterOptions, CommandLease};
 
 /// Loads and validates the configuration (secrets resolved now, so a missing one fails at
 /// start, with its file and line).
@@ -34,7 +35,12 @@ pub async fn open_store(config: &Config) -> Result<Store> {
             .context("sqlite storage without a path")?,
         StorageConfig::Postgres { url } => url.resolve()?.expose().to_owned(),
     };
-    Store::open(&url).await.context("cannot open the database")
+    // PostgreSQL sessions limited for several hosts: a host stopped inside a transaction
+    // holds no lock past a third of the lease TTL (see `[cluster]`).
+    let options = weft_store::OpenOptions::default().with_lease_ttl(config.cluster.lease_ttl);
+    Store::open_with(&url, options)
+        .await
+        .context("cannot open the database")
 }
 
 /// The plugin runtime the configuration describes.
@@ -61,10 +67,34 @@ fn limits(store: &StoreConfig) -> Limits {
     }
 }
 
+/// The plugins a host's stores load, by source: stores naming the same plugin share one load
+/// (one compile per plugin per process, not one per store: a host of many stores would
+/// otherwise queue the same compile once per store behind the runtime's compile budget).
+#[derive(Default)]
+pub struct PluginLoads(std::collections::HashMap<String, StorePlugin>);
+
 /// Starts loading a plugin in the background (compiling is bounded but can take seconds): the
 /// host starts every store whose plugins are ready, and a store whose plugin is still
-/// compiling waits for it. A missing file or unknown stock plugin fails here.
-fn start_loading(runtime: &Runtime, source: &weft_config::PluginSource) -> Result<StorePlugin> {
+/// compiling waits for it. A missing file or unknown stock plugin fails here. A plugin already
+/// in `loads` is shared.
+fn start_loading(
+    runtime: &Runtime,
+    source: &weft_config::PluginSource,
+    loads: &mut PluginLoads,
+) -> Result<StorePlugin> {
+    let key = match source {
+        weft_config::PluginSource::Builtin(name) => format!("builtin:{name}"),
+        weft_config::PluginSource::File(path) => format!("file:{}", path.display()),
+    };
+    if let Some(p) = loads.0.get(&key) {
+        return Ok(p.clone());
+    }
+    let plugin = start_loading_one(runtime, source)?;
+    loads.0.insert(key, plugin.clone());
+    Ok(plugin)
+}
+
+fn start_loading_one(runtime: &Runtime, source: &weft_config::PluginSource) -> Result<StorePlugin> {
     Ok(match source {
         weft_config::PluginSource::Builtin(name) => {
             let bytes = weft_plugin_artifacts::stock(name).with_context(|| {
@@ -94,18 +124,28 @@ pub fn setup(
     runtime: &Runtime,
     public_url: Option<&str>,
 ) -> Result<StoreSetup> {
+    setup_with(store, runtime, public_url, &mut PluginLoads::default())
+}
+
+/// [`setup`], sharing plugin loads with the other stores set up with the same `loads`.
+pub fn setup_with(
+    store: &StoreConfig,
+    runtime: &Runtime,
+    public_url: Option<&str>,
+    loads: &mut PluginLoads,
+) -> Result<StoreSetup> {
     let ctx = |what: &str| format!("store {}: {what}", store.id);
     let mut resolvers = Vec::new();
     for (pattern, plugin) in store.plugins.resolver_rules() {
         resolvers.push((
             pattern,
-            start_loading(runtime, &plugin.source).with_context(|| ctx("resolver"))?,
+            start_loading(runtime, &plugin.source, loads).with_context(|| ctx("resolver"))?,
         ));
     }
     Ok(StoreSetup {
         id: store.id.clone(),
         systems: crate::platforms::store_systems(store)?,
-        mapper: start_loading(runtime, &store.plugins.mapper.source)
+        mapper: start_loading(runtime, &store.plugins.mapper.source, loads)
             .with_context(|| ctx("mapper"))?,
         resolvers,
         plugin_config: store.plugin_config(),
@@ -210,23 +250,25 @@ pub async fn run(host_file: &Path) -> Result<ExitCode> {
         .public_url
         .as_ref()
         .map(|u| u.as_str().trim_end_matches('/').to_owned());
+    let mut loads = PluginLoads::default();
     let setups = config
         .enabled_stores()
-        .map(|s| setup(s, &runtime, public_url.as_deref()))
+        .map(|s| setup_with(s, &runtime, public_url.as_deref(), &mut loads))
         .collect::<Result<Vec<_>>>()?;
     let n = setups.len();
-    for s in &setups {
-        let released = release_orphaned_writes(&db, &s.id).await?;
-        if released > 0 {
-            tracing::warn!(store = %s.id, writes = released, "writes left in flight by a stopped weft are due again");
-        }
-    }
     let serve = crate::ops::serve_options(&config.server);
     let console = crate::console::options(&config, &db, &runtime)?;
     let exports = Some(config.privacy.export_dir.clone());
-    let host = Host::start_full(db, &runtime, setups, listeners, serve, console, exports).await?;
+    // Each store's loops start once this host holds its lease (the store's new holder recovers
+    // the writes a previous holder left in flight); webhooks are accepted for every store.
+    let cluster = ClusterOptions::from_config(&config.cluster);
+    let host = Host::start_clustered(
+        db, &runtime, setups, listeners, serve, console, exports, cluster,
+    )
+    .await?;
     eprintln!(
-        "weft: {n} store{} running; webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
+        "weft: host {} serving its share of {n} store{} (leases in the database); webhooks at http://{}/webhooks/<system>/<store>, metrics at /metrics. Ctrl-C stops.",
+        host.host_id,
         if n == 1 { "" } else { "s" },
         host.addr
     );
@@ -260,55 +302,9 @@ async fn shutdown_signal() -> Result<()> {
     }
 }
 
-/// Makes the writes of `store_id` that a previous `weft` process claimed but never settled (it
-/// was killed, or the machine went down, while they were in flight) due again now, instead of
-/// when their claim's lease runs out (two minutes), during which they and every later write to
-/// the same records would wait. Returns how many were released.
-///
-/// `weft run` is the only host working on its database (leases for several hosts on one
-/// database are not built), so nothing else holds these claims; sending the writes again is
-/// what the leases' expiry would do, only sooner. Each write carries its idempotency key or
-/// compare-and-set guard, so a write the platform already applied is not applied twice.
-pub async fn release_orphaned_writes(db: &Store, store_id: &str) -> Result<u64> {
-    let now = Utc::now();
-    let mut released = 0;
-    loop {
-        let rows = db
-            .list_outbox(Some(store_id), Some(OutboxStatus::Inflight), 500)
-            .await
-            .with_context(|| format!("store {store_id}: cannot read the outbox"))?;
-        let mut page = 0;
-        for row in rows {
-            let token = row.claim_token.as_deref().unwrap_or_default();
-            match db
-                .retry(
-                    row.id,
-                    token,
-                    now,
-                    "weft stopped while this write was in flight; sent again after restart",
-                    now,
-                )
-                .await
-            {
-                Ok(()) => page += 1,
-                // Settled meanwhile: nothing to release.
-                Err(StoreError::LeaseLost { .. }) => {}
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("store {store_id}: cannot release write #{}", row.id)
-                    });
-                }
-            }
-        }
-        if page == 0 {
-            return Ok(released);
-        }
-        released += page;
-    }
-}
-
-/// `weft replay`: re-runs journaled changes through the store's current plugins. Writes go to
-/// the outbox (a running host sends them); a second replay plans nothing new.
+/// `weft replay`: re-runs journaled changes through the store's current plugins, holding the
+/// store's lease (refused while a host serves the store). Writes go to the outbox (the host
+/// that takes the store next sends them); a second replay plans nothing new.
 pub async fn replay(
     host_file: &Path,
     store_id: &str,
@@ -329,20 +325,31 @@ pub async fn replay(
         crate::console::print_preview(store_id, &preview, json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    // A host serving the database runs the store's steps in its own process, which this one
-    // cannot take turns with: the console's replay runs inside it instead.
-    let now = Utc::now();
-    if let Some(h) = db.host_beats().await?.into_iter().find(|h| h.is_live(now)) {
-        anyhow::bail!(
-            "a host (pid {}, started {}) is running on this database: run the replay from its console \
-             (/console/stores/{store_id}/replay), which takes turns with the store's processing loop, \
-             or stop the host first",
-            h.pid,
-            h.started_at.to_rfc3339()
-        );
-    }
+    // The store's lease for as long as the replay runs: the host serving the store would
+    // otherwise step it at the same time. Refused, naming that host, while one serves it; a
+    // host running on this database can run the replay from its console instead.
+    let lease = match CommandLease::take(&db, store_id, "replay", config.cluster.lease_ttl).await {
+        Ok(lease) => lease,
+        Err(e) => {
+            let now = Utc::now();
+            return Err(
+                match db.host_beats().await?.into_iter().find(|h| h.is_live(now)) {
+                    Some(h) => e.context(format!(
+                        "a host (pid {}, started {}) is running on this database: run the replay from its console \
+                         (/console/stores/{store_id}/replay), which takes turns with the store's processing loop, \
+                         or stop the host first",
+                        h.pid,
+                        h.started_at.to_rfc3339()
+                    )),
+                    None => e,
+                },
+            );
+        }
+    };
     let bar = (!json).then(indicatif::ProgressBar::new_spinner);
-    let total = replay_store(&db, &runtime, &s, since, entity, bar.as_ref()).await?;
+    let total = replay_store(&lease.db, &runtime, &s, since, entity, bar.as_ref()).await;
+    lease.release().await?;
+    let total = total?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

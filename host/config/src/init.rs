@@ -53,6 +53,15 @@ webhook_max_body_kb = 1024
 # [console]
 # token = { env = "WEFT_CONSOLE_TOKEN" }
 
+# Several hosts on one PostgreSQL database share its stores: each store is served by one host
+# at a time under a lease (writes of a host that lost it are refused), a host that stops renewing
+# loses its stores to the others after lease_ttl, and a host stopped cleanly hands them back.
+# host_id defaults to <hostname>-<pid>; set one that survives restarts to take stores back at once.
+# [cluster]
+# host_id = "weft-1"
+# lease_ttl = "15s"
+# renew_interval = "5s"
+
 [storage]
 # The journal, projections and outbox. A file path (or `sqlite://path`) means an embedded
 # SQLite database in WAL mode; a `postgres://` URL means PostgreSQL. A URL with a password is a

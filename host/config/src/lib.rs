@@ -12,6 +12,7 @@
 //! - [`init`] writes a commented starter configuration that loads cleanly.
 //! - Every struct is public and constructible, so demo and test configs are built in code.
 
+mod cluster;
 mod console;
 mod deletes;
 mod diag;
@@ -22,6 +23,7 @@ mod secret;
 mod section;
 mod time;
 
+pub use cluster::{ClusterConfig, valid_host_id};
 pub use console::ConsoleConfig;
 pub use deletes::{DeleteAction, DeletesConfig};
 pub use diag::{Diagnostic, Diagnostics, Origin};

@@ -30,7 +30,8 @@ pub const INLINE_SECRET_HINT: &str =
 const DURATION_HINT: &str =
     "write a whole number with a unit: `250ms`, `30s`, `5m`, `1h`, `1d`, or combined like `1h30m`";
 
-const HOST_KEYS: [&str; 8] = [
+const HOST_KEYS: [&str; 9] = [
+    "cluster",
     "console",
     "server",
     "storage",
@@ -552,6 +553,7 @@ impl<'a> Cx<'a> {
 
 /// What the host file says, before stores are read.
 struct Host {
+    cluster: crate::cluster::ClusterConfig,
     console: crate::console::ConsoleConfig,
     server: ServerConfig,
     storage: StorageConfig,
@@ -795,6 +797,7 @@ fn read_host(cx: &mut Cx<'_>, root: &Tbl<'_, '_>) -> Host {
     }
 
     Host {
+        cluster: crate::cluster::read(cx, root),
         console: crate::console::read(cx, root),
         server,
         storage,
@@ -1861,6 +1864,7 @@ pub fn load(
     if diags.is_empty() {
         Ok(Config {
             host_file: host_path.to_path_buf(),
+            cluster: host.cluster,
             console: host.console,
             server: host.server,
             storage: host.storage,

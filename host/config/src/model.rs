@@ -19,6 +19,8 @@ use crate::time::{CronSchedule, QuietHours};
 pub struct Config {
     /// The host file this was loaded from (empty for configs built in code).
     pub host_file: PathBuf,
+    /// How this host shares the stores with other hosts on the database (`[cluster]`).
+    pub cluster: crate::cluster::ClusterConfig,
     /// The operator's web console (`[console]`).
     pub console: crate::console::ConsoleConfig,
     /// Webhook and metrics listener.
@@ -56,6 +58,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             host_file: PathBuf::new(),
+            cluster: crate::cluster::ClusterConfig::default(),
             console: crate::console::ConsoleConfig::default(),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),

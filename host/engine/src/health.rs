@@ -143,6 +143,12 @@ impl LoopHealth {
         }
     }
 
+    /// Forgets every loop of `store`: its loops were stopped because this host no longer serves
+    /// it (handed to another host), which is not a failure of this host.
+    pub fn forget(&self, store: &str) {
+        lock(&self.loops).retain(|e| e.store != store);
+    }
+
     /// Every loop's state now, by store and name.
     pub fn report(&self) -> Vec<LoopReport> {
         let now = Instant::now();

@@ -293,8 +293,15 @@ impl StoreRunner {
         self.wakers.clone()
     }
 
-    /// Spawns the store's loops into `set`; they stop when `shutdown` turns true.
+    /// Spawns the store's loops into `set`; they stop when `shutdown` turns true. A runner
+    /// spawned again on the same wakers (a store this host serves again) starts the pollers'
+    /// round records afresh.
     pub fn spawn(self, set: &mut JoinSet<()>, shutdown: watch::Receiver<bool>) {
+        self.wakers
+            .poll_served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let store = self.processor.store_id().to_owned();
         let (step_size, error_pause) = (self.timing.step_size, self.timing.error_pause);
         let (process_idle, dispatch_idle) = (self.timing.process_idle, self.timing.dispatch_idle);

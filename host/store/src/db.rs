@@ -93,6 +93,19 @@ pub struct OpenOptions {
     /// `weft run` wants). Commands that only inspect a database set it to `false`, so a
     /// mistyped path is a [`StoreError::NotFound`] naming the path, not a new empty database.
     pub create_if_missing: bool,
+    /// PostgreSQL only: the server ends a session that sits inside a transaction, waiting for
+    /// this process, longer than this (`idle_in_transaction_session_timeout`). A process that
+    /// stops mid-transaction (SIGSTOP, a VM pause, a stalled runtime) would otherwise keep the
+    /// transaction's row locks, among them the store lease row a fenced write reads under
+    /// `FOR KEY SHARE`, and whoever takes its stores over would wait on them for as long as it
+    /// stays stopped. The transaction is rolled back, so nothing it did is written. Several
+    /// hosts set it below the lease TTL (see `weft run`'s `[cluster]`). `None`: no limit.
+    pub postgres_idle_in_transaction_timeout: Option<Duration>,
+    /// PostgreSQL only: the longest any statement waits for a lock (`lock_timeout`) before it
+    /// fails with an error the caller retries, so no wait on another session is unbounded even
+    /// where the idle timeout does not reach (a session stuck while running a statement).
+    /// `None`: no limit.
+    pub postgres_lock_timeout: Option<Duration>,
 }
 
 impl Default for OpenOptions {
@@ -102,8 +115,47 @@ impl Default for OpenOptions {
             postgres_schema: None,
             busy_timeout: Duration::from_secs(30),
             create_if_missing: true,
+            postgres_idle_in_transaction_timeout: Some(DEFAULT_IDLE_IN_TRANSACTION),
+            postgres_lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
         }
     }
+}
+
+impl OpenOptions {
+    /// The settings every PostgreSQL session of a store opened with these options starts with
+    /// (`-c name=value` at connection).
+    pub fn postgres_session_settings(&self) -> Vec<(&'static str, String)> {
+        let mut settings = Vec::new();
+        if let Some(d) = self.postgres_idle_in_transaction_timeout {
+            settings.push(("idle_in_transaction_session_timeout", pg_ms(d)));
+        }
+        if let Some(d) = self.postgres_lock_timeout {
+            settings.push(("lock_timeout", pg_ms(d)));
+        }
+        settings
+    }
+
+    /// The PostgreSQL session limits for a process holding store leases of `ttl`: a stopped
+    /// process's transactions end after a third of the TTL (so its locks are gone before its
+    /// leases can expire: renewals run at least every TTL / 2), and no lock wait outlasts the
+    /// TTL.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.postgres_idle_in_transaction_timeout = Some((ttl / 3).max(Duration::from_millis(200)));
+        self.postgres_lock_timeout = Some(ttl.max(Duration::from_secs(1)));
+        self
+    }
+}
+
+/// [`OpenOptions::postgres_idle_in_transaction_timeout`] by default: a third of the default
+/// lease TTL (15 s), so a stopped holder's locks are gone before its leases expire.
+pub const DEFAULT_IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+
+/// [`OpenOptions::postgres_lock_timeout`] by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A duration as a PostgreSQL setting in milliseconds (at least 1: 0 would mean no limit).
+fn pg_ms(d: Duration) -> String {
+    format!("{}ms", d.as_millis().max(1))
 }
 
 /// Replaces the password in a URL with `***` so errors and logs never carry it.
@@ -216,6 +268,8 @@ pub(crate) async fn connect(
             .close()
             .await
             .map_err(StoreError::db("create schema"))?;
+        // Every session of the pool (and of pools cloned from its options, `with_own_pool`).
+        pg = pg.options(opts.postgres_session_settings());
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))

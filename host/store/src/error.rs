@@ -72,14 +72,15 @@ pub enum StoreError {
         /// Highest version this binary knows.
         known: i64,
     },
-    /// A query failed.
-    #[error("database error in {op}")]
+    /// A query failed. The driver's error is part of the message (loops log errors with their
+    /// message only, and "database error" alone does not tell a lock timeout from a lost
+    /// connection or a full pool).
+    #[error("database error in {op}: {cause}")]
     Database {
         /// The store operation that was running.
         op: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error (printed in the message, so not also a `source()`).
+        cause: sqlx::Error,
     },
     /// A source version is not an RFC 3339 timestamp.
     #[error("invalid version `{value}` for {what}: expected an RFC 3339 timestamp")]
@@ -138,6 +139,23 @@ pub enum StoreError {
         /// Canonical key.
         key: String,
     },
+    /// A write through a fenced handle ([`Store::fenced`](crate::Store::fenced)) for a store
+    /// whose lease this process no longer holds: another host (or command) took the store over
+    /// since, or the lease was handed back. Nothing was written; the caller must stop working
+    /// on the store.
+    #[error(
+        "store `{store_id}` is no longer this process's: the lease it held (epoch {epoch}) {now}; \
+         nothing was written (fenced)"
+    )]
+    Fenced {
+        /// The store.
+        store_id: String,
+        /// The fencing token (lease epoch) this process held.
+        epoch: i64,
+        /// Who holds the lease now, in words (`is held by host `h2` (epoch 4)`, `was handed
+        /// back`).
+        now: String,
+    },
     /// The journal writer task has stopped (its store was closed or it panicked).
     #[error("the journal writer has stopped; the append was not journaled")]
     WriterClosed,
@@ -153,9 +171,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether this is [`StoreError::Fenced`]: the process lost the store's lease.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
+    }
+
     /// Wraps a driver error with the name of the operation that was running.
     pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-        move |source| StoreError::Database { op, source }
+        move |cause| StoreError::Database { op, cause }
     }
 }
 

@@ -20,10 +20,26 @@ use crate::types::{
     version_key,
 };
 
-/// Advisory lock id held by PostgreSQL journal appends: serialising them makes `seq` commit
-/// order equal `seq` order, so a reader paging by `seq > cursor` can never skip an entry
-/// committed late by a concurrent transaction with a smaller `seq`.
-const PG_JOURNAL_LOCK: i64 = 0x0077_6566_746a_6e6c;
+/// Class of the advisory locks PostgreSQL journal appends hold, one per store (the two-key
+/// form: `pg_advisory_xact_lock(class, store key)`). Serialising a store's appends makes its
+/// `seq` commit order equal its `seq` order, so a reader paging the store by `seq > cursor`
+/// can never skip an entry committed late by a concurrent transaction with a smaller `seq`.
+/// Readers page one store at a time, so appends for different stores need not wait on each
+/// other: one lock for the whole journal made every host's intake, pollers and settlements
+/// queue behind each other, and a host stopped while holding it (SIGSTOP, a VM pause) stopped
+/// every append of every host until its session ended.
+const PG_JOURNAL_LOCK_CLASS: i32 = 0x776a_6e6c;
+
+/// A store's key in [`PG_JOURNAL_LOCK_CLASS`] (32-bit FNV-1a of its id: stable across hosts
+/// and versions; two stores sharing a key only share a lock).
+fn journal_lock_key(store_id: &str) -> i32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in store_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h as i32
+}
 
 pub(crate) const BUMP_COUNTER: &str =
     "INSERT INTO counters (store_id, name, value) VALUES ($1, $2, $3)
@@ -221,15 +237,26 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Ve
     const OP: &str = "journal append";
     let mut out = Vec::with_capacity(entries.len());
     let mut duplicates: HashMap<(String, Source), i64> = HashMap::new();
-    let postgres = matches!(tx, Tx::Postgres(_));
+    if entries.is_empty() {
+        return Ok(out);
+    }
+    if let Tx::Postgres(t) = tx {
+        // The locks of the stores appended to, in key order (every transaction takes them in
+        // the same order, so two never wait on each other's), in one statement.
+        let mut keys: Vec<i32> = entries
+            .iter()
+            .map(|p| journal_lock_key(&p.entry.store_id))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        sqlx::query("SELECT count(pg_advisory_xact_lock($1, k)) AS n FROM unnest($2::int4[]) AS k")
+            .bind(PG_JOURNAL_LOCK_CLASS)
+            .bind(&keys)
+            .execute(&mut **t)
+            .await
+            .map_err(StoreError::db(OP))?;
+    }
     on_tx!(tx, c => {
-        if postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_JOURNAL_LOCK)
-                .execute(&mut *c)
-                .await
-                .map_err(StoreError::db(OP))?;
-        }
         for chunk in entries.chunks(CHUNK) {
             let sql = insert_sql(chunk.len());
             let mut q = sqlx::query(&sql);

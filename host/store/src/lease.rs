@@ -1,29 +1,214 @@
-//! Work leases for scale-out: which host works on which store. Each lease carries an epoch that
-//! grows whenever a new tenure starts (a fencing token). Acquisition is one atomic
-//! upsert (`... ON CONFLICT DO UPDATE ... WHERE expires_at <= now OR holder = me`) on both
-//! backends. Times come from the caller's clock, so hosts sharing a database need synchronised
-//! clocks (NTP) and a TTL well above their skew.
+//! Store leases and fencing: which process works on which store, for several hosts on one
+//! database (and the same code path for one host on SQLite).
+//!
+//! - A lease row per store names its holder (a host id), the holder's process (`instance`, a
+//!   fresh id per process) and an **epoch**, the fencing token: every acquisition starts a new
+//!   tenure and increments it. A lease is acquired when it is free, expired, handed back, or
+//!   held under the caller's own host id by another process (host ids are unique among running
+//!   processes, so that process is a predecessor that died: a restarted host takes its stores
+//!   back at once and fences it).
+//! - [`Store::fenced`] returns a handle whose every write transaction first reads the store's
+//!   lease row and refuses to write ([`StoreError::Fenced`]) unless the lease still carries the
+//!   handle's epoch. On PostgreSQL the read takes `FOR KEY SHARE` on the lease row and an
+//!   acquisition takes `FOR UPDATE`: a takeover waits for the old holder's transactions in
+//!   progress, and any transaction the old holder starts after it sees the new epoch. So once a
+//!   host has taken a store over, nothing the previous holder does can change the store's rows,
+//!   however late it wakes up. SQLite has one writer at a time, so its read is enough.
+//! - Renewals (`renew_*`) extend the lease only while its epoch is unchanged: an expired lease
+//!   nobody took is extended safely (no one else wrote), a lease taken over is lost for good.
+//! - Hosts record a heartbeat ([`Store::heartbeat`]); hosts whose heartbeat has not expired
+//!   share the stores between them.
+//!
+//! Times come from the caller's clock, so hosts sharing a database need synchronised clocks
+//! (NTP) and a TTL well above their skew. Fencing itself does not depend on clocks.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
-use crate::db::{RowExt, from_ms, ms};
+use crate::db::{Db, RowExt, Tx, from_ms, ms};
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 use crate::types::LeaseGrant;
 
-const ACQUIRE: &str = "INSERT INTO leases (store_id, holder, expires_at, acquired_at, epoch)
-     VALUES ($1, $2, $3, $4, 1)
-     ON CONFLICT (store_id) DO UPDATE SET
-       holder = excluded.holder,
-       expires_at = excluded.expires_at,
-       acquired_at = CASE WHEN leases.holder = excluded.holder AND leases.expires_at > $4
-                          THEN leases.acquired_at ELSE excluded.acquired_at END,
-       epoch = CASE WHEN leases.holder = excluded.holder AND leases.expires_at > $4
-                    THEN leases.epoch ELSE leases.epoch + 1 END
-     WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder
-     RETURNING expires_at, epoch";
+/// A store's lease as this process holds it: the fencing token its writes are checked against.
+/// Cheap to clone; every clone sees the same state.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    inner: Arc<FenceInner>,
+}
+
+#[derive(Debug)]
+struct FenceInner {
+    store_id: String,
+    holder: String,
+    instance: String,
+    epoch: i64,
+    /// Expiry as last granted or renewed (Unix ms).
+    expires_at: AtomicI64,
+    lost: AtomicBool,
+    lost_tx: tokio::sync::watch::Sender<bool>,
+    /// How the lease stood when the tenure ended (the refusal's wording); the first cause wins.
+    why: std::sync::Mutex<Option<String>>,
+}
+
+impl PartialEq for Fence {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.store_id == other.inner.store_id
+            && self.inner.epoch == other.inner.epoch
+            && self.inner.instance == other.inner.instance
+    }
+}
+
+impl Fence {
+    fn new(
+        store_id: &str,
+        holder: &str,
+        instance: &str,
+        epoch: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Fence {
+        let (lost_tx, _) = tokio::sync::watch::channel(false);
+        Fence {
+            inner: Arc::new(FenceInner {
+                store_id: store_id.to_owned(),
+                holder: holder.to_owned(),
+                instance: instance.to_owned(),
+                epoch,
+                expires_at: AtomicI64::new(ms(expires_at)),
+                lost: AtomicBool::new(false),
+                lost_tx,
+                why: std::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store_id(&self) -> &str {
+        &self.inner.store_id
+    }
+
+    /// The host id holding it.
+    pub fn holder(&self) -> &str {
+        &self.inner.holder
+    }
+
+    /// The holding process.
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// The fencing token: the lease's epoch for this tenure.
+    pub fn epoch(&self) -> i64 {
+        self.inner.epoch
+    }
+
+    /// The lease's expiry as last granted or renewed.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        from_ms(self.inner.expires_at.load(Ordering::SeqCst))
+    }
+
+    /// Records the expiry a renewal of this tenure granted ([`Store::renew_leases`]).
+    pub fn renewed_until(&self, expires_at: DateTime<Utc>) {
+        self.inner
+            .expires_at
+            .store(ms(expires_at), Ordering::SeqCst);
+    }
+
+    /// Whether the tenure is over (a write was fenced, a renewal found the lease taken, or it
+    /// was released): no write through a handle of this fence can succeed any more.
+    pub fn is_lost(&self) -> bool {
+        self.inner.lost.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the tenure is over ([`Fence::is_lost`]).
+    pub async fn lost(&self) {
+        let mut rx = self.inner.lost_tx.subscribe();
+        let _ = rx.wait_for(|l| *l).await;
+    }
+
+    /// Why the tenure ended, once it has.
+    pub fn lost_reason(&self) -> Option<String> {
+        self.inner
+            .why
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ends the tenure locally, saying `now` (how the lease stands: "is held by ...").
+    pub fn mark_lost(&self, now: String) {
+        self.inner
+            .why
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(now);
+        self.inner.lost.store(true, Ordering::SeqCst);
+        self.inner.lost_tx.send_replace(true);
+    }
+
+    fn refusal(&self) -> StoreError {
+        StoreError::Fenced {
+            store_id: self.inner.store_id.clone(),
+            epoch: self.inner.epoch,
+            now: self
+                .lost_reason()
+                .unwrap_or_else(|| "is no longer held".into()),
+        }
+    }
+
+    pub(crate) fn check_not_lost(&self) -> Result<()> {
+        if self.is_lost() {
+            Err(self.refusal())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A store's lease as the database holds it (for `weft status` and the hosts' balancing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    /// The store.
+    pub store_id: String,
+    /// The host id holding (or last holding) it.
+    pub holder: String,
+    /// The holding process.
+    pub instance: String,
+    /// The fencing token of the current (or last) tenure.
+    pub epoch: i64,
+    /// When the tenure started.
+    pub acquired_at: DateTime<Utc>,
+    /// When it expires unless renewed (the Unix epoch once handed back).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Lease {
+    /// Whether someone holds it at `now`.
+    pub fn is_held(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// A host among those sharing the database, as its lease heartbeat ([`Store::heartbeat`])
+/// records it (the `hosts` table; the loop-health beat of a running host is
+/// [`crate::HostBeat`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterHost {
+    /// The host id.
+    pub host_id: String,
+    /// Its current process.
+    pub instance: String,
+    /// When that process started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+    /// When it counts as gone unless it beats again.
+    pub expires_at: DateTime<Utc>,
+}
 
 fn ttl_ms(op: &'static str, ttl: Duration) -> Result<i64> {
     i64::try_from(ttl.as_millis())
@@ -35,43 +220,200 @@ fn ttl_ms(op: &'static str, ttl: Duration) -> Result<i64> {
         })
 }
 
+/// How a lease row stands, in words for [`StoreError::Fenced`].
+fn describe(row: Option<(String, i64, i64)>, now_ms: i64) -> String {
+    match row {
+        None => "is gone".into(),
+        Some((_, epoch, 0)) => format!("was handed back (epoch {epoch})"),
+        Some((holder, epoch, exp)) if exp > now_ms => {
+            format!("is held by host `{holder}` (epoch {epoch})")
+        }
+        Some((holder, epoch, _)) => {
+            format!("was taken by host `{holder}` (epoch {epoch}), now expired")
+        }
+    }
+}
+
+/// Checks, inside write transaction `tx`, that `fence` is still the store's current tenure
+/// (PostgreSQL: under `FOR KEY SHARE`, so a takeover waits for this transaction).
+pub(crate) async fn check_fence(tx: &mut Tx, fence: &Fence, op: &'static str) -> Result<()> {
+    let sql = if matches!(tx, Tx::Postgres(_)) {
+        "SELECT holder, epoch, expires_at FROM leases WHERE store_id = $1 FOR KEY SHARE"
+    } else {
+        "SELECT holder, epoch, expires_at FROM leases WHERE store_id = $1"
+    };
+    let row = on_tx!(tx, c => {
+        let r = sqlx::query(sql)
+            .bind(fence.store_id())
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(StoreError::db(op))?;
+        match r {
+            Some(r) => Some((
+                r.text("holder").map_err(StoreError::db(op))?,
+                r.i64("epoch").map_err(StoreError::db(op))?,
+                r.i64("expires_at").map_err(StoreError::db(op))?,
+            )),
+            None => None,
+        }
+    });
+    match row {
+        Some((_, epoch, _)) if epoch == fence.epoch() => Ok(()),
+        other => {
+            fence.mark_lost(describe(other, ms(Utc::now())));
+            Err(fence.refusal())
+        }
+    }
+}
+
+/// How long an acquisition waits for the lease row's lock (PostgreSQL) before answering that
+/// the lease is not free yet: the holder's fenced transactions are short, and a stopped
+/// holder's are ended by the server, so the caller asks again at its next round rather than
+/// queue behind them.
+const ACQUIRE_LOCK_WAIT: Duration = Duration::from_millis(500);
+
+/// Whether PostgreSQL refused a lock wait (`lock_not_available`, 55P03: `lock_timeout` or
+/// `NOWAIT`).
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+}
+
+const LEASE_COLUMNS: &str = "store_id, holder, instance, epoch, acquired_at, expires_at";
+
+fn lease_from<R: RowExt>(r: &R, op: &'static str) -> Result<Lease> {
+    let d = StoreError::db;
+    Ok(Lease {
+        store_id: r.text("store_id").map_err(d(op))?,
+        holder: r.text("holder").map_err(d(op))?,
+        instance: r.text("instance").map_err(d(op))?,
+        epoch: r.i64("epoch").map_err(d(op))?,
+        acquired_at: from_ms(r.i64("acquired_at").map_err(d(op))?),
+        expires_at: from_ms(r.i64("expires_at").map_err(d(op))?),
+    })
+}
+
 impl Store {
-    /// Takes (or extends, if `holder` already has it) the lease on `store_id` until
-    /// `now + ttl`. Succeeds only when the lease is free, expired, or already `holder`'s.
+    /// A handle on the same database whose every write transaction is fenced by `fence`: it
+    /// fails with [`StoreError::Fenced`] (writing nothing) once the store's lease is no longer
+    /// `fence`'s tenure. Reads are not fenced. Use it for everything done on the store's
+    /// behalf while holding its lease (steps, outbox claims and settlements, watermarks).
+    pub fn fenced(&self, fence: Fence) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            fence: Some(fence),
+        }
+    }
+
+    /// The fence of a handle made by [`Store::fenced`].
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_ref()
+    }
+
+    /// Takes the lease on `store_id` for host `holder`, process `instance`, until `now + ttl`,
+    /// starting a new tenure (the epoch grows). Succeeds when the lease is free, expired,
+    /// handed back, or held under `holder` by another process (a predecessor with the same host
+    /// id, taken to be dead); otherwise says who holds it.
     pub async fn acquire_lease(
         &self,
         store_id: &str,
         holder: &str,
+        instance: &str,
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<LeaseGrant> {
         const OP: &str = "acquire lease";
         let ttl = ttl_ms(OP, ttl)?;
+        let pg = matches!(self.db(), Db::Postgres(_));
+        let select = if pg {
+            "SELECT holder, instance, epoch, expires_at FROM leases WHERE store_id = $1 FOR UPDATE"
+        } else {
+            "SELECT holder, instance, epoch, expires_at FROM leases WHERE store_id = $1"
+        };
+        let expires = ms(now) + ttl;
         let mut w = self.begin_write(OP).await?;
+        if pg {
+            // The previous holder's fenced transactions hold the row under `FOR KEY SHARE`
+            // until they end: wait for them briefly, not for as long as a stopped holder's
+            // session lasts (its server ends it: `idle_in_transaction_session_timeout`).
+            on_tx!(&mut w.tx, c => {
+                sqlx::query(&format!("SET LOCAL lock_timeout = '{}ms'", ACQUIRE_LOCK_WAIT.as_millis()))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+            });
+        }
         let grant = on_tx!(&mut w.tx, c => {
-            let row = sqlx::query(ACQUIRE)
+            let mut current = None;
+            let mut inserted = false;
+            for _ in 0..2 {
+                let row = match sqlx::query(select)
+                    .bind(store_id)
+                    .fetch_optional(&mut *c)
+                    .await
+                {
+                    Ok(row) => row,
+                    // A transaction of the holder is still open on the row: not free yet.
+                    Err(e) if is_lock_timeout(&e) => {
+                        drop(w);
+                        return self.busy_lease(store_id, now).await;
+                    }
+                    Err(e) => return Err(StoreError::db(OP)(e)),
+                };
+                if let Some(r) = row {
+                    current = Some((
+                        r.text("holder").map_err(StoreError::db(OP))?,
+                        r.text("instance").map_err(StoreError::db(OP))?,
+                        r.i64("epoch").map_err(StoreError::db(OP))?,
+                        r.i64("expires_at").map_err(StoreError::db(OP))?,
+                    ));
+                    break;
+                }
+                let inserted_row = sqlx::query(
+                    "INSERT INTO leases (store_id, holder, instance, expires_at, acquired_at, epoch)
+                     VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (store_id) DO NOTHING RETURNING epoch",
+                )
                 .bind(store_id)
                 .bind(holder)
-                .bind(ms(now) + ttl)
+                .bind(instance)
+                .bind(expires)
                 .bind(ms(now))
                 .fetch_optional(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?;
-            match row {
-                Some(r) => LeaseGrant::Acquired {
-                    expires_at: from_ms(r.i64("expires_at").map_err(StoreError::db(OP))?),
-                    epoch: r.i64("epoch").map_err(StoreError::db(OP))?,
+                if inserted_row.is_some() {
+                    inserted = true;
+                    break;
+                }
+                // Another process inserted it meanwhile: read what it holds.
+            }
+            match current {
+                // Inserted by another process and gone again: someone else's turn; ask later.
+                None if !inserted => LeaseGrant::HeldBy {
+                    holder: "another process".into(),
+                    expires_at: now,
                 },
-                None => {
-                    let r = sqlx::query("SELECT holder, expires_at FROM leases WHERE store_id = $1")
-                        .bind(store_id)
-                        .fetch_one(&mut *c)
-                        .await
-                        .map_err(StoreError::db(OP))?;
-                    LeaseGrant::HeldBy {
-                        holder: r.text("holder").map_err(StoreError::db(OP))?,
-                        expires_at: from_ms(r.i64("expires_at").map_err(StoreError::db(OP))?),
-                    }
+                None => LeaseGrant::Acquired(Fence::new(store_id, holder, instance, 1, from_ms(expires))),
+                Some((h, _, _, exp)) if exp > ms(now) && h != holder => LeaseGrant::HeldBy {
+                    holder: h,
+                    expires_at: from_ms(exp),
+                },
+                Some((_, _, epoch, _)) => {
+                    sqlx::query(
+                        "UPDATE leases SET holder = $2, instance = $3, epoch = $4, acquired_at = $5,
+                                expires_at = $6
+                         WHERE store_id = $1 AND epoch = $7",
+                    )
+                    .bind(store_id)
+                    .bind(holder)
+                    .bind(instance)
+                    .bind(epoch + 1)
+                    .bind(ms(now))
+                    .bind(expires)
+                    .bind(epoch)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                    LeaseGrant::Acquired(Fence::new(store_id, holder, instance, epoch + 1, from_ms(expires)))
                 }
             }
         });
@@ -79,48 +421,232 @@ impl Store {
         Ok(grant)
     }
 
-    /// Extends `holder`'s unexpired lease on `store_id` to `now + ttl`. Returns false when the
-    /// lease expired or belongs to someone else: the caller must stop working on the store.
+    /// How a lease whose row another transaction still locks stands, for [`LeaseGrant::HeldBy`].
+    async fn busy_lease(&self, store_id: &str, now: DateTime<Utc>) -> Result<LeaseGrant> {
+        let lease = self.lease(store_id).await?;
+        Ok(LeaseGrant::HeldBy {
+            holder: match &lease {
+                Some(l) => format!("{} (a transaction of its is still open)", l.holder),
+                None => "another process".into(),
+            },
+            expires_at: lease.map_or(now, |l| l.expires_at.max(now)),
+        })
+    }
+
+    /// Extends `fence`'s lease to `now + ttl` while it is still its tenure (even if it expired
+    /// meanwhile and nobody took it). Otherwise the fence is lost and this is
+    /// [`StoreError::Fenced`].
     pub async fn renew_lease(
         &self,
-        store_id: &str,
-        holder: &str,
+        fence: &Fence,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+    ) -> Result<DateTime<Utc>> {
         const OP: &str = "renew lease";
         let ttl = ttl_ms(OP, ttl)?;
+        fence.check_not_lost()?;
         let mut w = self.begin_write(OP).await?;
-        let n = on_tx!(&mut w.tx, c => {
-            sqlx::query("UPDATE leases SET expires_at = $3 WHERE store_id = $1 AND holder = $2 AND expires_at > $4")
-                .bind(store_id)
-                .bind(holder)
+        let (n, row) = on_tx!(&mut w.tx, c => {
+            let n = sqlx::query("UPDATE leases SET expires_at = $3 WHERE store_id = $1 AND epoch = $2")
+                .bind(fence.store_id())
+                .bind(fence.epoch())
                 .bind(ms(now) + ttl)
-                .bind(ms(now))
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?
-                .rows_affected()
+                .rows_affected();
+            let row = if n == 0 {
+                sqlx::query("SELECT holder, epoch, expires_at FROM leases WHERE store_id = $1")
+                    .bind(fence.store_id())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(StoreError::db(OP))?
+                    .map(|r| -> Result<_> {
+                        Ok((
+                            r.text("holder").map_err(StoreError::db(OP))?,
+                            r.i64("epoch").map_err(StoreError::db(OP))?,
+                            r.i64("expires_at").map_err(StoreError::db(OP))?,
+                        ))
+                    })
+                    .transpose()?
+            } else {
+                None
+            };
+            (n, row)
         });
         w.commit(OP).await?;
-        Ok(n == 1)
+        if n == 1 {
+            fence
+                .inner
+                .expires_at
+                .store(ms(now) + ttl, Ordering::SeqCst);
+            Ok(from_ms(ms(now) + ttl))
+        } else {
+            fence.mark_lost(describe(row, ms(now)));
+            Err(fence.refusal())
+        }
     }
 
-    /// Gives up `holder`'s lease on `store_id` (it expires at once; the row and its epoch stay,
-    /// so the next holder's epoch is still larger). Returns false when `holder` did not hold it.
-    pub async fn release_lease(&self, store_id: &str, holder: &str) -> Result<bool> {
+    /// Extends, in one statement, every lease process `instance` of host `holder` holds to
+    /// `now + ttl`, and returns them as `(store_id, epoch)`. A fence of this process whose
+    /// store is missing (or has another epoch) is no longer held.
+    pub async fn renew_leases(
+        &self,
+        holder: &str,
+        instance: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>> {
+        const OP: &str = "renew leases";
+        let ttl = ttl_ms(OP, ttl)?;
+        let mut w = self.begin_write(OP).await?;
+        let held = on_tx!(&mut w.tx, c => {
+            let rows = sqlx::query(
+                "UPDATE leases SET expires_at = $3
+                 WHERE holder = $1 AND instance = $2 AND expires_at > 0
+                 RETURNING store_id, epoch",
+            )
+            .bind(holder)
+            .bind(instance)
+            .bind(ms(now) + ttl)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| Ok((r.text("store_id").map_err(StoreError::db(OP))?, r.i64("epoch").map_err(StoreError::db(OP))?)))
+                .collect::<Result<Vec<_>>>()?
+        });
+        w.commit(OP).await?;
+        Ok(held)
+    }
+
+    /// Hands `fence`'s lease back (it expires at once; the epoch stays, so the next tenure's is
+    /// larger) and ends the tenure locally. Returns false when it was no longer `fence`'s.
+    pub async fn release_lease(&self, fence: &Fence) -> Result<bool> {
         const OP: &str = "release lease";
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
-            sqlx::query("UPDATE leases SET expires_at = 0 WHERE store_id = $1 AND holder = $2 AND expires_at > 0")
-                .bind(store_id)
-                .bind(holder)
+            sqlx::query("UPDATE leases SET expires_at = 0 WHERE store_id = $1 AND epoch = $2 AND expires_at > 0")
+                .bind(fence.store_id())
+                .bind(fence.epoch())
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::db(OP))?
                 .rows_affected()
         });
         w.commit(OP).await?;
+        fence.mark_lost(format!("was handed back (epoch {})", fence.epoch()));
         Ok(n == 1)
+    }
+
+    /// Every store's lease row, by store id.
+    pub async fn leases(&self) -> Result<Vec<Lease>> {
+        const OP: &str = "read leases";
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases ORDER BY store_id");
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(&sql).fetch_all(p).await.map_err(StoreError::db(OP))?;
+            rows.iter().map(|r| lease_from(r, OP)).collect()
+        })
+    }
+
+    /// The lease row of `store_id`, if it was ever leased.
+    pub async fn lease(&self, store_id: &str) -> Result<Option<Lease>> {
+        const OP: &str = "read lease";
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE store_id = $1");
+        on_db!(self.db(), p => {
+            let row = sqlx::query(&sql).bind(store_id).fetch_optional(p).await.map_err(StoreError::db(OP))?;
+            row.as_ref().map(|r| lease_from(r, OP)).transpose()
+        })
+    }
+
+    /// Records host `host_id`'s heartbeat from process `instance` (started at `started_at`),
+    /// valid until `now + ttl`. Returns the other process that beat under the same host id and
+    /// has not expired, if any: two live processes share one host id (a configuration mistake
+    /// the caller should report; their leases fence each other).
+    pub async fn heartbeat(
+        &self,
+        host_id: &str,
+        instance: &str,
+        started_at: DateTime<Utc>,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        const OP: &str = "record heartbeat";
+        let ttl = ttl_ms(OP, ttl)?;
+        let mut w = self.begin_write(OP).await?;
+        let other = on_tx!(&mut w.tx, c => {
+            let prev = sqlx::query("SELECT instance, expires_at FROM hosts WHERE host_id = $1")
+                .bind(host_id)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+            let other = match prev {
+                Some(r) => {
+                    let i = r.text("instance").map_err(StoreError::db(OP))?;
+                    let exp = r.i64("expires_at").map_err(StoreError::db(OP))?;
+                    (i != instance && exp > ms(now)).then_some(i)
+                }
+                None => None,
+            };
+            sqlx::query(
+                "INSERT INTO hosts (host_id, instance, started_at, heartbeat_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (host_id) DO UPDATE SET instance = excluded.instance,
+                   started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                   expires_at = excluded.expires_at",
+            )
+            .bind(host_id)
+            .bind(instance)
+            .bind(ms(started_at))
+            .bind(ms(now))
+            .bind(ms(now) + ttl)
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+            other
+        });
+        w.commit(OP).await?;
+        Ok(other)
+    }
+
+    /// Removes host `host_id`'s heartbeat if process `instance` wrote it (a clean shutdown).
+    pub async fn remove_host(&self, host_id: &str, instance: &str) -> Result<()> {
+        const OP: &str = "remove host";
+        let mut w = self.begin_write(OP).await?;
+        on_tx!(&mut w.tx, c => {
+            sqlx::query("DELETE FROM hosts WHERE host_id = $1 AND instance = $2")
+                .bind(host_id)
+                .bind(instance)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+        });
+        w.commit(OP).await
+    }
+
+    /// Every host's last heartbeat, by host id (expired ones included: filter by
+    /// `expires_at`).
+    pub async fn hosts(&self) -> Result<Vec<ClusterHost>> {
+        const OP: &str = "read hosts";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(
+                "SELECT host_id, instance, started_at, heartbeat_at, expires_at FROM hosts ORDER BY host_id",
+            )
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    let d = StoreError::db;
+                    Ok(ClusterHost {
+                        host_id: r.text("host_id").map_err(d(OP))?,
+                        instance: r.text("instance").map_err(d(OP))?,
+                        started_at: from_ms(r.i64("started_at").map_err(d(OP))?),
+                        heartbeat_at: from_ms(r.i64("heartbeat_at").map_err(d(OP))?),
+                        expires_at: from_ms(r.i64("expires_at").map_err(d(OP))?),
+                    })
+                })
+                .collect()
+        })
     }
 }

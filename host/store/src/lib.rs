@@ -16,6 +16,9 @@
 //! - **Order by version.** Entity-state upserts never replace a newer version with an older one.
 //! - **Idempotent effects.** Outbox idempotency keys are unique; coalescing, per-target order
 //!   and claim leases are described in the `outbox` module docs and on [`NewOutboxRow`].
+//! - **Fencing.** A handle made by [`Store::fenced`] writes nothing once the store's lease has a
+//!   newer tenure than its own ([`StoreError::Fenced`]): a host that lost a store cannot change
+//!   its rows, however late it wakes up.
 //! - **Watermarks never pass the journal.** [`Store::append_with_watermark`] journals a poll
 //!   page and moves the watermark in one transaction.
 //!
@@ -25,7 +28,8 @@
 //!   migrations (`migrations/{sqlite,postgres}`).
 //! - `journal`: appends, dedupe, reads, intake rejects; `writer`: group commit.
 //! - `step`: `commit_step`, projections, watermarks, cursor, counters, status.
-//! - `outbox`: claim/complete/retry/dead letters; `lease`: scale-out leases.
+//! - `outbox`: claim/complete/retry/dead letters; `lease`: store leases, fencing
+//!   ([`Store::fenced`]) and the hosts' heartbeats, for several hosts on one database.
 //! - `lineage`: why a record holds what it holds ([`Store::explain`]), record search.
 //! - `privacy`: privacy requests (stored before they are acknowledged), redaction of a
 //!   customer's personal data, and the export of what weft holds about them.
@@ -56,6 +60,7 @@ pub use db::{Backend, OpenOptions};
 pub use deletes::{HeldDelete, RELEASE_KEY};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
+pub use lease::{ClusterHost, Fence, Lease};
 pub use lineage::{
     Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
 };

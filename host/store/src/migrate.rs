@@ -69,7 +69,11 @@ const SQLITE: &[Migration] = &[
         name: "held_deletes",
         sql: include_str!("../migrations/sqlite/0011_held_deletes.sql"),
     },
-    // 12 is another branch's.
+    Migration {
+        version: 12,
+        name: "cluster_leases",
+        sql: include_str!("../migrations/sqlite/0012_cluster_leases.sql"),
+    },
     Migration {
         version: 13,
         name: "loop_health",
@@ -133,7 +137,11 @@ const POSTGRES: &[Migration] = &[
         name: "held_deletes",
         sql: include_str!("../migrations/postgres/0011_held_deletes.sql"),
     },
-    // 12 is another branch's.
+    Migration {
+        version: 12,
+        name: "cluster_leases",
+        sql: include_str!("../migrations/postgres/0012_cluster_leases.sql"),
+    },
     Migration {
         version: 13,
         name: "loop_health",
@@ -158,6 +166,12 @@ pub(crate) async fn run(db: &Db) -> Result<()> {
     let mut tx = crate::db::begin(db, "migrate").await?;
     on_tx!(&mut tx, c => {
         if matches!(db, Db::Postgres(_)) {
+            // Another host may be migrating: wait for it however long it takes (the
+            // sessions' `lock_timeout` is for the running host's own writes).
+            sqlx::query("SET LOCAL lock_timeout = 0")
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db("migrate"))?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_MIGRATION_LOCK)
                 .execute(&mut *c)

@@ -15,6 +15,10 @@ use crate::error::Result;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
+    /// When set ([`Store::fenced`]), every write transaction first checks that this lease is
+    /// still the store's current one, and fails with
+    /// [`StoreError::Fenced`](crate::StoreError::Fenced) otherwise.
+    pub(crate) fence: Option<crate::lease::Fence>,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,7 @@ impl Store {
                 write_lock: Mutex::new(()),
                 step_locks: std::sync::Mutex::default(),
             }),
+            fence: None,
         })
     }
 
@@ -85,11 +90,50 @@ impl Store {
     /// file that does not exist is [`StoreError::NotFound`](crate::StoreError::NotFound) and
     /// nothing is created.
     pub async fn open_existing(url: &str) -> Result<Store> {
+        Store::open_existing_with(url, OpenOptions::default()).await
+    }
+
+    /// [`Store::open_existing`] with explicit options (`create_if_missing` is forced off).
+    pub async fn open_existing_with(url: &str, options: OpenOptions) -> Result<Store> {
         let options = OpenOptions {
             create_if_missing: false,
-            ..OpenOptions::default()
+            ..options
         };
         Store::open_with(url, options).await
+    }
+
+    /// A handle on the same database with a pool of its own of at most `max_connections`
+    /// (PostgreSQL; SQLite shares this one, its writers queue in-process anyway), for work
+    /// that must not wait behind the rest of the host for a connection (lease renewals).
+    pub async fn with_own_pool(&self, max_connections: u32) -> Result<Store> {
+        let db = match &self.inner.db {
+            Db::Sqlite(_) => return Ok(self.clone()),
+            Db::Postgres(p) => {
+                let options = (*p.connect_options()).clone();
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(std::time::Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .map_err(|source| crate::StoreError::Connect {
+                        url: self.inner.url.clone(),
+                        source,
+                    })?;
+                Db::Postgres(pool)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                backend: self.inner.backend,
+                url: self.inner.url.clone(),
+                identity: None,
+                write_lock: Mutex::new(()),
+                // Its own: this handle is for lease work, never a processing step.
+                step_locks: std::sync::Mutex::default(),
+            }),
+            fence: self.fence.clone(),
+        })
     }
 
     /// Whether the SQLite file this store opened is still the file at its path: an error
@@ -112,7 +156,8 @@ impl Store {
         &self.inner.url
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pool (shared with every clone and fenced handle), waiting for connections to
+    /// finish.
     pub async fn close(&self) {
         on_db!(&self.inner.db, p => p.close().await)
     }
@@ -126,7 +171,14 @@ impl Store {
             Backend::Sqlite => Some(self.inner.write_lock.lock().await),
             Backend::Postgres => None,
         };
-        let tx = db::begin(&self.inner.db, op).await?;
+        if let Some(f) = &self.fence {
+            // Once fenced, always fenced: a newer tenure never goes back.
+            f.check_not_lost()?;
+        }
+        let mut tx = db::begin(&self.inner.db, op).await?;
+        if let Some(f) = &self.fence {
+            crate::lease::check_fence(&mut tx, f, op).await?;
+        }
         Ok(WriteTx { tx, _turn: turn })
     }
 }

@@ -641,19 +641,14 @@ pub struct StepOutcome {
 }
 
 /// Result of [`Store::acquire_lease`](crate::Store::acquire_lease).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LeaseGrant {
-    /// The caller holds the lease until `expires_at`. `epoch` grows each time the lease
-    /// changes holder: a fencing token.
-    Acquired {
-        /// Expiry.
-        expires_at: DateTime<Utc>,
-        /// Fencing token.
-        epoch: i64,
-    },
-    /// Someone else holds it.
+    /// The caller holds the lease: a new tenure whose epoch (the fencing token) is larger than
+    /// every earlier one. Write through [`Store::fenced`](crate::Store::fenced) with it.
+    Acquired(crate::lease::Fence),
+    /// Another host holds it.
     HeldBy {
-        /// The current holder.
+        /// The current holder (a host id, or a command's name).
         holder: String,
         /// Its expiry.
         expires_at: DateTime<Utc>,
@@ -663,7 +658,7 @@ pub enum LeaseGrant {
 impl LeaseGrant {
     /// Whether the caller got the lease.
     pub fn is_acquired(&self) -> bool {
-        matches!(self, LeaseGrant::Acquired { .. })
+        matches!(self, LeaseGrant::Acquired(_))
     }
 }
 

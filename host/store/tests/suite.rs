@@ -12,8 +12,7 @@ use common::{TestDb, outbox, product, t0};
 use serde_json::json;
 use weft_store::{
     AppendOutcome, Completion, EntityStateUpsert, GoldenUpsert, GroupCommitConfig, JournalWriter,
-    LeaseGrant, OutboxStatus, Source, StepCommit, StoreError, TargetStateUpsert, WatermarkUpdate,
-    Xref,
+    OutboxStatus, Source, StepCommit, StoreError, TargetStateUpsert, WatermarkUpdate, Xref,
 };
 
 suite!(
@@ -26,7 +25,6 @@ suite!(
     outbox_keeps_per_target_order,
     concurrent_claimers_never_share_a_row,
     completion_updates_projections,
-    leases_are_exclusive,
     migrations_are_idempotent,
     watermark_moves_with_its_page,
     journal_reads_status_and_rebuild,
@@ -711,73 +709,6 @@ async fn completion_updates_projections(db: &TestDb) {
         s.counters("s1").await.unwrap().get("writes_netsuite"),
         Some(&1)
     );
-}
-
-async fn leases_are_exclusive(db: &TestDb) {
-    let s = &db.store;
-    let ttl = Duration::from_secs(10);
-    let LeaseGrant::Acquired { epoch: e1, .. } =
-        s.acquire_lease("s1", "host-a", ttl, t0()).await.unwrap()
-    else {
-        panic!("host-a should get a free lease");
-    };
-    match s
-        .acquire_lease("s1", "host-b", ttl, t0() + TimeDelta::seconds(5))
-        .await
-        .unwrap()
-    {
-        LeaseGrant::HeldBy { holder, .. } => assert_eq!(holder, "host-a"),
-        other => panic!("host-b got {other:?}"),
-    }
-    // The holder extends its lease without changing epoch.
-    let LeaseGrant::Acquired { epoch, .. } = s
-        .acquire_lease("s1", "host-a", ttl, t0() + TimeDelta::seconds(5))
-        .await
-        .unwrap()
-    else {
-        panic!("re-acquire by holder");
-    };
-    assert_eq!(epoch, e1);
-    assert!(
-        s.renew_lease("s1", "host-a", ttl, t0() + TimeDelta::seconds(9))
-            .await
-            .unwrap()
-    );
-    // Expired (9 s + 10 s): host-b takes over with a larger epoch; host-a can no longer renew.
-    let later = t0() + TimeDelta::seconds(20);
-    let LeaseGrant::Acquired { epoch: e2, .. } =
-        s.acquire_lease("s1", "host-b", ttl, later).await.unwrap()
-    else {
-        panic!("host-b should take an expired lease");
-    };
-    assert!(e2 > e1);
-    assert!(!s.renew_lease("s1", "host-a", ttl, later).await.unwrap());
-    assert!(!s.release_lease("s1", "host-a").await.unwrap());
-    assert!(s.release_lease("s1", "host-b").await.unwrap());
-    let LeaseGrant::Acquired { epoch: e3, .. } =
-        s.acquire_lease("s1", "host-a", ttl, later).await.unwrap()
-    else {
-        panic!("released lease is free");
-    };
-    assert!(e3 > e2);
-
-    // Many hosts race for one free lease: exactly one wins.
-    let mut tasks = Vec::new();
-    for h in 0..16 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.acquire_lease("s-race", &format!("host-{h}"), ttl, t0())
-                .await
-                .unwrap()
-        }));
-    }
-    let mut winners = 0;
-    for t in tasks {
-        if t.await.unwrap().is_acquired() {
-            winners += 1;
-        }
-    }
-    assert_eq!(winners, 1);
 }
 
 async fn migrations_are_idempotent(db: &TestDb) {

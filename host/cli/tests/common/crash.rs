@@ -374,6 +374,10 @@ url = "weft.db"
 [runtime]
 cache_dir = "cache"
 pool_size = 16
+[cluster]
+# One id across restarts: each new process takes the killed one's store back at once (and
+# fences it) instead of waiting for its lease to expire.
+host_id = "crash"
 "#
     );
     let store = format!(
