@@ -59,7 +59,7 @@ pub const BATCH_SIZE: usize = 100;
 
 /// How long a write batch waits for another read of the sheet to start (the change capture's
 /// next round, or another batch's) before it reads the sheet itself ([`read`]).
-pub const READ_SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+pub const READ_SHARE_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// A whole sheet as a range: its title, quoted.
 pub fn sheet_range(title: &str) -> String {
