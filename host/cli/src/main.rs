@@ -211,6 +211,10 @@ struct DemoArgs {
     /// Turn off NetSuite's push script (weft then learns ERP changes by polling only).
     #[arg(long)]
     no_erp_push: bool,
+    /// With `--source sheet`: the store has this ERP too (`netsuite`: a sheet, a Shopify shop
+    /// and NetSuite, which owns the stock).
+    #[arg(long, value_enum)]
+    erp: Option<weft::demo_sheet::Erp>,
 }
 
 fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
@@ -231,12 +235,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 items: args.items,
                 progress: !args.json,
                 keep: args.keep,
+                erp_push: !args.no_erp_push,
                 ..weft::demo::DemoOptions::default()
             },
+            args.erp,
             args.json,
         )
         .await;
     }
+    anyhow::ensure!(
+        args.erp.is_none(),
+        "--erp is for `--source sheet`; the main demo's ERP is NetSuite already"
+    );
     for (name, rate) in [
         ("--drop-rate", args.drop_rate),
         ("--duplicate-rate", args.duplicate_rate),
