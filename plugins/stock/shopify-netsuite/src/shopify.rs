@@ -524,9 +524,9 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
             // product.
             let grouped = fields.product.is_some() && fields.option_values.is_some();
             let representative = !grouped
-                || current.as_ref().is_none_or(|p| {
-                    p.variants.first().is_none_or(|v| &v.variant.sku == sku)
-                });
+                || current
+                    .as_ref()
+                    .is_none_or(|p| p.variants.first().is_none_or(|v| &v.variant.sku == sku));
             let carried: Vec<String> = carried
                 .into_iter()
                 .filter(|f| representative || !canonical::PRODUCT_LEVEL.contains(&f.as_str()))
