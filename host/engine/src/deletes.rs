@@ -117,6 +117,27 @@ pub(crate) fn clear(meta: &mut Value, system: &str) -> bool {
     had
 }
 
+/// Whether `system` deleted record `kind`/`key` of `store` (its tombstone is in the stored
+/// golden record's meta, or, for what lives on a variant, in the variant's).
+pub(crate) async fn stored_deleted_on(
+    db: &weft_store::Store,
+    store: &str,
+    system: &str,
+    kind: &str,
+    key: &str,
+) -> Result<bool, weft_store::StoreError> {
+    let on =
+        |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| deleted_on(&g.field_meta, system));
+    if on(db.golden(store, kind, key).await?) {
+        return Ok(true);
+    }
+    if matches!(kind, "price" | "inventory-level") {
+        let sku = key.split('@').next().unwrap_or(key);
+        return Ok(on(db.golden(store, "variant", sku).await?));
+    }
+    Ok(false)
+}
+
 /// Deletions applied recently, per canonical kind (the guard's one-minute window).
 #[derive(Debug, Default)]
 pub(crate) struct Recent(VecDeque<(tokio::time::Instant, String, u64)>);

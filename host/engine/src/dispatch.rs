@@ -43,7 +43,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use weft_platform::{
     BatchResult, Connection, ConnectorError, InvalidRequest, PlannedWrite, Systems, WriteCommand,
     WriteOp, WriteOutcome,
@@ -630,6 +630,19 @@ impl Dispatcher {
                     let outcome = if retry {
                         report.retried += 1;
                         self.db.retry(row.id, &token, at, &message, now).await
+                    } else if crate::deletes::stored_deleted_on(
+                        &self.db,
+                        &self.store_id,
+                        &row.system,
+                        &row.kind,
+                        &row.key,
+                    )
+                    .await?
+                    {
+                        // Its record was deleted there: moot (see `settle`).
+                        self.db
+                            .supersede_claimed(row.id, &token, &message, now)
+                            .await
                     } else {
                         report.dead += 1;
                         self.db.dead_letter(row.id, &token, &message, now).await
@@ -811,6 +824,21 @@ impl Dispatcher {
                             &e.to_string(),
                             now,
                         )
+                        .await?;
+                } else if crate::deletes::stored_deleted_on(
+                    &self.db,
+                    &self.store_id,
+                    &row.system,
+                    &row.kind,
+                    &row.key,
+                )
+                .await?
+                {
+                    // The target deleted the record after the write was queued: the write is
+                    // moot, not a dead letter for an operator.
+                    info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed: its record was deleted there; dropped");
+                    self.db
+                        .supersede_claimed(row.id, &token, &e.to_string(), now)
                         .await?;
                 } else {
                     report.dead += 1;

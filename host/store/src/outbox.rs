@@ -369,6 +369,19 @@ impl Store {
             .await
     }
 
+    /// Marks claimed row `id` `superseded` with the platform's `error`: its write failed
+    /// because the record is gone from the target, which deleted it (nothing to retry).
+    pub async fn supersede_claimed(
+        &self,
+        id: i64,
+        token: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.settle(id, token, OutboxStatus::Superseded, None, error, now)
+            .await
+    }
+
     async fn settle(
         &self,
         id: i64,
