@@ -246,6 +246,9 @@ pub struct DemoReport {
     pub items_deactivated: usize,
     /// `products/delete` webhooks the chaos dropped (a full read must find those deletions).
     pub delete_webhooks_dropped: u64,
+    /// `products/delete` webhooks never sent: the first deletion of each store is made while
+    /// its subscription is gone (a full read must find those).
+    pub delete_webhooks_lost: u64,
     /// Deletions weft applied (`deletes_applied`).
     pub deletes_applied: i64,
     /// Deletions the mass-delete guard held (`deletes_held`).
@@ -1223,9 +1226,27 @@ fn delete_in_shopify(
         .variant_by_sku(&skus[0])
         .and_then(|v| s.shopify.product_of_variant(v))
         .with_context(|| format!("no Shopify product for {}", skus[0]))?;
-    s.shopify
-        .delete_product(product)
-        .map_err(|e| anyhow!("{e}"))?;
+    // The first deletion of each store is never delivered (its subscription is gone while the
+    // merchant deletes, as when Shopify removed it after failed deliveries): only a full read
+    // can find it. The chaos may drop others.
+    let lose = j == 0;
+    let subscriptions: Vec<_> = s
+        .shopify
+        .subscriptions()
+        .into_iter()
+        .filter(|x| lose && x.topic == weft_sim_shopify::Topic::ProductsDelete)
+        .collect();
+    for x in &subscriptions {
+        s.shopify.unsubscribe_webhook(x.id);
+    }
+    let deleted = s.shopify.delete_product(product);
+    for x in &subscriptions {
+        s.shopify
+            .subscribe_webhook(x.topic, &x.uri)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    deleted.map_err(|e| anyhow!("{e}"))?;
+    report.delete_webhooks_lost += subscriptions.len() as u64;
     report.products_deleted += 1;
     report.skus_deleted += skus.len();
     s.deleted.extend(skus);

@@ -630,24 +630,14 @@ impl Dispatcher {
                     let outcome = if retry {
                         report.retried += 1;
                         self.db.retry(row.id, &token, at, &message, now).await
-                    } else if crate::deletes::stored_deleted_on(
-                        &self.db,
-                        &self.store_id,
-                        &row.system,
-                        &row.kind,
-                        &row.key,
-                    )
-                    .await?
-                    {
-                        // Its record was deleted there: moot (see `settle`).
-                        self.db
-                            .supersede_claimed(row.id, &token, &message, now)
-                            .await
                     } else {
-                        report.dead += 1;
                         self.db.dead_letter(row.id, &token, &message, now).await
                     };
+                    let settled = outcome.is_ok();
                     self.lease_lost_is_fine(outcome.map_err(EngineError::from))?;
+                    if !retry && settled && !self.moot_after_delete(&row, &e).await? {
+                        report.dead += 1;
+                    }
                 }
                 return Ok(());
             }
@@ -689,6 +679,32 @@ impl Dispatcher {
             next.push((conn.batch_subset(input, &positions), rows));
         }
         Ok(())
+    }
+
+    /// After a write failed for good and became dead letter `row`: when its target deleted the
+    /// record (the write was queued before weft learned of it), the dead letter is moot and
+    /// becomes `superseded`; returns whether. Checked after the dead letter is written, so a
+    /// deletion the processing step applies meanwhile is seen either here or by the step
+    /// (which supersedes the dead letters of what it deletes).
+    async fn moot_after_delete(
+        &self,
+        row: &OutboxRow,
+        e: &ConnectorError,
+    ) -> Result<bool, EngineError> {
+        if !crate::deletes::stored_deleted_on(
+            &self.db,
+            &self.store_id,
+            &row.system,
+            &row.kind,
+            &row.key,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed: its record was deleted there; dropped");
+        self.db.supersede_dead_letter(row.id, Utc::now()).await?;
+        Ok(true)
     }
 
     /// Detaches rows from the call they were sent in ([`Store::release_calls`]).
@@ -825,27 +841,15 @@ impl Dispatcher {
                             now,
                         )
                         .await?;
-                } else if crate::deletes::stored_deleted_on(
-                    &self.db,
-                    &self.store_id,
-                    &row.system,
-                    &row.kind,
-                    &row.key,
-                )
-                .await?
-                {
-                    // The target deleted the record after the write was queued: the write is
-                    // moot, not a dead letter for an operator.
-                    info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed: its record was deleted there; dropped");
-                    self.db
-                        .supersede_claimed(row.id, &token, &e.to_string(), now)
-                        .await?;
                 } else {
-                    report.dead += 1;
-                    warn!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed permanently: dead letter");
                     self.db
                         .dead_letter(row.id, &token, &e.to_string(), now)
                         .await?;
+                    if self.moot_after_delete(&row, &e).await? {
+                        return Ok(());
+                    }
+                    report.dead += 1;
+                    warn!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed permanently: dead letter");
                 }
             }
         }

@@ -369,19 +369,6 @@ impl Store {
             .await
     }
 
-    /// Marks claimed row `id` `superseded` with the platform's `error`: its write failed
-    /// because the record is gone from the target, which deleted it (nothing to retry).
-    pub async fn supersede_claimed(
-        &self,
-        id: i64,
-        token: &str,
-        error: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.settle(id, token, OutboxStatus::Superseded, None, error, now)
-            .await
-    }
-
     async fn settle(
         &self,
         id: i64,
@@ -615,6 +602,12 @@ impl Store {
     /// same write is not enqueued again). Returns false when `id` is not a dead letter.
     pub async fn discard_dead_letter(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
         self.move_dead(id, "discarded", now).await
+    }
+
+    /// Marks dead letter `id` `superseded`: its write failed because the target deleted the
+    /// record (nothing for an operator to retry). Returns false when `id` is not a dead letter.
+    pub async fn supersede_dead_letter(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        self.move_dead(id, "superseded", now).await
     }
 
     async fn move_dead(&self, id: i64, to: &'static str, now: DateTime<Utc>) -> Result<bool> {
