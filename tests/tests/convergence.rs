@@ -107,11 +107,11 @@ async fn converges_with_deletes_and_archives_on_both_sides() {
     // chaos may drop others): the full read must find those deletions.
     let r = run(DemoOptions {
         seed: 15,
-        events: 300,
+        events: 500,
         stores: 2,
         items: 40,
         deletes: 2,
-        drop_rate: 0.20,
+        drop_rate: 0.30,
         duplicate_rate: 0.10,
         reorder_ms: 300,
         late_rate: 0.05,
