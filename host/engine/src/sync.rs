@@ -1242,6 +1242,15 @@ impl Processor {
             }
         }
         let now = tokio::time::Instant::now();
+        if !self.recent_deletes.lock().is_ok_and(|r| r.seeded()) {
+            // The first guard of this process: the window as the stored tombstones left it.
+            let stored = self.db.golden_tombstones(&self.store_id).await?;
+            if let Ok(mut r) = self.recent_deletes.lock()
+                && !r.seeded()
+            {
+                r.seed(&stored, chrono::Utc::now(), now);
+            }
+        }
         let mut tripped: BTreeMap<String, String> = BTreeMap::new();
         for (kind, keys) in per_kind {
             let recent = self
@@ -1322,6 +1331,7 @@ impl Processor {
                     "version": entry.version,
                     "entity": entry.entity_id,
                     "at": entry.received_at.to_rfc3339(),
+                    "applied": work.step.at.to_rfc3339(),
                 }),
             );
             match self.deletes.action(kind) {

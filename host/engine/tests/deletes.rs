@@ -495,3 +495,31 @@ async fn a_minute_of_webhooks_counts_as_one_round() {
     assert_eq!(held[0].entity_id, product_id(3));
     assert_eq!(variant(&db, 3).await.0["active"], json!(true));
 }
+
+#[tokio::test]
+async fn the_guards_minute_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 10).await;
+    // Two deletions applied (2 of 10 is below the guard's floor)...
+    for n in [1, 2] {
+        db.append(shop_delete(n, T1, Source::Webhook))
+            .await
+            .unwrap();
+        p.step(100).await.unwrap();
+    }
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+    drop(p);
+    // ...then weft restarts: the new process still counts them, so a third within the minute
+    // makes 3 of 10 and is held.
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    db.append(shop_delete(3, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let held = db.held_deletes(STORE).await.unwrap();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(held[0].entity_id, product_id(3));
+    assert_eq!(variant(&db, 3).await.0["active"], json!(true));
+}

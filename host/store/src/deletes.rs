@@ -164,6 +164,32 @@ impl Store {
         })
     }
 
+    /// The golden records of `store_id` whose meta holds a tombstone (`"weft:deleted"`): each
+    /// record's kind and meta. The mass-delete guard's window is rebuilt from them at start.
+    pub async fn golden_tombstones(
+        &self,
+        store_id: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        const OP: &str = "list golden tombstones";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(
+                "SELECT kind, field_meta FROM golden
+                 WHERE store_id = $1 AND field_meta LIKE '%\"weft:deleted\"%'",
+            )
+            .bind(store_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    let kind = r.text("kind").map_err(StoreError::db(OP))?;
+                    let meta = r.text("field_meta").map_err(StoreError::db(OP))?;
+                    Ok((kind, serde_json::from_str(&meta).unwrap_or_default()))
+                })
+                .collect()
+        })
+    }
+
     /// How many golden records of `kind` `store_id` holds (the base of the mass-delete guard's
     /// share).
     pub async fn golden_count(&self, store_id: &str, kind: &str) -> Result<i64> {
