@@ -14,6 +14,12 @@
 //!   writes as its archived state (Shopify product status `ARCHIVED`, NetSuite `isInactive`);
 //! - [`OnDelete::Ignore`] changes nothing on the other systems.
 //!
+//! A document of the entity no newer than its tombstone (or after it in the same step) is
+//! stale: it was read or sent before the deletion. Writes to the deleting system for its
+//! records are moot: unsent ones are withdrawn, their dead letters and unsent retries become
+//! `superseded` ([`weft_store::MootWrites`]), and a write that fails there for good once the
+//! tombstone is known is superseded rather than left as a dead letter.
+//!
 //! Removing the record on the other systems (`delete`) is not offered: the plugin contract has
 //! no delete write.
 //!
