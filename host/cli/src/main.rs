@@ -215,6 +215,11 @@ struct DemoArgs {
     /// and NetSuite, which owns the stock).
     #[arg(long, value_enum)]
     erp: Option<weft::demo_sheet::Erp>,
+    /// Per store, Shopify products the merchant deletes and NetSuite items made inactive
+    /// during the run (Shopify storefront only); the report checks each archived on the other
+    /// side and nothing recreated.
+    #[arg(long, default_value_t = 0)]
+    deletes: usize,
 }
 
 fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
@@ -258,6 +263,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     anyhow::ensure!(
+        args.deletes == 0 || args.storefront == weft::demo::Storefront::Shopify,
+        "--deletes runs with the Shopify storefront only"
+    );
+    anyhow::ensure!(
         args.stores >= 1 && args.items >= 1,
         "--stores and --items must be at least 1"
     );
@@ -275,6 +284,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         storefront: args.storefront,
         shopify_plan: args.shopify_plan,
         erp_push: !args.no_erp_push,
+        deletes: args.deletes,
         ..weft::demo::DemoOptions::default()
     })
     .await?;

@@ -481,6 +481,10 @@ impl Processor {
         // Each fresh entry with the document weft held before it (restored if it is deferred),
         // and the stock write results, in processing order.
         let mut fresh: Vec<Fresh> = Vec::new();
+        // The deletions this step takes up, by (system, kind, entity id), with their version:
+        // a later entry of the same entity in the step is judged against the deletion (its
+        // entity state is recorded only once the deletion is applied, in step 3).
+        let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
                 // A thin webhook: its platform's change source fetches what it names.
@@ -538,6 +542,16 @@ impl Processor {
                 let known = work
                     .entity(&entry.system, &entry.kind, &entry.entity_id)
                     .await?;
+                let id = (
+                    entry.system.clone(),
+                    entry.kind.clone(),
+                    entry.entity_id.clone(),
+                );
+                if step_tombstones.contains_key(&id) {
+                    report.duplicates += 1;
+                    work.count("deletes_duplicate");
+                    continue;
+                }
                 let Some(known) = known else {
                     // Nothing of it was ever read: there is nothing to delete elsewhere, and
                     // older documents of it are stale from here on.
@@ -569,6 +583,7 @@ impl Processor {
                     version: known.version.clone(),
                     body: known.body.to_string(),
                 };
+                step_tombstones.insert(id, entry.version.clone());
                 fresh.push(Fresh::Delete(entry, doc));
                 continue;
             }
@@ -576,6 +591,27 @@ impl Processor {
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
             let age = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
+            let deleted_in_step = step_tombstones
+                .get(&(
+                    entry.system.clone(),
+                    entry.kind.clone(),
+                    entry.entity_id.clone(),
+                ))
+                .is_some_and(|v| freshness(Some(v), &entry.version) != Freshness::Newer);
+            if deleted_in_step
+                || (age == Freshness::Same
+                    && known.as_ref().is_some_and(|k| {
+                        work.platform(&entry.system)
+                            .is_ok_and(|p| p.is_deletion(&entry.kind, &k.body))
+                    }))
+            {
+                // A document of the same second as the entity's deletion was read or sent
+                // before it (a write's result, a delayed webhook): only a strictly newer one
+                // shows the entity again.
+                report.stale += 1;
+                work.count("stale_after_delete");
+                continue;
+            }
             if superseded(mode, age, known.as_ref().map(|k| k.seq), entry.seq) {
                 report.stale += 1;
                 debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
@@ -1235,6 +1271,15 @@ impl Processor {
             }
         }
         let now = tokio::time::Instant::now();
+        if !self.recent_deletes.lock().is_ok_and(|r| r.seeded()) {
+            // The first guard of this process: the window as the stored tombstones left it.
+            let stored = self.db.golden_tombstones(&self.store_id).await?;
+            if let Ok(mut r) = self.recent_deletes.lock()
+                && !r.seeded()
+            {
+                r.seed(&stored, chrono::Utc::now(), now);
+            }
+        }
         let mut tripped: BTreeMap<String, String> = BTreeMap::new();
         for (kind, keys) in per_kind {
             let recent = self
@@ -1315,6 +1360,7 @@ impl Processor {
                     "version": entry.version,
                     "entity": entry.entity_id,
                     "at": entry.received_at.to_rfc3339(),
+                    "applied": work.step.at.to_rfc3339(),
                 }),
             );
             match self.deletes.action(kind) {
@@ -1339,6 +1385,21 @@ impl Processor {
                 OnDelete::Ignore => work.count("deletes_ignored"),
             }
             info!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, action = ?self.deletes.action(kind), "a record was deleted on one system");
+            // What was queued for it there, or died trying, is moot now.
+            work.step.moot_writes.push(weft_store::MootWrites {
+                system: system.to_owned(),
+                kind: kind.to_owned(),
+                key: record.key.clone(),
+                prefix: false,
+            });
+            if kind == "variant" {
+                work.step.moot_writes.push(weft_store::MootWrites {
+                    system: system.to_owned(),
+                    kind: "inventory-level".into(),
+                    key: format!("{}@", record.key),
+                    prefix: true,
+                });
+            }
             *work.deleted.entry(kind.to_owned()).or_default() += 1;
             work.count("records_deleted");
             work.set_golden(kind, &record.key, golden, meta, true);
@@ -1959,8 +2020,10 @@ impl Processor {
                 .deleted_on(work, &target, &kind, &key, &golden_meta)
                 .await?
             {
-                // Never recreate a record on the side that deleted it.
+                // Never recreate a record on the side that deleted it; a write to it queued
+                // before the deletion and not sent yet is no longer wanted either.
                 work.count("writes_skipped_deleted");
+                work.step.withdraw.push((target, kind, key));
                 continue;
             }
             if kind == "inventory-level"
