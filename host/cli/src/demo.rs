@@ -153,10 +153,19 @@ pub struct DemoReport {
     pub partial_fulfilments: usize,
     /// Shopify orders cancelled (with restock) before they shipped.
     pub cancellations: usize,
+    /// Shopify order edits committed after NetSuite had the sales order (a line lowered or
+    /// removed, a variant added); each must change the sales order's lines once.
+    pub order_edits: usize,
+    /// Of which adding a variant (a new sales order line).
+    pub order_edit_additions: usize,
+    /// Refunds of units not shipped yet (restock `CANCEL`): the sales order's line shrinks,
+    /// and the credit memo credits them on the refund item (counted in `refunds` too).
+    pub refunds_cancelling: usize,
     /// NetSuite fulfilments found exactly once in Shopify on their order, with their tracking
     /// number, carrier, URL and units (the rest is drift).
     pub fulfilments_matched: usize,
-    /// Shopify refunds of shipped units (each line returned to stock or not).
+    /// Shopify refunds: of shipped units (each line returned to stock or not), and of units
+    /// not shipped yet (`refunds_cancelling`).
     pub refunds: usize,
     /// Of which with units returned to stock.
     pub refunds_restocked: usize,
@@ -284,6 +293,12 @@ struct DemoStore {
     shipments: Vec<(u64, String, i64)>,
     /// Orders cancelled in Shopify (never shipped).
     cancelled: BTreeSet<u64>,
+    /// Orders edited in Shopify, or refunded before they shipped (never shipped after).
+    edited: BTreeSet<u64>,
+    /// Order edits committed, and of which adding a variant.
+    edits: (usize, usize),
+    /// Refunds with restock `CANCEL`.
+    cancel_refunds: usize,
     /// Refunds made in Shopify: order, refund id, units, whether returned to stock.
     refunds: Vec<(u64, u64, i64, bool)>,
     /// What moved each SKU's stock: NetSuite item id, units received there, units ordered in
@@ -313,13 +328,16 @@ pub struct StockLedger {
     /// Units refunded in Shopify and returned to stock since (a NetSuite credit memo puts
     /// them back on hand; refunded units not returned move nothing).
     pub restocked: i64,
+    /// Units removed from open orders before they shipped, by order edits and `CANCEL`
+    /// refunds (the sales order's line shrinks or closes, releasing its commitment).
+    pub edited: i64,
 }
 
 impl StockLedger {
     /// What a storefront can sell once quiet: opening + received - ordered + cancelled (every
     /// order is committed in the ERP or shipped, or cancelled).
     pub fn expected(&self) -> i64 {
-        self.opening + self.received - self.ordered + self.cancelled + self.restocked
+        self.opening + self.received - self.ordered + self.cancelled + self.restocked + self.edited
     }
 
     /// NetSuite's on hand: opening + received - fulfilled + restocked returns (a sale leaves
@@ -328,9 +346,10 @@ impl StockLedger {
         self.opening + self.received - self.fulfilled + self.restocked
     }
 
-    /// NetSuite's open demand (committed + back ordered): ordered - fulfilled - cancelled.
+    /// NetSuite's open demand (committed + back ordered): ordered - fulfilled - cancelled -
+    /// edited away.
     pub fn open_demand(&self) -> i64 {
-        self.ordered - self.fulfilled - self.cancelled
+        self.ordered - self.fulfilled - self.cancelled - self.edited
     }
 }
 
@@ -707,6 +726,18 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     }
     settle(&host, &stores, &opts).await?;
 
+    // Shoppers change orders that have not shipped: the merchant edits them in Shopify (a line
+    // lowered or removed, a variant added) or refunds units before they ship (`CANCEL`). The
+    // sales order's lines must follow once: NetSuite commits what is still ordered. These
+    // orders are not shipped afterwards.
+    say(&opts, "editing unshipped orders in Shopify");
+    for s in &mut stores {
+        for _ in 0..s.orders.len().div_ceil(2) {
+            shopper_edit(s, &mut rng)?;
+        }
+    }
+    settle(&host, &stores, &opts).await?;
+
     // Shoppers send some of what shipped back, and the merchant refunds it in Shopify: all or
     // part, returned to stock or not. Each refund must be one NetSuite credit memo, and a
     // returned unit must come back on hand in NetSuite once.
@@ -901,6 +932,9 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         order_skus: BTreeMap::new(),
         shipments: Vec::new(),
         cancelled: BTreeSet::new(),
+        edited: BTreeSet::new(),
+        edits: (0, 0),
+        cancel_refunds: 0,
         refunds: Vec::new(),
         stock,
         deleted: BTreeSet::new(),
@@ -978,6 +1012,79 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
                     },
                 )
                 .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// A shopper's change to an order that has not shipped (nor been cancelled or changed
+/// before), made by the merchant in Shopify: one unit fewer (restocked), the line removed and
+/// another variant added, a variant added, or one unit refunded before shipping (`CANCEL`).
+fn shopper_edit(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Result<()> {
+    let err = |e: weft_sim_shopify::SimError| anyhow!("{e}");
+    let order = s.orders[rng.random_range(0..s.orders.len())];
+    if s.cancelled.contains(&order)
+        || s.edited.contains(&order)
+        || s.shipments.iter().any(|(o, _, _)| *o == order)
+    {
+        return Ok(());
+    }
+    let Some((sku, units)) = s.order_skus.get(&order).cloned() else {
+        return Ok(());
+    };
+    let Some((_, lines)) = s.shopify.order_lines(order) else {
+        return Ok(());
+    };
+    let Some(&line) = lines.first() else {
+        return Ok(());
+    };
+    let other = s.skus[rng.random_range(0..s.skus.len())].clone();
+    let Some(other_variant) = s.shopify.variant_by_sku(&other) else {
+        return Ok(());
+    };
+    s.edited.insert(order);
+    match rng.random_range(0..4) {
+        0 if units > 1 => {
+            s.shopify
+                .edit_order(order, vec![(line, units - 1, true)], vec![])
+                .map_err(err)?;
+            s.stock.entry(sku).or_default().edited += 1;
+            s.edits.0 += 1;
+        }
+        1 => {
+            s.shopify
+                .edit_order(order, vec![(line, 0, true)], vec![(other_variant, 1)])
+                .map_err(err)?;
+            s.stock.entry(sku).or_default().edited += units;
+            s.stock.entry(other).or_default().ordered += 1;
+            s.edits.0 += 1;
+            s.edits.1 += 1;
+        }
+        2 => {
+            s.shopify
+                .edit_order(order, vec![], vec![(other_variant, 2)])
+                .map_err(err)?;
+            s.stock.entry(other).or_default().ordered += 2;
+            s.edits.0 += 1;
+            s.edits.1 += 1;
+        }
+        _ => {
+            let refund = s
+                .shopify
+                .refund_order(
+                    order,
+                    vec![weft_sim_shopify::lifecycle::RefundLineSpec {
+                        line_item_id: line,
+                        quantity: 1,
+                        restock_type: "CANCEL".to_owned(),
+                        location_id: None,
+                    }],
+                    Some("shopper changed their mind".to_owned()),
+                )
+                .map_err(err)?;
+            s.refunds.push((order, refund, 1, false));
+            s.stock.entry(sku).or_default().edited += 1;
+            s.cancel_refunds += 1;
         }
     }
     Ok(())
@@ -1775,9 +1882,10 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         .refunds
         .iter()
         .filter(|(o, _, units, _)| {
-            s.order_skus
-                .get(o)
-                .is_some_and(|(_, ordered)| units < ordered)
+            !s.edited.contains(o)
+                && s.order_skus
+                    .get(o)
+                    .is_some_and(|(_, ordered)| units < ordered)
         })
         .count();
     report.refunds_matched +=
@@ -1789,6 +1897,9 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         }
     }
     report.cancellations += s.cancelled.len();
+    report.order_edits += s.edits.0;
+    report.order_edit_additions += s.edits.1;
+    report.refunds_cancelling += s.cancel_refunds;
     report.fulfilments_matched +=
         shipped.records_compared - shipped.drift.min(shipped.records_compared);
     report.drift += shipped.drift;
@@ -1859,8 +1970,8 @@ pub(crate) fn verify_ledger_except(
         report.records_compared += 1;
         let q = netsuite.quantities(&l.item_id, NS_LOCATION);
         let story = format!(
-            "opening {} + received {} - ordered {} - fulfilled {} - cancelled {} + restocked {}",
-            l.opening, l.received, l.ordered, l.fulfilled, l.cancelled, l.restocked
+            "opening {} + received {} - ordered {} - fulfilled {} - cancelled {} + restocked {} - edited away {}",
+            l.opening, l.received, l.ordered, l.fulfilled, l.cancelled, l.restocked, l.edited
         );
         if q.on_hand != l.on_hand() as f64 {
             drift(

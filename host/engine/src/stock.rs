@@ -110,9 +110,12 @@ pub fn demand(order: &Fields) -> BTreeMap<String, i64> {
         .into_iter()
         .flatten()
     {
+        // `current_quantity`: the units still ordered after edits and cancelled lines.
         let (Some(sku), Some(q)) = (
             line.get("sku").and_then(Value::as_str),
-            line.get("quantity").and_then(Value::as_i64),
+            line.get("current_quantity")
+                .or_else(|| line.get("quantity"))
+                .and_then(Value::as_i64),
         ) else {
             continue;
         };
@@ -228,6 +231,18 @@ mod tests {
         let mut nowhere = order;
         nowhere.insert("location".into(), Value::Null);
         assert!(demand(&nowhere).is_empty());
+    }
+
+    #[test]
+    fn an_edited_line_draws_its_current_quantity() {
+        let order = f(json!({
+            "location": "1", "cancelled": false,
+            "lines": [{"sku": "A", "quantity": 3, "current_quantity": 1},
+                      {"sku": "B", "quantity": 2, "current_quantity": 0}]
+        }));
+        let d = demand(&order);
+        assert_eq!(d.get("A@1"), Some(&1));
+        assert_eq!(d.len(), 1);
     }
 
     #[test]

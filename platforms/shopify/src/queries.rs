@@ -47,7 +47,7 @@ macro_rules! order_fields {
       lineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }
         nodes {
-          id sku quantity
+          id sku quantity currentQuantity
           originalUnitPriceSet { shopMoney { amount } }
           taxLines { title rate priceSet { shopMoney { amount } } }
           discountAllocations { allocatedAmountSet { shopMoney { amount } } }

@@ -51,7 +51,10 @@
 //!   (one fulfilment order per call, `trackingInfo {number url company}`, at most each line's
 //!   remaining quantity), `orderCancel` (`restock`, refused once anything shipped; runs at once,
 //!   job `done`), `refundCreate` (`restockType` `RETURN` / `CANCEL` / `NO_RESTOCK` per line;
-//!   `@idempotent` mandatory from 2026-04). Orders have `fulfillmentOrders` (one per order),
+//!   `@idempotent` mandatory from 2026-04), order editing (`orderEditBegin` returning a
+//!   `CalculatedOrder`, `orderEditSetQuantity` lowering a line with or without `restock`,
+//!   `orderEditAddVariant`, `orderEditCommit`; `orders/edited` and `orders/updated` fire on
+//!   commit). Orders have `fulfillmentOrders` (one per order),
 //!   `fulfillments`, `refunds`, `displayFulfillmentStatus`; line items `currentQuantity` and
 //!   `unfulfilledQuantity`. `userErrors { field message code }` as Shopify shapes them;
 //!   at most 250 items per input array (`MAX_INPUT_SIZE_EXCEEDED`).

@@ -16,7 +16,17 @@
 //! - a refund line with `CANCEL` removes unfulfilled quantity (committed -> available), with
 //!   `RETURN` puts fulfilled quantity back in `available` (and `on_hand`), with `NO_RESTOCK`
 //!   refunds fulfilled quantity without moving stock; it fires `refunds/create` and
-//!   `orders/updated`. One fulfilment order per order (all lines ship from the order's
+//!   `orders/updated`;
+//! - an order edit (`orderEditBegin` returns a calculated order; `orderEditSetQuantity`,
+//!   `orderEditAddVariant` stage changes on it; `orderEditCommit` applies them at once) never
+//!   changes a line's `quantity`: a lowered line keeps it and its `current_quantity` drops (the
+//!   units are removed, like a `CANCEL` refund: committed -> available with `restock`, else out
+//!   of `on_hand`); only unfulfilled units can be removed; an added variant is a new line
+//!   (available -> committed, priced at the variant's price with no tax or discount: the
+//!   simulator does not re-run the checkout, it adds the line's amount to the totals). A
+//!   commit fires `orders/edited` (the edit: `line_items.additions` / `removals` with their
+//!   deltas) and `orders/updated`. Raising an existing line's quantity is refused (Shopify
+//!   adds units as a new line on some shops; not modelled). One fulfilment order per order (all lines ship from the order's
 //!   location); split fulfilment orders and fulfilment holds are not modelled.
 
 use chrono::{DateTime, Utc};
@@ -49,6 +59,17 @@ pub struct RefundLineSpec {
     pub restock_type: String,
     /// Location to restock at (default: the order's).
     pub location_id: Option<u64>,
+}
+
+/// An order edit in progress (the calculated order of `orderEditBegin`).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct OrderEditSession {
+    /// The order edited.
+    pub order_id: u64,
+    /// Staged new current quantities of existing lines, with whether to restock.
+    pub quantities: std::collections::BTreeMap<u64, (i64, bool)>,
+    /// Staged added variants: `(variant id, quantity)`.
+    pub additions: Vec<(u64, i64)>,
 }
 
 fn order_err(field: &[&str], message: impl Into<String>) -> UserErr {
@@ -360,6 +381,189 @@ impl ShopState {
         });
         self.push_order_event(Topic::OrdersUpdated, order_id, now);
         Ok(id)
+    }
+
+    /// `orderEditBegin`: opens an edit of the order; returns the calculated order's id.
+    pub fn order_edit_begin(&mut self, order_id: u64) -> Result<u64, UserErr> {
+        let order = self.order_for_change(order_id)?;
+        if order.cancelled_at.is_some() {
+            return Err(order_err(&["id"], "Cancelled orders can't be edited."));
+        }
+        let id = self.new_id();
+        self.order_edits.insert(
+            id,
+            OrderEditSession {
+                order_id,
+                ..OrderEditSession::default()
+            },
+        );
+        Ok(id)
+    }
+
+    fn edit_session(&self, id: u64) -> Result<&OrderEditSession, UserErr> {
+        self.order_edits
+            .get(&id)
+            .ok_or_else(|| order_err(&["id"], "The calculated order does not exist."))
+    }
+
+    /// `orderEditSetQuantity`: stages a line's new current quantity (lower only; only
+    /// unfulfilled units can be removed).
+    pub fn order_edit_set_quantity(
+        &mut self,
+        edit: u64,
+        line_item_id: u64,
+        quantity: i64,
+        restock: bool,
+    ) -> Result<(), UserErr> {
+        let order_id = self.edit_session(edit)?.order_id;
+        let order = self.order_for_change(order_id)?;
+        let Some(l) = order.line_items.iter().find(|l| l.id == line_item_id) else {
+            return Err(order_err(&["lineItemId"], "Line item does not exist."));
+        };
+        if quantity < 0 {
+            return Err(order_err(&["quantity"], "Quantity must be 0 or more."));
+        }
+        if quantity > l.current() {
+            return Err(order_err(
+                &["quantity"],
+                "Raising a line's quantity is not supported by the simulator; add the variant instead.",
+            ));
+        }
+        if l.current() - quantity > l.fulfillable() {
+            return Err(order_err(
+                &["quantity"],
+                format!(
+                    "Quantity can't be lower than the fulfilled quantity ({}).",
+                    l.current() - l.fulfillable()
+                ),
+            ));
+        }
+        self.order_edits
+            .get_mut(&edit)
+            .expect("checked")
+            .quantities
+            .insert(line_item_id, (quantity, restock));
+        Ok(())
+    }
+
+    /// `orderEditAddVariant`: stages a new line of `quantity` units of a variant.
+    pub fn order_edit_add_variant(
+        &mut self,
+        edit: u64,
+        variant_id: u64,
+        quantity: i64,
+    ) -> Result<(), UserErr> {
+        self.edit_session(edit)?;
+        if !self.variants.contains_key(&variant_id) {
+            return Err(order_err(&["variantId"], "Variant does not exist."));
+        }
+        if quantity <= 0 {
+            return Err(order_err(&["quantity"], "Quantity must be greater than 0."));
+        }
+        self.order_edits
+            .get_mut(&edit)
+            .expect("checked")
+            .additions
+            .push((variant_id, quantity));
+        Ok(())
+    }
+
+    /// `orderEditCommit`: applies the staged changes at once, moves stock, fires
+    /// `orders/edited` and `orders/updated`. Returns the order id.
+    pub fn order_edit_commit(&mut self, edit: u64) -> Result<u64, UserErr> {
+        let session = self.edit_session(edit)?.clone();
+        let now = self.clock.now();
+        let order = self.order_for_change(session.order_id)?;
+        if order.cancelled_at.is_some() {
+            return Err(order_err(&["id"], "Cancelled orders can't be edited."));
+        }
+        // Re-check against the order as it is now (it may have shipped since staging).
+        let mut moves: Vec<(u64, i64, i64)> = Vec::new();
+        let mut removals = Vec::new();
+        for (line, (q, restock)) in &session.quantities {
+            let Some(l) = order.line_items.iter().find(|l| l.id == *line) else {
+                return Err(order_err(&["lineItemId"], "Line item does not exist."));
+            };
+            let d = l.current() - q;
+            if d > l.fulfillable() {
+                return Err(order_err(
+                    &["quantity"],
+                    "Quantity can't be lower than the fulfilled quantity.",
+                ));
+            }
+            if d > 0 {
+                if let Some(item) = self.item_of_line(order, l.id) {
+                    moves.push((item, if *restock { d } else { 0 }, -d));
+                }
+                removals.push((l.id, d));
+            }
+        }
+        let location = order.location_id;
+        let mut added = Vec::new();
+        for (variant, q) in &session.additions {
+            let v = self.variants[variant].clone();
+            let title = self
+                .products
+                .get(&v.product_id)
+                .map(|p| p.title.clone())
+                .unwrap_or_default();
+            added.push((v, title, *q));
+        }
+        self.order_edits.remove(&edit);
+        let mut additions = Vec::new();
+        for (v, title, q) in added {
+            let lid = self.new_id();
+            let order = self.orders.get_mut(&session.order_id).expect("checked");
+            order.line_items.push(crate::state::LineItemRec {
+                id: lid,
+                variant_id: Some(v.id),
+                product_id: Some(v.product_id),
+                sku: v.sku.clone(),
+                title,
+                quantity: q,
+                price: v.price,
+                fulfilled: 0,
+                removed: 0,
+                returned: 0,
+            });
+            let c = &mut order.checkout;
+            c.lines.push(crate::checkout::LinePricing::default());
+            c.line_items_total += v.price * q;
+            c.total += v.price * q;
+            order.total_price += v.price * q;
+            moves.push((v.inventory_item_id, -q, q));
+            additions.push((lid, q));
+        }
+        let order = self.orders.get_mut(&session.order_id).expect("checked");
+        for (line, d) in &removals {
+            if let Some(l) = order.line_items.iter_mut().find(|l| l.id == *line) {
+                l.removed += d;
+            }
+        }
+        order.updated_at = now;
+        for (item, d_available, d_committed) in moves {
+            self.shift_level(item, location, d_available, d_committed);
+        }
+        let delta = |(id, d): &(u64, i64)| json!({"id": id, "delta": d});
+        self.outbox.push(Event {
+            topic: Topic::OrdersEdited,
+            body: json!({"order_edit": {
+                "id": edit,
+                "order_id": session.order_id,
+                "created_at": self.rest_time(now),
+                "committed_at": self.rest_time(now),
+                "notify_customer": false,
+                "staff_note": "",
+                "line_items": {
+                    "additions": additions.iter().map(delta).collect::<Vec<_>>(),
+                    "removals": removals.iter().map(delta).collect::<Vec<_>>(),
+                },
+            }}),
+            triggered_at: now,
+            entity_gid: gid("Order", session.order_id),
+        });
+        self.push_order_event(Topic::OrdersUpdated, session.order_id, now);
+        Ok(session.order_id)
     }
 
     /// REST/webhook shape of a fulfilment.

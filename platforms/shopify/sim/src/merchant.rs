@@ -773,6 +773,35 @@ impl ShopifySim {
         })
     }
 
+    /// Edits an order as the merchant does in the admin (one `orderEditBegin` ..
+    /// `orderEditCommit`): `set` lowers lines' current quantities (`(line item id, new
+    /// quantity, restock)`), `add` adds variants as new lines (`(variant id, quantity)`).
+    pub fn edit_order(
+        &self,
+        order_id: u64,
+        set: Vec<(u64, i64, bool)>,
+        add: Vec<(u64, i64)>,
+    ) -> Result<(), SimError> {
+        self.with_state(|st| {
+            let edit = st
+                .order_edit_begin(order_id)
+                .map_err(|e| SimError::from_user_errors(&[e]))?;
+            let staged: Result<(), crate::state::UserErr> = (|| {
+                for (line, q, restock) in set {
+                    st.order_edit_set_quantity(edit, line, q, restock)?;
+                }
+                for (variant, q) in add {
+                    st.order_edit_add_variant(edit, variant, q)?;
+                }
+                st.order_edit_commit(edit).map(|_| ())
+            })();
+            if staged.is_err() {
+                st.order_edits.remove(&edit);
+            }
+            staged.map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
     /// The quantity of a named inventory state (`available`, `committed`, `on_hand`, ...).
     pub fn quantity(&self, item: u64, location: u64, name: &str) -> Option<i64> {
         let st = self.shared.state.lock();

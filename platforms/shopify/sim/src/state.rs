@@ -42,6 +42,8 @@ pub enum Topic {
     FulfillmentsCreate,
     /// `refunds/create`
     RefundsCreate,
+    /// `orders/edited` (the body is the order edit: `{"order_edit": {...}}`)
+    OrdersEdited,
     /// `products/delete` (the body is `{"id": N}` only)
     ProductsDelete,
     /// `customers/delete` (the body is `{"id": N}` only)
@@ -50,7 +52,7 @@ pub enum Topic {
 
 impl Topic {
     /// All topics.
-    pub const ALL: [Topic; 14] = [
+    pub const ALL: [Topic; 15] = [
         Topic::ProductsCreate,
         Topic::ProductsUpdate,
         Topic::InventoryLevelsUpdate,
@@ -63,6 +65,7 @@ impl Topic {
         Topic::OrdersPartiallyFulfilled,
         Topic::FulfillmentsCreate,
         Topic::RefundsCreate,
+        Topic::OrdersEdited,
         Topic::ProductsDelete,
         Topic::CustomersDelete,
     ];
@@ -82,6 +85,7 @@ impl Topic {
             Topic::OrdersPartiallyFulfilled => "orders/partially_fulfilled",
             Topic::FulfillmentsCreate => "fulfillments/create",
             Topic::RefundsCreate => "refunds/create",
+            Topic::OrdersEdited => "orders/edited",
             Topic::ProductsDelete => "products/delete",
             Topic::CustomersDelete => "customers/delete",
         }
@@ -411,7 +415,8 @@ pub struct LineItemRec {
     pub price: i64,
     /// Quantity fulfilled.
     pub fulfilled: i64,
-    /// Quantity removed before fulfilment (order cancelled, refunded with restock `CANCEL`).
+    /// Quantity removed before fulfilment (order cancelled, refunded with restock `CANCEL`,
+    /// edited away).
     pub removed: i64,
     /// Fulfilled quantity refunded (restock `RETURN` or `NO_RESTOCK`).
     pub returned: i64,
@@ -707,6 +712,8 @@ pub struct ShopState {
     pub customers: BTreeMap<u64, CustomerRec>,
     /// Orders.
     pub orders: BTreeMap<u64, OrderRec>,
+    /// Open order edits (`orderEditBegin` until `orderEditCommit`), by calculated order id.
+    pub order_edits: BTreeMap<u64, crate::lifecycle::OrderEditSession>,
     /// Creation counters.
     pub creates: CreateCounts,
     /// Events not yet handed to the webhook dispatcher.
@@ -742,6 +749,7 @@ impl ShopState {
             levels: BTreeMap::new(),
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
+            order_edits: BTreeMap::new(),
             creates: CreateCounts::default(),
             outbox: Vec::new(),
             idempotency: HashMap::new(),

@@ -633,3 +633,174 @@ async fn fulfilments_refunds_and_cancellations_move_named_quantities() {
     assert_eq!(fulfilment["tracking_number"], "1Z999AA1");
     assert_eq!(fulfilment["line_items"][0]["quantity"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_edit_removes_and_adds_lines_and_moves_stock() {
+    let sim = sim();
+    let (url, seen) = receiver(|_, _| axum::http::StatusCode::OK).await;
+    for t in [
+        weft_sim_shopify::Topic::OrdersEdited,
+        weft_sim_shopify::Topic::OrdersUpdated,
+    ] {
+        sim.subscribe_webhook(t, &url).unwrap();
+    }
+    let kettle = merchant_product(&sim, "Kettle", "KET-1");
+    let mug = merchant_product(&sim, "Mug", "MUG-1");
+    let loc = sim.location_ids()[0];
+    let (kettle_item, mug_item) = (kettle.inventory_item_ids[0], mug.inventory_item_ids[0]);
+    sim.set_inventory(kettle_item, loc, 10).unwrap();
+    sim.set_inventory(mug_item, loc, 5).unwrap();
+    let oid = sim
+        .place_order(NewOrder {
+            line_items: vec![NewOrderLine {
+                sku: Some("KET-1".into()),
+                quantity: 4,
+                ..NewOrderLine::default()
+            }],
+            ..NewOrder::default()
+        })
+        .unwrap();
+    let level = r#"query($id: ID!) { inventoryItem(id: $id) { inventoryLevels(first: 1) { nodes {
+        quantities(names: ["available", "committed", "on_hand"]) { name quantity } } } } }"#;
+    let quantities = |body: Value| -> Vec<i64> {
+        body["data"]["inventoryItem"]["inventoryLevels"]["nodes"][0]["quantities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["quantity"].as_i64().unwrap())
+            .collect()
+    };
+    let gid_of = |t: &str, n: u64| format!("gid://shopify/{t}/{n}");
+    let line = sim.order_lines(oid).unwrap().1[0];
+
+    let begin = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderEditBegin(id: $id) { calculatedOrder { id
+            lineItems(first: 5) { nodes { id quantity editableQuantity sku } } } userErrors { field message } } }"#,
+        json!({"id": gid_of("Order", oid)}),
+    )
+    .await;
+    let calc = &begin["data"]["orderEditBegin"]["calculatedOrder"];
+    let calc_id = calc["id"].as_str().unwrap().to_owned();
+    assert!(
+        calc_id.starts_with("gid://shopify/CalculatedOrder/"),
+        "{begin}"
+    );
+    assert_eq!(calc["lineItems"]["nodes"][0]["quantity"], 4);
+    let calc_line = calc["lineItems"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(calc_line, gid_of("CalculatedLineItem", line));
+
+    let set = r#"mutation($id: ID!, $line: ID!, $q: Int!) { orderEditSetQuantity(id: $id, lineItemId: $line, quantity: $q, restock: true) {
+        calculatedLineItem { quantity } userErrors { field message } } }"#;
+    let raised = gql(&sim, set, json!({"id": calc_id, "line": calc_line, "q": 5})).await;
+    assert!(
+        !raised["data"]["orderEditSetQuantity"]["userErrors"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{raised}"
+    );
+    let lowered = gql(&sim, set, json!({"id": calc_id, "line": calc_line, "q": 1})).await;
+    assert_eq!(
+        lowered["data"]["orderEditSetQuantity"]["calculatedLineItem"]["quantity"], 1,
+        "{lowered}"
+    );
+    let added = gql(
+        &sim,
+        r#"mutation($id: ID!, $v: ID!) { orderEditAddVariant(id: $id, variantId: $v, quantity: 2) {
+            calculatedLineItem { quantity sku } userErrors { field message } } }"#,
+        json!({"id": calc_id, "v": gid_of("ProductVariant", mug.variant_ids[0])}),
+    )
+    .await;
+    assert_eq!(
+        added["data"]["orderEditAddVariant"]["calculatedLineItem"]["sku"], "MUG-1",
+        "{added}"
+    );
+    // Nothing moves before the commit.
+    assert_eq!(
+        quantities(
+            gql(
+                &sim,
+                level,
+                json!({"id": gid_of("InventoryItem", kettle_item)})
+            )
+            .await
+        ),
+        vec![6, 4, 10]
+    );
+    let commit = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderEditCommit(id: $id, notifyCustomer: false) { order { id
+            lineItems(first: 5) { nodes { sku quantity currentQuantity } } } userErrors { field message } } }"#,
+        json!({"id": calc_id}),
+    )
+    .await;
+    let lines = &commit["data"]["orderEditCommit"]["order"]["lineItems"]["nodes"];
+    assert_eq!(lines[0]["quantity"], 4, "{commit}");
+    assert_eq!(lines[0]["currentQuantity"], 1);
+    assert_eq!(lines[1]["sku"], "MUG-1");
+    assert_eq!(lines[1]["currentQuantity"], 2);
+    // Three kettles restocked (committed -> available), two mugs committed.
+    assert_eq!(
+        quantities(
+            gql(
+                &sim,
+                level,
+                json!({"id": gid_of("InventoryItem", kettle_item)})
+            )
+            .await
+        ),
+        vec![9, 1, 10]
+    );
+    assert_eq!(
+        quantities(
+            gql(
+                &sim,
+                level,
+                json!({"id": gid_of("InventoryItem", mug_item)})
+            )
+            .await
+        ),
+        vec![3, 2, 5]
+    );
+    // The edit is closed: committing it again is refused.
+    let again = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderEditCommit(id: $id) { order { id } userErrors { message } } }"#,
+        json!({"id": calc_id}),
+    )
+    .await;
+    assert!(
+        again["data"]["orderEditCommit"]["order"].is_null(),
+        "{again}"
+    );
+
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    let got = seen.lock();
+    let edited = got
+        .iter()
+        .find(|c| c.headers["x-shopify-topic"] == "orders/edited")
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+        .expect("orders/edited");
+    assert_eq!(edited["order_edit"]["order_id"], json!(oid));
+    assert_eq!(
+        edited["order_edit"]["line_items"]["removals"][0]["delta"],
+        3
+    );
+    assert_eq!(
+        edited["order_edit"]["line_items"]["additions"][0]["delta"],
+        2
+    );
+    let updated = got
+        .iter()
+        .rev()
+        .find(|c| c.headers["x-shopify-topic"] == "orders/updated")
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+        .expect("orders/updated");
+    assert_eq!(updated["line_items"][0]["quantity"], 4);
+    assert_eq!(updated["line_items"][0]["current_quantity"], 1);
+    assert_eq!(updated["line_items"][1]["current_quantity"], 2);
+}

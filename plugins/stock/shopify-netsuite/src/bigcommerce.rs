@@ -278,6 +278,7 @@ pub fn read_order(body: &Value) -> Result<Option<(String, OrderFields)>, ItemErr
         subtotals.push(crate::orders::times(&price, quantity).ok_or_else(|| overflow(li.path()))?);
         lines.push(OrderLine {
             sku: sku.to_owned(),
+            current_quantity: None,
             quantity,
             price,
             tax,

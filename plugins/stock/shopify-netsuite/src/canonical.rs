@@ -193,6 +193,11 @@ pub struct OrderLine {
     pub sku: String,
     /// Units ordered.
     pub quantity: i64,
+    /// Units still ordered: `quantity` less the units removed before they shipped (order
+    /// edits, `cancel` refunds); shipped units refunded later still count (they were sold).
+    /// Absent when it is `quantity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_quantity: Option<i64>,
     /// Unit price, a normalised decimal string.
     pub price: String,
     /// Σ of the line's taxes, a normalised decimal string.

@@ -208,6 +208,7 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
         };
         lines.push(OrderLine {
             sku: sku.to_owned(),
+            current_quantity: None,
             quantity: qty,
             price: li.decimal("price")?,
             tax: money(&li, "tax_amount")?,

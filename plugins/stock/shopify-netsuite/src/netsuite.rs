@@ -904,12 +904,21 @@ pub fn order_body(cfg: &Config, key: &str, o: &OrderFields) -> Result<Value, Ite
         let rate = price_number(&line.price, &format!("{what}.price"))?;
         let amount = amount(&line.price, line.quantity)
             .ok_or_else(|| ItemError::InvalidInput(format!("{what}: amount overflows")))?;
-        items.push(json!({
+        // A line edited or cancelled down in the storefront (`current_quantity`) orders fewer
+        // units, so NetSuite commits fewer; one with none left is closed (its commitment
+        // released). Its amount stays what the buyer was charged: money removed units give
+        // back travels as the storefront's refund (a credit memo), never twice.
+        let kept = line.current_quantity.unwrap_or(line.quantity);
+        let mut l = json!({
             "item": {"externalId": ids::item_external_id(&line.sku)},
-            "quantity": line.quantity,
+            "quantity": if kept > 0 { kept } else { line.quantity },
             "rate": rate,
             "amount": price_number(&amount, &format!("{what}.amount"))?,
-        }));
+        });
+        if kept <= 0 && line.quantity > 0 {
+            l["isClosed"] = json!(true);
+        }
+        items.push(l);
     }
     let mut body = json!({
         "externalId": ids::order_external_id(key),

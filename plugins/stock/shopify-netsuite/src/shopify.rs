@@ -292,9 +292,36 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
         Some(c) => c.opt_id("id")?,
         None => None,
     };
+    // Units of each line refunded after they shipped (`return`, `no_restock`,
+    // `legacy_restock`): Shopify's `current_quantity` leaves them out, the sales order keeps
+    // them (they were sold). Without the order's refunds the current quantity cannot be told
+    // apart from them, so it is not read.
+    let mut refunded_shipped: Option<std::collections::BTreeMap<String, i64>> = None;
+    if body.get("refunds").is_some_and(Value::is_array) {
+        let mut m = std::collections::BTreeMap::new();
+        for r in o.opt_array("refunds")? {
+            for l in r.array("lines")? {
+                if l.opt_str("restock_type")? != Some("cancel") {
+                    *m.entry(l.id("line_item_id")?).or_default() += l.i64("quantity")?;
+                }
+            }
+        }
+        refunded_shipped = Some(m);
+    }
+    let cancelled = o.opt_str("cancelled_at")?.is_some();
     let mut lines = Vec::new();
     for li in o.array("line_items")? {
+        let quantity = li.i64("quantity")?;
+        let current_quantity = match (&refunded_shipped, li.opt_i64("current_quantity")?) {
+            // A cancelled order is cancelled whole (`cancelled`), its lines as ordered.
+            (Some(m), Some(c)) if !cancelled => {
+                let kept = c + m.get(&li.id("id")?).copied().unwrap_or(0);
+                (kept != quantity).then_some(kept.clamp(0, quantity))
+            }
+            _ => None,
+        };
         lines.push(OrderLine {
+            current_quantity,
             sku: li.str("sku").and_then(|s| {
                 if s.is_empty() {
                     Err(ItemError::InvalidInput(format!(
@@ -305,7 +332,7 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
                     Ok(s.to_owned())
                 }
             })?,
-            quantity: li.i64("quantity")?,
+            quantity,
             price: li.decimal("price")?,
             ..OrderLine::default()
         });
@@ -318,7 +345,7 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
         currency: o.str("currency")?.to_owned(),
         total_price: o.decimal("total_price")?,
         financial_status: o.opt_str("financial_status")?.map(str::to_owned),
-        cancelled: o.opt_str("cancelled_at")?.is_some(),
+        cancelled,
         lines,
         ..OrderFields::default()
     };

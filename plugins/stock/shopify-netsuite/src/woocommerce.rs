@@ -196,6 +196,7 @@ pub fn read_order(body: &Value) -> Result<(String, OrderFields), ItemError> {
         let discount = crate::orders::sub(&subtotal, &total).ok_or_else(|| overflow(li.path()))?;
         lines.push(OrderLine {
             sku: sku.to_owned(),
+            current_quantity: None,
             quantity: li.i64("quantity")?,
             price: li.decimal("price")?,
             tax: li

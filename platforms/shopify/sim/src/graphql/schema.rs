@@ -361,6 +361,8 @@ pub enum WebhookSubscriptionTopic {
     FulfillmentsCreate,
     /// refunds/create
     RefundsCreate,
+    /// orders/edited
+    OrdersEdited,
     /// products/delete
     ProductsDelete,
     /// customers/delete
@@ -384,6 +386,7 @@ impl WebhookSubscriptionTopic {
             Self::OrdersPartiallyFulfilled => T::OrdersPartiallyFulfilled,
             Self::FulfillmentsCreate => T::FulfillmentsCreate,
             Self::RefundsCreate => T::RefundsCreate,
+            Self::OrdersEdited => T::OrdersEdited,
             Self::ProductsDelete => T::ProductsDelete,
             Self::CustomersDelete => T::CustomersDelete,
         }
@@ -404,6 +407,7 @@ impl WebhookSubscriptionTopic {
             T::OrdersPartiallyFulfilled => Self::OrdersPartiallyFulfilled,
             T::FulfillmentsCreate => Self::FulfillmentsCreate,
             T::RefundsCreate => Self::RefundsCreate,
+            T::OrdersEdited => Self::OrdersEdited,
             T::ProductsDelete => Self::ProductsDelete,
             T::CustomersDelete => Self::CustomersDelete,
         }
@@ -2934,8 +2938,10 @@ pub struct MutationRoot;
 
 mod bulk;
 mod fulfil;
+mod order_edit;
 pub use bulk::*;
 pub use fulfil::*;
+pub use order_edit::*;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
@@ -2980,6 +2986,49 @@ impl MutationRoot {
         input: RefundInput,
     ) -> async_graphql::Result<Option<RefundCreatePayload>> {
         fulfil::refund_create(ctx, input).map(Some)
+    }
+
+    async fn order_edit_begin(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<OrderEditBeginPayload>> {
+        order_edit::order_edit_begin(ctx, id).map(Some)
+    }
+
+    async fn order_edit_set_quantity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        line_item_id: ID,
+        quantity: i32,
+        restock: Option<bool>,
+    ) -> async_graphql::Result<Option<OrderEditSetQuantityPayload>> {
+        order_edit::order_edit_set_quantity(ctx, id, line_item_id, quantity, restock).map(Some)
+    }
+
+    async fn order_edit_add_variant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        variant_id: ID,
+        quantity: i32,
+        location_id: Option<ID>,
+        allow_duplicates: Option<bool>,
+    ) -> async_graphql::Result<Option<OrderEditAddVariantPayload>> {
+        let _ = allow_duplicates;
+        order_edit::order_edit_add_variant(ctx, id, variant_id, quantity, location_id).map(Some)
+    }
+
+    async fn order_edit_commit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        notify_customer: Option<bool>,
+        staff_note: Option<String>,
+    ) -> async_graphql::Result<Option<OrderEditCommitPayload>> {
+        let _ = (notify_customer, staff_note);
+        order_edit::order_edit_commit(ctx, id).map(Some)
     }
 
     async fn product_set(
