@@ -644,7 +644,6 @@ impl Processor {
                 Freshness::Same
                     if mode == Mode::Live
                         && entry.source == weft_store::Source::Webhook
-                        && entry.kind != "inventory-level"
                         && !batch.retried.contains(&entry.seq) =>
                 {
                     // A notification of the second weft holds, with another body: which of
@@ -653,8 +652,9 @@ impl Processor {
                     // a poll read the write's result, looked like a change back). Neither is
                     // applied on the notification's word: the pollers are asked for a round,
                     // and a read of the platform's state now settles the tie (a read that finds
-                    // another body at the held second is journaled just after it). Stock levels
-                    // keep their own rules for readings of a write's second (below).
+                    // another body at the held second is journaled just after it). A reading of a
+                    // stock level showing the quantity weft's write of that second replaced is
+                    // stale already (above); weft's write results are applied before this guard.
                     report.ties_deferred += 1;
                     work.count("tie_read_again");
                     debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "a webhook of the second weft holds, with another body: left to a read");
