@@ -114,8 +114,12 @@ pub struct Tenures {
     /// This host's id among the hosts sharing the database.
     pub host_id: String,
     /// The fenced handle of a store this host holds, by store id.
-    pub handle: Arc<dyn Fn(&str) -> Option<Store> + Send + Sync>,
+    pub handle: TenureHandle,
 }
+
+/// A store's database handle fenced by this host's lease on it, by store id (`None` when this
+/// host does not hold it).
+pub type TenureHandle = Arc<dyn Fn(&str) -> Option<Store> + Send + Sync>;
 
 /// Everything the routers need. Clone it freely (one `Arc` inside).
 #[derive(Clone)]
