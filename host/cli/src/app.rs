@@ -739,6 +739,19 @@ impl Host {
             .collect()
     }
 
+    /// Asks every poller of every store for an immediate full read (see
+    /// [`weft_engine::Wakers::request_full`]); [`Host::polled_since`] says when each has run.
+    pub fn resync_now(&self) -> HashMap<String, u64> {
+        self.wakers
+            .iter()
+            .map(|(store, w)| {
+                w.journal.notify_one();
+                w.outbox.notify_one();
+                (store.clone(), w.request_full())
+            })
+            .collect()
+    }
+
     /// Whether every poller of every store has completed a round that started after the
     /// [`Host::poll_now`] call that returned `requests`.
     pub fn polled_since(&self, requests: &HashMap<String, u64>) -> bool {

@@ -35,12 +35,18 @@ use weft_runtime::{Limits, MapperInstance, Runtime, RuntimeConfig, StoreCtx};
 use weft_sheets::config::{Layout, SheetsSettings};
 use weft_sheets::{QuotaLimiter, ServiceAccountKey, SheetsClient, TokenSource};
 use weft_shopify::{Entity, ShopifyClient, ShopifyConfig};
+use weft_sim_netsuite::{NetSuiteSim, RecordType};
 use weft_sim_sheets::SheetsSim;
-use weft_sim_shopify::{ChaosConfig, NewOrder, NewOrderLine, ShopifySim, VariantEdit};
+use weft_sim_shopify::{
+    ChaosConfig, CustomerFields, NewOrder, NewOrderLine, ShopifySim, VariantEdit,
+};
 use weft_store::Store;
 
 use crate::app::{Host, StoreSetup};
-use crate::demo::{Canon, DemoOptions, Verification, canonical, compare, drift, kind, say};
+use crate::demo::{
+    Canon, DemoOptions, NS_LOCATION, StockLedger, Verification, canonical, compare, drift, kind,
+    say,
+};
 use crate::platforms;
 
 /// The Google Sheets platform's name.
@@ -75,10 +81,21 @@ pub enum Source {
     Sheet,
 }
 
+/// The ERP of a sheet demo's store (`weft demo --source sheet --erp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Erp {
+    /// NetSuite: it owns the stock; the sheet and Shopify show what it can sell.
+    Netsuite,
+}
+
 /// `weft demo --source sheet`: runs, prints the report (`json`: one JSON object on the last
 /// line) and answers the exit code (failure unless [`SheetDemoReport::passed`]).
-pub async fn main(opts: DemoOptions, json: bool) -> Result<std::process::ExitCode> {
-    let report = run(opts).await?;
+pub async fn main(
+    opts: DemoOptions,
+    erp: Option<Erp>,
+    json: bool,
+) -> Result<std::process::ExitCode> {
+    let report = run_with(opts, erp).await?;
     if json {
         crate::outln!("{}", serde_json::to_string(&report)?);
     } else {
@@ -115,7 +132,11 @@ pub async fn main(opts: DemoOptions, json: bool) -> Result<std::process::ExitCod
         crate::outln!(
             "{}",
             if report.passed() {
-                "the sheet and Shopify agree: drift 0, stock ledger balanced, every typo reported, nothing throttled after warm-up"
+                if report.erp.is_some() {
+                    "the sheet, Shopify and NetSuite agree: drift 0, stock ledger balanced, every order one sales order, every typo reported, nothing throttled after warm-up"
+                } else {
+                    "the sheet and Shopify agree: drift 0, stock ledger balanced, every typo reported, nothing throttled after warm-up"
+                }
             } else {
                 "FAILED: see above"
             }
@@ -164,6 +185,8 @@ pub struct Lag {
 pub struct SheetDemoReport {
     /// Seed used.
     pub seed: u64,
+    /// The store's ERP (`netsuite`), if it has one: it owns the stock.
+    pub erp: Option<String>,
     /// Rows the sheet started with.
     pub items: usize,
     /// Events generated (sheet edits + storefront events).
@@ -192,12 +215,22 @@ pub struct SheetDemoReport {
     pub storefront_events: usize,
     /// Orders placed in Shopify.
     pub orders: usize,
+    /// Price changes and stock receipts in the ERP.
+    pub erp_events: usize,
+    /// Shopify orders that are exactly one NetSuite sales order (with an ERP).
+    pub orders_matched: usize,
+    /// Stock counts typed in the sheet (or changed in Shopify) that the ERP's stock wrote
+    /// back (with an ERP).
+    pub stock_overridden: i64,
     /// Typos whose row status named them in words (the rest is drift).
     pub typos_reported: usize,
     /// Each typo, what weft wrote in its row's status column.
     pub typo_details: Vec<TypoReport>,
     /// Removed rows found archived in Shopify (not deleted).
     pub rows_archived: usize,
+    /// Removed rows that never reached Shopify (added and removed by the person before weft
+    /// read them; not in Shopify when removed, nor after).
+    pub rows_never_synced: usize,
     /// Records compared between the sheet and Shopify.
     pub records_compared: usize,
     /// Fields that differ, records on one side only, SKUs on more than one Shopify variant,
@@ -242,6 +275,7 @@ impl SheetDemoReport {
             && self.typos_reported == self.typos
             && self.throttled_after_warmup == 0
             && self.dead_letters == 0
+            && (self.erp.is_none() || self.orders_matched == self.orders)
     }
 }
 
@@ -258,8 +292,8 @@ struct Run {
     location: u64,
     /// SKUs on the sheet that later events may pick.
     live: Vec<String>,
-    /// Rows removed from the sheet.
-    deleted: BTreeSet<String>,
+    /// Rows removed from the sheet, and whether Shopify had them then.
+    deleted: BTreeMap<String, bool>,
     /// Opening + counts the person added − units sold, per SKU.
     ledger: BTreeMap<String, i64>,
     /// Rows holding a typo not fixed yet: sku → (column, what was typed, the good value).
@@ -269,6 +303,21 @@ struct Run {
     unmeasured: Arc<Mutex<usize>>,
     renamed: Option<(String, String)>,
     n: usize,
+    /// The store's ERP, when it has one.
+    erp: Option<ErpSide>,
+}
+
+/// NetSuite in a sheet demo's store: it owns the stock, so the stock ledger is its own.
+struct ErpSide {
+    netsuite: NetSuiteSim,
+    url: String,
+    /// Shopify customers the orders are placed for.
+    customers: Vec<u64>,
+    /// Shopify orders placed.
+    orders: Vec<u64>,
+    /// Per SKU: NetSuite's item (its id filled in once weft created it) and what moved its
+    /// stock.
+    stock: BTreeMap<String, StockLedger>,
 }
 
 impl Run {
@@ -319,6 +368,18 @@ fn mapper_config(location: u64) -> Value {
     })
 }
 
+/// The store's mapper config with NetSuite: the main demo's (locations, order items), the
+/// sheet's stock at NetSuite's location, and the sheet as the catalog's master (it wins a
+/// conflict on any catalog field; a one-sided change in Shopify or NetSuite is taken and
+/// written back to the sheet); customers are Shopify's. NetSuite owns the stock by the
+/// store's stock policy (its ERP), not by this map.
+fn erp_mapper_config(location: u64) -> Value {
+    let mut c = crate::demo::mapper_config(location);
+    c["sheet_location"] = json!(NS_LOCATION);
+    c["owners"] = json!({ "*": SHEET, "customer.*": weft_shopify::PLATFORM });
+    c
+}
+
 /// The sheet system's settings for the simulator at `base_url`.
 fn sheet_settings(book: &str, base_url: &str) -> Result<SheetsSettings> {
     Ok(SheetsSettings {
@@ -334,8 +395,30 @@ fn sheet_settings(book: &str, base_url: &str) -> Result<SheetsSettings> {
     })
 }
 
-/// Runs the sheet demo.
+/// Runs the sheet demo (a sheet and a Shopify shop).
 pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
+    run_with(opts, None).await
+}
+
+/// NetSuite's internal id of the item weft created for `sku`, once it exists.
+fn erp_item_id(netsuite: &NetSuiteSim, sku: &str) -> Option<String> {
+    netsuite
+        .records(RecordType::InventoryItem)
+        .into_iter()
+        .find(|r| r["itemId"] == json!(sku))
+        .and_then(|r| match &r["id"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+}
+
+/// Runs the sheet demo; with `erp`, the store has that ERP too (a sheet, a Shopify shop and
+/// NetSuite): weft creates the sheet's rows as NetSuite items, NetSuite owns the stock (the
+/// warehouse counts the opening stock and receives more there), the sheet and Shopify show
+/// what it can sell, each Shopify order becomes one sales order, and prices changed in
+/// NetSuite reach the sheet.
+pub async fn run_with(opts: DemoOptions, erp: Option<Erp>) -> Result<SheetDemoReport> {
     let started = Instant::now();
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = match &opts.keep {
@@ -390,6 +473,18 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         ..weft_sim_sheets::SimConfig::default()
     });
     let sheets_handle = sheets.serve_local().await?;
+    let netsuite = match erp {
+        Some(Erp::Netsuite) => {
+            say(&opts, "starting the NetSuite simulator (it owns the stock)");
+            let sim = NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(opts.seed))
+                .map_err(|e| anyhow!("{e}"))?;
+            let server = sim
+                .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+                .await?;
+            Some((sim, server))
+        }
+        None => None,
+    };
     let location = *shopify
         .location_ids()
         .first()
@@ -430,30 +525,51 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         .context("the sheets simulator has no service account")?
         .to_string();
 
-    let plugin_config = mapper_config(location);
+    let plugin_config = match &netsuite {
+        Some(_) => erp_mapper_config(location),
+        None => mapper_config(location),
+    };
     let sheet_system = platforms::sheets_system(
         SHEET,
         &sheet_settings(&book, &sheets_handle.base_url)?,
         &key_json,
     )?;
+    let mut systems = match &netsuite {
+        Some((sim, server)) => {
+            let creds = sim
+                .credentials()
+                .into_iter()
+                .next()
+                .map(crate::demo::connector_credentials)
+                .context("the NetSuite simulator has no credentials")?;
+            crate::demo::sim_systems(
+                &opts,
+                STORE,
+                &shopify,
+                &shopify_handle.base_url,
+                &server.base_url(),
+                creds,
+                sim,
+            )
+        }
+        None => vec![platforms::shopify_system(
+            weft_shopify::PLATFORM,
+            &shopify.config().shop_domain,
+            &shopify_handle.base_url,
+            API_VERSION,
+            &shopify.config().access_tokens[0],
+            shopify
+                .config()
+                .client_secrets
+                .iter()
+                .map(|x| x.as_bytes().to_vec())
+                .collect(),
+        )],
+    };
+    systems.push(sheet_system);
     let setup = StoreSetup {
         id: STORE.into(),
-        systems: vec![
-            platforms::shopify_system(
-                weft_shopify::PLATFORM,
-                &shopify.config().shop_domain,
-                &shopify_handle.base_url,
-                API_VERSION,
-                &shopify.config().access_tokens[0],
-                shopify
-                    .config()
-                    .client_secrets
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ),
-            sheet_system,
-        ],
+        systems,
         mapper: mapper.clone().into(),
         resolvers: vec![
             ("inventory-level.quantity".into(), counter.clone().into()),
@@ -478,8 +594,18 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
     let host = Host::start(db.clone(), &runtime, vec![setup], "127.0.0.1:0".parse()?).await?;
     let url = format!("http://{}/webhooks/shopify/{STORE}", host.addr);
     crate::demo::subscribe_shopify(&shopify, &url)?;
+    if let Some((sim, _)) = &netsuite {
+        crate::demo_push::deploy(&opts, sim, host.addr, STORE);
+    }
 
-    say(&opts, "initial sync: the sheet's catalog to Shopify");
+    say(
+        &opts,
+        if netsuite.is_some() {
+            "initial sync: the sheet's catalog to Shopify and NetSuite"
+        } else {
+            "initial sync: the sheet's catalog to Shopify"
+        },
+    );
     host.poll_now();
     settle(&host, &shopify, &opts).await?;
     for sku in &live {
@@ -488,6 +614,56 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
             "the initial sync did not create {sku} in Shopify"
         );
     }
+    let erp_side = match &netsuite {
+        Some((sim, server)) => {
+            // NetSuite owns the stock: the warehouse counts the opening stock there, and the
+            // sheet and Shopify are written what it can sell.
+            say(&opts, "the warehouse counts the opening stock in NetSuite");
+            let mut stock = BTreeMap::new();
+            for sku in &live {
+                let item_id = erp_item_id(sim, sku).with_context(|| {
+                    format!("the initial sync did not create {sku} in NetSuite")
+                })?;
+                sim.erp_adjust_inventory(
+                    &item_id,
+                    NS_LOCATION,
+                    OPENING_STOCK as f64,
+                    Some("opening count"),
+                )
+                .map_err(|e| anyhow!("{e:?}"))?;
+                stock.insert(
+                    sku.clone(),
+                    StockLedger {
+                        item_id,
+                        received: OPENING_STOCK,
+                        ..StockLedger::default()
+                    },
+                );
+            }
+            let mut customers = Vec::new();
+            for k in 0..3 {
+                customers.push(
+                    shopify
+                        .create_customer(CustomerFields {
+                            email: Some(format!("buyer{k}@sheet-store.example")),
+                            first_name: Some(format!("Buyer{k}")),
+                            last_name: Some("Demo".into()),
+                            ..CustomerFields::default()
+                        })
+                        .map_err(|e| anyhow!("{e}"))?,
+                );
+            }
+            settle(&host, &shopify, &opts).await?;
+            Some(ErpSide {
+                netsuite: sim.clone(),
+                url: server.base_url(),
+                customers,
+                orders: Vec::new(),
+                stock,
+            })
+        }
+        None => None,
+    };
     let warm = sheets.now_ms();
     let mut phases: BTreeMap<String, f64> = BTreeMap::new();
     let mut mark = started;
@@ -505,7 +681,7 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         shopify_url: shopify_handle.base_url.clone(),
         location,
         live,
-        deleted: BTreeSet::new(),
+        deleted: BTreeMap::new(),
         ledger,
         typos: BTreeMap::new(),
         pending: Arc::default(),
@@ -513,10 +689,12 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         unmeasured: Arc::default(),
         renamed: None,
         n: 0,
+        erp: erp_side,
     };
     let watcher = watch_lag(shopify.clone(), run.pending.clone(), run.lags.clone());
     let mut report = SheetDemoReport {
         seed: opts.seed,
+        erp: run.erp.as_ref().map(|_| weft_netsuite::PLATFORM.to_owned()),
         items: opts.items,
         events: opts.events,
         ..SheetDemoReport::default()
@@ -554,6 +732,9 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
         } else if rng.random_bool(0.6) {
             report.sheet_edits += 1;
             person_edit(&mut run, &mut rng, &mut report)?;
+        } else if run.erp.is_some() && rng.random_bool(0.3) {
+            report.erp_events += 1;
+            erp_event(&mut run, &mut rng)?;
         } else {
             report.storefront_events += 1;
             storefront_event(&mut run, &mut rng, &mut report)?;
@@ -624,14 +805,53 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
             let mut c = plugin_config.as_object().cloned().unwrap_or_default();
             c.insert(
                 "weft:systems".into(),
-                json!({ SHEET: weft_sheets::PLATFORM, "shopify": weft_shopify::PLATFORM }),
+                if run.erp.is_some() {
+                    json!({
+                        SHEET: weft_sheets::PLATFORM,
+                        "shopify": weft_shopify::PLATFORM,
+                        "netsuite": weft_netsuite::PLATFORM,
+                    })
+                } else {
+                    json!({ SHEET: weft_sheets::PLATFORM, "shopify": weft_shopify::PLATFORM })
+                },
             );
             c
         },
         limits: Limits::default(),
     };
     let m = runtime.mapper(&mapper, ctx)?;
+    if let Some(e) = &mut run.erp {
+        for (sku, l) in e.stock.iter_mut() {
+            if l.item_id.is_empty()
+                && let Some(id) = erp_item_id(&e.netsuite, sku)
+            {
+                l.item_id = id;
+            }
+        }
+    }
     let v = verify(&run, &sheets_handle.base_url, &key_json, &m, &mut report).await?;
+    if let Some(e) = &run.erp {
+        say(
+            &opts,
+            "verifying Shopify against NetSuite, orders and NetSuite's stock",
+        );
+        let sv = crate::demo::verify_store(
+            &run.shopify,
+            &run.shopify_url,
+            &e.netsuite,
+            &e.url,
+            &e.orders,
+            &m,
+        )
+        .await?;
+        report.orders_matched = sv.orders_matched;
+        report.records_compared += sv.records_compared;
+        report.drift += sv.drift;
+        report.drift_details.extend(sv.drift_details);
+        let lv = crate::demo::verify_stock(&run.shopify, &e.netsuite, run.location, &e.stock);
+        report.stock_mismatches += lv.drift;
+        report.stock_details.extend(lv.drift_details);
+    }
     report.records_compared = v.records_compared;
     report.drift += v.drift;
     report.drift_details.extend(v.drift_details);
@@ -651,6 +871,7 @@ pub async fn run(opts: DemoOptions) -> Result<SheetDemoReport> {
     let c = |k: &str| status.counters.get(k).copied().unwrap_or(0);
     report.conflicts_resolved = c("conflicts_resolved");
     report.writes_applied = c("writes_applied");
+    report.stock_overridden = c("stock_overridden");
     report.dead_letters = status.outbox.dead;
     for d in db.list_dead_letters(Some(STORE), 20).await? {
         report.dead_letter_details.push(format!(
@@ -740,7 +961,11 @@ fn person_edit(run: &mut Run, rng: &mut ChaCha8Rng, report: &mut SheetDemoReport
             if typed.is_some()
                 && let Some(d) = moved
             {
-                *run.ledger.entry(sku.clone()).or_default() += d;
+                // With an ERP the count is not the sheet's to make: NetSuite's stock is
+                // written back over it (`stock_overridden`), so the ledger does not move.
+                if run.erp.is_none() {
+                    *run.ledger.entry(sku.clone()).or_default() += d;
+                }
                 report.stock_edits += 1;
             }
         }
@@ -807,7 +1032,15 @@ fn person_edit(run: &mut Run, rng: &mut ChaCha8Rng, report: &mut SheetDemoReport
             run.sheets
                 .type_values(&run.book, &format!("{TAB}!A{row}"), &[typed])
                 .map_err(|e| anyhow!("{e:?}"))?;
-            run.ledger.insert(new.clone(), 5);
+            match &mut run.erp {
+                // NetSuite has none of it yet: the sheet is written what NetSuite can sell.
+                Some(e) => {
+                    e.stock.insert(new.clone(), StockLedger::default());
+                }
+                None => {
+                    run.ledger.insert(new.clone(), 5);
+                }
+            }
             run.live.push(new);
             report.rows_added += 1;
         }
@@ -834,8 +1067,12 @@ fn person_edit(run: &mut Run, rng: &mut ChaCha8Rng, report: &mut SheetDemoReport
                     .map_err(|e| anyhow!("{e:?}"))?;
                 run.live.retain(|s| *s != sku);
                 run.ledger.remove(&sku);
+                if let Some(e) = &mut run.erp {
+                    e.stock.remove(&sku);
+                }
                 run.pending.lock().retain(|(s, _), _| *s != sku);
-                run.deleted.insert(sku);
+                let in_shopify = run.shopify.variant_by_sku(&sku).is_some();
+                run.deleted.insert(sku, in_shopify);
                 report.rows_deleted += 1;
             }
         }
@@ -929,9 +1166,32 @@ fn storefront_event(
         }
     } else {
         let quantity = rng.random_range(1..3);
-        run.shopify
+        // The shop does not oversell (Shopify's default): a shopper buys only what it shows
+        // available (a row just added shows none until weft has set its stock), and with an
+        // ERP only what NetSuite can still promise.
+        let available = run
+            .shopify
+            .inventory_item_of(variant)
+            .and_then(|i| run.shopify.available(i, run.location))
+            .unwrap_or(0);
+        if available < quantity
+            || run
+                .erp
+                .as_ref()
+                .is_some_and(|e| e.stock.get(&sku).is_none_or(|l| l.expected() < quantity))
+        {
+            return Ok(());
+        }
+        // With an ERP, orders are a customer's (NetSuite's sales order needs one).
+        let customer_id = run
+            .erp
+            .as_ref()
+            .map(|e| e.customers[rng.random_range(0..e.customers.len())].to_string());
+        let order = run
+            .shopify
             .place_order(NewOrder {
                 email: Some(format!("shopper{}@example.com", run.n)),
+                customer_id,
                 location_id: Some(run.location.to_string()),
                 line_items: vec![NewOrderLine {
                     sku: Some(sku.clone()),
@@ -941,8 +1201,53 @@ fn storefront_event(
                 ..NewOrder::default()
             })
             .map_err(err)?;
-        *run.ledger.entry(sku).or_default() -= quantity;
+        match &mut run.erp {
+            Some(e) => {
+                e.orders.push(order);
+                e.stock.entry(sku).or_default().ordered += quantity;
+            }
+            None => *run.ledger.entry(sku).or_default() -= quantity,
+        }
         report.orders += 1;
+    }
+    Ok(())
+}
+
+/// One change in NetSuite: a new price (it comes back to the sheet and reaches Shopify) or
+/// units received at the warehouse.
+fn erp_event(run: &mut Run, rng: &mut ChaCha8Rng) -> Result<()> {
+    let Some(erp) = &mut run.erp else {
+        return Ok(());
+    };
+    if run.live.is_empty() {
+        return Ok(());
+    }
+    let sku = run.live[rng.random_range(0..run.live.len())].clone();
+    // A row the person just added: weft has not created its item yet.
+    let Some(item) = erp_item_id(&erp.netsuite, &sku) else {
+        return Ok(());
+    };
+    let err = |e: weft_sim_netsuite::NsError| anyhow!("{e:?}");
+    if rng.random_bool(0.5) {
+        let cents: i64 = rng.random_range(500..9000);
+        erp.netsuite
+            .erp_update(
+                RecordType::InventoryItem,
+                &item,
+                json!({ "basePrice": cents as f64 / 100.0 }),
+            )
+            .map_err(err)?;
+        if run.pending.lock().remove(&(sku, "price")).is_some() {
+            *run.unmeasured.lock() += 1;
+        }
+    } else {
+        let units: i64 = rng.random_range(1..15);
+        erp.netsuite
+            .erp_adjust_inventory(&item, NS_LOCATION, units as f64, Some("receipt"))
+            .map_err(err)?;
+        let l = erp.stock.entry(sku).or_default();
+        l.item_id = item;
+        l.received += units;
     }
     Ok(())
 }
@@ -1141,13 +1446,15 @@ async fn verify(
         }
     }
     // Removed rows: archived in Shopify, never deleted; out of the comparison.
-    for sku in &run.deleted {
+    for (sku, in_shopify) in &run.deleted {
         match shop.get(&("variant".to_owned(), sku.clone())) {
             Some(f) if f.get("active") == Some(&json!(false)) => report.rows_archived += 1,
             Some(_) => drift(
                 &mut v,
                 format!("{sku}: removed from the sheet, still active in Shopify"),
             ),
+            // A row the person added and removed before weft read it: nothing to archive.
+            None if !in_shopify => report.rows_never_synced += 1,
             None => drift(
                 &mut v,
                 format!("{sku}: removed from the sheet and gone from Shopify"),
@@ -1156,6 +1463,23 @@ async fn verify(
         shop.retain(|(_, key), _| key != sku && !key.starts_with(&format!("{sku}@")));
     }
     compare(&sheet, &shop, "the sheet", SHEET, &mut v);
+    if let Some(e) = &run.erp {
+        // The sheet against NetSuite too (Shopify against NetSuite is `verify_store`'s).
+        let client = crate::demo::verifier_client(&e.netsuite, &e.url)?;
+        let mut erp: Canon = canonical(
+            mapper,
+            crate::demo::netsuite_docs(&e.netsuite, &client).await?,
+        )
+        .await?;
+        erp.retain(|(kind, key), _| {
+            kind != "customer"
+                && !run
+                    .deleted
+                    .keys()
+                    .any(|sku| key == sku || key.starts_with(&format!("{sku}@")))
+        });
+        compare(&sheet, &erp, "the sheet", SHEET, &mut v);
+    }
     for key in shop.keys() {
         if key.0 == "inventory-level" && !sheet.contains_key(key) {
             drift(&mut v, format!("{} {}: in Shopify only", key.0, key.1));
@@ -1168,9 +1492,17 @@ async fn verify(
             drift(&mut v, format!("row {sku}: status {s:?}, not synced"));
         }
     }
-    // Stock against the ledger, on both sides.
+    // Stock against the ledger, on both sides (with an ERP, what it can sell).
+    let ledger: BTreeMap<String, i64> = match &run.erp {
+        Some(e) => e
+            .stock
+            .iter()
+            .map(|(sku, l)| (sku.clone(), l.expected()))
+            .collect(),
+        None => run.ledger.clone(),
+    };
     let mut mismatches = Vec::new();
-    for (sku, want) in &run.ledger {
+    for (sku, want) in &ledger {
         let key = ("inventory-level".to_owned(), format!("{sku}@{LOCATION}"));
         for (side, canon) in [("sheet", &sheet), ("shopify", &shop)] {
             let have = canon

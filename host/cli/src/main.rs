@@ -211,6 +211,15 @@ struct DemoArgs {
     /// Turn off NetSuite's push script (weft then learns ERP changes by polling only).
     #[arg(long)]
     no_erp_push: bool,
+    /// With `--source sheet`: the store has this ERP too (`netsuite`: a sheet, a Shopify shop
+    /// and NetSuite, which owns the stock).
+    #[arg(long, value_enum)]
+    erp: Option<weft::demo_sheet::Erp>,
+    /// Per store, Shopify products the merchant deletes and NetSuite items made inactive
+    /// during the run (Shopify storefront only); the report checks each archived on the other
+    /// side and nothing recreated.
+    #[arg(long, default_value_t = 0)]
+    deletes: usize,
 }
 
 fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
@@ -231,12 +240,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 items: args.items,
                 progress: !args.json,
                 keep: args.keep,
+                erp_push: !args.no_erp_push,
                 ..weft::demo::DemoOptions::default()
             },
+            args.erp,
             args.json,
         )
         .await;
     }
+    anyhow::ensure!(
+        args.erp.is_none(),
+        "--erp is for `--source sheet`; the main demo's ERP is NetSuite already"
+    );
     for (name, rate) in [
         ("--drop-rate", args.drop_rate),
         ("--duplicate-rate", args.duplicate_rate),
@@ -247,6 +262,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "{name} must be between 0 and 1, got {rate}"
         );
     }
+    anyhow::ensure!(
+        args.deletes == 0 || args.storefront == weft::demo::Storefront::Shopify,
+        "--deletes runs with the Shopify storefront only"
+    );
     anyhow::ensure!(
         args.stores >= 1 && args.items >= 1,
         "--stores and --items must be at least 1"
@@ -265,6 +284,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         storefront: args.storefront,
         shopify_plan: args.shopify_plan,
         erp_push: !args.no_erp_push,
+        deletes: args.deletes,
         ..weft::demo::DemoOptions::default()
     })
     .await?;

@@ -14,6 +14,12 @@
 //!   writes as its archived state (Shopify product status `ARCHIVED`, NetSuite `isInactive`);
 //! - [`OnDelete::Ignore`] changes nothing on the other systems.
 //!
+//! A document of the entity no newer than its tombstone (or after it in the same step) is
+//! stale: it was read or sent before the deletion. Writes to the deleting system for its
+//! records are moot: unsent ones are withdrawn, their dead letters and unsent retries become
+//! `superseded` ([`weft_store::MootWrites`]), and a write that fails there for good once the
+//! tombstone is known is superseded rather than left as a dead letter.
+//!
 //! Removing the record on the other systems (`delete`) is not offered: the plugin contract has
 //! no delete write.
 //!
@@ -117,30 +123,102 @@ pub(crate) fn clear(meta: &mut Value, system: &str) -> bool {
     had
 }
 
-/// Deletions applied recently, per canonical kind (the guard's one-minute window).
+/// Whether `system` deleted record `kind`/`key` of `store` (its tombstone is in the stored
+/// golden record's meta, or, for what lives on a variant, in the variant's).
+pub(crate) async fn stored_deleted_on(
+    db: &weft_store::Store,
+    store: &str,
+    system: &str,
+    kind: &str,
+    key: &str,
+) -> Result<bool, weft_store::StoreError> {
+    let on =
+        |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| deleted_on(&g.field_meta, system));
+    if on(db.golden(store, kind, key).await?) {
+        return Ok(true);
+    }
+    if matches!(kind, "price" | "inventory-level") {
+        let sku = key.split('@').next().unwrap_or(key);
+        return Ok(on(db.golden(store, "variant", sku).await?));
+    }
+    Ok(false)
+}
+
+/// Deletions applied recently, per canonical kind (the guard's one-minute window). Rebuilt
+/// from the stored tombstones the first time a processor guards ([`Recent::seed`]), so a
+/// restart does not forget what was deleted in the last minute.
 #[derive(Debug, Default)]
-pub(crate) struct Recent(VecDeque<(tokio::time::Instant, String, u64)>);
+pub(crate) struct Recent {
+    seeded: bool,
+    window: VecDeque<(tokio::time::Instant, String, u64)>,
+}
 
 impl Recent {
     /// Deletions of `kind` applied within [`GUARD_WINDOW`] of `now`.
     pub(crate) fn count(&mut self, kind: &str, now: tokio::time::Instant) -> u64 {
         while self
-            .0
+            .window
             .front()
             .is_some_and(|(t, _, _)| now.duration_since(*t) >= GUARD_WINDOW)
         {
-            self.0.pop_front();
+            self.window.pop_front();
         }
-        self.0
+        self.window
             .iter()
             .filter(|(_, k, _)| k == kind)
             .map(|(_, _, n)| n)
             .sum()
     }
 
+    /// The window as the stored tombstones left it (a restart within a minute of deletions
+    /// keeps counting them): each tombstone (`meta`'s [`DELETED`] entries of a record of
+    /// `kind`) applied within [`GUARD_WINDOW`] of `wall_now` (its `applied` time), placed at
+    /// the same distance before `now`.
+    pub(crate) fn seed(
+        &mut self,
+        records: &[(String, Value)],
+        wall_now: chrono::DateTime<chrono::Utc>,
+        now: tokio::time::Instant,
+    ) {
+        let mut found: Vec<(tokio::time::Instant, String)> = Vec::new();
+        for (kind, meta) in records {
+            let Some(Value::Object(d)) = meta.get(DELETED) else {
+                continue;
+            };
+            for tomb in d.values() {
+                let Some(at) = tomb
+                    .get("applied")
+                    .and_then(Value::as_str)
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                else {
+                    continue;
+                };
+                let Ok(ago) = (wall_now - at.with_timezone(&chrono::Utc)).to_std() else {
+                    continue;
+                };
+                if ago < GUARD_WINDOW
+                    && let Some(t) = now.checked_sub(ago)
+                {
+                    found.push((t, kind.clone()));
+                }
+            }
+        }
+        found.sort_by_key(|(t, _)| *t);
+        // Before anything this process applied since.
+        for (t, kind) in found.into_iter().rev() {
+            self.window.push_front((t, kind, 1));
+        }
+        self.seeded = true;
+    }
+
+    /// Whether [`Recent::seed`] ran.
+    pub(crate) fn seeded(&self) -> bool {
+        self.seeded
+    }
+
     pub(crate) fn add(&mut self, kind: &str, n: u64, now: tokio::time::Instant) {
         if n > 0 {
-            self.0.push_back((now, kind.to_owned(), n));
+            self.window.push_back((now, kind.to_owned(), n));
         }
     }
 }

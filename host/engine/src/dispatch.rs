@@ -43,7 +43,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use weft_platform::{
     BatchResult, Connection, ConnectorError, InvalidRequest, PlannedWrite, Systems, WriteCommand,
     WriteOp, WriteOutcome,
@@ -643,10 +643,13 @@ impl Dispatcher {
                         report.retried += 1;
                         self.db.retry(row.id, &token, at, &message, now).await
                     } else {
-                        report.dead += 1;
                         self.db.dead_letter(row.id, &token, &message, now).await
                     };
+                    let settled = outcome.is_ok();
                     self.lease_lost_is_fine(outcome.map_err(EngineError::from))?;
+                    if !retry && settled && !self.moot_after_delete(&row, &e).await? {
+                        report.dead += 1;
+                    }
                 }
                 return Ok(());
             }
@@ -717,6 +720,32 @@ impl Dispatcher {
             .retry(row.id, &token, now + chrono_delay(HELD_BACK), why, now)
             .await?;
         Ok(())
+    }
+
+    /// After a write failed for good and became dead letter `row`: when its target deleted the
+    /// record (the write was queued before weft learned of it), the dead letter is moot and
+    /// becomes `superseded`; returns whether. Checked after the dead letter is written, so a
+    /// deletion the processing step applies meanwhile is seen either here or by the step
+    /// (which supersedes the dead letters of what it deletes).
+    async fn moot_after_delete(
+        &self,
+        row: &OutboxRow,
+        e: &ConnectorError,
+    ) -> Result<bool, EngineError> {
+        if !crate::deletes::stored_deleted_on(
+            &self.db,
+            &self.store_id,
+            &row.system,
+            &row.kind,
+            &row.key,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed: its record was deleted there; dropped");
+        self.db.supersede_dead_letter(row.id, Utc::now()).await?;
+        Ok(true)
     }
 
     /// Detaches rows from the call they were sent in ([`Store::release_calls`]).
@@ -858,11 +887,14 @@ impl Dispatcher {
                         )
                         .await?;
                 } else {
-                    report.dead += 1;
-                    warn!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed permanently: dead letter");
                     self.db
                         .dead_letter(row.id, &token, &e.to_string(), now)
                         .await?;
+                    if self.moot_after_delete(&row, &e).await? {
+                        return Ok(());
+                    }
+                    report.dead += 1;
+                    warn!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed permanently: dead letter");
                 }
             }
         }

@@ -81,6 +81,8 @@ pub struct Wakers {
     pub poll_rounds: std::sync::atomic::AtomicU64,
     /// Immediate rounds requested so far ([`Wakers::request_poll`]).
     poll_requested: AtomicU64,
+    /// The latest immediate round that must be a full read ([`Wakers::request_full`]).
+    full_requested: AtomicU64,
     /// Per poller: the latest request number its completed rounds started after.
     poll_served: std::sync::Mutex<Vec<u64>>,
 }
@@ -92,6 +94,18 @@ impl Wakers {
     /// is running is not lost: the poller starts another round as soon as it finishes.
     pub fn request_poll(&self) -> u64 {
         let n = self.poll_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.poll.notify_waiters();
+        n
+    }
+
+    /// Asks every poller for an immediate *full* read ([`Poller::poll_full`]: every entity read
+    /// afresh, so what a platform deleted without telling weft is found as it vanished) and
+    /// returns the request's number, as [`Wakers::request_poll`]. A poller whose full reads run
+    /// apart ([`Poller::full_read_apart`], a backfill) kicks its backfill instead and answers
+    /// the request with an incremental round.
+    pub fn request_full(&self) -> u64 {
+        let n = self.poll_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.full_requested.fetch_max(n, Ordering::SeqCst);
         self.poll.notify_waiters();
         n
     }
@@ -346,6 +360,10 @@ impl StoreRunner {
                                 if r.writes > 0 {
                                     w.outbox.notify_one();
                                 }
+                                if r.ties_deferred > 0 {
+                                    // A read settles what a webhook of a held second could not.
+                                    w.request_poll();
+                                }
                                 idle = process_idle;
                                 continue;
                             }
@@ -532,7 +550,11 @@ async fn poll_loop(
         let request = w.poll_requested.load(Ordering::SeqCst);
         let woken = request > served;
         let quiet = schedule.is_quiet(now);
-        let mut full = !quiet && next_full.is_some_and(|t| t <= now);
+        // A full read an operator (or a test) asked for runs even in quiet hours, as any
+        // requested round does.
+        let asked_full = w.full_requested.load(Ordering::SeqCst) > served;
+        let scheduled_full = !quiet && next_full.is_some_and(|t| t <= now);
+        let mut full = asked_full || scheduled_full;
         if full && poller.full_read_apart().await {
             // A backfill: its own task runs it while this loop keeps polling.
             info!(%store, poller = poller.name(), "full resync as a backfill");
@@ -565,7 +587,7 @@ async fn poll_loop(
                     warn!(%store, poller = poller.name(), full, error = %e, "poll failed; will retry")
                 }
             }
-            if full {
+            if full && scheduled_full {
                 // A failed resync is tried again at the next reconciliation time.
                 next_full = match result {
                     Ok(_) => schedule.next_full_resync(now),

@@ -99,6 +99,9 @@ pub struct StepReport {
     /// Outbox rows queued (a write whose idempotency key was queued before is not queued
     /// again, so it is not counted).
     pub writes: u64,
+    /// Webhooks of the second weft holds for their entity, with another body: not applied,
+    /// left to a read of the platform (the caller asks the pollers for a round).
+    pub ties_deferred: u64,
     /// The cursor after the step (live mode).
     pub cursor: i64,
 }
@@ -478,6 +481,10 @@ impl Processor {
         // Each fresh entry with the document weft held before it (restored if it is deferred),
         // and the stock write results, in processing order.
         let mut fresh: Vec<Fresh> = Vec::new();
+        // The deletions this step takes up, by (system, kind, entity id), with their version:
+        // a later entry of the same entity in the step is judged against the deletion (its
+        // entity state is recorded only once the deletion is applied, in step 3).
+        let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
                 // A thin webhook: its platform's change source fetches what it names.
@@ -535,6 +542,16 @@ impl Processor {
                 let known = work
                     .entity(&entry.system, &entry.kind, &entry.entity_id)
                     .await?;
+                let id = (
+                    entry.system.clone(),
+                    entry.kind.clone(),
+                    entry.entity_id.clone(),
+                );
+                if step_tombstones.contains_key(&id) {
+                    report.duplicates += 1;
+                    work.count("deletes_duplicate");
+                    continue;
+                }
                 let Some(known) = known else {
                     // Nothing of it was ever read: there is nothing to delete elsewhere, and
                     // older documents of it are stale from here on.
@@ -566,6 +583,7 @@ impl Processor {
                     version: known.version.clone(),
                     body: known.body.to_string(),
                 };
+                step_tombstones.insert(id, entry.version.clone());
                 fresh.push(Fresh::Delete(entry, doc));
                 continue;
             }
@@ -573,6 +591,27 @@ impl Processor {
                 .entity(&entry.system, &entry.kind, &entry.entity_id)
                 .await?;
             let age = freshness(known.as_ref().map(|k| k.version.as_str()), &entry.version);
+            let deleted_in_step = step_tombstones
+                .get(&(
+                    entry.system.clone(),
+                    entry.kind.clone(),
+                    entry.entity_id.clone(),
+                ))
+                .is_some_and(|v| freshness(Some(v), &entry.version) != Freshness::Newer);
+            if deleted_in_step
+                || (age == Freshness::Same
+                    && known.as_ref().is_some_and(|k| {
+                        work.platform(&entry.system)
+                            .is_ok_and(|p| p.is_deletion(&entry.kind, &k.body))
+                    }))
+            {
+                // A document of the same second as the entity's deletion was read or sent
+                // before it (a write's result, a delayed webhook): only a strictly newer one
+                // shows the entity again.
+                report.stale += 1;
+                work.count("stale_after_delete");
+                continue;
+            }
             if superseded(mode, age, known.as_ref().map(|k| k.seq), entry.seq) {
                 report.stale += 1;
                 debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "replay: skipped a document superseded within its second");
@@ -600,6 +639,25 @@ impl Processor {
                 {
                     report.duplicates += 1;
                     work.count("duplicate_ignored");
+                    continue;
+                }
+                Freshness::Same
+                    if mode == Mode::Live
+                        && entry.source == weft_store::Source::Webhook
+                        && entry.kind != "inventory-level"
+                        && !batch.retried.contains(&entry.seq) =>
+                {
+                    // A notification of the second weft holds, with another body: which of
+                    // the two is newer cannot be told (versions are to the second, and a
+                    // delivery may be late: a webhook sent before weft's write, delivered after
+                    // a poll read the write's result, looked like a change back). Neither is
+                    // applied on the notification's word: the pollers are asked for a round,
+                    // and a read of the platform's state now settles the tie (a read that finds
+                    // another body at the held second is journaled just after it). Stock levels
+                    // keep their own rules for readings of a write's second (below).
+                    report.ties_deferred += 1;
+                    work.count("tie_read_again");
+                    debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "a webhook of the second weft holds, with another body: left to a read");
                     continue;
                 }
                 _ => {}
@@ -1213,6 +1271,15 @@ impl Processor {
             }
         }
         let now = tokio::time::Instant::now();
+        if !self.recent_deletes.lock().is_ok_and(|r| r.seeded()) {
+            // The first guard of this process: the window as the stored tombstones left it.
+            let stored = self.db.golden_tombstones(&self.store_id).await?;
+            if let Ok(mut r) = self.recent_deletes.lock()
+                && !r.seeded()
+            {
+                r.seed(&stored, chrono::Utc::now(), now);
+            }
+        }
         let mut tripped: BTreeMap<String, String> = BTreeMap::new();
         for (kind, keys) in per_kind {
             let recent = self
@@ -1293,6 +1360,7 @@ impl Processor {
                     "version": entry.version,
                     "entity": entry.entity_id,
                     "at": entry.received_at.to_rfc3339(),
+                    "applied": work.step.at.to_rfc3339(),
                 }),
             );
             match self.deletes.action(kind) {
@@ -1317,6 +1385,21 @@ impl Processor {
                 OnDelete::Ignore => work.count("deletes_ignored"),
             }
             info!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, action = ?self.deletes.action(kind), "a record was deleted on one system");
+            // What was queued for it there, or died trying, is moot now.
+            work.step.moot_writes.push(weft_store::MootWrites {
+                system: system.to_owned(),
+                kind: kind.to_owned(),
+                key: record.key.clone(),
+                prefix: false,
+            });
+            if kind == "variant" {
+                work.step.moot_writes.push(weft_store::MootWrites {
+                    system: system.to_owned(),
+                    kind: "inventory-level".into(),
+                    key: format!("{}@", record.key),
+                    prefix: true,
+                });
+            }
             *work.deleted.entry(kind.to_owned()).or_default() += 1;
             work.count("records_deleted");
             work.set_golden(kind, &record.key, golden, meta, true);
@@ -1937,8 +2020,10 @@ impl Processor {
                 .deleted_on(work, &target, &kind, &key, &golden_meta)
                 .await?
             {
-                // Never recreate a record on the side that deleted it.
+                // Never recreate a record on the side that deleted it; a write to it queued
+                // before the deletion and not sent yet is no longer wanted either.
                 work.count("writes_skipped_deleted");
+                work.step.withdraw.push((target, kind, key));
                 continue;
             }
             if kind == "inventory-level"

@@ -495,3 +495,70 @@ async fn a_minute_of_webhooks_counts_as_one_round() {
     assert_eq!(held[0].entity_id, product_id(3));
     assert_eq!(variant(&db, 3).await.0["active"], json!(true));
 }
+
+#[tokio::test]
+async fn the_guards_minute_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 10).await;
+    // Two deletions applied (2 of 10 is below the guard's floor)...
+    for n in [1, 2] {
+        db.append(shop_delete(n, T1, Source::Webhook))
+            .await
+            .unwrap();
+        p.step(100).await.unwrap();
+    }
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+    drop(p);
+    // ...then weft restarts: the new process still counts them, so a third within the minute
+    // makes 3 of 10 and is held.
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    db.append(shop_delete(3, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let held = db.held_deletes(STORE).await.unwrap();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(held[0].entity_id, product_id(3));
+    assert_eq!(variant(&db, 3).await.0["active"], json!(true));
+}
+
+#[tokio::test]
+async fn an_item_deleted_in_netsuite_is_archived_in_the_shop_and_never_recreated_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    catalog(&db, &p, 1).await;
+    let before = last_id(&db).await;
+    // NetSuite's push for a deleted item is a tombstone of it (`weft_netsuite::push`).
+    let mut e = entry("netsuite", "variant", "701", T1, tombstone("701"));
+    e.source = Source::Webhook;
+    db.append(e).await.unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 1).await;
+    assert_eq!(fields["active"], json!(false), "archived: {fields}");
+    assert_eq!(meta["weft:deleted"]["netsuite"]["entity"], "701", "{meta}");
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter().any(|r| r.system == "shopify"
+            && r.kind == "variant"
+            && r.body["desired"]["active"] == json!(false)),
+        "the shop's product is archived: {new:#?}"
+    );
+    assert!(
+        new.iter().all(|r| r.system != "netsuite"),
+        "nothing is written to the ERP that deleted it: {new:#?}"
+    );
+    // A later price change in the shop reaches nothing in the ERP.
+    let before = last_id(&db).await;
+    db.append(shop_product(1, "39.00", T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    assert!(
+        rows_after(&db, before)
+            .await
+            .iter()
+            .all(|r| r.system != "netsuite"),
+        "the deleted item is not recreated in NetSuite"
+    );
+}

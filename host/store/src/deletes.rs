@@ -164,6 +164,32 @@ impl Store {
         })
     }
 
+    /// The golden records of `store_id` whose meta holds a tombstone (`"weft:deleted"`): each
+    /// record's kind and meta. The mass-delete guard's window is rebuilt from them at start.
+    pub async fn golden_tombstones(
+        &self,
+        store_id: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        const OP: &str = "list golden tombstones";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(
+                "SELECT kind, field_meta FROM golden
+                 WHERE store_id = $1 AND field_meta LIKE '%\"weft:deleted\"%'",
+            )
+            .bind(store_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| {
+                    let kind = r.text("kind").map_err(StoreError::db(OP))?;
+                    let meta = r.text("field_meta").map_err(StoreError::db(OP))?;
+                    Ok((kind, serde_json::from_str(&meta).unwrap_or_default()))
+                })
+                .collect()
+        })
+    }
+
     /// How many golden records of `kind` `store_id` holds (the base of the mass-delete guard's
     /// share).
     pub async fn golden_count(&self, store_id: &str, kind: &str) -> Result<i64> {
@@ -211,4 +237,55 @@ pub(crate) async fn hold_in_tx(
         }
         Ok::<(), StoreError>(())
     })
+}
+
+/// Writes to one system that a deletion there made moot ([`crate::StepCommit::moot_writes`]):
+/// the records of `kind` whose key is `key` (or, with `prefix`, starts with it: the stock
+/// levels `<sku>@<location>` of a variant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MootWrites {
+    /// The system that deleted the record.
+    pub system: String,
+    /// The canonical kind.
+    pub kind: String,
+    /// The key, or its beginning.
+    pub key: String,
+    /// Whether `key` is a prefix.
+    pub prefix: bool,
+}
+
+/// Marks `superseded` the dead letters and the pending writes not bound to a saved call that
+/// `moot` names (their record is gone from the system they write to: an operator has nothing
+/// to retry, and a send would fail); appends why to their last error. Returns how many.
+pub(crate) async fn moot_in_tx(
+    tx: &mut crate::db::Tx,
+    store_id: &str,
+    moot: &[MootWrites],
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    const OP: &str = "drop writes a deletion made moot";
+    let mut n = 0;
+    on_tx!(tx, c => {
+        for m in moot {
+            let r = sqlx::query(
+                "UPDATE outbox SET status = 'superseded', updated_at = $6,
+                        last_error = COALESCE(last_error || '; ', '') || 'the record was deleted there'
+                 WHERE store_id = $1 AND system = $2 AND kind = $3
+                   AND (key = $4 OR ($5 = 1 AND substr(key, 1, length($4)) = $4))
+                   AND (status = 'dead' OR (status = 'pending' AND call_key IS NULL))",
+            )
+            .bind(store_id)
+            .bind(&m.system)
+            .bind(&m.kind)
+            .bind(&m.key)
+            .bind(i64::from(m.prefix))
+            .bind(ms(at))
+            .execute(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
+            n += r.rows_affected();
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(n)
 }

@@ -57,7 +57,7 @@ mod writer;
 
 pub use bench::{IntakeBench, bench_intake};
 pub use db::{Backend, OpenOptions};
-pub use deletes::{HeldDelete, RELEASE_KEY};
+pub use deletes::{HeldDelete, MootWrites, RELEASE_KEY};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
 pub use lease::{ClusterHost, Fence, Lease};

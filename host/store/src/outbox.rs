@@ -604,6 +604,12 @@ impl Store {
         self.move_dead(id, "discarded", now).await
     }
 
+    /// Marks dead letter `id` `superseded`: its write failed because the target deleted the
+    /// record (nothing for an operator to retry). Returns false when `id` is not a dead letter.
+    pub async fn supersede_dead_letter(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        self.move_dead(id, "superseded", now).await
+    }
+
     async fn move_dead(&self, id: i64, to: &'static str, now: DateTime<Utc>) -> Result<bool> {
         const OP: &str = "move dead letter";
         let mut w = self.begin_write(OP).await?;

@@ -518,6 +518,7 @@ impl Store {
         })?;
         crate::lineage::insert_in_tx(&mut w.tx, store, &step.lineage, at).await?;
         crate::deletes::hold_in_tx(&mut w.tx, store, &step.hold_deletes).await?;
+        crate::deletes::moot_in_tx(&mut w.tx, store, &step.moot_writes, step.at).await?;
         if let Some(seq) = step.advance_cursor_to {
             on_tx!(&mut w.tx, c => {
                 sqlx::query(ADVANCE_CURSOR)

@@ -539,6 +539,9 @@ pub struct StepCommit {
     pub lineage: Vec<LineageRow>,
     /// Deletions the mass-delete guard holds for an operator ([`crate::HeldDelete`]).
     pub hold_deletes: Vec<crate::HeldDelete>,
+    /// Writes a deletion applied by this step made moot ([`crate::MootWrites`]): their dead
+    /// letters and unsent pending rows become `superseded`.
+    pub moot_writes: Vec<crate::MootWrites>,
 }
 
 /// What one processing step decided for one record from one journal entry: the observing
@@ -623,6 +626,7 @@ impl StepCommit {
             clear_set_aside: Vec::new(),
             lineage: Vec::new(),
             hold_deletes: Vec::new(),
+            moot_writes: Vec::new(),
         }
     }
 }

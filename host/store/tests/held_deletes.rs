@@ -124,8 +124,93 @@ async fn golden_counts_and_entity_ids_by_kind(db: &TestDb) {
     );
 }
 
+fn write(kind: &str, key: &str) -> weft_store::NewOutboxRow {
+    weft_store::NewOutboxRow {
+        system: "shopify".into(),
+        kind: kind.into(),
+        key: key.into(),
+        op: "upsert".into(),
+        idempotency_key: format!("{kind}-{key}"),
+        body: serde_json::json!({}),
+        priority: 0,
+        coalesce: true,
+        resend_may_apply: false,
+    }
+}
+
+/// A deletion makes the writes to its system for its records moot: a dead letter and an
+/// unsent write of the record (and of its levels, by key prefix) become `superseded`; another
+/// record's, and another system's, stay.
+async fn writes_a_deletion_made_moot_are_superseded(db: &TestDb) {
+    let store = &db.store;
+    let mut step = StepCommit::new("s1", t0());
+    step.outbox = vec![
+        write("variant", "SKU-1"),
+        write("inventory-level", "SKU-1@1"),
+        write("inventory-level", "SKU-10@1"),
+        write("variant", "SKU-2"),
+    ];
+    store.commit_step(&step).await.unwrap();
+    // The variant's write was sent and died.
+    let claimed = store
+        .claim_due(
+            t0() + chrono::Duration::hours(1),
+            1,
+            std::time::Duration::from_secs(60),
+            Some("s1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let dead = &claimed[0];
+    store
+        .dead_letter(dead.id, dead.claim_token.as_deref().unwrap(), "gone", t0())
+        .await
+        .unwrap();
+    let mut step = StepCommit::new("s1", t0());
+    for (kind, key, prefix) in [
+        ("variant", "SKU-1", false),
+        ("inventory-level", "SKU-1@", true),
+    ] {
+        step.moot_writes.push(weft_store::MootWrites {
+            system: "shopify".into(),
+            kind: kind.into(),
+            key: key.into(),
+            prefix,
+        });
+    }
+    step.golden.push(weft_store::GoldenUpsert {
+        kind: "variant".into(),
+        key: "SKU-1".into(),
+        fields: serde_json::json!({"active": false}),
+        field_meta: serde_json::json!({"weft:deleted": {"shopify": {"seq": 1}}}),
+    });
+    store.commit_step(&step).await.unwrap();
+    let rows = store.list_outbox(Some("s1"), None, 100).await.unwrap();
+    let status = |kind: &str, key: &str| {
+        rows.iter()
+            .find(|r| r.kind == kind && r.key == key)
+            .map(|r| r.status)
+            .unwrap()
+    };
+    use weft_store::OutboxStatus::{Pending, Superseded};
+    assert_eq!(status("variant", "SKU-1"), Superseded, "the dead letter");
+    assert_eq!(status("inventory-level", "SKU-1@1"), Superseded, "unsent");
+    assert_eq!(
+        status("inventory-level", "SKU-10@1"),
+        Pending,
+        "another SKU's level"
+    );
+    assert_eq!(status("variant", "SKU-2"), Pending);
+    assert_eq!(store.status("s1").await.unwrap().outbox.dead, 0);
+    let tombs = store.golden_tombstones("s1").await.unwrap();
+    assert_eq!(tombs.len(), 1);
+    assert_eq!(tombs[0].0, "variant");
+}
+
 suite!(
     held_deletions_are_listed_counted_and_released_exactly,
     discarded_deletions_are_dropped,
     golden_counts_and_entity_ids_by_kind,
+    writes_a_deletion_made_moot_are_superseded,
 );

@@ -13,8 +13,9 @@
 //! - [`write`]: catalog, customer and stock writes (absolute adjustments per location, read and
 //!   compared first; see its header for how a resend is made safe).
 //! - [`config`]: the `[systems.<name>]` section.
-//! - Not captured: deletions (change capture by date cannot see them; a `store/product/deleted`
-//!   hint fetches nothing), and orders are never written to BigCommerce.
+//! - Deletions: `store/product/deleted` is journaled as a tombstone of the product (see
+//!   [`webhook`]); change capture by date cannot see a deletion, so one whose callback is lost
+//!   is not captured. Orders are never written to BigCommerce.
 //! - The simulator is the `weft-sim-bigcommerce` crate in `sim/` beside this one.
 
 pub mod client;

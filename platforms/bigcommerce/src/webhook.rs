@@ -5,6 +5,10 @@
 //!   ([`SECRET_HEADER`], the system's webhook secret), compared in constant time with every
 //!   accepted secret (rotation: the current one first). The producer must be this system's
 //!   store (`stores/<hash>`).
+//! - **Deletions**: `store/product/deleted` names a product that no longer exists: the intake
+//!   journals it as a tombstone of that product ([`weft_platform::webhook::tombstone`]) at the
+//!   callback's `created_at`, with no hint to fetch. (A dropped one is not found by change
+//!   capture, which reads by `date_modified`; a full read does not list deletions either.)
 //! - **Intake** journals the hint (kind [`weft_platform::webhook::HINT_KIND`], delivery id the
 //!   scope and the payload's `hash`, so a duplicate callback dedupes), which the engine never
 //!   maps, and wakes the system's [`HintFetcher`] through its [`HintBus`].
@@ -148,6 +152,17 @@ impl WebhookIntake for BcWebhooks {
                     clip(producer)
                 ));
             }
+        }
+        if scope == "store/product/deleted" && data_type == "product" {
+            // Nothing to fetch: the product is gone. A tombstone of it, at the callback's time.
+            let id = id.to_string();
+            return Ok(WebhookDelivery {
+                kind: "product".into(),
+                version: weft_platform::version::format_ts(created_at),
+                delivery_id: hash.map(|h| format!("{scope}:{h}")),
+                body: weft_platform::webhook::tombstone(&id),
+                entity_id: id,
+            });
         }
         if let Some(bus) = &self.bus {
             bus.push(data_type, id);

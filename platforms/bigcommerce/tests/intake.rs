@@ -151,4 +151,38 @@ async fn callbacks_become_hints_and_hints_become_documents_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+
+    // The merchant deletes the product: `store/product/deleted` names it and nothing else, and
+    // becomes a tombstone of it (sent twice, journaled once), with no hint to fetch.
+    let hints_before = bus.received();
+    sim.delete_product(p).unwrap();
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let log = sim.webhook_log();
+    let last = log.last().expect("a callback");
+    assert_eq!(last.scope, "store/product/deleted");
+    let mut tombs = Vec::new();
+    for _ in 0..100 {
+        tombs = db
+            .journal_since("acme", 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| weft_platform::webhook::is_tombstone(&e.body))
+            .collect::<Vec<_>>();
+        if !tombs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(tombs.len(), 1, "{tombs:#?}");
+    assert_eq!(tombs[0].kind, "product");
+    assert_eq!(tombs[0].entity_id, p.to_string());
+    assert_eq!(tombs[0].source, Source::Webhook);
+    assert!(tombs[0].version.ends_with('Z'), "{}", tombs[0].version);
+    assert!(weft_platform::Platform::is_deletion(
+        &BigCommerce::default(),
+        &tombs[0].kind,
+        &tombs[0].body
+    ));
+    assert_eq!(bus.received(), hints_before, "a deletion is no hint");
 }

@@ -7,6 +7,11 @@
 //! never waits for an empty one): products, customers (`/V1/customers/search`), orders. Journal
 //! entries and the new watermark (the newest `updated_at` read) commit in one transaction.
 //!
+//! Deletions: Magento sends nothing, and a deleted product is in no listing. A full read
+//! (which lists every product) journals a tombstone ([`weft_platform::webhook::tombstone`]) for
+//! each product weft held that it no longer lists, versioned by weft's clock at the read (a
+//! deleted id never comes back) without moving the watermark.
+//!
 //! Stock: MSI source items carry no time stamp and saving one does not touch its product, so
 //! every round lists every source item (paged the same way) and journals those whose body
 //! differs from what this process last journaled for them ([`LevelClock`]); a level's version
@@ -169,6 +174,22 @@ impl MgChangeCapture {
                     )
                 })
                 .unwrap_or_default();
+            // Read before the listing, so nothing created since can look deleted.
+            let held = if full && stream == "products" {
+                let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
+                self.journal
+                    .db
+                    .entity_ids(
+                        &self.journal.store_id,
+                        &self.journal.system,
+                        "product",
+                        &marker,
+                    )
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let read_at = format_ts(Utc::now());
             // Customers and products sort by `entity_id` as a search field; both answer `id`.
             let raw = self
                 .client
@@ -186,8 +207,36 @@ impl MgChangeCapture {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
             };
-            let entries = self.journal.entries(docs).await?;
-            let Some(next) = next else { continue };
+            let listed: std::collections::HashSet<String> =
+                docs.iter().map(|d| d.id.clone()).collect();
+            let mut entries = self.journal.entries(docs).await?;
+            let now = Utc::now();
+            for id in held.into_iter().filter(|id| !listed.contains(id)) {
+                entries.push(NewJournalEntry {
+                    store_id: self.journal.store_id.clone(),
+                    system: self.journal.system.clone(),
+                    kind: "product".into(),
+                    body: weft_platform::webhook::tombstone(&id),
+                    entity_id: id,
+                    version: read_at.clone(),
+                    source: Source::Poll,
+                    delivery_id: None,
+                    received_at: now,
+                });
+            }
+            let Some(next) = next else {
+                if !entries.is_empty() {
+                    report.journaled += self
+                        .journal
+                        .db
+                        .append_batch(entries)
+                        .await?
+                        .iter()
+                        .filter(|o| matches!(o, weft_store::AppendOutcome::Inserted(_)))
+                        .count() as u64;
+                }
+                continue;
+            };
             report.journaled += self
                 .append(
                     entries,

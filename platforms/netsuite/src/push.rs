@@ -23,6 +23,10 @@
 //!   account's concurrency governor like every request: items with their stock levels,
 //!   customers, sales orders and fulfilments, and the stock levels of the items an order, a
 //!   fulfilment, an inventory adjustment or a credit memo (a refund's returned units) moved. A deleted record fetches nothing.
+//! - **Deletions**: an item or customer deleted (event `delete`) is journaled at once as a
+//!   tombstone of it ([`weft_platform::webhook::tombstone`], kind `variant` or `customer`, at
+//!   the deletion's time), not as a hint. Change capture by `lastModifiedDate` cannot see a
+//!   deletion, so one whose notification is lost is not captured.
 //! - **Polling adapts** ([`PushPace`]): while pushes arrive and change capture finds nothing
 //!   they missed, it may poll at a relaxed interval (`push_poll_interval_secs`); it goes back
 //!   to the normal interval as soon as pushes stop for that long or a round finds a change
@@ -164,6 +168,24 @@ impl WebhookIntake for NsPush {
                     clip(theirs)
                 ));
             }
+        }
+        let deleted_kind = RECORD_TYPES
+            .iter()
+            .find(|(t, _, _)| *t == record_type)
+            .and_then(|(_, _, kind)| *kind)
+            .filter(|k| matches!(*k, "variant" | "customer"));
+        if event == "delete"
+            && let Some(kind) = deleted_kind
+        {
+            // Nothing to fetch: the record is gone. A tombstone of what weft reads it as, at
+            // the deletion's time (the script's `lastModifiedDate`).
+            return Ok(WebhookDelivery {
+                kind: kind.to_owned(),
+                body: weft_platform::webhook::tombstone(&id),
+                entity_id: id,
+                version: weft_platform::version::format_ts(modified),
+                delivery_id: Some(delivery.to_owned()),
+            });
         }
         if let Some(bus) = &self.bus {
             bus.push();
@@ -403,6 +425,36 @@ mod tests {
         assert_eq!(d.version, "2026-01-15T12:00:00Z");
         assert_eq!(d.delivery_id.as_deref(), Some("d-1"));
         assert_eq!(bus.received(), 1);
+    }
+
+    #[test]
+    fn an_item_or_customer_deleted_is_a_tombstone_not_a_hint() {
+        let bus = HintBus::new();
+        let w = NsPush::new(Some(bus.clone()));
+        for (rt, kind) in [("inventoryitem", "variant"), ("customer", "customer")] {
+            let d = w
+                .parse(
+                    &HeaderMap::new(),
+                    &body("123", rt, json!(7), "delete"),
+                    Some("123"),
+                )
+                .unwrap();
+            assert_eq!(d.kind, kind);
+            assert_eq!(d.entity_id, "7");
+            assert!(weft_platform::webhook::is_tombstone(&d.body), "{}", d.body);
+            assert_eq!(d.version, "2026-01-15T12:00:00Z");
+            assert_eq!(d.delivery_id.as_deref(), Some("d-1"));
+        }
+        assert_eq!(bus.received(), 0, "nothing to fetch");
+        // A sales order deleted is still a hint (it fetches nothing).
+        let d = w
+            .parse(
+                &HeaderMap::new(),
+                &body("123", "salesorder", json!(9), "delete"),
+                Some("123"),
+            )
+            .unwrap();
+        assert_eq!(d.kind, HINT_KIND);
     }
 
     #[test]

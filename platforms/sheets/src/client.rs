@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng;
@@ -269,13 +270,22 @@ impl SheetsClient {
 
     /// Reads one range (`values.get`), as [`Self::batch_get`] renders it.
     pub async fn get(&self, range: &str) -> Result<Vec<Vec<Value>>, ConnectorError> {
+        Ok(self.get_stamped(range).await?.0)
+    }
+
+    /// [`Self::get`], with the time the request was sent (after any wait for the quota): the
+    /// sheet as read holds every write answered before that time.
+    pub async fn get_stamped(
+        &self,
+        range: &str,
+    ) -> Result<(Vec<Vec<Value>>, DateTime<Utc>), ConnectorError> {
         let tail = format!("/values/{}", utf8_percent_encode(range, SEGMENT));
         let query = [
             ("valueRenderOption", "UNFORMATTED_VALUE"),
             ("dateTimeRenderOption", "FORMATTED_STRING"),
         ];
-        let body = self
-            .send(
+        let (body, sent) = self
+            .send_stamped(
                 Kind::Read,
                 reqwest::Method::GET,
                 &self.url(&tail),
@@ -283,7 +293,7 @@ impl SheetsClient {
                 None,
             )
             .await?;
-        Ok(rows_of(&body))
+        Ok((rows_of(&body), sent))
     }
 
     /// Writes ranges in one atomic request (`values:batchUpdate`, `RAW`).
@@ -336,6 +346,17 @@ impl SheetsClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
+        Ok(self.send_stamped(kind, method, url, query, body).await?.0)
+    }
+
+    async fn send_stamped(
+        &self,
+        kind: Kind,
+        method: reqwest::Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(Value, DateTime<Utc>), ConnectorError> {
         let permit = gate::breaker_permit(self.breaker.as_ref(), PLATFORM)?;
         let result = self
             .send_once(kind, method.clone(), url, query, body, true)
@@ -352,12 +373,13 @@ impl SheetsClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
         may_refresh: bool,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<(Value, DateTime<Utc>), ConnectorError> {
         let token = self.tokens.token().await?;
         if let Some(p) = &self.project {
             p.acquire(kind).await;
         }
         self.limiter.acquire(kind).await;
+        let sent = Utc::now();
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = self
@@ -396,7 +418,7 @@ impl SheetsClient {
             p.answered();
         }
         if (200..300).contains(&status) {
-            return Ok(json);
+            return Ok((json, sent));
         }
         let message = json
             .pointer("/error/message")

@@ -10,6 +10,7 @@
 //!   column, columns found by header; row documents journaled under the read time; problem
 //!   rows reported; each row's status written back ([`status`]).
 //! - [`write`]: row writes by key at write time, batched in one `values:batchUpdate`.
+//! - [`read`]: one read of the sheet shared by the change capture and the write batches.
 //! - [`Sheets`] and [`SheetsConnection`]: the platform interface. The simulator is the
 //!   `weft-sim-sheets` crate in `sim/` beside this one.
 //!
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod poll;
+pub mod read;
 pub mod status;
 pub mod table;
 pub mod write;
@@ -43,6 +45,7 @@ pub use auth::{ServiceAccountKey, TokenSource};
 pub use client::{QuotaLimiter, SheetsClient};
 pub use config::{Layout, SheetsSection, SheetsSettings};
 pub use poll::{SheetReport, SheetsPoller};
+pub use read::SharedRead;
 pub use table::RowProblem;
 
 /// The platform's name.
@@ -53,6 +56,10 @@ pub const ROW_KIND: &str = "variant";
 
 /// Commands one batched call carries.
 pub const BATCH_SIZE: usize = 100;
+
+/// How long a write batch waits for another read of the sheet to start (the change capture's
+/// next round, or another batch's) before it reads the sheet itself ([`read`]).
+pub const READ_SHARE_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// A whole sheet as a range: its title, quoted.
 pub fn sheet_range(title: &str) -> String {
@@ -113,6 +120,7 @@ impl Platform for Sheets {
 /// One store's connection to one sheet.
 pub struct SheetsConnection {
     client: Arc<SheetsClient>,
+    reads: Arc<SharedRead>,
     layout: Layout,
     sheet: Option<String>,
     title: OnceCell<String>,
@@ -130,6 +138,7 @@ impl SheetsConnection {
     ) -> Self {
         SheetsConnection {
             client,
+            reads: Arc::new(SharedRead::new(READ_SHARE_WAIT)),
             layout,
             sheet,
             title: OnceCell::new(),
@@ -138,9 +147,21 @@ impl SheetsConnection {
         }
     }
 
+    /// With write batches waiting up to `wait` for another read of the sheet (default
+    /// [`READ_SHARE_WAIT`]; zero: each batch reads at once, sharing only a read in flight).
+    pub fn with_read_wait(mut self, wait: std::time::Duration) -> Self {
+        self.reads = Arc::new(SharedRead::new(wait));
+        self
+    }
+
     /// The client.
     pub fn client(&self) -> &Arc<SheetsClient> {
         &self.client
+    }
+
+    /// The reads shared by the change capture and the write batches.
+    pub fn reads(&self) -> &Arc<SharedRead> {
+        &self.reads
     }
 
     /// What the change capture's last round found wrong.
@@ -164,7 +185,11 @@ impl SheetsConnection {
         writes: &[write::RowWrite],
     ) -> Result<Vec<Result<WriteOutcome, ConnectorError>>, ConnectorError> {
         let title = self.sheet_title().await?;
-        write::apply(&self.client, &self.layout, &title, writes).await
+        let values = self
+            .reads
+            .read(&self.client, &sheet_range(&title), self.reads.wait())
+            .await?;
+        write::apply(&self.client, &self.layout, &title, &values.0, writes).await
     }
 }
 
@@ -262,6 +287,7 @@ impl Connection for SheetsConnection {
             title,
             ctx: ctx.clone(),
             client: self.client.clone(),
+            reads: self.reads.clone(),
             layout: self.layout.clone(),
             delete_after: self.delete_after,
             report: self.report.clone(),
@@ -276,6 +302,7 @@ struct LazyPoller {
     title: Option<String>,
     ctx: SourceCtx,
     client: Arc<SheetsClient>,
+    reads: Arc<SharedRead>,
     layout: Layout,
     delete_after: u32,
     report: Arc<Mutex<SheetReport>>,
@@ -295,6 +322,7 @@ impl LazyPoller {
                     self.ctx.system.clone(),
                     self.ctx.db.clone(),
                     self.client.clone(),
+                    self.reads.clone(),
                     self.layout.clone(),
                     title,
                     self.delete_after,

@@ -6,15 +6,17 @@
 //! for `delete_after_rounds` rounds is journaled as deleted; problem rows are reported, not
 //! journaled.
 //!
-//! After journaling, the round writes each row's status back in weft's own columns (created
+//! The round's read is shared ([`crate::read`]): write batches waiting for a read use it
+//! too. After journaling, the round writes each row's status back in weft's own columns (created
 //! in row 1 when absent, and never read as merchant data): the row's problem, the reason its
 //! document was set aside by the processing step (a mapper refusing `price 'abc'`), the
 //! error of a write to another system that died (`shopify: …`), or `synced` and the time once
-//! the step processed it and no write it planned for another system is still queued. Status cells are targeted by key in a
-//! fresh read of the key column, so rows moved since the round's read get their own status.
+//! the step processed it and no write it planned for another system is still queued. Status cells are targeted by key in the
+//! round's own read (no second read: a round is one read request).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -27,6 +29,7 @@ use weft_store::{NewJournalEntry, OutboxStatus, SetAsideFilter, Source, Store, W
 
 use crate::client::SheetsClient;
 use crate::config::Layout;
+use crate::read::SharedRead;
 use crate::status::Target;
 use crate::table::{self, RowProblem, Table};
 use crate::{ROW_KIND, status};
@@ -91,6 +94,7 @@ pub struct SheetsPoller {
     name: String,
     db: Store,
     client: Arc<SheetsClient>,
+    reads: Arc<SharedRead>,
     layout: Layout,
     sheet: String,
     delete_after: u32,
@@ -105,6 +109,7 @@ impl SheetsPoller {
         system: impl Into<String>,
         db: Store,
         client: Arc<SheetsClient>,
+        reads: Arc<SharedRead>,
         layout: Layout,
         sheet: impl Into<String>,
         delete_after: u32,
@@ -117,6 +122,7 @@ impl SheetsPoller {
             system,
             db,
             client,
+            reads,
             layout,
             sheet: sheet.into(),
             delete_after: delete_after.max(1),
@@ -155,10 +161,13 @@ impl SheetsPoller {
 
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let range = crate::sheet_range(&self.sheet);
-        let values = patient(|| self.client.get(&range)).await?;
+        let read = patient(|| self.reads.read(&self.client, &range, Duration::ZERO)).await?;
         let now = Utc::now();
-        let version = format_ts(now);
-        let table = Table::from_values(values);
+        // The reading's version is when the read was sent, not when it was answered: a write
+        // batch that shared this read writes after it, with a later version, so this reading
+        // (which cannot show that write) is never taken for newer than it.
+        let version = format_ts(read.1);
+        let table = Table::from_values(read.0.clone());
         let mut snap: Snapshot = self
             .db
             .watermark(&self.store_id, &self.stream())
@@ -241,7 +250,7 @@ impl SheetsPoller {
         self.save(&snap, now).await?;
         // The status write-back never fails a round: what was journaled stays journaled, and
         // statuses not written are decided again next round.
-        let written = match self.write_statuses(&mut snap, &cap.problems).await {
+        let written = match self.write_statuses(&mut snap, &table, &cap.problems).await {
             Ok(0) => 0,
             Ok(n) => {
                 self.save(&snap, now).await?;
@@ -279,6 +288,7 @@ impl SheetsPoller {
     async fn write_statuses(
         &self,
         snap: &mut Snapshot,
+        table: &Table,
         problems: &[RowProblem],
     ) -> Result<u64, SourceError> {
         let mut want: BTreeMap<String, (String, bool)> = BTreeMap::new();
@@ -375,7 +385,32 @@ impl SheetsPoller {
                 }
             }
         }
-        want.retain(|k, (s, _)| snap.status.get(k) != Some(s));
+        // What each keyed row's status cell shows in this round's read. A status is written
+        // where the sheet does not show it, not only where it changed: the write-back finds
+        // rows in the round's read, so a person who re-sorted the rows just before it lands
+        // sends a status to another row, and the next round puts both right.
+        let shown: BTreeMap<String, String> =
+            match (table.col(&self.layout.key), table.col(&self.layout.status)) {
+                (Some(k), Some(c)) => (0..table.rows.len())
+                    .rev()
+                    .map(|i| (table.key_at(i, k), table::text(table.cell(i, c))))
+                    .filter(|(key, _)| !key.is_empty())
+                    .collect(),
+                _ => BTreeMap::new(),
+            };
+        for (k, s) in &snap.status {
+            if s == status::SYNCED
+                && !want.contains_key(k)
+                && shown.get(k).is_some_and(|shows| shows != status::SYNCED)
+            {
+                want.insert(k.clone(), (s.clone(), true));
+            }
+        }
+        want.retain(|k, (s, _)| match shown.get(k) {
+            Some(shows) => shows != s,
+            // Keyless rows (and rows not in the read) by what weft last wrote.
+            None => snap.status.get(k) != Some(s),
+        });
         if want.is_empty() {
             return Ok(0);
         }
@@ -390,7 +425,8 @@ impl SheetsPoller {
                 (target, s.clone(), *synced)
             })
             .collect();
-        let written = status::write(&self.client, &self.layout, &self.sheet, &statuses).await?;
+        let written =
+            status::write(&self.client, &self.layout, &self.sheet, table, &statuses).await?;
         for n in &written {
             let k = ids[*n];
             snap.status.insert(k.clone(), want[k].0.clone());

@@ -1,6 +1,6 @@
 //! weft's per-row status write-back: `synced` or the reason in words in the status column, the
 //! time of the last sync in the synced-at column. Both columns are found by header and
-//! created at the end of row 1 when absent; rows are found by key when the status is written.
+//! created at the end of row 1 when absent; rows are found by key in the round's own read.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -55,22 +55,23 @@ pub enum Target {
     },
 }
 
-/// Writes `(target, status, synced)` for each row (a synced row gets the time too), reading
-/// the sheet first to find each row now. Returns the positions written.
+/// Writes `(target, status, synced)` for each row (a synced row gets the time too), finding
+/// each row in `table`, the change capture's read of this round (a row appended since is
+/// not in it: its status waits for the next round). Returns the positions written.
 pub async fn write(
     client: &SheetsClient,
     layout: &Layout,
     sheet: &str,
+    table: &Table,
     statuses: &[(Target, String, bool)],
 ) -> Result<Vec<usize>, ConnectorError> {
-    let table = Table::from_values(client.get(&crate::sheet_range(sheet)).await?);
     let Some(key_col) = table.col(&layout.key) else {
         return Ok(Vec::new());
     };
-    let (status_col, time_col, mut data) = columns(&table, layout, sheet);
+    let (status_col, time_col, mut data) = columns(table, layout, sheet);
     let now = now_text();
     let mut written = Vec::new();
-    let own = crate::table::own_columns(&table, layout);
+    let own = crate::table::own_columns(table, layout);
     for (n, (target, text, synced)) in statuses.iter().enumerate() {
         let rows: Vec<usize> = match target {
             Target::Key(key) => (0..table.rows.len())
@@ -81,7 +82,7 @@ pub async fn write(
                 let same = *row >= 2
                     && i < table.rows.len()
                     && table.key_at(i, key_col).is_empty()
-                    && crate::table::fingerprint(&table, i, &own) == *fingerprint;
+                    && crate::table::fingerprint(table, i, &own) == *fingerprint;
                 if same { vec![i] } else { Vec::new() }
             }
         };

@@ -1,8 +1,9 @@
 //! Writes to the sheet: a command sets fields of the row that holds its key *when the write
 //! runs* (people insert and re-sort rows, so no row number is remembered), or appends a row
-//! when no row holds it. A batch of commands is one read of the sheet and at most two writes
-//! (`values:batchUpdate` for existing rows, `values:append` for new ones); each written row
-//! gets `synced` and the time in weft's status columns.
+//! when no row holds it. A batch of commands is one read of the sheet (shared with the change
+//! capture and other batches: [`crate::read`]) and at most two writes (`values:batchUpdate`
+//! for existing rows, `values:append` for new ones); each written row gets `synced` and the
+//! time in weft's status columns.
 //!
 //! Command bodies: `{"key": "MUG-1", "fields": {"price": 9.5, "stock": 7}}` (the key may come
 //! as `sku`, the target id or the external id; without `fields`, the body's other members are
@@ -107,14 +108,17 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
     })
 }
 
-/// Applies row writes: one result per write, in order. `Err` when the calls were not answered.
+/// Applies row writes to the sheet as `values` shows it (a read that started no earlier than
+/// the writes were asked for: [`crate::read::SharedRead`]): one result per write, in order.
+/// `Err` when the calls were not answered.
 pub async fn apply(
     client: &SheetsClient,
     layout: &Layout,
     sheet: &str,
+    values: &[Vec<Value>],
     writes: &[RowWrite],
 ) -> Result<Vec<Result<WriteOutcome, ConnectorError>>, ConnectorError> {
-    let t = Table::from_values(client.get(&crate::sheet_range(sheet)).await?);
+    let t = Table::from_values(values.to_vec());
     let key_col = t.col(&layout.key).ok_or_else(|| {
         bad_field(
             PLATFORM,
@@ -134,7 +138,6 @@ pub async fn apply(
             .and_then(|(_, h)| t.col(h))
     };
     let now_text = status::now_text();
-    let version = format_ts(Utc::now());
     let mut data = header_writes;
     let mut appended: Vec<Vec<Value>> = Vec::new();
     let mut results = Vec::new();
@@ -252,7 +255,8 @@ pub async fn apply(
             .map(|cols| table::document(&after, layout, &cols, 0, sheet));
         results.push(Ok(WriteOutcome {
             target_id: w.key.clone(),
-            version: Some(version.clone()),
+            // Set once the sheet answered the writes (below).
+            version: None,
             document,
             children: Vec::new(),
             applied: true,
@@ -265,6 +269,13 @@ pub async fn apply(
         client
             .append(&format!("{}!A1", crate::sheet_range(sheet)), appended)
             .await?;
+    }
+    // The writes' version is when the sheet answered them: every read sent after it shows
+    // them, so a reading that does not show them is never taken for newer (the writes may
+    // have waited for the quota after this batch's read).
+    let version = format_ts(Utc::now());
+    for o in results.iter_mut().flatten() {
+        o.version = Some(version.clone());
     }
     Ok(results)
 }

@@ -57,12 +57,12 @@ async fn rig_with(limits: (u32, u32)) -> Rig {
         tokens,
         Arc::new(QuotaLimiter::new(limits.0, limits.1)),
     ));
-    let conn = Arc::new(SheetsConnection::new(
-        client,
-        Layout::default(),
-        Some("Products".into()),
-        2,
-    ));
+    // Each write reads at once (sharing only a read in flight), as these tests count reads
+    // per call; `a_write_batch_shares_the_change_capture_s_read` runs the default wait.
+    let conn = Arc::new(
+        SheetsConnection::new(client, Layout::default(), Some("Products".into()), 2)
+            .with_read_wait(Duration::ZERO),
+    );
     let dir = tempfile::tempdir().unwrap();
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
@@ -829,4 +829,143 @@ async fn a_cell_the_person_changed_since_weft_read_it_is_not_written_over() {
     let rows = r.sheet("Products!A1:C3");
     assert_eq!(rows[1][2], "abc", "the person's edit stays");
     assert_eq!(rows[2][2], "21");
+}
+
+/// A write batch waits for the change capture's next read and uses it: a round and the
+/// batches waiting meanwhile are one read request, and a round's status write-back reads
+/// nothing more. With no round coming, a batch reads the sheet itself once the wait is over.
+#[tokio::test]
+async fn a_write_batch_shares_the_change_capture_s_read() {
+    let r = rig().await;
+    let conn = Arc::new(
+        SheetsConnection::new(
+            r.conn.client().clone(),
+            Layout::default(),
+            Some("Products".into()),
+            2,
+        )
+        .with_read_wait(Duration::from_secs(2)),
+    );
+    let poller = conn
+        .change_sources(&SourceCtx {
+            store_id: STORE.into(),
+            system: SYSTEM.into(),
+            db: r.db.clone(),
+            overlap: Duration::from_secs(1),
+            webhook_url: None,
+        })
+        .remove(0);
+    let reads = |s: &SheetsSim| s.stats()["reads"].as_u64().unwrap();
+    // The first round journals three rows; processed, its next round writes their status
+    // from its own read.
+    let before = reads(&r.sim);
+    assert_eq!(poller.poll().await.unwrap().journaled, 3);
+    r.process(&[]).await;
+    poller.poll().await.unwrap();
+    assert_eq!(reads(&r.sim) - before, 2, "two rounds, statuses included");
+    assert_eq!(r.sheet("Products!G2:G4"), vec![vec!["synced"]; 3]);
+
+    let commands = [
+        cmd(
+            "MUG-1",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 9.75}}),
+            None,
+        ),
+        cmd(
+            "CAP-1",
+            WriteOp::SetQuantity,
+            json!({"quantity": 6}),
+            Some(0),
+        ),
+    ];
+    let before = reads(&r.sim);
+    let t = std::time::Instant::now();
+    let (a, b, ()) = tokio::join!(
+        conn.execute(&commands[0]),
+        conn.execute(&commands[1]),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            poller.poll().await.unwrap();
+        }
+    );
+    assert!(a.unwrap().applied && b.unwrap().applied);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(
+        reads(&r.sim) - before,
+        1,
+        "the round's read served both writes"
+    );
+    assert_eq!(r.sheet("Products!C2:D2"), vec![vec!["9.75", "25"]]);
+    assert_eq!(r.sheet("Products!D4"), vec![vec!["6"]]);
+
+    // No round: the batch reads itself after the wait, and its guard still sees the person's
+    // edit made before it was asked for.
+    r.sim.type_cell(&r.id, "Products!D4", "2").unwrap();
+    let before = reads(&r.sim);
+    let t = std::time::Instant::now();
+    let stale = conn
+        .execute(&cmd(
+            "CAP-1",
+            WriteOp::SetQuantity,
+            json!({"quantity": 9}),
+            Some(6),
+        ))
+        .await;
+    assert!(t.elapsed() >= Duration::from_secs(2));
+    assert!(
+        matches!(stale, Err(weft_platform::ConnectorError::Stale { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(reads(&r.sim) - before, 1);
+    assert_eq!(r.sheet("Products!D4"), vec![vec!["2"]]);
+}
+
+/// The status write-back finds rows in its round's read, so a re-sort just before it lands
+/// sends a status to the wrong row: each round writes every status the sheet does not show,
+/// so the next round puts both rows right.
+#[tokio::test]
+async fn a_status_the_sheet_does_not_show_is_written_again() {
+    let r = rig().await;
+    assert_eq!(r.poll().await, 3);
+    r.process(&[("CAP-1", "mapper `sheet` refused: price 'x' is not a number")])
+        .await;
+    r.poll().await;
+    assert_eq!(
+        r.sheet("Products!G2:G4"),
+        vec![
+            vec!["synced"],
+            vec!["synced"],
+            vec!["mapper `sheet` refused: price 'x' is not a number"]
+        ]
+    );
+    // A misdirected write-back: the refusal on MUG-1's row, `synced` on CAP-1's.
+    r.sim
+        .type_values(
+            &r.id,
+            "Products!G2",
+            &[
+                vec!["mapper `sheet` refused: price 'x' is not a number"],
+                vec!["synced"],
+                vec!["synced"],
+            ],
+        )
+        .unwrap();
+    assert_eq!(r.poll().await, 0, "status cells are not merchant edits");
+    assert_eq!(
+        r.sheet("Products!G2:G4"),
+        vec![
+            vec!["synced"],
+            vec!["synced"],
+            vec!["mapper `sheet` refused: price 'x' is not a number"]
+        ]
+    );
+    let writes = |s: &SheetsSim| s.stats()["writes"].as_u64().unwrap();
+    let before = writes(&r.sim);
+    r.poll().await;
+    assert_eq!(
+        writes(&r.sim),
+        before,
+        "nothing to put right: nothing written"
+    );
 }

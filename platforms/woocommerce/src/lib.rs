@@ -121,6 +121,12 @@ pub fn version_of(doc: &Value) -> Option<String> {
         .map(gmt)
 }
 
+/// The current time as a version (`2026-01-15T12:00:07Z`, as [`version_of`] gives): what a
+/// deletion weft learns of without a time of WooCommerce's is versioned by.
+pub fn now_version() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// WooCommerce's `…_gmt` times carry no zone: they are UTC.
 pub fn gmt(s: &str) -> String {
     let s = s.trim();

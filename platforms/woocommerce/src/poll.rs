@@ -10,6 +10,12 @@
 //!   parent's `date_modified`). Each product or variation that manages its own stock also
 //!   yields its `inventory-level` document ([`crate::level_doc`]): a sale saves the product, so
 //!   stock changes are found with it.
+//!   Deletions: every round also lists the products trashed since the watermark
+//!   (`status=trash`; trashing moves `date_modified`) and journals each as a tombstone
+//!   ([`weft_platform::webhook::tombstone`]) at that version; a full read lists every product
+//!   and journals a tombstone for each one weft holds that is no longer there at all (deleted
+//!   for good, `force=true`), versioned by the read (a deleted id never comes back). This is
+//!   what finds a deletion whose `product.deleted` delivery was lost.
 //! - `<system>:orders`: orders.
 //! - `<system>:customers`: WooCommerce's customers endpoint has no date filter, so every round
 //!   lists them all (the journal recognises what it holds; only changes count).
@@ -51,6 +57,9 @@ struct Doc {
     id: String,
     version: String,
     body: Value,
+    /// Whether its version is WooCommerce's (and so may move the stream's watermark); a
+    /// deletion found by a full read is versioned by weft's clock instead.
+    site_version: bool,
 }
 
 fn docs_of(record: &Value, kind: &'static str) -> Vec<Doc> {
@@ -62,6 +71,7 @@ fn docs_of(record: &Value, kind: &'static str) -> Vec<Doc> {
         id: id.clone(),
         version: version.clone(),
         body: record.clone(),
+        site_version: true,
     }];
     if kind == "product"
         && let Some(level) = level_doc(record)
@@ -71,6 +81,7 @@ fn docs_of(record: &Value, kind: &'static str) -> Vec<Doc> {
             id,
             version,
             body: level,
+            site_version: true,
         });
     }
     out
@@ -171,10 +182,12 @@ impl WooPoller {
             if d.kind != "inventory-level" {
                 report.read += 1;
             }
-            newest = Some(match newest {
-                Some(n) => later(n, d.version.clone()),
-                None => d.version.clone(),
-            });
+            if d.site_version {
+                newest = Some(match newest {
+                    Some(n) => later(n, d.version.clone()),
+                    None => d.version.clone(),
+                });
+            }
             let version = observed_version(
                 &self.db,
                 &self.store_id,
@@ -197,21 +210,23 @@ impl WooPoller {
                 received_at: now,
             });
         }
-        let Some(next) = newest else {
-            return Ok(());
+        let outcomes = match newest {
+            Some(next) => {
+                self.db
+                    .append_with_watermark(
+                        entries,
+                        &self.store_id,
+                        WatermarkUpdate {
+                            stream: stream.to_owned(),
+                            value: json!({ "modified_gmt": next }),
+                        },
+                        now,
+                    )
+                    .await?
+            }
+            None if entries.is_empty() => return Ok(()),
+            None => self.db.append_batch(entries).await?,
         };
-        let outcomes = self
-            .db
-            .append_with_watermark(
-                entries,
-                &self.store_id,
-                WatermarkUpdate {
-                    stream: stream.to_owned(),
-                    value: json!({ "modified_gmt": next }),
-                },
-                now,
-            )
-            .await?;
         let inserted = outcomes.iter().filter(|o| o.is_inserted()).count() as i64;
         report.journaled += inserted as u64;
         if inserted > 0 {
@@ -232,14 +247,39 @@ impl WooPoller {
             .as_deref()
             .filter(|_| !full)
             .map(|m| minus(m, self.overlap));
+        // Read before the listing, so nothing created since can look deleted.
+        let held = if full {
+            let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
+            self.db
+                .entity_ids(&self.store_id, &self.system, "product", &marker)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let read_at = crate::now_version();
         let mut q = Self::since_query(since.as_deref());
         q.push(("status".into(), "any".into()));
         let products = self.client.list_all("products", &q).await?;
+        let mut tq = Self::since_query(since.as_deref());
+        tq.push(("status".into(), "trash".into()));
+        let trashed = self.client.list_all("products", &tq).await?;
         let parents = self.parents(&products).await?;
+        let mut listed: BTreeSet<String> = BTreeSet::new();
         let mut docs: Vec<Doc> = products
             .iter()
             .flat_map(|p| docs_of(p, "product"))
             .collect();
+        for t in &trashed {
+            if let (Some(id), Some(version)) = (t.get("id").and_then(id_text), version_of(t)) {
+                docs.push(Doc {
+                    kind: "product",
+                    body: weft_platform::webhook::tombstone(&id),
+                    id,
+                    version,
+                    site_version: true,
+                });
+            }
+        }
         let vq = Self::since_query(since.as_deref());
         for parent in parents {
             match self
@@ -260,6 +300,22 @@ impl WooPoller {
                     }
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+        if full {
+            listed.extend(
+                docs.iter()
+                    .filter(|d| d.kind == "product")
+                    .map(|d| d.id.clone()),
+            );
+            for id in held.into_iter().filter(|id| !listed.contains(id)) {
+                docs.push(Doc {
+                    kind: "product",
+                    body: weft_platform::webhook::tombstone(&id),
+                    id,
+                    version: read_at.clone(),
+                    site_version: false,
+                });
             }
         }
         self.commit(&stream, mark, docs, &mut report).await?;

@@ -8,7 +8,12 @@
 //!   `-Source` (the site's home URL with a final `/`: a delivery from another site is refused).
 //! - **Body**: the resource as `GET` returns it, journaled as it is: kind `product` (a
 //!   variation too, `type: "variation"`), `order` or `customer`, version `date_modified_gmt`.
-//!   Deletions (`{"id": N}`) carry no version: weft does not subscribe to them.
+//! - **Deletions**: `product.deleted` (WooCommerce sends it when a product is trashed or
+//!   deleted for good) carries `{"id": N}` only, and no time: it is journaled as a tombstone
+//!   of that product ([`weft_platform::webhook::tombstone`]) versioned by its receipt (so a
+//!   product restored from the trash shows again once its `date_modified` is later, which
+//!   holds while the site's clock is right). Order and customer deletions are not subscribed
+//!   to. The poll finds what a lost delivery missed ([`crate::WooPoller`]).
 //! - **Ping**: creating or re-activating a webhook makes WooCommerce POST `webhook_id=<id>` as
 //!   a form, unsigned; it must be answered 200 or the webhook is not activated. It is
 //!   acknowledged and not journaled ([`WebhookIntake::is_ping`]).
@@ -46,9 +51,10 @@ pub const DELIVERY_ID_HEADER: &str = "x-wc-webhook-delivery-id";
 pub const SOURCE_HEADER: &str = "x-wc-webhook-source";
 
 /// The topics weft subscribes to.
-pub const TOPICS: [&str; 6] = [
+pub const TOPICS: [&str; 7] = [
     "product.created",
     "product.updated",
+    "product.deleted",
     "order.created",
     "order.updated",
     "customer.created",
@@ -128,7 +134,7 @@ impl WebhookIntake for WooWebhooks {
             "customer" => "customer",
             other => return Err(format!("topic {} is not synced", clip(other))),
         };
-        if event == "deleted" {
+        if event == "deleted" && kind != "product" {
             return Err(format!(
                 "{} deliveries carry only an id; weft does not subscribe to them",
                 clip(topic)
@@ -138,6 +144,19 @@ impl WebhookIntake for WooWebhooks {
             serde_json::from_slice(raw).map_err(|e| format!("body is not valid JSON: {e}"))?;
         if !body.is_object() {
             return Err("body is not a JSON object".into());
+        }
+        if event == "deleted" {
+            let id = body
+                .get("id")
+                .and_then(id_text)
+                .ok_or_else(|| format!("a {} delivery without an id", clip(topic)))?;
+            return Ok(WebhookDelivery {
+                kind: kind.to_owned(),
+                version: crate::now_version(),
+                delivery_id: header_str(headers, DELIVERY_ID_HEADER).map(str::to_owned),
+                body: weft_platform::webhook::tombstone(&id),
+                entity_id: id,
+            });
         }
         let id = body
             .get("id")

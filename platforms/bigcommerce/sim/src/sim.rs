@@ -254,6 +254,11 @@ impl BcSim {
         self.act(|s| s.update_product(id, &changes))
     }
 
+    /// Deletes a product and its variants (fires `store/product/deleted`).
+    pub fn delete_product(&self, id: u64) -> Result<(), SimError> {
+        self.act(|s| s.delete_product(id))
+    }
+
     /// Edits the variant with `sku` (sku, price, inventory_level).
     pub fn edit_variant(&self, sku: &str, changes: Value) -> Result<(), SimError> {
         self.act(|s| {

@@ -162,6 +162,16 @@ impl MagentoSim {
             .save_product(&json!({ "product": product }), now)
     }
 
+    /// Deletes a product and its source items, as the merchant does in the admin (or
+    /// `DELETE /V1/products/{sku}`); false if there was none. Magento sends nothing: the
+    /// product is simply no longer listed.
+    pub fn delete_product(&self, sku: &str) -> bool {
+        let mut st = self.shared.current();
+        let had = st.products.remove(sku).is_some();
+        st.source_items.retain(|(s, _), _| s != sku);
+        had
+    }
+
     /// Sets a product's price.
     pub fn set_price(&self, sku: &str, price: f64) -> Result<Value, MgError> {
         self.save_product(json!({"sku": sku, "price": price}))

@@ -200,6 +200,15 @@ impl NetSuiteSim {
         s.write(rt, WriteTarget::Update(id), body, now).map(|_| ())
     }
 
+    /// Deletes a record as an ERP user (`id` internal or `eid:...`); weft's push script posts
+    /// its `delete` event.
+    pub fn erp_delete(&self, rt: RecordType, id: &str) -> Result<(), NsError> {
+        let now = self.inner.clock.now_secs();
+        let mut s = self.inner.state.lock();
+        let id = s.db.resolve_segment(rt, id)?;
+        s.db.delete(rt, id, now)
+    }
+
     /// Moves stock of `item` at `location` by `delta` through a new inventory adjustment;
     /// returns the adjustment's internal id.
     pub fn erp_adjust_inventory(

@@ -237,6 +237,12 @@ impl ShopifySim {
             .collect()
     }
 
+    /// Removes subscription `id` (as `webhookSubscriptionDelete` does): its topic's events are
+    /// no longer delivered to its endpoint. False if there was none.
+    pub fn unsubscribe_webhook(&self, id: u64) -> bool {
+        self.shared.hub.unsubscribe(id)
+    }
+
     /// Current subscriptions.
     pub fn subscriptions(&self) -> Vec<Subscription> {
         self.shared.hub.subscriptions()

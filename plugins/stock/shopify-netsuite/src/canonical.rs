@@ -80,6 +80,23 @@ pub struct Image {
 pub const UNDELIVERED_BY_WEBHOOK: [&str; 4] =
     ["category", "seo_title", "seo_description", "custom"];
 
+/// The variant fields that live on a Shopify product, not its variant: every variant of a
+/// product reads them from the product, but only the product's first variant (its
+/// *representative*) writes them, so the siblings' records, each of which may still hold an
+/// older value while the ERP's children are read one by one, never race on the one product.
+pub const PRODUCT_LEVEL: [&str; 10] = [
+    "title",
+    "description",
+    "vendor",
+    "product_type",
+    "category",
+    "tags",
+    "images",
+    "seo_title",
+    "seo_description",
+    "custom",
+];
+
 /// A customer's address. The person is one `name` (NetSuite keeps one addressee, so a split
 /// into given and family name would not survive the round trip).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -518,6 +518,19 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
             // Fields the record does not carry (a golden record older than them) are left
             // alone, and so are the ones the current document did not deliver.
             let carried = canonical::carried(&req.record);
+            // A product with options has one set of product-level fields: only its first
+            // variant writes them (see `canonical::PRODUCT_LEVEL`). A variant weft does not
+            // know in the product yet (a new size) writes them only when it creates the
+            // product.
+            let grouped = fields.product.is_some() && fields.option_values.is_some();
+            let representative = !grouped
+                || current
+                    .as_ref()
+                    .is_none_or(|p| p.variants.first().is_none_or(|v| &v.variant.sku == sku));
+            let carried: Vec<String> = carried
+                .into_iter()
+                .filter(|f| representative || !canonical::PRODUCT_LEVEL.contains(&f.as_str()))
+                .collect();
             let has = |f: &str| carried.iter().any(|c| c == f);
             if let Some(have) = existing {
                 // `title: null` means "the ERP has no web title": leave Shopify's alone.
@@ -538,7 +551,6 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
                     return Ok(FromCanonicalOutcome::Commands(vec![]));
                 }
             }
-            let grouped = fields.product.is_some() && fields.option_values.is_some();
             let product_active = current.as_ref().is_some_and(|p| p.status == "active");
             if grouped && !fields.active && (product_active || current.is_none()) {
                 // A retired option value: its variant leaves the product, unless it is the
@@ -645,17 +657,19 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
                     ),
                 );
             }
-            match &fields.title {
-                Some(t) => {
-                    body.insert("title".into(), json!(t));
+            if representative {
+                match &fields.title {
+                    Some(t) => {
+                        body.insert("title".into(), json!(t));
+                    }
+                    None if current.is_none() => {
+                        body.insert("title".into(), json!(sku));
+                    }
+                    None => {}
                 }
-                None if current.is_none() => {
-                    body.insert("title".into(), json!(sku));
-                }
-                None => {}
+                body.insert("body_html".into(), json!(fields.description));
+                body.insert("vendor".into(), json!(fields.vendor));
             }
-            body.insert("body_html".into(), json!(fields.description));
-            body.insert("vendor".into(), json!(fields.vendor));
             // An option group's variant that is sold keeps the product active; one retired
             // (the product's last) archives it.
             body.insert(

@@ -429,3 +429,44 @@ fn a_configured_price_level_is_the_storefront_price_and_other_lines_are_kept() {
             .is_err()
     );
 }
+
+#[test]
+fn only_the_first_variant_of_a_product_with_options_writes_its_product_level_fields() {
+    let h = harness();
+    let rs = records(&h, doc("shopify", EntityKind::Product, "88", &tee()));
+    // Every variant reads the product's fields.
+    assert_eq!(fields(&rs[0])["description"], "<p>Cotton.</p>");
+    assert_eq!(fields(&rs[2])["description"], "<p>Cotton.</p>");
+    let with = |r: &CanonicalRecord, f: &str, v: Value| {
+        let mut r = r.clone();
+        let mut fs = fields(&r);
+        fs[f] = v;
+        r.fields = fs.to_string();
+        r
+    };
+    // The second variant's record holds another description (an ERP child read before its
+    // siblings, say): it does not write the product's, whatever it holds.
+    let second = with(&rs[2], "description", json!("<p>Older.</p>"));
+    assert!(commands(&h, req("shopify", second.clone(), Some(&tee()))).is_empty());
+    let second = with(&second, "barcode", json!("123"));
+    let b = body(&commands(&h, req("shopify", second, Some(&tee())))[0]);
+    for product_level in [
+        "title",
+        "body_html",
+        "vendor",
+        "product_type",
+        "tags",
+        "images",
+        "seo",
+        "category",
+        "metafields",
+    ] {
+        assert!(b.get(product_level).is_none(), "{product_level} in {b}");
+    }
+    assert_eq!(b["variants"][0]["barcode"], "123");
+    // The first variant's record writes them.
+    let first = with(&rs[0], "description", json!("<p>Newer.</p>"));
+    let b = body(&commands(&h, req("shopify", first, Some(&tee())))[0]);
+    assert_eq!(b["body_html"], "<p>Newer.</p>");
+    assert_eq!(b["title"], "Tee");
+}
