@@ -217,7 +217,7 @@ struct HealthWatch {
     /// What was last written to the database (for `weft status`, another process).
     recorded: HashMap<(String, String), SystemHealth>,
     /// The stores this host serves now: only their health is this host's to report.
-    owned: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
+    owned: crate::cluster::Owned,
 }
 
 impl HealthWatch {
@@ -229,7 +229,7 @@ impl HealthWatch {
         let owned = self.owned.lock().clone();
         self.shown.resize(self.connections.len(), None);
         for (i, (store, system, conn)) in self.connections.iter().enumerate() {
-            if !owned.contains(store) {
+            if !owned.contains_key(store) {
                 continue;
             }
             let down = conn
@@ -269,7 +269,7 @@ impl HealthWatch {
         let all = metrics.system_health_all();
         let owned = self.owned.lock().clone();
         for (store, system, health) in all {
-            if !owned.contains(&store) {
+            if !owned.contains_key(&store) {
                 continue;
             }
             let key = (store, system);
@@ -442,7 +442,7 @@ pub struct Host {
     /// This host's id among the hosts sharing the database.
     pub host_id: String,
     /// The stores whose loops run here now (their leases are this host's).
-    owned: Arc<parking_lot::Mutex<std::collections::BTreeSet<String>>>,
+    owned: crate::cluster::Owned,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -553,7 +553,7 @@ impl Host {
             metrics: metrics.clone(),
             last_errors: last_errors.clone(),
         });
-        let owned = Arc::new(parking_lot::Mutex::new(std::collections::BTreeSet::new()));
+        let owned = crate::cluster::Owned::default();
         let mut health = HealthWatch {
             connections: Vec::new(),
             last_errors,
@@ -664,6 +664,18 @@ impl Host {
         if let Some(c) = console {
             state.set_console(c);
         }
+        // The console writes a store's rows only here, while this host holds its lease, and
+        // through the handle that lease fences.
+        {
+            let (owned, db) = (owned.clone(), db.clone());
+            state.set_tenures(weft_server::Tenures {
+                host_id: host_id.clone(),
+                handle: Arc::new(move |store: &str| {
+                    let fence = owned.lock().get(store).cloned()?;
+                    (!fence.is_lost()).then(|| db.fenced(fence))
+                }),
+            });
+        }
         // The loops' health in the database, for `weft status` (another process).
         tasks.spawn(
             weft_engine::HealthRecorder::new(loops.clone(), db.clone(), HEALTH_BEAT)
@@ -750,7 +762,7 @@ impl Host {
 
     /// The stores whose loops run on this host now.
     pub fn owned_stores(&self) -> Vec<String> {
-        self.owned.lock().iter().cloned().collect()
+        self.owned.lock().keys().cloned().collect()
     }
 
     /// Stops every loop and the server, waiting for them to finish; the stores' leases are

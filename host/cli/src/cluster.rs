@@ -24,7 +24,7 @@
 //! stops every store's loops, hands back every lease and removes its heartbeat, so the other
 //! hosts take its stores at their next round.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +103,11 @@ fn hostname() -> String {
     if name.is_empty() { "weft".into() } else { name }
 }
 
+/// The stores whose loops run on this host now, with the fence of each one's tenure (shared
+/// with what reports on them and with the console, which writes a store's rows only through
+/// its fenced handle).
+pub(crate) type Owned = Arc<parking_lot::Mutex<BTreeMap<String, Fence>>>;
+
 /// How soon a host asks again for a free lease it could not take (its row was still locked by
 /// the previous holder's transaction, or the database failed).
 const RETRY_ACQUIRE: Duration = Duration::from_millis(250);
@@ -127,7 +132,7 @@ pub(crate) struct Coordinator {
     started_at: chrono::DateTime<Utc>,
     builds: BTreeMap<String, Arc<StoreBuild>>,
     loops: Arc<LoopHealth>,
-    owned: Arc<parking_lot::Mutex<BTreeSet<String>>>,
+    owned: Owned,
     held: BTreeMap<String, Tenure>,
     /// Tenures begun in this round, each signalling once its loops run (or wait for plugins).
     starting: Vec<tokio::sync::oneshot::Receiver<()>>,
@@ -143,7 +148,7 @@ impl Coordinator {
         opts: ClusterOptions,
         builds: BTreeMap<String, Arc<StoreBuild>>,
         loops: Arc<LoopHealth>,
-        owned: Arc<parking_lot::Mutex<BTreeSet<String>>>,
+        owned: Owned,
     ) -> Self {
         Coordinator {
             db,
@@ -376,7 +381,7 @@ impl Coordinator {
             stop_rx,
             started,
         ));
-        self.owned.lock().insert(store.to_owned());
+        self.owned.lock().insert(store.to_owned(), fence.clone());
         self.held
             .insert(store.to_owned(), Tenure { fence, stop, task });
     }

@@ -51,8 +51,9 @@ pub fn options(config: &Config, db: &Store, runtime: &Runtime) -> Result<Option<
 type SetupFn = dyn Fn(&str) -> Result<StoreSetup> + Send + Sync;
 
 /// The console's replays and previews in a running host: the same work as `weft replay` and
-/// `weft replay --dry-run`, over the host's own database handle, so a replay's steps take
-/// turns with the store's processing loop (`Store::step_lock`).
+/// `weft replay --dry-run`, over the host's own database (a replay through the handle fenced by
+/// the host's lease on the store, which the server hands it), so a replay's steps take turns
+/// with the store's processing loop (`Store::step_lock`).
 pub struct HostActions {
     db: Store,
     runtime: Runtime,
@@ -96,11 +97,14 @@ impl ConsoleActions for HostActions {
 
     fn replay_run(
         &self,
+        db: Store,
         store: String,
         since: Option<DateTime<Utc>>,
         entity: Option<String>,
     ) -> Boxed<ReplayOutcome> {
-        let (setup, db, runtime) = (self.setup.clone(), self.db.clone(), self.runtime.clone());
+        // `db` is the handle fenced by this host's lease on the store (the server refused the
+        // run when this host does not hold it): a replay writes only while the lease is ours.
+        let (setup, runtime) = (self.setup.clone(), self.runtime.clone());
         Box::pin(async move {
             let run = async {
                 let setup = setup(&store)?;

@@ -1096,3 +1096,222 @@ async fn the_console_runs_the_previewed_replay_taking_turns_with_the_store_loop(
     server.await??;
     Ok(())
 }
+
+/// Two dead letters of the store, written before any host serves it.
+async fn dead_letters(db: &Store) -> Result<Vec<i64>> {
+    let t0 = Utc::now() - chrono::TimeDelta::minutes(5);
+    let mut step = weft_store::StepCommit::new(STORE, t0);
+    step.outbox = ["A", "B"]
+        .into_iter()
+        .map(|key| weft_store::NewOutboxRow {
+            system: "netsuite".into(),
+            kind: "variant".into(),
+            key: key.into(),
+            op: "upsert".into(),
+            idempotency_key: format!("idem-{key}"),
+            body: json!({ "key": key }),
+            priority: 20,
+            coalesce: false,
+            resend_may_apply: false,
+        })
+        .collect();
+    db.commit_step(&step).await?;
+    let claimed = db.claim_due(t0, 10, Duration::from_secs(30), None).await?;
+    ensure!(claimed.len() == 2, "claimed {}", claimed.len());
+    let mut ids = Vec::new();
+    for r in claimed {
+        db.dead_letter(
+            r.id,
+            r.claim_token.as_deref().unwrap_or_default(),
+            "refused",
+            t0,
+        )
+        .await?;
+        ids.push(r.id);
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// A host (id `host_id`) serving the replay store (offline) with its console on.
+async fn console_host(db: &Store, runtime: &Runtime, host_id: &str) -> Result<Host> {
+    let stock = |name: &str| -> Result<Arc<Plugin>> {
+        let bytes = weft_plugin_artifacts::stock(name)
+            .with_context(|| format!("stock plugin {name} is not embedded"))?;
+        Ok(runtime.load(name, bytes)?)
+    };
+    let (mapper, owners, counter) = (
+        stock("shopify-netsuite")?,
+        stock("system-of-record")?,
+        stock("counter-merge")?,
+    );
+    let setup = {
+        let (mapper, owners, counter) = (mapper.clone(), owners.clone(), counter.clone());
+        move |store: &str| -> Result<StoreSetup> {
+            ensure!(store == STORE, "no store `{store}`");
+            Ok(offline_setup(
+                &mapper,
+                &Resolvers {
+                    owners: owners.clone(),
+                    counter: counter.clone(),
+                },
+            ))
+        }
+    };
+    let actions = weft::console::HostActions::new(db.clone(), runtime.clone(), setup.clone());
+    Host::start_clustered(
+        db.clone(),
+        runtime,
+        vec![setup(STORE)?],
+        weft_server::Listeners::bind("127.0.0.1:0".parse()?, None).await?,
+        weft_server::ServeOptions::default(),
+        Some(
+            weft_server::ConsoleOptions::new(TOKEN.as_bytes().to_vec())
+                .with_actions(Arc::new(actions)),
+        ),
+        None,
+        weft::cluster::ClusterOptions {
+            host_id: host_id.into(),
+            lease_ttl: Duration::from_secs(3),
+            renew_interval: Duration::from_secs(1),
+        },
+    )
+    .await
+}
+
+/// Posts a console form to `host` (the CSRF field read from the store's replay page).
+async fn console_post(host: &Host, path: &str, extra: &[(&str, &str)]) -> Result<(u16, String)> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let base = format!("http://{}/console/stores/{STORE}", host.addr);
+    let page = client
+        .get(format!("{base}/replay"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .context("a csrf field")?
+        + 19;
+    let mut form = vec![("csrf", page[at..at + 64].to_owned())];
+    form.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let r = client
+        .post(format!("{base}/{path}"))
+        .bearer_auth(TOKEN)
+        .form(&form)
+        .send()
+        .await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+/// The console writes a store's rows (a replay, a dead letter's retry or discard) only on the
+/// host holding the store's lease, through the handle that lease fences: two hosts on one
+/// PostgreSQL schema, `a` serving the store; `b`'s console refuses both, naming `a`, and writes
+/// nothing; `a`'s runs them. Skipped, saying so, without `WEFT_TEST_POSTGRES_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_writes_a_store_only_on_the_host_holding_its_lease() -> Result<()> {
+    let Ok(base_url) = std::env::var("WEFT_TEST_POSTGRES_URL") else {
+        println!("skipping: WEFT_TEST_POSTGRES_URL is unset (two hosts need one PostgreSQL)");
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let schema = format!("weft_console_{:016x}", rand::random::<u64>());
+    let open = || {
+        Store::open_with(
+            &base_url,
+            weft_store::OpenOptions {
+                postgres_schema: Some(schema.clone()),
+                max_connections: 4,
+                ..weft_store::OpenOptions::default()
+            },
+        )
+    };
+    let (db_a, db_b) = (open().await?, open().await?);
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let dead = dead_letters(&db_a).await?;
+    let a = console_host(&db_a, &runtime, "a").await?;
+    ensure!(
+        a.owned_stores() == vec![STORE.to_owned()],
+        "a took the store"
+    );
+    let b = console_host(&db_b, &runtime, "b").await?;
+    ensure!(b.owned_stores().is_empty(), "b took nothing");
+
+    // `b` refuses, naming `a`, and writes nothing.
+    let (status, page) = console_post(&b, "replay/run", &[]).await?;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("this host (`b`) does not serve store `replay`: host `a` serves it"),
+        "{page}"
+    );
+    for action in ["retry", "discard"] {
+        let (status, page) = console_post(&b, &format!("dead/{}/{action}", dead[0]), &[]).await?;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("host `a` serves it"), "{page}");
+    }
+    let rows = db_a
+        .list_outbox(Some(STORE), Some(OutboxStatus::Dead), 10)
+        .await?;
+    assert_eq!(rows.len(), 2, "b changed a dead letter");
+
+    // `a` runs them.
+    let (status, page) = console_post(&a, "replay/run", &[]).await?;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"replay-outcome\""), "{page}");
+    for (id, action) in [(dead[0], "retry"), (dead[1], "discard")] {
+        let (status, page) = console_post(&a, &format!("dead/{id}/{action}"), &[]).await?;
+        assert_eq!(status, 303, "{action}: {page}");
+    }
+    // The retried one went back to the dispatcher (which may have sent it, and dead-lettered it
+    // again for its made-up body); the discarded one is gone for good.
+    let retried = db_a.outbox_row(dead[0]).await?.context("the retried row")?;
+    assert!(
+        retried.status != OutboxStatus::Dead || retried.last_error.as_deref() != Some("refused"),
+        "{retried:?}"
+    );
+    let discarded = db_a
+        .outbox_row(dead[1])
+        .await?
+        .context("the discarded row")?;
+    assert_ne!(discarded.status, OutboxStatus::Dead, "{discarded:?}");
+
+    b.stop().await;
+    a.stop().await;
+    if let Ok(mut c) = <sqlx::PgConnection as sqlx::Connection>::connect(&base_url).await {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&mut c)
+            .await;
+    }
+    Ok(())
+}
+
+/// One host on SQLite holds every store: its console runs replays and dead-letter actions as
+/// before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_of_a_single_sqlite_host_writes_every_store() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("weft.db").display()
+    ))
+    .await?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let dead = dead_letters(&db).await?;
+    let host = console_host(&db, &runtime, "solo").await?;
+    let (status, page) = console_post(&host, "replay/run", &[]).await?;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"replay-outcome\""), "{page}");
+    let (status, page) = console_post(&host, &format!("dead/{}/discard", dead[0]), &[]).await?;
+    assert_eq!(status, 303, "{page}");
+    host.stop().await;
+    Ok(())
+}

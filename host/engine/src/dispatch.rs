@@ -88,6 +88,10 @@ pub type Reobserve = Arc<
 /// How many full batched calls one dispatch round claims for a system that batches.
 const PIPELINED_CALLS: usize = 4;
 
+/// How soon a write held back because the store's lease may have run out is due again: by then
+/// the lease is renewed (and the write sent) or the store is another host's.
+const HELD_BACK: Duration = Duration::from_secs(1);
+
 /// One store's dispatcher.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -559,6 +563,14 @@ impl Dispatcher {
             .first()
             .map(|(_, r, _)| r.system.clone())
             .unwrap_or_default();
+        if let Some(why) = self.hold_back() {
+            // The call stays saved with its rows: whoever sends them next sends it as it is.
+            for (_, row, _) in &held {
+                let outcome = self.put_back(row, &why, report).await;
+                self.lease_lost_is_fine(outcome)?;
+            }
+            return Ok(());
+        }
         let results = match conn.send_batch(input, key).await {
             Ok(results) => results,
             Err(ConnectorError::Accepted {
@@ -681,6 +693,35 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Why a claimed write must not be sent now, if it must not: the dispatcher writes through
+    /// a handle fenced by the store's lease and that lease may have run out by this host's own
+    /// clock ([`weft_store::Fence::unsafe_to_act`]: a host frozen, or cut off from the database,
+    /// after claiming a write and before sending it). The database fences the host's next
+    /// write, not a platform call, so the check is made here, just before each call. Never
+    /// for an unfenced handle.
+    fn hold_back(&self) -> Option<String> {
+        self.db.fence()?.unsafe_to_act(Utc::now())
+    }
+
+    /// Puts claimed `row` back unsent, due again shortly, saying `why`. A fenced write: when
+    /// another host has taken the store it is refused (that host made the row due again when
+    /// its tenure began) and the error ends this tenure.
+    async fn put_back(
+        &self,
+        row: &OutboxRow,
+        why: &str,
+        report: &mut DispatchReport,
+    ) -> Result<(), EngineError> {
+        warn!(store = %self.store_id, row = row.id, reason = %why, "write not sent");
+        report.retried += 1;
+        let now = Utc::now();
+        let token = row.claim_token.clone().unwrap_or_default();
+        self.db
+            .retry(row.id, &token, now + chrono_delay(HELD_BACK), why, now)
+            .await?;
+        Ok(())
+    }
+
     /// After a write failed for good and became dead letter `row`: when its target deleted the
     /// record (the write was queued before weft learned of it), the dead letter is moot and
     /// becomes `superseded`; returns whether. Checked after the dead letter is written, so a
@@ -731,6 +772,10 @@ impl Dispatcher {
                 return Ok(());
             }
         };
+        if let Some(why) = self.hold_back() {
+            let outcome = self.put_back(&row, &why, report).await;
+            return self.lease_lost_is_fine(outcome);
+        }
         let result = match self.connection(&cmd.system) {
             Ok(conn) => conn.execute(&cmd).await,
             Err(e) => Err(e),

@@ -63,10 +63,13 @@ pub trait ConsoleActions: Send + Sync {
         entity: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Result<ReplayPreview, String>> + Send>>;
 
-    /// Runs that replay: the writes it plans are queued for the store's dispatch loop to send.
-    /// Its steps take turns with the store's live processing steps (the store's step lock).
+    /// Runs that replay through `db` (the handle fenced by this host's lease on the store,
+    /// [`crate::ServerState::store_for_writes`]): the writes it plans are queued for the store's
+    /// dispatch loop to send. Its steps take turns with the store's live processing steps (the
+    /// store's step lock).
     fn replay_run(
         &self,
+        db: weft_store::Store,
         store: String,
         since: Option<DateTime<Utc>>,
         entity: Option<String>,
@@ -408,6 +411,13 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 fn store_error(e: weft_store::StoreError) -> Response {
+    if e.is_fenced() {
+        // The store's lease moved to another host while the action ran: nothing was written.
+        return error_page(
+            StatusCode::CONFLICT,
+            &format!("refused: this host no longer serves the store, nothing was written ({e})"),
+        );
+    }
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("the database did not answer: {e}"),
@@ -1028,7 +1038,11 @@ async fn dead_action(
             "refused: the form did not come from this console (reload the page and try again)",
         );
     }
-    let db = state.store();
+    // Only the store's lease holder changes its rows, through the handle fenced by its lease.
+    let db = match state.store_for_writes(&store).await {
+        Ok(db) => db,
+        Err(msg) => return error_page(StatusCode::CONFLICT, &msg),
+    };
     // The row must be this store's dead letter.
     match db.outbox_row(id).await {
         Ok(Some(r)) if r.store_id == store => {}
@@ -1276,7 +1290,11 @@ async fn replay_run(
             .as_deref()
             .map_or_else(String::new, |e| format!(" of kind {e}"))
     );
-    match actions.replay_run(store.clone(), since, entity).await {
+    let db = match state.store_for_writes(&store).await {
+        Ok(db) => db,
+        Err(msg) => return error_page(StatusCode::CONFLICT, &msg),
+    };
+    match actions.replay_run(db, store.clone(), since, entity).await {
         Ok(o) => {
             tracing::info!(%store, entries = o.entries, writes = o.writes, "console: replay run");
             let _ = write!(

@@ -61,6 +61,6 @@ pub use intake::{
 pub use listen::{Listeners, MAX_HEADER_BYTES, OPS_MAX_CONNECTIONS, ServeOptions};
 pub use metrics::{Metrics, SystemHealth, WebhookOutcome};
 pub use state::{
-    DB_FILE_CHECK_INTERVAL, LOG_VALUE_MAX, Notifier, Readiness, ServerState, clip_for_log,
+    DB_FILE_CHECK_INTERVAL, LOG_VALUE_MAX, Notifier, Readiness, ServerState, Tenures, clip_for_log,
     notifier_from_map, serve, serve_with,
 };

@@ -102,7 +102,24 @@ pub(crate) struct Shared {
     pub(crate) loops: RwLock<Option<crate::health::LoopSource>>,
     /// The operator's console, when configured.
     pub(crate) console: RwLock<Option<Arc<crate::console::ConsoleOptions>>>,
+    /// Which stores this host holds the lease of, when the host says (see
+    /// [`ServerState::set_tenures`]).
+    pub(crate) tenures: RwLock<Option<Tenures>>,
 }
+
+/// Which stores a host serves now: this host's id, and for a store whose lease it holds, the
+/// database handle fenced by that lease (`None` for any other store).
+#[derive(Clone)]
+pub struct Tenures {
+    /// This host's id among the hosts sharing the database.
+    pub host_id: String,
+    /// The fenced handle of a store this host holds, by store id.
+    pub handle: TenureHandle,
+}
+
+/// A store's database handle fenced by this host's lease on it, by store id (`None` when this
+/// host does not hold it).
+pub type TenureHandle = Arc<dyn Fn(&str) -> Option<Store> + Send + Sync>;
 
 /// Everything the routers need. Clone it freely (one `Arc` inside).
 #[derive(Clone)]
@@ -143,6 +160,7 @@ impl ServerState {
                 listeners: RwLock::new(Vec::new()),
                 loops: RwLock::new(None),
                 console: RwLock::new(None),
+                tenures: RwLock::new(None),
             }),
         };
         state.set_stores(stores);
@@ -184,6 +202,40 @@ impl ServerState {
     /// Serves the operator's console under `/console` with `options`.
     pub fn set_console(&self, options: crate::console::ConsoleOptions) {
         *self.shared.console.write() = Some(Arc::new(options));
+    }
+
+    /// Says which stores this host serves ([`Tenures`]): the console's actions that write a
+    /// store's rows (replays, dead-letter retries and discards) then run only for those, through
+    /// the handle fenced by the store's lease, and are refused for the others naming the host
+    /// that holds them. Without it (a state with no host behind it) they write through
+    /// [`ServerState::store`].
+    pub fn set_tenures(&self, tenures: Tenures) {
+        *self.shared.tenures.write() = Some(tenures);
+    }
+
+    /// The handle through which to write `store`'s rows on an operator's behalf: fenced by this
+    /// host's lease on it, or, when this host does not hold it, why not (naming the holder).
+    pub async fn store_for_writes(&self, store: &str) -> Result<Store, String> {
+        let Some(t) = self.shared.tenures.read().clone() else {
+            return Ok(self.shared.store.clone());
+        };
+        if let Some(db) = (t.handle)(store) {
+            return Ok(db);
+        }
+        let now = chrono::Utc::now();
+        let held = match self.shared.store.lease(store).await {
+            Ok(Some(l)) if l.is_held(now) => format!(
+                "host `{}` serves it (its lease runs until {}, renewed while it runs): use that host's console",
+                l.holder,
+                l.expires_at.to_rfc3339()
+            ),
+            Ok(_) => "no host serves it right now (its lease is free): try again in a moment, once a host has taken it".to_owned(),
+            Err(e) => format!("its lease cannot be read ({e})"),
+        };
+        Err(format!(
+            "this host (`{}`) does not serve store `{store}`: {held}",
+            t.host_id
+        ))
     }
 
     /// The console's options, when it is on.

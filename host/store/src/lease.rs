@@ -49,6 +49,8 @@ struct FenceInner {
     epoch: i64,
     /// Expiry as last granted or renewed (Unix ms).
     expires_at: AtomicI64,
+    /// The TTL the lease was granted for (ms).
+    ttl_ms: i64,
     lost: AtomicBool,
     lost_tx: tokio::sync::watch::Sender<bool>,
     /// How the lease stood when the tenure ended (the refusal's wording); the first cause wins.
@@ -70,6 +72,7 @@ impl Fence {
         instance: &str,
         epoch: i64,
         expires_at: DateTime<Utc>,
+        ttl_ms: i64,
     ) -> Fence {
         let (lost_tx, _) = tokio::sync::watch::channel(false);
         Fence {
@@ -79,6 +82,7 @@ impl Fence {
                 instance: instance.to_owned(),
                 epoch,
                 expires_at: AtomicI64::new(ms(expires_at)),
+                ttl_ms,
                 lost: AtomicBool::new(false),
                 lost_tx,
                 why: std::sync::Mutex::new(None),
@@ -116,6 +120,35 @@ impl Fence {
         self.inner
             .expires_at
             .store(ms(expires_at), Ordering::SeqCst);
+    }
+
+    /// Why this process must not act outside the database on the store's behalf (send a claimed
+    /// write to a platform) at `now` by its own clock, if it must not: the tenure is over, or
+    /// the lease as last renewed has at most a quarter of its TTL left. Holders renew at least
+    /// every half TTL, so a live holder keeps more than that; one that was frozen, cut off from
+    /// the database or starved past that has another host's takeover near or done, which the
+    /// database would fence at its next write but a platform call would not see. The quarter
+    /// also covers clock skew between hosts up to that much. One atomic load: cheap enough
+    /// before every send.
+    pub fn unsafe_to_act(&self, now: DateTime<Utc>) -> Option<String> {
+        if self.is_lost() {
+            return Some(format!(
+                "the store's lease {}",
+                self.lost_reason()
+                    .unwrap_or_else(|| "is no longer held".into())
+            ));
+        }
+        let expires = self.inner.expires_at.load(Ordering::SeqCst);
+        let left = expires - ms(now);
+        (left <= self.inner.ttl_ms / 4).then(|| {
+            format!(
+                "this host's lease on the store (epoch {}) was last renewed until {} ({} ms from now by this host's clock, at most a quarter of its {} ms TTL): not sent, left for whoever holds the store",
+                self.inner.epoch,
+                from_ms(expires).to_rfc3339(),
+                left,
+                self.inner.ttl_ms
+            )
+        })
     }
 
     /// Whether the tenure is over (a write was fenced, a renewal found the lease taken, or it
@@ -392,7 +425,7 @@ impl Store {
                     holder: "another process".into(),
                     expires_at: now,
                 },
-                None => LeaseGrant::Acquired(Fence::new(store_id, holder, instance, 1, from_ms(expires))),
+                None => LeaseGrant::Acquired(Fence::new(store_id, holder, instance, 1, from_ms(expires), ttl)),
                 Some((h, _, _, exp)) if exp > ms(now) && h != holder => LeaseGrant::HeldBy {
                     holder: h,
                     expires_at: from_ms(exp),
@@ -413,7 +446,7 @@ impl Store {
                     .execute(&mut *c)
                     .await
                     .map_err(StoreError::db(OP))?;
-                    LeaseGrant::Acquired(Fence::new(store_id, holder, instance, epoch + 1, from_ms(expires)))
+                    LeaseGrant::Acquired(Fence::new(store_id, holder, instance, epoch + 1, from_ms(expires), ttl))
                 }
             }
         });
