@@ -342,6 +342,16 @@ fn price_writes<'a>(
         .collect()
 }
 
+/// The ids of the store's outbox rows.
+async fn outbox_ids(db: &Store) -> Result<BTreeSet<i64>> {
+    Ok(db
+        .list_outbox(Some(STORE), None, 10_000)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
 async fn writes_applied(db: &Store) -> Result<i64> {
     Ok(db
         .status(STORE)
@@ -531,12 +541,40 @@ async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
     .await?;
     assert_repair_queued(&db, &r, &changed).await?;
     let applied = writes_applied(&db).await?;
+    let known = outbox_ids(&db).await?;
+    let head = db.status(STORE).await?.journal_head;
     run_until_settled(&db, &runtime, fixed_setup()?, listen, &s).await?;
-    assert_eq!(
-        writes_applied(&db).await? - applied,
-        changed.len() as i64,
-        "the host sent writes beyond the repair"
-    );
+    let sent = writes_applied(&db).await? - applied;
+    if sent != changed.len() as i64 {
+        let rows: Vec<String> = db
+            .list_outbox(Some(STORE), None, 10_000)
+            .await?
+            .into_iter()
+            .filter(|r| !known.contains(&r.id))
+            .map(|r| {
+                format!(
+                    "{} {} {} {:?}: {}",
+                    r.system, r.kind, r.key, r.status, r.body
+                )
+            })
+            .collect();
+        let journaled: Vec<String> = db
+            .journal_range(STORE, None, None, head, 500)
+            .await?
+            .into_iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {} {}",
+                    e.seq, e.system, e.kind, e.entity_id, e.source, e.version
+                )
+            })
+            .collect();
+        panic!(
+            "the host sent writes beyond the repair: {sent} applied, {} repairs; queued since the \
+             replay: {rows:#?}; journaled while it ran: {journaled:#?}",
+            changed.len()
+        );
+    }
     let untouched: BTreeSet<String> = untouched.iter().cloned().collect();
     assert_eq!(damaged(&s).await?, untouched, "{:?}", prices(&s).await?);
 
