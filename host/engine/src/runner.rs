@@ -360,10 +360,6 @@ impl StoreRunner {
                                 if r.writes > 0 {
                                     w.outbox.notify_one();
                                 }
-                                if r.ties_deferred > 0 {
-                                    // A read settles what a webhook of a held second could not.
-                                    w.request_poll();
-                                }
                                 idle = process_idle;
                                 continue;
                             }

@@ -99,9 +99,6 @@ pub struct StepReport {
     /// Outbox rows queued (a write whose idempotency key was queued before is not queued
     /// again, so it is not counted).
     pub writes: u64,
-    /// Webhooks of the second weft holds for their entity, with another body: not applied,
-    /// left to a read of the platform (the caller asks the pollers for a round).
-    pub ties_deferred: u64,
     /// The cursor after the step (live mode).
     pub cursor: i64,
 }
@@ -639,25 +636,6 @@ impl Processor {
                 {
                     report.duplicates += 1;
                     work.count("duplicate_ignored");
-                    continue;
-                }
-                Freshness::Same
-                    if mode == Mode::Live
-                        && entry.source == weft_store::Source::Webhook
-                        && !batch.retried.contains(&entry.seq) =>
-                {
-                    // A notification of the second weft holds, with another body: which of
-                    // the two is newer cannot be told (versions are to the second, and a
-                    // delivery may be late: a webhook sent before weft's write, delivered after
-                    // a poll read the write's result, looked like a change back). Neither is
-                    // applied on the notification's word: the pollers are asked for a round,
-                    // and a read of the platform's state now settles the tie (a read that finds
-                    // another body at the held second is journaled just after it). A reading of a
-                    // stock level showing the quantity weft's write of that second replaced is
-                    // stale already (above); weft's write results are applied before this guard.
-                    report.ties_deferred += 1;
-                    work.count("tie_read_again");
-                    debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, seq = entry.seq, "a webhook of the second weft holds, with another body: left to a read");
                     continue;
                 }
                 _ => {}
