@@ -370,14 +370,17 @@ fn cents_text(rng: &mut ChaCha8Rng) -> (String, f64) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
-    // `WEFT_TEST_LOG=info cargo test --test replay` shows the host's log.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
-    let tmp = tempfile::tempdir()?;
+/// A store database and plugin runtime in `tmp`, with the stock mapper, the buggy one the
+/// replay tests repair after, and the stock resolvers.
+struct Rig {
+    db: Store,
+    runtime: Runtime,
+    fixed: Arc<Plugin>,
+    buggy: Arc<Plugin>,
+    resolvers: Resolvers,
+}
+
+async fn rig(tmp: &tempfile::TempDir) -> Result<Rig> {
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
         tmp.path().join("weft.db").display()
@@ -402,6 +405,30 @@ async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
         "buggy-shopify-netsuite",
         &std::fs::read(buggy_path).with_context(|| format!("cannot read {buggy_path}"))?,
     )?;
+    Ok(Rig {
+        db,
+        runtime,
+        fixed,
+        buggy,
+        resolvers,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
+    // `WEFT_TEST_LOG=info cargo test --test replay` shows the host's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+    let tmp = tempfile::tempdir()?;
+    let Rig {
+        db,
+        runtime,
+        fixed,
+        buggy,
+        resolvers,
+    } = rig(&tmp).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let s = start_sims().await?;
 
@@ -806,29 +833,13 @@ async fn damage(db: &Store, live: &Processor) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_skips_an_edit_superseded_within_its_second() -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("weft.db").display()
-    ))
-    .await?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(tmp.path().join("cache")),
-        ..RuntimeConfig::default()
-    })?;
-    let stock = |name: &str| -> Result<Arc<Plugin>> {
-        let bytes = weft_plugin_artifacts::stock(name)
-            .with_context(|| format!("stock plugin {name} is not embedded"))?;
-        Ok(runtime.load(name, bytes)?)
-    };
-    let fixed = stock("shopify-netsuite")?;
-    let resolvers = Resolvers {
-        owners: stock("system-of-record")?,
-        counter: stock("counter-merge")?,
-    };
-    let buggy = runtime.load(
-        "buggy-shopify-netsuite",
-        &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER)?,
-    )?;
+    let Rig {
+        db,
+        runtime,
+        fixed,
+        buggy,
+        resolvers,
+    } = rig(&tmp).await?;
     let live = live_processor(&db, &runtime, &buggy, &resolvers)?;
     damage(&db, &live).await?;
 
@@ -975,29 +986,13 @@ const TOKEN: &str = "console-token-for-the-replay-test";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_runs_the_previewed_replay_taking_turns_with_the_store_loop() -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        tmp.path().join("weft.db").display()
-    ))
-    .await?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(tmp.path().join("cache")),
-        ..RuntimeConfig::default()
-    })?;
-    let stock = |name: &str| -> Result<Arc<Plugin>> {
-        let bytes = weft_plugin_artifacts::stock(name)
-            .with_context(|| format!("stock plugin {name} is not embedded"))?;
-        Ok(runtime.load(name, bytes)?)
-    };
-    let fixed = stock("shopify-netsuite")?;
-    let resolvers = Resolvers {
-        owners: stock("system-of-record")?,
-        counter: stock("counter-merge")?,
-    };
-    let buggy = runtime.load(
-        "buggy-shopify-netsuite",
-        &std::fs::read(weft_plugin_artifacts::TESTING_BUGGY_MAPPER)?,
-    )?;
+    let Rig {
+        db,
+        runtime,
+        fixed,
+        buggy,
+        resolvers,
+    } = rig(&tmp).await?;
     damage(&db, &live_processor(&db, &runtime, &buggy, &resolvers)?).await?;
 
     // The console of a host whose store now runs the fixed mapper.
