@@ -748,6 +748,63 @@ impl Dispatcher {
         Ok(true)
     }
 
+    /// After a stale compare-and-set, reads the target again where its connection can
+    /// ([`Connection::reread`]) and journals the platform's state now just after the version
+    /// weft holds (even when its body is the one weft holds: the step then records it again
+    /// over what weft's own writes made it assume), ahead of the replan the refusal journals.
+    /// Without it the replan could start from the same belief and send the same refused
+    /// guard again, for as long as the pollers return no newer reading of the target (one
+    /// older than their overlap, or ignored within its second). Best effort: a connection that
+    /// cannot read the target, or a read that fails, leaves it to the pollers.
+    async fn read_target_again(
+        &self,
+        row: &OutboxRow,
+        cmd: &WriteCommand,
+    ) -> Result<(), EngineError> {
+        let (Ok(conn), Some(id)) = (self.connection(&cmd.system), cmd.target_id.as_deref()) else {
+            return Ok(());
+        };
+        let Some(read) = conn.reread(&row.kind, id, &cmd.body) else {
+            return Ok(());
+        };
+        let read = match tokio::time::timeout(crate::sync::REREAD_TIMEOUT, read).await {
+            Ok(Ok(Some(read))) => read,
+            Ok(Err(e)) => {
+                debug!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "reading a stale write's target again failed; left to the pollers");
+                return Ok(());
+            }
+            Ok(Ok(None)) | Err(_) => return Ok(()),
+        };
+        let known = self
+            .db
+            .entity_state(&self.store_id, &row.system, &row.kind, id)
+            .await?;
+        let version = match known {
+            Some(k) => match crate::sync::version_after(&read.version, &k.version) {
+                Some(v) => v,
+                None => return Ok(()),
+            },
+            None => read.version,
+        };
+        self.db
+            .append_batch(vec![NewJournalEntry {
+                store_id: self.store_id.clone(),
+                system: row.system.clone(),
+                kind: row.kind.clone(),
+                entity_id: id.to_owned(),
+                version,
+                source: Source::Poll,
+                delivery_id: None,
+                body: read.body,
+                received_at: Utc::now(),
+            }])
+            .await?;
+        self.db
+            .bump_counter(&self.store_id, "stale_target_read", 1)
+            .await?;
+        Ok(())
+    }
+
     /// Detaches rows from the call they were sent in ([`Store::release_calls`]).
     async fn release(&self, rows: &[(OutboxRow, WriteCommand)]) -> Result<(), EngineError> {
         let ids: Vec<(i64, String)> = rows
@@ -840,6 +897,7 @@ impl Dispatcher {
             }
             Err(ConnectorError::Stale { message, .. }) => {
                 report.stale += 1;
+                self.read_target_again(&row, cmd).await?;
                 let completion = refused_completion(&row);
                 if let Some(re) = &self.reobserve
                     && let Err(e) = re(row.system.clone(), row.kind.clone(), row.key.clone()).await

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
-use weft_platform::version::{Freshness, freshness};
+use weft_platform::version::{Freshness, Version, freshness};
 use weft_platform::{Idempotency, PlannedWrite, Platform, Systems};
 use weft_runtime::types::{
     CanonicalRecord, Decision, EntityKind, FieldChange, FromCanonicalOutcome, Occasion,
@@ -28,9 +28,9 @@ use weft_runtime::types::{
 };
 use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
-    EntityStateUpsert, GoldenUpsert, HeldDelete, JournalEntry, LineageRow, NewOutboxRow,
-    ObservedTarget, OutboxStatus, Parked, RELEASE_KEY, RETRY_KEY, SetAside, StepCommit, Store,
-    StoreError, TargetStateUpsert, Xref,
+    EntityStateUpsert, GoldenUpsert, HeldDelete, JournalEntry, LineageRow, NewJournalEntry,
+    NewOutboxRow, ObservedTarget, OutboxStatus, Parked, RELEASE_KEY, RETRY_KEY, SetAside, Source,
+    StepCommit, Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
@@ -456,6 +456,78 @@ impl Processor {
         Ok((report, rows))
     }
 
+    /// Settles a webhook tie by reading the entity again: `entry` was delivered with the
+    /// version `known` has (to the second) and another body, so either may be the later one
+    /// (a delivery sent before weft's write or before an edit can arrive after a read of its
+    /// result). The platform's state now is the truth: when it is what weft holds, the
+    /// delivery was late and nothing changes; otherwise it is journaled just after `known`
+    /// (or at its own, later version) and applied when the step gets to it. `true`: settled
+    /// (leave `entry` unapplied); `false`: the entity cannot be read here (no connection, a
+    /// platform that reads no single entities of that kind, a failed read), and `entry` is
+    /// applied in journal order as before.
+    async fn settle_tie(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        known: &Seen,
+        reread: &mut BTreeSet<(String, String, String)>,
+    ) -> Result<bool, EngineError> {
+        let id = (
+            entry.system.clone(),
+            entry.kind.clone(),
+            entry.entity_id.clone(),
+        );
+        if reread.contains(&id) {
+            // Read in this step already; what the read showed is journaled after this batch.
+            return Ok(true);
+        }
+        let Some(connection) = self
+            .systems
+            .get(&entry.system)
+            .and_then(|s| s.connection.clone())
+        else {
+            return Ok(false);
+        };
+        let Some(read) = connection.reread(&entry.kind, &entry.entity_id, &entry.body) else {
+            return Ok(false);
+        };
+        let read = match tokio::time::timeout(REREAD_TIMEOUT, read).await {
+            Ok(Ok(Some(read))) => read,
+            Ok(Ok(None)) => return Ok(false),
+            Ok(Err(e)) => {
+                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, error = %e, "a webhook tie could not be read again; applied in journal order");
+                work.count("tie_reread_failed");
+                return Ok(false);
+            }
+            Err(_) => {
+                work.count("tie_reread_failed");
+                return Ok(false);
+            }
+        };
+        reread.insert(id);
+        if read.body == known.body {
+            return Ok(true);
+        }
+        let Some(version) = version_after(&read.version, &known.version) else {
+            // A read older than what weft holds (a clock gone back): the delivery decides.
+            return Ok(false);
+        };
+        self.db
+            .append_batch(vec![NewJournalEntry {
+                store_id: self.store_id.clone(),
+                system: entry.system.clone(),
+                kind: entry.kind.clone(),
+                entity_id: entry.entity_id.clone(),
+                version,
+                source: Source::Poll,
+                delivery_id: None,
+                body: read.body,
+                received_at: Utc::now(),
+            }])
+            .await?;
+        Ok(true)
+    }
+
     /// Plans a step over `batch`: the report and the commit it would make (`None` for an
     /// empty batch).
     async fn plan_step(
@@ -482,6 +554,8 @@ impl Processor {
         // a later entry of the same entity in the step is judged against the deletion (its
         // entity state is recorded only once the deletion is applied, in step 3).
         let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
+        // The entities read again in this step to settle a webhook tie ([`Self::settle_tie`]).
+        let mut reread: BTreeSet<(String, String, String)> = BTreeSet::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
                 // A thin webhook: its platform's change source fetches what it names.
@@ -644,6 +718,19 @@ impl Processor {
             if !work.enrich(&entry, &mut body).await? {
                 report.deferred += 1;
                 work.count("deferred_unknown_item");
+                continue;
+            }
+            if age == Freshness::Same
+                && mode == Mode::Live
+                && is_delivered(&entry)
+                && let Some(k) = known.as_ref()
+                && k.body != body
+                && self.settle_tie(&mut work, &entry, k, &mut reread).await?
+            {
+                // A delivered document of the second weft holds, with another body: the
+                // entity was read again and what the read showed is journaled in its place.
+                report.stale += 1;
+                work.count("tie_settled_by_read");
                 continue;
             }
             let Some(kind) = parse_kind(&entry.kind) else {
@@ -2690,6 +2777,34 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
         "refund" => EntityKind::Refund,
         _ => return None,
     })
+}
+
+/// How long a step waits for a webhook tie's entity to be read again
+/// ([`Processor::settle_tie`]) before applying the delivery as before.
+pub(crate) const REREAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The version to journal a read of an entity under, given the version weft holds: its own
+/// when later, just after the known one when in the same second (the read is the platform's
+/// state now, so it is the later observation), `None` when older (a clock gone back).
+pub(crate) fn version_after(read: &str, known: &str) -> Option<String> {
+    match (Version::parse(read), Version::parse(known)) {
+        (Version::At(r), Version::At(k)) if r <= k && r.timestamp() == k.timestamp() => Some(
+            (k + chrono::Duration::microseconds(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ),
+        _ if freshness(Some(known), read) == Freshness::Newer => Some(read.to_owned()),
+        _ => None,
+    }
+}
+
+/// Whether `entry` is a document a platform delivered (a webhook body, which may arrive after
+/// later reads), not one weft read or wrote itself.
+fn is_delivered(entry: &JournalEntry) -> bool {
+    entry.source == Source::Webhook
+        && entry
+            .delivery_id
+            .as_deref()
+            .is_some_and(|d| !d.starts_with("weft-"))
 }
 
 /// A system's last-seen document of an entity.

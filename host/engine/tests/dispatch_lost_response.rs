@@ -359,6 +359,38 @@ async fn a_refused_quantity_releases_its_row_and_the_rest_go_in_a_new_call() {
         stale.call_key, None,
         "the answered call released the refused row"
     );
+    // The refused level was read again and journaled ahead of its replan: the step starts
+    // again from what Shopify holds, not from the belief that was refused.
+    let (_, item) = env.levels[1];
+    let level_id = format!("{item}@{}", env.location);
+    let journal = env
+        .db
+        .journal_range(STORE, None, Some("inventory-level"), 0, 100)
+        .await
+        .unwrap();
+    let read: Vec<_> = journal
+        .iter()
+        .filter(|e| e.entity_id == level_id && e.delivery_id.is_none())
+        .collect();
+    assert_eq!(read.len(), 1, "{journal:?}");
+    assert_eq!(read[0].body["available"], json!(START));
+    let replan = journal
+        .iter()
+        .position(|e| {
+            e.delivery_id
+                .as_deref()
+                .is_some_and(|d| d.starts_with("weft-replan:"))
+        })
+        .expect("the refusal journals a replan");
+    assert!(
+        journal
+            .iter()
+            .position(|e| e.entity_id == level_id && e.delivery_id.is_none())
+            < Some(replan),
+        "the reading comes before the replan"
+    );
+    let counters = env.db.counters(STORE).await.unwrap();
+    assert_eq!(counters.get("stale_target_read"), Some(&1));
 }
 
 #[tokio::test]

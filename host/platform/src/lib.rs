@@ -323,9 +323,34 @@ pub trait Connection: Send + Sync {
         None
     }
 
+    /// Reads one entity again, now. Versions are to the second and deliveries arrive in any
+    /// order, so a delivered document of the second weft holds, with another body, may be
+    /// older or newer than it: only the platform's state now can tell (the engine journals
+    /// what this returns in its place). `kind` and `id` are the journal's; `delivered` is the
+    /// delivered body (where the entity's parent is needed to read it). `Ok(None)`: the
+    /// entity is gone. `None`: this connection cannot read single entities of `kind`, and
+    /// the engine applies such a document in journal order.
+    fn reread<'a>(
+        &'a self,
+        _kind: &'a str,
+        _id: &'a str,
+        _delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<EntityRead>, ConnectorError>>> {
+        None
+    }
+
     /// The change sources of this system for one store (reconciliation, change capture),
     /// journaling under system name `ctx.system`.
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>>;
+}
+
+/// One entity as a platform shows it now ([`Connection::reread`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRead {
+    /// Its version, as the platform stamps it (the same form its webhooks and polls carry).
+    pub version: String,
+    /// Its document, in the shape the system's webhooks and polls journal.
+    pub body: Value,
 }
 
 /// What a change source needs of its store.

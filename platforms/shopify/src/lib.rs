@@ -205,6 +205,43 @@ impl Connection for ShopifyConnection {
         self.client.breaker()
     }
 
+    fn reread<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        _delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<weft_platform::EntityRead>, ConnectorError>>> {
+        // Products, customers and orders are read by id, as reconciliation fetches them; an
+        // inventory level (`item@location`) through its item at its location.
+        let entity = match kind {
+            "product" => client::Entity::Products,
+            "customer" => client::Entity::Customers,
+            "order" => client::Entity::Orders,
+            "inventory-level" => {
+                let (item, location) = id.split_once('@')?;
+                return Some(Box::pin(async move {
+                    Ok(self.client.inventory_level(item, location).await?.map(|d| {
+                        weft_platform::EntityRead {
+                            version: d.updated_at,
+                            body: d.body,
+                        }
+                    }))
+                }));
+            }
+            _ => return None,
+        };
+        Some(Box::pin(async move {
+            let docs = self.client.fetch(&entity, &[id.to_owned()]).await?;
+            Ok(docs
+                .into_iter()
+                .find(|d| d.id == id)
+                .map(|d| weft_platform::EntityRead {
+                    version: d.updated_at,
+                    body: d.body,
+                }))
+        }))
+    }
+
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let mut sources: Vec<Arc<dyn Poller>> = vec![Arc::new(ShopifyReconciler::new(
             ctx.store_id.clone(),

@@ -242,6 +242,36 @@ impl Connection for WooConnection {
         self.client.breaker()
     }
 
+    fn reread<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<weft_platform::EntityRead>, ConnectorError>>> {
+        // The resource as `GET` returns it, as webhooks and polls journal it: a variation
+        // is read under its parent, as the poll lists it.
+        let path = match kind {
+            "product" => match delivered.get("parent_id").and_then(id_text) {
+                Some(parent) if parent != "0" => {
+                    format!("products/{parent}/variations/{}", client::encode(id))
+                }
+                _ => format!("products/{}", client::encode(id)),
+            },
+            "order" => format!("orders/{}", client::encode(id)),
+            "customer" => format!("customers/{}", client::encode(id)),
+            _ => return None,
+        };
+        Some(Box::pin(async move {
+            match self.client.get(&path, &[]).await {
+                Ok(body) => Ok(
+                    version_of(&body).map(|version| weft_platform::EntityRead { version, body })
+                ),
+                Err(ConnectorError::Permanent { status: 404, .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }))
+    }
+
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let mut sources: Vec<Arc<dyn Poller>> = vec![Arc::new(poll::WooPoller::new(
             ctx.store_id.clone(),

@@ -53,13 +53,24 @@ pub fn processor_with(
     runtime: &Runtime,
     shops: &[&str],
     resolvers: &[(&str, &str)],
+    config: Value,
+    mapper: &Arc<weft_runtime::Plugin>,
+) -> Processor {
+    processor_over(db, runtime, systems(shops), resolvers, config, mapper)
+}
+
+/// [`processor_with`] over `systems` (Shopify shops and `netsuite`, e.g. with connections).
+pub fn processor_over(
+    db: &Store,
+    runtime: &Runtime,
+    systems: Systems,
+    resolvers: &[(&str, &str)],
     mut config: Value,
     mapper: &Arc<weft_runtime::Plugin>,
 ) -> Processor {
-    let platforms: serde_json::Map<String, Value> = shops
+    let platforms: serde_json::Map<String, Value> = systems
         .iter()
-        .map(|s| ((*s).to_owned(), json!("shopify")))
-        .chain([("netsuite".to_owned(), json!("netsuite"))])
+        .map(|s| (s.name.clone(), json!(s.platform.name())))
         .collect();
     config["weft:systems"] = Value::Object(platforms);
     let ctx = StoreCtx {
@@ -77,7 +88,7 @@ pub fn processor_with(
         })
         .collect();
     let mapper = runtime.mapper(mapper, ctx).unwrap();
-    Processor::new(STORE, db.clone(), systems(shops), mapper, rules)
+    Processor::new(STORE, db.clone(), systems, mapper, rules)
 }
 
 pub async fn open(dir: &tempfile::TempDir) -> (Store, Runtime) {
