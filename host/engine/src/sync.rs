@@ -456,10 +456,10 @@ impl Processor {
         Ok((report, rows))
     }
 
-    /// Settles a webhook tie by reading the entity again: `entry` was delivered with the
-    /// version `known` has (to the second) and another body, so either may be the later one
-    /// (a delivery sent before weft's write or before an edit can arrive after a read of its
-    /// result). The platform's state now is the truth: when it is what weft holds, the
+    /// Settles a tie by reading the entity again: `entry` shows another body than `known` in
+    /// the same second, so either may be the later one (a delivery sent before weft's write or
+    /// before an edit can arrive after a read of its result; a read begun before a write's
+    /// result was journaled is journaled after it). The platform's state now is the truth: when it is what weft holds, the
     /// delivery was late and nothing changes; otherwise it is journaled just after `known`
     /// (or at its own, later version) and applied when the step gets to it. `true`: settled
     /// (leave `entry` unapplied); `false`: the entity cannot be read here (no connection, a
@@ -722,13 +722,14 @@ impl Processor {
             }
             if age == Freshness::Same
                 && mode == Mode::Live
-                && is_delivered(&entry)
+                && is_observation(&entry)
                 && let Some(k) = known.as_ref()
                 && k.body != body
                 && self.settle_tie(&mut work, &entry, k, &mut reread).await?
             {
-                // A delivered document of the second weft holds, with another body: the
-                // entity was read again and what the read showed is journaled in its place.
+                // An observation of the second weft holds, with another body (a late delivery,
+                // or a read begun before what weft holds was journaled): the entity was read
+                // again and what the read showed is journaled in its place.
                 report.stale += 1;
                 work.count("tie_settled_by_read");
                 continue;
@@ -2797,14 +2798,14 @@ pub(crate) fn version_after(read: &str, known: &str) -> Option<String> {
     }
 }
 
-/// Whether `entry` is a document a platform delivered (a webhook body, which may arrive after
-/// later reads), not one weft read or wrote itself.
-fn is_delivered(entry: &JournalEntry) -> bool {
-    entry.source == Source::Webhook
-        && entry
-            .delivery_id
-            .as_deref()
-            .is_some_and(|d| !d.starts_with("weft-"))
+/// Whether `entry` is an observation of a platform (a webhook body, which may arrive after later
+/// reads, or a read, which may have begun before an entry journaled ahead of it), not one of
+/// weft's own records (a write's result, a replan, a decision).
+fn is_observation(entry: &JournalEntry) -> bool {
+    !entry
+        .delivery_id
+        .as_deref()
+        .is_some_and(|d| d.starts_with("weft-"))
 }
 
 /// A system's last-seen document of an entity.

@@ -9,6 +9,9 @@
 //!   applied by the next step.
 //! - A connection that cannot read the entity again: the delivery is applied in journal order,
 //!   as before.
+//! - A poll's read is the later observation only when it began after everything journaled of
+//!   the entity was received (`observed_version`); one begun before (a write's result journaled
+//!   while it read) is a tie like a delivery, settled the same way.
 
 mod common;
 
@@ -193,4 +196,47 @@ async fn without_a_way_to_read_again_the_delivery_is_applied_in_journal_order() 
 
     assert_eq!(counter(&db, "tie_settled_by_read").await, 0);
     assert_eq!(golden_price(&db).await.0, json!("59.99"));
+}
+
+#[tokio::test]
+async fn a_read_begun_before_what_weft_holds_was_journaled_is_a_tie_not_the_later_observation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let shop = shop(Some(shop_product("shopify", "49.99", T1).body), true);
+    let p = store_with(&db, &runtime, shop.clone());
+    let began = chrono::Utc::now() - chrono::Duration::seconds(5);
+    agreed(&db, &p).await;
+    let other = shop_product("shopify", "59.99", T1).body;
+    let id = "8812345678901234567";
+
+    // Begun before the held document was journaled: it may be the older one.
+    let v = weft_platform::poll::observed_version(
+        &db, STORE, "shopify", "product", id, T1, &other, began,
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, T1, "journaled at the held version, for the step to read again");
+    // Begun after: the platform's state then is the later observation.
+    let v = weft_platform::poll::observed_version(
+        &db,
+        STORE,
+        "shopify",
+        "product",
+        id,
+        T1,
+        &other,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, "2026-11-26T10:05:00.000001Z");
+
+    // The tie is settled by the read again: the shop still shows 49.99.
+    let mut e = shop_product("shopify", "59.99", T1);
+    e.source = weft_store::Source::Poll;
+    db.append(e).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(shop.rereads.load(Ordering::SeqCst), 1);
+    assert_eq!(golden_price(&db).await.0, json!("49.99"));
+    assert!(price_writes(&db, "netsuite").await.is_empty());
 }

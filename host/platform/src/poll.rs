@@ -120,10 +120,15 @@ where
 ///
 /// Platforms stamp versions to the second, so two edits in one second share a version, and
 /// webhooks for them may arrive in either order: the order of such a tie cannot be known from
-/// the deliveries. A poll reads the platform's state *now*, after both edits, so when it finds
-/// a body different from the one weft holds at the same second, that body is the truth: it is
-/// journaled with a version just after the known one, and the engine applies it. Strictly
-/// older documents keep their version (the stale guard ignores them).
+/// the deliveries. A poll reads the platform's state at `read_at` (when the read began), so
+/// when it finds a body different from the one weft holds at the same second, and everything
+/// journaled of the entity was received before `read_at`, that body is the truth: it is
+/// journaled with a version just after the known one, and the engine applies it. When
+/// something of the entity was received after the read began (a write's result, a webhook),
+/// the read may be the older one: it is journaled at the known version, a tie the processing
+/// step settles by reading the entity again (`Connection::reread`). Strictly older documents
+/// keep their version (the stale guard ignores them).
+#[allow(clippy::too_many_arguments)]
 pub async fn observed_version(
     db: &Store,
     store_id: &str,
@@ -132,6 +137,7 @@ pub async fn observed_version(
     id: &str,
     version: &str,
     body: &Value,
+    read_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, StoreError> {
     let Some(known) = db.entity_state(store_id, system, kind, id).await? else {
         return Ok(version.to_owned());
@@ -151,6 +157,10 @@ pub async fn observed_version(
         (Version::At(new), Version::At(old))
             if new <= old && new.timestamp() == old.timestamp() =>
         {
+            let last = db.last_received(store_id, system, kind, id).await?;
+            if last.is_some_and(|t| t >= read_at) {
+                return Ok(known.version);
+            }
             Ok((old + chrono::Duration::microseconds(1))
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         }

@@ -440,6 +440,33 @@ impl Store {
         })
     }
 
+    /// When the last entry of one entity was received (`None`: nothing of it is journaled).
+    /// A read begun after it has seen everything journaled of the entity; one begun before it
+    /// may be older than an entry already journaled (a write's result, a webhook), whatever
+    /// the two versions say within one second.
+    pub async fn last_received(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        entity_id: &str,
+    ) -> Result<Option<DateTime<Utc>>> {
+        const OP: &str = "journal read";
+        let sql = "SELECT MAX(received_at) FROM journal
+                   WHERE store_id = $1 AND system = $2 AND kind = $3 AND entity_id = $4";
+        on_db!(self.db(), p => {
+            let v: Option<i64> = sqlx::query_scalar(sql)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(entity_id)
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            Ok(v.map(from_ms))
+        })
+    }
+
     /// The entry with sequence number `seq`, if any.
     pub async fn journal_entry(&self, seq: i64) -> Result<Option<JournalEntry>> {
         const OP: &str = "journal read";

@@ -210,7 +210,7 @@ impl ShopifyReconciler {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let op = match self.client.bulk_start(query).await {
+            let op = match patient_bulk(|| self.client.bulk_start(query)).await {
                 Ok(op) => op,
                 Err(BulkError::Connector(e)) => return Err(e.into()),
                 Err(e) => return Ok(Err(e.to_string())),
@@ -235,10 +235,11 @@ impl ShopifyReconciler {
                     }
                 }
             }
-            match self
-                .client
-                .bulk_finish(&op, settings.poll_every, settings.max_wait)
-                .await
+            match patient_bulk(|| {
+                self.client
+                    .bulk_finish(&op, settings.poll_every, settings.max_wait)
+            })
+            .await
             {
                 Ok(r) => return Ok(Ok(r)),
                 Err(BulkError::Connector(e)) => return Err(e.into()),
@@ -329,6 +330,7 @@ impl ShopifyReconciler {
                 &d.id,
                 &d.updated_at,
                 &d.body,
+                created_at,
             )
             .await?;
             entries.push(NewJournalEntry {
@@ -421,6 +423,7 @@ impl ShopifyReconciler {
                 }
                 None => Vec::new(),
             };
+            let read_at = Utc::now();
             let (read, listing_time, fetched) =
                 self.read(&stream, &entity, since.as_deref()).await?;
             let listed: std::collections::HashSet<&str> =
@@ -442,6 +445,7 @@ impl ShopifyReconciler {
                     &d.id,
                     &d.updated_at,
                     &d.body,
+                    read_at,
                 )
                 .await?;
                 entries.push(NewJournalEntry {
@@ -605,5 +609,28 @@ impl Poller for ShopifyReconciler {
             }
             Ok(self.full_read().await == FullRead::Bulk)
         })
+    }
+}
+
+/// Runs a bulk operation call, waiting out a throttled answer as [`patient`] does for reads:
+/// the query budget is the shop's, shared with every other app and poller, so a start or a
+/// status poll can meet an empty bucket; failing the backfill for it would start it over.
+async fn patient_bulk<T, F, Fut>(mut call: F) -> Result<T, BulkError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BulkError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(BulkError::Connector(e @ weft_platform::ConnectorError::Throttled { .. }))
+                if attempt < weft_platform::poll::THROTTLE_RETRIES =>
+            {
+                attempt += 1;
+                tokio::time::sleep(e.retry_after().unwrap_or(std::time::Duration::from_secs(1)))
+                    .await;
+            }
+            other => return other,
+        }
     }
 }

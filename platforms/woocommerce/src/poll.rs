@@ -173,6 +173,7 @@ impl WooPoller {
         stream: &str,
         mark: Option<String>,
         docs: Vec<Doc>,
+        read_at: chrono::DateTime<Utc>,
         report: &mut PollReport,
     ) -> Result<(), SourceError> {
         let now = Utc::now();
@@ -196,6 +197,7 @@ impl WooPoller {
                 &d.id,
                 &d.version,
                 &d.body,
+                read_at,
             )
             .await?;
             entries.push(NewJournalEntry {
@@ -257,6 +259,7 @@ impl WooPoller {
             Vec::new()
         };
         let read_at = crate::now_version();
+        let began = Utc::now();
         let mut q = Self::since_query(since.as_deref());
         q.push(("status".into(), "any".into()));
         let products = self.client.list_all("products", &q).await?;
@@ -318,7 +321,7 @@ impl WooPoller {
                 });
             }
         }
-        self.commit(&stream, mark, docs, &mut report).await?;
+        self.commit(&stream, mark, docs, began, &mut report).await?;
         // Orders.
         let stream = format!("{}:orders", self.system);
         let mark = self.mark(&stream).await?;
@@ -328,18 +331,20 @@ impl WooPoller {
             .map(|m| minus(m, self.overlap));
         let mut q = Self::since_query(since.as_deref());
         q.push(("status".into(), "any".into()));
+        let began = Utc::now();
         let orders = self.client.list_all("orders", &q).await?;
         let docs = orders.iter().flat_map(|o| docs_of(o, "order")).collect();
-        self.commit(&stream, mark, docs, &mut report).await?;
+        self.commit(&stream, mark, docs, began, &mut report).await?;
         // Customers: no date filter in WooCommerce; every round reads them all.
         let stream = format!("{}:customers", self.system);
         let mark = self.mark(&stream).await?;
+        let began = Utc::now();
         let customers = self.client.list_all("customers", &[]).await?;
         let docs = customers
             .iter()
             .flat_map(|c| docs_of(c, "customer"))
             .collect();
-        self.commit(&stream, mark, docs, &mut report).await?;
+        self.commit(&stream, mark, docs, began, &mut report).await?;
         Ok(report)
     }
 }
