@@ -596,9 +596,15 @@ async fn replay_repairs_what_a_mapping_bug_damaged() -> Result<()> {
                 )
             })
             .collect();
+        let counters: BTreeMap<String, i64> = db
+            .counters(STORE)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("tie_") || k.starts_with("stale"))
+            .collect();
         panic!(
             "the host sent writes beyond the repair: {sent} applied, {} repairs; queued since the \
-             replay: {rows:#?}; journaled while it ran: {journaled:#?}",
+             replay: {rows:#?}; journaled while it ran: {journaled:#?}; counters {counters:?}",
             changed.len()
         );
     }

@@ -459,9 +459,10 @@ impl Processor {
     /// Settles a tie by reading the entity again: `entry` shows another body than `known` in
     /// the same second, so either may be the later one (a delivery sent before weft's write or
     /// before an edit can arrive after a read of its result; a read begun before a write's
-    /// result was journaled is journaled after it). The platform's state now is the truth: when it is what weft holds, the
-    /// delivery was late and nothing changes; otherwise it is journaled just after `known`
-    /// (or at its own, later version) and applied when the step gets to it. `true`: settled
+    /// result was journaled is journaled after it). The platform's state now is the truth:
+    /// when it is what weft holds, `entry` was the older one and nothing changes; otherwise it
+    /// is journaled just after `known` (or at its own, later version) and applied when the
+    /// step gets to it. `true`: settled
     /// (leave `entry` unapplied); `false`: the entity cannot be read here (no connection, a
     /// platform that reads no single entities of that kind, a failed read), and `entry` is
     /// applied in journal order as before.
@@ -495,7 +496,7 @@ impl Processor {
             Ok(Ok(Some(read))) => read,
             Ok(Ok(None)) => return Ok(false),
             Ok(Err(e)) => {
-                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, error = %e, "a webhook tie could not be read again; applied in journal order");
+                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, error = %e, "a tie could not be read again; applied in journal order");
                 work.count("tie_reread_failed");
                 return Ok(false);
             }
@@ -509,7 +510,7 @@ impl Processor {
             return Ok(true);
         }
         let Some(version) = version_after(&read.version, &known.version) else {
-            // A read older than what weft holds (a clock gone back): the delivery decides.
+            // A read older than what weft holds (a clock gone back): journal order decides.
             return Ok(false);
         };
         self.db
@@ -554,7 +555,7 @@ impl Processor {
         // a later entry of the same entity in the step is judged against the deletion (its
         // entity state is recorded only once the deletion is applied, in step 3).
         let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
-        // The entities read again in this step to settle a webhook tie ([`Self::settle_tie`]).
+        // The entities read again in this step to settle a tie ([`Self::settle_tie`]).
         let mut reread: BTreeSet<(String, String, String)> = BTreeSet::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
@@ -2466,18 +2467,20 @@ fn caused_by_an_item(e: &PluginError) -> bool {
 
 /// Whether a replayed entry is a document that a later one superseded within the same second.
 ///
-/// Versions are second-granular on both platforms, so an entity can have several journaled
+/// Versions are second-granular on every platform, so an entity can have several journaled
 /// documents at one version (a merchant's edit and weft's own write a moment later; a poll's
-/// read of the platform's state). Live processing applied them in journal order and holds the
-/// last one. A replay that re-applied an earlier one would roll that system back to it in the
-/// merge and forward again at the later one, and the second step looks like a fresh change on
-/// that side: it would be taken and written to the other system (a merchant's edit replayed
-/// before weft's damaged write-back of it would push the damage into the ERP). So at the version
-/// weft holds, a replay skips the entries journaled before the one weft holds (`held_seq`);
-/// older versions are skipped as stale anyway, and entries this replay applies itself move
-/// `held_seq` forward, so later entries of the same second still apply in journal order.
+/// read of the platform's state). Live processing holds the one it settled on: the last it
+/// applied, where a later one of the same second with another body was settled by reading the
+/// entity again (its read journaled at a later version) and not applied. A replay that
+/// re-applied any other would roll that system back to it in the merge and forward again, and
+/// the second step looks like a fresh change on that side: it would be taken and written to
+/// the other system (a merchant's edit replayed before weft's damaged write-back of it would
+/// push the damage into the ERP; a late delivery live processing left unapplied, replayed
+/// after the held document, would push the state before the damage's repair). So at the
+/// version weft holds, a replay applies only the entry weft holds (`held_seq`); older versions
+/// are skipped as stale anyway, and entries after the cursor are left to live processing.
 fn superseded(mode: Mode, freshness: Freshness, held_seq: Option<i64>, seq: i64) -> bool {
-    mode == Mode::Replay && freshness == Freshness::Same && held_seq.is_some_and(|h| h > seq)
+    mode == Mode::Replay && freshness == Freshness::Same && held_seq.is_some_and(|h| h != seq)
 }
 
 /// How many times a step is run when writes keep completing under it (each run re-reads what
@@ -2780,8 +2783,8 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
     })
 }
 
-/// How long a step waits for a webhook tie's entity to be read again
-/// ([`Processor::settle_tie`]) before applying the delivery as before.
+/// How long a step waits for a tie's entity to be read again ([`Processor::settle_tie`])
+/// before applying the observation in journal order.
 pub(crate) const REREAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The version to journal a read of an entity under, given the version weft holds: its own
@@ -3371,10 +3374,11 @@ mod tests {
     fn replay_applies_only_the_document_weft_holds_at_its_version() {
         // Weft holds the document of entry 12; entry 10 (same second) was superseded by it.
         assert!(superseded(Mode::Replay, Freshness::Same, Some(12), 10));
-        // The held entry itself, and later ones of the same second (entries after the cursor,
-        // or after one this replay applied), are applied in journal order.
+        // The held entry itself is applied; a later one of the same second was left unapplied
+        // by live processing (a tie it settled by reading again), or is after the cursor and
+        // left to it.
         assert!(!superseded(Mode::Replay, Freshness::Same, Some(12), 12));
-        assert!(!superseded(Mode::Replay, Freshness::Same, Some(12), 14));
+        assert!(superseded(Mode::Replay, Freshness::Same, Some(12), 14));
         // Newer versions, first sights and live processing are never "superseded".
         assert!(!superseded(Mode::Replay, Freshness::Newer, Some(12), 10));
         assert!(!superseded(Mode::Replay, Freshness::Same, None, 10));

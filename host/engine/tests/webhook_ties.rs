@@ -211,11 +211,21 @@ async fn a_read_begun_before_what_weft_holds_was_journaled_is_a_tie_not_the_late
 
     // Begun before the held document was journaled: it may be the older one.
     let v = weft_platform::poll::observed_version(
-        &db, STORE, "shopify", "product", id, T1, &other, began,
+        &db,
+        STORE,
+        "shopify",
+        "product",
+        id,
+        T1,
+        &other,
+        Some(began),
     )
     .await
     .unwrap();
-    assert_eq!(v, T1, "journaled at the held version, for the step to read again");
+    assert_eq!(
+        v, T1,
+        "journaled at the held version, for the step to read again"
+    );
     // Begun after: the platform's state then is the later observation.
     let v = weft_platform::poll::observed_version(
         &db,
@@ -225,7 +235,7 @@ async fn a_read_begun_before_what_weft_holds_was_journaled_is_a_tie_not_the_late
         id,
         T1,
         &other,
-        chrono::Utc::now(),
+        Some(chrono::Utc::now()),
     )
     .await
     .unwrap();

@@ -95,7 +95,19 @@ pub async fn journal_paced(
 }
 
 /// How many times a read inside a round waits out a throttled answer.
-pub const THROTTLE_RETRIES: u32 = 4;
+pub const THROTTLE_RETRIES: u32 = 8;
+
+/// The shortest wait after a throttled answer. A bucket shared with other callers (the
+/// platform's budget is per shop, not per poller) can name a wait of a fraction of a
+/// millisecond, refilled and drained again by the time the read is retried.
+pub const THROTTLE_MIN_WAIT: Duration = Duration::from_millis(100);
+
+/// How long to wait after throttled answer `e`.
+pub fn throttle_wait(e: &ConnectorError) -> Duration {
+    e.retry_after()
+        .unwrap_or(Duration::from_secs(1))
+        .max(THROTTLE_MIN_WAIT)
+}
 
 /// Runs a platform read, waiting out a throttled answer instead of failing the round (which
 /// would discard what the round already read and spend the budget again next round).
@@ -109,7 +121,7 @@ where
         match read().await {
             Err(e @ ConnectorError::Throttled { .. }) if attempt < THROTTLE_RETRIES => {
                 attempt += 1;
-                tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+                tokio::time::sleep(throttle_wait(&e)).await;
             }
             other => return other,
         }
@@ -126,8 +138,12 @@ where
 /// journaled with a version just after the known one, and the engine applies it. When
 /// something of the entity was received after the read began (a write's result, a webhook),
 /// the read may be the older one: it is journaled at the known version, a tie the processing
-/// step settles by reading the entity again (`Connection::reread`). Strictly older documents
-/// keep their version (the stale guard ignores them).
+/// step settles by reading the entity again (`Connection::reread`), unless the journal holds
+/// that body at that version already (an append would be deduplicated away, and the read
+/// never seen), when it is taken as the later one as before. `read_at` `None`: the platform's
+/// connection cannot read an entity again, so such a tie could not be settled (and a document
+/// at the version weft holds loses to it in the merge): the read is taken as the later one.
+/// Strictly older documents keep their version (the stale guard ignores them).
 #[allow(clippy::too_many_arguments)]
 pub async fn observed_version(
     db: &Store,
@@ -137,7 +153,7 @@ pub async fn observed_version(
     id: &str,
     version: &str,
     body: &Value,
-    read_at: chrono::DateTime<chrono::Utc>,
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<String, StoreError> {
     let Some(known) = db.entity_state(store_id, system, kind, id).await? else {
         return Ok(version.to_owned());
@@ -157,8 +173,15 @@ pub async fn observed_version(
         (Version::At(new), Version::At(old))
             if new <= old && new.timestamp() == old.timestamp() =>
         {
-            let last = db.last_received(store_id, system, kind, id).await?;
-            if last.is_some_and(|t| t >= read_at) {
+            let last = match read_at {
+                Some(_) => db.last_received(store_id, system, kind, id).await?,
+                None => None,
+            };
+            if last.is_some_and(|t| Some(t) >= read_at)
+                && !db
+                    .journal_holds(store_id, system, kind, id, &known.version, body)
+                    .await?
+            {
                 return Ok(known.version);
             }
             Ok((old + chrono::Duration::microseconds(1))

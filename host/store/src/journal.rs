@@ -467,6 +467,38 @@ impl Store {
         })
     }
 
+    /// Whether the journal holds this observation of an entity already: the same version and
+    /// body (what an append of it would be deduplicated against).
+    pub async fn journal_holds(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        entity_id: &str,
+        version: &str,
+        body: &serde_json::Value,
+    ) -> Result<bool> {
+        const OP: &str = "journal read";
+        let Some(key) = version_key(version) else {
+            return Ok(false);
+        };
+        let sql = "SELECT COUNT(*) FROM journal WHERE store_id = $1 AND system = $2 AND kind = $3
+                   AND entity_id = $4 AND version_key = $5 AND body_hash = $6";
+        on_db!(self.db(), p => {
+            let n: i64 = sqlx::query_scalar(sql)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(entity_id)
+                .bind(&key)
+                .bind(body_hash(body))
+                .fetch_one(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            Ok(n > 0)
+        })
+    }
+
     /// The entry with sequence number `seq`, if any.
     pub async fn journal_entry(&self, seq: i64) -> Result<Option<JournalEntry>> {
         const OP: &str = "journal read";

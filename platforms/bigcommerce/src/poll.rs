@@ -127,13 +127,12 @@ impl Journal {
 }
 
 impl Journal {
-    /// The entries for `docs`, read from `read_at` on (versions placed against what weft
-    /// holds, see [`observed_version`]).
+    /// The entries for `docs` (versions placed against what weft holds, see
+    /// [`observed_version`]).
     pub async fn entries(
         &self,
         docs: Vec<BcDoc>,
         source: Source,
-        read_at: chrono::DateTime<Utc>,
     ) -> Result<Vec<NewJournalEntry>, SourceError> {
         let now = Utc::now();
         let mut out = Vec::with_capacity(docs.len());
@@ -147,7 +146,7 @@ impl Journal {
                 &d.id,
                 &d.version,
                 &d.body,
-                read_at,
+                None,
             )
             .await?;
             out.push(NewJournalEntry {
@@ -286,7 +285,6 @@ impl BcChangeCapture {
                 .as_deref()
                 .filter(|_| !full)
                 .map(|m| minus(m, self.overlap));
-            let read_at = Utc::now();
             let docs = match stream {
                 "products" => {
                     let f = since
@@ -320,7 +318,7 @@ impl BcChangeCapture {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
             };
-            let entries = self.journal.entries(docs, Source::Poll, read_at).await?;
+            let entries = self.journal.entries(docs, Source::Poll).await?;
             let Some(next) = next else { continue };
             let outcomes = self
                 .journal

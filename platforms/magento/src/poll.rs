@@ -76,13 +76,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// The entries for `docs`, read from `read_at` on (versions placed against what weft
-    /// holds, see [`observed_version`]).
-    pub async fn entries(
-        &self,
-        docs: Vec<MgDoc>,
-        read_at: chrono::DateTime<Utc>,
-    ) -> Result<Vec<NewJournalEntry>, SourceError> {
+    /// The entries for `docs` (versions placed against what weft holds, see
+    /// [`observed_version`]).
+    pub async fn entries(&self, docs: Vec<MgDoc>) -> Result<Vec<NewJournalEntry>, SourceError> {
         let now = Utc::now();
         let mut out = Vec::with_capacity(docs.len());
         for d in docs {
@@ -95,7 +91,7 @@ impl Journal {
                 &d.id,
                 &d.version,
                 &d.body,
-                read_at,
+                None,
             )
             .await?;
             out.push(NewJournalEntry {
@@ -194,8 +190,7 @@ impl MgChangeCapture {
             } else {
                 Vec::new()
             };
-            let began = Utc::now();
-            let read_at = format_ts(began);
+            let read_at = format_ts(Utc::now());
             // Customers and products sort by `entity_id` as a search field; both answer `id`.
             let raw = self
                 .client
@@ -215,7 +210,7 @@ impl MgChangeCapture {
             };
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
-            let mut entries = self.journal.entries(docs, began).await?;
+            let mut entries = self.journal.entries(docs).await?;
             let now = Utc::now();
             for id in held.into_iter().filter(|id| !listed.contains(id)) {
                 entries.push(NewJournalEntry {
@@ -258,7 +253,6 @@ impl MgChangeCapture {
     }
 
     async fn levels_round(&self, full: bool, report: &mut PollReport) -> Result<u64, SourceError> {
-        let began = Utc::now();
         let items = self
             .client
             .search("/V1/inventory/source-items", "", "sku", |r| {
@@ -287,7 +281,7 @@ impl MgChangeCapture {
         if docs.is_empty() {
             return Ok(0);
         }
-        let entries = self.journal.entries(docs, began).await?;
+        let entries = self.journal.entries(docs).await?;
         let stream = format!("{}:source-items", self.journal.system);
         let n = self
             .append(

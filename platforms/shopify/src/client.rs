@@ -503,7 +503,8 @@ impl ShopifyClient {
         for node in nodes {
             let d = match entity {
                 Entity::Products => {
-                    let extra = self.remaining_variants(node).await?;
+                    let extra =
+                        weft_platform::poll::patient(|| self.remaining_variants(node)).await?;
                     normalize::product_from_graphql(node, &extra)
                 }
                 Entity::Customers => normalize::customer_from_graphql(node),
@@ -806,7 +807,8 @@ impl ShopifyClient {
                 }
                 let d = match entity {
                     Entity::Products => {
-                        let extra = self.remaining_variants(node).await?;
+                        let extra =
+                            weft_platform::poll::patient(|| self.remaining_variants(node)).await?;
                         normalize::product_from_graphql(node, &extra)
                     }
                     Entity::Customers => normalize::customer_from_graphql(node),
@@ -867,7 +869,7 @@ impl ShopifyClient {
         match resp.data.get("product") {
             None | Some(Value::Null) => Ok(None),
             Some(node) => {
-                let extra = self.remaining_variants(node).await?;
+                let extra = weft_platform::poll::patient(|| self.remaining_variants(node)).await?;
                 normalize::product_from_graphql(node, &extra)
                     .map(Some)
                     .map_err(normalize_err)
@@ -1085,7 +1087,7 @@ impl ShopifyClient {
             .get("product")
             .filter(|p| !p.is_null())
             .ok_or_else(|| shape_err("productSet returned no product"))?;
-        let extra = self.remaining_variants(node).await?;
+        let extra = weft_platform::poll::patient(|| self.remaining_variants(node)).await?;
         normalize::product_from_graphql(node, &extra).map_err(normalize_err)
     }
 

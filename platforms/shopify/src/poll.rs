@@ -330,7 +330,7 @@ impl ShopifyReconciler {
                 &d.id,
                 &d.updated_at,
                 &d.body,
-                created_at,
+                Some(created_at),
             )
             .await?;
             entries.push(NewJournalEntry {
@@ -445,7 +445,7 @@ impl ShopifyReconciler {
                     &d.id,
                     &d.updated_at,
                     &d.body,
-                    read_at,
+                    Some(read_at),
                 )
                 .await?;
                 entries.push(NewJournalEntry {
@@ -627,8 +627,7 @@ where
                 if attempt < weft_platform::poll::THROTTLE_RETRIES =>
             {
                 attempt += 1;
-                tokio::time::sleep(e.retry_after().unwrap_or(std::time::Duration::from_secs(1)))
-                    .await;
+                tokio::time::sleep(weft_platform::poll::throttle_wait(&e)).await;
             }
             other => return other,
         }

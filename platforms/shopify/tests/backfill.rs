@@ -38,6 +38,16 @@ async fn reconciler(
     version: &str,
     bulk_above: u64,
 ) -> (ShopifyReconciler, Store, tempfile::TempDir) {
+    reconciler_polling(handle, version, bulk_above, Duration::from_millis(20)).await
+}
+
+/// [`reconciler`] polling a bulk operation's status every `poll_every`.
+async fn reconciler_polling(
+    handle: &SimHandle,
+    version: &str,
+    bulk_above: u64,
+    poll_every: Duration,
+) -> (ShopifyReconciler, Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = Store::open_with(
         &dir.path().join("weft.sqlite").to_string_lossy(),
@@ -48,7 +58,7 @@ async fn reconciler(
     let mut config = ShopifyConfig::new(handle.base_url.clone(), version, "shpat_sim_access_token");
     config.backfill = Backfill {
         bulk_above_variants: bulk_above,
-        poll_every: Duration::from_millis(20),
+        poll_every,
         max_wait: Duration::from_secs(60),
         chunk: 100,
         pace: None,
@@ -251,7 +261,11 @@ async fn a_failed_operation_is_tried_again_and_a_refused_one_falls_back_to_pagin
     // refuses weft's (OPERATION_IN_PROGRESS) and the backfill pages instead.
     let (sim, handle, _) = shop(60, 50).await;
     sim.set_bulk_pacing(1, Duration::from_secs(5));
-    let (other, _other_db, _d3) = reconciler(&handle, "2025-10", 1_000).await;
+    // The other operation's owner polls its status once a second (a status poll every 20 ms
+    // spends the whole standard restore rate, and with one access token the simulated shop
+    // has one bucket: weft's fallback would never get a query through).
+    let (other, _other_db, _d3) =
+        reconciler_polling(&handle, "2025-10", 1_000, Duration::from_secs(1)).await;
     let other = Arc::new(other);
     let running = tokio::spawn({
         let o = other.clone();

@@ -197,7 +197,7 @@ impl WooPoller {
                 &d.id,
                 &d.version,
                 &d.body,
-                read_at,
+                Some(read_at),
             )
             .await?;
             entries.push(NewJournalEntry {
