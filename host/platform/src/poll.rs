@@ -142,7 +142,8 @@ where
 /// that body at that version already (an append would be deduplicated away, and the read
 /// never seen), when it is taken as the later one as before. `read_at` `None`: the platform's
 /// connection cannot read an entity again, so such a tie could not be settled (and a document
-/// at the version weft holds loses to it in the merge): the read is taken as the later one.
+/// journaled at the version weft holds does not win the merge): the read is taken as the
+/// later one.
 /// Strictly older documents keep their version (the stale guard ignores them).
 #[allow(clippy::too_many_arguments)]
 pub async fn observed_version(
