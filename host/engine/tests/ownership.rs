@@ -45,15 +45,6 @@ async fn agreed(db: &Store, p: &Processor) {
     assert_eq!(golden_price(db).await.0, json!("49.99"));
 }
 
-async fn counter(db: &Store, name: &str) -> i64 {
-    db.counters(STORE)
-        .await
-        .unwrap()
-        .get(name)
-        .copied()
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn a_non_owner_change_is_reverted_within_the_step_and_counted() {
     let dir = tempfile::tempdir().unwrap();

@@ -109,13 +109,12 @@ async fn agreed(db: &Store, p: &Processor) {
     assert_eq!(golden_price(db).await.0, json!("49.99"));
 }
 
-async fn counter(db: &Store, name: &str) -> i64 {
-    db.counters(STORE)
+/// The shop's product as weft holds it.
+async fn held_product(db: &Store) -> weft_store::EntityState {
+    db.entity_state(STORE, "shopify", "product", "8812345678901234567")
         .await
         .unwrap()
-        .get(name)
-        .copied()
-        .unwrap_or(0)
+        .unwrap()
 }
 
 fn shop(now: Option<Value>, can_reread: bool) -> Arc<Shop> {
@@ -148,11 +147,7 @@ async fn a_late_delivery_of_the_held_second_is_not_applied_when_the_shop_still_s
         price_writes(&db, "netsuite").await.is_empty(),
         "the late delivery's price must not reach NetSuite"
     );
-    let state = db
-        .entity_state(STORE, "shopify", "product", "8812345678901234567")
-        .await
-        .unwrap()
-        .unwrap();
+    let state = held_product(&db).await;
     assert_eq!(state.body["variants"][0]["price"], json!("49.99"));
 }
 
@@ -175,11 +170,7 @@ async fn a_delivery_the_shop_confirms_is_applied_just_after_the_held_version() {
     let writes = price_writes(&db, "netsuite").await;
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0]["price"], json!("59.99"));
-    let state = db
-        .entity_state(STORE, "shopify", "product", "8812345678901234567")
-        .await
-        .unwrap()
-        .unwrap();
+    let state = held_product(&db).await;
     assert_eq!(state.version, "2026-11-26T10:05:00.000001Z");
 }
 

@@ -149,6 +149,16 @@ pub fn erp_item(price: f64, version: &str) -> NewJournalEntry {
     }
 }
 
+/// The store's counter `name` (0 when never bumped).
+pub async fn counter(db: &Store, name: &str) -> i64 {
+    db.counters(STORE)
+        .await
+        .unwrap()
+        .get(name)
+        .copied()
+        .unwrap_or(0)
+}
+
 pub async fn golden_price(db: &Store) -> (Value, Value) {
     let g = db.golden(STORE, "price", SKU).await.unwrap().unwrap();
     (g.fields["price"].clone(), g.field_meta["price"].clone())
