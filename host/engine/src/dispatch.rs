@@ -786,19 +786,16 @@ impl Dispatcher {
             },
             None => read.version,
         };
-        self.db
-            .append_batch(vec![NewJournalEntry {
-                store_id: self.store_id.clone(),
-                system: row.system.clone(),
-                kind: row.kind.clone(),
-                entity_id: id.to_owned(),
-                version,
-                source: Source::Poll,
-                delivery_id: None,
-                body: read.body,
-                received_at: Utc::now(),
-            }])
-            .await?;
+        crate::sync::journal_read(
+            &self.db,
+            &self.store_id,
+            &row.system,
+            &row.kind,
+            id,
+            version,
+            read.body,
+        )
+        .await?;
         self.db
             .bump_counter(&self.store_id, "stale_target_read", 1)
             .await?;

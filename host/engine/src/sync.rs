@@ -513,19 +513,16 @@ impl Processor {
             // A read older than what weft holds (a clock gone back): journal order decides.
             return Ok(false);
         };
-        self.db
-            .append_batch(vec![NewJournalEntry {
-                store_id: self.store_id.clone(),
-                system: entry.system.clone(),
-                kind: entry.kind.clone(),
-                entity_id: entry.entity_id.clone(),
-                version,
-                source: Source::Poll,
-                delivery_id: None,
-                body: read.body,
-                received_at: Utc::now(),
-            }])
-            .await?;
+        journal_read(
+            &self.db,
+            &self.store_id,
+            &entry.system,
+            &entry.kind,
+            &entry.entity_id,
+            version,
+            read.body,
+        )
+        .await?;
         Ok(true)
     }
 
@@ -2799,6 +2796,34 @@ pub(crate) fn version_after(read: &str, known: &str) -> Option<String> {
         _ if freshness(Some(known), read) == Freshness::Newer => Some(read.to_owned()),
         _ => None,
     }
+}
+
+/// Journals what a read of one entity again showed ([`Connection::reread`]), as a read, under
+/// `version` (see [`version_after`]).
+///
+/// [`Connection::reread`]: weft_platform::Connection::reread
+pub(crate) async fn journal_read(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+    kind: &str,
+    id: &str,
+    version: String,
+    body: Value,
+) -> Result<(), StoreError> {
+    db.append_batch(vec![NewJournalEntry {
+        store_id: store_id.to_owned(),
+        system: system.to_owned(),
+        kind: kind.to_owned(),
+        entity_id: id.to_owned(),
+        version,
+        source: Source::Poll,
+        delivery_id: None,
+        body,
+        received_at: Utc::now(),
+    }])
+    .await?;
+    Ok(())
 }
 
 /// Whether `entry` is an observation of a platform (a webhook body, which may arrive after later
