@@ -130,7 +130,8 @@ pub struct PriceFields {
     pub sku: String,
     /// List price, a normalised decimal string; `None` when the ERP has none.
     pub price: Option<String>,
-    /// Compare-at price, a normalised decimal string.
+    /// Compare-at price, a normalised decimal string: the price the variant was marked down
+    /// from, so always above `price` (see [`PriceFields::marked_down`]).
     pub compare_at_price: Option<String>,
 }
 
@@ -150,7 +151,29 @@ impl PriceFields {
                 *v = Some(norm);
             }
         }
-        Ok(self)
+        Ok(self.marked_down())
+    }
+
+    /// A compare-at price is the price the variant was marked down from: one not above the
+    /// price marks nothing down and is none. The storefronts that keep a markdown as a sale
+    /// price below a regular price (WooCommerce, Magento) can hold no other; NetSuite and
+    /// Shopify can, and an ERP price raised past its compare-at price ends the sale on every
+    /// system instead of leaving one holding a compare-at the others cannot show.
+    pub fn marked_down(mut self) -> PriceFields {
+        if let (Some(p), Some(c)) = (&self.price, &self.compare_at_price)
+            && !money_lt(p, c)
+        {
+            self.compare_at_price = None;
+        }
+        self
+    }
+}
+
+/// Whether decimal `a` is below decimal `b` (false when either is not a decimal).
+pub fn money_lt(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x < y,
+        _ => false,
     }
 }
 
@@ -452,5 +475,28 @@ pub fn write_command(
         target_id,
         external_id: None,
         body: body.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(price: Option<&str>, compare_at: Option<&str>) -> PriceFields {
+        PriceFields {
+            sku: "TEE".into(),
+            price: price.map(str::to_owned),
+            compare_at_price: compare_at.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_compare_at_price_not_above_the_price_is_none() {
+        let norm = |p, c| price(p, c).normalized("TEE").unwrap().compare_at_price;
+        assert_eq!(norm(Some("15"), Some("20")), Some("20.00".into()));
+        assert_eq!(norm(Some("20"), Some("20.00")), None);
+        assert_eq!(norm(Some("25"), Some("20")), None);
+        // Without a price there is nothing to compare with: kept as written.
+        assert_eq!(norm(None, Some("20")), Some("20.00".into()));
     }
 }

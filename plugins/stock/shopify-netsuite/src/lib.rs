@@ -3,7 +3,9 @@
 //! - Products and variants <-> inventory items (NetSuite `itemId` = `sku_prefix` + SKU,
 //!   externalId `item-<escaped sku>`); the web title lives in the NetSuite field named by
 //!   `title_field`.
-//! - Prices: `basePrice` <-> variant `price`, `custitem_compare_at_price` <-> `compare_at_price`.
+//! - Prices: `basePrice` <-> variant `price`, `custitem_compare_at_price` <-> `compare_at_price`;
+//!   a compare-at price not above the price is none on every system
+//!   ([`canonical::PriceFields::marked_down`]).
 //! - Inventory per location (`locations` maps Shopify location ids to NetSuite ones). NetSuite is
 //!   the stock master: to Shopify an absolute `set-quantity` (the host adds
 //!   `changeFromQuantity`), to NetSuite an `inventoryAdjustment` delta.

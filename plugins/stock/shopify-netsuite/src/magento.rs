@@ -19,7 +19,7 @@
 //!   (`magento:7`).
 
 use crate::canonical::{
-    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields,
+    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields, money_lt,
 };
 use crate::config::Config;
 use crate::orders::{Address, ShippingLine};
@@ -47,12 +47,6 @@ pub const UNMAPPED_VARIANT_FIELDS: [&str; 13] = [
     "barcode",
 ];
 
-fn money_lt(a: &str, b: &str) -> bool {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x < y,
-        _ => false,
-    }
-}
 
 fn custom<'a>(p: &Node<'a>, code: &str) -> Result<Option<&'a Value>, ItemError> {
     for a in p.opt_array("custom_attributes")? {

@@ -231,7 +231,8 @@ pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, Ite
                 Some((level, currency)) => storefront_price(&i, level, currency)?,
             },
             compare_at_price: i.opt_decimal("custitem_compare_at_price")?,
-        },
+        }
+        .marked_down(),
         id: i.opt_id("id")?,
         external_id: i.opt_str("externalId")?.map(str::to_owned),
     }))

@@ -306,7 +306,8 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             sku: row.sku.clone(),
             price: row.price.clone().flatten(),
             compare_at_price: row.compare_at_price.clone().flatten(),
-        };
+        }
+        .marked_down();
         let mut omit = Vec::new();
         if row.price.as_ref().is_none_or(Option::is_none) {
             omit.push("price");

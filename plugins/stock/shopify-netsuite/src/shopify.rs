@@ -185,7 +185,8 @@ pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
                 sku: sku.to_owned(),
                 price: v.opt_decimal("price")?,
                 compare_at_price: v.opt_decimal("compare_at_price")?,
-            },
+            }
+            .marked_down(),
             variant_id: v.opt_id("id")?,
         });
     }

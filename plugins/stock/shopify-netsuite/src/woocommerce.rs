@@ -17,7 +17,7 @@
 //!   (`woocommerce:42`), so they never meet a Shopify shop's ids.
 
 use crate::canonical::{
-    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields,
+    self, CustomerFields, LevelFields, OrderFields, OrderLine, PriceFields, VariantFields, money_lt,
 };
 use crate::config::Config;
 use crate::orders::{Address, ShippingLine, sum};
@@ -41,13 +41,6 @@ pub struct Product {
     pub status: String,
     /// Canonical fields, when it has a SKU and is not a variable product.
     pub fields: Option<(VariantFields, PriceFields)>,
-}
-
-fn money_lt(a: &str, b: &str) -> bool {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x < y,
-        _ => false,
-    }
 }
 
 /// Reads a product or variation document.
