@@ -247,6 +247,72 @@ impl Connection for NetSuiteConnection {
         self.client.breaker()
     }
 
+    fn reread<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<weft_platform::EntityRead>, ConnectorError>>> {
+        let record_type = match kind {
+            "variant" | "inventory-level" => "inventoryItem",
+            "customer" => "customer",
+            _ => return None,
+        };
+        let (record_id, location) = match kind {
+            "inventory-level" => {
+                let (item, location) = id.split_once('@')?;
+                (item, Some(location))
+            }
+            _ => (id, None),
+        };
+        Some(Box::pin(async move {
+            let Some(record) = self
+                .client
+                .get_record(record_type, &RecordRef::Id(record_id.to_owned()))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let modified = record
+                .get("lastModifiedDate")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let Some(location) = location else {
+                return Ok(modified.map(|version| weft_platform::EntityRead {
+                    version,
+                    body: record,
+                }));
+            };
+            // A level is versioned by the newest transaction that moved it, which the item
+            // does not show; a read now is no older than the level delivered, so it carries
+            // the later of the item's date and the delivered level's (as change capture
+            // stamps a level with the later of the two).
+            let dates = [
+                modified.as_deref(),
+                delivered.get("last_modified_date").and_then(Value::as_str),
+            ];
+            let Some(version) = dates
+                .into_iter()
+                .flatten()
+                .filter_map(cdc::parse_netsuite_date)
+                .max()
+            else {
+                return Ok(None);
+            };
+            let version = version.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            Ok(inventory_level_docs(&record)
+                .into_iter()
+                .find(|l| l["location_id"].as_str() == Some(location))
+                .map(|mut level| {
+                    level["last_modified_date"] = Value::String(version.clone());
+                    weft_platform::EntityRead {
+                        version,
+                        body: level,
+                    }
+                }))
+        }))
+    }
+
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let cdc = NetSuiteCdc::new(
             ctx.store_id.clone(),
