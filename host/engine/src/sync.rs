@@ -946,6 +946,32 @@ impl Processor {
             }
         };
         let system = entry.system.as_str();
+        let mut incoming = incoming;
+        if kind != "inventory-level" && work.mode == Mode::Live && is_observation(entry) {
+            // A reading received while weft's write to this system was in flight (queued
+            // before, its completion recorded after) may show what the write replaced: the
+            // write landed after the read, so the system holds the write's fields. Without
+            // this, such a reading, processed after the completion, looks like the system
+            // changing them back, and weft writes the old value everywhere. (Stock readings wait
+            // for their writes' results instead: see `Work::must_park`.)
+            let landed = self
+                .db
+                .writes_done_after(&self.store_id, system, &kind, &record.key, entry.received_at)
+                .await?;
+            for write in landed
+                .into_iter()
+                .filter(|w| w.created_at <= entry.received_at)
+            {
+                for (field, value) in write.desired.as_object().into_iter().flatten() {
+                    if let Some(shown) = incoming.get_mut(field)
+                        && shown != value
+                    {
+                        *shown = value.clone();
+                        work.count("read_before_write");
+                    }
+                }
+            }
+        }
         if kind == "inventory-level"
             && work.mode == Mode::Live
             && work.must_park(system, &kind, &record.key, entry).await?

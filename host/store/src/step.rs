@@ -77,6 +77,11 @@ const HELD_QUANTITY: &str = "SELECT fields FROM target_state
 const HELD_QUANTITY_LOCKED: &str = "SELECT fields FROM target_state
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 FOR UPDATE";
 
+const WRITES_DONE_AFTER: &str = "SELECT id, status, body, created_at, updated_at FROM outbox
+     WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
+       AND status = 'done' AND updated_at > $5
+     ORDER BY id";
+
 const UNSETTLED_WRITES: &str = "SELECT o.id,
             CASE WHEN o.status = 'pending' THEN 'inflight' ELSE o.status END AS status,
             o.body, o.created_at, o.updated_at FROM outbox o
@@ -793,6 +798,22 @@ impl Store {
             since,
         )
         .await
+    }
+
+    /// The applied writes to `system` for `kind`/`key` whose completion was recorded after
+    /// `after`: a reading of the target received before then may have been taken before they
+    /// landed. In row order.
+    pub async fn writes_done_after(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        key: &str,
+        after: DateTime<Utc>,
+    ) -> Result<Vec<crate::types::SettlingWrite>> {
+        let target = [store_id, system, kind, key];
+        self.writes_to(WRITES_DONE_AFTER, "read writes done after", target, ms(after))
+            .await
     }
 
     /// The writes to `system` for `kind`/`key` whose effect a reader of the journal up to
