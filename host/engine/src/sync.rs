@@ -949,11 +949,12 @@ impl Processor {
         let mut incoming = incoming;
         if kind != "inventory-level" && work.mode == Mode::Live && is_observation(entry) {
             // A reading received while weft's write to this system was in flight (queued
-            // before, its completion recorded after) may show what the write replaced: the
-            // write landed after the read, so the system holds the write's fields. Without
-            // this, such a reading, processed after the completion, looks like the system
-            // changing them back, and weft writes the old value everywhere. (Stock readings wait
-            // for their writes' results instead: see `Work::must_park`.)
+            // before, its completion recorded after) that shows what the write replaced was
+            // taken before the write landed: the system holds the write's fields. Without this,
+            // such a reading, processed after the completion, looks like the system changing
+            // them back, and weft writes the old value everywhere. A reading showing anything
+            // else is taken as it is (the write's effect as the system shows it, or a change).
+            // (Stock readings wait for their writes' results instead: see `Work::must_park`.)
             let landed = self
                 .db
                 .writes_done_after(&self.store_id, system, &kind, &record.key, entry.received_at)
@@ -965,6 +966,7 @@ impl Processor {
                 for (field, value) in write.desired.as_object().into_iter().flatten() {
                     if let Some(shown) = incoming.get_mut(field)
                         && shown != value
+                        && write.replaces.get(field) == Some(&*shown)
                     {
                         *shown = value.clone();
                         work.count("read_before_write");
@@ -2760,8 +2762,26 @@ fn outbox_row(
         priority: priority(kind),
         coalesce: op != weft_platform::WriteOp::AdjustQuantity,
         resend_may_apply: prepared.idempotency == Idempotency::SentMayHaveApplied,
-        body: payload,
+        body: with_replaced(payload, golden, known),
     })
+}
+
+/// `payload` with `replaces`: the target's last-known values of the fields the write changes,
+/// which a reading taken before the write landed still shows (see `Processor::merge_record`).
+/// Kept beside the command, outside its idempotency key.
+fn with_replaced(mut payload: Value, desired: &Fields, known: Option<&Fields>) -> Value {
+    let replaces: Fields = known
+        .into_iter()
+        .flatten()
+        .filter(|(field, was)| desired.get(*field).is_some_and(|v| v != *was))
+        .map(|(field, was)| (field.clone(), was.clone()))
+        .collect();
+    if !replaces.is_empty()
+        && let Some(body) = payload.as_object_mut()
+    {
+        body.insert("replaces".into(), Value::Object(replaces));
+    }
+    payload
 }
 
 /// Dispatch priority: orders before inventory before prices before catalog (lower first).

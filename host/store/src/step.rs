@@ -1042,6 +1042,11 @@ fn settling_write<R: RowExt>(r: &R, op: &'static str) -> Result<crate::types::Se
         id: r.i64("id").map_err(StoreError::db(op))?,
         status: r.text("status").map_err(StoreError::db(op))?.parse()?,
         desired: body.get("desired").cloned().unwrap_or(Value::Null),
+        replaces: body
+            .get("replaces")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         expected_quantity: body.get("expected_quantity").and_then(Value::as_i64),
         created_at: from_ms(r.i64("created_at").map_err(StoreError::db(op))?),
         updated_at: from_ms(r.i64("updated_at").map_err(StoreError::db(op))?),

@@ -470,6 +470,9 @@ pub struct SettlingWrite {
     pub status: OutboxStatus,
     /// The canonical fields the write makes the target hold (JSON object, or null).
     pub desired: Value,
+    /// The target's last-known values of the fields the write changes (empty when it held
+    /// none): what a reading taken before the write landed shows.
+    pub replaces: serde_json::Map<String, Value>,
     /// The stock write's compare-and-set guard: the quantity the target held when it was
     /// planned, which a guarded write replaces (`None` for unguarded writes).
     pub expected_quantity: Option<i64>,
