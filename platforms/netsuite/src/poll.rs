@@ -19,6 +19,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
+use weft_platform::poll::observed_version;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -253,6 +254,7 @@ impl Reader {
         source: Source,
     ) -> Result<(Vec<NewJournalEntry>, u64), SourceError> {
         let now = Utc::now();
+        let read_at = now;
         let mut entries = Vec::new();
         let mut read = 0;
         // Records are fetched a few at a time (the account's governor still caps what is
@@ -325,7 +327,35 @@ impl Reader {
             }
             entries.push(self.entry(kind, row_id.clone(), version, record, now, source));
         }
+        self.observed(&mut entries, read_at).await?;
         Ok((entries, read))
+    }
+
+    /// Journals each of `entries`, read from `read_at` on, under the version
+    /// [`observed_version`] gives it: NetSuite stamps records to the second, so a read that
+    /// finds another body than weft holds in the same second is the later one when it began
+    /// after everything of the entity was received (a level back to what it showed earlier in
+    /// that second would otherwise be the same journal entry as the earlier one, and never
+    /// seen again), and a tie the step settles by reading it again otherwise.
+    async fn observed(
+        &self,
+        entries: &mut [NewJournalEntry],
+        read_at: chrono::DateTime<Utc>,
+    ) -> Result<(), SourceError> {
+        for e in entries.iter_mut() {
+            e.version = observed_version(
+                &self.db,
+                &self.store_id,
+                &self.system,
+                &e.kind,
+                &e.entity_id,
+                &e.version,
+                &e.body,
+                Some(read_at),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The stock levels of every item the transactions of `changed` (id, its
@@ -338,6 +368,7 @@ impl Reader {
         source: Source,
     ) -> Result<(Vec<NewJournalEntry>, u64), SourceError> {
         let mut read = 0;
+        let read_at = Utc::now();
         let mut items: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
         let ids: Vec<String> = changed
             .keys()
@@ -416,6 +447,7 @@ impl Reader {
                 ));
             }
         }
+        self.observed(&mut entries, read_at).await?;
         Ok((entries, read))
     }
 

@@ -585,3 +585,76 @@ async fn stock_moved_by_transactions_is_captured() {
     cdc.poll().await.unwrap();
     assert!(levels(&db.journal_since("s1", head, 1000).await.unwrap()).is_empty());
 }
+
+/// NetSuite stamps to the second: a level moved and moved back within one second shows the
+/// same body at the same version as an earlier reading. Change capture journals it again just
+/// after the version weft holds (`observed_version`), where the journal would have taken it for
+/// the earlier entry and weft would have kept the state in between.
+#[tokio::test]
+async fn a_level_moved_back_within_its_second_is_journaled_again() {
+    use weft_platform::Poller as _;
+    let env = start(SimConfig::new(12)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = weft_store::Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let gov = governor(&env, 5);
+    let client = Arc::new(env.client(&gov, "s1"));
+    let cdc = weft_netsuite::NetSuiteCdc::new(
+        "s1",
+        "netsuite",
+        db.clone(),
+        client,
+        Duration::from_secs(0),
+    );
+    let (items, _) = env.sim.erp_seed_catalog(1, 1).unwrap();
+    let item = items[0].clone();
+    let level = format!("{item}@1");
+    // Polls, then holds the newest reading of the level as the processing step would; returns
+    // it.
+    let poll_and_hold = || async {
+        cdc.poll().await.unwrap();
+        let e = db
+            .journal_since("s1", 0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "inventory-level" && e.entity_id == level)
+            .unwrap();
+        let mut step = weft_store::StepCommit::new("s1", chrono::Utc::now());
+        step.entity_states.push(weft_store::EntityStateUpsert {
+            system: e.system.clone(),
+            kind: e.kind.clone(),
+            entity_id: e.entity_id.clone(),
+            version: e.version.clone(),
+            body: e.body.clone(),
+            canonical_key: None,
+            journal_seq: e.seq,
+        });
+        db.commit_step(&step).await.unwrap();
+        e
+    };
+    let opening = poll_and_hold().await.body["quantity_on_hand"].clone();
+
+    // Within one second: a receipt of 3, read; 2 more, read; the 2 taken out again, read.
+    env.sim.advance_clock(Duration::from_secs(10));
+    env.sim.erp_adjust_inventory(&item, "1", 3.0, None).unwrap();
+    let first = poll_and_hold().await;
+    env.sim.erp_adjust_inventory(&item, "1", 2.0, None).unwrap();
+    let second = poll_and_hold().await;
+    env.sim.erp_adjust_inventory(&item, "1", -2.0, None).unwrap();
+    let back = poll_and_hold().await;
+
+    let on_hand = |e: &weft_store::JournalEntry| e.body["quantity_on_hand"].as_i64().unwrap();
+    let opening = opening.as_i64().unwrap();
+    assert_eq!(on_hand(&first), opening + 3);
+    assert_eq!(on_hand(&second), opening + 5);
+    assert!(second.version_key > first.version_key, "{second:?}");
+    assert!(back.seq > second.seq, "the level moved back is journaled again");
+    assert_eq!(on_hand(&back), opening + 3);
+    assert!(back.version_key > second.version_key, "{back:?}");
+}
