@@ -1036,6 +1036,40 @@ fn shipped_any(so: &Value) -> bool {
         })
 }
 
+/// A line the storefront cut below what NetSuite already shipped of it (an edit that raced the
+/// warehouse): NetSuite refuses to shrink a line below its fulfilled quantity, and shipped units
+/// cannot be unshipped, so the line keeps what shipped and is closed (nothing more of it is
+/// committed). Units the edit removed that had shipped come back, if at all, as a return (the
+/// storefront's refund with restock). Lines are matched by position, as weft writes them.
+fn keep_shipped(body: &mut Value, current: &Value) {
+    let shipped: Vec<f64> = current
+        .pointer("/item/items")
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| {
+                    l.get("quantityFulfilled")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let lines = body
+        .pointer_mut("/item/items")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten();
+    for (line, shipped) in lines.zip(shipped) {
+        let ordered = line.get("quantity").and_then(Value::as_f64).unwrap_or(0.0);
+        if shipped > 0.0 && ordered < shipped {
+            line["quantity"] = json!(shipped.round() as i64);
+            line["isClosed"] = json!(true);
+        }
+    }
+}
+
 /// salesOrder upsert for a canonical `order`.
 pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     let fields: OrderFields = canonical::parse(&req.record)?;
@@ -1060,6 +1094,7 @@ pub fn order_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
                 line["isClosed"] = json!(true);
             }
         }
+        keep_shipped(&mut body, &c);
         if order_matches(cfg, &body, &c) && crate::orders::checkout_matches(&body, &c) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }

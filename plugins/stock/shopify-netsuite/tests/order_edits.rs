@@ -147,3 +147,40 @@ fn the_sales_order_orders_what_is_left_and_closes_emptied_lines() {
         .remove("isClosed");
     assert_eq!(write(&h, &r, Some(&old)).len(), 1);
 }
+
+#[test]
+fn a_line_cut_below_what_netsuite_shipped_keeps_the_shipped_units_and_is_closed() {
+    let h = harness();
+    // The shopper's edit left one LS-S of three, but the warehouse had shipped two before the
+    // edit reached NetSuite.
+    let r = order_record(&h, &order());
+    let mut so = write(&h, &r, None).remove(0);
+    so["id"] = json!("9001");
+    for (i, l) in so["item"]["items"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        l["line"] = json!(i + 1);
+        l["quantityFulfilled"] = json!(0);
+    }
+    so["item"]["items"][0]["quantity"] = json!(3);
+    so["item"]["items"][0]["quantityFulfilled"] = json!(3);
+    let bodies = write(&h, &r, Some(&so));
+    assert_eq!(bodies.len(), 1);
+    let items = bodies[0]["item"]["items"].as_array().unwrap();
+    // NetSuite refuses a line below its fulfilled quantity: it keeps the three that shipped,
+    // closed, and the other lines are written as the edit left them.
+    assert_eq!(items[0]["quantity"], json!(3));
+    assert_eq!(items[0]["isClosed"], json!(true));
+    assert_eq!(items[1]["isClosed"], json!(true));
+    assert_eq!(items[2]["quantity"], json!(2));
+
+    // Once NetSuite holds that, nothing more is written (no write NetSuite would refuse, again
+    // and again).
+    let mut held = so.clone();
+    held["item"]["items"][0]["isClosed"] = json!(true);
+    held["item"]["items"][1]["isClosed"] = json!(true);
+    assert!(write(&h, &r, Some(&held)).is_empty());
+}
