@@ -184,7 +184,91 @@ impl NetSuiteCdc {
             report.journaled += inserted;
         }
         self.stock_round(full, &mut report).await?;
+        self.deleted_round(&mut report).await?;
         Ok(report)
+    }
+
+    /// Journals a tombstone for every item and customer SuiteQL's `deletedrecord` lists as
+    /// deleted since the `deleted` watermark (less the overlap), at its deletion time: the
+    /// same entry the push script's `delete` notification journals, so a lost notification
+    /// (or an account without the script) still brings the deletion. The first round reads
+    /// every deletion the account keeps; tombstones of records weft never read change nothing.
+    async fn deleted_round(&self, report: &mut PollReport) -> Result<(), SourceError> {
+        let stream = format!("{}:deleted", self.system);
+        let mark = self
+            .db
+            .watermark(&self.store_id, &stream)
+            .await?
+            .and_then(|v| v.get("at").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|t| crate::cdc::parse_netsuite_date(&t));
+        let mut sql =
+            "SELECT recordid, type, TO_CHAR(deletedDate, 'YYYY-MM-DD HH24:MI:SS') AS deleted \
+             FROM deletedrecord WHERE type IN ('inventoryitem', 'customer')"
+                .to_owned();
+        if let Some(mark) = mark {
+            let lower = mark - chrono::Duration::from_std(self.overlap).unwrap_or_default();
+            // Deletions are stamped to the second: the mark's own second is read again (its
+            // tombstones are the same journal entries).
+            let lower = lower - chrono::Duration::seconds(1);
+            sql.push_str(&format!(
+                " AND deletedDate >= {}",
+                crate::cdc::date_literal(lower)
+            ));
+        }
+        sql.push_str(" ORDER BY deletedDate, recordid");
+        let rows = self.client.suiteql_all(&sql, self.page_size).await?;
+        let now = Utc::now();
+        let mut newest = mark;
+        let mut entries = Vec::new();
+        for row in rows {
+            let text = |k: &str| {
+                row.get(k).and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+            };
+            let (Some(id), Some(kind), Some(at)) = (
+                text("recordid"),
+                text("type").and_then(|t| match t.as_str() {
+                    "inventoryitem" => Some("variant"),
+                    "customer" => Some("customer"),
+                    _ => None,
+                }),
+                text("deleted").and_then(|t| crate::cdc::parse_netsuite_date(&t)),
+            ) else {
+                continue;
+            };
+            newest = Some(newest.map_or(at, |n| n.max(at)));
+            entries.push(NewJournalEntry {
+                store_id: self.store_id.clone(),
+                system: self.system.clone(),
+                kind: kind.into(),
+                body: weft_platform::webhook::tombstone(&id),
+                entity_id: id,
+                version: weft_platform::version::format_ts(at),
+                source: Source::Cdc,
+                delivery_id: None,
+                received_at: now,
+            });
+        }
+        let Some(newest) = newest else {
+            return Ok(());
+        };
+        let outcomes = self
+            .db
+            .append_with_watermark(
+                entries,
+                &self.store_id,
+                WatermarkUpdate {
+                    stream,
+                    value: serde_json::json!({ "at": newest.to_rfc3339() }),
+                },
+                now,
+            )
+            .await?;
+        report.journaled += outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
+        Ok(())
     }
 
     /// Reads the stock levels of every item a stock transaction changed since the `stock`

@@ -26,7 +26,8 @@
 //! - **Deletions**: an item or customer deleted (event `delete`) is journaled at once as a
 //!   tombstone of it ([`weft_platform::webhook::tombstone`], kind `variant` or `customer`, at
 //!   the deletion's time), not as a hint. Change capture by `lastModifiedDate` cannot see a
-//!   deletion, so one whose notification is lost is not captured.
+//!   deletion; its read of SuiteQL's `deletedrecord` journals the same tombstone, so one whose
+//!   notification is lost is captured by the next round.
 //! - **Polling adapts** ([`PushPace`]): while pushes arrive and change capture finds nothing
 //!   they missed, it may poll at a relaxed interval (`push_poll_interval_secs`); it goes back
 //!   to the normal interval as soon as pushes stop for that long or a round finds a change

@@ -646,7 +646,9 @@ async fn a_level_moved_back_within_its_second_is_journaled_again() {
     let first = poll_and_hold().await;
     env.sim.erp_adjust_inventory(&item, "1", 2.0, None).unwrap();
     let second = poll_and_hold().await;
-    env.sim.erp_adjust_inventory(&item, "1", -2.0, None).unwrap();
+    env.sim
+        .erp_adjust_inventory(&item, "1", -2.0, None)
+        .unwrap();
     let back = poll_and_hold().await;
 
     let on_hand = |e: &weft_store::JournalEntry| e.body["quantity_on_hand"].as_i64().unwrap();
@@ -654,7 +656,82 @@ async fn a_level_moved_back_within_its_second_is_journaled_again() {
     assert_eq!(on_hand(&first), opening + 3);
     assert_eq!(on_hand(&second), opening + 5);
     assert!(second.version_key > first.version_key, "{second:?}");
-    assert!(back.seq > second.seq, "the level moved back is journaled again");
+    assert!(
+        back.seq > second.seq,
+        "the level moved back is journaled again"
+    );
     assert_eq!(on_hand(&back), opening + 3);
     assert!(back.version_key > second.version_key, "{back:?}");
+}
+
+/// A deletion is found by change capture too (SuiteQL's `deletedrecord`), not only by the push
+/// script's `delete` notification: an item and a customer deleted are journaled as tombstones
+/// at their deletion time, once, and deletions of records weft does not sync are not.
+#[tokio::test]
+async fn deletions_are_captured_from_deleted_records() {
+    use weft_platform::Poller as _;
+    let env = start(SimConfig::new(13)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = weft_store::Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("weft.db").display()
+    ))
+    .await
+    .unwrap();
+    let gov = governor(&env, 5);
+    let client = Arc::new(env.client(&gov, "s1"));
+    let cdc = weft_netsuite::NetSuiteCdc::new(
+        "s1",
+        "netsuite",
+        db.clone(),
+        client,
+        Duration::from_secs(0),
+    );
+    let (_, customers) = env.sim.erp_seed_catalog(2, 2).unwrap();
+    // An item nothing was ever stocked or sold of (one with transactions cannot be deleted).
+    let item = env
+        .sim
+        .erp_create(
+            RecordType::InventoryItem,
+            json!({"externalId": "item-GONE", "itemId": "GONE", "basePrice": 5.0}),
+        )
+        .unwrap();
+    cdc.poll().await.unwrap();
+    let head = db.journal_since("s1", 0, 10_000).await.unwrap().len() as i64;
+
+    env.sim.advance_clock(Duration::from_secs(10));
+    env.sim
+        .erp_delete(RecordType::InventoryItem, &item)
+        .unwrap();
+    env.sim
+        .erp_delete(RecordType::Customer, &customers[1])
+        .unwrap();
+    let deleted_at = weft_sim_netsuite::clock::format_datetime(env.sim.now());
+    cdc.poll().await.unwrap();
+    let tombstones = |entries: Vec<weft_store::JournalEntry>| -> Vec<(String, String, String)> {
+        entries
+            .into_iter()
+            .filter(|e| weft_platform::webhook::is_tombstone(&e.body))
+            .map(|e| (e.kind, e.entity_id, e.version))
+            .collect()
+    };
+    let new = db.journal_since("s1", head, 10_000).await.unwrap();
+    let head = new.last().map_or(head, |e| e.seq);
+    let mut found = tombstones(new);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "customer".to_owned(),
+                customers[1].clone(),
+                deleted_at.clone()
+            ),
+            ("variant".to_owned(), item, deleted_at),
+        ]
+    );
+    // The next rounds read the mark's second again and journal nothing new.
+    env.sim.advance_clock(Duration::from_secs(1));
+    cdc.poll().await.unwrap();
+    assert!(tombstones(db.journal_since("s1", head, 10_000).await.unwrap()).is_empty());
 }

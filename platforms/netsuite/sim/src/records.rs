@@ -540,6 +540,21 @@ pub struct Db {
     /// Saves a user event script would see (`None` until pushes are on), and what wakes the
     /// pusher.
     saves: Option<(Vec<Saved>, Arc<tokio::sync::Notify>)>,
+    /// Every record deleted, in order: SuiteQL's `deletedrecord` table.
+    deleted: Vec<Deleted>,
+}
+
+/// A deleted record, as SuiteQL's `deletedrecord` table lists it.
+#[derive(Clone, Debug)]
+pub struct Deleted {
+    /// The record's type.
+    pub record_type: RecordType,
+    /// Its internal id.
+    pub id: u64,
+    /// Its name (an item's `itemId`, a customer's `entityId`, a transaction's `tranId`).
+    pub name: Option<String>,
+    /// When it was deleted.
+    pub at: DateTime<Utc>,
 }
 
 /// A record save as a user event script's `afterSubmit` sees it.
@@ -654,6 +669,7 @@ impl Db {
             counts: BTreeMap::new(),
             matrix_values: BTreeMap::new(),
             saves: None,
+            deleted: Vec::new(),
         };
         for (i, name) in location_names.iter().enumerate() {
             let id = i as u64 + 1;
@@ -1746,8 +1762,23 @@ impl Db {
             self.recommit(now);
         }
         self.counts.entry(rt).or_default().deletes += 1;
+        let name = ["itemId", "entityId", "tranId"]
+            .into_iter()
+            .find_map(|k| old.text(k))
+            .map(str::to_owned);
+        self.deleted.push(Deleted {
+            record_type: rt,
+            id,
+            name,
+            at: now,
+        });
         self.saved(rt, id, "delete", now);
         Ok(())
+    }
+
+    /// Every record deleted, in order of deletion.
+    pub fn deleted(&self) -> &[Deleted] {
+        &self.deleted
     }
 
     fn peek_id(&self, rt: RecordType) -> u64 {

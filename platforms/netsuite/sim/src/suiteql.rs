@@ -31,6 +31,10 @@
 //! - `transactionline`: transaction, linesequencenumber, item, location, quantity (fulfilment
 //!   lines negative), isclosed
 //! - `location`: id, name, isinactive
+//! - `deletedrecord`: recordid, type (the record type's script id in lower case, as a user
+//!   event script names it: `inventoryitem`, `customer`, `salesorder`, ...), name, deleteddate,
+//!   iscustomrecord (always `F`), context (`WEBSERVICES`: the simulator does not tell the UI
+//!   from an integration). Every deletion is kept (NetSuite's retention is not modelled).
 //!
 //! Values come back as NetSuite returns them: ids and text as strings, numbers as numbers,
 //! booleans as `"T"` / `"F"`, dates and date-times in the default date preference `M/D/YYYY`
@@ -217,6 +221,7 @@ enum Table {
     InventoryItemLocations,
     Location,
     TransactionLine,
+    DeletedRecord,
 }
 
 impl Table {
@@ -228,6 +233,7 @@ impl Table {
             "inventoryitemlocations" => Table::InventoryItemLocations,
             "location" => Table::Location,
             "transactionline" => Table::TransactionLine,
+            "deletedrecord" => Table::DeletedRecord,
             _ => return None,
         })
     }
@@ -294,6 +300,14 @@ impl Table {
                 ("location", Id),
                 ("quantity", Num),
                 ("isclosed", Bool),
+            ],
+            Table::DeletedRecord => &[
+                ("recordid", Id),
+                ("type", Text),
+                ("name", Text),
+                ("deleteddate", DateTime),
+                ("iscustomrecord", Bool),
+                ("context", Text),
             ],
         }
     }
@@ -476,6 +490,20 @@ impl Table {
                 rows.sort_by_key(|(id, _)| *id);
                 rows.into_iter().map(|(_, r)| r).collect()
             }
+            Table::DeletedRecord => db
+                .deleted()
+                .iter()
+                .map(|d| {
+                    vec![
+                        Val::Num(d.id as f64),
+                        Val::Text(d.record_type.name().to_ascii_lowercase()),
+                        d.name.clone().map_or(Val::Null, Val::Text),
+                        Val::Time(d.at),
+                        Val::Text("F".into()),
+                        Val::Text("WEBSERVICES".into()),
+                    ]
+                })
+                .collect(),
         }
     }
 }
@@ -1112,6 +1140,7 @@ fn table_name(t: Table) -> &'static str {
         Table::InventoryItemLocations => "inventoryitemlocations",
         Table::Location => "location",
         Table::TransactionLine => "transactionline",
+        Table::DeletedRecord => "deletedrecord",
     }
 }
 
