@@ -957,7 +957,13 @@ impl Processor {
             // (Stock readings wait for their writes' results instead: see `Work::must_park`.)
             let landed = self
                 .db
-                .writes_done_after(&self.store_id, system, &kind, &record.key, entry.received_at)
+                .writes_done_after(
+                    &self.store_id,
+                    system,
+                    &kind,
+                    &record.key,
+                    entry.received_at,
+                )
                 .await?;
             for write in landed
                 .into_iter()

@@ -21,7 +21,9 @@ use weft_store::{OutboxRow, Store};
 /// shop is queued, and claimed (in flight).
 async fn write_in_flight(db: &Store, p: &weft_engine::Processor) -> OutboxRow {
     db.append(erp_item(49.99, T0)).await.unwrap();
-    db.append(shop_product("shopify", "49.99", T1)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T1))
+        .await
+        .unwrap();
     p.step(100).await.unwrap();
     db.append(erp_item(59.99, T2)).await.unwrap();
     p.step(100).await.unwrap();
@@ -74,7 +76,13 @@ async fn shop_shows(db: &Store, price: &str, version: &str) {
 async fn a_reading_taken_while_the_write_was_in_flight_does_not_undo_it() {
     let dir = tempfile::tempdir().unwrap();
     let (db, runtime) = open(&dir).await;
-    let p = processor(&db, &runtime, &["shopify"], &[("*", "last-write-wins")], json!({}));
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "last-write-wins")],
+        json!({}),
+    );
     let row = write_in_flight(&db, &p).await;
 
     // The shop is read before the write lands (a product webhook for another edit, say): it
@@ -95,7 +103,13 @@ async fn a_reading_taken_while_the_write_was_in_flight_does_not_undo_it() {
 async fn a_change_read_after_the_write_completed_is_taken() {
     let dir = tempfile::tempdir().unwrap();
     let (db, runtime) = open(&dir).await;
-    let p = processor(&db, &runtime, &["shopify"], &[("*", "last-write-wins")], json!({}));
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "last-write-wins")],
+        json!({}),
+    );
     let row = write_in_flight(&db, &p).await;
     applied(&db, &row).await;
 
@@ -115,7 +129,13 @@ async fn a_change_read_after_the_write_completed_is_taken() {
 async fn a_reading_in_flight_showing_another_value_than_the_replaced_one_is_taken() {
     let dir = tempfile::tempdir().unwrap();
     let (db, runtime) = open(&dir).await;
-    let p = processor(&db, &runtime, &["shopify"], &[("*", "last-write-wins")], json!({}));
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "last-write-wins")],
+        json!({}),
+    );
     let row = write_in_flight(&db, &p).await;
 
     // Read while the write was in flight, the shop shows neither the price the write replaced

@@ -812,8 +812,13 @@ impl Store {
         after: DateTime<Utc>,
     ) -> Result<Vec<crate::types::SettlingWrite>> {
         let target = [store_id, system, kind, key];
-        self.writes_to(WRITES_DONE_AFTER, "read writes done after", target, ms(after))
-            .await
+        self.writes_to(
+            WRITES_DONE_AFTER,
+            "read writes done after",
+            target,
+            ms(after),
+        )
+        .await
     }
 
     /// The writes to `system` for `kind`/`key` whose effect a reader of the journal up to

@@ -215,6 +215,39 @@ impl Connection for BigCommerceConnection {
         self.client.breaker()
     }
 
+    /// Products (with their variants) and customers, through the listings change capture
+    /// reads (`id:in=`), so the document has the shape it journals. Stock levels (versioned by
+    /// their product) and orders (lines read separately) are not read alone.
+    fn reread<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        _delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<weft_platform::EntityRead>, ConnectorError>>> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (path, query, norm): (&str, String, fn(&Value) -> Option<normalize::BcDoc>) = match kind
+        {
+            "product" => (
+                "/v3/catalog/products",
+                format!("include=variants&id:in={id}"),
+                normalize::product,
+            ),
+            "customer" => ("/v3/customers", format!("id:in={id}"), normalize::customer),
+            _ => return None,
+        };
+        Some(Box::pin(async move {
+            let raw = self.client.list_v3(path, &query).await?;
+            Ok(raw.iter().filter_map(norm).find(|d| d.id == id).map(|d| {
+                weft_platform::EntityRead {
+                    version: d.version,
+                    body: d.body,
+                }
+            }))
+        }))
+    }
+
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let journal = poll::Journal::new(ctx.store_id.clone(), ctx.system.clone(), ctx.db.clone());
         let fetcher = HintFetcher::new(

@@ -127,17 +127,24 @@ impl Journal {
 }
 
 impl Journal {
-    /// The entries for `docs` (versions placed against what weft holds, see
-    /// [`observed_version`]).
+    /// The entries for `docs`, read from `read_at` on (versions placed against what weft
+    /// holds, see [`observed_version`]; the read time counts for products and customers, the
+    /// kinds the connection can read again alone).
     pub async fn entries(
         &self,
         docs: Vec<BcDoc>,
         source: Source,
+        read_at: chrono::DateTime<Utc>,
     ) -> Result<Vec<NewJournalEntry>, SourceError> {
         let now = Utc::now();
         let mut out = Vec::with_capacity(docs.len());
         for d in docs {
             let kind = d.kind.as_str();
+            let read_at = matches!(
+                d.kind,
+                weft_platform::EntityKind::Product | weft_platform::EntityKind::Customer
+            )
+            .then_some(read_at);
             let version = observed_version(
                 &self.db,
                 &self.store_id,
@@ -146,7 +153,7 @@ impl Journal {
                 &d.id,
                 &d.version,
                 &d.body,
-                None,
+                read_at,
             )
             .await?;
             out.push(NewJournalEntry {
@@ -281,6 +288,7 @@ impl BcChangeCapture {
                 .watermark(&self.journal.store_id, &key)
                 .await?
                 .and_then(|v| v["date_modified"].as_str().map(str::to_owned));
+            let read_at = Utc::now();
             let since = mark
                 .as_deref()
                 .filter(|_| !full)
@@ -318,7 +326,7 @@ impl BcChangeCapture {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
             };
-            let entries = self.journal.entries(docs, Source::Poll).await?;
+            let entries = self.journal.entries(docs, Source::Poll, read_at).await?;
             let Some(next) = next else { continue };
             let outcomes = self
                 .journal

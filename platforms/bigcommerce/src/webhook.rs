@@ -254,9 +254,10 @@ impl HintFetcher {
         if Some(after) == mark || (mark.is_none() && after == 0) {
             return Ok(PollReport::default());
         }
+        let read_at = chrono::Utc::now();
         let docs = fetch_hinted(&self.client, j, &hints).await?;
         let read = docs.len() as u64;
-        let entries = j.entries(docs, Source::Webhook).await?;
+        let entries = j.entries(docs, Source::Webhook, read_at).await?;
         let outcomes =
             j.db.append_with_watermark(
                 entries,

@@ -739,3 +739,57 @@ async fn a_resent_product_create_finds_the_product_it_made() {
         "{products:?}"
     );
 }
+
+/// A tie (two readings of one second) is settled by reading the entity again: products (with
+/// their variants) and customers are read through the listings change capture uses, so the
+/// document has the shape it journals; levels and orders are not read alone.
+#[tokio::test]
+async fn products_and_customers_are_read_again_in_the_journaled_shape() {
+    use weft_platform::Connection;
+    let r = rig(SimConfig::default()).await;
+    let shirt = catalogue(&r.sim);
+    r.sim
+        .create_customer(json!({"email": "a@x.y", "first_name": "A", "last_name": "B"}))
+        .unwrap();
+    let cc = BcChangeCapture::new(r.journal.clone(), r.client.clone(), Duration::from_secs(2));
+    cc.poll().await.unwrap();
+    let conn = weft_bigcommerce::BigCommerceConnection::new(r.client.clone(), HintBus::new(), None);
+    let entries = journaled(&r.db).await;
+    for kind in ["product", "customer"] {
+        let held = entries.iter().find(|e| e.kind == kind).unwrap();
+        let read = conn
+            .reread(kind, &held.entity_id, &held.body)
+            .expect("read again")
+            .await
+            .unwrap()
+            .expect("it exists");
+        assert_eq!(read.body, held.body, "{kind}");
+        assert_eq!(read.version, held.version, "{kind}");
+    }
+    r.sim.advance_clock(Duration::from_secs(60));
+    r.sim
+        .edit_variant("SHIRT-M", json!({"price": 20.0}))
+        .unwrap();
+    let read = conn
+        .reread("product", &shirt.to_string(), &json!({}))
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.body["variants"][2]["price"], 20.0);
+    let level = entries
+        .iter()
+        .find(|e| e.kind == "inventory-level")
+        .unwrap();
+    assert!(
+        conn.reread("inventory-level", &level.entity_id, &level.body)
+            .is_none()
+    );
+    assert!(conn.reread("order", "1", &json!({})).is_none());
+    let gone = conn
+        .reread("product", "987654", &json!({}))
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+}

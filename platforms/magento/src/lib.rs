@@ -200,6 +200,31 @@ impl Connection for MagentoConnection {
         self.client.breaker()
     }
 
+    /// Products, customers and orders, through the listing change capture reads
+    /// (`searchCriteria` on `entity_id`), so the document has the shape it journals. Stock
+    /// levels are not read alone (source items carry no time stamp of their own).
+    fn reread<'a>(
+        &'a self,
+        kind: &'a str,
+        id: &'a str,
+        _delivered: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Option<weft_platform::EntityRead>, ConnectorError>>> {
+        let (path, norm) = poll::stream_of(kind)?;
+        Some(Box::pin(async move {
+            let filters = client::filter(0, "entity_id", id, "eq");
+            let raw = self
+                .client
+                .search(path, &filters, "entity_id", poll::record_identity)
+                .await?;
+            Ok(raw.iter().filter_map(norm).find(|d| d.id == id).map(|d| {
+                weft_platform::EntityRead {
+                    version: d.version,
+                    body: d.body,
+                }
+            }))
+        }))
+    }
+
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let journal = poll::Journal {
             store_id: ctx.store_id.clone(),

@@ -76,9 +76,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// The entries for `docs` (versions placed against what weft holds, see
-    /// [`observed_version`]).
-    pub async fn entries(&self, docs: Vec<MgDoc>) -> Result<Vec<NewJournalEntry>, SourceError> {
+    /// The entries for `docs`, read from `read_at` on (versions placed against what weft
+    /// holds, see [`observed_version`]; stock levels, which cannot be read again alone, pass
+    /// `None`).
+    pub async fn entries(
+        &self,
+        docs: Vec<MgDoc>,
+        read_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Vec<NewJournalEntry>, SourceError> {
         let now = Utc::now();
         let mut out = Vec::with_capacity(docs.len());
         for d in docs {
@@ -91,7 +96,7 @@ impl Journal {
                 &d.id,
                 &d.version,
                 &d.body,
-                None,
+                read_at,
             )
             .await?;
             out.push(NewJournalEntry {
@@ -111,7 +116,7 @@ impl Journal {
 }
 
 /// How a listed record becomes a document.
-type Normalize = fn(&Value) -> Option<MgDoc>;
+pub type Normalize = fn(&Value) -> Option<MgDoc>;
 
 /// The streams read by `updated_at`: name, path, the id field lists are sorted by, and how a
 /// record is normalized.
@@ -125,6 +130,28 @@ const STREAMS: [(&str, &str, &str, Normalize); 3] = [
     ),
     ("orders", "/V1/orders", "entity_id", normalize::order),
 ];
+
+/// The listing path and normalizer of entity kind `kind` (`None`: not read by `updated_at`).
+pub fn stream_of(kind: &str) -> Option<(&'static str, Normalize)> {
+    let stream = match kind {
+        "product" => "products",
+        "customer" => "customers",
+        "order" => "orders",
+        _ => return None,
+    };
+    STREAMS
+        .iter()
+        .find(|(name, ..)| *name == stream)
+        .map(|(_, path, _, norm)| (*path, *norm))
+}
+
+/// What names a listed record: customers and products answer `id`, orders `entity_id`.
+pub fn record_identity(r: &Value) -> String {
+    r.get("id")
+        .or_else(|| r.get("entity_id"))
+        .map(Value::to_string)
+        .unwrap_or_default()
+}
 
 /// Magento change capture.
 pub struct MgChangeCapture {
@@ -190,16 +217,12 @@ impl MgChangeCapture {
             } else {
                 Vec::new()
             };
-            let read_at = format_ts(Utc::now());
+            let began = Utc::now();
+            let read_at = format_ts(began);
             // Customers and products sort by `entity_id` as a search field; both answer `id`.
             let raw = self
                 .client
-                .search(path, &filters, sort, |r| {
-                    r.get("id")
-                        .or_else(|| r.get("entity_id"))
-                        .map(Value::to_string)
-                        .unwrap_or_default()
-                })
+                .search(path, &filters, sort, record_identity)
                 .await?;
             let docs: Vec<MgDoc> = raw.iter().filter_map(norm).collect();
             report.read += docs.len() as u64;
@@ -210,7 +233,7 @@ impl MgChangeCapture {
             };
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
-            let mut entries = self.journal.entries(docs).await?;
+            let mut entries = self.journal.entries(docs, Some(began)).await?;
             let now = Utc::now();
             for id in held.into_iter().filter(|id| !listed.contains(id)) {
                 entries.push(NewJournalEntry {
@@ -281,7 +304,7 @@ impl MgChangeCapture {
         if docs.is_empty() {
             return Ok(0);
         }
-        let entries = self.journal.entries(docs).await?;
+        let entries = self.journal.entries(docs, None).await?;
         let stream = format!("{}:source-items", self.journal.system);
         let n = self
             .append(

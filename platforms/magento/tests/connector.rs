@@ -569,3 +569,78 @@ async fn an_accepted_bulk_is_asked_about_after_a_restart_not_posted_again() {
         assert_eq!(r2.sim.product(&format!("SKU-{i}")).unwrap()["price"], 50.0);
     }
 }
+
+/// A tie (two readings of one second) is settled by reading the entity again: products,
+/// customers and orders are read through the listing change capture uses, filtered on
+/// `entity_id`, so the document has the shape change capture journals; levels are not read
+/// alone.
+#[tokio::test]
+async fn products_customers_and_orders_are_read_again_in_the_journaled_shape() {
+    let r = rig(SimConfig::default(), fast()).await;
+    seed(&r.sim, 3, 5.0);
+    r.sim
+        .save_customer(json!({"email": "ann@example.com", "firstname": "Ann", "lastname": "Lee"}))
+        .unwrap();
+    r.sim
+        .place_order(
+            "ann@example.com",
+            &[OrderLine {
+                sku: "SKU-1".into(),
+                qty: 1,
+            }],
+            "default",
+        )
+        .unwrap();
+    let conn = r.conn.clone();
+    let sources = weft_platform::Connection::change_sources(
+        conn.as_ref(),
+        &weft_platform::SourceCtx {
+            store_id: STORE.into(),
+            system: "magento".into(),
+            db: r.db.clone(),
+            overlap: Duration::from_secs(2),
+            webhook_url: None,
+        },
+    );
+    sources[0].poll().await.unwrap();
+    let journal = r.db.journal_since(STORE, 0, 10_000).await.unwrap();
+    for kind in ["product", "customer", "order"] {
+        let held = journal.iter().rev().find(|e| e.kind == kind).unwrap();
+        let read =
+            weft_platform::Connection::reread(conn.as_ref(), kind, &held.entity_id, &held.body)
+                .expect("read again")
+                .await
+                .unwrap()
+                .expect("it exists");
+        assert_eq!(read.body, held.body, "{kind}");
+        assert_eq!(read.version, held.version, "{kind}");
+    }
+    // The price changes: a read again shows it.
+    r.sim.set_price("SKU-2", 12.5).unwrap();
+    let sku2 = journal
+        .iter()
+        .find(|e| e.kind == "product" && e.body["sku"] == "SKU-2")
+        .unwrap();
+    let read =
+        weft_platform::Connection::reread(conn.as_ref(), "product", &sku2.entity_id, &sku2.body)
+            .unwrap()
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(read.body["price"], json!(12.5));
+    // Levels and unknown ids.
+    assert!(
+        weft_platform::Connection::reread(
+            conn.as_ref(),
+            "inventory-level",
+            "SKU-1@default",
+            &json!({})
+        )
+        .is_none()
+    );
+    let gone = weft_platform::Connection::reread(conn.as_ref(), "product", "999999", &json!({}))
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+}

@@ -47,7 +47,6 @@ pub const UNMAPPED_VARIANT_FIELDS: [&str; 13] = [
     "barcode",
 ];
 
-
 fn custom<'a>(p: &Node<'a>, code: &str) -> Result<Option<&'a Value>, ItemError> {
     for a in p.opt_array("custom_attributes")? {
         if a.opt_str("attribute_code")? == Some(code) {
