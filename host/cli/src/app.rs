@@ -645,6 +645,14 @@ impl Host {
         });
         let state = ServerState::new(db.clone(), writer, intake, notifier, metrics.clone());
         {
+            let wakers = wakers.clone();
+            state.set_dispatch_waker(Arc::new(move |store: &str| {
+                if let Some(w) = wakers.get(store) {
+                    w.outbox.notify_one();
+                }
+            }));
+        }
+        {
             let loops = loops.clone();
             state.set_loops(Arc::new(move || {
                 loops

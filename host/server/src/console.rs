@@ -1058,6 +1058,9 @@ async fn dead_action(
     match done {
         Ok(true) => {
             tracing::info!(%store, id, %action, "console: dead letter acted on");
+            if action == "retry" {
+                state.wake_dispatch(&store);
+            }
             Redirect::to(&format!("/console/stores/{}/dead", enc(&store))).into_response()
         }
         Ok(false) => error_page(
@@ -1297,6 +1300,9 @@ async fn replay_run(
     match actions.replay_run(db, store.clone(), since, entity).await {
         Ok(o) => {
             tracing::info!(%store, entries = o.entries, writes = o.writes, "console: replay run");
+            if o.writes > 0 {
+                state.wake_dispatch(&store);
+            }
             let _ = write!(
                 body,
                 "<h2>Replayed</h2><p id=\"replay-outcome\">{} journal entries re-run ({}): {} mapped, {} failed, \

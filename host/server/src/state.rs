@@ -105,6 +105,9 @@ pub(crate) struct Shared {
     /// Which stores this host holds the lease of, when the host says (see
     /// [`ServerState::set_tenures`]).
     pub(crate) tenures: RwLock<Option<Tenures>>,
+    /// Wakes a store's dispatcher, when the host says how (see
+    /// [`ServerState::set_dispatch_waker`]).
+    pub(crate) dispatch_waker: RwLock<Option<Notifier>>,
 }
 
 /// Which stores a host serves now: this host's id, and for a store whose lease it holds, the
@@ -161,6 +164,7 @@ impl ServerState {
                 loops: RwLock::new(None),
                 console: RwLock::new(None),
                 tenures: RwLock::new(None),
+                dispatch_waker: RwLock::new(None),
             }),
         };
         state.set_stores(stores);
@@ -191,6 +195,21 @@ impl ServerState {
     /// Reports the store loops' health from `source` (see [`crate::health`]).
     pub fn set_loops(&self, source: crate::health::LoopSource) {
         *self.shared.loops.write() = Some(source);
+    }
+
+    /// How to wake a store's dispatcher: an operator's action that queues writes (a dead
+    /// letter retried, a replay run from the console) sends them now, not at the dispatcher's
+    /// next idle tick.
+    pub fn set_dispatch_waker(&self, waker: Notifier) {
+        *self.shared.dispatch_waker.write() = Some(waker);
+    }
+
+    /// Wakes `store`'s dispatcher (nothing when the host set no waker).
+    pub(crate) fn wake_dispatch(&self, store: &str) {
+        let waker = self.shared.dispatch_waker.read().clone();
+        if let Some(w) = waker {
+            w(store);
+        }
     }
 
     /// Every store loop's status, when the host reports them (empty otherwise).
