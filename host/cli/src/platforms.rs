@@ -409,9 +409,7 @@ pub fn sheets_system(name: &str, settings: &SheetsSettings, key_json: &str) -> R
     let connect: Connect = Arc::new(move |shared| {
         let key = ServiceAccountKey::from_json(&key_json)
             .map_err(|e| anyhow!("cannot read the service-account key: {e}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
+        let http = weft_platform::http::shared_client(std::time::Duration::from_secs(60))
             .context("cannot build the Google Sheets HTTP client")?;
         let tokens = Arc::new(TokenSource::new(
             key,

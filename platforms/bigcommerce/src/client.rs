@@ -91,9 +91,7 @@ fn error_message(body: &Value) -> (String, String) {
 impl BcClient {
     /// A client sharing `limiter` (the store's quota).
     pub fn new(config: BcConfig, limiter: Arc<QuotaLimiter>) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
+        let http = weft_platform::http::shared_client(config.timeout)
             .map_err(|e| ConnectorError::from_reqwest(PLATFORM, e))?;
         Ok(BcClient {
             http,

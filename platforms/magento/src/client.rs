@@ -103,9 +103,7 @@ pub fn render_message(body: &Value) -> String {
 impl MgClient {
     /// A client for `config`.
     pub fn new(config: MgConfig) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
+        let http = weft_platform::http::shared_client(config.timeout)
             .map_err(|e| ConnectorError::from_reqwest(PLATFORM, e))?;
         Ok(MgClient {
             http,

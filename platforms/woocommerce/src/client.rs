@@ -225,9 +225,7 @@ impl WooClient {
                 },
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
+        let http = weft_platform::http::shared_client(config.timeout)
             .map_err(|e| ConnectorError::from_reqwest(PLATFORM, e))?;
         Ok(WooClient {
             in_flight: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
