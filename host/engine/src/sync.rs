@@ -704,7 +704,12 @@ impl Processor {
                 Freshness::Same
                     if mode == Mode::Live
                         && !batch.retried.contains(&entry.seq)
-                        && known.as_ref().is_some_and(|k| k.body == entry.body) =>
+                        && known.as_ref().is_some_and(|k| {
+                            let omitted = work
+                                .platform(&entry.system)
+                                .map_or(&[][..], |p| p.delivered_without(&entry.kind));
+                            weft_platform::same_document(&entry.body, &k.body, omitted)
+                        }) =>
                 {
                     report.duplicates += 1;
                     work.count("duplicate_ignored");

@@ -241,3 +241,30 @@ async fn a_read_begun_before_what_weft_holds_was_journaled_is_a_tie_not_the_late
     assert_eq!(golden_price(&db).await.0, json!("49.99"));
     assert!(price_writes(&db, "netsuite").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_delivery_lacking_only_what_webhooks_never_carry_is_the_held_document_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let shop = shop(None, true);
+    let p = store_with(&db, &runtime, shop.clone());
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    // A read carries SEO (which Shopify's product webhooks never do).
+    let mut read = shop_product("shopify", "49.99", T1);
+    read.body["seo"] = json!({"title": "Linen Shirt | Acme", "description": null});
+    read.delivery_id = Some("poll-1".into());
+    db.append(read).await.unwrap();
+    p.step(100).await.unwrap();
+
+    // The webhook of the same state: nothing to settle, nothing to read again.
+    db.append(delivered("49.99", T1, "d-1")).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(shop.rereads.load(Ordering::SeqCst), 0);
+    assert_eq!(counter(&db, "duplicate_ignored").await, 1);
+    assert!(held_product(&db).await.body.get("seo").is_some());
+
+    // One that shows another price in the second still is a tie.
+    db.append(delivered("59.99", T1, "d-2")).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(shop.rereads.load(Ordering::SeqCst), 1);
+}

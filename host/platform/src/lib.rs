@@ -225,6 +225,36 @@ pub trait Platform: Send + Sync + 'static {
     fn is_deletion(&self, _kind: &str, doc: &Value) -> bool {
         webhook::is_tombstone(doc)
     }
+
+    /// Top-level fields of a document of `kind` that some of this platform's deliveries leave
+    /// out (not carried, which is not "none": Shopify's product webhooks carry no SEO,
+    /// metafields or category). A document lacking only these, and equal in every field it
+    /// carries to the one weft holds at the same version, is that document again: no tie to
+    /// settle by reading the entity again. The default: none.
+    fn delivered_without(&self, _kind: &str) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// Whether `doc` is `held` again: equal, or lacking only fields `omitted` says a delivery may
+/// leave out and equal in every field it carries ([`Platform::delivered_without`]).
+pub fn same_document(doc: &Value, held: &Value, omitted: &[&str]) -> bool {
+    if doc == held {
+        return true;
+    }
+    if omitted.is_empty() {
+        return false;
+    }
+    match (doc.as_object(), held.as_object()) {
+        (Some(d), Some(h)) => {
+            d.keys().all(|k| h.contains_key(k))
+                && h.iter().all(|(k, v)| match d.get(k) {
+                    Some(dv) => dv == v,
+                    None => omitted.contains(&k.as_str()),
+                })
+        }
+        _ => false,
+    }
 }
 
 /// The keys of canonical records of `kind` that hold a person's data (the contract's
@@ -443,5 +473,32 @@ mod tests {
             assert_eq!(json, Value::String(k.as_str().into()));
         }
         assert_eq!(EntityKind::parse("widget"), None);
+    }
+}
+
+#[cfg(test)]
+mod same_document_tests {
+    use super::same_document;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_fields_a_delivery_may_leave_out_may_be_missing() {
+        let held = json!({"id": 1, "title": "Tee", "seo": {"title": "Tee | Acme"}});
+        let delivered = json!({"id": 1, "title": "Tee"});
+        assert!(same_document(&delivered, &held, &["seo"]));
+        assert!(!same_document(&delivered, &held, &[]));
+        assert!(!same_document(&delivered, &held, &["metafields"]));
+        // A carried field that differs, or one the held document lacks, is news.
+        assert!(!same_document(
+            &json!({"id": 1, "title": "Top"}),
+            &held,
+            &["seo"]
+        ));
+        assert!(!same_document(
+            &json!({"id": 1, "title": "Tee", "tags": []}),
+            &held,
+            &["seo"]
+        ));
+        assert!(same_document(&held, &held, &[]));
     }
 }

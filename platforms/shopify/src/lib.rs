@@ -60,6 +60,15 @@ impl Platform for Shopify {
         Role::Storefront
     }
 
+    /// Product webhooks carry no SEO, metafields or category (a GraphQL read does: see
+    /// `normalize`).
+    fn delivered_without(&self, kind: &str) -> &'static [&'static str] {
+        match kind {
+            "product" => &["category", "metafields", "seo"],
+            _ => &[],
+        }
+    }
+
     /// Variants and their prices travel inside their product.
     fn document_kind(&self, canonical: EntityKind) -> EntityKind {
         match canonical {
