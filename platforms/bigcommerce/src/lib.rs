@@ -139,6 +139,9 @@ impl Platform for BigCommerce {
     }
 }
 
+/// How a listed record becomes a document.
+type Normalize = fn(&Value) -> Option<normalize::BcDoc>;
+
 /// One store's connection to one BigCommerce store.
 pub struct BigCommerceConnection {
     client: Arc<BcClient>,
@@ -227,8 +230,7 @@ impl Connection for BigCommerceConnection {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let (path, query, norm): (&str, String, fn(&Value) -> Option<normalize::BcDoc>) = match kind
-        {
+        let (path, query, norm): (&str, String, Normalize) = match kind {
             "product" => (
                 "/v3/catalog/products",
                 format!("include=variants&id:in={id}"),
