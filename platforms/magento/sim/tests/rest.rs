@@ -161,7 +161,9 @@ async fn source_items_are_saved_all_or_nothing_and_orders_take_stock() {
 #[tokio::test]
 async fn bulk_operations_are_applied_later_and_report_their_status() {
     let mut c = SimConfig::default();
-    c.chaos.consumer_delay = Duration::from_millis(150);
+    // Long enough that the first status read comes before the consumer even on a loaded
+    // machine; the test then waits for the operations to settle, however long that takes.
+    c.chaos.consumer_delay = Duration::from_millis(1500);
     let (sim, _h, root) = start(c).await;
     seed(&sim, 1);
     let (s, a) = post(
@@ -195,8 +197,14 @@ async fn bulk_operations_are_applied_later_and_report_their_status() {
         10.0,
         "not applied yet"
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let (_, d) = get(&format!("{root}/V1/bulk/{uuid}/detailed-status")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let d = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, d) = get(&format!("{root}/V1/bulk/{uuid}/detailed-status")).await;
+        if !status(&d).contains(&STATUS_OPEN) || std::time::Instant::now() > deadline {
+            break d;
+        }
+    };
     assert_eq!(
         status(&d),
         vec![
