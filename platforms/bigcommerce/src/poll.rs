@@ -8,6 +8,12 @@
 //! only when weft does not already hold that order at that version). Journal entries and the
 //! new watermark (the newest `date_modified` read) commit in one transaction. The same
 //! fetching serves the webhook hints ([`fetch_hinted`]).
+//!
+//! Deletions: a deleted product or customer is in no listing, and `date_modified` never shows
+//! it. A full read (which lists every product and customer) journals a tombstone
+//! ([`weft_platform::webhook::tombstone`]) for each one weft held that it no longer lists,
+//! versioned by weft's clock at the read, so a lost `store/product/deleted` (or a customer's
+//! deletion, which weft subscribes no callback for) is found by the next full resync.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -288,6 +294,22 @@ impl BcChangeCapture {
                 .watermark(&self.journal.store_id, &key)
                 .await?
                 .and_then(|v| v["date_modified"].as_str().map(str::to_owned));
+            // Read before the listing, so nothing created since can look deleted.
+            let deletable = match stream {
+                "products" => Some("product"),
+                "customers" => Some("customer"),
+                _ => None,
+            };
+            let held = match deletable {
+                Some(kind) if full => {
+                    let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
+                    self.journal
+                        .db
+                        .entity_ids(&self.journal.store_id, &self.journal.system, kind, &marker)
+                        .await?
+                }
+                _ => Vec::new(),
+            };
             let read_at = Utc::now();
             let since = mark
                 .as_deref()
@@ -326,8 +348,54 @@ impl BcChangeCapture {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
             };
-            let entries = self.journal.entries(docs, Source::Poll, read_at).await?;
-            let Some(next) = next else { continue };
+            let listed: std::collections::HashSet<String> =
+                docs.iter().map(|d| d.id.clone()).collect();
+            let mut entries = self.journal.entries(docs, Source::Poll, read_at).await?;
+            if let Some(kind) = deletable {
+                // A full read lists every product and customer: one weft held that it no longer
+                // lists was deleted (its `store/.../deleted` callback lost, or never sent),
+                // versioned by weft's clock at the read (a deleted id never comes back), or
+                // just after the version weft holds if the store's clock is ahead of weft's.
+                let now = Utc::now();
+                for id in held.into_iter().filter(|id| !listed.contains(id)) {
+                    let known = self
+                        .journal
+                        .db
+                        .entity_state(&self.journal.store_id, &self.journal.system, kind, &id)
+                        .await?
+                        .map(|k| weft_platform::version::Version::parse(&k.version));
+                    let at = match known {
+                        Some(weft_platform::version::Version::At(t)) => {
+                            read_at.max(t + chrono::Duration::seconds(1))
+                        }
+                        _ => read_at,
+                    };
+                    entries.push(NewJournalEntry {
+                        store_id: self.journal.store_id.clone(),
+                        system: self.journal.system.clone(),
+                        kind: kind.into(),
+                        body: weft_platform::webhook::tombstone(&id),
+                        entity_id: id,
+                        version: weft_platform::version::format_ts(at),
+                        source: Source::Poll,
+                        delivery_id: None,
+                        received_at: now,
+                    });
+                }
+            }
+            let Some(next) = next else {
+                if !entries.is_empty() {
+                    report.journaled += self
+                        .journal
+                        .db
+                        .append_batch(entries)
+                        .await?
+                        .iter()
+                        .filter(|o| matches!(o, weft_store::AppendOutcome::Inserted(_)))
+                        .count() as u64;
+                }
+                continue;
+            };
             let outcomes = self
                 .journal
                 .db

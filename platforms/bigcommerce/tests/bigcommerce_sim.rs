@@ -793,3 +793,72 @@ async fn products_and_customers_are_read_again_in_the_journaled_shape() {
         .unwrap();
     assert!(gone.is_none());
 }
+
+/// A deleted product or customer is in no listing and `date_modified` never shows it: a full
+/// read journals a tombstone for each one weft held that it no longer lists (a lost
+/// `store/product/deleted`, a customer's deletion); an incremental round journals none.
+#[tokio::test]
+async fn a_full_read_journals_tombstones_for_products_and_customers_no_longer_listed() {
+    let r = rig(SimConfig::default()).await;
+    // The store's clock runs an hour ahead of weft's.
+    r.sim.advance_clock(Duration::from_secs(3600));
+    let shirt = catalogue(&r.sim);
+    let c = r
+        .sim
+        .create_customer(json!({"email": "a@x.y", "first_name": "A", "last_name": "B"}))
+        .unwrap();
+    let cc = BcChangeCapture::new(r.journal.clone(), r.client.clone(), Duration::from_secs(2));
+    cc.poll().await.unwrap();
+    // What the processing step would hold of them.
+    let mut step = weft_store::StepCommit::new("s1", chrono::Utc::now());
+    for e in journaled(&r.db).await {
+        step.entity_states.push(weft_store::EntityStateUpsert {
+            system: e.system,
+            kind: e.kind,
+            entity_id: e.entity_id,
+            version: e.version,
+            body: e.body,
+            canonical_key: None,
+            journal_seq: e.seq,
+        });
+    }
+    r.db.commit_step(&step).await.unwrap();
+    let head = journaled(&r.db).await.last().unwrap().seq;
+
+    r.sim.delete_product(shirt).unwrap();
+    r.sim.delete_customer(c).unwrap();
+    let tombstones = |entries: Vec<weft_store::JournalEntry>| -> Vec<(String, String)> {
+        let mut t: Vec<_> = entries
+            .into_iter()
+            .filter(|e| weft_platform::webhook::is_tombstone(&e.body))
+            .map(|e| (e.kind, e.entity_id))
+            .collect();
+        t.sort();
+        t
+    };
+    cc.poll().await.unwrap();
+    assert!(tombstones(r.db.journal_since("s1", head, 1000).await.unwrap()).is_empty());
+    cc.poll_full().await.unwrap();
+    let after = r.db.journal_since("s1", head, 1000).await.unwrap();
+    assert_eq!(
+        tombstones(after.clone()),
+        vec![
+            ("customer".to_owned(), c.to_string()),
+            ("product".to_owned(), shirt.to_string()),
+        ]
+    );
+    // Versioned after what weft held, though the store's clock is ahead of weft's: the
+    // tombstone is not stale.
+    for t in after
+        .iter()
+        .filter(|e| weft_platform::webhook::is_tombstone(&e.body))
+    {
+        let held = step
+            .entity_states
+            .iter()
+            .find(|s| s.kind == t.kind && s.entity_id == t.entity_id)
+            .unwrap();
+        let at = |v: &str| chrono::DateTime::parse_from_rfc3339(v).unwrap();
+        assert!(at(&t.version) > at(&held.version), "{t:?} vs {held:?}");
+    }
+}

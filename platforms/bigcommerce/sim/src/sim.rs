@@ -259,6 +259,12 @@ impl BcSim {
         self.act(|s| s.delete_product(id))
     }
 
+    /// Deletes a customer, as the merchant does in the control panel (fires
+    /// `store/customer/deleted`).
+    pub fn delete_customer(&self, id: u64) -> Result<(), SimError> {
+        self.act(|s| s.delete_customer(id))
+    }
+
     /// Edits the variant with `sku` (sku, price, inventory_level).
     pub fn edit_variant(&self, sku: &str, changes: Value) -> Result<(), SimError> {
         self.act(|s| {

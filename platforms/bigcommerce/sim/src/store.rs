@@ -769,6 +769,13 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a customer (BigCommerce keeps the customer's orders; the simulator does too).
+    pub fn delete_customer(&mut self, id: u64) -> Result<(), BcError> {
+        self.customers.remove(&id).ok_or_else(BcError::not_found)?;
+        self.fire("store/customer/deleted", "customer", id);
+        Ok(())
+    }
+
     // ---------------------------------------------------------------- inventory
 
     /// Creates a location; returns its id.
