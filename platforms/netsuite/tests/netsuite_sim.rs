@@ -508,13 +508,15 @@ async fn create_patch_and_suiteql_paging() {
     );
 }
 
-/// A sales order, an adjustment and a fulfilment move an item's quantities without modifying
-/// the item; change capture finds them through the changed transactions and journals the
-/// levels at the newest transaction's `lastModifiedDate`.
-#[tokio::test]
-async fn stock_moved_by_transactions_is_captured() {
-    use weft_platform::Poller as _;
-    let env = start(SimConfig::new(11)).await;
+/// Change capture of store `s1` against `env`'s account, without overlap, journaling into a
+/// fresh database (the directory lives as long as the returned guard).
+async fn change_capture(
+    env: &Env,
+) -> (
+    weft_netsuite::NetSuiteCdc,
+    weft_store::Store,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = weft_store::Store::open(&format!(
         "sqlite://{}?mode=rwc",
@@ -522,7 +524,7 @@ async fn stock_moved_by_transactions_is_captured() {
     ))
     .await
     .unwrap();
-    let gov = governor(&env, 5);
+    let gov = governor(env, 5);
     let client = Arc::new(env.client(&gov, "s1"));
     let cdc = weft_netsuite::NetSuiteCdc::new(
         "s1",
@@ -531,6 +533,17 @@ async fn stock_moved_by_transactions_is_captured() {
         client,
         Duration::from_secs(0),
     );
+    (cdc, db, dir)
+}
+
+/// A sales order, an adjustment and a fulfilment move an item's quantities without modifying
+/// the item; change capture finds them through the changed transactions and journals the
+/// levels at the newest transaction's `lastModifiedDate`.
+#[tokio::test]
+async fn stock_moved_by_transactions_is_captured() {
+    use weft_platform::Poller as _;
+    let env = start(SimConfig::new(11)).await;
+    let (cdc, db, _dir) = change_capture(&env).await;
     let (items, customers) = env.sim.erp_seed_catalog(1, 1).unwrap();
     let item = &items[0];
     let levels = |entries: &[weft_store::JournalEntry]| -> Vec<serde_json::Value> {
@@ -594,22 +607,7 @@ async fn stock_moved_by_transactions_is_captured() {
 async fn a_level_moved_back_within_its_second_is_journaled_again() {
     use weft_platform::Poller as _;
     let env = start(SimConfig::new(12)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = weft_store::Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let gov = governor(&env, 5);
-    let client = Arc::new(env.client(&gov, "s1"));
-    let cdc = weft_netsuite::NetSuiteCdc::new(
-        "s1",
-        "netsuite",
-        db.clone(),
-        client,
-        Duration::from_secs(0),
-    );
+    let (cdc, db, _dir) = change_capture(&env).await;
     let (items, _) = env.sim.erp_seed_catalog(1, 1).unwrap();
     let item = items[0].clone();
     let level = format!("{item}@1");
@@ -671,22 +669,7 @@ async fn a_level_moved_back_within_its_second_is_journaled_again() {
 async fn deletions_are_captured_from_deleted_records() {
     use weft_platform::Poller as _;
     let env = start(SimConfig::new(13)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = weft_store::Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let gov = governor(&env, 5);
-    let client = Arc::new(env.client(&gov, "s1"));
-    let cdc = weft_netsuite::NetSuiteCdc::new(
-        "s1",
-        "netsuite",
-        db.clone(),
-        client,
-        Duration::from_secs(0),
-    );
+    let (cdc, db, _dir) = change_capture(&env).await;
     let (_, customers) = env.sim.erp_seed_catalog(2, 2).unwrap();
     // An item nothing was ever stocked or sold of (one with transactions cannot be deleted).
     let item = env
