@@ -54,6 +54,21 @@ async fn rig(config: SimConfig, bulk: BulkSettings) -> Rig {
     }
 }
 
+/// The connection's change sources (its change capture first), journaling into the rig's
+/// database with a 2 s overlap.
+fn change_sources(r: &Rig) -> Vec<Arc<dyn weft_platform::Poller>> {
+    weft_platform::Connection::change_sources(
+        r.conn.as_ref(),
+        &weft_platform::SourceCtx {
+            store_id: STORE.into(),
+            system: "magento".into(),
+            db: r.db.clone(),
+            overlap: Duration::from_secs(2),
+            webhook_url: None,
+        },
+    )
+}
+
 fn fast() -> BulkSettings {
     BulkSettings {
         poll: Duration::from_millis(100),
@@ -217,17 +232,7 @@ async fn the_poll_reads_since_its_watermark_and_stops_pages_on_total_count() {
             "default",
         )
         .unwrap();
-    let conn = r.conn.clone();
-    let sources = weft_platform::Connection::change_sources(
-        conn.as_ref(),
-        &weft_platform::SourceCtx {
-            store_id: STORE.into(),
-            system: "magento".into(),
-            db: r.db.clone(),
-            overlap: Duration::from_secs(2),
-            webhook_url: None,
-        },
-    );
+    let sources = change_sources(&r);
     let poller = &sources[0];
     let first = poller.poll().await.unwrap();
     // 250 products, 1 customer, 1 order, 250 levels.
@@ -592,16 +597,7 @@ async fn products_customers_and_orders_are_read_again_in_the_journaled_shape() {
         )
         .unwrap();
     let conn = r.conn.clone();
-    let sources = weft_platform::Connection::change_sources(
-        conn.as_ref(),
-        &weft_platform::SourceCtx {
-            store_id: STORE.into(),
-            system: "magento".into(),
-            db: r.db.clone(),
-            overlap: Duration::from_secs(2),
-            webhook_url: None,
-        },
-    );
+    let sources = change_sources(&r);
     sources[0].poll().await.unwrap();
     let journal = r.db.journal_since(STORE, 0, 10_000).await.unwrap();
     for kind in ["product", "customer", "order"] {
