@@ -623,6 +623,22 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
                     first_name: Some(format!("Buyer{k}")),
                     last_name: Some("Demo".into()),
                     addresses,
+                    // The company buyer is tax exempt and a wholesale account; two buyers
+                    // subscribed to email marketing, one still confirming.
+                    tags: Some(match k {
+                        0 => vec!["wholesale".into(), "vip".into()],
+                        1 => vec!["newsletter".into()],
+                        _ => Vec::new(),
+                    }),
+                    tax_exempt: Some(k == 0),
+                    email_marketing: Some(
+                        match k {
+                            0 | 1 => "SUBSCRIBED",
+                            2 => "PENDING",
+                            _ => "NOT_SUBSCRIBED",
+                        }
+                        .into(),
+                    ),
                     ..CustomerFields::default()
                 })
                 .map_err(|e| anyhow!("{e}"))?;
@@ -1002,16 +1018,35 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
         }
         50..54 if !s.shipments.is_empty() => shopper_refund(s, rng)?,
         _ => {
+            // A change to a customer's phone, tags, tax exemption or marketing consent.
             let customer = s.customers[rng.random_range(0..s.customers.len())];
-            s.shopify
-                .edit_customer(
-                    customer,
-                    CustomerFields {
-                        phone: Some(format!("+4420{:07}", rng.random_range(0..10_000_000))),
-                        ..CustomerFields::default()
-                    },
-                )
-                .map_err(err)?;
+            let edit = match rng.random_range(0..4) {
+                0 => CustomerFields {
+                    phone: Some(format!("+4420{:07}", rng.random_range(0..10_000_000))),
+                    ..CustomerFields::default()
+                },
+                1 => CustomerFields {
+                    tags: Some(
+                        ["vip", "wholesale", "newsletter", "returns"]
+                            .into_iter()
+                            .filter(|_| rng.random_bool(0.5))
+                            .map(str::to_owned)
+                            .collect(),
+                    ),
+                    ..CustomerFields::default()
+                },
+                2 => CustomerFields {
+                    tax_exempt: Some(rng.random_bool(0.5)),
+                    ..CustomerFields::default()
+                },
+                _ => CustomerFields {
+                    email_marketing: Some(
+                        ["SUBSCRIBED", "UNSUBSCRIBED", "PENDING"][rng.random_range(0..3)].into(),
+                    ),
+                    ..CustomerFields::default()
+                },
+            };
+            s.shopify.edit_customer(customer, edit).map_err(err)?;
         }
     }
     Ok(())

@@ -1354,6 +1354,25 @@ impl ShopifyClient {
             .await
     }
 
+    /// `customerEmailMarketingConsentUpdate`: `state` is `SUBSCRIBED`, `UNSUBSCRIBED` or
+    /// `PENDING` (the only states the API sets).
+    pub async fn customer_consent_update(
+        &self,
+        id: &str,
+        state: &str,
+    ) -> Result<ShopifyDoc, ConnectorError> {
+        let input = json!({
+            "customerId": gid("Customer", id),
+            "emailMarketingConsent": {"marketingState": state, "marketingOptInLevel": "SINGLE_OPT_IN"},
+        });
+        self.customer_mutation(
+            q::CUSTOMER_CONSENT_UPDATE,
+            "customerEmailMarketingConsentUpdate",
+            input,
+        )
+        .await
+    }
+
     /// `customerUpdate` from a `CustomerInput` carrying `id`.
     pub async fn customer_update(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
         self.customer_mutation(q::CUSTOMER_UPDATE, "customerUpdate", input)

@@ -22,7 +22,7 @@
 //! | product image | url, alt (in order) |
 //! | seo | title, description |
 //! | metafield | namespace, key, type, value |
-//! | customer | id, email, first_name, last_name, phone, tags, updated_at, addresses |
+//! | customer | id, email, first_name, last_name, phone, tags, tax_exempt, email_marketing (the consent state in lower case: `subscribed`, `not_subscribed`, `unsubscribed`, `pending`, `redacted`, `invalid`; null when unknown), updated_at, addresses |
 //! | customer address | the address fields below and `default` (the customer's default address) |
 //! | order | id, name, email, created_at, updated_at, customer, line_items, total_price, currency, financial_status, cancelled_at, subtotal_price, total_discounts, total_tax, total_shipping, taxes_included, billing_address, shipping_address, shipping_lines, discount_codes, payment_gateway_names, note |
 //! | order customer | id, email, first_name, last_name |
@@ -249,6 +249,21 @@ impl<'a> Src<'a> {
                 .map(Value::String)
                 .ok_or_else(|| self.invalid(field, "not an RFC 3339 timestamp")),
             _ => Err(self.invalid(field, "not a string")),
+        }
+    }
+
+    fn opt_bool(&self, field: &str) -> Result<Value, NormalizeError> {
+        match self.path(field) {
+            v @ (Value::Null | Value::Bool(_)) => Ok(v.clone()),
+            _ => Err(self.invalid(field, "not a boolean")),
+        }
+    }
+
+    /// An enum value in lower case (REST spells `subscribed` what GraphQL spells `SUBSCRIBED`).
+    fn lower(&self, field: &str) -> Value {
+        match self.path(field) {
+            Value::String(s) => Value::String(s.to_ascii_lowercase()),
+            _ => Value::Null,
         }
     }
 
@@ -570,6 +585,8 @@ pub fn customer_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError>
         "last_name": s.text("last_name"),
         "phone": s.text("phone"),
         "tags": tags(s.get("tags")),
+        "tax_exempt": s.opt_bool("tax_exempt")?,
+        "email_marketing": s.lower("email_marketing_consent.state"),
         "updated_at": updated_at,
         "addresses": customer_addresses(s.list("addresses")?, s.get("default_address"), "country_code")?,
     });
@@ -596,6 +613,11 @@ pub fn customer_from_graphql(node: &Value) -> Result<ShopifyDoc, NormalizeError>
         "last_name": s.text("lastName"),
         "phone": phone,
         "tags": tags(s.get("tags")),
+        "tax_exempt": s.opt_bool("taxExempt")?,
+        "email_marketing": match s.lower("emailMarketingConsent.marketingState") {
+            Value::Null => s.lower("defaultEmailAddress.marketingState"),
+            m => m,
+        },
         "updated_at": updated_at,
         "addresses": customer_addresses(s.list("addresses")?, s.get("defaultAddress"), "countryCodeV2")?,
     });
@@ -1339,15 +1361,25 @@ mod tests {
     fn customer_webhook_and_graphql_match() {
         let w = json!({"id": 706405506930370084_u64, "email": "bob@example.com", "first_name": "Bob",
             "last_name": "Norman", "phone": "+16136120707", "tags": "vip,  loyal",
-            "updated_at": "2024-02-02T12:00:00-00:00", "accepts_marketing": false});
+            "updated_at": "2024-02-02T12:00:00-00:00", "accepts_marketing": false,
+            "tax_exempt": true, "email_marketing_consent": {"state": "unsubscribed",
+            "opt_in_level": "single_opt_in", "consent_updated_at": "2024-02-01T10:00:00-00:00"}});
         let g = json!({"id": "gid://shopify/Customer/706405506930370084",
             "defaultEmailAddress": {"emailAddress": "bob@example.com"}, "firstName": "Bob",
             "lastName": "Norman", "phone": "+16136120707", "tags": ["loyal", "vip"],
+            "taxExempt": true, "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"},
             "updatedAt": "2024-02-02T12:00:00Z"});
         let a = from_webhook("customers/update", &w, None).unwrap();
         let b = customer_from_graphql(&g).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.body["tags"], "loyal, vip");
+        assert_eq!(a.body["tax_exempt"], true);
+        assert_eq!(a.body["email_marketing"], "unsubscribed");
+        // The newer API names the state on the default email address.
+        let mut g2 = g.clone();
+        g2["emailMarketingConsent"] = Value::Null;
+        g2["defaultEmailAddress"]["marketingState"] = json!("UNSUBSCRIBED");
+        assert_eq!(customer_from_graphql(&g2).unwrap(), b);
     }
 
     #[test]

@@ -24,7 +24,8 @@ macro_rules! product_fields {
 }
 macro_rules! customer_fields {
     () => {
-        "id email firstName lastName phone tags updatedAt
+        "id email firstName lastName phone tags taxExempt updatedAt
+      emailMarketingConsent { marketingState }
       addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
       defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }"
     };
@@ -332,33 +333,51 @@ pub const FULFILLMENT_CREATE: &str = r#"mutation WeftFulfillmentCreate($fulfillm
 }"#;
 
 /// Customers matching a search (used to find an existing customer before creating one).
-pub const CUSTOMER_SEARCH: &str = r#"query WeftCustomerSearch($query: String!) {
+pub const CUSTOMER_SEARCH: &str = concat!(
+    r#"query WeftCustomerSearch($query: String!) {
   customers(first: 1, query: $query) {
-    nodes { id email firstName lastName phone tags updatedAt
-      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
-      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
+    nodes { "#,
+    customer_fields!(),
+    r#" }
   }
-}"#;
+}"#
+);
 
 /// Create a customer.
-pub const CUSTOMER_CREATE: &str = r#"mutation WeftCustomerCreate($input: CustomerInput!) {
+pub const CUSTOMER_CREATE: &str = concat!(
+    r#"mutation WeftCustomerCreate($input: CustomerInput!) {
   customerCreate(input: $input) {
-    customer { id email firstName lastName phone tags updatedAt
-      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
-      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
+    customer { "#,
+    customer_fields!(),
+    r#" }
     userErrors { field message }
   }
-}"#;
+}"#
+);
 
 /// Update a customer.
-pub const CUSTOMER_UPDATE: &str = r#"mutation WeftCustomerUpdate($input: CustomerInput!) {
+pub const CUSTOMER_UPDATE: &str = concat!(
+    r#"mutation WeftCustomerUpdate($input: CustomerInput!) {
   customerUpdate(input: $input) {
-    customer { id email firstName lastName phone tags updatedAt
-      addresses { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone }
-      defaultAddress { firstName lastName company address1 address2 city provinceCode countryCodeV2 zip phone } }
+    customer { "#,
+    customer_fields!(),
+    r#" }
     userErrors { field message }
   }
-}"#;
+}"#
+);
+
+/// Change a customer's email marketing consent (`customerUpdate` refuses it).
+pub const CUSTOMER_CONSENT_UPDATE: &str = concat!(
+    r#"mutation WeftCustomerConsent($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { "#,
+    customer_fields!(),
+    r#" }
+    userErrors { field message code }
+  }
+}"#
+);
 
 /// Estimated requested cost of a connection of `first` nodes each costing `node`.
 pub fn connection_cost(first: u32, node: u32) -> u32 {
@@ -380,9 +399,9 @@ pub fn product_cost(variants: u32) -> u32 {
 /// Variants read with one product by id (the single-query maximum allows ~190).
 pub const PRODUCT_VARIANTS_PER_READ: u32 = 150;
 
-/// Estimated cost of one customer node: the customer (1), its addresses (1) and its default
-/// address (1).
-pub const CUSTOMER_COST: u32 = 3;
+/// Estimated cost of one customer node: the customer (1), its email marketing consent (1),
+/// its addresses (1) and its default address (1).
+pub const CUSTOMER_COST: u32 = 4;
 
 /// Estimated cost of an [`ORDERS`] page.
 pub fn orders_cost(first: u32, lines: u32) -> u32 {

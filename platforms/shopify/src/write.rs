@@ -6,7 +6,7 @@
 //! | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
 //! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
 //! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
-//! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate`; `addresses` is the full list, the default first |
+//! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate`; `addresses` is the full list, the default first; `tax_exempt`; `email_marketing` (`subscribed`, `unsubscribed` or `pending`) by `customerEmailMarketingConsentUpdate` after the update when the customer's state differs (`customerCreate` takes it directly) |
 //! | fulfillment | upsert | `fulfillmentCreate` per fulfilment order of the order, `@idempotent(key: idempotency_key)`; body `{order_id, lines: [{sku, quantity}], tracking_number, tracking_company, tracking_url, notify_customer}` |
 //!
 //! Bodies are documents in the normalized Shopify shape ([`crate::normalize`]).
@@ -881,6 +881,32 @@ pub async fn execute(
                     .collect();
                 input.insert("tags".into(), json!(list));
             }
+            if let Some(t) = cmd.body.get("tax_exempt").filter(|t| !t.is_null()) {
+                let t = t
+                    .as_bool()
+                    .ok_or_else(|| bad_field(SHOPIFY, "tax_exempt", "not a boolean"))?;
+                input.insert("taxExempt".into(), json!(t));
+            }
+            // Consent: one of the three states the API sets, written by its own mutation on
+            // an existing customer (`customerUpdate` refuses it), with `customerCreate` on a
+            // new one.
+            let mut consent = match cmd.body.get("email_marketing") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(m))
+                    if ["subscribed", "unsubscribed", "pending"].contains(&m.as_str()) =>
+                {
+                    Some(m.to_ascii_uppercase())
+                }
+                Some(other) => {
+                    return Err(bad_field(
+                        SHOPIFY,
+                        "email_marketing",
+                        &format!(
+                            "{other} is not subscribed, unsubscribed or pending (the states Shopify's API sets)"
+                        ),
+                    ));
+                }
+            };
             let mut id = cmd
                 .target_id
                 .clone()
@@ -891,13 +917,27 @@ pub async fn execute(
                 // Creating is not idempotent: find a customer a lost response already made.
                 id = c.find_customer_by_email(email).await?.map(|d| d.id);
             }
-            let d = match id {
+            let mut d = match id {
                 Some(id) => {
                     input.insert("id".into(), json!(gid("Customer", &id)));
                     c.customer_update(Value::Object(input)).await?
                 }
-                None => c.customer_create(Value::Object(input)).await?,
+                None => {
+                    if let Some(state) = consent.take() {
+                        input.insert(
+                            "emailMarketingConsent".into(),
+                            json!({"marketingState": state, "marketingOptInLevel": "SINGLE_OPT_IN"}),
+                        );
+                    }
+                    c.customer_create(Value::Object(input)).await?
+                }
             };
+            if let Some(state) = consent
+                && d.body.get("email_marketing").and_then(Value::as_str)
+                    != Some(state.to_ascii_lowercase().as_str())
+            {
+                d = c.customer_consent_update(&d.id, &state).await?;
+            }
             Ok(WriteOutcome {
                 target_id: d.id,
                 version: Some(d.updated_at),

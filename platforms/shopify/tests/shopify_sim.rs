@@ -245,8 +245,9 @@ async fn customers_orders_and_levels_read_in_the_one_shape() {
 
 #[tokio::test]
 async fn throttled_is_detected_and_the_limiter_prevents_it() {
+    // Seven customers a page cost 30 points (2 + 7 × 4), the whole of the test's bucket.
     let paging = Paging {
-        customers: 8,
+        customers: 7,
         ..Paging::default()
     };
     // A client whose limiter never learns (a fresh one per call) runs into THROTTLED. The
@@ -475,6 +476,79 @@ async fn product_and_customer_upserts_survive_retries() {
 }
 
 #[tokio::test]
+async fn customer_tax_exemption_tags_and_consent_are_written_as_shopify_takes_them() {
+    let (sim, h) = start(SimConfig::default()).await;
+    let cs = connectors(client(&h, Paging::default(), ShopifyCostLimiter::new()));
+    let id = sim
+        .create_customer(CustomerFields {
+            email: Some("ada@example.com".into()),
+            first_name: Some("Ada".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let write = |body: serde_json::Value| WriteCommand {
+        system: "shopify".into(),
+        kind: EntityKind::Customer,
+        op: WriteOp::Upsert,
+        target_id: Some(id.to_string()),
+        external_id: None,
+        body,
+        idempotency_key: "c".into(),
+        expected_quantity: None,
+    };
+    // customerUpdate takes tags and the exemption; the consent goes by its own mutation.
+    let out = cs
+        .execute(&write(json!({"id": id.to_string(), "tags": "vip, b2b",
+                                "tax_exempt": true, "email_marketing": "subscribed"})))
+        .await
+        .unwrap();
+    let doc = out.document.unwrap();
+    assert_eq!(doc["tags"], "b2b, vip");
+    assert_eq!(doc["tax_exempt"], true);
+    assert_eq!(doc["email_marketing"], "subscribed");
+    let rest = sim.customer_json(id);
+    assert_eq!(rest["tax_exempt"], true);
+    assert_eq!(rest["email_marketing_consent"]["state"], "subscribed");
+    // Writing the state it has already makes no consent call.
+    let before = sim.stats().graphql_requests;
+    cs.execute(&write(
+        json!({"id": id.to_string(), "email_marketing": "subscribed"}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        sim.stats().graphql_requests - before,
+        1,
+        "customerUpdate only"
+    );
+    // Shopify's API cannot set "not subscribed": the connector says so before calling.
+    let e = cs
+        .execute(&write(
+            json!({"id": id.to_string(), "email_marketing": "not_subscribed"}),
+        ))
+        .await
+        .unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("email_marketing"), "{e}");
+    // A customer without an email address cannot be given consent: Shopify's user error.
+    let anon = sim
+        .create_customer(CustomerFields {
+            first_name: Some("Anon".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let e = cs
+        .execute(&WriteCommand {
+            target_id: Some(anon.to_string()),
+            ..write(json!({"id": anon.to_string(), "email_marketing": "pending"}))
+        })
+        .await
+        .unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("email"), "{e}");
+}
+
+#[tokio::test]
 async fn a_wrong_token_is_permanent() {
     let (_sim, h) = start(SimConfig::default()).await;
     let c = ShopifyClient::new(
@@ -547,6 +621,8 @@ async fn webhooks_and_graphql_reads_normalize_identically() {
             email: Some("lin@example.com".into()),
             first_name: Some("Lin".into()),
             tags: Some(vec!["b2b".into(), "eu".into()]),
+            tax_exempt: Some(true),
+            email_marketing: Some("SUBSCRIBED".into()),
             ..Default::default()
         })
         .unwrap();

@@ -114,6 +114,11 @@
 //!   defaultShipping, isResidential, label, addressBookAddress}` (the address subrecord of
 //!   sales orders); one line is the default billing and one the default shipping address (a
 //!   later line checked as default unchecks the earlier ones, as the UI does).
+//! - **Customer tax and consent**: `taxable` (a new customer is taxable: the simulator assumes
+//!   the "Customers Default to Taxable" accounting preference) and `globalSubscriptionStatus`,
+//!   a list value `{id, refName}` (1 Soft Opt-In, 2 Soft Opt-Out, 3 Confirmed Opt-In,
+//!   4 Confirmed Opt-Out; a new customer is 2: assumed, the REST docs do not give the
+//!   default).
 //! - **SuiteQL** `POST /services/rest/query/v1/suiteql` with `Prefer: transient` (400 without)
 //!   and `{"q": ...}`: a real parser for the SELECT subset in [`suiteql`] (tables `item`,
 //!   `customer`, `transaction`, `inventoryitemlocations`, `location`), `limit` ≤ 1000 /

@@ -177,6 +177,8 @@ enum RefTarget {
     /// A price level (`priceLevel` of a price line): 1 Base Price, 2 Alternate Price 1,
     /// 3 Alternate Price 2, 4 Alternate Price 3, 5 Online Price.
     PriceLevel,
+    /// A customer's `globalSubscriptionStatus` (a list, not a record: rendered without links).
+    SubscriptionStatus,
 }
 
 /// The internal id of the account's non-inventory sale item "Refund - Not Returned": a credit
@@ -205,6 +207,14 @@ const PRICE_FIELDS: &[Field] = &[
     f("priceLevel", Kind::Ref(RefTarget::PriceLevel)),
     f("quantity", Kind::Subrecord(QUANTITY_FIELDS)),
     f("price", Kind::Number),
+];
+
+/// The values of a customer's `globalSubscriptionStatus`, by id.
+pub const SUBSCRIPTION_STATUSES: [(u64, &str); 4] = [
+    (1, "Soft Opt-In"),
+    (2, "Soft Opt-Out"),
+    (3, "Confirmed Opt-In"),
+    (4, "Confirmed Opt-Out"),
 ];
 
 /// The weight units of `weightUnit`, by internal id.
@@ -271,6 +281,11 @@ const CUSTOMER_FIELDS: &[Field] = &[
     f("email", Kind::Text),
     f("phone", Kind::Text),
     f("isPerson", Kind::Bool),
+    f("taxable", Kind::Bool),
+    f(
+        "globalSubscriptionStatus",
+        Kind::Ref(RefTarget::SubscriptionStatus),
+    ),
     f("subsidiary", Kind::Ref(RefTarget::Subsidiary)),
     f("addressBook", Kind::Lines(ADDRESS_BOOK_FIELDS)),
 ];
@@ -821,6 +836,10 @@ impl Db {
                 .find(|(i, _)| *i == id)
                 .map(|(_, n)| (*n).to_owned()),
             RefTarget::PriceLevel => PRICE_LEVELS
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| (*n).to_owned()),
+            RefTarget::SubscriptionStatus => SUBSCRIPTION_STATUSES
                 .iter()
                 .find(|(i, _)| *i == id)
                 .map(|(_, n)| (*n).to_owned()),
@@ -1941,6 +1960,12 @@ impl Db {
                     .entry("entityId")
                     .or_insert_with(|| json!(format!("CUST{id}")));
                 fields.entry("subsidiary").or_insert(json!("1"));
+                // The account's "Customers Default to Taxable" preference is on; a new
+                // record's email subscription is Soft Opt-Out until someone says otherwise.
+                fields.entry("taxable").or_insert(json!(true));
+                fields
+                    .entry("globalSubscriptionStatus")
+                    .or_insert(json!("2"));
                 if !fields.contains_key("isPerson") {
                     let person = !fields.contains_key("companyName")
                         && (fields.contains_key("firstName") || fields.contains_key("lastName"));
@@ -2254,6 +2279,14 @@ impl Db {
             RefTarget::WeightUnit => "weightUnit",
             RefTarget::Currency => "currency",
             RefTarget::PriceLevel => "priceLevel",
+            RefTarget::SubscriptionStatus => {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(id_str));
+                if let Some(name) = self.ref_name(target, id) {
+                    m.insert("refName".into(), json!(name));
+                }
+                return Value::Object(m);
+            }
         };
         let mut m = Map::new();
         m.insert("links".into(), self_link(rest_href(base, type_name, id)));

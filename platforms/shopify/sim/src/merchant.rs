@@ -174,6 +174,11 @@ pub struct CustomerFields {
     pub phone: Option<String>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Tax exemption.
+    pub tax_exempt: Option<bool>,
+    /// Email marketing consent: `SUBSCRIBED`, `UNSUBSCRIBED` or `PENDING` (what the admin and
+    /// the API can set), or `NOT_SUBSCRIBED` on a new customer (the default).
+    pub email_marketing: Option<String>,
     /// Addresses (the full list; the first is the default).
     pub addresses: Option<Vec<crate::checkout::Address>>,
 }
@@ -635,6 +640,8 @@ impl ShopifySim {
             last_name: c.last_name.map(Some),
             phone: c.phone.map(Some),
             tags: c.tags,
+            tax_exempt: c.tax_exempt,
+            email_marketing: c.email_marketing,
             addresses: c.addresses,
         };
         self.with_state(|st| {
@@ -642,6 +649,14 @@ impl ShopifySim {
                 && !st.customers.contains_key(&i)
             {
                 return Err(SimError::NotFound(format!("customer {i}")));
+            }
+            if let Some(m) = spec.email_marketing.as_deref() {
+                let settable = ["SUBSCRIBED", "UNSUBSCRIBED", "PENDING"];
+                if !(settable.contains(&m) || (id.is_none() && m == "NOT_SUBSCRIBED")) {
+                    return Err(SimError::Invalid(format!(
+                        "email_marketing {m:?}: expected one of {settable:?} (NOT_SUBSCRIBED only on a new customer)"
+                    )));
+                }
             }
             st.customer_upsert(spec, Actor::Merchant)
                 .map_err(|e| SimError::from_user_errors(&e))

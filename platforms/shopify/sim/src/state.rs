@@ -386,6 +386,13 @@ pub struct CustomerRec {
     pub phone: Option<String>,
     /// Tags.
     pub tags: Vec<String>,
+    /// Whether the customer is exempt from tax.
+    pub tax_exempt: bool,
+    /// Email marketing consent: `SUBSCRIBED`, `NOT_SUBSCRIBED`, `UNSUBSCRIBED`, `PENDING`
+    /// (`REDACTED` and `INVALID` are Shopify's own and never set through the API).
+    pub email_marketing: String,
+    /// When the consent last changed.
+    pub consent_updated_at: Option<DateTime<Utc>>,
     /// Addresses, in order.
     pub addresses: Vec<AddressRec>,
     /// The default address (one of `addresses`).
@@ -606,6 +613,11 @@ pub struct CustomerSpec {
     pub phone: Option<Option<String>>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Tax exemption.
+    pub tax_exempt: Option<bool>,
+    /// Email marketing consent state (`SUBSCRIBED`, `UNSUBSCRIBED`, `PENDING`,
+    /// `NOT_SUBSCRIBED`); the API paths check which they may set before building the spec.
+    pub email_marketing: Option<String>,
     /// Addresses, the full desired list (the first is the default).
     pub addresses: Option<Vec<crate::checkout::Address>>,
 }
@@ -1484,6 +1496,9 @@ impl ShopState {
             last_name: None,
             phone: None,
             tags: Vec::new(),
+            tax_exempt: false,
+            email_marketing: "NOT_SUBSCRIBED".into(),
+            consent_updated_at: None,
             addresses: Vec::new(),
             default_address_id: None,
             created_at: now,
@@ -1504,6 +1519,15 @@ impl ShopState {
         if let Some(t) = spec.tags {
             c.tags = normalize_tags(t);
         }
+        if let Some(t) = spec.tax_exempt {
+            c.tax_exempt = t;
+        }
+        if let Some(m) = spec.email_marketing
+            && m != c.email_marketing
+        {
+            c.email_marketing = m;
+            c.consent_updated_at = Some(now);
+        }
         if let Some(list) = spec.addresses {
             let mut kept: Vec<AddressRec> = Vec::new();
             for a in list {
@@ -1518,6 +1542,14 @@ impl ShopState {
             }
             c.default_address_id = kept.first().map(|a| a.id);
             c.addresses = kept;
+        }
+        if c.email.is_none() && c.email_marketing != "NOT_SUBSCRIBED" {
+            return Err(vec![UserErr {
+                field: Some(vec!["emailMarketingConsent".into()]),
+                message: "An email address is required to set the email marketing consent state."
+                    .into(),
+                code: None,
+            }]);
         }
         c.updated_at = now;
         self.customers.insert(id, c);
@@ -1906,12 +1938,17 @@ impl ShopState {
             "note": null,
             "verified_email": true,
             "multipass_identifier": null,
-            "tax_exempt": false,
+            "tax_exempt": c.tax_exempt,
             "phone": c.phone,
             "tags": c.tags.join(", "),
             "currency": self.currency,
             "addresses": addresses,
             "tax_exemptions": [],
+            "email_marketing_consent": {
+                "state": c.email_marketing.to_ascii_lowercase(),
+                "opt_in_level": (c.email_marketing != "NOT_SUBSCRIBED").then_some("single_opt_in"),
+                "consent_updated_at": c.consent_updated_at.map(|t| self.rest_time(t)),
+            },
             "admin_graphql_api_id": gid("Customer", c.id),
             "default_address": addresses.iter().find(|a| a["default"] == true).cloned().unwrap_or(Value::Null),
         })
@@ -2028,7 +2065,8 @@ impl ShopState {
             })).collect::<Vec<_>>(),
             "customers": self.customers.values().map(|c| json!({
                 "id": s(c.id), "email": c.email, "first_name": c.first_name, "last_name": c.last_name,
-                "phone": c.phone, "tags": c.tags, "updated_at": c.updated_at.to_rfc3339(),
+                "phone": c.phone, "tags": c.tags, "tax_exempt": c.tax_exempt,
+                "email_marketing": c.email_marketing, "updated_at": c.updated_at.to_rfc3339(),
             })).collect::<Vec<_>>(),
             "orders": self.orders.values().map(|o| json!({
                 "id": s(o.id), "name": o.name, "email": o.email, "customer_id": o.customer_id.map(s),

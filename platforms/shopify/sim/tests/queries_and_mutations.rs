@@ -804,3 +804,74 @@ async fn an_order_edit_removes_and_adds_lines_and_moves_stock() {
     assert_eq!(updated["line_items"][0]["current_quantity"], 1);
     assert_eq!(updated["line_items"][1]["current_quantity"], 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn email_marketing_consent_has_its_own_mutation_and_three_settable_states() {
+    let sim = sim();
+    let body = gql(&sim, r#"mutation { customerCreate(input: {email: "kim@example.com", taxExempt: true,
+        emailMarketingConsent: {marketingState: PENDING}}) {
+        customer { id taxExempt emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt } }
+        userErrors { field message } } }"#, json!({})).await;
+    let c = &body["data"]["customerCreate"]["customer"];
+    assert_eq!(c["taxExempt"], true);
+    assert_eq!(c["emailMarketingConsent"]["marketingState"], "PENDING");
+    assert!(c["emailMarketingConsent"]["consentUpdatedAt"].is_string());
+    let cid = c["id"].as_str().unwrap().to_owned();
+    // customerUpdate refuses the consent.
+    let body = gql(
+        &sim,
+        r#"mutation($id: ID!) { customerUpdate(input: {id: $id, emailMarketingConsent: {marketingState: SUBSCRIBED}}) {
+            customer { id } userErrors { field message } } }"#,
+        json!({"id": cid}),
+    )
+    .await;
+    let e = &body["data"]["customerUpdate"]["userErrors"][0];
+    assert_eq!(e["field"], json!(["emailMarketingConsent"]));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("customerEmailMarketingConsentUpdate")
+    );
+    let consent = |state: &'static str, id: String| {
+        let sim = &sim;
+        async move {
+            gql(
+                sim,
+                r#"mutation($input: CustomerEmailMarketingConsentUpdateInput!) {
+                    customerEmailMarketingConsentUpdate(input: $input) {
+                        customer { id emailMarketingConsent { marketingState } }
+                        userErrors { field message code } } }"#,
+                json!({"input": {"customerId": id, "emailMarketingConsent": {"marketingState": state}}}),
+            )
+            .await["data"]["customerEmailMarketingConsentUpdate"]
+                .clone()
+        }
+    };
+    let p = consent("SUBSCRIBED", cid.clone()).await;
+    assert_eq!(
+        p["customer"]["emailMarketingConsent"]["marketingState"],
+        "SUBSCRIBED"
+    );
+    // NOT_SUBSCRIBED, REDACTED and INVALID cannot be set.
+    for s in ["NOT_SUBSCRIBED", "REDACTED", "INVALID"] {
+        let p = consent(s, cid.clone()).await;
+        assert_eq!(p["userErrors"][0]["code"], "INCLUSION", "{s}");
+    }
+    // A customer without an email address has no consent and cannot be given one.
+    let body = gql(
+        &sim,
+        r#"mutation { customerCreate(input: {firstName: "Nomail"}) {
+        customer { id emailMarketingConsent { marketingState } } userErrors { field message } } }"#,
+        json!({}),
+    )
+    .await;
+    let c = &body["data"]["customerCreate"]["customer"];
+    assert!(c["emailMarketingConsent"].is_null());
+    let p = consent("SUBSCRIBED", c["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(p["userErrors"][0]["code"], "MISSING_ARGUMENT");
+    // The webhook shape names the state in lower case.
+    let rest = sim.customer_json(numeric(&json!(cid)));
+    assert_eq!(rest["email_marketing_consent"]["state"], "subscribed");
+    assert_eq!(rest["tax_exempt"], true);
+}

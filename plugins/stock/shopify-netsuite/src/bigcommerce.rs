@@ -206,7 +206,7 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             first_name: t("first_name")?,
             last_name: t("last_name")?,
             phone: t("phone")?,
-            addresses: None,
+            ..CustomerFields::default()
         },
     ))
 }
@@ -417,7 +417,7 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 EntityKind::Customer,
                 &id,
                 &fields,
-                &["addresses"],
+                canonical::BEYOND_CONTACT,
             )])
         }
         EntityKind::Order => match read_order(&body)? {
@@ -591,10 +591,7 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 
 /// A customer update for a canonical `customer` (BigCommerce creates customers).
 pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let fields = CustomerFields {
-        addresses: None,
-        ..canonical::parse(&req.record)?
-    };
+    let fields = canonical::parse::<CustomerFields>(&req.record)?.contact();
     let carried = canonical::carried(&req.record);
     if let Some(c) = parse_current(req)? {
         let (_, have) = read_customer(&c)?;

@@ -206,6 +206,37 @@ pub struct CustomerFields {
     /// address) first; `None` when there are none.
     #[serde(default)]
     pub addresses: Option<Vec<CustomerAddress>>,
+    /// Tags, sorted and unique; `None` when there are none.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Whether the customer is exempt from tax.
+    #[serde(default)]
+    pub tax_exempt: Option<bool>,
+    /// Email marketing consent: `subscribed`, `not_subscribed` (never asked), `unsubscribed`
+    /// or `pending` (awaiting confirmation); `None` when not known (no email address).
+    #[serde(default)]
+    pub email_marketing: Option<String>,
+}
+
+/// The customer fields a storefront that maps only contact details (email, names, phone)
+/// does not deliver: its records leave them out, so the merge keeps what the others said.
+pub const BEYOND_CONTACT: &[&str] = &["addresses", "tags", "tax_exempt", "email_marketing"];
+
+/// The email marketing states of a canonical customer.
+pub const EMAIL_MARKETING_STATES: &[&str] =
+    &["subscribed", "not_subscribed", "unsubscribed", "pending"];
+
+impl CustomerFields {
+    /// The contact details alone (what a storefront mapping only those compares).
+    pub fn contact(self) -> CustomerFields {
+        CustomerFields {
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            ..CustomerFields::default()
+        }
+    }
 }
 
 /// One order line.

@@ -143,7 +143,7 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             first_name: c.opt_str("firstname")?.map(str::to_owned),
             last_name: c.opt_str("lastname")?.map(str::to_owned),
             phone,
-            addresses: None,
+            ..CustomerFields::default()
         },
     ))
 }
@@ -313,7 +313,7 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 EntityKind::Customer,
                 &id,
                 &fields,
-                &["addresses"],
+                canonical::BEYOND_CONTACT,
             )])
         }
         EntityKind::Order => {
@@ -476,10 +476,7 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 
 /// A customer save for a canonical `customer` record (existing Magento customers only).
 pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let fields = CustomerFields {
-        addresses: None,
-        ..canonical::parse(&req.record)?
-    };
+    let fields = canonical::parse::<CustomerFields>(&req.record)?.contact();
     let Some(current) = parse_current(req)? else {
         return Ok(FromCanonicalOutcome::Skipped(format!(
             "customer {} is not in magento; customers are created there",

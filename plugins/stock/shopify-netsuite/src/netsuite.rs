@@ -22,6 +22,36 @@ pub const PRODUCT_TYPE_FIELD: &str = "custitem_web_product_type";
 pub const CATEGORY_FIELD: &str = "custitem_web_category";
 /// Custom item field holding the tags, joined with `, `.
 pub const TAGS_FIELD: &str = "custitem_web_tags";
+
+/// Custom entity field holding a customer's tags, joined with `, `.
+pub const CUSTOMER_TAGS_FIELD: &str = "custentity_web_tags";
+
+/// A canonical email marketing state as a NetSuite `globalSubscriptionStatus` id: Shopify's
+/// pending (awaiting confirmation) is a soft opt-in, never asked a soft opt-out; subscribed
+/// and unsubscribed are the confirmed ones.
+fn subscription_status(state: &str) -> Option<&'static str> {
+    Some(match state {
+        "pending" => "1",
+        "not_subscribed" => "2",
+        "subscribed" => "3",
+        "unsubscribed" => "4",
+        _ => return None,
+    })
+}
+
+/// The canonical email marketing state of a `globalSubscriptionStatus` (`{id, refName}`).
+fn subscription_state(c: &Node<'_>) -> Result<Option<String>, ItemError> {
+    let Some(r) = c.opt_obj("globalSubscriptionStatus")? else {
+        return Ok(None);
+    };
+    Ok(match r.opt_id("id")?.as_deref() {
+        Some("1") => Some("pending".into()),
+        Some("2") => Some("not_subscribed".into()),
+        Some("3") => Some("subscribed".into()),
+        Some("4") => Some("unsubscribed".into()),
+        _ => None,
+    })
+}
 /// Custom item field holding the images as JSON text `[{"url", "alt"}]`, in order.
 pub const IMAGES_FIELD: &str = "custitem_web_images";
 /// Item field holding the SEO title.
@@ -349,6 +379,9 @@ pub fn read_customer(body: &Value) -> Result<Result<(String, CustomerFields), St
             last_name: c.opt_str("lastName")?.map(str::to_owned),
             phone: c.opt_str("phone")?.map(str::to_owned),
             addresses: (!default.is_empty()).then_some(default),
+            tags: crate::shopify::tag_list(custom_text(&c, CUSTOMER_TAGS_FIELD).as_deref()),
+            tax_exempt: c.opt_bool("taxable")?.map(|t| !t),
+            email_marketing: subscription_state(&c)?,
         },
     )))
 }
@@ -837,9 +870,33 @@ pub fn customer_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalO
     if let Some(s) = &cfg.subsidiary {
         body["subsidiary"] = json!({"id": s});
     }
+    let has = |f: &str| carried.iter().any(|c| c == f);
+    if has("tags") {
+        body[CUSTOMER_TAGS_FIELD] = json!(fields.tags.as_ref().map(|t| t.join(", ")));
+    }
+    if has("tax_exempt")
+        && let Some(t) = fields.tax_exempt
+    {
+        body["taxable"] = json!(!t);
+    }
+    if has("email_marketing")
+        && let Some(id) = fields
+            .email_marketing
+            .as_deref()
+            .and_then(subscription_status)
+    {
+        body["globalSubscriptionStatus"] = json!({"id": id});
+    }
     // The upsert replaces the address book: a record without addresses (older than them)
-    // keeps the one the customer has.
-    if carried.iter().any(|f| f == "addresses") {
+    // keeps the one the customer has. The customer's company is its default address's.
+    if has("addresses") {
+        body["companyName"] = json!(
+            fields
+                .addresses
+                .as_ref()
+                .and_then(|a| a.first())
+                .and_then(|a| a.company.clone())
+        );
         body["addressBook"] = address_book(&fields.addresses);
     } else if let Some(book) = current_book.filter(|b| b.get("items").is_some()) {
         body["addressBook"] = keep_book(&book);

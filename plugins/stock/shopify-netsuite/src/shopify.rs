@@ -270,8 +270,27 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             last_name: c.opt_str("last_name")?.map(str::to_owned),
             phone: c.opt_str("phone")?.map(str::to_owned),
             addresses: (!default.is_empty()).then_some(default),
+            tags: tag_list(c.opt_str("tags")?),
+            tax_exempt: c.opt_bool("tax_exempt")?,
+            email_marketing: c.opt_str("email_marketing")?.map(|m| match m {
+                // Shopify's own states: erased or undeliverable addresses get no mail.
+                "redacted" | "invalid" => "unsubscribed".to_owned(),
+                other => other.to_owned(),
+            }),
         },
     ))
+}
+
+/// The consent state a Shopify customer can be brought to for `want`, given the state `have`:
+/// the API sets subscribed, unsubscribed and pending, never not_subscribed, so a customer who
+/// had consented and is now not to be mailed becomes unsubscribed, and one not mailed already
+/// stays as they are.
+fn reachable_consent(want: Option<&str>, have: Option<&str>) -> Option<String> {
+    match (want, have) {
+        (Some("not_subscribed"), Some("subscribed" | "pending")) => Some("unsubscribed".into()),
+        (Some("not_subscribed"), have) => have.map(str::to_owned),
+        (want, _) => want.map(str::to_owned),
+    }
 }
 
 /// A canonical address's person split into Shopify's given and family name (the last word is
@@ -785,13 +804,23 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 
 /// `customerUpdate` for a canonical `customer`.
 pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let fields: CustomerFields = canonical::parse(&req.record)?;
+    let mut fields: CustomerFields = canonical::parse(&req.record)?;
     let carried = canonical::carried(&req.record);
+    let has = |f: &str| carried.iter().any(|c| c == f);
+    let mut consent_had = None;
     if let Some(c) = parse_current(req)? {
         let (_, have) = read_customer(&c)?;
+        fields.email_marketing = reachable_consent(
+            fields.email_marketing.as_deref(),
+            have.email_marketing.as_deref(),
+        );
+        consent_had = have.email_marketing.clone();
         if canonical::same_on(&fields, &have, &carried) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }
+    } else if fields.email_marketing.as_deref() == Some("not_subscribed") {
+        // A new customer starts not subscribed.
+        fields.email_marketing = None;
     }
     let id = req
         .target_id
@@ -820,6 +849,29 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
             })
             .collect();
         body["addresses"] = Value::Array(list);
+    }
+    if has("tags") {
+        body["tags"] = json!(
+            fields
+                .tags
+                .as_ref()
+                .map(|t| t.join(", "))
+                .unwrap_or_default()
+        );
+    }
+    if has("tax_exempt")
+        && let Some(t) = fields.tax_exempt
+    {
+        body["tax_exempt"] = json!(t);
+    }
+    // Consent needs an email address, and is written only when it changes.
+    if has("email_marketing")
+        && fields.email.is_some()
+        && let Some(m) = fields.email_marketing.as_deref()
+        && m != "not_subscribed"
+        && Some(m) != consent_had.as_deref()
+    {
+        body["email_marketing"] = json!(m);
     }
     Ok(FromCanonicalOutcome::Commands(vec![command(
         EntityKind::Customer,

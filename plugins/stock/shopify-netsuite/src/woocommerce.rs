@@ -139,7 +139,7 @@ pub fn read_customer(body: &Value) -> Result<(String, CustomerFields), ItemError
             first_name: c.opt_str("first_name")?.map(str::to_owned),
             last_name: c.opt_str("last_name")?.map(str::to_owned),
             phone,
-            addresses: None,
+            ..CustomerFields::default()
         },
     ))
 }
@@ -336,7 +336,7 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
                 EntityKind::Customer,
                 &id,
                 &fields,
-                &["addresses"],
+                canonical::BEYOND_CONTACT,
             )])
         }
         EntityKind::Order => {
@@ -503,13 +503,9 @@ pub fn level_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutc
 
 /// A customer update for a canonical `customer` (WooCommerce creates customers).
 pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let fields: CustomerFields = canonical::parse(&req.record)?;
+    let fields = canonical::parse::<CustomerFields>(&req.record)?.contact();
     if let Some(c) = parse_current(req)? {
         let (_, have) = read_customer(&c)?;
-        let fields = CustomerFields {
-            addresses: None,
-            ..fields.clone()
-        };
         if canonical::same(&fields, &have) {
             return Ok(FromCanonicalOutcome::Commands(vec![]));
         }

@@ -390,6 +390,95 @@ fn customer_addresses_travel_as_the_address_book() {
 }
 
 #[test]
+fn customer_tags_tax_exemption_and_consent_travel_both_ways() {
+    let h = harness();
+    let c = json!({"id": "7002", "email": "grace@example.com", "first_name": "Grace",
+        "last_name": "Hopper", "phone": null, "tags": "wholesale, vip", "tax_exempt": true,
+        "email_marketing": "subscribed", "updated_at": V,
+        "addresses": [{"first_name": "Grace", "last_name": "Hopper", "company": "Navy Ltd",
+            "address1": "1 Yard", "address2": null, "city": "Arlington", "province_code": "VA",
+            "country_code": "US", "zip": "22201", "phone": null, "default": true}]});
+    let rs = records(&h, doc("shopify", EntityKind::Customer, "7002", &c));
+    let f = fields(&rs[0]);
+    assert_eq!(f["tags"], json!(["vip", "wholesale"]));
+    assert_eq!(f["tax_exempt"], true);
+    assert_eq!(f["email_marketing"], "subscribed");
+    // To NetSuite: the custom entity field, taxable inverted, the confirmed opt-in, and the
+    // default address's company as the customer's company.
+    let b = body(&commands(&h, req("netsuite", rs[0].clone(), None))[0]);
+    assert_eq!(b["custentity_web_tags"], "vip, wholesale");
+    assert_eq!(b["taxable"], false);
+    assert_eq!(b["globalSubscriptionStatus"], json!({"id": "3"}));
+    assert_eq!(b["companyName"], "Navy Ltd");
+    // NetSuite's record (as the REST API renders it) maps back to the same fields.
+    let mut ns = b.clone();
+    ns["id"] = json!("302");
+    ns["globalSubscriptionStatus"] = json!({"id": "3", "refName": "Confirmed Opt-In"});
+    let back = records(&h, doc("netsuite", EntityKind::Customer, "302", &ns));
+    assert_eq!(fields(&back[0]), f);
+    assert!(commands(&h, req("netsuite", rs[0].clone(), Some(&ns))).is_empty());
+    // Each NetSuite status is one canonical state.
+    for (id, state) in [
+        ("1", "pending"),
+        ("2", "not_subscribed"),
+        ("3", "subscribed"),
+        ("4", "unsubscribed"),
+    ] {
+        ns["globalSubscriptionStatus"] = json!({"id": id});
+        let r = records(&h, doc("netsuite", EntityKind::Customer, "302", &ns));
+        assert_eq!(fields(&r[0])["email_marketing"], state);
+    }
+    // NetSuite unsubscribes her and drops a tag: Shopify gets the tags and the consent change.
+    ns["globalSubscriptionStatus"] = json!({"id": "4"});
+    ns["custentity_web_tags"] = json!("vip");
+    ns["taxable"] = json!(true);
+    let changed = records(&h, doc("netsuite", EntityKind::Customer, "302", &ns));
+    let b = body(&commands(&h, req("shopify", changed[0].clone(), Some(&c)))[0]);
+    assert_eq!(b["tags"], "vip");
+    assert_eq!(b["tax_exempt"], false);
+    assert_eq!(b["email_marketing"], "unsubscribed");
+    // Shopify's API cannot set "not subscribed": a customer who had subscribed becomes
+    // unsubscribed, one already unsubscribed is left alone (no write at all).
+    ns["globalSubscriptionStatus"] = json!({"id": "2"});
+    ns["custentity_web_tags"] = json!("wholesale, vip");
+    ns["taxable"] = json!(false);
+    let soft = records(&h, doc("netsuite", EntityKind::Customer, "302", &ns));
+    let b = body(&commands(&h, req("shopify", soft[0].clone(), Some(&c)))[0]);
+    assert_eq!(b["email_marketing"], "unsubscribed");
+    let mut unsubscribed = c.clone();
+    unsubscribed["email_marketing"] = json!("unsubscribed");
+    assert!(commands(&h, req("shopify", soft[0].clone(), Some(&unsubscribed))).is_empty());
+    // Consent Shopify keeps to itself (redacted, invalid) reads as unsubscribed.
+    let mut redacted = c.clone();
+    redacted["email_marketing"] = json!("redacted");
+    let r = records(&h, doc("shopify", EntityKind::Customer, "7002", &redacted));
+    assert_eq!(fields(&r[0])["email_marketing"], "unsubscribed");
+    // Without an email address no consent is written.
+    let mut no_email = rs[0].clone();
+    let mut nf = f.clone();
+    nf["email"] = Value::Null;
+    no_email.fields = nf.to_string();
+    let b = body(&commands(&h, req("shopify", no_email, None))[0]);
+    assert!(b.get("email_marketing").is_none(), "{b}");
+    // A golden record older than these fields leaves them alone on both sides.
+    let old = CanonicalRecord {
+        kind: EntityKind::Customer,
+        key: "7002".into(),
+        fields: json!({"email": "g@example.com", "first_name": "Grace", "last_name": "Hopper",
+                       "phone": null})
+        .to_string(),
+    };
+    let b = body(&commands(&h, req("netsuite", old.clone(), Some(&ns)))[0]);
+    for k in ["custentity_web_tags", "taxable", "globalSubscriptionStatus"] {
+        assert!(b.get(k).is_none(), "{k} in {b}");
+    }
+    let b = body(&commands(&h, req("shopify", old, Some(&c)))[0]);
+    for k in ["tags", "tax_exempt", "email_marketing"] {
+        assert!(b.get(k).is_none(), "{k} in {b}");
+    }
+}
+
+#[test]
 fn a_configured_price_level_is_the_storefront_price_and_other_lines_are_kept() {
     let h = Harness::new(ShopifyNetsuite).with_config(json!({
         "sku_prefix": "WEB-", "price_level": "5", "currency": 2,

@@ -252,7 +252,8 @@ fn shopify_customers_and_orders() {
             EntityKind::Customer,
             "7001".into(),
             json!({"email": "ada@example.com",
-            "first_name": "Ada", "last_name": "Lovelace", "phone": null, "addresses": null})
+            "first_name": "Ada", "last_name": "Lovelace", "phone": null, "addresses": null,
+            "tags": ["vip"], "tax_exempt": null, "email_marketing": null})
         )]
     );
     let o = order();
@@ -397,7 +398,8 @@ fn netsuite_levels_customers_and_orders() {
             EntityKind::Customer,
             "7001".into(),
             json!({"email": "ada@example.com",
-            "first_name": "Ada", "last_name": "Lovelace", "phone": "+44", "addresses": null})
+            "first_name": "Ada", "last_name": "Lovelace", "phone": "+44", "addresses": null,
+            "tags": null, "tax_exempt": null, "email_marketing": null})
         )]
     );
     let mut erp_only = cust;
@@ -1206,10 +1208,17 @@ proptest! {
     fn customer_round_trips(
         id in "[1-9][0-9]{0,18}",
         email in opt_text(), first in opt_text(), last in opt_text(), phone in opt_text(),
+        tags in prop::collection::btree_set("[a-z]{1,6}", 0..4),
+        tax_exempt in prop::option::of(any::<bool>()),
+        marketing in prop::option::of(prop::sample::select(vec!["subscribed", "unsubscribed", "pending"])),
     ) {
         let h = harness(default_config());
+        let tags: Vec<String> = tags.into_iter().collect();
+        // Shopify has no consent for a customer without an email address.
+        let marketing = marketing.filter(|_| email.is_some());
         let shop = json!({"id": id, "email": email, "first_name": first, "last_name": last,
-                          "phone": phone, "tags": "", "updated_at": V});
+                          "phone": phone, "tags": tags.join(", "), "tax_exempt": tax_exempt,
+                          "email_marketing": marketing, "updated_at": V});
         let rec = canonical_of(&h, doc("shopify", EntityKind::Customer, &id, &shop)).remove(0);
         let body = single_command(&h, WriteRequest {
             target: "netsuite".into(), record: rec.clone(), current: None, target_id: None,

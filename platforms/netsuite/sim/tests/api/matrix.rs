@@ -155,6 +155,45 @@ async fn the_address_book_keeps_one_default_of_each_kind() {
 }
 
 #[tokio::test]
+async fn customers_are_taxable_and_soft_opted_out_until_told_otherwise() {
+    let h = start(config(8)).await;
+    let c = &h.client;
+    let url = format!("{REC}/customer/eid:shopify-customer-2");
+    let r = c.put(&url, &json!({"firstName": "Kim"})).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let got = c.get(&url).await.body;
+    assert_eq!(got["taxable"], true);
+    assert_eq!(
+        got["globalSubscriptionStatus"],
+        json!({"id": "2", "refName": "Soft Opt-Out"})
+    );
+    let r = c
+        .put(
+            &url,
+            &json!({"firstName": "Kim", "taxable": false, "custentity_web_tags": "vip",
+                    "globalSubscriptionStatus": {"id": "3"}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let got = c.get(&url).await.body;
+    assert_eq!(got["taxable"], false);
+    assert_eq!(
+        got["globalSubscriptionStatus"]["refName"],
+        "Confirmed Opt-In"
+    );
+    assert_eq!(got["custentity_web_tags"], "vip");
+    for bad in [json!({"id": "9"}), json!("3")] {
+        let r = c
+            .put(
+                &url,
+                &json!({"firstName": "Kim", "globalSubscriptionStatus": bad}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
 async fn the_pricing_matrix_has_one_price_per_currency_level_and_quantity() {
     let h = start(config(9)).await;
     let c = &h.client;

@@ -305,6 +305,110 @@ pub enum CustomerSortKeys {
     Relevance,
 }
 
+/// A customer's email marketing state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum CustomerEmailMarketingState {
+    /// Never asked.
+    NotSubscribed,
+    /// Awaiting the customer's confirmation (double opt-in).
+    Pending,
+    /// Subscribed.
+    Subscribed,
+    /// Unsubscribed.
+    Unsubscribed,
+    /// Erased (GDPR).
+    Redacted,
+    /// The address cannot receive mail.
+    Invalid,
+}
+
+impl CustomerEmailMarketingState {
+    /// The state as the simulator stores it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::NotSubscribed => "NOT_SUBSCRIBED",
+            Self::Pending => "PENDING",
+            Self::Subscribed => "SUBSCRIBED",
+            Self::Unsubscribed => "UNSUBSCRIBED",
+            Self::Redacted => "REDACTED",
+            Self::Invalid => "INVALID",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "SUBSCRIBED" => Self::Subscribed,
+            "UNSUBSCRIBED" => Self::Unsubscribed,
+            "REDACTED" => Self::Redacted,
+            "INVALID" => Self::Invalid,
+            _ => Self::NotSubscribed,
+        }
+    }
+}
+
+/// How a customer opted in.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum CustomerMarketingOptInLevel {
+    /// Opted in without confirming.
+    SingleOptIn,
+    /// Opted in and confirmed.
+    ConfirmedOptIn,
+    /// Not known.
+    Unknown,
+}
+
+/// A customer's email marketing consent.
+#[derive(SimpleObject, Clone)]
+pub struct CustomerEmailMarketingConsentState {
+    /// The state.
+    pub marketing_state: CustomerEmailMarketingState,
+    /// How the customer opted in; null when never subscribed.
+    pub marketing_opt_in_level: Option<CustomerMarketingOptInLevel>,
+    /// When the state last changed.
+    pub consent_updated_at: Option<DateTimeScalar>,
+}
+
+/// Email marketing consent to record.
+#[derive(InputObject, Clone)]
+pub struct CustomerEmailMarketingConsentInput {
+    /// The state (`SUBSCRIBED`, `UNSUBSCRIBED` or `PENDING`).
+    pub marketing_state: CustomerEmailMarketingState,
+    /// How the customer opted in.
+    pub marketing_opt_in_level: Option<CustomerMarketingOptInLevel>,
+    /// When the customer consented.
+    pub consent_updated_at: Option<DateTimeScalar>,
+}
+
+/// `customerEmailMarketingConsentUpdate` input.
+#[derive(InputObject, Clone)]
+pub struct CustomerEmailMarketingConsentUpdateInput {
+    /// The customer.
+    pub customer_id: ID,
+    /// The consent.
+    pub email_marketing_consent: CustomerEmailMarketingConsentInput,
+}
+
+/// `customerEmailMarketingConsentUpdate` user error.
+#[derive(SimpleObject, Clone)]
+pub struct CustomerEmailMarketingConsentUpdateUserError {
+    /// Field path.
+    pub field: Option<Vec<String>>,
+    /// Message.
+    pub message: String,
+    /// Code (`INVALID`, `INCLUSION`, `MISSING_ARGUMENT`, `INTERNAL_ERROR`).
+    pub code: Option<String>,
+}
+
+/// `customerEmailMarketingConsentUpdate` payload.
+#[derive(SimpleObject)]
+pub struct CustomerEmailMarketingConsentUpdatePayload {
+    /// Customer.
+    pub customer: Option<Customer>,
+    /// Errors.
+    pub user_errors: Vec<CustomerEmailMarketingConsentUpdateUserError>,
+}
+
 /// Sort keys for `orders`.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum OrderSortKeys {
@@ -1328,6 +1432,20 @@ impl Customer {
     }
     async fn tags(&self) -> &[String] {
         &self.0.tags
+    }
+    async fn tax_exempt(&self) -> bool {
+        self.0.tax_exempt
+    }
+    /// Null for a customer without an email address.
+    async fn email_marketing_consent(&self) -> Option<CustomerEmailMarketingConsentState> {
+        self.0.email.as_ref()?;
+        let state = CustomerEmailMarketingState::parse(&self.0.email_marketing);
+        Some(CustomerEmailMarketingConsentState {
+            marketing_state: state,
+            marketing_opt_in_level: (state != CustomerEmailMarketingState::NotSubscribed)
+                .then_some(CustomerMarketingOptInLevel::SingleOptIn),
+            consent_updated_at: self.0.consent_updated_at.map(dt),
+        })
     }
     /// The customer's addresses, in order.
     async fn addresses(&self, first: Option<i32>) -> Vec<MailingAddress> {
@@ -2827,6 +2945,11 @@ pub struct CustomerInput {
     pub phone: MaybeUndefined<String>,
     /// Tags.
     pub tags: Option<Vec<String>>,
+    /// Tax exemption.
+    pub tax_exempt: Option<bool>,
+    /// Email marketing consent: accepted by `customerCreate` only (`customerUpdate` refuses it:
+    /// `customerEmailMarketingConsentUpdate` changes it).
+    pub email_marketing_consent: Option<CustomerEmailMarketingConsentInput>,
     /// Addresses (the full list: missing ones are removed; the first is the default).
     pub addresses: Option<Vec<MailingAddressInput>>,
 }
@@ -3678,6 +3801,15 @@ impl MutationRoot {
                 });
             };
             let id = parse_id("Customer", id, "input.id")?;
+            if input.email_marketing_consent.is_some() {
+                return Ok(CustomerUpdatePayload {
+                    customer: None,
+                    user_errors: vec![UserError {
+                        field: Some(vec!["emailMarketingConsent".into()]),
+                        message: "To update emailMarketingConsent, please use the customerEmailMarketingConsentUpdate Mutation instead".into(),
+                    }],
+                });
+            }
             let (customer, user_errors) = upsert_customer(ctx, input, Some(id))?;
             Ok(CustomerUpdatePayload {
                 customer,
@@ -3686,6 +3818,74 @@ impl MutationRoot {
         }
         .await;
         result.map(Some)
+    }
+
+    /// Changes a customer's email marketing consent: only `SUBSCRIBED`, `UNSUBSCRIBED` and
+    /// `PENDING` are accepted, and the customer must have an email address.
+    async fn customer_email_marketing_consent_update(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerEmailMarketingConsentUpdateInput,
+    ) -> async_graphql::Result<Option<CustomerEmailMarketingConsentUpdatePayload>> {
+        let id = parse_id("Customer", &input.customer_id, "input.customerId")?;
+        let fail = |field: &str, message: &str, code: &str| {
+            Ok(Some(CustomerEmailMarketingConsentUpdatePayload {
+                customer: None,
+                user_errors: vec![CustomerEmailMarketingConsentUpdateUserError {
+                    field: Some(vec!["input".into(), field.into()]),
+                    message: message.into(),
+                    code: Some(code.into()),
+                }],
+            }))
+        };
+        let state = input.email_marketing_consent.marketing_state;
+        if !matches!(
+            state,
+            CustomerEmailMarketingState::Subscribed
+                | CustomerEmailMarketingState::Unsubscribed
+                | CustomerEmailMarketingState::Pending
+        ) {
+            return fail(
+                "emailMarketingConsent",
+                "Marketing state is not included in the list",
+                "INCLUSION",
+            );
+        }
+        let sh = shared(ctx);
+        let mut st = sh.state.lock();
+        match st.customers.get(&id) {
+            None => return fail("customerId", "Customer not found", "INVALID"),
+            Some(c) if c.email.is_none() => {
+                return fail(
+                    "customerId",
+                    "Customer must have an email address",
+                    "MISSING_ARGUMENT",
+                );
+            }
+            Some(_) => {}
+        }
+        let spec = CustomerSpec {
+            id: Some(id),
+            email_marketing: Some(state.as_str().to_owned()),
+            ..CustomerSpec::default()
+        };
+        match st.customer_upsert(spec, Actor::Api) {
+            Ok(cid) => Ok(Some(CustomerEmailMarketingConsentUpdatePayload {
+                customer: st.customers.get(&cid).cloned().map(Customer),
+                user_errors: Vec::new(),
+            })),
+            Err(errs) => Ok(Some(CustomerEmailMarketingConsentUpdatePayload {
+                customer: None,
+                user_errors: errs
+                    .into_iter()
+                    .map(|e| CustomerEmailMarketingConsentUpdateUserError {
+                        field: e.field,
+                        message: e.message,
+                        code: e.code.or(Some("INVALID".into())),
+                    })
+                    .collect(),
+            })),
+        }
     }
 
     async fn webhook_subscription_create(
@@ -3779,6 +3979,10 @@ fn upsert_customer(
         last_name: string_opt(input.last_name),
         phone: string_opt(input.phone),
         tags: input.tags,
+        tax_exempt: input.tax_exempt,
+        email_marketing: input
+            .email_marketing_consent
+            .map(|c| c.marketing_state.as_str().to_owned()),
         addresses: input.addresses.map(|list| {
             list.into_iter()
                 .map(|a| crate::checkout::Address {
