@@ -192,6 +192,129 @@ pub async fn observed_version(
     }
 }
 
+/// The records of one kind weft holds live from a system, read **before** a full listing so
+/// that nothing created since can look deleted. A deleted record is in no listing and no date
+/// filter shows it: the held ones a full listing no longer shows were deleted (their delete
+/// webhook lost, or never sent), and [`Held::vanished`] journals a tombstone
+/// ([`crate::webhook::tombstone`]) for each.
+#[derive(Debug, Clone)]
+pub struct Held {
+    kind: String,
+    ids: Vec<String>,
+}
+
+/// A held record a full listing no longer shows, and the version its tombstone takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vanished {
+    /// The record's id in the system.
+    pub id: String,
+    /// The tombstone's version.
+    pub version: String,
+}
+
+impl Held {
+    /// What weft holds of `kind` from `system` that is not already deleted.
+    pub async fn read(
+        db: &Store,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+    ) -> Result<Held, StoreError> {
+        let deleted = format!("\"{}\":true", crate::webhook::DELETED_FIELD);
+        Ok(Held {
+            kind: kind.to_owned(),
+            ids: db.entity_ids(store_id, system, kind, &deleted).await?,
+        })
+    }
+
+    /// Nothing held (a round that is not a full listing).
+    pub fn none(kind: &str) -> Held {
+        Held {
+            kind: kind.to_owned(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The held ids `listed` says the listing did not show and whose tombstone the journal does
+    /// not hold yet, each versioned at `at` (when the
+    /// listing was read: a deleted id never comes back), or one second after the version weft
+    /// holds when that is later (the platform's clock ahead of weft's: a tombstone must be
+    /// newer than what it deletes).
+    pub async fn vanished(
+        self,
+        db: &Store,
+        store_id: &str,
+        system: &str,
+        listed: impl Fn(&str) -> bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Vanished>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.ids.into_iter().filter(|id| !listed(id)) {
+            // Journaled already, and nothing since (a delete webhook, an earlier round the
+            // processing step has not reached): once is enough.
+            if db
+                .journal_latest_is(
+                    store_id,
+                    system,
+                    &self.kind,
+                    &id,
+                    &crate::webhook::tombstone(&id),
+                )
+                .await?
+            {
+                continue;
+            }
+            let known = db
+                .entity_state(store_id, system, &self.kind, &id)
+                .await?
+                .map(|k| Version::parse(&k.version));
+            let when = match known {
+                Some(Version::At(t)) => at.max(t + chrono::Duration::seconds(1)),
+                _ => at,
+            };
+            out.push(Vanished {
+                id,
+                version: crate::version::format_ts(when),
+            });
+        }
+        Ok(out)
+    }
+
+    /// [`Held::vanished`] as journal entries (source `poll`, received now).
+    pub async fn tombstones(
+        self,
+        db: &Store,
+        store_id: &str,
+        system: &str,
+        listed: impl Fn(&str) -> bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<weft_store::NewJournalEntry>, StoreError> {
+        let kind = self.kind.clone();
+        let now = chrono::Utc::now();
+        Ok(self
+            .vanished(db, store_id, system, listed, at)
+            .await?
+            .into_iter()
+            .map(|v| weft_store::NewJournalEntry {
+                store_id: store_id.to_owned(),
+                system: system.to_owned(),
+                kind: kind.clone(),
+                body: crate::webhook::tombstone(&v.id),
+                entity_id: v.id,
+                version: v.version,
+                source: weft_store::Source::Poll,
+                delivery_id: None,
+                received_at: now,
+            })
+            .collect())
+    }
+}
+
 /// `ts` minus `d`, as RFC 3339 (unparseable timestamps are returned unchanged).
 pub fn minus(ts: &str, d: Duration) -> String {
     match Version::parse(ts) {

@@ -499,6 +499,32 @@ impl Store {
         })
     }
 
+    /// Whether the newest journal entry of an entity has this body (a tombstone journaled
+    /// already, whether or not the processing step has reached it).
+    pub async fn journal_latest_is(
+        &self,
+        store_id: &str,
+        system: &str,
+        kind: &str,
+        entity_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<bool> {
+        const OP: &str = "journal read";
+        let sql = "SELECT body_hash FROM journal WHERE store_id = $1 AND system = $2 AND kind = $3
+                   AND entity_id = $4 ORDER BY seq DESC LIMIT 1";
+        on_db!(self.db(), p => {
+            let h: Option<String> = sqlx::query_scalar(sql)
+                .bind(store_id)
+                .bind(system)
+                .bind(kind)
+                .bind(entity_id)
+                .fetch_optional(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+            Ok(h.as_deref() == Some(body_hash(body).as_str()))
+        })
+    }
+
     /// The entry with sequence number `seq`, if any.
     pub async fn journal_entry(&self, seq: i64) -> Result<Option<JournalEntry>> {
         const OP: &str = "journal read";

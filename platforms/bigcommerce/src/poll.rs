@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{later, minus, observed_version};
+use weft_platform::poll::{Held, later, minus, observed_version};
 use weft_platform::{ConnectorError, PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -301,14 +301,16 @@ impl BcChangeCapture {
                 _ => None,
             };
             let held = match deletable {
-                Some(kind) if full => {
-                    let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
-                    self.journal
-                        .db
-                        .entity_ids(&self.journal.store_id, &self.journal.system, kind, &marker)
-                        .await?
-                }
-                _ => Vec::new(),
+                Some(kind) if full => Some(
+                    Held::read(
+                        &self.journal.db,
+                        &self.journal.store_id,
+                        &self.journal.system,
+                        kind,
+                    )
+                    .await?,
+                ),
+                _ => None,
             };
             let read_at = Utc::now();
             let since = mark
@@ -351,37 +353,19 @@ impl BcChangeCapture {
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
             let mut entries = self.journal.entries(docs, Source::Poll, read_at).await?;
-            if let Some(kind) = deletable {
+            if let Some(held) = held {
                 // A full read lists every product and customer: one weft held that it no longer
-                // lists was deleted (its `store/.../deleted` callback lost, or never sent),
-                // versioned by weft's clock at the read (a deleted id never comes back), or
-                // just after the version weft holds if the store's clock is ahead of weft's.
-                let now = Utc::now();
-                for id in held.into_iter().filter(|id| !listed.contains(id)) {
-                    let known = self
-                        .journal
-                        .db
-                        .entity_state(&self.journal.store_id, &self.journal.system, kind, &id)
-                        .await?
-                        .map(|k| weft_platform::version::Version::parse(&k.version));
-                    let at = match known {
-                        Some(weft_platform::version::Version::At(t)) => {
-                            read_at.max(t + chrono::Duration::seconds(1))
-                        }
-                        _ => read_at,
-                    };
-                    entries.push(NewJournalEntry {
-                        store_id: self.journal.store_id.clone(),
-                        system: self.journal.system.clone(),
-                        kind: kind.into(),
-                        body: weft_platform::webhook::tombstone(&id),
-                        entity_id: id,
-                        version: weft_platform::version::format_ts(at),
-                        source: Source::Poll,
-                        delivery_id: None,
-                        received_at: now,
-                    });
-                }
+                // lists was deleted (its `store/.../deleted` callback lost, or never sent).
+                entries.extend(
+                    held.tombstones(
+                        &self.journal.db,
+                        &self.journal.store_id,
+                        &self.journal.system,
+                        |id| listed.contains(id),
+                        read_at,
+                    )
+                    .await?,
+                );
             }
             let Some(next) = next else {
                 if !entries.is_empty() {

@@ -7,10 +7,10 @@
 //! never waits for an empty one): products, customers (`/V1/customers/search`), orders. Journal
 //! entries and the new watermark (the newest `updated_at` read) commit in one transaction.
 //!
-//! Deletions: Magento sends nothing, and a deleted product is in no listing. A full read
-//! (which lists every product) journals a tombstone ([`weft_platform::webhook::tombstone`]) for
-//! each product weft held that it no longer lists, versioned by weft's clock at the read (a
-//! deleted id never comes back) without moving the watermark.
+//! Deletions: Magento sends nothing, and a deleted product or customer is in no listing. A
+//! full read (which lists every product and customer) journals a tombstone
+//! ([`weft_platform::poll::Held`]) for each one weft held that it no longer lists, versioned by
+//! weft's clock at the read (a deleted id never comes back) without moving the watermark.
 //!
 //! Stock: MSI source items carry no time stamp and saving one does not touch its product, so
 //! every round lists every source item (paged the same way) and journals those whose body
@@ -27,7 +27,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use weft_platform::poll::{later, minus, observed_version};
+use weft_platform::poll::{Held, later, minus, observed_version};
 use weft_platform::version::format_ts;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
@@ -203,22 +203,24 @@ impl MgChangeCapture {
                 })
                 .unwrap_or_default();
             // Read before the listing, so nothing created since can look deleted.
-            let held = if full && stream == "products" {
-                let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
-                self.journal
-                    .db
-                    .entity_ids(
+            let held = match (full, stream) {
+                (true, "products") => Some("product"),
+                (true, "customers") => Some("customer"),
+                _ => None,
+            };
+            let held = match held {
+                Some(kind) => Some(
+                    Held::read(
+                        &self.journal.db,
                         &self.journal.store_id,
                         &self.journal.system,
-                        "product",
-                        &marker,
+                        kind,
                     )
-                    .await?
-            } else {
-                Vec::new()
+                    .await?,
+                ),
+                None => None,
             };
             let began = Utc::now();
-            let read_at = format_ts(began);
             // Customers and products sort by `entity_id` as a search field; both answer `id`.
             let raw = self
                 .client
@@ -234,19 +236,17 @@ impl MgChangeCapture {
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
             let mut entries = self.journal.entries(docs, Some(began)).await?;
-            let now = Utc::now();
-            for id in held.into_iter().filter(|id| !listed.contains(id)) {
-                entries.push(NewJournalEntry {
-                    store_id: self.journal.store_id.clone(),
-                    system: self.journal.system.clone(),
-                    kind: "product".into(),
-                    body: weft_platform::webhook::tombstone(&id),
-                    entity_id: id,
-                    version: read_at.clone(),
-                    source: Source::Poll,
-                    delivery_id: None,
-                    received_at: now,
-                });
+            if let Some(held) = held {
+                entries.extend(
+                    held.tombstones(
+                        &self.journal.db,
+                        &self.journal.store_id,
+                        &self.journal.system,
+                        |id| listed.contains(id),
+                        began,
+                    )
+                    .await?,
+                );
             }
             let Some(next) = next else {
                 if !entries.is_empty() {

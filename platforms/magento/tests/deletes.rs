@@ -1,6 +1,7 @@
-//! Magento sends nothing when a product is deleted, and a deleted product is in no listing: a
-//! full read journals a tombstone for each product weft held that it no longer lists (an
-//! incremental round cannot tell), versioned by weft's clock without moving the watermark.
+//! Magento sends nothing when a product or customer is deleted, and a deleted one is in no
+//! listing: a full read journals a tombstone for each product and customer weft held that it
+//! no longer lists (an incremental round cannot tell), versioned by weft's clock without
+//! moving the watermark.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use weft_store::{EntityStateUpsert, StepCommit, Store};
 const STORE: &str = "acme";
 
 #[tokio::test]
-async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists() {
+async fn a_full_read_journals_a_tombstone_for_a_product_or_customer_magento_no_longer_lists() {
     let sim = MagentoSim::new(SimConfig::default());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handle = sim.serve(l).await.unwrap();
@@ -34,6 +35,13 @@ async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists(
         )
         .unwrap();
     }
+    let ann = sim
+        .save_customer(json!({"email": "ann@example.com", "firstname": "Ann", "lastname": "Lee"}))
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    sim.save_customer(json!({"email": "bo@example.com", "firstname": "Bo", "lastname": "Ng"}))
+        .unwrap();
     let client =
         Arc::new(MgClient::new(MgConfig::new(&handle.base_url, "default", DEFAULT_TOKEN)).unwrap());
     let capture = MgChangeCapture::new(
@@ -50,7 +58,10 @@ async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists(
     // What the processing step records of the products it read.
     let entries = db.journal_since(STORE, 0, 1000).await.unwrap();
     let mut step = StepCommit::new(STORE, chrono::Utc::now());
-    for e in entries.iter().filter(|e| e.kind == "product") {
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == "product" || e.kind == "customer")
+    {
         step.entity_states.push(EntityStateUpsert {
             system: e.system.clone(),
             kind: e.kind.clone(),
@@ -61,7 +72,7 @@ async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists(
             journal_seq: e.seq,
         });
     }
-    assert_eq!(step.entity_states.len(), 3);
+    assert_eq!(step.entity_states.len(), 5);
     db.commit_step(&step).await.unwrap();
     let head = entries.last().unwrap().seq;
     let gone = entries
@@ -74,6 +85,7 @@ async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists(
 
     assert!(sim.delete_product("M2"));
     assert!(sim.product("M2").is_none());
+    assert!(sim.delete_customer(ann));
     // An incremental round lists what changed: a deleted product is not among it.
     capture.poll().await.unwrap();
     let tombs = |all: Vec<weft_store::JournalEntry>| -> Vec<weft_store::JournalEntry> {
@@ -83,11 +95,21 @@ async fn a_full_read_journals_a_tombstone_for_a_product_magento_no_longer_lists(
     // A full read lists every product: the one gone is journaled as deleted.
     capture.poll_full().await.unwrap();
     let t = tombs(db.journal_since(STORE, head, 1000).await.unwrap());
-    assert_eq!(t.len(), 1, "{t:#?}");
+    assert_eq!(t.len(), 2, "{t:#?}");
     assert_eq!(t[0].kind, "product");
     assert_eq!(t[0].entity_id, gone);
-    assert_eq!(t[0].source, weft_store::Source::Poll);
-    assert!(Magento.is_deletion(&t[0].kind, &t[0].body));
+    assert_eq!(t[1].kind, "customer");
+    assert_eq!(t[1].entity_id, ann.to_string());
+    for e in &t {
+        assert_eq!(e.source, weft_store::Source::Poll);
+        assert!(Magento.is_deletion(&e.kind, &e.body));
+    }
+    // Another full read before the processing step reached them journals nothing more.
+    capture.poll_full().await.unwrap();
+    assert_eq!(
+        tombs(db.journal_since(STORE, head, 1000).await.unwrap()).len(),
+        2
+    );
     assert_eq!(
         db.watermark(STORE, "magento:products").await.unwrap(),
         mark,

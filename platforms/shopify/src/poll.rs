@@ -45,7 +45,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
-use weft_platform::poll::{journal_paced, later, minus, observed_version, patient};
+use weft_platform::poll::{Held, journal_paced, later, minus, observed_version, patient};
 use weft_platform::version::Version;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
@@ -262,11 +262,7 @@ impl ShopifyReconciler {
 
     async fn bulk_backfill(&self) -> Result<BulkOutcome, SourceError> {
         let first_sync = self.owes_backfill().await?;
-        let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
-        let held = self
-            .db
-            .entity_ids(&self.store_id, &self.system, "product", &marker)
-            .await?;
+        let held = Held::read(&self.db, &self.store_id, &self.system, "product").await?;
         let mut report = PollReport::default();
         let products = match self.bulk_read(bulk::PRODUCTS_BULK, first_sync).await? {
             Ok(r) => r,
@@ -275,22 +271,17 @@ impl ShopifyReconciler {
         let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
         let listed: std::collections::HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
         report.read += docs.len() as u64;
-        let now = Utc::now();
         let mut entries = self.settled_entries(docs, products.created_at).await?;
-        let version = crate::normalize::format_ts(products.created_at);
-        for id in held.into_iter().filter(|id| !listed.contains(id)) {
-            entries.push(NewJournalEntry {
-                store_id: self.store_id.clone(),
-                system: self.system.clone(),
-                kind: "product".into(),
-                body: weft_platform::webhook::tombstone(&id),
-                entity_id: id,
-                version: version.clone(),
-                source: Source::Poll,
-                delivery_id: None,
-                received_at: now,
-            });
-        }
+        entries.extend(
+            held.tombstones(
+                &self.db,
+                &self.store_id,
+                &self.system,
+                |id| listed.contains(id),
+                products.created_at,
+            )
+            .await?,
+        );
         report.journaled += self.journal(entries).await?;
         let levels = match self.bulk_read(bulk::LEVELS_BULK, false).await? {
             Ok(r) => r,
@@ -415,23 +406,14 @@ impl ShopifyReconciler {
                 _ => None,
             };
             let held = match vanish_kind {
-                Some(kind) => {
-                    let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
-                    self.db
-                        .entity_ids(&self.store_id, &self.system, kind, &marker)
-                        .await?
-                }
-                None => Vec::new(),
+                Some(kind) => Some(Held::read(&self.db, &self.store_id, &self.system, kind).await?),
+                None => None,
             };
             let read_at = Utc::now();
             let (read, listing_time, fetched) =
                 self.read(&stream, &entity, since.as_deref()).await?;
-            let listed: std::collections::HashSet<&str> =
-                read.docs.iter().map(|d| d.id.as_str()).collect();
-            let vanished: Vec<String> = held
-                .into_iter()
-                .filter(|id| !listed.contains(id.as_str()))
-                .collect();
+            let listed: std::collections::HashSet<String> =
+                read.docs.iter().map(|d| d.id.clone()).collect();
             report.read += fetched.len() as u64;
             let now = Utc::now();
             let mut entries: Vec<NewJournalEntry> = Vec::with_capacity(read.docs.len());
@@ -460,22 +442,18 @@ impl ShopifyReconciler {
                     received_at: now,
                 });
             }
-            if let Some(kind) = vanish_kind {
-                let version = crate::normalize::format_ts(listing_time.unwrap_or(now));
-                for id in vanished {
-                    entries.push(NewJournalEntry {
-                        store_id: self.store_id.clone(),
-                        system: self.system.clone(),
-                        kind: kind.into(),
-                        body: weft_platform::webhook::tombstone(&id),
-                        entity_id: id,
-                        version: version.clone(),
-                        source: Source::Poll,
-                        delivery_id: None,
-                        received_at: now,
-                    });
-                    report.read += 1;
-                }
+            if let Some(held) = held {
+                let tombstones = held
+                    .tombstones(
+                        &self.db,
+                        &self.store_id,
+                        &self.system,
+                        |id| listed.contains(id),
+                        listing_time.unwrap_or(now),
+                    )
+                    .await?;
+                report.read += tombstones.len() as u64;
+                entries.extend(tombstones);
             }
             let next = match (mark, read.max_updated_at) {
                 (Some(a), Some(b)) => Some(later(a, b)),

@@ -18,7 +18,9 @@
 //!   what finds a deletion whose `product.deleted` delivery was lost.
 //! - `<system>:orders`: orders.
 //! - `<system>:customers`: WooCommerce's customers endpoint has no date filter, so every round
-//!   lists them all (the journal recognises what it holds; only changes count).
+//!   lists them all (the journal recognises what it holds; only changes count), and journals a
+//!   tombstone for each customer weft holds that is no longer listed (deleted; customers cannot
+//!   be trashed), versioned by the read: what finds a lost `customer.deleted`.
 //!
 //! A document weft already holds with the same version and body is not journaled again; the
 //! rest are changes the webhooks did not deliver and count as `recovered`. Versions are to the
@@ -33,7 +35,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{later, minus, observed_version};
+use weft_platform::poll::{Held, later, minus, observed_version};
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -239,6 +241,32 @@ impl WooPoller {
         Ok(())
     }
 
+    /// Tombstones for what `held` has that a full listing (read from `began`) did not show.
+    async fn vanished(
+        &self,
+        held: Held,
+        listed: impl Fn(&str) -> bool,
+        began: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Doc>, SourceError> {
+        let kind = if held.kind() == "customer" {
+            "customer"
+        } else {
+            "product"
+        };
+        Ok(held
+            .vanished(&self.db, &self.store_id, &self.system, listed, began)
+            .await?
+            .into_iter()
+            .map(|v| Doc {
+                kind,
+                body: weft_platform::webhook::tombstone(&v.id),
+                id: v.id,
+                version: v.version,
+                site_version: false,
+            })
+            .collect())
+    }
+
     /// One round; `full` reads everything, not only what changed since the watermarks.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
@@ -251,14 +279,10 @@ impl WooPoller {
             .map(|m| minus(m, self.overlap));
         // Read before the listing, so nothing created since can look deleted.
         let held = if full {
-            let marker = format!("\"{}\":true", weft_platform::webhook::DELETED_FIELD);
-            self.db
-                .entity_ids(&self.store_id, &self.system, "product", &marker)
-                .await?
+            Held::read(&self.db, &self.store_id, &self.system, "product").await?
         } else {
-            Vec::new()
+            Held::none("product")
         };
-        let read_at = crate::now_version();
         let began = Utc::now();
         let mut q = Self::since_query(since.as_deref());
         q.push(("status".into(), "any".into()));
@@ -311,15 +335,7 @@ impl WooPoller {
                     .filter(|d| d.kind == "product")
                     .map(|d| d.id.clone()),
             );
-            for id in held.into_iter().filter(|id| !listed.contains(id)) {
-                docs.push(Doc {
-                    kind: "product",
-                    body: weft_platform::webhook::tombstone(&id),
-                    id,
-                    version: read_at.clone(),
-                    site_version: false,
-                });
-            }
+            docs.extend(self.vanished(held, |id| listed.contains(id), began).await?);
         }
         self.commit(&stream, mark, docs, began, &mut report).await?;
         // Orders.
@@ -335,15 +351,19 @@ impl WooPoller {
         let orders = self.client.list_all("orders", &q).await?;
         let docs = orders.iter().flat_map(|o| docs_of(o, "order")).collect();
         self.commit(&stream, mark, docs, began, &mut report).await?;
-        // Customers: no date filter in WooCommerce; every round reads them all.
+        // Customers: no date filter in WooCommerce; every round reads them all, so every round
+        // sees which were deleted (a lost `customer.deleted`).
         let stream = format!("{}:customers", self.system);
         let mark = self.mark(&stream).await?;
+        let held = Held::read(&self.db, &self.store_id, &self.system, "customer").await?;
         let began = Utc::now();
         let customers = self.client.list_all("customers", &[]).await?;
-        let docs = customers
+        let mut docs: Vec<Doc> = customers
             .iter()
             .flat_map(|c| docs_of(c, "customer"))
             .collect();
+        let listed: BTreeSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+        docs.extend(self.vanished(held, |id| listed.contains(id), began).await?);
         self.commit(&stream, mark, docs, began, &mut report).await?;
         Ok(report)
     }

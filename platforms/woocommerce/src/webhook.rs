@@ -9,11 +9,12 @@
 //! - **Body**: the resource as `GET` returns it, journaled as it is: kind `product` (a
 //!   variation too, `type: "variation"`), `order` or `customer`, version `date_modified_gmt`.
 //! - **Deletions**: `product.deleted` (WooCommerce sends it when a product is trashed or
-//!   deleted for good) carries `{"id": N}` only, and no time: it is journaled as a tombstone
-//!   of that product ([`weft_platform::webhook::tombstone`]) versioned by its receipt (so a
-//!   product restored from the trash shows again once its `date_modified` is later, which
-//!   holds while the site's clock is right). Order and customer deletions are not subscribed
-//!   to. The poll finds what a lost delivery missed ([`crate::WooPoller`]).
+//!   deleted for good) and `customer.deleted` carry `{"id": N}` only, and no time: each is
+//!   journaled as a tombstone of that product or customer
+//!   ([`weft_platform::webhook::tombstone`]) versioned by its receipt (so a product restored
+//!   from the trash shows again once its `date_modified` is later, which holds while the
+//!   site's clock is right). Order deletions are not subscribed to. The poll finds what a lost
+//!   delivery missed ([`crate::WooPoller`]).
 //! - **Ping**: creating or re-activating a webhook makes WooCommerce POST `webhook_id=<id>` as
 //!   a form, unsigned; it must be answered 200 or the webhook is not activated. It is
 //!   acknowledged and not journaled ([`WebhookIntake::is_ping`]).
@@ -51,7 +52,7 @@ pub const DELIVERY_ID_HEADER: &str = "x-wc-webhook-delivery-id";
 pub const SOURCE_HEADER: &str = "x-wc-webhook-source";
 
 /// The topics weft subscribes to.
-pub const TOPICS: [&str; 7] = [
+pub const TOPICS: [&str; 8] = [
     "product.created",
     "product.updated",
     "product.deleted",
@@ -59,6 +60,7 @@ pub const TOPICS: [&str; 7] = [
     "order.updated",
     "customer.created",
     "customer.updated",
+    "customer.deleted",
 ];
 
 /// WooCommerce's webhook intake.
@@ -134,7 +136,7 @@ impl WebhookIntake for WooWebhooks {
             "customer" => "customer",
             other => return Err(format!("topic {} is not synced", clip(other))),
         };
-        if event == "deleted" && kind != "product" {
+        if event == "deleted" && kind == "order" {
             return Err(format!(
                 "{} deliveries carry only an id; weft does not subscribe to them",
                 clip(topic)

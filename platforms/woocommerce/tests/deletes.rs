@@ -174,3 +174,96 @@ async fn the_poll_finds_trashed_products_and_a_full_read_deleted_ones() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn customer_deletions_arrive_as_tombstones_and_every_round_finds_a_lost_one() {
+    assert!(
+        webhook::TOPICS.contains(&"customer.deleted"),
+        "weft subscribes to customer deletions"
+    );
+    let sim = WooSim::new(SimConfig::default()).unwrap();
+    let server = sim.serve_local().await.unwrap();
+    let (url, got) = receiver().await;
+    sim.create_webhook("customer.deleted", &url, "s3cret")
+        .unwrap();
+    let kept = sim
+        .create_customer("kept@example.com", "Kay", "Ept")
+        .unwrap();
+    let gone = sim.create_customer("gone@example.com", "Go", "Ne").unwrap();
+    let lost = sim.create_customer("lost@example.com", "Lo", "St").unwrap();
+
+    let mut cfg = WooConfig::new(&server.base_url, DEFAULT_KEY, DEFAULT_SECRET);
+    cfg.requests_per_second = 1000;
+    let client = Arc::new(WooClient::new(cfg).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("w.db").display()
+    ))
+    .await
+    .unwrap();
+    let poller = weft_woocommerce::poll::WooPoller::new(
+        "s1",
+        "woocommerce",
+        db.clone(),
+        client,
+        Duration::from_secs(5),
+    );
+    poller.poll().await.unwrap();
+    let entries = db.journal_since("s1", 0, 100).await.unwrap();
+    let mut step = StepCommit::new("s1", chrono::Utc::now());
+    for e in entries.iter().filter(|e| e.kind == "customer") {
+        step.entity_states.push(EntityStateUpsert {
+            system: e.system.clone(),
+            kind: e.kind.clone(),
+            entity_id: e.entity_id.clone(),
+            version: e.version.clone(),
+            body: e.body.clone(),
+            canonical_key: None,
+            journal_seq: e.seq,
+        });
+    }
+    assert_eq!(step.entity_states.len(), 3);
+    db.commit_step(&step).await.unwrap();
+    let head = entries.last().unwrap().seq;
+
+    // The delivery carries the id only and becomes a tombstone of that customer.
+    sim.delete_customer(gone).unwrap();
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let (h, b) = got
+        .lock()
+        .iter()
+        .find(|(h, _)| h.contains_key(webhook::TOPIC_HEADER))
+        .cloned()
+        .expect("a customer.deleted delivery");
+    assert_eq!(h[webhook::TOPIC_HEADER], "customer.deleted");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).unwrap(),
+        json!({"id": gone})
+    );
+    let d = WooWebhooks.parse(&h, &b, Some(&server.base_url)).unwrap();
+    assert_eq!(
+        (d.kind.as_str(), d.entity_id.as_str()),
+        ("customer", gone.to_string().as_str())
+    );
+    assert!(is_tombstone(&d.body));
+    assert!(WooCommerce.is_deletion(&d.kind, &d.body));
+
+    // A deletion whose delivery was lost: the next round (customers are listed whole every
+    // round) journals it, once; a customer still listed is not deleted.
+    sim.delete_customer(lost).unwrap();
+    poller.poll().await.unwrap();
+    poller.poll().await.unwrap();
+    let after = db.journal_since("s1", head, 100).await.unwrap();
+    let t = tombstones(&after);
+    let ids: Vec<&str> = t.iter().map(|e| e.entity_id.as_str()).collect();
+    assert_eq!(
+        ids.iter().filter(|i| **i == lost.to_string()).count(),
+        1,
+        "{t:#?}"
+    );
+    assert!(ids.contains(&gone.to_string().as_str()), "{t:#?}");
+    assert!(!ids.contains(&kept.to_string().as_str()), "{t:#?}");
+    assert!(t.iter().all(|e| e.kind == "customer"));
+    server.shutdown().await;
+}

@@ -207,6 +207,13 @@ impl MagentoSim {
         self.shared.current().upsert_customer(&customer, now)
     }
 
+    /// Deletes a customer, as the merchant does in the admin (or `DELETE
+    /// /V1/customers/{id}`); false if there was none. Magento sends nothing: the customer is
+    /// simply no longer listed. Their orders keep their copy of the customer's details.
+    pub fn delete_customer(&self, id: u64) -> bool {
+        self.shared.current().customers.remove(&id).is_some()
+    }
+
     /// A shopper's order, its stock taken from `source`.
     pub fn place_order(
         &self,
