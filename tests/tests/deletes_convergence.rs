@@ -10,7 +10,8 @@ use weft::demo::{DemoOptions, PlanPreset, run};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_with_deletes_and_archives_on_both_sides() {
     // Issue 15 point 3's must-show: per store, the merchant deletes Shopify products (one of
-    // its own SKU and a whole option group) and the ERP makes items inactive, under webhook
+    // its own SKU and a whole option group) and one variant of another option group, and the
+    // ERP makes items inactive, under webhook
     // loss, duplication, reordering and late redeliveries; the ERP goes on editing the items
     // whose Shopify product is gone. At the end every deletion is archived on the other side
     // (`[deletes]` default: archive), nothing deleted is recreated, nothing nobody deleted is
@@ -21,7 +22,7 @@ async fn converges_with_deletes_and_archives_on_both_sides() {
         events: 500,
         stores: 2,
         items: 40,
-        deletes: 2,
+        deletes: 3,
         drop_rate: 0.30,
         duplicate_rate: 0.10,
         reorder_ms: 300,
@@ -33,7 +34,13 @@ async fn converges_with_deletes_and_archives_on_both_sides() {
     .await
     .expect("demo run");
     assert_eq!(r.products_deleted, 4, "{r:?}");
-    assert_eq!(r.items_deactivated, 4, "{r:?}");
+    assert_eq!(r.variants_deleted, 2, "{r:?}");
+    assert_eq!(r.items_deactivated, 6, "{r:?}");
+    assert_eq!(
+        r.children_removed,
+        2 * r.variants_deleted as i64,
+        "each deleted variant's record and price removed once: {r:?}"
+    );
     assert_eq!(
         r.delete_webhooks_lost, 2,
         "each store's first deletion is never delivered: only the full read finds it: {r:?}"

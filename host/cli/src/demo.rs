@@ -72,8 +72,9 @@ pub struct DemoOptions {
     /// Whether NetSuite runs weft's push script ([`crate::demo_push`]), with the webhooks'
     /// chaos; change capture catches what it loses.
     pub erp_push: bool,
-    /// Deletions per store during the run (Shopify stores only): this many Shopify products
-    /// deleted by the merchant (one of its own SKU, or every variant of an option group) and
+    /// Deletions per store during the run (Shopify stores only): this many deletions by the
+    /// merchant in Shopify (in turn a product of one SKU of its own, every variant of an
+    /// option group, one variant of an option group) and
     /// as many NetSuite items made inactive, spread over the events; their delete webhooks go
     /// through the same chaos, so a full read must find what a dropped one lost. At the end
     /// every deleted product must be archived in NetSuite and never recreated in Shopify, every
@@ -249,7 +250,9 @@ pub struct DemoReport {
     pub storefront_chaos: BTreeMap<String, u64>,
     /// Shopify products the merchant deleted ([`DemoOptions::deletes`]).
     pub products_deleted: usize,
-    /// Of their variants (SKUs).
+    /// Variants the merchant deleted from a product that kept others.
+    pub variants_deleted: usize,
+    /// Of their variants (SKUs), and those variants.
     pub skus_deleted: usize,
     /// NetSuite items made inactive.
     pub items_deactivated: usize,
@@ -260,6 +263,9 @@ pub struct DemoReport {
     pub delete_webhooks_lost: u64,
     /// Deletions weft applied (`deletes_applied`).
     pub deletes_applied: i64,
+    /// Records a product's newer document no longer carried, deleted on that system
+    /// (`children_removed`: a variant and its price for each variant deleted).
+    pub children_removed: i64,
     /// Deletions the mass-delete guard held (`deletes_held`).
     pub deletes_held: i64,
     /// Records whose deleting system showed them again (`deletes_recreated`).
@@ -800,6 +806,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
         report.writes_applied += c("writes_applied");
         report.writes_stale += c("writes_stale");
         report.deletes_applied += c("deletes_applied");
+        report.children_removed += c("children_removed");
         report.deletes_held += c("deletes_held");
         for h in db.held_deletes(&s.id).await? {
             report.dead_letter_details.push(format!(
@@ -1318,9 +1325,9 @@ fn add_size(s: &mut DemoStore, sku: &str) -> Result<()> {
     Ok(())
 }
 
-/// The merchant deletes Shopify product number `j` of the run: alternately the product of
-/// one SKU of its own and every variant of an option group, among those nobody deleted or
-/// made inactive yet. The ERP goes on editing its items (prices, receipts, descriptions);
+/// The merchant's deletion number `j` of the run, in turn: the product of one SKU of its own,
+/// every variant of an option group (the product), one variant of an option group (the
+/// product keeps the others), among those nobody deleted or made inactive yet. The ERP goes on editing its items (prices, receipts, descriptions);
 /// none of that may bring the product back in Shopify. (A size added to the deleted group in
 /// NetSuite would be a new record that weft creates in Shopify as a product of its own: the
 /// demo adds none there.)
@@ -1332,7 +1339,10 @@ fn delete_in_shopify(
 ) -> Result<()> {
     let untouched =
         |s: &DemoStore, sku: &String| !s.deleted.contains(sku) && !s.deactivated.contains(sku);
-    let mut candidates: Vec<Vec<String>> = if j % 2 == 1 {
+    if j % 3 == 2 {
+        return remove_variant_in_shopify(s, rng, report);
+    }
+    let mut candidates: Vec<Vec<String>> = if j % 3 == 1 {
         // Option groups with every SKU untouched, smallest first (a cap's two sizes).
         let mut groups: BTreeMap<&String, Vec<String>> = BTreeMap::new();
         for (sku, handle) in &s.groups {
@@ -1393,6 +1403,46 @@ fn delete_in_shopify(
     report.products_deleted += 1;
     report.skus_deleted += skus.len();
     s.deleted.extend(skus);
+    Ok(())
+}
+
+/// The merchant deletes one variant of an option group whose variants nobody deleted or made
+/// inactive (Shopify keeps the product with the others; its `products/update` goes through the
+/// chaos, so a read may be what finds it): weft archives that item in NetSuite and never
+/// recreates the variant. A store without such a group deletes a product instead.
+fn remove_variant_in_shopify(
+    s: &mut DemoStore,
+    rng: &mut ChaCha8Rng,
+    report: &mut DemoReport,
+) -> Result<()> {
+    let untouched =
+        |s: &DemoStore, sku: &String| !s.deleted.contains(sku) && !s.deactivated.contains(sku);
+    let mut groups: BTreeMap<&String, Vec<String>> = BTreeMap::new();
+    for (sku, handle) in &s.groups {
+        groups.entry(handle).or_default().push(sku.clone());
+    }
+    // (Not one a size was added to in NetSuite: the size may not be in Shopify yet.)
+    let candidates: Vec<Vec<String>> = groups
+        .into_values()
+        .filter(|skus| {
+            skus.len() >= 2 && skus.iter().all(|k| untouched(s, k) && s.skus.contains(k))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return delete_in_shopify(s, 0, rng, report);
+    }
+    let group = &candidates[rng.random_range(0..candidates.len())];
+    let sku = group[rng.random_range(0..group.len())].clone();
+    let variant = s
+        .shopify
+        .variant_by_sku(&sku)
+        .with_context(|| format!("no Shopify variant for {sku}"))?;
+    s.shopify
+        .delete_variant(variant)
+        .map_err(|e| anyhow!("{e}"))?;
+    report.variants_deleted += 1;
+    report.skus_deleted += 1;
+    s.deleted.insert(sku);
     Ok(())
 }
 

@@ -232,6 +232,9 @@ impl Dispatcher {
         // One queue per entity, in claim (id) order.
         let mut groups: BTreeMap<(String, String, String), Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
+            if self.deleted_there(&row).await? {
+                continue;
+            }
             let cmd = command(&row);
             if let Ok(cmd) = &cmd
                 && let Some(stale) = self.outdated_guard(&row, cmd).await?
@@ -272,6 +275,43 @@ impl Dispatcher {
                 total_ms = started.elapsed().as_millis() as u64, "dispatch round");
         }
         Ok(report)
+    }
+
+    /// An upsert whose record its target deleted after the row was queued (claimed before the
+    /// step that learned of the deletion withdrew it): sent, it could recreate the record
+    /// there (a variant written by SKU into the product it was removed from). Settled as
+    /// superseded instead (counted as `writes_moot_after_delete`); returns whether. Quantity
+    /// writes cannot recreate anything (they fail on a missing item, and such a dead letter
+    /// is superseded the same way).
+    async fn deleted_there(&self, row: &OutboxRow) -> Result<bool, EngineError> {
+        if row.op != "upsert"
+            || !crate::deletes::stored_deleted_on(
+                &self.db,
+                &self.store_id,
+                &row.system,
+                &row.kind,
+                &row.key,
+            )
+            .await?
+        {
+            return Ok(false);
+        }
+        info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, "write not sent: its record was deleted there since it was queued");
+        let token = row.claim_token.clone().unwrap_or_default();
+        let settled = self
+            .db
+            .supersede_claimed(
+                row.id,
+                &token,
+                "not sent: the record was deleted on this system after the write was queued",
+                Utc::now(),
+            )
+            .await;
+        self.lease_lost_is_fine(settled.map_err(EngineError::from))?;
+        self.db
+            .bump_counter(&self.store_id, "writes_moot_after_delete", 1)
+            .await?;
+        Ok(true)
     }
 
     /// A set-quantity row is planned against the quantity weft last recorded for its target

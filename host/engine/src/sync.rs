@@ -744,6 +744,25 @@ impl Processor {
                 continue;
             };
             work.remember_entity(&entry, &body);
+            // A newer document of an entity that lists its children whole: what the one weft
+            // held carried and this one does not was removed there.
+            let before = match (known.as_ref(), work.platform(&entry.system)) {
+                (Some(k), Ok(p))
+                    if age == Freshness::Newer
+                        && p.lists_children(&entry.kind, &body)
+                        && p.lists_children(&entry.kind, &k.body)
+                        && !p.is_deletion(&entry.kind, &k.body) =>
+                {
+                    Some(PlatformDoc {
+                        system: entry.system.clone(),
+                        kind,
+                        id: entry.entity_id.clone(),
+                        version: k.version.clone(),
+                        body: k.body.to_string(),
+                    })
+                }
+                _ => None,
+            };
             let doc = PlatformDoc {
                 system: entry.system.clone(),
                 kind,
@@ -751,7 +770,13 @@ impl Processor {
                 version: entry.version.clone(),
                 body: body.to_string(),
             };
-            fresh.push(Fresh::Doc(entry, doc, known));
+            match before {
+                Some(before) => {
+                    fresh.push(Fresh::Doc(entry.clone(), doc, known));
+                    fresh.push(Fresh::Dropped(entry, before));
+                }
+                None => fresh.push(Fresh::Doc(entry, doc, known)),
+            }
         }
 
         // 2. Map to canonical.
@@ -759,7 +784,9 @@ impl Processor {
             let docs: Vec<PlatformDoc> = fresh
                 .iter()
                 .filter_map(|f| match f {
-                    Fresh::Doc(_, d, _) | Fresh::Delete(_, d) => Some(d.clone()),
+                    Fresh::Doc(_, d, _) | Fresh::Delete(_, d) | Fresh::Dropped(_, d) => {
+                        Some(d.clone())
+                    }
                     Fresh::Write(..)
                     | Fresh::Replan(..)
                     | Fresh::Decision(..)
@@ -776,9 +803,27 @@ impl Processor {
                 .await?;
             let mut outcomes = outcomes.into_iter();
             let mut plans: BTreeMap<(String, String, String), Plan> = BTreeMap::new();
+            // The records each entry's document carried (for a `Dropped` after it).
+            let mut carried: BTreeMap<i64, BTreeSet<(String, String)>> = BTreeMap::new();
             for item in &fresh {
                 let (entry, prior) = match item {
                     Fresh::Doc(entry, _, prior) => (entry, prior),
+                    Fresh::Dropped(entry, _) => {
+                        let Some(outcome) = outcomes.next() else {
+                            return Err(EngineError::PluginContract(
+                                "mapper returned fewer outcomes than documents".into(),
+                            ));
+                        };
+                        self.apply_dropped(
+                            &mut work,
+                            entry,
+                            outcome,
+                            carried.get(&entry.seq),
+                            &mut plans,
+                        )
+                        .await?;
+                        continue;
+                    }
                     Fresh::Delete(entry, _) => {
                         let Some(outcome) = outcomes.next() else {
                             return Err(EngineError::PluginContract(
@@ -879,6 +924,13 @@ impl Processor {
                         report.mapped += 1;
                         work.clear_set_aside(&entry.system, &entry.kind, &entry.entity_id);
                         work.learn_xrefs(entry, &records);
+                        carried.insert(
+                            entry.seq,
+                            records
+                                .iter()
+                                .map(|r| (kind_str(r.kind).to_owned(), r.key.clone()))
+                                .collect(),
+                        );
                         for record in records {
                             self.merge_record(
                                 &mut work,
@@ -1337,7 +1389,7 @@ impl Processor {
         let mut i = 0;
         for f in fresh {
             match f {
-                Fresh::Doc(..) => i += 1,
+                Fresh::Doc(..) | Fresh::Dropped(..) => i += 1,
                 Fresh::Delete(entry, _) => {
                     if !released.contains(&entry.seq)
                         && let Some(Ok(ToCanonicalOutcome::Mapped(records))) = outcomes.get(i)
@@ -1448,6 +1500,45 @@ impl Processor {
                 return Ok(());
             }
         };
+        self.delete_records(work, entry, records, plans).await?;
+        work.count("deletes_applied");
+        work.remember_entity(entry, &entry.body);
+        Ok(())
+    }
+
+    /// The records a newer document of an entity no longer carries, of those the one weft held
+    /// carried (`before`, mapped): removed on that system, so deleted there like a deleted
+    /// entity's records. Nothing when the newer document did not map (`now` unknown).
+    async fn apply_dropped(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        before: Result<ToCanonicalOutcome, PluginError>,
+        now: Option<&BTreeSet<(String, String)>>,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
+        let (Some(now), Ok(ToCanonicalOutcome::Mapped(records))) = (now, before) else {
+            return Ok(());
+        };
+        let dropped: Vec<CanonicalRecord> = records
+            .into_iter()
+            .filter(|r| !now.contains(&(kind_str(r.kind).to_owned(), r.key.clone())))
+            .collect();
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        work.count_by("children_removed", dropped.len() as i64);
+        self.delete_records(work, entry, dropped, plans).await
+    }
+
+    /// Gives each record the deleting system's tombstone and the store's delete policy.
+    async fn delete_records(
+        &self,
+        work: &mut Work<'_>,
+        entry: &JournalEntry,
+        records: Vec<CanonicalRecord>,
+        plans: &mut BTreeMap<(String, String, String), Plan>,
+    ) -> Result<(), EngineError> {
         let system = entry.system.as_str();
         for record in records {
             let kind = kind_str(record.kind);
@@ -1515,8 +1606,6 @@ impl Processor {
                 entry.seq,
             );
         }
-        work.count("deletes_applied");
-        work.remember_entity(entry, &entry.body);
         Ok(())
     }
 
@@ -2555,6 +2644,11 @@ enum Fresh {
     /// A deletion, with the document weft last held for the entity (mapped to find the records
     /// it carried).
     Delete(JournalEntry, PlatformDoc),
+    /// The document weft held for an entity that lists its children whole
+    /// ([`weft_platform::Platform::lists_children`]), mapped beside the newer one just before it
+    /// (a `Doc` of the same entry): the records it carried that the newer one does not were
+    /// removed on that system.
+    Dropped(JournalEntry, PlatformDoc),
 }
 
 /// The variant a dependents replan entry names (journaled when weft created a variant).

@@ -5,6 +5,8 @@
 //! - whatever the policy, no later write recreates the record in the shop that deleted it,
 //!   until the shop shows it again (a real re-creation);
 //! - an item made inactive in NetSuite reaches the shop as an archived product;
+//! - a variant removed from its product in the shop is archived in the ERP like a deleted
+//!   product's, and nothing recreates it in the shop until the shop shows it again;
 //! - the mass-delete guard holds a poll round that would delete 30% of the catalog, and
 //!   releasing it applies exactly those deletions; discarding applies none.
 
@@ -45,7 +47,8 @@ fn systems() -> Systems {
 }
 
 fn processor(db: &Store, runtime: &Runtime, policy: DeletePolicy) -> Processor {
-    let config = json!({"weft:systems": {"shopify": "shopify", "netsuite": "netsuite"}});
+    let config = json!({"weft:systems": {"shopify": "shopify", "netsuite": "netsuite"},
+                        "matrix_options": {"Size": "custitem_size"}});
     let ctx = StoreCtx {
         store_id: STORE.into(),
         config: config.as_object().cloned().unwrap(),
@@ -560,5 +563,111 @@ async fn an_item_deleted_in_netsuite_is_archived_in_the_shop_and_never_recreated
             .iter()
             .all(|r| r.system != "netsuite"),
         "the deleted item is not recreated in NetSuite"
+    );
+}
+
+/// Shop product 1 with one variant per size of `sizes` (SKU `LS-n`, option Size `Sn`).
+fn shop_sizes(sizes: &[u32], version: &str) -> NewJournalEntry {
+    let id = product_id(1);
+    let variants: Vec<Value> = sizes
+        .iter()
+        .map(|n| {
+            json!({"id": format!("44000000000000{n:02}"), "product_id": id,
+                   "title": format!("S{n}"), "sku": sku(*n), "price": "49.99",
+                   "compare_at_price": null, "barcode": null,
+                   "inventory_item_id": format!("55000000000000{n:02}"),
+                   "option1": format!("S{n}"), "option2": null, "option3": null,
+                   "updated_at": version})
+        })
+        .collect();
+    let values: Vec<String> = sizes.iter().map(|n| format!("S{n}")).collect();
+    entry(
+        "shopify",
+        "product",
+        &id,
+        version,
+        json!({
+            "id": id, "title": "Linen Shirt", "body_html": "<p>Linen.</p>", "vendor": "Acme",
+            "product_type": "Shirts", "handle": "linen-shirt", "status": "active", "tags": "",
+            "updated_at": version, "variants": variants,
+            "options": [{"name": "Size", "values": values}],
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_variant_removed_from_its_product_is_archived_and_not_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    db.append(shop_sizes(&[1, 2, 3], T0)).await.unwrap();
+    p.step(100).await.unwrap();
+    for n in 1..=3 {
+        assert_eq!(variant(&db, n).await.0["active"], json!(true));
+    }
+    let before = last_id(&db).await;
+
+    // The merchant deletes size 2: the product's next document lists sizes 1 and 3 only.
+    db.append(shop_sizes(&[1, 3], T1)).await.unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 2).await;
+    assert_eq!(fields["active"], json!(false), "archived: {fields}");
+    assert_eq!(
+        meta["weft:deleted"]["shopify"]["entity"],
+        product_id(1),
+        "{meta}"
+    );
+    for n in [1, 3] {
+        let (f, m) = variant(&db, n).await;
+        assert_eq!(f["active"], json!(true), "size {n} stays: {f}");
+        assert!(m.get("weft:deleted").is_none(), "{m}");
+    }
+    assert_eq!(
+        counter(&db, "children_removed").await,
+        2,
+        "its variant and price"
+    );
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter().any(|r| r.system == "netsuite"
+            && r.kind == "variant"
+            && r.key == sku(2)
+            && r.body["body"]["isInactive"] == json!(true)),
+        "the ERP item is made inactive: {new:#?}"
+    );
+    assert!(
+        new.iter().all(|r| r.system != "shopify"),
+        "nothing is written back to the shop: {new:#?}"
+    );
+
+    // The same document again, or a late copy from before the removal, removes nothing more
+    // and brings nothing back.
+    db.append(shop_sizes(&[1, 2, 3], T0)).await.unwrap();
+    p.step(100).await.unwrap();
+    assert_eq!(variant(&db, 2).await.0["active"], json!(false));
+    assert_eq!(counter(&db, "children_removed").await, 2);
+
+    // A later ERP change to the removed size does not recreate it in the shop.
+    let before = last_id(&db).await;
+    db.append(erp_item(2, 59.0, false, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    assert!(
+        rows_after(&db, before)
+            .await
+            .iter()
+            .all(|r| !(r.system == "shopify" && r.key == sku(2))),
+        "{:#?}",
+        rows_after(&db, before).await
+    );
+
+    // The shop adds size 2 again: a real re-creation clears the tombstone.
+    db.append(shop_sizes(&[1, 2, 3], T3)).await.unwrap();
+    p.step(100).await.unwrap();
+    let (_, meta) = variant(&db, 2).await;
+    assert!(
+        meta.get("weft:deleted")
+            .and_then(|d| d.get("shopify"))
+            .is_none(),
+        "{meta}"
     );
 }

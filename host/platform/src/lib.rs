@@ -234,6 +234,16 @@ pub trait Platform: Send + Sync + 'static {
     fn delivered_without(&self, _kind: &str) -> &'static [&'static str] {
         &[]
     }
+
+    /// Whether `doc`, a document of `kind`, lists its children whole (a Shopify or BigCommerce
+    /// product its variants; not a payload cut short): when both it and the entity's previous
+    /// document do, a record the previous one carried and it does not was removed on this
+    /// platform (a variant deleted, a size retired), and the engine applies the store's delete
+    /// policy to it as to a deleted entity's records. The default: no (each record is an
+    /// entity of its own, deleted by a tombstone).
+    fn lists_children(&self, _kind: &str, _doc: &Value) -> bool {
+        false
+    }
 }
 
 /// Whether `doc` is `held` again: equal, or lacking only fields `omitted` says a delivery may

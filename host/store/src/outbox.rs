@@ -357,6 +357,20 @@ impl Store {
             .await
     }
 
+    /// Settles claimed row `id` as superseded without sending it (`why` kept as its last
+    /// error): what it would write is moot (its record was deleted on its target since it was
+    /// queued).
+    pub async fn supersede_claimed(
+        &self,
+        id: i64,
+        token: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.settle(id, token, OutboxStatus::Superseded, None, why, now)
+            .await
+    }
+
     /// Moves claimed row `id` to the dead letters with the platform's `error`.
     pub async fn dead_letter(
         &self,

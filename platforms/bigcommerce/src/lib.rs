@@ -66,6 +66,11 @@ impl Platform for BigCommerce {
         Role::Storefront
     }
 
+    /// A product is read with every variant (`include=variants`).
+    fn lists_children(&self, kind: &str, _doc: &Value) -> bool {
+        kind == "product"
+    }
+
     /// A person's data in BigCommerce customers (V3) and orders (V2).
     fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
         match kind {

@@ -69,6 +69,12 @@ impl Platform for Shopify {
         }
     }
 
+    /// A product lists its variants whole, unless its webhook carried only the first 100 of
+    /// more (`variants_partial`, from the payload's `variant_gids`).
+    fn lists_children(&self, kind: &str, doc: &Value) -> bool {
+        kind == "product" && doc.get("variants_partial") != Some(&Value::Bool(true))
+    }
+
     /// Variants and their prices travel inside their product.
     fn document_kind(&self, canonical: EntityKind) -> EntityKind {
         match canonical {

@@ -374,7 +374,15 @@ pub fn product_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> 
         .iter()
         .map(|i| json!({"url": text_of(i.get("src")), "alt": text_of(i.get("alt"))}))
         .collect();
-    let body = json!({
+    // A webhook carries the first 100 variants of a product with more, and every variant's id
+    // in `variant_gids` (`variant_ids` in some versions): such a payload is partial.
+    let listed = [s.get("variant_gids"), s.get("variant_ids")]
+        .iter()
+        .filter_map(|v| v.as_array().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    let partial = listed > variants.len();
+    let mut body = json!({
         "id": id,
         "title": s.text("title"),
         "body_html": s.text("body_html"),
@@ -388,6 +396,9 @@ pub fn product_from_webhook(body: &Value) -> Result<ShopifyDoc, NormalizeError> 
         "options": options(s.list("options")?),
         "images": images,
     });
+    if partial {
+        body["variants_partial"] = Value::Bool(true);
+    }
     Ok(doc(EntityKind::Product, id, updated_at, body))
 }
 
@@ -1222,6 +1233,32 @@ mod tests {
                 "images"
             ]
         );
+    }
+
+    #[test]
+    fn a_webhook_with_more_variants_than_it_carries_is_partial() {
+        use weft_platform::Platform as _;
+        let mut body = parse_webhook_body(PRODUCT_WEBHOOK.as_bytes()).unwrap();
+        let carried = body["variants"].as_array().unwrap().len();
+        let gids = |n: usize| -> Value {
+            (0..n)
+                .map(|i| {
+                    json!({"admin_graphql_api_id": format!("gid://shopify/ProductVariant/{i}"),
+                               "updated_at": "2024-03-01T15:15:30.000Z"})
+                })
+                .collect()
+        };
+        // Every variant carried: whole.
+        body["variant_gids"] = gids(carried);
+        let whole = from_webhook("products/update", &body, None).unwrap();
+        assert!(whole.body.get("variants_partial").is_none());
+        assert!(crate::Shopify.lists_children("product", &whole.body));
+        // 101 variants, 100 carried: the product's children are not all here.
+        body["variant_gids"] = gids(carried + 1);
+        let partial = from_webhook("products/update", &body, None).unwrap();
+        assert_eq!(partial.body["variants_partial"], true);
+        assert!(!crate::Shopify.lists_children("product", &partial.body));
+        assert!(!crate::Shopify.lists_children("customer", &whole.body));
     }
 
     #[test]

@@ -89,7 +89,8 @@
 //!   `orders/partially_fulfilled`, `fulfillments/create`, `refunds/create`, `customers/create`,
 //!   `customers/update`, `products/delete` (body `{"id": N}` only, as Shopify sends it;
 //!   merchant API `delete_product`): REST-shaped
-//!   bodies (snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
+//!   bodies (a product's first 100 variants in full, every variant's id and `updated_at` in
+//!   `variant_gids`, as Shopify's product payloads have since the 2,000-variant limit; snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
 //!   as a comma-joined string, timestamps in the shop's UTC offset, default `-05:00`), headers
 //!   `X-Shopify-Topic`, `-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the oldest
 //!   unrevoked client secret), `-Shop-Domain`, `-API-Version`, `-Webhook-Id` (stable across

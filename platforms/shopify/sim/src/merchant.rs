@@ -507,6 +507,15 @@ impl ShopifySim {
         })
     }
 
+    /// Deletes one variant of a product with others, as the merchant does in the admin (fires
+    /// `products/update`, without the variant).
+    pub fn delete_variant(&self, variant_id: u64) -> Result<(), SimError> {
+        self.with_state(|st| {
+            st.remove_variant(variant_id)
+                .map_err(|e| SimError::from_user_errors(&[e]))
+        })
+    }
+
     /// Deletes a customer without orders (fires `customers/delete` with `{"id": N}`).
     pub fn delete_customer(&self, customer_id: u64) -> Result<(), SimError> {
         self.with_state(|st| {

@@ -371,6 +371,9 @@ impl LevelRec {
     }
 }
 
+/// The variants a REST product or product webhook carries in full.
+pub const REST_VARIANTS: usize = 100;
+
 /// A stored customer.
 #[derive(Clone, Debug, Serialize)]
 pub struct CustomerRec {
@@ -1761,6 +1764,39 @@ impl ShopState {
         Ok(())
     }
 
+    /// Deletes one variant of a product that has others (the admin, or
+    /// `productVariantsBulkDelete`): its inventory item and levels go with it, the product is
+    /// updated and fires `products/update`. The last variant is refused (delete the product).
+    pub fn remove_variant(&mut self, variant_id: u64) -> Result<(), UserErr> {
+        let Some(pid) = self.variants.get(&variant_id).map(|v| v.product_id) else {
+            return Err(UserErr::new(
+                &["variantsIds"],
+                "Variant does not exist",
+                "INVALID",
+            ));
+        };
+        let now = self.clock.now();
+        let Some(p) = self.products.get_mut(&pid) else {
+            return Err(UserErr::new(
+                &["productId"],
+                "Product does not exist",
+                "NOT_FOUND",
+            ));
+        };
+        if p.variant_ids.len() < 2 {
+            return Err(UserErr::new(
+                &["variantsIds"],
+                "Cannot delete the last variant of a product",
+                "CANNOT_DELETE_LAST_VARIANT",
+            ));
+        }
+        p.variant_ids.retain(|v| *v != variant_id);
+        p.updated_at = now;
+        self.delete_variant(variant_id);
+        self.emit_product(pid, Topic::ProductsUpdate);
+        Ok(())
+    }
+
     /// Deletes a customer and fires `customers/delete` (`{"id": N}` only). Shopify refuses to
     /// delete a customer with orders.
     pub fn delete_customer(&mut self, id: u64) -> Result<(), UserErr> {
@@ -1807,7 +1843,8 @@ impl ShopState {
         });
     }
 
-    /// REST/webhook shape of a product.
+    /// REST/webhook shape of a product: the first 100 variants in full (Shopify's REST and
+    /// product webhooks carry no more), every variant's id in `variant_gids`.
     pub fn product_rest(&self, id: u64) -> Value {
         let Some(p) = self.products.get(&id) else {
             return Value::Null;
@@ -1816,6 +1853,7 @@ impl ShopState {
             .variant_ids
             .iter()
             .filter_map(|vid| self.variants.get(vid))
+            .take(REST_VARIANTS)
             .map(|v| self.variant_rest(v, p))
             .collect();
         let variant_gids: Vec<Value> = p

@@ -390,3 +390,26 @@ async fn chaos_is_accounted_for_per_delivery_and_seeded() {
     };
     assert_eq!(fate(&log), fate(&sim2.webhook_log()));
 }
+
+#[test]
+fn a_product_payload_carries_its_first_100_variants_and_every_id() {
+    let sim = weft_sim_shopify::ShopifySim::new(weft_sim_shopify::SimConfig::default());
+    let variants = (0..101)
+        .map(|i| weft_sim_shopify::NewVariant {
+            sku: Some(format!("BIG-{i:03}")),
+            price: "5.00".into(),
+            ..weft_sim_shopify::NewVariant::default()
+        })
+        .collect();
+    let p = sim
+        .create_product(weft_sim_shopify::NewProduct {
+            title: "Big".into(),
+            option_name: Some("Size".into()),
+            variants,
+            ..weft_sim_shopify::NewProduct::default()
+        })
+        .unwrap();
+    let body = sim.product_json(p.id);
+    assert_eq!(body["variants"].as_array().unwrap().len(), 100);
+    assert_eq!(body["variant_gids"].as_array().unwrap().len(), 101);
+}
