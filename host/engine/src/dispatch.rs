@@ -1018,11 +1018,13 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
         });
     }
     if !outcome.target_id.is_empty() {
+        // The answer names the entity, not the other keys it carries: it moves nothing.
         completion.xrefs.push(Xref {
             kind: row.kind.clone(),
             key: row.key.clone(),
             system: row.system.clone(),
             entity_id: outcome.target_id.clone(),
+            one_per_entity: false,
         });
     }
     for child in &outcome.children {
@@ -1032,6 +1034,7 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
                 key: item.clone(),
                 system: weft_store::sku_xref_system(&row.system),
                 entity_id: child.key.clone(),
+                one_per_entity: true,
             });
         }
     }

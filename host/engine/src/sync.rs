@@ -3255,11 +3255,15 @@ impl<'a> Work<'a> {
             );
             if self.xrefs.get(&k) != Some(&Some(entry.entity_id.clone())) {
                 self.xrefs.insert(k.clone(), Some(entry.entity_id.clone()));
+                // A document carrying one key of this kind moves the entity off any other (a
+                // SKU renamed); one carrying several (a product's variants) keeps them all.
+                let one_per_entity = records.iter().filter(|o| o.kind == r.kind).count() == 1;
                 self.step.xrefs.push(Xref {
                     kind: k.0,
                     key: k.1,
                     system: k.2,
                     entity_id: entry.entity_id.clone(),
+                    one_per_entity,
                 });
             }
         }
@@ -3287,6 +3291,7 @@ impl<'a> Work<'a> {
                 key: k.1,
                 system: k.2,
                 entity_id: sku,
+                one_per_entity: true,
             });
         }
     }

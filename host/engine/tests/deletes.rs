@@ -671,3 +671,33 @@ async fn a_variant_removed_from_its_product_is_archived_and_not_recreated() {
         "{meta}"
     );
 }
+
+/// (Not a deletion: the same product of three sizes.) Every variant of a product keeps its id
+/// in the shop (the product's), so an ERP price change of any size reaches the shop in a
+/// later step. Before, learning one variant's id moved it off its siblings: only the last size
+/// kept it, and the others' prices waited for a variant that existed (`writes_waiting_for_variant`).
+#[tokio::test]
+async fn a_price_change_of_any_size_reaches_the_shop_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, DeletePolicy::default());
+    for n in 1..=3 {
+        db.append(erp_item(n, 49.99, false, T0)).await.unwrap();
+    }
+    db.append(shop_sizes(&[1, 2, 3], T0)).await.unwrap();
+    p.step(100).await.unwrap();
+    for n in 1..=3 {
+        let before = last_id(&db).await;
+        db.append(erp_item(n, 59.0 + f64::from(n), false, T1))
+            .await
+            .unwrap();
+        p.step(100).await.unwrap();
+        let rows = rows_after(&db, before).await;
+        assert!(
+            rows.iter()
+                .any(|r| r.system == "shopify" && r.kind == "price" && r.key == sku(n)),
+            "size {n}: {rows:#?}"
+        );
+    }
+    assert_eq!(counter(&db, "writes_waiting_for_variant").await, 0);
+}

@@ -79,6 +79,11 @@ const SQLITE: &[Migration] = &[
         name: "loop_health",
         sql: include_str!("../migrations/sqlite/0013_loop_health.sql"),
     },
+    Migration {
+        version: 14,
+        name: "xref_entity_many_keys",
+        sql: include_str!("../migrations/sqlite/0014_xref_entity_many_keys.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -146,6 +151,11 @@ const POSTGRES: &[Migration] = &[
         version: 13,
         name: "loop_health",
         sql: include_str!("../migrations/postgres/0013_loop_health.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "xref_entity_many_keys",
+        sql: include_str!("../migrations/postgres/0014_xref_entity_many_keys.sql"),
     },
 ];
 

@@ -145,15 +145,17 @@ pub(crate) async fn upsert_xref_in_tx(
 ) -> Result<()> {
     const OP: &str = "upsert xref";
     on_tx!(tx, c => {
-        sqlx::query(MOVE_XREF)
-            .bind(store_id)
-            .bind(&x.kind)
-            .bind(&x.system)
-            .bind(&x.entity_id)
-            .bind(&x.key)
-            .execute(&mut *c)
-            .await
-            .map_err(StoreError::db(OP))?;
+        if x.one_per_entity {
+            sqlx::query(MOVE_XREF)
+                .bind(store_id)
+                .bind(&x.kind)
+                .bind(&x.system)
+                .bind(&x.entity_id)
+                .bind(&x.key)
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::db(OP))?;
+        }
         sqlx::query(UPSERT_XREF)
             .bind(store_id)
             .bind(&x.kind)

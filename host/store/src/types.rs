@@ -239,6 +239,11 @@ pub struct Xref {
     pub system: String,
     /// Entity id in that platform.
     pub entity_id: String,
+    /// Whether the entity carries one key of this kind (an ERP item its SKU): learning the
+    /// key then moves the entity off any other key it had (a SKU renamed). False for an entity
+    /// that carries several (a storefront product its variants' SKUs), and for what a write's
+    /// answer says (it cannot tell): the other keys keep it.
+    pub one_per_entity: bool,
 }
 
 /// The last-known canonical fields of an entity in a target system (what weft wrote or saw

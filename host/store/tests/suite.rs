@@ -198,6 +198,7 @@ fn full_step(seq: i64) -> StepCommit {
         key: "WEB-1".into(),
         system: "shopify".into(),
         entity_id: "9001".into(),
+        one_per_entity: true,
     });
     step.target_states.push(TargetStateUpsert {
         system: "netsuite".into(),
@@ -236,6 +237,7 @@ async fn commit_step_is_all_or_nothing(db: &TestDb) {
         key: String::new(),
         system: "netsuite".into(),
         entity_id: "55".into(),
+        one_per_entity: true,
     });
     assert!(matches!(
         s.commit_step(&bad).await,
@@ -337,6 +339,7 @@ async fn commit_step_is_all_or_nothing(db: &TestDb) {
         key: "WEB-1B".into(),
         system: "shopify".into(),
         entity_id: "9001".into(),
+        one_per_entity: true,
     });
     s.commit_step(&rename).await.unwrap();
     assert_eq!(
@@ -352,6 +355,29 @@ async fn commit_step_is_all_or_nothing(db: &TestDb) {
             .unwrap(),
         None
     );
+
+    // A product carrying several variants keeps every key: none moves the others off.
+    let mut product = StepCommit::new("s1", t0());
+    for key in ["TEE-S", "TEE-M"] {
+        product.xrefs.push(Xref {
+            kind: "variant".into(),
+            key: key.into(),
+            system: "shopify".into(),
+            entity_id: "7700".into(),
+            one_per_entity: false,
+        });
+    }
+    s.commit_step(&product).await.unwrap();
+    for key in ["TEE-S", "TEE-M"] {
+        assert_eq!(
+            s.xref_entity("s1", "variant", key, "shopify")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("7700"),
+            "{key}"
+        );
+    }
 }
 
 async fn entity_state_never_goes_back_in_version(db: &TestDb) {
@@ -672,6 +698,7 @@ async fn completion_updates_projections(db: &TestDb) {
             key: "WEB-9".into(),
             system: "netsuite".into(),
             entity_id: "4242".into(),
+            one_per_entity: true,
         }],
         target_states: vec![TargetStateUpsert {
             system: "netsuite".into(),

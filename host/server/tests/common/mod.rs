@@ -170,6 +170,7 @@ pub async fn conflicted_price(store: &Store, sku: &str, n: usize) -> String {
             key: sku.into(),
             system: system.into(),
             entity_id: id.clone(),
+            one_per_entity: true,
         });
     }
     step.lineage.push(LineageRow {
