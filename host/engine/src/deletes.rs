@@ -185,7 +185,11 @@ impl Recent {
             let Some(Value::Object(d)) = meta.get(DELETED) else {
                 continue;
             };
-            for tomb in d.values() {
+            // (A child a document no longer listed is outside the guard: `"guarded": false`.)
+            for tomb in d
+                .values()
+                .filter(|t| t.get("guarded") != Some(&Value::Bool(false)))
+            {
                 let Some(at) = tomb
                     .get("applied")
                     .and_then(Value::as_str)

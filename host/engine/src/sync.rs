@@ -1500,7 +1500,8 @@ impl Processor {
                 return Ok(());
             }
         };
-        self.delete_records(work, entry, records, plans).await?;
+        self.delete_records(work, entry, records, true, plans)
+            .await?;
         work.count("deletes_applied");
         work.remember_entity(entry, &entry.body);
         Ok(())
@@ -1528,15 +1529,19 @@ impl Processor {
             return Ok(());
         }
         work.count_by("children_removed", dropped.len() as i64);
-        self.delete_records(work, entry, dropped, plans).await
+        self.delete_records(work, entry, dropped, false, plans)
+            .await
     }
 
-    /// Gives each record the deleting system's tombstone and the store's delete policy.
+    /// Gives each record the deleting system's tombstone and the store's delete policy;
+    /// `guarded`: the deletion counts toward the mass-delete guard's minute (a deleted entity's
+    /// records; not children a document no longer lists, which it says itself).
     async fn delete_records(
         &self,
         work: &mut Work<'_>,
         entry: &JournalEntry,
         records: Vec<CanonicalRecord>,
+        guarded: bool,
         plans: &mut BTreeMap<(String, String, String), Plan>,
     ) -> Result<(), EngineError> {
         let system = entry.system.as_str();
@@ -1555,6 +1560,7 @@ impl Processor {
                     "entity": entry.entity_id,
                     "at": entry.received_at.to_rfc3339(),
                     "applied": work.step.at.to_rfc3339(),
+                    "guarded": guarded,
                 }),
             );
             match self.deletes.action(kind) {
@@ -1594,7 +1600,9 @@ impl Processor {
                     prefix: true,
                 });
             }
-            *work.deleted.entry(kind.to_owned()).or_default() += 1;
+            if guarded {
+                *work.deleted.entry(kind.to_owned()).or_default() += 1;
+            }
             work.count("records_deleted");
             work.set_golden(kind, &record.key, golden, meta, true);
             plan_everywhere(
