@@ -1406,6 +1406,34 @@ fn delete_in_shopify(
     Ok(())
 }
 
+/// Refuses a `--deletes` that the store's mass-delete guard (its default `[deletes]`: more
+/// than 10% of a kind, at least 3 records, within a minute) would hold for an operator: the
+/// run's deletions come within a minute of each other, and a held deletion is never archived,
+/// so the run would report drift it was asked to cause. Each store's deletion `j` removes one
+/// SKU (`j % 3 == 0`), an option group of at least two (`1`), or one variant of a group (`2`,
+/// outside the guard).
+pub fn deletes_fit_the_guard(deletes: usize, items: usize) -> Result<()> {
+    let guard = weft_engine::DeletePolicy::default();
+    let removed: usize = (0..deletes)
+        .map(|j| match j % 3 {
+            0 => 1,
+            1 => 2,
+            _ => 0,
+        })
+        .sum();
+    let held = removed as u64 >= guard.guard_min
+        && (removed as u64) * 100 > guard.guard_percent * items as u64;
+    anyhow::ensure!(
+        !held,
+        "--deletes {deletes} deletes {removed} of each store's {items} items within about a minute, \
+         more than the mass-delete guard lets through ({}%): it would hold them for an operator; \
+         use --items {} or more",
+        guard.guard_percent,
+        (removed as u64 * 100).div_ceil(guard.guard_percent.max(1))
+    );
+    Ok(())
+}
+
 /// The merchant deletes one variant of an option group whose variants nobody deleted or made
 /// inactive (Shopify keeps the product with the others; its `products/update` goes through the
 /// chaos, so a read may be what finds it): weft archives that item in NetSuite and never
@@ -2590,4 +2618,25 @@ pub(crate) fn progress_bar(opts: &DemoOptions, len: u64) -> Option<indicatif::Pr
         );
         b
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deletes_fit_the_guard;
+
+    #[test]
+    fn deletes_the_guard_would_hold_are_refused_with_the_items_needed() {
+        assert!(deletes_fit_the_guard(0, 1).is_ok());
+        assert!(
+            deletes_fit_the_guard(1, 12).is_ok(),
+            "one SKU is under the guard's minimum"
+        );
+        // A SKU and a group of two: 3 of 12 is 25%.
+        let e = deletes_fit_the_guard(2, 12).unwrap_err().to_string();
+        assert!(e.contains("use --items 30 or more"), "{e}");
+        assert!(deletes_fit_the_guard(2, 30).is_ok());
+        // The third deletion removes one variant, outside the guard.
+        assert!(deletes_fit_the_guard(3, 40).is_ok());
+        assert!(deletes_fit_the_guard(5, 40).is_err(), "6 of 40");
+    }
 }

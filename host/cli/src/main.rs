@@ -270,6 +270,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         args.stores >= 1 && args.items >= 1,
         "--stores and --items must be at least 1"
     );
+    weft::demo::deletes_fit_the_guard(args.deletes, args.items)?;
     let report = weft::demo::run(weft::demo::DemoOptions {
         seed: args.seed,
         events: args.events,
