@@ -1325,6 +1325,24 @@ fn add_size(s: &mut DemoStore, sku: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether nobody deleted `sku` or made it inactive yet.
+fn untouched(s: &DemoStore, sku: &str) -> bool {
+    !s.deleted.contains(sku) && !s.deactivated.contains(sku)
+}
+
+/// The SKUs of each option group whose SKUs nobody deleted or made inactive, by handle. (Not
+/// one a size was added to in NetSuite: the size may not be in Shopify yet.)
+fn untouched_groups(s: &DemoStore) -> Vec<Vec<String>> {
+    let mut groups: BTreeMap<&String, Vec<String>> = BTreeMap::new();
+    for (sku, handle) in &s.groups {
+        groups.entry(handle).or_default().push(sku.clone());
+    }
+    groups
+        .into_values()
+        .filter(|skus| skus.iter().all(|k| untouched(s, k) && s.skus.contains(k)))
+        .collect()
+}
+
 /// The merchant's deletion number `j` of the run, in turn: the product of one SKU of its own,
 /// every variant of an option group (the product), one variant of an option group (the
 /// product keeps the others), among those nobody deleted or made inactive yet. The ERP goes on editing its items (prices, receipts, descriptions);
@@ -1337,22 +1355,12 @@ fn delete_in_shopify(
     rng: &mut ChaCha8Rng,
     report: &mut DemoReport,
 ) -> Result<()> {
-    let untouched =
-        |s: &DemoStore, sku: &String| !s.deleted.contains(sku) && !s.deactivated.contains(sku);
     if j % 3 == 2 {
         return remove_variant_in_shopify(s, rng, report);
     }
     let mut candidates: Vec<Vec<String>> = if j % 3 == 1 {
         // Option groups with every SKU untouched, smallest first (a cap's two sizes).
-        let mut groups: BTreeMap<&String, Vec<String>> = BTreeMap::new();
-        for (sku, handle) in &s.groups {
-            groups.entry(handle).or_default().push(sku.clone());
-        }
-        // (Not one a size was added to in NetSuite: the size may not be in Shopify yet.)
-        let mut g: Vec<Vec<String>> = groups
-            .into_values()
-            .filter(|skus| skus.iter().all(|k| untouched(s, k) && s.skus.contains(k)))
-            .collect();
+        let mut g = untouched_groups(s);
         g.sort_by_key(Vec::len);
         let smallest = g.first().map_or(0, Vec::len);
         g.retain(|skus| skus.len() == smallest);
@@ -1443,19 +1451,8 @@ fn remove_variant_in_shopify(
     rng: &mut ChaCha8Rng,
     report: &mut DemoReport,
 ) -> Result<()> {
-    let untouched =
-        |s: &DemoStore, sku: &String| !s.deleted.contains(sku) && !s.deactivated.contains(sku);
-    let mut groups: BTreeMap<&String, Vec<String>> = BTreeMap::new();
-    for (sku, handle) in &s.groups {
-        groups.entry(handle).or_default().push(sku.clone());
-    }
-    // (Not one a size was added to in NetSuite: the size may not be in Shopify yet.)
-    let candidates: Vec<Vec<String>> = groups
-        .into_values()
-        .filter(|skus| {
-            skus.len() >= 2 && skus.iter().all(|k| untouched(s, k) && s.skus.contains(k))
-        })
-        .collect();
+    let mut candidates = untouched_groups(s);
+    candidates.retain(|skus| skus.len() >= 2);
     if candidates.is_empty() {
         return delete_in_shopify(s, 0, rng, report);
     }

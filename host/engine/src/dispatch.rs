@@ -284,16 +284,7 @@ impl Dispatcher {
     /// writes cannot recreate anything (they fail on a missing item, and such a dead letter
     /// is superseded the same way).
     async fn deleted_there(&self, row: &OutboxRow) -> Result<bool, EngineError> {
-        if row.op != "upsert"
-            || !crate::deletes::stored_deleted_on(
-                &self.db,
-                &self.store_id,
-                &row.system,
-                &row.kind,
-                &row.key,
-            )
-            .await?
-        {
+        if row.op != "upsert" || !self.target_deleted(row).await? {
             return Ok(false);
         }
         info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, "write not sent: its record was deleted there since it was queued");
@@ -762,6 +753,18 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Whether the system `row` writes to deleted its record (the golden record's tombstone).
+    async fn target_deleted(&self, row: &OutboxRow) -> Result<bool, EngineError> {
+        Ok(crate::deletes::stored_deleted_on(
+            &self.db,
+            &self.store_id,
+            &row.system,
+            &row.kind,
+            &row.key,
+        )
+        .await?)
+    }
+
     /// After a write failed for good and became dead letter `row`: when its target deleted the
     /// record (the write was queued before weft learned of it), the dead letter is moot and
     /// becomes `superseded`; returns whether. Checked after the dead letter is written, so a
@@ -772,15 +775,7 @@ impl Dispatcher {
         row: &OutboxRow,
         e: &ConnectorError,
     ) -> Result<bool, EngineError> {
-        if !crate::deletes::stored_deleted_on(
-            &self.db,
-            &self.store_id,
-            &row.system,
-            &row.kind,
-            &row.key,
-        )
-        .await?
-        {
+        if !self.target_deleted(row).await? {
             return Ok(false);
         }
         info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, error = %e, "write failed: its record was deleted there; dropped");

@@ -3,52 +3,15 @@
 //! record there (a variant written by SKU into the product it was removed from). The
 //! dispatcher checks the tombstones before sending an upsert and settles it `superseded`.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use futures::future::BoxFuture;
+use common::{STORE, counting_dispatcher};
 use serde_json::json;
-use weft_engine::Dispatcher;
-use weft_platform::{
-    Connection, ConnectorError, Platform, Poller, SourceCtx, WriteCommand, WriteOutcome,
-};
-use weft_ratelimit::{Backoff, BackoffConfig};
 use weft_store::{GoldenUpsert, NewOutboxRow, OpenOptions, OutboxStatus, StepCommit, Store};
-
-const STORE: &str = "acme";
-
-/// A connection that records the keys it is asked to write and applies them all.
-struct Recording {
-    sent: Arc<AtomicUsize>,
-}
-
-impl Connection for Recording {
-    fn platform(&self) -> Arc<dyn Platform> {
-        Arc::new(weft_shopify::Shopify)
-    }
-
-    fn execute<'a>(
-        &'a self,
-        command: &'a WriteCommand,
-    ) -> BoxFuture<'a, Result<WriteOutcome, ConnectorError>> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            Ok(WriteOutcome {
-                target_id: command.target_id.clone().unwrap_or_default(),
-                version: None,
-                document: None,
-                children: Vec::new(),
-                applied: true,
-            })
-        })
-    }
-
-    fn change_sources(&self, _ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
-        Vec::new()
-    }
-}
 
 fn upsert(key: &str) -> NewOutboxRow {
     NewOutboxRow {
@@ -78,20 +41,7 @@ async fn an_upsert_of_a_record_its_target_deleted_since_it_was_queued_is_not_sen
     .await
     .unwrap();
     let sent = Arc::new(AtomicUsize::new(0));
-    let systems = weft_engine::Systems::new(vec![weft_engine::System {
-        name: "shopify".into(),
-        platform: Arc::new(weft_shopify::Shopify),
-        connection: Some(Arc::new(Recording { sent: sent.clone() })),
-    }]);
-    let backoff = Arc::new(Backoff::seeded(
-        BackoffConfig {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(20),
-            max_retries: 10,
-        },
-        7,
-    ));
-    let dispatcher = Dispatcher::new(STORE, db.clone(), systems, backoff);
+    let dispatcher = counting_dispatcher(db.clone(), &sent);
 
     // Two writes queued; then the shop removes variant GONE (its tombstone in the golden
     // record's meta), as the step records it while the writes wait to be sent.

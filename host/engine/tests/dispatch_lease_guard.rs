@@ -4,70 +4,18 @@
 //! its lease on the store, as last renewed, has more than a quarter of its TTL left; otherwise
 //! it puts the row back unsent (a fenced write, refused once another host holds the store).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use futures::future::BoxFuture;
+use common::{STORE, counting_dispatcher};
 use serde_json::json;
-use weft_engine::Dispatcher;
-use weft_platform::{
-    Connection, ConnectorError, Platform, Poller, SourceCtx, WriteCommand, WriteOutcome,
-};
-use weft_ratelimit::{Backoff, BackoffConfig};
 use weft_store::{LeaseGrant, NewOutboxRow, OpenOptions, OutboxStatus, StepCommit, Store};
 
-const STORE: &str = "acme";
 const TTL: Duration = Duration::from_secs(8);
-
-/// A connection that counts the writes it is asked to send and applies them all.
-struct Counting {
-    sent: Arc<AtomicUsize>,
-}
-
-impl Connection for Counting {
-    fn platform(&self) -> Arc<dyn Platform> {
-        Arc::new(weft_shopify::Shopify)
-    }
-
-    fn execute<'a>(
-        &'a self,
-        command: &'a WriteCommand,
-    ) -> BoxFuture<'a, Result<WriteOutcome, ConnectorError>> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            Ok(WriteOutcome {
-                target_id: command.target_id.clone().unwrap_or_default(),
-                version: None,
-                document: None,
-                children: Vec::new(),
-                applied: true,
-            })
-        })
-    }
-
-    fn change_sources(&self, _ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
-        Vec::new()
-    }
-}
-
-fn dispatcher(db: Store, sent: &Arc<AtomicUsize>) -> Dispatcher {
-    let systems = weft_engine::Systems::new(vec![weft_engine::System {
-        name: "shopify".into(),
-        platform: Arc::new(weft_shopify::Shopify),
-        connection: Some(Arc::new(Counting { sent: sent.clone() })),
-    }]);
-    let backoff = Arc::new(Backoff::seeded(
-        BackoffConfig {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(20),
-            max_retries: 10,
-        },
-        7,
-    ));
-    Dispatcher::new(STORE, db, systems, backoff)
-}
 
 async fn enqueue(db: &Store, key: &str) {
     let mut step = StepCommit::new(STORE, Utc::now() - TimeDelta::seconds(60));
@@ -120,7 +68,7 @@ async fn a_claimed_write_is_not_sent_once_the_lease_may_have_run_out() {
         panic!("the lease is free");
     };
     assert!(fence.unsafe_to_act(Utc::now()).is_some());
-    let a = dispatcher(db.fenced(fence.clone()), &sent);
+    let a = counting_dispatcher(db.fenced(fence.clone()), &sent);
     enqueue(&db, "v1").await;
     let r = a.run_once().await.unwrap();
     assert_eq!((r.claimed, r.applied, r.retried), (1, 0, 1), "{r:?}");
@@ -168,7 +116,7 @@ async fn a_claimed_write_is_not_sent_once_the_lease_may_have_run_out() {
         panic!("a's lease has expired by then");
     };
     assert!(b_fence.epoch() > fence.epoch());
-    let b = dispatcher(db.fenced(b_fence), &sent);
+    let b = counting_dispatcher(db.fenced(b_fence), &sent);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = b.run_once().await.unwrap();
     assert_eq!((r.claimed, r.applied), (1, 1), "{r:?}");

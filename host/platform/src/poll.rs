@@ -235,16 +235,10 @@ impl Held {
         }
     }
 
-    /// The kind.
-    pub fn kind(&self) -> &str {
-        &self.kind
-    }
-
     /// The held ids `listed` says the listing did not show and whose tombstone the journal does
-    /// not hold yet, each versioned at `at` (when the
-    /// listing was read: a deleted id never comes back), or one second after the version weft
-    /// holds when that is later (the platform's clock ahead of weft's: a tombstone must be
-    /// newer than what it deletes).
+    /// not hold yet, each versioned at `at` (when the listing was read: a deleted id never
+    /// comes back), or one second after the version weft holds when that is later (the
+    /// platform's clock ahead of weft's: a tombstone must be newer than what it deletes).
     pub async fn vanished(
         self,
         db: &Store,

@@ -241,18 +241,15 @@ impl WooPoller {
         Ok(())
     }
 
-    /// Tombstones for what `held` has that a full listing (read from `began`) did not show.
+    /// Tombstones of `kind` for what `held` has that a full listing (read from `began`) did
+    /// not show.
     async fn vanished(
         &self,
+        kind: &'static str,
         held: Held,
         listed: impl Fn(&str) -> bool,
         began: chrono::DateTime<Utc>,
     ) -> Result<Vec<Doc>, SourceError> {
-        let kind = if held.kind() == "customer" {
-            "customer"
-        } else {
-            "product"
-        };
         Ok(held
             .vanished(&self.db, &self.store_id, &self.system, listed, began)
             .await?
@@ -335,7 +332,10 @@ impl WooPoller {
                     .filter(|d| d.kind == "product")
                     .map(|d| d.id.clone()),
             );
-            docs.extend(self.vanished(held, |id| listed.contains(id), began).await?);
+            docs.extend(
+                self.vanished("product", held, |id| listed.contains(id), began)
+                    .await?,
+            );
         }
         self.commit(&stream, mark, docs, began, &mut report).await?;
         // Orders.
@@ -363,7 +363,10 @@ impl WooPoller {
             .flat_map(|c| docs_of(c, "customer"))
             .collect();
         let listed: BTreeSet<String> = docs.iter().map(|d| d.id.clone()).collect();
-        docs.extend(self.vanished(held, |id| listed.contains(id), began).await?);
+        docs.extend(
+            self.vanished("customer", held, |id| listed.contains(id), began)
+                .await?,
+        );
         self.commit(&stream, mark, docs, began, &mut report).await?;
         Ok(report)
     }

@@ -15,6 +15,7 @@ use weft_platform::webhook::is_tombstone;
 use weft_platform::{Platform, Poller, WebhookIntake};
 use weft_sim_woocommerce::{DEFAULT_KEY, DEFAULT_SECRET, SimConfig, WooSim};
 use weft_store::{EntityStateUpsert, JournalEntry, StepCommit, Store};
+use weft_woocommerce::poll::WooPoller;
 use weft_woocommerce::webhook::{self, WooWebhooks};
 use weft_woocommerce::{WooClient, WooCommerce, WooConfig};
 
@@ -87,40 +88,33 @@ async fn product_deleted_deliveries_carry_the_id_only_and_become_tombstones() {
     assert!(err.contains("id"), "{err}");
 }
 
-fn tombstones(entries: &[JournalEntry]) -> Vec<&JournalEntry> {
-    entries.iter().filter(|e| is_tombstone(&e.body)).collect()
-}
-
-#[tokio::test]
-async fn the_poll_finds_trashed_products_and_a_full_read_deleted_ones() {
-    let sim = WooSim::new(SimConfig::default()).unwrap();
-    let server = sim.serve_local().await.unwrap();
-    let mut cfg = WooConfig::new(&server.base_url, DEFAULT_KEY, DEFAULT_SECRET);
+/// A store in `dir` and the WooCommerce poller of its store `s1` reading `base_url`.
+async fn poller(base_url: &str, dir: &tempfile::TempDir) -> (Store, WooPoller) {
+    let mut cfg = WooConfig::new(base_url, DEFAULT_KEY, DEFAULT_SECRET);
     cfg.requests_per_second = 1000;
     let client = Arc::new(WooClient::new(cfg).unwrap());
-    let dir = tempfile::tempdir().unwrap();
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("w.db").display()
     ))
     .await
     .unwrap();
-    let ids: Vec<u64> = ["K1", "K2", "K3"]
-        .iter()
-        .map(|s| sim.create_product(product(s)).unwrap())
-        .collect();
-    let poller = weft_woocommerce::poll::WooPoller::new(
+    let poller = WooPoller::new(
         "s1",
         "woocommerce",
         db.clone(),
         client,
         Duration::from_secs(5),
     );
-    poller.poll().await.unwrap();
-    // What the processing step records of the products it read.
+    (db, poller)
+}
+
+/// Records what the processing step records of the `n` entities of `kind` journaled (their
+/// state); returns the journal.
+async fn record_states(db: &Store, kind: &str, n: usize) -> Vec<JournalEntry> {
     let entries = db.journal_since("s1", 0, 100).await.unwrap();
     let mut step = StepCommit::new("s1", chrono::Utc::now());
-    for e in entries.iter().filter(|e| e.kind == "product") {
+    for e in entries.iter().filter(|e| e.kind == kind) {
         step.entity_states.push(EntityStateUpsert {
             system: e.system.clone(),
             kind: e.kind.clone(),
@@ -131,8 +125,28 @@ async fn the_poll_finds_trashed_products_and_a_full_read_deleted_ones() {
             journal_seq: e.seq,
         });
     }
-    assert_eq!(step.entity_states.len(), 3);
+    assert_eq!(step.entity_states.len(), n);
     db.commit_step(&step).await.unwrap();
+    entries
+}
+
+fn tombstones(entries: &[JournalEntry]) -> Vec<&JournalEntry> {
+    entries.iter().filter(|e| is_tombstone(&e.body)).collect()
+}
+
+#[tokio::test]
+async fn the_poll_finds_trashed_products_and_a_full_read_deleted_ones() {
+    let sim = WooSim::new(SimConfig::default()).unwrap();
+    let server = sim.serve_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, poller) = poller(&server.base_url, &dir).await;
+    let ids: Vec<u64> = ["K1", "K2", "K3"]
+        .iter()
+        .map(|s| sim.create_product(product(s)).unwrap())
+        .collect();
+    poller.poll().await.unwrap();
+    // What the processing step records of the products it read.
+    let entries = record_states(&db, "product", 3).await;
     let head = entries.last().unwrap().seq;
     let mark = |v: Option<Value>| v.unwrap()["modified_gmt"].as_str().unwrap().to_owned();
     let before = mark(db.watermark("s1", "woocommerce:products").await.unwrap());
@@ -192,39 +206,10 @@ async fn customer_deletions_arrive_as_tombstones_and_every_round_finds_a_lost_on
     let gone = sim.create_customer("gone@example.com", "Go", "Ne").unwrap();
     let lost = sim.create_customer("lost@example.com", "Lo", "St").unwrap();
 
-    let mut cfg = WooConfig::new(&server.base_url, DEFAULT_KEY, DEFAULT_SECRET);
-    cfg.requests_per_second = 1000;
-    let client = Arc::new(WooClient::new(cfg).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("w.db").display()
-    ))
-    .await
-    .unwrap();
-    let poller = weft_woocommerce::poll::WooPoller::new(
-        "s1",
-        "woocommerce",
-        db.clone(),
-        client,
-        Duration::from_secs(5),
-    );
+    let (db, poller) = poller(&server.base_url, &dir).await;
     poller.poll().await.unwrap();
-    let entries = db.journal_since("s1", 0, 100).await.unwrap();
-    let mut step = StepCommit::new("s1", chrono::Utc::now());
-    for e in entries.iter().filter(|e| e.kind == "customer") {
-        step.entity_states.push(EntityStateUpsert {
-            system: e.system.clone(),
-            kind: e.kind.clone(),
-            entity_id: e.entity_id.clone(),
-            version: e.version.clone(),
-            body: e.body.clone(),
-            canonical_key: None,
-            journal_seq: e.seq,
-        });
-    }
-    assert_eq!(step.entity_states.len(), 3);
-    db.commit_step(&step).await.unwrap();
+    let entries = record_states(&db, "customer", 3).await;
     let head = entries.last().unwrap().seq;
 
     // The delivery carries the id only and becomes a tombstone of that customer.

@@ -1,6 +1,7 @@
 //! Shared fixtures of the engine tests that run one store of Shopify shops and NetSuite through
 //! the stock plugins: the store, its processor, a Shopify product and a NetSuite item as
-//! journal entries, and what the golden record and the outbox hold for the SKU's price.
+//! journal entries, and what the golden record and the outbox hold for the SKU's price; a
+//! dispatcher over a Shopify connection that counts what it sends.
 #![allow(dead_code)] // each test binary uses a part
 
 use std::sync::Arc;
@@ -183,3 +184,62 @@ pub const T0: &str = "2026-11-26T10:00:00Z";
 pub const T1: &str = "2026-11-26T10:05:00Z";
 pub const T2: &str = "2026-11-26T10:10:00Z";
 pub const T3: &str = "2026-11-26T10:15:00Z";
+
+/// A connection that counts the writes it is asked to send and applies them all.
+pub struct Counting {
+    pub sent: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl weft_platform::Connection for Counting {
+    fn platform(&self) -> Arc<dyn weft_platform::Platform> {
+        Arc::new(weft_shopify::Shopify)
+    }
+
+    fn execute<'a>(
+        &'a self,
+        command: &'a weft_platform::WriteCommand,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<weft_platform::WriteOutcome, weft_platform::ConnectorError>,
+    > {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            Ok(weft_platform::WriteOutcome {
+                target_id: command.target_id.clone().unwrap_or_default(),
+                version: None,
+                document: None,
+                children: Vec::new(),
+                applied: true,
+            })
+        })
+    }
+
+    fn change_sources(
+        &self,
+        _ctx: &weft_platform::SourceCtx,
+    ) -> Vec<Arc<dyn weft_platform::Poller>> {
+        Vec::new()
+    }
+}
+
+/// A dispatcher of `STORE` writing to one Shopify shop through [`Counting`] on `sent`, with a
+/// seeded backoff of 1 to 20 ms.
+pub fn counting_dispatcher(
+    db: Store,
+    sent: &Arc<std::sync::atomic::AtomicUsize>,
+) -> weft_engine::Dispatcher {
+    let systems = Systems::new(vec![System {
+        name: "shopify".into(),
+        platform: Arc::new(weft_shopify::Shopify),
+        connection: Some(Arc::new(Counting { sent: sent.clone() })),
+    }]);
+    let backoff = Arc::new(weft_ratelimit::Backoff::seeded(
+        weft_ratelimit::BackoffConfig {
+            base: std::time::Duration::from_millis(1),
+            cap: std::time::Duration::from_millis(20),
+            max_retries: 10,
+        },
+        7,
+    ));
+    weft_engine::Dispatcher::new(STORE, db, systems, backoff)
+}
