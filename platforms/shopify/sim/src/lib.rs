@@ -40,7 +40,11 @@
 //! - **Mutations**: `productSet` (list fields are the full desired state: missing variants are
 //!   deleted; variants need `optionValues`; `variants` and `productOptions` go together, as
 //!   since 2024-07; an option's values are exactly the given ones),
-//!   `productVariantsBulkUpdate` (SKU via `inventoryItem.sku`), `inventorySetQuantities` (2026-04+:
+//!   `productVariantsBulkUpdate` (SKU via `inventoryItem.sku`; `inventoryQuantities` refused),
+//!   the mutations most clients call beside it (`productCreate` with options and its one
+//!   variant, `productUpdate`, `productDelete`, `productVariantsBulkCreate` with its
+//!   standalone-variant `strategy` and initial quantities, `productVariantsBulkDelete`; see
+//!   `graphql/schema/product_crud.rs`), `inventorySetQuantities` (2026-04+:
 //!   every quantity must carry `changeFromQuantity`, explicit null opts out, omission is a user
 //!   error, a mismatch is `CHANGE_FROM_QUANTITY_STALE`; older versions use `compareQuantity` /
 //!   `ignoreCompareQuantity` and `COMPARE_QUANTITY_STALE`; negative quantities and repeated

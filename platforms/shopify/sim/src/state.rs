@@ -1764,9 +1764,8 @@ impl ShopState {
         Ok(())
     }
 
-    /// Deletes one variant of a product that has others (the admin, or
-    /// `productVariantsBulkDelete`): its inventory item and levels go with it, the product is
-    /// updated and fires `products/update`. The last variant is refused (delete the product).
+    /// Deletes one variant of a product that has others (the admin): see
+    /// [`ShopState::remove_variants`].
     pub fn remove_variant(&mut self, variant_id: u64) -> Result<(), UserErr> {
         let Some(pid) = self.variants.get(&variant_id).map(|v| v.product_id) else {
             return Err(UserErr::new(
@@ -1775,25 +1774,42 @@ impl ShopState {
                 "INVALID",
             ));
         };
+        self.remove_variants(pid, &[variant_id])
+    }
+
+    /// Deletes variants of one product (`productVariantsBulkDelete`, the admin): their
+    /// inventory items and levels go with them, the product is updated and fires one
+    /// `products/update`. All or nothing: a variant of another product, or deleting every
+    /// variant (delete the product instead), is refused.
+    pub fn remove_variants(&mut self, product_id: u64, variant_ids: &[u64]) -> Result<(), UserErr> {
         let now = self.clock.now();
-        let Some(p) = self.products.get_mut(&pid) else {
+        let Some(p) = self.products.get_mut(&product_id) else {
             return Err(UserErr::new(
                 &["productId"],
                 "Product does not exist",
-                "NOT_FOUND",
+                "PRODUCT_DOES_NOT_EXIST",
             ));
         };
-        if p.variant_ids.len() < 2 {
+        if variant_ids.iter().any(|v| !p.variant_ids.contains(v)) {
+            return Err(UserErr::new(
+                &["variantsIds"],
+                "At least one variant does not belong to the product",
+                "AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT",
+            ));
+        }
+        if p.variant_ids.iter().all(|v| variant_ids.contains(v)) {
             return Err(UserErr::new(
                 &["variantsIds"],
                 "Cannot delete the last variant of a product",
                 "CANNOT_DELETE_LAST_VARIANT",
             ));
         }
-        p.variant_ids.retain(|v| *v != variant_id);
+        p.variant_ids.retain(|v| !variant_ids.contains(v));
         p.updated_at = now;
-        self.delete_variant(variant_id);
-        self.emit_product(pid, Topic::ProductsUpdate);
+        for vid in variant_ids {
+            self.delete_variant(*vid);
+        }
+        self.emit_product(product_id, Topic::ProductsUpdate);
         Ok(())
     }
 

@@ -875,3 +875,172 @@ async fn email_marketing_consent_has_its_own_mutation_and_three_settable_states(
     assert_eq!(rest["email_marketing_consent"]["state"], "subscribed");
     assert_eq!(rest["tax_exempt"], true);
 }
+
+/// The product mutations most clients call: `productCreate` (options, one variant),
+/// `productVariantsBulkCreate` (the default variant removed by the DEFAULT strategy, new
+/// option values added, initial quantities), `productUpdate`, `productVariantsBulkDelete`
+/// (all or nothing) and `productDelete`, each firing the webhook `productSet` would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_create_update_variants_and_delete_fire_their_webhooks() {
+    use weft_sim_shopify::Topic;
+    let sim = sim();
+    let (url, seen) = receiver(|_, _| axum::http::StatusCode::OK).await;
+    for t in [
+        Topic::ProductsCreate,
+        Topic::ProductsUpdate,
+        Topic::ProductsDelete,
+    ] {
+        sim.subscribe_webhook(t, &url).unwrap();
+    }
+    let body = gql(
+        &sim,
+        r#"mutation($p: ProductCreateInput!) { productCreate(product: $p) {
+            product { id title handle status options { name values } variants(first: 5) { nodes { id title } } }
+            userErrors { field message } } }"#,
+        json!({"p": {"title": "Client tee", "status": "DRAFT", "tags": ["a"]}}),
+    )
+    .await;
+    let p = &body["data"]["productCreate"]["product"];
+    assert_eq!(p["handle"], "client-tee", "{body}");
+    assert_eq!(p["status"], "DRAFT");
+    assert_eq!(p["options"], json!([{"name": "Title", "values": ["Default Title"]}]));
+    assert_eq!(p["variants"]["nodes"].as_array().unwrap().len(), 1);
+    let pid = p["id"].clone();
+
+    // A blank title is a user error, nothing created.
+    let body = gql(
+        &sim,
+        r#"mutation { productCreate(product: {title: " "}) { product { id } userErrors { field message } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["productCreate"]["userErrors"][0]["field"],
+        json!(["product", "title"])
+    );
+
+    let loc = sim.location_ids()[0];
+    let bulk = r#"mutation($id: ID!, $v: [ProductVariantsBulkInput!]!) {
+        productVariantsBulkCreate(productId: $id, variants: $v) {
+            product { options { name values } variants(first: 10) { nodes { title } } }
+            productVariants { id title sku price inventoryItem { id } }
+            userErrors { field message code } } }"#;
+    let body = gql(
+        &sim,
+        bulk,
+        json!({"id": pid, "v": [
+            {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00",
+             "inventoryItem": {"sku": "CT-S"},
+             "inventoryQuantities": [{"availableQuantity": 4, "locationId": format!("gid://shopify/Location/{loc}")}]},
+            {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "11.00", "inventoryItem": {"sku": "CT-M"}}
+        ]}),
+    )
+    .await;
+    let r = &body["data"]["productVariantsBulkCreate"];
+    assert_eq!(r["userErrors"], json!([]), "{body}");
+    assert_eq!(
+        r["product"]["options"],
+        json!([{"name": "Size", "values": ["S", "M"]}])
+    );
+    let titles: Vec<&str> = r["product"]["variants"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["S", "M"], "the Default Title variant is gone");
+    let small = r["productVariants"][0].clone();
+    assert_eq!(small["sku"], "CT-S");
+    assert_eq!(small["price"], "10.00");
+    let item = numeric(&small["inventoryItem"]["id"]);
+    assert_eq!(sim.available(item, loc), Some(4), "the initial quantity is set");
+
+    // A size that exists, and an option the product lacks: refused, nothing added.
+    let body = gql(
+        &sim,
+        bulk,
+        json!({"id": pid, "v": [
+            {"optionValues": [{"optionName": "Size", "name": "L"}]},
+            {"optionValues": [{"optionName": "Size", "name": "S"}]},
+            {"optionValues": [{"optionName": "Colour", "name": "Red"}]}
+        ]}),
+    )
+    .await;
+    let codes: Vec<&str> = body["data"]["productVariantsBulkCreate"]["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["VARIANT_ALREADY_EXISTS", "OPTION_DOES_NOT_EXIST"]);
+
+    let body = gql(
+        &sim,
+        r#"mutation($p: ProductUpdateInput!) { productUpdate(product: $p) {
+            product { title vendor variants(first: 5) { nodes { sku } } } userErrors { field message } } }"#,
+        json!({"p": {"id": pid, "title": "Client tee v2", "vendor": "Acme"}}),
+    )
+    .await;
+    let u = &body["data"]["productUpdate"]["product"];
+    assert_eq!(u["title"], "Client tee v2", "{body}");
+    assert_eq!(u["variants"]["nodes"].as_array().unwrap().len(), 2, "variants kept");
+
+    let del = r#"mutation($id: ID!, $v: [ID!]!) { productVariantsBulkDelete(productId: $id, variantsIds: $v) {
+        product { variants(first: 5) { nodes { sku } } } userErrors { field message code } } }"#;
+    let medium = r["productVariants"][1]["id"].clone();
+    let body = gql(&sim, del, json!({"id": pid, "v": [small["id"], medium]})).await;
+    assert_eq!(
+        body["data"]["productVariantsBulkDelete"]["userErrors"][0]["code"],
+        "CANNOT_DELETE_LAST_VARIANT"
+    );
+    let body = gql(&sim, del, json!({"id": pid, "v": [small["id"]]})).await;
+    assert_eq!(
+        body["data"]["productVariantsBulkDelete"]["product"]["variants"]["nodes"],
+        json!([{"sku": "CT-M"}]),
+        "{body}"
+    );
+
+    let body = gql(
+        &sim,
+        r#"mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId userErrors { field message } } }"#,
+        json!({"id": pid}),
+    )
+    .await;
+    assert_eq!(body["data"]["productDelete"]["deletedProductId"], pid);
+    let body = gql(
+        &sim,
+        r#"mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId userErrors { field message } } }"#,
+        json!({"id": pid}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["productDelete"]["userErrors"][0]["message"],
+        "Product does not exist"
+    );
+
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    // Deliveries run concurrently, so their order is not the mutations' order (as on Shopify).
+    let mut topics: Vec<String> = seen
+        .lock()
+        .iter()
+        .map(|c| c.headers["x-shopify-topic"].to_str().unwrap().to_owned())
+        .collect();
+    topics.sort();
+    assert_eq!(
+        topics,
+        [
+            "products/create",
+            "products/delete",
+            "products/update",
+            "products/update",
+            "products/update"
+        ]
+    );
+    let deleted = seen
+        .lock()
+        .iter()
+        .find(|c| c.headers["x-shopify-topic"] == "products/delete")
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+        .unwrap();
+    assert_eq!(deleted, json!({"id": numeric(&pid)}));
+}

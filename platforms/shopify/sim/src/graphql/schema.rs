@@ -2768,6 +2768,17 @@ pub struct ProductVariantsBulkInput {
     pub inventory_item: Option<InventoryItemInput>,
     /// Option values.
     pub option_values: Option<Vec<VariantOptionValueInput>>,
+    /// Initial quantities (`productVariantsBulkCreate` only).
+    pub inventory_quantities: Option<Vec<InventoryLevelInput>>,
+}
+
+/// A new variant's initial quantity at a location.
+#[derive(InputObject, Clone)]
+pub struct InventoryLevelInput {
+    /// Available quantity.
+    pub available_quantity: i64,
+    /// Location.
+    pub location_id: ID,
 }
 
 fn weight_of(i: &Option<InventoryItemInput>) -> Option<(f64, String)> {
@@ -3062,6 +3073,8 @@ pub struct MutationRoot;
 mod bulk;
 mod fulfil;
 mod order_edit;
+mod product_crud;
+pub use product_crud::*;
 pub use bulk::*;
 pub use fulfil::*;
 pub use order_edit::*;
@@ -3386,6 +3399,56 @@ impl MutationRoot {
         result.map(Some)
     }
 
+    /// Creates a product with its options and the one variant their first values make.
+    async fn product_create(
+        &self,
+        ctx: &Context<'_>,
+        product: ProductCreateInput,
+    ) -> async_graphql::Result<Option<ProductCreatePayload>> {
+        product_crud::product_create(ctx, product).map(Some)
+    }
+
+    /// Changes a product's own fields.
+    async fn product_update(
+        &self,
+        ctx: &Context<'_>,
+        product: ProductUpdateInput,
+    ) -> async_graphql::Result<Option<ProductUpdatePayload>> {
+        product_crud::product_update(ctx, product).map(Some)
+    }
+
+    /// Deletes a product with its variants (fires `products/delete`).
+    async fn product_delete(
+        &self,
+        ctx: &Context<'_>,
+        input: ProductDeleteInput,
+        #[graphql(default = true)] synchronous: bool,
+    ) -> async_graphql::Result<Option<ProductDeletePayload>> {
+        let _ = synchronous;
+        product_crud::product_delete(ctx, input).map(Some)
+    }
+
+    /// Adds variants to a product; `strategy` says what happens to its standalone variant.
+    async fn product_variants_bulk_create(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variants: Vec<ProductVariantsBulkInput>,
+        #[graphql(default)] strategy: ProductVariantsBulkCreateStrategy,
+    ) -> async_graphql::Result<Option<ProductVariantsBulkCreatePayload>> {
+        product_crud::product_variants_bulk_create(ctx, product_id, variants, strategy).map(Some)
+    }
+
+    /// Deletes variants of a product (not all of them).
+    async fn product_variants_bulk_delete(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        variants_ids: Vec<ID>,
+    ) -> async_graphql::Result<Option<ProductVariantsBulkDeletePayload>> {
+        product_crud::product_variants_bulk_delete(ctx, product_id, variants_ids).map(Some)
+    }
+
     /// Deletes metafields by owner, namespace and key.
     async fn metafields_delete(
         &self,
@@ -3459,6 +3522,14 @@ impl MutationRoot {
                     continue;
                 };
                 let id = parse_id("ProductVariant", id, "variants.id")?;
+                if v.inventory_quantities.is_some() {
+                    errors.push(UserErr::new(
+                        &["variants", &idx, "inventoryQuantities"],
+                        "Inventory quantities can only be provided during create. To update inventory for existing variants, use inventoryAdjustQuantities.",
+                        "NO_INVENTORY_QUANTITIES_ON_VARIANTS_UPDATE",
+                    ));
+                    continue;
+                }
                 let option_values = match &v.option_values {
                     Some(ov) => match option_pairs(ov, &["variants", &idx, "optionValues"]) {
                         Ok(p) => Some(p),
