@@ -165,6 +165,9 @@ struct CostState {
     next_seq: u64,
     /// Sequence number of the permit whose response last re-synced the model.
     synced_seq: Option<u64>,
+    /// The large reservation at the head of its line: its requested cost and since when it
+    /// has waited (small reservations pass it only while it is not overdue).
+    large_waiting: Option<(f64, Instant)>,
     stats: CostStats,
 }
 
@@ -219,9 +222,34 @@ impl CostState {
 #[derive(Debug)]
 struct CostInner {
     state: Mutex<CostState>,
-    /// FIFO turn for reservers: the head waits for the bucket, the rest wait for the head.
+    /// FIFO turn for large reservations (see [`LARGE_SHARE`]): the head waits for the
+    /// bucket, the rest wait for the head.
     turn: tokio::sync::Mutex<()>,
+    /// FIFO turn for small reservations, which do not wait behind a large one.
+    small_turn: tokio::sync::Mutex<()>,
     changed: Notify,
+}
+
+/// A reservation above this share of the bucket is large: a full read's page asking for most
+/// of the bucket. Small ones (a write, one record read again after a webhook) are served
+/// first-come-first-served among themselves and do not queue behind a large one waiting for
+/// the bucket to refill, so a reconciliation page never holds live writes for seconds.
+pub const LARGE_SHARE: f64 = 0.1;
+
+/// How long past its own refill time a large reservation may be passed by small ones: after
+/// that, small ones leave its points unspent until it is served (no starvation).
+pub const LARGE_GRACE: Duration = Duration::from_secs(1);
+
+/// Clears the large waiter's mark when its reservation ends (served, failed or dropped).
+struct LargeMark<'a>(&'a CostInner, bool);
+
+impl Drop for LargeMark<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.state.lock().large_waiting = None;
+            self.0.changed.notify_waiters();
+        }
+    }
 }
 
 /// Client-side model of one shop's GraphQL cost bucket (one per shop and app; clone it freely,
@@ -230,8 +258,10 @@ struct CostInner {
 /// Call [`reserve`](Self::reserve) with the query's requested cost before sending; it waits until
 /// the learned bucket can pay, so the server never has reason to throttle. Then settle the
 /// permit with the response's `extensions.cost`, or report a `THROTTLED` response with
-/// [`CostPermit::throttled`]. Concurrent reservations are served first come, first served and
-/// never oversubscribe the bucket.
+/// [`CostPermit::throttled`]. Concurrent reservations never oversubscribe the bucket. They are
+/// served first come, first served within two lines: small ones (at most [`LARGE_SHARE`] of
+/// the bucket: writes, single reads) do not wait behind a large one (a full read's page) that
+/// waits for the bucket to refill, until that one is [`LARGE_GRACE`] past its refill time.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -274,12 +304,14 @@ impl ShopifyCostLimiter {
             outstanding_count: 0,
             next_seq: 0,
             synced_seq: None,
+            large_waiting: None,
             stats: CostStats::default(),
         };
         Self {
             inner: Arc::new(CostInner {
                 state: Mutex::new(state),
                 turn: tokio::sync::Mutex::new(()),
+                small_turn: tokio::sync::Mutex::new(()),
                 changed: Notify::new(),
             }),
         }
@@ -302,7 +334,13 @@ impl ShopifyCostLimiter {
                 maximum: SINGLE_QUERY_MAX_COST,
             });
         }
-        let _turn = self.inner.turn.lock().await;
+        let large = requested_cost > self.inner.state.lock().maximum * LARGE_SHARE;
+        let _turn = if large {
+            self.inner.turn.lock().await
+        } else {
+            self.inner.small_turn.lock().await
+        };
+        let mut mark = LargeMark(&self.inner, false);
         let mut waited = false;
         loop {
             let notified = self.inner.changed.notified();
@@ -311,6 +349,18 @@ impl ShopifyCostLimiter {
             let wait = {
                 let mut st = self.inner.state.lock();
                 let now = Instant::now();
+                // A small reservation leaves an overdue large one's points unspent.
+                let held_for_large = match st.large_waiting {
+                    Some((cost, since))
+                        if !large
+                            && now.saturating_duration_since(since)
+                                > Duration::from_secs_f64(cost / st.restore_rate.max(EPSILON))
+                                    + LARGE_GRACE =>
+                    {
+                        cost
+                    }
+                    _ => 0.0,
+                };
                 let usable = st.maximum - st.config.safety_margin;
                 if st.learned && requested_cost > usable + EPSILON {
                     return Err(LimitError::CostAboveBucket {
@@ -330,8 +380,13 @@ impl ShopifyCostLimiter {
                     let spendable = st.server_available(now)
                         - st.outstanding
                         - st.config.safety_margin
-                        - inflight;
+                        - inflight
+                        - held_for_large;
                     if spendable + EPSILON >= requested_cost {
+                        if mark.1 {
+                            st.large_waiting = None;
+                            mark.1 = false;
+                        }
                         st.outstanding += requested_cost;
                         st.outstanding_count += 1;
                         let seq = st.next_seq;
@@ -345,6 +400,10 @@ impl ShopifyCostLimiter {
                             requested: requested_cost,
                             seq,
                         });
+                    }
+                    if large && !mark.1 {
+                        st.large_waiting = Some((requested_cost, now));
+                        mark.1 = true;
                     }
                     let deficit = requested_cost - spendable;
                     Some(Duration::from_secs_f64(
@@ -1032,21 +1091,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn reservers_are_served_first_come_first_served() {
+    async fn small_reservations_do_not_queue_behind_a_large_one() {
         let limiter = ShopifyCostLimiter::new();
         limiter
             .reserve(1.0)
             .await
             .unwrap()
             .settle(1.0, &status(1000.0, 0.0, 100.0));
+        let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
-        for (i, cost) in [(0, 500.0), (1, 10.0), (2, 10.0)] {
+        // A full read's page (500 of a 1000 bucket, 5 s to refill), then two writes, then a
+        // second large page: large ones keep their order, small ones keep theirs.
+        for (i, cost) in [(0, 500.0), (1, 10.0), (2, 10.0), (3, 200.0)] {
             let limiter = limiter.clone();
             let order = order.clone();
             handles.push(tokio::spawn(async move {
                 let p = limiter.reserve(cost).await.unwrap();
-                order.lock().push(i);
+                order.lock().push((i, start.elapsed()));
                 drop(p);
             }));
             tokio::task::yield_now().await;
@@ -1054,8 +1116,46 @@ mod tests {
         for h in handles {
             h.await.unwrap();
         }
-        // The big request was first in line; small ones may not jump ahead of it.
-        assert_eq!(*order.lock(), vec![0, 1, 2]);
+        let order = order.lock().clone();
+        let ids: Vec<i32> = order.iter().map(|(i, _)| *i).collect();
+        assert_eq!(ids, vec![1, 2, 0, 3]);
+        // The writes waited for their own 10 points, not for the page's 500.
+        assert!(order[1].1 <= Duration::from_millis(250), "{order:?}");
+        // The page was served within its refill time and what the writes spent.
+        assert!(order[2].1 <= Duration::from_millis(5_300), "{order:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_large_reservation_is_not_starved_by_a_stream_of_small_ones() {
+        let limiter = ShopifyCostLimiter::new();
+        limiter
+            .reserve(1.0)
+            .await
+            .unwrap()
+            .settle(1.0, &status(1000.0, 0.0, 100.0));
+        let start = Instant::now();
+        // Writes of 10 points every 100 ms: the whole restore rate.
+        let writer = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let mut served = 0;
+                while start.elapsed() < Duration::from_secs(20) {
+                    drop(limiter.reserve(10.0).await.unwrap());
+                    served += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                served
+            })
+        };
+        tokio::task::yield_now().await;
+        drop(limiter.reserve(500.0).await.unwrap());
+        let page = start.elapsed();
+        // Passed by writes for its refill time (5 s) and the grace, then served once the
+        // writes left its points unspent: about 5 s more.
+        assert!(page >= Duration::from_secs(6), "{page:?}");
+        assert!(page <= Duration::from_secs(12), "{page:?}");
+        let served = writer.await.unwrap();
+        assert!(served >= 100, "writes went on around the page: {served}");
     }
 
     #[test]
