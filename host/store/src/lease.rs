@@ -334,6 +334,7 @@ impl Store {
         Store {
             inner: self.inner.clone(),
             fence: Some(fence),
+            priority: self.priority,
         }
     }
 

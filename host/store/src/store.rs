@@ -19,6 +19,10 @@ pub struct Store {
     /// still the store's current one, and fails with
     /// [`StoreError::Fenced`](crate::StoreError::Fenced) otherwise.
     pub(crate) fence: Option<crate::lease::Fence>,
+    /// On SQLite, whether this handle's writes go ahead of the queue of the process's writers
+    /// ([`Store::with_own_pool`]: lease renewals must not wait behind thousands of stores'
+    /// steps, or the leases lapse while the host is busy).
+    pub(crate) priority: bool,
 }
 
 #[derive(Debug)]
@@ -31,6 +35,9 @@ pub(crate) struct Inner {
     /// SQLite allows one writer at a time; queueing writers of this process here (fairly, in
     /// order) beats having them spin in SQLite's busy handler.
     write_lock: Mutex<()>,
+    /// The queue of ordinary writers in front of `write_lock`: at most one of them waits on
+    /// the lock itself, so a priority writer waits for at most two transactions.
+    write_gate: Mutex<()>,
     /// Each store's step lock ([`Store::step_lock`]).
     step_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
 }
@@ -66,9 +73,11 @@ impl Store {
                 url: db::redact(url),
                 identity,
                 write_lock: Mutex::new(()),
+                write_gate: Mutex::new(()),
                 step_locks: std::sync::Mutex::default(),
             }),
             fence: None,
+            priority: false,
         })
     }
 
@@ -103,11 +112,17 @@ impl Store {
     }
 
     /// A handle on the same database with a pool of its own of at most `max_connections`
-    /// (PostgreSQL; SQLite shares this one, its writers queue in-process anyway), for work
-    /// that must not wait behind the rest of the host for a connection (lease renewals).
+    /// (PostgreSQL), for work that must not wait behind the rest of the host (lease
+    /// renewals). On SQLite it shares this pool, and its writes go ahead of the process's
+    /// queue of writers (at most two transactions' wait).
     pub async fn with_own_pool(&self, max_connections: u32) -> Result<Store> {
         let db = match &self.inner.db {
-            Db::Sqlite(_) => return Ok(self.clone()),
+            Db::Sqlite(_) => {
+                return Ok(Store {
+                    priority: true,
+                    ..self.clone()
+                });
+            }
             Db::Postgres(p) => {
                 let options = (*p.connect_options()).clone();
                 let pool = sqlx::postgres::PgPoolOptions::new()
@@ -129,10 +144,12 @@ impl Store {
                 url: self.inner.url.clone(),
                 identity: None,
                 write_lock: Mutex::new(()),
+                write_gate: Mutex::new(()),
                 // Its own: this handle is for lease work, never a processing step.
                 step_locks: std::sync::Mutex::default(),
             }),
             fence: self.fence.clone(),
+            priority: self.priority,
         })
     }
 
@@ -168,7 +185,11 @@ impl Store {
 
     pub(crate) async fn begin_write(&self, op: &'static str) -> Result<WriteTx<'_>> {
         let turn = match self.inner.backend {
-            Backend::Sqlite => Some(self.inner.write_lock.lock().await),
+            Backend::Sqlite if self.priority => Some(self.inner.write_lock.lock().await),
+            Backend::Sqlite => {
+                let _queue = self.inner.write_gate.lock().await;
+                Some(self.inner.write_lock.lock().await)
+            }
             Backend::Postgres => None,
         };
         if let Some(f) = &self.fence {
@@ -180,5 +201,50 @@ impl Store {
             crate::lease::check_fence(&mut tx, f, op).await?;
         }
         Ok(WriteTx { tx, _turn: turn })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex as StdMutex};
+
+    use super::*;
+
+    /// A lease renewal (the priority handle of `with_own_pool`) waits for at most the one
+    /// ordinary writer already waiting on the lock, not for the whole queue behind it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_priority_writer_goes_ahead_of_the_queue_of_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Store::open(&dir.path().join("w.db").to_string_lossy())
+            .await
+            .unwrap();
+        let leases = db.with_own_pool(1).await.unwrap();
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        let first = db.begin_write("held").await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let (db, order) = (db.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let w = db.begin_write("ordinary").await.unwrap();
+                order.lock().unwrap().push(format!("ordinary {i}"));
+                w.commit("ordinary").await.unwrap();
+            }));
+            tokio::task::yield_now().await;
+        }
+        let o = order.clone();
+        tasks.push(tokio::spawn(async move {
+            let w = leases.begin_write("renew").await.unwrap();
+            o.lock().unwrap().push("renewal".to_owned());
+            w.commit("renew").await.unwrap();
+        }));
+        tokio::task::yield_now().await;
+        first.commit("held").await.unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap().clone();
+        assert_eq!(order.len(), 6);
+        assert_eq!(order[0], "ordinary 0", "{order:?}");
+        assert_eq!(order[1], "renewal", "{order:?}");
     }
 }
