@@ -377,6 +377,7 @@ impl ShopifyClient {
             .copied()
             .unwrap_or(f64::from(estimate));
         let probe = breaker_permit(self.breaker.as_ref(), SYSTEM)?;
+        let asked = std::time::Instant::now();
         let permit =
             self.limiter
                 .reserve(reserve)
@@ -387,6 +388,14 @@ impl ShopifyClient {
                     code: "MAX_COST_EXCEEDED".into(),
                     message: e.to_string(),
                 })?;
+        if asked.elapsed() > std::time::Duration::from_millis(100) {
+            tracing::debug!(
+                operation = document.split(['(', '{']).next().unwrap_or_default().trim(),
+                reserved = reserve,
+                waited_ms = asked.elapsed().as_millis() as u64,
+                "a call waited for the shop's cost bucket"
+            );
+        }
         let result = self.send(document, variables, reserve).await;
         let cost = match &result {
             Ok(r) => r.cost,
@@ -938,29 +947,42 @@ impl ShopifyClient {
         &self,
         product_id: &str,
     ) -> Result<Option<(Vec<String>, Vec<Value>)>, ConnectorError> {
-        let resp = self
-            .graphql(
-                q::PRODUCT_FOR_SET,
-                json!({"id": gid("Product", product_id)}),
-                1 + q::connection_cost(250, 1),
-            )
-            .await?;
-        let Some(p) = resp.data.get("product").filter(|p| !p.is_null()) else {
-            return Ok(None);
-        };
-        if p.pointer("/variants/pageInfo/hasNextPage")
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            return Err(ConnectorError::Permanent {
-                system: SYSTEM,
-                status: 200,
-                code: "TOO_MANY_VARIANTS".into(),
-                message: format!(
-                    "product {product_id} has more than 250 variants; weft's productSet merge handles at most 250"
-                ),
-            });
+        let mut after: Option<String> = None;
+        let mut options_page: Option<Value> = None;
+        let mut nodes: Vec<Value> = Vec::new();
+        loop {
+            let resp = self
+                .graphql(
+                    q::PRODUCT_FOR_SET,
+                    json!({"id": gid("Product", product_id), "first": q::PRODUCT_FOR_SET_PAGE, "after": after}),
+                    2 + q::connection_cost(q::PRODUCT_FOR_SET_PAGE, 2),
+                )
+                .await?;
+            let Some(p) = resp.data.get("product").filter(|p| !p.is_null()) else {
+                return Ok(None);
+            };
+            nodes.extend(
+                p.pointer("/variants/nodes")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            if options_page.is_none() {
+                options_page = Some(p.clone());
+            }
+            let next = p
+                .pointer("/variants/pageInfo/hasNextPage")
+                .and_then(Value::as_bool)
+                == Some(true);
+            match p
+                .pointer("/variants/pageInfo/endCursor")
+                .and_then(Value::as_str)
+            {
+                Some(cursor) if next => after = Some(cursor.to_owned()),
+                _ => break,
+            }
         }
+        let p = options_page.unwrap_or_default();
         let options = p
             .get("options")
             .and_then(Value::as_array)
@@ -969,11 +991,7 @@ impl ShopifyClient {
             .iter()
             .filter_map(|o| o.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        let variants = p
-            .pointer("/variants/nodes")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        let variants = nodes
             .iter()
             .filter_map(|v| {
                 Some(json!({

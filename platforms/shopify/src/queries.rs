@@ -210,17 +210,23 @@ pub const ITEM_LEVELS: &str = r#"query WeftItemLevels($id: ID!, $first: Int!, $a
 }"#;
 
 /// A product's options and variants with their option values (to build a `productSet` that
-/// keeps the variants a write does not mention).
-pub const PRODUCT_FOR_SET: &str = r#"query WeftProductForSet($id: ID!) {
+/// keeps the variants a write does not mention), a page of [`PRODUCT_FOR_SET_PAGE`] variants
+/// at a time.
+pub const PRODUCT_FOR_SET: &str = r#"query WeftProductForSet($id: ID!, $first: Int!, $after: String) {
   product(id: $id) {
     id
     options { name }
-    variants(first: 250) {
+    variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes { id sku title selectedOptions { name value } }
     }
   }
 }"#;
+
+/// Variants per page of [`PRODUCT_FOR_SET`]: its reservation (2 + 2 points a variant, 84)
+/// stays small beside a live write, where a page of 250 asked for half a standard bucket
+/// (504 points) before every product write, most of them for a product of a few variants.
+pub const PRODUCT_FOR_SET_PAGE: u32 = 40;
 
 /// A product by handle (to add a variant to the product of an option group weft has not
 /// written to yet).

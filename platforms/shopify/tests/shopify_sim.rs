@@ -700,3 +700,28 @@ mod inbox {
         }
     }
 }
+
+/// The variants a product write must keep are read in pages of 40 (a small reservation beside
+/// live writes), all of them, past the 250 a single page used to stop at.
+#[tokio::test]
+async fn a_product_write_reads_every_variant_it_keeps_in_small_pages() {
+    let (sim, h) = start(SimConfig::default()).await;
+    let skus: Vec<String> = (0..97).map(|i| format!("PG-{i:03}")).collect();
+    let refs: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let created = sim.create_product(product("Many sizes", &refs)).unwrap();
+    let c = client(&h, Paging::default(), ShopifyCostLimiter::new());
+    let before = sim.stats().requests;
+    let (options, variants) = c
+        .product_for_set(&created.id.to_string())
+        .await
+        .unwrap()
+        .expect("the product exists");
+    assert_eq!(options.len(), 1);
+    let got: Vec<&str> = variants.iter().map(|v| v["sku"].as_str().unwrap()).collect();
+    assert_eq!(got, refs);
+    assert_eq!(sim.stats().requests - before, 3, "97 variants in pages of 40");
+    assert!(
+        c.product_for_set("1").await.unwrap().is_none(),
+        "an unknown product is none"
+    );
+}
