@@ -41,14 +41,20 @@ fn toolchains() -> Result<(), String> {
     if !py.status.success() {
         return Err(format!(
             "the Python client libraries are missing ({}): pip install -r host/cli/tests/clients/requirements.txt",
-            String::from_utf8_lossy(&py.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&py.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         ));
     }
     let node = node_dir();
-    if let Some(p) = NODE_PACKAGES
-        .iter()
-        .find(|p| !node.join("node_modules").join(p).join("package.json").exists())
-    {
+    if let Some(p) = NODE_PACKAGES.iter().find(|p| {
+        !node
+            .join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    }) {
         return Err(format!(
             "the Node client {p} is not installed in {}: copy host/cli/tests/clients/package.json there and run npm install",
             node.display()

@@ -717,9 +717,16 @@ async fn a_product_write_reads_every_variant_it_keeps_in_small_pages() {
         .unwrap()
         .expect("the product exists");
     assert_eq!(options.len(), 1);
-    let got: Vec<&str> = variants.iter().map(|v| v["sku"].as_str().unwrap()).collect();
+    let got: Vec<&str> = variants
+        .iter()
+        .map(|v| v["sku"].as_str().unwrap())
+        .collect();
     assert_eq!(got, refs);
-    assert_eq!(sim.stats().requests - before, 3, "97 variants in pages of 40");
+    assert_eq!(
+        sim.stats().requests - before,
+        3,
+        "97 variants in pages of 40"
+    );
     assert!(
         c.product_for_set("1").await.unwrap().is_none(),
         "an unknown product is none"

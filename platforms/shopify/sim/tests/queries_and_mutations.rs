@@ -903,7 +903,10 @@ async fn product_create_update_variants_and_delete_fire_their_webhooks() {
     let p = &body["data"]["productCreate"]["product"];
     assert_eq!(p["handle"], "client-tee", "{body}");
     assert_eq!(p["status"], "DRAFT");
-    assert_eq!(p["options"], json!([{"name": "Title", "values": ["Default Title"]}]));
+    assert_eq!(
+        p["options"],
+        json!([{"name": "Title", "values": ["Default Title"]}])
+    );
     assert_eq!(p["variants"]["nodes"].as_array().unwrap().len(), 1);
     let pid = p["id"].clone();
 
@@ -953,7 +956,11 @@ async fn product_create_update_variants_and_delete_fire_their_webhooks() {
     assert_eq!(small["sku"], "CT-S");
     assert_eq!(small["price"], "10.00");
     let item = numeric(&small["inventoryItem"]["id"]);
-    assert_eq!(sim.available(item, loc), Some(4), "the initial quantity is set");
+    assert_eq!(
+        sim.available(item, loc),
+        Some(4),
+        "the initial quantity is set"
+    );
 
     // A size that exists, and an option the product lacks: refused, nothing added.
     let body = gql(
@@ -983,7 +990,11 @@ async fn product_create_update_variants_and_delete_fire_their_webhooks() {
     .await;
     let u = &body["data"]["productUpdate"]["product"];
     assert_eq!(u["title"], "Client tee v2", "{body}");
-    assert_eq!(u["variants"]["nodes"].as_array().unwrap().len(), 2, "variants kept");
+    assert_eq!(
+        u["variants"]["nodes"].as_array().unwrap().len(),
+        2,
+        "variants kept"
+    );
 
     let del = r#"mutation($id: ID!, $v: [ID!]!) { productVariantsBulkDelete(productId: $id, variantsIds: $v) {
         product { variants(first: 5) { nodes { sku } } } userErrors { field message code } } }"#;

@@ -3074,10 +3074,10 @@ mod bulk;
 mod fulfil;
 mod order_edit;
 mod product_crud;
-pub use product_crud::*;
 pub use bulk::*;
 pub use fulfil::*;
 pub use order_edit::*;
+pub use product_crud::*;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
