@@ -231,10 +231,11 @@ struct CostInner {
 }
 
 /// A reservation above this share of the bucket is large: a full read's page asking for most
-/// of the bucket. Small ones (a write, one record read again after a webhook) are served
+/// of the bucket. Small ones (a write, one record or a few read again after a webhook: about
+/// 100 points, with a fifth of a standard bucket being 200) are served
 /// first-come-first-served among themselves and do not queue behind a large one waiting for
 /// the bucket to refill, so a reconciliation page never holds live writes for seconds.
-pub const LARGE_SHARE: f64 = 0.1;
+pub const LARGE_SHARE: f64 = 0.2;
 
 /// How long past its own refill time a large reservation may be passed by small ones: after
 /// that, small ones leave its points unspent until it is served (no starvation).
@@ -1110,7 +1111,7 @@ mod tests {
         let mut handles = Vec::new();
         // A full read's page (500 of a 1000 bucket, 5 s to refill), then two writes, then a
         // second large page: large ones keep their order, small ones keep theirs.
-        for (i, cost) in [(0, 500.0), (1, 10.0), (2, 10.0), (3, 200.0)] {
+        for (i, cost) in [(0, 500.0), (1, 10.0), (2, 10.0), (3, 300.0)] {
             let limiter = limiter.clone();
             let order = order.clone();
             handles.push(tokio::spawn(async move {
