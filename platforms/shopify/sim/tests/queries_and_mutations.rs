@@ -928,6 +928,13 @@ async fn product_create_update_variants_and_delete_fire_their_webhooks() {
             product { options { name values } variants(first: 10) { nodes { title } } }
             productVariants { id title sku price inventoryItem { id } }
             userErrors { field message code } } }"#;
+    // A variant naming no option cannot replace the Default Title one.
+    let body = gql(&sim, bulk, json!({"id": pid, "v": [{"price": "1.00"}]})).await;
+    assert_eq!(
+        body["data"]["productVariantsBulkCreate"]["userErrors"][0]["code"],
+        "NEED_TO_ADD_OPTION_VALUES",
+        "{body}"
+    );
     let body = gql(
         &sim,
         bulk,

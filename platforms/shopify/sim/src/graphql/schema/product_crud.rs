@@ -576,6 +576,14 @@ pub(super) fn product_variants_bulk_create(
                 continue;
             }
         };
+        if open_options && pairs.is_empty() {
+            errors.push(UserErr::new(
+                &field,
+                "You need to add option values for the new variant",
+                "NEED_TO_ADD_OPTION_VALUES",
+            ));
+            continue;
+        }
         if open_options {
             for (n, _) in &pairs {
                 if !options.iter().any(|(o, _)| o == n) {
