@@ -541,13 +541,14 @@ impl ShopifyClient {
             q::PRODUCT_VARIANTS,
             5,
             "/product/variants",
+            250,
         )
         .await
     }
 
     /// Fetches the nodes of `parent`'s connection `field` beyond its first page, with `query`
     /// (`$id`, `$first`, `$after`; `fields` per node for its cost), whose answer holds the
-    /// connection at `path`.
+    /// connection at `path`, at most `page` nodes a request.
     async fn remaining_nodes(
         &self,
         parent: &Value,
@@ -555,6 +556,7 @@ impl ShopifyClient {
         query: &str,
         fields: u32,
         path: &str,
+        page: u32,
     ) -> Result<Vec<Value>, ConnectorError> {
         let mut out = Vec::new();
         let what = format!("{field} page");
@@ -564,7 +566,7 @@ impl ShopifyClient {
         };
         let id = parent.get("id").and_then(Value::as_str).unwrap_or_default();
         // As many as Shopify's page maximum (250) and the single-query maximum (1,000) allow.
-        let first = (997 / fields.max(1)).min(250);
+        let first = (997 / fields.max(1)).min(250).min(page.max(1));
         while let Some(cursor) = after {
             let resp = self
                 .graphql(
@@ -670,6 +672,7 @@ impl ShopifyClient {
             q::ITEM_LEVELS,
             3,
             "/inventoryItem/inventoryLevels",
+            250,
         )
         .await
     }
@@ -947,42 +950,32 @@ impl ShopifyClient {
         &self,
         product_id: &str,
     ) -> Result<Option<(Vec<String>, Vec<Value>)>, ConnectorError> {
-        let mut after: Option<String> = None;
-        let mut options_page: Option<Value> = None;
-        let mut nodes: Vec<Value> = Vec::new();
-        loop {
-            let resp = self
-                .graphql(
-                    q::PRODUCT_FOR_SET,
-                    json!({"id": gid("Product", product_id), "first": q::PRODUCT_FOR_SET_PAGE, "after": after}),
-                    2 + q::connection_cost(q::PRODUCT_FOR_SET_PAGE, 2),
-                )
-                .await?;
-            let Some(p) = resp.data.get("product").filter(|p| !p.is_null()) else {
-                return Ok(None);
-            };
-            nodes.extend(
-                p.pointer("/variants/nodes")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            if options_page.is_none() {
-                options_page = Some(p.clone());
-            }
-            let next = p
-                .pointer("/variants/pageInfo/hasNextPage")
-                .and_then(Value::as_bool)
-                == Some(true);
-            match p
-                .pointer("/variants/pageInfo/endCursor")
-                .and_then(Value::as_str)
-            {
-                Some(cursor) if next => after = Some(cursor.to_owned()),
-                _ => break,
-            }
-        }
-        let p = options_page.unwrap_or_default();
+        let resp = self
+            .graphql(
+                q::PRODUCT_FOR_SET,
+                json!({"id": gid("Product", product_id), "first": q::PRODUCT_FOR_SET_PAGE}),
+                2 + q::connection_cost(q::PRODUCT_FOR_SET_PAGE, 2),
+            )
+            .await?;
+        let Some(p) = resp.data.get("product").filter(|p| !p.is_null()) else {
+            return Ok(None);
+        };
+        let mut nodes: Vec<Value> = p
+            .pointer("/variants/nodes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        nodes.extend(
+            self.remaining_nodes(
+                p,
+                "variants",
+                q::PRODUCT_FOR_SET,
+                2,
+                "/product/variants",
+                q::PRODUCT_FOR_SET_PAGE,
+            )
+            .await?,
+        );
         let options = p
             .get("options")
             .and_then(Value::as_array)

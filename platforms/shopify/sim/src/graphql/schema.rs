@@ -2010,17 +2010,7 @@ pub struct QueryRoot;
 #[Object]
 impl QueryRoot {
     async fn shop(&self, ctx: &Context<'_>) -> Shop {
-        let sh = shared(ctx);
-        Shop {
-            id: ID(gid("Shop", 1)),
-            name: sh
-                .config
-                .shop_domain
-                .trim_end_matches(".myshopify.com")
-                .to_string(),
-            myshopify_domain: sh.config.shop_domain.clone(),
-            currency_code: CurrencyCode::parse(&sh.config.currency).unwrap_or(CurrencyCode::USD),
-        }
+        shop_of(ctx)
     }
 
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
@@ -3293,49 +3283,8 @@ impl MutationRoot {
             }
             images = Some(list);
         }
-        let category = match &input.category {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => match id
-                .as_str()
-                .strip_prefix("gid://shopify/TaxonomyCategory/")
-                .filter(|c| {
-                    !c.is_empty()
-                        && c.bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                }) {
-                Some(c) => Some(Some(c.to_owned())),
-                None => {
-                    errors.push(UserErr::new(
-                        &["input", "category"],
-                        "Product category does not exist",
-                        "INVALID_PRODUCT_CATEGORY",
-                    ));
-                    None
-                }
-            },
-        };
-        let mut metafields = None;
-        if let Some(ms) = &input.metafields {
-            let mut list = Vec::new();
-            for (i, m) in ms.iter().enumerate() {
-                let idx = i.to_string();
-                match (&m.key, &m.type_, &m.value) {
-                    (Some(k), Some(t), Some(v)) if !k.is_empty() && !v.is_empty() => list.push((
-                        m.namespace.clone().unwrap_or_else(|| "custom".to_owned()),
-                        k.clone(),
-                        t.clone(),
-                        v.clone(),
-                    )),
-                    _ => errors.push(UserErr::new(
-                        &["input", "metafields", &idx, "value"],
-                        "Metafields need a key, a type and a value that is not blank",
-                        "INVALID_VALUE",
-                    )),
-                }
-            }
-            metafields = Some(list);
-        }
+        let category = category_arg(&input.category, &["input", "category"], &mut errors);
+        let metafields = metafields_arg(&input.metafields, "input", &mut errors);
         if !errors.is_empty() {
             return Ok(ProductSetPayload {
                 product: None,

@@ -180,7 +180,7 @@ pub struct ProductVariantsBulkDeletePayload {
     pub user_errors: Vec<ProductVariantsBulkDeleteUserError>,
 }
 
-fn shop_of(ctx: &Context<'_>) -> Shop {
+pub(super) fn shop_of(ctx: &Context<'_>) -> Shop {
     let sh = shared(ctx);
     Shop {
         id: ID(gid("Shop", 1)),
@@ -194,8 +194,8 @@ fn shop_of(ctx: &Context<'_>) -> Shop {
     }
 }
 
-/// A category argument as `productSet` reads it (`None`: not given).
-fn category_arg(
+/// A category argument (`None`: not given; `Some(None)`: removed).
+pub(super) fn category_arg(
     category: &MaybeUndefined<ID>,
     field: &[&str],
     errors: &mut Vec<UserErr>,
@@ -224,8 +224,8 @@ fn category_arg(
     }
 }
 
-/// Metafields as `productSet` reads them.
-fn metafields_arg(
+/// Metafields to create or update, each needing a key, a type and a value.
+pub(super) fn metafields_arg(
     metafields: &Option<Vec<MetafieldInput>>,
     field: &str,
     errors: &mut Vec<UserErr>,
@@ -273,6 +273,16 @@ fn rerooted(errs: Vec<UserErr>, root: &str) -> Vec<UserErr> {
             e
         })
         .collect()
+}
+
+/// Applies `spec` as `productSet` does: the product, or the errors under `product`.
+fn saved(ctx: &Context<'_>, spec: ProductSpec) -> (Option<Product>, Vec<UserError>) {
+    let sh = shared(ctx);
+    let mut st = sh.state.lock();
+    match st.product_set(spec, Actor::Api) {
+        Ok(pid) => (st.products.get(&pid).cloned().map(Product), Vec::new()),
+        Err(errs) => (None, user_errors(rerooted(errs, "product"))),
+    }
 }
 
 pub(super) fn product_create(
@@ -338,17 +348,10 @@ pub(super) fn product_create(
         images: None,
         metafields,
     };
-    let sh = shared(ctx);
-    let mut st = sh.state.lock();
-    Ok(match st.product_set(spec, Actor::Api) {
-        Ok(pid) => ProductCreatePayload {
-            product: st.products.get(&pid).cloned().map(Product),
-            user_errors: Vec::new(),
-        },
-        Err(errs) => ProductCreatePayload {
-            product: None,
-            user_errors: user_errors(rerooted(errs, "product")),
-        },
+    let (product, user_errors) = saved(ctx, spec);
+    Ok(ProductCreatePayload {
+        product,
+        user_errors,
     })
 }
 
@@ -403,17 +406,10 @@ pub(super) fn product_update(
         images: None,
         metafields,
     };
-    let sh = shared(ctx);
-    let mut st = sh.state.lock();
-    Ok(match st.product_set(spec, Actor::Api) {
-        Ok(pid) => ProductUpdatePayload {
-            product: st.products.get(&pid).cloned().map(Product),
-            user_errors: Vec::new(),
-        },
-        Err(errs) => ProductUpdatePayload {
-            product: None,
-            user_errors: user_errors(rerooted(errs, "product")),
-        },
+    let (product, user_errors) = saved(ctx, spec);
+    Ok(ProductUpdatePayload {
+        product,
+        user_errors,
     })
 }
 
