@@ -335,7 +335,6 @@ impl ShopifyCostLimiter {
                 maximum: SINGLE_QUERY_MAX_COST,
             });
         }
-        let asked = Instant::now();
         let large = requested_cost > self.inner.state.lock().maximum * LARGE_SHARE;
         let _turn = if large {
             self.inner.turn.lock().await
@@ -396,12 +395,6 @@ impl ShopifyCostLimiter {
                         st.stats.reserved += 1;
                         if waited {
                             st.stats.waited += 1;
-                            tracing::debug!(
-                                requested = requested_cost,
-                                large,
-                                waited_ms = now.saturating_duration_since(asked).as_millis() as u64,
-                                "shopify cost reservation waited for the bucket"
-                            );
                         }
                         return Ok(CostPermit {
                             limiter: Some(self.clone()),
