@@ -1249,11 +1249,17 @@ impl Processor {
             }
         }
         // Provenance of the fields this observation decided; a refusal is kept with the field's
-        // provenance, so the record's history says what was refused and why.
+        // provenance, so the record's history says what was refused and why. A conflict settled
+        // for the agreed value keeps that value's provenance: the other system made it.
         let decided = m
             .taken
             .iter()
-            .chain(m.conflicts.iter().map(|c| &c.field))
+            .chain(
+                m.conflicts
+                    .iter()
+                    .filter(|c| c.incoming == c.other || m.golden.get(&c.field) != Some(&c.other))
+                    .map(|c| &c.field),
+            )
             .filter(|f| !refusals.iter().any(|(r, _)| r == *f));
         let mut proposals_changed = !withdrawn.is_empty();
         if let Value::Object(meta_map) = &mut meta {

@@ -3,8 +3,11 @@
 //! Rules the dispatcher can rely on:
 //! - **Idempotency**: an idempotency key is enqueued at most once, ever (until purged).
 //! - **Coalescing**: a new row with `coalesce = true` replaces every still-`pending`
-//!   coalescing row of the same (store, system, kind, key, op), which becomes `superseded`
-//!   (kept, so its key stays used); rows already `inflight` are never touched (see [`NewOutboxRow`](crate::NewOutboxRow)).
+//!   coalescing row of the same (store, system, kind, key, op), and every such dead letter,
+//!   which becomes `superseded` (kept with its last answer, so its key stays used): the new
+//!   row carries the latest state, so retrying the old one would only send a stale one, and
+//!   a record refused again and again leaves one dead letter, not one per change. Rows
+//!   already `inflight` are never touched (see [`NewOutboxRow`](crate::NewOutboxRow)).
 //! - **Per-target order**: a row is claimable only when no older `pending` or `inflight` row
 //!   exists for the same (store, system, kind, key), so two writes to one entity are never in
 //!   flight together and land in the order they were enqueued. Dead letters do not block.
@@ -371,7 +374,10 @@ impl Store {
             .await
     }
 
-    /// Moves claimed row `id` to the dead letters with the platform's `error`.
+    /// Moves claimed row `id` to the dead letters with the platform's `error`; or, like
+    /// [`Store::retry`], marks it `superseded` (keeping `error`) when it is a coalescing row
+    /// and a newer pending coalescing row for the same target and op was enqueued while it was
+    /// in flight: that row carries the latest state and is the one to send (or to dead-letter).
     pub async fn dead_letter(
         &self,
         id: i64,
@@ -396,7 +402,7 @@ impl Store {
         let mut w = self.begin_write(OP).await?;
         let n = on_tx!(&mut w.tx, c => {
             sqlx::query("UPDATE outbox SET status = CASE
-                                  WHEN $3 = 'pending' AND coalescing = 1 AND call_key IS NULL
+                                  WHEN $3 IN ('pending', 'dead') AND coalescing = 1 AND call_key IS NULL
                                     -- a write whose resend may find it applied (sent alone,
                                     -- outside a saved call) is sent again and finds its
                                     -- effect by key, never replaced

@@ -105,7 +105,7 @@ const OUTBOX_EXISTS: &str = "SELECT id FROM outbox WHERE idempotency_key = $1";
 
 const OUTBOX_COALESCE: &str = "UPDATE outbox SET status = 'superseded', updated_at = $6
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4 AND op = $5
-       AND status = 'pending' AND coalescing = 1 AND call_key IS NULL
+       AND status IN ('pending', 'dead') AND coalescing = 1 AND call_key IS NULL
        AND NOT (resend_may_apply = 1 AND attempts > 0)";
 
 const OUTBOX_WITHDRAW: &str = "UPDATE outbox SET status = 'superseded', updated_at = $5

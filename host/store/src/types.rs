@@ -306,8 +306,9 @@ pub enum OutboxStatus {
     Dead,
     /// A dead letter an operator discarded (kept so its idempotency key stays used).
     Discarded,
-    /// A pending row replaced by a newer coalescing row for the same target and op (kept so
-    /// its idempotency key stays used and an old write cannot be enqueued again).
+    /// A pending row or dead letter replaced by a newer coalescing row for the same target
+    /// and op (kept so its idempotency key stays used and an old write cannot be enqueued
+    /// again).
     Superseded,
 }
 

@@ -473,6 +473,65 @@ async fn outbox_coalesces_pending_and_skips_known_keys(db: &TestDb) {
             ("A-v3", OutboxStatus::Pending),
         ]
     );
+
+    // Refused while a newer write of the same target and op waits: superseded, not dead (the
+    // newer one carries the latest state and is the one to send); a write that does not
+    // coalesce (an adjustment) is a dead letter.
+    for r in &claimed {
+        s.dead_letter(r.id, r.claim_token.as_deref().unwrap(), "refused", t0())
+            .await
+            .unwrap();
+    }
+    let status = |key: &'static str| async move {
+        let all = s.list_outbox(Some("s1"), None, 20).await.unwrap();
+        let r = all.into_iter().find(|r| r.idempotency_key == key).unwrap();
+        (r.status, r.last_error)
+    };
+    assert_eq!(
+        status("A-v2").await,
+        (OutboxStatus::Superseded, Some("refused".into()))
+    );
+    assert_eq!(status("B-adj-1").await.0, OutboxStatus::Dead);
+
+    // A dead letter is replaced by a newer coalescing write of the same target and op
+    // (retrying the old one would send a stale state; a record refused again and again leaves
+    // one dead letter); a dead adjustment stays for the operator.
+    let claimed = s
+        .claim_due(t0(), 10, Duration::from_secs(30), Some("s1"))
+        .await
+        .unwrap();
+    let a_v3 = claimed
+        .iter()
+        .find(|r| r.idempotency_key == "A-v3")
+        .unwrap();
+    s.dead_letter(
+        a_v3.id,
+        a_v3.claim_token.as_deref().unwrap(),
+        "refused",
+        t0(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status("A-v3").await.0, OutboxStatus::Dead);
+    let mut step = StepCommit::new("s1", t0());
+    step.outbox.push(outbox("A", "A-v4", json!({"v": 4}), true));
+    step.outbox
+        .push(outbox("B", "B-adj-3", json!({"delta": 3}), false));
+    let out = s.commit_step(&step).await.unwrap();
+    assert_eq!(out.outbox_replaced, 1, "A-v3 (dead)");
+    let dead: Vec<_> = s
+        .list_dead_letters(Some("s1"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(dead, ["B-adj-1"]);
+    assert_eq!(
+        status("A-v3").await,
+        (OutboxStatus::Superseded, Some("refused".into())),
+        "its answer is kept"
+    );
 }
 
 async fn outbox_claim_lease_retry_and_dead_letters(db: &TestDb) {

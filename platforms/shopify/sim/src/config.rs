@@ -166,6 +166,9 @@ pub struct SimConfig {
     pub webhooks: WebhookConfig,
     /// Names of the locations created at start (at least one).
     pub locations: Vec<String>,
+    /// The access scopes the merchant approved at install ([`crate::scopes`]; default: every
+    /// scope the simulator's API needs).
+    pub access_scopes: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -195,6 +198,10 @@ impl Default for SimConfig {
             utc_offset_minutes: -300,
             webhooks: WebhookConfig::default(),
             locations: vec!["Main warehouse".to_string()],
+            access_scopes: crate::scopes::ALL_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -224,6 +231,7 @@ impl std::fmt::Debug for SimConfig {
             .field("utc_offset_minutes", &self.utc_offset_minutes)
             .field("webhooks", &self.webhooks)
             .field("locations", &self.locations)
+            .field("access_scopes", &self.access_scopes)
             .finish()
     }
 }
@@ -319,6 +327,11 @@ impl SimConfigBuilder {
     /// Location names created at start.
     pub fn locations(mut self, names: Vec<String>) -> Self {
         self.config.locations = names;
+        self
+    }
+    /// The access scopes the app holds at start ([`crate::scopes`]).
+    pub fn access_scopes<S: AsRef<str>>(mut self, scopes: &[S]) -> Self {
+        self.config.access_scopes = scopes.iter().map(|s| s.as_ref().to_owned()).collect();
         self
     }
     /// Shop currency code.

@@ -427,6 +427,15 @@ async fn rest_products_count(
         Ok(l) => l,
         Err(r) => return *r,
     };
+    if !crate::scopes::covers(&shared.access_scopes.lock(), "read_products") {
+        shared.inspect.lock().access_denied += 1;
+        record(&shared, "GET", path, 403, None, None, false);
+        return json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"errors": crate::scopes::rest_denied_message("read_products")}),
+            Some(&version),
+        );
+    }
     let count = shared.state.lock().products.len();
     rest_ok(&shared, path, &version, limit, json!({"count": count}))
 }

@@ -51,6 +51,8 @@ pub struct Inspect {
     pub max_cost_exceeded: u64,
     /// 401 responses.
     pub unauthorized: u64,
+    /// Fields and REST calls refused for a missing access scope ([`crate::scopes`]).
+    pub access_denied: u64,
     /// Sum of actual costs charged.
     pub cost_charged: u64,
 }
@@ -82,6 +84,8 @@ pub struct SimStats {
     pub max_cost_exceeded: u64,
     /// 401 responses.
     pub unauthorized: u64,
+    /// Fields and REST calls refused for a missing access scope ([`crate::scopes`]).
+    pub access_denied: u64,
     /// Sum of actual GraphQL costs charged.
     pub cost_charged: u64,
     /// Entity creations per type and actor.

@@ -13,6 +13,10 @@
 //!   locations, customers, orders, webhook subscriptions, `node`/`nodes`, `shop`.
 //! - **Auth**: `X-Shopify-Access-Token`; a wrong or missing token gets 401 with Shopify's body.
 //!   Unknown API versions get 404. Every response carries `X-Shopify-API-Version`.
+//! - **Access scopes** ([`scopes`]): the app holds the scopes the merchant approved (default:
+//!   all the simulator's API needs; [`ShopifySim::set_access_scopes`] withdraws or approves
+//!   them); a top-level field the app lacks the scope for resolves to `null` with an
+//!   `ACCESS_DENIED` error naming the required scope (REST: 403).
 //! - **Ids** are `gid://shopify/Type/N` with N above 2^53 (first id 9007199254740993), so a
 //!   client that parses ids as floats fails at once. Inventory level ids carry
 //!   `?inventory_item_id=` as Shopify's do.
@@ -163,6 +167,7 @@ pub mod ids;
 pub mod inspect;
 pub mod lifecycle;
 pub mod merchant;
+pub mod scopes;
 pub mod search;
 pub mod sim;
 pub mod state;

@@ -39,6 +39,8 @@ pub struct Shared {
     pub compliance_uri: Mutex<Option<String>>,
     /// Bulk query operations and their result files.
     pub bulk: crate::bulk::BulkOps,
+    /// The app's access scopes now ([`crate::scopes`]).
+    pub access_scopes: Mutex<std::collections::BTreeSet<String>>,
     pub(crate) started: tokio::time::Instant,
 }
 
@@ -158,6 +160,7 @@ impl ShopifySim {
             base_url: OnceLock::new(),
             compliance_uri: Mutex::new(None),
             bulk: crate::bulk::BulkOps::default(),
+            access_scopes: Mutex::new(config.access_scopes.iter().cloned().collect()),
             started: tokio::time::Instant::now(),
             config,
         });
@@ -297,6 +300,7 @@ impl ShopifySim {
             throttled_rest: i.throttled_rest,
             max_cost_exceeded: i.max_cost_exceeded,
             unauthorized: i.unauthorized,
+            access_denied: i.access_denied,
             cost_charged: i.cost_charged,
             creates: self.shared.state.lock().creates.clone(),
             webhooks: self.shared.hub.stats(),

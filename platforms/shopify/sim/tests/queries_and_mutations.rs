@@ -1062,3 +1062,79 @@ async fn product_create_update_variants_and_delete_fire_their_webhooks() {
         .unwrap();
     assert_eq!(deleted, json!({"id": numeric(&pid)}));
 }
+
+/// A call the app lacks the scope for is refused field by field, with Shopify's error shape;
+/// the rest of the request still resolves, and approving the scope again lets the next call
+/// through.
+#[tokio::test(start_paused = true)]
+async fn a_missing_access_scope_refuses_that_field_only() {
+    let s = sim();
+    let product = create_product(&s, "Scoped", &["SC-1"]).await;
+    let pid = product["id"].as_str().unwrap().to_owned();
+    let vid = product["variants"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.set_access_scopes(&["read_products", "write_inventory"]);
+    assert_eq!(s.access_scopes(), vec!["read_products", "write_inventory"]);
+    let update = r#"mutation($p: ID!, $v: [ProductVariantsBulkInput!]!) {
+        productVariantsBulkUpdate(productId: $p, variants: $v) {
+            productVariants { id price }
+            userErrors { field message code }
+        }
+    }"#;
+    let vars = json!({"p": pid, "v": [{"id": vid, "price": "12.50"}]});
+    let refused = gql(&s, update, vars.clone()).await;
+    assert_eq!(
+        refused["data"]["productVariantsBulkUpdate"],
+        Value::Null,
+        "{refused}"
+    );
+    let e = &refused["errors"][0];
+    assert_eq!(
+        e["message"],
+        "Access denied for productVariantsBulkUpdate field. Required access: `write_products` access scope.",
+        "{refused}"
+    );
+    assert_eq!(e["path"], json!(["productVariantsBulkUpdate"]));
+    assert_eq!(e["extensions"]["code"], "ACCESS_DENIED");
+    assert_eq!(
+        e["extensions"]["requiredAccess"],
+        "`write_products` access scope."
+    );
+    // Reading is still allowed (and a write scope would cover it); orders are not.
+    let both = gql(
+        &s,
+        &format!(r#"{{ product(id: "{pid}") {{ variants(first: 1) {{ nodes {{ price }} }} }} orders(first: 1) {{ nodes {{ id }} }} }}"#),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        both["data"]["product"]["variants"]["nodes"][0]["price"], "10.00",
+        "{both}"
+    );
+    assert_eq!(both["data"]["orders"], Value::Null, "{both}");
+    assert_eq!(both["errors"][0]["path"], json!(["orders"]), "{both}");
+    assert_eq!(both["errors"].as_array().map(Vec::len), Some(1), "{both}");
+    // REST: 403 with Shopify's body.
+    s.set_access_scopes(&["write_inventory"]);
+    let (status, _, body) = get(
+        &s,
+        &format!("/admin/api/{VERSION}/products/count.json"),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["errors"],
+        "[API] This action requires merchant approval for read_products scope."
+    );
+    assert_eq!(s.stats().access_denied, 3, "{:?}", s.stats());
+    // The merchant approves the scope again: the same write goes through.
+    s.set_access_scopes(&["write_products", "write_inventory"]);
+    let done = gql(&s, update, vars).await;
+    assert_eq!(
+        done["data"]["productVariantsBulkUpdate"]["productVariants"][0]["price"], "12.50",
+        "{done}"
+    );
+}

@@ -59,6 +59,7 @@ impl ReqCtx {
 pub fn build_schema() -> ShopifySchema {
     async_graphql::Schema::build(QueryRoot, MutationRoot, async_graphql::EmptySubscription)
         .directive(idempotent)
+        .extension(crate::scopes::AccessScopes)
         .limit_depth(32)
         .finish()
 }
