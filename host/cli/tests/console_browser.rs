@@ -479,6 +479,19 @@ async fn an_operator_finds_a_record_reads_why_and_retries_its_dead_letter() -> R
         );
     }
     ensure!(shop_price(&shop).as_deref() == Some("39.00"));
+    // The agreed price is still the ERP's: the conflict the resolver settled for it does not
+    // make the shop its source.
+    let explained = db
+        .explain(STORE, "price", SKU, 500)
+        .await?
+        .context("the record is known")?
+        .field("price");
+    ensure!(
+        explained.golden["price"] == "59.90" && explained.provenance["price"]["system"] == "netsuite",
+        "{:?} from {:?}",
+        explained.golden,
+        explained.provenance
+    );
 
     let profile = tempfile::tempdir()?;
     let (mut child, mut cdp) = browser(&chromium, profile.path()).await;
