@@ -636,6 +636,25 @@ impl Host {
             .await
             .context("cannot take part among the hosts of the database")?;
         tasks.spawn(coordinator.run(first_wait, stop_rx.clone()));
+        // Access the credentials lack is said at start, before a write is refused for it; one
+        // connection after another, so thousands of stores add no burst of calls.
+        {
+            let connections: Vec<_> = health.connections.clone();
+            tasks.spawn(async move {
+                for (store, system, conn) in connections {
+                    match conn.missing_access().await {
+                        Ok(missing) if !missing.is_empty() => tracing::error!(
+                            %store,
+                            %system,
+                            missing = %missing.join(", "),
+                            "the credentials lack access weft needs: writes needing it will be refused (dead letters) until it is granted"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(%store, %system, error = %e, "could not ask which access the credentials hold"),
+                    }
+                }
+            });
+        }
         let writer = JournalWriter::spawn(db.clone(), GroupCommitConfig::default());
         let notify_map = wakers.clone();
         let notifier: weft_server::Notifier = Arc::new(move |store: &str| {

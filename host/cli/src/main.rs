@@ -115,6 +115,10 @@ enum Command {
         /// `[server] public_url` it is missing (contacts the platforms).
         #[arg(long)]
         webhooks: bool,
+        /// Also ask each system whether its credentials carry the access weft needs (Shopify:
+        /// the app's access scopes; contacts the platforms).
+        #[arg(long)]
+        access: bool,
     },
     /// Write a commented starter configuration (weft.toml and stores/example.toml).
     Init {
@@ -385,13 +389,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             config,
             plugins,
             webhooks,
+            access,
         } => {
-            let code = weft::ops::check(&config, plugins)?;
+            let mut code = weft::ops::check(&config, plugins)?;
             if webhooks && code == ExitCode::SUCCESS {
-                weft::ops::check_webhooks(&config).await
-            } else {
-                Ok(code)
+                code = weft::ops::check_webhooks(&config).await?;
             }
+            if access && code == ExitCode::SUCCESS {
+                code = weft::ops::check_access(&config).await?;
+            }
+            Ok(code)
         }
         Command::Init {
             dir,

@@ -142,6 +142,41 @@ pub async fn check_webhooks(host_file: &Path) -> Result<ExitCode> {
     })
 }
 
+/// `weft check --access`: asks each enabled store's systems whether their credentials carry
+/// the access weft needs (Shopify: the app's access scopes). Fails when any is missing.
+pub async fn check_access(host_file: &Path) -> Result<ExitCode> {
+    let config = crate::run::load(host_file)?;
+    let shared = crate::app::HostShared::new();
+    let mut missing_any = false;
+    for store in config.enabled_stores() {
+        for sys in crate::platforms::store_systems(store)? {
+            let conn = (sys.connect)(&shared)?;
+            let missing = conn.missing_access().await.with_context(|| {
+                format!(
+                    "store {}: cannot ask {} which access it holds",
+                    store.id, sys.name
+                )
+            })?;
+            if missing.is_empty() {
+                crate::outln!("store {}: {}: access ok", store.id, sys.name);
+            } else {
+                missing_any = true;
+                crate::outln!(
+                    "store {}: {}: missing access: {} (writes needing it are refused until it is granted)",
+                    store.id,
+                    sys.name,
+                    missing.join(", ")
+                );
+            }
+        }
+    }
+    Ok(if missing_any {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `weft init`: writes a commented starter config.
 pub fn init(dir: &Path, storefront: &str) -> Result<ExitCode> {
     let (store, vars) = crate::platforms::starter_store(storefront)?;

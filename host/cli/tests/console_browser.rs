@@ -487,7 +487,8 @@ async fn an_operator_finds_a_record_reads_why_and_retries_its_dead_letter() -> R
         .context("the record is known")?
         .field("price");
     ensure!(
-        explained.golden["price"] == "59.90" && explained.provenance["price"]["system"] == "netsuite",
+        explained.golden["price"] == "59.90"
+            && explained.provenance["price"]["system"] == "netsuite",
         "{:?} from {:?}",
         explained.golden,
         explained.provenance

@@ -358,6 +358,13 @@ pub trait Connection: Send + Sync {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    /// The access weft needs that these credentials lack, each named with what it is for
+    /// (empty when the platform cannot say, or nothing is missing): what `weft check --access`
+    /// reports and the host warns of at start, before a write is refused for it.
+    fn missing_access(&self) -> BoxFuture<'_, Result<Vec<String>, ConnectorError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// The connection's circuit breaker (open while the system is down), when it has one.
     fn breaker(&self) -> Option<&gate::CircuitBreaker> {
         None

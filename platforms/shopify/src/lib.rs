@@ -17,6 +17,7 @@
 //! - [`Shopify`] and [`ShopifyConnection`]: the platform interface.
 //! - The simulator is the `weft-sim-shopify` crate in `sim/` beside this one.
 
+pub mod access;
 pub mod bulk;
 mod client;
 pub mod config;
@@ -214,6 +215,10 @@ impl Connection for ShopifyConnection {
             let missing = webhook::missing_subscriptions(&self.client, url).await?;
             Ok(missing.into_iter().map(str::to_owned).collect())
         })
+    }
+
+    fn missing_access(&self) -> BoxFuture<'_, Result<Vec<String>, ConnectorError>> {
+        Box::pin(access::missing_scopes(&self.client))
     }
 
     fn breaker(&self) -> Option<&weft_platform::gate::CircuitBreaker> {

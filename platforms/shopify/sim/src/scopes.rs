@@ -154,6 +154,45 @@ impl Extension for AccessScopesCheck {
     }
 }
 
+/// `AppInstallation`: the app as installed on this shop (`currentAppInstallation`).
+pub struct AppInstallation;
+
+#[async_graphql::Object]
+impl AppInstallation {
+    /// The installation's id.
+    async fn id(&self) -> async_graphql::ID {
+        async_graphql::ID("gid://shopify/AppInstallation/1".into())
+    }
+
+    /// The access scopes the merchant granted the app.
+    async fn access_scopes(&self, ctx: &async_graphql::Context<'_>) -> Vec<AccessScope> {
+        ctx.data_unchecked::<Arc<Shared>>()
+            .access_scopes
+            .lock()
+            .iter()
+            .map(|h| AccessScope(h.clone()))
+            .collect()
+    }
+}
+
+/// `AccessScope`: one granted scope.
+pub struct AccessScope(String);
+
+#[async_graphql::Object]
+impl AccessScope {
+    /// The scope's handle (`write_products`).
+    async fn handle(&self) -> &str {
+        &self.0
+    }
+
+    /// What the scope allows.
+    async fn description(&self) -> String {
+        let (verb, what) = self.0.split_once('_').unwrap_or(("read", &self.0));
+        let verb = if verb == "write" { "Modify" } else { "Read" };
+        format!("{verb} {}", what.replace('_', " "))
+    }
+}
+
 impl ShopifySim {
     /// The scopes the app holds now, sorted.
     pub fn access_scopes(&self) -> Vec<String> {

@@ -1077,6 +1077,21 @@ async fn a_missing_access_scope_refuses_that_field_only() {
         .to_owned();
     s.set_access_scopes(&["read_products", "write_inventory"]);
     assert_eq!(s.access_scopes(), vec!["read_products", "write_inventory"]);
+    // The app can ask which scopes it holds (no scope needed).
+    let installed = gql(
+        &s,
+        "{ currentAppInstallation { accessScopes { handle description } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        installed["data"]["currentAppInstallation"]["accessScopes"],
+        json!([
+            {"handle": "read_products", "description": "Read products"},
+            {"handle": "write_inventory", "description": "Modify inventory"},
+        ]),
+        "{installed}"
+    );
     let update = r#"mutation($p: ID!, $v: [ProductVariantsBulkInput!]!) {
         productVariantsBulkUpdate(productId: $p, variants: $v) {
             productVariants { id price }

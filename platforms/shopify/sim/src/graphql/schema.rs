@@ -2010,6 +2010,11 @@ pub struct QueryRoot;
 
 #[Object]
 impl QueryRoot {
+    /// The app as installed on this shop: its granted access scopes ([`crate::scopes`]).
+    async fn current_app_installation(&self) -> crate::scopes::AppInstallation {
+        crate::scopes::AppInstallation
+    }
+
     async fn shop(&self, ctx: &Context<'_>) -> Shop {
         shop_of(ctx)
     }
