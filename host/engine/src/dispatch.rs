@@ -915,7 +915,11 @@ impl Dispatcher {
                             entity_id,
                             version: version.clone(),
                             source: Source::Poll,
-                            delivery_id: None,
+                            delivery_id: Some(format!(
+                                "{}{}",
+                                crate::sync::WRITE_ANSWER_PREFIX,
+                                row.id
+                            )),
                             body: doc.clone(),
                             received_at: now,
                         })

@@ -131,3 +131,72 @@ async fn the_owner_decides_a_conflict_it_took_no_part_in() {
         "49.99"
     );
 }
+
+/// The answer of weft's own write shows a record weft just created: a field it never saw there
+/// that differs from the agreed value (a new Shopify product's price 0.00, before its price
+/// write lands) is the platform's initial value, not a change, even when that system owns the
+/// field: the agreed price stays and is written there. The same document read from a shop that
+/// held the product before weft knew it (a poll) is that shop's price, and its owner decides.
+#[tokio::test]
+async fn a_created_records_initial_value_in_a_write_answer_is_not_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "system-of-record")],
+        json!({ "owners": { "price.price": "shopify", "*": "netsuite" } }),
+    );
+    // The item is new in the ERP; weft creates it in the shop, which answers with price 0.00.
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    p.step(100).await.unwrap();
+    let mut answer = shop_product("shopify", "0.00", T1);
+    answer.source = weft_store::Source::Poll;
+    answer.delivery_id = Some("weft-answer:1".into());
+    db.append(answer).await.unwrap();
+    let report = p.step(100).await.unwrap();
+    assert_eq!((report.failed, report.conflicts), (0, 0), "{report:?}");
+    assert_eq!(golden_price(&db).await.0, json!("49.99"));
+    assert_eq!(
+        price_writes(&db, "shopify").await.last().unwrap()["price"],
+        "49.99",
+        "the agreed price is written to the shop"
+    );
+    assert!(price_writes(&db, "netsuite").await.is_empty());
+    let e = db
+        .explain(STORE, "price", SKU, 100)
+        .await
+        .unwrap()
+        .unwrap()
+        .field("price");
+    let d = &e.steps.last().unwrap().fields["price"];
+    assert_eq!(d["decision"], "initial", "{d}");
+    assert!(
+        weft_store::describe_decision(d).contains("the platform's initial value"),
+        "{d}"
+    );
+
+    // Another store: the shop held the product, at 0.00, before weft read it (onboarding).
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "system-of-record")],
+        json!({ "owners": { "price.price": "shopify", "*": "netsuite" } }),
+    );
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    p.step(100).await.unwrap();
+    let mut read = shop_product("shopify", "0.00", T1);
+    read.source = weft_store::Source::Poll;
+    db.append(read).await.unwrap();
+    let report = p.step(100).await.unwrap();
+    assert!(report.conflicts >= 1, "{report:?}");
+    assert_eq!(
+        golden_price(&db).await.0,
+        json!("0.00"),
+        "its owner's price"
+    );
+}
