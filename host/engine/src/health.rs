@@ -293,11 +293,17 @@ pub const RECORD_REFRESH: Duration = Duration::from_secs(60);
 /// Rows per transaction when many loops are written at once.
 const RECORD_CHUNK: usize = 500;
 
+/// Unchanged loops' rows refreshed per beat at most: a host of a few hundred loops refreshes
+/// each every [`RECORD_REFRESH`], one of 40,000 (10,000 stores) each every half hour or so
+/// instead of rewriting 250 rows a second for ever. A loop whose health changes is written at
+/// the next beat whatever its turn.
+const REFRESH_PER_BEAT: usize = 50;
+
 /// Writes the loops' health to the database for `weft status` (another process): the host's
 /// beat every `beat_every`, each loop's row when its state (healthy, stopped, stalled, stuck)
-/// changes, and otherwise once [`RECORD_REFRESH`] old, oldest first, at most 500 a beat. A
-/// host of thousands of idle loops writes one row per beat plus at most 500 refreshed rows, in
-/// transactions of at most 500 rows.
+/// changes, and otherwise once [`RECORD_REFRESH`] old, oldest first, at most
+/// [`REFRESH_PER_BEAT`] a beat. A host of thousands of idle loops writes its beat plus at most
+/// that many refreshed rows a beat; changed rows go in transactions of at most 500.
 pub struct HealthRecorder {
     health: Arc<LoopHealth>,
     db: weft_store::Store,
@@ -336,8 +342,9 @@ impl HealthRecorder {
                 .await?;
         }
         // Loops never written or whose state changed are written now; the others are
-        // refreshed once RECORD_REFRESH old, the oldest first, at most RECORD_CHUNK a beat (so a
-        // host of thousands of loops spreads its refreshes instead of rewriting them together).
+        // refreshed once RECORD_REFRESH old, the oldest first, at most REFRESH_PER_BEAT a beat
+        // (so a host of thousands of loops spreads its refreshes thinly instead of rewriting
+        // rows all the time).
         let mut changed = Vec::new();
         let mut stale = Vec::new();
         for r in self.health.report() {
@@ -351,7 +358,7 @@ impl HealthRecorder {
             }
         }
         stale.sort_by_key(|(at, _)| *at);
-        stale.truncate(RECORD_CHUNK);
+        stale.truncate(REFRESH_PER_BEAT);
         let due: Vec<weft_store::LoopHealthRecord> = changed
             .into_iter()
             .chain(stale.into_iter().map(|(_, r)| r))
