@@ -915,11 +915,7 @@ impl Dispatcher {
                             entity_id,
                             version: version.clone(),
                             source: Source::Poll,
-                            delivery_id: Some(format!(
-                                "{}{}",
-                                crate::sync::WRITE_ANSWER_PREFIX,
-                                row.id
-                            )),
+                            delivery_id: None,
                             body: doc.clone(),
                             received_at: now,
                         })

@@ -58,17 +58,6 @@ pub(crate) const WRITE_RESULT_FIELD: &str = "weft_write";
 pub(crate) const REPLAN_PREFIX: &str = "weft-replan:";
 /// The body field of a replan entry (`key`: the level's canonical key).
 pub(crate) const REPLAN_FIELD: &str = "weft_replan";
-/// Delivery-id prefix of a write's answer journaled as an observation of its target (the
-/// record as the write left it; the outbox row's id follows).
-pub(crate) const WRITE_ANSWER_PREFIX: &str = "weft-answer:";
-
-/// Whether `entry` is a write's answer ([`WRITE_ANSWER_PREFIX`]).
-fn is_write_answer(entry: &JournalEntry) -> bool {
-    entry
-        .delivery_id
-        .as_deref()
-        .is_some_and(|d| d.starts_with(WRITE_ANSWER_PREFIX))
-}
 
 // Xrefs mapping a system's inventory item id to its SKU (for levels whose documents lack it).
 use weft_store::{INVENTORY_ITEM_XREF, sku_xref_system};
@@ -1138,21 +1127,6 @@ impl Processor {
                     Some(v) => p.insert(field.clone(), v.clone()),
                     None => p.remove(field),
                 };
-            }
-        }
-        // A write's answer shows the record as weft's write left it: a field weft has never
-        // seen on that system and that differs from the agreed value is the platform's initial
-        // value (a product weft just created holds price 0.00 until its price write lands), not
-        // that system's change: it is recorded as what the system holds, and the agreed value
-        // is written there, whoever owns the field.
-        if is_write_answer(entry) {
-            let p = merge_previous.get_or_insert_with(Fields::new);
-            for (field, value) in &observed {
-                if !p.contains_key(field) && golden.get(field).is_some_and(|a| a != value) {
-                    p.insert(field.clone(), value.clone());
-                    work.count("initial_values_seen");
-                    debug!(store = %self.store_id, %system, %kind, key = %record_key, %field, seq = entry.seq, "a write's answer shows a field weft never saw there: the platform's initial value, not a change");
-                }
             }
         }
         let mut m = merge(&golden, merge_previous.as_ref(), &observed, counter);
@@ -2467,8 +2441,6 @@ impl Processor {
                 json!({"decision": "reverted", "value": settled, "incoming": value, "from": before})
             } else if golden.get(field) == Some(value) {
                 json!({"decision": "echo", "value": value, "from": before})
-            } else if before.is_none() && is_write_answer(entry) && golden.get(field).is_some() {
-                json!({"decision": "initial", "value": value, "agreed": golden.get(field)})
             } else if kind == "inventory-level"
                 && field == "quantity"
                 && self

@@ -611,11 +611,6 @@ pub fn describe_decision(d: &Value) -> String {
             "now {} = the agreed value (an echo of weft's write, or the same change)",
             v("value")
         ),
-        "initial" => format!(
-            "now {} in the answer to weft's write, never seen there before: the platform's initial value, not a change (the agreed {} is written)",
-            v("value"),
-            v("agreed")
-        ),
         "not-owner" => format!(
             "now {} (not merged: {} owns stock quantities)",
             v("value"),
