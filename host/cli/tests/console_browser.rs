@@ -28,7 +28,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use weft::app::{Host, StoreSetup};
-use weft::platforms;
 use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_server::{ConsoleOptions, Listeners, ServeOptions};
@@ -372,18 +371,7 @@ async fn an_operator_finds_a_record_reads_why_and_retries_its_dead_letter() -> R
     let setup = StoreSetup {
         id: STORE.into(),
         systems: vec![
-            platforms::shopify_system(
-                "shopify",
-                &shop.config().shop_domain,
-                &shop_server.base_url,
-                API_VERSION,
-                &shop.config().access_tokens[0],
-                shop.config()
-                    .client_secrets
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ),
+            common::shopify_system("shopify", &shop, &shop_server.base_url, API_VERSION),
             common::netsuite_system(&netsuite, STORE, &ns_server.base_url())?,
         ],
         mapper: stock("shopify-netsuite")?,

@@ -17,7 +17,6 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use weft::app::{Host, StoreSetup};
-use weft::platforms;
 use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
@@ -121,18 +120,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
     let setup = StoreSetup {
         id: STORE.into(),
         systems: vec![
-            platforms::shopify_system(
-                "shopify",
-                &shop.config().shop_domain,
-                &shop_url,
-                API_VERSION,
-                &shop.config().access_tokens[0],
-                shop.config()
-                    .client_secrets
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ),
+            common::shopify_system("shopify", &shop, &shop_url, API_VERSION),
             common::netsuite_system(&netsuite, STORE, &ns_url)?,
         ],
         mapper: stock("shopify-netsuite")?,

@@ -15,7 +15,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::{Value, json};
 use weft::app::{Host, StoreSetup};
-use weft::platforms;
 use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
@@ -58,18 +57,7 @@ async fn store_with(mapper_wasm: &Path, name: &str) -> Result<()> {
     let setup = StoreSetup {
         id: STORE.into(),
         systems: vec![
-            platforms::shopify_system(
-                "shopify",
-                &shop.config().shop_domain,
-                &shop_server.base_url,
-                API_VERSION,
-                &shop.config().access_tokens[0],
-                shop.config()
-                    .client_secrets
-                    .iter()
-                    .map(|x| x.as_bytes().to_vec())
-                    .collect(),
-            ),
+            common::shopify_system("shopify", &shop, &shop_server.base_url, API_VERSION),
             common::netsuite_system(&netsuite, STORE, &ns_server.base_url())?,
         ],
         mapper,

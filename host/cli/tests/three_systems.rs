@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::{Value, json};
 use weft::app::{Host, StoreSetup};
-use weft::platforms;
 use weft_engine::Timing;
 use weft_platform::poll::patient;
 use weft_ratelimit::ShopifyCostLimiter;
@@ -145,21 +144,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (db, runtime) = common::store_and_runtime(dir.path()).await?;
     let stock = |name: &str| common::stock(&runtime, name);
-    let shop_system = |s: &Shop| {
-        platforms::shopify_system(
-            s.system,
-            &s.sim.config().shop_domain,
-            &s.url,
-            API_VERSION,
-            &s.sim.config().access_tokens[0],
-            s.sim
-                .config()
-                .client_secrets
-                .iter()
-                .map(|x| x.as_bytes().to_vec())
-                .collect(),
-        )
-    };
+    let shop_system = |s: &Shop| common::shopify_system(s.system, &s.sim, &s.url, API_VERSION);
     ensure!(
         shop.location == eu.location,
         "both shops' first location maps to the ERP's"

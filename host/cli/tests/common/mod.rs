@@ -71,6 +71,28 @@ pub fn stock(runtime: &weft_runtime::Runtime, name: &str) -> Result<weft::app::S
     Ok(runtime.load(name, bytes)?.into())
 }
 
+/// Shopify system `name` on the simulator `sim`, reached at `url` with `api_version`: the
+/// shop's domain, its first access token and every client secret (for webhook signatures).
+pub fn shopify_system(
+    name: &str,
+    sim: &ShopifySim,
+    url: &str,
+    api_version: &str,
+) -> weft::app::SystemSetup {
+    let c = sim.config();
+    weft::platforms::shopify_system(
+        name,
+        &c.shop_domain,
+        url,
+        api_version,
+        &c.access_tokens[0],
+        c.client_secrets
+            .iter()
+            .map(|x| x.as_bytes().to_vec())
+            .collect(),
+    )
+}
+
 /// The NetSuite system of `store` on the simulator `sim`, reached at `url`.
 pub fn netsuite_system(
     sim: &weft_sim_netsuite::NetSuiteSim,
