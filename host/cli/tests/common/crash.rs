@@ -246,6 +246,14 @@ pub async fn run<S: Storefront>(shop: S, seed: u64) {
         ));
     }
     let webhooks = world.shop.check(&mut problems);
+    let missing: Vec<String> = problems
+        .iter()
+        .filter_map(|p| p.strip_prefix("order ")?.split_once(": no sales order"))
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    for id in missing {
+        problems.push(order_trail(&db, &id).await);
+    }
     let summary = format!(
         "{} seed {seed}: {kills} kills ({killed_busy} with work pending, {killed_inflight} with writes in flight) in {:.1}s, settled in {:.1}s; \
          {} merchant + {} ERP edits, {} orders; webhooks {webhooks}; \
@@ -473,6 +481,48 @@ async fn open_db(dir: &Path) -> Store {
     Store::open(&format!("sqlite://{}", dir.join("weft.db").display()))
         .await
         .expect("open weft's database")
+}
+
+/// What weft holds of storefront order `id`: every journal entry and outbox row naming it, and
+/// set-aside entries, so a missing sales order says where it stopped.
+async fn order_trail(db: &Store, id: &str) -> String {
+    let mut out = format!("order {id} in weft:");
+    let journal = db
+        .journal_since(STORE, 0, 1_000_000)
+        .await
+        .expect("read the journal");
+    for e in journal.iter().filter(|e| e.entity_id.contains(id)) {
+        let _ = write!(
+            out,
+            "\n    journal #{} {} {} v{} {:?} delivery {:?} at {}",
+            e.seq, e.system, e.kind, e.version, e.source, e.delivery_id, e.received_at
+        );
+    }
+    let outbox = db
+        .list_outbox(Some(STORE), None, 100_000)
+        .await
+        .expect("read the outbox");
+    for o in outbox
+        .iter()
+        .filter(|o| o.key.contains(id) || o.body.to_string().contains(id))
+    {
+        let _ = write!(
+            out,
+            "\n    outbox #{} {} {}/{} {} {:?} attempts {} error {:?}",
+            o.id, o.system, o.kind, o.key, o.op, o.status, o.attempts, o.last_error
+        );
+    }
+    let set_aside = db
+        .list_set_aside(&Default::default(), 1000)
+        .await
+        .expect("read set-aside entries");
+    for (_, a) in set_aside
+        .iter()
+        .filter(|(_, a)| format!("{a:?}").contains(id))
+    {
+        let _ = write!(out, "\n    set aside {a:?}");
+    }
+    out
 }
 
 async fn status_of(db: &Store) -> StoreStatus {
