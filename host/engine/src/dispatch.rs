@@ -1012,6 +1012,18 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             fields: desired,
         });
     }
+    if outcome.created && row.kind == "variant" {
+        // The variant is new there: the records written after it hold the target's initial
+        // values until weft's own writes of them land, and the first reading of them says which.
+        for kind in crate::sync::WRITTEN_AFTER_VARIANT {
+            completion.target_states.push(TargetStateUpsert {
+                system: row.system.clone(),
+                kind: (*kind).to_owned(),
+                key: row.key.clone(),
+                fields: json!({ crate::sync::INITIAL_MARK: true }),
+            });
+        }
+    }
     if !outcome.target_id.is_empty() {
         // The answer names the entity, not the other keys it carries: it moves nothing.
         completion.xrefs.push(Xref {

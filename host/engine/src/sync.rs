@@ -58,6 +58,14 @@ pub(crate) const WRITE_RESULT_FIELD: &str = "weft_write";
 pub(crate) const REPLAN_PREFIX: &str = "weft-replan:";
 /// The body field of a replan entry (`key`: the level's canonical key).
 pub(crate) const REPLAN_FIELD: &str = "weft_replan";
+/// The field of a target's last-known state that says the target holds the record (weft's
+/// write created the variant it lives on) and nothing of its values is known yet: what the
+/// target shows first is its initial values, not a change (see `Processor::merge_fields`).
+pub(crate) const INITIAL_MARK: &str = "weft_created";
+/// The kinds of record that live on a variant and are written after it (the variant's creation
+/// does not carry them): a variant weft creates holds them with the target's initial values.
+/// Stock levels are not among them: a storefront's quantity is computed (see `crate::stock`).
+pub(crate) const WRITTEN_AFTER_VARIANT: &[&str] = &["price"];
 
 // Xrefs mapping a system's inventory item id to its SKU (for levels whose documents lack it).
 use weft_store::{INVENTORY_ITEM_XREF, sku_xref_system};
@@ -1037,6 +1045,23 @@ impl Processor {
                 }
             }
         }
+        if WRITTEN_AFTER_VARIANT.contains(&kind.as_str())
+            && work.mode == Mode::Live
+            && is_observation(entry)
+            && work
+                .must_wait_for_variant(system, &kind, &record.key, entry)
+                .await?
+        {
+            // The system shows a record weft never saw there while weft's write of the variant
+            // it lives on is unsettled: if that write created the variant, this reading shows
+            // the system's initial values (see `merge_fields`), which the write's completion
+            // says. Set aside until it settles.
+            if work.park(entry, prior, system, "variant", &record.key) {
+                report.parked += 1;
+                work.count("readings_parked_for_variant");
+            }
+            return Ok(());
+        }
         if kind == "inventory-level"
             && work.mode == Mode::Live
             && work.must_park(system, &kind, &record.key, entry).await?
@@ -1091,6 +1116,27 @@ impl Processor {
         let mut previous = work.target(system, &kind, &record_key).await?;
         if recreated {
             previous = Some(golden.clone());
+        }
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.contains_key(INITIAL_MARK))
+        {
+            // The first reading of a record weft's write created here with the variant it
+            // lives on (a price the variant's creation could not carry): what it shows is the
+            // system's initial value, which nobody chose there. The system holds it; the agreed
+            // record stays, and what differs is written there.
+            work.count("initial_values_recorded");
+            debug!(store = %self.store_id, %system, %kind, key = %record_key, seq = entry.seq, "the first reading of a record weft created: its values are the system's initial ones, not changes");
+            work.set_target(system, &kind, &record_key, incoming);
+            plan_everywhere(
+                plans,
+                &self.systems,
+                canonical_kind,
+                &kind,
+                &record_key,
+                entry.seq,
+            );
+            return Ok(());
         }
         let stock_level = kind == "inventory-level";
         let owner = self.stock_owner.as_deref();
@@ -3431,6 +3477,31 @@ impl<'a> Work<'a> {
         let writes = self
             .db
             .unsettled_writes(self.store_id, system, kind, key, self.end)
+            .await?;
+        Ok(writes.iter().any(|w| w.created_at <= entry.received_at))
+    }
+
+    /// Whether a reading of `kind`/`key` (a kind written after its variant) in `system` waits
+    /// for weft's write of the variant: the system never showed the record, and a write of the
+    /// variant there queued before the reading is unsettled; or an earlier reading of the step
+    /// waits for it already.
+    async fn must_wait_for_variant(
+        &mut self,
+        system: &str,
+        kind: &str,
+        key: &str,
+        entry: &JournalEntry,
+    ) -> Result<bool, EngineError> {
+        let group = (system.to_owned(), "variant".to_owned(), key.to_owned());
+        if self.held.contains(&group) {
+            return Ok(true);
+        }
+        if self.target(system, kind, key).await?.is_some() {
+            return Ok(false);
+        }
+        let writes = self
+            .db
+            .unsettled_writes(self.store_id, system, "variant", key, self.end)
             .await?;
         Ok(writes.iter().any(|w| w.created_at <= entry.received_at))
     }

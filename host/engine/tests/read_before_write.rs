@@ -49,6 +49,7 @@ async fn applied(db: &Store, row: &OutboxRow) {
         document: None,
         children: Vec::new(),
         applied: true,
+        created: false,
     };
     let completion = weft_engine::dispatch::applied_completion(row, &outcome);
     db.complete(

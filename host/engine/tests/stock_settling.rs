@@ -240,6 +240,7 @@ impl Env {
             document: None,
             children: Vec::new(),
             applied: true,
+            created: false,
         };
         let completion = weft_engine::dispatch::applied_completion(row, &outcome);
         assert_eq!(
@@ -753,6 +754,7 @@ impl Env {
             document: None,
             children: Vec::new(),
             applied: true,
+            created: false,
         };
         let completion = weft_engine::dispatch::applied_completion(&row, &outcome);
         self.db

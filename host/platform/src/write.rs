@@ -125,6 +125,12 @@ pub struct WriteOutcome {
     pub children: Vec<ChildId>,
     /// False when nothing needed writing (e.g. a stock set already satisfied).
     pub applied: bool,
+    /// True when the write made the record in the target (nothing there held it before): what
+    /// the answer's document shows beyond what the write sent (a price the create did not
+    /// carry, say) is the platform's initial value, never a change made there. False when the
+    /// record existed, or the connector cannot tell (a retried create that finds what its
+    /// lost answer made).
+    pub created: bool,
 }
 
 /// One batched call, built but not sent ([`crate::Connection::plan_batches`]).

@@ -125,7 +125,16 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
     match (cmd.kind, cmd.op) {
         (EntityKind::Product, WriteOp::Upsert) => {
             let fields = Value::Object(pick(&cmd.body, &PRODUCT_FIELDS));
-            let r = match target(cmd) {
+            // A create looks its SKU up first: a resend of a create whose answer was lost (or
+            // whose process was killed) finds the product it made (SKUs are unique).
+            let existing = match target(cmd) {
+                Some(id) => Some(id.to_string()),
+                None => existing_product(c, &cmd.body)
+                    .await?
+                    .map(|id| id.to_string()),
+            };
+            let created = existing.is_none();
+            let r = match existing {
                 Some(id) => {
                     c.call(
                         Method::PUT,
@@ -134,22 +143,10 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                     )
                     .await?
                 }
-                // A create looks its SKU up first: a resend of a create whose answer was lost
-                // (or whose process was killed) finds the product it made (SKUs are unique).
-                None => match existing_product(c, &cmd.body).await? {
-                    Some(id) => {
-                        c.call(
-                            Method::PUT,
-                            &format!("/v3/catalog/products/{id}"),
-                            Some(&fields),
-                        )
+                None => {
+                    c.call(Method::POST, "/v3/catalog/products", Some(&fields))
                         .await?
-                    }
-                    None => {
-                        c.call(Method::POST, "/v3/catalog/products", Some(&fields))
-                            .await?
-                    }
-                },
+                }
             };
             let d = r.unwrap_or_default();
             let id = d["data"]["id"]
@@ -161,6 +158,7 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                 document: None,
                 children: Vec::new(),
                 applied: true,
+                created,
             })
         }
         (EntityKind::Variant | EntityKind::Price, WriteOp::Upsert) => {
@@ -169,6 +167,7 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
             } else {
                 pick(&cmd.body, &VARIANT_FIELDS)
             };
+            let created = target(cmd).is_none();
             let answer = match target(cmd) {
                 Some(id) => {
                     let mut item = fields;
@@ -222,6 +221,7 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                 document: None,
                 children,
                 applied: true,
+                created,
             })
         }
         (EntityKind::Customer, WriteOp::Upsert) => {
@@ -248,6 +248,7 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                 document: normalize::customer(d).map(|d| d.body),
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         (EntityKind::InventoryLevel, WriteOp::SetQuantity) => {
@@ -493,6 +494,7 @@ pub async fn send_stock_call(
                     })),
                     children: Vec::new(),
                     applied: matches!(plan, Plan::Set),
+                    created: false,
                 })
             }
         })

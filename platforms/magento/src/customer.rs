@@ -55,5 +55,6 @@ pub async fn save(client: &MgClient, cmd: &WriteCommand) -> Result<WriteOutcome,
         document: Some(doc.body),
         children: Vec::new(),
         applied: true,
+        created: false,
     })
 }

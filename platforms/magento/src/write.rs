@@ -130,9 +130,11 @@ fn member(cmd: &WriteCommand) -> Result<(&'static str, Value), ConnectorError> {
                 .and_then(Value::as_str)
                 .ok_or_else(|| missing(PLATFORM, "sku", cmd))?
                 .to_owned();
+            // No target id: the product is new to weft, and the write makes it (Magento's
+            // save by SKU creates it; weft's mapper sends what a new product needs).
             Ok((
                 TOPIC_PRODUCTS,
-                json!({"op": {"product": fields}, "sku": sku}),
+                json!({"op": {"product": fields}, "sku": sku, "create": cmd.target_id.is_none()}),
             ))
         }
         _ => Err(unsupported(PLATFORM, cmd)),
@@ -326,6 +328,7 @@ fn pre_result(m: &Value, pre: &Value) -> BatchResult {
         document: None,
         children: Vec::new(),
         applied: false,
+        created: false,
     })
 }
 
@@ -346,6 +349,7 @@ async fn applied(
             document: None,
             children: Vec::new(),
             applied: true,
+            created: false,
         });
     }
     let saved = match result.and_then(|r| serde_json::from_str::<Value>(r).ok()) {
@@ -362,6 +366,7 @@ async fn applied(
         document: doc.map(|d| d.body),
         children: Vec::new(),
         applied: true,
+        created: m["create"] == true,
     })
 }
 

@@ -87,6 +87,7 @@ async fn read_back(
         document: rec,
         children: Vec::new(),
         applied: true,
+        created: false,
     })
 }
 
@@ -214,6 +215,7 @@ async fn adjust_to_quantity(
             document: Some(done),
             children: Vec::new(),
             applied: true,
+            created: false,
         });
     }
     let quantity = body_i64(NETSUITE, cmd, "quantity_sellable")?;
@@ -248,6 +250,7 @@ async fn adjust_to_quantity(
             document: None,
             children: Vec::new(),
             applied: false,
+            created: false,
         });
     }
     let mut adj = Map::new();

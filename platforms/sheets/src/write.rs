@@ -260,6 +260,7 @@ pub async fn apply(
             document,
             children: Vec::new(),
             applied: true,
+            created: false,
         }));
     }
     if !data.is_empty() && results.iter().any(Result::is_ok) {

@@ -29,6 +29,17 @@ const SHOPIFY: &str = crate::PLATFORM;
 /// 250 items (the simulator answers `MAX_INPUT_SIZE_EXCEEDED` above that).
 pub const MAX_QUANTITIES: usize = 250;
 
+/// The non-empty SKUs of a product body's variants.
+fn variant_skus(body: &Value) -> impl Iterator<Item = &str> {
+    body.get("variants")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.get("sku").and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+}
+
 /// Whether `cmd` can share an `inventorySetQuantities` call with others like it.
 pub fn is_batchable(cmd: &WriteCommand) -> bool {
     cmd.kind == EntityKind::InventoryLevel && cmd.op == WriteOp::SetQuantity
@@ -147,6 +158,7 @@ pub async fn send_inventory_call(
                     document: None,
                     children: Vec::new(),
                     applied: true,
+                    created: false,
                 })
             })
             .collect());
@@ -717,16 +729,7 @@ pub async fn execute(
             }
             if id.is_none() {
                 // A retried create must find the product its lost response made.
-                let skus = cmd
-                    .body
-                    .get("variants")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|v| v.get("sku").and_then(Value::as_str))
-                    .filter(|s| !s.is_empty());
-                for sku in skus {
+                for sku in variant_skus(&cmd.body) {
                     let found = c.find_variants_by_sku(sku).await?;
                     if let Some((_, product, _)) = found.into_iter().next() {
                         existing = c.product_for_set(&product).await?;
@@ -748,6 +751,10 @@ pub async fn execute(
                     id = Some(product);
                 }
             }
+            // The written variants are new unless the product found already holds their SKU.
+            let created = existing.as_ref().is_none_or(|(_, have)| {
+                !variant_skus(&cmd.body).any(|sku| have.iter().any(|v| v["sku"] == sku))
+            });
             let input = product_set_input(&cmd.body, id.as_deref(), existing.as_ref())?;
             let mut d = c.product_set(input).await?;
             let clear = metafields_to_delete(&cmd.body);
@@ -783,6 +790,7 @@ pub async fn execute(
                 children: variant_children(&d.body),
                 document: Some(d.body),
                 applied: true,
+                created,
             })
         }
         (EntityKind::Variant | EntityKind::Price, WriteOp::Upsert) => {
@@ -819,6 +827,7 @@ pub async fn execute(
                 document: doc,
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_shopify(c, cmd).await,
@@ -846,6 +855,7 @@ pub async fn execute(
                 document: Some(group),
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         (EntityKind::Customer, WriteOp::Upsert) => {
@@ -944,6 +954,7 @@ pub async fn execute(
                 document: Some(d.body),
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         (EntityKind::Fulfillment, WriteOp::Upsert) => {
@@ -987,6 +998,7 @@ pub async fn execute(
                 document: None,
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         _ => Err(unsupported(SHOPIFY, cmd)),

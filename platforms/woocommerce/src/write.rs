@@ -208,6 +208,7 @@ fn outcome(doc: &Value, stock: bool) -> WriteOutcome {
         },
         children,
         applied: true,
+        created: false,
     }
 }
 
@@ -320,6 +321,7 @@ pub async fn send(client: &WooClient, input: &Value) -> Result<Vec<BatchResult>,
                     document: None,
                     children: Vec::new(),
                     applied: false,
+                    created: false,
                 }));
                 continue;
             }
@@ -539,6 +541,7 @@ pub async fn execute(
                 document: Some(doc),
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         }
         _ => Err(unsupported(PLATFORM, cmd)),

@@ -210,6 +210,7 @@ impl weft_platform::Connection for Counting {
                 document: None,
                 children: Vec::new(),
                 applied: true,
+                created: false,
             })
         })
     }
