@@ -365,7 +365,7 @@ impl ShopifyReconciler {
     /// One round; `full` reads every entity, not only those updated since the watermark.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        let entities = [
+        let mut entities = [
             ("products", Entity::Products),
             ("customers", Entity::Customers),
             ("orders", Entity::Orders),
@@ -374,6 +374,18 @@ impl ShopifyReconciler {
                 Entity::InventoryLevels { location_id: None },
             ),
         ];
+        // The stream whose last round committed longest ago (or never) goes first: a process
+        // restarted again and again (or a round cut short by an error) reads each stream in
+        // turn, instead of reading the first ones every time and never reaching the last (an
+        // order whose webhook was lost then waited for a round that never came).
+        let committed: HashMap<String, DateTime<Utc>> = self
+            .db
+            .watermark_times(&self.store_id)
+            .await?
+            .into_iter()
+            .collect();
+        entities
+            .sort_by_key(|(name, _)| committed.get(&format!("{}:{name}", self.system)).copied());
         for (name, entity) in entities {
             let stream = format!("{}:{name}", self.system);
             let mark = self
@@ -455,10 +467,14 @@ impl ShopifyReconciler {
                 report.read += tombstones.len() as u64;
                 entries.extend(tombstones);
             }
+            // A stream read whole and found empty starts at the shop's clock when it listed:
+            // without a watermark every later round would read it whole again, its cost
+            // growing with every record created since.
             let next = match (mark, read.max_updated_at) {
                 (Some(a), Some(b)) => Some(later(a, b)),
                 (a, b) => a.or(b),
-            };
+            }
+            .or_else(|| listing_time.map(crate::normalize::format_ts));
             let Some(next) = next else { continue };
             let outcomes = self
                 .db

@@ -243,3 +243,60 @@ async fn a_corrected_tie_is_not_journaled_again() {
     assert_eq!(recovered(&db).await, before);
     server.shutdown().await;
 }
+
+/// A stream read whole and found empty (a new shop without orders) gets a watermark at the
+/// shop's clock, so the next rounds read only what changed since; and the stream whose round
+/// committed longest ago is read first, so a round cut short again and again still reaches
+/// every stream in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_stream_starts_at_the_shop_clock_and_the_stalest_stream_goes_first() {
+    let Rig {
+        sim,
+        server: _server,
+        db,
+        reconciler,
+        _dir,
+        ..
+    } = rig().await;
+    let before = sim.now();
+    reconciler.poll().await.unwrap();
+    let marks = db.watermark_times(STORE).await.unwrap();
+    let streams: Vec<&str> = marks.iter().map(|(s, _)| s.as_str()).collect();
+    for s in ["shopify:products", "shopify:customers", "shopify:orders"] {
+        assert!(streams.contains(&s), "{s} has a watermark: {streams:?}");
+    }
+    let orders = db
+        .watermark(STORE, "shopify:orders")
+        .await
+        .unwrap()
+        .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339(orders["updated_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert!(
+        at.timestamp() >= before.timestamp() && at <= sim.now(),
+        "the empty orders stream starts at the shop's clock when it listed: {orders} (shop clock {before})"
+    );
+
+    // The orders stream's round is older than the others': the next round reads it first.
+    let stale = chrono::Utc::now() - chrono::Duration::hours(1);
+    db.set_watermark(
+        STORE,
+        &weft_store::WatermarkUpdate {
+            stream: "shopify:orders".into(),
+            value: orders.clone(),
+        },
+        stale,
+    )
+    .await
+    .unwrap();
+    reconciler.poll().await.unwrap();
+    let mut marks = db.watermark_times(STORE).await.unwrap();
+    marks.retain(|(s, _)| s.starts_with("shopify:"));
+    marks.sort_by_key(|(_, at)| *at);
+    assert_eq!(
+        marks.first().map(|(s, _)| s.as_str()),
+        Some("shopify:orders"),
+        "the stalest stream committed first: {marks:?}"
+    );
+}

@@ -625,9 +625,12 @@ fn mark_live<S: Storefront>(w: &mut World<S>) {
     }
 }
 
-/// Waits until weft is quiet: the storefront has no webhook left to deliver, and three status
-/// reads a couple of poll rounds apart (polls run every second) all find the journal
-/// processed, the outbox empty and no new journal entry. Returns how long it took.
+/// Waits until weft is quiet: the storefront has no webhook left to deliver, every change
+/// source has committed a round of each of its streams since this last run started (a round
+/// can take many seconds when the shop's query budget is spent: one begun before the run's
+/// first quiet look can still journal what a lost webhook carried), and three status reads a
+/// couple of poll rounds apart all find the journal processed, the outbox empty and no new
+/// journal entry. Returns how long it took.
 async fn settle<S: Storefront>(
     w: &World<S>,
     db: &Store,
@@ -635,6 +638,7 @@ async fn settle<S: Storefront>(
     kill_log: &str,
 ) -> Duration {
     let started = Instant::now();
+    let run_began = chrono::Utc::now();
     let deadline = started + SETTLE_TIMEOUT;
     assert!(
         w.shop.webhooks_idle(SETTLE_TIMEOUT).await,
@@ -655,20 +659,31 @@ async fn settle<S: Storefront>(
         }
         assert!(
             Instant::now() < deadline,
-            "weft did not settle within {SETTLE_TIMEOUT:?}; last status {last:?}\n{kill_log}\n{}",
+            "weft did not settle within {SETTLE_TIMEOUT:?}; last status and streams without a round since the run began {last:?}\n{kill_log}\n{}",
             tail(&weft.log)
         );
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let st = status_of(db).await;
-        let idle =
-            st.lag == 0 && st.outbox.pending == 0 && st.outbox.inflight == 0 && st.parked == 0;
+        let behind: Vec<String> = db
+            .watermark_times(STORE)
+            .await
+            .expect("read the watermarks")
+            .into_iter()
+            .filter(|(_, at)| *at < run_began)
+            .map(|(stream, _)| stream)
+            .collect();
+        let idle = behind.is_empty()
+            && st.lag == 0
+            && st.outbox.pending == 0
+            && st.outbox.inflight == 0
+            && st.parked == 0;
         quiet = if idle && st.journal_head == head {
             quiet + 1
         } else {
             0
         };
         head = st.journal_head;
-        last = Some(st);
+        last = Some((st, behind));
     }
     started.elapsed()
 }
