@@ -309,6 +309,24 @@ impl Held {
     }
 }
 
+/// Orders a round's `streams` (each named `<system>:<name(stream)>` in the watermarks) so the
+/// one whose round committed longest ago, or never, goes first; the rest keep their order. A
+/// process restarted again and again (or rounds cut short by an error) then reads every stream
+/// in turn, instead of the first ones every time and never the last: an order whose webhook was
+/// lost waited for an orders round that never came while a crash loop went on.
+pub async fn stalest_first<T>(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+    streams: &mut [T],
+    name: impl Fn(&T) -> &str,
+) -> Result<(), StoreError> {
+    let committed: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+        db.watermark_times(store_id).await?.into_iter().collect();
+    streams.sort_by_key(|s| committed.get(&format!("{system}:{}", name(s))).copied());
+    Ok(())
+}
+
 /// `ts` minus `d`, as RFC 3339 (unparseable timestamps are returned unchanged).
 pub fn minus(ts: &str, d: Duration) -> String {
     match Version::parse(ts) {

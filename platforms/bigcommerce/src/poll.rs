@@ -286,7 +286,14 @@ impl BcChangeCapture {
 
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        for stream in ["products", "customers", "orders"] {
+        let mut streams = ["products", "customers", "orders"];
+        let (db, store, system) = (
+            &self.journal.db,
+            &self.journal.store_id,
+            &self.journal.system,
+        );
+        weft_platform::poll::stalest_first(db, store, system, &mut streams, |s| s).await?;
+        for stream in streams {
             let key = format!("{}:{stream}", self.journal.system);
             let mark = self
                 .journal

@@ -182,7 +182,14 @@ impl MgChangeCapture {
 
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        for (stream, path, sort, norm) in STREAMS {
+        let mut streams = STREAMS;
+        let (db, store, system) = (
+            &self.journal.db,
+            &self.journal.store_id,
+            &self.journal.system,
+        );
+        weft_platform::poll::stalest_first(db, store, system, &mut streams, |s| s.0).await?;
+        for (stream, path, sort, norm) in streams {
             let key = format!("{}:{stream}", self.journal.system);
             let mark = self
                 .journal

@@ -128,12 +128,21 @@ impl NetSuiteCdc {
     /// One round; `full` reads every record, not only those modified since the watermark.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        for (record_type, kind) in [
+        let mut streams = [
             ("inventoryItem", "variant"),
             ("customer", "customer"),
             ("salesOrder", "order"),
             ("itemFulfillment", "fulfillment"),
-        ] {
+        ];
+        weft_platform::poll::stalest_first(
+            &self.db,
+            &self.store_id,
+            &self.system,
+            &mut streams,
+            |(t, _)| t,
+        )
+        .await?;
+        for (record_type, kind) in streams {
             let Some(source) = CdcSource::for_record_type(record_type) else {
                 continue;
             };

@@ -45,7 +45,9 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
-use weft_platform::poll::{Held, journal_paced, later, minus, observed_version, patient};
+use weft_platform::poll::{
+    Held, journal_paced, later, minus, observed_version, patient, stalest_first,
+};
 use weft_platform::version::Version;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
@@ -374,18 +376,14 @@ impl ShopifyReconciler {
                 Entity::InventoryLevels { location_id: None },
             ),
         ];
-        // The stream whose last round committed longest ago (or never) goes first: a process
-        // restarted again and again (or a round cut short by an error) reads each stream in
-        // turn, instead of reading the first ones every time and never reaching the last (an
-        // order whose webhook was lost then waited for a round that never came).
-        let committed: HashMap<String, DateTime<Utc>> = self
-            .db
-            .watermark_times(&self.store_id)
-            .await?
-            .into_iter()
-            .collect();
-        entities
-            .sort_by_key(|(name, _)| committed.get(&format!("{}:{name}", self.system)).copied());
+        stalest_first(
+            &self.db,
+            &self.store_id,
+            &self.system,
+            &mut entities,
+            |(n, _)| n,
+        )
+        .await?;
         for (name, entity) in entities {
             let stream = format!("{}:{name}", self.system);
             let mark = self
