@@ -594,9 +594,11 @@ impl Store {
     }
 
     /// Records host `host_id`'s heartbeat from process `instance` (started at `started_at`),
-    /// valid until `now + ttl`. Returns the other process that beat under the same host id and
-    /// has not expired, if any: two live processes share one host id (a configuration mistake
-    /// the caller should report; their leases fence each other).
+    /// valid until `now + ttl`. Returns the other process that beat under the same host id
+    /// since this one started and has not expired, if any: two live processes share one host id
+    /// (a configuration mistake the caller should report; their leases fence each other). The
+    /// unexpired beat of a process that beat last before this one started is its predecessor's,
+    /// killed and restarted (a supervisor's restart after a crash), not a second live process.
     pub async fn heartbeat(
         &self,
         host_id: &str,
@@ -609,16 +611,19 @@ impl Store {
         let ttl = ttl_ms(OP, ttl)?;
         let mut w = self.begin_write(OP).await?;
         let other = on_tx!(&mut w.tx, c => {
-            let prev = sqlx::query("SELECT instance, expires_at FROM hosts WHERE host_id = $1")
-                .bind(host_id)
-                .fetch_optional(&mut *c)
-                .await
-                .map_err(StoreError::db(OP))?;
+            let prev = sqlx::query(
+                "SELECT instance, heartbeat_at, expires_at FROM hosts WHERE host_id = $1",
+            )
+            .bind(host_id)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(StoreError::db(OP))?;
             let other = match prev {
                 Some(r) => {
                     let i = r.text("instance").map_err(StoreError::db(OP))?;
+                    let beat = r.i64("heartbeat_at").map_err(StoreError::db(OP))?;
                     let exp = r.i64("expires_at").map_err(StoreError::db(OP))?;
-                    (i != instance && exp > ms(now)).then_some(i)
+                    (i != instance && exp > ms(now) && beat >= ms(started_at)).then_some(i)
                 }
                 None => None,
             };

@@ -360,6 +360,22 @@ async fn renewals_hand_backs_and_heartbeats(db: &TestDb) {
     assert_eq!(s.hosts().await.unwrap().len(), 2);
     s.remove_host("host-a", "a2").await.unwrap();
     assert_eq!(s.hosts().await.unwrap().len(), 1);
+    // A process killed and restarted at once: its predecessor's beat has not expired, but it
+    // was the last before the new process started, so it is no second live process; one that
+    // beats after the new process started is.
+    let beat = |instance: &'static str, started: i64, secs: i64| {
+        s.heartbeat(
+            "host-c",
+            instance,
+            at + TimeDelta::seconds(started),
+            TTL,
+            at + TimeDelta::seconds(secs),
+        )
+    };
+    assert_eq!(beat("c1", 0, 10).await.unwrap(), None);
+    assert_eq!(beat("c2", 12, 12).await.unwrap(), None);
+    assert_eq!(beat("c1", 0, 13).await.unwrap(), Some("c2".to_owned()));
+    assert_eq!(beat("c2", 12, 15).await.unwrap(), Some("c1".to_owned()));
 }
 
 /// A holder stopped inside a fenced write (SIGSTOP, a VM pause) on PostgreSQL: its session sits
