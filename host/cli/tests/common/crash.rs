@@ -245,6 +245,18 @@ pub async fn run<S: Storefront>(shop: S, seed: u64) {
             d.last_error.as_deref().unwrap_or("")
         ));
     }
+    // A restart after a kill is its predecessor's successor, never a second live process
+    // under the host id (the killed process's beat has not expired yet).
+    for r in 1..=run + 1 {
+        let log = tmp.path().join(format!("run-{r:02}.log"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("another live process runs with this host id") {
+            problems.push(format!(
+                "run {r} reported a second live process under its host id:\n{}",
+                tail(&log)
+            ));
+        }
+    }
     let webhooks = world.shop.check(&mut problems);
     let missing: Vec<String> = problems
         .iter()
