@@ -931,6 +931,20 @@ impl Processor {
                     ToCanonicalOutcome::Mapped(records) => {
                         report.mapped += 1;
                         work.clear_set_aside(&entry.system, &entry.kind, &entry.entity_id);
+                        if let Some(key) = work.waits_for_variant(entry, &records).await? {
+                            // The system shows a record weft never saw there while weft's write
+                            // of the variant it lives on is unsettled: if that write created the
+                            // variant, this reading shows the system's initial values (see
+                            // `merge_fields`), which the write's completion says. The whole
+                            // reading is set aside until it settles, before any of its records
+                            // is merged (one merged now would be merged again, older than what
+                            // a later reading brought, when this one comes back).
+                            if work.park(entry, prior.as_ref(), &entry.system, "variant", &key) {
+                                report.parked += 1;
+                                work.count("readings_parked_for_variant");
+                            }
+                            continue;
+                        }
                         work.learn_xrefs(entry, &records);
                         carried.insert(
                             entry.seq,
@@ -1044,23 +1058,6 @@ impl Processor {
                     }
                 }
             }
-        }
-        if WRITTEN_AFTER_VARIANT.contains(&kind.as_str())
-            && work.mode == Mode::Live
-            && is_observation(entry)
-            && work
-                .must_wait_for_variant(system, &kind, &record.key, entry)
-                .await?
-        {
-            // The system shows a record weft never saw there while weft's write of the variant
-            // it lives on is unsettled: if that write created the variant, this reading shows
-            // the system's initial values (see `merge_fields`), which the write's completion
-            // says. Set aside until it settles.
-            if work.park(entry, prior, system, "variant", &record.key) {
-                report.parked += 1;
-                work.count("readings_parked_for_variant");
-            }
-            return Ok(());
         }
         if kind == "inventory-level"
             && work.mode == Mode::Live
@@ -3481,29 +3478,40 @@ impl<'a> Work<'a> {
         Ok(writes.iter().any(|w| w.created_at <= entry.received_at))
     }
 
-    /// Whether a reading of `kind`/`key` (a kind written after its variant) in `system` waits
-    /// for weft's write of the variant: the system never showed the record, and a write of the
-    /// variant there queued before the reading is unsettled; or an earlier reading of the step
-    /// waits for it already.
-    async fn must_wait_for_variant(
+    /// The variant key a live reading waits for, if it does: one of its records of a kind
+    /// written after its variant ([`WRITTEN_AFTER_VARIANT`]) the system never showed, while a
+    /// write of that variant there queued before the reading is unsettled; or an earlier
+    /// reading of the step waits for that variant already.
+    async fn waits_for_variant(
         &mut self,
-        system: &str,
-        kind: &str,
-        key: &str,
         entry: &JournalEntry,
-    ) -> Result<bool, EngineError> {
-        let group = (system.to_owned(), "variant".to_owned(), key.to_owned());
-        if self.held.contains(&group) {
-            return Ok(true);
+        records: &[CanonicalRecord],
+    ) -> Result<Option<String>, EngineError> {
+        if self.mode != Mode::Live || !is_observation(entry) {
+            return Ok(None);
         }
-        if self.target(system, kind, key).await?.is_some() {
-            return Ok(false);
+        let system = entry.system.as_str();
+        for r in records {
+            let kind = kind_str(r.kind);
+            if !WRITTEN_AFTER_VARIANT.contains(&kind) {
+                continue;
+            }
+            let group = (system.to_owned(), "variant".to_owned(), r.key.clone());
+            if self.held.contains(&group) {
+                return Ok(Some(r.key.clone()));
+            }
+            if self.target(system, kind, &r.key).await?.is_some() {
+                continue;
+            }
+            let writes = self
+                .db
+                .unsettled_writes(self.store_id, system, "variant", &r.key, self.end)
+                .await?;
+            if writes.iter().any(|w| w.created_at <= entry.received_at) {
+                return Ok(Some(r.key.clone()));
+            }
         }
-        let writes = self
-            .db
-            .unsettled_writes(self.store_id, system, "variant", key, self.end)
-            .await?;
-        Ok(writes.iter().any(|w| w.created_at <= entry.received_at))
+        Ok(None)
     }
 
     /// Sets `entry` aside (see [`Work::must_park`]): nothing of it is applied, the entity keeps
