@@ -5,7 +5,9 @@ use weft::demo::DemoReport;
 /// Drift 0, stock as the run's ledger says, no dead letters, every order exactly once, and
 /// every dropped, duplicated or late webhook accounted for.
 pub fn assert_converged(r: &DemoReport) {
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    // The whole report beside a drift: what the run did (edits, orders, refunds, webhooks
+    // dropped, late and duplicated, writes) narrows where to look.
+    assert_eq!(r.drift, 0, "drift: {:#?}\nthe run: {r:?}", r.drift_details);
     // Both systems agreeing is not enough: stock must be what the run's own ledger says.
     assert_eq!(
         r.stock_mismatches, 0,
