@@ -28,7 +28,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use weft::app::{Host, StoreSetup};
-use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_server::{ConsoleOptions, Listeners, ServeOptions};
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
@@ -334,18 +333,7 @@ async fn an_operator_finds_a_record_reads_why_and_retries_its_dead_letter() -> R
     };
     // `WEFT_TEST_LOG=info cargo test --test console_browser` shows the host's log.
     common::init_log();
-    let shop = ShopifySim::new(
-        weft_sim_shopify::SimConfig::builder()
-            .seed(43)
-            .time_compression(3600.0)
-            .api_versions(vec![API_VERSION.into()])
-            .build()
-            .map_err(|e| anyhow!("{e}"))?,
-    );
-    let shop_server = shop
-        .serve(TcpListener::bind("127.0.0.1:0").await?)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let (shop, shop_server) = common::serve_shopify(43, API_VERSION).await?;
     let netsuite =
         NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(44)).map_err(|e| anyhow!("{e}"))?;
     let ns_server = netsuite
@@ -387,12 +375,7 @@ async fn an_operator_finds_a_record_reads_why_and_retries_its_dead_letter() -> R
         .cloned()
         .unwrap_or_default(),
         limits: Limits::default(),
-        timing: Timing {
-            poll_interval: Duration::from_secs(1),
-            process_idle: Duration::from_millis(50),
-            dispatch_idle: Duration::from_millis(50),
-            ..Timing::default()
-        },
+        timing: common::quick_timing(Duration::from_secs(1)),
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),

@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use weft::app::SystemSetup;
 use weft::app::{Host, StoreSetup};
-use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_sim_bigcommerce::{BcSim, DEFAULT_STORE_HASH, DEFAULT_TOKEN};
 use weft_sim_magento::MagentoSim;
@@ -46,18 +45,7 @@ enum Shop {
 
 impl Shop {
     async fn shopify(seed: u64) -> Result<Shop> {
-        let sim = ShopifySim::new(
-            weft_sim_shopify::SimConfig::builder()
-                .seed(seed)
-                .time_compression(3600.0)
-                .api_versions(vec![API_VERSION.into()])
-                .build()
-                .map_err(|e| anyhow!("{e}"))?,
-        );
-        let server = sim
-            .serve(TcpListener::bind("127.0.0.1:0").await?)
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
+        let (sim, server) = common::serve_shopify(seed, API_VERSION).await?;
         Ok(Shop::Shopify(sim, server))
     }
 
@@ -216,12 +204,7 @@ async fn run(
         .cloned()
         .unwrap_or_default(),
         limits: Limits::default(),
-        timing: Timing {
-            poll_interval: Duration::from_secs(1),
-            process_idle: Duration::from_millis(50),
-            dispatch_idle: Duration::from_millis(50),
-            ..Timing::default()
-        },
+        timing: common::quick_timing(Duration::from_secs(1)),
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),

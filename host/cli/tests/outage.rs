@@ -17,10 +17,9 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use weft::app::{Host, StoreSetup};
-use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
-use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine, ShopifySim};
+use weft_sim_shopify::{CustomerFields, NewOrder, NewOrderLine};
 
 const STORE: &str = "outage";
 const API_VERSION: &str = "2026-04";
@@ -76,18 +75,7 @@ enum Down {
 async fn outage_is_waited_out(down: Down) -> Result<()> {
     // `WEFT_TEST_LOG=info cargo test --test outage` shows the host's log.
     common::init_log();
-    let shop = ShopifySim::new(
-        weft_sim_shopify::SimConfig::builder()
-            .seed(41)
-            .time_compression(3600.0)
-            .api_versions(vec![API_VERSION.into()])
-            .build()
-            .map_err(|e| anyhow!("{e}"))?,
-    );
-    let shop_server = shop
-        .serve(TcpListener::bind("127.0.0.1:0").await?)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let (shop, shop_server) = common::serve_shopify(41, API_VERSION).await?;
     let netsuite =
         NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(42)).map_err(|e| anyhow!("{e}"))?;
     let ns_server = netsuite
@@ -136,12 +124,7 @@ async fn outage_is_waited_out(down: Down) -> Result<()> {
         .cloned()
         .unwrap_or_default(),
         limits: Limits::default(),
-        timing: Timing {
-            poll_interval: Duration::from_secs(2),
-            process_idle: Duration::from_millis(50),
-            dispatch_idle: Duration::from_millis(50),
-            ..Timing::default()
-        },
+        timing: common::quick_timing(Duration::from_secs(2)),
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),

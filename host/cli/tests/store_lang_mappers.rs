@@ -15,10 +15,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::{Value, json};
 use weft::app::{Host, StoreSetup};
-use weft_engine::Timing;
 use weft_runtime::Limits;
 use weft_sim_netsuite::{NetSuiteSim, RecordType};
-use weft_sim_shopify::{NewProduct, NewVariant, ProductEdit, ShopifySim};
+use weft_sim_shopify::{NewProduct, NewVariant, ProductEdit};
 
 const STORE: &str = "lang";
 const API_VERSION: &str = "2026-04";
@@ -30,18 +29,7 @@ fn item<'a>(items: &'a [Value], eid: &str) -> Option<&'a Value> {
 
 async fn store_with(mapper_wasm: &Path, name: &str) -> Result<()> {
     common::init_log();
-    let shop = ShopifySim::new(
-        weft_sim_shopify::SimConfig::builder()
-            .seed(41)
-            .time_compression(3600.0)
-            .api_versions(vec![API_VERSION.into()])
-            .build()
-            .map_err(|e| anyhow!("{e}"))?,
-    );
-    let shop_server = shop
-        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let (shop, shop_server) = common::serve_shopify(41, API_VERSION).await?;
     let netsuite =
         NetSuiteSim::new(weft_sim_netsuite::SimConfig::new(42)).map_err(|e| anyhow!("{e}"))?;
     let ns_server = netsuite
@@ -67,12 +55,7 @@ async fn store_with(mapper_wasm: &Path, name: &str) -> Result<()> {
             .cloned()
             .unwrap_or_default(),
         limits: Limits::default(),
-        timing: Timing {
-            poll_interval: Duration::from_secs(2),
-            process_idle: Duration::from_millis(50),
-            dispatch_idle: Duration::from_millis(50),
-            ..Timing::default()
-        },
+        timing: common::quick_timing(Duration::from_secs(2)),
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),

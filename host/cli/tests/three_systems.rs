@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, ensure};
 use serde_json::{Value, json};
 use weft::app::{Host, StoreSetup};
-use weft_engine::Timing;
 use weft_platform::poll::patient;
 use weft_ratelimit::ShopifyCostLimiter;
 use weft_runtime::Limits;
@@ -37,18 +36,7 @@ struct Shop {
 }
 
 async fn start_shop(system: &'static str, seed: u64) -> Result<Shop> {
-    let sim = ShopifySim::new(
-        weft_sim_shopify::SimConfig::builder()
-            .seed(seed)
-            .time_compression(3600.0)
-            .api_versions(vec![API_VERSION.into()])
-            .build()
-            .map_err(|e| anyhow!("{e}"))?,
-    );
-    let server = sim
-        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let (sim, server) = common::serve_shopify(seed, API_VERSION).await?;
     let location = *sim
         .location_ids()
         .first()
@@ -169,12 +157,7 @@ async fn two_storefronts_and_an_erp_sync_without_ping_pong() -> Result<()> {
         .cloned()
         .unwrap_or_default(),
         limits: Limits::default(),
-        timing: Timing {
-            poll_interval: Duration::from_secs(2),
-            process_idle: Duration::from_millis(50),
-            dispatch_idle: Duration::from_millis(50),
-            ..Timing::default()
-        },
+        timing: common::quick_timing(Duration::from_secs(2)),
         poll_overlap: Duration::from_secs(5),
         public_url: None,
         stock: Default::default(),

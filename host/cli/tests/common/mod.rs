@@ -41,6 +41,38 @@ pub async fn settle(
     Ok(())
 }
 
+/// A Shopify simulator seeded with `seed`, serving `api_version` on a free local port, its
+/// clock running an hour a second (Shopify's hours of webhook retries take seconds).
+pub async fn serve_shopify(
+    seed: u64,
+    api_version: &str,
+) -> Result<(ShopifySim, weft_sim_shopify::SimHandle)> {
+    let sim = ShopifySim::new(
+        weft_sim_shopify::SimConfig::builder()
+            .seed(seed)
+            .time_compression(3600.0)
+            .api_versions(vec![api_version.into()])
+            .build()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let server = sim
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((sim, server))
+}
+
+/// The timing of a test's host: polls every `poll_interval`, idle processing and dispatch
+/// loops look again after 50 ms.
+pub fn quick_timing(poll_interval: Duration) -> weft_engine::Timing {
+    weft_engine::Timing {
+        poll_interval,
+        process_idle: Duration::from_millis(50),
+        dispatch_idle: Duration::from_millis(50),
+        ..weft_engine::Timing::default()
+    }
+}
+
 /// Logs the host to the test's output as `WEFT_TEST_LOG` says (default: warnings).
 pub fn init_log() {
     let _ = tracing_subscriber::fmt()
