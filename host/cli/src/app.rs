@@ -226,12 +226,8 @@ impl HealthWatch {
         // A copy of the (usually empty) error map, so thousands of connections cost no lock
         // and no key allocation each when nothing is wrong.
         let errors = self.last_errors.lock().clone();
-        let owned = self.owned.lock().clone();
         self.shown.resize(self.connections.len(), None);
         for (i, (store, system, conn)) in self.connections.iter().enumerate() {
-            if !owned.contains_key(store) {
-                continue;
-            }
             let down = conn
                 .breaker()
                 .is_some_and(|b| !matches!(b.state(), BreakerState::Closed));
@@ -250,8 +246,10 @@ impl HealthWatch {
                 down_since,
                 last_error,
             };
-            // Only what changed goes to the registry (and so to the database).
-            if self.shown[i].as_ref() != Some(&health) {
+            // Only what changed goes to the registry (and so to the database), and only for
+            // a store this host serves (looked up then: thousands of stores cost no lookup
+            // each while nothing changes).
+            if self.shown[i].as_ref() != Some(&health) && self.owned.lock().contains_key(store) {
                 metrics.set_system_health(store, system, health.clone());
                 self.shown[i] = Some(health);
                 self.changed = true;
@@ -267,9 +265,8 @@ impl HealthWatch {
         let now = chrono::Utc::now();
         let mut all_recorded = true;
         let all = metrics.system_health_all();
-        let owned = self.owned.lock().clone();
         for (store, system, health) in all {
-            if !owned.contains_key(&store) {
+            if !self.owned.lock().contains_key(&store) {
                 continue;
             }
             let key = (store, system);

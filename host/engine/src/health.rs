@@ -56,6 +56,8 @@ struct State {
     rounds: u64,
     last_round: Option<DateTime<Utc>>,
     last_error: Option<String>,
+    /// The health its row was last written with ([`HealthRecorder`]), and when.
+    recorded: Option<((bool, &'static str), Instant)>,
 }
 
 #[derive(Debug)]
@@ -131,6 +133,7 @@ impl LoopHealth {
                 rounds: 0,
                 last_round: None,
                 last_error: None,
+                recorded: None,
             }),
         });
         let mut loops = lock(&self.loops);
@@ -151,83 +154,169 @@ impl LoopHealth {
 
     /// Every loop's state now, by store and name.
     pub fn report(&self) -> Vec<LoopReport> {
-        let now = Instant::now();
-        let wall = Utc::now();
+        let (now, wall) = (Instant::now(), Utc::now());
+        let mut out: Vec<LoopReport> = lock(&self.loops)
+            .iter()
+            .map(|e| self.report_of(e, &lock(&e.state), now, wall))
+            .collect();
+        out.sort_by(|a, b| (&a.store, &a.name).cmp(&(&b.store, &b.name)));
+        out
+    }
+
+    /// The loops whose row is due ([`HealthRecorder`]): those never recorded or whose health
+    /// (healthy, state) changed since, then those recorded at least `refresh` ago, oldest
+    /// first, at most `max_stale` of them. Judging a loop costs no allocation; only the due
+    /// ones are reported, so thousands of idle loops cost little each beat.
+    pub fn due(&self, refresh: Duration, max_stale: usize) -> Vec<DueLoop> {
+        let (now, wall) = (Instant::now(), Utc::now());
+        let loops = lock(&self.loops);
+        let mut changed = Vec::new();
+        let mut stale = Vec::new();
+        for e in loops.iter() {
+            let s = lock(&e.state);
+            let verdict = self.judge(e, &s, now).verdict();
+            match s.recorded {
+                Some((v, at)) if v == verdict => {
+                    if now.saturating_duration_since(at) >= refresh {
+                        stale.push((at, e));
+                    }
+                }
+                _ => changed.push(DueLoop {
+                    entry: (*e).clone(),
+                    report: self.report_of(e, &s, now, wall),
+                }),
+            }
+        }
+        if stale.len() > max_stale {
+            stale.select_nth_unstable_by_key(max_stale, |(at, _)| *at);
+            stale.truncate(max_stale);
+        }
+        stale.sort_by_key(|(at, _)| *at);
+        changed.extend(stale.into_iter().map(|(_, e)| DueLoop {
+            entry: e.clone(),
+            report: self.report_of(e, &lock(&e.state), now, wall),
+        }));
+        changed
+    }
+
+    /// Where the loop of `s` stands at `now`.
+    fn judge(&self, e: &Entry, s: &State, now: Instant) -> Judged {
+        if s.stopped.is_some() {
+            Judged::Stopped {
+                shut_down: s.shut_down,
+            }
+        } else if let Some(since) = s.busy_since {
+            if now.saturating_duration_since(since) > self.policy.max_round {
+                Judged::Stuck(since)
+            } else {
+                Judged::Busy(since)
+            }
+        } else if now.saturating_duration_since(s.last_turn) > self.policy.stall_after(e.interval) {
+            Judged::Stalled
+        } else {
+            Judged::Idle
+        }
+    }
+
+    fn report_of(&self, e: &Entry, s: &State, now: Instant, wall: DateTime<Utc>) -> LoopReport {
         // The wall-clock time of an instant of tokio's clock.
         let at = |i: Instant| {
             wall - chrono::TimeDelta::from_std(now.saturating_duration_since(i))
                 .unwrap_or(chrono::TimeDelta::zero())
         };
-        let mut out: Vec<LoopReport> = lock(&self.loops)
-            .iter()
-            .map(|e| {
-                let s = lock(&e.state);
-                let stall = self.policy.stall_after(e.interval);
-                let (healthy, state, detail, unhealthy_since) = if let Some(why) = &s.stopped {
-                    let state = if s.shut_down { "shut down" } else { "stopped" };
-                    (false, state, format!("stopped: {why}"), s.stopped_at)
-                } else if let Some(since) = s.busy_since {
-                    let d = now.saturating_duration_since(since);
-                    if d > self.policy.max_round {
-                        (
-                            false,
-                            "stuck",
-                            format!(
-                                "stuck: one round running for {} s (limit {} s)",
-                                d.as_secs(),
-                                self.policy.max_round.as_secs()
-                            ),
-                            Some(at(since + self.policy.max_round)),
-                        )
-                    } else {
-                        (
-                            true,
-                            "running",
-                            format!("in a round for {} s", d.as_secs()),
-                            None,
-                        )
-                    }
-                } else {
-                    let d = now.saturating_duration_since(s.last_turn);
-                    if d > stall {
-                        (
-                            false,
-                            "stalled",
-                            format!(
-                                "stalled: no turn for {} s (limit {} s: {} intervals of {} ms)",
-                                d.as_secs(),
-                                stall.as_secs(),
-                                self.policy.stall_rounds,
-                                e.interval.as_millis()
-                            ),
-                            Some(at(s.last_turn + stall)),
-                        )
-                    } else {
-                        (
-                            true,
-                            "running",
-                            format!("idle, last turn {} s ago", d.as_secs()),
-                            None,
-                        )
-                    }
-                };
-                LoopReport {
-                    store: e.store.clone(),
-                    name: e.name.clone(),
-                    healthy,
-                    state,
-                    detail,
-                    rounds: s.rounds,
-                    last_round: s.last_round,
-                    last_error: s.last_error.clone(),
-                    interval: e.interval,
-                    deadline: stall,
-                    unhealthy_since,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.store, &a.name).cmp(&(&b.store, &b.name)));
-        out
+        let stall = self.policy.stall_after(e.interval);
+        let judged = self.judge(e, s, now);
+        let (healthy, state) = judged.verdict();
+        let (detail, unhealthy_since) = match judged {
+            Judged::Stopped { .. } => (
+                format!("stopped: {}", s.stopped.as_deref().unwrap_or_default()),
+                s.stopped_at,
+            ),
+            Judged::Stuck(since) => (
+                format!(
+                    "stuck: one round running for {} s (limit {} s)",
+                    now.saturating_duration_since(since).as_secs(),
+                    self.policy.max_round.as_secs()
+                ),
+                Some(at(since + self.policy.max_round)),
+            ),
+            Judged::Busy(since) => (
+                format!(
+                    "in a round for {} s",
+                    now.saturating_duration_since(since).as_secs()
+                ),
+                None,
+            ),
+            Judged::Stalled => (
+                format!(
+                    "stalled: no turn for {} s (limit {} s: {} intervals of {} ms)",
+                    now.saturating_duration_since(s.last_turn).as_secs(),
+                    stall.as_secs(),
+                    self.policy.stall_rounds,
+                    e.interval.as_millis()
+                ),
+                Some(at(s.last_turn + stall)),
+            ),
+            Judged::Idle => (
+                format!(
+                    "idle, last turn {} s ago",
+                    now.saturating_duration_since(s.last_turn).as_secs()
+                ),
+                None,
+            ),
+        };
+        LoopReport {
+            store: e.store.clone(),
+            name: e.name.clone(),
+            healthy,
+            state,
+            detail,
+            rounds: s.rounds,
+            last_round: s.last_round,
+            last_error: s.last_error.clone(),
+            interval: e.interval,
+            deadline: stall,
+            unhealthy_since,
+        }
+    }
+}
+
+/// How a loop stands, before any text is made of it.
+#[derive(Clone, Copy)]
+enum Judged {
+    Stopped { shut_down: bool },
+    Stuck(Instant),
+    Busy(Instant),
+    Stalled,
+    Idle,
+}
+
+impl Judged {
+    /// Healthy, and the state's name.
+    fn verdict(self) -> (bool, &'static str) {
+        match self {
+            Judged::Stopped { shut_down: true } => (false, "shut down"),
+            Judged::Stopped { shut_down: false } => (false, "stopped"),
+            Judged::Stuck(_) => (false, "stuck"),
+            Judged::Stalled => (false, "stalled"),
+            Judged::Busy(_) | Judged::Idle => (true, "running"),
+        }
+    }
+}
+
+/// A loop whose row is due, from [`LoopHealth::due`].
+pub struct DueLoop {
+    entry: Arc<Entry>,
+    /// Where it stands.
+    pub report: LoopReport,
+}
+
+impl DueLoop {
+    /// Its row was written as `report` says, at `at`: not due again until it changes or its
+    /// row is `refresh` old.
+    pub fn recorded(&self, at: Instant) {
+        let verdict = (self.report.healthy, self.report.state);
+        lock(&self.entry.state).recorded = Some((verdict, at));
     }
 }
 
@@ -308,8 +397,6 @@ pub struct HealthRecorder {
     health: Arc<LoopHealth>,
     db: weft_store::Store,
     beat: weft_store::HostBeat,
-    /// Per loop: its state when last written, and when.
-    written: std::collections::HashMap<(String, String), (bool, String, Instant)>,
     first: bool,
 }
 
@@ -320,7 +407,6 @@ impl HealthRecorder {
             health,
             db,
             beat: weft_store::HostBeat::starting(std::process::id(), Utc::now(), beat_every),
-            written: std::collections::HashMap::new(),
             first: true,
         }
     }
@@ -345,49 +431,35 @@ impl HealthRecorder {
         // refreshed once RECORD_REFRESH old, the oldest first, at most REFRESH_PER_BEAT a beat
         // (so a host of thousands of loops spreads its refreshes thinly instead of rewriting
         // rows all the time).
-        let mut changed = Vec::new();
-        let mut stale = Vec::new();
-        for r in self.health.report() {
-            match self.written.get(&(r.store.clone(), r.name.clone())) {
-                Some((healthy, state, at)) if *healthy == r.healthy && *state == r.state => {
-                    if now.saturating_duration_since(*at) >= RECORD_REFRESH {
-                        stale.push((*at, r));
-                    }
+        let due_loops = self.health.due(RECORD_REFRESH, REFRESH_PER_BEAT);
+        let due: Vec<weft_store::LoopHealthRecord> = due_loops
+            .iter()
+            .map(|d| {
+                let r = &d.report;
+                weft_store::LoopHealthRecord {
+                    store_id: r.store.clone(),
+                    name: r.name.clone(),
+                    host: self.beat.host.clone(),
+                    healthy: r.healthy,
+                    state: r.state.to_owned(),
+                    detail: r.detail.clone(),
+                    rounds: i64::try_from(r.rounds).unwrap_or(i64::MAX),
+                    last_round: r.last_round,
+                    last_error: r.last_error.clone(),
+                    interval: r.interval,
+                    deadline: r.deadline,
+                    unhealthy_since: r.unhealthy_since,
+                    updated_at: wall,
                 }
-                _ => changed.push(r),
-            }
-        }
-        stale.sort_by_key(|(at, _)| *at);
-        stale.truncate(REFRESH_PER_BEAT);
-        let due: Vec<weft_store::LoopHealthRecord> = changed
-            .into_iter()
-            .chain(stale.into_iter().map(|(_, r)| r))
-            .map(|r| weft_store::LoopHealthRecord {
-                store_id: r.store,
-                name: r.name,
-                host: self.beat.host.clone(),
-                healthy: r.healthy,
-                state: r.state.to_owned(),
-                detail: r.detail,
-                rounds: i64::try_from(r.rounds).unwrap_or(i64::MAX),
-                last_round: r.last_round,
-                last_error: r.last_error,
-                interval: r.interval,
-                deadline: r.deadline,
-                unhealthy_since: r.unhealthy_since,
-                updated_at: wall,
             })
             .collect();
         if due.is_empty() {
             self.db.record_loop_health(&self.beat, &[]).await?;
         }
-        for chunk in due.chunks(RECORD_CHUNK) {
+        for (chunk, loops) in due.chunks(RECORD_CHUNK).zip(due_loops.chunks(RECORD_CHUNK)) {
             self.db.record_loop_health(&self.beat, chunk).await?;
-            for r in chunk {
-                self.written.insert(
-                    (r.store_id.clone(), r.name.clone()),
-                    (r.healthy, r.state.clone(), now),
-                );
+            for d in loops {
+                d.recorded(now);
             }
         }
         self.first = false;

@@ -34,7 +34,7 @@ pub mod sync;
 pub use deletes::{DeletePolicy, OnDelete};
 pub use dispatch::{DispatchReport, Dispatcher};
 pub use error::EngineError;
-pub use health::{Beat, HealthPolicy, HealthRecorder, LoopHealth, LoopReport};
+pub use health::{Beat, DueLoop, HealthPolicy, HealthRecorder, LoopHealth, LoopReport};
 pub use observe::Observer;
 pub use ownership::{OnChange, Ownership};
 pub use privacy::{PrivacyPass, PrivacyProcessor};
