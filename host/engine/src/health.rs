@@ -499,6 +499,53 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// What the recorder writes each beat: every loop once, then only loops whose health
+    /// changed, plus unchanged ones whose row is old, oldest first and a few a beat.
+    #[tokio::test(start_paused = true)]
+    async fn due_loops_are_the_changed_ones_and_the_oldest_few_unchanged() {
+        let refresh = Duration::from_secs(60);
+        let h = LoopHealth::new(HealthPolicy::default());
+        let names = |d: &[DueLoop]| {
+            d.iter()
+                .map(|d| format!("{}/{}", d.report.store, d.report.name))
+                .collect::<Vec<_>>()
+        };
+        let record = |d: &[DueLoop]| d.iter().for_each(|d| d.recorded(Instant::now()));
+        let mut beats: Vec<Beat> = (0..5)
+            .map(|i| h.register(&format!("s{i}"), "process", Duration::from_secs(1)))
+            .collect();
+        let first = h.due(refresh, 2);
+        assert_eq!(first.len(), 5, "never written: all due");
+        // Recorded one by one, a second apart: s0 oldest.
+        for d in &first {
+            d.recorded(Instant::now());
+            tokio::time::advance(Duration::from_secs(1)).await;
+            beats.iter().for_each(Beat::turn);
+        }
+        assert!(h.due(refresh, 2).is_empty(), "nothing changed, nothing old");
+        // s3 stops: due at once, the others not.
+        drop(beats.remove(3));
+        let d = h.due(refresh, 2);
+        assert_eq!(names(&d), ["s3/process"]);
+        assert_eq!(d[0].report.state, "stopped");
+        record(&d);
+        assert!(
+            h.due(refresh, 2).is_empty(),
+            "a stopped loop is written once"
+        );
+        // A minute on (no turns: the others stall, a change): all four due.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let d = h.due(refresh, 2);
+        assert_eq!(d.len(), 4 + 1, "four stalled, and s3's row is old");
+        record(&d);
+        // Unchanged and old: at most two a beat, oldest first.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let d = h.due(refresh, 2);
+        assert_eq!(d.len(), 2);
+        record(&d);
+        assert_eq!(h.due(refresh, 2).len(), 2);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_dropped_loop_is_stopped_at_once_and_a_silent_one_stalls_after_its_limit() {
         let h = LoopHealth::new(HealthPolicy::default());
