@@ -9,9 +9,10 @@
 //!
 //! The [`Coordinator`] of each host, every `renew_interval`:
 //!
-//! 1. records the host's heartbeat (`hosts` table) and renews its leases in one statement; a
-//!    store whose lease is no longer its (taken over while it was paused) stops at once, and so
-//!    does a store one of whose writes was fenced;
+//! 1. records the host's heartbeat (`hosts` table), which renews all its leases (one row, not
+//!    one per store: see `weft_store::lease`), and counts the leases it holds; a store whose
+//!    lease is no longer its (taken over while it was paused) stops at once, and so does a
+//!    store one of whose writes was fenced;
 //! 2. counts the live hosts (unexpired heartbeats) and takes free or expired leases up to its
 //!    fair share, `ceil(stores / hosts)`, preferring stores by rendezvous hash so hosts do not
 //!    all reach for the same ones; a host holding more than its share hands the surplus back
@@ -232,18 +233,38 @@ impl Coordinator {
             self.warned_duplicate = true;
             error!(host = %host, other_process = %other, "another live process runs with this host id: host ids must be unique ([cluster] host_id); the two keep taking each other's stores");
         }
-        let renewed: BTreeMap<String, i64> = self
-            .leases
-            .renew_leases(&host, &self.instance, ttl, now)
-            .await
-            .context("cannot renew this host's leases")?
-            .into_iter()
-            .collect();
+        // The heartbeat renewed every lease of this process (see `weft_store::lease`): when
+        // it holds as many as it has live tenures and no store is being handed back (whose row
+        // is still its own), every one is still its own. Otherwise (a tenure taken over while
+        // this host was paused or cut off, a hand-back under way) read which.
         let expires = now + chrono::TimeDelta::from_std(ttl).unwrap_or_default();
-        for (store, t) in &self.held {
-            if renewed.get(store) == Some(&t.fence.epoch()) {
+        let live: Vec<&Tenure> = self.held.values().filter(|t| !t.fence.is_lost()).collect();
+        let count = self
+            .leases
+            .held_lease_count(&host, &self.instance)
+            .await
+            .context("cannot count this host's leases")?;
+        let renewed: Option<BTreeMap<String, i64>> =
+            if count == live.len() && self.retiring.is_empty() {
+                None
+            } else {
+                Some(
+                    self.leases
+                        .held_leases(&host, &self.instance)
+                        .await
+                        .context("cannot read this host's leases")?
+                        .into_iter()
+                        .collect(),
+                )
+            };
+        for t in live {
+            let store = t.fence.store_id();
+            if renewed
+                .as_ref()
+                .is_none_or(|r| r.get(store) == Some(&t.fence.epoch()))
+            {
                 t.fence.renewed_until(expires);
-            } else if !t.fence.is_lost() {
+            } else {
                 // Not this process's any more (taken over while it was paused or cut off):
                 // renewing it alone says so as a fenced write, and ends the tenure.
                 match self.leases.renew_lease(&t.fence, ttl, now).await {
@@ -274,14 +295,6 @@ impl Coordinator {
             .min();
         let n = self.builds.len();
         let share = n.div_ceil(live);
-        let leases: BTreeMap<String, weft_store::Lease> = self
-            .leases
-            .leases()
-            .await
-            .context("cannot read the leases")?
-            .into_iter()
-            .map(|l| (l.store_id.clone(), l))
-            .collect();
         let mut wait = self.opts.renew_interval;
         if let Some(at) = next_expiry
             && let Ok(d) = (at - now).to_std()
@@ -289,6 +302,16 @@ impl Coordinator {
             wait = wait.min(d + Duration::from_millis(50));
         }
         if self.held.len() < share {
+            // Read only when this host has room: at its share (the usual round), renewing is
+            // all a round does, not a read of every store's lease.
+            let leases: BTreeMap<String, weft_store::Lease> = self
+                .leases
+                .leases()
+                .await
+                .context("cannot read the leases")?
+                .into_iter()
+                .map(|l| (l.store_id.clone(), l))
+                .collect();
             let mut free = Vec::new();
             let mut soon = None;
             for store in self.builds.keys() {
@@ -427,7 +450,21 @@ impl Coordinator {
     /// The clean stop: every store's loops stop, every lease is handed back, the heartbeat
     /// goes, so the other hosts take the stores at their next round.
     async fn shutdown(mut self) {
-        // First the heartbeat, so the others count one host fewer when the leases come free.
+        // The leases' own expiry first: once the heartbeat is gone it no longer renews them,
+        // and they must stay this host's while its loops stop.
+        if let Err(e) = self
+            .leases
+            .renew_leases(
+                &self.opts.host_id,
+                &self.instance,
+                self.opts.lease_ttl,
+                Utc::now(),
+            )
+            .await
+        {
+            warn!(error = %e, "cannot renew this host's leases before handing them back");
+        }
+        // Then the heartbeat, so the others count one host fewer when the leases come free.
         if let Err(e) = self
             .leases
             .remove_host(&self.opts.host_id, &self.instance)

@@ -17,7 +17,15 @@
 //! - Renewals (`renew_*`) extend the lease only while its epoch is unchanged: an expired lease
 //!   nobody took is extended safely (no one else wrote), a lease taken over is lost for good.
 //! - Hosts record a heartbeat ([`Store::heartbeat`]); hosts whose heartbeat has not expired
-//!   share the stores between them.
+//!   share the stores between them. **A heartbeat renews every lease of its process**: a
+//!   lease held by a process whose heartbeat row (same host id and instance) runs later than
+//!   the lease's own expiry runs until then, so a host of 10,000 stores renews them by writing
+//!   one row, not 10,000 (it confirms it still holds them with a count:
+//!   [`Store::held_lease_count`]). A lease's own expiry is its floor: set when it is taken
+//!   (and by [`Store::renew_lease`], for holders without a heartbeat, such as `weft replay`),
+//!   and 0 once handed back, which no heartbeat extends. A clean stop writes its leases' own
+//!   expiry ([`Store::renew_leases`]) before it removes its heartbeat, so they stay held
+//!   while its loops wind down.
 //!
 //! Times come from the caller's clock, so hosts sharing a database need synchronised clocks
 //! (NTP) and a TTL well above their skew. Fencing itself does not depend on clocks.
@@ -311,7 +319,12 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
 }
 
-const LEASE_COLUMNS: &str = "store_id, holder, instance, epoch, acquired_at, expires_at";
+/// A lease row with its effective expiry: its own, or its holder's heartbeat's when that is
+/// later (see the module docs), never for a lease handed back (0).
+const LEASE_SELECT: &str = "SELECT l.store_id, l.holder, l.instance, l.epoch, l.acquired_at,
+        CASE WHEN l.expires_at > 0 AND h.expires_at > l.expires_at THEN h.expires_at
+             ELSE l.expires_at END AS expires_at
+     FROM leases l LEFT JOIN hosts h ON h.host_id = l.holder AND h.instance = l.instance";
 
 fn lease_from<R: RowExt>(r: &R, op: &'static str) -> Result<Lease> {
     let d = StoreError::db;
@@ -358,11 +371,15 @@ impl Store {
         const OP: &str = "acquire lease";
         let ttl = ttl_ms(OP, ttl)?;
         let pg = matches!(self.db(), Db::Postgres(_));
-        let select = if pg {
-            "SELECT holder, instance, epoch, expires_at FROM leases WHERE store_id = $1 FOR UPDATE"
-        } else {
-            "SELECT holder, instance, epoch, expires_at FROM leases WHERE store_id = $1"
-        };
+        // The expiry is the effective one: the holder's heartbeat renews its leases.
+        let select = format!(
+            "SELECT l.holder, l.instance, l.epoch,
+                    CASE WHEN l.expires_at > 0 AND h.expires_at > l.expires_at THEN h.expires_at
+                         ELSE l.expires_at END AS expires_at
+             FROM leases l LEFT JOIN hosts h ON h.host_id = l.holder AND h.instance = l.instance
+             WHERE l.store_id = $1{}",
+            if pg { " FOR UPDATE OF l" } else { "" }
+        );
         let expires = ms(now) + ttl;
         let mut w = self.begin_write(OP).await?;
         if pg {
@@ -380,7 +397,7 @@ impl Store {
             let mut current = None;
             let mut inserted = false;
             for _ in 0..2 {
-                let row = match sqlx::query(select)
+                let row = match sqlx::query(&select)
                     .bind(store_id)
                     .fetch_optional(&mut *c)
                     .await
@@ -522,8 +539,10 @@ impl Store {
     }
 
     /// Extends, in one statement, every lease process `instance` of host `holder` holds to
-    /// `now + ttl`, and returns them as `(store_id, epoch)`. A fence of this process whose
-    /// store is missing (or has another epoch) is no longer held.
+    /// `now + ttl` (their own expiry, which outlasts the heartbeat: a host about to remove its
+    /// heartbeat keeps its stores while its loops stop), and returns them as
+    /// `(store_id, epoch)`. A fence of this process whose store is missing (or has another
+    /// epoch) is no longer held.
     pub async fn renew_leases(
         &self,
         holder: &str,
@@ -554,6 +573,44 @@ impl Store {
         Ok(held)
     }
 
+    /// How many leases process `instance` of host `holder` holds (handed-back ones not
+    /// counted): a host that beat ([`Store::heartbeat`]) and finds as many as it has tenures
+    /// knows every one is still its own and renewed, without reading or writing each.
+    pub async fn held_lease_count(&self, holder: &str, instance: &str) -> Result<usize> {
+        const OP: &str = "count held leases";
+        on_db!(self.db(), p => {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM leases WHERE holder = $1 AND instance = $2 AND expires_at > 0",
+            )
+            .bind(holder)
+            .bind(instance)
+            .fetch_one(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            Ok(usize::try_from(n).unwrap_or_default())
+        })
+    }
+
+    /// The leases process `instance` of host `holder` holds (handed-back ones not included),
+    /// with their epochs: for a host whose [`Store::held_lease_count`] did not match its
+    /// tenures, to find which it lost.
+    pub async fn held_leases(&self, holder: &str, instance: &str) -> Result<Vec<(String, i64)>> {
+        const OP: &str = "read held leases";
+        on_db!(self.db(), p => {
+            let rows = sqlx::query(
+                "SELECT store_id, epoch FROM leases WHERE holder = $1 AND instance = $2 AND expires_at > 0",
+            )
+            .bind(holder)
+            .bind(instance)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::db(OP))?;
+            rows.iter()
+                .map(|r| Ok((r.text("store_id").map_err(StoreError::db(OP))?, r.i64("epoch").map_err(StoreError::db(OP))?)))
+                .collect()
+        })
+    }
+
     /// Hands `fence`'s lease back (it expires at once; the epoch stays, so the next tenure's is
     /// larger) and ends the tenure locally. Returns false when it was no longer `fence`'s.
     pub async fn release_lease(&self, fence: &Fence) -> Result<bool> {
@@ -576,7 +633,7 @@ impl Store {
     /// Every store's lease row, by store id.
     pub async fn leases(&self) -> Result<Vec<Lease>> {
         const OP: &str = "read leases";
-        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases ORDER BY store_id");
+        let sql = format!("{LEASE_SELECT} ORDER BY l.store_id");
         on_db!(self.db(), p => {
             let rows = sqlx::query(&sql).fetch_all(p).await.map_err(StoreError::db(OP))?;
             rows.iter().map(|r| lease_from(r, OP)).collect()
@@ -586,7 +643,7 @@ impl Store {
     /// The lease row of `store_id`, if it was ever leased.
     pub async fn lease(&self, store_id: &str) -> Result<Option<Lease>> {
         const OP: &str = "read lease";
-        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE store_id = $1");
+        let sql = format!("{LEASE_SELECT} WHERE l.store_id = $1");
         on_db!(self.db(), p => {
             let row = sqlx::query(&sql).bind(store_id).fetch_optional(p).await.map_err(StoreError::db(OP))?;
             row.as_ref().map(|r| lease_from(r, OP)).transpose()

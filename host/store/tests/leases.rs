@@ -18,6 +18,7 @@ suite!(
     a_fenced_handle_writes_nothing_after_a_takeover,
     a_restarted_host_with_the_same_id_fences_its_predecessor,
     renewals_hand_backs_and_heartbeats,
+    a_heartbeat_renews_every_lease_of_its_process,
 );
 
 const TTL: Duration = Duration::from_secs(10);
@@ -376,6 +377,63 @@ async fn renewals_hand_backs_and_heartbeats(db: &TestDb) {
     assert_eq!(beat("c2", 12, 12).await.unwrap(), None);
     assert_eq!(beat("c1", 0, 13).await.unwrap(), Some("c2".to_owned()));
     assert_eq!(beat("c2", 12, 15).await.unwrap(), Some("c1".to_owned()));
+}
+
+/// A host renews its leases by beating: one row, however many stores it holds. Only the leases
+/// of the beating process (host id and instance) are renewed, never one handed back, and once
+/// the beats stop the leases run out a TTL after the last one.
+async fn a_heartbeat_renews_every_lease_of_its_process(db: &TestDb) {
+    let s = &db.store;
+    let at = |secs: i64| t0() + TimeDelta::seconds(secs);
+    let f1 = take(db, "s1", "host-a", "a1", 0).await;
+    let f2 = take(db, "s2", "host-a", "a1", 0).await;
+    let _b = take(db, "s3", "host-b", "b1", 0).await;
+    assert_eq!(s.held_lease_count("host-a", "a1").await.unwrap(), 2);
+    // Beats every 5 s: the leases (own expiry +10 s) run a TTL past the last beat.
+    for secs in [5, 10, 15, 20] {
+        s.heartbeat("host-a", "a1", t0(), TTL, at(secs))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.lease("s1").await.unwrap().unwrap().expires_at, at(30));
+    // host-b's lease is not host-a's to renew.
+    assert_eq!(s.lease("s3").await.unwrap().unwrap().expires_at, at(10));
+    match s
+        .acquire_lease("s1", "host-b", "b1", TTL, at(29))
+        .await
+        .unwrap()
+    {
+        LeaseGrant::HeldBy { holder, expires_at } => {
+            assert_eq!(holder, "host-a");
+            assert_eq!(expires_at, at(30));
+        }
+        other => panic!("host-b took a lease host-a's beats renewed: {other:?}"),
+    }
+    let mut held = s.held_leases("host-a", "a1").await.unwrap();
+    held.sort();
+    assert_eq!(
+        held,
+        [("s1".to_owned(), f1.epoch()), ("s2".to_owned(), f2.epoch())]
+    );
+    // Handed back: no beat keeps it.
+    assert!(s.release_lease(&f2).await.unwrap());
+    s.heartbeat("host-a", "a1", t0(), TTL, at(25))
+        .await
+        .unwrap();
+    assert!(!s.lease("s2").await.unwrap().unwrap().is_held(at(26)));
+    assert_eq!(s.held_lease_count("host-a", "a1").await.unwrap(), 1);
+    let b2 = take(db, "s2", "host-b", "b1", 26).await;
+    assert!(b2.epoch() > f2.epoch());
+    // Another process under host-a's id beats: a1's leases keep only their own expiry.
+    s.heartbeat("host-a", "a2", at(26), TTL, at(26))
+        .await
+        .unwrap();
+    assert_eq!(s.lease("s1").await.unwrap().unwrap().expires_at, at(10));
+    // The beats stopped (a2's too): the lease is free a TTL after the last one.
+    let b1 = take(db, "s1", "host-b", "b1", 37).await;
+    assert!(b1.epoch() > f1.epoch());
+    assert_eq!(s.held_lease_count("host-a", "a1").await.unwrap(), 0);
+    assert_eq!(s.held_lease_count("host-b", "b1").await.unwrap(), 3);
 }
 
 /// A holder stopped inside a fenced write (SIGSTOP, a VM pause) on PostgreSQL: its session sits
