@@ -180,6 +180,29 @@ impl Clock for TokioClock {
 /// jumps (NTP, a suspended machine) delays a scheduled run by at most this much.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// Idle waits of a second or more end on a grid of this step ([`idle_sleep`]).
+pub const IDLE_GRAIN: Duration = Duration::from_millis(250);
+
+/// A sleep of `wait` for an idle loop: one of a second or more ends on the next point of a
+/// process-wide grid of [`IDLE_GRAIN`] (so up to a grain later), so the timers of thousands of
+/// idle loops that fall due within one grain wake the runtime once, not once each: each
+/// wake-up of a parked runtime costs thread switches that, at 10,000 stores, weighed more than
+/// the loops' own work. Shorter waits (a loop that was just busy) are kept exact.
+fn idle_sleep(wait: Duration) -> tokio::time::Sleep {
+    use tokio::time::Instant;
+    static GRID: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    if wait < Duration::from_secs(1) {
+        return tokio::time::sleep(wait);
+    }
+    let deadline = Instant::now() + wait;
+    // Any origin gives a deadline within a grain after `wait`; a shared one lines them up.
+    let origin = *GRID.get_or_init(Instant::now);
+    let grain = IDLE_GRAIN.as_nanos();
+    let past = deadline.saturating_duration_since(origin).as_nanos() % grain;
+    let up = if past == 0 { 0 } else { grain - past };
+    tokio::time::sleep_until(deadline + Duration::from_nanos(u64::try_from(up).unwrap_or(0)))
+}
+
 /// Idle checks of the database per second that a host's stores make together, at most, once
 /// it runs enough stores for the loops' own idle intervals to exceed it: see [`idle_cap`].
 pub const HOST_IDLE_CHECKS_PER_SEC: f64 = 100.0;
@@ -373,7 +396,7 @@ impl StoreRunner {
                         }
                         let woken = tokio::select! {
                             _ = w.journal.notified() => true,
-                            _ = tokio::time::sleep(jittered(idle, &mut rng)) => false,
+                            _ = idle_sleep(jittered(idle, &mut rng)) => false,
                             _ = stop.changed() => false,
                         };
                         idle = if woken { process_idle } else { next_idle(idle, process_cap) };
@@ -444,7 +467,7 @@ impl StoreRunner {
                         }
                         let woken = tokio::select! {
                             _ = w.outbox.notified() => true,
-                            _ = tokio::time::sleep(wait) => false,
+                            _ = idle_sleep(wait) => false,
                             _ = stop.changed() => false,
                         };
                         idle = if woken {
@@ -613,7 +636,7 @@ async fn poll_loop(
         }
         tokio::select! {
             _ = wake => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = idle_sleep(wait) => {}
             _ = stop.changed() => {}
         }
     }
