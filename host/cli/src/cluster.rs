@@ -493,7 +493,9 @@ async fn serve(
     started: tokio::sync::oneshot::Sender<()>,
 ) {
     let store = build.setup.id.clone();
-    match recover_in_flight(&db, &store).await {
+    // Boxed, as the plugin wait below: the task lives as long as the store runs, and its
+    // future is as large as the largest of these (thousands of stores).
+    match Box::pin(recover_in_flight(&db, &store)).await {
         Ok(0) => {}
         Ok(n) => {
             warn!(%store, writes = n, "writes the store's previous holder left in flight are due again")
@@ -515,7 +517,7 @@ async fn serve(
                 let _ = s.send(());
             }
             let p = tokio::select! {
-                p = build.plugins_ready() => p,
+                p = Box::pin(build.plugins_ready()) => p,
                 _ = stop.wait_for(|s| *s) => return,
                 _ = fence.lost() => return,
             };

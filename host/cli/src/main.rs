@@ -334,6 +334,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// mimalloc rather than glibc's allocator: it gives freed pages back to the system (glibc keeps
+/// them in its heaps) and allocates with less contention between threads. Measured in release
+/// (`weft bench stores --stores 10000`): RSS 1,084 -> 993 MiB, idle CPU 7.6% -> 6.6% of a core;
+/// `weft bench intake`: 133-160 -> 105-110 us of CPU per webhook.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `weft run` logs as its config's [log] says, unless a flag or WEFT_LOG says otherwise (a
