@@ -3497,17 +3497,11 @@ impl<'a> Work<'a> {
                 continue;
             }
             let group = (system.to_owned(), "variant".to_owned(), r.key.clone());
-            if self.held.contains(&group) {
-                return Ok(Some(r.key.clone()));
-            }
-            if self.target(system, kind, &r.key).await?.is_some() {
+            // A record the system showed before is no creation's initial value.
+            if !self.held.contains(&group) && self.target(system, kind, &r.key).await?.is_some() {
                 continue;
             }
-            let writes = self
-                .db
-                .unsettled_writes(self.store_id, system, "variant", &r.key, self.end)
-                .await?;
-            if writes.iter().any(|w| w.created_at <= entry.received_at) {
+            if self.must_park(system, "variant", &r.key, entry).await? {
                 return Ok(Some(r.key.clone()));
             }
         }

@@ -319,12 +319,21 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
 }
 
-/// A lease row with its effective expiry: its own, or its holder's heartbeat's when that is
-/// later (see the module docs), never for a lease handed back (0).
-const LEASE_SELECT: &str = "SELECT l.store_id, l.holder, l.instance, l.epoch, l.acquired_at,
-        CASE WHEN l.expires_at > 0 AND h.expires_at > l.expires_at THEN h.expires_at
-             ELSE l.expires_at END AS expires_at
-     FROM leases l LEFT JOIN hosts h ON h.host_id = l.holder AND h.instance = l.instance";
+/// A lease's effective expiry, over `LEASE_FROM`: its own, or its holder's heartbeat's when
+/// that is later (see the module docs), never for a lease handed back (0).
+const EFFECTIVE_EXPIRY: &str = "CASE WHEN l.expires_at > 0 AND h.expires_at > l.expires_at
+        THEN h.expires_at ELSE l.expires_at END AS expires_at";
+
+/// Lease rows (`l`) beside the heartbeat of the process holding each (`h`).
+const LEASE_FROM: &str =
+    "FROM leases l LEFT JOIN hosts h ON h.host_id = l.holder AND h.instance = l.instance";
+
+/// A lease row with its effective expiry.
+fn lease_select() -> String {
+    format!(
+        "SELECT l.store_id, l.holder, l.instance, l.epoch, l.acquired_at, {EFFECTIVE_EXPIRY} {LEASE_FROM}"
+    )
+}
 
 fn lease_from<R: RowExt>(r: &R, op: &'static str) -> Result<Lease> {
     let d = StoreError::db;
@@ -373,11 +382,7 @@ impl Store {
         let pg = matches!(self.db(), Db::Postgres(_));
         // The expiry is the effective one: the holder's heartbeat renews its leases.
         let select = format!(
-            "SELECT l.holder, l.instance, l.epoch,
-                    CASE WHEN l.expires_at > 0 AND h.expires_at > l.expires_at THEN h.expires_at
-                         ELSE l.expires_at END AS expires_at
-             FROM leases l LEFT JOIN hosts h ON h.host_id = l.holder AND h.instance = l.instance
-             WHERE l.store_id = $1{}",
+            "SELECT l.holder, l.instance, l.epoch, {EFFECTIVE_EXPIRY} {LEASE_FROM} WHERE l.store_id = $1{}",
             if pg { " FOR UPDATE OF l" } else { "" }
         );
         let expires = ms(now) + ttl;
@@ -633,7 +638,7 @@ impl Store {
     /// Every store's lease row, by store id.
     pub async fn leases(&self) -> Result<Vec<Lease>> {
         const OP: &str = "read leases";
-        let sql = format!("{LEASE_SELECT} ORDER BY l.store_id");
+        let sql = format!("{} ORDER BY l.store_id", lease_select());
         on_db!(self.db(), p => {
             let rows = sqlx::query(&sql).fetch_all(p).await.map_err(StoreError::db(OP))?;
             rows.iter().map(|r| lease_from(r, OP)).collect()
@@ -643,7 +648,7 @@ impl Store {
     /// The lease row of `store_id`, if it was ever leased.
     pub async fn lease(&self, store_id: &str) -> Result<Option<Lease>> {
         const OP: &str = "read lease";
-        let sql = format!("{LEASE_SELECT} WHERE l.store_id = $1");
+        let sql = format!("{} WHERE l.store_id = $1", lease_select());
         on_db!(self.db(), p => {
             let row = sqlx::query(&sql).bind(store_id).fetch_optional(p).await.map_err(StoreError::db(OP))?;
             row.as_ref().map(|r| lease_from(r, OP)).transpose()
