@@ -31,7 +31,8 @@
 // - `normalizeDecimal`, `decimalToNumber`, `sameValue` as in the Rust SDK.
 //
 // Entity kinds and write ops are the WIT names: "product", "variant", "inventory-level", "price",
-// "customer", "order", "fulfillment", "refund"; "upsert", "set-quantity", "adjust-quantity".
+// "customer", "order", "fulfillment", "refund"; "upsert", "set-quantity", "adjust-quantity",
+// "delete" (only for a request whose `deleted` is true: see `deleteCommand`).
 //
 // JavaScript numbers are doubles: an integer id written as a JSON number beyond 2^53 cannot be
 // read exactly, so `Node.id` refuses it (`InvalidInput`) instead of returning a wrong id. weft's
@@ -39,7 +40,7 @@
 //
 // Any other exception is a bug: it traps, and the host reports it as `PluginError::Trap`.
 
-import { log as hostLog, config as hostConfig } from "weft:plugin/host@0.4.0";
+import { log as hostLog, config as hostConfig } from "weft:plugin/host@0.5.0";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -432,6 +433,17 @@ export function command(req, body, opts = {}) {
     externalId: opts.externalId ?? undefined,
     body: JSON.stringify(body),
   };
+}
+
+/**
+ * The one command that removes request `req`'s record from its target, for a request whose
+ * `deleted` is true (another system deleted the record and the store's `[deletes]` policy
+ * removes it here); `body` carries what else the target needs to find it. `null` when weft
+ * knows no id for it there (skip the request then).
+ */
+export function deleteCommand(req, body = {}) {
+  if (req.targetId === undefined || req.targetId === null) return null;
+  return command(req, body, { op: "delete", targetId: req.targetId });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ __all__ = [
     "WriteRequest", "Level", "ItemFailure", "InvalidInput", "Unsupported", "ConfigError",
     "BatchError", "Context", "Node", "parse", "type_name", "normalize_decimal",
     "decimal_to_number", "same_value", "record", "mapped", "skipped", "failed", "commands",
-    "command", "trace", "debug", "info", "warn", "error", "DocMapper", "Mapper",
+    "command", "delete_command", "trace", "debug", "info", "warn", "error", "DocMapper", "Mapper",
     "export_mapper", "kind_name",
 ]
 
@@ -495,6 +495,16 @@ def command(req, body, op=WriteOp.UPSERT, kind=None, target_id=None, external_id
         external_id,
         _dumps(body),
     )
+
+
+def delete_command(req, body=None):
+    """The one command that removes request ``req``'s record from its target, for a request
+    whose ``deleted`` is true (another system deleted the record and the store's ``[deletes]``
+    policy removes it here); ``body`` carries what else the target needs to find it. ``None``
+    when weft knows no id for it there (skip the request then)."""
+    if req.target_id is None:
+        return None
+    return command(req, {} if body is None else body, op=WriteOp.DELETE, target_id=req.target_id)
 
 
 def kind_name(kind):

@@ -81,6 +81,10 @@ pub struct DemoOptions {
     /// inactive item archived in Shopify, and every other product active on both sides
     /// (checked by [`verify_deletes`]; its problems count as drift).
     pub deletes: usize,
+    /// The stores' `[deletes]` action for variants and products: `Archive` (the default) or
+    /// `Delete` (a deleted Shopify product's items are removed from NetSuite, or kept
+    /// inactive there when transactions depend on them, as NetSuite refuses the delete).
+    pub delete_action: weft_engine::OnDelete,
 }
 
 /// The storefront platform of a demo store.
@@ -130,6 +134,7 @@ impl Default for DemoOptions {
             shopify_plan: PlanPreset::Standard,
             erp_push: true,
             deletes: 0,
+            delete_action: weft_engine::OnDelete::Archive,
         }
     }
 }
@@ -270,8 +275,15 @@ pub struct DemoReport {
     pub deletes_held: i64,
     /// Records whose deleting system showed them again (`deletes_recreated`).
     pub deletes_recreated: i64,
-    /// Deleted or inactive SKUs found archived on the other side, as the policy says.
+    /// Records a deletion removed from the other systems (`deletes_removing`, `delete` action).
+    pub deletes_removing: i64,
+    /// Records whose deletion was the echo of weft's own removal (`deletes_echoed`).
+    pub deletes_echoed: i64,
+    /// Deleted or inactive SKUs found archived (or removed) on the other side, as the policy
+    /// says.
     pub archived_matched: usize,
+    /// Of those, SKUs deleted in Shopify whose NetSuite item is gone (`delete` action).
+    pub items_removed: usize,
     /// SKUs nobody deleted found active on both sides.
     pub kept_active: usize,
     /// Wall time of the whole run.
@@ -314,6 +326,8 @@ struct DemoStore {
     deleted: BTreeSet<String>,
     /// SKUs whose NetSuite item was made inactive.
     deactivated: BTreeSet<String>,
+    /// The store's `[deletes]` action for variants and products.
+    delete_action: weft_engine::OnDelete,
 }
 
 /// One SKU's stock movements in the demo, for [`verify_stock`].
@@ -573,7 +587,13 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             public_url: None,
             stock: Default::default(),
             ownership: opts.ownership.clone(),
-            deletes: Default::default(),
+            deletes: weft_engine::DeletePolicy {
+                kinds: ["variant", "product"]
+                    .iter()
+                    .map(|k| ((*k).to_owned(), opts.delete_action))
+                    .collect(),
+                ..Default::default()
+            },
         });
     }
     let host = Host::start(db.clone(), &runtime, setups, "127.0.0.1:0".parse()?).await?;
@@ -815,6 +835,8 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             ));
         }
         report.deletes_recreated += c("deletes_recreated");
+        report.deletes_removing += c("deletes_removing");
+        report.deletes_echoed += c("deletes_echoed");
         report.delete_webhooks_dropped += s
             .shopify
             .webhook_log()
@@ -961,6 +983,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         refunds: Vec::new(),
         stock,
         deleted: BTreeSet::new(),
+        delete_action: opts.delete_action,
         deactivated: BTreeSet::new(),
     })
 }
@@ -1504,15 +1527,21 @@ fn deactivate_in_netsuite(
     Ok(())
 }
 
-/// Checks the run's deletions against the store's `[deletes]` policy (archive, the default):
-/// a SKU whose Shopify product was deleted is in no Shopify product (never recreated) and its
-/// NetSuite item is inactive; a SKU whose NetSuite item was made inactive is on an archived
-/// Shopify product and still inactive in NetSuite; every other SKU is on an active Shopify
-/// product and active in NetSuite (nothing archived that nobody deleted). Each problem is one
-/// drift; `records_compared` counts the SKUs checked.
-fn verify_deletes(s: &DemoStore) -> (Verification, usize, usize) {
+/// Checks the run's deletions against the store's `[deletes]` policy: a SKU whose Shopify
+/// product was deleted is in no Shopify product (never recreated) and its NetSuite item is
+/// inactive (`archive`), or gone, or inactive because transactions kept it (`delete`); a SKU
+/// whose NetSuite item was made inactive is on an archived Shopify product and still inactive
+/// in NetSuite; every other SKU is on an active Shopify product and active in NetSuite
+/// (nothing archived or removed that nobody deleted). Each problem is one drift;
+/// `records_compared` counts the SKUs checked. Returns also the SKUs archived or removed as
+/// asked, those kept active, and those removed from NetSuite.
+fn verify_deletes(
+    s: &DemoStore,
+    action: weft_engine::OnDelete,
+) -> (Verification, usize, usize, usize) {
     let mut report = Verification::default();
-    let (mut archived, mut kept) = (0, 0);
+    let (mut archived, mut kept, mut removed) = (0, 0, 0);
+    let removing = action == weft_engine::OnDelete::Delete;
     let items = s.netsuite.records(RecordType::InventoryItem);
     let inactive = |sku: &str| -> Option<bool> {
         items
@@ -1533,7 +1562,15 @@ fn verify_deletes(s: &DemoStore) -> (Verification, usize, usize) {
         report.records_compared += 1;
         let erp = inactive(sku);
         let shop = shop_status(sku);
-        let (ok, want) = if s.deleted.contains(sku) {
+        let (ok, want) = if s.deleted.contains(sku) && removing {
+            if erp.is_none() {
+                removed += 1;
+            }
+            (
+                shop.is_none() && erp != Some(false),
+                "deleted in Shopify: in no Shopify product, removed from NetSuite (or inactive there when transactions keep it)",
+            )
+        } else if s.deleted.contains(sku) {
             (
                 shop.is_none() && erp == Some(true),
                 "deleted in Shopify: in no Shopify product, inactive in NetSuite",
@@ -1560,7 +1597,7 @@ fn verify_deletes(s: &DemoStore) -> (Verification, usize, usize) {
             ),
         }
     }
-    (report, archived, kept)
+    (report, archived, kept, removed)
 }
 
 /// Fulfils one of the store's Shopify orders in NetSuite, as a warehouse would: all it
@@ -1950,8 +1987,9 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         },
         &s.deleted,
     );
-    let (deletes, archived, kept) = verify_deletes(s);
+    let (deletes, archived, kept, removed) = verify_deletes(s, s.delete_action);
     report.archived_matched += archived;
+    report.items_removed += removed;
     report.kept_active += kept;
     report.drift += deletes.drift;
     for d in deletes.drift_details {
@@ -2077,6 +2115,15 @@ pub(crate) fn verify_ledger_except(
 ) -> Verification {
     let mut report = Verification::default();
     for (sku, l) in ledger {
+        if gone.contains(sku)
+            && netsuite
+                .record(RecordType::InventoryItem, &l.item_id)
+                .is_none()
+        {
+            // Deleted from the storefront and removed from NetSuite too (`[deletes]` action
+            // `delete`): no stock is kept for it anywhere ([`verify_deletes`] checks it).
+            continue;
+        }
         report.records_compared += 1;
         let q = netsuite.quantities(&l.item_id, NS_LOCATION);
         let story = format!(
@@ -2525,6 +2572,7 @@ pub async fn verify_orders(
             continue;
         };
         let req = weft_runtime::types::WriteRequest {
+            deleted: false,
             target: "netsuite".into(),
             record,
             current: Some(so.to_string()),

@@ -625,6 +625,7 @@ async fn verify_orders(
             continue;
         };
         let req = weft_runtime::types::WriteRequest {
+            deleted: false,
             target: "netsuite".into(),
             record,
             current: Some(so.to_string()),

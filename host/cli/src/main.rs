@@ -224,6 +224,17 @@ struct DemoArgs {
     /// side and nothing recreated.
     #[arg(long, default_value_t = 0)]
     deletes: usize,
+    /// What a deleted Shopify product does to its NetSuite items (`[deletes]`): `archive`
+    /// (inactive) or `delete` (removed, or kept inactive when transactions depend on them).
+    #[arg(long, value_enum, default_value = "archive")]
+    delete_action: DeleteActionArg,
+}
+
+/// `weft demo --delete-action`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DeleteActionArg {
+    Archive,
+    Delete,
 }
 
 fn parse_plan(s: &str) -> Result<weft_sim_shopify::PlanPreset, String> {
@@ -290,6 +301,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         shopify_plan: args.shopify_plan,
         erp_push: !args.no_erp_push,
         deletes: args.deletes,
+        delete_action: match args.delete_action {
+            DeleteActionArg::Archive => weft_engine::OnDelete::Archive,
+            DeleteActionArg::Delete => weft_engine::OnDelete::Delete,
+        },
         ..weft::demo::DemoOptions::default()
     })
     .await?;

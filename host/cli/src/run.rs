@@ -178,6 +178,7 @@ pub(crate) fn delete_policy(store: &StoreConfig) -> weft_engine::DeletePolicy {
                     k.clone(),
                     match a {
                         weft_config::DeleteAction::Archive => weft_engine::OnDelete::Archive,
+                        weft_config::DeleteAction::Delete => weft_engine::OnDelete::Delete,
                         weft_config::DeleteAction::Ignore => weft_engine::OnDelete::Ignore,
                     },
                 )

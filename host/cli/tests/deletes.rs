@@ -289,12 +289,14 @@ token_secret = {{ env = "TS" }}
         let host = dir.path().join("weft.toml");
         (dir, host)
     };
-    let (_dir, path) =
-        write("variant = \"archive\"\ncustomer = \"ignore\"\nguard_percent = 25\nguard_min = 5");
+    let (_dir, path) = write(
+        "variant = \"archive\"\ncustomer = \"ignore\"\nproduct = \"delete\"\nguard_percent = 25\nguard_min = 5",
+    );
     let c = weft::platforms::load_config(&path).unwrap();
     let d = &c.stores[0].deletes;
     assert_eq!(d.action("variant"), weft_config::DeleteAction::Archive);
     assert_eq!(d.action("customer"), weft_config::DeleteAction::Ignore);
+    assert_eq!(d.action("product"), weft_config::DeleteAction::Delete);
     assert_eq!(
         d.action("order"),
         weft_config::DeleteAction::Archive,
@@ -303,16 +305,19 @@ token_secret = {{ env = "TS" }}
     assert_eq!((d.guard_percent, d.guard_min), (25, 5));
 
     let (_dir, path) = write(
-        "variant = \"delete\"\nproduct = \"archve\"\nguard_percent = 150\nvariants = \"ignore\"",
+        "order = \"delete\"\nproduct = \"archve\"\nguard_percent = 150\nvariants = \"ignore\"",
     );
     let diags = weft::platforms::load_config(&path).unwrap_err();
     let text = diags.to_string();
     assert_eq!(diags.len(), 4, "{text}");
     assert!(
-        text.contains("`delete` for `variant` in [deletes] is not supported"),
+        text.contains("`delete` for `order` in [deletes] is not supported"),
         "{text}"
     );
-    assert!(text.contains("no delete write"), "{text}");
+    assert!(
+        text.contains("only product, variant, customer records are removed"),
+        "{text}"
+    );
     assert!(
         text.contains("unknown action `archve` for `product` in [deletes]"),
         "{text}"

@@ -4,14 +4,16 @@
 //! ```toml
 //! [deletes]
 //! variant = "archive"      # default: the record becomes inactive on every other system
+//! product = "delete"       # the record is removed from every other system that holds it
 //! customer = "ignore"      # nothing changes elsewhere
 //! guard_percent = 10       # hold a round that would delete more than 10% of a kind
 //! guard_min = 3            # ...once it deletes at least 3 records
 //! ```
 //!
 //! Whatever the action, weft never writes a record again to the system that deleted it (until
-//! that system shows it again). `delete` (removing the record on the other systems) is refused:
-//! the plugin contract has no delete write.
+//! that system shows it again). `delete` is for the catalog and customers (`product`,
+//! `variant`, `customer`): what lives on a variant (its price, its stock levels) goes with it,
+//! and orders and what hangs off them are records of what happened, never removed.
 
 use std::collections::BTreeMap;
 
@@ -28,18 +30,25 @@ pub enum DeleteAction {
     /// (default).
     #[default]
     Archive,
+    /// The record is removed from every other system that holds it (the mapper's `delete`
+    /// writes, `weft:plugin@0.5.0`).
+    Delete,
     /// Nothing changes on the other systems.
     Ignore,
 }
 
+/// The kinds a deletion may remove from the other systems.
+pub const DELETABLE_KINDS: [&str; 3] = ["product", "variant", "customer"];
+
 impl DeleteAction {
     /// The config names.
-    pub const NAMES: [&str; 2] = ["archive", "ignore"];
+    pub const NAMES: [&str; 3] = ["archive", "delete", "ignore"];
 
     /// Parses a config name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "archive" => Some(Self::Archive),
+            "delete" => Some(Self::Delete),
             "ignore" => Some(Self::Ignore),
             _ => None,
         }
@@ -49,6 +58,7 @@ impl DeleteAction {
     pub fn name(self) -> &'static str {
         match self {
             Self::Archive => "archive",
+            Self::Delete => "delete",
             Self::Ignore => "ignore",
         }
     }
@@ -103,10 +113,13 @@ pub(crate) fn read_deletes(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> DeletesConfig 
     for kind in ENTITY_KINDS {
         let Some(v) = tbl.get(kind) else { continue };
         match v.get_ref() {
-            DeValue::String(s) if *s == "delete" => cx.err(
+            DeValue::String(s) if *s == "delete" && !DELETABLE_KINDS.contains(&kind) => cx.err(
                 v.span(),
                 format!("`delete` for `{kind}` in [deletes] is not supported"),
-                Some("the plugin contract (weft:plugin@0.4.0) has no delete write: use `archive` (inactive everywhere) or `ignore`".into()),
+                Some(format!(
+                    "only {} records are removed from the other systems ({kind} records are kept: what lives on a variant goes with it, and orders are a record of what happened); use `archive` or `ignore`",
+                    DELETABLE_KINDS.join(", ")
+                )),
             ),
             DeValue::String(s) => match DeleteAction::parse(s) {
                 Some(a) => {
@@ -122,7 +135,7 @@ pub(crate) fn read_deletes(cx: &mut Cx<'_>, tbl: &Tbl<'_, '_>) -> DeletesConfig 
                 tbl,
                 kind,
                 v,
-                "one of archive, ignore",
+                "one of archive, delete, ignore",
                 &format!("{kind} = \"archive\""),
             ),
         }

@@ -12,6 +12,16 @@
 //! - [`OnDelete::Archive`] (the default) also makes the golden record inactive
 //!   (`active = false`, for records that carry `active`), which every other system's mapper
 //!   writes as its archived state (Shopify product status `ARCHIVED`, NetSuite `isInactive`);
+//! - [`OnDelete::Delete`] removes the record from the other systems: the golden meta records
+//!   the removal ([`REMOVED`]) and every other system that holds the record gets a write
+//!   request with `deleted` set, which the mapper answers with a `delete` command (or skips);
+//!   a system that never held it gets nothing. Records that live on a removed variant (its
+//!   price, its stock levels) are written nowhere while it is removed. The tombstones the
+//!   other systems then journal (their delete webhooks, the write's own answer) are weft's
+//!   own deletions' echoes (`"echo": true`): they apply no policy and do not count toward the
+//!   guard. When a system shows the record again (a real re-creation), the removal is lifted
+//!   with the echoes, so the record is written again wherever weft removed it (never to the
+//!   system that deleted it first, until it shows it again too);
 //! - [`OnDelete::Ignore`] changes nothing on the other systems.
 //!
 //! A document of the entity no newer than its tombstone (or after it in the same step) is
@@ -19,9 +29,6 @@
 //! records are moot: unsent ones are withdrawn, their dead letters and unsent retries become
 //! `superseded` ([`weft_store::MootWrites`]), and a write that fails there for good once the
 //! tombstone is known is superseded rather than left as a dead letter.
-//!
-//! Removing the record on the other systems (`delete`) is not offered: the plugin contract has
-//! no delete write.
 //!
 //! **The mass-delete guard**: when the deletions of one step plus those applied in the last
 //! minute would remove more than `guard_percent` of a kind's golden records (and at least
@@ -37,6 +44,10 @@ use serde_json::{Map, Value, json};
 /// Golden meta key of a record's tombstones: `{ "<system>": {seq, version, entity, at} }`.
 pub const DELETED: &str = "weft:deleted";
 
+/// Golden meta key of a record removed everywhere by the `delete` policy:
+/// `{system, seq, at}` of the deletion that decided it.
+pub const REMOVED: &str = "weft:removed";
+
 /// How long applied deletions count toward the guard (one minute of webhooks).
 pub const GUARD_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -46,6 +57,8 @@ pub enum OnDelete {
     /// The golden record becomes inactive everywhere else (default).
     #[default]
     Archive,
+    /// The record is removed from the other systems too (the mapper's `delete` writes).
+    Delete,
     /// Nothing changes on the other systems.
     Ignore,
 }
@@ -85,6 +98,35 @@ impl DeletePolicy {
     pub fn trips(&self, n: u64, total: u64) -> bool {
         n >= self.guard_min && n.saturating_mul(100) > self.guard_percent.saturating_mul(total)
     }
+}
+
+/// Whether `meta` (a golden record's) says the record is removed everywhere ([`REMOVED`]).
+pub fn removed(meta: &Value) -> bool {
+    meta.get(REMOVED).is_some_and(Value::is_object)
+}
+
+/// Records that the record is removed everywhere, decided by `system`'s deletion `seq`.
+pub(crate) fn mark_removed(meta: &mut Value, system: &str, seq: i64, at: &str) {
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    meta[REMOVED] = json!({"system": system, "seq": seq, "at": at});
+}
+
+/// Lifts a removal ([`REMOVED`]) and the tombstones that were its echoes; returns whether
+/// there was one.
+pub(crate) fn lift_removal(meta: &mut Value) -> bool {
+    let Value::Object(m) = meta else { return false };
+    if m.remove(REMOVED).is_none() {
+        return false;
+    }
+    if let Some(Value::Object(d)) = m.get_mut(DELETED) {
+        d.retain(|_, t| t.get("echo") != Some(&Value::Bool(true)));
+        if d.is_empty() {
+            m.remove(DELETED);
+        }
+    }
+    true
 }
 
 /// Whether `meta` (a golden record's) holds a tombstone for `system`.
@@ -142,6 +184,30 @@ pub(crate) async fn stored_deleted_on(
         return Ok(on(db.golden(store, "variant", sku).await?));
     }
     Ok(false)
+}
+
+/// Whether record `kind`/`key` of `store` is removed everywhere in the stored golden records
+/// (its meta's [`REMOVED`], or, for what lives on a variant, the variant's).
+pub(crate) async fn stored_removed(
+    db: &weft_store::Store,
+    store: &str,
+    kind: &str,
+    key: &str,
+) -> Result<bool, weft_store::StoreError> {
+    let on = |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| removed(&g.field_meta));
+    if on(db.golden(store, kind, key).await?) {
+        return Ok(true);
+    }
+    if matches!(kind, "price" | "inventory-level") {
+        let sku = key.split('@').next().unwrap_or(key);
+        return Ok(on(db.golden(store, "variant", sku).await?));
+    }
+    Ok(false)
+}
+
+/// The seq of the deletion that removed a record everywhere ([`REMOVED`]).
+pub(crate) fn removed_by(meta: &Value) -> Option<i64> {
+    meta.get(REMOVED)?.get("seq")?.as_i64()
 }
 
 /// Deletions applied recently, per canonical kind (the guard's one-minute window). Rebuilt

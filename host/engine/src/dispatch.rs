@@ -284,7 +284,7 @@ impl Dispatcher {
     /// writes cannot recreate anything (they fail on a missing item, and such a dead letter
     /// is superseded the same way).
     async fn deleted_there(&self, row: &OutboxRow) -> Result<bool, EngineError> {
-        if row.op != "upsert" || !self.target_deleted(row).await? {
+        if !matches!(row.op.as_str(), "upsert" | "delete") || !self.target_deleted(row).await? {
             return Ok(false);
         }
         info!(store = %self.store_id, system = %row.system, kind = %row.kind, key = %row.key, "write not sent: its record was deleted there since it was queued");
@@ -1024,7 +1024,8 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             });
         }
     }
-    if !outcome.target_id.is_empty() {
+    let deleted = row.op == WriteOp::Delete.as_str();
+    if !outcome.target_id.is_empty() && !deleted {
         // The answer names the entity, not the other keys it carries: it moves nothing.
         completion.xrefs.push(Xref {
             kind: row.kind.clone(),
@@ -1045,7 +1046,9 @@ pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion
             });
         }
     }
-    completion.journal.extend(dependents_entry(row, outcome));
+    if !deleted {
+        completion.journal.extend(dependents_entry(row, outcome));
+    }
     completion.counters.push(("writes_applied".into(), 1));
     completion
 }

@@ -1106,6 +1106,11 @@ impl Processor {
         if recreated {
             work.count("deletes_recreated");
             info!(store = %self.store_id, %system, %kind, key = %record_key, seq = entry.seq, "a record its system had deleted is shown there again: its tombstone is cleared");
+            if deletes::lift_removal(&mut meta) {
+                // It was removed everywhere (the `delete` policy): it exists again, so it is
+                // written again wherever weft removed it.
+                work.count("removals_lifted");
+            }
         }
         // A re-created record held nothing there since its deletion: what it shows now is that
         // system's change from the agreed record (so, say, an archive is undone by a product
@@ -1443,11 +1448,19 @@ impl Processor {
                     if !released.contains(&entry.seq)
                         && let Some(Ok(ToCanonicalOutcome::Mapped(records))) = outcomes.get(i)
                     {
-                        let keys = records
-                            .iter()
-                            .map(|r| (kind_str(r.kind).to_owned(), r.key.clone()))
-                            .collect();
-                        deletions.push((entry.seq, keys));
+                        let mut keys = Vec::new();
+                        for r in records {
+                            let kind = kind_str(r.kind);
+                            // The echo of weft's own removal is no deletion to guard.
+                            if !deletes::stored_removed(&self.db, &self.store_id, kind, &r.key)
+                                .await?
+                            {
+                                keys.push((kind.to_owned(), r.key.clone()));
+                            }
+                        }
+                        if !keys.is_empty() {
+                            deletions.push((entry.seq, keys));
+                        }
                     }
                     i += 1;
                 }
@@ -1600,6 +1613,12 @@ impl Processor {
             if golden.is_empty() {
                 continue;
             }
+            // Removed everywhere already (the `delete` policy): this system's deletion is the
+            // echo of weft's own, which applies no policy and is no deletion to guard.
+            let echo = self
+                .removed_before(work, kind, &record.key, &meta, entry.seq)
+                .await?;
+            let guarded = guarded && !echo;
             deletes::mark(
                 &mut meta,
                 system,
@@ -1610,30 +1629,43 @@ impl Processor {
                     "at": entry.received_at.to_rfc3339(),
                     "applied": work.step.at.to_rfc3339(),
                     "guarded": guarded,
+                    "echo": echo,
                 }),
             );
-            match self.deletes.action(kind) {
-                OnDelete::Archive => {
-                    if golden.get("active").is_some_and(|a| *a != json!(false)) {
-                        golden.insert("active".into(), json!(false));
-                        let prov =
-                            json!({"system": system, "version": entry.version, "seq": entry.seq});
-                        match meta.get_mut("active") {
-                            Some(Value::Object(f)) => {
-                                if let Value::Object(p) = prov {
-                                    f.extend(p);
-                                }
-                            }
-                            _ => {
-                                meta["active"] = prov;
+            let action = if echo {
+                work.count("deletes_echoed");
+                None
+            } else {
+                Some(self.deletes.action(kind))
+            };
+            match action {
+                None => {}
+                Some(OnDelete::Delete) => {
+                    deletes::mark_removed(&mut meta, system, entry.seq, &work.step.at.to_rfc3339());
+                    work.count("deletes_removing");
+                }
+                Some(OnDelete::Archive)
+                    if golden.get("active").is_some_and(|a| *a != json!(false)) =>
+                {
+                    golden.insert("active".into(), json!(false));
+                    let prov =
+                        json!({"system": system, "version": entry.version, "seq": entry.seq});
+                    match meta.get_mut("active") {
+                        Some(Value::Object(f)) => {
+                            if let Value::Object(p) = prov {
+                                f.extend(p);
                             }
                         }
-                        work.count("deletes_archived");
+                        _ => {
+                            meta["active"] = prov;
+                        }
                     }
+                    work.count("deletes_archived");
                 }
-                OnDelete::Ignore => work.count("deletes_ignored"),
+                Some(OnDelete::Archive) => {}
+                Some(OnDelete::Ignore) => work.count("deletes_ignored"),
             }
-            info!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, action = ?self.deletes.action(kind), "a record was deleted on one system");
+            info!(store = %self.store_id, %system, %kind, key = %record.key, seq = entry.seq, ?action, echo, "a record was deleted on one system");
             // What was queued for it there, or died trying, is moot now.
             work.step.moot_writes.push(weft_store::MootWrites {
                 system: system.to_owned(),
@@ -1652,8 +1684,12 @@ impl Processor {
             if guarded {
                 *work.deleted.entry(kind.to_owned()).or_default() += 1;
             }
-            work.count("records_deleted");
             work.set_golden(kind, &record.key, golden, meta, true);
+            if echo {
+                // Its removal was planned everywhere when it was decided.
+                continue;
+            }
+            work.count("records_deleted");
             plan_everywhere(
                 plans,
                 &self.systems,
@@ -1664,6 +1700,48 @@ impl Processor {
             );
         }
         Ok(())
+    }
+
+    /// Whether record `kind`/`key` is removed everywhere (the `delete` policy): its meta says
+    /// so, or, for what lives on a variant, the variant's.
+    async fn removed(
+        &self,
+        work: &mut Work<'_>,
+        kind: &str,
+        key: &str,
+        meta: &Value,
+    ) -> Result<bool, EngineError> {
+        if deletes::removed(meta) {
+            return Ok(true);
+        }
+        if matches!(kind, "price" | "inventory-level") {
+            let sku = key.split('@').next().unwrap_or(key);
+            let (_, variant_meta) = work.golden("variant", sku).await?;
+            return Ok(deletes::removed(&variant_meta));
+        }
+        Ok(false)
+    }
+
+    /// Whether record `kind`/`key` was removed everywhere by a deletion other than `seq` (its
+    /// meta, or, for what lives on a variant, the variant's): a deletion of it now is an echo.
+    async fn removed_before(
+        &self,
+        work: &mut Work<'_>,
+        kind: &str,
+        key: &str,
+        meta: &Value,
+        seq: i64,
+    ) -> Result<bool, EngineError> {
+        let before = |m: &Value| deletes::removed_by(m).is_some_and(|s| s != seq);
+        if before(meta) {
+            return Ok(true);
+        }
+        if matches!(kind, "price" | "inventory-level") {
+            let sku = key.split('@').next().unwrap_or(key);
+            let (_, variant_meta) = work.golden("variant", sku).await?;
+            return Ok(before(&variant_meta));
+        }
+        Ok(false)
     }
 
     /// Whether `target` deleted record `kind`/`key` (its tombstone is in the record's meta, or,
@@ -2275,6 +2353,37 @@ impl Processor {
                 work.step.withdraw.push((target, kind, key));
                 continue;
             }
+            if self.removed(work, &kind, &key, &golden_meta).await? {
+                // Removed everywhere (the `delete` policy): the target's copy is deleted, if
+                // it has one; what lives on a removed variant goes with it.
+                let target_id = match kind.as_str() {
+                    "price" | "inventory-level" => None,
+                    _ => work.xref(&kind, &key, &target).await?,
+                };
+                let Some(target_id) = target_id else {
+                    work.count("writes_skipped_removed");
+                    work.step.withdraw.push((target, kind, key));
+                    continue;
+                };
+                let doc_kind = work.platform(&target)?.document_kind(platform_kind(&kind));
+                let current = work
+                    .entity(&target, doc_kind.as_str(), &target_id)
+                    .await?
+                    .map(|e| e.body.to_string());
+                requests.push(WriteRequest {
+                    target: target.clone(),
+                    record: CanonicalRecord {
+                        kind: plan.kind,
+                        key: key.clone(),
+                        fields: Value::Object(golden.clone()).to_string(),
+                    },
+                    current,
+                    target_id: Some(target_id),
+                    deleted: true,
+                });
+                meta.push((target, kind, key, plan.seq, golden, None));
+                continue;
+            }
             if kind == "inventory-level"
                 && let Some(owner) = self.stock_owner.as_deref()
             {
@@ -2350,17 +2459,26 @@ impl Processor {
                     continue;
                 }
             }
-            let target_id = work.xref(&kind, &key, &target).await?;
+            let mut target_id = work.xref(&kind, &key, &target).await?;
             let current = match &target_id {
                 Some(id) => {
-                    let doc_kind = work.platform(&target)?.document_kind(platform_kind(&kind));
-                    work.entity(&target, doc_kind.as_str(), id)
-                        .await?
-                        .map(|e| e.body.to_string())
+                    let platform = work.platform(&target)?;
+                    let doc_kind = platform.document_kind(platform_kind(&kind));
+                    match work.entity(&target, doc_kind.as_str(), id).await? {
+                        // The entity weft knew it by is gone there (weft removed it, and it
+                        // exists again elsewhere): it is made anew.
+                        Some(e) if platform.is_deletion(doc_kind.as_str(), &e.body) => {
+                            target_id = None;
+                            None
+                        }
+                        Some(e) => Some(e.body.to_string()),
+                        None => None,
+                    }
                 }
                 None => None,
             };
             requests.push(WriteRequest {
+                deleted: false,
                 target: target.clone(),
                 record: CanonicalRecord {
                     kind: plan.kind,
@@ -2873,12 +2991,20 @@ fn outbox_row(
             WriteOp::Upsert => weft_platform::WriteOp::Upsert,
             WriteOp::SetQuantity => weft_platform::WriteOp::SetQuantity,
             WriteOp::AdjustQuantity => weft_platform::WriteOp::AdjustQuantity,
+            WriteOp::Delete => weft_platform::WriteOp::Delete,
         },
         target_id: cmd.target_id.clone(),
         external_id: cmd.external_id.clone(),
         body,
         idempotency_key: String::new(),
         expected_quantity: None,
+    };
+    // A deletion brings the target to holding nothing.
+    let nothing = Fields::new();
+    let golden = if cmd.op == WriteOp::Delete {
+        &nothing
+    } else {
+        golden
     };
     let prepared = platform.prepare_write(command, golden);
     let mut command = prepared.command;

@@ -8,7 +8,10 @@
 //! - a variant removed from its product in the shop is archived in the ERP like a deleted
 //!   product's, and nothing recreates it in the shop until the shop shows it again;
 //! - the mass-delete guard holds a poll round that would delete 30% of the catalog, and
-//!   releasing it applies exactly those deletions; discarding applies none.
+//!   releasing it applies exactly those deletions; discarding applies none;
+//! - `delete`: a product deleted in the shop is removed from the ERP (one `delete` write, nothing
+//!   else), the ERP's deletion that follows is its echo (no policy, no guard), and a re-creation
+//!   in the shop lifts the removal.
 
 use std::sync::Arc;
 
@@ -700,4 +703,129 @@ async fn a_price_change_of_any_size_reaches_the_shop_later() {
         );
     }
     assert_eq!(counter(&db, "writes_waiting_for_variant").await, 0);
+}
+
+/// The NetSuite item of product `n` is gone: its deleted-record search (or weft's own delete's
+/// answer) journals a tombstone.
+fn erp_delete(n: u32, version: &str) -> NewJournalEntry {
+    let id = format!("{}", 700 + n);
+    let mut e = entry("netsuite", "variant", &id, version, tombstone(&id));
+    e.source = Source::Cdc;
+    e
+}
+
+#[tokio::test]
+async fn delete_removes_the_record_elsewhere_its_echo_applies_nothing_and_a_re_creation_lifts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, policy(OnDelete::Delete));
+    catalog(&db, &p, 1).await;
+    let before = last_id(&db).await;
+
+    db.append(shop_delete(1, T1, Source::Webhook))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    let (fields, meta) = variant(&db, 1).await;
+    assert_eq!(
+        fields["active"],
+        json!(true),
+        "removed, not archived: {fields}"
+    );
+    assert_eq!(meta["weft:removed"]["system"], "shopify", "{meta}");
+    assert_eq!(counter(&db, "deletes_removing").await, 1);
+    let new = rows_after(&db, before).await;
+    let deletes: Vec<&OutboxRow> = new.iter().filter(|r| r.op == "delete").collect();
+    assert_eq!(deletes.len(), 1, "one delete: {new:#?}");
+    let d = deletes[0];
+    assert_eq!(
+        (d.system.as_str(), d.kind.as_str(), d.key.as_str()),
+        ("netsuite", "variant", sku(1).as_str())
+    );
+    assert_eq!(d.body["target_id"], "701", "{}", d.body);
+    assert_eq!(
+        d.body["desired"],
+        json!({}),
+        "it brings the ERP to holding nothing"
+    );
+    assert!(
+        new.iter().all(|r| r.op == "delete"),
+        "no price or stock write for a removed variant, nothing to the shop: {new:#?}"
+    );
+
+    // NetSuite's deletion (the delete's answer, its deleted-record search) is the echo of
+    // weft's own: it applies no policy, plans nothing and is no deletion to guard.
+    let before = last_id(&db).await;
+    db.append(erp_delete(1, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    let (_, meta) = variant(&db, 1).await;
+    assert_eq!(
+        meta["weft:deleted"]["netsuite"]["echo"],
+        json!(true),
+        "{meta}"
+    );
+    assert!(counter(&db, "deletes_echoed").await >= 1);
+    assert!(rows_after(&db, before).await.is_empty());
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+
+    // The merchant creates the product again in the shop: it exists again, so weft writes
+    // it again where it removed it.
+    let before = last_id(&db).await;
+    db.append(shop_product_with_id(
+        1,
+        "8899999999999",
+        "active",
+        "49.99",
+        T3,
+    ))
+    .await
+    .unwrap();
+    p.step(100).await.unwrap();
+    let (_, meta) = variant(&db, 1).await;
+    assert!(meta.get("weft:removed").is_none(), "{meta}");
+    assert!(meta.get("weft:deleted").is_none(), "{meta}");
+    assert!(counter(&db, "removals_lifted").await >= 1);
+    let new = rows_after(&db, before).await;
+    assert!(
+        new.iter()
+            .any(|r| r.system == "netsuite" && r.kind == "variant" && r.op == "upsert"),
+        "the item is written to the ERP again: {new:#?}"
+    );
+    assert!(new.iter().all(|r| r.op != "delete"), "{new:#?}");
+}
+
+#[tokio::test]
+async fn the_echoes_of_a_removal_do_not_trip_the_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, policy(OnDelete::Delete));
+    catalog(&db, &p, 40).await;
+    // 3 of 40 (7.5%): under the guard's 10%.
+    for n in [3, 13, 23] {
+        db.append(shop_delete(n, T1, Source::Webhook))
+            .await
+            .unwrap();
+    }
+    p.step(100).await.unwrap();
+    assert!(db.held_deletes(STORE).await.unwrap().is_empty());
+    assert_eq!(counter(&db, "deletes_removing").await, 3);
+    // Within the same minute NetSuite shows the three items gone: weft's own deletions, not
+    // three more (6 of 40 would be 15%).
+    for n in [3, 13, 23] {
+        db.append(erp_delete(n, T2)).await.unwrap();
+    }
+    p.step(100).await.unwrap();
+    assert!(
+        db.held_deletes(STORE).await.unwrap().is_empty(),
+        "{:#?}",
+        db.held_deletes(STORE).await.unwrap()
+    );
+    for n in [3, 13, 23] {
+        let (_, meta) = variant(&db, n).await;
+        assert_eq!(
+            meta["weft:deleted"]["netsuite"]["echo"],
+            json!(true),
+            "{meta}"
+        );
+    }
 }

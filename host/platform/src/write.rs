@@ -22,6 +22,15 @@ pub enum WriteOp {
     SetQuantity,
     /// Add a signed delta, idempotent by key.
     AdjustQuantity,
+    /// Remove the record, by `target_id` (the body carries what else the platform needs to
+    /// find it, e.g. the product a variant belongs to). Succeeds when the record is gone,
+    /// also when it was gone already. The outcome's `document` says what the target shows
+    /// now, for the engine to journal as that system's observation: a [`crate::webhook::tombstone`]
+    /// of the removed entity (versioned by when it was removed), or the new document of the
+    /// parent a child was removed from. A platform that refuses to remove a record others
+    /// depend on (an ERP item with transactions) may keep it inactive instead and answer with
+    /// that document.
+    Delete,
 }
 
 impl WriteOp {
@@ -31,6 +40,7 @@ impl WriteOp {
             WriteOp::Upsert => "upsert",
             WriteOp::SetQuantity => "set-quantity",
             WriteOp::AdjustQuantity => "adjust-quantity",
+            WriteOp::Delete => "delete",
         }
     }
 
@@ -40,6 +50,7 @@ impl WriteOp {
             WriteOp::Upsert,
             WriteOp::SetQuantity,
             WriteOp::AdjustQuantity,
+            WriteOp::Delete,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

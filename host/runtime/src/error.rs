@@ -149,7 +149,7 @@ pub enum PluginError {
         detail: String,
     },
     /// The component does not match the WIT contract (found at load, before any call).
-    #[error("plugin {plugin} does not match the weft:plugin@0.4.0 contract: {detail}")]
+    #[error("plugin {plugin} does not match the weft:plugin@0.5.0 contract: {detail}")]
     InterfaceMismatch { plugin: PluginRef, detail: String },
     /// The bytes are not a valid component, or wasmtime could not compile them.
     #[error("plugin {plugin} cannot be compiled: {detail}")]

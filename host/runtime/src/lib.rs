@@ -1,7 +1,7 @@
 //! weft's sandboxed plugin runtime.
 //!
 //! Per-store mapping and conflict-resolution logic runs as WebAssembly components (WIT contract
-//! `wit/plugin.wit`, package `weft:plugin@0.4.0`) under wasmtime:
+//! `wit/plugin.wit`, package `weft:plugin@0.5.0`) under wasmtime:
 //!
 //! - one [`Runtime`] per process: one engine with the pooling allocator, epoch interruption
 //!   driven by a ticker thread, optional fuel; components compiled once per sha256 and kept

@@ -377,6 +377,14 @@ fn call(
                 .map(|v| serde_json::to_value(v).expect("serializable"))
         }
         FixtureCall::FromCanonical => {
+            // A request without `deleted` (a fixture written before contract 0.5.0) is no
+            // deletion.
+            let mut input = input;
+            if let Value::Array(reqs) = &mut input {
+                for r in reqs.iter_mut().filter_map(Value::as_object_mut) {
+                    r.entry("deleted").or_insert(Value::Bool(false));
+                }
+            }
             let reqs: Vec<WriteRequest> = serde_json::from_value(input).map_err(bad_input)?;
             let m = runtime.mapper(plugin, ctx).map_err(|e| e.to_string())?;
             m.from_canonical(&reqs)

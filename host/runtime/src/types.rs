@@ -12,9 +12,9 @@ mod bindings {
             /// Everything a plugin may export, so one set of bindings serves both roles; a
             /// component exports one role or both.
             world any-plugin {
-                import weft:plugin/host@0.4.0;
-                export weft:plugin/mapping@0.4.0;
-                export weft:plugin/resolving@0.4.0;
+                import weft:plugin/host@0.5.0;
+                export weft:plugin/mapping@0.5.0;
+                export weft:plugin/resolving@0.5.0;
             }
         "#,
         path: "../../wit",
@@ -39,10 +39,10 @@ pub use bindings::weft::plugin::types::{
 };
 
 /// The name of the mapping export every mapper must have.
-pub const MAPPING_EXPORT: &str = "weft:plugin/mapping@0.4.0";
+pub const MAPPING_EXPORT: &str = "weft:plugin/mapping@0.5.0";
 /// The name of the resolving export every resolver must have.
-pub const RESOLVING_EXPORT: &str = "weft:plugin/resolving@0.4.0";
+pub const RESOLVING_EXPORT: &str = "weft:plugin/resolving@0.5.0";
 /// The contract's package version this host speaks.
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";
 /// The name of the host interface plugins import.
-pub const HOST_IMPORT: &str = "weft:plugin/host@0.4.0";
+pub const HOST_IMPORT: &str = "weft:plugin/host@0.5.0";

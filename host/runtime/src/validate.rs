@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::types::{
     Decision, EntityKind, FieldChange, FromCanonicalOutcome, ToCanonicalOutcome, WriteCommand,
-    WriteRequest,
+    WriteOp, WriteRequest,
 };
 
 /// Bounds for [`json_text`].
@@ -94,6 +94,17 @@ pub enum OutputFault {
         target_id: String,
         named: String,
     },
+    /// A `delete` command answering a request that does not ask for one (a mapper never
+    /// removes a record on its own).
+    #[error(
+        "command {command} deletes a record, but the request is not a deletion (`deleted` is false)"
+    )]
+    UnaskedDelete { command: usize },
+    /// A deletion answered by anything but one `delete` command for the request's own record.
+    #[error(
+        "the request deletes `{target_id}`: the answer is one `delete` command for it (or skipped), not {got}"
+    )]
+    DeleteAnswer { target_id: String, got: String },
     /// More commands than allowed for one request.
     #[error("{got} commands for one request, over the limit of {limit}")]
     TooManyCommands { limit: usize, got: usize },
@@ -243,6 +254,27 @@ pub fn commands(
             limit: max_commands,
             got: commands.len(),
         });
+    }
+    if req.deleted {
+        // A deletion removes the request's own record there, by the id weft knows for it,
+        // and nothing else.
+        let target_id = req.target_id.clone().unwrap_or_default();
+        let got = match commands {
+            [] => Some("no command".to_owned()),
+            [c] if c.op != WriteOp::Delete => Some(format!("a `{:?}` command", c.op)),
+            [c] if c.kind != req.record.kind => Some(format!("a delete of a {:?}", c.kind)),
+            [c] if c.target_id.as_deref() != Some(target_id.as_str()) => Some(format!(
+                "a delete of `{}`",
+                c.target_id.as_deref().unwrap_or("no id")
+            )),
+            [_] => None,
+            more => Some(format!("{} commands", more.len())),
+        };
+        if let Some(got) = got {
+            return Err(OutputFault::DeleteAnswer { target_id, got });
+        }
+    } else if let Some(i) = commands.iter().position(|c| c.op == WriteOp::Delete) {
+        return Err(OutputFault::UnaskedDelete { command: i });
     }
     let mut named: Option<Vec<String>> = None;
     for (i, c) in commands.iter().enumerate() {
@@ -521,7 +553,7 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{CanonicalRecord, WriteOp};
+    use crate::types::CanonicalRecord;
 
     const B: JsonBounds = JsonBounds {
         max_depth: 64,
@@ -592,6 +624,7 @@ mod tests {
 
     fn req(target: &str, kind: EntityKind, key: &str, target_id: Option<&str>) -> WriteRequest {
         WriteRequest {
+            deleted: false,
             target: target.into(),
             record: CanonicalRecord {
                 kind,
@@ -645,5 +678,32 @@ mod tests {
         let mut body = cmd("shopify", EntityKind::Variant, None);
         body.body = "{not json".into();
         assert!(matches!(bad(body), OutputFault::Json { .. }));
+    }
+
+    #[test]
+    fn only_a_deletion_deletes_and_only_its_own_record() {
+        let mut del = cmd("shopify", EntityKind::Variant, Some("9"));
+        del.op = WriteOp::Delete;
+        let plain = req("shopify", EntityKind::Variant, "SKU-1", Some("9"));
+        assert!(matches!(
+            commands(&plain, std::slice::from_ref(&del), 16, B),
+            Err(OutputFault::UnaskedDelete { command: 0 })
+        ));
+        let mut asked = plain.clone();
+        asked.deleted = true;
+        assert_eq!(commands(&asked, std::slice::from_ref(&del), 16, B), Ok(()));
+        let refused = |cs: &[WriteCommand]| match commands(&asked, cs, 16, B) {
+            Err(OutputFault::DeleteAnswer { got, .. }) => got,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refused(&[]), "no command");
+        assert!(refused(&[cmd("shopify", EntityKind::Variant, Some("9"))]).contains("Upsert"));
+        let mut other = del.clone();
+        other.target_id = Some("77".into());
+        assert_eq!(refused(&[other]), "a delete of `77`");
+        let mut product = del.clone();
+        product.kind = EntityKind::Product;
+        assert!(refused(&[product]).contains("Product"));
+        assert_eq!(refused(&[del.clone(), del]), "2 commands");
     }
 }

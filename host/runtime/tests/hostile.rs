@@ -122,6 +122,7 @@ fn evil_docs() -> Vec<PlatformDoc> {
 
 fn request(target: &str, key: &str, target_id: Option<&str>) -> WriteRequest {
     WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord {
             kind: EntityKind::Variant,
@@ -554,7 +555,7 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
     match r {
         Err(PluginError::InterfaceMismatch { plugin, detail }) => {
             assert_eq!(plugin.name, "wrong-interface");
-            assert!(detail.contains("weft:plugin/mapping@0.4.0"), "{detail}");
+            assert!(detail.contains("weft:plugin/mapping@0.5.0"), "{detail}");
         }
         other => panic!("wrong interface: expected InterfaceMismatch, got {other:?}"),
     }
@@ -566,7 +567,7 @@ fn every_attack_gets_its_typed_error_while_a_good_store_is_served() {
         Err(PluginError::InterfaceMismatch { detail, .. }) => {
             assert!(
                 detail.contains("built against weft:plugin@0.1.0")
-                    && detail.contains("this host speaks weft:plugin@0.4.0"),
+                    && detail.contains("this host speaks weft:plugin@0.5.0"),
                 "{detail}"
             );
         }

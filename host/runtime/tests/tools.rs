@@ -36,12 +36,12 @@ fn check_reports_role_exports_info_and_limits() {
     assert!(
         report
             .exports
-            .contains(&"weft:plugin/mapping@0.4.0".to_string())
+            .contains(&"weft:plugin/mapping@0.5.0".to_string())
     );
     assert!(
         report
             .exports
-            .contains(&"weft:plugin/resolving@0.4.0".to_string())
+            .contains(&"weft:plugin/resolving@0.5.0".to_string())
     );
     assert!(
         report

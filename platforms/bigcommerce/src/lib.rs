@@ -13,9 +13,11 @@
 //! - [`write`]: catalog, customer and stock writes (absolute adjustments per location, read and
 //!   compared first; see its header for how a resend is made safe).
 //! - [`config`]: the `[systems.<name>]` section.
-//! - Deletions: `store/product/deleted` is journaled as a tombstone of the product (see
-//!   [`webhook`]); change capture by date cannot see a deletion, so one whose callback is lost
-//!   is not captured. Orders are never written to BigCommerce.
+//! - Deletions: `store/product/deleted` and `store/customer/deleted` are journaled as
+//!   tombstones (see [`webhook`]); change capture by date cannot see a deletion, so one whose
+//!   callback is lost waits for the next full read (see [`poll`]). weft's own deletes
+//!   (`delete` writes, see [`write::delete`]) answer the same tombstones, or a product's new
+//!   document when one of its variants was removed. Orders are never written to BigCommerce.
 //! - The simulator is the `weft-sim-bigcommerce` crate in `sim/` beside this one.
 
 pub mod client;
@@ -317,5 +319,24 @@ mod tests {
         price.kind = EntityKind::Price;
         let p = BigCommerce::default().prepare_write(price.clone(), &desired);
         assert_eq!((p.idempotency, p.command), (Idempotency::Keyed, price));
+    }
+
+    #[test]
+    fn deletes_go_one_by_one_as_sent() {
+        let desired = Map::new();
+        for kind in [
+            EntityKind::Product,
+            EntityKind::Variant,
+            EntityKind::Customer,
+        ] {
+            let mut del = cmd(WriteOp::Delete, json!({"sku": "A"}));
+            del.kind = kind;
+            del.target_id = Some("111".into());
+            assert!(!write::is_batchable(&del), "{kind:?}");
+            let (calls, refused) = write::plan_stock_calls(std::slice::from_ref(&del));
+            assert!(calls.is_empty() && refused.len() == 1, "{kind:?}");
+            let p = BigCommerce::default().prepare_write(del.clone(), &desired);
+            assert_eq!((p.idempotency, p.command), (Idempotency::Keyed, del));
+        }
     }
 }

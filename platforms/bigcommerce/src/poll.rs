@@ -12,8 +12,8 @@
 //! Deletions: a deleted product or customer is in no listing, and `date_modified` never shows
 //! it. A full read (which lists every product and customer) journals a tombstone
 //! ([`weft_platform::webhook::tombstone`]) for each one weft held that it no longer lists,
-//! versioned by weft's clock at the read, so a lost `store/product/deleted` (or a customer's
-//! deletion, which weft subscribes no callback for) is found by the next full resync.
+//! versioned by weft's clock at the read, so a lost `store/product/deleted` (or
+//! `store/customer/deleted`) is found by the next full resync.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,10 +5,13 @@
 //!   ([`SECRET_HEADER`], the system's webhook secret), compared in constant time with every
 //!   accepted secret (rotation: the current one first). The producer must be this system's
 //!   store (`stores/<hash>`).
-//! - **Deletions**: `store/product/deleted` names a product that no longer exists: the intake
-//!   journals it as a tombstone of that product ([`weft_platform::webhook::tombstone`]) at the
-//!   callback's `created_at`, with no hint to fetch. (A dropped one is not found by change
-//!   capture, which reads by `date_modified`; a full read does not list deletions either.)
+//! - **Deletions**: `store/product/deleted` and `store/customer/deleted` name a record that no
+//!   longer exists: the intake journals it as a tombstone of that product or customer
+//!   ([`weft_platform::webhook::tombstone`], under the id change capture journals it with) at
+//!   the callback's `created_at`, with no hint to fetch. (A dropped one is not found by change
+//!   capture, which reads by `date_modified`; the next full read journals the tombstone.) A
+//!   variant removed from its product is seen in the product's next document, which no longer
+//!   lists it (`store/product/updated`).
 //! - **Intake** journals the hint (kind [`weft_platform::webhook::HINT_KIND`], delivery id the
 //!   scope and the payload's `hash`, so a duplicate callback dedupes), which the engine never
 //!   maps, and wakes the system's [`HintFetcher`] through its [`HintBus`].
@@ -153,11 +156,16 @@ impl WebhookIntake for BcWebhooks {
                 ));
             }
         }
-        if scope == "store/product/deleted" && data_type == "product" {
-            // Nothing to fetch: the product is gone. A tombstone of it, at the callback's time.
+        let deleted = match (scope, data_type) {
+            ("store/product/deleted", "product") => Some("product"),
+            ("store/customer/deleted", "customer") => Some("customer"),
+            _ => None,
+        };
+        if let Some(kind) = deleted {
+            // Nothing to fetch: the record is gone. A tombstone of it, at the callback's time.
             let id = id.to_string();
             return Ok(WebhookDelivery {
-                kind: "product".into(),
+                kind: kind.into(),
                 version: weft_platform::version::format_ts(created_at),
                 delivery_id: hash.map(|h| format!("{scope}:{h}")),
                 body: weft_platform::webhook::tombstone(&id),
@@ -491,6 +499,28 @@ mod tests {
             "once per entity"
         );
         assert!(bus.drain().is_empty());
+    }
+
+    #[test]
+    fn product_and_customer_deletions_are_tombstones_not_hints() {
+        let bus = HintBus::new();
+        let w = BcWebhooks::new(Some(bus.clone()));
+        for (scope, kind) in [
+            ("store/product/deleted", "product"),
+            ("store/customer/deleted", "customer"),
+        ] {
+            let raw = json!({"scope": scope, "store_id": "1", "producer": "stores/abc",
+                "data": {"type": kind, "id": 7}, "hash": "h", "created_at": 1_768_478_400});
+            let d = w
+                .parse(&headers(None), raw.to_string().as_bytes(), Some("abc"))
+                .unwrap();
+            assert_eq!(d.kind, kind);
+            assert_eq!(d.entity_id, "7");
+            assert_eq!(d.body, weft_platform::webhook::tombstone("7"));
+            assert_eq!(d.version, "2026-01-15T12:00:00Z");
+            assert_eq!(d.delivery_id, Some(format!("{scope}:h")));
+        }
+        assert_eq!(bus.received(), 0, "nothing to fetch");
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! | price | upsert | `PUT /v3/catalog/variants` `[{id, price}]` (answers the product's id) |
 //! | customer | upsert | `PUT /v3/customers` `[{id, …}]`, else `POST /v3/customers` `[{…}]` |
 //! | inventory-level | set-quantity | read the levels (`/v3/inventory/items`), compare, `PUT /v3/inventory/adjustments/absolute`; many levels in one call with [`plan_stock_calls`] / [`send_stock_call`] |
+//! | product | delete | `GET /v3/catalog/products/{target_id}`, `DELETE /v3/catalog/products/{target_id}` |
+//! | variant | delete | `GET /v3/catalog/products/{product_id}?include=variants`, then `DELETE /v3/catalog/products/{product_id}/variants/{variant_id}` and the product read again, or the product deleted when the variant is its last (see [`delete`]) |
+//! | customer | delete | `GET /v3/customers?id:in={target_id}`, `DELETE /v3/customers?id:in={target_id}` |
+//!
+//! Deletes are never batched, and one whose record is gone already (404, or not listed)
+//! succeeds: the outcome says what the store shows now (see [`delete`]).
 //!
 //! **How a resend is made safe.** Catalog and customer writes are absolute (a field set to a
 //! value) and keyed by the target's id, so sending one again sets the same values. A stock set
@@ -265,7 +271,211 @@ pub async fn execute(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, C
                 }),
             }
         }
+        (EntityKind::Product | EntityKind::Variant | EntityKind::Customer, WriteOp::Delete) => {
+            delete(c, cmd).await
+        }
         _ => Err(unsupported(PLATFORM, cmd)),
+    }
+}
+
+/// Whether `e` is BigCommerce's "not found".
+fn not_found(e: &ConnectorError) -> bool {
+    matches!(e, ConnectorError::Permanent { status: 404, .. })
+}
+
+/// When a record was removed, as the version of its tombstone: now (weft's clock, to the
+/// second), or one second after `held` (the last version the store showed of it) when that is
+/// later: BigCommerce's clock may run ahead of weft's, and a tombstone must be newer than what
+/// it deletes.
+pub fn removed_at(held: Option<&str>) -> String {
+    let now = chrono::Utc::now();
+    let now = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    let after = held.and_then(|v| match weft_platform::version::Version::parse(v) {
+        weft_platform::version::Version::At(t) => Some(t + chrono::Duration::seconds(1)),
+        weft_platform::version::Version::Opaque(_) => None,
+    });
+    weft_platform::version::format_ts(after.map_or(now, |a| a.max(now)))
+}
+
+/// The outcome of a delete: what the store shows now (`document`, journaled by the engine
+/// under the platform's document kind and the document's `id`).
+fn deleted(target_id: String, document: Value, version: String) -> WriteOutcome {
+    WriteOutcome {
+        target_id,
+        version: Some(version),
+        document: Some(document),
+        children: Vec::new(),
+        applied: true,
+        created: false,
+    }
+}
+
+/// A product read with its variants (`None`: it does not exist).
+async fn read_product(c: &BcClient, id: u64) -> Result<Option<Value>, ConnectorError> {
+    match c
+        .get(&format!("/v3/catalog/products/{id}?include=variants"))
+        .await
+    {
+        Ok(r) => Ok(Some(r["data"].clone()).filter(|d| d.is_object())),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes product `id` (gone already counts as deleted); the outcome is its tombstone, the one
+/// the `store/product/deleted` callback and a full read journal (kind `product`, its id).
+async fn delete_product(
+    c: &BcClient,
+    target_id: String,
+    id: u64,
+    held: Option<&Value>,
+) -> Result<WriteOutcome, ConnectorError> {
+    match c
+        .call(Method::DELETE, &format!("/v3/catalog/products/{id}"), None)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if not_found(&e) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(deleted(
+        target_id,
+        weft_platform::webhook::tombstone(&id.to_string()),
+        removed_at(held.and_then(|p| p["date_modified"].as_str())),
+    ))
+}
+
+/// Removes a record from the store ([`WriteOp::Delete`]). Succeeds when the record is gone,
+/// also when it was gone already; the outcome's document is what the store shows now, in the
+/// shape its change capture journals:
+///
+/// - **product** (`target_id` the product): the product is deleted; a tombstone of it.
+/// - **customer** (`target_id` the customer): read (for its version), then deleted; a
+///   tombstone of it.
+/// - **variant** (`target_id`, or the body's `product_id`, the product weft journals it in; the
+///   body's `variant_id`, else its `sku`, the variant): the product is read with its variants.
+///   A product's variants are journaled inside it, so what the store shows of a removed
+///   variant is its product: an option variant with another option variant beside it is
+///   deleted and the product read again (the outcome: that product document, at its
+///   `date_modified`). The last option variant of a product, or the base variant of a simple
+///   product, takes the product with it (a product whose option variants are all gone would
+///   show its hidden base variant as a new simple product): the product is deleted, and the
+///   outcome is its tombstone. A product whose last option variant another delete took
+///   meanwhile (two variants of one product are removed concurrently) is deleted by whichever
+///   delete sees it so. A variant the product no longer has, or the hidden base variant of a
+///   product with options (which maps to no record), leaves the store as it is: the outcome is
+///   the product as read; a product gone already, its tombstone.
+pub async fn delete(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
+    match cmd.kind {
+        EntityKind::Product => {
+            let id = target(cmd).ok_or_else(|| missing(PLATFORM, "target_id", cmd))?;
+            let held = read_product(c, id).await?;
+            delete_product(c, id.to_string(), id, held.as_ref()).await
+        }
+        EntityKind::Customer => {
+            let id = target(cmd).ok_or_else(|| missing(PLATFORM, "target_id", cmd))?;
+            let held = c
+                .list_v3("/v3/customers", &format!("id:in={id}"))
+                .await?
+                .into_iter()
+                .find(|x| x["id"].as_u64() == Some(id));
+            if held.is_some() {
+                c.call(Method::DELETE, &format!("/v3/customers?id:in={id}"), None)
+                    .await?;
+            }
+            Ok(deleted(
+                id.to_string(),
+                weft_platform::webhook::tombstone(&id.to_string()),
+                removed_at(held.as_ref().and_then(|x| x["date_modified"].as_str())),
+            ))
+        }
+        EntityKind::Variant => delete_variant(c, cmd).await,
+        _ => Err(unsupported(PLATFORM, cmd)),
+    }
+}
+
+async fn delete_variant(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
+    let product = cmd
+        .body
+        .get("product_id")
+        .and_then(num_id)
+        .or_else(|| target(cmd))
+        .ok_or_else(|| missing(PLATFORM, "product_id", cmd))?;
+    // The id weft keeps for the variant's SKU: its product's.
+    let target_id = cmd.target_id.clone().unwrap_or_else(|| product.to_string());
+    let variant_id = cmd.body.get("variant_id").and_then(num_id);
+    let sku = cmd
+        .body
+        .get("sku")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    if variant_id.is_none() && sku.is_none() {
+        return Err(missing(PLATFORM, "variant_id", cmd));
+    }
+    let Some(held) = read_product(c, product).await? else {
+        // The product is gone, and its variants with it.
+        return delete_product(c, target_id, product, None).await;
+    };
+    let variants: Vec<Value> = held["variants"].as_array().cloned().unwrap_or_default();
+    let base = held["base_variant_id"].as_u64();
+    let options = |vs: &[Value]| -> Vec<u64> {
+        vs.iter()
+            .filter_map(|v| v["id"].as_u64())
+            .filter(|id| Some(*id) != base)
+            .collect()
+    };
+    let found = variants
+        .iter()
+        .find(|v| match variant_id {
+            Some(id) => v["id"].as_u64() == Some(id),
+            None => sku.is_some_and(|s| {
+                v["sku"]
+                    .as_str()
+                    .is_some_and(|have| have.eq_ignore_ascii_case(s))
+            }),
+        })
+        .and_then(|v| v["id"].as_u64());
+    let as_read = |p: &Value| -> Result<WriteOutcome, ConnectorError> {
+        let d = normalize::product(p)
+            .ok_or_else(|| bad_field(PLATFORM, "date_modified", "the product has none"))?;
+        Ok(deleted(target_id.clone(), d.body, d.version))
+    };
+    let left = options(&variants);
+    match found {
+        // Gone already: the store shows the product without it.
+        None => as_read(&held),
+        // The hidden base variant of a product with options maps to no record.
+        Some(id) if Some(id) == base && !left.is_empty() => as_read(&held),
+        // The base variant of a simple product, or the product's last option variant.
+        Some(id) if left.iter().all(|o| *o == id) => {
+            delete_product(c, target_id.clone(), product, Some(&held)).await
+        }
+        Some(id) => {
+            match c
+                .call(
+                    Method::DELETE,
+                    &format!("/v3/catalog/products/{product}/variants/{id}"),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+            match read_product(c, product).await? {
+                // Another delete took the product meanwhile.
+                None => delete_product(c, target_id.clone(), product, Some(&held)).await,
+                // Another delete took its other option variants meanwhile: the product goes.
+                Some(now)
+                    if options(now["variants"].as_array().map_or(&[], Vec::as_slice))
+                        .is_empty() =>
+                {
+                    delete_product(c, target_id.clone(), product, Some(&now)).await
+                }
+                Some(now) => as_read(&now),
+            }
+        }
     }
 }
 

@@ -862,3 +862,358 @@ async fn a_full_read_journals_tombstones_for_products_and_customers_no_longer_li
         assert!(at(&t.version) > at(&held.version), "{t:?} vs {held:?}");
     }
 }
+
+/// What weft's intake makes of the simulator's callbacks: a receiver that verifies and parses
+/// them as the server does (hints go to a bus nobody fetches).
+async fn intake(r: &Rig) -> Arc<parking_lot::Mutex<Vec<weft_platform::WebhookDelivery>>> {
+    let seen: Arc<parking_lot::Mutex<Vec<weft_platform::WebhookDelivery>>> = Arc::default();
+    let parser = Arc::new(BcWebhooks::new(Some(HintBus::new())));
+    let hash = r.sim.config().store_hash.clone();
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::post(move |h: http::HeaderMap, b: axum::body::Bytes| {
+            let (parser, hash, seen) = (parser.clone(), hash.clone(), s2.clone());
+            async move {
+                if !parser.verify(&h, &b, &[WebhookSecret::new("s3cret")]) {
+                    return http::StatusCode::UNAUTHORIZED;
+                }
+                match parser.parse(&h, &b, Some(&hash)) {
+                    Ok(d) => {
+                        seen.lock().push(d);
+                        http::StatusCode::OK
+                    }
+                    Err(_) => http::StatusCode::BAD_REQUEST,
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    ensure_hooks(&r.client, &url, "s3cret").await.unwrap();
+    seen
+}
+
+fn delete(kind: EntityKind, target: u64, body: Value) -> WriteCommand {
+    cmd(kind, WriteOp::Delete, Some(target.to_string()), body)
+}
+
+fn assert_deleted(o: &weft_platform::WriteOutcome, target: u64) {
+    assert_eq!(o.target_id, target.to_string());
+    assert!(o.applied && !o.created && o.children.is_empty(), "{o:?}");
+}
+
+/// A variant of a product with others beside it is deleted alone: the outcome is the
+/// product's new document, exactly as change capture journals it (same id, shape and
+/// version), and the store fires `store/product/updated` for it. The product's last option
+/// variant takes the product with it: the outcome is the product's tombstone, the one the
+/// intake journals from `store/product/deleted` (same kind and id), versioned after what the
+/// store showed of it. Deleting either again succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_variants_removes_them_and_the_last_takes_the_product() {
+    let r = rig(SimConfig::default()).await;
+    let seen = intake(&r).await;
+    let shirt = catalogue(&r.sim);
+    let s = r.sim.variant("SHIRT-S").unwrap()["id"].as_u64().unwrap();
+    let cc = BcChangeCapture::new(r.journal.clone(), r.client.clone(), Duration::from_secs(2));
+    cc.poll().await.unwrap();
+    r.sim.advance_clock(Duration::from_secs(60));
+
+    let o = weft_bigcommerce::write::execute(
+        &r.client,
+        &delete(
+            EntityKind::Variant,
+            shirt,
+            json!({"product_id": shirt.to_string(), "variant_id": s.to_string(), "sku": "SHIRT-S"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_deleted(&o, shirt);
+    assert!(r.sim.variant("SHIRT-S").is_none());
+    assert!(r.sim.stock("SHIRT-S", DEFAULT_LOCATION).is_none());
+    assert!(r.sim.variant("SHIRT-M").is_some());
+    let doc = o.document.clone().unwrap();
+    assert_eq!(doc["id"], shirt.to_string(), "journaled under the product");
+    let skus: Vec<&str> = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, ["SHIRT", "SHIRT-M"]);
+    assert_eq!(o.version.as_deref(), doc["date_modified"].as_str());
+    // Change capture reads the same document at the same version.
+    cc.poll().await.unwrap();
+    let polled = journaled(&r.db)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "product" && e.entity_id == shirt.to_string())
+        .unwrap();
+    assert_eq!(polled.body, doc);
+    assert_eq!(Some(polled.version.clone()), o.version);
+    // Gone already: the product as it is.
+    let again = weft_bigcommerce::write::execute(
+        &r.client,
+        &delete(
+            EntityKind::Variant,
+            shirt,
+            json!({"variant_id": s, "sku": "SHIRT-S"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_deleted(&again, shirt);
+    assert_eq!(again.document.as_ref(), Some(&doc));
+
+    // The last option variant, named by its SKU alone: the product goes.
+    let held = r.sim.product(shirt).unwrap();
+    let last = weft_bigcommerce::write::execute(
+        &r.client,
+        &delete(EntityKind::Variant, shirt, json!({"sku": "shirt-m"})),
+    )
+    .await
+    .unwrap();
+    assert_deleted(&last, shirt);
+    assert!(r.sim.product(shirt).is_none());
+    assert!(r.sim.variant("SHIRT").is_none(), "no base left behind");
+    let tomb = last.document.clone().unwrap();
+    assert_eq!(tomb, weft_platform::webhook::tombstone(&shirt.to_string()));
+    let at = |v: &str| chrono::DateTime::parse_from_rfc3339(v).unwrap();
+    let version = last.version.clone().unwrap();
+    assert!(at(&version) > at(held["date_modified"].as_str().unwrap()));
+    assert!(version.ends_with('Z'), "{version}");
+
+    // What the store's callbacks journal: the product's new document is fetched on the
+    // `store/product/updated` hint; its deletion is the same tombstone.
+    assert!(r.sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let log = r.sim.webhook_log();
+    let scopes: Vec<&str> = log.iter().map(|d| d.scope.as_str()).collect();
+    assert!(scopes.contains(&"store/product/updated"), "{scopes:?}");
+    let seen = seen.lock().clone();
+    let from_hook = seen
+        .iter()
+        .find(|d| weft_platform::webhook::is_tombstone(&d.body))
+        .expect("store/product/deleted");
+    assert_eq!(
+        (
+            from_hook.kind.as_str(),
+            &from_hook.entity_id,
+            &from_hook.body
+        ),
+        ("product", &shirt.to_string(), &tomb)
+    );
+    assert!(
+        seen.iter()
+            .any(|d| d.kind == weft_platform::webhook::HINT_KIND
+                && d.entity_id == format!("product:{shirt}"))
+    );
+
+    // Both deleted again: the product's tombstone.
+    for c in [
+        delete(EntityKind::Variant, shirt, json!({"sku": "SHIRT-M"})),
+        delete(EntityKind::Product, shirt, json!({})),
+    ] {
+        let o = weft_bigcommerce::write::execute(&r.client, &c)
+            .await
+            .unwrap();
+        assert_deleted(&o, shirt);
+        assert_eq!(o.document.as_ref(), Some(&tomb));
+    }
+}
+
+/// A simple product's only variant is its base variant: deleting it deletes the product. A
+/// product deleted as a product is a tombstone too. The hidden base variant of a product with
+/// options maps to no record: nothing is removed.
+#[tokio::test]
+async fn a_simple_product_goes_with_its_variant_and_a_hidden_base_variant_stays() {
+    let r = rig(SimConfig::default()).await;
+    let shirt = catalogue(&r.sim);
+    let mug = shirt + 1;
+    let base = r.sim.variant("MUG").unwrap()["id"].as_u64().unwrap();
+    let o = weft_bigcommerce::write::execute(
+        &r.client,
+        &delete(
+            EntityKind::Variant,
+            mug,
+            json!({"variant_id": base, "sku": "MUG"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_deleted(&o, mug);
+    assert_eq!(
+        o.document,
+        Some(weft_platform::webhook::tombstone(&mug.to_string()))
+    );
+    assert!(r.sim.product(mug).is_none());
+
+    let hidden = weft_bigcommerce::write::execute(
+        &r.client,
+        &delete(EntityKind::Variant, shirt, json!({"sku": "SHIRT"})),
+    )
+    .await
+    .unwrap();
+    assert_deleted(&hidden, shirt);
+    assert_eq!(hidden.document.as_ref().unwrap()["id"], shirt.to_string());
+    assert_eq!(
+        r.sim.product(shirt).unwrap()["variants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let deletes_before = r
+        .sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "DELETE")
+        .count();
+    let p =
+        weft_bigcommerce::write::execute(&r.client, &delete(EntityKind::Product, shirt, json!({})))
+            .await
+            .unwrap();
+    assert_deleted(&p, shirt);
+    assert_eq!(
+        p.document,
+        Some(weft_platform::webhook::tombstone(&shirt.to_string()))
+    );
+    assert!(r.sim.product(shirt).is_none());
+    assert!(r.sim.variant("SHIRT-S").is_none());
+    let deletes: Vec<_> = r
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "DELETE")
+        .skip(deletes_before)
+        .map(|q| (q.path, q.status))
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(
+        deletes[0]
+            .0
+            .ends_with(&format!("/v3/catalog/products/{shirt}"))
+    );
+    assert_eq!(deletes[0].1, 204);
+    // Without a variant to name, nothing is sent.
+    let e = weft_bigcommerce::write::execute(&r.client, &delete(EntityKind::Variant, 5, json!({})))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConnectorError::Invalid { .. }), "{e:?}");
+}
+
+/// Two variants of one product removed at the same time (the dispatcher runs different
+/// records concurrently): whichever delete finds no option variant left takes the product, so
+/// the hidden base variant is never left behind as a product of its own.
+#[tokio::test]
+async fn the_last_two_variants_deleted_concurrently_take_the_product() {
+    let r = rig(SimConfig::default()).await;
+    let shirt = catalogue(&r.sim);
+    // The limiter knows the quota (it lets one request through until it does).
+    r.client
+        .get(&format!("/v3/catalog/products/{shirt}"))
+        .await
+        .unwrap();
+    let (a, b) = (
+        delete(EntityKind::Variant, shirt, json!({"sku": "SHIRT-S"})),
+        delete(EntityKind::Variant, shirt, json!({"sku": "SHIRT-M"})),
+    );
+    let (a, b) = tokio::join!(
+        weft_bigcommerce::write::execute(&r.client, &a),
+        weft_bigcommerce::write::execute(&r.client, &b)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Both read the product with its two option variants and deleted their own.
+    let variant_deletes = r
+        .sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "DELETE" && q.path.contains("/variants/"))
+        .count();
+    assert_eq!(variant_deletes, 2);
+    assert!(r.sim.product(shirt).is_none(), "{:?}", r.sim.product(shirt));
+    let tomb = weft_platform::webhook::tombstone(&shirt.to_string());
+    assert!(
+        a.document.as_ref() == Some(&tomb) || b.document.as_ref() == Some(&tomb),
+        "{a:?} {b:?}"
+    );
+}
+
+/// A customer is read (for its version) and deleted: the outcome is its tombstone, the one the
+/// intake journals from `store/customer/deleted` and a full read journals (kind `customer`, its
+/// id), versioned after what the store showed though the store's clock runs an hour ahead of
+/// weft's. Deleted again, or never there: the same tombstone, and no delete is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_customer_answers_its_tombstone() {
+    let r = rig(SimConfig::default()).await;
+    r.sim.advance_clock(Duration::from_secs(3600));
+    let seen = intake(&r).await;
+    let c = r
+        .sim
+        .create_customer(json!({"email": "a@x.y", "first_name": "A", "last_name": "B"}))
+        .unwrap();
+    let keep = r
+        .sim
+        .create_customer(json!({"email": "k@x.y", "first_name": "K", "last_name": "B"}))
+        .unwrap();
+    let cc = BcChangeCapture::new(r.journal.clone(), r.client.clone(), Duration::from_secs(2));
+    cc.poll().await.unwrap();
+    let held = journaled(&r.db)
+        .await
+        .into_iter()
+        .find(|e| e.kind == "customer" && e.entity_id == c.to_string())
+        .unwrap();
+    let o =
+        weft_bigcommerce::write::execute(&r.client, &delete(EntityKind::Customer, c, json!({})))
+            .await
+            .unwrap();
+    assert_deleted(&o, c);
+    assert!(!r.sim.has_customer(c) && r.sim.has_customer(keep));
+    let tomb = weft_platform::webhook::tombstone(&c.to_string());
+    assert_eq!(o.document.as_ref(), Some(&tomb));
+    let at = |v: &str| chrono::DateTime::parse_from_rfc3339(v).unwrap();
+    assert!(at(o.version.as_deref().unwrap()) > at(&held.version));
+    assert!(weft_platform::Platform::is_deletion(
+        &weft_bigcommerce::BigCommerce::default(),
+        "customer",
+        &tomb
+    ));
+
+    assert!(r.sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let from_hook = seen
+        .lock()
+        .iter()
+        .find(|d| weft_platform::webhook::is_tombstone(&d.body))
+        .cloned()
+        .expect("store/customer/deleted");
+    assert_eq!(
+        (
+            from_hook.kind.as_str(),
+            &from_hook.entity_id,
+            &from_hook.body
+        ),
+        ("customer", &c.to_string(), &tomb)
+    );
+
+    let sent = r.sim.requests().len();
+    for id in [c, 999] {
+        let again = weft_bigcommerce::write::execute(
+            &r.client,
+            &delete(EntityKind::Customer, id, json!({})),
+        )
+        .await
+        .unwrap();
+        assert_deleted(&again, id);
+        assert_eq!(
+            again.document,
+            Some(weft_platform::webhook::tombstone(&id.to_string()))
+        );
+    }
+    assert!(
+        r.sim.requests()[sent..].iter().all(|q| q.method == "GET"),
+        "nothing left to delete"
+    );
+}

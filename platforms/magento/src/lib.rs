@@ -14,12 +14,16 @@
 //!   keeps the bulk's id with the call, so a call is posted once and then only asked about).
 //! - [`config`]: the `[systems.<name>]` section.
 //! - [`customer`]: saves of existing customers (`PUT /V1/customers/{id}`, synchronous).
+//! - [`delete`]: removal of a product (`DELETE /V1/products/{sku}`, found by its id first) or
+//!   a customer (`DELETE /V1/customers/{id}`), synchronous and one by one; the answer is the
+//!   record's tombstone, as the change capture journals it.
 //! - Not written: orders (they flow from the storefront to the ERP); customers are not created.
 //! - The simulator is the `weft-sim-magento` crate in `sim/` beside this one.
 
 pub mod client;
 pub mod config;
 pub mod customer;
+pub mod delete;
 pub mod normalize;
 pub mod poll;
 pub mod write;
@@ -157,8 +161,9 @@ impl Connection for MagentoConnection {
         Arc::new(Magento)
     }
 
-    /// Customer saves; catalog and stock writes go through bulks
-    /// ([`Connection::send_batch`]); nothing else is written to Magento.
+    /// Customer saves and deletes (products and customers, one by one); catalog and stock
+    /// writes go through bulks ([`Connection::send_batch`]); nothing else is written to
+    /// Magento.
     fn execute<'a>(
         &'a self,
         command: &'a WriteCommand,
@@ -166,6 +171,9 @@ impl Connection for MagentoConnection {
         Box::pin(async move {
             if customer::is_customer_save(command) {
                 return customer::save(&self.client, command).await;
+            }
+            if delete::is_delete(command) {
+                return delete::delete(&self.client, &self.levels, command).await;
             }
             Err(weft_platform::write::unsupported(PLATFORM, command))
         })

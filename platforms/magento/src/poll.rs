@@ -62,6 +62,14 @@ impl LevelClock {
     pub fn forget(&self, id: &str) {
         self.seen.lock().remove(id);
     }
+
+    /// Forgets every level of `sku` (its product was deleted, its source items with it): a
+    /// product made again under that SKU has its levels journaled again.
+    pub fn forget_sku(&self, sku: &str) {
+        self.seen
+            .lock()
+            .retain(|id, _| id.rsplit_once('@').is_none_or(|(s, _)| s != sku));
+    }
 }
 
 /// The journal-side context a reader needs.
@@ -355,5 +363,25 @@ impl Poller for MgChangeCapture {
     }
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
         Box::pin(self.round(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_products_levels_are_forgotten_and_no_other() {
+        let clock = LevelClock::default();
+        let item = json!({"quantity": 0.0, "status": 0});
+        for id in ["A@default", "A@wh2", "A@B@default", "AB@default"] {
+            let (key, v) = clock.changed(id, &item, "t").unwrap();
+            clock.record(id.to_owned(), key, v);
+        }
+        clock.forget_sku("A");
+        assert!(clock.changed("A@default", &item, "t").is_some());
+        assert!(clock.changed("A@wh2", &item, "t").is_some());
+        assert!(clock.changed("A@B@default", &item, "t").is_none());
+        assert!(clock.changed("AB@default", &item, "t").is_none());
     }
 }

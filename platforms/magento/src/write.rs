@@ -95,6 +95,10 @@ fn split_level(id: &str) -> Option<(&str, &str)> {
 
 /// One command as a bulk member: its topic and `{"op", …}`.
 fn member(cmd: &WriteCommand) -> Result<(&'static str, Value), ConnectorError> {
+    if cmd.op == WriteOp::Delete {
+        // Deletes are sent one by one ([`crate::delete`]), never in a bulk.
+        return Err(unsupported(PLATFORM, cmd));
+    }
     match cmd.kind {
         EntityKind::InventoryLevel => {
             let (sku, source) = match (cmd.body["sku"].as_str(), cmd.body["source_code"].as_str()) {
@@ -663,5 +667,19 @@ mod tests {
             vec![2, 3]
         );
         assert!(!is_batchable(&cmds[3]));
+    }
+
+    #[test]
+    fn deletes_never_travel_in_a_bulk() {
+        let del = cmd(
+            EntityKind::Variant,
+            WriteOp::Delete,
+            Some("5"),
+            json!({"sku": "A"}),
+        );
+        assert!(!is_batchable(&del));
+        let (calls, failed) = plan_calls(std::slice::from_ref(&del));
+        assert!(calls.is_empty());
+        assert_eq!(failed.len(), 1);
     }
 }

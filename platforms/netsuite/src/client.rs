@@ -10,6 +10,11 @@ use crate::gate::{CircuitBreaker, ConcurrencyGovernor, breaker_permit, breaker_r
 
 const SYSTEM: &str = "netsuite";
 
+/// The error code of a delete NetSuite refuses because other records depend on the record (an
+/// item on transactions, a customer with orders).
+pub const DEPENDENT_RECORDS: &str =
+    "THIS_RECORD_CANNOT_BE_DELETED_BECAUSE_IT_HAS_DEPENDENT_RECORDS";
+
 /// How to reach one NetSuite account.
 #[derive(Debug, Clone)]
 pub struct NetSuiteConfig {
@@ -321,6 +326,25 @@ impl NetSuiteClient {
         self.request(reqwest::Method::PATCH, &path, Some(body), false)
             .await
             .map(|_| ())
+    }
+
+    /// Deletes a record (`DELETE`); `false` when it does not exist (deleted already). A record
+    /// others depend on (an item with transactions, a customer with orders) is refused with a
+    /// permanent error whose code says so ([`DEPENDENT_RECORDS`]).
+    pub async fn delete_record(
+        &self,
+        record_type: &str,
+        r: &RecordRef,
+    ) -> Result<bool, ConnectorError> {
+        let path = format!("/services/rest/record/v1/{record_type}/{}", r.segment()?);
+        match self
+            .request(reqwest::Method::DELETE, &path, None, false)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ConnectorError::Permanent { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Upserts by external id (`PUT .../eid:{external_id}`): creates the record if missing,

@@ -8,6 +8,7 @@
 //! | refund | upsert | `PUT creditMemo/eid:{external_id}` (the external id comes from the storefront refund's id, so a resend re-posts the same lines and returns nothing to stock twice) |
 //! | inventory-level | adjust-quantity | `PUT inventoryAdjustment/eid:{external id from the key}` |
 //! | inventory-level | set-quantity | read `locations`, compare, then the adjustment above for the difference |
+//! | variant, customer | delete | `DELETE inventoryItem/{id}` / `customer/{id}` (a tombstone; gone already is done); refused because transactions depend on it: `PATCH isInactive = true` instead, answering the kept record |
 //!
 //! Bodies are record JSON with NetSuite's field names. An item body may carry `weft:parent`,
 //! the record of its matrix parent (with its `externalId`): the parent is upserted first by
@@ -157,6 +158,39 @@ pub async fn execute(
             upsert_and_read(c, "inventoryAdjustment", &ext, &body).await
         }
         (EntityKind::InventoryLevel, WriteOp::SetQuantity) => set_quantity_netsuite(c, cmd).await,
+        (EntityKind::Variant | EntityKind::Customer, WriteOp::Delete) => {
+            let record_type = netsuite_record_type(cmd.kind);
+            let id = cmd
+                .target_id
+                .clone()
+                .ok_or_else(|| missing(NETSUITE, "target_id", cmd))?;
+            match c
+                .delete_record(record_type, &RecordRef::Id(id.clone()))
+                .await
+            {
+                Ok(_) => Ok(WriteOutcome {
+                    // Gone (now or before): NetSuite's deletion, as its deleted-record search
+                    // would show it.
+                    document: Some(weft_platform::webhook::tombstone(&id)),
+                    version: Some(format_ts(chrono::Utc::now())),
+                    target_id: id,
+                    children: Vec::new(),
+                    applied: true,
+                    created: false,
+                }),
+                Err(ConnectorError::Permanent { code, .. })
+                    if code == crate::client::DEPENDENT_RECORDS =>
+                {
+                    // Transactions (or orders) depend on it, and NetSuite keeps those: the
+                    // record is kept inactive instead, as a merchant would do by hand.
+                    let r = RecordRef::Id(id.clone());
+                    c.update_record(record_type, &r, &json!({"isInactive": true}))
+                        .await?;
+                    read_back(c, record_type, id).await
+                }
+                Err(e) => Err(e),
+            }
+        }
         _ => Err(unsupported(NETSUITE, cmd)),
     }
 }

@@ -60,3 +60,107 @@ async fn a_child_upserts_its_parent_first() {
     orphan.body.as_object_mut().unwrap().remove("weft:parent");
     assert!(cs.execute(&orphan).await.is_err());
 }
+
+/// A connection to a fresh simulator.
+async fn connection() -> (
+    NetSuiteSim,
+    weft_sim_netsuite::SimServer,
+    NetSuiteConnection,
+) {
+    let sim = NetSuiteSim::new(SimConfig::new(3)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = sim.serve(listener).await.unwrap();
+    let c = sim.credentials()[0].clone();
+    let creds = Credentials {
+        account_id: c.realm,
+        consumer_key: c.consumer_key,
+        consumer_secret: c.consumer_secret,
+        token_id: c.token_id,
+        token_secret: c.token_secret,
+    };
+    let client = NetSuiteClient::new(
+        NetSuiteConfig::new(server.base_url(), creds.clone()),
+        ConcurrencyGovernor::new(creds.account_id.clone(), 4),
+        "store",
+    )
+    .unwrap();
+    (sim, server, NetSuiteConnection::new(Arc::new(client)))
+}
+
+fn delete(kind: EntityKind, id: &str) -> WriteCommand {
+    WriteCommand {
+        system: "netsuite".into(),
+        kind,
+        op: WriteOp::Delete,
+        target_id: Some(id.into()),
+        external_id: None,
+        body: json!({}),
+        idempotency_key: format!("del-{id}"),
+        expected_quantity: None,
+    }
+}
+
+#[tokio::test]
+async fn a_delete_removes_an_item_or_keeps_one_with_transactions_inactive() {
+    let (sim, _server, cs) = connection().await;
+    let item = |sku: &str| {
+        sim.erp_create(
+            RecordType::InventoryItem,
+            json!({"itemId": sku, "displayName": sku, "externalId": format!("item-{sku}")}),
+        )
+        .unwrap()
+    };
+    let fresh = item("NEW-1");
+    let sold = item("OLD-1");
+    sim.erp_adjust_inventory("eid:item-OLD-1", "1", 5.0, Some("receipt"))
+        .unwrap();
+
+    // No transaction depends on it: gone, answered with its tombstone.
+    let out = cs
+        .execute(&delete(EntityKind::Variant, &fresh))
+        .await
+        .unwrap();
+    assert!(out.applied);
+    let doc = out.document.unwrap();
+    assert!(weft_platform::webhook::is_tombstone(&doc), "{doc}");
+    assert_eq!(doc["id"], fresh);
+    assert!(out.version.is_some());
+    assert!(sim.record(RecordType::InventoryItem, &fresh).is_none());
+
+    // Gone already: done, the same answer.
+    let again = cs
+        .execute(&delete(EntityKind::Variant, &fresh))
+        .await
+        .unwrap();
+    assert!(weft_platform::webhook::is_tombstone(
+        &again.document.unwrap()
+    ));
+
+    // An adjustment depends on it: NetSuite refuses the delete, so it is kept inactive and the
+    // answer is the record as it is now.
+    let out = cs
+        .execute(&delete(EntityKind::Variant, &sold))
+        .await
+        .unwrap();
+    let doc = out.document.unwrap();
+    assert!(!weft_platform::webhook::is_tombstone(&doc), "{doc}");
+    assert_eq!(doc["isInactive"], json!(true), "{doc}");
+    assert_eq!(
+        sim.record(RecordType::InventoryItem, &sold).unwrap()["isInactive"],
+        json!(true)
+    );
+
+    // A customer without orders.
+    let customer = sim
+        .erp_create(
+            RecordType::Customer,
+            json!({"companyName": "Ada", "email": "ada@example.com", "externalId": "c-1"}),
+        )
+        .unwrap();
+    let out = cs
+        .execute(&delete(EntityKind::Customer, &customer))
+        .await
+        .unwrap();
+    assert!(weft_platform::webhook::is_tombstone(&out.document.unwrap()));
+    assert!(sim.record(RecordType::Customer, &customer).is_none());
+}

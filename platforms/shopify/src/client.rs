@@ -1359,6 +1359,93 @@ impl ShopifyClient {
         first.ok_or_else(|| shape_err("no fulfilment order carries the lines"))
     }
 
+    /// `productDelete`: `false` when the product does not exist (deleted already).
+    pub async fn product_delete(&self, id: &str) -> Result<bool, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::PRODUCT_DELETE,
+                json!({"input": {"id": gid("Product", id)}}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "productDelete")?;
+        if payload
+            .get("deletedProductId")
+            .is_some_and(|d| !d.is_null())
+        {
+            return Ok(true);
+        }
+        if user_error_says(payload, "does not exist") {
+            return Ok(false);
+        }
+        check_user_errors(payload, "productDelete")?;
+        Err(shape_err("productDelete deleted nothing and said no error"))
+    }
+
+    /// `productVariantsBulkDelete` of one variant of a product.
+    pub async fn variant_delete(
+        &self,
+        product_id: &str,
+        variant_id: &str,
+    ) -> Result<VariantDelete, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::VARIANTS_BULK_DELETE,
+                json!({
+                    "productId": gid("Product", product_id),
+                    "variantsIds": [gid("ProductVariant", variant_id)],
+                }),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "productVariantsBulkDelete")?;
+        let codes: Vec<&str> = payload
+            .get("userErrors")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e.get("code").and_then(Value::as_str))
+            .collect();
+        if codes.contains(&"CANNOT_DELETE_LAST_VARIANT") {
+            return Ok(VariantDelete::Last);
+        }
+        if codes.contains(&"PRODUCT_DOES_NOT_EXIST") {
+            return Ok(VariantDelete::ProductGone);
+        }
+        if codes.contains(&"AT_LEAST_ONE_VARIANT_DOES_NOT_BELONG_TO_THE_PRODUCT") {
+            return Ok(VariantDelete::NotThere);
+        }
+        check_user_errors(payload, "productVariantsBulkDelete")?;
+        Ok(VariantDelete::Deleted)
+    }
+
+    /// `customerDelete`: `false` when the customer does not exist (deleted already). Shopify
+    /// refuses to delete a customer with orders: a permanent error that says so.
+    pub async fn customer_delete(&self, id: &str) -> Result<bool, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::CUSTOMER_DELETE,
+                json!({"input": {"id": gid("Customer", id)}}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "customerDelete")?;
+        if payload
+            .get("deletedCustomerId")
+            .is_some_and(|d| !d.is_null())
+        {
+            return Ok(true);
+        }
+        if user_error_says(payload, "does not exist") {
+            return Ok(false);
+        }
+        check_user_errors(payload, "customerDelete")?;
+        Err(shape_err(
+            "customerDelete deleted nothing and said no error",
+        ))
+    }
+
     /// `customerCreate` from a `CustomerInput`.
     pub async fn customer_create(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
         self.customer_mutation(q::CUSTOMER_CREATE, "customerCreate", input)
@@ -1428,6 +1515,33 @@ fn payload<'a>(data: &'a Value, field: &str) -> Result<&'a Value, ConnectorError
 }
 
 /// Turns a mutation payload's `userErrors` into a typed error.
+/// What `productVariantsBulkDelete` did with one variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantDelete {
+    /// Deleted: the product has the others.
+    Deleted,
+    /// Refused: it is the product's last variant (delete the product instead).
+    Last,
+    /// The product does not exist (deleted already).
+    ProductGone,
+    /// The product does not hold the variant (deleted already).
+    NotThere,
+}
+
+/// Whether one of the payload's `userErrors` says `what` (Shopify's "... does not exist").
+fn user_error_says(payload: &Value, what: &str) -> bool {
+    payload
+        .get("userErrors")
+        .and_then(Value::as_array)
+        .is_some_and(|es| {
+            es.iter().any(|e| {
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| m.contains(what))
+            })
+        })
+}
+
 pub(crate) fn check_user_errors(payload: &Value, mutation: &str) -> Result<(), ConnectorError> {
     let errors = match payload.get("userErrors").and_then(Value::as_array) {
         Some(e) if !e.is_empty() => e,

@@ -291,6 +291,30 @@ pub const VARIANTS_BULK_UPDATE: &str = r#"mutation WeftVariantsBulkUpdate($produ
   }
 }"#;
 
+/// Deletes a product with its variants.
+pub const PRODUCT_DELETE: &str = r#"mutation WeftProductDelete($input: ProductDeleteInput!) {
+  productDelete(input: $input) {
+    deletedProductId
+    userErrors { field message }
+  }
+}"#;
+
+/// Deletes variants of one product (never its last one).
+pub const VARIANTS_BULK_DELETE: &str = r#"mutation WeftVariantsBulkDelete($productId: ID!, $variantsIds: [ID!]!) {
+  productVariantsBulkDelete(productId: $productId, variantsIds: $variantsIds) {
+    product { id updatedAt }
+    userErrors { field message code }
+  }
+}"#;
+
+/// Deletes a customer (refused for one with orders).
+pub const CUSTOMER_DELETE: &str = r#"mutation WeftCustomerDelete($input: CustomerDeleteInput!) {
+  customerDelete(input: $input) {
+    deletedCustomerId
+    userErrors { field message }
+  }
+}"#;
+
 /// Absolute quantities with compare-and-set; `{IDEMPOTENT}` is replaced by
 /// `@idempotent(key: "…")` (or nothing, for a call sent without a key).
 pub const INVENTORY_SET_QUANTITIES: &str = r#"mutation WeftInventorySet($input: InventorySetQuantitiesInput!) {

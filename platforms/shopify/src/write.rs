@@ -7,6 +7,9 @@
 //! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
 //! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
 //! | customer | upsert | `customerUpdate` (id from `target_id`, else found by email) or `customerCreate`; `addresses` is the full list, the default first; `tax_exempt`; `email_marketing` (`subscribed`, `unsubscribed` or `pending`) by `customerEmailMarketingConsentUpdate` after the update when the customer's state differs (`customerCreate` takes it directly) |
+//! | variant | delete | `productVariantsBulkDelete` of the body's `variant_id` from product `target_id`, then the product read for its new document; the product's last variant: `productDelete` (tombstone of the product) |
+//! | product | delete | `productDelete` (tombstone) |
+//! | customer | delete | `customerDelete` (tombstone); refused by Shopify for a customer with orders |
 //! | fulfillment | upsert | `fulfillmentCreate` per fulfilment order of the order, `@idempotent(key: idempotency_key)`; body `{order_id, lines: [{sku, quantity}], tracking_number, tracking_company, tracking_url, notify_customer}` |
 //!
 //! Bodies are documents in the normalized Shopify shape ([`crate::normalize`]).
@@ -20,6 +23,7 @@ use weft_platform::{
     WriteOutcome,
 };
 
+use crate::client::VariantDelete;
 use crate::normalize::{self, gid, id_string};
 use crate::{AdjustChange, QuantityChange, ShopifyClient};
 
@@ -1001,8 +1005,72 @@ pub async fn execute(
                 created: false,
             })
         }
+        (EntityKind::Variant, WriteOp::Delete) => {
+            let product = cmd
+                .target_id
+                .clone()
+                .ok_or_else(|| missing(SHOPIFY, "target_id", cmd))?;
+            let variant = body_id(SHOPIFY, cmd, "variant_id")?;
+            let _guard = c.lock_product_writes().await;
+            match c.variant_delete(&product, &variant).await? {
+                VariantDelete::Deleted | VariantDelete::NotThere => {
+                    // The product without it, for the engine to see the variant gone there.
+                    match c.product(&product).await? {
+                        Some(d) => Ok(deleted(&product, Some(d.body), Some(d.updated_at))),
+                        None => Ok(gone(&product)),
+                    }
+                }
+                VariantDelete::Last => {
+                    // A product's last variant goes with the product (Shopify refuses a
+                    // product without variants).
+                    c.product_delete(&product).await?;
+                    Ok(gone(&product))
+                }
+                VariantDelete::ProductGone => Ok(gone(&product)),
+            }
+        }
+        (EntityKind::Product, WriteOp::Delete) => {
+            let product = cmd
+                .target_id
+                .clone()
+                .ok_or_else(|| missing(SHOPIFY, "target_id", cmd))?;
+            let _guard = c.lock_product_writes().await;
+            c.product_delete(&product).await?;
+            Ok(gone(&product))
+        }
+        (EntityKind::Customer, WriteOp::Delete) => {
+            let customer = cmd
+                .target_id
+                .clone()
+                .ok_or_else(|| missing(SHOPIFY, "target_id", cmd))?;
+            c.customer_delete(&customer).await?;
+            Ok(gone(&customer))
+        }
         _ => Err(unsupported(SHOPIFY, cmd)),
     }
+}
+
+/// The outcome of a delete that left `document` (the parent's new document) or nothing.
+fn deleted(id: &str, document: Option<Value>, version: Option<String>) -> WriteOutcome {
+    WriteOutcome {
+        target_id: id.to_owned(),
+        version,
+        document,
+        children: Vec::new(),
+        applied: true,
+        created: false,
+    }
+}
+
+/// The outcome of a delete that removed entity `id` (or found it gone): its tombstone, as of
+/// now, which the engine journals as Shopify's deletion (the `products/delete` or
+/// `customers/delete` webhook says the same).
+fn gone(id: &str) -> WriteOutcome {
+    deleted(
+        id,
+        Some(weft_platform::webhook::tombstone(id)),
+        Some(weft_platform::version::format_ts(chrono::Utc::now())),
+    )
 }
 
 // -------------------------------------------------------------------------------------------

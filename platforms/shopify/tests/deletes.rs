@@ -180,3 +180,104 @@ async fn a_full_read_journals_a_tombstone_for_a_product_the_shop_no_longer_lists
     assert_eq!(t[0].source, weft_store::Source::Poll);
     h.shutdown().await;
 }
+
+fn delete(kind: weft_platform::EntityKind, id: &str, body: Value) -> weft_platform::WriteCommand {
+    weft_platform::WriteCommand {
+        system: "shopify".into(),
+        kind,
+        op: weft_platform::WriteOp::Delete,
+        target_id: Some(id.into()),
+        external_id: None,
+        body,
+        idempotency_key: format!("del-{id}"),
+        expected_quantity: None,
+    }
+}
+
+#[tokio::test]
+async fn a_delete_write_removes_a_variant_its_products_last_and_a_customer() {
+    use weft_platform::{Connection as _, EntityKind};
+    let (sim, h) = start().await;
+    let client = ShopifyClient::new(
+        ShopifyConfig::new(h.base_url.clone(), "2026-04", "shpat_sim_access_token"),
+        ShopifyCostLimiter::new(),
+    )
+    .unwrap();
+    let cs = weft_shopify::ShopifyConnection::new(Arc::new(client));
+    let mut two = product(1);
+    two.variants.push(NewVariant {
+        sku: Some("SKU-1B".into()),
+        price: "11.00".into(),
+        available: Some(1),
+        ..NewVariant::default()
+    });
+    let p = sim.create_product(two).unwrap();
+    let pid = p.id.to_string();
+
+    // One of two variants: the product stays without it, answered with its new document.
+    let out = cs
+        .execute(&delete(
+            EntityKind::Variant,
+            &pid,
+            json!({"variant_id": p.variant_ids[1].to_string(), "sku": "SKU-1B"}),
+        ))
+        .await
+        .unwrap();
+    let doc = out.document.unwrap();
+    assert!(!is_tombstone(&doc), "{doc}");
+    assert_eq!(doc["id"], pid);
+    assert_eq!(doc["variants"].as_array().unwrap().len(), 1, "{doc}");
+    assert!(out.version.is_some());
+    assert!(sim.variant_by_sku("SKU-1B").is_none());
+
+    // The same again (gone already): done.
+    cs.execute(&delete(
+        EntityKind::Variant,
+        &pid,
+        json!({"variant_id": p.variant_ids[1].to_string(), "sku": "SKU-1B"}),
+    ))
+    .await
+    .unwrap();
+
+    // Its last variant: Shopify refuses a product without variants, so the product goes.
+    let out = cs
+        .execute(&delete(
+            EntityKind::Variant,
+            &pid,
+            json!({"variant_id": p.variant_ids[0].to_string(), "sku": "SKU-1"}),
+        ))
+        .await
+        .unwrap();
+    let doc = out.document.unwrap();
+    assert!(is_tombstone(&doc), "{doc}");
+    assert_eq!(doc["id"], pid);
+    assert!(sim.variant_by_sku("SKU-1").is_none());
+    // Gone already: done, the same tombstone.
+    let again = cs
+        .execute(&delete(EntityKind::Product, &pid, json!({})))
+        .await
+        .unwrap();
+    assert!(is_tombstone(&again.document.unwrap()));
+
+    // A customer without orders.
+    let c = sim
+        .create_customer(CustomerFields {
+            email: Some("ada@example.com".into()),
+            ..CustomerFields::default()
+        })
+        .unwrap();
+    let out = cs
+        .execute(&delete(EntityKind::Customer, &c.to_string(), json!({})))
+        .await
+        .unwrap();
+    let doc = out.document.unwrap();
+    assert!(is_tombstone(&doc));
+    assert_eq!(doc["id"], c.to_string());
+    assert!(
+        cs.execute(&delete(EntityKind::Customer, &c.to_string(), json!({})))
+            .await
+            .is_ok(),
+        "gone already: done"
+    );
+    h.shutdown().await;
+}

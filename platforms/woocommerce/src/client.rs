@@ -409,6 +409,18 @@ impl WooClient {
             .body)
     }
 
+    /// `DELETE path` with a query (`force=true`).
+    pub async fn delete(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<Value, ConnectorError> {
+        Ok(self
+            .request(reqwest::Method::DELETE, path, query, None)
+            .await?
+            .body)
+    }
+
     /// One page of a collection (1-based) and whether another follows.
     pub async fn list_page(
         &self,

@@ -8,7 +8,9 @@
 //!   products with their variations, customers, orders; stock levels derived from the products
 //!   and variations that manage stock.
 //! - [`write`]: writes through `/products/batch` and `/products/{id}/variations/batch` (at most
-//!   100 items a call); stock as read, compare, write, made safe to resend by a marker.
+//!   100 items a call); stock as read, compare, write, made safe to resend by a marker;
+//!   deletes one by one (a product to the trash, a variation and a customer for good),
+//!   answering a tombstone.
 //! - [`webhook`]: `X-WC-Webhook-Signature` verification, delivery parsing, the activation ping,
 //!   and the [`webhook::WebhookKeeper`] that keeps the site's webhooks to weft active.
 //! - [`WooCommerce`] and [`WooConnection`]: the platform interface.

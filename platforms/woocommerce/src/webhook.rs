@@ -8,13 +8,14 @@
 //!   `-Source` (the site's home URL with a final `/`: a delivery from another site is refused).
 //! - **Body**: the resource as `GET` returns it, journaled as it is: kind `product` (a
 //!   variation too, `type: "variation"`), `order` or `customer`, version `date_modified_gmt`.
-//! - **Deletions**: `product.deleted` (WooCommerce sends it when a product is trashed or
-//!   deleted for good) and `customer.deleted` carry `{"id": N}` only, and no time: each is
-//!   journaled as a tombstone of that product or customer
-//!   ([`weft_platform::webhook::tombstone`]) versioned by its receipt (so a product restored
-//!   from the trash shows again once its `date_modified` is later, which holds while the
-//!   site's clock is right). Order deletions are not subscribed to. The poll finds what a lost
-//!   delivery missed ([`crate::WooPoller`]).
+//! - **Deletions**: `product.deleted` (WooCommerce sends it when a product or a variation goes
+//!   to the trash, its only hook being `wp_trash_post`: a deletion for good, `force=true` or a
+//!   batch delete, sends nothing, and the poll's full read finds it) and `customer.deleted`
+//!   carry `{"id": N}` only, and no time: each is journaled as a tombstone of that product
+//!   or customer ([`weft_platform::webhook::tombstone`]) versioned by its receipt (so a
+//!   product restored from the trash shows again once its `date_modified` is later, which
+//!   holds while the site's clock is right). Order deletions are not subscribed to. The poll
+//!   finds what a lost delivery missed ([`crate::WooPoller`]).
 //! - **Ping**: creating or re-activating a webhook makes WooCommerce POST `webhook_id=<id>` as
 //!   a form, unsigned; it must be answered 200 or the webhook is not activated. It is
 //!   acknowledged and not journaled ([`WebhookIntake::is_ping`]).

@@ -5,6 +5,8 @@
 //! | product (also variant, price) | upsert | `POST products/batch` (`products/{parent}/variations/batch` for a variation): `update` by id, else by SKU, else `create` |
 //! | inventory-level | set-quantity | read the record, compare, then `update` `stock_quantity` in the same batch calls |
 //! | customer | upsert | `PUT customers/{id}` (customers are created in WooCommerce, never by weft) |
+//! | product, variant | delete | a product: `DELETE products/{id}` (to the trash); a variation (the body names its `parent_id`): `DELETE products/{parent}/variations/{id}?force=true`, then the parent to the trash when no variation is left |
+//! | customer | delete | `DELETE customers/{id}?force=true` |
 //!
 //! Product and stock writes are batched: at most [`MAX_BATCH`] items a call (WooCommerce's
 //! limit across `create + update + delete`; above it the whole call is 413
@@ -33,11 +35,40 @@
 //!   in between): a sale landing exactly there is overwritten. weft reads the record's
 //!   `total_sales` in both and, when it moved, re-applies the units it took (see
 //!   [`sales_in_window`]), so the sale is counted once.
+//!
+//! # Deletes
+//!
+//! A record another system deleted is removed here one by one, never in a batch call (a batch
+//! delete is always forced in WooCommerce, and fires no webhook).
+//!
+//! - **A product** goes to the trash, as the merchant's own "Move to Trash" does: its SKU is
+//!   free again, WooCommerce sends `product.deleted`, the poll lists it among the trashed, and
+//!   the merchant can restore it for 30 days (weft then sees it again, a re-creation).
+//! - **A variation** is deleted for good (`force=true`), as WooCommerce's own "Remove
+//!   variation" does: a trashed variation shows nowhere in the admin. WooCommerce sends no
+//!   webhook for it (woocommerce/woocommerce#31620); the write's answer is weft's observation.
+//!   Then the parent is read, and a variable product with no variation left goes to the trash
+//!   as well (a product without variations sells nothing, and weft maps none of its own
+//!   fields); its `product.deleted` (and the poll) report that. The variation's parent is the
+//!   body's `parent_id`; without it, `DELETE products/{id}` answers
+//!   `woocommerce_rest_invalid_product_id` for a variation, and the parent is read from
+//!   `GET products/{id}` instead.
+//! - **A customer** is deleted for good (WooCommerce cannot trash customers) and sends
+//!   `customer.deleted`. A user whose role WooCommerce will not delete through the API (only
+//!   `customer` and `subscriber`) is refused with a 401, which here is the record's failure
+//!   (a dead letter), not refused credentials.
+//! - A record gone already (404 with WooCommerce's not-found code, 410 already trashed) is
+//!   success: the outcome is the same as the deletion's.
+//!
+//! The outcome's document is a [`weft_platform::webhook::tombstone`] of the removed product,
+//! variation or customer, under its own id (the id its documents are journaled under: a
+//! variation is a `product` document of its own), versioned now ([`crate::now_version`], as a
+//! `…deleted` delivery is).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
-use weft_platform::write::{missing, unsupported};
+use weft_platform::write::{bad_field, missing, unsupported};
 use weft_platform::{
     BatchCall, BatchResult, ChildId, ConnectorError, EntityKind, Planned, WriteCommand, WriteOp,
     WriteOutcome,
@@ -498,6 +529,152 @@ async fn post_batch(client: &WooClient, coll: &str, body: Value) -> Result<Value
     Ok(joined)
 }
 
+/// WooCommerce's codes for a record that is not there (or is in the trash already): a delete
+/// that meets one has nothing left to do.
+pub const GONE_CODES: [&str; 5] = [
+    "woocommerce_rest_product_invalid_id",
+    "woocommerce_rest_product_variation_invalid_id",
+    "woocommerce_rest_already_trashed",
+    // Customers: WooCommerce 9.x (404), and older versions (400).
+    "wc_user_invalid_id",
+    "woocommerce_rest_invalid_id",
+];
+
+/// Whether a delete's error says its record is gone already.
+pub fn is_gone(e: &ConnectorError) -> bool {
+    matches!(
+        e,
+        ConnectorError::Permanent { status: 400 | 404 | 410, code, .. }
+            if GONE_CODES.contains(&code.as_str())
+    )
+}
+
+/// The code `DELETE products/{id}` answers for a variation's id.
+const VARIATION_ON_PRODUCTS: &str = "woocommerce_rest_invalid_product_id";
+
+/// A delete's answer, or nothing when the record was gone already.
+async fn delete_call(
+    client: &WooClient,
+    path: &str,
+    force: bool,
+) -> Result<Option<Value>, ConnectorError> {
+    let q = if force {
+        vec![("force".to_owned(), "true".to_owned())]
+    } else {
+        Vec::new()
+    };
+    match client.delete(path, &q).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A customer deletion's refusal by the user's role (WooCommerce answers it 401, "Sorry,
+/// users with administrator role cannot be deleted via this endpoint…") is the record's
+/// failure, not refused credentials: it is kept as a permanent error that is no
+/// [`ConnectorError::is_auth_failure`].
+pub fn role_refusal(e: ConnectorError) -> ConnectorError {
+    match e {
+        ConnectorError::Permanent {
+            system,
+            status: 401 | 403,
+            code,
+            message,
+        } if code == "woocommerce_rest_cannot_delete" && message.contains(" role") => {
+            ConnectorError::Permanent {
+                system,
+                status: 400,
+                code,
+                message,
+            }
+        }
+        e => e,
+    }
+}
+
+/// The numeric id a delete names.
+fn delete_id(cmd: &WriteCommand) -> Result<u64, ConnectorError> {
+    let id = cmd
+        .target_id
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing(PLATFORM, "target_id", cmd))?;
+    id.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_field(PLATFORM, "target_id", "not a WooCommerce id"))
+}
+
+/// Deletes variation `id` of `parent` for good, then trashes the parent when it is a variable
+/// product with no variation left.
+async fn delete_variation(client: &WooClient, parent: u64, id: u64) -> Result<(), ConnectorError> {
+    delete_call(client, &format!("products/{parent}/variations/{id}"), true).await?;
+    let product = match client.get(&format!("products/{parent}"), &[]).await {
+        Ok(p) => p,
+        Err(e) if is_gone(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let empty = product.get("type").and_then(Value::as_str) == Some("variable")
+        && product.get("status").and_then(Value::as_str) != Some("trash")
+        && product
+            .get("variations")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.is_empty());
+    if empty {
+        tracing::info!(
+            product = parent,
+            variation = id,
+            "woocommerce variable product has no variation left; moving it to the trash"
+        );
+        delete_call(client, &format!("products/{parent}"), false).await?;
+    }
+    Ok(())
+}
+
+/// Removes a product, a variation or a customer (see "Deletes" in the module's header).
+async fn delete(client: &WooClient, cmd: &WriteCommand) -> Result<WriteOutcome, ConnectorError> {
+    let id = delete_id(cmd)?;
+    match cmd.kind {
+        EntityKind::Customer => {
+            delete_call(client, &format!("customers/{id}"), true)
+                .await
+                .map_err(role_refusal)?;
+        }
+        EntityKind::Product | EntityKind::Variant => match parent_of(&cmd.body) {
+            0 => match delete_call(client, &format!("products/{id}"), false).await {
+                Ok(_) => {}
+                // A variation whose parent the body did not name: its own document does.
+                Err(ConnectorError::Permanent { code, .. }) if code == VARIATION_ON_PRODUCTS => {
+                    let v = client.get(&format!("products/{id}"), &[]).await?;
+                    match parent_of(&v) {
+                        0 => {
+                            return Err(bad_field(
+                                PLATFORM,
+                                "target_id",
+                                "WooCommerce calls it a variation but names no parent",
+                            ));
+                        }
+                        parent => delete_variation(client, parent, id).await?,
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+            parent => delete_variation(client, parent, id).await?,
+        },
+        _ => return Err(unsupported(PLATFORM, cmd)),
+    }
+    // The shape a `…deleted` delivery and the poll journal: `{"id", "weft_deleted": true}`.
+    Ok(WriteOutcome {
+        target_id: id.to_string(),
+        version: Some(crate::now_version()),
+        document: Some(weft_platform::webhook::tombstone(&id.to_string())),
+        children: Vec::new(),
+        applied: true,
+        created: false,
+    })
+}
+
 /// Performs one write.
 pub async fn execute(
     client: &WooClient,
@@ -524,6 +701,9 @@ pub async fn execute(
         };
     }
     match (cmd.kind, cmd.op) {
+        (EntityKind::Product | EntityKind::Variant | EntityKind::Customer, WriteOp::Delete) => {
+            delete(client, cmd).await
+        }
         (EntityKind::Customer, WriteOp::Upsert) => {
             let id = cmd
                 .target_id
@@ -582,6 +762,45 @@ mod tests {
         let sub = subset(&calls[2].input, &[1, 3]);
         assert_eq!(sub["items"].as_array().unwrap().len(), 2);
         assert_eq!(sub["items"][1]["id"], "303");
+    }
+
+    #[test]
+    fn deletes_are_done_when_the_record_is_gone_and_a_role_refusal_is_the_record_s() {
+        let err = |status: u16, code: &str| ConnectorError::Permanent {
+            system: PLATFORM,
+            status,
+            code: code.into(),
+            message: "x".into(),
+        };
+        assert!(is_gone(&err(404, "woocommerce_rest_product_invalid_id")));
+        assert!(is_gone(&err(
+            404,
+            "woocommerce_rest_product_variation_invalid_id"
+        )));
+        assert!(is_gone(&err(410, "woocommerce_rest_already_trashed")));
+        assert!(is_gone(&err(404, "wc_user_invalid_id")));
+        assert!(is_gone(&err(400, "woocommerce_rest_invalid_id")));
+        // A missing route or a variation sent to the products endpoint is no deletion.
+        assert!(!is_gone(&err(404, "rest_no_route")));
+        assert!(!is_gone(&err(404, "woocommerce_rest_invalid_product_id")));
+        assert!(!is_gone(&err(401, "woocommerce_rest_cannot_delete")));
+
+        let role = ConnectorError::Permanent {
+            system: PLATFORM,
+            status: 401,
+            code: "woocommerce_rest_cannot_delete".into(),
+            message: "Sorry, users with administrator role cannot be deleted via this endpoint. \
+                Allowed roles: customer, subscriber"
+                .into(),
+        };
+        assert!(role.is_auth_failure());
+        let e = role_refusal(role);
+        assert!(!e.is_auth_failure() && !e.is_outage(), "{e:?}");
+        let creds = err(401, "woocommerce_rest_cannot_delete");
+        assert!(
+            role_refusal(creds).is_auth_failure(),
+            "refused credentials stay so"
+        );
     }
 
     #[test]

@@ -141,6 +141,7 @@ fn command_out(c: native::WriteCommand) -> mt::WriteCommand {
             native::WriteOp::Upsert => mt::WriteOp::Upsert,
             native::WriteOp::SetQuantity => mt::WriteOp::SetQuantity,
             native::WriteOp::AdjustQuantity => mt::WriteOp::AdjustQuantity,
+            native::WriteOp::Delete => mt::WriteOp::Delete,
         },
         target_id: c.target_id,
         external_id: c.external_id,
@@ -197,6 +198,7 @@ pub fn mapper_from_canonical<T: Mapper + Default>(
             record: record_in(r.record),
             current: r.current,
             target_id: r.target_id,
+            deleted: r.deleted,
         })
         .collect();
     let out = T::default()

@@ -156,15 +156,19 @@ pub enum WriteOp {
     SetQuantity,
     /// Add a signed delta to a quantity (the host adds the idempotency key).
     AdjustQuantity,
+    /// Remove the record from the target, by target id: only the answer to a request whose
+    /// [`WriteRequest::deleted`] is true (contract 0.5.0).
+    Delete,
 }
 
 impl WriteOp {
-    /// The WIT spelling (`upsert`, `set-quantity`, `adjust-quantity`).
+    /// The WIT spelling (`upsert`, `set-quantity`, `adjust-quantity`, `delete`).
     pub fn as_str(self) -> &'static str {
         match self {
             WriteOp::Upsert => "upsert",
             WriteOp::SetQuantity => "set-quantity",
             WriteOp::AdjustQuantity => "adjust-quantity",
+            WriteOp::Delete => "delete",
         }
     }
 
@@ -174,6 +178,7 @@ impl WriteOp {
             WriteOp::Upsert,
             WriteOp::SetQuantity,
             WriteOp::AdjustQuantity,
+            WriteOp::Delete,
         ]
         .into_iter()
         .find(|op| op.as_str() == text)
@@ -266,6 +271,26 @@ pub struct WriteRequest {
     pub current: Option<String>,
     /// The target's id for this entity, when weft's cross-reference table has one.
     pub target_id: Option<String>,
+    /// Another system deleted the record and the store's `[deletes]` policy removes it here:
+    /// answer one [`WriteOp::Delete`] command for `target_id` (always set then), or skip it.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl WriteRequest {
+    /// The one command that removes this request's record from its target (for a request
+    /// whose [`WriteRequest::deleted`] is true), with `body` (what else the target needs to
+    /// find it; `{}` when nothing). `None` when weft knows no id for it there.
+    pub fn delete_command(&self, body: &serde_json::Value) -> Option<WriteCommand> {
+        Some(WriteCommand {
+            system: self.target.clone(),
+            kind: self.record.kind,
+            op: WriteOp::Delete,
+            target_id: Some(self.target_id.clone()?),
+            external_id: None,
+            body: body.to_string(),
+        })
+    }
 }
 
 /// What to write for one write request (WIT `from-canonical-outcome`).

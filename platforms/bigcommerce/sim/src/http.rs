@@ -45,7 +45,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let v3 = Router::new()
         .route(
             "/v3/catalog/products",
-            get(list_products).post(create_product).put(batch_products),
+            get(list_products)
+                .post(create_product)
+                .put(batch_products)
+                .delete(delete_products),
         )
         .route(
             "/v3/catalog/products/{id}",
@@ -57,7 +60,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route(
             "/v3/catalog/products/{id}/variants/{vid}",
-            get(get_variant).put(update_variant),
+            get(get_variant).put(update_variant).delete(delete_variant),
         )
         .route(
             "/v3/catalog/variants",
@@ -67,7 +70,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/v3/customers",
             get(list_customers)
                 .post(create_customers)
-                .put(update_customers),
+                .put(update_customers)
+                .delete(delete_customers),
         )
         .route("/v3/inventory/locations", get(list_locations))
         .route("/v3/inventory/items", get(list_inventory_items))
@@ -481,6 +485,64 @@ async fn delete_product(State(sh): S, Path((_, id)): Path<(String, String)>) -> 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Products at most per `DELETE /v3/catalog/products`.
+const PRODUCT_DELETE_LIMIT: usize = 250;
+
+/// `DELETE /v3/catalog/products?…`: every product the filters match (the list's filters), at
+/// most [`PRODUCT_DELETE_LIMIT`]; a request without a filter is refused (422), so a missing
+/// query never deletes the catalog. 204.
+async fn delete_products(State(sh): S, RawQuery(raw): RawQuery) -> Res {
+    let q = Q::new(raw);
+    // Only the filters the simulator applies count (an unknown parameter is ignored, as in
+    // lists, and must not widen a delete to the whole catalog).
+    let filtered = q.0.iter().any(|(k, _)| {
+        matches!(
+            k.as_str(),
+            "id" | "id:in"
+                | "id:not_in"
+                | "id:min"
+                | "id:max"
+                | "id:greater"
+                | "id:less"
+                | "sku"
+                | "sku:in"
+                | "name"
+                | "date_modified"
+                | "date_modified:min"
+                | "date_modified:max"
+        )
+    });
+    if !filtered {
+        return Err(BcError::new(
+            422,
+            "A filter is required to delete products, e.g. id:in=1,2,3.",
+        )
+        .into());
+    }
+    let ids = {
+        let st = sh.store.lock();
+        let mut ids = Vec::new();
+        for p in st.products.values() {
+            if product_matches(&st, p, &q)? {
+                ids.push(p.id);
+            }
+        }
+        ids
+    };
+    if ids.len() > PRODUCT_DELETE_LIMIT {
+        return Err(BcError::new(
+            422,
+            format!("At most {PRODUCT_DELETE_LIMIT} products can be deleted at one time."),
+        )
+        .into());
+    }
+    act(&sh, |st| {
+        st.delete_products(&ids);
+        Ok(())
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `PUT /v3/catalog/products`: up to the batch limit, all or nothing.
 async fn batch_products(State(sh): S, body: Bytes) -> Res {
     let body = parse_body(&body)?;
@@ -625,6 +687,14 @@ async fn update_variant(
     Ok(data(st.variant_json(&st.variants[&vid])))
 }
 
+/// `DELETE /v3/catalog/products/{id}/variants/{vid}`: 204; 404 when the product has no such
+/// variant; 422 for its base variant.
+async fn delete_variant(State(sh): S, Path((_, id, vid)): Path<(String, String, String)>) -> Res {
+    let (id, vid) = (path_id(&id)?, path_id(&vid)?);
+    act(&sh, |st| st.delete_variant(id, vid))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `PUT /v3/catalog/variants`: up to the batch limit, all or nothing.
 async fn batch_variants(State(sh): S, body: Bytes) -> Res {
     let body = parse_body(&body)?;
@@ -730,6 +800,17 @@ async fn update_customers(State(sh): S, body: Bytes) -> Res {
         StatusCode::OK,
         json!({"data": ids.iter().map(|i| st.customer_json(&st.customers[i])).collect::<Vec<_>>(), "meta": {}}),
     ))
+}
+
+/// `DELETE /v3/customers?id:in=…`: 204, also for ids that do not exist; without `id:in`, 204
+/// and nothing deleted (the reference: "If not provided, a 204 is returned, with no changes to
+/// the data").
+async fn delete_customers(State(sh): S, RawQuery(raw): RawQuery) -> Res {
+    let q = Q::new(raw);
+    if let Some(ids) = q.ids("id:in")? {
+        act(&sh, |st| Ok(st.delete_customers(&ids)))?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ----------------------------------------------------------------- inventory

@@ -8,10 +8,11 @@
 //!
 //! # What it models
 //!
-//! - **Catalog (V3)**: `/v3/catalog/products` (`GET` list, `POST`, `PUT` batch of up to 10),
-//!   `/v3/catalog/products/{id}` (`GET`, `PUT`, `DELETE`), `/v3/catalog/products/{id}/variants`
-//!   (`GET`, `POST`) and `/{vid}` (`GET`, `PUT`), `/v3/catalog/variants` (`GET`, `PUT` batch of
-//!   up to 50). Every product has a base variant (its `sku`, `base_variant_id`), option
+//! - **Catalog (V3)**: `/v3/catalog/products` (`GET` list, `POST`, `PUT` batch of up to 10,
+//!   `DELETE` by filter, at most 250), `/v3/catalog/products/{id}` (`GET`, `PUT`, `DELETE`),
+//!   `/v3/catalog/products/{id}/variants` (`GET`, `POST`) and `/{vid}` (`GET`, `PUT`,
+//!   `DELETE`), `/v3/catalog/variants` (`GET`, `PUT` batch of up to 50). Deletes answer 204
+//!   with no body. Every product has a base variant (its `sku`, `base_variant_id`), option
 //!   variants beside it; `price` is a JSON number (a string is 422), a variant's `price` is
 //!   `null` when it takes the product's (`calculated_price` says which applies);
 //!   `inventory_level` (the sum over locations), `inventory_tracking` (`none`, `product`,
@@ -26,7 +27,8 @@
 //!   status-code table says); `meta.pagination` with `total`, `count`, `per_page`,
 //!   `current_page`, `total_pages` and `links` (`previous`, `current`, `next` as `?…`
 //!   queries). Single resources come as `{"data": …, "meta": {}}`.
-//! - **Customers (V3)**: `/v3/customers` `GET`, `POST` (array), `PUT` (array); `email`,
+//! - **Customers (V3)**: `/v3/customers` `GET`, `POST` (array), `PUT` (array), `DELETE`
+//!   (`id:in`, 204; without `id:in` 204 and nothing deleted, as the reference says); `email`,
 //!   `first_name`, `last_name` required on create, email unique (422).
 //! - **Inventory (V3)**: locations (`/v3/inventory/locations`; location 1 is the default one);
 //!   stock per variant and location; `PUT /v3/inventory/adjustments/absolute` and
@@ -63,8 +65,10 @@
 //!   callback (the only shared secret: BigCommerce does not sign callbacks). Scopes fired:
 //!   `store/product/created|updated|deleted`, `store/product/inventory/updated` (adjustments
 //!   and catalog stock writes), `store/product/inventory/order/updated` (orders),
-//!   `store/order/created|updated|statusUpdated`, `store/customer/created|updated`. The body is
-//!   thin: `{"scope","store_id","data":{"type","id"},"hash","created_at","producer":"stores/{hash}"}`.
+//!   `store/order/created|updated|statusUpdated`, `store/customer/created|updated|deleted`,
+//!   `store/sku/deleted` (an option variant deleted; its `data` also carries
+//!   `"sku": {"product_id","variant_id"}`, as the events reference shows for `store/sku/*`). The
+//!   body is thin: `{"scope","store_id","data":{"type","id"},"hash","created_at","producer":"stores/{hash}"}`.
 //!   Only a 2xx acknowledges; otherwise the callback is retried after each delay of
 //!   `retry_delays`, and when the last retry fails the hook is deactivated
 //!   (`is_active: false`), its other pending callbacks are abandoned, and nothing more is sent
@@ -109,6 +113,18 @@
 //!   6 Declined, at the default location, for products whose `inventory_tracking` is not
 //!   `none`; stock may go negative through orders (not through adjustments).
 //! - Batch limits: 10 products, 50 variants per `PUT` (the reference's recollection).
+//! - Deletes (the reference documents only the 204): `DELETE /v3/catalog/products/{id}` of a
+//!   product that does not exist is 404 (like `GET`); so is a variant delete naming a variant
+//!   the product does not have (another product's variant too). A product's **base variant**
+//!   cannot be deleted alone (422, "delete the product instead"): every product keeps one.
+//!   Deleting an option variant removes its stock, moves the product's `date_modified` and
+//!   fires `store/product/updated` for the product (as creating or editing a variant does
+//!   here) and `store/sku/deleted` with the variant's `sku_id`; deleting a product fires
+//!   `store/product/deleted` only (no `store/sku/deleted` per variant), deleting a customer
+//!   `store/customer/deleted`. `DELETE /v3/customers?id:in=` passes over ids that do not exist
+//!   (204). `DELETE /v3/catalog/products` without one of the list's filters (`id…`, `sku…`,
+//!   `name`, `date_modified…`) is refused (422: "you must include a filter"), and one matching
+//!   more than 250 products too. A deleted customer's orders keep their `customer_id`.
 //! - Unknown query parameters are ignored.
 //! - Ids: products from 111, variants from 70, orders from 100, customers from 1, locations
 //!   from 2, hooks from 20172984.

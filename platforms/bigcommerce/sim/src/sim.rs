@@ -265,6 +265,22 @@ impl BcSim {
         self.act(|s| s.delete_customer(id))
     }
 
+    /// Deletes the variant with `sku` from its product, as the merchant does in the control
+    /// panel (fires `store/product/updated` and, for an option variant, `store/sku/deleted`; a
+    /// product's base variant is refused: delete the product).
+    pub fn delete_variant(&self, sku: &str) -> Result<(), SimError> {
+        self.act(|s| {
+            let v = s.variant_by_sku(sku).ok_or_else(BcError::not_found)?;
+            let (product, id) = (v.product_id, v.id);
+            s.delete_variant(product, id)
+        })
+    }
+
+    /// Whether customer `id` exists.
+    pub fn has_customer(&self, id: u64) -> bool {
+        self.shared.store.lock().customers.contains_key(&id)
+    }
+
     /// Edits the variant with `sku` (sku, price, inventory_level).
     pub fn edit_variant(&self, sku: &str, changes: Value) -> Result<(), SimError> {
         self.act(|s| {

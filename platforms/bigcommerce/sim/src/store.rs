@@ -50,6 +50,8 @@ pub struct Event {
     pub data_type: String,
     /// The resource id.
     pub id: u64,
+    /// What else the `data` object carries (a `store/sku/*` event's `sku` object), if any.
+    pub detail: Option<(String, Value)>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -392,6 +394,7 @@ impl Store {
             scope: scope.to_owned(),
             data_type: data_type.to_owned(),
             id,
+            detail: None,
             created_at,
         });
     }
@@ -769,11 +772,73 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the products `ids` (`DELETE /v3/catalog/products?id:in=…`), each as
+    /// [`Store::delete_product`] does; ids that do not exist are passed over.
+    pub fn delete_products(&mut self, ids: &[u64]) {
+        for id in ids {
+            let _gone_already = self.delete_product(*id);
+        }
+    }
+
+    /// Deletes variant `id` of `product` (`DELETE /v3/catalog/products/{product}/variants/{id}`):
+    /// 404 when the product has no such variant, 422 for the product's base variant (the
+    /// product itself is deleted instead). Its stock goes with it; the product is modified
+    /// (`date_modified`, `store/product/updated`), and a variant with a SKU record fires
+    /// `store/sku/deleted`.
+    pub fn delete_variant(&mut self, product: u64, id: u64) -> Result<(), BcError> {
+        let v = self
+            .variants
+            .get(&id)
+            .filter(|v| v.product_id == product)
+            .ok_or_else(BcError::not_found)?;
+        if v.is_base {
+            return Err(BcError::new(
+                422,
+                "The base variant of a product cannot be deleted; delete the product instead.",
+            )
+            .field(
+                "variant_id",
+                format!("{id} is the base variant of product {product}"),
+            ));
+        }
+        let sku_id = self.variant_json(v)["sku_id"].as_u64();
+        self.variants.remove(&id);
+        self.levels.retain(|(var, _), _| *var != id);
+        if let Some(p) = self.products.get_mut(&product) {
+            p.variants.retain(|v| *v != id);
+        }
+        self.touch_product(product);
+        self.fire("store/product/updated", "product", product);
+        if let Some(sku_id) = sku_id {
+            let created_at = self.now().timestamp();
+            self.outbox.push(Event {
+                scope: "store/sku/deleted".into(),
+                data_type: "sku".into(),
+                id: sku_id,
+                detail: Some((
+                    "sku".into(),
+                    json!({"product_id": product, "variant_id": id}),
+                )),
+                created_at,
+            });
+        }
+        Ok(())
+    }
+
     /// Deletes a customer (BigCommerce keeps the customer's orders; the simulator does too).
     pub fn delete_customer(&mut self, id: u64) -> Result<(), BcError> {
         self.customers.remove(&id).ok_or_else(BcError::not_found)?;
         self.fire("store/customer/deleted", "customer", id);
         Ok(())
+    }
+
+    /// Deletes the customers `ids` (`DELETE /v3/customers?id:in=…`); ids that do not exist are
+    /// passed over. Returns the ids deleted.
+    pub fn delete_customers(&mut self, ids: &[u64]) -> Vec<u64> {
+        ids.iter()
+            .copied()
+            .filter(|id| self.delete_customer(*id).is_ok())
+            .collect()
     }
 
     // ---------------------------------------------------------------- inventory

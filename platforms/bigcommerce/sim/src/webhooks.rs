@@ -21,7 +21,10 @@ use crate::store::Event;
 
 /// The thin payload of `event` for store `store_id` / `store_hash`.
 pub fn payload(event: &Event, store_id: &str, store_hash: &str) -> Value {
-    let data = json!({ "type": event.data_type, "id": event.id });
+    let mut data = json!({ "type": event.data_type, "id": event.id });
+    if let Some((k, v)) = &event.detail {
+        data[k.as_str()] = v.clone();
+    }
     let hashed = json!({ "scope": event.scope, "data": data, "created_at": event.created_at });
     let hash = hex::encode(Sha1::digest(hashed.to_string().as_bytes()));
     json!({
@@ -338,6 +341,7 @@ mod tests {
             scope: "store/product/updated".into(),
             data_type: "product".into(),
             id: 111,
+            detail: None,
             created_at: 1_768_478_400,
         };
         let a = payload(&e, "1001234", "abc");

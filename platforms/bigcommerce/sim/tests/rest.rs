@@ -341,3 +341,131 @@ async fn unknown_routes_and_bad_bodies_use_the_error_shapes() {
     assert_eq!(s, 422);
     assert_eq!(body["errors"]["price"], "price is required");
 }
+
+/// Deletes answer 204 with no body: a product's option variant (its stock goes with it and
+/// the product is modified), customers by `id:in` (ids that do not exist are passed over;
+/// without `id:in` nothing is deleted), products by filter. Refused: a product's base variant
+/// (422), a variant the product does not have or a product that does not exist (404, in the
+/// V3 shape), a product delete without a filter (422).
+#[tokio::test]
+async fn deletes_are_204_and_refusals_use_the_v3_shape() {
+    let api = Api::start(SimConfig::default()).await;
+    let (shirt, mug) = catalogue(&api.sim);
+    let s = api.sim.variant("SHIRT-S").unwrap()["id"].as_u64().unwrap();
+    let base = api.sim.product(shirt).unwrap()["base_variant_id"]
+        .as_u64()
+        .unwrap();
+    let before = api.sim.product(shirt).unwrap()["date_modified"].clone();
+    api.sim.advance_clock(std::time::Duration::from_secs(60));
+
+    let (st, _, body) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}/variants/{s}"),
+            None,
+        )
+        .await;
+    assert_eq!((st, body), (204, serde_json::Value::Null));
+    assert!(api.sim.variant("SHIRT-S").is_none());
+    assert!(api.sim.stock("SHIRT-S", 1).is_none());
+    let p = api.sim.product(shirt).unwrap();
+    assert_eq!(p["variants"].as_array().unwrap().len(), 2);
+    assert_eq!(p["inventory_level"], 4, "SHIRT-S's 10 went with it");
+    assert_ne!(p["date_modified"], before);
+    let (st, _, _) = api
+        .get(&format!("/v3/catalog/products/{shirt}/variants/{s}"))
+        .await;
+    assert_eq!(st, 404);
+    // Again, or as another product's: not found.
+    for path in [
+        format!("/v3/catalog/products/{shirt}/variants/{s}"),
+        format!(
+            "/v3/catalog/products/{mug}/variants/{}",
+            api.sim.variant("SHIRT-M").unwrap()["id"]
+        ),
+        "/v3/catalog/products/999/variants/70".to_owned(),
+    ] {
+        let (st, _, body) = api.call(Method::DELETE, &path, None).await;
+        assert_eq!(st, 404, "{path}");
+        assert_eq!(body["status"], 404);
+        assert_eq!(body["title"], "The requested resource was not found.");
+    }
+    assert!(api.sim.variant("SHIRT-M").is_some());
+    // The base variant stays while the product does.
+    let (st, _, body) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}/variants/{base}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert!(
+        body["title"].as_str().unwrap().contains("base variant"),
+        "{body}"
+    );
+    assert!(body["errors"]["variant_id"].is_string());
+    assert!(api.sim.variant("SHIRT").is_some());
+
+    // Customers.
+    let a = api
+        .sim
+        .create_customer(json!({"email": "a@x.y", "first_name": "A", "last_name": "B"}))
+        .unwrap();
+    let b = api
+        .sim
+        .create_customer(json!({"email": "b@x.y", "first_name": "B", "last_name": "B"}))
+        .unwrap();
+    let (st, _, _) = api.call(Method::DELETE, "/v3/customers", None).await;
+    assert_eq!(st, 204);
+    assert!(api.sim.has_customer(a) && api.sim.has_customer(b));
+    let (st, _, body) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/customers?id:in={a},999"),
+            None,
+        )
+        .await;
+    assert_eq!((st, body), (204, serde_json::Value::Null));
+    assert!(!api.sim.has_customer(a) && api.sim.has_customer(b));
+    let (st, _, _) = api
+        .call(Method::DELETE, &format!("/v3/customers?id:in={a}"), None)
+        .await;
+    assert_eq!(st, 204, "gone already");
+    let (_, _, listed) = api.get(&format!("/v3/customers?id:in={a},{b}")).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+
+    // Products: one, then by filter.
+    let (st, _, body) = api
+        .call(Method::DELETE, "/v3/catalog/products?limit=5", None)
+        .await;
+    assert_eq!(st, 422, "a filter is required");
+    assert_eq!(body["status"], 422);
+    assert!(api.sim.product(shirt).is_some() && api.sim.product(mug).is_some());
+    let (st, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    assert!(api.sim.product(shirt).is_none() && api.sim.variant("SHIRT-M").is_none());
+    let (st, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products?id:in={shirt},{mug}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    assert!(api.sim.product(mug).is_none() && api.sim.variant("MUG").is_none());
+}

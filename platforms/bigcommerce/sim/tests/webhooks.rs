@@ -228,3 +228,89 @@ async fn hooks_need_a_scope_and_a_destination() {
     let (_, _, body) = api.get("/v3/hooks").await;
     assert_eq!(body["meta"]["pagination"]["total"], 1);
 }
+
+/// What deletes fire: an option variant's, `store/product/updated` for its product and
+/// `store/sku/deleted` naming the SKU record with its product and variant; a product's,
+/// `store/product/deleted`; a customer's (through the API too), `store/customer/deleted`. All
+/// thin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_fire_their_callbacks() {
+    let api = Api::start(fast(ChaosConfig::default(), 2)).await;
+    let (url, seen) = receiver(|_| StatusCode::OK).await;
+    for scope in ["store/product/*", "store/sku/*", "store/customer/*"] {
+        let (s, _, _) = api
+            .call(
+                Method::POST,
+                "/v3/hooks",
+                Some(json!({"scope": scope, "destination": url, "is_active": true})),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (shirt, _) = catalogue(&api.sim);
+    let c = api
+        .sim
+        .create_customer(json!({"email": "a@b.c", "first_name": "A", "last_name": "B"}))
+        .unwrap();
+    assert!(api.sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let first = seen.lock().len();
+    let m = api.sim.variant("SHIRT-M").unwrap();
+    let (vid, sku_id) = (m["id"].as_u64().unwrap(), m["sku_id"].as_u64().unwrap());
+    let (s, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}/variants/{vid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    api.sim.delete_variant("SHIRT-S").unwrap();
+    let (s, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v3/catalog/products/{shirt}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = api
+        .call(Method::DELETE, &format!("/v3/customers?id:in={c}"), None)
+        .await;
+    assert_eq!(s, 204);
+    assert!(api.sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    let got: Vec<serde_json::Value> = seen.lock()[first..]
+        .iter()
+        .map(|c| c.body.clone())
+        .collect();
+    let of = |scope: &str| -> Vec<serde_json::Value> {
+        got.iter()
+            .filter(|b| b["scope"] == scope)
+            .map(|b| b["data"].clone())
+            .collect()
+    };
+    assert_eq!(
+        of("store/product/updated"),
+        vec![json!({"type": "product", "id": shirt}); 2]
+    );
+    let skus = of("store/sku/deleted");
+    assert_eq!(skus.len(), 2);
+    assert_eq!(
+        skus[0],
+        json!({"type": "sku", "id": sku_id, "sku": {"product_id": shirt, "variant_id": vid}})
+    );
+    assert_eq!(
+        of("store/product/deleted"),
+        vec![json!({"type": "product", "id": shirt})]
+    );
+    assert_eq!(
+        of("store/customer/deleted"),
+        vec![json!({"type": "customer", "id": c})]
+    );
+    assert!(got.iter().all(|b| b["hash"].as_str().unwrap().len() == 40));
+    // The base variant is refused, and fires nothing.
+    let fired = api.sim.webhook_log().len();
+    assert!(api.sim.delete_variant("MUG").is_err());
+    assert!(api.sim.variant("MUG").is_some());
+    assert!(api.sim.wait_webhooks_idle(Duration::from_secs(5)).await);
+    assert_eq!(api.sim.webhook_log().len(), fired);
+}

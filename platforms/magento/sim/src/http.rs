@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,13 +27,19 @@ type Res = Result<Response, MgError>;
 pub fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/V1/products", get(list_products).post(post_product))
-        .route("/V1/products/{sku}", get(get_product).put(put_product))
+        .route(
+            "/V1/products/{sku}",
+            get(get_product).put(put_product).delete(delete_product),
+        )
         .route(
             "/V1/inventory/source-items",
             get(list_source_items).post(post_source_items),
         )
         .route("/V1/customers/search", get(search_customers))
-        .route("/V1/customers/{id}", get(get_customer).put(put_customer))
+        .route(
+            "/V1/customers/{id}",
+            get(get_customer).put(put_customer).delete(delete_customer),
+        )
         .route("/V1/orders", get(list_orders))
         .route("/V1/orders/{id}", get(get_order))
         .route("/V1/bulk/{uuid}/status", get(bulk_status))
@@ -76,9 +83,11 @@ async fn log(State(sh): S, req: Request, next: Next) -> Response {
     res
 }
 
-fn resource_of(path: &str) -> &'static str {
+fn resource_of(method: &Method, path: &str) -> &'static str {
     if path.contains("/inventory/") {
         "Magento_InventoryApi::source"
+    } else if path.contains("/customers") && (method == Method::PUT || method == Method::DELETE) {
+        "Magento_Customer::manage"
     } else if path.contains("/customers") {
         "Magento_Customer::customer"
     } else if path.contains("/orders") {
@@ -119,7 +128,7 @@ async fn authenticate(State(sh): S, req: Request, next: Next) -> Response {
                 .any(|k| bool::from(k.as_bytes().ct_eq(t.as_bytes())))
         });
     if !ok {
-        return MgError::unauthorized(resource_of(&path)).into_response();
+        return MgError::unauthorized(resource_of(req.method(), &path)).into_response();
     }
     next.run(req).await
 }
@@ -158,6 +167,11 @@ async fn put_product(State(sh): S, Path((_, sku)): Path<(String, String)>, body:
     }
     let now = sh.now();
     ok(sh.current().save_product(&b, now)?)
+}
+
+async fn delete_product(State(sh): S, Path((_, sku)): Path<(String, String)>) -> Res {
+    sh.current().delete_product(&sku)?;
+    ok(json!(true))
 }
 
 async fn list_source_items(State(sh): S, RawQuery(q): RawQuery) -> Res {
@@ -210,6 +224,14 @@ async fn put_customer(State(sh): S, Path((_, id)): Path<(String, String)>, body:
         .map_err(|_| MgError::no_entity("customerId", &id))?;
     let now = sh.now();
     ok(sh.current().update_customer(id, &b, now)?)
+}
+
+async fn delete_customer(State(sh): S, Path((_, id)): Path<(String, String)>) -> Res {
+    let numeric = id
+        .parse::<u64>()
+        .map_err(|_| MgError::no_entity("customerId", &id))?;
+    sh.current().delete_customer(numeric)?;
+    ok(json!(true))
 }
 
 async fn list_orders(State(sh): S, RawQuery(q): RawQuery) -> Res {

@@ -10,7 +10,9 @@
 //! # What it models
 //!
 //! - **Products**: `GET /V1/products?searchCriteria…` (list), `POST /V1/products`
-//!   (`{"product": {…}}`, saved by `sku`: created or updated), `GET`/`PUT /V1/products/{sku}`.
+//!   (`{"product": {…}}`, saved by `sku`: created or updated), `GET`/`PUT /V1/products/{sku}`,
+//!   `DELETE /V1/products/{sku}` (answers `true`; an unknown SKU is 404 "The product that was
+//!   requested doesn't exist…"; the product's source items go with it).
 //!   A product: `id`, `sku`, `name`, `attribute_set_id` (4), `price`, `status` (1 enabled,
 //!   2 disabled), `visibility` (4), `type_id` (`simple`), `weight`, `created_at`, `updated_at`
 //!   (`YYYY-MM-DD HH:MM:SS`, UTC, to the second), `custom_attributes`
@@ -35,7 +37,9 @@
 //!   (`id`, `email`, `firstname`, `lastname`, `website_id`, `group_id`, `addresses`,
 //!   `created_at`, `updated_at`), `PUT /V1/customers/{id}` (`{"customer": {…}}`: `email`,
 //!   `firstname`, `lastname` required, `addresses` replaced when given and kept when left
-//!   out, an email another customer has refused).
+//!   out, an email another customer has refused), `DELETE /V1/customers/{id}` (answers
+//!   `true`; an unknown id is 404 "No such entity with %fieldName = %fieldValue"; their orders
+//!   stay, with `customer_id` null).
 //! - **Orders**: `GET /V1/orders?searchCriteria…`, `GET /V1/orders/{id}` (`entity_id`,
 //!   `increment_id`, `state`, `status`, `customer_*`, `customer_is_guest`, money fields,
 //!   `order_currency_code`, `billing_address`, `items` with `item_id`, `sku`, `name`,
@@ -81,6 +85,17 @@
 //! - The message of a retriable failure is a MySQL lock wait; of a must-change one, Magento's
 //!   validation message of the refused field.
 //! - Ids: products, customers and orders from 1; increment ids `000000001`…
+//! - Deletes (`DELETE /V1/products/{sku}`, `DELETE /V1/customers/{id}`): Magento Open Source
+//!   sends nothing when a record is deleted (no webhooks; Adobe Commerce's webhooks and I/O
+//!   events are not modelled): the record is simply no longer listed, and its id never comes
+//!   back (a product made again under the same SKU gets a new id). Neither is refused for what
+//!   depends on it: a simple product with orders or in a bulk still open is deleted (the
+//!   orders keep their lines; an open save of its SKU, applied later, makes a new product),
+//!   and so is a customer with orders (`sales_order.customer_id` is set to null by the foreign
+//!   key; the order's `updated_at` and `customer_is_guest` do not change, as no Magento code
+//!   saves the order). Both answer `true`, as `deleteById` returns it. The token grants every
+//!   resource, so `Magento_Customer::manage`, which deleting a customer needs, is only named in
+//!   the 401.
 //!
 //! # What it does NOT model
 //!

@@ -166,10 +166,7 @@ impl MagentoSim {
     /// `DELETE /V1/products/{sku}`); false if there was none. Magento sends nothing: the
     /// product is simply no longer listed.
     pub fn delete_product(&self, sku: &str) -> bool {
-        let mut st = self.shared.current();
-        let had = st.products.remove(sku).is_some();
-        st.source_items.retain(|(s, _), _| s != sku);
-        had
+        self.shared.current().delete_product(sku).is_ok()
     }
 
     /// Sets a product's price.
@@ -209,9 +206,19 @@ impl MagentoSim {
 
     /// Deletes a customer, as the merchant does in the admin (or `DELETE
     /// /V1/customers/{id}`); false if there was none. Magento sends nothing: the customer is
-    /// simply no longer listed. Their orders keep their copy of the customer's details.
+    /// simply no longer listed. Their orders keep their copy of the customer's details, with
+    /// `customer_id` null.
     pub fn delete_customer(&self, id: u64) -> bool {
-        self.shared.current().customers.remove(&id).is_some()
+        self.shared.current().delete_customer(id).is_ok()
+    }
+
+    /// A customer as the API answers it.
+    pub fn customer(&self, id: u64) -> Option<Value> {
+        self.shared
+            .current()
+            .customers
+            .get(&id)
+            .map(Store::customer_json)
     }
 
     /// A shopper's order, its stock taken from `source`.

@@ -88,8 +88,12 @@ pub struct Order {
     pub id: u64,
     /// Increment id.
     pub increment_id: String,
-    /// The buyer's customer id (`None`: a guest).
+    /// The buyer's customer id (`None`: a guest, or a customer deleted since: Magento's
+    /// foreign key sets it to null).
     pub customer_id: Option<u64>,
+    /// Whether it was placed by a guest (`customer_is_guest`, kept when the customer is
+    /// deleted).
+    pub guest: bool,
     /// Email.
     pub email: String,
     /// Names.
@@ -334,6 +338,35 @@ impl Store {
         Ok(self.product_json(&prod))
     }
 
+    /// Deletes product `sku` (`DELETE /V1/products/{sku}`, `ProductRepositoryInterface::
+    /// deleteById`): 404 when there is none; its source items go with it (MSI removes them with
+    /// the product). Orders keep their lines (`sales_order_item` has its own copy of the SKU,
+    /// name and price, and no foreign key to the product).
+    pub fn delete_product(&mut self, sku: &str) -> Result<(), MgError> {
+        if self.products.remove(sku).is_none() {
+            return Err(MgError::no_product());
+        }
+        self.source_items.retain(|(s, _), _| s != sku);
+        Ok(())
+    }
+
+    /// Deletes customer `id` (`DELETE /V1/customers/{id}`, `CustomerRepositoryInterface::
+    /// deleteById`): 404 "No such entity with customerId = …" when there is none; their
+    /// addresses go with them. Their orders stay, with `customer_id` null (the foreign key's
+    /// `ON DELETE SET NULL`) and the rest of the buyer's details as the order copied them;
+    /// `customer_is_guest` and `updated_at` do not change.
+    pub fn delete_customer(&mut self, id: u64) -> Result<(), MgError> {
+        if self.customers.remove(&id).is_none() {
+            return Err(MgError::no_entity("customerId", &id.to_string()));
+        }
+        for o in self.orders.values_mut() {
+            if o.customer_id == Some(id) {
+                o.customer_id = None;
+            }
+        }
+        Ok(())
+    }
+
     /// A source item as the API answers it.
     pub fn source_item_json(sku: &str, source: &str, qty: f64, status: i64) -> Value {
         json!({"sku": sku, "source_code": source, "quantity": qty, "status": status})
@@ -540,7 +573,7 @@ impl Store {
         let total: f64 = o.lines.iter().map(|l| l.5 * l.4 as f64).sum();
         json!({"entity_id": o.id, "increment_id": o.increment_id, "state": o.state,
             "status": if o.state == "new" { "pending" } else { o.state.as_str() },
-            "customer_id": o.customer_id, "customer_is_guest": if o.customer_id.is_some() {0} else {1},
+            "customer_id": o.customer_id, "customer_is_guest": i64::from(o.guest),
             "customer_email": o.email, "customer_firstname": o.firstname,
             "customer_lastname": o.lastname, "order_currency_code": "USD",
             "base_currency_code": "USD", "subtotal": total, "grand_total": total,
@@ -596,6 +629,7 @@ impl Store {
             id,
             increment_id: format!("{id:09}"),
             customer_id: customer.as_ref().map(|c| c.id),
+            guest: customer.is_none(),
             email: email.to_owned(),
             firstname: customer
                 .as_ref()

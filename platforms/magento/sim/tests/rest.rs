@@ -292,3 +292,101 @@ async fn chaos_fails_some_operations_retriably_and_loses_some_bulks() {
         );
     }
 }
+
+async fn delete(url: &str, token: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .delete(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn products_and_customers_are_deleted_by_sku_and_id_and_a_second_delete_is_404() {
+    let (sim, _h, root) = start(SimConfig::default()).await;
+    seed(&sim, 2);
+    sim.set_stock("SKU-0", "default", 4.0).unwrap();
+    let ann = sim
+        .save_customer(json!({"email": "ann@example.com", "firstname": "Ann", "lastname": "Lee"}))
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    sim.place_order(
+        "ann@example.com",
+        &[OrderLine {
+            sku: "SKU-0".into(),
+            qty: 1,
+        }],
+        "default",
+    )
+    .unwrap();
+    let order_before = get(&format!("{root}/V1/orders/1")).await.1;
+    assert_eq!(order_before["customer_id"], ann);
+
+    // Without a valid token: 401, naming what a customer delete needs.
+    let (s, e) = delete(&format!("{root}/V1/customers/{ann}"), "wrong").await;
+    assert_eq!(
+        (s, e["parameters"]["resources"].as_str()),
+        (401, Some("Magento_Customer::manage"))
+    );
+    assert!(sim.customer(ann).is_some());
+
+    // A product: `true`, gone from the listing with its source items; the order keeps its line.
+    let (s, b) = delete(&format!("{root}/V1/products/SKU-0"), DEFAULT_TOKEN).await;
+    assert_eq!((s, b), (200, json!(true)));
+    assert!(sim.product("SKU-0").is_none());
+    assert_eq!(sim.stock("SKU-0", "default"), None);
+    let (_, list) = get(&format!("{root}/V1/products?searchCriteria[pageSize]=10")).await;
+    assert_eq!(list["total_count"], 1);
+    assert_eq!(list["items"][0]["sku"], "SKU-1");
+    let (s, e) = get(&format!("{root}/V1/products/SKU-0")).await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        e["message"],
+        "The product that was requested doesn't exist. Verify the product and try again."
+    );
+    // Deleting it again: 404 in the same words.
+    let (s, e) = delete(&format!("{root}/V1/products/SKU-0"), DEFAULT_TOKEN).await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        e["message"],
+        "The product that was requested doesn't exist. Verify the product and try again."
+    );
+    // Made again under the same SKU: a new id.
+    let again = sim
+        .save_product(json!({"sku": "SKU-0", "name": "Again", "price": 1.0}))
+        .unwrap();
+    assert_eq!(again["id"], 3);
+
+    // A customer: `true`; their order stays, with `customer_id` null and nothing else moved.
+    let (s, b) = delete(&format!("{root}/V1/customers/{ann}"), DEFAULT_TOKEN).await;
+    assert_eq!((s, b), (200, json!(true)));
+    assert!(sim.customer(ann).is_none());
+    let (s, e) = get(&format!("{root}/V1/customers/{ann}")).await;
+    assert_eq!(s, 404);
+    assert_eq!(e["message"], "No such entity with %fieldName = %fieldValue");
+    let order = get(&format!("{root}/V1/orders/1")).await.1;
+    assert_eq!(order["customer_id"], Value::Null);
+    assert_eq!(order["customer_is_guest"], 0);
+    assert_eq!(order["customer_email"], "ann@example.com");
+    assert_eq!(order["updated_at"], order_before["updated_at"]);
+    let (s, e) = delete(&format!("{root}/V1/customers/{ann}"), DEFAULT_TOKEN).await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        e["parameters"],
+        json!({"fieldName": "customerId", "fieldValue": ann.to_string()})
+    );
+    let (s, _) = delete(&format!("{root}/V1/customers/abc"), DEFAULT_TOKEN).await;
+    assert_eq!(s, 404);
+    // Nothing else listens: Magento sends no webhook (the simulator has no subscriptions).
+    let deletes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(deletes, vec![401, 200, 404, 200, 404, 404]);
+}

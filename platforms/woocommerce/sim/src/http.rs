@@ -676,6 +676,16 @@ fn delete(
     force: bool,
 ) -> Result<Value, WcError> {
     match kind {
+        // The products endpoint refuses a variation's id (`WC_REST_Products_V2_Controller::
+        // delete_item`), the message's `<` and `>` written as HTML entities, as WooCommerce does.
+        Kind::Product if parent.is_none() && store.product(id)?.is_variation() => {
+            Err(WcError::new(
+                404,
+                "woocommerce_rest_invalid_product_id",
+                "To manipulate product variations you should use the \
+                 /products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.",
+            ))
+        }
         Kind::Product => store.delete_product(id, force, parent),
         Kind::Customer => store.delete_customer(id, force),
         Kind::Order => store.delete_order(id, force),

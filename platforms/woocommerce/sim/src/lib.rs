@@ -39,11 +39,20 @@
 //!   order `refunded`; `order.updated` fires. Refunds cannot be trashed; deleting one does not
 //!   take stock back.
 //! - **Customers**: `email` required and unique (`registration-error-email-exists`), billing and
-//!   shipping addresses merged on update. Delete needs `force=true` (501
-//!   `woocommerce_rest_trash_not_supported` otherwise), as for webhooks. Products, variations
-//!   and orders go to the trash without `force` (a second trash is 410
-//!   `woocommerce_rest_already_trashed`); `force=true` deletes (a variable product with its
-//!   variations). DELETE answers with the resource as it was.
+//!   shipping addresses merged on update; a missing one is 404 `wc_user_invalid_id` ("Invalid
+//!   user ID.", WooCommerce 9.x's permission check, before anything else). Delete needs
+//!   `force=true` (501 `woocommerce_rest_trash_not_supported` otherwise), as for webhooks.
+//! - **Deletes**: products, variations and orders go to the trash without `force` (a second
+//!   trash is 410 `woocommerce_rest_already_trashed`, "The product_variation has already been
+//!   deleted." on the variations endpoint); trashing a product trashes its variations
+//!   (`WC_Post_Data::trash_post`). `force=true` deletes (through the products endpoint, a
+//!   variable product with its variations). `DELETE /products/{id}` refuses a variation's id
+//!   (404 `woocommerce_rest_invalid_product_id`, "To manipulate product variations you should
+//!   use the /products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint."); `DELETE
+//!   /products/{p}/variations/{id}` finds the record by `id` alone and never compares `p`, as
+//!   WooCommerce's variations controller does (404 `woocommerce_rest_product_variation_invalid_id`
+//!   when it is missing). DELETE answers with the resource as it was before (WooCommerce
+//!   renders the answer first: a trashed product's answer still shows its old `status`).
 //! - **Pagination**: `page` (≥ 1), `per_page` (1–100, default 10), `offset`; anything else is
 //!   400 `rest_invalid_param` with WordPress's `params`/`details`. `X-WP-Total`,
 //!   `X-WP-TotalPages` and `Link: <…>; rel="prev", <…>; rel="next"` (the request's own query
@@ -54,7 +63,7 @@
 //!   `email`.
 //! - **Errors**: `{"code","message","data":{"status",…}}` with WooCommerce's codes
 //!   (`woocommerce_rest_product_invalid_id`, `woocommerce_rest_product_variation_invalid_id`,
-//!   `woocommerce_rest_shop_order_invalid_id`, `woocommerce_rest_invalid_id` for customers,
+//!   `woocommerce_rest_shop_order_invalid_id`, `wc_user_invalid_id` for customers,
 //!   `woocommerce_rest_shop_webhook_invalid_id`, `rest_invalid_param`, `rest_invalid_json`,
 //!   `product_invalid_sku`, `woocommerce_rest_request_entity_too_large`, …). Batch items that
 //!   fail carry `{"id", "error":{…}}` in place, the rest succeed.
@@ -82,6 +91,10 @@
 //!   (base64 HMAC-SHA256 of the exact body with the secret), `-ID`, `-Delivery-ID`,
 //!   `User-Agent: WooCommerce/… Hookshot (WordPress/…)`. The body is `wp_json_encode` of the
 //!   resource as GET returns it (`/` written `\/`, non-ASCII `\uXXXX`), `{"id":N}` for deletes.
+//!   `product.deleted` fires when a product or variation is **trashed** (its only hook is
+//!   `wp_trash_post`): once per record trashed (a product, then each variation trashed with
+//!   it), and never for a `force=true` deletion or a batch delete (woocommerce/woocommerce#28541,
+//!   #31620); `customer.deleted` fires for every customer deleted.
 //!   Success is a status in 200..303; **nothing is ever re-sent**; a failure when
 //!   `failure_count` is already above 5 sets the webhook `disabled` (the 7th consecutive
 //!   failure), a success resets the count. Stock changes made by orders save the product
@@ -109,7 +122,17 @@
 //!   array parameters (`k[]=…`) are signed as plain repeated pairs, not WooCommerce's
 //!   `k%5B0%5D` expansion.
 //! - A variation's change does not move its parent's `date_modified` nor fire
-//!   `product.updated` for the parent.
+//!   `product.updated` for the parent; neither does a variation's deletion (trashed or
+//!   forced), which leaves the parent in place, a variable product with fewer (or no)
+//!   variations.
+//! - Trashing a variable product fires `product.deleted` for the product before its
+//!   variations' (WordPress runs `wp_trash_post`'s handlers in the order they were added; the
+//!   webhook's and `WC_Post_Data::trash_post`'s order is not documented).
+//! - Every customer has the `customer` role, so the endpoint's role check (only `customer`
+//!   and `subscriber` users may be deleted, 401 otherwise) never refuses, and every deletion
+//!   fires `customer.deleted`. A batch update of a missing customer answers like a single
+//!   `PUT` (404 `wc_user_invalid_id`; WooCommerce's batch skips the permission check and says
+//!   400 `woocommerce_rest_invalid_id`).
 //! - Basic auth and query-string keys are accepted over plain HTTP (WooCommerce only takes them
 //!   over HTTPS; a local sandbox has no TLS), OAuth 1.0a is accepted too. The OAuth base URL is
 //!   the configured `site_url` + path, else `http://{Host}` + path (`https` with

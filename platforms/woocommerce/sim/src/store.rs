@@ -888,51 +888,84 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes (force) or trashes a product or variation; returns it as it was. Fires
-    /// `product.deleted` with `{"id":N}`.
+    /// Deletes (force) or trashes a product or variation; returns it as it was (WooCommerce
+    /// renders the answer before it deletes or trashes).
+    ///
+    /// `parent` is the variations endpoint's product id: that endpoint deletes any record by
+    /// its id and never compares the parent (`WC_REST_Product_Variations_V2_Controller::
+    /// delete_item`), and a missing one is `woocommerce_rest_product_variation_invalid_id`.
+    ///
+    /// - **Trash** (`wp_trash_post`): the record's status becomes `trash` and `date_modified`
+    ///   moves; trashing a product also trashes its variations (`WC_Post_Data::trash_post`);
+    ///   each record trashed fires `product.deleted` with `{"id":N}` (the parent first). A
+    ///   second trash is 410 `woocommerce_rest_already_trashed`.
+    /// - **Force** (`wp_delete_post`): the record is gone, and a variable product's variations
+    ///   with it (only through the products endpoint). **No webhook fires**: `product.deleted`
+    ///   hooks `wp_trash_post` only (woocommerce/woocommerce#28541).
     pub fn delete_product(
         &mut self,
         id: u64,
         force: bool,
         parent: Option<u64>,
     ) -> Result<Value, WcError> {
-        let rec = match parent {
-            Some(p) => self.variation(p, id)?,
-            None => self.product(id)?,
-        };
-        let kind = if rec.is_variation() {
-            "variation"
-        } else {
-            "product"
+        let post_type = match parent {
+            Some(_) => {
+                if !self.products.contains_key(&id) {
+                    return Err(WcError::new(
+                        404,
+                        "woocommerce_rest_product_variation_invalid_id",
+                        "Invalid ID.",
+                    ));
+                }
+                "product_variation"
+            }
+            None => {
+                self.product(id)?;
+                "product"
+            }
         };
         let before = self.render_product(id);
         if force {
-            let kids: Vec<u64> = self
-                .products
-                .values()
-                .filter(|r| r.parent() == id)
-                .map(|r| r.id)
-                .collect();
-            for k in kids {
-                self.products.remove(&k);
+            if parent.is_none() {
+                let kids: Vec<u64> = self
+                    .products
+                    .values()
+                    .filter(|r| r.parent() == id)
+                    .map(|r| r.id)
+                    .collect();
+                for k in kids {
+                    self.products.remove(&k);
+                }
             }
             self.products.remove(&id);
-            self.emit("product.deleted", id, json!({"id": id}));
             return Ok(before);
         }
-        if rec.status() == "trash" {
+        if self.products[&id].status() == "trash" {
             return Err(WcError::new(
                 410,
                 "woocommerce_rest_already_trashed",
-                format!("The {kind} has already been deleted."),
+                format!("The {post_type} has already been deleted."),
             ));
         }
         let now = self.clock.now();
-        let rec = self.products.get_mut(&id).expect("checked above");
-        rec.data.insert("status".into(), json!("trash"));
-        rec.modified = now;
-        self.emit("product.deleted", id, json!({"id": id}));
-        Ok(self.render_product(id))
+        let mut trashed = vec![id];
+        if !self.products[&id].is_variation() {
+            let mut kids: Vec<u64> = self
+                .products
+                .values()
+                .filter(|r| r.parent() == id && r.status() != "trash")
+                .map(|r| r.id)
+                .collect();
+            kids.sort_unstable();
+            trashed.extend(kids);
+        }
+        for t in trashed {
+            let rec = self.products.get_mut(&t).expect("listed above");
+            rec.data.insert("status".into(), json!("trash"));
+            rec.modified = now;
+            self.emit("product.deleted", t, json!({"id": t}));
+        }
+        Ok(before)
     }
 
     /// Sets stock on the record holding it (merchant or API write path share this).
@@ -987,11 +1020,14 @@ impl Store {
 
     // ---------------------------------------------------------------- customers
 
-    /// Looks a customer up.
+    /// Looks a customer up; a missing one is 404 `wc_user_invalid_id`, "Invalid user ID."
+    /// (`Users::get_user_in_current_site`, which the customers endpoints' permission checks
+    /// call before anything else since WooCommerce 9.x; older versions answered
+    /// `woocommerce_rest_invalid_id`).
     pub fn customer(&self, id: u64) -> Result<&Rec, WcError> {
         self.customers
             .get(&id)
-            .ok_or_else(|| WcError::new(404, "woocommerce_rest_invalid_id", "Invalid resource ID."))
+            .ok_or_else(|| WcError::new(404, "wc_user_invalid_id", "Invalid user ID."))
     }
 
     /// The customer as `GET /customers/{id}` returns it.
@@ -1151,7 +1187,11 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a customer (customers cannot be trashed); fires `customer.deleted`.
+    /// Deletes a customer (customers cannot be trashed); fires `customer.deleted` with
+    /// `{"id":N}` (the `delete_user` hook, for users with the customer role). A missing
+    /// customer is 404 even without `force` (the permission check looks it up first); an
+    /// existing one without `force` is 501 `woocommerce_rest_trash_not_supported`. Returns the
+    /// customer as it was.
     pub fn delete_customer(&mut self, id: u64, force: bool) -> Result<Value, WcError> {
         self.customer(id)?;
         if !force {

@@ -290,7 +290,9 @@ async fn errors_have_the_wordpress_shape_and_woocommerce_codes() {
     let r = get(&sim, "/wp-json/wc/v3/orders/424242").await;
     assert_eq!(r.body["code"], "woocommerce_rest_shop_order_invalid_id");
     let r = get(&sim, "/wp-json/wc/v3/customers/424242").await;
-    assert_eq!(r.body["code"], "woocommerce_rest_invalid_id");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["code"], "wc_user_invalid_id");
+    assert_eq!(r.body["message"], "Invalid user ID.");
     let r = get(&sim, "/wp-json/wc/v3/nothing").await;
     assert_eq!(r.body["code"], "rest_no_route");
     assert_eq!(r.status, 404);
@@ -342,7 +344,16 @@ async fn products_trash_then_force_delete() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["status"], "trash");
+    assert_eq!(
+        r.body["status"], "publish",
+        "the answer is rendered before the trash"
+    );
+    assert_eq!(
+        get(&sim, &format!("/wp-json/wc/v3/products/{a}"))
+            .await
+            .body["status"],
+        "trash"
+    );
     assert_eq!(get(&sim, "/wp-json/wc/v3/products").await.body, json!([]));
     let r = call(
         &sim,
@@ -664,4 +675,91 @@ async fn refunds_need_a_gateway_unless_api_refund_is_off_and_restock() {
     assert_eq!(list.headers["x-wp-total"], "2");
     let cause: Vec<String> = sim.stock_log().into_iter().map(|c| c.cause).collect();
     assert_eq!(cause, vec!["api", "order", "refund"]);
+}
+
+#[tokio::test]
+async fn deletes_of_variations_and_customers_answer_as_woocommerce_does() {
+    let sim = sim();
+    let shirt = sim
+        .create_product(json!({"name": "Shirt", "type": "variable"}))
+        .unwrap();
+    let v = sim
+        .create_variation(shirt, json!({"sku": "SHIRT-S", "regular_price": "5.00"}))
+        .unwrap();
+    let w = sim
+        .create_variation(shirt, json!({"sku": "SHIRT-M", "regular_price": "5.00"}))
+        .unwrap();
+    // The products endpoint refuses a variation's id.
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/{v}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body,
+        json!({"code": "woocommerce_rest_invalid_product_id",
+            "message": "To manipulate product variations you should use the /products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.",
+            "data": {"status": 404}})
+    );
+    assert_eq!(sim.get(Kind::Product, v)["sku"], "SHIRT-S");
+    // The variations endpoint: trash, then 410 naming the post type.
+    let path = format!("/wp-json/wc/v3/products/{shirt}/variations/{v}");
+    let r = call(&sim, "DELETE", &path, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], v);
+    assert_eq!(r.body["status"], "publish", "rendered before the trash");
+    let r = call(&sim, "DELETE", &path, None).await;
+    assert_eq!(r.status, 410);
+    assert_eq!(r.body["code"], "woocommerce_rest_already_trashed");
+    assert_eq!(
+        r.body["message"],
+        "The product_variation has already been deleted."
+    );
+    // Forced: gone for good, the parent keeps its other variation.
+    let r = call(&sim, "DELETE", &format!("{path}?force=true"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sim.get(Kind::Product, v), Value::Null);
+    let r = call(&sim, "DELETE", &format!("{path}?force=true"), None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body["code"],
+        "woocommerce_rest_product_variation_invalid_id"
+    );
+    assert_eq!(sim.get(Kind::Product, shirt)["variations"], json!([w]));
+    // The variations endpoint finds the record by its id alone, whatever the product named.
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/424242/variations/{w}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sim.get(Kind::Product, shirt)["variations"], json!([]));
+    assert_eq!(
+        sim.get(Kind::Product, shirt)["type"],
+        "variable",
+        "the parent stays, without variations"
+    );
+    // Customers: a missing one is 404 before the force check; deleting answers it as it was.
+    let r = call(&sim, "DELETE", "/wp-json/wc/v3/customers/424242", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.body,
+        json!({"code": "wc_user_invalid_id", "message": "Invalid user ID.", "data": {"status": 404}})
+    );
+    let c = sim.create_customer("a@example.com", "A", "B").unwrap();
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/customers/{c}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["email"], "a@example.com");
+    assert_eq!(sim.get(Kind::Customer, c), Value::Null);
 }

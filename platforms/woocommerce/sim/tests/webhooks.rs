@@ -110,6 +110,9 @@ async fn deletes_send_only_the_id_and_orders_fire_stock_updates() {
         subscribe(&sim, t, &url, None).await;
     }
     let a = sim.create_product(json!({"name": "A", "sku": "A", "regular_price": "1.00", "manage_stock": true, "stock_quantity": 4})).unwrap();
+    let gone = sim
+        .create_product(json!({"name": "G", "sku": "G", "regular_price": "1.00"}))
+        .unwrap();
     let c = sim.create_customer("c@example.com", "C", "D").unwrap();
     assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
     let order = sim
@@ -121,13 +124,24 @@ async fn deletes_send_only_the_id_and_orders_fire_stock_updates() {
             }],
         )
         .unwrap();
+    // Trashed: `product.deleted` (its hook is `wp_trash_post`). Deleted for good without the
+    // trash: no webhook at all (woocommerce/woocommerce#28541).
     call(
         &sim,
         "DELETE",
-        &format!("/wp-json/wc/v3/products/{a}?force=true"),
+        &format!("/wp-json/wc/v3/products/{a}"),
         None,
     )
     .await;
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/{gone}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(sim.get(Kind::Product, gone), Value::Null);
     call(
         &sim,
         "DELETE",
@@ -143,7 +157,11 @@ async fn deletes_send_only_the_id_and_orders_fire_stock_updates() {
             .map(|c| serde_json::from_slice(&c.body).unwrap())
             .collect()
     };
-    assert_eq!(by("product.deleted"), vec![json!({"id": a})]);
+    assert_eq!(
+        by("product.deleted"),
+        vec![json!({"id": a})],
+        "the trash fires, the forced deletion does not"
+    );
     assert_eq!(by("customer.deleted"), vec![json!({"id": c})]);
     assert_eq!(by("order.created")[0]["id"], order);
     assert_eq!(by("order.created")[0]["status"], "processing");
@@ -467,4 +485,63 @@ async fn created_payload_price(payload_at_delivery: bool) -> Value {
 async fn payloads_are_snapshots_unless_built_at_delivery() {
     assert_eq!(created_payload_price(false).await, "5.00", "stale snapshot");
     assert_eq!(created_payload_price(true).await, "7.00", "built when sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trashing_a_variable_product_trashes_its_variations_each_with_a_delivery() {
+    let sim = sim();
+    let (url, seen) = receiver(|_| StatusCode::OK).await;
+    subscribe(&sim, "product.deleted", &url, None).await;
+    let shirt = sim
+        .create_product(json!({"name": "Shirt", "type": "variable"}))
+        .unwrap();
+    let s = sim
+        .create_variation(shirt, json!({"sku": "SHIRT-S", "regular_price": "5.00"}))
+        .unwrap();
+    let m = sim
+        .create_variation(shirt, json!({"sku": "SHIRT-M", "regular_price": "5.00"}))
+        .unwrap();
+    let mug = sim
+        .create_product(json!({"name": "Mug", "type": "variable"}))
+        .unwrap();
+    let mug_v = sim
+        .create_variation(mug, json!({"sku": "MUG-1", "regular_price": "5.00"}))
+        .unwrap();
+    // A variation trashed alone fires for itself.
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/{shirt}/variations/{m}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The parent trashed: itself, then its remaining variation.
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/{shirt}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sim.get(Kind::Product, s)["status"], "trash");
+    // Forced: the variable product and its variations are gone, and nothing is sent.
+    let r = call(
+        &sim,
+        "DELETE",
+        &format!("/wp-json/wc/v3/products/{mug}?force=true"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sim.get(Kind::Product, mug_v), Value::Null);
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    let ids: Vec<Value> = seen
+        .lock()
+        .iter()
+        .filter(|c| c.headers["x-wc-webhook-topic"] == "product.deleted")
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(m), json!(shirt), json!(s)]);
 }

@@ -6,8 +6,8 @@ wit_bindgen::generate!({
     inline: r#"
         package weft:control;
         world both {
-            include weft:plugin/mapper@0.4.0;
-            include weft:plugin/resolver@0.4.0;
+            include weft:plugin/mapper@0.5.0;
+            include weft:plugin/resolver@0.5.0;
         }
     "#,
     path: "../../../wit",

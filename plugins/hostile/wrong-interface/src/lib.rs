@@ -1,5 +1,5 @@
 //! Hostile plugin: built against its own WIT (`wit/plugin.wit` in this crate) that exports
-//! `weft:plugin/mapping@0.4.0` (the current contract version) with different function types. Loading it must fail with
+//! `weft:plugin/mapping@0.5.0` (the current contract version) with different function types. Loading it must fail with
 //! `PluginError::InterfaceMismatch`, not at the first call.
 
 wit_bindgen::generate!({ world: "mapper", path: "wit" });

@@ -624,6 +624,62 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
     )]))
 }
 
+/// The one `delete` command that removes a record another system deleted (`req.deleted`, the
+/// store's `delete` policy) from BigCommerce, by `req.target_id`:
+///
+/// - `variant`: the target id is the product the variant is journaled in (weft's
+///   cross-reference for a SKU); the body names the product (`product_id`), the variant's
+///   `sku` and, when the product weft holds lists it, its `variant_id`. The connector reads the
+///   product first: it deletes the variant, or the whole product when the variant is its last
+///   (a simple product's, or its last option variant), and finds one weft's copy does not list
+///   yet by its SKU.
+/// - `customer` (only the ones this store's BigCommerce owns reach here) and `product`: the
+///   target id is the record; the body is empty.
+///
+/// Skipped: a target id that is not a BigCommerce id, and every other kind.
+pub fn delete_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let kind = req.record.kind;
+    let key = &req.record.key;
+    let Some(target) = req
+        .target_id
+        .as_deref()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{kind} {key}: {:?} is not a bigcommerce id to delete",
+            req.target_id.as_deref().unwrap_or_default()
+        )));
+    };
+    let body = match kind {
+        EntityKind::Customer | EntityKind::Product => json!({}),
+        EntityKind::Variant => {
+            let held = parse_current(req)?.map(|c| read_product(&c)).transpose()?;
+            let product = held
+                .as_ref()
+                .and_then(|p| p.id.clone())
+                .unwrap_or_else(|| target.to_owned());
+            let variant = held
+                .as_ref()
+                .and_then(|p| p.variants.iter().find(|v| &v.variant.sku == key))
+                .and_then(|v| v.id.clone());
+            let mut body = json!({"product_id": product, "sku": key});
+            if let Some(v) = variant {
+                body["variant_id"] = json!(v);
+            }
+            body
+        }
+        other => {
+            return Ok(FromCanonicalOutcome::Skipped(format!(
+                "bigcommerce removes products, variants and customers, not a {other} ({key})"
+            )));
+        }
+    };
+    Ok(match req.delete_command(&body) {
+        Some(c) => FromCanonicalOutcome::Commands(vec![c]),
+        None => FromCanonicalOutcome::Skipped(format!("{kind} {key} is not in bigcommerce")),
+    })
+}
+
 /// Canonical record → BigCommerce commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {

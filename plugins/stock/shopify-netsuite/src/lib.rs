@@ -195,6 +195,19 @@ impl Mapper for ShopifyNetsuite {
                             platforms.owner(&req.record.key)
                         )))
                     }
+                    // Another system deleted the record and the store removes it here.
+                    _ if req.deleted => match platforms.of(&req.target) {
+                        shopify::SYSTEM => shopify::delete_write(&cfg, req),
+                        netsuite::SYSTEM => netsuite::delete_write(req),
+                        woocommerce::SYSTEM => woocommerce::delete_write(req),
+                        bigcommerce::SYSTEM => bigcommerce::delete_write(req),
+                        magento::SYSTEM => magento::delete_write(req),
+                        sheet::SYSTEM => Ok(FromCanonicalOutcome::Skipped(
+                            "the sheet is the merchant's catalog: weft never removes its rows"
+                                .into(),
+                        )),
+                        _ => Err(unsupported_system(&req.target)),
+                    },
                     shopify::SYSTEM => shopify::from_canonical(&cfg, req),
                     netsuite::SYSTEM => netsuite::from_canonical(&cfg, req),
                     woocommerce::SYSTEM => woocommerce::from_canonical(&cfg, req),

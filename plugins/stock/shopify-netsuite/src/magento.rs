@@ -536,6 +536,68 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
     )]))
 }
 
+/// The delete of a record another system deleted, when the store's `[deletes]` policy removes
+/// it here (`req.deleted`): one `delete` command for `req.target_id`.
+///
+/// - `variant`: the simple product, by its entity id (the target id: the id its documents are
+///   journaled under); the body carries its SKU as weft last saw it (`{"sku"}`, from the
+///   current document, else the record's key), which names it (the connector finds the product
+///   by its id, so a SKU renamed or taken by another product since changes nothing).
+/// - `customer`: by its id; the body is `{}` (nothing else is needed, and no personal data is
+///   kept in the outbox).
+/// - `product`: skipped: this mapping keeps no canonical products in Magento (each simple
+///   product is a variant and is removed as one). Other kinds are removed with their variant
+///   (prices, stock) or never (orders).
+///
+/// Skipped when weft knows no Magento id for the record, or the id is not one (not numeric).
+pub fn delete_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let what = match req.record.kind {
+        EntityKind::Variant => "product",
+        EntityKind::Customer => "customer",
+        EntityKind::Product => {
+            return Ok(FromCanonicalOutcome::Skipped(format!(
+                "product {}: magento holds no canonical products (each simple product is a variant, removed on its own)",
+                req.record.key
+            )));
+        }
+        other => {
+            return Ok(FromCanonicalOutcome::Skipped(format!(
+                "{} records are not removed from magento (prices and stock go with their product)",
+                other.as_str()
+            )));
+        }
+    };
+    let Some(id) = req.target_id.as_deref() else {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{} {}: no magento {what} id is known for it",
+            req.record.kind, req.record.key
+        )));
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{} {}: {id:?} is not a magento {what} id",
+            req.record.kind, req.record.key
+        )));
+    }
+    let body = match req.record.kind {
+        EntityKind::Variant => {
+            let sku = match parse_current(req)? {
+                Some(c) => Node::root("product", &c).opt_str("sku")?.map(str::to_owned),
+                None => None,
+            };
+            json!({"sku": sku.unwrap_or_else(|| req.record.key.clone())})
+        }
+        _ => json!({}),
+    };
+    Ok(match req.delete_command(&body) {
+        Some(cmd) => FromCanonicalOutcome::Commands(vec![cmd]),
+        None => FromCanonicalOutcome::Skipped(format!(
+            "{} {}: no magento {what} id is known for it",
+            req.record.kind, req.record.key
+        )),
+    })
+}
+
 /// Canonical record → Magento commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {

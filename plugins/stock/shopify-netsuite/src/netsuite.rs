@@ -1255,6 +1255,22 @@ pub fn refund_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOut
     )]))
 }
 
+/// The delete of a record another system deleted ([`WriteRequest::deleted`]): an item or a
+/// customer by its internal id (the connector keeps it inactive when transactions depend on
+/// it). A matrix parent is not removed by a product's deletion: its children are, one by one.
+pub fn delete_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    if !matches!(req.record.kind, EntityKind::Variant | EntityKind::Customer) {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{} records are not removed from netsuite",
+            req.record.kind.as_str()
+        )));
+    }
+    Ok(match req.delete_command(&json!({})) {
+        Some(cmd) => FromCanonicalOutcome::Commands(vec![cmd]),
+        None => FromCanonicalOutcome::Skipped("no netsuite id is known for it".into()),
+    })
+}
+
 /// Canonical record → NetSuite commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {

@@ -537,6 +537,48 @@ fn status_for(active: bool, current: Option<&str>) -> &'static str {
     }
 }
 
+/// The delete of a record another system deleted ([`WriteRequest::deleted`]): a variant by
+/// its id in the product weft knows it in (`target_id`, the product), found by SKU in the
+/// product's current document; a product or a customer by its id.
+pub fn delete_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let body = match req.record.kind {
+        EntityKind::Variant => {
+            let Some(product) = parse_current(req)?
+                .map(|c| read_product(cfg, &c))
+                .transpose()?
+            else {
+                return Ok(FromCanonicalOutcome::Skipped(format!(
+                    "variant {}: weft holds no document of its product to find it in",
+                    req.record.key
+                )));
+            };
+            let Some(id) = product
+                .variants
+                .iter()
+                .find(|v| v.variant.sku == req.record.key)
+                .and_then(|v| v.variant_id.clone())
+            else {
+                return Ok(FromCanonicalOutcome::Skipped(format!(
+                    "variant {}: its product no longer lists it",
+                    req.record.key
+                )));
+            };
+            json!({"variant_id": id, "sku": req.record.key})
+        }
+        EntityKind::Product | EntityKind::Customer => json!({}),
+        other => {
+            return Ok(FromCanonicalOutcome::Skipped(format!(
+                "{} records are not removed from shopify",
+                other.as_str()
+            )));
+        }
+    };
+    Ok(match req.delete_command(&body) {
+        Some(cmd) => FromCanonicalOutcome::Commands(vec![cmd]),
+        None => FromCanonicalOutcome::Skipped("no shopify id is known for it".into()),
+    })
+}
+
 /// `productSet` for a canonical `variant` or `price` record.
 pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     let current = parse_current(req)?

@@ -532,6 +532,99 @@ pub fn customer_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemEr
     )]))
 }
 
+/// The removal of a record another system deleted (a request whose `deleted` is true, under
+/// the store's `delete` policy): one `delete` command for `req.target_id`, the id weft holds
+/// for the record in WooCommerce (a simple product's or a variation's own id for a variant,
+/// as [`product_write`] writes it; the customer's id for a customer).
+///
+/// - **variant** (and **product**): the body carries the SKU and, for a variation, its
+///   `parent_id`, read from the current document (the connector deletes a variation through
+///   its product, `products/{parent}/variations/{id}`, and trashes a simple product). Without
+///   a current document the body carries the record's SKU alone, and the connector finds the
+///   parent itself. A variant whose current document is a variable product (its variations
+///   carry the SKUs), or another SKU, is skipped: removing it would remove something else.
+/// - **customer**: `{}`.
+///
+/// Skipped: another kind, no target id, or one that is not a WooCommerce id.
+pub fn delete_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
+    let kind = req.record.kind;
+    let what = format!("{} {}", kind.as_str(), req.record.key);
+    if !matches!(
+        kind,
+        EntityKind::Variant | EntityKind::Product | EntityKind::Customer
+    ) {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "woocommerce removes products, variations and customers only, not {what}"
+        )));
+    }
+    let Some(target_id) = req.target_id.as_deref() else {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{what}: weft knows no woocommerce id for it"
+        )));
+    };
+    if target_id.is_empty() || !target_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(FromCanonicalOutcome::Skipped(format!(
+            "{what}: {target_id} is not a woocommerce id"
+        )));
+    }
+    let mut body = Map::new();
+    match kind {
+        EntityKind::Customer => {
+            if let Some(c) = parse_current(req)? {
+                let held = Node::root("customer", &c).opt_id("id")?;
+                if held.as_deref().is_some_and(|id| id != target_id) {
+                    return Ok(FromCanonicalOutcome::Skipped(format!(
+                        "{what}: woocommerce customer {target_id} is held as customer {}",
+                        held.unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        _ => match parse_current(req)?.map(|c| read_product(&c)).transpose()? {
+            Some(p) => {
+                if let Some(id) = p.id.as_deref().filter(|id| *id != target_id) {
+                    return Ok(FromCanonicalOutcome::Skipped(format!(
+                        "{what}: woocommerce product {target_id} is held as product {id}"
+                    )));
+                }
+                let sku = p.fields.as_ref().map(|(v, _)| v.sku.clone());
+                if kind == EntityKind::Variant {
+                    if p.kind == "variable" {
+                        return Ok(FromCanonicalOutcome::Skipped(format!(
+                            "{what}: woocommerce product {target_id} is a variable product, \
+                             whose variations carry the skus; it is not removed for one of them"
+                        )));
+                    }
+                    if let Some(s) = sku
+                        .as_deref()
+                        .filter(|s| !s.eq_ignore_ascii_case(&req.record.key))
+                    {
+                        return Ok(FromCanonicalOutcome::Skipped(format!(
+                            "{what}: woocommerce product {target_id} now has sku {s}"
+                        )));
+                    }
+                }
+                if let Some(s) = sku {
+                    body.insert("sku".into(), json!(s));
+                }
+                if p.parent_id > 0 {
+                    body.insert("parent_id".into(), json!(p.parent_id));
+                }
+            }
+            None if kind == EntityKind::Variant => {
+                body.insert("sku".into(), json!(req.record.key));
+            }
+            None => {}
+        },
+    }
+    Ok(match req.delete_command(&Value::Object(body)) {
+        Some(c) => FromCanonicalOutcome::Commands(vec![c]),
+        None => {
+            FromCanonicalOutcome::Skipped(format!("{what}: weft knows no woocommerce id for it"))
+        }
+    })
+}
+
 /// Canonical record → WooCommerce commands.
 pub fn from_canonical(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
     match req.record.kind {

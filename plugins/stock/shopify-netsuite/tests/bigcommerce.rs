@@ -52,6 +52,7 @@ fn write(
     target_id: Option<&str>,
 ) -> FromCanonicalOutcome {
     h.from_canonical(vec![WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord::new(kind, key, &fields),
         current: current.map(Value::to_string),
@@ -418,4 +419,133 @@ fn customers_round_trip_through_netsuite_and_stay_with_their_store() {
         ),
         FromCanonicalOutcome::Skipped(_)
     ));
+}
+
+fn del(
+    h: &Harness<ShopifyNetsuite>,
+    kind: EntityKind,
+    key: &str,
+    current: Option<&Value>,
+    target_id: Option<&str>,
+) -> FromCanonicalOutcome {
+    h.from_canonical(vec![WriteRequest {
+        deleted: true,
+        target: "bigcommerce".into(),
+        record: CanonicalRecord::new(kind, key, &json!({"sku": key, "active": true})),
+        current: current.map(Value::to_string),
+        target_id: target_id.map(str::to_owned),
+    }])
+    .unwrap()
+    .remove(0)
+}
+
+/// The one delete command of a deleted record, with what the connector reads from its body.
+fn the_delete(o: &FromCanonicalOutcome, kind: EntityKind, target: &str) -> Value {
+    let cmds = bodies(o);
+    assert_eq!(cmds.len(), 1, "{o:?}");
+    let (c, body) = cmds.into_iter().next().unwrap();
+    assert_eq!(c.op, WriteOp::Delete);
+    assert_eq!(c.kind, kind);
+    assert_eq!(c.target_id.as_deref(), Some(target));
+    assert_eq!(c.system, "bigcommerce");
+    body
+}
+
+#[test]
+fn deleted_variants_become_one_delete_of_the_variant_in_its_product() {
+    let h = harness();
+    // Weft's id for a SKU is its product's; the product weft holds names the variant.
+    let body = the_delete(
+        &del(
+            &h,
+            EntityKind::Variant,
+            "SHIRT-S",
+            Some(&shirt()),
+            Some("111"),
+        ),
+        EntityKind::Variant,
+        "111",
+    );
+    assert_eq!(
+        body,
+        json!({"product_id": "111", "variant_id": "71", "sku": "SHIRT-S"})
+    );
+    // A simple product's only variant: the connector takes the product with it.
+    let body = the_delete(
+        &del(&h, EntityKind::Variant, "MUG", Some(&mug()), Some("112")),
+        EntityKind::Variant,
+        "112",
+    );
+    assert_eq!(
+        body,
+        json!({"product_id": "112", "variant_id": "73", "sku": "MUG"})
+    );
+    // Weft holds no document of the product (or one from before the variant was made): the
+    // connector finds the variant by its SKU.
+    for current in [None, Some(&shirt())] {
+        let body = the_delete(
+            &del(&h, EntityKind::Variant, "SHIRT-L", current, Some("111")),
+            EntityKind::Variant,
+            "111",
+        );
+        assert_eq!(body, json!({"product_id": "111", "sku": "SHIRT-L"}));
+    }
+}
+
+#[test]
+fn deleted_customers_and_products_become_one_delete_by_id() {
+    let h = harness();
+    let c = json!({"id": "3", "email": "ann@example.com", "first_name": "Ann",
+        "last_name": "Lee", "date_modified": V});
+    let body = the_delete(
+        &del(
+            &h,
+            EntityKind::Customer,
+            "bigcommerce:3",
+            Some(&c),
+            Some("3"),
+        ),
+        EntityKind::Customer,
+        "3",
+    );
+    assert_eq!(body, json!({}));
+    let body = the_delete(
+        &del(
+            &h,
+            EntityKind::Product,
+            "SHIRT",
+            Some(&shirt()),
+            Some("111"),
+        ),
+        EntityKind::Product,
+        "111",
+    );
+    assert_eq!(body, json!({}));
+}
+
+#[test]
+fn a_delete_without_a_bigcommerce_id_or_of_another_kind_is_skipped() {
+    let h = harness();
+    for (kind, key, target) in [
+        (EntityKind::Variant, "SHIRT-S", None),
+        (EntityKind::Variant, "SHIRT-S", Some("")),
+        (EntityKind::Variant, "SHIRT-S", Some("gid://x/1")),
+        (
+            EntityKind::Customer,
+            "bigcommerce:3",
+            Some("ann@example.com"),
+        ),
+        (EntityKind::Price, "SHIRT-S", Some("111")),
+        (EntityKind::InventoryLevel, "SHIRT-S@1", Some("71@1")),
+        (EntityKind::Order, "bigcommerce:100", Some("100")),
+    ] {
+        let o = del(&h, kind, key, None, target);
+        assert!(
+            matches!(o, FromCanonicalOutcome::Skipped(_)),
+            "{kind:?} {key} {target:?}: {o:?}"
+        );
+    }
+    // Another storefront's customer is never this one's to delete.
+    let o = del(&h, EntityKind::Customer, "shopify:9", None, Some("9"));
+    assert!(matches!(o, FromCanonicalOutcome::Skipped(_)), "{o:?}");
 }

@@ -51,6 +51,7 @@ fn body(c: &WriteCommand) -> Value {
 
 fn req(target: &str, record: CanonicalRecord, current: Option<&Value>) -> WriteRequest {
     WriteRequest {
+        deleted: false,
         target: target.into(),
         record,
         current: current.map(Value::to_string),

@@ -51,6 +51,7 @@ fn write(
     current: Option<&Value>,
 ) -> FromCanonicalOutcome {
     h.from_canonical(vec![WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord::new(kind, key, &fields),
         current: current.map(Value::to_string),
@@ -320,4 +321,182 @@ fn the_description_is_the_description_attribute_both_ways() {
         ))
         .is_empty()
     );
+}
+
+fn delete_req(
+    h: &Harness<ShopifyNetsuite>,
+    kind: EntityKind,
+    key: &str,
+    fields: Value,
+    current: Option<&Value>,
+    target_id: Option<&str>,
+) -> FromCanonicalOutcome {
+    h.from_canonical(vec![WriteRequest {
+        deleted: true,
+        target: "magento".into(),
+        record: CanonicalRecord::new(kind, key, &fields),
+        current: current.map(Value::to_string),
+        target_id: target_id.map(str::to_owned),
+    }])
+    .unwrap()
+    .remove(0)
+}
+
+fn skipped(o: &FromCanonicalOutcome) -> &str {
+    match o {
+        FromCanonicalOutcome::Skipped(why) => why,
+        other => panic!("expected Skipped, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_deleted_variant_is_one_delete_of_its_simple_product_by_id_naming_its_sku() {
+    let h = harness();
+    let fields = json!({"sku": "TEE", "title": "Tee", "active": true});
+    let out = delete_req(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        fields.clone(),
+        Some(&tee()),
+        Some("5"),
+    );
+    let cmds = bodies(&out);
+    assert_eq!(cmds.len(), 1);
+    let (c, body) = &cmds[0];
+    assert_eq!(c.system, "magento");
+    assert_eq!(c.kind, EntityKind::Variant);
+    assert_eq!(c.op, WriteOp::Delete);
+    assert_eq!(c.target_id.as_deref(), Some("5"));
+    assert_eq!(c.external_id, None);
+    assert_eq!(body, &json!({"sku": "TEE"}));
+    // The SKU Magento holds, when it differs from the record's key (renamed there).
+    let renamed = json!({"id": "5", "sku": "TEE-OLD", "name": "Tee", "price": 20,
+        "status": 1, "updated_at": V});
+    let out = delete_req(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        fields.clone(),
+        Some(&renamed),
+        Some("5"),
+    );
+    assert_eq!(bodies(&out)[0].1, json!({"sku": "TEE-OLD"}));
+    // No current document: the record's key names it; the id is what the connector needs.
+    let out = delete_req(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        fields.clone(),
+        None,
+        Some("5"),
+    );
+    let cmds = bodies(&out);
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(cmds[0].0.target_id.as_deref(), Some("5"));
+    assert_eq!(cmds[0].1, json!({"sku": "TEE"}));
+    // Not deleted: the same request is a save, never a delete.
+    let out = write(
+        &h,
+        "magento",
+        EntityKind::Variant,
+        "TEE",
+        fields,
+        Some(&tee()),
+    );
+    assert!(
+        match &out {
+            FromCanonicalOutcome::Commands(cs) => cs.iter().all(|c| c.op != WriteOp::Delete),
+            _ => true,
+        },
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_deleted_customer_is_one_delete_by_id_with_an_empty_body() {
+    let h = harness();
+    let ann = json!({"id": "3", "email": "ann@example.com", "firstname": "Ann",
+        "lastname": "Lee", "website_id": 1, "addresses": [], "updated_at": V});
+    let fields = json!({"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee"});
+    let out = delete_req(
+        &h,
+        EntityKind::Customer,
+        "magento:3",
+        fields.clone(),
+        Some(&ann),
+        Some("3"),
+    );
+    let cmds = bodies(&out);
+    assert_eq!(cmds.len(), 1);
+    let (c, body) = &cmds[0];
+    assert_eq!(
+        (c.kind, c.op, c.target_id.as_deref()),
+        (EntityKind::Customer, WriteOp::Delete, Some("3"))
+    );
+    assert_eq!(body, &json!({}));
+    // Without the current document too: the id is all Magento needs.
+    let out = delete_req(
+        &h,
+        EntityKind::Customer,
+        "magento:3",
+        fields,
+        None,
+        Some("3"),
+    );
+    assert_eq!(bodies(&out).len(), 1);
+}
+
+#[test]
+fn deletes_magento_cannot_make_are_skipped_with_the_reason() {
+    let h = harness();
+    let fields = json!({"sku": "TEE", "title": "Tee", "active": true});
+    // No Magento id known, or one that is not a Magento id.
+    let why = delete_req(&h, EntityKind::Variant, "TEE", fields.clone(), None, None);
+    assert!(skipped(&why).contains("no magento product id"), "{why:?}");
+    let why = delete_req(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        fields.clone(),
+        Some(&tee()),
+        Some("TEE"),
+    );
+    assert!(
+        skipped(&why).contains("not a magento product id"),
+        "{why:?}"
+    );
+    let why = delete_req(
+        &h,
+        EntityKind::Customer,
+        "magento:3",
+        json!({"email": "ann@example.com"}),
+        None,
+        Some("ann@example.com"),
+    );
+    assert!(
+        skipped(&why).contains("not a magento customer id"),
+        "{why:?}"
+    );
+    // Canonical products: this mapping keeps none in Magento.
+    let why = delete_req(
+        &h,
+        EntityKind::Product,
+        "FAM-1",
+        json!({"title": "Tee"}),
+        None,
+        Some("5"),
+    );
+    assert!(skipped(&why).contains("no canonical products"), "{why:?}");
+    // What lives on a variant goes with it.
+    for (kind, key) in [
+        (EntityKind::Price, "TEE"),
+        (EntityKind::InventoryLevel, "TEE@1"),
+    ] {
+        let why = delete_req(&h, kind, key, json!({}), None, Some("TEE@default"));
+        assert!(
+            skipped(&why).contains("not removed from magento"),
+            "{why:?}"
+        );
+    }
 }

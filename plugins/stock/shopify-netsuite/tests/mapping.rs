@@ -89,6 +89,7 @@ fn req(
     current: Option<&Value>,
 ) -> WriteRequest {
     WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord::new(kind, key, &fields),
         current: current.map(Value::to_string),
@@ -774,6 +775,7 @@ fn variant_and_price_to_shopify_patch_the_product() {
     let cmds = commands(&write(
         &h,
         WriteRequest {
+            deleted: false,
             target_id: Some("8812345678901234567".into()),
             ..req("shopify", EntityKind::Variant, "LS-S", f, Some(&current))
         },
@@ -831,6 +833,7 @@ fn shopify_writes_are_silent_when_current_holds_them() {
         ToCanonicalOutcome::Mapped(rs) => rs
             .iter()
             .map(|r| WriteRequest {
+                deleted: false,
                 target: "shopify".into(),
                 record: r.clone(),
                 current: Some(shirt().to_string()),
@@ -1093,6 +1096,7 @@ proptest! {
         let h = harness(default_config());
         let records = canonical_of(&h, doc("shopify", EntityKind::Product, "88", &p));
         let reqs = records.into_iter().map(|r| WriteRequest {
+            deleted: false,
             target: "shopify".into(), record: r, current: Some(p.to_string()), target_id: Some("88".into()),
         }).collect();
         for o in h.from_canonical(reqs).unwrap() {
@@ -1116,6 +1120,7 @@ proptest! {
             item.insert("id".into(), json!("1"));
             for r in pair {
                 let body = single_command(&h, WriteRequest {
+                    deleted: false,
                     target: "netsuite".into(), record: r.clone(), current: None, target_id: None,
                 });
                 apply_netsuite(&mut item, &body);
@@ -1125,6 +1130,7 @@ proptest! {
             prop_assert_eq!(&back, &pair.to_vec());
             for r in pair {
                 let o = h.from_canonical(vec![WriteRequest {
+                    deleted: false,
                     target: "netsuite".into(), record: r.clone(), current: Some(item.to_string()), target_id: None,
                 }]).unwrap();
                 prop_assert_eq!(&o[0], &FromCanonicalOutcome::Commands(vec![]));
@@ -1150,6 +1156,7 @@ proptest! {
         for r in &records {
             let current = if product.get("id").is_some() { Some(product.to_string()) } else { None };
             let body = single_command(&h, WriteRequest {
+                deleted: false,
                 target: "shopify".into(), record: r.clone(), current, target_id: None,
             });
             apply_shopify(&mut product, &body);
@@ -1171,6 +1178,7 @@ proptest! {
         let sh = json!({"inventory_item_id": "55", "location_id": "61000000002", "available": shop,
                         "updated_at": V, "sku": "LS-S"});
         let out = h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "shopify".into(), record: rec.clone(), current: Some(sh.to_string()), target_id: None,
         }]).unwrap();
         let mut shop_after = sh.clone();
@@ -1186,6 +1194,7 @@ proptest! {
         // Shopify level -> NetSuite delta applied -> same quantity.
         let srec = canonical_of(&h, doc("shopify", EntityKind::InventoryLevel, "55@61000000002", &sh)).remove(0);
         let out = h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "netsuite".into(), record: srec.clone(), current: Some(ns.to_string()), target_id: None,
         }]).unwrap();
         let mut qty = on_hand;
@@ -1221,6 +1230,7 @@ proptest! {
                           "email_marketing": marketing, "updated_at": V});
         let rec = canonical_of(&h, doc("shopify", EntityKind::Customer, &id, &shop)).remove(0);
         let body = single_command(&h, WriteRequest {
+            deleted: false,
             target: "netsuite".into(), record: rec.clone(), current: None, target_id: None,
         });
         let mut ns = Map::new();
@@ -1230,16 +1240,19 @@ proptest! {
         let back = canonical_of(&h, doc("netsuite", EntityKind::Customer, "301", &ns)).remove(0);
         prop_assert_eq!(&back, &rec);
         let again = h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "netsuite".into(), record: rec.clone(), current: Some(ns.to_string()), target_id: None,
         }]).unwrap();
         prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
 
         let shop_body = single_command(&h, WriteRequest {
+            deleted: false,
             target: "shopify".into(), record: back, current: None, target_id: None,
         });
         let back2 = canonical_of(&h, doc("shopify", EntityKind::Customer, &id, &shop_body)).remove(0);
         prop_assert_eq!(&back2, &rec);
         let again = h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "shopify".into(), record: rec, current: Some(shop.to_string()), target_id: None,
         }]).unwrap();
         prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
@@ -1265,6 +1278,7 @@ proptest! {
             "cancelled_at": if cancelled { json!("2026-11-27T00:00:00Z") } else { Value::Null }});
         let rec = canonical_of(&h, doc("shopify", EntityKind::Order, "820982911946154508", &o)).remove(0);
         let body = single_command(&h, WriteRequest {
+            deleted: false,
             target: "netsuite".into(), record: rec.clone(), current: None, target_id: None,
         });
         prop_assert_eq!(&body["tranDate"], &json!("2026-11-26"));
@@ -1278,6 +1292,7 @@ proptest! {
             stored["item"]["items"][i]["item"] = json!({"id": format!("{}", 1200 + i), "refName": format!("WEB-{sku}")});
         }
         let again = h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "netsuite".into(), record: rec, current: Some(stored.to_string()), target_id: Some("9001".into()),
         }]).unwrap();
         prop_assert_eq!(&again[0], &FromCanonicalOutcome::Commands(vec![]));
@@ -1313,4 +1328,99 @@ fn prices_in_records_must_be_decimals() {
         one(&h, doc("netsuite", EntityKind::Price, "1", &json!({}))),
         ToCanonicalOutcome::Failed(ItemError::Unsupported(_))
     ));
+}
+
+// ---------------------------------------------------------------- deletes (contract 0.5.0)
+
+fn deletion(
+    target: &str,
+    kind: EntityKind,
+    key: &str,
+    current: Option<&Value>,
+    id: &str,
+) -> WriteRequest {
+    let mut r = req(target, kind, key, json!({"sku": key}), current);
+    r.deleted = true;
+    r.target_id = Some(id.into());
+    r
+}
+
+#[test]
+fn a_deletion_is_one_delete_of_the_record_weft_knows_there() {
+    let h = harness(default_config());
+    // A Shopify variant: by its id, found by SKU in the product weft knows it in.
+    let product = shirt();
+    let out = write(
+        &h,
+        deletion(
+            "shopify",
+            EntityKind::Variant,
+            "LS-M",
+            Some(&product),
+            "8812345678901234567",
+        ),
+    );
+    let cmds = commands(&out);
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    let (c, body) = &cmds[0];
+    assert_eq!((c.op, c.kind), (WriteOp::Delete, EntityKind::Variant));
+    assert_eq!(c.system, "shopify");
+    assert_eq!(c.target_id.as_deref(), Some("8812345678901234567"));
+    assert_eq!(
+        body,
+        &json!({"variant_id": "4400000000000000002", "sku": "LS-M"})
+    );
+
+    // A SKU the product no longer lists: nothing to delete there.
+    let out = write(
+        &h,
+        deletion(
+            "shopify",
+            EntityKind::Variant,
+            "LS-XL",
+            Some(&product),
+            "8812345678901234567",
+        ),
+    );
+    assert!(
+        matches!(out, FromCanonicalOutcome::Skipped(ref r) if r.contains("no longer lists")),
+        "{out:?}"
+    );
+    // No product document: it cannot be found.
+    let out = write(
+        &h,
+        deletion("shopify", EntityKind::Variant, "LS-M", None, "88"),
+    );
+    assert!(matches!(out, FromCanonicalOutcome::Skipped(_)), "{out:?}");
+
+    // A Shopify customer, a NetSuite item and customer: by id alone.
+    for (target, kind, id) in [
+        ("shopify", EntityKind::Customer, "7000000000000000001"),
+        ("netsuite", EntityKind::Variant, "1201"),
+        ("netsuite", EntityKind::Customer, "42"),
+    ] {
+        let cmds = commands(&write(&h, deletion(target, kind, "K-1", None, id)));
+        assert_eq!(cmds.len(), 1, "{target} {kind:?}: {cmds:?}");
+        let (c, body) = &cmds[0];
+        assert_eq!(
+            (c.op, c.kind, c.system.as_str()),
+            (WriteOp::Delete, kind, target)
+        );
+        assert_eq!(c.target_id.as_deref(), Some(id));
+        assert_eq!(body, &json!({}));
+    }
+
+    // What is never removed: stock, prices, orders; a NetSuite product (matrix parent).
+    for (target, kind) in [
+        ("netsuite", EntityKind::InventoryLevel),
+        ("netsuite", EntityKind::Price),
+        ("shopify", EntityKind::Order),
+        ("netsuite", EntityKind::Product),
+    ] {
+        let out = write(&h, deletion(target, kind, "K-1", None, "1"));
+        assert!(
+            matches!(out, FromCanonicalOutcome::Skipped(_)),
+            "{target} {kind:?}: {out:?}"
+        );
+    }
 }

@@ -62,6 +62,7 @@ fn lines(r: &CanonicalRecord) -> Vec<Value> {
 fn write(h: &Harness<ShopifyNetsuite>, r: &CanonicalRecord, current: Option<&Value>) -> Vec<Value> {
     match h
         .from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "netsuite".into(),
             record: r.clone(),
             current: current.map(Value::to_string),

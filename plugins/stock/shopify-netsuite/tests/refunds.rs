@@ -68,6 +68,7 @@ fn write(
     current: Option<&Value>,
 ) -> FromCanonicalOutcome {
     h.from_canonical(vec![WriteRequest {
+        deleted: false,
         target: "netsuite".into(),
         record: r.clone(),
         current: current.map(Value::to_string),
@@ -168,6 +169,7 @@ fn a_refund_is_one_credit_memo_written_once() {
     // To Shopify: nothing.
     assert!(matches!(
         h.from_canonical(vec![WriteRequest {
+            deleted: false,
             target: "shopify".into(),
             record: rs[1].clone(),
             current: None,

@@ -64,6 +64,7 @@ fn write(
     current: Option<&Value>,
 ) -> FromCanonicalOutcome {
     h.from_canonical(vec![WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord::new(kind, key, &fields),
         current: current.map(Value::to_string),
@@ -370,6 +371,7 @@ fn a_sheet_row_creates_the_product_in_shopify_and_the_item_in_netsuite() {
         .iter()
         .flat_map(|t| {
             records.iter().map(move |r| WriteRequest {
+                deleted: false,
                 target: (*t).into(),
                 record: r.clone(),
                 current: None,

@@ -52,6 +52,7 @@ fn write(
     target_id: Option<&str>,
 ) -> FromCanonicalOutcome {
     h.from_canonical(vec![WriteRequest {
+        deleted: false,
         target: target.into(),
         record: CanonicalRecord::new(kind, key, &fields),
         current: current.map(Value::to_string),
@@ -278,4 +279,183 @@ fn customers_round_trip_through_netsuite_and_stay_with_their_site() {
         ),
         FromCanonicalOutcome::Skipped(_)
     ));
+}
+
+// ------------------------------------------------------------------ deletes
+
+/// A request to remove `key` from WooCommerce (another system deleted it, policy `delete`).
+fn delete(
+    h: &Harness<ShopifyNetsuite>,
+    kind: EntityKind,
+    key: &str,
+    current: Option<&Value>,
+    target_id: Option<&str>,
+) -> FromCanonicalOutcome {
+    h.from_canonical(vec![WriteRequest {
+        deleted: true,
+        target: "woocommerce".into(),
+        record: CanonicalRecord::new(kind, key, &json!({})),
+        current: current.map(Value::to_string),
+        target_id: target_id.map(str::to_owned),
+    }])
+    .unwrap()
+    .remove(0)
+}
+
+/// The one delete command of an outcome and its body.
+fn the_delete(o: &FromCanonicalOutcome, kind: EntityKind, target_id: &str) -> Value {
+    let cmds = bodies(o);
+    assert_eq!(cmds.len(), 1, "{o:?}");
+    let (c, body) = cmds.into_iter().next().unwrap();
+    assert_eq!(c.op, WriteOp::Delete);
+    assert_eq!(c.kind, kind);
+    assert_eq!(c.system, "woocommerce");
+    assert_eq!(c.target_id.as_deref(), Some(target_id));
+    assert_eq!(c.external_id, None);
+    body
+}
+
+fn skipped(o: &FromCanonicalOutcome) -> &str {
+    match o {
+        FromCanonicalOutcome::Skipped(r) => r,
+        other => panic!("expected Skipped, got {other:?}"),
+    }
+}
+
+fn variation() -> Value {
+    json!({"id": 31, "type": "variation", "status": "publish", "parent_id": 30, "sku": "TEE-S",
+        "regular_price": "9.00", "sale_price": "", "manage_stock": true, "stock_quantity": 2,
+        "date_modified_gmt": "2026-11-26T10:00:00"})
+}
+
+#[test]
+fn a_deleted_variation_is_one_delete_through_its_parent() {
+    let h = harness();
+    let o = delete(
+        &h,
+        EntityKind::Variant,
+        "TEE-S",
+        Some(&variation()),
+        Some("31"),
+    );
+    assert_eq!(
+        the_delete(&o, EntityKind::Variant, "31"),
+        json!({"sku": "TEE-S", "parent_id": 30})
+    );
+}
+
+#[test]
+fn a_deleted_simple_product_is_one_delete_of_the_product() {
+    let h = harness();
+    let o = delete(&h, EntityKind::Variant, "TEE", Some(&tee()), Some("12"));
+    assert_eq!(
+        the_delete(&o, EntityKind::Variant, "12"),
+        json!({"sku": "TEE"})
+    );
+    // Without the current document: the SKU alone (the connector finds a variation's parent).
+    let o = delete(&h, EntityKind::Variant, "TEE", None, Some("12"));
+    assert_eq!(
+        the_delete(&o, EntityKind::Variant, "12"),
+        json!({"sku": "TEE"})
+    );
+}
+
+#[test]
+fn a_deleted_product_record_is_one_delete_of_the_product() {
+    let h = harness();
+    let shirt = json!({"id": 30, "type": "variable", "status": "publish", "parent_id": 0,
+        "sku": "", "name": "Shirt", "date_modified_gmt": "2026-11-26T10:00:00"});
+    let o = delete(&h, EntityKind::Product, "SHIRT", Some(&shirt), Some("30"));
+    assert_eq!(the_delete(&o, EntityKind::Product, "30"), json!({}));
+    let o = delete(&h, EntityKind::Product, "SHIRT", None, Some("30"));
+    assert_eq!(the_delete(&o, EntityKind::Product, "30"), json!({}));
+}
+
+#[test]
+fn a_deleted_customer_is_one_delete_of_the_customer() {
+    let h = harness();
+    let ann = json!({"id": 42, "email": "ann@example.com", "first_name": "Ann",
+        "last_name": "Bee", "billing": {"phone": ""}, "date_modified_gmt": "2026-11-26T10:00:00"});
+    let o = delete(
+        &h,
+        EntityKind::Customer,
+        "woocommerce:42",
+        Some(&ann),
+        Some("42"),
+    );
+    assert_eq!(the_delete(&o, EntityKind::Customer, "42"), json!({}));
+    let o = delete(&h, EntityKind::Customer, "woocommerce:42", None, Some("42"));
+    assert_eq!(the_delete(&o, EntityKind::Customer, "42"), json!({}));
+}
+
+#[test]
+fn a_delete_weft_cannot_place_safely_is_skipped() {
+    let h = harness();
+    // No id, or not a WooCommerce id.
+    let r = skipped(&delete(&h, EntityKind::Variant, "TEE", Some(&tee()), None)).to_owned();
+    assert!(r.contains("no woocommerce id"), "{r}");
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        None,
+        Some("gid://x/1"),
+    ))
+    .to_owned();
+    assert!(r.contains("not a woocommerce id"), "{r}");
+    // The held document is a variable product (its variations carry the SKUs), another SKU,
+    // or another record: removing it would remove something else.
+    let shirt = json!({"id": 30, "type": "variable", "status": "publish", "parent_id": 0,
+        "sku": "", "name": "Shirt"});
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Variant,
+        "SHIRT",
+        Some(&shirt),
+        Some("30"),
+    ))
+    .to_owned();
+    assert!(r.contains("variable product"), "{r}");
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Variant,
+        "OTHER",
+        Some(&tee()),
+        Some("12"),
+    ))
+    .to_owned();
+    assert!(r.contains("sku TEE"), "{r}");
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Variant,
+        "TEE",
+        Some(&tee()),
+        Some("13"),
+    ))
+    .to_owned();
+    assert!(r.contains("held as product 12"), "{r}");
+    let ann = json!({"id": 42, "email": "ann@example.com"});
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Customer,
+        "woocommerce:43",
+        Some(&ann),
+        Some("43"),
+    ))
+    .to_owned();
+    assert!(r.contains("held as customer 42"), "{r}");
+    // Kinds WooCommerce does not remove for weft.
+    for kind in [EntityKind::Price, EntityKind::InventoryLevel] {
+        let r = skipped(&delete(&h, kind, "TEE", Some(&tee()), Some("12"))).to_owned();
+        assert!(r.contains("not"), "{r}");
+    }
+    let r = skipped(&delete(
+        &h,
+        EntityKind::Order,
+        "woocommerce:40",
+        None,
+        Some("40"),
+    ))
+    .to_owned();
+    assert!(r.contains("products, variations and customers only"), "{r}");
 }

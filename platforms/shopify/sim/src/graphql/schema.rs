@@ -2979,6 +2979,24 @@ pub struct CustomerUpdatePayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// `customerDelete` input.
+#[derive(InputObject, Clone)]
+pub struct CustomerDeleteInput {
+    /// The customer.
+    pub id: ID,
+}
+
+/// `customerDelete` payload.
+#[derive(SimpleObject)]
+pub struct CustomerDeletePayload {
+    /// The deleted customer's id.
+    pub deleted_customer_id: Option<ID>,
+    /// The shop.
+    pub shop: Shop,
+    /// Errors.
+    pub user_errors: Vec<UserError>,
+}
+
 /// Webhook subscription input.
 #[derive(InputObject, Clone)]
 pub struct WebhookSubscriptionInput {
@@ -3809,6 +3827,37 @@ impl MutationRoot {
         }
         .await;
         result.map(Some)
+    }
+
+    /// Deletes a customer (fires `customers/delete`); refused for a customer with orders, as
+    /// Shopify does (`userErrors`, nothing deleted).
+    async fn customer_delete(
+        &self,
+        ctx: &Context<'_>,
+        input: CustomerDeleteInput,
+    ) -> async_graphql::Result<Option<CustomerDeletePayload>> {
+        let cid = parse_id("Customer", &input.id, "input.id")?;
+        let result = {
+            let sh = shared(ctx);
+            let mut st = sh.state.lock();
+            st.delete_customer(cid)
+        };
+        let shop = product_crud::shop_of(ctx);
+        Ok(Some(match result {
+            Ok(()) => CustomerDeletePayload {
+                deleted_customer_id: Some(input.id),
+                shop,
+                user_errors: Vec::new(),
+            },
+            Err(e) => CustomerDeletePayload {
+                deleted_customer_id: None,
+                shop,
+                user_errors: vec![UserError {
+                    field: Some(vec!["id".into()]),
+                    message: e.message.clone(),
+                }],
+            },
+        }))
     }
 
     async fn customer_update(
