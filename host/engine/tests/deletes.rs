@@ -829,3 +829,160 @@ async fn the_echoes_of_a_removal_do_not_trip_the_guard() {
         );
     }
 }
+
+/// Writes for the Shopify store `sim` serves through its real connector.
+async fn shopify_dispatcher(db: &Store, sim_url: String) -> weft_engine::Dispatcher {
+    let client = weft_shopify::ShopifyClient::new(
+        weft_shopify::ShopifyConfig::new(sim_url, "2026-04", "shpat_sim_access_token"),
+        weft_ratelimit::ShopifyCostLimiter::new(),
+    )
+    .unwrap();
+    let systems = Systems::new(vec![
+        System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: Some(Arc::new(weft_shopify::ShopifyConnection::new(Arc::new(
+                client,
+            )))),
+        },
+        System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ]);
+    let backoff = Arc::new(weft_ratelimit::Backoff::seeded(
+        weft_ratelimit::BackoffConfig {
+            base: std::time::Duration::from_millis(1),
+            cap: std::time::Duration::from_millis(20),
+            max_retries: 3,
+        },
+        7,
+    ));
+    weft_engine::Dispatcher::new(STORE, db.clone(), systems, backoff)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_deleted_in_netsuite_are_removed_from_the_shop_through_its_connector() {
+    use weft_sim_shopify::{NewProduct, NewVariant, ShopifySim, SimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(&db, &runtime, policy(OnDelete::Delete));
+    let sim = ShopifySim::new(SimConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = sim.serve(listener).await.unwrap();
+    let dispatcher = shopify_dispatcher(&db, server.base_url.clone()).await;
+    let reader = weft_shopify::ShopifyClient::new(
+        weft_shopify::ShopifyConfig::new(
+            server.base_url.clone(),
+            "2026-04",
+            "shpat_sim_access_token",
+        ),
+        weft_ratelimit::ShopifyCostLimiter::new(),
+    )
+    .unwrap();
+    // One Shopify product with the two variants LS-1 and LS-2; NetSuite holds both items.
+    let created = sim
+        .create_product(NewProduct {
+            title: "Linen Shirt".into(),
+            option_name: Some("Size".into()),
+            variants: [(1, "S"), (2, "M")]
+                .iter()
+                .map(|(n, size)| NewVariant {
+                    sku: Some(sku(*n)),
+                    price: "49.99".into(),
+                    option: Some((*size).into()),
+                    available: Some(3),
+                    ..NewVariant::default()
+                })
+                .collect(),
+            ..NewProduct::default()
+        })
+        .unwrap();
+    let pid = created.id.to_string();
+    // What the shop shows, as its connector reads it, journaled like a poll's reading.
+    let read_shop = || async {
+        let d = reader.product(&pid).await.unwrap().unwrap();
+        let mut e = entry("shopify", "product", &d.id, &d.updated_at, d.body);
+        e.source = Source::Poll;
+        e
+    };
+    db.append(erp_item(1, 49.99, false, T0)).await.unwrap();
+    db.append(erp_item(2, 49.99, false, T0)).await.unwrap();
+    db.append(read_shop().await).await.unwrap();
+    p.step(1000).await.unwrap();
+    // Let whatever the first step planned for the shop land, and the shop's answers settle.
+    for _ in 0..3 {
+        dispatcher.run_once().await.unwrap();
+        p.step(1000).await.unwrap();
+    }
+    assert!(sim.variant_by_sku(&sku(2)).is_some());
+
+    // A minute later (a write in the second the shop last changed the product would be a tie
+    // the engine settles by reading the product again, which this test does not wire), NetSuite
+    // deletes LS-2's item: weft removes the variant from the product, which keeps LS-1.
+    sim.skew_clock(chrono::Duration::minutes(1));
+    db.append(erp_delete(2, T2)).await.unwrap();
+    p.step(100).await.unwrap();
+    let deletes: Vec<OutboxRow> = rows(&db)
+        .await
+        .into_iter()
+        .filter(|r| r.op == "delete")
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:#?}");
+    assert_eq!(deletes[0].body["target_id"], pid);
+    assert_eq!(
+        deletes[0].body["body"]["variant_id"],
+        created.variant_ids[1].to_string()
+    );
+    let report = dispatcher.run_once().await.unwrap();
+    assert!(report.applied >= 1, "{report:?}");
+    assert!(sim.variant_by_sku(&sku(2)).is_none(), "the variant is gone");
+    assert!(sim.variant_by_sku(&sku(1)).is_some(), "its sibling stays");
+    // The answer (the product without it) is the shop's echo of weft's own deletion.
+    let before = last_id(&db).await;
+    p.step(100).await.unwrap();
+    let (_, meta) = variant(&db, 2).await;
+    assert_eq!(
+        meta["weft:deleted"]["shopify"]["echo"],
+        json!(true),
+        "{meta}"
+    );
+    assert!(
+        rows_after(&db, before)
+            .await
+            .iter()
+            .all(|r| r.system != "shopify"),
+        "nothing recreates it in the shop"
+    );
+
+    // NetSuite deletes LS-1's item too: the product's last variant goes with the product.
+    sim.skew_clock(chrono::Duration::minutes(1));
+    db.append(erp_delete(1, T3)).await.unwrap();
+    p.step(100).await.unwrap();
+    dispatcher.run_once().await.unwrap();
+    assert!(sim.variant_by_sku(&sku(1)).is_none());
+    assert_eq!(
+        sim.product_json(created.id),
+        Value::Null,
+        "the product is gone"
+    );
+    p.step(100).await.unwrap();
+    let (_, meta) = variant(&db, 1).await;
+    assert_eq!(
+        meta["weft:deleted"]["shopify"]["echo"],
+        json!(true),
+        "{meta}"
+    );
+    assert_eq!(
+        db.list_outbox(Some(STORE), None, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.system == "shopify" && r.status == weft_store::OutboxStatus::Dead)
+            .count(),
+        0,
+        "no dead letter"
+    );
+    server.shutdown().await;
+}
