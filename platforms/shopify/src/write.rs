@@ -2,7 +2,7 @@
 //!
 //! | kind | op | call |
 //! |---|---|---|
-//! | product | upsert | `productSet` (id from `target_id`, else looked up by a variant's SKU) |
+//! | product | upsert | `productSet` (id from `target_id`, else looked up by a variant's SKU, else, for a variant of an option group, the product of its `handle`, which it joins without writing the product's own fields: those are the group's) |
 //! | variant, price | upsert | `productVariantsBulkUpdate` (needs `product_id`) |
 //! | inventory-level | set-quantity | `inventorySetQuantities`, `changeFromQuantity` = `expected_quantity`; `@idempotent(key: idempotency_key)`; many in one call with [`plan_inventory_calls`] and [`send_inventory_call`] |
 //! | inventory-level | adjust-quantity | `inventoryAdjustQuantities` `@idempotent(key: idempotency_key)` |
@@ -43,6 +43,20 @@ fn variant_skus(body: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|v| v.get("sku").and_then(Value::as_str))
         .filter(|s| !s.is_empty())
 }
+
+/// The keys of a product body that are the product's own (shared by its variants), as
+/// opposed to its identity (`id`, `handle`), `options`, `status` and `variants`.
+const PRODUCT_LEVEL_KEYS: &[&str] = &[
+    "title",
+    "body_html",
+    "vendor",
+    "product_type",
+    "category",
+    "tags",
+    "images",
+    "seo",
+    "metafields",
+];
 
 /// Whether `cmd` can share an `inventorySetQuantities` call with others like it.
 pub fn is_batchable(cmd: &WriteCommand) -> bool {
@@ -744,6 +758,7 @@ pub async fn execute(
                     }
                 }
             }
+            let mut joined = false;
             if id.is_none()
                 && cmd.body.get("options").is_some()
                 && let Some(handle) = cmd.body.get("handle").and_then(Value::as_str)
@@ -753,15 +768,33 @@ pub async fn execute(
                 existing = c.product_for_set(&product).await?;
                 if existing.is_some() {
                     id = Some(product);
+                    joined = true;
                 }
             }
+            // Joining, it leaves the product's own fields alone: they are the group's, which its
+            // representative variant writes. A new size's record may still hold older ones (its
+            // item was made from a sibling before the group's last edit), and written here they
+            // would undo that edit in the shop, and from there in the ERP.
+            let joining;
+            let body = if joined {
+                let mut b = cmd.body.clone();
+                if let Some(o) = b.as_object_mut() {
+                    for k in PRODUCT_LEVEL_KEYS {
+                        o.remove(*k);
+                    }
+                }
+                joining = b;
+                &joining
+            } else {
+                &cmd.body
+            };
             // The written variants are new unless the product found already holds their SKU.
             let created = existing.as_ref().is_none_or(|(_, have)| {
                 !variant_skus(&cmd.body).any(|sku| have.iter().any(|v| v["sku"] == sku))
             });
-            let input = product_set_input(&cmd.body, id.as_deref(), existing.as_ref())?;
+            let input = product_set_input(body, id.as_deref(), existing.as_ref())?;
             let mut d = c.product_set(input).await?;
-            let clear = metafields_to_delete(&cmd.body);
+            let clear = metafields_to_delete(body);
             if !clear.is_empty() {
                 let have: Vec<(String, String)> = d.body["metafields"]
                     .as_array()

@@ -88,11 +88,13 @@ async fn option_groups_and_catalog_fields_round_trip_through_the_connector() {
     assert_eq!(s["weight_unit"], "kg");
 
     // A second variant of the group, written without the product's id (weft has not seen the
-    // product for this SKU): it joins the product by handle.
+    // product for this SKU): it joins the product by handle, and leaves the product's own
+    // fields as they are (they are the group's; the new size's record may hold older ones).
     let second = cs
         .execute(&product_cmd(
             None,
             json!({"handle": "tee", "options": [{"name": "Colour"}, {"name": "Size"}],
+                   "title": "Old tee", "body_html": "<p>Old.</p>", "tags": "old",
                    "variants": [{"sku": "TEE-M-W", "price": "21.00",
                                  "option_values": {"Size": "M", "Colour": "White"}}]}),
         ))
@@ -101,6 +103,9 @@ async fn option_groups_and_catalog_fields_round_trip_through_the_connector() {
     assert_eq!(second.target_id, first.target_id);
     let doc = second.document.unwrap();
     assert_eq!(doc["variants"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["title"], "Tee", "{doc}");
+    assert_ne!(doc["body_html"], "<p>Old.</p>", "{doc}");
+    assert_ne!(doc["tags"], json!("old"), "{doc}");
     assert_eq!(
         doc["options"][0],
         json!({"name": "Size", "values": ["S", "M"]})
