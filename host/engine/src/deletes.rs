@@ -174,8 +174,19 @@ pub(crate) async fn stored_deleted_on(
     kind: &str,
     key: &str,
 ) -> Result<bool, weft_store::StoreError> {
-    let on =
-        |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| deleted_on(&g.field_meta, system));
+    stored_on(db, store, kind, key, |m| deleted_on(m, system)).await
+}
+
+/// Whether `holds` says so of stored record `kind`/`key`'s golden meta, or, for what lives on
+/// a variant, of the variant's.
+async fn stored_on(
+    db: &weft_store::Store,
+    store: &str,
+    kind: &str,
+    key: &str,
+    holds: impl Fn(&Value) -> bool,
+) -> Result<bool, weft_store::StoreError> {
+    let on = |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| holds(&g.field_meta));
     if on(db.golden(store, kind, key).await?) {
         return Ok(true);
     }
@@ -194,15 +205,7 @@ pub(crate) async fn stored_removed(
     kind: &str,
     key: &str,
 ) -> Result<bool, weft_store::StoreError> {
-    let on = |g: Option<weft_store::GoldenRecord>| g.is_some_and(|g| removed(&g.field_meta));
-    if on(db.golden(store, kind, key).await?) {
-        return Ok(true);
-    }
-    if matches!(kind, "price" | "inventory-level") {
-        let sku = key.split('@').next().unwrap_or(key);
-        return Ok(on(db.golden(store, "variant", sku).await?));
-    }
-    Ok(false)
+    stored_on(db, store, kind, key, removed).await
 }
 
 /// The seq of the deletion that removed a record everywhere ([`REMOVED`]).

@@ -1711,13 +1711,27 @@ impl Processor {
         key: &str,
         meta: &Value,
     ) -> Result<bool, EngineError> {
-        if deletes::removed(meta) {
+        self.on_record_or_variant(work, kind, key, meta, deletes::removed)
+            .await
+    }
+
+    /// Whether `holds` says so of `meta` (record `kind`/`key`'s golden meta), or, for what lives
+    /// on a variant (its price, its stock levels), of the variant's.
+    async fn on_record_or_variant(
+        &self,
+        work: &mut Work<'_>,
+        kind: &str,
+        key: &str,
+        meta: &Value,
+        holds: impl Fn(&Value) -> bool,
+    ) -> Result<bool, EngineError> {
+        if holds(meta) {
             return Ok(true);
         }
         if matches!(kind, "price" | "inventory-level") {
             let sku = key.split('@').next().unwrap_or(key);
             let (_, variant_meta) = work.golden("variant", sku).await?;
-            return Ok(deletes::removed(&variant_meta));
+            return Ok(holds(&variant_meta));
         }
         Ok(false)
     }
@@ -1732,16 +1746,10 @@ impl Processor {
         meta: &Value,
         seq: i64,
     ) -> Result<bool, EngineError> {
-        let before = |m: &Value| deletes::removed_by(m).is_some_and(|s| s != seq);
-        if before(meta) {
-            return Ok(true);
-        }
-        if matches!(kind, "price" | "inventory-level") {
-            let sku = key.split('@').next().unwrap_or(key);
-            let (_, variant_meta) = work.golden("variant", sku).await?;
-            return Ok(before(&variant_meta));
-        }
-        Ok(false)
+        self.on_record_or_variant(work, kind, key, meta, |m| {
+            deletes::removed_by(m).is_some_and(|s| s != seq)
+        })
+        .await
     }
 
     /// Whether `target` deleted record `kind`/`key` (its tombstone is in the record's meta, or,
@@ -1754,15 +1762,8 @@ impl Processor {
         key: &str,
         meta: &Value,
     ) -> Result<bool, EngineError> {
-        if deletes::deleted_on(meta, target) {
-            return Ok(true);
-        }
-        if matches!(kind, "price" | "inventory-level") {
-            let sku = key.split('@').next().unwrap_or(key);
-            let (_, variant_meta) = work.golden("variant", sku).await?;
-            return Ok(deletes::deleted_on(&variant_meta, target));
-        }
-        Ok(false)
+        self.on_record_or_variant(work, kind, key, meta, |m| deletes::deleted_on(m, target))
+            .await
     }
 
     /// The fields of a golden record's `meta` with an open proposal by `system`.

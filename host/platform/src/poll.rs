@@ -263,17 +263,10 @@ impl Held {
             {
                 continue;
             }
-            let known = db
-                .entity_state(store_id, system, &self.kind, &id)
-                .await?
-                .map(|k| Version::parse(&k.version));
-            let when = match known {
-                Some(Version::At(t)) => at.max(t + chrono::Duration::seconds(1)),
-                _ => at,
-            };
+            let known = db.entity_state(store_id, system, &self.kind, &id).await?;
             out.push(Vanished {
+                version: crate::version::deletion_version(at, known.map(|k| k.version).as_deref()),
                 id,
-                version: crate::version::format_ts(when),
             });
         }
         Ok(out)

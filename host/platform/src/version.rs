@@ -80,6 +80,17 @@ pub fn freshness(known: Option<&str>, incoming: &str) -> Freshness {
     }
 }
 
+/// The version of a deletion made or seen at `at`: `at`, or one second after `held` (the
+/// version weft holds of the record) when that is later. The platform's clock may be ahead of
+/// weft's, and a tombstone must be newer than what it deletes.
+pub fn deletion_version(at: DateTime<Utc>, held: Option<&str>) -> String {
+    let when = match held.map(Version::parse) {
+        Some(Version::At(t)) => at.max(t + chrono::Duration::seconds(1)),
+        _ => at,
+    };
+    format_ts(when)
+}
+
 /// The text form weft writes versions in: RFC 3339 in UTC, with as many fraction digits as
 /// the instant needs.
 pub fn format_ts(t: DateTime<Utc>) -> String {

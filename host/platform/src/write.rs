@@ -144,6 +144,22 @@ pub struct WriteOutcome {
     pub created: bool,
 }
 
+impl WriteOutcome {
+    /// The outcome of a delete that removed entity `id` (or found it gone already): its
+    /// [`crate::webhook::tombstone`] at `version` (see [`crate::version::deletion_version`]),
+    /// which the engine journals as that system's deletion.
+    pub fn removed(id: &str, version: String) -> Self {
+        WriteOutcome {
+            target_id: id.to_owned(),
+            version: Some(version),
+            document: Some(crate::webhook::tombstone(id)),
+            children: Vec::new(),
+            applied: true,
+            created: false,
+        }
+    }
+}
+
 /// One batched call, built but not sent ([`crate::Connection::plan_batches`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchCall {

@@ -290,11 +290,7 @@ fn not_found(e: &ConnectorError) -> bool {
 pub fn removed_at(held: Option<&str>) -> String {
     let now = chrono::Utc::now();
     let now = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    let after = held.and_then(|v| match weft_platform::version::Version::parse(v) {
-        weft_platform::version::Version::At(t) => Some(t + chrono::Duration::seconds(1)),
-        weft_platform::version::Version::Opaque(_) => None,
-    });
-    weft_platform::version::format_ts(after.map_or(now, |a| a.max(now)))
+    weft_platform::version::deletion_version(now, held)
 }
 
 /// The outcome of a delete: what the store shows now (`document`, journaled by the engine
@@ -338,11 +334,12 @@ async fn delete_product(
         Err(e) if not_found(&e) => {}
         Err(e) => return Err(e),
     }
-    Ok(deleted(
-        target_id,
-        weft_platform::webhook::tombstone(&id.to_string()),
+    let mut out = WriteOutcome::removed(
+        &id.to_string(),
         removed_at(held.and_then(|p| p["date_modified"].as_str())),
-    ))
+    );
+    out.target_id = target_id;
+    Ok(out)
 }
 
 /// Removes a record from the store ([`WriteOp::Delete`]). Succeeds when the record is gone,
@@ -383,9 +380,8 @@ pub async fn delete(c: &BcClient, cmd: &WriteCommand) -> Result<WriteOutcome, Co
                 c.call(Method::DELETE, &format!("/v3/customers?id:in={id}"), None)
                     .await?;
             }
-            Ok(deleted(
-                id.to_string(),
-                weft_platform::webhook::tombstone(&id.to_string()),
+            Ok(WriteOutcome::removed(
+                &id.to_string(),
                 removed_at(held.as_ref().and_then(|x| x["date_modified"].as_str())),
             ))
         }

@@ -24,7 +24,7 @@
 use chrono::Utc;
 use reqwest::Method;
 use serde_json::Value;
-use weft_platform::version::{Version, format_ts};
+use weft_platform::version::deletion_version;
 use weft_platform::write::{bad_field, missing, unsupported};
 use weft_platform::{ConnectorError, EntityKind, WriteCommand, WriteOp, WriteOutcome};
 
@@ -59,23 +59,11 @@ fn not_found(e: &ConnectorError) -> bool {
 /// What a removed record leaves: its tombstone, versioned now or one second after `updated_at`
 /// (the record's last save as Magento answered it, when read), whichever is later.
 fn removed(id: u64, updated_at: Option<&Value>) -> WriteOutcome {
-    let id = id.to_string();
-    let now = Utc::now();
-    let saved = updated_at
-        .and_then(Value::as_str)
-        .map(|t| Version::parse(&normalize::version(t)));
-    let at = match saved {
-        Some(Version::At(t)) => now.max(t + chrono::Duration::seconds(1)),
-        _ => now,
-    };
-    WriteOutcome {
-        document: Some(weft_platform::webhook::tombstone(&id)),
-        version: Some(format_ts(at)),
-        target_id: id,
-        children: Vec::new(),
-        applied: true,
-        created: false,
-    }
+    let saved = updated_at.and_then(Value::as_str).map(normalize::version);
+    WriteOutcome::removed(
+        &id.to_string(),
+        deletion_version(Utc::now(), saved.as_deref()),
+    )
 }
 
 /// Removes `cmd`'s record (see the module's doc).

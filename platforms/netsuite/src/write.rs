@@ -168,16 +168,12 @@ pub async fn execute(
                 .delete_record(record_type, &RecordRef::Id(id.clone()))
                 .await
             {
-                Ok(_) => Ok(WriteOutcome {
-                    // Gone (now or before): NetSuite's deletion, as its deleted-record search
-                    // would show it.
-                    document: Some(weft_platform::webhook::tombstone(&id)),
-                    version: Some(format_ts(chrono::Utc::now())),
-                    target_id: id,
-                    children: Vec::new(),
-                    applied: true,
-                    created: false,
-                }),
+                // Gone (now or before): NetSuite's deletion, as its deleted-record search would
+                // show it.
+                Ok(_) => Ok(WriteOutcome::removed(
+                    &id,
+                    weft_platform::version::deletion_version(chrono::Utc::now(), None),
+                )),
                 Err(ConnectorError::Permanent { code, .. })
                     if code == crate::client::DEPENDENT_RECORDS =>
                 {

@@ -12,24 +12,7 @@ use weft_sim_netsuite::{NetSuiteSim, RecordType, SimConfig};
 
 #[tokio::test]
 async fn a_child_upserts_its_parent_first() {
-    let sim = NetSuiteSim::new(SimConfig::new(3)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = sim.serve(listener).await.unwrap();
-    let c = sim.credentials()[0].clone();
-    let creds = Credentials {
-        account_id: c.realm,
-        consumer_key: c.consumer_key,
-        consumer_secret: c.consumer_secret,
-        token_id: c.token_id,
-        token_secret: c.token_secret,
-    };
-    let client = NetSuiteClient::new(
-        NetSuiteConfig::new(server.base_url(), creds.clone()),
-        ConcurrencyGovernor::new(creds.account_id.clone(), 4),
-        "store",
-    )
-    .unwrap();
-    let cs = NetSuiteConnection::new(Arc::new(client));
+    let (sim, _server, cs) = connection().await;
     let child = |sku: &str, size: &str| WriteCommand {
         system: "netsuite".into(),
         kind: EntityKind::Variant,

@@ -1099,10 +1099,9 @@ fn deleted(id: &str, document: Option<Value>, version: Option<String>) -> WriteO
 /// now, which the engine journals as Shopify's deletion (the `products/delete` or
 /// `customers/delete` webhook says the same).
 fn gone(id: &str) -> WriteOutcome {
-    deleted(
+    WriteOutcome::removed(
         id,
-        Some(weft_platform::webhook::tombstone(id)),
-        Some(weft_platform::version::format_ts(chrono::Utc::now())),
+        weft_platform::version::deletion_version(chrono::Utc::now(), None),
     )
 }
 

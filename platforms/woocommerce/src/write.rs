@@ -665,14 +665,7 @@ async fn delete(client: &WooClient, cmd: &WriteCommand) -> Result<WriteOutcome, 
         _ => return Err(unsupported(PLATFORM, cmd)),
     }
     // The shape a `…deleted` delivery and the poll journal: `{"id", "weft_deleted": true}`.
-    Ok(WriteOutcome {
-        target_id: id.to_string(),
-        version: Some(crate::now_version()),
-        document: Some(weft_platform::webhook::tombstone(&id.to_string())),
-        children: Vec::new(),
-        applied: true,
-        created: false,
-    })
+    Ok(WriteOutcome::removed(&id.to_string(), crate::now_version()))
 }
 
 /// Performs one write.
