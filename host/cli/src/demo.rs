@@ -236,6 +236,9 @@ pub struct DemoReport {
     pub orders_reconciled: usize,
     /// Records compared between the systems.
     pub records_compared: usize,
+    /// Prices in the shop's other currency (Shopify's price list, NetSuite's pricing matrix)
+    /// found equal on both sides.
+    pub currency_prices_matched: usize,
     /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
     pub drift: usize,
     /// The first differences, for a person to read.
@@ -382,6 +385,17 @@ pub(crate) const NS_LOCATION: &str = "1";
 /// The stock mapper's config of a demo store: its location, the simulator's discount item
 /// (id 1) for order discounts and its ship items (1 Ground, 2 Express) for Shopify's shipping
 /// rate codes.
+/// The demo shop's other currency: its ISO code and its NetSuite currency id (the
+/// simulator's 3, EUR).
+pub(crate) const DEMO_CURRENCY: (&str, &str) = ("EUR", "3");
+
+/// The main demo's mapper config: [`mapper_config`] and the shop's second currency.
+fn demo_mapper_config(location: u64) -> Value {
+    let mut c = mapper_config(location);
+    c["currencies"] = json!({ DEMO_CURRENCY.0: DEMO_CURRENCY.1 });
+    c
+}
+
 pub(crate) fn mapper_config(location: u64) -> Value {
     json!({
         "locations": { location.to_string(): NS_LOCATION },
@@ -556,7 +570,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             .next()
             .map(connector_credentials)
             .context("the NetSuite simulator has no credentials")?;
-        let mut plugin_config = mapper_config(s.location);
+        let mut plugin_config = demo_mapper_config(s.location);
         plugin_config["owners"] =
             json!({ "*": "netsuite", "variant.title": "shopify", "customer.*": "shopify" });
         setups.push(StoreSetup {
@@ -795,7 +809,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
     for s in &stores {
         let ctx = StoreCtx {
             store_id: s.id.clone(),
-            config: mapper_config(s.location)
+            config: demo_mapper_config(s.location)
                 .as_object()
                 .cloned()
                 .unwrap_or_default(),
@@ -904,6 +918,11 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         .location_ids()
         .first()
         .context("the Shopify simulator has no location")?;
+    // The shop also sells in euros, through a market whose price list weft fills with
+    // NetSuite's euro prices.
+    shopify
+        .create_price_list("Europe", DEMO_CURRENCY.0, 0.92)
+        .map_err(|e| anyhow!("{e}"))?;
     let mut skus = Vec::new();
     let mut groups = BTreeMap::new();
     let mut stock = BTreeMap::new();
@@ -918,6 +937,8 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         body["itemId"] = json!(sku);
         body["isInactive"] = json!(false);
         body["basePrice"] = json!(10.0 + k as f64);
+        // Whole cents, as NetSuite keeps a currency amount (9.00, 9.90, 10.80, ...).
+        body["price"] = json!({ "items": [euro_line((900 + 90 * k) as f64 / 100.0)] });
         if let Some((handle, options)) = &group {
             let eid = format!("product-{handle}");
             let exists = netsuite
@@ -1626,6 +1647,16 @@ fn erp_fulfil(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Option<bool> {
     Some(shipped < units)
 }
 
+/// A NetSuite pricing-matrix line: the Base Price level's price in the demo's other currency.
+fn euro_line(price: f64) -> Value {
+    json!({
+        "currencyPage": { "id": DEMO_CURRENCY.1 },
+        "priceLevel": { "id": "1" },
+        "quantity": { "value": 0 },
+        "price": price,
+    })
+}
+
 fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> Result<()> {
     let err = |e: weft_sim_netsuite::NsError| anyhow!("{e:?}");
     let eid = format!("eid:item-{sku}");
@@ -1635,13 +1666,15 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
             add_size(s, sku)?
         }
         55..75 => {
+            // The price, and in a third of the edits the price in the shop's other currency.
             let cents: i64 = rng.random_range(500..9000);
+            let mut edit = json!({ "basePrice": cents as f64 / 100.0 });
+            if roll < 62 {
+                let euro_cents: i64 = rng.random_range(400..8000);
+                edit["price"] = json!({ "items": [euro_line(euro_cents as f64 / 100.0)] });
+            }
             s.netsuite
-                .erp_update(
-                    RecordType::InventoryItem,
-                    &eid,
-                    json!({ "basePrice": cents as f64 / 100.0 }),
-                )
+                .erp_update(RecordType::InventoryItem, &eid, edit)
                 .map_err(err)?;
         }
         75..92 => {
@@ -1690,8 +1723,14 @@ pub(crate) fn sim_systems(
     creds: weft_netsuite::Credentials,
     netsuite: &NetSuiteSim,
 ) -> Vec<crate::app::SystemSetup> {
+    // The shop's other currencies: those of its price lists.
+    let currencies: Vec<String> = shop
+        .price_lists()
+        .into_iter()
+        .map(|(_, currency)| currency)
+        .collect();
     vec![
-        platforms::shopify_system(
+        platforms::shopify_system_selling_in(
             weft_shopify::PLATFORM,
             &shop.config().shop_domain,
             shop_url,
@@ -1702,6 +1741,7 @@ pub(crate) fn sim_systems(
                 .iter()
                 .map(|x| x.as_bytes().to_vec())
                 .collect(),
+            &currencies,
         ),
         crate::demo_push::netsuite_system(
             opts,
@@ -2057,6 +2097,16 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
         }
     }
     report.records_compared += v.records_compared;
+    report.currency_prices_matched += v.currency_prices_matched;
+    if v.currency_prices_matched == 0 && !s.skus.is_empty() {
+        // Every item has a euro price in NetSuite: none compared means the shop's were not
+        // read, not that they agree.
+        report.drift += 1;
+        report.drift_details.push(format!(
+            "store {}: no price in {} was compared",
+            s.id, DEMO_CURRENCY.0
+        ));
+    }
     report.orders_matched += v.orders_matched;
     report.orders_reconciled += v.orders_reconciled;
     report.drift += v.drift;
@@ -2230,6 +2280,8 @@ pub fn verify_fulfilments(
 pub struct Verification {
     /// Records compared between the systems.
     pub records_compared: usize,
+    /// Prices in other currencies found equal on both sides.
+    pub currency_prices_matched: usize,
     /// Shopify orders that are exactly one NetSuite sales order.
     pub orders_matched: usize,
     /// Orders whose totals add up and agree in both systems and whose sales order holds every
@@ -2287,6 +2339,12 @@ pub(crate) async fn verify_store_except(
     // small share (the demo's orders have one line).
     config.paging.orders = 1;
     config.paging.line_items = 5;
+    // The shop's other currencies, so the read carries their fixed prices.
+    config.currencies = shopify_sim
+        .price_lists()
+        .into_iter()
+        .map(|(_, currency)| currency)
+        .collect();
     let shopify = ShopifyClient::new(config, ShopifyCostLimiter::new())?;
     let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let mut shop_docs = Vec::new();
@@ -2444,6 +2502,20 @@ pub(crate) fn compare(
                     format!("{} {} .{f}: {system} {v} vs netsuite {w}", key.0, key.1),
                 );
             }
+        }
+        // Other currencies: a fresh read carries them whenever the ERP's record does.
+        match (fields.get("currencies"), other.get("currencies")) {
+            (Some(Value::Object(prices)), Some(w)) if same(&Value::Object(prices.clone()), w) => {
+                report.currency_prices_matched += prices.values().filter(|p| !p.is_null()).count();
+            }
+            (None, Some(w)) => drift(
+                report,
+                format!(
+                    "{} {} .currencies: not read from {label}, netsuite {w}",
+                    key.0, key.1
+                ),
+            ),
+            _ => {}
         }
     }
     for key in erp.keys() {

@@ -57,18 +57,40 @@ pub fn shopify_system(
     token: &str,
     webhook_secrets: Vec<Vec<u8>>,
 ) -> SystemSetup {
-    let (base_url, api_version, token) = (
+    shopify_system_selling_in(
+        name,
+        shop,
+        base_url,
+        api_version,
+        token,
+        webhook_secrets,
+        &[],
+    )
+}
+
+/// [`shopify_system`] for a shop that also sells in `currencies`, each through the fixed
+/// prices of its one price list in that currency (the system's `currencies`).
+pub fn shopify_system_selling_in(
+    name: &str,
+    shop: &str,
+    base_url: &str,
+    api_version: &str,
+    token: &str,
+    webhook_secrets: Vec<Vec<u8>>,
+    currencies: &[String],
+) -> SystemSetup {
+    let (base_url, api_version, token, currencies) = (
         base_url.trim_end_matches('/').to_owned(),
         api_version.to_owned(),
         token.to_owned(),
+        currencies.to_vec(),
     );
     let connect: Connect = Arc::new(move |shared| {
-        let client = ShopifyClient::new(
-            ShopifyConfig::new(&base_url, &api_version, &token),
-            ShopifyCostLimiter::new(),
-        )
-        .context("cannot build the Shopify client")?
-        .with_breaker(shared.breaker(&format!("{}:{base_url}", weft_shopify::PLATFORM)));
+        let mut config = ShopifyConfig::new(&base_url, &api_version, &token);
+        config.currencies = currencies.clone();
+        let client = ShopifyClient::new(config, ShopifyCostLimiter::new())
+            .context("cannot build the Shopify client")?
+            .with_breaker(shared.breaker(&format!("{}:{base_url}", weft_shopify::PLATFORM)));
         Ok(Arc::new(ShopifyConnection::new(Arc::new(client))) as Arc<dyn Connection>)
     });
     SystemSetup {
@@ -489,7 +511,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
         let setup = match sys.platform.as_str() {
             weft_shopify::PLATFORM => {
                 let sh = sys.settings::<ShopifySettings>().ok_or_else(wrong)?;
-                shopify_system(
+                shopify_system_selling_in(
                     name,
                     &sh.shop,
                     sh.base_url.as_str(),
@@ -499,6 +521,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,
+                    &sh.currencies,
                 )
             }
             weft_netsuite::PLATFORM => {

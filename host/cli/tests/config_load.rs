@@ -1413,3 +1413,46 @@ fn on_change_actions_per_field_pattern() {
         "`on_change` in [policy] is a table of field patterns"
     );
 }
+
+#[test]
+fn a_shops_other_currencies_are_iso_codes_listed_once() {
+    let with = |list: &str| {
+        replace(
+            &store("acme"),
+            "webhook_secrets = [{ env = \"W_acme\" }]\n",
+            &format!("webhook_secrets = [{{ env = \"W_acme\" }}]\ncurrencies = {list}\n"),
+        )
+    };
+    let (_dir, path) = setup(HOST, &[("acme.toml", &with("[\"EUR\", \"CAD\"]"))]);
+    let c = load(&path).unwrap();
+    assert_eq!(shopify(&c.stores[0]).currencies, ["EUR", "CAD"]);
+    let (_dir, path) = setup(HOST, &[("acme.toml", &store("acme"))]);
+    assert!(
+        shopify(&load(&path).unwrap().stores[0])
+            .currencies
+            .is_empty()
+    );
+
+    let d = errors(HOST, &[("acme.toml", &with("[\"EUR\", \"euro\"]"))]);
+    let e = only(&d);
+    assert_eq!(
+        e.message,
+        "`euro` in [shopify].currencies is not an ISO 4217 currency code"
+    );
+    assert_eq!((e.line, e.column), (8, 22), "at the code");
+    let d = errors(HOST, &[("acme.toml", &with("[\"EUR\", \"EUR\"]"))]);
+    assert_eq!(
+        only(&d).message,
+        "`EUR` is listed twice in [shopify].currencies"
+    );
+    let d = errors(HOST, &[("acme.toml", &with("\"EUR\""))]);
+    assert_eq!(
+        only(&d).message,
+        "`currencies` in [shopify] must be a list of strings, found a string"
+    );
+    let d = errors(HOST, &[("acme.toml", &with("[1]"))]);
+    assert!(
+        only(&d).message.contains("must be a list of strings"),
+        "{d}"
+    );
+}

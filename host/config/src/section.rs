@@ -226,6 +226,32 @@ impl Section<'_, '_, '_, '_> {
         }
     }
 
+    /// An optional list of strings, with where each item is written (for item-level errors).
+    pub fn string_list(&mut self, key: &str, example: &str) -> Option<Vec<(String, Span)>> {
+        let v = self.tbl.get(key)?;
+        match v.get_ref() {
+            DeValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push((s.to_string(), Span(item.span()))),
+                        _ => {
+                            self.cx
+                                .type_err(self.tbl, key, item, "a list of strings", example);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.cx
+                    .type_err(self.tbl, key, v, "a list of strings", example);
+                None
+            }
+        }
+    }
+
     /// The length of an array value, when the key holds an array.
     pub fn array_len(&self, key: &str) -> Option<usize> {
         match self.tbl.get(key)?.get_ref() {

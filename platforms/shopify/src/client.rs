@@ -31,6 +31,9 @@ pub struct ShopifyConfig {
     pub paging: Paging,
     /// How a first sync or full resync reads a large catalog ([`Backfill`]).
     pub backfill: Backfill,
+    /// Currencies besides the shop's own whose prices are synced, each through the fixed
+    /// prices of the shop's one price list in it (empty: none; products read as before).
+    pub currencies: Vec<String>,
 }
 
 /// How a first sync or a full resync reads the catalog (products and inventory levels).
@@ -98,6 +101,7 @@ impl ShopifyConfig {
             timeout: Duration::from_secs(30),
             paging: Paging::default(),
             backfill: Backfill::default(),
+            currencies: Vec::new(),
         }
     }
 }
@@ -255,6 +259,10 @@ pub struct ShopifyClient {
     /// variant list, so two writes to one product (two SKUs of an option group) that read it
     /// at the same time would each drop the variant the other adds.
     product_writes: tokio::sync::Mutex<()>,
+    /// [`ShopifyConfig::currencies`].
+    currencies: Vec<String>,
+    /// The price list of each of `currencies` (currency, gid), looked up at first use.
+    price_lists: tokio::sync::OnceCell<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for ShopifyClient {
@@ -321,6 +329,8 @@ impl ShopifyClient {
             breaker: None,
             learned_cost: Mutex::new(HashMap::new()),
             product_writes: tokio::sync::Mutex::new(()),
+            currencies: config.currencies,
+            price_lists: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -522,6 +532,9 @@ impl ShopifyClient {
             }
             .map_err(normalize_err)?;
             docs.push(d);
+        }
+        if matches!(entity, Entity::Products) {
+            self.attach_price_lists(&mut docs).await?;
         }
         let end_cursor = next_cursor(conn, "page")?;
         let max_updated_at = max_version(&docs);
@@ -830,6 +843,9 @@ impl ShopifyClient {
                 docs.push(d);
             }
         }
+        if matches!(entity, Entity::Products) {
+            self.attach_price_lists(&mut docs).await?;
+        }
         Ok(docs)
     }
 
@@ -869,6 +885,271 @@ impl ShopifyClient {
         Ok(ids)
     }
 
+    /// The currencies whose price lists this client reads and writes.
+    pub fn currencies(&self) -> &[String] {
+        &self.currencies
+    }
+
+    /// The price list of each configured currency, `(currency, gid)`: the shop's one list in
+    /// that currency. Looked up once; an error (not retried by waiting) when a currency has no
+    /// list or several, since weft would not know which one sells in it.
+    pub async fn price_lists(&self) -> Result<&[(String, String)], ConnectorError> {
+        let lists = self
+            .price_lists
+            .get_or_try_init(|| async {
+                let mut all: Vec<(String, String, String)> = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let resp = self
+                        .graphql(
+                            q::PRICE_LISTS,
+                            json!({"first": 50, "after": after}),
+                            q::connection_cost(50, 1),
+                        )
+                        .await?;
+                    let conn = resp
+                        .data
+                        .get("priceLists")
+                        .ok_or_else(|| shape_err("no `priceLists` in data"))?;
+                    for node in conn
+                        .get("nodes")
+                        .and_then(Value::as_array)
+                        .ok_or_else(|| shape_err("priceLists without `nodes`"))?
+                    {
+                        let field = |f: &str| node.get(f).and_then(Value::as_str).unwrap_or("");
+                        all.push((
+                            field("currency").to_owned(),
+                            field("id").to_owned(),
+                            field("name").to_owned(),
+                        ));
+                    }
+                    after = next_cursor(conn, "priceLists")?;
+                    if after.is_none() {
+                        break;
+                    }
+                }
+                let mut out = Vec::with_capacity(self.currencies.len());
+                for currency in &self.currencies {
+                    let found: Vec<&(String, String, String)> =
+                        all.iter().filter(|(c, _, _)| c == currency).collect();
+                    match found.as_slice() {
+                        [(_, id, _)] => out.push((currency.clone(), id.clone())),
+                        [] => {
+                            return Err(ConnectorError::invalid(
+                                SYSTEM,
+                                crate::InvalidRequest::BadField {
+                                    field: "currencies".into(),
+                                    reason: format!(
+                                        "the shop has no price list in {currency}: sell in it through a market with its own price list, or remove {currency} from the system's `currencies`"
+                                    ),
+                                },
+                            ));
+                        }
+                        several => {
+                            let names: Vec<String> = several
+                                .iter()
+                                .map(|(_, id, name)| format!("{name:?} ({id})"))
+                                .collect();
+                            return Err(ConnectorError::invalid(
+                                SYSTEM,
+                                crate::InvalidRequest::BadField {
+                                    field: "currencies".into(),
+                                    reason: format!(
+                                        "the shop has several price lists in {currency} ({}): weft syncs one price per currency and cannot tell which one to keep",
+                                        names.join(", ")
+                                    ),
+                                },
+                            ));
+                        }
+                    }
+                }
+                Ok::<_, ConnectorError>(out)
+            })
+            .await?;
+        Ok(lists)
+    }
+
+    /// Adds each configured currency's fixed prices to product documents: a top-level
+    /// `price_lists` object, `{currency: {variant id: {price, compare_at_price}}}`, a variant
+    /// without a fixed price in a currency absent from it. Nothing when no currency is
+    /// configured (the documents carry no `price_lists`: not delivered, not "none").
+    pub async fn attach_price_lists(&self, docs: &mut [ShopifyDoc]) -> Result<(), ConnectorError> {
+        if self.currencies.is_empty() {
+            return Ok(());
+        }
+        let products: Vec<String> = docs
+            .iter()
+            .filter(|d| d.kind == crate::EntityKind::Product)
+            .map(|d| d.id.clone())
+            .collect();
+        if products.is_empty() {
+            return Ok(());
+        }
+        let lists = self.price_lists().await?;
+        let mut found: HashMap<String, serde_json::Map<String, Value>> = HashMap::new();
+        for chunk in products.chunks(25) {
+            let search = chunk
+                .iter()
+                .map(|id| format!("product_id:{id}"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            for (currency, list) in lists {
+                let prices = found.entry(currency.clone()).or_default();
+                let mut after: Option<String> = None;
+                loop {
+                    let resp = self
+                        .graphql(
+                            q::PRICE_LIST_PRICES,
+                            json!({"id": list, "first": q::PRICE_LIST_PAGE, "after": after, "query": search}),
+                            q::connection_cost(q::PRICE_LIST_PAGE, 3),
+                        )
+                        .await?;
+                    let Some(pl) = resp.data.get("priceList").filter(|p| !p.is_null()) else {
+                        return Err(ConnectorError::Transport {
+                            system: SYSTEM,
+                            message: format!(
+                                "the price list of {currency} ({list}) is gone; restart the store to look it up again"
+                            ),
+                            retryable: false,
+                        });
+                    };
+                    let conn = pl
+                        .get("prices")
+                        .ok_or_else(|| shape_err("priceList without `prices`"))?;
+                    for node in conn
+                        .get("nodes")
+                        .and_then(Value::as_array)
+                        .ok_or_else(|| shape_err("prices without `nodes`"))?
+                    {
+                        let variant = node
+                            .pointer("/variant/id")
+                            .and_then(id_string)
+                            .ok_or_else(|| shape_err("price without its variant"))?;
+                        let amount = |f: &str| {
+                            node.get(f)
+                                .and_then(|m| m.get("amount"))
+                                .and_then(normalize::money)
+                        };
+                        prices.insert(
+                            variant,
+                            json!({"price": amount("price"), "compare_at_price": amount("compareAtPrice")}),
+                        );
+                    }
+                    after = next_cursor(conn, "prices")?;
+                    if after.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        for d in docs
+            .iter_mut()
+            .filter(|d| d.kind == crate::EntityKind::Product)
+        {
+            let ids: Vec<String> = d.body["variants"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.get("id").and_then(id_string))
+                .collect();
+            let mut out = serde_json::Map::new();
+            for (currency, _) in lists {
+                let mut of_product = serde_json::Map::new();
+                if let Some(prices) = found.get(currency) {
+                    for id in &ids {
+                        if let Some(p) = prices.get(id) {
+                            of_product.insert(id.clone(), p.clone());
+                        }
+                    }
+                }
+                out.insert(currency.clone(), Value::Object(of_product));
+            }
+            if let Some(body) = d.body.as_object_mut() {
+                body.insert("price_lists".into(), Value::Object(out));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets and removes fixed prices of the price list of `currency` in one call
+    /// (`priceListFixedPricesUpdate`): `add` as `(variant id, price, compare-at price)`,
+    /// `remove` as variant ids. Removing a price that is not there is not an error.
+    pub async fn set_fixed_prices(
+        &self,
+        currency: &str,
+        add: &[(String, String, Option<String>)],
+        remove: &[String],
+    ) -> Result<(), ConnectorError> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let lists = self.price_lists().await?;
+        let Some((_, list)) = lists.iter().find(|(c, _)| c == currency) else {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                crate::InvalidRequest::BadField {
+                    field: "price_lists".into(),
+                    reason: format!(
+                        "{currency} is not one of this system's `currencies` ({}): add it there to sync its prices",
+                        self.currencies.join(", ")
+                    ),
+                },
+            ));
+        };
+        let money = |amount: &str| json!({"amount": amount, "currencyCode": currency});
+        let add: Vec<Value> = add
+            .iter()
+            .map(|(variant, price, compare_at)| {
+                json!({
+                    "variantId": gid("ProductVariant", variant),
+                    "price": money(price),
+                    "compareAtPrice": compare_at.as_deref().map(money),
+                })
+            })
+            .collect();
+        // Only a fixed price can be deleted: ask for those the list has, so a removal sent
+        // again (its answer lost) finds nothing to do rather than an error.
+        let mut remove_now = Vec::new();
+        if !remove.is_empty() {
+            let search = remove
+                .iter()
+                .map(|id| format!("variant_id:{id}"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let resp = self
+                .graphql(
+                    q::PRICE_LIST_PRICES,
+                    json!({"id": list, "first": q::PRICE_LIST_PAGE, "after": null, "query": search}),
+                    q::connection_cost(q::PRICE_LIST_PAGE, 3),
+                )
+                .await?;
+            for node in resp
+                .data
+                .pointer("/priceList/prices/nodes")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if let Some(id) = node.pointer("/variant/id").and_then(Value::as_str) {
+                    remove_now.push(id.to_owned());
+                }
+            }
+        }
+        if add.is_empty() && remove_now.is_empty() {
+            return Ok(());
+        }
+        let resp = self
+            .graphql(
+                q::PRICE_LIST_FIXED_PRICES_UPDATE,
+                json!({"id": list, "add": add, "delete": remove_now}),
+                q::MUTATION_COST,
+            )
+            .await?;
+        let payload = payload(&resp.data, "priceListFixedPricesUpdate")?;
+        check_user_errors(payload, "priceListFixedPricesUpdate")
+    }
+
     /// One product by decimal id, `None` when it does not exist.
     pub async fn product(&self, id: &str) -> Result<Option<ShopifyDoc>, ConnectorError> {
         let resp = self
@@ -882,9 +1163,11 @@ impl ShopifyClient {
             None | Some(Value::Null) => Ok(None),
             Some(node) => {
                 let extra = weft_platform::poll::patient(|| self.remaining_variants(node)).await?;
-                normalize::product_from_graphql(node, &extra)
-                    .map(Some)
-                    .map_err(normalize_err)
+                let mut doc =
+                    [normalize::product_from_graphql(node, &extra).map_err(normalize_err)?];
+                self.attach_price_lists(&mut doc).await?;
+                let [doc] = doc;
+                Ok(Some(doc))
             }
         }
     }

@@ -9,6 +9,7 @@
 //! webhook_secrets = [{ env = "ACME_SHOPIFY_WEBHOOK_SECRET" }]
 //! # api_version = "2025-10"
 //! # base_url = "https://acme.myshopify.com"
+//! # currencies = ["EUR"]   # other currencies sold, each through its price list's fixed prices
 //! ```
 
 use std::any::Any;
@@ -22,7 +23,8 @@ use crate::PLATFORM;
 /// The Admin API version used when a system does not name one.
 pub const DEFAULT_API_VERSION: &str = "2025-10";
 
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
+    "currencies",
     "shop",
     "base_url",
     "api_version",
@@ -45,6 +47,9 @@ pub struct ShopifySettings {
     /// Webhook signing secrets: the current one first, then previous ones still accepted during
     /// a rotation.
     pub webhook_secrets: Vec<Secret>,
+    /// Currencies besides the shop's own whose prices weft syncs (ISO 4217 codes, e.g. `EUR`):
+    /// each is the fixed prices of the shop's one price list in that currency (a market's).
+    pub currencies: Vec<String>,
 }
 
 impl SystemSettings for ShopifySettings {
@@ -151,8 +156,34 @@ impl PlatformSection for ShopifySection {
             );
             return None;
         }
+        let mut currencies: Vec<String> = Vec::new();
+        let listed = s.string_list("currencies", "currencies = [\"EUR\"]");
+        // A value that is not a list of strings is reported by `string_list`.
+        let mut currencies_ok = listed.is_some() || !s.has("currencies");
+        for (code, span) in listed.unwrap_or_default() {
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+                s.error(
+                    &span,
+                    format!("`{code}` in {name}.currencies is not an ISO 4217 currency code"),
+                    "three capital letters, e.g. `EUR`, the currency of one of the shop's price lists",
+                );
+                currencies_ok = false;
+            } else if currencies.contains(&code) {
+                s.error(
+                    &span,
+                    format!("`{code}` is listed twice in {name}.currencies"),
+                    "list each currency once",
+                );
+                currencies_ok = false;
+            } else {
+                currencies.push(code);
+            }
+        }
         let (shop, api_version, access_token, webhook_secrets) =
             (shop?, api_version?, access_token?, webhook_secrets?);
+        if !currencies_ok {
+            return None;
+        }
         let base_url = match base_url {
             Some(u) => u,
             None if !base_url_given => Url::parse(&format!("https://{shop}")).ok()?,
@@ -164,6 +195,7 @@ impl PlatformSection for ShopifySection {
             api_version,
             access_token,
             webhook_secrets,
+            currencies,
         }))
     }
 }

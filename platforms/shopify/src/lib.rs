@@ -62,10 +62,11 @@ impl Platform for Shopify {
     }
 
     /// Product webhooks carry no SEO, metafields or category (a GraphQL read does: see
-    /// `normalize`).
+    /// `normalize`), nor price lists' fixed prices (a read adds them when the system syncs
+    /// other currencies: `ShopifyClient::attach_price_lists`).
     fn delivered_without(&self, kind: &str) -> &'static [&'static str] {
         match kind {
-            "product" => &["category", "metafields", "seo"],
+            "product" => &["category", "metafields", "price_lists", "seo"],
             _ => &[],
         }
     }

@@ -409,6 +409,38 @@ pub const CUSTOMER_CONSENT_UPDATE: &str = concat!(
 }"#
 );
 
+/// The shop's price lists with their currencies (one per market or catalog).
+pub const PRICE_LISTS: &str = r#"query WeftPriceLists($first: Int!, $after: String) {
+  priceLists(first: $first, after: $after) {
+    nodes { id name currency }
+    pageInfo { hasNextPage endCursor }
+  }
+}"#;
+
+/// The fixed prices of one price list for the products a search names
+/// (`product_id:1 OR product_id:2`).
+pub const PRICE_LIST_PRICES: &str = r#"query WeftPriceListPrices($id: ID!, $first: Int!, $after: String, $query: String!) {
+  priceList(id: $id) {
+    id currency
+    prices(first: $first, after: $after, originType: FIXED, query: $query) {
+      nodes { price { amount currencyCode } compareAtPrice { amount currencyCode } variant { id } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}"#;
+
+/// Fixed prices of a price list set and removed in one call.
+pub const PRICE_LIST_FIXED_PRICES_UPDATE: &str = r#"mutation WeftPriceListFixedPrices($id: ID!, $add: [PriceListPriceInput!]!, $delete: [ID!]!) {
+  priceListFixedPricesUpdate(priceListId: $id, pricesToAdd: $add, variantIdsToDelete: $delete) {
+    pricesAdded { variant { id } }
+    deletedFixedPriceVariantIds
+    userErrors { field code message }
+  }
+}"#;
+
+/// Price list prices read per call (each costs its node, its two amounts and its variant).
+pub const PRICE_LIST_PAGE: u32 = 100;
+
 /// Estimated requested cost of a connection of `first` nodes each costing `node`.
 pub fn connection_cost(first: u32, node: u32) -> u32 {
     2 + first * node

@@ -725,6 +725,70 @@ fn user_error(payload: &Value, mutation: &str) -> ConnectorError {
 }
 
 /// Performs one write.
+/// The fixed prices a product write asks for: each written variant's `price_lists`
+/// (`{currency: {price, compare_at_price}}`, `null` for "no fixed price": the price list's
+/// own rule applies), set in each currency's price list once `productSet` has given every
+/// variant its id (`written`, the product as Shopify now holds it).
+async fn write_price_lists(
+    c: &ShopifyClient,
+    body: &Value,
+    written: &Value,
+) -> Result<(), ConnectorError> {
+    type Changes = (Vec<(String, String, Option<String>)>, Vec<String>);
+    let mut by_currency: BTreeMap<String, Changes> = BTreeMap::new();
+    let variants = body
+        .get("variants")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for v in variants {
+        let Some(lists) = v.get("price_lists") else {
+            continue;
+        };
+        let lists = lists
+            .as_object()
+            .ok_or_else(|| bad_field(SHOPIFY, "variants[].price_lists", "not an object"))?;
+        let sku = v.get("sku").and_then(Value::as_str).unwrap_or_default();
+        let id = written["variants"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .find(|w| w["sku"].as_str() == Some(sku))
+            .and_then(|w| w.get("id").and_then(id_string))
+            .ok_or_else(|| {
+                bad_field(
+                    SHOPIFY,
+                    "variants[].price_lists",
+                    &format!("variant {sku:?} is not in the product productSet returned"),
+                )
+            })?;
+        for (currency, want) in lists {
+            let changes = by_currency.entry(currency.clone()).or_default();
+            let amount = |f: &str| -> Result<Option<String>, ConnectorError> {
+                match want.get(f) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(a) => normalize::money(a).map(Some).ok_or_else(|| {
+                        bad_field(
+                            SHOPIFY,
+                            &format!("variants[].price_lists.{currency}.{f}"),
+                            &format!("{a} is not a decimal amount"),
+                        )
+                    }),
+                }
+            };
+            match amount("price")? {
+                Some(p) => changes.0.push((id.clone(), p, amount("compare_at_price")?)),
+                None => changes.1.push(id.clone()),
+            }
+        }
+    }
+    for (currency, (add, remove)) in by_currency {
+        c.set_fixed_prices(&currency, &add, &remove).await?;
+    }
+    Ok(())
+}
+
 pub async fn execute(
     c: &ShopifyClient,
     cmd: &WriteCommand,
@@ -821,6 +885,10 @@ pub async fn execute(
                     }
                 }
             }
+            write_price_lists(c, &cmd.body, &d.body).await?;
+            let mut d = [d];
+            c.attach_price_lists(&mut d).await?;
+            let [d] = d;
             Ok(WriteOutcome {
                 target_id: d.id,
                 version: Some(d.updated_at),

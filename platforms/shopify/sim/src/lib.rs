@@ -66,6 +66,17 @@
 //!   `fulfillments`, `refunds`, `displayFulfillmentStatus`; line items `currentQuantity` and
 //!   `unfulfilledQuantity`. `userErrors { field message code }` as Shopify shapes them;
 //!   at most 250 items per input array (`MAX_INPUT_SIZE_EXCEEDED`).
+//! - **Price lists with fixed prices** ([`price_lists`], its header lists what is enforced and
+//!   assumed): `priceList(id:)`, `priceLists` (`sortKey: ID | NAME`), `PriceList { id name
+//!   currency fixedPricesCount prices(originType:, query:) }` filtered by `product_id` /
+//!   `variant_id` (numeric, `OR`-able), `PriceListPrice { price compareAtPrice originType
+//!   variant }`, and `priceListFixedPricesAdd` / `Delete` / `Update` with
+//!   `PriceListPriceUserError` codes (`PRICE_LIST_NOT_FOUND`, `PRICE_LIST_CURRENCY_MISMATCH`,
+//!   `VARIANT_NOT_FOUND`, `BLANK` for an empty call), all or nothing, `read_products` /
+//!   `write_products`. Markets and catalogs are not modelled: the merchant API creates lists
+//!   ([`ShopifySim::create_price_list`]); a variant without a fixed price has a relative price
+//!   converted by the list's rate (default 1, rounded to the cent, no adjustment). Deleting a
+//!   variant or product drops its fixed prices; no webhook fires and no `updatedAt` moves.
 //! - **`@idempotent(key:)`** on any mutation field: a repeated key returns the ORIGINAL result
 //!   and applies nothing; the same key with different arguments is
 //!   `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`; a concurrent use is `IDEMPOTENCY_CONCURRENT_REQUEST`.
@@ -119,7 +130,8 @@
 //!   products and variants, set/adjust stock at a location, create/edit customers, place orders
 //!   (available moves to committed; `orders/create` + `inventory_levels/update`), fulfil them
 //!   with tracking, cancel them (with or without restock; `orders/cancelled` + `orders/updated`),
-//!   refund lines with a restock type. Inspection: state dump, request log, creates per type split by API vs
+//!   refund lines with a restock type, create price lists and set or remove fixed prices.
+//!   Inspection: state dump, request log, creates per type split by API vs
 //!   merchant, throttled counts, webhook stats.
 //! - **Bulk query operations** ([`bulk`], its header lists what is enforced and assumed):
 //!   `bulkOperationRunQuery` (one running query per app and shop before `2026-01`, five
@@ -136,7 +148,9 @@
 //! # What it does NOT model
 //!
 //! - Bulk mutations, bulk cancellation, `bulk_operations/finish` webhooks, staged uploads, metafields, media, collections, publications, markets,
-//!   discounts, fulfillments, refunds, draft orders, transactions, taxes, shipping, addresses.
+//!   catalogs, `priceListCreate` / `priceListUpdate` / `priceListDelete`, quantity rules and
+//!   price breaks, discounts, fulfillments, refunds, draft orders, transactions, taxes,
+//!   shipping, addresses.
 //! - Inventory states other than `available` (`on_hand` mirrors it; `committed`, `reserved`,
 //!   etc. read 0; orders decrement `available` directly); inventory items' `updatedAt` does not
 //!   move when quantities change (levels have their own `updatedAt`); no `products/update` is
@@ -167,6 +181,7 @@ pub mod ids;
 pub mod inspect;
 pub mod lifecycle;
 pub mod merchant;
+pub mod price_lists;
 pub mod scopes;
 pub mod search;
 pub mod sim;

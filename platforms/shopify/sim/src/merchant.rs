@@ -1,5 +1,6 @@
 //! Merchant and shopper activity (Rust API and `/_sim` HTTP endpoints): create and edit products,
-//! variants, inventory, customers; place, fulfil (with tracking), refund and cancel orders. Every
+//! variants, inventory, customers; place, fulfil (with tracking), refund and cancel orders (price
+//! lists and their fixed prices: [`crate::price_lists`], routes merged here). Every
 //! change bumps `updated_at` and
 //! fires webhooks exactly like an admin edit. Also the `/_sim` inspection endpoints.
 //!
@@ -222,7 +223,7 @@ pub struct CreatedProduct {
     pub inventory_item_ids: Vec<u64>,
 }
 
-fn money(s: &str) -> Result<i64, SimError> {
+pub(crate) fn money(s: &str) -> Result<i64, SimError> {
     parse_money(s).ok_or_else(|| SimError::Invalid(format!("price {s:?} is not a decimal amount")))
 }
 
@@ -274,7 +275,7 @@ fn catalog_spec(p: &ProductExtras) -> ProductSpec {
     }
 }
 
-fn id(s: &str, what: &str) -> Result<u64, SimError> {
+pub(crate) fn id(s: &str, what: &str) -> Result<u64, SimError> {
     s.parse()
         .map_err(|_| SimError::Invalid(format!("{what} id {s:?} is not a decimal id")))
 }
@@ -836,7 +837,7 @@ impl ShopifySim {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-struct ApiError(SimError);
+pub(crate) struct ApiError(SimError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -855,9 +856,9 @@ impl From<SimError> for ApiError {
     }
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
-fn sim(shared: Arc<Shared>) -> ShopifySim {
+pub(crate) fn sim(shared: Arc<Shared>) -> ShopifySim {
     ShopifySim { shared }
 }
 
@@ -945,6 +946,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/state", get(http_state))
         .route("/_sim/requests", get(http_requests))
         .route("/_sim/stats", get(http_stats))
+        .merge(crate::price_lists::routes())
 }
 
 async fn http_create_product(

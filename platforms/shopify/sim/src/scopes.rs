@@ -56,7 +56,13 @@ pub fn required_scope(parent_type: &str, field: &str) -> Option<&'static str> {
     let query = matches!(parent_type, "QueryRoot" | "Query");
     let mutation = parent_type == "Mutation";
     Some(match field {
-        "product" | "products" | "productVariant" | "productVariants" | "productVariantsCount"
+        "product"
+        | "products"
+        | "productVariant"
+        | "productVariants"
+        | "productVariantsCount"
+        | "priceList"
+        | "priceLists"
             if query =>
         {
             "read_products"
@@ -72,6 +78,9 @@ pub fn required_scope(parent_type: &str, field: &str) -> Option<&'static str> {
         | "productVariantsBulkCreate"
         | "productVariantsBulkUpdate"
         | "productVariantsBulkDelete"
+        | "priceListFixedPricesAdd"
+        | "priceListFixedPricesDelete"
+        | "priceListFixedPricesUpdate"
             if mutation =>
         {
             "write_products"
@@ -227,6 +236,14 @@ mod tests {
             Some("write_products")
         );
         assert_eq!(required_scope("QueryRoot", "orders"), Some("read_orders"));
+        assert_eq!(
+            required_scope("QueryRoot", "priceLists"),
+            Some("read_products")
+        );
+        assert_eq!(
+            required_scope("Mutation", "priceListFixedPricesUpdate"),
+            Some("write_products")
+        );
         assert_eq!(required_scope("QueryRoot", "shop"), None);
         assert_eq!(required_scope("Product", "variants"), None);
         for s in ALL_SCOPES {

@@ -729,6 +729,8 @@ pub struct ShopState {
     pub orders: BTreeMap<u64, OrderRec>,
     /// Open order edits (`orderEditBegin` until `orderEditCommit`), by calculated order id.
     pub order_edits: BTreeMap<u64, crate::lifecycle::OrderEditSession>,
+    /// Price lists with their fixed prices ([`crate::price_lists`]).
+    pub price_lists: BTreeMap<u64, crate::price_lists::PriceListRec>,
     /// Creation counters.
     pub creates: CreateCounts,
     /// Events not yet handed to the webhook dispatcher.
@@ -765,6 +767,7 @@ impl ShopState {
             customers: BTreeMap::new(),
             orders: BTreeMap::new(),
             order_edits: BTreeMap::new(),
+            price_lists: BTreeMap::new(),
             creates: CreateCounts::default(),
             outbox: Vec::new(),
             idempotency: HashMap::new(),
@@ -1134,6 +1137,10 @@ impl ShopState {
             self.inventory_items.remove(&v.inventory_item_id);
             self.levels
                 .retain(|(item, _), _| *item != v.inventory_item_id);
+            // A deleted variant's fixed prices go from every price list.
+            for list in self.price_lists.values_mut() {
+                list.fixed.remove(&vid);
+            }
         }
     }
 
@@ -2130,6 +2137,14 @@ impl ShopState {
                 "line_items": o.line_items.iter().map(|l| json!({
                     "id": s(l.id), "sku": l.sku, "quantity": l.quantity, "price": format_money(l.price),
                     "variant_id": l.variant_id.map(s), "product_id": l.product_id.map(s),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "price_lists": self.price_lists.values().map(|l| json!({
+                "id": s(l.id), "name": l.name, "currency": l.currency,
+                "rate": crate::checkout::rate_f64(l.rate_ppm),
+                "fixed_prices": l.fixed.iter().map(|(v, p)| json!({
+                    "variant_id": s(*v), "price": format_money(p.price),
+                    "compare_at_price": p.compare_at.map(format_money),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "creates": self.creates,

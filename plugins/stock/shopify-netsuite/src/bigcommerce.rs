@@ -118,6 +118,7 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
                 sku: sku.to_owned(),
                 price,
                 compare_at_price: None,
+                currencies: None,
             },
         });
     }
@@ -139,6 +140,7 @@ pub fn read_product(body: &Value) -> Result<Product, ItemError> {
                 sku: sku.to_owned(),
                 price: product_price,
                 compare_at_price: None,
+                currencies: None,
             },
         });
     }

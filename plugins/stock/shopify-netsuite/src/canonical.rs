@@ -133,15 +133,27 @@ pub struct PriceFields {
     /// Compare-at price, a normalised decimal string: the price the variant was marked down
     /// from, so always above `price` (see [`PriceFields::marked_down`]).
     pub compare_at_price: Option<String>,
+    /// The price in each of the store's other currencies (config `currencies`), by ISO 4217
+    /// code: a normalised decimal string, or `None` where the source has no price in that
+    /// currency (a Shopify variant without a fixed price on that currency's price list, a
+    /// NetSuite item without that pricing-matrix line). Absent (`None`) from a record whose
+    /// source did not deliver them (a Shopify webhook) or does not keep them (the other
+    /// storefronts): the merge keeps what it knew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currencies: Option<BTreeMap<String, Option<String>>>,
 }
 
 impl PriceFields {
     /// Normalises both prices (`"59"` → `"59.00"`); an error when one is not a decimal.
     pub fn normalized(mut self, key: &str) -> Result<PriceFields, ItemError> {
-        for (name, v) in [
-            ("price", &mut self.price),
-            ("compare_at_price", &mut self.compare_at_price),
-        ] {
+        let mut slots = vec![
+            ("price".to_owned(), &mut self.price),
+            ("compare_at_price".to_owned(), &mut self.compare_at_price),
+        ];
+        for (code, v) in self.currencies.iter_mut().flatten() {
+            slots.push((format!("currencies.{code}"), v));
+        }
+        for (name, v) in slots {
             if let Some(text) = v.as_deref() {
                 let norm = normalize_decimal(text).ok_or_else(|| {
                     ItemError::InvalidInput(format!(
@@ -518,6 +530,7 @@ mod tests {
             sku: "TEE".into(),
             price: price.map(str::to_owned),
             compare_at_price: compare_at.map(str::to_owned),
+            currencies: None,
         }
     }
 

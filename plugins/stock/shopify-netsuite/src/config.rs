@@ -15,6 +15,7 @@
 //! | `matrix_options` | `{}` | Shopify option name → NetSuite matrix option field (`custitem_*`) |
 //! | `price_level` | unset | NetSuite price level id whose price is the storefront price (else `basePrice`) |
 //! | `currency` | `"1"` | NetSuite currency id of that price (with `price_level`) |
+//! | `currencies` | `{}` | the storefront's other currencies: ISO code → NetSuite currency id whose price (at `price_level`, else the Base Price level `1`) is the storefront's price in it (Shopify: the fixed price on that currency's price list) |
 //! | `order_location` | the one location of `locations` | NetSuite location id that commits the lines of an order whose Shopify location is not known |
 //! | `sheet_location` | `order_location` | canonical (NetSuite) location id a Google Sheet's Stock column counts |
 //! | `sheet_deleted_rows` | `"archive"` | a row removed from the sheet: `archive` (inactive everywhere, never deleted) or `ignore` |
@@ -63,6 +64,8 @@ pub struct Config {
     /// The storefront price's place in NetSuite's pricing matrix: `(price level, currency)`;
     /// `None` = the item's `basePrice`.
     pub price_line: Option<(String, String)>,
+    /// The storefront's other currencies: ISO code → NetSuite currency id.
+    pub currencies: BTreeMap<String, String>,
     /// NetSuite location that commits an order whose Shopify location is not known.
     pub order_location: Option<String>,
     /// The location a Google Sheet's stock column counts.
@@ -178,6 +181,28 @@ impl Config {
             }
             (None, None) => None,
         };
+        let raw: BTreeMap<String, Value> = cx.config_or("currencies", BTreeMap::new())?;
+        let mut currencies = BTreeMap::new();
+        for (code, v) in raw {
+            if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(PluginError::Config(format!(
+                    "config key `currencies`: {code:?} is not an ISO 4217 currency code (three capital letters, e.g. \"EUR\")"
+                )));
+            }
+            let id = id_text("currencies", &v)?;
+            let base = price_line.as_ref().map_or("1", |(_, c)| c.as_str());
+            if id == base {
+                return Err(PluginError::Config(format!(
+                    "config key `currencies`: {code} names NetSuite currency {id}, the currency of the storefront's own price; list only the other currencies"
+                )));
+            }
+            if let Some((other, _)) = currencies.iter().find(|(_, i)| **i == id) {
+                return Err(PluginError::Config(format!(
+                    "config key `currencies`: NetSuite currency {id} is mapped from both {other} and {code}"
+                )));
+            }
+            currencies.insert(code, id);
+        }
         let order_location = match cx.config::<Value>("order_location")? {
             Some(v) => Some(id_text("order_location", &v)?),
             None if to_shopify_location.len() == 1 => to_shopify_location.keys().next().cloned(),
@@ -201,6 +226,7 @@ impl Config {
             sheet_deleted_rows,
             order_location,
             price_line,
+            currencies,
             metafield_namespace,
             custom_fields,
             matrix_options,
@@ -214,6 +240,11 @@ impl Config {
             subsidiary,
             default_customer,
         })
+    }
+
+    /// The price level of the other currencies' prices: `price_level`, else Base Price (`1`).
+    pub fn currency_level(&self) -> &str {
+        self.price_line.as_ref().map_or("1", |(l, _)| l.as_str())
     }
 
     /// The NetSuite location that commits an order placed at Shopify location `shopify`

@@ -94,6 +94,7 @@ pub fn read_product(body: &Value) -> Result<ReadProduct, ItemError> {
                 sku: sku.to_owned(),
                 price,
                 compare_at_price,
+                currencies: None,
             },
         )),
     ))
@@ -398,6 +399,8 @@ pub fn product_write(req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemErr
             if let Some((_, h)) = &have {
                 let want = PriceFields {
                     price: fields.price.clone().or_else(|| h.price.clone()),
+                    // This storefront keeps no other currency: nothing to write for them.
+                    currencies: h.currencies.clone(),
                     ..fields.clone()
                 };
                 if canonical::same(&want, h) {

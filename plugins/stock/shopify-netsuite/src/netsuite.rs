@@ -111,12 +111,12 @@ fn storefront_price(
     Ok(None)
 }
 
-/// The `price` sublist to write: the item's lines as they are, with the storefront line set
-/// to `price` (the upsert replaces the sublist, so every other level and currency is written
-/// back unchanged).
-fn price_sublist(current: Option<&Value>, level: &str, currency: &str, price: Value) -> Value {
+/// The `price` sublist to write: the item's lines as they are, with each line of `set`
+/// (`(level, currency, price)`) set to its price, or left out where the price is `None` (the
+/// upsert replaces the sublist, so every other level and currency is written back unchanged).
+fn price_sublist(current: Option<&Value>, set: &[(&str, &str, Option<Value>)]) -> Value {
     let mut items: Vec<Value> = Vec::new();
-    let mut found = false;
+    let mut found = vec![false; set.len()];
     let lines = current
         .and_then(|c| c.pointer("/price/items"))
         .and_then(Value::as_array)
@@ -130,19 +130,27 @@ fn price_sublist(current: Option<&Value>, level: &str, currency: &str, price: Va
             "quantity": {"value": line.pointer("/quantity/value").cloned().unwrap_or(json!(0))},
             "price": line.get("price").cloned().unwrap_or(Value::Null),
         });
-        if is_price_line(line, level, currency) {
-            out["price"] = price.clone();
-            found = true;
+        if let Some(k) = set
+            .iter()
+            .position(|(level, currency, _)| is_price_line(line, level, currency))
+        {
+            found[k] = true;
+            match &set[k].2 {
+                Some(price) => out["price"] = price.clone(),
+                None => continue,
+            }
         }
         items.push(out);
     }
-    if !found {
-        items.push(json!({
-            "currencyPage": {"id": currency},
-            "priceLevel": {"id": level},
-            "quantity": {"value": 0},
-            "price": price,
-        }));
+    for ((level, currency, price), found) in set.iter().zip(found) {
+        if let (false, Some(price)) = (found, price) {
+            items.push(json!({
+                "currencyPage": {"id": currency},
+                "priceLevel": {"id": level},
+                "quantity": {"value": 0},
+                "price": price,
+            }));
+        }
     }
     json!({"items": items})
 }
@@ -261,6 +269,18 @@ pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, Ite
                 Some((level, currency)) => storefront_price(&i, level, currency)?,
             },
             compare_at_price: i.opt_decimal("custitem_compare_at_price")?,
+            currencies: if cfg.currencies.is_empty() {
+                None
+            } else {
+                let mut out = BTreeMap::new();
+                for (code, currency) in &cfg.currencies {
+                    out.insert(
+                        code.clone(),
+                        storefront_price(&i, cfg.currency_level(), currency)?,
+                    );
+                }
+                Some(out)
+            },
         }
         .marked_down(),
         id: i.opt_id("id")?,
@@ -689,25 +709,43 @@ pub fn item_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutco
             if let Some(h) = &have {
                 let want = PriceFields {
                     price: fields.price.clone().or_else(|| h.price.price.clone()),
+                    currencies: fields
+                        .currencies
+                        .clone()
+                        .or_else(|| h.price.currencies.clone()),
                     ..fields.clone()
                 };
                 if canonical::same(&want, &h.price) {
                     return Ok(FromCanonicalOutcome::Commands(vec![]));
                 }
             }
+            // The pricing-matrix lines to set: the storefront price's (with `price_level`) and
+            // each other currency's the record carries (a currency it has no price in loses
+            // its line).
+            let mut lines: Vec<(&str, &str, Option<Value>)> = Vec::new();
             if let Some(p) = &fields.price {
                 let number = price_number(p, &format!("price {sku}.price"))?;
                 match &cfg.price_line {
                     None => {
                         body.insert("basePrice".into(), number);
                     }
-                    Some((level, currency)) => {
-                        body.insert(
-                            "price".into(),
-                            price_sublist(current.as_ref(), level, currency, number),
-                        );
-                    }
+                    Some((level, currency)) => lines.push((level, currency, Some(number))),
                 }
+            }
+            if let Some(prices) = &fields.currencies {
+                for (code, currency) in &cfg.currencies {
+                    let Some(price) = prices.get(code) else {
+                        continue;
+                    };
+                    let number = price
+                        .as_deref()
+                        .map(|p| price_number(p, &format!("price {sku}.currencies.{code}")))
+                        .transpose()?;
+                    lines.push((cfg.currency_level(), currency, number));
+                }
+            }
+            if !lines.is_empty() {
+                body.insert("price".into(), price_sublist(current.as_ref(), &lines));
             }
             let cap = match &fields.compare_at_price {
                 Some(c) => price_number(c, &format!("price {sku}.compare_at_price"))?,

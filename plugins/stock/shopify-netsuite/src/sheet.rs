@@ -306,6 +306,7 @@ pub fn to_canonical(cfg: &Config, doc: &PlatformDoc) -> Result<ToCanonicalOutcom
             sku: row.sku.clone(),
             price: row.price.clone().flatten(),
             compare_at_price: row.compare_at_price.clone().flatten(),
+            currencies: None,
         }
         .marked_down();
         let mut omit = Vec::new();

@@ -134,6 +134,23 @@ pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
         undelivered.push("custom");
         None
     };
+    // The other currencies' fixed prices, when the document carries each mapped currency's
+    // (a read does when the connector syncs it; a webhook never does).
+    let price_lists = if cfg.currencies.is_empty() {
+        None
+    } else {
+        match p.opt_obj("price_lists")? {
+            Some(lists)
+                if cfg
+                    .currencies
+                    .keys()
+                    .all(|c| lists.value().get(c).is_some()) =>
+            {
+                Some(lists)
+            }
+            _ => None,
+        }
+    };
     let mut variants: Vec<ProductVariant> = Vec::new();
     for v in p.opt_array("variants")? {
         let Some(sku) = v.opt_str("sku")? else {
@@ -185,6 +202,23 @@ pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
                 sku: sku.to_owned(),
                 price: v.opt_decimal("price")?,
                 compare_at_price: v.opt_decimal("compare_at_price")?,
+                currencies: match (&price_lists, v.opt_id("id")?) {
+                    (Some(lists), Some(id)) => {
+                        let mut out = BTreeMap::new();
+                        for code in cfg.currencies.keys() {
+                            let price = match lists.opt_obj(code)? {
+                                Some(list) => match list.opt_obj(&id)? {
+                                    Some(fixed) => fixed.opt_decimal("price")?,
+                                    None => None,
+                                },
+                                None => None,
+                            };
+                            out.insert(code.clone(), price);
+                        }
+                        Some(out)
+                    }
+                    _ => None,
+                },
             }
             .marked_down(),
             variant_id: v.opt_id("id")?,
@@ -581,8 +615,10 @@ pub fn delete_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOut
 
 /// `productSet` for a canonical `variant` or `price` record.
 pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOutcome, ItemError> {
-    let current = parse_current(req)?
-        .map(|c| read_product(cfg, &c))
+    let current_json = parse_current(req)?;
+    let current = current_json
+        .as_ref()
+        .map(|c| read_product(cfg, c))
         .transpose()?;
     let sku = &req.record.key;
     let existing = current
@@ -773,9 +809,14 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
         EntityKind::Price => {
             let fields =
                 canonical::parse::<PriceFields>(&req.record)?.normalized(&req.record.key)?;
+            let have_currencies = existing.and_then(|h| h.price.currencies.as_ref());
             if let Some(have) = existing {
                 let want = PriceFields {
                     price: fields.price.clone().or_else(|| have.price.price.clone()),
+                    currencies: fields
+                        .currencies
+                        .clone()
+                        .or_else(|| have.price.currencies.clone()),
                     ..fields.clone()
                 };
                 if canonical::same(&want, &have.price) {
@@ -786,6 +827,35 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
                 variant.insert("price".into(), json!(p));
             }
             variant.insert("compare_at_price".into(), json!(fields.compare_at_price));
+            // The other currencies: each price that differs from the variant's fixed price on
+            // that currency's price list (all of them when the document did not carry the
+            // lists), keeping the list's compare-at price, which weft does not map.
+            if let Some(prices) = &fields.currencies {
+                let mut lists = Map::new();
+                for code in cfg.currencies.keys() {
+                    let Some(price) = prices.get(code) else {
+                        continue;
+                    };
+                    if have_currencies.and_then(|h| h.get(code)) == Some(price) {
+                        continue;
+                    }
+                    let compare_at = current_json
+                        .as_ref()
+                        .zip(existing.and_then(|e| e.variant_id.as_deref()))
+                        .and_then(|(c, id)| {
+                            c.pointer(&format!("/price_lists/{code}/{id}/compare_at_price"))
+                        })
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    lists.insert(
+                        code.clone(),
+                        json!({"price": price, "compare_at_price": compare_at}),
+                    );
+                }
+                if !lists.is_empty() {
+                    variant.insert("price_lists".into(), Value::Object(lists));
+                }
+            }
         }
         other => {
             return Err(ItemError::Unsupported(format!(

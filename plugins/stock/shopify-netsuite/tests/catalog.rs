@@ -521,6 +521,107 @@ fn a_configured_price_level_is_the_storefront_price_and_other_lines_are_kept() {
 }
 
 #[test]
+fn a_second_currency_is_a_pricing_matrix_line_and_a_price_lists_fixed_price() {
+    let h = Harness::new(ShopifyNetsuite).with_config(json!({
+        "sku_prefix": "WEB-", "currencies": {"EUR": "3", "CAD": 4},
+    }));
+    let line = |currency: &str, level: &str, price: f64| {
+        json!({"links": [], "currencyPage": {"id": currency, "refName": "x"},
+               "priceLevel": {"id": level, "refName": "y"}, "quantity": {"value": 0},
+               "price": price})
+    };
+    // NetSuite: the Base Price level's line of each currency; a currency without one is none.
+    let item = json!({"id": "1", "externalId": "item-CUP", "itemId": "WEB-CUP",
+        "displayName": "Cup", "isInactive": false, "basePrice": 5.0,
+        "price": {"items": [line("1", "1", 5.0), line("3", "1", 4.6), line("3", "5", 4.1)]}});
+    let rs = records(&h, doc("netsuite", EntityKind::Variant, "1", &item));
+    let erp = fields(&rs[1]);
+    assert_eq!(erp["price"], "5.00");
+    assert_eq!(erp["currencies"], json!({"CAD": null, "EUR": "4.60"}));
+    // Shopify: a read carries each currency's fixed prices by variant id; a webhook does not,
+    // and its record leaves the other currencies out (not "none").
+    let product = |lists: Option<Value>| {
+        let mut p = json!({"id": "88", "title": "Cup", "status": "active", "options": [],
+            "variants": [{"id": "701", "sku": "CUP", "price": "5.00", "compare_at_price": null}]});
+        if let Some(l) = lists {
+            p["price_lists"] = l;
+        }
+        p
+    };
+    let read = product(Some(json!({
+        "EUR": {"701": {"price": "4.20", "compare_at_price": "6.00"}},
+        "CAD": {}
+    })));
+    let shop = fields(&records(&h, doc("shopify", EntityKind::Product, "88", &read))[1]);
+    assert_eq!(shop["currencies"], json!({"CAD": null, "EUR": "4.20"}));
+    let hook = fields(
+        &records(
+            &h,
+            doc("shopify", EntityKind::Product, "88", &product(None)),
+        )[1],
+    );
+    assert!(hook.get("currencies").is_none(), "{hook}");
+    // A document that lacks a mapped currency's list (the connector does not sync it) carries
+    // none of them.
+    let partial = product(Some(json!({"EUR": {}})));
+    let shop = fields(&records(&h, doc("shopify", EntityKind::Product, "88", &partial))[1]);
+    assert!(shop.get("currencies").is_none(), "{shop}");
+    // To Shopify: only the currency that differs, keeping the list's compare-at price.
+    let b = body(&commands(&h, req("shopify", rs[1].clone(), Some(&read)))[0]);
+    assert_eq!(
+        b["variants"][0]["price_lists"],
+        json!({"EUR": {"price": "4.60", "compare_at_price": "6.00"}})
+    );
+    // Equal everywhere: nothing to write; a record without currencies leaves them alone.
+    let mut same = rs[1].clone();
+    same.fields = json!({"sku": "CUP", "price": "5.00", "compare_at_price": null,
+        "currencies": {"CAD": null, "EUR": "4.20"}})
+    .to_string();
+    assert!(commands(&h, req("shopify", same.clone(), Some(&read))).is_empty());
+    let mut without = rs[1].clone();
+    without.fields = json!({"sku": "CUP", "price": "5.00", "compare_at_price": null}).to_string();
+    assert!(commands(&h, req("shopify", without, Some(&read))).is_empty());
+    // A document that did not carry the lists: every currency is written.
+    let b = body(&commands(&h, req("shopify", same.clone(), Some(&product(None))))[0]);
+    assert_eq!(
+        b["variants"][0]["price_lists"],
+        json!({"CAD": {"price": null, "compare_at_price": null},
+               "EUR": {"price": "4.20", "compare_at_price": null}})
+    );
+    // To NetSuite: each currency's Base Price line set, one without a price dropped, the other
+    // lines kept.
+    let mut shop_record = rs[1].clone();
+    shop_record.fields = json!({"sku": "CUP", "price": "5.00", "compare_at_price": null,
+        "currencies": {"CAD": "7.10", "EUR": null}})
+    .to_string();
+    let b = body(&commands(&h, req("netsuite", shop_record, Some(&item)))[0]);
+    assert_eq!(
+        b["price"]["items"],
+        json!([
+            {"currencyPage": {"id": "1"}, "priceLevel": {"id": "1"}, "quantity": {"value": 0}, "price": 5.0},
+            {"currencyPage": {"id": "3"}, "priceLevel": {"id": "5"}, "quantity": {"value": 0}, "price": 4.1},
+            {"currencyPage": {"id": "4"}, "priceLevel": {"id": "1"}, "quantity": {"value": 0}, "price": 7.1}
+        ])
+    );
+    assert_eq!(b["basePrice"], 5.0);
+    assert!(commands(&h, req("netsuite", rs[1].clone(), Some(&item))).is_empty());
+    // Config: ISO codes only, and not the storefront's own currency.
+    for bad in [
+        json!({"currencies": {"euro": "3"}}),
+        json!({"currencies": {"USD": "1"}}),
+        json!({"price_level": "5", "currency": "3", "currencies": {"EUR": "3"}}),
+        json!({"currencies": {"EUR": "3", "GBP": "3"}}),
+    ] {
+        let h = Harness::new(ShopifyNetsuite).with_config(bad.clone());
+        assert!(
+            h.to_canonical(vec![doc("netsuite", EntityKind::Variant, "1", &item)])
+                .is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn only_the_first_variant_of_a_product_with_options_writes_its_product_level_fields() {
     let h = harness();
     let rs = records(&h, doc("shopify", EntityKind::Product, "88", &tee()));

@@ -3,7 +3,9 @@
 //! webhook subscriptions, and the mutations `productSet`, `productVariantsBulkUpdate`,
 //! `inventorySetQuantities`, `inventoryAdjustQuantities`, `customerCreate`, `customerUpdate`,
 //! `webhookSubscriptionCreate`, `webhookSubscriptionDelete`, `fulfillmentCreate`, `orderCancel`,
-//! `refundCreate` (see [`fulfil`]), plus the `@idempotent(key:)` directive.
+//! `refundCreate` (see [`fulfil`]), price lists with their fixed prices (`priceList`,
+//! `priceLists`, `priceListFixedPricesAdd` / `Delete` / `Update`; see [`price_lists`]), plus
+//! the `@idempotent(key:)` directive.
 
 use std::sync::Arc;
 
@@ -239,6 +241,23 @@ impl CurrencyCode {
             "MXN" => CurrencyCode::MXN,
             _ => return None,
         })
+    }
+
+    /// The ISO code.
+    pub fn code(self) -> &'static str {
+        match self {
+            CurrencyCode::USD => "USD",
+            CurrencyCode::EUR => "EUR",
+            CurrencyCode::GBP => "GBP",
+            CurrencyCode::CAD => "CAD",
+            CurrencyCode::AUD => "AUD",
+            CurrencyCode::CHF => "CHF",
+            CurrencyCode::SEK => "SEK",
+            CurrencyCode::DKK => "DKK",
+            CurrencyCode::NOK => "NOK",
+            CurrencyCode::NZD => "NZD",
+            CurrencyCode::MXN => "MXN",
+        }
     }
 }
 
@@ -1965,6 +1984,8 @@ pub enum Node {
     Order(Order),
     /// Bulk operation.
     BulkOperation(BulkOperation),
+    /// Price list.
+    PriceList(PriceList),
 }
 
 fn node_by_gid(ctx: &Context<'_>, id: &str) -> Option<Node> {
@@ -1974,6 +1995,9 @@ fn node_by_gid(ctx: &Context<'_>, id: &str) -> Option<Node> {
     }
     if kind == "InventoryItem" {
         return inventory_item_by_id(ctx, n).map(Node::InventoryItem);
+    }
+    if kind == "PriceList" {
+        return price_lists::by_id(ctx, n).map(Node::PriceList);
     }
     let st = shared(ctx).state.lock();
     match kind {
@@ -2227,6 +2251,37 @@ impl QueryRoot {
         };
         let (page, info) = paginate(items, &args)?;
         Ok(InventoryItemConnection::build(page, info))
+    }
+
+    /// A price list by id.
+    async fn price_list(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<PriceList>> {
+        price_lists::price_list(ctx, &id)
+    }
+
+    /// All price lists of the shop.
+    #[allow(clippy::too_many_arguments)]
+    async fn price_lists(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+        #[graphql(default_with = "PriceListSortKeys::Id")] sort_key: PriceListSortKeys,
+    ) -> async_graphql::Result<PriceListConnection> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        price_lists::price_lists(ctx, args, sort_key)
     }
 
     async fn location(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Location>> {
@@ -3087,10 +3142,12 @@ pub struct MutationRoot;
 mod bulk;
 mod fulfil;
 mod order_edit;
+mod price_lists;
 mod product_crud;
 pub use bulk::*;
 pub use fulfil::*;
 pub use order_edit::*;
+pub use price_lists::*;
 pub use product_crud::*;
 
 #[Object(name = "Mutation")]
@@ -3420,6 +3477,38 @@ impl MutationRoot {
         variants_ids: Vec<ID>,
     ) -> async_graphql::Result<Option<ProductVariantsBulkDeletePayload>> {
         product_crud::product_variants_bulk_delete(ctx, product_id, variants_ids).map(Some)
+    }
+
+    /// Creates or replaces fixed prices on a price list.
+    async fn price_list_fixed_prices_add(
+        &self,
+        ctx: &Context<'_>,
+        price_list_id: ID,
+        prices: Vec<PriceListPriceInput>,
+    ) -> async_graphql::Result<Option<PriceListFixedPricesAddPayload>> {
+        price_lists::fixed_prices_add(ctx, price_list_id, prices).map(Some)
+    }
+
+    /// Deletes fixed prices from a price list by variant.
+    async fn price_list_fixed_prices_delete(
+        &self,
+        ctx: &Context<'_>,
+        price_list_id: ID,
+        variant_ids: Vec<ID>,
+    ) -> async_graphql::Result<Option<PriceListFixedPricesDeletePayload>> {
+        price_lists::fixed_prices_delete(ctx, price_list_id, variant_ids).map(Some)
+    }
+
+    /// Adds and deletes fixed prices of a price list in one call.
+    async fn price_list_fixed_prices_update(
+        &self,
+        ctx: &Context<'_>,
+        price_list_id: ID,
+        prices_to_add: Vec<PriceListPriceInput>,
+        variant_ids_to_delete: Vec<ID>,
+    ) -> async_graphql::Result<Option<PriceListFixedPricesUpdatePayload>> {
+        price_lists::fixed_prices_update(ctx, price_list_id, prices_to_add, variant_ids_to_delete)
+            .map(Some)
     }
 
     /// Deletes metafields by owner, namespace and key.
