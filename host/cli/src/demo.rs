@@ -239,6 +239,9 @@ pub struct DemoReport {
     /// Prices in the shop's other currency (Shopify's price list, NetSuite's pricing matrix)
     /// found equal on both sides.
     pub currency_prices_matched: usize,
+    /// Variants whose product's custom collections (Shopify's membership, NetSuite's
+    /// collections field) were found equal on both sides.
+    pub collections_matched: usize,
     /// Fields that differ, records missing on one side, and orders not exactly once in NetSuite.
     pub drift: usize,
     /// The first differences, for a person to read.
@@ -389,10 +392,15 @@ pub(crate) const NS_LOCATION: &str = "1";
 /// simulator's 3, EUR).
 pub(crate) const DEMO_CURRENCY: (&str, &str) = ("EUR", "3");
 
-/// The main demo's mapper config: [`mapper_config`] and the shop's second currency.
+/// The custom collections of the demo's shop (NetSuite's items name them by handle).
+const DEMO_COLLECTIONS: [&str; 3] = ["basics", "summer", "sale"];
+
+/// The main demo's mapper config: [`mapper_config`], the shop's second currency and its
+/// collections.
 fn demo_mapper_config(location: u64) -> Value {
     let mut c = mapper_config(location);
     c["currencies"] = json!({ DEMO_CURRENCY.0: DEMO_CURRENCY.1 });
+    c["collections_field"] = json!("custitem_web_collections");
     c
 }
 
@@ -923,6 +931,16 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
     shopify
         .create_price_list("Europe", DEMO_CURRENCY.0, 0.92)
         .map_err(|e| anyhow!("{e}"))?;
+    // Its custom collections, and a smart one whose rules decide its products (weft leaves
+    // it alone).
+    for handle in DEMO_COLLECTIONS {
+        shopify
+            .create_collection(&handle.to_uppercase(), Some(handle), false)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    shopify
+        .create_collection("Everything", Some("everything"), true)
+        .map_err(|e| anyhow!("{e}"))?;
     let mut skus = Vec::new();
     let mut groups = BTreeMap::new();
     let mut stock = BTreeMap::new();
@@ -939,6 +957,9 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         body["basePrice"] = json!(10.0 + k as f64);
         // Whole cents, as NetSuite keeps a currency amount (9.00, 9.90, 10.80, ...).
         body["price"] = json!({ "items": [euro_line((900 + 90 * k) as f64 / 100.0)] });
+        // Collections are the product's: one value per option group.
+        let slot = if group.is_some() { k / 10 } else { k };
+        body["custitem_web_collections"] = json!(["basics", "basics, summer", ""][slot % 3]);
         if let Some((handle, options)) = &group {
             let eid = format!("product-{handle}");
             let exists = netsuite
@@ -1337,6 +1358,7 @@ fn add_size(s: &mut DemoStore, sku: &str) -> Result<()> {
         "pageTitle",
         "storeDescription",
         "custitem_material",
+        "custitem_web_collections",
         "weight",
     ] {
         if let Some(v) = template.get(k) {
@@ -1688,6 +1710,15 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
             // A product-level field: NetSuite applies an edit of a matrix parent to every
             // child ("update matrix children"), so the demo edits the whole option group.
             let description = format!("<p>Revised {}.</p>", rng.random_range(0..1000));
+            let mut edit = json!({ "salesDescription": description });
+            if rng.random_bool(0.5) {
+                // The product's collections: any of the shop's custom ones, or none.
+                let picked: Vec<&str> = DEMO_COLLECTIONS
+                    .into_iter()
+                    .filter(|_| rng.random_bool(0.4))
+                    .collect();
+                edit["custitem_web_collections"] = json!(picked.join(", "));
+            }
             let siblings: Vec<String> = match s.groups.get(sku) {
                 Some(g) => s
                     .groups
@@ -1702,7 +1733,7 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
                     .erp_update(
                         RecordType::InventoryItem,
                         &format!("eid:item-{sibling}"),
-                        json!({ "salesDescription": description }),
+                        edit.clone(),
                     )
                     .map_err(err)?;
             }
@@ -1723,14 +1754,18 @@ pub(crate) fn sim_systems(
     creds: weft_netsuite::Credentials,
     netsuite: &NetSuiteSim,
 ) -> Vec<crate::app::SystemSetup> {
-    // The shop's other currencies: those of its price lists.
-    let currencies: Vec<String> = shop
-        .price_lists()
-        .into_iter()
-        .map(|(_, currency)| currency)
-        .collect();
+    // The shop's other currencies (those of its price lists), and its collections if it has
+    // any.
+    let reads = platforms::ShopifyReads {
+        currencies: shop
+            .price_lists()
+            .into_iter()
+            .map(|(_, currency)| currency)
+            .collect(),
+        collections: !shop.collections().is_empty(),
+    };
     vec![
-        platforms::shopify_system_selling_in(
+        platforms::shopify_system_reading(
             weft_shopify::PLATFORM,
             &shop.config().shop_domain,
             shop_url,
@@ -1741,7 +1776,7 @@ pub(crate) fn sim_systems(
                 .iter()
                 .map(|x| x.as_bytes().to_vec())
                 .collect(),
-            &currencies,
+            reads,
         ),
         crate::demo_push::netsuite_system(
             opts,
@@ -2098,6 +2133,14 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
     }
     report.records_compared += v.records_compared;
     report.currency_prices_matched += v.currency_prices_matched;
+    report.collections_matched += v.collections_matched;
+    if v.collections_matched == 0 && !s.skus.is_empty() {
+        report.drift += 1;
+        report.drift_details.push(format!(
+            "store {}: no product's collections were compared",
+            s.id
+        ));
+    }
     if v.currency_prices_matched == 0 && !s.skus.is_empty() {
         // Every item has a euro price in NetSuite: none compared means the shop's were not
         // read, not that they agree.
@@ -2282,6 +2325,8 @@ pub struct Verification {
     pub records_compared: usize,
     /// Prices in other currencies found equal on both sides.
     pub currency_prices_matched: usize,
+    /// Variants whose collections were found equal on both sides.
+    pub collections_matched: usize,
     /// Shopify orders that are exactly one NetSuite sales order.
     pub orders_matched: usize,
     /// Orders whose totals add up and agree in both systems and whose sales order holds every
@@ -2345,6 +2390,7 @@ pub(crate) async fn verify_store_except(
         .into_iter()
         .map(|(_, currency)| currency)
         .collect();
+    config.collections = !shopify_sim.collections().is_empty();
     let shopify = ShopifyClient::new(config, ShopifyCostLimiter::new())?;
     let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let mut shop_docs = Vec::new();
@@ -2503,7 +2549,19 @@ pub(crate) fn compare(
                 );
             }
         }
-        // Other currencies: a fresh read carries them whenever the ERP's record does.
+        // Collections and other currencies: a fresh read carries them whenever the ERP's
+        // record does.
+        match (fields.get("collections"), other.get("collections")) {
+            (Some(v), Some(w)) if same(v, w) => report.collections_matched += 1,
+            (None, Some(w)) => drift(
+                report,
+                format!(
+                    "{} {} .collections: not read from {label}, netsuite {w}",
+                    key.0, key.1
+                ),
+            ),
+            _ => {}
+        }
         match (fields.get("currencies"), other.get("currencies")) {
             (Some(Value::Object(prices)), Some(w)) if same(&Value::Object(prices.clone()), w) => {
                 report.currency_prices_matched += prices.values().filter(|p| !p.is_null()).count();

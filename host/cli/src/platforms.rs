@@ -57,37 +57,46 @@ pub fn shopify_system(
     token: &str,
     webhook_secrets: Vec<Vec<u8>>,
 ) -> SystemSetup {
-    shopify_system_selling_in(
+    shopify_system_reading(
         name,
         shop,
         base_url,
         api_version,
         token,
         webhook_secrets,
-        &[],
+        ShopifyReads::default(),
     )
 }
 
-/// [`shopify_system`] for a shop that also sells in `currencies`, each through the fixed
-/// prices of its one price list in that currency (the system's `currencies`).
-pub fn shopify_system_selling_in(
+/// What a Shopify system's product reads carry besides the product itself (the system's
+/// `currencies` and `collections`).
+#[derive(Debug, Clone, Default)]
+pub struct ShopifyReads {
+    /// Other currencies, each through the fixed prices of the shop's one price list in it.
+    pub currencies: Vec<String>,
+    /// The product's custom collections.
+    pub collections: bool,
+}
+
+/// [`shopify_system`] whose product reads carry `reads`.
+pub fn shopify_system_reading(
     name: &str,
     shop: &str,
     base_url: &str,
     api_version: &str,
     token: &str,
     webhook_secrets: Vec<Vec<u8>>,
-    currencies: &[String],
+    reads: ShopifyReads,
 ) -> SystemSetup {
-    let (base_url, api_version, token, currencies) = (
+    let (base_url, api_version, token) = (
         base_url.trim_end_matches('/').to_owned(),
         api_version.to_owned(),
         token.to_owned(),
-        currencies.to_vec(),
     );
     let connect: Connect = Arc::new(move |shared| {
         let mut config = ShopifyConfig::new(&base_url, &api_version, &token);
-        config.currencies = currencies.clone();
+        config.currencies = reads.currencies.clone();
+        config.collections = reads.collections;
         let client = ShopifyClient::new(config, ShopifyCostLimiter::new())
             .context("cannot build the Shopify client")?
             .with_breaker(shared.breaker(&format!("{}:{base_url}", weft_shopify::PLATFORM)));
@@ -511,7 +520,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
         let setup = match sys.platform.as_str() {
             weft_shopify::PLATFORM => {
                 let sh = sys.settings::<ShopifySettings>().ok_or_else(wrong)?;
-                shopify_system_selling_in(
+                shopify_system_reading(
                     name,
                     &sh.shop,
                     sh.base_url.as_str(),
@@ -521,7 +530,10 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                         .iter()
                         .map(|s| secret(s, name, "webhook secret").map(String::into_bytes))
                         .collect::<Result<_>>()?,
-                    &sh.currencies,
+                    ShopifyReads {
+                        currencies: sh.currencies.clone(),
+                        collections: sh.collections,
+                    },
                 )
             }
             weft_netsuite::PLATFORM => {

@@ -1455,4 +1455,19 @@ fn a_shops_other_currencies_are_iso_codes_listed_once() {
         only(&d).message.contains("must be a list of strings"),
         "{d}"
     );
+    // Collections: read with products only when asked.
+    let on = replace(
+        &store("acme"),
+        "webhook_secrets = [{ env = \"W_acme\" }]\n",
+        "webhook_secrets = [{ env = \"W_acme\" }]\ncollections = true\n",
+    );
+    let (_dir, path) = setup(HOST, &[("acme.toml", &on)]);
+    assert!(shopify(&load(&path).unwrap().stores[0]).collections);
+    let (_dir, path) = setup(HOST, &[("acme.toml", &store("acme"))]);
+    assert!(!shopify(&load(&path).unwrap().stores[0]).collections);
+    let d = errors(HOST, &[("acme.toml", &on.replace("= true", "= \"yes\""))]);
+    assert_eq!(
+        only(&d).message,
+        "`collections` in [shopify] must be a boolean (`true` or `false`), found a string"
+    );
 }

@@ -283,7 +283,7 @@ impl<'a> Cx<'a> {
         self.string(tbl, key, example)
     }
 
-    fn boolean(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, tbl: &Tbl<'_, '_>, key: &str, example: &str) -> Option<bool> {
         let v = tbl.get(key)?;
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),

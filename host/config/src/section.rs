@@ -226,6 +226,11 @@ impl Section<'_, '_, '_, '_> {
         }
     }
 
+    /// An optional boolean.
+    pub fn boolean(&mut self, key: &str, example: &str) -> Option<bool> {
+        self.cx.boolean(self.tbl, key, example)
+    }
+
     /// An optional list of strings, with where each item is written (for item-level errors).
     pub fn string_list(&mut self, key: &str, example: &str) -> Option<Vec<(String, Span)>> {
         let v = self.tbl.get(key)?;

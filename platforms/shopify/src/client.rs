@@ -34,6 +34,9 @@ pub struct ShopifyConfig {
     /// Currencies besides the shop's own whose prices are synced, each through the fixed
     /// prices of the shop's one price list in it (empty: none; products read as before).
     pub currencies: Vec<String>,
+    /// Whether product reads carry the product's custom collections (`collections`): off,
+    /// reads cost about 18 points a product less and carry none.
+    pub collections: bool,
 }
 
 /// How a first sync or a full resync reads the catalog (products and inventory levels).
@@ -102,6 +105,7 @@ impl ShopifyConfig {
             paging: Paging::default(),
             backfill: Backfill::default(),
             currencies: Vec::new(),
+            collections: false,
         }
     }
 }
@@ -129,8 +133,9 @@ pub struct Paging {
 impl Default for Paging {
     fn default() -> Self {
         Paging {
-            // A product with its SEO fields, options, images, metafields and variants' weights
-            // requests ~104 points with 15 variants. Pages of 3 ask for ~312: a page that
+            // A product with its SEO fields, options, images, metafields, collections and
+            // variants' weights requests ~123 points with 15 variants. Pages of 3 ask for ~369:
+            // a page that
             // needs most of the 1000-point bucket waits for a full bucket, which never comes
             // while another caller (weft's own pollers, another app) spends the restore rate.
             products: 3,
@@ -261,6 +266,8 @@ pub struct ShopifyClient {
     product_writes: tokio::sync::Mutex<()>,
     /// [`ShopifyConfig::currencies`].
     currencies: Vec<String>,
+    /// [`ShopifyConfig::collections`].
+    collections: bool,
     /// The price list of each of `currencies` (currency, gid), looked up at first use.
     price_lists: tokio::sync::OnceCell<Vec<(String, String)>>,
 }
@@ -330,6 +337,7 @@ impl ShopifyClient {
             learned_cost: Mutex::new(HashMap::new()),
             product_writes: tokio::sync::Mutex::new(()),
             currencies: config.currencies,
+            collections: config.collections,
             price_lists: tokio::sync::OnceCell::new(),
         })
     }
@@ -491,7 +499,7 @@ impl ShopifyClient {
         let (doc, vars, estimate, root) = match entity {
             Entity::Products => (
                 q::PRODUCTS,
-                json!({"first": p.products, "after": after, "query": query, "variants": p.variants}),
+                json!({"first": p.products, "after": after, "query": query, "variants": p.variants, "collections": self.collections}),
                 q::products_cost(p.products, p.variants),
                 "/products",
             ),
@@ -817,7 +825,7 @@ impl ShopifyClient {
             let resp = self
                 .graphql(
                     doc,
-                    json!({"ids": gids, "variants": p.variants, "lines": p.line_items}),
+                    json!({"ids": gids, "variants": p.variants, "lines": p.line_items, "collections": self.collections}),
                     chunk.len() as u32 * (1 + node_cost),
                 )
                 .await?;
@@ -883,6 +891,100 @@ impl ShopifyClient {
             }
         }
         Ok(ids)
+    }
+
+    /// The custom collection with exactly this handle (its gid), or why weft cannot add a
+    /// product to it: none has the handle (weft does not invent a shop's collections), or it
+    /// is a smart collection (its rules decide its products). Errors are not retryable.
+    async fn custom_collection(&self, handle: &str) -> Result<String, ConnectorError> {
+        let resp = self
+            .graphql(
+                q::COLLECTION_BY_HANDLE,
+                json!({"query": format!("handle:{handle}")}),
+                q::connection_cost(10, 2),
+            )
+            .await?;
+        let found = resp
+            .data
+            .pointer("/collections/nodes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| shape_err("no `collections` in data"))?
+            .iter()
+            .find(|n| n.get("handle").and_then(Value::as_str) == Some(handle))
+            .cloned();
+        let refuse = |reason: String| {
+            ConnectorError::invalid(
+                SYSTEM,
+                crate::InvalidRequest::BadField {
+                    field: "collections".into(),
+                    reason,
+                },
+            )
+        };
+        match found {
+            None => Err(refuse(format!(
+                "the shop has no collection with handle {handle:?}: create it in Shopify, or correct the product's collections where they are kept"
+            ))),
+            Some(n) if n.get("ruleSet").is_some_and(|r| !r.is_null()) => Err(refuse(format!(
+                "collection {handle:?} is a smart collection: its rules decide its products, so none can be added to it"
+            ))),
+            Some(n) => n
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| shape_err("collection without an id")),
+        }
+    }
+
+    /// Puts product `product_id` (decimal) in exactly the custom collections `want` (handles):
+    /// added to those it is not in, removed from those of `have` (what a read showed) it
+    /// should leave; with `have` unknown, only added. A removal's job is waited for (a few
+    /// seconds at most), so a read that follows shows it.
+    pub async fn set_collections(
+        &self,
+        product_id: &str,
+        want: &[String],
+        have: Option<&[String]>,
+    ) -> Result<(), ConnectorError> {
+        let product = gid("Product", product_id);
+        let have = have.unwrap_or_default();
+        for handle in want.iter().filter(|h| !have.contains(h)) {
+            let id = self.custom_collection(handle).await?;
+            let resp = self
+                .graphql(
+                    q::COLLECTION_ADD_PRODUCTS,
+                    json!({"id": id, "productIds": [product]}),
+                    q::MUTATION_COST,
+                )
+                .await?;
+            let payload = payload(&resp.data, "collectionAddProducts")?;
+            check_user_errors(payload, "collectionAddProducts")?;
+        }
+        for handle in have.iter().filter(|h| !want.contains(h)) {
+            let id = self.custom_collection(handle).await?;
+            let resp = self
+                .graphql(
+                    q::COLLECTION_REMOVE_PRODUCTS,
+                    json!({"id": id, "productIds": [product]}),
+                    q::MUTATION_COST,
+                )
+                .await?;
+            let payload = payload(&resp.data, "collectionRemoveProducts")?;
+            check_user_errors(payload, "collectionRemoveProducts")?;
+            let mut job = payload.get("job").cloned().unwrap_or(Value::Null);
+            for _ in 0..20 {
+                if job.is_null() || job.get("done").and_then(Value::as_bool) == Some(true) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Some(job_id) = job.get("id").and_then(Value::as_str) else {
+                    break;
+                };
+                let resp = self.graphql(q::JOB, json!({"id": job_id}), 1).await?;
+                job = resp.data.get("job").cloned().unwrap_or(Value::Null);
+            }
+        }
+        Ok(())
     }
 
     /// The currencies whose price lists this client reads and writes.
@@ -1155,7 +1257,7 @@ impl ShopifyClient {
         let resp = self
             .graphql(
                 q::PRODUCT,
-                json!({"id": gid("Product", id), "variants": q::PRODUCT_VARIANTS_PER_READ}),
+                json!({"id": gid("Product", id), "variants": q::PRODUCT_VARIANTS_PER_READ, "collections": self.collections}),
                 q::product_cost(q::PRODUCT_VARIANTS_PER_READ),
             )
             .await?;
@@ -1373,7 +1475,11 @@ impl ShopifyClient {
     /// `ProductSetInput`; returns the normalized product as Shopify now holds it.
     pub async fn product_set(&self, input: Value) -> Result<ShopifyDoc, ConnectorError> {
         let resp = self
-            .graphql(q::PRODUCT_SET, json!({"input": input}), q::MUTATION_COST)
+            .graphql(
+                q::PRODUCT_SET,
+                json!({"input": input, "collections": self.collections}),
+                q::MUTATION_COST,
+            )
             .await?;
         let payload = payload(&resp.data, "productSet")?;
         check_user_errors(payload, "productSet")?;

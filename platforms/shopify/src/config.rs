@@ -10,6 +10,7 @@
 //! # api_version = "2025-10"
 //! # base_url = "https://acme.myshopify.com"
 //! # currencies = ["EUR"]   # other currencies sold, each through its price list's fixed prices
+//! # collections = true     # product reads carry the product's custom collections
 //! ```
 
 use std::any::Any;
@@ -23,7 +24,8 @@ use crate::PLATFORM;
 /// The Admin API version used when a system does not name one.
 pub const DEFAULT_API_VERSION: &str = "2025-10";
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
+    "collections",
     "currencies",
     "shop",
     "base_url",
@@ -50,6 +52,9 @@ pub struct ShopifySettings {
     /// Currencies besides the shop's own whose prices weft syncs (ISO 4217 codes, e.g. `EUR`):
     /// each is the fixed prices of the shop's one price list in that currency (a market's).
     pub currencies: Vec<String>,
+    /// Whether product reads carry the product's custom collections (the mapper's
+    /// `collections_field` syncs them).
+    pub collections: bool,
 }
 
 impl SystemSettings for ShopifySettings {
@@ -179,9 +184,11 @@ impl PlatformSection for ShopifySection {
                 currencies.push(code);
             }
         }
+        let collections = s.boolean("collections", "collections = true");
+        let collections_ok = collections.is_some() || !s.has("collections");
         let (shop, api_version, access_token, webhook_secrets) =
             (shop?, api_version?, access_token?, webhook_secrets?);
-        if !currencies_ok {
+        if !currencies_ok || !collections_ok {
             return None;
         }
         let base_url = match base_url {
@@ -196,6 +203,7 @@ impl PlatformSection for ShopifySection {
             access_token,
             webhook_secrets,
             currencies,
+            collections: collections.unwrap_or(false),
         }))
     }
 }

@@ -61,12 +61,18 @@ impl Platform for Shopify {
         Role::Storefront
     }
 
-    /// Product webhooks carry no SEO, metafields or category (a GraphQL read does: see
-    /// `normalize`), nor price lists' fixed prices (a read adds them when the system syncs
+    /// Product webhooks carry no SEO, metafields, category or collections (a GraphQL read does:
+    /// see `normalize`), nor price lists' fixed prices (a read adds them when the system syncs
     /// other currencies: `ShopifyClient::attach_price_lists`).
     fn delivered_without(&self, kind: &str) -> &'static [&'static str] {
         match kind {
-            "product" => &["category", "metafields", "price_lists", "seo"],
+            "product" => &[
+                "category",
+                "collections",
+                "metafields",
+                "price_lists",
+                "seo",
+            ],
             _ => &[],
         }
     }

@@ -467,6 +467,20 @@ pub fn product_from_graphql(
             "description": text_of(seo.get("description")),
         });
     }
+    // The custom collections the product is in (a smart collection's rules decide its
+    // products: nothing to sync), by handle; not carried when the read did not see them all.
+    if let Some(c) = node.get("collections")
+        && c.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool) != Some(true)
+    {
+        let mut handles: Vec<String> = connection_nodes(c)
+            .into_iter()
+            .filter(|n| n.get("ruleSet").is_none_or(Value::is_null))
+            .filter_map(|n| n.get("handle").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        handles.sort();
+        handles.dedup();
+        body["collections"] = json!(handles);
+    }
     if node.get("metafields").is_some() {
         body["metafields"] = Value::Array(
             connection_nodes(s.get("metafields"))

@@ -16,6 +16,7 @@ macro_rules! product_fields {
       options { name values }
       images(first: 10) { nodes { url altText } }
       metafields(first: 10) { nodes { namespace key type value } }
+      collections(first: 8) @include(if: $collections) { pageInfo { hasNextPage } nodes { handle ruleSet { appliedDisjunctively } } }
       variants(first: $variants) {
         pageInfo { hasNextPage endCursor }
         nodes { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
@@ -68,7 +69,7 @@ macro_rules! order_fields {
 
 /// Page of products with their first variants.
 pub const PRODUCTS: &str = concat!(
-    "query WeftProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
+    "query WeftProducts($first: Int!, $after: String, $query: String, $variants: Int!, $collections: Boolean!) {
   products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     pageInfo { hasNextPage endCursor }
     nodes { ",
@@ -90,7 +91,7 @@ pub const PRODUCT_VARIANTS: &str = r#"query WeftProductVariants($id: ID!, $first
 
 /// One product by id, with its first variants.
 pub const PRODUCT: &str = concat!(
-    "query WeftProduct($id: ID!, $variants: Int!) {
+    "query WeftProduct($id: ID!, $variants: Int!, $collections: Boolean!) {
   product(id: $id) { ",
     product_fields!(),
     " }
@@ -123,7 +124,7 @@ pub const ORDERS: &str = concat!(
 
 /// Products by id (`nodes`), each with its first variants.
 pub const PRODUCTS_BY_ID: &str = concat!(
-    "query WeftProductsById($ids: [ID!]!, $variants: Int!) {
+    "query WeftProductsById($ids: [ID!]!, $variants: Int!, $collections: Boolean!) {
   nodes(ids: $ids) { ... on Product { ",
     product_fields!(),
     " } }
@@ -265,7 +266,7 @@ pub const INVENTORY_LEVEL: &str = r#"query WeftInventoryLevel($item: ID!, $locat
 }"#;
 
 /// Upsert of a product and its variants (list fields are the full desired state).
-pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput!) {
+pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput!, $collections: Boolean!) {
   productSet(input: $input, synchronous: true) {
     product {
       id title descriptionHtml vendor productType handle status tags updatedAt
@@ -273,6 +274,7 @@ pub const PRODUCT_SET: &str = r#"mutation WeftProductSet($input: ProductSetInput
       options { name values }
       images(first: 10) { nodes { url altText } }
       metafields(first: 10) { nodes { namespace key type value } }
+      collections(first: 8) @include(if: $collections) { pageInfo { hasNextPage } nodes { handle ruleSet { appliedDisjunctively } } }
       variants(first: 250) {
         pageInfo { hasNextPage endCursor }
         nodes { id title sku price compareAtPrice barcode updatedAt selectedOptions { name value } inventoryItem { id measurement { weight { unit value } } } }
@@ -441,6 +443,34 @@ pub const PRICE_LIST_FIXED_PRICES_UPDATE: &str = r#"mutation WeftPriceListFixedP
 /// Price list prices read per call (each costs its node, its two amounts and its variant).
 pub const PRICE_LIST_PAGE: u32 = 100;
 
+/// A collection by handle (the search matches words: the caller keeps the exact handle).
+pub const COLLECTION_BY_HANDLE: &str = r#"query WeftCollectionByHandle($query: String!) {
+  collections(first: 10, query: $query) {
+    nodes { id handle title ruleSet { appliedDisjunctively } }
+  }
+}"#;
+
+/// Products added to a custom collection.
+pub const COLLECTION_ADD_PRODUCTS: &str = r#"mutation WeftCollectionAdd($id: ID!, $productIds: [ID!]!) {
+  collectionAddProducts(id: $id, productIds: $productIds) {
+    collection { id }
+    userErrors { field message }
+  }
+}"#;
+
+/// Products removed from a custom collection (Shopify answers with a job).
+pub const COLLECTION_REMOVE_PRODUCTS: &str = r#"mutation WeftCollectionRemove($id: ID!, $productIds: [ID!]!) {
+  collectionRemoveProducts(id: $id, productIds: $productIds) {
+    job { id done }
+    userErrors { field message }
+  }
+}"#;
+
+/// Whether an asynchronous job is done.
+pub const JOB: &str = r#"query WeftJob($id: ID!) {
+  job(id: $id) { id done }
+}"#;
+
 /// Estimated requested cost of a connection of `first` nodes each costing `node`.
 pub fn connection_cost(first: u32, node: u32) -> u32 {
     2 + first * node
@@ -452,10 +482,11 @@ pub fn products_cost(first: u32, variants: u32) -> u32 {
 }
 
 /// Estimated cost of one product node with its first `variants` variants: product (1) + seo
-/// (1) + category (1) + options (1) + images (10) + metafields (10) + variants connection of
+/// (1) + category (1) + options (1) + images (10) + metafields (10) + collections (8, each with
+/// its rule set) + variants connection of
 /// variant (1) + selectedOptions (1) + inventoryItem (1) + measurement (1) + weight (1).
 pub fn product_cost(variants: u32) -> u32 {
-    4 + 2 * connection_cost(10, 1) + connection_cost(variants, 5)
+    4 + 2 * connection_cost(10, 1) + connection_cost(8, 2) + connection_cost(variants, 5)
 }
 
 /// Variants read with one product by id (the single-query maximum allows ~190).

@@ -56,6 +56,7 @@ const PRODUCT_LEVEL_KEYS: &[&str] = &[
     "images",
     "seo",
     "metafields",
+    "collections",
 ];
 
 /// Whether `cmd` can share an `inventorySetQuantities` call with others like it.
@@ -883,6 +884,30 @@ pub async fn execute(
                                 .any(|(ns, k)| m["namespace"] == json!(ns) && m["key"] == json!(k))
                         });
                     }
+                }
+            }
+            if let Some(want) = body.get("collections") {
+                let want: Vec<String> = want
+                    .as_array()
+                    .and_then(|l| l.iter().map(|h| h.as_str().map(str::to_owned)).collect())
+                    .ok_or_else(|| bad_field(SHOPIFY, "collections", "not a list of handles"))?;
+                // The read may not have seen them all (`collections` absent): then only adds.
+                let have: Option<Vec<String>> = d.body.get("collections").and_then(|h| {
+                    h.as_array()?
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                });
+                c.set_collections(&d.id, &want, have.as_deref()).await?;
+                // The answer shows the product in them now (unless it was in more than a read
+                // sees, and so still says nothing about them).
+                if have.is_some()
+                    && let Some(o) = d.body.as_object_mut()
+                {
+                    let mut sorted = want;
+                    sorted.sort();
+                    sorted.dedup();
+                    o.insert("collections".into(), json!(sorted));
                 }
             }
             write_price_lists(c, &cmd.body, &d.body).await?;

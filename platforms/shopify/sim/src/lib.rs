@@ -77,6 +77,21 @@
 //!   ([`ShopifySim::create_price_list`]); a variant without a fixed price has a relative price
 //!   converted by the list's rate (default 1, rounded to the cent, no adjustment). Deleting a
 //!   variant or product drops its fixed prices; no webhook fires and no `updatedAt` moves.
+//! - **Collections and product membership** ([`collections`], its header lists what is
+//!   enforced and assumed): `collection(id:)`, `collectionByHandle`, `collectionByIdentifier`,
+//!   `collections` (`query:` on `handle`, `title`, `collection_type`, `product_id`, `id`,
+//!   `updated_at`; `sortKey: ID | TITLE | UPDATED_AT`), `collectionsCount`, `Collection { id
+//!   handle title updatedAt ruleSet productsCount products hasProduct }`,
+//!   `Product.collections`, `products(query: "collection_id:N")`, `collectionCreate`
+//!   (handle from the title, made unique with `-1`, `-2`...), `collectionAddProducts` (custom
+//!   collections only, all or nothing, a product already in it is an error),
+//!   `collectionAddProductsV2` and `collectionRemoveProducts` (jobs, done at once; `job(id:)`),
+//!   `collectionDelete`; smart collections with simple `TAG`/`TITLE`/`TYPE`/`VENDOR` rules.
+//!   `collections/create`, `collections/update` (also on membership changes) and
+//!   `collections/delete` fire; membership changes neither move a product's `updatedAt` nor
+//!   fire `products/update` (assumption); deleting a product drops it from every collection
+//!   silently. Merchant API [`ShopifySim::create_collection`], `add_to_collection`,
+//!   `remove_from_collection`, `collections_of`, `collections` and `/_sim/collections` routes.
 //! - **`@idempotent(key:)`** on any mutation field: a repeated key returns the ORIGINAL result
 //!   and applies nothing; the same key with different arguments is
 //!   `IDEMPOTENCY_KEY_PARAMETER_MISMATCH`; a concurrent use is `IDEMPOTENCY_CONCURRENT_REQUEST`.
@@ -106,7 +121,8 @@
 //! - **Webhooks** for `products/create`, `products/update`, `inventory_levels/update`,
 //!   `orders/create`, `orders/updated`, `orders/cancelled`, `orders/fulfilled`,
 //!   `orders/partially_fulfilled`, `fulfillments/create`, `refunds/create`, `customers/create`,
-//!   `customers/update`, `products/delete` (body `{"id": N}` only, as Shopify sends it;
+//!   `customers/update`, `collections/create`, `collections/update`, `collections/delete`
+//!   (`{"id": N}` only), `products/delete` (body `{"id": N}` only, as Shopify sends it;
 //!   merchant API `delete_product`): REST-shaped
 //!   bodies (a product's first 100 variants in full, every variant's id and `updated_at` in
 //!   `variant_gids`, as Shopify's product payloads have since the 2,000-variant limit; snake_case, numeric ids as JSON numbers above 2^53, `admin_graphql_api_id`, tags
@@ -147,7 +163,7 @@
 //!
 //! # What it does NOT model
 //!
-//! - Bulk mutations, bulk cancellation, `bulk_operations/finish` webhooks, staged uploads, metafields, media, collections, publications, markets,
+//! - Bulk mutations, bulk cancellation, `bulk_operations/finish` webhooks, staged uploads, metafields, media, publications, markets,
 //!   catalogs, `priceListCreate` / `priceListUpdate` / `priceListDelete`, quantity rules and
 //!   price breaks, discounts, fulfillments, refunds, draft orders, transactions, taxes,
 //!   shipping, addresses.
@@ -156,6 +172,9 @@
 //!   move when quantities change (levels have their own `updatedAt`); no `products/update` is
 //!   fired for stock changes.
 //! - Asynchronous `productSet` (`synchronous: false` is refused with an error).
+//! - Of collections: `collectionUpdate`, `collectionReorderProducts`, `collectionDuplicate`,
+//!   `sortOrder`, images, SEO, metafields, publications, rule columns beyond tag, title, type
+//!   and vendor, and collections in bulk-query JSONL (bulk queries do not reach them).
 //! - Exact Shopify error message texts where unpublished (page-size, idempotency, missing
 //!   `changeFromQuantity` codes are documented assumptions), interface cost as the max of
 //!   fragments (fragments are summed), the 25,000-object pagination depth cap, search relevance.
@@ -173,6 +192,7 @@
 pub mod bucket;
 pub mod bulk;
 pub mod checkout;
+pub mod collections;
 pub mod compliance;
 pub mod config;
 pub mod graphql;

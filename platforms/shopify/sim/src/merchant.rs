@@ -947,6 +947,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/requests", get(http_requests))
         .route("/_sim/stats", get(http_stats))
         .merge(crate::price_lists::routes())
+        .merge(crate::collections::routes())
 }
 
 async fn http_create_product(

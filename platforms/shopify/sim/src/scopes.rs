@@ -63,6 +63,11 @@ pub fn required_scope(parent_type: &str, field: &str) -> Option<&'static str> {
         | "productVariantsCount"
         | "priceList"
         | "priceLists"
+        | "collection"
+        | "collections"
+        | "collectionByHandle"
+        | "collectionByIdentifier"
+        | "collectionsCount"
             if query =>
         {
             "read_products"
@@ -81,6 +86,11 @@ pub fn required_scope(parent_type: &str, field: &str) -> Option<&'static str> {
         | "priceListFixedPricesAdd"
         | "priceListFixedPricesDelete"
         | "priceListFixedPricesUpdate"
+        | "collectionCreate"
+        | "collectionAddProducts"
+        | "collectionAddProductsV2"
+        | "collectionRemoveProducts"
+        | "collectionDelete"
             if mutation =>
         {
             "write_products"
@@ -244,6 +254,15 @@ mod tests {
             required_scope("Mutation", "priceListFixedPricesUpdate"),
             Some("write_products")
         );
+        assert_eq!(
+            required_scope("QueryRoot", "collectionByHandle"),
+            Some("read_products")
+        );
+        assert_eq!(
+            required_scope("Mutation", "collectionRemoveProducts"),
+            Some("write_products")
+        );
+        assert_eq!(required_scope("QueryRoot", "job"), None);
         assert_eq!(required_scope("QueryRoot", "shop"), None);
         assert_eq!(required_scope("Product", "variants"), None);
         for s in ALL_SCOPES {

@@ -48,11 +48,17 @@ pub enum Topic {
     ProductsDelete,
     /// `customers/delete` (the body is `{"id": N}` only)
     CustomersDelete,
+    /// `collections/create`
+    CollectionsCreate,
+    /// `collections/update` (also when products are added or removed)
+    CollectionsUpdate,
+    /// `collections/delete` (the body is `{"id": N}` only)
+    CollectionsDelete,
 }
 
 impl Topic {
     /// All topics.
-    pub const ALL: [Topic; 15] = [
+    pub const ALL: [Topic; 18] = [
         Topic::ProductsCreate,
         Topic::ProductsUpdate,
         Topic::InventoryLevelsUpdate,
@@ -68,6 +74,9 @@ impl Topic {
         Topic::OrdersEdited,
         Topic::ProductsDelete,
         Topic::CustomersDelete,
+        Topic::CollectionsCreate,
+        Topic::CollectionsUpdate,
+        Topic::CollectionsDelete,
     ];
 
     /// The header form, e.g. `products/update`.
@@ -88,6 +97,9 @@ impl Topic {
             Topic::OrdersEdited => "orders/edited",
             Topic::ProductsDelete => "products/delete",
             Topic::CustomersDelete => "customers/delete",
+            Topic::CollectionsCreate => "collections/create",
+            Topic::CollectionsUpdate => "collections/update",
+            Topic::CollectionsDelete => "collections/delete",
         }
     }
 
@@ -731,6 +743,11 @@ pub struct ShopState {
     pub order_edits: BTreeMap<u64, crate::lifecycle::OrderEditSession>,
     /// Price lists with their fixed prices ([`crate::price_lists`]).
     pub price_lists: BTreeMap<u64, crate::price_lists::PriceListRec>,
+    /// Collections with their products ([`crate::collections`]).
+    pub collections: BTreeMap<u64, crate::collections::CollectionRec>,
+    /// Ids of the jobs handed out (`orderCancel`, `collectionRemoveProducts`, ...): every one
+    /// is done.
+    pub jobs: std::collections::BTreeSet<u64>,
     /// Creation counters.
     pub creates: CreateCounts,
     /// Events not yet handed to the webhook dispatcher.
@@ -768,6 +785,8 @@ impl ShopState {
             orders: BTreeMap::new(),
             order_edits: BTreeMap::new(),
             price_lists: BTreeMap::new(),
+            collections: BTreeMap::new(),
+            jobs: std::collections::BTreeSet::new(),
             creates: CreateCounts::default(),
             outbox: Vec::new(),
             idempotency: HashMap::new(),
@@ -791,6 +810,13 @@ impl ShopState {
     pub fn new_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += self.rng.random_range(1..=64u64);
+        id
+    }
+
+    /// A fresh job id, remembered so `job(id:)` finds it (every job is done at once).
+    pub fn new_job(&mut self) -> u64 {
+        let id = self.new_id();
+        self.jobs.insert(id);
         id
     }
 
@@ -1762,6 +1788,7 @@ impl ShopState {
         if self.handles.get(&p.handle) == Some(&id) {
             self.handles.remove(&p.handle);
         }
+        self.drop_from_collections(id);
         self.outbox.push(Event {
             topic: Topic::ProductsDelete,
             body: json!({ "id": id }),
@@ -2146,6 +2173,11 @@ impl ShopState {
                     "variant_id": s(*v), "price": format_money(p.price),
                     "compare_at_price": p.compare_at.map(format_money),
                 })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "collections": self.collections.values().map(|c| json!({
+                "id": s(c.id), "handle": c.handle, "title": c.title, "type": c.kind(),
+                "updated_at": c.updated_at.to_rfc3339(),
+                "product_ids": self.collection_members(c).into_iter().map(s).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "creates": self.creates,
         })

@@ -63,6 +63,11 @@ pub struct VariantFields {
     /// the product has no value. Absent like `seo_title`.
     #[serde(default)]
     pub custom: Option<BTreeMap<String, Option<String>>>,
+    /// Handles of the custom collections the product is in, sorted (empty: none), when the
+    /// config maps them (`collections_field`); `None` (left out) when it does not, or when the
+    /// source did not deliver them (a Shopify webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collections: Option<Vec<String>>,
 }
 
 /// A product image.
@@ -77,14 +82,19 @@ pub struct Image {
 
 /// The variant fields a Shopify webhook does not deliver (left out of its records, so the
 /// merge sees them as not observed rather than cleared).
-pub const UNDELIVERED_BY_WEBHOOK: [&str; 4] =
-    ["category", "seo_title", "seo_description", "custom"];
+pub const UNDELIVERED_BY_WEBHOOK: [&str; 5] = [
+    "category",
+    "seo_title",
+    "seo_description",
+    "custom",
+    "collections",
+];
 
 /// The variant fields that live on a Shopify product, not its variant: every variant of a
 /// product reads them from the product, but only the product's first variant (its
 /// *representative*) writes them, so the siblings' records, each of which may still hold an
 /// older value while the ERP's children are read one by one, never race on the one product.
-pub const PRODUCT_LEVEL: [&str; 10] = [
+pub const PRODUCT_LEVEL: [&str; 11] = [
     "title",
     "description",
     "vendor",
@@ -95,6 +105,7 @@ pub const PRODUCT_LEVEL: [&str; 10] = [
     "seo_title",
     "seo_description",
     "custom",
+    "collections",
 ];
 
 /// A customer's address. The person is one `name` (NetSuite keeps one addressee, so a split

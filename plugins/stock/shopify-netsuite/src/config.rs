@@ -13,6 +13,7 @@
 //! | `metafield_namespace` | `"custom"` | Shopify metafield namespace of the custom fields |
 //! | `custom_fields` | `{}` | metafield key → NetSuite custom item field (`custitem_*`) |
 //! | `matrix_options` | `{}` | Shopify option name → NetSuite matrix option field (`custitem_*`) |
+//! | `collections_field` | unset | NetSuite custom item field (`custitem_*`) holding the handles of the Shopify custom collections the product is in, joined with `, `; unset: collections are not synced |
 //! | `price_level` | unset | NetSuite price level id whose price is the storefront price (else `basePrice`) |
 //! | `currency` | `"1"` | NetSuite currency id of that price (with `price_level`) |
 //! | `currencies` | `{}` | the storefront's other currencies: ISO code → NetSuite currency id whose price (at `price_level`, else the Base Price level `1`) is the storefront's price in it (Shopify: the fixed price on that currency's price list) |
@@ -61,6 +62,8 @@ pub struct Config {
     pub custom_fields: BTreeMap<String, String>,
     /// Shopify option name → NetSuite matrix option field (its custom item field).
     pub matrix_options: BTreeMap<String, String>,
+    /// NetSuite custom item field of the product's collections (`None`: not synced).
+    pub collections_field: Option<String>,
     /// The storefront price's place in NetSuite's pricing matrix: `(price level, currency)`;
     /// `None` = the item's `basePrice`.
     pub price_line: Option<(String, String)>,
@@ -164,6 +167,27 @@ impl Config {
                 "config key `matrix_options`: Shopify products have at most three options".into(),
             ));
         }
+        let collections_field = match cx.config::<String>("collections_field")? {
+            None => None,
+            Some(f) if f.starts_with("custitem_") && f.len() > "custitem_".len() => {
+                let taken = custom_fields
+                    .values()
+                    .chain(matrix_options.values())
+                    .any(|c| *c == f)
+                    || crate::netsuite::CATALOG_FIELDS.contains(&f.as_str());
+                if taken {
+                    return Err(PluginError::Config(format!(
+                        "config key `collections_field`: {f:?} already holds another field"
+                    )));
+                }
+                Some(f)
+            }
+            Some(f) => {
+                return Err(PluginError::Config(format!(
+                    "config key `collections_field`: expected a \"custitem_*\" field, found {f:?}"
+                )));
+            }
+        };
         let price_level = cx
             .config::<Value>("price_level")?
             .map(|v| id_text("price_level", &v))
@@ -230,6 +254,7 @@ impl Config {
             metafield_namespace,
             custom_fields,
             matrix_options,
+            collections_field,
             discount_item,
             refund_item,
             ship_methods,

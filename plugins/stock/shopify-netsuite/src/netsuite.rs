@@ -23,6 +23,10 @@ pub const CATEGORY_FIELD: &str = "custitem_web_category";
 /// Custom item field holding the tags, joined with `, `.
 pub const TAGS_FIELD: &str = "custitem_web_tags";
 
+/// The custom item fields the mapper keeps catalog fields in (no config field may reuse one).
+pub const CATALOG_FIELDS: [&str; 4] =
+    [PRODUCT_TYPE_FIELD, CATEGORY_FIELD, TAGS_FIELD, IMAGES_FIELD];
+
 /// Custom entity field holding a customer's tags, joined with `, `.
 pub const CUSTOMER_TAGS_FIELD: &str = "custentity_web_tags";
 
@@ -261,6 +265,9 @@ pub fn read_item(cfg: &Config, body: &Value) -> Result<Result<Item, String>, Ite
             seo_title: i.opt_str(SEO_TITLE_FIELD)?.map(str::to_owned),
             seo_description: i.opt_str(SEO_DESCRIPTION_FIELD)?.map(str::to_owned),
             custom: (!custom.is_empty()).then_some(custom),
+            collections: cfg.collections_field.as_deref().map(|f| {
+                crate::shopify::tag_list(custom_text(&i, f).as_deref()).unwrap_or_default()
+            }),
         },
         price: PriceFields {
             sku: sku.to_owned(),
@@ -787,6 +794,12 @@ fn catalog_body(
             TAGS_FIELD.into(),
             json!(fields.tags.as_ref().map(|t| t.join(", "))),
         );
+    }
+    if has("collections")
+        && let (Some(field), Some(list)) = (&cfg.collections_field, &fields.collections)
+    {
+        let text = (!list.is_empty()).then(|| list.join(", "));
+        body.insert(field.clone(), json!(text));
     }
     if has("images") {
         let text = fields

@@ -151,6 +151,29 @@ pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
             _ => None,
         }
     };
+    // Collections: the custom ones the product is in, when the config maps them and the
+    // document carries them (a read does; a webhook never).
+    let collections = match (&cfg.collections_field, body.get("collections")) {
+        (None, _) => None,
+        (Some(_), None) => {
+            undelivered.push("collections");
+            None
+        }
+        (Some(_), Some(_)) => {
+            let mut list = Vec::new();
+            for c in p.opt_array("collections")? {
+                list.push(
+                    c.value()
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| c.error("expected a collection handle (a string)"))?,
+                );
+            }
+            list.sort();
+            list.dedup();
+            Some(list)
+        }
+    };
     let mut variants: Vec<ProductVariant> = Vec::new();
     for v in p.opt_array("variants")? {
         let Some(sku) = v.opt_str("sku")? else {
@@ -197,6 +220,7 @@ pub fn read_product(cfg: &Config, body: &Value) -> Result<Product, ItemError> {
                 seo_title: seo_title.clone(),
                 seo_description: seo_description.clone(),
                 custom: custom.clone(),
+                collections: collections.clone(),
             },
             price: PriceFields {
                 sku: sku.to_owned(),
@@ -721,6 +745,12 @@ pub fn product_write(cfg: &Config, req: &WriteRequest) -> Result<FromCanonicalOu
                     "tags".into(),
                     json!(fields.tags.clone().unwrap_or_default().join(", ")),
                 );
+            }
+            if has("collections")
+                && cfg.collections_field.is_some()
+                && let Some(list) = &fields.collections
+            {
+                body.insert("collections".into(), json!(list));
             }
             if has("images") {
                 body.insert(

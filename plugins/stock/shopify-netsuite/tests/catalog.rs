@@ -622,6 +622,97 @@ fn a_second_currency_is_a_pricing_matrix_line_and_a_price_lists_fixed_price() {
 }
 
 #[test]
+fn collections_sync_only_where_the_config_maps_them() {
+    let cfg = json!({"sku_prefix": "WEB-", "collections_field": "custitem_web_collections"});
+    let h = Harness::new(ShopifyNetsuite).with_config(cfg.clone());
+    let product = |collections: Option<Value>| {
+        let mut p = json!({"id": "88", "title": "Cup", "status": "active", "options": [],
+            "variants": [{"id": "701", "sku": "CUP", "price": "5.00", "compare_at_price": null}]});
+        if let Some(c) = collections {
+            p["collections"] = c;
+        }
+        p
+    };
+    // Shopify: a read's handles, sorted; a webhook's record leaves them out (not "none").
+    let read = product(Some(json!(["tees", "summer"])));
+    let shop = fields(&records(&h, doc("shopify", EntityKind::Product, "88", &read))[0]);
+    assert_eq!(shop["collections"], json!(["summer", "tees"]));
+    let hook = fields(
+        &records(
+            &h,
+            doc("shopify", EntityKind::Product, "88", &product(None)),
+        )[0],
+    );
+    assert!(hook.get("collections").is_none(), "{hook}");
+    let none = fields(
+        &records(
+            &h,
+            doc(
+                "shopify",
+                EntityKind::Product,
+                "88",
+                &product(Some(json!([]))),
+            ),
+        )[0],
+    );
+    assert_eq!(none["collections"], json!([]));
+    // NetSuite: the configured field, comma-separated; empty is no collection.
+    let item = |text: Value| {
+        json!({"id": "1", "externalId": "item-CUP", "itemId": "WEB-CUP", "displayName": "Cup",
+               "isInactive": false, "basePrice": 5.0, "custitem_web_collections": text})
+    };
+    let erp = fields(
+        &records(
+            &h,
+            doc(
+                "netsuite",
+                EntityKind::Variant,
+                "1",
+                &item(json!("tees, summer")),
+            ),
+        )[0],
+    );
+    assert_eq!(erp["collections"], json!(["summer", "tees"]));
+    let erp_none = fields(
+        &records(
+            &h,
+            doc("netsuite", EntityKind::Variant, "1", &item(Value::Null)),
+        )[0],
+    );
+    assert_eq!(erp_none["collections"], json!([]));
+    // Writes: the list to Shopify, the joined text to NetSuite (null for none).
+    let mut r = records(
+        &h,
+        doc("netsuite", EntityKind::Variant, "1", &item(json!("sale"))),
+    )[0]
+    .clone();
+    let b = body(&commands(&h, req("shopify", r.clone(), Some(&read)))[0]);
+    assert_eq!(b["collections"], json!(["sale"]));
+    let mut f = fields(&r);
+    f["collections"] = json!([]);
+    r.fields = f.to_string();
+    let b = body(&commands(&h, req("netsuite", r, Some(&item(json!("sale")))))[0]);
+    assert_eq!(b["custitem_web_collections"], Value::Null);
+    // Not mapped: neither side's records carry them and no write touches them.
+    let plain = harness();
+    let shop = fields(&records(&plain, doc("shopify", EntityKind::Product, "88", &read))[0]);
+    assert!(shop.get("collections").is_none(), "{shop}");
+    // Config: a custom item field not used for anything else.
+    for bad in [
+        json!({"collections_field": "collections"}),
+        json!({"collections_field": "custitem_web_tags"}),
+        json!({"collections_field": "custitem_material", "custom_fields": {"material": "custitem_material"}}),
+    ] {
+        let h = Harness::new(ShopifyNetsuite).with_config(bad.clone());
+        assert!(
+            h.to_canonical(vec![doc("shopify", EntityKind::Product, "88", &read)])
+                .is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn only_the_first_variant_of_a_product_with_options_writes_its_product_level_fields() {
     let h = harness();
     let rs = records(&h, doc("shopify", EntityKind::Product, "88", &tee()));

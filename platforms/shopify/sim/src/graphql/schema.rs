@@ -491,6 +491,12 @@ pub enum WebhookSubscriptionTopic {
     ProductsDelete,
     /// customers/delete
     CustomersDelete,
+    /// collections/create
+    CollectionsCreate,
+    /// collections/update
+    CollectionsUpdate,
+    /// collections/delete
+    CollectionsDelete,
 }
 
 impl WebhookSubscriptionTopic {
@@ -513,6 +519,9 @@ impl WebhookSubscriptionTopic {
             Self::OrdersEdited => T::OrdersEdited,
             Self::ProductsDelete => T::ProductsDelete,
             Self::CustomersDelete => T::CustomersDelete,
+            Self::CollectionsCreate => T::CollectionsCreate,
+            Self::CollectionsUpdate => T::CollectionsUpdate,
+            Self::CollectionsDelete => T::CollectionsDelete,
         }
     }
 
@@ -534,6 +543,9 @@ impl WebhookSubscriptionTopic {
             T::OrdersEdited => Self::OrdersEdited,
             T::ProductsDelete => Self::ProductsDelete,
             T::CustomersDelete => Self::CustomersDelete,
+            T::CollectionsCreate => Self::CollectionsCreate,
+            T::CollectionsUpdate => Self::CollectionsUpdate,
+            T::CollectionsDelete => Self::CollectionsDelete,
         }
     }
 }
@@ -981,6 +993,28 @@ impl Product {
             count: self.0.variant_ids.len() as i64,
             precision: CountPrecision::Exact,
         }
+    }
+    /// The collections the product belongs to (custom and smart), filtered like `collections`.
+    #[allow(clippy::too_many_arguments)]
+    async fn collections(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+        #[graphql(default_with = "CollectionSortKeys::Id")] sort_key: CollectionSortKeys,
+        query: Option<String>,
+    ) -> async_graphql::Result<CollectionConnection> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        collections::list(ctx, args, sort_key, &query, Some(self.0.id))
     }
 }
 
@@ -1986,6 +2020,8 @@ pub enum Node {
     BulkOperation(BulkOperation),
     /// Price list.
     PriceList(PriceList),
+    /// Collection.
+    Collection(Collection),
 }
 
 fn node_by_gid(ctx: &Context<'_>, id: &str) -> Option<Node> {
@@ -1998,6 +2034,9 @@ fn node_by_gid(ctx: &Context<'_>, id: &str) -> Option<Node> {
     }
     if kind == "PriceList" {
         return price_lists::by_id(ctx, n).map(Node::PriceList);
+    }
+    if kind == "Collection" {
+        return collections::by_id(ctx, n).map(Node::Collection);
     }
     let st = shared(ctx).state.lock();
     match kind {
@@ -2119,7 +2158,16 @@ impl QueryRoot {
                         .iter()
                         .filter_map(|v| st.variants.get(v).and_then(|v| v.sku.clone()))
                         .collect();
-                    if !q.matches(&ProductProbe(p, skus)) {
+                    let in_collections: Vec<u64> = if st.collections.is_empty() {
+                        Vec::new()
+                    } else {
+                        st.collections_of_product(p.id)
+                            .iter()
+                            .map(|c| c.id)
+                            .collect()
+                    };
+                    let probe = ProductProbe(p, skus);
+                    if !q.matches(&crate::collections::InCollections(&probe, in_collections)) {
                         return None;
                     }
                     let key = match sort_key {
@@ -2251,6 +2299,68 @@ impl QueryRoot {
         };
         let (page, info) = paginate(items, &args)?;
         Ok(InventoryItemConnection::build(page, info))
+    }
+
+    /// A collection by id.
+    async fn collection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Collection>> {
+        collections::collection(ctx, &id)
+    }
+
+    /// A collection by its handle.
+    async fn collection_by_handle(&self, ctx: &Context<'_>, handle: String) -> Option<Collection> {
+        collections::by_handle(ctx, &handle)
+    }
+
+    /// A collection by id or handle.
+    async fn collection_by_identifier(
+        &self,
+        ctx: &Context<'_>,
+        identifier: CollectionIdentifierInput,
+    ) -> async_graphql::Result<Option<Collection>> {
+        collections::by_identifier(ctx, identifier)
+    }
+
+    /// The shop's collections; `query` filters on `handle`, `title`, `collection_type`,
+    /// `product_id`, `id`, `updated_at`.
+    #[allow(clippy::too_many_arguments)]
+    async fn collections(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] reverse: bool,
+        #[graphql(default_with = "CollectionSortKeys::Id")] sort_key: CollectionSortKeys,
+        query: Option<String>,
+    ) -> async_graphql::Result<CollectionConnection> {
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        };
+        collections::list(ctx, args, sort_key, &query, None)
+    }
+
+    /// The number of collections matching `query`, up to `limit` (default 10,000).
+    async fn collections_count(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        #[graphql(default = 10000)] limit: Option<i32>,
+    ) -> Count {
+        collections::count(ctx, &query, limit)
+    }
+
+    /// A job by id (every job the simulator hands out is done).
+    async fn job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Job>> {
+        collections::job(ctx, &id)
     }
 
     /// A price list by id.
@@ -3140,11 +3250,13 @@ const REASONS: [&str; 17] = [
 pub struct MutationRoot;
 
 mod bulk;
+mod collections;
 mod fulfil;
 mod order_edit;
 mod price_lists;
 mod product_crud;
 pub use bulk::*;
+pub use collections::*;
 pub use fulfil::*;
 pub use order_edit::*;
 pub use price_lists::*;
@@ -3477,6 +3589,54 @@ impl MutationRoot {
         variants_ids: Vec<ID>,
     ) -> async_graphql::Result<Option<ProductVariantsBulkDeletePayload>> {
         product_crud::product_variants_bulk_delete(ctx, product_id, variants_ids).map(Some)
+    }
+
+    /// Creates a collection: custom, or smart with `ruleSet` (fires `collections/create`).
+    async fn collection_create(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectionInput,
+    ) -> async_graphql::Result<Option<CollectionCreatePayload>> {
+        collections::create(ctx, input).map(Some)
+    }
+
+    /// Adds products to a custom collection, all or nothing (fires `collections/update`).
+    async fn collection_add_products(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        product_ids: Vec<ID>,
+    ) -> async_graphql::Result<Option<CollectionAddProductsPayload>> {
+        collections::add_products(ctx, id, product_ids).map(Some)
+    }
+
+    /// Adds products to a custom collection as a job (done at once here).
+    async fn collection_add_products_v2(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        product_ids: Vec<ID>,
+    ) -> async_graphql::Result<Option<CollectionAddProductsV2Payload>> {
+        collections::add_products_v2(ctx, id, product_ids).map(Some)
+    }
+
+    /// Removes products from a custom collection as a job (done at once here).
+    async fn collection_remove_products(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        product_ids: Vec<ID>,
+    ) -> async_graphql::Result<Option<CollectionRemoveProductsPayload>> {
+        collections::remove_products(ctx, id, product_ids).map(Some)
+    }
+
+    /// Deletes a collection (fires `collections/delete`).
+    async fn collection_delete(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectionDeleteInput,
+    ) -> async_graphql::Result<Option<CollectionDeletePayload>> {
+        collections::delete(ctx, input).map(Some)
     }
 
     /// Creates or replaces fixed prices on a price list.

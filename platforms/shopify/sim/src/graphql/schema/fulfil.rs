@@ -559,7 +559,7 @@ pub(super) fn order_cancel(
     let mut st = shared(ctx).state.lock();
     match st.cancel_order_with(id, restock, reason.as_str()) {
         Ok(()) => {
-            let job = st.new_id();
+            let job = st.new_job();
             Ok(OrderCancelPayload {
                 job: Some(Job {
                     id: ID(gid("Job", job)),
