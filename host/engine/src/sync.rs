@@ -1027,15 +1027,12 @@ impl Processor {
         let system = entry.system.as_str();
         let mut incoming = incoming;
         if kind != "inventory-level" && work.mode == Mode::Live && is_observation(entry) {
-            // A reading taken before weft's write to this system landed that shows what the
-            // write replaced holds no news: the system holds (or will hold) the write's fields.
-            // Two cases: a write queued before the reading was received and completed after it
-            // (in flight meanwhile), and a write planned after the reading was received (sent
-            // or not yet): planned from what weft knew of the system then, which the reading,
-            // processed later, only repeats. Without this, such a reading looks like the system
-            // changing the fields back, and weft writes the old value everywhere (an ERP edit
-            // undone through the shop). A reading showing anything else is taken as it is (the
-            // write's effect, or a change).
+            // A reading received while weft's write to this system was in flight (queued
+            // before, its completion recorded after) that shows what the write replaced was
+            // taken before the write landed: the system holds the write's fields. Without this,
+            // such a reading, processed after the completion, looks like the system changing
+            // them back, and weft writes the old value everywhere. A reading showing anything
+            // else is taken as it is (the write's effect as the system shows it, or a change).
             // (Stock readings wait for their writes' results instead: see `Work::must_park`.)
             let landed = self
                 .db
@@ -1047,10 +1044,10 @@ impl Processor {
                     entry.received_at,
                 )
                 .await?;
-            for write in landed.into_iter().filter(|w| {
-                // Planned after the reading, or queued before it and completed after it.
-                w.created_at > entry.received_at || w.status == OutboxStatus::Done
-            }) {
+            for write in landed
+                .into_iter()
+                .filter(|w| w.created_at <= entry.received_at)
+            {
                 for (field, value) in write.desired.as_object().into_iter().flatten() {
                     if let Some(shown) = incoming.get_mut(field)
                         && shown != value

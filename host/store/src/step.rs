@@ -79,7 +79,7 @@ const HELD_QUANTITY_LOCKED: &str = "SELECT fields FROM target_state
 
 const WRITES_DONE_AFTER: &str = "SELECT id, status, body, created_at, updated_at FROM outbox
      WHERE store_id = $1 AND system = $2 AND kind = $3 AND key = $4
-       AND (status IN ('pending', 'inflight') OR (status = 'done' AND updated_at > $5))
+       AND status = 'done' AND updated_at > $5
      ORDER BY id";
 
 const UNSETTLED_WRITES: &str = "SELECT o.id,
@@ -802,9 +802,9 @@ impl Store {
         .await
     }
 
-    /// The writes to `system` for `kind`/`key` that had not landed when a reading received at
-    /// `after` was taken: those still to be sent or under way, and the applied ones whose
-    /// completion was recorded after `after`. In row order.
+    /// The applied writes to `system` for `kind`/`key` whose completion was recorded after
+    /// `after`: a reading of the target received before then may have been taken before they
+    /// landed. In row order.
     pub async fn writes_done_after(
         &self,
         store_id: &str,
