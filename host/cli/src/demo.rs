@@ -1748,6 +1748,19 @@ fn erp_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng) -> R
     Ok(())
 }
 
+/// What the simulated shop's product reads carry: its other currencies (those of its price
+/// lists) and its collections if it has any.
+fn shop_reads(shop: &ShopifySim) -> platforms::ShopifyReads {
+    platforms::ShopifyReads {
+        currencies: shop
+            .price_lists()
+            .into_iter()
+            .map(|(_, currency)| currency)
+            .collect(),
+        collections: !shop.collections().is_empty(),
+    }
+}
+
 /// A demo store's two systems: the simulated shop at `shop_url` (its first token and its
 /// secrets) and the simulated NetSuite account at `netsuite_url` with `creds` (pushes on as
 /// `opts` says).
@@ -1760,16 +1773,7 @@ pub(crate) fn sim_systems(
     creds: weft_netsuite::Credentials,
     netsuite: &NetSuiteSim,
 ) -> Vec<crate::app::SystemSetup> {
-    // The shop's other currencies (those of its price lists), and its collections if it has
-    // any.
-    let reads = platforms::ShopifyReads {
-        currencies: shop
-            .price_lists()
-            .into_iter()
-            .map(|(_, currency)| currency)
-            .collect(),
-        collections: !shop.collections().is_empty(),
-    };
+    let reads = shop_reads(shop);
     vec![
         platforms::shopify_system_reading(
             weft_shopify::PLATFORM,
@@ -2390,13 +2394,8 @@ pub(crate) async fn verify_store_except(
     // small share (the demo's orders have one line).
     config.paging.orders = 1;
     config.paging.line_items = 5;
-    // The shop's other currencies, so the read carries their fixed prices.
-    config.currencies = shopify_sim
-        .price_lists()
-        .into_iter()
-        .map(|(_, currency)| currency)
-        .collect();
-    config.collections = !shopify_sim.collections().is_empty();
+    let reads = shop_reads(shopify_sim);
+    (config.currencies, config.collections) = (reads.currencies, reads.collections);
     let shopify = ShopifyClient::new(config, ShopifyCostLimiter::new())?;
     let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let mut shop_docs = Vec::new();
