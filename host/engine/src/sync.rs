@@ -479,16 +479,20 @@ impl Processor {
         work: &mut Work<'_>,
         entry: &JournalEntry,
         known: &Seen,
-        reread: &mut BTreeSet<(String, String, String)>,
+        reread: &mut BTreeMap<(String, String, String), Value>,
     ) -> Result<bool, EngineError> {
         let id = (
             entry.system.clone(),
             entry.kind.clone(),
             entry.entity_id.clone(),
         );
-        if reread.contains(&id) {
-            // Read in this step already; what the read showed is journaled after this batch.
-            return Ok(true);
+        if let Some(shown) = reread.get(&id) {
+            // Read in this step already. A reading other than what the read showed is older
+            // than it (the read began after every entry of the batch was journaled). One equal
+            // to it is the platform's state: the read may not have been journaled (an entry of
+            // this batch was that very document, so the append was a duplicate), and this
+            // entry is then the only record of it; it is applied in journal order.
+            return Ok(entry.body != *shown);
         }
         let Some(connection) = self
             .systems
@@ -513,7 +517,7 @@ impl Processor {
                 return Ok(false);
             }
         };
-        reread.insert(id);
+        reread.insert(id, read.body.clone());
         if read.body == known.body {
             return Ok(true);
         }
@@ -561,7 +565,7 @@ impl Processor {
         // entity state is recorded only once the deletion is applied, in step 3).
         let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
         // The entities read again in this step to settle a tie ([`Self::settle_tie`]).
-        let mut reread: BTreeSet<(String, String, String)> = BTreeSet::new();
+        let mut reread: BTreeMap<(String, String, String), Value> = BTreeMap::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
                 // A thin webhook: its platform's change source fetches what it names.

@@ -268,3 +268,38 @@ async fn a_delivery_lacking_only_what_webhooks_never_carry_is_the_held_document_
     p.step(100).await.unwrap();
     assert_eq!(shop.rereads.load(Ordering::SeqCst), 1);
 }
+
+/// Found by the convergence loop (a customer's tags): a step settles an earlier tie by reading
+/// the entity again and the read is a poll's document already journaled in the same batch, so
+/// journaling it is refused as a duplicate; a newer webhook is applied; then that poll's
+/// document, a tie with the webhook, is the platform's latest state and must be applied, not
+/// dropped as "read in this step already" when nothing of the read was journaled.
+#[tokio::test]
+async fn a_tied_reading_equal_to_what_the_step_read_again_is_applied_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let mut poll = shop_product("shopify", "79.99", T2);
+    poll.source = weft_store::Source::Poll;
+    let shop = shop(Some(poll.body.clone()), true);
+    let p = store_with(&db, &runtime, shop.clone());
+    agreed(&db, &p).await;
+
+    // A late delivery of the held second, a webhook of the next second, and the poll's read of
+    // that second (the shop's state now), all in one step.
+    db.append(delivered("59.99", T1, "d-0")).await.unwrap();
+    db.append(delivered("69.99", T2, "d-3")).await.unwrap();
+    db.append(poll).await.unwrap();
+    p.step(100).await.unwrap();
+    p.step(100).await.unwrap();
+
+    assert_eq!(shop.rereads.load(Ordering::SeqCst), 1);
+    assert_eq!(golden_price(&db).await.0, json!("79.99"));
+    let writes = price_writes(&db, "netsuite").await;
+    assert_eq!(
+        writes.last().map(|w| w["price"].clone()),
+        Some(json!("79.99")),
+        "{writes:?}"
+    );
+    let state = held_product(&db).await;
+    assert_eq!(state.body["variants"][0]["price"], json!("79.99"));
+}
