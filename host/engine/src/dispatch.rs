@@ -802,6 +802,9 @@ impl Dispatcher {
         let Some(read) = conn.reread(&row.kind, id, &cmd.body) else {
             return Ok(());
         };
+        // To the millisecond, as the journal keeps when entries were received.
+        let began =
+            DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
         let read = match tokio::time::timeout(crate::sync::REREAD_TIMEOUT, read).await {
             Ok(Ok(Some(read))) => read,
             Ok(Err(e)) => {
@@ -810,6 +813,17 @@ impl Dispatcher {
             }
             Ok(Ok(None)) | Err(_) => return Ok(()),
         };
+        if self
+            .db
+            .last_received(&self.store_id, &row.system, &row.kind, id)
+            .await?
+            .is_some_and(|t| t >= began)
+        {
+            // Something of the target was journaled while the read ran: it may be newer than
+            // the read within their second, and journaled just after the version weft holds
+            // the read would undo it. That entry tells the step the target's state.
+            return Ok(());
+        }
         let known = self
             .db
             .entity_state(&self.store_id, &row.system, &row.kind, id)

@@ -28,9 +28,9 @@ use weft_runtime::types::{
 };
 use weft_runtime::{MapperInstance, PluginError, ResolverInstance};
 use weft_store::{
-    EntityStateUpsert, GoldenUpsert, HeldDelete, JournalEntry, LineageRow, NewJournalEntry,
-    NewOutboxRow, ObservedTarget, OutboxStatus, Parked, RELEASE_KEY, RETRY_KEY, SetAside, Source,
-    StepCommit, Store, StoreError, TargetStateUpsert, Xref,
+    AppendOutcome, EntityStateUpsert, GoldenUpsert, HeldDelete, JournalEntry, LineageRow,
+    NewJournalEntry, NewOutboxRow, ObservedTarget, OutboxStatus, Parked, RELEASE_KEY, RETRY_KEY,
+    SetAside, Source, StepCommit, Store, StoreError, TargetStateUpsert, Xref,
 };
 
 use std::sync::Arc;
@@ -470,7 +470,9 @@ impl Processor {
     /// result was journaled is journaled after it). The platform's state now is the truth:
     /// when it is what weft holds, `entry` was the older one and nothing changes; otherwise it
     /// is journaled just after `known` (or at its own, later version) and applied when the
-    /// step gets to it. `true`: settled
+    /// step gets to it. A read during which an entry of the entity was journaled may be older
+    /// than that entry, so it is not journaled as the later one: the entity is read again
+    /// (up to [`TIE_READS`] reads). `true`: settled
     /// (leave `entry` unapplied); `false`: the entity cannot be read here (no connection, a
     /// platform that reads no single entities of that kind, a failed read), and `entry` is
     /// applied in journal order as before.
@@ -479,20 +481,41 @@ impl Processor {
         work: &mut Work<'_>,
         entry: &JournalEntry,
         known: &Seen,
-        reread: &mut BTreeMap<(String, String, String), Value>,
+        reread: &mut BTreeMap<(String, String, String), (Value, String)>,
     ) -> Result<bool, EngineError> {
         let id = (
             entry.system.clone(),
             entry.kind.clone(),
             entry.entity_id.clone(),
         );
-        if let Some(shown) = reread.get(&id) {
+        if let Some((shown, shown_version)) = reread.get(&id) {
             // Read in this step already. A reading other than what the read showed is older
             // than it (the read began after every entry of the batch was journaled). One equal
-            // to it is the platform's state: the read may not have been journaled (an entry of
-            // this batch was that very document, so the append was a duplicate), and this
-            // entry is then the only record of it; it is applied in journal order.
-            return Ok(entry.body != *shown);
+            // to it is the platform's state, and must win over what weft holds now (an entry
+            // applied since the read, of the same second): it is journaled just after that, as
+            // the read was, to be applied as the later observation (in journal order, a
+            // document of the same second would not say what it no longer lists). Its append
+            // may be a duplicate of an entry still to come in the journal, which applies it.
+            if entry.body != *shown {
+                return Ok(true);
+            }
+            let Some(version) = version_after(shown_version, &known.version) else {
+                return Ok(false);
+            };
+            let outcome = journal_read(
+                &self.db,
+                &self.store_id,
+                &entry.system,
+                &entry.kind,
+                &entry.entity_id,
+                version,
+                entry.body.clone(),
+            )
+            .await?;
+            return Ok(match outcome {
+                AppendOutcome::Inserted(_) => true,
+                AppendOutcome::Duplicate(seq) => seq > entry.seq,
+            });
         }
         let Some(connection) = self
             .systems
@@ -501,30 +524,60 @@ impl Processor {
         else {
             return Ok(false);
         };
-        let Some(read) = connection.reread(&entry.kind, &entry.entity_id, &entry.body) else {
-            return Ok(false);
-        };
-        let read = match tokio::time::timeout(REREAD_TIMEOUT, read).await {
-            Ok(Ok(Some(read))) => read,
-            Ok(Ok(None)) => return Ok(false),
-            Ok(Err(e)) => {
-                debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, error = %e, "a tie could not be read again; applied in journal order");
-                work.count("tie_reread_failed");
+        let mut attempts = 0;
+        let (read, version) = loop {
+            let Some(read) = connection.reread(&entry.kind, &entry.entity_id, &entry.body) else {
                 return Ok(false);
+            };
+            // To the millisecond, as the journal keeps when entries were received.
+            let began = DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
+                .unwrap_or_else(Utc::now);
+            let read = match tokio::time::timeout(REREAD_TIMEOUT, read).await {
+                Ok(Ok(Some(read))) => read,
+                Ok(Ok(None)) => return Ok(false),
+                Ok(Err(e)) => {
+                    debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, error = %e, "a tie could not be read again; applied in journal order");
+                    work.count("tie_reread_failed");
+                    return Ok(false);
+                }
+                Err(_) => {
+                    work.count("tie_reread_failed");
+                    return Ok(false);
+                }
+            };
+            attempts += 1;
+            if read.body == known.body {
+                reread.insert(id, (read.body, read.version));
+                return Ok(true);
             }
-            Err(_) => {
-                work.count("tie_reread_failed");
+            let Some(version) = version_after(&read.version, &known.version) else {
+                // A read older than what weft holds (a clock gone back): journal order decides.
                 return Ok(false);
+            };
+            // Something of the entity journaled while the read ran (a poll, a webhook, a
+            // write's result) may be newer than the read within their second: journaled as the
+            // later observation, the read would undo it (a product read before a variant was
+            // added, taken as newer, removes the variant). The entity is read again, by a read
+            // that begins after that entry was received.
+            let overtaken = version != read.version
+                && self
+                    .db
+                    .last_received(&self.store_id, &entry.system, &entry.kind, &entry.entity_id)
+                    .await?
+                    .is_some_and(|t| t >= began);
+            if !overtaken {
+                break (read, version);
+            }
+            work.count("tie_read_overtaken");
+            if attempts >= TIE_READS {
+                // Overtaken each time: the entries that overtook the reads are ties or newer
+                // readings the steps that take them settle; this one, older than the reads,
+                // is dropped.
+                reread.insert(id, (read.body, read.version));
+                return Ok(true);
             }
         };
-        reread.insert(id, read.body.clone());
-        if read.body == known.body {
-            return Ok(true);
-        }
-        let Some(version) = version_after(&read.version, &known.version) else {
-            // A read older than what weft holds (a clock gone back): journal order decides.
-            return Ok(false);
-        };
+        reread.insert(id, (read.body.clone(), read.version.clone()));
         journal_read(
             &self.db,
             &self.store_id,
@@ -565,7 +618,7 @@ impl Processor {
         // entity state is recorded only once the deletion is applied, in step 3).
         let mut step_tombstones: BTreeMap<(String, String, String), String> = BTreeMap::new();
         // The entities read again in this step to settle a tie ([`Self::settle_tie`]).
-        let mut reread: BTreeMap<(String, String, String), Value> = BTreeMap::new();
+        let mut reread: BTreeMap<(String, String, String), (Value, String)> = BTreeMap::new();
         for entry in batch.entries.iter().cloned() {
             if entry.kind == weft_platform::webhook::HINT_KIND {
                 // A thin webhook: its platform's change source fetches what it names.
@@ -1031,12 +1084,16 @@ impl Processor {
         let system = entry.system.as_str();
         let mut incoming = incoming;
         if kind != "inventory-level" && work.mode == Mode::Live && is_observation(entry) {
-            // A reading received while weft's write to this system was in flight (queued
-            // before, its completion recorded after) that shows what the write replaced was
-            // taken before the write landed: the system holds the write's fields. Without this,
-            // such a reading, processed after the completion, looks like the system changing
-            // them back, and weft writes the old value everywhere. A reading showing anything
-            // else is taken as it is (the write's effect as the system shows it, or a change).
+            // A reading received before weft's applied write to this system completed (in
+            // flight meanwhile, or planned only after the reading was received) that shows
+            // what the write replaced was taken before the write landed: the system holds the
+            // write's fields. The completion records them as the system's last-known state, so
+            // such a reading, processed after it, looks like the system changing them back,
+            // and weft writes the old value everywhere (an ERP edit undone through the shop; a
+            // step slowed by reads again reads that state after completions made during it). A
+            // reading showing anything else is taken as it is (the write's effect as the
+            // system shows it, or a change). Writes not applied yet are left out: one that
+            // never lands (refused, superseded) must not stand for the system's state.
             // (Stock readings wait for their writes' results instead: see `Work::must_park`.)
             let landed = self
                 .db
@@ -1048,10 +1105,7 @@ impl Processor {
                     entry.received_at,
                 )
                 .await?;
-            for write in landed
-                .into_iter()
-                .filter(|w| w.created_at <= entry.received_at)
-            {
+            for write in landed {
                 for (field, value) in write.desired.as_object().into_iter().flatten() {
                     if let Some(shown) = incoming.get_mut(field)
                         && shown != value
@@ -3123,6 +3177,10 @@ pub fn parse_kind(s: &str) -> Option<EntityKind> {
 /// before applying the observation in journal order.
 pub(crate) const REREAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How many times a tie's entity is read again when each read is overtaken by an entry of the
+/// entity journaled while it ran ([`Processor::settle_tie`]).
+const TIE_READS: u32 = 3;
+
 /// The version to journal a read of an entity under, given the version weft holds: its own
 /// when later, just after the known one when in the same second (the read is the platform's
 /// state now, so it is the later observation), `None` when older (a clock gone back).
@@ -3149,20 +3207,24 @@ pub(crate) async fn journal_read(
     id: &str,
     version: String,
     body: Value,
-) -> Result<(), StoreError> {
-    db.append_batch(vec![NewJournalEntry {
-        store_id: store_id.to_owned(),
-        system: system.to_owned(),
-        kind: kind.to_owned(),
-        entity_id: id.to_owned(),
-        version,
-        source: Source::Poll,
-        delivery_id: None,
-        body,
-        received_at: Utc::now(),
-    }])
-    .await?;
-    Ok(())
+) -> Result<AppendOutcome, StoreError> {
+    let outcome = db
+        .append_batch(vec![NewJournalEntry {
+            store_id: store_id.to_owned(),
+            system: system.to_owned(),
+            kind: kind.to_owned(),
+            entity_id: id.to_owned(),
+            version,
+            source: Source::Poll,
+            delivery_id: None,
+            body,
+            received_at: Utc::now(),
+        }])
+        .await?;
+    Ok(outcome
+        .into_iter()
+        .next()
+        .unwrap_or(AppendOutcome::Inserted(i64::MAX)))
 }
 
 /// Whether `entry` is an observation of a platform (a webhook body, which may arrive after later

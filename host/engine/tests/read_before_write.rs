@@ -149,3 +149,50 @@ async fn a_reading_in_flight_showing_another_value_than_the_replaced_one_is_take
     assert_eq!(golden_price(&db).await.0, json!("39.99"));
     assert_eq!(counter(&db, "read_before_write").await, 0);
 }
+
+/// Found by the 20%-loss convergence run (an option group's description): a shop reading
+/// received before weft planned its write to the shop, processed only after the write had
+/// landed (a step slowed by reads again takes the shop's last-known state from the store after
+/// the write's completion recorded it). The reading was taken before the write landed: what it
+/// shows of the write's fields is what the write replaced, not the shop changing them back.
+#[tokio::test]
+async fn a_reading_received_before_the_write_was_planned_and_processed_after_it_landed_does_not_undo_it()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let p = processor(
+        &db,
+        &runtime,
+        &["shopify"],
+        &[("*", "last-write-wins")],
+        json!({}),
+    );
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+    // The ERP moves the price; the shop is read (another edit of the product, say) just
+    // after, still at 49.99. The ERP's entry is processed first and plans the write, which
+    // lands before the reading is processed.
+    db.append(erp_item(59.99, T2)).await.unwrap();
+    shop_shows(&db, "49.99", "2026-11-26T10:06:00Z").await;
+    p.step(1).await.unwrap();
+    let rows = db
+        .claim_due(Utc::now(), 64, Duration::from_secs(120), Some(STORE))
+        .await
+        .unwrap();
+    let row = rows
+        .into_iter()
+        .find(|r| r.system == "shopify" && r.kind == "price")
+        .expect("the shop's price write is due");
+    applied(&db, &row).await;
+    p.step(100).await.unwrap();
+
+    assert_eq!(golden_price(&db).await.0, json!("59.99"));
+    assert!(
+        price_writes(&db, "netsuite").await.is_empty(),
+        "the old price must not be written back to the ERP"
+    );
+    assert_eq!(counter(&db, "read_before_write").await, 1);
+}

@@ -34,6 +34,9 @@ struct Shop {
     now: Mutex<Option<Value>>,
     rereads: AtomicUsize,
     can_reread: bool,
+    /// A first read that runs while this entry is journaled and shows this body (the shop's
+    /// state when the read began).
+    overtaken: Mutex<Option<(Store, NewJournalEntry, Value)>>,
 }
 
 impl Connection for Shop {
@@ -58,8 +61,15 @@ impl Connection for Shop {
             return None;
         }
         self.rereads.fetch_add(1, Ordering::SeqCst);
-        let now = self.now.lock().unwrap().clone();
+        let mut now = self.now.lock().unwrap().clone();
+        let overtaken = self.overtaken.lock().unwrap().take();
         Some(Box::pin(async move {
+            if let Some((db, mut entry, shown)) = overtaken {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                entry.received_at = chrono::Utc::now();
+                db.append(entry).await.unwrap();
+                now = Some(shown);
+            }
             Ok(now.map(|body| EntityRead {
                 version: body["updated_at"].as_str().unwrap().to_owned(),
                 body,
@@ -122,6 +132,7 @@ fn shop(now: Option<Value>, can_reread: bool) -> Arc<Shop> {
         now: Mutex::new(now),
         rereads: AtomicUsize::new(0),
         can_reread,
+        overtaken: Mutex::new(None),
     })
 }
 
@@ -302,4 +313,106 @@ async fn a_tied_reading_equal_to_what_the_step_read_again_is_applied_not_dropped
     );
     let state = held_product(&db).await;
     assert_eq!(state.body["variants"][0]["price"], json!("79.99"));
+}
+
+/// Found by the 20%-loss convergence run (an option group's variant archived during the first
+/// sync): a tie's read again ran while a poll journaled the product with a variant just added;
+/// the read, begun before that, showed the product without it and was journaled as the later
+/// observation of the second, so the variant looked removed. A read overtaken by an entry of
+/// the entity is not taken as the later one: the entity is read again, the newest state (the
+/// poll's) wins, and the older read's value is never written anywhere.
+#[tokio::test]
+async fn a_read_again_overtaken_by_a_newer_reading_is_not_taken_as_the_later_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let mut newer = shop_product("shopify", "69.99", T1);
+    newer.source = weft_store::Source::Poll;
+    let shop = shop(Some(newer.body.clone()), true);
+    let older = shop_product("shopify", "59.99", T1).body;
+    *shop.overtaken.lock().unwrap() = Some((db.clone(), newer, older));
+    let p = store_with(&db, &runtime, shop.clone());
+    agreed(&db, &p).await;
+
+    // A tie; while the shop is read again, a poll journals the shop's newer state.
+    db.append(delivered("59.99", T1, "d-0")).await.unwrap();
+    for _ in 0..4 {
+        p.step(100).await.unwrap();
+    }
+
+    assert_eq!(golden_price(&db).await.0, json!("69.99"));
+    let writes = price_writes(&db, "netsuite").await;
+    assert!(
+        writes.iter().all(|w| w["price"] != json!("59.99")),
+        "the older read's price reached NetSuite: {writes:?}"
+    );
+    // The first read was overtaken; the second, begun after the poll was journaled, settled
+    // the tie; the poll's document, a tie itself in the next step, was read once more.
+    assert_eq!(counter(&db, "tie_read_overtaken").await, 1);
+    assert_eq!(shop.rereads.load(Ordering::SeqCst), 3);
+}
+
+/// The shop's product at `version` with one variant per SKU of `skus`; `read`: as a read
+/// carries it (with SEO, which webhooks never do).
+fn product_of(skus: &[&str], version: &str, read: bool) -> NewJournalEntry {
+    let mut e = shop_product("shopify", "49.99", version);
+    let variant = e.body["variants"][0].clone();
+    e.body["variants"] = Value::Array(
+        skus.iter()
+            .enumerate()
+            .map(|(i, sku)| {
+                let mut v = variant.clone();
+                v["id"] = json!(format!("44000000000000000{i:02}"));
+                v["title"] = json!(sku);
+                v["sku"] = json!(sku);
+                v["inventory_item_id"] = json!(format!("55000000000000000{i:02}"));
+                v
+            })
+            .collect(),
+    );
+    if read {
+        e.body["seo"] = json!({"title": null, "description": null});
+        e.source = weft_store::Source::Poll;
+    }
+    e
+}
+
+/// Found by the deletes convergence run: a variant deleted in the shop reached weft as a
+/// product document of the held second without it (a webhook, then a poll's read of the same
+/// state). The webhook's tie was settled by reading the product, journaled as the later
+/// observation; the poll's document, equal to that read, must not be applied in journal order
+/// (as a document of the same second it says nothing about what it no longer lists): the
+/// variant is removed once, by the read's entry.
+#[tokio::test]
+async fn a_tie_equal_to_the_read_still_removes_what_the_product_no_longer_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, runtime) = open(&dir).await;
+    let now = product_of(&[SKU], T1, true).body;
+    let shop = shop(Some(now), true);
+    let p = store_with(&db, &runtime, shop.clone());
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    let mut both = product_of(&[SKU, "LS-M"], T1, false);
+    both.delivery_id = Some("d-1".into());
+    db.append(both).await.unwrap();
+    p.step(100).await.unwrap();
+    let active = |f: Value| f["active"].clone();
+    let m = db.golden(STORE, "variant", "LS-M").await.unwrap().unwrap();
+    assert_eq!(active(m.fields), json!(true));
+
+    // LS-M deleted in the same second: the webhook, then a poll's read of the product.
+    let mut hook = product_of(&[SKU], T1, false);
+    hook.delivery_id = Some("d-2".into());
+    db.append(hook).await.unwrap();
+    db.append(product_of(&[SKU], T1, true)).await.unwrap();
+    for _ in 0..3 {
+        p.step(100).await.unwrap();
+    }
+
+    let m = db.golden(STORE, "variant", "LS-M").await.unwrap().unwrap();
+    assert_eq!(
+        active(m.fields.clone()),
+        json!(false),
+        "the deleted variant is archived: {m:?}"
+    );
+    let s = db.golden(STORE, "variant", SKU).await.unwrap().unwrap();
+    assert_eq!(active(s.fields), json!(true));
 }
