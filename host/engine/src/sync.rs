@@ -571,9 +571,10 @@ impl Processor {
             work.count("tie_read_overtaken");
             if attempts >= TIE_READS {
                 // Overtaken each time: the entries that overtook the reads are ties or newer
-                // readings the steps that take them settle; this one, older than the reads,
-                // is dropped.
-                reread.insert(id, (read.body, read.version));
+                // readings the steps that take them settle; this one, and any later tie of the
+                // step (all older than the reads), is dropped. No read stands for the platform
+                // here (each may be older than what overtook it), so none is remembered.
+                reread.insert(id, (Value::Null, read.version));
                 return Ok(true);
             }
         };
