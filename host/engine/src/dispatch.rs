@@ -802,9 +802,7 @@ impl Dispatcher {
         let Some(read) = conn.reread(&row.kind, id, &cmd.body) else {
             return Ok(());
         };
-        // To the millisecond, as the journal keeps when entries were received.
-        let began =
-            DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
+        let began = crate::sync::read_began();
         let read = match tokio::time::timeout(crate::sync::REREAD_TIMEOUT, read).await {
             Ok(Ok(Some(read))) => read,
             Ok(Err(e)) => {
@@ -813,11 +811,8 @@ impl Dispatcher {
             }
             Ok(Ok(None)) | Err(_) => return Ok(()),
         };
-        if self
-            .db
-            .last_received(&self.store_id, &row.system, &row.kind, id)
+        if crate::sync::journaled_since(&self.db, &self.store_id, &row.system, &row.kind, id, began)
             .await?
-            .is_some_and(|t| t >= began)
         {
             // Something of the target was journaled while the read ran: it may be newer than
             // the read within their second, and journaled just after the version weft holds

@@ -502,20 +502,15 @@ impl Processor {
             let Some(version) = version_after(shown_version, &known.version) else {
                 return Ok(false);
             };
-            let outcome = journal_read(
-                &self.db,
-                &self.store_id,
-                &entry.system,
-                &entry.kind,
-                &entry.entity_id,
-                version,
-                entry.body.clone(),
-            )
-            .await?;
-            return Ok(match outcome {
-                AppendOutcome::Inserted(_) => true,
-                AppendOutcome::Duplicate(seq) => seq > entry.seq,
-            });
+            return Ok(
+                match self
+                    .journal_tie_read(entry, version, entry.body.clone())
+                    .await?
+                {
+                    AppendOutcome::Inserted(_) => true,
+                    AppendOutcome::Duplicate(seq) => seq > entry.seq,
+                },
+            );
         }
         let Some(connection) = self
             .systems
@@ -529,9 +524,7 @@ impl Processor {
             let Some(read) = connection.reread(&entry.kind, &entry.entity_id, &entry.body) else {
                 return Ok(false);
             };
-            // To the millisecond, as the journal keeps when entries were received.
-            let began = DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
-                .unwrap_or_else(Utc::now);
+            let began = read_began();
             let read = match tokio::time::timeout(REREAD_TIMEOUT, read).await {
                 Ok(Ok(Some(read))) => read,
                 Ok(Ok(None)) => return Ok(false),
@@ -560,11 +553,15 @@ impl Processor {
             // added, taken as newer, removes the variant). The entity is read again, by a read
             // that begins after that entry was received.
             let overtaken = version != read.version
-                && self
-                    .db
-                    .last_received(&self.store_id, &entry.system, &entry.kind, &entry.entity_id)
-                    .await?
-                    .is_some_and(|t| t >= began);
+                && journaled_since(
+                    &self.db,
+                    &self.store_id,
+                    &entry.system,
+                    &entry.kind,
+                    &entry.entity_id,
+                    began,
+                )
+                .await?;
             if !overtaken {
                 break (read, version);
             }
@@ -579,6 +576,17 @@ impl Processor {
             }
         };
         reread.insert(id, (read.body.clone(), read.version.clone()));
+        self.journal_tie_read(entry, version, read.body).await?;
+        Ok(true)
+    }
+
+    /// Journals what a read again showed of `entry`'s entity ([`journal_read`]).
+    async fn journal_tie_read(
+        &self,
+        entry: &JournalEntry,
+        version: String,
+        body: Value,
+    ) -> Result<AppendOutcome, StoreError> {
         journal_read(
             &self.db,
             &self.store_id,
@@ -586,10 +594,9 @@ impl Processor {
             &entry.kind,
             &entry.entity_id,
             version,
-            read.body,
+            body,
         )
-        .await?;
-        Ok(true)
+        .await
     }
 
     /// Plans a step over `batch`: the report and the commit it would make (`None` for an
@@ -3226,6 +3233,29 @@ pub(crate) async fn journal_read(
         .into_iter()
         .next()
         .unwrap_or(AppendOutcome::Inserted(i64::MAX)))
+}
+
+/// When a read of a platform begins, to the millisecond (as the journal keeps when entries
+/// were received), for [`journaled_since`].
+pub(crate) fn read_began() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now)
+}
+
+/// Whether anything of an entity was journaled since `began` (a read's start, see
+/// [`read_began`]): such an entry may be newer than the read within their second, so the read
+/// must not be journaled as the later observation.
+pub(crate) async fn journaled_since(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+    kind: &str,
+    id: &str,
+    began: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(db
+        .last_received(store_id, system, kind, id)
+        .await?
+        .is_some_and(|t| t >= began))
 }
 
 /// Whether `entry` is an observation of a platform (a webhook body, which may arrive after later

@@ -20,17 +20,27 @@ use weft_store::{OutboxRow, Store};
 /// Both systems agree on 49.99, then the ERP moves the price to 59.99: a write of 59.99 to the
 /// shop is queued, and claimed (in flight).
 async fn write_in_flight(db: &Store, p: &weft_engine::Processor) -> OutboxRow {
-    db.append(erp_item(49.99, T0)).await.unwrap();
-    db.append(shop_product("shopify", "49.99", T1))
-        .await
-        .unwrap();
-    p.step(100).await.unwrap();
+    agreed(db, p).await;
     db.append(erp_item(59.99, T2)).await.unwrap();
     p.step(100).await.unwrap();
     assert_eq!(
         price_writes(db, "shopify").await,
         vec![json!({"sku": SKU, "price": "59.99", "compare_at_price": null})]
     );
+    claim_shop_price_write(db).await
+}
+
+/// Both systems agree on 49.99.
+async fn agreed(db: &Store, p: &weft_engine::Processor) {
+    db.append(erp_item(49.99, T0)).await.unwrap();
+    db.append(shop_product("shopify", "49.99", T1))
+        .await
+        .unwrap();
+    p.step(100).await.unwrap();
+}
+
+/// Claims the shop's queued price write, as the dispatcher does (in flight from here on).
+async fn claim_shop_price_write(db: &Store) -> OutboxRow {
     let rows = db
         .claim_due(Utc::now(), 64, Duration::from_secs(120), Some(STORE))
         .await
@@ -167,25 +177,14 @@ async fn a_reading_received_before_the_write_was_planned_and_processed_after_it_
         &[("*", "last-write-wins")],
         json!({}),
     );
-    db.append(erp_item(49.99, T0)).await.unwrap();
-    db.append(shop_product("shopify", "49.99", T1))
-        .await
-        .unwrap();
-    p.step(100).await.unwrap();
+    agreed(&db, &p).await;
     // The ERP moves the price; the shop is read (another edit of the product, say) just
     // after, still at 49.99. The ERP's entry is processed first and plans the write, which
     // lands before the reading is processed.
     db.append(erp_item(59.99, T2)).await.unwrap();
     shop_shows(&db, "49.99", "2026-11-26T10:06:00Z").await;
     p.step(1).await.unwrap();
-    let rows = db
-        .claim_due(Utc::now(), 64, Duration::from_secs(120), Some(STORE))
-        .await
-        .unwrap();
-    let row = rows
-        .into_iter()
-        .find(|r| r.system == "shopify" && r.kind == "price")
-        .expect("the shop's price write is due");
+    let row = claim_shop_price_write(&db).await;
     applied(&db, &row).await;
     p.step(100).await.unwrap();
 
