@@ -12,7 +12,11 @@
 use weft::demo::{DemoOptions, DemoReport, Storefront, run};
 
 fn assert_converged(r: &DemoReport) {
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}",
+        r.drift_details, r.drift_lineage
+    );
     assert_eq!(
         r.stock_mismatches, 0,
         "stock is not opening + receipts - ordered: {:#?}",

@@ -61,3 +61,50 @@ async fn converges_with_twenty_percent_of_webhooks_dropped() {
     );
     assert_converged(&r);
 }
+
+/// A run that drifts says what weft decided for the records that differ: each record's
+/// lineage, read from the run's database, one line per step (the journal entry, the fields'
+/// decisions, the writes planned from it). Shown here on a record of a converged run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drifted_record_is_shown_with_the_steps_weft_took_for_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let r = run(DemoOptions {
+        seed: 4,
+        events: 40,
+        stores: 1,
+        items: 4,
+        progress: false,
+        shopify_plan: PlanPreset::Plus,
+        keep: Some(dir.path().to_owned()),
+        ..DemoOptions::default()
+    })
+    .await
+    .expect("demo run");
+    assert_converged(&r);
+    assert!(r.drift_lineage.is_empty(), "{:#?}", r.drift_lineage);
+    let db = weft_store::Store::open(&dir.path().join("weft.db").to_string_lossy())
+        .await
+        .expect("the kept database opens");
+    let recent = db.recent_lineage("store-1", 500).await.expect("lineage");
+    let (kind, key, _) = recent
+        .iter()
+        .find(|(kind, ..)| kind == "price")
+        .expect("a price was synced");
+    let lines = weft::demo::drift_lineage(&db, "store-1", &[(kind.clone(), key.clone())]).await;
+    assert!(!lines.is_empty());
+    let head = format!("{kind} {key} #");
+    assert!(lines.iter().all(|l| l.starts_with(&head)), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" seq ") && l.contains("\"decision\"") && l.contains("writes [")),
+        "{lines:#?}"
+    );
+    let none =
+        weft::demo::drift_lineage(&db, "store-1", &[("price".into(), "NO-SUCH".into())]).await;
+    assert_eq!(
+        none,
+        vec!["price NO-SUCH: no lineage (weft never took a step for it)".to_owned()]
+    );
+    db.close().await;
+}

@@ -20,7 +20,11 @@ fn chaos_count(r: &DemoReport, k: &str) -> u64 {
 }
 
 fn assert_converged(r: &DemoReport) {
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}",
+        r.drift_details, r.drift_lineage
+    );
     assert_eq!(
         r.stock_mismatches, 0,
         "stock is not opening + receipts - ordered: {:#?}",

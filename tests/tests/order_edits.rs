@@ -42,7 +42,11 @@ async fn an_order_edit_changes_the_sales_order_lines_once_under_duplicate_and_la
         "every refund must be exactly one credit memo: {:#?}",
         r.drift_details
     );
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}",
+        r.drift_details, r.drift_lineage
+    );
     assert_eq!(
         r.stock_mismatches, 0,
         "NetSuite committed must be ordered - fulfilled - cancelled - edited away: {:#?}",

@@ -34,7 +34,11 @@ async fn a_restocked_refund_returns_its_units_to_netsuite_once_under_duplicate_w
         "every refund must be exactly one credit memo: {:#?}",
         r.drift_details
     );
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}",
+        r.drift_details, r.drift_lineage
+    );
     assert_eq!(
         r.stock_mismatches, 0,
         "NetSuite on hand must be opening + receipts - fulfilled + restocked: {:#?}",

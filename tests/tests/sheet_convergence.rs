@@ -11,7 +11,11 @@ use weft::demo::DemoOptions;
 use weft::demo_sheet::{SheetDemoReport, run};
 
 fn assert_converged(r: &SheetDemoReport) {
-    assert_eq!(r.drift, 0, "drift: {:#?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}",
+        r.drift_details, r.drift_lineage
+    );
     assert_eq!(
         r.stock_mismatches, 0,
         "stock is not opening + counts - sold: {:#?}",

@@ -246,6 +246,9 @@ pub struct DemoReport {
     pub drift: usize,
     /// The first differences, for a person to read.
     pub drift_details: Vec<String>,
+    /// What weft decided, step by step, for the first records that differ (their lineage, the
+    /// newest steps): so a drift seen once, on CI say, can be followed without its database.
+    pub drift_lineage: Vec<String>,
     /// Quantities that do not match the demo's own ledger of what it generated, per SKU and
     /// location: NetSuite on hand = opening + receipts - fulfilled; NetSuite committed + back
     /// ordered = ordered - fulfilled; Shopify available = NetSuite available - back ordered
@@ -824,7 +827,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoReport> {
             limits: Limits::default(),
         };
         let m = runtime.mapper(&mapper, ctx)?;
-        verify(s, &m, &mut report).await?;
+        let drifted = verify(s, &m, &mut report).await?;
+        report
+            .drift_lineage
+            .extend(drift_lineage(&db, &s.id, &drifted).await);
         let status = db.status(&s.id).await?;
         let c = |k: &str| status.counters.get(k).copied().unwrap_or(0);
         report.recovered += c("recovered");
@@ -2048,7 +2054,12 @@ async fn journaled_since(host: &Host, store: &str, seq: i64) -> Result<String> {
     ))
 }
 
-async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport) -> Result<()> {
+/// Returns the records found to differ (for their lineage).
+async fn verify(
+    s: &DemoStore,
+    mapper: &MapperInstance,
+    report: &mut DemoReport,
+) -> Result<Vec<(String, String)>> {
     let v = verify_store_except(
         &s.shopify,
         &s.shopify_url,
@@ -2174,7 +2185,7 @@ async fn verify(s: &DemoStore, mapper: &MapperInstance, report: &mut DemoReport)
             report.stock_details.push(d);
         }
     }
-    Ok(())
+    Ok(v.drifted)
 }
 
 /// Checks stock in one store against the demo's ledger, per SKU at the demo location (see
@@ -2346,6 +2357,9 @@ pub struct Verification {
     pub drift: usize,
     /// The first differences, for a person to read.
     pub drift_details: Vec<String>,
+    /// The first records found to differ (kind, key), whose lineage the report shows
+    /// ([`drift_lineage`]).
+    pub drifted: Vec<(String, String)>,
 }
 
 /// Reads both simulated systems of one store afresh (Shopify through its API at `shopify_url`,
@@ -2541,6 +2555,7 @@ pub(crate) fn compare(
         }
         let Some(other) = erp.get(key) else {
             drift(report, format!("{} {}: in {label} only", key.0, key.1));
+            drifted(report, key);
             continue;
         };
         report.records_compared += 1;
@@ -2548,6 +2563,7 @@ pub(crate) fn compare(
             if let Some(w) = other.get(f)
                 && !same(v, w)
             {
+                drifted(report, key);
                 drift(
                     report,
                     format!("{} {} .{f}: {system} {v} vs netsuite {w}", key.0, key.1),
@@ -2757,6 +2773,77 @@ pub(crate) fn drift(report: &mut Verification, detail: String) {
     if report.drift_details.len() < 20 {
         report.drift_details.push(detail);
     }
+}
+
+/// Records whose lineage a report shows, at most.
+const LINEAGE_RECORDS: usize = 4;
+/// Newest lineage steps shown per record.
+const LINEAGE_STEPS: u32 = 12;
+
+/// Notes record `key` (kind, key) as differing, for its lineage.
+pub(crate) fn drifted(report: &mut Verification, key: &(String, String)) {
+    if report.drifted.len() < LINEAGE_RECORDS && !report.drifted.contains(key) {
+        report.drifted.push(key.clone());
+    }
+}
+
+/// The lineage of each of `records` (kind, key) in store `store`, one line per step, newest
+/// [`LINEAGE_STEPS`]: the journal entry (source, system, version, when received), what each
+/// field was decided to be, and the writes planned from it as they ended.
+pub async fn drift_lineage(db: &Store, store: &str, records: &[(String, String)]) -> Vec<String> {
+    let cut = |v: &str| v.chars().take(600).collect::<String>();
+    let mut out = Vec::new();
+    for (kind, key) in records.iter().take(LINEAGE_RECORDS) {
+        let steps = match db.lineage_steps(store, kind, key, LINEAGE_STEPS).await {
+            Ok(steps) => steps,
+            Err(e) => {
+                out.push(format!("{kind} {key}: lineage not read: {e}"));
+                continue;
+            }
+        };
+        if steps.is_empty() {
+            out.push(format!(
+                "{kind} {key}: no lineage (weft never took a step for it)"
+            ));
+        }
+        for st in steps {
+            let writes: Vec<String> = st
+                .writes
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{} {} {} {}",
+                        w.system,
+                        w.op,
+                        w.status,
+                        cut(&w.desired.to_string())
+                    )
+                })
+                .collect();
+            out.push(format!(
+                "{kind} {key} #{} seq {} {} {} v{} received {} fields {} writes [{}]",
+                st.id,
+                st.seq,
+                if st.source.is_empty() {
+                    "-"
+                } else {
+                    &st.source
+                },
+                if st.system.is_empty() {
+                    "-"
+                } else {
+                    &st.system
+                },
+                st.version.as_deref().unwrap_or("-"),
+                st.received_at
+                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                    .unwrap_or_else(|| "-".into()),
+                cut(&st.fields.to_string()),
+                writes.join("; "),
+            ));
+        }
+    }
+    out
 }
 
 pub(crate) type Canon = BTreeMap<(String, String), serde_json::Map<String, Value>>;

@@ -105,7 +105,11 @@ pub async fn main(
             for (k, v) in m {
                 if !matches!(
                     k.as_str(),
-                    "drift_details" | "dead_letter_details" | "stock_details" | "typo_details"
+                    "drift_details"
+                        | "dead_letter_details"
+                        | "stock_details"
+                        | "typo_details"
+                        | "drift_lineage"
                 ) {
                     crate::outln!("  {k:>24}  {v}");
                 }
@@ -125,6 +129,9 @@ pub async fn main(
         }
         for d in &report.drift_details {
             crate::outln!("  drift: {d}");
+        }
+        for d in &report.drift_lineage {
+            crate::outln!("  lineage: {d}");
         }
         for d in &report.stock_details {
             crate::outln!("  stock ledger: {d}");
@@ -238,6 +245,8 @@ pub struct SheetDemoReport {
     pub drift: usize,
     /// The first differences.
     pub drift_details: Vec<String>,
+    /// The lineage of the first records that differ (see `DemoReport::drift_lineage`).
+    pub drift_lineage: Vec<String>,
     /// SKUs whose stock on either side is not the ledger's (opening + counts added in the
     /// sheet − units sold in Shopify).
     pub stock_mismatches: usize,
@@ -830,6 +839,7 @@ pub async fn run_with(opts: DemoOptions, erp: Option<Erp>) -> Result<SheetDemoRe
         }
     }
     let v = verify(&run, &sheets_handle.base_url, &key_json, &m, &mut report).await?;
+    let mut drifted = v.drifted.clone();
     if let Some(e) = &run.erp {
         say(
             &opts,
@@ -848,6 +858,7 @@ pub async fn run_with(opts: DemoOptions, erp: Option<Erp>) -> Result<SheetDemoRe
         report.records_compared += sv.records_compared;
         report.drift += sv.drift;
         report.drift_details.extend(sv.drift_details);
+        drifted.extend(sv.drifted);
         let lv = crate::demo::verify_stock(&run.shopify, &e.netsuite, run.location, &e.stock);
         report.stock_mismatches += lv.drift;
         report.stock_details.extend(lv.drift_details);
@@ -855,6 +866,7 @@ pub async fn run_with(opts: DemoOptions, erp: Option<Erp>) -> Result<SheetDemoRe
     report.records_compared = v.records_compared;
     report.drift += v.drift;
     report.drift_details.extend(v.drift_details);
+    report.drift_lineage = crate::demo::drift_lineage(&db, STORE, &drifted).await;
     for t in &report.typo_details {
         if !t.reported {
             report.drift += 1;

@@ -324,6 +324,9 @@ pub(crate) async fn run_with<S: DemoStorefront>(
                 report.drift_details.push(d);
             }
         }
+        report
+            .drift_lineage
+            .extend(crate::demo::drift_lineage(&db, &s.id, &v.drifted).await);
         let st = crate::demo::verify_ledger(&s.netsuite, &s.stock, S::STOCK_FIGURE, |sku| {
             s.shop.stock(sku)
         });

@@ -317,7 +317,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             for (k, v) in m {
                 if !matches!(
                     k.as_str(),
-                    "drift_details" | "dead_letter_details" | "stock_details"
+                    "drift_details" | "dead_letter_details" | "stock_details" | "drift_lineage"
                 ) {
                     weft::outln!("  {k:>22}  {v}");
                 }
@@ -328,6 +328,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         for d in &report.drift_details {
             weft::outln!("  drift: {d}");
+        }
+        for d in &report.drift_lineage {
+            weft::outln!("  lineage: {d}");
         }
         for d in &report.stock_details {
             weft::outln!("  stock ledger: {d}");

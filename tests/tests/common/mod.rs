@@ -7,7 +7,11 @@ use weft::demo::DemoReport;
 pub fn assert_converged(r: &DemoReport) {
     // The whole report beside a drift: what the run did (edits, orders, refunds, webhooks
     // dropped, late and duplicated, writes) narrows where to look.
-    assert_eq!(r.drift, 0, "drift: {:#?}\nthe run: {r:?}", r.drift_details);
+    assert_eq!(
+        r.drift, 0,
+        "drift: {:#?}\nlineage: {:#?}\nthe run: {r:?}",
+        r.drift_details, r.drift_lineage
+    );
     // Both systems agreeing is not enough: stock must be what the run's own ledger says.
     assert_eq!(
         r.stock_mismatches, 0,
