@@ -23,7 +23,9 @@
 //! A new tenure starts by recovering the writes the previous one left in flight (sent again
 //! under their idempotency keys), then runs the store's loops. On a clean shutdown the host
 //! stops every store's loops, hands back every lease and removes its heartbeat, so the other
-//! hosts take its stores at their next round.
+//! hosts take its stores at once: on PostgreSQL a hand-back, a clean stop and a host's arrival
+//! are announced (`weft_store::Store::lease_changes`), and a coordinator hearing one runs a
+//! round then instead of at its next renewal.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
@@ -185,11 +187,26 @@ impl Coordinator {
     /// Rounds until `stop` (the first after `first_wait`), then the clean hand-back.
     pub(crate) async fn run(mut self, first_wait: Duration, mut stop: watch::Receiver<bool>) {
         let mut wait = first_wait;
+        // Another host's hand-back, clean stop or arrival starts a round at once rather than
+        // at the next renewal (PostgreSQL's notices; the timer alone on SQLite).
+        let mut changes = match self.leases.lease_changes().await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(host = %self.opts.host_id, error = %e, "cannot listen for lease changes; the hosts' shares move at each round only");
+                None
+            }
+        };
         loop {
+            let mut heard = Ok(());
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
                 _ = self.any_lost() => {}
+                r = next_change(&mut changes) => heard = r,
+            }
+            if let Err(e) = heard {
+                warn!(host = %self.opts.host_id, error = %e, "lost the lease-change listener; the hosts' shares move at each round only");
+                changes = None;
             }
             if *stop.borrow() {
                 break;
@@ -680,4 +697,12 @@ fn preference(host: &str, store: &str) -> u64 {
     host.hash(&mut h);
     store.hash(&mut h);
     h.finish()
+}
+
+/// The next lease change another host announced; never, without a listener.
+async fn next_change(changes: &mut Option<weft_store::LeaseChanges>) -> Result<(), StoreError> {
+    match changes {
+        Some(c) => c.changed().await,
+        None => std::future::pending().await,
+    }
 }

@@ -630,6 +630,9 @@ impl Store {
                 .map_err(StoreError::db(OP))?
                 .rows_affected()
         });
+        if n == 1 {
+            notify_lease_change(&mut w.tx, OP).await?;
+        }
         w.commit(OP).await?;
         fence.mark_lost(format!("was handed back (epoch {})", fence.epoch()));
         Ok(n == 1)
@@ -680,14 +683,17 @@ impl Store {
             .fetch_optional(&mut *c)
             .await
             .map_err(StoreError::db(OP))?;
-            let other = match prev {
+            // A host joins when its beat is new, or follows an expired one or another
+            // process's: the others then owe it its share.
+            let (other, joins) = match prev {
                 Some(r) => {
                     let i = r.text("instance").map_err(StoreError::db(OP))?;
                     let beat = r.i64("heartbeat_at").map_err(StoreError::db(OP))?;
                     let exp = r.i64("expires_at").map_err(StoreError::db(OP))?;
-                    (i != instance && exp > ms(now) && beat >= ms(started_at)).then_some(i)
+                    let other = (i != instance && exp > ms(now) && beat >= ms(started_at)).then_some(i.clone());
+                    (other, i != instance || exp <= ms(now))
                 }
-                None => None,
+                None => (None, true),
             };
             sqlx::query(
                 "INSERT INTO hosts (host_id, instance, started_at, heartbeat_at, expires_at)
@@ -704,8 +710,12 @@ impl Store {
             .execute(&mut *c)
             .await
             .map_err(StoreError::db(OP))?;
-            other
+            (other, joins)
         });
+        let (other, joins) = other;
+        if joins {
+            notify_lease_change(&mut w.tx, OP).await?;
+        }
         w.commit(OP).await?;
         Ok(other)
     }
@@ -722,7 +732,37 @@ impl Store {
                 .await
                 .map_err(StoreError::db(OP))?;
         });
+        notify_lease_change(&mut w.tx, OP).await?;
         w.commit(OP).await
+    }
+
+    /// What tells this host, between its rounds, that the hosts' shares changed: another host
+    /// handed a lease back, stopped cleanly or joined. PostgreSQL only (`LISTEN` on a
+    /// connection of its own); `None` on SQLite, where one host runs.
+    pub async fn lease_changes(&self) -> Result<Option<LeaseChanges>> {
+        const OP: &str = "listen for lease changes";
+        let Db::Postgres(pool) = self.db() else {
+            return Ok(None);
+        };
+        let options = (*pool.connect_options()).clone();
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::db(OP))?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&own)
+            .await
+            .map_err(StoreError::db(OP))?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
+            .await
+            .map_err(StoreError::db(OP))?;
+        listener
+            .listen(LEASE_CHANNEL)
+            .await
+            .map_err(StoreError::db(OP))?;
+        Ok(Some(LeaseChanges { listener, schema }))
     }
 
     /// Every host's last heartbeat, by host id (expired ones included: filter by
@@ -749,5 +789,50 @@ impl Store {
                 })
                 .collect()
         })
+    }
+}
+
+/// The PostgreSQL channel of lease changes; a notice's payload is the schema it happened in
+/// (hosts of other databases' schemas on the same server ignore it).
+pub const LEASE_CHANNEL: &str = "weft_lease_changes";
+
+/// Tells the hosts listening ([`Store::lease_changes`]) that shares changed, when `tx`
+/// commits. Nothing on SQLite.
+async fn notify_lease_change(tx: &mut Tx, op: &'static str) -> Result<()> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_notify($1, current_schema()::text)")
+            .bind(LEASE_CHANNEL)
+            .execute(&mut **t)
+            .await
+            .map_err(StoreError::db(op))?;
+    }
+    Ok(())
+}
+
+/// Notices of lease changes in this store's schema ([`Store::lease_changes`]).
+pub struct LeaseChanges {
+    listener: sqlx::postgres::PgListener,
+    schema: String,
+}
+
+impl std::fmt::Debug for LeaseChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseChanges")
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl LeaseChanges {
+    /// Waits for the next change in this schema. A lost connection is reconnected (and
+    /// reported as a change: notices sent meanwhile are lost, so a round is due).
+    pub async fn changed(&mut self) -> Result<()> {
+        loop {
+            match self.listener.try_recv().await {
+                Ok(Some(n)) if n.payload() != self.schema => continue,
+                Ok(_) => return Ok(()),
+                Err(e) => return Err(StoreError::db("listen for lease changes")(e)),
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Store leases and fencing on both backends (PostgreSQL skipped with a message when
 //! `WEFT_TEST_POSTGRES_URL` is unset): one holder at a time, a new epoch for every tenure, a
 //! handle fenced by a lost tenure writes nothing (steps, outbox claims and settlements,
-//! watermarks, journal pages with their watermark), renewals and hand-backs, heartbeats.
+//! watermarks, journal pages with their watermark), renewals and hand-backs, heartbeats, and
+//! the notices that tell other hosts of a hand-back, a clean stop or an arrival.
 
 #[macro_use]
 mod common;
@@ -19,6 +20,7 @@ suite!(
     a_restarted_host_with_the_same_id_fences_its_predecessor,
     renewals_hand_backs_and_heartbeats,
     a_heartbeat_renews_every_lease_of_its_process,
+    hosts_hear_of_hand_backs_clean_stops_and_arrivals,
 );
 
 const TTL: Duration = Duration::from_secs(10);
@@ -570,4 +572,45 @@ async fn postgres_a_holder_stopped_inside_a_write_does_not_block_the_takeover() 
     assert!(err.is_fenced(), "{err}");
     s.close().await;
     db.cleanup().await;
+}
+
+/// On PostgreSQL a host hears at once when another hands a lease back, stops cleanly (removes
+/// its heartbeat) or joins (its first beat), and not of a mere renewal; SQLite (one host) has
+/// no listener.
+async fn hosts_hear_of_hand_backs_clean_stops_and_arrivals(db: &TestDb) {
+    let s = &db.store;
+    let Some(mut changes) = s.lease_changes().await.unwrap() else {
+        assert_eq!(s.backend(), weft_store::Backend::Sqlite);
+        return;
+    };
+    let beat = |at_s: i64| s.heartbeat("host-b", "b1", t0(), TTL, t0() + TimeDelta::seconds(at_s));
+    beat(0).await.unwrap();
+    assert!(
+        heard(&mut changes, Duration::from_secs(5)).await,
+        "an arrival"
+    );
+    beat(2).await.unwrap();
+    assert!(
+        !heard(&mut changes, Duration::from_millis(500)).await,
+        "a renewal is no news"
+    );
+    let f = take(db, "s1", "host-b", "b1", 2).await;
+    assert!(s.release_lease(&f).await.unwrap());
+    assert!(
+        heard(&mut changes, Duration::from_secs(5)).await,
+        "a hand-back"
+    );
+    s.remove_host("host-b", "b1").await.unwrap();
+    assert!(
+        heard(&mut changes, Duration::from_secs(5)).await,
+        "a clean stop"
+    );
+}
+
+/// Whether a lease change is heard within `within`.
+async fn heard(c: &mut weft_store::LeaseChanges, within: Duration) -> bool {
+    tokio::time::timeout(within, c.changed())
+        .await
+        .map(|r| r.unwrap())
+        .is_ok()
 }
