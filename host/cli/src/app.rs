@@ -306,7 +306,7 @@ pub(crate) struct StoreBuild {
     runtime: Runtime,
     observer: Arc<dyn weft_engine::Observer>,
     backoff: Arc<Backoff>,
-    wakers: Arc<Wakers>,
+    pub(crate) wakers: Arc<Wakers>,
     privacy_exports: Option<std::path::PathBuf>,
     /// How long the store's idle loops may go without looking (see `weft_engine::idle_cap`).
     idle_cap: Duration,

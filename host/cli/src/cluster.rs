@@ -24,8 +24,9 @@
 //! under their idempotency keys), then runs the store's loops. On a clean shutdown the host
 //! stops every store's loops, hands back every lease and removes its heartbeat, so the other
 //! hosts take its stores at once: on PostgreSQL a hand-back, a clean stop and a host's arrival
-//! are announced (`weft_store::Store::lease_changes`), and a coordinator hearing one runs a
-//! round then instead of at its next renewal.
+//! are announced (`weft_store::Store::host_notices`), and a coordinator hearing one runs a
+//! round then instead of at its next renewal. So are new journal entries, per store: the
+//! holder of a store whose webhook another host's intake took wakes its processing at once.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
@@ -39,7 +40,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{error, info, warn};
 use weft_engine::LoopHealth;
-use weft_store::{Fence, LeaseGrant, OutboxStatus, Store, StoreError};
+use weft_store::{Fence, HostNotice, HostNotices, LeaseGrant, OutboxStatus, Store, StoreError};
 
 use crate::app::StoreBuild;
 
@@ -187,26 +188,43 @@ impl Coordinator {
     /// Rounds until `stop` (the first after `first_wait`), then the clean hand-back.
     pub(crate) async fn run(mut self, first_wait: Duration, mut stop: watch::Receiver<bool>) {
         let mut wait = first_wait;
-        // Another host's hand-back, clean stop or arrival starts a round at once rather than
-        // at the next renewal (PostgreSQL's notices; the timer alone on SQLite).
-        let mut changes = match self.leases.lease_changes().await {
-            Ok(c) => c,
+        // What other hosts do, heard at once (PostgreSQL's notices; the timer alone on SQLite):
+        // a hand-back, clean stop or arrival starts a round rather than waiting for the next
+        // renewal, and entries another host's intake journaled for a store held here wake its
+        // processing, which would otherwise find them at its next idle look (up to minutes on
+        // a host of thousands of stores).
+        let mut notices = match self.leases.host_notices().await {
+            Ok(n) => n,
             Err(e) => {
-                warn!(host = %self.opts.host_id, error = %e, "cannot listen for lease changes; the hosts' shares move at each round only");
+                warn!(host = %self.opts.host_id, error = %e, "cannot listen for other hosts' notices; shares move at each round, and entries other hosts journal wait for the store's next idle look");
                 None
             }
         };
+        let mut next_round = tokio::time::Instant::now() + wait;
         loop {
-            let mut heard = Ok(());
+            let mut heard = Ok(None);
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep_until(next_round) => {}
                 _ = stop.changed() => {}
                 _ = self.any_lost() => {}
-                r = next_change(&mut changes) => heard = r,
+                r = next_notice(&mut notices) => heard = r.map(Some),
             }
-            if let Err(e) = heard {
-                warn!(host = %self.opts.host_id, error = %e, "lost the lease-change listener; the hosts' shares move at each round only");
-                changes = None;
+            match heard {
+                Ok(Some(HostNotice::Journal(store))) => {
+                    if self.held.contains_key(&store)
+                        && let Some(b) = self.builds.get(&store)
+                    {
+                        b.wakers.journal.notify_one();
+                    }
+                    if !*stop.borrow() {
+                        continue;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(host = %self.opts.host_id, error = %e, "lost the listener of other hosts' notices; shares move at each round only");
+                    notices = None;
+                }
             }
             if *stop.borrow() {
                 break;
@@ -218,6 +236,7 @@ impl Coordinator {
                     self.opts.renew_interval
                 }
             };
+            next_round = tokio::time::Instant::now() + wait;
             self.starting.clear();
             while self.retiring.try_join_next().is_some() {}
         }
@@ -699,10 +718,10 @@ fn preference(host: &str, store: &str) -> u64 {
     h.finish()
 }
 
-/// The next lease change another host announced; never, without a listener.
-async fn next_change(changes: &mut Option<weft_store::LeaseChanges>) -> Result<(), StoreError> {
-    match changes {
-        Some(c) => c.changed().await,
+/// The next notice from another host; never, without a listener.
+async fn next_notice(notices: &mut Option<HostNotices>) -> Result<HostNotice, StoreError> {
+    match notices {
+        Some(n) => n.next().await,
         None => std::future::pending().await,
     }
 }

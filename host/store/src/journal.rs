@@ -323,6 +323,28 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Ve
         }
         Ok::<(), StoreError>(())
     })?;
+    if let Tx::Postgres(t) = tx {
+        // The stores that got new entries, told to every host on commit: the one that holds a
+        // store's lease runs its processing now, whichever host's intake took the delivery.
+        let mut stores: Vec<&str> = entries
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_inserted())
+            .map(|(p, _)| p.entry.store_id.as_str())
+            .collect();
+        stores.sort_unstable();
+        stores.dedup();
+        if !stores.is_empty() {
+            sqlx::query(
+                "SELECT count(pg_notify($1, current_schema()::text || ' ' || s)) AS n FROM unnest($2::text[]) AS s",
+            )
+            .bind(crate::lease::JOURNAL_CHANNEL)
+            .bind(&stores)
+            .execute(&mut **t)
+            .await
+            .map_err(StoreError::db(OP))?;
+        }
+    }
     Ok(out)
 }
 

@@ -736,11 +736,12 @@ impl Store {
         w.commit(OP).await
     }
 
-    /// What tells this host, between its rounds, that the hosts' shares changed: another host
-    /// handed a lease back, stopped cleanly or joined. PostgreSQL only (`LISTEN` on a
-    /// connection of its own); `None` on SQLite, where one host runs.
-    pub async fn lease_changes(&self) -> Result<Option<LeaseChanges>> {
-        const OP: &str = "listen for lease changes";
+    /// What tells this host, between its rounds, what other hosts did: handed a lease back,
+    /// stopped cleanly or joined (the shares changed), or journaled entries for a store (its
+    /// holder should process them now). PostgreSQL only (`LISTEN` on a connection of its
+    /// own); `None` on SQLite, where one host runs.
+    pub async fn host_notices(&self) -> Result<Option<HostNotices>> {
+        const OP: &str = "listen for other hosts' notices";
         let Db::Postgres(pool) = self.db() else {
             return Ok(None);
         };
@@ -759,10 +760,10 @@ impl Store {
             .await
             .map_err(StoreError::db(OP))?;
         listener
-            .listen(LEASE_CHANNEL)
+            .listen_all([LEASE_CHANNEL, JOURNAL_CHANNEL])
             .await
             .map_err(StoreError::db(OP))?;
-        Ok(Some(LeaseChanges { listener, schema }))
+        Ok(Some(HostNotices { listener, schema }))
     }
 
     /// Every host's last heartbeat, by host id (expired ones included: filter by
@@ -796,7 +797,11 @@ impl Store {
 /// (hosts of other databases' schemas on the same server ignore it).
 pub const LEASE_CHANNEL: &str = "weft_lease_changes";
 
-/// Tells the hosts listening ([`Store::lease_changes`]) that shares changed, when `tx`
+/// The PostgreSQL channel of new journal entries: a notice's payload is the schema, a space and
+/// the store, one per store and transaction.
+pub const JOURNAL_CHANNEL: &str = "weft_journal";
+
+/// Tells the hosts listening ([`Store::host_notices`]) that shares changed, when `tx`
 /// commits. Nothing on SQLite.
 async fn notify_lease_change(tx: &mut Tx, op: &'static str) -> Result<()> {
     if let Tx::Postgres(t) = tx {
@@ -809,29 +814,50 @@ async fn notify_lease_change(tx: &mut Tx, op: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// Notices of lease changes in this store's schema ([`Store::lease_changes`]).
-pub struct LeaseChanges {
+/// What another host did, as [`HostNotices`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostNotice {
+    /// The hosts' shares changed (a hand-back, a clean stop, an arrival), or notices may have
+    /// been missed (the listener reconnected): a lease round is due.
+    Shares,
+    /// New journal entries for this store.
+    Journal(String),
+}
+
+/// Notices from the other hosts on this store's schema ([`Store::host_notices`]).
+pub struct HostNotices {
     listener: sqlx::postgres::PgListener,
     schema: String,
 }
 
-impl std::fmt::Debug for LeaseChanges {
+impl std::fmt::Debug for HostNotices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LeaseChanges")
+        f.debug_struct("HostNotices")
             .field("schema", &self.schema)
             .finish()
     }
 }
 
-impl LeaseChanges {
-    /// Waits for the next change in this schema. A lost connection is reconnected (and
-    /// reported as a change: notices sent meanwhile are lost, so a round is due).
-    pub async fn changed(&mut self) -> Result<()> {
+impl HostNotices {
+    /// Waits for the next notice of this schema. A lost connection is reconnected and reported
+    /// as [`HostNotice::Shares`] (notices sent meanwhile are lost, so a round is due).
+    pub async fn next(&mut self) -> Result<HostNotice> {
         loop {
-            match self.listener.try_recv().await {
-                Ok(Some(n)) if n.payload() != self.schema => continue,
-                Ok(_) => return Ok(()),
-                Err(e) => return Err(StoreError::db("listen for lease changes")(e)),
+            let n = match self.listener.try_recv().await {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(HostNotice::Shares),
+                Err(e) => return Err(StoreError::db("listen for other hosts' notices")(e)),
+            };
+            match n.channel() {
+                LEASE_CHANNEL if n.payload() == self.schema => return Ok(HostNotice::Shares),
+                JOURNAL_CHANNEL => {
+                    if let Some((schema, store)) = n.payload().split_once(' ')
+                        && schema == self.schema
+                    {
+                        return Ok(HostNotice::Journal(store.to_owned()));
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -60,7 +60,9 @@ pub use db::{Backend, OpenOptions};
 pub use deletes::{HeldDelete, MootWrites, RELEASE_KEY};
 pub use error::{Result, StoreError};
 pub use journal::body_hash;
-pub use lease::{ClusterHost, Fence, LEASE_CHANNEL, Lease, LeaseChanges};
+pub use lease::{
+    ClusterHost, Fence, HostNotice, HostNotices, JOURNAL_CHANNEL, LEASE_CHANNEL, Lease,
+};
 pub use lineage::{
     Explanation, FoundRecord, LineageStep, RecordCopy, RecordWrite, describe_decision,
 };

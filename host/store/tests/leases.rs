@@ -12,7 +12,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use common::{TestDb, outbox, product, t0};
 use serde_json::json;
-use weft_store::{Completion, Fence, LeaseGrant, StepCommit, StoreError, WatermarkUpdate};
+use weft_store::{
+    Completion, Fence, HostNotice, LeaseGrant, StepCommit, StoreError, WatermarkUpdate,
+};
 
 suite!(
     leases_are_exclusive_and_every_tenure_has_a_larger_epoch,
@@ -20,7 +22,7 @@ suite!(
     a_restarted_host_with_the_same_id_fences_its_predecessor,
     renewals_hand_backs_and_heartbeats,
     a_heartbeat_renews_every_lease_of_its_process,
-    hosts_hear_of_hand_backs_clean_stops_and_arrivals,
+    hosts_hear_of_hand_backs_clean_stops_arrivals_and_new_entries,
 );
 
 const TTL: Duration = Duration::from_secs(10);
@@ -575,42 +577,73 @@ async fn postgres_a_holder_stopped_inside_a_write_does_not_block_the_takeover() 
 }
 
 /// On PostgreSQL a host hears at once when another hands a lease back, stops cleanly (removes
-/// its heartbeat) or joins (its first beat), and not of a mere renewal; SQLite (one host) has
+/// its heartbeat) or joins (its first beat), and not of a mere renewal; and which store got new
+/// journal entries (once per store and transaction, not for duplicates). SQLite (one host) has
 /// no listener.
-async fn hosts_hear_of_hand_backs_clean_stops_and_arrivals(db: &TestDb) {
+async fn hosts_hear_of_hand_backs_clean_stops_arrivals_and_new_entries(db: &TestDb) {
     let s = &db.store;
-    let Some(mut changes) = s.lease_changes().await.unwrap() else {
+    let Some(mut notices) = s.host_notices().await.unwrap() else {
         assert_eq!(s.backend(), weft_store::Backend::Sqlite);
         return;
     };
     let beat = |at_s: i64| s.heartbeat("host-b", "b1", t0(), TTL, t0() + TimeDelta::seconds(at_s));
     beat(0).await.unwrap();
-    assert!(
-        heard(&mut changes, Duration::from_secs(5)).await,
+    assert_eq!(
+        heard(&mut notices).await,
+        Some(HostNotice::Shares),
         "an arrival"
     );
     beat(2).await.unwrap();
-    assert!(
-        !heard(&mut changes, Duration::from_millis(500)).await,
-        "a renewal is no news"
-    );
+    assert!(quiet(&mut notices).await, "a renewal is no news");
     let f = take(db, "s1", "host-b", "b1", 2).await;
     assert!(s.release_lease(&f).await.unwrap());
-    assert!(
-        heard(&mut changes, Duration::from_secs(5)).await,
+    assert_eq!(
+        heard(&mut notices).await,
+        Some(HostNotice::Shares),
         "a hand-back"
     );
     s.remove_host("host-b", "b1").await.unwrap();
-    assert!(
-        heard(&mut changes, Duration::from_secs(5)).await,
+    assert_eq!(
+        heard(&mut notices).await,
+        Some(HostNotice::Shares),
         "a clean stop"
     );
+
+    let a = product("p1", "2026-11-26T10:00:00Z", "Hat");
+    let mut b = product("p2", "2026-11-26T10:00:00Z", "Scarf");
+    b.store_id = "s2".into();
+    s.append_batch(vec![a.clone(), b, a.clone()]).await.unwrap();
+    let mut got = vec![heard(&mut notices).await, heard(&mut notices).await];
+    got.sort_by_key(|n| format!("{n:?}"));
+    assert_eq!(
+        got,
+        [
+            Some(HostNotice::Journal("s1".into())),
+            Some(HostNotice::Journal("s2".into()))
+        ]
+    );
+    assert!(
+        quiet(&mut notices).await,
+        "one notice per store and transaction"
+    );
+    assert!(!s.append(a).await.unwrap().is_inserted());
+    assert!(quiet(&mut notices).await, "a duplicate is no news");
 }
 
-/// Whether a lease change is heard within `within`.
-async fn heard(c: &mut weft_store::LeaseChanges, within: Duration) -> bool {
-    tokio::time::timeout(within, c.changed())
+/// The next notice heard within 10 s, if any.
+async fn heard(n: &mut weft_store::HostNotices) -> Option<HostNotice> {
+    heard_within(n, Duration::from_secs(10)).await
+}
+
+/// Whether nothing is heard for half a second (a notice is delivered on commit: on a local
+/// server, within milliseconds).
+async fn quiet(n: &mut weft_store::HostNotices) -> bool {
+    heard_within(n, Duration::from_millis(500)).await.is_none()
+}
+
+async fn heard_within(n: &mut weft_store::HostNotices, within: Duration) -> Option<HostNotice> {
+    tokio::time::timeout(within, n.next())
         .await
+        .ok()
         .map(|r| r.unwrap())
-        .is_ok()
 }
