@@ -57,8 +57,9 @@ pub enum IntakeBenchError {
 
 const STORE: &str = "bench";
 const SECRET: &[u8] = b"bench-webhook-secret";
-/// Most sequential one-transaction appends of the baseline (it also stops after 10 s).
-const RAW_MAX: usize = 2000;
+/// Most sequential one-transaction appends in each half of the baseline (each half also stops
+/// after 5 s); the baseline never appends more entries than the HTTP phase sends.
+const RAW_MAX: usize = 1000;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -106,10 +107,19 @@ pub struct IntakeHttpBench {
     pub batches: u64,
     /// Mean entries per transaction.
     pub mean_batch: f64,
-    /// Sequential one-transaction appends of the baseline.
+    /// Sequential one-transaction appends of the baseline (half before the HTTP phase, half
+    /// after).
     pub raw_appends: u64,
-    /// Baseline appends per second: one fsync'd transaction per request on the same disk.
+    /// Baseline appends per second: one fsync'd transaction per request on the same disk, over
+    /// both halves. Measured on both sides of the HTTP phase because a shared machine's speed
+    /// drifts between runs and within one: a baseline taken on one side only can compare the
+    /// intake with a faster or slower machine.
     pub raw_appends_per_sec: f64,
+    /// The baseline's rate before the HTTP phase.
+    pub raw_before_per_sec: f64,
+    /// The baseline's rate after the HTTP phase (their spread says how much the machine
+    /// drifted during the run).
+    pub raw_after_per_sec: f64,
     /// Median latency of one baseline append, milliseconds.
     pub raw_p50_ms: f64,
     /// `webhooks_per_sec / raw_appends_per_sec`: durable webhooks per second over one fsync'd
@@ -199,6 +209,24 @@ pub async fn bench_http_intake(
             source,
         })?;
 
+    let bodies: Arc<Vec<(bytes::Bytes, String)>> = Arc::new(
+        (0..opts.requests)
+            .map(|i| {
+                let b = webhook_body(i);
+                let sig = sign(SECRET, &b);
+                (bytes::Bytes::from(b), sig)
+            })
+            .collect(),
+    );
+
+    // Baseline, first half: one transaction (one fsync) per request, sequential, same disk.
+    let raw = Store::open(&tmp.path().join("raw.sqlite").to_string_lossy())
+        .await
+        .map_err(store_err("opening the baseline database"))?;
+    let total = opts.requests.min(2 * RAW_MAX);
+    let half = total.div_ceil(2);
+    let before = raw_appends(&raw, &bodies, 0..half).await?;
+
     // HTTP phase.
     let store = Store::open(&tmp.path().join("intake.sqlite").to_string_lossy())
         .await
@@ -234,15 +262,6 @@ pub async fn bench_http_intake(
         let _ = stopped.await;
     }));
 
-    let bodies: Arc<Vec<(bytes::Bytes, String)>> = Arc::new(
-        (0..opts.requests)
-            .map(|i| {
-                let b = webhook_body(i);
-                let sig = sign(SECRET, &b);
-                (bytes::Bytes::from(b), sig)
-            })
-            .collect(),
-    );
     let body_bytes = bodies[0].0.len();
     let next = Arc::new(AtomicUsize::new(0));
     let path = format!("/webhooks/shopify/{STORE}");
@@ -329,36 +348,13 @@ pub async fn bench_http_intake(
     store.close().await;
     latencies.sort();
 
-    // Baseline: one transaction (one fsync) per request, sequential, same disk.
-    let raw = Store::open(&tmp.path().join("raw.sqlite").to_string_lossy())
-        .await
-        .map_err(store_err("opening the baseline database"))?;
-    let mut raw_lat = Vec::new();
-    let raw_started = Instant::now();
-    for i in 0..opts.requests.min(RAW_MAX) {
-        let body = serde_json::from_slice(&bodies[i].0[..]).expect("bench bodies are JSON");
-        let entry = NewJournalEntry {
-            store_id: STORE.into(),
-            system: "shopify".into(),
-            kind: "product".into(),
-            entity_id: (8_079_745_990_000_000_000_u64 + i as u64).to_string(),
-            version: "2026-11-26T10:00:00Z".into(),
-            source: Source::Webhook,
-            delivery_id: Some(format!("bench-delivery-{i}")),
-            body,
-            received_at: Utc::now(),
-        };
-        let t = Instant::now();
-        raw.append(entry)
-            .await
-            .map_err(store_err("appending a baseline entry"))?;
-        raw_lat.push(t.elapsed());
-        if raw_started.elapsed() > Duration::from_secs(10) {
-            break;
-        }
-    }
-    let raw_seconds = raw_started.elapsed().as_secs_f64();
+    // Baseline, second half, on the same database (its entries' ids follow the first half's).
+    let after = raw_appends(&raw, &bodies, half..total).await?;
     raw.close().await;
+    let rate = |r: &(Vec<Duration>, f64)| r.0.len() as f64 / r.1.max(f64::EPSILON);
+    let (raw_before_per_sec, raw_after_per_sec) = (rate(&before), rate(&after));
+    let mut raw_lat: Vec<Duration> = before.0.into_iter().chain(after.0).collect();
+    let raw_seconds = before.1 + after.1;
     raw_lat.sort();
 
     let webhooks_per_sec = latencies.len() as f64 / seconds;
@@ -376,6 +372,8 @@ pub async fn bench_http_intake(
         mean_batch: stats.entries as f64 / stats.batches.max(1) as f64,
         raw_appends: raw_lat.len() as u64,
         raw_appends_per_sec,
+        raw_before_per_sec,
+        raw_after_per_sec,
         raw_p50_ms: percentile(&raw_lat, 0.50),
         ratio_to_one_fsync: webhooks_per_sec / raw_appends_per_sec,
         cpu_us_per_webhook: cpu / latencies.len().max(1) as f64 * 1e6,
@@ -386,6 +384,42 @@ pub async fn bench_http_intake(
         body_bytes,
         synchronous: "FULL",
     })
+}
+
+/// One baseline half: appends entries `range` (ids and delivery ids from their index, bodies
+/// cycled from `bodies`) one transaction each, stopping after 5 s. Returns each append's
+/// latency and the half's seconds.
+async fn raw_appends(
+    raw: &Store,
+    bodies: &[(bytes::Bytes, String)],
+    range: std::ops::Range<usize>,
+) -> Result<(Vec<Duration>, f64), IntakeBenchError> {
+    let mut lat = Vec::new();
+    let started = Instant::now();
+    for i in range {
+        let body =
+            serde_json::from_slice(&bodies[i % bodies.len()].0[..]).expect("bench bodies are JSON");
+        let entry = NewJournalEntry {
+            store_id: STORE.into(),
+            system: "shopify".into(),
+            kind: "product".into(),
+            entity_id: (8_079_745_990_000_000_000_u64 + i as u64).to_string(),
+            version: "2026-11-26T10:00:00Z".into(),
+            source: Source::Webhook,
+            delivery_id: Some(format!("bench-delivery-{i}")),
+            body,
+            received_at: Utc::now(),
+        };
+        let t = Instant::now();
+        raw.append(entry)
+            .await
+            .map_err(store_err("appending a baseline entry"))?;
+        lat.push(t.elapsed());
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    Ok((lat, started.elapsed().as_secs_f64()))
 }
 
 /// What the stages of the intake cost one delivery, measured one after the other on one thread.
