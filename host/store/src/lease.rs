@@ -690,8 +690,10 @@ impl Store {
                     let i = r.text("instance").map_err(StoreError::db(OP))?;
                     let beat = r.i64("heartbeat_at").map_err(StoreError::db(OP))?;
                     let exp = r.i64("expires_at").map_err(StoreError::db(OP))?;
-                    let other = (i != instance && exp > ms(now) && beat >= ms(started_at)).then_some(i.clone());
-                    (other, i != instance || exp <= ms(now))
+                    let live = exp > ms(now);
+                    let other =
+                        (i != instance && live && beat >= ms(started_at)).then(|| i.clone());
+                    (other, i != instance || !live)
                 }
                 None => (None, true),
             };
