@@ -744,21 +744,18 @@ impl Store {
     /// own); `None` on SQLite, where one host runs.
     pub async fn host_notices(&self) -> Result<Option<HostNotices>> {
         const OP: &str = "listen for other hosts' notices";
-        let Db::Postgres(pool) = self.db() else {
+        if !matches!(self.db(), Db::Postgres(_)) {
+            return Ok(None);
+        }
+        let own = self.with_own_pool(1).await?;
+        let Db::Postgres(own) = own.db() else {
             return Ok(None);
         };
-        let options = (*pool.connect_options()).clone();
-        let own = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(StoreError::db(OP))?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-            .fetch_one(&own)
+            .fetch_one(own)
             .await
             .map_err(StoreError::db(OP))?;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&own)
+        let mut listener = sqlx::postgres::PgListener::connect_with(own)
             .await
             .map_err(StoreError::db(OP))?;
         listener
