@@ -2793,7 +2793,13 @@ pub(crate) fn drifted(report: &mut Verification, key: &(String, String)) {
 pub async fn drift_lineage(db: &Store, store: &str, records: &[(String, String)]) -> Vec<String> {
     let cut = |v: &str| v.chars().take(600).collect::<String>();
     let mut out = Vec::new();
-    for (kind, key) in records.iter().take(LINEAGE_RECORDS) {
+    // A record that differs in two comparisons (sheet and shop, shop and ERP) is shown once.
+    let mut seen = std::collections::BTreeSet::new();
+    for (kind, key) in records
+        .iter()
+        .filter(|r| seen.insert(*r))
+        .take(LINEAGE_RECORDS)
+    {
         let steps = match db.lineage_steps(store, kind, key, LINEAGE_STEPS).await {
             Ok(steps) => steps,
             Err(e) => {

@@ -839,7 +839,7 @@ pub async fn run_with(opts: DemoOptions, erp: Option<Erp>) -> Result<SheetDemoRe
         }
     }
     let v = verify(&run, &sheets_handle.base_url, &key_json, &m, &mut report).await?;
-    let mut drifted = v.drifted.clone();
+    let mut drifted = v.drifted;
     if let Some(e) = &run.erp {
         say(
             &opts,
