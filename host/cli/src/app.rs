@@ -302,7 +302,7 @@ impl HealthWatch {
 pub(crate) struct StoreBuild {
     pub(crate) setup: StoreSetup,
     ctx: StoreCtx,
-    systems: Systems,
+    pub(crate) systems: Systems,
     runtime: Runtime,
     observer: Arc<dyn weft_engine::Observer>,
     backoff: Arc<Backoff>,

@@ -210,11 +210,21 @@ impl Coordinator {
                 r = next_notice(&mut notices) => heard = r.map(Some),
             }
             match heard {
-                Ok(Some(HostNotice::Journal(store))) => {
+                Ok(Some(HostNotice::Journal { store, hinted })) => {
                     if self.held.contains_key(&store)
                         && let Some(b) = self.builds.get(&store)
                     {
                         b.wakers.journal.notify_one();
+                        // Hints another host's intake journaled: fetch what they name now,
+                        // not at the next poll round. (This host's own intake has pushed
+                        // already; a second push costs its fetcher one empty look.)
+                        for system in &hinted {
+                            if let Some(bus) =
+                                b.systems.get(system).and_then(|s| s.platform.hint_bus())
+                            {
+                                bus.push();
+                            }
+                        }
                     }
                     if !*stop.borrow() {
                         continue;

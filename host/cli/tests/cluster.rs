@@ -1102,3 +1102,172 @@ fn tails(hosts: &[Weft]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A thin webhook (a BigCommerce callback, journaled as a hint) that another host's intake
+/// took is fetched by the store's lease holder at once: the journal notice names the system
+/// with new hints, and the holder wakes that system's hint fetcher. Before, it waited for the
+/// holder's next poll round (a minute here). Two in-process hosts on one PostgreSQL schema;
+/// skipped, saying so, when `WEFT_TEST_POSTGRES_URL` is unset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_another_host_took_is_fetched_by_the_holder_at_once() {
+    use weft_sim_bigcommerce::{BcSim, DEFAULT_STORE_HASH, DEFAULT_TOKEN, SimConfig};
+    let Ok(base_url) = std::env::var("WEFT_TEST_POSTGRES_URL") else {
+        println!("skipping: WEFT_TEST_POSTGRES_URL is unset (two hosts need one PostgreSQL)");
+        return;
+    };
+    const SECRET: &str = "hint-secret";
+    let schema = format!("weft_hints_{:016x}", rand::random::<u64>());
+    let open = || {
+        Store::open_with(
+            &base_url,
+            OpenOptions {
+                postgres_schema: Some(schema.clone()),
+                max_connections: 4,
+                ..OpenOptions::default()
+            },
+        )
+    };
+    let (db_a, db_b) = (open().await.expect("schema"), open().await.expect("schema"));
+    let bc = BcSim::new(SimConfig::default()).expect("a BigCommerce simulator");
+    let bc_server = bc.serve_local().await.expect("serve the simulator");
+    let product = bc
+        .create_product(
+            json!({"name": "Cap", "type": "physical", "price": 5.0, "sku": "CAP",
+            "inventory_tracking": "product", "inventory_level": 3}),
+        )
+        .expect("a product");
+
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(tmp.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .expect("a runtime");
+    let mapper = runtime
+        .load(
+            "shopify-netsuite",
+            weft_plugin_artifacts::stock("shopify-netsuite").expect("the stock mapper"),
+        )
+        .expect("load the mapper");
+    let setup = || weft::app::StoreSetup {
+        id: "s1".into(),
+        systems: vec![weft::platforms::bigcommerce_system(
+            "bc",
+            &bc_server.base_url,
+            DEFAULT_STORE_HASH,
+            DEFAULT_TOKEN,
+            150,
+            vec![SECRET.as_bytes().to_vec()],
+        )],
+        mapper: mapper.clone().into(),
+        resolvers: Vec::new(),
+        plugin_config: Default::default(),
+        limits: Limits::default(),
+        timing: weft_engine::Timing {
+            // Only a woken fetcher reads the product within this test.
+            poll_interval: Duration::from_secs(60),
+            ..weft_engine::Timing::default()
+        },
+        poll_overlap: Duration::from_secs(5),
+        public_url: None,
+        stock: Default::default(),
+        ownership: Default::default(),
+        deletes: Default::default(),
+    };
+    let start = |db: Store, id: &'static str, setup: weft::app::StoreSetup| {
+        let runtime = runtime.clone();
+        async move {
+            weft::app::Host::start_clustered(
+                db,
+                &runtime,
+                vec![setup],
+                weft_server::Listeners::bind("127.0.0.1:0".parse().unwrap(), None)
+                    .await
+                    .expect("bind"),
+                weft_server::ServeOptions::default(),
+                None,
+                None,
+                weft::cluster::ClusterOptions {
+                    host_id: id.into(),
+                    lease_ttl: TTL,
+                    renew_interval: RENEW,
+                },
+            )
+            .await
+            .expect("a host starts")
+        }
+    };
+    let a = start(db_a.clone(), "a", setup()).await;
+    let until = Instant::now() + Duration::from_secs(20);
+    while a.owned_stores() != ["s1"] {
+        assert!(Instant::now() < until, "host a never held s1");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let polled = a.poll_now();
+    while !a.polled_since(&polled) {
+        assert!(Instant::now() < until, "host a never polled s1");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = start(db_b.clone(), "b", setup()).await;
+    // b's first rounds: one store, held by a, stays with a.
+    tokio::time::sleep(RENEW * 2).await;
+    assert_eq!(a.owned_stores(), ["s1"]);
+    assert!(b.owned_stores().is_empty());
+
+    let product_entries = |db: Store| async move {
+        db.journal_range("s1", None, Some("product"), 0, 1000)
+            .await
+            .expect("read the journal")
+            .into_iter()
+            .filter(|e| e.system == "bc" && e.entity_id == product.to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = product_entries(db_a.clone()).await.len();
+    bc.edit_product(product, json!({ "price": 7.5 }))
+        .expect("edit the product");
+    let callback = json!({
+        "scope": "store/product/updated", "store_id": "1001234",
+        "producer": format!("stores/{DEFAULT_STORE_HASH}"),
+        "data": {"type": "product", "id": product}, "hash": "edit-1",
+        "created_at": chrono::Utc::now().timestamp(),
+    });
+    let sent = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!("http://{}/webhooks/bc/s1", b.addr))
+        .header(weft_bigcommerce::webhook::SECRET_HEADER, SECRET)
+        .json(&callback)
+        .send()
+        .await
+        .expect("post the callback to b");
+    assert_eq!(answer.status(), 200, "b journals the hint");
+    let until = sent + Duration::from_secs(15);
+    let fetched = loop {
+        let entries = product_entries(db_a.clone()).await;
+        if entries.len() > before {
+            break entries;
+        }
+        assert!(
+            Instant::now() < until,
+            "the holder did not fetch the hinted product within 15 s (its poll round is 60 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "hint on host b -> product journaled by host a after {:?}",
+        sent.elapsed()
+    );
+    let last = fetched.last().expect("an entry");
+    assert_eq!(
+        last.source,
+        weft_store::Source::Webhook,
+        "read by the fetcher"
+    );
+    assert!(
+        last.body.to_string().contains("7.5"),
+        "the edited product: {}",
+        last.body
+    );
+    b.stop().await;
+    a.stop().await;
+    drop_schema(&base_url, &schema).await;
+}

@@ -211,6 +211,14 @@ pub trait Platform: Send + Sync + 'static {
         None
     }
 
+    /// The bus that wakes this system's hint fetcher, when its webhooks are hints
+    /// ([`hints`]). Its own intake pushes on it; the host pushes on it too when another host's
+    /// intake journaled a hint for this system (a cluster's journal notice names it), so the
+    /// store's lease holder fetches the entity at once, not at its next poll round.
+    fn hint_bus(&self) -> Option<Arc<hints::HintBus>> {
+        None
+    }
+
     /// The keys of this platform's documents of journal kind `kind` (and of its write bodies
     /// for records of that kind) that hold a person's data: a privacy redaction replaces every
     /// string under them, at any depth ([`weft_store::RedactionPlan`]). The default: none.

@@ -29,11 +29,9 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
-/// The journal kind of a *hint*: a delivery that names an entity without carrying it (webhooks
-/// that are thin by design). It is journaled like any delivery (acknowledged only once durable;
-/// a duplicate dedupes by its delivery id) but never mapped: the processing step skips it, and
-/// the platform's own change source fetches the entity it names.
-pub const HINT_KIND: &str = "hint";
+/// The journal kind of a *hint* (see [`weft_store::HINT_KIND`]): the platform's own change
+/// source fetches the entity it names ([`crate::hints`]).
+pub use weft_store::HINT_KIND;
 
 /// The body field that marks a document as a deletion (a *tombstone*).
 pub const DELETED_FIELD: &str = "weft_deleted";

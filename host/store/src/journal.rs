@@ -20,6 +20,13 @@ use crate::types::{
     version_key,
 };
 
+/// The journal kind of a *hint*: a delivery that names an entity without carrying it (webhooks
+/// that are thin by design). It is journaled like any delivery (acknowledged only once durable;
+/// a duplicate dedupes by its delivery id) but never mapped: the processing step skips it, and
+/// the platform's own change source fetches the entity it names. A transaction that journals a
+/// hint names its system in the store's [`crate::JOURNAL_CHANNEL`] notice.
+pub const HINT_KIND: &str = "hint";
+
 /// Class of the advisory locks PostgreSQL journal appends hold, one per store (the two-key
 /// form: `pg_advisory_xact_lock(class, store key)`). Serialising a store's appends makes its
 /// `seq` commit order equal its `seq` order, so a reader paging the store by `seq > cursor`
@@ -325,15 +332,24 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, entries: &[Prepared]) -> Result<Ve
     })?;
     if let Tx::Postgres(t) = tx {
         // The stores that got new entries, told to every host on commit: the one that holds a
-        // store's lease runs its processing now, whichever host's intake took the delivery.
-        let mut stores: Vec<&str> = entries
-            .iter()
-            .zip(&out)
-            .filter(|(_, o)| o.is_inserted())
-            .map(|(p, _)| p.entry.store_id.as_str())
+        // store's lease runs its processing now, whichever host's intake took the delivery, and
+        // wakes the hint fetchers of the systems named after the store (those with new hints).
+        let mut hinted: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (p, _) in entries.iter().zip(&out).filter(|(_, o)| o.is_inserted()) {
+            let systems = hinted.entry(p.entry.store_id.as_str()).or_default();
+            if p.entry.kind == HINT_KIND && !systems.contains(&p.entry.system.as_str()) {
+                systems.push(p.entry.system.as_str());
+            }
+        }
+        let stores: Vec<String> = hinted
+            .into_iter()
+            .map(|(store, systems)| {
+                std::iter::once(store)
+                    .chain(systems)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect();
-        stores.sort_unstable();
-        stores.dedup();
         if !stores.is_empty() {
             sqlx::query(
                 "SELECT count(pg_notify($1, current_schema()::text || ' ' || s)) AS n FROM unnest($2::text[]) AS s",

@@ -797,7 +797,8 @@ impl Store {
 pub const LEASE_CHANNEL: &str = "weft_lease_changes";
 
 /// The PostgreSQL channel of new journal entries: a notice's payload is the schema, a space and
-/// the store, one per store and transaction.
+/// the store, one per store and transaction, then (space-separated) each system whose new
+/// entries include a hint ([`crate::HINT_KIND`]).
 pub const JOURNAL_CHANNEL: &str = "weft_journal";
 
 /// Tells the hosts listening ([`Store::host_notices`]) that shares changed, when `tx`
@@ -819,8 +820,14 @@ pub enum HostNotice {
     /// The hosts' shares changed (a hand-back, a clean stop, an arrival), or notices may have
     /// been missed (the listener reconnected): a lease round is due.
     Shares,
-    /// New journal entries for this store.
-    Journal(String),
+    /// New journal entries for a store.
+    Journal {
+        /// The store.
+        store: String,
+        /// The systems whose new entries include a hint ([`crate::HINT_KIND`]): their hint
+        /// fetchers have something to read.
+        hinted: Vec<String>,
+    },
 }
 
 /// Notices from the other hosts on this store's schema ([`Store::host_notices`]).
@@ -850,10 +857,14 @@ impl HostNotices {
             match n.channel() {
                 LEASE_CHANNEL if n.payload() == self.schema => return Ok(HostNotice::Shares),
                 JOURNAL_CHANNEL => {
-                    if let Some((schema, store)) = n.payload().split_once(' ')
-                        && schema == self.schema
+                    let mut words = n.payload().split(' ');
+                    if words.next() == Some(self.schema.as_str())
+                        && let Some(store) = words.next()
                     {
-                        return Ok(HostNotice::Journal(store.to_owned()));
+                        return Ok(HostNotice::Journal {
+                            store: store.to_owned(),
+                            hinted: words.map(str::to_owned).collect(),
+                        });
                     }
                 }
                 _ => {}

@@ -59,7 +59,7 @@ pub use bench::{IntakeBench, bench_intake};
 pub use db::{Backend, OpenOptions};
 pub use deletes::{HeldDelete, MootWrites, RELEASE_KEY};
 pub use error::{Result, StoreError};
-pub use journal::body_hash;
+pub use journal::{HINT_KIND, body_hash};
 pub use lease::{
     ClusterHost, Fence, HostNotice, HostNotices, JOURNAL_CHANNEL, LEASE_CHANNEL, Lease,
 };

@@ -578,8 +578,8 @@ async fn postgres_a_holder_stopped_inside_a_write_does_not_block_the_takeover() 
 
 /// On PostgreSQL a host hears at once when another hands a lease back, stops cleanly (removes
 /// its heartbeat) or joins (its first beat), and not of a mere renewal; and which store got new
-/// journal entries (once per store and transaction, not for duplicates). SQLite (one host) has
-/// no listener.
+/// journal entries (once per store and transaction, not for duplicates), with the systems whose
+/// new entries include hints. SQLite (one host) has no listener.
 async fn hosts_hear_of_hand_backs_clean_stops_arrivals_and_new_entries(db: &TestDb) {
     let s = &db.store;
     let Some(mut notices) = s.host_notices().await.unwrap() else {
@@ -612,14 +612,36 @@ async fn hosts_hear_of_hand_backs_clean_stops_arrivals_and_new_entries(db: &Test
     let a = product("p1", "2026-11-26T10:00:00Z", "Hat");
     let mut b = product("p2", "2026-11-26T10:00:00Z", "Scarf");
     b.store_id = "s2".into();
-    s.append_batch(vec![a.clone(), b, a.clone()]).await.unwrap();
+    // Hints in s2: two of system `bc` (named once), one of `ns`.
+    let hint = |system: &str, id: &str| {
+        let mut h = product(id, "2026-11-26T10:00:00Z", "");
+        (h.store_id, h.system, h.kind) = ("s2".into(), system.into(), weft_store::HINT_KIND.into());
+        h.body = json!({ "names": id });
+        h
+    };
+    s.append_batch(vec![
+        a.clone(),
+        b,
+        hint("bc", "product:1"),
+        hint("ns", "item:7"),
+        hint("bc", "product:2"),
+        a.clone(),
+    ])
+    .await
+    .unwrap();
     let mut got = vec![heard(&mut notices).await, heard(&mut notices).await];
     got.sort_by_key(|n| format!("{n:?}"));
     assert_eq!(
         got,
         [
-            Some(HostNotice::Journal("s1".into())),
-            Some(HostNotice::Journal("s2".into()))
+            Some(HostNotice::Journal {
+                store: "s1".into(),
+                hinted: vec![]
+            }),
+            Some(HostNotice::Journal {
+                store: "s2".into(),
+                hinted: vec!["bc".into(), "ns".into()]
+            })
         ]
     );
     assert!(

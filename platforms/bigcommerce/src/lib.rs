@@ -40,7 +40,7 @@ use weft_platform::{
 
 pub use client::{BcClient, BcConfig};
 pub use limiter::{Class, DEFAULT_MARGIN, QuotaLimiter, QuotaReading};
-pub use webhook::{HintBus, HintFetcher, HookKeeper};
+pub use webhook::{BcHints, HintBus, HintFetcher, HookKeeper, hint_fetcher};
 
 /// The platform's name.
 pub const PLATFORM: &str = "bigcommerce";
@@ -114,6 +114,10 @@ impl Platform for BigCommerce {
 
     fn webhooks(&self) -> Option<Arc<dyn WebhookIntake>> {
         Some(Arc::new(webhook::BcWebhooks::new(self.bus.clone())))
+    }
+
+    fn hint_bus(&self) -> Option<Arc<HintBus>> {
+        self.bus.clone()
     }
 
     /// Stock writes are absolute sets executed as read, compare, set: a resend finds what the
@@ -259,7 +263,7 @@ impl Connection for BigCommerceConnection {
 
     fn change_sources(&self, ctx: &SourceCtx) -> Vec<Arc<dyn Poller>> {
         let journal = poll::Journal::new(ctx.store_id.clone(), ctx.system.clone(), ctx.db.clone());
-        let fetcher = HintFetcher::new(
+        let fetcher = hint_fetcher(
             journal.clone(),
             self.client.clone(),
             self.bus.clone(),

@@ -15,27 +15,27 @@
 //! - **Intake** journals the hint (kind [`weft_platform::webhook::HINT_KIND`], delivery id the
 //!   scope and the payload's `hash`, so a duplicate callback dedupes), which the engine never
 //!   maps, and wakes the system's [`HintFetcher`] through its [`HintBus`].
-//! - **The [`HintFetcher`]** waits a short gathering delay, reads the hints journaled since its
-//!   watermark (so a burst of hints for one entity fetches it once, and a hint acknowledged
-//!   before a crash is still fetched after it), reads each named entity through the quota
-//!   limiter (a product with its variants and stock per location, a customer, an order with
-//!   its lines), and journals what it read with its new watermark in one transaction. A
-//!   dropped callback is caught by change capture, which reads every change again by
-//!   `date_modified`.
+//! - **The [`HintFetcher`]** (weft's shared one, reading through [`BcHints`]) waits a short
+//!   gathering delay, reads the hints journaled since its watermark (so a burst of hints for
+//!   one entity fetches it once, and a hint acknowledged before a crash is still fetched after
+//!   it), reads each named entity through the quota limiter (a product with its variants and
+//!   stock per location, a customer, an order with its lines), and journals what it read with
+//!   its new watermark in one transaction. A dropped callback is caught by change capture,
+//!   which reads every change again by `date_modified`. In a cluster, a hint another host's
+//!   intake journaled wakes it through the journal notice ([`weft_platform::Platform::hint_bus`]).
 //! - **The [`HookKeeper`]** keeps one active hook per scope of [`SCOPES`] delivering to weft
 //!   with the secret header: it creates the missing ones and re-activates the ones BigCommerce
 //!   deactivated after failed callbacks.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::HeaderMap;
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::Notify;
+use weft_platform::hints::HintSource;
+pub use weft_platform::hints::{HintBus, HintFetcher};
 use weft_platform::webhook::{HINT_KIND, clip, header_str};
 use weft_platform::{
     ConnectorError, PollReport, Poller, SourceError, WebhookDelivery, WebhookIntake, WebhookSecret,
@@ -50,41 +50,6 @@ pub const SECRET_HEADER: &str = "x-weft-webhook-secret";
 
 /// The scopes weft subscribes to.
 pub const SCOPES: [&str; 3] = ["store/product/*", "store/customer/*", "store/order/*"];
-
-/// Hints waiting to be fetched, shared by a system's intake and its fetcher.
-#[derive(Debug, Default)]
-pub struct HintBus {
-    pending: Mutex<BTreeSet<(String, u64)>>,
-    notify: Notify,
-    received: std::sync::atomic::AtomicU64,
-}
-
-impl HintBus {
-    /// A bus.
-    pub fn new() -> Arc<Self> {
-        Arc::new(HintBus::default())
-    }
-
-    /// Adds a hint.
-    pub fn push(&self, data_type: &str, id: u64) {
-        self.received
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.pending.lock().insert((data_type.to_owned(), id));
-        self.notify.notify_one();
-    }
-
-    /// Takes every pending hint (each entity once).
-    pub fn drain(&self) -> Vec<(String, u64)> {
-        std::mem::take(&mut *self.pending.lock())
-            .into_iter()
-            .collect()
-    }
-
-    /// Hints received so far (duplicates included).
-    pub fn received(&self) -> u64 {
-        self.received.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
 
 /// BigCommerce's webhook intake for one system (its bus, when it fetches hints).
 #[derive(Debug, Clone, Default)]
@@ -173,7 +138,7 @@ impl WebhookIntake for BcWebhooks {
             });
         }
         if let Some(bus) = &self.bus {
-            bus.push(data_type, id);
+            bus.push();
         }
         Ok(WebhookDelivery {
             kind: HINT_KIND.into(),
@@ -185,157 +150,49 @@ impl WebhookIntake for BcWebhooks {
     }
 }
 
-/// Fetches what the hints on a bus name and journals it.
-pub struct HintFetcher {
-    name: String,
+/// What BigCommerce reads for the hints of one system: each named product (with its variants
+/// and stock per location), customer or order (with its lines), through the quota limiter.
+pub struct BcHints {
+    journal: Journal,
+    client: Arc<BcClient>,
+}
+
+impl HintSource for BcHints {
+    fn fetch<'a>(
+        &'a self,
+        hints: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<weft_store::NewJournalEntry>, SourceError>> {
+        Box::pin(async move {
+            let hints: Vec<(String, u64)> = hints
+                .iter()
+                .filter_map(|h| {
+                    let (t, id) = h.split_once(':')?;
+                    Some((t.to_owned(), id.parse().ok()?))
+                })
+                .collect();
+            let read_at = chrono::Utc::now();
+            let docs = fetch_hinted(&self.client, &self.journal, &hints).await?;
+            self.journal.entries(docs, Source::Webhook, read_at).await
+        })
+    }
+}
+
+/// The fetcher of a system's hints ([`weft_platform::hints::HintFetcher`] reading through
+/// [`BcHints`]); `gather` is how long it lets a burst of hints collect before fetching.
+pub fn hint_fetcher(
     journal: Journal,
     client: Arc<BcClient>,
     bus: Arc<HintBus>,
     gather: Duration,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    round: tokio::sync::Mutex<()>,
-}
-
-/// Hints read from the journal per page.
-const HINT_PAGE: u32 = 1000;
-
-impl HintFetcher {
-    /// A fetcher; `gather` is how long it lets a burst of hints collect before fetching.
-    pub fn new(
-        journal: Journal,
-        client: Arc<BcClient>,
-        bus: Arc<HintBus>,
-        gather: Duration,
-    ) -> Arc<Self> {
-        Arc::new(HintFetcher {
-            name: format!("{}-hints", journal.system),
-            journal,
-            client,
-            bus,
-            gather,
-            task: Mutex::new(None),
-            round: tokio::sync::Mutex::new(()),
-        })
-    }
-
-    /// Fetches what the hints journaled since the last round name, each entity once, and
-    /// journals it together with the new hint watermark (the last hint's sequence number): a
-    /// hint acknowledged to BigCommerce is fetched even if weft stopped before fetching it. A
-    /// first round (no watermark) takes the hints of the last hour; older changes are change
-    /// capture's.
-    pub async fn fetch_now(&self) -> Result<PollReport, SourceError> {
-        let _one_round_at_a_time = self.round.lock().await;
-        // The bus only wakes the fetcher; the journal is the list.
-        self.bus.drain();
-        let j = &self.journal;
-        let stream = format!("{}:hints", j.system);
-        let mark =
-            j.db.watermark(&j.store_id, &stream)
-                .await?
-                .and_then(|v| v["seq"].as_i64());
-        let since = mark
-            .is_none()
-            .then(|| chrono::Utc::now() - chrono::Duration::hours(1));
-        let mut after = mark.unwrap_or(0);
-        let mut hints: Vec<(String, u64)> = Vec::new();
-        loop {
-            let page =
-                j.db.journal_range(&j.store_id, since, Some(HINT_KIND), after, HINT_PAGE)
-                    .await?;
-            let n = page.len();
-            for e in page {
-                after = e.seq;
-                if e.system != j.system {
-                    continue;
-                }
-                if let Some((t, id)) = e.entity_id.split_once(':')
-                    && let Ok(id) = id.parse::<u64>()
-                    && !hints.iter().any(|(ht, hid)| ht == t && *hid == id)
-                {
-                    hints.push((t.to_owned(), id));
-                }
-            }
-            if n < HINT_PAGE as usize {
-                break;
-            }
-        }
-        if Some(after) == mark || (mark.is_none() && after == 0) {
-            return Ok(PollReport::default());
-        }
-        let read_at = chrono::Utc::now();
-        let docs = fetch_hinted(&self.client, j, &hints).await?;
-        let read = docs.len() as u64;
-        let entries = j.entries(docs, Source::Webhook, read_at).await?;
-        let outcomes =
-            j.db.append_with_watermark(
-                entries,
-                &j.store_id,
-                weft_store::WatermarkUpdate {
-                    stream,
-                    value: json!({ "seq": after }),
-                },
-                chrono::Utc::now(),
-            )
-            .await?;
-        Ok(PollReport {
-            read,
-            journaled: outcomes
-                .iter()
-                .filter(|o| matches!(o, weft_store::AppendOutcome::Inserted(_)))
-                .count() as u64,
-        })
-    }
-
-    /// Starts fetching in the background as hints arrive (once; stops when the fetcher is
-    /// dropped).
-    pub fn start(self: &Arc<Self>) {
-        let mut task = self.task.lock();
-        if task.is_some() || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        let me = Arc::downgrade(self);
-        let bus = self.bus.clone();
-        *task = Some(tokio::spawn(async move {
-            loop {
-                bus.notify.notified().await;
-                let Some(f) = me.upgrade() else { return };
-                // Let a burst gather (and the intake commit the hints it is acknowledging).
-                tokio::time::sleep(f.gather).await;
-                match f.fetch_now().await {
-                    // Woken before the hint was committed: look once more.
-                    Ok(r) if r.read == 0 => {
-                        tokio::time::sleep(f.gather).await;
-                        let _ = f.fetch_now().await;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(fetcher = %f.name, error = %e, "fetching hinted entities failed; the next round retries");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        }));
-    }
-}
-
-impl Drop for HintFetcher {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.lock().take() {
-            t.abort();
-        }
-    }
-}
-
-impl Poller for HintFetcher {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
-        Box::pin(self.fetch_now())
-    }
-    fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
-        Box::pin(self.fetch_now())
-    }
+) -> Arc<HintFetcher> {
+    HintFetcher::new(
+        journal.store_id.clone(),
+        journal.system.clone(),
+        journal.db.clone(),
+        Arc::new(BcHints { journal, client }),
+        bus,
+        gather,
+    )
 }
 
 /// The scopes of [`SCOPES`] with no active hook delivering to `url` with `secret`.
@@ -492,13 +349,7 @@ mod tests {
         assert_eq!(d.delivery_id.as_deref(), Some("store/product/updated:abc"));
         w.parse(&headers(None), &body("stores/abc"), Some("abc"))
             .unwrap();
-        assert_eq!(bus.received(), 2);
-        assert_eq!(
-            bus.drain(),
-            vec![("product".to_owned(), 111)],
-            "once per entity"
-        );
-        assert!(bus.drain().is_empty());
+        assert_eq!(bus.received(), 2, "each callback wakes the fetcher");
     }
 
     #[test]

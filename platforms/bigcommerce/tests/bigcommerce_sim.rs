@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weft_bigcommerce::poll::{BcChangeCapture, Journal};
 use weft_bigcommerce::webhook::{BcWebhooks, SECRET_HEADER, ensure_hooks, missing_hooks};
-use weft_bigcommerce::{BcClient, BcConfig, HintBus, HintFetcher, QuotaLimiter};
+use weft_bigcommerce::{BcClient, BcConfig, HintBus, QuotaLimiter, hint_fetcher};
 use weft_platform::{
     BatchResult, ConnectorError, EntityKind, Poller, WebhookIntake, WebhookSecret, WriteCommand,
     WriteOp,
@@ -170,7 +170,7 @@ async fn a_burst_of_hints_fetches_each_entity_once() {
         assert_eq!(d.kind, weft_platform::webhook::HINT_KIND);
         journal_hint(&r.db, d).await;
     }
-    let fetcher = HintFetcher::new(
+    let fetcher = hint_fetcher(
         r.journal.clone(),
         r.client.clone(),
         bus.clone(),
@@ -228,7 +228,7 @@ async fn a_hint_journaled_before_a_restart_is_fetched_after_it() {
         .unwrap();
     journal_hint(&r.db, d).await;
     // "Restart": another bus and fetcher.
-    let fetcher = HintFetcher::new(
+    let fetcher = hint_fetcher(
         r.journal.clone(),
         r.client.clone(),
         HintBus::new(),
@@ -241,7 +241,7 @@ async fn a_hint_journaled_before_a_restart_is_fetched_after_it() {
         0,
         "its watermark moved past the hint"
     );
-    let again = HintFetcher::new(
+    let again = hint_fetcher(
         r.journal.clone(),
         r.client.clone(),
         HintBus::new(),
@@ -258,7 +258,7 @@ async fn a_hint_journaled_before_a_restart_is_fetched_after_it() {
 async fn hints_from_real_callbacks_are_fetched_in_the_background() {
     let r = rig(SimConfig::default()).await;
     let bus = HintBus::new();
-    let fetcher = HintFetcher::new(
+    let fetcher = hint_fetcher(
         r.journal.clone(),
         r.client.clone(),
         bus.clone(),

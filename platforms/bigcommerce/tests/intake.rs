@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use weft_bigcommerce::poll::Journal;
 use weft_bigcommerce::webhook::{SECRET_HEADER, ensure_hooks};
-use weft_bigcommerce::{BcClient, BcConfig, BigCommerce, HintBus, HintFetcher, QuotaLimiter};
+use weft_bigcommerce::{BcClient, BcConfig, BigCommerce, HintBus, QuotaLimiter, hint_fetcher};
 use weft_platform::webhook::HINT_KIND;
 use weft_server::{IntakeStore, Metrics, ServerState, WebhookSecret};
 use weft_sim_bigcommerce::{BcSim, ChaosConfig, SimConfig, WebhookConfig};
@@ -62,7 +62,7 @@ async fn callbacks_become_hints_and_hints_become_documents_once() {
     );
     let hook_url = format!("{weft_url}/webhooks/bc/acme");
     ensure_hooks(&client, &hook_url, "s3cret").await.unwrap();
-    let fetcher = HintFetcher::new(
+    let fetcher = hint_fetcher(
         Journal::new("acme", "bc", db.clone()),
         client.clone(),
         bus.clone(),

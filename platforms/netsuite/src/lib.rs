@@ -179,8 +179,14 @@ impl Platform for NetSuiteWithPush {
     fn prepare_write(&self, command: WriteCommand, desired: &Map<String, Value>) -> Prepared {
         NetSuite.prepare_write(command, desired)
     }
+    fn personal_fields(&self, kind: &str) -> &'static [&'static str] {
+        NetSuite.personal_fields(kind)
+    }
     fn webhooks(&self) -> Option<Arc<dyn weft_platform::WebhookIntake>> {
         Some(Arc::new(NsPush::new(Some(self.bus.clone()))))
+    }
+    fn hint_bus(&self) -> Option<Arc<weft_platform::hints::HintBus>> {
+        Some(self.bus.clone())
     }
 }
 
@@ -445,6 +451,33 @@ pub fn inventory_level_docs(item: &Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With pushes on, a system is NetSuite in every respect but its intake: a privacy
+    /// redaction finds the same personal fields (it once found none), and the host can reach
+    /// its hint bus.
+    #[test]
+    fn netsuite_with_push_answers_as_netsuite() {
+        let bus = weft_platform::hints::HintBus::new();
+        let pushed = NetSuiteWithPush::new(bus.clone());
+        for kind in [
+            "customer",
+            "order",
+            "fulfillment",
+            "variant",
+            "inventory-level",
+        ] {
+            assert_eq!(
+                pushed.personal_fields(kind),
+                NetSuite.personal_fields(kind),
+                "{kind}"
+            );
+        }
+        assert!(!pushed.personal_fields("customer").is_empty());
+        assert_eq!(pushed.name(), NetSuite.name());
+        assert_eq!(pushed.role(), NetSuite.role());
+        assert!(pushed.hint_bus().is_some_and(|b| Arc::ptr_eq(&b, &bus)));
+        assert!(NetSuite.hint_bus().is_none());
+    }
 
     #[test]
     fn inventory_levels_come_from_the_locations_sublist() {
