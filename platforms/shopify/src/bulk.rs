@@ -188,6 +188,33 @@ impl ShopifyClient {
         Ok(BulkStarted { id, created_at })
     }
 
+    /// The status of operation `id` (`CREATED`, `RUNNING`, `COMPLETED`, `FAILED`, ...) and the
+    /// operation as started; `None` when Shopify knows no such operation.
+    pub async fn bulk_status(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, BulkStarted)>, ConnectorError> {
+        let resp = patient(|| self.graphql(STATUS, json!({ "id": id }), 1)).await?;
+        let Some(node) = resp.data.get("node").filter(|n| !n.is_null()) else {
+            return Ok(None);
+        };
+        let (Some(status), Some(created_at)) = (
+            node.get("status").and_then(Value::as_str),
+            node.get("createdAt")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+        ) else {
+            return Err(shape("BulkOperation without status or createdAt"));
+        };
+        Ok(Some((
+            status.to_owned(),
+            BulkStarted {
+                id: id.to_owned(),
+                created_at: created_at.with_timezone(&Utc),
+            },
+        )))
+    }
+
     /// Polls a started operation every `poll_every` (one cost point each) for at most
     /// `max_wait`, then downloads its JSONL.
     pub async fn bulk_finish(

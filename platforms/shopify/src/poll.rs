@@ -29,6 +29,10 @@
 //! - journals in chunks paced by the store's processing ([`weft_platform::poll::journal_paced`]),
 //!   so a live change waits behind one chunk, not behind the catalog;
 //! - detects deleted products as a paged full read does (held before, not in the file);
+//! - records each operation it starts (stream `<system>:bulk-operation`), so a backfill a
+//!   restart interrupted adopts the operation still running in Shopify (or completed, if
+//!   created less than an hour ago) instead of starting another, which Shopify refuses before
+//!   API version 2026-01 (`OPERATION_IN_PROGRESS`: the backfill would fall back to paging);
 //! - on a failed operation (`FAILED` with `INTERNAL_SERVER_ERROR` or `TIMEOUT`) tries once more;
 //!   when that fails too, or another bulk query of the app is running (`OPERATION_IN_PROGRESS`),
 //!   or the operation runs past [`crate::Backfill::max_wait`], logs why and falls back to the
@@ -63,6 +67,10 @@ enum FullRead {
     /// Bulk query operations, beside them.
     Bulk,
 }
+
+/// How recently an interrupted backfill's completed operation must have been created for a
+/// new backfill to take its result rather than run the query again.
+const ADOPT_COMPLETED_WITHIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// The streams a bulk backfill covers.
 const BULK_STREAMS: [&str; 2] = ["products", "inventory-levels"];
@@ -202,20 +210,82 @@ impl ShopifyReconciler {
         }
     }
 
-    /// Runs one bulk query to its result, trying a failed operation once more.
+    /// The stream recording the bulk operation a backfill waits on (`{"id", "query"}`), so a
+    /// backfill interrupted by a restart adopts it rather than starting another: before API
+    /// version 2026-01 Shopify refuses a second one while it runs (the backfill would fall
+    /// back to paging), and from 2026-01 it would run the same query twice.
+    fn operation_stream(&self) -> String {
+        format!("{}:bulk-operation", self.system)
+    }
+
+    async fn record_operation(&self, value: Value) -> Result<(), SourceError> {
+        self.db
+            .set_watermark(
+                &self.store_id,
+                &WatermarkUpdate {
+                    stream: self.operation_stream(),
+                    value,
+                },
+                Utc::now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The recorded operation of query `label`, if Shopify still runs it, or completed it and
+    /// created it less than [`ADOPT_COMPLETED_WITHIN`] ago (an older result would stand for
+    /// the catalog of a while back).
+    async fn adoptable(&self, label: &str) -> Result<Option<bulk::BulkStarted>, SourceError> {
+        let recorded = self
+            .db
+            .watermark(&self.store_id, &self.operation_stream())
+            .await?;
+        let Some(id) = recorded
+            .as_ref()
+            .filter(|r| r.get("query").and_then(Value::as_str) == Some(label))
+            .and_then(|r| r.get("id").and_then(Value::as_str))
+        else {
+            return Ok(None);
+        };
+        let Some((status, op)) = self.client.bulk_status(id).await? else {
+            return Ok(None);
+        };
+        let age = Utc::now() - op.created_at;
+        let adopt = match status.as_str() {
+            "CREATED" | "RUNNING" => true,
+            "COMPLETED" => age < ADOPT_COMPLETED_WITHIN,
+            _ => false,
+        };
+        if adopt {
+            info!(store = %self.store_id, system = %self.system, operation = %op.id, %status, "adopting the bulk operation an interrupted backfill started");
+        }
+        Ok(adopt.then_some(op))
+    }
+
+    /// Runs one bulk query (`label` names it in the operation's record) to its result,
+    /// adopting the one an interrupted backfill left, and trying a failed operation once more.
     async fn bulk_read(
         &self,
+        label: &str,
         query: &str,
         first_sync: bool,
     ) -> Result<Result<bulk::BulkResult, String>, SourceError> {
         let settings = *self.client.backfill();
         let mut attempt = 0;
+        let mut adopted = self.adoptable(label).await?;
         loop {
             attempt += 1;
-            let op = match patient_bulk(|| self.client.bulk_start(query)).await {
-                Ok(op) => op,
-                Err(BulkError::Connector(e)) => return Err(e.into()),
-                Err(e) => return Ok(Err(e.to_string())),
+            let op = match adopted.take() {
+                Some(op) => op,
+                None => match patient_bulk(|| self.client.bulk_start(query)).await {
+                    Ok(op) => {
+                        self.record_operation(json!({ "id": op.id, "query": label }))
+                            .await?;
+                        op
+                    }
+                    Err(BulkError::Connector(e)) => return Err(e.into()),
+                    Err(e) => return Ok(Err(e.to_string())),
+                },
             };
             if first_sync {
                 // Incremental rounds cover everything from the operation's creation on.
@@ -266,9 +336,12 @@ impl ShopifyReconciler {
         let first_sync = self.owes_backfill().await?;
         let held = Held::read(&self.db, &self.store_id, &self.system, "product").await?;
         let mut report = PollReport::default();
-        let products = match self.bulk_read(bulk::PRODUCTS_BULK, first_sync).await? {
+        let products = match self
+            .bulk_read("products", bulk::PRODUCTS_BULK, first_sync)
+            .await?
+        {
             Ok(r) => r,
-            Err(reason) => return Ok(BulkOutcome::Fallback(reason)),
+            Err(reason) => return self.fall_back(reason).await,
         };
         let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
         let listed: std::collections::HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
@@ -285,9 +358,9 @@ impl ShopifyReconciler {
             .await?,
         );
         report.journaled += self.journal(entries).await?;
-        let levels = match self.bulk_read(bulk::LEVELS_BULK, false).await? {
+        let levels = match self.bulk_read("levels", bulk::LEVELS_BULK, false).await? {
             Ok(r) => r,
-            Err(reason) => return Ok(BulkOutcome::Fallback(reason)),
+            Err(reason) => return self.fall_back(reason).await,
         };
         let docs = bulk::levels_from_bulk(&levels.lines).map_err(SourceError::from)?;
         report.read += docs.len() as u64;
@@ -295,7 +368,15 @@ impl ShopifyReconciler {
         report.journaled += self.journal(entries).await?;
         let at = crate::normalize::format_ts(products.created_at);
         self.set_marker(&at, true).await?;
+        // Only an interrupted backfill's operation is adopted, never a finished one's.
+        self.record_operation(Value::Null).await?;
         Ok(BulkOutcome::Done(report))
+    }
+
+    /// Ends the bulk phase for `reason`, forgetting its operation (the paged read replaces it).
+    async fn fall_back(&self, reason: String) -> Result<BulkOutcome, SourceError> {
+        self.record_operation(Value::Null).await?;
+        Ok(BulkOutcome::Fallback(reason))
     }
 
     /// Journal entries for the documents versioned before `created_at`'s second; the others

@@ -3,7 +3,7 @@
 //! journals; a live edit made while the operation runs is journaled by the incremental round
 //! and the bulk file's older snapshot of that product never lands after it; a failed operation
 //! is tried once more, and one Shopify refuses (another bulk query running) falls back to the
-//! paged read.
+//! paged read; a backfill a restart interrupted adopts the operation it left running.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,6 +55,21 @@ async fn reconciler_polling(
     )
     .await
     .unwrap();
+    (
+        reconciler_on(handle, version, bulk_above, poll_every, &db),
+        db,
+        dir,
+    )
+}
+
+/// A reconciler journaling into `db` (a process of weft, started again on the same database).
+fn reconciler_on(
+    handle: &SimHandle,
+    version: &str,
+    bulk_above: u64,
+    poll_every: Duration,
+    db: &Store,
+) -> ShopifyReconciler {
     let mut config = ShopifyConfig::new(handle.base_url.clone(), version, "shpat_sim_access_token");
     config.backfill = Backfill {
         bulk_above_variants: bulk_above,
@@ -64,14 +79,13 @@ async fn reconciler_polling(
         pace: None,
     };
     let client = ShopifyClient::new(config, ShopifyCostLimiter::new()).unwrap();
-    let poller = ShopifyReconciler::new(
+    ShopifyReconciler::new(
         STORE,
         "shopify",
         db.clone(),
         Arc::new(client),
         Duration::ZERO,
-    );
-    (poller, db, dir)
+    )
 }
 
 /// The latest journaled (version, body) per catalog document.
@@ -288,5 +302,69 @@ async fn a_failed_operation_is_tried_again_and_a_refused_one_falls_back_to_pagin
         "the fallback finished the backfill"
     );
     running.abort();
+    handle.shutdown().await;
+}
+
+/// A backfill that a restart interrupted (the process gone while its products operation still
+/// runs in Shopify) adopts that operation when weft starts again, rather than starting another:
+/// before 2026-01 Shopify would refuse a second one and the backfill would page. A finished
+/// backfill's operations are never adopted: a later full resync runs its queries afresh.
+#[tokio::test]
+async fn a_backfill_interrupted_by_a_restart_adopts_its_running_operation() {
+    let (sim, handle, _) = shop(60, 50).await;
+    // One root object per page, 20 ms apart: the products operation runs about 1.2 s.
+    sim.set_bulk_pacing(1, Duration::from_millis(20));
+    let (first, db, _d) = reconciler(&handle, "2025-10", 1_000).await;
+    let first = Arc::new(first);
+    let running = tokio::spawn({
+        let f = first.clone();
+        async move { f.poll_full().await }
+    });
+    // The operation is created and recorded; then the process is gone.
+    loop {
+        let recorded = db.watermark(STORE, "shopify:bulk-operation").await.unwrap();
+        if recorded.is_some_and(|r| r["query"] == "products") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    drop(first);
+    let op = sim.current_bulk_operation().unwrap();
+    assert!(op.url.is_none(), "still running when weft stopped");
+    assert!(sim.bulk_stats().completed == 0);
+    // The rest of that operation and the next one run at full speed.
+    sim.set_bulk_pacing(250, Duration::ZERO);
+
+    let again = reconciler_on(&handle, "2025-10", 1_000, Duration::from_millis(20), &db);
+    assert!(
+        again.backfill_pending().await.unwrap(),
+        "the first sync is still owed"
+    );
+    let report = again.poll_full().await.unwrap();
+    assert_eq!(report.journaled, 60 + 3_000, "{report:?}");
+    let stats = sim.bulk_stats();
+    assert_eq!(
+        (stats.created, stats.completed, stats.refused_in_progress),
+        (2, 2, 0),
+        "the products operation adopted, the levels one started: {stats:?}"
+    );
+    assert_eq!(paged_reads(&sim), 0, "no fallback to paging");
+    assert_eq!(
+        db.counters(STORE).await.unwrap().get("backfill_fallbacks"),
+        None
+    );
+    assert!(!again.backfill_pending().await.unwrap());
+    assert_eq!(
+        db.watermark(STORE, "shopify:bulk-operation").await.unwrap(),
+        Some(serde_json::Value::Null),
+        "a finished backfill leaves no operation to adopt"
+    );
+
+    // A full resync later runs both queries afresh.
+    again.poll_full().await.unwrap();
+    let stats = sim.bulk_stats();
+    assert_eq!((stats.created, stats.completed), (4, 4), "{stats:?}");
     handle.shutdown().await;
 }
