@@ -1764,6 +1764,7 @@ fn shop_reads(shop: &ShopifySim) -> platforms::ShopifyReads {
             .map(|(_, currency)| currency)
             .collect(),
         collections: !shop.collections().is_empty(),
+        ..Default::default()
     }
 }
 

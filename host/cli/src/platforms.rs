@@ -69,13 +69,15 @@ pub fn shopify_system(
 }
 
 /// What a Shopify system's product reads carry besides the product itself (the system's
-/// `currencies` and `collections`).
+/// `currencies` and `collections`), and how its catalog is read in full (`bulk_*`).
 #[derive(Debug, Clone, Default)]
 pub struct ShopifyReads {
     /// Other currencies, each through the fixed prices of the shop's one price list in it.
     pub currencies: Vec<String>,
     /// The product's custom collections.
     pub collections: bool,
+    /// The first sync's and full resyncs' read: bulk operations above a catalog size.
+    pub backfill: weft_shopify::Backfill,
 }
 
 /// [`shopify_system`] whose product reads carry `reads`.
@@ -97,6 +99,7 @@ pub fn shopify_system_reading(
         let mut config = ShopifyConfig::new(&base_url, &api_version, &token);
         config.currencies = reads.currencies.clone();
         config.collections = reads.collections;
+        config.backfill = reads.backfill;
         let client = ShopifyClient::new(config, ShopifyCostLimiter::new())
             .context("cannot build the Shopify client")?
             .with_breaker(shared.breaker(&format!("{}:{base_url}", weft_shopify::PLATFORM)));
@@ -533,6 +536,7 @@ pub fn store_systems(store: &StoreConfig) -> Result<Vec<SystemSetup>> {
                     ShopifyReads {
                         currencies: sh.currencies.clone(),
                         collections: sh.collections,
+                        backfill: sh.backfill,
                     },
                 )
             }

@@ -1415,6 +1415,67 @@ fn on_change_actions_per_field_pattern() {
 }
 
 #[test]
+fn a_shops_backfill_is_set_by_its_bulk_keys() {
+    let with = |keys: &str| {
+        replace(
+            &store("acme"),
+            "webhook_secrets = [{ env = \"W_acme\" }]\n",
+            &format!("webhook_secrets = [{{ env = \"W_acme\" }}]\n{keys}\n"),
+        )
+    };
+    let (_dir, path) = setup(HOST, &[("acme.toml", &store("acme"))]);
+    assert_eq!(
+        shopify(&load(&path).unwrap().stores[0]).backfill,
+        weft_shopify::Backfill::default()
+    );
+    let (_dir, path) = setup(
+        HOST,
+        &[(
+            "acme.toml",
+            &with("bulk_above_variants = 50000\nbulk_max_wait = \"90m\""),
+        )],
+    );
+    let b = shopify(&load(&path).unwrap().stores[0]).backfill;
+    assert_eq!(b.bulk_above_variants, 50_000);
+    assert_eq!(b.max_wait, std::time::Duration::from_secs(5400));
+    assert_eq!(b.poll_every, weft_shopify::Backfill::default().poll_every);
+    let (_dir, path) = setup(HOST, &[("acme.toml", &with("bulk_backfill = false"))]);
+    assert_eq!(
+        shopify(&load(&path).unwrap().stores[0])
+            .backfill
+            .bulk_above_variants,
+        u64::MAX,
+        "never in bulk"
+    );
+
+    let d = errors(
+        HOST,
+        &[(
+            "acme.toml",
+            &with("bulk_backfill = false\nbulk_above_variants = 10"),
+        )],
+    );
+    assert_eq!(
+        only(&d).message,
+        "`bulk_above_variants` in [shopify] has no effect with `bulk_backfill = false`"
+    );
+    let d = errors(HOST, &[("acme.toml", &with("bulk_max_wait = \"20d\""))]);
+    assert_eq!(
+        only(&d).message,
+        "`bulk_max_wait` in [shopify] must be between 1m and 10d, found `20d`"
+    );
+    let d = errors(HOST, &[("acme.toml", &with("bulk_max_wait = \"soon\""))]);
+    assert!(
+        only(&d)
+            .message
+            .starts_with("`bulk_max_wait` in [shopify] is not a duration"),
+        "{d}"
+    );
+    let d = errors(HOST, &[("acme.toml", &with("bulk_above_variants = -1"))]);
+    assert!(only(&d).message.contains("must be between 0 and"), "{d}");
+}
+
+#[test]
 fn a_shops_other_currencies_are_iso_codes_listed_once() {
     let with = |list: &str| {
         replace(

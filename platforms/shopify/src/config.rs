@@ -11,10 +11,14 @@
 //! # base_url = "https://acme.myshopify.com"
 //! # currencies = ["EUR"]   # other currencies sold, each through its price list's fixed prices
 //! # collections = true     # product reads carry the product's custom collections
+//! # bulk_above_variants = 2000  # first sync and full resyncs through bulk operations from here
+//! # bulk_backfill = false       # never: always page
+//! # bulk_max_wait = "6h"        # an operation running longer is given up for paging
 //! ```
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use url::Url;
 use weft_config::{PlatformSection, Secret, Section, SystemSettings};
@@ -24,7 +28,10 @@ use crate::PLATFORM;
 /// The Admin API version used when a system does not name one.
 pub const DEFAULT_API_VERSION: &str = "2025-10";
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 11] = [
+    "bulk_above_variants",
+    "bulk_backfill",
+    "bulk_max_wait",
     "collections",
     "currencies",
     "shop",
@@ -55,7 +62,13 @@ pub struct ShopifySettings {
     /// Whether product reads carry the product's custom collections (the mapper's
     /// `collections_field` syncs them).
     pub collections: bool,
+    /// How the catalog is read in full (`bulk_above_variants`, `bulk_backfill`,
+    /// `bulk_max_wait`; the rest keeps its defaults).
+    pub backfill: crate::Backfill,
 }
+
+/// The longest a bulk operation may be waited for: Shopify cancels one after ten days.
+const BULK_MAX_WAIT_LIMIT: Duration = Duration::from_secs(10 * 24 * 3600);
 
 impl SystemSettings for ShopifySettings {
     fn secrets(&self) -> Vec<&Secret> {
@@ -186,11 +199,13 @@ impl PlatformSection for ShopifySection {
         }
         let collections = s.boolean("collections", "collections = true");
         let collections_ok = collections.is_some() || !s.has("collections");
+        let backfill = read_backfill(s);
         let (shop, api_version, access_token, webhook_secrets) =
             (shop?, api_version?, access_token?, webhook_secrets?);
         if !currencies_ok || !collections_ok {
             return None;
         }
+        let backfill = backfill?;
         let base_url = match base_url {
             Some(u) => u,
             None if !base_url_given => Url::parse(&format!("https://{shop}")).ok()?,
@@ -204,8 +219,67 @@ impl PlatformSection for ShopifySection {
             webhook_secrets,
             currencies,
             collections: collections.unwrap_or(false),
+            backfill,
         }))
     }
+}
+
+/// The section's backfill keys over the defaults; `None` after reporting a bad one.
+fn read_backfill(s: &mut Section<'_, '_, '_, '_>) -> Option<crate::Backfill> {
+    let name = s.name();
+    let mut backfill = crate::Backfill::default();
+    let mut ok = true;
+    let above = s.integer(
+        "bulk_above_variants",
+        0,
+        u64::from(u32::MAX),
+        "bulk_above_variants = 2000",
+    );
+    ok &= above.is_some() || !s.has("bulk_above_variants");
+    let bulk = s.boolean("bulk_backfill", "bulk_backfill = false");
+    ok &= bulk.is_some() || !s.has("bulk_backfill");
+    if let Some((n, _)) = above {
+        backfill.bulk_above_variants = n;
+    }
+    if bulk == Some(false) {
+        if let Some((_, span)) = above {
+            s.error(
+                &span,
+                format!(
+                    "`bulk_above_variants` in {name} has no effect with `bulk_backfill = false`"
+                ),
+                "remove one: `bulk_backfill = false` always pages",
+            );
+            ok = false;
+        }
+        backfill.bulk_above_variants = u64::MAX;
+    }
+    if let Some((text, span)) = s.string("bulk_max_wait", "bulk_max_wait = \"6h\"") {
+        match weft_config::parse_duration(&text) {
+            Ok(d) if (Duration::from_secs(60)..=BULK_MAX_WAIT_LIMIT).contains(&d) => {
+                backfill.max_wait = d;
+            }
+            Ok(_) => {
+                s.error(
+                    &span,
+                    format!("`bulk_max_wait` in {name} must be between 1m and 10d, found `{text}`"),
+                    "Shopify cancels a bulk operation after ten days; a large catalog takes minutes to hours",
+                );
+                ok = false;
+            }
+            Err(e) => {
+                s.error(
+                    &span,
+                    format!("`bulk_max_wait` in {name} is not a duration: {e}"),
+                    "e.g. `\"6h\"`, `\"90m\"`",
+                );
+                ok = false;
+            }
+        }
+    } else if s.has("bulk_max_wait") {
+        ok = false;
+    }
+    ok.then_some(backfill)
 }
 
 #[cfg(test)]
