@@ -335,11 +335,12 @@ impl Metrics {
         }
         ids.sort();
         ids.dedup();
-        let mut figures = BTreeMap::new();
-        for id in ids {
-            let status = store.status(&id).await?;
-            figures.insert(id, StoreFigures::from_status(&status));
-        }
+        let figures: BTreeMap<String, StoreFigures> = store
+            .statuses(&ids)
+            .await?
+            .into_iter()
+            .map(|status| (status.store_id.clone(), StoreFigures::from_status(&status)))
+            .collect();
         self.inner.lock().stores = figures;
         Ok(())
     }
@@ -369,11 +370,12 @@ impl Metrics {
             ids.dedup();
             ids
         };
-        let mut figures = Vec::with_capacity(ids.len());
-        for id in ids {
-            let status = store.status(&id).await?;
-            figures.push((id, StoreFigures::from_status(&status)));
-        }
+        let figures: Vec<(String, StoreFigures)> = store
+            .statuses(&ids)
+            .await?
+            .into_iter()
+            .map(|status| (status.store_id.clone(), StoreFigures::from_status(&status)))
+            .collect();
         self.inner.lock().stores.extend(figures);
         Ok(())
     }

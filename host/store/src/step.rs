@@ -1,7 +1,7 @@
 //! Projections and the engine's atomic step: [`Store::commit_step`], the projection reads,
 //! watermarks, the per-store cursor, counters, projection rebuild and operator status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -962,6 +962,120 @@ impl Store {
         })
     }
 
+    /// [`Store::status`] of each of `store_ids`, in that order, in three queries whatever their
+    /// number (one reading every per-store figure, the outbox per store and status, the
+    /// counters), rather than nine per store: what a `/metrics` scrape of a host of thousands
+    /// of stores reads.
+    pub async fn statuses(&self, store_ids: &[String]) -> Result<Vec<StoreStatus>> {
+        const OP: &str = "store statuses";
+        if store_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each listed store's figures, each a correlated lookup by the store's own index.
+        let figures = |list: &str| {
+            format!(
+                "SELECT s.id AS store_id,
+                        COALESCE((SELECT c.seq FROM cursors c WHERE c.store_id = s.id), 0) AS cursor,
+                        COALESCE((SELECT MAX(j.seq) FROM journal j WHERE j.store_id = s.id), 0) AS head,
+                        (SELECT COUNT(*) FROM journal j WHERE j.store_id = s.id
+                           AND j.seq > COALESCE((SELECT c.seq FROM cursors c WHERE c.store_id = s.id), 0)) AS lag,
+                        (SELECT COUNT(*) FROM intake_rejects x WHERE x.store_id = s.id) AS rejects,
+                        (SELECT COUNT(*) FROM parked x WHERE x.store_id = s.id) AS parked,
+                        (SELECT COUNT(*) FROM set_aside x WHERE x.store_id = s.id) AS set_aside,
+                        (SELECT COUNT(*) FROM held_deletes x WHERE x.store_id = s.id) AS deletes_held
+                 FROM {list}"
+            )
+        };
+        let mut out: Vec<StoreStatus> = Vec::with_capacity(store_ids.len());
+        let mut counters: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
+        let mut outbox: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        let wanted: std::collections::HashSet<&str> =
+            store_ids.iter().map(String::as_str).collect();
+        macro_rules! read_all {
+            ($rows:expr) => {{
+                for r in &$rows {
+                    out.push(StoreStatus {
+                        store_id: r.text("store_id").map_err(StoreError::db(OP))?,
+                        journal_head: r.i64("head").map_err(StoreError::db(OP))?,
+                        cursor: r.i64("cursor").map_err(StoreError::db(OP))?,
+                        lag: r.i64("lag").map_err(StoreError::db(OP))?,
+                        outbox: OutboxDepth::default(),
+                        parked: r.i64("parked").map_err(StoreError::db(OP))?,
+                        set_aside: r.i64("set_aside").map_err(StoreError::db(OP))?,
+                        deletes_held: r.i64("deletes_held").map_err(StoreError::db(OP))?,
+                        intake_rejects: r.i64("rejects").map_err(StoreError::db(OP))?,
+                        counters: BTreeMap::new(),
+                    });
+                }
+            }};
+        }
+        let (counter_rows, outbox_rows) = match self.db() {
+            crate::db::Db::Sqlite(p) => {
+                let list = serde_json::to_string(store_ids)
+                    .map_err(|e| StoreError::db(OP)(sqlx::Error::Encode(Box::new(e))))?;
+                let rows = sqlx::query(&figures(
+                    "(SELECT value AS id, key AS pos FROM json_each($1)) s ORDER BY s.pos",
+                ))
+                .bind(&list)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+                read_all!(rows);
+                let c = sqlx::query("SELECT store_id, name, value FROM counters")
+                    .fetch_all(p)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                let o = sqlx::query(
+                    "SELECT store_id, status, COUNT(*) AS n FROM outbox GROUP BY store_id, status",
+                )
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+                (
+                    collect_named(&c, "name", "value", &wanted, OP)?,
+                    collect_named(&o, "status", "n", &wanted, OP)?,
+                )
+            }
+            crate::db::Db::Postgres(p) => {
+                let rows = sqlx::query(&figures(
+                    "unnest($1::text[]) WITH ORDINALITY AS s(id, pos) ORDER BY s.pos",
+                ))
+                .bind(store_ids)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+                read_all!(rows);
+                let c = sqlx::query(
+                    "SELECT store_id, name, value FROM counters WHERE store_id = ANY($1)",
+                )
+                .bind(store_ids)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db(OP))?;
+                let o = sqlx::query("SELECT store_id, status, COUNT(*) AS n FROM outbox WHERE store_id = ANY($1) GROUP BY store_id, status")
+                    .bind(store_ids)
+                    .fetch_all(p)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                (
+                    collect_named(&c, "name", "value", &wanted, OP)?,
+                    collect_named(&o, "status", "n", &wanted, OP)?,
+                )
+            }
+        };
+        for (store, named) in counter_rows {
+            counters.insert(store, named.into_iter().collect());
+        }
+        for (store, named) in outbox_rows {
+            outbox.insert(store, named);
+        }
+        for st in &mut out {
+            st.counters = counters.remove(&st.store_id).unwrap_or_default();
+            st.outbox = outbox_depth(outbox.remove(&st.store_id).unwrap_or_default())?;
+        }
+        Ok(out)
+    }
+
     /// Operator figures for `store_id`: journal head, cursor, lag, outbox depth per status,
     /// intake rejects and counters.
     pub async fn status(&self, store_id: &str) -> Result<StoreStatus> {
@@ -1017,17 +1131,7 @@ impl Store {
             }
             (lag, rejects, parked, set_aside, deletes_held, by_status)
         });
-        let mut outbox = OutboxDepth::default();
-        for (status, n) in by_status {
-            match status.parse()? {
-                crate::types::OutboxStatus::Pending => outbox.pending = n,
-                crate::types::OutboxStatus::Inflight => outbox.inflight = n,
-                crate::types::OutboxStatus::Done => outbox.done = n,
-                crate::types::OutboxStatus::Dead => outbox.dead = n,
-                crate::types::OutboxStatus::Discarded => outbox.discarded = n,
-                crate::types::OutboxStatus::Superseded => outbox.superseded = n,
-            }
-        }
+        let outbox = outbox_depth(by_status)?;
         Ok(StoreStatus {
             store_id: store_id.to_owned(),
             journal_head: head,
@@ -1041,6 +1145,44 @@ impl Store {
             counters,
         })
     }
+}
+
+/// Outbox rows per status from `(status, count)` pairs.
+fn outbox_depth(by_status: Vec<(String, i64)>) -> Result<OutboxDepth> {
+    let mut outbox = OutboxDepth::default();
+    for (status, n) in by_status {
+        match status.parse()? {
+            crate::types::OutboxStatus::Pending => outbox.pending = n,
+            crate::types::OutboxStatus::Inflight => outbox.inflight = n,
+            crate::types::OutboxStatus::Done => outbox.done = n,
+            crate::types::OutboxStatus::Dead => outbox.dead = n,
+            crate::types::OutboxStatus::Discarded => outbox.discarded = n,
+            crate::types::OutboxStatus::Superseded => outbox.superseded = n,
+        }
+    }
+    Ok(outbox)
+}
+
+/// `(store_id, name, value)` rows grouped by store, for the stores in `wanted`.
+fn collect_named<R: RowExt>(
+    rows: &[R],
+    name: &str,
+    value: &str,
+    wanted: &std::collections::HashSet<&str>,
+    op: &'static str,
+) -> Result<HashMap<String, Vec<(String, i64)>>> {
+    let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for r in rows {
+        let store = r.text("store_id").map_err(StoreError::db(op))?;
+        if !wanted.contains(store.as_str()) {
+            continue;
+        }
+        out.entry(store).or_default().push((
+            r.text(name).map_err(StoreError::db(op))?,
+            r.i64(value).map_err(StoreError::db(op))?,
+        ));
+    }
+    Ok(out)
 }
 
 fn settling_write<R: RowExt>(r: &R, op: &'static str) -> Result<crate::types::SettlingWrite> {

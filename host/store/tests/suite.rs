@@ -909,6 +909,34 @@ async fn journal_reads_status_and_rebuild(db: &TestDb) {
     assert_eq!(st.counters.get("recovered"), Some(&3));
     assert_eq!(s.store_ids().await.unwrap(), ["s1", "s2"]);
 
+    // Every store's figures at once are each store's own, in the order asked; a store the
+    // database does not know reads as empty.
+    s.record_reject("s2", "malformed", &json!({}), b"{", t0())
+        .await
+        .unwrap();
+    s.bump_counter("s2", "stale", 2).await.unwrap();
+    let mut queued = StepCommit::new("s1", t0());
+    queued
+        .outbox
+        .push(outbox("k1", "idem-k1", json!({"a": 1}), false));
+    queued
+        .outbox
+        .push(outbox("k2", "idem-k2", json!({"a": 2}), false));
+    s.commit_step(&queued).await.unwrap();
+    let ids: Vec<String> = ["s2", "nobody", "s1"].map(String::from).to_vec();
+    let all = s.statuses(&ids).await.unwrap();
+    let mut one_by_one = Vec::new();
+    for id in &ids {
+        one_by_one.push(s.status(id).await.unwrap());
+    }
+    assert_eq!(all, one_by_one);
+    assert_eq!(all[0].intake_rejects, 1);
+    assert_eq!(all[0].counters.get("stale"), Some(&2));
+    assert_eq!(all[1].journal_head, 0);
+    assert_eq!(all[2].lag, 2);
+    assert_eq!(all[2].outbox.pending, 2);
+    assert!(s.statuses(&[]).await.unwrap().is_empty());
+
     s.rebuild_projections("s1").await.unwrap();
     assert_eq!(s.cursor("s1").await.unwrap(), 0);
     assert_eq!(s.golden("s1", "variant", "WEB-1").await.unwrap(), None);
