@@ -151,11 +151,9 @@ pub fn setup_with(
         plugin_config: store.plugin_config(),
         limits: limits(store),
         timing: Timing {
-            poll_interval: store
-                .schedule
-                .reconcile_interval
-                .min(store.schedule.cdc_interval),
+            poll_interval: store.schedule.cdc_interval,
             schedule: Some(schedule(store)?),
+            reconcile_interval: Some(store.schedule.reconcile_interval),
             ..Timing::default()
         },
         poll_overlap: store.schedule.poll_overlap.max(store.schedule.cdc_overlap),
@@ -218,15 +216,16 @@ pub(crate) fn stock_policy(store: &StoreConfig) -> StockPolicy {
     }
 }
 
-/// The store's `[schedule]` as the runner applies it (times in UTC): both pollers every
-/// `min(reconcile_interval, cdc_interval)`, the full-resync cron, quiet hours.
+/// The store's `[schedule]` as the runner applies it (times in UTC): change capture every
+/// `cdc_interval` (the sources that reconcile behind webhooks every `reconcile_interval`, see
+/// `Timing::reconcile_interval`), the full-resync cron, quiet hours.
 pub(crate) fn schedule(store: &StoreConfig) -> Result<weft_ratelimit::Schedule> {
     let s = &store.schedule;
     let quiet = s
         .quiet_hours
         .map(|q| format!("{}-{}", q.start.format("%H:%M"), q.end.format("%H:%M")));
     weft_ratelimit::Schedule::parse(
-        s.reconcile_interval.min(s.cdc_interval),
+        s.cdc_interval,
         s.full_resync_cron.as_ref().map(|c| c.as_str()),
         quiet.as_deref(),
         None,

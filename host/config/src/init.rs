@@ -197,9 +197,11 @@ default = "prefer-netsuite"
 
 [schedule]
 # All times are UTC. Durations are like "250ms", "30s", "5m", "1h", "1h30m".
-# How often Shopify is polled by updated_at to catch webhooks that never arrived.
+# How often a storefront with webhooks is polled (Shopify by updated_at, WooCommerce by
+# modified date) to catch webhooks that never arrived.
 reconcile_interval = "5m"
-# How often NetSuite is polled (SuiteQL on lastModifiedDate) for ERP changes.
+# How often change capture polls: NetSuite (SuiteQL on lastModifiedDate) and the platforms
+# without full webhooks (Magento, Sheets, BigCommerce).
 cdc_interval = "30s"
 # How far each poll reaches back before its watermark, so late or same-timestamp changes are
 # never skipped (already-journaled changes are recognised and ignored).

@@ -656,10 +656,11 @@ pub const ENTITY_KINDS: [&str; 6] = [
 /// `[schedule]`: per-store timing of background work (times are UTC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleConfig {
-    /// How often Shopify is polled by `updated_at` watermark to catch dropped webhooks
-    /// (default 5m).
+    /// How often a change source that is a safety net behind webhooks polls (Shopify's and
+    /// WooCommerce's reconciliation, catching dropped webhooks; default 5m).
     pub reconcile_interval: Duration,
-    /// How often NetSuite is polled with SuiteQL on `lastModifiedDate` (default 30s).
+    /// How often change capture polls: NetSuite with SuiteQL on `lastModifiedDate`, and the
+    /// platforms without full webhooks (default 30s).
     pub cdc_interval: Duration,
     /// When a full resync of every entity runs (default `0 3 * * *`); `None` never.
     pub full_resync_cron: Option<CronSchedule>,

@@ -53,6 +53,10 @@ pub struct Timing {
     /// module docs for what quiet hours pause). `None`: a poll round every `poll_interval`, no
     /// full resyncs, no quiet hours.
     pub schedule: Option<Schedule>,
+    /// How often the sources that reconcile behind webhooks ([`Poller::reconciles`]) poll,
+    /// when not at the schedule's interval (which the change-capture sources keep): `weft
+    /// run` sets `[schedule] reconcile_interval` here and `cdc_interval` in the schedule.
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl Default for Timing {
@@ -64,6 +68,7 @@ impl Default for Timing {
             error_pause: Duration::from_secs(1),
             step_size: 256,
             schedule: None,
+            reconcile_interval: None,
         }
     }
 }
@@ -484,12 +489,13 @@ impl StoreRunner {
             );
         }
         for poller in self.pollers {
+            let schedule = poller_schedule(&self.schedule, &self.timing, poller.as_ref());
             let kick = Arc::new(Notify::new());
             set.spawn(
                 backfill_loop(
                     poller.clone(),
                     kick.clone(),
-                    self.schedule.clone(),
+                    schedule.clone(),
                     self.clock.clone(),
                     self.wakers.clone(),
                     store.clone(),
@@ -505,7 +511,7 @@ impl StoreRunner {
             // A poll loop turns at least every MAX_SLEEP, even in quiet hours.
             let beat = register(
                 &format!("poll {}", poller.name()),
-                self.schedule.reconcile_every().min(MAX_SLEEP),
+                schedule.reconcile_every().min(MAX_SLEEP),
             );
             set.spawn(
                 poll_loop(
@@ -513,7 +519,7 @@ impl StoreRunner {
                     kick,
                     beat,
                     me,
-                    self.schedule.clone(),
+                    schedule.clone(),
                     self.clock.clone(),
                     self.wakers.clone(),
                     store.clone(),
@@ -522,6 +528,18 @@ impl StoreRunner {
                 .instrument(span),
             );
         }
+    }
+}
+
+/// The schedule `poller` polls by: the store's, at [`Timing::reconcile_interval`] when the
+/// poller reconciles behind webhooks and that interval is set.
+fn poller_schedule(schedule: &Schedule, timing: &Timing, poller: &dyn Poller) -> Schedule {
+    match timing.reconcile_interval {
+        Some(every) if poller.reconciles() => schedule
+            .clone()
+            .with_reconcile_every(every)
+            .unwrap_or_else(|_| schedule.clone()),
+        _ => schedule.clone(),
     }
 }
 
@@ -888,6 +906,48 @@ mod tests {
                 ("poll", "27 00:30"),
                 ("poll", "27 06:00"),
             ])
+        );
+    }
+
+    /// A source that reconciles behind webhooks polls at the store's reconciliation interval
+    /// when one is set; change capture keeps the schedule's (`weft run`: `cdc_interval`), and
+    /// so does everything when none is set. The cron and quiet hours are the store's for both.
+    #[test]
+    fn sources_that_reconcile_poll_at_the_reconciliation_interval() {
+        struct Source(bool);
+        impl Poller for Source {
+            fn name(&self) -> &str {
+                "source"
+            }
+            fn reconciles(&self) -> bool {
+                self.0
+            }
+            fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+                Box::pin(async { Ok(PollReport::default()) })
+            }
+            fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+                Box::pin(async { Ok(PollReport::default()) })
+            }
+        }
+        let store = schedule(1, Some("0 3 * * *"), Some("01:00-02:00"));
+        let timing = Timing {
+            reconcile_interval: Some(Duration::from_secs(300)),
+            ..Timing::default()
+        };
+        let reconciler = poller_schedule(&store, &timing, &Source(true));
+        assert_eq!(reconciler.reconcile_every(), Duration::from_secs(300));
+        assert_eq!(
+            reconciler,
+            store
+                .clone()
+                .with_reconcile_every(Duration::from_secs(300))
+                .unwrap()
+        );
+        assert_eq!(poller_schedule(&store, &timing, &Source(false)), store);
+        assert_eq!(
+            poller_schedule(&store, &Timing::default(), &Source(true)),
+            store,
+            "no reconciliation interval: the schedule's"
         );
     }
 

@@ -229,6 +229,10 @@ impl Drop for HintFetcher {
 }
 
 impl Poller for HintFetcher {
+    /// Its bus wakes it as hints arrive; its scheduled round is a safety net.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }

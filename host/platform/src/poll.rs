@@ -46,6 +46,14 @@ pub trait Poller: Send + Sync {
     /// round (the journal recognises what it already holds, so only real differences lead to
     /// writes). The watermark never moves backwards.
     fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>>;
+    /// Whether this source is a safety net behind the platform's webhooks (a reconciliation:
+    /// it finds what deliveries dropped), polled at the store's reconciliation interval
+    /// (`[schedule] reconcile_interval`), rather than the platform's change capture (no
+    /// webhooks, or webhooks that only hint), polled at the change-capture interval
+    /// (`cdc_interval`). The default: change capture.
+    fn reconciles(&self) -> bool {
+        false
+    }
     /// Whether [`Poller::poll_full`] runs beside the incremental rounds instead of in their
     /// place: a backfill (a platform's bulk export, minutes to hours long) during which webhooks
     /// and incremental rounds must keep flowing. The runner then runs it on a task of its own,

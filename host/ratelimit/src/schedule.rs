@@ -492,6 +492,16 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The same schedule with reconciliation every `every` (for a source polled at its own
+    /// interval; the cron and quiet hours stay).
+    pub fn with_reconcile_every(mut self, every: Duration) -> Result<Self, ScheduleError> {
+        if every.is_zero() {
+            return Err(ScheduleError::ZeroInterval);
+        }
+        self.reconcile_every = every;
+        Ok(self)
+    }
+
     /// Reconciliation every `reconcile_every`, no full resync, no quiet hours, UTC.
     pub fn new(reconcile_every: Duration) -> Result<Self, ScheduleError> {
         if reconcile_every.is_zero() {

@@ -423,6 +423,8 @@ fn enc(s: &str) -> String {
 }
 
 impl Poller for BcChangeCapture {
+    // Change capture, not a reconciliation: weft subscribes to no `store/sku/*` scope, so a
+    // variant's own stock change reaches weft only through this.
     fn name(&self) -> &str {
         &self.name
     }

@@ -294,6 +294,10 @@ impl HookKeeper {
 }
 
 impl Poller for HookKeeper {
+    /// Keeps the hooks in place: no hurry between checks.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -658,6 +658,10 @@ impl ShopifyReconciler {
 }
 
 impl Poller for ShopifyReconciler {
+    /// A safety net behind the webhooks.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -399,6 +399,10 @@ impl WebhookKeeper {
 }
 
 impl weft_platform::Poller for WebhookKeeper {
+    /// Keeps the subscriptions in place: no hurry between checks.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -373,6 +373,10 @@ impl WooPoller {
 }
 
 impl Poller for WooPoller {
+    /// A safety net behind the webhooks.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -336,6 +336,10 @@ impl WebhookKeeper {
 }
 
 impl Poller for WebhookKeeper {
+    /// Keeps the webhooks in place: no hurry between checks.
+    fn reconciles(&self) -> bool {
+        true
+    }
     fn name(&self) -> &str {
         &self.name
     }
