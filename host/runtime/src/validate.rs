@@ -206,16 +206,23 @@ pub fn allowed_kinds(asked: EntityKind) -> &'static [EntityKind] {
     }
 }
 
-/// The record ids a write request names: its `target_id`, its record key, and the `id` /
-/// `*_id` / `*Id` scalar fields at the top level of its `current` document (what weft last read
-/// from the target). A command's `target_id` must be one of these, or `<one of these>@<location>`
-/// (an inventory level is addressed as item@location).
+/// The record ids a write request names: its `target_id`, its record key (for an inventory
+/// level, `<sku>@<location>`, its SKU too), and the `id` / `*_id` / `*Id` scalar fields at the
+/// top level of its `current` document (what weft last read from the target). A command's
+/// `target_id` must be one of these, or `<one of these>@<location>` (an inventory level is
+/// addressed as item@location: a platform that keys its levels by SKU and its own location,
+/// such as Magento's source items, names a level weft has not read yet as `<sku>@<source>`).
 pub fn named_ids(req: &WriteRequest) -> Vec<String> {
     let mut ids = Vec::new();
     if let Some(t) = &req.target_id {
         ids.push(t.clone());
     }
     ids.push(req.record.key.clone());
+    if req.record.kind == EntityKind::InventoryLevel
+        && let Some((sku, _)) = req.record.key.rsplit_once('@')
+    {
+        ids.push(sku.to_owned());
+    }
     if let Some(current) = &req.current
         && let Ok(serde_json::Value::Object(doc)) =
             serde_json::from_str::<serde_json::Value>(current)
@@ -678,6 +685,30 @@ mod tests {
         let mut body = cmd("shopify", EntityKind::Variant, None);
         body.body = "{not json".into();
         assert!(matches!(bad(body), OutputFault::Json { .. }));
+    }
+
+    /// A level weft has not read from the target yet (no target id, no current document) is
+    /// addressed by its SKU and the target's own location; another SKU's level is not.
+    #[test]
+    fn a_level_not_read_yet_is_addressed_by_its_sku() {
+        let r = req("magento", EntityKind::InventoryLevel, "M0-0009@1", None);
+        let level = |id: &str| cmd("magento", EntityKind::InventoryLevel, Some(id));
+        assert_eq!(commands(&r, &[level("M0-0009@default")], 16, B), Ok(()));
+        assert!(matches!(
+            commands(&r, &[level("M0-0010@default")], 16, B),
+            Err(OutputFault::UnrelatedRecord { .. })
+        ));
+        // Not for other kinds: a variant keyed `a@b` does not name `a`.
+        let v = req("magento", EntityKind::Variant, "M0@9", None);
+        assert!(matches!(
+            commands(
+                &v,
+                &[cmd("magento", EntityKind::Variant, Some("M0"))],
+                16,
+                B
+            ),
+            Err(OutputFault::UnrelatedRecord { .. })
+        ));
     }
 
     #[test]
