@@ -342,16 +342,21 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode> {
         }
     }
     let hosts = store.host_beats().await?;
-    for id in ids {
-        let s = store.status(&id).await?;
+    // Every store's figures and loops in a few reads, not several per store.
+    let statuses = store.statuses(&ids).await?;
+    let mut loops_of: std::collections::HashMap<String, Vec<LoopVerdict>> =
+        std::collections::HashMap::new();
+    for r in store.loop_health(args.store.as_deref()).await? {
+        loops_of
+            .entry(r.store_id.clone())
+            .or_default()
+            .push(LoopVerdict::judge(r, &hosts, now));
+    }
+    for s in statuses {
+        let id = s.store_id.clone();
         let proposals = crate::proposals::open_count(&store, &id).await?;
         let lease = leases.get(&id);
-        let loops: Vec<LoopVerdict> = store
-            .loop_health(Some(&id))
-            .await?
-            .into_iter()
-            .map(|r| LoopVerdict::judge(r, &hosts, now))
-            .collect();
+        let loops = loops_of.remove(&id).unwrap_or_default();
         if args.json {
             let mut v = serde_json::to_value(&s)?;
             v["proposals"] = serde_json::json!(proposals);
