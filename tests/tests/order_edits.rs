@@ -1,8 +1,8 @@
 //! Storefront order edits and cancelled lines reach the ERP's sales order once: a Shopify
-//! order edited after NetSuite has its sales order (a line lowered or removed, a variant
-//! added as a new line) or refunded before it shipped (restock `CANCEL`) changes the sales
-//! order's lines (lowered, closed with `isClosed`, added), so NetSuite commits only what is
-//! still ordered, while every webhook is at risk of arriving twice or late (a stale
+//! order edited after NetSuite has its sales order (a line lowered, raised or removed, a
+//! variant added as a new line) or refunded before it shipped (restock `CANCEL`) changes the sales
+//! order's lines (lowered, raised, closed with `isClosed`, added), so NetSuite commits what is
+//! ordered now, while every webhook is at risk of arriving twice or late (a stale
 //! `orders/updated` from before the edit must not restore the old lines). The demo's ledger
 //! checks, per SKU, NetSuite's open demand = ordered - fulfilled - cancelled - edited away,
 //! its on hand, and what Shopify shows.
@@ -13,7 +13,7 @@ use weft::demo::{DemoOptions, PlanPreset, run};
 async fn an_order_edit_changes_the_sales_order_lines_once_under_duplicate_and_late_webhooks() {
     let r = run(DemoOptions {
         seed: 23,
-        events: 160,
+        events: 200,
         stores: 1,
         drop_rate: 0.0,
         duplicate_rate: 0.5,
@@ -29,6 +29,7 @@ async fn an_order_edit_changes_the_sales_order_lines_once_under_duplicate_and_la
     assert!(r.webhooks_late > 0, "{r:?}");
     assert!(r.order_edits > 0, "no order edit: {r:?}");
     assert!(r.order_edit_additions > 0, "no variant added: {r:?}");
+    assert!(r.order_edit_raises > 0, "no line raised: {r:?}");
     assert!(
         r.order_edits > r.order_edit_additions,
         "no line lowered or removed: {r:?}"

@@ -164,6 +164,8 @@ pub struct DemoReport {
     pub order_edits: usize,
     /// Of which adding a variant (a new sales order line).
     pub order_edit_additions: usize,
+    /// Of which raising a line by a unit (the sales order's line orders one more).
+    pub order_edit_raises: usize,
     /// Refunds of units not shipped yet (restock `CANCEL`): the sales order's line shrinks,
     /// and the credit memo credits them on the refund item (counted in `refunds` too).
     pub refunds_cancelling: usize,
@@ -323,7 +325,8 @@ struct DemoStore {
     /// Orders edited in Shopify, or refunded before they shipped (never shipped after).
     edited: BTreeSet<u64>,
     /// Order edits committed, and of which adding a variant.
-    edits: (usize, usize),
+    /// Order edits: all, adding a variant, raising a line.
+    edits: (usize, usize, usize),
     /// Refunds with restock `CANCEL`.
     cancel_refunds: usize,
     /// Refunds made in Shopify: order, refund id, units, whether returned to stock.
@@ -1026,7 +1029,7 @@ async fn start_store(opts: &DemoOptions, i: usize) -> Result<DemoStore> {
         shipments: Vec::new(),
         cancelled: BTreeSet::new(),
         edited: BTreeSet::new(),
-        edits: (0, 0),
+        edits: (0, 0, 0),
         cancel_refunds: 0,
         refunds: Vec::new(),
         stock,
@@ -1131,8 +1134,9 @@ fn merchant_event(s: &mut DemoStore, sku: &str, roll: u32, rng: &mut ChaCha8Rng)
 }
 
 /// A shopper's change to an order that has not shipped (nor been cancelled or changed
-/// before), made by the merchant in Shopify: one unit fewer (restocked), the line removed and
-/// another variant added, a variant added, or one unit refunded before shipping (`CANCEL`).
+/// before), made by the merchant in Shopify: one unit fewer (restocked) or, of a one-unit line,
+/// one more, the line removed and another variant added, a variant added, or one unit refunded
+/// before shipping (`CANCEL`).
 fn shopper_edit(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Result<()> {
     let err = |e: weft_sim_shopify::SimError| anyhow!("{e}");
     let order = s.orders[rng.random_range(0..s.orders.len())];
@@ -1163,6 +1167,16 @@ fn shopper_edit(s: &mut DemoStore, rng: &mut ChaCha8Rng) -> Result<()> {
                 .map_err(err)?;
             s.stock.entry(sku).or_default().edited += 1;
             s.edits.0 += 1;
+        }
+        0 if !s.deleted.contains(&sku) => {
+            // One unit more of the same line.
+            s.shopify
+                .edit_order(order, vec![(line, units + 1, false)], vec![])
+                .map_err(err)?;
+            s.stock.entry(sku.clone()).or_default().ordered += 1;
+            s.order_skus.insert(order, (sku, units + 1));
+            s.edits.0 += 1;
+            s.edits.2 += 1;
         }
         1 => {
             s.shopify
@@ -2144,6 +2158,7 @@ async fn verify(
     report.cancellations += s.cancelled.len();
     report.order_edits += s.edits.0;
     report.order_edit_additions += s.edits.1;
+    report.order_edit_raises += s.edits.2;
     report.refunds_cancelling += s.cancel_refunds;
     report.fulfilments_matched +=
         shipped.records_compared - shipped.drift.min(shipped.records_compared);

@@ -18,16 +18,21 @@
 //!   refunds fulfilled quantity without moving stock; it fires `refunds/create` and
 //!   `orders/updated`;
 //! - an order edit (`orderEditBegin` returns a calculated order; `orderEditSetQuantity`,
-//!   `orderEditAddVariant` stage changes on it; `orderEditCommit` applies them at once) never
-//!   changes a line's `quantity`: a lowered line keeps it and its `current_quantity` drops (the
-//!   units are removed, like a `CANCEL` refund: committed -> available with `restock`, else out
-//!   of `on_hand`); only unfulfilled units can be removed; an added variant is a new line
+//!   `orderEditAddVariant` stage changes on it; `orderEditCommit` applies them at once): a
+//!   lowered line keeps its `quantity` and its `current_quantity` drops (the units are
+//!   removed, like a `CANCEL` refund: committed -> available with `restock`, else out of
+//!   `on_hand`); only unfulfilled units can be removed; an added variant is a new line
 //!   (available -> committed, priced at the variant's price with no tax or discount: the
 //!   simulator does not re-run the checkout, it adds the line's amount to the totals). A
-//!   commit fires `orders/edited` (the edit: `line_items.additions` / `removals` with their
-//!   deltas) and `orders/updated`. Raising an existing line's quantity is refused (Shopify
-//!   adds units as a new line on some shops; not modelled). One fulfilment order per order (all lines ship from the order's
-//!   location); split fulfilment orders and fulfilment holds are not modelled.
+//!   raised line (`orderEditSetQuantity` above its current quantity, which Shopify documents:
+//!   "increase, decrease, or remove items") orders the added units on the same line: its
+//!   `quantity` (documented as "the number of units ordered, including refunded and removed
+//!   units") and `current_quantity` grow by them, available -> committed, at the line's price,
+//!   added to the totals. Assumed: the line keeps its id (some shops are reported to show the
+//!   added units as a new line; weft reads either). A commit fires `orders/edited` (the edit:
+//!   `line_items.additions` / `removals` with their deltas; a raised line is an addition with
+//!   its own id) and `orders/updated`. One fulfilment order per order (all lines ship from the
+//!   order's location); split fulfilment orders and fulfilment holds are not modelled.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -423,10 +428,10 @@ impl ShopState {
         if quantity < 0 {
             return Err(order_err(&["quantity"], "Quantity must be 0 or more."));
         }
-        if quantity > l.current() {
+        if quantity > l.current() && l.variant_id.is_none() {
             return Err(order_err(
                 &["quantity"],
-                "Raising a line's quantity is not supported by the simulator; add the variant instead.",
+                "The line's variant no longer exists: its quantity can't be raised.",
             ));
         }
         if l.current() - quantity > l.fulfillable() {
@@ -480,6 +485,7 @@ impl ShopState {
         // Re-check against the order as it is now (it may have shipped since staging).
         let mut moves: Vec<(u64, i64, i64)> = Vec::new();
         let mut removals = Vec::new();
+        let mut raises: Vec<(u64, i64, i64)> = Vec::new();
         for (line, (q, restock)) in &session.quantities {
             let Some(l) = order.line_items.iter().find(|l| l.id == *line) else {
                 return Err(order_err(&["lineItemId"], "Line item does not exist."));
@@ -496,6 +502,12 @@ impl ShopState {
                     moves.push((item, if *restock { d } else { 0 }, -d));
                 }
                 removals.push((l.id, d));
+            } else if d < 0 {
+                // Raised: the added units are ordered on the same line.
+                if let Some(item) = self.item_of_line(order, l.id) {
+                    moves.push((item, d, -d));
+                }
+                raises.push((l.id, -d, l.price));
             }
         }
         let location = order.location_id;
@@ -539,6 +551,16 @@ impl ShopState {
             if let Some(l) = order.line_items.iter_mut().find(|l| l.id == *line) {
                 l.removed += d;
             }
+        }
+        for (line, d, price) in &raises {
+            if let Some(l) = order.line_items.iter_mut().find(|l| l.id == *line) {
+                l.quantity += d;
+            }
+            let c = &mut order.checkout;
+            c.line_items_total += price * d;
+            c.total += price * d;
+            order.total_price += price * d;
+            additions.push((*line, *d));
         }
         order.updated_at = now;
         for (item, d_available, d_committed) in moves {

@@ -635,7 +635,7 @@ async fn fulfilments_refunds_and_cancellations_move_named_quantities() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_order_edit_removes_and_adds_lines_and_moves_stock() {
+async fn an_order_edit_removes_raises_and_adds_lines_and_moves_stock() {
     let sim = sim();
     let (url, seen) = receiver(|_, _| axum::http::StatusCode::OK).await;
     for t in [
@@ -695,12 +695,10 @@ async fn an_order_edit_removes_and_adds_lines_and_moves_stock() {
 
     let set = r#"mutation($id: ID!, $line: ID!, $q: Int!) { orderEditSetQuantity(id: $id, lineItemId: $line, quantity: $q, restock: true) {
         calculatedLineItem { quantity } userErrors { field message } } }"#;
+    // A raise is staged like a lowering (the next set replaces it).
     let raised = gql(&sim, set, json!({"id": calc_id, "line": calc_line, "q": 5})).await;
-    assert!(
-        !raised["data"]["orderEditSetQuantity"]["userErrors"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+    assert_eq!(
+        raised["data"]["orderEditSetQuantity"]["calculatedLineItem"]["quantity"], 5,
         "{raised}"
     );
     let lowered = gql(&sim, set, json!({"id": calc_id, "line": calc_line, "q": 1})).await;
@@ -779,30 +777,83 @@ async fn an_order_edit_removes_and_adds_lines_and_moves_stock() {
     );
 
     assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
+    {
+        let got = seen.lock();
+        let edited = got
+            .iter()
+            .find(|c| c.headers["x-shopify-topic"] == "orders/edited")
+            .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+            .expect("orders/edited");
+        assert_eq!(edited["order_edit"]["order_id"], json!(oid));
+        assert_eq!(
+            edited["order_edit"]["line_items"]["removals"][0]["delta"],
+            3
+        );
+        assert_eq!(
+            edited["order_edit"]["line_items"]["additions"][0]["delta"],
+            2
+        );
+        let updated = got
+            .iter()
+            .rev()
+            .find(|c| c.headers["x-shopify-topic"] == "orders/updated")
+            .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
+            .expect("orders/updated");
+        assert_eq!(updated["line_items"][0]["quantity"], 4);
+        assert_eq!(updated["line_items"][0]["current_quantity"], 1);
+        assert_eq!(updated["line_items"][1]["current_quantity"], 2);
+    }
+
+    // A second edit raises the kettle line by two: ordered on the same line (its quantity and
+    // current quantity grow), available -> committed.
+    let begin = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderEditBegin(id: $id) { calculatedOrder { id } userErrors { message } } }"#,
+        json!({"id": gid_of("Order", oid)}),
+    )
+    .await;
+    let calc_id = begin["data"]["orderEditBegin"]["calculatedOrder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let raised = gql(&sim, set, json!({"id": calc_id, "line": calc_line, "q": 3})).await;
+    assert_eq!(
+        raised["data"]["orderEditSetQuantity"]["calculatedLineItem"]["quantity"], 3,
+        "{raised}"
+    );
+    let commit = gql(
+        &sim,
+        r#"mutation($id: ID!) { orderEditCommit(id: $id, notifyCustomer: false) { order { id
+            lineItems(first: 5) { nodes { sku quantity currentQuantity } } } userErrors { field message } } }"#,
+        json!({"id": calc_id}),
+    )
+    .await;
+    let lines = &commit["data"]["orderEditCommit"]["order"]["lineItems"]["nodes"];
+    assert_eq!(lines[0]["quantity"], 6, "{commit}");
+    assert_eq!(lines[0]["currentQuantity"], 3);
+    assert_eq!(
+        quantities(
+            gql(
+                &sim,
+                level,
+                json!({"id": gid_of("InventoryItem", kettle_item)})
+            )
+            .await
+        ),
+        vec![7, 3, 10]
+    );
+    assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
     let got = seen.lock();
     let edited = got
         .iter()
+        .rev()
         .find(|c| c.headers["x-shopify-topic"] == "orders/edited")
         .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
         .expect("orders/edited");
-    assert_eq!(edited["order_edit"]["order_id"], json!(oid));
     assert_eq!(
-        edited["order_edit"]["line_items"]["removals"][0]["delta"],
-        3
+        edited["order_edit"]["line_items"]["additions"],
+        json!([{"id": line, "delta": 2}])
     );
-    assert_eq!(
-        edited["order_edit"]["line_items"]["additions"][0]["delta"],
-        2
-    );
-    let updated = got
-        .iter()
-        .rev()
-        .find(|c| c.headers["x-shopify-topic"] == "orders/updated")
-        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap())
-        .expect("orders/updated");
-    assert_eq!(updated["line_items"][0]["quantity"], 4);
-    assert_eq!(updated["line_items"][0]["current_quantity"], 1);
-    assert_eq!(updated["line_items"][1]["current_quantity"], 2);
 }
 
 #[tokio::test(start_paused = true)]
