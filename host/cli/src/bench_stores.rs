@@ -149,6 +149,11 @@ pub struct StoresReport {
     pub flood_saves: usize,
     /// `quiet_flooded.p99_ms / quiet_alone.p99_ms` (goal: at most 2).
     pub flooded_over_alone_p99: f64,
+    /// One `/metrics` scrape of the idle host (every store's figures read from the database),
+    /// from request to the last byte.
+    pub metrics_scrape_ms: f64,
+    /// The scrape's size.
+    pub metrics_bytes: usize,
 }
 
 /// Runs the benchmark.
@@ -223,6 +228,22 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
     eprintln!(
         "bench stores: idle {idle_cpu_percent:.1}% of a core ({idle_ramp_cpu_percent:.1}% right after start-up), RSS {:.0} MiB",
         rss as f64 / 1_048_576.0
+    );
+
+    let scrape_started = Instant::now();
+    let scrape = reqwest::get(format!("http://{}/metrics", host.addr))
+        .await
+        .context("cannot scrape /metrics")?
+        .error_for_status()
+        .context("/metrics")?
+        .text()
+        .await
+        .context("cannot read /metrics")?;
+    let metrics_scrape_ms = scrape_started.elapsed().as_secs_f64() * 1000.0;
+    let metrics_bytes = scrape.len();
+    eprintln!(
+        "bench stores: a /metrics scrape took {metrics_scrape_ms:.0} ms ({} KiB)",
+        metrics_bytes / 1024
     );
 
     let watch = LagWatch::start(active.iter().map(|s| s.shop.clone()).collect());
@@ -337,6 +358,8 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
         quiet_flooded,
         flood_rate: opts.flood_rate,
         flood_saves,
+        metrics_scrape_ms,
+        metrics_bytes,
     })
 }
 
