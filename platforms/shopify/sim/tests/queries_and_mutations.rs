@@ -671,6 +671,13 @@ async fn an_order_edit_removes_raises_and_adds_lines_and_moves_stock() {
             .collect()
     };
     let gid_of = |t: &str, n: u64| format!("gid://shopify/{t}/{n}");
+    let stock_of = |item: u64| {
+        let (sim, quantities) = (&sim, &quantities);
+        let vars = json!({"id": gid_of("InventoryItem", item)});
+        async move { quantities(gql(sim, level, vars).await) }
+    };
+    const COMMIT_EDIT: &str = r#"mutation($id: ID!) { orderEditCommit(id: $id, notifyCustomer: false) { order { id
+            lineItems(first: 5) { nodes { sku quantity currentQuantity } } } userErrors { field message } } }"#;
     let line = sim.order_lines(oid).unwrap().1[0];
 
     let begin = gql(
@@ -718,52 +725,16 @@ async fn an_order_edit_removes_raises_and_adds_lines_and_moves_stock() {
         "{added}"
     );
     // Nothing moves before the commit.
-    assert_eq!(
-        quantities(
-            gql(
-                &sim,
-                level,
-                json!({"id": gid_of("InventoryItem", kettle_item)})
-            )
-            .await
-        ),
-        vec![6, 4, 10]
-    );
-    let commit = gql(
-        &sim,
-        r#"mutation($id: ID!) { orderEditCommit(id: $id, notifyCustomer: false) { order { id
-            lineItems(first: 5) { nodes { sku quantity currentQuantity } } } userErrors { field message } } }"#,
-        json!({"id": calc_id}),
-    )
-    .await;
+    assert_eq!(stock_of(kettle_item).await, vec![6, 4, 10]);
+    let commit = gql(&sim, COMMIT_EDIT, json!({"id": calc_id})).await;
     let lines = &commit["data"]["orderEditCommit"]["order"]["lineItems"]["nodes"];
     assert_eq!(lines[0]["quantity"], 4, "{commit}");
     assert_eq!(lines[0]["currentQuantity"], 1);
     assert_eq!(lines[1]["sku"], "MUG-1");
     assert_eq!(lines[1]["currentQuantity"], 2);
     // Three kettles restocked (committed -> available), two mugs committed.
-    assert_eq!(
-        quantities(
-            gql(
-                &sim,
-                level,
-                json!({"id": gid_of("InventoryItem", kettle_item)})
-            )
-            .await
-        ),
-        vec![9, 1, 10]
-    );
-    assert_eq!(
-        quantities(
-            gql(
-                &sim,
-                level,
-                json!({"id": gid_of("InventoryItem", mug_item)})
-            )
-            .await
-        ),
-        vec![3, 2, 5]
-    );
+    assert_eq!(stock_of(kettle_item).await, vec![9, 1, 10]);
+    assert_eq!(stock_of(mug_item).await, vec![3, 2, 5]);
     // The edit is closed: committing it again is refused.
     let again = gql(
         &sim,
@@ -821,27 +792,11 @@ async fn an_order_edit_removes_raises_and_adds_lines_and_moves_stock() {
         raised["data"]["orderEditSetQuantity"]["calculatedLineItem"]["quantity"], 3,
         "{raised}"
     );
-    let commit = gql(
-        &sim,
-        r#"mutation($id: ID!) { orderEditCommit(id: $id, notifyCustomer: false) { order { id
-            lineItems(first: 5) { nodes { sku quantity currentQuantity } } } userErrors { field message } } }"#,
-        json!({"id": calc_id}),
-    )
-    .await;
+    let commit = gql(&sim, COMMIT_EDIT, json!({"id": calc_id})).await;
     let lines = &commit["data"]["orderEditCommit"]["order"]["lineItems"]["nodes"];
     assert_eq!(lines[0]["quantity"], 6, "{commit}");
     assert_eq!(lines[0]["currentQuantity"], 3);
-    assert_eq!(
-        quantities(
-            gql(
-                &sim,
-                level,
-                json!({"id": gid_of("InventoryItem", kettle_item)})
-            )
-            .await
-        ),
-        vec![7, 3, 10]
-    );
+    assert_eq!(stock_of(kettle_item).await, vec![7, 3, 10]);
     assert!(sim.wait_webhooks_idle(Duration::from_secs(10)).await);
     let got = seen.lock();
     let edited = got
