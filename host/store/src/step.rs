@@ -986,33 +986,15 @@ impl Store {
                  FROM {list}"
             )
         };
-        let mut out: Vec<StoreStatus> = Vec::with_capacity(store_ids.len());
-        let mut counters: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
-        let mut outbox: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        let wanted: std::collections::HashSet<&str> =
-            store_ids.iter().map(String::as_str).collect();
-        macro_rules! read_all {
-            ($rows:expr) => {{
-                for r in &$rows {
-                    out.push(StoreStatus {
-                        store_id: r.text("store_id").map_err(StoreError::db(OP))?,
-                        journal_head: r.i64("head").map_err(StoreError::db(OP))?,
-                        cursor: r.i64("cursor").map_err(StoreError::db(OP))?,
-                        lag: r.i64("lag").map_err(StoreError::db(OP))?,
-                        outbox: OutboxDepth::default(),
-                        parked: r.i64("parked").map_err(StoreError::db(OP))?,
-                        set_aside: r.i64("set_aside").map_err(StoreError::db(OP))?,
-                        deletes_held: r.i64("deletes_held").map_err(StoreError::db(OP))?,
-                        intake_rejects: r.i64("rejects").map_err(StoreError::db(OP))?,
-                        counters: BTreeMap::new(),
-                    });
-                }
-            }};
-        }
-        let (counter_rows, outbox_rows) = match self.db() {
+        // The outbox and the counters of the listed stores only (by their index): the
+        // background sweep asks for a few dozen stores of thousands.
+        const COUNTERS: &str = "SELECT store_id, name, value FROM counters WHERE store_id";
+        const OUTBOX: &str = "SELECT store_id, status, COUNT(*) AS n FROM outbox WHERE store_id";
+        let (mut out, counters, outbox) = match self.db() {
             crate::db::Db::Sqlite(p) => {
                 let list = serde_json::to_string(store_ids)
                     .map_err(|e| StoreError::db(OP)(sqlx::Error::Encode(Box::new(e))))?;
+                let listed = "IN (SELECT value FROM json_each($1))";
                 let rows = sqlx::query(&figures(
                     "(SELECT value AS id, key AS pos FROM json_each($1)) s ORDER BY s.pos",
                 ))
@@ -1020,31 +1002,24 @@ impl Store {
                 .fetch_all(p)
                 .await
                 .map_err(StoreError::db(OP))?;
-                read_all!(rows);
-                // Only the listed stores' rows (by their index): the background sweep asks for
-                // a few dozen stores of thousands.
-                let c = sqlx::query(
-                    "SELECT store_id, name, value FROM counters
-                     WHERE store_id IN (SELECT value FROM json_each($1))",
-                )
-                .bind(&list)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::db(OP))?;
-                let o = sqlx::query(
-                    "SELECT store_id, status, COUNT(*) AS n FROM outbox
-                     WHERE store_id IN (SELECT value FROM json_each($1)) GROUP BY store_id, status",
-                )
-                .bind(&list)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::db(OP))?;
+                let c = sqlx::query(&format!("{COUNTERS} {listed}"))
+                    .bind(&list)
+                    .fetch_all(p)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                let o = sqlx::query(&format!("{OUTBOX} {listed} GROUP BY store_id, status"))
+                    .bind(&list)
+                    .fetch_all(p)
+                    .await
+                    .map_err(StoreError::db(OP))?;
                 (
-                    collect_named(&c, "name", "value", &wanted, OP)?,
-                    collect_named(&o, "status", "n", &wanted, OP)?,
+                    rows.iter().map(status_row).collect::<Result<Vec<_>>>()?,
+                    by_store(&c, "name", "value")?,
+                    by_store(&o, "status", "n")?,
                 )
             }
             crate::db::Db::Postgres(p) => {
+                let listed = "= ANY($1)";
                 let rows = sqlx::query(&figures(
                     "unnest($1::text[]) WITH ORDINALITY AS s(id, pos) ORDER BY s.pos",
                 ))
@@ -1052,113 +1027,48 @@ impl Store {
                 .fetch_all(p)
                 .await
                 .map_err(StoreError::db(OP))?;
-                read_all!(rows);
-                let c = sqlx::query(
-                    "SELECT store_id, name, value FROM counters WHERE store_id = ANY($1)",
-                )
-                .bind(store_ids)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::db(OP))?;
-                let o = sqlx::query("SELECT store_id, status, COUNT(*) AS n FROM outbox WHERE store_id = ANY($1) GROUP BY store_id, status")
+                let c = sqlx::query(&format!("{COUNTERS} {listed}"))
+                    .bind(store_ids)
+                    .fetch_all(p)
+                    .await
+                    .map_err(StoreError::db(OP))?;
+                let o = sqlx::query(&format!("{OUTBOX} {listed} GROUP BY store_id, status"))
                     .bind(store_ids)
                     .fetch_all(p)
                     .await
                     .map_err(StoreError::db(OP))?;
                 (
-                    collect_named(&c, "name", "value", &wanted, OP)?,
-                    collect_named(&o, "status", "n", &wanted, OP)?,
+                    rows.iter().map(status_row).collect::<Result<Vec<_>>>()?,
+                    by_store(&c, "name", "value")?,
+                    by_store(&o, "status", "n")?,
                 )
             }
         };
-        for (store, named) in counter_rows {
-            counters.insert(store, named.into_iter().collect());
-        }
-        for (store, named) in outbox_rows {
-            outbox.insert(store, named);
-        }
         for st in &mut out {
-            st.counters = counters.get(&st.store_id).cloned().unwrap_or_default();
-            st.outbox = outbox_depth(outbox.get(&st.store_id).cloned().unwrap_or_default())?;
+            st.counters = counters
+                .get(&st.store_id)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            st.outbox = outbox_depth(outbox.get(&st.store_id).into_iter().flatten())?;
         }
         Ok(out)
     }
 
     /// Operator figures for `store_id`: journal head, cursor, lag, outbox depth per status,
-    /// intake rejects and counters.
+    /// intake rejects and counters ([`Store::statuses`] of one store).
     pub async fn status(&self, store_id: &str) -> Result<StoreStatus> {
-        const OP: &str = "store status";
-        let cursor = self.cursor(store_id).await?;
-        let head = self.journal_head(store_id).await?;
-        let counters = self.counters(store_id).await?;
-        let (lag, rejects, parked, set_aside, deletes_held, by_status) = on_db!(self.db(), p => {
-            let lag = sqlx::query("SELECT COUNT(*) AS n FROM journal WHERE store_id = $1 AND seq > $2")
-                .bind(store_id)
-                .bind(cursor)
-                .fetch_one(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .i64("n")
-                .map_err(StoreError::db(OP))?;
-            let rejects = sqlx::query("SELECT COUNT(*) AS n FROM intake_rejects WHERE store_id = $1")
-                .bind(store_id)
-                .fetch_one(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .i64("n")
-                .map_err(StoreError::db(OP))?;
-            let parked = sqlx::query("SELECT COUNT(*) AS n FROM parked WHERE store_id = $1")
-                .bind(store_id)
-                .fetch_one(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .i64("n")
-                .map_err(StoreError::db(OP))?;
-            let set_aside = sqlx::query("SELECT COUNT(*) AS n FROM set_aside WHERE store_id = $1")
-                .bind(store_id)
-                .fetch_one(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .i64("n")
-                .map_err(StoreError::db(OP))?;
-            let deletes_held = sqlx::query("SELECT COUNT(*) AS n FROM held_deletes WHERE store_id = $1")
-                .bind(store_id)
-                .fetch_one(p)
-                .await
-                .map_err(StoreError::db(OP))?
-                .i64("n")
-                .map_err(StoreError::db(OP))?;
-            let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox WHERE store_id = $1 GROUP BY status")
-                .bind(store_id)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::db(OP))?;
-            let mut by_status = Vec::new();
-            for r in &rows {
-                by_status.push((r.text("status").map_err(StoreError::db(OP))?, r.i64("n").map_err(StoreError::db(OP))?));
-            }
-            (lag, rejects, parked, set_aside, deletes_held, by_status)
-        });
-        let outbox = outbox_depth(by_status)?;
-        Ok(StoreStatus {
-            store_id: store_id.to_owned(),
-            journal_head: head,
-            cursor,
-            lag,
-            outbox,
-            parked,
-            set_aside,
-            deletes_held,
-            intake_rejects: rejects,
-            counters,
-        })
+        let mut one = self.statuses(&[store_id.to_owned()]).await?;
+        Ok(one.remove(0))
     }
 }
 
 /// Outbox rows per status from `(status, count)` pairs.
-fn outbox_depth(by_status: Vec<(String, i64)>) -> Result<OutboxDepth> {
+fn outbox_depth<'a>(by_status: impl IntoIterator<Item = &'a (String, i64)>) -> Result<OutboxDepth> {
     let mut outbox = OutboxDepth::default();
     for (status, n) in by_status {
+        let n = *n;
         match status.parse()? {
             crate::types::OutboxStatus::Pending => outbox.pending = n,
             crate::types::OutboxStatus::Inflight => outbox.inflight = n,
@@ -1171,24 +1081,39 @@ fn outbox_depth(by_status: Vec<(String, i64)>) -> Result<OutboxDepth> {
     Ok(outbox)
 }
 
-/// `(store_id, name, value)` rows grouped by store, for the stores in `wanted`.
-fn collect_named<R: RowExt>(
+/// One row of [`Store::statuses`]' figures query, without outbox and counters.
+fn status_row<R: RowExt>(r: &R) -> Result<StoreStatus> {
+    const OP: &str = "store statuses";
+    let n = |col: &str| r.i64(col).map_err(StoreError::db(OP));
+    Ok(StoreStatus {
+        store_id: r.text("store_id").map_err(StoreError::db(OP))?,
+        journal_head: n("head")?,
+        cursor: n("cursor")?,
+        lag: n("lag")?,
+        outbox: OutboxDepth::default(),
+        parked: n("parked")?,
+        set_aside: n("set_aside")?,
+        deletes_held: n("deletes_held")?,
+        intake_rejects: n("rejects")?,
+        counters: BTreeMap::new(),
+    })
+}
+
+/// `(store_id, name, value)` rows grouped by store.
+fn by_store<R: RowExt>(
     rows: &[R],
     name: &str,
     value: &str,
-    wanted: &std::collections::HashSet<&str>,
-    op: &'static str,
 ) -> Result<HashMap<String, Vec<(String, i64)>>> {
+    const OP: &str = "store statuses";
     let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     for r in rows {
-        let store = r.text("store_id").map_err(StoreError::db(op))?;
-        if !wanted.contains(store.as_str()) {
-            continue;
-        }
-        out.entry(store).or_default().push((
-            r.text(name).map_err(StoreError::db(op))?,
-            r.i64(value).map_err(StoreError::db(op))?,
-        ));
+        out.entry(r.text("store_id").map_err(StoreError::db(OP))?)
+            .or_default()
+            .push((
+                r.text(name).map_err(StoreError::db(OP))?,
+                r.i64(value).map_err(StoreError::db(OP))?,
+            ));
     }
     Ok(out)
 }
