@@ -33,6 +33,8 @@
 //!   restart interrupted adopts the operation still running in Shopify (or completed, if
 //!   created less than an hour ago) instead of starting another, which Shopify refuses before
 //!   API version 2026-01 (`OPERATION_IN_PROGRESS`: the backfill would fall back to paging);
+//!   the products phase adopts only a products operation, so a restart during the levels
+//!   operation still starts the products query again;
 //! - on a failed operation (`FAILED` with `INTERNAL_SERVER_ERROR` or `TIMEOUT`) tries once more;
 //!   when that fails too, or another bulk query of the app is running (`OPERATION_IN_PROGRESS`),
 //!   or the operation runs past [`crate::Backfill::max_wait`], logs why and falls back to the
