@@ -40,6 +40,6 @@ pub use ownership::{OnChange, Ownership};
 pub use privacy::{PrivacyPass, PrivacyProcessor};
 pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers, idle_cap};
 pub use stock::{StockOwner, StockPolicy};
-pub use sync::{Mode, Processor, ResolverRule, StepReport};
+pub use sync::{BACKFILL_PRIORITY, Mode, Processor, ResolverRule, StepReport};
 pub use weft_platform::version;
 pub use weft_platform::{PollReport, Poller, System, Systems};

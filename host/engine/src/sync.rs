@@ -929,7 +929,7 @@ impl Processor {
                                 EntityKind::Price,
                                 "price",
                                 sku,
-                                entry.seq,
+                                entry,
                             );
                             n += 1;
                         }
@@ -948,7 +948,7 @@ impl Processor {
                                 EntityKind::InventoryLevel,
                                 "inventory-level",
                                 &level,
-                                entry.seq,
+                                entry,
                             );
                             n += 1;
                         }
@@ -968,7 +968,7 @@ impl Processor {
                             EntityKind::InventoryLevel,
                             "inventory-level",
                             key,
-                            entry.seq,
+                            entry,
                         );
                         work.count("stock_levels_replanned");
                         continue;
@@ -1202,7 +1202,7 @@ impl Processor {
                 canonical_kind,
                 &kind,
                 &record_key,
-                entry.seq,
+                entry,
             );
             return Ok(());
         }
@@ -1486,7 +1486,7 @@ impl Processor {
             canonical_kind,
             &kind,
             &record_key,
-            entry.seq,
+            entry,
         );
         Ok(())
     }
@@ -1756,14 +1756,7 @@ impl Processor {
                 continue;
             }
             work.count("records_deleted");
-            plan_everywhere(
-                plans,
-                &self.systems,
-                record.kind,
-                kind,
-                &record.key,
-                entry.seq,
-            );
+            plan_everywhere(plans, &self.systems, record.kind, kind, &record.key, entry);
         }
         Ok(())
     }
@@ -1921,7 +1914,7 @@ impl Processor {
             writes: json!([]),
         });
         work.set_golden(kind, key, golden, meta, true);
-        plan_everywhere(plans, &self.systems, canonical_kind, kind, key, entry.seq);
+        plan_everywhere(plans, &self.systems, canonical_kind, kind, key, entry);
         Ok(())
     }
 
@@ -1967,7 +1960,7 @@ impl Processor {
             EntityKind::InventoryLevel,
             KIND,
             &write.key,
-            entry.seq,
+            entry,
         );
         work.count("stock_writes_recorded");
         debug!(store = %self.store_id, %system, key = %write.key, before = ?write.before, seq = entry.seq, "stock write result recorded");
@@ -2030,7 +2023,7 @@ impl Processor {
                 EntityKind::InventoryLevel,
                 "inventory-level",
                 level,
-                entry.seq,
+                entry,
             );
         }
         work.count("stock_demand_changed");
@@ -2090,7 +2083,7 @@ impl Processor {
                     EntityKind::InventoryLevel,
                     "inventory-level",
                     level,
-                    entry.seq,
+                    entry,
                 );
                 work.count("stock_demand_released");
             } else {
@@ -2151,7 +2144,7 @@ impl Processor {
                 EntityKind::InventoryLevel,
                 "inventory-level",
                 level,
-                entry.seq,
+                entry,
             );
         }
         Ok(!released.is_empty())
@@ -2448,7 +2441,7 @@ impl Processor {
                     target_id: Some(target_id),
                     deleted: true,
                 });
-                meta.push((target, kind, key, plan.seq, golden, None));
+                meta.push((target, kind, key, (plan.seq, plan.live), golden, None));
                 continue;
             }
             if kind == "inventory-level"
@@ -2555,13 +2548,15 @@ impl Processor {
                 current,
                 target_id,
             });
-            meta.push((target, kind, key, plan.seq, golden, known));
+            meta.push((target, kind, key, (plan.seq, plan.live), golden, known));
         }
         if requests.is_empty() {
             return Ok(());
         }
         let outcomes = self.canonical_to_writes(requests).await?;
-        for ((target, kind, key, seq, golden, known), outcome) in meta.into_iter().zip(outcomes) {
+        for ((target, kind, key, (seq, live), golden, known), outcome) in
+            meta.into_iter().zip(outcomes)
+        {
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(e) => {
@@ -2585,7 +2580,7 @@ impl Processor {
                             warn!(store = %self.store_id, %target, %kind, %key, system = %cmd.system, "mapper wrote a command for a system this store does not sync");
                             continue;
                         };
-                        let row = outbox_row(
+                        let mut row = outbox_row(
                             &self.store_id,
                             platform.as_ref(),
                             seq,
@@ -2595,6 +2590,9 @@ impl Processor {
                             &golden,
                             known.as_ref(),
                         )?;
+                        if !live {
+                            row.priority += BACKFILL_PRIORITY;
+                        }
                         let planned = json!({
                             "target": row.system,
                             "op": row.op,
@@ -3015,15 +3013,20 @@ fn plan_everywhere(
     canonical_kind: EntityKind,
     kind: &str,
     key: &str,
-    seq: i64,
+    entry: &JournalEntry,
 ) {
+    let live = entry.source != Source::Backfill;
     for target in systems.names() {
         plans
             .entry((target.to_owned(), kind.to_owned(), key.to_owned()))
-            .and_modify(|p| p.seq = seq)
+            .and_modify(|p| {
+                p.seq = entry.seq;
+                p.live |= live;
+            })
             .or_insert(Plan {
                 kind: canonical_kind,
-                seq,
+                seq: entry.seq,
+                live,
             });
     }
 }
@@ -3031,7 +3034,11 @@ fn plan_everywhere(
 /// A pending decision to diff one canonical record against one target.
 struct Plan {
     kind: EntityKind,
+    /// The last journal entry that asked for it.
     seq: i64,
+    /// Whether a live entry (anything but a backfill) asked for it: a write only backfill
+    /// entries asked for queues after live writes ([`BACKFILL_PRIORITY`]).
+    live: bool,
 }
 
 /// The outbox row for one write command: the command as the target's platform prepares it
@@ -3138,6 +3145,11 @@ fn with_replaced(mut payload: Value, desired: &Fields, known: Option<&Fields>) -
     }
     payload
 }
+
+/// Added to the [`priority`] of a write only backfill entries asked for (a first sync's or a
+/// full resync's catalog): every live write of any kind goes before it, so a live edit made
+/// while a catalog-scale first sync's writes queue is not sent after them.
+pub const BACKFILL_PRIORITY: i64 = 100;
 
 /// Dispatch priority: orders before inventory before prices before catalog (lower first).
 pub fn priority(kind: &str) -> i64 {

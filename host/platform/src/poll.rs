@@ -76,14 +76,18 @@ pub trait Poller: Send + Sync {
 /// the first it waits (at most `pace`) until the store's processing has passed the previous
 /// one, so the journal never holds more than a chunk of backfill ahead of a live change: a
 /// webhook journaled during a catalog-scale backfill is processed after one chunk, not after
-/// the whole catalog. Returns how many entries were new.
+/// the whole catalog. Each entry is journaled with source [`weft_store::Source::Backfill`], so
+/// the writes planned from it alone queue after live ones. Returns how many entries were new.
 pub async fn journal_paced(
     db: &Store,
     store_id: &str,
-    entries: Vec<weft_store::NewJournalEntry>,
+    mut entries: Vec<weft_store::NewJournalEntry>,
     chunk: usize,
     pace: Option<Duration>,
 ) -> Result<u64, StoreError> {
+    for e in &mut entries {
+        e.source = weft_store::Source::Backfill;
+    }
     let mut inserted = 0;
     let mut last: Option<i64> = None;
     let mut rest = entries;

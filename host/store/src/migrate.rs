@@ -84,6 +84,11 @@ const SQLITE: &[Migration] = &[
         name: "xref_entity_many_keys",
         sql: include_str!("../migrations/sqlite/0014_xref_entity_many_keys.sql"),
     },
+    Migration {
+        version: 15,
+        name: "journal_source_backfill",
+        sql: include_str!("../migrations/sqlite/0015_journal_source_backfill.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -156,6 +161,11 @@ const POSTGRES: &[Migration] = &[
         version: 14,
         name: "xref_entity_many_keys",
         sql: include_str!("../migrations/postgres/0014_xref_entity_many_keys.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "journal_source_backfill",
+        sql: include_str!("../migrations/postgres/0015_journal_source_backfill.sql"),
     },
 ];
 

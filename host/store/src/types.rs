@@ -25,6 +25,9 @@ pub enum Source {
     Replay,
     /// Entered by hand (CLI, tests).
     Manual,
+    /// A backfill: a platform's bulk export at a first sync or a full resync. Writes planned
+    /// from it alone queue after live ones.
+    Backfill,
 }
 
 impl Source {
@@ -36,6 +39,7 @@ impl Source {
             Source::Cdc => "cdc",
             Source::Replay => "replay",
             Source::Manual => "manual",
+            Source::Backfill => "backfill",
         }
     }
 }
@@ -55,6 +59,7 @@ impl FromStr for Source {
             "cdc" => Source::Cdc,
             "replay" => Source::Replay,
             "manual" => Source::Manual,
+            "backfill" => Source::Backfill,
             other => {
                 return Err(StoreError::UnknownValue {
                     what: "journal source",
