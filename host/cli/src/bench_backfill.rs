@@ -13,6 +13,12 @@
 //!    its first sync is a bulk backfill; `--edits` SKUs live in both systems. While the bulk
 //!    operation runs (the simulator paced so its products pass lasts about a minute), the merchant changes
 //!    their prices in Shopify; each edit's lag is the time until NetSuite holds the new price.
+//! 3. **Live edits while the backfill's writes queue.** Once the operation finished, its
+//!    documents are processed and NetSuite, which lacks the catalog, gets one write per variant
+//!    queued in the outbox. With at least [`QUEUED_BEFORE_EDITS`] of them waiting (half the
+//!    variants in a smaller run), the merchant
+//!    edits the same prices again: a live write goes before every backfill write (the engine's
+//!    `BACKFILL_PRIORITY`), so its lag is the live path's, not the queue's length.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +42,9 @@ use crate::demo::{
 
 /// Variants per product of the benchmark's catalog.
 const VARIANTS_PER_PRODUCT: usize = 10;
+
+/// Outbox rows the backfill must have queued before the second round of edits.
+const QUEUED_BEFORE_EDITS: i64 = 1_000;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -93,6 +102,27 @@ pub struct BackfillReport {
     pub live_edit_lag_p99_ms: f64,
     /// Maximum.
     pub live_edit_lag_max_ms: f64,
+    /// Live price edits measured while the backfill's writes queued (after the operation).
+    pub queued_edits: usize,
+    /// Writes waiting in the outbox when those edits began.
+    pub queued_writes_at_edits: i64,
+    /// Writes still waiting when the last of them reached NetSuite.
+    pub queued_writes_after_edits: i64,
+    /// Shopify edit -> NetSuite holds the price while the backfill's writes queue, median, ms.
+    pub queued_edit_lag_p50_ms: f64,
+    /// 99th percentile.
+    pub queued_edit_lag_p99_ms: f64,
+    /// Maximum.
+    pub queued_edit_lag_max_ms: f64,
+}
+
+/// What the host run measured.
+struct LiveEdits {
+    during_operation: Vec<f64>,
+    still_running: bool,
+    while_queued: Vec<f64>,
+    queued_before: i64,
+    queued_after: i64,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -193,12 +223,20 @@ pub async fn run(opts: BackfillOptions) -> Result<BackfillReport> {
         ..BackfillReport::default()
     };
     if opts.edits > 0 {
-        let (lags, during) = live_edits(&opts).await.context("live edits")?;
+        let m = live_edits(&opts).await.context("live edits")?;
+        let lags = &m.during_operation;
         report.live_edits = lags.len();
-        report.edits_during_bulk_operation = during;
-        report.live_edit_lag_p50_ms = percentile(&lags, 0.5);
-        report.live_edit_lag_p99_ms = percentile(&lags, 0.99);
+        report.edits_during_bulk_operation = m.still_running;
+        report.live_edit_lag_p50_ms = percentile(lags, 0.5);
+        report.live_edit_lag_p99_ms = percentile(lags, 0.99);
         report.live_edit_lag_max_ms = lags.last().copied().unwrap_or(0.0);
+        let lags = &m.while_queued;
+        report.queued_edits = lags.len();
+        report.queued_writes_at_edits = m.queued_before;
+        report.queued_writes_after_edits = m.queued_after;
+        report.queued_edit_lag_p50_ms = percentile(lags, 0.5);
+        report.queued_edit_lag_p99_ms = percentile(lags, 0.99);
+        report.queued_edit_lag_max_ms = lags.last().copied().unwrap_or(0.0);
     }
     Ok(report)
 }
@@ -209,10 +247,57 @@ fn erp_price(netsuite: &NetSuiteSim, sku: &str) -> Option<f64> {
     rec.get("basePrice").and_then(serde_json::Value::as_f64)
 }
 
+/// Sets each of `skus`' price in Shopify (`price(i)`), one after another, and returns the
+/// sorted lags (ms) until NetSuite held each.
+async fn edit_prices(
+    shop: &ShopifySim,
+    netsuite: &NetSuiteSim,
+    skus: &[String],
+    price: impl Fn(usize) -> f64,
+) -> Result<Vec<f64>> {
+    let mut lags = Vec::new();
+    for (i, sku) in skus.iter().enumerate() {
+        let price = price(i);
+        let variant = shop
+            .variant_by_sku(sku)
+            .with_context(|| format!("{sku} not in the shop"))?;
+        shop.edit_variant(
+            variant,
+            VariantEdit {
+                price: Some(format!("{price:.2}")),
+                ..VariantEdit::default()
+            },
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+        let saved = Instant::now();
+        loop {
+            if erp_price(netsuite, sku) == Some(price) {
+                lags.push(saved.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            anyhow::ensure!(
+                saved.elapsed() < Duration::from_secs(60),
+                "{sku}: NetSuite did not hold {price} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    lags.sort_by(f64::total_cmp);
+    Ok(lags)
+}
+
+/// Writes waiting in `store_id`'s outbox.
+async fn queued(db: &Store, store_id: &str) -> Result<i64> {
+    Ok(db
+        .statuses(&[store_id.to_owned()])
+        .await?
+        .first()
+        .map_or(0, |s| s.outbox.pending))
+}
+
 /// The real host syncing the catalog-scale shop with NetSuite; price edits in Shopify while
-/// the backfill's bulk operation runs. Returns the sorted lags (ms) and whether the operation
-/// was still running when the last one arrived.
-async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
+/// the backfill's bulk operation runs, then while its writes queue.
+async fn live_edits(opts: &BackfillOptions) -> Result<LiveEdits> {
     let demo = DemoOptions {
         erp_push: false,
         drop_rate: 0.0,
@@ -347,37 +432,29 @@ async fn live_edits(opts: &BackfillOptions) -> Result<(Vec<f64>, bool)> {
         "the backfill's bulk operation was no longer running when the edits began"
     );
     eprintln!("bench backfill: editing prices while the bulk operation runs");
-    let mut lags = Vec::new();
-    for (i, sku) in skus.iter().enumerate() {
-        let price = 20.0 + i as f64;
-        let variant = shop
-            .variant_by_sku(sku)
-            .with_context(|| format!("{sku} not in the shop"))?;
-        shop.edit_variant(
-            variant,
-            VariantEdit {
-                price: Some(format!("{price:.2}")),
-                ..VariantEdit::default()
-            },
-        )
-        .map_err(|e| anyhow!("{e}"))?;
-        let saved = Instant::now();
-        loop {
-            if erp_price(&netsuite, sku) == Some(price) {
-                lags.push(saved.elapsed().as_secs_f64() * 1000.0);
-                break;
-            }
-            anyhow::ensure!(
-                saved.elapsed() < Duration::from_secs(60),
-                "{sku}: NetSuite did not hold {price} within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    let during_operation = edit_prices(&shop, &netsuite, &skus, |i| 20.0 + i as f64).await?;
+    let still_running = running(&shop);
+
+    let want = (opts.variants as i64 / 2).clamp(1, QUEUED_BEFORE_EDITS);
+    eprintln!("bench backfill: waiting for {want} of the backfill's writes to queue");
+    // Past the deadline the edits go on with whatever waits (the figure says how many): the
+    // NetSuite writes may keep pace with the processing on a fast machine.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (running(&shop) || queued(&db, store_id).await? < want) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let during = running(&shop);
+    let queued_before = queued(&db, store_id).await?;
+    eprintln!("bench backfill: editing prices while {queued_before} writes queue");
+    let while_queued = edit_prices(&shop, &netsuite, &skus, |i| 40.0 + i as f64).await?;
+    let queued_after = queued(&db, store_id).await?;
     host.stop().await;
-    lags.sort_by(f64::total_cmp);
-    Ok((lags, during))
+    Ok(LiveEdits {
+        during_operation,
+        still_running,
+        while_queued,
+        queued_before,
+        queued_after,
+    })
 }
 
 #[cfg(test)]

@@ -33,8 +33,9 @@
 //!   restart interrupted adopts the operation still running in Shopify (or completed, if
 //!   created less than an hour ago) instead of starting another, which Shopify refuses before
 //!   API version 2026-01 (`OPERATION_IN_PROGRESS`: the backfill would fall back to paging);
-//!   the products phase adopts only a products operation, so a restart during the levels
-//!   operation still starts the products query again;
+//!   a restart during the levels operation resumes there (its record keeps when the products
+//!   operation, whose documents are journaled, was created), never starting the products query
+//!   again;
 //! - on a failed operation (`FAILED` with `INTERNAL_SERVER_ERROR` or `TIMEOUT`) tries once more;
 //!   when that fails too, or another bulk query of the app is running (`OPERATION_IN_PROGRESS`),
 //!   or the operation runs past [`crate::Backfill::max_wait`], logs why and falls back to the
@@ -264,13 +265,33 @@ impl ShopifyReconciler {
         Ok(adopt.then_some(op))
     }
 
+    /// When the products operation of an interrupted backfill that had journaled its products
+    /// was created: its recorded operation is the levels query (started only once the products
+    /// were journaled). A restart then resumes at the levels phase: starting the products
+    /// query again would be refused before API 2026-01 while the levels operation runs.
+    async fn products_journaled(&self) -> Result<Option<DateTime<Utc>>, SourceError> {
+        let recorded = self
+            .db
+            .watermark(&self.store_id, &self.operation_stream())
+            .await?;
+        Ok(recorded
+            .as_ref()
+            .filter(|r| r.get("query").and_then(Value::as_str) == Some("levels"))
+            .and_then(|r| r.get("products_created_at").and_then(Value::as_str))
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    }
+
     /// Runs one bulk query (`label` names it in the operation's record) to its result,
     /// adopting the one an interrupted backfill left, and trying a failed operation once more.
+    /// `products_at`, for the levels query: when the products operation whose documents are
+    /// journaled was created (kept in the record, see [`Self::products_journaled`]).
     async fn bulk_read(
         &self,
         label: &str,
         query: &str,
         first_sync: bool,
+        products_at: Option<DateTime<Utc>>,
     ) -> Result<Result<bulk::BulkResult, String>, SourceError> {
         let settings = *self.client.backfill();
         let mut attempt = 0;
@@ -281,8 +302,12 @@ impl ShopifyReconciler {
                 Some(op) => op,
                 None => match patient_bulk(|| self.client.bulk_start(query)).await {
                     Ok(op) => {
-                        self.record_operation(json!({ "id": op.id, "query": label }))
-                            .await?;
+                        let mut record = json!({ "id": op.id, "query": label });
+                        if let Some(at) = products_at {
+                            record["products_created_at"] =
+                                json!(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+                        }
+                        self.record_operation(record).await?;
                         op
                     }
                     Err(BulkError::Connector(e)) => return Err(e.into()),
@@ -336,31 +361,44 @@ impl ShopifyReconciler {
 
     async fn bulk_backfill(&self) -> Result<BulkOutcome, SourceError> {
         let first_sync = self.owes_backfill().await?;
-        let held = Held::read(&self.db, &self.store_id, &self.system, "product").await?;
         let mut report = PollReport::default();
-        let products = match self
-            .bulk_read("products", bulk::PRODUCTS_BULK, first_sync)
+        let products_at = match self.products_journaled().await? {
+            Some(at) => {
+                info!(store = %self.store_id, system = %self.system, "resuming the interrupted backfill at its inventory levels: its products are journaled");
+                at
+            }
+            None => {
+                let held = Held::read(&self.db, &self.store_id, &self.system, "product").await?;
+                let products = match self
+                    .bulk_read("products", bulk::PRODUCTS_BULK, first_sync, None)
+                    .await?
+                {
+                    Ok(r) => r,
+                    Err(reason) => return self.fall_back(reason).await,
+                };
+                let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
+                let listed: std::collections::HashSet<String> =
+                    docs.iter().map(|d| d.id.clone()).collect();
+                report.read += docs.len() as u64;
+                let mut entries = self.settled_entries(docs, products.created_at).await?;
+                entries.extend(
+                    held.tombstones(
+                        &self.db,
+                        &self.store_id,
+                        &self.system,
+                        |id| listed.contains(id),
+                        products.created_at,
+                    )
+                    .await?,
+                );
+                report.journaled += self.journal(entries).await?;
+                products.created_at
+            }
+        };
+        let levels = match self
+            .bulk_read("levels", bulk::LEVELS_BULK, false, Some(products_at))
             .await?
         {
-            Ok(r) => r,
-            Err(reason) => return self.fall_back(reason).await,
-        };
-        let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
-        let listed: std::collections::HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
-        report.read += docs.len() as u64;
-        let mut entries = self.settled_entries(docs, products.created_at).await?;
-        entries.extend(
-            held.tombstones(
-                &self.db,
-                &self.store_id,
-                &self.system,
-                |id| listed.contains(id),
-                products.created_at,
-            )
-            .await?,
-        );
-        report.journaled += self.journal(entries).await?;
-        let levels = match self.bulk_read("levels", bulk::LEVELS_BULK, false).await? {
             Ok(r) => r,
             Err(reason) => return self.fall_back(reason).await,
         };
@@ -368,7 +406,7 @@ impl ShopifyReconciler {
         report.read += docs.len() as u64;
         let entries = self.settled_entries(docs, levels.created_at).await?;
         report.journaled += self.journal(entries).await?;
-        let at = crate::normalize::format_ts(products.created_at);
+        let at = crate::normalize::format_ts(products_at);
         self.set_marker(&at, true).await?;
         // Only an interrupted backfill's operation is adopted, never a finished one's.
         self.record_operation(Value::Null).await?;
@@ -415,7 +453,7 @@ impl ShopifyReconciler {
                 kind: kind.into(),
                 entity_id: d.id,
                 version,
-                source: Source::Poll,
+                source: Source::Backfill,
                 delivery_id: None,
                 body: d.body,
                 received_at: now,
@@ -529,7 +567,9 @@ impl ShopifyReconciler {
                     kind: kind.into(),
                     entity_id: d.id,
                     version,
-                    source: Source::Poll,
+                    // A full read is a backfill (a full resync, or the paged fallback of a
+                    // bulk one): what it plans queues after live writes.
+                    source: if full { Source::Backfill } else { Source::Poll },
                     delivery_id: None,
                     body: d.body,
                     received_at: now,

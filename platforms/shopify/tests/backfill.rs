@@ -368,3 +368,59 @@ async fn a_backfill_interrupted_by_a_restart_adopts_its_running_operation() {
     assert_eq!((stats.created, stats.completed), (4, 4), "{stats:?}");
     handle.shutdown().await;
 }
+
+/// A restart during the inventory-levels operation resumes the backfill there: the products
+/// (journaled before that operation started) are not queried again, which before 2026-01
+/// Shopify would refuse while the levels operation runs, sending the backfill to paging.
+#[tokio::test]
+async fn a_backfill_interrupted_in_its_levels_phase_resumes_there() {
+    let (sim, handle, _) = shop(60, 50).await;
+    let (first, db, _d) = reconciler(&handle, "2025-10", 1_000).await;
+    let first = Arc::new(first);
+    let running = tokio::spawn({
+        let f = first.clone();
+        async move { f.poll_full().await }
+    });
+    // The products operation runs at full speed; the levels one (3,000 inventory items, 20 a
+    // page, 40 ms apart: about 6 s) is running when the process is gone.
+    loop {
+        let recorded = db.watermark(STORE, "shopify:bulk-operation").await.unwrap();
+        if recorded.as_ref().is_some_and(|r| r["query"] == "products") {
+            sim.set_bulk_pacing(20, Duration::from_millis(40));
+        }
+        if recorded.is_some_and(|r| r["query"] == "levels") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    drop(first);
+    let products_journaled = db.counters(STORE).await.unwrap()["backfill_journaled"];
+    assert_eq!(products_journaled, 60, "the products were journaled first");
+    let op = sim.current_bulk_operation().unwrap();
+    assert!(op.url.is_none(), "the levels operation still runs");
+
+    let again = reconciler_on(&handle, "2025-10", 1_000, Duration::from_millis(20), &db);
+    assert!(again.backfill_pending().await.unwrap());
+    let report = again.poll_full().await.unwrap();
+    assert_eq!(
+        report.journaled, 3_000,
+        "the levels, not the products again: {report:?}"
+    );
+    let stats = sim.bulk_stats();
+    assert_eq!(
+        (stats.created, stats.completed, stats.refused_in_progress),
+        (2, 2, 0),
+        "the levels operation adopted, the products one not started again: {stats:?}"
+    );
+    assert_eq!(paged_reads(&sim), 0, "no fallback to paging");
+    assert!(!again.backfill_pending().await.unwrap());
+    assert_eq!(
+        db.watermark(STORE, "shopify:bulk-operation").await.unwrap(),
+        Some(serde_json::Value::Null)
+    );
+    // Every document of the catalog is journaled once.
+    assert_eq!(catalog(&db).await.len(), 60 + 3_000);
+    handle.shutdown().await;
+}
