@@ -118,6 +118,10 @@ pub enum BenchCommand {
         /// Live price edits made during the backfill (0: skip the host run).
         #[arg(long, default_value_t = 10)]
         edits: usize,
+        /// After the bulk operation, edit the prices again while the first sync's writes queue
+        /// in the outbox (waited for up to three minutes each).
+        #[arg(long)]
+        while_writes_queue: bool,
         /// Print the figures as one JSON object on the last line.
         #[arg(long)]
         json: bool,
@@ -275,6 +279,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
             variants,
             paged_variants,
             edits,
+            while_writes_queue,
             json,
         } => {
             anyhow::ensure!(variants >= 10, "--variants must be at least 10");
@@ -282,6 +287,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 variants,
                 paged_variants,
                 edits,
+                while_writes_queue,
             })
             .await
             .context("backfill benchmark failed")?;
