@@ -4,44 +4,15 @@
 //! write still waits replaces it at live priority (its price waits for the variant to exist in
 //! the ERP, as any price does).
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use chrono::Utc;
+use common::STORE;
 use serde_json::json;
-use weft_engine::{BACKFILL_PRIORITY, Processor, System, Systems};
-use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
+use weft_engine::BACKFILL_PRIORITY;
 use weft_store::{NewJournalEntry, OutboxRow, OutboxStatus, Source, Store};
-
-const STORE: &str = "acme";
-
-fn processor(db: &Store, runtime: &Runtime) -> Processor {
-    let ctx = StoreCtx {
-        store_id: STORE.into(),
-        config: json!({"weft:systems": {"shopify": "shopify", "netsuite": "netsuite"}})
-            .as_object()
-            .cloned()
-            .unwrap(),
-        limits: Limits::default(),
-    };
-    let bytes = weft_plugin_artifacts::stock("shopify-netsuite").expect("embedded");
-    let mapper = runtime
-        .mapper(&runtime.load("shopify-netsuite", bytes).unwrap(), ctx)
-        .unwrap();
-    let systems = Systems::new(vec![
-        System {
-            name: "shopify".into(),
-            platform: Arc::new(weft_shopify::Shopify),
-            connection: None,
-        },
-        System {
-            name: "netsuite".into(),
-            platform: Arc::new(weft_netsuite::NetSuite),
-            connection: None,
-        },
-    ]);
-    Processor::new(STORE, db.clone(), systems, mapper, Vec::new())
-}
 
 /// Shopify product `n` with one variant `SKU-<n>` at `price`.
 fn product(n: u32, price: &str, version: &str, source: Source) -> NewJournalEntry {
@@ -77,18 +48,8 @@ async fn open_rows(db: &Store) -> Vec<OutboxRow> {
 #[tokio::test]
 async fn live_writes_go_before_a_backfills_and_replace_its_queued_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("weft.db").display()
-    ))
-    .await
-    .unwrap();
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(dir.path().join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
-    let p = processor(&db, &runtime);
+    let (db, runtime) = common::open(&dir).await;
+    let p = common::processor(&db, &runtime, &["shopify"], &[], json!({}));
     let v1 = "2026-12-07T10:00:00Z";
     for n in 1..=5 {
         db.append(product(n, "10.00", v1, Source::Backfill))

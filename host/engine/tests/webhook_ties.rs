@@ -68,6 +68,10 @@ impl Connection for Shop {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                 entry.received_at = chrono::Utc::now();
                 db.append(entry).await.unwrap();
+                // The read ends a moment after the entry was received: a read begun in the
+                // same millisecond as an entry's receipt counts as overtaken by it (receipts
+                // are kept to the millisecond), so without this the next read could be too.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 now = Some(shown);
             }
             Ok(now.map(|body| EntityRead {
