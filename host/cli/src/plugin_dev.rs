@@ -29,6 +29,10 @@ pub const JS_BUILD: &str = include_str!("../../../plugins/sdk-js/build.mjs");
 pub const COMPONENTIZE_PY: &str = "0.25.1";
 /// The `@bytecodealliance/componentize-js` release the SDK is tested with.
 pub const COMPONENTIZE_JS: &str = "0.23.0";
+/// `@bytecodealliance/preview2-shim`, which componentize-js imports through an optional peer
+/// dependency of jco: a first `npm install` adds it, a second one prunes it unless it is
+/// declared.
+pub const PREVIEW2_SHIM: &str = "^0.25.0";
 
 /// How to install each toolchain, one line each (the README and the errors say the same).
 pub const INSTALL_PYTHON: &str = "pip install componentize-py==0.25.1";
@@ -409,7 +413,7 @@ pub fn new_project(name: &str, lang: Lang, dir: &Path, sdk: Option<&Path>) -> Re
             write(
                 "package.json",
                 &format!(
-                    "{{\n  \"name\": \"{name}\",\n  \"private\": true,\n  \"type\": \"module\",\n  \"scripts\": {{ \"build\": \"node build.mjs app.js -o build/plugin.wasm --wit wit\" }},\n  \"devDependencies\": {{ \"@bytecodealliance/componentize-js\": \"{COMPONENTIZE_JS}\" }}\n}}\n"
+                    "{{\n  \"name\": \"{name}\",\n  \"private\": true,\n  \"type\": \"module\",\n  \"scripts\": {{ \"build\": \"node build.mjs app.js -o build/plugin.wasm --wit wit\" }},\n  \"devDependencies\": {{ \"@bytecodealliance/componentize-js\": \"{COMPONENTIZE_JS}\", \"@bytecodealliance/preview2-shim\": \"{PREVIEW2_SHIM}\" }}\n}}\n"
                 ),
             )?;
             (
