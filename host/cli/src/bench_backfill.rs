@@ -323,11 +323,7 @@ async fn edit_prices(
 
 /// Writes waiting in `store_id`'s outbox.
 async fn queued(db: &Store, store_id: &str) -> Result<i64> {
-    Ok(db
-        .statuses(&[store_id.to_owned()])
-        .await?
-        .first()
-        .map_or(0, |s| s.outbox.pending))
+    Ok(db.status(store_id).await?.outbox.pending)
 }
 
 /// The real host syncing the catalog-scale shop with NetSuite; price edits in Shopify while

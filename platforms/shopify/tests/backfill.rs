@@ -105,6 +105,34 @@ async fn catalog(db: &Store) -> BTreeMap<(String, String), (String, serde_json::
     out
 }
 
+/// Runs `first`'s backfill until the operation of bulk query `query` is recorded, then stops
+/// it as a killed process would (the operation keeps running in Shopify). `watch` sees each
+/// recorded operation on the way (to pace the next one, say).
+async fn interrupted_at(
+    first: ShopifyReconciler,
+    db: &Store,
+    query: &str,
+    mut watch: impl FnMut(&serde_json::Value),
+) {
+    let first = Arc::new(first);
+    let running = tokio::spawn({
+        let f = first.clone();
+        async move { f.poll_full().await }
+    });
+    loop {
+        let recorded = db.watermark(STORE, "shopify:bulk-operation").await.unwrap();
+        if let Some(r) = &recorded {
+            watch(r);
+            if r["query"] == query {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.abort();
+    let _ = running.await;
+}
+
 /// Paged catalog reads in the simulator's request log.
 fn paged_reads(sim: &ShopifySim) -> usize {
     sim.request_log()
@@ -315,22 +343,8 @@ async fn a_backfill_interrupted_by_a_restart_adopts_its_running_operation() {
     // One root object per page, 20 ms apart: the products operation runs about 1.2 s.
     sim.set_bulk_pacing(1, Duration::from_millis(20));
     let (first, db, _d) = reconciler(&handle, "2025-10", 1_000).await;
-    let first = Arc::new(first);
-    let running = tokio::spawn({
-        let f = first.clone();
-        async move { f.poll_full().await }
-    });
     // The operation is created and recorded; then the process is gone.
-    loop {
-        let recorded = db.watermark(STORE, "shopify:bulk-operation").await.unwrap();
-        if recorded.is_some_and(|r| r["query"] == "products") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    running.abort();
-    let _ = running.await;
-    drop(first);
+    interrupted_at(first, &db, "products", |_| {}).await;
     let op = sim.current_bulk_operation().unwrap();
     assert!(op.url.is_none(), "still running when weft stopped");
     assert!(sim.bulk_stats().completed == 0);
@@ -376,26 +390,14 @@ async fn a_backfill_interrupted_by_a_restart_adopts_its_running_operation() {
 async fn a_backfill_interrupted_in_its_levels_phase_resumes_there() {
     let (sim, handle, _) = shop(60, 50).await;
     let (first, db, _d) = reconciler(&handle, "2025-10", 1_000).await;
-    let first = Arc::new(first);
-    let running = tokio::spawn({
-        let f = first.clone();
-        async move { f.poll_full().await }
-    });
     // The products operation runs at full speed; the levels one (3,000 inventory items, 20 a
     // page, 40 ms apart: about 6 s) is running when the process is gone.
-    loop {
-        let recorded = db.watermark(STORE, "shopify:bulk-operation").await.unwrap();
-        if recorded.as_ref().is_some_and(|r| r["query"] == "products") {
+    interrupted_at(first, &db, "levels", |r| {
+        if r["query"] == "products" {
             sim.set_bulk_pacing(20, Duration::from_millis(40));
         }
-        if recorded.is_some_and(|r| r["query"] == "levels") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    running.abort();
-    let _ = running.await;
-    drop(first);
+    })
+    .await;
     let products_journaled = db.counters(STORE).await.unwrap()["backfill_journaled"];
     assert_eq!(products_journaled, 60, "the products were journaled first");
     let op = sim.current_bulk_operation().unwrap();
