@@ -130,6 +130,9 @@ pub struct BackfillReport {
     pub queued_writes_at_edits: i64,
     /// Writes still waiting when the last of them reached NetSuite.
     pub queued_writes_after_edits: i64,
+    /// Journal entries of the store not yet processed when those edits began (the edits'
+    /// webhooks are processed after them, in journal order).
+    pub journal_lag_at_edits: i64,
     /// Shopify edit -> NetSuite holds the price while the backfill's writes queue, median, ms.
     pub queued_edit_lag_p50_ms: f64,
     /// 99th percentile.
@@ -138,6 +141,8 @@ pub struct BackfillReport {
     pub queued_edit_lag_max_ms: f64,
     /// Whether the host took longer than a minute to stop after the edits.
     pub host_stop_timed_out: bool,
+    /// How long the host took to stop after the edits (at most the minute it is given).
+    pub host_stop_secs: f64,
 }
 
 /// What the host run measured.
@@ -148,7 +153,9 @@ struct LiveEdits {
     queued_late: usize,
     queued_before: i64,
     queued_after: i64,
+    journal_lag: i64,
     stop_timed_out: bool,
+    stop_secs: f64,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -261,10 +268,12 @@ pub async fn run(opts: BackfillOptions) -> Result<BackfillReport> {
         report.queued_edits_late = m.queued_late;
         report.queued_writes_at_edits = m.queued_before;
         report.queued_writes_after_edits = m.queued_after;
+        report.journal_lag_at_edits = m.journal_lag;
         report.queued_edit_lag_p50_ms = percentile(lags, 0.5);
         report.queued_edit_lag_p99_ms = percentile(lags, 0.99);
         report.queued_edit_lag_max_ms = lags.last().copied().unwrap_or(0.0);
         report.host_stop_timed_out = m.stop_timed_out;
+        report.host_stop_secs = m.stop_secs;
     }
     Ok(report)
 }
@@ -477,7 +486,9 @@ async fn live_edits(opts: &BackfillOptions) -> Result<LiveEdits> {
         queued_late: 0,
         queued_before: 0,
         queued_after: 0,
+        journal_lag: 0,
         stop_timed_out: false,
+        stop_secs: 0.0,
     };
     if opts.while_writes_queue {
         let want = (opts.variants as i64 / 2).clamp(1, QUEUED_BEFORE_EDITS);
@@ -489,6 +500,7 @@ async fn live_edits(opts: &BackfillOptions) -> Result<LiveEdits> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         m.queued_before = queued(&db, store_id).await?;
+        m.journal_lag = db.status(store_id).await?.lag;
         eprintln!(
             "bench backfill: editing prices while {} writes queue",
             m.queued_before
@@ -505,7 +517,9 @@ async fn live_edits(opts: &BackfillOptions) -> Result<LiveEdits> {
     }
     // A store whose loops wait on the shop's spent budget may take long to stop; the figures
     // are in hand.
+    let stopping = Instant::now();
     m.stop_timed_out = tokio::time::timeout(STOP_WAIT, host.stop()).await.is_err();
+    m.stop_secs = stopping.elapsed().as_secs_f64();
     Ok(m)
 }
 

@@ -380,7 +380,13 @@ impl StoreRunner {
                             b.round_started();
                         }
                         // Boxed: the loop's own future stays small while it sleeps (thousands of stores).
+                        let started = std::time::Instant::now();
                         let stepped = Box::pin(p.step(step_size)).await;
+                        if let Ok(r) = &stepped
+                            && r.entries > 0
+                        {
+                            tracing::debug!(%store, entries = r.entries, writes = r.writes, cursor = r.cursor, took_ms = started.elapsed().as_millis() as u64, "processing step");
+                        }
                         if let Some(b) = &beat {
                             b.round_ended(stepped.as_ref().err().map(ToString::to_string));
                         }
@@ -435,11 +441,17 @@ impl StoreRunner {
                             b.round_started();
                         }
                         // Boxed: the loop's own future stays small while it sleeps.
+                        let started = std::time::Instant::now();
                         let round = if quiet {
                             Box::pin(d.run_urgent()).await
                         } else {
                             Box::pin(d.run_once()).await
                         };
+                        if let Ok(r) = &round
+                            && r.claimed > 0
+                        {
+                            tracing::debug!(%store, claimed = r.claimed, applied = r.applied, retried = r.retried, took_ms = started.elapsed().as_millis() as u64, "dispatch round");
+                        }
                         if let Some(b) = &beat {
                             b.round_ended(round.as_ref().err().map(ToString::to_string));
                         }
@@ -605,11 +617,21 @@ async fn poll_loop(
             if let Some(b) = &beat {
                 b.round_started();
             }
-            let result = if full {
-                info!(%store, poller = poller.name(), "full resync");
-                poller.poll_full().await
-            } else {
-                poller.poll().await
+            let round = async {
+                if full {
+                    info!(%store, poller = poller.name(), "full resync");
+                    poller.poll_full().await
+                } else {
+                    poller.poll().await
+                }
+            };
+            // Shutdown cancels a round, as a crash would (a round journals before it moves
+            // its watermark, so the next one reads again what this one did not finish): a
+            // reconciliation reading a whole catalog back, each page waiting for the
+            // platform's budget, would otherwise hold the host's stop for minutes.
+            let result = tokio::select! {
+                r = round => r,
+                _ = stop.changed() => break,
             };
             if let Some(b) = &beat {
                 b.round_ended(result.as_ref().err().map(ToString::to_string));
@@ -964,6 +986,60 @@ mod tests {
                 ("poll", "26 12:45"),
             ])
         );
+    }
+
+    /// A round that waits for a platform's budget for an hour (a catalog read back page by
+    /// page); the next round finds it cancelled.
+    struct Waiting {
+        began: AtomicU32,
+    }
+
+    impl Poller for Waiting {
+        fn name(&self) -> &str {
+            "waiting"
+        }
+        fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+            self.began.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(PollReport::default())
+            })
+        }
+        fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+            self.poll()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_cancels_a_round_under_way() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+        ));
+        let poller = Arc::new(Waiting {
+            began: AtomicU32::new(0),
+        });
+        let wakers = Arc::new(Wakers::default());
+        let (stop_tx, stop) = watch::channel(false);
+        let me = wakers.register_poller();
+        let task = tokio::spawn(poll_loop(
+            poller.clone(),
+            Arc::new(Notify::new()),
+            None,
+            me,
+            schedule(20, None, None),
+            clock,
+            wakers.clone(),
+            "s1".into(),
+            stop,
+        ));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(poller.began.load(Ordering::SeqCst), 1);
+        let asked = tokio::time::Instant::now();
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(asked.elapsed(), Duration::ZERO);
+        // The cancelled round is not counted as one that ran.
+        assert_eq!(wakers.poll_rounds.load(Ordering::SeqCst), 0);
     }
 
     #[test]

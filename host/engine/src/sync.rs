@@ -525,7 +525,10 @@ impl Processor {
                 return Ok(false);
             };
             let began = read_began();
-            let read = match tokio::time::timeout(REREAD_TIMEOUT, read).await {
+            let started = std::time::Instant::now();
+            let read = tokio::time::timeout(REREAD_TIMEOUT, read).await;
+            debug!(store = %self.store_id, system = %entry.system, kind = %entry.kind, id = %entry.entity_id, took_ms = started.elapsed().as_millis() as u64, "a tie was read again");
+            let read = match read {
                 Ok(Ok(Some(read))) => read,
                 Ok(Ok(None)) => return Ok(false),
                 Ok(Err(e)) => {

@@ -37,6 +37,11 @@ pub enum SourceError {
 }
 
 /// A source that is polled on a schedule.
+///
+/// A round may be dropped at any await (the host's shutdown cancels it, as a crash would end
+/// it): a round journals what it read before it moves its watermark, and what it keeps in
+/// memory between rounds it records only after journaling, so the next round reads again what
+/// a cancelled one did not finish.
 pub trait Poller: Send + Sync {
     /// A short name for logs (`<system>-reconcile`, `<system>-cdc`).
     fn name(&self) -> &str;
