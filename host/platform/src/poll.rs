@@ -77,6 +77,54 @@ pub trait Poller: Send + Sync {
     }
 }
 
+/// The source a round's entries are journaled under: [`weft_store::Source::Backfill`] when
+/// it reads its streams whole (a full resync, or a first sync: see [`first_sync_pending`]), so
+/// the writes planned only from what it read queue behind live changes' (a first sync of a
+/// catalog the ERP lacks plans one write per record, which a live edit must not wait behind);
+/// `incremental` (`poll`, or `cdc` for change capture) for a round that reads what changed.
+pub fn round_source(whole: bool, incremental: weft_store::Source) -> weft_store::Source {
+    if whole {
+        weft_store::Source::Backfill
+    } else {
+        incremental
+    }
+}
+
+/// The watermark stream that records a system's first sync done.
+fn first_sync_stream(system: &str) -> String {
+    format!("{system}:first-sync")
+}
+
+/// Whether `system`'s first sync is still to finish for the store: no round of its change
+/// source has completed yet, so the next reads every stream from no watermark. Kept apart from
+/// the streams' own watermarks, which a stream that had nothing to read (no orders yet) never
+/// sets: its first order, found later, is a live change.
+pub async fn first_sync_pending(
+    db: &Store,
+    store_id: &str,
+    system: &str,
+) -> Result<bool, StoreError> {
+    Ok(db
+        .watermark(store_id, &first_sync_stream(system))
+        .await?
+        .is_none())
+}
+
+/// Records `system`'s first sync done (a round that read every stream completed): later rounds
+/// journal what they find as live changes.
+pub async fn first_sync_done(db: &Store, store_id: &str, system: &str) -> Result<(), StoreError> {
+    let at = chrono::Utc::now();
+    db.set_watermark(
+        store_id,
+        &weft_store::WatermarkUpdate {
+            stream: first_sync_stream(system),
+            value: serde_json::json!({ "done_at": at.to_rfc3339() }),
+        },
+        at,
+    )
+    .await
+}
+
 /// Journals a backfill's `entries` in chunks of `chunk`. With `pace`, before each chunk after
 /// the first it waits (at most `pace`) until the store's processing has passed the previous
 /// one, so the journal never holds more than a chunk of backfill ahead of a live change: a

@@ -25,8 +25,9 @@ pub enum Source {
     Replay,
     /// Entered by hand (CLI, tests).
     Manual,
-    /// A backfill: a platform's bulk export at a first sync or a full resync. Writes planned
-    /// from it alone queue after live ones.
+    /// A backfill: a read of a stream whole, at a first sync or a full resync (a platform's
+    /// bulk export, or its pages read from no watermark). Writes planned from it alone queue
+    /// after live ones.
     Backfill,
 }
 

@@ -22,7 +22,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{Held, later, minus, observed_version};
+use weft_platform::poll::{
+    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
+};
 use weft_platform::{ConnectorError, PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -293,6 +295,9 @@ impl BcChangeCapture {
             &self.journal.system,
         );
         weft_platform::poll::stalest_first(db, store, system, &mut streams, |s| s).await?;
+        let first = first_sync_pending(db, store, system).await?;
+        // Read whole (a full resync, or a first sync): a backfill.
+        let source = round_source(full || first, Source::Poll);
         for stream in streams {
             let key = format!("{}:{stream}", self.journal.system);
             let mark = self
@@ -359,7 +364,7 @@ impl BcChangeCapture {
             };
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
-            let mut entries = self.journal.entries(docs, Source::Poll, read_at).await?;
+            let mut entries = self.journal.entries(docs, source, read_at).await?;
             if let Some(held) = held {
                 // A full read lists every product and customer: one weft held that it no longer
                 // lists was deleted (its `store/.../deleted` callback lost, or never sent).
@@ -413,6 +418,9 @@ impl BcChangeCapture {
                     .bump_counter(&self.journal.store_id, "recovered", inserted as i64)
                     .await?;
             }
+        }
+        if first {
+            first_sync_done(db, store, system).await?;
         }
         Ok(report)
     }

@@ -107,6 +107,12 @@ async fn change_capture_reads_what_changed_since_the_watermark_with_overlap() {
     assert_eq!(kinds("customer"), 1);
     assert_eq!(kinds("order"), 1);
     assert_eq!(first.journaled, 8);
+    // A first sync reads everything there is: a backfill, whose writes queue behind live ones.
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.source == weft_store::Source::Backfill)
+    );
     let order = entries.iter().find(|e| e.kind == "order").unwrap();
     assert_eq!(order.body["line_items"][0]["sku"], "MUG");
     assert_eq!(order.body["customer_id"], c.to_string());
@@ -139,6 +145,12 @@ async fn change_capture_reads_what_changed_since_the_watermark_with_overlap() {
         .find(|e| e.kind == "product" && e.entity_id == shirt.to_string())
         .unwrap();
     assert_eq!(p.body["variants"][2]["price"], 20.0);
+    // What an incremental round finds is live.
+    assert!(
+        newest[entries.len()..]
+            .iter()
+            .all(|e| e.source == weft_store::Source::Poll)
+    );
     // The order at a version weft holds is not fetched again (no /products call).
     let calls: Vec<_> = r.sim.requests()[before..].to_vec();
     assert!(

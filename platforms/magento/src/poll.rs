@@ -27,7 +27,9 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use weft_platform::poll::{Held, later, minus, observed_version};
+use weft_platform::poll::{
+    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
+};
 use weft_platform::version::format_ts;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
@@ -86,10 +88,11 @@ pub struct Journal {
 impl Journal {
     /// The entries for `docs`, read from `read_at` on (versions placed against what weft
     /// holds, see [`observed_version`]; stock levels, which cannot be read again alone, pass
-    /// `None`).
+    /// `None`), journaled as `source`.
     pub async fn entries(
         &self,
         docs: Vec<MgDoc>,
+        source: Source,
         read_at: Option<chrono::DateTime<Utc>>,
     ) -> Result<Vec<NewJournalEntry>, SourceError> {
         let now = Utc::now();
@@ -113,7 +116,7 @@ impl Journal {
                 kind: kind.into(),
                 entity_id: d.id,
                 version,
-                source: Source::Poll,
+                source,
                 delivery_id: None,
                 body: d.body,
                 received_at: now,
@@ -190,12 +193,15 @@ impl MgChangeCapture {
 
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        let mut streams = STREAMS;
         let (db, store, system) = (
             &self.journal.db,
             &self.journal.store_id,
             &self.journal.system,
         );
+        let first = first_sync_pending(db, store, system).await?;
+        // Read whole (a full resync, or a first sync): a backfill.
+        let source = round_source(full || first, Source::Poll);
+        let mut streams = STREAMS;
         weft_platform::poll::stalest_first(db, store, system, &mut streams, |s| s.0).await?;
         for (stream, path, sort, norm) in streams {
             let key = format!("{}:{stream}", self.journal.system);
@@ -250,7 +256,7 @@ impl MgChangeCapture {
             };
             let listed: std::collections::HashSet<String> =
                 docs.iter().map(|d| d.id.clone()).collect();
-            let mut entries = self.journal.entries(docs, Some(began)).await?;
+            let mut entries = self.journal.entries(docs, source, Some(began)).await?;
             if let Some(held) = held {
                 entries.extend(
                     held.tombstones(
@@ -286,11 +292,19 @@ impl MgChangeCapture {
                 )
                 .await?;
         }
-        report.journaled += self.levels_round(full, &mut report).await?;
+        report.journaled += self.levels_round(full, source, &mut report).await?;
+        if first {
+            first_sync_done(db, store, system).await?;
+        }
         Ok(report)
     }
 
-    async fn levels_round(&self, full: bool, report: &mut PollReport) -> Result<u64, SourceError> {
+    async fn levels_round(
+        &self,
+        full: bool,
+        source: Source,
+        report: &mut PollReport,
+    ) -> Result<u64, SourceError> {
         let items = self
             .client
             .search("/V1/inventory/source-items", "", "sku", |r| {
@@ -319,8 +333,8 @@ impl MgChangeCapture {
         if docs.is_empty() {
             return Ok(0);
         }
-        let entries = self.journal.entries(docs, None).await?;
         let stream = format!("{}:source-items", self.journal.system);
+        let entries = self.journal.entries(docs, source, None).await?;
         let n = self
             .append(
                 entries,

@@ -260,6 +260,12 @@ async fn the_poll_reads_since_its_watermark_and_stops_pages_on_total_count() {
     let order = journal.iter().find(|e| e.kind == "order").unwrap();
     assert_eq!(order.body["items"][0]["sku"], "SKU-3");
     assert_eq!(order.version, "2026-01-15T12:00:00Z");
+    // A first sync reads everything there is: a backfill, whose writes queue behind live ones.
+    assert!(
+        journal
+            .iter()
+            .all(|e| e.source == weft_store::Source::Backfill)
+    );
 
     // Later: one price edit and one stock edit. The next round reads again what changed at or
     // after the watermark minus the overlap (everything so far was made in the first second),
@@ -270,6 +276,13 @@ async fn the_poll_reads_since_its_watermark_and_stops_pages_on_total_count() {
     let second = poller.poll().await.unwrap();
     assert_eq!(second.read, 502);
     assert_eq!(second.journaled, 2);
+    // What an incremental round finds is live.
+    let found = r.db.journal_since(STORE, 0, 10_000).await.unwrap();
+    assert!(
+        found[journal.len()..]
+            .iter()
+            .all(|e| e.source == weft_store::Source::Poll)
+    );
     // A minute on: only what changed since 12:01:00 minus 2 s is listed.
     r.sim.advance(Duration::from_secs(60));
     r.sim.set_price("SKU-8", 13.5).unwrap();

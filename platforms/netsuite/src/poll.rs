@@ -19,7 +19,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
-use weft_platform::poll::observed_version;
+use weft_platform::poll::{first_sync_done, first_sync_pending, observed_version, round_source};
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -128,6 +128,9 @@ impl NetSuiteCdc {
     /// One round; `full` reads every record, not only those modified since the watermark.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
+        let first = first_sync_pending(&self.db, &self.store_id, &self.system).await?;
+        // Read whole (a full resync, or a first sync): a backfill.
+        let entry_source = round_source(full || first, Source::Cdc);
         let mut streams = [
             ("inventoryItem", "variant"),
             ("customer", "customer"),
@@ -174,7 +177,7 @@ impl NetSuiteCdc {
                 .collect();
             let (entries, read) = self
                 .reader
-                .record_entries(record_type, kind, &rows, Source::Cdc)
+                .record_entries(record_type, kind, &rows, entry_source)
                 .await?;
             report.read += read;
             let outcomes = self
@@ -192,8 +195,11 @@ impl NetSuiteCdc {
             let inserted = outcomes.iter().filter(|o| o.is_inserted()).count() as u64;
             report.journaled += inserted;
         }
-        self.stock_round(full, &mut report).await?;
+        self.stock_round(full, entry_source, &mut report).await?;
         self.deleted_round(&mut report).await?;
+        if first {
+            first_sync_done(&self.db, &self.store_id, &self.system).await?;
+        }
         Ok(report)
     }
 
@@ -282,7 +288,12 @@ impl NetSuiteCdc {
 
     /// Reads the stock levels of every item a stock transaction changed since the `stock`
     /// watermark touched, versioned by the newest such transaction.
-    async fn stock_round(&self, full: bool, report: &mut PollReport) -> Result<(), SourceError> {
+    async fn stock_round(
+        &self,
+        full: bool,
+        entry_source: Source,
+        report: &mut PollReport,
+    ) -> Result<(), SourceError> {
         let source = CdcSource {
             table: "transaction".into(),
             columns: Vec::new(),
@@ -313,7 +324,7 @@ impl NetSuiteCdc {
             .iter()
             .map(|r| (r.id.clone(), r.last_modified))
             .collect();
-        let (entries, read) = self.reader.stock_entries(&changed, Source::Cdc).await?;
+        let (entries, read) = self.reader.stock_entries(&changed, entry_source).await?;
         report.read += read;
         let now = Utc::now();
         let outcomes = self

@@ -24,7 +24,9 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use weft_platform::{PollReport, Poller, SourceError, poll::patient, version::format_ts};
+use weft_platform::poll::{patient, round_source};
+use weft_platform::version::format_ts;
+use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, OutboxStatus, SetAsideFilter, Source, Store, WatermarkUpdate};
 
 use crate::client::SheetsClient;
@@ -144,6 +146,7 @@ impl SheetsPoller {
         key: &str,
         version: &str,
         body: Value,
+        source: Source,
         now: chrono::DateTime<Utc>,
     ) -> NewJournalEntry {
         NewJournalEntry {
@@ -152,7 +155,7 @@ impl SheetsPoller {
             kind: ROW_KIND.into(),
             entity_id: key.to_owned(),
             version: version.to_owned(),
-            source: Source::Poll,
+            source,
             delivery_id: None,
             body,
             received_at: now,
@@ -168,10 +171,11 @@ impl SheetsPoller {
         // (which cannot show that write) is never taken for newer than it.
         let version = format_ts(read.1);
         let table = Table::from_values(read.0.clone());
-        let mut snap: Snapshot = self
-            .db
-            .watermark(&self.store_id, &self.stream())
-            .await?
+        let mark = self.db.watermark(&self.store_id, &self.stream()).await?;
+        // Rows read whole (a full resync, or a first sync: the sheet never read) journal as a
+        // backfill.
+        let source = round_source(full || mark.is_none(), Source::Poll);
+        let mut snap: Snapshot = mark
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
         let mut report = PollReport {
@@ -196,7 +200,7 @@ impl SheetsPoller {
         for (key, (_, doc)) in &cap.docs {
             let h = hash(doc);
             if full || snap.rows.get(key).is_none_or(|k| k.h != h) {
-                entries.push(self.entry(key, &version, doc.clone(), now));
+                entries.push(self.entry(key, &version, doc.clone(), source, now));
                 keys.push(key.clone());
                 snap.rows.insert(key.clone(), Known { h, seq: 0 });
                 // A new version of the row: its status is decided again once it is processed.
@@ -218,7 +222,7 @@ impl SheetsPoller {
             *n += 1;
             if *n >= self.delete_after {
                 let doc = json!({"id": key, "sheet": self.sheet, "deleted": true});
-                entries.push(self.entry(&key, &version, doc, now));
+                entries.push(self.entry(&key, &version, doc, source, now));
                 snap.rows.remove(&key);
                 snap.missing.remove(&key);
                 snap.status.remove(&key);

@@ -153,6 +153,9 @@ async fn rows_are_journaled_once_and_only_their_changes() {
     let r = rig().await;
     assert_eq!(r.poll().await, 3);
     let j = r.journal().await;
+    // The sheet's first reading is a first sync: a backfill, whose writes queue behind live
+    // ones.
+    assert!(j.iter().all(|e| e.source == weft_store::Source::Backfill));
     let mug = j.iter().find(|e| e.entity_id == "MUG-1").unwrap();
     assert_eq!(mug.kind, "variant");
     assert_eq!(
@@ -189,6 +192,11 @@ async fn rows_are_journaled_once_and_only_their_changes() {
     assert_eq!(
         (last.entity_id.as_str(), &last.body["price"]),
         ("TEE-M", &json!(21.5))
+    );
+    assert_eq!(
+        last.source,
+        weft_store::Source::Poll,
+        "an edit found later is live"
     );
 }
 

@@ -35,7 +35,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{Held, later, minus, observed_version};
+use weft_platform::poll::{
+    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
+};
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -170,15 +172,19 @@ impl WooPoller {
     }
 
     /// Journals `docs` and moves `stream`'s watermark to the newest version read, together.
+    /// A round that reads whole (`whole`: a full resync, or a first sync) journals as a
+    /// backfill ([`round_source`]).
     async fn commit(
         &self,
         stream: &str,
+        whole: bool,
         mark: Option<String>,
         docs: Vec<Doc>,
         read_at: chrono::DateTime<Utc>,
         report: &mut PollReport,
     ) -> Result<(), SourceError> {
         let now = Utc::now();
+        let source = round_source(whole, Source::Poll);
         let mut newest: Option<String> = mark;
         let mut entries = Vec::with_capacity(docs.len());
         for d in docs {
@@ -208,7 +214,7 @@ impl WooPoller {
                 kind: d.kind.into(),
                 entity_id: d.id,
                 version,
-                source: Source::Poll,
+                source,
                 delivery_id: None,
                 body: d.body,
                 received_at: now,
@@ -267,6 +273,8 @@ impl WooPoller {
     /// One round; `full` reads everything, not only what changed since the watermarks.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
+        let first = first_sync_pending(&self.db, &self.store_id, &self.system).await?;
+        let whole = full || first;
         // Products and their variations.
         let stream = format!("{}:products", self.system);
         let mark = self.mark(&stream).await?;
@@ -337,7 +345,8 @@ impl WooPoller {
                     .await?,
             );
         }
-        self.commit(&stream, mark, docs, began, &mut report).await?;
+        self.commit(&stream, whole, mark, docs, began, &mut report)
+            .await?;
         // Orders.
         let stream = format!("{}:orders", self.system);
         let mark = self.mark(&stream).await?;
@@ -350,7 +359,8 @@ impl WooPoller {
         let began = Utc::now();
         let orders = self.client.list_all("orders", &q).await?;
         let docs = orders.iter().flat_map(|o| docs_of(o, "order")).collect();
-        self.commit(&stream, mark, docs, began, &mut report).await?;
+        self.commit(&stream, whole, mark, docs, began, &mut report)
+            .await?;
         // Customers: no date filter in WooCommerce; every round reads them all, so every round
         // sees which were deleted (a lost `customer.deleted`).
         let stream = format!("{}:customers", self.system);
@@ -367,7 +377,11 @@ impl WooPoller {
             self.vanished("customer", held, |id| listed.contains(id), began)
                 .await?,
         );
-        self.commit(&stream, mark, docs, began, &mut report).await?;
+        self.commit(&stream, whole, mark, docs, began, &mut report)
+            .await?;
+        if first {
+            first_sync_done(&self.db, &self.store_id, &self.system).await?;
+        }
         Ok(report)
     }
 }

@@ -477,6 +477,16 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
         .find(|e| e.kind == "inventory-level" && e.entity_id == a.to_string())
         .unwrap();
     assert_eq!(lv.body["stock_quantity"], 2, "the order took one");
+    // The first round read everything there was (a first sync): a backfill, whose writes
+    // queue behind live ones.
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.source == weft_store::Source::Backfill),
+        "{:?}",
+        entries.iter().map(|e| e.source).collect::<Vec<_>>()
+    );
+    let head = entries.last().unwrap().seq;
     assert!(
         entries
             .iter()
@@ -504,6 +514,13 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
         .find(|e| e.kind == "inventory-level" && e.entity_id == v.to_string())
         .unwrap();
     assert_eq!(last_v.body["stock_quantity"], 8);
+    // An incremental round's findings are live.
+    assert!(
+        after
+            .iter()
+            .filter(|e| e.seq > head)
+            .all(|e| e.source == weft_store::Source::Poll)
+    );
     // The list asked only for what changed since the watermark less the overlap.
     let q = r
         .sim
@@ -514,6 +531,24 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
         .unwrap();
     assert!(q.query.contains("modified_after="), "{}", q.query);
     assert!(q.query.contains("orderby=modified"), "{}", q.query);
+    // A full resync reads whole again: a backfill.
+    let head = after.last().unwrap().seq;
+    r.sim.advance_clock(Duration::from_secs(60));
+    r.sim.set_price(a, "12.00", "").unwrap();
+    assert!(poller.poll_full().await.unwrap().journaled > 0);
+    let resync: Vec<_> = db
+        .journal_since("s1", head, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "product")
+        .collect();
+    assert!(!resync.is_empty());
+    assert!(
+        resync
+            .iter()
+            .all(|e| e.source == weft_store::Source::Backfill)
+    );
 }
 
 #[tokio::test]
