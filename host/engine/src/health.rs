@@ -65,6 +65,9 @@ struct Entry {
     store: String,
     name: String,
     interval: Duration,
+    /// Whether a round longer than [`HealthPolicy::max_round`] is stuck (not for a backfill,
+    /// whose one round reads a whole catalog and is bounded by its platform's own limits).
+    bounded_rounds: bool,
     state: Mutex<State>,
 }
 
@@ -120,10 +123,28 @@ impl LoopHealth {
     /// returned [`Beat`] marks it stopped when dropped (the loop ended, panicked or its task
     /// was aborted) unless [`Beat::shut_down`] was called first.
     pub fn register(&self, store: &str, name: &str, interval: Duration) -> Beat {
+        self.register_entry(store, name, interval, true)
+    }
+
+    /// Like [`LoopHealth::register`], for a loop whose rounds may run for hours (a backfill):
+    /// a long round is reported (`in a round for ...`), never judged stuck. The loop must
+    /// still turn every `interval`, in a round or not, or it has stalled.
+    pub fn register_long_rounds(&self, store: &str, name: &str, interval: Duration) -> Beat {
+        self.register_entry(store, name, interval, false)
+    }
+
+    fn register_entry(
+        &self,
+        store: &str,
+        name: &str,
+        interval: Duration,
+        bounded_rounds: bool,
+    ) -> Beat {
         let entry = Arc::new(Entry {
             store: store.to_owned(),
             name: name.to_owned(),
             interval,
+            bounded_rounds,
             state: Mutex::new(State {
                 last_turn: Instant::now(),
                 busy_since: None,
@@ -206,8 +227,13 @@ impl LoopHealth {
                 shut_down: s.shut_down,
             }
         } else if let Some(since) = s.busy_since {
-            if now.saturating_duration_since(since) > self.policy.max_round {
+            if e.bounded_rounds && now.saturating_duration_since(since) > self.policy.max_round {
                 Judged::Stuck(since)
+            } else if !e.bounded_rounds
+                && now.saturating_duration_since(s.last_turn) > self.policy.stall_after(e.interval)
+            {
+                // A long round's loop turns while the round runs; one that does not has hung.
+                Judged::Stalled
             } else {
                 Judged::Busy(since)
             }
@@ -599,5 +625,36 @@ mod tests {
         assert_eq!(p.last_error.as_deref(), Some("HTTP 503"));
         poll.shut_down();
         assert!(h.report().iter().all(|r| !r.healthy));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backfill_reads_for_hours_while_it_turns_and_stalls_when_it_does_not() {
+        let h = LoopHealth::new(HealthPolicy::default());
+        let backfill = h.register_long_rounds("s1", "backfill shopify", Duration::from_secs(60));
+        let report = || {
+            h.report()
+                .into_iter()
+                .find(|r| r.name == "backfill shopify")
+                .unwrap()
+        };
+        backfill.round_started();
+        // Two hours in one round, turning every minute: running, not stuck.
+        for _ in 0..120 {
+            tokio::time::advance(Duration::from_secs(60)).await;
+            backfill.turn();
+        }
+        let r = report();
+        assert!(r.healthy, "{}", r.detail);
+        assert_eq!(r.detail, "in a round for 7200 s");
+        // It stops turning mid-round (its task hung): stalled after five intervals.
+        tokio::time::advance(Duration::from_secs(301)).await;
+        let r = report();
+        assert!(!r.healthy && r.state == "stalled", "{}", r.detail);
+        backfill.round_ended(None);
+        assert!(report().healthy);
+        assert_eq!(report().rounds, 1);
+        // Its task dies: stopped.
+        drop(backfill);
+        assert_eq!(report().state, "stopped");
     }
 }

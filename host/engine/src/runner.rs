@@ -507,6 +507,7 @@ impl StoreRunner {
                 backfill_loop(
                     poller.clone(),
                     kick.clone(),
+                    self.health.clone(),
                     schedule.clone(),
                     self.clock.clone(),
                     self.wakers.clone(),
@@ -688,11 +689,15 @@ async fn poll_loop(
 /// A poller's backfills ([`Poller::full_read_apart`]): the one owed at start
 /// ([`Poller::backfill_pending`], after quiet hours), then one each time the poll loop's
 /// full-resync schedule kicks it; each retried after `error_pause` until it succeeds. The poll
-/// loop, the processing step and the webhooks go on meanwhile.
+/// loop, the processing step and the webhooks go on meanwhile. For a poller whose full reads
+/// do run apart, with `health`, the loop registers `backfill <poller>` (long rounds: a backfill
+/// may read for hours) and turns every [`BACKFILL_TURN`], waiting or reading, so `weft status`
+/// shows a backfill under way and how long it has run, and one whose task died as stopped.
 #[allow(clippy::too_many_arguments)]
 async fn backfill_loop(
     poller: Arc<dyn Poller>,
     kick: Arc<Notify>,
+    health: Option<Arc<LoopHealth>>,
     schedule: Schedule,
     clock: Arc<dyn Clock>,
     w: Arc<Wakers>,
@@ -700,25 +705,43 @@ async fn backfill_loop(
     error_pause: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let beat = match health {
+        Some(h) if poller.full_read_apart().await => Some(h.register_long_rounds(
+            &store,
+            &format!("backfill {}", poller.name()),
+            BACKFILL_TURN,
+        )),
+        _ => None,
+    };
+    // Without a beat nothing needs the loop to turn: it waits for a kick alone.
+    let ticking = beat.is_some();
+    let turn = || {
+        if let Some(b) = &beat {
+            b.turn();
+        }
+    };
     let mut owed = loop {
         if *stop.borrow() {
-            return;
+            break None;
         }
+        turn();
         match poller.backfill_pending().await {
-            Ok(owed) => break owed,
+            Ok(owed) => break Some(owed),
             Err(e) => {
                 warn!(%store, poller = poller.name(), error = %e, "could not tell whether a backfill is owed; asking again");
                 pause(error_pause, &mut stop).await;
             }
         }
     };
-    loop {
+    while let Some(is_owed) = owed {
         if *stop.borrow() {
-            return;
+            break;
         }
-        if !owed {
+        turn();
+        if !is_owed {
             tokio::select! {
                 _ = kick.notified() => {}
+                _ = backfill_turn(ticking) => continue,
                 _ = stop.changed() => continue,
             }
         }
@@ -726,31 +749,63 @@ async fn backfill_loop(
         if schedule.is_quiet(now) {
             let until = quiet_until(&schedule, now);
             pause(
-                (until - now).to_std().unwrap_or_default().min(MAX_SLEEP),
+                (until - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(BACKFILL_TURN),
                 &mut stop,
             )
             .await;
-            owed = true;
+            owed = Some(true);
             continue;
         }
         info!(%store, poller = poller.name(), "backfill started");
+        if let Some(b) = &beat {
+            b.round_started();
+        }
         // Shutdown cancels a backfill: it is recorded as unfinished and runs again at start.
-        let result = tokio::select! {
-            r = poller.poll_full() => r,
-            _ = stop.changed() => return,
+        let read = poller.poll_full();
+        tokio::pin!(read);
+        let result = loop {
+            tokio::select! {
+                r = &mut read => break Some(r),
+                _ = backfill_turn(ticking) => turn(),
+                _ = stop.changed() => break None,
+            }
         };
+        let Some(result) = result else {
+            break;
+        };
+        if let Some(b) = &beat {
+            b.round_ended(result.as_ref().err().map(ToString::to_string));
+        }
         match result {
             Ok(r) => {
                 info!(%store, poller = poller.name(), read = r.read, journaled = r.journaled, "backfill finished");
                 w.journal.notify_one();
-                owed = false;
+                owed = Some(false);
             }
             Err(e) => {
                 warn!(%store, poller = poller.name(), error = %e, "backfill failed; will retry");
                 pause(error_pause, &mut stop).await;
-                owed = true;
+                owed = Some(true);
             }
         }
+    }
+    if let Some(b) = beat {
+        b.shut_down();
+    }
+}
+
+/// How often a backfill loop turns, waiting for its next backfill or reading one.
+const BACKFILL_TURN: Duration = Duration::from_secs(60);
+
+/// A backfill loop's next turn: after [`BACKFILL_TURN`] when it beats, never otherwise.
+async fn backfill_turn(ticking: bool) {
+    if ticking {
+        idle_sleep(BACKFILL_TURN).await
+    } else {
+        std::future::pending().await
     }
 }
 
@@ -1040,6 +1095,67 @@ mod tests {
         assert_eq!(asked.elapsed(), Duration::ZERO);
         // The cancelled round is not counted as one that ran.
         assert_eq!(wakers.poll_rounds.load(Ordering::SeqCst), 0);
+    }
+
+    /// A poller whose full reads are backfills, owed at start, each reading for three hours.
+    struct Bulk;
+
+    impl Poller for Bulk {
+        fn name(&self) -> &str {
+            "bulk"
+        }
+        fn poll(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+            Box::pin(async { Ok(PollReport::default()) })
+        }
+        fn poll_full(&self) -> BoxFuture<'_, Result<PollReport, SourceError>> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+                Ok(PollReport::default())
+            })
+        }
+        fn full_read_apart(&self) -> BoxFuture<'_, bool> {
+            Box::pin(async { true })
+        }
+        fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
+            Box::pin(async { Ok(true) })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backfill_beats_while_it_reads_and_a_poller_without_backfills_has_no_beat() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+        ));
+        let health = Arc::new(LoopHealth::new(crate::health::HealthPolicy::default()));
+        let (stop_tx, stop) = watch::channel(false);
+        let spawn = |poller: Arc<dyn Poller>| {
+            tokio::spawn(backfill_loop(
+                poller,
+                Arc::new(Notify::new()),
+                Some(health.clone()),
+                schedule(20, None, None),
+                clock.clone(),
+                Arc::new(Wakers::default()),
+                "s1".into(),
+                Duration::from_secs(1),
+                stop.clone(),
+            ))
+        };
+        let bulk = spawn(Arc::new(Bulk));
+        let plain = spawn(Recorder::new(clock.clone(), 0));
+        tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+        let loops = health.report();
+        assert_eq!(
+            loops.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["backfill bulk"],
+            "a poller whose full reads are not backfills has no backfill loop to watch"
+        );
+        assert!(loops[0].healthy, "{}", loops[0].detail);
+        assert_eq!(loops[0].detail, "in a round for 7200 s");
+        stop_tx.send(true).unwrap();
+        bulk.await.unwrap();
+        plain.await.unwrap();
+        assert_eq!(health.report()[0].state, "shut down");
     }
 
     #[test]

@@ -96,18 +96,23 @@ fn first_sync_stream(system: &str) -> String {
 }
 
 /// Whether `system`'s first sync is still to finish for the store: no round of its change
-/// source has completed yet, so the next reads every stream from no watermark. Kept apart from
-/// the streams' own watermarks, which a stream that had nothing to read (no orders yet) never
-/// sets: its first order, found later, is a live change.
+/// source has completed yet, so the next reads every stream from no watermark. Recorded apart
+/// from the streams' own watermarks, which a stream that had nothing to read (no orders yet)
+/// never sets: its first order, found later, is a live change. A store with watermarks of the
+/// system but no record (one that synced before the record existed, or whose first sync a
+/// crash cut short) is past its first sync: an upgrade must not take live changes for a
+/// backfill's.
 pub async fn first_sync_pending(
     db: &Store,
     store_id: &str,
     system: &str,
 ) -> Result<bool, StoreError> {
-    Ok(db
-        .watermark(store_id, &first_sync_stream(system))
+    let prefix = format!("{system}:");
+    Ok(!db
+        .watermark_times(store_id)
         .await?
-        .is_none())
+        .iter()
+        .any(|(stream, _)| stream.starts_with(&prefix)))
 }
 
 /// Records `system`'s first sync done (a round that read every stream completed): later rounds

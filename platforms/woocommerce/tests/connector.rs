@@ -552,6 +552,43 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
 }
 
 #[tokio::test]
+async fn a_store_synced_before_the_first_sync_record_reads_live_changes() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("w.db").display()
+    ))
+    .await
+    .unwrap();
+    // A store that synced with an earlier weft: its streams' watermarks, no first-sync record.
+    db.set_watermark(
+        "s1",
+        &weft_store::WatermarkUpdate {
+            stream: "woocommerce:products".into(),
+            value: json!({"modified_gmt": "2020-01-01T00:00:00Z"}),
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    r.sim.create_product(product("UP", 3)).unwrap();
+    let poller = weft_woocommerce::poll::WooPoller::new(
+        "s1",
+        "woocommerce",
+        db.clone(),
+        r.client.clone(),
+        Duration::from_secs(60),
+    );
+    assert!(poller.poll().await.unwrap().journaled > 0);
+    let entries = db.journal_since("s1", 0, 100).await.unwrap();
+    assert!(
+        entries.iter().all(|e| e.source == weft_store::Source::Poll),
+        "an upgrade does not take live changes for a backfill's"
+    );
+}
+
+#[tokio::test]
 async fn a_site_with_a_lower_batch_limit_gets_calls_of_its_size() {
     let r = rig_with(SimConfig {
         batch_limit: 30,
