@@ -689,10 +689,12 @@ async fn poll_loop(
 /// A poller's backfills ([`Poller::full_read_apart`]): the one owed at start
 /// ([`Poller::backfill_pending`], after quiet hours), then one each time the poll loop's
 /// full-resync schedule kicks it; each retried after `error_pause` until it succeeds. The poll
-/// loop, the processing step and the webhooks go on meanwhile. For a poller whose full reads
-/// do run apart, with `health`, the loop registers `backfill <poller>` (long rounds: a backfill
-/// may read for hours) and turns every [`BACKFILL_TURN`], waiting or reading, so `weft status`
-/// shows a backfill under way and how long it has run, and one whose task died as stopped.
+/// loop, the processing step and the webhooks go on meanwhile. With `health`, the loop
+/// registers `backfill <poller>` when its first backfill starts (long rounds: a backfill may
+/// read for hours; a store that never backfills, such as one synced already, has no such loop
+/// and asks its platform nothing to decide it) and from then on turns every [`BACKFILL_TURN`],
+/// waiting or reading, so `weft status` shows a backfill under way and how long it has run,
+/// and one whose task died as stopped.
 #[allow(clippy::too_many_arguments)]
 async fn backfill_loop(
     poller: Arc<dyn Poller>,
@@ -705,26 +707,11 @@ async fn backfill_loop(
     error_pause: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let beat = match health {
-        Some(h) if poller.full_read_apart().await => Some(h.register_long_rounds(
-            &store,
-            &format!("backfill {}", poller.name()),
-            BACKFILL_TURN,
-        )),
-        _ => None,
-    };
-    // Without a beat nothing needs the loop to turn: it waits for a kick alone.
-    let ticking = beat.is_some();
-    let turn = || {
-        if let Some(b) = &beat {
-            b.turn();
-        }
-    };
+    let mut beat: Option<Beat> = None;
     let mut owed = loop {
         if *stop.borrow() {
             break None;
         }
-        turn();
         match poller.backfill_pending().await {
             Ok(owed) => break Some(owed),
             Err(e) => {
@@ -737,11 +724,11 @@ async fn backfill_loop(
         if *stop.borrow() {
             break;
         }
-        turn();
+        turn(&beat);
         if !is_owed {
             tokio::select! {
                 _ = kick.notified() => {}
-                _ = backfill_turn(ticking) => continue,
+                _ = backfill_turn(&beat) => continue,
                 _ = stop.changed() => continue,
             }
         }
@@ -760,6 +747,15 @@ async fn backfill_loop(
             continue;
         }
         info!(%store, poller = poller.name(), "backfill started");
+        if beat.is_none() {
+            beat = health.as_ref().map(|h| {
+                h.register_long_rounds(
+                    &store,
+                    &format!("backfill {}", poller.name()),
+                    BACKFILL_TURN,
+                )
+            });
+        }
         if let Some(b) = &beat {
             b.round_started();
         }
@@ -769,7 +765,7 @@ async fn backfill_loop(
         let result = loop {
             tokio::select! {
                 r = &mut read => break Some(r),
-                _ = backfill_turn(ticking) => turn(),
+                _ = backfill_turn(&beat) => turn(&beat),
                 _ = stop.changed() => break None,
             }
         };
@@ -800,12 +796,20 @@ async fn backfill_loop(
 /// How often a backfill loop turns, waiting for its next backfill or reading one.
 const BACKFILL_TURN: Duration = Duration::from_secs(60);
 
-/// A backfill loop's next turn: after [`BACKFILL_TURN`] when it beats, never otherwise.
-async fn backfill_turn(ticking: bool) {
-    if ticking {
+/// A backfill loop's next turn: after [`BACKFILL_TURN`] once it beats; never before (nothing
+/// needs it to turn: it waits for a kick alone).
+async fn backfill_turn(beat: &Option<Beat>) {
+    if beat.is_some() {
         idle_sleep(BACKFILL_TURN).await
     } else {
         std::future::pending().await
+    }
+}
+
+/// The backfill loop turned.
+fn turn(beat: &Option<Beat>) {
+    if let Some(b) = beat {
+        b.turn();
     }
 }
 

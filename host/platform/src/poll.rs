@@ -90,18 +90,11 @@ pub fn round_source(whole: bool, incremental: weft_store::Source) -> weft_store:
     }
 }
 
-/// The watermark stream that records a system's first sync done.
-fn first_sync_stream(system: &str) -> String {
-    format!("{system}:first-sync")
-}
-
-/// Whether `system`'s first sync is still to finish for the store: no round of its change
-/// source has completed yet, so the next reads every stream from no watermark. Recorded apart
-/// from the streams' own watermarks, which a stream that had nothing to read (no orders yet)
-/// never sets: its first order, found later, is a live change. A store with watermarks of the
-/// system but no record (one that synced before the record existed, or whose first sync a
-/// crash cut short) is past its first sync: an upgrade must not take live changes for a
-/// backfill's.
+/// Whether `system`'s first sync is still to come for the store: it holds no watermark of the
+/// system's streams yet, so the next round reads every stream whole. A store that synced
+/// before (with this weft or an earlier one) holds some; a first sync a crash cut short holds
+/// those of the streams it finished, and the rest are read whole as ordinary rounds. A system
+/// that had nothing at all to read at first sets none: see [`FirstSync`].
 pub async fn first_sync_pending(
     db: &Store,
     store_id: &str,
@@ -115,19 +108,38 @@ pub async fn first_sync_pending(
         .any(|(stream, _)| stream.starts_with(&prefix)))
 }
 
-/// Records `system`'s first sync done (a round that read every stream completed): later rounds
-/// journal what they find as live changes.
-pub async fn first_sync_done(db: &Store, store_id: &str, system: &str) -> Result<(), StoreError> {
-    let at = chrono::Utc::now();
-    db.set_watermark(
-        store_id,
-        &weft_store::WatermarkUpdate {
-            stream: first_sync_stream(system),
-            value: serde_json::json!({ "done_at": at.to_rfc3339() }),
-        },
-        at,
-    )
-    .await
+/// [`first_sync_pending`] for one change source, remembering once the first sync is over so
+/// its rounds stop asking the database (a host of thousands of stores polls each every minute
+/// or so), and taking a completed round as the end of it even when the system had nothing to
+/// read (no watermark set): what it finds later is live.
+#[derive(Debug, Default)]
+pub struct FirstSync {
+    over: std::sync::atomic::AtomicBool,
+}
+
+impl FirstSync {
+    /// Whether the store's first sync of `system` is still to come.
+    pub async fn pending(
+        &self,
+        db: &Store,
+        store_id: &str,
+        system: &str,
+    ) -> Result<bool, StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.over.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let pending = first_sync_pending(db, store_id, system).await?;
+        if !pending {
+            self.over.store(true, Ordering::Relaxed);
+        }
+        Ok(pending)
+    }
+
+    /// A round of the change source completed: the first sync is over.
+    pub fn done(&self) {
+        self.over.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Journals a backfill's `entries` in chunks of `chunk`. With `pace`, before each chunk after

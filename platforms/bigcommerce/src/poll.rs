@@ -22,9 +22,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{
-    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
-};
+use weft_platform::poll::{FirstSync, Held, later, minus, observed_version, round_source};
 use weft_platform::{ConnectorError, PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -273,6 +271,7 @@ pub struct BcChangeCapture {
     journal: Journal,
     client: Arc<BcClient>,
     overlap: Duration,
+    first_sync: FirstSync,
 }
 
 impl BcChangeCapture {
@@ -283,6 +282,7 @@ impl BcChangeCapture {
             journal,
             client,
             overlap,
+            first_sync: FirstSync::default(),
         }
     }
 
@@ -295,7 +295,7 @@ impl BcChangeCapture {
             &self.journal.system,
         );
         weft_platform::poll::stalest_first(db, store, system, &mut streams, |s| s).await?;
-        let first = first_sync_pending(db, store, system).await?;
+        let first = self.first_sync.pending(db, store, system).await?;
         // Read whole (a full resync, or a first sync): a backfill.
         let source = round_source(full || first, Source::Poll);
         for stream in streams {
@@ -420,7 +420,7 @@ impl BcChangeCapture {
             }
         }
         if first {
-            first_sync_done(db, store, system).await?;
+            self.first_sync.done();
         }
         Ok(report)
     }

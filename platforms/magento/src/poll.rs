@@ -27,9 +27,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use weft_platform::poll::{
-    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
-};
+use weft_platform::poll::{FirstSync, Held, later, minus, observed_version, round_source};
 use weft_platform::version::format_ts;
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
@@ -171,6 +169,7 @@ pub struct MgChangeCapture {
     client: Arc<MgClient>,
     levels: Arc<LevelClock>,
     overlap: Duration,
+    first_sync: FirstSync,
 }
 
 impl MgChangeCapture {
@@ -188,6 +187,7 @@ impl MgChangeCapture {
             client,
             levels,
             overlap,
+            first_sync: FirstSync::default(),
         }
     }
 
@@ -198,7 +198,7 @@ impl MgChangeCapture {
             &self.journal.store_id,
             &self.journal.system,
         );
-        let first = first_sync_pending(db, store, system).await?;
+        let first = self.first_sync.pending(db, store, system).await?;
         // Read whole (a full resync, or a first sync): a backfill.
         let source = round_source(full || first, Source::Poll);
         let mut streams = STREAMS;
@@ -294,7 +294,7 @@ impl MgChangeCapture {
         }
         report.journaled += self.levels_round(full, source, &mut report).await?;
         if first {
-            first_sync_done(db, store, system).await?;
+            self.first_sync.done();
         }
         Ok(report)
     }

@@ -19,7 +19,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::Value;
-use weft_platform::poll::{first_sync_done, first_sync_pending, observed_version, round_source};
+use weft_platform::poll::{FirstSync, observed_version, round_source};
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -61,6 +61,7 @@ pub struct NetSuiteCdc {
     overlap: Duration,
     page_size: u32,
     pace: Option<crate::push::PushPace>,
+    first_sync: FirstSync,
 }
 
 impl NetSuiteCdc {
@@ -89,6 +90,7 @@ impl NetSuiteCdc {
             overlap,
             page_size: 1000,
             pace: None,
+            first_sync: FirstSync::default(),
         }
     }
 
@@ -128,7 +130,10 @@ impl NetSuiteCdc {
     /// One round; `full` reads every record, not only those modified since the watermark.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        let first = first_sync_pending(&self.db, &self.store_id, &self.system).await?;
+        let first = self
+            .first_sync
+            .pending(&self.db, &self.store_id, &self.system)
+            .await?;
         // Read whole (a full resync, or a first sync): a backfill.
         let entry_source = round_source(full || first, Source::Cdc);
         let mut streams = [
@@ -198,7 +203,7 @@ impl NetSuiteCdc {
         self.stock_round(full, entry_source, &mut report).await?;
         self.deleted_round(&mut report).await?;
         if first {
-            first_sync_done(&self.db, &self.store_id, &self.system).await?;
+            self.first_sync.done();
         }
         Ok(report)
     }

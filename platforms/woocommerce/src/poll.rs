@@ -35,9 +35,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use weft_platform::poll::{
-    Held, first_sync_done, first_sync_pending, later, minus, observed_version, round_source,
-};
+use weft_platform::poll::{FirstSync, Held, later, minus, observed_version, round_source};
 use weft_platform::{PollReport, Poller, SourceError};
 use weft_store::{NewJournalEntry, Source, Store, WatermarkUpdate};
 
@@ -53,6 +51,7 @@ pub struct WooPoller {
     overlap: Duration,
     /// Variable products seen (their variations are read every round).
     parents: std::sync::Mutex<Option<BTreeSet<u64>>>,
+    first_sync: FirstSync,
 }
 
 /// One document to journal.
@@ -109,6 +108,7 @@ impl WooPoller {
             client,
             overlap,
             parents: std::sync::Mutex::new(None),
+            first_sync: FirstSync::default(),
         }
     }
 
@@ -273,7 +273,10 @@ impl WooPoller {
     /// One round; `full` reads everything, not only what changed since the watermarks.
     async fn round(&self, full: bool) -> Result<PollReport, SourceError> {
         let mut report = PollReport::default();
-        let first = first_sync_pending(&self.db, &self.store_id, &self.system).await?;
+        let first = self
+            .first_sync
+            .pending(&self.db, &self.store_id, &self.system)
+            .await?;
         let whole = full || first;
         // Products and their variations.
         let stream = format!("{}:products", self.system);
@@ -380,7 +383,7 @@ impl WooPoller {
         self.commit(&stream, whole, mark, docs, began, &mut report)
             .await?;
         if first {
-            first_sync_done(&self.db, &self.store_id, &self.system).await?;
+            self.first_sync.done();
         }
         Ok(report)
     }
