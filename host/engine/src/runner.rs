@@ -441,17 +441,12 @@ impl StoreRunner {
                             b.round_started();
                         }
                         // Boxed: the loop's own future stays small while it sleeps.
-                        let started = std::time::Instant::now();
+                        // The dispatcher logs each round that claimed rows (debug).
                         let round = if quiet {
                             Box::pin(d.run_urgent()).await
                         } else {
                             Box::pin(d.run_once()).await
                         };
-                        if let Ok(r) = &round
-                            && r.claimed > 0
-                        {
-                            tracing::debug!(%store, claimed = r.claimed, applied = r.applied, retried = r.retried, took_ms = started.elapsed().as_millis() as u64, "dispatch round");
-                        }
                         if let Some(b) = &beat {
                             b.round_ended(round.as_ref().err().map(ToString::to_string));
                         }
