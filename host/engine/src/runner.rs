@@ -1042,8 +1042,8 @@ mod tests {
         );
     }
 
-    /// A round that waits for a platform's budget for an hour (a catalog read back page by
-    /// page); the next round finds it cancelled.
+    /// A round that waits an hour for a platform's budget (a catalog read back page by page,
+    /// each page waiting for the bucket).
     struct Waiting {
         began: AtomicU32,
     }
