@@ -422,16 +422,33 @@ async fn the_keeper_creates_webhooks_and_reactivates_disabled_ones() {
     assert_eq!(r.sim.all(Kind::Webhook).len(), webhook::TOPICS.len());
 }
 
-#[tokio::test]
-async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
-    let r = rig().await;
-    let dir = tempfile::tempdir().unwrap();
+/// A store database in `dir` and store `s1`'s poller over it, reading 60 s before its
+/// watermarks.
+async fn poller_over(
+    r: &Rig,
+    dir: &tempfile::TempDir,
+) -> (Store, weft_woocommerce::poll::WooPoller) {
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("w.db").display()
     ))
     .await
     .unwrap();
+    let poller = weft_woocommerce::poll::WooPoller::new(
+        "s1",
+        "woocommerce",
+        db.clone(),
+        r.client.clone(),
+        Duration::from_secs(60),
+    );
+    (db, poller)
+}
+
+#[tokio::test]
+async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (db, poller) = poller_over(&r, &dir).await;
     let a = r.sim.create_product(product("A", 3)).unwrap();
     let parent = r
         .sim
@@ -455,13 +472,6 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
             }],
         )
         .unwrap();
-    let poller = weft_woocommerce::poll::WooPoller::new(
-        "s1",
-        "woocommerce",
-        db.clone(),
-        r.client.clone(),
-        Duration::from_secs(60),
-    );
     let first = poller.poll().await.unwrap();
     // A, the variable product, the variation, the customer, the order (+ two levels).
     assert_eq!(first.read, 5);
@@ -552,16 +562,11 @@ async fn the_poll_reads_changes_since_its_watermark_with_an_overlap() {
 }
 
 #[tokio::test]
-async fn a_store_synced_before_the_first_sync_record_reads_live_changes() {
+async fn a_store_synced_before_reads_live_changes_as_live() {
     let r = rig().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("w.db").display()
-    ))
-    .await
-    .unwrap();
-    // A store that synced with an earlier weft: its streams' watermarks, no first-sync record.
+    let (db, poller) = poller_over(&r, &dir).await;
+    // A store that synced before (with an earlier weft): its streams' watermarks.
     db.set_watermark(
         "s1",
         &weft_store::WatermarkUpdate {
@@ -573,13 +578,6 @@ async fn a_store_synced_before_the_first_sync_record_reads_live_changes() {
     .await
     .unwrap();
     r.sim.create_product(product("UP", 3)).unwrap();
-    let poller = weft_woocommerce::poll::WooPoller::new(
-        "s1",
-        "woocommerce",
-        db.clone(),
-        r.client.clone(),
-        Duration::from_secs(60),
-    );
     assert!(poller.poll().await.unwrap().journaled > 0);
     let entries = db.journal_since("s1", 0, 100).await.unwrap();
     assert!(
