@@ -411,8 +411,9 @@ impl BcChangeCapture {
                 .count();
             report.journaled += inserted as u64;
             // What the poll journals, no hint brought before it (a dropped callback, or one
-            // not fetched yet): counted like the other platforms' recoveries.
-            if inserted > 0 {
+            // not fetched yet): counted like the other platforms' recoveries. A first sync's
+            // reading is not a recovery.
+            if inserted > 0 && !first {
                 self.journal
                     .db
                     .bump_counter(&self.journal.store_id, "recovered", inserted as i64)

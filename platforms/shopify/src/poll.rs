@@ -53,7 +53,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 use weft_platform::poll::{
-    Held, journal_paced, later, minus, observed_version, patient, stalest_first,
+    Held, journal_paced, later, minus, observed_version, patient, round_source, stalest_first,
 };
 use weft_platform::version::Version;
 use weft_platform::{PollReport, Poller, SourceError};
@@ -524,6 +524,9 @@ impl ShopifyReconciler {
                 // The backfill reads it first and then sets its watermark.
                 continue;
             }
+            // The stream's first read (a first sync: a stream read and found empty gets a
+            // watermark all the same, below) reads it whole, as a full read does.
+            let first = mark.is_none();
             let since = mark
                 .as_deref()
                 .filter(|_| !full)
@@ -567,9 +570,9 @@ impl ShopifyReconciler {
                     kind: kind.into(),
                     entity_id: d.id,
                     version,
-                    // A full read is a backfill (a full resync, or the paged fallback of a
-                    // bulk one): what it plans queues after live writes.
-                    source: if full { Source::Backfill } else { Source::Poll },
+                    // A whole read is a backfill (a first sync, a full resync, or the paged
+                    // fallback of a bulk one): what it plans queues after live writes.
+                    source: round_source(full || first, Source::Poll),
                     delivery_id: None,
                     body: d.body,
                     received_at: now,
@@ -611,7 +614,9 @@ impl ShopifyReconciler {
                 .await?;
             let inserted = outcomes.iter().filter(|o| o.is_inserted()).count() as i64;
             report.journaled += inserted as u64;
-            if inserted > 0 {
+            // What a round finds after the stream's first read is what webhooks did not bring;
+            // the first read's findings are not recoveries.
+            if inserted > 0 && !first {
                 self.db
                     .bump_counter(&self.store_id, "recovered", inserted)
                     .await?;

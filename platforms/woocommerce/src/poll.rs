@@ -173,11 +173,12 @@ impl WooPoller {
 
     /// Journals `docs` and moves `stream`'s watermark to the newest version read, together.
     /// A round that reads whole (`whole`: a full resync, or a first sync) journals as a
-    /// backfill ([`round_source`]).
+    /// backfill ([`round_source`]). What a round after the first sync journals is counted as
+    /// `recovered` (changes the webhooks did not bring); a first sync's reading is not.
     async fn commit(
         &self,
         stream: &str,
-        whole: bool,
+        (whole, first): (bool, bool),
         mark: Option<String>,
         docs: Vec<Doc>,
         read_at: chrono::DateTime<Utc>,
@@ -239,7 +240,7 @@ impl WooPoller {
         };
         let inserted = outcomes.iter().filter(|o| o.is_inserted()).count() as i64;
         report.journaled += inserted as u64;
-        if inserted > 0 {
+        if inserted > 0 && !first {
             self.db
                 .bump_counter(&self.store_id, "recovered", inserted)
                 .await?;
@@ -348,7 +349,7 @@ impl WooPoller {
                     .await?,
             );
         }
-        self.commit(&stream, whole, mark, docs, began, &mut report)
+        self.commit(&stream, (whole, first), mark, docs, began, &mut report)
             .await?;
         // Orders.
         let stream = format!("{}:orders", self.system);
@@ -362,7 +363,7 @@ impl WooPoller {
         let began = Utc::now();
         let orders = self.client.list_all("orders", &q).await?;
         let docs = orders.iter().flat_map(|o| docs_of(o, "order")).collect();
-        self.commit(&stream, whole, mark, docs, began, &mut report)
+        self.commit(&stream, (whole, first), mark, docs, began, &mut report)
             .await?;
         // Customers: no date filter in WooCommerce; every round reads them all, so every round
         // sees which were deleted (a lost `customer.deleted`).
@@ -380,7 +381,7 @@ impl WooPoller {
             self.vanished("customer", held, |id| listed.contains(id), began)
                 .await?,
         );
-        self.commit(&stream, whole, mark, docs, began, &mut report)
+        self.commit(&stream, (whole, first), mark, docs, began, &mut report)
             .await?;
         if first {
             self.first_sync.done();
