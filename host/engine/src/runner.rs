@@ -883,6 +883,34 @@ mod tests {
         Schedule::parse(Duration::from_secs(every_min * 60), cron, quiet, None).unwrap()
     }
 
+    /// Spawns store `s1`'s poll loop of `poller` (no health beat); returns its task, its
+    /// wakers and the sender that stops it.
+    fn spawn_poll_loop(
+        poller: Arc<dyn Poller>,
+        schedule: Schedule,
+        clock: Arc<dyn Clock>,
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        Arc<Wakers>,
+        watch::Sender<bool>,
+    ) {
+        let wakers = Arc::new(Wakers::default());
+        let (stop_tx, stop) = watch::channel(false);
+        let me = wakers.register_poller();
+        let task = tokio::spawn(poll_loop(
+            poller,
+            Arc::new(Notify::new()),
+            None,
+            me,
+            schedule,
+            clock,
+            wakers.clone(),
+            "s1".into(),
+            stop,
+        ));
+        (task, wakers, stop_tx)
+    }
+
     /// Runs a poll loop from 2026-11-26 `start` UTC for `minutes` of paused tokio time (end it
     /// off any scheduled instant: timers due at the same instant fire in no promised order) and
     /// returns its rounds; `wake_after` notifies `Wakers::poll` once, that far in.
@@ -898,20 +926,7 @@ mod tests {
             .unwrap();
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(origin));
         let poller = Recorder::new(clock.clone(), fail_full);
-        let wakers = Arc::new(Wakers::default());
-        let (stop_tx, stop) = watch::channel(false);
-        let me = wakers.register_poller();
-        let task = tokio::spawn(poll_loop(
-            poller.clone(),
-            Arc::new(Notify::new()),
-            None,
-            me,
-            schedule,
-            clock,
-            wakers.clone(),
-            "s1".into(),
-            stop,
-        ));
+        let (task, wakers, stop_tx) = spawn_poll_loop(poller.clone(), schedule, clock);
         let total = Duration::from_secs(minutes * 60);
         if let Some(after) = wake_after {
             tokio::time::sleep(after).await;
@@ -1072,20 +1087,8 @@ mod tests {
         let poller = Arc::new(Waiting {
             began: AtomicU32::new(0),
         });
-        let wakers = Arc::new(Wakers::default());
-        let (stop_tx, stop) = watch::channel(false);
-        let me = wakers.register_poller();
-        let task = tokio::spawn(poll_loop(
-            poller.clone(),
-            Arc::new(Notify::new()),
-            None,
-            me,
-            schedule(20, None, None),
-            clock,
-            wakers.clone(),
-            "s1".into(),
-            stop,
-        ));
+        let (task, wakers, stop_tx) =
+            spawn_poll_loop(poller.clone(), schedule(20, None, None), clock);
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert_eq!(poller.began.load(Ordering::SeqCst), 1);
         let asked = tokio::time::Instant::now();

@@ -78,7 +78,7 @@ pub trait Poller: Send + Sync {
 }
 
 /// The source a round's entries are journaled under: [`weft_store::Source::Backfill`] when
-/// it reads its streams whole (a full resync, or a first sync: see [`first_sync_pending`]), so
+/// it reads its streams whole (a full resync, or a first sync: see [`FirstSync`]), so
 /// the writes planned only from what it read queue behind live changes' (a first sync of a
 /// catalog the ERP lacks plans one write per record, which a live edit must not wait behind);
 /// `incremental` (`poll`, or `cdc` for change capture) for a round that reads what changed.
@@ -95,11 +95,7 @@ pub fn round_source(whole: bool, incremental: weft_store::Source) -> weft_store:
 /// before (with this weft or an earlier one) holds some; a first sync a crash cut short holds
 /// those of the streams it finished, and the rest are read whole as ordinary rounds. A system
 /// that had nothing at all to read at first sets none: see [`FirstSync`].
-pub async fn first_sync_pending(
-    db: &Store,
-    store_id: &str,
-    system: &str,
-) -> Result<bool, StoreError> {
+async fn first_sync_pending(db: &Store, store_id: &str, system: &str) -> Result<bool, StoreError> {
     let prefix = format!("{system}:");
     Ok(!db
         .watermark_times(store_id)
