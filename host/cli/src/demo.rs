@@ -2460,7 +2460,7 @@ pub(crate) async fn verify_store_except(
     erp.retain(|(kind, key), _| {
         !(matches!(kind.as_str(), "variant" | "price") && gone.contains(key))
     });
-    compare(&shop, &erp, "Shopify", "shopify", &mut report);
+    compare(&shop, &erp, ("Shopify", "shopify"), "netsuite", &mut report);
     // Orders: each exactly one sales order.
     let sales: Vec<Value> = netsuite_sim.records(RecordType::SalesOrder);
     let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
@@ -2557,12 +2557,13 @@ pub(crate) async fn netsuite_docs(
 }
 
 /// Compares a storefront's canonical records (`label` in messages, system `system`) with
-/// NetSuite's, field by field; orders are checked apart.
+/// another system's (`versus`: NetSuite's, or a shop's against a sheet), field by field; orders
+/// are checked apart.
 pub(crate) fn compare(
     shop: &Canon,
     erp: &Canon,
-    label: &str,
-    system: &str,
+    (label, system): (&str, &str),
+    versus: &str,
     report: &mut Verification,
 ) {
     for (key, fields) in shop {
@@ -2582,7 +2583,7 @@ pub(crate) fn compare(
                 drifted(report, key);
                 drift(
                     report,
-                    format!("{} {} .{f}: {system} {v} vs netsuite {w}", key.0, key.1),
+                    format!("{} {} .{f}: {system} {v} vs {versus} {w}", key.0, key.1),
                 );
             }
         }
@@ -2593,7 +2594,7 @@ pub(crate) fn compare(
             (None, Some(w)) => drift(
                 report,
                 format!(
-                    "{} {} .collections: not read from {label}, netsuite {w}",
+                    "{} {} .collections: not read from {label}, {versus} {w}",
                     key.0, key.1
                 ),
             ),
@@ -2606,7 +2607,7 @@ pub(crate) fn compare(
             (None, Some(w)) => drift(
                 report,
                 format!(
-                    "{} {} .currencies: not read from {label}, netsuite {w}",
+                    "{} {} .currencies: not read from {label}, {versus} {w}",
                     key.0, key.1
                 ),
             ),
@@ -2615,7 +2616,7 @@ pub(crate) fn compare(
     }
     for key in erp.keys() {
         if (key.0 == "variant" || key.0 == "price") && !shop.contains_key(key) {
-            drift(report, format!("{} {}: in NetSuite only", key.0, key.1));
+            drift(report, format!("{} {}: in {versus} only", key.0, key.1));
         }
     }
 }

@@ -1474,7 +1474,7 @@ async fn verify(
         }
         shop.retain(|(_, key), _| key != sku && !key.starts_with(&format!("{sku}@")));
     }
-    compare(&sheet, &shop, "the sheet", SHEET, &mut v);
+    compare(&sheet, &shop, ("the sheet", SHEET), "shopify", &mut v);
     if let Some(e) = &run.erp {
         // The sheet against NetSuite too (Shopify against NetSuite is `verify_store`'s).
         let client = crate::demo::verifier_client(&e.netsuite, &e.url)?;
@@ -1490,7 +1490,7 @@ async fn verify(
                     .keys()
                     .any(|sku| key == sku || key.starts_with(&format!("{sku}@")))
         });
-        compare(&sheet, &erp, "the sheet", SHEET, &mut v);
+        compare(&sheet, &erp, ("the sheet", SHEET), "netsuite", &mut v);
     }
     for key in shop.keys() {
         if key.0 == "inventory-level" && !sheet.contains_key(key) {

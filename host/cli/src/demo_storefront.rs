@@ -544,7 +544,13 @@ pub async fn verify_store(
     let netsuite = verifier_client(netsuite_sim, netsuite_url)?;
     let shop = canonical(mapper, api.docs().await?).await?;
     let erp = canonical(mapper, netsuite_docs(netsuite_sim, &netsuite).await?).await?;
-    compare(&shop, &erp, api.label(), api.system(), &mut report);
+    compare(
+        &shop,
+        &erp,
+        (api.label(), api.system()),
+        "netsuite",
+        &mut report,
+    );
     let mut by_ext: BTreeMap<String, usize> = BTreeMap::new();
     for so in netsuite_sim.records(RecordType::SalesOrder) {
         if let Some(e) = so["externalId"].as_str() {

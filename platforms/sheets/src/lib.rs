@@ -189,7 +189,14 @@ impl SheetsConnection {
             .reads
             .read(&self.client, &sheet_range(&title), self.reads.wait())
             .await?;
-        write::apply(&self.client, &self.layout, &title, &values.0, writes).await
+        let (results, answered) =
+            write::apply(&self.client, &self.layout, &title, &values.0, writes).await?;
+        // The change capture's next round journals these rows whatever they show (see `read`).
+        self.reads.wrote(
+            answered,
+            results.iter().flatten().map(|o| o.target_id.clone()),
+        );
+        Ok(results)
     }
 }
 

@@ -194,6 +194,14 @@ impl SheetsPoller {
             }
         };
         snap.bound.extend(cols.keys().cloned());
+        // Rows weft wrote since the snapshot was taken, the sheet answering before this read was
+        // sent: the snapshot holds them as they were before, so they are journaled whatever
+        // they show (a person typing the snapshot's values back changed them from weft's write).
+        for key in self.reads.written_before(read.1) {
+            if let Some(k) = snap.rows.get_mut(&key) {
+                k.h.clear();
+            }
+        }
         let cap = table::capture(&table, &self.layout, &cols, &self.sheet);
         let mut entries = Vec::new();
         let mut keys = Vec::new();

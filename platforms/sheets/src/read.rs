@@ -13,7 +13,15 @@
 //!
 //! Google counts requests, not cells, against the 60 reads a minute of a service account, so
 //! sharing whole reads is what keeps a busy store's change capture from waiting for room.
+//!
+//! The keys of rows a batch wrote are kept here too ([`SharedRead::wrote`]), with the time the
+//! sheet answered: a write lands after the read it was checked against, often the change
+//! capture's own, whose snapshot then holds the row as it was before. The capture's next round
+//! journals such a row whatever it shows ([`SharedRead::written_before`]): weft's write read
+//! back, as before, and also the snapshot's own values typed back by a person (an undo)
+//! before that round, which a comparison with the snapshot would take for no change.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +55,8 @@ pub struct SharedRead {
     wait: Duration,
     reads: std::sync::atomic::AtomicU64,
     shared: std::sync::atomic::AtomicU64,
+    /// Rows written: when the sheet answered, and the row's key.
+    written: Mutex<Vec<(DateTime<Utc>, String)>>,
 }
 
 impl SharedRead {
@@ -58,7 +68,32 @@ impl SharedRead {
             wait,
             reads: Default::default(),
             shared: Default::default(),
+            written: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records the keys of rows a write batch wrote, the sheet having answered at `answered`.
+    pub fn wrote(&self, answered: DateTime<Utc>, keys: impl IntoIterator<Item = String>) {
+        self.written
+            .lock()
+            .extend(keys.into_iter().map(|key| (answered, key)));
+    }
+
+    /// Takes the keys of rows written and answered before `sent` (when a read was sent, so the
+    /// read shows those writes unless someone changed the rows since); rows answered later
+    /// stay for the next read.
+    pub fn written_before(&self, sent: DateTime<Utc>) -> BTreeSet<String> {
+        let mut written = self.written.lock();
+        let mut taken = BTreeSet::new();
+        written.retain(|(answered, key)| {
+            if *answered < sent {
+                taken.insert(key.clone());
+                false
+            } else {
+                true
+            }
+        });
+        taken
     }
 
     /// How long a write batch waits for another read.
@@ -163,5 +198,27 @@ impl Drop for Reading<'_> {
             drop(s);
             self.shared.changed.notify_waiters();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read sent before a write was answered may not show it: that row waits for the next
+    /// read.
+    #[test]
+    fn a_read_takes_the_rows_answered_before_it_was_sent() {
+        let reads = SharedRead::new(Duration::ZERO);
+        let t0 = Utc::now();
+        let at = |ms| t0 + chrono::Duration::milliseconds(ms);
+        reads.wrote(at(10), ["A".to_owned()]);
+        reads.wrote(at(20), ["A".to_owned(), "C".to_owned()]);
+        reads.wrote(at(30), ["B".to_owned()]);
+        let taken = reads.written_before(at(25));
+        assert_eq!(taken.into_iter().collect::<Vec<_>>(), vec!["A", "C"]);
+        assert!(reads.written_before(at(25)).is_empty(), "taken once");
+        let later = reads.written_before(at(31));
+        assert_eq!(later.into_iter().collect::<Vec<_>>(), vec!["B"]);
     }
 }

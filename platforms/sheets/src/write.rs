@@ -108,16 +108,22 @@ pub fn row_write(cmd: &WriteCommand) -> Result<RowWrite, ConnectorError> {
     })
 }
 
+/// Row writes' results, one per write in order, and when the sheet answered the writes.
+pub type Applied = (
+    Vec<Result<WriteOutcome, ConnectorError>>,
+    chrono::DateTime<Utc>,
+);
+
 /// Applies row writes to the sheet as `values` shows it (a read that started no earlier than
-/// the writes were asked for: [`crate::read::SharedRead`]): one result per write, in order.
-/// `Err` when the calls were not answered.
+/// the writes were asked for: [`crate::read::SharedRead`]). `Err` when the calls were not
+/// answered.
 pub async fn apply(
     client: &SheetsClient,
     layout: &Layout,
     sheet: &str,
     values: &[Vec<Value>],
     writes: &[RowWrite],
-) -> Result<Vec<Result<WriteOutcome, ConnectorError>>, ConnectorError> {
+) -> Result<Applied, ConnectorError> {
     let t = Table::from_values(values.to_vec());
     let key_col = t.col(&layout.key).ok_or_else(|| {
         bad_field(
@@ -274,11 +280,12 @@ pub async fn apply(
     // The writes' version is when the sheet answered them: every read sent after it shows
     // them, so a reading that does not show them is never taken for newer (the writes may
     // have waited for the quota after this batch's read).
-    let version = format_ts(Utc::now());
+    let answered = Utc::now();
+    let version = format_ts(answered);
     for o in results.iter_mut().flatten() {
         o.version = Some(version.clone());
     }
-    Ok(results)
+    Ok((results, answered))
 }
 
 /// Whether a cell holds what weft read: empty and `null` alike, numbers by value, text trimmed.

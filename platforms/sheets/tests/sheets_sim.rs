@@ -784,6 +784,51 @@ async fn a_row_weft_has_read_is_never_appended_again_once_removed() {
     );
 }
 
+/// weft's write lands after the change capture's last read, so that read's snapshot holds the
+/// row as it was before the write. A person who types the old value back (an undo) before the
+/// next round changes the row from what weft wrote: the round reads it, though the row is again
+/// what the snapshot holds. Each row weft wrote is read back once, whatever it shows.
+#[tokio::test]
+async fn a_person_s_undo_of_weft_s_write_is_read() {
+    let r = rig().await;
+    assert_eq!(r.poll().await, 3);
+    r.process(&[]).await;
+    let written = r
+        .conn
+        .execute(&cmd(
+            "MUG-1",
+            WriteOp::Upsert,
+            json!({"fields": {"price": 9.25}, "expected": {"price": 8.5}, "only_if_present": true}),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert!(written.applied);
+    r.conn
+        .execute(&cmd(
+            "TEE-M",
+            WriteOp::Upsert,
+            json!({"fields": {"title": "Tee"}}),
+            None,
+        ))
+        .await
+        .unwrap();
+    r.sim
+        .retype(&r.id, Some("Products"), "SKU", "MUG-1", "Price", |shown| {
+            assert_eq!(shown, "9.25");
+            "8.50".into()
+        })
+        .unwrap();
+    assert_eq!(r.poll().await, 2, "the undo, and TEE-M as weft wrote it");
+    let j = r.journal().await;
+    let mug = j.iter().rev().find(|e| e.entity_id == "MUG-1").unwrap();
+    assert_eq!(mug.body["price"], json!(8.5));
+    let tee = j.iter().rev().find(|e| e.entity_id == "TEE-M").unwrap();
+    assert_eq!(tee.body["title"], json!("Tee"));
+    // Read once: the next round finds nothing new.
+    assert_eq!(r.poll().await, 0);
+}
+
 #[tokio::test]
 async fn a_person_retypes_a_cell_found_by_key_and_header() {
     let r = rig().await;
