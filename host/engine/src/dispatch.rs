@@ -45,8 +45,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 use weft_platform::{
-    BatchResult, Connection, ConnectorError, InvalidRequest, PlannedWrite, Systems, WriteCommand,
-    WriteOp, WriteOutcome,
+    BatchResult, Connection, ConnectorError, EntityKind, InvalidRequest, PlannedWrite, Systems,
+    WriteCommand, WriteOp, WriteOutcome,
 };
 use weft_ratelimit::Backoff;
 use weft_store::{
@@ -691,7 +691,12 @@ impl Dispatcher {
             match results.get(p) {
                 Some(BatchResult::Applied(outcome)) => {
                     let token = row.claim_token.clone().unwrap_or_default();
-                    applied.push((row.id, token, applied_completion(&row, outcome)));
+                    let level_kind = conn.platform().document_kind(EntityKind::InventoryLevel);
+                    applied.push((
+                        row.id,
+                        token,
+                        applied_completion(&row, outcome, level_kind.as_str()),
+                    ));
                 }
                 Some(BatchResult::NotApplied) => again.push((p, (row, cmd))),
                 Some(BatchResult::Failed(e)) => refused.push((row, cmd, e.clone())),
@@ -930,7 +935,13 @@ impl Dispatcher {
                         })
                         .await?;
                 }
-                let completion = applied_completion(&row, &outcome);
+                let level_kind = self
+                    .systems
+                    .platform(&row.system)
+                    .map_or(EntityKind::InventoryLevel, |p| {
+                        p.document_kind(EntityKind::InventoryLevel)
+                    });
+                let completion = applied_completion(&row, &outcome, level_kind.as_str());
                 self.db
                     .complete(row.id, &token, &completion, Utc::now())
                     .await?;
@@ -1005,11 +1016,14 @@ impl Dispatcher {
 /// target assigned, the `writes_applied` counter, and either the write's result as a journal
 /// entry (a stock write whose answer carries the level's version: the processing step records
 /// what the level holds when it gets there, in order with the level's readings) or, for other
-/// writes, the target's new last-known state (the row's desired fields).
-pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome) -> Completion {
+/// writes, the target's new last-known state (the row's desired fields). `level_kind`: the
+/// journal kind of the target's documents that carry stock levels
+/// ([`Platform::document_kind`](weft_platform::Platform::document_kind) of
+/// `inventory-level`), under which a stock write's result is journaled.
+pub fn applied_completion(row: &OutboxRow, outcome: &WriteOutcome, level_kind: &str) -> Completion {
     let mut completion = Completion::default();
     let desired = row.body.get("desired").cloned().unwrap_or(Value::Null);
-    if let Some(result) = stock_write_result(row, outcome) {
+    if let Some(result) = stock_write_result(row, outcome, level_kind) {
         // The step records what the level holds when it reaches this entry, in journal order
         // with the readings of the level (see `sync::StockWrite`).
         completion.journal.push(result);
@@ -1097,7 +1111,16 @@ fn dependents_entry(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJourna
 /// row's idempotency key (a re-sent write journals nothing new). `None` when the write is not a
 /// stock write or its answer carries no version; the completion then records the target state
 /// itself.
-fn stock_write_result(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJournalEntry> {
+///
+/// It is journaled as the document that carries the level (`level_kind`, with the id the
+/// write answered): where stock is a member of a larger document (a sheet's row), a reading of
+/// that document taken before the write landed is then older than the result, so stale after
+/// it, and is not taken for the level changing back to the quantity the write replaced.
+fn stock_write_result(
+    row: &OutboxRow,
+    outcome: &WriteOutcome,
+    level_kind: &str,
+) -> Option<NewJournalEntry> {
     if row.kind != "inventory-level" || row.op != WriteOp::SetQuantity.as_str() {
         return None;
     }
@@ -1108,7 +1131,7 @@ fn stock_write_result(row: &OutboxRow, outcome: &WriteOutcome) -> Option<NewJour
     Some(NewJournalEntry {
         store_id: row.store_id.clone(),
         system: row.system.clone(),
-        kind: row.kind.clone(),
+        kind: level_kind.to_owned(),
         entity_id,
         version,
         source: Source::Poll,

@@ -2917,17 +2917,18 @@ fn replan_key(entry: &JournalEntry) -> Option<String> {
 }
 
 /// The body field `field` of a stock entry weft journaled itself under delivery id prefix
-/// `prefix` (a write result, a replan); `None` for any other entry.
+/// `prefix` (a write result, a replan); `None` for any other entry. Its kind is the journal
+/// kind of the document carrying the level (a sheet's row for a sheet), so only the delivery
+/// id, which no platform's document carries, tells it apart.
 fn stock_entry_by_weft<'e>(
     entry: &'e JournalEntry,
     prefix: &str,
     field: &str,
 ) -> Option<&'e Value> {
-    let ours = entry.kind == "inventory-level"
-        && entry
-            .delivery_id
-            .as_deref()
-            .is_some_and(|d| d.starts_with(prefix));
+    let ours = entry
+        .delivery_id
+        .as_deref()
+        .is_some_and(|d| d.starts_with(prefix));
     if ours { entry.body.get(field) } else { None }
 }
 

@@ -61,7 +61,7 @@ async fn applied(db: &Store, row: &OutboxRow) {
         applied: true,
         created: false,
     };
-    let completion = weft_engine::dispatch::applied_completion(row, &outcome);
+    let completion = weft_engine::dispatch::applied_completion(row, &outcome, "inventory-level");
     db.complete(
         row.id,
         row.claim_token.as_deref().unwrap(),

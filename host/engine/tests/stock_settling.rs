@@ -242,7 +242,8 @@ impl Env {
             applied: true,
             created: false,
         };
-        let completion = weft_engine::dispatch::applied_completion(row, &outcome);
+        let completion =
+            weft_engine::dispatch::applied_completion(row, &outcome, "inventory-level");
         assert_eq!(
             completion.journal.len(),
             1,
@@ -756,7 +757,8 @@ impl Env {
             applied: true,
             created: false,
         };
-        let completion = weft_engine::dispatch::applied_completion(&row, &outcome);
+        let completion =
+            weft_engine::dispatch::applied_completion(&row, &outcome, "inventory-level");
         self.db
             .complete(
                 row.id,
