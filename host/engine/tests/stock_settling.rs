@@ -26,7 +26,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use weft_engine::{Processor, ResolverRule, StockOwner, StockPolicy};
-use weft_platform::WriteOutcome;
+use weft_platform::{EntityKind, WriteOutcome};
 use weft_runtime::{Limits, Runtime, RuntimeConfig, StoreCtx};
 use weft_store::{
     NewJournalEntry, ObservedTarget, OutboxRow, Source, StepCommit, Store, StoreError,
@@ -45,6 +45,7 @@ struct Env {
     start: chrono::DateTime<Utc>,
     db: Store,
     processor: Processor,
+    systems: weft_engine::Systems,
     _dir: tempfile::TempDir,
 }
 
@@ -58,6 +59,28 @@ async fn env() -> Env {
 }
 
 async fn env_with(policy: StockPolicy) -> Env {
+    let systems = weft_engine::Systems::new(vec![
+        weft_engine::System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+        weft_engine::System {
+            name: "netsuite".into(),
+            platform: Arc::new(weft_netsuite::NetSuite),
+            connection: None,
+        },
+    ]);
+    let config = json!({
+        "locations": { "61000000001": "1" },
+        "owners": { "*": "netsuite" },
+        "default_customer": "7",
+    });
+    env_over(policy, systems, config).await
+}
+
+/// A store syncing `systems` (named as the mapper's `weft:systems`), `config` the mapper's.
+async fn env_over(policy: StockPolicy, systems: weft_engine::Systems, mut config: Value) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = Store::open(&format!(
         "sqlite://{}?mode=rwc",
@@ -74,16 +97,14 @@ async fn env_with(policy: StockPolicy) -> Env {
         let bytes = weft_plugin_artifacts::stock(name).expect("stock plugin is embedded");
         runtime.load(name, bytes).unwrap()
     };
+    config["weft:systems"] = systems
+        .iter()
+        .map(|s| (s.name.clone(), json!(s.platform.name())))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let ctx = StoreCtx {
         store_id: STORE.into(),
-        config: json!({
-            "locations": { "61000000001": "1" },
-            "owners": { "*": "netsuite" },
-            "default_customer": "7",
-        })
-        .as_object()
-        .cloned()
-        .unwrap(),
+        config: config.as_object().cloned().unwrap(),
         limits: Limits::default(),
     };
     let rules = vec![
@@ -101,24 +122,14 @@ async fn env_with(policy: StockPolicy) -> Env {
         },
     ];
     let mapper = runtime.mapper(&stock("shopify-netsuite"), ctx).unwrap();
-    let systems = weft_engine::Systems::new(vec![
-        weft_engine::System {
-            name: "shopify".into(),
-            platform: Arc::new(weft_shopify::Shopify),
-            connection: None,
-        },
-        weft_engine::System {
-            name: "netsuite".into(),
-            platform: Arc::new(weft_netsuite::NetSuite),
-            connection: None,
-        },
-    ]);
-    let processor = Processor::new(STORE, db.clone(), systems, mapper, rules).with_stock(policy);
+    let processor =
+        Processor::new(STORE, db.clone(), systems.clone(), mapper, rules).with_stock(policy);
     let start = Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).unwrap();
     Env {
         start,
         db,
         processor,
+        systems,
         _dir: dir,
     }
 }
@@ -166,6 +177,30 @@ impl Env {
             }),
         )
         .await;
+    }
+
+    /// Journals a sheet's row as a round reads it (its stock a cell of the row).
+    async fn sheet_shows(&self, secs: i64, price: f64, stock: i64) {
+        let outcome = self
+            .db
+            .append(NewJournalEntry {
+                store_id: STORE.into(),
+                system: "sheet".into(),
+                kind: "variant".into(),
+                entity_id: SKU.into(),
+                version: self.at(secs),
+                source: Source::Poll,
+                delivery_id: None,
+                body: json!({
+                    "id": SKU, "sheet": "Products", "sku": SKU, "title": "Mug",
+                    "description": "", "price": price, "compare_at_price": null,
+                    "stock": stock, "active": true, "extra": {},
+                }),
+                received_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        assert!(outcome.is_inserted());
     }
 
     async fn journal(&self, system: &str, id: &str, version: &str, source: Source, body: Value) {
@@ -230,11 +265,12 @@ impl Env {
     /// does (its result journaled with the level's version).
     async fn applied(&self, row: &OutboxRow, secs: i64) {
         let outcome = WriteOutcome {
-            // A stock write answers with the level's id (`item@location`), on both platforms.
-            target_id: if row.system == "shopify" {
-                SHOPIFY_LEVEL.into()
-            } else {
-                NETSUITE_LEVEL.into()
+            // A stock write answers with the level's id (`item@location`) on Shopify and
+            // NetSuite, with the row's key on a sheet.
+            target_id: match row.system.as_str() {
+                "shopify" => SHOPIFY_LEVEL.into(),
+                "sheet" => SKU.into(),
+                _ => NETSUITE_LEVEL.into(),
             },
             version: Some(self.at(secs)),
             document: None,
@@ -242,8 +278,14 @@ impl Env {
             applied: true,
             created: false,
         };
+        // Journaled as the platform's document carrying the level, as the dispatcher does.
+        let level_kind = self
+            .systems
+            .platform(&row.system)
+            .expect("a system of the store")
+            .document_kind(EntityKind::InventoryLevel);
         let completion =
-            weft_engine::dispatch::applied_completion(row, &outcome, "inventory-level");
+            weft_engine::dispatch::applied_completion(row, &outcome, level_kind.as_str());
         assert_eq!(
             completion.journal.len(),
             1,
@@ -283,7 +325,7 @@ impl Env {
             .await
             .unwrap();
         rows.into_iter()
-            .filter(|r| r.system == system)
+            .filter(|r| r.system == system && r.kind == "inventory-level")
             .map(|r| r.body["desired"]["quantity"].as_i64().unwrap())
             .collect()
     }
@@ -924,4 +966,70 @@ async fn owner_the_buffer_is_held_back_from_storefronts() {
         vec![0],
         "a buffer larger than the stock shows 0, not -1"
     );
+}
+
+/// A sheet and a shop, quantities as counters: the sheet's stock is a cell of its row.
+async fn sheet_env() -> Env {
+    let systems = weft_engine::Systems::new(vec![
+        weft_engine::System {
+            name: "sheet".into(),
+            platform: Arc::new(weft_sheets::Sheets),
+            connection: None,
+        },
+        weft_engine::System {
+            name: "shopify".into(),
+            platform: Arc::new(weft_shopify::Shopify),
+            connection: None,
+        },
+    ]);
+    let config = json!({
+        "locations": { "61000000001": "1" },
+        "sheet_location": "1",
+        "owners": { "*": "sheet" },
+    });
+    let policy = StockPolicy {
+        owner: StockOwner::Counters,
+        buffer: 0,
+    };
+    env_over(policy, systems, config).await
+}
+
+/// Where stock is a member of a larger document (a sheet's row), weft's stock write answers
+/// with that document's id and its result is journaled as that document
+/// (`Platform::document_kind` of `inventory-level`). A row read before the write landed is
+/// then older than the result: stale after it, not the level going back to the quantity the
+/// write replaced (a phantom receipt of what was sold).
+#[tokio::test]
+async fn a_row_read_before_weft_s_stock_write_landed_is_stale_after_its_result() {
+    let e = sheet_env().await;
+    e.sheet_shows(0, 10.0, 50).await;
+    e.shopify_shows(0, 50).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 50);
+    // A sale in the shop: 45 is written to the sheet, guarded by the 50 it holds.
+    e.shopify_shows(2, 45).await;
+    e.step().await;
+    assert_eq!(e.queued("sheet").await, vec![45]);
+    let write = e.send("sheet").await;
+    // A round reads the row before the write lands: it still shows 50.
+    e.sheet_shows(3, 10.0, 50).await;
+    assert_eq!(e.step().await.parked, 1, "it waits for the write's result");
+    e.applied(&write, 4).await;
+    let report = e.step().await;
+    assert_eq!(report.stale, 1, "{report:?}");
+    assert_eq!(
+        e.golden().await,
+        45,
+        "the sale stands: no phantom receipt of 5"
+    );
+    assert_eq!(e.holds("sheet").await, 45);
+    assert!(e.queued("shopify").await.is_empty(), "nothing written back");
+    // The next round reads the row as the write left it, with the person's new price: the
+    // price is a change, the stock is not.
+    e.sheet_shows(5, 12.5, 45).await;
+    e.step().await;
+    assert_eq!(e.golden().await, 45);
+    let price = e.db.golden(STORE, "price", SKU).await.unwrap().unwrap();
+    assert_eq!(price.fields["price"], "12.50");
+    assert!(e.queued("shopify").await.is_empty());
 }
