@@ -687,11 +687,11 @@ impl Dispatcher {
         };
         let mut refused = Vec::new();
         let mut again = Vec::new();
+        let level_kind = conn.platform().document_kind(EntityKind::InventoryLevel);
         for (p, row, cmd) in held {
             match results.get(p) {
                 Some(BatchResult::Applied(outcome)) => {
                     let token = row.claim_token.clone().unwrap_or_default();
-                    let level_kind = conn.platform().document_kind(EntityKind::InventoryLevel);
                     applied.push((
                         row.id,
                         token,

@@ -181,35 +181,40 @@ impl Env {
 
     /// Journals a sheet's row as a round reads it (its stock a cell of the row).
     async fn sheet_shows(&self, secs: i64, price: f64, stock: i64) {
-        let outcome = self
-            .db
-            .append(NewJournalEntry {
-                store_id: STORE.into(),
-                system: "sheet".into(),
-                kind: "variant".into(),
-                entity_id: SKU.into(),
-                version: self.at(secs),
-                source: Source::Poll,
-                delivery_id: None,
-                body: json!({
-                    "id": SKU, "sheet": "Products", "sku": SKU, "title": "Mug",
-                    "description": "", "price": price, "compare_at_price": null,
-                    "stock": stock, "active": true, "extra": {},
-                }),
-                received_at: Utc::now(),
-            })
-            .await
-            .unwrap();
-        assert!(outcome.is_inserted());
+        let version = self.at(secs);
+        self.journal_doc(
+            ("sheet", "variant", SKU),
+            &version,
+            Source::Poll,
+            json!({
+                "id": SKU, "sheet": "Products", "sku": SKU, "title": "Mug",
+                "description": "", "price": price, "compare_at_price": null,
+                "stock": stock, "active": true, "extra": {},
+            }),
+        )
+        .await;
     }
 
+    /// Journals a reading of the level's own document.
     async fn journal(&self, system: &str, id: &str, version: &str, source: Source, body: Value) {
+        self.journal_doc((system, "inventory-level", id), version, source, body)
+            .await;
+    }
+
+    /// Journals `system`'s document `kind`/`id`, once.
+    async fn journal_doc(
+        &self,
+        (system, kind, id): (&str, &str, &str),
+        version: &str,
+        source: Source,
+        body: Value,
+    ) {
         let outcome = self
             .db
             .append(NewJournalEntry {
                 store_id: STORE.into(),
                 system: system.into(),
-                kind: "inventory-level".into(),
+                kind: kind.into(),
                 entity_id: id.into(),
                 version: version.into(),
                 source,
