@@ -564,7 +564,13 @@ impl Host {
         let shared = HostShared::new();
         // Idle loops of a host with many stores look at the database less often, so the host's
         // idle cost stays bounded (weft_engine::idle_cap); woken loops run at once.
-        let idle_cap = weft_engine::idle_cap(stores.len(), Duration::ZERO);
+        let idle_cap = weft_engine::idle_cap(
+            stores
+                .iter()
+                .map(|s| weft_engine::idle_loops(s.systems.len()))
+                .sum(),
+            Duration::ZERO,
+        );
         for s in stores {
             let mut systems = Vec::with_capacity(s.systems.len());
             let mut store_intake = IntakeStore::new(s.id.clone())
@@ -664,7 +670,7 @@ impl Host {
             let wakers = wakers.clone();
             state.set_dispatch_waker(Arc::new(move |store: &str| {
                 if let Some(w) = wakers.get(store) {
-                    w.outbox.notify_one();
+                    w.outbox.wake();
                 }
             }));
         }
@@ -757,7 +763,7 @@ impl Host {
             .iter()
             .map(|(store, w)| {
                 w.journal.notify_one();
-                w.outbox.notify_one();
+                w.outbox.wake();
                 (store.clone(), w.request_poll())
             })
             .collect()
@@ -770,7 +776,7 @@ impl Host {
             .iter()
             .map(|(store, w)| {
                 w.journal.notify_one();
-                w.outbox.notify_one();
+                w.outbox.wake();
                 (store.clone(), w.request_full())
             })
             .collect()

@@ -11,7 +11,7 @@
 //!    shops. Its wall time is reported.
 //! 2. **idle**: nothing changes for `--idle-secs`, twice: right after start-up, and once the
 //!    idle loops' waits have had the time to reach their cap ([`weft_engine::idle_cap`]; twice
-//!    the cap after start-up, 400 s at 10,000 stores); the process's CPU (user + system,
+//!    the cap after start-up, 600 s at 10,000 stores); the process's CPU (user + system,
 //!    of one core) over each window and its resident memory at the end. The process holds the
 //!    simulators too (their memory before the host started is reported on its own).
 //! 3. **trickle**: every active store saves one NetSuite price every `--trickle-period-secs`,
@@ -221,7 +221,8 @@ pub async fn run(opts: StoresOptions) -> Result<StoresReport> {
     };
     let ramp_from = Instant::now();
     let (idle_ramp_cpu_percent, _) = idle_window().await;
-    let ramp = weft_engine::idle_cap(opts.stores, Duration::ZERO) * 2;
+    // Every store is a shop and a NetSuite account: two systems.
+    let ramp = weft_engine::idle_cap(opts.stores * weft_engine::idle_loops(2), Duration::ZERO) * 2;
     tokio::time::sleep(ramp.saturating_sub(ramp_from.elapsed())).await;
     let (idle_cpu_percent, idle_secs) = idle_window().await;
     let rss = rss_bytes();

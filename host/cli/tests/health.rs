@@ -193,11 +193,12 @@ async fn a_dead_loop_makes_healthz_unhealthy_naming_store_and_loop() {
         }
     };
 
-    // Every loop turns: processing, dispatch, and the change source inside its round.
+    // Every loop turns: processing, dispatch (a lane per system), and the change source
+    // inside its round.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, body) = get("/healthz").await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("3 store loops"), "{body}");
+    assert!(body.contains("4 store loops"), "{body}");
     assert_eq!(get("/readyz").await.0, 200);
 
     // The change source's loop dies.
@@ -252,7 +253,9 @@ async fn a_dead_loop_makes_healthz_unhealthy_naming_store_and_loop() {
         "{human}"
     );
     assert!(
-        human.contains("loop process ok") && human.contains("loop dispatch ok"),
+        human.contains("loop process ok")
+            && human.contains("loop dispatch shopify ok")
+            && human.contains("loop dispatch netsuite ok"),
         "{human}"
     );
     assert!(

@@ -599,7 +599,11 @@ fn status_and_replay_see_whether_a_host_runs() {
         let out = weft(&["status", "--store", "acme", "-c", h]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let s = text(&out.stdout);
-        if s.contains("loop process ok") && s.contains("loop dispatch ok") {
+        // A dispatch lane per system.
+        if s.contains("loop process ok")
+            && s.contains("loop dispatch shopify ok")
+            && s.contains("loop dispatch netsuite ok")
+        {
             break s;
         }
         assert!(t.elapsed() < std::time::Duration::from_secs(120), "{s}");

@@ -103,6 +103,8 @@ pub struct Dispatcher {
     batch: u32,
     reobserve: Option<Reobserve>,
     observer: Arc<dyn crate::observe::Observer>,
+    /// Only this system's rows (a lane of the store's dispatch: see [`Dispatcher::lane`]).
+    system: Option<String>,
 }
 
 impl Dispatcher {
@@ -122,7 +124,33 @@ impl Dispatcher {
             batch: 64,
             reobserve: None,
             observer: Arc::new(crate::observe::Discard),
+            system: None,
         }
+    }
+
+    /// This dispatcher restricted to the rows for `system`: one lane of the store's dispatch.
+    /// The runner runs one lane per system, so a system's slow calls (a busy ERP's concurrency
+    /// limit, a throttled shop, a sheet batch waiting for its read) hold back only that
+    /// system's next writes, never another system's: a round waits for its slowest call.
+    pub fn lane(&self, system: &str) -> Dispatcher {
+        Dispatcher {
+            system: Some(system.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The systems this dispatcher writes to, one lane each (the store's systems; just its
+    /// own for a lane).
+    pub fn lanes(&self) -> Vec<String> {
+        match &self.system {
+            Some(s) => vec![s.clone()],
+            None => self.systems.names().map(str::to_owned).collect(),
+        }
+    }
+
+    /// The system a lane writes to (`None`: every system).
+    pub fn system(&self) -> Option<&str> {
+        self.system.as_deref()
     }
 
     /// Reports throttled responses to `observer`.
@@ -146,7 +174,10 @@ impl Dispatcher {
     /// an in-flight row's lease), if it has any: an idle runner sleeps until then rather than
     /// looking again and again.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
-        Ok(self.db.outbox_next_due(&self.store_id).await?)
+        Ok(self
+            .db
+            .outbox_next_due(&self.store_id, self.system.as_deref())
+            .await?)
     }
 
     /// Like [`Dispatcher::run_once`], but claims only urgent rows: orders (the most urgent
@@ -183,6 +214,7 @@ impl Dispatcher {
         let now = Utc::now();
         let general = ClaimFilter {
             max_priority,
+            system: self.system.clone(),
             ..ClaimFilter::default()
         };
         let mut rows = self

@@ -38,7 +38,9 @@ pub use health::{Beat, DueLoop, HealthPolicy, HealthRecorder, LoopHealth, LoopRe
 pub use observe::Observer;
 pub use ownership::{OnChange, Ownership};
 pub use privacy::{PrivacyPass, PrivacyProcessor};
-pub use runner::{Clock, StoreRunner, SystemClock, Timing, TokioClock, Wakers, idle_cap};
+pub use runner::{
+    Clock, OutboxWaker, StoreRunner, SystemClock, Timing, TokioClock, Wakers, idle_cap, idle_loops,
+};
 pub use stock::{StockOwner, StockPolicy};
 pub use sync::{BACKFILL_PRIORITY, Mode, Processor, ResolverRule, StepReport};
 pub use weft_platform::version;

@@ -78,8 +78,8 @@ impl Default for Timing {
 pub struct Wakers {
     /// Wakes the processing loop.
     pub journal: Notify,
-    /// Wakes the dispatcher.
-    pub outbox: Notify,
+    /// Wakes the dispatcher (every lane of it).
+    pub outbox: OutboxWaker,
     /// Wakes the pollers for an immediate round.
     pub poll: Notify,
     /// Poll rounds completed (successfully or not) by all of the store's pollers together.
@@ -90,6 +90,29 @@ pub struct Wakers {
     full_requested: AtomicU64,
     /// Per poller: the latest request number its completed rounds started after.
     poll_served: std::sync::Mutex<Vec<u64>>,
+}
+
+/// Wakes every dispatch lane of a store at once (one lane per system: a [`Notify`] would wake
+/// one of them). A wake while a lane is in a round is kept: its next wait returns at once.
+#[derive(Debug)]
+pub struct OutboxWaker(watch::Sender<u64>);
+
+impl Default for OutboxWaker {
+    fn default() -> Self {
+        OutboxWaker(watch::channel(0).0)
+    }
+}
+
+impl OutboxWaker {
+    /// Wakes every lane (a lane that is not waiting looks again as soon as its round ends).
+    pub fn wake(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What one lane waits on.
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
 }
 
 impl Wakers {
@@ -213,22 +236,28 @@ fn idle_sleep(wait: Duration) -> tokio::time::Sleep {
 pub const HOST_IDLE_CHECKS_PER_SEC: f64 = 100.0;
 
 /// The longest an idle processing or dispatch loop waits before looking at the database again
-/// when nothing woke it (reached by hosts of 15,000 stores: below that the host's idle looks
-/// stay within [`HOST_IDLE_CHECKS_PER_SEC`]).
+/// when nothing woke it (reached by hosts of 30,000 such loops, 10,000 stores of two systems:
+/// below that the host's idle looks stay within [`HOST_IDLE_CHECKS_PER_SEC`]).
 pub const MAX_IDLE: Duration = Duration::from_secs(300);
 
-/// How long the idle processing and dispatch loops of a host running `stores` stores may wait
-/// between looks at the database when nothing wakes them: `base` (their [`Timing`] interval)
-/// while the host's `2 × stores` loops checking every `base` stay within
+/// The loops of a store of `systems` systems that look at the database when idle: its
+/// processing loop and one dispatch lane per system (see [`Dispatcher::lane`]).
+pub fn idle_loops(systems: usize) -> usize {
+    1 + systems.max(1)
+}
+
+/// How long the idle processing and dispatch loops of a host running `loops` of them in all
+/// ([`idle_loops`] of each store) may wait between looks at the database when nothing wakes
+/// them: `base` (their [`Timing`] interval) while the loops checking every `base` stay within
 /// [`HOST_IDLE_CHECKS_PER_SEC`], longer as stores are added, at most [`MAX_IDLE`].
 ///
 /// Work that arrives through the host wakes its loop at once whatever the cap (intake,
 /// pollers, the dispatcher's settled writes, a retry's due time); the idle look only finds work
 /// written by another process (`weft proposals`, `weft dlq retry` from the command line; the
-/// console's actions wake the loop at once), so with 10,000 stores such work waits up to
-/// 200 s, and 10,000 idle stores cost ~100 looks a second instead of 80,000.
-pub fn idle_cap(stores: usize, base: Duration) -> Duration {
-    let spread = Duration::from_secs_f64(2.0 * stores as f64 / HOST_IDLE_CHECKS_PER_SEC);
+/// console's actions wake the loop at once), so with 10,000 stores of two systems such work
+/// waits up to 300 s, and those stores cost ~100 looks a second instead of 120,000.
+pub fn idle_cap(loops: usize, base: Duration) -> Duration {
+    let spread = Duration::from_secs_f64(loops as f64 / HOST_IDLE_CHECKS_PER_SEC);
     spread.min(MAX_IDLE).max(base)
 }
 
@@ -393,7 +422,7 @@ impl StoreRunner {
                         match stepped {
                             Ok(r) if r.entries > 0 => {
                                 if r.writes > 0 {
-                                    w.outbox.notify_one();
+                                    w.outbox.wake();
                                 }
                                 idle = process_idle;
                                 continue;
@@ -420,79 +449,41 @@ impl StoreRunner {
             );
         }
         {
-            let d = self.dispatcher.clone();
-            let w = self.wakers.clone();
-            let schedule = self.schedule.clone();
-            let clock = self.clock.clone();
-            let mut stop = shutdown.clone();
-            let store = store.clone();
-            let span_store = store.clone();
-            let beat = register("dispatch", dispatch_cap);
+            // One lane per system, all in one task (a store's idle cost stays one task): each
+            // lane claims and sends only its system's rows, so a slow system holds back its own
+            // next writes, not the others'.
+            let lanes: Vec<(Dispatcher, Option<Beat>)> = match self.dispatcher.lanes() {
+                names if names.len() > 1 => names
+                    .iter()
+                    .map(|system| {
+                        (
+                            self.dispatcher.lane(system),
+                            register(&format!("dispatch {system}"), dispatch_cap),
+                        )
+                    })
+                    .collect(),
+                _ => vec![(self.dispatcher.clone(), register("dispatch", dispatch_cap))],
+            };
+            let lanes = lanes.into_iter().enumerate().map(|(i, (d, beat))| {
+                dispatch_lane(DispatchLane {
+                    d,
+                    beat,
+                    w: self.wakers.clone(),
+                    schedule: self.schedule.clone(),
+                    clock: self.clock.clone(),
+                    stop: shutdown.clone(),
+                    store: store.clone(),
+                    idle: (dispatch_idle, dispatch_cap),
+                    error_pause,
+                    seed: seed_for(&store, 2 + i as u64),
+                })
+            });
+            let lanes: Vec<_> = lanes.collect();
             set.spawn(
                 async move {
-                    let mut idle = dispatch_idle;
-                    let mut rng = seed_for(&store, 2);
-                    loop {
-                        if *stop.borrow() {
-                            break;
-                        }
-                        let quiet = schedule.is_quiet(clock.now());
-                        if let Some(b) = &beat {
-                            b.round_started();
-                        }
-                        // Boxed: the loop's own future stays small while it sleeps.
-                        // The dispatcher logs each round that claimed rows (debug).
-                        let round = if quiet {
-                            Box::pin(d.run_urgent()).await
-                        } else {
-                            Box::pin(d.run_once()).await
-                        };
-                        if let Some(b) = &beat {
-                            b.round_ended(round.as_ref().err().map(ToString::to_string));
-                        }
-                        match round {
-                            Ok(r) if r.claimed > 0 => {
-                                // Settled writes may release readings set aside for them.
-                                if r.applied + r.stale + r.dead > 0 {
-                                    w.journal.notify_one();
-                                }
-                                idle = dispatch_idle;
-                                continue;
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                warn!(%store, error = %e, "dispatch round failed; retrying");
-                                pause(error_pause, &mut stop).await;
-                                continue;
-                            }
-                        }
-                        let mut wait = jittered(idle, &mut rng);
-                        // A row waiting out its retry backoff (or a lease another process let
-                        // lapse) is due at a known time: wake then, not a whole idle wait later.
-                        // Not in quiet hours, when due rows that are not orders stay queued.
-                        if !quiet
-                            && idle > dispatch_idle
-                            && let Ok(Some(due)) = Box::pin(d.next_due()).await
-                            && let Ok(until) = (due - Utc::now()).to_std()
-                        {
-                            wait = wait.min(until.max(dispatch_idle));
-                        }
-                        let woken = tokio::select! {
-                            _ = w.outbox.notified() => true,
-                            _ = idle_sleep(wait) => false,
-                            _ = stop.changed() => false,
-                        };
-                        idle = if woken {
-                            dispatch_idle
-                        } else {
-                            next_idle(idle, dispatch_cap)
-                        };
-                    }
-                    if let Some(b) = beat {
-                        b.shut_down();
-                    }
+                    futures::future::join_all(lanes).await;
                 }
-                .instrument(tracing::info_span!("dispatch", store = %span_store)),
+                .instrument(tracing::info_span!("dispatch", store = %store)),
             );
         }
         for poller in self.pollers {
@@ -536,6 +527,101 @@ impl StoreRunner {
                 .instrument(span),
             );
         }
+    }
+}
+
+/// What one dispatch lane runs with.
+struct DispatchLane {
+    d: Dispatcher,
+    beat: Option<Beat>,
+    w: Arc<Wakers>,
+    schedule: Schedule,
+    clock: Arc<dyn Clock>,
+    stop: watch::Receiver<bool>,
+    store: String,
+    /// The idle wait after a round that found nothing, and how long it may grow.
+    idle: (Duration, Duration),
+    error_pause: Duration,
+    seed: u64,
+}
+
+/// One lane of a store's dispatch (see [`Dispatcher::lane`]): a round as soon as it is woken or
+/// the last round claimed rows, else an idle wait growing to its cap; orders only in quiet
+/// hours.
+async fn dispatch_lane(lane: DispatchLane) {
+    let DispatchLane {
+        d,
+        beat,
+        w,
+        schedule,
+        clock,
+        mut stop,
+        store,
+        idle: (dispatch_idle, dispatch_cap),
+        error_pause,
+        seed,
+    } = lane;
+    let mut woken = w.outbox.subscribe();
+    let mut idle = dispatch_idle;
+    let mut rng = seed;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let quiet = schedule.is_quiet(clock.now());
+        if let Some(b) = &beat {
+            b.round_started();
+        }
+        // Boxed: the loop's own future stays small while it sleeps.
+        // The dispatcher logs each round that claimed rows (debug).
+        let round = if quiet {
+            Box::pin(d.run_urgent()).await
+        } else {
+            Box::pin(d.run_once()).await
+        };
+        if let Some(b) = &beat {
+            b.round_ended(round.as_ref().err().map(ToString::to_string));
+        }
+        match round {
+            Ok(r) if r.claimed > 0 => {
+                // Settled writes may release readings set aside for them.
+                if r.applied + r.stale + r.dead > 0 {
+                    w.journal.notify_one();
+                }
+                idle = dispatch_idle;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(%store, system = d.system().unwrap_or("*"), error = %e, "dispatch round failed; retrying");
+                pause(error_pause, &mut stop).await;
+                continue;
+            }
+        }
+        let mut wait = jittered(idle, &mut rng);
+        // A row waiting out its retry backoff (or a lease another process let
+        // lapse) is due at a known time: wake then, not a whole idle wait later.
+        // Not in quiet hours, when due rows that are not orders stay queued.
+        if !quiet
+            && idle > dispatch_idle
+            && let Ok(Some(due)) = Box::pin(d.next_due()).await
+            && let Ok(until) = (due - Utc::now()).to_std()
+        {
+            wait = wait.min(until.max(dispatch_idle));
+        }
+        let was_woken = tokio::select! {
+            r = woken.changed() => r.is_ok(),
+            _ = idle_sleep(wait) => false,
+            _ = stop.changed() => false,
+        };
+        idle = if was_woken {
+            dispatch_idle
+        } else {
+            next_idle(idle, dispatch_cap)
+        };
+    }
+    if let Some(b) = beat {
+        b.shut_down();
     }
 }
 
@@ -1163,14 +1249,25 @@ mod tests {
     #[test]
     fn idle_loops_of_many_stores_share_a_bounded_budget() {
         let base = Duration::from_millis(250);
+        // A store of two systems: its processing loop and a dispatch lane per system.
+        assert_eq!(idle_loops(2), 3);
+        assert_eq!(idle_loops(0), 2);
         // A small host keeps its loops' own interval.
-        assert_eq!(idle_cap(1, base), base);
-        assert_eq!(idle_cap(10, base), base);
-        // 1,000 stores: 2,000 loops at 100 looks a second.
-        assert_eq!(idle_cap(1_000, base), Duration::from_secs(20));
-        // 10,000 stores: 200 s, still within the budget; 20,000 stores: capped at five minutes.
-        assert_eq!(idle_cap(10_000, base), Duration::from_secs(200));
-        assert_eq!(idle_cap(20_000, base), MAX_IDLE);
+        assert_eq!(idle_cap(idle_loops(2), base), base);
+        assert_eq!(idle_cap(8 * idle_loops(2), base), base);
+        // 1,000 stores of one system: 2,000 loops at 100 looks a second.
+        assert_eq!(
+            idle_cap(1_000 * idle_loops(1), base),
+            Duration::from_secs(20)
+        );
+        // 10,000 such stores: 200 s, still within the budget; 10,000 stores of two systems
+        // (30,000 loops) or 20,000 of one: capped at five minutes.
+        assert_eq!(
+            idle_cap(10_000 * idle_loops(1), base),
+            Duration::from_secs(200)
+        );
+        assert_eq!(idle_cap(10_000 * idle_loops(2), base), MAX_IDLE);
+        assert_eq!(idle_cap(20_000 * idle_loops(1), base), MAX_IDLE);
         // Doubling from the interval up to the cap.
         let cap = Duration::from_secs(20);
         let mut d = base;

@@ -173,17 +173,25 @@ impl Store {
             .await
     }
 
-    /// The earliest instant one of `store_id`'s outbox rows becomes claimable: a pending row's
-    /// `next_attempt_at` or an in-flight row's `lease_until` (`None` when it has neither). A
-    /// read, no write lock: what an idle dispatcher asks instead of claiming nothing.
-    pub async fn outbox_next_due(&self, store_id: &str) -> Result<Option<DateTime<Utc>>> {
+    /// The earliest instant one of `store_id`'s outbox rows (for `system` only, when given)
+    /// becomes claimable: a pending row's `next_attempt_at` or an in-flight row's
+    /// `lease_until` (`None` when it has neither). A read, no write lock: what an idle
+    /// dispatcher asks instead of claiming nothing.
+    pub async fn outbox_next_due(
+        &self,
+        store_id: &str,
+        system: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>> {
         const OP: &str = "outbox next due";
         on_db!(self.db(), p => {
             let row = sqlx::query(
-                "SELECT (SELECT MIN(next_attempt_at) FROM outbox WHERE store_id = $1 AND status = 'pending') AS due,
-                        (SELECT MIN(lease_until) FROM outbox WHERE store_id = $1 AND status = 'inflight') AS lease",
+                "SELECT (SELECT MIN(next_attempt_at) FROM outbox WHERE store_id = $1 AND status = 'pending'
+                                                                 AND ($2 IS NULL OR system = $2)) AS due,
+                        (SELECT MIN(lease_until) FROM outbox WHERE store_id = $1 AND status = 'inflight'
+                                                               AND ($2 IS NULL OR system = $2)) AS lease",
             )
             .bind(store_id)
+            .bind(system)
             .fetch_one(p)
             .await
             .map_err(StoreError::db(OP))?;

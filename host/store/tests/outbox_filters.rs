@@ -228,10 +228,10 @@ async fn complete_many_settles_each_row_with_its_records(db: &TestDb) {
 }
 
 /// What an idle dispatcher sleeps until: the earliest pending row's next attempt or in-flight
-/// row's lease end; nothing for a store without open rows.
+/// row's lease end, of one system when asked; nothing for a store without open rows.
 async fn next_due_is_the_earliest_retry_or_lapsing_lease(db: &TestDb) {
     let s = &db.store;
-    assert_eq!(s.outbox_next_due("s1").await.unwrap(), None);
+    assert_eq!(s.outbox_next_due("s1", None).await.unwrap(), None);
     enqueue(
         db,
         vec![
@@ -242,13 +242,16 @@ async fn next_due_is_the_earliest_retry_or_lapsing_lease(db: &TestDb) {
     .await;
     let now = t0() + TimeDelta::seconds(1);
     // Pending and due (at or before now).
-    let due = s.outbox_next_due("s1").await.unwrap().unwrap();
+    let due = s.outbox_next_due("s1", None).await.unwrap().unwrap();
     assert!(due <= now, "{due} should be due by {now}");
     let claimed = s.claim_due(now, 10, LEASE, Some("s1")).await.unwrap();
     assert_eq!(claimed.len(), 2);
     // Both in flight: due when their lease lapses.
     let lease_end = now + TimeDelta::from_std(LEASE).unwrap();
-    assert_eq!(s.outbox_next_due("s1").await.unwrap(), Some(lease_end));
+    assert_eq!(
+        s.outbox_next_due("s1", None).await.unwrap(),
+        Some(lease_end)
+    );
     // One waits out a retry backoff of 10 s: that comes first.
     let retry_at = now + TimeDelta::seconds(10);
     let r = &claimed[0];
@@ -261,7 +264,16 @@ async fn next_due_is_the_earliest_retry_or_lapsing_lease(db: &TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(s.outbox_next_due("s1").await.unwrap(), Some(retry_at));
+    assert_eq!(s.outbox_next_due("s1", None).await.unwrap(), Some(retry_at));
     // Another store's rows are not this store's.
-    assert_eq!(s.outbox_next_due("s2").await.unwrap(), None);
+    assert_eq!(s.outbox_next_due("s2", None).await.unwrap(), None);
+    // A dispatch lane asks for its system's rows only.
+    assert_eq!(
+        s.outbox_next_due("s1", Some("netsuite")).await.unwrap(),
+        Some(retry_at)
+    );
+    assert_eq!(
+        s.outbox_next_due("s1", Some("shopify")).await.unwrap(),
+        None
+    );
 }
