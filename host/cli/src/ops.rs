@@ -543,6 +543,12 @@ impl LoopVerdict {
             |t| format!("last round {} ago", ago(now, t)),
         );
         match self.verdict {
+            // A loop in a round says how long it has run and, if it says, how far it has got
+            // (a backfill's bulk operation).
+            "ok" if r.detail.starts_with("in a round") => format!(
+                "loop {} ok ({}): {} rounds, {last}",
+                r.name, r.detail, r.rounds
+            ),
             "ok" => format!("loop {} ok: {} rounds, {last}", r.name, r.rounds),
             "unhealthy" => format!(
                 "loop {} UNHEALTHY since {} ({} ago): {}; {last}{}",

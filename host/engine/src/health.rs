@@ -56,6 +56,8 @@ struct State {
     rounds: u64,
     last_round: Option<DateTime<Utc>>,
     last_error: Option<String>,
+    /// How far the running round has got, in its own words ([`Beat::progress`]).
+    progress: Option<String>,
     /// The health its row was last written with ([`HealthRecorder`]), and when.
     recorded: Option<((bool, &'static str), Instant)>,
 }
@@ -154,6 +156,7 @@ impl LoopHealth {
                 rounds: 0,
                 last_round: None,
                 last_error: None,
+                progress: None,
                 recorded: None,
             }),
         });
@@ -267,10 +270,16 @@ impl LoopHealth {
                 Some(at(since + self.policy.max_round)),
             ),
             Judged::Busy(since) => (
-                format!(
-                    "in a round for {} s",
-                    now.saturating_duration_since(since).as_secs()
-                ),
+                match &s.progress {
+                    Some(p) => format!(
+                        "in a round for {} s: {p}",
+                        now.saturating_duration_since(since).as_secs()
+                    ),
+                    None => format!(
+                        "in a round for {} s",
+                        now.saturating_duration_since(since).as_secs()
+                    ),
+                },
                 None,
             ),
             Judged::Stalled => (
@@ -365,10 +374,17 @@ impl Beat {
         s.busy_since = Some(Instant::now());
     }
 
+    /// How far the running round has got (a backfill's `products: 61000 objects written`),
+    /// shown after how long it has run until the round ends.
+    pub fn progress(&self, progress: Option<String>) {
+        lock(&self.entry.state).progress = progress;
+    }
+
     /// A round ended, with its error if it failed.
     pub fn round_ended(&self, error: Option<String>) {
         let mut s = lock(&self.entry.state);
         s.busy_since = None;
+        s.progress = None;
         s.last_turn = Instant::now();
         s.rounds += 1;
         s.last_round = Some(Utc::now());
@@ -646,6 +662,12 @@ mod tests {
         let r = report();
         assert!(r.healthy, "{}", r.detail);
         assert_eq!(r.detail, "in a round for 7200 s");
+        // It says how far it has got, until the round ends.
+        backfill.progress(Some("products: 61000 objects written".into()));
+        assert_eq!(
+            report().detail,
+            "in a round for 7200 s: products: 61000 objects written"
+        );
         // It stops turning mid-round (its task hung): stalled after five intervals.
         tokio::time::advance(Duration::from_secs(301)).await;
         let r = report();
@@ -653,6 +675,13 @@ mod tests {
         backfill.round_ended(None);
         assert!(report().healthy);
         assert_eq!(report().rounds, 1);
+        backfill.round_started();
+        assert_eq!(
+            report().detail,
+            "in a round for 0 s",
+            "progress is per round"
+        );
+        backfill.round_ended(None);
         // Its task dies: stopped.
         drop(backfill);
         assert_eq!(report().state, "stopped");

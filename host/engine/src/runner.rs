@@ -843,10 +843,19 @@ async fn backfill_loop(
         // Shutdown cancels a backfill: it is recorded as unfinished and runs again at start.
         let read = poller.poll_full();
         tokio::pin!(read);
+        let mut turned = tokio::time::Instant::now();
         let result = loop {
             tokio::select! {
                 r = &mut read => break Some(r),
-                _ = backfill_turn(&beat) => turn(&beat),
+                _ = progress_tick(&beat) => {
+                    if let Some(b) = &beat {
+                        b.progress(poller.progress());
+                        if turned.elapsed() >= BACKFILL_TURN {
+                            b.turn();
+                            turned = tokio::time::Instant::now();
+                        }
+                    }
+                }
                 _ = stop.changed() => break None,
             }
         };
@@ -882,6 +891,18 @@ const BACKFILL_TURN: Duration = Duration::from_secs(60);
 async fn backfill_turn(beat: &Option<Beat>) {
     if beat.is_some() {
         idle_sleep(BACKFILL_TURN).await
+    } else {
+        std::future::pending().await
+    }
+}
+
+/// How often a running backfill's progress ([`Poller::progress`]) is asked for.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// The next look at a running backfill's progress (never without a beat to show it on).
+async fn progress_tick(beat: &Option<Beat>) {
+    if beat.is_some() {
+        tokio::time::sleep(PROGRESS_EVERY).await
     } else {
         std::future::pending().await
     }
@@ -1207,6 +1228,9 @@ mod tests {
         fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
             Box::pin(async { Ok(true) })
         }
+        fn progress(&self) -> Option<String> {
+            Some("products: 5 objects written".into())
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -1239,7 +1263,10 @@ mod tests {
             "a poller whose full reads are not backfills has no backfill loop to watch"
         );
         assert!(loops[0].healthy, "{}", loops[0].detail);
-        assert_eq!(loops[0].detail, "in a round for 7200 s");
+        assert_eq!(
+            loops[0].detail,
+            "in a round for 7200 s: products: 5 objects written"
+        );
         stop_tx.send(true).unwrap();
         bulk.await.unwrap();
         plain.await.unwrap();

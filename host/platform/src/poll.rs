@@ -75,6 +75,13 @@ pub trait Poller: Send + Sync {
     fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
         Box::pin(async { Ok(false) })
     }
+    /// How far the backfill under way ([`Poller::full_read_apart`]) has got, in a few words
+    /// for operators (`products: bulk operation RUNNING, 61000 objects written`): the runner
+    /// asks every few seconds while it runs and shows it with the backfill's loop (`weft
+    /// status`, `/healthz`). `None`: nothing to say (the default).
+    fn progress(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The source a round's entries are journaled under: [`weft_store::Source::Backfill`] when

@@ -216,12 +216,14 @@ impl ShopifyClient {
     }
 
     /// Polls a started operation every `poll_every` (one cost point each) for at most
-    /// `max_wait`, then downloads its JSONL.
+    /// `max_wait`, telling `seen` each status and how many objects it has written so far
+    /// (`objectCount`), then downloads its JSONL.
     pub async fn bulk_finish(
         &self,
         op: &BulkStarted,
         poll_every: Duration,
         max_wait: Duration,
+        seen: &(dyn Fn(&str, u64) + Send + Sync),
     ) -> Result<BulkResult, BulkError> {
         let id = op.id.clone();
         let created_at = op.created_at;
@@ -235,6 +237,12 @@ impl ShopifyClient {
                 .and_then(Value::as_str)
                 .unwrap_or("UNKNOWN")
                 .to_owned();
+            // `UnsignedInt64`, a string in JSON.
+            let objects = node
+                .get("objectCount")
+                .and_then(|c| c.as_str().and_then(|s| s.parse().ok()).or(c.as_u64()))
+                .unwrap_or(0);
+            seen(&status, objects);
             match status.as_str() {
                 "CREATED" | "RUNNING" | "CANCELING" => {
                     if begun.elapsed() >= max_wait {

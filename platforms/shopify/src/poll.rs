@@ -103,6 +103,8 @@ pub struct ShopifyReconciler {
     settled: std::sync::Mutex<HashMap<(String, String), ShopifyDoc>>,
     /// Bulk or paged, decided once by the catalog's size.
     full_read: OnceCell<FullRead>,
+    /// How far the backfill under way has got ([`Poller::progress`]).
+    progress: std::sync::Mutex<Option<String>>,
 }
 
 impl ShopifyReconciler {
@@ -124,7 +126,13 @@ impl ShopifyReconciler {
             overlap,
             settled: std::sync::Mutex::new(HashMap::new()),
             full_read: OnceCell::new(),
+            progress: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Says how far the backfill has got (`None`: it has ended).
+    fn report_progress(&self, progress: Option<String>) {
+        *self.progress.lock().unwrap_or_else(|e| e.into_inner()) = progress;
     }
 
     /// Bulk or paged: counts the shop's variants once (up to the threshold).
@@ -195,7 +203,9 @@ impl ShopifyReconciler {
     async fn backfill(&self) -> Result<PollReport, SourceError> {
         let began = std::time::Instant::now();
         info!(store = %self.store_id, system = %self.system, "backfill through bulk operations started");
-        match self.bulk_backfill().await? {
+        let outcome = self.bulk_backfill().await;
+        self.report_progress(None);
+        match outcome? {
             BulkOutcome::Done(report) => {
                 info!(store = %self.store_id, system = %self.system, read = report.read, journaled = report.journaled, secs = began.elapsed().as_secs_f64(), "backfill through bulk operations finished");
                 Ok(report)
@@ -205,7 +215,12 @@ impl ShopifyReconciler {
                 self.db
                     .bump_counter(&self.store_id, "backfill_fallbacks", 1)
                     .await?;
-                let report = self.round(true).await?;
+                self.report_progress(Some(format!(
+                    "reading page by page (bulk operations failed: {reason})"
+                )));
+                let report = self.round(true).await;
+                self.report_progress(None);
+                let report = report?;
                 let at = crate::normalize::format_ts(Utc::now());
                 self.set_marker(&at, true).await?;
                 Ok(report)
@@ -298,6 +313,7 @@ impl ShopifyReconciler {
         let mut adopted = self.adoptable(label).await?;
         loop {
             attempt += 1;
+            self.report_progress(Some(format!("{label}: starting a bulk operation")));
             let op = match adopted.take() {
                 Some(op) => op,
                 None => match patient_bulk(|| self.client.bulk_start(query)).await {
@@ -334,9 +350,14 @@ impl ShopifyReconciler {
                     }
                 }
             }
+            let seen = |status: &str, objects: u64| {
+                self.report_progress(Some(format!(
+                    "{label}: bulk operation {status}, {objects} objects written"
+                )));
+            };
             match patient_bulk(|| {
                 self.client
-                    .bulk_finish(&op, settings.poll_every, settings.max_wait)
+                    .bulk_finish(&op, settings.poll_every, settings.max_wait, &seen)
             })
             .await
             {
@@ -376,6 +397,10 @@ impl ShopifyReconciler {
                     Ok(r) => r,
                     Err(reason) => return self.fall_back(reason).await,
                 };
+                self.report_progress(Some(format!(
+                    "products: journaling {} objects",
+                    products.lines.len()
+                )));
                 let docs = bulk::products_from_bulk(&products.lines).map_err(SourceError::from)?;
                 let listed: std::collections::HashSet<String> =
                     docs.iter().map(|d| d.id.clone()).collect();
@@ -402,6 +427,10 @@ impl ShopifyReconciler {
             Ok(r) => r,
             Err(reason) => return self.fall_back(reason).await,
         };
+        self.report_progress(Some(format!(
+            "levels: journaling {} objects",
+            levels.lines.len()
+        )));
         let docs = bulk::levels_from_bulk(&levels.lines).map_err(SourceError::from)?;
         report.read += docs.len() as u64;
         let entries = self.settled_entries(docs, levels.created_at).await?;
@@ -725,6 +754,12 @@ impl Poller for ShopifyReconciler {
     }
     fn full_read_apart(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move { self.full_read().await == FullRead::Bulk })
+    }
+    fn progress(&self) -> Option<String> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     fn backfill_pending(&self) -> BoxFuture<'_, Result<bool, SourceError>> {
         Box::pin(async move {

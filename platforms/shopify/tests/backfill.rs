@@ -215,6 +215,20 @@ async fn a_live_edit_during_the_backfill_is_not_overwritten_by_the_older_snapsho
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // The backfill says how far its operation has got (what `weft status` shows with it).
+    let objects = |p: &str| {
+        p.strip_prefix("products: bulk operation RUNNING, ")
+            .and_then(|rest| rest.strip_suffix(" objects written"))
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    loop {
+        let progress = poller.progress().unwrap_or_default();
+        if objects(&progress).is_some_and(|n| n >= 20) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{progress:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     // A second later on the shop's clock, so the edits are newer than anything read.
     sim.skew_clock(chrono::Duration::seconds(1));
     for v in [first, last] {
@@ -234,6 +248,7 @@ async fn a_live_edit_during_the_backfill_is_not_overwritten_by_the_older_snapsho
     assert_eq!(live.journaled, 2, "{live:?}");
     assert!(!backfill.is_finished(), "the backfill was still running");
     backfill.await.unwrap().unwrap();
+    assert_eq!(poller.progress(), None, "a finished backfill says nothing");
 
     let mut after = 0;
     let mut product_entries: BTreeMap<String, Vec<(i64, String, String)>> = BTreeMap::new();
