@@ -545,9 +545,9 @@ struct DispatchLane {
     seed: u64,
 }
 
-/// One lane of a store's dispatch (see [`Dispatcher::lane`]): a round as soon as it is woken or
-/// the last round claimed rows, else an idle wait growing to its cap; orders only in quiet
-/// hours.
+/// One lane of a store's dispatch (see [`Dispatcher::lane`]): a round when a row is due, as
+/// soon as it is woken or the last round claimed rows, else an idle wait growing to its cap (or
+/// until the next row falls due); orders only in quiet hours.
 async fn dispatch_lane(lane: DispatchLane) {
     let DispatchLane {
         d,
@@ -568,44 +568,59 @@ async fn dispatch_lane(lane: DispatchLane) {
         if *stop.borrow() {
             break;
         }
-        let quiet = schedule.is_quiet(clock.now());
         if let Some(b) = &beat {
-            b.round_started();
+            b.turn();
         }
-        // Boxed: the loop's own future stays small while it sleeps.
-        // The dispatcher logs each round that claimed rows (debug).
-        let round = if quiet {
-            Box::pin(d.run_urgent()).await
-        } else {
-            Box::pin(d.run_once()).await
+        // A read first (no write lock, no round's state): a lane with nothing due does not
+        // claim. A host starting thousands of stores would otherwise queue a claim per lane
+        // at the write gate, every one of them holding a round in memory meanwhile.
+        let now = Utc::now();
+        let due = Box::pin(d.next_due()).await;
+        let runnable = match &due {
+            Ok(Some(at)) => *at <= now,
+            Ok(None) => false,
+            // The round says what is wrong with the database.
+            Err(_) => true,
         };
-        if let Some(b) = &beat {
-            b.round_ended(round.as_ref().err().map(ToString::to_string));
-        }
-        match round {
-            Ok(r) if r.claimed > 0 => {
-                // Settled writes may release readings set aside for them.
-                if r.applied + r.stale + r.dead > 0 {
-                    w.journal.notify_one();
-                }
-                idle = dispatch_idle;
-                continue;
+        if runnable {
+            let quiet = schedule.is_quiet(clock.now());
+            if let Some(b) = &beat {
+                b.round_started();
             }
-            Ok(_) => {}
-            Err(e) => {
-                warn!(%store, system = d.system().unwrap_or("*"), error = %e, "dispatch round failed; retrying");
-                pause(error_pause, &mut stop).await;
-                continue;
+            // Boxed: the loop's own future stays small while it sleeps.
+            // The dispatcher logs each round that claimed rows (debug).
+            let round = if quiet {
+                Box::pin(d.run_urgent()).await
+            } else {
+                Box::pin(d.run_once()).await
+            };
+            if let Some(b) = &beat {
+                b.round_ended(round.as_ref().err().map(ToString::to_string));
+            }
+            match round {
+                Ok(r) if r.claimed > 0 => {
+                    // Settled writes may release readings set aside for them.
+                    if r.applied + r.stale + r.dead > 0 {
+                        w.journal.notify_one();
+                    }
+                    idle = dispatch_idle;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(%store, system = d.system().unwrap_or("*"), error = %e, "dispatch round failed; retrying");
+                    pause(error_pause, &mut stop).await;
+                    continue;
+                }
             }
         }
         let mut wait = jittered(idle, &mut rng);
-        // A row waiting out its retry backoff (or a lease another process let
-        // lapse) is due at a known time: wake then, not a whole idle wait later.
-        // Not in quiet hours, when due rows that are not orders stay queued.
-        if !quiet
-            && idle > dispatch_idle
-            && let Ok(Some(due)) = Box::pin(d.next_due()).await
-            && let Ok(until) = (due - Utc::now()).to_std()
+        // A row waiting out its retry backoff (or a lease another process let lapse) is due
+        // at a known time: wake then, not a whole idle wait later. Not in quiet hours, when
+        // due rows that are not orders stay queued.
+        if !schedule.is_quiet(clock.now())
+            && let Ok(Some(at)) = due
+            && let Ok(until) = (at - Utc::now()).to_std()
         {
             wait = wait.min(until.max(dispatch_idle));
         }
