@@ -37,14 +37,7 @@ impl weft_platform::Connection for Held {
         Box::pin(async move {
             self.started.fetch_add(1, Ordering::SeqCst);
             self.gate.acquire().await.unwrap().forget();
-            Ok(weft_platform::WriteOutcome {
-                target_id: command.target_id.clone().unwrap_or_default(),
-                version: None,
-                document: None,
-                children: Vec::new(),
-                applied: true,
-                created: false,
-            })
+            Ok(common::applied(command))
         })
     }
 

@@ -185,6 +185,18 @@ pub const T1: &str = "2026-11-26T10:05:00Z";
 pub const T2: &str = "2026-11-26T10:10:00Z";
 pub const T3: &str = "2026-11-26T10:15:00Z";
 
+/// What a connection answers for `command` it applied.
+pub fn applied(command: &weft_platform::WriteCommand) -> weft_platform::WriteOutcome {
+    weft_platform::WriteOutcome {
+        target_id: command.target_id.clone().unwrap_or_default(),
+        version: None,
+        document: None,
+        children: Vec::new(),
+        applied: true,
+        created: false,
+    }
+}
+
 /// A connection that counts the writes it is asked to send and applies them all.
 pub struct Counting {
     pub sent: Arc<std::sync::atomic::AtomicUsize>,
@@ -203,16 +215,7 @@ impl weft_platform::Connection for Counting {
         Result<weft_platform::WriteOutcome, weft_platform::ConnectorError>,
     > {
         self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async move {
-            Ok(weft_platform::WriteOutcome {
-                target_id: command.target_id.clone().unwrap_or_default(),
-                version: None,
-                document: None,
-                children: Vec::new(),
-                applied: true,
-                created: false,
-            })
-        })
+        Box::pin(async move { Ok(applied(command)) })
     }
 
     fn change_sources(
