@@ -464,21 +464,24 @@ impl StoreRunner {
                     .collect(),
                 _ => vec![(self.dispatcher.clone(), register("dispatch", dispatch_cap))],
             };
-            let lanes = lanes.into_iter().enumerate().map(|(i, (d, beat))| {
-                dispatch_lane(DispatchLane {
-                    d,
-                    beat,
-                    w: self.wakers.clone(),
-                    schedule: self.schedule.clone(),
-                    clock: self.clock.clone(),
-                    stop: shutdown.clone(),
-                    store: store.clone(),
-                    idle: (dispatch_idle, dispatch_cap),
-                    error_pause,
-                    seed: seed_for(&store, 2 + i as u64),
+            let lanes: Vec<_> = lanes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (d, beat))| {
+                    dispatch_lane(DispatchLane {
+                        d,
+                        beat,
+                        w: self.wakers.clone(),
+                        schedule: self.schedule.clone(),
+                        clock: self.clock.clone(),
+                        stop: shutdown.clone(),
+                        store: store.clone(),
+                        idle: (dispatch_idle, dispatch_cap),
+                        error_pause,
+                        seed: seed_for(&store, 2 + i as u64),
+                    })
                 })
-            });
-            let lanes: Vec<_> = lanes.collect();
+                .collect();
             set.spawn(
                 async move {
                     futures::future::join_all(lanes).await;
@@ -582,8 +585,8 @@ async fn dispatch_lane(lane: DispatchLane) {
             // The round says what is wrong with the database.
             Err(_) => true,
         };
+        let quiet = schedule.is_quiet(clock.now());
         if runnable {
-            let quiet = schedule.is_quiet(clock.now());
             if let Some(b) = &beat {
                 b.round_started();
             }
@@ -618,7 +621,7 @@ async fn dispatch_lane(lane: DispatchLane) {
         // A row waiting out its retry backoff (or a lease another process let lapse) is due
         // at a known time: wake then, not a whole idle wait later. Not in quiet hours, when
         // due rows that are not orders stay queued.
-        if !schedule.is_quiet(clock.now())
+        if !quiet
             && let Ok(Some(at)) = due
             && let Ok(until) = (at - Utc::now()).to_std()
         {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::{Counting, STORE};
+use common::{Counting, STORE, variant_row};
 use serde_json::json;
 use tokio::sync::Semaphore;
 use weft_engine::{Dispatcher, LoopHealth, StoreRunner, System, Systems, Timing, Wakers};
@@ -46,28 +46,6 @@ impl weft_platform::Connection for Held {
         _ctx: &weft_platform::SourceCtx,
     ) -> Vec<Arc<dyn weft_platform::Poller>> {
         Vec::new()
-    }
-}
-
-fn row(system: &str, key: &str) -> NewOutboxRow {
-    NewOutboxRow {
-        system: system.into(),
-        kind: "variant".into(),
-        key: key.into(),
-        op: "upsert".into(),
-        idempotency_key: format!("weft-test-{system}-{key}"),
-        body: json!({
-            "system": system,
-            "kind": "variant",
-            "op": "upsert",
-            "target_id": key,
-            "external_id": null,
-            "body": { "price": "10.00" },
-            "desired": { "price": "10.00" },
-        }),
-        priority: 20,
-        coalesce: false,
-        resend_may_apply: false,
     }
 }
 
@@ -168,7 +146,7 @@ async fn a_hanging_erp_call_does_not_hold_back_the_shop_s_writes() {
     );
 
     // An ERP write goes out and hangs.
-    enqueue(&db, vec![row("netsuite", "E-1")]).await;
+    enqueue(&db, vec![variant_row("netsuite", "E-1")]).await;
     wakers.outbox.wake();
     eventually("the ERP call starts", || async {
         erp_started.load(Ordering::SeqCst) == 1
@@ -177,7 +155,7 @@ async fn a_hanging_erp_call_does_not_hold_back_the_shop_s_writes() {
 
     // The shop's writes queued while it hangs go out, one round after another.
     for n in 1..=3 {
-        enqueue(&db, vec![row("shopify", &format!("S-{n}"))]).await;
+        enqueue(&db, vec![variant_row("shopify", &format!("S-{n}"))]).await;
         wakers.outbox.wake();
         eventually(
             "the shop's write is done while the ERP call hangs",
@@ -193,7 +171,7 @@ async fn a_hanging_erp_call_does_not_hold_back_the_shop_s_writes() {
     );
 
     // A second ERP write waits for the first (its lane is busy), then both complete.
-    enqueue(&db, vec![row("netsuite", "E-2")]).await;
+    enqueue(&db, vec![variant_row("netsuite", "E-2")]).await;
     wakers.outbox.wake();
     gate.add_permits(2);
     eventually("both ERP writes are done", || async {

@@ -11,33 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::{STORE, counting_dispatcher};
-use serde_json::json;
-use weft_store::{LeaseGrant, NewOutboxRow, OpenOptions, OutboxStatus, StepCommit, Store};
+use common::{STORE, counting_dispatcher, variant_row};
+use weft_store::{LeaseGrant, OpenOptions, OutboxStatus, StepCommit, Store};
 
 const TTL: Duration = Duration::from_secs(8);
 
 async fn enqueue(db: &Store, key: &str) {
     let mut step = StepCommit::new(STORE, Utc::now() - TimeDelta::seconds(60));
-    step.outbox = vec![NewOutboxRow {
-        system: "shopify".into(),
-        kind: "variant".into(),
-        key: key.into(),
-        op: "upsert".into(),
-        idempotency_key: format!("weft-test-{key}"),
-        body: json!({
-            "system": "shopify",
-            "kind": "variant",
-            "op": "upsert",
-            "target_id": key,
-            "external_id": null,
-            "body": { "price": "10.00" },
-            "desired": { "price": "10.00" },
-        }),
-        priority: 20,
-        coalesce: false,
-        resend_may_apply: false,
-    }];
+    step.outbox = vec![variant_row("shopify", key)];
     db.commit_step(&step).await.unwrap();
 }
 

@@ -185,6 +185,29 @@ pub const T1: &str = "2026-11-26T10:05:00Z";
 pub const T2: &str = "2026-11-26T10:10:00Z";
 pub const T3: &str = "2026-11-26T10:15:00Z";
 
+/// An upsert of variant `key` to `system` (price 10.00), as a step queues it.
+pub fn variant_row(system: &str, key: &str) -> weft_store::NewOutboxRow {
+    weft_store::NewOutboxRow {
+        system: system.into(),
+        kind: "variant".into(),
+        key: key.into(),
+        op: "upsert".into(),
+        idempotency_key: format!("weft-test-{system}-{key}"),
+        body: json!({
+            "system": system,
+            "kind": "variant",
+            "op": "upsert",
+            "target_id": key,
+            "external_id": null,
+            "body": { "price": "10.00" },
+            "desired": { "price": "10.00" },
+        }),
+        priority: 20,
+        coalesce: false,
+        resend_may_apply: false,
+    }
+}
+
 /// What a connection answers for `command` it applied.
 pub fn applied(command: &weft_platform::WriteCommand) -> weft_platform::WriteOutcome {
     weft_platform::WriteOutcome {
