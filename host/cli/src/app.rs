@@ -424,6 +424,13 @@ const METRICS_SWEEP: usize = 64;
 /// How often the host writes its beat and its loops' changed states to the database.
 pub const HEALTH_BEAT: Duration = Duration::from_secs(2);
 
+/// How long a stop waits before it says what it is still waiting for (and again each period).
+const STOP_REPORT: Duration = Duration::from_secs(5);
+
+/// How much longer than the server's drain (`shutdown_grace`, 10 s by default) a stop waits for
+/// the host's tasks before it aborts those still running.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// A running host.
 pub struct Host {
     /// The database.
@@ -441,6 +448,9 @@ pub struct Host {
     /// The stores whose loops run here now (their leases are this host's).
     owned: crate::cluster::Owned,
     stop: watch::Sender<bool>,
+    /// How long a stop waits for the tasks before it aborts those left: the server's drain
+    /// plus [`STOP_GRACE`].
+    stop_grace: Duration,
     tasks: JoinSet<()>,
 }
 
@@ -713,6 +723,7 @@ impl Host {
         );
         state.readiness().mark_ready();
         let mut server_stop = stop_rx.clone();
+        let stop_grace = serve.shutdown_grace + STOP_GRACE;
         tasks.spawn(async move {
             let shutdown = async move {
                 let _ = server_stop.wait_for(|s| *s).await;
@@ -752,6 +763,7 @@ impl Host {
             host_id,
             owned,
             stop,
+            stop_grace,
             tasks,
         })
     }
@@ -796,9 +808,112 @@ impl Host {
     }
 
     /// Stops every loop and the server, waiting for them to finish; the stores' leases are
-    /// handed back for other hosts to take at once.
+    /// handed back for other hosts to take at once. A stop that takes longer than
+    /// [`STOP_REPORT`] says, every such period, which loops have not stopped yet and what they
+    /// are doing; after the server's drain and [`STOP_GRACE`] more, the tasks still running
+    /// are aborted, which is safe as a crash is (everything accepted is journaled, and writes
+    /// in flight are recovered by the store's next holder), so a stuck loop cannot keep a
+    /// service manager's stop waiting until it kills the process.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let loops = self.loops.clone();
+        drain(&mut self.tasks, self.stop_grace, STOP_REPORT, || {
+            unstopped_loops(&loops)
+        })
+        .await;
+    }
+}
+
+/// Waits for `tasks` to finish, saying every `report_every` what is still running
+/// (`unstopped`); after `grace` aborts the rest. Returns how many it aborted.
+async fn drain(
+    tasks: &mut JoinSet<()>,
+    grace: Duration,
+    report_every: Duration,
+    unstopped: impl Fn() -> String,
+) -> usize {
+    let began = tokio::time::Instant::now();
+    loop {
+        let left = grace.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            let aborted = tasks.len();
+            tracing::error!(
+                grace_s = grace.as_secs(),
+                tasks = aborted,
+                loops = %unstopped(),
+                "stop: tasks still running after the grace period are aborted (as a crash would end them)"
+            );
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            return aborted;
+        }
+        match tokio::time::timeout(report_every.min(left), tasks.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return 0,
+            Err(_) if began.elapsed() < grace => {
+                tracing::warn!(
+                    waited_s = began.elapsed().as_secs(),
+                    tasks = tasks.len(),
+                    loops = %unstopped(),
+                    "still stopping: tasks have not finished"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// The store loops that have not stopped yet, with what each is doing.
+fn unstopped_loops(loops: &LoopHealth) -> String {
+    let running: Vec<String> = loops
+        .report()
+        .into_iter()
+        .filter(|r| !matches!(r.state, "shut down" | "stopped"))
+        .map(|r| format!("{} {}: {} ({})", r.store, r.name, r.state, r.detail))
+        .collect();
+    if running.is_empty() {
+        "none (a host task, not a store loop)".to_owned()
+    } else {
+        running.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task that never stops is reported while the stop waits, then aborted at the grace;
+    /// those that stop are simply waited for.
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_aborts_what_is_still_running_after_its_grace() {
+        let mut tasks = JoinSet::new();
+        tasks.spawn(tokio::time::sleep(Duration::from_secs(3)));
+        tasks.spawn(std::future::pending::<()>());
+        let began = tokio::time::Instant::now();
+        let aborted = drain(
+            &mut tasks,
+            Duration::from_secs(20),
+            Duration::from_secs(5),
+            || "s1 dispatch: running (in a round for 20 s)".to_owned(),
+        )
+        .await;
+        assert_eq!(aborted, 1);
+        assert!(tasks.is_empty());
+        assert_eq!(began.elapsed(), Duration::from_secs(20));
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(tokio::time::sleep(Duration::from_secs(7)));
+        let began = tokio::time::Instant::now();
+        assert_eq!(
+            drain(
+                &mut tasks,
+                Duration::from_secs(20),
+                Duration::from_secs(5),
+                || { String::new() }
+            )
+            .await,
+            0
+        );
+        assert_eq!(began.elapsed(), Duration::from_secs(7));
     }
 }

@@ -385,7 +385,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    let result = runtime.block_on(dispatch(cli.command));
+    // Dropping the runtime would wait for any blocking task still running, however long;
+    // whatever it is, the command's work is done.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");

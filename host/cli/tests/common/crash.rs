@@ -708,15 +708,27 @@ async fn interrupt(weft: &mut Weft) {
         .status()
         .expect("run kill -INT");
     assert!(sent.success(), "kill -INT {pid} failed");
-    let status = tokio::time::timeout(Duration::from_secs(30), weft.child.wait())
-        .await
-        .expect("weft run did not stop within 30 s of Ctrl-C")
-        .expect("wait for weft run");
+    let status = match tokio::time::timeout(Duration::from_secs(30), weft.child.wait()).await {
+        Ok(status) => status.expect("wait for weft run"),
+        Err(_) => panic!(
+            "weft run did not stop within 30 s of Ctrl-C:\n{}",
+            tail(&weft.log)
+        ),
+    };
     assert!(
         status.success(),
         "weft run did not exit cleanly on Ctrl-C ({status}):\n{}",
         tail(&weft.log)
     );
+    // A slow stop is not a failure (the host aborts what is left after its grace), but what
+    // held it up is worth seeing.
+    let log = std::fs::read_to_string(&weft.log).unwrap_or_default();
+    for line in log
+        .lines()
+        .filter(|l| l.contains("still stopping") || l.contains("stop: tasks still running"))
+    {
+        eprintln!("slow stop: {line}");
+    }
 }
 
 /// The store's mapper, configured as the store is, for reading both systems as canonical records.
