@@ -283,7 +283,25 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         // The idle stores' first rounds done before measuring.
         crate::bench_world::settle_cpu(Duration::from_secs(600)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The first sync's tail done (its last steps and writes: the first change would otherwise
+    // wait for them), then the shop's cost bucket refilled from it: the lag measured is weft's,
+    // not the platform budget's.
+    let mut quiet = 0;
+    while quiet < 3 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the initial sync did not settle in {within:?}"
+        );
+        let st = db.status(store_id).await?;
+        quiet = if st.lag == 0 && st.outbox.pending == 0 && st.outbox.inflight == 0 {
+            quiet + 1
+        } else {
+            0
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (bucket, restore) = weft_sim_shopify::PlanPreset::Standard.graphql_limits();
+    tokio::time::sleep(Duration::from_secs_f64(bucket / restore)).await;
     let requests_before = netsuite.stats().requests;
 
     // Changes spread over two poll intervals, each watched until the shop shows it.
