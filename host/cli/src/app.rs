@@ -882,8 +882,8 @@ fn unstopped_loops(loops: &LoopHealth) -> String {
 mod tests {
     use super::*;
 
-    /// A task that never stops is reported while the stop waits, then aborted at the grace;
-    /// those that stop are simply waited for.
+    /// A task that never stops is aborted at the grace, no sooner; those that stop in time
+    /// are simply waited for.
     #[tokio::test(start_paused = true)]
     async fn a_stop_aborts_what_is_still_running_after_its_grace() {
         let mut tasks = JoinSet::new();

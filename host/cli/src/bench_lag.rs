@@ -300,8 +300,11 @@ async fn measure(opts: &LagOptions, push: bool) -> Result<LagFigures> {
         };
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (bucket, restore) = weft_sim_shopify::PlanPreset::Standard.graphql_limits();
-    tokio::time::sleep(Duration::from_secs_f64(bucket / restore)).await;
+    let plan = shop.config();
+    tokio::time::sleep(Duration::from_secs_f64(
+        plan.maximum_available / plan.restore_rate,
+    ))
+    .await;
     let requests_before = netsuite.stats().requests;
 
     // Changes spread over two poll intervals, each watched until the shop shows it.
